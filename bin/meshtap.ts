@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+import { describeError, isMeshtapError } from '../lib/errors.ts';
+import type { CommandRun } from '../lib/cli.ts';
+
+/** Each subcommand lives with the component it belongs to and is loaded only when used. */
+const commands: Record<string, { summary: string; load: () => Promise<{ run: CommandRun }> }> = {
+  certs: { summary: 'create and inspect the CA and the webhook serving certificate', load: () => import('../certs/cli.ts') },
+  webhook: { summary: 'serve the injection webhook over HTTPS', load: () => import('../webhook/cli.ts') },
+  inject: { summary: 'inject the sidecar into Kubernetes YAML offline', load: () => import('../webhook/inject-cli.ts') },
+  init: { summary: 'install the pod\'s iptables redirection (init container)', load: () => import('../sidecar/init/cli.ts') },
+  sidecar: { summary: 'run the transparent capturing proxy', load: () => import('../sidecar/cli.ts') },
+  collector: { summary: 'receive, enrich, store and export call records', load: () => import('../collector/cli.ts') },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `usage: meshtap <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun "meshtap <command> --help" for a command's options.\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`meshtap: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  const mod = await command.load();
+  return mod.run(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`meshtap: ${describeError(err)}\n`);
+    process.exitCode = isMeshtapError(err) && err.code === 'CLI_ERR_USAGE' ? 2 : 1;
+  },
+);
