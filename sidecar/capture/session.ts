@@ -1,0 +1,70 @@
+/**
+ * The seam between the forwarding path and protocol capture.
+ *
+ * The proxy forwards bytes itself and hands a *copy* of every chunk to a `CaptureSession`.
+ * A session never throws, never blocks and never touches the sockets: it parses, pairs and
+ * emits `Exchange`s; the proxy completes them into `CallRecord`s (ids, endpoints, observer, TLS),
+ * masks them and offers them to the shipper.
+ */
+import type { CallRecord } from '../record.ts';
+
+/** Monotonic-free wall clock in ns since the epoch (supplied by the IO shell). */
+export type NsClock = () => bigint;
+
+/** What a protocol session knows about one exchange (or one opaque connection). */
+export type Exchange = Pick<
+  CallRecord,
+  | 'protocol'
+  | 'ordinal'
+  | 'start'
+  | 'request_end'
+  | 'response_start'
+  | 'end'
+  | 'method'
+  | 'path'
+  | 'authority'
+  | 'status_code'
+  | 'grpc_status'
+  | 'request'
+  | 'response'
+  | 'error'
+  | 'error_detail'
+  | 'close_reason'
+  | 'trace_id'
+  | 'span_id'
+  | 'parent_span_id'
+> & {
+  /** Bytes of this exchange from client to server and back (headers + bodies as on the wire). */
+  bytes_out: number;
+  bytes_in: number;
+};
+
+/** Events worth counting (metrics) that are not exchanges. */
+export type CaptureEvent =
+  | { kind: 'parse_error'; side: 'client' | 'server'; detail: string }
+  | { kind: 'upgraded'; protocol: string }
+  | { kind: 'body_truncated' };
+
+export interface CaptureContext {
+  /** Body capture limit per message (request or response), in bytes. */
+  maxBodyBytes: number;
+  /** Receives every completed exchange, in order. */
+  emit: (exchange: Exchange) => void;
+  /** Receives countable events. */
+  event: (event: CaptureEvent) => void;
+}
+
+export type CloseReason = 'fin' | 'reset' | 'error' | 'drain' | 'timeout';
+
+export interface CaptureSession {
+  /** A copy of bytes the client sent towards the server. */
+  clientData(chunk: Uint8Array, now: bigint): void;
+  /** A copy of bytes the server sent towards the client. */
+  serverData(chunk: Uint8Array, now: bigint): void;
+  /** The client half-closed (FIN) its direction. */
+  clientEnd(now: bigint): void;
+  /** The server half-closed (FIN) its direction. */
+  serverEnd(now: bigint): void;
+  /** The connection is gone: flush what is pending (unpaired requests become error records). */
+  close(now: bigint, reason: CloseReason): void;
+}
