@@ -1,0 +1,379 @@
+import { isDeepStrictEqual } from 'node:util';
+import fastJsonPatch from 'fast-json-patch';
+import fc from 'fast-check';
+import t from 'tap';
+import { isMeshtapError } from '../../lib/errors.ts';
+import { parseCidrList, parsePortList } from '../../webhook/annotations.ts';
+import { INJ_ERR_CONFIG } from '../../webhook/errors.ts';
+import { injectPod, readInjectionStatus, type InjectDecision } from '../../webhook/inject.ts';
+import type { ContainerLike, PodLike } from '../../webhook/inject-types.ts';
+import { resolveInjectorConfig, type InjectorOptions } from '../../webhook/injector-config.ts';
+import { SKIP_REASON_CODES, describeSkipReason, formatSkipReasons, type SkipReason } from '../../webhook/reasons.ts';
+import { podProblems } from './inject-helpers.ts';
+
+const config = resolveInjectorConfig();
+const enabled = { 'meshtap.io/inject': 'enabled' };
+
+function pod(over: { metadata?: PodLike['metadata']; spec?: Partial<PodLike['spec']> } = {}): PodLike {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'p', namespace: 'shop', ...over.metadata },
+    spec: { containers: [{ name: 'app', image: 'app:1' }], ...over.spec },
+  };
+}
+
+function decide(p: PodLike, extra: Partial<Parameters<typeof injectPod>[0]> = {}): InjectDecision {
+  return injectPod({ pod: p, namespace: 'shop', namespaceLabels: enabled, config, ...extra });
+}
+
+function injected(d: InjectDecision): PodLike {
+  if (!d.inject) throw new Error(`expected injection, got ${formatSkipReasons(d.reasons, d.details)}`);
+  return d.pod;
+}
+
+function envOf(c: ContainerLike): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const e of c.env as Array<{ name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } }>) {
+    out[e.name] = e.value ?? `field:${e.valueFrom?.fieldRef.fieldPath}`;
+  }
+  return out;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object') {
+    Object.values(v).forEach(deepFreeze);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+void t.test('config: defaults, frozen', async (t) => {
+  t.equal(config.image, 'ghcr.io/meshtap/meshtap:0.1.0');
+  t.equal(config.imagePullPolicy, 'IfNotPresent');
+  t.same([config.proxyUid, config.proxyGid, config.inboundPort, config.outboundPort, config.adminPort], [1337, 1337, 15006, 15001, 15020]);
+  t.equal(config.collectorAddr, 'meshtap-collector.meshtap-system.svc:9400');
+  t.equal(config.caAddr, 'meshtap-controller.meshtap-system.svc:15012');
+  t.equal(config.controllerAddr, 'meshtap-controller.meshtap-system.svc:15012');
+  t.equal(config.trustDomain, 'cluster.local');
+  t.equal(config.maxBodyBytes, 65536);
+  t.equal(config.logLevel, 'info');
+  t.equal(config.nativeSidecar, true);
+  t.equal(config.mtlsMode, 'permissive');
+  t.equal(config.trustBundleConfigMap, 'meshtap-trust-bundle');
+  t.equal(config.tokenAudience, 'meshtap-ca');
+  t.equal(config.tokenExpirationSeconds, 3600);
+  t.same(config.sidecarResources, { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } });
+  t.ok(Object.isFrozen(config) && Object.isFrozen(config.sidecarResources.requests), 'deeply frozen');
+  t.equal(resolveInjectorConfig({ adminPort: 9999 }).adminPort, 9999);
+});
+
+void t.test('config: bad values name the key and the problem', async (t) => {
+  const bad: Array<[InjectorOptions | Record<string, unknown>, RegExp]> = [
+    [{ inboundPort: 70000 }, /inboundPort: .*65535.*got 70000/],
+    [{ adminPort: 15001 }, /adminPort: must differ from outboundPort/],
+    [{ proxyUid: 0 }, /proxyUid: must not be 0/],
+    [{ imagePullPolicy: 'Sometimes' }, /imagePullPolicy: .*got "Sometimes"/],
+    [{ collectorAddr: 'collector' }, /collectorAddr: must be "host:port"/],
+    [{ tokenExpirationSeconds: 60 }, /tokenExpirationSeconds: .*600/],
+    [{ sidecarResources: { limits: { cpu: 'lots' } } }, /sidecarResources\.limits\.cpu: must be a Kubernetes quantity/],
+    [{ mtlsMode: 'off' }, /mtlsMode: /],
+    [{ image: 'has space' }, /image: /],
+    [{ collectorAddress: 'x:1' }, /collectorAddress: unknown option \(did you mean "collectorAddr"\?\)/],
+    [{ bogus: 1 }, /bogus: unknown option/],
+  ];
+  for (const [options, pattern] of bad) {
+    let caught: unknown;
+    try {
+      resolveInjectorConfig(options as InjectorOptions);
+    } catch (err) {
+      caught = err;
+    }
+    t.ok(isMeshtapError(caught, INJ_ERR_CONFIG), `${JSON.stringify(options)} throws INJ_ERR_CONFIG`);
+    t.match((caught as Error | undefined)?.message, pattern);
+  }
+});
+
+void t.test('reasons: every code has a description; formatting', async (t) => {
+  for (const r of SKIP_REASON_CODES) t.ok(describeSkipReason(r).length > 10, r);
+  t.equal(formatSkipReasons(['host-network'], {}), `host-network: ${describeSkipReason('host-network')}`);
+  t.equal(formatSkipReasons(['host-network', 'pod-opted-out'], { 'host-network': 'x' }), `host-network: x; pod-opted-out: ${describeSkipReason('pod-opted-out')}`);
+});
+
+void t.test('each skip reason, alone', async (t) => {
+  const cases: Array<[SkipReason, InjectDecision]> = [
+    ['invalid-pod', decide({ metadata: { name: 'x' } })],
+    ['invalid-pod', decide(pod({ spec: { containers: [] } }))],
+    ['invalid-pod', decide(null as unknown as PodLike)],
+    ['system-namespace', decide(pod({ metadata: { namespace: 'kube-public' } }))],
+    ['system-namespace', decide(pod({ metadata: { namespace: 'kube-node-lease' } }))],
+    ['system-namespace', decide(pod({ metadata: { namespace: 'meshtap-system' } }))],
+    ['system-namespace', decide(pod({ metadata: { namespace: undefined } }), { namespace: 'kube-system' })],
+    ['namespace-not-enabled', decide(pod(), { namespaceLabels: {} })],
+    ['namespace-not-enabled', decide(pod(), { namespaceLabels: { 'meshtap.io/inject': 'true' } })],
+    ['pod-opted-out', decide(pod({ metadata: { labels: { 'meshtap.io/inject': 'false' } } }))],
+    ['host-network', decide(pod({ spec: { hostNetwork: true } }))],
+    ['already-injected', decide(pod({ metadata: { annotations: { 'meshtap.io/status': '{}' } } }))],
+    ['already-injected', decide(pod({ spec: { containers: [{ name: 'app' }, { name: 'meshtap-proxy' }] } }))],
+    ['istio-proxy-present', decide(pod({ spec: { initContainers: [{ name: 'istio-proxy' }] } }))],
+    ['istio-proxy-present', decide(pod({ metadata: { annotations: { 'sidecar.istio.io/status': '{}' } } }))],
+    ['linkerd-proxy-present', decide(pod({ spec: { containers: [{ name: 'app' }, { name: 'linkerd-proxy' }] } }))],
+    ['linkerd-proxy-present', decide(pod({ metadata: { annotations: { 'linkerd.io/proxy-version': 'edge' } } }))],
+    ['name-collision', decide(pod({ spec: { initContainers: [{ name: 'meshtap-init' }] } }))],
+    ['name-collision', decide(pod({ spec: { ephemeralContainers: [{ name: 'meshtap-init' }] } }))],
+    ['name-collision', decide(pod({ spec: { volumes: [{ name: 'meshtap-token', emptyDir: {} }] } }))],
+    ['port-conflict', decide(pod({ spec: { containers: [{ name: 'app', ports: [{ containerPort: 15020 }] }] } }))],
+    ['port-conflict', decide(pod({ spec: { initContainers: [{ name: 'i', ports: [{ containerPort: 15006, protocol: 'TCP' }] }] } }))],
+    ['invalid-annotation', decide(pod({ metadata: { annotations: { 'meshtap.io/exclude-outbound-ports': '0' } } }))],
+    ['invalid-annotation', decide(pod({ metadata: { annotations: { 'meshtap.io/exclude-outbound-cidrs': 'example.com' } } }))],
+    ['invalid-annotation', decide(pod({ metadata: { annotations: { 'meshtap.io/max-body-bytes': '64Ki' } } }))],
+    ['invalid-annotation', decide(pod({ metadata: { annotations: { 'meshtap.io/mtls-mode': 'STRICT' } } }))],
+    ['invalid-annotation', decide(pod({ metadata: { annotations: { 'meshtap.io/native-sidecar': 'no' } } }))],
+    ['invalid-annotation', decide(pod({ metadata: { annotations: { 'meshtap.io/exclude-inbound-ports': 8080 as unknown as string } } }))],
+    ['invalid-annotation', decide(pod(), { namespaceAnnotations: { 'meshtap.io/mtls-mode': 'tight' } })],
+  ];
+  for (const [reason, d] of cases) {
+    t.same(d.reasons, [reason], `${reason}: ${d.inject ? '(injected)' : d.details[reason]}`);
+    t.same(d.patch, []);
+  }
+  const covered = new Set(cases.map(([r]) => r));
+  t.same(SKIP_REASON_CODES.filter((r) => !covered.has(r)), [], 'every reason code is exercised');
+});
+
+void t.test('opt-in rules', async (t) => {
+  t.ok(decide(pod()).inject, 'enabled namespace');
+  t.ok(decide(pod({ metadata: { labels: { 'meshtap.io/inject': 'true' } } }), { namespaceLabels: {} }).inject, 'pod opts in, unlabelled namespace');
+  t.same(
+    decide(pod({ metadata: { labels: { 'meshtap.io/inject': 'true' } } }), { namespaceLabels: { 'meshtap.io/inject': 'disabled' } }).reasons,
+    ['namespace-not-enabled'],
+    'a disabled namespace wins',
+  );
+  t.same(decide(pod({ metadata: { labels: { 'meshtap.io/inject': 'false' } } }), { namespaceLabels: {} }).reasons, ['namespace-not-enabled', 'pod-opted-out'], 'both reasons');
+  t.ok(decide(pod({ metadata: { labels: { 'meshtap.io/inject': 'maybe' } } })).inject, 'other pod label values leave it to the namespace');
+  t.ok(decide(pod({ metadata: { namespace: 'shop' } }), { namespace: 'kube-system' }).inject, 'metadata.namespace wins over the request namespace');
+  t.ok(decide(pod({ metadata: { namespace: undefined } }), { namespace: undefined }).inject, 'no namespace at all');
+  t.ok(decide(pod({ spec: { containers: [{ name: 'app', ports: [{ containerPort: 15001, protocol: 'UDP' }] }] } })).inject, 'UDP ports do not clash');
+  t.ok(decide(pod({ metadata: { annotations: { 'meshtap.io/exclude-inbound-ports': '' } } })).inject, 'an empty exclusion is no exclusion');
+});
+
+void t.test('native sidecar layout', async (t) => {
+  const input = pod({ spec: { initContainers: [{ name: 'user-init', image: 'i' }] } });
+  const out = injected(decide(input));
+  const inits = out.spec!.initContainers!;
+  t.same(inits.map((c) => c.name), ['meshtap-init', 'meshtap-proxy', 'user-init']);
+  t.same(out.spec!.containers, input.spec!.containers, 'app containers untouched');
+  const [init, proxy] = inits;
+  t.same(init.command, ['meshtap', 'init']);
+  t.same(init.args, ['--proxy-uid', '1337', '--proxy-gid', '1337', '--inbound-port', '15006', '--outbound-port', '15001', '--admin-port', '15020']);
+  t.match(init.securityContext, {
+    runAsUser: 0, runAsNonRoot: false, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
+    capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
+  });
+  t.equal(proxy.restartPolicy, 'Always');
+  t.equal(proxy.lifecycle, undefined);
+  t.same(proxy.command, ['meshtap', 'sidecar']);
+  t.same(proxy.ports, [{ name: 'mt-admin', containerPort: 15020, protocol: 'TCP' }]);
+  t.match(proxy.securityContext, {
+    runAsUser: 1337, runAsGroup: 1337, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+  });
+  t.notOk((proxy.securityContext as { capabilities: { add?: unknown } }).capabilities.add, 'the proxy adds no capability');
+  t.match(proxy.startupProbe, { httpGet: { path: '/ready', port: 15020 }, periodSeconds: 1, failureThreshold: 60 });
+  t.match(proxy.readinessProbe, { httpGet: { path: '/ready', port: 15020 } });
+  t.match(proxy.livenessProbe, { httpGet: { path: '/healthz', port: 15020 } });
+  t.same(envOf(proxy), {
+    POD_NAME: 'field:metadata.name',
+    POD_NAMESPACE: 'field:metadata.namespace',
+    POD_IP: 'field:status.podIP',
+    NODE_NAME: 'field:spec.nodeName',
+    SERVICE_ACCOUNT: 'field:spec.serviceAccountName',
+    MESHTAP_COLLECTOR_ADDR: 'meshtap-collector.meshtap-system.svc:9400',
+    MESHTAP_CA_ADDR: 'meshtap-controller.meshtap-system.svc:15012',
+    MESHTAP_CONTROLLER_ADDR: 'meshtap-controller.meshtap-system.svc:15012',
+    MESHTAP_INBOUND_PORT: '15006',
+    MESHTAP_OUTBOUND_PORT: '15001',
+    MESHTAP_ADMIN_PORT: '15020',
+    MESHTAP_PROXY_UID: '1337',
+    MESHTAP_MAX_BODY_BYTES: '65536',
+    MESHTAP_LOG_LEVEL: 'info',
+    MESHTAP_TOKEN_FILE: '/var/run/secrets/meshtap/tokens/meshtap-token',
+    MESHTAP_TRUST_BUNDLE: '/var/run/secrets/meshtap/trust/ca.crt',
+    MESHTAP_TRUST_DOMAIN: 'cluster.local',
+    MESHTAP_MTLS_MODE: 'permissive',
+  });
+  t.same(proxy.volumeMounts, [
+    { name: 'meshtap-token', mountPath: '/var/run/secrets/meshtap/tokens', readOnly: true },
+    { name: 'meshtap-trust-bundle', mountPath: '/var/run/secrets/meshtap/trust', readOnly: true },
+    { name: 'meshtap-tmp', mountPath: '/tmp' },
+  ]);
+  const volumes = out.spec!.volumes!;
+  t.same(volumes.map((v) => v.name), ['meshtap-token', 'meshtap-trust-bundle', 'meshtap-tmp']);
+  t.same(volumes[0].projected, { sources: [{ serviceAccountToken: { audience: 'meshtap-ca', expirationSeconds: 3600, path: 'meshtap-token' } }] });
+  t.match(volumes[1].configMap, { name: 'meshtap-trust-bundle', optional: true });
+  t.same(readInjectionStatus(out), {
+    version: '0.1.0',
+    nativeSidecar: true,
+    initContainers: ['meshtap-init', 'meshtap-proxy'],
+    containers: [],
+    volumes: ['meshtap-token', 'meshtap-trust-bundle', 'meshtap-tmp'],
+  });
+  t.same(Object.keys(out.metadata!.labels ?? {}), [], 'no labels are added');
+});
+
+void t.test('fallback layout (native sidecar off)', async (t) => {
+  const viaAnnotation = injected(decide(pod({ metadata: { annotations: { 'meshtap.io/native-sidecar': 'false' } } })));
+  const viaConfig = injected(decide(pod(), { config: resolveInjectorConfig({ nativeSidecar: false }) }));
+  for (const out of [viaAnnotation, viaConfig]) {
+    t.same(out.spec!.initContainers!.map((c) => c.name), ['meshtap-init']);
+    t.same(out.spec!.containers!.map((c) => c.name), ['meshtap-proxy', 'app']);
+    const proxy = out.spec!.containers![0];
+    t.equal(proxy.restartPolicy, undefined);
+    t.same(proxy.lifecycle, { postStart: { exec: { command: ['meshtap', 'wait-ready', '--admin-port', '15020', '--timeout-seconds', '60'] } } });
+    t.equal(out.metadata!.annotations!['kubectl.kubernetes.io/default-container'], 'app');
+    t.equal(readInjectionStatus(out)!.nativeSidecar, false);
+  }
+  const kept = injected(
+    decide(pod({ metadata: { annotations: { 'meshtap.io/native-sidecar': 'false', 'kubectl.kubernetes.io/default-container': 'other' } } })),
+  );
+  t.equal(kept.metadata!.annotations!['kubectl.kubernetes.io/default-container'], 'other', 'an existing default is kept');
+  t.ok(injected(decide(pod({ metadata: { annotations: { 'meshtap.io/native-sidecar': 'true' } } }), { config: resolveInjectorConfig({ nativeSidecar: false }) }))
+    .spec!.initContainers!.some((c) => c.name === 'meshtap-proxy'), 'the pod annotation beats the config');
+});
+
+void t.test('per-pod settings', async (t) => {
+  const out = injected(
+    decide(
+      pod({
+        metadata: {
+          annotations: {
+            'meshtap.io/exclude-inbound-ports': '9100',
+            'meshtap.io/exclude-outbound-cidrs': '2001:db8::1, 10.1.0.0/16',
+            'meshtap.io/max-body-bytes': '0',
+          },
+        },
+      }),
+      { namespaceAnnotations: { 'meshtap.io/mtls-mode': 'strict' } },
+    ),
+  );
+  const [init, proxy] = out.spec!.initContainers!;
+  t.same((init.args as string[]).slice(10), ['--exclude-inbound-ports', '9100', '--exclude-outbound-cidrs', '2001:db8::1/128,10.1.0.0/16']);
+  t.equal(envOf(proxy).MESHTAP_MAX_BODY_BYTES, '0');
+  t.equal(envOf(proxy).MESHTAP_MTLS_MODE, 'strict', 'namespace default');
+  const podWins = injected(decide(pod({ metadata: { annotations: { 'meshtap.io/mtls-mode': 'permissive' } } }), { namespaceAnnotations: { 'meshtap.io/mtls-mode': 'strict' } }));
+  t.equal(envOf(podWins.spec!.initContainers![1]).MESHTAP_MTLS_MODE, 'permissive', 'the pod annotation wins');
+});
+
+void t.test('annotation parsers', async (t) => {
+  t.same(parsePortList(' 80 ,443,80,'), { ok: true, value: [80, 443] });
+  t.same(parsePortList('65535'), { ok: true, value: [65535] });
+  for (const bad of ['0', '65536', '80-90', '-1', '1e3', 'http', '08080a']) t.notOk(parsePortList(bad).ok, bad);
+  t.same(parseCidrList('10.0.0.1, ::1, fe80::/10,0.0.0.0/0'), { ok: true, value: ['10.0.0.1/32', '::1/128', 'fe80::/10', '0.0.0.0/0'] });
+  for (const bad of ['10.0.0.0/33', '::/129', '10.0.0/8', '10.0.0.0/', 'a.b.c.d/8', '10.0.0.0/-1']) t.notOk(parseCidrList(bad).ok, bad);
+});
+
+void t.test('the input is never modified', async (t) => {
+  const input = deepFreeze(pod({ spec: { initContainers: [{ name: 'i' }], volumes: [{ name: 'v', emptyDir: {} }] }, metadata: { annotations: { a: 'b' }, labels: { x: 'y' } } }));
+  const d = decide(input);
+  t.ok(d.inject);
+  t.not(d.pod, input);
+  t.same(fastJsonPatch.applyPatch(structuredClone(input), d.patch, true, false).newDocument, d.pod);
+});
+
+void t.test('null where a list or map is expected (as YAML gives for an empty key)', async (t) => {
+  const input = { metadata: { name: 'n', annotations: null, labels: null }, spec: { containers: [{ name: 'a', image: 'b' }], initContainers: null, volumes: null } } as unknown as PodLike;
+  const d = decide(input);
+  const out = injected(d);
+  t.same(fastJsonPatch.applyPatch(structuredClone(input), d.patch, true, false).newDocument, out);
+  t.same(podProblems(out), []);
+  t.same(out.spec!.initContainers!.map((c) => c.name), ['meshtap-init', 'meshtap-proxy']);
+});
+
+void t.test('templates: no name, no namespace', async (t) => {
+  const template: PodLike = { metadata: { labels: { app: 'w' } }, spec: { containers: [{ name: 'w', image: 'w' }] } };
+  const d = decide(template, { namespace: 'shop' });
+  const out = injected(d);
+  t.equal(out.apiVersion, undefined, 'no kind or apiVersion is invented');
+  t.same(out.metadata!.labels, { app: 'w' });
+  t.same(podProblems(out), []);
+});
+
+// Pods built from a small vocabulary so collisions, absent fields and odd annotations all occur.
+const nameArb = fc.oneof({ weight: 8, arbitrary: fc.constantFrom('app', 'web', 'init', 'side', 'x', 'y') }, { weight: 1, arbitrary: fc.constantFrom('meshtap-init', 'meshtap-proxy', 'istio-proxy') });
+const containerArb = fc.record(
+  {
+    name: nameArb,
+    image: fc.constantFrom('a:1', 'b:2'),
+    ports: fc.array(fc.record({ containerPort: fc.constantFrom(80, 8080, 9090, 3000, 15001, 15020), protocol: fc.constantFrom('TCP', 'UDP') }), { maxLength: 1 }),
+    restartPolicy: fc.constant('Always'),
+  },
+  { requiredKeys: ['name', 'image'] },
+);
+const annotationArb = fc.dictionary(
+  fc.constantFrom(
+    'meshtap.io/exclude-inbound-ports',
+    'meshtap.io/exclude-outbound-ports',
+    'meshtap.io/exclude-outbound-cidrs',
+    'meshtap.io/max-body-bytes',
+    'meshtap.io/mtls-mode',
+    'meshtap.io/native-sidecar',
+    'kubectl.kubernetes.io/default-container',
+    'a/b~c',
+    'plain',
+  ),
+  fc.constantFrom('', '80', '1,2', '10.0.0.0/8', '::1', 'strict', 'false', 'true', '70000', 'x/y', '~0', 'web'),
+  { maxKeys: 4 },
+);
+const podArb = fc.record(
+  {
+    metadata: fc.record(
+      {
+        name: fc.constantFrom('p', 'q'),
+        generateName: fc.constant('p-'),
+        namespace: fc.constantFrom('shop', 'shop', 'shop', 'kube-system'),
+        labels: fc.dictionary(fc.constantFrom('meshtap.io/inject', 'app'), fc.constantFrom('true', 'false', 'web')),
+        annotations: annotationArb,
+      },
+      { requiredKeys: [] },
+    ),
+    spec: fc.record(
+      {
+        containers: fc.uniqueArray(containerArb, { minLength: 1, maxLength: 3, selector: (c) => c.name }),
+        initContainers: fc.uniqueArray(containerArb, { maxLength: 2, selector: (c) => c.name }),
+        volumes: fc.uniqueArray(fc.record({ name: fc.constantFrom('data', 'cfg', 'logs', 'meshtap-tmp'), emptyDir: fc.constant({}) }), { maxLength: 2, selector: (v) => v.name }),
+        hostNetwork: fc.constantFrom(false, false, false, true),
+        automountServiceAccountToken: fc.boolean(),
+      },
+      { requiredKeys: ['containers'] },
+    ),
+  },
+  { requiredKeys: ['spec'] },
+);
+
+void t.test('property: any pod either gets a clean, valid, idempotent patch or a reasoned skip', async (t) => {
+  let injectedCount = 0;
+  fc.assert(
+    fc.property(podArb, fc.constantFrom<Record<string, string>>(enabled, enabled, enabled, {}), (raw, namespaceLabels) => {
+      // Plain JSON, as the API server and YAML parsers hand it over.
+      const input = JSON.parse(JSON.stringify(raw)) as PodLike;
+      // The API server refuses duplicate names across containers and init containers.
+      const names = [...input.spec!.containers!, ...(input.spec!.initContainers ?? [])].map((c) => c.name);
+      fc.pre(new Set(names).size === names.length);
+      const before = structuredClone(input);
+      const d = injectPod({ pod: input, namespace: 'shop', namespaceLabels, config });
+      if (!isDeepStrictEqual(input, before)) throw new Error('input modified');
+      if (!d.inject) {
+        if (d.reasons.length === 0 || d.patch.length !== 0 || d.pod !== input) throw new Error('bad skip');
+        return;
+      }
+      injectedCount++;
+      const applied = fastJsonPatch.applyPatch(structuredClone(input), d.patch, true, false).newDocument;
+      if (!isDeepStrictEqual(applied, d.pod)) throw new Error('patch does not reproduce the pod');
+      const problems = podProblems(d.pod);
+      if (problems.length > 0) throw new Error(problems.join('; '));
+      const again = injectPod({ pod: d.pod, namespace: 'shop', namespaceLabels, config });
+      if (again.inject || !again.reasons.includes('already-injected') || again.patch.length !== 0) throw new Error('not idempotent');
+    }),
+    { numRuns: 600, seed: 1337 },
+  );
+  t.ok(injectedCount > 20, `a fair share of generated pods is injected (${injectedCount})`);
+});
