@@ -1,0 +1,261 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import t from 'tap';
+import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { Service } from 'kubernetes-models/v1/Service';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+
+const root = fileURLToPath(new URL('../../manifests/', import.meta.url));
+
+interface Model {
+  validate(): void;
+}
+const MODELS: Record<string, new (obj: any) => Model> = {
+  'v1/Namespace': Namespace,
+  'v1/Service': Service,
+  'v1/ServiceAccount': ServiceAccount,
+  'apps/v1/Deployment': Deployment,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding,
+  'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': MutatingWebhookConfiguration,
+};
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) return yamlFiles(p);
+    return /\.ya?ml$/.test(name) ? [p] : [];
+  });
+}
+
+function parseFile(file: string): any[] {
+  return parseAllDocuments(readFileSync(file, 'utf8')).map((doc) => {
+    if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors.map((e) => e.message).join('; ')}`);
+    return doc.toJS();
+  }).filter((d) => d !== null);
+}
+
+/** Renders a kustomization as far as meshtap uses it: the resources list (files or directories). */
+function render(dir: string): any[] {
+  const k = parseFile(join(dir, 'kustomization.yaml'))[0];
+  return (k.resources as string[]).flatMap((r) => {
+    const p = join(dir, r);
+    return statSync(p).isDirectory() ? render(p) : parseFile(p);
+  });
+}
+
+const files = yamlFiles(root);
+const kustomizationDirs = files.filter((f) => f.endsWith('/kustomization.yaml')).map(dirname);
+
+void t.test('there is a base and a demo example', async (t) => {
+  t.ok(kustomizationDirs.includes(join(root, 'base')));
+  t.ok(kustomizationDirs.includes(join(root, 'examples/demo')));
+});
+
+void t.test('every object validates against the Kubernetes OpenAPI schema', async (t) => {
+  for (const file of files) {
+    for (const obj of parseFile(file)) {
+      const where = `${relative(root, file)}: ${obj.kind}/${obj.metadata?.name ?? ''}`;
+      if (obj.kind === 'Kustomization') {
+        t.equal(obj.apiVersion, 'kustomize.config.k8s.io/v1beta1', where);
+        continue;
+      }
+      const Model = MODELS[`${obj.apiVersion}/${obj.kind}`];
+      t.ok(Model, `${where}: a known kind`);
+      if (!Model) continue;
+      t.doesNotThrow(() => new Model(obj).validate(), where);
+    }
+  }
+});
+
+void t.test('the schema check catches mistakes (so the test above can fail)', async (t) => {
+  const deploy = render(join(root, 'base')).find((o) => o.kind === 'Deployment');
+  const broken = structuredClone(deploy);
+  broken.spec.template.spec.containers[0].ports[0].containerPort = '9443';
+  t.throws(() => new Deployment(broken).validate(), /containerPort must be integer/);
+  const mwc = structuredClone(render(join(root, 'base')).find((o) => o.kind === 'MutatingWebhookConfiguration'));
+  mwc.webhooks[0].failurePolicy = 'Ignored';
+  t.throws(() => new MutatingWebhookConfiguration(mwc).validate(), /failurePolicy/);
+});
+
+void t.test('each kustomization lists every YAML file of its directory, and only existing ones', async (t) => {
+  for (const dir of kustomizationDirs) {
+    const k = parseFile(join(dir, 'kustomization.yaml'))[0];
+    const listed = (k.resources as string[]).filter((r) => !statSync(join(dir, r)).isDirectory()).sort();
+    const present = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml').sort();
+    t.same(listed, present, relative(root, dir));
+    for (const r of k.resources as string[]) t.ok(existsSync(join(dir, r)), `${relative(root, dir)}: ${r} exists`);
+  }
+});
+
+function kubectlAvailable(): boolean {
+  try {
+    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore', timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+void t.test('kustomize renders the same objects (checked with kubectl when installed)', async (t) => {
+  const ids = (objs: any[]) => objs.map((o) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata.name}`).sort();
+  const ours = ids(render(join(root, 'base')));
+  t.equal(ours.length, 8);
+  if (!kubectlAvailable()) {
+    t.comment('kubectl not installed: rendered from the resources lists only');
+    return;
+  }
+  for (const dir of kustomizationDirs) {
+    const out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 30_000 });
+    const rendered = parseAllDocuments(out).map((d) => d.toJS());
+    t.same(ids(rendered), ids(render(dir)), relative(root, dir));
+    for (const o of rendered) t.equal(o.metadata.labels?.['app.kubernetes.io/part-of'] ?? 'meshtap', 'meshtap');
+  }
+});
+
+const base = render(join(root, 'base'));
+const find = (kind: string, name: string) => base.find((o) => o.kind === kind && o.metadata.name === name);
+
+interface Selector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: string; values?: string[] }[];
+}
+
+/** Kubernetes label-selector semantics, to check the webhooks select exactly the contract. */
+function matches(sel: Selector | undefined, labels: Record<string, string>): boolean {
+  if (!sel) return true;
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of sel.matchExpressions ?? []) {
+    const has = Object.hasOwn(labels, e.key);
+    const v = labels[e.key];
+    const ok =
+      e.operator === 'In' ? has && e.values!.includes(v)
+      : e.operator === 'NotIn' ? !has || !e.values!.includes(v)
+      : e.operator === 'Exists' ? has
+      : e.operator === 'DoesNotExist' ? !has
+      : false;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void t.test('the webhook configuration follows the contract', async (t) => {
+  const mwc = find('MutatingWebhookConfiguration', 'meshtap');
+  t.ok(mwc);
+  t.equal(mwc.metadata.labels['meshtap.io/ca-bundle'], 'managed');
+  t.equal(mwc.webhooks.length, 2);
+  for (const w of mwc.webhooks) {
+    t.equal(w.failurePolicy, 'Ignore', `${w.name}: failurePolicy`);
+    t.equal(w.sideEffects, 'None');
+    t.equal(w.timeoutSeconds, 5);
+    t.equal(w.reinvocationPolicy, 'IfNeeded');
+    t.same(w.admissionReviewVersions, ['v1']);
+    t.same(w.rules, [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }]);
+    t.match(w.clientConfig.service, { name: 'meshtap-controller', namespace: 'meshtap-system', path: '/mutate', port: 443 });
+    t.notOk(w.clientConfig.caBundle, 'no caBundle in git: provisioned at start');
+    t.notOk(w.clientConfig.url);
+  }
+  const [byNamespace, byPod] = mwc.webhooks;
+  t.same(byNamespace.namespaceSelector.matchLabels, { 'meshtap.io/inject': 'enabled' });
+  t.same(byNamespace.objectSelector, { matchExpressions: [{ key: 'meshtap.io/inject', operator: 'NotIn', values: ['false'] }] });
+  t.ok(byPod.namespaceSelector.matchExpressions.some((e: any) => e.key === 'meshtap.io/inject' && e.operator === 'DoesNotExist'));
+  t.same(byPod.objectSelector, { matchExpressions: [{ key: 'meshtap.io/inject', operator: 'In', values: ['true'] }] });
+
+  const ns = (name: string, labels: Record<string, string> = {}) => ({ 'kubernetes.io/metadata.name': name, ...labels });
+  const selected = (nsLabels: Record<string, string>, podLabels: Record<string, string>) =>
+    mwc.webhooks.filter((w: any) => matches(w.namespaceSelector, nsLabels) && matches(w.objectSelector, podLabels)).map((w: any) => w.name);
+  const enabled = { 'meshtap.io/inject': 'enabled' };
+  t.same(selected(ns('shop', enabled), { app: 'web' }), ['namespace.inject.meshtap.io'], 'opted-in namespace');
+  t.same(selected(ns('shop', enabled), { 'meshtap.io/inject': 'true' }), ['namespace.inject.meshtap.io'], 'never both');
+  t.same(selected(ns('shop', enabled), { 'meshtap.io/inject': 'false' }), [], 'pod opt-out');
+  t.same(selected(ns('shop'), { 'meshtap.io/inject': 'true' }), ['pod.inject.meshtap.io'], 'pod opt-in in an unlabelled namespace');
+  t.same(selected(ns('shop'), { app: 'web' }), [], 'unlabelled namespace, unlabelled pod');
+  t.same(selected(ns('shop', { 'meshtap.io/inject': 'disabled' }), { 'meshtap.io/inject': 'true' }), [], 'namespace explicitly not enabled');
+  for (const system of ['kube-system', 'kube-public', 'kube-node-lease', 'meshtap-system']) {
+    t.same(selected(ns(system, enabled), {}), [], `${system} even if labelled`);
+    t.same(selected(ns(system), { 'meshtap.io/inject': 'true' }), [], `${system} even for an opted-in pod`);
+  }
+  const meshtapNs = find('Namespace', 'meshtap-system');
+  t.same(selected({ ...meshtapNs.metadata.labels, 'kubernetes.io/metadata.name': 'meshtap-system' }, { 'meshtap.io/inject': 'true' }), [], 'meshtap-system as labelled');
+});
+
+void t.test('RBAC is least privilege', async (t) => {
+  const role = find('ClusterRole', 'meshtap-controller');
+  t.same(role.rules, [
+    { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
+    { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: ['meshtap'], verbs: ['get', 'patch'] },
+  ]);
+  for (const rule of role.rules) t.notOk(rule.verbs.includes('*') || rule.resources.includes('*'), 'no wildcards');
+  const binding = find('ClusterRoleBinding', 'meshtap-controller');
+  t.same(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshtap-controller' });
+  t.same(binding.subjects, [{ kind: 'ServiceAccount', name: 'meshtap-controller', namespace: 'meshtap-system' }]);
+  t.ok(find('ServiceAccount', 'meshtap-controller'));
+});
+
+void t.test('the controller Deployment, Service and PDB fit together', async (t) => {
+  const nsObj = find('Namespace', 'meshtap-system');
+  t.equal(nsObj.metadata.labels['meshtap.io/inject'], 'disabled');
+  const d = find('Deployment', 'meshtap-controller');
+  t.equal(d.metadata.namespace, 'meshtap-system');
+  t.equal(d.spec.replicas, 2);
+  const pod = d.spec.template;
+  t.ok(matches(d.spec.selector, pod.metadata.labels), 'selector matches the template');
+  t.equal(pod.metadata.labels['meshtap.io/inject'], 'false', 'the controller is never injected');
+  t.equal(pod.spec.serviceAccountName, 'meshtap-controller');
+  t.ok(pod.spec.topologySpreadConstraints.length >= 1);
+  for (const c of pod.spec.topologySpreadConstraints) t.ok(matches(c.labelSelector, pod.metadata.labels));
+  t.equal(pod.spec.securityContext.runAsNonRoot, true);
+  t.equal(pod.spec.containers.length, 1);
+  const c = pod.spec.containers[0];
+  t.equal(c.image, 'ghcr.io/meshtap/meshtap:0.1.0');
+  t.same(c.args, ['webhook', '--cert-dir', '/etc/meshtap/webhook', '--port', '9443', '--patch-webhook-config', 'meshtap']);
+  t.match(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+  t.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory);
+  const portNames = c.ports.map((p: any) => p.name);
+  t.same(c.ports.map((p: any) => [p.name, p.containerPort]), [['https-webhook', 9443], ['grpc-ca', 15012]]);
+  for (const probe of [c.readinessProbe, c.livenessProbe]) {
+    t.match(probe.httpGet, { path: '/healthz', scheme: 'HTTPS' });
+    t.ok(portNames.includes(probe.httpGet.port) || probe.httpGet.port === 9443);
+  }
+  const mount = c.volumeMounts.find((m: any) => m.mountPath === '/etc/meshtap/webhook');
+  t.equal(mount.readOnly, true);
+  const vol = pod.spec.volumes.find((v: any) => v.name === mount.name);
+  t.equal(vol.secret.secretName, 'meshtap-webhook-certs');
+
+  const svc = find('Service', 'meshtap-controller');
+  t.ok(matches({ matchLabels: svc.spec.selector }, pod.metadata.labels), 'service selects the controller pods');
+  const https = svc.spec.ports.find((p: any) => p.port === 443);
+  t.ok(https.targetPort === 9443 || c.ports.find((p: any) => p.name === https.targetPort)?.containerPort === 9443, '443 → 9443');
+  const grpc = svc.spec.ports.find((p: any) => p.name === 'grpc-ca');
+  t.equal(grpc.port, 15012);
+  const mwc = find('MutatingWebhookConfiguration', 'meshtap');
+  for (const w of mwc.webhooks) t.ok(svc.spec.ports.some((p: any) => p.port === w.clientConfig.service.port));
+
+  const pdb = find('PodDisruptionBudget', 'meshtap-controller');
+  t.equal(pdb.spec.minAvailable, 1);
+  t.ok(matches(pdb.spec.selector, pod.metadata.labels));
+});
+
+void t.test('the demo example is an opted-in namespace with a small app', async (t) => {
+  const demo = render(join(root, 'examples/demo'));
+  const ns = demo.find((o) => o.kind === 'Namespace');
+  t.equal(ns.metadata.name, 'demo');
+  t.equal(ns.metadata.labels['meshtap.io/inject'], 'enabled');
+  const d = demo.find((o) => o.kind === 'Deployment');
+  t.equal(d.metadata.namespace, 'demo');
+  const mwc = find('MutatingWebhookConfiguration', 'meshtap');
+  const nsLabels = { 'kubernetes.io/metadata.name': 'demo', ...ns.metadata.labels };
+  t.ok(
+    mwc.webhooks.some((w: any) => matches(w.namespaceSelector, nsLabels) && matches(w.objectSelector, d.spec.template.metadata.labels)),
+    'its pods are sent to the webhook',
+  );
+});

@@ -1,0 +1,183 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t, { type Test } from 'tap';
+import { createRootCa } from '../../certs/root-ca.ts';
+import { writeTlsDir } from '../../certs/tls-dir.ts';
+import { issueWebhookCert } from '../../certs/webhook-cert.ts';
+import { parseWebhookArgs } from '../../webhook/cli.ts';
+
+const bin = fileURLToPath(new URL('../../bin/meshtap.ts', import.meta.url));
+const review = readFileSync(new URL('../fixtures/admission/pod-create.json', import.meta.url), 'utf8');
+const ca = createRootCa();
+const leafOptions = { extraDnsNames: ['localhost'], extraIps: ['127.0.0.1'] };
+
+interface Proc {
+  child: ChildProcess;
+  lines: any[];
+  stderr: () => string;
+  exited: Promise<number | null>;
+  waitFor(pred: (l: any) => boolean, what: string): Promise<any>;
+}
+
+function runWebhook(t: Test, args: string[], env: Record<string, string> = {}): Proc {
+  // The pinned Node runs the bin directly; no cluster variables leak in from the test's env.
+  const child = spawn(process.execPath, [bin, 'webhook', ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: any[] = [];
+  const waiters: { pred: (l: any) => boolean; resolve: (l: any) => void }[] = [];
+  let buf = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (!line.trim()) continue;
+      let obj: any;
+      try {
+        obj = JSON.parse(line);
+      } catch {
+        obj = { text: line };
+      }
+      lines.push(obj);
+      for (const w of [...waiters]) if (w.pred(obj)) w.resolve(obj);
+    }
+  });
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return {
+    child,
+    lines,
+    stderr: () => err,
+    exited,
+    waitFor(pred, what) {
+      const hit = lines.find(pred);
+      if (hit) return Promise.resolve(hit);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; stdout: ${JSON.stringify(lines)} stderr: ${err}`)), 20_000);
+        waiters.push({ pred, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+        void exited.then((code) => reject(new Error(`exited ${code} before ${what}; stderr: ${err}`)));
+      });
+    },
+  };
+}
+
+function https(port: number, path: string, trust: string, body?: string): Promise<{ status: number; json: any; peer: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, method: body ? 'POST' : 'GET', ca: trust, servername: 'localhost', agent: false, headers: body ? { 'content-type': 'application/json' } : {} },
+      (res) => {
+        const peer = (res.socket as TLSSocket).getPeerCertificate().fingerprint256;
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text), peer }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function tempDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'meshtap-webhook-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+void t.test('argument parsing', async (t) => {
+  t.equal(parseWebhookArgs(['--help']), 'help');
+  t.match(parseWebhookArgs(['--cert-dir', 'd']), { certDir: 'd', port: 9443, host: '0.0.0.0', strictNamespaceLabels: false, drainSeconds: 0, logLevel: 'info' });
+  t.match(parseWebhookArgs(['--cert-dir', 'd', '--port', '0', '--patch-webhook-config', 'meshtap', '--strict-namespace-labels']), {
+    port: 0,
+    patchWebhookConfig: 'meshtap',
+    strictNamespaceLabels: true,
+  });
+  t.throws(() => parseWebhookArgs([]), { code: 'CLI_ERR_USAGE', message: /--cert-dir is required/ });
+  t.throws(() => parseWebhookArgs(['--cert-dir', 'd', '--port', '70000']), { code: 'CLI_ERR_USAGE', message: /--port must be a port number 0-65535, got "70000"/ });
+  t.throws(() => parseWebhookArgs(['--cert-dir', 'd', '--port', 'https']), { code: 'CLI_ERR_USAGE' });
+  t.throws(() => parseWebhookArgs(['--cert-dir', 'd', '--log-level', 'loud']), { code: 'CLI_ERR_USAGE', message: /--log-level/ });
+  t.throws(() => parseWebhookArgs(['--cert-dir', 'd', '--patch-webhook-config', 'Bad Name']), { code: 'CLI_ERR_USAGE' });
+  t.throws(() => parseWebhookArgs(['--cert-dir', 'd', '--bogus']), { code: 'CLI_ERR_USAGE', message: /meshtap webhook: .*bogus/ });
+});
+
+void t.test('usage errors exit 2, runtime failures exit 1, both with a clear message', async (t) => {
+  const help = runWebhook(t, ['--help']);
+  t.equal(await help.exited, 0);
+  t.ok(help.lines.some((l) => /usage: meshtap webhook --cert-dir DIR/.test(l.text)));
+  const badPort = runWebhook(t, ['--cert-dir', '/nonexistent', '--port', 'abc']);
+  t.equal(await badPort.exited, 2);
+  t.match(badPort.stderr(), /--port must be a port number 0-65535, got "abc"/);
+  t.match(badPort.stderr(), /usage: meshtap webhook/);
+
+  const empty = tempDir(t);
+  const missing = runWebhook(t, ['--cert-dir', empty, '--port', '0']);
+  t.equal(await missing.exited, 1);
+  t.match(missing.stderr(), new RegExp(`WH_ERR_TLS_FILES: cannot read ${join(empty, 'tls.crt').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: no such file`));
+  t.match(missing.stderr(), /meshtap certs init/);
+
+  const garbage = tempDir(t);
+  writeFileSync(join(garbage, 'tls.crt'), 'not a certificate');
+  writeFileSync(join(garbage, 'tls.key'), 'not a key');
+  const bad = runWebhook(t, ['--cert-dir', garbage, '--port', '0']);
+  t.equal(await bad.exited, 1);
+  t.match(bad.stderr(), /not a usable certificate\/key pair/);
+
+  const dir = tempDir(t);
+  await writeTlsDir(dir, issueWebhookCert(ca, leafOptions));
+  const cfg = join(dir, 'injector.yaml');
+  writeFileSync(cfg, 'proxyUID: 1337\n');
+  const badConfig = runWebhook(t, ['--cert-dir', dir, '--port', '0', '--config', cfg]);
+  t.equal(await badConfig.exited, 1);
+  t.match(badConfig.stderr(), /WH_ERR_CONFIG: --config .*injector\.yaml: .*proxyUID.*did you mean "proxyUid"/);
+
+  const noCa = tempDir(t);
+  const leaf = issueWebhookCert(ca, leafOptions);
+  writeFileSync(join(noCa, 'tls.crt'), leaf.cert);
+  writeFileSync(join(noCa, 'tls.key'), leaf.key);
+  const needsCa = runWebhook(t, ['--cert-dir', noCa, '--port', '0', '--patch-webhook-config', 'meshtap']);
+  t.equal(await needsCa.exited, 1);
+  t.match(needsCa.stderr(), /ca\.crt: no such file/);
+});
+
+void t.test('serves on --port 0, announces the port, applies --config, reloads certificates, stops on SIGTERM', async (t) => {
+  const dir = tempDir(t);
+  const certDir = join(dir, 'webhook');
+  await writeTlsDir(certDir, issueWebhookCert(ca, leafOptions));
+  const cfg = join(dir, 'injector.yaml');
+  writeFileSync(cfg, 'image: registry.example/meshtap:test\nproxyUid: 2000\nproxyGid: 2000\n');
+  const proc = runWebhook(t, ['--cert-dir', certDir, '--port', '0', '--host', '127.0.0.1', '--config', cfg]);
+  const listening = await proc.waitFor((l) => l.event === 'listening', 'the listening line');
+  t.type(listening.port, 'number');
+  t.ok(listening.port > 0);
+  t.equal(listening.address, `https://127.0.0.1:${listening.port}`);
+  t.ok(proc.lines.some((l) => /not running in a cluster/.test(l.msg)), 'says namespace labels are assumed');
+
+  const health = await https(listening.port, '/healthz', ca.cert);
+  t.equal(health.status, 200);
+  const res = await https(listening.port, '/mutate', ca.cert, review);
+  t.equal(res.status, 200);
+  const patch = JSON.parse(Buffer.from(res.json.response.patch, 'base64').toString());
+  t.match(JSON.stringify(patch), /registry\.example\/meshtap:test/, 'the --config image is used');
+  t.match(JSON.stringify(patch), /"runAsUser":2000/, 'the --config proxy uid is used');
+
+  // Rotate: a new CA and certificate written into the directory are picked up without restart.
+  const ca2 = createRootCa({ commonName: 'rotated root' });
+  await writeTlsDir(certDir, issueWebhookCert(ca2, leafOptions), { overwrite: true });
+  await proc.waitFor((l) => l.event === 'certificate-reloaded', 'the reload line');
+  const after = await https(listening.port, '/healthz', ca2.cert);
+  t.equal(after.status, 200, 'the new certificate is served');
+  t.not(after.peer, health.peer);
+
+  proc.child.kill('SIGTERM');
+  t.equal(await proc.exited, 0, 'graceful exit');
+  t.ok(proc.lines.some((l) => l.event === 'shutdown' && l.signal === 'SIGTERM'));
+  t.ok(proc.lines.some((l) => l.event === 'stopped'));
+});

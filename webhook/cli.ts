@@ -1,0 +1,314 @@
+/**
+ * `meshtap webhook`: serves the injection webhook over HTTPS (the `meshtap-controller`
+ * Deployment). Reads the serving certificate from a directory laid out like a Kubernetes TLS
+ * Secret, reloads it when the files change, optionally provisions the caBundle of the
+ * MutatingWebhookConfiguration, and shuts down gracefully on SIGTERM/SIGINT.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
+import { parse as parseYaml } from 'yaml';
+import { CLI_ERR_USAGE, parseCommandArgs, parsePort, type CommandIO } from '../lib/cli.ts';
+import { MeshtapError, describeError, isMeshtapError } from '../lib/errors.ts';
+import type { InjectFn } from './admission.ts';
+import { syncWebhookCaBundle } from './bootstrap.ts';
+import { injectPod, type PodLike } from './inject.ts';
+import { resolveInjectorConfig, type InjectorConfig, type InjectorOptions } from './injector-config.ts';
+import {
+  DEFAULT_SERVICE_ACCOUNT_DIR,
+  createKubeClient,
+  createNamespaceLookup,
+  isInCluster,
+  resolveInClusterKubeOptions,
+  type KubeClient,
+} from './kube-client.ts';
+import { buildWebhookServer, setServingCertificate, type ServingCertificate, type WebhookServer } from './server.ts';
+import { WH_ERR_CONFIG, WH_ERR_TLS_FILES } from './server-errors.ts';
+
+const USAGE = `usage: meshtap webhook --cert-dir DIR [--port PORT] [options]
+
+Serves the sidecar injection webhook (POST /mutate, GET /healthz, GET /metrics) over HTTPS.
+
+options:
+  --cert-dir DIR                 directory with tls.crt and tls.key (and ca.crt), as written by
+                                 "meshtap certs init" under <dir>/webhook/ or mounted from a Secret
+  --port PORT                    port to listen on (default 9443; 0 picks a free one)
+  --host HOST                    address to bind (default 0.0.0.0)
+  --config FILE                  YAML file with injector options (image, ports, proxyUid, ...)
+  --patch-webhook-config NAME    at start, set the caBundle of MutatingWebhookConfiguration NAME
+                                 from <cert-dir>/ca.crt (only if it is labelled
+                                 meshtap.io/ca-bundle=managed)
+  --strict-namespace-labels      when a namespace's labels cannot be read, do not inject
+                                 (default: assume opted in, as the API server already filtered)
+  --service-account-dir DIR      in-cluster credentials (default ${DEFAULT_SERVICE_ACCOUNT_DIR})
+  --drain-seconds N              keep serving N seconds after SIGTERM before closing (default 0)
+  --log-level LEVEL              trace, debug, info, warn, error (default info)
+  -h, --help                     show this help
+`;
+
+const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+
+export interface WebhookCliOptions {
+  certDir: string;
+  port: number;
+  host: string;
+  configFile?: string;
+  patchWebhookConfig?: string;
+  strictNamespaceLabels: boolean;
+  serviceAccountDir: string;
+  drainSeconds: number;
+  logLevel: string;
+}
+
+function usageError(message: string): MeshtapError {
+  return new MeshtapError(CLI_ERR_USAGE, `meshtap webhook: ${message}`);
+}
+
+export function parseWebhookArgs(argv: string[]): WebhookCliOptions | 'help' {
+  const { values } = parseCommandArgs('webhook', argv, {
+    'cert-dir': { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    config: { type: 'string' },
+    'patch-webhook-config': { type: 'string' },
+    'strict-namespace-labels': { type: 'boolean' },
+    'service-account-dir': { type: 'string' },
+    'drain-seconds': { type: 'string' },
+    'log-level': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) return 'help';
+  const certDir = values['cert-dir'];
+  if (!certDir) throw usageError('--cert-dir is required (the directory holding tls.crt and tls.key)');
+  let port: number;
+  try {
+    port = parsePort('--port', values.port, 9443);
+  } catch (err) {
+    throw usageError(describeError(err).replace(/^CLI_ERR_USAGE: /, ''));
+  }
+  const drain = values['drain-seconds'] ?? '0';
+  if (!/^\d+$/.test(drain) || Number(drain) > 300) throw usageError(`--drain-seconds must be a whole number 0-300, got "${drain}"`);
+  const logLevel = values['log-level'] ?? 'info';
+  if (!LOG_LEVELS.has(logLevel)) throw usageError(`--log-level must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`);
+  const name = values['patch-webhook-config'];
+  if (name !== undefined && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name)) {
+    throw usageError(`--patch-webhook-config must be a Kubernetes object name, got "${name}"`);
+  }
+  return {
+    certDir,
+    port,
+    host: values.host ?? '0.0.0.0',
+    configFile: values.config,
+    patchWebhookConfig: name,
+    strictNamespaceLabels: values['strict-namespace-labels'] ?? false,
+    serviceAccountDir: values['service-account-dir'] ?? DEFAULT_SERVICE_ACCOUNT_DIR,
+    drainSeconds: Number(drain),
+    logLevel,
+  };
+}
+
+async function readTlsFile(dir: string, file: string): Promise<string> {
+  const path = join(dir, file);
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new MeshtapError(
+      WH_ERR_TLS_FILES,
+      `cannot read ${path}: ${why} (create one with "meshtap certs init --dir DIR" and pass --cert-dir DIR/webhook)`,
+      { cause: err },
+    );
+  }
+}
+
+/** Reads and checks the serving certificate, so a bad pair is reported by name, not as a TLS error later. */
+export async function loadServingCertificate(dir: string): Promise<ServingCertificate> {
+  const [cert, key] = await Promise.all([readTlsFile(dir, 'tls.crt'), readTlsFile(dir, 'tls.key')]);
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    throw new MeshtapError(WH_ERR_TLS_FILES, `${join(dir, 'tls.crt')} and tls.key are not a usable certificate/key pair: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return { cert, key };
+}
+
+export async function loadInjectorConfigFile(file: string | undefined): Promise<InjectorConfig> {
+  if (file === undefined) return resolveInjectorConfig({});
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new MeshtapError(WH_ERR_CONFIG, `cannot read --config ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new MeshtapError(WH_ERR_CONFIG, `--config ${file} is not valid YAML: ${(err as Error).message}`, { cause: err });
+  }
+  if (doc === null || doc === undefined) doc = {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new MeshtapError(WH_ERR_CONFIG, `--config ${file} must be a YAML mapping of injector options`);
+  }
+  try {
+    return resolveInjectorConfig(doc as InjectorOptions);
+  } catch (err) {
+    throw new MeshtapError(WH_ERR_CONFIG, `--config ${file}: ${describeError(err)}`, { cause: err });
+  }
+}
+
+export interface RunningWebhook {
+  app: WebhookServer;
+  /** The port actually bound (useful with --port 0). */
+  port: number;
+  /** Stops watching files and closes the server, letting in-flight reviews finish. */
+  close(): Promise<void>;
+}
+
+/** Starts the webhook as the CLI would, without the signal handling; for `run` and tests. */
+export async function startWebhook(opts: WebhookCliOptions, io: Pick<CommandIO, 'stdout' | 'env'>): Promise<RunningWebhook> {
+  const [tls, config] = await Promise.all([loadServingCertificate(opts.certDir), loadInjectorConfigFile(opts.configFile)]);
+  const caPem = opts.patchWebhookConfig ? await readTlsFile(opts.certDir, 'ca.crt') : undefined;
+
+  let client: KubeClient | undefined;
+  let kubeProblem: unknown;
+  if (isInCluster(io.env)) {
+    try {
+      client = createKubeClient(await resolveInClusterKubeOptions({ env: io.env, serviceAccountDir: opts.serviceAccountDir }));
+    } catch (err) {
+      kubeProblem = err;
+    }
+  }
+  const namespaces = client ? createNamespaceLookup(client) : undefined;
+  const inject: InjectFn = (input) => injectPod({ ...input, pod: input.pod as PodLike, config });
+
+  const app = buildWebhookServer({
+    tls,
+    inject,
+    namespaceLabels: namespaces?.labels,
+    namespaceAnnotations: namespaces?.annotations,
+    assumeNamespaceOptedIn: !opts.strictNamespaceLabels,
+    logger: { level: opts.logLevel, stream: io.stdout },
+  });
+  const log = app.log.child({ component: 'webhook' });
+  if (kubeProblem) log.error({ error: describeError(kubeProblem) }, 'no Kubernetes API access; namespace labels will be assumed');
+  else if (!client) log.info('not running in a cluster: namespace labels are assumed from the webhook configuration selectors');
+
+  await app.listen({ port: opts.port, host: opts.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  // One parseable line: tools (and tests) started with --port 0 read the port from it.
+  log.info({ event: 'listening', address: `https://${shownHost}:${port}`, host: opts.host, port }, `webhook listening on https://${shownHost}:${port}`);
+
+  const syncCa = async (pem: string): Promise<void> => {
+    const name = opts.patchWebhookConfig!;
+    if (!client) {
+      log.error({ webhookConfig: name, error: kubeProblem ? describeError(kubeProblem) : 'not running in a cluster' }, 'cannot provision caBundle: no Kubernetes API access');
+      return;
+    }
+    try {
+      const result = await syncWebhookCaBundle({ client, name, caPem: pem });
+      const messages = {
+        patched: 'caBundle updated',
+        unchanged: 'caBundle already up to date',
+        'not-managed': 'caBundle left alone: the webhook configuration is not labelled meshtap.io/ca-bundle=managed',
+        'not-found': 'caBundle not provisioned: the webhook configuration does not exist',
+      } as const;
+      const level = result.status === 'not-found' || result.status === 'not-managed' ? 'warn' : 'info';
+      log[level]({ event: 'ca-bundle', webhookConfig: name, ...result }, messages[result.status]);
+    } catch (err) {
+      log.error({ event: 'ca-bundle', webhookConfig: name, error: describeError(err) }, 'caBundle provisioning failed; serving anyway');
+    }
+  };
+  if (caPem !== undefined) await syncCa(caPem);
+
+  // Secret volumes change by swapping a symlink inside the directory: watch the directory.
+  let current = { ...tls, ca: caPem };
+  let timer: NodeJS.Timeout | undefined;
+  const reload = async (): Promise<void> => {
+    try {
+      const next = await loadServingCertificate(opts.certDir);
+      if (next.cert !== current.cert || next.key !== current.key) {
+        setServingCertificate(app, next);
+        log.info({ event: 'certificate-reloaded', certDir: opts.certDir }, 'serving certificate reloaded');
+      }
+      let ca = current.ca;
+      if (opts.patchWebhookConfig) {
+        ca = await readTlsFile(opts.certDir, 'ca.crt');
+        if (ca !== current.ca) await syncCa(ca);
+      }
+      current = { ...next, ca };
+    } catch (err) {
+      log.warn({ event: 'certificate-reload-failed', error: describeError(err) }, 'certificate files changed but could not be loaded; keeping the current ones');
+    }
+  };
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(opts.certDir, { persistent: false }, () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => void reload(), 200);
+    });
+    watcher.on('error', (err) => log.warn({ error: err.message }, 'stopped watching the certificate directory'));
+  } catch (err) {
+    log.warn({ error: (err as Error).message }, 'cannot watch the certificate directory; certificates will not be reloaded');
+  }
+
+  return {
+    app,
+    port,
+    async close() {
+      clearTimeout(timer);
+      watcher?.close();
+      await app.close();
+    },
+  };
+}
+
+export async function run(argv: string[], io: CommandIO): Promise<number> {
+  let opts: WebhookCliOptions | 'help';
+  try {
+    opts = parseWebhookArgs(argv);
+  } catch (err) {
+    io.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (opts === 'help') {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  let running: RunningWebhook;
+  try {
+    running = await startWebhook(opts, io);
+  } catch (err) {
+    io.stderr.write(`meshtap webhook: ${describeError(err)}\n`);
+    return isMeshtapError(err, CLI_ERR_USAGE) ? 2 : 1;
+  }
+  const drainMs = opts.drainSeconds * 1000;
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      running.app.log.info({ event: 'shutdown', signal, drainSeconds: opts.drainSeconds }, `received ${signal}, shutting down`);
+      // Endpoints are removed from Services asynchronously: keep answering meanwhile.
+      setTimeout(() => {
+        running.close().then(
+          () => {
+            running.app.log.info({ event: 'stopped' }, 'webhook stopped');
+            resolve(0);
+          },
+          (err: unknown) => {
+            io.stderr.write(`meshtap webhook: error while shutting down: ${describeError(err)}\n`);
+            resolve(1);
+          },
+        );
+      }, drainMs);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
