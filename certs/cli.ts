@@ -1,0 +1,200 @@
+import { readdir, readFile, rename } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { CLI_ERR_USAGE, parseCommandArgs, type CommandIO } from '../lib/cli.ts';
+import { describeError, isMeshtapError, MeshtapError } from '../lib/errors.ts';
+import type { CertBundle } from './bundle.ts';
+import { describeCertificates, summarizeCertificate } from './describe-cert.ts';
+import { CA_ERR_CA_EXPIRED, CA_ERR_READ, caError } from './errors.ts';
+import { createRootCa } from './root-ca.ts';
+import { checkDnsName, ipAddressBytes } from './san-names.ts';
+import { loadSigningCa, type SigningCa } from './signing-ca.ts';
+import { checkTrustDomain, DEFAULT_TRUST_DOMAIN } from './spiffe-id.ts';
+import { CA_CERT_FILE, readTlsDir, TLS_CERT_FILE, TLS_KEY_FILE, writeTlsDir } from './tls-dir.ts';
+import { issueWebhookCert } from './webhook-cert.ts';
+
+const USAGE = `usage: meshtap certs <command> [options]
+
+commands:
+  init     create the CA and the webhook's serving certificate
+  inspect  describe the certificates in a PEM file
+
+meshtap certs init --dir DIR [--dns NAME,...] [--ip IP,...] [--trust-domain TD]
+                   [--service NAME] [--namespace NS] [--force]
+  Writes DIR/ca/{tls.crt,tls.key,ca.crt} (the CA) and DIR/webhook/{tls.crt,tls.key,ca.crt}
+  (the webhook's serving certificate and the caBundle for its configuration), in the
+  layout of a Kubernetes TLS Secret. An existing CA in DIR/ca is reused and only the
+  webhook certificate is issued again; --force creates a new CA and moves the old one
+  aside to DIR/ca.replaced-<time>.
+    --dir DIR            output directory (required)
+    --dns NAME,...       extra DNS names for the webhook certificate (repeatable)
+    --ip IP,...          extra IP addresses for the webhook certificate (repeatable)
+    --trust-domain TD    SPIFFE trust domain recorded in a new CA (default ${DEFAULT_TRUST_DOMAIN})
+    --service NAME       the webhook's Service (default meshtap-controller)
+    --namespace NS       the webhook's namespace (default meshtap-system)
+    --force              replace an existing CA
+
+meshtap certs inspect FILE
+  Prints subject, SANs, validity, key and SHA-256 fingerprint of each certificate in FILE.
+`;
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export async function run(argv: string[], io: CommandIO): Promise<number> {
+  const [sub, ...rest] = argv;
+  try {
+    if (sub === '--help' || sub === '-h' || sub === 'help') {
+      io.stdout.write(USAGE);
+      return 0;
+    }
+    if (sub === undefined) throw usageError('a command is required (init or inspect)');
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.stdout.write(USAGE);
+      return 0;
+    }
+    if (sub === 'init') return await runInit(rest, io);
+    if (sub === 'inspect') return await runInspect(rest, io);
+    throw usageError(`unknown command "${sub}"`);
+  } catch (err) {
+    if (isMeshtapError(err, CLI_ERR_USAGE)) {
+      io.stderr.write(`${err.message}\nRun "meshtap certs --help" for usage.\n`);
+      return 2;
+    }
+    io.stderr.write(`meshtap certs: ${describeError(err)}\n`);
+    return 1;
+  }
+}
+
+function usageError(message: string, cause?: unknown): MeshtapError {
+  return new MeshtapError(CLI_ERR_USAGE, `meshtap certs: ${message}`, cause === undefined ? undefined : { cause });
+}
+
+/** Flag values that are lists: repeated flags and comma-separated values both add entries. */
+function listFlag(values: string[] | undefined): string[] {
+  return (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+}
+
+function checkFlag<T>(flag: string, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    throw usageError(`${flag}: ${isMeshtapError(err) ? err.message : String(err)}`, err);
+  }
+}
+
+async function runInit(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parseCommandArgs('certs init', argv, {
+    dir: { type: 'string' },
+    dns: { type: 'string', multiple: true },
+    ip: { type: 'string', multiple: true },
+    'trust-domain': { type: 'string' },
+    service: { type: 'string' },
+    namespace: { type: 'string' },
+    force: { type: 'boolean', default: false },
+  }, true);
+  if (positionals.length > 0) throw usageError(`init: unexpected argument "${positionals[0]}"`);
+  if (!values.dir) throw usageError('init: --dir is required');
+  const dnsNames = listFlag(values.dns).map((n) => checkFlag('--dns', () => checkDnsName(n)));
+  const ips = listFlag(values.ip);
+  for (const ip of ips) checkFlag('--ip', () => ipAddressBytes(ip));
+  const trustDomain = values['trust-domain'] === undefined ? undefined : checkFlag('--trust-domain', () => checkTrustDomain(values['trust-domain'] as string));
+  for (const flag of ['service', 'namespace'] as const) {
+    const v = values[flag];
+    if (v !== undefined && (!DNS_LABEL.test(v) || v.length > 63)) {
+      throw usageError(`--${flag}: "${v}" is not a Kubernetes name (lower-case letters, digits and "-", at most 63 characters)`);
+    }
+  }
+
+  const now = new Date();
+  const dir = resolve(values.dir);
+  const caDir = join(dir, 'ca');
+  const webhookDir = join(dir, 'webhook');
+  const out: string[] = [];
+
+  let signer: SigningCa;
+  const existing = await existingCaFiles(caDir);
+  if (existing.length > 0 && !values.force) {
+    let bundle: CertBundle;
+    try {
+      bundle = await readTlsDir(caDir);
+      signer = loadSigningCa(bundle);
+    } catch (err) {
+      throw new MeshtapError(
+        isMeshtapError(err) ? err.code : CA_ERR_READ,
+        `${caDir} holds an unusable CA (${(err as Error).message}); repair it, or pass --force to create a new CA (the current files are moved aside, not deleted)`,
+        { cause: err },
+      );
+    }
+    if (trustDomain !== undefined && signer.trustDomain !== undefined && signer.trustDomain !== trustDomain) {
+      throw usageError(
+        `the CA in ${caDir} is for trust domain "${signer.trustDomain}", not "${trustDomain}"; pass --force to create a new CA`,
+      );
+    }
+    out.push(`CA: reused ${caDir}`);
+  } else {
+    if (existing.length > 0) {
+      const aside = `${caDir}.replaced-${now.toISOString().replace(/[:.]/g, '-')}`;
+      await rename(caDir, aside);
+      out.push(`CA: previous CA moved to ${aside}`);
+      out.push('    workloads and webhook configurations that trust it must be given the new ca.crt');
+    }
+    const bundle = createRootCa({ trustDomain: trustDomain ?? DEFAULT_TRUST_DOMAIN, now });
+    await writeTlsDir(caDir, bundle, { overwrite: false });
+    signer = loadSigningCa(bundle);
+    out.push(`CA: created ${caDir}`);
+  }
+  const caSummary = summarizeCertificate(signer.certPem);
+  out.push(
+    `    ${join(caDir, TLS_CERT_FILE)}, ${join(caDir, TLS_KEY_FILE)} (0600), ${join(caDir, CA_CERT_FILE)}`,
+    `    subject ${caSummary.subject}, trust domain ${signer.trustDomain ?? '(not recorded)'}`,
+    `    expires ${caSummary.notAfter.toISOString()}, sha256 ${caSummary.sha256Fingerprint}`,
+  );
+
+  let webhook: CertBundle;
+  try {
+    webhook = issueWebhookCert(signer, {
+      service: values.service,
+      namespace: values.namespace,
+      extraDnsNames: dnsNames,
+      extraIps: ips,
+      now,
+    });
+  } catch (err) {
+    if (!isMeshtapError(err, CA_ERR_CA_EXPIRED)) throw err;
+    throw new MeshtapError(err.code, `${err.message}; pass --force to create a new CA`, { cause: err });
+  }
+  const paths = await writeTlsDir(webhookDir, webhook, { overwrite: true });
+  const whSummary = summarizeCertificate(webhook.cert);
+  out.push(
+    `webhook serving certificate: issued ${webhookDir}`,
+    `    ${paths.cert}, ${paths.key} (0600), ${paths.ca}`,
+    `    SANs ${whSummary.subjectAltNames.join(', ')}`,
+    `    expires ${whSummary.notAfter.toISOString()}`,
+    `caBundle for the webhook configuration: ${paths.ca}`,
+  );
+  io.stdout.write(out.join('\n') + '\n');
+  return 0;
+}
+
+async function existingCaFiles(caDir: string): Promise<string[]> {
+  try {
+    const names = await readdir(caDir);
+    return names.filter((n) => n === TLS_CERT_FILE || n === TLS_KEY_FILE || n === CA_CERT_FILE);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw caError(CA_ERR_READ, `cannot read ${caDir}: ${(err as Error).message}`, err);
+  }
+}
+
+async function runInspect(argv: string[], io: CommandIO): Promise<number> {
+  const { positionals } = parseCommandArgs('certs inspect', argv, {}, true);
+  if (positionals.length !== 1) throw usageError('inspect: exactly one FILE is required');
+  const file = positionals[0];
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw caError(CA_ERR_READ, `cannot read ${file}: ${(err as Error).message}`, err);
+  }
+  io.stdout.write(describeCertificates(text, new Date(), file) + '\n');
+  return 0;
+}

@@ -1,0 +1,59 @@
+import { MeshtapError } from '../lib/errors.ts';
+
+/**
+ * Error codes of meshtap's CA: creating and loading CAs, issuing certificates, reading and
+ * writing them. Every failure names what was wrong (the option, the file, the SAN) so an
+ * operator can act on the message alone.
+ */
+
+/** An option has the wrong type or is out of range (validity, key size, ...). */
+export const CA_ERR_BAD_OPTION = 'CA_ERR_BAD_OPTION';
+/** A part of a SPIFFE identity (trust domain, namespace, service account, path) is invalid. */
+export const CA_ERR_BAD_IDENTITY = 'CA_ERR_BAD_IDENTITY';
+/** An IP address meant for a SAN is not a valid IPv4 or IPv6 address. */
+export const CA_ERR_BAD_IP = 'CA_ERR_BAD_IP';
+/** A DNS name meant for a SAN is not a valid DNS name. */
+export const CA_ERR_BAD_DNS_NAME = 'CA_ERR_BAD_DNS_NAME';
+/** A certificate signing request cannot be parsed. */
+export const CA_ERR_BAD_CSR = 'CA_ERR_BAD_CSR';
+/** A certificate signing request is not signed by the key it carries (tampered or forged). */
+export const CA_ERR_CSR_SIGNATURE = 'CA_ERR_CSR_SIGNATURE';
+/** A key is of a type or size the CA does not sign or sign with. */
+export const CA_ERR_UNSUPPORTED_KEY = 'CA_ERR_UNSUPPORTED_KEY';
+/** A PEM text is not what was expected (no block, wrong label, unparsable content). */
+export const CA_ERR_BAD_PEM = 'CA_ERR_BAD_PEM';
+/** A private key does not belong to the certificate it is paired with. */
+export const CA_ERR_KEY_MISMATCH = 'CA_ERR_KEY_MISMATCH';
+/** A certificate used to sign is not a CA certificate. */
+export const CA_ERR_NOT_CA = 'CA_ERR_NOT_CA';
+/** The signing CA is not valid at the requested time (expired or not yet valid). */
+export const CA_ERR_CA_EXPIRED = 'CA_ERR_CA_EXPIRED';
+/** A trust bundle is unusable (empty, or missing the certificate that must be in it). */
+export const CA_ERR_BAD_BUNDLE = 'CA_ERR_BAD_BUNDLE';
+/** Writing would replace an existing private key and overwriting was not asked for. */
+export const CA_ERR_EXISTS = 'CA_ERR_EXISTS';
+/** A certificate, key or bundle file cannot be read. */
+export const CA_ERR_READ = 'CA_ERR_READ';
+/** A certificate, key or bundle file cannot be written. */
+export const CA_ERR_WRITE = 'CA_ERR_WRITE';
+
+export type CaErrorCode =
+  | typeof CA_ERR_BAD_OPTION
+  | typeof CA_ERR_BAD_IDENTITY
+  | typeof CA_ERR_BAD_IP
+  | typeof CA_ERR_BAD_DNS_NAME
+  | typeof CA_ERR_BAD_CSR
+  | typeof CA_ERR_CSR_SIGNATURE
+  | typeof CA_ERR_UNSUPPORTED_KEY
+  | typeof CA_ERR_BAD_PEM
+  | typeof CA_ERR_KEY_MISMATCH
+  | typeof CA_ERR_NOT_CA
+  | typeof CA_ERR_CA_EXPIRED
+  | typeof CA_ERR_BAD_BUNDLE
+  | typeof CA_ERR_EXISTS
+  | typeof CA_ERR_READ
+  | typeof CA_ERR_WRITE;
+
+export function caError(code: CaErrorCode, message: string, cause?: unknown): MeshtapError {
+  return new MeshtapError(code, message, cause === undefined ? undefined : { cause });
+}
