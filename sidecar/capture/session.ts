@@ -37,6 +37,11 @@ export type Exchange = Pick<
   /** Bytes of this exchange from client to server and back (headers + bodies as on the wire). */
   bytes_out: number;
   bytes_in: number;
+  /**
+   * Optional remarks that are not errors: interim responses seen (`100-continue`), a body that
+   * could not be content-decoded, a request cut short after its response.
+   */
+  notes?: string[];
 };
 
 /** Events worth counting (metrics) that are not exchanges. */

@@ -1,0 +1,126 @@
+/**
+ * Content-decoding of captured bodies for display. Pure and synchronous: the input is at most
+ * one body limit of captured bytes, and every decompression is capped by `maxOutputLength`
+ * so a small compressed body cannot expand into a large allocation (a "zip bomb").
+ */
+import zlib from 'node:zlib';
+
+export interface DecodedBody {
+  /** Decoded bytes (at most `maxOutputBytes`), or the input unchanged when nothing was decoded. */
+  body: Uint8Array;
+  /** True when `body` is a prefix of the decoded content (input cut short or output over the cap). */
+  truncated: boolean;
+  /** True when at least one coding was removed. */
+  decoded: boolean;
+  /** Why decoding was not done, when it was attempted and given up. */
+  error?: string;
+}
+
+export interface DecodeBodyOptions {
+  /** Cap on the decoded size. */
+  maxOutputBytes: number;
+  /** False when `raw` is only the first part of the body (captured up to a limit). */
+  inputComplete: boolean;
+}
+
+type Decoder = (input: Uint8Array, maxOutputLength: number, partial: boolean) => Buffer;
+
+/** Extra output tolerated while cutting a decoded body at the cap (bounds memory per body). */
+const OVERFLOW_ALLOWANCE = 1024 * 1024;
+
+const Z_SYNC = zlib.constants.Z_SYNC_FLUSH;
+const BROTLI_FLUSH = zlib.constants.BROTLI_OPERATION_FLUSH;
+
+function inflateEither(input: Uint8Array, maxOutputLength: number, partial: boolean): Buffer {
+  const opts = partial ? { maxOutputLength, finishFlush: Z_SYNC } : { maxOutputLength };
+  // "deflate" is meant to be zlib-wrapped, but some servers send raw deflate: try both.
+  if (input.length > 0 && (input[0] & 0x0f) === 8 && ((input[0] << 8) | (input[1] ?? 0)) % 31 === 0) {
+    return zlib.inflateSync(input, opts);
+  }
+  return zlib.inflateRawSync(input, opts);
+}
+
+const zstd = (zlib as unknown as { zstdDecompressSync?: (b: Uint8Array, o: object) => Buffer }).zstdDecompressSync;
+
+const DECODERS: Record<string, Decoder> = {
+  gzip: (input, maxOutputLength, partial) =>
+    zlib.gunzipSync(input, partial ? { maxOutputLength, finishFlush: Z_SYNC } : { maxOutputLength }),
+  'x-gzip': (input, maxOutputLength, partial) =>
+    zlib.gunzipSync(input, partial ? { maxOutputLength, finishFlush: Z_SYNC } : { maxOutputLength }),
+  deflate: inflateEither,
+  br: (input, maxOutputLength, partial) =>
+    zlib.brotliDecompressSync(input, partial ? { maxOutputLength, finishFlush: BROTLI_FLUSH } : { maxOutputLength }),
+};
+if (zstd !== undefined) {
+  DECODERS.zstd = (input, maxOutputLength) => zstd(input, { maxOutputLength });
+}
+
+function isTooLarge(err: unknown): boolean {
+  return (err as { code?: string } | null)?.code === 'ERR_BUFFER_TOO_LARGE';
+}
+
+/**
+ * Decode one coding, capped. When the whole output would exceed the cap, the largest input
+ * prefix whose (flushed) output fits is found by bisection: a prefix of compressed input decodes
+ * to a prefix of the output, so the result is the first `<= cap` bytes of the content.
+ */
+function decodeOne(decoder: Decoder, input: Uint8Array, cap: number, inputComplete: boolean): { out: Uint8Array; truncated: boolean } {
+  try {
+    return { out: decoder(input, cap, !inputComplete), truncated: !inputComplete };
+  } catch (err) {
+    if (!isTooLarge(err)) throw err;
+  }
+  let lo = 0;
+  let hi = input.length - 1;
+  let best: Buffer = Buffer.alloc(0);
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    try {
+      const out = decoder(input.subarray(0, mid), cap, true);
+      best = out;
+      lo = mid + 1;
+    } catch (err) {
+      if (!isTooLarge(err)) throw err;
+      hi = mid - 1;
+    }
+  }
+  // One more input byte can expand a lot (runs of repeated bytes): decode the first prefix that
+  // overflowed with a bounded allowance and keep exactly `cap` bytes of it.
+  if (best.length < cap && lo <= input.length) {
+    try {
+      const over = decoder(input.subarray(0, lo), cap + OVERFLOW_ALLOWANCE, true);
+      best = over.subarray(0, cap);
+    } catch {
+      // Keep the shorter prefix.
+    }
+  }
+  return { out: best, truncated: true };
+}
+
+/** Remove `content-encoding` codings (applied in order, so removed in reverse) for display. */
+export function decodeBody(raw: Uint8Array, contentEncoding: string | undefined, options: DecodeBodyOptions): DecodedBody {
+  if (contentEncoding === undefined) return { body: raw, truncated: !options.inputComplete, decoded: false };
+  const codings = contentEncoding
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c.length > 0 && c !== 'identity');
+  if (codings.length === 0 || raw.length === 0) return { body: raw, truncated: !options.inputComplete, decoded: false };
+  for (const c of codings) {
+    if (DECODERS[c] === undefined) {
+      return { body: raw, truncated: !options.inputComplete, decoded: false, error: `unsupported content-encoding ${c}` };
+    }
+  }
+  let data: Uint8Array = raw;
+  let complete = options.inputComplete;
+  try {
+    for (let i = codings.length - 1; i >= 0; i--) {
+      const { out, truncated } = decodeOne(DECODERS[codings[i]], data, options.maxOutputBytes, complete);
+      data = out;
+      complete = !truncated;
+    }
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { body: raw, truncated: !options.inputComplete, decoded: false, error: `${contentEncoding} decode failed: ${message}` };
+  }
+  return { body: data, truncated: !complete, decoded: true };
+}

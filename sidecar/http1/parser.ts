@@ -1,0 +1,583 @@
+/**
+ * Incremental HTTP/1.x message parser, one instance per direction of a connection.
+ *
+ * It is fed copies of the bytes as they cross the proxy, cut anywhere (inside a CRLF, a header
+ * name, a chunk-size line), and calls its handler synchronously. It never throws for anything a
+ * peer can send: malformed input becomes one `onError` and the parser stops.
+ *
+ * Speed: head and chunk-size lines are located with `Buffer#indexOf` (native) and decoded once
+ * per line; body bytes are passed on as `subarray`s of the input, never copied here.
+ *
+ * Tolerance decisions (see README.md in this folder for the reasons):
+ * - empty lines before a start line are skipped (RFC 9112 §2.2);
+ * - a bare LF ends a line like CRLF; a CR anywhere else in a head line is an error;
+ * - obs-fold (a header line starting with SP/HTAB) is accepted and unfolded into one SP;
+ * - whitespace between a header name and the colon is an error (a request smuggling vector);
+ * - header values may carry obs-text (bytes >= 0x80, decoded as latin1), never NUL or other CTLs;
+ * - a status line may omit the reason phrase and the SP before it;
+ * - Transfer-Encoding wins over Content-Length when both are present (RFC 9112 §6.3);
+ * - Content-Length repeated with one value is accepted, differing values are an error;
+ * - chunk extensions are skipped, whitespace before `;` tolerated;
+ * - stray bytes between messages other than CR/LF start the next message (and usually fail it).
+ */
+import { HTTP1_ERR, type Http1ErrorCode, type Http1ParseError } from './errors.ts';
+
+export type Http1Kind = 'request' | 'response';
+export type Http1BodyKind = 'none' | 'length' | 'chunked' | 'eof';
+/** Header fields in wire order, names as sent. */
+export type Http1HeaderList = Array<[name: string, value: string]>;
+
+export interface Http1Head {
+  kind: Http1Kind;
+  /** Request method, '' for responses. */
+  method: string;
+  /** Request target as sent, '' for responses. */
+  target: string;
+  /** Response status, 0 for requests. */
+  statusCode: number;
+  reason: string;
+  versionMajor: number;
+  versionMinor: number;
+  headers: Http1HeaderList;
+  /** Bytes of the start line, header lines and the empty line. */
+  headSize: number;
+  bodyKind: Http1BodyKind;
+  /** Declared Content-Length when `bodyKind` is `length`, else -1. */
+  contentLength: number;
+  /**
+   * Requests: the Upgrade header value when `Connection: upgrade` asks for one.
+   * Responses: the Upgrade header value of a 101 ('' when absent). Otherwise undefined.
+   */
+  upgrade: string | undefined;
+}
+
+export interface Http1ParserHandler {
+  /** First byte of a message (after skipped empty lines). */
+  onMessageBegin(): void;
+  onHead(head: Http1Head): void;
+  /** A slice of the decoded body (chunk framing removed); valid only during the call. */
+  onBody(data: Uint8Array): void;
+  onTrailers(trailers: Http1HeaderList): void;
+  /** The message ended; `wireBytes` counts every byte of it as sent. */
+  onMessageComplete(wireBytes: number): void;
+  onError(error: Http1ParseError): void;
+}
+
+export interface Http1ParserOptions {
+  /** Limit for a head (start line + headers) and for a trailer section. Default 64 KiB. */
+  maxHeadBytes?: number;
+  /** Limit for one chunk-size line, extensions included. Default 4 KiB. */
+  maxChunkLineBytes?: number;
+  /** Response parsers: the method of the request the next response answers (HEAD, CONNECT matter). */
+  requestMethod?: () => string | undefined;
+}
+
+export const DEFAULT_MAX_HEAD_BYTES = 64 * 1024;
+const DEFAULT_MAX_CHUNK_LINE_BYTES = 4 * 1024;
+
+const CR = 13;
+const LF = 10;
+
+const S_IDLE = 0;
+const S_HEAD = 1;
+const S_BODY_LENGTH = 2;
+const S_CHUNK_SIZE = 3;
+const S_CHUNK_DATA = 4;
+const S_CHUNK_END = 5;
+const S_CHUNK_END_LF = 6;
+const S_TRAILERS = 7;
+const S_BODY_EOF = 8;
+// States from here on stop `execute`.
+const S_PAUSED = 9;
+const S_UPGRADED = 10;
+const S_ERROR = 11;
+const S_FINISHED = 12;
+const S_STOPPED = 13;
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const VERSION = /^HTTP\/(\d)\.(\d)$/;
+const DIGITS = /^\d+$/;
+const HEX = /^[0-9a-fA-F]+/;
+const TARGET_BAD = /[\x00-\x20\x7f]/;
+
+function trimOws(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}
+
+function asBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+export class Http1Parser {
+  readonly kind: Http1Kind;
+  private readonly handler: Http1ParserHandler;
+  private readonly maxHeadBytes: number;
+  private readonly maxChunkLineBytes: number;
+  private readonly requestMethod: () => string | undefined;
+
+  private state = S_IDLE;
+  /** Pieces of a line cut by a chunk boundary. */
+  private lineParts: Buffer[] = [];
+  private lineLen = 0;
+  /** Bytes of the head or trailer section read so far. */
+  private sectionBytes = 0;
+  private startSeen = false;
+  private method = '';
+  private target = '';
+  private statusCode = 0;
+  private reason = '';
+  private versionMajor = 1;
+  private versionMinor = 1;
+  private headers: Http1HeaderList = [];
+  private remaining = 0;
+  private msgBytes = 0;
+  private nextAfterComplete = S_IDLE;
+
+  constructor(kind: Http1Kind, handler: Http1ParserHandler, options: Http1ParserOptions = {}) {
+    this.kind = kind;
+    this.handler = handler;
+    this.maxHeadBytes = options.maxHeadBytes ?? DEFAULT_MAX_HEAD_BYTES;
+    this.maxChunkLineBytes = options.maxChunkLineBytes ?? DEFAULT_MAX_CHUNK_LINE_BYTES;
+    this.requestMethod = options.requestMethod ?? (() => undefined);
+  }
+
+  /** True between the first byte of a message and its completion. */
+  get inMessage(): boolean {
+    return this.state >= S_HEAD && this.state <= S_BODY_EOF;
+  }
+
+  /** Wire bytes of the message in progress (0 between messages). */
+  get messageBytes(): number {
+    return this.msgBytes;
+  }
+
+  /** A request that asked for an upgrade (or CONNECT) completed: waiting for `resume()`. */
+  get paused(): boolean {
+    return this.state === S_PAUSED;
+  }
+
+  /** A 101 (or a 2xx to CONNECT) completed: what follows is not HTTP/1. */
+  get upgraded(): boolean {
+    return this.state === S_UPGRADED;
+  }
+
+  get failed(): boolean {
+    return this.state === S_ERROR;
+  }
+
+  /** Continue after a pause (the upgrade was refused). */
+  resume(): void {
+    if (this.state === S_PAUSED) this.state = S_IDLE;
+  }
+
+  /** Stop parsing for good; later input is ignored. */
+  stop(): void {
+    this.state = S_STOPPED;
+  }
+
+  /**
+   * Parse a chunk. Returns how many bytes were consumed: less than the chunk when the parser
+   * paused, switched protocols, failed or was stopped by its handler.
+   */
+  execute(chunk: Uint8Array): number {
+    if (this.state >= S_PAUSED) return 0;
+    const buf = asBuffer(chunk);
+    const len = buf.length;
+    let pos = 0;
+    while (pos < len && this.state < S_PAUSED) {
+      switch (this.state) {
+        case S_IDLE: {
+          const c = buf[pos];
+          if (c === CR || c === LF) {
+            pos++;
+            break;
+          }
+          this.state = S_HEAD;
+          this.startSeen = false;
+          this.sectionBytes = 0;
+          this.headers = [];
+          this.handler.onMessageBegin();
+          break;
+        }
+        case S_HEAD:
+        case S_TRAILERS:
+        case S_CHUNK_SIZE: {
+          const lf = buf.indexOf(LF, pos);
+          const end = lf === -1 ? len : lf + 1;
+          const n = end - pos;
+          this.msgBytes += n;
+          if (this.state === S_CHUNK_SIZE) {
+            if (this.lineLen + n > this.maxChunkLineBytes) {
+              this.fail(HTTP1_ERR.CHUNK_SIZE, `chunk-size line longer than ${this.maxChunkLineBytes} bytes`);
+              return end;
+            }
+          } else {
+            this.sectionBytes += n;
+            if (this.sectionBytes > this.maxHeadBytes) {
+              const what = this.state === S_HEAD ? 'head' : 'trailer section';
+              this.fail(HTTP1_ERR.HEAD_TOO_LARGE, `${what} larger than ${this.maxHeadBytes} bytes`);
+              return end;
+            }
+          }
+          if (lf === -1) {
+            this.lineParts.push(Buffer.from(buf.subarray(pos, len)));
+            this.lineLen += n;
+            pos = len;
+            break;
+          }
+          const line = this.takeLine(buf, pos, lf);
+          pos = end;
+          if (line === null) break;
+          if (this.state === S_CHUNK_SIZE) this.onChunkSizeLine(line);
+          else if (this.state === S_HEAD) this.onHeadLine(line);
+          else this.onTrailerLine(line);
+          break;
+        }
+        case S_BODY_LENGTH:
+        case S_CHUNK_DATA: {
+          const n = Math.min(this.remaining, len - pos);
+          const data = buf.subarray(pos, pos + n);
+          pos += n;
+          this.msgBytes += n;
+          this.remaining -= n;
+          this.handler.onBody(data);
+          if (this.remaining === 0 && this.state < S_PAUSED) {
+            if (this.state === S_CHUNK_DATA) this.state = S_CHUNK_END;
+            else this.complete();
+          }
+          break;
+        }
+        case S_CHUNK_END:
+        case S_CHUNK_END_LF: {
+          const c = buf[pos++];
+          this.msgBytes++;
+          if (c === LF) this.state = S_CHUNK_SIZE;
+          else if (c === CR && this.state === S_CHUNK_END) this.state = S_CHUNK_END_LF;
+          else this.fail(HTTP1_ERR.CHUNK_FRAMING, 'chunk data not followed by CRLF');
+          break;
+        }
+        case S_BODY_EOF: {
+          const data = buf.subarray(pos, len);
+          this.msgBytes += len - pos;
+          pos = len;
+          this.handler.onBody(data);
+          break;
+        }
+      }
+    }
+    return pos;
+  }
+
+  /**
+   * The peer finished this direction. A close-delimited body completes; returns false when a
+   * message was cut short (the caller decides what that means for its exchange).
+   */
+  finish(): boolean {
+    if (this.state === S_BODY_EOF) {
+      this.nextAfterComplete = S_FINISHED;
+      this.complete();
+      return true;
+    }
+    if (this.state === S_IDLE) {
+      this.state = S_FINISHED;
+      return true;
+    }
+    if (this.state < S_PAUSED) {
+      this.state = S_FINISHED;
+      return false;
+    }
+    return true;
+  }
+
+  private takeLine(buf: Buffer, pos: number, lf: number): string | null {
+    let end = lf;
+    let line: string;
+    if (this.lineLen > 0) {
+      this.lineParts.push(buf.subarray(pos, end));
+      const whole = Buffer.concat(this.lineParts);
+      this.lineParts = [];
+      this.lineLen = 0;
+      let e = whole.length;
+      if (e > 0 && whole[e - 1] === CR) e--;
+      line = whole.toString('latin1', 0, e);
+    } else {
+      if (end > pos && buf[end - 1] === CR) end--;
+      line = buf.toString('latin1', pos, end);
+    }
+    if (line.indexOf('\r') !== -1) {
+      this.fail(this.state === S_CHUNK_SIZE ? HTTP1_ERR.CHUNK_SIZE : HTTP1_ERR.HEADER, 'bare CR in a line');
+      return null;
+    }
+    return line;
+  }
+
+  private fail(code: Http1ErrorCode, message: string): void {
+    this.state = S_ERROR;
+    this.lineParts = [];
+    this.lineLen = 0;
+    this.handler.onError({ code, message });
+  }
+
+  private onHeadLine(line: string): void {
+    if (!this.startSeen) {
+      this.startSeen = true;
+      if (this.kind === 'request') this.parseRequestLine(line);
+      else this.parseStatusLine(line);
+      return;
+    }
+    if (line.length === 0) {
+      this.headComplete();
+      return;
+    }
+    this.addField(this.headers, line);
+  }
+
+  private onTrailerLine(line: string): void {
+    if (line.length === 0) {
+      if (this.headers.length > 0) this.handler.onTrailers(this.headers);
+      if (this.state === S_TRAILERS) this.complete();
+      return;
+    }
+    this.addField(this.headers, line);
+  }
+
+  private addField(list: Http1HeaderList, line: string): void {
+    const first = line.charCodeAt(0);
+    if (first === 32 || first === 9) {
+      const last = list[list.length - 1];
+      if (last === undefined) {
+        this.fail(HTTP1_ERR.HEADER, 'continuation line before any header');
+        return;
+      }
+      const more = trimOws(line);
+      if (BAD_VALUE.test(more)) {
+        this.fail(HTTP1_ERR.HEADER, `invalid character in folded value of ${last[0]}`);
+        return;
+      }
+      last[1] = last[1].length === 0 ? more : more.length === 0 ? last[1] : `${last[1]} ${more}`;
+      return;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) {
+      this.fail(HTTP1_ERR.HEADER, 'header line without a name and colon');
+      return;
+    }
+    const name = line.slice(0, colon);
+    if (!TOKEN.test(name)) {
+      this.fail(HTTP1_ERR.HEADER, `invalid header name ${JSON.stringify(name.slice(0, 64))}`);
+      return;
+    }
+    const value = trimOws(line.slice(colon + 1));
+    if (BAD_VALUE.test(value)) {
+      this.fail(HTTP1_ERR.HEADER, `invalid character in value of ${name}`);
+      return;
+    }
+    list.push([name, value]);
+  }
+
+  private parseVersion(s: string): boolean {
+    const m = VERSION.exec(s);
+    if (m === null || m[1] !== '1') return false;
+    this.versionMajor = 1;
+    this.versionMinor = Number(m[2]);
+    return true;
+  }
+
+  private parseRequestLine(line: string): void {
+    const sp1 = line.indexOf(' ');
+    const sp2 = line.lastIndexOf(' ');
+    if (sp1 <= 0 || sp2 === sp1) {
+      this.fail(HTTP1_ERR.START_LINE, 'request line is not "method target version"');
+      return;
+    }
+    const method = line.slice(0, sp1);
+    const target = line.slice(sp1 + 1, sp2);
+    if (!TOKEN.test(method)) {
+      this.fail(HTTP1_ERR.START_LINE, 'invalid method');
+      return;
+    }
+    if (target.length === 0 || TARGET_BAD.test(target)) {
+      this.fail(HTTP1_ERR.START_LINE, 'invalid request target');
+      return;
+    }
+    if (!this.parseVersion(line.slice(sp2 + 1))) {
+      this.fail(HTTP1_ERR.START_LINE, 'unsupported HTTP version');
+      return;
+    }
+    this.method = method;
+    this.target = target;
+    this.statusCode = 0;
+    this.reason = '';
+  }
+
+  private parseStatusLine(line: string): void {
+    const sp1 = line.indexOf(' ');
+    if (sp1 <= 0 || !this.parseVersion(line.slice(0, sp1))) {
+      this.fail(HTTP1_ERR.START_LINE, 'status line does not start with HTTP/1.x');
+      return;
+    }
+    const code = line.slice(sp1 + 1, sp1 + 4);
+    const after = line.charCodeAt(sp1 + 4);
+    if (code.length !== 3 || !DIGITS.test(code) || (line.length > sp1 + 4 && after !== 32)) {
+      this.fail(HTTP1_ERR.START_LINE, 'invalid status code');
+      return;
+    }
+    const reason = line.slice(sp1 + 5);
+    if (BAD_VALUE.test(reason)) {
+      this.fail(HTTP1_ERR.START_LINE, 'invalid reason phrase');
+      return;
+    }
+    this.statusCode = Number(code);
+    this.reason = reason;
+    this.method = '';
+    this.target = '';
+  }
+
+  private headComplete(): void {
+    const headers = this.headers;
+    let te: string[] | undefined;
+    let cl = -1;
+    let connectionUpgrade = false;
+    let upgradeValue: string | undefined;
+    for (let i = 0; i < headers.length; i++) {
+      const [rawName, value] = headers[i];
+      if (rawName.length < 7 || rawName.length > 17) continue;
+      const name = rawName.toLowerCase();
+      if (name === 'content-length') {
+        for (const part of value.split(',')) {
+          const v = trimOws(part);
+          if (!DIGITS.test(v) || v.length > 15) {
+            this.fail(HTTP1_ERR.CONTENT_LENGTH, `invalid Content-Length ${JSON.stringify(value.slice(0, 32))}`);
+            return;
+          }
+          const n = Number(v);
+          if (cl !== -1 && cl !== n) {
+            this.fail(HTTP1_ERR.CONTENT_LENGTH, 'conflicting Content-Length values');
+            return;
+          }
+          cl = n;
+        }
+      } else if (name === 'transfer-encoding') {
+        te ??= [];
+        for (const part of value.split(',')) {
+          const v = trimOws(part).toLowerCase();
+          if (v.length > 0) te.push(v);
+        }
+      } else if (name === 'connection') {
+        for (const part of value.split(',')) if (trimOws(part).toLowerCase() === 'upgrade') connectionUpgrade = true;
+      } else if (name === 'upgrade') {
+        upgradeValue = upgradeValue === undefined ? value : `${upgradeValue}, ${value}`;
+      }
+    }
+
+    const isRequest = this.kind === 'request';
+    let bodyKind: Http1BodyKind;
+    let upgrade: string | undefined;
+    this.nextAfterComplete = S_IDLE;
+    if (isRequest) {
+      if (te !== undefined) {
+        if (te[te.length - 1] !== 'chunked') {
+          this.fail(HTTP1_ERR.TRANSFER_ENCODING, 'request Transfer-Encoding does not end with chunked');
+          return;
+        }
+        bodyKind = 'chunked';
+      } else {
+        bodyKind = cl > 0 ? 'length' : 'none';
+      }
+      if (this.method === 'CONNECT') {
+        this.nextAfterComplete = S_PAUSED;
+      } else if (connectionUpgrade && upgradeValue !== undefined) {
+        upgrade = upgradeValue;
+        this.nextAfterComplete = S_PAUSED;
+      }
+    } else {
+      const status = this.statusCode;
+      const reqMethod = this.requestMethod();
+      if (status === 101) {
+        bodyKind = 'none';
+        upgrade = upgradeValue ?? '';
+        this.nextAfterComplete = S_UPGRADED;
+      } else if (reqMethod === 'CONNECT' && status >= 200 && status < 300) {
+        bodyKind = 'none';
+        this.nextAfterComplete = S_UPGRADED;
+      } else if (status < 200 || status === 204 || status === 304 || reqMethod === 'HEAD') {
+        bodyKind = 'none';
+      } else if (te !== undefined) {
+        bodyKind = te[te.length - 1] === 'chunked' ? 'chunked' : 'eof';
+      } else if (cl >= 0) {
+        bodyKind = cl > 0 ? 'length' : 'none';
+      } else {
+        bodyKind = 'eof';
+      }
+    }
+
+    const head: Http1Head = {
+      kind: this.kind,
+      method: this.method,
+      target: this.target,
+      statusCode: this.statusCode,
+      reason: this.reason,
+      versionMajor: this.versionMajor,
+      versionMinor: this.versionMinor,
+      headers,
+      headSize: this.sectionBytes,
+      bodyKind,
+      contentLength: bodyKind === 'length' ? cl : -1,
+      upgrade,
+    };
+    this.headers = [];
+    if (bodyKind === 'length') {
+      this.state = S_BODY_LENGTH;
+      this.remaining = cl;
+    } else if (bodyKind === 'chunked') {
+      this.state = S_CHUNK_SIZE;
+    } else if (bodyKind === 'eof') {
+      this.state = S_BODY_EOF;
+    }
+    this.handler.onHead(head);
+    if (bodyKind === 'none' && this.state === S_HEAD) this.complete();
+  }
+
+  private onChunkSizeLine(line: string): void {
+    const m = HEX.exec(line);
+    if (m === null) {
+      this.fail(HTTP1_ERR.CHUNK_SIZE, `invalid chunk size ${JSON.stringify(line.slice(0, 32))}`);
+      return;
+    }
+    const hex = m[0];
+    const rest = line.slice(hex.length);
+    const restTrim = trimOws(rest);
+    if (restTrim.length > 0 && restTrim.charCodeAt(0) !== 59 /* ; */) {
+      this.fail(HTTP1_ERR.CHUNK_SIZE, `invalid chunk size ${JSON.stringify(line.slice(0, 32))}`);
+      return;
+    }
+    if (hex.length > 13) {
+      this.fail(HTTP1_ERR.CHUNK_SIZE, 'chunk size too large');
+      return;
+    }
+    const size = parseInt(hex, 16);
+    if (size === 0) {
+      this.state = S_TRAILERS;
+      this.sectionBytes = 0;
+      this.headers = [];
+    } else {
+      this.remaining = size;
+      this.state = S_CHUNK_DATA;
+    }
+  }
+
+  private complete(): void {
+    const bytes = this.msgBytes;
+    this.msgBytes = 0;
+    this.remaining = 0;
+    this.headers = [];
+    this.state = this.nextAfterComplete;
+    this.nextAfterComplete = S_IDLE;
+    this.handler.onMessageComplete(bytes);
+  }
+}

@@ -1,0 +1,544 @@
+/**
+ * HTTP/1.x capture session: two parsers (client→server requests, server→client responses)
+ * and a pairer that turns their events into one `Exchange` per request/response, in order.
+ *
+ * Pairing is by position: HTTP/1 answers requests in the order they were sent, so the first
+ * exchange still waiting for a final response owns the next response (keep-alive and
+ * pipelining alike). Interim 1xx responses are counted into that exchange but do not finish it.
+ *
+ * Each exchange is a pair of small state machines, one per direction, because the directions
+ * overlap in real traffic (a 100-continue arrives before the request body, a 413 may be sent
+ * before the body ends):
+ *   request:  request_head → request_body → request_done
+ *   response: awaiting_response → response_head → response_body → response_done
+ *                                      └─(interim 1xx complete)→ awaiting_response
+ * An exchange is emitted when both halves are done. Any other transition is a bug: it is thrown
+ * inside and caught at the session boundary, where it becomes a parse error (the proxy keeps
+ * forwarding; this session stops observing).
+ */
+import type { CaptureContext, CaptureSession, CloseReason, Exchange } from '../capture/session.ts';
+import { createOpaqueSession } from '../capture/opaque.ts';
+import { decodeBody } from '../capture/decode-body.ts';
+import type { HttpMessage, RecordError } from '../record.ts';
+import { describeError } from '../../lib/errors.ts';
+import { HTTP1_ERR, stateError, type Http1ParseError } from './errors.ts';
+import { buildHeaderRecord } from './headers.ts';
+import { DEFAULT_MAX_HEAD_BYTES, Http1Parser, type Http1Head, type Http1HeaderList } from './parser.ts';
+import { resolveTraceContext } from './trace-context.ts';
+
+export interface Http1SessionOptions {
+  /** Head (and trailer section) size limit per message. Default 64 KiB. */
+  maxHeadBytes?: number;
+  /**
+   * Client bytes kept while an upgrade (or CONNECT) is undecided. Beyond this they are only
+   * counted; if the upgrade is then refused, capture stops. Default 64 KiB.
+   */
+  maxHeldBytes?: number;
+}
+
+type RequestPhase = 'request_head' | 'request_body' | 'request_done';
+type ResponsePhase = 'awaiting_response' | 'response_head' | 'response_body' | 'response_done';
+type Phase = RequestPhase | ResponsePhase;
+
+const NEXT: Record<Phase, readonly Phase[]> = {
+  request_head: ['request_body'],
+  request_body: ['request_done'],
+  request_done: [],
+  awaiting_response: ['response_head'],
+  response_head: ['response_body', 'awaiting_response'],
+  response_body: ['response_done'],
+  response_done: [],
+};
+
+interface MessageCapture {
+  headers: Record<string, string>;
+  trailers?: Record<string, string>;
+  chunks: Buffer[];
+  captured: number;
+  size: number;
+}
+
+interface PendingExchange {
+  ordinal: number;
+  req: RequestPhase;
+  res: ResponsePhase;
+  /** No request was seen (the server spoke first). */
+  responseOnly: boolean;
+  start: bigint;
+  requestEnd?: bigint;
+  /** First byte of the response message in progress (interim or final). */
+  messageStart?: bigint;
+  responseStart?: bigint;
+  end?: bigint;
+  method?: string;
+  path?: string;
+  authority?: string;
+  statusCode?: number;
+  /** Current response head is an interim 1xx. */
+  interim: boolean;
+  /** Upgrade asked for by the request (Upgrade header value), or 'CONNECT'. */
+  upgrade?: string;
+  request?: MessageCapture;
+  response?: MessageCapture;
+  bytesOut: number;
+  bytesIn: number;
+  traceId?: string;
+  parentSpanId?: string;
+  notes: string[];
+}
+
+function advanceRequest(ex: PendingExchange, to: RequestPhase): void {
+  if (!NEXT[ex.req].includes(to)) throw stateError(`exchange ${ex.ordinal}: ${ex.req} -> ${to}`);
+  ex.req = to;
+}
+
+function advanceResponse(ex: PendingExchange, to: ResponsePhase): void {
+  if (!NEXT[ex.res].includes(to)) throw stateError(`exchange ${ex.ordinal}: ${ex.res} -> ${to}`);
+  ex.res = to;
+}
+
+const ABSOLUTE_FORM = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/([^/?#]*)([^#]*)/;
+
+function newCapture(list: Http1HeaderList): MessageCapture {
+  return { headers: buildHeaderRecord(list), chunks: [], captured: 0, size: 0 };
+}
+
+interface HeldChunk {
+  data: Buffer;
+  now: bigint;
+}
+
+export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOptions = {}): CaptureSession {
+  const maxHeadBytes = options.maxHeadBytes ?? DEFAULT_MAX_HEAD_BYTES;
+  const maxHeldBytes = options.maxHeldBytes ?? 64 * 1024;
+  const maxBody = Math.max(0, ctx.maxBodyBytes);
+
+  let mode: 'http' | 'upgraded' | 'stopped' | 'closed' = 'http';
+  let now = 0n;
+  let nextOrdinal = 0;
+  /** Exchanges not yet emitted, in ordinal order. */
+  const queue: PendingExchange[] = [];
+  /** The exchange receiving request bytes. */
+  let reqCurrent: PendingExchange | undefined;
+  /** The exchange receiving response bytes. */
+  let resCurrent: PendingExchange | undefined;
+  /** Client bytes after a request that asked to switch protocols, until the answer is known. */
+  let holding = false;
+  let held: HeldChunk[] = [];
+  let heldBytes = 0;
+  let heldOverflow = false;
+  let tail: CaptureSession | undefined;
+
+  const safeEmit = (exchange: Exchange): void => {
+    try {
+      ctx.emit(exchange);
+    } catch {
+      // A failing sink must not break parsing of the connection.
+    }
+  };
+  const safeEvent = (event: Parameters<CaptureContext['event']>[0]): void => {
+    try {
+      ctx.event(event);
+    } catch {
+      // Same as above: metrics are best effort.
+    }
+  };
+
+  const awaitingResponse = (): PendingExchange | undefined => {
+    for (let i = 0; i < queue.length; i++) if (queue[i].res !== 'response_done') return queue[i];
+    return undefined;
+  };
+
+  const captureBody = (cap: MessageCapture, data: Uint8Array): void => {
+    const before = cap.size;
+    cap.size += data.byteLength;
+    if (cap.captured < maxBody) {
+      const take = Math.min(maxBody - cap.captured, data.byteLength);
+      cap.chunks.push(Buffer.from(data.subarray(0, take)));
+      cap.captured += take;
+    }
+    if (before <= maxBody && cap.size > maxBody) safeEvent({ kind: 'body_truncated' });
+  };
+
+  const buildMessage = (cap: MessageCapture, side: 'request' | 'response', notes: string[]): HttpMessage => {
+    const raw = cap.chunks.length === 1 ? cap.chunks[0] : Buffer.concat(cap.chunks, cap.captured);
+    const encoding = cap.headers['content-encoding'];
+    const decoded = decodeBody(raw, encoding, { maxOutputBytes: maxBody, inputComplete: cap.captured === cap.size });
+    if (decoded.error !== undefined) notes.push(`${side}.body: ${decoded.error}`);
+    const msg: HttpMessage = {
+      headers: cap.headers,
+      body: decoded.body,
+      body_size: cap.size,
+      truncated: decoded.truncated,
+    };
+    if (cap.trailers !== undefined) msg.trailers = cap.trailers;
+    const ct = cap.headers['content-type'];
+    if (ct !== undefined) msg.content_type = ct;
+    if (encoding !== undefined) msg.content_encoding = encoding;
+    return msg;
+  };
+
+  const toExchange = (ex: PendingExchange, error?: RecordError, detail?: string): Exchange => {
+    const notes = ex.notes.slice();
+    const out: Exchange = {
+      protocol: 'http',
+      ordinal: ex.ordinal,
+      start: ex.start,
+      end: ex.end ?? now,
+      bytes_out: ex.bytesOut,
+      bytes_in: ex.bytesIn,
+    };
+    if (ex.requestEnd !== undefined) out.request_end = ex.requestEnd;
+    if (ex.responseStart !== undefined) out.response_start = ex.responseStart;
+    if (ex.method !== undefined) out.method = ex.method;
+    if (ex.path !== undefined) out.path = ex.path;
+    if (ex.authority !== undefined) out.authority = ex.authority;
+    if (ex.statusCode !== undefined) out.status_code = ex.statusCode;
+    if (ex.request !== undefined) out.request = buildMessage(ex.request, 'request', notes);
+    if (ex.response !== undefined) out.response = buildMessage(ex.response, 'response', notes);
+    if (error !== undefined) out.error = error;
+    if (detail !== undefined) out.error_detail = detail;
+    if (ex.traceId !== undefined) out.trace_id = ex.traceId;
+    if (ex.parentSpanId !== undefined) out.parent_span_id = ex.parentSpanId;
+    if (notes.length > 0) out.notes = notes;
+    return out;
+  };
+
+  const newExchange = (responseOnly: boolean): PendingExchange => {
+    const ex: PendingExchange = {
+      ordinal: nextOrdinal++,
+      req: responseOnly ? 'request_done' : 'request_head',
+      res: 'awaiting_response',
+      responseOnly,
+      start: now,
+      interim: false,
+      bytesOut: 0,
+      bytesIn: 0,
+      notes: [],
+    };
+    queue.push(ex);
+    return ex;
+  };
+
+  const emitReady = (): void => {
+    while (queue.length > 0 && queue[0].req === 'request_done' && queue[0].res === 'response_done') {
+      const ex = queue.shift() as PendingExchange;
+      safeEmit(toExchange(ex, ex.responseOnly ? 'unpaired' : undefined));
+    }
+  };
+
+  /** Capture stops: the exchange in trouble gets `error`, the others waiting behind it are unpaired. */
+  const stopWith = (side: 'client' | 'server', code: string, message: string, culprit: PendingExchange | undefined): void => {
+    mode = 'stopped';
+    requests.stop();
+    responses.stop();
+    held = [];
+    const detail = `${code}: ${message}`;
+    safeEvent({ kind: 'parse_error', side, detail });
+    const pending = queue.splice(0, queue.length);
+    if (culprit === undefined || !pending.includes(culprit)) {
+      culprit = newExchangeDetached();
+      pending.push(culprit);
+    }
+    for (const ex of pending) {
+      if (ex === reqCurrent) ex.bytesOut += requests.messageBytes;
+      if (ex === resCurrent) ex.bytesIn += responses.messageBytes;
+      ex.end = now;
+      if (ex === culprit) safeEmit(toExchange(ex, 'parse', detail));
+      else safeEmit(toExchange(ex, ex.req === 'request_done' && ex.res === 'response_done' && !ex.responseOnly ? undefined : 'unpaired'));
+    }
+  };
+
+  const newExchangeDetached = (): PendingExchange => {
+    const ex = newExchange(false);
+    queue.pop();
+    return ex;
+  };
+
+  const onParseError = (side: 'client' | 'server', err: Http1ParseError): void => {
+    stopWith(side, err.code, err.message, side === 'client' ? reqCurrent : resCurrent);
+  };
+
+  const requests: Http1Parser = new Http1Parser(
+    'request',
+    {
+      onMessageBegin() {
+        reqCurrent = newExchange(false);
+      },
+      onHead(head: Http1Head) {
+        const ex = reqCurrent;
+        if (ex === undefined) throw stateError('request head without a request');
+        advanceRequest(ex, 'request_body');
+        const cap = newCapture(head.headers);
+        ex.request = cap;
+        ex.method = head.method;
+        let path = head.target;
+        let authority = cap.headers.host;
+        const abs = ABSOLUTE_FORM.exec(path);
+        if (head.method === 'CONNECT') {
+          authority ??= path;
+          ex.upgrade = 'CONNECT';
+        } else if (abs !== null) {
+          const hostPart = abs[1].slice(abs[1].lastIndexOf('@') + 1);
+          authority ??= hostPart;
+          path = abs[2].length > 0 ? abs[2] : '/';
+        }
+        ex.path = path;
+        if (authority !== undefined) ex.authority = authority;
+        if (head.upgrade !== undefined) ex.upgrade = head.upgrade;
+        if ((cap.headers.expect ?? '').toLowerCase() === '100-continue') ex.notes.push('expect: 100-continue');
+        const trace = resolveTraceContext(cap.headers);
+        if (trace !== undefined) {
+          ex.traceId = trace.trace_id;
+          ex.parentSpanId = trace.parent_span_id;
+        }
+      },
+      onBody(data) {
+        const cap = reqCurrent?.request;
+        if (cap === undefined) throw stateError('request body without a head');
+        captureBody(cap, data);
+      },
+      onTrailers(list) {
+        const cap = reqCurrent?.request;
+        if (cap === undefined) throw stateError('request trailers without a head');
+        cap.trailers = buildHeaderRecord(list);
+      },
+      onMessageComplete(wireBytes) {
+        const ex = reqCurrent;
+        if (ex === undefined) throw stateError('request complete without a request');
+        advanceRequest(ex, 'request_done');
+        ex.bytesOut += wireBytes;
+        ex.requestEnd = now;
+        reqCurrent = undefined;
+        if (ex.res === 'response_done') ex.end ??= now;
+        emitReady();
+      },
+      onError(err) {
+        onParseError('client', err);
+      },
+    },
+    { maxHeadBytes },
+  );
+
+  const responses: Http1Parser = new Http1Parser(
+    'response',
+    {
+      onMessageBegin() {
+        let ex = awaitingResponse();
+        if (ex === undefined) {
+          ex = newExchange(true);
+          ex.notes.push('response without a request');
+        }
+        advanceResponse(ex, 'response_head');
+        ex.messageStart = now;
+        resCurrent = ex;
+      },
+      onHead(head: Http1Head) {
+        const ex = resCurrent;
+        if (ex === undefined) throw stateError('response head without an exchange');
+        if (head.statusCode < 200 && head.statusCode !== 101) {
+          ex.interim = true;
+          ex.notes.push(head.statusCode === 100 ? '100-continue' : `interim ${head.statusCode}`);
+          return;
+        }
+        ex.interim = false;
+        advanceResponse(ex, 'response_body');
+        ex.responseStart = ex.messageStart;
+        ex.statusCode = head.statusCode;
+        ex.response = newCapture(head.headers);
+      },
+      onBody(data) {
+        const cap = resCurrent?.response;
+        if (cap === undefined) throw stateError('response body without a head');
+        captureBody(cap, data);
+      },
+      onTrailers(list) {
+        const cap = resCurrent?.response;
+        if (cap === undefined) throw stateError('response trailers without a head');
+        cap.trailers = buildHeaderRecord(list);
+      },
+      onMessageComplete(wireBytes) {
+        const ex = resCurrent;
+        if (ex === undefined) throw stateError('response complete without an exchange');
+        ex.bytesIn += wireBytes;
+        resCurrent = undefined;
+        if (ex.interim) {
+          ex.interim = false;
+          advanceResponse(ex, 'awaiting_response');
+          return;
+        }
+        advanceResponse(ex, 'response_done');
+        if (ex.req === 'request_done') ex.end = now;
+        else ex.notes.push('response completed before the request');
+        if (responses.upgraded) {
+          switchProtocols(ex);
+          return;
+        }
+        emitReady();
+        if (holding && ex.upgrade !== undefined) releaseHeld();
+      },
+      onError(err) {
+        onParseError('server', err);
+      },
+    },
+    {
+      maxHeadBytes,
+      requestMethod: () => awaitingResponse()?.method,
+    },
+  );
+
+  const switchProtocols = (ex: PendingExchange): void => {
+    const upgrade = ex.statusCode === 101 ? (ex.response?.headers.upgrade ?? ex.upgrade ?? '') : 'CONNECT';
+    ex.end ??= now;
+    emitReady();
+    // Anything still queued was sent after a request that did not wait for the switch.
+    for (const rest of queue.splice(0, queue.length)) {
+      rest.end = now;
+      safeEmit(toExchange(rest, 'unpaired', 'connection switched protocols'));
+    }
+    requests.stop();
+    mode = 'upgraded';
+    const websocket = /\bwebsocket\b/i.test(upgrade);
+    safeEvent({ kind: 'upgraded', protocol: websocket ? 'websocket' : upgrade === 'CONNECT' ? 'connect' : upgrade.toLowerCase() || 'unknown' });
+    tail = createOpaqueSession(ctx, websocket ? 'ws' : 'tcp', { start: now, ordinal: nextOrdinal++, bytesOut: heldBytes });
+    held = [];
+    holding = false;
+  };
+
+  const hold = (data: Uint8Array): void => {
+    heldBytes += data.byteLength;
+    if (heldBytes > maxHeldBytes) {
+      heldOverflow = true;
+      held = [];
+      return;
+    }
+    held.push({ data: Buffer.from(data), now });
+  };
+
+  const feedClient = (data: Uint8Array): void => {
+    if (holding) {
+      hold(data);
+      return;
+    }
+    const n = requests.execute(data);
+    if (mode === 'http' && n < data.byteLength && requests.paused) {
+      holding = true;
+      hold(data.subarray(n));
+    }
+  };
+
+  /** The upgrade was refused: what the client sent meanwhile is HTTP/1 after all. */
+  const releaseHeld = (): void => {
+    if (heldOverflow) {
+      stopWith('client', HTTP1_ERR.UPGRADE_OVERFLOW, `more than ${maxHeldBytes} bytes sent before a refused upgrade`, undefined);
+      return;
+    }
+    const chunks = held;
+    const outer = now;
+    held = [];
+    heldBytes = 0;
+    holding = false;
+    requests.resume();
+    for (const c of chunks) {
+      if (mode !== 'http') break;
+      now = c.now;
+      feedClient(c.data);
+    }
+    now = outer;
+  };
+
+  const guard = (side: 'client' | 'server', fn: () => void): void => {
+    try {
+      fn();
+    } catch (err) {
+      if (mode === 'stopped' || mode === 'closed') return;
+      try {
+        stopWith(side, HTTP1_ERR.STATE, describeError(err), side === 'client' ? reqCurrent : resCurrent);
+      } catch {
+        mode = 'stopped';
+      }
+    }
+  };
+
+  const flushAtClose = (reason: CloseReason): void => {
+    let first = true;
+    for (const ex of queue.splice(0, queue.length)) {
+      let error: RecordError | undefined;
+      if (ex === reqCurrent) ex.bytesOut += requests.messageBytes;
+      if (ex === resCurrent) ex.bytesIn += responses.messageBytes;
+      const inFlight = ex.req !== 'request_done' || ex.res !== 'awaiting_response';
+      if (ex.res === 'response_done' && !ex.responseOnly) {
+        ex.notes.push('request incomplete');
+      } else if (ex.responseOnly) {
+        error = 'unpaired';
+      } else if (reason === 'reset' || reason === 'error') {
+        error = first ? 'reset' : 'unpaired';
+      } else if (reason === 'timeout') {
+        error = first ? 'timeout' : 'unpaired';
+      } else {
+        error = inFlight ? 'closed' : 'unpaired';
+      }
+      first = false;
+      ex.end = now;
+      safeEmit(toExchange(ex, error));
+    }
+    reqCurrent = undefined;
+    resCurrent = undefined;
+  };
+
+  return {
+    clientData(chunk, t) {
+      if (mode === 'upgraded') return tail?.clientData(chunk, t);
+      if (mode !== 'http') return;
+      now = t;
+      guard('client', () => feedClient(chunk));
+    },
+    serverData(chunk, t) {
+      if (mode === 'upgraded') return tail?.serverData(chunk, t);
+      if (mode !== 'http') return;
+      now = t;
+      guard('server', () => {
+        const n = responses.execute(chunk);
+        if (mode === 'upgraded' && n < chunk.byteLength) tail?.serverData(chunk.subarray(n), t);
+      });
+    },
+    clientEnd(t) {
+      if (mode === 'upgraded') return tail?.clientEnd(t);
+      if (mode !== 'http') return;
+      now = t;
+      guard('client', () => {
+        if (!holding) requests.finish();
+      });
+    },
+    serverEnd(t) {
+      if (mode === 'upgraded') return tail?.serverEnd(t);
+      if (mode !== 'http') return;
+      now = t;
+      guard('server', () => {
+        responses.finish();
+      });
+    },
+    close(t, reason) {
+      if (mode === 'upgraded') {
+        mode = 'closed';
+        return tail?.close(t, reason);
+      }
+      if (mode !== 'http') {
+        mode = 'closed';
+        return;
+      }
+      now = t;
+      guard('server', () => {
+        if (reason === 'fin' || reason === 'drain') responses.finish();
+      });
+      if (mode === 'http') {
+        try {
+          flushAtClose(reason);
+        } catch {
+          // Nothing more can be done for this connection's records.
+        }
+      }
+      mode = 'closed';
+    },
+  };
+}

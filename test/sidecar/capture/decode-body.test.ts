@@ -1,0 +1,62 @@
+import t from 'tap';
+import zlib from 'node:zlib';
+import { decodeBody } from '../../../sidecar/capture/decode-body.ts';
+
+const text = 'hello world '.repeat(100);
+const opts = { maxOutputBytes: 4096, inputComplete: true };
+
+void t.test('each supported coding decodes', async (t) => {
+  for (const [enc, data] of [
+    ['gzip', zlib.gzipSync(text)],
+    ['x-gzip', zlib.gzipSync(text)],
+    ['deflate', zlib.deflateSync(text)],
+    ['deflate', zlib.deflateRawSync(text)],
+    ['br', zlib.brotliCompressSync(text)],
+    ['GZIP', zlib.gzipSync(text)],
+  ] as const) {
+    const r = decodeBody(data, enc, opts);
+    t.equal(Buffer.from(r.body).toString(), text, enc);
+    t.same([r.decoded, r.truncated, r.error], [true, false, undefined]);
+  }
+});
+
+void t.test('stacked codings are removed in reverse order', async (t) => {
+  const data = zlib.brotliCompressSync(zlib.gzipSync(text));
+  t.equal(Buffer.from(decodeBody(data, 'gzip, br', opts).body).toString(), text);
+});
+
+void t.test('identity, absent and unknown codings', async (t) => {
+  const raw = Buffer.from('abc');
+  t.same(decodeBody(raw, undefined, opts), { body: raw, truncated: false, decoded: false });
+  t.same(decodeBody(raw, 'identity', opts), { body: raw, truncated: false, decoded: false });
+  t.match(decodeBody(raw, 'compress', opts), { body: raw, decoded: false, error: /unsupported/ });
+});
+
+void t.test('corrupt input keeps the raw bytes and says why', async (t) => {
+  const raw = Buffer.from('definitely not gzip');
+  t.match(decodeBody(raw, 'gzip', opts), { body: raw, decoded: false, error: /gzip decode failed/ });
+});
+
+void t.test('a captured prefix decodes to a prefix, marked truncated', async (t) => {
+  const big = Buffer.from(Array.from({ length: 2000 }, (_, i) => `line ${i}\n`).join(''));
+  const gz = zlib.gzipSync(big);
+  const r = decodeBody(gz.subarray(0, Math.floor(gz.length / 2)), 'gzip', { maxOutputBytes: 1 << 20, inputComplete: false });
+  t.ok(r.body.length > 0);
+  t.ok(big.subarray(0, r.body.length).equals(Buffer.from(r.body)), 'is a prefix');
+  t.equal(r.truncated, true);
+});
+
+void t.test('output is capped (zip bomb)', async (t) => {
+  const gz = decodeBody(zlib.gzipSync(Buffer.alloc(16 << 20)), 'gzip', { maxOutputBytes: 1000, inputComplete: true });
+  t.same([gz.body.length, gz.truncated], [1000, true], 'gzip: exactly the cap');
+  // Brotli can expand one input byte into megabytes: the preview may stop short of the cap,
+  // but never goes over it.
+  const brBomb = zlib.brotliCompressSync(Buffer.alloc(16 << 20), { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 1 } });
+  const br = decodeBody(brBomb, 'br', { maxOutputBytes: 1000, inputComplete: true });
+  t.ok(br.body.length <= 1000, 'br: at most the cap');
+  t.equal(br.truncated, true);
+  const lines = Buffer.from(Array.from({ length: 5000 }, (_, i) => `row ${i}\n`).join(''));
+  const brText = decodeBody(zlib.brotliCompressSync(lines), 'br', { maxOutputBytes: 1000, inputComplete: true });
+  t.same([brText.body.length, brText.truncated], [1000, true], 'br of ordinary text: exactly the cap');
+  t.ok(lines.subarray(0, 1000).equals(Buffer.from(brText.body)));
+});
