@@ -1,0 +1,75 @@
+/** `meshtap collector`: receive records from sidecars over gRPC and serve them over HTTP. */
+import type { CommandIO } from '../lib/cli.ts';
+import { parseCommandArgs } from '../lib/cli.ts';
+import { describeError } from '../lib/errors.ts';
+import { DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, DEFAULT_MAX_RECORDS, resolveCollectorConfig } from './config.ts';
+import { startCollector } from './collector.ts';
+import { createJsonLogger } from './log.ts';
+
+const USAGE = `usage: meshtap collector [options]
+
+Receives call records from sidecars (gRPC) and serves them (HTTP API, metrics).
+
+options:
+  --grpc-port PORT     gRPC ingest port (default ${DEFAULT_GRPC_PORT}; 0 picks a free port)   env MESHTAP_COLLECTOR_GRPC_PORT
+  --http-port PORT     HTTP API port (default ${DEFAULT_HTTP_PORT}; 0 picks a free port)      env MESHTAP_COLLECTOR_HTTP_PORT
+  --host HOST          address to listen on (default 0.0.0.0)              env MESHTAP_COLLECTOR_HOST
+  --max-records N      records kept, newest first (default ${DEFAULT_MAX_RECORDS})          env MESHTAP_COLLECTOR_MAX_RECORDS
+  --store KIND         memory (default) or sqlite                          env MESHTAP_COLLECTOR_STORE
+  --db PATH            SQLite file for --store sqlite (default meshtap.db) env MESHTAP_COLLECTOR_DB
+  -h, --help           show this help
+
+Logs are JSON lines on stdout; once listening it logs
+{"msg":"collector listening","grpcPort":...,"httpPort":...}.
+`;
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  host: { type: 'string' },
+  'grpc-port': { type: 'string' },
+  'http-port': { type: 'string' },
+  'max-records': { type: 'string' },
+  store: { type: 'string' },
+  db: { type: 'string' },
+} as const;
+
+export async function run(argv: string[], io: CommandIO): Promise<number> {
+  const { values } = parseCommandArgs('collector', argv, OPTIONS);
+  if (values.help) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  const config = resolveCollectorConfig(values, io.env);
+  const log = createJsonLogger(io.stdout);
+  let collector;
+  try {
+    collector = await startCollector(config, { log });
+  } catch (err) {
+    log('error', 'collector failed to start', { detail: describeError(err) });
+    return 1;
+  }
+  log('info', 'collector listening', { host: config.host, grpcPort: collector.grpcPort, httpPort: collector.httpPort, store: config.store });
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (s: NodeJS.Signals): void => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve(s);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  log('info', 'collector stopping', { signal });
+  // A second signal during the graceful stop ends it at once.
+  const force = (): void => void collector.close({ force: true });
+  process.once('SIGTERM', force);
+  process.once('SIGINT', force);
+  try {
+    await collector.close({ graceMs: 5000 });
+  } finally {
+    process.off('SIGTERM', force);
+    process.off('SIGINT', force);
+  }
+  log('info', 'collector stopped');
+  return 0;
+}

@@ -1,0 +1,75 @@
+/** Starts and stops a collector: store, gRPC ingest, HTTP API, metrics. */
+import type { ServerCredentials } from '@grpc/grpc-js';
+import { MeshtapError } from '../lib/errors.ts';
+import type { CollectorConfig } from './config.ts';
+import { COL_ERR_LISTEN } from './errors.ts';
+import { startGrpcServer } from './grpc-server.ts';
+import { buildHttpApp } from './http-server.ts';
+import { createIngest } from './ingest.ts';
+import { silentLogger, type Logger } from './log.ts';
+import { createMemoryStore } from './memory-store.ts';
+import { createCollectorMetrics, type CollectorMetrics } from './metrics.ts';
+import type { RecordStore } from './record-store.ts';
+
+export interface CollectorDeps {
+  /** Replaces the store the config names (tests use it to slow storage down). */
+  store?: RecordStore;
+  log?: Logger;
+  grpcCredentials?: ServerCredentials;
+}
+
+export interface RunningCollector {
+  grpcPort: number;
+  httpPort: number;
+  store: RecordStore;
+  metrics: CollectorMetrics;
+  /** Graceful by default (streams ended after their acks); `force` drops connections as a crash would. */
+  close(options?: { graceMs?: number; force?: boolean }): Promise<void>;
+}
+
+async function openStore(config: CollectorConfig): Promise<RecordStore> {
+  if (config.store === 'sqlite') {
+    const { createSqliteStore } = await import('./sqlite-store.ts');
+    return createSqliteStore({ path: config.dbPath, maxRecords: config.maxRecords });
+  }
+  return createMemoryStore({ maxRecords: config.maxRecords });
+}
+
+export async function startCollector(config: CollectorConfig, deps: CollectorDeps = {}): Promise<RunningCollector> {
+  const log = deps.log ?? silentLogger;
+  const store = deps.store ?? (await openStore(config));
+  const metrics = createCollectorMetrics(() => store.count());
+  const ingest = createIngest({ store, metrics, log });
+  let grpc;
+  try {
+    grpc = await startGrpcServer({ host: config.host, port: config.grpcPort, ingest, metrics, log, credentials: deps.grpcCredentials });
+  } catch (err) {
+    await store.close();
+    throw new MeshtapError(COL_ERR_LISTEN, `cannot listen for gRPC on ${config.host}:${config.grpcPort}: ${(err as Error).message}`, { cause: err });
+  }
+  const app = buildHttpApp({ store, metrics, log });
+  try {
+    await app.listen({ host: config.host, port: config.httpPort });
+  } catch (err) {
+    await grpc.close({ force: true });
+    await store.close();
+    throw new MeshtapError(COL_ERR_LISTEN, `cannot listen for HTTP on ${config.host}:${config.httpPort}: ${(err as Error).message}`, { cause: err });
+  }
+  const address = app.server.address();
+  const httpPort = typeof address === 'object' && address !== null ? address.port : config.httpPort;
+  let closing: Promise<void> | undefined;
+  return {
+    grpcPort: grpc.port,
+    httpPort,
+    store,
+    metrics,
+    close(options = {}) {
+      closing ??= (async () => {
+        await grpc.close(options);
+        await app.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

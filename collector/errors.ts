@@ -1,0 +1,9 @@
+/** The collector's error codes. They also appear in HTTP error bodies (`{ error: { code, message } }`). */
+export const COL_ERR_CONFIG = 'COL_ERR_CONFIG';
+export const COL_ERR_BAD_QUERY = 'COL_ERR_BAD_QUERY';
+export const COL_ERR_NOT_FOUND = 'COL_ERR_NOT_FOUND';
+export const COL_ERR_FILTER_UNSUPPORTED = 'COL_ERR_FILTER_UNSUPPORTED';
+export const COL_ERR_STORE = 'COL_ERR_STORE';
+export const COL_ERR_INTERNAL = 'COL_ERR_INTERNAL';
+export const COL_ERR_LISTEN = 'COL_ERR_LISTEN';
+export const COL_ERR_BAD_RECORD = 'COL_ERR_BAD_RECORD';

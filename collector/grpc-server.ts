@@ -1,0 +1,155 @@
+/**
+ * The gRPC ingest server: `meshtap.v1.Collector/Ship`.
+ *
+ * Batches of one stream are handled one after the other and acked in order, each after its
+ * records are stored. Bytes that do not decode as a batch get an error ack instead of killing
+ * the stream (the deserializer is wrapped), so one bad sender costs one counted batch.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { loadCollectorProto, type RecordBatchMessage, type ShipAckMessage } from '../sidecar/record-codec.ts';
+import type { Ingest } from './ingest.ts';
+import type { Logger } from './log.ts';
+import type { CollectorMetrics } from './metrics.ts';
+
+export interface GrpcServerOptions {
+  host: string;
+  port: number;
+  ingest: Ingest;
+  metrics: CollectorMetrics;
+  log: Logger;
+  /** Plaintext when absent; server TLS credentials (mTLS) plug in here. */
+  credentials?: grpc.ServerCredentials;
+  /** Received batches waiting to be stored per stream before the stream stops reading. */
+  maxPendingBatches?: number;
+}
+
+export interface GrpcServer {
+  port: number;
+  /**
+   * Graceful: ends every stream once its pending batches are acked, then stops within
+   * `graceMs`. `force` drops everything at once, as a crash would.
+   */
+  close(options?: { graceMs?: number; force?: boolean }): Promise<void>;
+}
+
+const UNDECODABLE = Symbol('undecodable');
+type Incoming = RecordBatchMessage | { [UNDECODABLE]: string };
+
+function buildService(): grpc.ServiceDefinition {
+  const definition = loadCollectorProto()['meshtap.v1.Collector'] as grpc.ServiceDefinition;
+  const ship = definition.Ship as grpc.MethodDefinition<RecordBatchMessage, ShipAckMessage>;
+  const decode = ship.requestDeserialize;
+  return {
+    Ship: {
+      ...ship,
+      requestDeserialize: (bytes: Buffer): Incoming => {
+        try {
+          return decode(bytes);
+        } catch (err) {
+          return { [UNDECODABLE]: err instanceof Error ? err.message : String(err) };
+        }
+      },
+    },
+  };
+}
+
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
+  const { ingest, metrics, log } = options;
+  const maxPending = options.maxPendingBatches ?? 8;
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  });
+  /** Open streams and how to end each one gracefully. */
+  const streams = new Map<grpc.ServerDuplexStream<Incoming, ShipAckMessage>, () => Promise<void>>();
+  let stopping = false;
+
+  function ship(call: grpc.ServerDuplexStream<Incoming, ShipAckMessage>): void {
+    const peer = call.getPeer();
+    metrics.streamsActive.inc();
+    metrics.streamsTotal.inc();
+    let chain: Promise<void> = Promise.resolve();
+    let pending = 0;
+    let over = false;
+    let ended = false;
+    const done = (): void => {
+      if (over) return;
+      over = true;
+      streams.delete(call);
+      metrics.streamsActive.dec();
+    };
+    const endStream = async (): Promise<void> => {
+      await chain;
+      if (!ended && !over) {
+        ended = true;
+        call.end();
+      }
+    };
+    streams.set(call, endStream);
+    // Headers now, so the sidecar sees the stream accepted before its first ack.
+    call.sendMetadata(new grpc.Metadata());
+
+    call.on('data', (incoming: Incoming) => {
+      if (ended) return;
+      pending++;
+      if (pending >= maxPending) call.pause();
+      chain = chain.then(async () => {
+        try {
+          const ack = UNDECODABLE in incoming ? ingest.undecodable(peer, incoming[UNDECODABLE]) : await ingest.batch(incoming, peer);
+          if (!over && !ended) call.write(ack);
+        } catch (err) {
+          // ingest does not throw; if it ever does, this stream is dropped, the server keeps serving.
+          log('error', 'ingest failed', { peer, detail: err instanceof Error ? err.message : String(err) });
+          if (!over) call.destroy(err instanceof Error ? err : new Error(String(err)));
+        } finally {
+          pending--;
+          if (pending < maxPending) call.resume();
+        }
+      });
+    });
+    call.on('end', () => void endStream());
+    call.on('error', (err) => {
+      log('debug', 'ingest stream error', { peer, detail: err.message });
+      done();
+    });
+    call.on('cancelled', done);
+    call.on('finish', done);
+    call.on('close', done);
+    if (stopping) void endStream();
+  }
+
+  server.addService(buildService(), { Ship: ship } as unknown as grpc.UntypedServiceImplementation);
+  const address = formatHostPort(options.host, options.port);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(address, options.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+  });
+
+  return {
+    port,
+    async close({ graceMs = 5000, force = false } = {}) {
+      stopping = true;
+      if (force) {
+        server.forceShutdown();
+        for (const call of streams.keys()) streams.delete(call);
+        return;
+      }
+      await Promise.race([Promise.all([...streams.values()].map((end) => end())), new Promise((r) => setTimeout(r, graceMs).unref())]);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        timer.unref();
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}

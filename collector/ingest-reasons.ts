@@ -1,0 +1,15 @@
+import type { RecordRejectReason } from '../sidecar/record-codec.ts';
+
+export const REJECT_REASONS: readonly RecordRejectReason[] = [
+  'missing_id',
+  'bad_protocol',
+  'bad_observer',
+  'bad_time',
+  'missing_endpoint',
+  'missing_field',
+  'bad_value',
+];
+
+/** Why a whole batch was acknowledged with an error. */
+export type BatchRejectReason = 'undecodable' | 'store_failed';
+export const DROPPED_BATCH_REASONS: readonly BatchRejectReason[] = ['undecodable', 'store_failed'];

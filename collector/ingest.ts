@@ -1,0 +1,82 @@
+/**
+ * What the collector does with one received batch: validate each record, store the valid ones,
+ * and say so in the ack. Never throws: a malformed record is a counted rejection, a failing
+ * store an ack with an error.
+ */
+import { decodeRecord, type RecordBatchMessage, type RejectionMessage, type ShipAckMessage } from '../sidecar/record-codec.ts';
+import type { CallRecord } from '../sidecar/record.ts';
+import type { BatchRejectReason } from './ingest-reasons.ts';
+import type { Logger } from './log.ts';
+import type { CollectorMetrics } from './metrics.ts';
+import type { RecordStore } from './record-store.ts';
+
+export interface IngestDeps {
+  store: RecordStore;
+  metrics: CollectorMetrics;
+  log: Logger;
+}
+
+export interface Ingest {
+  batch(batch: RecordBatchMessage, peer: string): Promise<ShipAckMessage>;
+  /** A batch whose bytes did not decode. */
+  undecodable(peer: string, detail: string): ShipAckMessage;
+}
+
+/** Logs the first occurrence of each kind of problem, then every 1000th: visible, but no log flood. */
+function createSampler(): (key: string) => number | undefined {
+  const seen = new Map<string, number>();
+  return (key) => {
+    const n = (seen.get(key) ?? 0) + 1;
+    seen.set(key, n);
+    return n === 1 || n % 1000 === 0 ? n : undefined;
+  };
+}
+
+export function createIngest(deps: IngestDeps): Ingest {
+  const { store, metrics, log } = deps;
+  const sample = createSampler();
+
+  function rejectBatch(reason: BatchRejectReason, seq: string | number, error: string): ShipAckMessage {
+    metrics.batchesRejected.inc({ reason });
+    return { seq, accepted: 0, rejected: 0, rejections: [], error };
+  }
+
+  return {
+    async batch(batch, peer) {
+      metrics.batchesReceived.inc();
+      const records = Array.isArray(batch.records) ? batch.records : [];
+      metrics.recordsReceived.inc(records.length);
+      const valid: CallRecord[] = [];
+      const rejections: RejectionMessage[] = [];
+      for (let index = 0; index < records.length; index++) {
+        const result = decodeRecord(records[index]);
+        if (result.ok) {
+          valid.push(result.record);
+          continue;
+        }
+        rejections.push({ index, reason: result.reason });
+        metrics.recordsRejected.inc({ reason: result.reason });
+        const n = sample(`reject:${result.reason}`);
+        if (n !== undefined) {
+          log('warn', 'record rejected', { reason: result.reason, detail: result.detail, peer, pod: batch.sidecar?.pod, namespace: batch.sidecar?.namespace, occurrences: n });
+        }
+      }
+      try {
+        const result = valid.length > 0 ? await store.add(valid) : { stored: 0, duplicates: 0 };
+        metrics.recordsStored.inc(result.stored);
+        metrics.recordsDuplicate.inc(result.duplicates);
+      } catch (err) {
+        const detail = err instanceof Error ? err.message : String(err);
+        const n = sample('store_failed');
+        if (n !== undefined) log('error', 'storing a batch failed', { detail, peer, occurrences: n });
+        return rejectBatch('store_failed', batch.seq, `store failed: ${detail}`);
+      }
+      return { seq: batch.seq, accepted: valid.length, rejected: rejections.length, rejections };
+    },
+    undecodable(peer, detail) {
+      const n = sample('undecodable');
+      if (n !== undefined) log('warn', 'undecodable batch', { detail, peer, occurrences: n });
+      return rejectBatch('undecodable', 0, `undecodable batch: ${detail}`);
+    },
+  };
+}

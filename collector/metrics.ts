@@ -1,0 +1,57 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import { DROPPED_BATCH_REASONS, REJECT_REASONS } from './ingest-reasons.ts';
+
+export interface CollectorMetrics {
+  registry: Registry;
+  recordsReceived: Counter;
+  recordsStored: Counter;
+  recordsDuplicate: Counter;
+  recordsRejected: Counter<'reason'>;
+  batchesReceived: Counter;
+  batchesRejected: Counter<'reason'>;
+  streamsActive: Gauge;
+  streamsTotal: Counter;
+}
+
+/** The collector's metrics on their own registry (several collectors may live in one process in tests). */
+export function createCollectorMetrics(storeCount: () => Promise<number>): CollectorMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const recordsRejected = new Counter({
+    name: 'meshtap_collector_records_rejected_total',
+    help: 'Records refused as malformed, by reason.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  for (const reason of REJECT_REASONS) recordsRejected.inc({ reason }, 0);
+  const batchesRejected = new Counter({
+    name: 'meshtap_collector_batches_rejected_total',
+    help: 'Batches that could not be used at all, by reason.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  for (const reason of DROPPED_BATCH_REASONS) batchesRejected.inc({ reason }, 0);
+  new Gauge({
+    name: 'meshtap_collector_store_records',
+    help: 'Records currently held by the store.',
+    registers,
+    async collect() {
+      this.set(await storeCount());
+    },
+  });
+  return {
+    registry,
+    recordsReceived: new Counter({ name: 'meshtap_collector_records_received_total', help: 'Records received over gRPC.', registers }),
+    recordsStored: new Counter({ name: 'meshtap_collector_records_stored_total', help: 'Records stored.', registers }),
+    recordsDuplicate: new Counter({
+      name: 'meshtap_collector_records_duplicate_total',
+      help: 'Records received again with an id already stored (re-sent after a broken stream).',
+      registers,
+    }),
+    recordsRejected,
+    batchesReceived: new Counter({ name: 'meshtap_collector_batches_received_total', help: 'Batches received over gRPC.', registers }),
+    batchesRejected,
+    streamsActive: new Gauge({ name: 'meshtap_collector_grpc_streams_active', help: 'Open ingest streams.', registers }),
+    streamsTotal: new Counter({ name: 'meshtap_collector_grpc_streams_total', help: 'Ingest streams opened.', registers }),
+  };
+}

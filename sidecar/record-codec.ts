@@ -1,0 +1,418 @@
+/**
+ * CallRecord <-> the `meshtap.v1.CallRecord` proto message, as @grpc/proto-loader hands it over
+ * with `PROTO_LOADER_OPTIONS` (keepCase, 64-bit integers as decimal strings, bytes as Buffer,
+ * absent optional scalars absent, absent sub-messages null).
+ *
+ * 64-bit integers travel as decimal strings because protobufjs parses and prints those exactly;
+ * the ns times become bigint here and nowhere lose precision. The other 64-bit counters
+ * (sizes, microseconds) are JS numbers in the record and stay exact up to 2^53.
+ *
+ * Also home of the loader for the proto files, because the sidecar and the collector must load
+ * them with the very options this codec expects.
+ */
+import { fileURLToPath } from 'node:url';
+import * as protoLoader from '@grpc/proto-loader';
+import { MeshtapError } from '../lib/errors.ts';
+import type {
+  AppTlsInfo,
+  CallRecord,
+  Endpoint,
+  HttpMessage,
+  Observer,
+  Protocol,
+  RecordError,
+  TlsInfo,
+} from './record.ts';
+
+export const PROTO_ROOT = fileURLToPath(new URL('../proto', import.meta.url));
+
+export const PROTO_LOADER_OPTIONS: protoLoader.Options = Object.freeze({
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  arrays: true,
+  objects: true,
+  oneofs: false,
+  includeDirs: [PROTO_ROOT],
+});
+
+let cachedDefinition: protoLoader.PackageDefinition | undefined;
+
+/** The package definition of `meshtap/v1/collector.proto` (and what it imports), loaded once. */
+export function loadCollectorProto(): protoLoader.PackageDefinition {
+  cachedDefinition ??= protoLoader.loadSync('meshtap/v1/collector.proto', PROTO_LOADER_OPTIONS);
+  return cachedDefinition;
+}
+
+/** A 64-bit integer as protobufjs accepts it on encode and (with `longs: String`) returns it on decode. */
+export type Int64Value = string | number;
+
+export interface StringMapMessage {
+  entries: Record<string, string>;
+}
+
+export interface StringListMessage {
+  values: string[];
+}
+
+export interface EndpointMessage {
+  ip: string;
+  port: number;
+  identity?: string;
+  pod?: string;
+  namespace?: string;
+  workload?: string;
+  workload_kind?: string;
+  service?: string;
+  node?: string;
+  labels?: StringMapMessage | null;
+}
+
+export interface AppTlsInfoMessage {
+  sni?: string;
+  alpn?: StringListMessage | null;
+  version?: string;
+  cipher?: string;
+  handshake_us?: Int64Value;
+  error?: string;
+}
+
+export interface TlsInfoMessage {
+  mesh: boolean;
+  app_tls?: AppTlsInfoMessage | null;
+}
+
+export interface HttpMessageMessage {
+  headers: Record<string, string>;
+  trailers?: StringMapMessage | null;
+  body: Uint8Array;
+  body_size: Int64Value;
+  truncated: boolean;
+  content_type?: string;
+  content_encoding?: string;
+}
+
+export interface CallRecordMessage {
+  id: string;
+  protocol: string;
+  observer: string;
+  connection_id: string;
+  ordinal: number;
+  start: Int64Value;
+  request_end?: Int64Value;
+  response_start?: Int64Value;
+  end: Int64Value;
+  elapsed_us: Int64Value;
+  src: EndpointMessage | null;
+  dst: EndpointMessage | null;
+  tls: TlsInfoMessage | null;
+  method?: string;
+  path?: string;
+  authority?: string;
+  status_code?: number;
+  grpc_status?: number;
+  request?: HttpMessageMessage | null;
+  response?: HttpMessageMessage | null;
+  bytes_in: Int64Value;
+  bytes_out: Int64Value;
+  error?: string;
+  error_detail?: string;
+  close_reason?: string;
+  trace_id?: string;
+  span_id?: string;
+  parent_span_id?: string;
+  redacted: string[];
+  sensitive: string[];
+}
+
+export interface SidecarInfoMessage {
+  pod: string;
+  namespace: string;
+  pod_ip: string;
+  node: string;
+  service_account: string;
+  sidecar_version: string;
+}
+
+export interface RecordBatchMessage {
+  seq: Int64Value;
+  sidecar: SidecarInfoMessage | null;
+  records: CallRecordMessage[];
+}
+
+export interface RejectionMessage {
+  index: number;
+  reason: string;
+}
+
+export interface ShipAckMessage {
+  seq: Int64Value;
+  accepted: number;
+  rejected: number;
+  rejections: RejectionMessage[];
+  error?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// encode
+
+function endpointToProto(e: Endpoint): EndpointMessage {
+  return {
+    ip: e.ip,
+    port: e.port,
+    identity: e.identity,
+    pod: e.pod,
+    namespace: e.namespace,
+    workload: e.workload,
+    workload_kind: e.workload_kind,
+    service: e.service,
+    node: e.node,
+    labels: e.labels === undefined ? null : { entries: e.labels },
+  };
+}
+
+function appTlsToProto(a: AppTlsInfo): AppTlsInfoMessage {
+  return {
+    sni: a.sni,
+    alpn: a.alpn === undefined ? null : { values: a.alpn },
+    version: a.version,
+    cipher: a.cipher,
+    handshake_us: a.handshake_us,
+    error: a.error,
+  };
+}
+
+function httpMessageToProto(m: HttpMessage): HttpMessageMessage {
+  return {
+    headers: m.headers,
+    trailers: m.trailers === undefined ? null : { entries: m.trailers },
+    body: m.body,
+    body_size: m.body_size,
+    truncated: m.truncated,
+    content_type: m.content_type,
+    content_encoding: m.content_encoding,
+  };
+}
+
+/** The proto message for a record. Undefined optionals are left undefined (protobufjs skips them). */
+export function recordToProto(r: CallRecord): CallRecordMessage {
+  return {
+    id: r.id,
+    protocol: r.protocol,
+    observer: r.observer,
+    connection_id: r.connection_id,
+    ordinal: r.ordinal,
+    start: r.start.toString(),
+    request_end: r.request_end?.toString(),
+    response_start: r.response_start?.toString(),
+    end: r.end.toString(),
+    elapsed_us: r.elapsed_us,
+    src: endpointToProto(r.src),
+    dst: endpointToProto(r.dst),
+    tls: { mesh: r.tls.mesh, app_tls: r.tls.app_tls === undefined ? null : appTlsToProto(r.tls.app_tls) },
+    method: r.method,
+    path: r.path,
+    authority: r.authority,
+    status_code: r.status_code,
+    grpc_status: r.grpc_status,
+    request: r.request === undefined ? null : httpMessageToProto(r.request),
+    response: r.response === undefined ? null : httpMessageToProto(r.response),
+    bytes_in: r.bytes_in,
+    bytes_out: r.bytes_out,
+    error: r.error,
+    error_detail: r.error_detail,
+    close_reason: r.close_reason,
+    trace_id: r.trace_id,
+    span_id: r.span_id,
+    parent_span_id: r.parent_span_id,
+    redacted: r.redacted,
+    sensitive: r.sensitive,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// decode
+
+/** Why a received record was refused. Stable: these are metric label values. */
+export type RecordRejectReason =
+  | 'missing_id'
+  | 'bad_protocol'
+  | 'bad_observer'
+  | 'bad_time'
+  | 'missing_endpoint'
+  | 'missing_field'
+  | 'bad_value';
+
+export type RecordDecodeResult =
+  | { ok: true; record: CallRecord }
+  | { ok: false; reason: RecordRejectReason; detail: string };
+
+export const SC_ERR_RECORD_DECODE = 'SC_ERR_RECORD_DECODE';
+
+class Reject extends Error {
+  readonly reason: RecordRejectReason;
+  constructor(reason: RecordRejectReason, detail: string) {
+    super(detail);
+    this.reason = reason;
+  }
+}
+
+const INT64 = /^-?\d{1,19}$/;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const TOKEN = /^[a-z0-9][a-z0-9_.-]{0,31}$/;
+const MAX_ID_LENGTH = 256;
+
+function toBigInt(field: string, v: unknown): bigint {
+  const s = typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : v;
+  if (typeof s !== 'string' || !INT64.test(s)) throw new Reject('bad_time', `${field} is not an int64: ${String(v)}`);
+  const n = BigInt(s);
+  if (n < INT64_MIN || n > INT64_MAX) throw new Reject('bad_time', `${field} is out of the int64 range: ${s}`);
+  return n;
+}
+
+function toNumber(field: string, v: unknown): number {
+  const n = typeof v === 'string' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isFinite(n)) throw new Reject('bad_value', `${field} is not a number: ${String(v)}`);
+  return n;
+}
+
+function isString(v: unknown): v is string {
+  return typeof v === 'string';
+}
+
+function stringMap(field: string, v: unknown): Record<string, string> {
+  if (v === null || typeof v !== 'object') throw new Reject('bad_value', `${field} is not a map`);
+  for (const value of Object.values(v)) {
+    if (!isString(value)) throw new Reject('bad_value', `${field} holds a non-string value`);
+  }
+  return v as Record<string, string>;
+}
+
+function stringList(field: string, v: unknown): string[] {
+  if (!Array.isArray(v) || !v.every(isString)) throw new Reject('bad_value', `${field} is not a list of strings`);
+  return v;
+}
+
+/** Copies the optional string keys that are present, so absent stays absent (not `undefined`). */
+function copyOptionalStrings<K extends string>(target: Partial<Record<K, string>>, source: object, keys: readonly K[], where: string): void {
+  const src = source as Record<string, unknown>;
+  for (const key of keys) {
+    const v = src[key];
+    if (v === undefined || v === null) continue;
+    if (!isString(v)) throw new Reject('bad_value', `${where}${key} is not a string`);
+    target[key] = v;
+  }
+}
+
+const ENDPOINT_OPTIONAL = ['identity', 'pod', 'namespace', 'workload', 'workload_kind', 'service', 'node'] as const;
+
+function endpointFromProto(field: string, m: EndpointMessage | null | undefined): Endpoint {
+  if (m === null || m === undefined) throw new Reject('missing_endpoint', `${field} is missing`);
+  if (!isString(m.ip) || m.ip === '') throw new Reject('missing_endpoint', `${field}.ip is missing`);
+  const port = toNumber(`${field}.port`, m.port);
+  const e: Endpoint = { ip: m.ip, port };
+  copyOptionalStrings(e, m, ENDPOINT_OPTIONAL, `${field}.`);
+  if (m.labels !== null && m.labels !== undefined) e.labels = stringMap(`${field}.labels`, m.labels.entries);
+  return e;
+}
+
+function appTlsFromProto(m: AppTlsInfoMessage): AppTlsInfo {
+  const a: AppTlsInfo = {};
+  copyOptionalStrings(a, m, ['sni', 'version', 'cipher', 'error'] as const, 'tls.app_tls.');
+  if (m.alpn !== null && m.alpn !== undefined) a.alpn = stringList('tls.app_tls.alpn', m.alpn.values);
+  if (m.handshake_us !== undefined && m.handshake_us !== null) a.handshake_us = toNumber('tls.app_tls.handshake_us', m.handshake_us);
+  return a;
+}
+
+function tlsFromProto(m: TlsInfoMessage | null | undefined): TlsInfo {
+  if (m === null || m === undefined) throw new Reject('missing_field', 'tls is missing');
+  const t: TlsInfo = { mesh: m.mesh === true };
+  if (m.app_tls !== null && m.app_tls !== undefined) t.app_tls = appTlsFromProto(m.app_tls);
+  return t;
+}
+
+function bytesView(field: string, v: unknown): Uint8Array {
+  if (!(v instanceof Uint8Array)) throw new Reject('bad_value', `${field} is not bytes`);
+  // A plain Uint8Array over the same memory: no copy, and the type the record promises.
+  return v.constructor === Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+function httpMessageFromProto(field: string, m: HttpMessageMessage): HttpMessage {
+  const h: HttpMessage = {
+    headers: stringMap(`${field}.headers`, m.headers ?? {}),
+    body: bytesView(`${field}.body`, m.body ?? new Uint8Array(0)),
+    body_size: toNumber(`${field}.body_size`, m.body_size ?? 0),
+    truncated: m.truncated === true,
+  };
+  if (m.trailers !== null && m.trailers !== undefined) h.trailers = stringMap(`${field}.trailers`, m.trailers.entries);
+  copyOptionalStrings(h, m, ['content_type', 'content_encoding'] as const, `${field}.`);
+  return h;
+}
+
+const RECORD_OPTIONAL_STRINGS_A = ['method', 'path', 'authority'] as const;
+const RECORD_OPTIONAL_STRINGS_B = ['error', 'error_detail', 'close_reason', 'trace_id', 'span_id', 'parent_span_id'] as const;
+
+function decode(m: CallRecordMessage): CallRecord {
+  if (m === null || typeof m !== 'object') throw new Reject('missing_field', 'record is not a message');
+  if (!isString(m.id) || m.id === '') throw new Reject('missing_id', 'id is missing');
+  if (m.id.length > MAX_ID_LENGTH) throw new Reject('missing_id', `id is longer than ${MAX_ID_LENGTH} characters`);
+  if (!isString(m.protocol) || !TOKEN.test(m.protocol)) throw new Reject('bad_protocol', `protocol "${String(m.protocol)}" is not a protocol name`);
+  if (m.observer !== 'outbound' && m.observer !== 'inbound') throw new Reject('bad_observer', `observer "${String(m.observer)}" is neither outbound nor inbound`);
+  if (!isString(m.connection_id)) throw new Reject('missing_field', 'connection_id is missing');
+
+  const r: Partial<CallRecord> = {
+    id: m.id,
+    protocol: m.protocol as Protocol,
+    observer: m.observer as Observer,
+    connection_id: m.connection_id,
+    ordinal: toNumber('ordinal', m.ordinal ?? 0),
+    start: toBigInt('start', m.start),
+  };
+  if (m.request_end !== undefined && m.request_end !== null) r.request_end = toBigInt('request_end', m.request_end);
+  if (m.response_start !== undefined && m.response_start !== null) r.response_start = toBigInt('response_start', m.response_start);
+  r.end = toBigInt('end', m.end);
+  r.elapsed_us = toNumber('elapsed_us', m.elapsed_us ?? 0);
+  r.src = endpointFromProto('src', m.src);
+  r.dst = endpointFromProto('dst', m.dst);
+  r.tls = tlsFromProto(m.tls);
+  copyOptionalStrings(r, m, RECORD_OPTIONAL_STRINGS_A, '');
+  if (m.status_code !== undefined && m.status_code !== null) r.status_code = toNumber('status_code', m.status_code);
+  if (m.grpc_status !== undefined && m.grpc_status !== null) r.grpc_status = toNumber('grpc_status', m.grpc_status);
+  if (m.request !== undefined && m.request !== null) r.request = httpMessageFromProto('request', m.request);
+  if (m.response !== undefined && m.response !== null) r.response = httpMessageFromProto('response', m.response);
+  r.bytes_in = toNumber('bytes_in', m.bytes_in ?? 0);
+  r.bytes_out = toNumber('bytes_out', m.bytes_out ?? 0);
+  const optionalB: Partial<Record<(typeof RECORD_OPTIONAL_STRINGS_B)[number], string>> = {};
+  copyOptionalStrings(optionalB, m, RECORD_OPTIONAL_STRINGS_B, '');
+  if (optionalB.error !== undefined) {
+    if (!TOKEN.test(optionalB.error)) throw new Reject('bad_value', `error "${optionalB.error}" is not an error code`);
+    r.error = optionalB.error as RecordError;
+  }
+  if (optionalB.error_detail !== undefined) r.error_detail = optionalB.error_detail;
+  if (optionalB.close_reason !== undefined) r.close_reason = optionalB.close_reason;
+  if (optionalB.trace_id !== undefined) r.trace_id = optionalB.trace_id;
+  if (optionalB.span_id !== undefined) r.span_id = optionalB.span_id;
+  if (optionalB.parent_span_id !== undefined) r.parent_span_id = optionalB.parent_span_id;
+  r.redacted = stringList('redacted', m.redacted ?? []);
+  r.sensitive = stringList('sensitive', m.sensitive ?? []);
+  return r as CallRecord;
+}
+
+/** Validates and converts a received message. Malformed input is a value, never an exception. */
+export function decodeRecord(m: CallRecordMessage): RecordDecodeResult {
+  try {
+    return { ok: true, record: decode(m) };
+  } catch (err) {
+    if (err instanceof Reject) return { ok: false, reason: err.reason, detail: err.message };
+    return { ok: false, reason: 'bad_value', detail: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** The record for a proto message; throws `SC_ERR_RECORD_DECODE` when the message is malformed. */
+export function recordFromProto(m: CallRecordMessage): CallRecord {
+  const result = decodeRecord(m);
+  if (!result.ok) throw new MeshtapError(SC_ERR_RECORD_DECODE, `${result.reason}: ${result.detail}`);
+  return result.record;
+}

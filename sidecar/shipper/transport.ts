@@ -1,0 +1,25 @@
+import type { RecordBatchMessage, ShipAckMessage } from '../record-codec.ts';
+
+/** One open ingest stream. */
+export interface ShipStream {
+  /** Queues a batch on the stream; may throw if the stream is already gone. */
+  send(batch: RecordBatchMessage): void;
+  /** Half-closes after what was sent; the collector acks it and ends the stream. */
+  end(): void;
+  /** Abandons the stream now. */
+  cancel(): void;
+}
+
+export interface ShipStreamHandlers {
+  onAck(ack: ShipAckMessage): void;
+  /** Called exactly once, after `connect` resolved, when the stream ended or broke for any reason. */
+  onClose(reason: string): void;
+}
+
+/** How the shipper reaches a collector. The gRPC one is the real one; tests may supply their own. */
+export interface ShipTransport {
+  /** Resolves once a stream is open; rejects when the collector cannot be reached. */
+  connect(handlers: ShipStreamHandlers): Promise<ShipStream>;
+  /** Releases every connection, including pending attempts. */
+  close(): void;
+}

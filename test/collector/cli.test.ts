@@ -1,0 +1,156 @@
+/** `meshtap collector` as a real process, queried over HTTP. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { run } from '../../collector/cli.ts';
+import { createShipper } from '../../sidecar/shipper/create-shipper.ts';
+import { fullRecord, minimalRecord } from '../proto/record-fixtures.ts';
+import { waitFor } from './helpers.ts';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Spawned {
+  child: ChildProcess;
+  grpcPort: number;
+  httpPort: number;
+  output: () => string;
+}
+
+async function spawnCollector(args: string[]): Promise<Spawned> {
+  // Its own process group: npx does not pass signals on, so the test signals the whole group.
+  const child = spawn('npx', ['meshtap', 'collector', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  let listening: { grpcPort: number; httpPort: number } | undefined;
+  await waitFor(
+    'the listening line',
+    () => {
+      for (const line of out.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        const entry = JSON.parse(line) as { msg: string; grpcPort: number; httpPort: number };
+        if (entry.msg === 'collector listening') listening = entry;
+      }
+      if (child.exitCode !== null) throw new Error(`collector exited early: ${out}`);
+      return listening !== undefined;
+    },
+    30_000,
+  );
+  return { child, grpcPort: listening!.grpcPort, httpPort: listening!.httpPort, output: () => out };
+}
+
+async function getJson(port: number, path: string): Promise<{ status: number; body: any; type: string | null }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  const type = res.headers.get('content-type');
+  const text = await res.text();
+  return { status: res.status, type, body: type?.includes('json') ? JSON.parse(text) : text };
+}
+
+void t.test('meshtap collector: ingest over gRPC, API over HTTP, clean stop on SIGTERM', async (t) => {
+  const c = await spawnCollector(['--grpc-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--max-records', '50']);
+  const stdoutClosed = once(c.child.stdout!, 'close');
+  let stopped = false;
+  t.teardown(() => {
+    if (!stopped) process.kill(-c.child.pid!, 'SIGKILL');
+  });
+  t.ok(c.grpcPort > 0 && c.httpPort > 0, 'bound ports logged');
+
+  const health = await getJson(c.httpPort, '/healthz');
+  t.equal(health.status, 200);
+  t.same(health.body, { status: 'ok' });
+
+  const shipper = createShipper({ collectorAddr: `127.0.0.1:${c.grpcPort}`, batchLingerMs: 10 });
+  for (let i = 0; i < 60; i++) shipper.offer(i === 59 ? minimalRecord(59) : fullRecord(i));
+  await waitFor('shipped', () => shipper.stats().shipped === 60);
+  await shipper.close({ drainMs: 1000 });
+
+  const three = await getJson(c.httpPort, '/api/calls?limit=3');
+  t.equal(three.status, 200);
+  t.same(three.body.calls.map((r: { id: string }) => r.id), ['min-59', 'rec-58', 'rec-57'], 'newest first');
+  const all = await getJson(c.httpPort, '/api/calls');
+  t.equal(all.body.calls.length, 50, 'default limit, bounded by --max-records');
+  const rec = three.body.calls[1];
+  t.equal(rec.start, fullRecord(58).start.toString(), 'ns time as a decimal string');
+  t.same(rec.request.body, { text: JSON.stringify({ order: 58, password: '***' }) });
+  t.same(rec.response.body, { base64: '/wD+gA==' });
+  t.equal(rec.src.namespace, 'shop');
+
+  const one = await getJson(c.httpPort, '/api/calls/rec-58');
+  t.equal(one.status, 200);
+  t.same(one.body.call, rec);
+  const missing = await getJson(c.httpPort, '/api/calls/nope');
+  t.equal(missing.status, 404);
+  t.equal(missing.body.error.code, 'COL_ERR_NOT_FOUND');
+  t.match(missing.body.error.message, /nope/);
+
+  for (const bad of ['abc', '0', '1001', '-5', '2.5', '']) {
+    const res = await getJson(c.httpPort, `/api/calls?limit=${bad}`);
+    t.equal(res.status, 400, `limit=${bad} is a 400`);
+    t.equal(res.body.error?.code, 'COL_ERR_BAD_QUERY');
+    t.match(res.body.error?.message, /limit must be an integer from 1 to 1000/);
+  }
+  t.equal((await getJson(c.httpPort, '/api/calls?limit=1000')).status, 200, 'the maximum is allowed');
+  const since = await getJson(c.httpPort, `/api/calls?since=${fullRecord(57).start}`);
+  t.same(since.body.calls.map((r: { id: string }) => r.id), ['rec-58', 'rec-57'], 'since (min-59 starts at 0)');
+  t.equal((await getJson(c.httpPort, '/api/calls?since=tomorrow')).status, 400);
+  t.equal((await getJson(c.httpPort, '/no/such/route')).status, 404);
+
+  const metrics = await getJson(c.httpPort, '/metrics');
+  t.equal(metrics.status, 200);
+  t.match(metrics.type, /text\/plain/);
+  t.match(metrics.body, /^meshtap_collector_records_received_total 60$/m);
+  t.match(metrics.body, /^meshtap_collector_records_stored_total 60$/m);
+  t.match(metrics.body, /^meshtap_collector_batches_received_total \d+$/m);
+  t.match(metrics.body, /^meshtap_collector_records_rejected_total\{reason="missing_id"\} 0$/m);
+  t.match(metrics.body, /^meshtap_collector_grpc_streams_active 0$/m);
+  t.match(metrics.body, /^meshtap_collector_store_records 50$/m);
+
+  process.kill(-c.child.pid!, 'SIGTERM');
+  await stdoutClosed; // every process of the group that held the pipe is gone
+  stopped = true;
+  t.match(c.output(), /"msg":"collector stopping","signal":"SIGTERM"/);
+  t.match(c.output(), /"msg":"collector stopped"/);
+});
+
+void t.test('run() returns 0 after SIGTERM, having stopped serving', async (t) => {
+  const lines: string[] = [];
+  const io = {
+    stdin: process.stdin,
+    stdout: { write: (s: string) => lines.push(s) } as unknown as NodeJS.WritableStream,
+    stderr: { write: (s: string) => lines.push(s) } as unknown as NodeJS.WritableStream,
+    env: {},
+  };
+  const listenersBefore = process.listenerCount('SIGTERM');
+  const exit = run(['--grpc-port', '0', '--http-port', '0', '--host', '127.0.0.1'], io);
+  await waitFor('listening', () => lines.some((l) => l.includes('collector listening')));
+  const { httpPort } = JSON.parse(lines.find((l) => l.includes('collector listening'))!) as { httpPort: number };
+  t.equal((await getJson(httpPort, '/healthz')).status, 200);
+  process.emit('SIGTERM', 'SIGTERM');
+  t.equal(await exit, 0);
+  await t.rejects(fetch(`http://127.0.0.1:${httpPort}/healthz`), 'no longer listening');
+  t.equal(process.listenerCount('SIGTERM'), listenersBefore, 'its signal handlers removed');
+});
+
+void t.test('usage: --help exits 0, bad flags exit 2 with the flag named', async (t) => {
+  const chunks: string[] = [];
+  const io = {
+    stdin: process.stdin,
+    stdout: { write: (s: string) => chunks.push(s) } as unknown as NodeJS.WritableStream,
+    stderr: { write: (s: string) => chunks.push(s) } as unknown as NodeJS.WritableStream,
+    env: {},
+  };
+  t.equal(await run(['--help'], io), 0);
+  t.match(chunks.join(''), /--grpc-port/);
+  await t.rejects(run(['--grpc-port', 'x'], io), { code: 'CLI_ERR_USAGE', message: /--grpc-port/ });
+  await t.rejects(run(['--max-records', '0'], io), { code: 'CLI_ERR_USAGE', message: /--max-records/ });
+  await t.rejects(run(['--bogus'], io), { code: 'CLI_ERR_USAGE' });
+  await t.rejects(run([], { ...io, env: { MESHTAP_COLLECTOR_HTTP_PORT: '99999' } }), { message: /MESHTAP_COLLECTOR_HTTP_PORT/ });
+
+  const p = spawn('npx', ['meshtap', 'collector', '--http-port', 'nope'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const [code] = await once(p, 'exit');
+  t.equal(code, 2, 'usage error exits 2');
+  t.match(err, /--http-port must be a port number/);
+});
