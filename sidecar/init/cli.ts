@@ -1,0 +1,132 @@
+/**
+ * `meshtap init`: the init container's program. Exit codes: 0 done, 2 usage or bad option,
+ * 1 failure (iptables missing, not permitted, rules rejected).
+ */
+import { CLI_ERR_USAGE, parseCommandArgs, type CommandIO } from '../../lib/cli.ts';
+import { describeError, isMeshtapError } from '../../lib/errors.ts';
+import { runInit, type InitResult } from './apply.ts';
+import { SC_ERR_INIT_BAD_OPTION } from './errors.ts';
+import { INIT_DEFAULTS, OPTION_NAMES, resolveInitConfig, type InitConfig, type InitOptions } from './options.ts';
+import { INBOUND_PASSTHROUGH_SOURCE, MESHTAP_CHAINS, renderSavedRule } from './plan.ts';
+
+const FLAGS = {
+  'proxy-uid': { type: 'string' },
+  'proxy-gid': { type: 'string' },
+  'inbound-port': { type: 'string' },
+  'outbound-port': { type: 'string' },
+  'admin-port': { type: 'string' },
+  'exclude-inbound-ports': { type: 'string', multiple: true },
+  'exclude-outbound-ports': { type: 'string', multiple: true },
+  'exclude-outbound-cidrs': { type: 'string', multiple: true },
+  backend: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  cleanup: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function usage(): string {
+  const env = (key: keyof typeof OPTION_NAMES) => OPTION_NAMES[key].env;
+  return `usage: meshtap init [options]
+
+Installs the pod's traffic redirection in the nat table of the current network namespace:
+inbound TCP to the inbound listener, outbound TCP to the outbound listener, except the
+proxy's own traffic, localhost, the admin port and the exclusions below. Re-running converges
+to the same rules; --cleanup removes them. Needs root (or CAP_NET_ADMIN) and a route in the
+namespace. The inbound proxy must connect to its app from ${INBOUND_PASSTHROUGH_SOURCE}.
+
+options (environment variable in brackets; flags win):
+  --proxy-uid N                 uid of the proxy, never redirected (default ${INIT_DEFAULTS.proxyUid}) [${env('proxyUid')}]
+  --proxy-gid N                 gid of the proxy, never redirected (default ${INIT_DEFAULTS.proxyGid}) [${env('proxyGid')}]
+  --inbound-port PORT           inbound listener (default ${INIT_DEFAULTS.inboundPort}) [${env('inboundPort')}]
+  --outbound-port PORT          outbound listener (default ${INIT_DEFAULTS.outboundPort}) [${env('outboundPort')}]
+  --admin-port PORT             admin port, never captured (default ${INIT_DEFAULTS.adminPort}) [${env('adminPort')}]
+  --exclude-inbound-ports a,b   inbound ports not captured [${env('excludeInboundPorts')}]
+  --exclude-outbound-ports a,b  destination ports not captured [${env('excludeOutboundPorts')}]
+  --exclude-outbound-cidrs c,d  IPv4 destinations not captured, e.g. 10.0.0.0/8 [${env('excludeOutboundCidrs')}]
+  --backend auto|nft|legacy     iptables backend (default auto: what "iptables --version" says) [${env('backend')}]
+  --dry-run                     print the iptables-restore input for a fresh pod; change nothing
+  --cleanup                     remove the jumps and chains init added (${MESHTAP_CHAINS.join(', ')})
+  -h, --help                    show this help
+`;
+}
+
+function toOptions(values: Record<string, string | boolean | string[] | undefined>): InitOptions {
+  const list = (v: unknown) => (Array.isArray(v) ? v.join(',') : undefined);
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return {
+    proxyUid: str(values['proxy-uid']),
+    proxyGid: str(values['proxy-gid']),
+    inboundPort: str(values['inbound-port']),
+    outboundPort: str(values['outbound-port']),
+    adminPort: str(values['admin-port']),
+    excludeInboundPorts: list(values['exclude-inbound-ports']),
+    excludeOutboundPorts: list(values['exclude-outbound-ports']),
+    excludeOutboundCidrs: list(values['exclude-outbound-cidrs']),
+    // Validated by the schema, which names the flag when the value is wrong.
+    backend: str(values.backend) as InitOptions['backend'],
+    dryRun: values['dry-run'] === true ? true : undefined,
+    cleanup: values.cleanup === true ? true : undefined,
+  };
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function report(config: InitConfig, result: InitResult): { out: string; err: string } {
+  const via = result.tools ? `${result.tools.backend} backend, ${result.tools.restore}` : '';
+  const err = result.warnings.map((w) => `meshtap init: warning: ${w}\n`).join('');
+  switch (result.action) {
+    case 'dry-run': {
+      const what = config.cleanup ? 'would remove from a pod set up with these options' : 'would apply to a pod without meshtap rules';
+      return { out: `# meshtap init --dry-run: iptables-restore --noflush input init ${what}\n${result.plan.text}`, err };
+    }
+    case 'applied': {
+      const replaced = result.plan.removedJumps.length > 0 ? `, replacing ${plural(result.plan.removedJumps.length, 'previous jump')}` : '';
+      const rules = result.plan.added.map((r) => `  ${renderSavedRule(r)}\n`).join('');
+      return {
+        out: `meshtap init: applied ${plural(result.plan.added.length, 'nat rule')} in chains ${MESHTAP_CHAINS.join(', ')} (${via})${replaced}\n${rules}`,
+        err,
+      };
+    }
+    case 'unchanged':
+      return { out: `meshtap init: the nat rules are already in place, nothing changed (${via})\n`, err };
+    case 'removed':
+      return {
+        out:
+          `meshtap init: removed ${plural(result.plan.removedJumps.length, 'jump')} and ` +
+          `${plural(result.plan.removedChains.length, 'chain')} (${result.plan.removedChains.join(', ')}) (${via})\n`,
+        err,
+      };
+    case 'nothing-to-remove':
+      return { out: `meshtap init: no meshtap rules found, nothing to remove (${via})\n`, err };
+  }
+}
+
+export async function run(argv: string[], io: CommandIO): Promise<number> {
+  let config: InitConfig;
+  try {
+    const { values } = parseCommandArgs('init', argv, FLAGS);
+    if (values.help) {
+      io.stdout.write(usage());
+      return 0;
+    }
+    config = resolveInitConfig(toOptions(values), io.env);
+  } catch (err) {
+    if (isMeshtapError(err, CLI_ERR_USAGE) || isMeshtapError(err, SC_ERR_INIT_BAD_OPTION)) {
+      io.stderr.write(`meshtap init: ${describeError(err)}\nRun "meshtap init --help" for the options.\n`);
+      return 2;
+    }
+    throw err;
+  }
+  try {
+    const result = await runInit(config, { env: io.env });
+    const { out, err } = report(config, result);
+    if (err) io.stderr.write(err);
+    io.stdout.write(out);
+    return 0;
+  } catch (err) {
+    io.stderr.write(`meshtap init: ${describeError(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,352 @@
+/**
+ * The iptables planner: pure functions from an `InitConfig` (and, to converge, the current
+ * `iptables-save -t nat` text) to `iptables-restore --noflush` input.
+ *
+ * Layout of the nat table after `meshtap init`:
+ *
+ *   PREROUTING  → MESHTAP_INBOUND     admin port and excluded inbound ports RETURN,
+ *                                     everything else → MESHTAP_IN_REDIRECT
+ *               MESHTAP_IN_REDIRECT   REDIRECT to the inbound listener
+ *   OUTPUT      → MESHTAP_OUTPUT      loopback, proxy-owner, localhost and exclusion rules,
+ *                                     everything else → MESHTAP_REDIRECT
+ *               MESHTAP_REDIRECT      REDIRECT to the outbound listener
+ *
+ * Rules are rendered exactly as `iptables-save` prints them (option order, `-m tcp` before
+ * `--dport`, quoted comments), so an applied plan can be compared line by line with the table.
+ * Only TCP enters our chains: UDP is never captured.
+ *
+ * nat OUTPUT only sees a connection once the kernel has routed it, so a namespace needs a
+ * route (even `default dev lo`) for outbound redirection to work at all.
+ */
+import type { InitConfig } from './options.ts';
+
+/**
+ * The contract with the proxy: the inbound sidecar binds the source of its upstream socket to
+ * this address when it connects to the application at the pod's own IP. Connections from it
+ * over `lo` are let through untouched; without that, the forwarded connection would be
+ * redirected back into the inbound listener forever.
+ */
+export const INBOUND_PASSTHROUGH_SOURCE = '127.0.0.6';
+
+export const CHAIN_INBOUND = 'MESHTAP_INBOUND';
+export const CHAIN_IN_REDIRECT = 'MESHTAP_IN_REDIRECT';
+export const CHAIN_OUTPUT = 'MESHTAP_OUTPUT';
+export const CHAIN_REDIRECT = 'MESHTAP_REDIRECT';
+/** Every chain init creates, in declaration order. Cleanup removes exactly these. */
+export const MESHTAP_CHAINS: readonly string[] = Object.freeze([CHAIN_INBOUND, CHAIN_IN_REDIRECT, CHAIN_OUTPUT, CHAIN_REDIRECT]);
+
+export const COMMENT_PREFIX = 'meshtap: ';
+const LOCALHOST = '127.0.0.1/32';
+
+/** The subset of the configuration the rules depend on. */
+export type RuleConfig = Pick<
+  InitConfig,
+  'proxyUid' | 'proxyGid' | 'inboundPort' | 'outboundPort' | 'adminPort' | 'excludeInboundPorts' | 'excludeOutboundPorts' | 'excludeOutboundCidrs'
+>;
+
+export interface AddressMatch {
+  readonly cidr: string;
+  readonly negate?: boolean;
+}
+
+export interface OwnerMatch {
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly negate?: boolean;
+}
+
+/** One nat rule. Every rule is TCP-only and carries a `meshtap: <why>` comment. */
+export interface Rule {
+  readonly chain: string;
+  /** Inserted at the head of a built-in chain (the jumps) instead of appended. */
+  readonly first?: boolean;
+  readonly source?: AddressMatch;
+  readonly destination?: AddressMatch;
+  readonly outInterface?: string;
+  readonly dport?: number;
+  readonly owner?: OwnerMatch;
+  readonly why: string;
+  readonly jump: string;
+  readonly toPort?: number;
+}
+
+function ownerRules(config: RuleConfig, kind: 'uid' | 'gid'): Rule[] {
+  const id = kind === 'uid' ? config.proxyUid : config.proxyGid;
+  const owner = kind === 'uid' ? { uid: id } : { gid: id };
+  return [
+    {
+      // The outbound sidecar calling its own pod (a service that resolved to this pod) must
+      // still cross the inbound side; through MESHTAP_INBOUND so the admin port and excluded
+      // inbound ports stay uncaptured on this path as well.
+      chain: CHAIN_OUTPUT,
+      destination: { cidr: LOCALHOST, negate: true },
+      outInterface: 'lo',
+      owner,
+      why: `proxy ${kind} ${id} calling its own pod goes through the inbound side`,
+      jump: CHAIN_INBOUND,
+    },
+    {
+      chain: CHAIN_OUTPUT,
+      outInterface: 'lo',
+      owner: { ...owner, negate: true },
+      why: `app traffic on loopback (not ${kind} ${id}) is not captured`,
+      jump: 'RETURN',
+    },
+    {
+      chain: CHAIN_OUTPUT,
+      owner,
+      why: `traffic of the proxy ${kind} ${id} is never captured`,
+      jump: 'RETURN',
+    },
+  ];
+}
+
+/** The rules init installs, in order. Pure: the same config always gives the same list. */
+export function planRules(config: RuleConfig): Rule[] {
+  const rules: Rule[] = [
+    { chain: 'PREROUTING', first: true, why: 'inbound TCP goes to the inbound capture chain', jump: CHAIN_INBOUND },
+    { chain: 'OUTPUT', first: true, why: 'outbound TCP goes to the outbound capture chain', jump: CHAIN_OUTPUT },
+
+    { chain: CHAIN_INBOUND, dport: config.adminPort, why: 'admin port is never captured', jump: 'RETURN' },
+    ...config.excludeInboundPorts.map(
+      (port): Rule => ({ chain: CHAIN_INBOUND, dport: port, why: 'excluded inbound port', jump: 'RETURN' }),
+    ),
+    { chain: CHAIN_INBOUND, why: 'capture inbound TCP', jump: CHAIN_IN_REDIRECT },
+    { chain: CHAIN_IN_REDIRECT, why: 'to the inbound listener', jump: 'REDIRECT', toPort: config.inboundPort },
+
+    {
+      chain: CHAIN_OUTPUT,
+      source: { cidr: `${INBOUND_PASSTHROUGH_SOURCE}/32` },
+      outInterface: 'lo',
+      why: `inbound sidecar to its app (source ${INBOUND_PASSTHROUGH_SOURCE}) passes through`,
+      jump: 'RETURN',
+    },
+    ...ownerRules(config, 'uid'),
+    ...ownerRules(config, 'gid'),
+    { chain: CHAIN_OUTPUT, destination: { cidr: LOCALHOST }, why: 'localhost is not captured', jump: 'RETURN' },
+    ...config.excludeOutboundCidrs.map(
+      (cidr): Rule => ({ chain: CHAIN_OUTPUT, destination: { cidr }, why: 'excluded outbound CIDR', jump: 'RETURN' }),
+    ),
+    ...config.excludeOutboundPorts.map(
+      (port): Rule => ({ chain: CHAIN_OUTPUT, dport: port, why: 'excluded outbound port', jump: 'RETURN' }),
+    ),
+    { chain: CHAIN_OUTPUT, why: 'capture outbound TCP', jump: CHAIN_REDIRECT },
+    { chain: CHAIN_REDIRECT, why: 'to the outbound listener', jump: 'REDIRECT', toPort: config.outboundPort },
+  ];
+  return rules;
+}
+
+/** The rule's specification (everything after the chain name), in iptables-save's order. */
+export function renderRuleSpec(rule: Rule): string {
+  const parts: string[] = [];
+  if (rule.source) parts.push(...(rule.source.negate ? ['!'] : []), '-s', rule.source.cidr);
+  if (rule.destination) parts.push(...(rule.destination.negate ? ['!'] : []), '-d', rule.destination.cidr);
+  if (rule.outInterface) parts.push('-o', rule.outInterface);
+  parts.push('-p', 'tcp');
+  if (rule.dport !== undefined) parts.push('-m', 'tcp', '--dport', String(rule.dport));
+  if (rule.owner) {
+    parts.push('-m', 'owner');
+    if (rule.owner.uid !== undefined) parts.push(...(rule.owner.negate ? ['!'] : []), '--uid-owner', String(rule.owner.uid));
+    if (rule.owner.gid !== undefined) parts.push(...(rule.owner.negate ? ['!'] : []), '--gid-owner', String(rule.owner.gid));
+  }
+  parts.push('-m', 'comment', '--comment', `"${COMMENT_PREFIX}${rule.why}"`);
+  parts.push('-j', rule.jump);
+  if (rule.toPort !== undefined) parts.push('--to-ports', String(rule.toPort));
+  return parts.join(' ');
+}
+
+/** The rule as `iptables-save` lists it once applied. */
+export function renderSavedRule(rule: Rule): string {
+  return `-A ${rule.chain} ${renderRuleSpec(rule)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the current table
+
+export interface SavedRule {
+  readonly chain: string;
+  /** Everything after `-A <chain> `, verbatim, so it can be replayed as `-D <chain> <spec>`. */
+  readonly spec: string;
+  /** The `-j`/`-g` target, if any. */
+  readonly target?: string;
+}
+
+export interface NatTable {
+  /** Chains in declaration order (built-in and user-defined). */
+  readonly chains: readonly string[];
+  /** Rules in table order. */
+  readonly rules: readonly SavedRule[];
+}
+
+/** Splits a rule spec into words the way iptables-restore does: double quotes group, `\` escapes. */
+export function tokenizeRuleSpec(spec: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  let quoted = false;
+  for (let i = 0; i < spec.length; i++) {
+    const ch = spec[i];
+    if (ch === '\\' && i + 1 < spec.length) {
+      word += spec[++i];
+      inWord = true;
+    } else if (ch === '"') {
+      quoted = !quoted;
+      inWord = true;
+    } else if (!quoted && /\s/.test(ch)) {
+      if (inWord) words.push(word);
+      word = '';
+      inWord = false;
+    } else {
+      word += ch;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(word);
+  return words;
+}
+
+function ruleTarget(spec: string): string | undefined {
+  const words = tokenizeRuleSpec(spec);
+  for (let i = 0; i < words.length - 1; i++) {
+    if (words[i] === '-j' || words[i] === '-g' || words[i] === '--jump' || words[i] === '--goto') return words[i + 1];
+  }
+  return undefined;
+}
+
+/** Parses the `*nat` section of `iptables-save` output. An absent section is an empty table. */
+export function parseNatTable(saveText: string): NatTable {
+  const chains: string[] = [];
+  const rules: SavedRule[] = [];
+  let inNat = false;
+  for (const raw of saveText.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    if (line.startsWith('*')) {
+      inNat = line === '*nat';
+      continue;
+    }
+    if (!inNat) continue;
+    if (line === 'COMMIT') {
+      inNat = false;
+    } else if (line.startsWith(':')) {
+      chains.push(line.slice(1).split(/\s+/)[0]);
+    } else if (line.startsWith('-A ')) {
+      const m = /^-A\s+(\S+)\s*(.*)$/.exec(line);
+      if (m) rules.push({ chain: m[1], spec: m[2], target: ruleTarget(m[2]) });
+    }
+  }
+  return { chains, rules };
+}
+
+const OWN_CHAINS = new Set(MESHTAP_CHAINS);
+
+/** Rules outside our chains that jump into them: the jumps init added to the built-in chains. */
+export function findMeshtapJumps(table: NatTable): SavedRule[] {
+  return table.rules.filter((r) => !OWN_CHAINS.has(r.chain) && r.target !== undefined && OWN_CHAINS.has(r.target));
+}
+
+/** Every line of the table that init owns, normalised like `renderSavedRule`, in table order. */
+export function meshtapLines(table: NatTable): string[] {
+  return table.rules
+    .filter((r) => OWN_CHAINS.has(r.chain) || (r.target !== undefined && OWN_CHAINS.has(r.target)))
+    .map((r) => `-A ${r.chain} ${r.spec}`);
+}
+
+/** True when the table already holds exactly the planned rules, with the jumps first in their chains. */
+export function isApplied(rules: readonly Rule[], table: NatTable): boolean {
+  if (!MESHTAP_CHAINS.every((c) => table.chains.includes(c))) return false;
+  const jumps = rules.filter((r) => r.first);
+  for (const jump of jumps) {
+    const firstInChain = table.rules.find((r) => r.chain === jump.chain);
+    if (!firstInChain || firstInChain.spec !== renderRuleSpec(jump)) return false;
+  }
+  return sameByChain(rules.map(renderSavedRule), meshtapLines(table));
+}
+
+/** Chains may be listed in any order by the backends; rules within a chain may not. */
+function sameByChain(expected: string[], actual: string[]): boolean {
+  const byChain = (lines: string[]) => {
+    const groups = new Map<string, string[]>();
+    for (const line of lines) {
+      const chain = line.split(' ')[1];
+      groups.set(chain, [...(groups.get(chain) ?? []), line]);
+    }
+    return JSON.stringify([...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  };
+  return byChain(expected) === byChain(actual);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restore plans
+
+export interface RestorePlan {
+  /** `iptables-restore --noflush` input; empty when there is nothing to do. */
+  readonly text: string;
+  /** Existing jump rules the plan deletes (as `-D` lines). */
+  readonly removedJumps: readonly string[];
+  /** Our chains the plan deletes (cleanup only). */
+  readonly removedChains: readonly string[];
+  /** Rules the plan adds (apply only). */
+  readonly added: readonly Rule[];
+}
+
+const EMPTY_TABLE: NatTable = Object.freeze({ chains: [], rules: [] });
+
+/**
+ * Converges the table to `rules` in one transaction: delete our old jumps, declare our chains
+ * (iptables-restore --noflush flushes a declared chain that already exists), insert the jumps
+ * at the head of PREROUTING and OUTPUT, append the chain contents. Anything else in the table,
+ * a user's rules included, is left as it is.
+ *
+ * The jumps go first so that capture is decided before any other nat rule of the pod (a service
+ * DNAT installed in the pod's own OUTPUT, say); the proxy's own connections RETURN and then
+ * meet those rules as usual.
+ */
+export function planApply(config: RuleConfig, current: NatTable = EMPTY_TABLE): RestorePlan {
+  const rules = planRules(config);
+  const removedJumps = findMeshtapJumps(current).map((r) => `-D ${r.chain} ${r.spec}`);
+  const lines = [
+    '*nat',
+    ...MESHTAP_CHAINS.map((c) => `:${c} - [0:0]`),
+    ...removedJumps,
+    ...rules.filter((r) => r.first).map((r) => `-I ${r.chain} 1 ${renderRuleSpec(r)}`),
+    ...rules.filter((r) => !r.first).map(renderSavedRule),
+    'COMMIT',
+  ];
+  return { text: `${lines.join('\n')}\n`, removedJumps, removedChains: [], added: rules };
+}
+
+/**
+ * Removes exactly what init adds: the jumps into our chains, then our chains. A table without
+ * any of them gives an empty plan (cleanup is idempotent).
+ */
+export function planCleanup(current: NatTable): RestorePlan {
+  const removedJumps = findMeshtapJumps(current).map((r) => `-D ${r.chain} ${r.spec}`);
+  const removedChains = MESHTAP_CHAINS.filter((c) => current.chains.includes(c));
+  if (removedJumps.length === 0 && removedChains.length === 0) {
+    return { text: '', removedJumps, removedChains, added: [] };
+  }
+  // Flush every chain before deleting any: our chains jump into each other.
+  const lines = [
+    '*nat',
+    ...removedJumps,
+    ...removedChains.map((c) => `-F ${c}`),
+    ...removedChains.map((c) => `-X ${c}`),
+    'COMMIT',
+  ];
+  return { text: `${lines.join('\n')}\n`, removedJumps, removedChains, added: [] };
+}
+
+/** The nat table as it looks right after `planApply` on an empty table, for dry-run cleanup. */
+export function appliedTable(config: RuleConfig): NatTable {
+  const rules = planRules(config);
+  return {
+    chains: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING', ...MESHTAP_CHAINS],
+    rules: rules.map((r) => ({ chain: r.chain, spec: renderRuleSpec(r), target: r.jump })),
+  };
+}
+
+/** The plan `meshtap init` carries out for this config and table: apply, or cleanup. */
+export function planRestore(config: RuleConfig & Pick<InitConfig, 'cleanup'>, current: NatTable = EMPTY_TABLE): RestorePlan {
+  return config.cleanup ? planCleanup(current) : planApply(config, current);
+}

@@ -1,0 +1,178 @@
+/**
+ * `run(argv, io)` in process: flags, exit codes and output. Where iptables is involved, PATH
+ * points at a directory of stand-in scripts, so these tests need no namespace and touch nothing.
+ */
+import t from 'tap';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { CommandIO } from '../../../lib/cli.ts';
+import { run } from '../../../sidecar/init/cli.ts';
+import { parseBackend } from '../../../sidecar/init/apply.ts';
+import { resolveInitConfig } from '../../../sidecar/init/options.ts';
+import { appliedTable, planApply, planCleanup, planRules, renderRuleSpec } from '../../../sidecar/init/plan.ts';
+
+interface Captured {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function runInit(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Captured> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const io: CommandIO = { stdin: new PassThrough(), stdout, stderr, env };
+  const code = await run(argv, io);
+  return { code, stdout: out, stderr: err };
+}
+
+void t.test('help and usage errors', async (t) => {
+  const help = await runInit(['--help']);
+  t.equal(help.code, 0);
+  for (const flag of ['--proxy-uid', '--proxy-gid', '--inbound-port', '--outbound-port', '--admin-port', '--exclude-inbound-ports', '--exclude-outbound-ports', '--exclude-outbound-cidrs', '--backend', '--dry-run', '--cleanup']) {
+    t.match(help.stdout, flag, `help lists ${flag}`);
+  }
+  t.match(help.stdout, '127.0.0.6', 'help states the inbound passthrough source');
+
+  for (const argv of [['--nope'], ['extra'], ['--inbound-port'], ['--dry-run=yes'], ['--proxy-uid', 'x']]) {
+    const res = await runInit(argv);
+    t.equal(res.code, 2, `${argv.join(' ')}: exit 2`);
+    t.match(res.stderr, /^meshtap init: (CLI_ERR_USAGE|SC_ERR_INIT_BAD_OPTION): /, `${argv.join(' ')}: coded message`);
+    t.match(res.stderr, 'meshtap init --help');
+    t.equal(res.stdout, '', 'nothing on stdout');
+  }
+});
+
+void t.test('dry run prints the restore text and needs nothing', async (t) => {
+  const res = await runInit(
+    ['--dry-run', '--proxy-uid=2000', '--exclude-inbound-ports', '22', '--exclude-inbound-ports', '8081,9000', '--exclude-outbound-cidrs=10.96.0.0/12'],
+    { PATH: '/nonexistent', MESHTAP_OUTBOUND_PORT: '16001' },
+  );
+  t.equal(res.code, 0, 'exit 0 without iptables on PATH');
+  const config = resolveInitConfig({ proxyUid: 2000, excludeInboundPorts: [22, 8081, 9000], excludeOutboundCidrs: ['10.96.0.0/12'], outboundPort: 16001 });
+  const [header, ...rest] = res.stdout.split('\n');
+  t.match(header, /^# meshtap init --dry-run: /, 'a comment header, which iptables-restore ignores');
+  t.equal(rest.join('\n'), planApply(config).text, 'then exactly the plan: repeated flags add up, env fills the rest');
+
+  const cleanup = await runInit(['--dry-run', '--cleanup'], { PATH: '/nonexistent' });
+  t.equal(cleanup.code, 0);
+  t.equal(cleanup.stdout.split('\n').slice(1).join('\n'), planCleanup(appliedTable(resolveInitConfig())).text, 'dry-run cleanup prints the cleanup plan');
+});
+
+void t.test('backend detection from the version line', async (t) => {
+  t.equal(parseBackend('iptables v1.8.9 (nf_tables)\n'), 'nft');
+  t.equal(parseBackend('iptables v1.8.7 (legacy)\n'), 'legacy');
+  t.equal(parseBackend('iptables v1.6.1\n'), 'legacy', 'before 1.8 there was only legacy');
+  t.equal(parseBackend('iptables v1.8.9\n'), undefined, 'a 1.8 without a backend is not guessed');
+  t.equal(parseBackend(''), undefined);
+});
+
+void t.test('with stand-in iptables tools', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'init-fake-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const fed = path.join(dir, 'restore-input');
+  const argsFile = path.join(dir, 'restore-args');
+
+  /** Shell builtins only: PATH holds nothing but these scripts. */
+  async function tools(
+    version: string,
+    save: string,
+    restore: { exit: number; stderr?: string } = { exit: 0 },
+    names = ['iptables-save', 'iptables-restore'],
+    saveStderr = '',
+  ) {
+    const script = (body: string) => `#!/bin/sh\n${body}\n`;
+    await writeFile(path.join(dir, 'iptables'), script(`echo '${version}'`));
+    const warn = saveStderr ? `; echo '${saveStderr}' >&2` : '';
+    await writeFile(path.join(dir, names[0]), script(`printf '%s' '${save.replace(/'/g, "'\\''")}'${warn}${save.startsWith('FAIL') ? '; echo "read error" >&2; exit 1' : ''}`));
+    await writeFile(
+      path.join(dir, names[1]),
+      script(
+        `echo "$@" > '${argsFile}'\n: > '${fed}'\nwhile IFS= read -r line; do printf '%s\\n' "$line" >> '${fed}'; done\n` +
+          (restore.stderr ? `echo '${restore.stderr}' >&2\n` : '') +
+          `exit ${restore.exit}`,
+      ),
+    );
+    for (const f of ['iptables', ...names]) await chmod(path.join(dir, f), 0o755);
+  }
+  const env = { PATH: dir };
+  const userTable = '*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -d 10.99.0.0/16 -j RETURN\nCOMMIT\n';
+
+  await t.test('apply feeds the plan to iptables-restore --noflush', async (t) => {
+    await tools('iptables v1.8.9 (nf_tables)', userTable);
+    const res = await runInit([], env);
+    t.equal(res.code, 0, res.stderr);
+    t.equal(await readFile(fed, 'utf8'), planApply(resolveInitConfig()).text, 'restore got the plan');
+    t.equal((await readFile(argsFile, 'utf8')).trim(), '--noflush --wait', 'in no-flush mode, waiting for the lock');
+    t.match(res.stdout, /applied 15 nat rules .*\(nft backend, iptables-restore\)/);
+  });
+
+  await t.test('explicit backends use the suffixed tools', async (t) => {
+    await tools('iptables v1.8.9 (nf_tables)', userTable, { exit: 0 }, ['iptables-legacy-save', 'iptables-legacy-restore']);
+    const res = await runInit(['--backend=legacy'], env);
+    t.equal(res.code, 0, res.stderr);
+    t.match(res.stdout, '(legacy backend, iptables-legacy-restore)');
+  });
+
+  await t.test('an applied table is left alone', async (t) => {
+    const config = resolveInitConfig();
+    const applied = appliedTable(config);
+    const save = ['*nat', ...applied.chains.map((c) => `:${c} ${c.startsWith('MESHTAP') ? '-' : 'ACCEPT'} [0:0]`), ...applied.rules.map((r) => `-A ${r.chain} ${r.spec}`), 'COMMIT', ''].join('\n');
+    t.equal(applied.rules.length, planRules(config).length);
+    t.ok(applied.rules.every((r, i) => r.spec === renderRuleSpec(planRules(config)[i])));
+    await tools('iptables v1.8.9 (nf_tables)', save, { exit: 9 });
+    const res = await runInit([], env);
+    t.equal(res.code, 0, 'restore is not even called (it would fail)');
+    t.match(res.stdout, /already in place/);
+  });
+
+  await t.test('cleanup of a table without our rules runs nothing', async (t) => {
+    await tools('iptables v1.8.9 (nf_tables)', userTable, { exit: 9 });
+    const res = await runInit(['--cleanup'], env);
+    t.equal(res.code, 0, res.stderr);
+    t.match(res.stdout, /nothing to remove/);
+  });
+
+  await t.test('a warning when legacy tables hide next to nft', async (t) => {
+    await tools('iptables v1.8.9 (nf_tables)', userTable, { exit: 0 }, undefined, '# Warning: iptables-legacy tables present, use iptables-legacy-save to see them');
+    const res = await runInit([], env);
+    t.equal(res.code, 0);
+    t.match(res.stderr, /warning: legacy iptables tables also exist/);
+  });
+
+  await t.test('failures map to codes and exit 1', async (t) => {
+    await tools('iptables v1.8.9 (something)', userTable);
+    let res = await runInit([], env);
+    t.equal(res.code, 1);
+    t.match(res.stderr, /SC_ERR_INIT_BACKEND_UNKNOWN: cannot tell the iptables backend .*pass --backend nft or --backend legacy/);
+
+    await tools('iptables v1.8.9 (nf_tables)', 'FAIL');
+    res = await runInit([], env);
+    t.equal(res.code, 1);
+    t.match(res.stderr, /SC_ERR_INIT_READ_FAILED: iptables-save -t nat failed: read error/);
+
+    await tools('iptables v1.8.9 (nf_tables)', userTable, { exit: 2, stderr: 'iptables-restore: line 7 failed' });
+    res = await runInit([], env);
+    t.equal(res.code, 1);
+    t.match(res.stderr, /SC_ERR_INIT_APPLY_FAILED: iptables-restore --noflush --wait failed: iptables-restore: line 7 failed/);
+
+    await tools('iptables v1.8.9 (nf_tables)', userTable, { exit: 4, stderr: 'iptables-restore v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)' });
+    res = await runInit([], env);
+    t.equal(res.code, 1);
+    t.match(res.stderr, /SC_ERR_INIT_NOT_PERMITTED: .*run init as root or with CAP_NET_ADMIN/);
+
+    await chmod(path.join(dir, 'iptables'), 0o644);
+    res = await runInit([], env);
+    t.equal(res.code, 1, 'a tool that cannot be executed');
+    t.match(res.stderr, /SC_ERR_INIT_NOT_PERMITTED: iptables cannot be executed/);
+
+    res = await runInit([], { PATH: path.join(dir, 'nothing-here') });
+    t.equal(res.code, 1);
+    t.match(res.stderr, /SC_ERR_INIT_IPTABLES_MISSING: iptables not found on PATH/);
+  });
+});

@@ -1,0 +1,99 @@
+/**
+ * `meshtap init` applied for real inside a pod's network namespace, with one backend: the
+ * table holds exactly the planned rules, re-running changes nothing, a tampered or differently
+ * configured table converges, cleanup restores the table as it was (a user's rule included),
+ * and a dry run touches nothing.
+ */
+import type { Test } from 'tap';
+import { PodNetwork, execInNetns, listNetns } from '../../../../lab/netns.ts';
+import { resolveInitConfig } from '../../../../sidecar/init/options.ts';
+import { MESHTAP_CHAINS, meshtapLines, parseNatTable, planApply, planRules, renderSavedRule } from '../../../../sidecar/init/plan.ts';
+import { iptablesIn, natState, runInitIn, type Backend } from './init-harness.ts';
+
+const USER_RULE = ['-t', 'nat', '-A', 'OUTPUT', '-d', '10.99.0.0/16', '-p', 'tcp', '-m', 'comment', '--comment', 'user rule', '-j', 'RETURN'];
+const USER_RULE_SAVED = '-A OUTPUT -d 10.99.0.0/16 -p tcp -m comment --comment "user rule" -j RETURN';
+
+const ARGS = ['--exclude-inbound-ports=22,8081', '--exclude-outbound-ports=9090', '--exclude-outbound-cidrs=10.96.0.0/16,169.254.169.254'];
+const OPTIONS = { excludeInboundPorts: '22,8081', excludeOutboundPorts: '9090', excludeOutboundCidrs: '10.96.0.0/16,169.254.169.254' };
+
+/** Our lines grouped by chain: the backends may list user chains in different orders. */
+function byChain(lines: string[]): Record<string, string[]> {
+  const groups: Record<string, string[]> = {};
+  for (const line of lines) (groups[line.split(' ')[1]] ??= []).push(line);
+  return groups;
+}
+
+const other = (backend: Backend): Backend => (backend === 'nft' ? 'legacy' : 'nft');
+
+/** The whole life of the rules in one pod, with one backend. */
+export async function applyScenario(t: Test, backend: Backend): Promise<void> {
+  const net = new PodNetwork();
+  t.teardown(() => net.destroy());
+  await net.create();
+  const pod = await net.addPod('a');
+  const run = async (args: string[]) => {
+    const exit = await runInitIn(pod.netns, [...args, `--backend=${backend}`]);
+    t.equal(exit.code, 0, `meshtap init ${args.join(' ')} exits 0`, { stderr: exit.stderr });
+    return exit;
+  };
+
+  await iptablesIn(pod.netns, backend, USER_RULE);
+  const pristine = await natState(pod.netns, backend);
+  t.match(pristine, USER_RULE_SAVED, 'the user rule is in place');
+  const otherPristine = await natState(pod.netns, other(backend));
+
+  const dry = await run([...ARGS, '--dry-run']);
+  t.equal(dry.stdout.replace(/^#.*\n/, ''), planApply(resolveInitConfig(OPTIONS)).text, 'dry run prints the restore text');
+  t.equal(await natState(pod.netns, backend), pristine, 'dry run changed nothing');
+  await t.resolves(execInNetns(pod.netns, `iptables-${backend}-restore`, ['--test', '--noflush'], dry.stdout), 'iptables-restore --test accepts the dry-run output as printed');
+  t.equal(await natState(pod.netns, backend), pristine, 'and testing it changed nothing either');
+
+  const applied = await run(ARGS);
+  t.match(applied.stdout, /applied 20 nat rules/, 'says what it did');
+  const state = await natState(pod.netns, backend);
+  const expected = planRules(resolveInitConfig(OPTIONS)).map(renderSavedRule);
+  t.same(byChain(meshtapLines(parseNatTable(state))), byChain(expected), 'the table holds exactly the planned rules');
+  for (const chain of MESHTAP_CHAINS) t.match(state, `:${chain} - [0:0]`, `chain ${chain} exists`);
+  t.match(state, USER_RULE_SAVED, 'the user rule survives apply');
+  const output = parseNatTable(state).rules.filter((r) => r.chain === 'OUTPUT');
+  t.equal(output[0].target, 'MESHTAP_OUTPUT', 'the capture jump comes first in OUTPUT');
+  t.equal(output.length, 2, 'OUTPUT holds our jump and the user rule only');
+  t.equal(parseNatTable(state).rules.filter((r) => r.chain === 'PREROUTING')[0]?.target, 'MESHTAP_INBOUND', 'PREROUTING jumps first');
+  t.equal(await natState(pod.netns, other(backend)), otherPristine, `the ${other(backend)} backend is untouched`);
+
+  const again = await run(ARGS);
+  t.match(again.stdout, /already in place/, 'a re-run notices the rules are in place');
+  t.equal(await natState(pod.netns, backend), state, 're-running leaves the identical table');
+
+  // Someone deleted one of our rules and added a second jump: a re-run repairs both.
+  await iptablesIn(pod.netns, backend, ['-t', 'nat', '-D', 'MESHTAP_OUTPUT', '3']);
+  await iptablesIn(pod.netns, backend, ['-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '-j', 'MESHTAP_OUTPUT']);
+  t.not(await natState(pod.netns, backend), state, 'the table was tampered with');
+  const repaired = await run(ARGS);
+  t.match(repaired.stdout, /replacing 3 previous jumps/, 'every jump (both into MESHTAP_OUTPUT, one into MESHTAP_INBOUND) was replaced');
+  t.equal(await natState(pod.netns, backend), state, 'a re-run repairs a tampered table');
+
+  const changed = await run(['--inbound-port=16006', '--proxy-uid=2000']);
+  const changedState = await natState(pod.netns, backend);
+  const changedExpected = planRules(resolveInitConfig({ inboundPort: 16006, proxyUid: 2000 })).map(renderSavedRule);
+  t.same(byChain(meshtapLines(parseNatTable(changedState))), byChain(changedExpected), 'a new config replaces every old rule');
+  t.notMatch(changedState, /15006|--uid-owner 1337|8081|9090/, 'nothing stale remains');
+  t.match(changed.stdout, /--to-ports 16006/, 'prints the rules it applied');
+  await run(ARGS);
+  t.equal(await natState(pod.netns, backend), state, 'and back again');
+
+  const cleaned = await run(['--cleanup']);
+  t.match(cleaned.stdout, /removed 2 jumps and 4 chains/, 'cleanup says what it removed');
+  t.equal(await natState(pod.netns, backend), pristine, 'cleanup restores the table exactly, user rule included');
+  const cleanedAgain = await run(['--cleanup']);
+  t.match(cleanedAgain.stdout, /nothing to remove/, 'cleanup is idempotent');
+  t.equal(await natState(pod.netns, backend), pristine, 'still pristine');
+  t.equal(await natState(pod.netns, other(backend)), otherPristine, `the ${other(backend)} backend is still untouched`);
+
+  const dryCleanup = await run(['--cleanup', '--dry-run']);
+  t.match(dryCleanup.stdout, /-X MESHTAP_OUTPUT/, 'a dry-run cleanup prints the cleanup plan');
+  t.equal(await natState(pod.netns, backend), pristine, 'and changes nothing');
+
+  await net.destroy();
+  t.same(await listNetns(net.prefix), [], 'namespace removed');
+}

@@ -1,0 +1,117 @@
+import t, { type Test } from 'tap';
+import { isMeshtapError } from '../../../lib/errors.ts';
+import { SC_ERR_INIT_BAD_OPTION } from '../../../sidecar/init/errors.ts';
+import { parseIpv4Cidr, resolveInitConfig, type InitOptions } from '../../../sidecar/init/options.ts';
+
+function badOption(t: Test, options: unknown, message: RegExp, env: Record<string, string> = {}) {
+  t.throws(
+    () => resolveInitConfig(options as InitOptions, env),
+    { code: SC_ERR_INIT_BAD_OPTION, message },
+    `rejects ${JSON.stringify(options)} ${Object.keys(env).length ? JSON.stringify(env) : ''}`.trim(),
+  );
+}
+
+void t.test('defaults and freezing', async (t) => {
+  const config = resolveInitConfig();
+  t.same(config, {
+    proxyUid: 1337,
+    proxyGid: 1337,
+    inboundPort: 15006,
+    outboundPort: 15001,
+    adminPort: 15020,
+    excludeInboundPorts: [],
+    excludeOutboundPorts: [],
+    excludeOutboundCidrs: [],
+    backend: 'auto',
+    dryRun: false,
+    cleanup: false,
+  });
+  t.ok(Object.isFrozen(config), 'config is frozen');
+  t.ok(Object.isFrozen(config.excludeOutboundCidrs), 'lists are frozen');
+});
+
+void t.test('values from flags, annotations and code', async (t) => {
+  const config = resolveInitConfig({
+    proxyUid: '2000',
+    proxyGid: 3000,
+    inboundPort: ' 16006 ',
+    excludeInboundPorts: '8081, 22,,22',
+    excludeOutboundPorts: [9090, '5432', 9090],
+    excludeOutboundCidrs: '10.96.7.1/12, 169.254.169.254,10.96.0.0/12,0.0.0.0/0',
+    backend: 'legacy',
+    dryRun: true,
+  });
+  t.equal(config.proxyUid, 2000);
+  t.equal(config.proxyGid, 3000);
+  t.equal(config.inboundPort, 16006);
+  t.same(config.excludeInboundPorts, [22, 8081], 'ports deduplicated and sorted');
+  t.same(config.excludeOutboundPorts, [5432, 9090]);
+  t.same(config.excludeOutboundCidrs, ['0.0.0.0/0', '10.96.0.0/12', '169.254.169.254/32'], 'CIDRs normalised, deduplicated, sorted');
+  t.equal(config.backend, 'legacy');
+  t.equal(config.dryRun, true);
+  t.same(resolveInitConfig({ excludeOutboundCidrs: '' }).excludeOutboundCidrs, [], 'an empty list is none');
+});
+
+void t.test('IPv4 CIDRs', async (t) => {
+  t.same(parseIpv4Cidr('192.168.1.77/24'), { cidr: '192.168.1.0/24' });
+  t.same(parseIpv4Cidr('10.0.0.1'), { cidr: '10.0.0.1/32' });
+  t.same(parseIpv4Cidr('255.255.255.255/1'), { cidr: '128.0.0.0/1' });
+  for (const garbage of ['10.0.0.256', '10.0.0/8', 'abc', '10.0.0.0/33', '010.0.0.1', '10.0.0.0/08', '10.0.0.0/', ' ', '1.2.3.4.5', '10.0.0.0/-1']) {
+    t.match(parseIpv4Cidr(garbage), { error: /not an IPv4 CIDR/ }, `"${garbage}" is rejected`);
+  }
+  t.match(parseIpv4Cidr('fd00::/8'), { error: /IPv6 CIDR; meshtap init programs IPv4 iptables only/ }, 'IPv6 is rejected with the reason');
+  t.match(parseIpv4Cidr('::ffff:10.0.0.1'), { error: /IPv6/ });
+});
+
+void t.test('bad values name the flag, the value and what is expected', async (t) => {
+  badOption(t, { inboundPort: 0 }, /--inbound-port \(inboundPort\) must be a port number 1-65535, got 0/);
+  badOption(t, { outboundPort: '15001x' }, /--outbound-port \(outboundPort\) must be a port number 1-65535, got "15001x"/);
+  badOption(t, { adminPort: 70000 }, /--admin-port \(adminPort\) must be a port number/);
+  badOption(t, { inboundPort: 1.5 }, /--inbound-port/);
+  badOption(t, { proxyUid: 0 }, /--proxy-uid \(proxyUid\) must be a numeric id .* \(0 would exempt every root process from capture\), got 0/);
+  badOption(t, { proxyGid: -1 }, /--proxy-gid/);
+  badOption(t, { proxyUid: 'proxy' }, /--proxy-uid \(proxyUid\) must be a numeric id/);
+  badOption(t, { excludeInboundPorts: '80,http' }, /--exclude-inbound-ports \(excludeInboundPorts\) must list port numbers 1-65535, got "http"/);
+  badOption(t, { excludeOutboundPorts: [80, 0] }, /--exclude-outbound-ports .* got 0/);
+  badOption(t, { excludeOutboundCidrs: '10.0.0.0/8,fd00::/8' }, /--exclude-outbound-cidrs \(excludeOutboundCidrs\) must list IPv4 CIDRs: "fd00::\/8" is an IPv6 CIDR/);
+  badOption(t, { excludeOutboundCidrs: ['10.0.0.300'] }, /must list IPv4 CIDRs: "10.0.0.300" is not an IPv4 CIDR/);
+  badOption(t, { backend: 'nftables' }, /--backend \(backend\) must be one of auto, nft, legacy, got "nftables"/);
+  badOption(t, { dryRun: 'yes' }, /--dry-run \(dryRun\) must be true or false, got "yes"/);
+  badOption(t, { inboundPort: 15001 }, /--outbound-port \(outboundPort\) must differ from --inbound-port \(both are 15001\)/);
+  badOption(t, { adminPort: 15006 }, /--admin-port \(adminPort\) must differ from --inbound-port/);
+  badOption(t, { proxyUid: 1, inboundPort: 'x', backend: 'y' }, /--inbound-port .*; --backend/);
+});
+
+void t.test('unknown keys fail with a hint', async (t) => {
+  badOption(t, { excludeInboundPort: '80' }, /unknown option "excludeInboundPort": did you mean "excludeInboundPorts"\?/);
+  badOption(t, { proxyUID: 1 }, /unknown option "proxyUID": did you mean "proxyUid"\?/);
+  badOption(t, { uid: 1 }, /unknown option "uid" \(known: proxyUid, .*cleanup\)/);
+});
+
+void t.test('environment variables sit between options and defaults', async (t) => {
+  const env = {
+    MESHTAP_PROXY_UID: '1500',
+    MESHTAP_INBOUND_PORT: '16006',
+    MESHTAP_EXCLUDE_OUTBOUND_CIDRS: '10.96.0.0/12',
+    MESHTAP_IPTABLES_BACKEND: 'nft',
+    MESHTAP_OUTBOUND_PORT: '',
+  };
+  const config = resolveInitConfig({ inboundPort: 17006 }, env);
+  t.equal(config.proxyUid, 1500, 'env over default');
+  t.equal(config.inboundPort, 17006, 'option over env');
+  t.equal(config.outboundPort, 15001, 'an empty variable is unset');
+  t.same(config.excludeOutboundCidrs, ['10.96.0.0/12']);
+  t.equal(config.backend, 'nft');
+  badOption(t, {}, /MESHTAP_ADMIN_PORT must be a port number 1-65535, got "admin"/, { MESHTAP_ADMIN_PORT: 'admin' });
+  t.ok(
+    (() => {
+      try {
+        resolveInitConfig({}, { MESHTAP_PROXY_GID: '0' });
+        return false;
+      } catch (err) {
+        return isMeshtapError(err, SC_ERR_INIT_BAD_OPTION) && err.cause !== undefined;
+      }
+    })(),
+    'the zod error is kept as the cause',
+  );
+});

@@ -1,0 +1,230 @@
+/**
+ * The planner, pure: golden restore texts for each fixture in test/fixtures/init (refreshed
+ * only with MESHTAP_UPDATE_GOLDEN=1; a missing, stale or orphaned golden fails), and the
+ * properties the rules must keep whatever the config.
+ */
+import t from 'tap';
+import fc from 'fast-check';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { resolveInitConfig, type InitOptions } from '../../../sidecar/init/options.ts';
+import {
+  CHAIN_INBOUND,
+  CHAIN_IN_REDIRECT,
+  CHAIN_OUTPUT,
+  CHAIN_REDIRECT,
+  INBOUND_PASSTHROUGH_SOURCE,
+  MESHTAP_CHAINS,
+  appliedTable,
+  findMeshtapJumps,
+  isApplied,
+  parseNatTable,
+  planApply,
+  planCleanup,
+  planRestore,
+  planRules,
+  renderRuleSpec,
+  renderSavedRule,
+  tokenizeRuleSpec,
+  type Rule,
+} from '../../../sidecar/init/plan.ts';
+
+const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures/init');
+const UPDATE = process.env.MESHTAP_UPDATE_GOLDEN === '1';
+
+interface Fixture {
+  description: string;
+  options: InitOptions;
+  nat?: string[];
+}
+
+void t.test('golden restore texts', async (t) => {
+  const files = await readdir(FIXTURES);
+  const cases = files.filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
+  t.ok(cases.length >= 7, 'fixtures are found');
+  for (const golden of files.filter((f) => f.endsWith('.golden.txt'))) {
+    t.ok(cases.includes(golden.slice(0, -'.golden.txt'.length)), `${golden} belongs to a fixture`);
+  }
+  for (const name of cases) {
+    const fixture = JSON.parse(await readFile(path.join(FIXTURES, `${name}.json`), 'utf8')) as Fixture;
+    const config = resolveInitConfig(fixture.options);
+    const actual = planRestore(config, parseNatTable((fixture.nat ?? []).join('\n'))).text;
+    const goldenPath = path.join(FIXTURES, `${name}.golden.txt`);
+    if (UPDATE) {
+      await writeFile(goldenPath, actual);
+      t.pass(`${name}: golden written`);
+      continue;
+    }
+    const golden = await readFile(goldenPath, 'utf8').catch(() => undefined);
+    if (golden === undefined) {
+      t.fail(`${name}: ${name}.golden.txt is missing; review the plan and run with MESHTAP_UPDATE_GOLDEN=1`);
+      continue;
+    }
+    t.equal(actual, golden, `${name}: ${fixture.description}`);
+  }
+});
+
+const defaults = resolveInitConfig();
+
+function index(rules: Rule[], predicate: (r: Rule) => boolean, what: string): number {
+  const i = rules.findIndex(predicate);
+  if (i < 0) throw new Error(`no rule ${what}`);
+  return i;
+}
+
+void t.test('the rules keep their promises', async (t) => {
+  const config = resolveInitConfig({ excludeInboundPorts: [8081], excludeOutboundPorts: [9090], excludeOutboundCidrs: ['10.96.0.0/12'] });
+  const rules = planRules(config);
+  t.equal(INBOUND_PASSTHROUGH_SOURCE, '127.0.0.6', 'the inbound passthrough source is the contract address');
+  t.same(MESHTAP_CHAINS, ['MESHTAP_INBOUND', 'MESHTAP_IN_REDIRECT', 'MESHTAP_OUTPUT', 'MESHTAP_REDIRECT']);
+  t.same(planRules(config), rules, 'same config, same rules');
+
+  t.same(
+    rules.filter((r) => r.first).map((r) => [r.chain, r.jump]),
+    [
+      ['PREROUTING', CHAIN_INBOUND],
+      ['OUTPUT', CHAIN_OUTPUT],
+    ],
+    'one jump from PREROUTING and one from OUTPUT',
+  );
+  for (const r of rules) {
+    t.match(renderRuleSpec(r), /-p tcp .*-m comment --comment "meshtap: [^"]+" -j /, `${r.chain} rule carries a meshtap comment and is TCP only: ${r.why}`);
+  }
+  t.same(
+    rules.filter((r) => r.jump === 'REDIRECT').map((r) => [r.chain, r.toPort]),
+    [
+      [CHAIN_IN_REDIRECT, 15006],
+      [CHAIN_REDIRECT, 15001],
+    ],
+    'the only redirects: inbound to 15006, outbound to 15001',
+  );
+
+  const inbound = rules.filter((r) => r.chain === CHAIN_INBOUND);
+  const captureIn = inbound.findIndex((r) => r.jump === CHAIN_IN_REDIRECT);
+  t.equal(captureIn, inbound.length - 1, 'inbound capture is the last inbound rule');
+  for (const port of [15020, 8081]) {
+    const i = inbound.findIndex((r) => r.dport === port && r.jump === 'RETURN');
+    t.ok(i >= 0 && i < captureIn, `inbound port ${port} returns before the capture`);
+  }
+
+  const output = rules.filter((r) => r.chain === CHAIN_OUTPUT);
+  t.same(output[0].source, { cidr: '127.0.0.6/32' }, 'the passthrough rule comes first in the outbound chain');
+  t.equal(output[0].outInterface, 'lo');
+  t.equal(output[0].jump, 'RETURN');
+  for (const kind of ['uid', 'gid'] as const) {
+    const hairpin = index(output, (r) => r.owner?.[kind] === 1337 && !r.owner.negate && r.jump === CHAIN_INBOUND, `${kind} hairpin`);
+    const ownerReturn = index(output, (r) => r.owner?.[kind] === 1337 && !r.owner.negate && r.jump === 'RETURN' && !r.outInterface, `${kind} return`);
+    t.ok(hairpin < ownerReturn, `proxy ${kind} calling its own pod is sent inbound before the proxy ${kind} RETURN`);
+    t.same(output[hairpin].destination, { cidr: '127.0.0.1/32', negate: true }, `${kind} hairpin spares 127.0.0.1`);
+    t.equal(output[hairpin].outInterface, 'lo');
+  }
+  const capture = index(output, (r) => r.jump === CHAIN_REDIRECT, 'capture');
+  t.equal(capture, output.length - 1, 'outbound capture is the last outbound rule');
+  for (const [what, predicate] of [
+    ['localhost', (r: Rule) => r.destination?.cidr === '127.0.0.1/32' && !r.destination.negate],
+    ['excluded CIDR', (r: Rule) => r.destination?.cidr === '10.96.0.0/12'],
+    ['excluded port', (r: Rule) => r.dport === 9090],
+    ['app on loopback', (r: Rule) => r.outInterface === 'lo' && r.owner?.negate === true],
+  ] as const) {
+    t.equal(output[index(output, predicate, what)].jump, 'RETURN', `${what} returns before the capture`);
+  }
+});
+
+void t.test('rendering matches iptables-save', async (t) => {
+  const rules = planRules(resolveInitConfig({ excludeInboundPorts: [22] }));
+  t.equal(
+    renderSavedRule(rules.find((r) => r.owner?.uid !== undefined && r.jump === CHAIN_INBOUND)!),
+    '-A MESHTAP_OUTPUT ! -d 127.0.0.1/32 -o lo -p tcp -m owner --uid-owner 1337 -m comment --comment "meshtap: proxy uid 1337 calling its own pod goes through the inbound side" -j MESHTAP_INBOUND',
+  );
+  t.equal(
+    renderSavedRule(rules.find((r) => r.dport === 22)!),
+    '-A MESHTAP_INBOUND -p tcp -m tcp --dport 22 -m comment --comment "meshtap: excluded inbound port" -j RETURN',
+  );
+  const text = planApply(defaults).text;
+  t.match(text, /^\*nat\n:MESHTAP_INBOUND - \[0:0\]\n/, 'declares the chains first');
+  t.match(text, /\n-I PREROUTING 1 -p tcp /, 'inserts the PREROUTING jump at the head');
+  t.match(text, /\n-I OUTPUT 1 -p tcp /, 'inserts the OUTPUT jump at the head');
+  t.match(text, /\nCOMMIT\n$/, 'one transaction');
+});
+
+void t.test('reading iptables-save', async (t) => {
+  t.same(tokenizeRuleSpec('-p tcp -m comment --comment "a \\"quoted\\" -j X" -j RETURN'), ['-p', 'tcp', '-m', 'comment', '--comment', 'a "quoted" -j X', '-j', 'RETURN']);
+  const table = parseNatTable(
+    [
+      '*filter',
+      ':INPUT ACCEPT [0:0]',
+      '-A INPUT -j MESHTAP_OUTPUT',
+      'COMMIT',
+      '*nat',
+      ':PREROUTING ACCEPT [3:180]',
+      ':OUTPUT ACCEPT [0:0]',
+      ':MESHTAP_OUTPUT - [0:0]',
+      '-A OUTPUT -m comment --comment "-j MESHTAP_OUTPUT" -j RETURN',
+      '-A OUTPUT -p tcp -g MESHTAP_OUTPUT',
+      '-A OUTPUT -p tcp -j MESHTAP_OTHER',
+      '-A MESHTAP_OUTPUT -j MESHTAP_OUTPUT',
+      'COMMIT',
+    ].join('\n'),
+  );
+  t.same(table.chains, ['PREROUTING', 'OUTPUT', 'MESHTAP_OUTPUT'], 'only the nat table is read');
+  t.same(
+    findMeshtapJumps(table).map((r) => r.spec),
+    ['-p tcp -g MESHTAP_OUTPUT'],
+    'jumps are found by target, not by text: comments and chains that are not ours are ignored',
+  );
+  t.same(parseNatTable(''), { chains: [], rules: [] }, 'no nat section, empty table');
+});
+
+void t.test('converging', async (t) => {
+  const config = resolveInitConfig({ excludeOutboundCidrs: '10.0.0.0/8' });
+  const applied = appliedTable(config);
+  t.ok(isApplied(planRules(config), applied), 'an applied table is recognised');
+  t.notOk(isApplied(planRules(defaults), applied), 'another config is not');
+  const missing = { ...applied, rules: applied.rules.filter((r) => !r.spec.includes('localhost')) };
+  t.notOk(isApplied(planRules(config), missing), 'a missing rule is noticed');
+  const duplicated = { ...applied, rules: [...applied.rules, applied.rules[1]] };
+  t.notOk(isApplied(planRules(config), duplicated), 'a duplicate jump is noticed');
+  const userFirst = { ...applied, rules: [{ chain: 'OUTPUT', spec: '-j RETURN', target: 'RETURN' }, ...applied.rules] };
+  t.notOk(isApplied(planRules(config), userFirst), 'a jump no longer first is noticed');
+  const noChains = { ...applied, chains: applied.chains.filter((c) => c !== CHAIN_REDIRECT) };
+  t.notOk(isApplied(planRules(config), noChains), 'a missing chain is noticed');
+
+  const cleanup = planCleanup(applied);
+  t.same(cleanup.removedChains, MESHTAP_CHAINS, 'cleanup removes our four chains');
+  t.equal(cleanup.removedJumps.length, 2, 'and the two jumps');
+  t.equal(planCleanup(parseNatTable('')).text, '', 'nothing to clean, empty plan');
+});
+
+void t.test('properties over random configs', async (t) => {
+  const port = fc.integer({ min: 1, max: 65535 });
+  const octet = fc.integer({ min: 0, max: 255 });
+  const cidr = fc.tuple(octet, octet, octet, octet, fc.integer({ min: 0, max: 32 })).map(([a, b, c, d, p]) => `${a}.${b}.${c}.${d}/${p}`);
+  const options = fc
+    .record({
+      proxyUid: fc.integer({ min: 1, max: 4294967294 }),
+      proxyGid: fc.integer({ min: 1, max: 4294967294 }),
+      ports: fc.uniqueArray(port, { minLength: 3, maxLength: 3 }),
+      excludeInboundPorts: fc.array(port, { maxLength: 5 }),
+      excludeOutboundPorts: fc.array(port, { maxLength: 5 }),
+      excludeOutboundCidrs: fc.array(cidr, { maxLength: 5 }),
+    })
+    .map(({ ports, ...rest }) => ({ ...rest, inboundPort: ports[0], outboundPort: ports[1], adminPort: ports[2] }));
+  fc.assert(
+    fc.property(options, (o) => {
+      const config = resolveInitConfig(o);
+      const rules = planRules(config);
+      const applied = appliedTable(config);
+      const lines = planApply(config).text.split('\n').filter((l) => /^-[AI] /.test(l));
+      return (
+        lines.length === rules.length &&
+        lines.every((l) => l.includes('-m comment --comment "meshtap: ')) &&
+        isApplied(rules, applied) &&
+        planCleanup(applied).removedChains.length === 4 &&
+        rules.filter((r) => r.jump === 'REDIRECT').length === 2 &&
+        rules.filter((r) => r.dport === config.adminPort && r.chain === CHAIN_INBOUND).every((r) => r.jump === 'RETURN')
+      );
+    }),
+    { numRuns: 200 },
+  );
+  t.pass('200 random configs hold every property');
+});
