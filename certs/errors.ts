@@ -37,6 +37,33 @@ export const CA_ERR_READ = 'CA_ERR_READ';
 /** A certificate, key or bundle file cannot be written. */
 export const CA_ERR_WRITE = 'CA_ERR_WRITE';
 
+// The CA's signing service (ca-service.ts), its authenticators (authn/) and its client (ca-client.ts).
+
+/** A signing request carried no bearer token. */
+export const CA_ERR_TOKEN_MISSING = 'CA_ERR_TOKEN_MISSING';
+/** A token is malformed, or its signature does not verify with any trusted key, or the API server rejected it. */
+export const CA_ERR_TOKEN_INVALID = 'CA_ERR_TOKEN_INVALID';
+/** A token was issued for another audience than the CA's. */
+export const CA_ERR_TOKEN_AUDIENCE = 'CA_ERR_TOKEN_AUDIENCE';
+/** A token has expired or is not valid yet. */
+export const CA_ERR_TOKEN_EXPIRED = 'CA_ERR_TOKEN_EXPIRED';
+/** A token was issued by another issuer than the configured one. */
+export const CA_ERR_TOKEN_ISSUER = 'CA_ERR_TOKEN_ISSUER';
+/** A token is genuine but does not name a Kubernetes service account meshtap can give an identity to. */
+export const CA_ERR_TOKEN_IDENTITY = 'CA_ERR_TOKEN_IDENTITY';
+/** The authenticator's backend (the API server's TokenReview) cannot be asked or refused to answer. */
+export const CA_ERR_AUTHN_UNAVAILABLE = 'CA_ERR_AUTHN_UNAVAILABLE';
+/** An authenticator or the signing service is misconfigured (key file, in-cluster config, TLS). */
+export const CA_ERR_AUTHN_CONFIG = 'CA_ERR_AUTHN_CONFIG';
+/** The CA's signing service cannot be reached in time. */
+export const CA_ERR_CA_UNAVAILABLE = 'CA_ERR_CA_UNAVAILABLE';
+/** The CA's signing service did not accept the caller's token. */
+export const CA_ERR_CA_UNAUTHENTICATED = 'CA_ERR_CA_UNAUTHENTICATED';
+/** The CA's signing service refused or failed a request for another reason (bad CSR, internal error). */
+export const CA_ERR_CA_REFUSED = 'CA_ERR_CA_REFUSED';
+/** The CA's answer is unusable: the certificate does not match the key, chain to the bundle or name the identity. */
+export const CA_ERR_CA_BAD_RESPONSE = 'CA_ERR_CA_BAD_RESPONSE';
+
 export type CaErrorCode =
   | typeof CA_ERR_BAD_OPTION
   | typeof CA_ERR_BAD_IDENTITY
@@ -52,7 +79,19 @@ export type CaErrorCode =
   | typeof CA_ERR_BAD_BUNDLE
   | typeof CA_ERR_EXISTS
   | typeof CA_ERR_READ
-  | typeof CA_ERR_WRITE;
+  | typeof CA_ERR_WRITE
+  | typeof CA_ERR_TOKEN_MISSING
+  | typeof CA_ERR_TOKEN_INVALID
+  | typeof CA_ERR_TOKEN_AUDIENCE
+  | typeof CA_ERR_TOKEN_EXPIRED
+  | typeof CA_ERR_TOKEN_ISSUER
+  | typeof CA_ERR_TOKEN_IDENTITY
+  | typeof CA_ERR_AUTHN_UNAVAILABLE
+  | typeof CA_ERR_AUTHN_CONFIG
+  | typeof CA_ERR_CA_UNAVAILABLE
+  | typeof CA_ERR_CA_UNAUTHENTICATED
+  | typeof CA_ERR_CA_REFUSED
+  | typeof CA_ERR_CA_BAD_RESPONSE;
 
 export function caError(code: CaErrorCode, message: string, cause?: unknown): MeshtapError {
   return new MeshtapError(code, message, cause === undefined ? undefined : { cause });

@@ -43,7 +43,7 @@ export interface KubeClientOptions {
 }
 
 export interface KubeClient {
-  request<T = KubeObject>(method: 'GET' | 'PATCH', path: string, body?: { contentType: string; data: unknown }): Promise<T>;
+  request<T = KubeObject>(method: 'GET' | 'PATCH' | 'POST', path: string, body?: { contentType: string; data: unknown }): Promise<T>;
   getNamespace(name: string): Promise<KubeObject>;
   getMutatingWebhookConfiguration(name: string): Promise<KubeObject>;
   patchMutatingWebhookConfiguration(name: string, patch: readonly Operation[]): Promise<KubeObject>;
@@ -59,7 +59,7 @@ export function createKubeClient(options: KubeClientOptions): KubeClient {
   const timeoutMs = options.timeoutMs ?? 5000;
   const userAgent = options.userAgent ?? 'meshtap-controller';
 
-  async function request<T>(method: 'GET' | 'PATCH', path: string, body?: { contentType: string; data: unknown }): Promise<T> {
+  async function request<T>(method: 'GET' | 'PATCH' | 'POST', path: string, body?: { contentType: string; data: unknown }): Promise<T> {
     const url = new URL(path, base);
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': userAgent };
     const token = options.token ? await options.token() : '';

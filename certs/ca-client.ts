@@ -1,0 +1,180 @@
+/**
+ * What a sidecar calls to get its workload certificate: a fresh key and CSR, the projected
+ * service-account token as `authorization: Bearer`, one `Sign` call over TLS (the CA verified
+ * with the trust bundle), and the answer checked before it is used.
+ */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import * as grpc from '@grpc/grpc-js';
+import { z } from 'zod';
+import { MeshtapError, isMeshtapError } from '../lib/errors.ts';
+import { loadCaServiceDefinition, type SignRequestMessage, type SignResponseMessage } from './ca-service-proto.ts';
+import {
+  CA_ERR_CA_BAD_RESPONSE,
+  CA_ERR_CA_REFUSED,
+  CA_ERR_CA_UNAUTHENTICATED,
+  CA_ERR_CA_UNAVAILABLE,
+  CA_ERR_READ,
+  CA_ERR_TOKEN_MISSING,
+  caError,
+} from './errors.ts';
+import { parseCaOptions } from './options.ts';
+import { KeyBitsSchema } from './root-ca.ts';
+import { parseTrustBundle } from './trust-bundle.ts';
+import { createWorkloadCsr } from './workload-csr.ts';
+
+const RequestWorkloadCertificateSchema = z
+  .object({
+    /** `host:port` of the CA; the host is also the name its certificate must carry. */
+    caAddr: z.string().min(1),
+    /** The roots the CA's serving certificate chains to (PEM). */
+    trustBundlePem: z.string().min(1),
+    /** The token itself, or the file it is mounted at (read on every call: the kubelet rotates it). */
+    token: z.string().min(1).optional(),
+    tokenFile: z.string().min(1).optional(),
+    keyBits: KeyBitsSchema.default(2048),
+    /** The whole exchange, connection included. */
+    timeoutMs: z.number().int().min(1).max(600_000).default(10_000),
+    /** Asks for a shorter lifetime than the CA's maximum; 0 takes the maximum. */
+    validitySeconds: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+    /** The name to check the CA's certificate against when it differs from caAddr's host. */
+    serverName: z.string().min(1).optional(),
+  })
+  .refine((o) => (o.token === undefined) !== (o.tokenFile === undefined), { message: 'give exactly one of "token" and "tokenFile"', path: ['token'] });
+
+export type RequestWorkloadCertificateOptions = z.input<typeof RequestWorkloadCertificateSchema>;
+
+export interface IssuedWorkloadCertificate {
+  /** PKCS#8 PEM of the fresh private key; it never left the process. */
+  keyPem: string;
+  certPem: string;
+  /** Every root peers may present certificates from (old and new during a rotation). */
+  trustBundlePem: string;
+  notBefore: Date;
+  notAfter: Date;
+  spiffeId: string;
+  serialNumber: string;
+}
+
+/**
+ * A failed request to the CA. `grpcStatus` is what the CA (or the channel) answered, so a
+ * caller can retry UNAVAILABLE soon and an UNAUTHENTICATED later; `remoteCode` is the CA's
+ * `CA_ERR_*` reason when it gave one.
+ */
+export class CaRequestError extends MeshtapError {
+  readonly grpcStatus: grpc.status;
+  readonly remoteCode: string | undefined;
+  constructor(code: string, message: string, grpcStatus: grpc.status, remoteCode: string | undefined, cause: unknown) {
+    super(code, message, { cause });
+    this.name = 'CaRequestError';
+    this.grpcStatus = grpcStatus;
+    this.remoteCode = remoteCode;
+  }
+}
+
+type SignClient = grpc.Client & {
+  Sign(
+    request: SignRequestMessage,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: (err: grpc.ServiceError | null, response?: SignResponseMessage) => void,
+  ): grpc.ClientUnaryCall;
+};
+
+let clientConstructor: grpc.ServiceClientConstructor | undefined;
+
+export async function requestWorkloadCertificate(options: RequestWorkloadCertificateOptions): Promise<IssuedWorkloadCertificate> {
+  const opts = parseCaOptions('requestWorkloadCertificate', RequestWorkloadCertificateSchema, options);
+  const deadline = Date.now() + opts.timeoutMs;
+  const token = opts.token ?? (await readToken(opts.tokenFile as string));
+  const { keyPem, csrPem } = createWorkloadCsr({ keyBits: opts.keyBits });
+  let credentials: grpc.ChannelCredentials;
+  try {
+    credentials = grpc.credentials.createSsl(Buffer.from(parseTrustBundle(opts.trustBundlePem, { source: 'trustBundlePem' }).join('')));
+  } catch (err) {
+    if (isMeshtapError(err)) throw err;
+    throw caError(CA_ERR_CA_UNAVAILABLE, `the trust bundle cannot be used to verify the CA: ${(err as Error).message}`, err);
+  }
+  clientConstructor ??= grpc.makeGenericClientConstructor(loadCaServiceDefinition(), 'CertificateAuthority');
+  const channelOptions: grpc.ChannelOptions = opts.serverName
+    ? { 'grpc.ssl_target_name_override': opts.serverName, 'grpc.default_authority': opts.serverName }
+    : {};
+  const client = new clientConstructor(opts.caAddr, credentials, channelOptions) as unknown as SignClient;
+  const metadata = new grpc.Metadata();
+  metadata.set('authorization', `Bearer ${token}`);
+  let response: SignResponseMessage;
+  try {
+    response = await new Promise<SignResponseMessage>((resolve, reject) => {
+      client.Sign({ csr_pem: csrPem, validity_seconds: opts.validitySeconds }, metadata, { deadline }, (err, res) => {
+        if (err) reject(callFailure(err, opts.caAddr, opts.timeoutMs));
+        else if (!res) reject(caError(CA_ERR_CA_BAD_RESPONSE, `the CA at ${opts.caAddr} answered nothing`));
+        else resolve(res);
+      });
+    });
+  } finally {
+    client.close();
+  }
+  return checkResponse(response, keyPem, opts.caAddr);
+}
+
+async function readToken(file: string): Promise<string> {
+  let token: string;
+  try {
+    token = (await readFile(file, 'utf8')).trim();
+  } catch (err) {
+    throw caError(CA_ERR_READ, `cannot read the service-account token ${file}: ${(err as Error).message}`, err);
+  }
+  if (token === '') throw caError(CA_ERR_TOKEN_MISSING, `the service-account token file ${file} is empty`);
+  return token;
+}
+
+function callFailure(err: grpc.ServiceError, caAddr: string, timeoutMs: number): CaRequestError {
+  // grpc-js appends an empty "Resolution note:" when name resolution had nothing to add.
+  const details = (err.details || err.message).replace(/\.?\s*Resolution note:\s*$/, '');
+  const remote = /^(CA_ERR_[A-Z_]+): /.exec(details);
+  const remoteCode = remote?.[1];
+  const name = grpc.status[err.code] ?? String(err.code);
+  switch (err.code) {
+    case grpc.status.UNAVAILABLE:
+      return new CaRequestError(CA_ERR_CA_UNAVAILABLE, `the CA at ${caAddr} is unavailable (UNAVAILABLE): ${details}`, err.code, remoteCode, err);
+    case grpc.status.DEADLINE_EXCEEDED:
+      return new CaRequestError(CA_ERR_CA_UNAVAILABLE, `the CA at ${caAddr} did not answer within ${timeoutMs} ms (DEADLINE_EXCEEDED)`, err.code, remoteCode, err);
+    case grpc.status.UNAUTHENTICATED:
+    case grpc.status.PERMISSION_DENIED:
+      return new CaRequestError(CA_ERR_CA_UNAUTHENTICATED, `the CA at ${caAddr} refused the token (${name}): ${details}`, err.code, remoteCode, err);
+    default:
+      return new CaRequestError(CA_ERR_CA_REFUSED, `the CA at ${caAddr} answered ${name}: ${details}`, err.code, remoteCode, err);
+  }
+}
+
+/** An answer is used only if the certificate holds our key, chains to the bundle and names the identity. */
+function checkResponse(res: SignResponseMessage, keyPem: string, caAddr: string): IssuedWorkloadCertificate {
+  const bad = (why: string, cause?: unknown) => caError(CA_ERR_CA_BAD_RESPONSE, `the CA at ${caAddr} answered an unusable certificate: ${why}`, cause);
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(res.cert_chain_pem);
+  } catch (err) {
+    throw bad(`it does not parse (${(err as Error).message})`, err);
+  }
+  if (!cert.checkPrivateKey(createPrivateKey(keyPem))) throw bad('it is not for the key this request sent');
+  let roots: X509Certificate[];
+  try {
+    roots = parseTrustBundle(res.trust_bundle_pem, { source: 'the returned trust bundle' }).map((pem) => new X509Certificate(pem));
+  } catch (err) {
+    throw bad((err as Error).message, err);
+  }
+  // The bundle came over a channel authenticated with our trust bundle, so it may add a new root.
+  if (!roots.some((root) => cert.checkIssued(root) && cert.verify(root.publicKey))) throw bad('it was not issued by any root in the returned trust bundle');
+  if (cert.subjectAltName !== `URI:${res.spiffe_id}`) {
+    throw bad(`its SAN ${JSON.stringify(cert.subjectAltName ?? '')} is not the announced identity ${res.spiffe_id}`);
+  }
+  return {
+    keyPem,
+    certPem: cert.toString(),
+    trustBundlePem: roots.map((r) => r.toString()).join(''),
+    notBefore: cert.validFromDate,
+    notAfter: cert.validToDate,
+    spiffeId: res.spiffe_id,
+    serialNumber: res.serial_number,
+  };
+}

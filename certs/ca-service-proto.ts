@@ -1,0 +1,43 @@
+/**
+ * The `meshtap.v1.CertificateAuthority` contract as @grpc/proto-loader hands it over: field
+ * names as written in the proto (keepCase), 64-bit integers as decimal strings (exact, and what
+ * protobufjs accepts back), absent scalars as their defaults.
+ */
+import { fileURLToPath } from 'node:url';
+import type * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+const PROTO_ROOT = fileURLToPath(new URL('../proto', import.meta.url));
+
+const LOADER_OPTIONS: protoLoader.Options = Object.freeze({
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: false,
+  includeDirs: [PROTO_ROOT],
+});
+
+export const CA_SERVICE_NAME = 'meshtap.v1.CertificateAuthority';
+
+export interface SignRequestMessage {
+  csr_pem: string;
+  validity_seconds: number;
+}
+
+export interface SignResponseMessage {
+  cert_chain_pem: string;
+  trust_bundle_pem: string;
+  not_before_unix_ms: string | number;
+  not_after_unix_ms: string | number;
+  spiffe_id: string;
+  serial_number: string;
+}
+
+let cached: grpc.ServiceDefinition | undefined;
+
+/** The service definition of `meshtap/v1/ca.proto`, loaded once. */
+export function loadCaServiceDefinition(): grpc.ServiceDefinition {
+  cached ??= protoLoader.loadSync('meshtap/v1/ca.proto', LOADER_OPTIONS)[CA_SERVICE_NAME] as grpc.ServiceDefinition;
+  return cached;
+}
