@@ -1,0 +1,700 @@
+/**
+ * Static checking of a parsed filter against the declared variables: unknown identifiers,
+ * fields and functions, operand types, constant regular expressions. `@bufbuild/cel` 0.6
+ * parses and evaluates but does not export a complete checker, so this is ours; it follows
+ * the CEL standard overloads that the evaluator implements, so an expression that passes
+ * here can only fail at run time on absent fields or on data (division by zero, a bad
+ * `int("x")` conversion, a regex built at run time).
+ */
+import { isCelError, run, type parse } from '@bufbuild/cel';
+import {
+  COL_ERR_FILTER_REGEX,
+  COL_ERR_FILTER_TOO_COMPLEX,
+  COL_ERR_FILTER_TYPE,
+  COL_ERR_FILTER_UNDECLARED,
+  buildFilterError,
+  type FilterError,
+  type FilterErrorCode,
+} from './errors.ts';
+import {
+  T,
+  isComparable,
+  isDyn,
+  isNumeric,
+  isPrimitive,
+  listOf,
+  mapOf,
+  sameType,
+  typeName,
+  unify,
+  type FilterType,
+  type PrimitiveName,
+} from './cel-types.ts';
+import { FILTER_VARIABLES } from './variables.ts';
+
+export type ParsedFilter = ReturnType<typeof parse>;
+export type CelExpr = ParsedFilter['expr'];
+type ExprKind = CelExpr['exprKind'];
+type KindValue<C extends string> = Extract<ExprKind, { case: C }>['value'];
+export type CelCall = KindValue<'callExpr'>;
+export type CelConstant = KindValue<'constExpr'>;
+
+/** Deeper nesting than this is refused: it keeps every recursive walk far from the stack limit. */
+export const MAX_FILTER_DEPTH = 100;
+
+const TYPE_NAMES = new Set(['bool', 'int', 'uint', 'double', 'string', 'bytes', 'list', 'map', 'null_type', 'type', 'dyn']);
+
+type ArgCheck = (t: FilterType) => boolean;
+
+interface Overload {
+  readonly target?: ArgCheck;
+  readonly args: readonly ArgCheck[];
+  readonly result: FilterType;
+  /** How the signature reads in an error message. */
+  readonly shape: string;
+}
+
+const prim =
+  (...names: PrimitiveName[]): ArgCheck =>
+  (t) =>
+    isDyn(t) || isPrimitive(t, ...names);
+const anyList: ArgCheck = (t) => isDyn(t) || t.kind === 'list';
+const anyMap: ArgCheck = (t) => isDyn(t) || t.kind === 'map' || t.kind === 'struct';
+const anything: ArgCheck = () => true;
+const stringList: ArgCheck = (t) => isDyn(t) || (t.kind === 'list' && (isDyn(t.element) || isPrimitive(t.element, 'string')));
+
+const STR = prim('string');
+const INT = prim('int');
+
+function method(target: ArgCheck, targetName: string, args: ArgCheck[], argNames: string[], result: FilterType): Overload {
+  return { target, args, result, shape: `${targetName}.%(${argNames.join(', ')}) -> ${typeName(result)}` };
+}
+
+function func(args: ArgCheck[], argNames: string[], result: FilterType): Overload {
+  return { args, result, shape: `%(${argNames.join(', ')}) -> ${typeName(result)}` };
+}
+
+const TIMESTAMP_GETTERS = [
+  'getFullYear',
+  'getMonth',
+  'getDayOfYear',
+  'getDayOfMonth',
+  'getDate',
+  'getDayOfWeek',
+  'getHours',
+  'getMinutes',
+  'getSeconds',
+  'getMilliseconds',
+];
+const DURATION_GETTERS = new Set(['getHours', 'getMinutes', 'getSeconds', 'getMilliseconds']);
+
+const METHODS: Record<string, Overload[]> = {
+  contains: [method(STR, 'string', [STR], ['string'], T.bool)],
+  startsWith: [method(STR, 'string', [STR], ['string'], T.bool)],
+  endsWith: [method(STR, 'string', [STR], ['string'], T.bool)],
+  matches: [method(STR, 'string', [STR], ['string'], T.bool)],
+  size: [
+    method(prim('string', 'bytes'), 'string|bytes', [], [], T.int),
+    method(anyList, 'list', [], [], T.int),
+    method(anyMap, 'map', [], [], T.int),
+  ],
+  lowerAscii: [method(STR, 'string', [], [], T.string)],
+  upperAscii: [method(STR, 'string', [], [], T.string)],
+  trim: [method(STR, 'string', [], [], T.string)],
+  charAt: [method(STR, 'string', [INT], ['int'], T.string)],
+  indexOf: [method(STR, 'string', [STR], ['string'], T.int), method(STR, 'string', [STR, INT], ['string', 'int'], T.int)],
+  lastIndexOf: [method(STR, 'string', [STR], ['string'], T.int), method(STR, 'string', [STR, INT], ['string', 'int'], T.int)],
+  replace: [
+    method(STR, 'string', [STR, STR], ['string', 'string'], T.string),
+    method(STR, 'string', [STR, STR, INT], ['string', 'string', 'int'], T.string),
+  ],
+  split: [
+    method(STR, 'string', [STR], ['string'], listOf(T.string)),
+    method(STR, 'string', [STR, INT], ['string', 'int'], listOf(T.string)),
+  ],
+  substring: [method(STR, 'string', [INT], ['int'], T.string), method(STR, 'string', [INT, INT], ['int', 'int'], T.string)],
+  join: [method(stringList, 'list(string)', [], [], T.string), method(stringList, 'list(string)', [STR], ['string'], T.string)],
+};
+for (const name of TIMESTAMP_GETTERS) {
+  METHODS[name] = [
+    method(prim('timestamp'), 'timestamp', [], [], T.int),
+    method(prim('timestamp'), 'timestamp', [STR], ['string'], T.int),
+    ...(DURATION_GETTERS.has(name) ? [method(prim('duration'), 'duration', [], [], T.int)] : []),
+  ];
+}
+
+const FUNCTIONS: Record<string, Overload[]> = {
+  size: [func([prim('string', 'bytes')], ['string|bytes'], T.int), func([anyList], ['list'], T.int), func([anyMap], ['map'], T.int)],
+  int: [func([prim('int', 'uint', 'double', 'string', 'timestamp', 'duration')], ['int|uint|double|string|timestamp|duration'], T.int)],
+  uint: [func([prim('int', 'uint', 'double', 'string')], ['int|uint|double|string'], T.uint)],
+  double: [func([prim('int', 'uint', 'double', 'string')], ['int|uint|double|string'], T.double)],
+  bool: [func([prim('bool', 'string')], ['bool|string'], T.bool)],
+  bytes: [func([prim('bytes', 'string')], ['bytes|string'], T.bytes)],
+  string: [
+    func(
+      [prim('string', 'bool', 'int', 'uint', 'double', 'bytes', 'timestamp', 'duration')],
+      ['string|bool|int|uint|double|bytes|timestamp|duration'],
+      T.string,
+    ),
+  ],
+  timestamp: [func([prim('timestamp', 'string', 'int')], ['timestamp|string|int'], T.timestamp)],
+  duration: [func([prim('duration', 'string', 'int')], ['duration|string|int'], T.duration)],
+  dyn: [func([anything], ['any'], T.dyn)],
+  type: [func([anything], ['any'], T.type)],
+};
+
+class CheckFailure {
+  readonly code: FilterErrorCode;
+  readonly message: string;
+  readonly offset: number;
+  constructor(code: FilterErrorCode, message: string, offset: number) {
+    this.code = code;
+    this.message = message;
+    this.offset = offset;
+  }
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length];
+}
+
+function suggestion(name: string, candidates: Iterable<string>): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(name.length / 3)) ? ` (did you mean '${best}'?)` : '';
+}
+
+function isOrderable(a: FilterType, b: FilterType): boolean {
+  if (isDyn(a) || isDyn(b)) return true;
+  if (isNumeric(a) && isNumeric(b)) return true;
+  return a.kind === 'primitive' && b.kind === 'primitive' && a.name === b.name && ['bool', 'string', 'bytes', 'timestamp', 'duration'].includes(a.name);
+}
+
+const ARITHMETIC: Record<string, Array<[PrimitiveName, PrimitiveName, FilterType]>> = {
+  '_+_': [
+    ['int', 'int', T.int],
+    ['uint', 'uint', T.uint],
+    ['double', 'double', T.double],
+    ['string', 'string', T.string],
+    ['bytes', 'bytes', T.bytes],
+    ['timestamp', 'duration', T.timestamp],
+    ['duration', 'timestamp', T.timestamp],
+    ['duration', 'duration', T.duration],
+  ],
+  '_-_': [
+    ['int', 'int', T.int],
+    ['uint', 'uint', T.uint],
+    ['double', 'double', T.double],
+    ['timestamp', 'timestamp', T.duration],
+    ['timestamp', 'duration', T.timestamp],
+    ['duration', 'duration', T.duration],
+  ],
+  '_*_': [
+    ['int', 'int', T.int],
+    ['uint', 'uint', T.uint],
+    ['double', 'double', T.double],
+  ],
+  '_/_': [
+    ['int', 'int', T.int],
+    ['uint', 'uint', T.uint],
+    ['double', 'double', T.double],
+  ],
+  '_%_': [
+    ['int', 'int', T.int],
+    ['uint', 'uint', T.uint],
+  ],
+};
+
+const OPERATOR_TEXT: Record<string, string> = {
+  '_==_': '==',
+  '_!=_': '!=',
+  '_<_': '<',
+  '_<=_': '<=',
+  '_>_': '>',
+  '_>=_': '>=',
+  '_+_': '+',
+  '_-_': '-',
+  '_*_': '*',
+  '_/_': '/',
+  '_%_': '%',
+  '_&&_': '&&',
+  '_||_': '||',
+  '!_': '!',
+  '-_': '-',
+  '@in': 'in',
+};
+
+class Checker {
+  private readonly positions: Record<string, number>;
+  private readonly source: string;
+  private readonly scopes: Array<Map<string, FilterType>> = [];
+
+  constructor(parsed: ParsedFilter, source: string) {
+    this.positions = (parsed.sourceInfo?.positions ?? {}) as Record<string, number>;
+    this.source = source;
+  }
+
+  /** The parser places an operator at the whitespace before it; errors point at the operator itself. */
+  skipSpace(offset: number): number {
+    let at = offset;
+    while (at < this.source.length && /\s/.test(this.source[at])) at++;
+    return at < this.source.length ? at : offset;
+  }
+
+  afterDot(offset: number): number {
+    const at = this.skipSpace(offset);
+    return this.source[at] === '.' ? this.skipSpace(at + 1) : at;
+  }
+
+  /** Offset of an expression's own token (the operator of a binary call, the dot of a select). */
+  offsetOf(e: CelExpr): number {
+    return this.positions[String(e.id)] ?? 0;
+  }
+
+  /** Offset where an expression's text begins: the smallest offset in its subtree. */
+  startOf(e: CelExpr): number {
+    let min = this.offsetOf(e);
+    walk(e, (sub) => {
+      const at = this.positions[String(sub.id)];
+      if (at !== undefined && at < min) min = at;
+    });
+    return min;
+  }
+
+  fail(code: FilterErrorCode, message: string, offset: number): never {
+    throw new CheckFailure(code, message, this.skipSpace(offset));
+  }
+
+  check(e: CelExpr, depth = 0): FilterType {
+    if (depth > MAX_FILTER_DEPTH) {
+      this.fail(COL_ERR_FILTER_TOO_COMPLEX, `expression nested deeper than ${MAX_FILTER_DEPTH} levels`, this.offsetOf(e));
+    }
+    const kind = e.exprKind;
+    switch (kind.case) {
+      case 'constExpr':
+        return this.checkConst(kind.value, e);
+      case 'identExpr':
+        return this.checkIdent(kind.value.name, e);
+      case 'selectExpr': {
+        const operand = kind.value.operand;
+        if (operand === undefined) this.fail(COL_ERR_FILTER_TYPE, 'field selection without an operand', this.offsetOf(e));
+        const operandType = this.check(operand, depth + 1);
+        return this.checkSelect(operandType, kind.value.field, kind.value.testOnly, e);
+      }
+      case 'callExpr':
+        return this.checkCall(kind.value, e, depth);
+      case 'listExpr': {
+        let element: FilterType | undefined;
+        for (const item of kind.value.elements) {
+          const t = this.check(item, depth + 1);
+          element = element === undefined ? t : unify(element, t);
+        }
+        return listOf(element ?? T.dyn);
+      }
+      case 'structExpr': {
+        if (kind.value.messageName !== '') {
+          this.fail(COL_ERR_FILTER_TYPE, `message construction (${kind.value.messageName}{...}) is not supported in filters`, this.offsetOf(e));
+        }
+        let key: FilterType | undefined;
+        let value: FilterType | undefined;
+        for (const entry of kind.value.entries) {
+          if (entry.keyKind.case !== 'mapKey' || entry.value === undefined) {
+            this.fail(COL_ERR_FILTER_TYPE, 'malformed map literal', this.offsetOf(e));
+          }
+          const k = this.check(entry.keyKind.value, depth + 1);
+          if (!isPrimitive(k, 'int', 'uint', 'bool', 'string', 'dyn')) {
+            this.fail(COL_ERR_FILTER_TYPE, `map keys must be int, uint, bool or string, not ${typeName(k)}`, this.startOf(entry.keyKind.value));
+          }
+          const v = this.check(entry.value, depth + 1);
+          key = key === undefined ? k : unify(key, k);
+          value = value === undefined ? v : unify(value, v);
+        }
+        return mapOf(key ?? T.dyn, value ?? T.dyn);
+      }
+      case 'comprehensionExpr':
+        return this.checkComprehension(kind.value, e, depth);
+      default:
+        return this.fail(COL_ERR_FILTER_TYPE, 'unsupported expression', this.offsetOf(e));
+    }
+  }
+
+  private checkConst(c: CelConstant, e: CelExpr): FilterType {
+    switch (c.constantKind.case) {
+      case 'boolValue':
+        return T.bool;
+      case 'int64Value':
+        return T.int;
+      case 'uint64Value':
+        return T.uint;
+      case 'doubleValue':
+        return T.double;
+      case 'stringValue':
+        return T.string;
+      case 'bytesValue':
+        return T.bytes;
+      case 'nullValue':
+        return T.null;
+      case 'durationValue':
+        return T.duration;
+      case 'timestampValue':
+        return T.timestamp;
+      default:
+        return this.fail(COL_ERR_FILTER_TYPE, 'unsupported constant', this.offsetOf(e));
+    }
+  }
+
+  private checkIdent(name: string, e: CelExpr): FilterType {
+    for (let i = this.scopes.length - 1; i >= 0; i--) {
+      const t = this.scopes[i].get(name);
+      if (t !== undefined) return t;
+    }
+    const declared = Object.hasOwn(FILTER_VARIABLES, name) ? FILTER_VARIABLES[name] : undefined;
+    if (declared !== undefined) return declared;
+    if (TYPE_NAMES.has(name)) return T.type;
+    const known = [...Object.keys(FILTER_VARIABLES), ...this.scopes.flatMap((s) => [...s.keys()])];
+    return this.fail(COL_ERR_FILTER_UNDECLARED, `unknown variable '${name}'${suggestion(name, known)}`, this.offsetOf(e));
+  }
+
+  private checkSelect(operand: FilterType, field: string, testOnly: boolean, e: CelExpr): FilterType {
+    // The select's position is its dot; the field name starts right after it.
+    const fieldOffset = testOnly ? this.offsetOf(e) : this.afterDot(this.offsetOf(e));
+    let result: FilterType;
+    if (operand.kind === 'struct') {
+      const t = Object.hasOwn(operand.fields, field) ? operand.fields[field] : undefined;
+      if (t === undefined) {
+        const names = Object.keys(operand.fields);
+        return this.fail(
+          COL_ERR_FILTER_UNDECLARED,
+          `unknown field '${field}' of ${operand.name}${suggestion(field, names)}; its fields are ${names.join(', ')}`,
+          fieldOffset,
+        );
+      }
+      result = t;
+    } else if (operand.kind === 'map') {
+      if (!isComparable(operand.key, T.string)) {
+        return this.fail(COL_ERR_FILTER_TYPE, `cannot select field '${field}' of ${typeName(operand)}: its keys are not strings`, fieldOffset);
+      }
+      result = operand.value;
+    } else if (isDyn(operand)) {
+      result = T.dyn;
+    } else {
+      return this.fail(COL_ERR_FILTER_TYPE, `cannot select field '${field}' of a value of type ${typeName(operand)}`, fieldOffset);
+    }
+    return testOnly ? T.bool : result;
+  }
+
+  private expectBool(arg: CelExpr, t: FilterType, context: string): void {
+    if (!isPrimitive(t, 'bool', 'dyn')) {
+      this.fail(COL_ERR_FILTER_TYPE, `${context} expects bool operands, got ${typeName(t)}`, this.startOf(arg));
+    }
+  }
+
+  private checkCall(call: CelCall, e: CelExpr, depth: number): FilterType {
+    const fn = call.function;
+    const args = call.args;
+    const argTypes = args.map((a) => this.check(a, depth + 1));
+    const targetType = call.target !== undefined ? this.check(call.target, depth + 1) : undefined;
+    const op = OPERATOR_TEXT[fn] ?? fn;
+    const at = this.offsetOf(e);
+
+    if (targetType === undefined) {
+      switch (fn) {
+        case '_&&_':
+        case '_||_':
+          args.forEach((a, i) => this.expectBool(a, argTypes[i], `'${op}'`));
+          return T.bool;
+        case '!_':
+        case '@not_strictly_false':
+          this.expectBool(args[0], argTypes[0], `'!'`);
+          return T.bool;
+        case '-_':
+          if (!isPrimitive(argTypes[0], 'int', 'double', 'dyn')) {
+            this.fail(COL_ERR_FILTER_TYPE, `cannot negate a value of type ${typeName(argTypes[0])}`, at);
+          }
+          return argTypes[0];
+        case '_==_':
+        case '_!=_':
+          if (!isComparable(argTypes[0], argTypes[1])) {
+            this.fail(
+              COL_ERR_FILTER_TYPE,
+              `cannot compare ${typeName(argTypes[0])} with ${typeName(argTypes[1])} using '${op}'` +
+                (isPrimitive(argTypes[1], 'null_type') || isPrimitive(argTypes[0], 'null_type') ? '; test presence with has(), e.g. has(src.pod)' : ''),
+              at,
+            );
+          }
+          return T.bool;
+        case '_<_':
+        case '_<=_':
+        case '_>_':
+        case '_>=_':
+          if (!isOrderable(argTypes[0], argTypes[1])) {
+            this.fail(COL_ERR_FILTER_TYPE, `cannot order ${typeName(argTypes[0])} and ${typeName(argTypes[1])} using '${op}'`, at);
+          }
+          return T.bool;
+        case '_+_':
+        case '_-_':
+        case '_*_':
+        case '_/_':
+        case '_%_':
+          return this.checkArithmetic(fn, argTypes[0], argTypes[1], at);
+        case '_[_]':
+          return this.checkIndex(argTypes[0], argTypes[1], args[1], at);
+        case '@in':
+          return this.checkIn(argTypes[0], argTypes[1], at);
+        case '_?_:_':
+          this.expectBool(args[0], argTypes[0], 'the condition of \'?:\'');
+          return unify(argTypes[1], argTypes[2]);
+        case 'has':
+          return this.fail(COL_ERR_FILTER_TYPE, 'has() needs a field selection, e.g. has(src.pod) or has(call.status_code)', at);
+        default:
+          break;
+      }
+    }
+
+    // A method call's position is its dot; point at the method name after it.
+    const memberAt = targetType === undefined ? at : this.afterDot(at);
+    const table = targetType === undefined ? FUNCTIONS : METHODS;
+    const overloads = Object.hasOwn(table, fn) ? table[fn] : undefined;
+    if (overloads === undefined) {
+      const other = targetType === undefined ? METHODS : FUNCTIONS;
+      const hint = Object.hasOwn(other, fn)
+        ? targetType === undefined
+          ? ` (it is a method: write x.${fn}(...))`
+          : ` (it is a function: write ${fn}(x))`
+        : suggestion(fn, Object.keys(table));
+      return this.fail(COL_ERR_FILTER_UNDECLARED, `unknown ${targetType === undefined ? 'function' : 'method'} '${fn}'${hint}`, memberAt);
+    }
+    const match = overloads.find(
+      (o) =>
+        o.args.length === argTypes.length &&
+        (targetType === undefined || (o.target !== undefined && o.target(targetType))) &&
+        o.args.every((accept, i) => accept(argTypes[i])),
+    );
+    if (match === undefined) {
+      const got = `${targetType !== undefined ? `${typeName(targetType)}.` : ''}${fn}(${argTypes.map(typeName).join(', ')})`;
+      return this.fail(
+        COL_ERR_FILTER_TYPE,
+        `no overload of '${fn}' for ${got}; expected ${overloads.map((o) => o.shape.replace('%', fn)).join(' or ')}`,
+        memberAt,
+      );
+    }
+    if (fn === 'matches') this.checkConstantRegex(args[0]);
+    return match.result;
+  }
+
+  private checkConstantRegex(arg: CelExpr): void {
+    if (arg.exprKind.case !== 'constExpr' || arg.exprKind.value.constantKind.case !== 'stringValue') return;
+    const pattern = arg.exprKind.value.constantKind.value;
+    const outcome = run('text.matches(pattern)', { text: '', pattern });
+    if (isCelError(outcome)) {
+      this.fail(COL_ERR_FILTER_REGEX, `invalid regular expression ${JSON.stringify(pattern)}: ${outcome.message}`, this.startOf(arg));
+    }
+  }
+
+  private checkArithmetic(fn: string, left: FilterType, right: FilterType, at: number): FilterType {
+    if (isDyn(left) || isDyn(right)) return T.dyn;
+    if (fn === '_+_' && left.kind === 'list' && right.kind === 'list') return listOf(unify(left.element, right.element));
+    for (const [l, r, result] of ARITHMETIC[fn]) {
+      if (isPrimitive(left, l) && isPrimitive(right, r)) return result;
+    }
+    const hint = isNumeric(left) && isNumeric(right) ? ' (convert one side with int(), uint() or double())' : '';
+    return this.fail(COL_ERR_FILTER_TYPE, `cannot apply '${OPERATOR_TEXT[fn]}' to ${typeName(left)} and ${typeName(right)}${hint}`, at);
+  }
+
+  private checkIndex(container: FilterType, index: FilterType, indexExpr: CelExpr, at: number): FilterType {
+    if (isDyn(container)) return T.dyn;
+    if (container.kind === 'list') {
+      if (!isPrimitive(index, 'int', 'uint', 'dyn')) this.fail(COL_ERR_FILTER_TYPE, `list index must be an int, not ${typeName(index)}`, at);
+      return container.element;
+    }
+    if (container.kind === 'map') {
+      if (!isComparable(container.key, index)) {
+        this.fail(COL_ERR_FILTER_TYPE, `map of ${typeName(container)} indexed with ${typeName(index)}`, at);
+      }
+      return container.value;
+    }
+    if (container.kind === 'struct') {
+      if (!isPrimitive(index, 'string', 'dyn')) this.fail(COL_ERR_FILTER_TYPE, `${container.name} indexed with ${typeName(index)}`, at);
+      if (indexExpr.exprKind.case === 'constExpr' && indexExpr.exprKind.value.constantKind.case === 'stringValue') {
+        return this.checkSelect(container, indexExpr.exprKind.value.constantKind.value, false, indexExpr);
+      }
+      return T.dyn;
+    }
+    return this.fail(COL_ERR_FILTER_TYPE, `cannot index a value of type ${typeName(container)}`, at);
+  }
+
+  private checkIn(element: FilterType, container: FilterType, at: number): FilterType {
+    if (isDyn(container)) return T.bool;
+    if (container.kind === 'list' && isComparable(element, container.element)) return T.bool;
+    if (container.kind === 'map' && isComparable(element, container.key)) return T.bool;
+    if (container.kind === 'struct' && isComparable(element, T.string)) return T.bool;
+    return this.fail(COL_ERR_FILTER_TYPE, `cannot test ${typeName(element)} 'in' ${typeName(container)}`, at);
+  }
+
+  private checkComprehension(c: KindValue<'comprehensionExpr'>, e: CelExpr, depth: number): FilterType {
+    if (c.iterRange === undefined || c.accuInit === undefined || c.loopCondition === undefined || c.loopStep === undefined || c.result === undefined) {
+      return this.fail(COL_ERR_FILTER_TYPE, 'malformed macro', this.offsetOf(e));
+    }
+    const range = this.check(c.iterRange, depth + 1);
+    let first: FilterType;
+    let second: FilterType;
+    if (range.kind === 'list') {
+      first = c.iterVar2 !== '' ? T.int : range.element;
+      second = range.element;
+    } else if (range.kind === 'map') {
+      first = range.key;
+      second = range.value;
+    } else if (range.kind === 'struct') {
+      first = T.string;
+      second = T.dyn;
+    } else if (isDyn(range)) {
+      first = T.dyn;
+      second = T.dyn;
+    } else {
+      return this.fail(COL_ERR_FILTER_TYPE, `cannot iterate over a value of type ${typeName(range)}`, this.startOf(c.iterRange));
+    }
+    let accu = this.check(c.accuInit, depth + 1);
+    const loop = new Map<string, FilterType>([[c.iterVar, first]]);
+    if (c.iterVar2 !== '') loop.set(c.iterVar2, second);
+    loop.set(c.accuVar, accu);
+    this.scopes.push(loop);
+    try {
+      this.expectBool(c.loopCondition, this.check(c.loopCondition, depth + 1), 'a macro condition');
+      const step = this.check(c.loopStep, depth + 1);
+      if (!sameType(step, accu)) accu = unify(step, accu);
+    } finally {
+      this.scopes.pop();
+    }
+    this.scopes.push(new Map([[c.accuVar, accu]]));
+    try {
+      return this.check(c.result, depth + 1);
+    } finally {
+      this.scopes.pop();
+    }
+  }
+}
+
+/** Visits an expression and every sub-expression, iteratively (no recursion limit to hit). */
+export function walk(root: CelExpr, visit: (e: CelExpr) => void): void {
+  const stack: CelExpr[] = [root];
+  while (stack.length > 0) {
+    const e = stack.pop() as CelExpr;
+    visit(e);
+    const kind = e.exprKind;
+    switch (kind.case) {
+      case 'selectExpr':
+        if (kind.value.operand !== undefined) stack.push(kind.value.operand);
+        break;
+      case 'callExpr':
+        if (kind.value.target !== undefined) stack.push(kind.value.target);
+        stack.push(...kind.value.args);
+        break;
+      case 'listExpr':
+        stack.push(...kind.value.elements);
+        break;
+      case 'structExpr':
+        for (const entry of kind.value.entries) {
+          if (entry.keyKind.case === 'mapKey') stack.push(entry.keyKind.value);
+          if (entry.value !== undefined) stack.push(entry.value);
+        }
+        break;
+      case 'comprehensionExpr':
+        for (const part of [kind.value.iterRange, kind.value.accuInit, kind.value.loopCondition, kind.value.loopStep, kind.value.result]) {
+          if (part !== undefined) stack.push(part);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+/** The chain of field names selected above an identifier, e.g. `request.body` → ['body']. */
+function selectChain(e: CelExpr): { root: CelExpr; fields: string[] } {
+  const fields: string[] = [];
+  let current = e;
+  while (current.exprKind.case === 'selectExpr' && current.exprKind.value.operand !== undefined) {
+    fields.unshift(current.exprKind.value.field);
+    current = current.exprKind.value.operand;
+  }
+  return { root: current, fields };
+}
+
+function pathReadsBody(name: string, fields: string[]): boolean {
+  if (name === 'request' || name === 'response') return fields.length === 0 || fields[0] === 'body';
+  if (name === 'call') {
+    if (fields.length === 0) return true;
+    if (fields[0] === 'request' || fields[0] === 'response') return fields.length === 1 || fields[1] === 'body';
+  }
+  return false;
+}
+
+/**
+ * Whether evaluating the expression may observe a body. Conservative: any use of
+ * `request`/`response`/`call` other than selecting a field that is not `body` counts.
+ */
+export function readsBodies(root: CelExpr): boolean {
+  const selectsSeen = new Set<CelExpr>();
+  let reads = false;
+  walk(root, (e) => {
+    if (reads || selectsSeen.has(e)) return;
+    if (e.exprKind.case === 'selectExpr') {
+      const { root: base, fields } = selectChain(e);
+      // Mark the inner selects so they are not judged again as shorter chains.
+      let inner = e;
+      while (inner.exprKind.case === 'selectExpr' && inner.exprKind.value.operand !== undefined) {
+        inner = inner.exprKind.value.operand;
+        selectsSeen.add(inner);
+      }
+      if (base.exprKind.case === 'identExpr' && pathReadsBody(base.exprKind.value.name, fields)) reads = true;
+    } else if (e.exprKind.case === 'identExpr' && pathReadsBody(e.exprKind.value.name, [])) {
+      reads = true;
+    }
+  });
+  return reads;
+}
+
+export type CheckOutcome = { ok: true; type: FilterType } | { ok: false; error: FilterError };
+
+/** Checks a parsed filter; the result type must be bool (or dyn, checked again at run time). */
+export function checkFilter(parsed: ParsedFilter, source: string): CheckOutcome {
+  const checker = new Checker(parsed, source);
+  try {
+    const type = checker.check(parsed.expr);
+    if (!isPrimitive(type, 'bool', 'dyn')) {
+      return {
+        ok: false,
+        error: buildFilterError(
+          COL_ERR_FILTER_TYPE,
+          `a filter must be a bool expression, but this one is of type ${typeName(type)}`,
+          source,
+          checker.skipSpace(checker.startOf(parsed.expr)),
+        ),
+      };
+    }
+    return { ok: true, type };
+  } catch (err) {
+    if (err instanceof CheckFailure) return { ok: false, error: buildFilterError(err.code, err.message, source, err.offset) };
+    if (err instanceof RangeError) {
+      return { ok: false, error: buildFilterError(COL_ERR_FILTER_TOO_COMPLEX, 'expression too deeply nested', source, 0) };
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Filter compilation errors. They are values (the API answers 400 with them), never thrown
+ * out of `compileFilter`.
+ */
+export const COL_ERR_FILTER_SYNTAX = 'COL_ERR_FILTER_SYNTAX';
+/** An identifier, field or function the filter language does not know. */
+export const COL_ERR_FILTER_UNDECLARED = 'COL_ERR_FILTER_UNDECLARED';
+/** Operands or arguments of the wrong type, or a result that is not a bool. */
+export const COL_ERR_FILTER_TYPE = 'COL_ERR_FILTER_TYPE';
+/** A constant regular expression that does not compile (RE2 syntax). */
+export const COL_ERR_FILTER_REGEX = 'COL_ERR_FILTER_REGEX';
+/** Longer or more deeply nested than the limits allow. */
+export const COL_ERR_FILTER_TOO_COMPLEX = 'COL_ERR_FILTER_TOO_COMPLEX';
+
+export type FilterErrorCode =
+  | typeof COL_ERR_FILTER_SYNTAX
+  | typeof COL_ERR_FILTER_UNDECLARED
+  | typeof COL_ERR_FILTER_TYPE
+  | typeof COL_ERR_FILTER_REGEX
+  | typeof COL_ERR_FILTER_TOO_COMPLEX;
+
+/** Where in the filter source: `offset` from 0 in UTF-16 code units, `line` and `column` from 1. */
+export interface FilterPosition {
+  offset: number;
+  line: number;
+  column: number;
+}
+
+export interface FilterError {
+  readonly kind: 'filter-error';
+  readonly code: FilterErrorCode;
+  /** Human text; ends with "at line L, column C". */
+  readonly message: string;
+  readonly position: FilterPosition;
+}
+
+export function isFilterError(value: unknown): value is FilterError {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'filter-error';
+}
+
+/** Offset → line/column, clamped into the source so a bad offset still names a real place. */
+export function positionAt(source: string, offset: number): FilterPosition {
+  const at = Math.max(0, Math.min(Number.isFinite(offset) ? Math.trunc(offset) : 0, source.length));
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < at; i++) {
+    if (source.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { offset: at, line, column: at - lineStart + 1 };
+}
+
+export function buildFilterError(code: FilterErrorCode, detail: string, source: string, offset: number): FilterError {
+  const position = positionAt(source, offset);
+  return Object.freeze({
+    kind: 'filter-error',
+    code,
+    message: `${detail} at line ${position.line}, column ${position.column}`,
+    position: Object.freeze(position),
+  });
+}

@@ -1,0 +1,367 @@
+/**
+ * Filter pushdown: the part of a filter SQLite can evaluate on the `calls` table, so the
+ * store reads only candidate rows and evaluates the full filter on those.
+ *
+ * The translation relies on one correspondence: an absent record field is SQL NULL in its
+ * column, and a CEL comparison on an absent field is an error value that `&&`, `||` and `!`
+ * propagate exactly as SQL's three-valued logic propagates NULL (false AND x = false,
+ * true OR x = true, NOT x = x). So a translated predicate is true for a row exactly when the
+ * CEL predicate is true for the record, and a row whose predicate is NULL or false is a
+ * record the filter does not match.
+ *
+ * A part that cannot be translated is dropped from a conjunction (the result is then a
+ * superset, `exact` false) and makes a disjunction or negation untranslatable; negation is
+ * applied only to exact translations, because NOT of a superset is not a superset.
+ */
+import { celEnv, isCelError, plan } from '@bufbuild/cel';
+import type { CelExpr } from './check.ts';
+import { MAX_FILTER_DEPTH } from './check.ts';
+import type { CompiledFilter } from './compile.ts';
+import { PROTOCOL_FLAGS } from './variables.ts';
+
+export type CallsColumnKind = 'text' | 'integer' | 'boolean' | 'timestamp_ns';
+
+/**
+ * The columns of the store's `calls` table that filters are pushed down to. Absent record
+ * fields must be stored as NULL (never '' or 0); text columns use the default BINARY
+ * collation; `mesh` is 0/1; `start_ns` is the record's `start` in nanoseconds.
+ */
+export const CALLS_COLUMNS: Readonly<Record<string, CallsColumnKind>> = Object.freeze({
+  id: 'text',
+  start_ns: 'timestamp_ns',
+  protocol: 'text',
+  observer: 'text',
+  method: 'text',
+  path: 'text',
+  authority: 'text',
+  status_code: 'integer',
+  grpc_status: 'integer',
+  elapsed_us: 'integer',
+  error: 'text',
+  trace_id: 'text',
+  src_ip: 'text',
+  src_namespace: 'text',
+  src_pod: 'text',
+  src_workload: 'text',
+  src_service: 'text',
+  src_node: 'text',
+  src_identity: 'text',
+  dst_ip: 'text',
+  dst_namespace: 'text',
+  dst_pod: 'text',
+  dst_workload: 'text',
+  dst_service: 'text',
+  dst_node: 'text',
+  dst_identity: 'text',
+  mesh: 'boolean',
+});
+
+export type SqlParam = string | number;
+
+export interface SqlPushdown {
+  /** A SQLite boolean expression over `calls` columns with `?` placeholders; `1` when nothing could be pushed. */
+  where: string;
+  params: SqlParam[];
+  /**
+   * True when `where` is only a pre-filter: the rows it selects must still be checked with
+   * the compiled filter. False when `where` selects exactly the matching rows.
+   */
+  residual: boolean;
+}
+
+/** Top-level variables (also reachable as `call.<name>`) that have a column of the same name. */
+const TOP_LEVEL_COLUMNS: Record<string, string> = {
+  id: 'id',
+  start: 'start_ns',
+  protocol: 'protocol',
+  observer: 'observer',
+  method: 'method',
+  path: 'path',
+  authority: 'authority',
+  status_code: 'status_code',
+  grpc_status: 'grpc_status',
+  elapsed_us: 'elapsed_us',
+  error: 'error',
+  trace_id: 'trace_id',
+  mesh: 'mesh',
+};
+
+const ENDPOINT_COLUMNS = new Set(['ip', 'namespace', 'pod', 'workload', 'service', 'node', 'identity']);
+
+const COMPARISONS: Record<string, string> = {
+  '_==_': '=',
+  '_!=_': '!=',
+  '_<_': '<',
+  '_<=_': '<=',
+  '_>_': '>',
+  '_>=_': '>=',
+};
+const MIRRORED: Record<string, string> = { '_<_': '_>_', '_<=_': '_>=_', '_>_': '_<_', '_>=_': '_<=_', '_==_': '_==_', '_!=_': '_!=_' };
+
+interface Fragment {
+  sql: string;
+  params: SqlParam[];
+  /** True when the fragment is true for exactly the records the CEL expression is true for. */
+  exact: boolean;
+}
+
+type Literal =
+  | { kind: 'string'; value: string }
+  | { kind: 'number'; value: number }
+  | { kind: 'bool'; value: boolean }
+  | { kind: 'timestamp'; ns: bigint };
+
+const env = celEnv();
+
+/** The field path of `ident`, `a.b` or `a.b.c` selections (not presence tests). */
+function fieldPath(e: CelExpr): string[] | undefined {
+  const path: string[] = [];
+  let current = e;
+  while (current.exprKind.case === 'selectExpr') {
+    if (current.exprKind.value.testOnly || current.exprKind.value.operand === undefined) return undefined;
+    path.unshift(current.exprKind.value.field);
+    current = current.exprKind.value.operand;
+  }
+  if (current.exprKind.case !== 'identExpr') return undefined;
+  path.unshift(current.exprKind.value.name);
+  return path;
+}
+
+/** Maps a field path to its column: `status_code`, `call.status_code`, `src.pod`, `tls.mesh`, ... */
+function columnForPath(path: readonly string[]): string | undefined {
+  const p = path[0] === 'call' ? path.slice(1) : path;
+  if (p.length === 1) return Object.hasOwn(TOP_LEVEL_COLUMNS, p[0]) ? TOP_LEVEL_COLUMNS[p[0]] : undefined;
+  if (p.length === 2 && (p[0] === 'src' || p[0] === 'dst') && ENDPOINT_COLUMNS.has(p[1])) return `${p[0]}_${p[1]}`;
+  if (p.length === 2 && p[0] === 'tls' && p[1] === 'mesh') return 'mesh';
+  return undefined;
+}
+
+function columnOf(e: CelExpr): string | undefined {
+  const path = fieldPath(e);
+  return path === undefined ? undefined : columnForPath(path);
+}
+
+function literalOf(e: CelExpr): Literal | undefined {
+  const kind = e.exprKind;
+  if (kind.case === 'constExpr') {
+    const c = kind.value.constantKind;
+    switch (c.case) {
+      case 'stringValue':
+        return { kind: 'string', value: c.value };
+      case 'boolValue':
+        return { kind: 'bool', value: c.value };
+      case 'int64Value':
+      case 'uint64Value': {
+        const n = Number(c.value);
+        // Beyond 2^53 a JS number would round, and the pushed comparison could drop a match.
+        return Number.isSafeInteger(n) && BigInt(n) === c.value ? { kind: 'number', value: n } : undefined;
+      }
+      case 'doubleValue':
+        return Number.isFinite(c.value) ? { kind: 'number', value: c.value } : undefined;
+      default:
+        return undefined;
+    }
+  }
+  // timestamp("2024-01-01T00:00:00Z"): a constant the evaluator can compute now.
+  if (
+    kind.case === 'callExpr' &&
+    kind.value.function === 'timestamp' &&
+    kind.value.target === undefined &&
+    kind.value.args.length === 1 &&
+    kind.value.args[0].exprKind.case === 'constExpr' &&
+    kind.value.args[0].exprKind.value.constantKind.case === 'stringValue'
+  ) {
+    try {
+      const value = plan(env, e)();
+      if (isCelError(value)) return undefined;
+      const message = (value as { message?: { $typeName?: string; seconds?: unknown; nanos?: unknown } }).message;
+      if (message?.$typeName !== 'google.protobuf.Timestamp' || typeof message.seconds !== 'bigint' || typeof message.nanos !== 'number') {
+        return undefined;
+      }
+      return { kind: 'timestamp', ns: message.seconds * 1_000_000_000n + BigInt(message.nanos) };
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * SQLite orders text by UTF-8 bytes (code points); CEL here orders by UTF-16 code units.
+ * They agree whenever the constant has no code unit at or above U+D800.
+ */
+function orderSafeText(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0xd800) return false;
+  return true;
+}
+
+function compare(column: string, fn: string, literal: Literal): Fragment | undefined {
+  const kind = CALLS_COLUMNS[column];
+  const sqlOp = COMPARISONS[fn];
+  const ordering = fn !== '_==_' && fn !== '_!=_';
+  switch (kind) {
+    case 'text':
+      if (literal.kind !== 'string') return undefined;
+      if (ordering && !orderSafeText(literal.value)) return undefined;
+      return { sql: `${column} ${sqlOp} ?`, params: [literal.value], exact: true };
+    case 'integer':
+      if (literal.kind !== 'number') return undefined;
+      return { sql: `${column} ${sqlOp} ?`, params: [literal.value], exact: true };
+    case 'timestamp_ns':
+      if (literal.kind !== 'timestamp') return undefined;
+      // Nanosecond timestamps exceed 2^53: pass them as decimal text and let SQLite read them exactly.
+      return { sql: `${column} ${sqlOp} CAST(? AS INTEGER)`, params: [literal.ns.toString()], exact: true };
+    case 'boolean': {
+      if (literal.kind !== 'bool' || ordering) return undefined;
+      const wantTrue = (fn === '_==_') === literal.value;
+      return { sql: wantTrue ? `${column} = 1` : `${column} = 0`, params: [], exact: true };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function inList(column: string, list: CelExpr): Fragment | undefined {
+  if (list.exprKind.case !== 'listExpr') return undefined;
+  const kind = CALLS_COLUMNS[column];
+  const params: SqlParam[] = [];
+  for (const element of list.exprKind.value.elements) {
+    const literal = literalOf(element);
+    if (literal === undefined) return undefined;
+    if (kind === 'text' && literal.kind === 'string') params.push(literal.value);
+    else if (kind === 'integer' && literal.kind === 'number') params.push(literal.value);
+    else return undefined;
+  }
+  // `x in []` is false when x is present and an error (NULL) when it is absent.
+  if (params.length === 0) return { sql: `(${column} != ${column})`, params: [], exact: true };
+  return { sql: `${column} IN (${params.map(() => '?').join(', ')})`, params, exact: true };
+}
+
+/** Code points, the unit SQLite's substr() counts in. */
+function codePointLength(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+function stringMethod(call: Extract<CelExpr['exprKind'], { case: 'callExpr' }>['value']): Fragment | undefined {
+  if (call.target === undefined || call.args.length !== 1) return undefined;
+  const column = columnOf(call.target);
+  if (column === undefined || CALLS_COLUMNS[column] !== 'text') return undefined;
+  const literal = literalOf(call.args[0]);
+  if (literal?.kind !== 'string') return undefined;
+  const text = literal.value;
+  // An empty needle is true for every present value and NULL for an absent one.
+  if (text === '' && ['startsWith', 'endsWith', 'contains'].includes(call.function)) return { sql: `(${column} = ${column})`, params: [], exact: true };
+  switch (call.function) {
+    case 'startsWith':
+      return { sql: `substr(${column}, 1, ?) = ?`, params: [codePointLength(text), text], exact: true };
+    case 'endsWith':
+      return { sql: `substr(${column}, ?) = ?`, params: [-codePointLength(text), text], exact: true };
+    case 'contains':
+      return { sql: `instr(${column}, ?) > 0`, params: [text], exact: true };
+    default:
+      return undefined;
+  }
+}
+
+/** The operands of a chain of the same logical operator: `a && (b && c)` → [a, b, c]. */
+function flatten(e: CelExpr, fn: string): CelExpr[] {
+  const out: CelExpr[] = [];
+  const stack: CelExpr[] = [e];
+  while (stack.length > 0) {
+    const current = stack.pop() as CelExpr;
+    if (current.exprKind.case === 'callExpr' && current.exprKind.value.function === fn && current.exprKind.value.target === undefined) {
+      stack.push(...[...current.exprKind.value.args].reverse());
+    } else {
+      out.push(current);
+    }
+  }
+  return out;
+}
+
+function translate(e: CelExpr, depth: number): Fragment | undefined {
+  if (depth > MAX_FILTER_DEPTH) return undefined;
+  const kind = e.exprKind;
+  switch (kind.case) {
+    case 'constExpr':
+      if (kind.value.constantKind.case === 'boolValue') return { sql: kind.value.constantKind.value ? '1' : '0', params: [], exact: true };
+      return undefined;
+    case 'identExpr':
+    case 'selectExpr': {
+      if (kind.case === 'selectExpr' && kind.value.testOnly) {
+        // has(src.pod), has(call.status_code): presence is a non-NULL column.
+        const operand = kind.value.operand;
+        if (operand === undefined) return undefined;
+        const path = fieldPath(operand);
+        const column = path === undefined ? undefined : columnForPath([...path, kind.value.field]);
+        return column === undefined ? undefined : { sql: `${column} IS NOT NULL`, params: [], exact: true };
+      }
+      const path = fieldPath(e);
+      if (path === undefined) return undefined;
+      const p = path[0] === 'call' ? path.slice(1) : path;
+      if (p.length === 1 && (PROTOCOL_FLAGS as readonly string[]).includes(p[0]) && path[0] !== 'call') {
+        return { sql: 'protocol = ?', params: [p[0]], exact: true };
+      }
+      const column = columnForPath(path);
+      if (column !== undefined && CALLS_COLUMNS[column] === 'boolean') return { sql: `${column} = 1`, params: [], exact: true };
+      return undefined;
+    }
+    case 'callExpr': {
+      const call = kind.value;
+      const fn = call.function;
+      if (fn === '_&&_' || fn === '_||_') {
+        const parts = flatten(e, fn).map((a) => translate(a, depth + 1));
+        if (fn === '_&&_') {
+          const kept = parts.filter((p): p is Fragment => p !== undefined);
+          if (kept.length === 0) return undefined;
+          const exact = kept.length === parts.length && kept.every((p) => p.exact);
+          if (kept.length === 1) return { ...kept[0], exact };
+          return { sql: kept.map((p) => `(${p.sql})`).join(' AND '), params: kept.flatMap((p) => p.params), exact };
+        }
+        if (parts.some((p) => p === undefined)) return undefined;
+        const all = parts as Fragment[];
+        return { sql: all.map((p) => `(${p.sql})`).join(' OR '), params: all.flatMap((p) => p.params), exact: all.every((p) => p.exact) };
+      }
+      if (fn === '!_' && call.args.length === 1) {
+        const inner = translate(call.args[0], depth + 1);
+        if (inner === undefined || !inner.exact) return undefined;
+        return { sql: `NOT (${inner.sql})`, params: inner.params, exact: true };
+      }
+      if (Object.hasOwn(COMPARISONS, fn) && call.args.length === 2) {
+        const [left, right] = call.args;
+        const leftColumn = columnOf(left);
+        if (leftColumn !== undefined) {
+          const literal = literalOf(right);
+          return literal === undefined ? undefined : compare(leftColumn, fn, literal);
+        }
+        const rightColumn = columnOf(right);
+        if (rightColumn !== undefined) {
+          const literal = literalOf(left);
+          return literal === undefined ? undefined : compare(rightColumn, MIRRORED[fn], literal);
+        }
+        return undefined;
+      }
+      if (fn === '@in' && call.args.length === 2) {
+        const column = columnOf(call.args[0]);
+        return column === undefined ? undefined : inList(column, call.args[1]);
+      }
+      return stringMethod(call);
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** What of the filter SQLite can evaluate; `residual: false` means `where` alone is the filter. */
+export function buildSqlPushdown(filter: Pick<CompiledFilter, 'ast'>): SqlPushdown {
+  if (filter.ast === undefined) return { where: '1', params: [], residual: false };
+  let fragment: Fragment | undefined;
+  try {
+    fragment = translate(filter.ast, 0);
+  } catch {
+    fragment = undefined;
+  }
+  if (fragment === undefined) return { where: '1', params: [], residual: true };
+  return { where: fragment.sql, params: fragment.params, residual: !fragment.exact };
+}

@@ -1,0 +1,218 @@
+import t, { type Test } from 'tap';
+import fc from 'fast-check';
+import { compileFilter, isCompiledFilter, MAX_FILTER_LENGTH, type FilterEvalFailure } from '../../../collector/filter/compile.ts';
+import {
+  COL_ERR_FILTER_REGEX,
+  COL_ERR_FILTER_SYNTAX,
+  COL_ERR_FILTER_TOO_COMPLEX,
+  COL_ERR_FILTER_TYPE,
+  COL_ERR_FILTER_UNDECLARED,
+  isFilterError,
+  type FilterError,
+} from '../../../collector/filter/errors.ts';
+import type { CallRecord } from '../../../sidecar/record.ts';
+import { CASES } from './cases.ts';
+import { RECORDS } from './fixtures.ts';
+
+function compileOk(t: Test, source: string) {
+  const f = compileFilter(source);
+  if (!isCompiledFilter(f)) {
+    t.fail(`expected ${JSON.stringify(source)} to compile, got ${(f as FilterError).code}: ${(f as FilterError).message}`);
+    return undefined;
+  }
+  return f;
+}
+
+void t.test('each filter matches exactly the expected fixture records', async (t) => {
+  t.ok(CASES.length >= 40, 'the table is large enough to mean something');
+  for (const { filter, ids } of CASES) {
+    const compiled = compileOk(t, filter);
+    if (compiled === undefined) continue;
+    const matched = RECORDS.filter((r) => compiled.matches(r)).map((r) => r.id);
+    t.same(matched, ids, JSON.stringify(filter));
+  }
+});
+
+void t.test('the table distinguishes filters: not all of them match the same records', async (t) => {
+  const distinct = new Set(CASES.map((c) => c.ids.join(',')));
+  t.ok(distinct.size > 30);
+});
+
+interface ErrorCase {
+  filter: string;
+  code: string;
+  offset: number;
+  line: number;
+  column: number;
+  message: RegExp;
+}
+
+const ERRORS: ErrorCase[] = [
+  { filter: 'method = "GET"', code: COL_ERR_FILTER_SYNTAX, offset: 7, line: 1, column: 8, message: /^syntax error: .*line 1, column 8$/ },
+  { filter: 'http && (status_code > 1', code: COL_ERR_FILTER_SYNTAX, offset: 8, line: 1, column: 9, message: /syntax error: '\(' is never closed/ },
+  { filter: 'path == "/api', code: COL_ERR_FILTER_SYNTAX, offset: 8, line: 1, column: 9, message: /string literal is never closed/ },
+  { filter: 'method in ["GET")', code: COL_ERR_FILTER_SYNTAX, offset: 16, line: 1, column: 17, message: /'\)' does not close '\['/ },
+  { filter: 'http &&\n  method == "GET" "POST"', code: COL_ERR_FILTER_SYNTAX, offset: 26, line: 2, column: 19, message: /syntax error/ },
+  { filter: 'foo == 1', code: COL_ERR_FILTER_UNDECLARED, offset: 0, line: 1, column: 1, message: /unknown variable 'foo'/ },
+  { filter: 'http && stauts_code == 200', code: COL_ERR_FILTER_UNDECLARED, offset: 8, line: 1, column: 9, message: /unknown variable 'stauts_code' \(did you mean 'status_code'\?\)/ },
+  {
+    filter: 'http &&\n  dst.namepsace == "shop"',
+    code: COL_ERR_FILTER_UNDECLARED,
+    offset: 14,
+    line: 2,
+    column: 7,
+    message: /unknown field 'namepsace' of endpoint \(did you mean 'namespace'\?\)/,
+  },
+  { filter: 'request.header["x"] == "1"', code: COL_ERR_FILTER_UNDECLARED, offset: 8, line: 1, column: 9, message: /unknown field 'header' of message/ },
+  { filter: 'contains(path, "x")', code: COL_ERR_FILTER_UNDECLARED, offset: 0, line: 1, column: 1, message: /unknown function 'contains' \(it is a method/ },
+  { filter: 'path.include("x")', code: COL_ERR_FILTER_UNDECLARED, offset: 5, line: 1, column: 6, message: /unknown method 'include'/ },
+  { filter: 'status_code == "500"', code: COL_ERR_FILTER_TYPE, offset: 12, line: 1, column: 13, message: /cannot compare int with string using '=='/ },
+  { filter: 'method > 5', code: COL_ERR_FILTER_TYPE, offset: 7, line: 1, column: 8, message: /cannot order string and int/ },
+  { filter: 'status_code > 5 && "x"', code: COL_ERR_FILTER_TYPE, offset: 19, line: 1, column: 20, message: /'&&' expects bool operands, got string/ },
+  { filter: 'path.contains(1)', code: COL_ERR_FILTER_TYPE, offset: 5, line: 1, column: 6, message: /no overload of 'contains' for string.contains\(int\); expected string.contains\(string\) -> bool/ },
+  { filter: 'elapsed_us + 1.5 > 2.0', code: COL_ERR_FILTER_TYPE, offset: 11, line: 1, column: 12, message: /cannot apply '\+' to int and double/ },
+  { filter: 'error == null', code: COL_ERR_FILTER_TYPE, offset: 6, line: 1, column: 7, message: /has\(\)/ },
+  { filter: '1 + 2', code: COL_ERR_FILTER_TYPE, offset: 0, line: 1, column: 1, message: /must be a bool expression, but this one is of type int/ },
+  { filter: '\n  method', code: COL_ERR_FILTER_TYPE, offset: 3, line: 2, column: 3, message: /of type string/ },
+  { filter: 'src', code: COL_ERR_FILTER_TYPE, offset: 0, line: 1, column: 1, message: /of type endpoint/ },
+  { filter: 'has(method)', code: COL_ERR_FILTER_TYPE, offset: 0, line: 1, column: 1, message: /has\(\) needs a field selection/ },
+  { filter: 'path.matches("[a-")', code: COL_ERR_FILTER_REGEX, offset: 13, line: 1, column: 14, message: /invalid regular expression "\[a-"/ },
+  { filter: 'x'.repeat(MAX_FILTER_LENGTH + 1), code: COL_ERR_FILTER_TOO_COMPLEX, offset: MAX_FILTER_LENGTH, line: 1, column: MAX_FILTER_LENGTH + 1, message: /longer than/ },
+];
+
+void t.test('invalid filters are error values naming the position', async (t) => {
+  for (const c of ERRORS) {
+    const result = compileFilter(c.filter);
+    const label = JSON.stringify(c.filter.length > 40 ? c.filter.slice(0, 40) + '…' : c.filter);
+    if (!isFilterError(result)) {
+      t.fail(`${label} should not compile`);
+      continue;
+    }
+    t.equal(result.code, c.code, `${label} code`);
+    t.same(result.position, { offset: c.offset, line: c.line, column: c.column }, `${label} position`);
+    t.match(result.message, c.message, `${label} message`);
+    t.match(result.message, new RegExp(`at line ${c.line}, column ${c.column}$`), `${label} message names the position`);
+  }
+});
+
+void t.test('deeply nested input is refused, not a crash', async (t) => {
+  const sources = [
+    '('.repeat(5000) + 'true' + ')'.repeat(5000),
+    '(http && '.repeat(300) + 'true' + ')'.repeat(300),
+    '['.repeat(150) + ']'.repeat(150) + ' == []',
+  ];
+  for (const source of sources) {
+    const result = compileFilter(source);
+    t.ok(isFilterError(result), 'an error value');
+    if (isFilterError(result)) t.ok([COL_ERR_FILTER_TOO_COMPLEX, COL_ERR_FILTER_SYNTAX].includes(result.code), result.code);
+  }
+});
+
+void t.test('a non-string filter is an error value', async (t) => {
+  const result = compileFilter(['http'] as unknown as string);
+  t.ok(isFilterError(result));
+});
+
+void t.test('evaluation failures count through the hook and do not match; absent fields are not failures', async (t) => {
+  const failures: FilterEvalFailure[] = [];
+  const divide = compileFilter('100 / (status_code - 200) > 0', { onEvalFailure: (f) => failures.push(f) });
+  if (!isCompiledFilter(divide)) return t.fail('should compile');
+  const matched = RECORDS.filter((r) => divide.matches(r)).map((r) => r.id);
+  // 100 / (503-200) = 0, 100 / (401-200) = 0, 100 / (404-200) = 0, 100 / (204-200) = 25.
+  t.same(matched, ['r03']);
+  // status 200 divides by zero (r02, r04, r05, r12); absent status (r06, r07, r10, r11) is not a failure.
+  t.same(failures.map((f) => f.recordId), ['r02', 'r04', 'r05', 'r12']);
+  t.ok(failures.every((f) => f.reason === 'error' && /divide by zero/.test(f.message)));
+
+  const notBool: FilterEvalFailure[] = [];
+  const dynamic = compileFilter('dyn(status_code)', { onEvalFailure: (f) => notBool.push(f) });
+  if (!isCompiledFilter(dynamic)) return t.fail('dyn results are checked at run time');
+  t.equal(RECORDS.filter((r) => dynamic.matches(r)).length, 0);
+  t.equal(notBool.filter((f) => f.reason === 'not-bool').length, 8, 'every record with a status code');
+
+  const throwing = compileFilter('int(method) > 0', {
+    onEvalFailure: () => {
+      throw new Error('hook broke');
+    },
+  });
+  if (!isCompiledFilter(throwing)) return t.fail('should compile');
+  t.equal(throwing.matches(RECORDS[0]), false, 'a throwing hook does not escape');
+});
+
+void t.test('matches never throws, even on malformed records', async (t) => {
+  const filters = CASES.map((c) => compileFilter(c.filter)).filter(isCompiledFilter);
+  const broken = [
+    {},
+    { id: 'x', protocol: 'http', src: null, dst: undefined, tls: null, request: { headers: null, body: 'not bytes' } },
+    { ...RECORDS[0], start: 'yesterday', elapsed_us: Number.NaN, status_code: 1.5, sensitive: null },
+  ] as unknown as CallRecord[];
+  for (const f of filters) {
+    for (const r of broken) t.doesNotThrow(() => f.matches(r), f.source);
+  }
+});
+
+void t.test('filters that do not read bodies do not decode them', async (t) => {
+  const cases: Array<[string, boolean]> = [
+    ['request.headers["a"] == "b"', false],
+    ['response.body_size > 10', false],
+    ['call.request.truncated', false],
+    ['request.body.contains("x")', true],
+    ['has(response.body)', true],
+    ['size(request) > 0', true],
+    ['call.response.body == ""', true],
+    ['has(call.request)', true],
+    ['http', false],
+  ];
+  for (const [source, reads] of cases) {
+    const f = compileFilter(source);
+    if (!isCompiledFilter(f)) {
+      t.fail(source);
+      continue;
+    }
+    t.equal(f.readsBodies, reads, source);
+  }
+  // And the skipped decode does not change any answer.
+  const f = compileFilter('request.headers["content-type"] == "application/json"');
+  if (isCompiledFilter(f)) t.same(RECORDS.filter((r) => f.matches(r)).map((r) => r.id), ['r01', 'r10']);
+});
+
+void t.test('compileFilter never throws on any input', async (t) => {
+  fc.assert(
+    fc.property(fc.string({ maxLength: 200 }), (source) => {
+      const result = compileFilter(source);
+      if (isCompiledFilter(result)) for (const r of RECORDS) result.matches(r);
+      else if (!isFilterError(result)) throw new Error('neither a filter nor an error');
+    }),
+    { numRuns: 2000 },
+  );
+  // Mutations of valid filters reach deeper into the parser and checker than random text.
+  const seeds = CASES.map((c) => c.filter).filter((s) => s.length > 0);
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...seeds),
+      fc.array(fc.tuple(fc.nat(), fc.nat({ max: 3 }), fc.string({ maxLength: 3 })), { minLength: 1, maxLength: 4 }),
+      (seed, edits) => {
+        let s = seed;
+        for (const [pos, del, ins] of edits) {
+          const at = pos % (s.length + 1);
+          s = s.slice(0, at) + ins + s.slice(at + del);
+        }
+        const result = compileFilter(s);
+        if (isCompiledFilter(result)) for (const r of RECORDS) result.matches(r);
+        else if (!isFilterError(result)) throw new Error('neither a filter nor an error');
+        else if (result.position.offset < 0 || result.position.offset > s.length) throw new Error('position outside the source');
+      },
+    ),
+    { numRuns: 3000 },
+  );
+  t.pass('no throw');
+});
+
+void t.test('a regular expression built at run time that does not compile fails that record only', async (t) => {
+  const failures: FilterEvalFailure[] = [];
+  const f = compileFilter('path.matches(method + "(")', { onEvalFailure: (x) => failures.push(x) });
+  if (!isCompiledFilter(f)) return t.fail('should compile');
+  t.equal(RECORDS.filter((r) => f.matches(r)).length, 0);
+  t.equal(failures.length, 9, 'every record with both a method and a path (all but r06, r07, r11)');
+  t.ok(failures.every((x) => /missing closing \)/.test(x.message)));
+});
