@@ -2,22 +2,37 @@
 import type { CommandIO } from '../lib/cli.ts';
 import { parseCommandArgs } from '../lib/cli.ts';
 import { describeError } from '../lib/errors.ts';
-import { DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, DEFAULT_MAX_RECORDS, resolveCollectorConfig } from './config.ts';
+import {
+  DB_FILE_NAME,
+  DEFAULT_GRPC_PORT,
+  DEFAULT_HTTP_PORT,
+  DEFAULT_MEMORY_MAX_RECORDS,
+  DEFAULT_RETENTION_HOURS,
+  DEFAULT_RETENTION_MAX_MB,
+  resolveCollectorConfig,
+} from './config.ts';
 import { startCollector } from './collector.ts';
 import { createJsonLogger } from './log.ts';
 
 const USAGE = `usage: meshtap collector [options]
 
-Receives call records from sidecars (gRPC) and serves them (HTTP API, metrics).
+Receives call records from sidecars (gRPC), stores them and serves them (HTTP API, live
+stream, service map, traces, metrics).
 
 options:
-  --grpc-port PORT     gRPC ingest port (default ${DEFAULT_GRPC_PORT}; 0 picks a free port)   env MESHTAP_COLLECTOR_GRPC_PORT
-  --http-port PORT     HTTP API port (default ${DEFAULT_HTTP_PORT}; 0 picks a free port)      env MESHTAP_COLLECTOR_HTTP_PORT
-  --host HOST          address to listen on (default 0.0.0.0)              env MESHTAP_COLLECTOR_HOST
-  --max-records N      records kept, newest first (default ${DEFAULT_MAX_RECORDS})          env MESHTAP_COLLECTOR_MAX_RECORDS
-  --store KIND         memory (default) or sqlite                          env MESHTAP_COLLECTOR_STORE
-  --db PATH            SQLite file for --store sqlite (default meshtap.db) env MESHTAP_COLLECTOR_DB
-  -h, --help           show this help
+  --grpc-port PORT         gRPC ingest port (default ${DEFAULT_GRPC_PORT}; 0 picks a free port)   env MESHTAP_COLLECTOR_GRPC_PORT
+  --http-port PORT         HTTP API port (default ${DEFAULT_HTTP_PORT}; 0 picks a free port)      env MESHTAP_COLLECTOR_HTTP_PORT
+  --host HOST              address to listen on (default 0.0.0.0)              env MESHTAP_COLLECTOR_HOST
+  --store KIND             sqlite (default) or memory                          env MESHTAP_COLLECTOR_STORE
+  --data-dir DIR           keep the SQLite database in DIR/${DB_FILE_NAME}      env MESHTAP_COLLECTOR_DATA_DIR
+  --db PATH                the SQLite database file itself                     env MESHTAP_COLLECTOR_DB
+                           (neither: an in-memory database, gone at exit)
+  --retention-hours H      delete records stored more than H hours ago (default ${DEFAULT_RETENTION_HOURS})   env MESHTAP_COLLECTOR_RETENTION_HOURS
+  --retention-max-mb MB    keep the database under MB MiB (default ${DEFAULT_RETENTION_MAX_MB})    env MESHTAP_COLLECTOR_RETENTION_MAX_MB
+  --max-records N          keep at most N records (memory store default ${DEFAULT_MEMORY_MAX_RECORDS};
+                           SQLite: no row cap unless given)                    env MESHTAP_COLLECTOR_MAX_RECORDS
+  --full-text on|off       full-text index over paths and bodies (default on)  env MESHTAP_COLLECTOR_FULL_TEXT
+  -h, --help               show this help
 
 Logs are JSON lines on stdout; once listening it logs
 {"msg":"collector listening","grpcPort":...,"httpPort":...}.
@@ -31,6 +46,10 @@ const OPTIONS = {
   'max-records': { type: 'string' },
   store: { type: 'string' },
   db: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'retention-hours': { type: 'string' },
+  'retention-max-mb': { type: 'string' },
+  'full-text': { type: 'string' },
 } as const;
 
 export async function run(argv: string[], io: CommandIO): Promise<number> {
@@ -48,7 +67,13 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     log('error', 'collector failed to start', { detail: describeError(err) });
     return 1;
   }
-  log('info', 'collector listening', { host: config.host, grpcPort: collector.grpcPort, httpPort: collector.httpPort, store: config.store });
+  log('info', 'collector listening', {
+    host: config.host,
+    grpcPort: collector.grpcPort,
+    httpPort: collector.httpPort,
+    store: config.store,
+    ...(config.store === 'sqlite' ? { db: config.dbPath } : {}),
+  });
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const onSignal = (s: NodeJS.Signals): void => {

@@ -1,7 +1,7 @@
 /** Starts and stops a collector: store, gRPC ingest, HTTP API, metrics. */
 import type { ServerCredentials } from '@grpc/grpc-js';
 import { MeshtapError } from '../lib/errors.ts';
-import type { CollectorConfig } from './config.ts';
+import { DEFAULT_MEMORY_MAX_RECORDS, type CollectorConfig } from './config.ts';
 import { COL_ERR_LISTEN } from './errors.ts';
 import { startGrpcServer } from './grpc-server.ts';
 import { buildHttpApp } from './http-server.ts';
@@ -10,6 +10,7 @@ import { silentLogger, type Logger } from './log.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { createCollectorMetrics, type CollectorMetrics } from './metrics.ts';
 import type { RecordStore } from './record-store.ts';
+import { createStreamHub, type StreamHub } from './stream.ts';
 
 export interface CollectorDeps {
   /** Replaces the store the config names (tests use it to slow storage down). */
@@ -23,21 +24,46 @@ export interface RunningCollector {
   httpPort: number;
   store: RecordStore;
   metrics: CollectorMetrics;
+  /** The live stream's hub (the HTTP API subscribes to it). */
+  hub: StreamHub;
   /** Graceful by default (streams ended after their acks); `force` drops connections as a crash would. */
   close(options?: { graceMs?: number; force?: boolean }): Promise<void>;
 }
 
-async function openStore(config: CollectorConfig): Promise<RecordStore> {
+async function openStore(config: CollectorConfig, log: Logger): Promise<RecordStore> {
   if (config.store === 'sqlite') {
     const { createSqliteStore } = await import('./sqlite-store.ts');
-    return createSqliteStore({ path: config.dbPath, maxRecords: config.maxRecords });
+    return createSqliteStore({
+      path: config.dbPath,
+      maxRecords: config.maxRecords,
+      retentionHours: config.retentionHours,
+      retentionMaxBytes: Math.round(config.retentionMaxMb * 1024 * 1024),
+      retentionIntervalMs: config.retentionIntervalMs,
+      listScanLimit: config.listScanLimit,
+      fullText: config.fullTextIndex,
+      log,
+    });
   }
-  return createMemoryStore({ maxRecords: config.maxRecords });
+  return createMemoryStore({ maxRecords: config.maxRecords ?? DEFAULT_MEMORY_MAX_RECORDS });
+}
+
+/** Publishes what the store newly stored (not re-sent duplicates) to the live stream. */
+function publishingStore(inner: RecordStore, hub: StreamHub): RecordStore {
+  return {
+    ...inner,
+    async add(records) {
+      const result = await inner.add(records);
+      // A store that does not say which records were new: publish them all.
+      hub.publish(result.added ?? records);
+      return result;
+    },
+  };
 }
 
 export async function startCollector(config: CollectorConfig, deps: CollectorDeps = {}): Promise<RunningCollector> {
   const log = deps.log ?? silentLogger;
-  const store = deps.store ?? (await openStore(config));
+  const hub = createStreamHub({ bufferEvents: config.streamBufferEvents, bufferBytes: config.streamBufferBytes, heartbeatMs: config.streamHeartbeatMs });
+  const store = publishingStore(deps.store ?? (await openStore(config, log)), hub);
   const metrics = createCollectorMetrics(() => store.count());
   const ingest = createIngest({ store, metrics, log });
   let grpc;
@@ -47,7 +73,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     await store.close();
     throw new MeshtapError(COL_ERR_LISTEN, `cannot listen for gRPC on ${config.host}:${config.grpcPort}: ${(err as Error).message}`, { cause: err });
   }
-  const app = buildHttpApp({ store, metrics, log });
+  const app = buildHttpApp({ store, metrics, log, hub, servicemapWindowMs: config.servicemapWindowMs });
   try {
     await app.listen({ host: config.host, port: config.httpPort });
   } catch (err) {
@@ -63,10 +89,12 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     httpPort,
     store,
     metrics,
+    hub,
     close(options = {}) {
       closing ??= (async () => {
         await grpc.close(options);
         await app.close();
+        hub.close();
         await store.close();
       })();
       return closing;

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 import { MeshtapError } from '../lib/errors.ts';
 import { CLI_ERR_USAGE, parsePort } from '../lib/cli.ts';
@@ -5,7 +6,13 @@ import { COL_ERR_CONFIG } from './errors.ts';
 
 export const DEFAULT_GRPC_PORT = 9400;
 export const DEFAULT_HTTP_PORT = 8080;
-export const DEFAULT_MAX_RECORDS = 10_000;
+/** The memory store's ring size when `--max-records` is not given. */
+export const DEFAULT_MEMORY_MAX_RECORDS = 10_000;
+export const DEFAULT_RETENTION_HOURS = 24;
+export const DEFAULT_RETENTION_MAX_MB = 512;
+/** The database file's name inside `--data-dir`. */
+export const DB_FILE_NAME = 'meshtap-collector.db';
+export const MEMORY_DB = ':memory:';
 
 const port = () => z.number().int().min(0).max(65535);
 
@@ -13,11 +20,39 @@ export const collectorOptionsSchema = z.strictObject({
   host: z.string().min(1).default('0.0.0.0'),
   grpcPort: port().default(DEFAULT_GRPC_PORT),
   httpPort: port().default(DEFAULT_HTTP_PORT),
-  /** How many records the in-memory store keeps (the newest). */
-  maxRecords: z.number().int().positive().default(DEFAULT_MAX_RECORDS),
-  store: z.enum(['memory', 'sqlite']).default('memory'),
-  /** SQLite database file (`store: sqlite`); `:memory:` keeps it in memory. */
-  dbPath: z.string().min(1).default('meshtap.db'),
+  /**
+   * Most records kept. The memory store always has a bound (default 10 000); the SQLite store
+   * has none unless this is set (age and size retention bound it).
+   */
+  maxRecords: z.number().int().positive().optional(),
+  store: z.enum(['memory', 'sqlite']).default('sqlite'),
+  /**
+   * SQLite database file. `:memory:` (the default when neither a file nor a data directory is
+   * given) keeps it in memory: nothing is written next to wherever the collector was started,
+   * and two collectors never share a file by accident.
+   */
+  dbPath: z.string().min(1).default(MEMORY_DB),
+  /** Records older than this (time since they were stored) are deleted. */
+  retentionHours: z.number().positive().default(DEFAULT_RETENTION_HOURS),
+  /** Live data in the database (records, indexes, full-text index) is kept under this size. */
+  retentionMaxMb: z.number().positive().default(DEFAULT_RETENTION_MAX_MB),
+  /**
+   * FTS5 index over paths and bodies, so body filters read only candidate rows. It costs most
+   * of the SQLite insert time (see README); `false` drops it.
+   */
+  fullTextIndex: z.boolean().default(true),
+  /** How often retention runs. */
+  retentionIntervalMs: z.number().int().positive().default(10_000),
+  /** Most rows one filtered list examines before it answers with what it found. */
+  listScanLimit: z.number().int().positive().default(200_000),
+  /** Live stream: comment line sent this often so proxies and clients see a live connection. */
+  streamHeartbeatMs: z.number().int().positive().default(15_000),
+  /** Live stream: events held for one slow client before newer ones are dropped (and counted). */
+  streamBufferEvents: z.number().int().positive().default(1000),
+  /** Live stream: bytes held for one slow client before newer events are dropped. */
+  streamBufferBytes: z.number().int().positive().default(8 * 1024 * 1024),
+  /** Service map: default window. */
+  servicemapWindowMs: z.number().int().positive().default(15 * 60_000),
 });
 
 export type CollectorOptions = z.input<typeof collectorOptionsSchema>;
@@ -40,10 +75,27 @@ export interface CollectorFlags {
   'max-records'?: string;
   store?: string;
   db?: string;
+  'data-dir'?: string;
+  'retention-hours'?: string;
+  'retention-max-mb'?: string;
+  'full-text'?: string;
 }
 
 function pick(flag: string | undefined, env: string | undefined): [string | undefined, 'flag' | 'env'] {
   return flag !== undefined ? [flag, 'flag'] : [env !== undefined && env !== '' ? env : undefined, 'env'];
+}
+
+function usage(message: string): MeshtapError {
+  return new MeshtapError(CLI_ERR_USAGE, message);
+}
+
+function positiveNumber(name: string, value: string, integer: boolean): number {
+  const pattern = integer ? /^\d+$/ : /^\d+(\.\d+)?$/;
+  const n = Number(value);
+  if (!pattern.test(value.trim()) || !(n > 0) || !Number.isFinite(n) || (integer && !Number.isSafeInteger(n))) {
+    throw usage(`${name} must be a positive ${integer ? 'integer' : 'number'}, got "${value}"`);
+  }
+  return n;
 }
 
 /** Flags, then MESHTAP_COLLECTOR_* environment variables, then defaults; a bad value names its source. */
@@ -61,23 +113,38 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
     options[key] = parsePort(source === 'flag' ? `--${flag}` : envName, value, fallback);
   }
 
-  const [maxRecords, maxSource] = pick(flags['max-records'], env.MESHTAP_COLLECTOR_MAX_RECORDS);
-  if (maxRecords !== undefined) {
-    const name = maxSource === 'flag' ? '--max-records' : 'MESHTAP_COLLECTOR_MAX_RECORDS';
-    if (!/^\d+$/.test(maxRecords) || Number(maxRecords) < 1 || !Number.isSafeInteger(Number(maxRecords))) {
-      throw new MeshtapError(CLI_ERR_USAGE, `${name} must be a positive integer, got "${maxRecords}"`);
-    }
-    options.maxRecords = Number(maxRecords);
+  const numbers = [
+    ['maxRecords', 'max-records', 'MESHTAP_COLLECTOR_MAX_RECORDS', true],
+    ['retentionHours', 'retention-hours', 'MESHTAP_COLLECTOR_RETENTION_HOURS', false],
+    ['retentionMaxMb', 'retention-max-mb', 'MESHTAP_COLLECTOR_RETENTION_MAX_MB', false],
+  ] as const;
+  for (const [key, flag, envName, integer] of numbers) {
+    const [value, source] = pick(flags[flag], env[envName]);
+    if (value !== undefined) options[key] = positiveNumber(source === 'flag' ? `--${flag}` : envName, value, integer);
   }
 
   const [store, storeSource] = pick(flags.store, env.MESHTAP_COLLECTOR_STORE);
   if (store !== undefined) {
     if (store !== 'memory' && store !== 'sqlite') {
-      throw new MeshtapError(CLI_ERR_USAGE, `${storeSource === 'flag' ? '--store' : 'MESHTAP_COLLECTOR_STORE'} must be "memory" or "sqlite", got "${store}"`);
+      throw usage(`${storeSource === 'flag' ? '--store' : 'MESHTAP_COLLECTOR_STORE'} must be "memory" or "sqlite", got "${store}"`);
     }
     options.store = store;
   }
-  const [db] = pick(flags.db, env.MESHTAP_COLLECTOR_DB);
+  const [fullText, ftSource] = pick(flags['full-text'], env.MESHTAP_COLLECTOR_FULL_TEXT);
+  if (fullText !== undefined) {
+    if (fullText !== 'on' && fullText !== 'off') {
+      throw usage(`${ftSource === 'flag' ? '--full-text' : 'MESHTAP_COLLECTOR_FULL_TEXT'} must be "on" or "off", got "${fullText}"`);
+    }
+    options.fullTextIndex = fullText === 'on';
+  }
+  const [db, dbSource] = pick(flags.db, env.MESHTAP_COLLECTOR_DB);
+  const [dataDir, dirSource] = pick(flags['data-dir'], env.MESHTAP_COLLECTOR_DATA_DIR);
+  if (db !== undefined && dataDir !== undefined) {
+    const dbName = dbSource === 'flag' ? '--db' : 'MESHTAP_COLLECTOR_DB';
+    const dirName = dirSource === 'flag' ? '--data-dir' : 'MESHTAP_COLLECTOR_DATA_DIR';
+    throw usage(`${dbName} and ${dirName} both name the database; give one of them`);
+  }
   if (db !== undefined) options.dbPath = db;
+  else if (dataDir !== undefined) options.dbPath = join(dataDir, DB_FILE_NAME);
   return resolveCollectorOptions(options as CollectorOptions);
 }

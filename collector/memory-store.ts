@@ -1,7 +1,10 @@
 import type { CallRecord } from '../sidecar/record.ts';
-import type { AddResult, ListQuery, RecordStore } from './record-store.ts';
+import { MAX_TRACE_RECORDS, compareTraceOrder, type AddResult, type ListQuery, type RecordStore, type SummaryQuery } from './record-store.ts';
 
-/** A ring of the last `maxRecords` records, with an id index. The oldest is evicted first. */
+/**
+ * A ring of the last `maxRecords` records, with an id index. The oldest is evicted first.
+ * Filters are evaluated in JS over the ring, newest first.
+ */
 export function createMemoryStore(options: { maxRecords: number }): RecordStore {
   const capacity = options.maxRecords;
   const slots: (CallRecord | undefined)[] = new Array(capacity);
@@ -9,36 +12,54 @@ export function createMemoryStore(options: { maxRecords: number }): RecordStore 
   let next = 0;
   let size = 0;
 
+  function* newestFirst(): Generator<CallRecord> {
+    for (let k = 0; k < size; k++) yield slots[(next - 1 - k + capacity) % capacity]!;
+  }
+
   return {
     async add(records): Promise<AddResult> {
-      let stored = 0;
-      let duplicates = 0;
+      const added: CallRecord[] = [];
       for (const record of records) {
-        if (byId.has(record.id)) {
-          duplicates++;
-          continue;
-        }
+        if (byId.has(record.id)) continue;
         const evicted = slots[next];
         if (evicted !== undefined && byId.get(evicted.id) === evicted) byId.delete(evicted.id);
         slots[next] = record;
         byId.set(record.id, record);
         next = (next + 1) % capacity;
         if (size < capacity) size++;
-        stored++;
+        added.push(record);
       }
-      return { stored, duplicates };
+      return { stored: added.length, duplicates: records.length - added.length, added };
     },
     async list(query: ListQuery) {
       const out: CallRecord[] = [];
-      for (let k = 0; k < size && out.length < query.limit; k++) {
-        const record = slots[(next - 1 - k + capacity) % capacity]!;
+      if (query.limit <= 0) return out;
+      for (const record of newestFirst()) {
         if (query.since !== undefined && record.start < query.since) continue;
+        if (query.filter !== undefined && !query.filter.matches(record)) continue;
         out.push(record);
+        if (out.length >= query.limit) break;
       }
       return out;
     },
     async get(id) {
       return byId.get(id);
+    },
+    async byTrace(traceId) {
+      const out: CallRecord[] = [];
+      for (const record of newestFirst()) {
+        if (record.trace_id === traceId) out.push(record);
+        if (out.length >= MAX_TRACE_RECORDS) break;
+      }
+      return out.sort(compareTraceOrder);
+    },
+    async summaries(query: SummaryQuery) {
+      const out: CallRecord[] = [];
+      for (const record of newestFirst()) {
+        if (out.length >= query.limit) break;
+        if (record.start >= query.since) out.push(record);
+      }
+      return out;
     },
     async count() {
       return size;

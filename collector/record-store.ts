@@ -1,10 +1,13 @@
-import type { CallRecord } from '../sidecar/record.ts';
+import type { CallRecord, Endpoint } from '../sidecar/record.ts';
+import type { CompiledFilter } from './filter/compile.ts';
 
 export interface ListQuery {
   /** At most this many records. */
   limit: number;
   /** Only records whose `start` is at or after this time (ns since the epoch). */
   since?: bigint;
+  /** Only records the filter matches. */
+  filter?: CompiledFilter;
 }
 
 export interface AddResult {
@@ -12,7 +15,38 @@ export interface AddResult {
   stored: number;
   /** Records whose id was already stored (a sidecar re-sent a batch whose ack it lost); not stored again. */
   duplicates: number;
+  /** The records newly stored, in arrival order (what the live stream publishes). */
+  added: readonly CallRecord[];
 }
+
+type EndpointSummary = Pick<Endpoint, 'ip' | 'namespace' | 'pod' | 'workload' | 'workload_kind' | 'service'>;
+
+/** The part of a record the service map reads: stores answer it without decoding whole records. */
+export interface CallSummary {
+  id: string;
+  protocol: CallRecord['protocol'];
+  observer: CallRecord['observer'];
+  connection_id: string;
+  ordinal: number;
+  start: bigint;
+  elapsed_us: number;
+  status_code?: number;
+  grpc_status?: number;
+  error?: string;
+  tls: { mesh: boolean };
+  src: EndpointSummary;
+  dst: EndpointSummary;
+}
+
+export interface SummaryQuery {
+  /** Records whose `start` is at or after this time (ns). */
+  since: bigint;
+  /** The newest this many at most. */
+  limit: number;
+}
+
+/** Most records of one trace returned. */
+export const MAX_TRACE_RECORDS = 10_000;
 
 /**
  * Where the collector keeps records for its API. "Newest" means most recently stored: records
@@ -24,6 +58,17 @@ export interface RecordStore {
   /** Newest first. */
   list(query: ListQuery): Promise<CallRecord[]>;
   get(id: string): Promise<CallRecord | undefined>;
+  /** Every stored record whose `trace_id` is this one (at most MAX_TRACE_RECORDS), oldest `start` first. */
+  byTrace(traceId: string): Promise<CallRecord[]>;
+  /** Newest first. */
+  summaries(query: SummaryQuery): Promise<CallSummary[]>;
   count(): Promise<number>;
   close(): Promise<void>;
+}
+
+/** Trace order: by start, the caller's record before the callee's at the same instant, then id. */
+export function compareTraceOrder(a: CallRecord, b: CallRecord): number {
+  if (a.start !== b.start) return a.start < b.start ? -1 : 1;
+  if (a.observer !== b.observer) return a.observer === 'outbound' ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }

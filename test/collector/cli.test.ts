@@ -154,3 +154,49 @@ void t.test('usage: --help exits 0, bad flags exit 2 with the flag named', async
   t.equal(code, 2, 'usage error exits 2');
   t.match(err, /--http-port must be a port number/);
 });
+
+void t.test('store flags: sqlite by default in memory, --data-dir / --db, retention, full text', async (t) => {
+  const { resolveCollectorConfig } = await import('../../collector/config.ts');
+  const defaults = resolveCollectorConfig({}, {});
+  t.match(defaults, { store: 'sqlite', dbPath: ':memory:', retentionHours: 24, retentionMaxMb: 512, fullTextIndex: true, maxRecords: undefined });
+  t.equal(resolveCollectorConfig({ 'data-dir': '/var/lib/meshtap' }, {}).dbPath, '/var/lib/meshtap/meshtap-collector.db');
+  t.equal(resolveCollectorConfig({}, { MESHTAP_COLLECTOR_DATA_DIR: '/data' }).dbPath, '/data/meshtap-collector.db');
+  t.equal(resolveCollectorConfig({ db: 'x.db' }, { MESHTAP_COLLECTOR_DATA_DIR: '' }).dbPath, 'x.db');
+  t.throws(() => resolveCollectorConfig({ db: 'x.db', 'data-dir': '/d' }, {}), { code: 'CLI_ERR_USAGE', message: /--db and --data-dir both name the database/ });
+  t.match(resolveCollectorConfig({ 'retention-hours': '0.5', 'retention-max-mb': '64', 'full-text': 'off' }, {}), { retentionHours: 0.5, retentionMaxMb: 64, fullTextIndex: false });
+  t.throws(() => resolveCollectorConfig({ 'retention-hours': '0' }, {}), { message: /--retention-hours must be a positive number, got "0"/ });
+  t.throws(() => resolveCollectorConfig({}, { MESHTAP_COLLECTOR_RETENTION_MAX_MB: 'lots' }), { message: /MESHTAP_COLLECTOR_RETENTION_MAX_MB must be a positive number/ });
+  t.throws(() => resolveCollectorConfig({ 'full-text': 'yes' }, {}), { message: /--full-text must be "on" or "off"/ });
+  t.throws(() => resolveCollectorConfig({ store: 'redis' }, {}), { message: /--store must be "memory" or "sqlite"/ });
+});
+
+void t.test('a collector with --data-dir keeps its calls across a restart', async (t) => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'meshtap-collector-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const io = (lines: string[]) => ({
+    stdin: process.stdin,
+    stdout: { write: (s: string) => lines.push(s) } as unknown as NodeJS.WritableStream,
+    stderr: { write: (s: string) => lines.push(s) } as unknown as NodeJS.WritableStream,
+    env: {},
+  });
+  for (const round of [1, 2]) {
+    const lines: string[] = [];
+    const exit = run(['--grpc-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--data-dir', dir], io(lines));
+    await waitFor('listening', () => lines.some((l) => l.includes('collector listening')));
+    const info = JSON.parse(lines.find((l) => l.includes('collector listening'))!) as { grpcPort: number; httpPort: number; db: string };
+    t.equal(info.db, join(dir, 'meshtap-collector.db'), 'the listening line names the database');
+    if (round === 1) {
+      const shipper = createShipper({ collectorAddr: `127.0.0.1:${info.grpcPort}`, batchLingerMs: 10 });
+      for (let i = 0; i < 5; i++) shipper.offer(fullRecord(i));
+      await waitFor('shipped', () => shipper.stats().shipped === 5);
+      await shipper.close({ drainMs: 1000 });
+    }
+    const res = await getJson(info.httpPort, `/api/calls?filter=${encodeURIComponent('request.body.contains("\\"order\\":3")')}`);
+    t.same(res.body.calls.map((r: { id: string }) => r.id), ['rec-3'], `round ${round}: stored and searchable`);
+    process.emit('SIGTERM', 'SIGTERM');
+    t.equal(await exit, 0);
+  }
+});

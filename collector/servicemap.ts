@@ -1,0 +1,117 @@
+/**
+ * The service map: workloads as nodes, caller → callee edges with request rates, errors and
+ * latency percentiles, computed from the records of a time window.
+ *
+ * Each call is counted once. Both sidecars of a meshed call record it (an outbound and an
+ * inbound record sharing `connection_id` and `ordinal`); the outbound one is used, since it
+ * measures what the caller experienced. An inbound record with no outbound twin (an unmeshed
+ * client, or an outbound record lost) still counts; its caller is named by what is known of it:
+ * workload, pod, service, else its IP.
+ */
+import type { CallSummary } from './record-store.ts';
+
+export interface ServiceMapNode {
+  id: string;
+  namespace: string;
+  /** The workload's name; a pod, service or IP when that is all that is known. */
+  workload: string;
+  /** `Deployment`, `StatefulSet`, ... from the inventory; `Pod`, `Service` or `External` when the workload is unknown. */
+  kind: string;
+}
+
+export interface ServiceMapEdge {
+  source: string;
+  target: string;
+  protocols: string[];
+  requests: number;
+  rate_per_s: number;
+  errors: number;
+  error_rate: number;
+  p50_ms: number;
+  p99_ms: number;
+}
+
+export interface ServiceMap {
+  /** Window, ns since the epoch (decimal strings in JSON). */
+  since: bigint;
+  until: bigint;
+  nodes: ServiceMapNode[];
+  edges: ServiceMapEdge[];
+  /** True when the window held more records than were read (the newest were used). */
+  truncated: boolean;
+}
+
+export function nodeFor(e: CallSummary['src']): ServiceMapNode {
+  const namespace = e.namespace ?? '';
+  if (e.workload) return { id: `${namespace}/${e.workload}`, namespace, workload: e.workload, kind: e.workload_kind ?? 'Workload' };
+  if (e.pod) return { id: `${namespace}/pod/${e.pod}`, namespace, workload: e.pod, kind: 'Pod' };
+  if (e.service) return { id: `${namespace}/service/${e.service}`, namespace, workload: e.service, kind: 'Service' };
+  return { id: namespace ? `${namespace}/ip/${e.ip}` : `ip/${e.ip}`, namespace, workload: e.ip, kind: 'External' };
+}
+
+/** An error: a failed exchange, an HTTP 5xx, or a non-OK gRPC status. */
+export function isErrorCall(c: Pick<CallSummary, 'error' | 'status_code' | 'grpc_status'>): boolean {
+  return c.error !== undefined || (c.status_code !== undefined && c.status_code >= 500) || (c.grpc_status !== undefined && c.grpc_status !== 0);
+}
+
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+const round3 = (n: number): number => Math.round(n * 1000) / 1000;
+
+export function buildServiceMap(calls: readonly CallSummary[], window: { since: bigint; until: bigint; truncated?: boolean }): ServiceMap {
+  const key = (c: CallSummary): string | undefined => (c.connection_id === '' ? undefined : `${c.connection_id}\u0000${c.ordinal}`);
+  const outboundKeys = new Set<string>();
+  for (const c of calls) {
+    const k = key(c);
+    if (c.observer === 'outbound' && k !== undefined) outboundKeys.add(k);
+  }
+  const nodes = new Map<string, ServiceMapNode>();
+  const edges = new Map<string, { source: string; target: string; protocols: Set<string>; latencies: number[]; errors: number }>();
+  for (const c of calls) {
+    if (c.observer === 'inbound') {
+      const k = key(c);
+      if (k !== undefined && outboundKeys.has(k)) continue;
+    }
+    const src = nodeFor(c.src);
+    const dst = nodeFor(c.dst);
+    if (!nodes.has(src.id)) nodes.set(src.id, src);
+    if (!nodes.has(dst.id)) nodes.set(dst.id, dst);
+    const edgeKey = `${src.id}\u0000${dst.id}`;
+    let edge = edges.get(edgeKey);
+    if (edge === undefined) {
+      edge = { source: src.id, target: dst.id, protocols: new Set(), latencies: [], errors: 0 };
+      edges.set(edgeKey, edge);
+    }
+    edge.protocols.add(c.protocol);
+    edge.latencies.push(c.elapsed_us / 1000);
+    if (isErrorCall(c)) edge.errors++;
+  }
+  const seconds = Math.max(Number(window.until - window.since) / 1e9, 1e-9);
+  const out: ServiceMapEdge[] = [...edges.values()].map((e) => {
+    const sorted = e.latencies.sort((a, b) => a - b);
+    return {
+      source: e.source,
+      target: e.target,
+      protocols: [...e.protocols].sort(),
+      requests: sorted.length,
+      rate_per_s: round3(sorted.length / seconds),
+      errors: e.errors,
+      error_rate: round3(e.errors / sorted.length),
+      p50_ms: round3(percentile(sorted, 50)),
+      p99_ms: round3(percentile(sorted, 99)),
+    };
+  });
+  out.sort((a, b) => (a.source + '\u0000' + a.target < b.source + '\u0000' + b.target ? -1 : 1));
+  return {
+    since: window.since,
+    until: window.until,
+    nodes: [...nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+    edges: out,
+    truncated: window.truncated === true,
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * One line per call for `meshtap tap`: time, caller → callee, method and path, status, latency.
+ * Pure: the caller decides about colour (a terminal, and NO_COLOR unset).
+ */
+import type { CallRecordJson } from '../record-json.ts';
+
+export interface FormatOptions {
+  color: boolean;
+}
+
+type EndpointJson = CallRecordJson['src'];
+
+const ANSI = { red: 31, green: 32, yellow: 33, cyan: 36, dim: 2 } as const;
+
+function paint(text: string, code: number, color: boolean): string {
+  return color ? `\u001b[${code}m${text}\u001b[0m` : text;
+}
+
+/** `HH:MM:SS.mmm` (UTC) of an ns-since-epoch decimal string. */
+export function formatTime(startNs: string): string {
+  if (!/^\d+$/.test(startNs)) return '--:--:--.---';
+  const ms = Number(BigInt(startNs) / 1_000_000n);
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? '--:--:--.---' : date.toISOString().slice(11, 23);
+}
+
+/** The most specific name known: workload, pod, service, else ip:port. */
+export function endpointName(e: EndpointJson | undefined): string {
+  if (e === undefined) return '?';
+  const ns = e.namespace ? `${e.namespace}/` : '';
+  if (e.workload) return `${ns}${e.workload}`;
+  if (e.pod) return `${ns}${e.pod}`;
+  if (e.service) return `${ns}${e.service}`;
+  return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
+}
+
+/** µs → `850µs`, `12.3ms`, `1.52s`. */
+export function formatLatency(us: number): string {
+  if (!Number.isFinite(us) || us < 0) return '-';
+  if (us < 1000) return `${Math.round(us)}µs`;
+  if (us < 1_000_000) return `${(us / 1000).toFixed(us < 10_000 ? 2 : 1)}ms`;
+  return `${(us / 1_000_000).toFixed(2)}s`;
+}
+
+type StatusClass = 'ok' | 'redirect' | 'client-error' | 'error' | 'none';
+
+export function statusClass(r: Pick<CallRecordJson, 'status_code' | 'grpc_status' | 'error' | 'protocol'>): StatusClass {
+  if (r.error !== undefined) return 'error';
+  if (r.protocol === 'grpc' && r.grpc_status !== undefined && r.grpc_status !== 0) return 'error';
+  const s = r.status_code;
+  if (s === undefined) return r.protocol === 'grpc' && r.grpc_status === 0 ? 'ok' : 'none';
+  if (s >= 500) return 'error';
+  if (s >= 400) return 'client-error';
+  if (s >= 300) return 'redirect';
+  return 'ok';
+}
+
+export function formatStatus(r: Pick<CallRecordJson, 'status_code' | 'grpc_status' | 'error' | 'protocol'>): string {
+  const parts: string[] = [];
+  if (r.status_code !== undefined) parts.push(String(r.status_code));
+  if (r.protocol === 'grpc' && r.grpc_status !== undefined) parts.push(`grpc=${r.grpc_status}`);
+  if (r.error !== undefined) parts.push(`error=${r.error}`);
+  return parts.length > 0 ? parts.join(' ') : '-';
+}
+
+const CLASS_COLOR: Record<StatusClass, number | undefined> = {
+  ok: ANSI.green,
+  redirect: ANSI.cyan,
+  'client-error': ANSI.yellow,
+  error: ANSI.red,
+  none: undefined,
+};
+
+/** Control characters from captured data must not reach the terminal. */
+function clean(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+export function formatCallLine(r: CallRecordJson, options: FormatOptions): string {
+  const time = paint(formatTime(r.start), ANSI.dim, options.color);
+  const route = `${clean(endpointName(r.src))} → ${clean(endpointName(r.dst))}`;
+  const method = clean(r.method ?? r.protocol.toUpperCase());
+  const path = r.path !== undefined ? ` ${clean(r.path)}` : '';
+  const color = CLASS_COLOR[statusClass(r)];
+  const status = color === undefined ? formatStatus(r) : paint(formatStatus(r), color, options.color);
+  return `${time}  ${route}  ${method}${path}  ${status}  ${formatLatency(r.elapsed_us)}`;
+}

@@ -1,0 +1,221 @@
+/** The HTTP API over real HTTP, with a collector whose store is fed through its ingest path. */
+import http from 'node:http';
+import t, { type Test } from 'tap';
+import type { RunningCollector } from '../../collector/collector.ts';
+import { parseSince } from '../../collector/http-server.ts';
+import { recordToJson } from '../../collector/record-json.ts';
+import { resolveCollectorOptions } from '../../collector/config.ts';
+import { startCollector } from '../../collector/collector.ts';
+import type { CallRecord } from '../../sidecar/record.ts';
+import { callRecord, shopDataset, waitFor } from './helpers.ts';
+
+async function start(t: Test, options: Parameters<typeof resolveCollectorOptions>[0] = {}): Promise<RunningCollector> {
+  const config = resolveCollectorOptions({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, ...options });
+  const collector = await startCollector(config);
+  t.teardown(() => collector.close({ force: true }));
+  return collector;
+}
+
+async function getJson(c: RunningCollector, path: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`http://127.0.0.1:${c.httpPort}${path}`);
+  return { status: res.status, body: await res.json() };
+}
+
+const q = (filter: string): string => `filter=${encodeURIComponent(filter)}`;
+
+/** Feeds records the way the gRPC ingest does (the live stream sees them too). */
+async function feed(c: RunningCollector, records: CallRecord[]): Promise<void> {
+  await c.store.add(records);
+}
+
+void t.test('GET /api/calls: filters, limit, since, errors', async (t) => {
+  const c = await start(t);
+  const data = shopDataset(300);
+  await feed(c, data);
+  const table: [string, (r: CallRecord) => boolean][] = [
+    ['http && method == "POST" && status_code >= 500', (r) => r.protocol === 'http' && r.method === 'POST' && (r.status_code ?? 0) >= 500],
+    ['dst.workload == "payment" && src.namespace == "infra"', (r) => r.dst.workload === 'payment' && r.src.namespace === 'infra'],
+    ['response.body.contains("ref-3")', (r) => new TextDecoder().decode(r.response?.body ?? new Uint8Array()).includes('ref-3')],
+    ['grpc', (r) => r.protocol === 'grpc'],
+    ['', () => true],
+  ];
+  for (const [filter, predicate] of table) {
+    const expected = data.filter(predicate).reverse().slice(0, 1000).map((r) => r.id);
+    const res = await getJson(c, `/api/calls?limit=1000&${q(filter)}`);
+    t.equal(res.status, 200, filter);
+    t.same(res.body.calls.map((r: { id: string }) => r.id), expected, `${filter || '(empty)'} → ${expected.length} calls`);
+  }
+  const limited = await getJson(c, `/api/calls?limit=3&${q('http')}`);
+  t.same(limited.body.calls.map((r: { id: string }) => r.id), data.filter((r) => r.protocol === 'http').reverse().slice(0, 3).map((r) => r.id));
+  t.same(limited.body.calls[0], recordToJson(data.filter((r) => r.protocol === 'http').at(-1)!), 'record JSON form');
+
+  const since = await getJson(c, `/api/calls?since=${data[295].start}&${q('http || tcp || grpc')}`);
+  t.same(since.body.calls.map((r: { id: string }) => r.id), ['d-299', 'd-298', 'd-297', 'd-296', 'd-295']);
+  const rfc = new Date(Number(data[295].start / 1_000_000n)).toISOString();
+  t.same((await getJson(c, `/api/calls?since=${rfc}`)).body.calls.length, 5, 'RFC 3339 since');
+  t.equal((await getJson(c, '/api/calls?since=5m')).body.calls.length, 0, 'relative since: the dataset is from 2025');
+
+  const bad = await getJson(c, `/api/calls?${q('status_code >= ')}`);
+  t.equal(bad.status, 400);
+  t.equal(bad.body.error.code, 'COL_ERR_FILTER_SYNTAX');
+  t.match(bad.body.error.message, /at line 1, column \d+$/);
+  t.match(bad.body.error.position, { line: 1 });
+  const unknown = await getJson(c, `/api/calls?${q('http &&\n  dst.wrkload == "x"')}`);
+  t.equal(unknown.status, 400);
+  t.equal(unknown.body.error.code, 'COL_ERR_FILTER_UNDECLARED');
+  t.same(unknown.body.error.position, { offset: 14, line: 2, column: 7 }, 'names the misspelt field');
+  t.equal((await getJson(c, `/api/calls?${q('http')}&${q('grpc')}`)).status, 400, 'filter twice');
+  for (const bad of ['limit=0', 'limit=abc', 'limit=1001', 'since=yesterday', 'since=5y', 'since=2025-13-01T00:00:00Z']) {
+    const res = await getJson(c, `/api/calls?${bad}`);
+    t.equal(res.status, 400, bad);
+    t.equal(res.body.error.code, 'COL_ERR_BAD_QUERY');
+  }
+});
+
+void t.test('parseSince', async (t) => {
+  const now = 1_800_000_000_000_000_000n;
+  t.same(parseSince('5m', now), { ok: true, value: now - 300_000_000_000n });
+  t.same(parseSince('250ms', now), { ok: true, value: now - 250_000_000n });
+  t.same(parseSince('1764000000123456789', now), { ok: true, value: 1764000000123456789n });
+  t.same(parseSince('2025-11-24T16:00:00.123456789Z', now), { ok: true, value: 1764000000123456789n });
+  t.same(parseSince('2025-11-24T17:00:00.5+01:00', now), { ok: true, value: 1764000000500000000n });
+  t.equal(parseSince('2025-11-24', now).ok, false);
+  t.same(parseSince(undefined, now), { ok: true, value: undefined });
+});
+
+void t.test('GET /api/calls/:id and /api/traces/:traceId', async (t) => {
+  const c = await start(t, { store: 'memory' });
+  await feed(c, [
+    callRecord({ id: 'root', at: 0, traceId: 'T', spanId: 'aaaa000000000001', connectionId: 'c0' }),
+    callRecord({ id: 'hop-in', observer: 'inbound', at: 2, traceId: 'T', connectionId: 'c1', mesh: true }),
+    callRecord({ id: 'hop-out', observer: 'outbound', at: 1, traceId: 'T', parentSpanId: 'aaaa000000000001', spanId: 'bbbb000000000002', connectionId: 'c1' }),
+    callRecord({ id: 'leaf', at: 3, traceId: 'T', parentSpanId: 'bbbb000000000002', connectionId: 'c2' }),
+    callRecord({ id: 'elsewhere', at: 1, traceId: 'U' }),
+  ]);
+  const one = await getJson(c, '/api/calls/hop-in');
+  t.equal(one.status, 200);
+  t.equal(one.body.call.observer, 'inbound');
+  t.equal((await getJson(c, '/api/calls/none')).status, 404);
+
+  const trace = await getJson(c, '/api/traces/T');
+  t.equal(trace.status, 200);
+  t.equal(trace.body.trace_id, 'T');
+  t.same(
+    trace.body.calls.map((e: { call: { id: string }; parent_id?: string; depth: number }) => [e.call.id, e.parent_id ?? null, e.depth]),
+    [
+      ['root', null, 0],
+      ['hop-out', 'root', 1],
+      ['hop-in', 'hop-out', 2],
+      ['leaf', 'hop-out', 2],
+    ],
+    'ordered by start, parents by span id or by the same exchange',
+  );
+  const missing = await getJson(c, '/api/traces/nope');
+  t.equal(missing.status, 404);
+  t.equal(missing.body.error.code, 'COL_ERR_NOT_FOUND');
+});
+
+interface SseReader {
+  events: { event: string; data: any }[];
+  comments: string[];
+  closed: Promise<void>;
+  res: http.IncomingMessage;
+}
+
+/** A raw SSE client (node:http) so a test can also stop reading. */
+function openStream(c: RunningCollector, query: string, options: { paused?: boolean } = {}): Promise<SseReader> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: c.httpPort, path: `/api/stream${query}`, headers: { accept: 'text/event-stream' } }, (res) => {
+      const reader: SseReader = { events: [], comments: [], res, closed: new Promise((r) => res.on('close', r)) };
+      let buffer = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) !== -1) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let event = '';
+          let data = '';
+          for (const line of block.split('\n')) {
+            if (line.startsWith(':')) reader.comments.push(line);
+            else if (line.startsWith('event: ')) event = line.slice(7);
+            else if (line.startsWith('data: ')) data += line.slice(6);
+          }
+          if (event !== '') reader.events.push({ event, data: JSON.parse(data) });
+        }
+      });
+      if (options.paused) res.pause();
+      resolve(reader);
+    });
+    req.on('error', reject);
+  });
+}
+
+void t.test('GET /api/stream: live matching calls, heartbeats, clean close', async (t) => {
+  const c = await start(t, { streamHeartbeatMs: 50 });
+  await feed(c, [callRecord({ id: 'before', dst: { workload: 'payment' } })]);
+  const payments = await openStream(c, `?${q('dst.workload == "payment"')}`);
+  const all = await openStream(c, '');
+  t.equal(payments.res.statusCode, 200);
+  t.match(payments.res.headers['content-type'], /^text\/event-stream/);
+  await waitFor('subscribed', () => c.hub.clients().length === 2);
+
+  await feed(c, [callRecord({ id: 'p1', dst: { workload: 'payment' } }), callRecord({ id: 'a1', dst: { workload: 'auth' } })]);
+  await c.store.add([callRecord({ id: 'p1', dst: { workload: 'payment' } })]); // a re-sent duplicate is not streamed again
+  await feed(c, [callRecord({ id: 'p2', dst: { workload: 'payment' }, status: 500 })]);
+  await waitFor('events', () => payments.events.length >= 2 && all.events.length >= 3);
+  await waitFor('a heartbeat', () => payments.comments.some((l) => l.includes('heartbeat')));
+  t.same(payments.events.map((e) => [e.event, e.data.id]), [['call', 'p1'], ['call', 'p2']], 'only matching calls, only new ones');
+  t.same(all.events.map((e) => e.data.id), ['p1', 'a1', 'p2']);
+  t.same(payments.events[1].data, recordToJson(callRecord({ id: 'p2', dst: { workload: 'payment' }, status: 500 })), 'the record JSON form');
+
+  const bad = await fetch(`http://127.0.0.1:${c.httpPort}/api/stream?${q('dst.workload = "x"')}`);
+  t.equal(bad.status, 400);
+  const body = (await bad.json()) as { error: { code: string; position: { column: number } } };
+  t.equal(body.error.code, 'COL_ERR_FILTER_SYNTAX');
+  t.equal(typeof body.error.position.column, 'number');
+
+  // A client that goes away is unsubscribed.
+  all.res.destroy();
+  await waitFor('unsubscribed', () => c.hub.clients().length === 1);
+
+  // Stopping the collector ends open streams instead of waiting on them.
+  const closing = c.close();
+  await payments.closed;
+  await closing;
+  t.pass('stream closed with the collector');
+});
+
+void t.test('GET /api/stream: a slow client gets a bounded queue and a dropped count', async (t) => {
+  const c = await start(t, { store: 'memory', streamBufferEvents: 20, streamBufferBytes: 4 * 1024 * 1024 });
+  const slow = await openStream(c, '', { paused: true });
+  await waitFor('subscribed', () => c.hub.clients().length === 1);
+  const client = c.hub.clients()[0];
+  // Big records fill the socket buffers quickly.
+  const body = 'x'.repeat(60_000);
+  let n = 0;
+  for (let round = 0; round < 400 && client.stats().dropped === 0; round++) {
+    await feed(c, Array.from({ length: 10 }, () => callRecord({ id: `big-${n++}`, responseBody: body })));
+    await new Promise((r) => setImmediate(r));
+  }
+  const stats = client.stats();
+  t.ok(stats.dropped > 0, `events dropped (${stats.dropped}) after ${n} fed`);
+  t.ok(stats.queued <= 21, `queue bounded (${stats.queued})`);
+  await feed(c, Array.from({ length: 30 }, () => callRecord({ id: `big-${n++}`, responseBody: body })));
+  t.ok(client.stats().queued <= 21, 'still bounded');
+  const dropped = client.stats().dropped;
+
+  slow.res.resume();
+  await waitFor('the dropped event', () => slow.events.some((e) => e.event === 'dropped'));
+  await feed(c, [callRecord({ id: 'after' })]);
+  await waitFor('the next call', () => slow.events.some((e) => e.data.id === 'after'));
+  const reported = slow.events.filter((e) => e.event === 'dropped').reduce((sum, e) => sum + (e.data.count as number), 0);
+  t.equal(reported, client.stats().dropped, 'dropped events count what was dropped');
+  t.ok(client.stats().dropped >= dropped);
+  const callIds = slow.events.filter((e) => e.event === 'call').map((e) => e.data.id as string);
+  t.equal(callIds.length + client.stats().dropped, n + 1, 'every call either delivered or counted as dropped');
+  t.same([...callIds].sort(), [...new Set(callIds)].sort(), 'no duplicates');
+  const lastBeforeDrop = slow.events.findIndex((e) => e.event === 'dropped');
+  t.ok(lastBeforeDrop > 0 && slow.events.at(-1)!.data.id === 'after', 'order: queued calls, the drop, later calls');
+});

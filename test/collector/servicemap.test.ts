@@ -1,0 +1,86 @@
+/** The service map: pure computation on a crafted dataset, and the endpoint over HTTP. */
+import t from 'tap';
+import { resolveCollectorOptions } from '../../collector/config.ts';
+import { startCollector } from '../../collector/collector.ts';
+import { buildServiceMap, percentile } from '../../collector/servicemap.ts';
+import type { CallRecord } from '../../sidecar/record.ts';
+import { callRecord } from './helpers.ts';
+
+const fe = { workload: 'frontend', namespace: 'shop', workload_kind: 'Deployment', pod: 'frontend-1' };
+const pay = { workload: 'payment', namespace: 'shop', workload_kind: 'Deployment', pod: 'payment-1' };
+const auth = { workload: 'auth', namespace: 'shop', workload_kind: 'StatefulSet' };
+
+/**
+ * frontend → payment: 10 meshed calls seen by both sidecars (latency 1..10 ms outbound, inbound
+ * slightly less), 2 of them 5xx. An unmeshed client 10.1.2.3 → payment: 4 calls seen inbound only,
+ * one a reset. frontend → auth: 3 gRPC calls, one grpc_status 14, outbound only.
+ */
+function dataset(): CallRecord[] {
+  const out: CallRecord[] = [];
+  for (let i = 1; i <= 10; i++) {
+    const common = { connectionId: `m-${i}`, ordinal: 0, at: i * 1000, method: 'POST', path: '/pay', status: i > 8 ? 503 : 200, mesh: true };
+    out.push(callRecord({ ...common, id: `o-${i}`, observer: 'outbound', elapsedMs: i, src: fe, dst: pay }));
+    out.push(callRecord({ ...common, id: `i-${i}`, observer: 'inbound', elapsedMs: i - 0.5, src: { ip: '10.244.0.5' }, dst: pay }));
+  }
+  for (let i = 1; i <= 4; i++) {
+    out.push(
+      callRecord({ id: `u-${i}`, observer: 'inbound', connectionId: `u-${i}`, at: i * 1000, elapsedMs: 20 * i, src: { ip: '10.1.2.3', namespace: 'legacy' }, dst: pay, status: 200, error: i === 4 ? 'reset' : undefined }),
+    );
+  }
+  for (let i = 1; i <= 3; i++) {
+    out.push(callRecord({ id: `g-${i}`, protocol: 'grpc', connectionId: 'g', ordinal: i, at: i * 1000, elapsedMs: 2, src: fe, dst: auth, grpcStatus: i === 2 ? 14 : 0 }));
+  }
+  return out;
+}
+
+void t.test('buildServiceMap: one count per call, rates, errors, percentiles', async (t) => {
+  t.equal(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50), 5);
+  t.equal(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 99), 10);
+  t.equal(percentile([7], 99), 7);
+  t.equal(percentile([], 50), 0);
+
+  const since = 1_764_000_000_000_000_000n;
+  const map = buildServiceMap(dataset(), { since, until: since + 20_000_000_000n });
+  t.same(map.nodes, [
+    { id: 'legacy/ip/10.1.2.3', namespace: 'legacy', workload: '10.1.2.3', kind: 'External' },
+    { id: 'shop/auth', namespace: 'shop', workload: 'auth', kind: 'StatefulSet' },
+    { id: 'shop/frontend', namespace: 'shop', workload: 'frontend', kind: 'Deployment' },
+    { id: 'shop/payment', namespace: 'shop', workload: 'payment', kind: 'Deployment' },
+  ]);
+  t.same(map.edges, [
+    { source: 'legacy/ip/10.1.2.3', target: 'shop/payment', protocols: ['http'], requests: 4, rate_per_s: 0.2, errors: 1, error_rate: 0.25, p50_ms: 40, p99_ms: 80 },
+    { source: 'shop/frontend', target: 'shop/auth', protocols: ['grpc'], requests: 3, rate_per_s: 0.15, errors: 1, error_rate: 0.333, p50_ms: 2, p99_ms: 2 },
+    { source: 'shop/frontend', target: 'shop/payment', protocols: ['http'], requests: 10, rate_per_s: 0.5, errors: 2, error_rate: 0.2, p50_ms: 5, p99_ms: 10 },
+  ]);
+  t.equal(map.truncated, false);
+
+  // Without the outbound side, the inbound records count (named by what is known of the caller).
+  const inboundOnly = buildServiceMap(dataset().filter((r) => !r.id.startsWith('o-')), { since, until: since + 20_000_000_000n });
+  const edge = inboundOnly.edges.find((e) => e.target === 'shop/payment' && e.source === 'ip/10.244.0.5');
+  t.match(edge, { requests: 10, errors: 2, p50_ms: 4.5 });
+});
+
+for (const store of ['sqlite', 'memory'] as const) {
+  void t.test(`GET /api/servicemap (${store} store)`, async (t) => {
+    const collector = await startCollector(resolveCollectorOptions({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, store }));
+    t.teardown(() => collector.close({ force: true }));
+    // Shift the dataset to now so the default window (15 min) holds it, plus an old call outside it.
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const shift = now - 30_000_000_000n - 1_764_000_000_000_000_000n;
+    const records = dataset().map((r) => ({ ...r, start: r.start + shift, end: r.end + shift }));
+    records.push({ ...callRecord({ id: 'old', src: fe, dst: { workload: 'ancient', namespace: 'shop' } }), start: now - 3_600_000_000_000n });
+    await collector.store.add(records);
+    const res = await fetch(`http://127.0.0.1:${collector.httpPort}/api/servicemap`);
+    t.equal(res.status, 200);
+    const body = (await res.json()) as { since: string; until: string; nodes: { id: string }[]; edges: { source: string; target: string; requests: number; rate_per_s: number; p99_ms: number }[] };
+    t.same(body.nodes.map((n) => n.id), ['legacy/ip/10.1.2.3', 'shop/auth', 'shop/frontend', 'shop/payment'], 'the old call is outside the window');
+    const fp = body.edges.find((e) => e.source === 'shop/frontend' && e.target === 'shop/payment')!;
+    t.match(fp, { requests: 10, p99_ms: 10 });
+    t.ok(Math.abs(fp.rate_per_s - 10 / 900) < 0.001, `rate over the 15 min window (${fp.rate_per_s})`);
+    t.equal(BigInt(body.until) - BigInt(body.since), 900_000_000_000n);
+
+    const wide = (await (await fetch(`http://127.0.0.1:${collector.httpPort}/api/servicemap?since=2h`)).json()) as { nodes: { id: string }[] };
+    t.ok(wide.nodes.some((n) => n.id === 'shop/ancient'), 'since widens the window');
+    t.equal((await fetch(`http://127.0.0.1:${collector.httpPort}/api/servicemap?since=soon`)).status, 400);
+  });
+}

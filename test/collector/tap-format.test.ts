@@ -1,0 +1,47 @@
+import t from 'tap';
+import { recordToJson } from '../../collector/record-json.ts';
+import { buildTapFilter, createSseParser, describeFilterError } from '../../collector/tap/cli.ts';
+import { endpointName, formatCallLine, formatLatency, formatTime } from '../../collector/tap/format.ts';
+import { callRecord } from './helpers.ts';
+
+void t.test('formatCallLine', async (t) => {
+  const r = recordToJson(callRecord({ id: 'x', at: 1234.5, src: { workload: 'frontend', namespace: 'shop' }, dst: { service: 'payment', namespace: 'shop' }, method: 'GET', path: '/a', status: 404, elapsedMs: 3 }));
+  t.equal(formatCallLine(r, { color: false }), '16:00:01.234  shop/frontend → shop/payment  GET /a  404  3.00ms');
+  t.equal(formatCallLine(r, { color: true }), '\u001b[2m16:00:01.234\u001b[0m  shop/frontend → shop/payment  GET /a  \u001b[33m404\u001b[0m  3.00ms');
+  const ok = recordToJson(callRecord({ id: 'y', status: 200, method: 'GET', path: '/' }));
+  t.match(formatCallLine(ok, { color: true }), /\u001b\[32m200\u001b\[0m/, '2xx green');
+  const err = recordToJson(callRecord({ id: 'z', status: 502, method: 'GET', path: '/' }));
+  t.match(formatCallLine(err, { color: true }), /\u001b\[31m502\u001b\[0m/, '5xx red');
+  const grpc = recordToJson(callRecord({ id: 'g', protocol: 'grpc', method: 'POST', path: '/pkg.Svc/Do', status: 200, grpcStatus: 14 }));
+  t.match(formatCallLine(grpc, { color: true }), /\u001b\[31m200 grpc=14\u001b\[0m/, 'gRPC failure red');
+  const hostile = recordToJson(callRecord({ id: 'h', method: 'GET', path: '/a\u001b[2J\nb', status: 200 }));
+  t.match(formatCallLine(hostile, { color: false }), /GET \/a\\x1b\[2J\\x0ab/, 'control characters escaped');
+  t.equal(endpointName({ ip: 'fd00::1', port: 80 }), '[fd00::1]:80');
+  t.equal(endpointName({ ip: '10.0.0.1', port: 80, pod: 'p', namespace: 'n' }), 'n/p');
+  t.equal(formatLatency(999), '999µs');
+  t.equal(formatLatency(15_500), '15.5ms');
+  t.equal(formatLatency(2_345_678), '2.35s');
+  t.equal(formatTime('nope'), '--:--:--.---');
+});
+
+void t.test('filter building and error positions', async (t) => {
+  t.same(buildTapFilter(undefined, 'http'), { source: 'http', userOffset: 0 });
+  t.same(buildTapFilter('shop', undefined), { source: '(src.namespace == "shop" || dst.namespace == "shop")', userOffset: 0 });
+  const both = buildTapFilter('shop', 'a\nb');
+  t.equal(both.source, '(src.namespace == "shop" || dst.namespace == "shop") && (a\nb\n)');
+  const msg = describeFilterError({ code: 'C', message: 'bad at line 2, column 1', position: { offset: both.userOffset + 2, line: 2, column: 1 } }, 'a\nb', both.userOffset);
+  t.equal(msg, 'meshtap tap: the collector rejected the filter (C): bad at line 2, column 1\n  b\n  ^\n');
+  const first = describeFilterError({ code: 'C', message: 'bad at line 1, column 60', position: { offset: both.userOffset + 1, line: 1, column: 60 } }, 'ab', both.userOffset);
+  t.match(first, /at line 1, column 2\n {2}ab\n {3}\^/);
+});
+
+void t.test('SSE parsing across chunk boundaries', async (t) => {
+  const events: { event: string; data: string }[] = [];
+  const feed = createSseParser((e) => events.push(e));
+  const text = ': open\n\nevent: call\nid: 1\ndata: {"a":1}\n\n: heartbeat\n\nevent: dropped\r\ndata: {"count":3}\r\n\r\n';
+  for (let i = 0; i < text.length; i += 5) feed(text.slice(i, i + 5));
+  t.same(events, [
+    { event: 'call', data: '{"a":1}' },
+    { event: 'dropped', data: '{"count":3}' },
+  ]);
+});

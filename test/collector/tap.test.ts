@@ -1,0 +1,116 @@
+/** `meshtap tap` as a real process against a running collector. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import t, { type Test } from 'tap';
+import { resolveCollectorOptions } from '../../collector/config.ts';
+import { startCollector, type RunningCollector } from '../../collector/collector.ts';
+import { recordToJson } from '../../collector/record-json.ts';
+import { callRecord, waitFor } from './helpers.ts';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const NODE = `${repo}node_modules/.bin/node`;
+
+interface TapProcess {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<[number | null, NodeJS.Signals | null]>;
+}
+
+function spawnTap(t: Test, args: string[], env: NodeJS.ProcessEnv = {}): TapProcess {
+  const child = spawn(NODE, ['bin/meshtap.ts', 'tap', ...args], {
+    cwd: repo,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '', ...env },
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+async function collector(t: Test): Promise<RunningCollector> {
+  const c = await startCollector(resolveCollectorOptions({ host: '127.0.0.1', grpcPort: 0, httpPort: 0 }));
+  t.teardown(() => c.close({ force: true }));
+  return c;
+}
+
+void t.test('--json: calls stored after it started, one JSON record per line; SIGINT exits 0', async (t) => {
+  const c = await collector(t);
+  await c.store.add([callRecord({ id: 'before' })]);
+  const tap = spawnTap(t, ['--collector', `http://127.0.0.1:${c.httpPort}`, '--json']);
+  await waitFor('the tap to subscribe', () => c.hub.clients().length === 1, 30_000);
+  const records = [callRecord({ id: 'one', dst: { workload: 'payment', namespace: 'shop' }, status: 201 }), callRecord({ id: 'two', protocol: 'tcp' })];
+  await c.store.add(records);
+  await waitFor('two lines', () => tap.stdout().split('\n').filter(Boolean).length >= 2);
+  const lines = tap.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
+  t.same(lines, records.map(recordToJson), 'exactly the new calls, in the record JSON form');
+
+  tap.child.kill('SIGINT');
+  const [code, signal] = await tap.exit;
+  t.equal(signal, null);
+  t.equal(code, 0, 'Ctrl-C is a clean exit');
+  t.equal(tap.stderr(), '', 'no stack, no message');
+  await waitFor('unsubscribed', () => c.hub.clients().length === 0);
+});
+
+void t.test('text lines with --namespace and --filter (NO_COLOR: no escapes); collector stops → exit 1', async (t) => {
+  const c = await collector(t);
+  const tap = spawnTap(t, ['--collector', `http://127.0.0.1:${c.httpPort}/`, '-n', 'shop', '--filter', 'status_code >= 500 || error == "timeout"'], { NO_COLOR: '1' });
+  await waitFor('the tap to subscribe', () => c.hub.clients().length === 1, 30_000);
+  await c.store.add([
+    callRecord({ id: 'a', at: 1.5, src: { workload: 'frontend', namespace: 'shop' }, dst: { workload: 'payment', namespace: 'shop' }, method: 'POST', path: '/pay', status: 503, elapsedMs: 12.34 }),
+    callRecord({ id: 'b', src: { workload: 'frontend', namespace: 'shop' }, dst: { workload: 'payment', namespace: 'shop' }, method: 'GET', path: '/ok', status: 200 }),
+    callRecord({ id: 'c', src: { workload: 'x', namespace: 'other' }, dst: { workload: 'y', namespace: 'other' }, method: 'GET', path: '/other', status: 500 }),
+    callRecord({ id: 'd', src: { ip: '10.9.8.7', namespace: 'other' }, dst: { pod: 'db-0', namespace: 'shop' }, protocol: 'tcp', error: 'timeout', elapsedMs: 0.25 }),
+  ]);
+  await waitFor('two lines', () => tap.stdout().split('\n').filter(Boolean).length >= 2);
+  t.same(tap.stdout().split('\n').filter(Boolean), [
+    '16:00:00.001  shop/frontend → shop/payment  POST /pay  503  12.3ms',
+    '16:00:00.000  10.9.8.7:40000 → shop/db-0  TCP  error=timeout  250µs',
+  ]);
+  t.notMatch(tap.stdout(), /\u001b\[/, 'no colour');
+
+  await c.close();
+  const [code] = await tap.exit;
+  t.equal(code, 1, 'the collector going away is a failure');
+  t.match(tap.stderr(), /meshtap tap: the collector at http:\/\/127\.0\.0\.1:\d+ closed the stream/);
+  t.notMatch(tap.stderr(), /\n\s+at /, 'no stack');
+});
+
+void t.test('a rejected filter exits 2 with the position in the user\'s filter', async (t) => {
+  const c = await collector(t);
+  const tap = spawnTap(t, ['--collector', `http://127.0.0.1:${c.httpPort}`, '--namespace', 'shop', '--filter', 'http && dst.wrkload == "x"']);
+  const [code] = await tap.exit;
+  t.equal(code, 2);
+  t.match(tap.stderr(), /the collector rejected the filter \(COL_ERR_FILTER_UNDECLARED\): .*wrkload.* at line 1, column 13\n {2}http && dst\.wrkload == "x"\n {14}\^/);
+  t.equal(tap.stdout(), '');
+});
+
+void t.test('an unreachable collector exits 1 with a message; bad usage exits 2', async (t) => {
+  // A port that was free a moment ago: nothing listens there.
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  server.close();
+  await once(server, 'close');
+  const tap = spawnTap(t, [], { MESHTAP_COLLECTOR_URL: `http://127.0.0.1:${port}` });
+  const [code] = await tap.exit;
+  t.equal(code, 1);
+  t.match(tap.stderr(), new RegExp(`cannot reach the collector at http://127\\.0\\.0\\.1:${port}: ECONNREFUSED`));
+
+  const usage = spawnTap(t, ['--collector', 'ftp://x']);
+  t.equal((await usage.exit)[0], 2);
+  t.match(usage.stderr(), /--collector must be an http:\/\/ or https:\/\/ URL/);
+  const help = spawnTap(t, ['--help']);
+  t.equal((await help.exit)[0], 0);
+  t.match(help.stdout(), /--namespace NS/);
+});
