@@ -10,6 +10,7 @@ import {
   DEFAULT_RETENTION_HOURS,
   DEFAULT_RETENTION_MAX_MB,
   resolveCollectorConfig,
+  resolveInventoryKind,
 } from './config.ts';
 import { startCollector } from './collector.ts';
 import { createJsonLogger } from './log.ts';
@@ -32,7 +33,15 @@ options:
   --max-records N          keep at most N records (memory store default ${DEFAULT_MEMORY_MAX_RECORDS};
                            SQLite: no row cap unless given)                    env MESHTAP_COLLECTOR_MAX_RECORDS
   --full-text on|off       full-text index over paths and bodies (default on)  env MESHTAP_COLLECTOR_FULL_TEXT
+  --inventory KIND         names for IPs: auto (default), kube, file, none     env MESHTAP_COLLECTOR_INVENTORY
+                           (auto: file when --inventory-file is given, kube in a cluster or with a
+                           kubeconfig, else none)
+  --inventory-file PATH    a Kubernetes List of pods, services, … (the lab)    env MESHTAP_COLLECTOR_INVENTORY_FILE
+  --kubeconfig PATH        use this kubeconfig instead of the in-cluster account  env KUBECONFIG
   -h, --help               show this help
+
+Exports: OpenTelemetry spans when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set;
+Loki entries when MESHTAP_LOKI_URL is set (see the README for all variables).
 
 Logs are JSON lines on stdout; once listening it logs
 {"msg":"collector listening","grpcPort":...,"httpPort":...}.
@@ -50,6 +59,9 @@ const OPTIONS = {
   'retention-hours': { type: 'string' },
   'retention-max-mb': { type: 'string' },
   'full-text': { type: 'string' },
+  inventory: { type: 'string' },
+  'inventory-file': { type: 'string' },
+  kubeconfig: { type: 'string' },
 } as const;
 
 export async function run(argv: string[], io: CommandIO): Promise<number> {
@@ -62,7 +74,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   const log = createJsonLogger(io.stdout);
   let collector;
   try {
-    collector = await startCollector(config, { log });
+    collector = await startCollector(config, { log, env: io.env });
   } catch (err) {
     log('error', 'collector failed to start', { detail: describeError(err) });
     return 1;
@@ -73,6 +85,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     httpPort: collector.httpPort,
     store: config.store,
     ...(config.store === 'sqlite' ? { db: config.dbPath } : {}),
+    inventory: collector.inventory ? resolveInventoryKind(config, io.env) : 'none',
+    ...collector.outputs.describe(),
   });
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -1,7 +1,11 @@
 /** Starts and stops a collector: store, gRPC ingest, HTTP API, metrics. */
 import type { ServerCredentials } from '@grpc/grpc-js';
+import type { CallRecord } from '../sidecar/record.ts';
+import { enrichRecord } from './enrich.ts';
+import type { Inventory } from './inventory/inventory.ts';
+import { openOutputs, type Outputs } from './outputs.ts';
 import { MeshtapError } from '../lib/errors.ts';
-import { DEFAULT_MEMORY_MAX_RECORDS, type CollectorConfig } from './config.ts';
+import { DEFAULT_MEMORY_MAX_RECORDS, resolveInventoryKind, type CollectorConfig } from './config.ts';
 import { COL_ERR_LISTEN } from './errors.ts';
 import { startGrpcServer } from './grpc-server.ts';
 import { buildHttpApp } from './http-server.ts';
@@ -17,6 +21,12 @@ export interface CollectorDeps {
   store?: RecordStore;
   log?: Logger;
   grpcCredentials?: ServerCredentials;
+  /** Environment for the exports (`OTEL_EXPORTER_OTLP_*`, `MESHTAP_LOKI_URL`) and `auto` inventory; none by default. */
+  env?: NodeJS.ProcessEnv;
+  /** Replaces the inventory the config names. */
+  inventory?: Inventory;
+  /** Replaces the env-built exports. */
+  outputs?: Outputs;
 }
 
 export interface RunningCollector {
@@ -26,6 +36,8 @@ export interface RunningCollector {
   metrics: CollectorMetrics;
   /** The live stream's hub (the HTTP API subscribes to it). */
   hub: StreamHub;
+  inventory?: Inventory;
+  outputs: Outputs;
   /** Graceful by default (streams ended after their acks); `force` drops connections as a crash would. */
   close(options?: { graceMs?: number; force?: boolean }): Promise<void>;
 }
@@ -47,6 +59,17 @@ async function openStore(config: CollectorConfig, log: Logger): Promise<RecordSt
   return createMemoryStore({ maxRecords: config.maxRecords ?? DEFAULT_MEMORY_MAX_RECORDS });
 }
 
+async function openInventory(config: CollectorConfig, env: NodeJS.ProcessEnv, log: Logger, metrics: CollectorMetrics): Promise<Inventory | undefined> {
+  const kind = resolveInventoryKind(config, env);
+  if (kind === 'none') return undefined;
+  if (kind === 'file') {
+    const { createFileInventory } = await import('./inventory/file.ts');
+    return createFileInventory({ path: config.inventoryFile!, log });
+  }
+  const { createKubeInventory } = await import('./inventory/kube.ts');
+  return createKubeInventory(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}, { registry: metrics.registry, log });
+}
+
 /** Publishes what the store newly stored (not re-sent duplicates) to the live stream. */
 function publishingStore(inner: RecordStore, hub: StreamHub): RecordStore {
   return {
@@ -65,12 +88,20 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   const hub = createStreamHub({ bufferEvents: config.streamBufferEvents, bufferBytes: config.streamBufferBytes, heartbeatMs: config.streamHeartbeatMs });
   const store = publishingStore(deps.store ?? (await openStore(config, log)), hub);
   const metrics = createCollectorMetrics(() => store.count());
-  const ingest = createIngest({ store, metrics, log });
+  const env = deps.env ?? {};
+  const inventory = deps.inventory ?? (await openInventory(config, env, log, metrics));
+  // An inventory that cannot start (API unreachable) is retried by itself; ingest goes on unnamed.
+  await inventory?.start().catch((err: unknown) => log('error', 'inventory failed to start', { detail: (err as Error).message }));
+  const outputs = deps.outputs ?? openOutputs(env, { log, registry: metrics.registry });
+  const enrich = inventory ? (record: CallRecord) => enrichRecord(record, inventory) : undefined;
+  const ingest = createIngest({ store, metrics, log, enrich, onStored: (records) => outputs.export(records) });
   let grpc;
   try {
     grpc = await startGrpcServer({ host: config.host, port: config.grpcPort, ingest, metrics, log, credentials: deps.grpcCredentials });
   } catch (err) {
     await store.close();
+    await inventory?.stop();
+    await outputs.close(0);
     throw new MeshtapError(COL_ERR_LISTEN, `cannot listen for gRPC on ${config.host}:${config.grpcPort}: ${(err as Error).message}`, { cause: err });
   }
   const app = buildHttpApp({ store, metrics, log, hub, servicemapWindowMs: config.servicemapWindowMs });
@@ -79,6 +110,8 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   } catch (err) {
     await grpc.close({ force: true });
     await store.close();
+    await inventory?.stop();
+    await outputs.close(0);
     throw new MeshtapError(COL_ERR_LISTEN, `cannot listen for HTTP on ${config.host}:${config.httpPort}: ${(err as Error).message}`, { cause: err });
   }
   const address = app.server.address();
@@ -90,12 +123,16 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     store,
     metrics,
     hub,
+    inventory,
+    outputs,
     close(options = {}) {
       closing ??= (async () => {
         await grpc.close(options);
         await app.close();
         hub.close();
         await store.close();
+        await inventory?.stop();
+        await outputs.close(options.force ? 0 : 5000);
       })();
       return closing;
     },

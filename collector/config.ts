@@ -53,6 +53,14 @@ export const collectorOptionsSchema = z.strictObject({
   streamBufferBytes: z.number().int().positive().default(8 * 1024 * 1024),
   /** Service map: default window. */
   servicemapWindowMs: z.number().int().positive().default(15 * 60_000),
+  /**
+   * Where names for IPs come from: `kube` (informers on the API server), `file` (a Kubernetes
+   * List the lab maintains, `inventoryFile`), `none`; `auto` picks `file` when a file is given,
+   * `kube` inside a cluster (KUBERNETES_SERVICE_HOST set) or with a kubeconfig, else `none`.
+   */
+  inventory: z.enum(['auto', 'kube', 'file', 'none']).default('auto'),
+  inventoryFile: z.string().min(1).optional(),
+  kubeconfig: z.string().min(1).optional(),
 });
 
 export type CollectorOptions = z.input<typeof collectorOptionsSchema>;
@@ -79,6 +87,9 @@ export interface CollectorFlags {
   'retention-hours'?: string;
   'retention-max-mb'?: string;
   'full-text'?: string;
+  inventory?: string;
+  'inventory-file'?: string;
+  kubeconfig?: string;
 }
 
 function pick(flag: string | undefined, env: string | undefined): [string | undefined, 'flag' | 'env'] {
@@ -144,7 +155,27 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
     const dirName = dirSource === 'flag' ? '--data-dir' : 'MESHTAP_COLLECTOR_DATA_DIR';
     throw usage(`${dbName} and ${dirName} both name the database; give one of them`);
   }
+  const [inventory, invSource] = pick(flags.inventory, env.MESHTAP_COLLECTOR_INVENTORY);
+  if (inventory !== undefined) {
+    if (!['auto', 'kube', 'file', 'none'].includes(inventory)) {
+      throw usage(`${invSource === 'flag' ? '--inventory' : 'MESHTAP_COLLECTOR_INVENTORY'} must be auto, kube, file or none, got "${inventory}"`);
+    }
+    options.inventory = inventory;
+  }
+  const [inventoryFile] = pick(flags['inventory-file'], env.MESHTAP_COLLECTOR_INVENTORY_FILE);
+  if (inventoryFile !== undefined) options.inventoryFile = inventoryFile;
+  if (options.inventory === 'file' && inventoryFile === undefined) throw usage('--inventory file needs --inventory-file PATH');
+  const [kubeconfig] = pick(flags.kubeconfig, env.KUBECONFIG);
+  if (kubeconfig !== undefined) options.kubeconfig = kubeconfig;
   if (db !== undefined) options.dbPath = db;
   else if (dataDir !== undefined) options.dbPath = join(dataDir, DB_FILE_NAME);
   return resolveCollectorOptions(options as CollectorOptions);
+}
+
+/** Which inventory `auto` means here; pure so that it can be tested. */
+export function resolveInventoryKind(config: CollectorConfig, env: NodeJS.ProcessEnv): 'kube' | 'file' | 'none' {
+  if (config.inventory !== 'auto') return config.inventory;
+  if (config.inventoryFile !== undefined) return 'file';
+  if (config.kubeconfig !== undefined || (env.KUBERNETES_SERVICE_HOST ?? '') !== '') return 'kube';
+  return 'none';
 }

@@ -14,6 +14,10 @@ export interface IngestDeps {
   store: RecordStore;
   metrics: CollectorMetrics;
   log: Logger;
+  /** Names both ends (pod, workload, service…) before the record is stored; never throws. */
+  enrich?: (record: CallRecord) => CallRecord;
+  /** Receives the records newly stored (not re-sent duplicates), for the exports. */
+  onStored?: (records: readonly CallRecord[]) => void;
 }
 
 export interface Ingest {
@@ -33,7 +37,7 @@ function createSampler(): (key: string) => number | undefined {
 }
 
 export function createIngest(deps: IngestDeps): Ingest {
-  const { store, metrics, log } = deps;
+  const { store, metrics, log, enrich, onStored } = deps;
   const sample = createSampler();
 
   function rejectBatch(reason: BatchRejectReason, seq: string | number, error: string): ShipAckMessage {
@@ -51,7 +55,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       for (let index = 0; index < records.length; index++) {
         const result = decodeRecord(records[index]);
         if (result.ok) {
-          valid.push(result.record);
+          valid.push(enrich ? enrich(result.record) : result.record);
           continue;
         }
         rejections.push({ index, reason: result.reason });
@@ -62,9 +66,10 @@ export function createIngest(deps: IngestDeps): Ingest {
         }
       }
       try {
-        const result = valid.length > 0 ? await store.add(valid) : { stored: 0, duplicates: 0 };
+        const result = valid.length > 0 ? await store.add(valid) : { stored: 0, duplicates: 0, added: [] };
         metrics.recordsStored.inc(result.stored);
         metrics.recordsDuplicate.inc(result.duplicates);
+        onStored?.(result.added ?? valid);
       } catch (err) {
         const detail = err instanceof Error ? err.message : String(err);
         const n = sample('store_failed');
