@@ -3,6 +3,7 @@
  * traces, health and metrics. Errors are always `{ "error": { "code": "COL_ERR_...", "message": "..." } }`
  * (a filter error adds `position`).
  */
+import { registerDashboard } from './dashboard/routes.ts';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { CompiledFilter } from './filter/compile.ts';
 import { compileFilter } from './filter/compile.ts';
@@ -106,6 +107,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   const app = Fastify({ logger: false });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  registerDashboard(app);
 
   app.get('/metrics', async (_request, reply) => {
     const text = await metrics.registry.metrics();

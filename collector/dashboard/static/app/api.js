@@ -1,0 +1,84 @@
+// The collector API as the page uses it. URLs are relative to the page, so the dashboard
+// also works behind a path prefix.
+
+/**
+ * @typedef {import('./types.js').CallJson} CallJson
+ * @typedef {{ code?: string, message: string, position?: { offset: number, line: number, column: number } }} ApiError
+ * @typedef {{ ok: true, value: any } | { ok: false, status: number, error: ApiError }} ApiResult
+ */
+
+/**
+ * @param {string} url
+ * @param {AbortSignal} [signal]
+ * @returns {Promise<ApiResult>}
+ */
+export async function getJson(url, signal) {
+  let res;
+  try {
+    res = await fetch(url, { signal, headers: { accept: 'application/json' } });
+  } catch (err) {
+    if (/** @type {Error} */ (err).name === 'AbortError') throw err;
+    return { ok: false, status: 0, error: { message: `collector unreachable: ${/** @type {Error} */ (err).message}` } };
+  }
+  let body;
+  try {
+    body = await res.json();
+  } catch {
+    body = undefined;
+  }
+  if (res.ok) return { ok: true, value: body };
+  const error = body && typeof body === 'object' && body.error && typeof body.error.message === 'string' ? body.error : { message: `HTTP ${res.status}` };
+  return { ok: false, status: res.status, error };
+}
+
+/**
+ * @param {Record<string, string | number | undefined>} params
+ */
+function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+/** @param {{ filter?: string, limit?: number, since?: string }} p @param {AbortSignal} [signal] */
+export const listCalls = (p, signal) => getJson(`api/calls${query(p)}`, signal);
+/** @param {string} id @param {AbortSignal} [signal] */
+export const getCall = (id, signal) => getJson(`api/calls/${encodeURIComponent(id)}`, signal);
+/** @param {{ since?: string }} p @param {AbortSignal} [signal] */
+export const getServiceMap = (p, signal) => getJson(`api/servicemap${query(p)}`, signal);
+/** @param {string} traceId @param {AbortSignal} [signal] */
+export const getTrace = (traceId, signal) => getJson(`api/traces/${encodeURIComponent(traceId)}`, signal);
+
+/**
+ * Checks a filter the cheap way: the server compiles it and returns at most one call.
+ * @param {string} filter
+ * @param {AbortSignal} [signal]
+ * @returns {Promise<{ ok: true } | { ok: false, error: ApiError, status: number }>}
+ */
+export async function checkFilter(filter, signal) {
+  if (filter.trim() === '') return { ok: true };
+  const r = await listCalls({ filter, limit: 1 }, signal);
+  return r.ok ? { ok: true } : r;
+}
+
+/** @param {string | undefined} filter */
+export const streamUrl = (filter) => `api/stream${query({ filter })}`;
+
+/**
+ * The records of a trace, whatever envelope the API wraps them in.
+ * @param {any} value
+ * @returns {CallJson[]}
+ */
+export function traceRecords(value) {
+  const list = Array.isArray(value) ? value : Array.isArray(value?.calls) ? value.calls : [];
+  // Entries are `{ call, depth, parent_id? }`; the server's parent link rides along on the call.
+  return list
+    .map((/** @type {any} */ entry) => {
+      if (entry && typeof entry === 'object' && entry.call && typeof entry.call === 'object') {
+        return typeof entry.parent_id === 'string' ? { ...entry.call, parent_id: entry.parent_id } : entry.call;
+      }
+      return entry;
+    })
+    .filter((/** @type {any} */ c) => c && typeof c.id === 'string');
+}

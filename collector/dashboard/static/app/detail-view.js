@@ -1,0 +1,266 @@
+// One call in full: headers, bodies, timing, both identities, TLS, what was masked.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { html } from './html.js';
+import { getCall } from './api.js';
+import {
+  bodyView,
+  diffUs,
+  endpointName,
+  formatBytes,
+  formatDuration,
+  formatTimestamp,
+  isRedactedHeader,
+  statusClass,
+  statusText,
+} from './format.js';
+import { formatRoute } from './router.js';
+import { LockIcon } from './icons.js';
+
+/**
+ * @typedef {import('./types.js').CallJson} CallJson
+ */
+
+/**
+ * @param {{ id: string, initial?: CallJson, filter?: string }} props
+ */
+export function DetailPanel({ id, initial, filter }) {
+  const [call, setCall] = useState(/** @type {CallJson | undefined} */ (initial));
+  const [error, setError] = useState(/** @type {string | undefined} */ (undefined));
+  /** @type {import('preact').RefObject<HTMLElement>} */
+  const panel = useRef(null);
+  const closeHref = formatRoute({ view: 'calls', filter: filter || undefined });
+
+  useEffect(() => {
+    const controller = new AbortController();
+    setCall(initial);
+    setError(undefined);
+    getCall(id, controller.signal)
+      .then((r) => {
+        if (r.ok) setCall(r.value.call);
+        else setError(r.error.message);
+      })
+      .catch(() => {});
+    return () => controller.abort();
+  }, [id]);
+
+  useEffect(() => {
+    /** @param {KeyboardEvent} e */
+    const onKey = (e) => {
+      if (e.key === 'Escape') location.hash = closeHref;
+    };
+    addEventListener('keydown', onKey);
+    return () => removeEventListener('keydown', onKey);
+  }, [closeHref]);
+
+  useEffect(() => panel.current?.focus(), [id]);
+
+  return html`
+    <aside class="detail" aria-label="Call detail" tabindex="-1" ref=${panel}>
+      <header class="detail-head">
+        <a class="close" href=${closeHref} aria-label="Close detail">✕</a>
+        ${call ? html`<${Summary} call=${call} />` : html`<h2>Call ${id}</h2>`}
+      </header>
+      ${error ? html`<p class="notice error">${error}</p>` : null}
+      ${call ? html`<${DetailBody} call=${call} />` : !error ? html`<p class="muted">Loading…</p>` : null}
+    </aside>
+  `;
+}
+
+/** @param {{ call: CallJson }} props */
+function Summary({ call }) {
+  const cls = statusClass(call);
+  return html`
+    <h2 class="detail-title">
+      <span class="method">${call.method ?? call.protocol}</span>
+      <span class="mono path">${call.path ?? ''}</span>
+      <span class=${`status-pill ${cls}`}>${statusText(call)}</span>
+    </h2>
+    <p class="detail-sub">
+      <strong>${endpointName(call.src)}</strong> → <strong>${endpointName(call.dst)}</strong>${' '}
+      · ${formatDuration(call.elapsed_us)} · ${call.protocol} · seen ${call.observer === 'inbound' ? 'by the callee (server side)' : 'by the caller (client side)'}
+      ${call.tls?.mesh ? html` · <${LockIcon} /> mesh mTLS` : null}
+    </p>
+  `;
+}
+
+/** @param {{ call: CallJson }} props */
+function DetailBody({ call }) {
+  const masked = (call.redacted?.length ?? 0) > 0 || (call.sensitive?.length ?? 0) > 0;
+  return html`
+    <div class="detail-body">
+      ${call.error
+        ? html`<section class="card error-card" aria-label="Error"><h3>Error</h3><p><strong>${call.error}</strong>${call.error_detail ? ` — ${call.error_detail}` : ''}${call.close_reason ? ` (connection ${call.close_reason})` : ''}</p></section>`
+        : null}
+      ${masked ? html`<${Masking} call=${call} />` : null}
+      <${Timing} call=${call} />
+      ${call.request ? html`<${Message} title="Request" side="request" message=${call.request} call=${call} />` : null}
+      ${call.response ? html`<${Message} title="Response" side="response" message=${call.response} call=${call} />` : null}
+      <${Identities} call=${call} />
+      <${Tls} call=${call} />
+      <section class="card" aria-label="Connection">
+        <h3>Connection</h3>
+        <dl class="kv">
+          <dt>call id</dt><dd class="mono">${call.id}</dd>
+          <dt>connection</dt><dd class="mono">${call.connection_id} #${call.ordinal}</dd>
+          ${call.authority ? html`<dt>authority</dt><dd class="mono">${call.authority}</dd>` : null}
+          <dt>bytes</dt><dd>${formatBytes(call.bytes_out)} out, ${formatBytes(call.bytes_in)} in</dd>
+          ${call.trace_id
+            ? html`<dt>trace</dt><dd><a class="trace-link mono" href=${formatRoute({ view: 'trace', traceId: call.trace_id })}>${call.trace_id}</a></dd>`
+            : null}
+          ${call.parent_span_id ? html`<dt>parent span</dt><dd class="mono">${call.parent_span_id}</dd>` : null}
+        </dl>
+      </section>
+      <details class="card raw">
+        <summary>Raw JSON</summary>
+        <pre class="mono">${JSON.stringify(call, null, 2)}</pre>
+      </details>
+    </div>
+  `;
+}
+
+/** @param {{ call: CallJson }} props */
+function Masking({ call }) {
+  return html`
+    <section class="card masking" aria-label="Masked data">
+      <h3>Masked before leaving the pod</h3>
+      ${call.redacted?.length
+        ? html`<ul class="redacted-list">${call.redacted.map((p) => html`<li><span class="mask-badge">masked</span> <code>${p}</code></li>`)}</ul>`
+        : html`<p class="muted">No values were masked.</p>`}
+      ${call.sensitive?.length
+        ? html`<p>Detected: ${call.sensitive.map((s) => html`<span class="chip sensitive">${s}</span> `)}</p>`
+        : null}
+    </section>
+  `;
+}
+
+/** @param {{ call: CallJson }} props */
+function Timing({ call }) {
+  const total = diffUs(call.end, call.start) ?? call.elapsed_us ?? 0;
+  const points = [
+    ['start', call.start],
+    ['request end', call.request_end],
+    ['response start', call.response_start],
+    ['end', call.end],
+  ].filter((p) => p[1] !== undefined);
+  /** @param {string | undefined} ns */
+  const pct = (ns) => (total > 0 ? Math.min(100, Math.max(0, ((diffUs(ns, call.start) ?? 0) / total) * 100)) : 0);
+  const reqEnd = call.request_end ?? call.start;
+  const respStart = call.response_start ?? reqEnd;
+  return html`
+    <section class="card" aria-label="Timing">
+      <h3>Timing <span class="muted">${formatDuration(call.elapsed_us)}</span></h3>
+      <div class="phase-bar" role="img" aria-label="request, wait, response phases">
+        <span class="phase request" style=${{ left: '0%', width: `${pct(reqEnd)}%` }} title="sending request"></span>
+        <span class="phase wait" style=${{ left: `${pct(reqEnd)}%`, width: `${pct(respStart) - pct(reqEnd)}%` }} title="waiting for the response"></span>
+        <span class="phase response" style=${{ left: `${pct(respStart)}%`, width: `${100 - pct(respStart)}%` }} title="receiving response"></span>
+      </div>
+      <table class="timing">
+        <tbody>
+          ${points.map(
+            ([label, ns]) => html`<tr><th scope="row">${label}</th><td class="mono">${formatTimestamp(ns)}</td><td class="mono num">+${formatDuration(diffUs(ns, call.start))}</td></tr>`,
+          )}
+          <tr><th scope="row">elapsed</th><td class="mono" colspan="2">${formatDuration(call.elapsed_us)}</td></tr>
+        </tbody>
+      </table>
+    </section>
+  `;
+}
+
+/**
+ * @param {{ title: string, side: 'request' | 'response', message: NonNullable<CallJson['request']>, call: CallJson }} props
+ */
+function Message({ title, side, message, call }) {
+  const headers = Object.entries(message.headers ?? {});
+  const captured = message.body ? ('text' in message.body ? new TextEncoder().encode(message.body.text).length : Math.floor((message.body.base64.length * 3) / 4)) : 0;
+  const view = bodyView(message.body, message.content_type ?? message.headers?.['content-type']);
+  return html`
+    <section class="card message" aria-label=${title} data-side=${side}>
+      <h3>${title}</h3>
+      <table class="headers">
+        <tbody>
+          ${headers.length === 0 ? html`<tr><td class="muted">no headers</td></tr>` : null}
+          ${headers.map(([name, value]) => {
+            const redacted = isRedactedHeader(call.redacted, side, name);
+            return html`<tr class=${redacted ? 'redacted' : ''} data-header=${name}>
+              <th scope="row" class="mono">${name}</th>
+              <td class="mono">${value}${redacted ? html` <span class="mask-badge" title="value masked by the sidecar">masked</span>` : null}</td>
+            </tr>`;
+          })}
+        </tbody>
+      </table>
+      ${message.trailers && Object.keys(message.trailers).length
+        ? html`<h4>Trailers</h4><table class="headers"><tbody>${Object.entries(message.trailers).map(([n, v]) => html`<tr><th scope="row" class="mono">${n}</th><td class="mono">${v}</td></tr>`)}</tbody></table>`
+        : null}
+      <h4>
+        Body
+        <span class="muted body-meta">
+          ${formatBytes(message.body_size)}${message.truncated ? html` · <span class="chip warn">truncated: ${formatBytes(captured)} captured</span>` : null}
+          ${message.content_type ? ` · ${message.content_type}` : ''}${message.content_encoding ? ` · ${message.content_encoding}` : ''}
+        </span>
+      </h4>
+      ${view.kind === 'empty'
+        ? html`<p class="muted">empty</p>`
+        : view.kind === 'binary'
+          ? html`<pre class="body binary mono" data-kind="binary">${view.hex}</pre>`
+          : html`<pre class=${`body mono ${view.kind}`} data-kind=${view.kind}>${highlightMasks(view.text)}</pre>`}
+    </section>
+  `;
+}
+
+/** Marks the sidecar's mask strings so masked values stand out in a body. */
+function highlightMasks(/** @type {string} */ text) {
+  const parts = text.split(/(\*{4}[0-9]{0,4})/);
+  if (parts.length === 1) return text;
+  return parts.map((p, i) => (i % 2 === 1 ? html`<mark class="masked-value" title="masked by the sidecar">${p}</mark>` : p));
+}
+
+/** @param {{ call: CallJson }} props */
+function Identities({ call }) {
+  const rows = /** @type {const} */ ([
+    ['pod', 'pod'],
+    ['namespace', 'namespace'],
+    ['workload', 'workload'],
+    ['kind', 'workload_kind'],
+    ['service', 'service'],
+    ['node', 'node'],
+    ['identity', 'identity'],
+    ['address', 'ip'],
+  ]);
+  /** @param {CallJson['src']} end */
+  const value = (end, /** @type {string} */ key) => {
+    if (!end) return '—';
+    if (key === 'ip') return end.ip ? `${end.ip}:${end.port ?? ''}` : '—';
+    return /** @type {Record<string, any>} */ (end)[key] ?? '—';
+  };
+  return html`
+    <section class="card" aria-label="Identities">
+      <h3>Identities</h3>
+      <table class="identities">
+        <thead><tr><th></th><th scope="col">source</th><th scope="col">destination</th></tr></thead>
+        <tbody>
+          ${rows.map(([label, key]) => html`<tr><th scope="row">${label}</th><td class="mono">${value(call.src, key)}</td><td class="mono">${value(call.dst, key)}</td></tr>`)}
+        </tbody>
+      </table>
+    </section>
+  `;
+}
+
+/** @param {{ call: CallJson }} props */
+function Tls({ call }) {
+  const app = call.tls?.app_tls;
+  return html`
+    <section class="card" aria-label="TLS">
+      <h3>TLS</h3>
+      <dl class="kv">
+        <dt>mesh</dt><dd>${call.tls?.mesh ? html`<${LockIcon} /> meshtap mTLS between the sidecars` : 'plaintext between the sidecars'}</dd>
+        ${app
+          ? html`<dt>app TLS</dt><dd>${app.version ?? '?'} ${app.cipher ?? ''}</dd>
+              <dt>SNI</dt><dd class="mono">${app.sni ?? '—'}</dd>
+              <dt>ALPN</dt><dd class="mono">${app.alpn?.join(', ') || '—'}</dd>
+              ${app.handshake_us !== undefined ? html`<dt>handshake</dt><dd>${formatDuration(app.handshake_us)}</dd>` : null}
+              ${app.error ? html`<dt>error</dt><dd class="error-text">${app.error}</dd>` : null}`
+          : html`<dt>app TLS</dt><dd class="muted">none</dd>`}
+      </dl>
+    </section>
+  `;
+}

@@ -1,0 +1,76 @@
+// The dashboard's entry: hash routing between the stream (with a call's detail), the service
+// map and a trace; one live call feed shared by every visit to the stream.
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { html } from './html.js';
+import { listCalls, streamUrl } from './api.js';
+import { createCallFeed } from './call-feed.js';
+import { DetailPanel } from './detail-view.js';
+import { MapView } from './map-view.js';
+import { parseRoute } from './router.js';
+import { StreamView } from './stream-view.js';
+import { TraceView } from './trace-view.js';
+
+/** The server's newest-first page size limit. */
+const INITIAL_PAGE = 1000;
+
+const feed = createCallFeed({
+  list: (filter) => listCalls({ filter: filter || undefined, limit: INITIAL_PAGE }),
+  stream(filter, handlers) {
+    const source = new EventSource(streamUrl(filter || undefined));
+    source.addEventListener('call', (event) => {
+      try {
+        const data = JSON.parse(/** @type {MessageEvent} */ (event).data);
+        handlers.onCall(data && typeof data === 'object' && data.call && typeof data.call === 'object' ? data.call : data);
+      } catch {
+        // A malformed event is skipped; the next one may be fine.
+      }
+    });
+    source.onopen = () => handlers.onOpen();
+    source.onerror = () => handlers.onError();
+    return { close: () => source.close() };
+  },
+});
+
+function App() {
+  const [route, setRoute] = useState(() => parseRoute(location.hash));
+  useEffect(() => {
+    const onHash = () => setRoute(parseRoute(location.hash));
+    addEventListener('hashchange', onHash);
+    return () => removeEventListener('hashchange', onHash);
+  }, []);
+  useEffect(() => {
+    if (route.view === 'calls' && feed.state.version === 0) void feed.setFilter(route.filter ?? '');
+  }, [route]);
+  useEffect(() => {
+    document.title = route.view === 'map' ? 'Service map · meshtap' : route.view === 'trace' ? `Trace ${route.traceId.slice(0, 8)} · meshtap` : 'Calls · meshtap';
+  }, [route]);
+
+  const current = route.view === 'calls' ? 'calls' : route.view;
+  return html`
+    <header class="app-header">
+      <a class="brand" href="#/calls"><img src="favicon.svg" alt="" width="22" height="22" /> meshtap</a>
+      <nav aria-label="Views">
+        <a href="#/calls" aria-current=${current === 'calls' ? 'page' : undefined}>Calls</a>
+        <a href="#/map" aria-current=${current === 'map' ? 'page' : undefined}>Service map</a>
+      </nav>
+    </header>
+    <main id="main" class=${`view-${route.view}`}>
+      ${route.view === 'calls'
+        ? html`<div class=${`calls-layout${route.callId ? ' with-detail' : ''}`}>
+            <${StreamView} feed=${feed} selectedId=${route.callId} routeFilter=${route.filter} />
+            ${route.callId
+              ? html`<${DetailPanel} key=${route.callId} id=${route.callId} initial=${feed.state.calls.find((c) => c.id === route.callId)} filter=${route.filter} />`
+              : null}
+          </div>`
+        : route.view === 'map'
+          ? html`<${MapView} />`
+          : route.view === 'trace'
+            ? html`<${TraceView} traceId=${route.traceId} />`
+            : html`<p class="empty">Nothing at <code>#${route.hash}</code>. <a href="#/calls">Back to the calls</a>.</p>`}
+    </main>
+  `;
+}
+
+const root = document.getElementById('app');
+if (root) render(html`<${App} />`, root);

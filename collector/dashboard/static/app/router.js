@@ -1,0 +1,47 @@
+// Hash routes: #/calls, #/calls/<id>, #/map, #/trace/<id>; the stream's filter rides along
+// as ?filter= so a link (from a map edge, or pasted in a chat at 3 AM) opens the same view.
+
+/**
+ * @typedef {{ view: 'calls', callId?: string, filter?: string } | { view: 'map' } | { view: 'trace', traceId: string } | { view: 'not-found', hash: string }} Route
+ */
+
+/**
+ * @param {string} hash location.hash, with or without the leading '#'
+ * @returns {Route}
+ */
+export function parseRoute(hash) {
+  const raw = hash.replace(/^#/, '');
+  const q = raw.indexOf('?');
+  const path = q === -1 ? raw : raw.slice(0, q);
+  const params = new URLSearchParams(q === -1 ? '' : raw.slice(q + 1));
+  const parts = path.split('/').filter((p) => p !== '').map(safeDecode);
+  const filter = params.get('filter') ?? undefined;
+  if (parts.length === 0 || (parts[0] === 'calls' && parts.length === 1)) return { view: 'calls', filter };
+  if (parts[0] === 'calls' && parts.length === 2) return { view: 'calls', callId: parts[1], filter };
+  if (parts[0] === 'map' && parts.length === 1) return { view: 'map' };
+  if (parts[0] === 'trace' && parts.length === 2) return { view: 'trace', traceId: parts[1] };
+  return { view: 'not-found', hash: raw };
+}
+
+/** @param {string} s */
+function safeDecode(s) {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/**
+ * @param {Route} route
+ * @returns {string} a hash beginning with '#'
+ */
+export function formatRoute(route) {
+  if (route.view === 'map') return '#/map';
+  if (route.view === 'trace') return `#/trace/${encodeURIComponent(route.traceId)}`;
+  if (route.view === 'calls') {
+    const base = route.callId ? `#/calls/${encodeURIComponent(route.callId)}` : '#/calls';
+    return route.filter ? `${base}?${new URLSearchParams({ filter: route.filter })}` : base;
+  }
+  return `#${route.hash}`;
+}

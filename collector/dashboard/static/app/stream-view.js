@@ -1,0 +1,280 @@
+// The live call stream: filter bar, pause/resume, and a virtualised table (only the rows on
+// screen, plus a margin, exist in the DOM, whatever the number of calls).
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { html } from './html.js';
+import { checkFilter } from './api.js';
+import { caretAt, endpointName, formatBytes, formatClock, formatDuration, statusClass, statusText } from './format.js';
+import { formatRoute } from './router.js';
+import { LockIcon } from './icons.js';
+
+/** Must match `--row-height` in app.css. */
+export const ROW_HEIGHT = 30;
+const OVERSCAN = 10;
+const FILTER_DEBOUNCE_MS = 250;
+
+const EXAMPLES = [
+  'status_code >= 500',
+  'method == "POST" && dst.workload == "payment"',
+  'elapsed_us > 100000',
+  'response.body.contains("error")',
+];
+
+/**
+ * @param {{ feed: ReturnType<typeof import('./call-feed.js').createCallFeed>, selectedId?: string, routeFilter?: string }} props
+ */
+export function StreamView({ feed, selectedId, routeFilter }) {
+  const [state, setState] = useState(feed.state);
+  useEffect(() => feed.subscribe(setState), [feed]);
+  return html`
+    <section class="stream" aria-label="Live calls">
+      <${FilterBar} feed=${feed} state=${state} routeFilter=${routeFilter} />
+      <${CallTable} state=${state} selectedId=${selectedId} />
+    </section>
+  `;
+}
+
+/**
+ * @param {{ feed: any, state: import('./call-feed.js').FeedState, routeFilter?: string }} props
+ */
+function FilterBar({ feed, state, routeFilter }) {
+  const [text, setText] = useState(routeFilter ?? state.filter);
+  /** @type {[null | { message: string, code?: string, position?: any, source: string }, any]} */
+  const [problem, setProblem] = useState(null);
+  const [checking, setChecking] = useState(false);
+  const lastRouteFilter = useRef(routeFilter);
+
+  // A new filter in the URL (a map edge was clicked, a link was opened) replaces the text.
+  useEffect(() => {
+    if (routeFilter !== lastRouteFilter.current) {
+      lastRouteFilter.current = routeFilter;
+      setText(routeFilter ?? '');
+    }
+  }, [routeFilter]);
+
+  useEffect(() => {
+    const controller = new AbortController();
+    const timer = setTimeout(async () => {
+      setChecking(true);
+      try {
+        const result = await checkFilter(text, controller.signal);
+        if (controller.signal.aborted) return;
+        if (result.ok) {
+          setProblem(null);
+          void feed.setFilter(text.trim());
+          syncFilterToUrl(text.trim());
+        } else {
+          setProblem({ ...result.error, source: text });
+        }
+      } catch {
+        // Aborted: the user typed on.
+      } finally {
+        if (!controller.signal.aborted) setChecking(false);
+      }
+    }, text === state.filter ? 0 : FILTER_DEBOUNCE_MS);
+    return () => {
+      clearTimeout(timer);
+      controller.abort();
+    };
+  }, [text]);
+
+  const caret = problem?.position ? caretAt(problem.source, problem.position) : undefined;
+  return html`
+    <div class="toolbar">
+      <form class="filter" role="search" onSubmit=${(/** @type {Event} */ e) => e.preventDefault()}>
+        <label for="filter-input" class="visually-hidden">Filter (CEL)</label>
+        <div class="filter-box ${problem ? 'invalid' : ''}">
+          <span class="filter-prefix" aria-hidden="true">filter</span>
+          <input
+            id="filter-input"
+            type="search"
+            spellcheck="false"
+            autocomplete="off"
+            placeholder=${`CEL, e.g. ${EXAMPLES[0]} — ${EXAMPLES[1]}`}
+            value=${text}
+            aria-invalid=${problem ? 'true' : 'false'}
+            aria-describedby="filter-error"
+            onInput=${(/** @type {InputEvent} */ e) => setText(/** @type {HTMLInputElement} */ (e.currentTarget).value)}
+          />
+          ${checking ? html`<span class="spinner" aria-label="checking filter"></span>` : null}
+        </div>
+        <div id="filter-error" class="filter-error" role="status" aria-live="polite" hidden=${!problem}>
+          ${problem
+            ? html`<div class="filter-error-message"><strong>${problem.code ?? 'error'}</strong> ${problem.message}</div>
+                ${caret
+                  ? html`<pre class="caret-view" data-line=${caret.line} data-column=${problem.position?.column}><code>${caret.text}</code>${'\n'}<span class="caret" aria-hidden="true">${' '.repeat(caret.caret)}^</span></pre>`
+                  : null}`
+            : null}
+        </div>
+      </form>
+      <div class="controls">
+        <${FeedStatusBadge} state=${state} />
+        ${state.paused
+          ? html`<button type="button" class="primary" onClick=${() => feed.resume()}>Resume${state.pending ? ` (${state.pending} new)` : ''}</button>`
+          : html`<button type="button" onClick=${() => feed.pause()}>Pause</button>`}
+        <button type="button" onClick=${() => feed.clear()} title="Clear the list (new calls keep coming)">Clear</button>
+      </div>
+    </div>
+  `;
+}
+
+/** Keeps `?filter=` in the URL in step with the applied filter, without a navigation. */
+function syncFilterToUrl(/** @type {string} */ filter) {
+  const hash = location.hash || '#/calls';
+  const m = /^#\/calls(\/[^?]*)?/.exec(hash);
+  if (!m) return;
+  const next = formatRoute({ view: 'calls', callId: m[1] ? decodeURIComponent(m[1].slice(1)) : undefined, filter: filter || undefined });
+  if (next !== hash) history.replaceState(null, '', next);
+}
+
+/** @param {{ state: import('./call-feed.js').FeedState }} props */
+function FeedStatusBadge({ state }) {
+  const label = state.paused ? 'paused' : state.status;
+  return html`<span class="feed-status ${label}" title=${state.error ?? ''} role="status">
+    <span class="dot" aria-hidden="true"></span>${label} · <span class="count">${state.calls.length.toLocaleString()}</span> calls
+  </span>`;
+}
+
+/**
+ * @param {{ state: import('./call-feed.js').FeedState, selectedId?: string }} props
+ */
+function CallTable({ state, selectedId }) {
+  /** @type {import('preact').RefObject<HTMLDivElement>} */
+  const scroller = useRef(null);
+  const [scrollTop, setScrollTop] = useState(0);
+  const [viewport, setViewport] = useState(600);
+  const lastVersion = useRef(state.version);
+
+  useEffect(() => {
+    const el = scroller.current;
+    if (!el) return undefined;
+    const observer = new ResizeObserver(() => setViewport(el.clientHeight));
+    observer.observe(el);
+    setViewport(el.clientHeight);
+    return () => observer.disconnect();
+  }, []);
+
+  // Someone reading further down keeps their place when new calls arrive on top.
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (el && state.version !== lastVersion.current && state.added > 0 && el.scrollTop > 0) {
+      el.scrollTop += state.added * ROW_HEIGHT;
+      setScrollTop(el.scrollTop);
+    }
+    lastVersion.current = state.version;
+  }, [state.version]);
+
+  // A new filter starts a new list: back to its top.
+  const lastFilter = useRef(state.filter);
+  useLayoutEffect(() => {
+    if (state.filter !== lastFilter.current && scroller.current) {
+      scroller.current.scrollTop = 0;
+      setScrollTop(0);
+    }
+    lastFilter.current = state.filter;
+  }, [state.filter]);
+
+  const calls = state.calls;
+  // The list may have shrunk under a scrolled view before any scroll event says so.
+  const top = Math.min(scrollTop, Math.max(0, calls.length * ROW_HEIGHT - viewport + ROW_HEIGHT));
+  const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
+  const last = Math.min(calls.length, Math.ceil((top + viewport) / ROW_HEIGHT) + OVERSCAN);
+  const visible = calls.slice(first, last);
+
+  /** @param {KeyboardEvent} e */
+  function onKeyDown(e) {
+    const row = /** @type {HTMLElement} */ (e.target).closest?.('tr[data-index]');
+    if (!row) return;
+    const index = Number(row.getAttribute('data-index'));
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      location.hash = formatRoute({ view: 'calls', callId: calls[index].id, filter: state.filter || undefined });
+      return;
+    }
+    const step = e.key === 'ArrowDown' ? 1 : e.key === 'ArrowUp' ? -1 : e.key === 'PageDown' ? 20 : e.key === 'PageUp' ? -20 : 0;
+    if (step === 0) return;
+    e.preventDefault();
+    const next = Math.min(calls.length - 1, Math.max(0, index + step));
+    const el = scroller.current;
+    if (!el) return;
+    const top = next * ROW_HEIGHT;
+    const headerHeight = ROW_HEIGHT;
+    if (top < el.scrollTop) el.scrollTop = top;
+    else if (top + ROW_HEIGHT > el.scrollTop + el.clientHeight - headerHeight) el.scrollTop = top + ROW_HEIGHT - el.clientHeight + headerHeight;
+    setScrollTop(el.scrollTop);
+    const focusRow = () => /** @type {HTMLElement | null} */ (el.querySelector(`tr[data-index="${next}"]`))?.focus();
+    // The row is usually rendered already (overscan); after a long jump it appears next frame.
+    if (el.querySelector(`tr[data-index="${next}"]`)) focusRow();
+    else requestAnimationFrame(focusRow);
+  }
+
+  return html`
+    <div
+      class="table-scroller"
+      ref=${scroller}
+      onScroll=${(/** @type {Event} */ e) => setScrollTop(/** @type {HTMLElement} */ (e.currentTarget).scrollTop)}
+    >
+      <table class="calls" aria-rowcount=${calls.length + 1}>
+        <thead>
+          <tr>
+            <th scope="col" class="c-time">Time</th>
+            <th scope="col" class="c-route">Source → Destination</th>
+            <th scope="col" class="c-method">Method</th>
+            <th scope="col" class="c-path">Path</th>
+            <th scope="col" class="c-status">Status</th>
+            <th scope="col" class="c-num">Latency</th>
+            <th scope="col" class="c-num c-size">Size</th>
+            <th scope="col" class="c-proto">Proto</th>
+          </tr>
+        </thead>
+        <tbody onKeyDown=${onKeyDown}>
+          ${first > 0 ? html`<tr class="spacer" aria-hidden="true" style=${{ height: `${first * ROW_HEIGHT}px` }}></tr>` : null}
+          ${visible.map((call, i) => html`<${CallRow} key=${call.id} call=${call} index=${first + i} selected=${call.id === selectedId} filter=${state.filter} />`)}
+          ${last < calls.length ? html`<tr class="spacer" aria-hidden="true" style=${{ height: `${(calls.length - last) * ROW_HEIGHT}px` }}></tr>` : null}
+        </tbody>
+      </table>
+      ${calls.length === 0
+        ? html`<div class="empty">
+            ${state.status === 'error'
+              ? html`<p><strong>Cannot list calls:</strong> ${state.error}</p>`
+              : state.filter
+                ? html`<p>No calls match <code>${state.filter}</code> yet.</p>`
+                : html`<p>Waiting for calls… traffic between meshed workloads appears here as it happens.</p>`}
+          </div>`
+        : null}
+    </div>
+  `;
+}
+
+/**
+ * @param {{ call: import('./types.js').CallJson, index: number, selected: boolean, filter: string }} props
+ */
+function CallRow({ call, index, selected, filter }) {
+  const cls = statusClass(call);
+  const href = formatRoute({ view: 'calls', callId: call.id, filter: filter || undefined });
+  const size = (call.request?.body_size ?? 0) + (call.response?.body_size ?? 0);
+  const src = endpointName(call.src);
+  const dst = endpointName(call.dst);
+  return html`
+    <tr
+      data-index=${index}
+      data-id=${call.id}
+      aria-rowindex=${index + 2}
+      tabindex="0"
+      class=${`call-row status-${cls}${selected ? ' selected' : ''}`}
+      aria-selected=${selected ? 'true' : 'false'}
+      onClick=${() => (location.hash = href)}
+    >
+      <td class="c-time mono">${formatClock(call.start)}</td>
+      <td class="c-route" title=${`${call.src?.pod ?? src} (${call.src?.namespace ?? '?'}) → ${call.dst?.pod ?? dst} (${call.dst?.namespace ?? '?'})`}>
+        <span class="ep">${src}</span><span class="arrow" aria-label="to">→</span><span class="ep">${dst}</span>
+        ${call.tls?.mesh ? html`<${LockIcon} />` : null}
+      </td>
+      <td class="c-method"><span class="method">${call.method ?? ''}</span></td>
+      <td class="c-path mono" title=${call.path ?? ''}>${call.path ?? (call.protocol === 'tcp' ? `${call.bytes_out ?? 0}/${call.bytes_in ?? 0} B` : '')}</td>
+      <td class="c-status"><span class=${`status-pill ${cls}`}>${statusText(call)}</span></td>
+      <td class="c-num mono">${formatDuration(call.elapsed_us)}</td>
+      <td class="c-num c-size mono">${formatBytes(size)}</td>
+      <td class="c-proto">${call.protocol ?? ''}</td>
+    </tr>
+  `;
+}

@@ -1,0 +1,142 @@
+// Trace waterfall model: a trace's records → calls (the CLIENT and SERVER records of one
+// exchange joined), nested by parent, with offsets on a shared time axis. Pure.
+
+import { diffUs, endpointName } from './format.js';
+
+/**
+ * @typedef {import('./types.js').CallJson} CallJson
+ * @typedef {{
+ *   key: string, client?: CallJson, server?: CallJson, call: CallJson,
+ *   startNs: string, endNs: string, depth: number, parentKey?: string,
+ *   offsetUs: number, durationUs: number,
+ *   clientBar?: { offsetUs: number, durationUs: number }, serverBar?: { offsetUs: number, durationUs: number },
+ *   caller: string, callee: string,
+ * }} WaterfallRow
+ */
+
+/** @param {string} a @param {string} b */
+const cmpNs = (a, b) => {
+  const d = BigInt(a) - BigInt(b);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+};
+
+/** @param {CallJson} r */
+const exchangeKey = (r) => `${r.connection_id}\u0000${r.ordinal}`;
+
+/**
+ * @param {CallJson[]} records
+ * @returns {{ rows: WaterfallRow[], startNs: string | undefined, totalUs: number }}
+ */
+export function buildWaterfall(records) {
+  /** @type {Map<string, { client?: CallJson, server?: CallJson }>} */
+  const pairs = new Map();
+  for (const r of records) {
+    const key = exchangeKey(r);
+    const pair = pairs.get(key) ?? {};
+    if (r.observer === 'inbound') pair.server ??= r;
+    else pair.client ??= r;
+    pairs.set(key, pair);
+  }
+
+  /** @type {WaterfallRow[]} */
+  const calls = [];
+  for (const [key, pair] of pairs) {
+    const call = /** @type {CallJson} */ (pair.client ?? pair.server);
+    const halves = [pair.client, pair.server].filter((r) => r !== undefined);
+    const startNs = halves.map((r) => r.start).sort(cmpNs)[0];
+    const endNs = halves.map((r) => r.end).sort(cmpNs)[halves.length - 1];
+    calls.push({
+      key,
+      client: pair.client,
+      server: pair.server,
+      call,
+      startNs,
+      endNs,
+      depth: 0,
+      offsetUs: 0,
+      durationUs: 0,
+      caller: endpointName(call.src),
+      callee: endpointName(call.dst),
+    });
+  }
+
+  // Parent by span ids where the records carry them; else the tightest enclosing call made
+  // to the workload that makes this one (a callee's outgoing calls happen inside its handling).
+  /** @type {Map<string, WaterfallRow>} */
+  const bySpan = new Map();
+  for (const c of calls) {
+    for (const r of [c.client, c.server]) if (r?.span_id) bySpan.set(r.span_id, c);
+  }
+  const sameEnd = (/** @type {CallJson['src']} */ a, /** @type {CallJson['dst']} */ b) =>
+    endpointName(a) === endpointName(b) && (!a?.namespace || !b?.namespace || a.namespace === b.namespace);
+  /** @type {Map<string, WaterfallRow>} */
+  const byRecordId = new Map();
+  for (const c of calls) {
+    for (const r of [c.client, c.server]) if (r) byRecordId.set(r.id, c);
+  }
+  for (const c of calls) {
+    // The trace API's own link, when it points at another call (not this call's other half).
+    const linked = [c.client?.parent_id, c.server?.parent_id].map((id) => (id ? byRecordId.get(id) : undefined)).find((p) => p && p !== c);
+    if (linked) {
+      c.parentKey = linked.key;
+      continue;
+    }
+    const parentSpan = c.client?.parent_span_id ?? c.server?.parent_span_id;
+    const bySpanId = parentSpan ? bySpan.get(parentSpan) : undefined;
+    if (bySpanId && bySpanId !== c) {
+      c.parentKey = bySpanId.key;
+      continue;
+    }
+    let best;
+    for (const p of calls) {
+      if (p === c || !sameEnd(c.call.src, p.call.dst)) continue;
+      if (cmpNs(p.startNs, c.startNs) > 0 || cmpNs(p.endNs, c.endNs) < 0) continue;
+      if (!best || cmpNs(p.startNs, best.startNs) > 0) best = p;
+    }
+    if (best) c.parentKey = best.key;
+  }
+
+  // Guard against cycles from odd data: a parent chain that comes back to itself is cut.
+  const byKey = new Map(calls.map((c) => [c.key, c]));
+  for (const c of calls) {
+    const seen = new Set([c.key]);
+    let p = c.parentKey;
+    while (p !== undefined) {
+      if (seen.has(p)) {
+        c.parentKey = undefined;
+        break;
+      }
+      seen.add(p);
+      p = byKey.get(p)?.parentKey;
+    }
+  }
+
+  const startNs = calls.map((c) => c.startNs).sort(cmpNs)[0];
+  const endNs = calls.map((c) => c.endNs).sort(cmpNs)[calls.length - 1];
+  const totalUs = startNs === undefined ? 0 : Math.max(1, diffUs(endNs, startNs) ?? 0);
+
+  /** @type {Map<string | undefined, WaterfallRow[]>} */
+  const children = new Map();
+  for (const c of calls) {
+    const list = children.get(c.parentKey) ?? [];
+    list.push(c);
+    children.set(c.parentKey, list);
+  }
+  /** @type {WaterfallRow[]} */
+  const rows = [];
+  /** @param {string | undefined} parent @param {number} depth */
+  const walk = (parent, depth) => {
+    const list = (children.get(parent) ?? []).sort((a, b) => cmpNs(a.startNs, b.startNs));
+    for (const c of list) {
+      c.depth = depth;
+      c.offsetUs = diffUs(c.startNs, startNs) ?? 0;
+      c.durationUs = diffUs(c.endNs, c.startNs) ?? 0;
+      if (c.client) c.clientBar = { offsetUs: diffUs(c.client.start, startNs) ?? 0, durationUs: diffUs(c.client.end, c.client.start) ?? 0 };
+      if (c.server) c.serverBar = { offsetUs: diffUs(c.server.start, startNs) ?? 0, durationUs: diffUs(c.server.end, c.server.start) ?? 0 };
+      rows.push(c);
+      walk(c.key, depth + 1);
+    }
+  };
+  walk(undefined, 0);
+  return { rows, startNs, totalUs };
+}

@@ -1,0 +1,115 @@
+/** The dashboard's formatting helpers, run in Node as they run in the page. */
+import t from 'tap';
+import { loadBrowserModule } from './browser-modules.ts';
+
+const f = await loadBrowserModule('format.js');
+
+void t.test('ns decimal strings to ms and µs differences, exact past 2^53', async (t) => {
+  t.equal(f.nsToMs('1764000000123456789'), 1764000000123.456);
+  t.equal(f.nsToMs(undefined), undefined);
+  t.equal(f.nsToMs('12x'), undefined);
+  t.equal(f.diffUs('1764000000124456789', '1764000000123456789'), 1000);
+  t.equal(f.diffUs('1764000000123457289', '1764000000123456789'), 0.5, 'sub-µs kept');
+  t.equal(f.diffUs(undefined, '1'), undefined);
+});
+
+void t.test('clock and timestamps', async (t) => {
+  // 2025-11-24T16:00:00.123456789Z
+  const ns = '1764000000123456789';
+  t.equal(f.formatClock(ns, { utc: true }), '16:00:00.123');
+  t.equal(f.formatTimestamp(ns), '2025-11-24T16:00:00.123456Z');
+  t.equal(f.formatClock(undefined), '—');
+  t.equal(f.formatTimestamp('nope'), '—');
+});
+
+void t.test('durations, sizes, rates, percentages', async (t) => {
+  t.equal(f.formatDuration(850), '850 µs');
+  t.equal(f.formatDuration(1234), '1.23 ms');
+  t.equal(f.formatDuration(12_345), '12.3 ms');
+  t.equal(f.formatDuration(1_240_000), '1.24 s');
+  t.equal(f.formatDuration(125_000_000), '2 m 05 s');
+  t.equal(f.formatDuration(undefined), '—');
+  t.equal(f.formatMs(2.5), '2.50 ms');
+  t.equal(f.formatBytes(0), '0 B');
+  t.equal(f.formatBytes(512), '512 B');
+  t.equal(f.formatBytes(1536), '1.5 KiB');
+  t.equal(f.formatBytes(48_213), '47 KiB');
+  t.equal(f.formatBytes(12 * 1024 * 1024), '12 MiB');
+  t.equal(f.formatBytes(-1), '—');
+  t.equal(f.formatRate(0), '0/s');
+  t.equal(f.formatRate(0.004), '<0.01/s');
+  t.equal(f.formatRate(0.05), '0.05/s');
+  t.equal(f.formatRate(2.26), '2.3/s');
+  t.equal(f.formatRate(123.4), '123/s');
+  t.equal(f.formatRate(1500), '1.5k/s');
+  t.equal(f.formatPercent(0), '0%');
+  t.equal(f.formatPercent(0.004), '0.4%');
+  t.equal(f.formatPercent(0.123), '12%');
+  t.equal(f.formatPercent(undefined), '—');
+});
+
+void t.test('status classes and text', async (t) => {
+  t.equal(f.statusClass({ status_code: 101 }), 'info');
+  t.equal(f.statusClass({ status_code: 204 }), 'ok');
+  t.equal(f.statusClass({ status_code: 302 }), 'redirect');
+  t.equal(f.statusClass({ status_code: 404 }), 'client-error');
+  t.equal(f.statusClass({ status_code: 503 }), 'server-error');
+  t.equal(f.statusClass({ protocol: 'grpc', status_code: 200, grpc_status: 14 }), 'server-error');
+  t.equal(f.statusClass({ error: 'reset' }), 'failed');
+  t.equal(f.statusClass({ protocol: 'tcp' }), 'none');
+  t.equal(f.statusText({ status_code: 200, grpc_status: 14 }), 'grpc 14');
+  t.equal(f.statusText({ status_code: 201 }), '201');
+  t.equal(f.statusText({ error: 'timeout' }), 'timeout');
+  t.equal(f.statusText({}), '—');
+});
+
+void t.test('endpoint names and edge filters', async (t) => {
+  t.equal(f.endpointName({ workload: 'gateway', pod: 'gateway-1' }), 'gateway');
+  t.equal(f.endpointName({ service: 'payment', ip: '10.96.0.3', port: 80 }), 'payment');
+  t.equal(f.endpointName({ ip: '10.0.0.9', port: 5432 }), '10.0.0.9:5432');
+  t.equal(f.endpointName(undefined), '?');
+  const nodes = [
+    { id: 'shop/gateway', namespace: 'shop', workload: 'gateway' },
+    { id: 'shop/pay"ment', namespace: 'shop', workload: 'pay"ment' },
+  ];
+  t.equal(
+    f.edgeFilter({ source: 'shop/gateway', target: 'shop/pay"ment' }, nodes),
+    'src.namespace == "shop" && src.workload == "gateway" && dst.namespace == "shop" && dst.workload == "pay\\"ment"',
+    'quotes escaped as CEL string literals',
+  );
+  t.equal(f.edgeFilter({ source: 'x', target: 'shop/gateway' }, nodes), 'src.workload == "x" && dst.namespace == "shop" && dst.workload == "gateway"');
+  t.equal(f.errorBand(0), 'healthy');
+  t.equal(f.errorBand(0.01), 'degraded');
+  t.equal(f.errorBand(0.05), 'failing');
+  t.equal(f.errorBand(undefined), 'idle');
+});
+
+void t.test('caret position from the API error position', async (t) => {
+  t.same(f.caretAt('status_code >=', { offset: 14, line: 1, column: 15 }), { text: 'status_code >=', caret: 14, line: 1 });
+  t.same(f.caretAt('http &&\n  method = "GET"', { line: 2, column: 10 }), { text: '  method = "GET"', caret: 9, line: 2 });
+  t.same(f.caretAt('a\nbc', { offset: 3 }), { text: 'bc', caret: 1, line: 2 }, 'offset alone');
+  t.same(f.caretAt('abc', { line: 9, column: 99 }), { text: 'abc', caret: 3, line: 1 }, 'clamped into the source');
+});
+
+void t.test('bodies: JSON pretty-printed, text kept, binary as a hex dump', async (t) => {
+  t.same(f.bodyView({ text: '{"a":1,"b":[true]}' }, 'application/json'), { kind: 'json', text: '{\n  "a": 1,\n  "b": [\n    true\n  ]\n}' });
+  t.same(f.bodyView({ text: '[1]' }, undefined), { kind: 'json', text: '[\n  1\n]' }, 'by shape without a content type');
+  t.same(f.bodyView({ text: '{"cut":' }, 'application/json'), { kind: 'text', text: '{"cut":' }, 'truncated JSON shown as text');
+  t.same(f.bodyView({ text: 'hello' }, 'text/plain'), { kind: 'text', text: 'hello' });
+  t.same(f.bodyView({ text: '' }, 'application/json'), { kind: 'empty' });
+  t.same(f.bodyView(undefined, undefined), { kind: 'empty' });
+  const bin = f.bodyView({ base64: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2]).toString('base64') }, 'image/png');
+  t.equal(bin.kind, 'binary');
+  t.equal(bin.bytes, 7);
+  t.equal(bin.hex, `00000000  89 50 4e 47 00 01 02${' '.repeat(27)}  |.PNG...|`);
+  const long = f.hexDump(new Uint8Array(40).fill(0x41), 32);
+  t.equal(long.split('\n').length, 3);
+  t.match(long, /^00000010 {2}41 41/m);
+  t.match(long, /… 8 more bytes$/);
+});
+
+void t.test('masked header lookup', async (t) => {
+  t.ok(f.isRedactedHeader(['request.headers.authorization'], 'request', 'authorization'));
+  t.notOk(f.isRedactedHeader(['request.headers.authorization'], 'response', 'authorization'));
+  t.notOk(f.isRedactedHeader(undefined, 'request', 'cookie'));
+});
