@@ -22,6 +22,7 @@ import type {
 } from './inventory.ts';
 import {
   SERVICE_NAME_LABEL,
+  STATUS_ANNOTATION,
   timestampNs,
   type KubeEndpointSlice,
   type KubeNode,
@@ -31,6 +32,22 @@ import {
   type OwnerReference,
 } from './kube-objects.ts';
 import { resolveWorkload } from './workload.ts';
+
+/** An EndpointSlice as the index keeps it: every address serves every port of the slice. */
+export interface EndpointSliceInfo {
+  readonly namespace: string;
+  /** The service it belongs to (`kubernetes.io/service-name`). */
+  readonly service?: string;
+  readonly addresses: readonly string[];
+  readonly ports: readonly { readonly name?: string; readonly port: number; readonly protocol: string }[];
+}
+
+export interface LiveInventoryObjects {
+  readonly pods: readonly PodInfo[];
+  readonly services: readonly ServiceInfo[];
+  readonly endpointSlices: readonly EndpointSliceInfo[];
+  readonly namespaces: readonly { readonly name: string; readonly labels: Readonly<Record<string, string>> }[];
+}
 
 export interface InventoryIndexOptions {
   /** How long deleted pods/services and closed IP intervals are kept. */
@@ -168,6 +185,8 @@ export class InventoryIndex implements InventoryLookup {
 
   /** Bumped when owners change (cached workloads go stale). */
   #ownersGen = 0;
+  /** Bumped by every `apply`/`remove`: lets a reader poll for "anything changed?". */
+  #changes = 0;
   /** Bumped when services or EndpointSlices change (cached service memberships go stale). */
   #servicesGen = 0;
 
@@ -208,6 +227,7 @@ export class InventoryIndex implements InventoryLookup {
         this.applyNamespace(obj);
         break;
     }
+    this.#changes++;
     this.#maybePrune(now);
   }
 
@@ -236,6 +256,7 @@ export class InventoryIndex implements InventoryLookup {
         this.deleteNamespace(obj);
         break;
     }
+    this.#changes++;
     this.#maybePrune(now);
   }
 
@@ -489,6 +510,32 @@ export class InventoryIndex implements InventoryLookup {
     };
   }
 
+  /** How many objects went in or out so far; changes whenever any answer may have changed. */
+  get changeCount(): number {
+    return this.#changes;
+  }
+
+  /**
+   * Read-only view of current state (no history): live pods, live services, EndpointSlices and
+   * namespace labels. For consumers that need the whole picture rather than lookups, such as
+   * the controller's membership feed and trust-bundle publisher.
+   */
+  liveObjects(): LiveInventoryObjects {
+    const pods: PodInfo[] = [];
+    for (const uid of this.#livePodByName.values()) {
+      const entry = this.#pods.get(uid);
+      if (entry) pods.push(this.#podInfo(entry));
+    }
+    const services: ServiceInfo[] = [];
+    for (const uid of this.#liveServiceByName.values()) {
+      const entry = this.#services.get(uid);
+      if (entry) services.push(entry.info);
+    }
+    const endpointSlices: EndpointSliceInfo[] = [...this.#slices.values()].map((e) => ({ namespace: e.namespace, service: e.service, addresses: e.addresses, ports: e.ports }));
+    const namespaces = [...this.#namespaces].map(([name, labels]) => ({ name, labels }));
+    return { pods, services, endpointSlices, namespaces };
+  }
+
   /** Live objects by resource (cheap: no history scan). */
   counts(): Record<InventoryResource, number> {
     return {
@@ -607,6 +654,7 @@ export class InventoryIndex implements InventoryLookup {
     if (pod.spec?.nodeName) info.node = pod.spec.nodeName;
     if (pod.spec?.serviceAccountName) info.serviceAccount = pod.spec.serviceAccountName;
     if (pod.status?.phase) info.phase = pod.status.phase;
+    if (meta.annotations?.[STATUS_ANNOTATION] !== undefined) info.injected = true;
     entry.info = Object.freeze(info);
     entry.infoGen = this.#ownersGen;
     return entry.info;

@@ -24,6 +24,8 @@ export interface PodInfo {
   readonly workload: string;
   readonly workloadKind: string;
   readonly phase?: string;
+  /** The pod carries `meshtap.io/status`: the webhook injected a sidecar. Absent when not (or unknown). */
+  readonly injected?: true;
   /** Set once the pod was seen deleted (the answer came from history). */
   readonly deleted: boolean;
 }

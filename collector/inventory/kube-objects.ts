@@ -22,6 +22,8 @@ export interface ObjectMeta {
   uid?: string;
   resourceVersion?: string;
   labels?: Record<string, string>;
+  /** Trimmed to `KEPT_ANNOTATIONS`. */
+  annotations?: Record<string, string>;
   ownerReferences?: OwnerReference[];
   creationTimestamp?: Timestamp;
   deletionTimestamp?: Timestamp;
@@ -91,6 +93,13 @@ export interface KubeNode extends KubeObject {
 /** ReplicaSets, Jobs, Namespaces: only their metadata matters. */
 export type KubeMetaObject = KubeObject;
 
+/**
+ * The only annotations kept: `meshtap.io/status` marks a pod the webhook injected (the
+ * controller's membership feed needs to know which pods run a sidecar).
+ */
+export const STATUS_ANNOTATION = 'meshtap.io/status';
+export const KEPT_ANNOTATIONS: readonly string[] = [STATUS_ANNOTATION];
+
 /** The label EndpointSlices carry naming their service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
@@ -113,6 +122,13 @@ function defined<T extends object>(obj: T): T {
   return obj;
 }
 
+function keptAnnotations(annotations: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (!annotations) return undefined;
+  let kept: Record<string, string> | undefined;
+  for (const key of KEPT_ANNOTATIONS) if (typeof annotations[key] === 'string') (kept ??= {})[key] = annotations[key];
+  return kept;
+}
+
 function trimMeta(meta: ObjectMeta | undefined): ObjectMeta {
   if (!meta) return {};
   return defined({
@@ -121,6 +137,7 @@ function trimMeta(meta: ObjectMeta | undefined): ObjectMeta {
     uid: meta.uid,
     resourceVersion: meta.resourceVersion,
     labels: meta.labels,
+    annotations: keptAnnotations(meta.annotations),
     ownerReferences: meta.ownerReferences?.map((o) => defined({ apiVersion: o.apiVersion, kind: o.kind, name: o.name, uid: o.uid, controller: o.controller })),
     creationTimestamp: iso(meta.creationTimestamp),
     deletionTimestamp: iso(meta.deletionTimestamp),

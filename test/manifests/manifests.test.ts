@@ -9,6 +9,7 @@ import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
@@ -20,6 +21,7 @@ interface Model {
 }
 const MODELS: Record<string, new (obj: any) => Model> = {
   'v1/Namespace': Namespace,
+  'v1/ConfigMap': ConfigMap,
   'v1/Service': Service,
   'v1/ServiceAccount': ServiceAccount,
   'apps/v1/Deployment': Deployment,
@@ -191,10 +193,20 @@ void t.test('the webhook configuration follows the contract', async (t) => {
 void t.test('RBAC is least privilege', async (t) => {
   const role = find('ClusterRole', 'meshtap-controller');
   t.same(role.rules, [
-    { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
+    { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['pods', 'services'], verbs: ['list', 'watch'] },
+    { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+    { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+    { apiGroups: [''], resources: ['configmaps'], resourceNames: ['meshtap-trust-bundle'], verbs: ['get', 'update'] },
     { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: ['meshtap'], verbs: ['get', 'patch'] },
+    { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
   ]);
   for (const rule of role.rules) t.notOk(rule.verbs.includes('*') || rule.resources.includes('*'), 'no wildcards');
+  // Reading or changing ConfigMaps is limited to the trust bundle (secrets are never granted).
+  for (const rule of role.rules.filter((r: any) => r.resources.includes('configmaps') && !(r.verbs.length === 1 && r.verbs[0] === 'create'))) {
+    t.same(rule.resourceNames, ['meshtap-trust-bundle'], 'configmap reads and updates only by name');
+  }
+  t.notOk(role.rules.some((r: any) => r.resources.includes('secrets')), 'no access to secrets');
   const binding = find('ClusterRoleBinding', 'meshtap-controller');
   t.same(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshtap-controller' });
   t.same(binding.subjects, [{ kind: 'ServiceAccount', name: 'meshtap-controller', namespace: 'meshtap-system' }]);
@@ -217,7 +229,17 @@ void t.test('the controller Deployment, Service and PDB fit together', async (t)
   t.equal(pod.spec.containers.length, 1);
   const c = pod.spec.containers[0];
   t.equal(c.image, 'ghcr.io/meshtap/meshtap:0.1.0');
-  t.same(c.args, ['webhook', '--cert-dir', '/etc/meshtap/webhook', '--port', '9443', '--patch-webhook-config', 'meshtap']);
+  t.equal(c.args[0], 'controller');
+  const arg = (flag: string) => c.args[c.args.indexOf(flag) + 1];
+  t.equal(arg('--webhook-cert-dir'), '/etc/meshtap/webhook');
+  t.equal(arg('--webhook-port'), '9443');
+  t.equal(arg('--ca-dir'), '/etc/meshtap/ca');
+  t.equal(arg('--grpc-port'), '15012');
+  t.equal(arg('--patch-webhook-config'), 'meshtap');
+  t.ok(c.args.includes('--publish-trust-bundle'));
+  t.notOk(c.args.includes('--token-key') || c.args.includes('--inventory-file'), 'TokenReview and informers in a cluster');
+  const { parseControllerArgs } = await import('../../controller/cli.ts');
+  t.match(parseControllerArgs(c.args.slice(1)), { webhookPort: 9443, grpcPort: 15012, publishTrustBundle: true }, 'the args parse');
   t.match(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
   t.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory);
   const portNames = c.ports.map((p: any) => p.name);
@@ -230,6 +252,11 @@ void t.test('the controller Deployment, Service and PDB fit together', async (t)
   t.equal(mount.readOnly, true);
   const vol = pod.spec.volumes.find((v: any) => v.name === mount.name);
   t.equal(vol.secret.secretName, 'meshtap-webhook-certs');
+  const caMount = c.volumeMounts.find((m: any) => m.mountPath === '/etc/meshtap/ca');
+  t.equal(caMount?.readOnly, true, 'the CA is mounted read-only');
+  const caVol = pod.spec.volumes.find((v: any) => v.name === caMount?.name);
+  t.equal(caVol?.secret.secretName, 'meshtap-ca');
+  t.equal(caVol?.secret.defaultMode, 0o440, 'not world-readable');
 
   const svc = find('Service', 'meshtap-controller');
   t.ok(matches({ matchLabels: svc.spec.selector }, pod.metadata.labels), 'service selects the controller pods');

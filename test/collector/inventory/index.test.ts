@@ -307,7 +307,7 @@ void t.test('trimmed objects keep everything the index reads', async (t) => {
   }
   const pod = trimObject('pods', fixtureItem('pods', 'frontend-7d9f8b6c5d-x2x4q')) as Json;
   t.equal(pod.metadata.managedFields, undefined, 'managedFields dropped');
-  t.equal(pod.metadata.annotations, undefined, 'annotations dropped');
+  t.same(pod.metadata.annotations, { 'meshtap.io/status': '{"version":"0.1.0"}' }, 'annotations dropped, except meshtap.io/status');
   t.equal(pod.spec.volumes, undefined, 'volumes dropped');
   t.same(pod.spec.containers, [{ name: 'frontend', ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }] }]);
   const dated = fixtureItem('pods', 'debug');

@@ -1,0 +1,441 @@
+/**
+ * `meshtap controller`: the control plane in one process (the `meshtap-controller`
+ * Deployment). It runs
+ *
+ * - the injection webhook over HTTPS (`webhook/cli.ts`'s `startWebhook`, unchanged);
+ * - one TLS gRPC server carrying the CA's signing service (`meshtap.v1.CertificateAuthority`)
+ *   and the membership feed (`meshtap.v1.Membership`), both authenticating callers with the
+ *   same authenticator (TokenReview in a cluster, a JWT key in the lab and tests);
+ * - the membership source: the cluster's informers, or the lab's inventory file;
+ * - optionally, the trust-bundle ConfigMap publisher.
+ *
+ * One parseable JSON line (`"event":"controller-ready"`) gives the bound ports.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { CLI_ERR_USAGE, parseCommandArgs, parsePort, type CommandIO } from '../lib/cli.ts';
+import { MeshtapError, describeError, isMeshtapError } from '../lib/errors.ts';
+import type { Authenticator } from '../certs/authn/authenticator.ts';
+import { loadJwtKeyAuthenticator } from '../certs/authn/jwt-key.ts';
+import { createInClusterTokenReviewAuthenticator } from '../certs/authn/kube-tokenreview.ts';
+import { DEFAULT_CA_PORT, createCaService } from '../certs/ca-service.ts';
+import { checkDnsName, ipAddressBytes } from '../certs/san-names.ts';
+import { loadSigningCa, type SigningCa } from '../certs/signing-ca.ts';
+import { DEFAULT_TRUST_DOMAIN, checkTrustDomain } from '../certs/spiffe-id.ts';
+import { readTlsDir } from '../certs/tls-dir.ts';
+import { issueWebhookCert } from '../certs/webhook-cert.ts';
+import type { InventoryResource } from '../collector/inventory/inventory.ts';
+import type { KubeInventory } from '../collector/inventory/kube.ts';
+import type { Logger as InventoryLogger } from '../collector/log.ts';
+import { loadServingCertificate, startWebhook, type RunningWebhook } from '../webhook/cli.ts';
+import { DEFAULT_SERVICE_ACCOUNT_DIR, isInCluster } from '../webhook/kube-client.ts';
+import type { ServingCertificate } from '../webhook/server.ts';
+import { CTL_ERR_CONFIG, CTL_ERR_LISTEN } from './errors.ts';
+import { MEMBERSHIP_RESOURCES, createClusterSource } from './membership/cluster-source.ts';
+import { createFileSource } from './membership/file-source.ts';
+import { createMembershipHub, type MembershipHub } from './membership/hub.ts';
+import { createMembershipService, type MembershipService } from './membership/service.ts';
+import type { ControllerLogger, MembershipSource } from './membership/source.ts';
+import type { TrustBundlePublisher } from './trust-bundle-publisher.ts';
+
+const USAGE = `usage: meshtap controller --webhook-cert-dir DIR --ca-dir DIR [options]
+
+Runs the control plane: the injection webhook (HTTPS), the CA signing service and the
+membership feed (one TLS gRPC port), and optionally publishes the trust bundle.
+
+options:
+  --webhook-cert-dir DIR       tls.crt/tls.key (and ca.crt) of the webhook's HTTPS serving
+                               certificate ("meshtap certs init" writes <dir>/webhook/)
+  --webhook-port PORT          webhook port (default 9443; 0 picks a free one)
+  --ca-dir DIR                 the CA: tls.crt, tls.key, ca.crt ("meshtap certs init" writes <dir>/ca/)
+  --grpc-port PORT             CA + membership gRPC port (default ${DEFAULT_CA_PORT}; 0 picks a free one)
+  --grpc-cert-dir DIR          serving certificate for the gRPC port (default: one issued from the
+                               CA at start for meshtap-controller.meshtap-system.svc and the names below)
+  --grpc-dns NAME,...          extra DNS names for the issued gRPC certificate (repeatable)
+  --grpc-ip IP,...             extra IP addresses for the issued gRPC certificate (repeatable)
+  --host HOST                  address both servers bind (default 0.0.0.0)
+  --trust-domain TD            SPIFFE trust domain (default: the CA's, else ${DEFAULT_TRUST_DOMAIN})
+  --token-key FILE             authenticate callers with JWTs checked by this PEM public key or JWKS
+                               (the lab, tests); default: the API server's TokenReview (in a cluster)
+  --inventory-file FILE        membership from this JSON file (the lab); default: cluster informers
+  --kubeconfig FILE            cluster access for informers and ConfigMaps outside a pod
+  --publish-trust-bundle       keep ConfigMap meshtap-trust-bundle (key ca.crt) in every namespace
+                               labelled meshtap.io/inject=enabled
+  --config FILE                YAML file with injector options (image, ports, proxyUid, ...)
+  --patch-webhook-config NAME  at start, set the caBundle of MutatingWebhookConfiguration NAME
+  --namespaces FILE            Namespace objects for the webhook's label lookups outside a cluster
+  --strict-namespace-labels    when a namespace's labels cannot be read, do not inject
+  --service-account-dir DIR    in-cluster credentials (default ${DEFAULT_SERVICE_ACCOUNT_DIR})
+  --drain-seconds N            keep serving N seconds after SIGTERM before closing (default 0)
+  --log-level LEVEL            trace, debug, info, warn, error (default info)
+  -h, --help                   show this help
+`;
+
+const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+export interface ControllerCliOptions {
+  webhookCertDir: string;
+  webhookPort: number;
+  caDir: string;
+  grpcPort: number;
+  grpcCertDir?: string;
+  grpcDns: string[];
+  grpcIps: string[];
+  host: string;
+  trustDomain?: string;
+  tokenKeyFile?: string;
+  inventoryFile?: string;
+  kubeconfig?: string;
+  publishTrustBundle: boolean;
+  configFile?: string;
+  patchWebhookConfig?: string;
+  namespacesFile?: string;
+  strictNamespaceLabels: boolean;
+  serviceAccountDir: string;
+  drainSeconds: number;
+  logLevel: string;
+}
+
+function usageError(message: string): MeshtapError {
+  return new MeshtapError(CLI_ERR_USAGE, `meshtap controller: ${message}`);
+}
+
+function splitList(values: string[] | undefined): string[] {
+  return (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+}
+
+export function parseControllerArgs(argv: string[]): ControllerCliOptions | 'help' {
+  const { values } = parseCommandArgs('controller', argv, {
+    'webhook-cert-dir': { type: 'string' },
+    'webhook-port': { type: 'string' },
+    'ca-dir': { type: 'string' },
+    'grpc-port': { type: 'string' },
+    'grpc-cert-dir': { type: 'string' },
+    'grpc-dns': { type: 'string', multiple: true },
+    'grpc-ip': { type: 'string', multiple: true },
+    host: { type: 'string' },
+    'trust-domain': { type: 'string' },
+    'token-key': { type: 'string' },
+    'inventory-file': { type: 'string' },
+    kubeconfig: { type: 'string' },
+    'publish-trust-bundle': { type: 'boolean' },
+    config: { type: 'string' },
+    'patch-webhook-config': { type: 'string' },
+    namespaces: { type: 'string' },
+    'strict-namespace-labels': { type: 'boolean' },
+    'service-account-dir': { type: 'string' },
+    'drain-seconds': { type: 'string' },
+    'log-level': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) return 'help';
+  const webhookCertDir = values['webhook-cert-dir'];
+  if (!webhookCertDir) throw usageError('--webhook-cert-dir is required (the directory holding the webhook\'s tls.crt and tls.key)');
+  const caDir = values['ca-dir'];
+  if (!caDir) throw usageError('--ca-dir is required (the CA directory holding tls.crt, tls.key and ca.crt)');
+  const port = (flag: string, value: string | undefined, fallback: number): number => {
+    try {
+      return parsePort(flag, value, fallback);
+    } catch (err) {
+      throw usageError(describeError(err).replace(/^CLI_ERR_USAGE: /, ''));
+    }
+  };
+  const webhookPort = port('--webhook-port', values['webhook-port'], 9443);
+  const grpcPort = port('--grpc-port', values['grpc-port'], DEFAULT_CA_PORT);
+  if (webhookPort !== 0 && webhookPort === grpcPort) throw usageError(`--webhook-port and --grpc-port must differ, both are ${grpcPort}`);
+  const drain = values['drain-seconds'] ?? '0';
+  if (!/^\d+$/.test(drain) || Number(drain) > 300) throw usageError(`--drain-seconds must be a whole number 0-300, got "${drain}"`);
+  const logLevel = values['log-level'] ?? 'info';
+  if (!LOG_LEVELS.has(logLevel)) throw usageError(`--log-level must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`);
+  const name = values['patch-webhook-config'];
+  if (name !== undefined && !OBJECT_NAME.test(name)) throw usageError(`--patch-webhook-config must be a Kubernetes object name, got "${name}"`);
+  const trustDomain = values['trust-domain'];
+  if (trustDomain !== undefined) {
+    try {
+      checkTrustDomain(trustDomain);
+    } catch (err) {
+      throw usageError(`--trust-domain: ${(err as Error).message}`);
+    }
+  }
+  const grpcDns = splitList(values['grpc-dns']);
+  const grpcIps = splitList(values['grpc-ip']);
+  try {
+    grpcDns.forEach((n) => checkDnsName(n));
+    grpcIps.forEach((ip) => ipAddressBytes(ip));
+  } catch (err) {
+    throw usageError(`--grpc-dns/--grpc-ip: ${(err as Error).message}`);
+  }
+  if (values['grpc-cert-dir'] && (grpcDns.length > 0 || grpcIps.length > 0)) {
+    throw usageError('--grpc-dns and --grpc-ip name the issued certificate; they do not apply with --grpc-cert-dir');
+  }
+  return {
+    webhookCertDir,
+    webhookPort,
+    caDir,
+    grpcPort,
+    grpcCertDir: values['grpc-cert-dir'],
+    grpcDns,
+    grpcIps,
+    host: values.host ?? '0.0.0.0',
+    trustDomain,
+    tokenKeyFile: values['token-key'],
+    inventoryFile: values['inventory-file'],
+    kubeconfig: values.kubeconfig,
+    publishTrustBundle: values['publish-trust-bundle'] ?? false,
+    configFile: values.config,
+    patchWebhookConfig: name,
+    namespacesFile: values.namespaces,
+    strictNamespaceLabels: values['strict-namespace-labels'] ?? false,
+    serviceAccountDir: values['service-account-dir'] ?? DEFAULT_SERVICE_ACCOUNT_DIR,
+    drainSeconds: Number(drain),
+    logLevel,
+  };
+}
+
+export interface RunningController {
+  webhook: RunningWebhook;
+  webhookPort: number;
+  grpcPort: number;
+  trustDomain: string;
+  log: ControllerLogger;
+  /** Stops everything; streams get UNAVAILABLE, signing calls in flight may finish for `graceMs`. */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+function configError(message: string, cause?: unknown): MeshtapError {
+  return new MeshtapError(CTL_ERR_CONFIG, message, { cause });
+}
+
+async function loadCa(dir: string): Promise<SigningCa> {
+  try {
+    return loadSigningCa(await readTlsDir(dir));
+  } catch (err) {
+    throw configError(`--ca-dir ${dir}: ${describeError(err)} (create a CA with "meshtap certs init --dir DIR" and pass --ca-dir DIR/ca)`, err);
+  }
+}
+
+async function resolveAuthenticator(opts: ControllerCliOptions, env: NodeJS.ProcessEnv): Promise<Authenticator> {
+  if (opts.tokenKeyFile) return loadJwtKeyAuthenticator({ keyFile: opts.tokenKeyFile });
+  if (!isInCluster(env)) {
+    throw configError('no way to authenticate sidecars: outside a cluster give --token-key FILE (a PEM public key or JWKS); in a cluster the TokenReview API is used');
+  }
+  return createInClusterTokenReviewAuthenticator({ env, serviceAccountDir: opts.serviceAccountDir });
+}
+
+// The Kubernetes client library is large: the lab (an inventory file, no cluster) never loads it.
+async function clusterConfig(opts: ControllerCliOptions, env: NodeJS.ProcessEnv): Promise<KubeConfig | undefined> {
+  if (!opts.kubeconfig && !isInCluster(env)) return undefined;
+  const [{ loadKubeConfig }, { resolveKubeInventoryOptions }] = await Promise.all([import('../collector/inventory/kube.ts'), import('../collector/inventory/config.ts')]);
+  return loadKubeConfig(resolveKubeInventoryOptions(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), env);
+}
+
+function inventoryLogger(log: ControllerLogger): InventoryLogger {
+  return (level, msg, fields = {}) => {
+    const fn = level === 'debug' ? (log.debug ?? log.info) : log[level];
+    fn.call(log, { component: 'inventory', ...fields }, msg);
+  };
+}
+
+function bindGrpc(server: grpc.Server, host: string, port: number, credentials: grpc.ServerCredentials): Promise<number> {
+  const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, credentials, (err, bound) => {
+      if (err) reject(new MeshtapError(CTL_ERR_LISTEN, `cannot listen on ${address} for gRPC: ${err.message}`, { cause: err }));
+      else resolve(bound);
+    });
+  });
+}
+
+/** Starts the controller as the CLI would, without signal handling; for `run` and tests. */
+export async function startController(opts: ControllerCliOptions, io: Pick<CommandIO, 'stdout' | 'env'>): Promise<RunningController> {
+  const signer = await loadCa(opts.caDir);
+  const authenticator = await resolveAuthenticator(opts, io.env);
+  let grpcTls: ServingCertificate;
+  if (opts.grpcCertDir) {
+    grpcTls = await loadServingCertificate(opts.grpcCertDir);
+  } else {
+    const issued = issueWebhookCert(signer, { extraDnsNames: opts.grpcDns, extraIps: opts.grpcIps });
+    grpcTls = { cert: issued.cert, key: issued.key };
+  }
+  if (!opts.inventoryFile && !opts.kubeconfig && !isInCluster(io.env)) {
+    throw configError('no membership source: outside a cluster give --inventory-file FILE (or --kubeconfig FILE)');
+  }
+  if (opts.publishTrustBundle && !opts.kubeconfig && !isInCluster(io.env)) {
+    throw configError('--publish-trust-bundle needs cluster access (run in a cluster, or give --kubeconfig FILE)');
+  }
+
+  const webhook = await startWebhook(
+    {
+      certDir: opts.webhookCertDir,
+      port: opts.webhookPort,
+      host: opts.host,
+      configFile: opts.configFile,
+      namespacesFile: opts.namespacesFile,
+      patchWebhookConfig: opts.patchWebhookConfig,
+      strictNamespaceLabels: opts.strictNamespaceLabels,
+      serviceAccountDir: opts.serviceAccountDir,
+      drainSeconds: 0,
+      logLevel: opts.logLevel,
+    },
+    io,
+  );
+  const log: ControllerLogger = webhook.app.log.child({ component: 'controller' });
+  const cleanups: (() => Promise<void> | void)[] = [() => webhook.close()];
+  const unwind = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        log.warn({ error: describeError(err) }, 'error while stopping');
+      }
+    }
+  };
+
+  try {
+    const ca = createCaService({ ca: signer, authenticator, trustDomain: opts.trustDomain, logger: webhook.app.log.child({ component: 'ca' }) });
+    const trustDomain = ca.trustDomain;
+
+    const resources = new Set<InventoryResource>();
+    if (!opts.inventoryFile) MEMBERSHIP_RESOURCES.forEach((r) => resources.add(r));
+    if (opts.publishTrustBundle) resources.add('namespaces');
+    let inventory: KubeInventory | undefined;
+    if (resources.size > 0) {
+      const kubeConfig = await clusterConfig(opts, io.env);
+      const { createKubeInventory } = await import('../collector/inventory/kube.ts');
+      inventory = createKubeInventory({ resources: [...resources] }, { kubeConfig, log: inventoryLogger(log) });
+      const inv = inventory;
+      cleanups.push(() => inv.stop());
+    }
+
+    let source: MembershipSource;
+    if (opts.inventoryFile) source = createFileSource({ file: opts.inventoryFile, log });
+    else source = createClusterSource({ inventory: inventory!, log });
+    cleanups.push(() => source.stop());
+
+    const hub: MembershipHub = createMembershipHub({ source, trustDomain, log });
+    cleanups.push(() => hub.close());
+    const membership: MembershipService = createMembershipService({ hub, authenticator, log });
+
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024, 'grpc.keepalive_time_ms': 60_000, 'grpc.keepalive_timeout_ms': 20_000 });
+    server.addService(ca.definition, ca.implementation);
+    server.addService(membership.definition, membership.implementation);
+    let credentials: grpc.ServerCredentials;
+    try {
+      credentials = grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(grpcTls.cert), private_key: Buffer.from(grpcTls.key) }], false);
+    } catch (err) {
+      throw configError(`the gRPC serving certificate is unusable: ${(err as Error).message}`, err);
+    }
+    const grpcPort = await bindGrpc(server, opts.host, opts.grpcPort, credentials);
+    let graceMs = 2000;
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          membership.close();
+          const timer = setTimeout(() => {
+            server.forceShutdown();
+            resolve();
+          }, graceMs);
+          timer.unref();
+          server.tryShutdown(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        }),
+    );
+
+    await source.start();
+    if (inventory) await inventory.start();
+
+    let publisher: TrustBundlePublisher | undefined;
+    if (opts.publishTrustBundle && inventory) {
+      const { createKubeConfigMapApi, createTrustBundlePublisher, namespaceViewFromInventory } = await import('./trust-bundle-publisher.ts');
+      const view = namespaceViewFromInventory(inventory);
+      publisher = createTrustBundlePublisher({ api: createKubeConfigMapApi((await clusterConfig(opts, io.env))!), namespaces: view, bundle: ca.trustBundle(), log });
+      publisher.start();
+      const p = publisher;
+      cleanups.push(async () => {
+        view.stop();
+        await p.stop();
+      });
+    }
+
+    const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+    log.info(
+      {
+        event: 'controller-ready',
+        webhookPort: webhook.port,
+        grpcPort,
+        webhook: `https://${shownHost}:${webhook.port}`,
+        grpc: `${shownHost}:${grpcPort}`,
+        trustDomain,
+        authenticator: authenticator.kind,
+        membershipSource: source.kind,
+        publishTrustBundle: Boolean(publisher),
+      },
+      `controller ready: webhook on ${webhook.port}, CA and membership on ${grpcPort}`,
+    );
+
+    let closing: Promise<void> | undefined;
+    return {
+      webhook,
+      webhookPort: webhook.port,
+      grpcPort,
+      trustDomain,
+      log,
+      close(options = {}) {
+        graceMs = options.graceMs ?? graceMs;
+        closing ??= unwind();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
+
+export async function run(argv: string[], io: CommandIO): Promise<number> {
+  let opts: ControllerCliOptions | 'help';
+  try {
+    opts = parseControllerArgs(argv);
+  } catch (err) {
+    io.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (opts === 'help') {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  let running: RunningController;
+  try {
+    running = await startController(opts, io);
+  } catch (err) {
+    io.stderr.write(`meshtap controller: ${describeError(err)}\n`);
+    return isMeshtapError(err, CLI_ERR_USAGE) ? 2 : 1;
+  }
+  const drainMs = opts.drainSeconds * 1000;
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      running.log.info({ event: 'shutdown', signal, drainSeconds: opts.drainSeconds }, `received ${signal}, shutting down`);
+      // Endpoints leave Services asynchronously: keep answering meanwhile.
+      setTimeout(() => {
+        running.close().then(
+          () => {
+            running.log.info({ event: 'stopped' }, 'controller stopped');
+            resolve(0);
+          },
+          (err: unknown) => {
+            io.stderr.write(`meshtap controller: error while shutting down: ${describeError(err)}\n`);
+            resolve(1);
+          },
+        );
+      }, drainMs);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}

@@ -1,0 +1,81 @@
+/**
+ * The `meshtap.v1.Membership` contract (`proto/meshtap/v1/membership.proto`) as
+ * @grpc/proto-loader hands it over: field names as written in the proto (keepCase), absent
+ * scalars as their defaults, 64-bit integers as JavaScript numbers (versions and times are
+ * Unix milliseconds or counters, far below 2^53). Shared by the controller (server) and the
+ * sidecar (client).
+ */
+import { fileURLToPath } from 'node:url';
+import type * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
+
+const LOADER_OPTIONS: protoLoader.Options = Object.freeze({
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  arrays: true,
+  oneofs: false,
+  includeDirs: [PROTO_ROOT],
+});
+
+export const MEMBERSHIP_SERVICE_NAME = 'meshtap.v1.Membership';
+
+export interface WatchRequestMessage {
+  known_version: number;
+}
+
+export interface MeshedWorkloadMessage {
+  ip: string;
+  namespace: string;
+  pod: string;
+  service_account: string;
+  identity: string;
+}
+
+export interface ServicePortMessage {
+  port: number;
+  target_port: number;
+  protocol: string;
+  name: string;
+}
+
+export interface ServiceEndpointMessage {
+  ip: string;
+  port: number;
+}
+
+export interface MeshServiceMessage {
+  namespace: string;
+  name: string;
+  vip: string;
+  ports: ServicePortMessage[];
+  endpoints: ServiceEndpointMessage[];
+}
+
+export interface MembershipSnapshotMessage {
+  version: number;
+  trust_domain: string;
+  generated_unix_ms: number;
+  workloads: MeshedWorkloadMessage[];
+  services: MeshServiceMessage[];
+}
+
+let cached: grpc.ServiceDefinition | undefined;
+
+/** The service definition of `meshtap/v1/membership.proto`, loaded once. */
+export function loadMembershipServiceDefinition(): grpc.ServiceDefinition {
+  cached ??= protoLoader.loadSync('meshtap/v1/membership.proto', LOADER_OPTIONS)[MEMBERSHIP_SERVICE_NAME] as grpc.ServiceDefinition;
+  return cached;
+}
+
+/** Encodes a snapshot once, so a server can hand the same bytes to every subscriber. */
+export function encodeMembershipSnapshot(snapshot: MembershipSnapshotMessage): Buffer {
+  return loadMembershipServiceDefinition().Watch.responseSerialize(snapshot);
+}
+
+export function decodeMembershipSnapshot(bytes: Buffer): MembershipSnapshotMessage {
+  return loadMembershipServiceDefinition().Watch.responseDeserialize(bytes) as MembershipSnapshotMessage;
+}
