@@ -8,7 +8,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { CLI_ERR_USAGE, parseCommandArgs, parsePort, type CommandIO } from '../lib/cli.ts';
 import { MeshtapError, describeError, isMeshtapError } from '../lib/errors.ts';
 import type { InjectFn } from './admission.ts';
@@ -39,6 +39,8 @@ options:
   --patch-webhook-config NAME    at start, set the caBundle of MutatingWebhookConfiguration NAME
                                  from <cert-dir>/ca.crt (only if it is labelled
                                  meshtap.io/ca-bundle=managed)
+  --namespaces FILE              YAML file of Namespace objects whose labels and annotations are
+                                 used instead of the Kubernetes API (outside a cluster, e.g. the lab)
   --strict-namespace-labels      when a namespace's labels cannot be read, do not inject
                                  (default: assume opted in, as the API server already filtered)
   --service-account-dir DIR      in-cluster credentials (default ${DEFAULT_SERVICE_ACCOUNT_DIR})
@@ -54,6 +56,7 @@ export interface WebhookCliOptions {
   port: number;
   host: string;
   configFile?: string;
+  namespacesFile?: string;
   patchWebhookConfig?: string;
   strictNamespaceLabels: boolean;
   serviceAccountDir: string;
@@ -71,6 +74,7 @@ export function parseWebhookArgs(argv: string[]): WebhookCliOptions | 'help' {
     port: { type: 'string' },
     host: { type: 'string' },
     config: { type: 'string' },
+    namespaces: { type: 'string' },
     'patch-webhook-config': { type: 'string' },
     'strict-namespace-labels': { type: 'boolean' },
     'service-account-dir': { type: 'string' },
@@ -100,6 +104,7 @@ export function parseWebhookArgs(argv: string[]): WebhookCliOptions | 'help' {
     port,
     host: values.host ?? '0.0.0.0',
     configFile: values.config,
+    namespacesFile: values.namespaces,
     patchWebhookConfig: name,
     strictNamespaceLabels: values['strict-namespace-labels'] ?? false,
     serviceAccountDir: values['service-account-dir'] ?? DEFAULT_SERVICE_ACCOUNT_DIR,
@@ -160,6 +165,40 @@ export async function loadInjectorConfigFile(file: string | undefined): Promise<
   }
 }
 
+/**
+ * Namespace objects from a YAML file (one per document, or `kind: List`), served as if read from
+ * the API: a namespace missing from the file is a failed lookup.
+ */
+export async function loadNamespacesFile(file: string): Promise<Pick<KubeClient, 'getNamespace'>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new MeshtapError(WH_ERR_CONFIG, `cannot read --namespaces ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const byName = new Map<string, Record<string, unknown>>();
+  const add = (obj: unknown): void => {
+    if (obj === null || obj === undefined) return;
+    const o = obj as { kind?: unknown; items?: unknown; metadata?: { name?: unknown } };
+    if (o.kind === 'List' && Array.isArray(o.items)) return o.items.forEach(add);
+    if (o.kind !== 'Namespace' || typeof o.metadata?.name !== 'string') {
+      throw new MeshtapError(WH_ERR_CONFIG, `--namespaces ${file}: every document must be a Namespace with metadata.name`);
+    }
+    byName.set(o.metadata.name, obj as Record<string, unknown>);
+  };
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length > 0) throw new MeshtapError(WH_ERR_CONFIG, `--namespaces ${file} is not valid YAML: ${doc.errors[0].message}`);
+    add(doc.toJS());
+  }
+  return {
+    getNamespace: async (name) => {
+      const ns = byName.get(name);
+      if (!ns) throw new MeshtapError(WH_ERR_CONFIG, `namespace ${name} is not in --namespaces ${file}`);
+      return ns;
+    },
+  };
+}
+
 export interface RunningWebhook {
   app: WebhookServer;
   /** The port actually bound (useful with --port 0). */
@@ -182,7 +221,9 @@ export async function startWebhook(opts: WebhookCliOptions, io: Pick<CommandIO, 
       kubeProblem = err;
     }
   }
-  const namespaces = client ? createNamespaceLookup(client) : undefined;
+  const fromFile = opts.namespacesFile ? await loadNamespacesFile(opts.namespacesFile) : undefined;
+  const source = fromFile ?? client;
+  const namespaces = source ? createNamespaceLookup(source) : undefined;
   const inject: InjectFn = (input) => injectPod({ ...input, pod: input.pod as PodLike, config });
 
   const app = buildWebhookServer({
@@ -195,6 +236,7 @@ export async function startWebhook(opts: WebhookCliOptions, io: Pick<CommandIO, 
   });
   const log = app.log.child({ component: 'webhook' });
   if (kubeProblem) log.error({ error: describeError(kubeProblem) }, 'no Kubernetes API access; namespace labels will be assumed');
+  else if (fromFile) log.info({ namespaces: opts.namespacesFile }, 'namespace labels are read from a file');
   else if (!client) log.info('not running in a cluster: namespace labels are assumed from the webhook configuration selectors');
 
   await app.listen({ port: opts.port, host: opts.host });

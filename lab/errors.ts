@@ -1,0 +1,11 @@
+/** The lab's error catalog. */
+export const LAB_ERR_SCENARIO = 'LAB_ERR_SCENARIO';
+export const LAB_ERR_NOT_ROOT = 'LAB_ERR_NOT_ROOT';
+export const LAB_ERR_ALREADY_UP = 'LAB_ERR_ALREADY_UP';
+export const LAB_ERR_NOT_UP = 'LAB_ERR_NOT_UP';
+export const LAB_ERR_POD_NOT_FOUND = 'LAB_ERR_POD_NOT_FOUND';
+export const LAB_ERR_POD_FAILED = 'LAB_ERR_POD_FAILED';
+export const LAB_ERR_PROCESS_FAILED = 'LAB_ERR_PROCESS_FAILED';
+export const LAB_ERR_PORT_IN_USE = 'LAB_ERR_PORT_IN_USE';
+export const LAB_ERR_ADMISSION = 'LAB_ERR_ADMISSION';
+export const LAB_ERR_STATE = 'LAB_ERR_STATE';

@@ -1,0 +1,128 @@
+/**
+ * The lab's state file. `lab up` records each thing before it creates it, so `lab down` can
+ * undo a run that crashed half-way; `lab status` and `lab exec` read it.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { MeshtapError } from '../lib/errors.ts';
+import { STATE_FILE } from './addresses.ts';
+import { LAB_ERR_ALREADY_UP, LAB_ERR_STATE } from './errors.ts';
+
+export interface HostProcessState {
+  name: string;
+  argv: string[];
+  log: string;
+  pid?: number;
+}
+
+export interface ContainerState {
+  name: string;
+  role: 'init' | 'sidecar' | 'app';
+  uid: number;
+  log: string;
+  pid?: number;
+  state: 'waiting' | 'running' | 'completed' | 'ready' | 'failed';
+}
+
+export interface PodState {
+  name: string;
+  namespace: string;
+  netns: string;
+  ip: string;
+  index: number;
+  hostIf: string;
+  podIf: string;
+  dir: string;
+  /** `/etc/netns/<netns>`: the files `ip netns exec` mounts over /etc. */
+  etcDir: string;
+  workload?: string;
+  phase: 'pending' | 'network' | 'admitted' | 'starting' | 'ready' | 'failed';
+  injected?: boolean;
+  /** Why the webhook did not inject, when it did not. */
+  skipReasons?: string[];
+  /** User and environment `lab exec` runs commands with (the first app container's). */
+  app?: { container: string; uid: number; gid: number; env: Record<string, string> };
+  containers: ContainerState[];
+  error?: string;
+}
+
+export interface ServiceState {
+  name: string;
+  namespace: string;
+  clusterIP: string;
+  ports: Array<{ name?: string; port: number; targetPort: number | string; endpoints: Array<{ pod: string; ip: string; port: number }> }>;
+}
+
+export interface LabState {
+  version: 1;
+  /** The `lab up` process. */
+  pid: number;
+  startedAt: string;
+  phase: 'starting' | 'ready' | 'failed' | 'stopping';
+  stateDir: string;
+  scenario: { name: string; dir: string };
+  bridge?: { name: string; gateway: string; prefixLength: number };
+  ports: { grpc: number; http: number; webhook?: number };
+  collector?: { grpcAddr: string; url: string; dashboardUrl: string };
+  webhook?: { url: string };
+  hostProcesses: HostProcessState[];
+  /** /etc/netns did not exist before the lab; `lab down` removes it again when empty. */
+  createdEtcNetns?: boolean;
+  namespaces: Array<{ name: string; labels: Record<string, string> }>;
+  services: ServiceState[];
+  pods: PodState[];
+}
+
+export function stateFilePath(stateDir: string): string {
+  return join(stateDir, STATE_FILE);
+}
+
+/** Reads the state, or undefined when no lab is recorded. A damaged file is reported, not ignored. */
+export function readState(stateDir: string): LabState | undefined {
+  let text: string;
+  try {
+    text = readFileSync(stateFilePath(stateDir), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new MeshtapError(LAB_ERR_STATE, `cannot read ${stateFilePath(stateDir)}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const state = JSON.parse(text) as LabState;
+    if (state.version !== 1) throw new Error(`unknown version ${String(state.version)}`);
+    return state;
+  } catch (err) {
+    throw new MeshtapError(LAB_ERR_STATE, `${stateFilePath(stateDir)} is damaged (${(err as Error).message}); "meshtap lab down" still removes the lab by its names`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Claims the state directory for a new lab: the state file is created exclusively, so two
+ * `lab up` never both proceed.
+ */
+export function claimState(state: LabState): void {
+  mkdirSync(state.stateDir, { recursive: true, mode: 0o755 });
+  let fd: number;
+  try {
+    fd = openSync(stateFilePath(state.stateDir), 'wx', 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new MeshtapError(LAB_ERR_ALREADY_UP, 'a lab is already recorded in ' + stateFilePath(state.stateDir));
+    }
+    throw new MeshtapError(LAB_ERR_STATE, `cannot create ${stateFilePath(state.stateDir)}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    writeSync(fd, JSON.stringify(state, null, 2));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Replaces the state file atomically (synchronously, so saves never interleave). */
+export function saveState(state: LabState): void {
+  const path = stateFilePath(state.stateDir);
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(state, null, 2), { mode: 0o644 });
+  renameSync(tmp, path);
+}

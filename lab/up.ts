@@ -1,0 +1,557 @@
+/**
+ * `meshtap lab up`: brings a scenario up through the real pipeline. The steps, in order:
+ * certificates (`meshtap certs init`), the control plane (today the webhook; the controller
+ * replaces it through `ControlPlane`), the collector, the node's bridge, then every pod in
+ * parallel: namespace + veth, /etc/hosts and service rules, admission through the webhook over
+ * HTTPS, volumes, and the patched spec's processes in the kubelet's order (init containers,
+ * the native sidecar until its startup probe passes, the app containers until ready).
+ *
+ * Every name is written to the state file before the thing is created, so `lab down` can
+ * always undo what exists.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { MeshtapError, describeError } from '../lib/errors.ts';
+import { MESHTAP_CONTAINER_NAMES } from '../webhook/containers.ts';
+import {
+  BRIDGE,
+  CONTROLLER_PORT,
+  DEFAULT_APP_UID,
+  GATEWAY_IP,
+  NODE_NAME,
+  NODE_POD_PREFIX_LENGTH,
+  podNetnsName,
+  vethNames,
+} from './addresses.ts';
+import { admitPod } from './admission-client.ts';
+import { LAB_ERR_PORT_IN_USE, LAB_ERR_POD_FAILED, LAB_ERR_PROCESS_FAILED } from './errors.ts';
+import { createBridge, createPodNetns, writeNetnsEtc } from './node-network.ts';
+import { APPS_DIR, LAB_PATH, MESHTAP_BIN, NODE, REPO, demoApps, type ResolvedScenario } from './paths.ts';
+import { buildPodPlan, buildServiceEnv, resolveProbePort, type PodPlan, type ProcessPlan } from './pod-plan.ts';
+import { waitForProbe, type ProbeTarget } from './probe.ts';
+import { startProcess, tailLog } from './processes.ts';
+import { assignAddresses, parseScenario, type AddressedPod, type AddressedScenario, type Pod } from './scenario.ts';
+import { buildHostsFile, buildRejectRestore, buildResolvConf, buildServiceRestore } from './service-rules.ts';
+import { claimState, saveState, type ContainerState, type LabState, type PodState } from './state.ts';
+import { execInNetns } from './netns.ts';
+
+export type Progress = (line: string) => void;
+
+/** Issues the projected service-account token a pod's sidecar presents to the CA. */
+export type TokenIssuer = (request: {
+  pod: { name: string; namespace: string; uid: string; serviceAccount: string };
+  audience: string;
+  expirationSeconds: number;
+}) => Promise<string>;
+
+/** Until the CA exists the token file is empty: the sidecar only checks that the path is absolute. */
+export const emptyTokenIssuer: TokenIssuer = async () => '';
+
+export interface ControlPlaneContext {
+  stateDir: string;
+  /** `meshtap certs init` output: `ca/` and `webhook/` TLS directories. */
+  certDir: string;
+  /** Namespace objects of the scenario, for label lookups. */
+  namespacesFile: string;
+  /** Injector options (collector and controller addresses on the lab's network). */
+  injectorConfigFile: string;
+  /** Starts a host process, recorded in the state before it is spawned. */
+  startHostProcess(name: string, argv: string[], env?: Record<string, string>): { child: ChildProcess; log: string };
+  /** Resolves with the first JSON log line of `log` that `match` accepts. */
+  waitForLogLine(name: string, log: string, child: ChildProcess, match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+/** What admits pods and (later) signs certificates: the webhook today, `meshtap controller` next. */
+export interface ControlPlane {
+  name: string;
+  start(ctx: ControlPlaneContext): Promise<{ webhookUrl: string; caPem: string; summary: string }>;
+}
+
+export const webhookControlPlane: ControlPlane = {
+  name: 'webhook',
+  async start(ctx) {
+    const argv = [
+      NODE, MESHTAP_BIN, 'webhook',
+      '--cert-dir', join(ctx.certDir, 'webhook'),
+      '--host', '127.0.0.1',
+      '--port', '0',
+      '--config', ctx.injectorConfigFile,
+      '--namespaces', ctx.namespacesFile,
+      '--strict-namespace-labels',
+    ];
+    const { child, log } = ctx.startHostProcess('webhook', argv);
+    const line = await ctx.waitForLogLine('webhook', log, child, (l) => l.event === 'listening');
+    const webhookUrl = `https://127.0.0.1:${String(line.port)}`;
+    return { webhookUrl, caPem: readFileSync(join(ctx.certDir, 'webhook', 'ca.crt'), 'utf8'), summary: `${webhookUrl} (pid ${child.pid}, log ${log})` };
+  },
+};
+
+export interface UpOptions {
+  scenario: ResolvedScenario;
+  stateDir: string;
+  grpcPort: number;
+  httpPort: number;
+  /** Environment of the caller; the collector inherits its OTel and Loki settings. */
+  env: NodeJS.ProcessEnv;
+  progress: Progress;
+  controlPlane?: ControlPlane;
+  tokenIssuer?: TokenIssuer;
+  /** Per pod, from admission to ready. */
+  podTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function assertPortFree(port: number, what: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new MeshtapError(
+          LAB_ERR_PORT_IN_USE,
+          `port ${port} (${what}) is ${err.code === 'EADDRINUSE' ? 'in use' : `unusable: ${err.message}`}; stop what listens there (ss -ltnp 'sport = :${port}') or choose another port`,
+        ),
+      ),
+    );
+    server.listen({ port, host: '0.0.0.0', exclusive: true }, () => server.close(() => resolve()));
+  });
+}
+
+/** Variables the collector inherits from whoever runs `lab up`. */
+function collectorEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = { PATH: LAB_PATH };
+  for (const [k, v] of Object.entries(env)) {
+    if (v !== undefined && (k.startsWith('OTEL_') || k.startsWith('MESHTAP_LOKI_'))) out[k] = v;
+  }
+  return out;
+}
+
+function namespaceList(scenario: AddressedScenario): string {
+  const items = scenario.namespaces.map((n) => ({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: n.name, labels: n.labels, ...(Object.keys(n.annotations).length > 0 ? { annotations: n.annotations } : {}) },
+  }));
+  return items.map((i) => toYaml(i)).join('---\n');
+}
+
+/** Reads the webhook's log line for one review, which carries the skip reasons the response does not. */
+async function reviewReasons(log: string, uid: string): Promise<string[]> {
+  for (let i = 0; i < 20; i++) {
+    for (const line of readFileSync(log, 'utf8').split('\n')) {
+      if (!line.includes(uid)) continue;
+      try {
+        const rec = JSON.parse(line) as { uid?: string; reasons?: unknown };
+        if (rec.uid === uid && Array.isArray(rec.reasons)) return rec.reasons.map(String);
+      } catch {
+        // not a JSON line
+      }
+    }
+    await sleep(100);
+  }
+  return ['unknown'];
+}
+
+export class LabStarter {
+  readonly state: LabState;
+  private readonly options: UpOptions;
+  private readonly addressed: AddressedScenario;
+  private readonly certDir: string;
+  private readonly logDir: string;
+  private readonly children: ChildProcess[] = [];
+  private webhookLog = '';
+  private webhookUrl = '';
+  private caPem = '';
+
+  constructor(options: UpOptions) {
+    this.options = options;
+    this.addressed = assignAddresses(parseScenario(options.scenario.files, { demoApps: demoApps() }));
+    this.certDir = join(options.stateDir, 'certs');
+    this.logDir = join(options.stateDir, 'logs');
+    this.state = {
+      version: 1,
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      phase: 'starting',
+      stateDir: options.stateDir,
+      scenario: { name: options.scenario.name, dir: options.scenario.dir },
+      ports: { grpc: options.grpcPort, http: options.httpPort },
+      hostProcesses: [],
+      namespaces: this.addressed.namespaces.map((n) => ({ name: n.name, labels: n.labels })),
+      services: this.addressed.services.map((s) => ({ name: s.name, namespace: s.namespace, clusterIP: s.clusterIP, ports: s.ports })),
+      pods: this.addressed.pods.map((p) => this.initialPodState(p)),
+    };
+  }
+
+  private initialPodState(p: AddressedPod): PodState {
+    const { name, namespace } = p.pod.metadata;
+    const netns = podNetnsName(namespace, name);
+    return {
+      name,
+      namespace,
+      netns,
+      ip: p.ip,
+      index: p.index,
+      ...vethNames(p.index),
+      dir: join(this.options.stateDir, 'pods', `${namespace}_${name}`),
+      etcDir: join('/etc/netns', netns),
+      ...(p.owner ? { workload: `${p.owner.kind}/${p.owner.name}` } : {}),
+      phase: 'pending',
+      containers: [],
+    };
+  }
+
+  private say(line: string): void {
+    this.options.progress(line);
+  }
+
+  private checkAborted(): void {
+    if (this.options.signal?.aborted) throw new MeshtapError(LAB_ERR_POD_FAILED, 'interrupted');
+  }
+
+  private save(): void {
+    saveState(this.state);
+  }
+
+  /** Claims the state directory; after this, `lab down` is the way back. */
+  claim(): void {
+    claimState(this.state);
+    mkdirSync(this.logDir, { recursive: true, mode: 0o755 });
+  }
+
+  async run(): Promise<LabState> {
+    const { stateDir, progress } = this.options;
+    if (this.options.scenario.note) progress(`note: ${this.options.scenario.note}`);
+    progress(`scenario ${this.options.scenario.name} (${this.options.scenario.dir}): ${this.addressed.pods.length} pods, ${this.addressed.services.length} services, state in ${stateDir}`);
+
+    // Certificates
+    const certsLog = join(this.logDir, 'certs.log');
+    await this.runToCompletion('certs', [NODE, MESHTAP_BIN, 'certs', 'init', '--dir', this.certDir, '--ip', '127.0.0.1'], certsLog);
+    this.say(`[certs]      CA and webhook serving certificate in ${this.certDir}`);
+    this.checkAborted();
+
+    // Control plane
+    const namespacesFile = join(stateDir, 'namespaces.yaml');
+    writeFileSync(namespacesFile, namespaceList(this.addressed));
+    const injectorConfigFile = join(stateDir, 'injector.yaml');
+    writeFileSync(
+      injectorConfigFile,
+      toYaml({
+        collectorAddr: `${GATEWAY_IP}:${this.options.grpcPort}`,
+        caAddr: `${GATEWAY_IP}:${CONTROLLER_PORT}`,
+        controllerAddr: `${GATEWAY_IP}:${CONTROLLER_PORT}`,
+      }),
+    );
+    const controlPlane = this.options.controlPlane ?? webhookControlPlane;
+    const cp = await controlPlane.start({
+      stateDir,
+      certDir: this.certDir,
+      namespacesFile,
+      injectorConfigFile,
+      startHostProcess: (name, argv, env) => this.startHostProcess(name, argv, env),
+      waitForLogLine: (name, log, child, match, timeoutMs) => this.waitForLogLine(name, log, child, match, timeoutMs),
+    });
+    this.webhookUrl = cp.webhookUrl;
+    this.webhookLog = join(this.logDir, `${controlPlane.name}.log`);
+    this.caPem = cp.caPem;
+    this.state.webhook = { url: cp.webhookUrl };
+    this.save();
+    this.say(`[controller] ${controlPlane.name} ${cp.summary}`);
+    this.checkAborted();
+
+    // Collector
+    const collectorArgv = [
+      NODE, MESHTAP_BIN, 'collector',
+      '--grpc-port', String(this.options.grpcPort),
+      '--http-port', String(this.options.httpPort),
+      '--host', '0.0.0.0',
+      '--store', 'sqlite',
+      '--db', join(stateDir, 'collector.db'),
+    ];
+    const collector = this.startHostProcess('collector', collectorArgv, collectorEnv(this.options.env));
+    await this.waitForLogLine('collector', collector.log, collector.child, (l) => l.msg === 'collector listening');
+    const url = `http://127.0.0.1:${this.options.httpPort}`;
+    this.state.collector = { grpcAddr: `${GATEWAY_IP}:${this.options.grpcPort}`, url, dashboardUrl: `${url}/` };
+    this.save();
+    this.say(`[collector]  gRPC ${GATEWAY_IP}:${this.options.grpcPort}, HTTP ${url} (pid ${collector.child.pid}, log ${collector.log})`);
+    this.checkAborted();
+
+    // Network
+    this.state.bridge = { name: BRIDGE, gateway: GATEWAY_IP, prefixLength: NODE_POD_PREFIX_LENGTH };
+    this.state.createdEtcNetns = !existsSync('/etc/netns');
+    this.save();
+    await createBridge(BRIDGE, GATEWAY_IP, NODE_POD_PREFIX_LENGTH);
+    const vips = this.addressed.services.map((s) => `${s.namespace}/${s.name}=${s.clusterIP}`).join(', ');
+    this.say(`[network]    bridge ${BRIDGE} ${GATEWAY_IP}/${NODE_POD_PREFIX_LENGTH}; services ${vips || '(none)'}`);
+
+    // Pods
+    const timeout = this.options.podTimeoutMs ?? 90_000;
+    const results = await Promise.allSettled(this.addressed.pods.map((p, i) => this.startPod(p, this.state.pods[i], Date.now() + timeout)));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ pod: this.state.pods[i], err: r.reason as unknown }] : []));
+    if (failed.length > 0) {
+      const first = failed[0];
+      throw new MeshtapError(
+        LAB_ERR_POD_FAILED,
+        `${failed.length} pod(s) did not become ready: ${failed.map((f) => `${f.pod.namespace}/${f.pod.name}`).join(', ')}\n${describeError(first.err)}`,
+        { cause: first.err },
+      );
+    }
+    this.state.phase = 'ready';
+    this.save();
+    return this.state;
+  }
+
+  /** Lets this process exit while the lab's processes keep running. */
+  release(): void {
+    for (const child of this.children) child.unref();
+  }
+
+  private spawn(options: Parameters<typeof startProcess>[0]): ChildProcess {
+    const child = startProcess(options);
+    this.children.push(child);
+    return child;
+  }
+
+  private startHostProcess(name: string, argv: string[], env: Record<string, string> = { PATH: LAB_PATH }): { child: ChildProcess; log: string } {
+    const log = join(this.logDir, `${name}.log`);
+    const entry = { name, argv, log } as LabState['hostProcesses'][number];
+    this.state.hostProcesses.push(entry);
+    this.save();
+    const child = this.spawn({ argv, env, log });
+    entry.pid = child.pid;
+    this.save();
+    return { child, log };
+  }
+
+  private async runToCompletion(name: string, argv: string[], log: string): Promise<void> {
+    const { child } = this.startHostProcess(name, argv);
+    const code = await new Promise<number | null>((resolve) => {
+      child.on('exit', (c) => resolve(c));
+      child.on('error', () => resolve(null));
+    });
+    if (code !== 0) throw new MeshtapError(LAB_ERR_PROCESS_FAILED, `${name} failed (exit ${code}):\n${tailLog(log)}`);
+  }
+
+  private async waitForLogLine(
+    name: string,
+    log: string,
+    child: ChildProcess,
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs = 30_000,
+  ): Promise<Record<string, unknown>> {
+    let exited: number | null | undefined;
+    child.on('exit', (code) => (exited = code));
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      this.checkAborted();
+      let text = '';
+      try {
+        text = readFileSync(log, 'utf8');
+      } catch {
+        // not written yet
+      }
+      for (const line of text.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        try {
+          const rec = JSON.parse(line) as Record<string, unknown>;
+          if (match(rec)) return rec;
+        } catch {
+          // a partial line
+        }
+      }
+      if (exited !== undefined) break;
+      await sleep(50);
+    }
+    const why = exited !== undefined ? `exited (${exited})` : `did not report ready within ${timeoutMs / 1000} s`;
+    throw new MeshtapError(LAB_ERR_PROCESS_FAILED, `${name} ${why}; log ${log}:\n${tailLog(log)}`);
+  }
+
+  private async startPod(desired: AddressedPod, ps: PodState, deadline: number): Promise<void> {
+    const label = `${ps.namespace}/${ps.name}`;
+    const pad = label.padEnd(Math.min(48, Math.max(...this.state.pods.map((p) => p.namespace.length + p.name.length + 1))));
+    const say = (what: string) => this.say(`[pod]        ${pad}  ${what}`);
+    try {
+      // Network: recorded, then created.
+      ps.phase = 'network';
+      this.save();
+      await createPodNetns({ netns: ps.netns, hostIf: ps.hostIf, podIf: ps.podIf, ip: ps.ip, prefixLength: NODE_POD_PREFIX_LENGTH, gateway: GATEWAY_IP, bridge: BRIDGE });
+      await writeNetnsEtc(ps.etcDir, {
+        hosts: buildHostsFile({ name: ps.name, namespace: ps.namespace, ip: ps.ip }, this.addressed.services),
+        'resolv.conf': buildResolvConf(ps.namespace),
+      });
+      await execInNetns(ps.netns, 'iptables-restore', ['--noflush'], buildServiceRestore(this.addressed.services));
+      const reject = buildRejectRestore(this.addressed.services);
+      if (reject) await execInNetns(ps.netns, 'iptables-restore', ['--noflush'], reject);
+      this.checkAborted();
+
+      // Admission, as the API server does it for the ReplicaSet controller's create.
+      const admitted = await admitPod(desired.pod, { url: this.webhookUrl, caPem: this.caPem });
+      const pod: Pod = admitted.pod;
+      pod.spec.nodeName = NODE_NAME;
+      pod.spec.serviceAccountName ??= 'default';
+      ps.injected = admitted.patch.length > 0;
+      if (!ps.injected) ps.skipReasons = await reviewReasons(this.webhookLog, admitted.uid);
+      ps.phase = 'admitted';
+      this.save();
+      writeFileSync(join(this.ensureDir(ps.dir), 'pod.json'), JSON.stringify(pod, null, 2));
+      say(ps.injected ? `${ps.ip}  admitted: injected (${admitted.patch.length} patch operations)` : `${ps.ip}  admitted: not injected (${ps.skipReasons?.join(', ')})`);
+
+      const plan = buildPodPlan(pod, {
+        ip: ps.ip,
+        hostIp: GATEWAY_IP,
+        nodeName: NODE_NAME,
+        podDir: ps.dir,
+        node: NODE,
+        meshtapBin: MESHTAP_BIN,
+        appsDir: APPS_DIR,
+        workingDir: REPO,
+        path: LAB_PATH,
+        defaultUid: DEFAULT_APP_UID,
+        serviceEnv: buildServiceEnv(this.addressed.services.filter((s) => s.namespace === ps.namespace)),
+        exactEnvContainers: MESHTAP_CONTAINER_NAMES,
+      });
+      await this.prepareVolumes(pod, plan, ps);
+      const firstApp = plan.processes.find((p) => p.role === 'app');
+      if (firstApp) ps.app = { container: firstApp.container, uid: firstApp.uid, gid: firstApp.gid, env: firstApp.env };
+      ps.containers = plan.processes.map(
+        (p): ContainerState => ({ name: p.container, role: p.role, uid: p.uid, log: join(this.logDir, `${ps.namespace}_${ps.name}_${p.container}.log`), state: 'waiting' }),
+      );
+      ps.phase = 'starting';
+      this.save();
+
+      const waiting: Array<Promise<void>> = [];
+      for (const [i, proc] of plan.processes.entries()) {
+        this.checkAborted();
+        const cs = ps.containers[i];
+        if (proc.role === 'init') {
+          await this.runInit(pod, ps, proc, cs);
+          say(`init container ${proc.container} done`);
+          continue;
+        }
+        const exited = this.startContainer(ps, proc, cs);
+        if (proc.postStart) await this.runHook(ps, proc, cs);
+        if (proc.role === 'sidecar') {
+          // A native sidecar holds the next containers back until its startup probe passes.
+          await this.awaitContainer(pod, ps, proc, cs, exited, deadline);
+          say(`sidecar ${proc.container} ready (uid ${proc.uid})`);
+        } else {
+          waiting.push(
+            this.awaitContainer(pod, ps, proc, cs, exited, deadline).then(() => say(`container ${proc.container} ready (uid ${proc.uid})`)),
+          );
+        }
+      }
+      await Promise.all(waiting);
+      ps.phase = 'ready';
+      this.save();
+    } catch (err) {
+      ps.phase = 'failed';
+      ps.error = describeError(err);
+      this.save();
+      say(`FAILED: ${describeError(err).split('\n')[0]}`);
+      throw err;
+    }
+  }
+
+  private ensureDir(dir: string, mode = 0o755): string {
+    mkdirSync(dir, { recursive: true, mode });
+    chmodSync(dir, mode);
+    return dir;
+  }
+
+  private async prepareVolumes(pod: Pod, plan: PodPlan, ps: PodState): Promise<void> {
+    // Shared by containers running as different users, like an emptyDir.
+    this.ensureDir(join(ps.dir, 'tmp'), 0o1777);
+    const issuer = this.options.tokenIssuer ?? emptyTokenIssuer;
+    for (const v of plan.volumes) {
+      if (v.type === 'emptyDir' || v.type === 'unsupported') {
+        this.ensureDir(v.dir, 0o1777);
+      } else if (v.type === 'token') {
+        this.ensureDir(v.dir);
+        const token = await issuer({
+          pod: { name: pod.metadata.name, namespace: pod.metadata.namespace, uid: pod.metadata.uid, serviceAccount: pod.spec.serviceAccountName ?? 'default' },
+          audience: v.audience,
+          expirationSeconds: v.expirationSeconds,
+        });
+        writeFileSync(join(v.dir, v.file), token, { mode: 0o644 });
+      } else {
+        this.ensureDir(v.dir);
+        for (const f of v.files) copyFileSync(join(this.certDir, 'ca', 'ca.crt'), join(v.dir, f));
+      }
+    }
+  }
+
+  private probeTarget(pod: Pod, ps: PodState, proc: ProcessPlan, port: number | string | undefined): ProbeTarget {
+    return {
+      ip: ps.ip,
+      port: port === undefined ? undefined : resolveProbePort(pod, port),
+      netns: ps.netns,
+      uid: proc.uid,
+      gid: proc.gid,
+      env: proc.env,
+    };
+  }
+
+  private async runInit(_pod: Pod, ps: PodState, proc: ProcessPlan, cs: ContainerState): Promise<void> {
+    cs.state = 'running';
+    const child = this.spawn({ argv: proc.argv, env: proc.env, log: cs.log, netns: ps.netns, uid: proc.uid, gid: proc.gid, cwd: proc.workingDir });
+    cs.pid = child.pid;
+    this.save();
+    const code = await new Promise<number | null>((resolve) => {
+      child.on('exit', (c) => resolve(c));
+      child.on('error', () => resolve(null));
+    });
+    if (code !== 0) {
+      cs.state = 'failed';
+      throw new MeshtapError(LAB_ERR_POD_FAILED, `init container ${proc.container} of ${ps.namespace}/${ps.name} exited ${code}; log ${cs.log}:\n${tailLog(cs.log)}`);
+    }
+    cs.state = 'completed';
+    this.save();
+  }
+
+  /** Starts a long-running container; the promise resolves with a reason once it has exited. */
+  private startContainer(ps: PodState, proc: ProcessPlan, cs: ContainerState): { reason?: string } {
+    const status: { reason?: string } = {};
+    const child = this.spawn({ argv: proc.argv, env: proc.env, log: cs.log, netns: ps.netns, uid: proc.uid, gid: proc.gid, cwd: proc.workingDir });
+    child.on('exit', (code, signal) => {
+      status.reason = `container ${proc.container} exited (${signal ?? code})`;
+      cs.state = 'failed';
+    });
+    child.on('error', (err) => (status.reason = `container ${proc.container} could not start: ${err.message}`));
+    cs.pid = child.pid;
+    cs.state = 'running';
+    this.save();
+    return status;
+  }
+
+  private async runHook(ps: PodState, proc: ProcessPlan, cs: ContainerState): Promise<void> {
+    const child = this.spawn({ argv: proc.postStart!, env: proc.env, log: cs.log, netns: ps.netns, uid: proc.uid, gid: proc.gid, cwd: proc.workingDir });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    if (code !== 0) throw new MeshtapError(LAB_ERR_POD_FAILED, `postStart hook of ${proc.container} in ${ps.namespace}/${ps.name} exited ${code}; log ${cs.log}:\n${tailLog(cs.log)}`);
+  }
+
+  private async awaitContainer(pod: Pod, ps: PodState, proc: ProcessPlan, cs: ContainerState, status: { reason?: string }, deadline: number): Promise<void> {
+    const stopped = () => status.reason ?? (this.options.signal?.aborted ? 'interrupted' : undefined);
+    const fail = (why: string) =>
+      new MeshtapError(LAB_ERR_POD_FAILED, `${proc.container} in ${ps.namespace}/${ps.name} is not ready: ${why}; log ${cs.log}:\n${tailLog(cs.log)}`);
+    for (const probe of [proc.startupProbe, proc.readinessProbe]) {
+      if (!probe) continue;
+      const port = probe.httpGet?.port ?? probe.tcpSocket?.port;
+      const outcome = await waitForProbe(probe, this.probeTarget(pod, ps, proc, port), { deadline, stopped });
+      if (!outcome.ok) throw fail(outcome.why);
+    }
+    if (!proc.startupProbe && !proc.readinessProbe) {
+      // Without probes a container is ready once it runs; give a crash at start a moment to show.
+      await sleep(500);
+      const why = stopped();
+      if (why) throw fail(why);
+    }
+    cs.state = 'ready';
+    this.save();
+  }
+}

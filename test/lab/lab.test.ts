@@ -1,0 +1,273 @@
+/**
+ * The lab end to end, as root: `meshtap check`, `lab up --scenario hello` through the real
+ * webhook, init, sidecars and collector, `lab status`, `lab exec` through the sidecars, the
+ * records both sidecars ship, `lab down` leaving nothing behind, and `lab down` after a
+ * `lab up` killed half-way. One file, in order: there is one lab per machine.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { STATE_DIR } from '../../lab/addresses.ts';
+import { sh } from '../../lab/netns.ts';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const NODE = join(REPO, 'node_modules/.bin/node');
+const MESHTAP = join(REPO, 'bin/meshtap.ts');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function meshtap(args: string[], options: { timeoutMs?: number; uid?: number } = {}): Promise<Run> {
+  const argv = options.uid !== undefined ? ['setpriv', `--reuid=${options.uid}`, `--regid=${options.uid}`, '--clear-groups', NODE, MESHTAP, ...args] : [NODE, MESHTAP, ...args];
+  return new Promise((resolve) => {
+    const child = spawn(argv[0], argv.slice(1), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '0.0.0.0', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const LAB_MARK = /mtlab|MESHTAP|MTLAB|10\.244\.0\.|10\.96\./;
+
+/** Everything of the lab's that can exist on the host, by its names and addresses. */
+async function snapshot(): Promise<Record<string, string[]>> {
+  const netns = (await sh('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith('mtlab'));
+  const links = (await sh('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter((l) => l.includes('mtlab')).map((l) => l.split(':')[1].trim());
+  const routes = (await sh('ip', ['-4', 'route', 'show'])).stdout.split('\n').filter((l) => LAB_MARK.test(l));
+  const rules = (await sh('iptables-save', [])).stdout.split('\n').filter((l) => !l.startsWith('#') && LAB_MARK.test(l));
+  const etc = existsSync('/etc/netns') ? ['/etc/netns', ...readdirSync('/etc/netns').filter((n) => n.startsWith('mtlab'))] : [];
+  const procs: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      const env = readFileSync(`/proc/${entry}/environ`, 'utf8');
+      // Every process the lab starts names its state directory in its arguments or environment.
+      if (cmd.includes(STATE_DIR) || env.includes(STATE_DIR)) procs.push(`${entry} ${cmd.replace(/\0/g, ' ')}`);
+    } catch {
+      // gone
+    }
+  }
+  return { netns, links, routes, rules, etc, procs, state: existsSync(STATE_DIR) ? [STATE_DIR] : [] };
+}
+
+async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+interface CallJson {
+  observer: string;
+  method?: string;
+  path?: string;
+  status_code?: number;
+  src: { ip: string; pod?: string };
+  dst: { ip: string; port: number; pod?: string };
+}
+
+if (process.getuid?.() !== 0) throw new Error('test/lab/lab.test.ts needs root');
+const before = await snapshot();
+if (before.state.length > 0 || before.netns.length > 0) {
+  throw new Error(`a lab is already up on this machine (${[...before.state, ...before.netns].join(', ')}); run "meshtap lab down" first`);
+}
+// Whatever happens, leave nothing behind.
+t.teardown(async () => {
+  if ((await snapshot()).state.length > 0 || (await snapshot()).netns.length > 0) await meshtap(['lab', 'down'], { timeoutMs: 60_000 });
+});
+
+void t.test('meshtap check', async (t) => {
+  const res = await meshtap(['check']);
+  t.equal(res.code, 0, `check passes here:\n${res.stdout}`);
+  for (const name of ['privileges', 'ip', 'iptables', 'setpriv', 'netns \\+ nat', 'bridge filtering', 'addresses']) {
+    t.match(res.stdout, new RegExp(`^OK\\s+${name}\\s`, 'm'), `${name} is checked`);
+  }
+  t.match(res.stdout, /iptables v[\d.]+ \((nf_tables|legacy)\) — backend (nf_tables|legacy)/, 'the iptables backend is named');
+  t.match(res.stdout, /the lab can run here/);
+  const json = JSON.parse((await meshtap(['check', '--json'])).stdout) as Array<{ name: string; status: string }>;
+  t.ok(json.some((c) => c.name === 'netns + nat' && c.status === 'ok'));
+  t.same(await snapshot(), before, 'check leaves nothing behind');
+});
+
+void t.test('not root: a clear error', async (t) => {
+  const res = await meshtap(['lab', 'down'], { uid: 1000 });
+  t.equal(res.code, 1);
+  t.match(res.stderr, /LAB_ERR_NOT_ROOT: lab down needs root/);
+});
+
+void t.test('lab up, status, exec, the records, lab down', async (t) => {
+  const grpcPort = await freePort();
+  const httpPort = await freePort();
+  const up = await meshtap(['lab', 'up', '--scenario', 'hello', '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], { timeoutMs: 180_000 });
+  t.equal(up.code, 0, `lab up succeeds:\n${up.stdout}\n${up.stderr}`);
+  if (up.code !== 0) return;
+  for (const step of [/\[certs\]/, /\[controller\] webhook https:\/\/127\.0\.0\.1:\d+/, /\[collector\]/, /\[network\]\s+bridge mtlab0 10\.244\.0\.1\/24/]) t.match(up.stdout, step);
+  t.match(up.stdout, /hello\/client\s+10\.244\.0\.\d+\s+admitted: injected/);
+  t.match(up.stdout, /outside\/visitor-\S+\s+10\.244\.0\.\d+\s+admitted: not injected \(namespace-not-enabled\)/);
+  t.match(up.stdout, /hello\/client\s+init container meshtap-init done/);
+  t.match(up.stdout, /hello\/client\s+sidecar meshtap-proxy ready \(uid 1337\)/);
+  t.match(up.stdout, /hello\/client\s+container caller ready \(uid 1000\)/);
+  t.match(up.stdout, new RegExp(`dashboard: http://127\\.0\\.0\\.1:${httpPort}/`));
+
+  const again = await meshtap(['lab', 'up', '--scenario', 'hello']);
+  t.equal(again.code, 1, 'a second lab up fails');
+  t.match(again.stderr, /LAB_ERR_ALREADY_UP: a lab is already up by pid \d+|LAB_ERR_ALREADY_UP: a lab is already up/);
+
+  const status = JSON.parse((await meshtap(['lab', 'status', '--json'])).stdout) as {
+    phase: string;
+    collector: { url: string; dashboard: string; grpc: string };
+    pods: Array<{ name: string; namespace: string; netns: string; ip: string; injected: boolean; ready: boolean }>;
+    services: Array<{ name: string; namespace: string; vip: string; ports: Array<{ port: number; endpoints: string[] }> }>;
+  };
+  t.equal(status.phase, 'ready');
+  t.same(status.collector, { url: `http://127.0.0.1:${httpPort}`, grpc: `10.244.0.1:${grpcPort}`, dashboard: `http://127.0.0.1:${httpPort}/` });
+  t.equal(status.pods.length, 4);
+  for (const p of status.pods) {
+    t.ok(p.ready, `${p.namespace}/${p.name} ready`);
+    t.equal(p.netns, `mtlab-${p.namespace}-${p.name}`);
+    t.match(p.ip, /^10\.244\.0\.\d+$/);
+    t.equal(p.injected, p.namespace === 'hello', `${p.name}: injected only in the opted-in namespace`);
+  }
+  const greeter = status.services.find((s) => s.name === 'greeter' && s.namespace === 'hello')!;
+  t.match(greeter.vip, /^10\.96\.\d+\.\d+$/);
+  t.equal(greeter.ports[0].port, 80);
+  t.equal(greeter.ports[0].endpoints.length, 2);
+  const client = status.pods.find((p) => p.name === 'client')!;
+  const visitor = status.pods.find((p) => p.name.startsWith('visitor-'))!;
+  const greeterIps = status.pods.filter((p) => p.name.startsWith('greeter-')).map((p) => p.ip);
+
+  // Through both sidecars, by the service's name.
+  const meshedPath = `/lab-test-${randomBytes(4).toString('hex')}`;
+  const meshed = await meshtap(['lab', 'exec', 'client', '--', 'curl', '-s', '-H', 'x-caller: test', `http://greeter.hello:80${meshedPath}`]);
+  t.equal(meshed.code, 0, meshed.stderr);
+  t.match(JSON.parse(meshed.stdout), { greeting: 'hello, test', path: meshedPath });
+  const id = await meshtap(['lab', 'exec', 'hello/client', '--', 'id', '-u']);
+  t.equal(id.stdout.trim(), '1000', 'exec runs as the app user');
+  t.equal((await meshtap(['lab', 'exec', 'client', '--', 'sh', '-c', 'exit 7'])).code, 7, 'the exit code is propagated');
+  const unknown = await meshtap(['lab', 'exec', 'nobody', '--', 'true']);
+  t.equal(unknown.code, 1);
+  t.match(unknown.stderr, /no pod "nobody"/);
+
+  // From the unmeshed namespace: only the greeter's sidecar sees it.
+  const plainPath = `/lab-unmeshed-${randomBytes(4).toString('hex')}`;
+  const plain = await meshtap(['lab', 'exec', 'visitor', '--', 'curl', '-s', `http://greeter.hello.svc.cluster.local${plainPath}`]);
+  t.equal(plain.code, 0, plain.stderr);
+  t.match(JSON.parse(plain.stdout), { path: plainPath });
+
+  const calls = async () => {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/api/calls?limit=1000`);
+    return ((await res.json()) as { calls: CallJson[] }).calls;
+  };
+  const pair = await eventually('outbound and inbound records of the meshed call', async () => {
+    const found = (await calls()).filter((c) => c.path === meshedPath && c.method === 'GET');
+    const out = found.find((c) => c.observer === 'outbound');
+    const inn = found.find((c) => c.observer === 'inbound');
+    return out && inn ? { out, inn } : undefined;
+  });
+  t.equal(pair.out.src.ip, client.ip, 'the outbound record is the client sidecar\'s');
+  t.equal(pair.out.dst.ip, greeter.vip, 'the client asked for the service VIP');
+  t.equal(pair.out.status_code, 200);
+  t.ok(greeterIps.includes(pair.inn.dst.ip), 'the inbound record is a greeter sidecar\'s');
+  t.equal(pair.inn.src.ip, client.ip);
+  t.equal(pair.inn.status_code, 200);
+
+  const unmeshed = await eventually('the inbound record of the unmeshed call', async () => {
+    const found = (await calls()).filter((c) => c.path === plainPath);
+    return found.some((c) => c.observer === 'inbound') ? found : undefined;
+  });
+  t.ok(unmeshed.every((c) => c.observer === 'inbound'), 'no outbound record: the visitor has no sidecar');
+  t.equal(unmeshed[0].src.ip, visitor.ip);
+
+  // The demo traffic flows too.
+  const loop = await eventually('the client loop\'s calls', async () => {
+    const found = (await calls()).filter((c) => c.path?.startsWith('/hello?n=') && c.src.ip === client.ip);
+    return found.length >= 2 ? found : undefined;
+  });
+  t.ok(loop.length >= 2);
+
+  const down = await meshtap(['lab', 'down']);
+  t.equal(down.code, 0, down.stderr);
+  t.match(down.stdout, /lab is down/);
+  t.same(await snapshot(), before, 'nothing is left: namespaces, links, routes, iptables rules, /etc/netns, processes, state');
+  const nothing = await meshtap(['lab', 'down']);
+  t.equal(nothing.code, 0);
+  t.match(nothing.stdout, /nothing to do/);
+  const noStatus = await meshtap(['lab', 'status']);
+  t.equal(noStatus.code, 1);
+  t.match(noStatus.stdout, /no lab is up/);
+});
+
+void t.test('lab down cleans up after a lab up killed half-way', async (t) => {
+  const grpcPort = await freePort();
+  const httpPort = await freePort();
+  const child = spawn(NODE, [MESHTAP, 'lab', 'up', '--scenario', 'hello', '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise((r) => child.on('close', r));
+  // Killed once pods are being created: processes, namespaces and rules exist, the state is incomplete.
+  await eventually('lab up to start creating pods', async () => (/init container meshtap-init done/.test(out) ? true : undefined), 120_000);
+  child.kill('SIGKILL');
+  await exited;
+  const mid = await snapshot();
+  t.ok(mid.netns.length > 0, 'namespaces were left by the killed lab up');
+  t.ok(mid.procs.length > 0, 'processes were left by the killed lab up');
+  const down = await meshtap(['lab', 'down']);
+  t.equal(down.code, 0, `${down.stdout}\n${down.stderr}`);
+  t.same(await snapshot(), before, 'nothing is left');
+});
+
+void t.test('lab up --foreground stays up and takes the lab down on SIGTERM', async (t) => {
+  const grpcPort = await freePort();
+  const httpPort = await freePort();
+  const child = spawn(NODE, [MESHTAP, 'lab', 'up', '--scenario', 'hello', '--foreground', '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  await eventually('the foreground lab to be ready', async () => (/press Ctrl-C/.test(out) ? true : undefined), 120_000);
+  const status = JSON.parse((await meshtap(['lab', 'status', '--json'])).stdout) as { phase: string; pid: number };
+  t.equal(status.phase, 'ready');
+  t.equal(status.pid, child.pid, 'the foreground process owns the lab');
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, out);
+  t.match(out, /SIGTERM: taking the lab down/);
+  t.same(await snapshot(), before, 'nothing is left');
+});
