@@ -6,10 +6,15 @@ import type { CommandRun } from '../lib/cli.ts';
 const commands: Record<string, { summary: string; load: () => Promise<{ run: CommandRun }> }> = {
   certs: { summary: 'create and inspect the CA and the webhook serving certificate', load: () => import('../certs/cli.ts') },
   webhook: { summary: 'serve the injection webhook over HTTPS', load: () => import('../webhook/cli.ts') },
+  controller: { summary: 'run the control plane: webhook, CA and membership feed', load: () => import('../controller/cli.ts') },
   inject: { summary: 'inject the sidecar into Kubernetes YAML offline', load: () => import('../webhook/inject-cli.ts') },
   init: { summary: 'install the pod\'s iptables redirection (init container)', load: () => import('../sidecar/init/cli.ts') },
   sidecar: { summary: 'run the transparent capturing proxy', load: () => import('../sidecar/cli.ts') },
   collector: { summary: 'receive, enrich, store and export call records', load: () => import('../collector/cli.ts') },
+  tap: { summary: 'follow calls live from the collector, one line per call', load: () => import('../collector/tap/cli.ts') },
+  lab: { summary: 'run a scenario on this machine: pods as network namespaces, the real pipeline', load: () => import('../lab/cli.ts') },
+  check: { summary: 'check that this machine can run the lab', load: () => import('../lab/check.ts') },
+  'wait-ready': { summary: 'wait until the sidecar reports ready (postStart hook)', load: () => import('../lib/wait-ready.ts') },
 };
 
 function usage(): string {

@@ -1,0 +1,206 @@
+/**
+ * `meshtap sidecar`: the transparent capturing proxy of one pod.
+ * Exit codes: 0 after a graceful drain (SIGTERM/SIGINT), 2 on a bad setting, 1 on a failure
+ * to start (a port taken, libc not loadable).
+ */
+import { parseCommandArgs, type CommandIO } from '../lib/cli.ts';
+import { describeError, isMeshtapError } from '../lib/errors.ts';
+import { createAdminServer } from './admin/server.ts';
+import { createEpochClock } from './clock.ts';
+import { SIDECAR_DEFAULTS, resolveSidecarConfig, type SidecarConfig } from './config.ts';
+import { SC_ERR_CONFIG } from './errors.ts';
+import { INBOUND_PASSTHROUGH_SOURCE } from './init/plan.ts';
+import { createSidecarMetrics, createSidecarStats } from './metrics.ts';
+import { loadOriginalDst, readOriginalDst } from './original-dst.ts';
+import { createCaptureFactory } from './proxy/capture-factory.ts';
+import { createLogger, type Logger } from './proxy/logger.ts';
+import { createSidecarProxy } from './proxy/proxy.ts';
+import { createRecordSink } from './proxy/record-sink.ts';
+import { createRecordMasker } from './proxy/masking.ts';
+import { createShipper, createShipperPromMetrics, type Shipper } from './shipper/index.ts';
+import pkg from '../package.json' with { type: 'json' };
+
+const FLAGS = { help: { type: 'boolean', short: 'h' } } as const;
+
+/** How long the shipper may keep sending after the connections are drained. */
+const SHIPPER_DRAIN_MS = 1000;
+
+function usage(): string {
+  const d = SIDECAR_DEFAULTS;
+  return `usage: meshtap sidecar
+
+Runs the pod's transparent proxy: the outbound and inbound listeners the pod's iptables rules
+redirect to ("meshtap init"), and the admin server (/healthz, /ready, /metrics). Every byte is
+forwarded unchanged; a copy is parsed into call records that are masked and shipped to the
+collector. SIGTERM drains: listeners close, /ready turns 503, open connections get
+MESHTAP_DRAIN_SECONDS to finish. Run it as the proxy uid, which the rules never redirect.
+
+configuration (environment):
+  POD_NAME, POD_NAMESPACE, POD_IP   the pod (required; IPv4)
+  NODE_NAME, SERVICE_ACCOUNT        the node and service account (optional)
+  MESHTAP_COLLECTOR_ADDR            collector gRPC host:port (unset: records are dropped, counted as no_collector)
+  MESHTAP_INBOUND_PORT              inbound listener (default ${d.inboundPort})
+  MESHTAP_OUTBOUND_PORT             outbound listener (default ${d.outboundPort})
+  MESHTAP_ADMIN_PORT                admin server (default ${d.adminPort})
+  MESHTAP_MAX_BODY_BYTES            body bytes captured per message (default ${d.maxBodyBytes})
+  MESHTAP_PROXY_UID                 the uid the sidecar should run as (default ${d.proxyUid})
+  MESHTAP_PROXY_GID                 the gid it should run as (default: the uid)
+  MESHTAP_LOG_LEVEL                 debug|info|warn|error (default ${d.logLevel})
+  MESHTAP_CAPTURE                   on|off; off only forwards (default on)
+  MESHTAP_DETECT_TIMEOUT_MS         protocol detection window once the client spoke (default ${d.detectTimeoutMs})
+  MESHTAP_DRAIN_SECONDS             drain time after SIGTERM (default ${d.drainSeconds})
+  MESHTAP_MTLS_MODE                 off|permissive|strict (default ${d.mtlsMode}; mTLS is not active yet)
+  MESHTAP_CA_ADDR, MESHTAP_CONTROLLER_ADDR, MESHTAP_TOKEN_FILE, MESHTAP_TRUST_BUNDLE,
+  MESHTAP_TRUST_DOMAIN (default ${d.trustDomain})   mTLS settings, validated now, used by mTLS
+`;
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(signal);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}
+
+function checkIdentity(config: SidecarConfig, log: Logger): void {
+  const uid = process.getuid?.();
+  const gid = process.getgid?.();
+  if ((uid !== undefined && uid !== config.proxyUid) || (gid !== undefined && gid !== config.proxyGid)) {
+    log.warn('not running as the proxy uid/gid: in a pod with meshtap rules, outbound connections of this process would be redirected back to it', {
+      uid,
+      gid,
+      proxy_uid: config.proxyUid,
+      proxy_gid: config.proxyGid,
+    });
+  }
+}
+
+export async function run(argv: string[], io: CommandIO): Promise<number> {
+  const args = parseCommandArgs('sidecar', argv, FLAGS);
+  if (args.values.help) {
+    io.stdout.write(usage());
+    return 0;
+  }
+  let config: SidecarConfig;
+  try {
+    config = resolveSidecarConfig(io.env);
+  } catch (err) {
+    if (!isMeshtapError(err, SC_ERR_CONFIG)) throw err;
+    io.stderr.write(`meshtap sidecar: invalid configuration: ${err.message}\n`);
+    return 2;
+  }
+  const log = createLogger(io.stdout, config.logLevel);
+  for (const warning of config.warnings) log.warn(warning);
+  checkIdentity(config, log);
+
+  try {
+    loadOriginalDst();
+  } catch (err) {
+    log.error('cannot read original destinations', { error: describeError(err) });
+    return 1;
+  }
+
+  const stats = createSidecarStats();
+  const clock = createEpochClock();
+  let draining = false;
+  let listening = false;
+
+  let shipper: Shipper | undefined;
+  const metricsRegistry = createSidecarMetrics({ stats, shipper: () => shipper?.stats(), draining: () => draining });
+  if (config.collectorAddr) {
+    const shipperMetrics = createShipperPromMetrics(metricsRegistry);
+    shipper = createShipper(
+      {
+        collectorAddr: config.collectorAddr,
+        sidecar: {
+          pod: config.pod.name,
+          namespace: config.pod.namespace,
+          pod_ip: config.pod.ip,
+          node: config.pod.node ?? '',
+          service_account: config.pod.serviceAccount,
+          sidecar_version: pkg.version,
+        },
+      },
+      {
+        metrics: shipperMetrics.metrics,
+        log: (event) => (event.event === 'connected' || event.event === 'stream_closed' ? log.info : log.debug)(`shipper ${event.event}`, { ...event }),
+      },
+    );
+    shipperMetrics.observe(shipper);
+  } else {
+    log.warn('MESHTAP_COLLECTOR_ADDR is not set: records are counted as dropped (no_collector)');
+  }
+
+  const liveShipper = shipper;
+  const sink = createRecordSink({
+    local: { pod: config.pod.name, namespace: config.pod.namespace, node: config.pod.node },
+    stats,
+    mask: createRecordMasker(),
+    offer: liveShipper ? (record) => liveShipper.offer(record) : undefined,
+    onFailure: (stage, err) => log.warn(`record dropped: ${stage} failed`, { error: describeError(err) }),
+  });
+  const proxy = createSidecarProxy({
+    host: '0.0.0.0',
+    outboundPort: config.outboundPort,
+    inboundPort: config.inboundPort,
+    podIp: config.pod.ip,
+    maxBodyBytes: config.maxBodyBytes,
+    detectTimeoutMs: config.detectTimeoutMs,
+    inboundSourceAddress: INBOUND_PASSTHROUGH_SOURCE,
+    clock,
+    stats,
+    capture: config.capture ? createCaptureFactory() : undefined,
+    originalDst: readOriginalDst,
+    onExchange: sink,
+  });
+  const admin = createAdminServer({
+    host: '0.0.0.0',
+    port: config.adminPort,
+    registry: metricsRegistry,
+    state: () => ({ listening, ready: listening && !draining, draining }),
+  });
+
+  const signal = waitForSignal();
+  try {
+    await admin.listen();
+    const addresses = await proxy.listen();
+    listening = true;
+    log.info('listening', {
+      outbound: `${addresses.outbound.address}:${addresses.outbound.port}`,
+      inbound: `${addresses.inbound.address}:${addresses.inbound.port}`,
+      admin_port: config.adminPort,
+      capture: config.capture,
+      collector: config.collectorAddr ?? null,
+      pod: `${config.pod.namespace}/${config.pod.name}`,
+      version: pkg.version,
+    });
+  } catch (err) {
+    log.error('cannot start', { error: describeError(err) });
+    await admin.close().catch(() => undefined);
+    await shipper?.close({ drainMs: 0 }).catch(() => undefined);
+    return 1;
+  }
+
+  const received = await signal;
+  draining = true;
+  log.info('draining', { signal: received, drain_seconds: config.drainSeconds, active_connections: proxy.activeConnections });
+  await proxy.stopAccepting();
+  listening = false;
+  const aborted = await proxy.drain(config.drainSeconds * 1000);
+  const shipped = await shipper?.close({ drainMs: SHIPPER_DRAIN_MS }).catch(() => undefined);
+  await admin.close();
+  log.info('stopped', {
+    connections_ended_at_deadline: aborted,
+    records_emitted: stats.records.emitted,
+    records_shipped: shipped?.shipped ?? 0,
+    records_dropped: { ...stats.records.dropped, ...Object.fromEntries(Object.entries(shipped?.dropped ?? {}).filter(([, n]) => n > 0)) },
+  });
+  // Anything still holding the event loop (a lingering gRPC channel) must not block the exit.
+  setTimeout(() => process.exit(0), 2000).unref();
+  return 0;
+}

@@ -1,0 +1,234 @@
+/**
+ * The sidecar's configuration: the environment the webhook injects, validated once.
+ * One zod schema over the environment gives both the runtime check and the `SidecarConfig`
+ * type; every message names the variable, the value and what was expected.
+ */
+import { isIPv4 } from 'node:net';
+import { z } from 'zod';
+import { MeshtapError } from '../lib/errors.ts';
+import { SC_ERR_CONFIG } from './errors.ts';
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const MTLS_MODES = ['off', 'permissive', 'strict'] as const;
+export type MtlsMode = (typeof MTLS_MODES)[number];
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9_]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9_]*[A-Za-z0-9])?)*$/;
+
+function integer(min: number, max: number, expected: string) {
+  return z
+    .string()
+    .refine((s) => /^\d+$/.test(s) && Number(s) >= min && Number(s) <= max, { error: expected })
+    .transform(Number);
+}
+
+const tcpPort = () => integer(1, 65535, 'expected a TCP port 1-65535');
+
+/** `host:port` where host is a DNS name, an IPv4 address or a bracketed IPv6 address. */
+function isHostPort(value: string): boolean {
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(value);
+  if (!m) return false;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return false;
+  return m[1].startsWith('[') || HOSTNAME.test(m[1]);
+}
+
+const hostPort = () =>
+  z.string().refine(isHostPort, { error: 'expected host:port (a DNS name or IP address, and a port 1-65535)' });
+
+const absolutePath = () => z.string().refine((s) => s.startsWith('/') && !s.includes('\0'), { error: 'expected an absolute file path' });
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `expected one of ${values.join(', ')}` });
+}
+
+/** Defaults, in one place so `--help` and the docs can show them. */
+export const SIDECAR_DEFAULTS = Object.freeze({
+  inboundPort: 15006,
+  outboundPort: 15001,
+  adminPort: 15020,
+  maxBodyBytes: 65536,
+  proxyUid: 1337,
+  logLevel: 'info' as LogLevel,
+  capture: true,
+  /**
+   * Detection reads a copy and never holds bytes back, so this only bounds how long a client
+   * that has started to speak may trickle its first bytes before the connection is classed as
+   * opaque TCP. 100 ms covers a slow first segment without keeping copies around for long.
+   */
+  detectTimeoutMs: 100,
+  /** Kubernetes gives 30 s by default between SIGTERM and SIGKILL; 5 s leaves room for the app. */
+  drainSeconds: 5,
+  mtlsMode: 'off' as MtlsMode,
+  trustDomain: 'cluster.local',
+  serviceAccount: 'default',
+});
+
+/** Every variable the sidecar reads. Unknown `MESHTAP_*` variables produce a warning. */
+export const sidecarEnvSchema = z
+  .object({
+    POD_NAME: z.string({ error: 'required: the pod name (the webhook sets it from metadata.name)' }).refine((s) => DNS_SUBDOMAIN.test(s), {
+      error: 'expected a Kubernetes object name (lower-case DNS subdomain)',
+    }),
+    POD_NAMESPACE: z
+      .string({ error: 'required: the pod namespace (the webhook sets it from metadata.namespace)' })
+      .refine((s) => DNS_LABEL.test(s), { error: 'expected a Kubernetes namespace name (lower-case DNS label)' }),
+    POD_IP: z.string({ error: 'required: the pod IPv4 address (the webhook sets it from status.podIP)' }).refine((s) => isIPv4(s), {
+      error: 'expected an IPv4 address',
+    }),
+    NODE_NAME: z
+      .string()
+      .refine((s) => DNS_SUBDOMAIN.test(s), { error: 'expected a Kubernetes node name (lower-case DNS subdomain)' })
+      .optional(),
+    SERVICE_ACCOUNT: z
+      .string()
+      .refine((s) => DNS_SUBDOMAIN.test(s), { error: 'expected a service account name (lower-case DNS subdomain)' })
+      .default(SIDECAR_DEFAULTS.serviceAccount),
+    MESHTAP_COLLECTOR_ADDR: hostPort().optional(),
+    MESHTAP_INBOUND_PORT: tcpPort().default(SIDECAR_DEFAULTS.inboundPort),
+    MESHTAP_OUTBOUND_PORT: tcpPort().default(SIDECAR_DEFAULTS.outboundPort),
+    MESHTAP_ADMIN_PORT: tcpPort().default(SIDECAR_DEFAULTS.adminPort),
+    MESHTAP_MAX_BODY_BYTES: integer(0, 64 * 1024 * 1024, 'expected a number of bytes 0-67108864').default(SIDECAR_DEFAULTS.maxBodyBytes),
+    MESHTAP_PROXY_UID: integer(0, 2147483647, 'expected a numeric uid 0-2147483647').default(SIDECAR_DEFAULTS.proxyUid),
+    /** The init container's variable; accepted so a shared env block does not warn. Defaults to the uid. */
+    MESHTAP_PROXY_GID: integer(0, 2147483647, 'expected a numeric gid 0-2147483647').optional(),
+    MESHTAP_LOG_LEVEL: oneOf(LOG_LEVELS).default(SIDECAR_DEFAULTS.logLevel),
+    MESHTAP_CAPTURE: oneOf(['on', 'off'])
+      .transform((v) => v === 'on')
+      .default(SIDECAR_DEFAULTS.capture),
+    MESHTAP_DETECT_TIMEOUT_MS: integer(1, 10000, 'expected milliseconds 1-10000').default(SIDECAR_DEFAULTS.detectTimeoutMs),
+    MESHTAP_DRAIN_SECONDS: integer(0, 3600, 'expected seconds 0-3600').default(SIDECAR_DEFAULTS.drainSeconds),
+    MESHTAP_MTLS_MODE: oneOf(MTLS_MODES).default(SIDECAR_DEFAULTS.mtlsMode),
+    MESHTAP_CA_ADDR: hostPort().optional(),
+    MESHTAP_CONTROLLER_ADDR: hostPort().optional(),
+    MESHTAP_TOKEN_FILE: absolutePath().optional(),
+    MESHTAP_TRUST_BUNDLE: absolutePath().optional(),
+    MESHTAP_TRUST_DOMAIN: z
+      .string()
+      .refine((s) => DNS_SUBDOMAIN.test(s), { error: 'expected a trust domain (lower-case DNS name, e.g. cluster.local)' })
+      .default(SIDECAR_DEFAULTS.trustDomain),
+  })
+  .superRefine((env, ctx) => {
+    const ports: Array<[string, number]> = [
+      ['MESHTAP_INBOUND_PORT', env.MESHTAP_INBOUND_PORT],
+      ['MESHTAP_OUTBOUND_PORT', env.MESHTAP_OUTBOUND_PORT],
+      ['MESHTAP_ADMIN_PORT', env.MESHTAP_ADMIN_PORT],
+    ];
+    for (let i = 0; i < ports.length; i++) {
+      for (let j = i + 1; j < ports.length; j++) {
+        if (ports[i][1] === ports[j][1]) {
+          ctx.addIssue({ code: 'custom', path: [ports[j][0]], message: `expected a port different from ${ports[i][0]} (${ports[i][1]})` });
+        }
+      }
+    }
+    if (env.MESHTAP_MTLS_MODE !== 'off' && env.MESHTAP_CA_ADDR === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['MESHTAP_MTLS_MODE'], message: 'expected MESHTAP_CA_ADDR to be set as well, or mode off' });
+    }
+  })
+  .transform((env) => ({
+    pod: {
+      name: env.POD_NAME,
+      namespace: env.POD_NAMESPACE,
+      ip: env.POD_IP,
+      node: env.NODE_NAME,
+      serviceAccount: env.SERVICE_ACCOUNT,
+    },
+    collectorAddr: env.MESHTAP_COLLECTOR_ADDR,
+    inboundPort: env.MESHTAP_INBOUND_PORT,
+    outboundPort: env.MESHTAP_OUTBOUND_PORT,
+    adminPort: env.MESHTAP_ADMIN_PORT,
+    maxBodyBytes: env.MESHTAP_MAX_BODY_BYTES,
+    proxyUid: env.MESHTAP_PROXY_UID,
+    proxyGid: env.MESHTAP_PROXY_GID ?? env.MESHTAP_PROXY_UID,
+    logLevel: env.MESHTAP_LOG_LEVEL,
+    capture: env.MESHTAP_CAPTURE,
+    detectTimeoutMs: env.MESHTAP_DETECT_TIMEOUT_MS,
+    drainSeconds: env.MESHTAP_DRAIN_SECONDS,
+    mtls: {
+      mode: env.MESHTAP_MTLS_MODE,
+      caAddr: env.MESHTAP_CA_ADDR,
+      controllerAddr: env.MESHTAP_CONTROLLER_ADDR,
+      tokenFile: env.MESHTAP_TOKEN_FILE,
+      trustBundle: env.MESHTAP_TRUST_BUNDLE,
+      trustDomain: env.MESHTAP_TRUST_DOMAIN,
+    },
+  }));
+
+export const SIDECAR_ENV_VARS: readonly string[] = Object.freeze(Object.keys(sidecarEnvSchema.in.shape));
+
+export type SidecarConfig = Readonly<
+  z.output<typeof sidecarEnvSchema> & {
+    /** Non-fatal findings (unknown variables, settings not in effect yet), for the log. */
+    warnings: readonly string[];
+  }
+>;
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length];
+}
+
+/** The closest known variable to a misspelt one, if any is close enough to be a likely typo. */
+export function suggestVariable(name: string, known: readonly string[] = SIDECAR_ENV_VARS): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const d = editDistance(name, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(name.length / 4)) ? best : undefined;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Environment → frozen config. Empty variables count as unset (Kubernetes renders an unset
+ * downward-API field as ""). Throws `MeshtapError(SC_ERR_CONFIG)` on the first bad value(s).
+ */
+export function resolveSidecarConfig(env: Record<string, string | undefined>): SidecarConfig {
+  const input: Record<string, string> = {};
+  for (const name of SIDECAR_ENV_VARS) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== '') input[name] = value.trim();
+  }
+  const parsed = sidecarEnvSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      const value = input[name];
+      return value === undefined ? `${name} is not set: ${issue.message}` : `${name}="${value}": ${issue.message}`;
+    });
+    throw new MeshtapError(SC_ERR_CONFIG, problems.join('; '));
+  }
+  const warnings: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith('MESHTAP_') || SIDECAR_ENV_VARS.includes(name)) continue;
+    const hint = suggestVariable(name);
+    warnings.push(`unknown variable ${name} is ignored${hint ? ` (did you mean ${hint}?)` : ''}`);
+  }
+  if (parsed.data.mtls.mode !== 'off') {
+    warnings.push(`MESHTAP_MTLS_MODE=${parsed.data.mtls.mode} is accepted but mTLS is not active in this version: traffic stays plaintext`);
+  }
+  return deepFreeze({ ...parsed.data, warnings });
+}

@@ -1,0 +1,196 @@
+/**
+ * The sidecar's counters and their Prometheus view.
+ *
+ * The data path only increments plain numbers in `SidecarStats` (no label lookups per chunk);
+ * prom-client reads them at scrape time through `collect()` callbacks, on its own Registry.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Observer } from './record.ts';
+
+export interface DirectionStats {
+  /** Connections by the protocol they were classified as (`none`: no byte; `uncaptured`: capture off). */
+  connectionsByProtocol: Record<string, number>;
+  active: number;
+  bytesFromClient: number;
+  bytesFromServer: number;
+  originalDstFailures: Record<string, number>;
+  upstreamConnectFailures: number;
+}
+
+export interface SidecarStats {
+  outbound: DirectionStats;
+  inbound: DirectionStats;
+  /** `exception`: a parser threw (a bug); `parse_error`: traffic the parser could not read. */
+  parserErrors: { exception: number; parse_error: number };
+  records: {
+    /** Exchanges completed into records. */
+    emitted: number;
+    /** Records the shipper took. */
+    offered: number;
+    /** Records dropped before reaching the shipper's queue, by reason. */
+    dropped: Record<string, number>;
+  };
+}
+
+/** What the metrics read from the shipper; absent when there is no collector. */
+export interface ShipperCounters {
+  shipped: number;
+  /** Drops inside the shipper, by reason (queue full, rejected, ...). */
+  dropped: Record<string, number>;
+  queued?: number;
+}
+
+function directionStats(): DirectionStats {
+  return {
+    connectionsByProtocol: {},
+    active: 0,
+    bytesFromClient: 0,
+    bytesFromServer: 0,
+    originalDstFailures: {},
+    upstreamConnectFailures: 0,
+  };
+}
+
+export function createSidecarStats(): SidecarStats {
+  return {
+    outbound: directionStats(),
+    inbound: directionStats(),
+    parserErrors: { exception: 0, parse_error: 0 },
+    records: { emitted: 0, offered: 0, dropped: {} },
+  };
+}
+
+export function countDrop(stats: SidecarStats, reason: string, n = 1): void {
+  stats.records.dropped[reason] = (stats.records.dropped[reason] ?? 0) + n;
+}
+
+export interface SidecarMetricsSources {
+  stats: SidecarStats;
+  shipper: () => ShipperCounters | undefined;
+  draining: () => boolean;
+}
+
+const DIRECTIONS: Observer[] = ['outbound', 'inbound'];
+
+export function createSidecarMetrics(sources: SidecarMetricsSources): Registry {
+  const registry = new Registry();
+  const { stats } = sources;
+  const registers = [registry];
+
+  new Counter({
+    name: 'meshtap_sidecar_connections_total',
+    help: 'Connections proxied, by listener direction and detected protocol (none: no byte seen; uncaptured: capture off).',
+    labelNames: ['direction', 'protocol'],
+    registers,
+    collect() {
+      this.reset();
+      for (const direction of DIRECTIONS) {
+        for (const [protocol, n] of Object.entries(stats[direction].connectionsByProtocol)) this.inc({ direction, protocol }, n);
+      }
+    },
+  });
+  new Gauge({
+    name: 'meshtap_sidecar_connections_active',
+    help: 'Connections open now, by listener direction.',
+    labelNames: ['direction'],
+    registers,
+    collect() {
+      for (const direction of DIRECTIONS) this.set({ direction }, stats[direction].active);
+    },
+  });
+  new Counter({
+    name: 'meshtap_sidecar_bytes_total',
+    help: 'Bytes forwarded, by listener direction and the side that sent them.',
+    labelNames: ['direction', 'from'],
+    registers,
+    collect() {
+      this.reset();
+      for (const direction of DIRECTIONS) {
+        this.inc({ direction, from: 'client' }, stats[direction].bytesFromClient);
+        this.inc({ direction, from: 'server' }, stats[direction].bytesFromServer);
+      }
+    },
+  });
+  new Counter({
+    name: 'meshtap_sidecar_original_dst_failures_total',
+    help: 'Accepted connections closed because their original destination could not be used, by reason.',
+    labelNames: ['direction', 'reason'],
+    registers,
+    collect() {
+      this.reset();
+      for (const direction of DIRECTIONS) {
+        for (const [reason, n] of Object.entries(stats[direction].originalDstFailures)) this.inc({ direction, reason }, n);
+      }
+    },
+  });
+  new Counter({
+    name: 'meshtap_sidecar_upstream_connect_failures_total',
+    help: 'Upstream connections that failed to open (the client was reset).',
+    labelNames: ['direction'],
+    registers,
+    collect() {
+      this.reset();
+      for (const direction of DIRECTIONS) this.inc({ direction }, stats[direction].upstreamConnectFailures);
+    },
+  });
+  new Counter({
+    name: 'meshtap_sidecar_parser_errors_total',
+    help: 'Parser failures: exception (a parser threw and was dropped for its connection) or parse_error (unreadable traffic).',
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      this.reset();
+      this.inc({ kind: 'exception' }, stats.parserErrors.exception);
+      this.inc({ kind: 'parse_error' }, stats.parserErrors.parse_error);
+    },
+  });
+  new Counter({
+    name: 'meshtap_sidecar_records_emitted_total',
+    help: 'Records completed from captured exchanges.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(stats.records.emitted);
+    },
+  });
+  new Counter({
+    name: 'meshtap_sidecar_records_offered_total',
+    help: 'Records the shipper accepted into its queue.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(stats.records.offered);
+    },
+  });
+  new Counter({
+    name: 'meshtap_sidecar_records_shipped_total',
+    help: 'Records the collector acknowledged.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(sources.shipper()?.shipped ?? 0);
+    },
+  });
+  new Counter({
+    name: 'meshtap_sidecar_records_dropped_total',
+    help: 'Records dropped, by reason (no_collector, mask_error, queue_full, ...).',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      this.reset();
+      const totals: Record<string, number> = { ...stats.records.dropped };
+      for (const [reason, n] of Object.entries(sources.shipper()?.dropped ?? {})) totals[reason] = (totals[reason] ?? 0) + n;
+      for (const [reason, n] of Object.entries(totals)) this.inc({ reason }, n);
+    },
+  });
+  new Gauge({
+    name: 'meshtap_sidecar_draining',
+    help: '1 while the sidecar drains after SIGTERM.',
+    registers,
+    collect() {
+      this.set(sources.draining() ? 1 : 0);
+    },
+  });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}

@@ -1,0 +1,236 @@
+/**
+ * The capture side of one connection: sees copies of the bytes the proxy forwards, picks a
+ * protocol from the first client bytes and feeds a `CaptureSession`.
+ *
+ * Detection never holds bytes back: the proxy forwards every chunk before the tap sees it,
+ * and while the protocol is still unknown the tap only keeps its own references to the chunks
+ * (replayed into the session once one is chosen). Rules, in order:
+ * - the server speaks before the client (banner protocols: SMTP, MySQL, ...) → opaque `tcp`;
+ * - the detector answers from the client's first bytes → that protocol;
+ * - the client has spoken but the detector still wants more after the detect timeout, or more
+ *   than `MAX_PROBE_BYTES`, or a side ended → opaque `tcp`.
+ * A silent connection is never timed out: nothing is known and nothing is held.
+ *
+ * Every call into the session is guarded: a parser that throws is counted and dropped for the
+ * rest of the connection, the connection itself carries on.
+ */
+import type { CaptureContext, CaptureEvent, CaptureSession, CloseReason, Exchange, NsClock } from '../capture/session.ts';
+
+export type DetectResult = 'http1' | 'http2' | 'tls' | 'tcp' | 'need-more';
+/** Protocol labels of captured connections, named like the record's `protocol`. */
+export type CapturedProtocol = 'http' | 'http2' | 'tls' | 'tcp';
+
+/** The parsers, injected so the tap can be tested without them and swapped without touching it. */
+export interface CaptureFactory {
+  detect(firstBytes: Uint8Array): DetectResult;
+  createSession(protocol: CapturedProtocol, ctx: CaptureContext): CaptureSession;
+}
+
+export interface CaptureTapOptions {
+  factory: CaptureFactory;
+  clock: NsClock;
+  maxBodyBytes: number;
+  detectTimeoutMs: number;
+  onExchange: (exchange: Exchange) => void;
+  onEvent: (event: CaptureEvent) => void;
+  /** The protocol was chosen (once per connection). */
+  onProtocol: (protocol: CapturedProtocol) => void;
+  /** The session (or the detector) threw: it is dropped for the rest of the connection. */
+  onFault: (err: unknown) => void;
+}
+
+/** Beyond this many client bytes without an answer from the detector, the stream is opaque. */
+export const MAX_PROBE_BYTES = 16 * 1024;
+
+const DETECTING = 0;
+const CAPTURING = 1;
+const OFF = 2;
+
+const CLIENT_DATA = 0;
+const SERVER_DATA = 1;
+const CLIENT_END = 2;
+const SERVER_END = 3;
+
+interface Pending {
+  kind: number;
+  chunk: Uint8Array | undefined;
+  at: bigint;
+}
+
+const DETECTED: Record<Exclude<DetectResult, 'need-more'>, CapturedProtocol> = {
+  http1: 'http',
+  http2: 'http2',
+  tls: 'tls',
+  tcp: 'tcp',
+};
+
+export class CaptureTap {
+  private state = DETECTING;
+  private session: CaptureSession | undefined;
+  private pending: Pending[] = [];
+  private probe: Buffer | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private sawBytes = false;
+  private chosen: CapturedProtocol | undefined;
+  private readonly options: CaptureTapOptions;
+
+  constructor(options: CaptureTapOptions) {
+    this.options = options;
+  }
+
+  /** The chosen protocol, once detection is over. */
+  get protocol(): CapturedProtocol | undefined {
+    return this.chosen;
+  }
+
+  clientData(chunk: Uint8Array): void {
+    if (this.state === CAPTURING) {
+      const session = this.session!;
+      try {
+        session.clientData(chunk, this.options.clock());
+      } catch (err) {
+        this.fault(err);
+      }
+      return;
+    }
+    if (this.state === OFF) return;
+    this.sawBytes = true;
+    this.pending.push({ kind: CLIENT_DATA, chunk, at: this.options.clock() });
+    const probe = this.probe ? Buffer.concat([this.probe, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.probe = probe;
+    let result: DetectResult;
+    try {
+      result = this.options.factory.detect(probe);
+    } catch (err) {
+      this.fault(err);
+      return;
+    }
+    if (result !== 'need-more') this.choose(DETECTED[result]);
+    else if (probe.length >= MAX_PROBE_BYTES) this.choose('tcp');
+    else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        if (this.state === DETECTING) this.choose('tcp');
+      }, this.options.detectTimeoutMs);
+      this.timer.unref();
+    }
+  }
+
+  serverData(chunk: Uint8Array): void {
+    if (this.state === CAPTURING) {
+      const session = this.session!;
+      try {
+        session.serverData(chunk, this.options.clock());
+      } catch (err) {
+        this.fault(err);
+      }
+      return;
+    }
+    if (this.state === OFF) return;
+    this.sawBytes = true;
+    this.pending.push({ kind: SERVER_DATA, chunk, at: this.options.clock() });
+    // Server first, or a server answering bytes the detector could not place: not a protocol
+    // the client opens, so opaque.
+    this.choose('tcp');
+  }
+
+  clientEnd(): void {
+    this.endOf(CLIENT_END);
+  }
+
+  serverEnd(): void {
+    this.endOf(SERVER_END);
+  }
+
+  /** The connection is gone. A connection that never carried a byte yields nothing. */
+  close(reason: CloseReason): void {
+    if (this.state === DETECTING) {
+      if (!this.sawBytes) {
+        this.stop();
+        return;
+      }
+      this.choose('tcp');
+    }
+    if (this.state !== CAPTURING) return;
+    const session = this.session!;
+    this.stop();
+    try {
+      session.close(this.options.clock(), reason);
+    } catch (err) {
+      this.options.onFault(err);
+    }
+  }
+
+  /** Stops capturing without flushing (the proxy reports the connection's fate itself). */
+  disable(): void {
+    this.stop();
+  }
+
+  private endOf(kind: number): void {
+    if (this.state === CAPTURING) {
+      const session = this.session!;
+      try {
+        if (kind === CLIENT_END) session.clientEnd(this.options.clock());
+        else session.serverEnd(this.options.clock());
+      } catch (err) {
+        this.fault(err);
+      }
+      return;
+    }
+    if (this.state === OFF) return;
+    this.pending.push({ kind, chunk: undefined, at: this.options.clock() });
+    if (this.sawBytes) this.choose('tcp');
+  }
+
+  private choose(protocol: CapturedProtocol): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.chosen = protocol;
+    this.probe = undefined;
+    this.options.onProtocol(protocol);
+    const ctx: CaptureContext = {
+      maxBodyBytes: this.options.maxBodyBytes,
+      emit: this.options.onExchange,
+      event: this.options.onEvent,
+    };
+    let session: CaptureSession;
+    try {
+      session = this.options.factory.createSession(protocol, ctx);
+    } catch (err) {
+      this.fault(err);
+      return;
+    }
+    this.session = session;
+    this.state = CAPTURING;
+    const pending = this.pending;
+    this.pending = [];
+    try {
+      for (const p of pending) {
+        if (p.kind === CLIENT_DATA) session.clientData(p.chunk!, p.at);
+        else if (p.kind === SERVER_DATA) session.serverData(p.chunk!, p.at);
+        else if (p.kind === CLIENT_END) session.clientEnd(p.at);
+        else session.serverEnd(p.at);
+      }
+    } catch (err) {
+      this.fault(err);
+    }
+  }
+
+  private fault(err: unknown): void {
+    this.stop();
+    this.options.onFault(err);
+  }
+
+  private stop(): void {
+    this.state = OFF;
+    this.session = undefined;
+    this.pending = [];
+    this.probe = undefined;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+}

@@ -1,0 +1,150 @@
+import t from 'tap';
+import type { CaptureContext, CaptureSession, CloseReason } from '../../../sidecar/capture/session.ts';
+import { CaptureTap, MAX_PROBE_BYTES, type CaptureFactory, type CapturedProtocol, type DetectResult } from '../../../sidecar/proxy/capture-tap.ts';
+
+type Call = [string, ...unknown[]];
+
+function recordingFactory(detect: (b: Uint8Array) => DetectResult, opts: { throwOn?: string } = {}) {
+  const calls: Call[] = [];
+  const created: CapturedProtocol[] = [];
+  const factory: CaptureFactory = {
+    detect,
+    createSession(protocol: CapturedProtocol, _ctx: CaptureContext): CaptureSession {
+      created.push(protocol);
+      const guard = (name: string) => {
+        if (opts.throwOn === name) throw new Error(`boom in ${name}`);
+      };
+      return {
+        clientData: (chunk) => (guard('clientData'), calls.push(['c', Buffer.from(chunk).toString()])),
+        serverData: (chunk) => (guard('serverData'), calls.push(['s', Buffer.from(chunk).toString()])),
+        clientEnd: () => (guard('clientEnd'), calls.push(['ce'])),
+        serverEnd: () => (guard('serverEnd'), calls.push(['se'])),
+        close: (_now: bigint, reason: CloseReason) => (guard('close'), calls.push(['close', reason])),
+      };
+    },
+  };
+  return { factory, calls, created };
+}
+
+function tapWith(factory: CaptureFactory, detectTimeoutMs = 20) {
+  const faults: unknown[] = [];
+  const protocols: CapturedProtocol[] = [];
+  let t0 = 0n;
+  const tap = new CaptureTap({
+    factory,
+    clock: () => ++t0,
+    maxBodyBytes: 1024,
+    detectTimeoutMs,
+    onExchange: () => undefined,
+    onEvent: () => undefined,
+    onProtocol: (p) => protocols.push(p),
+    onFault: (err) => faults.push(err),
+  });
+  return { tap, faults, protocols };
+}
+
+const httpish = (b: Uint8Array): DetectResult => {
+  const s = Buffer.from(b).toString();
+  if (s.startsWith('GET ')) return 'http1';
+  if ('GET '.startsWith(s)) return 'need-more';
+  return 'tcp';
+};
+
+void t.test('client bytes pick the protocol and are replayed in order', async (t) => {
+  const { factory, calls, created } = recordingFactory(httpish);
+  const { tap, protocols } = tapWith(factory);
+  tap.clientData(Buffer.from('GE'));
+  t.same(created, [], 'undecided after a partial method');
+  tap.clientData(Buffer.from('T / HTTP/1.1\r\n\r\n'));
+  t.same(created, ['http']);
+  t.same(protocols, ['http']);
+  tap.serverData(Buffer.from('HTTP/1.1 200 OK\r\n\r\n'));
+  tap.close('fin');
+  t.same(calls, [
+    ['c', 'GE'],
+    ['c', 'T / HTTP/1.1\r\n\r\n'],
+    ['s', 'HTTP/1.1 200 OK\r\n\r\n'],
+    ['close', 'fin'],
+  ]);
+});
+
+void t.test('the server speaking first makes the connection opaque at once', async (t) => {
+  const { factory, calls, created } = recordingFactory(httpish);
+  const { tap } = tapWith(factory);
+  tap.serverData(Buffer.from('220 smtp ready\r\n'));
+  t.same(created, ['tcp']);
+  tap.clientData(Buffer.from('GET / HTTP/1.1\r\n'));
+  t.same(created, ['tcp'], 'later client bytes do not change it');
+  t.same(calls, [
+    ['s', '220 smtp ready\r\n'],
+    ['c', 'GET / HTTP/1.1\r\n'],
+  ]);
+});
+
+void t.test('a client that trickles past the detect timeout is opaque', async (t) => {
+  const { factory, created } = recordingFactory(httpish);
+  const { tap } = tapWith(factory, 10);
+  tap.clientData(Buffer.from('G'));
+  t.same(created, []);
+  await new Promise((r) => setTimeout(r, 40));
+  t.same(created, ['tcp']);
+});
+
+void t.test('a silent connection is never classified and yields nothing', async (t) => {
+  const { factory, calls, created } = recordingFactory(httpish);
+  const { tap, protocols } = tapWith(factory, 5);
+  await new Promise((r) => setTimeout(r, 20));
+  tap.close('fin');
+  t.same(created, []);
+  t.same(calls, []);
+  t.same(protocols, []);
+  t.equal(tap.protocol, undefined);
+});
+
+void t.test('more than MAX_PROBE_BYTES without an answer is opaque', async (t) => {
+  const { factory, created } = recordingFactory(() => 'need-more');
+  const { tap } = tapWith(factory, 10_000);
+  tap.clientData(Buffer.alloc(MAX_PROBE_BYTES - 1));
+  t.same(created, []);
+  tap.clientData(Buffer.alloc(1));
+  t.same(created, ['tcp']);
+});
+
+void t.test('a client FIN before detection decides on what was seen', async (t) => {
+  const { factory, calls, created } = recordingFactory(httpish);
+  const { tap } = tapWith(factory, 10_000);
+  tap.clientData(Buffer.from('G'));
+  tap.clientEnd();
+  t.same(created, ['tcp']);
+  t.same(calls, [['c', 'G'], ['ce']]);
+});
+
+void t.test('a session that throws is dropped, counted once, and never called again', async (t) => {
+  const { factory, calls } = recordingFactory(httpish, { throwOn: 'serverData' });
+  const { tap, faults } = tapWith(factory);
+  tap.clientData(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
+  tap.serverData(Buffer.from('HTTP/1.1 200 OK\r\n\r\n'));
+  tap.serverData(Buffer.from('more'));
+  tap.clientData(Buffer.from('more'));
+  tap.close('fin');
+  t.equal(faults.length, 1);
+  t.same(calls, [['c', 'GET / HTTP/1.1\r\n\r\n']]);
+});
+
+void t.test('a detector that throws is a fault, not an exception', async (t) => {
+  const { factory } = recordingFactory(() => {
+    throw new Error('detector bug');
+  });
+  const { tap, faults } = tapWith(factory);
+  t.doesNotThrow(() => tap.clientData(Buffer.from('x')));
+  t.equal(faults.length, 1);
+});
+
+void t.test('disable() stops without flushing', async (t) => {
+  const { factory, calls } = recordingFactory(httpish);
+  const { tap } = tapWith(factory);
+  tap.clientData(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
+  tap.disable();
+  tap.close('reset');
+  t.same(calls, [['c', 'GET / HTTP/1.1\r\n\r\n']]);
+});

@@ -1,0 +1,139 @@
+/**
+ * The application of the system tests' client pod: one command per run, run as an ordinary
+ * uid inside the client namespace (so its connections are redirected), result as one JSON line.
+ *
+ *   fetch URL [METHOD] [BODY]          Node's fetch
+ *   pipeline HOST PORT                 three GETs written at once on one raw socket
+ *   upload URL BYTES                   POST BYTES random bytes; reports their digest and the answer
+ *   download URL                       GET; reports the digest of what arrived and x-sha256
+ *   reset-mid-response URL             GET, then resets the connection after the first bytes
+ *   half-close HOST PORT BYTES         send, shut down writing, read the answer
+ *   banner HOST PORT                   time from connect to the server's first bytes
+ *   many URL COUNT BYTES               COUNT sequential echo POSTs of BYTES random bytes each
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+function dial(host: string, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, allowHalfOpen: true }, () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+function readToEnd(socket: Socket): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.once('end', () => resolve(Buffer.concat(chunks)));
+    socket.once('error', reject);
+  });
+}
+
+async function main(argv: string[]): Promise<unknown> {
+  const [command, ...args] = argv;
+  switch (command) {
+    case 'fetch': {
+      const [url, method = 'GET', body] = args;
+      const res = await fetch(url, { method, body, headers: body ? { 'content-type': 'application/json' } : undefined });
+      return { status: res.status, body: await res.text() };
+    }
+    case 'pipeline': {
+      const [host, port] = args;
+      const socket = await dial(host, Number(port));
+      const requests = ['/echo?n=1', '/slow?ms=150', '/echo?n=3']
+        .map((path, i) => `POST ${path} HTTP/1.1\r\nhost: ${host}\r\ncontent-type: text/plain\r\ncontent-length: 5\r\n\r\nbody${i}`)
+        .join('');
+      socket.write(requests);
+      // Three answers of known small bodies: wait until the last one is in, then close.
+      const chunks: Buffer[] = [];
+      await new Promise<void>((resolve, reject) => {
+        socket.on('data', (c: Buffer) => {
+          chunks.push(c);
+          const text = Buffer.concat(chunks).toString();
+          if ((text.match(/HTTP\/1\.1 /g) ?? []).length === 3 && text.endsWith('body2')) resolve();
+        });
+        socket.once('error', reject);
+      });
+      socket.end();
+      return { responses: Buffer.concat(chunks).toString() };
+    }
+    case 'upload': {
+      const [url, size] = args;
+      const body = randomBytes(Number(size));
+      const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } });
+      return { status: res.status, sent_sha256: sha256(body), answer: await res.json() };
+    }
+    case 'download': {
+      const [url] = args;
+      const res = await fetch(url);
+      const body = Buffer.from(await res.arrayBuffer());
+      return { status: res.status, size: body.length, sha256: sha256(body), header_sha256: res.headers.get('x-sha256') };
+    }
+    case 'reset-mid-response': {
+      const [url] = args;
+      return await new Promise((resolve, reject) => {
+        const req = request(url, { agent: false }, (res) => {
+          let received = 0;
+          res.on('data', (c: Buffer) => {
+            received += c.length;
+            if (received >= 64 * 1024 && !req.socket?.destroyed) {
+              req.socket?.resetAndDestroy();
+              resolve({ status: res.statusCode, received_before_reset: received });
+            }
+          });
+          res.on('error', () => undefined);
+        });
+        req.on('error', (err) => (req.socket?.destroyed ? undefined : reject(err)));
+        req.end();
+      });
+    }
+    case 'half-close': {
+      const [host, port, size] = args;
+      const socket = await dial(host, Number(port));
+      const body = randomBytes(Number(size));
+      const answer = readToEnd(socket);
+      socket.write(body.subarray(0, body.length >> 1));
+      socket.end(body.subarray(body.length >> 1));
+      return { sent: `${body.length} ${sha256(body)}`, answer: (await answer).toString() };
+    }
+    case 'banner': {
+      const [host, port] = args;
+      const started = performance.now();
+      const socket = await dial(host, Number(port));
+      const connected = performance.now();
+      const first = await new Promise<Buffer>((resolve) => socket.once('data', resolve));
+      const bannerMs = performance.now() - connected;
+      const rest = readToEnd(socket);
+      socket.end('HELO test\r\n');
+      return { connect_ms: connected - started, banner_ms: bannerMs, text: first.toString() + (await rest).toString() };
+    }
+    case 'many': {
+      const [url, count, size] = args;
+      let ok = 0;
+      let slowestMs = 0;
+      for (let i = 0; i < Number(count); i++) {
+        const body = randomBytes(Number(size));
+        const started = performance.now();
+        const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } });
+        const echoed = Buffer.from(await res.arrayBuffer());
+        slowestMs = Math.max(slowestMs, performance.now() - started);
+        if (res.status === 200 && echoed.equals(body)) ok++;
+      }
+      return { ok, slowest_ms: slowestMs };
+    }
+    default:
+      throw new Error(`unknown command ${command}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
+  (err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
