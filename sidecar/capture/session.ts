@@ -6,7 +6,7 @@
  * emits `Exchange`s; the proxy completes them into `CallRecord`s (ids, endpoints, observer, TLS),
  * masks them and offers them to the shipper.
  */
-import type { CallRecord } from '../record.ts';
+import type { AppTlsInfo, CallRecord } from '../record.ts';
 
 /** Monotonic-free wall clock in ns since the epoch (supplied by the IO shell). */
 export type NsClock = () => bigint;
@@ -42,6 +42,8 @@ export type Exchange = Pick<
    * could not be content-decoded, a request cut short after its response.
    */
   notes?: string[];
+  /** App TLS handshake metadata, for connections captured as `tls` (passed through, not terminated). */
+  tls_info?: AppTlsInfo;
 };
 
 /** Events worth counting (metrics) that are not exchanges. */
