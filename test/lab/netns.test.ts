@@ -1,7 +1,7 @@
 import t from 'tap';
 import { PodNetwork, execInNetns, listNetns, sh } from '../../lab/netns.ts';
 
-t.test('pods on a bridge reach each other and are removed without trace', async (t) => {
+void t.test('pods on a bridge reach each other and are removed without trace', async (t) => {
   const net = new PodNetwork();
   t.teardown(() => net.destroy());
   await net.create();
