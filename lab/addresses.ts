@@ -31,10 +31,10 @@ export const FIRST_SERVICE_HOST = 11;
 export const NODE_NAME = 'lab';
 export const CLUSTER_DOMAIN = 'cluster.local';
 
-/** Default ports of the host-side processes. The webhook only listens on loopback, on a free port. */
+/** Default ports of the host-side processes. The controller's webhook listens on a free port. */
 export const DEFAULT_COLLECTOR_GRPC_PORT = 9400;
 export const DEFAULT_COLLECTOR_HTTP_PORT = 8080;
-/** Where the future CA/controller will listen; written into the injector config now so the env is final. */
+/** The controller's CA + membership gRPC port, on the bridge address (the injector config points sidecars here). */
 export const CONTROLLER_PORT = 15012;
 
 /** uid/gid app containers run as unless the pod's securityContext says otherwise. */

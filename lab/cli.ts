@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { CLI_ERR_USAGE, parseCommandArgs, parsePort, type CommandIO } from '../lib/cli.ts';
 import { MeshtapError, describeError, isMeshtapError } from '../lib/errors.ts';
-import { DEFAULT_COLLECTOR_GRPC_PORT, DEFAULT_COLLECTOR_HTTP_PORT, STATE_DIR } from './addresses.ts';
+import { CONTROLLER_PORT, DEFAULT_COLLECTOR_GRPC_PORT, DEFAULT_COLLECTOR_HTTP_PORT, STATE_DIR } from './addresses.ts';
 import { labDown, labExists } from './down.ts';
 import { LAB_ERR_ALREADY_UP, LAB_ERR_NOT_ROOT, LAB_ERR_NOT_UP, LAB_ERR_POD_NOT_FOUND } from './errors.ts';
 import { netnsPids } from './node-network.ts';
@@ -17,8 +17,8 @@ import { LabStarter, assertPortFree } from './up.ts';
 const USAGE = `usage: meshtap lab <command> [options]
 
 A cluster on this machine: every pod of a scenario (a directory of Kubernetes YAML) is a
-network namespace on a bridge, admitted by the real webhook, with the injected init container
-and sidecar run as the patch says, and a real collector. Needs root (or CAP_NET_ADMIN).
+network namespace on a bridge, admitted by the real controller (webhook, CA, membership feed),
+with the injected init container and sidecar run as the patch says, and a real collector. Needs root (or CAP_NET_ADMIN).
 
 commands:
   up [--scenario NAME|DIR] [--foreground] [--grpc-port P] [--http-port P] [--timeout SECONDS]
@@ -26,7 +26,8 @@ commands:
         NAME is a built-in scenario under lab/scenarios/ (default shop, or hello while shop
         does not exist). --foreground stays attached and takes the lab down on Ctrl-C.
   status [--json]
-        pods (namespace, netns, IP, injected, ready), services (VIP, ports), collector URLs
+        pods (namespace, netns, IP, injected, ready), services (VIP, ports), controller and
+        collector addresses
   exec POD -- CMD [ARGS...]
         run CMD in the pod's network namespace as its app user with the app's environment;
         POD is NAME, NAMESPACE/NAME, or a unique Deployment-name prefix. Exit code is CMD's.
@@ -132,6 +133,7 @@ async function up(argv: string[], io: CommandIO): Promise<number> {
   }
   await assertPortFree(grpcPort, 'collector gRPC');
   await assertPortFree(httpPort, 'collector HTTP');
+  await assertPortFree(CONTROLLER_PORT, 'controller CA and membership gRPC');
 
   const abort = new AbortController();
   const progress = (line: string) => io.stdout.write(`${line}\n`);
@@ -257,6 +259,18 @@ async function status(argv: string[], io: CommandIO): Promise<number> {
     stateDir: state.stateDir,
     node: { bridge: state.bridge?.name, gateway: state.bridge?.gateway },
     webhook: state.webhook,
+    controller: state.controller
+      ? {
+          process: state.controller.process,
+          pid: state.controller.pid,
+          running: state.controller.pid !== undefined && isAlive(state.controller.pid),
+          webhook: state.controller.webhookUrl,
+          grpc: state.controller.grpcAddr,
+          ...(state.controller.trustDomain ? { trustDomain: state.controller.trustDomain } : {}),
+          log: state.controller.log,
+        }
+      : undefined,
+    inventory: state.inventory,
     collector: state.collector ? { url: state.collector.url, grpc: state.collector.grpcAddr, dashboard: state.collector.dashboardUrl } : undefined,
     pods,
     services,
@@ -281,6 +295,9 @@ async function status(argv: string[], io: CommandIO): Promise<number> {
     ),
     '',
   );
+  if (doc.controller) {
+    lines.push(`controller: ${doc.controller.process} (pid ${doc.controller.pid ?? '?'}${doc.controller.running ? '' : ', NOT RUNNING'}): webhook ${doc.controller.webhook}, CA and membership ${doc.controller.grpc}`);
+  }
   if (doc.collector) lines.push(`collector: ${doc.collector.url} (gRPC ${doc.collector.grpc})`, `dashboard: ${doc.collector.dashboard}`);
   io.stdout.write(`${lines.join('\n')}\n`);
   return 0;

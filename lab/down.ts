@@ -150,7 +150,7 @@ export async function labDown(options: DownOptions): Promise<DownResult> {
   );
   if (existing.size > 0) say(`removed ${existing.size} pod namespace(s)`);
 
-  // Host processes: webhook/controller, collector, anything started with the state directory.
+  // Host processes: controller, collector, anything started with the state directory.
   const hostPids = labHostProcesses(state, stateDir);
   if (hostPids.length > 0) {
     await stopPids(hostPids, graceMs);

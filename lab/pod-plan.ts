@@ -35,11 +35,14 @@ export interface PodContext {
   exactEnvContainers: readonly string[];
 }
 
-export type VolumePlan =
+type VolumeSource =
   | { name: string; dir: string; type: 'emptyDir' }
   | { name: string; dir: string; type: 'token'; file: string; audience: string; expirationSeconds: number }
   | { name: string; dir: string; type: 'trustBundle'; files: string[] }
   | { name: string; dir: string; type: 'unsupported'; reason: string };
+
+/** A volume and the users of the containers that mount it (who must be able to read its files). */
+export type VolumePlan = VolumeSource & { mountedBy: Array<{ container: string; uid: number; gid: number }> };
 
 export type ProcessRole = 'init' | 'sidecar' | 'app';
 
@@ -125,8 +128,8 @@ export function buildServiceEnv(services: ReadonlyArray<{ name: string; clusterI
   return env;
 }
 
-function planVolumes(pod: Pod, podDir: string): VolumePlan[] {
-  const volumes: VolumePlan[] = [];
+function planVolumes(pod: Pod, podDir: string): VolumeSource[] {
+  const volumes: VolumeSource[] = [];
   for (const v of pod.spec.volumes ?? []) {
     const name = typeof v.name === 'string' ? v.name : '';
     if (!name) continue;
@@ -169,7 +172,7 @@ function mapPaths(value: string, mounts: ReadonlyArray<{ mountPath: string; dir:
   return value;
 }
 
-function containerMounts(c: Container, volumes: VolumePlan[]): Array<{ mountPath: string; dir: string }> {
+function containerMounts(c: Container, volumes: readonly VolumeSource[]): Array<{ mountPath: string; dir: string }> {
   const mounts = Array.isArray(c.volumeMounts) ? c.volumeMounts.filter(isRecord) : [];
   return mounts
     .flatMap((m) => {
@@ -240,7 +243,14 @@ export function buildPodPlan(pod: Pod, ctx: PodContext): PodPlan {
     // The fallback layout puts the proxy among the containers, first, with a postStart wait.
     ...pod.spec.containers.map((c) => plan(c, ctx.exactEnvContainers.includes(c.name) ? 'sidecar' : 'app')),
   ];
-  return { volumes, processes };
+  const all = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
+  const withUsers = volumes.map((v): VolumePlan => ({
+    ...v,
+    mountedBy: all
+      .filter((c) => Array.isArray(c.volumeMounts) && c.volumeMounts.some((m) => isRecord(m) && m.name === v.name))
+      .map((c) => ({ container: c.name, ...userOf(pod, c, ctx.defaultUid) })),
+  }));
+  return { volumes: withUsers, processes };
 }
 
 /** A probe's port as a number, looking named ports up in the pod's containers. */

@@ -149,7 +149,7 @@ function safeEncode(seed: string, length: number): string {
 }
 
 /** A stable stand-in for the API server's uid, so re-running a scenario names things the same way. */
-function stableUid(seed: string): string {
+export function stableUid(seed: string): string {
   const h = createHash('sha256').update(seed).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }

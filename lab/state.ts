@@ -3,7 +3,7 @@
  * undo a run that crashed half-way; `lab status` and `lab exec` read it.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { MeshtapError } from '../lib/errors.ts';
 import { STATE_FILE } from './addresses.ts';
 import { LAB_ERR_ALREADY_UP, LAB_ERR_STATE } from './errors.ts';
@@ -65,6 +65,12 @@ export interface LabState {
   ports: { grpc: number; http: number; webhook?: number };
   collector?: { grpcAddr: string; url: string; dashboardUrl: string };
   webhook?: { url: string };
+  /** `meshtap controller`: webhook, CA and membership feed in one process. */
+  controller?: { process: string; webhookUrl: string; grpcAddr: string; pid?: number; log: string; trustDomain?: string };
+  /** The public half of the key the lab signs pods' tokens with (the controller's `--token-key`). */
+  tokenKeyFile?: string;
+  /** What the lab keeps for the processes that would watch an API server: rewritten as pods come and go. */
+  inventory?: { membershipFile: string; clusterFile: string };
   hostProcesses: HostProcessState[];
   /** /etc/netns did not exist before the lab; `lab down` removes it again when empty. */
   createdEtcNetns?: boolean;
@@ -119,10 +125,18 @@ export function claimState(state: LabState): void {
   }
 }
 
-/** Replaces the state file atomically (synchronously, so saves never interleave). */
-export function saveState(state: LabState): void {
-  const path = stateFilePath(state.stateDir);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state, null, 2), { mode: 0o644 });
+/**
+ * Replaces a file atomically: written aside in the same directory, then renamed over it, so a
+ * reader (or a directory watch) sees the old content or the new one, never a partial file.
+ * Synchronous, so two writes from one process never interleave.
+ */
+export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  writeFileSync(tmp, text, { mode });
   renameSync(tmp, path);
+}
+
+/** Replaces the state file atomically. */
+export function saveState(state: LabState): void {
+  writeFileAtomic(stateFilePath(state.stateDir), JSON.stringify(state, null, 2));
 }

@@ -1,16 +1,18 @@
 /**
  * `meshtap lab up`: brings a scenario up through the real pipeline. The steps, in order:
- * certificates (`meshtap certs init`), the control plane (today the webhook; the controller
- * replaces it through `ControlPlane`), the collector, the node's bridge, then every pod in
- * parallel: namespace + veth, /etc/hosts and service rules, admission through the webhook over
- * HTTPS, volumes, and the patched spec's processes in the kubelet's order (init containers,
- * the native sidecar until its startup probe passes, the app containers until ready).
+ * certificates (`meshtap certs init`) and the lab's token signing key, the node's bridge, the
+ * inventory files, the control plane (`meshtap controller`: webhook, CA and membership feed,
+ * through `ControlPlane`), the collector, then every pod in parallel: namespace + veth,
+ * /etc/hosts and service rules, admission through the webhook over HTTPS, volumes (the pod's
+ * signed token, the trust bundle), and the patched spec's processes in the kubelet's order
+ * (init containers, the native sidecar until its startup probe passes, the app containers
+ * until ready). The inventory files follow every pod from admission to ready.
  *
  * Every name is written to the state file before the thing is created, so `lab down` can
  * always undo what exists.
  */
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -22,6 +24,7 @@ import {
   DEFAULT_APP_UID,
   GATEWAY_IP,
   NODE_NAME,
+  NODE_POD_PREFIX,
   NODE_POD_PREFIX_LENGTH,
   podNetnsName,
   vethNames,
@@ -35,20 +38,16 @@ import { waitForProbe, type ProbeTarget } from './probe.ts';
 import { startProcess, tailLog } from './processes.ts';
 import { assignAddresses, parseScenario, type AddressedPod, type AddressedScenario, type Pod } from './scenario.ts';
 import { buildHostsFile, buildRejectRestore, buildResolvConf, buildServiceRestore } from './service-rules.ts';
-import { claimState, saveState, type ContainerState, type LabState, type PodState } from './state.ts';
+import { claimState, saveState, writeFileAtomic, type ContainerState, type LabState, type PodState } from './state.ts';
+import { buildInventoryList } from './inventory-list.ts';
+import type { LabInventory, LabInventoryPod } from './lab-inventory.ts';
+import { buildMembershipFile } from './membership-file.ts';
+import { DEFAULT_TOKEN_AUDIENCE, createKeyTokenIssuer, createTokenKeyPair, type TokenIssuer } from './token-issuer.ts';
 import { execInNetns } from './netns.ts';
 
 export type Progress = (line: string) => void;
 
-/** Issues the projected service-account token a pod's sidecar presents to the CA. */
-export type TokenIssuer = (request: {
-  pod: { name: string; namespace: string; uid: string; serviceAccount: string };
-  audience: string;
-  expirationSeconds: number;
-}) => Promise<string>;
-
-/** Until the CA exists the token file is empty: the sidecar only checks that the path is absolute. */
-export const emptyTokenIssuer: TokenIssuer = async () => '';
+export type { TokenIssuer } from './token-issuer.ts';
 
 export interface ControlPlaneContext {
   stateDir: string;
@@ -58,34 +57,85 @@ export interface ControlPlaneContext {
   namespacesFile: string;
   /** Injector options (collector and controller addresses on the lab's network). */
   injectorConfigFile: string;
+  /** PEM public key the pods' tokens are verified with. */
+  tokenKeyFile: string;
+  /** The membership file the lab keeps (`membership-file.ts`). */
+  membershipFile: string;
+  /** Address (on the bridge, reachable from every pod) and port of the CA + membership gRPC port. */
+  grpcIp: string;
+  grpcPort: number;
   /** Starts a host process, recorded in the state before it is spawned. */
   startHostProcess(name: string, argv: string[], env?: Record<string, string>): { child: ChildProcess; log: string };
   /** Resolves with the first JSON log line of `log` that `match` accepts. */
   waitForLogLine(name: string, log: string, child: ChildProcess, match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
-/** What admits pods and (later) signs certificates: the webhook today, `meshtap controller` next. */
-export interface ControlPlane {
-  name: string;
-  start(ctx: ControlPlaneContext): Promise<{ webhookUrl: string; caPem: string; summary: string }>;
+export interface RunningControlPlane {
+  webhookUrl: string;
+  /** The CA pods trust (the webhook's serving certificate and the gRPC port chain to it). */
+  caPem: string;
+  /** `ip:port` of the CA and membership gRPC port. */
+  grpcAddr: string;
+  /** The log the webhook's review lines (with skip reasons) go to. */
+  log: string;
+  pid?: number;
+  trustDomain?: string;
+  summary: string;
+  /** Resolves true once the membership feed lists `workloads` meshed pods, false after `timeoutMs`. */
+  waitForMembership?(workloads: number, timeoutMs: number): Promise<boolean>;
 }
 
-export const webhookControlPlane: ControlPlane = {
-  name: 'webhook',
+/** What admits pods, signs workload certificates and serves the membership feed. */
+export interface ControlPlane {
+  name: string;
+  start(ctx: ControlPlaneContext): Promise<RunningControlPlane>;
+}
+
+/** The name the issued gRPC certificate carries for in-cluster clients; the lab adds the bridge address. */
+export const CONTROLLER_DNS_NAME = 'meshtap-controller.meshtap-system.svc';
+
+/**
+ * `meshtap controller` on the bridge address: the webhook (a free port) and the CA +
+ * membership gRPC port (15012), whose serving certificate names both the bridge address (what
+ * `MESHTAP_CA_ADDR` holds, so a client checking the address's host accepts it) and the
+ * controller's service name (for a client that sets that name as TLS server name).
+ */
+export const controllerControlPlane: ControlPlane = {
+  name: 'controller',
   async start(ctx) {
     const argv = [
-      NODE, MESHTAP_BIN, 'webhook',
-      '--cert-dir', join(ctx.certDir, 'webhook'),
-      '--host', '127.0.0.1',
-      '--port', '0',
+      NODE, MESHTAP_BIN, 'controller',
+      '--webhook-cert-dir', join(ctx.certDir, 'webhook'),
+      '--ca-dir', join(ctx.certDir, 'ca'),
+      '--host', ctx.grpcIp,
+      '--webhook-port', '0',
+      '--grpc-port', String(ctx.grpcPort),
+      '--grpc-ip', ctx.grpcIp,
+      '--grpc-dns', CONTROLLER_DNS_NAME,
+      '--token-key', ctx.tokenKeyFile,
+      '--inventory-file', ctx.membershipFile,
       '--config', ctx.injectorConfigFile,
       '--namespaces', ctx.namespacesFile,
       '--strict-namespace-labels',
     ];
-    const { child, log } = ctx.startHostProcess('webhook', argv);
-    const line = await ctx.waitForLogLine('webhook', log, child, (l) => l.event === 'listening');
-    const webhookUrl = `https://127.0.0.1:${String(line.port)}`;
-    return { webhookUrl, caPem: readFileSync(join(ctx.certDir, 'webhook', 'ca.crt'), 'utf8'), summary: `${webhookUrl} (pid ${child.pid}, log ${log})` };
+    const { child, log } = ctx.startHostProcess('controller', argv);
+    const line = await ctx.waitForLogLine('controller', log, child, (l) => l.event === 'controller-ready');
+    const webhookUrl = `https://${ctx.grpcIp}:${String(line.webhookPort)}`;
+    const grpcAddr = `${ctx.grpcIp}:${String(line.grpcPort)}`;
+    return {
+      webhookUrl,
+      grpcAddr,
+      caPem: readFileSync(join(ctx.certDir, 'ca', 'ca.crt'), 'utf8'),
+      log,
+      pid: child.pid,
+      ...(typeof line.trustDomain === 'string' ? { trustDomain: line.trustDomain } : {}),
+      summary: `meshtap controller: webhook ${webhookUrl}, CA and membership ${grpcAddr} (pid ${child.pid}, log ${log})`,
+      waitForMembership: (workloads, timeoutMs) =>
+        ctx.waitForLogLine('controller', log, child, (l) => l.event === 'membership-snapshot' && l.workloads === workloads, timeoutMs).then(
+          () => true,
+          () => false,
+        ),
+    };
   },
 };
 
@@ -168,6 +218,12 @@ export class LabStarter {
   private webhookLog = '';
   private webhookUrl = '';
   private caPem = '';
+  private tokenIssuer: TokenIssuer | undefined;
+  /** Pods that exist (admitted), by `namespace/name`, as the inventory files show them. */
+  private readonly inventoryPods = new Map<string, LabInventoryPod>();
+  private lastMembership = '';
+  private lastClusterItems = '';
+  private clusterVersion = 0;
 
   constructor(options: UpOptions) {
     this.options = options;
@@ -219,6 +275,42 @@ export class LabStarter {
     saveState(this.state);
   }
 
+  /** The lab's inventory now, as the controller and the collector should see it. */
+  private inventory(): LabInventory {
+    return {
+      node: { name: NODE_NAME, ip: GATEWAY_IP, podCIDR: `${NODE_POD_PREFIX}.0/${NODE_POD_PREFIX_LENGTH}` },
+      namespaces: this.addressed.namespaces,
+      services: this.addressed.services,
+      pods: this.state.pods.flatMap((p) => this.inventoryPods.get(`${p.namespace}/${p.name}`) ?? []),
+    };
+  }
+
+  /** Rewrites (atomically) whichever inventory file changed; called whenever a pod appears or changes state. */
+  private publishInventory(): void {
+    const files = this.state.inventory;
+    if (!files) return;
+    const inventory = this.inventory();
+    const membership = `${JSON.stringify(buildMembershipFile(inventory), null, 2)}\n`;
+    if (membership !== this.lastMembership) {
+      writeFileAtomic(files.membershipFile, membership);
+      this.lastMembership = membership;
+    }
+    const items = JSON.stringify(buildInventoryList(inventory).items);
+    if (items !== this.lastClusterItems) {
+      this.clusterVersion++;
+      writeFileAtomic(files.clusterFile, `${JSON.stringify(buildInventoryList(inventory, this.clusterVersion), null, 2)}\n`);
+      this.lastClusterItems = items;
+    }
+  }
+
+  private updateInventoryPod(ps: PodState, change: Partial<LabInventoryPod>): void {
+    const key = `${ps.namespace}/${ps.name}`;
+    const current = this.inventoryPods.get(key);
+    if (!current) return;
+    this.inventoryPods.set(key, { ...current, ...change });
+    this.publishInventory();
+  }
+
   /** Claims the state directory; after this, `lab down` is the way back. */
   claim(): void {
     claimState(this.state);
@@ -230,11 +322,36 @@ export class LabStarter {
     if (this.options.scenario.note) progress(`note: ${this.options.scenario.note}`);
     progress(`scenario ${this.options.scenario.name} (${this.options.scenario.dir}): ${this.addressed.pods.length} pods, ${this.addressed.services.length} services, state in ${stateDir}`);
 
-    // Certificates
+    // Certificates: the CA, and the webhook's serving certificate for the bridge address the controller listens on.
     const certsLog = join(this.logDir, 'certs.log');
-    await this.runToCompletion('certs', [NODE, MESHTAP_BIN, 'certs', 'init', '--dir', this.certDir, '--ip', '127.0.0.1'], certsLog);
-    this.say(`[certs]      CA and webhook serving certificate in ${this.certDir}`);
+    await this.runToCompletion('certs', [NODE, MESHTAP_BIN, 'certs', 'init', '--dir', this.certDir, '--ip', GATEWAY_IP, '--ip', '127.0.0.1'], certsLog);
+    this.caPem = readFileSync(join(this.certDir, 'ca', 'ca.crt'), 'utf8');
+    // The API server's token signer, as far as the lab has one.
+    const keys = createTokenKeyPair();
+    const tokenDir = this.ensureDir(join(stateDir, 'token-key'), 0o700);
+    const tokenKeyFile = join(tokenDir, 'public.pem');
+    writeFileAtomic(join(tokenDir, 'private.pem'), keys.privatePem, 0o600);
+    writeFileAtomic(tokenKeyFile, keys.publicPem, 0o644);
+    this.tokenIssuer = this.options.tokenIssuer ?? createKeyTokenIssuer(keys.privateKey);
+    this.state.tokenKeyFile = tokenKeyFile;
+    this.save();
+    this.say(`[certs]      CA and webhook serving certificate in ${this.certDir}; token signing key ${tokenKeyFile}`);
     this.checkAborted();
+
+    // Network: first, because the controller listens on the bridge address.
+    this.state.bridge = { name: BRIDGE, gateway: GATEWAY_IP, prefixLength: NODE_POD_PREFIX_LENGTH };
+    this.state.createdEtcNetns = !existsSync('/etc/netns');
+    this.save();
+    await createBridge(BRIDGE, GATEWAY_IP, NODE_POD_PREFIX_LENGTH);
+    const vips = this.addressed.services.map((s) => `${s.namespace}/${s.name}=${s.clusterIP}`).join(', ');
+    this.say(`[network]    bridge ${BRIDGE} ${GATEWAY_IP}/${NODE_POD_PREFIX_LENGTH}; services ${vips || '(none)'}`);
+    this.checkAborted();
+
+    // The inventory files, before anyone reads them: namespaces, services, the node, no pods yet.
+    const inventoryDir = this.ensureDir(join(stateDir, 'inventory'));
+    this.state.inventory = { membershipFile: join(inventoryDir, 'membership.json'), clusterFile: join(inventoryDir, 'cluster.json') };
+    this.save();
+    this.publishInventory();
 
     // Control plane
     const namespacesFile = join(stateDir, 'namespaces.yaml');
@@ -246,23 +363,38 @@ export class LabStarter {
         collectorAddr: `${GATEWAY_IP}:${this.options.grpcPort}`,
         caAddr: `${GATEWAY_IP}:${CONTROLLER_PORT}`,
         controllerAddr: `${GATEWAY_IP}:${CONTROLLER_PORT}`,
+        // Nothing in the lab refreshes projected tokens as a kubelet does: issue them for a day,
+        // so a lab left running keeps renewing certificates and watching membership.
+        tokenExpirationSeconds: 86_400,
       }),
     );
-    const controlPlane = this.options.controlPlane ?? webhookControlPlane;
+    const controlPlane = this.options.controlPlane ?? controllerControlPlane;
     const cp = await controlPlane.start({
       stateDir,
       certDir: this.certDir,
       namespacesFile,
       injectorConfigFile,
+      tokenKeyFile,
+      membershipFile: this.state.inventory.membershipFile,
+      grpcIp: GATEWAY_IP,
+      grpcPort: CONTROLLER_PORT,
       startHostProcess: (name, argv, env) => this.startHostProcess(name, argv, env),
       waitForLogLine: (name, log, child, match, timeoutMs) => this.waitForLogLine(name, log, child, match, timeoutMs),
     });
     this.webhookUrl = cp.webhookUrl;
-    this.webhookLog = join(this.logDir, `${controlPlane.name}.log`);
+    this.webhookLog = cp.log;
     this.caPem = cp.caPem;
     this.state.webhook = { url: cp.webhookUrl };
+    this.state.controller = {
+      process: `meshtap ${controlPlane.name}`,
+      webhookUrl: cp.webhookUrl,
+      grpcAddr: cp.grpcAddr,
+      log: cp.log,
+      ...(cp.pid !== undefined ? { pid: cp.pid } : {}),
+      ...(cp.trustDomain ? { trustDomain: cp.trustDomain } : {}),
+    };
     this.save();
-    this.say(`[controller] ${controlPlane.name} ${cp.summary}`);
+    this.say(`[controller] ${cp.summary}`);
     this.checkAborted();
 
     // Collector
@@ -273,22 +405,15 @@ export class LabStarter {
       '--host', '0.0.0.0',
       '--store', 'sqlite',
       '--db', join(stateDir, 'collector.db'),
+      '--inventory-file', this.state.inventory.clusterFile,
     ];
     const collector = this.startHostProcess('collector', collectorArgv, collectorEnv(this.options.env));
     await this.waitForLogLine('collector', collector.log, collector.child, (l) => l.msg === 'collector listening');
     const url = `http://127.0.0.1:${this.options.httpPort}`;
     this.state.collector = { grpcAddr: `${GATEWAY_IP}:${this.options.grpcPort}`, url, dashboardUrl: `${url}/` };
     this.save();
-    this.say(`[collector]  gRPC ${GATEWAY_IP}:${this.options.grpcPort}, HTTP ${url} (pid ${collector.child.pid}, log ${collector.log})`);
+    this.say(`[collector]  gRPC ${GATEWAY_IP}:${this.options.grpcPort}, HTTP ${url}, inventory ${this.state.inventory.clusterFile} (pid ${collector.child.pid}, log ${collector.log})`);
     this.checkAborted();
-
-    // Network
-    this.state.bridge = { name: BRIDGE, gateway: GATEWAY_IP, prefixLength: NODE_POD_PREFIX_LENGTH };
-    this.state.createdEtcNetns = !existsSync('/etc/netns');
-    this.save();
-    await createBridge(BRIDGE, GATEWAY_IP, NODE_POD_PREFIX_LENGTH);
-    const vips = this.addressed.services.map((s) => `${s.namespace}/${s.name}=${s.clusterIP}`).join(', ');
-    this.say(`[network]    bridge ${BRIDGE} ${GATEWAY_IP}/${NODE_POD_PREFIX_LENGTH}; services ${vips || '(none)'}`);
 
     // Pods
     const timeout = this.options.podTimeoutMs ?? 90_000;
@@ -301,6 +426,12 @@ export class LabStarter {
         `${failed.length} pod(s) did not become ready: ${failed.map((f) => `${f.pod.namespace}/${f.pod.name}`).join(', ')}\n${describeError(first.err)}`,
         { cause: first.err },
       );
+    }
+    // Sidecars learn who is meshed from the feed: wait for the snapshot naming every meshed pod,
+    // so the first call after "ready" already goes over mTLS. Not fatal: traffic passes in plaintext meanwhile.
+    const meshed = this.state.pods.filter((p) => p.injected).length;
+    if (meshed > 0 && cp.waitForMembership && !(await cp.waitForMembership(meshed, 5000))) {
+      this.say(`[controller] note: the membership feed does not list all ${meshed} meshed pods yet; calls to them stay plaintext until it does`);
     }
     this.state.phase = 'ready';
     this.save();
@@ -376,6 +507,7 @@ export class LabStarter {
     const label = `${ps.namespace}/${ps.name}`;
     const pad = label.padEnd(Math.min(48, Math.max(...this.state.pods.map((p) => p.namespace.length + p.name.length + 1))));
     const say = (what: string) => this.say(`[pod]        ${pad}  ${what}`);
+    const createdAt = new Date().toISOString();
     try {
       // Network: recorded, then created.
       ps.phase = 'network';
@@ -400,6 +532,17 @@ export class LabStarter {
       ps.phase = 'admitted';
       this.save();
       writeFileSync(join(this.ensureDir(ps.dir), 'pod.json'), JSON.stringify(pod, null, 2));
+      // The pod exists from now on: the collector can name its address, the controller lists it (not meshed yet).
+      this.inventoryPods.set(`${ps.namespace}/${ps.name}`, {
+        pod,
+        ip: ps.ip,
+        phase: 'Pending',
+        startTime: createdAt,
+        ready: false,
+        meshed: false,
+        ...(desired.owner ? { owner: { deployment: desired.owner.name, replicaSet: desired.owner.replicaSet } } : {}),
+      });
+      this.publishInventory();
       say(ps.injected ? `${ps.ip}  admitted: injected (${admitted.patch.length} patch operations)` : `${ps.ip}  admitted: not injected (${ps.skipReasons?.join(', ')})`);
 
       const plan = buildPodPlan(pod, {
@@ -435,10 +578,14 @@ export class LabStarter {
           continue;
         }
         const exited = this.startContainer(ps, proc, cs);
+        // Init containers are done and a container runs: the pod is Running.
+        this.updateInventoryPod(ps, { phase: 'Running' });
         if (proc.postStart) await this.runHook(ps, proc, cs);
         if (proc.role === 'sidecar') {
           // A native sidecar holds the next containers back until its startup probe passes.
           await this.awaitContainer(pod, ps, proc, cs, exited, deadline);
+          // Peers may now talk mTLS to this pod.
+          this.updateInventoryPod(ps, { meshed: ps.injected === true });
           say(`sidecar ${proc.container} ready (uid ${proc.uid})`);
         } else {
           waiting.push(
@@ -449,6 +596,7 @@ export class LabStarter {
       await Promise.all(waiting);
       ps.phase = 'ready';
       this.save();
+      this.updateInventoryPod(ps, { ready: true });
     } catch (err) {
       ps.phase = 'failed';
       ps.error = describeError(err);
@@ -467,21 +615,37 @@ export class LabStarter {
   private async prepareVolumes(pod: Pod, plan: PodPlan, ps: PodState): Promise<void> {
     // Shared by containers running as different users, like an emptyDir.
     this.ensureDir(join(ps.dir, 'tmp'), 0o1777);
-    const issuer = this.options.tokenIssuer ?? emptyTokenIssuer;
     for (const v of plan.volumes) {
       if (v.type === 'emptyDir' || v.type === 'unsupported') {
         this.ensureDir(v.dir, 0o1777);
       } else if (v.type === 'token') {
         this.ensureDir(v.dir);
-        const token = await issuer({
+        if (!this.tokenIssuer) throw new MeshtapError(LAB_ERR_POD_FAILED, 'no token issuer: the token signing key was not created');
+        const token = await this.tokenIssuer({
           pod: { name: pod.metadata.name, namespace: pod.metadata.namespace, uid: pod.metadata.uid, serviceAccount: pod.spec.serviceAccountName ?? 'default' },
-          audience: v.audience,
+          audience: v.audience || DEFAULT_TOKEN_AUDIENCE,
           expirationSeconds: v.expirationSeconds,
         });
-        writeFileSync(join(v.dir, v.file), token, { mode: 0o644 });
+        // A credential: only the user of the container(s) mounting it may read it.
+        const users = new Set(v.mountedBy.map((m) => `${m.uid}:${m.gid}`));
+        const file = join(v.dir, v.file);
+        rmSync(file, { force: true });
+        if (users.size === 1) {
+          const [{ uid, gid }] = v.mountedBy;
+          writeFileSync(file, token, { mode: 0o400 });
+          chownSync(file, uid, gid);
+        } else {
+          // Several users (or none) mount it: readable by all, as a pod without fsGroup sees it.
+          writeFileSync(file, token, { mode: 0o444 });
+        }
+        chmodSync(file, users.size === 1 ? 0o400 : 0o444);
       } else {
         this.ensureDir(v.dir);
-        for (const f of v.files) copyFileSync(join(this.certDir, 'ca', 'ca.crt'), join(v.dir, f));
+        for (const f of v.files) {
+          const file = join(v.dir, f);
+          writeFileSync(file, this.caPem, { mode: 0o444 });
+          chmodSync(file, 0o444);
+        }
       }
     }
   }

@@ -1,18 +1,25 @@
 /**
  * The lab end to end, as root: `meshtap check`, `lab up --scenario hello` through the real
- * webhook, init, sidecars and collector, `lab status`, `lab exec` through the sidecars, the
- * records both sidecars ship, `lab down` leaving nothing behind, and `lab down` after a
- * `lab up` killed half-way. One file, in order: there is one lab per machine.
+ * controller (webhook, CA, membership feed), init, sidecars and collector, `lab status`, the
+ * pods' tokens and trust bundles, the inventory files, `lab exec` through the sidecars over
+ * mTLS, the records both sidecars ship named from the inventory on both ends, `lab down`
+ * leaving nothing behind, and `lab down` after a `lab up` killed half-way. One file, in order:
+ * there is one lab per machine.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { decodeJwt } from 'jose';
 import t from 'tap';
+import { createJwtKeyAuthenticator } from '../../certs/authn/jwt-key.ts';
+import { requestWorkloadCertificate } from '../../certs/ca-client.ts';
 import { STATE_DIR } from '../../lab/addresses.ts';
 import { sh } from '../../lab/netns.ts';
+import type { LabState } from '../../lab/state.ts';
+import { createMembershipClient } from '../../sidecar/membership/client.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const NODE = join(REPO, 'node_modules/.bin/node');
@@ -90,13 +97,34 @@ async function eventually<T>(what: string, check: () => Promise<T | undefined>, 
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
+interface EndJson {
+  ip: string;
+  port: number;
+  pod?: string;
+  namespace?: string;
+  workload?: string;
+  workload_kind?: string;
+  service?: string;
+  node?: string;
+  identity?: string;
+}
+
 interface CallJson {
   observer: string;
   method?: string;
   path?: string;
   status_code?: number;
-  src: { ip: string; pod?: string };
-  dst: { ip: string; port: number; pod?: string };
+  tls?: { mesh: boolean };
+  src: EndJson;
+  dst: EndJson;
+}
+
+/** Runs a command as another user, as the pod's containers run. */
+async function runAs(uid: number, argv: string[]): Promise<number | null> {
+  return new Promise((resolve) => {
+    const child = spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv], { stdio: 'ignore' });
+    child.on('close', (code) => resolve(code));
+  });
 }
 
 if (process.getuid?.() !== 0) throw new Error('test/lab/lab.test.ts needs root');
@@ -134,7 +162,15 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
   const up = await meshtap(['lab', 'up', '--scenario', 'hello', '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], { timeoutMs: 180_000 });
   t.equal(up.code, 0, `lab up succeeds:\n${up.stdout}\n${up.stderr}`);
   if (up.code !== 0) return;
-  for (const step of [/\[certs\]/, /\[controller\] webhook https:\/\/127\.0\.0\.1:\d+/, /\[collector\]/, /\[network\]\s+bridge mtlab0 10\.244\.0\.1\/24/]) t.match(up.stdout, step);
+  for (const step of [
+    /\[certs\]\s+CA and webhook serving certificate in \S+; token signing key \S+public\.pem/,
+    /\[controller\] meshtap controller: webhook https:\/\/10\.244\.0\.1:\d+, CA and membership 10\.244\.0\.1:15012 \(pid \d+/,
+    /\[collector\] .*inventory \S+cluster\.json/,
+    /\[network\]\s+bridge mtlab0 10\.244\.0\.1\/24/,
+  ]) {
+    t.match(up.stdout, step);
+  }
+  t.notMatch(up.stdout, /note: the membership feed/, 'lab up waited for the feed to list every meshed pod');
   t.match(up.stdout, /hello\/client\s+10\.244\.0\.\d+\s+admitted: injected/);
   t.match(up.stdout, /outside\/visitor-\S+\s+10\.244\.0\.\d+\s+admitted: not injected \(namespace-not-enabled\)/);
   t.match(up.stdout, /hello\/client\s+init container meshtap-init done/);
@@ -148,11 +184,22 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
 
   const status = JSON.parse((await meshtap(['lab', 'status', '--json'])).stdout) as {
     phase: string;
+    controller: { process: string; pid: number; running: boolean; webhook: string; grpc: string };
+    webhook: { url: string };
     collector: { url: string; dashboard: string; grpc: string };
     pods: Array<{ name: string; namespace: string; netns: string; ip: string; injected: boolean; ready: boolean }>;
     services: Array<{ name: string; namespace: string; vip: string; ports: Array<{ port: number; endpoints: string[] }> }>;
   };
   t.equal(status.phase, 'ready');
+  // The control plane is one `meshtap controller` process; no standalone webhook runs.
+  t.match(status.controller, { process: 'meshtap controller', running: true, grpc: '10.244.0.1:15012', webhook: /^https:\/\/10\.244\.0\.1:\d+$/ });
+  t.equal(status.webhook.url, status.controller.webhook);
+  const controllerArgv = readFileSync(`/proc/${status.controller.pid}/cmdline`, 'utf8').split('\0');
+  t.equal(controllerArgv[2], 'controller', 'the control plane process runs "meshtap controller"');
+  for (const flag of ['--token-key', '--inventory-file', '--grpc-ip', '--strict-namespace-labels']) t.ok(controllerArgv.includes(flag), `controller started with ${flag}`);
+  const labProcs = (await snapshot()).procs;
+  t.ok(labProcs.some((p) => /bin\/meshtap\.ts controller\s/.test(p)), 'the controller is among the lab\'s processes');
+  t.notOk(labProcs.some((p) => /bin\/meshtap\.ts webhook(\s|$)/.test(p)), 'no standalone webhook process');
   t.same(status.collector, { url: `http://127.0.0.1:${httpPort}`, grpc: `10.244.0.1:${grpcPort}`, dashboard: `http://127.0.0.1:${httpPort}/` });
   t.equal(status.pods.length, 4);
   for (const p of status.pods) {
@@ -168,6 +215,61 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
   const client = status.pods.find((p) => p.name === 'client')!;
   const visitor = status.pods.find((p) => p.name.startsWith('visitor-'))!;
   const greeterIps = status.pods.filter((p) => p.name.startsWith('greeter-')).map((p) => p.ip);
+  const greeterPods = status.pods.filter((p) => p.name.startsWith('greeter-')).map((p) => p.name);
+
+  // Tokens and trust bundles, as the kubelet would project them.
+  const state = JSON.parse(readFileSync(join(STATE_DIR, 'state.json'), 'utf8')) as LabState;
+  const caPem = readFileSync(join(STATE_DIR, 'certs/ca/ca.crt'), 'utf8');
+  const authenticator = createJwtKeyAuthenticator({ key: readFileSync(state.tokenKeyFile!, 'utf8') });
+  const podDir = (name: string) => state.pods.find((p) => p.name === name)!.dir;
+  const tokenFile = (name: string) => join(podDir(name), 'volumes/meshtap-token/meshtap-token');
+  for (const [name, sa] of [['client', 'client'], [greeterPods[0], 'greeter']]) {
+    const file = tokenFile(name);
+    const st = statSync(file);
+    t.equal(st.mode & 0o777, 0o400, `${name}: token mode 0400`);
+    t.equal(st.uid, 1337, `${name}: token owned by the proxy uid`);
+    const token = readFileSync(file, 'utf8');
+    const claims = decodeJwt(token);
+    t.same(claims.aud, ['meshtap-ca'], `${name}: audience`);
+    t.equal(claims.sub, `system:serviceaccount:hello:${sa}`, `${name}: subject`);
+    t.equal((claims.exp ?? 0) - (claims.iat ?? 0), 86_400, `${name}: one day (the lab does not refresh tokens)`);
+    t.match(claims['kubernetes.io'], { namespace: 'hello', serviceaccount: { name: sa }, pod: { name } });
+    t.match(await authenticator.authenticate(token), { namespace: 'hello', serviceAccount: sa, podName: name }, `${name}: verifies with the lab's public key`);
+    const bundle = join(podDir(name), 'volumes/meshtap-trust-bundle/ca.crt');
+    t.equal(readFileSync(bundle, 'utf8'), caPem, `${name}: the trust bundle is the CA`);
+    t.equal(await runAs(1337, ['cat', bundle]), 0, `${name}: uid 1337 reads the trust bundle`);
+    t.equal(await runAs(1337, ['cat', file]), 0, `${name}: uid 1337 reads the token`);
+    t.not(await runAs(1000, ['cat', file]), 0, `${name}: the app's uid cannot read the token`);
+  }
+  t.notOk(existsSync(join(podDir(visitor.name), 'volumes/meshtap-token')), 'a pod without a sidecar gets no token');
+
+  // The CA and the membership feed on the bridge address, as a sidecar reaches them, with either name checked.
+  for (const serverName of [undefined, 'meshtap-controller.meshtap-system.svc']) {
+    const cert = await requestWorkloadCertificate({ caAddr: '10.244.0.1:15012', tokenFile: tokenFile('client'), trustBundlePem: caPem, ...(serverName ? { serverName } : {}) });
+    t.equal(cert.spiffeId, 'spiffe://cluster.local/ns/hello/sa/client', `the CA signs for the client's token (server name ${serverName ?? 'the address'})`);
+  }
+  const feed = createMembershipClient({ controllerAddr: '10.244.0.1:15012', trustBundlePem: caPem, tokenFile: tokenFile('client') });
+  try {
+    t.ok(await feed.waitForSnapshot(10_000), 'the membership feed answers');
+    t.match(feed.lookup(greeter.vip, 80), { meshed: true, via: 'service', service: 'greeter', identities: ['spiffe://cluster.local/ns/hello/sa/greeter'] });
+    t.match(feed.lookup(visitor.ip, 8080), { meshed: false }, 'the unmeshed pod is not meshed');
+  } finally {
+    await feed.close();
+  }
+
+  // The inventory files.
+  const membership = JSON.parse(readFileSync(state.inventory!.membershipFile, 'utf8')) as { pods: Array<{ name: string; meshed: boolean; serviceAccount: string }>; services: Array<{ name: string; vip: string; endpoints: unknown[] }> };
+  t.same(
+    membership.pods.map((p) => [p.name, p.serviceAccount, p.meshed]).sort(),
+    status.pods.map((p) => [p.name, p.name === 'client' ? 'client' : p.name.startsWith('greeter-') ? 'greeter' : 'default', p.injected]).sort(),
+    'membership: every pod, meshed when injected',
+  );
+  t.match(membership.services, [{ name: 'greeter', vip: greeter.vip, endpoints: greeterIps.map((ip) => ({ ip, port: 8080 })) }]);
+  const list = JSON.parse(readFileSync(state.inventory!.clusterFile, 'utf8')) as { kind: string; items: Array<{ kind: string; metadata: { name: string }; status?: { phase?: string } }> };
+  t.equal(list.kind, 'List');
+  t.same(list.items.filter((i) => i.kind === 'Pod').map((i) => [i.metadata.name, i.status?.phase]).sort(), status.pods.map((p) => [p.name, 'Running']).sort());
+  t.same(list.items.filter((i) => i.kind === 'ReplicaSet').length, 2, 'greeter\'s and visitor\'s ReplicaSets');
+  t.ok(list.items.some((i) => i.kind === 'Node' && i.metadata.name === 'lab'));
 
   // Through both sidecars, by the service's name.
   const meshedPath = `/lab-test-${randomBytes(4).toString('hex')}`;
@@ -203,6 +305,18 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
   t.ok(greeterIps.includes(pair.inn.dst.ip), 'the inbound record is a greeter sidecar\'s');
   t.equal(pair.inn.src.ip, client.ip);
   t.equal(pair.inn.status_code, 200);
+  // Both ends named from the inventory.
+  t.match(pair.out.src, { pod: 'client', namespace: 'hello', workload: 'client', workload_kind: 'Pod', node: 'lab' }, 'outbound: the caller is named');
+  t.match(pair.out.dst, { service: 'greeter', namespace: 'hello' }, 'outbound: the VIP is the greeter service');
+  t.match(pair.inn.src, { pod: 'client', namespace: 'hello', workload: 'client' }, 'inbound: the caller is named');
+  t.match(pair.inn.dst, { namespace: 'hello', workload: 'greeter', workload_kind: 'Deployment', service: 'greeter', node: 'lab' }, 'inbound: the callee is named');
+  t.ok(greeterPods.includes(pair.inn.dst.pod ?? ''), 'inbound: the callee pod is a greeter replica');
+  // Over mTLS between the two sidecars, each end with its SPIFFE identity.
+  for (const r of [pair.out, pair.inn]) {
+    t.equal(r.tls?.mesh, true, `${r.observer}: the call crossed the mesh over mTLS`);
+    t.equal(r.src.identity, 'spiffe://cluster.local/ns/hello/sa/client', `${r.observer}: the caller's identity`);
+    t.equal(r.dst.identity, 'spiffe://cluster.local/ns/hello/sa/greeter', `${r.observer}: the callee's identity`);
+  }
 
   const unmeshed = await eventually('the inbound record of the unmeshed call', async () => {
     const found = (await calls()).filter((c) => c.path === plainPath);
@@ -210,6 +324,8 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
   });
   t.ok(unmeshed.every((c) => c.observer === 'inbound'), 'no outbound record: the visitor has no sidecar');
   t.equal(unmeshed[0].src.ip, visitor.ip);
+  t.match(unmeshed[0].src, { pod: visitor.name, namespace: 'outside', workload: 'visitor', workload_kind: 'Deployment' }, 'the unmeshed caller is named too');
+  t.notOk(unmeshed[0].tls?.mesh, 'a plaintext call from outside the mesh');
 
   // The demo traffic flows too.
   const loop = await eventually('the client loop\'s calls', async () => {
@@ -222,6 +338,7 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
   t.equal(down.code, 0, down.stderr);
   t.match(down.stdout, /lab is down/);
   t.same(await snapshot(), before, 'nothing is left: namespaces, links, routes, iptables rules, /etc/netns, processes, state');
+  for (const file of [state.tokenKeyFile!, state.inventory!.membershipFile, state.inventory!.clusterFile, tokenFile('client')]) t.notOk(existsSync(file), `${file} is gone`);
   const nothing = await meshtap(['lab', 'down']);
   t.equal(nothing.code, 0);
   t.match(nothing.stdout, /nothing to do/);

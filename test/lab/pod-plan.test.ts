@@ -118,6 +118,10 @@ void t.test('an injected pod runs init, then the sidecar with exactly its env, t
   t.match(app.env, { MY_POD: 'web', MY_IP: web.ip, TEAM: 'a', GREETING: 'hi from $(MY_POD)', WEB_SERVICE_HOST: scenario.services[0].clusterIP, WEB_SERVICE_PORT: '80', WEB_SERVICE_PORT_ADMIN: '9000' });
   t.equal(resolveProbePort(pod, 'http'), 8080);
   t.same(plan.volumes.map((v) => [v.name, v.type]), [['meshtap-token', 'token'], ['meshtap-trust-bundle', 'trustBundle'], ['meshtap-tmp', 'emptyDir']]);
+  const mountedBy = Object.fromEntries(plan.volumes.map((v) => [v.name, v.mountedBy.map((m) => `${m.container}:${m.uid}:${m.gid}`)]));
+  t.same(mountedBy['meshtap-token'], ['meshtap-proxy:1337:1337'], 'only the sidecar (uid 1337) mounts the token, so only it may read it');
+  t.same(mountedBy['meshtap-trust-bundle'], ['meshtap-proxy:1337:1337']);
+  t.same(mountedBy['meshtap-tmp'].map((m) => m.split(':')[0]).sort(), ['meshtap-init', 'meshtap-proxy']);
 });
 
 void t.test('users come from the securityContext; demo images run the demo app', async (t) => {

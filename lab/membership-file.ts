@@ -1,0 +1,56 @@
+/**
+ * The controller's membership file (`meshtap controller --inventory-file`, format in
+ * `controller/membership/file-source.ts`), built from the lab's inventory (pure). In a cluster
+ * the controller learns the same from informers.
+ *
+ * A pod is `meshed` once its sidecar is ready: before that it cannot terminate mTLS, and a
+ * service whose endpoints are not all meshed is reached in plaintext (the sidecars' fail-open
+ * rule), so a pod still starting never breaks its callers.
+ */
+import { presentEndpoints, type LabInventory, type LabInventoryServicePort } from './lab-inventory.ts';
+
+export interface MembershipFile {
+  pods: Array<{ name: string; namespace: string; ip: string; serviceAccount: string; meshed: boolean }>;
+  services: Array<{
+    name: string;
+    namespace: string;
+    vip: string;
+    ports: Array<{ port: number; targetPort: number | string; protocol: 'TCP'; name?: string }>;
+    endpoints: Array<{ ip: string; port: number }>;
+  }>;
+}
+
+/**
+ * A named target port as the number the selected pods declare, when they all agree; endpoint
+ * entries carry no port names in the file, so the controller could not resolve a name itself.
+ */
+function numericTargetPort(port: LabInventoryServicePort): number | string {
+  if (typeof port.targetPort === 'number') return port.targetPort;
+  const numbers = new Set(port.endpoints.map((e) => e.port));
+  return numbers.size === 1 ? [...numbers][0] : port.targetPort;
+}
+
+export function buildMembershipFile(inventory: LabInventory): MembershipFile {
+  return {
+    pods: inventory.pods.map((p) => ({
+      name: p.pod.metadata.name,
+      namespace: p.pod.metadata.namespace,
+      ip: p.ip,
+      serviceAccount: p.pod.spec.serviceAccountName ?? 'default',
+      meshed: p.meshed,
+    })),
+    services: inventory.services.map((s) => {
+      const seen = new Set<string>();
+      const endpoints = s.ports
+        .flatMap((port) => presentEndpoints(port, s.namespace, inventory.pods).map((e) => ({ ip: e.pod.ip, port: e.port })))
+        .filter((e) => !seen.has(`${e.ip}:${e.port}`) && seen.add(`${e.ip}:${e.port}`));
+      return {
+        name: s.name,
+        namespace: s.namespace,
+        vip: s.clusterIP,
+        ports: s.ports.map((p) => ({ port: p.port, targetPort: numericTargetPort(p), protocol: 'TCP' as const, ...(p.name ? { name: p.name } : {}) })),
+        endpoints,
+      };
+    }),
+  };
+}
