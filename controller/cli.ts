@@ -11,10 +11,11 @@
  *
  * One parseable JSON line (`"event":"controller-ready"`) gives the bound ports.
  */
+import { serveUntilSignal } from '../lib/serve.ts';
 import * as grpc from '@grpc/grpc-js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { CLI_ERR_USAGE, parseCommandArgs, parsePort, type CommandIO } from '../lib/cli.ts';
-import { MeshtapError, describeError, isMeshtapError } from '../lib/errors.ts';
+import { MeshtapError, describeError } from '../lib/errors.ts';
 import type { Authenticator } from '../certs/authn/authenticator.ts';
 import { loadJwtKeyAuthenticator } from '../certs/authn/jwt-key.ts';
 import { createInClusterTokenReviewAuthenticator } from '../certs/authn/kube-tokenreview.ts';
@@ -395,47 +396,15 @@ export async function startController(opts: ControllerCliOptions, io: Pick<Comma
   }
 }
 
-export async function run(argv: string[], io: CommandIO): Promise<number> {
-  let opts: ControllerCliOptions | 'help';
-  try {
-    opts = parseControllerArgs(argv);
-  } catch (err) {
-    io.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (opts === 'help') {
-    io.stdout.write(USAGE);
-    return 0;
-  }
-  let running: RunningController;
-  try {
-    running = await startController(opts, io);
-  } catch (err) {
-    io.stderr.write(`meshtap controller: ${describeError(err)}\n`);
-    return isMeshtapError(err, CLI_ERR_USAGE) ? 2 : 1;
-  }
-  const drainMs = opts.drainSeconds * 1000;
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) return;
-      stopping = true;
-      running.log.info({ event: 'shutdown', signal, drainSeconds: opts.drainSeconds }, `received ${signal}, shutting down`);
-      // Endpoints leave Services asynchronously: keep answering meanwhile.
-      setTimeout(() => {
-        running.close().then(
-          () => {
-            running.log.info({ event: 'stopped' }, 'controller stopped');
-            resolve(0);
-          },
-          (err: unknown) => {
-            io.stderr.write(`meshtap controller: error while shutting down: ${describeError(err)}\n`);
-            resolve(1);
-          },
-        );
-      }, drainMs);
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+export function run(argv: string[], io: CommandIO): Promise<number> {
+  return serveUntilSignal<ControllerCliOptions, RunningController>(argv, io, {
+    name: 'controller',
+    usage: USAGE,
+    parse: parseControllerArgs,
+    start: startController,
+    drainMs: (opts) => opts.drainSeconds * 1000,
+    onSignal: (running, signal) =>
+      running.log.info({ event: 'shutdown', signal }, `received ${signal}, shutting down`),
+    onStopped: (running) => running.log.info({ event: 'stopped' }, 'controller stopped'),
   });
 }

@@ -4,13 +4,14 @@
  * Secret, reloads it when the files change, optionally provisions the caBundle of the
  * MutatingWebhookConfiguration, and shuts down gracefully on SIGTERM/SIGINT.
  */
+import { serveUntilSignal } from '../lib/serve.ts';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { CLI_ERR_USAGE, parseCommandArgs, parsePort, type CommandIO } from '../lib/cli.ts';
-import { MeshtapError, describeError, isMeshtapError } from '../lib/errors.ts';
+import { MeshtapError, describeError } from '../lib/errors.ts';
 import type { InjectFn } from './admission.ts';
 import { syncWebhookCaBundle } from './bootstrap.ts';
 import { injectPod, type PodLike } from './inject.ts';
@@ -310,47 +311,15 @@ export async function startWebhook(opts: WebhookCliOptions, io: Pick<CommandIO, 
   };
 }
 
-export async function run(argv: string[], io: CommandIO): Promise<number> {
-  let opts: WebhookCliOptions | 'help';
-  try {
-    opts = parseWebhookArgs(argv);
-  } catch (err) {
-    io.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (opts === 'help') {
-    io.stdout.write(USAGE);
-    return 0;
-  }
-  let running: RunningWebhook;
-  try {
-    running = await startWebhook(opts, io);
-  } catch (err) {
-    io.stderr.write(`meshtap webhook: ${describeError(err)}\n`);
-    return isMeshtapError(err, CLI_ERR_USAGE) ? 2 : 1;
-  }
-  const drainMs = opts.drainSeconds * 1000;
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) return;
-      stopping = true;
-      running.app.log.info({ event: 'shutdown', signal, drainSeconds: opts.drainSeconds }, `received ${signal}, shutting down`);
-      // Endpoints are removed from Services asynchronously: keep answering meanwhile.
-      setTimeout(() => {
-        running.close().then(
-          () => {
-            running.app.log.info({ event: 'stopped' }, 'webhook stopped');
-            resolve(0);
-          },
-          (err: unknown) => {
-            io.stderr.write(`meshtap webhook: error while shutting down: ${describeError(err)}\n`);
-            resolve(1);
-          },
-        );
-      }, drainMs);
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+export function run(argv: string[], io: CommandIO): Promise<number> {
+  return serveUntilSignal<WebhookCliOptions, RunningWebhook>(argv, io, {
+    name: 'webhook',
+    usage: USAGE,
+    parse: parseWebhookArgs,
+    start: startWebhook,
+    drainMs: (opts) => opts.drainSeconds * 1000,
+    onSignal: (running, signal) =>
+      running.app.log.info({ event: 'shutdown', signal }, `received ${signal}, shutting down`),
+    onStopped: (running) => running.app.log.info({ event: 'stopped' }, 'webhook stopped'),
   });
 }

@@ -1,0 +1,69 @@
+import type { CommandIO } from './cli.ts';
+import { CLI_ERR_USAGE } from './cli.ts';
+import { describeError, isMeshtapError } from './errors.ts';
+
+export interface ServedProcess {
+  close(): Promise<void>;
+}
+
+export interface ServeUntilSignalOptions<O, R extends ServedProcess> {
+  /** The command's name in messages (`webhook`, `controller`). */
+  name: string;
+  usage: string;
+  /** Parses argv; throws with a message for a usage error. */
+  parse(argv: string[]): O | 'help';
+  start(options: O, io: CommandIO): Promise<R>;
+  /** How long to keep serving after SIGTERM/SIGINT before closing (endpoints leave Services asynchronously). */
+  drainMs(options: O): number;
+  onSignal(running: R, signal: NodeJS.Signals): void;
+  onStopped(running: R): void;
+}
+
+/**
+ * The life of a long-running server command: parse (usage error → 2), start (failure → 1),
+ * serve until SIGTERM or SIGINT, keep answering for the drain time, close (0, or 1 when
+ * closing failed).
+ */
+export async function serveUntilSignal<O, R extends ServedProcess>(argv: string[], io: CommandIO, command: ServeUntilSignalOptions<O, R>): Promise<number> {
+  let options: O | 'help';
+  try {
+    options = command.parse(argv);
+  } catch (err) {
+    io.stderr.write(`${(err as Error).message}\n\n${command.usage}`);
+    return 2;
+  }
+  if (options === 'help') {
+    io.stdout.write(command.usage);
+    return 0;
+  }
+  let running: R;
+  try {
+    running = await command.start(options, io);
+  } catch (err) {
+    io.stderr.write(`meshtap ${command.name}: ${describeError(err)}\n`);
+    return isMeshtapError(err, CLI_ERR_USAGE) ? 2 : 1;
+  }
+  const drainMs = command.drainMs(options);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      command.onSignal(running, signal);
+      setTimeout(() => {
+        running.close().then(
+          () => {
+            command.onStopped(running);
+            resolve(0);
+          },
+          (err: unknown) => {
+            io.stderr.write(`meshtap ${command.name}: error while shutting down: ${describeError(err)}\n`);
+            resolve(1);
+          },
+        );
+      }, drainMs);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
