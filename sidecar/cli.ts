@@ -18,6 +18,7 @@ import { createSidecarProxy } from './proxy/proxy.ts';
 import { createRecordSink } from './proxy/record-sink.ts';
 import { createRecordMasker } from './proxy/masking.ts';
 import { createShipper, createShipperPromMetrics, type Shipper } from './shipper/index.ts';
+import { startSidecarMtls } from './mtls/start.ts';
 import pkg from '../package.json' with { type: 'json' };
 
 const FLAGS = { help: { type: 'boolean', short: 'h' } } as const;
@@ -49,9 +50,17 @@ configuration (environment):
   MESHTAP_CAPTURE                   on|off; off only forwards (default on)
   MESHTAP_DETECT_TIMEOUT_MS         protocol detection window once the client spoke (default ${d.detectTimeoutMs})
   MESHTAP_DRAIN_SECONDS             drain time after SIGTERM (default ${d.drainSeconds})
-  MESHTAP_MTLS_MODE                 off|permissive|strict (default ${d.mtlsMode}; mTLS is not active yet)
-  MESHTAP_CA_ADDR, MESHTAP_CONTROLLER_ADDR, MESHTAP_TOKEN_FILE, MESHTAP_TRUST_BUNDLE,
-  MESHTAP_TRUST_DOMAIN (default ${d.trustDomain})   mTLS settings, validated now, used by mTLS
+  MESHTAP_MTLS_MODE                 off|permissive|strict (default: permissive with a CA, else off)
+  MESHTAP_CA_ADDR                   the CA (host:port); with it the sidecar gets a workload certificate
+  MESHTAP_CONTROLLER_ADDR           the membership feed (host:port): which destinations are meshed
+  MESHTAP_TOKEN_FILE                the projected service-account token shown to the CA and controller
+  MESHTAP_TRUST_BUNDLE              the roots (PEM) the CA, the controller and mesh peers chain to
+  MESHTAP_TRUST_DOMAIN              SPIFFE trust domain (default ${d.trustDomain})
+  MESHTAP_CA_TIMEOUT_SECONDS        /ready waits this long for a first certificate, then reports
+                                    ready in plaintext passthrough and keeps retrying (default ${d.caTimeoutSeconds})
+  MESHTAP_CERT_TTL_SECONDS          certificate lifetime to ask for (default 0: the CA's maximum)
+  MESHTAP_PROBE_PORTS               strict mode: ports where plaintext from HOST_IP (kubelet probes) is accepted
+  HOST_IP                           the node's IP (downward API status.hostIP)
 `;
 }
 
@@ -111,7 +120,22 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   let listening = false;
 
   let shipper: Shipper | undefined;
-  const metricsRegistry = createSidecarMetrics({ stats, shipper: () => shipper?.stats(), draining: () => draining });
+  const mtls = startSidecarMtls(config, stats, log);
+  // Ready once a certificate is in hand, or once the CA has had its time (then: passthrough).
+  let identityGate = mtls === undefined;
+  if (mtls) {
+    void mtls.identity.waitForFirst(config.mtls.caTimeoutSeconds * 1000).then((ok) => {
+      identityGate = true;
+      if (!ok) log.warn('mtls: no certificate yet; ready in plaintext passthrough while the CA is retried', { timeout_seconds: config.mtls.caTimeoutSeconds });
+    });
+  }
+  const metricsRegistry = createSidecarMetrics({
+    stats,
+    shipper: () => shipper?.stats(),
+    draining: () => draining,
+    identity: mtls ? () => mtls.identity.stats() : undefined,
+    membershipVersion: mtls?.membership ? () => mtls.membership?.version : undefined,
+  });
   if (config.collectorAddr) {
     const shipperMetrics = createShipperPromMetrics(metricsRegistry);
     shipper = createShipper(
@@ -157,12 +181,13 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     capture: config.capture ? createCaptureFactory() : undefined,
     originalDst: readOriginalDst,
     onExchange: sink,
+    mtls: mtls?.hooks,
   });
   const admin = createAdminServer({
     host: '0.0.0.0',
     port: config.adminPort,
     registry: metricsRegistry,
-    state: () => ({ listening, ready: listening && !draining, draining }),
+    state: () => ({ listening, ready: listening && !draining && identityGate, draining }),
   });
 
   const signal = waitForSignal();
@@ -176,6 +201,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       admin_port: config.adminPort,
       capture: config.capture,
       collector: config.collectorAddr ?? null,
+      mtls: mtls ? config.mtls.mode : 'off',
       pod: `${config.pod.namespace}/${config.pod.name}`,
       version: pkg.version,
     });
@@ -183,6 +209,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     log.error('cannot start', { error: describeError(err) });
     await admin.close().catch(() => undefined);
     await shipper?.close({ drainMs: 0 }).catch(() => undefined);
+    await mtls?.close().catch(() => undefined);
     return 1;
   }
 
@@ -193,6 +220,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   listening = false;
   const aborted = await proxy.drain(config.drainSeconds * 1000);
   const shipped = await shipper?.close({ drainMs: SHIPPER_DRAIN_MS }).catch(() => undefined);
+  await mtls?.close().catch(() => undefined);
   await admin.close();
   log.info('stopped', {
     connections_ended_at_deadline: aborted,

@@ -62,7 +62,12 @@ export const SIDECAR_DEFAULTS = Object.freeze({
   detectTimeoutMs: 100,
   /** Kubernetes gives 30 s by default between SIGTERM and SIGKILL; 5 s leaves room for the app. */
   drainSeconds: 5,
+  /** Without MESHTAP_MTLS_MODE: `permissive` when MESHTAP_CA_ADDR is set, else `off`. */
   mtlsMode: 'off' as MtlsMode,
+  /** How long /ready waits for a first certificate before reporting ready in passthrough. */
+  caTimeoutSeconds: 10,
+  /** 0: the CA's maximum (24 h). */
+  certTtlSeconds: 0,
   trustDomain: 'cluster.local',
   serviceAccount: 'default',
 });
@@ -101,7 +106,20 @@ export const sidecarEnvSchema = z
       .default(SIDECAR_DEFAULTS.capture),
     MESHTAP_DETECT_TIMEOUT_MS: integer(1, 10000, 'expected milliseconds 1-10000').default(SIDECAR_DEFAULTS.detectTimeoutMs),
     MESHTAP_DRAIN_SECONDS: integer(0, 3600, 'expected seconds 0-3600').default(SIDECAR_DEFAULTS.drainSeconds),
-    MESHTAP_MTLS_MODE: oneOf(MTLS_MODES).default(SIDECAR_DEFAULTS.mtlsMode),
+    HOST_IP: z
+      .string()
+      .refine((s) => isIPv4(s), { error: 'expected the node IPv4 address (the webhook sets it from status.hostIP)' })
+      .optional(),
+    MESHTAP_MTLS_MODE: oneOf(MTLS_MODES).optional(),
+    MESHTAP_CA_TIMEOUT_SECONDS: integer(0, 3600, 'expected seconds 0-3600').default(SIDECAR_DEFAULTS.caTimeoutSeconds),
+    MESHTAP_CERT_TTL_SECONDS: integer(0, 24 * 3600, 'expected seconds 0-86400 (0: the CA maximum)').default(SIDECAR_DEFAULTS.certTtlSeconds),
+    MESHTAP_PROBE_PORTS: z
+      .string()
+      .refine((s) => s.split(',').every((p) => /^\d+$/.test(p.trim()) && Number(p) >= 1 && Number(p) <= 65535), {
+        error: 'expected a comma-separated list of TCP ports 1-65535',
+      })
+      .transform((s) => [...new Set(s.split(',').map((p) => Number(p.trim())))])
+      .optional(),
     MESHTAP_CA_ADDR: hostPort().optional(),
     MESHTAP_CONTROLLER_ADDR: hostPort().optional(),
     MESHTAP_TOKEN_FILE: absolutePath().optional(),
@@ -124,7 +142,7 @@ export const sidecarEnvSchema = z
         }
       }
     }
-    if (env.MESHTAP_MTLS_MODE !== 'off' && env.MESHTAP_CA_ADDR === undefined) {
+    if (env.MESHTAP_MTLS_MODE !== undefined && env.MESHTAP_MTLS_MODE !== 'off' && env.MESHTAP_CA_ADDR === undefined) {
       ctx.addIssue({ code: 'custom', path: ['MESHTAP_MTLS_MODE'], message: 'expected MESHTAP_CA_ADDR to be set as well, or mode off' });
     }
   })
@@ -148,7 +166,11 @@ export const sidecarEnvSchema = z
     detectTimeoutMs: env.MESHTAP_DETECT_TIMEOUT_MS,
     drainSeconds: env.MESHTAP_DRAIN_SECONDS,
     mtls: {
-      mode: env.MESHTAP_MTLS_MODE,
+      mode: env.MESHTAP_MTLS_MODE ?? (env.MESHTAP_CA_ADDR !== undefined ? 'permissive' : SIDECAR_DEFAULTS.mtlsMode),
+      caTimeoutSeconds: env.MESHTAP_CA_TIMEOUT_SECONDS,
+      certTtlSeconds: env.MESHTAP_CERT_TTL_SECONDS,
+      probePorts: env.MESHTAP_PROBE_PORTS ?? [],
+      hostIp: env.HOST_IP,
       caAddr: env.MESHTAP_CA_ADDR,
       controllerAddr: env.MESHTAP_CONTROLLER_ADDR,
       tokenFile: env.MESHTAP_TOKEN_FILE,
@@ -227,8 +249,14 @@ export function resolveSidecarConfig(env: Record<string, string | undefined>): S
     const hint = suggestVariable(name);
     warnings.push(`unknown variable ${name} is ignored${hint ? ` (did you mean ${hint}?)` : ''}`);
   }
-  if (parsed.data.mtls.mode !== 'off') {
-    warnings.push(`MESHTAP_MTLS_MODE=${parsed.data.mtls.mode} is accepted but mTLS is not active in this version: traffic stays plaintext`);
+  const mtls = parsed.data.mtls;
+  if (mtls.mode !== 'off') {
+    if (mtls.trustBundle === undefined) warnings.push('MESHTAP_TRUST_BUNDLE is not set: the CA cannot be verified, so no certificate is requested and traffic stays plaintext');
+    if (mtls.tokenFile === undefined) warnings.push('MESHTAP_TOKEN_FILE is not set: the CA cannot be asked for a certificate, so traffic stays plaintext');
+    if (mtls.controllerAddr === undefined) warnings.push('MESHTAP_CONTROLLER_ADDR is not set: no destination is known to be meshed, so outbound traffic stays plaintext');
+    if (mtls.mode === 'strict' && mtls.probePorts.length > 0 && mtls.hostIp === undefined) {
+      warnings.push('MESHTAP_PROBE_PORTS without HOST_IP: in strict mode the probe ports accept plaintext from any source');
+    }
   }
   return deepFreeze({ ...parsed.data, warnings });
 }

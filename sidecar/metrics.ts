@@ -22,6 +22,8 @@ export interface SidecarStats {
   inbound: DirectionStats;
   /** `exception`: a parser threw (a bug); `parse_error`: traffic the parser could not read. */
   parserErrors: { exception: number; parse_error: number };
+  /** mTLS outcomes per listener direction (`mesh`, `plaintext`, `peer_rejected`, `strict_plaintext_refused`, ...). */
+  mtls: Record<Observer, Record<string, number>>;
   records: {
     /** Exchanges completed into records. */
     emitted: number;
@@ -56,6 +58,7 @@ export function createSidecarStats(): SidecarStats {
     outbound: directionStats(),
     inbound: directionStats(),
     parserErrors: { exception: 0, parse_error: 0 },
+    mtls: { outbound: {}, inbound: {} },
     records: { emitted: 0, offered: 0, dropped: {} },
   };
 }
@@ -64,8 +67,17 @@ export function countDrop(stats: SidecarStats, reason: string, n = 1): void {
   stats.records.dropped[reason] = (stats.records.dropped[reason] ?? 0) + n;
 }
 
+/** What the metrics read from the workload identity and the membership feed; absent without mTLS. */
+export interface IdentityCounters {
+  rotations: number;
+  caFailures: number;
+  current: { spiffeId: string; serialNumber: string; notAfterMs: number } | undefined;
+}
+
 export interface SidecarMetricsSources {
   stats: SidecarStats;
+  identity?: () => IdentityCounters | undefined;
+  membershipVersion?: () => number | undefined;
   shipper: () => ShipperCounters | undefined;
   draining: () => boolean;
 }
@@ -183,6 +195,71 @@ export function createSidecarMetrics(sources: SidecarMetricsSources): Registry {
       for (const [reason, n] of Object.entries(totals)) this.inc({ reason }, n);
     },
   });
+  new Counter({
+    name: 'meshtap_sidecar_mtls_connections_total',
+    help: 'Connections by mTLS outcome: mesh, plaintext (with the reason outbound), app_tls, probe_plaintext, peer_rejected, handshake_failed, strict_plaintext_refused, mesh_without_identity.',
+    labelNames: ['direction', 'outcome'],
+    registers,
+    collect() {
+      this.reset();
+      for (const direction of DIRECTIONS) {
+        for (const [outcome, n] of Object.entries(stats.mtls[direction])) this.inc({ direction, outcome }, n);
+      }
+    },
+  });
+  if (sources.identity) {
+    const identity = sources.identity;
+    new Gauge({
+      name: 'meshtap_sidecar_identity_cert_expiry_timestamp_seconds',
+      help: 'notAfter of the workload certificate in use (Unix seconds); absent without one.',
+      registers,
+      collect() {
+        this.reset();
+        const current = identity()?.current;
+        if (current) this.set(current.notAfterMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'meshtap_sidecar_identity_cert_info',
+      help: 'The workload certificate in use: 1 with its SPIFFE id and serial number.',
+      labelNames: ['spiffe_id', 'serial'],
+      registers,
+      collect() {
+        this.reset();
+        const current = identity()?.current;
+        if (current) this.set({ spiffe_id: current.spiffeId, serial: current.serialNumber }, 1);
+      },
+    });
+    new Counter({
+      name: 'meshtap_sidecar_identity_rotations_total',
+      help: 'Workload certificates replaced by a renewed one.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(identity()?.rotations ?? 0);
+      },
+    });
+    new Counter({
+      name: 'meshtap_sidecar_identity_ca_failures_total',
+      help: 'Failed requests to the CA (each is retried with backoff).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(identity()?.caFailures ?? 0);
+      },
+    });
+  }
+  if (sources.membershipVersion) {
+    const version = sources.membershipVersion;
+    new Gauge({
+      name: 'meshtap_sidecar_membership_version',
+      help: 'Version of the membership snapshot in use; 0 before the first.',
+      registers,
+      collect() {
+        this.set(version() ?? 0);
+      },
+    });
+  }
   new Gauge({
     name: 'meshtap_sidecar_draining',
     help: '1 while the sidecar drains after SIGTERM.',

@@ -47,7 +47,7 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       else reply(res, 503, 'listeners not bound\n');
     } else if (path === '/ready') {
       if (state.ready) reply(res, 200, 'ready\n');
-      else reply(res, 503, state.draining ? 'draining\n' : 'not ready: listeners not bound\n');
+      else reply(res, 503, state.draining ? 'draining\n' : state.listening ? 'not ready: waiting for a workload certificate\n' : 'not ready: listeners not bound\n');
     } else if (path === '/metrics') {
       try {
         reply(res, 200, await options.registry.metrics(), options.registry.contentType);

@@ -10,20 +10,41 @@
  * - reset: an RST (or any socket error) on one side resets the other;
  * - upstream connect failure: the client is reset, and an `upstream_unreachable` record made;
  * - no idle timeout: long-lived quiet connections are the application's business.
+ *
+ * mTLS (when the sidecar has `mtls` hooks):
+ * - outbound to a meshed destination: the upstream socket is wrapped in TLS as client (our
+ *   certificate, ALPN `meshtap/1`, the chain verified against the trust bundle, the peer's
+ *   SPIFFE id checked against the membership feed's expected identities; a refusal resets the
+ *   client) and the connection id frame is written first;
+ * - inbound: client bytes are held (not the server's) until the first ones tell mesh mTLS,
+ *   app TLS or plaintext apart; mesh mTLS is terminated here and the peer's identity and
+ *   connection id learnt before a byte reaches the app. The capture always sees plaintext
+ *   (or the app's own TLS), never meshtap's.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { CaptureEvent, CloseReason, Exchange, NsClock } from '../capture/session.ts';
 import type { Observer } from '../record.ts';
 import type { OriginalDst } from '../original-dst.ts';
 import type { DirectionStats, SidecarStats } from '../metrics.ts';
 import { CaptureTap, type CaptureFactory } from './capture-tap.ts';
+import { MESH_ALPN } from '../mtls/client-hello-alpn.ts';
+import { decodeConnectionIdFrame, encodeConnectionIdFrame } from '../mtls/connection-id-frame.ts';
+import { checkPeerIdentity, spiffeIdFromSan, spiffeIdOf } from '../mtls/peer-identity.ts';
+import type { MtlsHooks, OutboundMeshPlan } from '../mtls/plans.ts';
 
 /** What a record needs to know about the connection an exchange came from. */
 export interface ConnectionMeta {
-  readonly connectionId: string;
+  /** Inbound mesh connections take the client sidecar's id, before any byte is captured. */
+  connectionId: string;
   readonly observer: Observer;
   readonly client: { readonly ip: string; readonly port: number };
   readonly dst: OriginalDst;
+  /** The hop between the sidecars is meshtap mTLS. */
+  mesh: boolean;
+  /** Our SPIFFE id and the verified peer's, on mesh connections. */
+  localIdentity?: string;
+  peerIdentity?: string;
 }
 
 export interface ConnectionEnv {
@@ -38,6 +59,8 @@ export interface ConnectionEnv {
   /** Local address to bind the upstream socket to (inbound: the passthrough source). */
   upstreamLocalAddress: string | undefined;
   newConnectionId: () => string;
+  /** Absent: no mTLS (plaintext both ways, as without a CA). */
+  mtls: MtlsHooks | undefined;
   /** A completed exchange (or a connection failure) of this connection. Must not throw. */
   onExchange: (exchange: Exchange, meta: ConnectionMeta) => void;
   /** Both sockets are closed. */
@@ -48,28 +71,56 @@ function isReset(err: NodeJS.ErrnoException | undefined): boolean {
   return err?.code === 'ECONNRESET' || err?.code === 'EPIPE';
 }
 
+/** Held inbound client bytes beyond which the first bytes are classified as they are. */
+const MAX_HELD_BYTES = 16 * 1024 + 5;
+/** How long an inbound mesh client may take to finish its handshake and send the id frame. */
+const MESH_SETUP_TIMEOUT_MS = 10_000;
+
+/** A TLS socket cannot be reset itself (its handle is not TCP): reset the TCP socket under it. */
+function resetSocket(socket: Socket): void {
+  if (socket.destroyed) return;
+  if (socket.connecting) socket.destroy();
+  else socket.resetAndDestroy();
+}
+
 export class ProxyConnection {
   readonly meta: ConnectionMeta;
   readonly acceptedAt: bigint;
   private readonly env: ConnectionEnv;
-  private readonly client: Socket;
-  private readonly upstream: Socket;
+  /** What bytes are read from and written to on each side (TLS sockets on mesh hops). */
+  private client: Socket;
+  private upstream: Socket;
+  /** The TCP sockets under them: what is reset and what closes. */
+  private readonly rawClient: Socket;
+  private readonly rawUpstream: Socket;
   private readonly tap: CaptureTap | undefined;
   private connected = false;
-  private closedSockets = 0;
+  private clientClosed = false;
+  private upstreamClosed = false;
   private reason: CloseReason | undefined;
   private bytesFromClient = 0;
   private bytesFromServer = 0;
+  /** Inbound with mTLS: client bytes held until classified; undefined once decided. */
+  private held: Buffer[] | undefined;
+  private heldServer: Buffer[] = [];
+  private clientEndHeld = false;
+  private setupTimer: NodeJS.Timeout | undefined;
+  /** Why the mesh peer's certificate was refused (outbound). */
+  private peerRefusal: string | undefined;
+  /** Inbound mesh handshake in progress. */
+  private meshSetup = false;
 
   constructor(client: Socket, dst: OriginalDst, env: ConnectionEnv) {
     this.env = env;
     this.client = client;
+    this.rawClient = client;
     this.acceptedAt = env.clock();
     this.meta = {
       connectionId: env.newConnectionId(),
       observer: env.observer,
       client: { ip: client.remoteAddress ?? '', port: client.remotePort ?? 0 },
       dst,
+      mesh: false,
     };
     env.direction.active++;
     if (env.capture) {
@@ -86,7 +137,7 @@ export class ProxyConnection {
     }
 
     client.setNoDelay(true);
-    const upstream = connect({
+    const raw = connect({
       host: dst.ip,
       port: dst.port,
       localAddress: env.upstreamLocalAddress,
@@ -94,30 +145,210 @@ export class ProxyConnection {
       noDelay: true,
     });
     // Small request/response exchanges must not wait for Nagle (the proxy never coalesces).
-    upstream.setNoDelay(true);
-    this.upstream = upstream;
+    raw.setNoDelay(true);
+    this.rawUpstream = raw;
+    this.upstream = raw;
+    const plan = env.observer === 'outbound' ? env.mtls?.outbound(dst) : undefined;
+    if (plan) this.upstream = this.meshClient(raw, plan);
+    else raw.once('connect', () => (this.connected = true));
 
-    client.on('data', (chunk: Buffer) => this.fromClient(chunk));
+    const upstream = this.upstream;
     upstream.on('data', (chunk: Buffer) => this.fromServer(chunk));
-    upstream.on('drain', () => client.resume());
-    client.on('drain', () => upstream.resume());
-    client.on('end', () => this.clientEnded());
+    upstream.on('drain', () => this.client.resume());
     upstream.on('end', () => this.serverEnded());
-    upstream.once('connect', () => {
-      this.connected = true;
-    });
-    client.on('error', (err) => this.failed('client', err));
     upstream.on('error', (err) => this.failed('server', err));
-    client.on('close', () => this.socketClosed());
-    upstream.on('close', () => this.socketClosed());
+    if (upstream !== raw) raw.on('error', (err) => this.failed('server', err));
+    raw.on('close', () => this.socketClosed('server'));
+    if (upstream !== raw) upstream.on('close', () => this.socketClosed('server'));
+
+    client.on('error', (err) => this.failed('client', err));
+    client.on('close', () => this.socketClosed('client'));
+    if (env.observer === 'inbound' && env.mtls) {
+      this.held = [];
+      const hold = (chunk: Buffer) => this.holdClient(chunk);
+      client.on('data', hold);
+      client.once('end', () => {
+        if (this.held) {
+          this.clientEndHeld = true;
+          this.classify(false);
+        }
+      });
+    } else {
+      this.wireClient(client);
+    }
   }
 
   /** Ends the connection now (drain deadline): both sides closed, capture flushed as `drain`. */
   abort(): void {
     this.reason ??= 'drain';
     this.client.destroy();
+    this.rawClient.destroy();
     this.upstream.destroy();
+    this.rawUpstream.destroy();
   }
+
+  private wireClient(client: Socket): void {
+    client.on('data', (chunk: Buffer) => this.fromClient(chunk));
+    client.on('drain', () => this.upstream.resume());
+    client.on('end', () => this.clientEnded());
+  }
+
+  // --- outbound mesh -------------------------------------------------------------------
+
+  private meshClient(raw: Socket, plan: OutboundMeshPlan): Socket {
+    const mtls = this.env.mtls!;
+    const options: ConnectionOptions & { allowHalfOpen: boolean } = {
+      socket: raw,
+      // An IP address: no SNI is sent, and no host name is checked (the SPIFFE id is).
+      host: this.meta.dst.ip,
+      secureContext: plan.secureContext,
+      ALPNProtocols: [MESH_ALPN],
+      rejectUnauthorized: true,
+      allowHalfOpen: true,
+      checkServerIdentity: (_host, cert) => {
+        const why = checkPeerIdentity(spiffeIdFromSan(cert.subjectaltname), plan.expectedIdentities);
+        if (why === undefined) return undefined;
+        this.peerRefusal = why;
+        return new Error(why);
+      },
+    };
+    // allowHalfOpen is honoured by tls.connect (a FIN from the app must not close the reply path) though not typed.
+    const socket = tlsConnect(options);
+    socket.once('secureConnect', () => {
+      const peer = spiffeIdOf(socket.getPeerX509Certificate());
+      const why = socket.alpnProtocol !== MESH_ALPN ? `the peer did not select ALPN ${MESH_ALPN}` : checkPeerIdentity(peer, plan.expectedIdentities);
+      if (why !== undefined) {
+        mtls.count('outbound', 'peer_rejected', { dst: `${this.meta.dst.ip}:${this.meta.dst.port}`, reason: why });
+        this.reason ??= 'error';
+        this.env.direction.upstreamConnectFailures++;
+        resetSocket(raw);
+        resetSocket(this.rawClient);
+        return;
+      }
+      this.connected = true;
+      this.meta.mesh = true;
+      this.meta.localIdentity = plan.localIdentity;
+      this.meta.peerIdentity = peer;
+      mtls.count('outbound', 'mesh');
+    });
+    socket.write(encodeConnectionIdFrame(this.meta.connectionId));
+    return socket;
+  }
+
+  // --- inbound classification ----------------------------------------------------------
+
+  private holdClient(chunk: Buffer): void {
+    const held = this.held;
+    if (!held) return;
+    held.push(chunk);
+    this.classify(false);
+  }
+
+  private classify(serverFirst: boolean): void {
+    const held = this.held;
+    if (!held) return;
+    const bytes = held.length === 1 ? held[0] : Buffer.concat(held);
+    const end = this.clientEndHeld;
+    let decision = this.env.mtls!.inbound.decide({ bytes, serverFirst: serverFirst && bytes.length === 0, srcIp: this.meta.client.ip, dst: this.meta.dst });
+    if (decision.kind === 'need-more' && (end || serverFirst || bytes.length >= MAX_HELD_BYTES)) {
+      decision = this.env.mtls!.inbound.decide({ bytes, serverFirst: true, srcIp: this.meta.client.ip, dst: this.meta.dst });
+    }
+    if (decision.kind === 'need-more') return;
+    const mtls = this.env.mtls!;
+    this.held = undefined;
+    this.client.removeAllListeners('data');
+    this.client.removeAllListeners('end');
+    if (decision.kind === 'refuse') {
+      mtls.count('inbound', decision.reason, { src: this.meta.client.ip, port: this.meta.dst.port });
+      this.reason ??= 'reset';
+      this.tap?.disable();
+      resetSocket(this.rawClient);
+      resetSocket(this.rawUpstream);
+      return;
+    }
+    if (decision.kind === 'mesh') {
+      this.meshServer(bytes);
+      return;
+    }
+    mtls.count('inbound', decision.kind === 'plaintext' ? (decision.probe ? 'probe_plaintext' : 'plaintext') : 'app_tls');
+    this.wireClient(this.client);
+    if (bytes.length > 0) this.fromClient(bytes);
+    this.releaseServer();
+    if (end) this.clientEnded();
+  }
+
+  private releaseServer(): void {
+    const pending = this.heldServer;
+    this.heldServer = [];
+    for (const chunk of pending) this.fromServer(chunk);
+  }
+
+  private meshServer(hello: Buffer): void {
+    const mtls = this.env.mtls!;
+    const terminator = mtls.inbound.terminator();
+    const raw = this.rawClient;
+    if (!terminator) {
+      mtls.count('inbound', 'mesh_without_identity');
+      this.reason ??= 'reset';
+      resetSocket(raw);
+      resetSocket(this.rawUpstream);
+      return;
+    }
+    // Until the handshake ends, the client side is "in setup": server bytes are held.
+    this.meshSetup = true;
+    const fail = (outcome: string, reason: string) => {
+      clearTimeout(this.setupTimer);
+      mtls.count('inbound', outcome, { src: this.meta.client.ip, reason });
+      this.reason ??= 'reset';
+      this.tap?.disable();
+      resetSocket(raw);
+      resetSocket(this.rawUpstream);
+    };
+    this.setupTimer = setTimeout(() => fail('handshake_failed', 'timeout'), MESH_SETUP_TIMEOUT_MS);
+    this.setupTimer.unref();
+    raw.pause();
+    raw.unshift(hello);
+    terminator.accept(raw, {
+      onError: (err: NodeJS.ErrnoException) => fail('handshake_failed', err.code ?? err.message),
+      onSecure: (socket) => {
+        const peer = spiffeIdOf(socket.getPeerX509Certificate());
+        if (!socket.authorized || peer === undefined) {
+          fail('handshake_failed', socket.authorized ? 'the client certificate carries no single SPIFFE URI SAN' : String(socket.authorizationError));
+          return;
+        }
+        this.client = socket;
+        socket.on('error', (err) => this.failed('client', err));
+        socket.on('close', () => this.socketClosed('client'));
+        let frame: Buffer = Buffer.alloc(0);
+        const onData = (chunk: Buffer) => {
+          frame = frame.length === 0 ? chunk : Buffer.concat([frame, chunk]);
+          const result = decodeConnectionIdFrame(frame);
+          if (result.kind === 'need-more') return;
+          socket.off('data', onData);
+          socket.off('end', onEarlyEnd);
+          if (result.kind === 'invalid') {
+            fail('handshake_failed', `bad connection id frame (${result.reason})`);
+            return;
+          }
+          clearTimeout(this.setupTimer);
+          this.meta.connectionId = result.id;
+          this.meta.mesh = true;
+          this.meta.peerIdentity = peer;
+          this.meta.localIdentity = terminator.spiffeId;
+          this.meshSetup = false;
+          mtls.count('inbound', 'mesh');
+          this.wireClient(socket);
+          if (result.rest.length > 0) this.fromClient(result.rest);
+          this.releaseServer();
+        };
+        const onEarlyEnd = () => fail('handshake_failed', 'closed before the connection id');
+        socket.on('data', onData);
+        socket.once('end', onEarlyEnd);
+      },
+    });
+  }
+
+  // --- forwarding ------------------------------------------------------------------------
 
   private fromClient(chunk: Buffer): void {
     this.bytesFromClient += chunk.length;
@@ -128,6 +359,12 @@ export class ProxyConnection {
   }
 
   private fromServer(chunk: Buffer): void {
+    if (this.held !== undefined || this.meshSetup) {
+      // Not classified yet (or a mesh handshake in progress): the client must not see app bytes.
+      this.heldServer.push(chunk);
+      if (this.held !== undefined) this.classify(true);
+      return;
+    }
     this.bytesFromServer += chunk.length;
     this.env.direction.bytesFromServer += chunk.length;
     const client = this.client;
@@ -141,6 +378,14 @@ export class ProxyConnection {
   }
 
   private serverEnded(): void {
+    if (this.held !== undefined || this.meshSetup) {
+      // The app closed before the client was classified: nothing to tell a client we have not placed yet.
+      this.reason ??= 'fin';
+      this.tap?.disable();
+      this.client.destroy();
+      this.rawClient.destroy();
+      return;
+    }
     if (!this.client.destroyed) this.client.end();
     if (this.tap) this.tap.serverEnd();
   }
@@ -151,15 +396,20 @@ export class ProxyConnection {
       return;
     }
     this.reason ??= isReset(err) ? 'reset' : 'error';
-    const other = side === 'client' ? this.upstream : this.client;
+    const other = side === 'client' ? this.rawUpstream : this.rawClient;
     if (other.destroyed) return;
-    if (other.connecting) other.destroy();
-    else other.resetAndDestroy();
+    resetSocket(other);
   }
 
   private upstreamUnreachable(err: NodeJS.ErrnoException): void {
+    if (this.reason !== undefined && this.rawClient.destroyed) return;
     this.reason ??= 'error';
     this.env.direction.upstreamConnectFailures++;
+    if (this.upstream !== this.rawUpstream) {
+      // A mesh handshake that failed (the chain, or the peer closing on us).
+      const outcome = this.peerRefusal !== undefined ? 'peer_rejected' : 'handshake_failed';
+      this.env.mtls?.count('outbound', outcome, { dst: `${this.meta.dst.ip}:${this.meta.dst.port}`, reason: this.peerRefusal ?? err.code ?? err.message });
+    }
     const tap = this.tap;
     if (tap) {
       const protocol = tap.protocol ?? 'tcp';
@@ -179,7 +429,8 @@ export class ProxyConnection {
         this.meta,
       );
     }
-    if (!this.client.destroyed) this.client.resetAndDestroy();
+    resetSocket(this.rawClient);
+    resetSocket(this.rawUpstream);
   }
 
   private captureEvent(event: CaptureEvent): void {
@@ -191,8 +442,21 @@ export class ProxyConnection {
     totals[protocol] = (totals[protocol] ?? 0) + 1;
   }
 
-  private socketClosed(): void {
-    if (++this.closedSockets < 2) return;
+  private socketClosed(side: 'client' | 'server'): void {
+    if (side === 'client') {
+      if (this.clientClosed) return;
+      this.clientClosed = true;
+      // The app's side is gone: whatever the other side still holds cannot be delivered.
+      if (this.held !== undefined) {
+        this.held = undefined;
+        if (!this.rawUpstream.destroyed) this.rawUpstream.destroy();
+      }
+    } else {
+      if (this.upstreamClosed) return;
+      this.upstreamClosed = true;
+    }
+    if (!(this.clientClosed && this.upstreamClosed)) return;
+    clearTimeout(this.setupTimer);
     this.env.direction.active--;
     if (this.tap) {
       this.tap.close(this.reason ?? 'fin');

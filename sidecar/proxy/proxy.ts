@@ -15,6 +15,7 @@ import type { Observer } from '../record.ts';
 import type { CaptureFactory } from './capture-tap.ts';
 import { ProxyConnection, type ConnectionMeta } from './connection.ts';
 import { createConnectionIdSource } from './connection-id.ts';
+import type { MtlsHooks } from '../mtls/plans.ts';
 
 export interface ProxyOptions {
   host: string;
@@ -31,6 +32,8 @@ export interface ProxyOptions {
   capture: CaptureFactory | undefined;
   originalDst: (socket: Socket) => OriginalDstResult;
   onExchange: (exchange: Exchange, meta: ConnectionMeta) => void;
+  /** Absent: no mTLS, every connection plaintext as it came. */
+  mtls?: MtlsHooks;
 }
 
 export interface ProxyAddresses {
@@ -83,6 +86,7 @@ export function createSidecarProxy(options: ProxyOptions): SidecarProxy {
     detectTimeoutMs: options.detectTimeoutMs,
     upstreamLocalAddress: observer === 'inbound' ? options.inboundSourceAddress : undefined,
     newConnectionId,
+    mtls: options.mtls,
     onExchange: options.onExchange,
     onClosed,
   });

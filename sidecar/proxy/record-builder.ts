@@ -30,16 +30,22 @@ export function buildCallRecord(exchange: Exchange, meta: ConnectionMeta, local:
   const outbound = meta.observer === 'outbound';
   const src: Endpoint = outbound ? localEndpoint(meta.client.ip, meta.client.port, local) : { ip: meta.client.ip, port: meta.client.port };
   const dst: Endpoint = outbound ? { ip: meta.dst.ip, port: meta.dst.port } : localEndpoint(meta.dst.ip, meta.dst.port, local);
+  if (meta.mesh) {
+    // Our identity on our end, the verified peer's on theirs.
+    (outbound ? src : dst).identity = meta.localIdentity;
+    (outbound ? dst : src).identity = meta.peerIdentity;
+  }
+  const { tls_info: appTls, ...fields } = exchange;
   const elapsedNs = exchange.end - exchange.start;
   return {
-    ...exchange,
+    ...fields,
     id: recordId(meta, exchange.ordinal),
     observer: meta.observer,
     connection_id: meta.connectionId,
     elapsed_us: elapsedNs > 0n ? Number(elapsedNs / 1000n) : 0,
     src,
     dst,
-    tls: { mesh: false },
+    tls: appTls ? { mesh: meta.mesh, app_tls: appTls } : { mesh: meta.mesh },
     redacted: [],
     sensitive: [],
   };

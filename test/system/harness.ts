@@ -129,6 +129,10 @@ export interface LabOptions {
   sidecarEnv?: Record<string, string>;
   /** Without a collector the sidecars get no MESHTAP_COLLECTOR_ADDR. */
   collector?: boolean;
+  /** Extra variables for one sidecar (after `sidecarEnv`), e.g. its SERVICE_ACCOUNT or token file. */
+  sidecarEnvFor?: Partial<Record<'client' | 'server', Record<string, string>>>;
+  /** Runs once the pods exist and before the sidecars start (a control plane the sidecars need). */
+  beforeSidecars?: (lab: MeshLab) => Promise<void>;
 }
 
 export class MeshLab {
@@ -169,12 +173,14 @@ export class MeshLab {
       this.init(this.server, excluded),
     ]);
 
+    if (options.beforeSidecars) await options.beforeSidecars(this);
+
     this.app = this.track(
       new Proc('app', spawnInNetns(this.server.netns, NODE, [APP_SCRIPT, JSON.stringify(APP_PORTS)], { uid: APP_UID, cwd: REPO, env: this.baseEnv() })),
     );
     const [client, server] = await Promise.all([
-      this.startSidecar('client', this.client, options.sidecarEnv),
-      this.startSidecar('server', this.server, options.sidecarEnv),
+      this.startSidecar('client', this.client, { ...options.sidecarEnv, ...options.sidecarEnvFor?.client }),
+      this.startSidecar('server', this.server, { ...options.sidecarEnv, ...options.sidecarEnvFor?.server }),
     ]);
     this.sidecars = { client, server };
     await this.app.waitFor(/"ready":true/);
@@ -186,7 +192,24 @@ export class MeshLab {
     return proc;
   }
 
-  private baseEnv(): NodeJS.ProcessEnv {
+  /** Makes a process the test started part of this lab: killed by destroy(), checked by leftovers(). */
+  adopt(proc: Proc): Proc {
+    if (proc.child.pid) this.knownPids.push(proc.child.pid);
+    return this.track(proc);
+  }
+
+  /** Kills one sidecar and starts it again with other extra variables (the pod's rules stay). */
+  async restartSidecar(name: 'client' | 'server', extra: Record<string, string> = {}): Promise<SidecarHandle> {
+    const old = this.sidecars[name];
+    process.kill(old.pid, 'SIGKILL');
+    await eventually(`old ${name} sidecar gone`, async () => (alive(old.pid) ? undefined : true), 5000);
+    await old.proc.wait(5000);
+    const handle = await this.startSidecar(name, old.pod, extra);
+    this.sidecars[name] = handle;
+    return handle;
+  }
+
+  baseEnv(): NodeJS.ProcessEnv {
     return { PATH: `${join(REPO, 'node_modules/.bin')}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` };
   }
 

@@ -29,6 +29,7 @@ const exchange: Exchange = {
 const meta = (observer: 'outbound' | 'inbound'): ConnectionMeta => ({
   connectionId: '0123456789abcdef',
   observer,
+  mesh: false,
   client: { ip: '10.244.1.7', port: 40000 },
   dst: { ip: '10.244.2.9', port: 8080 },
 });

@@ -1,0 +1,54 @@
+/**
+ * What the inbound listener does with a connection, from its first client bytes. Pure.
+ *
+ * - a ClientHello offering ALPN `meshtap/1` → terminate mTLS (only with an identity: without
+ *   a certificate there is nothing to terminate with, so the connection is refused and
+ *   counted; the client sidecar cannot tell that peer apart in time);
+ * - any other ClientHello → the application's own TLS: passed through byte for byte (in
+ *   `strict`, only where plaintext would be accepted);
+ * - anything else (or the server speaking first) → plaintext: accepted in `permissive`, in
+ *   `strict` refused unless it is a kubelet probe: a probe port (`MESHTAP_PROBE_PORTS`) from
+ *   the node's address (`HOST_IP`).
+ */
+import type { MtlsMode } from '../config.ts';
+import { classifyClientHello } from './client-hello-alpn.ts';
+
+export interface InboundPolicyConfig {
+  mode: MtlsMode;
+  probePorts: readonly number[];
+  /** The node's IP (kubelet probes come from it); undefined: probe ports accept any source. */
+  hostIp: string | undefined;
+}
+
+export type InboundDecision =
+  | { kind: 'need-more' }
+  | { kind: 'mesh' }
+  | { kind: 'app-tls' }
+  | { kind: 'plaintext'; probe: boolean }
+  | { kind: 'refuse'; reason: 'strict_plaintext_refused' | 'mesh_without_identity' };
+
+export interface InboundFacts {
+  /** The client's bytes so far; empty when the server spoke first. */
+  bytes: Uint8Array;
+  serverFirst: boolean;
+  hasIdentity: boolean;
+  srcIp: string;
+  dstPort: number;
+}
+
+function plaintext(config: InboundPolicyConfig, facts: InboundFacts): InboundDecision {
+  if (config.mode !== 'strict') return { kind: 'plaintext', probe: false };
+  const probe = config.probePorts.includes(facts.dstPort) && (config.hostIp === undefined || config.hostIp === facts.srcIp);
+  return probe ? { kind: 'plaintext', probe: true } : { kind: 'refuse', reason: 'strict_plaintext_refused' };
+}
+
+export function decideInbound(config: InboundPolicyConfig, facts: InboundFacts): InboundDecision {
+  if (facts.serverFirst) return plaintext(config, facts);
+  const hello = classifyClientHello(facts.bytes);
+  if (hello === 'need-more') return { kind: 'need-more' };
+  if (hello === 'mesh') return facts.hasIdentity ? { kind: 'mesh' } : { kind: 'refuse', reason: 'mesh_without_identity' };
+  const decision = plaintext(config, facts);
+  // Strict admits only mesh peers: an unmeshed client's own TLS is refused like its plaintext.
+  if (hello === 'app-tls' && decision.kind === 'plaintext') return { kind: 'app-tls' };
+  return decision;
+}

@@ -1,0 +1,77 @@
+/**
+ * The proxy's mTLS hooks, from the workload identity, the membership feed and the mode.
+ *
+ * Outbound: mesh only with a current certificate and a destination the feed calls meshed;
+ * everything else (no certificate yet, CA away past expiry, no or stale feed, unmeshed
+ * destination) is plaintext passthrough, counted `plaintext_<reason>`. Inbound: see
+ * `inbound-policy.ts`.
+ */
+import type { OriginalDst } from '../original-dst.ts';
+import type { SidecarStats } from '../metrics.ts';
+import type { MembershipLookup } from '../membership/lookup.ts';
+import type { CurrentIdentity } from '../identity/workload-identity.ts';
+import { createMeshTerminator, type MeshTerminator } from './mesh-server.ts';
+import { decideInbound, type InboundPolicyConfig } from './inbound-policy.ts';
+import type { MtlsHooks, OutboundMeshPlan } from './plans.ts';
+
+export interface MtlsPolicyOptions {
+  config: InboundPolicyConfig;
+  identity: () => CurrentIdentity | undefined;
+  /** undefined: no membership feed configured, so nothing is known to be meshed. */
+  lookup: ((ip: string, port: number) => MembershipLookup) | undefined;
+  stats: SidecarStats;
+  log: { warn(msg: string, fields?: Record<string, unknown>): void };
+}
+
+/** Outcomes worth a log line: a peer refused, or a connection refused. */
+const LOGGED = new Set(['peer_rejected', 'handshake_failed', 'strict_plaintext_refused', 'mesh_without_identity']);
+
+export function createMtlsHooks(options: MtlsPolicyOptions): MtlsHooks {
+  const { stats } = options;
+  let terminator: MeshTerminator | undefined;
+  let terminatorFor: CurrentIdentity | undefined;
+  const count: MtlsHooks['count'] = (direction, outcome, fields) => {
+    const totals = stats.mtls[direction];
+    totals[outcome] = (totals[outcome] ?? 0) + 1;
+    if (LOGGED.has(outcome)) options.log.warn(`mtls: ${direction} ${outcome.replace(/_/g, ' ')}`, { ...fields });
+  };
+  return {
+    outbound(dst: OriginalDst): OutboundMeshPlan | undefined {
+      const identity = options.identity();
+      if (!identity) {
+        count('outbound', 'plaintext_no_identity');
+        return undefined;
+      }
+      if (!options.lookup) {
+        count('outbound', 'plaintext_no_membership');
+        return undefined;
+      }
+      const answer = options.lookup(dst.ip, dst.port);
+      if (!answer.meshed) {
+        count('outbound', `plaintext_${answer.reason.replace(/-/g, '_')}`);
+        return undefined;
+      }
+      return { secureContext: identity.secureContext, localIdentity: identity.spiffeId, expectedIdentities: answer.identities };
+    },
+    inbound: {
+      decide: (facts) =>
+        decideInbound(options.config, {
+          bytes: facts.bytes,
+          serverFirst: facts.serverFirst,
+          hasIdentity: options.identity() !== undefined,
+          srcIp: facts.srcIp.startsWith('::ffff:') ? facts.srcIp.slice(7) : facts.srcIp,
+          dstPort: facts.dst.port,
+        }),
+      terminator: () => {
+        const current = options.identity();
+        if (!current) return undefined;
+        if (terminatorFor !== current) {
+          terminator = createMeshTerminator(current);
+          terminatorFor = current;
+        }
+        return terminator;
+      },
+    },
+    count,
+  };
+}
