@@ -33,6 +33,8 @@ export interface PodInjectionSettings {
   maxBodyBytes: number;
   mtlsMode: MtlsMode;
   nativeSidecar: boolean;
+  /** Ports the kubelet probes: accepted in plaintext from the node even in strict mode. */
+  probePorts: number[];
 }
 
 function mutableResources(r: InjectorConfig['sidecarResources']): Record<string, unknown> {
@@ -92,6 +94,7 @@ export function buildSidecarContainer(config: InjectorConfig, settings: PodInjec
       fieldEnv('POD_IP', 'status.podIP'),
       fieldEnv('NODE_NAME', 'spec.nodeName'),
       fieldEnv('SERVICE_ACCOUNT', 'spec.serviceAccountName'),
+      fieldEnv('HOST_IP', 'status.hostIP'),
       { name: 'MESHTAP_COLLECTOR_ADDR', value: config.collectorAddr },
       { name: 'MESHTAP_CA_ADDR', value: config.caAddr },
       { name: 'MESHTAP_CONTROLLER_ADDR', value: config.controllerAddr },
@@ -105,6 +108,7 @@ export function buildSidecarContainer(config: InjectorConfig, settings: PodInjec
       { name: 'MESHTAP_TRUST_BUNDLE', value: TRUST_BUNDLE_FILE },
       { name: 'MESHTAP_TRUST_DOMAIN', value: config.trustDomain },
       { name: 'MESHTAP_MTLS_MODE', value: settings.mtlsMode },
+      ...(settings.probePorts.length > 0 ? [{ name: 'MESHTAP_PROBE_PORTS', value: settings.probePorts.join(',') }] : []),
     ],
     // Only the admin port is declared: the listener ports are reached through iptables and
     // declaring them could clash with, or be mistaken for, the app's ports.

@@ -1,4 +1,5 @@
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
+import { probePortsOf } from './probe-ports.ts';
 import {
   DEFAULT_CONTAINER_ANNOTATION,
   EXCLUDE_INBOUND_PORTS_ANNOTATION,
@@ -121,6 +122,7 @@ function resolveSettings(
     maxBodyBytes: readAnnotation(annotations, MAX_BODY_BYTES_ANNOTATION, parseByteCount, config.maxBodyBytes, problems),
     mtlsMode: readAnnotation(annotations, MTLS_MODE_ANNOTATION, parseMtlsMode, nsMtls, problems),
     nativeSidecar: readAnnotation(annotations, NATIVE_SIDECAR_ANNOTATION, parseBooleanText, config.nativeSidecar, problems),
+    probePorts: [],
   };
 }
 
@@ -222,6 +224,7 @@ export function injectPod(input: InjectInput): InjectDecision {
   const settings = resolveSettings(annotations, stringMap(input.namespaceAnnotations), config, problems);
   if (found.size > 0) return skip(pod, found);
 
+  settings.probePorts = probePortsOf(pod.spec?.containers ?? []);
   const patched = buildInjectedPod(pod, config, settings);
   const patch = fastJsonPatch.compare(pod, patched);
   return { inject: true, reasons: [], details: {}, pod: patched, patch };
