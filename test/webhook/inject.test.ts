@@ -187,6 +187,7 @@ void t.test('native sidecar layout', async (t) => {
     POD_IP: 'field:status.podIP',
     NODE_NAME: 'field:spec.nodeName',
     SERVICE_ACCOUNT: 'field:spec.serviceAccountName',
+    HOST_IP: 'field:status.hostIP',
     MESHTAP_COLLECTOR_ADDR: 'meshtap-collector.meshtap-system.svc:9400',
     MESHTAP_CA_ADDR: 'meshtap-controller.meshtap-system.svc:15012',
     MESHTAP_CONTROLLER_ADDR: 'meshtap-controller.meshtap-system.svc:15012',
