@@ -38,6 +38,10 @@ options:
                            kubeconfig, else none)
   --inventory-file PATH    a Kubernetes List of pods, services, … (the lab)    env MESHTAP_COLLECTOR_INVENTORY_FILE
   --kubeconfig PATH        use this kubeconfig instead of the in-cluster account  env KUBECONFIG
+  --tls-cert-dir DIR       serve gRPC ingest over mTLS: DIR/tls.crt and tls.key are the serving
+                           certificate, DIR/ca.crt the roots client certificates must chain to;
+                           sidecars without one are refused (default: plaintext ingest; one port
+                           cannot serve both)                                  env MESHTAP_COLLECTOR_TLS_CERT_DIR
   -h, --help               show this help
 
 Exports: OpenTelemetry spans when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set;
@@ -62,6 +66,7 @@ const OPTIONS = {
   inventory: { type: 'string' },
   'inventory-file': { type: 'string' },
   kubeconfig: { type: 'string' },
+  'tls-cert-dir': { type: 'string' },
 } as const;
 
 export async function run(argv: string[], io: CommandIO): Promise<number> {
@@ -82,6 +87,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   log('info', 'collector listening', {
     host: config.host,
     grpcPort: collector.grpcPort,
+    ingest: collector.ingestSecurity,
+    ...(config.tlsCertDir !== undefined ? { tlsCertDir: config.tlsCertDir } : {}),
     httpPort: collector.httpPort,
     store: config.store,
     ...(config.store === 'sqlite' ? { db: config.dbPath } : {}),

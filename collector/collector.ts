@@ -8,6 +8,7 @@ import { MeshtapError } from '../lib/errors.ts';
 import { DEFAULT_MEMORY_MAX_RECORDS, resolveInventoryKind, type CollectorConfig } from './config.ts';
 import { COL_ERR_LISTEN } from './errors.ts';
 import { startGrpcServer } from './grpc-server.ts';
+import { loadIngestCredentials } from './ingest-tls.ts';
 import { buildHttpApp } from './http-server.ts';
 import { createIngest } from './ingest.ts';
 import { silentLogger, type Logger } from './log.ts';
@@ -20,6 +21,7 @@ export interface CollectorDeps {
   /** Replaces the store the config names (tests use it to slow storage down). */
   store?: RecordStore;
   log?: Logger;
+  /** Replaces the credentials `tlsCertDir` would give (plaintext when neither is set). */
   grpcCredentials?: ServerCredentials;
   /** Environment for the exports (`OTEL_EXPORTER_OTLP_*`, `MESHTAP_LOKI_URL`) and `auto` inventory; none by default. */
   env?: NodeJS.ProcessEnv;
@@ -31,6 +33,8 @@ export interface CollectorDeps {
 
 export interface RunningCollector {
   grpcPort: number;
+  /** How the gRPC ingest port is served: `mtls` with `tlsCertDir`, `custom` with `deps.grpcCredentials`. */
+  ingestSecurity: 'mtls' | 'plaintext' | 'custom';
   httpPort: number;
   store: RecordStore;
   metrics: CollectorMetrics;
@@ -85,6 +89,9 @@ function publishingStore(inner: RecordStore, hub: StreamHub): RecordStore {
 
 export async function startCollector(config: CollectorConfig, deps: CollectorDeps = {}): Promise<RunningCollector> {
   const log = deps.log ?? silentLogger;
+  // First, so a bad certificate directory costs nothing to undo.
+  const grpcCredentials = deps.grpcCredentials ?? (config.tlsCertDir !== undefined ? await loadIngestCredentials(config.tlsCertDir) : undefined);
+  const ingestSecurity = deps.grpcCredentials ? 'custom' : config.tlsCertDir !== undefined ? 'mtls' : 'plaintext';
   const hub = createStreamHub({ bufferEvents: config.streamBufferEvents, bufferBytes: config.streamBufferBytes, heartbeatMs: config.streamHeartbeatMs });
   const store = publishingStore(deps.store ?? (await openStore(config, log)), hub);
   const metrics = createCollectorMetrics(() => store.count());
@@ -97,7 +104,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   const ingest = createIngest({ store, metrics, log, enrich, onStored: (records) => outputs.export(records) });
   let grpc;
   try {
-    grpc = await startGrpcServer({ host: config.host, port: config.grpcPort, ingest, metrics, log, credentials: deps.grpcCredentials });
+    grpc = await startGrpcServer({ host: config.host, port: config.grpcPort, ingest, metrics, log, credentials: grpcCredentials });
   } catch (err) {
     await store.close();
     await inventory?.stop();
@@ -119,6 +126,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   let closing: Promise<void> | undefined;
   return {
     grpcPort: grpc.port,
+    ingestSecurity,
     httpPort,
     store,
     metrics,

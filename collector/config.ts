@@ -61,6 +61,12 @@ export const collectorOptionsSchema = z.strictObject({
   inventory: z.enum(['auto', 'kube', 'file', 'none']).default('auto'),
   inventoryFile: z.string().min(1).optional(),
   kubeconfig: z.string().min(1).optional(),
+  /**
+   * A TLS directory (`tls.crt`, `tls.key`, `ca.crt`). With it the gRPC ingest port serves TLS
+   * and requires a client certificate chaining to `ca.crt` (mTLS); without it, plaintext. One
+   * port cannot do both (grpc-js binds a port with one kind of credentials).
+   */
+  tlsCertDir: z.string().min(1).optional(),
 });
 
 export type CollectorOptions = z.input<typeof collectorOptionsSchema>;
@@ -90,6 +96,7 @@ export interface CollectorFlags {
   inventory?: string;
   'inventory-file'?: string;
   kubeconfig?: string;
+  'tls-cert-dir'?: string;
 }
 
 function pick(flag: string | undefined, env: string | undefined): [string | undefined, 'flag' | 'env'] {
@@ -167,6 +174,8 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
   if (options.inventory === 'file' && inventoryFile === undefined) throw usage('--inventory file needs --inventory-file PATH');
   const [kubeconfig] = pick(flags.kubeconfig, env.KUBECONFIG);
   if (kubeconfig !== undefined) options.kubeconfig = kubeconfig;
+  const [tlsCertDir] = pick(flags['tls-cert-dir'], env.MESHTAP_COLLECTOR_TLS_CERT_DIR);
+  if (tlsCertDir !== undefined) options.tlsCertDir = tlsCertDir;
   if (db !== undefined) options.dbPath = db;
   else if (dataDir !== undefined) options.dbPath = join(dataDir, DB_FILE_NAME);
   return resolveCollectorOptions(options as CollectorOptions);

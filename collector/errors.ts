@@ -7,3 +7,4 @@ export const COL_ERR_STORE = 'COL_ERR_STORE';
 export const COL_ERR_INTERNAL = 'COL_ERR_INTERNAL';
 export const COL_ERR_LISTEN = 'COL_ERR_LISTEN';
 export const COL_ERR_BAD_RECORD = 'COL_ERR_BAD_RECORD';
+export const COL_ERR_TLS = 'COL_ERR_TLS';

@@ -8,6 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadCollectorProto, type RecordBatchMessage, type ShipAckMessage } from '../sidecar/record-codec.ts';
 import type { Ingest } from './ingest.ts';
+import { streamPeerIdentity } from './ingest-tls.ts';
 import type { Logger } from './log.ts';
 import type { CollectorMetrics } from './metrics.ts';
 
@@ -17,7 +18,7 @@ export interface GrpcServerOptions {
   ingest: Ingest;
   metrics: CollectorMetrics;
   log: Logger;
-  /** Plaintext when absent; server TLS credentials (mTLS) plug in here. */
+  /** Plaintext when absent; server TLS credentials (mTLS, `loadIngestCredentials`) plug in here. */
   credentials?: grpc.ServerCredentials;
   /** Received batches waiting to be stored per stream before the stream stops reading. */
   maxPendingBatches?: number;
@@ -71,6 +72,9 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
 
   function ship(call: grpc.ServerDuplexStream<Incoming, ShipAckMessage>): void {
     const peer = call.getPeer();
+    // Over mTLS, which workload is shipping: one line per stream (a sidecar keeps one open).
+    const identity = streamPeerIdentity(call.getAuthContext().sslPeerCertificate);
+    if (identity) log('info', 'ingest stream', { peer, spiffe_id: identity.spiffeId ?? null, serial: identity.serial });
     metrics.streamsActive.inc();
     metrics.streamsTotal.inc();
     let chain: Promise<void> = Promise.resolve();

@@ -16,6 +16,8 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writ
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
+import { readTlsDir, writeTlsDir } from '../certs/tls-dir.ts';
+import { issueWebhookCert } from '../certs/webhook-cert.ts';
 import { MeshtapError, describeError } from '../lib/errors.ts';
 import { MESHTAP_CONTAINER_NAMES } from '../webhook/containers.ts';
 import {
@@ -93,6 +95,17 @@ export interface ControlPlane {
 
 /** The name the issued gRPC certificate carries for in-cluster clients; the lab adds the bridge address. */
 export const CONTROLLER_DNS_NAME = 'meshtap-controller.meshtap-system.svc';
+
+/**
+ * The collector's serving certificate names its Service (what sidecars check when they dial an
+ * IP, `MESHTAP_COLLECTOR_SERVER_NAME`), the bridge address and loopback.
+ */
+export async function issueCollectorCert(certDir: string): Promise<string> {
+  const ca = await readTlsDir(join(certDir, 'ca'));
+  const dir = join(certDir, 'collector');
+  await writeTlsDir(dir, issueWebhookCert(ca, { service: 'meshtap-collector', namespace: 'meshtap-system', extraIps: [GATEWAY_IP, '127.0.0.1'] }), { overwrite: true });
+  return dir;
+}
 
 /**
  * `meshtap controller` on the bridge address: the webhook (a free port) and the CA +
@@ -326,6 +339,7 @@ export class LabStarter {
     const certsLog = join(this.logDir, 'certs.log');
     await this.runToCompletion('certs', [NODE, MESHTAP_BIN, 'certs', 'init', '--dir', this.certDir, '--ip', GATEWAY_IP, '--ip', '127.0.0.1'], certsLog);
     this.caPem = readFileSync(join(this.certDir, 'ca', 'ca.crt'), 'utf8');
+    const collectorCertDir = await issueCollectorCert(this.certDir);
     // The API server's token signer, as far as the lab has one.
     const keys = createTokenKeyPair();
     const tokenDir = this.ensureDir(join(stateDir, 'token-key'), 0o700);
@@ -361,6 +375,8 @@ export class LabStarter {
       injectorConfigFile,
       toYaml({
         collectorAddr: `${GATEWAY_IP}:${this.options.grpcPort}`,
+        // The lab's collector serves mTLS only: sidecars ship with their workload certificates.
+        collectorTls: 'auto',
         caAddr: `${GATEWAY_IP}:${CONTROLLER_PORT}`,
         controllerAddr: `${GATEWAY_IP}:${CONTROLLER_PORT}`,
         // Nothing in the lab refreshes projected tokens as a kubelet does: issue them for a day,
@@ -406,13 +422,14 @@ export class LabStarter {
       '--store', 'sqlite',
       '--db', join(stateDir, 'collector.db'),
       '--inventory-file', this.state.inventory.clusterFile,
+      '--tls-cert-dir', collectorCertDir,
     ];
     const collector = this.startHostProcess('collector', collectorArgv, collectorEnv(this.options.env));
     await this.waitForLogLine('collector', collector.log, collector.child, (l) => l.msg === 'collector listening');
     const url = `http://127.0.0.1:${this.options.httpPort}`;
     this.state.collector = { grpcAddr: `${GATEWAY_IP}:${this.options.grpcPort}`, url, dashboardUrl: `${url}/` };
     this.save();
-    this.say(`[collector]  gRPC ${GATEWAY_IP}:${this.options.grpcPort}, HTTP ${url}, inventory ${this.state.inventory.clusterFile} (pid ${collector.child.pid}, log ${collector.log})`);
+    this.say(`[collector]  gRPC ${GATEWAY_IP}:${this.options.grpcPort} (mTLS), HTTP ${url}, inventory ${this.state.inventory.clusterFile} (pid ${collector.child.pid}, log ${collector.log})`);
     this.checkAborted();
 
     // Pods

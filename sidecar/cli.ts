@@ -17,7 +17,7 @@ import { createLogger, type Logger } from './proxy/logger.ts';
 import { createSidecarProxy } from './proxy/proxy.ts';
 import { createRecordSink } from './proxy/record-sink.ts';
 import { createRecordMasker } from './proxy/masking.ts';
-import { createShipper, createShipperPromMetrics, type Shipper } from './shipper/index.ts';
+import { createCollectorCredentials, createShipper, createShipperPromMetrics, type Shipper } from './shipper/index.ts';
 import { startSidecarMtls } from './mtls/start.ts';
 import pkg from '../package.json' with { type: 'json' };
 
@@ -40,6 +40,10 @@ configuration (environment):
   POD_NAME, POD_NAMESPACE, POD_IP   the pod (required; IPv4)
   NODE_NAME, SERVICE_ACCOUNT        the node and service account (optional)
   MESHTAP_COLLECTOR_ADDR            collector gRPC host:port (unset: records are dropped, counted as no_collector)
+  MESHTAP_COLLECTOR_TLS             auto|on|off: ship over mTLS with the workload certificate (default ${d.collectorTls}:
+                                    mTLS while a certificate is in hand, plaintext otherwise; on: never plaintext)
+  MESHTAP_COLLECTOR_SERVER_NAME     name the collector's certificate is checked for when the address is an IP
+                                    (default ${d.collectorServerName})
   MESHTAP_INBOUND_PORT              inbound listener (default ${d.inboundPort})
   MESHTAP_OUTBOUND_PORT             outbound listener (default ${d.outboundPort})
   MESHTAP_ADMIN_PORT                admin server (default ${d.adminPort})
@@ -138,6 +142,18 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   });
   if (config.collectorAddr) {
     const shipperMetrics = createShipperPromMetrics(metricsRegistry);
+    const collectorCredentials = createCollectorCredentials({
+      mode: config.collectorTls.mode,
+      collectorAddr: config.collectorAddr,
+      serverName: config.collectorTls.serverName,
+      identity: () => mtls?.identity.current(),
+      firstIdentity: mtls ? () => mtls.identity.waitForFirst(config.mtls.caTimeoutSeconds * 1000) : undefined,
+      onChange: (t) =>
+        (t.transport === 'none' ? log.warn : log.info)(`shipper: collector transport ${t.transport}`, {
+          mode: config.collectorTls.mode,
+          ...(t.spiffeId ? { spiffe_id: t.spiffeId, serial: t.serial } : {}),
+        }),
+    });
     shipper = createShipper(
       {
         collectorAddr: config.collectorAddr,
@@ -152,6 +168,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       },
       {
         metrics: shipperMetrics.metrics,
+        credentials: collectorCredentials.credentials,
+        channelOptions: collectorCredentials.channelOptions,
         log: (event) => (event.event === 'connected' || event.event === 'stream_closed' ? log.info : log.debug)(`shipper ${event.event}`, { ...event }),
       },
     );
@@ -201,6 +219,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       admin_port: config.adminPort,
       capture: config.capture,
       collector: config.collectorAddr ?? null,
+      collector_tls: config.collectorTls.mode,
       mtls: mtls ? config.mtls.mode : 'off',
       pod: `${config.pod.namespace}/${config.pod.name}`,
       version: pkg.version,

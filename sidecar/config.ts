@@ -14,6 +14,10 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const MTLS_MODES = ['off', 'permissive', 'strict'] as const;
 export type MtlsMode = (typeof MTLS_MODES)[number];
 
+/** How records travel to the collector: see `shipper/collector-credentials.ts`. */
+export const COLLECTOR_TLS_MODES = ['auto', 'on', 'off'] as const;
+export type CollectorTlsMode = (typeof COLLECTOR_TLS_MODES)[number];
+
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9_]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9_]*[A-Za-z0-9])?)*$/;
@@ -70,6 +74,10 @@ export const SIDECAR_DEFAULTS = Object.freeze({
   certTtlSeconds: 0,
   trustDomain: 'cluster.local',
   serviceAccount: 'default',
+  /** mTLS to the collector whenever the sidecar holds a workload certificate. */
+  collectorTls: 'auto' as CollectorTlsMode,
+  /** The name the collector's serving certificate must carry when MESHTAP_COLLECTOR_ADDR is an IP. */
+  collectorServerName: 'meshtap-collector.meshtap-system.svc',
 });
 
 /** Every variable the sidecar reads. Unknown `MESHTAP_*` variables produce a warning. */
@@ -93,6 +101,11 @@ export const sidecarEnvSchema = z
       .refine((s) => DNS_SUBDOMAIN.test(s), { error: 'expected a service account name (lower-case DNS subdomain)' })
       .default(SIDECAR_DEFAULTS.serviceAccount),
     MESHTAP_COLLECTOR_ADDR: hostPort().optional(),
+    MESHTAP_COLLECTOR_TLS: oneOf(COLLECTOR_TLS_MODES).default(SIDECAR_DEFAULTS.collectorTls),
+    MESHTAP_COLLECTOR_SERVER_NAME: z
+      .string()
+      .refine((s) => DNS_SUBDOMAIN.test(s), { error: 'expected a lower-case DNS name (the collector serving certificate\'s name)' })
+      .default(SIDECAR_DEFAULTS.collectorServerName),
     MESHTAP_INBOUND_PORT: tcpPort().default(SIDECAR_DEFAULTS.inboundPort),
     MESHTAP_OUTBOUND_PORT: tcpPort().default(SIDECAR_DEFAULTS.outboundPort),
     MESHTAP_ADMIN_PORT: tcpPort().default(SIDECAR_DEFAULTS.adminPort),
@@ -142,6 +155,9 @@ export const sidecarEnvSchema = z
         }
       }
     }
+    if (env.MESHTAP_COLLECTOR_TLS === 'on' && (env.MESHTAP_CA_ADDR === undefined || env.MESHTAP_MTLS_MODE === 'off')) {
+      ctx.addIssue({ code: 'custom', path: ['MESHTAP_COLLECTOR_TLS'], message: 'on needs a workload certificate: expected MESHTAP_CA_ADDR set and MESHTAP_MTLS_MODE not off (or auto/off)' });
+    }
     if (env.MESHTAP_MTLS_MODE !== undefined && env.MESHTAP_MTLS_MODE !== 'off' && env.MESHTAP_CA_ADDR === undefined) {
       ctx.addIssue({ code: 'custom', path: ['MESHTAP_MTLS_MODE'], message: 'expected MESHTAP_CA_ADDR to be set as well, or mode off' });
     }
@@ -155,6 +171,7 @@ export const sidecarEnvSchema = z
       serviceAccount: env.SERVICE_ACCOUNT,
     },
     collectorAddr: env.MESHTAP_COLLECTOR_ADDR,
+    collectorTls: { mode: env.MESHTAP_COLLECTOR_TLS, serverName: env.MESHTAP_COLLECTOR_SERVER_NAME },
     inboundPort: env.MESHTAP_INBOUND_PORT,
     outboundPort: env.MESHTAP_OUTBOUND_PORT,
     adminPort: env.MESHTAP_ADMIN_PORT,
@@ -254,6 +271,9 @@ export function resolveSidecarConfig(env: Record<string, string | undefined>): S
     if (mtls.trustBundle === undefined) warnings.push('MESHTAP_TRUST_BUNDLE is not set: the CA cannot be verified, so no certificate is requested and traffic stays plaintext');
     if (mtls.tokenFile === undefined) warnings.push('MESHTAP_TOKEN_FILE is not set: the CA cannot be asked for a certificate, so traffic stays plaintext');
     if (mtls.controllerAddr === undefined) warnings.push('MESHTAP_CONTROLLER_ADDR is not set: no destination is known to be meshed, so outbound traffic stays plaintext');
+    if (parsed.data.collectorTls.mode === 'on' && (mtls.trustBundle === undefined || mtls.tokenFile === undefined)) {
+      warnings.push('MESHTAP_COLLECTOR_TLS=on without a workload certificate: records cannot reach the collector and are counted as dropped');
+    }
     if (mtls.mode === 'strict' && mtls.probePorts.length > 0 && mtls.hostIp === undefined) {
       warnings.push('MESHTAP_PROBE_PORTS without HOST_IP: in strict mode the probe ports accept plaintext from any source');
     }

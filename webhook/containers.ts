@@ -96,6 +96,7 @@ export function buildSidecarContainer(config: InjectorConfig, settings: PodInjec
       fieldEnv('SERVICE_ACCOUNT', 'spec.serviceAccountName'),
       fieldEnv('HOST_IP', 'status.hostIP'),
       { name: 'MESHTAP_COLLECTOR_ADDR', value: config.collectorAddr },
+      { name: 'MESHTAP_COLLECTOR_TLS', value: config.collectorTls },
       { name: 'MESHTAP_CA_ADDR', value: config.caAddr },
       { name: 'MESHTAP_CONTROLLER_ADDR', value: config.controllerAddr },
       { name: 'MESHTAP_INBOUND_PORT', value: String(config.inboundPort) },

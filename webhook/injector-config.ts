@@ -32,6 +32,10 @@ const schema = z
     outboundPort: port.default(15001),
     adminPort: port.default(15020),
     collectorAddr: hostPort.default('meshtap-collector.meshtap-system.svc:9400'),
+    // MESHTAP_COLLECTOR_TLS of every sidecar. `off` because the bundled collector manifest serves
+    // plaintext ingest; `auto` (mTLS with the workload certificate) needs a collector started
+    // with --tls-cert-dir, or sidecars holding certificates could not ship.
+    collectorTls: z.enum(['auto', 'on', 'off']).default('off'),
     caAddr: hostPort.default('meshtap-controller.meshtap-system.svc:15012'),
     controllerAddr: hostPort.default('meshtap-controller.meshtap-system.svc:15012'),
     trustDomain: dnsName.default('cluster.local'),

@@ -4,12 +4,15 @@
  */
 import type { ChannelCredentials, ChannelOptions } from '@grpc/grpc-js';
 import { resolveShipperConfig, type ShipperConfig, type ShipperOptions } from './config.ts';
-import { createGrpcTransport } from './grpc-transport.ts';
+import { createGrpcTransport, type CredentialsProvider } from './grpc-transport.ts';
 import { createShipperCore, type Shipper, type ShipperCoreDeps } from './shipper.ts';
 
 export interface ShipperDeps extends Partial<ShipperCoreDeps> {
-  /** TLS (mTLS) credentials for the default gRPC transport; plaintext when absent. */
-  credentials?: ChannelCredentials;
+  /**
+   * TLS (mTLS) credentials for the default gRPC transport; plaintext when absent. A provider
+   * function is called per connection attempt (a rotated certificate is used by the next stream).
+   */
+  credentials?: ChannelCredentials | CredentialsProvider;
   channelOptions?: ChannelOptions;
 }
 

@@ -14,12 +14,17 @@ import type { ShipStream, ShipStreamHandlers, ShipTransport } from './transport.
 export interface GrpcTransportOptions {
   /** host:port */
   address: string;
-  /** Plaintext when absent; pass TLS credentials (mTLS) once sidecars carry certificates. */
-  credentials?: grpc.ChannelCredentials;
+  /**
+   * Plaintext when absent. A function is called for every connection attempt, so a rotated
+   * client certificate is used by the next stream; if it throws (or rejects), that attempt fails.
+   */
+  credentials?: grpc.ChannelCredentials | CredentialsProvider;
   connectTimeoutMs: number;
   /** Extra channel options, e.g. `grpc.ssl_target_name_override`. */
   channelOptions?: grpc.ChannelOptions;
 }
+
+export type CredentialsProvider = () => grpc.ChannelCredentials | Promise<grpc.ChannelCredentials>;
 
 type ShipCall = grpc.ClientDuplexStream<RecordBatchMessage, ShipAckMessage>;
 type CollectorClient = grpc.Client & { Ship(options?: grpc.CallOptions): ShipCall };
@@ -70,7 +75,8 @@ function waitUntilReady(client: grpc.Client, timeoutMs: number): Promise<void> {
 
 export function createGrpcTransport(options: GrpcTransportOptions): ShipTransport {
   const Client = collectorClientConstructor();
-  const credentials = options.credentials ?? grpc.credentials.createInsecure();
+  const fixed = typeof options.credentials === 'function' ? undefined : (options.credentials ?? grpc.credentials.createInsecure());
+  const provide = typeof options.credentials === 'function' ? options.credentials : undefined;
   const clients = new Set<grpc.Client>();
   let closed = false;
 
@@ -80,6 +86,8 @@ export function createGrpcTransport(options: GrpcTransportOptions): ShipTranspor
 
   return {
     async connect(handlers: ShipStreamHandlers): Promise<ShipStream> {
+      if (closed) throw new Error('transport closed');
+      const credentials = provide ? await provide() : fixed!;
       if (closed) throw new Error('transport closed');
       const client = new Client(options.address, credentials, { ...DEFAULT_CHANNEL_OPTIONS, ...options.channelOptions });
       clients.add(client);

@@ -327,6 +327,18 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
   t.match(unmeshed[0].src, { pod: visitor.name, namespace: 'outside', workload: 'visitor', workload_kind: 'Deployment' }, 'the unmeshed caller is named too');
   t.notOk(unmeshed[0].tls?.mesh, 'a plaintext call from outside the mesh');
 
+  // Records travel to the collector over mTLS, each sidecar with its workload certificate.
+  const collectorLog = readFileSync(join(STATE_DIR, 'logs/collector.log'), 'utf8');
+  t.match(collectorLog, /"msg":"collector listening".*"ingest":"mtls"/, 'the lab collector serves mTLS ingest');
+  const shippers = new Set(
+    collectorLog
+      .split('\n')
+      .filter((l) => l.includes('"msg":"ingest stream"'))
+      .map((l) => (JSON.parse(l) as { spiffe_id?: string }).spiffe_id),
+  );
+  t.ok(shippers.has('spiffe://cluster.local/ns/hello/sa/client'), 'the client sidecar ships with its certificate');
+  t.ok(shippers.has('spiffe://cluster.local/ns/hello/sa/greeter'), 'the greeter sidecars ship with theirs');
+
   // The demo traffic flows too.
   const loop = await eventually('the client loop\'s calls', async () => {
     const found = (await calls()).filter((c) => c.path?.startsWith('/hello?n=') && c.src.ip === client.ip);

@@ -257,6 +257,8 @@ export class MeshLab {
       POD_IP: pod.ip,
       NODE_NAME,
       SERVICE_ACCOUNT: 'default',
+      // The injector's default: this harness's collector serves plaintext ingest.
+      MESHTAP_COLLECTOR_TLS: 'off',
       ...extra,
     };
     if (this.collectorPorts) env.MESHTAP_COLLECTOR_ADDR = `${this.net.gateway}:${this.collectorPorts.grpc}`;

@@ -1,0 +1,40 @@
+/**
+ * mTLS for the gRPC ingest port: the serving credentials from a TLS directory, and who is on
+ * the other end of a stream.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
+import { readTlsDir } from '../certs/tls-dir.ts';
+import { MeshtapError } from '../lib/errors.ts';
+import { COL_ERR_TLS } from './errors.ts';
+
+/**
+ * TLS with a required client certificate that chains to `ca.crt` of `dir`: a sidecar without a
+ * workload certificate, or with one from another CA, fails the handshake. `readTlsDir` checks
+ * that the key matches the certificate and that `ca.crt` issued it, so a broken directory is
+ * refused at start instead of at the first handshake.
+ */
+export async function loadIngestCredentials(dir: string): Promise<grpc.ServerCredentials> {
+  try {
+    const bundle = await readTlsDir(dir);
+    return grpc.ServerCredentials.createSsl(Buffer.from(bundle.ca), [{ private_key: Buffer.from(bundle.key), cert_chain: Buffer.from(bundle.cert) }], true);
+  } catch (err) {
+    throw new MeshtapError(COL_ERR_TLS, `--tls-cert-dir ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export interface StreamPeerIdentity {
+  /** The client certificate's SPIFFE URI SAN, when it has exactly one. */
+  spiffeId?: string;
+  serial: string;
+}
+
+/** The verified client certificate of an mTLS stream; undefined on plaintext. */
+export function streamPeerIdentity(cert: PeerCertificate | undefined): StreamPeerIdentity | undefined {
+  if (!cert || !cert.serialNumber) return undefined;
+  const uris = (cert.subjectaltname ?? '')
+    .split(', ')
+    .filter((san) => san.startsWith('URI:spiffe://'))
+    .map((san) => san.slice('URI:'.length));
+  return { serial: cert.serialNumber.toLowerCase(), ...(uris.length === 1 ? { spiffeId: uris[0] } : {}) };
+}
