@@ -130,7 +130,9 @@ async function readTlsFile(dir: string, file: string): Promise<string> {
 
 /** Reads and checks the serving certificate, so a bad pair is reported by name, not as a TLS error later. */
 export async function loadServingCertificate(dir: string): Promise<ServingCertificate> {
-  const [cert, key] = await Promise.all([readTlsFile(dir, 'tls.crt'), readTlsFile(dir, 'tls.key')]);
+  // One after the other: a directory missing both files is reported by its certificate, always.
+  const cert = await readTlsFile(dir, 'tls.crt');
+  const key = await readTlsFile(dir, 'tls.key');
   try {
     createSecureContext({ cert, key });
   } catch (err) {

@@ -59,7 +59,7 @@ function record(list: Array<[string, string]>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [n, v] of list) {
     const k = n.toLowerCase();
-    out[k] = k in out ? `${out[k]}${k === 'set-cookie' ? '\n' : ', '}${v}` : v;
+    out[k] = Object.hasOwn(out, k) ? `${out[k]}${k === 'set-cookie' ? '\n' : ', '}${v}` : v;
   }
   return out;
 }
