@@ -334,7 +334,7 @@ function checkMetadata(where: Where, doc: KubeObject, namespaced: boolean): { na
   return { name, namespace: ns, labels: stringMap(where, meta.labels, 'metadata.labels'), annotations: stringMap(where, meta.annotations, 'metadata.annotations') };
 }
 
-const KINDS: Record<string, string> = { Namespace: 'v1', Pod: 'v1', Service: 'v1', Deployment: 'apps/v1' };
+const KINDS: Record<string, string> = { Namespace: 'v1', Pod: 'v1', Service: 'v1', Deployment: 'apps/v1', ServiceAccount: 'v1' };
 
 function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
@@ -372,6 +372,9 @@ function parseDocument(out: Parsed, file: string, index: number, doc: unknown, o
   const meta = checkMetadata(where, doc, kind !== 'Namespace');
   const nsWhere: Where = new Where(file, `${kind} "${meta.namespace ? `${meta.namespace}/` : ''}${meta.name}"`);
 
+  // A service account is only a name here: pods name it (spec.serviceAccountName) and their
+  // tokens, hence their SPIFFE identities, carry it. Accepted so that scenarios stay valid for a cluster.
+  if (kind === 'ServiceAccount') return;
   if (kind === 'Namespace') {
     if (out.namespaces.some((n) => n.name === meta.name)) where.fail('declared twice');
     out.namespaces.push({ name: meta.name, labels: { 'kubernetes.io/metadata.name': meta.name, ...meta.labels }, annotations: meta.annotations, source: file });
