@@ -6,7 +6,8 @@
  * inbound record sharing `connection_id` and `ordinal`); the outbound one is used, since it
  * measures what the caller experienced. An inbound record with no outbound twin (an unmeshed
  * client, or an outbound record lost) still counts; its caller is named by what is known of it:
- * workload, pod, service, else its IP.
+ * workload, pod, service, else its IP. An outbound record addressed to a service VIP takes its
+ * callee's workload from the inbound twin when there is one.
  */
 import type { CallSummary } from './record-store.ts';
 
@@ -66,9 +67,13 @@ const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 export function buildServiceMap(calls: readonly CallSummary[], window: { since: bigint; until: bigint; truncated?: boolean }): ServiceMap {
   const key = (c: CallSummary): string | undefined => (c.connection_id === '' ? undefined : `${c.connection_id}\u0000${c.ordinal}`);
   const outboundKeys = new Set<string>();
+  // The callee as its own sidecar saw it: an outbound record addressed to a service VIP knows
+  // the service, its inbound twin knows which workload answered.
+  const calleeOf = new Map<string, CallSummary['dst']>();
   for (const c of calls) {
     const k = key(c);
     if (c.observer === 'outbound' && k !== undefined) outboundKeys.add(k);
+    if (c.observer === 'inbound' && k !== undefined && c.dst.workload) calleeOf.set(k, c.dst);
   }
   const nodes = new Map<string, ServiceMapNode>();
   const edges = new Map<string, { source: string; target: string; protocols: Set<string>; latencies: number[]; errors: number }>();
@@ -77,8 +82,10 @@ export function buildServiceMap(calls: readonly CallSummary[], window: { since: 
       const k = key(c);
       if (k !== undefined && outboundKeys.has(k)) continue;
     }
+    const k = key(c);
+    const twin = c.observer === 'outbound' && !c.dst.workload && k !== undefined ? calleeOf.get(k) : undefined;
     const src = nodeFor(c.src);
-    const dst = nodeFor(c.dst);
+    const dst = nodeFor(twin ?? c.dst);
     if (!nodes.has(src.id)) nodes.set(src.id, src);
     if (!nodes.has(dst.id)) nodes.set(dst.id, dst);
     const edgeKey = `${src.id}\u0000${dst.id}`;

@@ -84,3 +84,21 @@ for (const store of ['sqlite', 'memory'] as const) {
     t.equal((await fetch(`http://127.0.0.1:${collector.httpPort}/api/servicemap?since=soon`)).status, 400);
   });
 }
+
+void t.test('buildServiceMap: a call to a service VIP is drawn to the workload that answered it', async (t) => {
+  const svc = { ip: '10.96.0.16', namespace: 'shop', service: 'payment' };
+  const records = [
+    callRecord({ id: 'o', observer: 'outbound', connectionId: 'vip-1', ordinal: 0, at: 1000, elapsedMs: 3, src: fe, dst: svc, status: 200, mesh: true }),
+    callRecord({ id: 'i', observer: 'inbound', connectionId: 'vip-1', ordinal: 0, at: 1000, elapsedMs: 2, src: fe, dst: { ...pay, service: 'payment' }, status: 200, mesh: true }),
+    // No twin (the callee is not meshed): the service is all that is known.
+    callRecord({ id: 'o2', observer: 'outbound', connectionId: 'vip-2', ordinal: 0, at: 2000, elapsedMs: 3, src: fe, dst: { ip: '10.96.0.30', namespace: 'shop', service: 'legacy-db' }, status: 200 }),
+  ];
+  const map = buildServiceMap(
+    records.map((r) => ({ ...r, src: r.src, dst: r.dst })),
+    { since: 0n, until: 10n ** 12n },
+  );
+  t.same(
+    map.edges.map((e) => `${e.source} -> ${e.target} x${e.requests}`),
+    ['shop/frontend -> shop/payment x1', 'shop/frontend -> shop/service/legacy-db x1'],
+  );
+});
