@@ -16,7 +16,7 @@ export interface ServiceMapNode {
   namespace: string;
   /** The workload's name; a pod, service or IP when that is all that is known. */
   workload: string;
-  /** `Deployment`, `StatefulSet`, ... from the inventory; `Pod`, `Service` or `External` when the workload is unknown. */
+  /** `Deployment`, `StatefulSet`, ... from the inventory; `Pod`, `Service`, `Node` or `External` when the workload is unknown. */
   kind: string;
 }
 
@@ -47,6 +47,8 @@ export function nodeFor(e: CallSummary['src']): ServiceMapNode {
   if (e.workload) return { id: `${namespace}/${e.workload}`, namespace, workload: e.workload, kind: e.workload_kind ?? 'Workload' };
   if (e.pod) return { id: `${namespace}/pod/${e.pod}`, namespace, workload: e.pod, kind: 'Pod' };
   if (e.service) return { id: `${namespace}/service/${e.service}`, namespace, workload: e.service, kind: 'Service' };
+  // A node's own address (kubelet probes, hostNetwork pods): the node.
+  if (e.node) return { id: `node/${e.node}`, namespace: '', workload: e.node, kind: 'Node' };
   return { id: namespace ? `${namespace}/ip/${e.ip}` : `ip/${e.ip}`, namespace, workload: e.ip, kind: 'External' };
 }
 

@@ -102,3 +102,12 @@ void t.test('buildServiceMap: a call to a service VIP is drawn to the workload t
     ['shop/frontend -> shop/payment x1', 'shop/frontend -> shop/service/legacy-db x1'],
   );
 });
+
+void t.test('buildServiceMap: calls from a node address (kubelet probes) come from the node', async (t) => {
+  const map = buildServiceMap([callRecord({ id: 'p', observer: 'inbound', connectionId: 'probe', at: 1000, elapsedMs: 1, src: { ip: '10.244.0.1', node: 'lab' }, dst: pay, status: 200 })], {
+    since: 0n,
+    until: 10n ** 12n,
+  });
+  t.same(map.edges.map((e) => `${e.source} -> ${e.target}`), ['node/lab -> shop/payment']);
+  t.match(map.nodes.find((n) => n.id === 'node/lab'), { kind: 'Node', workload: 'lab' });
+});
