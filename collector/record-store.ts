@@ -19,7 +19,7 @@ export interface AddResult {
   added: readonly CallRecord[];
 }
 
-type EndpointSummary = Pick<Endpoint, 'ip' | 'namespace' | 'pod' | 'workload' | 'workload_kind' | 'service'>;
+type EndpointSummary = Pick<Endpoint, 'ip' | 'namespace' | 'pod' | 'workload' | 'workload_kind' | 'service' | 'node'>;
 
 /** The part of a record the service map reads: stores answer it without decoding whole records. */
 export interface CallSummary {

@@ -317,14 +317,14 @@ function planList(query: ListQuery, ftsFrom: bigint | undefined): Plan {
 
 const SUMMARY_COLUMNS =
   'id, protocol, observer, connection_id, ordinal, start_ns, elapsed_us, status_code, grpc_status, error, mesh, ' +
-  ['src', 'dst'].flatMap((side) => ['ip', 'namespace', 'pod', 'workload', 'workload_kind', 'service'].map((f) => `${side}_${f}`)).join(', ');
+  ['src', 'dst'].flatMap((side) => ['ip', 'namespace', 'pod', 'workload', 'workload_kind', 'service', 'node'].map((f) => `${side}_${f}`)).join(', ');
 
 type Row = Record<string, SQLInputValue>;
 
 function summaryFromRow(row: Row): CallSummary {
   const endpoint = (side: 'src' | 'dst'): CallSummary['src'] => {
     const out: CallSummary['src'] = { ip: row[`${side}_ip`] as string };
-    for (const f of ['namespace', 'pod', 'workload', 'workload_kind', 'service'] as const) {
+    for (const f of ['namespace', 'pod', 'workload', 'workload_kind', 'service', 'node'] as const) {
       const v = row[`${side}_${f}`];
       if (v !== null) out[f] = v as string;
     }
