@@ -1,18 +1,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, posix, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import t from 'tap';
+import { MANIFESTS_ROOT, MODELS, kubectlAvailable, parseFile, render, yamlFiles } from './helpers.ts';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
-import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
-import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
-import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Service } from 'kubernetes-models/v1/Service';
-import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { resolveInjectorConfig } from '../../webhook/injector-config.ts';
 import { resolveCollectorConfig, type CollectorFlags } from '../../collector/config.ts';
 import { INVENTORY_RESOURCES } from '../../collector/inventory/inventory.ts';
@@ -22,56 +17,15 @@ import { buildLokiLine } from '../../collector/loki/line.ts';
 import { buildLokiMetadata } from '../../collector/loki/entry.ts';
 import type { CallRecord } from '../../sidecar/record.ts';
 
-const root = fileURLToPath(new URL('../../manifests/', import.meta.url));
+const root = MANIFESTS_ROOT;
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 /** The directories this file covers; ../base and ../examples have manifests.test.ts. */
 const OWN_DIRS = ['collector', 'addons', 'overlays'];
 const NAMESPACE = 'meshtap-system';
 
-interface Model {
-  validate(): void;
-}
-const MODELS: Record<string, new (obj: any) => Model> = {
-  'v1/ConfigMap': ConfigMap,
-  'v1/Namespace': Namespace,
-  'v1/Service': Service,
-  'v1/ServiceAccount': ServiceAccount,
-  'apps/v1/Deployment': Deployment,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-  'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
-  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding,
-  'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': MutatingWebhookConfiguration,
-};
 
-function yamlFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) return yamlFiles(p);
-    return /\.ya?ml$/.test(name) ? [p] : [];
-  });
-}
 
-function parseFile(file: string): any[] {
-  return parseAllDocuments(readFileSync(file, 'utf8'))
-    .map((doc) => {
-      if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors.map((e) => e.message).join('; ')}`);
-      return doc.toJS();
-    })
-    .filter((d) => d !== null);
-}
 
-/**
- * Renders a kustomization the way these directories use kustomize: resources (files or
- * directories) plus a part-of label. The test below keeps them to exactly that, so this
- * stays a faithful stand-in where kubectl is not installed.
- */
-function render(dir: string): any[] {
-  const k = parseFile(join(dir, 'kustomization.yaml'))[0];
-  return (k.resources as string[]).flatMap((r) => {
-    const p = join(dir, r);
-    return statSync(p).isDirectory() ? render(p) : parseFile(p);
-  });
-}
 
 const id = (o: any) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata.name}`;
 const ids = (objs: any[]) => objs.map(id).sort();
@@ -130,14 +84,6 @@ function mountedConfig(objs: any[], deploy: any, path: string): any {
   return parse(cm.data[key]);
 }
 
-function kubectlAvailable(): boolean {
-  try {
-    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore', timeout: 10_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 void t.test('the collector, every addon and both overlays are here', async (t) => {
   t.same(

@@ -1,59 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import t from 'tap';
+import { MANIFESTS_ROOT, MODELS, kubectlAvailable, parseFile, render, yamlFiles } from './helpers.ts';
 import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
-import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
-import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
-import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import { Namespace } from 'kubernetes-models/v1/Namespace';
-import { Service } from 'kubernetes-models/v1/Service';
-import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 
-const root = fileURLToPath(new URL('../../manifests/', import.meta.url));
+const root = MANIFESTS_ROOT;
 
-interface Model {
-  validate(): void;
-}
-const MODELS: Record<string, new (obj: any) => Model> = {
-  'v1/Namespace': Namespace,
-  'v1/ConfigMap': ConfigMap,
-  'v1/Service': Service,
-  'v1/ServiceAccount': ServiceAccount,
-  'apps/v1/Deployment': Deployment,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-  'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
-  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding,
-  'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': MutatingWebhookConfiguration,
-};
 
-function yamlFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) return yamlFiles(p);
-    return /\.ya?ml$/.test(name) ? [p] : [];
-  });
-}
 
-function parseFile(file: string): any[] {
-  return parseAllDocuments(readFileSync(file, 'utf8')).map((doc) => {
-    if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors.map((e) => e.message).join('; ')}`);
-    return doc.toJS();
-  }).filter((d) => d !== null);
-}
 
-/** Renders a kustomization as far as meshtap uses it: the resources list (files or directories). */
-function render(dir: string): any[] {
-  const k = parseFile(join(dir, 'kustomization.yaml'))[0];
-  return (k.resources as string[]).flatMap((r) => {
-    const p = join(dir, r);
-    return statSync(p).isDirectory() ? render(p) : parseFile(p);
-  });
-}
 
 const files = yamlFiles(root);
 const kustomizationDirs = files.filter((f) => f.endsWith('/kustomization.yaml')).map(dirname);
@@ -99,14 +57,6 @@ void t.test('each kustomization lists every YAML file of its directory, and only
   }
 });
 
-function kubectlAvailable(): boolean {
-  try {
-    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore', timeout: 10_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 void t.test('kustomize renders the same objects (checked with kubectl when installed)', async (t) => {
   const ids = (objs: any[]) => objs.map((o) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata.name}`).sort();
