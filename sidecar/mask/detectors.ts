@@ -50,28 +50,35 @@ export type Hit = (kind: SensitiveKind, masked: boolean) => void;
  * Mask JWTs and cards (and e-mails when the policy says so) in `text`, reporting every finding.
  * `sameLength` keeps the byte length (for binary bodies, where offsets matter).
  */
+function fill(s: string, sameLength: boolean, keepTail = 0): string {
+  return sameLength ? '*'.repeat(s.length - keepTail) + s.slice(s.length - keepTail) : keepTail > 0 ? MASK + s.slice(-keepTail) : MASK;
+}
+
+/** The shortest text any detector can match: an e-mail like `a@b.cd` (cards need 13, JWTs 16). */
+const MIN_MATCH_LENGTH = 6;
+
 export function maskText(text: string, policy: MaskPolicy, hit: Hit, sameLength = false): string {
-  const fill = (s: string, keepTail = 0): string =>
-    sameLength ? '*'.repeat(s.length - keepTail) + s.slice(s.length - keepTail) : keepTail > 0 ? MASK + s.slice(-keepTail) : MASK;
+  if (text.length < MIN_MATCH_LENGTH) return text;
   let out = text;
   if (out.includes('eyJ')) {
     out = out.replace(JWT, (m) => {
       hit('jwt', policy.maskJwts);
-      return policy.maskJwts ? fill(m) : m;
+      return policy.maskJwts ? fill(m, sameLength) : m;
     });
   }
-  if (/\d{4}/.test(out)) {
+  // A card is at least 13 digits: shorter text (most header values) cannot hold one.
+  if (out.length >= 13 && /\d{4}/.test(out)) {
     out = out.replace(CARD, (m) => {
       const digits = cardDigits(m);
       if (digits === undefined) return m;
       hit('card', policy.maskCards);
-      return policy.maskCards ? fill(m, 4) : m;
+      return policy.maskCards ? fill(m, sameLength, 4) : m;
     });
   }
   if (policy.detectEmails && out.includes('@')) {
     out = out.replace(EMAIL, (m) => {
       hit('email', policy.maskEmails);
-      return policy.maskEmails ? fill(m) : m;
+      return policy.maskEmails ? fill(m, sameLength) : m;
     });
   }
   return out;

@@ -30,6 +30,46 @@ function childPath(path: string, key: string): string {
 }
 
 /**
+ * Where a value sits, as a chain of steps from the root. The JSONPath text is only built for
+ * values that produce a finding; most documents have none, and building it for every key cost
+ * more than the scan.
+ */
+interface PathStep {
+  readonly parent: PathStep | undefined;
+  readonly key: string | number;
+}
+
+function pathText(p: PathStep | undefined): string {
+  if (p === undefined) return '$';
+  const base = pathText(p.parent);
+  return typeof p.key === 'number' ? `${base}[${p.key}]` : childPath(base, p.key);
+}
+
+const KEY_CACHE_LIMIT = 4096;
+/** Longer keys are looked up every time, so the cache holds at most a few hundred KiB. */
+const KEY_CACHE_MAX_KEY_LENGTH = 64;
+const keyKindCache = new WeakMap<MaskPolicy['keys'], Map<string, SensitiveKind | null>>();
+
+/**
+ * The policy's kind for a JSON key. Documents repeat the same keys record after record, so the
+ * normalised lookup is remembered per policy (bounded: short keys only, cleared when it grows past the limit).
+ */
+function keyKind(policy: MaskPolicy, key: string): SensitiveKind | undefined {
+  if (key.length > KEY_CACHE_MAX_KEY_LENGTH) return policy.keys.get(normalizeKey(key));
+  let cache = keyKindCache.get(policy.keys);
+  if (cache === undefined) {
+    cache = new Map();
+    keyKindCache.set(policy.keys, cache);
+  }
+  const known = cache.get(key);
+  if (known !== undefined) return known ?? undefined;
+  const kind = policy.keys.get(normalizeKey(key));
+  if (cache.size >= KEY_CACHE_LIMIT) cache.clear();
+  cache.set(key, kind ?? null);
+  return kind;
+}
+
+/**
  * Mask a JSON document: values under sensitive keys become "****" whatever their type, and JWTs,
  * cards (also as bare numbers) and e-mails inside other values are handled like free text.
  * Returns undefined when `text` is not exactly one JSON value (the caller falls back to patterns).
@@ -64,7 +104,7 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
   };
 
   /** `quiet`: inside a value that is replaced whole, only skip. */
-  const value = (path: string, depth: number, quiet: boolean): void => {
+  const value = (path: PathStep | undefined, depth: number, quiet: boolean): void => {
     if (depth > MAX_DEPTH) throw new Invalid();
     ws();
     const start = i;
@@ -91,13 +131,13 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
         ws();
         if (text.charCodeAt(i) !== 58 /* : */) throw new Invalid();
         i++;
-        const kind = quiet ? undefined : policy.keys.get(normalizeKey(key));
-        const path2 = childPath(path, key);
+        const kind = quiet ? undefined : keyKind(policy, key);
+        const path2: PathStep = { parent: path, key };
         ws();
         const vs = i;
         value(path2, depth + 1, quiet || kind !== undefined);
         if (kind !== undefined) {
-          found.push({ path: path2, kind, masked: true });
+          found.push({ path: pathText(path2), kind, masked: true });
           edits.push({ start: vs, end: i, text: MASKED_VALUE });
         }
         ws();
@@ -115,7 +155,7 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
         return;
       }
       for (let idx = 0; ; idx++) {
-        value(`${path}[${idx}]`, depth + 1, quiet);
+        value({ parent: path, key: idx }, depth + 1, quiet);
         ws();
         const d = text.charCodeAt(i++);
         if (d === 44) continue;
@@ -127,7 +167,7 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
       skipString();
       if (quiet) return;
       const inner = text.slice(start + 1, i - 1);
-      const masked = maskText(inner, policy, (kind, m) => found.push({ path, kind, masked: m }));
+      const masked = maskText(inner, policy, (kind, m) => found.push({ path: pathText(path), kind, masked: m }));
       if (masked !== inner) edits.push({ start: start + 1, end: i - 1, text: masked });
       return;
     }
@@ -137,7 +177,7 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
       if (m === null) throw new Invalid();
       i += m[0].length;
       if (!quiet && m[0].length >= 13 && m[0].length <= 19 && cardDigits(m[0]) !== undefined) {
-        found.push({ path, kind: 'card', masked: policy.maskCards });
+        found.push({ path: pathText(path), kind: 'card', masked: policy.maskCards });
         if (policy.maskCards) edits.push({ start, end: i, text: JSON.stringify(MASK + m[0].slice(-4)) });
       }
       return;
@@ -152,7 +192,7 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
   };
 
   try {
-    value('$', 0, false);
+    value(undefined, 0, false);
     ws();
     if (i !== n) throw new Invalid();
   } catch (err) {

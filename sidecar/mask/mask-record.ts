@@ -94,9 +94,9 @@ function maskHeaders(
     Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
   };
   for (const [name, value] of Object.entries(headers)) {
-    const path = `${where}.${name}`;
     const kind = policy.headers.get(name);
     if (kind !== undefined) {
+      const path = `${where}.${name}`;
       maskText(value, policy, (k) => f.add(path, k, false));
       f.add(path, kind, true);
       const masked =
@@ -112,7 +112,7 @@ function maskHeaders(
     }
     let changed = false;
     const masked = maskText(value, policy, (k, m) => {
-      f.add(path, k, m);
+      f.add(`${where}.${name}`, k, m);
       changed ||= m;
     });
     if (changed) set(name, masked);

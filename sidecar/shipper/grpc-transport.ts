@@ -8,7 +8,7 @@
  * connect timeout.
  */
 import * as grpc from '@grpc/grpc-js';
-import { loadCollectorProto, type RecordBatchMessage, type ShipAckMessage } from '../record-codec.ts';
+import { loadCollectorProto, recordBatchEncoder, type RecordBatchMessage, type ShipAckMessage } from '../record-codec.ts';
 import type { ShipStream, ShipStreamHandlers, ShipTransport } from './transport.ts';
 
 export interface GrpcTransportOptions {
@@ -34,7 +34,13 @@ let clientConstructor: CollectorClientConstructor | undefined;
 
 function collectorClientConstructor(): CollectorClientConstructor {
   if (!clientConstructor) {
-    const loaded = grpc.loadPackageDefinition(loadCollectorProto()) as unknown as { meshtap: { v1: { Collector: CollectorClientConstructor } } };
+    const definition = loadCollectorProto();
+    const service = definition['meshtap.v1.Collector'] as grpc.ServiceDefinition;
+    // Same method, same wire bytes; only the batch serialiser skips proto-loader's object copy.
+    const collector = { ...service, Ship: { ...service.Ship, requestSerialize: recordBatchEncoder() } };
+    const loaded = grpc.loadPackageDefinition({ ...definition, 'meshtap.v1.Collector': collector }) as unknown as {
+      meshtap: { v1: { Collector: CollectorClientConstructor } };
+    };
     clientConstructor = loaded.meshtap.v1.Collector;
   }
   return clientConstructor;
