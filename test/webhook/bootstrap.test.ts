@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { runMeshtap, type Proc } from '../helpers/run-meshtap.ts';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import t, { type Test } from 'tap';
 import { createRootCa } from '../../certs/root-ca.ts';
@@ -250,52 +249,9 @@ void t.test('in-cluster options: env, CA and a token re-read as it rotates', asy
 
 // ---- the CLI against the fake API server ----
 
-const bin = fileURLToPath(new URL('../../bin/meshtap.ts', import.meta.url));
 
-interface Spawned {
-  child: ChildProcess;
-  lines: any[];
-  waitFor(pred: (l: any) => boolean, what: string): Promise<any>;
-  exited: Promise<number | null>;
-}
-
-function spawnWebhook(t: Test, args: string[], env: Record<string, string>): Spawned {
-  const child = spawn(process.execPath, [bin, 'webhook', ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: any[] = [];
-  const waiters: { pred: (l: any) => boolean; resolve: (l: any) => void }[] = [];
-  let buf = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (!line.trim()) continue;
-      const obj = JSON.parse(line);
-      lines.push(obj);
-      for (const w of [...waiters]) if (w.pred(obj)) w.resolve(obj);
-    }
-  });
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  return {
-    child,
-    lines,
-    exited,
-    waitFor(pred, what) {
-      const hit = lines.find(pred);
-      if (hit) return Promise.resolve(hit);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; stdout: ${JSON.stringify(lines)} stderr: ${stderr}`)), 20_000);
-        waiters.push({ pred, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-        void exited.then((code) => reject(new Error(`exited ${code} before ${what}; stderr: ${stderr}`)));
-      });
-    },
-  };
+function spawnWebhook(t: Test, args: string[], env: Record<string, string>): Proc {
+  return runMeshtap(t, ['webhook', ...args], env);
 }
 
 function get(port: number, path: string, body?: string): Promise<{ status: number; json: any }> {

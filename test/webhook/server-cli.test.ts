@@ -1,73 +1,22 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { createRootCa } from '../../certs/root-ca.ts';
 import { writeTlsDir } from '../../certs/tls-dir.ts';
 import { issueWebhookCert } from '../../certs/webhook-cert.ts';
 import { parseWebhookArgs } from '../../webhook/cli.ts';
+import { runMeshtap, type Proc } from '../helpers/run-meshtap.ts';
 
-const bin = fileURLToPath(new URL('../../bin/meshtap.ts', import.meta.url));
 const review = readFileSync(new URL('../fixtures/admission/pod-create.json', import.meta.url), 'utf8');
 const ca = createRootCa();
 const leafOptions = { extraDnsNames: ['localhost'], extraIps: ['127.0.0.1'] };
 
-interface Proc {
-  child: ChildProcess;
-  lines: any[];
-  stderr: () => string;
-  exited: Promise<number | null>;
-  waitFor(pred: (l: any) => boolean, what: string): Promise<any>;
-}
-
+/** `meshtap webhook <args>` with the pinned Node and no cluster variables from the test's env. */
 function runWebhook(t: Test, args: string[], env: Record<string, string> = {}): Proc {
-  // The pinned Node runs the bin directly; no cluster variables leak in from the test's env.
-  const child = spawn(process.execPath, [bin, 'webhook', ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: any[] = [];
-  const waiters: { pred: (l: any) => boolean; resolve: (l: any) => void }[] = [];
-  let buf = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (!line.trim()) continue;
-      let obj: any;
-      try {
-        obj = JSON.parse(line);
-      } catch {
-        obj = { text: line };
-      }
-      lines.push(obj);
-      for (const w of [...waiters]) if (w.pred(obj)) w.resolve(obj);
-    }
-  });
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return {
-    child,
-    lines,
-    stderr: () => err,
-    exited,
-    waitFor(pred, what) {
-      const hit = lines.find(pred);
-      if (hit) return Promise.resolve(hit);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; stdout: ${JSON.stringify(lines)} stderr: ${err}`)), 20_000);
-        waiters.push({ pred, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-        void exited.then((code) => reject(new Error(`exited ${code} before ${what}; stderr: ${err}`)));
-      });
-    },
-  };
+  return runMeshtap(t, ['webhook', ...args], env);
 }
 
 function https(port: number, path: string, trust: string, body?: string): Promise<{ status: number; json: any; peer: string }> {
