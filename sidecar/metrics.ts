@@ -197,7 +197,7 @@ export function createSidecarMetrics(sources: SidecarMetricsSources): Registry {
   });
   new Counter({
     name: 'meshtap_sidecar_mtls_connections_total',
-    help: 'Connections by mTLS outcome: mesh, plaintext (with the reason outbound), app_tls, probe_plaintext, peer_rejected, handshake_failed, strict_plaintext_refused, mesh_without_identity.',
+    help: 'Connections by mTLS outcome: mesh, plaintext (with the reason outbound), app_tls, probe_plaintext, peer_rejected, handshake_failed, plaintext_fallback_no_peer_identity, strict_plaintext_refused, mesh_without_identity.',
     labelNames: ['direction', 'outcome'],
     registers,
     collect() {

@@ -3,7 +3,8 @@
  *
  * - a ClientHello offering ALPN `meshtap/1` → terminate mTLS (only with an identity: without
  *   a certificate there is nothing to terminate with, so the connection is refused and
- *   counted; the client sidecar cannot tell that peer apart in time);
+ *   counted: the proxy answers with a TLS alert before any ServerHello, and the client
+ *   sidecar retries in plaintext);
  * - any other ClientHello → the application's own TLS: passed through byte for byte (in
  *   `strict`, only where plaintext would be accepted);
  * - anything else (or the server speaking first) → plaintext: accepted in `permissive`, in

@@ -3,7 +3,9 @@
  *
  * Outbound: mesh only with a current certificate and a destination the feed calls meshed;
  * everything else (no certificate yet, CA away past expiry, no or stale feed, unmeshed
- * destination) is plaintext passthrough, counted `plaintext_<reason>`. Inbound: see
+ * destination) is plaintext passthrough, counted `plaintext_<reason>`. A meshed destination
+ * whose sidecar has no certificate is retried in plaintext by the proxy, counted
+ * `plaintext_fallback_no_peer_identity` and logged once per destination. Inbound: see
  * `inbound-policy.ts`.
  */
 import type { OriginalDst } from '../original-dst.ts';
@@ -26,14 +28,26 @@ export interface MtlsPolicyOptions {
 /** Outcomes worth a log line: a peer refused, or a connection refused. */
 const LOGGED = new Set(['peer_rejected', 'handshake_failed', 'strict_plaintext_refused', 'mesh_without_identity']);
 
+/** A meshed destination whose sidecar had no certificate: the call was retried in plaintext. */
+const FALLBACK = 'plaintext_fallback_no_peer_identity';
+/** Destinations remembered for logging the fallback once; beyond that, forgotten and logged again. */
+const MAX_FALLBACK_LOGGED = 1024;
+
 export function createMtlsHooks(options: MtlsPolicyOptions): MtlsHooks {
   const { stats } = options;
   let terminator: MeshTerminator | undefined;
   let terminatorFor: CurrentIdentity | undefined;
+  const fallbackLogged = new Set<unknown>();
   const count: MtlsHooks['count'] = (direction, outcome, fields) => {
     const totals = stats.mtls[direction];
     totals[outcome] = (totals[outcome] ?? 0) + 1;
     if (LOGGED.has(outcome)) options.log.warn(`mtls: ${direction} ${outcome.replace(/_/g, ' ')}`, { ...fields });
+    if (outcome === FALLBACK && !fallbackLogged.has(fields?.dst)) {
+      // Once per destination: its sidecar may stay without a certificate for a while.
+      if (fallbackLogged.size >= MAX_FALLBACK_LOGGED) fallbackLogged.clear();
+      fallbackLogged.add(fields?.dst);
+      options.log.warn('mtls: outbound meshed peer has no identity: plaintext fallback', { ...fields });
+    }
   };
   return {
     outbound(dst: OriginalDst): OutboundMeshPlan | undefined {

@@ -15,7 +15,10 @@
  * - outbound to a meshed destination: the upstream socket is wrapped in TLS as client (our
  *   certificate, ALPN `meshtap/1`, the chain verified against the trust bundle, the peer's
  *   SPIFFE id checked against the membership feed's expected identities; a refusal resets the
- *   client) and the connection id frame is written first;
+ *   client) and the connection id frame is written first. If the peer ends the handshake
+ *   before its ServerHello (closes, resets or sends only an alert: a sidecar without a
+ *   certificate), no certificate was verified, and the connection is dialled again in
+ *   plaintext with the app's bytes held meanwhile, once and in order (fail-open);
  * - inbound: client bytes are held (not the server's) until the first ones tell mesh mTLS,
  *   app TLS or plaintext apart; mesh mTLS is terminated here and the peer's identity and
  *   connection id learnt before a byte reaches the app. The capture always sees plaintext
@@ -76,6 +79,21 @@ const MAX_HELD_BYTES = 16 * 1024 + 5;
 /** How long an inbound mesh client may take to finish its handshake and send the id frame. */
 const MESH_SETUP_TIMEOUT_MS = 10_000;
 
+/**
+ * At most this many bytes from a mesh peer whose handshake failed: nothing but one alert
+ * record (5-byte header + 2), so no ServerHello and no certificate was seen.
+ */
+const MAX_NO_HELLO_BYTES = 7;
+
+const ignore = () => {};
+
+/**
+ * What a sidecar without a certificate answers a mesh ClientHello with: a fatal
+ * `no_application_protocol` alert (it cannot speak `meshtap/1` now), before any ServerHello,
+ * so the client sidecar knows nothing was verified and retries in plaintext.
+ */
+const NO_MESH_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x78]);
+
 /** A TLS socket cannot be reset itself (its handle is not TCP): reset the TCP socket under it. */
 function resetSocket(socket: Socket): void {
   if (socket.destroyed) return;
@@ -92,7 +110,7 @@ export class ProxyConnection {
   private upstream: Socket;
   /** The TCP sockets under them: what is reset and what closes. */
   private readonly rawClient: Socket;
-  private readonly rawUpstream: Socket;
+  private rawUpstream: Socket;
   private readonly tap: CaptureTap | undefined;
   private connected = false;
   private clientClosed = false;
@@ -109,6 +127,11 @@ export class ProxyConnection {
   private peerRefusal: string | undefined;
   /** Inbound mesh handshake in progress. */
   private meshSetup = false;
+  /**
+   * Outbound mesh handshake in progress: the app's bytes written into it so far (and whether
+   * the app ended), to replay in plaintext if the peer turns out to have no identity.
+   */
+  private meshPending: { held: Buffer[]; ended: boolean; rawConnected: boolean } | undefined;
 
   constructor(client: Socket, dst: OriginalDst, env: ConnectionEnv) {
     this.env = env;
@@ -137,29 +160,13 @@ export class ProxyConnection {
     }
 
     client.setNoDelay(true);
-    const raw = connect({
-      host: dst.ip,
-      port: dst.port,
-      localAddress: env.upstreamLocalAddress,
-      allowHalfOpen: true,
-      noDelay: true,
-    });
-    // Small request/response exchanges must not wait for Nagle (the proxy never coalesces).
-    raw.setNoDelay(true);
+    const raw = this.dialUpstream();
     this.rawUpstream = raw;
     this.upstream = raw;
     const plan = env.observer === 'outbound' ? env.mtls?.outbound(dst) : undefined;
     if (plan) this.upstream = this.meshClient(raw, plan);
     else raw.once('connect', () => (this.connected = true));
-
-    const upstream = this.upstream;
-    upstream.on('data', (chunk: Buffer) => this.fromServer(chunk));
-    upstream.on('drain', () => this.client.resume());
-    upstream.on('end', () => this.serverEnded());
-    upstream.on('error', (err) => this.failed('server', err));
-    if (upstream !== raw) raw.on('error', (err) => this.failed('server', err));
-    raw.on('close', () => this.socketClosed('server'));
-    if (upstream !== raw) upstream.on('close', () => this.socketClosed('server'));
+    this.wireUpstream(raw, this.upstream);
 
     client.on('error', (err) => this.failed('client', err));
     client.on('close', () => this.socketClosed('client'));
@@ -185,6 +192,29 @@ export class ProxyConnection {
     this.rawClient.destroy();
     this.upstream.destroy();
     this.rawUpstream.destroy();
+  }
+
+  private dialUpstream(): Socket {
+    const raw = connect({
+      host: this.meta.dst.ip,
+      port: this.meta.dst.port,
+      localAddress: this.env.upstreamLocalAddress,
+      allowHalfOpen: true,
+      noDelay: true,
+    });
+    // Small request/response exchanges must not wait for Nagle (the proxy never coalesces).
+    raw.setNoDelay(true);
+    return raw;
+  }
+
+  private wireUpstream(raw: Socket, upstream: Socket): void {
+    upstream.on('data', (chunk: Buffer) => this.fromServer(chunk));
+    upstream.on('drain', () => this.client.resume());
+    upstream.on('end', () => this.serverEnded());
+    upstream.on('error', (err) => this.failed('server', err));
+    if (upstream !== raw) raw.on('error', (err) => this.failed('server', err));
+    raw.on('close', () => this.socketClosed('server'));
+    if (upstream !== raw) upstream.on('close', () => this.socketClosed('server'));
   }
 
   private wireClient(client: Socket): void {
@@ -214,7 +244,11 @@ export class ProxyConnection {
     };
     // allowHalfOpen is honoured by tls.connect (a FIN from the app must not close the reply path) though not typed.
     const socket = tlsConnect(options);
+    const pending = { held: [] as Buffer[], ended: false, rawConnected: false };
+    this.meshPending = pending;
+    raw.once('connect', () => (pending.rawConnected = true));
     socket.once('secureConnect', () => {
+      this.meshPending = undefined;
       const peer = spiffeIdOf(socket.getPeerX509Certificate());
       const why = socket.alpnProtocol !== MESH_ALPN ? `the peer did not select ALPN ${MESH_ALPN}` : checkPeerIdentity(peer, plan.expectedIdentities);
       if (why !== undefined) {
@@ -233,6 +267,36 @@ export class ProxyConnection {
     });
     socket.write(encodeConnectionIdFrame(this.meta.connectionId));
     return socket;
+  }
+
+  /**
+   * The mesh handshake failed before the peer's ServerHello: nothing of the peer's was verified
+   * (that needs its certificate), so this is a peer without an identity, not a refused one.
+   */
+  private canFallBack(): boolean {
+    const pending = this.meshPending;
+    return pending !== undefined && pending.rawConnected && this.peerRefusal === undefined && this.rawUpstream.bytesRead <= MAX_NO_HELLO_BYTES;
+  }
+
+  /** Drops the failed mesh hop and dials the destination again in plaintext, replaying the app's bytes. */
+  private fallBackToPlaintext(err: NodeJS.ErrnoException): void {
+    const pending = this.meshPending!;
+    this.meshPending = undefined;
+    for (const old of [this.upstream, this.rawUpstream]) {
+      old.removeAllListeners();
+      old.on('error', ignore);
+      old.destroy();
+    }
+    this.env.mtls?.count('outbound', 'plaintext_fallback_no_peer_identity', { dst: `${this.meta.dst.ip}:${this.meta.dst.port}`, reason: err.code ?? err.message });
+    const raw = this.dialUpstream();
+    this.rawUpstream = raw;
+    this.upstream = raw;
+    raw.once('connect', () => (this.connected = true));
+    this.wireUpstream(raw, raw);
+    let flowing = true;
+    for (const chunk of pending.held) flowing = raw.write(chunk);
+    if (pending.ended) raw.end();
+    else if (flowing) this.client.resume();
   }
 
   // --- inbound classification ----------------------------------------------------------
@@ -258,6 +322,10 @@ export class ProxyConnection {
     this.held = undefined;
     this.client.removeAllListeners('data');
     this.client.removeAllListeners('end');
+    if (decision.kind === 'refuse' && decision.reason === 'mesh_without_identity') {
+      this.declineMesh();
+      return;
+    }
     if (decision.kind === 'refuse') {
       mtls.count('inbound', decision.reason, { src: this.meta.client.ip, port: this.meta.dst.port });
       this.reason ??= 'reset';
@@ -277,6 +345,24 @@ export class ProxyConnection {
     if (end) this.clientEnded();
   }
 
+  /**
+   * A mesh ClientHello and no certificate to answer it with: an alert before any ServerHello
+   * tells the client sidecar to come back in plaintext. The app's connection opened for this
+   * attempt is dropped unused, and nothing is recorded (the plaintext retry is).
+   */
+  private declineMesh(): void {
+    this.env.mtls!.count('inbound', 'mesh_without_identity', { src: this.meta.client.ip, port: this.meta.dst.port });
+    this.reason ??= 'reset';
+    this.tap?.disable();
+    this.heldServer = [];
+    const raw = this.rawClient;
+    // The client's further bytes are dropped (no 'data' listener left); its close ends ours.
+    raw.end(NO_MESH_ALERT);
+    this.setupTimer = setTimeout(() => resetSocket(raw), MESH_SETUP_TIMEOUT_MS);
+    this.setupTimer.unref();
+    resetSocket(this.rawUpstream);
+  }
+
   private releaseServer(): void {
     const pending = this.heldServer;
     this.heldServer = [];
@@ -288,10 +374,7 @@ export class ProxyConnection {
     const terminator = mtls.inbound.terminator();
     const raw = this.rawClient;
     if (!terminator) {
-      mtls.count('inbound', 'mesh_without_identity');
-      this.reason ??= 'reset';
-      resetSocket(raw);
-      resetSocket(this.rawUpstream);
+      this.declineMesh();
       return;
     }
     // Until the handshake ends, the client side is "in setup": server bytes are held.
@@ -353,6 +436,8 @@ export class ProxyConnection {
   private fromClient(chunk: Buffer): void {
     this.bytesFromClient += chunk.length;
     this.env.direction.bytesFromClient += chunk.length;
+    // Node never reuses a chunk it handed to 'data': keeping the reference is enough.
+    this.meshPending?.held.push(chunk);
     const upstream = this.upstream;
     if (!upstream.destroyed && !upstream.write(chunk)) this.client.pause();
     if (this.tap) this.tap.clientData(chunk);
@@ -373,11 +458,14 @@ export class ProxyConnection {
   }
 
   private clientEnded(): void {
+    if (this.meshPending) this.meshPending.ended = true;
     if (!this.upstream.destroyed) this.upstream.end();
     if (this.tap) this.tap.clientEnd();
   }
 
   private serverEnded(): void {
+    // A peer closing during the outbound mesh handshake: the handshake error follows and decides.
+    if (this.meshPending) return;
     if (this.held !== undefined || this.meshSetup) {
       // The app closed before the client was classified: nothing to tell a client we have not placed yet.
       this.reason ??= 'fin';
@@ -403,6 +491,11 @@ export class ProxyConnection {
 
   private upstreamUnreachable(err: NodeJS.ErrnoException): void {
     if (this.reason !== undefined && this.rawClient.destroyed) return;
+    if (this.canFallBack() && !this.rawClient.destroyed) {
+      this.fallBackToPlaintext(err);
+      return;
+    }
+    this.meshPending = undefined;
     this.reason ??= 'error';
     this.env.direction.upstreamConnectFailures++;
     if (this.upstream !== this.rawUpstream) {

@@ -2,8 +2,8 @@
  * Sidecar-to-sidecar mTLS in network namespaces, with the real controller (CA + membership
  * feed) in the host namespace: meshed calls are encrypted on the wire and carry both SPIFFE
  * ids; spoofed peers are refused; app TLS passes through; strict mode refuses plaintext but
- * lets the node's probes in; the CA going away (at start or mid-run) never stops traffic; a
- * certificate rotation under load fails no request.
+ * lets the node's probes in; the CA going away (at start or mid-run, on either side) never
+ * stops traffic; a certificate rotation under load fails no request.
  */
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
@@ -345,6 +345,50 @@ void t.test('CA down at sidecar start: ready after the timeout, plaintext passth
   const second = pair(await recordsFor(path2));
   t.equal(second.out.tls.mesh, true, 'meshed once the CA answered');
   t.ok((await lab.metric(lab.client, 'meshtap_sidecar_identity_ca_failures_total')) > 0, 'the CA failures were counted');
+});
+
+void t.test('meshed destination whose sidecar has no certificate: the client sidecar falls back to plaintext', async (t) => {
+  // The server sidecar's CA (and feed) unreachable from its start: passthrough after the timeout.
+  const nowhere = `${lab.net.gateway}:1`;
+  await lab.restartSidecar('server', sidecarEnv('server', { MESHTAP_CA_ADDR: nowhere, MESHTAP_CONTROLLER_ADDR: nowhere, MESHTAP_CA_TIMEOUT_SECONDS: '1' }));
+  await lab.waitReady(lab.server, 10);
+  t.equal(await certSerial(lab.server), undefined, 'the server sidecar has no certificate');
+  t.ok((await certSerial(lab.client)) !== undefined && (await membershipVersion(lab.client)) > 0, 'the client sidecar has its identity and the feed');
+  const fallbacks = () => mtlsCount(lab.client, 'outbound', 'plaintext_fallback_no_peer_identity');
+  const before = { fallback: await fallbacks(), failed: await mtlsCount(lab.client, 'outbound', 'handshake_failed') };
+  const logLines = () => lab.sidecars.client.proc.output.split('\n').filter((l) => l.includes('plaintext fallback')).length;
+  const logsBefore = logLines();
+
+  const m = marker();
+  const path = `/echo?fallback=${m}`;
+  const { stdout } = await curlClient(['--data-binary', m, lab.appUrl(path)]);
+  t.equal(stdout, m, 'the app connection succeeded with the right body');
+  const { out, in: inb } = pair(await recordsFor(path));
+  t.equal(out.tls.mesh, false, 'outbound record: not meshed');
+  t.equal(inb.tls.mesh, false, 'inbound record: not meshed');
+  t.equal(out.request?.body && 'text' in out.request.body ? out.request.body.text : undefined, m, 'the client sidecar captured the request once');
+  t.equal(inb.request?.body && 'text' in inb.request.body ? inb.request.body.text : undefined, m, 'the app got the request once');
+
+  // A body larger than what the pending handshake buffers: the held bytes are replayed once, in order.
+  const big = Array.from({ length: 4096 }, (_, i) => `${String(i).padStart(6, '0')}${randomBytes(29).toString('hex')}\n`).join('');
+  const bigFile = join(shared, `big-${m}.txt`);
+  await writeFile(bigFile, big, { mode: 0o644 });
+  const large = await curlClient(['-H', 'expect:', '--data-binary', `@${bigFile}`, lab.appUrl(`/echo?fallback-big=${m}`)]);
+  t.equal(large.stdout.length, big.length, `the large body came back whole (${big.length} bytes)`);
+  t.ok(large.stdout === big, 'byte for byte, in order');
+
+  t.equal(await fallbacks(), before.fallback + 2, 'both calls counted plaintext_fallback_no_peer_identity');
+  t.equal(await mtlsCount(lab.client, 'outbound', 'handshake_failed'), before.failed, 'no handshake failure counted');
+  t.ok((await mtlsCount(lab.server, 'inbound', 'mesh_without_identity')) >= 2, 'the server sidecar declined the mesh handshakes');
+  t.equal(logLines() - logsBefore, 1, 'the fallback is logged once for the destination');
+
+  await lab.restartSidecar('server', sidecarEnv('server'));
+  await lab.waitReady(lab.server, 20);
+  await waitMeshReady();
+  const m2 = marker();
+  const path2 = `/echo?after-fallback=${m2}`;
+  t.equal((await curlClient(['--data-binary', m2, lab.appUrl(path2)])).stdout, m2);
+  t.equal(pair(await recordsFor(path2)).out.tls.mesh, true, 'meshed again once the server sidecar has its certificate');
 });
 
 void t.test('strict: plaintext from an unmeshed pod refused, the node\'s probe accepted, mesh accepted', async (t) => {
