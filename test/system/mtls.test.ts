@@ -169,6 +169,8 @@ void t.test('a meshed call: encrypted on the wire, both records name both SPIFFE
   await chmod(pcap, 0o666);
   const tshark = lab.adopt(new Proc('tshark', spawn('tshark', ['-i', lab.server.hostIf, '-w', pcap, '-f', `tcp and host ${lab.client.ip} and host ${lab.server.ip}`], { stdio: ['ignore', 'pipe', 'pipe'] })));
   await tshark.waitFor(/Capturing on/);
+  // tshark announces the interface a moment before its capture filter is live.
+  await sleep(1000);
   const path = `/echo?mesh=${m}`;
   const body = `{"secret-marker":"${m}"}`;
   const { stdout } = await curlClient(['-H', 'content-type: application/json', '--data-binary', body, lab.appUrl(path)]);
