@@ -33,7 +33,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { issueTestToken } from '../certs/authn/jwt-key.ts';
-import type { CallRecordJson } from '../collector/record-json.ts';
+import type { CallRecordJson } from '../record/record-json.ts';
 import { PodNetwork, execInNetns, killNetnsProcesses, sh, spawnInNetns, type PodNetns } from '../lab/netns.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));

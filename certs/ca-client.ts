@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import { MeshtapError, isMeshtapError } from '../lib/errors.ts';
-import { loadCaServiceDefinition, type SignRequestMessage, type SignResponseMessage } from './ca-service-proto.ts';
+import { loadCaServiceDefinition, type SignRequestMessage, type SignResponseMessage } from '../record/ca-proto.ts';
 import {
   CA_ERR_CA_BAD_RESPONSE,
   CA_ERR_CA_REFUSED,

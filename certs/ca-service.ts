@@ -15,7 +15,7 @@ import { MeshtapError, isMeshtapError } from '../lib/errors.ts';
 import type { AuthenticatedWorkload, Authenticator } from './authn/authenticator.ts';
 import type { CertBundle } from './bundle.ts';
 import { createCaMetrics, type CaMetrics, type SignOutcome } from './ca-metrics.ts';
-import { loadCaServiceDefinition, type SignRequestMessage, type SignResponseMessage } from './ca-service-proto.ts';
+import { loadCaServiceDefinition, type SignRequestMessage, type SignResponseMessage } from '../record/ca-proto.ts';
 import {
   CA_ERR_BAD_BUNDLE,
   CA_ERR_BAD_CSR,

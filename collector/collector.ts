@@ -1,6 +1,6 @@
 /** Starts and stops a collector: store, gRPC ingest, HTTP API, metrics. */
 import type { ServerCredentials } from '@grpc/grpc-js';
-import type { CallRecord } from '../sidecar/record.ts';
+import type { CallRecord } from '../record/record.ts';
 import { enrichRecord } from './enrich.ts';
 import type { Inventory } from './inventory/inventory.ts';
 import { openOutputs, type Outputs } from './outputs.ts';

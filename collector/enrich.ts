@@ -17,7 +17,7 @@
  * addresses stay unnamed. Never throws: an inventory failure leaves the end as it came.
  */
 import type { InventoryLookup, PodInfo } from './inventory/inventory.ts';
-import type { CallRecord, Endpoint } from '../sidecar/record.ts';
+import type { CallRecord, Endpoint } from '../record/record.ts';
 
 /** Pod labels copied onto an end by default: the ones that say what the workload is. */
 export const DEFAULT_LABEL_KEYS: readonly string[] = Object.freeze([

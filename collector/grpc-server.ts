@@ -6,7 +6,7 @@
  * the stream (the deserializer is wrapped), so one bad sender costs one counted batch.
  */
 import * as grpc from '@grpc/grpc-js';
-import { loadCollectorProto, type RecordBatchMessage, type ShipAckMessage } from '../sidecar/record-codec.ts';
+import { loadCollectorProto, type RecordBatchMessage, type ShipAckMessage } from '../record/codec.ts';
 import type { Ingest } from './ingest.ts';
 import { streamPeerIdentity } from './ingest-tls.ts';
 import type { Logger } from './log.ts';

@@ -11,7 +11,7 @@ import type { FilterPosition } from './filter/errors.ts';
 import { isFilterError } from './filter/errors.ts';
 import type { CollectorMetrics } from './metrics.ts';
 import type { RecordStore } from './record-store.ts';
-import { recordToJson } from './record-json.ts';
+import { recordToJson } from '../record/record-json.ts';
 import { buildServiceMap } from './servicemap.ts';
 import type { StreamHub } from './stream.ts';
 import { buildTrace } from './traces.ts';

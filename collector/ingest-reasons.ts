@@ -1,4 +1,4 @@
-import type { RecordRejectReason } from '../sidecar/record-codec.ts';
+import type { RecordRejectReason } from '../record/codec.ts';
 
 export const REJECT_REASONS: readonly RecordRejectReason[] = [
   'missing_id',

@@ -3,8 +3,8 @@
  * and say so in the ack. Never throws: a malformed record is a counted rejection, a failing
  * store an ack with an error.
  */
-import { decodeRecord, type RecordBatchMessage, type RejectionMessage, type ShipAckMessage } from '../sidecar/record-codec.ts';
-import type { CallRecord } from '../sidecar/record.ts';
+import { decodeRecord, type RecordBatchMessage, type RejectionMessage, type ShipAckMessage } from '../record/codec.ts';
+import type { CallRecord } from '../record/record.ts';
 import type { BatchRejectReason } from './ingest-reasons.ts';
 import type { Logger } from './log.ts';
 import type { CollectorMetrics } from './metrics.ts';

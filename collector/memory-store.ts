@@ -1,4 +1,4 @@
-import type { CallRecord } from '../sidecar/record.ts';
+import type { CallRecord } from '../record/record.ts';
 import { MAX_TRACE_RECORDS, compareTraceOrder, type AddResult, type ListQuery, type RecordStore, type SummaryQuery } from './record-store.ts';
 
 /**

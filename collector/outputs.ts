@@ -5,7 +5,7 @@
  * counts its own drops, which `/metrics` shows.
  */
 import { Gauge, type Registry } from 'prom-client';
-import type { CallRecord } from '../sidecar/record.ts';
+import type { CallRecord } from '../record/record.ts';
 import type { Logger } from './log.ts';
 import { resolveLokiConfig } from './loki/config.ts';
 import { createLokiPusher, type LokiPusher } from './loki/pusher.ts';

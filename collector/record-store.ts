@@ -1,4 +1,4 @@
-import type { CallRecord, Endpoint } from '../sidecar/record.ts';
+import type { CallRecord, Endpoint } from '../record/record.ts';
 import type { CompiledFilter } from './filter/compile.ts';
 
 export interface ListQuery {

@@ -20,13 +20,13 @@
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { MeshtapError } from '../lib/errors.ts';
-import type { CallRecord, HttpMessage } from '../sidecar/record.ts';
+import type { CallRecord, HttpMessage } from '../record/record.ts';
 import { COL_ERR_STORE } from './errors.ts';
 import type { CelExpr } from './filter/check.ts';
 import type { CompiledFilter } from './filter/compile.ts';
 import { buildSqlPushdown } from './filter/pushdown.ts';
 import { silentLogger, type Logger } from './log.ts';
-import { recordFromJson, recordToJson, type CallRecordJson } from './record-json.ts';
+import { recordFromJson, recordToJson, type CallRecordJson } from '../record/record-json.ts';
 import {
   MAX_TRACE_RECORDS,
   compareTraceOrder,

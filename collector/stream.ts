@@ -9,9 +9,9 @@
  * SSE comment lines, sent only to clients that are keeping up.
  */
 import type { ServerResponse } from 'node:http';
-import type { CallRecord } from '../sidecar/record.ts';
+import type { CallRecord } from '../record/record.ts';
 import type { CompiledFilter } from './filter/compile.ts';
-import { recordToJson } from './record-json.ts';
+import { recordToJson } from '../record/record-json.ts';
 
 export interface StreamHubOptions {
   /** Events queued for one client before newer ones are dropped. */

@@ -6,7 +6,7 @@
  * an inbound record, the outbound record of the same exchange (same `connection_id` and
  * `ordinal`: the caller's side of the same call).
  */
-import type { CallRecord } from '../sidecar/record.ts';
+import type { CallRecord } from '../record/record.ts';
 import { compareTraceOrder } from './record-store.ts';
 
 export interface TraceEntry {

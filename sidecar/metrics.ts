@@ -5,7 +5,7 @@
  * prom-client reads them at scrape time through `collect()` callbacks, on its own Registry.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Observer } from './record.ts';
+import type { Observer } from '../record/record.ts';
 
 export interface DirectionStats {
   /** Connections by the protocol they were classified as (`none`: no byte; `uncaptured`: capture off). */

@@ -12,7 +12,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { TimestampSchema, type Timestamp } from '@bufbuild/protobuf/wkt';
-import type { CallRecord, Endpoint, HttpMessage } from '../../sidecar/record.ts';
+import type { CallRecord, Endpoint, HttpMessage } from '../../record/record.ts';
 import { T, listOf, mapOf, structOf, type FilterType } from './cel-types.ts';
 
 const STRING_MAP = mapOf(T.string, T.string);

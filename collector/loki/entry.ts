@@ -14,7 +14,7 @@
  * Everything per call goes to structured metadata or the line.
  */
 import { Buffer } from 'node:buffer';
-import type { CallRecord, Endpoint } from '../../sidecar/record.ts';
+import type { CallRecord, Endpoint } from '../../record/record.ts';
 import { buildLokiLine, DEFAULT_MAX_LINE_BYTES } from './line.ts';
 import { templateRoute } from './route-template.ts';
 

@@ -4,8 +4,8 @@
  * `{"base64": ...}`), cut to fit Loki's line limit.
  */
 import { Buffer } from 'node:buffer';
-import type { CallRecord } from '../../sidecar/record.ts';
-import { recordToJson } from '../record-json.ts';
+import type { CallRecord } from '../../record/record.ts';
+import { recordToJson } from '../../record/record-json.ts';
 
 /** Loki's default `max_line_size` is 256KB, which Loki reads as 256 000 bytes. */
 export const DEFAULT_MAX_LINE_BYTES = 256_000;

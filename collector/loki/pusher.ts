@@ -10,7 +10,7 @@
  * still counts as dropped, since the answer does not say which entries made it.
  */
 import { Buffer } from 'node:buffer';
-import type { CallRecord } from '../../sidecar/record.ts';
+import type { CallRecord } from '../../record/record.ts';
 import { createJsonLogger, type Logger } from '../log.ts';
 import type { LokiConfig } from './config.ts';
 import { buildLokiEntry, type LokiEntry } from './entry.ts';

@@ -13,7 +13,7 @@ import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter
 import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { Metadata } from '@grpc/grpc-js';
 import pkg from '../../package.json' with { type: 'json' };
-import type { CallRecord } from '../../sidecar/record.ts';
+import type { CallRecord } from '../../record/record.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { describeOtelConfig, resolveOtelConfig, type OtelDisabledReason, type OtelExportConfig, type OtlpProtocol } from './config.ts';
 import { createSpanMapper, type SpanMapper } from './span-mapper.ts';

@@ -23,7 +23,7 @@
  * the trace id, agree on both sides.
  */
 import { hash } from 'node:crypto';
-import type { CallRecord } from '../../sidecar/record.ts';
+import type { CallRecord } from '../../record/record.ts';
 
 export type TraceContextSource = 'traceparent' | 'b3' | 'record' | 'x-request-id' | 'derived';
 

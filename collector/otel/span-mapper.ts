@@ -48,7 +48,7 @@ import {
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
-import type { CallRecord, Endpoint, HttpMessage } from '../../sidecar/record.ts';
+import type { CallRecord, Endpoint, HttpMessage } from '../../record/record.ts';
 import { templateRoute } from '../loki/route-template.ts';
 import { deriveSpanIds } from './ids.ts';
 

@@ -2,7 +2,7 @@
 import type { CommandIO } from '../../lib/cli.ts';
 import { CLI_ERR_USAGE, parseCommandArgs } from '../../lib/cli.ts';
 import { MeshtapError } from '../../lib/errors.ts';
-import type { CallRecordJson } from '../record-json.ts';
+import type { CallRecordJson } from '../../record/record-json.ts';
 import { formatCallLine } from './format.ts';
 
 export const DEFAULT_COLLECTOR_URL = 'http://127.0.0.1:8080';

@@ -2,7 +2,7 @@
  * One line per call for `meshtap tap`: time, caller → callee, method and path, status, latency.
  * Pure: the caller decides about colour (a terminal, and NO_COLOR unset).
  */
-import type { CallRecordJson } from '../record-json.ts';
+import type { CallRecordJson } from '../../record/record-json.ts';
 
 export interface FormatOptions {
   color: boolean;

@@ -5,7 +5,7 @@
  * inventory event (a node heartbeat, a pod becoming Ready) does not publish a new version.
  */
 import { spiffeIdFor } from '../../certs/spiffe-id.ts';
-import type { MembershipSnapshotMessage, MeshServiceMessage, MeshedWorkloadMessage, ServicePortMessage } from '../../sidecar/membership/membership-proto.ts';
+import type { MembershipSnapshotMessage, MeshServiceMessage, MeshedWorkloadMessage, ServicePortMessage } from '../../record/membership-proto.ts';
 
 /** The injector's record of what it injected; its presence means the pod has a sidecar. */
 export const STATUS_ANNOTATION = 'meshtap.io/status';

@@ -5,7 +5,7 @@
  * previous one publishes nothing. Each snapshot is encoded once and the same bytes go to
  * every stream.
  */
-import { encodeMembershipSnapshot, type MembershipSnapshotMessage } from '../../sidecar/membership/membership-proto.ts';
+import { encodeMembershipSnapshot, type MembershipSnapshotMessage } from '../../record/membership-proto.ts';
 import { buildMembership } from './build.ts';
 import { silentControllerLogger, type ControllerLogger, type MembershipSource } from './source.ts';
 

@@ -14,7 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import { isMeshtapError } from '../../lib/errors.ts';
 import type { Authenticator } from '../../certs/authn/authenticator.ts';
 import { bearerTokenOf } from '../../certs/ca-service.ts';
-import { loadMembershipServiceDefinition, type WatchRequestMessage } from '../../sidecar/membership/membership-proto.ts';
+import { loadMembershipServiceDefinition, type WatchRequestMessage } from '../../record/membership-proto.ts';
 import type { MembershipHub, PublishedSnapshot } from './hub.ts';
 import { silentControllerLogger, type ControllerLogger } from './source.ts';
 

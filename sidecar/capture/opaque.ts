@@ -2,7 +2,7 @@
  * Capture for connections we do not parse (unknown protocols, app TLS, the tail of an
  * upgraded HTTP/1 connection): count bytes each way and emit one exchange when it closes.
  */
-import type { Protocol } from '../record.ts';
+import type { Protocol } from '../../record/record.ts';
 import type { CaptureContext, CaptureSession, CloseReason, Exchange } from './session.ts';
 
 export interface OpaqueSessionOptions {

@@ -6,7 +6,7 @@
  * emits `Exchange`s; the proxy completes them into `CallRecord`s (ids, endpoints, observer, TLS),
  * masks them and offers them to the shipper.
  */
-import type { AppTlsInfo, CallRecord } from '../record.ts';
+import type { AppTlsInfo, CallRecord } from '../../record/record.ts';
 
 /** Monotonic-free wall clock in ns since the epoch (supplied by the IO shell). */
 export type NsClock = () => bigint;

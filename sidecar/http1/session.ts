@@ -19,7 +19,7 @@
 import type { CaptureContext, CaptureSession, CloseReason, Exchange } from '../capture/session.ts';
 import { createOpaqueSession } from '../capture/opaque.ts';
 import { decodeBody } from '../capture/decode-body.ts';
-import type { HttpMessage, RecordError } from '../record.ts';
+import type { HttpMessage, RecordError } from '../../record/record.ts';
 import { describeError } from '../../lib/errors.ts';
 import { HTTP1_ERR, stateError, type Http1ParseError } from './errors.ts';
 import { buildHeaderRecord } from './headers.ts';

@@ -12,7 +12,7 @@
  * - binary (not UTF-8): JWTs and cards overwritten with `*` byte for byte, so lengths and
  *   offsets inside the body do not move.
  */
-import type { HttpMessage } from '../record.ts';
+import type { HttpMessage } from '../../record/record.ts';
 import { MASK, maskText } from './detectors.ts';
 import { maskJson } from './json-mask.ts';
 import { DEFAULT_MASK_POLICY, normalizeKey, type MaskPolicy, type SensitiveKind } from './policy.ts';

@@ -18,7 +18,7 @@ import { MeshtapError } from '../../lib/errors.ts';
 import { createBackoff } from '../shipper/backoff.ts';
 import { SC_ERR_MEMBERSHIP_CONFIG } from './errors.ts';
 import { buildMembershipTable, resolveMembership, type FeedState, type MembershipLookup, type MembershipTable } from './lookup.ts';
-import { loadMembershipServiceDefinition, type MembershipSnapshotMessage, type WatchRequestMessage } from './membership-proto.ts';
+import { loadMembershipServiceDefinition, type MembershipSnapshotMessage, type WatchRequestMessage } from '../../record/membership-proto.ts';
 
 type LogFn = (msg: string, fields?: Record<string, unknown>) => void;
 

@@ -15,7 +15,7 @@
  *   proxy dials the VIP and only learns on the wire which endpoint it reached;
  * - anything else (unknown IP, unknown port, no endpoints, some endpoints unmeshed) → not meshed.
  */
-import type { MembershipSnapshotMessage, MeshServiceMessage, MeshedWorkloadMessage } from './membership-proto.ts';
+import type { MembershipSnapshotMessage, MeshServiceMessage, MeshedWorkloadMessage } from '../../record/membership-proto.ts';
 
 export type NotMeshedReason =
   /** No snapshot received yet. */

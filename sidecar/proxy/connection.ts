@@ -27,7 +27,7 @@
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { CaptureEvent, CloseReason, Exchange, NsClock } from '../capture/session.ts';
-import type { Observer } from '../record.ts';
+import type { Observer } from '../../record/record.ts';
 import type { OriginalDst } from '../original-dst.ts';
 import type { DirectionStats, SidecarStats } from '../metrics.ts';
 import { CaptureTap, type CaptureFactory } from './capture-tap.ts';

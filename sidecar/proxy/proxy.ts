@@ -11,7 +11,7 @@ import type { Exchange, NsClock } from '../capture/session.ts';
 import { SC_ERR_LISTEN } from '../errors.ts';
 import type { SidecarStats } from '../metrics.ts';
 import type { OriginalDstResult } from '../original-dst.ts';
-import type { Observer } from '../record.ts';
+import type { Observer } from '../../record/record.ts';
 import type { CaptureFactory } from './capture-tap.ts';
 import { ProxyConnection, type ConnectionMeta } from './connection.ts';
 import { createConnectionIdSource } from './connection-id.ts';

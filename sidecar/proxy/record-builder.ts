@@ -6,7 +6,7 @@
  * observers of a call even once both sidecars share a connection id (the mTLS work).
  */
 import type { Exchange } from '../capture/session.ts';
-import type { CallRecord, Endpoint } from '../record.ts';
+import type { CallRecord, Endpoint } from '../../record/record.ts';
 import type { ConnectionMeta } from './connection.ts';
 
 /** The pod this sidecar runs in: fills the local end of every record. */

@@ -5,7 +5,7 @@
  */
 import type { Exchange } from '../capture/session.ts';
 import { countDrop, type SidecarStats } from '../metrics.ts';
-import type { CallRecord } from '../record.ts';
+import type { CallRecord } from '../../record/record.ts';
 import type { ConnectionMeta } from './connection.ts';
 import { buildCallRecord, type LocalPod } from './record-builder.ts';
 

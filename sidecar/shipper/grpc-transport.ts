@@ -8,7 +8,7 @@
  * connect timeout.
  */
 import * as grpc from '@grpc/grpc-js';
-import { loadCollectorProto, recordBatchEncoder, type RecordBatchMessage, type ShipAckMessage } from '../record-codec.ts';
+import { loadCollectorProto, recordBatchEncoder, type RecordBatchMessage, type ShipAckMessage } from '../../record/codec.ts';
 import type { ShipStream, ShipStreamHandlers, ShipTransport } from './transport.ts';
 
 export interface GrpcTransportOptions {

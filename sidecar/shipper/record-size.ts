@@ -1,4 +1,4 @@
-import type { CallRecord, Endpoint, HttpMessage } from '../record.ts';
+import type { CallRecord, Endpoint, HttpMessage } from '../../record/record.ts';
 
 /**
  * Fixed cost of a record besides its variable parts: ids, times, numbers, endpoints' fixed

@@ -11,8 +11,8 @@
  * as `stream_broken` after `maxSendAttempts` broken streams, so a batch that kills the
  * collector cannot loop forever.
  */
-import type { CallRecord } from '../record.ts';
-import { recordToProto, type ShipAckMessage, type SidecarInfoMessage } from '../record-codec.ts';
+import type { CallRecord } from '../../record/record.ts';
+import { recordToProto, type ShipAckMessage, type SidecarInfoMessage } from '../../record/codec.ts';
 import { createBackoff } from './backoff.ts';
 import { decideBatch } from './batcher.ts';
 import { createByteQueue, type QueueEntry } from './byte-queue.ts';

@@ -1,4 +1,4 @@
-import type { RecordBatchMessage, ShipAckMessage } from '../record-codec.ts';
+import type { RecordBatchMessage, ShipAckMessage } from '../../record/codec.ts';
 
 /** One open ingest stream. */
 export interface ShipStream {

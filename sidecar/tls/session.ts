@@ -4,7 +4,7 @@
  * ways and emit one `tls` exchange when the connection closes. See README.md for what is and
  * is not visible and how handshake time is approximated.
  */
-import type { AppTlsInfo } from '../record.ts';
+import type { AppTlsInfo } from '../../record/record.ts';
 import type { CaptureContext, CaptureSession, CloseReason, Exchange } from '../capture/session.ts';
 import { type ClientHelloResult, parseClientHello } from './client-hello.ts';
 import { type ServerHelloResult, type TlsAlert, describeAlert, parseServerHello } from './server-hello.ts';

@@ -7,7 +7,7 @@ import t from 'tap';
 import { createJwtKeyAuthenticator, issueTestToken } from '../../certs/authn/jwt-key.ts';
 import { CaRequestError, requestWorkloadCertificate } from '../../certs/ca-client.ts';
 import { startCaServer } from '../../certs/ca-service.ts';
-import { loadCaServiceDefinition, type SignRequestMessage, type SignResponseMessage } from '../../certs/ca-service-proto.ts';
+import { loadCaServiceDefinition, type SignRequestMessage, type SignResponseMessage } from '../../record/ca-proto.ts';
 import {
   CA_ERR_BAD_OPTION,
   CA_ERR_CA_BAD_RESPONSE,

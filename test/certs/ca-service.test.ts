@@ -9,7 +9,7 @@ import { createJwtKeyAuthenticator, issueTestToken } from '../../certs/authn/jwt
 import { requestWorkloadCertificate } from '../../certs/ca-client.ts';
 import { createCaMetrics } from '../../certs/ca-metrics.ts';
 import { startCaServer, type CaLogger, type CaServer, type StartCaServerOptions } from '../../certs/ca-service.ts';
-import { loadCaServiceDefinition, type SignRequestMessage, type SignResponseMessage } from '../../certs/ca-service-proto.ts';
+import { loadCaServiceDefinition, type SignRequestMessage, type SignResponseMessage } from '../../record/ca-proto.ts';
 import { CA_ERR_AUTHN_UNAVAILABLE, CA_ERR_BAD_BUNDLE, CA_ERR_BAD_OPTION } from '../../certs/errors.ts';
 import { createRootCa } from '../../certs/root-ca.ts';
 import { loadSigningCa } from '../../certs/signing-ca.ts';

@@ -3,10 +3,10 @@ import http from 'node:http';
 import t, { type Test } from 'tap';
 import type { RunningCollector } from '../../collector/collector.ts';
 import { parseSince } from '../../collector/http-server.ts';
-import { recordToJson } from '../../collector/record-json.ts';
+import { recordToJson } from '../../record/record-json.ts';
 import { resolveCollectorOptions } from '../../collector/config.ts';
 import { startCollector } from '../../collector/collector.ts';
-import type { CallRecord } from '../../sidecar/record.ts';
+import type { CallRecord } from '../../record/record.ts';
 import { callRecord, shopDataset, waitFor } from './helpers.ts';
 
 async function start(t: Test, options: Parameters<typeof resolveCollectorOptions>[0] = {}): Promise<RunningCollector> {

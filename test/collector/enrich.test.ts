@@ -2,7 +2,7 @@ import t from 'tap';
 import { IDENTITY_MISMATCH_LABEL, IP_POD_LABEL, enrichRecord, parseSpiffeId } from '../../collector/enrich.ts';
 import { InventoryIndex } from '../../collector/inventory/index.ts';
 import type { InventoryLookup } from '../../collector/inventory/inventory.ts';
-import type { CallRecord, Endpoint } from '../../sidecar/record.ts';
+import type { CallRecord, Endpoint } from '../../record/record.ts';
 import { LISTED_AT, SECOND, fixtureItem, seededIndex } from './inventory/fixtures.ts';
 
 const FRONTEND_POD = 'frontend-7d9f8b6c5d-x2x4q';

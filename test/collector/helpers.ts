@@ -1,4 +1,4 @@
-import type { CallRecord, Endpoint } from '../../sidecar/record.ts';
+import type { CallRecord, Endpoint } from '../../record/record.ts';
 import { resolveCollectorOptions } from '../../collector/config.ts';
 import { startCollector, type RunningCollector } from '../../collector/collector.ts';
 import { createMemoryStore } from '../../collector/memory-store.ts';

@@ -1,7 +1,7 @@
 /** The gRPC ingest server with hand-made (and broken) batches from a raw client. */
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
-import { loadCollectorProto, recordToProto, type RecordBatchMessage, type ShipAckMessage } from '../../sidecar/record-codec.ts';
+import { loadCollectorProto, recordToProto, type RecordBatchMessage, type ShipAckMessage } from '../../record/codec.ts';
 import { fullRecord } from '../proto/record-fixtures.ts';
 import { metricValue, startTestCollector, waitFor } from './helpers.ts';
 

@@ -12,7 +12,7 @@ import { MockOtlpServer } from '@elastic/mockotlpserver';
 import { resolveCollectorOptions } from '../../collector/config.ts';
 import { startCollector } from '../../collector/collector.ts';
 import { createShipper } from '../../sidecar/shipper/create-shipper.ts';
-import type { CallRecord } from '../../sidecar/record.ts';
+import type { CallRecord } from '../../record/record.ts';
 import { startLokiReceiver } from './loki/loki-receiver.ts';
 import { waitFor } from './helpers.ts';
 

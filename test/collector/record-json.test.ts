@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import t from 'tap';
-import { bodyFromJson, bodyToJson, recordFromJson, recordToJson } from '../../collector/record-json.ts';
+import { bodyFromJson, bodyToJson, recordFromJson, recordToJson } from '../../record/record-json.ts';
 import { fullRecord, minimalRecord } from '../proto/record-fixtures.ts';
 
 void t.test('JSON form: ns times as decimal strings, bodies as text or base64', async (t) => {
@@ -32,5 +32,5 @@ void t.test('body encoding edge cases', async (t) => {
   const truncatedUtf8 = utf8.subarray(0, 2); // cut inside "é"
   t.ok('base64' in bodyToJson(truncatedUtf8), 'invalid UTF-8 goes base64');
   t.same([...bodyFromJson(bodyToJson(truncatedUtf8))], [...truncatedUtf8]);
-  t.throws(() => recordFromJson({ ...recordToJson(minimalRecord()), start: 12 as unknown as string }), { code: 'COL_ERR_BAD_RECORD' });
+  t.throws(() => recordFromJson({ ...recordToJson(minimalRecord()), start: 12 as unknown as string }), { code: 'REC_ERR_BAD_RECORD' });
 });

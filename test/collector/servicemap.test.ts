@@ -3,7 +3,7 @@ import t from 'tap';
 import { resolveCollectorOptions } from '../../collector/config.ts';
 import { startCollector } from '../../collector/collector.ts';
 import { buildServiceMap, percentile } from '../../collector/servicemap.ts';
-import type { CallRecord } from '../../sidecar/record.ts';
+import type { CallRecord } from '../../record/record.ts';
 import { callRecord } from './helpers.ts';
 
 const fe = { workload: 'frontend', namespace: 'shop', workload_kind: 'Deployment', pod: 'frontend-1' };

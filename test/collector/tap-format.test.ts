@@ -1,5 +1,5 @@
 import t from 'tap';
-import { recordToJson } from '../../collector/record-json.ts';
+import { recordToJson } from '../../record/record-json.ts';
 import { buildTapFilter, createSseParser, describeFilterError } from '../../collector/tap/cli.ts';
 import { endpointName, formatCallLine, formatLatency, formatTime } from '../../collector/tap/format.ts';
 import { callRecord } from './helpers.ts';

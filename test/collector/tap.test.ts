@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { resolveCollectorOptions } from '../../collector/config.ts';
 import { startCollector, type RunningCollector } from '../../collector/collector.ts';
-import { recordToJson } from '../../collector/record-json.ts';
+import { recordToJson } from '../../record/record-json.ts';
 import { callRecord, waitFor } from './helpers.ts';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));

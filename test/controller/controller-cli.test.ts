@@ -11,7 +11,7 @@ import { writeTlsDir } from '../../certs/tls-dir.ts';
 import { issueWebhookCert } from '../../certs/webhook-cert.ts';
 import { parseControllerArgs } from '../../controller/cli.ts';
 import { createMembershipClient } from '../../sidecar/membership/client.ts';
-import { loadMembershipServiceDefinition } from '../../sidecar/membership/membership-proto.ts';
+import { loadMembershipServiceDefinition } from '../../record/membership-proto.ts';
 import { runMeshtap, tempDir, until, type Proc } from './helpers.ts';
 
 const review = readFileSync(new URL('../fixtures/admission/pod-create.json', import.meta.url), 'utf8');

@@ -7,7 +7,7 @@ import { createClusterSource, membershipInputFromIndex } from '../../controller/
 import { createMembershipHub, type PublishedSnapshot } from '../../controller/membership/hub.ts';
 import { createListeners, type MembershipSource } from '../../controller/membership/source.ts';
 import { buildMembershipTable } from '../../sidecar/membership/lookup.ts';
-import { decodeMembershipSnapshot } from '../../sidecar/membership/membership-proto.ts';
+import { decodeMembershipSnapshot } from '../../record/membership-proto.ts';
 import { LISTED_AT, loadList } from '../collector/inventory/fixtures.ts';
 
 type Json = Record<string, any>;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { resolveCollectorOptions } from '../../collector/config.ts';
 import { startCollector, type RunningCollector } from '../../collector/collector.ts';
-import type { CallRecord } from '../../sidecar/record.ts';
+import type { CallRecord } from '../../record/record.ts';
 import { createShipper, type Shipper } from '../../sidecar/shipper/index.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';

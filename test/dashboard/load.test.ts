@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { buildCallPair } from '../fixtures/dashboard/shop-calls.ts';
-import type { CallRecord } from '../../sidecar/record.ts';
+import type { CallRecord } from '../../record/record.ts';
 import { openBrowser, startDashboardBackend, waitFor } from './harness.ts';
 
 const TOTAL = 10_000;

@@ -1,6 +1,6 @@
 /** Trace waterfall model: halves paired, calls nested, offsets on one axis. */
 import t from 'tap';
-import { recordToJson } from '../../collector/record-json.ts';
+import { recordToJson } from '../../record/record-json.ts';
 import { CHECKOUT_TRACE_ID, buildShopRecords } from '../fixtures/dashboard/shop-calls.ts';
 import { loadBrowserModule } from './browser-modules.ts';
 

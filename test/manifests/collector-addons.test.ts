@@ -15,7 +15,7 @@ import { resolveOtelConfig } from '../../collector/otel/config.ts';
 import { resolveLokiConfig } from '../../collector/loki/config.ts';
 import { buildLokiLine } from '../../collector/loki/line.ts';
 import { buildLokiMetadata } from '../../collector/loki/entry.ts';
-import type { CallRecord } from '../../sidecar/record.ts';
+import type { CallRecord } from '../../record/record.ts';
 
 const root = MANIFESTS_ROOT;
 const repo = fileURLToPath(new URL('../../', import.meta.url));

@@ -8,8 +8,8 @@ import {
   recordToProto,
   type CallRecordMessage,
   type RecordBatchMessage,
-} from '../../sidecar/record-codec.ts';
-import type { CallRecord } from '../../sidecar/record.ts';
+} from '../../record/codec.ts';
+import type { CallRecord } from '../../record/record.ts';
 import { fullRecord, minimalRecord } from './record-fixtures.ts';
 
 const ship = loadCollectorProto()['meshtap.v1.Collector'] as grpc.ServiceDefinition;
@@ -106,7 +106,7 @@ void t.test('malformed messages are rejected with a reason, never thrown', async
     t.equal(result.ok, false, name);
     if (!result.ok) t.equal(result.reason, reason, `${name}: ${result.detail}`);
   }
-  t.throws(() => recordFromProto({ ...good, id: '' }), { code: 'SC_ERR_RECORD_DECODE' });
+  t.throws(() => recordFromProto({ ...good, id: '' }), { code: 'REC_ERR_DECODE' });
   t.equal(decodeRecord(null as unknown as CallRecordMessage).ok, false, 'null is a rejection too');
   t.equal(decodeRecord(good).ok, true, 'the unpatched message is fine');
 });

@@ -1,5 +1,5 @@
 /** Records for tests: one with every field set, one with only what is required. */
-import type { CallRecord } from '../../sidecar/record.ts';
+import type { CallRecord } from '../../record/record.ts';
 
 const T0 = 1_764_000_000_123_456_789n;
 

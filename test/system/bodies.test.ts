@@ -3,7 +3,7 @@
  * MESHTAP_MAX_BODY_BYTES with the true size; a client reset mid-response leaves error records.
  */
 import t from 'tap';
-import type { CallRecordJson } from '../../collector/record-json.ts';
+import type { CallRecordJson } from '../../record/record-json.ts';
 import { MeshLab } from './harness.ts';
 
 const lab = await MeshLab.start();

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PodNetwork, execInNetns, listNetns, sh, spawnInNetns, type PodNetns } from '../../lab/netns.ts';
-import type { CallRecordJson } from '../../collector/record-json.ts';
+import type { CallRecordJson } from '../../record/record-json.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const NODE = join(REPO, 'node_modules/.bin/node');

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
-import type { CallRecordJson } from '../../collector/record-json.ts';
+import type { CallRecordJson } from '../../record/record-json.ts';
 import { APP_PORTS, MeshLab } from './harness.ts';
 
 const lab = await MeshLab.start({ excludeInboundPorts: [APP_PORTS.httpExcluded] });

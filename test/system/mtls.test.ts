@@ -17,7 +17,7 @@ import { createRootCa } from '../../certs/root-ca.ts';
 import { readTlsDir } from '../../certs/tls-dir.ts';
 import { signWorkloadCsr } from '../../certs/workload-cert.ts';
 import { createWorkloadCsr } from '../../certs/workload-csr.ts';
-import type { CallRecordJson } from '../../collector/record-json.ts';
+import type { CallRecordJson } from '../../record/record-json.ts';
 import { execInNetns, sh, spawnInNetns, type PodNetns } from '../../lab/netns.ts';
 import { APP_PORTS, APP_UID, MESHTAP, MeshLab, NODE, Proc, REPO, eventually, sleep } from './harness.ts';
 

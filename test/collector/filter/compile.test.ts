@@ -10,7 +10,7 @@ import {
   isFilterError,
   type FilterError,
 } from '../../../collector/filter/errors.ts';
-import type { CallRecord } from '../../../sidecar/record.ts';
+import type { CallRecord } from '../../../record/record.ts';
 import { CASES } from './cases.ts';
 import { RECORDS } from './fixtures.ts';
 

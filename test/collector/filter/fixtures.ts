@@ -1,6 +1,6 @@
 /** Twelve varied call records for the filter tests, and the SQLite `calls` rows they become. */
 import type { DatabaseSync } from 'node:sqlite';
-import type { CallRecord, Endpoint, HttpMessage } from '../../../sidecar/record.ts';
+import type { CallRecord, Endpoint, HttpMessage } from '../../../record/record.ts';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 /** 2023-11-14T22:13:20Z plus `seconds`, plus 123 ns so nanosecond precision is exercised. */

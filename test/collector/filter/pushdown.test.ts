@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { DatabaseSync } from 'node:sqlite';
 import { compileFilter, isCompiledFilter, type CompiledFilter } from '../../../collector/filter/compile.ts';
 import { buildSqlPushdown, CALLS_COLUMNS, type SqlPushdown } from '../../../collector/filter/pushdown.ts';
-import type { CallRecord } from '../../../sidecar/record.ts';
+import type { CallRecord } from '../../../record/record.ts';
 import { CASES } from './cases.ts';
 import { RECORDS, createCallsTable } from './fixtures.ts';
 

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import type { CallRecord } from '../../../sidecar/record.ts';
+import type { CallRecord } from '../../../record/record.ts';
 import { buildLokiEntry, formatLabels, LOKI_LABEL_NAMES, sanitizeLabelValue, type LokiEntry } from '../../../collector/loki/entry.ts';
 import { inboundOddNames, inboundPayment502, outboundGrpcCatalog, outboundRedisExternal } from './records.ts';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { buildLokiLine, DEFAULT_MAX_LINE_BYTES } from '../../../collector/loki/line.ts';
-import { recordToJson } from '../../../collector/record-json.ts';
+import { recordToJson } from '../../../record/record-json.ts';
 import { inboundPayment502, outboundGrpcCatalog, withBodies } from './records.ts';
 
 const bytes = (s: string) => Buffer.byteLength(s);

@@ -5,7 +5,7 @@ import { resolveLokiConfig, type LokiOptions } from '../../../collector/loki/con
 import { buildLokiEntry } from '../../../collector/loki/entry.ts';
 import { backoffDelay, createLokiPusher, parseRetryAfter, type LokiPusherDeps } from '../../../collector/loki/pusher.ts';
 import type { Logger } from '../../../collector/log.ts';
-import type { CallRecord } from '../../../sidecar/record.ts';
+import type { CallRecord } from '../../../record/record.ts';
 import { startLokiReceiver, type LokiReceiver } from './loki-receiver.ts';
 import { inboundPayment502, outboundGrpcCatalog, outboundRedisExternal } from './records.ts';
 

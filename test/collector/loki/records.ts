@@ -1,5 +1,5 @@
 /** Call records as the collector has them after enrichment, for the Loki tests. */
-import type { CallRecord, HttpMessage } from '../../../sidecar/record.ts';
+import type { CallRecord, HttpMessage } from '../../../record/record.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
 

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { isMeshtapError } from '../../../lib/errors.ts';
 import { describeOtelConfig, resolveOtelConfig, type OtelExportConfig } from '../../../collector/otel/config.ts';
 import { createSpanExporterPipeline } from '../../../collector/otel/exporter.ts';
-import type { CallRecord } from '../../../sidecar/record.ts';
+import type { CallRecord } from '../../../record/record.ts';
 import { chainRecords, hopFrontendGateway } from './records.ts';
 
 function enabled(env: Record<string, string>): OtelExportConfig {

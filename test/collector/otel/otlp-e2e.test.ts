@@ -7,7 +7,7 @@ import { MockOtlpServer } from '@elastic/mockotlpserver';
 import t from 'tap';
 import { createSpanExporterPipeline } from '../../../collector/otel/exporter.ts';
 import { createSpanMapper } from '../../../collector/otel/span-mapper.ts';
-import type { CallRecord } from '../../../sidecar/record.ts';
+import type { CallRecord } from '../../../record/record.ts';
 import {
   APP_SPAN_FRONTEND,
   APP_SPAN_GATEWAY,

@@ -2,7 +2,7 @@
  * Call records for the span tests: a small shop (frontend → gateway → payment, plus an
  * unmeshed Redis) with both sidecars' records of each meshed hop.
  */
-import type { CallRecord, Endpoint, HttpMessage } from '../../../sidecar/record.ts';
+import type { CallRecord, Endpoint, HttpMessage } from '../../../record/record.ts';
 
 /** 2025-01-02T03:04:05.123456789Z in ns: sub-microsecond digits catch any float rounding. */
 export const T0 = 1_735_787_045_123_456_789n;

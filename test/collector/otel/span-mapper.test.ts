@@ -3,7 +3,7 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import t from 'tap';
 import { buildSpanName, createSpanMapper, hrTimeFromNs, parseAuthority, splitTarget } from '../../../collector/otel/span-mapper.ts';
-import type { CallRecord } from '../../../sidecar/record.ts';
+import type { CallRecord } from '../../../record/record.ts';
 import {
   APP_SPAN_FRONTEND,
   FRONTEND,

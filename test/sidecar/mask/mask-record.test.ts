@@ -2,7 +2,7 @@ import t from 'tap';
 import { maskRecord } from '../../../sidecar/mask/mask-record.ts';
 import { resolveMaskPolicy, DEFAULT_MASK_POLICY } from '../../../sidecar/mask/policy.ts';
 import { cardDigits, isJwt, luhnValid } from '../../../sidecar/mask/detectors.ts';
-import type { HttpMessage } from '../../../sidecar/record.ts';
+import type { HttpMessage } from '../../../record/record.ts';
 
 const JWT =
   'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c';

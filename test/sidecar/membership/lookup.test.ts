@@ -1,6 +1,6 @@
 import t from 'tap';
 import { buildMembershipTable, feedUsable, normalizeIp, resolveMembership, type FeedState } from '../../../sidecar/membership/lookup.ts';
-import type { MembershipSnapshotMessage } from '../../../sidecar/membership/membership-proto.ts';
+import type { MembershipSnapshotMessage } from '../../../record/membership-proto.ts';
 
 const id = (ns: string, sa: string) => `spiffe://cluster.local/ns/${ns}/sa/${sa}`;
 

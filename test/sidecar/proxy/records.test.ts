@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { Exchange } from '../../../sidecar/capture/session.ts';
 import { createSidecarStats } from '../../../sidecar/metrics.ts';
-import type { CallRecord } from '../../../sidecar/record.ts';
+import type { CallRecord } from '../../../record/record.ts';
 import type { ConnectionMeta } from '../../../sidecar/proxy/connection.ts';
 import { createConnectionIdSource } from '../../../sidecar/proxy/connection-id.ts';
 import { createRecordMasker } from '../../../sidecar/proxy/masking.ts';

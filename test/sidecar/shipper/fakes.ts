@@ -1,5 +1,5 @@
 /** A manual clock and an in-memory transport for driving the shipper core step by step. */
-import type { RecordBatchMessage, ShipAckMessage } from '../../../sidecar/record-codec.ts';
+import type { RecordBatchMessage, ShipAckMessage } from '../../../record/codec.ts';
 import type { ShipperClock, TimerHandle } from '../../../sidecar/shipper/shipper.ts';
 import type { ShipStream, ShipStreamHandlers, ShipTransport } from '../../../sidecar/shipper/transport.ts';
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import { resolveShipperConfig, type ShipperOptions } from '../../../sidecar/shipper/config.ts';
 import type { DropReason, ShipperMetrics } from '../../../sidecar/shipper/metrics.ts';
 import { createShipperCore, type ShipperEvent } from '../../../sidecar/shipper/shipper.ts';
-import type { CallRecord } from '../../../sidecar/record.ts';
+import type { CallRecord } from '../../../record/record.ts';
 import { minimalRecord, sizedRecord } from '../../proto/record-fixtures.ts';
 import { createFakeTransport, createManualClock } from './fakes.ts';
 

@@ -3,20 +3,8 @@
  * names as written in the proto (keepCase), 64-bit integers as decimal strings (exact, and what
  * protobufjs accepts back), absent scalars as their defaults.
  */
-import { fileURLToPath } from 'node:url';
 import type * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-
-const PROTO_ROOT = fileURLToPath(new URL('../proto', import.meta.url));
-
-const LOADER_OPTIONS: protoLoader.Options = Object.freeze({
-  keepCase: true,
-  longs: String,
-  enums: String,
-  defaults: true,
-  oneofs: false,
-  includeDirs: [PROTO_ROOT],
-});
+import { loadProto } from './proto-loader.ts';
 
 export const CA_SERVICE_NAME = 'meshtap.v1.CertificateAuthority';
 
@@ -38,6 +26,6 @@ let cached: grpc.ServiceDefinition | undefined;
 
 /** The service definition of `meshtap/v1/ca.proto`, loaded once. */
 export function loadCaServiceDefinition(): grpc.ServiceDefinition {
-  cached ??= protoLoader.loadSync('meshtap/v1/ca.proto', LOADER_OPTIONS)[CA_SERVICE_NAME] as grpc.ServiceDefinition;
+  cached ??= loadProto('meshtap/v1/ca.proto', String)[CA_SERVICE_NAME] as grpc.ServiceDefinition;
   return cached;
 }

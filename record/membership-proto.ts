@@ -5,21 +5,8 @@
  * Unix milliseconds or counters, far below 2^53). Shared by the controller (server) and the
  * sidecar (client).
  */
-import { fileURLToPath } from 'node:url';
 import type * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-
-const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
-
-const LOADER_OPTIONS: protoLoader.Options = Object.freeze({
-  keepCase: true,
-  longs: Number,
-  enums: String,
-  defaults: true,
-  arrays: true,
-  oneofs: false,
-  includeDirs: [PROTO_ROOT],
-});
+import { loadProto } from './proto-loader.ts';
 
 export const MEMBERSHIP_SERVICE_NAME = 'meshtap.v1.Membership';
 
@@ -67,7 +54,7 @@ let cached: grpc.ServiceDefinition | undefined;
 
 /** The service definition of `meshtap/v1/membership.proto`, loaded once. */
 export function loadMembershipServiceDefinition(): grpc.ServiceDefinition {
-  cached ??= protoLoader.loadSync('meshtap/v1/membership.proto', LOADER_OPTIONS)[MEMBERSHIP_SERVICE_NAME] as grpc.ServiceDefinition;
+  cached ??= loadProto('meshtap/v1/membership.proto', Number)[MEMBERSHIP_SERVICE_NAME] as grpc.ServiceDefinition;
   return cached;
 }
 

@@ -8,9 +8,9 @@
  * - A body is `{ "text": "..." }` when its bytes are valid UTF-8, else `{ "base64": "..." }`.
  *   An empty body is `{ "text": "" }`.
  */
-import type { CallRecord, HttpMessage } from '../sidecar/record.ts';
+import type { CallRecord, HttpMessage } from './record.ts';
 import { MeshtapError } from '../lib/errors.ts';
-import { COL_ERR_BAD_RECORD } from './errors.ts';
+import { REC_ERR_BAD_RECORD } from './errors.ts';
 
 export type BodyJson = { text: string } | { base64: string };
 
@@ -71,7 +71,7 @@ export function recordFromJson(j: CallRecordJson): CallRecord {
     if (value === undefined) continue;
     if (TIME_KEYS.has(key)) {
       if (typeof value !== 'string' || !/^-?\d+$/.test(value)) {
-        throw new MeshtapError(COL_ERR_BAD_RECORD, `record ${key} must be a decimal string, got ${JSON.stringify(value)}`);
+        throw new MeshtapError(REC_ERR_BAD_RECORD, `record ${key} must be a decimal string, got ${JSON.stringify(value)}`);
       }
       out[key] = BigInt(value);
     } else if (key === 'request' || key === 'response') {

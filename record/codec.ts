@@ -1,19 +1,20 @@
 /**
  * CallRecord <-> the `meshtap.v1.CallRecord` proto message, as @grpc/proto-loader hands it over
- * with `PROTO_LOADER_OPTIONS` (keepCase, 64-bit integers as decimal strings, bytes as Buffer,
+ * with `protoLoaderOptions(String)` (keepCase, 64-bit integers as decimal strings, bytes as Buffer,
  * absent optional scalars absent, absent sub-messages null).
  *
  * 64-bit integers travel as decimal strings because protobufjs parses and prints those exactly;
  * the ns times become bigint here and nowhere lose precision. The other 64-bit counters
  * (sizes, microseconds) are JS numbers in the record and stay exact up to 2^53.
  *
- * Also home of the loader for the proto files, because the sidecar and the collector must load
- * them with the very options this codec expects.
+ * The proto files are loaded through `proto-loader.ts` with int64 as strings, the very
+ * representation this codec expects.
  */
-import { fileURLToPath } from 'node:url';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import { MeshtapError } from '../lib/errors.ts';
+import { REC_ERR_DECODE } from './errors.ts';
+import { loadProto, PROTO_ROOT } from './proto-loader.ts';
 import type {
   AppTlsInfo,
   CallRecord,
@@ -25,25 +26,9 @@ import type {
   TlsInfo,
 } from './record.ts';
 
-export const PROTO_ROOT = fileURLToPath(new URL('../proto', import.meta.url));
-
-export const PROTO_LOADER_OPTIONS: protoLoader.Options = Object.freeze({
-  keepCase: true,
-  longs: String,
-  enums: String,
-  defaults: true,
-  arrays: true,
-  objects: true,
-  oneofs: false,
-  includeDirs: [PROTO_ROOT],
-});
-
-let cachedDefinition: protoLoader.PackageDefinition | undefined;
-
 /** The package definition of `meshtap/v1/collector.proto` (and what it imports), loaded once. */
 export function loadCollectorProto(): protoLoader.PackageDefinition {
-  cachedDefinition ??= protoLoader.loadSync('meshtap/v1/collector.proto', PROTO_LOADER_OPTIONS);
-  return cachedDefinition;
+  return loadProto('meshtap/v1/collector.proto', String);
 }
 
 let cachedBatchEncoder: ((batch: RecordBatchMessage) => Buffer) | undefined;
@@ -272,7 +257,6 @@ export type RecordDecodeResult =
   | { ok: true; record: CallRecord }
   | { ok: false; reason: RecordRejectReason; detail: string };
 
-export const SC_ERR_RECORD_DECODE = 'SC_ERR_RECORD_DECODE';
 
 class Reject extends Error {
   readonly reason: RecordRejectReason;
@@ -434,9 +418,9 @@ export function decodeRecord(m: CallRecordMessage): RecordDecodeResult {
   }
 }
 
-/** The record for a proto message; throws `SC_ERR_RECORD_DECODE` when the message is malformed. */
+/** The record for a proto message; throws `REC_ERR_DECODE` when the message is malformed. */
 export function recordFromProto(m: CallRecordMessage): CallRecord {
   const result = decodeRecord(m);
-  if (!result.ok) throw new MeshtapError(SC_ERR_RECORD_DECODE, `${result.reason}: ${result.detail}`);
+  if (!result.ok) throw new MeshtapError(REC_ERR_DECODE, `${result.reason}: ${result.detail}`);
   return result.record;
 }
