@@ -4,7 +4,7 @@ import { dirname, join, posix, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import t from 'tap';
-import { MANIFESTS_ROOT, MODELS, kubectlAvailable, parseFile, render, yamlFiles } from './helpers.ts';
+import { MANIFESTS_ROOT, MODELS, ingressAllowed, kubectlAvailable, parseFile, render, yamlFiles } from './helpers.ts';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Service } from 'kubernetes-models/v1/Service';
@@ -108,7 +108,7 @@ void t.test('every object validates against the Kubernetes OpenAPI schema', asyn
       objects++;
     }
   }
-  t.equal(objects, 5 + 3 * 3 + 1, 'collector 5, three addons of 3, the full overlay 1');
+  t.equal(objects, 6 + 3 * 3 + 1, 'collector 6, three addons of 3, the full overlay 1');
 });
 
 void t.test('the schema check catches mistakes (so the test above can fail)', async (t) => {
@@ -148,7 +148,7 @@ void t.test('the overlays render, with the objects expected', async (t) => {
     'overlays/default': ids([...base, ...collector]),
     'overlays/full': ids([...base, ...collector, ...jaeger, ...loki, ...grafana, pick(full, 'ConfigMap', 'meshtap-collector-config')]),
   };
-  t.equal(collector.length, 5);
+  t.equal(collector.length, 6);
   t.same([jaeger.length, loki.length, grafana.length], [3, 3, 3]);
   t.equal(expected['overlays/full'].length, expected['overlays/default'].length + 10);
   for (const [dir, want] of Object.entries(expected)) {
@@ -472,4 +472,29 @@ void t.test('the full overlay points the collector at its Jaeger and Loki', asyn
 
   const base = render(join(root, 'overlays/default'));
   t.notOk(base.some((o) => o.kind === 'ConfigMap' && o.metadata.name === cm.metadata.name), 'the default overlay has no outputs configured');
+});
+
+void t.test('the collector\'s call data is reachable only from meshtap-system and opted-in namespaces; ingest from all', async (t) => {
+  const policy = pick(collector, 'NetworkPolicy', 'meshtap-collector');
+  const d = pick(collector, 'Deployment', 'meshtap-collector');
+  const podLabels = d.spec.template.metadata.labels;
+  const ports: { name: string; containerPort: number }[] = d.spec.template.spec.containers[0].ports;
+  const port = (name: string) => ports.find((p) => p.name === name)!.containerPort;
+  const app = { 'kubernetes.io/metadata.name': 'shop', 'meshtap.io/inject': 'enabled' };
+  const system = { 'kubernetes.io/metadata.name': NAMESPACE };
+  const monitoring = { 'kubernetes.io/metadata.name': 'monitoring', 'meshtap.io/collector-api': 'allowed' };
+  t.ok(ingressAllowed(policy, podLabels, app, 'grpc-ingest', port('grpc-ingest')), 'sidecars anywhere ship records');
+  t.notOk(ingressAllowed(policy, podLabels, app, 'http', port('http')), 'an application namespace cannot read the API');
+  t.ok(ingressAllowed(policy, podLabels, system, 'http', port('http')), 'meshtap-system reads the API');
+  t.ok(ingressAllowed(policy, podLabels, monitoring, 'http', port('http')), 'a namespace labelled meshtap.io/collector-api=allowed reads the API');
+  t.notOk(ingressAllowed(policy, podLabels, app, 'other', 9999), 'any other port is closed');
+});
+
+void t.test('Grafana needs a login and viewers cannot edit', async (t) => {
+  const d = pick(grafana, 'Deployment', 'grafana');
+  const env = Object.fromEntries(d.spec.template.spec.containers[0].env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
+  t.equal(env.GF_AUTH_ANONYMOUS_ENABLED, 'false');
+  t.equal(env.GF_USERS_VIEWERS_CAN_EDIT, 'false');
+  t.equal(env.GF_USERS_ALLOW_SIGN_UP, 'false');
+  t.notOk('GF_AUTH_ANONYMOUS_ORG_ROLE' in env, 'no anonymous role');
 });

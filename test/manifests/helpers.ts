@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
@@ -31,6 +32,7 @@ export const MODELS: Record<string, new (obj: any) => Model> = {
   'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding,
   'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': MutatingWebhookConfiguration,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
 };
 
 export function yamlFiles(dir: string): string[] {
@@ -70,4 +72,31 @@ export function kubectlAvailable(): boolean {
   } catch {
     return false;
   }
+}
+
+function selectorMatches(sel: { matchLabels?: Record<string, string> } | undefined, labels: Record<string, string>): boolean {
+  if (!sel) return true;
+  return Object.entries(sel.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+}
+
+/**
+ * NetworkPolicy ingress semantics, as a CNI applies them, for one connection: does a policy
+ * that selects `podLabels` let a pod in a namespace with `sourceNamespaceLabels` reach the
+ * container port named `portName` (numbered `portNumber`)? A policy that does not select the
+ * pod allows everything; one that does allows only what a rule lists.
+ */
+export function ingressAllowed(
+  policy: any,
+  podLabels: Record<string, string>,
+  sourceNamespaceLabels: Record<string, string>,
+  portName: string,
+  portNumber: number,
+): boolean {
+  if (!selectorMatches(policy.spec.podSelector, podLabels)) return true;
+  if (!(policy.spec.policyTypes ?? ['Ingress']).includes('Ingress')) return true;
+  return (policy.spec.ingress ?? []).some((rule: any) => {
+    const portOk = !rule.ports || rule.ports.some((p: any) => p.port === portName || p.port === portNumber);
+    const fromOk = !rule.from || rule.from.some((peer: any) => peer.namespaceSelector && !peer.podSelector && selectorMatches(peer.namespaceSelector, sourceNamespaceLabels));
+    return portOk && fromOk;
+  });
 }

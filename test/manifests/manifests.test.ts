@@ -3,7 +3,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import t from 'tap';
-import { MANIFESTS_ROOT, MODELS, kubectlAvailable, parseFile, render, yamlFiles } from './helpers.ts';
+import { MANIFESTS_ROOT, MODELS, ingressAllowed, kubectlAvailable, parseFile, render, yamlFiles } from './helpers.ts';
 import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 
@@ -61,7 +61,7 @@ void t.test('each kustomization lists every YAML file of its directory, and only
 void t.test('kustomize renders the same objects (checked with kubectl when installed)', async (t) => {
   const ids = (objs: any[]) => objs.map((o) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata.name}`).sort();
   const ours = ids(render(join(root, 'base')));
-  t.equal(ours.length, 8);
+  t.equal(ours.length, 9);
   if (!kubectlAvailable()) {
     t.comment('kubectl not installed: rendered from the resources lists only');
     return;
@@ -235,4 +235,20 @@ void t.test('the demo example is an opted-in namespace with a small app', async 
     mwc.webhooks.some((w: any) => matches(w.namespaceSelector, nsLabels) && matches(w.objectSelector, d.spec.template.metadata.labels)),
     'its pods are sent to the webhook',
   );
+});
+
+void t.test('a NetworkPolicy opens only the controller\'s serving ports', async (t) => {
+  const policy = find('NetworkPolicy', 'meshtap-controller');
+  t.ok(policy, 'the controller has a NetworkPolicy');
+  const deploy = find('Deployment', 'meshtap-controller');
+  const podLabels = deploy.spec.template.metadata.labels;
+  const ports: { name: string; containerPort: number }[] = deploy.spec.template.spec.containers[0].ports;
+  const anyNamespace = { 'kubernetes.io/metadata.name': 'shop' };
+  for (const p of ports) t.ok(ingressAllowed(policy, podLabels, anyNamespace, p.name, p.containerPort), `${p.name} reachable from any namespace`);
+  t.same(ports.map((p) => p.name).sort(), ['grpc-ca', 'https-webhook']);
+  t.notOk(ingressAllowed(policy, podLabels, anyNamespace, 'debug', 9229), 'any other port is closed');
+  t.notOk(ingressAllowed({ spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [] } }, podLabels, anyNamespace, 'grpc-ca', 15012), 'the evaluator can say no');
+  for (const rule of policy.spec.ingress) {
+    for (const p of rule.ports) t.ok(ports.some((c) => c.name === p.port), `policy port ${p.port} names a container port`);
+  }
 });
