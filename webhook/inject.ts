@@ -39,6 +39,10 @@ export type { SkipReason } from './reasons.ts';
 
 export const SYSTEM_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease', 'meshtap-system'];
 const ISTIO_PROXY_CONTAINER = 'istio-proxy';
+/** The Pod Security admission label whose level decides whether a pod may be created. */
+export const POD_SECURITY_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
+/** Levels that forbid the capabilities the init container needs (NET_ADMIN, NET_RAW). */
+const POD_SECURITY_LEVELS_WITHOUT_NET_ADMIN = ['baseline', 'restricted'];
 const LINKERD_PROXY_CONTAINER = 'linkerd-proxy';
 
 export interface InjectInput {
@@ -221,13 +225,51 @@ export function injectPod(input: InjectInput): InjectDecision {
     }
   }
 
+  const psLevel = input.namespaceLabels[POD_SECURITY_ENFORCE_LABEL];
+  if (psLevel !== undefined && POD_SECURITY_LEVELS_WITHOUT_NET_ADMIN.includes(psLevel)) {
+    problems.add('pod-security', `${nsName} is labelled ${POD_SECURITY_ENFORCE_LABEL}=${psLevel}, which forbids the NET_ADMIN and NET_RAW capabilities of ${INIT_CONTAINER_NAME}`);
+  }
+  if (!already) findIdentityClashes(spec, config, problems);
+
   const settings = resolveSettings(annotations, stringMap(input.namespaceAnnotations), config, problems);
+  // Both sides must agree, or the pod is admitted and then cannot start: init programs IPv4
+  // iptables only and refuses IPv6 exclusions, so the webhook refuses them too.
+  const ipv6 = settings.excludeOutboundCidrs.filter((c) => c.includes(':'));
+  if (ipv6.length > 0) {
+    problems.add(
+      'invalid-annotation',
+      `pod annotation ${EXCLUDE_OUTBOUND_CIDRS_ANNOTATION}: ${ipv6.join(', ')} ${ipv6.length === 1 ? 'is an IPv6 CIDR' : 'are IPv6 CIDRs'}; meshtap init programs IPv4 iptables only, so list IPv4 CIDRs only`,
+    );
+  }
   if (found.size > 0) return skip(pod, found);
 
   settings.probePorts = probePortsOf(pod.spec?.containers ?? []);
   const patched = buildInjectedPod(pod, config, settings);
   const patch = fastJsonPatch.compare(pod, patched);
   return { inject: true, reasons: [], details: {}, pod: patched, patch };
+}
+
+function numberAt(value: unknown, key: string): number | undefined {
+  const v = stringMap(value)[key];
+  return typeof v === 'number' ? v : undefined;
+}
+
+/**
+ * A container whose effective user or group is the proxy's is exempt from redirection (the
+ * rules match the proxy by UID/GID), so its traffic would leave uncaptured and look like the
+ * proxy's own. Pod-level settings apply unless the container overrides them.
+ */
+function findIdentityClashes(spec: NonNullable<PodLike['spec']>, config: InjectorConfig, problems: Problems): void {
+  const pod = { uid: numberAt(spec.securityContext, 'runAsUser'), gid: numberAt(spec.securityContext, 'runAsGroup') };
+  for (const c of [...containerList(spec.initContainers), ...containerList(spec.containers)]) {
+    for (const [kind, key, proxy] of [['UID', 'runAsUser', config.proxyUid], ['GID', 'runAsGroup', config.proxyGid]] as const) {
+      const own = numberAt(c.securityContext, key);
+      const effective = own ?? (kind === 'UID' ? pod.uid : pod.gid);
+      if (effective !== proxy) continue;
+      const from = own === undefined ? ` (spec.securityContext.${key})` : '';
+      problems.add('uid-conflict', `container "${String(c.name)}" runs as ${kind} ${effective}${from}, the proxy's ${kind}`);
+    }
+  }
 }
 
 function buildInjectedPod(pod: PodLike, config: InjectorConfig, settings: PodInjectionSettings): PodLike {

@@ -14,6 +14,8 @@ export const SKIP_REASONS = {
   'name-collision': 'the pod already has a container or volume with a name meshtap needs',
   'port-conflict': 'a container of the pod declares a port the meshtap proxy listens on',
   'invalid-annotation': 'a meshtap.io annotation has a value meshtap cannot use',
+  'pod-security': 'the namespace enforces a Pod Security level (baseline or restricted) that forbids the init container\'s NET_ADMIN and NET_RAW capabilities, so the pod could not be created',
+  'uid-conflict': 'a container runs as the proxy\'s user or group, whose traffic iptables never redirects: it would bypass capture and could not be told from the proxy',
 } as const satisfies Record<string, string>;
 
 export type SkipReason = keyof typeof SKIP_REASONS;

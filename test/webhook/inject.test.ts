@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { isMeshtapError } from '../../lib/errors.ts';
 import { parseCidrList, parsePortList } from '../../webhook/annotations.ts';
+import { parseIpv4Cidr } from '../../sidecar/init/options.ts';
 import { INJ_ERR_CONFIG } from '../../webhook/errors.ts';
 import { injectPod, readInjectionStatus, type InjectDecision } from '../../webhook/inject.ts';
 import type { ContainerLike, PodLike } from '../../webhook/inject-types.ts';
@@ -131,6 +132,12 @@ void t.test('each skip reason, alone', async (t) => {
     ['invalid-annotation', decide(pod({ metadata: { annotations: { 'meshtap.io/native-sidecar': 'no' } } }))],
     ['invalid-annotation', decide(pod({ metadata: { annotations: { 'meshtap.io/exclude-inbound-ports': 8080 as unknown as string } } }))],
     ['invalid-annotation', decide(pod(), { namespaceAnnotations: { 'meshtap.io/mtls-mode': 'tight' } })],
+    ['invalid-annotation', decide(pod({ metadata: { annotations: { 'meshtap.io/exclude-outbound-cidrs': '10.0.0.0/8,fd00::/8' } } }))],
+    ['pod-security', decide(pod(), { namespaceLabels: { 'meshtap.io/inject': 'enabled', 'pod-security.kubernetes.io/enforce': 'baseline' } })],
+    ['pod-security', decide(pod(), { namespaceLabels: { 'meshtap.io/inject': 'enabled', 'pod-security.kubernetes.io/enforce': 'restricted' } })],
+    ['uid-conflict', decide(pod({ spec: { securityContext: { runAsUser: 1337 } } }))],
+    ['uid-conflict', decide(pod({ spec: { containers: [{ name: 'app', securityContext: { runAsGroup: 1337 } }] } }))],
+    ['uid-conflict', decide(pod({ spec: { initContainers: [{ name: 'setup', securityContext: { runAsUser: 1337 } }] } }))],
   ];
   for (const [reason, d] of cases) {
     t.same(d.reasons, [reason], `${reason}: ${d.inject ? '(injected)' : d.details[reason]}`);
@@ -249,7 +256,7 @@ void t.test('per-pod settings', async (t) => {
         metadata: {
           annotations: {
             'meshtap.io/exclude-inbound-ports': '9100',
-            'meshtap.io/exclude-outbound-cidrs': '2001:db8::1, 10.1.0.0/16',
+            'meshtap.io/exclude-outbound-cidrs': '10.2.0.1, 10.1.0.0/16',
             'meshtap.io/max-body-bytes': '0',
           },
         },
@@ -258,7 +265,7 @@ void t.test('per-pod settings', async (t) => {
     ),
   );
   const [init, proxy] = out.spec!.initContainers!;
-  t.same((init.args as string[]).slice(10), ['--exclude-inbound-ports', '9100', '--exclude-outbound-cidrs', '2001:db8::1/128,10.1.0.0/16']);
+  t.same((init.args as string[]).slice(10), ['--exclude-inbound-ports', '9100', '--exclude-outbound-cidrs', '10.2.0.1/32,10.1.0.0/16']);
   t.equal(envOf(proxy).MESHTAP_MAX_BODY_BYTES, '0');
   t.equal(envOf(proxy).MESHTAP_MTLS_MODE, 'strict', 'namespace default');
   const podWins = injected(decide(pod({ metadata: { annotations: { 'meshtap.io/mtls-mode': 'permissive' } } }), { namespaceAnnotations: { 'meshtap.io/mtls-mode': 'strict' } }));
@@ -378,4 +385,21 @@ void t.test('property: any pod either gets a clean, valid, idempotent patch or a
     { numRuns: 600, seed: 1337 },
   );
   t.ok(injectedCount > 20, `a fair share of generated pods is injected (${injectedCount})`);
+});
+
+void t.test('a pod is injected only with settings its init container accepts', async (t) => {
+  // The webhook admits, the init container then runs: if they disagree the pod cannot start.
+  const values = ['10.0.0.0/8', '169.254.169.254', 'fd00::/8', '::1', '10.0.0.0/8, fe80::/10', '192.168.0.0/16,10.1.2.3'];
+  for (const value of values) {
+    const d = decide(pod({ metadata: { annotations: { 'meshtap.io/exclude-outbound-cidrs': value } } }));
+    const initAccepts = value.split(',').every((v) => 'cidr' in parseIpv4Cidr(v.trim()));
+    t.equal(d.inject, initAccepts, `${value}: webhook ${d.inject ? 'injects' : 'skips'}, init ${initAccepts ? 'accepts' : 'refuses'}`);
+  }
+});
+
+void t.test('Pod Security levels that allow NET_ADMIN, and users other than the proxy\'s, still inject', async (t) => {
+  t.ok(decide(pod(), { namespaceLabels: { 'meshtap.io/inject': 'enabled', 'pod-security.kubernetes.io/enforce': 'privileged' } }).inject, 'privileged');
+  t.ok(decide(pod(), { namespaceLabels: { 'meshtap.io/inject': 'enabled', 'pod-security.kubernetes.io/warn': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted' } }).inject, 'warn/audit do not block');
+  t.ok(decide(pod({ spec: { securityContext: { runAsUser: 1337 }, containers: [{ name: 'app', securityContext: { runAsUser: 1000 } }] } })).inject, 'a container override of the pod UID');
+  t.ok(decide(pod({ spec: { securityContext: { runAsUser: 1000, runAsGroup: 3000 } } })).inject, 'other ids');
 });
