@@ -124,7 +124,9 @@ function resolveSettings(
     excludeOutboundPorts: readAnnotation(annotations, EXCLUDE_OUTBOUND_PORTS_ANNOTATION, parsePortList, [], problems),
     excludeOutboundCidrs: readAnnotation(annotations, EXCLUDE_OUTBOUND_CIDRS_ANNOTATION, parseCidrList, [], problems),
     maxBodyBytes: readAnnotation(annotations, MAX_BODY_BYTES_ANNOTATION, parseByteCount, config.maxBodyBytes, problems),
-    mtlsMode: readAnnotation(annotations, MTLS_MODE_ANNOTATION, parseMtlsMode, nsMtls, problems),
+    // A pod may tighten its namespace's mode, never loosen it: strict there is a promise to
+    // every caller of every pod in the namespace.
+    mtlsMode: nsMtls === 'strict' ? 'strict' : readAnnotation(annotations, MTLS_MODE_ANNOTATION, parseMtlsMode, nsMtls, problems),
     nativeSidecar: readAnnotation(annotations, NATIVE_SIDECAR_ANNOTATION, parseBooleanText, config.nativeSidecar, problems),
     probePorts: [],
   };

@@ -25,6 +25,7 @@ import {
   type InjectFn,
   type ReviewResult,
 } from './admission.ts';
+import { MTLS_MODE_ANNOTATION } from './annotations.ts';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.ts';
 import {
   WH_ERR_BODY_TOO_LARGE,
@@ -196,11 +197,18 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
       };
     }
     let namespaceAnnotations: Record<string, string> | undefined;
-    if (options.namespaceAnnotations && source === 'api') {
+    // A namespace may ask for strict mTLS. When its settings could not be read, guessing the
+    // permissive default would silently open a strict namespace, so the pod gets strict.
+    const failClosed = { [MTLS_MODE_ANNOTATION]: 'strict' };
+    if (source === 'assumed-after-error') {
+      namespaceAnnotations = failClosed;
+      log.warn({ namespace: target.namespace }, 'namespace unknown after a failed lookup; injecting with strict mTLS');
+    } else if (options.namespaceAnnotations && source === 'api') {
       try {
         namespaceAnnotations = await withTimeout(options.namespaceAnnotations(target.namespace), lookupTimeoutMs, `annotations of namespace ${target.namespace}`);
       } catch (err) {
-        log.warn({ err, namespace: target.namespace }, 'namespace annotation lookup failed; namespace defaults ignored');
+        namespaceAnnotations = failClosed;
+        log.warn({ err, namespace: target.namespace }, 'namespace annotation lookup failed; injecting with strict mTLS');
       }
     }
     const input = { pod: target.pod, namespace: target.namespace, namespaceLabels: labels, ...(namespaceAnnotations ? { namespaceAnnotations } : {}) };

@@ -269,7 +269,9 @@ void t.test('per-pod settings', async (t) => {
   t.equal(envOf(proxy).MESHTAP_MAX_BODY_BYTES, '0');
   t.equal(envOf(proxy).MESHTAP_MTLS_MODE, 'strict', 'namespace default');
   const podWins = injected(decide(pod({ metadata: { annotations: { 'meshtap.io/mtls-mode': 'permissive' } } }), { namespaceAnnotations: { 'meshtap.io/mtls-mode': 'strict' } }));
-  t.equal(envOf(podWins.spec!.initContainers![1]).MESHTAP_MTLS_MODE, 'permissive', 'the pod annotation wins');
+  t.equal(envOf(podWins.spec!.initContainers![1]).MESHTAP_MTLS_MODE, 'strict', 'a pod annotation cannot loosen a strict namespace');
+  const podTightens = injected(decide(pod({ metadata: { annotations: { 'meshtap.io/mtls-mode': 'strict' } } }), { namespaceAnnotations: { 'meshtap.io/mtls-mode': 'permissive' } }));
+  t.equal(envOf(podTightens.spec!.initContainers![1]).MESHTAP_MTLS_MODE, 'strict', 'a pod annotation may tighten a permissive namespace');
 });
 
 void t.test('annotation parsers', async (t) => {

@@ -232,6 +232,7 @@ void t.test('namespace labels unknown: assumed opted in by default, skipped when
   t.equal(b.json.response.patchType, 'JSONPatch', 'lookup failed: still assumed opted in');
   t.ok(failing.logs.lines().some((l) => l.msg === 'namespace label lookup failed' && l.namespace === 'demo'));
   t.match(failing.logs.lines().find((l) => l.msg === 'admission review'), { namespaceLabels: 'assumed-after-error' });
+  t.equal(sidecarEnv(b.json.response).MESHTAP_MTLS_MODE, 'strict', 'a failed namespace lookup never injects permissive');
 
   const hanging = await startServer(t, { namespaceLabels: () => new Promise(() => {}), namespaceLookupTimeoutMs: 50 });
   const c = await postJson(hanging.port, review);
@@ -335,4 +336,22 @@ void t.test('the serving certificate can be replaced while running', async (t) =
   t.equal(after.status, 200);
   const squash = (pem: string | undefined): string | undefined => pem?.replace(/\s/g, '');
   t.equal(squash(after.peerCertPem), squash(leaf2.cert), 'the new certificate is served');
+});
+
+function sidecarEnv(response: any): Record<string, string> {
+  const patch = decodePatch(response);
+  const containers = patch.flatMap((op: any) => (Array.isArray(op.value) ? op.value : [op.value])).filter((c: any) => c?.name === 'meshtap-proxy');
+  return Object.fromEntries((containers[0]?.env ?? []).filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
+}
+
+void t.test('namespace annotations that cannot be read mean strict, not the permissive default', async (t) => {
+  const review = fixtureText('pod-create.json');
+  const labels = async () => ({ 'meshtap.io/inject': 'enabled' });
+  const ok = await startServer(t, { namespaceLabels: labels, namespaceAnnotations: async () => ({}) });
+  t.equal(sidecarEnv((await postJson(ok.port, review)).json.response).MESHTAP_MTLS_MODE, 'permissive', 'readable and unset: the default');
+  const failing = await startServer(t, { namespaceLabels: labels, namespaceAnnotations: async () => Promise.reject(new Error('forbidden')) });
+  const res = await postJson(failing.port, review);
+  t.equal(res.json.response.patchType, 'JSONPatch');
+  t.equal(sidecarEnv(res.json.response).MESHTAP_MTLS_MODE, 'strict');
+  t.ok(failing.logs.lines().some((l) => l.msg === 'namespace annotation lookup failed; injecting with strict mTLS'));
 });
