@@ -1,7 +1,7 @@
 import t from 'tap';
 import { IDENTITY_MISMATCH_LABEL, IP_POD_LABEL, enrichRecord, parseSpiffeId } from '../../collector/enrich.ts';
-import { InventoryIndex } from '../../collector/inventory/index.ts';
-import type { InventoryLookup } from '../../collector/inventory/inventory.ts';
+import { InventoryIndex } from '../../lib/kube/inventory/index.ts';
+import type { InventoryLookup } from '../../lib/kube/inventory/inventory.ts';
 import type { CallRecord, Endpoint } from '../../record/record.ts';
 import { LISTED_AT, SECOND, fixtureItem, seededIndex } from './inventory/fixtures.ts';
 

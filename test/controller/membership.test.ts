@@ -1,7 +1,7 @@
 import t from 'tap';
-import { InventoryIndex } from '../../collector/inventory/index.ts';
-import { trimObject } from '../../collector/inventory/kube-objects.ts';
-import type { InventoryResource } from '../../collector/inventory/inventory.ts';
+import { InventoryIndex } from '../../lib/kube/inventory/index.ts';
+import { trimObject } from '../../lib/kube/inventory/kube-objects.ts';
+import type { InventoryResource } from '../../lib/kube/inventory/inventory.ts';
 import { buildMembership, isMeshedPod, type MembershipInput, type MembershipPodInput } from '../../controller/membership/build.ts';
 import { createClusterSource, membershipInputFromIndex } from '../../controller/membership/cluster-source.ts';
 import { createMembershipHub, type PublishedSnapshot } from '../../controller/membership/hub.ts';

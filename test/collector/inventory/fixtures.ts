@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { InventoryResource } from '../../../collector/inventory/inventory.ts';
-import { InventoryIndex, type InventoryIndexOptions } from '../../../collector/inventory/index.ts';
+import type { InventoryResource } from '../../../lib/kube/inventory/inventory.ts';
+import { InventoryIndex, type InventoryIndexOptions } from '../../../lib/kube/inventory/index.ts';
 
 type Json = Record<string, any>;
 

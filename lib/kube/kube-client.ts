@@ -1,5 +1,5 @@
 /**
- * A very small Kubernetes API client for the controller: the three calls it needs (read a
+ * A very small Kubernetes API client for the controller and the CA: the calls they need (read a
  * namespace, read and JSON-patch one MutatingWebhookConfiguration), in-cluster auth, and a
  * short-lived cache of namespace labels.
  *
@@ -12,9 +12,11 @@
 import { readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import type { Operation } from 'fast-json-patch';
-import { MeshtapError } from '../lib/errors.ts';
-import type { KubeObject } from './admission.ts';
-import { WH_ERR_KUBE_API, WH_ERR_KUBE_CONFIG } from './server-errors.ts';
+import { MeshtapError } from '../errors.ts';
+import { WH_ERR_KUBE_API, WH_ERR_KUBE_CONFIG } from './errors.ts';
+
+/** An API object as JSON: only `metadata` is given a shape, callers narrow the rest. */
+export type KubeObject = Record<string, unknown> & { metadata?: Record<string, unknown> };
 
 export const DEFAULT_SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
