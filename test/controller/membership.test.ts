@@ -8,7 +8,7 @@ import { createMembershipHub, type PublishedSnapshot } from '../../controller/me
 import { createListeners, type MembershipSource } from '../../controller/membership/source.ts';
 import { buildMembershipTable } from '../../sidecar/membership/lookup.ts';
 import { decodeMembershipSnapshot } from '../../record/membership-proto.ts';
-import { LISTED_AT, loadList } from '../collector/inventory/fixtures.ts';
+import { LISTED_AT, loadList } from '../lib/kube/inventory/fixtures.ts';
 
 type Json = Record<string, any>;
 const TD = { trustDomain: 'cluster.local' };
