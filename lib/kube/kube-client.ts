@@ -3,11 +3,12 @@
  * namespace, read and JSON-patch one MutatingWebhookConfiguration), in-cluster auth, and a
  * short-lived cache of namespace labels.
  *
- * Why not @kubernetes/client-node: it would be a new runtime dependency with a large tree
- * (auth plugins, websockets, a generated model for every type) for three REST calls, and its
- * config loading is built around kubeconfig files. Node's `https` takes the service-account CA
- * directly (global `fetch` would need an undici dispatcher for that), and every input here —
- * server URL, CA, token source — is injectable, so tests point it at a local HTTPS server.
+ * Why not @kubernetes/client-node (the inventory's informers use it): for a few REST calls its
+ * large tree (auth plugins, websockets, a generated model for every type) is loaded for nothing,
+ * and its config loading is built around kubeconfig files. Node's `https` takes the
+ * service-account CA directly (global `fetch` would need an undici dispatcher for that), and
+ * every input here — server URL, CA, token source — is injectable, so tests point it at a
+ * local HTTPS server.
  */
 import { readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
