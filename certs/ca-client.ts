@@ -20,7 +20,7 @@ import {
 } from './errors.ts';
 import { parseCaOptions } from './options.ts';
 import { KeyBitsSchema } from './root-ca.ts';
-import { parseTrustBundle } from './trust-bundle.ts';
+import { parseTrustBundle } from '../lib/tls/trust-bundle.ts';
 import { createWorkloadCsr } from './workload-csr.ts';
 
 const RequestWorkloadCertificateSchema = z

@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import { MeshtapError, isMeshtapError } from '../lib/errors.ts';
 import type { AuthenticatedWorkload, Authenticator } from './authn/authenticator.ts';
-import type { CertBundle } from './bundle.ts';
+import type { CertBundle } from '../lib/tls/cert-bundle.ts';
 import { createCaMetrics, type CaMetrics, type SignOutcome } from './ca-metrics.ts';
 import { loadCaServiceDefinition, type SignRequestMessage, type SignResponseMessage } from '../record/ca-proto.ts';
 import {
@@ -27,7 +27,7 @@ import {
 import { parseCaOptions } from './options.ts';
 import { resolveSigningCa, type SigningCa } from './signing-ca.ts';
 import { DEFAULT_TRUST_DOMAIN, checkTrustDomain, spiffeIdFor } from './spiffe-id.ts';
-import { parseTrustBundle } from './trust-bundle.ts';
+import { parseTrustBundle } from '../lib/tls/trust-bundle.ts';
 import { signWorkloadCsr } from './workload-cert.ts';
 
 /** The controller's gRPC port (the sidecar's default `MESHTAP_CA_ADDR` points at it). */

@@ -2,14 +2,14 @@ import { readdir, readFile, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CLI_ERR_USAGE, parseCommandArgs, type CommandIO } from '../lib/cli.ts';
 import { describeError, isMeshtapError, MeshtapError } from '../lib/errors.ts';
-import type { CertBundle } from './bundle.ts';
+import type { CertBundle } from '../lib/tls/cert-bundle.ts';
 import { describeCertificates, summarizeCertificate } from './describe-cert.ts';
 import { CA_ERR_CA_EXPIRED, CA_ERR_READ, caError } from './errors.ts';
 import { createRootCa } from './root-ca.ts';
 import { checkDnsName, ipAddressBytes } from './san-names.ts';
 import { loadSigningCa, type SigningCa } from './signing-ca.ts';
 import { checkTrustDomain, DEFAULT_TRUST_DOMAIN } from './spiffe-id.ts';
-import { CA_CERT_FILE, readTlsDir, TLS_CERT_FILE, TLS_KEY_FILE, writeTlsDir } from './tls-dir.ts';
+import { CA_CERT_FILE, readTlsDir, TLS_CERT_FILE, TLS_KEY_FILE, writeTlsDir } from '../lib/tls/tls-dir.ts';
 import { issueWebhookCert } from './webhook-cert.ts';
 
 const USAGE = `usage: meshtap certs <command> [options]

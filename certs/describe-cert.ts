@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { CA_ERR_BAD_PEM, caError } from './errors.ts';
-import { splitPem } from './pem.ts';
+import { splitPem } from '../lib/tls/pem.ts';
 
 const EKU_NAMES: Record<string, string> = {
   '1.3.6.1.5.5.7.3.1': 'serverAuth',

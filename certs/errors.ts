@@ -1,4 +1,17 @@
 import { MeshtapError } from '../lib/errors.ts';
+import {
+  CA_ERR_BAD_BUNDLE,
+  CA_ERR_BAD_PEM,
+  CA_ERR_EXISTS,
+  CA_ERR_KEY_MISMATCH,
+  CA_ERR_NOT_CA,
+  CA_ERR_READ,
+  CA_ERR_WRITE,
+} from '../lib/tls/errors.ts';
+
+// Reading and writing PEM files lives in lib/tls/ (collector and controller read TLS
+// directories too); its codes are part of this catalog.
+export { CA_ERR_BAD_BUNDLE, CA_ERR_BAD_PEM, CA_ERR_EXISTS, CA_ERR_KEY_MISMATCH, CA_ERR_NOT_CA, CA_ERR_READ, CA_ERR_WRITE };
 
 /**
  * Error codes of meshtap's CA: creating and loading CAs, issuing certificates, reading and
@@ -20,22 +33,8 @@ export const CA_ERR_BAD_CSR = 'CA_ERR_BAD_CSR';
 export const CA_ERR_CSR_SIGNATURE = 'CA_ERR_CSR_SIGNATURE';
 /** A key is of a type or size the CA does not sign or sign with. */
 export const CA_ERR_UNSUPPORTED_KEY = 'CA_ERR_UNSUPPORTED_KEY';
-/** A PEM text is not what was expected (no block, wrong label, unparsable content). */
-export const CA_ERR_BAD_PEM = 'CA_ERR_BAD_PEM';
-/** A private key does not belong to the certificate it is paired with. */
-export const CA_ERR_KEY_MISMATCH = 'CA_ERR_KEY_MISMATCH';
-/** A certificate used to sign is not a CA certificate. */
-export const CA_ERR_NOT_CA = 'CA_ERR_NOT_CA';
 /** The signing CA is not valid at the requested time (expired or not yet valid). */
 export const CA_ERR_CA_EXPIRED = 'CA_ERR_CA_EXPIRED';
-/** A trust bundle is unusable (empty, or missing the certificate that must be in it). */
-export const CA_ERR_BAD_BUNDLE = 'CA_ERR_BAD_BUNDLE';
-/** Writing would replace an existing private key and overwriting was not asked for. */
-export const CA_ERR_EXISTS = 'CA_ERR_EXISTS';
-/** A certificate, key or bundle file cannot be read. */
-export const CA_ERR_READ = 'CA_ERR_READ';
-/** A certificate, key or bundle file cannot be written. */
-export const CA_ERR_WRITE = 'CA_ERR_WRITE';
 
 // The CA's signing service (ca-service.ts), its authenticators (authn/) and its client (ca-client.ts).
 

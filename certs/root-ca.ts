@@ -1,6 +1,6 @@
 import forge from 'node-forge';
 import { z } from 'zod';
-import type { CertBundle } from './bundle.ts';
+import type { CertBundle } from '../lib/tls/cert-bundle.ts';
 import { certificateToPem, signCertificate } from './native-signer.ts';
 import { parseCaOptions } from './options.ts';
 import { generateRsaKey } from './rsa-key.ts';

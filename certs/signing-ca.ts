@@ -1,6 +1,6 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
-import type { CertBundle } from './bundle.ts';
+import type { CertBundle } from '../lib/tls/cert-bundle.ts';
 import {
   CA_ERR_BAD_BUNDLE,
   CA_ERR_BAD_PEM,
@@ -12,7 +12,7 @@ import {
 } from './errors.ts';
 import { certificateToPem, signCertificate } from './native-signer.ts';
 import { createSerialNumber } from './serial-number.ts';
-import { parseTrustBundle } from './trust-bundle.ts';
+import { parseTrustBundle } from '../lib/tls/trust-bundle.ts';
 
 /**
  * A CA bundle checked once and held in the forms signing needs. Issuing functions accept either

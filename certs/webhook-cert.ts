@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CertBundle } from './bundle.ts';
+import type { CertBundle } from '../lib/tls/cert-bundle.ts';
 import { parseCaOptions } from './options.ts';
 import { KeyBitsSchema } from './root-ca.ts';
 import { generateRsaKey } from './rsa-key.ts';

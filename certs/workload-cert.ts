@@ -1,10 +1,10 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { z } from 'zod';
-import type { CertBundle } from './bundle.ts';
+import type { CertBundle } from '../lib/tls/cert-bundle.ts';
 import { CA_ERR_BAD_CSR, CA_ERR_CSR_SIGNATURE, CA_ERR_UNSUPPORTED_KEY, caError } from './errors.ts';
 import { parseCaOptions } from './options.ts';
-import { splitPem, type PemBlock } from './pem.ts';
+import { splitPem, type PemBlock } from '../lib/tls/pem.ts';
 import { leafValidity, resolveSigningCa, signLeaf, type SigningCa } from './signing-ca.ts';
 import { parseSpiffeId } from './spiffe-id.ts';
 

@@ -2,7 +2,7 @@
 import type { ServerCredentials } from '@grpc/grpc-js';
 import type { CallRecord } from '../record/record.ts';
 import { enrichRecord } from './enrich.ts';
-import type { Inventory } from './inventory/inventory.ts';
+import type { Inventory } from '../lib/kube/inventory/inventory.ts';
 import { openOutputs, type Outputs } from './outputs.ts';
 import { MeshtapError } from '../lib/errors.ts';
 import { DEFAULT_MEMORY_MAX_RECORDS, resolveInventoryKind, type CollectorConfig } from './config.ts';
@@ -70,7 +70,7 @@ async function openInventory(config: CollectorConfig, env: NodeJS.ProcessEnv, lo
     const { createFileInventory } = await import('./inventory/file.ts');
     return createFileInventory({ path: config.inventoryFile!, log });
   }
-  const { createKubeInventory } = await import('./inventory/kube.ts');
+  const { createKubeInventory } = await import('../lib/kube/inventory/kube.ts');
   return createKubeInventory(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}, { registry: metrics.registry, log });
 }
 

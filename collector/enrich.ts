@@ -16,7 +16,7 @@
  * Fields already present are kept (except a namespace the identity contradicts). Unknown
  * addresses stay unnamed. Never throws: an inventory failure leaves the end as it came.
  */
-import type { InventoryLookup, PodInfo } from './inventory/inventory.ts';
+import type { InventoryLookup, PodInfo } from '../lib/kube/inventory/inventory.ts';
 import type { CallRecord, Endpoint } from '../record/record.ts';
 
 /** Pod labels copied onto an end by default: the ones that say what the workload is. */

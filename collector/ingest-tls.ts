@@ -4,7 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
-import { readTlsDir } from '../certs/tls-dir.ts';
+import { readTlsDir } from '../lib/tls/tls-dir.ts';
 import { MeshtapError } from '../lib/errors.ts';
 import { COL_ERR_TLS } from './errors.ts';
 

@@ -23,13 +23,14 @@ import { DEFAULT_CA_PORT, createCaService } from '../certs/ca-service.ts';
 import { checkDnsName, ipAddressBytes } from '../certs/san-names.ts';
 import { loadSigningCa, type SigningCa } from '../certs/signing-ca.ts';
 import { DEFAULT_TRUST_DOMAIN, checkTrustDomain } from '../certs/spiffe-id.ts';
-import { readTlsDir } from '../certs/tls-dir.ts';
+import { readTlsDir } from '../lib/tls/tls-dir.ts';
 import { issueWebhookCert } from '../certs/webhook-cert.ts';
-import type { InventoryResource } from '../collector/inventory/inventory.ts';
-import type { KubeInventory } from '../collector/inventory/kube.ts';
+import type { InventoryResource } from '../lib/kube/inventory/inventory.ts';
+import type { KubeInventory } from '../lib/kube/inventory/kube.ts';
+// eslint-disable-next-line no-restricted-imports -- moves to lib/ with the shared backoff/logger
 import type { Logger as InventoryLogger } from '../collector/log.ts';
 import { loadServingCertificate, startWebhook, type RunningWebhook } from '../webhook/cli.ts';
-import { DEFAULT_SERVICE_ACCOUNT_DIR, isInCluster } from '../webhook/kube-client.ts';
+import { DEFAULT_SERVICE_ACCOUNT_DIR, isInCluster } from '../lib/kube/kube-client.ts';
 import type { ServingCertificate } from '../webhook/server.ts';
 import { CTL_ERR_CONFIG, CTL_ERR_LISTEN } from './errors.ts';
 import { MEMBERSHIP_RESOURCES, createClusterSource } from './membership/cluster-source.ts';
@@ -227,7 +228,7 @@ async function resolveAuthenticator(opts: ControllerCliOptions, env: NodeJS.Proc
 // The Kubernetes client library is large: the lab (an inventory file, no cluster) never loads it.
 async function clusterConfig(opts: ControllerCliOptions, env: NodeJS.ProcessEnv): Promise<KubeConfig | undefined> {
   if (!opts.kubeconfig && !isInCluster(env)) return undefined;
-  const [{ loadKubeConfig }, { resolveKubeInventoryOptions }] = await Promise.all([import('../collector/inventory/kube.ts'), import('../collector/inventory/config.ts')]);
+  const [{ loadKubeConfig }, { resolveKubeInventoryOptions }] = await Promise.all([import('../lib/kube/inventory/kube.ts'), import('../lib/kube/inventory/config.ts')]);
   return loadKubeConfig(resolveKubeInventoryOptions(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), env);
 }
 
@@ -303,7 +304,7 @@ export async function startController(opts: ControllerCliOptions, io: Pick<Comma
     let inventory: KubeInventory | undefined;
     if (resources.size > 0) {
       const kubeConfig = await clusterConfig(opts, io.env);
-      const { createKubeInventory } = await import('../collector/inventory/kube.ts');
+      const { createKubeInventory } = await import('../lib/kube/inventory/kube.ts');
       inventory = createKubeInventory({ resources: [...resources] }, { kubeConfig, log: inventoryLogger(log) });
       const inv = inventory;
       cleanups.push(() => inv.stop());

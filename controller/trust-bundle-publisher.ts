@@ -14,6 +14,7 @@
  * replicas cannot clobber each other. Failures are logged and retried with backoff.
  */
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+// eslint-disable-next-line no-restricted-imports -- moves to lib/ with the shared backoff/logger
 import { createBackoff } from '../sidecar/shipper/backoff.ts';
 import { silentControllerLogger, type ControllerLogger } from './membership/source.ts';
 

@@ -16,7 +16,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writ
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { readTlsDir, writeTlsDir } from '../certs/tls-dir.ts';
+import { readTlsDir, writeTlsDir } from '../lib/tls/tls-dir.ts';
 import { issueWebhookCert } from '../certs/webhook-cert.ts';
 import { MeshtapError, describeError } from '../lib/errors.ts';
 import { MESHTAP_CONTAINER_NAMES } from '../webhook/containers.ts';

@@ -12,8 +12,6 @@
  */
 import type * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
-import { MeshtapError } from '../lib/errors.ts';
-import { REC_ERR_DECODE } from './errors.ts';
 import { loadProto, PROTO_ROOT } from './proto-loader.ts';
 import type {
   AppTlsInfo,
@@ -133,6 +131,7 @@ export interface CallRecordMessage {
   parent_span_id?: string;
   redacted: string[];
   sensitive: string[];
+  notes?: string[];
 }
 
 export interface SidecarInfoMessage {
@@ -237,6 +236,7 @@ export function recordToProto(r: CallRecord): CallRecordMessage {
     parent_span_id: r.parent_span_id,
     redacted: r.redacted,
     sensitive: r.sensitive,
+    notes: r.notes,
   };
 }
 
@@ -405,6 +405,11 @@ function decode(m: CallRecordMessage): CallRecord {
   if (optionalB.parent_span_id !== undefined) r.parent_span_id = optionalB.parent_span_id;
   r.redacted = stringList('redacted', m.redacted ?? []);
   r.sensitive = stringList('sensitive', m.sensitive ?? []);
+  // proto3 cannot tell an empty list from none; the record leaves `notes` out when empty.
+  if (m.notes !== undefined && m.notes !== null) {
+    const notes = stringList('notes', m.notes);
+    if (notes.length > 0) r.notes = notes;
+  }
   return r as CallRecord;
 }
 
@@ -416,11 +421,4 @@ export function decodeRecord(m: CallRecordMessage): RecordDecodeResult {
     if (err instanceof Reject) return { ok: false, reason: err.reason, detail: err.message };
     return { ok: false, reason: 'bad_value', detail: err instanceof Error ? err.message : String(err) };
   }
-}
-
-/** The record for a proto message; throws `REC_ERR_DECODE` when the message is malformed. */
-export function recordFromProto(m: CallRecordMessage): CallRecord {
-  const result = decodeRecord(m);
-  if (!result.ok) throw new MeshtapError(REC_ERR_DECODE, `${result.reason}: ${result.detail}`);
-  return result.record;
 }

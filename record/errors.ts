@@ -1,3 +1,5 @@
-/** Error codes of the wire contracts (record codec and JSON form), shared by sidecar and collector. */
-export const REC_ERR_DECODE = 'REC_ERR_DECODE';
+/**
+ * Error codes of the wire contracts, shared by sidecar and collector. The proto codec reports a
+ * malformed record as a value (`decodeRecord`), so only the JSON form throws.
+ */
 export const REC_ERR_BAD_RECORD = 'REC_ERR_BAD_RECORD';

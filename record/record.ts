@@ -89,4 +89,10 @@ export interface CallRecord {
   redacted: string[];
   /** Kinds of sensitive data detected: `jwt`, `card`, `email`, `password`, `api_key`, ... */
   sensitive: string[];
+  /**
+   * What the parser noticed that is not an error but explains the record (`100-continue`, a
+   * body that could not be content-decoded, a request cut short after its response, a TLS
+   * alert). Free text for people, never matched on; absent when there is nothing to say.
+   */
+  notes?: string[];
 }

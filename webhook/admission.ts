@@ -6,6 +6,7 @@
  */
 import type { Operation } from 'fast-json-patch';
 import { MeshtapError } from '../lib/errors.ts';
+import type { KubeObject } from '../lib/kube/kube-client.ts';
 import {
   WH_ERR_BAD_API_VERSION,
   WH_ERR_BAD_JSON,
@@ -39,7 +40,7 @@ export interface GroupVersionResource {
 export type AdmissionOperation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
 /** A Kubernetes object as JSON; the injector owns the precise Pod shape. */
-export type KubeObject = Record<string, unknown> & { metadata?: Record<string, unknown> };
+export type { KubeObject };
 
 /** The validated fields of `AdmissionReview.request` the webhook uses. */
 export interface AdmissionRequest {

@@ -9,7 +9,7 @@
  */
 import type { Operation } from 'fast-json-patch';
 import type { KubeObject } from './admission.ts';
-import { KubeApiError, type KubeClient } from './kube-client.ts';
+import { KubeApiError, type KubeClient } from '../lib/kube/kube-client.ts';
 
 export const CA_BUNDLE_LABEL = 'meshtap.io/ca-bundle';
 export const CA_BUNDLE_MANAGED = 'managed';

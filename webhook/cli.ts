@@ -23,7 +23,7 @@ import {
   isInCluster,
   resolveInClusterKubeOptions,
   type KubeClient,
-} from './kube-client.ts';
+} from '../lib/kube/kube-client.ts';
 import { buildWebhookServer, setServingCertificate, type ServingCertificate, type WebhookServer } from './server.ts';
 import { WH_ERR_CONFIG, WH_ERR_TLS_FILES } from './server-errors.ts';
 

@@ -21,8 +21,8 @@ export const WH_ERR_HTTP = 'WH_ERR_HTTP';
 export const WH_ERR_INTERNAL = 'WH_ERR_INTERNAL';
 export const WH_ERR_TLS_FILES = 'WH_ERR_TLS_FILES';
 export const WH_ERR_CONFIG = 'WH_ERR_CONFIG';
-export const WH_ERR_KUBE_API = 'WH_ERR_KUBE_API';
-export const WH_ERR_KUBE_CONFIG = 'WH_ERR_KUBE_CONFIG';
+// The Kubernetes API client lives in lib/kube/ (the CA's TokenReview uses it too).
+export { WH_ERR_KUBE_API, WH_ERR_KUBE_CONFIG } from '../lib/kube/errors.ts';
 
 const httpStatus: Record<string, number> = {
   [WH_ERR_BAD_JSON]: 400,

@@ -10,7 +10,7 @@
  * CA) with every path injectable.
  */
 import type { MeshtapError } from '../../lib/errors.ts';
-import { KubeApiError, createKubeClient, resolveInClusterKubeOptions, type KubeClient, type KubeClientOptions } from '../../webhook/kube-client.ts';
+import { KubeApiError, createKubeClient, resolveInClusterKubeOptions, type KubeClient, type KubeClientOptions } from '../../lib/kube/kube-client.ts';
 import {
   CA_ERR_AUTHN_CONFIG,
   CA_ERR_AUTHN_UNAVAILABLE,

@@ -9,9 +9,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { Inventory, InventoryResource, InventoryStats } from './inventory.ts';
-import { createInventoryIndex, type InventoryIndex } from './index.ts';
-import type { KubeObject } from './kube-objects.ts';
+import type { Inventory, InventoryResource, InventoryStats } from '../../lib/kube/inventory/inventory.ts';
+import { createInventoryIndex, type InventoryIndex } from '../../lib/kube/inventory/index.ts';
+import type { KubeObject } from '../../lib/kube/inventory/kube-objects.ts';
 
 const RESOURCE_BY_KIND: Readonly<Record<string, InventoryResource>> = {
   Pod: 'pods',

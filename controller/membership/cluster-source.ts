@@ -4,8 +4,8 @@
  * events; its change counter is polled, which is cheap (one integer compare) and needs no
  * hook inside the informers. The hub's debounce follows anyway.
  */
-import type { InventoryIndex } from '../../collector/inventory/index.ts';
-import type { InventoryResource, InventoryStats } from '../../collector/inventory/inventory.ts';
+import type { InventoryIndex } from '../../lib/kube/inventory/index.ts';
+import type { InventoryResource, InventoryStats } from '../../lib/kube/inventory/inventory.ts';
 import type { MembershipEndpointInput, MembershipInput, MembershipServiceInput } from './build.ts';
 import { createListeners, silentControllerLogger, type ControllerLogger, type MembershipSource } from './source.ts';
 

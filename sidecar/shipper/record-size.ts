@@ -36,5 +36,6 @@ export function estimateRecordBytes(r: CallRecord): number {
   n += messageBytes(r.request) + messageBytes(r.response);
   for (const s of r.redacted) n += s.length + PER_ENTRY_BYTES;
   for (const s of r.sensitive) n += s.length + PER_ENTRY_BYTES;
+  if (r.notes !== undefined) for (const s of r.notes) n += s.length + PER_ENTRY_BYTES;
   return n;
 }

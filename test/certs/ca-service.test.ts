@@ -13,7 +13,7 @@ import { loadCaServiceDefinition, type SignRequestMessage, type SignResponseMess
 import { CA_ERR_AUTHN_UNAVAILABLE, CA_ERR_BAD_BUNDLE, CA_ERR_BAD_OPTION } from '../../certs/errors.ts';
 import { createRootCa } from '../../certs/root-ca.ts';
 import { loadSigningCa } from '../../certs/signing-ca.ts';
-import { mergeTrustBundles } from '../../certs/trust-bundle.ts';
+import { mergeTrustBundles } from '../../lib/tls/trust-bundle.ts';
 import { issueWebhookCert } from '../../certs/webhook-cert.ts';
 import { createWorkloadCsr } from '../../certs/workload-csr.ts';
 import { errorCode } from './helpers.ts';

@@ -4,7 +4,7 @@ import t from 'tap';
 import { createRootCa } from '../../certs/root-ca.ts';
 import { loadSigningCa } from '../../certs/signing-ca.ts';
 import { spiffeIdFor } from '../../certs/spiffe-id.ts';
-import { mergeTrustBundles } from '../../certs/trust-bundle.ts';
+import { mergeTrustBundles } from '../../lib/tls/trust-bundle.ts';
 import { issueWebhookCert } from '../../certs/webhook-cert.ts';
 import { signWorkloadCsr } from '../../certs/workload-cert.ts';
 import { createWorkloadCsr } from '../../certs/workload-csr.ts';

@@ -13,7 +13,7 @@ import {
 import { createRootCa } from '../../certs/root-ca.ts';
 import { loadSigningCa } from '../../certs/signing-ca.ts';
 import { spiffeIdFor } from '../../certs/spiffe-id.ts';
-import { mergeTrustBundles } from '../../certs/trust-bundle.ts';
+import { mergeTrustBundles } from '../../lib/tls/trust-bundle.ts';
 import { signWorkloadCsr } from '../../certs/workload-cert.ts';
 import { createWorkloadCsr } from '../../certs/workload-csr.ts';
 import { DAY, HOUR, errorCode, openssl, opensslExtensions, opensslVerify, tempDir } from './helpers.ts';

@@ -1,9 +1,9 @@
 import t from 'tap';
 import { IDENTITY_MISMATCH_LABEL, IP_POD_LABEL, enrichRecord, parseSpiffeId } from '../../collector/enrich.ts';
-import { InventoryIndex } from '../../collector/inventory/index.ts';
-import type { InventoryLookup } from '../../collector/inventory/inventory.ts';
+import { InventoryIndex } from '../../lib/kube/inventory/index.ts';
+import type { InventoryLookup } from '../../lib/kube/inventory/inventory.ts';
 import type { CallRecord, Endpoint } from '../../record/record.ts';
-import { LISTED_AT, SECOND, fixtureItem, seededIndex } from './inventory/fixtures.ts';
+import { LISTED_AT, SECOND, fixtureItem, seededIndex } from '../lib/kube/inventory/fixtures.ts';
 
 const FRONTEND_POD = 'frontend-7d9f8b6c5d-x2x4q';
 const PAYMENT_POD = 'payment-5c8d7f9b4-abcde';

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { issueTestToken } from '../../certs/authn/jwt-key.ts';
 import { requestWorkloadCertificate } from '../../certs/ca-client.ts';
 import { createRootCa } from '../../certs/root-ca.ts';
-import { writeTlsDir } from '../../certs/tls-dir.ts';
+import { writeTlsDir } from '../../lib/tls/tls-dir.ts';
 import { issueWebhookCert } from '../../certs/webhook-cert.ts';
 import { parseControllerArgs } from '../../controller/cli.ts';
 import { createMembershipClient } from '../../sidecar/membership/client.ts';

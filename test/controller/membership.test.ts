@@ -1,14 +1,14 @@
 import t from 'tap';
-import { InventoryIndex } from '../../collector/inventory/index.ts';
-import { trimObject } from '../../collector/inventory/kube-objects.ts';
-import type { InventoryResource } from '../../collector/inventory/inventory.ts';
+import { InventoryIndex } from '../../lib/kube/inventory/index.ts';
+import { trimObject } from '../../lib/kube/inventory/kube-objects.ts';
+import type { InventoryResource } from '../../lib/kube/inventory/inventory.ts';
 import { buildMembership, isMeshedPod, type MembershipInput, type MembershipPodInput } from '../../controller/membership/build.ts';
 import { createClusterSource, membershipInputFromIndex } from '../../controller/membership/cluster-source.ts';
 import { createMembershipHub, type PublishedSnapshot } from '../../controller/membership/hub.ts';
 import { createListeners, type MembershipSource } from '../../controller/membership/source.ts';
 import { buildMembershipTable } from '../../sidecar/membership/lookup.ts';
 import { decodeMembershipSnapshot } from '../../record/membership-proto.ts';
-import { LISTED_AT, loadList } from '../collector/inventory/fixtures.ts';
+import { LISTED_AT, loadList } from '../lib/kube/inventory/fixtures.ts';
 
 type Json = Record<string, any>;
 const TD = { trustDomain: 'cluster.local' };

@@ -1,6 +1,6 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import t, { type Test } from 'tap';
-import { createKubeInventory } from '../../collector/inventory/kube.ts';
+import { createKubeInventory } from '../../lib/kube/inventory/kube.ts';
 import {
   TRUST_BUNDLE_CONFIGMAP,
   createKubeConfigMapApi,

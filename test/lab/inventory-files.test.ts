@@ -14,7 +14,7 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { buildMembership } from '../../controller/membership/build.ts';
 import { parseInventoryFile } from '../../controller/membership/file-source.ts';
 import { parseInventoryList } from '../../collector/inventory/file.ts';
-import { createInventoryIndex } from '../../collector/inventory/index.ts';
+import { createInventoryIndex } from '../../lib/kube/inventory/index.ts';
 import { buildInventoryList, type KubeJson } from '../../lab/inventory-list.ts';
 import type { LabInventory, LabInventoryPod } from '../../lab/lab-inventory.ts';
 import { buildMembershipFile } from '../../lab/membership-file.ts';

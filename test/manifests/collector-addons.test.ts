@@ -10,7 +10,7 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Service } from 'kubernetes-models/v1/Service';
 import { resolveInjectorConfig } from '../../webhook/injector-config.ts';
 import { resolveCollectorConfig, type CollectorFlags } from '../../collector/config.ts';
-import { INVENTORY_RESOURCES } from '../../collector/inventory/inventory.ts';
+import { INVENTORY_RESOURCES } from '../../lib/kube/inventory/inventory.ts';
 import { resolveOtelConfig } from '../../collector/otel/config.ts';
 import { resolveLokiConfig } from '../../collector/loki/config.ts';
 import { buildLokiLine } from '../../collector/loki/line.ts';

@@ -60,6 +60,7 @@ export function fullRecord(i = 0): CallRecord {
     parent_span_id: '00f067aa0ba902b6',
     redacted: ['request.headers.authorization', 'request.body.$.password'],
     sensitive: ['jwt', 'password'],
+    notes: ['expect: 100-continue', '100-continue'],
   };
 }
 

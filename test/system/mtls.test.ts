@@ -14,7 +14,7 @@ import { connect as tlsConnect } from 'node:tls';
 import t from 'tap';
 import { issueTestToken } from '../../certs/authn/jwt-key.ts';
 import { createRootCa } from '../../certs/root-ca.ts';
-import { readTlsDir } from '../../certs/tls-dir.ts';
+import { readTlsDir } from '../../lib/tls/tls-dir.ts';
 import { signWorkloadCsr } from '../../certs/workload-cert.ts';
 import { createWorkloadCsr } from '../../certs/workload-csr.ts';
 import type { CallRecordJson } from '../../record/record-json.ts';

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import t, { type Test } from 'tap';
 import { createRootCa } from '../../certs/root-ca.ts';
-import { writeTlsDir } from '../../certs/tls-dir.ts';
+import { writeTlsDir } from '../../lib/tls/tls-dir.ts';
 import { issueWebhookCert } from '../../certs/webhook-cert.ts';
 import { CA_BUNDLE_LABEL, planCaBundlePatch, syncWebhookCaBundle } from '../../webhook/bootstrap.ts';
-import { KubeApiError, createKubeClient, createNamespaceLookup, resolveInClusterKubeOptions } from '../../webhook/kube-client.ts';
+import { KubeApiError, createKubeClient, createNamespaceLookup, resolveInClusterKubeOptions } from '../../lib/kube/kube-client.ts';
 
 const ca = createRootCa();
 const apiCert = issueWebhookCert(ca, { extraDnsNames: ['localhost'], extraIps: ['127.0.0.1'] });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import t from 'tap';
 import { createRootCa } from '../../certs/root-ca.ts';
-import { writeTlsDir } from '../../certs/tls-dir.ts';
+import { writeTlsDir } from '../../lib/tls/tls-dir.ts';
 import { issueWebhookCert } from '../../certs/webhook-cert.ts';
 import { loadNamespacesFile, parseWebhookArgs, startWebhook } from '../../webhook/cli.ts';
 

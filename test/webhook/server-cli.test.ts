@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { createRootCa } from '../../certs/root-ca.ts';
-import { writeTlsDir } from '../../certs/tls-dir.ts';
+import { writeTlsDir } from '../../lib/tls/tls-dir.ts';
 import { issueWebhookCert } from '../../certs/webhook-cert.ts';
 import { parseWebhookArgs } from '../../webhook/cli.ts';
 import { runMeshtap, type Proc } from '../helpers/run-meshtap.ts';

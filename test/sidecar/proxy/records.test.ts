@@ -61,6 +61,12 @@ void t.test('inbound: the local pod is the destination; ids differ by observer',
   t.not(recordId(meta('inbound'), 0), recordId(meta('outbound'), 0));
 });
 
+void t.test("the parser's notes reach the record; without notes there is no notes field", async (t) => {
+  const noted = buildCallRecord({ ...exchange, notes: ['expect: 100-continue', '100-continue'] }, meta('inbound'), local);
+  t.same(noted.notes, ['expect: 100-continue', '100-continue']);
+  t.notOk('notes' in buildCallRecord(exchange, meta('inbound'), local));
+});
+
 void t.test('the sink masks before offering and counts every outcome', async (t) => {
   const stats = createSidecarStats();
   const offered: CallRecord[] = [];

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { InventoryIndex } from '../../../collector/inventory/index.ts';
-import { trimObject, type KubePod } from '../../../collector/inventory/kube-objects.ts';
+import { InventoryIndex } from '../../../../lib/kube/inventory/index.ts';
+import { trimObject, type KubePod } from '../../../../lib/kube/inventory/kube-objects.ts';
 import { LISTED_AT, SECOND, fixtureItem, loadList, ns, seededIndex } from './fixtures.ts';
 
 type Json = Record<string, any>;

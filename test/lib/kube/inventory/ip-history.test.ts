@@ -1,5 +1,5 @@
 import t from 'tap';
-import { IpHistory } from '../../../collector/inventory/ip-history.ts';
+import { IpHistory } from '../../../../lib/kube/inventory/ip-history.ts';
 
 const ip = '10.0.0.1';
 

@@ -25,8 +25,9 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
-import { MeshtapError, describeError } from '../../lib/errors.ts';
-import { silentLogger, type Logger } from '../log.ts';
+import { MeshtapError, describeError } from '../../errors.ts';
+// eslint-disable-next-line no-restricted-imports -- moves to lib/ with the shared backoff/logger
+import { silentLogger, type Logger } from '../../../collector/log.ts';
 import { resolveKubeInventoryOptions, type KubeInventoryConfig, type KubeInventoryOptions } from './config.ts';
 import { COL_ERR_INVENTORY_KUBECONFIG, COL_ERR_INVENTORY_LIST_TIMEOUT } from './errors.ts';
 import { InventoryIndex } from './index.ts';

@@ -1,10 +1,10 @@
 import { X509Certificate } from 'node:crypto';
 import t from 'tap';
-import { CA_ERR_BAD_BUNDLE, CA_ERR_BAD_PEM, CA_ERR_NOT_CA } from '../../certs/errors.ts';
-import { createRootCa } from '../../certs/root-ca.ts';
-import { mergeTrustBundles, parseTrustBundle } from '../../certs/trust-bundle.ts';
-import { issueWebhookCert } from '../../certs/webhook-cert.ts';
-import { errorCode } from './helpers.ts';
+import { CA_ERR_BAD_BUNDLE, CA_ERR_BAD_PEM, CA_ERR_NOT_CA } from '../../../certs/errors.ts';
+import { createRootCa } from '../../../certs/root-ca.ts';
+import { mergeTrustBundles, parseTrustBundle } from '../../../lib/tls/trust-bundle.ts';
+import { issueWebhookCert } from '../../../certs/webhook-cert.ts';
+import { errorCode } from '../../certs/helpers.ts';
 
 const now = new Date('2030-01-01T00:00:00Z');
 const oldRoot = createRootCa({ now, commonName: 'old root' });

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { CA_ERR_BAD_BUNDLE, CA_ERR_BAD_PEM, CA_ERR_NOT_CA, caError } from './errors.ts';
+import { CA_ERR_BAD_BUNDLE, CA_ERR_BAD_PEM, CA_ERR_NOT_CA, tlsError } from './errors.ts';
 import { splitPem } from './pem.ts';
 
 export interface TrustBundleOptions {
@@ -19,19 +19,19 @@ export function parseTrustBundle(text: string, options: TrustBundleOptions = {})
   const source = options.source ?? 'trust bundle';
   const requireCa = options.requireCa ?? true;
   const blocks = splitPem(text, source);
-  if (blocks.length === 0) throw caError(CA_ERR_BAD_BUNDLE, `${source}: no PEM certificate found`);
+  if (blocks.length === 0) throw tlsError(CA_ERR_BAD_BUNDLE, `${source}: no PEM certificate found`);
   return blocks.map((block, i) => {
     if (block.label !== 'CERTIFICATE') {
-      throw caError(CA_ERR_BAD_PEM, `${source}: block ${i + 1} is a "${block.label}", only CERTIFICATE blocks belong in a trust bundle`);
+      throw tlsError(CA_ERR_BAD_PEM, `${source}: block ${i + 1} is a "${block.label}", only CERTIFICATE blocks belong in a trust bundle`);
     }
     let cert: X509Certificate;
     try {
       cert = new X509Certificate(block.pem);
     } catch (err) {
-      throw caError(CA_ERR_BAD_PEM, `${source}: certificate ${i + 1} cannot be parsed: ${(err as Error).message}`, err);
+      throw tlsError(CA_ERR_BAD_PEM, `${source}: certificate ${i + 1} cannot be parsed: ${(err as Error).message}`, err);
     }
     if (requireCa && !cert.ca) {
-      throw caError(CA_ERR_NOT_CA, `${source}: certificate ${i + 1} (${cert.subject || 'empty subject'}) is not a CA certificate`);
+      throw tlsError(CA_ERR_NOT_CA, `${source}: certificate ${i + 1} (${cert.subject || 'empty subject'}) is not a CA certificate`);
     }
     return cert.toString();
   });

@@ -1,4 +1,4 @@
-import { CA_ERR_BAD_PEM, caError } from './errors.ts';
+import { CA_ERR_BAD_PEM, tlsError } from './errors.ts';
 
 export interface PemBlock {
   label: string;
@@ -18,13 +18,13 @@ export function splitPem(text: string, source = 'PEM text'): PemBlock[] {
   let consumed = 0;
   for (const m of text.matchAll(BLOCK)) {
     if (m[1] !== m[3]) {
-      throw caError(CA_ERR_BAD_PEM, `${source}: block "BEGIN ${m[1]}" ends with "END ${m[3]}"`);
+      throw tlsError(CA_ERR_BAD_PEM, `${source}: block "BEGIN ${m[1]}" ends with "END ${m[3]}"`);
     }
     blocks.push({ label: m[1], pem: m[0] });
     consumed = (m.index ?? 0) + m[0].length;
   }
   if (text.indexOf('-----BEGIN ', consumed) >= 0) {
-    throw caError(CA_ERR_BAD_PEM, `${source}: a PEM block has no matching END line (file truncated?)`);
+    throw tlsError(CA_ERR_BAD_PEM, `${source}: a PEM block has no matching END line (file truncated?)`);
   }
   return blocks;
 }

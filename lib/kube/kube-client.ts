@@ -1,20 +1,23 @@
 /**
- * A very small Kubernetes API client for the controller: the three calls it needs (read a
+ * A very small Kubernetes API client for the controller and the CA: the calls they need (read a
  * namespace, read and JSON-patch one MutatingWebhookConfiguration), in-cluster auth, and a
  * short-lived cache of namespace labels.
  *
- * Why not @kubernetes/client-node: it would be a new runtime dependency with a large tree
- * (auth plugins, websockets, a generated model for every type) for three REST calls, and its
- * config loading is built around kubeconfig files. Node's `https` takes the service-account CA
- * directly (global `fetch` would need an undici dispatcher for that), and every input here —
- * server URL, CA, token source — is injectable, so tests point it at a local HTTPS server.
+ * Why not @kubernetes/client-node (the inventory's informers use it): for a few REST calls its
+ * large tree (auth plugins, websockets, a generated model for every type) is loaded for nothing,
+ * and its config loading is built around kubeconfig files. Node's `https` takes the
+ * service-account CA directly (global `fetch` would need an undici dispatcher for that), and
+ * every input here — server URL, CA, token source — is injectable, so tests point it at a
+ * local HTTPS server.
  */
 import { readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import type { Operation } from 'fast-json-patch';
-import { MeshtapError } from '../lib/errors.ts';
-import type { KubeObject } from './admission.ts';
-import { WH_ERR_KUBE_API, WH_ERR_KUBE_CONFIG } from './server-errors.ts';
+import { MeshtapError } from '../errors.ts';
+import { WH_ERR_KUBE_API, WH_ERR_KUBE_CONFIG } from './errors.ts';
+
+/** An API object as JSON: only `metadata` is given a shape, callers narrow the rest. */
+export type KubeObject = Record<string, unknown> & { metadata?: Record<string, unknown> };
 
 export const DEFAULT_SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 

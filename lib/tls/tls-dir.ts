@@ -1,7 +1,7 @@
 import { randomBytes, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { chmod, link, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CertBundle } from './bundle.ts';
+import type { CertBundle } from './cert-bundle.ts';
 import {
   CA_ERR_BAD_BUNDLE,
   CA_ERR_BAD_PEM,
@@ -9,7 +9,7 @@ import {
   CA_ERR_KEY_MISMATCH,
   CA_ERR_READ,
   CA_ERR_WRITE,
-  caError,
+  tlsError,
 } from './errors.ts';
 import { splitPem } from './pem.ts';
 import { parseTrustBundle } from './trust-bundle.ts';
@@ -43,11 +43,11 @@ export function tlsDirPaths(dir: string): TlsDirPaths {
 export async function writeTlsDir(dir: string, bundle: CertBundle, options: WriteTlsDirOptions = {}): Promise<TlsDirPaths> {
   const paths = tlsDirPaths(dir);
   const refuse = () =>
-    caError(CA_ERR_EXISTS, `${paths.key} already exists; refusing to replace a private key (overwrite it explicitly, e.g. with --force)`);
+    tlsError(CA_ERR_EXISTS, `${paths.key} already exists; refusing to replace a private key (overwrite it explicitly, e.g. with --force)`);
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw caError(CA_ERR_WRITE, `cannot create directory ${dir}: ${(err as Error).message}`, err);
+    throw tlsError(CA_ERR_WRITE, `cannot create directory ${dir}: ${(err as Error).message}`, err);
   }
   if (!options.overwrite && (await exists(paths.key))) throw refuse();
   await place(paths.key, bundle.key, 0o600, options.overwrite ? 'rename' : 'link', refuse);
@@ -76,7 +76,7 @@ async function place(
   } catch (err) {
     await rm(tmp, { force: true });
     if ((err as NodeJS.ErrnoException).code === 'EEXIST' && how === 'link') throw refuse();
-    throw caError(CA_ERR_WRITE, `cannot write ${path}: ${(err as Error).message}`, err);
+    throw tlsError(CA_ERR_WRITE, `cannot write ${path}: ${(err as Error).message}`, err);
   }
 }
 
@@ -86,7 +86,7 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw caError(CA_ERR_READ, `cannot check ${path}: ${(err as Error).message}`, err);
+    throw tlsError(CA_ERR_READ, `cannot check ${path}: ${(err as Error).message}`, err);
   }
 }
 
@@ -101,26 +101,26 @@ export async function readTlsDir(dir: string): Promise<CertBundle> {
 
   const certBlocks = splitPem(cert, paths.cert);
   if (certBlocks.length === 0 || certBlocks[0].label !== 'CERTIFICATE') {
-    throw caError(CA_ERR_BAD_PEM, `${paths.cert}: expected a PEM CERTIFICATE block first`);
+    throw tlsError(CA_ERR_BAD_PEM, `${paths.cert}: expected a PEM CERTIFICATE block first`);
   }
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(certBlocks[0].pem);
   } catch (err) {
-    throw caError(CA_ERR_BAD_PEM, `${paths.cert}: the certificate cannot be parsed: ${(err as Error).message}`, err);
+    throw tlsError(CA_ERR_BAD_PEM, `${paths.cert}: the certificate cannot be parsed: ${(err as Error).message}`, err);
   }
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(key);
   } catch (err) {
-    throw caError(CA_ERR_BAD_PEM, `${paths.key}: the private key cannot be parsed: ${(err as Error).message}`, err);
+    throw tlsError(CA_ERR_BAD_PEM, `${paths.key}: the private key cannot be parsed: ${(err as Error).message}`, err);
   }
   if (!x509.checkPrivateKey(privateKey)) {
-    throw caError(CA_ERR_KEY_MISMATCH, `${paths.key} does not belong to the certificate in ${paths.cert}`);
+    throw tlsError(CA_ERR_KEY_MISMATCH, `${paths.key} does not belong to the certificate in ${paths.cert}`);
   }
   const trusted = parseTrustBundle(ca, { source: paths.ca }).map((pem) => new X509Certificate(pem));
   if (!trusted.some((c) => x509.checkIssued(c) && x509.verify(c.publicKey))) {
-    throw caError(CA_ERR_BAD_BUNDLE, `${paths.cert} (${x509.subject || x509.subjectAltName}) was not issued by any CA in ${paths.ca}`);
+    throw tlsError(CA_ERR_BAD_BUNDLE, `${paths.cert} (${x509.subject || x509.subjectAltName}) was not issued by any CA in ${paths.ca}`);
   }
   return { cert, key, ca };
 }
@@ -130,6 +130,6 @@ async function read(path: string): Promise<string> {
     return await readFile(path, 'utf8');
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file is missing' : (err as Error).message;
-    throw caError(CA_ERR_READ, `cannot read ${path}: ${why}`, err);
+    throw tlsError(CA_ERR_READ, `cannot read ${path}: ${why}`, err);
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MeshtapError } from '../../lib/errors.ts';
+import { MeshtapError } from '../../errors.ts';
 import { COL_ERR_INVENTORY_CONFIG } from './errors.ts';
 import { DEFAULT_HISTORY_RETENTION_MS, DEFAULT_LOOKUP_GRACE_MS } from './index.ts';
 import { INVENTORY_RESOURCES } from './inventory.ts';

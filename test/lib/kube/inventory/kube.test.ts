@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import t from 'tap';
-import { isMeshtapError } from '../../../lib/errors.ts';
-import { resolveKubeInventoryOptions } from '../../../collector/inventory/config.ts';
-import { COL_ERR_INVENTORY_CONFIG, COL_ERR_INVENTORY_KUBECONFIG } from '../../../collector/inventory/errors.ts';
-import { INVENTORY_RESOURCES, type InventoryResource } from '../../../collector/inventory/inventory.ts';
-import { createKubeInventory, loadKubeConfig, type KubeInventory } from '../../../collector/inventory/kube.ts';
-import type { KubeInventoryOptions } from '../../../collector/inventory/config.ts';
+import { isMeshtapError } from '../../../../lib/errors.ts';
+import { resolveKubeInventoryOptions } from '../../../../lib/kube/inventory/config.ts';
+import { COL_ERR_INVENTORY_CONFIG, COL_ERR_INVENTORY_KUBECONFIG } from '../../../../lib/kube/inventory/errors.ts';
+import { INVENTORY_RESOURCES, type InventoryResource } from '../../../../lib/kube/inventory/inventory.ts';
+import { createKubeInventory, loadKubeConfig, type KubeInventory } from '../../../../lib/kube/inventory/kube.ts';
+import type { KubeInventoryOptions } from '../../../../lib/kube/inventory/config.ts';
 import { FakeApiServer } from './fake-apiserver.ts';
 import { PATHS, fixtureItem, loadList, ns, waitFor } from './fixtures.ts';
 

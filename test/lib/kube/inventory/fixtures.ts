@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import type { InventoryResource } from '../../../collector/inventory/inventory.ts';
-import { InventoryIndex, type InventoryIndexOptions } from '../../../collector/inventory/index.ts';
+import type { InventoryResource } from '../../../../lib/kube/inventory/inventory.ts';
+import { InventoryIndex, type InventoryIndexOptions } from '../../../../lib/kube/inventory/index.ts';
 
 type Json = Record<string, any>;
 
-const FIXTURES = new URL('../../fixtures/k8s/', import.meta.url);
+const FIXTURES = new URL('../../../fixtures/k8s/', import.meta.url);
 
 /** Collection paths of the API, as the informers use them. */
 export const PATHS: Record<InventoryResource, string> = {
