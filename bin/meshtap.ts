@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { describeError, isMeshtapError } from '../lib/errors.ts';
+import { cliErrors, describeError, isMeshtapError } from '../lib/errors.ts';
 import type { CommandRun } from '../lib/cli.ts';
 
 /** Each subcommand lives with the component it belongs to and is loaded only when used. */
@@ -44,6 +44,6 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     process.stderr.write(`meshtap: ${describeError(err)}\n`);
-    process.exitCode = isMeshtapError(err) && err.code === 'CLI_ERR_USAGE' ? 2 : 1;
+    process.exitCode = (isMeshtapError(err) && cliErrors.exitCode(err.code)) || 1;
   },
 );

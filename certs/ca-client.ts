@@ -9,15 +9,8 @@ import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import { MeshtapError, isMeshtapError } from '../lib/errors.ts';
 import { loadCaServiceDefinition, type SignRequestMessage, type SignResponseMessage } from '../record/ca-proto.ts';
-import {
-  CA_ERR_CA_BAD_RESPONSE,
-  CA_ERR_CA_REFUSED,
-  CA_ERR_CA_UNAUTHENTICATED,
-  CA_ERR_CA_UNAVAILABLE,
-  CA_ERR_READ,
-  CA_ERR_TOKEN_MISSING,
-  caError,
-} from './errors.ts';
+import { CA_ERR_CA_BAD_RESPONSE, CA_ERR_CA_REFUSED, CA_ERR_CA_UNAUTHENTICATED, CA_ERR_CA_UNAVAILABLE, CA_ERR_TOKEN_MISSING, caError } from './errors.ts';
+import { CA_ERR_READ, tlsError } from '../lib/tls/errors.ts';
 import { parseCaOptions } from './options.ts';
 import { KeyBitsSchema } from './root-ca.ts';
 import { parseTrustBundle } from '../lib/tls/trust-bundle.ts';
@@ -122,7 +115,7 @@ async function readToken(file: string): Promise<string> {
   try {
     token = (await readFile(file, 'utf8')).trim();
   } catch (err) {
-    throw caError(CA_ERR_READ, `cannot read the service-account token ${file}: ${(err as Error).message}`, err);
+    throw tlsError(CA_ERR_READ, `cannot read the service-account token ${file}: ${(err as Error).message}`, err);
   }
   if (token === '') throw caError(CA_ERR_TOKEN_MISSING, `the service-account token file ${file} is empty`);
   return token;

@@ -16,14 +16,8 @@ import type { AuthenticatedWorkload, Authenticator } from './authn/authenticator
 import type { CertBundle } from '../lib/tls/cert-bundle.ts';
 import { createCaMetrics, type CaMetrics, type SignOutcome } from './ca-metrics.ts';
 import { loadCaServiceDefinition, type SignRequestMessage, type SignResponseMessage } from '../record/ca-proto.ts';
-import {
-  CA_ERR_BAD_BUNDLE,
-  CA_ERR_BAD_CSR,
-  CA_ERR_BAD_OPTION,
-  CA_ERR_TOKEN_INVALID,
-  CA_ERR_TOKEN_MISSING,
-  caError,
-} from './errors.ts';
+import { CA_ERR_BAD_CSR, CA_ERR_BAD_OPTION, CA_ERR_TOKEN_INVALID, CA_ERR_TOKEN_MISSING, caError } from './errors.ts';
+import { CA_ERR_BAD_BUNDLE, tlsError } from '../lib/tls/errors.ts';
 import { parseCaOptions } from './options.ts';
 import { resolveSigningCa, type SigningCa } from './signing-ca.ts';
 import { DEFAULT_TRUST_DOMAIN, checkTrustDomain, spiffeIdFor } from './spiffe-id.ts';
@@ -93,7 +87,7 @@ function resolveState(ca: SigningCa | CertBundle, trustBundlePem: string | undef
   const trust = trustBundlePem === undefined ? parseTrustBundle(signer.trustBundle) : parseTrustBundle(trustBundlePem, { source: 'trustBundlePem' });
   const fingerprint = new X509Certificate(signer.certPem).fingerprint256;
   if (!trust.some((pem) => new X509Certificate(pem).fingerprint256 === fingerprint)) {
-    throw caError(
+    throw tlsError(
       CA_ERR_BAD_BUNDLE,
       `the trust bundle does not contain the signing CA (${new X509Certificate(signer.certPem).subject}): workload certificates would not verify`,
     );

@@ -4,7 +4,8 @@ import { CLI_ERR_USAGE, parseCommandArgs, type CommandIO } from '../lib/cli.ts';
 import { describeError, isMeshtapError, MeshtapError } from '../lib/errors.ts';
 import type { CertBundle } from '../lib/tls/cert-bundle.ts';
 import { describeCertificates, summarizeCertificate } from './describe-cert.ts';
-import { CA_ERR_CA_EXPIRED, CA_ERR_READ, caError } from './errors.ts';
+import { CA_ERR_CA_EXPIRED } from './errors.ts';
+import { CA_ERR_READ, tlsError } from '../lib/tls/errors.ts';
 import { createRootCa } from './root-ca.ts';
 import { checkDnsName, ipAddressBytes } from './san-names.ts';
 import { loadSigningCa, type SigningCa } from './signing-ca.ts';
@@ -181,7 +182,7 @@ async function existingCaFiles(caDir: string): Promise<string[]> {
     return names.filter((n) => n === TLS_CERT_FILE || n === TLS_KEY_FILE || n === CA_CERT_FILE);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw caError(CA_ERR_READ, `cannot read ${caDir}: ${(err as Error).message}`, err);
+    throw tlsError(CA_ERR_READ, `cannot read ${caDir}: ${(err as Error).message}`, err);
   }
 }
 
@@ -193,7 +194,7 @@ async function runInspect(argv: string[], io: CommandIO): Promise<number> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw caError(CA_ERR_READ, `cannot read ${file}: ${(err as Error).message}`, err);
+    throw tlsError(CA_ERR_READ, `cannot read ${file}: ${(err as Error).message}`, err);
   }
   io.stdout.write(describeCertificates(text, new Date(), file) + '\n');
   return 0;

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { CA_ERR_BAD_PEM, caError } from './errors.ts';
+import { CA_ERR_BAD_PEM, tlsError } from '../lib/tls/errors.ts';
 import { splitPem } from '../lib/tls/pem.ts';
 
 const EKU_NAMES: Record<string, string> = {
@@ -26,7 +26,7 @@ export function summarizeCertificate(pem: string): CertificateSummary {
   try {
     x = new X509Certificate(pem);
   } catch (err) {
-    throw caError(CA_ERR_BAD_PEM, `the certificate cannot be parsed: ${(err as Error).message}`, err);
+    throw tlsError(CA_ERR_BAD_PEM, `the certificate cannot be parsed: ${(err as Error).message}`, err);
   }
   return {
     subject: (x.subject ?? '').split('\n').filter(Boolean).join(', '),
@@ -47,7 +47,7 @@ export function summarizeCertificate(pem: string): CertificateSummary {
 export function describeCertificates(text: string, now: Date, source = 'input'): string {
   const blocks = splitPem(text, source);
   const certs = blocks.filter((b) => b.label === 'CERTIFICATE');
-  if (certs.length === 0) throw caError(CA_ERR_BAD_PEM, `${source}: no PEM certificate found`);
+  if (certs.length === 0) throw tlsError(CA_ERR_BAD_PEM, `${source}: no PEM certificate found`);
   return certs
     .map((block, i) => {
       const s = summarizeCertificate(block.pem);

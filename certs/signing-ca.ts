@@ -1,15 +1,8 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import type { CertBundle } from '../lib/tls/cert-bundle.ts';
-import {
-  CA_ERR_BAD_BUNDLE,
-  CA_ERR_BAD_PEM,
-  CA_ERR_CA_EXPIRED,
-  CA_ERR_KEY_MISMATCH,
-  CA_ERR_NOT_CA,
-  CA_ERR_UNSUPPORTED_KEY,
-  caError,
-} from './errors.ts';
+import { CA_ERR_CA_EXPIRED, CA_ERR_UNSUPPORTED_KEY, caError } from './errors.ts';
+import { CA_ERR_BAD_BUNDLE, CA_ERR_BAD_PEM, CA_ERR_KEY_MISMATCH, CA_ERR_NOT_CA, tlsError } from '../lib/tls/errors.ts';
 import { certificateToPem, signCertificate } from './native-signer.ts';
 import { createSerialNumber } from './serial-number.ts';
 import { parseTrustBundle } from '../lib/tls/trust-bundle.ts';
@@ -43,33 +36,33 @@ export function loadSigningCa(bundle: CertBundle): SigningCa {
   try {
     x509 = new X509Certificate(bundle.cert);
   } catch (err) {
-    throw caError(CA_ERR_BAD_PEM, `CA certificate cannot be parsed: ${(err as Error).message}`, err);
+    throw tlsError(CA_ERR_BAD_PEM, `CA certificate cannot be parsed: ${(err as Error).message}`, err);
   }
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(bundle.key);
   } catch (err) {
-    throw caError(CA_ERR_BAD_PEM, `CA private key cannot be parsed: ${(err as Error).message}`, err);
+    throw tlsError(CA_ERR_BAD_PEM, `CA private key cannot be parsed: ${(err as Error).message}`, err);
   }
   if (privateKey.asymmetricKeyType !== 'rsa') {
     throw caError(CA_ERR_UNSUPPORTED_KEY, `CA private key is ${privateKey.asymmetricKeyType ?? 'of an unknown type'}; meshtap's CA signs with RSA keys only`);
   }
   if (!x509.checkPrivateKey(privateKey)) {
-    throw caError(CA_ERR_KEY_MISMATCH, `CA private key does not belong to the CA certificate (${x509.subject})`);
+    throw tlsError(CA_ERR_KEY_MISMATCH, `CA private key does not belong to the CA certificate (${x509.subject})`);
   }
-  if (!x509.ca) throw caError(CA_ERR_NOT_CA, `certificate ${x509.subject} is not a CA certificate (basicConstraints CA:TRUE missing)`);
+  if (!x509.ca) throw tlsError(CA_ERR_NOT_CA, `certificate ${x509.subject} is not a CA certificate (basicConstraints CA:TRUE missing)`);
   try {
     cert = forge.pki.certificateFromPem(bundle.cert);
   } catch (err) {
-    throw caError(CA_ERR_BAD_PEM, `CA certificate cannot be read: ${(err as Error).message}`, err);
+    throw tlsError(CA_ERR_BAD_PEM, `CA certificate cannot be read: ${(err as Error).message}`, err);
   }
   const keyUsage = cert.getExtension('keyUsage') as { keyCertSign?: boolean } | undefined;
   if (keyUsage && !keyUsage.keyCertSign) {
-    throw caError(CA_ERR_NOT_CA, `CA certificate ${x509.subject} may not sign certificates (keyUsage lacks keyCertSign)`);
+    throw tlsError(CA_ERR_NOT_CA, `CA certificate ${x509.subject} may not sign certificates (keyUsage lacks keyCertSign)`);
   }
   const trust = parseTrustBundle(bundle.ca, { source: 'CA trust bundle' });
   if (!trust.some((pem) => new X509Certificate(pem).fingerprint256 === x509.fingerprint256)) {
-    throw caError(
+    throw tlsError(
       CA_ERR_BAD_BUNDLE,
       `CA trust bundle does not contain the CA certificate ${x509.subject}: certificates it issues would not verify`,
     );

@@ -1,4 +1,10 @@
-/** The collector's error codes. They also appear in HTTP error bodies (`{ error: { code, message } }`). */
+/**
+ * The collector's error codes. They also appear in HTTP error bodies (`{ error: { code, message } }`).
+ * The filter language, the inventory, the OpenTelemetry output and the dashboard keep their
+ * `COL_ERR_*` codes in their own folders (`filter/errors.ts`, ...), in the same shape.
+ */
+import { defineErrors } from '../lib/errors.ts';
+
 export const COL_ERR_CONFIG = 'COL_ERR_CONFIG';
 export const COL_ERR_BAD_QUERY = 'COL_ERR_BAD_QUERY';
 export const COL_ERR_NOT_FOUND = 'COL_ERR_NOT_FOUND';
@@ -7,3 +13,46 @@ export const COL_ERR_STORE = 'COL_ERR_STORE';
 export const COL_ERR_INTERNAL = 'COL_ERR_INTERNAL';
 export const COL_ERR_LISTEN = 'COL_ERR_LISTEN';
 export const COL_ERR_TLS = 'COL_ERR_TLS';
+
+export const collectorErrors = defineErrors(
+  { component: 'collector', title: 'the collector process, its store and HTTP API', prefix: 'COL_ERR_' },
+  {
+    [COL_ERR_CONFIG]: {
+      summary: 'A collector option (flag or `MESHTAP_COLLECTOR_*` / `MESHTAP_LOKI_*` variable) has a value the collector cannot use.',
+      action: 'Fix the options the message names; `meshtap collector --help` lists them.',
+    },
+    [COL_ERR_BAD_QUERY]: {
+      summary: 'An API request has a bad query parameter (`limit`, `since`, a repeated `filter`) or is otherwise malformed.',
+      action: 'Fix the parameter the message names.',
+      httpStatus: 400,
+    },
+    [COL_ERR_NOT_FOUND]: {
+      summary: 'No such call, trace or route.',
+      action: 'Check the id; calls leave the store after the retention period.',
+      httpStatus: 404,
+    },
+    [COL_ERR_FILTER_UNSUPPORTED]: {
+      summary: 'A filter uses a part of the language the store cannot evaluate (reserved: nothing raises it today; the filter codes below cover what is refused).',
+      action: 'Rewrite the filter with the fields and functions listed in collector/filter/README.md.',
+      httpStatus: 400,
+    },
+    [COL_ERR_STORE]: {
+      summary: 'The embedded SQLite store cannot be opened or used (unreadable file, a database of another version or another program).',
+      action: 'Point the collector at another database file or remove the old one; the message names the file.',
+    },
+    [COL_ERR_INTERNAL]: {
+      summary: 'The API failed while handling a request (a bug).',
+      action: 'Report it with the collector\'s log line for the request.',
+      httpStatus: 500,
+    },
+    [COL_ERR_LISTEN]: {
+      summary: 'The gRPC ingest or HTTP port could not be bound.',
+      action: 'Free the port the message names or choose another (`--grpc-port`, `--http-port`, `--host`).',
+    },
+    [COL_ERR_TLS]: {
+      summary: 'The ingest certificate, key or trust bundle in `--tls-cert-dir` cannot be read or used.',
+      action: 'Create them with `meshtap certs` and check the directory the message names.',
+    },
+  },
+);
+

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { MeshtapError } from './errors.ts';
+import { CLI_ERR_USAGE, MeshtapError } from './errors.ts';
 
 /** The signature every `meshtap <command>` module exports as `run`. Returns the exit code. */
 export type CommandRun = (argv: string[], io: CommandIO) => Promise<number>;
@@ -11,7 +11,8 @@ export interface CommandIO {
   env: NodeJS.ProcessEnv;
 }
 
-export const CLI_ERR_USAGE = 'CLI_ERR_USAGE';
+/** Kept here too: every command's CLI imports it with the helpers below. */
+export { CLI_ERR_USAGE };
 
 /** `node:util` parseArgs with errors turned into usage errors that name the command. */
 export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(

@@ -2,22 +2,28 @@
  * Filter compilation errors. They are values (the API answers 400 with them), never thrown
  * out of `compileFilter`.
  */
+import { defineErrors, type ErrorCodeOf } from '../../lib/errors.ts';
+
+const fix = 'Fix the filter at the line and column the message gives; collector/filter/README.md describes the language.';
+
 export const COL_ERR_FILTER_SYNTAX = 'COL_ERR_FILTER_SYNTAX';
-/** An identifier, field or function the filter language does not know. */
 export const COL_ERR_FILTER_UNDECLARED = 'COL_ERR_FILTER_UNDECLARED';
-/** Operands or arguments of the wrong type, or a result that is not a bool. */
 export const COL_ERR_FILTER_TYPE = 'COL_ERR_FILTER_TYPE';
-/** A constant regular expression that does not compile (RE2 syntax). */
 export const COL_ERR_FILTER_REGEX = 'COL_ERR_FILTER_REGEX';
-/** Longer or more deeply nested than the limits allow. */
 export const COL_ERR_FILTER_TOO_COMPLEX = 'COL_ERR_FILTER_TOO_COMPLEX';
 
-export type FilterErrorCode =
-  | typeof COL_ERR_FILTER_SYNTAX
-  | typeof COL_ERR_FILTER_UNDECLARED
-  | typeof COL_ERR_FILTER_TYPE
-  | typeof COL_ERR_FILTER_REGEX
-  | typeof COL_ERR_FILTER_TOO_COMPLEX;
+export const filterErrors = defineErrors(
+  { component: 'collector', title: 'the filter language (CEL)', prefix: 'COL_ERR_' },
+  {
+    [COL_ERR_FILTER_SYNTAX]: { summary: 'The filter does not parse (or is not a string).', action: fix, httpStatus: 400 },
+    [COL_ERR_FILTER_UNDECLARED]: { summary: 'An identifier, field or function the filter language does not know.', action: fix, httpStatus: 400 },
+    [COL_ERR_FILTER_TYPE]: { summary: 'Operands or arguments of the wrong type, or a result that is not a bool.', action: fix, httpStatus: 400 },
+    [COL_ERR_FILTER_REGEX]: { summary: 'A constant regular expression that does not compile (RE2 syntax).', action: fix, httpStatus: 400 },
+    [COL_ERR_FILTER_TOO_COMPLEX]: { summary: 'The filter is longer or more deeply nested than the limits allow.', action: 'Shorten the filter or split it into simpler conditions.', httpStatus: 400 },
+  },
+);
+
+export type FilterErrorCode = ErrorCodeOf<typeof filterErrors>;
 
 /** Where in the filter source: `offset` from 0 in UTF-16 code units, `line` and `column` from 1. */
 export interface FilterPosition {

@@ -3,7 +3,7 @@
  * session (the bytes are still forwarded); only broken internal invariants are thrown, and the
  * session turns those into parse errors at its boundary.
  */
-import { MeshtapError } from '../../lib/errors.ts';
+import { defineErrors, type MeshtapError } from '../../lib/errors.ts';
 
 export const HTTP1_ERR = {
   START_LINE: 'SC_ERR_HTTP1_START_LINE',
@@ -17,6 +17,27 @@ export const HTTP1_ERR = {
   STATE: 'SC_ERR_HTTP1_STATE',
 } as const;
 
+const forwarded =
+  'Nothing breaks: the bytes are forwarded unchanged and only capture of that connection stops (the record carries the code in `error_detail`). If a real client or server sends this, report it with the bytes.';
+
+export const http1Errors = defineErrors(
+  { component: 'sidecar', title: 'the HTTP/1 capture (parse errors are record values, never thrown)', prefix: 'SC_ERR_' },
+  {
+    [HTTP1_ERR.START_LINE]: { summary: 'A request or status line is malformed (bad method, target, version or status).', action: forwarded },
+    [HTTP1_ERR.HEADER]: { summary: 'A header line is malformed (space before the colon, bare CR, control characters).', action: forwarded },
+    [HTTP1_ERR.HEAD_TOO_LARGE]: { summary: 'A head or trailer section is larger than the limit (64 KiB unless configured).', action: forwarded },
+    [HTTP1_ERR.CONTENT_LENGTH]: { summary: 'Content-Length values differ or are not digits.', action: forwarded },
+    [HTTP1_ERR.TRANSFER_ENCODING]: { summary: 'A request\'s Transfer-Encoding does not end with `chunked`.', action: forwarded },
+    [HTTP1_ERR.CHUNK_SIZE]: { summary: 'A chunk size line is not hex, too long or has too many digits.', action: forwarded },
+    [HTTP1_ERR.CHUNK_FRAMING]: { summary: 'Chunk data does not end where its size says.', action: forwarded },
+    [HTTP1_ERR.UPGRADE_OVERFLOW]: { summary: 'The client sent more than the held-bytes limit while waiting for the answer to an upgrade request.', action: forwarded },
+    [HTTP1_ERR.STATE]: {
+      summary: 'An illegal state transition in the capture code: a bug, never the peer\'s fault.',
+      action: 'The connection is still forwarded; report it with the record\'s `error_detail`.',
+    },
+  },
+);
+
 export type Http1ErrorCode = (typeof HTTP1_ERR)[keyof typeof HTTP1_ERR];
 
 /** A parse failure as a value: the connection is still forwarded, capture stops. */
@@ -27,5 +48,5 @@ export interface Http1ParseError {
 
 /** An illegal state transition: a bug in the capture code, never the peer's fault. */
 export function stateError(message: string): MeshtapError {
-  return new MeshtapError(HTTP1_ERR.STATE, message);
+  return http1Errors.create(HTTP1_ERR.STATE, message);
 }

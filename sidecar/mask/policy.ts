@@ -4,8 +4,10 @@
  */
 import { z } from 'zod';
 import { MeshtapError } from '../../lib/errors.ts';
+import { SC_ERR_MASK_POLICY } from '../errors.ts';
 
-export const MASK_ERR_POLICY = 'SC_ERR_MASK_POLICY';
+/** The sidecar catalog's `SC_ERR_MASK_POLICY`, under the name this module has always exported. */
+export const MASK_ERR_POLICY = SC_ERR_MASK_POLICY;
 
 export const MaskPolicyOptionsSchema = z.strictObject({
   /** Mask at all. Default true. */

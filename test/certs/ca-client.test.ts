@@ -8,15 +8,8 @@ import { createJwtKeyAuthenticator, issueTestToken } from '../../certs/authn/jwt
 import { CaRequestError, requestWorkloadCertificate } from '../../certs/ca-client.ts';
 import { startCaServer } from '../../certs/ca-service.ts';
 import { loadCaServiceDefinition, type SignRequestMessage, type SignResponseMessage } from '../../record/ca-proto.ts';
-import {
-  CA_ERR_BAD_OPTION,
-  CA_ERR_CA_BAD_RESPONSE,
-  CA_ERR_CA_REFUSED,
-  CA_ERR_CA_UNAUTHENTICATED,
-  CA_ERR_CA_UNAVAILABLE,
-  CA_ERR_READ,
-  CA_ERR_TOKEN_MISSING,
-} from '../../certs/errors.ts';
+import { CA_ERR_BAD_OPTION, CA_ERR_CA_BAD_RESPONSE, CA_ERR_CA_REFUSED, CA_ERR_CA_UNAUTHENTICATED, CA_ERR_CA_UNAVAILABLE, CA_ERR_TOKEN_MISSING } from '../../certs/errors.ts';
+import { CA_ERR_READ } from '../../lib/tls/errors.ts';
 import { createRootCa } from '../../certs/root-ca.ts';
 import { loadSigningCa } from '../../certs/signing-ca.ts';
 import { spiffeIdFor } from '../../certs/spiffe-id.ts';

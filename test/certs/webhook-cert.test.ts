@@ -2,16 +2,8 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { SocketAddress } from 'node:net';
 import fc from 'fast-check';
 import t from 'tap';
-import {
-  CA_ERR_BAD_BUNDLE,
-  CA_ERR_BAD_DNS_NAME,
-  CA_ERR_BAD_IP,
-  CA_ERR_BAD_OPTION,
-  CA_ERR_BAD_PEM,
-  CA_ERR_CA_EXPIRED,
-  CA_ERR_KEY_MISMATCH,
-  CA_ERR_NOT_CA,
-} from '../../certs/errors.ts';
+import { CA_ERR_BAD_DNS_NAME, CA_ERR_BAD_IP, CA_ERR_BAD_OPTION, CA_ERR_CA_EXPIRED } from '../../certs/errors.ts';
+import { CA_ERR_BAD_BUNDLE, CA_ERR_BAD_PEM, CA_ERR_KEY_MISMATCH, CA_ERR_NOT_CA } from '../../lib/tls/errors.ts';
 import { createRootCa } from '../../certs/root-ca.ts';
 import { ipAddressBytes } from '../../certs/san-names.ts';
 import { loadSigningCa } from '../../certs/signing-ca.ts';

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile, stat, writeFile, rm, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { CA_ERR_BAD_BUNDLE, CA_ERR_BAD_PEM, CA_ERR_EXISTS, CA_ERR_KEY_MISMATCH, CA_ERR_READ } from '../../../certs/errors.ts';
+import { CA_ERR_BAD_BUNDLE, CA_ERR_BAD_PEM, CA_ERR_EXISTS, CA_ERR_KEY_MISMATCH, CA_ERR_READ } from '../../../lib/tls/errors.ts';
 import { createRootCa } from '../../../certs/root-ca.ts';
 import { readTlsDir, writeTlsDir } from '../../../lib/tls/tls-dir.ts';
 import { issueWebhookCert } from '../../../certs/webhook-cert.ts';

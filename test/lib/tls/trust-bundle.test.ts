@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import t from 'tap';
-import { CA_ERR_BAD_BUNDLE, CA_ERR_BAD_PEM, CA_ERR_NOT_CA } from '../../../certs/errors.ts';
+import { CA_ERR_BAD_BUNDLE, CA_ERR_BAD_PEM, CA_ERR_NOT_CA } from '../../../lib/tls/errors.ts';
 import { createRootCa } from '../../../certs/root-ca.ts';
 import { mergeTrustBundles, parseTrustBundle } from '../../../lib/tls/trust-bundle.ts';
 import { issueWebhookCert } from '../../../certs/webhook-cert.ts';
