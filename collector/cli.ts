@@ -42,6 +42,15 @@ options:
                            certificate, DIR/ca.crt the roots client certificates must chain to;
                            sidecars without one are refused (default: plaintext ingest; one port
                            cannot serve both)                                  env MESHTAP_COLLECTOR_TLS_CERT_DIR
+  --auth MODE              who may read call data: kubernetes (TokenReview and
+                           SubjectAccessReview: get calls.meshtap.io per namespace), token
+                           (bearer tokens from --auth-token-file), none (open: warned about);
+                           default kubernetes in a cluster, else token    env MESHTAP_COLLECTOR_AUTH
+  --auth-token-file PATH   bearer tokens, one per line, reloaded on change; token auth without
+                           it generates one (mode 0600) next to the database or in ~/.meshtap
+                           and logs where                                 env MESHTAP_COLLECTOR_AUTH_TOKEN_FILE
+  --http-host HOST         address of the HTTP API alone (e.g. 127.0.0.1; ingest stays on --host;
+                           on loopback only loopback Host headers are served)  env MESHTAP_COLLECTOR_HTTP_HOST
   -h, --help               show this help
 
 Exports: OpenTelemetry spans when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set;
@@ -67,6 +76,9 @@ const OPTIONS = {
   'inventory-file': { type: 'string' },
   kubeconfig: { type: 'string' },
   'tls-cert-dir': { type: 'string' },
+  auth: { type: 'string' },
+  'auth-token-file': { type: 'string' },
+  'http-host': { type: 'string' },
 } as const;
 
 export async function run(argv: string[], io: CommandIO): Promise<number> {
@@ -90,6 +102,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     ingest: collector.ingestSecurity,
     ...(config.tlsCertDir !== undefined ? { tlsCertDir: config.tlsCertDir } : {}),
     httpPort: collector.httpPort,
+    ...(config.httpHost !== undefined ? { httpHost: config.httpHost } : {}),
+    ...collector.auth,
     store: config.store,
     ...(config.store === 'sqlite' ? { db: config.dbPath } : {}),
     inventory: collector.inventory ? resolveInventoryKind(config, io.env) : 'none',

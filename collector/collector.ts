@@ -16,6 +16,8 @@ import { createMemoryStore } from './memory-store.ts';
 import { createCollectorMetrics, type CollectorMetrics } from './metrics.ts';
 import type { RecordStore } from './record-store.ts';
 import { createStreamHub, type StreamHub } from './stream.ts';
+import type { AccessControl } from './auth/access.ts';
+import { buildAccess } from './auth/build-access.ts';
 
 export interface CollectorDeps {
   /** Replaces the store the config names (tests use it to slow storage down). */
@@ -29,6 +31,8 @@ export interface CollectorDeps {
   inventory?: Inventory;
   /** Replaces the env-built exports. */
   outputs?: Outputs;
+  /** Replaces the access control the config's auth settings give. */
+  access?: AccessControl;
 }
 
 export interface RunningCollector {
@@ -36,6 +40,8 @@ export interface RunningCollector {
   /** How the gRPC ingest port is served: `mtls` with `tlsCertDir`, `custom` with `deps.grpcCredentials`. */
   ingestSecurity: 'mtls' | 'plaintext' | 'custom';
   httpPort: number;
+  /** How the API authenticates (`auth`, and `tokenFile` for token auth). */
+  auth: Record<string, string>;
   store: RecordStore;
   metrics: CollectorMetrics;
   /** The live stream's hub (the HTTP API subscribes to it). */
@@ -111,15 +117,26 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     await outputs.close(0);
     throw new MeshtapError(COL_ERR_LISTEN, `cannot listen for gRPC on ${config.host}:${config.grpcPort}: ${(err as Error).message}`, { cause: err });
   }
-  const app = buildHttpApp({ store, metrics, log, hub, servicemapWindowMs: config.servicemapWindowMs });
+  let built;
   try {
-    await app.listen({ host: config.host, port: config.httpPort });
+    built = deps.access !== undefined ? { access: deps.access, describe: {} } : await buildAccess(config, env, log);
   } catch (err) {
     await grpc.close({ force: true });
     await store.close();
     await inventory?.stop();
     await outputs.close(0);
-    throw new MeshtapError(COL_ERR_LISTEN, `cannot listen for HTTP on ${config.host}:${config.httpPort}: ${(err as Error).message}`, { cause: err });
+    throw err;
+  }
+  const httpHost = config.httpHost ?? config.host;
+  const app = buildHttpApp({ store, metrics, log, hub, access: built.access, bindHost: httpHost, servicemapWindowMs: config.servicemapWindowMs });
+  try {
+    await app.listen({ host: httpHost, port: config.httpPort });
+  } catch (err) {
+    await grpc.close({ force: true });
+    await store.close();
+    await inventory?.stop();
+    await outputs.close(0);
+    throw new MeshtapError(COL_ERR_LISTEN, `cannot listen for HTTP on ${httpHost}:${config.httpPort}: ${(err as Error).message}`, { cause: err });
   }
   const address = app.server.address();
   const httpPort = typeof address === 'object' && address !== null ? address.port : config.httpPort;
@@ -127,6 +144,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   return {
     grpcPort: grpc.port,
     ingestSecurity,
+    auth: built.describe,
     httpPort,
     store,
     metrics,

@@ -67,6 +67,15 @@ export const collectorOptionsSchema = z.strictObject({
    * port cannot do both (grpc-js binds a port with one kind of credentials).
    */
   tlsCertDir: z.string().min(1).optional(),
+  /**
+   * Who may read call data: `kubernetes` (TokenReview + SubjectAccessReview), `token` (bearer
+   * tokens from `authTokenFile`), `none`; `auto` is `kubernetes` in a cluster, else `token`.
+   */
+  auth: z.enum(['auto', 'kubernetes', 'token', 'none']).default('auto'),
+  /** Bearer tokens, one per line, reloaded on change; token auth without it generates one. */
+  authTokenFile: z.string().min(1).optional(),
+  /** Where the HTTP API listens when not on `host` (the lab keeps it on loopback; ingest stays on `host`). */
+  httpHost: z.string().min(1).optional(),
 });
 
 export type CollectorOptions = z.input<typeof collectorOptionsSchema>;
@@ -97,6 +106,9 @@ export interface CollectorFlags {
   'inventory-file'?: string;
   kubeconfig?: string;
   'tls-cert-dir'?: string;
+  auth?: string;
+  'auth-token-file'?: string;
+  'http-host'?: string;
 }
 
 function pick(flag: string | undefined, env: string | undefined): [string | undefined, 'flag' | 'env'] {
@@ -176,6 +188,21 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
   if (kubeconfig !== undefined) options.kubeconfig = kubeconfig;
   const [tlsCertDir] = pick(flags['tls-cert-dir'], env.MESHTAP_COLLECTOR_TLS_CERT_DIR);
   if (tlsCertDir !== undefined) options.tlsCertDir = tlsCertDir;
+  const [auth, authSource] = pick(flags.auth, env.MESHTAP_COLLECTOR_AUTH);
+  if (auth !== undefined) {
+    if (!['auto', 'kubernetes', 'token', 'none'].includes(auth)) {
+      throw usage(`${authSource === 'flag' ? '--auth' : 'MESHTAP_COLLECTOR_AUTH'} must be kubernetes, token, none or auto, got "${auth}"`);
+    }
+    options.auth = auth;
+  }
+  const [tokenFile] = pick(flags['auth-token-file'], env.MESHTAP_COLLECTOR_AUTH_TOKEN_FILE);
+  if (tokenFile !== undefined) {
+    if (options.auth === 'none' || options.auth === 'kubernetes') throw usage(`--auth-token-file is for --auth token, not --auth ${String(options.auth)}`);
+    options.authTokenFile = tokenFile;
+    options.auth ??= 'token';
+  }
+  const [httpHost] = pick(flags['http-host'], env.MESHTAP_COLLECTOR_HTTP_HOST);
+  if (httpHost !== undefined) options.httpHost = httpHost;
   if (db !== undefined) options.dbPath = db;
   else if (dataDir !== undefined) options.dbPath = join(dataDir, DB_FILE_NAME);
   return resolveCollectorOptions(options as CollectorOptions);

@@ -13,6 +13,10 @@ export const COL_ERR_STORE = 'COL_ERR_STORE';
 export const COL_ERR_INTERNAL = 'COL_ERR_INTERNAL';
 export const COL_ERR_LISTEN = 'COL_ERR_LISTEN';
 export const COL_ERR_TLS = 'COL_ERR_TLS';
+export const COL_ERR_UNAUTHENTICATED = 'COL_ERR_UNAUTHENTICATED';
+export const COL_ERR_AUTH_UNAVAILABLE = 'COL_ERR_AUTH_UNAVAILABLE';
+export const COL_ERR_AUTH_CONFIG = 'COL_ERR_AUTH_CONFIG';
+export const COL_ERR_HOST = 'COL_ERR_HOST';
 
 export const collectorErrors = defineErrors(
   { component: 'collector', title: 'the collector process, its store and HTTP API', prefix: 'COL_ERR_' },
@@ -52,6 +56,25 @@ export const collectorErrors = defineErrors(
     [COL_ERR_TLS]: {
       summary: 'The ingest certificate, key or trust bundle in `--tls-cert-dir` cannot be read or used.',
       action: 'Create them with `meshtap certs` and check the directory the message names.',
+    },
+    [COL_ERR_UNAUTHENTICATED]: {
+      summary: 'A request for call data came without a valid bearer token (or dashboard session).',
+      action: 'Send `Authorization: Bearer <token>`: a token from the collector\'s token file (`--auth token`), or a Kubernetes token of a user allowed to get calls.meshtap.io (`--auth kubernetes`); the lab\'s is in `meshtap lab status --json`.',
+      httpStatus: 401,
+    },
+    [COL_ERR_AUTH_UNAVAILABLE]: {
+      summary: 'The collector could not check a token: the Kubernetes API server did not answer the TokenReview.',
+      action: 'Try again; check the API server is reachable from the collector and its RBAC allows creating TokenReviews and SubjectAccessReviews.',
+      httpStatus: 503,
+    },
+    [COL_ERR_AUTH_CONFIG]: {
+      summary: 'The API authentication cannot be set up: the token file is missing, unreadable or empty, or `--auth kubernetes` has no API server to ask.',
+      action: 'Fix the file or setting the message names (`--auth-token-file` holds one token per line).',
+    },
+    [COL_ERR_HOST]: {
+      summary: 'A request to an API bound to loopback named another host in its Host header (a DNS-rebinding attempt, or a proxy that rewrites Host).',
+      action: 'Reach the API as 127.0.0.1, localhost or [::1], or bind it to another address with `--http-host`.',
+      httpStatus: 403,
     },
   },
 );

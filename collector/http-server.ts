@@ -15,8 +15,12 @@ import { recordToJson } from '../record/record-json.ts';
 import { buildServiceMap } from './servicemap.ts';
 import type { StreamHub } from './stream.ts';
 import { buildTrace } from './traces.ts';
-import { COL_ERR_BAD_QUERY, COL_ERR_INTERNAL, COL_ERR_NOT_FOUND } from './errors.ts';
+import { COL_ERR_AUTH_UNAVAILABLE, COL_ERR_BAD_QUERY, COL_ERR_HOST, COL_ERR_INTERNAL, COL_ERR_NOT_FOUND, COL_ERR_UNAUTHENTICATED } from './errors.ts';
 import type { Logger } from './log.ts';
+import type { AccessControl, Viewer } from './auth/access.ts';
+import { hostAllowed } from './auth/host-check.ts';
+import { clearedSessionCookie, createSessionStore, readCookie, SESSION_COOKIE, sessionCookie, type SessionStore } from './auth/sessions.ts';
+import type { CallRecord } from '../record/record.ts';
 
 export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
@@ -26,6 +30,12 @@ export const MAX_SERVICEMAP_RECORDS = 500_000;
 
 export interface HttpAppDeps {
   store: RecordStore;
+  /** Who may read call data (every `/api/` route); `openAccess()` lets everyone. */
+  access: AccessControl;
+  /** Dashboard sessions; a fresh store when absent. */
+  sessions?: SessionStore;
+  /** The address the API is bound to: on loopback only loopback Host headers are served. */
+  bindHost?: string;
   metrics: CollectorMetrics;
   log: Logger;
   /** The live stream; without it `/api/stream` answers 404. */
@@ -88,6 +98,13 @@ export function parseSince(raw: unknown, now: bigint): QueryResult<bigint | unde
   return { ok: true, value: BigInt(ms) * 1_000_000n + fraction };
 }
 
+/** The filter that matches everything, as a compiled filter the stream can wrap. */
+function compileAll(): CompiledFilter {
+  const all = compileFilter('true');
+  if (isFilterError(all)) throw new Error(all.message);
+  return all;
+}
+
 type FilterResult = { ok: true; filter: CompiledFilter | undefined } | { ok: false; reply: FastifyReply };
 
 function parseFilter(raw: unknown, reply: FastifyReply): FilterResult {
@@ -100,13 +117,64 @@ function parseFilter(raw: unknown, reply: FastifyReply): FilterResult {
 
 const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
 
+/** A viewer limited to some namespaces may see fewer calls than a page: read more, this many times over at most. */
+const MAX_VISIBILITY_OVERFETCH = 16;
+
+function bearer(header: unknown): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m ? m[1] : undefined;
+}
+
+async function visible<T extends { src: { namespace?: string }; dst: { namespace?: string } }>(viewer: Viewer, items: T[]): Promise<T[]> {
+  if (viewer.all) return items;
+  await viewer.prepare(items.flatMap((r) => [r.src.namespace, r.dst.namespace]));
+  return items.filter((r) => viewer.sees(r.src.namespace, r.dst.namespace));
+}
+
 export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
-  const { store, metrics, log, hub } = deps;
+  const { store, metrics, log, hub, access } = deps;
+  const sessions = deps.sessions ?? createSessionStore();
   const now = deps.now ?? nowNs;
   const windowNs = BigInt(deps.servicemapWindowMs ?? DEFAULT_SERVICEMAP_WINDOW_MS) * 1_000_000n;
   const app = Fastify({ logger: false });
+  const viewers = new WeakMap<object, Viewer>();
+  const viewerOf = (request: object): Viewer => {
+    const v = viewers.get(request);
+    if (v === undefined) throw new Error('no viewer: the route is not behind authentication');
+    return v;
+  };
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (deps.bindHost !== undefined && !hostAllowed(deps.bindHost, request.headers.host)) {
+      return sendError(reply, 403, COL_ERR_HOST, `the API is bound to ${deps.bindHost} and serves only loopback names in the Host header, got ${JSON.stringify(request.headers.host ?? '')}`);
+    }
+    const path = request.url.split('?')[0];
+    if (!path.startsWith('/api/')) return undefined;
+    const token = bearer(request.headers.authorization) ?? sessions.token(readCookie(request.headers.cookie, SESSION_COOKIE));
+    const result = await access.authenticate(token);
+    if (!result.ok) {
+      metrics.authFailures.inc({ status: String(result.status) });
+      return sendError(reply.header('www-authenticate', 'Bearer realm="meshtap"'), result.status, result.status === 401 ? COL_ERR_UNAUTHENTICATED : COL_ERR_AUTH_UNAVAILABLE, result.message);
+    }
+    viewers.set(request, result.viewer);
+    return undefined;
+  });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+
+  // The dashboard trades its token (from the login link's fragment) for an HttpOnly cookie.
+  app.post('/api/session', async (request, reply) => {
+    const token = bearer(request.headers.authorization);
+    if (token === undefined) return sendError(reply, 400, COL_ERR_BAD_QUERY, 'send the token as "Authorization: Bearer <token>" to open a session');
+    const { id, maxAgeSeconds } = sessions.create(token);
+    return reply.header('set-cookie', sessionCookie(id, maxAgeSeconds)).send({ viewer: viewerOf(request).name });
+  });
+  app.get('/api/session', async (request) => ({ viewer: viewerOf(request).name, all: viewerOf(request).all }));
+  app.delete('/api/session', async (request, reply) => {
+    sessions.remove(readCookie(request.headers.cookie, SESSION_COOKIE));
+    return reply.header('set-cookie', clearedSessionCookie()).send({ ok: true });
+  });
   registerDashboard(app);
 
   app.get('/metrics', async (_request, reply) => {
@@ -122,14 +190,27 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     if (!since.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, since.message);
     const filter = parseFilter(query.filter, reply);
     if (!filter.ok) return filter.reply;
-    const records = await store.list({ limit: limit.value, since: since.value, filter: filter.filter });
+    const viewer = viewerOf(request);
+    let records = await store.list({ limit: limit.value, since: since.value, filter: filter.filter });
+    if (!viewer.all) {
+      // The store pages by time, not by namespace: read more until a page of visible calls or the end.
+      let fetchLimit = limit.value;
+      let shown: CallRecord[] = await visible(viewer, records);
+      while (shown.length < limit.value && records.length === fetchLimit && fetchLimit < limit.value * MAX_VISIBILITY_OVERFETCH) {
+        fetchLimit *= 4;
+        records = await store.list({ limit: fetchLimit, since: since.value, filter: filter.filter });
+        shown = await visible(viewer, records);
+      }
+      records = shown.slice(0, limit.value);
+    }
     return { calls: records.map(recordToJson) };
   });
 
   app.get('/api/calls/:id', async (request, reply) => {
     const { id } = request.params as { id: string };
     const record = await store.get(id);
-    if (!record) return sendError(reply, 404, COL_ERR_NOT_FOUND, `no call with id ${JSON.stringify(id)}`);
+    // A call the viewer may not see does not exist for them.
+    if (!record || (await visible(viewerOf(request), [record])).length === 0) return sendError(reply, 404, COL_ERR_NOT_FOUND, `no call with id ${JSON.stringify(id)}`);
     return { call: recordToJson(record) };
   });
 
@@ -138,8 +219,28 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
       const query = request.query as Record<string, unknown>;
       const filter = parseFilter(query.filter, reply);
       if (!filter.ok) return filter.reply;
+      const viewer = viewerOf(request);
+      let streamFilter = filter.filter;
+      if (!viewer.all) {
+        // Decisions for the namespaces seen lately are settled now; a namespace first seen
+        // later is asked about on its first call, which the viewer then misses (once per cache period).
+        const recent = await store.summaries({ since: now() - windowNs, limit: 10_000 });
+        await viewer.prepare(recent.flatMap((c) => [c.src.namespace, c.dst.namespace]));
+        const inner = filter.filter;
+        const base = inner ?? compileAll();
+        streamFilter = {
+          ...base,
+          matches(record: CallRecord): boolean {
+            if (!viewer.sees(record.src.namespace, record.dst.namespace)) {
+              void viewer.prepare([record.src.namespace, record.dst.namespace]);
+              return false;
+            }
+            return inner === undefined || inner.matches(record);
+          },
+        };
+      }
       reply.hijack();
-      hub.attach(reply.raw, filter.filter);
+      hub.attach(reply.raw, streamFilter);
       return reply;
     });
     // Open streams never end by themselves: end them so closing the server does not wait on them.
@@ -153,14 +254,14 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     if (!since.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, since.message);
     const from = since.value ?? until - windowNs;
     if (from >= until) return sendError(reply, 400, COL_ERR_BAD_QUERY, 'since must be in the past');
-    const calls = await store.summaries({ since: from, limit: MAX_SERVICEMAP_RECORDS });
+    const calls = await visible(viewerOf(request), await store.summaries({ since: from, limit: MAX_SERVICEMAP_RECORDS }));
     const map = buildServiceMap(calls, { since: from, until, truncated: calls.length >= MAX_SERVICEMAP_RECORDS });
     return { ...map, since: map.since.toString(), until: map.until.toString() };
   });
 
   app.get('/api/traces/:traceId', async (request, reply) => {
     const { traceId } = request.params as { traceId: string };
-    const records = await store.byTrace(traceId);
+    const records = await visible(viewerOf(request), await store.byTrace(traceId));
     if (records.length === 0) return sendError(reply, 404, COL_ERR_NOT_FOUND, `no calls in trace ${JSON.stringify(traceId)}`);
     const entries = buildTrace(records);
     return {

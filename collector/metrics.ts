@@ -11,6 +11,8 @@ export interface CollectorMetrics {
   batchesRejected: Counter<'reason'>;
   streamsActive: Gauge;
   streamsTotal: Counter;
+  /** Requests for call data refused: 401 (no or bad credentials) or 503 (could not check them). */
+  authFailures: Counter<'status'>;
 }
 
 /** The collector's metrics on their own registry (several collectors may live in one process in tests). */
@@ -41,6 +43,7 @@ export function createCollectorMetrics(storeCount: () => Promise<number>): Colle
   });
   return {
     registry,
+    authFailures: new Counter({ name: 'meshtap_collector_auth_failures_total', help: 'Requests for call data refused, by HTTP status.', labelNames: ['status'], registers }),
     recordsReceived: new Counter({ name: 'meshtap_collector_records_received_total', help: 'Records received over gRPC.', registers }),
     recordsStored: new Counter({ name: 'meshtap_collector_records_stored_total', help: 'Records stored.', registers }),
     recordsDuplicate: new Counter({

@@ -6,8 +6,7 @@
  */
 
 /** Everything a running lab knows about itself lives here; `lab down` removes it. */
-export const STATE_DIR = '/run/meshtap-lab';
-export const STATE_FILE = 'state.json';
+export { LAB_STATE_DIR as STATE_DIR, LAB_STATE_FILE as STATE_FILE } from '../lib/lab-locator.ts';
 
 /** Prefix of every network namespace, link and bridge the lab creates. */
 export const NAME_PREFIX = 'mtlab';

@@ -271,7 +271,15 @@ async function status(argv: string[], io: CommandIO): Promise<number> {
         }
       : undefined,
     inventory: state.inventory,
-    collector: state.collector ? { url: state.collector.url, grpc: state.collector.grpcAddr, dashboard: state.collector.dashboardUrl } : undefined,
+    collector: state.collector
+      ? {
+          url: state.collector.url,
+          grpc: state.collector.grpcAddr,
+          ...(state.collector.token !== undefined ? { token: state.collector.token } : {}),
+          dashboardUrl: state.collector.dashboardUrl,
+          dashboard: state.collector.dashboardUrl,
+        }
+      : undefined,
     pods,
     services,
   };

@@ -63,7 +63,8 @@ export interface LabState {
   scenario: { name: string; dir: string };
   bridge?: { name: string; gateway: string; prefixLength: number };
   ports: { grpc: number; http: number; webhook?: number };
-  collector?: { grpcAddr: string; url: string; dashboardUrl: string };
+  /** `token` reads the API (`Authorization: Bearer`); `dashboardUrl` logs a browser in. */
+  collector?: { grpcAddr: string; url: string; dashboardUrl: string; token?: string; tokenFile?: string };
   webhook?: { url: string };
   /** `meshtap controller`: webhook, CA and membership feed in one process. */
   controller?: { process: string; webhookUrl: string; grpcAddr: string; pid?: number; log: string; trustDomain?: string };

@@ -13,6 +13,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -414,6 +415,9 @@ export class LabStarter {
     this.checkAborted();
 
     // Collector
+    const token = randomBytes(32).toString('base64url');
+    const tokenFile = join(stateDir, 'collector-token');
+    writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
     const collectorArgv = [
       NODE, MESHTAP_BIN, 'collector',
       '--grpc-port', String(this.options.grpcPort),
@@ -423,11 +427,16 @@ export class LabStarter {
       '--db', join(stateDir, 'collector.db'),
       '--inventory-file', this.state.inventory.clusterFile,
       '--tls-cert-dir', collectorCertDir,
+      // The API on loopback with a token: pods reach ingest on the bridge, never the payloads.
+      '--http-host', '127.0.0.1',
+      '--auth', 'token',
+      '--auth-token-file', tokenFile,
     ];
     const collector = this.startHostProcess('collector', collectorArgv, collectorEnv(this.options.env));
     await this.waitForLogLine('collector', collector.log, collector.child, (l) => l.msg === 'collector listening');
     const url = `http://127.0.0.1:${this.options.httpPort}`;
-    this.state.collector = { grpcAddr: `${GATEWAY_IP}:${this.options.grpcPort}`, url, dashboardUrl: `${url}/` };
+    // The login link carries the token in the fragment, which the browser never sends on.
+    this.state.collector = { grpcAddr: `${GATEWAY_IP}:${this.options.grpcPort}`, url, token, tokenFile, dashboardUrl: `${url}/#token=${encodeURIComponent(token)}` };
     this.save();
     this.say(`[collector]  gRPC ${GATEWAY_IP}:${this.options.grpcPort} (mTLS), HTTP ${url}, inventory ${this.state.inventory.clusterFile} (pid ${collector.child.pid}, log ${collector.log})`);
     this.checkAborted();

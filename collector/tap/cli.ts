@@ -3,6 +3,8 @@ import type { CommandIO } from '../../lib/cli.ts';
 import { CLI_ERR_USAGE, parseCommandArgs } from '../../lib/cli.ts';
 import { MeshtapError } from '../../lib/errors.ts';
 import type { CallRecordJson } from '../../record/record-json.ts';
+import { findLabCollector } from '../../lib/lab-locator.ts';
+import { resolveAuthorization } from './credentials.ts';
 import { formatCallLine } from './format.ts';
 
 export const DEFAULT_COLLECTOR_URL = 'http://127.0.0.1:8080';
@@ -12,7 +14,9 @@ const USAGE = `usage: meshtap tap [options]
 Prints calls as the collector stores them, until Ctrl-C.
 
 options:
-  --collector URL      the collector's HTTP API (default ${DEFAULT_COLLECTOR_URL})   env MESHTAP_COLLECTOR_URL
+  --collector URL      the collector's HTTP API (default: the running lab's, else ${DEFAULT_COLLECTOR_URL})   env MESHTAP_COLLECTOR_URL
+  --token TOKEN        bearer token for the API (default: the lab's token for the lab's collector,
+                       else the current kubeconfig user's credentials)   env MESHTAP_COLLECTOR_TOKEN
   -n, --namespace NS   only calls from or to namespace NS
   -f, --filter CEL     only calls the filter matches, e.g. 'http && status_code >= 500'
   --json               one JSON record per line instead of text
@@ -28,6 +32,7 @@ or a filter the collector rejects.
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   collector: { type: 'string' },
+  token: { type: 'string' },
   namespace: { type: 'string', short: 'n' },
   filter: { type: 'string', short: 'f' },
   json: { type: 'boolean' },
@@ -125,11 +130,12 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     return 0;
   }
   const fromFlag = values.collector !== undefined;
-  const rawUrl = values.collector ?? (io.env.MESHTAP_COLLECTOR_URL || DEFAULT_COLLECTOR_URL);
+  const rawUrl = values.collector ?? (io.env.MESHTAP_COLLECTOR_URL || findLabCollector()?.url || DEFAULT_COLLECTOR_URL);
   const base = parseCollectorUrl(rawUrl, fromFlag ? '--collector' : io.env.MESHTAP_COLLECTOR_URL ? 'MESHTAP_COLLECTOR_URL' : 'the default collector URL');
   if (values.namespace !== undefined && values.namespace.trim() === '') throw new MeshtapError(CLI_ERR_USAGE, '--namespace must not be empty');
   const { source, userOffset } = buildTapFilter(values.namespace, values.filter);
   const url = new URL('api/stream', base.href.endsWith('/') ? base : `${base.href}/`);
+  const authorization = await resolveAuthorization(base, { ...(values.token !== undefined ? { token: values.token } : {}), env: io.env });
   if (source !== undefined) url.searchParams.set('filter', source);
 
   const color = (io.stdout as { isTTY?: boolean }).isTTY === true && (io.env.NO_COLOR === undefined || io.env.NO_COLOR === '');
@@ -152,7 +158,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   try {
     let res: Response;
     try {
-      res = await fetch(url, { headers: { accept: 'text/event-stream' }, signal: abort.signal });
+      res = await fetch(url, { headers: { accept: 'text/event-stream', ...(authorization ? { authorization } : {}) }, signal: abort.signal });
     } catch (err) {
       if (interrupted || pipeClosed) return 0;
       io.stderr.write(`meshtap tap: cannot reach the collector at ${base.origin}: ${causeText(err)}\n`);

@@ -10,7 +10,7 @@ import type { CallRecord } from '../../record/record.ts';
 import { callRecord, shopDataset, waitFor } from './helpers.ts';
 
 async function start(t: Test, options: Parameters<typeof resolveCollectorOptions>[0] = {}): Promise<RunningCollector> {
-  const config = resolveCollectorOptions({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, ...options });
+  const config = resolveCollectorOptions({ auth: 'none', host: '127.0.0.1', grpcPort: 0, httpPort: 0, ...options });
   const collector = await startCollector(config);
   t.teardown(() => collector.close({ force: true }));
   return collector;

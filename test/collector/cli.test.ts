@@ -18,8 +18,10 @@ interface Spawned {
 }
 
 async function spawnCollector(args: string[]): Promise<Spawned> {
+  // These tests are about ingest and queries; authentication has its own tests (auth.test.ts).
+  const auth = args.includes('--auth') ? [] : ['--auth', 'none'];
   // Its own process group: npx does not pass signals on, so the test signals the whole group.
-  const child = spawn('npx', ['meshtap', 'collector', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn('npx', ['meshtap', 'collector', ...auth, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -40,8 +42,8 @@ async function spawnCollector(args: string[]): Promise<Spawned> {
   return { child, grpcPort: listening!.grpcPort, httpPort: listening!.httpPort, output: () => out };
 }
 
-async function getJson(port: number, path: string): Promise<{ status: number; body: any; type: string | null }> {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+async function getJson(port: number, path: string, token?: string): Promise<{ status: number; body: any; type: string | null }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
   const type = res.headers.get('content-type');
   const text = await res.text();
   return { status: res.status, type, body: type?.includes('json') ? JSON.parse(text) : text };
@@ -186,15 +188,18 @@ void t.test('a collector with --data-dir keeps its calls across a restart', asyn
     const lines: string[] = [];
     const exit = run(['--grpc-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--data-dir', dir], io(lines));
     await waitFor('listening', () => lines.some((l) => l.includes('collector listening')));
-    const info = JSON.parse(lines.find((l) => l.includes('collector listening'))!) as { grpcPort: number; httpPort: number; db: string };
+    const info = JSON.parse(lines.find((l) => l.includes('collector listening'))!) as { grpcPort: number; httpPort: number; db: string; tokenFile: string };
     t.equal(info.db, join(dir, 'meshtap-collector.db'), 'the listening line names the database');
+    // No auth settings: token auth, with a token generated next to the database once and kept.
+    t.equal(info.tokenFile, join(dir, 'collector-token'));
+    const token = (await import('node:fs')).readFileSync(info.tokenFile, 'utf8').trim();
     if (round === 1) {
       const shipper = createShipper({ collectorAddr: `127.0.0.1:${info.grpcPort}`, batchLingerMs: 10 });
       for (let i = 0; i < 5; i++) shipper.offer(fullRecord(i));
       await waitFor('shipped', () => shipper.stats().shipped === 5);
       await shipper.close({ drainMs: 1000 });
     }
-    const res = await getJson(info.httpPort, `/api/calls?filter=${encodeURIComponent('request.body.contains("\\"order\\":3")')}`);
+    const res = await getJson(info.httpPort, `/api/calls?filter=${encodeURIComponent('request.body.contains("\\"order\\":3")')}`, token);
     t.same(res.body.calls.map((r: { id: string }) => r.id), ['rec-3'], `round ${round}: stored and searchable`);
     process.emit('SIGTERM', 'SIGTERM');
     t.equal(await exit, 0);

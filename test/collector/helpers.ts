@@ -14,7 +14,7 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
 
 /** A collector on loopback; port 0 picks free ports. */
 export function startTestCollector(options: { grpcPort?: number; store?: RecordStore; maxRecords?: number } = {}): Promise<RunningCollector> {
-  const config = resolveCollectorOptions({ host: '127.0.0.1', grpcPort: options.grpcPort ?? 0, httpPort: 0, maxRecords: options.maxRecords ?? 100_000 });
+  const config = resolveCollectorOptions({ auth: 'none', host: '127.0.0.1', grpcPort: options.grpcPort ?? 0, httpPort: 0, maxRecords: options.maxRecords ?? 100_000 });
   return startCollector(config, { store: options.store });
 }
 

@@ -58,7 +58,7 @@ interface LogLine {
 
 async function mtlsCollector(t: Test, grpcPort = 0): Promise<{ collector: RunningCollector; lines: LogLine[] }> {
   const lines: LogLine[] = [];
-  const config = resolveCollectorOptions({ host: '127.0.0.1', grpcPort, httpPort: 0, store: 'memory', tlsCertDir: tlsDir });
+  const config = resolveCollectorOptions({ auth: 'none', host: '127.0.0.1', grpcPort, httpPort: 0, store: 'memory', tlsCertDir: tlsDir });
   const collector = await startCollector(config, { log: (level, msg, fields) => lines.push({ level, msg, fields }) });
   t.teardown(() => collector.close({ force: true }));
   return { collector, lines };
@@ -97,7 +97,7 @@ void t.test('config: --tls-cert-dir and MESHTAP_COLLECTOR_TLS_CERT_DIR', async (
   t.equal(resolveCollectorConfig({ 'tls-cert-dir': '/a' }, { MESHTAP_COLLECTOR_TLS_CERT_DIR: '/b' }).tlsCertDir, '/a', 'the flag wins');
   t.equal(resolveCollectorConfig({}, { MESHTAP_COLLECTOR_TLS_CERT_DIR: '/b' }).tlsCertDir, '/b');
   t.equal(resolveCollectorConfig({}, {}).tlsCertDir, undefined, 'plaintext by default');
-  const config = resolveCollectorOptions({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, store: 'memory', tlsCertDir: join(dir, 'missing') });
+  const config = resolveCollectorOptions({ auth: 'none', host: '127.0.0.1', grpcPort: 0, httpPort: 0, store: 'memory', tlsCertDir: join(dir, 'missing') });
   await t.rejects(startCollector(config), { code: 'COL_ERR_TLS', message: /--tls-cert-dir .*missing.*tls\.crt/ }, 'a missing directory fails the start, naming it');
 });
 

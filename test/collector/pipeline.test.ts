@@ -117,7 +117,7 @@ void t.test('records are named from the inventory, stored, and exported to OTLP 
     MESHTAP_LOKI_URL: loki.url,
     MESHTAP_LOKI_BATCH_WAIT_MS: '50',
   };
-  const config = resolveCollectorOptions({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, store: 'sqlite', inventoryFile });
+  const config = resolveCollectorOptions({ auth: 'none', host: '127.0.0.1', grpcPort: 0, httpPort: 0, store: 'sqlite', inventoryFile });
   const collector = await startCollector(config, { env });
   t.teardown(() => collector.close({ force: true }));
 

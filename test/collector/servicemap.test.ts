@@ -62,7 +62,7 @@ void t.test('buildServiceMap: one count per call, rates, errors, percentiles', a
 
 for (const store of ['sqlite', 'memory'] as const) {
   void t.test(`GET /api/servicemap (${store} store)`, async (t) => {
-    const collector = await startCollector(resolveCollectorOptions({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, store }));
+    const collector = await startCollector(resolveCollectorOptions({ auth: 'none', host: '127.0.0.1', grpcPort: 0, httpPort: 0, store }));
     t.teardown(() => collector.close({ force: true }));
     // Shift the dataset to now so the default window (15 min) holds it, plus an old call outside it.
     const now = BigInt(Date.now()) * 1_000_000n;

@@ -37,7 +37,7 @@ function spawnTap(t: Test, args: string[], env: NodeJS.ProcessEnv = {}): TapProc
 }
 
 async function collector(t: Test): Promise<RunningCollector> {
-  const c = await startCollector(resolveCollectorOptions({ host: '127.0.0.1', grpcPort: 0, httpPort: 0 }));
+  const c = await startCollector(resolveCollectorOptions({ auth: 'none', host: '127.0.0.1', grpcPort: 0, httpPort: 0 }));
   t.teardown(() => c.close({ force: true }));
   return c;
 }

@@ -35,7 +35,7 @@ export interface DashboardBackend {
 
 /** A collector (which serves the dashboard at `/`), a shipper pointed at it, and the page's URL. */
 export async function startDashboardBackend(): Promise<DashboardBackend> {
-  const config = resolveCollectorOptions({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, maxRecords: 100_000 });
+  const config = resolveCollectorOptions({ auth: 'none', host: '127.0.0.1', grpcPort: 0, httpPort: 0, maxRecords: 100_000 });
   const collector = await startCollector(config);
   const apiUrl = `http://127.0.0.1:${collector.httpPort}/`;
   const shipper: Shipper = createShipper({

@@ -176,7 +176,7 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
   t.match(up.stdout, /hello\/client\s+init container meshtap-init done/);
   t.match(up.stdout, /hello\/client\s+sidecar meshtap-proxy ready \(uid 1337\)/);
   t.match(up.stdout, /hello\/client\s+container caller ready \(uid 1000\)/);
-  t.match(up.stdout, new RegExp(`dashboard: http://127\\.0\\.0\\.1:${httpPort}/`));
+  t.match(up.stdout, new RegExp(`dashboard: http://127\\.0\\.0\\.1:${httpPort}/#token=`));
 
   const again = await meshtap(['lab', 'up', '--scenario', 'hello']);
   t.equal(again.code, 1, 'a second lab up fails');
@@ -186,7 +186,7 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
     phase: string;
     controller: { process: string; pid: number; running: boolean; webhook: string; grpc: string };
     webhook: { url: string };
-    collector: { url: string; dashboard: string; grpc: string };
+    collector: { url: string; dashboard: string; dashboardUrl: string; token: string; grpc: string };
     pods: Array<{ name: string; namespace: string; netns: string; ip: string; injected: boolean; ready: boolean }>;
     services: Array<{ name: string; namespace: string; vip: string; ports: Array<{ port: number; endpoints: string[] }> }>;
   };
@@ -200,7 +200,13 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
   const labProcs = (await snapshot()).procs;
   t.ok(labProcs.some((p) => /bin\/meshtap\.ts controller\s/.test(p)), 'the controller is among the lab\'s processes');
   t.notOk(labProcs.some((p) => /bin\/meshtap\.ts webhook(\s|$)/.test(p)), 'no standalone webhook process');
-  t.same(status.collector, { url: `http://127.0.0.1:${httpPort}`, grpc: `10.244.0.1:${grpcPort}`, dashboard: `http://127.0.0.1:${httpPort}/` });
+  const token = status.collector.token;
+  t.match(token, /^[A-Za-z0-9_-]{40,}$/, 'the lab\'s API token');
+  const dashboardUrl = `http://127.0.0.1:${httpPort}/#token=${token}`;
+  t.same(status.collector, { url: `http://127.0.0.1:${httpPort}`, grpc: `10.244.0.1:${grpcPort}`, token, dashboardUrl, dashboard: dashboardUrl });
+  const auth = { authorization: `Bearer ${token}` };
+  t.equal((await fetch(`http://127.0.0.1:${httpPort}/api/calls?limit=1`)).status, 401, 'the API needs the token');
+  t.equal((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status, 200, 'health stays open');
   t.equal(status.pods.length, 4);
   for (const p of status.pods) {
     t.ok(p.ready, `${p.namespace}/${p.name} ready`);
@@ -290,7 +296,7 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
   t.match(JSON.parse(plain.stdout), { path: plainPath });
 
   const calls = async () => {
-    const res = await fetch(`http://127.0.0.1:${httpPort}/api/calls?limit=1000`);
+    const res = await fetch(`http://127.0.0.1:${httpPort}/api/calls?limit=1000`, { headers: auth });
     return ((await res.json()) as { calls: CallJson[] }).calls;
   };
   const pair = await eventually('outbound and inbound records of the meshed call', async () => {
@@ -407,8 +413,10 @@ void t.test('the shop: every meshed service is called over mTLS with both identi
   const up = await meshtap(['lab', 'up', '--scenario', 'shop', '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], { timeoutMs: 240_000 });
   t.equal(up.code, 0, `lab up --scenario shop succeeds:\n${up.stdout}\n${up.stderr}`);
   const base = `http://127.0.0.1:${httpPort}`;
+  const token = (JSON.parse((await meshtap(['lab', 'status', '--json'])).stdout) as { collector: { token: string } }).collector.token;
+  const auth = { authorization: `Bearer ${token}` };
   const callsWhere = async (filter: string): Promise<CallJson[]> => {
-    const res = await fetch(`${base}/api/calls?limit=1000&filter=${encodeURIComponent(filter)}`);
+    const res = await fetch(`${base}/api/calls?limit=1000&filter=${encodeURIComponent(filter)}`, { headers: auth });
     return ((await res.json()) as { calls: CallJson[] }).calls;
   };
   // The traffic generator drives the shop; checkout reaches payment and orders through the gateway.
@@ -438,7 +446,7 @@ void t.test('the shop: every meshed service is called over mTLS with both identi
   );
   t.ok(legacy.every((c) => c.observer === 'inbound' && c.tls?.mesh !== true), 'legacy calls are plaintext, seen inbound only');
   // The service map draws the shop's edges.
-  const map = (await (await fetch(`${base}/api/servicemap`)).json()) as { edges: Array<{ source: string; target: string; requests: number }> };
+  const map = (await (await fetch(`${base}/api/servicemap`, { headers: auth })).json()) as { edges: Array<{ source: string; target: string; requests: number }> };
   const edges = new Set(map.edges.map((e) => `${e.source}->${e.target}`));
   for (const [from, to] of [
     ['frontend', 'gateway'],

@@ -8,7 +8,9 @@
  * `leftovers()` lists whatever survived, so a test can assert nothing is left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PodNetwork, execInNetns, listNetns, sh, spawnInNetns, type PodNetns } from '../../lab/netns.ts';
@@ -213,11 +215,18 @@ export class MeshLab {
     return { PATH: `${join(REPO, 'node_modules/.bin')}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` };
   }
 
+  /** The collector's API token (token auth, as a collector outside a cluster runs by default). */
+  readonly apiToken = randomBytes(24).toString('base64url');
+  private tokenDir: string | undefined;
+
   async startCollector(): Promise<void> {
+    this.tokenDir ??= mkdtempSync(join(tmpdir(), 'meshtap-harness-'));
+    const tokenFile = join(this.tokenDir, 'api-token');
+    writeFileSync(tokenFile, `${this.apiToken}\n`, { mode: 0o600 });
     const proc = this.track(
       new Proc(
         'collector',
-        spawn(NODE, [MESHTAP, 'collector', '--grpc-port', '0', '--http-port', '0', '--host', this.net.gateway], {
+        spawn(NODE, [MESHTAP, 'collector', '--grpc-port', '0', '--http-port', '0', '--host', this.net.gateway, '--auth-token-file', tokenFile], {
           cwd: REPO,
           env: this.baseEnv(),
           stdio: ['ignore', 'pipe', 'pipe'],
@@ -305,7 +314,7 @@ export class MeshLab {
 
   async calls(limit = 1000): Promise<CallRecordJson[]> {
     if (!this.collectorPorts) throw new Error('no collector');
-    const res = await fetch(`http://${this.net.gateway}:${this.collectorPorts.http}/api/calls?limit=${limit}`);
+    const res = await fetch(`http://${this.net.gateway}:${this.collectorPorts.http}/api/calls?limit=${limit}`, { headers: { authorization: `Bearer ${this.apiToken}` } });
     if (res.status !== 200) throw new Error(`collector answered ${res.status}: ${await res.text()}`);
     return ((await res.json()) as { calls: CallRecordJson[] }).calls;
   }
@@ -343,6 +352,7 @@ export class MeshLab {
   }
 
   async destroy(): Promise<void> {
+    if (this.tokenDir !== undefined) rmSync(this.tokenDir, { recursive: true, force: true });
     if (this.destroyed) return;
     this.destroyed = true;
     for (const proc of this.procs) {

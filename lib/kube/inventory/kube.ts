@@ -85,7 +85,7 @@ function wallClockNs(): bigint {
 }
 
 /** The client configuration the options describe: a kubeconfig file, else the pod's service account. */
-export function loadKubeConfig(config: KubeInventoryConfig, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+export function loadKubeConfig(config: Pick<KubeInventoryConfig, 'kubeconfig' | 'context'>, env: NodeJS.ProcessEnv = process.env): KubeConfig {
   const kc = new KubeConfig();
   try {
     if (config.kubeconfig !== undefined) {

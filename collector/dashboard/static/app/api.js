@@ -27,8 +27,34 @@ export async function getJson(url, signal) {
     body = undefined;
   }
   if (res.ok) return { ok: true, value: body };
+  if (res.status === 401) return { ok: false, status: 401, error: { code: body?.error?.code, message: NOT_SIGNED_IN } };
   const error = body && typeof body === 'object' && body.error && typeof body.error.message === 'string' ? body.error : { message: `HTTP ${res.status}` };
   return { ok: false, status: res.status, error };
+}
+
+export const NOT_SIGNED_IN =
+  'Not signed in: open the dashboard through its login link (meshtap lab status prints it; meshtap dashboard opens one in a cluster).';
+
+/**
+ * The login link carries the API token in the URL fragment, which browsers never send to a
+ * server or write to its logs. The page trades it once for an HttpOnly session cookie and takes
+ * it out of the address bar and history.
+ * @param {{ hash: string, pathname: string, search: string }} [loc]
+ * @param {{ replaceState: (data: any, unused: string, url: string) => void }} [hist]
+ * @returns {Promise<{ ok: boolean, message?: string }>}
+ */
+export async function loginFromFragment(loc = location, hist = history) {
+  const m = /^#token=([^&]+)/.exec(loc.hash);
+  if (!m) return { ok: true };
+  const token = decodeURIComponent(m[1]);
+  hist.replaceState(null, '', `${loc.pathname}${loc.search}#/calls`);
+  try {
+    const res = await fetch('api/session', { method: 'POST', headers: { authorization: `Bearer ${token}` }, credentials: 'same-origin' });
+    if (res.ok) return { ok: true };
+    return { ok: false, message: res.status === 401 ? 'The login link is not valid (its token was refused).' : `Login failed: HTTP ${res.status}` };
+  } catch (err) {
+    return { ok: false, message: `collector unreachable: ${/** @type {Error} */ (err).message}` };
+  }
 }
 
 /**

@@ -3,7 +3,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
-import { listCalls, streamUrl } from './api.js';
+import { listCalls, loginFromFragment, streamUrl } from './api.js';
 import { createCallFeed } from './call-feed.js';
 import { DetailPanel } from './detail-view.js';
 import { MapView } from './map-view.js';
@@ -72,5 +72,8 @@ function App() {
   `;
 }
 
+// A login link (#token=…) becomes a session cookie before anything is fetched.
+const login = await loginFromFragment();
+if (!login.ok) console.warn(login.message);
 const root = document.getElementById('app');
 if (root) render(html`<${App} />`, root);

@@ -1,0 +1,114 @@
+/**
+ * Bearer tokens from a file, one per line (blank lines and `#` comments ignored), reloaded when
+ * the file changes so tokens rotate without a restart. Tokens are kept only as SHA-256
+ * digests and compared with `timingSafeEqual`, so a comparison takes the same time whatever
+ * the guess shares with a real token.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { MeshtapError } from '../../lib/errors.ts';
+import { COL_ERR_AUTH_CONFIG } from '../errors.ts';
+
+/** How often, at most, the file's modification time is looked at. */
+const RECHECK_MS = 1000;
+
+export interface TokenSet {
+  /** The token file (for messages; never the tokens). */
+  readonly path: string;
+  /** Whether the token is one of the file's; never throws. */
+  matches(token: string): boolean;
+  /** How many tokens the file holds now. */
+  size(): number;
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+export function parseTokenFile(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+}
+
+function readTokens(path: string): Buffer[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new MeshtapError(COL_ERR_AUTH_CONFIG, `cannot read the token file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const tokens = parseTokenFile(text);
+  if (tokens.length === 0) throw new MeshtapError(COL_ERR_AUTH_CONFIG, `the token file ${path} holds no token (one per line)`);
+  return tokens.map(digest);
+}
+
+export interface TokenSetOptions {
+  now?: () => number;
+  /** Called when a reload fails; the previous tokens stay in force. */
+  onReloadError?: (err: unknown) => void;
+  onReload?: (count: number) => void;
+}
+
+/** Loads the file now (a missing or empty file is a start-up error) and re-reads it when it changes. */
+export function loadTokenSet(path: string, options: TokenSetOptions = {}): TokenSet {
+  const now = options.now ?? Date.now;
+  let digests = readTokens(path);
+  let mtimeMs = statSync(path).mtimeMs;
+  let checkedAt = now();
+
+  function refresh(): void {
+    if (now() - checkedAt < RECHECK_MS) return;
+    checkedAt = now();
+    try {
+      const m = statSync(path).mtimeMs;
+      if (m === mtimeMs) return;
+      digests = readTokens(path);
+      mtimeMs = m;
+      options.onReload?.(digests.length);
+    } catch (err) {
+      options.onReloadError?.(err);
+    }
+  }
+
+  return Object.freeze({
+    path,
+    matches(token: string): boolean {
+      refresh();
+      if (token === '') return false;
+      const d = digest(token);
+      let found = false;
+      // Every entry is compared, so the time does not tell which line matched.
+      for (const known of digests) found = timingSafeEqual(d, known) || found;
+      return found;
+    },
+    size: () => digests.length,
+  });
+}
+
+export function generateToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/**
+ * The token a collector started without auth settings uses: read from `path` if it exists,
+ * else generated and written there with mode 0600 (its directory 0700), so the collector is
+ * never open by default and the token survives restarts.
+ */
+export function ensureTokenFile(path: string): { created: boolean } {
+  try {
+    if (statSync(path).isFile()) return { created: false };
+  } catch {
+    // absent: create it below
+  }
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    writeFileSync(path, `${generateToken()}\n`, { mode: 0o600, flag: 'wx' });
+    chmodSync(path, 0o600);
+  } catch (err) {
+    throw new MeshtapError(COL_ERR_AUTH_CONFIG, `cannot create the token file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  return { created: true };
+}
