@@ -108,7 +108,7 @@ void t.test('every object validates against the Kubernetes OpenAPI schema', asyn
       objects++;
     }
   }
-  t.equal(objects, 6 + 3 * 3 + 1, 'collector 6, three addons of 3, the full overlay 1');
+  t.equal(objects, 7 + 3 * 3 + 1, 'collector 7, three addons of 3, the full overlay 1');
 });
 
 void t.test('the schema check catches mistakes (so the test above can fail)', async (t) => {
@@ -148,7 +148,7 @@ void t.test('the overlays render, with the objects expected', async (t) => {
     'overlays/default': ids([...base, ...collector]),
     'overlays/full': ids([...base, ...collector, ...jaeger, ...loki, ...grafana, pick(full, 'ConfigMap', 'meshtap-collector-config')]),
   };
-  t.equal(collector.length, 6);
+  t.equal(collector.length, 7);
   t.same([jaeger.length, loki.length, grafana.length], [3, 3, 3]);
   t.equal(expected['overlays/full'].length, expected['overlays/default'].length + 10);
   for (const [dir, want] of Object.entries(expected)) {
@@ -274,7 +274,17 @@ function parseQuantity(q: string): number {
 void t.test('the collector RBAC is read-only and covers what the inventory watches', async (t) => {
   const role = pick(collector, 'ClusterRole', 'meshtap-collector');
   const granted = new Map<string, Set<string>>();
-  for (const rule of role.rules) {
+  // The API's authentication (--auth kubernetes) asks who a token is and what it may see: it
+  // creates reviews, which change nothing and read nothing stored.
+  const reviews = role.rules.filter((r: any) => ['authentication.k8s.io', 'authorization.k8s.io'].includes(r.apiGroups[0]));
+  t.same(
+    reviews.map((r: any) => ({ apiGroups: r.apiGroups, resources: r.resources, verbs: r.verbs })),
+    [
+      { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+      { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
+    ],
+  );
+  for (const rule of role.rules.filter((r: any) => !reviews.includes(r))) {
     t.same(rule.verbs.filter((v: string) => !['get', 'list', 'watch'].includes(v)), [], `no verbs beyond get/list/watch: ${rule.verbs}`);
     t.notOk(rule.resourceNames, 'no resourceNames (informers list everything)');
     t.notOk(rule.nonResourceURLs);
@@ -488,6 +498,18 @@ void t.test('the collector\'s call data is reachable only from meshtap-system an
   t.ok(ingressAllowed(policy, podLabels, system, 'http', port('http')), 'meshtap-system reads the API');
   t.ok(ingressAllowed(policy, podLabels, monitoring, 'http', port('http')), 'a namespace labelled meshtap.io/collector-api=allowed reads the API');
   t.notOk(ingressAllowed(policy, podLabels, app, 'other', 9999), 'any other port is closed');
+});
+
+void t.test('meshtap-viewer: get calls.meshtap.io, aggregated into view; a namespaced example grant', async (t) => {
+  const viewer = pick(collector, 'ClusterRole', 'meshtap-viewer');
+  t.same(viewer.rules, [{ apiGroups: ['meshtap.io'], resources: ['calls'], verbs: ['get'] }]);
+  t.equal(viewer.metadata.labels['rbac.authorization.k8s.io/aggregate-to-view'], 'true');
+  const example = render(join(root, 'examples/viewer'));
+  t.equal(example.length, 1);
+  t.match(example[0], { kind: 'RoleBinding', metadata: { namespace: 'demo' }, roleRef: { kind: 'ClusterRole', name: 'meshtap-viewer' } });
+  const d = pick(collector, 'Deployment', 'meshtap-collector');
+  const args: string[] = d.spec.template.spec.containers[0].args;
+  t.equal(args[args.indexOf('--auth') + 1], 'kubernetes', 'the collector checks Kubernetes tokens');
 });
 
 void t.test('Grafana needs a login and viewers cannot edit', async (t) => {
