@@ -12,6 +12,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run: Com
   sidecar: { summary: 'run the transparent capturing proxy', load: () => import('../sidecar/cli.ts') },
   collector: { summary: 'receive, enrich, store and export call records', load: () => import('../collector/cli.ts') },
   tap: { summary: 'follow calls live from the collector, one line per call', load: () => import('../collector/tap/cli.ts') },
+  dashboard: { summary: 'open a cluster collector\'s dashboard on this machine, with your kubeconfig credentials', load: () => import('../collector/dashboard/cli.ts') },
   lab: { summary: 'run a scenario on this machine: pods as network namespaces, the real pipeline', load: () => import('../lab/cli.ts') },
   check: { summary: 'check that this machine can run the lab', load: () => import('../lab/check.ts') },
   'wait-ready': { summary: 'wait until the sidecar reports ready (postStart hook)', load: () => import('../lib/wait-ready.ts') },
