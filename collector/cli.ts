@@ -51,6 +51,8 @@ options:
                            and logs where                                 env MESHTAP_COLLECTOR_AUTH_TOKEN_FILE
   --http-host HOST         address of the HTTP API alone (e.g. 127.0.0.1; ingest stays on --host;
                            on loopback only loopback Host headers are served)  env MESHTAP_COLLECTOR_HTTP_HOST
+  --max-ingest-streams N   open ingest streams at most, one per sidecar (default 4096); beyond it
+                           new streams are refused and the sidecars retry   env MESHTAP_COLLECTOR_MAX_INGEST_STREAMS
   -h, --help               show this help
 
 Exports: OpenTelemetry spans when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set;
@@ -79,6 +81,7 @@ const OPTIONS = {
   auth: { type: 'string' },
   'auth-token-file': { type: 'string' },
   'http-host': { type: 'string' },
+  'max-ingest-streams': { type: 'string' },
 } as const;
 
 export async function run(argv: string[], io: CommandIO): Promise<number> {

@@ -110,7 +110,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   const ingest = createIngest({ store, metrics, log, enrich, onStored: (records) => outputs.export(records) });
   let grpc;
   try {
-    grpc = await startGrpcServer({ host: config.host, port: config.grpcPort, ingest, metrics, log, credentials: grpcCredentials });
+    grpc = await startGrpcServer({ host: config.host, port: config.grpcPort, ingest, metrics, log, credentials: grpcCredentials, maxStreams: config.maxIngestStreams });
   } catch (err) {
     await store.close();
     await inventory?.stop();

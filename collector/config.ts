@@ -76,6 +76,8 @@ export const collectorOptionsSchema = z.strictObject({
   authTokenFile: z.string().min(1).optional(),
   /** Where the HTTP API listens when not on `host` (the lab keeps it on loopback; ingest stays on `host`). */
   httpHost: z.string().min(1).optional(),
+  /** Open ingest streams at most (one per sidecar): a flood of connections cannot exhaust the collector. */
+  maxIngestStreams: z.number().int().positive().default(4096),
 });
 
 export type CollectorOptions = z.input<typeof collectorOptionsSchema>;
@@ -109,6 +111,7 @@ export interface CollectorFlags {
   auth?: string;
   'auth-token-file'?: string;
   'http-host'?: string;
+  'max-ingest-streams'?: string;
 }
 
 function pick(flag: string | undefined, env: string | undefined): [string | undefined, 'flag' | 'env'] {
@@ -147,6 +150,7 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
     ['maxRecords', 'max-records', 'MESHTAP_COLLECTOR_MAX_RECORDS', true],
     ['retentionHours', 'retention-hours', 'MESHTAP_COLLECTOR_RETENTION_HOURS', false],
     ['retentionMaxMb', 'retention-max-mb', 'MESHTAP_COLLECTOR_RETENTION_MAX_MB', false],
+    ['maxIngestStreams', 'max-ingest-streams', 'MESHTAP_COLLECTOR_MAX_INGEST_STREAMS', true],
   ] as const;
   for (const [key, flag, envName, integer] of numbers) {
     const [value, source] = pick(flags[flag], env[envName]);

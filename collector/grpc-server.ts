@@ -22,6 +22,8 @@ export interface GrpcServerOptions {
   credentials?: grpc.ServerCredentials;
   /** Received batches waiting to be stored per stream before the stream stops reading. */
   maxPendingBatches?: number;
+  /** Open ingest streams at most (one per sidecar); beyond it new ones are refused, counted. Default 4096. */
+  maxStreams?: number;
 }
 
 export interface GrpcServer {
@@ -70,11 +72,23 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const streams = new Map<grpc.ServerDuplexStream<Incoming, ShipAckMessage>, () => Promise<void>>();
   let stopping = false;
 
+  const maxStreams = options.maxStreams ?? 4096;
+
   function ship(call: grpc.ServerDuplexStream<Incoming, ShipAckMessage>): void {
     const peer = call.getPeer();
+    if (streams.size >= maxStreams) {
+      // RESOURCE_EXHAUSTED: the shipper backs off and retries; its records wait in its bounded queue.
+      metrics.streamsRefused.inc();
+      log('warn', 'ingest stream refused: too many open streams', { peer, maxStreams });
+      call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: `the collector holds ${maxStreams} ingest streams already` });
+      return;
+    }
     // Over mTLS, which workload is shipping: one line per stream (a sidecar keeps one open).
     const identity = streamPeerIdentity(call.getAuthContext().sslPeerCertificate);
     if (identity) log('info', 'ingest stream', { peer, spiffe_id: identity.spiffeId ?? null, serial: identity.serial });
+    // Over mTLS each record must come from the workload the certificate names; plaintext ingest
+    // (a collector without TLS settings) cannot tell and does not check.
+    const streamIdentity = identity ? { ...(identity.spiffeId !== undefined ? { spiffeId: identity.spiffeId } : {}) } : undefined;
     metrics.streamsActive.inc();
     metrics.streamsTotal.inc();
     let chain: Promise<void> = Promise.resolve();
@@ -104,7 +118,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
       if (pending >= maxPending) call.pause();
       chain = chain.then(async () => {
         try {
-          const ack = UNDECODABLE in incoming ? ingest.undecodable(peer, incoming[UNDECODABLE]) : await ingest.batch(incoming, peer);
+          const ack = UNDECODABLE in incoming ? ingest.undecodable(peer, incoming[UNDECODABLE]) : await ingest.batch(incoming, peer, streamIdentity);
           if (!over && !ended) call.write(ack);
         } catch (err) {
           // ingest does not throw; if it ever does, this stream is dropped, the server keeps serving.

@@ -8,6 +8,7 @@ export const REJECT_REASONS: readonly RecordRejectReason[] = [
   'missing_endpoint',
   'missing_field',
   'bad_value',
+  'identity_mismatch',
 ];
 
 /** Why a whole batch was acknowledged with an error. */

@@ -5,6 +5,7 @@
  */
 import { decodeRecord, type RecordBatchMessage, type RejectionMessage, type ShipAckMessage } from '../record/codec.ts';
 import type { CallRecord } from '../record/record.ts';
+import { checkObserverClaim } from './ingest-identity.ts';
 import type { BatchRejectReason } from './ingest-reasons.ts';
 import type { Logger } from './log.ts';
 import type { CollectorMetrics } from './metrics.ts';
@@ -21,7 +22,11 @@ export interface IngestDeps {
 }
 
 export interface Ingest {
-  batch(batch: RecordBatchMessage, peer: string): Promise<ShipAckMessage>;
+  /**
+   * `streamIdentity` is given for streams over mTLS: then every record's observing end must be
+   * that workload (see ingest-identity.ts). Plaintext streams (`undefined`) are not checked.
+   */
+  batch(batch: RecordBatchMessage, peer: string, streamIdentity?: { spiffeId?: string }): Promise<ShipAckMessage>;
   /** A batch whose bytes did not decode. */
   undecodable(peer: string, detail: string): ShipAckMessage;
 }
@@ -46,7 +51,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   }
 
   return {
-    async batch(batch, peer) {
+    async batch(batch, peer, streamIdentity) {
       metrics.batchesReceived.inc();
       const records = Array.isArray(batch.records) ? batch.records : [];
       metrics.recordsReceived.inc(records.length);
@@ -54,6 +59,16 @@ export function createIngest(deps: IngestDeps): Ingest {
       const rejections: RejectionMessage[] = [];
       for (let index = 0; index < records.length; index++) {
         const result = decodeRecord(records[index]);
+        if (result.ok && streamIdentity !== undefined) {
+          const claim = checkObserverClaim(result.record, streamIdentity.spiffeId, batch.sidecar?.namespace);
+          if (!claim.ok) {
+            rejections.push({ index, reason: 'identity_mismatch' });
+            metrics.recordsRejected.inc({ reason: 'identity_mismatch' });
+            const n = sample('reject:identity_mismatch');
+            if (n !== undefined) log('warn', 'record rejected', { reason: 'identity_mismatch', detail: claim.detail, peer, occurrences: n });
+            continue;
+          }
+        }
         if (result.ok) {
           valid.push(enrich ? enrich(result.record) : result.record);
           continue;

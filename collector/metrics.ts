@@ -11,6 +11,8 @@ export interface CollectorMetrics {
   batchesRejected: Counter<'reason'>;
   streamsActive: Gauge;
   streamsTotal: Counter;
+  /** Ingest streams refused because the collector held its maximum. */
+  streamsRefused: Counter;
   /** Requests for call data refused: 401 (no or bad credentials) or 503 (could not check them). */
   authFailures: Counter<'status'>;
 }
@@ -43,6 +45,7 @@ export function createCollectorMetrics(storeCount: () => Promise<number>): Colle
   });
   return {
     registry,
+    streamsRefused: new Counter({ name: 'meshtap_collector_ingest_streams_refused_total', help: 'Ingest streams refused because the collector held its maximum of open streams.', registers }),
     authFailures: new Counter({ name: 'meshtap_collector_auth_failures_total', help: 'Requests for call data refused, by HTTP status.', labelNames: ['status'], registers }),
     recordsReceived: new Counter({ name: 'meshtap_collector_records_received_total', help: 'Records received over gRPC.', registers }),
     recordsStored: new Counter({ name: 'meshtap_collector_records_stored_total', help: 'Records stored.', registers }),

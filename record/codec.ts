@@ -251,7 +251,9 @@ export type RecordRejectReason =
   | 'bad_time'
   | 'missing_endpoint'
   | 'missing_field'
-  | 'bad_value';
+  | 'bad_value'
+  /** Valid, but its observing end is not the workload of the mTLS stream it came on (collector-side check). */
+  | 'identity_mismatch';
 
 export type RecordDecodeResult =
   | { ok: true; record: CallRecord }

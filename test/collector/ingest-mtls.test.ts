@@ -187,3 +187,23 @@ void t.test('rotation: after the stream breaks, the new stream presents the new 
     'the new stream presented the rotated certificate',
   );
 });
+
+void t.test('a forged identity: records whose observing end is not the stream\'s workload are rejected and counted', async (t) => {
+  const { collector, lines } = await mtlsCollector(t);
+  const identity = identityFrom(ca);
+  const creds = createCollectorCredentials({ mode: 'on', collectorAddr: `127.0.0.1:${collector.grpcPort}`, serverName: SERVER_NAME, identity: () => identity });
+  const shipper = ship(t, collector.grpcPort, { credentials: creds.credentials, channelOptions: creds.channelOptions });
+  const own = fullRecord(1);
+  const otherIdentity = { ...fullRecord(2), src: { ...fullRecord(2).src, identity: 'spiffe://cluster.local/ns/payments/sa/payment' } };
+  const otherNamespace = { ...fullRecord(3), src: { ...fullRecord(3).src, identity: undefined, namespace: 'payments' } };
+  // Inbound: the observing end is the server; the client may be anyone.
+  const inbound = { ...fullRecord(4), observer: 'inbound' as const, src: { ...fullRecord(4).src, identity: 'spiffe://cluster.local/ns/ops/sa/cron', namespace: 'ops' }, dst: { ...fullRecord(4).dst, identity: ID, namespace: 'shop' } };
+  const inboundForged = { ...inbound, id: 'rec-5', dst: { ...inbound.dst, identity: 'spiffe://cluster.local/ns/payments/sa/payment', namespace: 'payments' } };
+  for (const r of [own, otherIdentity, otherNamespace, inbound, inboundForged]) shipper.offer(r);
+  await waitFor('all five acked', () => shipper.stats().shipped + shipper.stats().droppedTotal >= 5);
+  const stored = (await collector.store.list({ limit: 10 })).map((r) => r.id).sort();
+  t.same(stored, ['rec-1', 'rec-4'], 'only records the stream\'s workload observed are stored');
+  const rejected = await collector.metrics.registry.getSingleMetric('meshtap_collector_records_rejected_total')!.get();
+  t.equal(rejected.values.find((v) => v.labels.reason === 'identity_mismatch')?.value, 3, 'the forgeries are counted');
+  t.ok(lines.some((l) => l.msg === 'record rejected' && (l.fields as { reason?: string }).reason === 'identity_mismatch'), 'and logged');
+});
