@@ -42,6 +42,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // The command is done: a handle still open (a socket to a peer that vanished without FIN)
+    // must not keep the process alive. Unref'd, so a clean exit is not delayed.
+    setTimeout(() => process.exit(code), 2000).unref();
   },
   (err: unknown) => {
     process.stderr.write(`meshtap: ${describeError(err)}\n`);

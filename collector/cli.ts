@@ -14,6 +14,10 @@ import {
 } from './config.ts';
 import { startCollector } from './collector.ts';
 import { createJsonLogger } from './log.ts';
+import { armExitDeadline } from '../lib/exit-deadline.ts';
+
+/** From SIGTERM to a forced exit: the 5 s graceful close, the exports' flush, and a margin. */
+export const COLLECTOR_STOP_DEADLINE_MS = 15_000;
 
 const USAGE = `usage: meshtap collector [options]
 
@@ -123,15 +127,13 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     process.on('SIGINT', onSignal);
   });
   log('info', 'collector stopping', { signal });
-  // A second signal during the graceful stop ends it at once.
-  const force = (): void => void collector.close({ force: true });
-  process.once('SIGTERM', force);
-  process.once('SIGINT', force);
+  // Graceful for 5 s (streams acked, the store closed); whatever still hangs then — peers that
+  // vanished without FIN or RST — must not keep the process alive. A second signal ends it now.
+  const deadline = armExitDeadline({ ms: COLLECTOR_STOP_DEADLINE_MS, log: (msg, fields) => log('warn', msg, fields) });
   try {
     await collector.close({ graceMs: 5000 });
   } finally {
-    process.off('SIGTERM', force);
-    process.off('SIGINT', force);
+    deadline.disarm();
   }
   log('info', 'collector stopped');
   return 0;

@@ -1,6 +1,10 @@
 import type { CommandIO } from './cli.ts';
 import { CLI_ERR_USAGE } from './cli.ts';
 import { describeError, isMeshtapError } from './errors.ts';
+import { armExitDeadline } from './exit-deadline.ts';
+
+/** After the drain time, how long closing may take before the process exits regardless. */
+export const SERVE_CLOSE_DEADLINE_MS = 10_000;
 
 export interface ServedProcess {
   close(): Promise<void>;
@@ -50,9 +54,15 @@ export async function serveUntilSignal<O, R extends ServedProcess>(argv: string[
       if (stopping) return;
       stopping = true;
       command.onSignal(running, signal);
+      // Draining and closing are bounded: a server stuck on peers that vanished must still exit.
+      const deadline = armExitDeadline({
+        ms: drainMs + SERVE_CLOSE_DEADLINE_MS,
+        log: (message, fields) => io.stderr.write(`meshtap ${command.name}: ${message} ${JSON.stringify(fields)}\n`),
+      });
       setTimeout(() => {
         running.close().then(
           () => {
+            deadline.disarm();
             command.onStopped(running);
             resolve(0);
           },

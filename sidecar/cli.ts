@@ -4,6 +4,7 @@
  * to start (a port taken, libc not loadable).
  */
 import { parseCommandArgs, type CommandIO } from '../lib/cli.ts';
+import { armExitDeadline } from '../lib/exit-deadline.ts';
 import { describeError, isMeshtapError } from '../lib/errors.ts';
 import { createAdminServer } from './admin/server.ts';
 import { createEpochClock } from './clock.ts';
@@ -233,6 +234,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   }
 
   const received = await signal;
+  // Drain time, the shipper's flush, then out whatever still hangs (a vanished collector or peer).
+  armExitDeadline({ ms: config.drainSeconds * 1000 + SHIPPER_DRAIN_MS + 5000, log: (message, fields) => log.warn(message, fields) });
   draining = true;
   log.info('draining', { signal: received, drain_seconds: config.drainSeconds, active_connections: proxy.activeConnections });
   await proxy.stopAccepting();
