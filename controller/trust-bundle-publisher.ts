@@ -14,7 +14,7 @@
  * replicas cannot clobber each other. Failures are logged and retried with backoff.
  */
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
-import { createBackoff } from '../sidecar/shipper/backoff.ts';
+import { createBackoff } from '../lib/backoff.ts';
 import { silentControllerLogger, type ControllerLogger } from './membership/source.ts';
 
 export const TRUST_BUNDLE_CONFIGMAP = 'meshtap-trust-bundle';

@@ -11,6 +11,7 @@
  */
 import { Buffer } from 'node:buffer';
 import type { CallRecord } from '../../record/record.ts';
+import { equalJitterDelay } from '../../lib/backoff.ts';
 import { createJsonLogger, type Logger } from '../log.ts';
 import type { LokiConfig } from './config.ts';
 import { buildLokiEntry, type LokiEntry } from './entry.ts';
@@ -94,12 +95,6 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | u
   const date = Date.parse(v);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - nowMs);
-}
-
-/** Exponential backoff with equal jitter: half fixed, half random, so retries of many collectors spread out. */
-export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: number): number {
-  const ceiling = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + (ceiling / 2) * random);
 }
 
 function authorizationHeader(config: LokiConfig): string | undefined {
@@ -282,7 +277,7 @@ export function createLokiPusher(config: LokiConfig, deps: LokiPusherDeps = {}):
         log('warn', 'Loki rejected a push; entries dropped', { status: result.status, loki_error: result.error, entries: batch.length });
         return;
       }
-      const delay = result.retryAfterMs ?? backoffDelay(retries + 1, config.minBackoffMs, config.maxBackoffMs, random());
+      const delay = result.retryAfterMs ?? equalJitterDelay(retries + 1, config.minBackoffMs, config.maxBackoffMs, random());
       if (retries >= config.maxRetries || now() - started + delay > config.maxRetryMs) {
         drop('retries_exhausted', batch.length);
         log('warn', 'Loki push failed after retries; entries dropped', {

@@ -10,7 +10,7 @@
  */
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { IssuedWorkloadCertificate } from '../../certs/ca-client.ts';
-import { createBackoff } from '../shipper/backoff.ts';
+import { createBackoff } from '../../lib/backoff.ts';
 import { renewDelayMs } from './renewal.ts';
 
 export interface IdentityLogger {

@@ -15,7 +15,7 @@ import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import { MeshtapError } from '../../lib/errors.ts';
-import { createBackoff } from '../shipper/backoff.ts';
+import { createBackoff } from '../../lib/backoff.ts';
 import { SC_ERR_MEMBERSHIP_CONFIG } from './errors.ts';
 import { buildMembershipTable, resolveMembership, type FeedState, type MembershipLookup, type MembershipTable } from './lookup.ts';
 import { loadMembershipServiceDefinition, type MembershipSnapshotMessage, type WatchRequestMessage } from '../../record/membership-proto.ts';
