@@ -12,6 +12,8 @@ import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import { MeshtapError, isMeshtapError } from '../lib/errors.ts';
+import { shutdownGrpcServer } from '../lib/grpc-shutdown.ts';
+import { formatHostPort } from '../lib/host-port.ts';
 import type { AuthenticatedWorkload, Authenticator } from './authn/authenticator.ts';
 import type { CertBundle } from './bundle.ts';
 import { createCaMetrics, type CaMetrics, type SignOutcome } from './ca-metrics.ts';
@@ -249,10 +251,6 @@ export interface CaServer {
   close(options?: { graceMs?: number }): Promise<void>;
 }
 
-function formatHostPort(host: string, port: number): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 export async function startCaServer(options: StartCaServerOptions): Promise<CaServer> {
   const { host = '127.0.0.1', port = DEFAULT_CA_PORT, tls, insecure, ...serviceOptions } = options;
   if (!tls && !insecure) {
@@ -280,17 +278,7 @@ export async function startCaServer(options: StartCaServerOptions): Promise<CaSe
     port: bound,
     service,
     close({ graceMs = 2000 } = {}) {
-      closing ??= new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      closing ??= shutdownGrpcServer(server, graceMs).then(() => undefined);
       return closing;
     },
   };

@@ -6,6 +6,8 @@
  * the stream (the deserializer is wrapped), so one bad sender costs one counted batch.
  */
 import * as grpc from '@grpc/grpc-js';
+import { shutdownGrpcServer } from '../lib/grpc-shutdown.ts';
+import { formatHostPort } from '../lib/host-port.ts';
 import { loadCollectorProto, type RecordBatchMessage, type ShipAckMessage } from '../record/codec.ts';
 import type { Ingest } from './ingest.ts';
 import { streamPeerIdentity } from './ingest-tls.ts';
@@ -52,10 +54,6 @@ function buildService(): grpc.ServiceDefinition {
       },
     },
   };
-}
-
-export function formatHostPort(host: string, port: number): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
@@ -143,17 +141,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         return;
       }
       await Promise.race([Promise.all([...streams.values()].map((end) => end())), new Promise((r) => setTimeout(r, graceMs).unref())]);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await shutdownGrpcServer(server, graceMs);
     },
   };
 }

@@ -16,6 +16,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { CLI_ERR_USAGE, parseCommandArgs, parsePort, type CommandIO } from '../lib/cli.ts';
 import { MeshtapError, describeError } from '../lib/errors.ts';
+import { shutdownGrpcServer } from '../lib/grpc-shutdown.ts';
+import { formatHost, formatHostPort } from '../lib/host-port.ts';
 import type { Authenticator } from '../certs/authn/authenticator.ts';
 import { loadJwtKeyAuthenticator } from '../certs/authn/jwt-key.ts';
 import { createInClusterTokenReviewAuthenticator } from '../certs/authn/kube-tokenreview.ts';
@@ -239,7 +241,7 @@ function inventoryLogger(log: ControllerLogger): InventoryLogger {
 }
 
 function bindGrpc(server: grpc.Server, host: string, port: number, credentials: grpc.ServerCredentials): Promise<number> {
-  const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+  const address = formatHostPort(host, port);
   return new Promise((resolve, reject) => {
     server.bindAsync(address, credentials, (err, bound) => {
       if (err) reject(new MeshtapError(CTL_ERR_LISTEN, `cannot listen on ${address} for gRPC: ${err.message}`, { cause: err }));
@@ -329,21 +331,10 @@ export async function startController(opts: ControllerCliOptions, io: Pick<Comma
     }
     const grpcPort = await bindGrpc(server, opts.host, opts.grpcPort, credentials);
     let graceMs = 2000;
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          membership.close();
-          const timer = setTimeout(() => {
-            server.forceShutdown();
-            resolve();
-          }, graceMs);
-          timer.unref();
-          server.tryShutdown(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        }),
-    );
+    cleanups.push(async () => {
+      membership.close();
+      await shutdownGrpcServer(server, graceMs);
+    });
 
     await source.start();
     if (inventory) await inventory.start();
@@ -361,7 +352,7 @@ export async function startController(opts: ControllerCliOptions, io: Pick<Comma
       });
     }
 
-    const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+    const shownHost = formatHost(opts.host);
     log.info(
       {
         event: 'controller-ready',

@@ -12,6 +12,7 @@ import { createSecureContext } from 'node:tls';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { CLI_ERR_USAGE, parseCommandArgs, parsePort, type CommandIO } from '../lib/cli.ts';
 import { MeshtapError, describeError } from '../lib/errors.ts';
+import { formatHost } from '../lib/host-port.ts';
 import type { InjectFn } from './admission.ts';
 import { syncWebhookCaBundle } from './bootstrap.ts';
 import { injectPod, type PodLike } from './inject.ts';
@@ -245,7 +246,7 @@ export async function startWebhook(opts: WebhookCliOptions, io: Pick<CommandIO, 
   await app.listen({ port: opts.port, host: opts.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
-  const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  const shownHost = formatHost(opts.host);
   // One parseable line: tools (and tests) started with --port 0 read the port from it.
   log.info({ event: 'listening', address: `https://${shownHost}:${port}`, host: opts.host, port }, `webhook listening on https://${shownHost}:${port}`);
 
