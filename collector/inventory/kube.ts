@@ -26,6 +26,7 @@ import {
 } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { MeshtapError, describeError } from '../../lib/errors.ts';
+import { withTimeout } from '../../lib/with-timeout.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { resolveKubeInventoryOptions, type KubeInventoryConfig, type KubeInventoryOptions } from './config.ts';
 import { COL_ERR_INVENTORY_KUBECONFIG, COL_ERR_INVENTORY_LIST_TIMEOUT } from './errors.ts';
@@ -331,19 +332,7 @@ class KubeInventoryImpl implements KubeInventory {
   }
 
   withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new MeshtapError(COL_ERR_INVENTORY_LIST_TIMEOUT, `${what}: no answer within ${ms} ms`)), ms);
-      promise.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(err instanceof Error ? err : new Error(String(err)));
-        },
-      );
-    });
+    return withTimeout(promise, ms, () => new MeshtapError(COL_ERR_INVENTORY_LIST_TIMEOUT, `${what}: no answer within ${ms} ms`));
   }
 
   lookupIp(ip: string, at: bigint): PodInfo | undefined {
