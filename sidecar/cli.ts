@@ -5,6 +5,7 @@
  */
 import { parseCommandArgs, type CommandIO } from '../lib/cli.ts';
 import { describeError, isMeshtapError } from '../lib/errors.ts';
+import { waitForSignal } from '../lib/signals.ts';
 import { createAdminServer } from './admin/server.ts';
 import { createEpochClock } from './clock.ts';
 import { SIDECAR_DEFAULTS, resolveSidecarConfig, type SidecarConfig } from './config.ts';
@@ -66,18 +67,6 @@ configuration (environment):
   MESHTAP_PROBE_PORTS               strict mode: ports where plaintext from HOST_IP (kubelet probes) is accepted
   HOST_IP                           the node's IP (downward API status.hostIP)
 `;
-}
-
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', on);
-      process.off('SIGINT', on);
-      resolve(signal);
-    };
-    process.on('SIGTERM', on);
-    process.on('SIGINT', on);
-  });
 }
 
 function checkIdentity(config: SidecarConfig, log: Logger): void {
@@ -229,10 +218,12 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     await admin.close().catch(() => undefined);
     await shipper?.close({ drainMs: 0 }).catch(() => undefined);
     await mtls?.close().catch(() => undefined);
+    signal.dispose();
     return 1;
   }
 
-  const received = await signal;
+  const received = await signal.promise;
+  signal.dispose();
   draining = true;
   log.info('draining', { signal: received, drain_seconds: config.drainSeconds, active_connections: proxy.activeConnections });
   await proxy.stopAccepting();
