@@ -14,10 +14,11 @@
 import { serveUntilSignal } from '../lib/serve.ts';
 import * as grpc from '@grpc/grpc-js';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { CLI_ERR_USAGE, parseCommandArgs, parsePort, type CommandIO } from '../lib/cli.ts';
+import { parseCommandArgs, type CommandIO } from '../lib/cli.ts';
 import { MeshtapError, describeError } from '../lib/errors.ts';
 import { shutdownGrpcServer } from '../lib/grpc-shutdown.ts';
 import { formatHost, formatHostPort } from '../lib/host-port.ts';
+import { SERVER_FLAGS, commandPort, commandUsageError, requireFlag, resolveServerFlags } from '../lib/server-flags.ts';
 import type { Authenticator } from '../certs/authn/authenticator.ts';
 import { loadJwtKeyAuthenticator } from '../certs/authn/jwt-key.ts';
 import { createInClusterTokenReviewAuthenticator } from '../certs/authn/kube-tokenreview.ts';
@@ -74,8 +75,6 @@ options:
   -h, --help                   show this help
 `;
 
-const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
-const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 export interface ControllerCliOptions {
   webhookCertDir: string;
@@ -101,7 +100,7 @@ export interface ControllerCliOptions {
 }
 
 function usageError(message: string): MeshtapError {
-  return new MeshtapError(CLI_ERR_USAGE, `meshtap controller: ${message}`);
+  return commandUsageError('controller', message);
 }
 
 function splitList(values: string[] | undefined): string[] {
@@ -117,42 +116,20 @@ export function parseControllerArgs(argv: string[]): ControllerCliOptions | 'hel
     'grpc-cert-dir': { type: 'string' },
     'grpc-dns': { type: 'string', multiple: true },
     'grpc-ip': { type: 'string', multiple: true },
-    host: { type: 'string' },
     'trust-domain': { type: 'string' },
     'token-key': { type: 'string' },
     'inventory-file': { type: 'string' },
     kubeconfig: { type: 'string' },
     'publish-trust-bundle': { type: 'boolean' },
-    config: { type: 'string' },
-    'patch-webhook-config': { type: 'string' },
-    namespaces: { type: 'string' },
-    'strict-namespace-labels': { type: 'boolean' },
-    'service-account-dir': { type: 'string' },
-    'drain-seconds': { type: 'string' },
-    'log-level': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
+    ...SERVER_FLAGS,
   });
   if (values.help) return 'help';
-  const webhookCertDir = values['webhook-cert-dir'];
-  if (!webhookCertDir) throw usageError('--webhook-cert-dir is required (the directory holding the webhook\'s tls.crt and tls.key)');
-  const caDir = values['ca-dir'];
-  if (!caDir) throw usageError('--ca-dir is required (the CA directory holding tls.crt, tls.key and ca.crt)');
-  const port = (flag: string, value: string | undefined, fallback: number): number => {
-    try {
-      return parsePort(flag, value, fallback);
-    } catch (err) {
-      throw usageError(describeError(err).replace(/^CLI_ERR_USAGE: /, ''));
-    }
-  };
-  const webhookPort = port('--webhook-port', values['webhook-port'], 9443);
-  const grpcPort = port('--grpc-port', values['grpc-port'], DEFAULT_CA_PORT);
+  const webhookCertDir = requireFlag('controller', '--webhook-cert-dir', values['webhook-cert-dir'], "the directory holding the webhook's tls.crt and tls.key");
+  const caDir = requireFlag('controller', '--ca-dir', values['ca-dir'], 'the CA directory holding tls.crt, tls.key and ca.crt');
+  const webhookPort = commandPort('controller', '--webhook-port', values['webhook-port'], 9443);
+  const grpcPort = commandPort('controller', '--grpc-port', values['grpc-port'], DEFAULT_CA_PORT);
   if (webhookPort !== 0 && webhookPort === grpcPort) throw usageError(`--webhook-port and --grpc-port must differ, both are ${grpcPort}`);
-  const drain = values['drain-seconds'] ?? '0';
-  if (!/^\d+$/.test(drain) || Number(drain) > 300) throw usageError(`--drain-seconds must be a whole number 0-300, got "${drain}"`);
-  const logLevel = values['log-level'] ?? 'info';
-  if (!LOG_LEVELS.has(logLevel)) throw usageError(`--log-level must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`);
-  const name = values['patch-webhook-config'];
-  if (name !== undefined && !OBJECT_NAME.test(name)) throw usageError(`--patch-webhook-config must be a Kubernetes object name, got "${name}"`);
+  const shared = resolveServerFlags('controller', values);
   const trustDomain = values['trust-domain'];
   if (trustDomain !== undefined) {
     try {
@@ -180,19 +157,13 @@ export function parseControllerArgs(argv: string[]): ControllerCliOptions | 'hel
     grpcCertDir: values['grpc-cert-dir'],
     grpcDns,
     grpcIps,
-    host: values.host ?? '0.0.0.0',
     trustDomain,
     tokenKeyFile: values['token-key'],
     inventoryFile: values['inventory-file'],
     kubeconfig: values.kubeconfig,
     publishTrustBundle: values['publish-trust-bundle'] ?? false,
-    configFile: values.config,
-    patchWebhookConfig: name,
-    namespacesFile: values.namespaces,
-    strictNamespaceLabels: values['strict-namespace-labels'] ?? false,
-    serviceAccountDir: values['service-account-dir'] ?? DEFAULT_SERVICE_ACCOUNT_DIR,
-    drainSeconds: Number(drain),
-    logLevel,
+    ...shared,
+    serviceAccountDir: shared.serviceAccountDir ?? DEFAULT_SERVICE_ACCOUNT_DIR,
   };
 }
 
