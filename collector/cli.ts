@@ -13,7 +13,7 @@ import {
   resolveInventoryKind,
 } from './config.ts';
 import { startCollector } from './collector.ts';
-import { createJsonLogger } from './log.ts';
+import { createJsonLogger } from '../lib/log.ts';
 
 const USAGE = `usage: meshtap collector [options]
 
@@ -81,20 +81,23 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   try {
     collector = await startCollector(config, { log, env: io.env });
   } catch (err) {
-    log('error', 'collector failed to start', { detail: describeError(err) });
+    log.error({ detail: describeError(err) }, 'collector failed to start');
     return 1;
   }
-  log('info', 'collector listening', {
-    host: config.host,
-    grpcPort: collector.grpcPort,
-    ingest: collector.ingestSecurity,
-    ...(config.tlsCertDir !== undefined ? { tlsCertDir: config.tlsCertDir } : {}),
-    httpPort: collector.httpPort,
-    store: config.store,
-    ...(config.store === 'sqlite' ? { db: config.dbPath } : {}),
-    inventory: collector.inventory ? resolveInventoryKind(config, io.env) : 'none',
-    ...collector.outputs.describe(),
-  });
+  log.info(
+    {
+      host: config.host,
+      grpcPort: collector.grpcPort,
+      ingest: collector.ingestSecurity,
+      ...(config.tlsCertDir !== undefined ? { tlsCertDir: config.tlsCertDir } : {}),
+      httpPort: collector.httpPort,
+      store: config.store,
+      ...(config.store === 'sqlite' ? { db: config.dbPath } : {}),
+      inventory: collector.inventory ? resolveInventoryKind(config, io.env) : 'none',
+      ...collector.outputs.describe(),
+    },
+    'collector listening',
+  );
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const onSignal = (s: NodeJS.Signals): void => {
@@ -105,7 +108,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-  log('info', 'collector stopping', { signal });
+  log.info({ signal }, 'collector stopping');
   // A second signal during the graceful stop ends it at once.
   const force = (): void => void collector.close({ force: true });
   process.once('SIGTERM', force);
@@ -116,6 +119,6 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     process.off('SIGTERM', force);
     process.off('SIGINT', force);
   }
-  log('info', 'collector stopped');
+  log.info({}, 'collector stopped');
   return 0;
 }

@@ -11,7 +11,7 @@ import { formatHostPort } from '../lib/host-port.ts';
 import { loadCollectorProto, type RecordBatchMessage, type ShipAckMessage } from '../record/codec.ts';
 import type { Ingest } from './ingest.ts';
 import { streamPeerIdentity } from './ingest-tls.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../lib/log.ts';
 import type { CollectorMetrics } from './metrics.ts';
 
 export interface GrpcServerOptions {
@@ -72,7 +72,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     const peer = call.getPeer();
     // Over mTLS, which workload is shipping: one line per stream (a sidecar keeps one open).
     const identity = streamPeerIdentity(call.getAuthContext().sslPeerCertificate);
-    if (identity) log('info', 'ingest stream', { peer, spiffe_id: identity.spiffeId ?? null, serial: identity.serial });
+    if (identity) log.info({ peer, spiffe_id: identity.spiffeId ?? null, serial: identity.serial }, 'ingest stream');
     metrics.streamsActive.inc();
     metrics.streamsTotal.inc();
     let chain: Promise<void> = Promise.resolve();
@@ -106,7 +106,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
           if (!over && !ended) call.write(ack);
         } catch (err) {
           // ingest does not throw; if it ever does, this stream is dropped, the server keeps serving.
-          log('error', 'ingest failed', { peer, detail: err instanceof Error ? err.message : String(err) });
+          log.error({ peer, detail: err instanceof Error ? err.message : String(err) }, 'ingest failed');
           if (!over) call.destroy(err instanceof Error ? err : new Error(String(err)));
         } finally {
           pending--;
@@ -116,7 +116,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     });
     call.on('end', () => void endStream());
     call.on('error', (err) => {
-      log('debug', 'ingest stream error', { peer, detail: err.message });
+      log.debug?.({ peer, detail: err.message }, 'ingest stream error');
       done();
     });
     call.on('cancelled', done);

@@ -18,6 +18,7 @@ import { parseCommandArgs, type CommandIO } from '../lib/cli.ts';
 import { MeshtapError, describeError } from '../lib/errors.ts';
 import { shutdownGrpcServer } from '../lib/grpc-shutdown.ts';
 import { formatHost, formatHostPort } from '../lib/host-port.ts';
+import { withFields, type Logger } from '../lib/log.ts';
 import { SERVER_FLAGS, commandPort, commandUsageError, requireFlag, resolveServerFlags } from '../lib/server-flags.ts';
 import type { Authenticator } from '../certs/authn/authenticator.ts';
 import { loadJwtKeyAuthenticator } from '../certs/authn/jwt-key.ts';
@@ -30,7 +31,6 @@ import { readTlsDir } from '../certs/tls-dir.ts';
 import { issueWebhookCert } from '../certs/webhook-cert.ts';
 import type { InventoryResource } from '../collector/inventory/inventory.ts';
 import type { KubeInventory } from '../collector/inventory/kube.ts';
-import type { Logger as InventoryLogger } from '../collector/log.ts';
 import { loadServingCertificate, startWebhook, type RunningWebhook } from '../webhook/cli.ts';
 import { DEFAULT_SERVICE_ACCOUNT_DIR, isInCluster } from '../webhook/kube-client.ts';
 import type { ServingCertificate } from '../webhook/server.ts';
@@ -39,7 +39,7 @@ import { MEMBERSHIP_RESOURCES, createClusterSource } from './membership/cluster-
 import { createFileSource } from './membership/file-source.ts';
 import { createMembershipHub, type MembershipHub } from './membership/hub.ts';
 import { createMembershipService, type MembershipService } from './membership/service.ts';
-import type { ControllerLogger, MembershipSource } from './membership/source.ts';
+import type { MembershipSource } from './membership/source.ts';
 import type { TrustBundlePublisher } from './trust-bundle-publisher.ts';
 
 const USAGE = `usage: meshtap controller --webhook-cert-dir DIR --ca-dir DIR [options]
@@ -172,7 +172,7 @@ export interface RunningController {
   webhookPort: number;
   grpcPort: number;
   trustDomain: string;
-  log: ControllerLogger;
+  log: Logger;
   /** Stops everything; streams get UNAVAILABLE, signing calls in flight may finish for `graceMs`. */
   close(options?: { graceMs?: number }): Promise<void>;
 }
@@ -202,13 +202,6 @@ async function clusterConfig(opts: ControllerCliOptions, env: NodeJS.ProcessEnv)
   if (!opts.kubeconfig && !isInCluster(env)) return undefined;
   const [{ loadKubeConfig }, { resolveKubeInventoryOptions }] = await Promise.all([import('../collector/inventory/kube.ts'), import('../collector/inventory/config.ts')]);
   return loadKubeConfig(resolveKubeInventoryOptions(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), env);
-}
-
-function inventoryLogger(log: ControllerLogger): InventoryLogger {
-  return (level, msg, fields = {}) => {
-    const fn = level === 'debug' ? (log.debug ?? log.info) : log[level];
-    fn.call(log, { component: 'inventory', ...fields }, msg);
-  };
 }
 
 function bindGrpc(server: grpc.Server, host: string, port: number, credentials: grpc.ServerCredentials): Promise<number> {
@@ -254,7 +247,7 @@ export async function startController(opts: ControllerCliOptions, io: Pick<Comma
     },
     io,
   );
-  const log: ControllerLogger = webhook.app.log.child({ component: 'controller' });
+  const log: Logger = webhook.app.log.child({ component: 'controller' });
   const cleanups: (() => Promise<void> | void)[] = [() => webhook.close()];
   const unwind = async (): Promise<void> => {
     for (const fn of cleanups.reverse()) {
@@ -277,7 +270,7 @@ export async function startController(opts: ControllerCliOptions, io: Pick<Comma
     if (resources.size > 0) {
       const kubeConfig = await clusterConfig(opts, io.env);
       const { createKubeInventory } = await import('../collector/inventory/kube.ts');
-      inventory = createKubeInventory({ resources: [...resources] }, { kubeConfig, log: inventoryLogger(log) });
+      inventory = createKubeInventory({ resources: [...resources] }, { kubeConfig, log: withFields(log, { component: 'inventory' }) });
       const inv = inventory;
       cleanups.push(() => inv.stop());
     }

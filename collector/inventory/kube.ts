@@ -27,7 +27,7 @@ import {
 import { Registry } from 'prom-client';
 import { MeshtapError, describeError } from '../../lib/errors.ts';
 import { withTimeout } from '../../lib/with-timeout.ts';
-import { silentLogger, type Logger } from '../log.ts';
+import { silentLogger, type Logger } from '../../lib/log.ts';
 import { resolveKubeInventoryOptions, type KubeInventoryConfig, type KubeInventoryOptions } from './config.ts';
 import { COL_ERR_INVENTORY_KUBECONFIG, COL_ERR_INVENTORY_LIST_TIMEOUT } from './errors.ts';
 import { InventoryIndex } from './index.ts';
@@ -234,7 +234,7 @@ class Source {
     this.delayMs = Math.min(Math.max(this.delayMs * 2, 1), restartMaxMs);
     this.restarts++;
     this.#owner.metrics.restarts.inc({ resource: this.resource });
-    this.#owner.log('warn', 'inventory informer failed; restarting', { resource: this.resource, error: describeError(err), retryInMs: wait, restarts: this.restarts });
+    this.#owner.log.warn({ resource: this.resource, error: describeError(err), retryInMs: wait, restarts: this.restarts }, 'inventory informer failed; restarting');
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       void this.run();
@@ -276,7 +276,7 @@ class KubeInventoryImpl implements KubeInventory {
 
   start(): Promise<void> {
     this.#started ??= Promise.all(this.#sources.map((s) => s.run())).then(() => {
-      this.log('info', 'inventory started', { synced: this.#sources.filter((s) => s.synced).map((s) => s.resource) });
+      this.log.info({ synced: this.#sources.filter((s) => s.synced).map((s) => s.resource) }, 'inventory started');
     });
     return this.#started;
   }
