@@ -14,6 +14,7 @@ import {
 } from './config.ts';
 import { startCollector } from './collector.ts';
 import { createJsonLogger } from '../lib/log.ts';
+import { waitForSignal } from '../lib/signals.ts';
 
 const USAGE = `usage: meshtap collector [options]
 
@@ -99,15 +100,9 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     'collector listening',
   );
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    const onSignal = (s: NodeJS.Signals): void => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      resolve(s);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  const wait = waitForSignal();
+  const signal = await wait.promise;
+  wait.dispose();
   log.info({ signal }, 'collector stopping');
   // A second signal during the graceful stop ends it at once.
   const force = (): void => void collector.close({ force: true });
