@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import type { Operation } from 'fast-json-patch';
 import { MeshtapError } from '../lib/errors.ts';
+import { formatHostPort } from '../lib/host-port.ts';
 import type { KubeObject } from './admission.ts';
 import { WH_ERR_KUBE_API, WH_ERR_KUBE_CONFIG } from './server-errors.ts';
 
@@ -149,8 +150,7 @@ export async function resolveInClusterKubeOptions(options: InClusterOptions): Pr
     if (!cached || now() - cached.at >= ttl) cached = { value: (await readOrFail('token')).trim(), at: now() };
     return cached.value;
   };
-  const hostPart = host.includes(':') ? `[${host}]` : host;
-  return { server: `https://${hostPart}:${port}`, ca, token };
+  return { server: `https://${formatHostPort(host, port)}`, ca, token };
 }
 
 export interface NamespaceLookupOptions {
