@@ -12,6 +12,9 @@ import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import { MeshtapError, isMeshtapError } from '../lib/errors.ts';
+import { shutdownGrpcServer } from '../lib/grpc-shutdown.ts';
+import { formatHostPort } from '../lib/host-port.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
 import type { AuthenticatedWorkload, Authenticator } from './authn/authenticator.ts';
 import type { CertBundle } from '../lib/tls/cert-bundle.ts';
 import { createCaMetrics, type CaMetrics, type SignOutcome } from './ca-metrics.ts';
@@ -30,14 +33,6 @@ export const DEFAULT_CA_PORT = 15012;
 export const MAX_TOKEN_BYTES = 16 * 1024;
 
 /** A pino-compatible logger (fastify's, the controller's), or anything with these three methods. */
-export interface CaLogger {
-  info(fields: object, msg: string): void;
-  warn(fields: object, msg: string): void;
-  error(fields: object, msg: string): void;
-}
-
-const silentLogger: CaLogger = { info() {}, warn() {}, error() {} };
-
 const isFunction = (v: unknown): boolean => typeof v === 'function';
 
 const CaServiceOptionsSchema = z.object({
@@ -56,7 +51,7 @@ const CaServiceOptionsSchema = z.object({
   clock: z.custom<() => Date>(isFunction, 'must be a function returning a Date').optional(),
   /** Default: metrics on a registry of their own (`createCaMetrics({ registry })` to use yours). */
   metrics: z.custom<CaMetrics>((v) => typeof v === 'object' && v !== null && isFunction((v as CaMetrics).recordSign), 'must come from createCaMetrics').optional(),
-  logger: z.custom<CaLogger>((v) => typeof v === 'object' && v !== null && isFunction((v as CaLogger).info) && isFunction((v as CaLogger).warn), 'must have info/warn/error(fields, msg)').optional(),
+  logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && isFunction((v as Logger).info) && isFunction((v as Logger).warn), 'must have info/warn/error(fields, msg)').optional(),
   /** CSRs larger than this are refused before parsing. */
   maxCsrBytes: z.number().int().min(1024).max(1 << 20).default(16 * 1024),
 });
@@ -243,10 +238,6 @@ export interface CaServer {
   close(options?: { graceMs?: number }): Promise<void>;
 }
 
-function formatHostPort(host: string, port: number): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 export async function startCaServer(options: StartCaServerOptions): Promise<CaServer> {
   const { host = '127.0.0.1', port = DEFAULT_CA_PORT, tls, insecure, ...serviceOptions } = options;
   if (!tls && !insecure) {
@@ -274,17 +265,7 @@ export async function startCaServer(options: StartCaServerOptions): Promise<CaSe
     port: bound,
     service,
     close({ graceMs = 2000 } = {}) {
-      closing ??= new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      closing ??= shutdownGrpcServer(server, graceMs).then(() => undefined);
       return closing;
     },
   };

@@ -13,7 +13,8 @@ import {
   resolveInventoryKind,
 } from './config.ts';
 import { startCollector } from './collector.ts';
-import { createJsonLogger } from './log.ts';
+import { createJsonLogger } from '../lib/log.ts';
+import { waitForSignal } from '../lib/signals.ts';
 import { armExitDeadline } from '../lib/exit-deadline.ts';
 
 /** From SIGTERM to a forced exit: the 5 s graceful close, the exports' flush, and a margin. */
@@ -100,41 +101,38 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   try {
     collector = await startCollector(config, { log, env: io.env });
   } catch (err) {
-    log('error', 'collector failed to start', { detail: describeError(err) });
+    log.error({ detail: describeError(err) }, 'collector failed to start');
     return 1;
   }
-  log('info', 'collector listening', {
-    host: config.host,
-    grpcPort: collector.grpcPort,
-    ingest: collector.ingestSecurity,
-    ...(config.tlsCertDir !== undefined ? { tlsCertDir: config.tlsCertDir } : {}),
-    httpPort: collector.httpPort,
-    ...(config.httpHost !== undefined ? { httpHost: config.httpHost } : {}),
-    ...collector.auth,
-    store: config.store,
-    ...(config.store === 'sqlite' ? { db: config.dbPath } : {}),
-    inventory: collector.inventory ? resolveInventoryKind(config, io.env) : 'none',
-    ...collector.outputs.describe(),
-  });
+  log.info(
+    {
+      host: config.host,
+      grpcPort: collector.grpcPort,
+      ingest: collector.ingestSecurity,
+      ...(config.tlsCertDir !== undefined ? { tlsCertDir: config.tlsCertDir } : {}),
+      httpPort: collector.httpPort,
+      ...(config.httpHost !== undefined ? { httpHost: config.httpHost } : {}),
+      ...collector.auth,
+      store: config.store,
+      ...(config.store === 'sqlite' ? { db: config.dbPath } : {}),
+      inventory: collector.inventory ? resolveInventoryKind(config, io.env) : 'none',
+      ...collector.outputs.describe(),
+    },
+    'collector listening',
+  );
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    const onSignal = (s: NodeJS.Signals): void => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      resolve(s);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
-  log('info', 'collector stopping', { signal });
+  const wait = waitForSignal();
+  const signal = await wait.promise;
+  wait.dispose();
+  log.info({ signal }, 'collector stopping');
   // Graceful for 5 s (streams acked, the store closed); whatever still hangs then — peers that
   // vanished without FIN or RST — must not keep the process alive. A second signal ends it now.
-  const deadline = armExitDeadline({ ms: COLLECTOR_STOP_DEADLINE_MS, log: (msg, fields) => log('warn', msg, fields) });
+  const deadline = armExitDeadline({ ms: COLLECTOR_STOP_DEADLINE_MS, log: (msg, fields) => log.warn(fields, msg) });
   try {
     await collector.close({ graceMs: 5000 });
   } finally {
     deadline.disarm();
   }
-  log('info', 'collector stopped');
+  log.info({}, 'collector stopped');
   return 0;
 }

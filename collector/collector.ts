@@ -11,7 +11,7 @@ import { startGrpcServer } from './grpc-server.ts';
 import { loadIngestCredentials } from './ingest-tls.ts';
 import { buildHttpApp } from './http-server.ts';
 import { createIngest } from './ingest.ts';
-import { silentLogger, type Logger } from './log.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { createCollectorMetrics, type CollectorMetrics } from './metrics.ts';
 import type { RecordStore } from './record-store.ts';
@@ -104,7 +104,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   const env = deps.env ?? {};
   const inventory = deps.inventory ?? (await openInventory(config, env, log, metrics));
   // An inventory that cannot start (API unreachable) is retried by itself; ingest goes on unnamed.
-  await inventory?.start().catch((err: unknown) => log('error', 'inventory failed to start', { detail: (err as Error).message }));
+  await inventory?.start().catch((err: unknown) => log.error({ detail: (err as Error).message }, 'inventory failed to start'));
   const outputs = deps.outputs ?? openOutputs(env, { log, registry: metrics.registry });
   const enrich = inventory ? (record: CallRecord) => enrichRecord(record, inventory) : undefined;
   const ingest = createIngest({ store, metrics, log, enrich, onStored: (records) => outputs.export(records) });

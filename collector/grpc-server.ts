@@ -6,10 +6,12 @@
  * the stream (the deserializer is wrapped), so one bad sender costs one counted batch.
  */
 import * as grpc from '@grpc/grpc-js';
+import { shutdownGrpcServer } from '../lib/grpc-shutdown.ts';
+import { formatHostPort } from '../lib/host-port.ts';
 import { loadCollectorProto, type RecordBatchMessage, type ShipAckMessage } from '../record/codec.ts';
 import type { Ingest } from './ingest.ts';
 import { streamPeerIdentity } from './ingest-tls.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../lib/log.ts';
 import type { CollectorMetrics } from './metrics.ts';
 
 export interface GrpcServerOptions {
@@ -56,10 +58,6 @@ function buildService(): grpc.ServiceDefinition {
   };
 }
 
-export function formatHostPort(host: string, port: number): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
   const { ingest, metrics, log } = options;
   const maxPending = options.maxPendingBatches ?? 8;
@@ -79,13 +77,13 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     if (streams.size >= maxStreams) {
       // RESOURCE_EXHAUSTED: the shipper backs off and retries; its records wait in its bounded queue.
       metrics.streamsRefused.inc();
-      log('warn', 'ingest stream refused: too many open streams', { peer, maxStreams });
+      log.warn({ peer, maxStreams }, 'ingest stream refused: too many open streams');
       call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: `the collector holds ${maxStreams} ingest streams already` });
       return;
     }
     // Over mTLS, which workload is shipping: one line per stream (a sidecar keeps one open).
     const identity = streamPeerIdentity(call.getAuthContext().sslPeerCertificate);
-    if (identity) log('info', 'ingest stream', { peer, spiffe_id: identity.spiffeId ?? null, serial: identity.serial });
+    if (identity) log.info({ peer, spiffe_id: identity.spiffeId ?? null, serial: identity.serial }, 'ingest stream');
     // Over mTLS each record must come from the workload the certificate names; plaintext ingest
     // (a collector without TLS settings) cannot tell and does not check.
     const streamIdentity = identity ? { ...(identity.spiffeId !== undefined ? { spiffeId: identity.spiffeId } : {}) } : undefined;
@@ -122,7 +120,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
           if (!over && !ended) call.write(ack);
         } catch (err) {
           // ingest does not throw; if it ever does, this stream is dropped, the server keeps serving.
-          log('error', 'ingest failed', { peer, detail: err instanceof Error ? err.message : String(err) });
+          log.error({ peer, detail: err instanceof Error ? err.message : String(err) }, 'ingest failed');
           if (!over) call.destroy(err instanceof Error ? err : new Error(String(err)));
         } finally {
           pending--;
@@ -132,7 +130,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     });
     call.on('end', () => void endStream());
     call.on('error', (err) => {
-      log('debug', 'ingest stream error', { peer, detail: err.message });
+      log.debug?.({ peer, detail: err.message }, 'ingest stream error');
       done();
     });
     call.on('cancelled', done);
@@ -157,17 +155,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         return;
       }
       await Promise.race([Promise.all([...streams.values()].map((end) => end())), new Promise((r) => setTimeout(r, graceMs).unref())]);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await shutdownGrpcServer(server, graceMs);
     },
   };
 }

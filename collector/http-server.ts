@@ -16,7 +16,7 @@ import { buildServiceMap } from './servicemap.ts';
 import type { StreamHub } from './stream.ts';
 import { buildTrace } from './traces.ts';
 import { COL_ERR_AUTH_UNAVAILABLE, COL_ERR_BAD_QUERY, COL_ERR_HOST, COL_ERR_INTERNAL, COL_ERR_NOT_FOUND, COL_ERR_UNAUTHENTICATED } from './errors.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../lib/log.ts';
 import type { AccessControl, Viewer } from './auth/access.ts';
 import { hostAllowed } from './auth/host-check.ts';
 import { clearedSessionCookie, createSessionStore, readCookie, SESSION_COOKIE, sessionCookie, type SessionStore } from './auth/sessions.ts';
@@ -274,7 +274,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
 
   app.setErrorHandler((err: Error & { statusCode?: number }, request, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) log('error', 'http handler failed', { url: request.url, detail: err.message });
+    if (status === 500) log.error({ url: request.url, detail: err.message }, 'http handler failed');
     return sendError(reply, status, status === 500 ? COL_ERR_INTERNAL : COL_ERR_BAD_QUERY, status === 500 ? 'internal error' : err.message);
   });
 

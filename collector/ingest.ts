@@ -7,7 +7,7 @@ import { decodeRecord, type RecordBatchMessage, type RejectionMessage, type Ship
 import type { CallRecord } from '../record/record.ts';
 import { checkObserverClaim } from './ingest-identity.ts';
 import type { BatchRejectReason } from './ingest-reasons.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../lib/log.ts';
 import type { CollectorMetrics } from './metrics.ts';
 import type { RecordStore } from './record-store.ts';
 
@@ -65,7 +65,7 @@ export function createIngest(deps: IngestDeps): Ingest {
             rejections.push({ index, reason: 'identity_mismatch' });
             metrics.recordsRejected.inc({ reason: 'identity_mismatch' });
             const n = sample('reject:identity_mismatch');
-            if (n !== undefined) log('warn', 'record rejected', { reason: 'identity_mismatch', detail: claim.detail, peer, occurrences: n });
+            if (n !== undefined) log.warn({ reason: 'identity_mismatch', detail: claim.detail, peer, occurrences: n }, 'record rejected');
             continue;
           }
         }
@@ -77,7 +77,7 @@ export function createIngest(deps: IngestDeps): Ingest {
         metrics.recordsRejected.inc({ reason: result.reason });
         const n = sample(`reject:${result.reason}`);
         if (n !== undefined) {
-          log('warn', 'record rejected', { reason: result.reason, detail: result.detail, peer, pod: batch.sidecar?.pod, namespace: batch.sidecar?.namespace, occurrences: n });
+          log.warn({ reason: result.reason, detail: result.detail, peer, pod: batch.sidecar?.pod, namespace: batch.sidecar?.namespace, occurrences: n }, 'record rejected');
         }
       }
       try {
@@ -88,14 +88,14 @@ export function createIngest(deps: IngestDeps): Ingest {
       } catch (err) {
         const detail = err instanceof Error ? err.message : String(err);
         const n = sample('store_failed');
-        if (n !== undefined) log('error', 'storing a batch failed', { detail, peer, occurrences: n });
+        if (n !== undefined) log.error({ detail, peer, occurrences: n }, 'storing a batch failed');
         return rejectBatch('store_failed', batch.seq, `store failed: ${detail}`);
       }
       return { seq: batch.seq, accepted: valid.length, rejected: rejections.length, rejections };
     },
     undecodable(peer, detail) {
       const n = sample('undecodable');
-      if (n !== undefined) log('warn', 'undecodable batch', { detail, peer, occurrences: n });
+      if (n !== undefined) log.warn({ detail, peer, occurrences: n }, 'undecodable batch');
       return rejectBatch('undecodable', 0, `undecodable batch: ${detail}`);
     },
   };

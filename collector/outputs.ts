@@ -6,7 +6,7 @@
  */
 import { Gauge, type Registry } from 'prom-client';
 import type { CallRecord } from '../record/record.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../lib/log.ts';
 import { resolveLokiConfig } from './loki/config.ts';
 import { createLokiPusher, type LokiPusher } from './loki/pusher.ts';
 import { createSpanExporterPipeline, type SpanExporterPipeline } from './otel/exporter.ts';
@@ -43,7 +43,7 @@ export function openOutputs(env: NodeJS.ProcessEnv, deps: OutputsDeps): Outputs 
           loki?.push(record);
         } catch (err) {
           // Both outputs promise not to throw; this guards ingest against a bug all the same.
-          log('error', 'export failed', { detail: (err as Error).message, id: record.id });
+          log.error({ detail: (err as Error).message, id: record.id }, 'export failed');
         }
       }
     },

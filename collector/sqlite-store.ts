@@ -25,7 +25,7 @@ import { COL_ERR_STORE } from './errors.ts';
 import type { CelExpr } from './filter/check.ts';
 import type { CompiledFilter } from './filter/compile.ts';
 import { buildSqlPushdown } from './filter/pushdown.ts';
-import { silentLogger, type Logger } from './log.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
 import { recordFromJson, recordToJson, type CallRecordJson } from '../record/record-json.ts';
 import {
   MAX_TRACE_RECORDS,
@@ -451,7 +451,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
       deletedBySize += await deleteBatches(n);
     }
     if (deletedByAge + deletedBySize > 0) {
-      log('info', 'store retention', { deletedByAge, deletedBySize, rows, bytes: db.isOpen ? usedBytes() : 0 });
+      log.info({ deletedByAge, deletedBySize, rows, bytes: db.isOpen ? usedBytes() : 0 }, 'store retention');
     }
     return { deletedByAge, deletedBySize };
   }
@@ -459,7 +459,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
   const timer =
     (options.retentionIntervalMs ?? 10_000) > 0
       ? setInterval(() => {
-          store.enforceRetention().catch((err: unknown) => log('error', 'store retention failed', { detail: (err as Error).message }));
+          store.enforceRetention().catch((err: unknown) => log.error({ detail: (err as Error).message }, 'store retention failed'));
         }, options.retentionIntervalMs ?? 10_000)
       : undefined;
   timer?.unref();

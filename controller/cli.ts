@@ -14,8 +14,12 @@
 import { serveUntilSignal } from '../lib/serve.ts';
 import * as grpc from '@grpc/grpc-js';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { CLI_ERR_USAGE, parseCommandArgs, parsePort, type CommandIO } from '../lib/cli.ts';
+import { parseCommandArgs, type CommandIO } from '../lib/cli.ts';
 import { MeshtapError, describeError } from '../lib/errors.ts';
+import { shutdownGrpcServer } from '../lib/grpc-shutdown.ts';
+import { formatHost, formatHostPort } from '../lib/host-port.ts';
+import { withFields, type Logger } from '../lib/log.ts';
+import { SERVER_FLAGS, commandPort, commandUsageError, requireFlag, resolveServerFlags } from '../lib/server-flags.ts';
 import type { Authenticator } from '../certs/authn/authenticator.ts';
 import { loadJwtKeyAuthenticator } from '../certs/authn/jwt-key.ts';
 import { createInClusterTokenReviewAuthenticator } from '../certs/authn/kube-tokenreview.ts';
@@ -27,8 +31,6 @@ import { readTlsDir } from '../lib/tls/tls-dir.ts';
 import { issueWebhookCert } from '../certs/webhook-cert.ts';
 import type { InventoryResource } from '../lib/kube/inventory/inventory.ts';
 import type { KubeInventory } from '../lib/kube/inventory/kube.ts';
-// eslint-disable-next-line no-restricted-imports -- moves to lib/ with the shared backoff/logger
-import type { Logger as InventoryLogger } from '../collector/log.ts';
 import { loadServingCertificate, startWebhook, type RunningWebhook } from '../webhook/cli.ts';
 import { DEFAULT_SERVICE_ACCOUNT_DIR, isInCluster } from '../lib/kube/kube-client.ts';
 import type { ServingCertificate } from '../webhook/server.ts';
@@ -37,7 +39,7 @@ import { MEMBERSHIP_RESOURCES, createClusterSource } from './membership/cluster-
 import { createFileSource } from './membership/file-source.ts';
 import { createMembershipHub, type MembershipHub } from './membership/hub.ts';
 import { createMembershipService, type MembershipService } from './membership/service.ts';
-import type { ControllerLogger, MembershipSource } from './membership/source.ts';
+import type { MembershipSource } from './membership/source.ts';
 import type { TrustBundlePublisher } from './trust-bundle-publisher.ts';
 
 const USAGE = `usage: meshtap controller --webhook-cert-dir DIR --ca-dir DIR [options]
@@ -73,8 +75,6 @@ options:
   -h, --help                   show this help
 `;
 
-const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
-const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 export interface ControllerCliOptions {
   webhookCertDir: string;
@@ -100,7 +100,7 @@ export interface ControllerCliOptions {
 }
 
 function usageError(message: string): MeshtapError {
-  return new MeshtapError(CLI_ERR_USAGE, `meshtap controller: ${message}`);
+  return commandUsageError('controller', message);
 }
 
 function splitList(values: string[] | undefined): string[] {
@@ -116,42 +116,20 @@ export function parseControllerArgs(argv: string[]): ControllerCliOptions | 'hel
     'grpc-cert-dir': { type: 'string' },
     'grpc-dns': { type: 'string', multiple: true },
     'grpc-ip': { type: 'string', multiple: true },
-    host: { type: 'string' },
     'trust-domain': { type: 'string' },
     'token-key': { type: 'string' },
     'inventory-file': { type: 'string' },
     kubeconfig: { type: 'string' },
     'publish-trust-bundle': { type: 'boolean' },
-    config: { type: 'string' },
-    'patch-webhook-config': { type: 'string' },
-    namespaces: { type: 'string' },
-    'strict-namespace-labels': { type: 'boolean' },
-    'service-account-dir': { type: 'string' },
-    'drain-seconds': { type: 'string' },
-    'log-level': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
+    ...SERVER_FLAGS,
   });
   if (values.help) return 'help';
-  const webhookCertDir = values['webhook-cert-dir'];
-  if (!webhookCertDir) throw usageError('--webhook-cert-dir is required (the directory holding the webhook\'s tls.crt and tls.key)');
-  const caDir = values['ca-dir'];
-  if (!caDir) throw usageError('--ca-dir is required (the CA directory holding tls.crt, tls.key and ca.crt)');
-  const port = (flag: string, value: string | undefined, fallback: number): number => {
-    try {
-      return parsePort(flag, value, fallback);
-    } catch (err) {
-      throw usageError(describeError(err).replace(/^CLI_ERR_USAGE: /, ''));
-    }
-  };
-  const webhookPort = port('--webhook-port', values['webhook-port'], 9443);
-  const grpcPort = port('--grpc-port', values['grpc-port'], DEFAULT_CA_PORT);
+  const webhookCertDir = requireFlag('controller', '--webhook-cert-dir', values['webhook-cert-dir'], "the directory holding the webhook's tls.crt and tls.key");
+  const caDir = requireFlag('controller', '--ca-dir', values['ca-dir'], 'the CA directory holding tls.crt, tls.key and ca.crt');
+  const webhookPort = commandPort('controller', '--webhook-port', values['webhook-port'], 9443);
+  const grpcPort = commandPort('controller', '--grpc-port', values['grpc-port'], DEFAULT_CA_PORT);
   if (webhookPort !== 0 && webhookPort === grpcPort) throw usageError(`--webhook-port and --grpc-port must differ, both are ${grpcPort}`);
-  const drain = values['drain-seconds'] ?? '0';
-  if (!/^\d+$/.test(drain) || Number(drain) > 300) throw usageError(`--drain-seconds must be a whole number 0-300, got "${drain}"`);
-  const logLevel = values['log-level'] ?? 'info';
-  if (!LOG_LEVELS.has(logLevel)) throw usageError(`--log-level must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`);
-  const name = values['patch-webhook-config'];
-  if (name !== undefined && !OBJECT_NAME.test(name)) throw usageError(`--patch-webhook-config must be a Kubernetes object name, got "${name}"`);
+  const shared = resolveServerFlags('controller', values);
   const trustDomain = values['trust-domain'];
   if (trustDomain !== undefined) {
     try {
@@ -179,19 +157,13 @@ export function parseControllerArgs(argv: string[]): ControllerCliOptions | 'hel
     grpcCertDir: values['grpc-cert-dir'],
     grpcDns,
     grpcIps,
-    host: values.host ?? '0.0.0.0',
     trustDomain,
     tokenKeyFile: values['token-key'],
     inventoryFile: values['inventory-file'],
     kubeconfig: values.kubeconfig,
     publishTrustBundle: values['publish-trust-bundle'] ?? false,
-    configFile: values.config,
-    patchWebhookConfig: name,
-    namespacesFile: values.namespaces,
-    strictNamespaceLabels: values['strict-namespace-labels'] ?? false,
-    serviceAccountDir: values['service-account-dir'] ?? DEFAULT_SERVICE_ACCOUNT_DIR,
-    drainSeconds: Number(drain),
-    logLevel,
+    ...shared,
+    serviceAccountDir: shared.serviceAccountDir ?? DEFAULT_SERVICE_ACCOUNT_DIR,
   };
 }
 
@@ -200,7 +172,7 @@ export interface RunningController {
   webhookPort: number;
   grpcPort: number;
   trustDomain: string;
-  log: ControllerLogger;
+  log: Logger;
   /** Stops everything; streams get UNAVAILABLE, signing calls in flight may finish for `graceMs`. */
   close(options?: { graceMs?: number }): Promise<void>;
 }
@@ -232,15 +204,8 @@ async function clusterConfig(opts: ControllerCliOptions, env: NodeJS.ProcessEnv)
   return loadKubeConfig(resolveKubeInventoryOptions(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), env);
 }
 
-function inventoryLogger(log: ControllerLogger): InventoryLogger {
-  return (level, msg, fields = {}) => {
-    const fn = level === 'debug' ? (log.debug ?? log.info) : log[level];
-    fn.call(log, { component: 'inventory', ...fields }, msg);
-  };
-}
-
 function bindGrpc(server: grpc.Server, host: string, port: number, credentials: grpc.ServerCredentials): Promise<number> {
-  const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+  const address = formatHostPort(host, port);
   return new Promise((resolve, reject) => {
     server.bindAsync(address, credentials, (err, bound) => {
       if (err) reject(new MeshtapError(CTL_ERR_LISTEN, `cannot listen on ${address} for gRPC: ${err.message}`, { cause: err }));
@@ -282,7 +247,7 @@ export async function startController(opts: ControllerCliOptions, io: Pick<Comma
     },
     io,
   );
-  const log: ControllerLogger = webhook.app.log.child({ component: 'controller' });
+  const log: Logger = webhook.app.log.child({ component: 'controller' });
   const cleanups: (() => Promise<void> | void)[] = [() => webhook.close()];
   const unwind = async (): Promise<void> => {
     for (const fn of cleanups.reverse()) {
@@ -305,7 +270,7 @@ export async function startController(opts: ControllerCliOptions, io: Pick<Comma
     if (resources.size > 0) {
       const kubeConfig = await clusterConfig(opts, io.env);
       const { createKubeInventory } = await import('../lib/kube/inventory/kube.ts');
-      inventory = createKubeInventory({ resources: [...resources] }, { kubeConfig, log: inventoryLogger(log) });
+      inventory = createKubeInventory({ resources: [...resources] }, { kubeConfig, log: withFields(log, { component: 'inventory' }) });
       const inv = inventory;
       cleanups.push(() => inv.stop());
     }
@@ -330,21 +295,10 @@ export async function startController(opts: ControllerCliOptions, io: Pick<Comma
     }
     const grpcPort = await bindGrpc(server, opts.host, opts.grpcPort, credentials);
     let graceMs = 2000;
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          membership.close();
-          const timer = setTimeout(() => {
-            server.forceShutdown();
-            resolve();
-          }, graceMs);
-          timer.unref();
-          server.tryShutdown(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        }),
-    );
+    cleanups.push(async () => {
+      membership.close();
+      await shutdownGrpcServer(server, graceMs);
+    });
 
     await source.start();
     if (inventory) await inventory.start();
@@ -362,7 +316,7 @@ export async function startController(opts: ControllerCliOptions, io: Pick<Comma
       });
     }
 
-    const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+    const shownHost = formatHost(opts.host);
     log.info(
       {
         event: 'controller-ready',

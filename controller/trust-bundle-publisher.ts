@@ -14,9 +14,8 @@
  * replicas cannot clobber each other. Failures are logged and retried with backoff.
  */
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
-// eslint-disable-next-line no-restricted-imports -- moves to lib/ with the shared backoff/logger
-import { createBackoff } from '../sidecar/shipper/backoff.ts';
-import { silentControllerLogger, type ControllerLogger } from './membership/source.ts';
+import { createBackoff } from '../lib/backoff.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
 
 export const TRUST_BUNDLE_CONFIGMAP = 'meshtap-trust-bundle';
 export const TRUST_BUNDLE_KEY = 'ca.crt';
@@ -83,7 +82,7 @@ export interface TrustBundlePublisherOptions {
   readonly api: ConfigMapApi;
   readonly namespaces: NamespaceView;
   readonly bundle: string;
-  readonly log?: ControllerLogger;
+  readonly log?: Logger;
   /** Every namespace is checked again this often. Default 10 min. */
   readonly resyncMs?: number;
   readonly retryInitialMs?: number;
@@ -104,7 +103,7 @@ export interface TrustBundlePublisher {
 
 export function createTrustBundlePublisher(options: TrustBundlePublisherOptions): TrustBundlePublisher {
   const { api, namespaces } = options;
-  const log = options.log ?? silentControllerLogger;
+  const log = options.log ?? silentLogger;
   const resyncMs = options.resyncMs ?? 10 * 60_000;
   const random = options.random ?? Math.random;
   let bundle = options.bundle;

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { CLI_ERR_USAGE, parseCommandArgs, parsePort, type CommandIO } from '../lib/cli.ts';
 import { MeshtapError, describeError, isMeshtapError } from '../lib/errors.ts';
+import { waitForSignal } from '../lib/signals.ts';
 import { CONTROLLER_PORT, DEFAULT_COLLECTOR_GRPC_PORT, DEFAULT_COLLECTOR_HTTP_PORT, STATE_DIR } from './addresses.ts';
 import { labDown, labExists } from './down.ts';
 import { LAB_ERR_ALREADY_UP, LAB_ERR_NOT_ROOT, LAB_ERR_NOT_UP, LAB_ERR_POD_NOT_FOUND } from './errors.ts';
@@ -81,22 +82,6 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     io.stderr.write(`meshtap lab: ${describeError(err)}\n`);
     return 1;
   }
-}
-
-function waitForSignal(): { promise: Promise<NodeJS.Signals>; dispose: () => void } {
-  let on: (s: NodeJS.Signals) => void = () => undefined;
-  const promise = new Promise<NodeJS.Signals>((resolve) => {
-    on = (s) => resolve(s);
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
-  return {
-    promise,
-    dispose: () => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-    },
-  };
 }
 
 async function up(argv: string[], io: CommandIO): Promise<number> {

@@ -6,6 +6,8 @@
 import { parseCommandArgs, type CommandIO } from '../lib/cli.ts';
 import { armExitDeadline } from '../lib/exit-deadline.ts';
 import { describeError, isMeshtapError } from '../lib/errors.ts';
+import { createJsonLogger, type Logger } from '../lib/log.ts';
+import { waitForSignal } from '../lib/signals.ts';
 import { createAdminServer } from './admin/server.ts';
 import { createEpochClock } from './clock.ts';
 import { SIDECAR_DEFAULTS, resolveSidecarConfig, type SidecarConfig } from './config.ts';
@@ -14,7 +16,6 @@ import { INBOUND_PASSTHROUGH_SOURCE } from './init/plan.ts';
 import { createSidecarMetrics, createSidecarStats } from './metrics.ts';
 import { loadOriginalDst, readOriginalDst } from './original-dst.ts';
 import { createCaptureFactory } from './proxy/capture-factory.ts';
-import { createLogger, type Logger } from './proxy/logger.ts';
 import { createSidecarProxy } from './proxy/proxy.ts';
 import { createRecordSink } from './proxy/record-sink.ts';
 import { createRecordMasker } from './proxy/masking.ts';
@@ -69,28 +70,19 @@ configuration (environment):
 `;
 }
 
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', on);
-      process.off('SIGINT', on);
-      resolve(signal);
-    };
-    process.on('SIGTERM', on);
-    process.on('SIGINT', on);
-  });
-}
-
 function checkIdentity(config: SidecarConfig, log: Logger): void {
   const uid = process.getuid?.();
   const gid = process.getgid?.();
   if ((uid !== undefined && uid !== config.proxyUid) || (gid !== undefined && gid !== config.proxyGid)) {
-    log.warn('not running as the proxy uid/gid: in a pod with meshtap rules, outbound connections of this process would be redirected back to it', {
-      uid,
-      gid,
-      proxy_uid: config.proxyUid,
-      proxy_gid: config.proxyGid,
-    });
+    log.warn(
+      {
+        uid,
+        gid,
+        proxy_uid: config.proxyUid,
+        proxy_gid: config.proxyGid,
+      },
+      'not running as the proxy uid/gid: in a pod with meshtap rules, outbound connections of this process would be redirected back to it',
+    );
   }
 }
 
@@ -108,14 +100,14 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     io.stderr.write(`meshtap sidecar: invalid configuration: ${err.message}\n`);
     return 2;
   }
-  const log = createLogger(io.stdout, config.logLevel);
-  for (const warning of config.warnings) log.warn(warning);
+  const log = createJsonLogger(io.stdout, { level: config.logLevel, base: { component: 'sidecar' } });
+  for (const warning of config.warnings) log.warn({}, warning);
   checkIdentity(config, log);
 
   try {
     loadOriginalDst();
   } catch (err) {
-    log.error('cannot read original destinations', { error: describeError(err) });
+    log.error({ error: describeError(err) }, 'cannot read original destinations');
     return 1;
   }
 
@@ -131,7 +123,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   if (mtls) {
     void mtls.identity.waitForFirst(config.mtls.caTimeoutSeconds * 1000).then((ok) => {
       identityGate = true;
-      if (!ok) log.warn('mtls: no certificate yet; ready in plaintext passthrough while the CA is retried', { timeout_seconds: config.mtls.caTimeoutSeconds });
+      if (!ok) log.warn({ timeout_seconds: config.mtls.caTimeoutSeconds }, 'mtls: no certificate yet; ready in plaintext passthrough while the CA is retried');
     });
   }
   const metricsRegistry = createSidecarMetrics({
@@ -150,10 +142,13 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       identity: () => mtls?.identity.current(),
       firstIdentity: mtls ? () => mtls.identity.waitForFirst(config.mtls.caTimeoutSeconds * 1000) : undefined,
       onChange: (t) =>
-        (t.transport === 'none' ? log.warn : log.info)(`shipper: collector transport ${t.transport}`, {
-          mode: config.collectorTls.mode,
-          ...(t.spiffeId ? { spiffe_id: t.spiffeId, serial: t.serial } : {}),
-        }),
+        (t.transport === 'none' ? log.warn : log.info)(
+          {
+            mode: config.collectorTls.mode,
+            ...(t.spiffeId ? { spiffe_id: t.spiffeId, serial: t.serial } : {}),
+          },
+          `shipper: collector transport ${t.transport}`,
+        ),
     });
     shipper = createShipper(
       {
@@ -171,12 +166,12 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
         metrics: shipperMetrics.metrics,
         credentials: collectorCredentials.credentials,
         channelOptions: collectorCredentials.channelOptions,
-        log: (event) => (event.event === 'connected' || event.event === 'stream_closed' ? log.info : log.debug)(`shipper ${event.event}`, { ...event }),
+        log: (event) => (event.event === 'connected' || event.event === 'stream_closed' ? log.info : log.debug)({ ...event }, `shipper ${event.event}`),
       },
     );
     shipperMetrics.observe(shipper);
   } else {
-    log.warn('MESHTAP_COLLECTOR_ADDR is not set: records are counted as dropped (no_collector)');
+    log.warn({}, 'MESHTAP_COLLECTOR_ADDR is not set: records are counted as dropped (no_collector)');
   }
 
   const liveShipper = shipper;
@@ -185,7 +180,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     stats,
     mask: createRecordMasker(),
     offer: liveShipper ? (record) => liveShipper.offer(record) : undefined,
-    onFailure: (stage, err) => log.warn(`record dropped: ${stage} failed`, { error: describeError(err) }),
+    onFailure: (stage, err) => log.warn({ error: describeError(err) }, `record dropped: ${stage} failed`),
   });
   const proxy = createSidecarProxy({
     host: '0.0.0.0',
@@ -214,42 +209,50 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     await admin.listen();
     const addresses = await proxy.listen();
     listening = true;
-    log.info('listening', {
-      outbound: `${addresses.outbound.address}:${addresses.outbound.port}`,
-      inbound: `${addresses.inbound.address}:${addresses.inbound.port}`,
-      admin_port: config.adminPort,
-      capture: config.capture,
-      collector: config.collectorAddr ?? null,
-      collector_tls: config.collectorTls.mode,
-      mtls: mtls ? config.mtls.mode : 'off',
-      pod: `${config.pod.namespace}/${config.pod.name}`,
-      version: pkg.version,
-    });
+    log.info(
+      {
+        outbound: `${addresses.outbound.address}:${addresses.outbound.port}`,
+        inbound: `${addresses.inbound.address}:${addresses.inbound.port}`,
+        admin_port: config.adminPort,
+        capture: config.capture,
+        collector: config.collectorAddr ?? null,
+        collector_tls: config.collectorTls.mode,
+        mtls: mtls ? config.mtls.mode : 'off',
+        pod: `${config.pod.namespace}/${config.pod.name}`,
+        version: pkg.version,
+      },
+      'listening',
+    );
   } catch (err) {
-    log.error('cannot start', { error: describeError(err) });
+    log.error({ error: describeError(err) }, 'cannot start');
     await admin.close().catch(() => undefined);
     await shipper?.close({ drainMs: 0 }).catch(() => undefined);
     await mtls?.close().catch(() => undefined);
+    signal.dispose();
     return 1;
   }
 
-  const received = await signal;
+  const received = await signal.promise;
+  signal.dispose();
   // Drain time, the shipper's flush, then out whatever still hangs (a vanished collector or peer).
-  armExitDeadline({ ms: config.drainSeconds * 1000 + SHIPPER_DRAIN_MS + 5000, log: (message, fields) => log.warn(message, fields) });
+  armExitDeadline({ ms: config.drainSeconds * 1000 + SHIPPER_DRAIN_MS + 5000, log: (message, fields) => log.warn(fields, message) });
   draining = true;
-  log.info('draining', { signal: received, drain_seconds: config.drainSeconds, active_connections: proxy.activeConnections });
+  log.info({ signal: received, drain_seconds: config.drainSeconds, active_connections: proxy.activeConnections }, 'draining');
   await proxy.stopAccepting();
   listening = false;
   const aborted = await proxy.drain(config.drainSeconds * 1000);
   const shipped = await shipper?.close({ drainMs: SHIPPER_DRAIN_MS }).catch(() => undefined);
   await mtls?.close().catch(() => undefined);
   await admin.close();
-  log.info('stopped', {
-    connections_ended_at_deadline: aborted,
-    records_emitted: stats.records.emitted,
-    records_shipped: shipped?.shipped ?? 0,
-    records_dropped: { ...stats.records.dropped, ...Object.fromEntries(Object.entries(shipped?.dropped ?? {}).filter(([, n]) => n > 0)) },
-  });
+  log.info(
+    {
+      connections_ended_at_deadline: aborted,
+      records_emitted: stats.records.emitted,
+      records_shipped: shipped?.shipped ?? 0,
+      records_dropped: { ...stats.records.dropped, ...Object.fromEntries(Object.entries(shipped?.dropped ?? {}).filter(([, n]) => n > 0)) },
+    },
+    'stopped',
+  );
   // Anything still holding the event loop (a lingering gRPC channel) must not block the exit.
   setTimeout(() => process.exit(0), 2000).unref();
   return 0;

@@ -5,6 +5,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
+import { closestMatch } from '../lib/edit-distance.ts';
 import { MeshtapError } from '../lib/errors.ts';
 import { SC_ERR_CONFIG } from './errors.ts';
 
@@ -205,32 +206,9 @@ export type SidecarConfig = Readonly<
   }
 >;
 
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length];
-}
-
 /** The closest known variable to a misspelt one, if any is close enough to be a likely typo. */
 export function suggestVariable(name: string, known: readonly string[] = SIDECAR_ENV_VARS): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of known) {
-    const d = editDistance(name, candidate);
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return bestDistance <= Math.max(2, Math.floor(name.length / 4)) ? best : undefined;
+  return closestMatch(name, known, { maxDistance: Math.max(2, Math.floor(name.length / 4)) });
 }
 
 function deepFreeze<T>(value: T): T {

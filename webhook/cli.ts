@@ -10,8 +10,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { CLI_ERR_USAGE, parseCommandArgs, parsePort, type CommandIO } from '../lib/cli.ts';
+import { parseCommandArgs, type CommandIO } from '../lib/cli.ts';
 import { MeshtapError, describeError } from '../lib/errors.ts';
+import { formatHost } from '../lib/host-port.ts';
+import { SERVER_FLAGS, commandPort, requireFlag, resolveServerFlags } from '../lib/server-flags.ts';
 import type { InjectFn } from './admission.ts';
 import { syncWebhookCaBundle } from './bootstrap.ts';
 import { injectPod, type PodLike } from './inject.ts';
@@ -50,8 +52,6 @@ options:
   -h, --help                     show this help
 `;
 
-const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
-
 export interface WebhookCliOptions {
   certDir: string;
   port: number;
@@ -65,53 +65,17 @@ export interface WebhookCliOptions {
   logLevel: string;
 }
 
-function usageError(message: string): MeshtapError {
-  return new MeshtapError(CLI_ERR_USAGE, `meshtap webhook: ${message}`);
-}
-
 export function parseWebhookArgs(argv: string[]): WebhookCliOptions | 'help' {
   const { values } = parseCommandArgs('webhook', argv, {
     'cert-dir': { type: 'string' },
     port: { type: 'string' },
-    host: { type: 'string' },
-    config: { type: 'string' },
-    namespaces: { type: 'string' },
-    'patch-webhook-config': { type: 'string' },
-    'strict-namespace-labels': { type: 'boolean' },
-    'service-account-dir': { type: 'string' },
-    'drain-seconds': { type: 'string' },
-    'log-level': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
+    ...SERVER_FLAGS,
   });
   if (values.help) return 'help';
-  const certDir = values['cert-dir'];
-  if (!certDir) throw usageError('--cert-dir is required (the directory holding tls.crt and tls.key)');
-  let port: number;
-  try {
-    port = parsePort('--port', values.port, 9443);
-  } catch (err) {
-    throw usageError(describeError(err).replace(/^CLI_ERR_USAGE: /, ''));
-  }
-  const drain = values['drain-seconds'] ?? '0';
-  if (!/^\d+$/.test(drain) || Number(drain) > 300) throw usageError(`--drain-seconds must be a whole number 0-300, got "${drain}"`);
-  const logLevel = values['log-level'] ?? 'info';
-  if (!LOG_LEVELS.has(logLevel)) throw usageError(`--log-level must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`);
-  const name = values['patch-webhook-config'];
-  if (name !== undefined && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name)) {
-    throw usageError(`--patch-webhook-config must be a Kubernetes object name, got "${name}"`);
-  }
-  return {
-    certDir,
-    port,
-    host: values.host ?? '0.0.0.0',
-    configFile: values.config,
-    namespacesFile: values.namespaces,
-    patchWebhookConfig: name,
-    strictNamespaceLabels: values['strict-namespace-labels'] ?? false,
-    serviceAccountDir: values['service-account-dir'] ?? DEFAULT_SERVICE_ACCOUNT_DIR,
-    drainSeconds: Number(drain),
-    logLevel,
-  };
+  const certDir = requireFlag('webhook', '--cert-dir', values['cert-dir'], 'the directory holding tls.crt and tls.key');
+  const port = commandPort('webhook', '--port', values.port, 9443);
+  const shared = resolveServerFlags('webhook', values);
+  return { certDir, port, ...shared, serviceAccountDir: shared.serviceAccountDir ?? DEFAULT_SERVICE_ACCOUNT_DIR };
 }
 
 async function readTlsFile(dir: string, file: string): Promise<string> {
@@ -245,7 +209,7 @@ export async function startWebhook(opts: WebhookCliOptions, io: Pick<CommandIO, 
   await app.listen({ port: opts.port, host: opts.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
-  const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  const shownHost = formatHost(opts.host);
   // One parseable line: tools (and tests) started with --port 0 read the port from it.
   log.info({ event: 'listening', address: `https://${shownHost}:${port}`, host: opts.host, port }, `webhook listening on https://${shownHost}:${port}`);
 

@@ -13,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { MeshtapError } from '../lib/errors.ts';
+import { withTimeout } from '../lib/with-timeout.ts';
 import {
   assumedOptedInLabels,
   classifyAdmissionRequest,
@@ -102,16 +103,12 @@ function monotonicSeconds(): number {
   return Number(process.hrtime.bigint()) / 1e9;
 }
 
-function isLogger(v: unknown): v is FastifyBaseLogger {
-  return typeof v === 'object' && v !== null && typeof (v as FastifyBaseLogger).info === 'function';
+function lookupTimedOut(what: string, ms: number): Error {
+  return new Error(`${what} timed out after ${ms} ms`);
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+function isLogger(v: unknown): v is FastifyBaseLogger {
+  return typeof v === 'object' && v !== null && typeof (v as FastifyBaseLogger).info === 'function';
 }
 
 /** Replaces the serving certificate of a running server; new TLS handshakes use it. */
@@ -177,7 +174,7 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
       return assumeOptedIn ? { labels: assumedOptedInLabels(namespace), source: 'assumed' } : { labels: undefined, source: 'unknown' };
     }
     try {
-      return { labels: await withTimeout(lookup(namespace), lookupTimeoutMs, `labels of namespace ${namespace}`), source: 'api' };
+      return { labels: await withTimeout(lookup(namespace), lookupTimeoutMs, () => lookupTimedOut(`labels of namespace ${namespace}`, lookupTimeoutMs)), source: 'api' };
     } catch (err) {
       log.warn({ err, namespace }, 'namespace label lookup failed');
       return assumeOptedIn
@@ -205,7 +202,9 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
       log.warn({ namespace: target.namespace }, 'namespace unknown after a failed lookup; injecting with strict mTLS');
     } else if (options.namespaceAnnotations && source === 'api') {
       try {
-        namespaceAnnotations = await withTimeout(options.namespaceAnnotations(target.namespace), lookupTimeoutMs, `annotations of namespace ${target.namespace}`);
+        namespaceAnnotations = await withTimeout(options.namespaceAnnotations(target.namespace), lookupTimeoutMs, () =>
+          lookupTimedOut(`annotations of namespace ${target.namespace}`, lookupTimeoutMs),
+        );
       } catch (err) {
         namespaceAnnotations = failClosed;
         log.warn({ err, namespace: target.namespace }, 'namespace annotation lookup failed; injecting with strict mTLS');

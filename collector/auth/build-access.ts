@@ -9,7 +9,7 @@ import { MeshtapError } from '../../lib/errors.ts';
 import type { CollectorConfig } from '../config.ts';
 import { MEMORY_DB } from '../config.ts';
 import { COL_ERR_AUTH_CONFIG } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../lib/log.ts';
 import { kubernetesAccess, openAccess, tokenAccess, type AccessControl, type AuthMode } from './access.ts';
 import { ensureTokenFile, loadTokenSet } from './token-set.ts';
 
@@ -35,7 +35,7 @@ export interface BuiltAccess {
 export async function buildAccess(config: CollectorConfig, env: NodeJS.ProcessEnv, log: Logger): Promise<BuiltAccess> {
   const mode = resolveAuthMode(config, env);
   if (mode === 'none') {
-    log('warn', 'the collector API is open: --auth none lets anyone who reaches it read every captured payload', {});
+    log.warn({}, 'the collector API is open: --auth none lets anyone who reaches it read every captured payload');
     return { access: openAccess(), describe: { auth: 'none' } };
   }
   if (mode === 'token') {
@@ -43,11 +43,11 @@ export async function buildAccess(config: CollectorConfig, env: NodeJS.ProcessEn
     if (path === undefined) {
       path = defaultTokenFile(config, env);
       const { created } = ensureTokenFile(path);
-      log('info', created ? 'generated an API token' : 'using the API token generated earlier', { tokenFile: path });
+      log.info({ tokenFile: path }, created ? 'generated an API token' : 'using the API token generated earlier');
     }
     const tokens = loadTokenSet(path, {
-      onReload: (count) => log('info', 'token file reloaded', { tokenFile: path, tokens: count }),
-      onReloadError: (err) => log('warn', 'token file reload failed; the previous tokens stay in force', { tokenFile: path, detail: (err as Error).message }),
+      onReload: (count) => log.info({ tokenFile: path, tokens: count }, 'token file reloaded'),
+      onReloadError: (err) => log.warn({ tokenFile: path, detail: (err as Error).message }, 'token file reload failed; the previous tokens stay in force'),
     });
     return { access: tokenAccess(tokens), describe: { auth: 'token', tokenFile: path } };
   }
@@ -61,7 +61,7 @@ export async function buildAccess(config: CollectorConfig, env: NodeJS.ProcessEn
   }
   const access = kubernetesAccess({
     api: createKubeReviewApi(kc),
-    onApiError: (what, err) => log('warn', `${what} failed`, { detail: (err as Error).message }),
+    onApiError: (what, err) => log.warn({ detail: (err as Error).message }, `${what} failed`),
   });
   return { access, describe: { auth: 'kubernetes' } };
 }

@@ -7,6 +7,7 @@
  * `int("x")` conversion, a regex built at run time).
  */
 import { isCelError, run, type parse } from '@bufbuild/cel';
+import { closestMatch } from '../../lib/edit-distance.ts';
 import {
   COL_ERR_FILTER_REGEX,
   COL_ERR_FILTER_TOO_COMPLEX,
@@ -154,31 +155,9 @@ class CheckFailure {
   }
 }
 
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length];
-}
-
 function suggestion(name: string, candidates: Iterable<string>): string {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of candidates) {
-    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best !== undefined && bestDistance <= Math.max(1, Math.floor(name.length / 3)) ? ` (did you mean '${best}'?)` : '';
+  const best = closestMatch(name, candidates, { maxDistance: Math.max(1, Math.floor(name.length / 3)), ignoreCase: true });
+  return best !== undefined ? ` (did you mean '${best}'?)` : '';
 }
 
 function isOrderable(a: FilterType, b: FilterType): boolean {

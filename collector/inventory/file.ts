@@ -9,6 +9,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import { silentLogger, type Logger } from '../../lib/log.ts';
 import type { Inventory, InventoryResource, InventoryStats } from '../../lib/kube/inventory/inventory.ts';
 import { createInventoryIndex, type InventoryIndex } from '../../lib/kube/inventory/index.ts';
 import type { KubeObject } from '../../lib/kube/inventory/kube-objects.ts';
@@ -28,7 +29,7 @@ export interface FileInventoryOptions {
   /** Also re-checked this often (ms), for filesystems where watching misses renames. */
   pollMs?: number;
   now?: () => bigint;
-  log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  log?: Logger;
 }
 
 export interface FileInventory extends Inventory {
@@ -74,7 +75,7 @@ export function parseInventoryList(text: string, source: string): Map<string, Ke
 export function createFileInventory(options: FileInventoryOptions): FileInventory {
   const index = createInventoryIndex();
   const now = options.now ?? (() => BigInt(Date.now()) * 1_000_000n);
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger;
   let current = new Map<string, Keyed>();
   let lastText: string | undefined;
   let loads = 0;
@@ -88,7 +89,7 @@ export function createFileInventory(options: FileInventoryOptions): FileInventor
     try {
       text = await readFile(options.path, 'utf8');
     } catch (err) {
-      if (lastText !== undefined || loads === 0) log('warn', 'inventory file unreadable; keeping the last good state', { path: options.path, detail: (err as Error).message });
+      if (lastText !== undefined || loads === 0) log.warn({ path: options.path, detail: (err as Error).message }, 'inventory file unreadable; keeping the last good state');
       return;
     }
     if (text === lastText) return;
@@ -96,7 +97,7 @@ export function createFileInventory(options: FileInventoryOptions): FileInventor
     try {
       next = parseInventoryList(text, options.path);
     } catch (err) {
-      log('warn', 'inventory file invalid; keeping the last good state', { path: options.path, detail: (err as Error).message });
+      log.warn({ path: options.path, detail: (err as Error).message }, 'inventory file invalid; keeping the last good state');
       lastText = text;
       return;
     }

@@ -11,7 +11,8 @@
  */
 import { Buffer } from 'node:buffer';
 import type { CallRecord } from '../../record/record.ts';
-import { createJsonLogger, type Logger } from '../log.ts';
+import { equalJitterDelay } from '../../lib/backoff.ts';
+import { createJsonLogger, createSinkLogger, type Logger } from '../../lib/log.ts';
 import type { LokiConfig } from './config.ts';
 import { buildLokiEntry, type LokiEntry } from './entry.ts';
 import { encodePush, type EncodedPush } from './push-encode.ts';
@@ -96,12 +97,6 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | u
   return Math.max(0, date - nowMs);
 }
 
-/** Exponential backoff with equal jitter: half fixed, half random, so retries of many collectors spread out. */
-export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: number): number {
-  const ceiling = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + (ceiling / 2) * random);
-}
-
 function authorizationHeader(config: LokiConfig): string | undefined {
   if (config.basicAuth) {
     return `Basic ${Buffer.from(`${config.basicAuth.username}:${config.basicAuth.password}`).toString('base64')}`;
@@ -123,13 +118,14 @@ export function createLokiPusher(config: LokiConfig, deps: LokiPusherDeps = {}):
   const sleep = deps.sleep ?? defaultSleep;
   const baseLog = deps.log ?? createJsonLogger(process.stderr);
   // A failing logger must never break pushing or make `push` throw.
-  const log: Logger = (level, msg, fields) => {
+  const log = createSinkLogger((level, msg, fields) => {
     try {
-      baseLog(level, msg, { component: 'loki', ...fields });
+      const write = level === 'debug' ? baseLog.debug : baseLog[level];
+      write?.call(baseLog, { component: 'loki', ...fields }, msg);
     } catch {
       // ignored
     }
-  };
+  });
 
   const baseHeaders: Record<string, string> = { 'user-agent': 'meshtap' };
   if (config.tenant) baseHeaders['x-scope-orgid'] = config.tenant;
@@ -214,7 +210,7 @@ export function createLokiPusher(config: LokiConfig, deps: LokiPusherDeps = {}):
         } catch (err) {
           // send handles every expected failure; this is a bug, and must not stop the loop.
           drop('encode_error', batch.length);
-          log('warn', 'unexpected error pushing to Loki; entries dropped', { entries: batch.length, error: (err as Error)?.message ?? String(err) });
+          log.warn({ entries: batch.length, error: (err as Error)?.message ?? String(err) }, 'unexpected error pushing to Loki; entries dropped');
         } finally {
           inflightBytes -= bytes;
         }
@@ -260,7 +256,7 @@ export function createLokiPusher(config: LokiConfig, deps: LokiPusherDeps = {}):
       encoded = await encodePush(batch, config.encoding);
     } catch (err) {
       drop('encode_error', batch.length);
-      log('warn', 'could not encode a Loki push; entries dropped', { entries: batch.length, error: (err as Error).message });
+      log.warn({ entries: batch.length, error: (err as Error).message }, 'could not encode a Loki push; entries dropped');
       return;
     }
     const started = now();
@@ -279,21 +275,24 @@ export function createLokiPusher(config: LokiConfig, deps: LokiPusherDeps = {}):
       lastError = result.error;
       if (result.kind === 'reject') {
         drop(result.reason, batch.length);
-        log('warn', 'Loki rejected a push; entries dropped', { status: result.status, loki_error: result.error, entries: batch.length });
+        log.warn({ status: result.status, loki_error: result.error, entries: batch.length }, 'Loki rejected a push; entries dropped');
         return;
       }
-      const delay = result.retryAfterMs ?? backoffDelay(retries + 1, config.minBackoffMs, config.maxBackoffMs, random());
+      const delay = result.retryAfterMs ?? equalJitterDelay(retries + 1, config.minBackoffMs, config.maxBackoffMs, random());
       if (retries >= config.maxRetries || now() - started + delay > config.maxRetryMs) {
         drop('retries_exhausted', batch.length);
-        log('warn', 'Loki push failed after retries; entries dropped', {
-          loki_error: result.error,
-          entries: batch.length,
-          attempts: retries + 1,
-          elapsed_ms: now() - started,
-        });
+        log.warn(
+          {
+            loki_error: result.error,
+            entries: batch.length,
+            attempts: retries + 1,
+            elapsed_ms: now() - started,
+          },
+          'Loki push failed after retries; entries dropped',
+        );
         return;
       }
-      log('debug', 'Loki push failed; retrying', { loki_error: result.error, delay_ms: delay, attempt: retries + 1 });
+      log.debug?.({ loki_error: result.error, delay_ms: delay, attempt: retries + 1 }, 'Loki push failed; retrying');
       counters.retries++;
       try {
         await sleep(delay, shutdown.signal);
@@ -316,7 +315,7 @@ export function createLokiPusher(config: LokiConfig, deps: LokiPusherDeps = {}):
         const t = now();
         if (t - lastQueueFullLog >= QUEUE_FULL_LOG_INTERVAL_MS) {
           lastQueueFullLog = t;
-          log('warn', 'Loki queue full; dropping records', { dropped_queue_full: dropped.queue_full, max_queue_bytes: config.maxQueueBytes });
+          log.warn({ dropped_queue_full: dropped.queue_full, max_queue_bytes: config.maxQueueBytes }, 'Loki queue full; dropping records');
         }
         return;
       }
@@ -326,7 +325,7 @@ export function createLokiPusher(config: LokiConfig, deps: LokiPusherDeps = {}):
       kick();
     } catch (err) {
       drop('encode_error', 1);
-      log('warn', 'could not map a record to a Loki entry; dropped', { error: (err as Error)?.message ?? String(err) });
+      log.warn({ error: (err as Error)?.message ?? String(err) }, 'could not map a record to a Loki entry; dropped');
     }
   }
 

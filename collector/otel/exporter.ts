@@ -14,7 +14,7 @@ import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opent
 import { Metadata } from '@grpc/grpc-js';
 import pkg from '../../package.json' with { type: 'json' };
 import type { CallRecord } from '../../record/record.ts';
-import { silentLogger, type Logger } from '../log.ts';
+import { silentLogger, type Logger } from '../../lib/log.ts';
 import { describeOtelConfig, resolveOtelConfig, type OtelDisabledReason, type OtelExportConfig, type OtlpProtocol } from './config.ts';
 import { createSpanMapper, type SpanMapper } from './span-mapper.ts';
 
@@ -149,7 +149,7 @@ export function createSpanExporterPipeline(env: Readonly<Record<string, string |
       counters.exported += count;
       if (failing) {
         failing = false;
-        log('info', 'span export recovered', { url: publicUrl });
+        log.info({ url: publicUrl }, 'span export recovered');
       }
       return;
     }
@@ -159,7 +159,7 @@ export function createSpanExporterPipeline(env: Readonly<Record<string, string |
     // One line per outage, not one per batch.
     if (!failing) {
       failing = true;
-      log('warn', 'span export failing', { url: publicUrl, error: lastError });
+      log.warn({ url: publicUrl, error: lastError }, 'span export failing');
     }
   };
 
@@ -202,7 +202,7 @@ export function createSpanExporterPipeline(env: Readonly<Record<string, string |
     maxResources: config.maxResources,
     ...(config.clusterName !== undefined ? { clusterName: config.clusterName } : {}),
   });
-  log('info', 'span export enabled', describeOtelConfig(config));
+  log.info(describeOtelConfig(config), 'span export enabled');
 
   let shuttingDown: Promise<void> | undefined;
   return {

@@ -2,6 +2,7 @@
  * One line per call for `meshtap tap`: time, caller → callee, method and path, status, latency.
  * Pure: the caller decides about colour (a terminal, and NO_COLOR unset).
  */
+import { formatHostPort } from '../../lib/host-port.ts';
 import type { CallRecordJson } from '../../record/record-json.ts';
 
 export interface FormatOptions {
@@ -31,7 +32,7 @@ export function endpointName(e: EndpointJson | undefined): string {
   if (e.workload) return `${ns}${e.workload}`;
   if (e.pod) return `${ns}${e.pod}`;
   if (e.service) return `${ns}${e.service}`;
-  return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
+  return formatHostPort(e.ip, e.port);
 }
 
 /** µs → `850µs`, `12.3ms`, `1.52s`. */

@@ -7,7 +7,8 @@
 import type { InventoryIndex } from '../../lib/kube/inventory/index.ts';
 import type { InventoryResource, InventoryStats } from '../../lib/kube/inventory/inventory.ts';
 import type { MembershipEndpointInput, MembershipInput, MembershipServiceInput } from './build.ts';
-import { createListeners, silentControllerLogger, type ControllerLogger, type MembershipSource } from './source.ts';
+import { silentLogger, type Logger } from '../../lib/log.ts';
+import { createListeners, type MembershipSource } from './source.ts';
 
 /** What membership needs to have listed before it says anything (an empty list is a real answer). */
 export const MEMBERSHIP_RESOURCES: readonly InventoryResource[] = ['pods', 'services', 'endpointslices'];
@@ -22,7 +23,7 @@ export interface ClusterSourceOptions {
   readonly inventory: IndexedInventory;
   /** Change-counter polling period. Default 100 ms. */
   readonly pollMs?: number;
-  readonly log?: ControllerLogger;
+  readonly log?: Logger;
 }
 
 /** The index's live objects → the builder's input. */
@@ -60,7 +61,7 @@ export function membershipInputFromIndex(index: Pick<InventoryIndex, 'liveObject
 
 export function createClusterSource(options: ClusterSourceOptions): MembershipSource {
   const { inventory } = options;
-  const log = options.log ?? silentControllerLogger;
+  const log = options.log ?? silentLogger;
   const pollMs = options.pollMs ?? 100;
   const listeners = createListeners(log);
   let seen = -1;

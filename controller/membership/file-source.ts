@@ -28,7 +28,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { z } from 'zod';
 import type { MembershipEndpointInput, MembershipInput, MembershipServicePortInput } from './build.ts';
-import { createListeners, silentControllerLogger, type ControllerLogger, type MembershipSource } from './source.ts';
+import { silentLogger, type Logger } from '../../lib/log.ts';
+import { createListeners, type MembershipSource } from './source.ts';
 
 const port = z.number().int().min(1).max(65535);
 
@@ -111,7 +112,7 @@ export interface FileSourceOptions {
   readonly pollMs?: number;
   /** Quiet time after a change notice before reading (writers may take several writes). Default 50 ms. */
   readonly settleMs?: number;
-  readonly log?: ControllerLogger;
+  readonly log?: Logger;
 }
 
 export interface FileSource extends MembershipSource {
@@ -121,7 +122,7 @@ export interface FileSource extends MembershipSource {
 
 export function createFileSource(options: FileSourceOptions): FileSource {
   const { file } = options;
-  const log = options.log ?? silentControllerLogger;
+  const log = options.log ?? silentLogger;
   const pollMs = options.pollMs ?? 1000;
   const settleMs = options.settleMs ?? 50;
   const listeners = createListeners(log);

@@ -7,7 +7,8 @@
  */
 import { encodeMembershipSnapshot, type MembershipSnapshotMessage } from '../../record/membership-proto.ts';
 import { buildMembership } from './build.ts';
-import { silentControllerLogger, type ControllerLogger, type MembershipSource } from './source.ts';
+import { silentLogger, type Logger } from '../../lib/log.ts';
+import type { MembershipSource } from './source.ts';
 
 export interface PublishedSnapshot {
   readonly snapshot: MembershipSnapshotMessage;
@@ -24,7 +25,7 @@ export interface MembershipHubOptions {
   readonly maxDelayMs?: number;
   /** Unix ms; versions are max(previous + 1, clock()). */
   readonly clock?: () => number;
-  readonly log?: ControllerLogger;
+  readonly log?: Logger;
 }
 
 export interface MembershipHub {
@@ -40,7 +41,7 @@ export function createMembershipHub(options: MembershipHubOptions): MembershipHu
   const debounceMs = options.debounceMs ?? 200;
   const maxDelayMs = Math.max(options.maxDelayMs ?? 1000, debounceMs);
   const clock = options.clock ?? Date.now;
-  const log = options.log ?? silentControllerLogger;
+  const log = options.log ?? silentLogger;
   const listeners = new Set<(p: PublishedSnapshot) => void>();
   let published: PublishedSnapshot | undefined;
   let lastContent: string | undefined;

@@ -16,12 +16,12 @@ import type { Authenticator } from '../../certs/authn/authenticator.ts';
 import { bearerTokenOf } from '../../certs/ca-service.ts';
 import { loadMembershipServiceDefinition, type WatchRequestMessage } from '../../record/membership-proto.ts';
 import type { MembershipHub, PublishedSnapshot } from './hub.ts';
-import { silentControllerLogger, type ControllerLogger } from './source.ts';
+import { silentLogger, type Logger } from '../../lib/log.ts';
 
 export interface MembershipServiceOptions {
   readonly hub: MembershipHub;
   readonly authenticator: Authenticator;
-  readonly log?: ControllerLogger;
+  readonly log?: Logger;
   /** A stream is ended (OK) after this long, plus up to 10 % jitter. Default 30 min. */
   readonly maxStreamAgeMs?: number;
   readonly random?: () => number;
@@ -57,7 +57,7 @@ function definitionWithBufferPassThrough(): grpc.ServiceDefinition {
 
 export function createMembershipService(options: MembershipServiceOptions): MembershipService {
   const { hub, authenticator } = options;
-  const log = options.log ?? silentControllerLogger;
+  const log = options.log ?? silentLogger;
   const maxAgeMs = options.maxStreamAgeMs ?? 30 * 60_000;
   const random = options.random ?? Math.random;
   const open = new Set<grpc.ServerWritableStream<WatchRequestMessage, Buffer>>();

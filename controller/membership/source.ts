@@ -3,6 +3,7 @@
  * JSON file (`file-source.ts`). A source only says "something may have changed"; the hub
  * reads the whole state when its debounce fires, so a burst of events costs one build.
  */
+import { silentLogger, type Logger } from '../../lib/log.ts';
 import type { MembershipInput } from './build.ts';
 
 export interface MembershipSource {
@@ -16,18 +17,8 @@ export interface MembershipSource {
   onChange(listener: () => void): () => void;
 }
 
-/** The controller's logger shape (fastify's pino, or a test's capture). */
-export interface ControllerLogger {
-  debug?(fields: object, msg: string): void;
-  info(fields: object, msg: string): void;
-  warn(fields: object, msg: string): void;
-  error(fields: object, msg: string): void;
-}
-
-export const silentControllerLogger: ControllerLogger = { info() {}, warn() {}, error() {} };
-
 /** A set of listeners, each called in a try so that one failing never stops the others. */
-export function createListeners(log: ControllerLogger = silentControllerLogger): { add(fn: () => void): () => void; fire(): void } {
+export function createListeners(log: Logger = silentLogger): { add(fn: () => void): () => void; fire(): void } {
   const listeners = new Set<() => void>();
   return {
     add(fn) {

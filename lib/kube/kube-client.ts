@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import type { Operation } from 'fast-json-patch';
 import { MeshtapError } from '../errors.ts';
+import { formatHostPort } from '../host-port.ts';
 import { WH_ERR_KUBE_API, WH_ERR_KUBE_CONFIG } from './errors.ts';
 
 /** An API object as JSON: only `metadata` is given a shape, callers narrow the rest. */
@@ -152,8 +153,7 @@ export async function resolveInClusterKubeOptions(options: InClusterOptions): Pr
     if (!cached || now() - cached.at >= ttl) cached = { value: (await readOrFail('token')).trim(), at: now() };
     return cached.value;
   };
-  const hostPart = host.includes(':') ? `[${host}]` : host;
-  return { server: `https://${hostPart}:${port}`, ca, token };
+  return { server: `https://${formatHostPort(host, port)}`, ca, token };
 }
 
 export interface NamespaceLookupOptions {

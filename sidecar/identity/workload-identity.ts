@@ -10,13 +10,9 @@
  */
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { IssuedWorkloadCertificate } from '../../certs/ca-client.ts';
-import { createBackoff } from '../shipper/backoff.ts';
+import { createBackoff } from '../../lib/backoff.ts';
+import type { Logger } from '../../lib/log.ts';
 import { renewDelayMs } from './renewal.ts';
-
-export interface IdentityLogger {
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-}
 
 export interface CurrentIdentity {
   readonly spiffeId: string;
@@ -49,7 +45,7 @@ export interface WorkloadIdentity {
 export interface WorkloadIdentityOptions {
   /** One request to the CA (reads the token and the trust bundle itself). */
   request: () => Promise<IssuedWorkloadCertificate>;
-  log: IdentityLogger;
+  log: Pick<Logger, 'info' | 'warn'>;
   backoff?: { initialMs: number; maxMs: number };
   now?: () => number;
   random?: () => number;
@@ -89,7 +85,7 @@ export function createWorkloadIdentity(options: WorkloadIdentityOptions): Worklo
       let wait = Math.max(backoff.next(), 100);
       // A certificate about to expire is worth an earlier retry than a long backoff.
       if (identity) wait = Math.min(wait, Math.max(100, (identity.notAfterMs - now()) / 4));
-      options.log.warn('identity: cannot get a certificate from the CA; retrying', { error: describe(err), retry_in_ms: wait, has_certificate: identity !== undefined });
+      options.log.warn({ error: describe(err), retry_in_ms: wait, has_certificate: identity !== undefined }, 'identity: cannot get a certificate from the CA; retrying');
       schedule(wait);
       return;
     }
@@ -107,13 +103,16 @@ export function createWorkloadIdentity(options: WorkloadIdentityOptions): Worklo
     });
     issued++;
     const delay = renewDelayMs(now(), identity.notAfterMs);
-    options.log.info(previous ? 'identity: certificate rotated' : 'identity: certificate obtained', {
-      spiffe_id: cert.spiffeId,
-      serial: cert.serialNumber,
-      previous_serial: previous,
-      not_after: cert.notAfter.toISOString(),
-      renew_in_ms: delay,
-    });
+    options.log.info(
+      {
+        spiffe_id: cert.spiffeId,
+        serial: cert.serialNumber,
+        previous_serial: previous,
+        not_after: cert.notAfter.toISOString(),
+        renew_in_ms: delay,
+      },
+      previous ? 'identity: certificate rotated' : 'identity: certificate obtained',
+    );
     for (const w of [...waiters]) w(true);
     schedule(delay);
   }

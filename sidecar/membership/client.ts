@@ -15,22 +15,12 @@ import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import { MeshtapError } from '../../lib/errors.ts';
-import { createBackoff } from '../shipper/backoff.ts';
+import { createBackoff } from '../../lib/backoff.ts';
+import { silentLogger, type Logger } from '../../lib/log.ts';
 import { SC_ERR_MEMBERSHIP_CONFIG } from './errors.ts';
 import { buildMembershipTable, resolveMembership, type FeedState, type MembershipLookup, type MembershipTable } from './lookup.ts';
 import { loadMembershipServiceDefinition, type MembershipSnapshotMessage, type WatchRequestMessage } from '../../record/membership-proto.ts';
 
-type LogFn = (msg: string, fields?: Record<string, unknown>) => void;
-
-/** The sidecar's logger shape (`sidecar/proxy/logger.ts`); `debug` is optional. */
-export interface MembershipLogger {
-  debug?: LogFn;
-  info: LogFn;
-  warn: LogFn;
-  error: LogFn;
-}
-
-const silent: MembershipLogger = { info() {}, warn() {}, error() {} };
 const isFunction = (v: unknown): boolean => typeof v === 'function';
 
 const OptionsSchema = z
@@ -44,7 +34,7 @@ const OptionsSchema = z
     tokenFile: z.string().min(1).optional(),
     /** The name to check the controller's certificate against when it differs from the address's host. */
     serverName: z.string().min(1).optional(),
-    log: z.custom<MembershipLogger>((v) => typeof v === 'object' && v !== null && isFunction((v as MembershipLogger).warn), 'must have info/warn/error(msg, fields)').optional(),
+    log: z.custom<Logger>((v) => typeof v === 'object' && v !== null && isFunction((v as Logger).warn), 'must have info/warn/error(fields, msg)').optional(),
     backoff: z
       .object({
         /** First reconnect delay ceiling; each failure doubles it up to `maxMs`; the delay is uniform in [0, ceiling). */
@@ -104,7 +94,7 @@ export function createMembershipClient(options: MembershipClientOptions): Member
     throw new MeshtapError(SC_ERR_MEMBERSHIP_CONFIG, `createMembershipClient: ${problems.join('; ')}`);
   }
   const opts = parsed.data;
-  const log = opts.log ?? silent;
+  const log = opts.log ?? silentLogger;
   const clock = opts.clock ?? Date.now;
   const backoff = createBackoff({ baseMs: opts.backoff.initialMs, capMs: opts.backoff.maxMs, random: opts.random ?? Math.random });
 
@@ -160,7 +150,7 @@ export function createMembershipClient(options: MembershipClientOptions): Member
     } catch (err) {
       failures++;
       const wait = backoff.next();
-      log.warn('membership: cannot read the service-account token; retrying', { error: (err as Error).message, retryInMs: wait });
+      log.warn({ error: (err as Error).message, retryInMs: wait }, 'membership: cannot read the service-account token; retrying');
       schedule(wait);
       return;
     }
@@ -179,22 +169,22 @@ export function createMembershipClient(options: MembershipClientOptions): Member
       if (closed) return;
       if (!err) {
         // The controller ended the stream on purpose (a token refresh, a rolling restart).
-        log.info('membership: the controller ended the stream; reconnecting', { version: state.table?.version });
+        log.info({ version: state.table?.version }, 'membership: the controller ended the stream; reconnecting');
         schedule(opts.resumeDelayMs);
         return;
       }
       failures++;
       const wait = backoff.next();
       const fields = { code: grpc.status[err.code] ?? err.code, error: err.details || err.message, retryInMs: wait, version: state.table?.version, staleAfterMs: opts.staleAfterMs };
-      if (err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.PERMISSION_DENIED) log.error('membership: the controller refused the token; retrying', fields);
-      else log.warn(wasConnected ? 'membership: stream to the controller lost; keeping the last snapshot while reconnecting' : 'membership: cannot reach the controller; retrying', fields);
+      if (err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.PERMISSION_DENIED) log.error(fields, 'membership: the controller refused the token; retrying');
+      else log.warn(fields, wasConnected ? 'membership: stream to the controller lost; keeping the last snapshot while reconnecting' : 'membership: cannot reach the controller; retrying');
       schedule(wait);
     };
     stream.on('metadata', () => {
       if (ended || closed) return;
       connects++;
       setState({ connected: true, lastGoodAt: clock() });
-      log.debug?.('membership: connected to the controller', { addr: opts.controllerAddr });
+      log.debug?.({ addr: opts.controllerAddr }, 'membership: connected to the controller');
     });
     stream.on('data', (snapshot: MembershipSnapshotMessage) => {
       if (ended || closed) return;
@@ -202,7 +192,7 @@ export function createMembershipClient(options: MembershipClientOptions): Member
       try {
         table = buildMembershipTable(snapshot);
       } catch (err) {
-        log.error('membership: unusable snapshot ignored', { error: (err as Error).message });
+        log.error({ error: (err as Error).message }, 'membership: unusable snapshot ignored');
         return;
       }
       snapshots++;
@@ -210,12 +200,12 @@ export function createMembershipClient(options: MembershipClientOptions): Member
       backoff.reset();
       const previous = state.table?.version;
       setState({ table, connected: true, lastGoodAt: clock() });
-      log.info('membership: snapshot', { version: table.version, previous, workloads: table.workloads, services: table.services });
+      log.info({ version: table.version, previous, workloads: table.workloads, services: table.services }, 'membership: snapshot');
       for (const w of [...waiters]) w(true);
       try {
         opts.onSnapshot?.(table);
       } catch (err) {
-        log.error('membership: onSnapshot callback failed', { error: (err as Error).message });
+        log.error({ error: (err as Error).message }, 'membership: onSnapshot callback failed');
       }
     });
     stream.on('error', (err: grpc.ServiceError) => finish(err.code === grpc.status.OK ? undefined : err));

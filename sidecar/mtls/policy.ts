@@ -8,6 +8,7 @@
  * `plaintext_fallback_no_peer_identity` and logged once per destination. Inbound: see
  * `inbound-policy.ts`.
  */
+import type { Logger } from '../../lib/log.ts';
 import type { OriginalDst } from '../original-dst.ts';
 import type { SidecarStats } from '../metrics.ts';
 import type { MembershipLookup } from '../membership/lookup.ts';
@@ -22,7 +23,7 @@ export interface MtlsPolicyOptions {
   /** undefined: no membership feed configured, so nothing is known to be meshed. */
   lookup: ((ip: string, port: number) => MembershipLookup) | undefined;
   stats: SidecarStats;
-  log: { warn(msg: string, fields?: Record<string, unknown>): void };
+  log: Pick<Logger, 'warn'>;
 }
 
 /** Outcomes worth a log line: a peer refused, or a connection refused. */
@@ -41,12 +42,12 @@ export function createMtlsHooks(options: MtlsPolicyOptions): MtlsHooks {
   const count: MtlsHooks['count'] = (direction, outcome, fields) => {
     const totals = stats.mtls[direction];
     totals[outcome] = (totals[outcome] ?? 0) + 1;
-    if (LOGGED.has(outcome)) options.log.warn(`mtls: ${direction} ${outcome.replace(/_/g, ' ')}`, { ...fields });
+    if (LOGGED.has(outcome)) options.log.warn({ ...fields }, `mtls: ${direction} ${outcome.replace(/_/g, ' ')}`);
     if (outcome === FALLBACK && !fallbackLogged.has(fields?.dst)) {
       // Once per destination: its sidecar may stay without a certificate for a while.
       if (fallbackLogged.size >= MAX_FALLBACK_LOGGED) fallbackLogged.clear();
       fallbackLogged.add(fields?.dst);
-      options.log.warn('mtls: outbound meshed peer has no identity: plaintext fallback', { ...fields });
+      options.log.warn({ ...fields }, 'mtls: outbound meshed peer has no identity: plaintext fallback');
     }
   };
   return {

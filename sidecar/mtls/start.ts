@@ -10,7 +10,7 @@ import { requestWorkloadCertificate } from '../../certs/ca-client.ts';
 import type { SidecarConfig } from '../config.ts';
 import { createMembershipClient, type MembershipClient } from '../membership/client.ts';
 import type { SidecarStats } from '../metrics.ts';
-import type { Logger } from '../proxy/logger.ts';
+import type { Logger } from '../../lib/log.ts';
 import { createWorkloadIdentity, type WorkloadIdentity } from '../identity/workload-identity.ts';
 import type { MtlsHooks } from './plans.ts';
 import { createMtlsHooks } from './policy.ts';
@@ -31,14 +31,14 @@ export function startSidecarMtls(config: SidecarConfig, stats: SidecarStats, log
     // The bundle and the token are read again for every request: both are rotated by others.
     request: async () =>
       requestWorkloadCertificate({ caAddr, tokenFile, trustBundlePem: await readFile(trustBundle, 'utf8'), validitySeconds: m.certTtlSeconds, timeoutMs: 5000 }),
-    log: { info: log.info, warn: log.warn },
+    log,
   });
   let membership: MembershipClient | undefined;
   if (m.controllerAddr !== undefined) {
     try {
       membership = createMembershipClient({ controllerAddr: m.controllerAddr, trustBundlePem: readFileSync(trustBundle, 'utf8'), tokenFile, log });
     } catch (err) {
-      log.warn('mtls: no membership feed: outbound traffic stays plaintext', { error: (err as Error).message });
+      log.warn({ error: (err as Error).message }, 'mtls: no membership feed: outbound traffic stays plaintext');
     }
   }
   const client = membership;

@@ -13,7 +13,7 @@
  */
 import type { CallRecord } from '../../record/record.ts';
 import { recordToProto, type ShipAckMessage, type SidecarInfoMessage } from '../../record/codec.ts';
-import { createBackoff } from './backoff.ts';
+import { createBackoff } from '../../lib/backoff.ts';
 import { decideBatch } from './batcher.ts';
 import { createByteQueue, type QueueEntry } from './byte-queue.ts';
 import type { ShipperConfig } from './config.ts';

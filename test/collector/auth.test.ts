@@ -18,6 +18,7 @@ import { resolveCollectorConfig, resolveCollectorOptions } from '../../collector
 import { resolveAuthorization } from '../../collector/tap/credentials.ts';
 import type { CallRecord } from '../../record/record.ts';
 import { fullRecord } from '../proto/record-fixtures.ts';
+import { createSinkLogger } from '../../lib/log.ts';
 import { waitFor } from './helpers.ts';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -61,7 +62,7 @@ async function collectorWith(t: Test, options: Record<string, unknown>, env: Nod
   const logs: string[] = [];
   const c = await startCollector(resolveCollectorOptions({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, store: 'memory', ...options }), {
     env,
-    log: (level, msg, fields) => logs.push(JSON.stringify({ level, msg, ...fields })),
+    log: createSinkLogger((level, msg, fields) => logs.push(JSON.stringify({ level, msg, ...fields }))),
   });
   t.teardown(() => c.close({ force: true }));
   await c.store.add([record(1, 'shop', 'shop'), record(2, 'shop', 'payments'), record(3, 'payments', 'payments'), record(4, 'ops', 'ops')]);

@@ -16,7 +16,7 @@ import { signWorkloadCsr } from '../../certs/workload-cert.ts';
 import { createWorkloadCsr } from '../../certs/workload-csr.ts';
 import { startCollector, type RunningCollector } from '../../collector/collector.ts';
 import { resolveCollectorConfig, resolveCollectorOptions } from '../../collector/config.ts';
-import type { LogLevel } from '../../collector/log.ts';
+import { createSinkLogger, type LogLevel } from '../../lib/log.ts';
 import type { CurrentIdentity } from '../../sidecar/identity/workload-identity.ts';
 import { createCollectorCredentials, type CollectorTransport } from '../../sidecar/shipper/collector-credentials.ts';
 import { createShipper, type ShipperDeps } from '../../sidecar/shipper/create-shipper.ts';
@@ -59,7 +59,7 @@ interface LogLine {
 async function mtlsCollector(t: Test, grpcPort = 0): Promise<{ collector: RunningCollector; lines: LogLine[] }> {
   const lines: LogLine[] = [];
   const config = resolveCollectorOptions({ auth: 'none', host: '127.0.0.1', grpcPort, httpPort: 0, store: 'memory', tlsCertDir: tlsDir });
-  const collector = await startCollector(config, { log: (level, msg, fields) => lines.push({ level, msg, fields }) });
+  const collector = await startCollector(config, { log: createSinkLogger((level, msg, fields) => lines.push({ level, msg, fields })) });
   t.teardown(() => collector.close({ force: true }));
   return { collector, lines };
 }

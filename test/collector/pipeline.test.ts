@@ -15,6 +15,7 @@ import { createShipper } from '../../sidecar/shipper/create-shipper.ts';
 import type { CallRecord } from '../../record/record.ts';
 import { startLokiReceiver } from './loki/loki-receiver.ts';
 import { waitFor } from './helpers.ts';
+import { createSinkLogger } from '../../lib/log.ts';
 
 const T0 = 1_764_000_000_123_456_789n;
 const FRONTEND_IP = '10.244.0.21';
@@ -164,7 +165,7 @@ void t.test('a broken inventory file keeps the last good state', async (t) => {
   await writeFile(file, JSON.stringify(inventoryList));
   const { createFileInventory } = await import('../../collector/inventory/file.ts');
   const warnings: string[] = [];
-  const inv = createFileInventory({ path: file, log: (_l, msg) => warnings.push(msg) });
+  const inv = createFileInventory({ path: file, log: createSinkLogger((_l, msg) => warnings.push(msg)) });
   await inv.start();
   t.teardown(() => inv.stop());
   t.equal(inv.lookupIp(FRONTEND_IP, T0)?.workload, 'frontend');

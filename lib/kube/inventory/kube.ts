@@ -26,8 +26,8 @@ import {
 } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { MeshtapError, describeError } from '../../errors.ts';
-// eslint-disable-next-line no-restricted-imports -- moves to lib/ with the shared backoff/logger
-import { silentLogger, type Logger } from '../../../collector/log.ts';
+import { withTimeout } from '../../with-timeout.ts';
+import { silentLogger, type Logger } from '../../log.ts';
 import { resolveKubeInventoryOptions, type KubeInventoryConfig, type KubeInventoryOptions } from './config.ts';
 import { COL_ERR_INVENTORY_KUBECONFIG, COL_ERR_INVENTORY_LIST_TIMEOUT } from './errors.ts';
 import { InventoryIndex } from './index.ts';
@@ -234,7 +234,7 @@ class Source {
     this.delayMs = Math.min(Math.max(this.delayMs * 2, 1), restartMaxMs);
     this.restarts++;
     this.#owner.metrics.restarts.inc({ resource: this.resource });
-    this.#owner.log('warn', 'inventory informer failed; restarting', { resource: this.resource, error: describeError(err), retryInMs: wait, restarts: this.restarts });
+    this.#owner.log.warn({ resource: this.resource, error: describeError(err), retryInMs: wait, restarts: this.restarts }, 'inventory informer failed; restarting');
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       void this.run();
@@ -276,7 +276,7 @@ class KubeInventoryImpl implements KubeInventory {
 
   start(): Promise<void> {
     this.#started ??= Promise.all(this.#sources.map((s) => s.run())).then(() => {
-      this.log('info', 'inventory started', { synced: this.#sources.filter((s) => s.synced).map((s) => s.resource) });
+      this.log.info({ synced: this.#sources.filter((s) => s.synced).map((s) => s.resource) }, 'inventory started');
     });
     return this.#started;
   }
@@ -332,19 +332,7 @@ class KubeInventoryImpl implements KubeInventory {
   }
 
   withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new MeshtapError(COL_ERR_INVENTORY_LIST_TIMEOUT, `${what}: no answer within ${ms} ms`)), ms);
-      promise.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(err instanceof Error ? err : new Error(String(err)));
-        },
-      );
-    });
+    return withTimeout(promise, ms, () => new MeshtapError(COL_ERR_INVENTORY_LIST_TIMEOUT, `${what}: no answer within ${ms} ms`));
   }
 
   lookupIp(ip: string, at: bigint): PodInfo | undefined {

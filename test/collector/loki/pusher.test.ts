@@ -3,8 +3,9 @@ import net from 'node:net';
 import t from 'tap';
 import { resolveLokiConfig, type LokiOptions } from '../../../collector/loki/config.ts';
 import { buildLokiEntry } from '../../../collector/loki/entry.ts';
-import { backoffDelay, createLokiPusher, parseRetryAfter, type LokiPusherDeps } from '../../../collector/loki/pusher.ts';
-import type { Logger } from '../../../collector/log.ts';
+import { equalJitterDelay as backoffDelay } from '../../../lib/backoff.ts';
+import { createLokiPusher, parseRetryAfter, type LokiPusherDeps } from '../../../collector/loki/pusher.ts';
+import { createSinkLogger, type Logger } from '../../../lib/log.ts';
 import type { CallRecord } from '../../../record/record.ts';
 import { startLokiReceiver, type LokiReceiver } from './loki-receiver.ts';
 import { inboundPayment502, outboundGrpcCatalog, outboundRedisExternal } from './records.ts';
@@ -24,11 +25,12 @@ async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
 /** Keeps warnings and errors (debug lines are chatter about retries). */
 function captureLogger(): Logger & { lines: Array<{ fields: Record<string, unknown>; message: string }> } {
   const lines: Array<{ fields: Record<string, unknown>; message: string }> = [];
-  const log = ((level, message, fields = {}) => {
-    if (level !== 'debug' && level !== 'info') lines.push({ fields, message });
-  }) as Logger & { lines: typeof lines };
-  log.lines = lines;
-  return log;
+  return Object.assign(
+    createSinkLogger((level, message, fields) => {
+      if (level !== 'debug' && level !== 'info') lines.push({ fields, message });
+    }),
+    { lines },
+  );
 }
 
 /** Sleeps that return at once and remember what was asked, with a clock they move. */
@@ -272,9 +274,9 @@ void t.test('close gives up after drainMs when Loki is down', async (t) => {
 
 void t.test('a throwing logger changes nothing', async (t) => {
   const receiver = await withReceiver(t, (n) => (n === 0 ? { status: 400, body: 'bad' } : undefined));
-  const logger: Logger = () => {
+  const logger: Logger = createSinkLogger(() => {
     throw new Error('logger down');
-  };
+  });
   const pusher = createLokiPusher(config(receiver.url), { log: logger });
   pusher.push(inboundPayment502());
   await pusher.flush();

@@ -6,6 +6,7 @@ import { describeOtelConfig, resolveOtelConfig, type OtelExportConfig } from '..
 import { createSpanExporterPipeline } from '../../../collector/otel/exporter.ts';
 import type { CallRecord } from '../../../record/record.ts';
 import { chainRecords, hopFrontendGateway } from './records.ts';
+import { createSinkLogger } from '../../../lib/log.ts';
 
 function enabled(env: Record<string, string>): OtelExportConfig {
   const r = resolveOtelConfig(env);
@@ -173,7 +174,7 @@ void t.test('failed exports are counted, logged once per outage, never thrown', 
     },
     shutdown: async () => {},
   };
-  const p = createSpanExporterPipeline(ENV, { exporter: flaky, log: (level, msg) => logs.push([level, msg]) });
+  const p = createSpanExporterPipeline(ENV, { exporter: flaky, log: createSinkLogger((level, msg) => logs.push([level, msg])) });
   p.export(hopFrontendGateway.outbound);
   await p.flush();
   p.export(hopFrontendGateway.inbound);

@@ -97,7 +97,7 @@ void t.test('a refused token: retried with backoff, lookups stay passthrough, cl
   const server = await startServer(t);
   const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const lines: { msg: string; fields?: Record<string, unknown> }[] = [];
-  const log = { info() {}, warn() {}, error: (msg: string, fields?: Record<string, unknown>) => lines.push({ msg, fields }) };
+  const log = { info() {}, warn() {}, error: (fields: Record<string, unknown>, msg = '') => lines.push({ msg, fields }) };
   const client = createMembershipClient({
     controllerAddr: server.addr,
     trustBundlePem: root.ca,

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createBackoff } from '../../../sidecar/shipper/backoff.ts';
+import { createBackoff } from '../../../lib/backoff.ts';
 import { decideBatch } from '../../../sidecar/shipper/batcher.ts';
 import { createByteQueue } from '../../../sidecar/shipper/byte-queue.ts';
 import { resolveShipperConfig } from '../../../sidecar/shipper/config.ts';

@@ -11,6 +11,7 @@ import { createKubeInventory, loadKubeConfig, type KubeInventory } from '../../.
 import type { KubeInventoryOptions } from '../../../../lib/kube/inventory/config.ts';
 import { FakeApiServer } from './fake-apiserver.ts';
 import { PATHS, fixtureItem, loadList, ns, waitFor } from './fixtures.ts';
+import { createSinkLogger } from '../../../../lib/log.ts';
 
 type Json = Record<string, any>;
 
@@ -286,7 +287,7 @@ void t.test('a kubeconfig file pointing at the server', async (t) => {
     'current-context': 'other',
   };
   writeFileSync(file, JSON.stringify(doc));
-  const inventory = createKubeInventory({ kubeconfig: file, context: 'local', resources: ['nodes'] }, { log: (level, msg, fields) => t.comment(level, msg, JSON.stringify(fields)) });
+  const inventory = createKubeInventory({ kubeconfig: file, context: 'local', resources: ['nodes'] }, { log: createSinkLogger((level, msg, fields) => t.comment(level, msg, JSON.stringify(fields))) });
   t.teardown(async () => {
     await inventory.stop();
     await server.close();
