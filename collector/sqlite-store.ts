@@ -22,7 +22,7 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { MeshtapError } from '../lib/errors.ts';
 import type { CallRecord, HttpMessage } from '../record/record.ts';
 import { COL_ERR_STORE } from './errors.ts';
-import type { CelExpr } from './filter/check.ts';
+import { fieldPath, type CelExpr } from './filter/ast.ts';
 import type { CompiledFilter } from './filter/compile.ts';
 import { buildSqlPushdown } from './filter/pushdown.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
@@ -232,16 +232,8 @@ export interface FullTextTerm {
 }
 
 function identPath(e: CelExpr): string[] | undefined {
-  const path: string[] = [];
-  let current: CelExpr | undefined = e;
-  while (current?.exprKind.case === 'selectExpr') {
-    if (current.exprKind.value.testOnly) return undefined;
-    path.unshift(current.exprKind.value.field);
-    current = current.exprKind.value.operand;
-  }
-  if (current?.exprKind.case !== 'identExpr') return undefined;
-  path.unshift(current.exprKind.value.name);
-  return path[0] === 'call' ? path.slice(1) : path;
+  const path = fieldPath(e);
+  return path?.[0] === 'call' ? path.slice(1) : path;
 }
 
 /**

@@ -6,7 +6,7 @@
  * here can only fail at run time on absent fields or on data (division by zero, a bad
  * `int("x")` conversion, a regex built at run time).
  */
-import { isCelError, run, type parse } from '@bufbuild/cel';
+import { isCelError, run } from '@bufbuild/cel';
 import { closestMatch } from '../../lib/edit-distance.ts';
 import {
   COL_ERR_FILTER_REGEX,
@@ -29,120 +29,11 @@ import {
   typeName,
   unify,
   type FilterType,
-  type PrimitiveName,
 } from './cel-types.ts';
 import { FILTER_VARIABLES } from './variables.ts';
+import { MAX_FILTER_DEPTH, walk, type CelCall, type CelConstant, type CelExpr, type KindValue, type ParsedFilter } from './ast.ts';
+import { ARITHMETIC, FUNCTIONS, METHODS, OPERATOR_TEXT, TYPE_NAMES } from './overloads.ts';
 
-export type ParsedFilter = ReturnType<typeof parse>;
-export type CelExpr = ParsedFilter['expr'];
-type ExprKind = CelExpr['exprKind'];
-type KindValue<C extends string> = Extract<ExprKind, { case: C }>['value'];
-export type CelCall = KindValue<'callExpr'>;
-export type CelConstant = KindValue<'constExpr'>;
-
-/** Deeper nesting than this is refused: it keeps every recursive walk far from the stack limit. */
-export const MAX_FILTER_DEPTH = 100;
-
-const TYPE_NAMES = new Set(['bool', 'int', 'uint', 'double', 'string', 'bytes', 'list', 'map', 'null_type', 'type', 'dyn']);
-
-type ArgCheck = (t: FilterType) => boolean;
-
-interface Overload {
-  readonly target?: ArgCheck;
-  readonly args: readonly ArgCheck[];
-  readonly result: FilterType;
-  /** How the signature reads in an error message. */
-  readonly shape: string;
-}
-
-const prim =
-  (...names: PrimitiveName[]): ArgCheck =>
-  (t) =>
-    isDyn(t) || isPrimitive(t, ...names);
-const anyList: ArgCheck = (t) => isDyn(t) || t.kind === 'list';
-const anyMap: ArgCheck = (t) => isDyn(t) || t.kind === 'map' || t.kind === 'struct';
-const anything: ArgCheck = () => true;
-const stringList: ArgCheck = (t) => isDyn(t) || (t.kind === 'list' && (isDyn(t.element) || isPrimitive(t.element, 'string')));
-
-const STR = prim('string');
-const INT = prim('int');
-
-function method(target: ArgCheck, targetName: string, args: ArgCheck[], argNames: string[], result: FilterType): Overload {
-  return { target, args, result, shape: `${targetName}.%(${argNames.join(', ')}) -> ${typeName(result)}` };
-}
-
-function func(args: ArgCheck[], argNames: string[], result: FilterType): Overload {
-  return { args, result, shape: `%(${argNames.join(', ')}) -> ${typeName(result)}` };
-}
-
-const TIMESTAMP_GETTERS = [
-  'getFullYear',
-  'getMonth',
-  'getDayOfYear',
-  'getDayOfMonth',
-  'getDate',
-  'getDayOfWeek',
-  'getHours',
-  'getMinutes',
-  'getSeconds',
-  'getMilliseconds',
-];
-const DURATION_GETTERS = new Set(['getHours', 'getMinutes', 'getSeconds', 'getMilliseconds']);
-
-const METHODS: Record<string, Overload[]> = {
-  contains: [method(STR, 'string', [STR], ['string'], T.bool)],
-  startsWith: [method(STR, 'string', [STR], ['string'], T.bool)],
-  endsWith: [method(STR, 'string', [STR], ['string'], T.bool)],
-  matches: [method(STR, 'string', [STR], ['string'], T.bool)],
-  size: [
-    method(prim('string', 'bytes'), 'string|bytes', [], [], T.int),
-    method(anyList, 'list', [], [], T.int),
-    method(anyMap, 'map', [], [], T.int),
-  ],
-  lowerAscii: [method(STR, 'string', [], [], T.string)],
-  upperAscii: [method(STR, 'string', [], [], T.string)],
-  trim: [method(STR, 'string', [], [], T.string)],
-  charAt: [method(STR, 'string', [INT], ['int'], T.string)],
-  indexOf: [method(STR, 'string', [STR], ['string'], T.int), method(STR, 'string', [STR, INT], ['string', 'int'], T.int)],
-  lastIndexOf: [method(STR, 'string', [STR], ['string'], T.int), method(STR, 'string', [STR, INT], ['string', 'int'], T.int)],
-  replace: [
-    method(STR, 'string', [STR, STR], ['string', 'string'], T.string),
-    method(STR, 'string', [STR, STR, INT], ['string', 'string', 'int'], T.string),
-  ],
-  split: [
-    method(STR, 'string', [STR], ['string'], listOf(T.string)),
-    method(STR, 'string', [STR, INT], ['string', 'int'], listOf(T.string)),
-  ],
-  substring: [method(STR, 'string', [INT], ['int'], T.string), method(STR, 'string', [INT, INT], ['int', 'int'], T.string)],
-  join: [method(stringList, 'list(string)', [], [], T.string), method(stringList, 'list(string)', [STR], ['string'], T.string)],
-};
-for (const name of TIMESTAMP_GETTERS) {
-  METHODS[name] = [
-    method(prim('timestamp'), 'timestamp', [], [], T.int),
-    method(prim('timestamp'), 'timestamp', [STR], ['string'], T.int),
-    ...(DURATION_GETTERS.has(name) ? [method(prim('duration'), 'duration', [], [], T.int)] : []),
-  ];
-}
-
-const FUNCTIONS: Record<string, Overload[]> = {
-  size: [func([prim('string', 'bytes')], ['string|bytes'], T.int), func([anyList], ['list'], T.int), func([anyMap], ['map'], T.int)],
-  int: [func([prim('int', 'uint', 'double', 'string', 'timestamp', 'duration')], ['int|uint|double|string|timestamp|duration'], T.int)],
-  uint: [func([prim('int', 'uint', 'double', 'string')], ['int|uint|double|string'], T.uint)],
-  double: [func([prim('int', 'uint', 'double', 'string')], ['int|uint|double|string'], T.double)],
-  bool: [func([prim('bool', 'string')], ['bool|string'], T.bool)],
-  bytes: [func([prim('bytes', 'string')], ['bytes|string'], T.bytes)],
-  string: [
-    func(
-      [prim('string', 'bool', 'int', 'uint', 'double', 'bytes', 'timestamp', 'duration')],
-      ['string|bool|int|uint|double|bytes|timestamp|duration'],
-      T.string,
-    ),
-  ],
-  timestamp: [func([prim('timestamp', 'string', 'int')], ['timestamp|string|int'], T.timestamp)],
-  duration: [func([prim('duration', 'string', 'int')], ['duration|string|int'], T.duration)],
-  dyn: [func([anything], ['any'], T.dyn)],
-  type: [func([anything], ['any'], T.type)],
-};
 
 class CheckFailure {
   readonly code: FilterErrorCode;
@@ -165,60 +56,6 @@ function isOrderable(a: FilterType, b: FilterType): boolean {
   if (isNumeric(a) && isNumeric(b)) return true;
   return a.kind === 'primitive' && b.kind === 'primitive' && a.name === b.name && ['bool', 'string', 'bytes', 'timestamp', 'duration'].includes(a.name);
 }
-
-const ARITHMETIC: Record<string, Array<[PrimitiveName, PrimitiveName, FilterType]>> = {
-  '_+_': [
-    ['int', 'int', T.int],
-    ['uint', 'uint', T.uint],
-    ['double', 'double', T.double],
-    ['string', 'string', T.string],
-    ['bytes', 'bytes', T.bytes],
-    ['timestamp', 'duration', T.timestamp],
-    ['duration', 'timestamp', T.timestamp],
-    ['duration', 'duration', T.duration],
-  ],
-  '_-_': [
-    ['int', 'int', T.int],
-    ['uint', 'uint', T.uint],
-    ['double', 'double', T.double],
-    ['timestamp', 'timestamp', T.duration],
-    ['timestamp', 'duration', T.timestamp],
-    ['duration', 'duration', T.duration],
-  ],
-  '_*_': [
-    ['int', 'int', T.int],
-    ['uint', 'uint', T.uint],
-    ['double', 'double', T.double],
-  ],
-  '_/_': [
-    ['int', 'int', T.int],
-    ['uint', 'uint', T.uint],
-    ['double', 'double', T.double],
-  ],
-  '_%_': [
-    ['int', 'int', T.int],
-    ['uint', 'uint', T.uint],
-  ],
-};
-
-const OPERATOR_TEXT: Record<string, string> = {
-  '_==_': '==',
-  '_!=_': '!=',
-  '_<_': '<',
-  '_<=_': '<=',
-  '_>_': '>',
-  '_>=_': '>=',
-  '_+_': '+',
-  '_-_': '-',
-  '_*_': '*',
-  '_/_': '/',
-  '_%_': '%',
-  '_&&_': '&&',
-  '_||_': '||',
-  '!_': '!',
-  '-_': '-',
-  '@in': 'in',
-};
 
 class Checker {
   private readonly positions: Record<string, number>;
@@ -568,86 +405,6 @@ class Checker {
       this.scopes.pop();
     }
   }
-}
-
-/** Visits an expression and every sub-expression, iteratively (no recursion limit to hit). */
-export function walk(root: CelExpr, visit: (e: CelExpr) => void): void {
-  const stack: CelExpr[] = [root];
-  while (stack.length > 0) {
-    const e = stack.pop() as CelExpr;
-    visit(e);
-    const kind = e.exprKind;
-    switch (kind.case) {
-      case 'selectExpr':
-        if (kind.value.operand !== undefined) stack.push(kind.value.operand);
-        break;
-      case 'callExpr':
-        if (kind.value.target !== undefined) stack.push(kind.value.target);
-        stack.push(...kind.value.args);
-        break;
-      case 'listExpr':
-        stack.push(...kind.value.elements);
-        break;
-      case 'structExpr':
-        for (const entry of kind.value.entries) {
-          if (entry.keyKind.case === 'mapKey') stack.push(entry.keyKind.value);
-          if (entry.value !== undefined) stack.push(entry.value);
-        }
-        break;
-      case 'comprehensionExpr':
-        for (const part of [kind.value.iterRange, kind.value.accuInit, kind.value.loopCondition, kind.value.loopStep, kind.value.result]) {
-          if (part !== undefined) stack.push(part);
-        }
-        break;
-      default:
-        break;
-    }
-  }
-}
-
-/** The chain of field names selected above an identifier, e.g. `request.body` → ['body']. */
-function selectChain(e: CelExpr): { root: CelExpr; fields: string[] } {
-  const fields: string[] = [];
-  let current = e;
-  while (current.exprKind.case === 'selectExpr' && current.exprKind.value.operand !== undefined) {
-    fields.unshift(current.exprKind.value.field);
-    current = current.exprKind.value.operand;
-  }
-  return { root: current, fields };
-}
-
-function pathReadsBody(name: string, fields: string[]): boolean {
-  if (name === 'request' || name === 'response') return fields.length === 0 || fields[0] === 'body';
-  if (name === 'call') {
-    if (fields.length === 0) return true;
-    if (fields[0] === 'request' || fields[0] === 'response') return fields.length === 1 || fields[1] === 'body';
-  }
-  return false;
-}
-
-/**
- * Whether evaluating the expression may observe a body. Conservative: any use of
- * `request`/`response`/`call` other than selecting a field that is not `body` counts.
- */
-export function readsBodies(root: CelExpr): boolean {
-  const selectsSeen = new Set<CelExpr>();
-  let reads = false;
-  walk(root, (e) => {
-    if (reads || selectsSeen.has(e)) return;
-    if (e.exprKind.case === 'selectExpr') {
-      const { root: base, fields } = selectChain(e);
-      // Mark the inner selects so they are not judged again as shorter chains.
-      let inner = e;
-      while (inner.exprKind.case === 'selectExpr' && inner.exprKind.value.operand !== undefined) {
-        inner = inner.exprKind.value.operand;
-        selectsSeen.add(inner);
-      }
-      if (base.exprKind.case === 'identExpr' && pathReadsBody(base.exprKind.value.name, fields)) reads = true;
-    } else if (e.exprKind.case === 'identExpr' && pathReadsBody(e.exprKind.value.name, [])) {
-      reads = true;
-    }
-  });
-  return reads;
 }
 
 export type CheckOutcome = { ok: true; type: FilterType } | { ok: false; error: FilterError };

@@ -5,7 +5,8 @@
 import { celEnv, isCelError, parse, plan } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
 import type { CallRecord } from '../../record/record.ts';
-import { checkFilter, readsBodies, type CelExpr } from './check.ts';
+import { readsBodies, type CelExpr } from './ast.ts';
+import { checkFilter } from './check.ts';
 import { findDelimiterProblem } from './delimiters.ts';
 import { createRegexCache } from './regex-cache.ts';
 import {

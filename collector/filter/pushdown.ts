@@ -14,8 +14,7 @@
  * applied only to exact translations, because NOT of a superset is not a superset.
  */
 import { celEnv, isCelError, plan } from '@bufbuild/cel';
-import type { CelExpr } from './check.ts';
-import { MAX_FILTER_DEPTH } from './check.ts';
+import { MAX_FILTER_DEPTH, fieldPath, type CelExpr } from './ast.ts';
 import type { CompiledFilter } from './compile.ts';
 import { PROTOCOL_FLAGS } from './variables.ts';
 
@@ -112,20 +111,6 @@ type Literal =
   | { kind: 'timestamp'; ns: bigint };
 
 const env = celEnv();
-
-/** The field path of `ident`, `a.b` or `a.b.c` selections (not presence tests). */
-function fieldPath(e: CelExpr): string[] | undefined {
-  const path: string[] = [];
-  let current = e;
-  while (current.exprKind.case === 'selectExpr') {
-    if (current.exprKind.value.testOnly || current.exprKind.value.operand === undefined) return undefined;
-    path.unshift(current.exprKind.value.field);
-    current = current.exprKind.value.operand;
-  }
-  if (current.exprKind.case !== 'identExpr') return undefined;
-  path.unshift(current.exprKind.value.name);
-  return path;
-}
 
 /** Maps a field path to its column: `status_code`, `call.status_code`, `src.pod`, `tls.mesh`, ... */
 function columnForPath(path: readonly string[]): string | undefined {
