@@ -13,7 +13,8 @@ import { netnsPids } from './node-network.ts';
 import { resolveScenario } from './paths.ts';
 import { isAlive, wrapArgv } from './processes.ts';
 import { readState, type LabState, type PodState } from './state.ts';
-import { LabStarter, assertPortFree } from './up.ts';
+import { assertPortFree } from './host-helpers.ts';
+import { LabStarter } from './up.ts';
 
 const USAGE = `usage: meshtap lab <command> [options]
 

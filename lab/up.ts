@@ -14,11 +14,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { readTlsDir, writeTlsDir } from '../lib/tls/tls-dir.ts';
-import { issueWebhookCert } from '../certs/webhook-cert.ts';
 import { MeshtapError, describeError } from '../lib/errors.ts';
 import { MESHTAP_CONTAINER_NAMES } from '../webhook/containers.ts';
 import {
@@ -27,13 +24,12 @@ import {
   DEFAULT_APP_UID,
   GATEWAY_IP,
   NODE_NAME,
-  NODE_POD_PREFIX,
   NODE_POD_PREFIX_LENGTH,
   podNetnsName,
   vethNames,
 } from './addresses.ts';
 import { admitPod } from './admission-client.ts';
-import { LAB_ERR_PORT_IN_USE, LAB_ERR_POD_FAILED, LAB_ERR_PROCESS_FAILED } from './errors.ts';
+import { LAB_ERR_POD_FAILED, LAB_ERR_PROCESS_FAILED } from './errors.ts';
 import { createBridge, createPodNetns, writeNetnsEtc } from './node-network.ts';
 import { APPS_DIR, LAB_PATH, MESHTAP_BIN, NODE, REPO, demoApps, type ResolvedScenario } from './paths.ts';
 import { buildPodPlan, buildServiceEnv, resolveProbePort, type PodPlan, type ProcessPlan } from './pod-plan.ts';
@@ -42,116 +38,17 @@ import { startProcess, tailLog } from './processes.ts';
 import { assignAddresses, parseScenario, type AddressedPod, type AddressedScenario, type Pod } from './scenario.ts';
 import { buildHostsFile, buildRejectRestore, buildResolvConf, buildServiceRestore } from './service-rules.ts';
 import { claimState, saveState, writeFileAtomic, type ContainerState, type LabState, type PodState } from './state.ts';
-import { buildInventoryList } from './inventory-list.ts';
-import type { LabInventory, LabInventoryPod } from './lab-inventory.ts';
-import { buildMembershipFile } from './membership-file.ts';
 import { DEFAULT_TOKEN_AUDIENCE, createKeyTokenIssuer, createTokenKeyPair, type TokenIssuer } from './token-issuer.ts';
 import { execInNetns } from './netns.ts';
+import { controllerControlPlane, issueCollectorCert, type ControlPlane } from './control-plane.ts';
+import { collectorEnv, namespaceList, reviewReasons, sleep } from './host-helpers.ts';
+import { InventoryPublisher } from './inventory-publisher.ts';
+
+export { CONTROLLER_DNS_NAME, controllerControlPlane, issueCollectorCert, type ControlPlane, type ControlPlaneContext, type RunningControlPlane } from './control-plane.ts';
 
 export type Progress = (line: string) => void;
 
 export type { TokenIssuer } from './token-issuer.ts';
-
-export interface ControlPlaneContext {
-  stateDir: string;
-  /** `meshtap certs init` output: `ca/` and `webhook/` TLS directories. */
-  certDir: string;
-  /** Namespace objects of the scenario, for label lookups. */
-  namespacesFile: string;
-  /** Injector options (collector and controller addresses on the lab's network). */
-  injectorConfigFile: string;
-  /** PEM public key the pods' tokens are verified with. */
-  tokenKeyFile: string;
-  /** The membership file the lab keeps (`membership-file.ts`). */
-  membershipFile: string;
-  /** Address (on the bridge, reachable from every pod) and port of the CA + membership gRPC port. */
-  grpcIp: string;
-  grpcPort: number;
-  /** Starts a host process, recorded in the state before it is spawned. */
-  startHostProcess(name: string, argv: string[], env?: Record<string, string>): { child: ChildProcess; log: string };
-  /** Resolves with the first JSON log line of `log` that `match` accepts. */
-  waitForLogLine(name: string, log: string, child: ChildProcess, match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
-}
-
-export interface RunningControlPlane {
-  webhookUrl: string;
-  /** The CA pods trust (the webhook's serving certificate and the gRPC port chain to it). */
-  caPem: string;
-  /** `ip:port` of the CA and membership gRPC port. */
-  grpcAddr: string;
-  /** The log the webhook's review lines (with skip reasons) go to. */
-  log: string;
-  pid?: number;
-  trustDomain?: string;
-  summary: string;
-  /** Resolves true once the membership feed lists `workloads` meshed pods, false after `timeoutMs`. */
-  waitForMembership?(workloads: number, timeoutMs: number): Promise<boolean>;
-}
-
-/** What admits pods, signs workload certificates and serves the membership feed. */
-export interface ControlPlane {
-  name: string;
-  start(ctx: ControlPlaneContext): Promise<RunningControlPlane>;
-}
-
-/** The name the issued gRPC certificate carries for in-cluster clients; the lab adds the bridge address. */
-export const CONTROLLER_DNS_NAME = 'meshtap-controller.meshtap-system.svc';
-
-/**
- * The collector's serving certificate names its Service (what sidecars check when they dial an
- * IP, `MESHTAP_COLLECTOR_SERVER_NAME`), the bridge address and loopback.
- */
-export async function issueCollectorCert(certDir: string): Promise<string> {
-  const ca = await readTlsDir(join(certDir, 'ca'));
-  const dir = join(certDir, 'collector');
-  await writeTlsDir(dir, issueWebhookCert(ca, { service: 'meshtap-collector', namespace: 'meshtap-system', extraIps: [GATEWAY_IP, '127.0.0.1'] }), { overwrite: true });
-  return dir;
-}
-
-/**
- * `meshtap controller` on the bridge address: the webhook (a free port) and the CA +
- * membership gRPC port (15012), whose serving certificate names both the bridge address (what
- * `MESHTAP_CA_ADDR` holds, so a client checking the address's host accepts it) and the
- * controller's service name (for a client that sets that name as TLS server name).
- */
-export const controllerControlPlane: ControlPlane = {
-  name: 'controller',
-  async start(ctx) {
-    const argv = [
-      NODE, MESHTAP_BIN, 'controller',
-      '--webhook-cert-dir', join(ctx.certDir, 'webhook'),
-      '--ca-dir', join(ctx.certDir, 'ca'),
-      '--host', ctx.grpcIp,
-      '--webhook-port', '0',
-      '--grpc-port', String(ctx.grpcPort),
-      '--grpc-ip', ctx.grpcIp,
-      '--grpc-dns', CONTROLLER_DNS_NAME,
-      '--token-key', ctx.tokenKeyFile,
-      '--inventory-file', ctx.membershipFile,
-      '--config', ctx.injectorConfigFile,
-      '--namespaces', ctx.namespacesFile,
-      '--strict-namespace-labels',
-    ];
-    const { child, log } = ctx.startHostProcess('controller', argv);
-    const line = await ctx.waitForLogLine('controller', log, child, (l) => l.event === 'controller-ready');
-    const webhookUrl = `https://${ctx.grpcIp}:${String(line.webhookPort)}`;
-    const grpcAddr = `${ctx.grpcIp}:${String(line.grpcPort)}`;
-    return {
-      webhookUrl,
-      grpcAddr,
-      caPem: readFileSync(join(ctx.certDir, 'ca', 'ca.crt'), 'utf8'),
-      log,
-      pid: child.pid,
-      ...(typeof line.trustDomain === 'string' ? { trustDomain: line.trustDomain } : {}),
-      summary: `meshtap controller: webhook ${webhookUrl}, CA and membership ${grpcAddr} (pid ${child.pid}, log ${log})`,
-      waitForMembership: (workloads, timeoutMs) =>
-        ctx.waitForLogLine('controller', log, child, (l) => l.event === 'membership-snapshot' && l.workloads === workloads, timeoutMs).then(
-          () => true,
-          () => false,
-        ),
-    };
-  },
-};
 
 export interface UpOptions {
   scenario: ResolvedScenario;
@@ -168,60 +65,6 @@ export interface UpOptions {
   signal?: AbortSignal;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-export async function assertPortFree(port: number, what: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        new MeshtapError(
-          LAB_ERR_PORT_IN_USE,
-          `port ${port} (${what}) is ${err.code === 'EADDRINUSE' ? 'in use' : `unusable: ${err.message}`}; stop what listens there (ss -ltnp 'sport = :${port}') or choose another port`,
-        ),
-      ),
-    );
-    server.listen({ port, host: '0.0.0.0', exclusive: true }, () => server.close(() => resolve()));
-  });
-}
-
-/** Variables the collector inherits from whoever runs `lab up`. */
-function collectorEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = { PATH: LAB_PATH };
-  for (const [k, v] of Object.entries(env)) {
-    if (v !== undefined && (k.startsWith('OTEL_') || k.startsWith('MESHTAP_LOKI_'))) out[k] = v;
-  }
-  return out;
-}
-
-function namespaceList(scenario: AddressedScenario): string {
-  const items = scenario.namespaces.map((n) => ({
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name: n.name, labels: n.labels, ...(Object.keys(n.annotations).length > 0 ? { annotations: n.annotations } : {}) },
-  }));
-  return items.map((i) => toYaml(i)).join('---\n');
-}
-
-/** Reads the webhook's log line for one review, which carries the skip reasons the response does not. */
-async function reviewReasons(log: string, uid: string): Promise<string[]> {
-  for (let i = 0; i < 20; i++) {
-    for (const line of readFileSync(log, 'utf8').split('\n')) {
-      if (!line.includes(uid)) continue;
-      try {
-        const rec = JSON.parse(line) as { uid?: string; reasons?: unknown };
-        if (rec.uid === uid && Array.isArray(rec.reasons)) return rec.reasons.map(String);
-      } catch {
-        // not a JSON line
-      }
-    }
-    await sleep(100);
-  }
-  return ['unknown'];
-}
-
 export class LabStarter {
   readonly state: LabState;
   private readonly options: UpOptions;
@@ -233,15 +76,13 @@ export class LabStarter {
   private webhookUrl = '';
   private caPem = '';
   private tokenIssuer: TokenIssuer | undefined;
-  /** Pods that exist (admitted), by `namespace/name`, as the inventory files show them. */
-  private readonly inventoryPods = new Map<string, LabInventoryPod>();
-  private lastMembership = '';
-  private lastClusterItems = '';
-  private clusterVersion = 0;
+  /** What the controller's and the collector's inventory files say, kept in step with the pods. */
+  private readonly inventory: InventoryPublisher;
 
   constructor(options: UpOptions) {
     this.options = options;
     this.addressed = assignAddresses(parseScenario(options.scenario.files, { demoApps: demoApps() }));
+    this.inventory = new InventoryPublisher(this.addressed, () => this.state);
     this.certDir = join(options.stateDir, 'certs');
     this.logDir = join(options.stateDir, 'logs');
     this.state = {
@@ -289,42 +130,6 @@ export class LabStarter {
     saveState(this.state);
   }
 
-  /** The lab's inventory now, as the controller and the collector should see it. */
-  private inventory(): LabInventory {
-    return {
-      node: { name: NODE_NAME, ip: GATEWAY_IP, podCIDR: `${NODE_POD_PREFIX}.0/${NODE_POD_PREFIX_LENGTH}` },
-      namespaces: this.addressed.namespaces,
-      services: this.addressed.services,
-      pods: this.state.pods.flatMap((p) => this.inventoryPods.get(`${p.namespace}/${p.name}`) ?? []),
-    };
-  }
-
-  /** Rewrites (atomically) whichever inventory file changed; called whenever a pod appears or changes state. */
-  private publishInventory(): void {
-    const files = this.state.inventory;
-    if (!files) return;
-    const inventory = this.inventory();
-    const membership = `${JSON.stringify(buildMembershipFile(inventory), null, 2)}\n`;
-    if (membership !== this.lastMembership) {
-      writeFileAtomic(files.membershipFile, membership);
-      this.lastMembership = membership;
-    }
-    const items = JSON.stringify(buildInventoryList(inventory).items);
-    if (items !== this.lastClusterItems) {
-      this.clusterVersion++;
-      writeFileAtomic(files.clusterFile, `${JSON.stringify(buildInventoryList(inventory, this.clusterVersion), null, 2)}\n`);
-      this.lastClusterItems = items;
-    }
-  }
-
-  private updateInventoryPod(ps: PodState, change: Partial<LabInventoryPod>): void {
-    const key = `${ps.namespace}/${ps.name}`;
-    const current = this.inventoryPods.get(key);
-    if (!current) return;
-    this.inventoryPods.set(key, { ...current, ...change });
-    this.publishInventory();
-  }
-
   /** Claims the state directory; after this, `lab down` is the way back. */
   claim(): void {
     claimState(this.state);
@@ -366,7 +171,7 @@ export class LabStarter {
     const inventoryDir = this.ensureDir(join(stateDir, 'inventory'));
     this.state.inventory = { membershipFile: join(inventoryDir, 'membership.json'), clusterFile: join(inventoryDir, 'cluster.json') };
     this.save();
-    this.publishInventory();
+    this.inventory.publish();
 
     // Control plane
     const namespacesFile = join(stateDir, 'namespaces.yaml');
@@ -559,7 +364,7 @@ export class LabStarter {
       this.save();
       writeFileSync(join(this.ensureDir(ps.dir), 'pod.json'), JSON.stringify(pod, null, 2));
       // The pod exists from now on: the collector can name its address, the controller lists it (not meshed yet).
-      this.inventoryPods.set(`${ps.namespace}/${ps.name}`, {
+      this.inventory.addPod(ps, {
         pod,
         ip: ps.ip,
         phase: 'Pending',
@@ -568,7 +373,7 @@ export class LabStarter {
         meshed: false,
         ...(desired.owner ? { owner: { deployment: desired.owner.name, replicaSet: desired.owner.replicaSet } } : {}),
       });
-      this.publishInventory();
+      this.inventory.publish();
       say(ps.injected ? `${ps.ip}  admitted: injected (${admitted.patch.length} patch operations)` : `${ps.ip}  admitted: not injected (${ps.skipReasons?.join(', ')})`);
 
       const plan = buildPodPlan(pod, {
@@ -605,13 +410,13 @@ export class LabStarter {
         }
         const exited = this.startContainer(ps, proc, cs);
         // Init containers are done and a container runs: the pod is Running.
-        this.updateInventoryPod(ps, { phase: 'Running' });
+        this.inventory.updatePod(ps, { phase: 'Running' });
         if (proc.postStart) await this.runHook(ps, proc, cs);
         if (proc.role === 'sidecar') {
           // A native sidecar holds the next containers back until its startup probe passes.
           await this.awaitContainer(pod, ps, proc, cs, exited, deadline);
           // Peers may now talk mTLS to this pod.
-          this.updateInventoryPod(ps, { meshed: ps.injected === true });
+          this.inventory.updatePod(ps, { meshed: ps.injected === true });
           say(`sidecar ${proc.container} ready (uid ${proc.uid})`);
         } else {
           waiting.push(
@@ -622,7 +427,7 @@ export class LabStarter {
       await Promise.all(waiting);
       ps.phase = 'ready';
       this.save();
-      this.updateInventoryPod(ps, { ready: true });
+      this.inventory.updatePod(ps, { ready: true });
     } catch (err) {
       ps.phase = 'failed';
       ps.error = describeError(err);
