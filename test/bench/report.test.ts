@@ -46,6 +46,7 @@ void t.test('ratios and differences come from the same run, with verdicts agains
   t.equal(cpu.value!.toFixed(4), (0.15 / 0.12).toFixed(4), 'both sidecars against both haproxy proxies');
   t.equal(cpu.verdict, 'pass');
   t.match(cpu.shown, /1\.25×/);
+  t.notMatch(cpu.shown, /did not hold/, 'the pair kept up with the fixed rate');
   t.equal(row(rows, 'saturation throughput').value, 0.6);
   t.equal(row(rows, 'saturation throughput').verdict, 'pass');
   t.equal(row(rows, 'capture off').value, 1.1);
@@ -72,11 +73,12 @@ void t.test('figures just past their targets fail, and missing setups are n/a, n
   const results = run();
   const full = results.find((r) => r.name === SETUP.meshtapFull)!;
   full.cpu = [0.1, 0.081];
-  full.saturate.throughput = 1999;
+  full.saturate.throughput = 999;
   full.rssMiB = [80.5, 10];
   full.recordsLostFixed = 1;
   const rows = buildStory(results, collector);
   t.equal(row(rows, 'CPU per sidecar').verdict, 'FAIL');
+  t.match(row(rows, 'CPU per sidecar').shown, /did not hold the fixed rate \(saturation 999 req\/s\)/);
   t.equal(row(rows, 'saturation throughput').verdict, 'FAIL');
   t.equal(row(rows, 'RSS per sidecar').verdict, 'FAIL');
   t.equal(row(rows, 'records lost').verdict, 'FAIL');
