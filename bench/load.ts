@@ -3,15 +3,20 @@
  *
  *   load.ts fixed URL RATE CONNECTIONS SECONDS BODY_BYTES [WARMUP_SECONDS]
  *   load.ts saturate URL CONNECTIONS SECONDS BODY_BYTES [WARMUP_SECONDS]
+ *   load.ts pipeline URL CONNECTIONS DEPTH SECONDS BODY_BYTES [WARMUP_SECONDS]
  *
  * fixed: open loop. Request i is due at start + i/RATE whether or not earlier ones have
  * answered; latency runs from the due time, so a stall shows in every request it delayed
  * (no coordinated omission). Requests wait for one of CONNECTIONS keep-alive sockets.
  * saturate: CONNECTIONS closed loops sending back to back; throughput is what completes.
+ * pipeline: like saturate, but each connection keeps DEPTH requests in flight with HTTP/1.1
+ * pipelining (written back to back without waiting for answers), over raw sockets since
+ * Node's HTTP client never pipelines; latency runs from each request's write.
  * Prints `{"phase":"measure"}` when the warm-up ends, then one JSON line: counts and latency
  * percentiles in ms.
  */
 import { Agent, request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 
 interface Result {
   mode: string;
@@ -152,6 +157,92 @@ async function saturate(connections: number, seconds: number, body: Buffer, warm
   return summarize('saturate', seconds, sent, total, ok, errors, latencies);
 }
 
+const HEADER_END = Buffer.from('\r\n\r\n');
+
+/**
+ * Splits complete responses off the front of `buf`: each is reported as ok when it is a 200 whose
+ * body echoes `expectedBytes`. Returns the unconsumed rest, or undefined on a response it cannot
+ * frame (no content-length), which ends the connection.
+ */
+function takeResponses(buf: Buffer, expectedBytes: number, onResponse: (ok: boolean) => void): Buffer | undefined {
+  let at = 0;
+  for (;;) {
+    const end = buf.indexOf(HEADER_END, at);
+    if (end < 0) break;
+    const head = buf.toString('latin1', at, end);
+    const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+    if (!length) return undefined;
+    const bodyEnd = end + 4 + Number(length[1]);
+    if (buf.length < bodyEnd) break;
+    onResponse(head.startsWith('HTTP/1.1 200') && Number(length[1]) === expectedBytes);
+    at = bodyEnd;
+  }
+  return at === 0 ? buf : buf.subarray(at);
+}
+
+async function pipeline(connections: number, depth: number, seconds: number, body: Buffer, warmupSeconds: number): Promise<Result> {
+  const head = Buffer.from(
+    `POST ${target.pathname}${target.search} HTTP/1.1\r\nhost: ${target.host}\r\ncontent-type: application/octet-stream\r\ncontent-length: ${body.length}\r\n\r\n`,
+  );
+  const requestBytes = Buffer.concat([head, body]);
+  const latencies: number[] = [];
+  let sent = 0;
+  let ok = 0;
+  let errors = 0;
+  let total = 0;
+  const begin = performance.now();
+  const measureFrom = begin + warmupSeconds * 1000;
+  const end = measureFrom + seconds * 1000;
+  const marker = setTimeout(() => process.stdout.write('{"phase":"measure"}\n'), warmupSeconds * 1000);
+
+  const lane = () =>
+    new Promise<void>((resolve) => {
+      const inFlight: number[] = [];
+      let rest: Buffer = Buffer.alloc(0);
+      let socket: Socket;
+      const send = (n: number) => {
+        const now = performance.now();
+        for (let i = 0; i < n; i++) {
+          inFlight.push(now);
+          total++;
+          if (now >= measureFrom) sent++;
+        }
+        socket.write(n === 1 ? requestBytes : Buffer.concat(Array.from({ length: n }, () => requestBytes)));
+      };
+      const open = () => {
+        rest = Buffer.alloc(0);
+        socket = connect({ host: target.hostname, port: Number(target.port) }, () => send(depth));
+        socket.setNoDelay(true);
+        socket.on('data', (chunk: Buffer) => {
+          const taken = takeResponses(rest.length ? Buffer.concat([rest, chunk]) : chunk, body.length, (success) => {
+            const started = inFlight.shift()!;
+            if (started >= measureFrom) {
+              if (success) {
+                ok++;
+                latencies.push(performance.now() - started);
+              } else errors++;
+            }
+            if (performance.now() < end) send(1);
+          });
+          if (taken === undefined) socket.destroy(new Error('unframed response'));
+          else rest = taken;
+          if (inFlight.length === 0) socket.end();
+        });
+        socket.on('error', () => undefined);
+        socket.on('close', () => {
+          // Requests still in flight on a dead connection failed; a new one takes over while time remains.
+          for (const started of inFlight.splice(0)) if (started >= measureFrom) errors++;
+          if (performance.now() < end) setTimeout(open, 10);
+          else resolve();
+        });
+      };
+      open();
+    });
+  await Promise.all(Array.from({ length: connections }, lane));
+  clearTimeout(marker);
+  return summarize('pipeline', seconds, sent, total, ok, errors, latencies);
+}
+
 async function main(): Promise<Result> {
   if (mode === 'fixed') {
     const [rate, connections, seconds, bodyBytes, warmup = '2'] = rest.map(Number);
@@ -160,6 +251,10 @@ async function main(): Promise<Result> {
   if (mode === 'saturate') {
     const [connections, seconds, bodyBytes, warmup = '1'] = rest.map(Number);
     return saturate(connections, seconds, Buffer.alloc(bodyBytes, 0x62), Number(warmup));
+  }
+  if (mode === 'pipeline') {
+    const [connections, depth, seconds, bodyBytes, warmup = '1'] = rest.map(Number);
+    return pipeline(connections, depth, seconds, Buffer.alloc(bodyBytes, 0x62), Number(warmup));
   }
   throw new Error(`unknown mode ${mode}`);
 }

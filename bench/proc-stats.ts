@@ -1,0 +1,136 @@
+/**
+ * CPU and memory of a proxy "container" from /proc: every process descended from the process
+ * the bench spawned (the `ip netns exec` wrapper, which is not counted itself). A worker
+ * thread is part of its process (its time is in the process's utime/stime, its memory in the
+ * process's RSS); a child process — say a sidecar that re-executes itself or forks a helper —
+ * is counted as its own process and summed, as a container's accounting would.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Pair } from './results.ts';
+
+const CLK_TCK = 100;
+
+interface Stat {
+  ppid: number;
+  /** utime + stime of the process (all its threads) + cutime + cstime of children it reaped. */
+  ticks: number;
+}
+
+function readStat(pid: number): Stat | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]) };
+  } catch {
+    return undefined;
+  }
+}
+
+function childMap(): Map<number, number[]> {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    const stat = readStat(pid);
+    if (!stat) continue;
+    const list = children.get(stat.ppid) ?? [];
+    list.push(pid);
+    children.set(stat.ppid, list);
+  }
+  return children;
+}
+
+/** Every live process below `root` (not `root` itself). */
+export function descendants(root: number): number[] {
+  const children = childMap();
+  const out: number[] = [];
+  const queue = [...(children.get(root) ?? [])];
+  while (queue.length) {
+    const pid = queue.shift()!;
+    out.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+const WRAPPERS = new Set(['ip', 'setpriv']);
+
+/**
+ * The processes of the container started as `root`: below the `ip netns exec`/`setpriv`
+ * wrapper if `root` is one (it forks), or `root` and its descendants if it exec'd in place.
+ */
+export function containerPids(root: number): number[] {
+  let comm = '';
+  try {
+    comm = readFileSync(`/proc/${root}/comm`, 'utf8').trim();
+  } catch {
+    return [];
+  }
+  const below = descendants(root);
+  if (!WRAPPERS.has(comm)) return [root, ...below];
+  return below.filter((pid) => {
+    try {
+      return !WRAPPERS.has(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The topmost non-wrapper processes of the container started as `root`: the ones to signal. */
+export function containerMains(root: number): number[] {
+  const pids = new Set(containerPids(root));
+  return [...pids].filter((pid) => !pids.has(readStat(pid)?.ppid ?? -1));
+}
+
+export function cpuTicks(pids: number[]): number {
+  return pids.reduce((total, pid) => total + (readStat(pid)?.ticks ?? 0), 0);
+}
+
+export function rssMiB(pids: number[]): number {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '0');
+    } catch {
+      // exited between listing and reading
+    }
+  }
+  return kb / 1024;
+}
+
+/** The processes of two proxies (client pod, server pod), each given by the pid the bench spawned. */
+export class PairStats {
+  private readonly roots: Pair;
+
+  constructor(roots: Pair) {
+    this.roots = roots;
+  }
+
+  private trees(): [number[], number[]] {
+    return [containerPids(this.roots[0]), containerPids(this.roots[1])];
+  }
+
+  /** Starts a CPU measurement; the returned function gives cores used per proxy since then. */
+  startCpu(): () => Pair {
+    const ticks0 = this.trees().map(cpuTicks);
+    const t0 = performance.now();
+    return () => {
+      const seconds = (performance.now() - t0) / 1000;
+      const ticks1 = this.trees().map(cpuTicks);
+      return [0, 1].map((i) => (ticks1[i] - ticks0[i]) / CLK_TCK / seconds) as Pair;
+    };
+  }
+
+  rssMiB(): Pair {
+    return this.trees().map(rssMiB) as Pair;
+  }
+}
+
+/** Cores used by one container (the collector) between this call and the returned function's call. */
+export function startProcessCpu(root: number): () => number {
+  const ticks0 = cpuTicks(containerPids(root));
+  const t0 = performance.now();
+  return () => (cpuTicks(containerPids(root)) - ticks0) / CLK_TCK / ((performance.now() - t0) / 1000);
+}
