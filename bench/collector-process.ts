@@ -53,7 +53,8 @@ export class Collector {
 
   constructor(options: CollectorOptions) {
     this.host = options.host;
-    this.child = spawn(NODE, [MESHTAP, 'collector', '--grpc-port', '0', '--http-port', '0', '--host', options.host, '--max-records', '1000'], {
+    // --auth none: the bench's own collector on its own bridge, read only by the bench (records lost).
+    this.child = spawn(NODE, [MESHTAP, 'collector', '--auth', 'none', '--grpc-port', '0', '--http-port', '0', '--host', options.host, '--max-records', '1000'], {
       cwd: REPO,
       env: { ...benchEnv(), ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
