@@ -18,8 +18,11 @@ import type {
   PodInfo,
   ServiceInfo,
   ServiceMatch,
-  ServicePortInfo,
+  EndpointSliceInfo,
+  LiveInventoryObjects,
 } from './inventory.ts';
+
+export type { EndpointSliceInfo, LiveInventoryObjects } from './inventory.ts';
 import {
   SERVICE_NAME_LABEL,
   STATUS_ANNOTATION,
@@ -32,22 +35,7 @@ import {
   type OwnerReference,
 } from './kube-objects.ts';
 import { resolveWorkload } from './workload.ts';
-
-/** An EndpointSlice as the index keeps it: every address serves every port of the slice. */
-export interface EndpointSliceInfo {
-  readonly namespace: string;
-  /** The service it belongs to (`kubernetes.io/service-name`). */
-  readonly service?: string;
-  readonly addresses: readonly string[];
-  readonly ports: readonly { readonly name?: string; readonly port: number; readonly protocol: string }[];
-}
-
-export interface LiveInventoryObjects {
-  readonly pods: readonly PodInfo[];
-  readonly services: readonly ServiceInfo[];
-  readonly endpointSlices: readonly EndpointSliceInfo[];
-  readonly namespaces: readonly { readonly name: string; readonly labels: Readonly<Record<string, string>> }[];
-}
+import { minBig, nameKeyOf, podIps, selects, targetPortNumber, toServiceInfo } from './object-views.ts';
 
 export interface InventoryIndexOptions {
   /** How long deleted pods/services and closed IP intervals are kept. */
@@ -92,65 +80,6 @@ interface SliceEntry {
   readonly service?: string;
   readonly addresses: readonly string[];
   readonly ports: readonly { name?: string; port: number; protocol: string }[];
-}
-
-function nameKeyOf(obj: KubeObject): string | undefined {
-  const name = obj.metadata?.name;
-  if (!name) return undefined;
-  return `${obj.metadata?.namespace ?? ''}/${name}`;
-}
-
-function minBig(a: bigint, b: bigint): bigint {
-  return a < b ? a : b;
-}
-
-function podIps(pod: KubePod): string[] {
-  if (pod.spec?.hostNetwork) return [];
-  const fromList = pod.status?.podIPs?.map((p) => p.ip).filter((ip) => ip) ?? [];
-  if (fromList.length > 0) return [...new Set(fromList)];
-  return pod.status?.podIP ? [pod.status.podIP] : [];
-}
-
-function serviceVips(svc: KubeService): string[] {
-  const spec = svc.spec ?? {};
-  const ips = spec.clusterIPs && spec.clusterIPs.length > 0 ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : [];
-  return ips.filter((ip) => ip && ip !== 'None');
-}
-
-function toServiceInfo(svc: KubeService): ServiceInfo {
-  const spec = svc.spec ?? {};
-  const selector = spec.selector && Object.keys(spec.selector).length > 0 ? { ...spec.selector } : undefined;
-  const info: ServiceInfo = {
-    name: svc.metadata?.name ?? '',
-    namespace: svc.metadata?.namespace ?? '',
-    type: spec.type ?? 'ClusterIP',
-    clusterIPs: serviceVips(svc),
-    ports: (spec.ports ?? []).map((p) => {
-      const port: { -readonly [K in keyof ServicePortInfo]: ServicePortInfo[K] } = { port: p.port, protocol: p.protocol ?? 'TCP' };
-      if (p.name) port.name = p.name;
-      if (p.targetPort !== undefined) port.targetPort = p.targetPort;
-      return port;
-    }),
-  };
-  return selector ? { ...info, selector } : info;
-}
-
-function selects(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
-  if (!selector) return false;
-  for (const [key, value] of Object.entries(selector)) if (labels[key] !== value) return false;
-  return true;
-}
-
-/** The pod-side port a service port forwards to, or undefined when a named port is not declared by the pod. */
-function targetPortNumber(port: ServicePortInfo, pod: KubePod | undefined): number | undefined {
-  const target = port.targetPort;
-  if (target === undefined) return port.port;
-  if (typeof target === 'number') return target;
-  if (/^\d+$/.test(target)) return Number(target);
-  for (const c of pod?.spec?.containers ?? []) {
-    for (const p of c.ports ?? []) if (p.name === target && (p.protocol ?? 'TCP') === port.protocol) return p.containerPort;
-  }
-  return undefined;
 }
 
 export class InventoryIndex implements InventoryLookup {

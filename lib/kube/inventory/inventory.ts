@@ -102,3 +102,19 @@ export interface Inventory extends InventoryLookup {
   start(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** An EndpointSlice as the index keeps it: every address serves every port of the slice. */
+export interface EndpointSliceInfo {
+  readonly namespace: string;
+  /** The service it belongs to (`kubernetes.io/service-name`). */
+  readonly service?: string;
+  readonly addresses: readonly string[];
+  readonly ports: readonly { readonly name?: string; readonly port: number; readonly protocol: string }[];
+}
+
+export interface LiveInventoryObjects {
+  readonly pods: readonly PodInfo[];
+  readonly services: readonly ServiceInfo[];
+  readonly endpointSlices: readonly EndpointSliceInfo[];
+  readonly namespaces: readonly { readonly name: string; readonly labels: Readonly<Record<string, string>> }[];
+}
