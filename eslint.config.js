@@ -54,8 +54,8 @@ export default tseslint.config(
   ),
   forbid(
     ['controller/**/*.ts'],
-    ['collector', 'sidecar'],
-    'The controller runs the webhook and the CA; what it shares with the collector or the sidecar belongs in lib/ or record/',
+    ['collector', 'sidecar', 'webhook'],
+    'The controller runs the CA and is handed the webhook by the command (bin/meshtap.ts, see controller/webhook-part.ts); what it shares with the collector, the sidecar or the webhook belongs in lib/ or record/',
   ),
   forbid(
     ['sidecar/**/*.ts'],

@@ -6,7 +6,14 @@ import type { CommandRun } from '../lib/cli.ts';
 const commands: Record<string, { summary: string; load: () => Promise<{ run: CommandRun }> }> = {
   certs: { summary: 'create and inspect the CA and the webhook serving certificate', load: () => import('../certs/cli.ts') },
   webhook: { summary: 'serve the injection webhook over HTTPS', load: () => import('../webhook/cli.ts') },
-  controller: { summary: 'run the control plane: webhook, CA and membership feed', load: () => import('../controller/cli.ts') },
+  controller: {
+    summary: 'run the control plane: webhook, CA and membership feed',
+    // The controller runs the webhook without importing it: the command wires the two.
+    load: async () => {
+      const [{ createControllerRun }, webhook] = await Promise.all([import('../controller/cli.ts'), import('../webhook/cli.ts')]);
+      return { run: createControllerRun(webhook) };
+    },
+  },
   inject: { summary: 'inject the sidecar into Kubernetes YAML offline', load: () => import('../webhook/inject-cli.ts') },
   init: { summary: 'install the pod\'s iptables redirection (init container)', load: () => import('../sidecar/init/cli.ts') },
   sidecar: { summary: 'run the transparent capturing proxy', load: () => import('../sidecar/cli.ts') },

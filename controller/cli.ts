@@ -2,7 +2,8 @@
  * `meshtap controller`: the control plane in one process (the `meshtap-controller`
  * Deployment). It runs
  *
- * - the injection webhook over HTTPS (`webhook/cli.ts`'s `startWebhook`, unchanged);
+ * - the injection webhook over HTTPS (`webhook/cli.ts`'s `startWebhook`, unchanged, handed in by
+ *   the command's wiring: see `webhook-part.ts`);
  * - one TLS gRPC server carrying the CA's signing service (`meshtap.v1.CertificateAuthority`)
  *   and the membership feed (`meshtap.v1.Membership`), both authenticating callers with the
  *   same authenticator (TokenReview in a cluster, a JWT key in the lab and tests);
@@ -31,9 +32,8 @@ import { readTlsDir } from '../lib/tls/tls-dir.ts';
 import { issueWebhookCert } from '../certs/webhook-cert.ts';
 import type { InventoryResource } from '../lib/kube/inventory/inventory.ts';
 import type { KubeInventory } from '../lib/kube/inventory/kube.ts';
-import { loadServingCertificate, startWebhook, type RunningWebhook } from '../webhook/cli.ts';
 import { DEFAULT_SERVICE_ACCOUNT_DIR, isInCluster } from '../lib/kube/kube-client.ts';
-import type { ServingCertificate } from '../webhook/server.ts';
+import type { ServingCertificate, StartedWebhook, WebhookPart } from './webhook-part.ts';
 import { CTL_ERR_CONFIG, CTL_ERR_LISTEN } from './errors.ts';
 import { MEMBERSHIP_RESOURCES, createClusterSource } from './membership/cluster-source.ts';
 import { createFileSource } from './membership/file-source.ts';
@@ -168,7 +168,7 @@ export function parseControllerArgs(argv: string[]): ControllerCliOptions | 'hel
 }
 
 export interface RunningController {
-  webhook: RunningWebhook;
+  webhook: StartedWebhook;
   webhookPort: number;
   grpcPort: number;
   trustDomain: string;
@@ -215,7 +215,8 @@ function bindGrpc(server: grpc.Server, host: string, port: number, credentials: 
 }
 
 /** Starts the controller as the CLI would, without signal handling; for `run` and tests. */
-export async function startController(opts: ControllerCliOptions, io: Pick<CommandIO, 'stdout' | 'env'>): Promise<RunningController> {
+export async function startController(opts: ControllerCliOptions, io: Pick<CommandIO, 'stdout' | 'env'>, webhookPart: WebhookPart): Promise<RunningController> {
+  const { loadServingCertificate, startWebhook } = webhookPart;
   const signer = await loadCa(opts.caDir);
   const authenticator = await resolveAuthenticator(opts, io.env);
   let grpcTls: ServingCertificate;
@@ -351,12 +352,17 @@ export async function startController(opts: ControllerCliOptions, io: Pick<Comma
   }
 }
 
-export function run(argv: string[], io: CommandIO): Promise<number> {
+/** `meshtap controller`, given the webhook it runs (bin/meshtap.ts passes `webhook/cli.ts`). */
+export function createControllerRun(webhookPart: WebhookPart): (argv: string[], io: CommandIO) => Promise<number> {
+  return (argv, io) => serveController(argv, io, webhookPart);
+}
+
+function serveController(argv: string[], io: CommandIO, webhookPart: WebhookPart): Promise<number> {
   return serveUntilSignal<ControllerCliOptions, RunningController>(argv, io, {
     name: 'controller',
     usage: USAGE,
     parse: parseControllerArgs,
-    start: startController,
+    start: (opts, cmdIo) => startController(opts, cmdIo, webhookPart),
     drainMs: (opts) => opts.drainSeconds * 1000,
     onSignal: (running, signal) =>
       running.log.info({ event: 'shutdown', signal }, `received ${signal}, shutting down`),
