@@ -22,9 +22,12 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { MeshtapError } from '../lib/errors.ts';
 import type { CallRecord, HttpMessage } from '../record/record.ts';
 import { COL_ERR_STORE } from './errors.ts';
-import { fieldPath, type CelExpr } from './filter/ast.ts';
 import type { CompiledFilter } from './filter/compile.ts';
 import { buildSqlPushdown } from './filter/pushdown.ts';
+import { CALLS_FTS_SCHEMA, CALLS_SCHEMA, RECORD_COLUMNS, columnValue } from './store/calls-table.ts';
+import { ftsQuery, fullTextTerms } from './store/fts-plan.ts';
+
+export { ftsQuery, fullTextTerms, type FullTextTerm } from './store/fts-plan.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { recordFromJson, recordToJson, type CallRecordJson } from '../record/record-json.ts';
 import {
@@ -79,76 +82,6 @@ export interface SqliteRecordStore extends RecordStore {
   readonly fullText: boolean;
 }
 
-const ENDPOINT_FIELDS = ['ip', 'namespace', 'pod', 'workload', 'workload_kind', 'service', 'node', 'identity'] as const;
-
-/** Columns filled from the record, in insert order. */
-const RECORD_COLUMNS = [
-  'id',
-  'start_ns',
-  'protocol',
-  'observer',
-  'connection_id',
-  'ordinal',
-  'method',
-  'path',
-  'authority',
-  'status_code',
-  'grpc_status',
-  'elapsed_us',
-  'error',
-  'trace_id',
-  'span_id',
-  'parent_span_id',
-  ...ENDPOINT_FIELDS.map((f) => `src_${f}`),
-  ...ENDPOINT_FIELDS.map((f) => `dst_${f}`),
-  'mesh',
-] as const;
-
-const SCHEMA = `
-CREATE TABLE calls (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  stored_ns INTEGER NOT NULL,
-  id TEXT NOT NULL UNIQUE,
-  start_ns INTEGER NOT NULL,
-  protocol TEXT NOT NULL,
-  observer TEXT NOT NULL,
-  connection_id TEXT NOT NULL,
-  ordinal INTEGER NOT NULL,
-  method TEXT,
-  path TEXT,
-  authority TEXT,
-  status_code INTEGER,
-  grpc_status INTEGER,
-  elapsed_us INTEGER,
-  error TEXT,
-  trace_id TEXT,
-  span_id TEXT,
-  parent_span_id TEXT,
-  ${ENDPOINT_FIELDS.map((f) => `src_${f} TEXT`).join(',\n  ')},
-  ${ENDPOINT_FIELDS.map((f) => `dst_${f} TEXT`).join(',\n  ')},
-  mesh INTEGER NOT NULL,
-  record TEXT NOT NULL
-);
-CREATE INDEX calls_start ON calls (start_ns);
-CREATE INDEX calls_trace ON calls (trace_id) WHERE trace_id IS NOT NULL;
-CREATE INDEX calls_dst_workload ON calls (dst_workload);
-CREATE INDEX calls_src_workload ON calls (src_workload);
-CREATE INDEX calls_dst_namespace ON calls (dst_namespace);
-CREATE INDEX calls_src_namespace ON calls (src_namespace);
-CREATE INDEX calls_status ON calls (status_code) WHERE status_code IS NOT NULL;
-CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-`;
-
-const FTS_SCHEMA = `
-CREATE VIRTUAL TABLE calls_fts USING fts5(
-  path, request_body, response_body,
-  content='', contentless_delete=1, tokenize='trigram case_sensitive 1', detail=none
-);
-CREATE TRIGGER calls_fts_delete AFTER DELETE ON calls BEGIN
-  DELETE FROM calls_fts WHERE rowid = old.seq;
-END;
-`;
-
 const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
 // The filter decodes bodies the same way, so the index holds exactly the text the filter reads.
 const lenientUtf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
@@ -180,7 +113,7 @@ function migrate(db: DatabaseSync, path: string): void {
   }
   db.exec('BEGIN');
   try {
-    db.exec(SCHEMA);
+    db.exec(CALLS_SCHEMA);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     db.exec('COMMIT');
   } catch (err) {
@@ -204,7 +137,7 @@ function configureFullText(db: DatabaseSync, enabled: boolean): bigint | undefin
     let from: bigint | undefined;
     if (enabled) {
       try {
-        db.exec(FTS_SCHEMA);
+        db.exec(CALLS_FTS_SCHEMA);
         const next = db.prepare("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'calls'), 0) + 1 AS next").get() as { next: number };
         from = BigInt(next.next);
         db.prepare("INSERT OR REPLACE INTO store_meta (key, value) VALUES ('fts_from_seq', ?)").run(from.toString());
@@ -221,57 +154,6 @@ function configureFullText(db: DatabaseSync, enabled: boolean): bigint | undefin
     db.exec('ROLLBACK');
     throw err;
   }
-}
-
-type FtsColumn = 'path' | 'request_body' | 'response_body';
-
-/** A substring every matching record has in one indexed column. */
-export interface FullTextTerm {
-  column: FtsColumn;
-  text: string;
-}
-
-function identPath(e: CelExpr): string[] | undefined {
-  const path = fieldPath(e);
-  return path?.[0] === 'call' ? path.slice(1) : path;
-}
-
-/**
- * Substrings a filter requires: `x.contains("s")`, `x.startsWith("s")`, `x.endsWith("s")` on
- * `path`, `request.body` or `response.body`, standing as a whole conjunct of the top-level
- * `&&` chain (so a match must contain them). The trigram index needs 3 characters or more.
- */
-export function fullTextTerms(ast: CelExpr | undefined): FullTextTerm[] {
-  const terms: FullTextTerm[] = [];
-  const visit = (e: CelExpr): void => {
-    if (e.exprKind.case !== 'callExpr') return;
-    const call = e.exprKind.value;
-    if (call.function === '_&&_') {
-      call.args.forEach(visit);
-      return;
-    }
-    if (!['contains', 'startsWith', 'endsWith'].includes(call.function) || call.target === undefined || call.args.length !== 1) return;
-    const arg = call.args[0].exprKind;
-    if (arg.case !== 'constExpr' || arg.value.constantKind.case !== 'stringValue') return;
-    const text = arg.value.constantKind.value;
-    if ([...text].length < 3) return;
-    const path = identPath(call.target)?.join('.');
-    const column: FtsColumn | undefined =
-      path === 'path' ? 'path' : path === 'request.body' ? 'request_body' : path === 'response.body' ? 'response_body' : undefined;
-    if (column !== undefined) terms.push({ column, text });
-  };
-  if (ast !== undefined) visit(ast);
-  return terms;
-}
-
-/** Every distinct trigram of every term (detail=none answers no phrase or column queries). */
-export function ftsQuery(terms: readonly FullTextTerm[]): string {
-  const trigrams = new Set<string>();
-  for (const term of terms) {
-    const chars = [...term.text];
-    for (let i = 0; i + 3 <= chars.length; i++) trigrams.add(chars.slice(i, i + 3).join(''));
-  }
-  return [...trigrams].map((t) => `"${t.replaceAll('"', '""')}"`).join(' AND ');
 }
 
 interface Plan {
@@ -537,22 +419,4 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
     },
   };
   return store;
-}
-
-function columnValue(r: CallRecord, column: (typeof RECORD_COLUMNS)[number]): SQLInputValue {
-  switch (column) {
-    case 'start_ns':
-      return r.start;
-    case 'mesh':
-      return r.tls?.mesh === true ? 1 : 0;
-    default: {
-      if (column.startsWith('src_') || column.startsWith('dst_')) {
-        const endpoint = column.startsWith('src_') ? r.src : r.dst;
-        const v = endpoint?.[column.slice(4) as (typeof ENDPOINT_FIELDS)[number]];
-        return v === undefined || v === null ? null : typeof v === 'number' ? v : String(v);
-      }
-      const v = (r as unknown as Record<string, unknown>)[column];
-      return v === undefined || v === null ? null : (v as SQLInputValue);
-    }
-  }
 }

@@ -18,42 +18,8 @@ import { MAX_FILTER_DEPTH, fieldPath, type CelExpr } from './ast.ts';
 import type { CompiledFilter } from './compile.ts';
 import { PROTOCOL_FLAGS } from './variables.ts';
 
-export type CallsColumnKind = 'text' | 'integer' | 'boolean' | 'timestamp_ns';
-
-/**
- * The columns of the store's `calls` table that filters are pushed down to. Absent record
- * fields must be stored as NULL (never '' or 0); text columns use the default BINARY
- * collation; `mesh` is 0/1; `start_ns` is the record's `start` in nanoseconds.
- */
-export const CALLS_COLUMNS: Readonly<Record<string, CallsColumnKind>> = Object.freeze({
-  id: 'text',
-  start_ns: 'timestamp_ns',
-  protocol: 'text',
-  observer: 'text',
-  method: 'text',
-  path: 'text',
-  authority: 'text',
-  status_code: 'integer',
-  grpc_status: 'integer',
-  elapsed_us: 'integer',
-  error: 'text',
-  trace_id: 'text',
-  src_ip: 'text',
-  src_namespace: 'text',
-  src_pod: 'text',
-  src_workload: 'text',
-  src_service: 'text',
-  src_node: 'text',
-  src_identity: 'text',
-  dst_ip: 'text',
-  dst_namespace: 'text',
-  dst_pod: 'text',
-  dst_workload: 'text',
-  dst_service: 'text',
-  dst_node: 'text',
-  dst_identity: 'text',
-  mesh: 'boolean',
-});
+export { CALLS_COLUMNS, type CallsColumnKind } from '../store/calls-table.ts';
+import { CALLS_COLUMNS } from '../store/calls-table.ts';
 
 export type SqlParam = string | number;
 
