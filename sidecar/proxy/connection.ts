@@ -25,16 +25,15 @@
  *   (or the app's own TLS), never meshtap's.
  */
 import { connect, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { CaptureEvent, CloseReason, Exchange, NsClock } from '../capture/session.ts';
 import type { Observer } from '../../record/record.ts';
 import type { OriginalDst } from '../original-dst.ts';
 import type { DirectionStats, SidecarStats } from '../metrics.ts';
 import { CaptureTap, type CaptureFactory } from './capture-tap.ts';
-import { MESH_ALPN } from '../mtls/client-hello-alpn.ts';
-import { decodeConnectionIdFrame, encodeConnectionIdFrame } from '../mtls/connection-id-frame.ts';
-import { checkPeerIdentity, spiffeIdFromSan, spiffeIdOf } from '../mtls/peer-identity.ts';
 import type { MtlsHooks, OutboundMeshPlan } from '../mtls/plans.ts';
+import { ConnectionPhase } from './connection-phase.ts';
+import { MESH_SETUP_TIMEOUT_MS, NO_MESH_ALERT, acceptMeshClient, decideInbound } from './inbound-gate.ts';
+import { canFallBackToPlaintext, dialMesh, type MeshDial } from './outbound-mesh.ts';
 
 /** What a record needs to know about the connection an exchange came from. */
 export interface ConnectionMeta {
@@ -74,25 +73,7 @@ function isReset(err: NodeJS.ErrnoException | undefined): boolean {
   return err?.code === 'ECONNRESET' || err?.code === 'EPIPE';
 }
 
-/** Held inbound client bytes beyond which the first bytes are classified as they are. */
-const MAX_HELD_BYTES = 16 * 1024 + 5;
-/** How long an inbound mesh client may take to finish its handshake and send the id frame. */
-const MESH_SETUP_TIMEOUT_MS = 10_000;
-
-/**
- * At most this many bytes from a mesh peer whose handshake failed: nothing but one alert
- * record (5-byte header + 2), so no ServerHello and no certificate was seen.
- */
-const MAX_NO_HELLO_BYTES = 7;
-
 const ignore = () => {};
-
-/**
- * What a sidecar without a certificate answers a mesh ClientHello with: a fatal
- * `no_application_protocol` alert (it cannot speak `meshtap/1` now), before any ServerHello,
- * so the client sidecar knows nothing was verified and retries in plaintext.
- */
-const NO_MESH_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x78]);
 
 /** A TLS socket cannot be reset itself (its handle is not TCP): reset the TCP socket under it. */
 function resetSocket(socket: Socket): void {
@@ -112,26 +93,25 @@ export class ProxyConnection {
   private readonly rawClient: Socket;
   private rawUpstream: Socket;
   private readonly tap: CaptureTap | undefined;
-  private connected = false;
+  /** Where each side stands (see connection-phase.ts); replaces per-step flags. */
+  private readonly phase: ConnectionPhase;
   private clientClosed = false;
   private upstreamClosed = false;
   private reason: CloseReason | undefined;
   private bytesFromClient = 0;
   private bytesFromServer = 0;
-  /** Inbound with mTLS: client bytes held until classified; undefined once decided. */
-  private held: Buffer[] | undefined;
+  /** Client bytes held while the client phase is `classifying`. */
+  private held: Buffer[] = [];
+  /** App bytes held while the client is not `open` yet (it must not see them). */
   private heldServer: Buffer[] = [];
   private clientEndHeld = false;
+  /** The decline alert's close timer, or the mesh setup's cancel. */
   private setupTimer: NodeJS.Timeout | undefined;
-  /** Why the mesh peer's certificate was refused (outbound). */
+  private cancelMeshSetup: (() => void) | undefined;
+  /** The outbound mesh handshake while the upstream phase is `mesh-handshake`. */
+  private meshDial: MeshDial | undefined;
+  /** Why the last outbound mesh handshake refused its peer (for the count). */
   private peerRefusal: string | undefined;
-  /** Inbound mesh handshake in progress. */
-  private meshSetup = false;
-  /**
-   * Outbound mesh handshake in progress: the app's bytes written into it so far (and whether
-   * the app ended), to replay in plaintext if the peer turns out to have no identity.
-   */
-  private meshPending: { held: Buffer[]; ended: boolean; rawConnected: boolean } | undefined;
 
   constructor(client: Socket, dst: OriginalDst, env: ConnectionEnv) {
     this.env = env;
@@ -160,22 +140,23 @@ export class ProxyConnection {
     }
 
     client.setNoDelay(true);
+    const plan = env.observer === 'outbound' ? env.mtls?.outbound(dst) : undefined;
+    const gated = env.observer === 'inbound' && env.mtls !== undefined;
+    this.phase = new ConnectionPhase(gated ? 'classifying' : 'open', plan ? 'mesh-handshake' : 'dialing');
     const raw = this.dialUpstream();
     this.rawUpstream = raw;
     this.upstream = raw;
-    const plan = env.observer === 'outbound' ? env.mtls?.outbound(dst) : undefined;
     if (plan) this.upstream = this.meshClient(raw, plan);
-    else raw.once('connect', () => (this.connected = true));
+    else raw.once('connect', () => this.phase.toUpstream('connected'));
     this.wireUpstream(raw, this.upstream);
 
     client.on('error', (err) => this.failed('client', err));
     client.on('close', () => this.socketClosed('client'));
-    if (env.observer === 'inbound' && env.mtls) {
-      this.held = [];
+    if (gated) {
       const hold = (chunk: Buffer) => this.holdClient(chunk);
       client.on('data', hold);
       client.once('end', () => {
-        if (this.held) {
+        if (this.phase.client === 'classifying') {
           this.clientEndHeld = true;
           this.classify(false);
         }
@@ -227,61 +208,33 @@ export class ProxyConnection {
 
   private meshClient(raw: Socket, plan: OutboundMeshPlan): Socket {
     const mtls = this.env.mtls!;
-    const options: ConnectionOptions & { allowHalfOpen: boolean } = {
-      socket: raw,
-      // An IP address: no SNI is sent, and no host name is checked (the SPIFFE id is).
-      host: this.meta.dst.ip,
-      secureContext: plan.secureContext,
-      ALPNProtocols: [MESH_ALPN],
-      rejectUnauthorized: true,
-      allowHalfOpen: true,
-      checkServerIdentity: (_host, cert) => {
-        const why = checkPeerIdentity(spiffeIdFromSan(cert.subjectaltname), plan.expectedIdentities);
-        if (why === undefined) return undefined;
-        this.peerRefusal = why;
-        return new Error(why);
-      },
-    };
-    // allowHalfOpen is honoured by tls.connect (a FIN from the app must not close the reply path) though not typed.
-    const socket = tlsConnect(options);
-    const pending = { held: [] as Buffer[], ended: false, rawConnected: false };
-    this.meshPending = pending;
-    raw.once('connect', () => (pending.rawConnected = true));
-    socket.once('secureConnect', () => {
-      this.meshPending = undefined;
-      const peer = spiffeIdOf(socket.getPeerX509Certificate());
-      const why = socket.alpnProtocol !== MESH_ALPN ? `the peer did not select ALPN ${MESH_ALPN}` : checkPeerIdentity(peer, plan.expectedIdentities);
-      if (why !== undefined) {
+    const dial = dialMesh(raw, plan, this.meta.dst.ip, this.meta.connectionId, {
+      onRejected: (why) => {
+        this.meshDial = undefined;
         mtls.count('outbound', 'peer_rejected', { dst: `${this.meta.dst.ip}:${this.meta.dst.port}`, reason: why });
         this.reason ??= 'error';
         this.env.direction.upstreamConnectFailures++;
         resetSocket(raw);
         resetSocket(this.rawClient);
-        return;
-      }
-      this.connected = true;
-      this.meta.mesh = true;
-      this.meta.localIdentity = plan.localIdentity;
-      this.meta.peerIdentity = peer;
-      mtls.count('outbound', 'mesh');
+      },
+      onVerified: (peer) => {
+        this.meshDial = undefined;
+        this.phase.toUpstream('connected');
+        this.meta.mesh = true;
+        this.meta.localIdentity = plan.localIdentity;
+        this.meta.peerIdentity = peer;
+        mtls.count('outbound', 'mesh');
+      },
     });
-    socket.write(encodeConnectionIdFrame(this.meta.connectionId));
-    return socket;
-  }
-
-  /**
-   * The mesh handshake failed before the peer's ServerHello: nothing of the peer's was verified
-   * (that needs its certificate), so this is a peer without an identity, not a refused one.
-   */
-  private canFallBack(): boolean {
-    const pending = this.meshPending;
-    return pending !== undefined && pending.rawConnected && this.peerRefusal === undefined && this.rawUpstream.bytesRead <= MAX_NO_HELLO_BYTES;
+    this.meshDial = dial;
+    return dial.socket;
   }
 
   /** Drops the failed mesh hop and dials the destination again in plaintext, replaying the app's bytes. */
   private fallBackToPlaintext(err: NodeJS.ErrnoException): void {
-    const pending = this.meshPending!;
-    this.meshPending = undefined;
+    const pending = this.meshDial!;
+    this.meshDial = undefined;
+    this.phase.toUpstream('dialing');
     for (const old of [this.upstream, this.rawUpstream]) {
       old.removeAllListeners();
       old.on('error', ignore);
@@ -291,7 +244,7 @@ export class ProxyConnection {
     const raw = this.dialUpstream();
     this.rawUpstream = raw;
     this.upstream = raw;
-    raw.once('connect', () => (this.connected = true));
+    raw.once('connect', () => this.phase.toUpstream('connected'));
     this.wireUpstream(raw, raw);
     let flowing = true;
     for (const chunk of pending.held) flowing = raw.write(chunk);
@@ -302,24 +255,20 @@ export class ProxyConnection {
   // --- inbound classification ----------------------------------------------------------
 
   private holdClient(chunk: Buffer): void {
-    const held = this.held;
-    if (!held) return;
-    held.push(chunk);
+    if (this.phase.client !== 'classifying') return;
+    this.held.push(chunk);
     this.classify(false);
   }
 
   private classify(serverFirst: boolean): void {
+    if (this.phase.client !== 'classifying') return;
     const held = this.held;
-    if (!held) return;
     const bytes = held.length === 1 ? held[0] : Buffer.concat(held);
     const end = this.clientEndHeld;
-    let decision = this.env.mtls!.inbound.decide({ bytes, serverFirst: serverFirst && bytes.length === 0, srcIp: this.meta.client.ip, dst: this.meta.dst });
-    if (decision.kind === 'need-more' && (end || serverFirst || bytes.length >= MAX_HELD_BYTES)) {
-      decision = this.env.mtls!.inbound.decide({ bytes, serverFirst: true, srcIp: this.meta.client.ip, dst: this.meta.dst });
-    }
-    if (decision.kind === 'need-more') return;
     const mtls = this.env.mtls!;
-    this.held = undefined;
+    const decision = decideInbound(mtls, bytes, { clientEnded: end, serverFirst, srcIp: this.meta.client.ip, dst: this.meta.dst });
+    if (decision.kind === 'need-more') return;
+    this.held = [];
     this.client.removeAllListeners('data');
     this.client.removeAllListeners('end');
     if (decision.kind === 'refuse' && decision.reason === 'mesh_without_identity') {
@@ -327,6 +276,7 @@ export class ProxyConnection {
       return;
     }
     if (decision.kind === 'refuse') {
+      this.phase.toClient('refused');
       mtls.count('inbound', decision.reason, { src: this.meta.client.ip, port: this.meta.dst.port });
       this.reason ??= 'reset';
       this.tap?.disable();
@@ -339,6 +289,7 @@ export class ProxyConnection {
       return;
     }
     mtls.count('inbound', decision.kind === 'plaintext' ? (decision.probe ? 'probe_plaintext' : 'plaintext') : 'app_tls');
+    this.phase.toClient('open');
     this.wireClient(this.client);
     if (bytes.length > 0) this.fromClient(bytes);
     this.releaseServer();
@@ -351,6 +302,7 @@ export class ProxyConnection {
    * attempt is dropped unused, and nothing is recorded (the plaintext retry is).
    */
   private declineMesh(): void {
+    this.phase.toClient('refused');
     this.env.mtls!.count('inbound', 'mesh_without_identity', { src: this.meta.client.ip, port: this.meta.dst.port });
     this.reason ??= 'reset';
     this.tap?.disable();
@@ -371,64 +323,43 @@ export class ProxyConnection {
 
   private meshServer(hello: Buffer): void {
     const mtls = this.env.mtls!;
-    const terminator = mtls.inbound.terminator();
     const raw = this.rawClient;
-    if (!terminator) {
-      this.declineMesh();
-      return;
-    }
-    // Until the handshake ends, the client side is "in setup": server bytes are held.
-    this.meshSetup = true;
-    const fail = (outcome: string, reason: string) => {
-      clearTimeout(this.setupTimer);
-      mtls.count('inbound', outcome, { src: this.meta.client.ip, reason });
-      this.reason ??= 'reset';
-      this.tap?.disable();
-      resetSocket(raw);
-      resetSocket(this.rawUpstream);
-    };
-    this.setupTimer = setTimeout(() => fail('handshake_failed', 'timeout'), MESH_SETUP_TIMEOUT_MS);
-    this.setupTimer.unref();
-    raw.pause();
-    raw.unshift(hello);
-    terminator.accept(raw, {
-      onError: (err: NodeJS.ErrnoException) => fail('handshake_failed', err.code ?? err.message),
-      onSecure: (socket) => {
-        const peer = spiffeIdOf(socket.getPeerX509Certificate());
-        if (!socket.authorized || peer === undefined) {
-          fail('handshake_failed', socket.authorized ? 'the client certificate carries no single SPIFFE URI SAN' : String(socket.authorizationError));
-          return;
-        }
+    // Until the handshake ends, the client is in setup: server bytes are held.
+    this.phase.toClient('mesh-setup');
+    const cancel = acceptMeshClient(mtls, raw, hello, {
+      onFail: (outcome, reason) => {
+        this.cancelMeshSetup = undefined;
+        this.phase.toClient('refused');
+        mtls.count('inbound', outcome, { src: this.meta.client.ip, reason });
+        this.reason ??= 'reset';
+        this.tap?.disable();
+        resetSocket(raw);
+        resetSocket(this.rawUpstream);
+      },
+      onSecured: (socket) => {
         this.client = socket;
         socket.on('error', (err) => this.failed('client', err));
         socket.on('close', () => this.socketClosed('client'));
-        let frame: Buffer = Buffer.alloc(0);
-        const onData = (chunk: Buffer) => {
-          frame = frame.length === 0 ? chunk : Buffer.concat([frame, chunk]);
-          const result = decodeConnectionIdFrame(frame);
-          if (result.kind === 'need-more') return;
-          socket.off('data', onData);
-          socket.off('end', onEarlyEnd);
-          if (result.kind === 'invalid') {
-            fail('handshake_failed', `bad connection id frame (${result.reason})`);
-            return;
-          }
-          clearTimeout(this.setupTimer);
-          this.meta.connectionId = result.id;
-          this.meta.mesh = true;
-          this.meta.peerIdentity = peer;
-          this.meta.localIdentity = terminator.spiffeId;
-          this.meshSetup = false;
-          mtls.count('inbound', 'mesh');
-          this.wireClient(socket);
-          if (result.rest.length > 0) this.fromClient(result.rest);
-          this.releaseServer();
-        };
-        const onEarlyEnd = () => fail('handshake_failed', 'closed before the connection id');
-        socket.on('data', onData);
-        socket.once('end', onEarlyEnd);
+      },
+      onReady: (socket, facts) => {
+        this.cancelMeshSetup = undefined;
+        this.meta.connectionId = facts.connectionId;
+        this.meta.mesh = true;
+        this.meta.peerIdentity = facts.peerIdentity;
+        this.meta.localIdentity = facts.localIdentity;
+        this.phase.toClient('open');
+        mtls.count('inbound', 'mesh');
+        this.wireClient(socket);
+        if (facts.rest.length > 0) this.fromClient(facts.rest);
+        this.releaseServer();
       },
     });
+    if (cancel === undefined) {
+      // No certificate to answer with: decline, so the client sidecar retries in plaintext.
+      this.declineMesh();
+      return;
+    }
+    this.cancelMeshSetup = cancel;
   }
 
   // --- forwarding ------------------------------------------------------------------------
@@ -437,17 +368,17 @@ export class ProxyConnection {
     this.bytesFromClient += chunk.length;
     this.env.direction.bytesFromClient += chunk.length;
     // Node never reuses a chunk it handed to 'data': keeping the reference is enough.
-    this.meshPending?.held.push(chunk);
+    this.meshDial?.held.push(chunk);
     const upstream = this.upstream;
     if (!upstream.destroyed && !upstream.write(chunk)) this.client.pause();
     if (this.tap) this.tap.clientData(chunk);
   }
 
   private fromServer(chunk: Buffer): void {
-    if (this.held !== undefined || this.meshSetup) {
+    if (this.phase.clientPending) {
       // Not classified yet (or a mesh handshake in progress): the client must not see app bytes.
       this.heldServer.push(chunk);
-      if (this.held !== undefined) this.classify(true);
+      if (this.phase.client === 'classifying') this.classify(true);
       return;
     }
     this.bytesFromServer += chunk.length;
@@ -458,15 +389,15 @@ export class ProxyConnection {
   }
 
   private clientEnded(): void {
-    if (this.meshPending) this.meshPending.ended = true;
+    if (this.meshDial) this.meshDial.ended = true;
     if (!this.upstream.destroyed) this.upstream.end();
     if (this.tap) this.tap.clientEnd();
   }
 
   private serverEnded(): void {
     // A peer closing during the outbound mesh handshake: the handshake error follows and decides.
-    if (this.meshPending) return;
-    if (this.held !== undefined || this.meshSetup) {
+    if (this.meshDial) return;
+    if (this.phase.clientPending) {
       // The app closed before the client was classified: nothing to tell a client we have not placed yet.
       this.reason ??= 'fin';
       this.tap?.disable();
@@ -479,7 +410,7 @@ export class ProxyConnection {
   }
 
   private failed(side: 'client' | 'server', err: NodeJS.ErrnoException): void {
-    if (side === 'server' && !this.connected) {
+    if (side === 'server' && this.phase.upstream !== 'connected') {
       this.upstreamUnreachable(err);
       return;
     }
@@ -491,11 +422,13 @@ export class ProxyConnection {
 
   private upstreamUnreachable(err: NodeJS.ErrnoException): void {
     if (this.reason !== undefined && this.rawClient.destroyed) return;
-    if (this.canFallBack() && !this.rawClient.destroyed) {
+    const dial = this.meshDial;
+    if (dial !== undefined && canFallBackToPlaintext(dial, this.rawUpstream) && !this.rawClient.destroyed) {
       this.fallBackToPlaintext(err);
       return;
     }
-    this.meshPending = undefined;
+    if (dial !== undefined) this.peerRefusal = dial.refusal;
+    this.meshDial = undefined;
     this.reason ??= 'error';
     this.env.direction.upstreamConnectFailures++;
     if (this.upstream !== this.rawUpstream) {
@@ -540,8 +473,9 @@ export class ProxyConnection {
       if (this.clientClosed) return;
       this.clientClosed = true;
       // The app's side is gone: whatever the other side still holds cannot be delivered.
-      if (this.held !== undefined) {
-        this.held = undefined;
+      if (this.phase.client === 'classifying') {
+        this.phase.toClient('refused');
+        this.held = [];
         if (!this.rawUpstream.destroyed) this.rawUpstream.destroy();
       }
     } else {
@@ -550,6 +484,7 @@ export class ProxyConnection {
     }
     if (!(this.clientClosed && this.upstreamClosed)) return;
     clearTimeout(this.setupTimer);
+    this.cancelMeshSetup?.();
     this.env.direction.active--;
     if (this.tap) {
       this.tap.close(this.reason ?? 'fin');
