@@ -8,9 +8,10 @@
  * rule), so a pod still starting never breaks its callers.
  */
 import { presentEndpoints, type LabInventory, type LabInventoryServicePort } from './lab-inventory.ts';
+import { injectedStrict } from '../lib/kube/inventory/object-views.ts';
 
 export interface MembershipFile {
-  pods: Array<{ name: string; namespace: string; ip: string; serviceAccount: string; meshed: boolean }>;
+  pods: Array<{ name: string; namespace: string; ip: string; serviceAccount: string; meshed: boolean; strict?: boolean }>;
   services: Array<{
     name: string;
     namespace: string;
@@ -38,6 +39,8 @@ export function buildMembershipFile(inventory: LabInventory): MembershipFile {
       ip: p.ip,
       serviceAccount: p.pod.spec.serviceAccountName ?? 'default',
       meshed: p.meshed,
+      // The injector records the sidecar's mTLS mode in meshtap.io/status, as the controller reads it in a cluster.
+      ...(injectedStrict(p.pod.metadata.annotations?.['meshtap.io/status']) ? { strict: true } : {}),
     })),
     services: inventory.services.map((s) => {
       const seen = new Set<string>();

@@ -20,6 +20,8 @@ export interface MeshedWorkloadMessage {
   pod: string;
   service_account: string;
   identity: string;
+  /** The pod's sidecar is in strict mTLS mode: never fall back to plaintext towards it. */
+  strict?: boolean;
 }
 
 export interface ServicePortMessage {

@@ -69,6 +69,8 @@ export interface InjectionStatus {
   initContainers: string[];
   containers: string[];
   volumes: string[];
+  /** The sidecar's mTLS mode, so the membership feed can tell clients which peers are strict. */
+  mtlsMode: MtlsMode;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -303,6 +305,7 @@ function buildInjectedPod(pod: PodLike, config: InjectorConfig, settings: PodInj
     initContainers: settings.nativeSidecar ? [INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME] : [INIT_CONTAINER_NAME],
     containers: settings.nativeSidecar ? [] : [SIDECAR_CONTAINER_NAME],
     volumes: volumes.map((v) => v.name as string),
+    mtlsMode: settings.mtlsMode,
   };
   annotations[STATUS_ANNOTATION] = JSON.stringify(status);
   return out;

@@ -20,6 +20,8 @@ export interface MembershipPodInput {
   readonly phase?: string;
   /** The pod carries `meshtap.io/status`. */
   readonly injected: boolean;
+  /** Its sidecar runs in strict mTLS mode. */
+  readonly strict?: boolean;
   readonly hostNetwork?: boolean;
 }
 
@@ -100,7 +102,7 @@ export function buildMembership(input: MembershipInput, options: { trustDomain: 
     }
     for (const ip of new Set(pod.ips)) {
       if (ip === '') continue;
-      const entry = { ip, namespace: pod.namespace, pod: pod.name, service_account: serviceAccount, identity };
+      const entry = { ip, namespace: pod.namespace, pod: pod.name, service_account: serviceAccount, identity, ...(pod.strict === true ? { strict: true } : {}) };
       // Two live pods never share an IP; if the input says so anyway, keep one deterministically.
       const held = workloads.get(ip);
       if (!held || `${entry.namespace}/${entry.pod}` < `${held.namespace}/${held.pod}`) workloads.set(ip, entry);

@@ -53,6 +53,7 @@ export function membershipInputFromIndex(index: Pick<InventoryIndex, 'liveObject
       // The API always reports a phase; a pod without one has not been scheduled yet.
       phase: p.phase ?? 'Pending',
       injected: p.injected === true,
+      ...(p.strictMtls === true ? { strict: true } : {}),
       hostNetwork: p.hostNetwork,
     })),
     services,

@@ -54,6 +54,8 @@ export const InventoryFileSchema = z.object({
           ips: z.array(z.string().min(1)).optional(),
           serviceAccount: z.string().min(1).optional(),
           meshed: z.boolean(),
+          /** The pod's sidecar runs in strict mTLS mode. */
+          strict: z.boolean().optional(),
         })
         .refine((p) => p.ip !== undefined || p.ips !== undefined, { message: 'a pod needs "ip" (or "ips")' }),
     )
@@ -94,6 +96,7 @@ export function parseInventoryFile(text: string): MembershipInput {
       ips: p.ips ?? (p.ip !== undefined ? [p.ip] : []),
       serviceAccount: p.serviceAccount,
       injected: p.meshed,
+      ...(p.strict === true ? { strict: true } : {}),
     })),
     services: file.services.map((s) => {
       const ports: MembershipServicePortInput[] = s.ports.map((p) => (typeof p === 'number' ? { port: p } : p));

@@ -42,6 +42,8 @@ export type MembershipLookup =
       readonly endpointIp: string;
       readonly namespace: string;
       readonly pod: string;
+      /** The peer's sidecar is in strict mTLS mode: no plaintext fallback towards it. */
+      readonly strict: boolean;
     }
   | {
       readonly meshed: true;
@@ -52,6 +54,8 @@ export type MembershipLookup =
       readonly identities: readonly string[];
       readonly namespace: string;
       readonly service: string;
+      /** Some endpoint's sidecar is in strict mTLS mode: no plaintext fallback towards the service. */
+      readonly strict: boolean;
     }
   | { readonly meshed: false; readonly reason: NotMeshedReason };
 
@@ -88,6 +92,7 @@ function servicePortAnswers(service: MeshServiceMessage, pods: ReadonlyMap<strin
     }
     const identities = new Set<string>();
     let all = true;
+    let strict = false;
     for (const ip of ips) {
       const pod = pods.get(ip);
       if (!pod) {
@@ -95,6 +100,7 @@ function servicePortAnswers(service: MeshServiceMessage, pods: ReadonlyMap<strin
         break;
       }
       identities.add(pod.identity);
+      strict ||= pod.strict === true;
     }
     if (!all) {
       answers.set(port.port, notMeshed('service-not-meshed'));
@@ -110,6 +116,7 @@ function servicePortAnswers(service: MeshServiceMessage, pods: ReadonlyMap<strin
         identities: sorted,
         namespace: service.namespace,
         service: service.name,
+        strict,
       }),
     );
   }
@@ -126,7 +133,7 @@ export function buildMembershipTable(snapshot: MembershipSnapshotMessage): Membe
     pods.set(ip, w);
     podAnswers.set(
       ip,
-      Object.freeze({ meshed: true as const, via: 'pod' as const, identity: w.identity, identities: Object.freeze([w.identity]), endpointIp: ip, namespace: w.namespace, pod: w.pod }),
+      Object.freeze({ meshed: true as const, via: 'pod' as const, identity: w.identity, identities: Object.freeze([w.identity]), endpointIp: ip, namespace: w.namespace, pod: w.pod, strict: w.strict === true }),
     );
   }
   const vips = new Map<string, Map<number, MembershipLookup>>();

@@ -13,6 +13,8 @@ export interface OutboundMeshPlan {
   readonly localIdentity: string;
   /** The peer's certificate must carry one of these SPIFFE ids. */
   readonly expectedIdentities: readonly string[];
+  /** The peer's sidecar is in strict mode: a failed handshake never falls back to plaintext. */
+  readonly peerStrict?: boolean;
 }
 
 /** Inbound: the listener's side of mTLS. */

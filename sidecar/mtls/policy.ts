@@ -66,7 +66,7 @@ export function createMtlsHooks(options: MtlsPolicyOptions): MtlsHooks {
         count('outbound', `plaintext_${answer.reason.replace(/-/g, '_')}`);
         return undefined;
       }
-      return { secureContext: identity.secureContext, localIdentity: identity.spiffeId, expectedIdentities: answer.identities };
+      return { secureContext: identity.secureContext, localIdentity: identity.spiffeId, expectedIdentities: answer.identities, ...(answer.strict ? { peerStrict: true } : {}) };
     },
     inbound: {
       decide: (facts) =>

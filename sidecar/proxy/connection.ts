@@ -33,7 +33,7 @@ import { CaptureTap, type CaptureFactory } from './capture-tap.ts';
 import type { MtlsHooks, OutboundMeshPlan } from '../mtls/plans.ts';
 import { ConnectionPhase } from './connection-phase.ts';
 import { MESH_SETUP_TIMEOUT_MS, NO_MESH_ALERT, acceptMeshClient, decideInbound } from './inbound-gate.ts';
-import { canFallBackToPlaintext, dialMesh, type MeshDial } from './outbound-mesh.ts';
+import { canFallBackToPlaintext, dialMesh, fallbackForbidden, type MeshDial } from './outbound-mesh.ts';
 
 /** What a record needs to know about the connection an exchange came from. */
 export interface ConnectionMeta {
@@ -47,6 +47,8 @@ export interface ConnectionMeta {
   /** Our SPIFFE id and the verified peer's, on mesh connections. */
   localIdentity?: string;
   peerIdentity?: string;
+  /** Outbound to a meshed peer that had no identity: sent in plaintext instead (permissive). */
+  meshFallback?: boolean;
 }
 
 export interface ConnectionEnv {
@@ -240,6 +242,7 @@ export class ProxyConnection {
       old.on('error', ignore);
       old.destroy();
     }
+    this.meta.meshFallback = true;
     this.env.mtls?.count('outbound', 'plaintext_fallback_no_peer_identity', { dst: `${this.meta.dst.ip}:${this.meta.dst.port}`, reason: err.code ?? err.message });
     const raw = this.dialUpstream();
     this.rawUpstream = raw;
@@ -424,8 +427,11 @@ export class ProxyConnection {
     if (this.reason !== undefined && this.rawClient.destroyed) return;
     const dial = this.meshDial;
     if (dial !== undefined && canFallBackToPlaintext(dial, this.rawUpstream) && !this.rawClient.destroyed) {
-      this.fallBackToPlaintext(err);
-      return;
+      if (!fallbackForbidden(dial)) {
+        this.fallBackToPlaintext(err);
+        return;
+      }
+      this.env.mtls?.count('outbound', 'fallback_refused_strict_peer', { dst: `${this.meta.dst.ip}:${this.meta.dst.port}`, reason: err.code ?? err.message });
     }
     if (dial !== undefined) this.peerRefusal = dial.refusal;
     this.meshDial = undefined;

@@ -36,10 +36,19 @@ export interface MeshDial {
   rawConnected: boolean;
   /** Why the peer's certificate was refused; undefined when none was seen. */
   refusal: string | undefined;
+  /** The membership feed says the peer is in strict mode: no plaintext retry. */
+  readonly peerStrict: boolean;
 }
 
 export function dialMesh(raw: Socket, plan: OutboundMeshPlan, dstIp: string, connectionId: string, events: MeshDialEvents): MeshDial {
-  const dial: { -readonly [K in keyof MeshDial]: MeshDial[K] } = { socket: undefined as unknown as TLSSocket, held: [], ended: false, rawConnected: false, refusal: undefined };
+  const dial: { -readonly [K in keyof MeshDial]: MeshDial[K] } = {
+    socket: undefined as unknown as TLSSocket,
+    held: [],
+    ended: false,
+    rawConnected: false,
+    refusal: undefined,
+    peerStrict: plan.peerStrict === true,
+  };
   const options: ConnectionOptions & { allowHalfOpen: boolean } = {
     socket: raw,
     // An IP address: no SNI is sent, and no host name is checked (the SPIFFE id is).
@@ -75,4 +84,12 @@ export function dialMesh(raw: Socket, plan: OutboundMeshPlan, dstIp: string, con
  */
 export function canFallBackToPlaintext(dial: MeshDial, raw: Socket): boolean {
   return dial.rawConnected && dial.refusal === undefined && raw.bytesRead <= MAX_NO_HELLO_BYTES;
+}
+
+/**
+ * A peer in strict mode refuses plaintext, and a peer that only claims to be strict must not
+ * be able to downgrade us: towards it, a failed handshake is a failed connection.
+ */
+export function fallbackForbidden(dial: MeshDial): boolean {
+  return dial.peerStrict;
 }

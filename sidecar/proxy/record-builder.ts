@@ -20,6 +20,9 @@ export function recordId(meta: Pick<ConnectionMeta, 'connectionId' | 'observer'>
   return `${meta.connectionId}-${meta.observer === 'outbound' ? 'o' : 'i'}${ordinal}`;
 }
 
+/** On a call sent in plaintext because the meshed peer had no identity yet (permissive fallback). */
+export const MESH_FALLBACK_NOTE = 'mtls fallback: the meshed peer had no certificate, sent in plaintext';
+
 function localEndpoint(ip: string, port: number, local: LocalPod): Endpoint {
   const endpoint: Endpoint = { ip, port, pod: local.pod, namespace: local.namespace };
   if (local.node !== undefined) endpoint.node = local.node;
@@ -46,6 +49,7 @@ export function buildCallRecord(exchange: Exchange, meta: ConnectionMeta, local:
     src,
     dst,
     tls: appTls ? { mesh: meta.mesh, app_tls: appTls } : { mesh: meta.mesh },
+    ...(meta.meshFallback ? { notes: [...(fields.notes ?? []), MESH_FALLBACK_NOTE] } : {}),
     redacted: [],
     sensitive: [],
   };

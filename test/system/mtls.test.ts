@@ -48,11 +48,11 @@ for (const pod of ['client', 'server'] as const) {
 for (const f of ['trust.pem', 'app-tls.crt', 'app-tls.key', 'client.token', 'server.token']) await chmod(join(shared, f), 0o644);
 
 const inventoryFile = join(dir, 'inventory.json');
-async function writeInventory(lab: MeshLab, serverAccount: string = SA.server): Promise<void> {
+async function writeInventory(lab: MeshLab, serverAccount: string = SA.server, serverStrict = false): Promise<void> {
   const doc = {
     pods: [
       { name: 'client', namespace: NS, ip: lab.client.ip, serviceAccount: SA.client, meshed: true },
-      { name: 'server', namespace: NS, ip: lab.server.ip, serviceAccount: serverAccount, meshed: true },
+      { name: 'server', namespace: NS, ip: lab.server.ip, serviceAccount: serverAccount, meshed: true, ...(serverStrict ? { strict: true } : {}) },
     ],
   };
   await writeFile(`${inventoryFile}.tmp`, JSON.stringify(doc));
@@ -383,6 +383,22 @@ void t.test('meshed destination whose sidecar has no certificate: the client sid
   t.equal(await mtlsCount(lab.client, 'outbound', 'handshake_failed'), before.failed, 'no handshake failure counted');
   t.ok((await mtlsCount(lab.server, 'inbound', 'mesh_without_identity')) >= 2, 'the server sidecar declined the mesh handshakes');
   t.equal(logLines() - logsBefore, 1, 'the fallback is logged once for the destination');
+  t.ok(out.notes?.some((n: string) => n.startsWith('mtls fallback')), 'the outbound record is marked as a plaintext fallback');
+
+  // The same peer listed as strict: a failed handshake is a failed connection, never plaintext.
+  const versionBefore = await membershipVersion(lab.client);
+  await writeInventory(lab, SA.server, true);
+  await eventually('the feed says the server is strict', async () => ((await membershipVersion(lab.client)) > versionBefore ? true : undefined), 20_000);
+  const refusedBefore = await mtlsCount(lab.client, 'outbound', 'fallback_refused_strict_peer');
+  const strictPath = `/echo?strict-peer=${m}`;
+  const strictCall = await execInNetns(lab.client.netns, 'curl', ['-sS', '-m', '5', '--data-binary', m, lab.appUrl(strictPath)]).then(
+    () => 'answered',
+    (err: Error) => err.message,
+  );
+  t.not(strictCall, 'answered', 'towards a strict peer without a certificate the call fails');
+  t.equal(await mtlsCount(lab.client, 'outbound', 'fallback_refused_strict_peer'), refusedBefore + 1, 'counted fallback_refused_strict_peer');
+  t.equal(await fallbacks(), before.fallback + 2, 'no plaintext fallback towards the strict peer');
+  await writeInventory(lab);
 
   await lab.restartSidecar('server', sidecarEnv('server'));
   await lab.waitReady(lab.server, 20);

@@ -35,7 +35,7 @@ import {
   type OwnerReference,
 } from './kube-objects.ts';
 import { resolveWorkload } from './workload.ts';
-import { minBig, nameKeyOf, podIps, selects, targetPortNumber, toServiceInfo } from './object-views.ts';
+import { injectedStrict, minBig, nameKeyOf, podIps, selects, targetPortNumber, toServiceInfo } from './object-views.ts';
 
 export interface InventoryIndexOptions {
   /** How long deleted pods/services and closed IP intervals are kept. */
@@ -583,7 +583,11 @@ export class InventoryIndex implements InventoryLookup {
     if (pod.spec?.nodeName) info.node = pod.spec.nodeName;
     if (pod.spec?.serviceAccountName) info.serviceAccount = pod.spec.serviceAccountName;
     if (pod.status?.phase) info.phase = pod.status.phase;
-    if (meta.annotations?.[STATUS_ANNOTATION] !== undefined) info.injected = true;
+    const status = meta.annotations?.[STATUS_ANNOTATION];
+    if (status !== undefined) {
+      info.injected = true;
+      if (injectedStrict(status)) info.strictMtls = true;
+    }
     entry.info = Object.freeze(info);
     entry.infoGen = this.#ownersGen;
     return entry.info;

@@ -26,6 +26,8 @@ export interface PodInfo {
   readonly phase?: string;
   /** The pod carries `meshtap.io/status`: the webhook injected a sidecar. Absent when not (or unknown). */
   readonly injected?: true;
+  /** The injected sidecar runs in strict mTLS mode (from `meshtap.io/status`). Absent otherwise. */
+  readonly strictMtls?: true;
   /** Set once the pod was seen deleted (the answer came from history). */
   readonly deleted: boolean;
 }

@@ -64,3 +64,14 @@ export function targetPortNumber(port: ServicePortInfo, pod: KubePod | undefined
   }
   return undefined;
 }
+
+/** Whether a `meshtap.io/status` annotation records a sidecar in strict mTLS mode. */
+export function injectedStrict(status: string | undefined): boolean {
+  if (status === undefined) return false;
+  try {
+    const parsed = JSON.parse(status) as { mtlsMode?: unknown };
+    return parsed !== null && typeof parsed === 'object' && parsed.mtlsMode === 'strict';
+  } catch {
+    return false;
+  }
+}

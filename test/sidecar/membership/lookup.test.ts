@@ -60,14 +60,14 @@ void t.test('a meshed pod IP answers its identity, at any port', async (t) => {
   t.equal(table.workloads, 5);
   t.equal(table.services, 4);
   const r = table.lookup('10.244.0.5', 8080);
-  t.same(r, { meshed: true, via: 'pod', identity: id('shop', 'frontend'), identities: [id('shop', 'frontend')], endpointIp: '10.244.0.5', namespace: 'shop', pod: 'frontend-1' });
+  t.same(r, { meshed: true, via: 'pod', identity: id('shop', 'frontend'), identities: [id('shop', 'frontend')], endpointIp: '10.244.0.5', namespace: 'shop', pod: 'frontend-1', strict: false });
   t.same(table.lookup('10.244.0.5', 1), r, 'the port does not matter for a pod');
   t.same(table.lookup('::ffff:10.244.0.5', 8080), r, 'IPv4-mapped addresses are the IPv4 address');
 });
 
 void t.test('a service VIP:port is meshed when all its endpoints are, with every identity', async (t) => {
   const table = buildMembershipTable(snapshot);
-  t.same(table.lookup('10.96.0.20', 80), { meshed: true, via: 'service', identity: id('shop', 'payment'), identities: [id('shop', 'payment')], namespace: 'shop', service: 'payment' });
+  t.same(table.lookup('10.96.0.20', 80), { meshed: true, via: 'service', identity: id('shop', 'payment'), identities: [id('shop', 'payment')], namespace: 'shop', service: 'payment', strict: false });
   const catalog = table.lookup('10.96.0.30', 9000);
   t.ok(catalog.meshed, 'target port unknown (0): every endpoint counts');
   if (catalog.meshed) {
@@ -120,4 +120,21 @@ void t.test('a malformed snapshot does not throw: empty and duplicate entries ar
   t.equal(table.workloads, 0);
   t.equal(table.services, 0);
   t.same(table.lookup('10.0.0.1', 1), { meshed: false, reason: 'not-meshed' });
+});
+
+void t.test('a strict peer is marked strict, and a service with any strict endpoint is strict', async (t) => {
+  const snapshot = {
+    version: 1,
+    trust_domain: 'cluster.local',
+    generated_unix_ms: 0,
+    workloads: [
+      { ip: '10.244.0.8', namespace: 'bank', pod: 'ledger-1', service_account: 'ledger', identity: id('bank', 'ledger'), strict: true },
+      { ip: '10.244.0.9', namespace: 'bank', pod: 'ledger-2', service_account: 'ledger', identity: id('bank', 'ledger') },
+    ],
+    services: [{ namespace: 'bank', name: 'ledger', vip: '10.96.0.80', ports: [{ port: 80, target_port: 8080, protocol: 'TCP', name: 'http' }], endpoints: [{ ip: '10.244.0.8', port: 8080 }, { ip: '10.244.0.9', port: 8080 }] }],
+  };
+  const table = buildMembershipTable(snapshot as never);
+  t.match(table.lookup('10.244.0.8', 8080), { meshed: true, strict: true });
+  t.match(table.lookup('10.244.0.9', 8080), { meshed: true, strict: false });
+  t.match(table.lookup('10.96.0.80', 80), { meshed: true, via: 'service', strict: true }, 'one strict endpoint makes the service strict');
 });
