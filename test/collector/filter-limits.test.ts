@@ -95,7 +95,7 @@ void t.test('a list that spends its row budget answers with what it found and sa
 });
 
 async function fillStreams(t: Test, c: RunningCollector, n: number): Promise<void> {
-  const streams = [];
+  const streams: { res: http.IncomingMessage }[] = [];
   for (let i = 0; i < n; i++) streams.push(await openStream(c.httpPort, ''));
   t.teardown(() => {
     for (const s of streams) s.res.destroy();
