@@ -6,6 +6,7 @@ import {
   DB_FILE_NAME,
   DEFAULT_GRPC_PORT,
   DEFAULT_HTTP_PORT,
+  DEFAULT_MAX_STREAM_CLIENTS,
   DEFAULT_MEMORY_MAX_RECORDS,
   DEFAULT_RETENTION_HOURS,
   DEFAULT_RETENTION_MAX_MB,
@@ -58,6 +59,8 @@ options:
                            on loopback only loopback Host headers are served)  env MESHTAP_COLLECTOR_HTTP_HOST
   --max-ingest-streams N   open ingest streams at most, one per sidecar (default 4096); beyond it
                            new streams are refused and the sidecars retry   env MESHTAP_COLLECTOR_MAX_INGEST_STREAMS
+  --max-stream-clients N   open live stream clients at most (default ${DEFAULT_MAX_STREAM_CLIENTS}); beyond it
+                           /api/stream answers 503                          env MESHTAP_COLLECTOR_MAX_STREAM_CLIENTS
   -h, --help               show this help
 
 Exports: OpenTelemetry spans when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set;
@@ -87,6 +90,7 @@ const OPTIONS = {
   'auth-token-file': { type: 'string' },
   'http-host': { type: 'string' },
   'max-ingest-streams': { type: 'string' },
+  'max-stream-clients': { type: 'string' },
 } as const;
 
 export async function run(argv: string[], io: CommandIO): Promise<number> {

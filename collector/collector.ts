@@ -98,7 +98,14 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   // First, so a bad certificate directory costs nothing to undo.
   const grpcCredentials = deps.grpcCredentials ?? (config.tlsCertDir !== undefined ? await loadIngestCredentials(config.tlsCertDir) : undefined);
   const ingestSecurity = deps.grpcCredentials ? 'custom' : config.tlsCertDir !== undefined ? 'mtls' : 'plaintext';
-  const hub = createStreamHub({ bufferEvents: config.streamBufferEvents, bufferBytes: config.streamBufferBytes, heartbeatMs: config.streamHeartbeatMs });
+  const hub = createStreamHub({
+    bufferEvents: config.streamBufferEvents,
+    bufferBytes: config.streamBufferBytes,
+    heartbeatMs: config.streamHeartbeatMs,
+    maxClients: config.maxStreamClients,
+    // Called only once clients exist, so after the metrics below are made.
+    onBudgetExceeded: () => metrics.filterBudgetExceeded.inc({ where: 'stream' }),
+  });
   const store = publishingStore(deps.store ?? (await openStore(config, log)), hub);
   const metrics = createCollectorMetrics(() => store.count());
   const env = deps.env ?? {};

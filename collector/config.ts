@@ -13,6 +13,7 @@ export const DEFAULT_RETENTION_MAX_MB = 512;
 /** The database file's name inside `--data-dir`. */
 export const DB_FILE_NAME = 'meshtap-collector.db';
 export const MEMORY_DB = ':memory:';
+export const DEFAULT_MAX_STREAM_CLIENTS = 200;
 
 const port = () => z.number().int().min(0).max(65535);
 
@@ -78,6 +79,8 @@ export const collectorOptionsSchema = z.strictObject({
   httpHost: z.string().min(1).optional(),
   /** Open ingest streams at most (one per sidecar): a flood of connections cannot exhaust the collector. */
   maxIngestStreams: z.number().int().positive().default(4096),
+  /** Open live stream clients at most: each costs a socket and a filter evaluated per record; beyond it new ones get 503. */
+  maxStreamClients: z.number().int().positive().default(DEFAULT_MAX_STREAM_CLIENTS),
 });
 
 export type CollectorOptions = z.input<typeof collectorOptionsSchema>;
@@ -112,6 +115,7 @@ export interface CollectorFlags {
   'auth-token-file'?: string;
   'http-host'?: string;
   'max-ingest-streams'?: string;
+  'max-stream-clients'?: string;
 }
 
 function pick(flag: string | undefined, env: string | undefined): [string | undefined, 'flag' | 'env'] {
@@ -151,6 +155,7 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
     ['retentionHours', 'retention-hours', 'MESHTAP_COLLECTOR_RETENTION_HOURS', false],
     ['retentionMaxMb', 'retention-max-mb', 'MESHTAP_COLLECTOR_RETENTION_MAX_MB', false],
     ['maxIngestStreams', 'max-ingest-streams', 'MESHTAP_COLLECTOR_MAX_INGEST_STREAMS', true],
+    ['maxStreamClients', 'max-stream-clients', 'MESHTAP_COLLECTOR_MAX_STREAM_CLIENTS', true],
   ] as const;
   for (const [key, flag, envName, integer] of numbers) {
     const [value, source] = pick(flags[flag], env[envName]);

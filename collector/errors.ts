@@ -17,6 +17,7 @@ export const COL_ERR_UNAUTHENTICATED = 'COL_ERR_UNAUTHENTICATED';
 export const COL_ERR_AUTH_UNAVAILABLE = 'COL_ERR_AUTH_UNAVAILABLE';
 export const COL_ERR_AUTH_CONFIG = 'COL_ERR_AUTH_CONFIG';
 export const COL_ERR_HOST = 'COL_ERR_HOST';
+export const COL_ERR_STREAM_FULL = 'COL_ERR_STREAM_FULL';
 
 export const collectorErrors = defineErrors(
   { component: 'collector', title: 'the collector process, its store and HTTP API', prefix: 'COL_ERR_' },
@@ -75,6 +76,11 @@ export const collectorErrors = defineErrors(
       summary: 'A request to an API bound to loopback named another host in its Host header (a DNS-rebinding attempt, or a proxy that rewrites Host).',
       action: 'Reach the API as 127.0.0.1, localhost or [::1], or bind it to another address with `--http-host`.',
       httpStatus: 403,
+    },
+    [COL_ERR_STREAM_FULL]: {
+      summary: 'The collector already serves its maximum of live stream clients (`--max-stream-clients`).',
+      action: 'Close streams that are no longer watched, retry later, or raise `--max-stream-clients`.',
+      httpStatus: 503,
     },
   },
 );

@@ -8,14 +8,24 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { CompiledFilter } from './filter/compile.ts';
 import { compileFilter } from './filter/compile.ts';
 import type { FilterPosition } from './filter/errors.ts';
-import { isFilterError } from './filter/errors.ts';
+import { COL_ERR_FILTER_BUDGET, isFilterError } from './filter/errors.ts';
+import { STREAM_TICK_LIMITS, type FilterLimits } from './filter/limits.ts';
+import { isMeshtapError } from '../lib/errors.ts';
 import type { CollectorMetrics } from './metrics.ts';
-import type { RecordStore } from './record-store.ts';
+import type { ListStats, RecordStore } from './record-store.ts';
 import { recordToJson } from '../record/record-json.ts';
 import { buildServiceMap } from './servicemap.ts';
 import type { StreamHub } from './stream.ts';
 import { buildTrace } from './traces.ts';
-import { COL_ERR_AUTH_UNAVAILABLE, COL_ERR_BAD_QUERY, COL_ERR_HOST, COL_ERR_INTERNAL, COL_ERR_NOT_FOUND, COL_ERR_UNAUTHENTICATED } from './errors.ts';
+import {
+  COL_ERR_AUTH_UNAVAILABLE,
+  COL_ERR_BAD_QUERY,
+  COL_ERR_HOST,
+  COL_ERR_INTERNAL,
+  COL_ERR_NOT_FOUND,
+  COL_ERR_STREAM_FULL,
+  COL_ERR_UNAUTHENTICATED,
+} from './errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { AccessControl, Viewer } from './auth/access.ts';
 import { hostAllowed } from './auth/host-check.ts';
@@ -107,10 +117,10 @@ function compileAll(): CompiledFilter {
 
 type FilterResult = { ok: true; filter: CompiledFilter | undefined } | { ok: false; reply: FastifyReply };
 
-function parseFilter(raw: unknown, reply: FastifyReply): FilterResult {
+function parseFilter(raw: unknown, reply: FastifyReply, limits?: FilterLimits): FilterResult {
   if (raw === undefined) return { ok: true, filter: undefined };
   if (Array.isArray(raw)) return { ok: false, reply: sendError(reply, 400, COL_ERR_BAD_QUERY, 'give filter once (combine conditions with && or ||)') };
-  const compiled = compileFilter(String(raw));
+  const compiled = compileFilter(String(raw), limits !== undefined ? { limits } : {});
   if (isFilterError(compiled)) return { ok: false, reply: sendError(reply, 400, compiled.code, compiled.message, compiled.position) };
   return { ok: true, filter: compiled.ast === undefined ? undefined : compiled };
 }
@@ -191,19 +201,29 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     const filter = parseFilter(query.filter, reply);
     if (!filter.ok) return filter.reply;
     const viewer = viewerOf(request);
-    let records = await store.list({ limit: limit.value, since: since.value, filter: filter.filter });
-    if (!viewer.all) {
-      // The store pages by time, not by namespace: read more until a page of visible calls or the end.
-      let fetchLimit = limit.value;
-      let shown: CallRecord[] = await visible(viewer, records);
-      while (shown.length < limit.value && records.length === fetchLimit && fetchLimit < limit.value * MAX_VISIBILITY_OVERFETCH) {
-        fetchLimit *= 4;
-        records = await store.list({ limit: fetchLimit, since: since.value, filter: filter.filter });
-        shown = await visible(viewer, records);
+    // One compiled filter per request: its budget is the request's evaluation budget.
+    const stats: ListStats = { scanned: 0, truncated: false };
+    let records: CallRecord[];
+    try {
+      records = await store.list({ limit: limit.value, since: since.value, filter: filter.filter, stats });
+      if (!viewer.all) {
+        // The store pages by time, not by namespace: read more until a page of visible calls or the end.
+        let fetchLimit = limit.value;
+        let shown: CallRecord[] = await visible(viewer, records);
+        while (shown.length < limit.value && records.length === fetchLimit && !stats.truncated && fetchLimit < limit.value * MAX_VISIBILITY_OVERFETCH) {
+          fetchLimit *= 4;
+          records = await store.list({ limit: fetchLimit, since: since.value, filter: filter.filter, stats });
+          shown = await visible(viewer, records);
+        }
+        records = shown.slice(0, limit.value);
       }
-      records = shown.slice(0, limit.value);
+    } catch (err) {
+      if (!isMeshtapError(err, COL_ERR_FILTER_BUDGET)) throw err;
+      metrics.filterBudgetExceeded.inc({ where: 'list' });
+      return sendError(reply, 400, COL_ERR_FILTER_BUDGET, err.message);
     }
-    return { calls: records.map(recordToJson) };
+    // The row budget (the store's scan limit) was spent before a full page: say so, with what was found.
+    return { calls: records.map(recordToJson), ...(stats.truncated ? { truncated: true, scanned: stats.scanned } : {}) };
   });
 
   app.get('/api/calls/:id', async (request, reply) => {
@@ -217,8 +237,15 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   if (hub !== undefined) {
     app.get('/api/stream', async (request, reply) => {
       const query = request.query as Record<string, unknown>;
-      const filter = parseFilter(query.filter, reply);
+      // A stream filter runs on every new record for as long as the client stays: a smaller budget, per tick.
+      const filter = parseFilter(query.filter, reply, STREAM_TICK_LIMITS);
       if (!filter.ok) return filter.reply;
+      const refuseFull = (): FastifyReply => {
+        metrics.streamClientsRefused.inc();
+        const message = `the collector already serves its maximum of ${hub.clients().length} live stream clients (--max-stream-clients); retry later`;
+        return sendError(reply.header('retry-after', '10'), 503, COL_ERR_STREAM_FULL, message);
+      };
+      if (hub.full()) return refuseFull();
       const viewer = viewerOf(request);
       let streamFilter = filter.filter;
       if (!viewer.all) {
@@ -239,6 +266,8 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
           },
         };
       }
+      // Checked again: other streams may have opened while this one awaited its viewer's decisions.
+      if (hub.full()) return refuseFull();
       reply.hijack();
       hub.attach(reply.raw, streamFilter);
       return reply;

@@ -33,8 +33,17 @@ export function createMemoryStore(options: { maxRecords: number }): RecordStore 
     },
     async list(query: ListQuery) {
       const out: CallRecord[] = [];
+      const stats = query.stats ?? { scanned: 0, truncated: false };
+      stats.scanned = 0;
+      stats.truncated = false;
       if (query.limit <= 0) return out;
+      const maxScan = query.maxScan ?? Infinity;
       for (const record of newestFirst()) {
+        if (stats.scanned >= maxScan) {
+          stats.truncated = true;
+          break;
+        }
+        stats.scanned++;
         if (query.since !== undefined && record.start < query.since) continue;
         if (query.filter !== undefined && !query.filter.matches(record)) continue;
         out.push(record);

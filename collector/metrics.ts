@@ -15,6 +15,10 @@ export interface CollectorMetrics {
   streamsRefused: Counter;
   /** Requests for call data refused: 401 (no or bad credentials) or 503 (could not check them). */
   authFailures: Counter<'status'>;
+  /** Live stream clients refused because the collector held its maximum. */
+  streamClientsRefused: Counter;
+  /** Filters that used up their evaluation budget, by where they ran (`list` request or `stream` client). */
+  filterBudgetExceeded: Counter<'where'>;
 }
 
 /** The collector's metrics on their own registry (several collectors may live in one process in tests). */
@@ -35,6 +39,13 @@ export function createCollectorMetrics(storeCount: () => Promise<number>): Colle
     registers,
   });
   for (const reason of DROPPED_BATCH_REASONS) batchesRejected.inc({ reason }, 0);
+  const filterBudgetExceeded = new Counter({
+    name: 'meshtap_collector_filter_budget_exceeded_total',
+    help: 'Filters stopped because they used up their evaluation budget: list requests answered 400, stream clients ended.',
+    labelNames: ['where'] as const,
+    registers,
+  });
+  for (const where of ['list', 'stream']) filterBudgetExceeded.inc({ where }, 0);
   new Gauge({
     name: 'meshtap_collector_store_records',
     help: 'Records currently held by the store.',
@@ -46,6 +57,12 @@ export function createCollectorMetrics(storeCount: () => Promise<number>): Colle
   return {
     registry,
     streamsRefused: new Counter({ name: 'meshtap_collector_ingest_streams_refused_total', help: 'Ingest streams refused because the collector held its maximum of open streams.', registers }),
+    streamClientsRefused: new Counter({
+      name: 'meshtap_collector_stream_clients_refused_total',
+      help: 'Live stream clients refused (503) because the collector held its maximum of stream clients.',
+      registers,
+    }),
+    filterBudgetExceeded,
     authFailures: new Counter({ name: 'meshtap_collector_auth_failures_total', help: 'Requests for call data refused, by HTTP status.', labelNames: ['status'], registers }),
     recordsReceived: new Counter({ name: 'meshtap_collector_records_received_total', help: 'Records received over gRPC.', registers }),
     recordsStored: new Counter({ name: 'meshtap_collector_records_stored_total', help: 'Records stored.', registers }),

@@ -8,6 +8,16 @@ export interface ListQuery {
   since?: bigint;
   /** Only records the filter matches. */
   filter?: CompiledFilter;
+  /** Most rows examined (the request's row budget); the store's own scan limit applies too. */
+  maxScan?: number;
+  /** Filled in by the store: how many rows it examined and whether it stopped at a scan limit before `limit` matches. */
+  stats?: ListStats;
+}
+
+export interface ListStats {
+  scanned: number;
+  /** True when the scan stopped at its limit: older matching records may exist. */
+  truncated: boolean;
 }
 
 export interface AddResult {

@@ -361,24 +361,33 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
 
     async list(query: ListQuery) {
       const out: CallRecord[] = [];
+      const stats = query.stats ?? { scanned: 0, truncated: false };
+      stats.scanned = 0;
+      stats.truncated = false;
       if (query.limit <= 0) return out;
       const plan = planList(query, ftsFrom);
       const page = plan.residual === undefined ? query.limit : Math.min(1000, Math.max(query.limit, 200));
       const stmt = listStatement(`SELECT seq, record FROM calls WHERE ${plan.where} AND seq < ? ORDER BY seq DESC LIMIT ?`);
+      const maxScan = Math.min(scanLimit, query.maxScan ?? scanLimit);
       let cursor: SQLInputValue = Number.MAX_SAFE_INTEGER;
-      let scanned = 0;
       for (;;) {
         if (!db.isOpen) return out;
+        // Whole pages: the limit is checked between them, so a request reads at least one.
         const batch = stmt.all(...plan.params, cursor, page) as { seq: number; record: string }[];
         for (const row of batch) {
+          stats.scanned++;
           const record = parse(row);
           if (plan.residual === undefined || plan.residual.matches(record)) {
             out.push(record);
             if (out.length >= query.limit) return out;
           }
         }
-        scanned += batch.length;
-        if (batch.length < page || scanned >= scanLimit) return out;
+        if (batch.length < page) return out;
+        if (stats.scanned >= maxScan) {
+          // The row budget is spent: answer with what was found, and say so.
+          stats.truncated = true;
+          return out;
+        }
         cursor = batch[batch.length - 1].seq;
         // A filter that matches little scans many pages: let ingest and other requests run between them.
         await yieldToEventLoop();

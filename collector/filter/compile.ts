@@ -1,14 +1,18 @@
 /**
  * Filter compilation: CEL source → a checked, planned predicate over call records.
- * Errors are values (`FilterError`); `matches` never throws.
+ * Errors are values (`FilterError`); `matches` throws only when the evaluation budget is
+ * used up (a `MeshtapError` with COL_ERR_FILTER_BUDGET), which ends the request or stream.
  */
 import { celEnv, isCelError, parse, plan } from '@bufbuild/cel';
-import { strings } from '@bufbuild/cel/ext';
 import type { CallRecord } from '../../record/record.ts';
 import { readsBodies, type CelExpr } from './ast.ts';
 import { checkFilter } from './check.ts';
 import { findDelimiterProblem } from './delimiters.ts';
 import { createRegexCache } from './regex-cache.ts';
+import { budgetError, createEvalBudget, type EvalBudget } from './budget.ts';
+import { checkExpressionSize, checkFilterCost } from './cost.ts';
+import { GUARDED_FUNCS, instrumentLoops, withBudget } from './guarded-funcs.ts';
+import { DEFAULT_FILTER_LIMITS, resolveFilterLimits, type FilterLimits } from './limits.ts';
 import {
   COL_ERR_FILTER_SYNTAX,
   COL_ERR_FILTER_TOO_COMPLEX,
@@ -19,7 +23,7 @@ import {
 import { buildActivation, type FilterActivation } from './variables.ts';
 
 /** Longest filter source accepted (UTF-16 code units). */
-export const MAX_FILTER_LENGTH = 8192;
+export const MAX_FILTER_LENGTH = DEFAULT_FILTER_LIMITS.maxSourceLength;
 
 /** Why one record could not be judged. Absent fields are not failures: they simply do not match. */
 export interface FilterEvalFailure {
@@ -32,6 +36,8 @@ export interface FilterEvalFailure {
 export interface CompileFilterOptions {
   /** Called once per record whose evaluation failed (the record then does not match). */
   onEvalFailure?: (failure: FilterEvalFailure) => void;
+  /** Limits other than the defaults (the live stream gives a smaller budget per tick). */
+  limits?: Partial<FilterLimits>;
 }
 
 export interface CompiledFilter {
@@ -42,6 +48,12 @@ export interface CompiledFilter {
   readonly ast: CelExpr | undefined;
   /** Whether the filter may read request/response bodies (the store can skip loading them otherwise). */
   readonly readsBodies: boolean;
+  /**
+   * What every `matches` call spends; one compiled filter per request, so this is the
+   * request's budget. The live stream resets it each tick.
+   */
+  readonly budget: EvalBudget;
+  /** Throws a COL_ERR_FILTER_BUDGET `MeshtapError` once the budget is used up; never otherwise. */
   matches(record: CallRecord): boolean;
 }
 
@@ -49,7 +61,8 @@ export function isCompiledFilter(value: unknown): value is CompiledFilter {
   return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'compiled-filter';
 }
 
-const env = celEnv({ funcs: strings, re2: createRegexCache() });
+const regexCache = createRegexCache();
+const env = celEnv({ funcs: GUARDED_FUNCS, re2: regexCache });
 
 /**
  * Errors that mean "the record has no such field/element": expected for filters that name
@@ -64,16 +77,32 @@ function locatedParseError(err: unknown): { message: string; offset: number } {
   return { message: raw, offset };
 }
 
-function matchAll(source: string): CompiledFilter {
-  return Object.freeze({ kind: 'compiled-filter', source, ast: undefined, readsBodies: false, matches: () => true });
+function matchAll(source: string, budget: EvalBudget): CompiledFilter {
+  return Object.freeze({ kind: 'compiled-filter', source, ast: undefined, readsBodies: false, budget, matches: () => true });
+}
+
+/** Constant patterns are checked with the cache evaluation uses, unless the limits differ. */
+function regexCompilerFor(limits: FilterLimits): (pattern: string) => unknown {
+  if (limits.maxRegexLength === DEFAULT_FILTER_LIMITS.maxRegexLength && limits.maxRegexProgram === DEFAULT_FILTER_LIMITS.maxRegexProgram) {
+    return (pattern) => regexCache.compile(pattern);
+  }
+  const own = createRegexCache(16, { maxLength: limits.maxRegexLength, maxProgram: limits.maxRegexProgram });
+  return (pattern) => own.compile(pattern);
 }
 
 export function compileFilter(source: string, options: CompileFilterOptions = {}): CompiledFilter | FilterError {
   if (typeof source !== 'string') return buildFilterError(COL_ERR_FILTER_SYNTAX, 'the filter must be a string', '', 0);
-  if (source.length > MAX_FILTER_LENGTH) {
-    return buildFilterError(COL_ERR_FILTER_TOO_COMPLEX, `filter longer than ${MAX_FILTER_LENGTH} characters`, source, MAX_FILTER_LENGTH);
+  const limits = resolveFilterLimits(options.limits);
+  if (source.length > limits.maxSourceLength) {
+    return buildFilterError(
+      COL_ERR_FILTER_TOO_COMPLEX,
+      `filter longer than ${limits.maxSourceLength} characters (maxSourceLength)`,
+      source,
+      limits.maxSourceLength,
+    );
   }
-  if (source.trim() === '') return matchAll(source);
+  const budget = createEvalBudget(limits);
+  if (source.trim() === '') return matchAll(source, budget);
 
   let parsed: ReturnType<typeof parse>;
   try {
@@ -86,12 +115,16 @@ export function compileFilter(source: string, options: CompileFilterOptions = {}
     return buildFilterError(COL_ERR_FILTER_SYNTAX, `syntax error: ${message}`, source, offset);
   }
 
+  const tooBig = checkExpressionSize(parsed, source, limits);
+  if (tooBig !== undefined) return tooBig;
   const checked = checkFilter(parsed, source);
   if (!checked.ok) return checked.error;
+  const tooCostly = checkFilterCost(parsed, source, limits, regexCompilerFor(limits));
+  if (tooCostly !== undefined) return tooCostly;
 
   let evaluate: (ctx: FilterActivation) => unknown;
   try {
-    const planned = plan(env, parsed);
+    const planned = plan(env, instrumentLoops(parsed.expr));
     evaluate = (ctx) => planned(ctx as Parameters<typeof planned>[0]);
   } catch (err) {
     return buildFilterError(COL_ERR_FILTER_TYPE, `cannot plan the expression: ${locatedParseError(err).message}`, source, 0);
@@ -115,18 +148,25 @@ export function compileFilter(source: string, options: CompileFilterOptions = {}
     source,
     ast: parsed.expr,
     readsBodies: bodies,
+    budget,
     matches(record: CallRecord): boolean {
+      let result: unknown;
       try {
-        const result = evaluate(buildActivation(record, { decodeBodies: bodies }));
-        if (result === true) return true;
-        if (result === false) return false;
-        if (isCelError(result)) {
-          return ABSENT_FIELD_ERROR.test(result.message) ? false : fail('error', result.message, record);
-        }
-        return fail('not-bool', `the filter produced a ${typeof result}, not a bool`, record);
+        result = withBudget(budget, () => evaluate(buildActivation(record, { decodeBodies: bodies })));
       } catch (err) {
+        const exhausted = budget.exhausted();
+        if (exhausted !== undefined) throw budgetError(exhausted);
         return fail('error', err instanceof Error ? err.message : String(err), record);
       }
+      // The evaluator turns a budget stop into an error value, which `||` may have absorbed.
+      const exhausted = budget.exhausted();
+      if (exhausted !== undefined) throw budgetError(exhausted);
+      if (result === true) return true;
+      if (result === false) return false;
+      if (isCelError(result)) {
+        return ABSENT_FIELD_ERROR.test(result.message) ? false : fail('error', result.message, record);
+      }
+      return fail('not-bool', `the filter produced a ${typeof result}, not a bool`, record);
     },
   } satisfies CompiledFilter);
 }

@@ -11,6 +11,9 @@ export const COL_ERR_FILTER_UNDECLARED = 'COL_ERR_FILTER_UNDECLARED';
 export const COL_ERR_FILTER_TYPE = 'COL_ERR_FILTER_TYPE';
 export const COL_ERR_FILTER_REGEX = 'COL_ERR_FILTER_REGEX';
 export const COL_ERR_FILTER_TOO_COMPLEX = 'COL_ERR_FILTER_TOO_COMPLEX';
+export const COL_ERR_FILTER_COST = 'COL_ERR_FILTER_COST';
+export const COL_ERR_FILTER_REGEX_SIZE = 'COL_ERR_FILTER_REGEX_SIZE';
+export const COL_ERR_FILTER_BUDGET = 'COL_ERR_FILTER_BUDGET';
 
 export const filterErrors = defineErrors(
   { component: 'collector', title: 'the filter language (CEL)', prefix: 'COL_ERR_' },
@@ -19,7 +22,26 @@ export const filterErrors = defineErrors(
     [COL_ERR_FILTER_UNDECLARED]: { summary: 'An identifier, field or function the filter language does not know.', action: fix, httpStatus: 400 },
     [COL_ERR_FILTER_TYPE]: { summary: 'Operands or arguments of the wrong type, or a result that is not a bool.', action: fix, httpStatus: 400 },
     [COL_ERR_FILTER_REGEX]: { summary: 'A constant regular expression that does not compile (RE2 syntax).', action: fix, httpStatus: 400 },
-    [COL_ERR_FILTER_TOO_COMPLEX]: { summary: 'The filter is longer or more deeply nested than the limits allow.', action: 'Shorten the filter or split it into simpler conditions.', httpStatus: 400 },
+    [COL_ERR_FILTER_TOO_COMPLEX]: {
+      summary: 'The filter is longer, has more expression nodes or is more deeply nested than the limits allow.',
+      action: 'Shorten the filter or split it into simpler conditions.',
+      httpStatus: 400,
+    },
+    [COL_ERR_FILTER_COST]: {
+      summary: 'The filter\'s estimated cost is over a limit: a string it may build (replace, split, join, +) or the evaluation steps of one record (nested macros).',
+      action: 'Avoid growing strings (replace with a pattern that can be empty, concatenating bodies) and nested macros over long lists; the message names the limit.',
+      httpStatus: 400,
+    },
+    [COL_ERR_FILTER_REGEX_SIZE]: {
+      summary: 'A regular expression in matches() compiles to a larger RE2 program, or is longer, than the limit.',
+      action: 'Use a smaller pattern (fewer or shorter counted repetitions such as {1000}, fewer large character classes).',
+      httpStatus: 400,
+    },
+    [COL_ERR_FILTER_BUDGET]: {
+      summary: 'Evaluating the filter used up the evaluation budget of the request or stream (steps, bytes produced, or a string over the size limit).',
+      action: 'Narrow the filter with cheap conditions first (protocol, namespace, status, since) or avoid scanning bodies with macros; the message names the limit.',
+      httpStatus: 400,
+    },
   },
 );
 

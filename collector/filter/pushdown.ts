@@ -16,6 +16,8 @@
 import { celEnv, isCelError, plan } from '@bufbuild/cel';
 import { MAX_FILTER_DEPTH, fieldPath, type CelExpr } from './ast.ts';
 import type { CompiledFilter } from './compile.ts';
+import { countNodes } from './cost.ts';
+import { DEFAULT_FILTER_LIMITS } from './limits.ts';
 import { PROTOCOL_FLAGS } from './variables.ts';
 
 export { CALLS_COLUMNS, type CallsColumnKind } from '../store/calls-table.ts';
@@ -307,6 +309,9 @@ function translate(e: CelExpr, depth: number): Fragment | undefined {
 /** What of the filter SQLite can evaluate; `residual: false` means `where` alone is the filter. */
 export function buildSqlPushdown(filter: Pick<CompiledFilter, 'ast'>): SqlPushdown {
   if (filter.ast === undefined) return { where: '1', params: [], residual: false };
+  // Only what compileFilter accepted is translated: an expression over the node limit (built
+  // by hand, not compiled) pushes nothing, and the compiled filter's budget decides on rows.
+  if (countNodes(filter.ast, DEFAULT_FILTER_LIMITS.maxAstNodes) > DEFAULT_FILTER_LIMITS.maxAstNodes) return { where: '1', params: [], residual: true };
   let fragment: Fragment | undefined;
   try {
     fragment = translate(filter.ast, 0);
