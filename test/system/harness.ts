@@ -278,7 +278,8 @@ export class MeshLab {
     const proc = this.track(
       new Proc(`sidecar ${name}`, spawnInNetns(pod.netns, NODE, [MESHTAP, 'sidecar'], { uid: PROXY_UID, cwd: REPO, env: this.sidecarEnv(name, pod, extra) })),
     );
-    await proc.waitFor(/"msg":"listening"/);
+    // Generous: on a loaded 2-core machine loading the sidecar's modules alone can take seconds.
+    await proc.waitFor(/"msg":"listening"/, 45_000);
     const [pid] = await netnsPids(pod.netns, 'sidecar');
     if (pid === undefined) throw new Error(`sidecar ${name}: process not found in ${pod.netns}`);
     this.knownPids.push(pid);

@@ -225,6 +225,7 @@ void t.test('native sidecar layout', async (t) => {
     initContainers: ['meshtap-init', 'meshtap-proxy'],
     containers: [],
     volumes: ['meshtap-token', 'meshtap-trust-bundle', 'meshtap-tmp'],
+    mtlsMode: 'permissive',
   });
   t.same(Object.keys(out.metadata!.labels ?? {}), [], 'no labels are added');
 });
