@@ -48,7 +48,7 @@ export interface RunningCollector {
 
 async function openStore(config: CollectorConfig, log: Logger): Promise<RecordStore> {
   if (config.store === 'sqlite') {
-    const { createSqliteStore } = await import('./sqlite-store.ts');
+    const { createSqliteStore } = await import('./store/sqlite-store.ts');
     return createSqliteStore({
       path: config.dbPath,
       maxRecords: config.maxRecords,

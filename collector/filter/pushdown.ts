@@ -18,43 +18,10 @@ import type { CelExpr } from './check.ts';
 import { MAX_FILTER_DEPTH } from './check.ts';
 import type { CompiledFilter } from './compile.ts';
 import { PROTOCOL_FLAGS } from './variables.ts';
+import { CALLS_COLUMNS, CALLS_COLUMN_BY_PATH } from '../store/calls-schema.ts';
 
-export type CallsColumnKind = 'text' | 'integer' | 'boolean' | 'timestamp_ns';
-
-/**
- * The columns of the store's `calls` table that filters are pushed down to. Absent record
- * fields must be stored as NULL (never '' or 0); text columns use the default BINARY
- * collation; `mesh` is 0/1; `start_ns` is the record's `start` in nanoseconds.
- */
-export const CALLS_COLUMNS: Readonly<Record<string, CallsColumnKind>> = Object.freeze({
-  id: 'text',
-  start_ns: 'timestamp_ns',
-  protocol: 'text',
-  observer: 'text',
-  method: 'text',
-  path: 'text',
-  authority: 'text',
-  status_code: 'integer',
-  grpc_status: 'integer',
-  elapsed_us: 'integer',
-  error: 'text',
-  trace_id: 'text',
-  src_ip: 'text',
-  src_namespace: 'text',
-  src_pod: 'text',
-  src_workload: 'text',
-  src_service: 'text',
-  src_node: 'text',
-  src_identity: 'text',
-  dst_ip: 'text',
-  dst_namespace: 'text',
-  dst_pod: 'text',
-  dst_workload: 'text',
-  dst_service: 'text',
-  dst_node: 'text',
-  dst_identity: 'text',
-  mesh: 'boolean',
-});
+// The `calls` columns and the field paths they answer are defined once, with the table.
+export { CALLS_COLUMNS, type CallsColumnKind } from '../store/calls-schema.ts';
 
 export type SqlParam = string | number;
 
@@ -68,25 +35,6 @@ export interface SqlPushdown {
    */
   residual: boolean;
 }
-
-/** Top-level variables (also reachable as `call.<name>`) that have a column of the same name. */
-const TOP_LEVEL_COLUMNS: Record<string, string> = {
-  id: 'id',
-  start: 'start_ns',
-  protocol: 'protocol',
-  observer: 'observer',
-  method: 'method',
-  path: 'path',
-  authority: 'authority',
-  status_code: 'status_code',
-  grpc_status: 'grpc_status',
-  elapsed_us: 'elapsed_us',
-  error: 'error',
-  trace_id: 'trace_id',
-  mesh: 'mesh',
-};
-
-const ENDPOINT_COLUMNS = new Set(['ip', 'namespace', 'pod', 'workload', 'service', 'node', 'identity']);
 
 const COMPARISONS: Record<string, string> = {
   '_==_': '=',
@@ -130,10 +78,8 @@ function fieldPath(e: CelExpr): string[] | undefined {
 /** Maps a field path to its column: `status_code`, `call.status_code`, `src.pod`, `tls.mesh`, ... */
 function columnForPath(path: readonly string[]): string | undefined {
   const p = path[0] === 'call' ? path.slice(1) : path;
-  if (p.length === 1) return Object.hasOwn(TOP_LEVEL_COLUMNS, p[0]) ? TOP_LEVEL_COLUMNS[p[0]] : undefined;
-  if (p.length === 2 && (p[0] === 'src' || p[0] === 'dst') && ENDPOINT_COLUMNS.has(p[1])) return `${p[0]}_${p[1]}`;
-  if (p.length === 2 && p[0] === 'tls' && p[1] === 'mesh') return 'mesh';
-  return undefined;
+  // A field name holding a dot (a quoted CEL field) must not pass for a nested path.
+  return p.length <= 2 && !p.some((f) => f.includes('.')) ? CALLS_COLUMN_BY_PATH.get(p.join('.')) : undefined;
 }
 
 function columnOf(e: CelExpr): string | undefined {

@@ -8,7 +8,7 @@ import { compileFilter, type CompiledFilter } from '../../collector/filter/compi
 import { isFilterError } from '../../collector/filter/errors.ts';
 import { createMemoryStore } from '../../collector/memory-store.ts';
 import type { RecordStore } from '../../collector/record-store.ts';
-import { SCHEMA_VERSION, createSqliteStore, ftsQuery, fullTextTerms } from '../../collector/sqlite-store.ts';
+import { SCHEMA_VERSION, createSqliteStore, ftsQuery, fullTextTerms } from '../../collector/store/sqlite-store.ts';
 import { fullRecord, minimalRecord } from '../proto/record-fixtures.ts';
 import { callRecord, shopDataset } from './helpers.ts';
 

@@ -1,6 +1,8 @@
 /** Twelve varied call records for the filter tests, and the SQLite `calls` rows they become. */
 import type { DatabaseSync } from 'node:sqlite';
 import type { CallRecord, Endpoint, HttpMessage } from '../../../record/record.ts';
+import { recordToJson } from '../../../record/record-json.ts';
+import { CALLS_INSERT_SQL, CALLS_SCHEMA, callsRow } from '../../../collector/store/calls-schema.ts';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 /** 2023-11-14T22:13:20Z plus `seconds`, plus 123 ns so nanosecond precision is exercised. */
@@ -306,52 +308,9 @@ export const RECORDS: readonly CallRecord[] = [
 
 export const ALL_IDS: readonly string[] = RECORDS.map((r) => r.id);
 
-const ENDPOINT_COLUMNS = ['ip', 'namespace', 'pod', 'workload', 'service', 'node', 'identity'] as const;
-
-/** The `calls` table as the store lays it out (absent fields are NULL). */
+/** The `calls` table as the store lays it out (absent fields are NULL), holding `records`. */
 export function createCallsTable(db: DatabaseSync, records: readonly CallRecord[] = RECORDS): void {
-  const endpointCols = (side: string) => ENDPOINT_COLUMNS.map((c) => `${side}_${c} TEXT`).join(', ');
-  db.exec(`CREATE TABLE calls (
-    id TEXT PRIMARY KEY, start_ns INTEGER NOT NULL, protocol TEXT NOT NULL, observer TEXT NOT NULL,
-    method TEXT, path TEXT, authority TEXT, status_code INTEGER, grpc_status INTEGER,
-    elapsed_us INTEGER NOT NULL, error TEXT, trace_id TEXT,
-    ${endpointCols('src')}, ${endpointCols('dst')}, mesh INTEGER NOT NULL
-  )`);
-  const columns = [
-    'id',
-    'start_ns',
-    'protocol',
-    'observer',
-    'method',
-    'path',
-    'authority',
-    'status_code',
-    'grpc_status',
-    'elapsed_us',
-    'error',
-    'trace_id',
-    ...ENDPOINT_COLUMNS.map((c) => `src_${c}`),
-    ...ENDPOINT_COLUMNS.map((c) => `dst_${c}`),
-    'mesh',
-  ];
-  const insert = db.prepare(`INSERT INTO calls (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`);
-  for (const r of records) {
-    insert.run(
-      r.id,
-      r.start,
-      r.protocol,
-      r.observer,
-      r.method ?? null,
-      r.path ?? null,
-      r.authority ?? null,
-      r.status_code ?? null,
-      r.grpc_status ?? null,
-      r.elapsed_us,
-      r.error ?? null,
-      r.trace_id ?? null,
-      ...ENDPOINT_COLUMNS.map((c) => r.src[c] ?? null),
-      ...ENDPOINT_COLUMNS.map((c) => r.dst[c] ?? null),
-      r.tls.mesh ? 1 : 0,
-    );
-  }
+  db.exec(CALLS_SCHEMA);
+  const insert = db.prepare(CALLS_INSERT_SQL);
+  for (const r of records) insert.run(...callsRow(r, 0n, JSON.stringify(recordToJson(r))));
 }

@@ -27,8 +27,10 @@ function matchIds(filter: CompiledFilter, records: readonly CallRecord[] = RECOR
 }
 
 void t.test('the fixture table has every pushdown column', async (t) => {
-  const columns = (db.prepare('PRAGMA table_info(calls)').all() as Array<{ name: string }>).map((c) => c.name).sort();
-  t.same(columns, Object.keys(CALLS_COLUMNS).sort());
+  // The fixture is the store's own table, which also holds columns no filter reaches (seq, record, …).
+  const columns = new Set((db.prepare('PRAGMA table_info(calls)').all() as Array<{ name: string }>).map((c) => c.name));
+  t.same(Object.keys(CALLS_COLUMNS).filter((c) => !columns.has(c)), [], 'no pushdown column is missing from the table');
+  t.ok(Object.keys(CALLS_COLUMNS).length >= 27, 'every filterable field has its column');
 });
 
 const EXPECTED_SQL: Array<[string, SqlPushdown]> = [

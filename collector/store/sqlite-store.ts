@@ -5,10 +5,8 @@
  *   the record's filterable fields are columns (absent fields are NULL, as the filter pushdown
  *   requires) with indexes for the common filters; `record` holds the record's JSON form, from
  *   which it is rebuilt exactly.
- * - Table `calls_fts`: FTS5 with the trigram tokenizer (case-sensitive) over the path and the
- *   request/response bodies, contentless (the text is not stored twice) and `detail=none` (only
- *   which rows hold a trigram: about a seventh of the size and a third faster to write than
- *   full positions). A filter that needs `response.body.contains("x")` (or startsWith/endsWith,
+ * - Table `calls_fts` (`calls-schema.ts`): a trigram index over the path and the bodies. A
+ *   filter that needs `response.body.contains("x")` (or startsWith/endsWith,
  *   or the same on `request.body` or `path`) as a whole conjunct reads only the rows holding
  *   every trigram of "x"; the compiled filter then decides, so the index only has to be a
  *   superset.
@@ -19,14 +17,11 @@
  * - Schema versioned with `PRAGMA user_version`; a database from a newer collector is refused.
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import { MeshtapError } from '../lib/errors.ts';
-import type { CallRecord, HttpMessage } from '../record/record.ts';
-import { COL_ERR_STORE } from './errors.ts';
-import type { CelExpr } from './filter/check.ts';
-import type { CompiledFilter } from './filter/compile.ts';
-import { buildSqlPushdown } from './filter/pushdown.ts';
-import { silentLogger, type Logger } from './log.ts';
-import { recordFromJson, recordToJson, type CallRecordJson } from '../record/record-json.ts';
+import { MeshtapError } from '../../lib/errors.ts';
+import type { CallRecord } from '../../record/record.ts';
+import { recordFromJson, recordToJson, type CallRecordJson } from '../../record/record-json.ts';
+import { COL_ERR_STORE } from '../errors.ts';
+import { silentLogger, type Logger } from '../log.ts';
 import {
   MAX_TRACE_RECORDS,
   compareTraceOrder,
@@ -35,9 +30,15 @@ import {
   type ListQuery,
   type RecordStore,
   type SummaryQuery,
-} from './record-store.ts';
+} from '../record-store.ts';
+import { CALLS_INSERT_SQL, callsRow } from './calls-schema.ts';
+import { bodyText } from './full-text.ts';
+import { planList } from './list-plan.ts';
+import { configureFullText, migrate } from './migrate.ts';
 
-export const SCHEMA_VERSION = 1;
+export { SCHEMA_VERSION } from './calls-schema.ts';
+export { fullTextTerms, ftsQuery, type FullTextTerm } from './full-text.ts';
+
 export const DEFAULT_LIST_SCAN_LIMIT = 200_000;
 /** Rows deleted per retention transaction: short enough not to stall ingest. */
 export const RETENTION_BATCH = 5000;
@@ -79,240 +80,10 @@ export interface SqliteRecordStore extends RecordStore {
   readonly fullText: boolean;
 }
 
-const ENDPOINT_FIELDS = ['ip', 'namespace', 'pod', 'workload', 'workload_kind', 'service', 'node', 'identity'] as const;
-
-/** Columns filled from the record, in insert order. */
-const RECORD_COLUMNS = [
-  'id',
-  'start_ns',
-  'protocol',
-  'observer',
-  'connection_id',
-  'ordinal',
-  'method',
-  'path',
-  'authority',
-  'status_code',
-  'grpc_status',
-  'elapsed_us',
-  'error',
-  'trace_id',
-  'span_id',
-  'parent_span_id',
-  ...ENDPOINT_FIELDS.map((f) => `src_${f}`),
-  ...ENDPOINT_FIELDS.map((f) => `dst_${f}`),
-  'mesh',
-] as const;
-
-const SCHEMA = `
-CREATE TABLE calls (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  stored_ns INTEGER NOT NULL,
-  id TEXT NOT NULL UNIQUE,
-  start_ns INTEGER NOT NULL,
-  protocol TEXT NOT NULL,
-  observer TEXT NOT NULL,
-  connection_id TEXT NOT NULL,
-  ordinal INTEGER NOT NULL,
-  method TEXT,
-  path TEXT,
-  authority TEXT,
-  status_code INTEGER,
-  grpc_status INTEGER,
-  elapsed_us INTEGER,
-  error TEXT,
-  trace_id TEXT,
-  span_id TEXT,
-  parent_span_id TEXT,
-  ${ENDPOINT_FIELDS.map((f) => `src_${f} TEXT`).join(',\n  ')},
-  ${ENDPOINT_FIELDS.map((f) => `dst_${f} TEXT`).join(',\n  ')},
-  mesh INTEGER NOT NULL,
-  record TEXT NOT NULL
-);
-CREATE INDEX calls_start ON calls (start_ns);
-CREATE INDEX calls_trace ON calls (trace_id) WHERE trace_id IS NOT NULL;
-CREATE INDEX calls_dst_workload ON calls (dst_workload);
-CREATE INDEX calls_src_workload ON calls (src_workload);
-CREATE INDEX calls_dst_namespace ON calls (dst_namespace);
-CREATE INDEX calls_src_namespace ON calls (src_namespace);
-CREATE INDEX calls_status ON calls (status_code) WHERE status_code IS NOT NULL;
-CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-`;
-
-const FTS_SCHEMA = `
-CREATE VIRTUAL TABLE calls_fts USING fts5(
-  path, request_body, response_body,
-  content='', contentless_delete=1, tokenize='trigram case_sensitive 1', detail=none
-);
-CREATE TRIGGER calls_fts_delete AFTER DELETE ON calls BEGIN
-  DELETE FROM calls_fts WHERE rowid = old.seq;
-END;
-`;
-
 const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
-// The filter decodes bodies the same way, so the index holds exactly the text the filter reads.
-const lenientUtf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
-
-function bodyText(m: HttpMessage | undefined): string | null {
-  return m?.body instanceof Uint8Array && m.body.byteLength > 0 ? lenientUtf8.decode(m.body) : null;
-}
 
 function storeError(message: string, cause: unknown): MeshtapError {
   return new MeshtapError(COL_ERR_STORE, `${message}: ${(cause as Error).message}`, { cause });
-}
-
-/** Opens the schema or creates it; refuses an unversioned foreign database or a newer schema. */
-function migrate(db: DatabaseSync, path: string): void {
-  const version = Number((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version);
-  if (version > SCHEMA_VERSION) {
-    throw new MeshtapError(
-      COL_ERR_STORE,
-      `SQLite store ${path} has schema version ${version}, newer than this collector understands (${SCHEMA_VERSION}); run a newer meshtap or point the collector at another database`,
-    );
-  }
-  if (version === SCHEMA_VERSION) return;
-  const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all();
-  if (tables.length > 0) {
-    throw new MeshtapError(
-      COL_ERR_STORE,
-      `SQLite store ${path} is not a meshtap collector database of a known version (user_version 0 with tables ${tables.map((t) => (t as { name: string }).name).join(', ')}); point the collector at another database`,
-    );
-  }
-  db.exec('BEGIN');
-  try {
-    db.exec(SCHEMA);
-    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    db.exec('COMMIT');
-  } catch (err) {
-    db.exec('ROLLBACK');
-    throw err;
-  }
-}
-
-/**
- * Creates or drops the full-text index to match `enabled`. Returns the first seq the index
- * covers (rows stored while it was off are never in it, so searches must still read them), or
- * undefined when there is no index (off, or a SQLite without FTS5).
- */
-function configureFullText(db: DatabaseSync, enabled: boolean): bigint | undefined {
-  const exists = db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'calls_fts'").get() !== undefined;
-  const readFrom = (): bigint => BigInt((db.prepare("SELECT value FROM store_meta WHERE key = 'fts_from_seq'").get() as { value: string } | undefined)?.value ?? '0');
-  if (enabled && exists) return readFrom();
-  if (!enabled && !exists) return undefined;
-  db.exec('BEGIN');
-  try {
-    let from: bigint | undefined;
-    if (enabled) {
-      try {
-        db.exec(FTS_SCHEMA);
-        const next = db.prepare("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'calls'), 0) + 1 AS next").get() as { next: number };
-        from = BigInt(next.next);
-        db.prepare("INSERT OR REPLACE INTO store_meta (key, value) VALUES ('fts_from_seq', ?)").run(from.toString());
-      } catch (err) {
-        // Only a SQLite built without FTS5 gets here; body filters then scan.
-        if (!/no such module: fts5/.test((err as Error).message)) throw err;
-      }
-    } else {
-      db.exec("DROP TRIGGER IF EXISTS calls_fts_delete; DROP TABLE calls_fts; DELETE FROM store_meta WHERE key = 'fts_from_seq';");
-    }
-    db.exec('COMMIT');
-    return from;
-  } catch (err) {
-    db.exec('ROLLBACK');
-    throw err;
-  }
-}
-
-type FtsColumn = 'path' | 'request_body' | 'response_body';
-
-/** A substring every matching record has in one indexed column. */
-export interface FullTextTerm {
-  column: FtsColumn;
-  text: string;
-}
-
-function identPath(e: CelExpr): string[] | undefined {
-  const path: string[] = [];
-  let current: CelExpr | undefined = e;
-  while (current?.exprKind.case === 'selectExpr') {
-    if (current.exprKind.value.testOnly) return undefined;
-    path.unshift(current.exprKind.value.field);
-    current = current.exprKind.value.operand;
-  }
-  if (current?.exprKind.case !== 'identExpr') return undefined;
-  path.unshift(current.exprKind.value.name);
-  return path[0] === 'call' ? path.slice(1) : path;
-}
-
-/**
- * Substrings a filter requires: `x.contains("s")`, `x.startsWith("s")`, `x.endsWith("s")` on
- * `path`, `request.body` or `response.body`, standing as a whole conjunct of the top-level
- * `&&` chain (so a match must contain them). The trigram index needs 3 characters or more.
- */
-export function fullTextTerms(ast: CelExpr | undefined): FullTextTerm[] {
-  const terms: FullTextTerm[] = [];
-  const visit = (e: CelExpr): void => {
-    if (e.exprKind.case !== 'callExpr') return;
-    const call = e.exprKind.value;
-    if (call.function === '_&&_') {
-      call.args.forEach(visit);
-      return;
-    }
-    if (!['contains', 'startsWith', 'endsWith'].includes(call.function) || call.target === undefined || call.args.length !== 1) return;
-    const arg = call.args[0].exprKind;
-    if (arg.case !== 'constExpr' || arg.value.constantKind.case !== 'stringValue') return;
-    const text = arg.value.constantKind.value;
-    if ([...text].length < 3) return;
-    const path = identPath(call.target)?.join('.');
-    const column: FtsColumn | undefined =
-      path === 'path' ? 'path' : path === 'request.body' ? 'request_body' : path === 'response.body' ? 'response_body' : undefined;
-    if (column !== undefined) terms.push({ column, text });
-  };
-  if (ast !== undefined) visit(ast);
-  return terms;
-}
-
-/** Every distinct trigram of every term (detail=none answers no phrase or column queries). */
-export function ftsQuery(terms: readonly FullTextTerm[]): string {
-  const trigrams = new Set<string>();
-  for (const term of terms) {
-    const chars = [...term.text];
-    for (let i = 0; i + 3 <= chars.length; i++) trigrams.add(chars.slice(i, i + 3).join(''));
-  }
-  return [...trigrams].map((t) => `"${t.replaceAll('"', '""')}"`).join(' AND ');
-}
-
-interface Plan {
-  where: string;
-  params: SQLInputValue[];
-  residual: CompiledFilter | undefined;
-}
-
-/** The SQL that selects candidate rows, and the filter left to check on them in JS. */
-function planList(query: ListQuery, ftsFrom: bigint | undefined): Plan {
-  const where: string[] = [];
-  const params: SQLInputValue[] = [];
-  if (query.since !== undefined) {
-    where.push('start_ns >= ?');
-    params.push(query.since);
-  }
-  let residual: CompiledFilter | undefined;
-  if (query.filter !== undefined) {
-    const pushed = buildSqlPushdown(query.filter);
-    if (pushed.where !== '1') {
-      where.push(`(${pushed.where})`);
-      params.push(...pushed.params);
-    }
-    if (pushed.residual) {
-      residual = query.filter;
-      const terms = ftsFrom !== undefined ? fullTextTerms(query.filter.ast) : [];
-      if (terms.length > 0) {
-        where.push('(seq IN (SELECT rowid FROM calls_fts WHERE calls_fts MATCH ?) OR seq < ?)');
-        params.push(ftsQuery(terms), ftsFrom!);
-      }
-    }
-  }
-  return { where: where.length === 0 ? '1' : where.join(' AND '), params, residual };
 }
 
 const SUMMARY_COLUMNS =
@@ -374,9 +145,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
     throw storeError(`cannot open SQLite store ${options.path}`, err);
   }
 
-  const insert = db.prepare(
-    `INSERT OR IGNORE INTO calls (stored_ns, ${RECORD_COLUMNS.join(', ')}, record) VALUES (?, ${RECORD_COLUMNS.map(() => '?').join(', ')}, ?)`,
-  );
+  const insert = db.prepare(CALLS_INSERT_SQL);
   const insertFts = ftsFrom !== undefined ? db.prepare('INSERT INTO calls_fts (rowid, path, request_body, response_body) VALUES (?, ?, ?, ?)') : undefined;
   const deleteOldest = db.prepare('DELETE FROM calls WHERE seq IN (SELECT seq FROM calls ORDER BY seq LIMIT ?)');
   const deleteExpired = db.prepare('DELETE FROM calls WHERE seq IN (SELECT seq FROM calls ORDER BY seq LIMIT ?) AND stored_ns < ?');
@@ -406,9 +175,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
   };
 
   function insertOne(record: CallRecord, storedNs: bigint): boolean {
-    const params: SQLInputValue[] = [storedNs];
-    for (const column of RECORD_COLUMNS) params.push(columnValue(record, column));
-    params.push(JSON.stringify(recordToJson(record)));
+    const params = callsRow(record, storedNs, JSON.stringify(recordToJson(record)));
     const { changes, lastInsertRowid } = insert.run(...params);
     if (Number(changes) === 0) return false;
     insertFts?.run(lastInsertRowid, record.path ?? null, bodyText(record.request), bodyText(record.response));
@@ -545,22 +312,4 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
     },
   };
   return store;
-}
-
-function columnValue(r: CallRecord, column: (typeof RECORD_COLUMNS)[number]): SQLInputValue {
-  switch (column) {
-    case 'start_ns':
-      return r.start;
-    case 'mesh':
-      return r.tls?.mesh === true ? 1 : 0;
-    default: {
-      if (column.startsWith('src_') || column.startsWith('dst_')) {
-        const endpoint = column.startsWith('src_') ? r.src : r.dst;
-        const v = endpoint?.[column.slice(4) as (typeof ENDPOINT_FIELDS)[number]];
-        return v === undefined || v === null ? null : typeof v === 'number' ? v : String(v);
-      }
-      const v = (r as unknown as Record<string, unknown>)[column];
-      return v === undefined || v === null ? null : (v as SQLInputValue);
-    }
-  }
 }
