@@ -18,7 +18,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -62,6 +62,8 @@ export interface IngestPhaseResult {
   rssMiB: number;
   /** Records the collector refused (must be 0). */
   rejected: number;
+  /** Cores by thread name over the window (`main` runs ingest and SQLite; the rest are V8 and libuv helpers). */
+  threadCores: Record<string, number>;
   /** With exports: what the receivers got and what the collector counted as dropped. */
   exports?: { spansReceived: number; lokiEntriesPushed: number; spansDropped: number; lokiDropped: number };
 }
@@ -89,7 +91,7 @@ function jsonBody(seed: number, bytes: number): Uint8Array {
 const frontend = { ip: '10.244.0.11', port: 40000, pod: 'frontend-7d9f-abcde', namespace: 'shop', identity: 'spiffe://cluster.local/ns/shop/sa/frontend' };
 const payment = { ip: '10.244.0.21', port: 8080, identity: 'spiffe://cluster.local/ns/shop/sa/payment' };
 
-function benchRecord(i: number): CallRecord {
+export function benchRecord(i: number): CallRecord {
   const start = 1_800_000_000_000_000_000n + BigInt(i) * 1_000_000n;
   const outbound = i % 2 === 0;
   const src: Endpoint = outbound ? { ...frontend } : { ip: frontend.ip, port: frontend.port, identity: frontend.identity };
@@ -176,7 +178,7 @@ interface LokiSink {
 
 /** Accepts every push (Loki answers 204); the collector's work is what is measured. */
 async function startLokiSink(): Promise<LokiSink> {
-  const sink = { url: '', pushes: 0, close: async () => undefined };
+  const sink: LokiSink = { url: '', pushes: 0, close: async () => undefined };
   const server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
@@ -251,6 +253,22 @@ class CollectorChild {
     const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return Number(fields[11]) + Number(fields[12]);
+  }
+
+  /** CPU ticks of each thread, by thread name (V8 and libuv helpers, SQLite runs on the main one). */
+  threadTicks(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const tid of readdirSync(`/proc/${this.child.pid}/task`)) {
+      try {
+        const stat = readFileSync(`/proc/${this.child.pid}/task/${tid}/stat`, 'utf8');
+        const name = tid === String(this.child.pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out.set(name, (out.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]));
+      } catch {
+        // The thread ended between listing and reading.
+      }
+    }
+    return out;
   }
 
   rssMiB(): number {
@@ -426,10 +444,12 @@ async function runPhase(
     await new Promise((r) => setTimeout(r, WARMUP_MS));
     const acked0 = load.acked();
     const ticks0 = collector.cpuTicks();
+    const threads0 = collector.threadTicks();
     const t0 = process.hrtime.bigint();
     await new Promise((r) => setTimeout(r, options.seconds * 1000));
     const acked1 = load.acked();
     const ticks1 = collector.cpuTicks();
+    const threads1 = collector.threadTicks();
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const rssMiB = collector.rssMiB();
     await load.stop();
@@ -443,6 +463,9 @@ async function runPhase(
       recordsPerSecPerCore: Math.round(records / seconds / cpuCores),
       rssMiB,
       rejected: load.rejected(),
+      threadCores: Object.fromEntries(
+        [...threads1].map(([thread, t]) => [thread, round((t - (threads0.get(thread) ?? 0)) / CLK_TCK / seconds, 2)] as const).filter(([, c]) => c >= 0.01),
+      ),
     };
     if (name === 'with-exports') {
       // Let the exports drain what they queued before reading their counters.

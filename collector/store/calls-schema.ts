@@ -109,21 +109,25 @@ CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 /**
  * FTS5 with the trigram tokenizer (case-sensitive) over the path and the request/response
- * bodies, contentless (the text is not stored twice) and `detail=none` (only which rows hold
- * a trigram: about a seventh of the size and a third faster to write than full positions).
- * Its rowid is the `calls` row's `seq`.
+ * bodies, contentless (the text is not stored twice) and `detail=none` (only which documents
+ * hold a trigram). A document covers a run of consecutive rows (`FTS_DOC_ROWS` at most): its
+ * rowid is the first row's `seq`, listed in `calls_fts_docs`, and its text holds every distinct
+ * trigram of those rows (`trigram-digest.ts`). A row belongs to the document with the greatest
+ * `first_seq` at or below its `seq`. Databases whose index has one document per row (before
+ * documents covered runs) read the same way: each row is its own run.
  */
 export const FTS_SCHEMA = `
 CREATE VIRTUAL TABLE calls_fts USING fts5(
   path, request_body, response_body,
   content='', contentless_delete=1, tokenize='trigram case_sensitive 1', detail=none
 );
-CREATE TRIGGER calls_fts_delete AFTER DELETE ON calls BEGIN
-  DELETE FROM calls_fts WHERE rowid = old.seq;
-END;
+CREATE TABLE calls_fts_docs (first_seq INTEGER PRIMARY KEY);
 `;
 
-export const FTS_DROP = 'DROP TRIGGER IF EXISTS calls_fts_delete; DROP TABLE calls_fts;';
+/** Most rows one full-text document covers: a search reads every row of a matching document. */
+export const FTS_DOC_ROWS = 64;
+
+export const FTS_DROP = 'DROP TRIGGER IF EXISTS calls_fts_delete; DROP TABLE IF EXISTS calls_fts_docs; DROP TABLE calls_fts;';
 
 /** Ignores a record whose id is already stored (a re-sent batch). */
 export const CALLS_INSERT_SQL = `INSERT OR IGNORE INTO calls (stored_ns, ${RECORD_COLUMNS.map((c) => c.name).join(', ')}, record) VALUES (?, ${RECORD_COLUMNS.map(() => '?').join(', ')}, ?)`;

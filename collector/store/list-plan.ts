@@ -35,7 +35,10 @@ export function planList(query: ListQuery, ftsFrom: bigint | undefined): ListPla
       residual = query.filter;
       const terms = ftsFrom !== undefined ? fullTextTerms(query.filter.ast) : [];
       if (terms.length > 0) {
-        where.push('(seq IN (SELECT rowid FROM calls_fts WHERE calls_fts MATCH ?) OR seq < ?)');
+        // A row is a candidate when the document covering it matches.
+        where.push(
+          '((SELECT d.first_seq FROM calls_fts_docs d WHERE d.first_seq <= calls.seq ORDER BY d.first_seq DESC LIMIT 1) IN (SELECT rowid FROM calls_fts WHERE calls_fts MATCH ?) OR seq < ?)',
+        );
         params.push(ftsQuery(terms), ftsFrom!);
       }
     }

@@ -47,7 +47,17 @@ export function migrate(db: DatabaseSync, path: string): void {
 export function configureFullText(db: DatabaseSync, enabled: boolean): bigint | undefined {
   const exists = db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'calls_fts'").get() !== undefined;
   const readFrom = (): bigint => BigInt((db.prepare("SELECT value FROM store_meta WHERE key = 'fts_from_seq'").get() as { value: string } | undefined)?.value ?? '0');
-  if (enabled && exists) return readFrom();
+  if (enabled && exists) {
+    if (db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'calls_fts_docs'").get() === undefined) {
+      // An index of one document per row, kept up by a delete trigger: list each row as its own
+      // document, and let retention prune documents instead of the trigger.
+      inTransaction(db, () => {
+        db.exec('DROP TRIGGER IF EXISTS calls_fts_delete; CREATE TABLE calls_fts_docs (first_seq INTEGER PRIMARY KEY);');
+        db.prepare('INSERT INTO calls_fts_docs (first_seq) SELECT seq FROM calls WHERE seq >= ?').run(readFrom());
+      });
+    }
+    return readFrom();
+  }
   if (!enabled && !exists) return undefined;
   return inTransaction(db, () => {
     if (!enabled) {

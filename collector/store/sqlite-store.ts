@@ -19,7 +19,7 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { MeshtapError } from '../../lib/errors.ts';
 import type { CallRecord } from '../../record/record.ts';
-import { recordFromJson, recordToJson, type CallRecordJson } from '../../record/record-json.ts';
+import { recordFromJson, type CallRecordJson } from '../../record/record-json.ts';
 import { COL_ERR_STORE } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import {
@@ -31,9 +31,11 @@ import {
   type RecordStore,
   type SummaryQuery,
 } from '../record-store.ts';
-import { CALLS_INSERT_SQL, callsRow } from './calls-schema.ts';
+import { CALLS_INSERT_SQL, FTS_DOC_ROWS, callsRow } from './calls-schema.ts';
 import { bodyText } from './full-text.ts';
 import { planList } from './list-plan.ts';
+import { recordJsonText } from '../record-json-text.ts';
+import { createTrigramDigest } from './trigram-digest.ts';
 import { configureFullText, migrate } from './migrate.ts';
 
 export { SCHEMA_VERSION } from './calls-schema.ts';
@@ -136,7 +138,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
     throw storeError(`cannot open SQLite store ${options.path}`, err);
   }
   try {
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+    // 16 KiB pages (new databases only: a page size is fixed once tables exist) hold a record
+    // with its bodies without overflow pages; inserts measured a quarter faster than with 4 KiB.
+    db.exec('PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
     migrate(db, options.path);
     ftsFrom = configureFullText(db, options.fullText ?? true);
   } catch (err) {
@@ -147,6 +151,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
 
   const insert = db.prepare(CALLS_INSERT_SQL);
   const insertFts = ftsFrom !== undefined ? db.prepare('INSERT INTO calls_fts (rowid, path, request_body, response_body) VALUES (?, ?, ?, ?)') : undefined;
+  const insertFtsDoc = ftsFrom !== undefined ? db.prepare('INSERT INTO calls_fts_docs (first_seq) VALUES (?)') : undefined;
+  // Documents wholly below the oldest row: every document before the one covering it.
+  const ftsPruneBelow = ftsFrom === undefined ? undefined : db.prepare(
+    'SELECT COALESCE((SELECT first_seq FROM calls_fts_docs WHERE first_seq <= (SELECT MIN(seq) FROM calls) ORDER BY first_seq DESC LIMIT 1), (SELECT MIN(seq) FROM calls), 9223372036854775807) AS below',
+  );
+  const ftsPrune = ftsFrom !== undefined ? db.prepare('DELETE FROM calls_fts WHERE rowid IN (SELECT first_seq FROM calls_fts_docs WHERE first_seq < ?)') : undefined;
+  const ftsPruneDocs = ftsFrom !== undefined ? db.prepare('DELETE FROM calls_fts_docs WHERE first_seq < ?') : undefined;
+  ftsPruneBelow?.setReadBigInts(true);
   const deleteOldest = db.prepare('DELETE FROM calls WHERE seq IN (SELECT seq FROM calls ORDER BY seq LIMIT ?)');
   const deleteExpired = db.prepare('DELETE FROM calls WHERE seq IN (SELECT seq FROM calls ORDER BY seq LIMIT ?) AND stored_ns < ?');
   const byId = db.prepare('SELECT record FROM calls WHERE id = ?');
@@ -174,12 +186,50 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
     return Number(p.live) * Number(p.size);
   };
 
-  function insertOne(record: CallRecord, storedNs: bigint): boolean {
-    const params = callsRow(record, storedNs, JSON.stringify(recordToJson(record)));
-    const { changes, lastInsertRowid } = insert.run(...params);
-    if (Number(changes) === 0) return false;
-    insertFts?.run(lastInsertRowid, record.path ?? null, bodyText(record.request), bodyText(record.response));
-    return true;
+  const digest = createTrigramDigest();
+
+  /** Indexes rows just stored (consecutive seqs from `firstSeq`), `FTS_DOC_ROWS` per document. */
+  function indexRows(records: readonly CallRecord[], seqs: readonly bigint[]): void {
+    for (let from = 0; from < records.length; from += FTS_DOC_ROWS) {
+      const to = Math.min(records.length, from + FTS_DOC_ROWS);
+      const paths: string[] = [];
+      const requests: string[] = [];
+      const responses: string[] = [];
+      digest.reset();
+      for (let i = from; i < to; i++) {
+        const r = records[i];
+        if (r.path !== undefined) digest.add(r.path, paths);
+        const request = bodyText(r.request);
+        if (request !== null) digest.add(request, requests);
+        const response = bodyText(r.response);
+        if (response !== null) digest.add(response, responses);
+      }
+      const join = (pieces: string[]): string | null => (pieces.length === 0 ? null : pieces.join(' '));
+      insertFts!.run(seqs[from], join(paths), join(requests), join(responses));
+      insertFtsDoc!.run(seqs[from]);
+    }
+  }
+
+  /** Drops full-text documents no stored row belongs to any more. */
+  function pruneFullText(): void {
+    if (ftsPrune === undefined) return;
+    const below = (ftsPruneBelow!.get() as { below: bigint }).below;
+    ftsPrune.run(below);
+    ftsPruneDocs!.run(below);
+  }
+
+  /**
+   * Keeps the size bound at every write, so a burst between two retention runs cannot blow it:
+   * deletes the oldest rows (aiming a little under the bound) in the write's transaction.
+   */
+  function enforceSizeInTransaction(): void {
+    for (let round = 0; round < 4 && rows > 0; round++) {
+      const used = usedBytes();
+      if (used <= maxBytes) return;
+      const n = Math.max(1, Math.ceil((rows * (used - maxBytes * 0.95)) / used));
+      rows -= Number(deleteOldest.run(n).changes);
+      pruneFullText();
+    }
   }
 
   /** Deletes the oldest rows in batches; `expiredBefore` limits it to rows stored before then. */
@@ -191,6 +241,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
       let changes: number;
       try {
         changes = Number((expiredBefore === undefined ? deleteOldest.run(batch) : deleteExpired.run(batch, expiredBefore)).changes);
+        if (changes > 0) pruneFullText();
         db.exec('COMMIT');
       } catch (err) {
         db.exec('ROLLBACK');
@@ -235,14 +286,23 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
     fullText: ftsFrom !== undefined,
     async add(records): Promise<AddResult> {
       const added: CallRecord[] = [];
+      const seqs: bigint[] = [];
       const storedNs = now();
       db.exec('BEGIN');
       try {
-        for (const record of records) if (insertOne(record, storedNs)) added.push(record);
+        for (const record of records) {
+          const { changes, lastInsertRowid } = insert.run(...callsRow(record, storedNs, recordJsonText(record)));
+          if (Number(changes) === 0) continue;
+          added.push(record);
+          seqs.push(BigInt(lastInsertRowid));
+        }
         rows += added.length;
+        if (insertFts !== undefined && added.length > 0) indexRows(added, seqs);
         if (options.maxRecords !== undefined && rows > options.maxRecords) {
           rows -= Number(deleteOldest.run(rows - options.maxRecords).changes);
+          pruneFullText();
         }
+        enforceSizeInTransaction();
         db.exec('COMMIT');
       } catch (err) {
         db.exec('ROLLBACK');
