@@ -54,7 +54,7 @@ export interface RunningCollector {
 
 async function openStore(config: CollectorConfig, log: Logger): Promise<RecordStore> {
   if (config.store === 'sqlite') {
-    const { createSqliteStore } = await import('./sqlite-store.ts');
+    const { createSqliteStore } = await import('./store/sqlite-store.ts');
     return createSqliteStore({
       path: config.dbPath,
       maxRecords: config.maxRecords,
@@ -114,7 +114,9 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   await inventory?.start().catch((err: unknown) => log.error({ detail: (err as Error).message }, 'inventory failed to start'));
   const outputs = deps.outputs ?? openOutputs(env, { log, registry: metrics.registry });
   const enrich = inventory ? (record: CallRecord) => enrichRecord(record, inventory) : undefined;
-  const ingest = createIngest({ store, metrics, log, enrich, onStored: (records) => outputs.export(records) });
+  // Exports take the stored records on the next turn of the event loop: the batch is acked
+  // (and the stream reads on) first. Each output queues with a bound and counts its drops.
+  const ingest = createIngest({ store, metrics, log, enrich, onStored: (records) => void setImmediate(() => outputs.export(records)) });
   let grpc;
   try {
     grpc = await startGrpcServer({ host: config.host, port: config.grpcPort, ingest, metrics, log, credentials: grpcCredentials, maxStreams: config.maxIngestStreams });

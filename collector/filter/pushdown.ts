@@ -14,14 +14,15 @@
  * applied only to exact translations, because NOT of a superset is not a superset.
  */
 import { celEnv, isCelError, plan } from '@bufbuild/cel';
-import { MAX_FILTER_DEPTH, fieldPath, type CelExpr } from './ast.ts';
+import { MAX_FILTER_DEPTH, type CelExpr } from './ast.ts';
 import type { CompiledFilter } from './compile.ts';
 import { countNodes } from './cost.ts';
 import { DEFAULT_FILTER_LIMITS } from './limits.ts';
 import { PROTOCOL_FLAGS } from './variables.ts';
+import { CALLS_COLUMNS, CALLS_COLUMN_BY_PATH } from '../store/calls-schema.ts';
 
-export { CALLS_COLUMNS, type CallsColumnKind } from '../store/calls-table.ts';
-import { CALLS_COLUMNS } from '../store/calls-table.ts';
+// The `calls` columns and the field paths they answer are defined once, with the table.
+export { CALLS_COLUMNS, type CallsColumnKind } from '../store/calls-schema.ts';
 
 export type SqlParam = string | number;
 
@@ -35,25 +36,6 @@ export interface SqlPushdown {
    */
   residual: boolean;
 }
-
-/** Top-level variables (also reachable as `call.<name>`) that have a column of the same name. */
-const TOP_LEVEL_COLUMNS: Record<string, string> = {
-  id: 'id',
-  start: 'start_ns',
-  protocol: 'protocol',
-  observer: 'observer',
-  method: 'method',
-  path: 'path',
-  authority: 'authority',
-  status_code: 'status_code',
-  grpc_status: 'grpc_status',
-  elapsed_us: 'elapsed_us',
-  error: 'error',
-  trace_id: 'trace_id',
-  mesh: 'mesh',
-};
-
-const ENDPOINT_COLUMNS = new Set(['ip', 'namespace', 'pod', 'workload', 'service', 'node', 'identity']);
 
 const COMPARISONS: Record<string, string> = {
   '_==_': '=',
@@ -80,13 +62,25 @@ type Literal =
 
 const env = celEnv();
 
+/** The field path of `ident`, `a.b` or `a.b.c` selections (not presence tests). */
+function fieldPath(e: CelExpr): string[] | undefined {
+  const path: string[] = [];
+  let current = e;
+  while (current.exprKind.case === 'selectExpr') {
+    if (current.exprKind.value.testOnly || current.exprKind.value.operand === undefined) return undefined;
+    path.unshift(current.exprKind.value.field);
+    current = current.exprKind.value.operand;
+  }
+  if (current.exprKind.case !== 'identExpr') return undefined;
+  path.unshift(current.exprKind.value.name);
+  return path;
+}
+
 /** Maps a field path to its column: `status_code`, `call.status_code`, `src.pod`, `tls.mesh`, ... */
 function columnForPath(path: readonly string[]): string | undefined {
   const p = path[0] === 'call' ? path.slice(1) : path;
-  if (p.length === 1) return Object.hasOwn(TOP_LEVEL_COLUMNS, p[0]) ? TOP_LEVEL_COLUMNS[p[0]] : undefined;
-  if (p.length === 2 && (p[0] === 'src' || p[0] === 'dst') && ENDPOINT_COLUMNS.has(p[1])) return `${p[0]}_${p[1]}`;
-  if (p.length === 2 && p[0] === 'tls' && p[1] === 'mesh') return 'mesh';
-  return undefined;
+  // A field name holding a dot (a quoted CEL field) must not pass for a nested path.
+  return p.length <= 2 && !p.some((f) => f.includes('.')) ? CALLS_COLUMN_BY_PATH.get(p.join('.')) : undefined;
 }
 
 function columnOf(e: CelExpr): string | undefined {

@@ -6,6 +6,7 @@
 import { Buffer } from 'node:buffer';
 import type { CallRecord } from '../../record/record.ts';
 import { recordToJson } from '../../record/record-json.ts';
+import { recordJsonText } from '../record-json-text.ts';
 
 /** Loki's default `max_line_size` is 256KB, which Loki reads as 256 000 bytes. */
 export const DEFAULT_MAX_LINE_BYTES = 256_000;
@@ -114,10 +115,12 @@ function skeleton(json: Record<string, unknown>): Record<string, unknown> {
  * skeleton of the record is kept.
  */
 export function buildLokiLine(record: CallRecord, maxLineBytes: number = DEFAULT_MAX_LINE_BYTES): LokiLine {
-  const json: Record<string, unknown> = { ...recordToJson(record) };
-  const full = JSON.stringify(json);
+  // The store serialised the record already; the line is the same text.
+  const full = recordJsonText(record);
   const fullBytes = Buffer.byteLength(full);
   if (fullBytes <= maxLineBytes) return { line: full, bytes: fullBytes, truncated: false };
+
+  const json: Record<string, unknown> = { ...recordToJson(record) };
 
   json.truncated_for_loki = true;
   for (const side of ['request', 'response']) {

@@ -1,7 +1,8 @@
 /** Twelve varied call records for the filter tests, and the SQLite `calls` rows they become. */
 import type { DatabaseSync } from 'node:sqlite';
 import type { CallRecord, Endpoint, HttpMessage } from '../../../record/record.ts';
-import { CALLS_SCHEMA, RECORD_COLUMNS, columnValue } from '../../../collector/store/calls-table.ts';
+import { recordToJson } from '../../../record/record-json.ts';
+import { CALLS_INSERT_SQL, CALLS_SCHEMA, callsRow } from '../../../collector/store/calls-schema.ts';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 /** 2023-11-14T22:13:20Z plus `seconds`, plus 123 ns so nanosecond precision is exercised. */
@@ -307,10 +308,9 @@ export const RECORDS: readonly CallRecord[] = [
 
 export const ALL_IDS: readonly string[] = RECORDS.map((r) => r.id);
 
-/** The `calls` table exactly as the store lays it out (one definition: collector/store/calls-table.ts). */
+/** The `calls` table as the store lays it out (absent fields are NULL), holding `records`. */
 export function createCallsTable(db: DatabaseSync, records: readonly CallRecord[] = RECORDS): void {
   db.exec(CALLS_SCHEMA);
-  const columns = [...RECORD_COLUMNS, 'stored_ns', 'record'];
-  const insert = db.prepare(`INSERT INTO calls (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`);
-  for (const r of records) insert.run(...RECORD_COLUMNS.map((c) => columnValue(r, c)), 0, '{}');
+  const insert = db.prepare(CALLS_INSERT_SQL);
+  for (const r of records) insert.run(...callsRow(r, 0n, JSON.stringify(recordToJson(r))));
 }

@@ -1,11 +1,20 @@
 /**
- * Which rows a filter needs from the full-text index: substrings it requires of the path or
- * the bodies, as whole conjuncts, turned into an FTS5 query over trigrams. The index is only a
- * superset; the compiled filter decides.
+ * Full-text planning for the `calls_fts` index: which substrings a filter requires, and the
+ * FTS5 query that finds the rows holding them. The index only has to return a superset: the
+ * compiled filter decides on every candidate row.
  */
-import { fieldPath, type CelExpr } from '../filter/ast.ts';
+import type { CelExpr } from '../filter/ast.ts';
+import type { HttpMessage } from '../../record/record.ts';
 
-export type FtsColumn = 'path' | 'request_body' | 'response_body';
+// The filter decodes bodies the same way, so the index holds exactly the text the filter reads.
+const lenientUtf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+
+/** A body as the index holds it; NULL when there is none. */
+export function bodyText(m: HttpMessage | undefined): string | null {
+  return m?.body instanceof Uint8Array && m.body.byteLength > 0 ? lenientUtf8.decode(m.body) : null;
+}
+
+type FtsColumn = 'path' | 'request_body' | 'response_body';
 
 /** A substring every matching record has in one indexed column. */
 export interface FullTextTerm {
@@ -14,8 +23,16 @@ export interface FullTextTerm {
 }
 
 function identPath(e: CelExpr): string[] | undefined {
-  const path = fieldPath(e);
-  return path?.[0] === 'call' ? path.slice(1) : path;
+  const path: string[] = [];
+  let current: CelExpr | undefined = e;
+  while (current?.exprKind.case === 'selectExpr') {
+    if (current.exprKind.value.testOnly) return undefined;
+    path.unshift(current.exprKind.value.field);
+    current = current.exprKind.value.operand;
+  }
+  if (current?.exprKind.case !== 'identExpr') return undefined;
+  path.unshift(current.exprKind.value.name);
+  return path[0] === 'call' ? path.slice(1) : path;
 }
 
 /**

@@ -1,0 +1,141 @@
+/**
+ * The `calls` table: the one definition the SQLite store writes, the filter pushdown reads
+ * and the test fixtures build. Each column says how it is filled from a record and, when
+ * filters may be pushed down to it, which CEL paths it answers and how values compare.
+ *
+ * Absent record fields are NULL (never '' or 0): the pushdown relies on SQL NULL behaving as
+ * a CEL error on an absent field. Text columns use the default BINARY collation; `mesh` is
+ * 0/1; `start_ns` is the record's `start` in nanoseconds.
+ */
+import type { SQLInputValue } from 'node:sqlite';
+import type { CallRecord, Endpoint } from '../../record/record.ts';
+
+/** Bumped when the tables below change; `PRAGMA user_version` holds it. */
+export const SCHEMA_VERSION = 1;
+
+/** How the filter pushdown compares a column's values. */
+export type CallsColumnKind = 'text' | 'integer' | 'boolean' | 'timestamp_ns';
+
+interface RecordColumn {
+  name: string;
+  /** The column's SQL type and constraints. */
+  sql: string;
+  value: (r: CallRecord) => SQLInputValue;
+  /** Set when filters are pushed down to this column. */
+  filter?: { kind: CallsColumnKind; paths: readonly string[] };
+}
+
+const opt = (v: string | number | undefined | null): SQLInputValue => (v === undefined || v === null ? null : v);
+
+const ENDPOINT_FIELDS = ['ip', 'namespace', 'pod', 'workload', 'workload_kind', 'service', 'node', 'identity'] as const;
+/** Endpoint fields a filter can name as `src.<f>` / `dst.<f>`. */
+const FILTERABLE_ENDPOINT_FIELDS: ReadonlySet<string> = new Set(['ip', 'namespace', 'pod', 'workload', 'service', 'node', 'identity']);
+
+function endpointColumns(side: 'src' | 'dst'): RecordColumn[] {
+  return ENDPOINT_FIELDS.map((f) => ({
+    name: `${side}_${f}`,
+    sql: 'TEXT',
+    value: (r: CallRecord) => {
+      const v = (r[side] as Endpoint | undefined)?.[f];
+      return v === undefined || v === null ? null : String(v);
+    },
+    ...(FILTERABLE_ENDPOINT_FIELDS.has(f) ? { filter: { kind: 'text' as const, paths: [`${side}.${f}`] } } : {}),
+  }));
+}
+
+const text = (name: keyof CallRecord & string, sql = 'TEXT'): RecordColumn => ({
+  name,
+  sql,
+  value: (r) => opt(r[name] as string | undefined),
+  filter: { kind: 'text', paths: [name] },
+});
+const integer = (name: keyof CallRecord & string): RecordColumn => ({
+  name,
+  sql: 'INTEGER',
+  value: (r) => opt(r[name] as number | undefined),
+  filter: { kind: 'integer', paths: [name] },
+});
+const stored = (name: keyof CallRecord & string, sql: string): RecordColumn => ({ name, sql, value: (r) => opt(r[name] as string | number | undefined) });
+
+/** Columns filled from the record, in insert order. */
+export const RECORD_COLUMNS: readonly RecordColumn[] = Object.freeze([
+  text('id', 'TEXT NOT NULL UNIQUE'),
+  { name: 'start_ns', sql: 'INTEGER NOT NULL', value: (r) => r.start, filter: { kind: 'timestamp_ns', paths: ['start'] } },
+  text('protocol', 'TEXT NOT NULL'),
+  text('observer', 'TEXT NOT NULL'),
+  stored('connection_id', 'TEXT NOT NULL'),
+  stored('ordinal', 'INTEGER NOT NULL'),
+  text('method'),
+  text('path'),
+  text('authority'),
+  integer('status_code'),
+  integer('grpc_status'),
+  integer('elapsed_us'),
+  text('error'),
+  text('trace_id'),
+  stored('span_id', 'TEXT'),
+  stored('parent_span_id', 'TEXT'),
+  ...endpointColumns('src'),
+  ...endpointColumns('dst'),
+  { name: 'mesh', sql: 'INTEGER NOT NULL', value: (r) => (r.tls?.mesh === true ? 1 : 0), filter: { kind: 'boolean', paths: ['mesh', 'tls.mesh'] } },
+]);
+
+/** The columns filters are pushed down to, and how their values compare. */
+export const CALLS_COLUMNS: Readonly<Record<string, CallsColumnKind>> = Object.freeze(
+  Object.fromEntries(RECORD_COLUMNS.filter((c) => c.filter !== undefined).map((c) => [c.name, c.filter!.kind])),
+);
+
+/** Field path (`status_code`, `start`, `src.pod`, `tls.mesh`, without a leading `call.`) → column. */
+export const CALLS_COLUMN_BY_PATH: ReadonlyMap<string, string> = new Map(
+  RECORD_COLUMNS.flatMap((c) => (c.filter === undefined ? [] : c.filter.paths.map((p) => [p, c.name] as [string, string]))),
+);
+
+export const CALLS_SCHEMA = `
+CREATE TABLE calls (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  stored_ns INTEGER NOT NULL,
+  ${RECORD_COLUMNS.map((c) => `${c.name} ${c.sql}`).join(',\n  ')},
+  record TEXT NOT NULL
+);
+CREATE INDEX calls_start ON calls (start_ns);
+CREATE INDEX calls_trace ON calls (trace_id) WHERE trace_id IS NOT NULL;
+CREATE INDEX calls_dst_workload ON calls (dst_workload);
+CREATE INDEX calls_src_workload ON calls (src_workload);
+CREATE INDEX calls_dst_namespace ON calls (dst_namespace);
+CREATE INDEX calls_src_namespace ON calls (src_namespace);
+CREATE INDEX calls_status ON calls (status_code) WHERE status_code IS NOT NULL;
+CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+/**
+ * FTS5 with the trigram tokenizer (case-sensitive) over the path and the request/response
+ * bodies, contentless (the text is not stored twice) and `detail=none` (only which documents
+ * hold a trigram). A document covers a run of consecutive rows (`FTS_DOC_ROWS` at most): its
+ * rowid is the first row's `seq`, listed in `calls_fts_docs`, and its text holds every distinct
+ * trigram of those rows (`trigram-digest.ts`). A row belongs to the document with the greatest
+ * `first_seq` at or below its `seq`. Databases whose index has one document per row (before
+ * documents covered runs) read the same way: each row is its own run.
+ */
+export const FTS_SCHEMA = `
+CREATE VIRTUAL TABLE calls_fts USING fts5(
+  path, request_body, response_body,
+  content='', contentless_delete=1, tokenize='trigram case_sensitive 1', detail=none
+);
+CREATE TABLE calls_fts_docs (first_seq INTEGER PRIMARY KEY);
+`;
+
+/** Most rows one full-text document covers: a search reads every row of a matching document. */
+export const FTS_DOC_ROWS = 64;
+
+export const FTS_DROP = 'DROP TRIGGER IF EXISTS calls_fts_delete; DROP TABLE IF EXISTS calls_fts_docs; DROP TABLE calls_fts;';
+
+/** Ignores a record whose id is already stored (a re-sent batch). */
+export const CALLS_INSERT_SQL = `INSERT OR IGNORE INTO calls (stored_ns, ${RECORD_COLUMNS.map((c) => c.name).join(', ')}, record) VALUES (?, ${RECORD_COLUMNS.map(() => '?').join(', ')}, ?)`;
+
+/** The parameters of `CALLS_INSERT_SQL` for one record; `json` is the record's JSON text. */
+export function callsRow(record: CallRecord, storedNs: bigint, json: string): SQLInputValue[] {
+  const params: SQLInputValue[] = [storedNs];
+  for (const column of RECORD_COLUMNS) params.push(column.value(record));
+  params.push(json);
+  return params;
+}
