@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -86,7 +86,9 @@ void t.test('follows snapshots; reconnects with a re-read token when the control
   t.equal(tables.length, 2, 'onSnapshot called for each snapshot');
 
   // Rotate the token: the next stream (after the 300 ms age) uses the new one.
-  writeFileSync(tokenFile, await issueTestToken(tokenKey.privateKey, { namespace: 'shop', serviceAccount: 'web-rotated' }));
+  // Atomically, as the kubelet swaps projected tokens: a reader never sees a half-written file.
+  writeFileSync(`${tokenFile}.new`, await issueTestToken(tokenKey.privateKey, { namespace: 'shop', serviceAccount: 'web-rotated' }));
+  renameSync(`${tokenFile}.new`, tokenFile);
   await until(() => server.seen.some((w) => w.serviceAccount === 'web-rotated'), 'a stream with the rotated token', 5000);
   t.equal(client.stats().failures, 0, 'an aged-out stream is not a failure');
   t.ok(client.stats().connects >= 2);
