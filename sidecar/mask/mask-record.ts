@@ -69,8 +69,10 @@ interface MaskedBody {
 }
 
 /** Mask `body`, all of which is to be scanned. */
-function maskScanned(body: Uint8Array, truncated: boolean, where: string, ct: string, policy: MaskPolicy, f: Findings): Uint8Array {
-  const boundary = multipartBoundary(ct);
+function maskScanned(body: Uint8Array, truncated: boolean, where: string, contentType: string, policy: MaskPolicy, f: Findings): Uint8Array {
+  // The boundary is case-sensitive; everything else about the type is not.
+  const ct = contentType.toLowerCase();
+  const boundary = multipartBoundary(contentType);
   if (boundary !== undefined) {
     const latin1 = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
     const masked = maskMultipart(latin1, boundary, where, policy, f);
@@ -131,7 +133,7 @@ function maskBody(msg: HttpMessage, side: string, policy: MaskPolicy, f: Finding
     f.withheld(where, `left out: content-encoding ${msg.content_encoding} could not be removed, so it could not be scanned for secrets`);
     return { body: new Uint8Array(0), truncated: true };
   }
-  const ct = (msg.content_type ?? '').toLowerCase();
+  const ct = msg.content_type ?? '';
   const allowed = Math.max(0, f.budget);
   if (body.length <= allowed) {
     f.budget -= body.length;
