@@ -3,7 +3,7 @@
  * the keys it adds), then the families (`key-families.ts`). Used for JSON keys, form and
  * multipart field names, query parameters and header names alike.
  */
-import { keyFamily } from './key-families.ts';
+import { keyFamily, keyWords } from './key-families.ts';
 import { normalizeKey, type MaskPolicy, type SensitiveKind } from './policy.ts';
 
 const CACHE_LIMIT = 4096;
@@ -11,8 +11,24 @@ const CACHE_LIMIT = 4096;
 const CACHE_MAX_KEY_LENGTH = 64;
 const caches = new WeakMap<MaskPolicy, Map<string, SensitiveKind | null>>();
 
+/** True when the words of one of the policy's added keys appear, in order and adjacent, among the key's words. */
+function hasExtraKey(policy: MaskPolicy, key: string): boolean {
+  if (policy.extraKeyWords.length === 0) return false;
+  const words = keyWords(key);
+  for (const phrase of policy.extraKeyWords) {
+    for (let i = 0; i + phrase.length <= words.length; i++) {
+      let all = true;
+      for (let j = 0; j < phrase.length && all; j++) all = words[i + j] === phrase[j];
+      if (all) return true;
+    }
+  }
+  return false;
+}
+
 function lookup(policy: MaskPolicy, key: string): SensitiveKind | undefined {
-  return policy.keys.get(normalizeKey(key)) ?? (policy.keyFamilies ? keyFamily(key) : undefined);
+  return (
+    policy.keys.get(normalizeKey(key)) ?? (policy.keyFamilies ? keyFamily(key) : undefined) ?? (hasExtraKey(policy, key) ? 'secret' : undefined)
+  );
 }
 
 /**

@@ -39,7 +39,7 @@ export interface MaskableRecord {
   notes?: string[];
 }
 
-export type Masked<T extends MaskableRecord> = T & { redacted: string[]; sensitive: string[] };
+export type Masked<T extends MaskableRecord> = T & { redacted: string[]; sensitive: string[]; notes?: string[] };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { MeshtapError } from '../../lib/errors.ts';
 import { SC_ERR_MASK_POLICY } from '../errors.ts';
-import type { KeyFamilyKind } from './key-families.ts';
+import { keyWords, type KeyFamilyKind } from './key-families.ts';
 import { compileUserPattern, PATTERN_LIMITS, type UserPattern } from './user-patterns.ts';
 
 /** The sidecar catalog's `SC_ERR_MASK_POLICY`, under the name this module has always exported. */
@@ -20,7 +20,7 @@ export const MaskPolicyOptionsSchema = z.strictObject({
    * Key names masked in addition to the defaults (case-, `_`- and `-`-insensitive), wherever a
    * key names a value: JSON, form and multipart fields, query parameters and header names.
    */
-  jsonKeys: z.array(z.string().min(1).max(128)).optional(),
+  jsonKeys: z.array(z.string().min(1).max(128)).max(256).optional(),
   /**
    * Match key names by family (`newPassword`, `db_password`, `x-auth-token`, `X-Amz-Signature`),
    * not only the exact default keys. Default true.
@@ -61,6 +61,8 @@ export interface MaskPolicy {
   /** Normalised key (see `normalizeKey`) → kind; looked up before the families. */
   readonly keys: ReadonlyMap<string, SensitiveKind>;
   readonly keyFamilies: boolean;
+  /** The added keys as words (`tenant_code` → `tenant`, `code`): found inside longer keys too (`x-tenant-code`). */
+  readonly extraKeyWords: ReadonlyArray<readonly string[]>;
   readonly patterns: readonly UserPattern[];
   readonly scanBudgetBytes: number;
   readonly unscannedBodies: 'cut' | 'raw';
@@ -151,6 +153,7 @@ export function resolveMaskPolicy(options: unknown = {}): MaskPolicy {
     headers,
     keys,
     keyFamilies: o.keyFamilies ?? true,
+    extraKeyWords: Object.freeze((o.jsonKeys ?? []).map((k) => Object.freeze(keyWords(k))).filter((w) => w.length > 0)),
     patterns: Object.freeze(patterns),
     scanBudgetBytes: o.scanBudgetBytes ?? DEFAULT_SCAN_BUDGET_BYTES,
     unscannedBodies: o.unscannedBodies ?? 'cut',
