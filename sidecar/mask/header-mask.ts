@@ -60,8 +60,11 @@ function maskedValue(name: string, kind: SensitiveKind, value: string): string {
   return MASK;
 }
 
+/** Standard headers whose names contain a family word but whose values are never secrets. */
+const NOT_SECRET = new Set(['access-control-allow-credentials']);
+
 function headerKind(policy: MaskPolicy, name: string): SensitiveKind | undefined {
-  return policy.headers.get(name) ?? keyKind(policy, name);
+  return policy.headers.get(name) ?? (NOT_SECRET.has(name) ? undefined : keyKind(policy, name));
 }
 
 export function maskHeaders(headers: Record<string, string>, where: string, policy: MaskPolicy, f: Findings): Record<string, string> {

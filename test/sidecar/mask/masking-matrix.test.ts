@@ -226,6 +226,7 @@ void t.test('negative cases stay visible', async (t) => {
     ...baseRecord(),
     path: '/search?author=visible-q&page=2&tokenizer=fast-visible',
     request: message({ 'user-agent': 'agent-visible', 'x-request-id': 'rid-visible', accept: 'application/json' }, body, 'application/json'),
+    response: message({ 'access-control-allow-credentials': 'true', 'www-authenticate': 'Bearer realm="shop-visible"', 'sec-websocket-accept': 'wsa-visible' }),
   };
   const masked = maskRecord(record);
   t.same(masked.redacted, []);
@@ -233,6 +234,7 @@ void t.test('negative cases stay visible', async (t) => {
   t.equal(masked.path, record.path);
   t.equal(Buffer.from(masked.request.body).toString(), body);
   const bytes = encoded(masked);
+  t.same(masked.response.headers, record.response.headers);
   for (const v of ['bpe-visible', 'a-visible-passage', 'visible-author', 'qwerty-visible', 'Bearer', 'jane-visible', 'agent-visible', 'rid-visible', 'fast-visible']) {
     t.ok(bytes.includes(Buffer.from(v)), v);
   }
