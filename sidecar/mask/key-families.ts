@@ -104,6 +104,16 @@ const SUFFIXES: ReadonlyArray<readonly [string, KeyFamilyKind]> = [
   ['sessid', 'session'],
   ['privatekey', 'secret'],
 ];
+const SHORTEST_SUFFIX = Math.min(...SUFFIXES.map(([root]) => root.length));
+
+/** Phrases by their first word: most words start none, and are dismissed by one lookup. */
+const PHRASES_BY_FIRST = new Map<string, Array<readonly [readonly string[], KeyFamilyKind]>>();
+for (const entry of PHRASES) {
+  const list = PHRASES_BY_FIRST.get(entry[0][0]) ?? [];
+  list.push(entry);
+  PHRASES_BY_FIRST.set(entry[0][0], list);
+}
+
 /** Roots found anywhere inside a word (`passwordhash`, `passwords`). */
 const INFIXES: ReadonlyArray<readonly [string, KeyFamilyKind]> = [
   ['password', 'password'],
@@ -166,6 +176,7 @@ export function keyWords(key: string): string[] {
 function wordKind(w: string): KeyFamilyKind | undefined {
   const exact = WORDS.get(w);
   if (exact !== undefined) return exact;
+  if (w.length <= SHORTEST_SUFFIX) return undefined;
   for (const [root, kind] of SUFFIXES) if (w.length > root.length && w.endsWith(root)) return kind;
   for (const [root, kind] of INFIXES) if (w.length > root.length && w.includes(root)) return kind;
   return undefined;
@@ -191,8 +202,10 @@ export function keyFamily(key: string): KeyFamilyKind | undefined {
   for (let i = 0; i < words.length; i++) {
     const k = wordKind(words[i]);
     if (k !== undefined) consider(k, i);
-    for (const [phrase, kind] of PHRASES) {
-      if (words[i] !== phrase[0] || i + phrase.length > words.length) continue;
+    const phrases = PHRASES_BY_FIRST.get(words[i]);
+    if (phrases === undefined) continue;
+    for (const [phrase, kind] of phrases) {
+      if (i + phrase.length > words.length) continue;
       let all = true;
       for (let j = 1; j < phrase.length && all; j++) all = words[i + j] === phrase[j];
       if (all) consider(kind, i + phrase.length - 1);
