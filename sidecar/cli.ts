@@ -19,6 +19,7 @@ import { createCaptureFactory } from './proxy/capture-factory.ts';
 import { createSidecarProxy } from './proxy/proxy.ts';
 import { createRecordSink } from './proxy/record-sink.ts';
 import { createRecordMasker } from './proxy/masking.ts';
+import { resolveMaskPolicy } from './mask/policy.ts';
 import { createCollectorCredentials, createShipper, createShipperPromMetrics, type Shipper } from './shipper/index.ts';
 import { startSidecarMtls } from './mtls/start.ts';
 import pkg from '../package.json' with { type: 'json' };
@@ -65,6 +66,11 @@ configuration (environment):
   MESHTAP_CA_TIMEOUT_SECONDS        /ready waits this long for a first certificate, then reports
                                     ready in plaintext passthrough and keeps retrying (default ${d.caTimeoutSeconds})
   MESHTAP_CERT_TTL_SECONDS          certificate lifetime to ask for (default 0: the CA's maximum)
+  MESHTAP_MASK_KEYS                 extra key names to mask (JSON, form, multipart, query, headers), comma-separated
+  MESHTAP_MASK_HEADERS              extra header names to mask, comma-separated
+  MESHTAP_MASK_PATTERNS             extra patterns, one per line: literal:TEXT or an RE2 expression
+  MESHTAP_MASK_SCAN_BYTES           body bytes scanned per record (default: 256 KiB or two body limits)
+  MESHTAP_MASK_UNSCANNED            cut|raw: body bytes that could not be scanned (default cut)
   MESHTAP_PROBE_PORTS               strict mode: ports where plaintext from HOST_IP (kubelet probes) is accepted
   HOST_IP                           the node's IP (downward API status.hostIP)
 `;
@@ -178,7 +184,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   const sink = createRecordSink({
     local: { pod: config.pod.name, namespace: config.pod.namespace, node: config.pod.node },
     stats,
-    mask: createRecordMasker(),
+    mask: createRecordMasker(resolveMaskPolicy(config.mask)),
     offer: liveShipper ? (record) => liveShipper.offer(record) : undefined,
     onFailure: (stage, err) => log.warn({ error: describeError(err) }, `record dropped: ${stage} failed`),
   });

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { closestMatch } from '../lib/edit-distance.ts';
 import { MeshtapError } from '../lib/errors.ts';
 import { SC_ERR_CONFIG } from './errors.ts';
+import { maskOptionsFromEnv } from './mask/env-policy.ts';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -142,8 +143,15 @@ export const sidecarEnvSchema = z
       .string()
       .refine((s) => DNS_SUBDOMAIN.test(s), { error: 'expected a trust domain (lower-case DNS name, e.g. cluster.local)' })
       .default(SIDECAR_DEFAULTS.trustDomain),
+    // Masking policy additions: validated by mask/env-policy.ts below.
+    MESHTAP_MASK_KEYS: z.string().optional(),
+    MESHTAP_MASK_HEADERS: z.string().optional(),
+    MESHTAP_MASK_PATTERNS: z.string().optional(),
+    MESHTAP_MASK_SCAN_BYTES: z.string().optional(),
+    MESHTAP_MASK_UNSCANNED: z.string().optional(),
   })
   .superRefine((env, ctx) => {
+    for (const p of maskOptionsFromEnv(env, env.MESHTAP_MAX_BODY_BYTES).problems) ctx.addIssue({ code: 'custom', path: [p.name], message: p.message });
     const ports: Array<[string, number]> = [
       ['MESHTAP_INBOUND_PORT', env.MESHTAP_INBOUND_PORT],
       ['MESHTAP_OUTBOUND_PORT', env.MESHTAP_OUTBOUND_PORT],
@@ -195,6 +203,8 @@ export const sidecarEnvSchema = z
       trustBundle: env.MESHTAP_TRUST_BUNDLE,
       trustDomain: env.MESHTAP_TRUST_DOMAIN,
     },
+    /** Plain options (the config is frozen); `resolveMaskPolicy` turns them into the policy. */
+    mask: maskOptionsFromEnv(env, env.MESHTAP_MAX_BODY_BYTES).options,
   }));
 
 export const SIDECAR_ENV_VARS: readonly string[] = Object.freeze(Object.keys(sidecarEnvSchema.in.shape));

@@ -9,6 +9,8 @@ export const EXCLUDE_OUTBOUND_CIDRS_ANNOTATION = 'meshtap.io/exclude-outbound-ci
 export const MAX_BODY_BYTES_ANNOTATION = 'meshtap.io/max-body-bytes';
 export const MTLS_MODE_ANNOTATION = 'meshtap.io/mtls-mode';
 export const NATIVE_SIDECAR_ANNOTATION = 'meshtap.io/native-sidecar';
+/** Key names the sidecar masks in addition to its defaults (its `MESHTAP_MASK_KEYS`). */
+export const MASK_KEYS_ANNOTATION = 'meshtap.io/mask-keys';
 
 /** Set when the sidecar becomes the first container, so `kubectl logs/exec` keep picking the app. */
 export const DEFAULT_CONTAINER_ANNOTATION = 'kubectl.kubernetes.io/default-container';
@@ -76,6 +78,20 @@ export function parseByteCount(value: string): Parsed<number> {
     return { ok: false, problem: `"${value}" is not a byte count 0-${MAX_BODY_BYTES_LIMIT} (plain digits)` };
   }
   return { ok: true, value: n };
+}
+
+/** The sidecar's rule for `MESHTAP_MASK_KEYS`: checked here so a bad value skips the pod instead of crash-looping its sidecar. */
+const MASK_KEY = /^[A-Za-z0-9_.:-]{1,128}$/;
+export const MAX_MASK_KEYS = 256;
+
+/** `"pin, tenant_code"` → `["pin", "tenant_code"]`; an empty value means none. */
+export function parseMaskKeys(value: string): Parsed<string[]> {
+  const keys = unique(splitList(value));
+  for (const k of keys) {
+    if (!MASK_KEY.test(k)) return { ok: false, problem: `"${k}" is not a key name (1-128 letters, digits, "_", ".", ":" or "-", comma-separated)` };
+  }
+  if (keys.length > MAX_MASK_KEYS) return { ok: false, problem: `${keys.length} key names, more than ${MAX_MASK_KEYS}` };
+  return { ok: true, value: keys };
 }
 
 export function parseMtlsMode(value: string): Parsed<MtlsMode> {

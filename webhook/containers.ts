@@ -35,6 +35,8 @@ export interface PodInjectionSettings {
   nativeSidecar: boolean;
   /** Ports the kubelet probes: accepted in plaintext from the node even in strict mode. */
   probePorts: number[];
+  /** Key names the sidecar masks in addition to its defaults. */
+  maskKeys?: string[];
 }
 
 function mutableResources(r: InjectorConfig['sidecarResources']): Record<string, unknown> {
@@ -110,6 +112,7 @@ export function buildSidecarContainer(config: InjectorConfig, settings: PodInjec
       { name: 'MESHTAP_TRUST_DOMAIN', value: config.trustDomain },
       { name: 'MESHTAP_MTLS_MODE', value: settings.mtlsMode },
       ...(settings.probePorts.length > 0 ? [{ name: 'MESHTAP_PROBE_PORTS', value: settings.probePorts.join(',') }] : []),
+      ...(settings.maskKeys !== undefined && settings.maskKeys.length > 0 ? [{ name: 'MESHTAP_MASK_KEYS', value: settings.maskKeys.join(',') }] : []),
     ],
     // Only the admin port is declared: the listener ports are reached through iptables and
     // declaring them could clash with, or be mistaken for, the app's ports.

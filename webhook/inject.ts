@@ -9,6 +9,8 @@ import {
   ISTIO_STATUS_ANNOTATION,
   LINKERD_PROXY_VERSION_ANNOTATION,
   MAX_BODY_BYTES_ANNOTATION,
+  MASK_KEYS_ANNOTATION,
+  parseMaskKeys,
   MTLS_MODE_ANNOTATION,
   NATIVE_SIDECAR_ANNOTATION,
   STATUS_ANNOTATION,
@@ -131,6 +133,7 @@ function resolveSettings(
     mtlsMode: nsMtls === 'strict' ? 'strict' : readAnnotation(annotations, MTLS_MODE_ANNOTATION, parseMtlsMode, nsMtls, problems),
     nativeSidecar: readAnnotation(annotations, NATIVE_SIDECAR_ANNOTATION, parseBooleanText, config.nativeSidecar, problems),
     probePorts: [],
+    maskKeys: readAnnotation(annotations, MASK_KEYS_ANNOTATION, parseMaskKeys, [], problems),
   };
 }
 

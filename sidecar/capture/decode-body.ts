@@ -97,17 +97,49 @@ function decodeOne(decoder: Decoder, input: Uint8Array, cap: number, inputComple
   return { out: best, truncated: true };
 }
 
-/** Remove `content-encoding` codings (applied in order, so removed in reverse) for display. */
-export function decodeBody(raw: Uint8Array, contentEncoding: string | undefined, options: DecodeBodyOptions): DecodedBody {
-  if (contentEncoding === undefined) return { body: raw, truncated: !options.inputComplete, decoded: false };
-  const codings = contentEncoding
+/** The codings of a `content-encoding` value that change the bytes (`identity` and empty items left out), lower-cased. */
+export function contentCodings(contentEncoding: string | undefined): string[] {
+  if (contentEncoding === undefined) return [];
+  return contentEncoding
     .split(',')
     .map((c) => c.trim().toLowerCase())
     .filter((c) => c.length > 0 && c !== 'identity');
+}
+
+/** True when every coding of `contentEncoding` is one `decodeBody` removes. */
+export function isDecodable(contentEncoding: string | undefined): boolean {
+  return contentCodings(contentEncoding).every((c) => DECODERS[c] !== undefined);
+}
+
+const UNSUPPORTED = 'unsupported content-encoding ';
+const FAILED = ' decode failed: ';
+
+/** True when `text` (e.g. the part of a record note after `request.body: `) is an `error` of `decodeBody`. */
+export function isDecodeError(text: string): boolean {
+  return text.startsWith(UNSUPPORTED) || text.includes(FAILED);
+}
+
+/**
+ * True when `body` still starts like an encoded stream of one of the codings (gzip or zstd
+ * magic): a body the capture path could not decode and passed on as it came.
+ */
+export function looksEncoded(body: Uint8Array, contentEncoding: string | undefined): boolean {
+  if (body.length < 4) return false;
+  for (const c of contentCodings(contentEncoding)) {
+    if ((c === 'gzip' || c === 'x-gzip') && body[0] === 0x1f && body[1] === 0x8b && body[2] === 8) return true;
+    if (c === 'zstd' && body[0] === 0x28 && body[1] === 0xb5 && body[2] === 0x2f && body[3] === 0xfd) return true;
+  }
+  return false;
+}
+
+/** Remove `content-encoding` codings (applied in order, so removed in reverse) for display. */
+export function decodeBody(raw: Uint8Array, contentEncoding: string | undefined, options: DecodeBodyOptions): DecodedBody {
+  if (contentEncoding === undefined) return { body: raw, truncated: !options.inputComplete, decoded: false };
+  const codings = contentCodings(contentEncoding);
   if (codings.length === 0 || raw.length === 0) return { body: raw, truncated: !options.inputComplete, decoded: false };
   for (const c of codings) {
     if (DECODERS[c] === undefined) {
-      return { body: raw, truncated: !options.inputComplete, decoded: false, error: `unsupported content-encoding ${c}` };
+      return { body: raw, truncated: !options.inputComplete, decoded: false, error: `${UNSUPPORTED}${c}` };
     }
   }
   let data: Uint8Array = raw;
@@ -120,7 +152,7 @@ export function decodeBody(raw: Uint8Array, contentEncoding: string | undefined,
     }
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    return { body: raw, truncated: !options.inputComplete, decoded: false, error: `${contentEncoding} decode failed: ${message}` };
+    return { body: raw, truncated: !options.inputComplete, decoded: false, error: `${contentEncoding}${FAILED}${message}` };
   }
   return { body: data, truncated: !complete, decoded: true };
 }

@@ -1,17 +1,21 @@
 /**
- * Pattern detectors for secrets inside free text: JWTs, payment card numbers, e-mail addresses.
+ * Pattern detectors for secrets inside free text: JWTs, payment card numbers, e-mail addresses,
+ * plus the policy's own patterns.
+ *
+ * Every detector is a hand-written scanner that looks at each character a bounded number of
+ * times: a request body is attacker-controlled, and a backtracking regular expression over it
+ * (the e-mail one over `'a' × 60 000 + '@'` took seconds) stalls every connection of the pod.
  *
  * Card numbers: 13–19 digits, single spaces or dashes allowed between digits, passing Luhn and
  * starting like an issued card (2–6). The prefix rule keeps 13-digit millisecond timestamps
  * (which pass Luhn one time in ten) from being masked.
  */
 import type { MaskPolicy, SensitiveKind } from './policy.ts';
+import { scanMeter } from './scan-meter.ts';
+import { findPatternSpans } from './user-patterns.ts';
 
 export const MASK = '****';
 
-const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
-const CARD = /(?<![\d.])\d(?:[ -]?\d){12,18}(?![\d])/g;
-const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
 const CARD_PREFIX = /^(?:4|5[1-5]|2[2-7]|3[0-9]|6)/;
 
 export function luhnValid(digits: string): boolean {
@@ -32,53 +36,239 @@ export function luhnValid(digits: string): boolean {
 
 /** Digits only (separators removed) of a plausible card number, else undefined. */
 export function cardDigits(candidate: string): string | undefined {
+  if (candidate.length > 40) return undefined;
   const digits = candidate.replace(/[ -]/g, '');
   if (digits.length < 13 || digits.length > 19) return undefined;
   if (!CARD_PREFIX.test(digits) || !luhnValid(digits)) return undefined;
   return digits;
 }
 
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const isAlpha = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+/** `[A-Za-z0-9_-]`: the base64url alphabet of JWT segments. */
+const isB64Url = (c: number): boolean => isAlpha(c) || isDigit(c) || c === 95 || c === 45;
+/** `\w`: a JWT starts at a word boundary. */
+const isWord = (c: number): boolean => isAlpha(c) || isDigit(c) || c === 95;
+/** The local part of an e-mail: `[A-Za-z0-9._%+-]`. */
+const isLocal = (c: number): boolean => isAlpha(c) || isDigit(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
+/** A domain label character: `[A-Za-z0-9-]`. */
+const isLabel = (c: number): boolean => isAlpha(c) || isDigit(c) || c === 45;
+
+/** A match: `[start, end)` in the text. */
+export interface Span {
+  start: number;
+  end: number;
+}
+
+/** End of the base64url run starting at `i`. */
+function b64End(text: string, i: number): number {
+  const n = text.length;
+  while (i < n && isB64Url(text.charCodeAt(i))) {
+    scanMeter.steps++;
+    i++;
+  }
+  return i;
+}
+
+/**
+ * JWTs: `eyJ` + 4 or more base64url, `.`, `eyJ` + 4 or more, `.`, base64url (possibly empty),
+ * starting at a word boundary. A failed candidate is skipped past its first segment: any
+ * other start inside that segment would end at the same place and fail the same way.
+ */
+export function findJwts(text: string): Span[] {
+  const spans: Span[] = [];
+  let from = 0;
+  for (;;) {
+    const p = text.indexOf('eyJ', from);
+    if (p === -1) return spans;
+    scanMeter.steps++;
+    if (p > 0 && isWord(text.charCodeAt(p - 1))) {
+      from = p + 1;
+      continue;
+    }
+    const q = b64End(text, p + 3);
+    if (q - p < 7 || text.charCodeAt(q) !== 46) {
+      from = q > p + 3 ? q : p + 1;
+      continue;
+    }
+    if (!text.startsWith('eyJ', q + 1)) {
+      from = q + 1;
+      continue;
+    }
+    const r = b64End(text, q + 4);
+    if (r - q - 1 < 7 || text.charCodeAt(r) !== 46) {
+      // The second segment may itself start a token.
+      from = q + 1;
+      continue;
+    }
+    const end = b64End(text, r + 1);
+    spans.push({ start: p, end });
+    from = end;
+  }
+}
+
 export function isJwt(s: string): boolean {
-  JWT.lastIndex = 0;
-  const m = JWT.exec(s);
-  return m !== null && m[0].length === s.length;
+  const spans = findJwts(s);
+  return spans.length === 1 && spans[0].start === 0 && spans[0].end === s.length;
+}
+
+/**
+ * Card candidates: a digit not preceded by a digit or `.`, then 12–18 more digits each
+ * optionally after one space or dash, not followed by a digit; the longest such run wins.
+ * Each start looks at no more than 37 characters, so the scan is linear.
+ */
+export function findCardCandidates(text: string): Span[] {
+  const spans: Span[] = [];
+  const n = text.length;
+  const ends: number[] = [];
+  let i = 0;
+  while (i < n) {
+    scanMeter.steps++;
+    const c = text.charCodeAt(i);
+    if (!isDigit(c) || (i > 0 && (isDigit(text.charCodeAt(i - 1)) || text.charCodeAt(i - 1) === 46))) {
+      i++;
+      continue;
+    }
+    ends.length = 0;
+    ends.push(i + 1);
+    let j = i + 1;
+    while (ends.length < 19 && j < n) {
+      scanMeter.steps++;
+      const d = text.charCodeAt(j);
+      if (isDigit(d)) {
+        j++;
+        ends.push(j);
+      } else if ((d === 32 || d === 45) && j + 1 < n && isDigit(text.charCodeAt(j + 1))) {
+        j += 2;
+        ends.push(j);
+      } else break;
+    }
+    let match = -1;
+    for (let k = ends.length; k >= 13; k--) {
+      const e = ends[k - 1];
+      if (e >= n || !isDigit(text.charCodeAt(e))) {
+        match = e;
+        break;
+      }
+    }
+    if (match === -1) {
+      i++;
+      continue;
+    }
+    spans.push({ start: i, end: match });
+    i = match;
+  }
+  return spans;
+}
+
+/**
+ * E-mail addresses, found from each `@`: the local part is the run of local characters right
+ * before it (not reaching back into the previous match), the domain the dot-separated labels
+ * after it, ending with the last label that starts with two letters. Every character is
+ * looked at once backwards and once forwards at most.
+ */
+export function findEmails(text: string): Span[] {
+  const spans: Span[] = [];
+  const n = text.length;
+  let floor = 0;
+  let from = 0;
+  for (;;) {
+    const at = text.indexOf('@', from);
+    if (at === -1) return spans;
+    scanMeter.steps++;
+    from = at + 1;
+    let s = at;
+    while (s > floor && isLocal(text.charCodeAt(s - 1))) {
+      scanMeter.steps++;
+      s--;
+    }
+    // Characters before this `@` are never part of a later local part.
+    floor = at + 1;
+    if (s === at) continue;
+    let i = at + 1;
+    let labels = 0;
+    let end = -1;
+    for (;;) {
+      const ls = i;
+      while (i < n && isLabel(text.charCodeAt(i))) {
+        scanMeter.steps++;
+        i++;
+      }
+      if (i === ls) break;
+      labels++;
+      if (labels >= 2) {
+        let letters = ls;
+        while (letters < i && isAlpha(text.charCodeAt(letters))) letters++;
+        if (letters - ls >= 2) end = letters;
+      }
+      if (i + 1 < n && text.charCodeAt(i) === 46 && isLabel(text.charCodeAt(i + 1))) i++;
+      else break;
+    }
+    if (end === -1) continue;
+    spans.push({ start: s, end });
+    floor = end;
+    from = Math.max(from, end);
+  }
 }
 
 export type Hit = (kind: SensitiveKind, masked: boolean) => void;
 
-/**
- * Mask JWTs and cards (and e-mails when the policy says so) in `text`, reporting every finding.
- * `sameLength` keeps the byte length (for binary bodies, where offsets matter).
- */
 function fill(s: string, sameLength: boolean, keepTail = 0): string {
   return sameLength ? '*'.repeat(s.length - keepTail) + s.slice(s.length - keepTail) : keepTail > 0 ? MASK + s.slice(-keepTail) : MASK;
+}
+
+/** Replace `spans` (sorted, disjoint) of `text` through `replace`; the text itself when none changed. */
+function applySpans(text: string, spans: readonly Span[], replace: (m: string) => string): string {
+  if (spans.length === 0) return text;
+  let out = '';
+  let last = 0;
+  let changed = false;
+  for (const s of spans) {
+    const m = text.slice(s.start, s.end);
+    const r = replace(m);
+    if (r === m) continue;
+    changed = true;
+    out += text.slice(last, s.start) + r;
+    last = s.end;
+  }
+  return changed ? out + text.slice(last) : text;
 }
 
 /** The shortest text any detector can match: an e-mail like `a@b.cd` (cards need 13, JWTs 16). */
 const MIN_MATCH_LENGTH = 6;
 
+/**
+ * Mask JWTs and cards (and e-mails when the policy says so) in `text`, reporting every finding.
+ * `sameLength` keeps the byte length (for binary bodies, where offsets matter).
+ */
 export function maskText(text: string, policy: MaskPolicy, hit: Hit, sameLength = false): string {
-  if (text.length < MIN_MATCH_LENGTH) return text;
   let out = text;
-  if (out.includes('eyJ')) {
-    out = out.replace(JWT, (m) => {
-      hit('jwt', policy.maskJwts);
-      return policy.maskJwts ? fill(m, sameLength) : m;
-    });
+  if (out.length >= MIN_MATCH_LENGTH) {
+    if (out.includes('eyJ')) {
+      out = applySpans(out, findJwts(out), (m) => {
+        hit('jwt', policy.maskJwts);
+        return policy.maskJwts ? fill(m, sameLength) : m;
+      });
+    }
+    // A card is at least 13 digits: shorter text (most header values) cannot hold one.
+    if (out.length >= 13) {
+      out = applySpans(out, findCardCandidates(out), (m) => {
+        if (cardDigits(m) === undefined) return m;
+        hit('card', policy.maskCards);
+        return policy.maskCards ? fill(m, sameLength, 4) : m;
+      });
+    }
+    if (policy.detectEmails && out.includes('@')) {
+      out = applySpans(out, findEmails(out), (m) => {
+        hit('email', policy.maskEmails);
+        return policy.maskEmails ? fill(m, sameLength) : m;
+      });
+    }
   }
-  // A card is at least 13 digits: shorter text (most header values) cannot hold one.
-  if (out.length >= 13 && /\d{4}/.test(out)) {
-    out = out.replace(CARD, (m) => {
-      const digits = cardDigits(m);
-      if (digits === undefined) return m;
-      hit('card', policy.maskCards);
-      return policy.maskCards ? fill(m, sameLength, 4) : m;
-    });
-  }
-  if (policy.detectEmails && out.includes('@')) {
-    out = out.replace(EMAIL, (m) => {
-      hit('email', policy.maskEmails);
-      return policy.maskEmails ? fill(m, sameLength) : m;
+  if (policy.patterns.length > 0) {
+    out = applySpans(out, findPatternSpans(out, policy.patterns), (m) => {
+      hit('pattern', true);
+      return fill(m, sameLength);
     });
   }
   return out;

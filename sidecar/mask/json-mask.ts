@@ -3,7 +3,9 @@
  * everything else (whitespace, number spelling, key order, big integers) stays byte-identical.
  */
 import { cardDigits, maskText, MASK } from './detectors.ts';
-import { normalizeKey, type MaskPolicy, type SensitiveKind } from './policy.ts';
+import { keyKind } from './key-kind.ts';
+import type { MaskPolicy, SensitiveKind } from './policy.ts';
+import { scanMeter } from './scan-meter.ts';
 
 export interface JsonFinding {
   /** JSONPath of the value, e.g. `$.user.password`, `$.items[0].token`. */
@@ -45,30 +47,6 @@ function pathText(p: PathStep | undefined): string {
   return typeof p.key === 'number' ? `${base}[${p.key}]` : childPath(base, p.key);
 }
 
-const KEY_CACHE_LIMIT = 4096;
-/** Longer keys are looked up every time, so the cache holds at most a few hundred KiB. */
-const KEY_CACHE_MAX_KEY_LENGTH = 64;
-const keyKindCache = new WeakMap<MaskPolicy['keys'], Map<string, SensitiveKind | null>>();
-
-/**
- * The policy's kind for a JSON key. Documents repeat the same keys record after record, so the
- * normalised lookup is remembered per policy (bounded: short keys only, cleared when it grows past the limit).
- */
-function keyKind(policy: MaskPolicy, key: string): SensitiveKind | undefined {
-  if (key.length > KEY_CACHE_MAX_KEY_LENGTH) return policy.keys.get(normalizeKey(key));
-  let cache = keyKindCache.get(policy.keys);
-  if (cache === undefined) {
-    cache = new Map();
-    keyKindCache.set(policy.keys, cache);
-  }
-  const known = cache.get(key);
-  if (known !== undefined) return known ?? undefined;
-  const kind = policy.keys.get(normalizeKey(key));
-  if (cache.size >= KEY_CACHE_LIMIT) cache.clear();
-  cache.set(key, kind ?? null);
-  return kind;
-}
-
 /**
  * Mask a JSON document: values under sensitive keys become "****" whatever their type, and JWTs,
  * cards (also as bare numbers) and e-mails inside other values are handled like free text.
@@ -83,7 +61,10 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
   const ws = (): void => {
     while (i < n) {
       const c = text.charCodeAt(i);
-      if (c === 32 || c === 9 || c === 10 || c === 13) i++;
+      if (c === 32 || c === 9 || c === 10 || c === 13) {
+        scanMeter.steps++;
+        i++;
+      }
       else break;
     }
   };
@@ -95,11 +76,15 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
       const q = text.indexOf('"', j);
       if (q === -1) throw new Invalid();
       let backslashes = 0;
-      for (let k = q - 1; k > i && text.charCodeAt(k) === 92; k--) backslashes++;
+      for (let k = q - 1; k > i && text.charCodeAt(k) === 92; k--) {
+        scanMeter.steps++;
+        backslashes++;
+      }
       j = q + 1;
       if (backslashes % 2 === 0) break;
     }
     for (let k = i + 1; k < j - 1; k++) if (text.charCodeAt(k) < 32) throw new Invalid();
+    scanMeter.steps += j - i;
     i = j;
   };
 
@@ -176,6 +161,7 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
       const m = NUMBER.exec(text);
       if (m === null) throw new Invalid();
       i += m[0].length;
+      scanMeter.steps += m[0].length;
       if (!quiet && m[0].length >= 13 && m[0].length <= 19 && cardDigits(m[0]) !== undefined) {
         found.push({ path: pathText(path), kind: 'card', masked: policy.maskCards });
         if (policy.maskCards) edits.push({ start, end: i, text: JSON.stringify(MASK + m[0].slice(-4)) });

@@ -1,21 +1,34 @@
 /**
  * Masking of secrets in a record before it leaves the pod. Pure: returns a masked copy (the
  * input is not changed) with `redacted` (field paths whose values were replaced) and
- * `sensitive` (kinds of data found, masked or not) filled in.
+ * `sensitive` (kinds of data found, masked or not) filled in, and `notes` saying why a body
+ * was cut.
  *
- * Bodies are masked on the captured (decoded) bytes:
+ * Keys are matched by family (`key-families.ts`) in headers, query parameters, JSON, form and
+ * multipart fields. Bodies are masked on the captured (decoded) bytes:
  * - valid JSON: values under sensitive keys, plus JWTs/cards/e-mails inside other values, edited
  *   in place so the rest of the document stays byte-identical;
  * - form-urlencoded: values of sensitive keys;
- * - other UTF-8 text, and JSON cut short by the body limit: `"key": value` pairs by pattern,
+ * - multipart/form-data: the content of parts with a sensitive name;
+ * - other UTF-8 text, and JSON cut short by the body limit: `"key": value` pairs by a scanner,
  *   then JWTs/cards/e-mails;
  * - binary (not UTF-8): JWTs and cards overwritten with `*` byte for byte, so lengths and
  *   offsets inside the body do not move.
+ *
+ * Every scanner is linear in its input, and a record scans at most `scanBudgetBytes` of body:
+ * bytes beyond it, and bodies whose content-encoding could not be removed, are cut with a note
+ * (unless the policy says `unscannedBodies: raw`), never shipped unscanned by default.
  */
 import type { HttpMessage } from '../../record/record.ts';
-import { MASK, maskText } from './detectors.ts';
+import { contentCodings, isDecodable, isDecodeError, looksEncoded } from '../capture/decode-body.ts';
+import { maskText } from './detectors.ts';
+import { Findings } from './findings.ts';
+import { maskForm } from './form-mask.ts';
+import { maskHeaders } from './header-mask.ts';
 import { maskJson } from './json-mask.ts';
-import { DEFAULT_MASK_POLICY, normalizeKey, type MaskPolicy, type SensitiveKind } from './policy.ts';
+import { maskMultipart, multipartBoundary } from './multipart-mask.ts';
+import { DEFAULT_MASK_POLICY, type MaskPolicy, type SensitiveKind } from './policy.ts';
+import { maskKeyValuePairs } from './text-pairs.ts';
 
 export interface MaskableRecord {
   path?: string;
@@ -23,18 +36,10 @@ export interface MaskableRecord {
   response?: HttpMessage;
   redacted?: string[];
   sensitive?: string[];
+  notes?: string[];
 }
 
-export type Masked<T extends MaskableRecord> = T & { redacted: string[]; sensitive: string[] };
-
-class Findings {
-  readonly redacted = new Set<string>();
-  readonly sensitive = new Set<string>();
-  add(path: string, kind: SensitiveKind, masked: boolean): void {
-    this.sensitive.add(kind);
-    if (masked) this.redacted.add(path);
-  }
-}
+export type Masked<T extends MaskableRecord> = T & { redacted: string[]; sensitive: string[]; notes?: string[] };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -54,117 +59,26 @@ function bodyText(body: Uint8Array, truncated: boolean): string | undefined {
   return undefined;
 }
 
-function maskAuthorization(value: string): string {
-  const m = /^(\S+)(\s+)\S/.exec(value);
-  return m === null ? MASK : `${m[1]}${m[2]}${MASK}`;
-}
-
-function maskCookie(value: string): string {
-  return value
-    .split(';')
-    .map((part) => {
-      const eq = part.indexOf('=');
-      return eq === -1 ? part : `${part.slice(0, eq + 1)}${MASK}`;
-    })
-    .join(';');
-}
-
-function maskSetCookie(value: string): string {
-  return value
-    .split('\n')
-    .map((line) => {
-      const semi = line.indexOf(';');
-      const first = semi === -1 ? line : line.slice(0, semi);
-      const eq = first.indexOf('=');
-      const masked = eq === -1 ? MASK : `${first.slice(0, eq + 1)}${MASK}`;
-      return semi === -1 ? masked : masked + line.slice(semi);
-    })
-    .join('\n');
-}
-
-function maskHeaders(
-  headers: Record<string, string>,
-  where: string,
-  policy: MaskPolicy,
-  f: Findings,
-): Record<string, string> {
-  let out: Record<string, string> | undefined;
-  const set = (name: string, value: string): void => {
-    out ??= { ...headers };
-    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
-  };
-  for (const [name, value] of Object.entries(headers)) {
-    const kind = policy.headers.get(name);
-    if (kind !== undefined) {
-      const path = `${where}.${name}`;
-      maskText(value, policy, (k) => f.add(path, k, false));
-      f.add(path, kind, true);
-      const masked =
-        name === 'authorization' || name === 'proxy-authorization'
-          ? maskAuthorization(value)
-          : name === 'cookie'
-            ? maskCookie(value)
-            : name === 'set-cookie'
-              ? maskSetCookie(value)
-              : MASK;
-      set(name, masked);
-      continue;
-    }
-    let changed = false;
-    const masked = maskText(value, policy, (k, m) => {
-      f.add(`${where}.${name}`, k, m);
-      changed ||= m;
-    });
-    if (changed) set(name, masked);
-  }
-  return out ?? headers;
-}
-
-/** `a=1&password=x` style text: values of sensitive keys. */
-function maskForm(text: string, where: string, policy: MaskPolicy, f: Findings): string {
-  return text
-    .split('&')
-    .map((pair) => {
-      const eq = pair.indexOf('=');
-      if (eq === -1) return pair;
-      let key = pair.slice(0, eq);
-      try {
-        key = decodeURIComponent(key.replace(/\+/g, ' '));
-      } catch {
-        // Keep the raw key when it is not valid percent-encoding.
-      }
-      const kind = policy.keys.get(normalizeKey(key));
-      if (kind === undefined) return pair;
-      f.add(`${where}.${key}`, kind, true);
-      return `${pair.slice(0, eq + 1)}${MASK}`;
-    })
-    .join('&');
-}
-
-const KEY_VALUE = /"((?:[^"\\\n]|\\.){1,128})"(\s*:\s*)("(?:[^"\\]|\\.)*(?:"|$)|-?\d[\d.eE+-]*|true|false|null|[[{])/g;
-
-/** Pattern fallback for JSON that does not parse (cut by the body limit, or embedded in text). */
-function maskKeyValuePairs(text: string, where: string, policy: MaskPolicy, f: Findings): string {
-  if (!text.includes('"')) return text;
-  return text.replace(KEY_VALUE, (whole, key: string, sep: string, val: string) => {
-    const kind = policy.keys.get(normalizeKey(key));
-    if (kind === undefined || val === '[' || val === '{') return whole;
-    f.add(`${where}.$..${key}`, kind, true);
-    const closed = val.startsWith('"') ? val.length > 1 && val.endsWith('"') : true;
-    return `"${key}"${sep}"${MASK}${closed ? '"' : ''}`;
-  });
-}
-
 function isJsonType(ct: string): boolean {
   return ct.includes('json');
 }
 
-function maskBody(msg: HttpMessage, side: string, policy: MaskPolicy, f: Findings): Uint8Array {
-  const body = msg.body;
-  if (body.length === 0) return body;
-  const where = `${side}.body`;
-  const ct = (msg.content_type ?? '').toLowerCase();
-  const text = bodyText(body, msg.truncated);
+interface MaskedBody {
+  body: Uint8Array;
+  truncated: boolean;
+}
+
+/** Mask `body`, all of which is to be scanned. */
+function maskScanned(body: Uint8Array, truncated: boolean, where: string, contentType: string, policy: MaskPolicy, f: Findings): Uint8Array {
+  // The boundary is case-sensitive; everything else about the type is not.
+  const ct = contentType.toLowerCase();
+  const boundary = multipartBoundary(contentType);
+  if (boundary !== undefined) {
+    const latin1 = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
+    const masked = maskMultipart(latin1, boundary, where, policy, f);
+    if (masked !== undefined) return masked === latin1 ? body : Buffer.from(masked, 'latin1');
+  }
+  const text = bodyText(body, truncated);
   if (text === undefined) {
     // Binary: overwrite matches byte for byte in a latin1 view (offsets equal byte offsets).
     const latin1 = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
@@ -195,6 +109,46 @@ function maskBody(msg: HttpMessage, side: string, policy: MaskPolicy, f: Finding
   return tail.length === 0 ? encoded : Buffer.concat([encoded, tail]);
 }
 
+/**
+ * True when the body is still content-encoded: a coding the capture path cannot remove, a
+ * failure it noted (`request.body: gzip decode failed: …`), or bytes that still start like
+ * a compressed stream.
+ */
+function stillEncoded(msg: HttpMessage, side: string, notes: readonly string[] | undefined): boolean {
+  if (contentCodings(msg.content_encoding).length === 0) return false;
+  if (!isDecodable(msg.content_encoding) || looksEncoded(msg.body, msg.content_encoding)) return true;
+  const prefix = `${side}.body: `;
+  return notes?.some((n) => n.startsWith(prefix) && isDecodeError(n.slice(prefix.length))) ?? false;
+}
+
+function maskBody(msg: HttpMessage, side: string, policy: MaskPolicy, f: Findings, notes: readonly string[] | undefined): MaskedBody {
+  const body = msg.body;
+  if (body.length === 0) return { body, truncated: msg.truncated };
+  const where = `${side}.body`;
+  if (stillEncoded(msg, side, notes)) {
+    if (policy.unscannedBodies === 'raw') {
+      f.notes.push(`${where}: content-encoding ${msg.content_encoding} was not removed; shipped unscanned (unscannedBodies: raw)`);
+      return { body, truncated: msg.truncated };
+    }
+    f.withheld(where, `left out: content-encoding ${msg.content_encoding} could not be removed, so it could not be scanned for secrets`);
+    return { body: new Uint8Array(0), truncated: true };
+  }
+  const ct = msg.content_type ?? '';
+  const allowed = Math.max(0, f.budget);
+  if (body.length <= allowed) {
+    f.budget -= body.length;
+    return { body: maskScanned(body, msg.truncated, where, ct, policy, f), truncated: msg.truncated };
+  }
+  f.budget = 0;
+  const scanned = allowed === 0 ? new Uint8Array(0) : maskScanned(body.subarray(0, allowed), true, where, ct, policy, f);
+  if (policy.unscannedBodies === 'raw') {
+    f.notes.push(`${where}: scanned the first ${allowed} of ${body.length} bytes (scan budget); the rest shipped unscanned (unscannedBodies: raw)`);
+    return { body: Buffer.concat([scanned, body.subarray(allowed)]), truncated: msg.truncated };
+  }
+  f.withheld(where, `cut after ${allowed} of ${body.length} captured bytes: the scan budget of a record is ${policy.scanBudgetBytes} bytes`);
+  return { body: scanned, truncated: true };
+}
+
 function maskPath(path: string, policy: MaskPolicy, f: Findings): string {
   const q = path.indexOf('?');
   let base = q === -1 ? path : path.slice(0, q);
@@ -205,12 +159,14 @@ function maskPath(path: string, policy: MaskPolicy, f: Findings): string {
   return query === undefined ? base : `${base}?${query}`;
 }
 
-function maskMessage(msg: HttpMessage, side: 'request' | 'response', policy: MaskPolicy, f: Findings): HttpMessage {
+function maskMessage(msg: HttpMessage, side: 'request' | 'response', policy: MaskPolicy, f: Findings, notes: readonly string[] | undefined): HttpMessage {
   const out: HttpMessage = { ...msg };
   out.headers = maskHeaders(msg.headers, `${side}.headers`, policy, f);
   if (msg.trailers !== undefined) out.trailers = maskHeaders(msg.trailers, `${side}.trailers`, policy, f);
   try {
-    out.body = maskBody(msg, side, policy, f);
+    const masked = maskBody(msg, side, policy, f, notes);
+    out.body = masked.body;
+    out.truncated = masked.truncated;
   } catch {
     // Better an empty body than an unmasked one.
     out.body = new Uint8Array(0);
@@ -223,12 +179,13 @@ export function maskRecord<T extends MaskableRecord>(record: T, policy: MaskPoli
   const redacted = record.redacted ?? [];
   const sensitive = record.sensitive ?? [];
   if (!policy.enabled) return { ...record, redacted: [...redacted], sensitive: [...sensitive] };
-  const f = new Findings();
+  const f = new Findings(policy.scanBudgetBytes);
   const out = { ...record } as Masked<T>;
   if (record.path !== undefined) out.path = maskPath(record.path, policy, f);
-  if (record.request !== undefined) out.request = maskMessage(record.request, 'request', policy, f);
-  if (record.response !== undefined) out.response = maskMessage(record.response, 'response', policy, f);
+  if (record.request !== undefined) out.request = maskMessage(record.request, 'request', policy, f, record.notes);
+  if (record.response !== undefined) out.response = maskMessage(record.response, 'response', policy, f, record.notes);
   out.redacted = [...new Set([...redacted, ...f.redacted])];
   out.sensitive = [...new Set([...sensitive, ...f.sensitive])];
+  if (f.notes.length > 0) out.notes = [...(record.notes ?? []), ...f.notes];
   return out;
 }

@@ -5,6 +5,8 @@
 import { z } from 'zod';
 import { MeshtapError } from '../../lib/errors.ts';
 import { SC_ERR_MASK_POLICY } from '../errors.ts';
+import { keyWords, type KeyFamilyKind } from './key-families.ts';
+import { compileUserPattern, PATTERN_LIMITS, type UserPattern } from './user-patterns.ts';
 
 /** The sidecar catalog's `SC_ERR_MASK_POLICY`, under the name this module has always exported. */
 export const MASK_ERR_POLICY = SC_ERR_MASK_POLICY;
@@ -14,8 +16,29 @@ export const MaskPolicyOptionsSchema = z.strictObject({
   enabled: z.boolean().optional(),
   /** Header names masked in addition to the defaults (case-insensitive). */
   headers: z.array(z.string().min(1)).optional(),
-  /** JSON / form keys masked in addition to the defaults (case-, `_`- and `-`-insensitive). */
-  jsonKeys: z.array(z.string().min(1)).optional(),
+  /**
+   * Key names masked in addition to the defaults (case-, `_`- and `-`-insensitive), wherever a
+   * key names a value: JSON, form and multipart fields, query parameters and header names.
+   */
+  jsonKeys: z.array(z.string().min(1).max(128)).max(256).optional(),
+  /**
+   * Match key names by family (`newPassword`, `db_password`, `x-auth-token`, `X-Amz-Signature`),
+   * not only the exact default keys. Default true.
+   */
+  keyFamilies: z.boolean().optional(),
+  /** Extra patterns: `literal:TEXT` or an RE2 expression (optionally `re2:EXPR`). */
+  patterns: z.array(z.string().min(1)).max(PATTERN_LIMITS.maxPatterns).optional(),
+  /**
+   * Body bytes scanned per record (request and response together). Beyond it a body is cut
+   * (or shipped unscanned when `unscannedBodies` is `raw`). Default 256 KiB.
+   */
+  scanBudgetBytes: z.number().int().min(0).max(256 * 1024 * 1024).optional(),
+  /**
+   * What happens to body bytes that were not scanned (a content-encoding that could not be
+   * decoded, bytes past the scan budget): `cut` (default) leaves them out with a note, `raw`
+   * ships them as they are.
+   */
+  unscannedBodies: z.enum(['cut', 'raw']).optional(),
   /** Mask card numbers that pass Luhn. Default true. */
   maskCards: z.boolean().optional(),
   /** Mask JSON Web Tokens wherever they appear. Default true. */
@@ -29,14 +52,20 @@ export const MaskPolicyOptionsSchema = z.strictObject({
 export type MaskPolicyOptions = z.input<typeof MaskPolicyOptionsSchema>;
 
 /** What a masked value was, reported in `sensitive`. */
-export type SensitiveKind = 'authorization' | 'cookie' | 'api_key' | 'password' | 'token' | 'secret' | 'jwt' | 'card' | 'email';
+export type SensitiveKind = KeyFamilyKind | 'jwt' | 'email' | 'pattern';
 
 export interface MaskPolicy {
   readonly enabled: boolean;
   /** Lower-case header name → kind. */
   readonly headers: ReadonlyMap<string, SensitiveKind>;
-  /** Normalised key (see `normalizeKey`) → kind. */
+  /** Normalised key (see `normalizeKey`) → kind; looked up before the families. */
   readonly keys: ReadonlyMap<string, SensitiveKind>;
+  readonly keyFamilies: boolean;
+  /** The added keys as words (`tenant_code` → `tenant`, `code`): found inside longer keys too (`x-tenant-code`). */
+  readonly extraKeyWords: ReadonlyArray<readonly string[]>;
+  readonly patterns: readonly UserPattern[];
+  readonly scanBudgetBytes: number;
+  readonly unscannedBodies: 'cut' | 'raw';
   readonly maskCards: boolean;
   readonly maskJwts: boolean;
   readonly detectEmails: boolean;
@@ -84,7 +113,14 @@ const RENAMED: Record<string, string> = {
   jwt: 'maskJwts',
   jwts: 'maskJwts',
   emails: 'detectEmails',
+  maskKeys: 'jsonKeys',
+  regexes: 'patterns',
+  budget: 'scanBudgetBytes',
+  scanBytes: 'scanBudgetBytes',
+  unscanned: 'unscannedBodies',
 };
+
+export const DEFAULT_SCAN_BUDGET_BYTES = 256 * 1024;
 
 export function resolveMaskPolicy(options: unknown = {}): MaskPolicy {
   if (options !== null && typeof options === 'object') {
@@ -105,10 +141,22 @@ export function resolveMaskPolicy(options: unknown = {}): MaskPolicy {
   for (const h of o.headers ?? []) if (!headers.has(h.toLowerCase())) headers.set(h.toLowerCase(), 'secret');
   const keys = new Map<string, SensitiveKind>(DEFAULT_KEYS);
   for (const k of o.jsonKeys ?? []) if (!keys.has(normalizeKey(k))) keys.set(normalizeKey(k), 'secret');
+  const patterns = (o.patterns ?? []).map((entry, i) => {
+    try {
+      return compileUserPattern(entry);
+    } catch (err) {
+      throw new MeshtapError(MASK_ERR_POLICY, `mask policy: patterns.${i}: ${(err as Error).message}`, { cause: err });
+    }
+  });
   return Object.freeze({
     enabled: o.enabled ?? true,
     headers,
     keys,
+    keyFamilies: o.keyFamilies ?? true,
+    extraKeyWords: Object.freeze((o.jsonKeys ?? []).map((k) => Object.freeze(keyWords(k))).filter((w) => w.length > 0)),
+    patterns: Object.freeze(patterns),
+    scanBudgetBytes: o.scanBudgetBytes ?? DEFAULT_SCAN_BUDGET_BYTES,
+    unscannedBodies: o.unscannedBodies ?? 'cut',
     maskCards: o.maskCards ?? true,
     maskJwts: o.maskJwts ?? true,
     detectEmails: o.detectEmails ?? true,

@@ -1,6 +1,6 @@
 import t from 'tap';
 import zlib from 'node:zlib';
-import { decodeBody } from '../../../sidecar/capture/decode-body.ts';
+import { contentCodings, decodeBody, isDecodable, isDecodeError, looksEncoded } from '../../../sidecar/capture/decode-body.ts';
 
 const text = 'hello world '.repeat(100);
 const opts = { maxOutputBytes: 4096, inputComplete: true };
@@ -59,4 +59,22 @@ void t.test('output is capped (zip bomb)', async (t) => {
   const brText = decodeBody(zlib.brotliCompressSync(lines), 'br', { maxOutputBytes: 1000, inputComplete: true });
   t.same([brText.body.length, brText.truncated], [1000, true], 'br of ordinary text: exactly the cap');
   t.ok(lines.subarray(0, 1000).equals(Buffer.from(brText.body)));
+});
+
+void t.test('what the masker asks: codings, decodability, decode errors, still-encoded bytes', async (t) => {
+  t.same(contentCodings(' GZIP , identity,br,'), ['gzip', 'br']);
+  t.same(contentCodings(undefined), []);
+  t.ok(isDecodable('gzip, br') && isDecodable('identity') && isDecodable(undefined));
+  t.notOk(isDecodable('gzip, compress'));
+  const opts = { maxOutputBytes: 1 << 20, inputComplete: true };
+  for (const [raw, enc] of [[Buffer.from('x'), 'compress'], [Buffer.from('not gzip at all'), 'gzip']] as const) {
+    const r = decodeBody(raw, enc, opts);
+    t.ok(r.error !== undefined && isDecodeError(r.error), `${enc}: "${r.error}" is recognised`);
+  }
+  t.notOk(isDecodeError('100-continue'));
+  const gz = zlib.gzipSync('{"a":1}');
+  t.ok(looksEncoded(gz, 'gzip'));
+  t.notOk(looksEncoded(gz, 'br'), 'only the declared codings count');
+  t.notOk(looksEncoded(decodeBody(gz, 'gzip', opts).body, 'gzip'), 'a decoded body does not');
+  t.ok(looksEncoded(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0]), 'zstd'));
 });

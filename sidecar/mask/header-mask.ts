@@ -1,0 +1,93 @@
+/**
+ * Header values: sensitive names masked whole, keeping what helps reading a call without
+ * revealing a secret (the scheme of `Authorization: Bearer …`, cookie names); every other value
+ * goes through the text detectors.
+ */
+import { MASK, maskText } from './detectors.ts';
+import type { Findings } from './findings.ts';
+import { keyKind } from './key-kind.ts';
+import type { MaskPolicy, SensitiveKind } from './policy.ts';
+import { scanMeter } from './scan-meter.ts';
+
+const isSpace = (c: number): boolean => c === 32 || c === 9;
+
+/** `Bearer abc` → `Bearer ****`: the first word is kept when credentials follow it. */
+export function maskAuthorization(value: string): string {
+  let i = 0;
+  const n = value.length;
+  while (i < n && !isSpace(value.charCodeAt(i))) i++;
+  let j = i;
+  while (j < n && isSpace(value.charCodeAt(j))) j++;
+  scanMeter.steps += j;
+  if (i === 0 || j === i || j === n) return MASK;
+  return `${value.slice(0, j)}${MASK}`;
+}
+
+/** `a=1; b=2` → `a=****; b=****`; a part without a name is masked whole. */
+export function maskCookie(value: string): string {
+  scanMeter.steps += value.length;
+  return value
+    .split(';')
+    .map((part) => {
+      const eq = part.indexOf('=');
+      if (eq !== -1) return `${part.slice(0, eq + 1)}${MASK}`;
+      if (part.trim() === '') return part;
+      const lead = part.length - part.trimStart().length;
+      return `${part.slice(0, lead)}${MASK}`;
+    })
+    .join(';');
+}
+
+/** Each `Set-Cookie` line (joined with "\n"): the value masked, the name and attributes kept. */
+export function maskSetCookie(value: string): string {
+  scanMeter.steps += value.length;
+  return value
+    .split('\n')
+    .map((line) => {
+      const semi = line.indexOf(';');
+      const first = semi === -1 ? line : line.slice(0, semi);
+      const eq = first.indexOf('=');
+      const masked = eq === -1 ? MASK : `${first.slice(0, eq + 1)}${MASK}`;
+      return semi === -1 ? masked : masked + line.slice(semi);
+    })
+    .join('\n');
+}
+
+function maskedValue(name: string, kind: SensitiveKind, value: string): string {
+  if (name === 'set-cookie') return maskSetCookie(value);
+  if (name === 'cookie') return maskCookie(value);
+  if (kind === 'authorization') return maskAuthorization(value);
+  return MASK;
+}
+
+/** Standard headers whose names contain a family word but whose values are never secrets. */
+const NOT_SECRET = new Set(['access-control-allow-credentials']);
+
+function headerKind(policy: MaskPolicy, name: string): SensitiveKind | undefined {
+  return policy.headers.get(name) ?? (NOT_SECRET.has(name) ? undefined : keyKind(policy, name));
+}
+
+export function maskHeaders(headers: Record<string, string>, where: string, policy: MaskPolicy, f: Findings): Record<string, string> {
+  let out: Record<string, string> | undefined;
+  const set = (name: string, value: string): void => {
+    out ??= { ...headers };
+    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+  };
+  for (const [name, value] of Object.entries(headers)) {
+    const kind = headerKind(policy, name.toLowerCase());
+    if (kind !== undefined) {
+      const path = `${where}.${name}`;
+      maskText(value, policy, (k) => f.add(path, k, false));
+      f.add(path, kind, true);
+      set(name, maskedValue(name.toLowerCase(), kind, value));
+      continue;
+    }
+    let changed = false;
+    const masked = maskText(value, policy, (k, m) => {
+      f.add(`${where}.${name}`, k, m);
+      changed ||= m;
+    });
+    if (changed) set(name, masked);
+  }
+  return out ?? headers;
+}

@@ -1,0 +1,94 @@
+/**
+ * Every detector and masker does work linear in its input: on adversarial inputs, doubling the
+ * input at most about doubles the scan steps counted by the scanners' meter, and the steps per
+ * input character stay small. A quadratic scanner (the old e-mail pattern over
+ * `'a' × 60 000 + '@'`) fails both. No clocks: the meter counts characters looked at.
+ */
+import t, { type Test } from 'tap';
+import { maskRecord } from '../../../sidecar/mask/mask-record.ts';
+import { findCardCandidates, findEmails, findJwts, maskText } from '../../../sidecar/mask/detectors.ts';
+import { keyFamily } from '../../../sidecar/mask/key-families.ts';
+import { resolveMaskPolicy } from '../../../sidecar/mask/policy.ts';
+import { resetScanMeter, scanMeter } from '../../../sidecar/mask/scan-meter.ts';
+import type { HttpMessage } from '../../../record/record.ts';
+
+/** Scan everything: these tests are about the scanners, not the budget. */
+const policy = resolveMaskPolicy({ scanBudgetBytes: 64 * 1024 * 1024, maskEmails: true, patterns: ['AKIA[0-9A-Z]{16}', 'literal:s3cr3t-literal'] });
+
+function stepsOf(run: () => unknown): number {
+  resetScanMeter();
+  run();
+  return scanMeter.steps;
+}
+
+const body = (b: string | Buffer, contentType?: string, truncated = false): HttpMessage => {
+  const bytes = typeof b === 'string' ? Buffer.from(b) : b;
+  return { headers: {}, body: bytes, body_size: bytes.length, truncated, ...(contentType === undefined ? {} : { content_type: contentType }) };
+};
+
+/** Cost of one input of size n, per character, and its growth from n to 2n. */
+function measure(make: (n: number) => () => unknown, n: number): { perChar: number; growth: number; small: number; large: number } {
+  const small = stepsOf(make(n));
+  const large = stepsOf(make(2 * n));
+  return { perChar: large / (2 * n), growth: large / small, small, large };
+}
+
+/** The bound the adversarial inputs must stay within (a quadratic scanner fails it, see below). */
+function assertLinear(t: Test, name: string, make: (n: number) => () => unknown, n = 60_000): void {
+  const m = measure(make, n);
+  t.comment(`${name}: n=${n} ${m.small} steps, 2n ${m.large} steps`);
+  t.ok(m.small > 0, `${name}: the meter counted work (${m.small} steps)`);
+  t.ok(m.growth < 2.3, `${name}: 2n costs ${m.growth.toFixed(2)}× n (under 2.3×)`);
+  t.ok(m.perChar < 40, `${name}: ${m.perChar.toFixed(1)} steps per character (under 40)`);
+}
+
+const adversarial: Array<[string, (n: number) => () => unknown]> = [
+  ["e-mail detector: 'a' × n + '@'", (n) => () => findEmails('a'.repeat(n) + '@')],
+  ["e-mail detector: ('a@' + 'b.' × 20) repeated", (n) => () => findEmails(('a@' + 'b.'.repeat(20) + ' ').repeat(Math.ceil(n / 43)))],
+  ['e-mail detector: dots and @ interleaved', (n) => () => findEmails('.a@a'.repeat(n / 4))],
+  ['card detector: n digits', (n) => () => findCardCandidates('4'.repeat(n))],
+  ['card detector: digits and single spaces', (n) => () => findCardCandidates('4 '.repeat(n / 2))],
+  ['card detector: digits and dashes, 20-digit groups', (n) => () => findCardCandidates(('4111-1111-1111-1111-1111 ').repeat(Math.ceil(n / 25)))],
+  ['JWT detector: -eyJ repeated', (n) => () => findJwts('-eyJ'.repeat(n / 4))],
+  ['JWT detector: two segments, never a third', (n) => () => findJwts('-eyJaaaa.eyJbbbb'.repeat(n / 16))],
+  ["maskText: 'a' × n + '@'", (n) => () => maskText('a'.repeat(n) + '@', policy, () => {})],
+  ['record: text body a × n + @', (n) => () => maskRecord({ request: body('a'.repeat(n) + '@', 'text/plain') }, policy)],
+  ['record: JSON string a × n + @', (n) => () => maskRecord({ request: body(`{"note":"${'a'.repeat(n)}@"}`, 'application/json') }, policy)],
+  ['record: deeply nested JSON arrays', (n) => () => maskRecord({ request: body('['.repeat(n / 2) + ']'.repeat(n / 2), 'application/json') }, policy)],
+  ['record: deeply nested JSON objects, cut', (n) => () => maskRecord({ request: body('{"password":'.repeat(n / 12), 'application/json', true) }, policy)],
+  ['record: JSON with backslash runs', (n) => () => maskRecord({ request: body(`{"a":"${'\\\\'.repeat(n / 2)}"}`, 'application/json') }, policy)],
+  ['record: quotes only (the key/value scanner)', (n) => () => maskRecord({ request: body('"'.repeat(n), 'text/plain') }, policy)],
+  ['record: a key longer than any key, repeated', (n) => () => maskRecord({ request: body(('"' + 'k'.repeat(200)).repeat(n / 201), 'text/plain') }, policy)],
+  ['record: unclosed secret values', (n) => () => maskRecord({ request: body('"token":"\\'.repeat(n / 10), 'text/plain') }, policy)],
+  ['record: n form fields', (n) => () => maskRecord({ request: body(Array.from({ length: n / 10 }, (_, i) => `f${i}=v&`).join(''), 'application/x-www-form-urlencoded') }, policy)],
+  ['record: 10 000-style form of secret fields', (n) => () => maskRecord({ request: body('password=x&'.repeat(n / 11), 'application/x-www-form-urlencoded') }, policy)],
+  ['record: query with many parameters', (n) => () => maskRecord({ path: '/p?' + 'sig=1&a=2&'.repeat(n / 10) }, policy)],
+  ['record: huge header value', (n) => () => maskRecord({ request: { ...body(''), headers: { 'x-note': 'a'.repeat(n) + '@', cookie: 'a=b;'.repeat(n / 4) } } }, policy)],
+  ['record: huge header name', (n) => () => maskRecord({ request: { ...body(''), headers: { ['x' + 'Aa-'.repeat(n / 3)]: 'v' } } }, policy)],
+  ['record: multipart with many parts', (n) => () => maskRecord({ request: body('--b\r\nContent-Disposition: form-data; name="pwd"\r\n\r\nx\r\n'.repeat(n / 50), 'multipart/form-data; boundary=b') }, policy)],
+  ['record: multipart parts without a blank line', (n) => () => maskRecord({ request: body('--b\r\nX: y\r\n'.repeat(n / 12), 'multipart/form-data; boundary=b') }, policy)],
+  ['record: binary body', (n) => () => maskRecord({ request: body(Buffer.alloc(n, 0xff)) }, policy)],
+  ['record: user patterns over many tokens', (n) => () => maskRecord({ request: body('AKIA s3cr3t '.repeat(n / 12), 'text/plain') }, policy)],
+  ['key families: a long camelCase key', (n) => () => keyFamily('aB'.repeat(n / 2))],
+];
+
+void t.test('every detector and masker is linear on adversarial inputs', async (t) => {
+  for (const [name, make] of adversarial) assertLinear(t, name, make);
+});
+
+void t.test('the bound fails a quadratic scanner', async (t) => {
+  // The shape of the old e-mail pattern: from every start, run to the `@` and fail.
+  const quadratic = (n: number) => () => {
+    const s = 'a'.repeat(n) + '@';
+    for (let i = 0; i < s.length; i++) for (let j = i; j < s.length && s[j] !== '@'; j++) scanMeter.steps++;
+  };
+  const m = measure(quadratic, 6000);
+  t.ok(m.growth > 3.5, `quadratic work grows ${m.growth.toFixed(2)}× from n to 2n`);
+  t.ok(m.perChar > 40, `and costs ${m.perChar.toFixed(0)} steps per character`);
+});
+
+void t.test('the adversarial e-mail body is still scanned: a real address after it is found', async (t) => {
+  const r = maskRecord({ request: body('a'.repeat(60_000) + '@ then jane@example.com', 'text/plain') }, policy);
+  t.ok(r.sensitive.includes('email'));
+  t.notOk(Buffer.from(r.request?.body ?? []).toString().includes('jane@example.com'));
+});
