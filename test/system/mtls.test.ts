@@ -172,7 +172,7 @@ void t.test('a meshed call: encrypted on the wire, both records name both SPIFFE
   // tshark announces the interface a moment before its capture filter is live.
   await sleep(1000);
   const path = `/echo?mesh=${m}`;
-  const body = `{"secret-marker":"${m}"}`;
+  const body = `{"marker":"${m}"}`;
   const { stdout } = await curlClient(['-H', 'content-type: application/json', '--data-binary', body, lab.appUrl(path)]);
   t.equal(stdout, body, 'the app received and echoed the body');
   await sleep(300);
