@@ -8,7 +8,11 @@ export type Protocol = 'http' | 'http2' | 'grpc' | 'ws' | 'redis' | 'postgres' |
 export type Observer = 'outbound' | 'inbound';
 
 /** Why an exchange did not complete normally. Absent when it did. */
-export type RecordError = 'reset' | 'timeout' | 'unpaired' | 'parse' | 'closed' | 'upstream_unreachable';
+/**
+ * `capture_overflow`: capture fell behind forwarding and this connection's capture was cut
+ * there (the bytes were forwarded; what the record holds ends where capture stopped).
+ */
+export type RecordError = 'reset' | 'timeout' | 'unpaired' | 'parse' | 'closed' | 'upstream_unreachable' | 'capture_overflow';
 
 export interface Endpoint {
   ip: string;

@@ -15,11 +15,8 @@ import { SC_ERR_CONFIG } from './errors.ts';
 import { INBOUND_PASSTHROUGH_SOURCE } from './init/plan.ts';
 import { createSidecarMetrics, createSidecarStats } from './metrics.ts';
 import { loadOriginalDst, readOriginalDst } from './original-dst.ts';
-import { createCaptureFactory } from './proxy/capture-factory.ts';
+import { createCaptureHandOff, type CaptureHandOff } from './capture-worker/hand-off.ts';
 import { createSidecarProxy } from './proxy/proxy.ts';
-import { createRecordSink } from './proxy/record-sink.ts';
-import { createRecordMasker } from './proxy/masking.ts';
-import { resolveMaskPolicy } from './mask/policy.ts';
 import { createCollectorCredentials, createShipper, createShipperPromMetrics, type Shipper } from './shipper/index.ts';
 import { startSidecarMtls } from './mtls/start.ts';
 import pkg from '../package.json' with { type: 'json' };
@@ -28,6 +25,8 @@ const FLAGS = { help: { type: 'boolean', short: 'h' } } as const;
 
 /** How long the shipper may keep sending after the connections are drained. */
 const SHIPPER_DRAIN_MS = 1000;
+/** How long the capture worker may take to finish the drained connections' records. */
+const CAPTURE_DRAIN_MS = 1000;
 
 function usage(): string {
   const d = SIDECAR_DEFAULTS;
@@ -123,6 +122,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   let listening = false;
 
   let shipper: Shipper | undefined;
+  let capture: CaptureHandOff | undefined;
   const mtls = startSidecarMtls(config, stats, log);
   // Ready once a certificate is in hand, or once the CA has had its time (then: passthrough).
   let identityGate = mtls === undefined;
@@ -136,6 +136,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     stats,
     shipper: () => shipper?.stats(),
     draining: () => draining,
+    capture: () => capture?.stats(),
     identity: mtls ? () => mtls.identity.stats() : undefined,
     membershipVersion: mtls?.membership ? () => mtls.membership?.version : undefined,
   });
@@ -181,26 +182,42 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   }
 
   const liveShipper = shipper;
-  const sink = createRecordSink({
-    local: { pod: config.pod.name, namespace: config.pod.namespace, node: config.pod.node },
-    stats,
-    mask: createRecordMasker(resolveMaskPolicy(config.mask)),
-    offer: liveShipper ? (record) => liveShipper.offer(record) : undefined,
-    onFailure: (stage, err) => log.warn({ error: describeError(err) }, `record dropped: ${stage} failed`),
-  });
+  if (config.capture) {
+    capture = createCaptureHandOff({
+      worker: {
+        maxBodyBytes: config.maxBodyBytes,
+        detectTimeoutMs: config.detectTimeoutMs,
+        local: { pod: config.pod.name, namespace: config.pod.namespace, node: config.pod.node },
+        mask: config.mask,
+        shipping: liveShipper !== undefined,
+      },
+      clock,
+      stats,
+      onRecords: (records) => {
+        if (!liveShipper) return;
+        for (const record of records) if (liveShipper.offerEncoded(record)) stats.records.offered++;
+      },
+      onLog: (level, message, fields) => log[level](fields, message),
+    });
+    try {
+      await capture.ready();
+    } catch (err) {
+      log.error({ error: describeError(err) }, 'cannot start the capture worker');
+      await shipper?.close({ drainMs: 0 }).catch(() => undefined);
+      await mtls?.close().catch(() => undefined);
+      return 1;
+    }
+  }
   const proxy = createSidecarProxy({
     host: '0.0.0.0',
     outboundPort: config.outboundPort,
     inboundPort: config.inboundPort,
     podIp: config.pod.ip,
-    maxBodyBytes: config.maxBodyBytes,
-    detectTimeoutMs: config.detectTimeoutMs,
     inboundSourceAddress: INBOUND_PASSTHROUGH_SOURCE,
     clock,
     stats,
-    capture: config.capture ? createCaptureFactory() : undefined,
+    capture,
     originalDst: readOriginalDst,
-    onExchange: sink,
     mtls: mtls?.hooks,
   });
   const admin = createAdminServer({
@@ -232,6 +249,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   } catch (err) {
     log.error({ error: describeError(err) }, 'cannot start');
     await admin.close().catch(() => undefined);
+    await capture?.close(0).catch(() => undefined);
     await shipper?.close({ drainMs: 0 }).catch(() => undefined);
     await mtls?.close().catch(() => undefined);
     signal.dispose();
@@ -241,12 +259,14 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   const received = await signal.promise;
   signal.dispose();
   // Drain time, the shipper's flush, then out whatever still hangs (a vanished collector or peer).
-  armExitDeadline({ ms: config.drainSeconds * 1000 + SHIPPER_DRAIN_MS + 5000, log: (message, fields) => log.warn(fields, message) });
+  armExitDeadline({ ms: config.drainSeconds * 1000 + CAPTURE_DRAIN_MS + SHIPPER_DRAIN_MS + 5000, log: (message, fields) => log.warn(fields, message) });
   draining = true;
   log.info({ signal: received, drain_seconds: config.drainSeconds, active_connections: proxy.activeConnections }, 'draining');
   await proxy.stopAccepting();
   listening = false;
   const aborted = await proxy.drain(config.drainSeconds * 1000);
+  // The drained connections' last records are still in the worker: they go to the shipper first.
+  await capture?.close(CAPTURE_DRAIN_MS).catch(() => undefined);
   const shipped = await shipper?.close({ drainMs: SHIPPER_DRAIN_MS }).catch(() => undefined);
   await mtls?.close().catch(() => undefined);
   await admin.close();

@@ -80,6 +80,15 @@ export interface SidecarMetricsSources {
   membershipVersion?: () => number | undefined;
   shipper: () => ShipperCounters | undefined;
   draining: () => boolean;
+  /** The capture hand-off; absent when capture is off. */
+  capture?: () => CaptureHandOffCounters | undefined;
+}
+
+/** What the metrics read from the capture hand-off (sidecar/capture-worker/hand-off.ts). */
+export interface CaptureHandOffCounters {
+  inFlightBytes: number;
+  overflow: Record<string, number>;
+  workerRestarts: number;
 }
 
 const DIRECTIONS: Observer[] = ['outbound', 'inbound'];
@@ -154,6 +163,33 @@ export function createSidecarMetrics(sources: SidecarMetricsSources): Registry {
       this.reset();
       this.inc({ kind: 'exception' }, stats.parserErrors.exception);
       this.inc({ kind: 'parse_error' }, stats.parserErrors.parse_error);
+    },
+  });
+  new Counter({
+    name: 'meshtap_sidecar_capture_overflow_total',
+    help: 'Connection captures cut because capture fell behind forwarding, by reason (connection_budget, sidecar_budget, worker_failed); their records say capture_overflow.',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(sources.capture?.()?.overflow ?? {})) this.inc({ reason }, n);
+    },
+  });
+  new Gauge({
+    name: 'meshtap_sidecar_capture_handoff_bytes',
+    help: 'Bytes handed from the forwarding thread to the capture worker and not processed yet.',
+    registers,
+    collect() {
+      this.set(sources.capture?.()?.inFlightBytes ?? 0);
+    },
+  });
+  new Counter({
+    name: 'meshtap_sidecar_capture_worker_restarts_total',
+    help: 'Capture workers that failed and were replaced.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(sources.capture?.()?.workerRestarts ?? 0);
     },
   });
   new Counter({

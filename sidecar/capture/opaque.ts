@@ -61,6 +61,7 @@ export function createOpaqueSession(
       };
       if (reason === 'reset') exchange.error = 'reset';
       else if (reason === 'timeout') exchange.error = 'timeout';
+      else if (reason === 'capture_overflow') exchange.error = 'capture_overflow';
       try {
         ctx.emit(exchange);
       } catch {

@@ -61,7 +61,8 @@ export interface CaptureContext {
   event: (event: CaptureEvent) => void;
 }
 
-export type CloseReason = 'fin' | 'reset' | 'error' | 'drain' | 'timeout';
+/** `capture_overflow`: the connection goes on, but its capture was cut (capture fell behind). */
+export type CloseReason = 'fin' | 'reset' | 'error' | 'drain' | 'timeout' | 'capture_overflow';
 
 export interface CaptureSession {
   /** A copy of bytes the client sent towards the server. */

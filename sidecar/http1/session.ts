@@ -475,6 +475,8 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
         error = first ? 'reset' : 'unpaired';
       } else if (reason === 'timeout') {
         error = first ? 'timeout' : 'unpaired';
+      } else if (reason === 'capture_overflow') {
+        error = 'capture_overflow';
       } else {
         error = inFlight ? 'closed' : 'unpaired';
       }

@@ -25,11 +25,11 @@
  *   (or the app's own TLS), never meshtap's.
  */
 import { connect, type Socket } from 'node:net';
-import type { CaptureEvent, CloseReason, Exchange, NsClock } from '../capture/session.ts';
+import type { CloseReason, NsClock } from '../capture/session.ts';
 import type { Observer } from '../../record/record.ts';
 import type { OriginalDst } from '../original-dst.ts';
 import type { DirectionStats, SidecarStats } from '../metrics.ts';
-import { CaptureTap, type CaptureFactory } from './capture-tap.ts';
+import type { CaptureChannel, ConnectionCapture } from './capture-channel.ts';
 import type { MtlsHooks, OutboundMeshPlan } from '../mtls/plans.ts';
 import { ConnectionPhase } from './connection-phase.ts';
 import { MESH_SETUP_TIMEOUT_MS, NO_MESH_ALERT, acceptMeshClient, decideInbound } from './inbound-gate.ts';
@@ -57,16 +57,12 @@ export interface ConnectionEnv {
   stats: SidecarStats;
   direction: DirectionStats;
   /** Absent when capture is off: forwarding only. */
-  capture: CaptureFactory | undefined;
-  maxBodyBytes: number;
-  detectTimeoutMs: number;
+  capture: CaptureChannel | undefined;
   /** Local address to bind the upstream socket to (inbound: the passthrough source). */
   upstreamLocalAddress: string | undefined;
   newConnectionId: () => string;
   /** Absent: no mTLS (plaintext both ways, as without a CA). */
   mtls: MtlsHooks | undefined;
-  /** A completed exchange (or a connection failure) of this connection. Must not throw. */
-  onExchange: (exchange: Exchange, meta: ConnectionMeta) => void;
   /** Both sockets are closed. */
   onClosed: (connection: ProxyConnection) => void;
 }
@@ -94,7 +90,7 @@ export class ProxyConnection {
   /** The TCP sockets under them: what is reset and what closes. */
   private readonly rawClient: Socket;
   private rawUpstream: Socket;
-  private readonly tap: CaptureTap | undefined;
+  private readonly tap: ConnectionCapture | undefined;
   /** Where each side stands (see connection-phase.ts); replaces per-step flags. */
   private readonly phase: ConnectionPhase;
   private clientClosed = false;
@@ -128,18 +124,7 @@ export class ProxyConnection {
       mesh: false,
     };
     env.direction.active++;
-    if (env.capture) {
-      this.tap = new CaptureTap({
-        factory: env.capture,
-        clock: env.clock,
-        maxBodyBytes: env.maxBodyBytes,
-        detectTimeoutMs: env.detectTimeoutMs,
-        onExchange: (exchange) => env.onExchange(exchange, this.meta),
-        onEvent: (event) => this.captureEvent(event),
-        onProtocol: (protocol) => this.countProtocol(protocol),
-        onFault: () => env.stats.parserErrors.exception++,
-      });
-    }
+    this.tap = env.capture?.open(this.meta, env.direction);
 
     client.setNoDelay(true);
     const plan = env.observer === 'outbound' ? env.mtls?.outbound(dst) : undefined;
@@ -225,6 +210,7 @@ export class ProxyConnection {
         this.meta.mesh = true;
         this.meta.localIdentity = plan.localIdentity;
         this.meta.peerIdentity = peer;
+        this.tap?.metaChanged();
         mtls.count('outbound', 'mesh');
       },
     });
@@ -243,6 +229,7 @@ export class ProxyConnection {
       old.destroy();
     }
     this.meta.meshFallback = true;
+    this.tap?.metaChanged();
     this.env.mtls?.count('outbound', 'plaintext_fallback_no_peer_identity', { dst: `${this.meta.dst.ip}:${this.meta.dst.port}`, reason: err.code ?? err.message });
     const raw = this.dialUpstream();
     this.rawUpstream = raw;
@@ -350,6 +337,7 @@ export class ProxyConnection {
         this.meta.mesh = true;
         this.meta.peerIdentity = facts.peerIdentity;
         this.meta.localIdentity = facts.localIdentity;
+        this.tap?.metaChanged();
         this.phase.toClient('open');
         mtls.count('inbound', 'mesh');
         this.wireClient(socket);
@@ -442,31 +430,9 @@ export class ProxyConnection {
       const outcome = this.peerRefusal !== undefined ? 'peer_rejected' : 'handshake_failed';
       this.env.mtls?.count('outbound', outcome, { dst: `${this.meta.dst.ip}:${this.meta.dst.port}`, reason: this.peerRefusal ?? err.code ?? err.message });
     }
-    const tap = this.tap;
-    if (tap) {
-      const protocol = tap.protocol ?? 'tcp';
-      tap.disable();
-      const now = this.env.clock();
-      this.env.onExchange(
-        {
-          protocol,
-          ordinal: 0,
-          start: this.acceptedAt,
-          end: now,
-          error: 'upstream_unreachable',
-          error_detail: err.code ?? err.message,
-          bytes_out: this.bytesFromClient,
-          bytes_in: 0,
-        },
-        this.meta,
-      );
-    }
+    this.tap?.unreachable(err.code ?? err.message, this.bytesFromClient);
     resetSocket(this.rawClient);
     resetSocket(this.rawUpstream);
-  }
-
-  private captureEvent(event: CaptureEvent): void {
-    if (event.kind === 'parse_error') this.env.stats.parserErrors.parse_error++;
   }
 
   private countProtocol(protocol: string): void {
@@ -492,12 +458,8 @@ export class ProxyConnection {
     clearTimeout(this.setupTimer);
     this.cancelMeshSetup?.();
     this.env.direction.active--;
-    if (this.tap) {
-      this.tap.close(this.reason ?? 'fin');
-      if (this.tap.protocol === undefined) this.countProtocol('none');
-    } else {
-      this.countProtocol('uncaptured');
-    }
+    if (this.tap) this.tap.close(this.reason ?? 'fin');
+    else this.countProtocol('uncaptured');
     this.env.onClosed(this);
   }
 }

@@ -7,13 +7,13 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { MeshtapError } from '../../lib/errors.ts';
-import type { Exchange, NsClock } from '../capture/session.ts';
+import type { NsClock } from '../capture/session.ts';
 import { SC_ERR_LISTEN } from '../errors.ts';
 import type { SidecarStats } from '../metrics.ts';
 import type { OriginalDstResult } from '../original-dst.ts';
 import type { Observer } from '../../record/record.ts';
-import type { CaptureFactory } from './capture-tap.ts';
-import { ProxyConnection, type ConnectionMeta } from './connection.ts';
+import type { CaptureChannel } from './capture-channel.ts';
+import { ProxyConnection } from './connection.ts';
 import { createConnectionIdSource } from './connection-id.ts';
 import type { MtlsHooks } from '../mtls/plans.ts';
 
@@ -22,16 +22,13 @@ export interface ProxyOptions {
   outboundPort: number;
   inboundPort: number;
   podIp: string;
-  maxBodyBytes: number;
-  detectTimeoutMs: number;
   /** Source address of connections to the local app (inbound). */
   inboundSourceAddress: string;
   clock: NsClock;
   stats: SidecarStats;
   /** Absent: forward only. */
-  capture: CaptureFactory | undefined;
+  capture: CaptureChannel | undefined;
   originalDst: (socket: Socket) => OriginalDstResult;
-  onExchange: (exchange: Exchange, meta: ConnectionMeta) => void;
   /** Absent: no mTLS, every connection plaintext as it came. */
   mtls?: MtlsHooks;
 }
@@ -82,12 +79,9 @@ export function createSidecarProxy(options: ProxyOptions): SidecarProxy {
     stats: options.stats,
     direction: options.stats[observer],
     capture: options.capture,
-    maxBodyBytes: options.maxBodyBytes,
-    detectTimeoutMs: options.detectTimeoutMs,
     upstreamLocalAddress: observer === 'inbound' ? options.inboundSourceAddress : undefined,
     newConnectionId,
     mtls: options.mtls,
-    onExchange: options.onExchange,
     onClosed,
   });
   const envs = { outbound: envFor('outbound'), inbound: envFor('inbound') };

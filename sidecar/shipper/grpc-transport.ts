@@ -8,8 +8,42 @@
  * connect timeout.
  */
 import * as grpc from '@grpc/grpc-js';
-import { loadCollectorProto, recordBatchEncoder, type RecordBatchMessage, type ShipAckMessage } from '../../record/codec.ts';
-import type { ShipStream, ShipStreamHandlers, ShipTransport } from './transport.ts';
+import protobuf from 'protobufjs';
+import { loadCollectorProto, type ShipAckMessage, type SidecarInfoMessage } from '../../record/codec.ts';
+import { PROTO_ROOT } from '../../record/proto-loader.ts';
+import type { EncodedBatch, ShipStream, ShipStreamHandlers, ShipTransport } from './transport.ts';
+
+// TEMPORARY until the hand-written writer lands.
+function varint(out: number[], v: number): void {
+  while (v > 127) {
+    out.push((v & 127) | 128);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+}
+function encodeRecordBatch(batch: EncodedBatch): Buffer {
+  const head: number[] = [0x08];
+  varint(head, batch.seq);
+  head.push(0x12);
+  varint(head, batch.sidecar.byteLength);
+  const parts: Uint8Array[] = [Buffer.from(head), batch.sidecar];
+  for (const r of batch.records) {
+    const h: number[] = [0x1a];
+    varint(h, r.byteLength);
+    parts.push(Buffer.from(h), r);
+  }
+  return Buffer.concat(parts);
+}
+let sidecarType: protobuf.Type | undefined;
+function encodeSidecarInfo(info: SidecarInfoMessage): Uint8Array {
+  if (!sidecarType) {
+    const root = new protobuf.Root();
+    root.resolvePath = (_origin, target) => (target.startsWith('/') ? target : `${PROTO_ROOT}/${target}`);
+    root.loadSync('meshtap/v1/collector.proto', { keepCase: true });
+    sidecarType = root.lookupType('meshtap.v1.SidecarInfo');
+  }
+  return sidecarType.encode(info).finish();
+}
 
 export interface GrpcTransportOptions {
   /** host:port */
@@ -26,7 +60,7 @@ export interface GrpcTransportOptions {
 
 export type CredentialsProvider = () => grpc.ChannelCredentials | Promise<grpc.ChannelCredentials>;
 
-type ShipCall = grpc.ClientDuplexStream<RecordBatchMessage, ShipAckMessage>;
+type ShipCall = grpc.ClientDuplexStream<EncodedBatch, ShipAckMessage>;
 type CollectorClient = grpc.Client & { Ship(options?: grpc.CallOptions): ShipCall };
 type CollectorClientConstructor = new (address: string, credentials: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => CollectorClient;
 
@@ -36,8 +70,9 @@ function collectorClientConstructor(): CollectorClientConstructor {
   if (!clientConstructor) {
     const definition = loadCollectorProto();
     const service = definition['meshtap.v1.Collector'] as grpc.ServiceDefinition;
-    // Same method, same wire bytes; only the batch serialiser skips proto-loader's object copy.
-    const collector = { ...service, Ship: { ...service.Ship, requestSerialize: recordBatchEncoder() } };
+    // Same method, same wire bytes; the batch arrives encoded record by record, so the
+    // serialiser only frames it.
+    const collector = { ...service, Ship: { ...service.Ship, requestSerialize: encodeRecordBatch } };
     const loaded = grpc.loadPackageDefinition({ ...definition, 'meshtap.v1.Collector': collector }) as unknown as {
       meshtap: { v1: { Collector: CollectorClientConstructor } };
     };
@@ -140,5 +175,6 @@ export function createGrpcTransport(options: GrpcTransportOptions): ShipTranspor
       closed = true;
       for (const client of [...clients]) release(client);
     },
+    encodeSidecar: encodeSidecarInfo,
   };
 }

@@ -3,5 +3,4 @@ export { resolveShipperConfig, shipperOptionsSchema, type ShipperConfig, type Sh
 export type { Shipper, ShipperClock, ShipperEvent, CloseOptions } from './shipper.ts';
 export { DROP_REASONS, type DropReason, type ShipperMetrics, type ShipperStats } from './metrics.ts';
 export { createShipperPromMetrics, type ShipperPromMetrics } from './prom-metrics.ts';
-export { estimateRecordBytes } from './record-size.ts';
 export { createCollectorCredentials, type CollectorCredentials, type CollectorCredentialsOptions, type CollectorTransport } from './collector-credentials.ts';

@@ -12,13 +12,13 @@
  * collector cannot loop forever.
  */
 import type { CallRecord } from '../../record/record.ts';
-import { recordToProto, type ShipAckMessage, type SidecarInfoMessage } from '../../record/codec.ts';
+import type { ShipAckMessage, SidecarInfoMessage } from '../../record/codec.ts';
 import { createBackoff } from '../../lib/backoff.ts';
 import { decideBatch } from './batcher.ts';
+import { encodeCallRecord } from './temp-encode.ts';
 import { createByteQueue, type QueueEntry } from './byte-queue.ts';
 import type { ShipperConfig } from './config.ts';
 import { DROP_REASONS, type DropReason, type ShipperMetrics, type ShipperStats } from './metrics.ts';
-import { estimateRecordBytes } from './record-size.ts';
 import type { ShipStream, ShipTransport } from './transport.ts';
 
 export interface TimerHandle {
@@ -48,6 +48,8 @@ export interface ShipperCoreDeps {
   random: () => number;
   metrics?: ShipperMetrics;
   log?: (event: ShipperEvent) => void;
+  /** Encodes a record for `offer` (records from the capture worker arrive encoded). */
+  encode?: (record: CallRecord) => Uint8Array;
 }
 
 export interface CloseOptions {
@@ -58,13 +60,18 @@ export interface CloseOptions {
 export interface Shipper {
   /** Queues a record for the collector. Never blocks, never throws; false when it was dropped (and counted). */
   offer(record: CallRecord): boolean;
+  /** The same for a record already encoded as a `meshtap.v1.CallRecord` message (the bytes are kept, not copied). */
+  offerEncoded(record: Uint8Array): boolean;
   stats(): ShipperStats;
   /** Stops accepting records, sends what it can within `drainMs`, drops (counts) the rest. */
   close(options?: CloseOptions): Promise<ShipperStats>;
 }
 
+/** Per queued record besides its bytes: the entry, the view and the batch framing. */
+const ENTRY_OVERHEAD_BYTES = 64;
+
 interface InFlight {
-  entries: QueueEntry<CallRecord>[];
+  entries: QueueEntry<Uint8Array>[];
   bytes: number;
   sentAt: number;
 }
@@ -73,10 +80,12 @@ type State = 'connecting' | 'connected' | 'waiting' | 'closed';
 
 export function createShipperCore(config: ShipperConfig, deps: ShipperCoreDeps): Shipper {
   const { clock, transport } = deps;
-  const queue = createByteQueue<CallRecord>(config.maxQueueBytes);
+  const encode = deps.encode ?? encodeCallRecord;
+  const queue = createByteQueue<Uint8Array>(config.maxQueueBytes);
   const backoff = createBackoff({ baseMs: config.backoffBaseMs, capMs: config.backoffCapMs, random: deps.random });
   const limits = { maxRecords: config.batchMaxRecords, maxBytes: config.batchMaxBytes, lingerMs: config.batchLingerMs };
   const sidecar: SidecarInfoMessage = { ...config.sidecar };
+  const sidecarBytes = deps.transport.encodeSidecar(sidecar);
   const inFlight = new Map<number, InFlight>();
   const dropped = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
   const counts = { offered: 0, shipped: 0, connects: 0, connectFailures: 0, streamBreaks: 0, batchesResent: 0, batchesSent: 0, batchesAcked: 0 };
@@ -159,7 +168,7 @@ export function createShipperCore(config: ShipperConfig, deps: ShipperCoreDeps):
       const seq = nextSeq++;
       inFlight.set(seq, { entries, bytes, sentAt: clock.now() });
       try {
-        stream.send({ seq: String(seq), sidecar, records: entries.map((e) => recordToProto(e.item)) });
+        stream.send({ seq, sidecar: sidecarBytes, records: entries.map((e) => e.item) });
       } catch (err) {
         streamClosed(generation, `send failed: ${err instanceof Error ? err.message : String(err)}`);
         return;
@@ -210,8 +219,8 @@ export function createShipperCore(config: ShipperConfig, deps: ShipperCoreDeps):
     // Oldest batch first, so the queue keeps the order records were offered in.
     const unacked = [...inFlight.keys()].sort((a, b) => a - b).map((seq) => inFlight.get(seq)!);
     inFlight.clear();
-    const again: QueueEntry<CallRecord>[] = [];
-    const givenUp: QueueEntry<CallRecord>[] = [];
+    const again: QueueEntry<Uint8Array>[] = [];
+    const givenUp: QueueEntry<Uint8Array>[] = [];
     for (const batch of unacked) {
       for (const e of batch.entries) (e.attempts >= config.maxSendAttempts ? givenUp : again).push(e);
     }
@@ -302,30 +311,38 @@ export function createShipperCore(config: ShipperConfig, deps: ShipperCoreDeps):
     };
   }
 
+  function offerEncoded(record: Uint8Array): boolean {
+    counts.offered++;
+    hook((m) => m.recordsOffered?.(1));
+    if (closing) {
+      drop('shutdown', 1);
+      return false;
+    }
+    const bytes = record.byteLength + ENTRY_OVERHEAD_BYTES;
+    if (bytes > config.batchMaxBytes) {
+      drop('too_large', 1);
+      return false;
+    }
+    if (!queue.tryPush(record, bytes, clock.now())) {
+      drop(state === 'connected' ? 'queue_full' : 'collector_unavailable', 1);
+      return false;
+    }
+    schedulePump();
+    return true;
+  }
+
   function offer(record: CallRecord): boolean {
+    let bytes: Uint8Array;
     try {
+      bytes = encode(record);
+    } catch {
+      // A record the encoder cannot read (not a CallRecord): refuse it rather than throw into the proxy.
       counts.offered++;
       hook((m) => m.recordsOffered?.(1));
-      if (closing) {
-        drop('shutdown', 1);
-        return false;
-      }
-      const bytes = estimateRecordBytes(record);
-      if (bytes > config.batchMaxBytes) {
-        drop('too_large', 1);
-        return false;
-      }
-      if (!queue.tryPush(record, bytes, clock.now())) {
-        drop(state === 'connected' ? 'queue_full' : 'collector_unavailable', 1);
-        return false;
-      }
-      schedulePump();
-      return true;
-    } catch {
-      // A record the estimator cannot read (not a CallRecord): refuse it rather than throw into the proxy.
       drop('rejected', 1);
       return false;
     }
+    return offerEncoded(bytes);
   }
 
   function close(options: CloseOptions = {}): Promise<ShipperStats> {
@@ -371,5 +388,5 @@ export function createShipperCore(config: ShipperConfig, deps: ShipperCoreDeps):
   }
 
   connect();
-  return { offer, stats, close };
+  return { offer, offerEncoded, stats, close };
 }

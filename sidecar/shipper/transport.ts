@@ -1,9 +1,18 @@
-import type { RecordBatchMessage, ShipAckMessage } from '../../record/codec.ts';
+import type { ShipAckMessage, SidecarInfoMessage } from '../../record/codec.ts';
+
+/** A `RecordBatch` from pre-encoded parts: the transport frames it without re-encoding a record. */
+export interface EncodedBatch {
+  seq: number;
+  /** The encoded `SidecarInfo`. */
+  sidecar: Uint8Array;
+  /** Encoded `CallRecord` messages. */
+  records: readonly Uint8Array[];
+}
 
 /** One open ingest stream. */
 export interface ShipStream {
   /** Queues a batch on the stream; may throw if the stream is already gone. */
-  send(batch: RecordBatchMessage): void;
+  send(batch: EncodedBatch): void;
   /** Half-closes after what was sent; the collector acks it and ends the stream. */
   end(): void;
   /** Abandons the stream now. */
@@ -22,4 +31,6 @@ export interface ShipTransport {
   connect(handlers: ShipStreamHandlers): Promise<ShipStream>;
   /** Releases every connection, including pending attempts. */
   close(): void;
+  /** The `SidecarInfo` as the batches carry it (encoded once). */
+  encodeSidecar(info: SidecarInfoMessage): Uint8Array;
 }

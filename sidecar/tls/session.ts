@@ -363,6 +363,7 @@ export function createAppTlsSession(ctx: CaptureContext, options: AppTlsSessionO
       if (firstServerAt !== undefined) exchange.response_start = firstServerAt;
       if (reason === 'reset') exchange.error = 'reset';
       else if (reason === 'timeout') exchange.error = 'timeout';
+      else if (reason === 'capture_overflow') exchange.error = 'capture_overflow';
       try {
         const { info, notes } = buildInfo();
         exchange.tls_info = info;

@@ -13,6 +13,7 @@ import type { OriginalDstResult } from '../../../sidecar/original-dst.ts';
 import { createCaptureFactory } from '../../../sidecar/proxy/capture-factory.ts';
 import type { CaptureFactory } from '../../../sidecar/proxy/capture-tap.ts';
 import type { ConnectionMeta } from '../../../sidecar/proxy/connection.ts';
+import { createInlineCapture } from '../../../sidecar/proxy/inline-capture.ts';
 import { createSidecarProxy, type SidecarProxy } from '../../../sidecar/proxy/proxy.ts';
 
 /** The part of a tap test the helpers need. */
@@ -36,19 +37,27 @@ async function startProxy(
   const stats = createSidecarStats();
   const exchanges: Harness['exchanges'] = [];
   let target = 1;
+  const clock = createEpochClock();
   const proxy = createSidecarProxy({
     host: '127.0.0.1',
     outboundPort: 0,
     inboundPort: 0,
     podIp: '127.0.0.1',
-    maxBodyBytes: 1024,
-    detectTimeoutMs: options.detectTimeoutMs ?? 50,
     inboundSourceAddress: '127.0.0.6',
-    clock: createEpochClock(),
+    clock,
     stats,
-    capture: options.capture === null ? undefined : (options.capture ?? createCaptureFactory()),
+    capture:
+      options.capture === null
+        ? undefined
+        : createInlineCapture({
+            factory: options.capture ?? createCaptureFactory(),
+            clock,
+            stats,
+            maxBodyBytes: 1024,
+            detectTimeoutMs: options.detectTimeoutMs ?? 50,
+            onExchange: (exchange, meta) => exchanges.push({ exchange, meta }),
+          }),
     originalDst: options.originalDst ?? (() => ({ ok: true, dst: { ip: '127.0.0.1', port: target } })),
-    onExchange: (exchange, meta) => exchanges.push({ exchange, meta }),
   });
   const addresses = await proxy.listen();
   t.teardown(async () => {

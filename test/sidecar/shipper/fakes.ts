@@ -1,5 +1,7 @@
 /** A manual clock and an in-memory transport for driving the shipper core step by step. */
-import type { RecordBatchMessage, ShipAckMessage } from '../../../record/codec.ts';
+import protobuf from 'protobufjs';
+import type { CallRecordMessage, ShipAckMessage, SidecarInfoMessage } from '../../../record/codec.ts';
+import { PROTO_ROOT } from '../../../record/proto-loader.ts';
 import type { ShipperClock, TimerHandle } from '../../../sidecar/shipper/shipper.ts';
 import type { ShipStream, ShipStreamHandlers, ShipTransport } from '../../../sidecar/shipper/transport.ts';
 
@@ -49,9 +51,23 @@ export function createManualClock(): ManualClock {
   };
 }
 
+const root = new protobuf.Root();
+root.resolvePath = (_origin, target) => (target.startsWith('/') ? target : `${PROTO_ROOT}/${target}`);
+root.loadSync('meshtap/v1/collector.proto', { keepCase: true });
+const recordType = root.lookupType('meshtap.v1.CallRecord');
+const sidecarType = root.lookupType('meshtap.v1.SidecarInfo');
+const toObject = { longs: String, defaults: false } as const;
+
+/** A batch as the fake stream saw it: the encoded parts decoded back with the official .proto. */
+export interface SentBatch {
+  seq: number;
+  sidecar: SidecarInfoMessage;
+  records: CallRecordMessage[];
+}
+
 export interface FakeStream extends ShipStream {
   handlers: ShipStreamHandlers;
-  sent: RecordBatchMessage[];
+  sent: SentBatch[];
   ended: boolean;
   cancelled: boolean;
   ack(seq: number | string, accepted?: number, extra?: Partial<ShipAckMessage>): void;
@@ -87,7 +103,11 @@ export function createFakeTransport(): FakeTransport {
         cancelled: false,
         send(batch) {
           if (closed) throw new Error('stream closed');
-          stream.sent.push(batch);
+          stream.sent.push({
+            seq: batch.seq,
+            sidecar: sidecarType.toObject(sidecarType.decode(batch.sidecar), toObject) as SidecarInfoMessage,
+            records: batch.records.map((r) => recordType.toObject(recordType.decode(r), toObject) as CallRecordMessage),
+          });
         },
         end() {
           stream.ended = true;
@@ -110,6 +130,7 @@ export function createFakeTransport(): FakeTransport {
     close() {
       transport.closed = true;
     },
+    encodeSidecar: (info) => sidecarType.encode(info).finish(),
   };
   return transport;
 }

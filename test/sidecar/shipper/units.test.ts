@@ -3,8 +3,6 @@ import { createBackoff } from '../../../lib/backoff.ts';
 import { decideBatch } from '../../../sidecar/shipper/batcher.ts';
 import { createByteQueue } from '../../../sidecar/shipper/byte-queue.ts';
 import { resolveShipperConfig } from '../../../sidecar/shipper/config.ts';
-import { estimateRecordBytes, RECORD_OVERHEAD_BYTES } from '../../../sidecar/shipper/record-size.ts';
-import { fullRecord, minimalRecord, sizedRecord } from '../../proto/record-fixtures.ts';
 
 void t.test('byte queue: bounded by bytes, queued plus reserved', async (t) => {
   const q = createByteQueue<string>(100);
@@ -98,14 +96,6 @@ void t.test('backoff: exponential ceilings, full jitter, cap, reset', async (t) 
   });
   t.ok(values.every((v) => v >= 0 && v < 400), 'third attempt within [0, 400)');
   t.ok(new Set(values).size > 50, 'jittered');
-});
-
-void t.test('record size estimate: bodies and headers dominate, overhead fixed', async (t) => {
-  t.equal(estimateRecordBytes(minimalRecord()), RECORD_OVERHEAD_BYTES + 'min-0'.length);
-  const small = estimateRecordBytes(sizedRecord(1, 100));
-  const large = estimateRecordBytes(sizedRecord(1, 100_100));
-  t.equal(large - small, 100_000, 'grows with the body byte for byte');
-  t.ok(estimateRecordBytes(fullRecord(1)) > RECORD_OVERHEAD_BYTES + 100, 'headers, labels, paths counted');
 });
 
 void t.test('shipper config: defaults, validation with key and value', async (t) => {

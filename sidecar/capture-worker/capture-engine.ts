@@ -1,0 +1,213 @@
+/**
+ * The capture worker's core: replays the forwarding thread's ops into one `CaptureTap` per
+ * connection and turns every exchange into an encoded, masked record.
+ *
+ * Everything a request costs to capture happens here — detection, parsing, pairing, record
+ * building, masking, encoding — so none of it runs on the thread that forwards. Times come
+ * from the ops (when the forwarding thread saw the bytes), never from this thread's clock, so
+ * a worker that falls behind still dates every exchange right.
+ *
+ * Never throws out of `apply`: a failing parser is counted and dropped for its connection (the
+ * tap does that), a record that cannot be built, masked or encoded is counted by stage.
+ */
+import type { CaptureEvent, CloseReason, Exchange } from '../capture/session.ts';
+import { countDrop, createSidecarStats, type SidecarStats } from '../metrics.ts';
+import type { CallRecord } from '../../record/record.ts';
+import { CaptureTap, type CaptureFactory } from '../proxy/capture-tap.ts';
+import type { ConnectionMeta } from '../proxy/connection.ts';
+import type { LocalPod } from '../proxy/record-builder.ts';
+import { createRecordSink } from '../proxy/record-sink.ts';
+import {
+  OP_CLIENT_DATA,
+  OP_CLIENT_END,
+  OP_CLOSE,
+  OP_DISABLE,
+  OP_META,
+  OP_OPEN,
+  OP_OVERFLOW,
+  OP_SERVER_DATA,
+  OP_SERVER_END,
+  OP_UNREACHABLE,
+  payloadText,
+  type OpVisitor,
+} from './ops.ts';
+
+/**
+ * What the worker counts, in the sidecar's own shape: records emitted and dropped before the
+ * shipper (`build_error`, `mask_error`, `encode_error`, `no_collector`), parser errors, and
+ * connections by captured protocol (`none`: closed without a byte). The forwarding thread
+ * mirrors the latest copy into its metrics.
+ */
+export type CaptureCounters = SidecarStats;
+
+export interface CaptureEngineOptions {
+  factory: CaptureFactory;
+  maxBodyBytes: number;
+  detectTimeoutMs: number;
+  local: LocalPod;
+  /** The forwarding thread's epoch in ns at its `performance.now()` zero. */
+  timeBaseNs: bigint;
+  mask: (record: CallRecord) => CallRecord;
+  encode: (record: CallRecord) => Uint8Array;
+  /** False without a collector: records are counted as `no_collector`, not built. */
+  shipping: boolean;
+  onRecord: (bytes: Uint8Array) => void;
+  /** A record could not be built, masked or encoded (for the log). */
+  onFailure?: (stage: 'build' | 'mask' | 'encode', err: unknown) => void;
+}
+
+interface Capture {
+  tap: CaptureTap;
+  meta: ConnectionMeta;
+  openedAt: bigint;
+}
+
+function bump(counts: Record<string, number>, key: string): void {
+  counts[key] = (counts[key] ?? 0) + 1;
+}
+
+export class CaptureEngine implements OpVisitor {
+  readonly counters: CaptureCounters = createSidecarStats();
+  private readonly captures = new Map<number, Capture>();
+  private readonly options: CaptureEngineOptions;
+  /** Exchange → record → masked → encoded → `onRecord`, each failure counted by stage. */
+  private readonly record: (exchange: Exchange, meta: ConnectionMeta) => void;
+  /** The time of the op being applied: the taps' clock. */
+  private now = 0n;
+
+  constructor(options: CaptureEngineOptions) {
+    this.options = options;
+    const counters = this.counters;
+    this.record = createRecordSink({
+      local: options.local,
+      stats: counters,
+      mask: options.mask,
+      offer: options.shipping
+        ? (record) => {
+            let bytes: Uint8Array;
+            try {
+              bytes = options.encode(record);
+            } catch (err) {
+              countDrop(counters, 'encode_error');
+              options.onFailure?.('encode', err);
+              return false;
+            }
+            options.onRecord(bytes);
+            return true;
+          }
+        : undefined,
+      onFailure: options.onFailure,
+    });
+  }
+
+  /** Open captures (for tests and the counters). */
+  get size(): number {
+    return this.captures.size;
+  }
+
+  op(op: number, id: number, time: number, payload: Uint8Array): void {
+    this.now = this.options.timeBaseNs + BigInt(Math.round(time * 1e6));
+    if (op === OP_OPEN) {
+      this.open(id, payload);
+      return;
+    }
+    const capture = this.captures.get(id);
+    if (capture === undefined) return;
+    const tap = capture.tap;
+    switch (op) {
+      case OP_CLIENT_DATA:
+        tap.clientData(payload);
+        break;
+      case OP_SERVER_DATA:
+        tap.serverData(payload);
+        break;
+      case OP_CLIENT_END:
+        tap.clientEnd();
+        break;
+      case OP_SERVER_END:
+        tap.serverEnd();
+        break;
+      case OP_META:
+        this.meta(capture, payload);
+        break;
+      case OP_OVERFLOW:
+        // Flushes what is pending as cut (`capture_overflow`); the connection's later bytes are not sent.
+        tap.close('capture_overflow');
+        break;
+      case OP_UNREACHABLE:
+        this.unreachable(capture, payload);
+        break;
+      case OP_DISABLE:
+        tap.disable();
+        break;
+      case OP_CLOSE:
+        this.close(id, capture, payloadText(payload) as CloseReason);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private open(id: number, payload: Uint8Array): void {
+    let meta: ConnectionMeta;
+    try {
+      meta = JSON.parse(payloadText(payload)) as ConnectionMeta;
+    } catch {
+      this.counters.parserErrors.exception++;
+      return;
+    }
+    const o = this.options;
+    const capture: Capture = {
+      meta,
+      openedAt: this.now,
+      tap: new CaptureTap({
+        factory: o.factory,
+        clock: () => this.now,
+        maxBodyBytes: o.maxBodyBytes,
+        detectTimeoutMs: o.detectTimeoutMs,
+        onExchange: (exchange) => this.record(exchange, capture.meta),
+        onEvent: (event) => this.event(event),
+        onProtocol: (protocol) => bump(this.counters[meta.observer].connectionsByProtocol, protocol),
+        onFault: () => this.counters.parserErrors.exception++,
+      }),
+    };
+    this.captures.set(id, capture);
+    this.counters[meta.observer].active++;
+  }
+
+  private meta(capture: Capture, payload: Uint8Array): void {
+    try {
+      Object.assign(capture.meta, JSON.parse(payloadText(payload)) as Partial<ConnectionMeta>);
+    } catch {
+      this.counters.parserErrors.exception++;
+    }
+  }
+
+  private unreachable(capture: Capture, payload: Uint8Array): void {
+    let facts: { detail: string; bytesOut: number };
+    try {
+      facts = JSON.parse(payloadText(payload)) as { detail: string; bytesOut: number };
+    } catch {
+      facts = { detail: 'unknown', bytesOut: 0 };
+    }
+    const protocol = capture.tap.protocol ?? 'tcp';
+    capture.tap.disable();
+    this.record(
+      { protocol, ordinal: 0, start: capture.openedAt, end: this.now, error: 'upstream_unreachable', error_detail: facts.detail, bytes_out: facts.bytesOut, bytes_in: 0 },
+      capture.meta,
+    );
+  }
+
+  private close(id: number, capture: Capture, reason: CloseReason): void {
+    this.captures.delete(id);
+    const direction = this.counters[capture.meta.observer];
+    direction.active--;
+    capture.tap.close(reason);
+    if (capture.tap.protocol === undefined) bump(direction.connectionsByProtocol, 'none');
+  }
+
+  private event(event: CaptureEvent): void {
+    if (event.kind === 'parse_error') this.counters.parserErrors.parse_error++;
+  }
+
+}

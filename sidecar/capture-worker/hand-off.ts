@@ -1,0 +1,450 @@
+/**
+ * The forwarding thread's half of capture: a bounded hand-off of byte copies to the capture
+ * worker, and the encoded records it sends back, handed to the shipper.
+ *
+ * Per chunk the forwarding thread does only this: read a clock, check two byte budgets and copy
+ * the chunk into the current batch. Once per event-loop turn (`setImmediate`) the batch is
+ * transferred to the worker. The worker publishes the number of the last batch it processed in
+ * shared memory (read with `Atomics.load`, so a busy forwarding loop releases bytes as soon as
+ * the worker is done with them, not when it gets round to the worker's messages) and sends the
+ * records it completed back as messages.
+ *
+ * The budgets bound what capture may hold between the two threads: bytes handed off and not
+ * yet processed, per connection and per sidecar. A chunk that would go over either cuts that
+ * connection's capture: the worker is told (`OP_OVERFLOW`), flushes what it had as records
+ * marked `capture_overflow`, and the connection's later bytes are forwarded but not captured.
+ * Cuts are counted by reason (`connection_budget`, `sidecar_budget`, `worker_failed`).
+ * Forwarding never waits for the worker and never slows for it.
+ *
+ * A worker that dies is replaced; the connections it was capturing are cut (counted), new
+ * connections are captured by the new one.
+ */
+import { Worker } from 'node:worker_threads';
+import type { CloseReason, NsClock } from '../capture/session.ts';
+import type { DirectionStats, SidecarStats } from '../metrics.ts';
+import type { CaptureChannel, ConnectionCapture } from '../proxy/capture-channel.ts';
+import type { ConnectionMeta } from '../proxy/connection.ts';
+import type { CaptureCounters } from './capture-engine.ts';
+import {
+  OP_CLIENT_DATA,
+  OP_CLIENT_END,
+  OP_CLOSE,
+  OP_DISABLE,
+  OP_META,
+  OP_OPEN,
+  OP_OVERFLOW,
+  OP_SERVER_DATA,
+  OP_SERVER_END,
+  OP_UNREACHABLE,
+  OpWriter,
+} from './ops.ts';
+import { captureWorkerUrl } from './worker-url.ts';
+import type { CaptureWorkerData, FromWorker, ToWorker } from './messages.ts';
+
+export const DEFAULT_SIDECAR_CAPTURE_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_CONNECTION_CAPTURE_BYTES = 4 * 1024 * 1024;
+
+export type OverflowReason = 'connection_budget' | 'sidecar_budget' | 'worker_failed';
+
+export interface CaptureHandOffOptions {
+  /** What the worker needs to build records (plain data: it is cloned into the worker). */
+  worker: Omit<CaptureWorkerData, 'timeBaseNs' | 'progress'>;
+  clock: NsClock;
+  stats: SidecarStats;
+  /** Bytes handed off and not yet processed, for the whole sidecar. */
+  sidecarBytes?: number;
+  /** The same, per connection. */
+  connectionBytes?: number;
+  /** Encoded records from the worker (views into one buffer per batch). Must not throw. */
+  onRecords: (records: Uint8Array[]) => void;
+  /** Worker failures and record failures, for the log. */
+  onLog?: (level: 'warn' | 'error', message: string, fields: Record<string, unknown>) => void;
+  /** The worker's script (tests); default: beside this module, source or bundle. */
+  workerUrl?: URL;
+  /** V8 limits of the worker thread. */
+  resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number };
+}
+
+export interface CaptureHandOffStats {
+  /** Bytes handed off and not yet processed (the sidecar budget's use). */
+  inFlightBytes: number;
+  batchesPosted: number;
+  batchesDone: number;
+  /** Captures cut, by reason. */
+  overflow: Record<OverflowReason, number>;
+  workerRestarts: number;
+}
+
+export interface CaptureHandOff extends CaptureChannel {
+  /** Resolves once the worker is up and has its configuration (rejects if it cannot start). */
+  ready(): Promise<void>;
+  /** Waits until everything handed off so far has been processed and its records delivered. */
+  flush(timeoutMs: number): Promise<boolean>;
+  /** Flushes, then stops the worker. */
+  close(timeoutMs: number): Promise<void>;
+  stats(): CaptureHandOffStats;
+  /** Test hook: the worker thread blocks until the returned function is called. */
+  stallForTest(): () => void;
+}
+
+class WorkerCapture implements ConnectionCapture {
+  /** Flat pairs [batch seq, bytes] not yet released, oldest first from `head`. */
+  pending: number[] = [];
+  head = 0;
+  inFlight = 0;
+  cut = false;
+  done = false;
+  readonly id: number;
+  readonly generation: number;
+  private readonly meta: ConnectionMeta;
+  private readonly owner: HandOff;
+
+  constructor(owner: HandOff, id: number, generation: number, meta: ConnectionMeta) {
+    this.owner = owner;
+    this.id = id;
+    this.generation = generation;
+    this.meta = meta;
+  }
+
+  clientData(chunk: Buffer): void {
+    if (!this.cut) this.owner.data(this, OP_CLIENT_DATA, chunk);
+  }
+
+  serverData(chunk: Buffer): void {
+    if (!this.cut) this.owner.data(this, OP_SERVER_DATA, chunk);
+  }
+
+  clientEnd(): void {
+    if (!this.cut) this.owner.signal(this, OP_CLIENT_END);
+  }
+
+  serverEnd(): void {
+    if (!this.cut) this.owner.signal(this, OP_SERVER_END);
+  }
+
+  close(reason: CloseReason): void {
+    if (this.done) return;
+    this.done = true;
+    this.owner.text(this, OP_CLOSE, reason);
+  }
+
+  disable(): void {
+    if (this.cut || this.done) return;
+    this.cut = true;
+    this.owner.signal(this, OP_DISABLE);
+  }
+
+  unreachable(detail: string, bytesOut: number): void {
+    if (this.cut || this.done) return;
+    this.cut = true;
+    this.owner.text(this, OP_UNREACHABLE, JSON.stringify({ detail, bytesOut }));
+  }
+
+  metaChanged(): void {
+    if (this.cut || this.done) return;
+    const m = this.meta;
+    this.owner.text(
+      this,
+      OP_META,
+      JSON.stringify({ connectionId: m.connectionId, mesh: m.mesh, localIdentity: m.localIdentity, peerIdentity: m.peerIdentity, meshFallback: m.meshFallback }),
+    );
+  }
+}
+
+class HandOff implements CaptureHandOff {
+  private readonly options: CaptureHandOffOptions;
+  private readonly writer = new OpWriter();
+  private readonly sidecarBytes: number;
+  private readonly connectionBytes: number;
+  private readonly timeBaseNs: bigint;
+  /** [0]: the last batch seq the current worker processed (written by the worker). */
+  private progress = new Int32Array(new SharedArrayBuffer(4));
+  private worker!: Worker;
+  private generation = 0;
+  private nextCapture = 1;
+  /** Seq of the batch being written; batches up to `doneSeq` are processed. */
+  private seq = 1;
+  private doneSeq = 0;
+  /** Bytes of the batch being written. */
+  private batchBytes = 0;
+  /** Bytes of posted, unprocessed batches, by seq (in order). */
+  private readonly posted = new Map<number, number>();
+  private flushScheduled = false;
+  private closed = false;
+  private readyPromise!: Promise<void>;
+  /** flush() calls waiting for the worker's answer to their `counters` message, by id. */
+  private readonly waiters = new Map<number, (ok: boolean) => void>();
+  private nextFlush = 1;
+  private readonly counts: CaptureHandOffStats = {
+    inFlightBytes: 0,
+    batchesPosted: 0,
+    batchesDone: 0,
+    overflow: { connection_budget: 0, sidecar_budget: 0, worker_failed: 0 },
+    workerRestarts: 0,
+  };
+  /** Captures of the current worker still open, so a failed worker's can be cut. */
+  private readonly live = new Set<WorkerCapture>();
+
+  constructor(options: CaptureHandOffOptions) {
+    this.options = options;
+    this.sidecarBytes = options.sidecarBytes ?? DEFAULT_SIDECAR_CAPTURE_BYTES;
+    this.connectionBytes = options.connectionBytes ?? DEFAULT_CONNECTION_CAPTURE_BYTES;
+    this.timeBaseNs = options.clock() - BigInt(Math.round(performance.now() * 1e6));
+    this.start();
+  }
+
+  private start(): void {
+    const generation = ++this.generation;
+    this.progress = new Int32Array(new SharedArrayBuffer(4));
+    Atomics.store(this.progress, 0, this.seq - 1);
+    const data: CaptureWorkerData = { ...this.options.worker, timeBaseNs: this.timeBaseNs.toString(), progress: this.progress };
+    const worker = new Worker(this.options.workerUrl ?? captureWorkerUrl(), {
+      workerData: data,
+      resourceLimits: this.options.resourceLimits,
+      stdout: false,
+      stderr: false,
+    });
+    this.worker = worker;
+    this.readyPromise = new Promise<void>((resolve, reject) => {
+      const onMessage = (message: FromWorker) => {
+        if (message.kind === 'ready') {
+          worker.off('error', onError);
+          resolve();
+        }
+      };
+      const onError = (err: Error) => reject(err);
+      worker.on('message', onMessage);
+      worker.once('error', onError);
+    });
+    // A start failure is the caller's to see through ready(); later failures are handled below.
+    this.readyPromise.catch(() => undefined);
+    worker.on('message', (message: FromWorker) => this.fromWorker(message, generation));
+    worker.on('error', (err) => this.log('error', 'capture worker failed', { error: err.message }));
+    worker.on('exit', (code) => this.exited(generation, code));
+    worker.unref();
+  }
+
+  ready(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  open(meta: ConnectionMeta, _direction: DirectionStats): ConnectionCapture {
+    void _direction;
+    const capture = new WorkerCapture(this, this.nextCapture++, this.generation, meta);
+    if (this.closed) {
+      capture.cut = true;
+      capture.done = true;
+      return capture;
+    }
+    this.live.add(capture);
+    this.writer.text(OP_OPEN, capture.id, performance.now(), JSON.stringify(meta));
+    this.schedule();
+    return capture;
+  }
+
+  data(capture: WorkerCapture, op: number, chunk: Buffer): void {
+    if (capture.generation !== this.generation) return;
+    const n = chunk.byteLength;
+    const processed = Atomics.load(this.progress, 0);
+    if (processed > this.doneSeq) this.done(processed);
+    this.release(capture);
+    if (capture.inFlight + n > this.connectionBytes) {
+      this.cut(capture, 'connection_budget');
+      return;
+    }
+    if (this.counts.inFlightBytes + n > this.sidecarBytes) {
+      this.cut(capture, 'sidecar_budget');
+      return;
+    }
+    this.writer.data(op, capture.id, performance.now(), chunk);
+    this.counts.inFlightBytes += n;
+    this.batchBytes += n;
+    capture.inFlight += n;
+    const p = capture.pending;
+    if (p.length > capture.head && p[p.length - 2] === this.seq) p[p.length - 1] += n;
+    else p.push(this.seq, n);
+    this.schedule();
+  }
+
+  signal(capture: WorkerCapture, op: number): void {
+    if (capture.generation !== this.generation) return;
+    this.writer.signal(op, capture.id, performance.now());
+    this.schedule();
+  }
+
+  text(capture: WorkerCapture, op: number, text: string): void {
+    if (op === OP_CLOSE) this.live.delete(capture);
+    if (capture.generation !== this.generation) return;
+    this.writer.text(op, capture.id, performance.now(), text);
+    this.schedule();
+  }
+
+  /** Releases the bytes of batches the worker has processed from the capture's count. */
+  private release(capture: WorkerCapture): void {
+    const p = capture.pending;
+    let h = capture.head;
+    while (h < p.length && p[h] <= this.doneSeq) {
+      capture.inFlight -= p[h + 1];
+      h += 2;
+    }
+    if (h === p.length) {
+      p.length = 0;
+      h = 0;
+    }
+    capture.head = h;
+  }
+
+  private cut(capture: WorkerCapture, reason: OverflowReason): void {
+    capture.cut = true;
+    this.counts.overflow[reason]++;
+    this.writer.text(OP_OVERFLOW, capture.id, performance.now(), reason);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.post());
+  }
+
+  private post(): void {
+    this.flushScheduled = false;
+    if (this.writer.length === 0) return;
+    const seq = this.seq++;
+    const buffer = this.writer.take();
+    this.posted.set(seq, this.batchBytes);
+    this.batchBytes = 0;
+    this.counts.batchesPosted++;
+    const message: ToWorker = { kind: 'ops', seq, buffer };
+    this.worker.postMessage(message, [buffer]);
+  }
+
+  private fromWorker(message: FromWorker, generation: number): void {
+    if (generation !== this.generation) return;
+    if (message.kind === 'done') {
+      if (message.seq > this.doneSeq) this.done(message.seq);
+      if (message.records !== undefined) this.deliver(message.records);
+      if (message.counters !== undefined) this.mirror(message.counters);
+    } else if (message.kind === 'flushed') {
+      this.mirror(message.counters);
+      this.waiters.get(message.id)?.(true);
+    } else if (message.kind === 'failure') {
+      this.log('warn', `record dropped: ${message.stage} failed`, { error: message.error });
+    }
+  }
+
+  private done(seq: number): void {
+    for (const [s, bytes] of this.posted) {
+      if (s > seq) break;
+      this.counts.inFlightBytes -= bytes;
+      this.counts.batchesDone++;
+      this.posted.delete(s);
+    }
+    this.doneSeq = seq;
+  }
+
+  private deliver(packed: ArrayBuffer): void {
+    const view = new DataView(packed);
+    const records: Uint8Array[] = [];
+    let o = 0;
+    while (o + 4 <= packed.byteLength) {
+      const n = view.getUint32(o, true);
+      records.push(new Uint8Array(packed, o + 4, n));
+      o += 4 + n;
+    }
+    try {
+      this.options.onRecords(records);
+    } catch (err) {
+      this.log('error', 'records could not be handed to the shipper', { error: (err as Error).message });
+    }
+  }
+
+  /**
+   * The worker owns these counters; the sidecar's metrics read the latest copy. (`offered` stays
+   * the forwarding thread's: it counts what the shipper took.)
+   */
+  private mirror(c: CaptureCounters): void {
+    const stats = this.options.stats;
+    stats.records.emitted = c.records.emitted;
+    Object.assign(stats.records.dropped, c.records.dropped);
+    stats.parserErrors.exception = c.parserErrors.exception;
+    stats.parserErrors.parse_error = c.parserErrors.parse_error;
+    Object.assign(stats.outbound.connectionsByProtocol, c.outbound.connectionsByProtocol);
+    Object.assign(stats.inbound.connectionsByProtocol, c.inbound.connectionsByProtocol);
+  }
+
+  private exited(generation: number, code: number): void {
+    if (generation !== this.generation) return;
+    this.wakeAll();
+    if (this.closed) return;
+    this.log('error', 'capture worker exited; starting a new one (connections it was capturing are cut)', { code, open_captures: this.live.size });
+    this.counts.overflow.worker_failed += this.live.size;
+    for (const capture of this.live) capture.cut = true;
+    this.live.clear();
+    // The lost batches' bytes are no longer held anywhere.
+    this.posted.clear();
+    this.counts.inFlightBytes = 0;
+    this.batchBytes = 0;
+    this.writer.take();
+    this.doneSeq = this.seq - 1;
+    this.counts.workerRestarts++;
+    this.start();
+  }
+
+  /**
+   * Posts what is pending, then asks the worker for its counters: it answers after every
+   * earlier batch (messages are processed in order), so by then their records are delivered.
+   */
+  flush(timeoutMs: number): Promise<boolean> {
+    if (this.writer.length > 0) this.post();
+    const id = this.nextFlush++;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(id);
+        resolve(ok);
+      };
+      this.waiters.set(id, finish);
+      const message: ToWorker = { kind: 'counters', id };
+      this.worker.postMessage(message);
+    });
+  }
+
+  private wakeAll(): void {
+    for (const finish of [...this.waiters.values()]) finish(false);
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    if (this.closed) return;
+    await this.flush(timeoutMs);
+    this.closed = true;
+    await this.worker.terminate();
+  }
+
+  stats(): CaptureHandOffStats {
+    return { ...this.counts, overflow: { ...this.counts.overflow } };
+  }
+
+  stallForTest(): () => void {
+    const signal = new Int32Array(new SharedArrayBuffer(4));
+    const message: ToWorker = { kind: 'stall', signal };
+    this.worker.postMessage(message);
+    return () => {
+      Atomics.store(signal, 0, 1);
+      Atomics.notify(signal, 0);
+    };
+  }
+
+  private log(level: 'warn' | 'error', message: string, fields: Record<string, unknown>): void {
+    try {
+      this.options.onLog?.(level, message, fields);
+    } catch {
+      // the log must not break capture
+    }
+  }
+}
+
+export function createCaptureHandOff(options: CaptureHandOffOptions): CaptureHandOff {
+  return new HandOff(options);
+}

@@ -1,0 +1,140 @@
+/**
+ * The hand-off format between the forwarding thread and the capture worker: a batch of ops
+ * written back to back into one ArrayBuffer, transferred (not copied) to the worker once per
+ * event-loop turn. Buffers are not handed back for reuse: the worker's sessions keep views of
+ * the payloads they hold (a body in progress, bytes awaiting protocol detection), so a batch
+ * lives as long as its slowest view and is then collected.
+ *
+ * One op: `[op u8][capture u32][time f64][length u32][payload]`, little-endian, 17 bytes of
+ * header, written into one reused buffer and copied out once per batch. `capture` numbers a connection's capture (not its connection id, which can change
+ * once an inbound mesh handshake names it); `time` is the forwarding thread's
+ * `performance.now()` when the bytes were seen; the payload is a byte copy for data ops, UTF-8
+ * JSON for the rare ops that carry structure (open, meta, unreachable), and empty otherwise.
+ * Pure: no threads or sockets here, so both ends are tested without either.
+ */
+
+export const OP_OPEN = 1;
+export const OP_CLIENT_DATA = 2;
+export const OP_SERVER_DATA = 3;
+export const OP_CLIENT_END = 4;
+export const OP_SERVER_END = 5;
+/** Payload: the close reason as text. */
+export const OP_CLOSE = 6;
+/** Stop capturing without flushing (the forwarding side reports the connection's fate itself). */
+export const OP_DISABLE = 7;
+/** Payload: JSON `{ detail, bytesOut }`: the upstream could not be reached. */
+export const OP_UNREACHABLE = 8;
+/** Payload: JSON of the connection facts that changed (mesh identities, connection id, fallback). */
+export const OP_META = 9;
+/** Payload: the overflow reason as text. The capture is cut here; later data ops are not sent. */
+export const OP_OVERFLOW = 10;
+
+export const OP_HEADER_BYTES = 17;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Appends ops into growable ArrayBuffers; `take()` hands the filled one over. */
+export class OpWriter {
+  private buffer: ArrayBuffer;
+  private bytes: Uint8Array;
+  private view: DataView;
+  private offset = 0;
+  private readonly minBytes: number;
+
+  constructor(minBytes = 64 * 1024) {
+    this.minBytes = minBytes;
+    this.buffer = new ArrayBuffer(minBytes);
+    this.bytes = new Uint8Array(this.buffer);
+    this.view = new DataView(this.buffer);
+  }
+
+  /** Bytes written since the last `take()`. */
+  get length(): number {
+    return this.offset;
+  }
+
+  data(op: number, capture: number, time: number, chunk: Uint8Array): void {
+    const at = this.header(op, capture, time, chunk.byteLength);
+    this.bytes.set(chunk, at);
+    this.offset = at + chunk.byteLength;
+  }
+
+  text(op: number, capture: number, time: number, text: string): void {
+    const payload = encoder.encode(text);
+    this.data(op, capture, time, payload);
+  }
+
+  signal(op: number, capture: number, time: number): void {
+    this.offset = this.header(op, capture, time, 0);
+  }
+
+  /**
+   * The ops written so far, in an ArrayBuffer of exactly their size (one copy, made to be
+   * transferred); the writer keeps its own buffer for the next batch. A buffer grown for a burst
+   * shrinks back afterwards.
+   */
+  take(): ArrayBuffer {
+    const out = this.buffer.slice(0, this.offset);
+    if (this.buffer.byteLength > this.minBytes * 4) this.use(new ArrayBuffer(this.minBytes));
+    this.offset = 0;
+    return out;
+  }
+
+  private header(op: number, capture: number, time: number, length: number): number {
+    this.ensure(OP_HEADER_BYTES + length);
+    const view = this.view;
+    const o = this.offset;
+    view.setUint8(o, op);
+    view.setUint32(o + 1, capture, true);
+    view.setFloat64(o + 5, time, true);
+    view.setUint32(o + 13, length, true);
+    return o + OP_HEADER_BYTES;
+  }
+
+  private ensure(extra: number): void {
+    const need = this.offset + extra;
+    if (need <= this.buffer.byteLength) return;
+    let size = this.buffer.byteLength * 2;
+    while (size < need) size *= 2;
+    const grown = new ArrayBuffer(size);
+    new Uint8Array(grown).set(this.bytes.subarray(0, this.offset));
+    const offset = this.offset;
+    this.use(grown);
+    this.offset = offset;
+  }
+
+  private use(buffer: ArrayBuffer): void {
+    this.buffer = buffer;
+    this.bytes = new Uint8Array(buffer);
+    this.view = new DataView(buffer);
+    this.offset = 0;
+  }
+}
+
+export interface OpVisitor {
+  /** `payload` is a view into the batch (which is never reused, so it may be kept). */
+  op(op: number, capture: number, time: number, payload: Uint8Array): void;
+}
+
+/** Reads a batch written by `OpWriter`. A truncated op ends the batch (it cannot happen between the two ends). */
+export function readOps(buffer: ArrayBuffer, visitor: OpVisitor): void {
+  const length = buffer.byteLength;
+  const view = new DataView(buffer);
+  const bytes = new Uint8Array(buffer);
+  let o = 0;
+  while (o + OP_HEADER_BYTES <= length) {
+    const op = view.getUint8(o);
+    const capture = view.getUint32(o + 1, true);
+    const time = view.getFloat64(o + 5, true);
+    const n = view.getUint32(o + 13, true);
+    const start = o + OP_HEADER_BYTES;
+    if (start + n > length) return;
+    visitor.op(op, capture, time, bytes.subarray(start, start + n));
+    o = start + n;
+  }
+}
+
+export function payloadText(payload: Uint8Array): string {
+  return decoder.decode(payload);
+}
