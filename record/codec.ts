@@ -29,6 +29,22 @@ export function loadCollectorProto(): protoLoader.PackageDefinition {
   return loadProto('meshtap/v1/collector.proto', String);
 }
 
+let cachedRoot: protobuf.Root | undefined;
+
+/**
+ * A message type of `meshtap/v1/collector.proto` (and what it imports) as a protobufjs reflection
+ * type, field names as written (keepCase). The root is loaded once and shared.
+ */
+export function collectorMessageType(name: string): protobuf.Type {
+  if (cachedRoot === undefined) {
+    const root = new protobuf.Root();
+    root.resolvePath = (_origin, target) => (target.startsWith('/') ? target : `${PROTO_ROOT}/${target}`);
+    root.loadSync('meshtap/v1/collector.proto', { keepCase: true });
+    cachedRoot = root;
+  }
+  return cachedRoot.lookupType(name);
+}
+
 let cachedBatchEncoder: ((batch: RecordBatchMessage) => Buffer) | undefined;
 
 /**
@@ -40,10 +56,7 @@ let cachedBatchEncoder: ((batch: RecordBatchMessage) => Buffer) | undefined;
  */
 export function recordBatchEncoder(): (batch: RecordBatchMessage) => Buffer {
   if (cachedBatchEncoder === undefined) {
-    const root = new protobuf.Root();
-    root.resolvePath = (_origin, target) => (target.startsWith('/') ? target : `${PROTO_ROOT}/${target}`);
-    root.loadSync('meshtap/v1/collector.proto', { keepCase: true });
-    const type = root.lookupType('meshtap.v1.RecordBatch');
+    const type = collectorMessageType('meshtap.v1.RecordBatch');
     cachedBatchEncoder = (batch) => {
       const bytes = type.encode(batch).finish();
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
