@@ -22,6 +22,11 @@ export interface SidecarStats {
   inbound: DirectionStats;
   /** `exception`: a parser threw (a bug); `parse_error`: traffic the parser could not read. */
   parserErrors: { exception: number; parse_error: number };
+  /**
+   * Connection captures cut, by reason: `connection_budget` and `sidecar_budget` (the hand-off
+   * to the capture worker was full), `worker_failed`, `pending_exchanges` (a parser's backlog).
+   */
+  captureOverflow: Record<string, number>;
   /** mTLS outcomes per listener direction (`mesh`, `plaintext`, `peer_rejected`, `strict_plaintext_refused`, ...). */
   mtls: Record<Observer, Record<string, number>>;
   records: {
@@ -58,6 +63,7 @@ export function createSidecarStats(): SidecarStats {
     outbound: directionStats(),
     inbound: directionStats(),
     parserErrors: { exception: 0, parse_error: 0 },
+    captureOverflow: {},
     mtls: { outbound: {}, inbound: {} },
     records: { emitted: 0, offered: 0, dropped: {} },
   };
@@ -87,7 +93,8 @@ export interface SidecarMetricsSources {
 /** What the metrics read from the capture hand-off (sidecar/capture-worker/hand-off.ts). */
 export interface CaptureHandOffCounters {
   inFlightBytes: number;
-  overflow: Record<string, number>;
+  /** Bytes forwarded but not handed to capture because a budget was full, by budget. */
+  skippedBytes: Record<string, number>;
   workerRestarts: number;
 }
 
@@ -167,12 +174,22 @@ export function createSidecarMetrics(sources: SidecarMetricsSources): Registry {
   });
   new Counter({
     name: 'meshtap_sidecar_capture_overflow_total',
-    help: 'Connection captures cut because capture fell behind forwarding, by reason (connection_budget, sidecar_budget, worker_failed); their records say capture_overflow.',
+    help: 'Connection captures cut, by reason (connection_budget, sidecar_budget: the hand-off to the capture worker was full; worker_failed; pending_exchanges: too many pipelined requests awaiting responses); their records say capture_overflow.',
     labelNames: ['reason'],
     registers,
     collect() {
       this.reset();
-      for (const [reason, n] of Object.entries(sources.capture?.()?.overflow ?? {})) this.inc({ reason }, n);
+      for (const [reason, n] of Object.entries(stats.captureOverflow)) this.inc({ reason }, n);
+    },
+  });
+  new Counter({
+    name: 'meshtap_sidecar_capture_skipped_bytes_total',
+    help: 'Bytes forwarded but not handed to capture because a hand-off budget was full (connection_budget, sidecar_budget): inside a body the record says how much was not captured; elsewhere the capture was cut.',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(sources.capture?.()?.skippedBytes ?? {})) this.inc({ reason }, n);
     },
   });
   new Gauge({

@@ -20,11 +20,13 @@ import { createRecordSink } from '../proxy/record-sink.ts';
 import {
   OP_CLIENT_DATA,
   OP_CLIENT_END,
+  OP_CLIENT_SKIP,
+  OP_SERVER_SKIP,
+  payloadSkip,
   OP_CLOSE,
   OP_DISABLE,
   OP_META,
   OP_OPEN,
-  OP_OVERFLOW,
   OP_SERVER_DATA,
   OP_SERVER_END,
   OP_UNREACHABLE,
@@ -60,6 +62,8 @@ interface Capture {
   tap: CaptureTap;
   meta: ConnectionMeta;
   openedAt: bigint;
+  /** The next ordinal after the exchanges seen so far (a cut marker takes it). */
+  nextOrdinal: number;
 }
 
 function bump(counts: Record<string, number>, key: string): void {
@@ -121,6 +125,13 @@ export class CaptureEngine implements OpVisitor {
       case OP_SERVER_DATA:
         tap.serverData(payload);
         break;
+      case OP_CLIENT_SKIP:
+      case OP_SERVER_SKIP: {
+        const { bytes, reason } = payloadSkip(payload);
+        const before = this.counters.records.emitted;
+        if (!(op === OP_CLIENT_SKIP ? tap.clientSkip(bytes) : tap.serverSkip(bytes))) this.cutBySkip(capture, reason, before);
+        break;
+      }
       case OP_CLIENT_END:
         tap.clientEnd();
         break;
@@ -129,10 +140,6 @@ export class CaptureEngine implements OpVisitor {
         break;
       case OP_META:
         this.meta(capture, payload);
-        break;
-      case OP_OVERFLOW:
-        // Flushes what is pending as cut (`capture_overflow`); the connection's later bytes are not sent.
-        tap.close('capture_overflow');
         break;
       case OP_UNREACHABLE:
         this.unreachable(capture, payload);
@@ -160,12 +167,16 @@ export class CaptureEngine implements OpVisitor {
     const capture: Capture = {
       meta,
       openedAt: this.now,
+      nextOrdinal: 0,
       tap: new CaptureTap({
         factory: o.factory,
         clock: () => this.now,
         maxBodyBytes: o.maxBodyBytes,
         detectTimeoutMs: o.detectTimeoutMs,
-        onExchange: (exchange) => this.record(exchange, capture.meta),
+        onExchange: (exchange) => {
+          capture.nextOrdinal = Math.max(capture.nextOrdinal, exchange.ordinal + 1);
+          this.record(exchange, capture.meta);
+        },
         onEvent: (event) => this.event(event),
         onProtocol: (protocol) => bump(this.counters[meta.observer].connectionsByProtocol, protocol),
         onFault: () => this.counters.parserErrors.exception++,
@@ -181,6 +192,29 @@ export class CaptureEngine implements OpVisitor {
     } catch {
       this.counters.parserErrors.exception++;
     }
+  }
+
+  /** One record saying where capture stopped, when the cut left nothing else to say it. */
+  private marker(capture: Capture, reason: string): void {
+    this.record(
+      {
+        protocol: capture.tap.protocol ?? 'tcp',
+        ordinal: capture.nextOrdinal++,
+        start: this.now,
+        end: this.now,
+        error: 'capture_overflow',
+        error_detail: `capture cut (${reason}): the connection's later bytes were forwarded, not captured`,
+        bytes_out: 0,
+        bytes_in: 0,
+      },
+      capture.meta,
+    );
+  }
+
+  /** A skip the session could not absorb cut the capture (the tap flushed it as `capture_overflow`). */
+  private cutBySkip(capture: Capture, reason: string, emittedBefore: number): void {
+    bump(this.counters.captureOverflow, reason);
+    if (this.counters.records.emitted === emittedBefore) this.marker(capture, reason);
   }
 
   private unreachable(capture: Capture, payload: Uint8Array): void {
@@ -208,6 +242,7 @@ export class CaptureEngine implements OpVisitor {
 
   private event(event: CaptureEvent): void {
     if (event.kind === 'parse_error') this.counters.parserErrors.parse_error++;
+    else if (event.kind === 'capture_overflow') bump(this.counters.captureOverflow, event.reason);
   }
 
 }

@@ -10,10 +10,11 @@
  * records it completed back as messages.
  *
  * The budgets bound what capture may hold between the two threads: bytes handed off and not
- * yet processed, per connection and per sidecar. A chunk that would go over either cuts that
- * connection's capture: the worker is told (`OP_OVERFLOW`), flushes what it had as records
- * marked `capture_overflow`, and the connection's later bytes are forwarded but not captured.
- * Cuts are counted by reason (`connection_budget`, `sidecar_budget`, `worker_failed`).
+ * yet processed, per connection and per sidecar. A chunk that would go over either is not
+ * copied: the worker is told only its length (`OP_*_SKIP`). Inside a body the parser absorbs
+ * the gap and stays in step (the record's body is cut and says so); anywhere else the worker
+ * cuts that connection's capture, flushes what it had as `capture_overflow` records and counts
+ * the cut by reason (`connection_budget`, `sidecar_budget`). Skipped bytes are counted here.
  * Forwarding never waits for the worker and never slows for it.
  *
  * A worker that dies is replaced; the connections it was capturing are cut (counted), new
@@ -32,11 +33,13 @@ import {
   OP_DISABLE,
   OP_META,
   OP_OPEN,
-  OP_OVERFLOW,
   OP_SERVER_DATA,
   OP_SERVER_END,
+  OP_CLIENT_SKIP,
+  OP_SERVER_SKIP,
   OP_UNREACHABLE,
   OpWriter,
+  type SkipReason,
 } from './ops.ts';
 import { captureWorkerUrl } from './worker-url.ts';
 import type { CaptureWorkerData, FromWorker, ToWorker } from './messages.ts';
@@ -44,7 +47,6 @@ import type { CaptureWorkerData, FromWorker, ToWorker } from './messages.ts';
 export const DEFAULT_SIDECAR_CAPTURE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_CONNECTION_CAPTURE_BYTES = 4 * 1024 * 1024;
 
-export type OverflowReason = 'connection_budget' | 'sidecar_budget' | 'worker_failed';
 
 export interface CaptureHandOffOptions {
   /** What the worker needs to build records (plain data: it is cloned into the worker). */
@@ -70,8 +72,10 @@ export interface CaptureHandOffStats {
   inFlightBytes: number;
   batchesPosted: number;
   batchesDone: number;
-  /** Captures cut, by reason. */
-  overflow: Record<OverflowReason, number>;
+  /** Bytes not handed off because a budget was full, by budget. */
+  skippedBytes: Record<SkipReason, number>;
+  /** Captures cut because their worker failed. */
+  workerFailedCuts: number;
   workerRestarts: number;
 }
 
@@ -179,7 +183,8 @@ class HandOff implements CaptureHandOff {
     inFlightBytes: 0,
     batchesPosted: 0,
     batchesDone: 0,
-    overflow: { connection_budget: 0, sidecar_budget: 0, worker_failed: 0 },
+    skippedBytes: { connection_budget: 0, sidecar_budget: 0 },
+    workerFailedCuts: 0,
     workerRestarts: 0,
   };
   /** Captures of the current worker still open, so a failed worker's can be cut. */
@@ -249,11 +254,11 @@ class HandOff implements CaptureHandOff {
     if (processed > this.doneSeq) this.done(processed);
     this.release(capture);
     if (capture.inFlight + n > this.connectionBytes) {
-      this.cut(capture, 'connection_budget');
+      this.skip(capture, op, n, 'connection_budget');
       return;
     }
     if (this.counts.inFlightBytes + n > this.sidecarBytes) {
-      this.cut(capture, 'sidecar_budget');
+      this.skip(capture, op, n, 'sidecar_budget');
       return;
     }
     this.writer.data(op, capture.id, performance.now(), chunk);
@@ -294,10 +299,9 @@ class HandOff implements CaptureHandOff {
     capture.head = h;
   }
 
-  private cut(capture: WorkerCapture, reason: OverflowReason): void {
-    capture.cut = true;
-    this.counts.overflow[reason]++;
-    this.writer.text(OP_OVERFLOW, capture.id, performance.now(), reason);
+  private skip(capture: WorkerCapture, op: number, n: number, reason: SkipReason): void {
+    this.counts.skippedBytes[reason] += n;
+    this.writer.skip(op === OP_CLIENT_DATA ? OP_CLIENT_SKIP : OP_SERVER_SKIP, capture.id, performance.now(), n, reason);
     this.schedule();
   }
 
@@ -325,6 +329,8 @@ class HandOff implements CaptureHandOff {
       if (message.seq > this.doneSeq) this.done(message.seq);
       if (message.records !== undefined) this.deliver(message.records);
       if (message.counters !== undefined) this.mirror(message.counters);
+    } else if (message.kind === 'counters') {
+      this.mirror(message.counters);
     } else if (message.kind === 'flushed') {
       this.mirror(message.counters);
       this.waiters.get(message.id)?.(true);
@@ -369,6 +375,8 @@ class HandOff implements CaptureHandOff {
     Object.assign(stats.records.dropped, c.records.dropped);
     stats.parserErrors.exception = c.parserErrors.exception;
     stats.parserErrors.parse_error = c.parserErrors.parse_error;
+    // The worker's reasons (a parser's backlog) and this thread's (budgets) are distinct keys.
+    Object.assign(stats.captureOverflow, c.captureOverflow);
     Object.assign(stats.outbound.connectionsByProtocol, c.outbound.connectionsByProtocol);
     Object.assign(stats.inbound.connectionsByProtocol, c.inbound.connectionsByProtocol);
   }
@@ -378,7 +386,8 @@ class HandOff implements CaptureHandOff {
     this.wakeAll();
     if (this.closed) return;
     this.log('error', 'capture worker exited; starting a new one (connections it was capturing are cut)', { code, open_captures: this.live.size });
-    this.counts.overflow.worker_failed += this.live.size;
+    this.counts.workerFailedCuts += this.live.size;
+    this.options.stats.captureOverflow.worker_failed = this.counts.workerFailedCuts;
     for (const capture of this.live) capture.cut = true;
     this.live.clear();
     // The lost batches' bytes are no longer held anywhere.
@@ -423,7 +432,7 @@ class HandOff implements CaptureHandOff {
   }
 
   stats(): CaptureHandOffStats {
-    return { ...this.counts, overflow: { ...this.counts.overflow } };
+    return { ...this.counts, skippedBytes: { ...this.counts.skippedBytes } };
   }
 
   stallForTest(): () => void {

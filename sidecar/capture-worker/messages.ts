@@ -33,4 +33,6 @@ export type FromWorker =
   /** Batch `seq` is processed; its records (length-prefixed, packed) and, now and then, the counters. */
   | { kind: 'done'; seq: number; records?: ArrayBuffer; counters?: CaptureCounters }
   | { kind: 'flushed'; id: number; counters: CaptureCounters }
+  /** The counters, sent once things quiet down after a `done` that did not carry them. */
+  | { kind: 'counters'; counters: CaptureCounters }
   | { kind: 'failure'; stage: string; error: string };

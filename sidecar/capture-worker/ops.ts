@@ -26,8 +26,15 @@ export const OP_DISABLE = 7;
 export const OP_UNREACHABLE = 8;
 /** Payload: JSON of the connection facts that changed (mesh identities, connection id, fallback). */
 export const OP_META = 9;
-/** Payload: the overflow reason as text. The capture is cut here; later data ops are not sent. */
-export const OP_OVERFLOW = 10;
+/**
+ * Payload: `[bytes f64][reason u8]`. That many bytes passed unseen, because a budget was full
+ * (`SKIP_REASONS[reason]`): the session absorbs them inside a body, or the capture is cut.
+ */
+export const OP_CLIENT_SKIP = 11;
+export const OP_SERVER_SKIP = 12;
+
+export const SKIP_REASONS = ['connection_budget', 'sidecar_budget'] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
 
 export const OP_HEADER_BYTES = 17;
 
@@ -67,6 +74,13 @@ export class OpWriter {
 
   signal(op: number, capture: number, time: number): void {
     this.offset = this.header(op, capture, time, 0);
+  }
+
+  skip(op: number, capture: number, time: number, bytes: number, reason: SkipReason): void {
+    const at = this.header(op, capture, time, 9);
+    this.view.setFloat64(at, bytes, true);
+    this.view.setUint8(at + 8, SKIP_REASONS.indexOf(reason));
+    this.offset = at + 9;
   }
 
   /**
@@ -137,4 +151,9 @@ export function readOps(buffer: ArrayBuffer, visitor: OpVisitor): void {
 
 export function payloadText(payload: Uint8Array): string {
   return decoder.decode(payload);
+}
+
+export function payloadSkip(payload: Uint8Array): { bytes: number; reason: SkipReason } {
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  return { bytes: view.getFloat64(0, true), reason: SKIP_REASONS[view.getUint8(8)] ?? 'connection_budget' };
 }

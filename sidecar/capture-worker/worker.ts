@@ -9,7 +9,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { describeError } from '../../lib/errors.ts';
-import { encodeCallRecord } from '../shipper/temp-encode.ts';
+import { encodeCallRecord } from '../../record/record-writer.ts';
 import { resolveMaskPolicy } from '../mask/policy.ts';
 import { createCaptureFactory } from '../proxy/capture-factory.ts';
 import { createRecordMasker } from '../proxy/masking.ts';
@@ -19,13 +19,25 @@ import { readOps } from './ops.ts';
 
 const COUNTERS_EVERY_MS = 100;
 
+if (parentPort === null) throw new Error('the capture worker runs as a worker thread');
 const port = parentPort;
-if (port === null) throw new Error('the capture worker runs as a worker thread');
 const data = workerData as CaptureWorkerData;
 
 let out: Uint8Array[] = [];
 let outBytes = 0;
 let countersAt = 0;
+let countersTimer: NodeJS.Timeout | undefined;
+
+/** The counters of the last batches reach the metrics even when no batch follows. */
+function countersLater(): void {
+  if (countersTimer !== undefined) return;
+  countersTimer = setTimeout(() => {
+    countersTimer = undefined;
+    countersAt = performance.now();
+    const message: FromWorker = { kind: 'counters', counters: engine.counters };
+    port.postMessage(message);
+  }, COUNTERS_EVERY_MS);
+}
 
 const engine = new CaptureEngine({
   factory: createCaptureFactory(),
@@ -73,6 +85,8 @@ port.on('message', (message: ToWorker) => {
     if (now - countersAt >= COUNTERS_EVERY_MS) {
       countersAt = now;
       reply.counters = engine.counters;
+    } else {
+      countersLater();
     }
     port.postMessage(reply, records ? [records] : []);
   } else if (message.kind === 'counters') {

@@ -40,6 +40,18 @@ export function createOpaqueSession(
       touch(now);
       bytesIn += chunk.byteLength;
     },
+    skipClient(n, now) {
+      if (closed) return true;
+      touch(now);
+      bytesOut += n;
+      return true;
+    },
+    skipServer(n, now) {
+      if (closed) return true;
+      touch(now);
+      bytesIn += n;
+      return true;
+    },
     clientEnd(now) {
       touch(now);
     },

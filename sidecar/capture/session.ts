@@ -50,7 +50,9 @@ export type Exchange = Pick<
 export type CaptureEvent =
   | { kind: 'parse_error'; side: 'client' | 'server'; detail: string }
   | { kind: 'upgraded'; protocol: string }
-  | { kind: 'body_truncated' };
+  | { kind: 'body_truncated' }
+  /** The session cut its own capture (e.g. too many pipelined requests awaiting responses). */
+  | { kind: 'capture_overflow'; reason: string };
 
 export interface CaptureContext {
   /** Body capture limit per message (request or response), in bytes. */
@@ -69,6 +71,20 @@ export interface CaptureSession {
   clientData(chunk: Uint8Array, now: bigint): void;
   /** A copy of bytes the server sent towards the client. */
   serverData(chunk: Uint8Array, now: bigint): void;
+  /**
+   * `n` bytes passed from the client unseen (capture fell behind forwarding). True when the
+   * session absorbed them without losing its framing (inside a body: the record says the body
+   * was cut); false, or absent, when it cannot — the tap then cuts the capture.
+   */
+  skipClient?(n: number, now: bigint): boolean;
+  /** The same from the server. */
+  skipServer?(n: number, now: bigint): boolean;
+  /**
+   * Framing was lost to a gap (a skip the session could not absorb): flush what is pending as
+   * `capture_overflow` (or one marker record when nothing was) and find the next message
+   * boundary itself. Absent: the tap cuts the capture for the rest of the connection.
+   */
+  resync?(now: bigint, reason: string): void;
   /** The client half-closed (FIN) its direction. */
   clientEnd(now: bigint): void;
   /** The server half-closed (FIN) its direction. */

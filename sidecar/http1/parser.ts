@@ -57,6 +57,8 @@ export interface Http1ParserHandler {
   onHead(head: Http1Head): void;
   /** A slice of the decoded body (chunk framing removed); valid only during the call. */
   onBody(data: Uint8Array): void;
+  /** `n` body bytes passed unseen (see `skip`). */
+  onBodySkipped?(n: number): void;
   onTrailers(trailers: Http1HeaderList): void;
   /** The message ended; `wireBytes` counts every byte of it as sent. */
   onMessageComplete(wireBytes: number): void;
@@ -271,6 +273,44 @@ export class Http1Parser {
       }
     }
     return pos;
+  }
+
+  /** Back to the start of a message, everything in progress forgotten (capture resumes after a gap). */
+  reset(): void {
+    this.state = S_IDLE;
+    this.lineParts = [];
+    this.lineLen = 0;
+    this.sectionBytes = 0;
+    this.startSeen = false;
+    this.headers = [];
+    this.remaining = 0;
+    this.msgBytes = 0;
+    this.nextAfterComplete = S_IDLE;
+  }
+
+  /**
+   * `n` bytes passed without being seen (capture fell behind forwarding). Absorbed when they
+   * lie inside the current body — within a known length, within one chunk's data, or in a body
+   * read to the close — so framing stays exact; false otherwise (the caller must stop: where
+   * the next message starts is no longer known).
+   */
+  skip(n: number): boolean {
+    if (this.state === S_BODY_EOF) {
+      this.msgBytes += n;
+      this.handler.onBodySkipped?.(n);
+      return true;
+    }
+    if ((this.state === S_BODY_LENGTH || this.state === S_CHUNK_DATA) && n <= this.remaining) {
+      this.msgBytes += n;
+      this.remaining -= n;
+      this.handler.onBodySkipped?.(n);
+      if (this.remaining === 0) {
+        if (this.state === S_CHUNK_DATA) this.state = S_CHUNK_END;
+        else this.complete();
+      }
+      return true;
+    }
+    return false;
   }
 
   /**

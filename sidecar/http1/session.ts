@@ -34,7 +34,15 @@ export interface Http1SessionOptions {
    * counted; if the upgrade is then refused, capture stops. Default 64 KiB.
    */
   maxHeldBytes?: number;
+  /**
+   * Requests awaiting their responses at most (pipelining). Beyond it the connection's capture
+   * is cut: the waiting requests become `capture_overflow` records and the rest of the
+   * connection is not parsed. Default 128.
+   */
+  maxPendingExchanges?: number;
 }
+
+export const DEFAULT_MAX_PENDING_EXCHANGES = 128;
 
 type RequestPhase = 'request_head' | 'request_body' | 'request_done';
 type ResponsePhase = 'awaiting_response' | 'response_head' | 'response_body' | 'response_done';
@@ -56,6 +64,8 @@ interface MessageCapture {
   chunks: Buffer[];
   captured: number;
   size: number;
+  /** Body bytes that passed unseen (capture fell behind); nothing after them is kept. */
+  skipped?: number;
 }
 
 interface PendingExchange {
@@ -108,10 +118,33 @@ interface HeldChunk {
   now: bigint;
 }
 
+const REQUEST_LINE = /^[A-Z]{3,16} [^ \r\n]+ HTTP\/1\.[01]\r?$/;
+const STATUS_LINE = /^HTTP\/1\.[01] \d{3}/;
+
+/** The first line of `chunk` (up to 8 KiB), as latin1, or undefined without a line end. */
+function firstLine(chunk: Uint8Array): string | undefined {
+  const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  const lf = buf.indexOf(10);
+  if (lf === -1 || lf > 8192) return undefined;
+  return buf.toString('latin1', 0, lf);
+}
+
+/** A chunk that starts with a request line: where capture resumes after a gap. */
+function startsRequest(chunk: Uint8Array): boolean {
+  const line = firstLine(chunk);
+  return line !== undefined && REQUEST_LINE.test(line);
+}
+
+function startsResponse(chunk: Uint8Array): boolean {
+  const line = firstLine(chunk);
+  return line !== undefined && STATUS_LINE.test(line);
+}
+
 export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOptions = {}): CaptureSession {
   const maxHeadBytes = options.maxHeadBytes ?? DEFAULT_MAX_HEAD_BYTES;
   const maxHeldBytes = options.maxHeldBytes ?? 64 * 1024;
   const maxBody = Math.max(0, ctx.maxBodyBytes);
+  const maxPending = options.maxPendingExchanges ?? DEFAULT_MAX_PENDING_EXCHANGES;
 
   let mode: 'http' | 'upgraded' | 'stopped' | 'closed' = 'http';
   let now = 0n;
@@ -128,6 +161,10 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
   let heldBytes = 0;
   let heldOverflow = false;
   let tail: CaptureSession | undefined;
+  /** After a gap: each side waits for a chunk that starts a message (the server after the client). */
+  let resyncClient = false;
+  let resyncServer = false;
+  let resumed = false;
 
   const safeEmit = (exchange: Exchange): void => {
     try {
@@ -149,10 +186,19 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
     return undefined;
   };
 
+  const skipBody = (cap: MessageCapture | undefined, n: number): void => {
+    if (cap === undefined) return;
+    const before = cap.size;
+    cap.size += n;
+    cap.skipped = (cap.skipped ?? 0) + n;
+    if (before <= maxBody && cap.size > maxBody) safeEvent({ kind: 'body_truncated' });
+  };
+
   const captureBody = (cap: MessageCapture, data: Uint8Array): void => {
     const before = cap.size;
     cap.size += data.byteLength;
-    if (cap.captured < maxBody) {
+    // After a gap the bytes would not follow what was kept: count them only.
+    if (cap.captured < maxBody && cap.skipped === undefined) {
       const take = Math.min(maxBody - cap.captured, data.byteLength);
       cap.chunks.push(Buffer.from(data.subarray(0, take)));
       cap.captured += take;
@@ -165,6 +211,7 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
     const encoding = cap.headers['content-encoding'];
     const decoded = decodeBody(raw, encoding, { maxOutputBytes: maxBody, inputComplete: cap.captured === cap.size });
     if (decoded.error !== undefined) notes.push(`${side}.body: ${decoded.error}`);
+    if (cap.skipped !== undefined) notes.push(`${side}.body: ${cap.skipped} bytes not captured (capture fell behind forwarding)`);
     const msg: HttpMessage = {
       headers: cap.headers,
       body: decoded.body,
@@ -216,6 +263,10 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
       bytesIn: 0,
       notes: [],
     };
+    if (resumed && !responseOnly) {
+      resumed = false;
+      ex.notes.push('capture resumed after a gap: calls in the gap were not captured');
+    }
     queue.push(ex);
     return ex;
   };
@@ -249,6 +300,46 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
     }
   };
 
+  /** Too many requests wait for responses: they become `capture_overflow` records and capture stops. */
+  const cutBacklog = (): void => {
+    mode = 'stopped';
+    requests.stop();
+    responses.stop();
+    held = [];
+    safeEvent({ kind: 'capture_overflow', reason: 'pending_exchanges' });
+    const detail = `more than ${maxPending} requests awaiting responses: capture stopped for this connection`;
+    for (const ex of queue.splice(0, queue.length)) {
+      if (ex === reqCurrent) ex.bytesOut += requests.messageBytes;
+      if (ex === resCurrent) ex.bytesIn += responses.messageBytes;
+      ex.end = now;
+      safeEmit(toExchange(ex, ex.req === 'request_done' && ex.res === 'response_done' ? undefined : 'capture_overflow', detail));
+    }
+    reqCurrent = undefined;
+    resCurrent = undefined;
+  };
+
+  /** Framing lost to a gap: pending calls become `capture_overflow` records, both sides look for the next message. */
+  const resync = (): void => {
+    const detail = 'capture fell behind forwarding: bytes of this call were not captured';
+    const pending = queue.splice(0, queue.length);
+    if (pending.length === 0) pending.push(newExchangeDetached());
+    for (const ex of pending) {
+      if (ex === reqCurrent) ex.bytesOut += requests.messageBytes;
+      if (ex === resCurrent) ex.bytesIn += responses.messageBytes;
+      ex.end = now;
+      safeEmit(toExchange(ex, ex.req === 'request_done' && ex.res === 'response_done' ? undefined : 'capture_overflow', detail));
+    }
+    reqCurrent = undefined;
+    resCurrent = undefined;
+    requests.reset();
+    responses.reset();
+    holding = false;
+    held = [];
+    heldBytes = 0;
+    resyncClient = true;
+    resyncServer = true;
+  };
+
   const newExchangeDetached = (): PendingExchange => {
     const ex = newExchange(false);
     queue.pop();
@@ -263,6 +354,10 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
     'request',
     {
       onMessageBegin() {
+        if (queue.length >= maxPending) {
+          cutBacklog();
+          return;
+        }
         reqCurrent = newExchange(false);
       },
       onHead(head: Http1Head) {
@@ -297,6 +392,9 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
         const cap = reqCurrent?.request;
         if (cap === undefined) throw stateError('request body without a head');
         captureBody(cap, data);
+      },
+      onBodySkipped(n) {
+        skipBody(reqCurrent?.request, n);
       },
       onTrailers(list) {
         const cap = reqCurrent?.request;
@@ -351,6 +449,9 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
         const cap = resCurrent?.response;
         if (cap === undefined) throw stateError('response body without a head');
         captureBody(cap, data);
+      },
+      onBodySkipped(n) {
+        skipBody(resCurrent?.response, n);
       },
       onTrailers(list) {
         const cap = resCurrent?.response;
@@ -493,16 +594,47 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
       if (mode === 'upgraded') return tail?.clientData(chunk, t);
       if (mode !== 'http') return;
       now = t;
+      if (resyncClient) {
+        if (!startsRequest(chunk)) return;
+        resyncClient = false;
+        resumed = true;
+      }
       guard('client', () => feedClient(chunk));
     },
     serverData(chunk, t) {
       if (mode === 'upgraded') return tail?.serverData(chunk, t);
       if (mode !== 'http') return;
       now = t;
+      if (resyncServer) {
+        // Responses to calls in the gap come before the first request after it: skipped.
+        if (resyncClient || !startsResponse(chunk)) return;
+        resyncServer = false;
+      }
       guard('server', () => {
         const n = responses.execute(chunk);
         if (mode === 'upgraded' && n < chunk.byteLength) tail?.serverData(chunk.subarray(n), t);
       });
+    },
+    skipClient(n, t) {
+      if (mode === 'upgraded') return tail?.skipClient?.(n, t) ?? false;
+      if (mode !== 'http') return true;
+      if (resyncClient) return true;
+      if (holding) return false;
+      now = t;
+      return requests.skip(n);
+    },
+    skipServer(n, t) {
+      if (mode === 'upgraded') return tail?.skipServer?.(n, t) ?? false;
+      if (mode !== 'http') return true;
+      if (resyncServer) return true;
+      now = t;
+      return responses.skip(n);
+    },
+    resync(t) {
+      // The caller counts the cut (it knows which budget was full).
+      if (mode !== 'http') return;
+      now = t;
+      resync();
     },
     clientEnd(t) {
       if (mode === 'upgraded') return tail?.clientEnd(t);

@@ -134,6 +134,18 @@ export class CaptureTap {
     this.choose('tcp');
   }
 
+  /**
+   * `n` client bytes passed unseen (the hand-off to capture was full). True when the session
+   * absorbed them; otherwise the capture is cut here (`capture_overflow`) and false returned.
+   */
+  clientSkip(n: number): boolean {
+    return this.skip(n, true);
+  }
+
+  serverSkip(n: number): boolean {
+    return this.skip(n, false);
+  }
+
   clientEnd(): void {
     this.endOf(CLIENT_END);
   }
@@ -164,6 +176,31 @@ export class CaptureTap {
   /** Stops capturing without flushing (the proxy reports the connection's fate itself). */
   disable(): void {
     this.stop();
+  }
+
+  private skip(n: number, client: boolean): boolean {
+    if (this.state === OFF) return true;
+    if (this.state === CAPTURING) {
+      const session = this.session!;
+      let ok = false;
+      try {
+        ok = (client ? session.skipClient?.(n, this.options.clock()) : session.skipServer?.(n, this.options.clock())) ?? false;
+      } catch (err) {
+        this.fault(err);
+        return true;
+      }
+      if (ok) return true;
+      if (session.resync) {
+        try {
+          session.resync(this.options.clock(), 'gap');
+        } catch (err) {
+          this.fault(err);
+        }
+        return false;
+      }
+    }
+    this.close('capture_overflow');
+    return false;
   }
 
   private endOf(kind: number): void {

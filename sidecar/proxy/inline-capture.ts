@@ -36,6 +36,7 @@ export function createInlineCapture(options: InlineCaptureOptions): CaptureChann
         onExchange: (exchange) => options.onExchange(exchange, meta),
         onEvent: (event) => {
           if (event.kind === 'parse_error') stats.parserErrors.parse_error++;
+          else if (event.kind === 'capture_overflow') stats.captureOverflow[event.reason] = (stats.captureOverflow[event.reason] ?? 0) + 1;
         },
         onProtocol: count,
         onFault: () => stats.parserErrors.exception++,

@@ -8,42 +8,12 @@
  * connect timeout.
  */
 import * as grpc from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
-import { loadCollectorProto, type ShipAckMessage, type SidecarInfoMessage } from '../../record/codec.ts';
-import { PROTO_ROOT } from '../../record/proto-loader.ts';
+import { loadCollectorProto, type ShipAckMessage } from '../../record/codec.ts';
+import { encodeRecordBatch, encodeSidecarInfo } from '../../record/record-writer.ts';
 import type { EncodedBatch, ShipStream, ShipStreamHandlers, ShipTransport } from './transport.ts';
 
-// TEMPORARY until the hand-written writer lands.
-function varint(out: number[], v: number): void {
-  while (v > 127) {
-    out.push((v & 127) | 128);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-}
-function encodeRecordBatch(batch: EncodedBatch): Buffer {
-  const head: number[] = [0x08];
-  varint(head, batch.seq);
-  head.push(0x12);
-  varint(head, batch.sidecar.byteLength);
-  const parts: Uint8Array[] = [Buffer.from(head), batch.sidecar];
-  for (const r of batch.records) {
-    const h: number[] = [0x1a];
-    varint(h, r.byteLength);
-    parts.push(Buffer.from(h), r);
-  }
-  return Buffer.concat(parts);
-}
-let sidecarType: protobuf.Type | undefined;
-function encodeSidecarInfo(info: SidecarInfoMessage): Uint8Array {
-  if (!sidecarType) {
-    const root = new protobuf.Root();
-    root.resolvePath = (_origin, target) => (target.startsWith('/') ? target : `${PROTO_ROOT}/${target}`);
-    root.loadSync('meshtap/v1/collector.proto', { keepCase: true });
-    sidecarType = root.lookupType('meshtap.v1.SidecarInfo');
-  }
-  return sidecarType.encode(info).finish();
-}
+/** A batch framed from its encoded parts (no record is encoded again). */
+const serializeBatch = (batch: EncodedBatch): Buffer => encodeRecordBatch(batch.seq, batch.sidecar, batch.records);
 
 export interface GrpcTransportOptions {
   /** host:port */
@@ -72,7 +42,7 @@ function collectorClientConstructor(): CollectorClientConstructor {
     const service = definition['meshtap.v1.Collector'] as grpc.ServiceDefinition;
     // Same method, same wire bytes; the batch arrives encoded record by record, so the
     // serialiser only frames it.
-    const collector = { ...service, Ship: { ...service.Ship, requestSerialize: encodeRecordBatch } };
+    const collector = { ...service, Ship: { ...service.Ship, requestSerialize: serializeBatch } };
     const loaded = grpc.loadPackageDefinition({ ...definition, 'meshtap.v1.Collector': collector }) as unknown as {
       meshtap: { v1: { Collector: CollectorClientConstructor } };
     };

@@ -15,7 +15,7 @@ import type { CallRecord } from '../../record/record.ts';
 import type { ShipAckMessage, SidecarInfoMessage } from '../../record/codec.ts';
 import { createBackoff } from '../../lib/backoff.ts';
 import { decideBatch } from './batcher.ts';
-import { encodeCallRecord } from './temp-encode.ts';
+import { encodeCallRecord } from '../../record/record-writer.ts';
 import { createByteQueue, type QueueEntry } from './byte-queue.ts';
 import type { ShipperConfig } from './config.ts';
 import { DROP_REASONS, type DropReason, type ShipperMetrics, type ShipperStats } from './metrics.ts';

@@ -19,15 +19,27 @@ void t.test('with the collector stopped, traffic is unaffected and drops are cou
   t.equal(lab.collector?.exitCode, 0, 'collector stopped');
   await eventually('the shipper to notice', async () => ((await lab.metric(lab.client, 'meshtap_sidecar_shipper_connected')) === 0 ? true : undefined));
 
-  // 200 calls with 100 KiB bodies both ways: ~25 MiB of captured bodies per sidecar, more than
-  // the shipper may hold, so some records must be dropped while every call still succeeds.
-  const result = await lab.runClient<{ ok: number; slowest_ms: number }>('many', lab.appUrl('/echo?down=1'), '200', String(100 * 1024));
-  t.equal(result.ok, 200, 'every call answered with its own bytes');
-  t.ok(result.slowest_ms < 1000, `slowest call ${result.slowest_ms.toFixed(1)} ms`);
+  // Rounds of 100 calls with 100 KiB bodies both ways until the records held pass what the
+  // shipper may hold (8 MiB), so some must be dropped while every call still succeeds. Records
+  // are made on the capture worker after the calls were answered; a worker slower than the
+  // burst skips bytes and cuts captures, counted as such.
+  let calls = 0;
+  for (let round = 0; round < 8; round++) {
+    const result = await lab.runClient<{ ok: number; slowest_ms: number }>('many', lab.appUrl('/echo?down=1'), '100', String(100 * 1024));
+    calls += 100;
+    t.equal(result.ok, 100, `round ${round + 1}: every call answered with its own bytes`);
+    t.ok(result.slowest_ms < 1000, `slowest call ${result.slowest_ms.toFixed(1)} ms`);
+    for (const pod of [lab.client, lab.server]) {
+      await eventually('the capture worker to catch up', async () => ((await lab.metric(pod, 'meshtap_sidecar_capture_handoff_bytes')) === 0 ? true : undefined));
+    }
+    if ((await dropped(lab.client)) > 0 && (await dropped(lab.server)) > 0) break;
+  }
   for (const pod of [lab.client, lab.server]) {
+    const emitted = await lab.metric(pod, 'meshtap_sidecar_records_emitted_total');
+    const cut = await lab.metric(pod, 'meshtap_sidecar_capture_overflow_total');
+    t.ok(emitted >= calls || (emitted > 0 && cut > 0), `${pod.netns}: every exchange became a record, or the cuts are counted (${emitted} records, ${cut} cuts, ${calls} calls)`);
     const n = await dropped(pod);
     t.ok(n > 0, `${pod.netns}: ${n} records counted as dropped`);
-    t.ok((await lab.metric(pod, 'meshtap_sidecar_records_emitted_total')) >= 200, 'every exchange still became a record');
   }
   t.ok((await lab.metric(lab.client, 'meshtap_sidecar_records_dropped_total', { reason: 'collector_unavailable' })) > 0, 'reason: collector unavailable');
   t.ok((await lab.metric(lab.client, 'meshtap_sidecar_connections_total', { direction: 'outbound', protocol: 'http' })) >= 2, 'connections counted by protocol');

@@ -1,0 +1,252 @@
+/**
+ * The hand-off to the capture worker, over loopback with a real worker thread: records come
+ * back encoded and decode to what was sent; a stalled worker never slows forwarding — every
+ * request is answered byte-exact while captures are cut at the budgets (counted, and the
+ * records say `capture_overflow`), and the bytes held stay within the budget; a worker that
+ * dies is replaced.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { request, Agent, createServer, type Server } from 'node:http';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import protobuf from 'protobufjs';
+import t from 'tap';
+import { PROTO_ROOT } from '../../../record/proto-loader.ts';
+import { createEpochClock } from '../../../sidecar/clock.ts';
+import { createCaptureHandOff, type CaptureHandOff } from '../../../sidecar/capture-worker/hand-off.ts';
+import { createSidecarStats, type SidecarStats } from '../../../sidecar/metrics.ts';
+import { createSidecarProxy } from '../../../sidecar/proxy/proxy.ts';
+
+const root = new protobuf.Root();
+root.resolvePath = (_origin, target) => (target.startsWith('/') ? target : `${PROTO_ROOT}/${target}`);
+root.loadSync('meshtap/v1/record.proto', { keepCase: true });
+const recordType = root.lookupType('meshtap.v1.CallRecord');
+
+interface Decoded {
+  id: string;
+  protocol: string;
+  method?: string;
+  path?: string;
+  status_code?: number;
+  error?: string;
+  error_detail?: string;
+  request?: { body: Uint8Array; body_size: string };
+}
+
+const decode = (bytes: Uint8Array) => recordType.toObject(recordType.decode(bytes), { longs: String }) as Decoded;
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+interface Harness {
+  stats: SidecarStats;
+  handOff: CaptureHandOff;
+  records: Decoded[];
+  port: number;
+  agent: Agent;
+}
+
+/** An echo app (answers each body's hash), the proxy with the worker channel in front of it. */
+async function start(t: { teardown(fn: () => unknown): void }, budgets: { sidecarBytes?: number; connectionBytes?: number } = {}): Promise<Harness> {
+  const app: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => res.end(sha(Buffer.concat(chunks))));
+  });
+  app.keepAliveTimeout = 60_000;
+  app.listen(0, '127.0.0.1');
+  await once(app, 'listening');
+  const appPort = (app.address() as AddressInfo).port;
+  const stats = createSidecarStats();
+  const records: Decoded[] = [];
+  const clock = createEpochClock();
+  const handOff = createCaptureHandOff({
+    worker: { maxBodyBytes: 1024, detectTimeoutMs: 50, local: { pod: 'web', namespace: 'shop' }, mask: {}, shipping: true },
+    clock,
+    stats,
+    ...budgets,
+    onRecords: (batch) => {
+      for (const r of batch) records.push(decode(r));
+    },
+  });
+  await handOff.ready();
+  const proxy = createSidecarProxy({
+    host: '127.0.0.1',
+    outboundPort: 0,
+    inboundPort: 0,
+    podIp: '127.0.0.1',
+    inboundSourceAddress: '127.0.0.6',
+    clock,
+    stats,
+    capture: handOff,
+    originalDst: () => ({ ok: true, dst: { ip: '127.0.0.1', port: appPort } }),
+  });
+  const addresses = await proxy.listen();
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  t.teardown(async () => {
+    agent.destroy();
+    await proxy.stopAccepting();
+    await proxy.drain(0);
+    await handOff.close(2000);
+    app.closeAllConnections();
+    app.close();
+  });
+  return { stats, handOff, records, port: addresses.outbound.port, agent };
+}
+
+function post(h: Harness, path: string, body: Buffer): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: h.port, path, method: 'POST', agent: h.agent, headers: { 'content-length': body.length } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+void t.test('records come back from the worker encoded, masked and complete', async (t) => {
+  const h = await start(t);
+  const body = Buffer.from('{"user":"ann","password":"hunter2"}');
+  const answer = await post(h, '/login?x=1', body);
+  t.equal(answer.text, sha(body));
+  h.agent.destroy();
+  await new Promise((r) => setTimeout(r, 100));
+  t.ok(await h.handOff.flush(5000), 'flushed');
+  const login = h.records.find((r) => r.path === '/login?x=1');
+  t.ok(login, 'the request became a record');
+  t.equal(login?.method, 'POST');
+  t.equal(login?.status_code, 200);
+  t.notMatch(Buffer.from(login?.request?.body ?? []).toString(), /hunter2/, 'masked in the worker');
+  t.equal(h.stats.records.emitted, 1, 'the worker counts mirrored');
+  t.equal(h.stats.outbound.connectionsByProtocol.http, 1);
+});
+
+void t.test('a stalled worker: 10 000 requests answered byte-exact, captures cut at the budget and counted, memory bounded', async (t) => {
+  const sidecarBytes = 256 * 1024;
+  const connectionBytes = 64 * 1024;
+  const h = await start(t, { sidecarBytes, connectionBytes });
+  const release = h.handOff.stallForTest();
+  const before = process.memoryUsage().arrayBuffers;
+  let maxHeld = 0;
+  let wrong = 0;
+  const total = 10_000;
+  let next = 0;
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      const body = randomBytes(200 + (i % 300));
+      const answer = await post(h, `/item/${i}`, body);
+      if (answer.status !== 200 || answer.text !== sha(body)) wrong++;
+      maxHeld = Math.max(maxHeld, h.handOff.stats().inFlightBytes);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  const grown = process.memoryUsage().arrayBuffers - before;
+  t.equal(wrong, 0, 'every request answered with the hash of exactly what was sent');
+  t.ok(maxHeld <= sidecarBytes, `bytes held for capture stayed within the sidecar budget (max ${maxHeld})`);
+  t.ok(grown < 16 * 1024 * 1024, `array buffers grew by ${(grown / 1048576).toFixed(1)} MiB, not with the requests`);
+  const skipped = h.handOff.stats().skippedBytes;
+  t.ok(skipped.connection_budget + skipped.sidecar_budget > 0, `bytes over the budgets skipped and counted: ${JSON.stringify(skipped)}`);
+
+  release();
+  h.agent.destroy();
+  await new Promise((r) => setTimeout(r, 200));
+  t.ok(await h.handOff.flush(10_000), 'the worker caught up');
+  const cut = h.stats.captureOverflow;
+  t.ok((cut.connection_budget ?? 0) + (cut.sidecar_budget ?? 0) >= 1, `captures cut where a skip fell outside a body, counted: ${JSON.stringify(cut)}`);
+  const overflowed = h.records.filter((r) => r.error === 'capture_overflow');
+  t.ok(overflowed.length >= 1, `the cut shows on records (${overflowed.length} capture_overflow)`);
+  t.ok(h.records.length < total, 'requests after a cut are not captured');
+  t.equal(h.handOff.stats().inFlightBytes, 0, 'nothing held once the worker caught up');
+});
+
+void t.test('a worker that dies is replaced; its captures are counted as cut and new connections are captured', async (t) => {
+  const h = await start(t);
+  // A connection open in the worker when it dies.
+  const open = await post(h, '/before', Buffer.from('a'));
+  t.equal(open.status, 200);
+  const internals = h.handOff as unknown as { worker: { terminate(): Promise<number> } };
+  await internals.worker.terminate();
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(h.handOff.stats().workerRestarts, 1, 'a new worker');
+  t.ok((h.stats.captureOverflow.worker_failed ?? 0) >= 1, 'the open capture counted as cut');
+  h.agent.destroy();
+  const fresh = new Agent({ keepAlive: false });
+  const after = await new Promise<number>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: h.port, path: '/after', method: 'GET', agent: fresh }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  t.equal(after, 200, 'forwarding never stopped');
+  await new Promise((r) => setTimeout(r, 100));
+  t.ok(await h.handOff.flush(5000));
+  t.ok(h.records.some((r) => r.path === '/after'), 'the new worker captures');
+  fresh.destroy();
+});
+
+void t.test('100 000 pipelined requests with no responses: forwarded whole, the backlog cut at its bound and counted, memory bounded', async (t) => {
+  // An app that reads everything and never answers.
+  let appBytes = 0;
+  const sink = createNetServer((socket) => {
+    socket.on('data', (c: Buffer) => (appBytes += c.length));
+    socket.on('error', () => undefined);
+  });
+  sink.listen(0, '127.0.0.1');
+  await once(sink, 'listening');
+  const sinkPort = (sink.address() as AddressInfo).port;
+  const stats = createSidecarStats();
+  const records: Decoded[] = [];
+  const clock = createEpochClock();
+  const handOff = createCaptureHandOff({
+    worker: { maxBodyBytes: 1024, detectTimeoutMs: 50, local: { pod: 'web', namespace: 'shop' }, mask: {}, shipping: true },
+    clock,
+    stats,
+    onRecords: (batch) => {
+      for (const r of batch) records.push(decode(r));
+    },
+  });
+  await handOff.ready();
+  const proxy = createSidecarProxy({
+    host: '127.0.0.1',
+    outboundPort: 0,
+    inboundPort: 0,
+    podIp: '127.0.0.1',
+    inboundSourceAddress: '127.0.0.6',
+    clock,
+    stats,
+    capture: handOff,
+    originalDst: () => ({ ok: true, dst: { ip: '127.0.0.1', port: sinkPort } }),
+  });
+  const { outbound } = await proxy.listen();
+  t.teardown(async () => {
+    await proxy.stopAccepting();
+    await proxy.drain(0);
+    await handOff.close(2000);
+    sink.close();
+  });
+  const rssBefore = process.memoryUsage().rss;
+  const one = Buffer.from('GET /pipelined HTTP/1.1\r\nHost: app\r\n\r\n');
+  const total = 100_000;
+  const client = connect({ host: '127.0.0.1', port: outbound.port });
+  await once(client, 'connect');
+  // In slices of 1000 requests, as a client writing as fast as the socket takes them.
+  for (let i = 0; i < total; i += 1000) {
+    if (!client.write(Buffer.concat(Array.from({ length: 1000 }, () => one)))) await once(client, 'drain');
+  }
+  const expected = one.length * total;
+  const deadline = Date.now() + 30_000;
+  while (appBytes < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.equal(appBytes, expected, 'every byte of every request reached the app');
+  t.ok(await handOff.flush(10_000), 'the worker caught up');
+  const rssGrowth = process.memoryUsage().rss - rssBefore;
+  t.equal(stats.captureOverflow.pending_exchanges, 1, 'the backlog cut once, counted');
+  const cut = records.filter((r) => r.error === 'capture_overflow');
+  t.equal(cut.length, 128, 'the requests awaiting responses became capture_overflow records');
+  t.ok(records.length <= 128, 'nothing after the cut is parsed');
+  t.ok(rssGrowth < 96 * 1024 * 1024, `RSS grew by ${(rssGrowth / 1048576).toFixed(1)} MiB for 100 000 requests`);
+  client.destroy();
+});
