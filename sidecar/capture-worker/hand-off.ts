@@ -3,8 +3,8 @@
  * worker, and the encoded records it sends back, handed to the shipper.
  *
  * Per chunk the forwarding thread does only this: read a clock, check two byte budgets and copy
- * the chunk into the current batch. Once per event-loop turn (`setImmediate`) the batch is
- * transferred to the worker. The worker publishes the number of the last batch it processed in
+ * the chunk into the current batch. The batch is transferred to the worker every couple of
+ * milliseconds, or at the end of the loop turn once it is large. The worker publishes the number of the last batch it processed in
  * shared memory (read with `Atomics.load`, so a busy forwarding loop releases bytes as soon as
  * the worker is done with them, not when it gets round to the worker's messages) and sends the
  * records it completed back as messages.
@@ -43,6 +43,16 @@ import {
 } from './ops.ts';
 import { captureWorkerUrl } from './worker-url.ts';
 import type { CaptureWorkerData, FromWorker, ToWorker } from './messages.ts';
+
+/**
+ * The worker's V8 heap: a small young generation (its garbage is short-lived parse state and
+ * records, collected often and cheaply) and an old generation well above what the budgets let
+ * it hold. A worker out of memory dies and is replaced (its captures counted as cut).
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 96 };
+
+const POST_BYTES = 32 * 1024;
+const POST_MS = 2;
 
 export const DEFAULT_SIDECAR_CAPTURE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_CONNECTION_CAPTURE_BYTES = 4 * 1024 * 1024;
@@ -174,6 +184,8 @@ class HandOff implements CaptureHandOff {
   /** Bytes of posted, unprocessed batches, by seq (in order). */
   private readonly posted = new Map<number, number>();
   private flushScheduled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   private closed = false;
   private readyPromise!: Promise<void>;
   /** flush() calls waiting for the worker's answer to their `counters` message, by id. */
@@ -205,7 +217,7 @@ class HandOff implements CaptureHandOff {
     const data: CaptureWorkerData = { ...this.options.worker, timeBaseNs: this.timeBaseNs.toString(), progress: this.progress };
     const worker = new Worker(this.options.workerUrl ?? captureWorkerUrl(), {
       workerData: data,
-      resourceLimits: this.options.resourceLimits,
+      resourceLimits: this.options.resourceLimits ?? WORKER_LIMITS,
       stdout: false,
       stderr: false,
     });
@@ -305,14 +317,28 @@ class HandOff implements CaptureHandOff {
     this.schedule();
   }
 
+  /**
+   * A batch goes to the worker at the end of the loop turn once it holds `POST_BYTES`, else
+   * `POST_MS` after its first op: each message costs the forwarding thread about as much as
+   * a few kilobytes of copying, so small batches are gathered over a couple of milliseconds.
+   */
   private schedule(): void {
+    if (this.writer.length >= POST_BYTES) {
+      if (this.immediate === undefined) this.immediate = setImmediate(() => this.post());
+      return;
+    }
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.post());
+    this.timer = setTimeout(() => this.post(), POST_MS);
+    this.timer.unref();
   }
 
   private post(): void {
     this.flushScheduled = false;
+    clearTimeout(this.timer);
+    clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
     if (this.writer.length === 0) return;
     const seq = this.seq++;
     const buffer = this.writer.take();
