@@ -10,6 +10,9 @@
  *   half-close HOST PORT BYTES         send, shut down writing, read the answer
  *   banner HOST PORT                   time from connect to the server's first bytes
  *   many URL COUNT BYTES               COUNT sequential echo POSTs of BYTES random bytes each
+ *   adversarial URL ROUNDS             POSTs of bodies built to make detectors slow ('a' x 60 000 + '@', long
+ *                                      digit runs, 'eyJ.' runs, deep JSON), every kind ROUNDS times, sequentially
+ *   probe URL MS                       GETs one after another on a second connection for MS ms; the slowest
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
@@ -122,6 +125,43 @@ async function main(argv: string[]): Promise<unknown> {
         const echoed = Buffer.from(await res.arrayBuffer());
         slowestMs = Math.max(slowestMs, performance.now() - started);
         if (res.status === 200 && echoed.equals(body)) ok++;
+      }
+      return { ok, slowest_ms: slowestMs };
+    }
+    case 'adversarial': {
+      const [url, rounds] = args;
+      const bodies = [
+        { type: 'text/plain', body: 'a'.repeat(60_000) + '@' },
+        { type: 'application/json', body: JSON.stringify({ note: 'a'.repeat(60_000) + '@', password: 'hunter2' }) },
+        { type: 'text/plain', body: '4'.repeat(60_000) },
+        { type: 'text/plain', body: '1 2 3 4 5 6 7 8 9 0 '.repeat(3000) },
+        { type: 'text/plain', body: 'eyJ.'.repeat(15_000) },
+        { type: 'application/json', body: '['.repeat(30_000) + ']'.repeat(30_000) },
+        { type: 'application/x-www-form-urlencoded', body: 'a=' + '%'.repeat(60_000) },
+      ];
+      let ok = 0;
+      let sent = 0;
+      for (let r = 0; r < Number(rounds); r++) {
+        for (const { type, body } of bodies) {
+          sent++;
+          const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': type } });
+          const echoed = await res.text();
+          if (res.status === 200 && echoed === body) ok++;
+        }
+      }
+      return { ok, sent };
+    }
+    case 'probe': {
+      const [url, ms] = args;
+      const until = performance.now() + Number(ms);
+      let ok = 0;
+      let slowestMs = 0;
+      while (performance.now() < until) {
+        const started = performance.now();
+        const res = await fetch(url);
+        await res.arrayBuffer();
+        slowestMs = Math.max(slowestMs, performance.now() - started);
+        if (res.status === 200) ok++;
       }
       return { ok, slowest_ms: slowestMs };
     }

@@ -313,9 +313,10 @@ export class MeshLab {
     return `http://${this.server.ip}:${port}${path}`;
   }
 
-  async calls(limit = 1000): Promise<CallRecordJson[]> {
+  async calls(limit = 1000, filter?: string): Promise<CallRecordJson[]> {
     if (!this.collectorPorts) throw new Error('no collector');
-    const res = await fetch(`http://${this.net.gateway}:${this.collectorPorts.http}/api/calls?limit=${limit}`, { headers: { authorization: `Bearer ${this.apiToken}` } });
+    const query = `limit=${limit}${filter === undefined ? '' : `&filter=${encodeURIComponent(filter)}`}`;
+    const res = await fetch(`http://${this.net.gateway}:${this.collectorPorts.http}/api/calls?${query}`, { headers: { authorization: `Bearer ${this.apiToken}` } });
     if (res.status !== 200) throw new Error(`collector answered ${res.status}: ${await res.text()}`);
     return ((await res.json()) as { calls: CallRecordJson[] }).calls;
   }
