@@ -22,7 +22,7 @@ function forbid(files, folders, why) {
 const ALL_FOLDERS = ['bench', 'bin', 'certs', 'collector', 'controller', 'lab', 'scripts', 'sidecar', 'test', 'webhook'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'coverage/**', '.tap/**', 'out/**', 'dashboard/dist/**', 'collector/dashboard/dist/**'] },
+  { ignores: ['node_modules/**', 'coverage/**', '.tap/**', 'out/**', 'dist/**', 'dashboard/dist/**', 'collector/dashboard/dist/**'] },
   {
     files: ['**/*.ts'],
     extends: [tseslint.configs.recommended],

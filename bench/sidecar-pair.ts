@@ -10,7 +10,8 @@ import { waitMeshReady, type MeshControl } from './mesh-control.ts';
 import { PairStats, containerPids, rssMiB } from './proc-stats.ts';
 import { stopInNetns, type ProxyPair } from './proxy-pair.ts';
 import type { Pair } from './results.ts';
-import { ADMIN_PORT, MESHTAP, NODE, POD_NAMES, POD_NAMESPACE, PROXY_UID, REPO, benchEnv, sleep } from './settings.ts';
+import { SIDECAR_NODE_OPTIONS, podEntry } from '../lib/pod-entry.ts';
+import { ADMIN_PORT, NODE, POD_NAMES, POD_NAMESPACE, PROXY_UID, REPO, benchEnv, sleep } from './settings.ts';
 
 export interface SidecarPairOptions {
   capture: boolean;
@@ -44,7 +45,7 @@ async function timeToReady(pod: PodNetns, t0: number, timeoutMs = 60_000): Promi
 export async function startSidecarPair(net: PodNetwork, pods: PodNetns[], collector: Collector, options: SidecarPairOptions): Promise<ProxyPair> {
   const t0 = performance.now();
   const children = pods.map((pod, i) =>
-    spawnInNetns(pod.netns, NODE, [MESHTAP, 'sidecar'], {
+    spawnInNetns(pod.netns, NODE, [podEntry(), 'sidecar'], {
       uid: PROXY_UID,
       cwd: REPO,
       env: {
@@ -59,7 +60,7 @@ export async function startSidecarPair(net: PodNetwork, pods: PodNetns[], collec
         MESHTAP_LOG_LEVEL: 'warn',
         MESHTAP_CAPTURE: options.capture ? 'on' : 'off',
         ...options.mesh?.sidecarEnv(i as 0 | 1),
-        ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions[i] } : {}),
+        NODE_OPTIONS: [SIDECAR_NODE_OPTIONS, options.nodeOptions?.[i]].filter(Boolean).join(' '),
       },
     }),
   );

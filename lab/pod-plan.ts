@@ -21,6 +21,8 @@ export interface PodContext {
   /** The pinned Node binary and the meshtap entry point. */
   node: string;
   meshtapBin: string;
+  /** The compiled pod entry: what `meshtap init|sidecar|wait-ready` run, as in the image. */
+  meshtapPodBin: string;
   /** Working directory when a container sets no `workingDir` (the image's WORKDIR: the repository). */
   workingDir: string;
   /** Directory holding the demo apps (`<name>.ts`). */
@@ -209,10 +211,13 @@ function argvOf(c: Container, env: Record<string, string>, ctx: PodContext, moun
   return [...resolveProgram(command, ctx), ...args];
 }
 
+/** The commands the image runs from the compiled pod entry (bin/pod-commands.ts). */
+const POD_COMMAND_NAMES = new Set(['init', 'sidecar', 'wait-ready']);
+
 /** `meshtap …` runs the repository's entry point on the pinned Node; `node` is the pinned Node. */
 function resolveProgram(command: string[], ctx: PodContext): string[] {
   const [program, ...rest] = command;
-  if (program === 'meshtap') return [ctx.node, ctx.meshtapBin, ...rest];
+  if (program === 'meshtap') return [ctx.node, POD_COMMAND_NAMES.has(rest[0]) ? ctx.meshtapPodBin : ctx.meshtapBin, ...rest];
   if (program === 'node') return [ctx.node, ...rest];
   return command;
 }

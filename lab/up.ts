@@ -11,6 +11,7 @@
  * Every name is written to the state file before the thing is created, so `lab down` can
  * always undo what exists.
  */
+import { podEntry } from '../lib/pod-entry.ts';
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -383,6 +384,7 @@ export class LabStarter {
         podDir: ps.dir,
         node: NODE,
         meshtapBin: MESHTAP_BIN,
+        meshtapPodBin: podEntry(),
         appsDir: APPS_DIR,
         workingDir: REPO,
         path: LAB_PATH,

@@ -97,6 +97,7 @@ export function isErrorCatalog(value: unknown): value is ErrorCatalog {
 
 /** Codes shared by every `meshtap` command (the CLI helpers in `cli.ts`). */
 export const CLI_ERR_USAGE = 'CLI_ERR_USAGE';
+export const CLI_ERR_NOT_BUILT = 'CLI_ERR_NOT_BUILT';
 
 export const cliErrors = defineErrors(
   { component: 'lib', title: 'command line (every `meshtap` command)', prefix: 'CLI_ERR_' },
@@ -105,6 +106,10 @@ export const cliErrors = defineErrors(
       summary: 'A flag, argument or environment variable of a `meshtap` command is missing, unknown or has a value the command cannot use.',
       action: 'Read the message (it names the flag and the value); run `meshtap <command> --help` for usage.',
       exitCode: 2,
+    },
+    [CLI_ERR_NOT_BUILT]: {
+      summary: 'The compiled pod entry (`dist/meshtap-pod.js`, what sidecars and init containers run) is missing.',
+      action: 'Run `npm run build` (`npm ci` runs it).',
     },
   },
 );

@@ -1,3 +1,4 @@
+import { SIDECAR_NODE_OPTIONS } from '../lib/pod-entry.ts';
 import { posix } from 'node:path';
 import type { MtlsMode } from './annotations.ts';
 import type { InjectorConfig } from './injector-config.ts';
@@ -111,6 +112,8 @@ export function buildSidecarContainer(config: InjectorConfig, settings: PodInjec
       { name: 'MESHTAP_TRUST_BUNDLE', value: TRUST_BUNDLE_FILE },
       { name: 'MESHTAP_TRUST_DOMAIN', value: config.trustDomain },
       { name: 'MESHTAP_MTLS_MODE', value: settings.mtlsMode },
+      // V8 limits fit for a sidecar (lib/pod-entry.ts says why these).
+      { name: 'NODE_OPTIONS', value: SIDECAR_NODE_OPTIONS },
       ...(settings.probePorts.length > 0 ? [{ name: 'MESHTAP_PROBE_PORTS', value: settings.probePorts.join(',') }] : []),
       ...(settings.maskKeys !== undefined && settings.maskKeys.length > 0 ? [{ name: 'MESHTAP_MASK_KEYS', value: settings.maskKeys.join(',') }] : []),
     ],

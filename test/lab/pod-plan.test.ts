@@ -72,6 +72,7 @@ function ctx(ip: string): PodContext {
     podDir: '/state/pods/p',
     node: '/repo/node',
     meshtapBin: '/repo/bin/meshtap.ts',
+    meshtapPodBin: '/repo/dist/meshtap-pod.js',
     appsDir: '/repo/lab/apps',
     workingDir: '/repo',
     path: '/repo/bin:/usr/bin',
@@ -99,7 +100,7 @@ void t.test('an injected pod runs init, then the sidecar with exactly its env, t
     ['app', 'app', 1000],
   ]);
   const [init, sidecar, app] = plan.processes;
-  t.same(init.argv.slice(0, 3), ['/repo/node', '/repo/bin/meshtap.ts', 'init'], 'meshtap runs from the repository on the pinned Node');
+  t.same(init.argv.slice(0, 3), ['/repo/node', '/repo/dist/meshtap-pod.js', 'init'], 'the pod commands run compiled, on the pinned Node, as in the image');
   t.equal(init.env.XTABLES_LOCKFILE, '/state/pods/p/volumes/meshtap-tmp/xtables.lock', 'paths under a mount are mapped to the volume');
   t.match(sidecar.env, {
     POD_NAME: 'web',

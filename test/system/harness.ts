@@ -7,6 +7,7 @@
  * `destroy()` removes everything (processes, namespaces with their rules, links, bridge) and
  * `leftovers()` lists whatever survived, so a test can assert nothing is left behind.
  */
+import { SIDECAR_NODE_OPTIONS, podEntry } from '../../lib/pod-entry.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import type { CallRecordJson } from '../../record/record-json.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const NODE = join(REPO, 'node_modules/.bin/node');
+export { podEntry };
 export const MESHTAP = join(REPO, 'bin/meshtap.ts');
 const APP_SCRIPT = join(REPO, 'test/system/app-server.ts');
 const CLIENT_SCRIPT = join(REPO, 'test/system/client.ts');
@@ -252,7 +254,7 @@ export class MeshLab {
   }
 
   private async init(pod: PodNetns, excludeInboundPorts: number[]): Promise<void> {
-    const args = [MESHTAP, 'init'];
+    const args = [podEntry(), 'init'];
     if (excludeInboundPorts.length > 0) args.push('--exclude-inbound-ports', excludeInboundPorts.join(','));
     await execInNetns(pod.netns, NODE, args);
   }
@@ -268,6 +270,7 @@ export class MeshLab {
       SERVICE_ACCOUNT: 'default',
       // The injector's default: this harness's collector serves plaintext ingest.
       MESHTAP_COLLECTOR_TLS: 'off',
+      NODE_OPTIONS: SIDECAR_NODE_OPTIONS,
       ...extra,
     };
     if (this.collectorPorts) env.MESHTAP_COLLECTOR_ADDR = `${this.net.gateway}:${this.collectorPorts.grpc}`;
@@ -276,7 +279,7 @@ export class MeshLab {
 
   private async startSidecar(name: string, pod: PodNetns, extra?: Record<string, string>): Promise<SidecarHandle> {
     const proc = this.track(
-      new Proc(`sidecar ${name}`, spawnInNetns(pod.netns, NODE, [MESHTAP, 'sidecar'], { uid: PROXY_UID, cwd: REPO, env: this.sidecarEnv(name, pod, extra) })),
+      new Proc(`sidecar ${name}`, spawnInNetns(pod.netns, NODE, [podEntry(), 'sidecar'], { uid: PROXY_UID, cwd: REPO, env: this.sidecarEnv(name, pod, extra) })),
     );
     // Generous: on a loaded 2-core machine loading the sidecar's modules alone can take seconds.
     await proc.waitFor(/"msg":"listening"/, 45_000);
@@ -288,7 +291,7 @@ export class MeshLab {
 
   /** `meshtap wait-ready` inside the pod, as the webhook's postStart fallback runs it. */
   async waitReady(pod: PodNetns, timeoutSeconds = 20): Promise<void> {
-    await execInNetns(pod.netns, NODE, [MESHTAP, 'wait-ready', '--admin-port', String(ADMIN_PORT), '--timeout-seconds', String(timeoutSeconds)]);
+    await execInNetns(pod.netns, NODE, [podEntry(), 'wait-ready', '--admin-port', String(ADMIN_PORT), '--timeout-seconds', String(timeoutSeconds)]);
   }
 
   /** Runs `test/system/client.ts` in the client pod as the app uid; returns its JSON result. */

@@ -1,0 +1,50 @@
+/**
+ * The `meshtap` process around one command: picks the command from argv, runs it with the
+ * process's streams and environment, and turns its result into the exit code. Shared by the
+ * full CLI (`bin/meshtap.ts`) and the pod's compiled entry (`bin/meshtap-pod.ts`).
+ */
+import type { CommandRun } from './cli.ts';
+import { cliErrors, describeError, isMeshtapError } from './errors.ts';
+
+export interface CommandEntry {
+  summary: string;
+  /** Loaded only when used: a command pays for its own modules alone. */
+  load: () => Promise<{ run: CommandRun }>;
+}
+
+function usage(commands: Record<string, CommandEntry>): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `usage: meshtap <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun "meshtap <command> --help" for a command's options.\n`;
+}
+
+async function main(commands: Record<string, CommandEntry>, argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage(commands));
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`meshtap: unknown command "${name}"\n\n${usage(commands)}`);
+    return 2;
+  }
+  const mod = await command.load();
+  return mod.run(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+}
+
+/** Runs the command named by `argv[0]` and sets the process's exit code from it. */
+export function runCommandMain(commands: Record<string, CommandEntry>, argv: string[]): void {
+  main(commands, argv).then(
+    (code) => {
+      process.exitCode = code;
+      // The command is done: a handle still open (a socket to a peer that vanished without FIN)
+      // must not keep the process alive. Unref'd, so a clean exit is not delayed.
+      setTimeout(() => process.exit(code), 2000).unref();
+    },
+    (err: unknown) => {
+      process.stderr.write(`meshtap: ${describeError(err)}\n`);
+      process.exitCode = (isMeshtapError(err) && cliErrors.exitCode(err.code)) || 1;
+    },
+  );
+}

@@ -1,0 +1,45 @@
+/**
+ * The compiled pod entry (`npm run build` → dist/): what it holds and that it runs. The
+ * sidecar and init must not load the collector, the webhook, the controller, the lab or their
+ * packages; the capture worker sits beside the entry, where the sidecar looks for it.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { podEntry } from '../../lib/pod-entry.ts';
+
+const run = promisify(execFile);
+const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
+const NODE = process.execPath;
+
+interface Meta {
+  inputs: Record<string, unknown>;
+  outputs: Record<string, { imports: Array<{ path: string; external?: boolean }> }>;
+}
+
+void t.test('the build holds the pod entry and the capture worker, and only what a pod uses', async (t) => {
+  const entry = podEntry();
+  t.ok(existsSync(entry));
+  t.ok(existsSync(`${DIST}capture-worker.js`), 'the capture worker beside the entry');
+  const meta = JSON.parse(readFileSync(`${DIST}meta.json`, 'utf8')) as Meta;
+  const folders = new Set(Object.keys(meta.inputs).map((f) => f.split('/')[0]));
+  for (const forbidden of ['collector', 'webhook', 'controller', 'lab', 'bench', 'test']) t.notOk(folders.has(forbidden), `nothing from ${forbidden}/`);
+  const packages = new Set(Object.values(meta.outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path)));
+  for (const forbidden of ['fastify', '@kubernetes/client-node', '@bufbuild/cel', 'yaml', 'fast-json-patch']) t.notOk(packages.has(forbidden), `${forbidden} not imported`);
+  t.ok(packages.has('@grpc/grpc-js'), 'the packages a sidecar does use stay external');
+  const worker = meta.outputs['dist/capture-worker.js'];
+  const workerPackages = worker.imports.filter((i) => i.external && !i.path.startsWith('node:')).map((i) => i.path);
+  t.same(workerPackages.filter((p) => ['@grpc/grpc-js', 'zod', 'prom-client', 'node-forge'].includes(p)), [], 'the worker imports no gRPC, zod, metrics or certificates');
+});
+
+void t.test('the compiled commands run', async (t) => {
+  const sidecar = await run(NODE, [podEntry(), 'sidecar', '--help']);
+  t.match(sidecar.stdout, /usage: meshtap sidecar/);
+  const init = await run(NODE, [podEntry(), 'init', '--help']);
+  t.match(init.stdout, /usage: meshtap init/);
+  const unknown = await run(NODE, [podEntry(), 'collector']).catch((err: { code: number; stderr: string }) => err);
+  t.equal((unknown as { code: number }).code, 2, 'only the pod commands are in it');
+  t.match((unknown as { stderr: string }).stderr, /unknown command "collector"/);
+});
