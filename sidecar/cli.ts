@@ -55,6 +55,9 @@ configuration (environment):
   MESHTAP_LOG_LEVEL                 debug|info|warn|error (default ${d.logLevel})
   MESHTAP_CAPTURE                   on|off; off only forwards (default on)
   MESHTAP_DETECT_TIMEOUT_MS         protocol detection window once the client spoke (default ${d.detectTimeoutMs})
+  MESHTAP_CAPTURE_BUFFER_BYTES      bytes handed to the capture worker and not processed yet, at most
+                                    (default ${d.captureBufferBytes}); beyond it capture skips and cuts, forwarding never waits
+  MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES  the same per connection (default ${d.captureConnectionBufferBytes})
   MESHTAP_DRAIN_SECONDS             drain time after SIGTERM (default ${d.drainSeconds})
   MESHTAP_MTLS_MODE                 off|permissive|strict (default: permissive with a CA, else off)
   MESHTAP_CA_ADDR                   the CA (host:port); with it the sidecar gets a workload certificate
@@ -193,6 +196,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       },
       clock,
       stats,
+      sidecarBytes: config.captureBufferBytes,
+      connectionBytes: config.captureConnectionBufferBytes,
       onRecords: (records) => {
         if (!liveShipper) return;
         for (const record of records) if (liveShipper.offerEncoded(record)) stats.records.offered++;

@@ -66,6 +66,12 @@ export const SIDECAR_DEFAULTS = Object.freeze({
    * opaque TCP. 100 ms covers a slow first segment without keeping copies around for long.
    */
   detectTimeoutMs: 100,
+  /**
+   * Bytes handed to the capture worker and not processed yet, for the sidecar and per
+   * connection: the bound on capture's memory when it falls behind (capture-worker/README.md).
+   */
+  captureBufferBytes: 16 * 1024 * 1024,
+  captureConnectionBufferBytes: 4 * 1024 * 1024,
   /** Kubernetes gives 30 s by default between SIGTERM and SIGKILL; 5 s leaves room for the app. */
   drainSeconds: 5,
   /** Without MESHTAP_MTLS_MODE: `permissive` when MESHTAP_CA_ADDR is set, else `off`. */
@@ -120,6 +126,10 @@ export const sidecarEnvSchema = z
       .transform((v) => v === 'on')
       .default(SIDECAR_DEFAULTS.capture),
     MESHTAP_DETECT_TIMEOUT_MS: integer(1, 10000, 'expected milliseconds 1-10000').default(SIDECAR_DEFAULTS.detectTimeoutMs),
+    MESHTAP_CAPTURE_BUFFER_BYTES: integer(65536, 1024 * 1024 * 1024, 'expected a number of bytes 65536-1073741824').default(SIDECAR_DEFAULTS.captureBufferBytes),
+    MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES: integer(16384, 1024 * 1024 * 1024, 'expected a number of bytes 16384-1073741824').default(
+      SIDECAR_DEFAULTS.captureConnectionBufferBytes,
+    ),
     MESHTAP_DRAIN_SECONDS: integer(0, 3600, 'expected seconds 0-3600').default(SIDECAR_DEFAULTS.drainSeconds),
     HOST_IP: z
       .string()
@@ -164,6 +174,9 @@ export const sidecarEnvSchema = z
         }
       }
     }
+    if (env.MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES > env.MESHTAP_CAPTURE_BUFFER_BYTES) {
+      ctx.addIssue({ code: 'custom', path: ['MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES'], message: `expected at most MESHTAP_CAPTURE_BUFFER_BYTES (${env.MESHTAP_CAPTURE_BUFFER_BYTES})` });
+    }
     if (env.MESHTAP_COLLECTOR_TLS === 'on' && (env.MESHTAP_CA_ADDR === undefined || env.MESHTAP_MTLS_MODE === 'off')) {
       ctx.addIssue({ code: 'custom', path: ['MESHTAP_COLLECTOR_TLS'], message: 'on needs a workload certificate: expected MESHTAP_CA_ADDR set and MESHTAP_MTLS_MODE not off (or auto/off)' });
     }
@@ -190,6 +203,8 @@ export const sidecarEnvSchema = z
     logLevel: env.MESHTAP_LOG_LEVEL,
     capture: env.MESHTAP_CAPTURE,
     detectTimeoutMs: env.MESHTAP_DETECT_TIMEOUT_MS,
+    captureBufferBytes: env.MESHTAP_CAPTURE_BUFFER_BYTES,
+    captureConnectionBufferBytes: env.MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES,
     drainSeconds: env.MESHTAP_DRAIN_SECONDS,
     mtls: {
       mode: env.MESHTAP_MTLS_MODE ?? (env.MESHTAP_CA_ADDR !== undefined ? 'permissive' : SIDECAR_DEFAULTS.mtlsMode),

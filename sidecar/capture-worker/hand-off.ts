@@ -54,6 +54,7 @@ const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 96 
 const POST_BYTES = 32 * 1024;
 const POST_MS = 2;
 
+/** The sidecar's defaults (`MESHTAP_CAPTURE_BUFFER_BYTES`, `MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES`). */
 export const DEFAULT_SIDECAR_CAPTURE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_CONNECTION_CAPTURE_BYTES = 4 * 1024 * 1024;
 

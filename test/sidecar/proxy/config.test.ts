@@ -28,6 +28,8 @@ void t.test('defaults from the pod environment alone', async (t) => {
     logLevel: 'info',
     capture: true,
     detectTimeoutMs: SIDECAR_DEFAULTS.detectTimeoutMs,
+    captureBufferBytes: 16 * 1024 * 1024,
+    captureConnectionBufferBytes: 4 * 1024 * 1024,
     drainSeconds: 5,
     mtls: { mode: 'off', trustDomain: 'cluster.local' },
     warnings: [],
@@ -50,6 +52,8 @@ void t.test('every documented variable is read', async (t) => {
     MESHTAP_LOG_LEVEL: 'debug',
     MESHTAP_CAPTURE: 'off',
     MESHTAP_DETECT_TIMEOUT_MS: '250',
+    MESHTAP_CAPTURE_BUFFER_BYTES: '8388608',
+    MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES: '1048576',
     MESHTAP_DRAIN_SECONDS: '0',
     MESHTAP_MTLS_MODE: 'strict',
     MESHTAP_CA_ADDR: '10.96.0.10:8443',
@@ -70,6 +74,8 @@ void t.test('every documented variable is read', async (t) => {
     logLevel: 'debug',
     capture: false,
     detectTimeoutMs: 250,
+    captureBufferBytes: 8388608,
+    captureConnectionBufferBytes: 1048576,
     drainSeconds: 0,
     mtls: {
       mode: 'strict',
@@ -94,6 +100,11 @@ void t.test('a bad value names the variable, the value and what is expected', as
   t.equal(configError({ MESHTAP_TOKEN_FILE: 'token' }), 'MESHTAP_TOKEN_FILE="token": expected an absolute file path');
   t.equal(configError({ MESHTAP_OUTBOUND_PORT: '15006' }), 'MESHTAP_OUTBOUND_PORT="15006": expected a port different from MESHTAP_INBOUND_PORT (15006)');
   t.equal(configError({ MESHTAP_MTLS_MODE: 'permissive' }), 'MESHTAP_MTLS_MODE="permissive": expected MESHTAP_CA_ADDR to be set as well, or mode off');
+  t.equal(configError({ MESHTAP_CAPTURE_BUFFER_BYTES: '1k' }), 'MESHTAP_CAPTURE_BUFFER_BYTES="1k": expected a number of bytes 65536-1073741824');
+  t.equal(
+    configError({ MESHTAP_CAPTURE_BUFFER_BYTES: '1048576', MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES: '2097152' }),
+    'MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES="2097152": expected at most MESHTAP_CAPTURE_BUFFER_BYTES (1048576)',
+  );
   t.match(configError({ POD_NAMESPACE: 'Shop' }), /^POD_NAMESPACE="Shop": expected a Kubernetes namespace name/);
 });
 
