@@ -209,6 +209,7 @@ void t.test('native sidecar layout', async (t) => {
     MESHTAP_TRUST_BUNDLE: '/var/run/secrets/meshtap/trust/ca.crt',
     MESHTAP_TRUST_DOMAIN: 'cluster.local',
     MESHTAP_MTLS_MODE: 'permissive',
+    NODE_OPTIONS: '--max-semi-space-size=2 --max-old-space-size=128',
   });
   t.same(proxy.volumeMounts, [
     { name: 'meshtap-token', mountPath: '/var/run/secrets/meshtap/tokens', readOnly: true },
