@@ -11,7 +11,7 @@
  * tap does that), a record that cannot be built, masked or encoded is counted by stage.
  */
 import type { CaptureEvent, CloseReason, Exchange } from '../capture/session.ts';
-import { countDrop, createSidecarStats, type SidecarStats } from '../metrics.ts';
+import { countDrop, createSidecarStats, type SidecarStats } from '../stats.ts';
 import type { CallRecord } from '../../record/record.ts';
 import { CaptureTap, type CaptureFactory } from '../proxy/capture-tap.ts';
 import type { ConnectionMeta } from '../proxy/connection.ts';

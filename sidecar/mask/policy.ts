@@ -1,8 +1,6 @@
 /**
- * Masking policy: options validated once by one zod schema, resolved against the defaults into
- * a frozen config. Masking is on unless a policy turns it off.
+ * Masking policy: options validated once, resolved against the defaults into a frozen config. Masking is on unless a policy turns it off.
  */
-import { z } from 'zod';
 import { MeshtapError } from '../../lib/errors.ts';
 import { SC_ERR_MASK_POLICY } from '../errors.ts';
 import { keyWords, type KeyFamilyKind } from './key-families.ts';
@@ -11,45 +9,91 @@ import { compileUserPattern, PATTERN_LIMITS, type UserPattern } from './user-pat
 /** The sidecar catalog's `SC_ERR_MASK_POLICY`, under the name this module has always exported. */
 export const MASK_ERR_POLICY = SC_ERR_MASK_POLICY;
 
-export const MaskPolicyOptionsSchema = z.strictObject({
+/**
+ * The policy's options. Validated by hand (`checkMaskOptions`), not by a schema library: the
+ * policy is resolved in the capture worker of every sidecar, where loading one would cost more
+ * memory than all of masking.
+ */
+export interface MaskPolicyOptions {
   /** Mask at all. Default true. */
-  enabled: z.boolean().optional(),
+  enabled?: boolean;
   /** Header names masked in addition to the defaults (case-insensitive). */
-  headers: z.array(z.string().min(1)).optional(),
+  headers?: string[];
   /**
    * Key names masked in addition to the defaults (case-, `_`- and `-`-insensitive), wherever a
    * key names a value: JSON, form and multipart fields, query parameters and header names.
+   * At most 256, each 1-128 characters.
    */
-  jsonKeys: z.array(z.string().min(1).max(128)).max(256).optional(),
+  jsonKeys?: string[];
   /**
    * Match key names by family (`newPassword`, `db_password`, `x-auth-token`, `X-Amz-Signature`),
    * not only the exact default keys. Default true.
    */
-  keyFamilies: z.boolean().optional(),
+  keyFamilies?: boolean;
   /** Extra patterns: `literal:TEXT` or an RE2 expression (optionally `re2:EXPR`). */
-  patterns: z.array(z.string().min(1)).max(PATTERN_LIMITS.maxPatterns).optional(),
+  patterns?: string[];
   /**
    * Body bytes scanned per record (request and response together). Beyond it a body is cut
    * (or shipped unscanned when `unscannedBodies` is `raw`). Default 256 KiB.
    */
-  scanBudgetBytes: z.number().int().min(0).max(256 * 1024 * 1024).optional(),
+  scanBudgetBytes?: number;
   /**
    * What happens to body bytes that were not scanned (a content-encoding that could not be
    * decoded, bytes past the scan budget): `cut` (default) leaves them out with a note, `raw`
    * ships them as they are.
    */
-  unscannedBodies: z.enum(['cut', 'raw']).optional(),
+  unscannedBodies?: 'cut' | 'raw';
   /** Mask card numbers that pass Luhn. Default true. */
-  maskCards: z.boolean().optional(),
+  maskCards?: boolean;
   /** Mask JSON Web Tokens wherever they appear. Default true. */
-  maskJwts: z.boolean().optional(),
+  maskJwts?: boolean;
   /** Report e-mail addresses in `sensitive`. Default true. */
-  detectEmails: z.boolean().optional(),
+  detectEmails?: boolean;
   /** Also mask e-mail addresses. Default false. */
-  maskEmails: z.boolean().optional(),
-});
+  maskEmails?: boolean;
+}
 
-export type MaskPolicyOptions = z.input<typeof MaskPolicyOptionsSchema>;
+const BOOLEAN_OPTIONS = ['enabled', 'keyFamilies', 'maskCards', 'maskJwts', 'detectEmails', 'maskEmails'] as const;
+
+/** String-list options: the most entries and the length range of each. */
+const LIST_OPTIONS: Record<'headers' | 'jsonKeys' | 'patterns', { maxItems: number; maxLength: number }> = {
+  headers: { maxItems: Infinity, maxLength: Infinity },
+  jsonKeys: { maxItems: 256, maxLength: 128 },
+  patterns: { maxItems: PATTERN_LIMITS.maxPatterns, maxLength: Infinity },
+};
+
+/** Every problem with `options`, as `path: message` (empty when valid). */
+function checkMaskOptions(options: unknown): string[] {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) return ['(policy): expected an object'];
+  const o = options as Record<string, unknown>;
+  const problems: string[] = [];
+  const known = new Set<string>([...BOOLEAN_OPTIONS, ...Object.keys(LIST_OPTIONS), 'scanBudgetBytes', 'unscannedBodies']);
+  for (const key of Object.keys(o)) if (!known.has(key)) problems.push(`(policy): unknown key "${key}"`);
+  for (const key of BOOLEAN_OPTIONS) {
+    if (o[key] !== undefined && typeof o[key] !== 'boolean') problems.push(`${key}: expected true or false, got ${JSON.stringify(o[key])}`);
+  }
+  for (const [key, limits] of Object.entries(LIST_OPTIONS)) {
+    const v = o[key];
+    if (v === undefined) continue;
+    if (!Array.isArray(v)) {
+      problems.push(`${key}: expected a list of strings`);
+      continue;
+    }
+    if (v.length > limits.maxItems) problems.push(`${key}: expected at most ${limits.maxItems} entries, got ${v.length}`);
+    v.forEach((item: unknown, i) => {
+      if (typeof item !== 'string' || item.length === 0) problems.push(`${key}.${i}: expected a non-empty string`);
+      else if (item.length > limits.maxLength) problems.push(`${key}.${i}: expected at most ${limits.maxLength} characters`);
+    });
+  }
+  const budget = o.scanBudgetBytes;
+  if (budget !== undefined && (typeof budget !== 'number' || !Number.isInteger(budget) || budget < 0 || budget > 256 * 1024 * 1024)) {
+    problems.push(`scanBudgetBytes: expected a whole number of bytes 0-268435456, got ${JSON.stringify(budget)}`);
+  }
+  if (o.unscannedBodies !== undefined && o.unscannedBodies !== 'cut' && o.unscannedBodies !== 'raw') {
+    problems.push(`unscannedBodies: expected "cut" or "raw", got ${JSON.stringify(o.unscannedBodies)}`);
+  }
+  return problems;
+}
 
 /** What a masked value was, reported in `sensitive`. */
 export type SensitiveKind = KeyFamilyKind | 'jwt' | 'email' | 'pattern';
@@ -131,12 +175,9 @@ export function resolveMaskPolicy(options: unknown = {}): MaskPolicy {
       }
     }
   }
-  const parsed = MaskPolicyOptionsSchema.safeParse(options ?? {});
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(policy)'}: ${i.message}`).join('; ');
-    throw new MeshtapError(MASK_ERR_POLICY, `mask policy: ${issues}`, { cause: parsed.error });
-  }
-  const o = parsed.data;
+  const problems = checkMaskOptions(options ?? {});
+  if (problems.length > 0) throw new MeshtapError(MASK_ERR_POLICY, `mask policy: ${problems.join('; ')}`);
+  const o = (options ?? {}) as MaskPolicyOptions;
   const headers = new Map<string, SensitiveKind>(DEFAULT_HEADERS);
   for (const h of o.headers ?? []) if (!headers.has(h.toLowerCase())) headers.set(h.toLowerCase(), 'secret');
   const keys = new Map<string, SensitiveKind>(DEFAULT_KEYS);

@@ -4,7 +4,7 @@
  * an unmasked record is never shipped.
  */
 import type { Exchange } from '../capture/session.ts';
-import { countDrop, type SidecarStats } from '../metrics.ts';
+import { countDrop, type SidecarStats } from '../stats.ts';
 import type { CallRecord } from '../../record/record.ts';
 import type { ConnectionMeta } from './connection.ts';
 import { buildCallRecord, type LocalPod } from './record-builder.ts';
