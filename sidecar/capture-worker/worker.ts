@@ -2,11 +2,13 @@
  * The capture worker's entry (a worker thread of the sidecar): parsing, pairing, record
  * building, masking and encoding happen here, off the forwarding event loop.
  *
- * Each `ops` batch is applied in order; the records it completes go back packed into one
- * transferred buffer (`[length u32][record bytes]` …) with the batch's number, which tells the
- * forwarding thread the batch's bytes are no longer held. Counters ride along at most every
- * 100 ms, and always in answer to a flush.
+ * Each `ops` batch is applied in order and its number stored in shared memory (the forwarding
+ * thread's budgets read it). The records completed go back packed into one transferred buffer
+ * (`[length u32][record bytes]` …) 10 ms after the first, or at once past 64 KiB. Counters ride
+ * along at most every 100 ms, and always in answer to a flush.
  */
+import { readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { describeError } from '../../lib/errors.ts';
 import { encodeCallRecord } from '../../record/record-writer.ts';
@@ -18,15 +20,56 @@ import type { CaptureWorkerData, FromWorker, ToWorker } from './messages.ts';
 import { readOps } from './ops.ts';
 
 const COUNTERS_EVERY_MS = 100;
+/** Records go back when this many bytes are waiting, else this long after the first. */
+const REPLY_BYTES = 64 * 1024;
+const REPLY_MS = 10;
 
 if (parentPort === null) throw new Error('the capture worker runs as a worker thread');
 const port = parentPort;
+
+/**
+ * This thread runs at a lower CPU priority than the forwarding thread (nice +10 relative to
+ * the process). When the pod's CPU is contended the scheduler runs forwarding first and capture
+ * falls behind — then skips and cuts, counted — instead of capture taking turns with
+ * forwarding and adding its time to the application's latency. Lowering a thread's own
+ * priority needs no privilege; where /proc/thread-self is missing (not Linux) it is left as is.
+ */
+const WORKER_NICE = 10;
+try {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  if (Number.isInteger(tid) && tid > 0) setPriority(tid, Math.min(19, getPriority(tid) + WORKER_NICE));
+} catch {
+  // not Linux, or no /proc: capture runs at the process's priority
+}
+
 const data = workerData as CaptureWorkerData;
 
 let out: Uint8Array[] = [];
 let outBytes = 0;
 let countersAt = 0;
 let countersTimer: NodeJS.Timeout | undefined;
+let replyTimer: NodeJS.Timeout | undefined;
+/** The last batch processed and not yet answered. */
+let doneSeq = 0;
+let answeredSeq = 0;
+
+/** The records completed since the last answer, with the last batch they cover. */
+function reply(): void {
+  clearTimeout(replyTimer);
+  replyTimer = undefined;
+  if (doneSeq === answeredSeq) return;
+  answeredSeq = doneSeq;
+  const records = takeRecords();
+  const message: FromWorker = { kind: 'done', seq: doneSeq, records };
+  const now = performance.now();
+  if (now - countersAt >= COUNTERS_EVERY_MS) {
+    countersAt = now;
+    message.counters = engine.counters;
+  } else {
+    countersLater();
+  }
+  port.postMessage(message, records ? [records] : []);
+}
 
 /** The counters of the last batches reach the metrics even when no batch follows. */
 function countersLater(): void {
@@ -79,19 +122,13 @@ port.on('message', (message: ToWorker) => {
   if (message.kind === 'ops') {
     readOps(message.buffer, engine);
     Atomics.store(data.progress, 0, message.seq);
-    const records = takeRecords();
-    const now = performance.now();
-    const reply: FromWorker = { kind: 'done', seq: message.seq, records };
-    if (now - countersAt >= COUNTERS_EVERY_MS) {
-      countersAt = now;
-      reply.counters = engine.counters;
-    } else {
-      countersLater();
-    }
-    port.postMessage(reply, records ? [records] : []);
+    doneSeq = message.seq;
+    if (outBytes >= REPLY_BYTES) reply();
+    else if (replyTimer === undefined) replyTimer = setTimeout(reply, REPLY_MS);
   } else if (message.kind === 'counters') {
-    const reply: FromWorker = { kind: 'flushed', id: message.id, counters: engine.counters };
-    port.postMessage(reply);
+    reply();
+    const flushed: FromWorker = { kind: 'flushed', id: message.id, counters: engine.counters };
+    port.postMessage(flushed);
   } else if (message.kind === 'stall') {
     Atomics.wait(message.signal, 0, 0);
   }
