@@ -228,6 +228,10 @@ class HandOff implements CaptureHandOff {
       const onMessage = (message: FromWorker) => {
         if (message.kind === 'ready') {
           worker.off('error', onError);
+          worker.off('message', onMessage);
+          // Held until ready, so a process waiting for the worker does not end meanwhile;
+          // afterwards the listeners keep the process alive, not capture.
+          worker.unref();
           resolve();
         }
       };
@@ -240,7 +244,6 @@ class HandOff implements CaptureHandOff {
     worker.on('message', (message: FromWorker) => this.fromWorker(message, generation));
     worker.on('error', (err) => this.log('error', 'capture worker failed', { error: err.message }));
     worker.on('exit', (code) => this.exited(generation, code));
-    worker.unref();
   }
 
   ready(): Promise<void> {

@@ -53,3 +53,47 @@ void t.test('the compiled commands run', async (t) => {
   t.equal((unknown as { code: number }).code, 2, 'only the pod commands are in it');
   t.match((unknown as { stderr: string }).stderr, /unknown command "collector"/);
 });
+
+void t.test('the compiled sidecar starts with no collector reachable, listens, and drains on SIGTERM', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { createServer } = await import('node:net');
+  // Three free ports (the sidecar's listeners take fixed ports).
+  const ports: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const server = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    ports.push((server.address() as { port: number }).port);
+    server.close();
+  }
+  const child = spawn(NODE, [podEntry(), 'sidecar'], {
+    env: {
+      PATH: process.env.PATH,
+      POD_NAME: 'entry-test',
+      POD_NAMESPACE: 'test',
+      POD_IP: '127.0.0.1',
+      MESHTAP_INBOUND_PORT: String(ports[0]),
+      MESHTAP_OUTBOUND_PORT: String(ports[1]),
+      MESHTAP_ADMIN_PORT: String(ports[2]),
+      // Nothing listens there: the sidecar must stay up and count records as undeliverable.
+      MESHTAP_COLLECTOR_ADDR: '127.0.0.1:1',
+      MESHTAP_COLLECTOR_TLS: 'off',
+      MESHTAP_PROXY_UID: String(process.getuid?.() ?? 0),
+      MESHTAP_PROXY_GID: String(process.getgid?.() ?? 0),
+    },
+  });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 20_000;
+  while (!out.includes('"msg":"listening"') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+  t.match(out, /"msg":"listening"/, 'listening (the capture worker started)');
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(child.exitCode, null, 'still running with the collector unreachable');
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'drained and exited 0');
+  t.match(out, /"msg":"stopped"/);
+});
