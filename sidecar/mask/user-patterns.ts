@@ -4,7 +4,9 @@
  * in. RE2 matches in time linear in the token, and each token is tested once, so the whole
  * scan stays linear in the text, whatever the pattern.
  */
-import { RE2JS } from '@bufbuild/re2';
+import { createRequire } from 'node:module';
+import type * as Re2Module from '@bufbuild/re2';
+import type { RE2JS } from '@bufbuild/re2';
 import { scanMeter } from './scan-meter.ts';
 import type { Span } from './detectors.ts';
 
@@ -20,6 +22,16 @@ export const PATTERN_LIMITS = Object.freeze({
   /** Instructions in a compiled RE2 program (`\pL{1000}` is large and slow to compile). */
   maxProgram: 2000,
 });
+
+/**
+ * The RE2 engine, loaded on the first expression: most pods configure none, and the engine's
+ * code is a noticeable part of the capture worker's memory.
+ */
+let re2: typeof Re2Module | undefined;
+function re2Engine(): typeof Re2Module {
+  re2 ??= createRequire(import.meta.url)('@bufbuild/re2') as typeof Re2Module;
+  return re2;
+}
 
 export const LITERAL_PREFIX = 'literal:';
 export const RE2_PREFIX = 're2:';
@@ -39,7 +51,7 @@ export function compileUserPattern(entry: string): UserPattern {
   }
   let re: RE2JS;
   try {
-    re = RE2JS.compile(source);
+    re = re2Engine().RE2JS.compile(source);
   } catch (err) {
     throw new Error(`"${source}" is not an RE2 expression: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }

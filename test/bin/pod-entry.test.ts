@@ -41,7 +41,7 @@ void t.test('the build holds the pod entry and the capture worker, and only what
     }
   };
   walk('dist/capture-worker.js');
-  for (const heavy of ['@grpc/grpc-js', 'zod', 'prom-client', 'node-forge', 'protobufjs']) t.notOk(workerPackages.has(heavy), `the capture worker does not load ${heavy}`);
+  for (const heavy of ['@grpc/grpc-js', 'zod', 'prom-client', 'node-forge', 'protobufjs', '@bufbuild/re2']) t.notOk(workerPackages.has(heavy), `the capture worker does not load ${heavy}`);
 });
 
 void t.test('the compiled commands run', async (t) => {
