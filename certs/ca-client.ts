@@ -6,36 +6,65 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
-import { z } from 'zod';
 import { MeshtapError, isMeshtapError } from '../lib/errors.ts';
 import { loadCaServiceDefinition, type SignRequestMessage, type SignResponseMessage } from '../record/ca-proto.ts';
 import { CA_ERR_CA_BAD_RESPONSE, CA_ERR_CA_REFUSED, CA_ERR_CA_UNAUTHENTICATED, CA_ERR_CA_UNAVAILABLE, CA_ERR_TOKEN_MISSING, caError } from './errors.ts';
 import { CA_ERR_READ, tlsError } from '../lib/tls/errors.ts';
-import { parseCaOptions } from './options.ts';
-import { KeyBitsSchema } from './root-ca.ts';
+import { checkCaOptions } from './options.ts';
 import { parseTrustBundle } from '../lib/tls/trust-bundle.ts';
-import { createWorkloadCsr } from './workload-csr.ts';
+import { createWorkloadCsr, readKeyBits } from './workload-csr.ts';
+import { readInteger, readObject, readString, type Issues } from '../lib/validate.ts';
 
-const RequestWorkloadCertificateSchema = z
-  .object({
-    /** `host:port` of the CA; the host is also the name its certificate must carry. */
-    caAddr: z.string().min(1),
-    /** The roots the CA's serving certificate chains to (PEM). */
-    trustBundlePem: z.string().min(1),
-    /** The token itself, or the file it is mounted at (read on every call: the kubelet rotates it). */
-    token: z.string().min(1).optional(),
-    tokenFile: z.string().min(1).optional(),
-    keyBits: KeyBitsSchema.default(2048),
-    /** The whole exchange, connection included. */
-    timeoutMs: z.number().int().min(1).max(600_000).default(10_000),
-    /** Asks for a shorter lifetime than the CA's maximum; 0 takes the maximum. */
-    validitySeconds: z.number().int().min(0).max(2 ** 32 - 1).default(0),
-    /** The name to check the CA's certificate against when it differs from caAddr's host. */
-    serverName: z.string().min(1).optional(),
-  })
-  .refine((o) => (o.token === undefined) !== (o.tokenFile === undefined), { message: 'give exactly one of "token" and "tokenFile"', path: ['token'] });
+export interface RequestWorkloadCertificateOptions {
+  /** `host:port` of the CA; the host is also the name its certificate must carry. */
+  caAddr: string;
+  /** The roots the CA's serving certificate chains to (PEM). */
+  trustBundlePem: string;
+  /** The token itself, or the file it is mounted at (read on every call: the kubelet rotates it). Exactly one. */
+  token?: string;
+  tokenFile?: string;
+  /** 2048-8192, default 2048. */
+  keyBits?: number;
+  /** The whole exchange, connection included: 1-600000, default 10000. */
+  timeoutMs?: number;
+  /** Asks for a shorter lifetime than the CA's maximum; 0 (the default) takes the maximum. */
+  validitySeconds?: number;
+  /** The name to check the CA's certificate against when it differs from caAddr's host. */
+  serverName?: string;
+}
 
-export type RequestWorkloadCertificateOptions = z.input<typeof RequestWorkloadCertificateSchema>;
+type CheckedRequest = Required<Pick<RequestWorkloadCertificateOptions, 'caAddr' | 'trustBundlePem' | 'keyBits' | 'timeoutMs' | 'validitySeconds'>> &
+  Pick<RequestWorkloadCertificateOptions, 'token' | 'tokenFile' | 'serverName'>;
+
+/** Checked by hand: this runs in the sidecar, which loads no schema library. Unknown keys are ignored. */
+function checkRequestOptions(input: unknown, issues: Issues): CheckedRequest | undefined {
+  const o = readObject(input, [], issues);
+  if (o === undefined) return undefined;
+  const optionalString = (key: string) => (o[key] === undefined ? undefined : readString(o[key], [key], issues, { min: 1 }));
+  const caAddr = readString(o.caAddr, ['caAddr'], issues, { min: 1 });
+  const trustBundlePem = readString(o.trustBundlePem, ['trustBundlePem'], issues, { min: 1 });
+  const token = optionalString('token');
+  const tokenFile = optionalString('tokenFile');
+  const keyBits = readKeyBits(o.keyBits, issues);
+  const timeoutMs = o.timeoutMs === undefined ? 10_000 : readInteger(o.timeoutMs, ['timeoutMs'], issues, { min: 1, max: 600_000 });
+  const validitySeconds = o.validitySeconds === undefined ? 0 : readInteger(o.validitySeconds, ['validitySeconds'], issues, { min: 0, max: 2 ** 32 - 1 });
+  const serverName = optionalString('serverName');
+  if (issues.length > 0) return undefined;
+  if ((token === undefined) === (tokenFile === undefined)) {
+    issues.push({ path: ['token'], message: 'give exactly one of "token" and "tokenFile"' });
+    return undefined;
+  }
+  return {
+    caAddr: caAddr as string,
+    trustBundlePem: trustBundlePem as string,
+    token,
+    tokenFile,
+    keyBits: keyBits as number,
+    timeoutMs: timeoutMs as number,
+    validitySeconds: validitySeconds as number,
+    serverName,
+  };
+}
 
 export interface IssuedWorkloadCertificate {
   /** PKCS#8 PEM of the fresh private key; it never left the process. */
@@ -77,7 +106,7 @@ type SignClient = grpc.Client & {
 let clientConstructor: grpc.ServiceClientConstructor | undefined;
 
 export async function requestWorkloadCertificate(options: RequestWorkloadCertificateOptions): Promise<IssuedWorkloadCertificate> {
-  const opts = parseCaOptions('requestWorkloadCertificate', RequestWorkloadCertificateSchema, options);
+  const opts = checkCaOptions('requestWorkloadCertificate', options, checkRequestOptions);
   const deadline = Date.now() + opts.timeoutMs;
   const token = opts.token ?? (await readToken(opts.tokenFile as string));
   const { keyPem, csrPem } = createWorkloadCsr({ keyBits: opts.keyBits });

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { ValidationError, valueAt, type Issues } from '../lib/validate.ts';
 import { CA_ERR_BAD_OPTION, caError } from './errors.ts';
 
 /**
@@ -11,7 +12,7 @@ export function parseCaOptions<S extends z.ZodType>(what: string, schema: S, inp
   if (result.success) return Object.freeze(result.data);
   const issue = result.error.issues[0];
   const path = issue.path.map(String).join('.');
-  const given = valueAt(input, issue.path);
+  const given = valueAt(input, issue.path as readonly (string | number)[]);
   throw caError(
     CA_ERR_BAD_OPTION,
     `${what}: option "${path || '(options)'}" ${issue.message} (got ${describeValue(given)})`,
@@ -19,13 +20,21 @@ export function parseCaOptions<S extends z.ZodType>(what: string, schema: S, inp
   );
 }
 
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let v: unknown = input;
-  for (const key of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[key];
-  }
-  return v;
+/**
+ * The same, for the options of what a sidecar calls (the CA client and its CSR): checked by
+ * hand, since the sidecar loads no schema library, and reported in the same words.
+ */
+export function checkCaOptions<T>(what: string, input: unknown, check: (input: unknown, issues: Issues) => T | undefined): Readonly<T> {
+  const issues: Issues = [];
+  const value = check(input ?? {}, issues);
+  if (value !== undefined && issues.length === 0) return Object.freeze(value);
+  const issue = issues[0] ?? { path: [], message: 'Invalid input' };
+  const path = issue.path.map(String).join('.');
+  throw caError(
+    CA_ERR_BAD_OPTION,
+    `${what}: option "${path || '(options)'}" ${issue.message} (got ${describeValue(valueAt(input, issue.path))})`,
+    new ValidationError(issues),
+  );
 }
 
 function describeValue(v: unknown): string {

@@ -3,14 +3,14 @@ import { z } from 'zod';
 import type { CertBundle } from '../lib/tls/cert-bundle.ts';
 import { certificateToPem, signCertificate } from './native-signer.ts';
 import { parseCaOptions } from './options.ts';
-import { generateRsaKey } from './rsa-key.ts';
+import { generateRsaKey, KEY_BITS } from './rsa-key.ts';
 import { createSerialNumber } from './serial-number.ts';
 import { CLOCK_SKEW_MS, floorToSecond } from './signing-ca.ts';
 import { checkTrustDomain } from './spiffe-id.ts';
 
 const DAY_MS = 86_400_000;
 
-export const KeyBitsSchema = z.number().int().min(2048).max(8192);
+export const KeyBitsSchema = z.number().int().min(KEY_BITS.min).max(KEY_BITS.max);
 
 const RootCaOptionsSchema = z.object({
   commonName: z.string().min(1).max(64).default('meshtap root CA'),

@@ -1,6 +1,9 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 
+/** The RSA key sizes meshtap generates and accepts. */
+export const KEY_BITS = Object.freeze({ min: 2048, max: 8192, fallback: 2048 });
+
 /** An RSA key pair in the forms meshtap needs: PEM to store, Node's to sign, forge's to embed. */
 export interface RsaKey {
   /** PKCS#8 PEM of the private key. */

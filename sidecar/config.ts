@@ -1,14 +1,15 @@
 /**
- * The sidecar's configuration: the environment the webhook injects, validated once.
- * One zod schema over the environment gives both the runtime check and the `SidecarConfig`
- * type; every message names the variable, the value and what was expected.
+ * The sidecar's configuration: the environment the webhook injects, validated once. One table
+ * of readers over the environment gives the runtime check and the list of known variables;
+ * every message names the variable, the value and what was expected. Hand-written rather than
+ * a schema library, so the sidecar process does not load one.
  */
 import { isIPv4 } from 'node:net';
-import { z } from 'zod';
 import { closestMatch } from '../lib/edit-distance.ts';
 import { MeshtapError } from '../lib/errors.ts';
 import { SC_ERR_CONFIG } from './errors.ts';
 import { maskOptionsFromEnv } from './mask/env-policy.ts';
+import type { MaskPolicyOptions } from './mask/policy.ts';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -24,11 +25,18 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9_]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9_]*[A-Za-z0-9])?)*$/;
 
-function integer(min: number, max: number, expected: string) {
-  return z
-    .string()
-    .refine((s) => /^\d+$/.test(s) && Number(s) >= min && Number(s) <= max, { error: expected })
-    .transform(Number);
+/** A problem with one variable: the variable is named when the message is built. */
+class Bad {
+  readonly message: string;
+  constructor(message: string) {
+    this.message = message;
+  }
+}
+
+type Reader<T> = (value: string) => T | Bad;
+
+function integer(min: number, max: number, expected: string): Reader<number> {
+  return (s) => (/^\d+$/.test(s) && Number(s) >= min && Number(s) <= max ? Number(s) : new Bad(expected));
 }
 
 const tcpPort = () => integer(1, 65535, 'expected a TCP port 1-65535');
@@ -42,14 +50,19 @@ function isHostPort(value: string): boolean {
   return m[1].startsWith('[') || HOSTNAME.test(m[1]);
 }
 
-const hostPort = () =>
-  z.string().refine(isHostPort, { error: 'expected host:port (a DNS name or IP address, and a port 1-65535)' });
-
-const absolutePath = () => z.string().refine((s) => s.startsWith('/') && !s.includes('\0'), { error: 'expected an absolute file path' });
-
-function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
-  return z.enum(values, { error: `expected one of ${values.join(', ')}` });
+function matching(test: (s: string) => boolean, expected: string): Reader<string> {
+  return (s) => (test(s) ? s : new Bad(expected));
 }
+
+const hostPort = () => matching(isHostPort, 'expected host:port (a DNS name or IP address, and a port 1-65535)');
+
+const absolutePath = () => matching((s) => s.startsWith('/') && !s.includes('\0'), 'expected an absolute file path');
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T): Reader<T[number]> {
+  return (s) => ((values as readonly string[]).includes(s) ? (s as T[number]) : new Bad(`expected one of ${values.join(', ')}`));
+}
+
+const text: Reader<string> = (s) => s;
 
 /** Defaults, in one place so `--help` and the docs can show them. */
 export const SIDECAR_DEFAULTS = Object.freeze({
@@ -88,103 +101,182 @@ export const SIDECAR_DEFAULTS = Object.freeze({
   collectorServerName: 'meshtap-collector.meshtap-system.svc',
 });
 
-/** Every variable the sidecar reads. Unknown `MESHTAP_*` variables produce a warning. */
-export const sidecarEnvSchema = z
-  .object({
-    POD_NAME: z.string({ error: 'required: the pod name (the webhook sets it from metadata.name)' }).refine((s) => DNS_SUBDOMAIN.test(s), {
-      error: 'expected a Kubernetes object name (lower-case DNS subdomain)',
-    }),
-    POD_NAMESPACE: z
-      .string({ error: 'required: the pod namespace (the webhook sets it from metadata.namespace)' })
-      .refine((s) => DNS_LABEL.test(s), { error: 'expected a Kubernetes namespace name (lower-case DNS label)' }),
-    POD_IP: z.string({ error: 'required: the pod IPv4 address (the webhook sets it from status.podIP)' }).refine((s) => isIPv4(s), {
-      error: 'expected an IPv4 address',
-    }),
-    NODE_NAME: z
-      .string()
-      .refine((s) => DNS_SUBDOMAIN.test(s), { error: 'expected a Kubernetes node name (lower-case DNS subdomain)' })
-      .optional(),
-    SERVICE_ACCOUNT: z
-      .string()
-      .refine((s) => DNS_SUBDOMAIN.test(s), { error: 'expected a service account name (lower-case DNS subdomain)' })
-      .default(SIDECAR_DEFAULTS.serviceAccount),
-    MESHTAP_COLLECTOR_ADDR: hostPort().optional(),
-    MESHTAP_COLLECTOR_TLS: oneOf(COLLECTOR_TLS_MODES).default(SIDECAR_DEFAULTS.collectorTls),
-    MESHTAP_COLLECTOR_SERVER_NAME: z
-      .string()
-      .refine((s) => DNS_SUBDOMAIN.test(s), { error: 'expected a lower-case DNS name (the collector serving certificate\'s name)' })
-      .default(SIDECAR_DEFAULTS.collectorServerName),
-    MESHTAP_INBOUND_PORT: tcpPort().default(SIDECAR_DEFAULTS.inboundPort),
-    MESHTAP_OUTBOUND_PORT: tcpPort().default(SIDECAR_DEFAULTS.outboundPort),
-    MESHTAP_ADMIN_PORT: tcpPort().default(SIDECAR_DEFAULTS.adminPort),
-    MESHTAP_MAX_BODY_BYTES: integer(0, 64 * 1024 * 1024, 'expected a number of bytes 0-67108864').default(SIDECAR_DEFAULTS.maxBodyBytes),
-    MESHTAP_PROXY_UID: integer(0, 2147483647, 'expected a numeric uid 0-2147483647').default(SIDECAR_DEFAULTS.proxyUid),
-    /** The init container's variable; accepted so a shared env block does not warn. Defaults to the uid. */
-    MESHTAP_PROXY_GID: integer(0, 2147483647, 'expected a numeric gid 0-2147483647').optional(),
-    MESHTAP_LOG_LEVEL: oneOf(LOG_LEVELS).default(SIDECAR_DEFAULTS.logLevel),
-    MESHTAP_CAPTURE: oneOf(['on', 'off'])
-      .transform((v) => v === 'on')
-      .default(SIDECAR_DEFAULTS.capture),
-    MESHTAP_DETECT_TIMEOUT_MS: integer(1, 10000, 'expected milliseconds 1-10000').default(SIDECAR_DEFAULTS.detectTimeoutMs),
-    MESHTAP_CAPTURE_BUFFER_BYTES: integer(65536, 1024 * 1024 * 1024, 'expected a number of bytes 65536-1073741824').default(SIDECAR_DEFAULTS.captureBufferBytes),
-    MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES: integer(16384, 1024 * 1024 * 1024, 'expected a number of bytes 16384-1073741824').default(
-      SIDECAR_DEFAULTS.captureConnectionBufferBytes,
-    ),
-    MESHTAP_DRAIN_SECONDS: integer(0, 3600, 'expected seconds 0-3600').default(SIDECAR_DEFAULTS.drainSeconds),
-    HOST_IP: z
-      .string()
-      .refine((s) => isIPv4(s), { error: 'expected the node IPv4 address (the webhook sets it from status.hostIP)' })
-      .optional(),
-    MESHTAP_MTLS_MODE: oneOf(MTLS_MODES).optional(),
-    MESHTAP_CA_TIMEOUT_SECONDS: integer(0, 3600, 'expected seconds 0-3600').default(SIDECAR_DEFAULTS.caTimeoutSeconds),
-    MESHTAP_CERT_TTL_SECONDS: integer(0, 24 * 3600, 'expected seconds 0-86400 (0: the CA maximum)').default(SIDECAR_DEFAULTS.certTtlSeconds),
-    MESHTAP_PROBE_PORTS: z
-      .string()
-      .refine((s) => s.split(',').every((p) => /^\d+$/.test(p.trim()) && Number(p) >= 1 && Number(p) <= 65535), {
-        error: 'expected a comma-separated list of TCP ports 1-65535',
-      })
-      .transform((s) => [...new Set(s.split(',').map((p) => Number(p.trim())))])
-      .optional(),
-    MESHTAP_CA_ADDR: hostPort().optional(),
-    MESHTAP_CONTROLLER_ADDR: hostPort().optional(),
-    MESHTAP_TOKEN_FILE: absolutePath().optional(),
-    MESHTAP_TRUST_BUNDLE: absolutePath().optional(),
-    MESHTAP_TRUST_DOMAIN: z
-      .string()
-      .refine((s) => DNS_SUBDOMAIN.test(s), { error: 'expected a trust domain (lower-case DNS name, e.g. cluster.local)' })
-      .default(SIDECAR_DEFAULTS.trustDomain),
-    // Masking policy additions: validated by mask/env-policy.ts below.
-    MESHTAP_MASK_KEYS: z.string().optional(),
-    MESHTAP_MASK_HEADERS: z.string().optional(),
-    MESHTAP_MASK_PATTERNS: z.string().optional(),
-    MESHTAP_MASK_SCAN_BYTES: z.string().optional(),
-    MESHTAP_MASK_UNSCANNED: z.string().optional(),
-  })
-  .superRefine((env, ctx) => {
-    for (const p of maskOptionsFromEnv(env, env.MESHTAP_MAX_BODY_BYTES).problems) ctx.addIssue({ code: 'custom', path: [p.name], message: p.message });
-    const ports: Array<[string, number]> = [
-      ['MESHTAP_INBOUND_PORT', env.MESHTAP_INBOUND_PORT],
-      ['MESHTAP_OUTBOUND_PORT', env.MESHTAP_OUTBOUND_PORT],
-      ['MESHTAP_ADMIN_PORT', env.MESHTAP_ADMIN_PORT],
-    ];
-    for (let i = 0; i < ports.length; i++) {
-      for (let j = i + 1; j < ports.length; j++) {
-        if (ports[i][1] === ports[j][1]) {
-          ctx.addIssue({ code: 'custom', path: [ports[j][0]], message: `expected a port different from ${ports[i][0]} (${ports[i][1]})` });
-        }
+/**
+ * How each variable is read: `required` carries the message for an unset variable; otherwise
+ * an unset variable takes `fallback` (undefined when there is none).
+ */
+interface VariableRule<T> {
+  read: Reader<T>;
+  required?: string;
+  fallback?: T;
+}
+
+const optional = <T>(read: Reader<T>): { read: Reader<T> } => ({ read });
+const required = <T>(read: Reader<T>, message: string): { read: Reader<T>; required: string } => ({ read, required: message });
+const withDefault = <T>(read: Reader<T>, fallback: NoInfer<T>): { read: Reader<T>; fallback: T } => ({ read, fallback });
+
+const dnsName = (expected: string) => matching((s) => DNS_SUBDOMAIN.test(s), expected);
+
+/** Every variable the sidecar reads, in the order problems are reported. Unknown `MESHTAP_*` variables produce a warning. */
+const SIDECAR_ENV = {
+  POD_NAME: required(dnsName('expected a Kubernetes object name (lower-case DNS subdomain)'), 'required: the pod name (the webhook sets it from metadata.name)'),
+  POD_NAMESPACE: required(
+    matching((s) => DNS_LABEL.test(s), 'expected a Kubernetes namespace name (lower-case DNS label)'),
+    'required: the pod namespace (the webhook sets it from metadata.namespace)',
+  ),
+  POD_IP: required(matching(isIPv4, 'expected an IPv4 address'), 'required: the pod IPv4 address (the webhook sets it from status.podIP)'),
+  NODE_NAME: optional(dnsName('expected a Kubernetes node name (lower-case DNS subdomain)')),
+  SERVICE_ACCOUNT: withDefault(dnsName('expected a service account name (lower-case DNS subdomain)'), SIDECAR_DEFAULTS.serviceAccount),
+  MESHTAP_COLLECTOR_ADDR: optional(hostPort()),
+  MESHTAP_COLLECTOR_TLS: withDefault(oneOf(COLLECTOR_TLS_MODES), SIDECAR_DEFAULTS.collectorTls),
+  MESHTAP_COLLECTOR_SERVER_NAME: withDefault(
+    dnsName('expected a lower-case DNS name (the collector serving certificate\'s name)'),
+    SIDECAR_DEFAULTS.collectorServerName,
+  ),
+  MESHTAP_INBOUND_PORT: withDefault(tcpPort(), SIDECAR_DEFAULTS.inboundPort),
+  MESHTAP_OUTBOUND_PORT: withDefault(tcpPort(), SIDECAR_DEFAULTS.outboundPort),
+  MESHTAP_ADMIN_PORT: withDefault(tcpPort(), SIDECAR_DEFAULTS.adminPort),
+  MESHTAP_MAX_BODY_BYTES: withDefault(integer(0, 64 * 1024 * 1024, 'expected a number of bytes 0-67108864'), SIDECAR_DEFAULTS.maxBodyBytes),
+  MESHTAP_PROXY_UID: withDefault(integer(0, 2147483647, 'expected a numeric uid 0-2147483647'), SIDECAR_DEFAULTS.proxyUid),
+  /** The init container's variable; accepted so a shared env block does not warn. Defaults to the uid. */
+  MESHTAP_PROXY_GID: optional(integer(0, 2147483647, 'expected a numeric gid 0-2147483647')),
+  MESHTAP_LOG_LEVEL: withDefault(oneOf(LOG_LEVELS), SIDECAR_DEFAULTS.logLevel),
+  MESHTAP_CAPTURE: withDefault<boolean>((s) => {
+    const v = oneOf(['on', 'off'])(s);
+    return v instanceof Bad ? v : v === 'on';
+  }, SIDECAR_DEFAULTS.capture),
+  MESHTAP_DETECT_TIMEOUT_MS: withDefault(integer(1, 10000, 'expected milliseconds 1-10000'), SIDECAR_DEFAULTS.detectTimeoutMs),
+  MESHTAP_CAPTURE_BUFFER_BYTES: withDefault(integer(65536, 1024 * 1024 * 1024, 'expected a number of bytes 65536-1073741824'), SIDECAR_DEFAULTS.captureBufferBytes),
+  MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES: withDefault(
+    integer(16384, 1024 * 1024 * 1024, 'expected a number of bytes 16384-1073741824'),
+    SIDECAR_DEFAULTS.captureConnectionBufferBytes,
+  ),
+  MESHTAP_DRAIN_SECONDS: withDefault(integer(0, 3600, 'expected seconds 0-3600'), SIDECAR_DEFAULTS.drainSeconds),
+  HOST_IP: optional(matching(isIPv4, 'expected the node IPv4 address (the webhook sets it from status.hostIP)')),
+  MESHTAP_MTLS_MODE: optional(oneOf(MTLS_MODES)),
+  MESHTAP_CA_TIMEOUT_SECONDS: withDefault(integer(0, 3600, 'expected seconds 0-3600'), SIDECAR_DEFAULTS.caTimeoutSeconds),
+  MESHTAP_CERT_TTL_SECONDS: withDefault(integer(0, 24 * 3600, 'expected seconds 0-86400 (0: the CA maximum)'), SIDECAR_DEFAULTS.certTtlSeconds),
+  MESHTAP_PROBE_PORTS: optional<number[]>((s) =>
+    s.split(',').every((p) => /^\d+$/.test(p.trim()) && Number(p) >= 1 && Number(p) <= 65535)
+      ? [...new Set(s.split(',').map((p) => Number(p.trim())))]
+      : new Bad('expected a comma-separated list of TCP ports 1-65535'),
+  ),
+  MESHTAP_CA_ADDR: optional(hostPort()),
+  MESHTAP_CONTROLLER_ADDR: optional(hostPort()),
+  MESHTAP_TOKEN_FILE: optional(absolutePath()),
+  MESHTAP_TRUST_BUNDLE: optional(absolutePath()),
+  MESHTAP_TRUST_DOMAIN: withDefault(dnsName('expected a trust domain (lower-case DNS name, e.g. cluster.local)'), SIDECAR_DEFAULTS.trustDomain),
+  // Masking policy additions: validated by mask/env-policy.ts below.
+  MESHTAP_MASK_KEYS: optional(text),
+  MESHTAP_MASK_HEADERS: optional(text),
+  MESHTAP_MASK_PATTERNS: optional(text),
+  MESHTAP_MASK_SCAN_BYTES: optional(text),
+  MESHTAP_MASK_UNSCANNED: optional(text),
+} satisfies Record<string, VariableRule<unknown>>;
+
+type SidecarEnvName = keyof typeof SIDECAR_ENV;
+type RuleValue<R> = R extends VariableRule<infer T> ? T : never;
+/** The environment once read: a variable with a required message or a fallback always has a value. */
+type SidecarEnv = {
+  [K in SidecarEnvName]: (typeof SIDECAR_ENV)[K] extends { required: string } | { fallback: unknown }
+    ? RuleValue<(typeof SIDECAR_ENV)[K]>
+    : RuleValue<(typeof SIDECAR_ENV)[K]> | undefined;
+};
+
+export const SIDECAR_ENV_VARS: readonly string[] = Object.freeze(Object.keys(SIDECAR_ENV));
+
+export interface SidecarConfig {
+  readonly pod: {
+    readonly name: string;
+    readonly namespace: string;
+    readonly ip: string;
+    readonly node: string | undefined;
+    readonly serviceAccount: string;
+  };
+  readonly collectorAddr: string | undefined;
+  readonly collectorTls: { readonly mode: CollectorTlsMode; readonly serverName: string };
+  readonly inboundPort: number;
+  readonly outboundPort: number;
+  readonly adminPort: number;
+  readonly maxBodyBytes: number;
+  readonly proxyUid: number;
+  readonly proxyGid: number;
+  readonly logLevel: LogLevel;
+  readonly capture: boolean;
+  readonly detectTimeoutMs: number;
+  readonly captureBufferBytes: number;
+  readonly captureConnectionBufferBytes: number;
+  readonly drainSeconds: number;
+  readonly mtls: {
+    readonly mode: MtlsMode;
+    readonly caTimeoutSeconds: number;
+    readonly certTtlSeconds: number;
+    readonly probePorts: readonly number[];
+    readonly hostIp: string | undefined;
+    readonly caAddr: string | undefined;
+    readonly controllerAddr: string | undefined;
+    readonly tokenFile: string | undefined;
+    readonly trustBundle: string | undefined;
+    readonly trustDomain: string;
+  };
+  /** Plain options (the config is frozen); `resolveMaskPolicy` turns them into the policy. */
+  readonly mask: Readonly<MaskPolicyOptions>;
+  /** Non-fatal findings (unknown variables, settings not in effect yet), for the log. */
+  readonly warnings: readonly string[];
+}
+
+interface Problem {
+  name: string;
+  message: string;
+}
+
+/** Each variable read on its own; problems in the table's order. */
+function readVariables(input: Record<string, string>, problems: Problem[]): SidecarEnv {
+  const env: Record<string, unknown> = {};
+  for (const [name, r] of Object.entries(SIDECAR_ENV) as Array<[string, VariableRule<unknown>]>) {
+    const raw = input[name];
+    if (raw === undefined) {
+      if (r.required !== undefined) problems.push({ name, message: r.required });
+      env[name] = r.fallback;
+      continue;
+    }
+    const value = r.read(raw);
+    if (value instanceof Bad) problems.push({ name, message: value.message });
+    else env[name] = value;
+  }
+  return env as SidecarEnv;
+}
+
+/** What no single variable shows: the masking variables together, listener ports, mTLS settings that need each other. */
+function checkTogether(env: SidecarEnv, problems: Problem[]): void {
+  for (const p of maskOptionsFromEnv(env, env.MESHTAP_MAX_BODY_BYTES).problems) problems.push(p);
+  const ports: Array<[string, number | undefined]> = [
+    ['MESHTAP_INBOUND_PORT', env.MESHTAP_INBOUND_PORT],
+    ['MESHTAP_OUTBOUND_PORT', env.MESHTAP_OUTBOUND_PORT],
+    ['MESHTAP_ADMIN_PORT', env.MESHTAP_ADMIN_PORT],
+  ];
+  for (let i = 0; i < ports.length; i++) {
+    for (let j = i + 1; j < ports.length; j++) {
+      if (ports[i][1] !== undefined && ports[i][1] === ports[j][1]) {
+        problems.push({ name: ports[j][0], message: `expected a port different from ${ports[i][0]} (${ports[i][1]})` });
       }
     }
-    if (env.MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES > env.MESHTAP_CAPTURE_BUFFER_BYTES) {
-      ctx.addIssue({ code: 'custom', path: ['MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES'], message: `expected at most MESHTAP_CAPTURE_BUFFER_BYTES (${env.MESHTAP_CAPTURE_BUFFER_BYTES})` });
-    }
-    if (env.MESHTAP_COLLECTOR_TLS === 'on' && (env.MESHTAP_CA_ADDR === undefined || env.MESHTAP_MTLS_MODE === 'off')) {
-      ctx.addIssue({ code: 'custom', path: ['MESHTAP_COLLECTOR_TLS'], message: 'on needs a workload certificate: expected MESHTAP_CA_ADDR set and MESHTAP_MTLS_MODE not off (or auto/off)' });
-    }
-    if (env.MESHTAP_MTLS_MODE !== undefined && env.MESHTAP_MTLS_MODE !== 'off' && env.MESHTAP_CA_ADDR === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['MESHTAP_MTLS_MODE'], message: 'expected MESHTAP_CA_ADDR to be set as well, or mode off' });
-    }
-  })
-  .transform((env) => ({
+  }
+  const total = env.MESHTAP_CAPTURE_BUFFER_BYTES;
+  const perConnection = env.MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES;
+  if (total !== undefined && perConnection !== undefined && perConnection > total) {
+    problems.push({ name: 'MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES', message: `expected at most MESHTAP_CAPTURE_BUFFER_BYTES (${total})` });
+  }
+  if (env.MESHTAP_COLLECTOR_TLS === 'on' && (env.MESHTAP_CA_ADDR === undefined || env.MESHTAP_MTLS_MODE === 'off')) {
+    problems.push({ name: 'MESHTAP_COLLECTOR_TLS', message: 'on needs a workload certificate: expected MESHTAP_CA_ADDR set and MESHTAP_MTLS_MODE not off (or auto/off)' });
+  }
+  if (env.MESHTAP_MTLS_MODE !== undefined && env.MESHTAP_MTLS_MODE !== 'off' && env.MESHTAP_CA_ADDR === undefined) {
+    problems.push({ name: 'MESHTAP_MTLS_MODE', message: 'expected MESHTAP_CA_ADDR to be set as well, or mode off' });
+  }
+}
+
+function toConfig(env: SidecarEnv): Omit<SidecarConfig, 'warnings'> {
+  return {
     pod: {
       name: env.POD_NAME,
       namespace: env.POD_NAMESPACE,
@@ -218,18 +310,9 @@ export const sidecarEnvSchema = z
       trustBundle: env.MESHTAP_TRUST_BUNDLE,
       trustDomain: env.MESHTAP_TRUST_DOMAIN,
     },
-    /** Plain options (the config is frozen); `resolveMaskPolicy` turns them into the policy. */
     mask: maskOptionsFromEnv(env, env.MESHTAP_MAX_BODY_BYTES).options,
-  }));
-
-export const SIDECAR_ENV_VARS: readonly string[] = Object.freeze(Object.keys(sidecarEnvSchema.in.shape));
-
-export type SidecarConfig = Readonly<
-  z.output<typeof sidecarEnvSchema> & {
-    /** Non-fatal findings (unknown variables, settings not in effect yet), for the log. */
-    warnings: readonly string[];
-  }
->;
+  };
+}
 
 /** The closest known variable to a misspelt one, if any is close enough to be a likely typo. */
 export function suggestVariable(name: string, known: readonly string[] = SIDECAR_ENV_VARS): string | undefined {
@@ -254,32 +337,34 @@ export function resolveSidecarConfig(env: Record<string, string | undefined>): S
     const value = env[name];
     if (value !== undefined && value.trim() !== '') input[name] = value.trim();
   }
-  const parsed = sidecarEnvSchema.safeParse(input);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0] ?? 'environment');
+  const problems: Problem[] = [];
+  const vars = readVariables(input, problems);
+  checkTogether(vars, problems);
+  if (problems.length > 0) {
+    const text = problems.map(({ name, message }) => {
       const value = input[name];
-      return value === undefined ? `${name} is not set: ${issue.message}` : `${name}="${value}": ${issue.message}`;
+      return value === undefined ? `${name} is not set: ${message}` : `${name}="${value}": ${message}`;
     });
-    throw new MeshtapError(SC_ERR_CONFIG, problems.join('; '));
+    throw new MeshtapError(SC_ERR_CONFIG, text.join('; '));
   }
+  const config = toConfig(vars);
   const warnings: string[] = [];
   for (const name of Object.keys(env).sort()) {
     if (!name.startsWith('MESHTAP_') || SIDECAR_ENV_VARS.includes(name)) continue;
     const hint = suggestVariable(name);
     warnings.push(`unknown variable ${name} is ignored${hint ? ` (did you mean ${hint}?)` : ''}`);
   }
-  const mtls = parsed.data.mtls;
+  const mtls = config.mtls;
   if (mtls.mode !== 'off') {
     if (mtls.trustBundle === undefined) warnings.push('MESHTAP_TRUST_BUNDLE is not set: the CA cannot be verified, so no certificate is requested and traffic stays plaintext');
     if (mtls.tokenFile === undefined) warnings.push('MESHTAP_TOKEN_FILE is not set: the CA cannot be asked for a certificate, so traffic stays plaintext');
     if (mtls.controllerAddr === undefined) warnings.push('MESHTAP_CONTROLLER_ADDR is not set: no destination is known to be meshed, so outbound traffic stays plaintext');
-    if (parsed.data.collectorTls.mode === 'on' && (mtls.trustBundle === undefined || mtls.tokenFile === undefined)) {
+    if (config.collectorTls.mode === 'on' && (mtls.trustBundle === undefined || mtls.tokenFile === undefined)) {
       warnings.push('MESHTAP_COLLECTOR_TLS=on without a workload certificate: records cannot reach the collector and are counted as dropped');
     }
     if (mtls.mode === 'strict' && mtls.probePorts.length > 0 && mtls.hostIp === undefined) {
       warnings.push('MESHTAP_PROBE_PORTS without HOST_IP: in strict mode the probe ports accept plaintext from any source');
     }
   }
-  return deepFreeze({ ...parsed.data, warnings });
+  return deepFreeze({ ...config, warnings });
 }

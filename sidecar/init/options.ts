@@ -1,10 +1,10 @@
 /**
- * `meshtap init` options: one zod schema gives the accepted input (`InitOptions`) and the
- * runtime check; `resolveInitConfig` merges options, environment and defaults and returns a
- * frozen `InitConfig`. Numbers may arrive as strings (flags, environment, annotations) and
- * lists as comma-separated strings, so the schema parses both.
+ * `meshtap init` options: `InitOptions` is the accepted input, one reader per option checks it
+ * (by hand: the init container loads no schema library); `resolveInitConfig` merges options,
+ * environment and defaults and returns a frozen `InitConfig`. Numbers may arrive as strings
+ * (flags, environment, annotations) and lists as comma-separated strings, so both are parsed.
  */
-import { z } from 'zod';
+import { ValidationError, type Issues } from '../../lib/validate.ts';
 import { SC_ERR_INIT_BAD_OPTION, initError } from './errors.ts';
 
 export const IPTABLES_BACKENDS = ['auto', 'nft', 'legacy'] as const;
@@ -48,27 +48,29 @@ function describeValue(value: unknown): string {
   return typeof value === 'string' ? `"${value}"` : JSON.stringify(value);
 }
 
-// Root's traffic must stay capturable: an app running as root would otherwise bypass the proxy.
-const idSchema = z.union([z.number(), z.string()]).transform((value, ctx) => {
-  const n = integerIn(value, 1, MAX_ID);
-  if (n === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `must be a numeric id 1-${MAX_ID} (0 would exempt every root process from capture), got ${describeValue(value)}`,
-    });
-    return z.NEVER;
-  }
-  return n;
-});
+/** A reader turns one option's input into its value, or returns why it cannot (`Invalid input` for a wrong type). */
+type Reader<T> = (value: unknown) => { value: T } | { problem: string };
 
-const portSchema = z.union([z.number(), z.string()]).transform((value, ctx) => {
+const INVALID = { problem: 'Invalid input' } as const;
+
+function isNumberLike(value: unknown): value is number | string {
+  return typeof value === 'number' || typeof value === 'string';
+}
+
+// Root's traffic must stay capturable: an app running as root would otherwise bypass the proxy.
+const readId: Reader<number> = (value) => {
+  if (!isNumberLike(value)) return INVALID;
+  const n = integerIn(value, 1, MAX_ID);
+  return n === undefined
+    ? { problem: `must be a numeric id 1-${MAX_ID} (0 would exempt every root process from capture), got ${describeValue(value)}` }
+    : { value: n };
+};
+
+const readPort: Reader<number> = (value) => {
+  if (!isNumberLike(value)) return INVALID;
   const n = integerIn(value, 1, 65535);
-  if (n === undefined) {
-    ctx.addIssue({ code: 'custom', message: `must be a port number 1-65535, got ${describeValue(value)}` });
-    return z.NEVER;
-  }
-  return n;
-});
+  return n === undefined ? { problem: `must be a port number 1-65535, got ${describeValue(value)}` } : { value: n };
+};
 
 /** "a,b" or ["a", b]: empty entries are ignored so "" means "none". */
 function listItems(value: string | readonly (string | number)[]): (string | number)[] {
@@ -76,20 +78,22 @@ function listItems(value: string | readonly (string | number)[]): (string | numb
   return items.map((i) => (typeof i === 'string' ? i.trim() : i)).filter((i) => i !== '');
 }
 
-const listInput = z.union([z.string(), z.array(z.union([z.string(), z.number()]))]);
+type ListInput = string | readonly (string | number)[];
 
-const portListSchema = listInput.transform((value, ctx) => {
+function isListInput(value: unknown): value is ListInput {
+  return typeof value === 'string' || (Array.isArray(value) && value.every(isNumberLike));
+}
+
+const readPortList: Reader<number[]> = (value) => {
+  if (!isListInput(value)) return INVALID;
   const ports: number[] = [];
   for (const item of listItems(value)) {
     const n = integerIn(item, 1, 65535);
-    if (n === undefined) {
-      ctx.addIssue({ code: 'custom', message: `must list port numbers 1-65535, got ${describeValue(item)}` });
-      return z.NEVER;
-    }
+    if (n === undefined) return { problem: `must list port numbers 1-65535, got ${describeValue(item)}` };
     ports.push(n);
   }
-  return [...new Set(ports)].sort((a, b) => a - b);
-});
+  return { value: [...new Set(ports)].sort((a, b) => a - b) };
+};
 
 /**
  * Parses an IPv4 address or CIDR and returns the network in iptables' own form
@@ -126,61 +130,76 @@ function cidrSortKey(cidr: string): [number, number] {
   return [n, Number(prefix)];
 }
 
-const cidrListSchema = listInput.transform((value, ctx) => {
+const readCidrList: Reader<string[]> = (value) => {
+  if (!isListInput(value)) return INVALID;
   const cidrs: string[] = [];
   for (const item of listItems(value)) {
     const parsed = parseIpv4Cidr(String(item));
-    if ('error' in parsed) {
-      ctx.addIssue({ code: 'custom', message: `must list IPv4 CIDRs: ${parsed.error}` });
-      return z.NEVER;
-    }
+    if ('error' in parsed) return { problem: `must list IPv4 CIDRs: ${parsed.error}` };
     cidrs.push(parsed.cidr);
   }
-  return [...new Set(cidrs)].sort((a, b) => {
-    const [an, ap] = cidrSortKey(a);
-    const [bn, bp] = cidrSortKey(b);
-    return an - bn || ap - bp;
-  });
-});
+  return {
+    value: [...new Set(cidrs)].sort((a, b) => {
+      const [an, ap] = cidrSortKey(a);
+      const [bn, bp] = cidrSortKey(b);
+      return an - bn || ap - bp;
+    }),
+  };
+};
 
-export const initOptionsSchema = z
-  .strictObject({
-    proxyUid: idSchema.default(INIT_DEFAULTS.proxyUid),
-    proxyGid: idSchema.default(INIT_DEFAULTS.proxyGid),
-    inboundPort: portSchema.default(INIT_DEFAULTS.inboundPort),
-    outboundPort: portSchema.default(INIT_DEFAULTS.outboundPort),
-    adminPort: portSchema.default(INIT_DEFAULTS.adminPort),
-    excludeInboundPorts: portListSchema.default([]),
-    excludeOutboundPorts: portListSchema.default([]),
-    excludeOutboundCidrs: cidrListSchema.default([]),
-    backend: z
-      .enum(IPTABLES_BACKENDS, { error: (issue) => `must be one of ${IPTABLES_BACKENDS.join(', ')}, got ${describeValue(issue.input)}` })
-      .default(INIT_DEFAULTS.backend),
-    dryRun: z.boolean({ error: (issue) => `must be true or false, got ${describeValue(issue.input)}` }).default(false),
-    cleanup: z.boolean({ error: (issue) => `must be true or false, got ${describeValue(issue.input)}` }).default(false),
-  })
-  .superRefine((config, ctx) => {
-    const listeners = [
-      ['inboundPort', config.inboundPort],
-      ['outboundPort', config.outboundPort],
-      ['adminPort', config.adminPort],
-    ] as const;
-    for (let i = 0; i < listeners.length; i++) {
-      for (let j = i + 1; j < listeners.length; j++) {
-        if (listeners[i][1] === listeners[j][1]) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [listeners[j][0]],
-            message: `must differ from ${OPTION_NAMES[listeners[i][0]].flag} (both are ${listeners[i][1]}): each listener needs its own port`,
-          });
-        }
+const readBackend: Reader<IptablesBackendChoice> = (value) =>
+  IPTABLES_BACKENDS.includes(value as IptablesBackendChoice)
+    ? { value: value as IptablesBackendChoice }
+    : { problem: `must be one of ${IPTABLES_BACKENDS.join(', ')}, got ${describeValue(value)}` };
+
+const readFlag: Reader<boolean> = (value) => (typeof value === 'boolean' ? { value } : { problem: `must be true or false, got ${describeValue(value)}` });
+
+/** What callers may pass: every field optional, numbers as numbers or strings, lists as "a,b" or arrays. */
+export interface InitOptions {
+  proxyUid?: number | string;
+  proxyGid?: number | string;
+  inboundPort?: number | string;
+  outboundPort?: number | string;
+  adminPort?: number | string;
+  excludeInboundPorts?: ListInput;
+  excludeOutboundPorts?: ListInput;
+  excludeOutboundCidrs?: ListInput;
+  backend?: IptablesBackendChoice;
+  dryRun?: boolean;
+  cleanup?: boolean;
+}
+type InitOptionKey = keyof InitOptions;
+
+/** Each option's reader and its value when not given. */
+const READERS: { readonly [K in InitOptionKey]-?: { read: Reader<InitConfig[K]>; fallback: InitConfig[K] } } = {
+  proxyUid: { read: readId, fallback: INIT_DEFAULTS.proxyUid },
+  proxyGid: { read: readId, fallback: INIT_DEFAULTS.proxyGid },
+  inboundPort: { read: readPort, fallback: INIT_DEFAULTS.inboundPort },
+  outboundPort: { read: readPort, fallback: INIT_DEFAULTS.outboundPort },
+  adminPort: { read: readPort, fallback: INIT_DEFAULTS.adminPort },
+  excludeInboundPorts: { read: readPortList, fallback: [] },
+  excludeOutboundPorts: { read: readPortList, fallback: [] },
+  excludeOutboundCidrs: { read: readCidrList, fallback: [] },
+  backend: { read: readBackend, fallback: INIT_DEFAULTS.backend },
+  dryRun: { read: readFlag, fallback: false },
+  cleanup: { read: readFlag, fallback: false },
+};
+
+/** Each listener needs its own port; compared only once all three are valid. */
+function checkListeners(config: Partial<Record<InitOptionKey, unknown>>, issues: Issues): void {
+  const listeners = (['inboundPort', 'outboundPort', 'adminPort'] as const).map((key) => [key, config[key]] as const);
+  if (listeners.some(([, port]) => typeof port !== 'number')) return;
+  for (let i = 0; i < listeners.length; i++) {
+    for (let j = i + 1; j < listeners.length; j++) {
+      if (listeners[i][1] === listeners[j][1]) {
+        issues.push({
+          path: [listeners[j][0]],
+          message: `must differ from ${OPTION_NAMES[listeners[i][0]].flag} (both are ${String(listeners[i][1])}): each listener needs its own port`,
+        });
       }
     }
-  });
-
-/** What callers may pass: every field optional, numbers as numbers or strings. */
-export type InitOptions = z.input<typeof initOptionsSchema>;
-type InitOptionKey = keyof InitOptions;
+  }
+}
 
 /** The flag and environment variable behind each option, for messages and for `--help`. */
 export const OPTION_NAMES: Readonly<Record<InitOptionKey, { flag: string; env?: string }>> = Object.freeze({
@@ -233,28 +252,39 @@ export function resolveInitConfig(options: InitOptions = {}, env: Readonly<Recor
     fromEnv.delete(key);
   }
 
-  const result = initOptionsSchema.safeParse(merged);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      if (issue.code === 'unrecognized_keys') {
-        return issue.keys
-          .map((key) => {
-            const hint = suggestKey(key);
-            return hint === undefined
-              ? `unknown option "${key}" (known: ${OPTION_KEYS.join(', ')})`
-              : `unknown option "${key}": did you mean "${hint}"?`;
-          })
-          .join('; ');
-      }
-      const key = issue.path[0] as InitOptionKey | undefined;
-      if (key === undefined || !(key in OPTION_NAMES)) return issue.message;
-      const names = OPTION_NAMES[key];
-      const label = fromEnv.has(key) ? names.env : `${names.flag} (${key})`;
-      return `${label} ${issue.message}`;
-    });
-    throw initError(SC_ERR_INIT_BAD_OPTION, `invalid init options: ${problems.join('; ')}`, result.error);
+  const issues: Issues = [];
+  const config: Partial<Record<InitOptionKey, unknown>> = {};
+  for (const key of OPTION_KEYS) {
+    const { read, fallback } = READERS[key];
+    if (merged[key] === undefined) {
+      config[key] = fallback;
+      continue;
+    }
+    const result = read(merged[key]);
+    if ('problem' in result) issues.push({ path: [key], message: result.problem });
+    else config[key] = result.value;
   }
-  const c = result.data;
+  if (issues.length === 0) checkListeners(config, issues);
+  const problems = issues.map((issue) => {
+    const key = issue.path[0] as InitOptionKey;
+    const names = OPTION_NAMES[key];
+    const label = fromEnv.has(key) ? names.env : `${names.flag} (${key})`;
+    return `${label} ${issue.message}`;
+  });
+  const unknown = Object.keys(merged).filter((key) => !(OPTION_KEYS as string[]).includes(key));
+  if (unknown.length > 0) {
+    problems.push(
+      unknown
+        .map((key) => {
+          const hint = suggestKey(key);
+          return hint === undefined ? `unknown option "${key}" (known: ${OPTION_KEYS.join(', ')})` : `unknown option "${key}": did you mean "${hint}"?`;
+        })
+        .join('; '),
+    );
+    issues.push({ path: [], message: `Unrecognized key${unknown.length > 1 ? 's' : ''}: ${unknown.map((k) => JSON.stringify(k)).join(', ')}` });
+  }
+  if (problems.length > 0) throw initError(SC_ERR_INIT_BAD_OPTION, `invalid init options: ${problems.join('; ')}`, new ValidationError(issues));
+  const c = config as unknown as InitConfig;
   return Object.freeze({
     ...c,
     excludeInboundPorts: Object.freeze([...c.excludeInboundPorts]),

@@ -13,50 +13,99 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
-import { z } from 'zod';
 import { MeshtapError } from '../../lib/errors.ts';
 import { createBackoff } from '../../lib/backoff.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
+import { readFunction, readInteger, readObject, readString, type Issues } from '../../lib/validate.ts';
 import { SC_ERR_MEMBERSHIP_CONFIG } from './errors.ts';
 import { buildMembershipTable, resolveMembership, type FeedState, type MembershipLookup, type MembershipTable } from './lookup.ts';
 import { loadMembershipServiceDefinition, type MembershipSnapshotMessage, type WatchRequestMessage } from '../../record/membership-proto.ts';
 
-const isFunction = (v: unknown): boolean => typeof v === 'function';
+export interface MembershipClientOptions {
+  /** `host:port` of the controller's gRPC port (`MESHTAP_CONTROLLER_ADDR`). */
+  controllerAddr: string;
+  /** The roots the controller's serving certificate chains to (PEM). */
+  trustBundlePem: string;
+  /** The token itself, or the file it is mounted at (read again on every connect: the kubelet rotates it). Exactly one. */
+  token?: string;
+  tokenFile?: string;
+  /** The name to check the controller's certificate against when it differs from the address's host. */
+  serverName?: string;
+  log?: Logger;
+  backoff?: {
+    /** First reconnect delay ceiling (default 500); each failure doubles it up to `maxMs` (default 30 000); the delay is uniform in [0, ceiling). */
+    initialMs?: number;
+    maxMs?: number;
+  };
+  /** How long a disconnected feed is still trusted (default 60 000). */
+  staleAfterMs?: number;
+  /** HTTP/2 pings on the stream, so a dead controller is noticed without traffic (default 30 000, at least 1000). */
+  keepaliveMs?: number;
+  /** Delay before reconnecting after the controller ended a stream normally (token refresh; default 100). */
+  resumeDelayMs?: number;
+  clock?: () => number;
+  random?: () => number;
+  /** Called with every new table (after it is in use). */
+  onSnapshot?: (table: MembershipTable) => void;
+}
 
-const OptionsSchema = z
-  .object({
-    /** `host:port` of the controller's gRPC port (`MESHTAP_CONTROLLER_ADDR`). */
-    controllerAddr: z.string().min(1),
-    /** The roots the controller's serving certificate chains to (PEM). */
-    trustBundlePem: z.string().min(1),
-    /** The token itself, or the file it is mounted at (read again on every connect: the kubelet rotates it). */
-    token: z.string().min(1).optional(),
-    tokenFile: z.string().min(1).optional(),
-    /** The name to check the controller's certificate against when it differs from the address's host. */
-    serverName: z.string().min(1).optional(),
-    log: z.custom<Logger>((v) => typeof v === 'object' && v !== null && isFunction((v as Logger).warn), 'must have info/warn/error(fields, msg)').optional(),
-    backoff: z
-      .object({
-        /** First reconnect delay ceiling; each failure doubles it up to `maxMs`; the delay is uniform in [0, ceiling). */
-        initialMs: z.number().int().min(1).default(500),
-        maxMs: z.number().int().min(1).default(30_000),
-      })
-      .default({ initialMs: 500, maxMs: 30_000 }),
-    /** How long a disconnected feed is still trusted. */
-    staleAfterMs: z.number().int().min(0).default(60_000),
-    /** HTTP/2 pings on the stream, so a dead controller is noticed without traffic. */
-    keepaliveMs: z.number().int().min(1000).default(30_000),
-    /** Delay before reconnecting after the controller ended a stream normally (token refresh). */
-    resumeDelayMs: z.number().int().min(0).default(100),
-    clock: z.custom<() => number>(isFunction).optional(),
-    random: z.custom<() => number>(isFunction).optional(),
-    /** Called with every new table (after it is in use). */
-    onSnapshot: z.custom<(table: MembershipTable) => void>(isFunction).optional(),
-  })
-  .refine((o) => (o.token === undefined) !== (o.tokenFile === undefined), { message: 'give exactly one of "token" and "tokenFile"', path: ['token'] })
-  .refine((o) => o.backoff.maxMs >= o.backoff.initialMs, { message: 'backoff.maxMs must be at least backoff.initialMs', path: ['backoff'] });
+type ResolvedOptions = MembershipClientOptions & Required<Pick<MembershipClientOptions, 'staleAfterMs' | 'keepaliveMs' | 'resumeDelayMs'>> & {
+  backoff: { initialMs: number; maxMs: number };
+};
 
-export type MembershipClientOptions = z.input<typeof OptionsSchema>;
+/** Options checked by hand (the sidecar loads no schema library); unknown keys are ignored. */
+function checkOptions(input: unknown, issues: Issues): ResolvedOptions | undefined {
+  const o = readObject(input, [], issues);
+  if (o === undefined) return undefined;
+  const str = (key: string) => (o[key] === undefined ? undefined : readString(o[key], [key], issues, { min: 1 }));
+  const int = (key: string, min: number, fallback: number) => (o[key] === undefined ? fallback : readInteger(o[key], [key], issues, { min }));
+  const fn = (key: string, message?: string) => (o[key] === undefined ? undefined : readFunction(o[key], [key], issues, message));
+  const controllerAddr = readString(o.controllerAddr, ['controllerAddr'], issues, { min: 1 });
+  const trustBundlePem = readString(o.trustBundlePem, ['trustBundlePem'], issues, { min: 1 });
+  const token = str('token');
+  const tokenFile = str('tokenFile');
+  const serverName = str('serverName');
+  let log: Logger | undefined;
+  if (o.log !== undefined) {
+    const l = o.log as Logger;
+    if (typeof l === 'object' && l !== null && typeof l.warn === 'function') log = l;
+    else issues.push({ path: ['log'], message: 'must have info/warn/error(fields, msg)' });
+  }
+  let backoff = { initialMs: 500, maxMs: 30_000 };
+  if (o.backoff !== undefined) {
+    const b = readObject(o.backoff, ['backoff'], issues);
+    if (b !== undefined) {
+      const initialMs = b.initialMs === undefined ? 500 : readInteger(b.initialMs, ['backoff', 'initialMs'], issues, { min: 1 });
+      const maxMs = b.maxMs === undefined ? 30_000 : readInteger(b.maxMs, ['backoff', 'maxMs'], issues, { min: 1 });
+      if (initialMs !== undefined && maxMs !== undefined) backoff = { initialMs, maxMs };
+    }
+  }
+  const staleAfterMs = int('staleAfterMs', 0, 60_000);
+  const keepaliveMs = int('keepaliveMs', 1000, 30_000);
+  const resumeDelayMs = int('resumeDelayMs', 0, 100);
+  const clock = fn('clock') as (() => number) | undefined;
+  const random = fn('random') as (() => number) | undefined;
+  const onSnapshot = fn('onSnapshot') as ((table: MembershipTable) => void) | undefined;
+  if (issues.length > 0) return undefined;
+  if ((token === undefined) === (tokenFile === undefined)) issues.push({ path: ['token'], message: 'give exactly one of "token" and "tokenFile"' });
+  if (backoff.maxMs < backoff.initialMs) issues.push({ path: ['backoff'], message: 'backoff.maxMs must be at least backoff.initialMs' });
+  if (issues.length > 0) return undefined;
+  return {
+    controllerAddr: controllerAddr as string,
+    trustBundlePem: trustBundlePem as string,
+    token,
+    tokenFile,
+    serverName,
+    log,
+    backoff,
+    staleAfterMs: staleAfterMs as number,
+    keepaliveMs: keepaliveMs as number,
+    resumeDelayMs: resumeDelayMs as number,
+    clock,
+    random,
+    onSnapshot,
+  };
+}
 
 export interface MembershipClientStats {
   readonly version: number | undefined;
@@ -88,12 +137,13 @@ type WatchClient = grpc.Client & {
 let clientConstructor: grpc.ServiceClientConstructor | undefined;
 
 export function createMembershipClient(options: MembershipClientOptions): MembershipClient {
-  const parsed = OptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`);
+  const issues: Issues = [];
+  const checked = checkOptions(options, issues);
+  if (checked === undefined) {
+    const problems = issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`);
     throw new MeshtapError(SC_ERR_MEMBERSHIP_CONFIG, `createMembershipClient: ${problems.join('; ')}`);
   }
-  const opts = parsed.data;
+  const opts: ResolvedOptions = checked;
   const log = opts.log ?? silentLogger;
   const clock = opts.clock ?? Date.now;
   const backoff = createBackoff({ baseMs: opts.backoff.initialMs, capMs: opts.backoff.maxMs, random: opts.random ?? Math.random });

@@ -1,5 +1,5 @@
 export { createShipper, systemClock, type ShipperDeps } from './create-shipper.ts';
-export { resolveShipperConfig, shipperOptionsSchema, type ShipperConfig, type ShipperOptions, type SidecarInfo } from './config.ts';
+export { resolveShipperConfig, type ShipperConfig, type ShipperOptions, type SidecarInfo } from './config.ts';
 export type { Shipper, ShipperClock, ShipperEvent, CloseOptions } from './shipper.ts';
 export { DROP_REASONS, type DropReason, type ShipperMetrics, type ShipperStats } from './metrics.ts';
 export { createShipperPromMetrics, type ShipperPromMetrics } from './prom-metrics.ts';
