@@ -6,6 +6,7 @@ import {
   DB_FILE_NAME,
   DEFAULT_GRPC_PORT,
   DEFAULT_HTTP_PORT,
+  DEFAULT_MAX_INGEST_RATE,
   DEFAULT_MAX_STREAM_CLIENTS,
   DEFAULT_MEMORY_MAX_RECORDS,
   DEFAULT_RETENTION_HOURS,
@@ -59,6 +60,9 @@ options:
                            on loopback only loopback Host headers are served)  env MESHTAP_COLLECTOR_HTTP_HOST
   --max-ingest-streams N   open ingest streams at most, one per sidecar (default 4096); beyond it
                            new streams are refused and the sidecars retry   env MESHTAP_COLLECTOR_MAX_INGEST_STREAMS
+  --max-ingest-rate N      records per second taken from one sidecar (default ${DEFAULT_MAX_INGEST_RATE},
+                           0: no limit); beyond it records are refused as rate_limited, counted
+                                                                            env MESHTAP_COLLECTOR_MAX_INGEST_RATE
   --max-stream-clients N   open live stream clients at most (default ${DEFAULT_MAX_STREAM_CLIENTS}); beyond it
                            /api/stream answers 503                          env MESHTAP_COLLECTOR_MAX_STREAM_CLIENTS
   -h, --help               show this help
@@ -90,6 +94,7 @@ const OPTIONS = {
   'auth-token-file': { type: 'string' },
   'http-host': { type: 'string' },
   'max-ingest-streams': { type: 'string' },
+  'max-ingest-rate': { type: 'string' },
   'max-stream-clients': { type: 'string' },
 } as const;
 

@@ -17,6 +17,12 @@ export const DEFAULT_MAX_STREAM_CLIENTS = 200;
 
 const port = () => z.number().int().min(0).max(65535);
 
+/**
+ * Records per second from one sidecar. A busy sidecar at saturation ships a few thousand; the
+ * bound is for a runaway or forged one, so it sits well above that.
+ */
+export const DEFAULT_MAX_INGEST_RATE = 20_000;
+
 export const collectorOptionsSchema = z.strictObject({
   host: z.string().min(1).default('0.0.0.0'),
   grpcPort: port().default(DEFAULT_GRPC_PORT),
@@ -79,6 +85,8 @@ export const collectorOptionsSchema = z.strictObject({
   httpHost: z.string().min(1).optional(),
   /** Open ingest streams at most (one per sidecar): a flood of connections cannot exhaust the collector. */
   maxIngestStreams: z.number().int().positive().default(4096),
+  /** Records per second taken from one sidecar (its identity); beyond it they are refused as `rate_limited`. 0: no limit. */
+  maxIngestRate: z.number().int().min(0).default(DEFAULT_MAX_INGEST_RATE),
   /** Open live stream clients at most: each costs a socket and a filter evaluated per record; beyond it new ones get 503. */
   maxStreamClients: z.number().int().positive().default(DEFAULT_MAX_STREAM_CLIENTS),
 });
@@ -115,6 +123,7 @@ export interface CollectorFlags {
   'auth-token-file'?: string;
   'http-host'?: string;
   'max-ingest-streams'?: string;
+  'max-ingest-rate'?: string;
   'max-stream-clients'?: string;
 }
 
@@ -160,6 +169,14 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
   for (const [key, flag, envName, integer] of numbers) {
     const [value, source] = pick(flags[flag], env[envName]);
     if (value !== undefined) options[key] = positiveNumber(source === 'flag' ? `--${flag}` : envName, value, integer);
+  }
+
+  const [rate, rateSource] = pick(flags['max-ingest-rate'], env.MESHTAP_COLLECTOR_MAX_INGEST_RATE);
+  if (rate !== undefined) {
+    if (!/^\d+$/.test(rate.trim()) || !Number.isSafeInteger(Number(rate))) {
+      throw usage(`${rateSource === 'flag' ? '--max-ingest-rate' : 'MESHTAP_COLLECTOR_MAX_INGEST_RATE'} must be a number of records per second (0: no limit), got "${rate}"`);
+    }
+    options.maxIngestRate = Number(rate);
   }
 
   const [store, storeSource] = pick(flags.store, env.MESHTAP_COLLECTOR_STORE);

@@ -10,6 +10,7 @@ import { shutdownGrpcServer } from '../lib/grpc-shutdown.ts';
 import { formatHostPort } from '../lib/host-port.ts';
 import { loadCollectorProto, type RecordBatchMessage, type ShipAckMessage } from '../record/codec.ts';
 import type { Ingest } from './ingest.ts';
+import { createIngestRateLimiter } from './ingest-rate.ts';
 import { streamPeerIdentity } from './ingest-tls.ts';
 import type { Logger } from '../lib/log.ts';
 import type { CollectorMetrics } from './metrics.ts';
@@ -26,6 +27,10 @@ export interface GrpcServerOptions {
   maxPendingBatches?: number;
   /** Open ingest streams at most (one per sidecar); beyond it new ones are refused, counted. Default 4096. */
   maxStreams?: number;
+  /** Records per second per sidecar identity; beyond it records are refused as `rate_limited`. 0 or absent: no limit. */
+  maxRecordsPerSecond?: number;
+  /** The clock of the rate limit (ms). */
+  now?: () => number;
 }
 
 export interface GrpcServer {
@@ -71,6 +76,32 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   let stopping = false;
 
   const maxStreams = options.maxStreams ?? 4096;
+  const limiter = createIngestRateLimiter({ recordsPerSecond: options.maxRecordsPerSecond ?? 0 });
+  const now = options.now ?? (() => performance.now());
+  /** When each sidecar's refusals were last logged (one line per 10 s each, the counter has them all). */
+  const rateLoggedAt = new Map<string, number>();
+
+  /** The batch within its sidecar's rate: the records over it are refused in the ack, counted. */
+  async function limited(batch: RecordBatchMessage, peer: string, key: string, identity?: { spiffeId?: string }): Promise<ShipAckMessage> {
+    const n = batch.records.length;
+    const allowed = limiter.take(key, n, now());
+    if (allowed === n) return ingest.batch(batch, peer, identity);
+    const over = n - allowed;
+    metrics.recordsRejected.inc({ reason: 'rate_limited' }, over);
+    const t = now();
+    if (t - (rateLoggedAt.get(key) ?? -Infinity) < 10_000) return refuse(batch, allowed, over, peer, identity);
+    rateLoggedAt.set(key, t);
+    log.warn({ peer, sidecar: key, refused: over, limit_per_second: options.maxRecordsPerSecond }, 'ingest over its rate: records refused');
+    return refuse(batch, allowed, over, peer, identity);
+  }
+
+  /** Stores the first `allowed` records and acks the rest as `rate_limited`. */
+  async function refuse(batch: RecordBatchMessage, allowed: number, over: number, peer: string, identity?: { spiffeId?: string }): Promise<ShipAckMessage> {
+    const ack = allowed > 0 ? await ingest.batch({ ...batch, records: batch.records.slice(0, allowed) }, peer, identity) : { seq: batch.seq, accepted: 0, rejected: 0, rejections: [] };
+    const rejections = [...(ack.rejections ?? [])];
+    for (let index = allowed; index < allowed + over; index++) rejections.push({ index, reason: 'rate_limited' });
+    return { ...ack, rejected: (ack.rejected ?? 0) + over, rejections };
+  }
 
   function ship(call: grpc.ServerDuplexStream<Incoming, ShipAckMessage>): void {
     const peer = call.getPeer();
@@ -87,6 +118,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     // Over mTLS each record must come from the workload the certificate names; plaintext ingest
     // (a collector without TLS settings) cannot tell and does not check.
     const streamIdentity = identity ? { ...(identity.spiffeId !== undefined ? { spiffeId: identity.spiffeId } : {}) } : undefined;
+    const rateKey = identity?.spiffeId ?? peer.replace(/:\d+$/, '');
     metrics.streamsActive.inc();
     metrics.streamsTotal.inc();
     let chain: Promise<void> = Promise.resolve();
@@ -116,7 +148,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
       if (pending >= maxPending) call.pause();
       chain = chain.then(async () => {
         try {
-          const ack = UNDECODABLE in incoming ? ingest.undecodable(peer, incoming[UNDECODABLE]) : await ingest.batch(incoming, peer, streamIdentity);
+          const ack = UNDECODABLE in incoming ? ingest.undecodable(peer, incoming[UNDECODABLE]) : await limited(incoming, peer, rateKey, streamIdentity);
           if (!over && !ended) call.write(ack);
         } catch (err) {
           // ingest does not throw; if it ever does, this stream is dropped, the server keeps serving.

@@ -9,6 +9,7 @@ export const REJECT_REASONS: readonly RecordRejectReason[] = [
   'missing_field',
   'bad_value',
   'identity_mismatch',
+  'rate_limited',
 ];
 
 /** Why a whole batch was acknowledged with an error. */

@@ -266,7 +266,9 @@ export type RecordRejectReason =
   | 'missing_field'
   | 'bad_value'
   /** Valid, but its observing end is not the workload of the mTLS stream it came on (collector-side check). */
-  | 'identity_mismatch';
+  | 'identity_mismatch'
+  /** Valid, but its sidecar sent more records per second than the collector takes from one (collector-side). */
+  | 'rate_limited';
 
 export type RecordDecodeResult =
   | { ok: true; record: CallRecord }
