@@ -64,6 +64,23 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T): Reade
 
 const text: Reader<string> = (s) => s;
 
+const PROBE_PATH = /^\/[\x21-\x7e]*$/;
+
+/** `8080=/healthz|/ready,9090=/live` (what the webhook writes from the pod's httpGet probes). */
+function parseProbePaths(s: string): Record<number, string[]> | Bad {
+  const out: Record<number, string[]> = {};
+  for (const entry of s.split(',')) {
+    const eq = entry.indexOf('=');
+    const port = entry.slice(0, eq).trim();
+    const paths = entry.slice(eq + 1).split('|').map((p) => p.trim());
+    if (eq <= 0 || !/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535 || paths.some((p) => !PROBE_PATH.test(p))) {
+      return new Bad('expected PORT=/path|/path,... (TCP ports 1-65535, paths starting with /)');
+    }
+    out[Number(port)] = [...new Set([...(out[Number(port)] ?? []), ...paths])];
+  }
+  return out;
+}
+
 /** Defaults, in one place so `--help` and the docs can show them. */
 export const SIDECAR_DEFAULTS = Object.freeze({
   inboundPort: 15006,
@@ -161,6 +178,7 @@ const SIDECAR_ENV = {
       ? [...new Set(s.split(',').map((p) => Number(p.trim())))]
       : new Bad('expected a comma-separated list of TCP ports 1-65535'),
   ),
+  MESHTAP_PROBE_PATHS: optional<Record<number, string[]>>(parseProbePaths),
   MESHTAP_CA_ADDR: optional(hostPort()),
   MESHTAP_CONTROLLER_ADDR: optional(hostPort()),
   MESHTAP_TOKEN_FILE: optional(absolutePath()),
@@ -212,6 +230,8 @@ export interface SidecarConfig {
     readonly caTimeoutSeconds: number;
     readonly certTtlSeconds: number;
     readonly probePorts: readonly number[];
+    /** Probe ports probed over plain HTTP only, with the paths the kubelet asks (strict: nothing else passes). */
+    readonly probePaths: Readonly<Record<number, readonly string[]>>;
     readonly hostIp: string | undefined;
     readonly caAddr: string | undefined;
     readonly controllerAddr: string | undefined;
@@ -262,6 +282,11 @@ function checkTogether(env: SidecarEnv, problems: Problem[]): void {
       }
     }
   }
+  for (const port of Object.keys(env.MESHTAP_PROBE_PATHS ?? {})) {
+    if (!(env.MESHTAP_PROBE_PORTS ?? []).includes(Number(port))) {
+      problems.push({ name: 'MESHTAP_PROBE_PATHS', message: `port ${port} is not in MESHTAP_PROBE_PORTS` });
+    }
+  }
   const total = env.MESHTAP_CAPTURE_BUFFER_BYTES;
   const perConnection = env.MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES;
   if (total !== undefined && perConnection !== undefined && perConnection > total) {
@@ -303,6 +328,7 @@ function toConfig(env: SidecarEnv): Omit<SidecarConfig, 'warnings'> {
       caTimeoutSeconds: env.MESHTAP_CA_TIMEOUT_SECONDS,
       certTtlSeconds: env.MESHTAP_CERT_TTL_SECONDS,
       probePorts: env.MESHTAP_PROBE_PORTS ?? [],
+      probePaths: env.MESHTAP_PROBE_PATHS ?? {},
       hostIp: env.HOST_IP,
       caAddr: env.MESHTAP_CA_ADDR,
       controllerAddr: env.MESHTAP_CONTROLLER_ADDR,

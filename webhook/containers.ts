@@ -36,6 +36,8 @@ export interface PodInjectionSettings {
   nativeSidecar: boolean;
   /** Ports the kubelet probes: accepted in plaintext from the node even in strict mode. */
   probePorts: number[];
+  /** `MESHTAP_PROBE_PATHS`: the httpGet probes' paths per port (webhook/probe-ports.ts); empty: none. */
+  probePaths: string;
   /** Key names the sidecar masks in addition to its defaults. */
   maskKeys?: string[];
 }
@@ -115,6 +117,7 @@ export function buildSidecarContainer(config: InjectorConfig, settings: PodInjec
       // V8 limits fit for a sidecar (lib/pod-entry.ts says why these).
       { name: 'NODE_OPTIONS', value: SIDECAR_NODE_OPTIONS },
       ...(settings.probePorts.length > 0 ? [{ name: 'MESHTAP_PROBE_PORTS', value: settings.probePorts.join(',') }] : []),
+      ...(settings.probePaths !== '' ? [{ name: 'MESHTAP_PROBE_PATHS', value: settings.probePaths }] : []),
       ...(settings.maskKeys !== undefined && settings.maskKeys.length > 0 ? [{ name: 'MESHTAP_MASK_KEYS', value: settings.maskKeys.join(',') }] : []),
     ],
     // Only the admin port is declared: the listener ports are reached through iptables and

@@ -1,5 +1,5 @@
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import { probePortsOf } from './probe-ports.ts';
+import { formatProbePaths, probePathsOf, probePortsOf } from './probe-ports.ts';
 import {
   DEFAULT_CONTAINER_ANNOTATION,
   EXCLUDE_INBOUND_PORTS_ANNOTATION,
@@ -133,6 +133,7 @@ function resolveSettings(
     mtlsMode: nsMtls === 'strict' ? 'strict' : readAnnotation(annotations, MTLS_MODE_ANNOTATION, parseMtlsMode, nsMtls, problems),
     nativeSidecar: readAnnotation(annotations, NATIVE_SIDECAR_ANNOTATION, parseBooleanText, config.nativeSidecar, problems),
     probePorts: [],
+    probePaths: '',
     maskKeys: readAnnotation(annotations, MASK_KEYS_ANNOTATION, parseMaskKeys, [], problems),
   };
 }
@@ -251,6 +252,7 @@ export function injectPod(input: InjectInput): InjectDecision {
   if (found.size > 0) return skip(pod, found);
 
   settings.probePorts = probePortsOf(pod.spec?.containers ?? []);
+  settings.probePaths = formatProbePaths(probePathsOf(pod.spec?.containers ?? []));
   const patched = buildInjectedPod(pod, config, settings);
   const patch = fastJsonPatch.compare(pod, patched);
   return { inject: true, reasons: [], details: {}, pod: patched, patch };

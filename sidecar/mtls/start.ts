@@ -43,7 +43,7 @@ export function startSidecarMtls(config: SidecarConfig, stats: SidecarStats, log
   }
   const client = membership;
   const hooks = createMtlsHooks({
-    config: { mode: m.mode, probePorts: m.probePorts, hostIp: m.hostIp },
+    config: { mode: m.mode, probePorts: m.probePorts, probePaths: m.probePaths, hostIp: m.hostIp },
     identity: () => identity.current(),
     lookup: client ? (ip, port) => client.lookup(ip, port) : undefined,
     stats,

@@ -105,6 +105,9 @@ void t.test('a bad value names the variable, the value and what is expected', as
     configError({ MESHTAP_CAPTURE_BUFFER_BYTES: '1048576', MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES: '2097152' }),
     'MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES="2097152": expected at most MESHTAP_CAPTURE_BUFFER_BYTES (1048576)',
   );
+  t.equal(configError({ MESHTAP_PROBE_PORTS: '8080', MESHTAP_PROBE_PATHS: '8080:/healthz' }), 'MESHTAP_PROBE_PATHS="8080:/healthz": expected PORT=/path|/path,... (TCP ports 1-65535, paths starting with /)');
+  t.equal(configError({ MESHTAP_PROBE_PORTS: '8080', MESHTAP_PROBE_PATHS: '9090=/live' }), 'MESHTAP_PROBE_PATHS="9090=/live": port 9090 is not in MESHTAP_PROBE_PORTS');
+  t.same(resolveSidecarConfig({ ...POD, MESHTAP_PROBE_PORTS: '8080,9090', MESHTAP_PROBE_PATHS: '8080=/healthz|/ready' }).mtls.probePaths, { 8080: ['/healthz', '/ready'] });
   t.match(configError({ POD_NAMESPACE: 'Shop' }), /^POD_NAMESPACE="Shop": expected a Kubernetes namespace name/);
 });
 

@@ -66,6 +66,22 @@ void t.test('inbound decisions by mode, probe rule and identity', async (t) => {
   t.same(decideInbound(permissive, { ...facts, bytes: mesh.subarray(0, 3) }), { kind: 'need-more' });
 });
 
+void t.test('strict: on a port probed over plain HTTP only the probes\' own requests pass', async (t) => {
+  const node = { serverFirst: false, hasIdentity: true, srcIp: '10.0.0.1', dstPort: 8080 };
+  const strict = { mode: 'strict' as const, probePorts: [8080, 9000], hostIp: '10.0.0.1', probePaths: { 8080: ['/healthz', '/ready'] } };
+  const line = (text: string) => Buffer.from(text);
+  t.same(decideInbound(strict, { ...node, bytes: line('GET /healthz HTTP/1.1\r\nHost: x\r\n') }), { kind: 'plaintext', probe: true });
+  t.same(decideInbound(strict, { ...node, bytes: line('GET /ready?verbose=1 HTTP/1.1\r\n') }), { kind: 'plaintext', probe: true }, 'a query string is fine');
+  t.same(decideInbound(strict, { ...node, bytes: line('HEAD /healthz HTTP/1.0\r\n') }), { kind: 'plaintext', probe: true });
+  t.same(decideInbound(strict, { ...node, bytes: line('GET /admin/users HTTP/1.1\r\n') }), { kind: 'refuse', reason: 'strict_probe_path_refused' }, 'another path');
+  t.same(decideInbound(strict, { ...node, bytes: line('POST /healthz HTTP/1.1\r\n') }), { kind: 'refuse', reason: 'strict_probe_path_refused' }, 'another method');
+  t.same(decideInbound(strict, { ...node, bytes: line('GET /healthzz HTTP/1.1\r\n') }), { kind: 'refuse', reason: 'strict_probe_path_refused' }, 'exact paths only');
+  t.same(decideInbound(strict, { ...node, bytes: line('GET /heal') }), { kind: 'need-more' }, 'waits for the end of the line');
+  t.same(decideInbound(strict, { ...node, bytes: line('GET /heal'), serverFirst: true }), { kind: 'refuse', reason: 'strict_probe_path_refused' }, 'a line that never ends is refused');
+  t.same(decideInbound(strict, { ...node, bytes: line('anything\r\n'), dstPort: 9000 }), { kind: 'plaintext', probe: true }, 'a tcpSocket-probed port stays port-only');
+  t.same(decideInbound(strict, { ...node, bytes: line('GET /healthz HTTP/1.1\r\n'), srcIp: '10.0.0.9' }), { kind: 'refuse', reason: 'strict_plaintext_refused' }, 'not from the node');
+});
+
 void t.test('peer identity and renewal time', async (t) => {
   t.equal(spiffeIdFromSan('URI:spiffe://cluster.local/ns/a/sa/b'), 'spiffe://cluster.local/ns/a/sa/b');
   t.equal(spiffeIdFromSan('URI:spiffe://x/a, URI:spiffe://x/b'), undefined, 'two URIs: none');
