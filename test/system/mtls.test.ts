@@ -432,6 +432,32 @@ void t.test('strict: plaintext from an unmeshed pod refused, the node\'s probe a
   t.equal(stdout, m, 'the meshed client still gets through');
 });
 
+void t.test('strict with probe paths: the node reaches the probes\' paths only', async (t) => {
+  await lab.restartSidecar(
+    'server',
+    sidecarEnv('server', { MESHTAP_MTLS_MODE: 'strict', MESHTAP_PROBE_PORTS: String(APP_PORTS.http), MESHTAP_PROBE_PATHS: `${APP_PORTS.http}=/echo`, HOST_IP: lab.net.gateway }),
+  );
+  await lab.waitReady(lab.server, 20);
+  await waitMeshReady();
+  const probe = await sh('curl', ['-sS', '-m', '5', '-o', '/dev/null', '-w', '%{http_code}', lab.appUrl('/echo?probe=path')]);
+  t.equal(probe.stdout, '200', 'GET of a probe path from the node passes');
+  const refusedBefore = await mtlsCount(lab.server, 'inbound', 'strict_probe_path_refused');
+  const other = await sh('curl', ['-sS', '-m', '5', '-o', '/dev/null', '-w', '%{http_code}', lab.appUrl('/sha256')]).then(
+    () => 'answered',
+    (err: Error) => err.message,
+  );
+  t.match(other, /\((52|56)\)/, 'another path on the same port from the node is reset');
+  const post = await sh('curl', ['-sS', '-m', '5', '--data-binary', 'x', lab.appUrl('/echo')]).then(
+    () => 'answered',
+    (err: Error) => err.message,
+  );
+  t.match(post, /\((52|56)\)/, 'another method on a probe path is reset');
+  t.equal(await mtlsCount(lab.server, 'inbound', 'strict_probe_path_refused'), refusedBefore + 2, 'both counted strict_probe_path_refused');
+  const m = marker();
+  const { stdout } = await curlClient(['--data-binary', m, lab.appUrl(`/sha256?mesh=${m}`)]);
+  t.ok(stdout.length > 0, 'a meshed client still reaches any path');
+});
+
 void t.test('nothing is left behind', async (t) => {
   t.same(lab.sidecars.client.proc.exitCode, undefined, 'the client sidecar ran throughout');
   t.same(lab.sidecars.server.proc.exitCode, undefined, 'the server sidecar ran throughout');
