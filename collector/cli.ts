@@ -60,6 +60,9 @@ options:
                            on loopback only loopback Host headers are served)  env MESHTAP_COLLECTOR_HTTP_HOST
   --max-ingest-streams N   open ingest streams at most, one per sidecar (default 4096); beyond it
                            new streams are refused and the sidecars retry   env MESHTAP_COLLECTOR_MAX_INGEST_STREAMS
+  --max-ingest-message-bytes N  largest ingest batch taken (default 4194304, at least 65536; the
+                           shipper's batches are 1 MiB); a larger one ends its stream, counted
+                                                                            env MESHTAP_COLLECTOR_MAX_INGEST_MESSAGE_BYTES
   --max-ingest-rate N      records per second taken from one sidecar (default ${DEFAULT_MAX_INGEST_RATE},
                            0: no limit); beyond it records are refused as rate_limited, counted
                                                                             env MESHTAP_COLLECTOR_MAX_INGEST_RATE
@@ -95,6 +98,7 @@ const OPTIONS = {
   'http-host': { type: 'string' },
   'max-ingest-streams': { type: 'string' },
   'max-ingest-rate': { type: 'string' },
+  'max-ingest-message-bytes': { type: 'string' },
   'max-stream-clients': { type: 'string' },
 } as const;
 

@@ -119,7 +119,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   const ingest = createIngest({ store, metrics, log, enrich, onStored: (records) => void setImmediate(() => outputs.export(records)) });
   let grpc;
   try {
-    grpc = await startGrpcServer({ host: config.host, port: config.grpcPort, ingest, metrics, log, credentials: grpcCredentials, maxStreams: config.maxIngestStreams, maxRecordsPerSecond: config.maxIngestRate });
+    grpc = await startGrpcServer({ host: config.host, port: config.grpcPort, ingest, metrics, log, credentials: grpcCredentials, maxStreams: config.maxIngestStreams, maxRecordsPerSecond: config.maxIngestRate, maxMessageBytes: config.maxIngestMessageBytes });
   } catch (err) {
     await store.close();
     await inventory?.stop();

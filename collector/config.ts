@@ -85,6 +85,8 @@ export const collectorOptionsSchema = z.strictObject({
   httpHost: z.string().min(1).optional(),
   /** Open ingest streams at most (one per sidecar): a flood of connections cannot exhaust the collector. */
   maxIngestStreams: z.number().int().positive().default(4096),
+  /** Largest ingest message (a batch) in bytes; a larger one ends its stream, counted `too_large`. */
+  maxIngestMessageBytes: z.number().int().min(64 * 1024).default(4 * 1024 * 1024),
   /** Records per second taken from one sidecar (its identity); beyond it they are refused as `rate_limited`. 0: no limit. */
   maxIngestRate: z.number().int().min(0).default(DEFAULT_MAX_INGEST_RATE),
   /** Open live stream clients at most: each costs a socket and a filter evaluated per record; beyond it new ones get 503. */
@@ -124,6 +126,7 @@ export interface CollectorFlags {
   'http-host'?: string;
   'max-ingest-streams'?: string;
   'max-ingest-rate'?: string;
+  'max-ingest-message-bytes'?: string;
   'max-stream-clients'?: string;
 }
 
@@ -164,6 +167,7 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
     ['retentionHours', 'retention-hours', 'MESHTAP_COLLECTOR_RETENTION_HOURS', false],
     ['retentionMaxMb', 'retention-max-mb', 'MESHTAP_COLLECTOR_RETENTION_MAX_MB', false],
     ['maxIngestStreams', 'max-ingest-streams', 'MESHTAP_COLLECTOR_MAX_INGEST_STREAMS', true],
+    ['maxIngestMessageBytes', 'max-ingest-message-bytes', 'MESHTAP_COLLECTOR_MAX_INGEST_MESSAGE_BYTES', true],
     ['maxStreamClients', 'max-stream-clients', 'MESHTAP_COLLECTOR_MAX_STREAM_CLIENTS', true],
   ] as const;
   for (const [key, flag, envName, integer] of numbers) {

@@ -27,6 +27,8 @@ export interface GrpcServerOptions {
   maxPendingBatches?: number;
   /** Open ingest streams at most (one per sidecar); beyond it new ones are refused, counted. Default 4096. */
   maxStreams?: number;
+  /** Largest batch message taken (bytes); a larger one ends its stream, counted `too_large`. Default 4 MiB. */
+  maxMessageBytes?: number;
   /** Records per second per sidecar identity; beyond it records are refused as `rate_limited`. 0 or absent: no limit. */
   maxRecordsPerSecond?: number;
   /** The clock of the rate limit (ms). */
@@ -42,10 +44,27 @@ export interface GrpcServer {
   close(options?: { graceMs?: number; force?: boolean }): Promise<void>;
 }
 
-const UNDECODABLE = Symbol('undecodable');
-type Incoming = RecordBatchMessage | { [UNDECODABLE]: string };
+/** Four times the shipper's largest batch (1 MiB). */
+export const DEFAULT_MAX_INGEST_MESSAGE_BYTES = 4 * 1024 * 1024;
 
-function buildService(): grpc.ServiceDefinition {
+const UNDECODABLE = Symbol('undecodable');
+const TOO_LARGE = Symbol('too large');
+type Incoming = RecordBatchMessage | { [UNDECODABLE]: string } | { [TOO_LARGE]: { seq: number; bytes: number } };
+
+/** The batch's `seq` (field 1, a varint, written first) without decoding the rest; 0 if absent. */
+function peekSeq(bytes: Buffer): number {
+  if (bytes[0] !== 0x08) return 0;
+  let seq = 0;
+  let scale = 1;
+  for (let i = 1; i < Math.min(bytes.length, 11); i++) {
+    seq += (bytes[i] & 0x7f) * scale;
+    if ((bytes[i] & 0x80) === 0) return seq;
+    scale *= 128;
+  }
+  return 0;
+}
+
+function buildService(maxMessageBytes: number): grpc.ServiceDefinition {
   const definition = loadCollectorProto()['meshtap.v1.Collector'] as grpc.ServiceDefinition;
   const ship = definition.Ship as grpc.MethodDefinition<RecordBatchMessage, ShipAckMessage>;
   const decode = ship.requestDeserialize;
@@ -53,6 +72,7 @@ function buildService(): grpc.ServiceDefinition {
     Ship: {
       ...ship,
       requestDeserialize: (bytes: Buffer): Incoming => {
+        if (bytes.length > maxMessageBytes) return { [TOO_LARGE]: { seq: peekSeq(bytes), bytes: bytes.length } };
         try {
           return decode(bytes);
         } catch (err) {
@@ -66,8 +86,10 @@ function buildService(): grpc.ServiceDefinition {
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
   const { ingest, metrics, log } = options;
   const maxPending = options.maxPendingBatches ?? 8;
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_INGEST_MESSAGE_BYTES;
   const server = new grpc.Server({
-    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    // A hard stop well above the limit below (which answers with an ack and keeps the stream).
+    'grpc.max_receive_message_length': Math.max(64 * 1024 * 1024, 2 * maxMessageBytes),
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
@@ -148,7 +170,12 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
       if (pending >= maxPending) call.pause();
       chain = chain.then(async () => {
         try {
-          const ack = UNDECODABLE in incoming ? ingest.undecodable(peer, incoming[UNDECODABLE]) : await limited(incoming, peer, rateKey, streamIdentity);
+          const ack =
+            UNDECODABLE in incoming
+              ? ingest.undecodable(peer, incoming[UNDECODABLE])
+              : TOO_LARGE in incoming
+                ? ingest.tooLarge(peer, incoming[TOO_LARGE].seq, incoming[TOO_LARGE].bytes, maxMessageBytes)
+                : await limited(incoming, peer, rateKey, streamIdentity);
           if (!over && !ended) call.write(ack);
         } catch (err) {
           // ingest does not throw; if it ever does, this stream is dropped, the server keeps serving.
@@ -171,7 +198,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     if (stopping) void endStream();
   }
 
-  server.addService(buildService(), { Ship: ship } as unknown as grpc.UntypedServiceImplementation);
+  server.addService(buildService(maxMessageBytes), { Ship: ship } as unknown as grpc.UntypedServiceImplementation);
   const address = formatHostPort(options.host, options.port);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, options.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));

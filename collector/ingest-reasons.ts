@@ -13,5 +13,5 @@ export const REJECT_REASONS: readonly RecordRejectReason[] = [
 ];
 
 /** Why a whole batch was acknowledged with an error. */
-export type BatchRejectReason = 'undecodable' | 'store_failed';
-export const DROPPED_BATCH_REASONS: readonly BatchRejectReason[] = ['undecodable', 'store_failed'];
+export type BatchRejectReason = 'undecodable' | 'store_failed' | 'too_large';
+export const DROPPED_BATCH_REASONS: readonly BatchRejectReason[] = ['undecodable', 'store_failed', 'too_large'];

@@ -29,6 +29,8 @@ export interface Ingest {
   batch(batch: RecordBatchMessage, peer: string, streamIdentity?: { spiffeId?: string }): Promise<ShipAckMessage>;
   /** A batch whose bytes did not decode. */
   undecodable(peer: string, detail: string): ShipAckMessage;
+  /** A batch over the message size limit, refused before decoding (its seq read from its first field). */
+  tooLarge(peer: string, seq: number, bytes: number, maxBytes: number): ShipAckMessage;
 }
 
 /** Logs the first occurrence of each kind of problem, then every 1000th: visible, but no log flood. */
@@ -92,6 +94,11 @@ export function createIngest(deps: IngestDeps): Ingest {
         return rejectBatch('store_failed', batch.seq, `store failed: ${detail}`);
       }
       return { seq: batch.seq, accepted: valid.length, rejected: rejections.length, rejections };
+    },
+    tooLarge(peer, seq, bytes, maxBytes) {
+      const n = sample('too_large');
+      if (n !== undefined) log.warn({ peer, bytes, max_bytes: maxBytes, occurrences: n }, 'ingest batch over the message size limit');
+      return rejectBatch('too_large', seq, `batch of ${bytes} bytes is over the collector's limit of ${maxBytes}`);
     },
     undecodable(peer, detail) {
       const n = sample('undecodable');

@@ -7,7 +7,7 @@ import { startCollector } from '../../collector/collector.ts';
 import { resolveCollectorConfig, resolveCollectorOptions } from '../../collector/config.ts';
 import { createIngestRateLimiter } from '../../collector/ingest-rate.ts';
 import { createShipper } from '../../sidecar/shipper/create-shipper.ts';
-import { fullRecord } from '../proto/record-fixtures.ts';
+import { fullRecord, sizedRecord } from '../proto/record-fixtures.ts';
 import { metricValue, waitFor } from './helpers.ts';
 
 void t.test('--max-ingest-streams: the stream beyond the limit is refused, counted, and retried', async (t) => {
@@ -57,4 +57,21 @@ void t.test('--max-ingest-rate: records over a sidecar\'s rate are refused in th
   t.equal(resolveCollectorConfig({ 'max-ingest-rate': '0' }, {}).maxIngestRate, 0, '0 is accepted (no limit)');
   t.equal(resolveCollectorConfig({}, {}).maxIngestRate, 20_000, 'the default');
   t.throws(() => resolveCollectorConfig({}, { MESHTAP_COLLECTOR_MAX_INGEST_RATE: 'fast' }), { message: /MESHTAP_COLLECTOR_MAX_INGEST_RATE must be a number of records per second/ });
+});
+
+void t.test('--max-ingest-message-bytes: a batch over the limit is refused in its ack, counted, and the stream keeps serving', async (t) => {
+  const collector = await startCollector(resolveCollectorOptions({ auth: 'none', host: '127.0.0.1', grpcPort: 0, httpPort: 0, store: 'memory', maxIngestMessageBytes: 64 * 1024 }));
+  t.teardown(() => collector.close({ force: true }));
+  const options = { collectorAddr: `127.0.0.1:${collector.grpcPort}`, batchLingerMs: 5, backoffBaseMs: 20, backoffCapMs: 100, maxSendAttempts: 2 };
+  const big = createShipper(options);
+  t.teardown(() => big.close({ drainMs: 0 }));
+  big.offer(sizedRecord(1, 200 * 1024));
+  await waitFor('the oversized batch refused', async () => (await metricValue(collector, 'meshtap_collector_batches_rejected_total', { reason: 'too_large' })) >= 1);
+  await waitFor('the shipper counts it, not to be sent again', () => big.stats().dropped.collector_error === 1);
+  t.equal(await collector.store.count(), 0, 'nothing stored from it');
+  big.offer(fullRecord(2));
+  await waitFor('the same stream carries the next batch', () => big.stats().shipped === 1);
+  t.equal(big.stats().streamBreaks, 0, 'the stream was not broken');
+  t.equal(resolveCollectorConfig({}, {}).maxIngestMessageBytes, 4 * 1024 * 1024, 'the default: four of the shipper\'s batches');
+  t.throws(() => resolveCollectorConfig({ 'max-ingest-message-bytes': 'big' }, {}), { message: /--max-ingest-message-bytes must be a positive integer/ });
 });
