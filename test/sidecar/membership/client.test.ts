@@ -97,6 +97,9 @@ void t.test('follows snapshots; reconnects with a re-read token when the control
   writeFileSync(`${tokenFile}.new`, await issueTestToken(tokenKey.privateKey, { namespace: 'shop', serviceAccount: 'web-rotated' }));
   renameSync(`${tokenFile}.new`, tokenFile);
   await until(() => server.seen.some((w) => w.serviceAccount === 'web-rotated'), 'a stream with the rotated token', 5000);
+  // The server sees the token when the stream opens; the client counts the connect once the
+  // stream answers: under load the assertions below must not run in between.
+  await until(() => client.stats().connects >= 2, 'the client on its second stream', 5000);
   const ended = said.filter((l) => l.level === 'info' && /ended the stream/.test(l.msg));
   const failed = said.filter((l) => l.level !== 'info');
   t.ok(ended.length >= 1, 'an aged-out stream is logged as ended by the controller, not as a failure');
