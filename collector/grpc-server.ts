@@ -49,7 +49,7 @@ export const DEFAULT_MAX_INGEST_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 const UNDECODABLE = Symbol('undecodable');
 const TOO_LARGE = Symbol('too large');
-type Incoming = RecordBatchMessage | { [UNDECODABLE]: string } | { [TOO_LARGE]: { seq: number; bytes: number } };
+type Incoming = RecordBatchMessage | { [UNDECODABLE]: { detail: string; seq: number } } | { [TOO_LARGE]: { seq: number; bytes: number } };
 
 /** The batch's `seq` (field 1, a varint, written first) without decoding the rest; 0 if absent. */
 function peekSeq(bytes: Buffer): number {
@@ -76,7 +76,8 @@ function buildService(maxMessageBytes: number): grpc.ServiceDefinition {
         try {
           return decode(bytes);
         } catch (err) {
-          return { [UNDECODABLE]: err instanceof Error ? err.message : String(err) };
+          // Its seq when the first field was readable, so the sidecar can match the error ack to its batch.
+          return { [UNDECODABLE]: { detail: err instanceof Error ? err.message : String(err), seq: peekSeq(bytes) } };
         }
       },
     },
@@ -172,7 +173,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         try {
           const ack =
             UNDECODABLE in incoming
-              ? ingest.undecodable(peer, incoming[UNDECODABLE])
+              ? ingest.undecodable(peer, incoming[UNDECODABLE].detail, incoming[UNDECODABLE].seq)
               : TOO_LARGE in incoming
                 ? ingest.tooLarge(peer, incoming[TOO_LARGE].seq, incoming[TOO_LARGE].bytes, maxMessageBytes)
                 : await limited(incoming, peer, rateKey, streamIdentity);

@@ -27,8 +27,8 @@ export interface Ingest {
    * that workload (see ingest-identity.ts). Plaintext streams (`undefined`) are not checked.
    */
   batch(batch: RecordBatchMessage, peer: string, streamIdentity?: { spiffeId?: string }): Promise<ShipAckMessage>;
-  /** A batch whose bytes did not decode. */
-  undecodable(peer: string, detail: string): ShipAckMessage;
+  /** A batch whose bytes did not decode (`seq` read from its first field when it was there, else 0). */
+  undecodable(peer: string, detail: string, seq?: number): ShipAckMessage;
   /** A batch over the message size limit, refused before decoding (its seq read from its first field). */
   tooLarge(peer: string, seq: number, bytes: number, maxBytes: number): ShipAckMessage;
 }
@@ -100,10 +100,10 @@ export function createIngest(deps: IngestDeps): Ingest {
       if (n !== undefined) log.warn({ peer, bytes, max_bytes: maxBytes, occurrences: n }, 'ingest batch over the message size limit');
       return rejectBatch('too_large', seq, `batch of ${bytes} bytes is over the collector's limit of ${maxBytes}`);
     },
-    undecodable(peer, detail) {
+    undecodable(peer, detail, seq = 0) {
       const n = sample('undecodable');
       if (n !== undefined) log.warn({ detail, peer, occurrences: n }, 'undecodable batch');
-      return rejectBatch('undecodable', 0, `undecodable batch: ${detail}`);
+      return rejectBatch('undecodable', seq, `undecodable batch: ${detail}`);
     },
   };
 }

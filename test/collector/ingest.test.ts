@@ -56,15 +56,21 @@ void t.test('malformed records are rejected and counted; the stream and server k
   t.match(acks[1].error, /undecodable/);
   t.equal(acks[1].accepted, 0);
 
+  // a batch whose seq reads but whose records do not: the error ack names that seq
+  call.write(Buffer.from([0x08, 0x02, 0x1a, 0x05, 0xff]));
+  await waitFor('error ack for seq 2', () => acks.length === 3);
+  t.equal(String(acks[2].seq), '2', 'the error ack carries the batch\'s seq');
+  t.match(acks[2].error, /undecodable/);
+
   // the same stream still works
   call.write(method.requestSerialize({ seq: '3', sidecar, records: [recordToProto(fullRecord(5))] }));
-  await waitFor('third ack', () => acks.length === 3);
-  t.equal(acks[2].accepted, 1);
+  await waitFor('fourth ack', () => acks.length === 4);
+  t.equal(acks[3].accepted, 1);
 
   t.equal(await metricValue(collector, 'meshtap_collector_records_rejected_total', { reason: 'missing_id' }), 1);
   t.equal(await metricValue(collector, 'meshtap_collector_records_rejected_total', { reason: 'bad_observer' }), 1);
   t.equal(await metricValue(collector, 'meshtap_collector_records_rejected_total', { reason: 'missing_endpoint' }), 1);
-  t.equal(await metricValue(collector, 'meshtap_collector_batches_rejected_total', { reason: 'undecodable' }), 1);
+  t.equal(await metricValue(collector, 'meshtap_collector_batches_rejected_total', { reason: 'undecodable' }), 2);
   t.equal(await metricValue(collector, 'meshtap_collector_records_received_total'), 5);
   t.equal(await metricValue(collector, 'meshtap_collector_records_stored_total'), 2);
   t.equal(await metricValue(collector, 'meshtap_collector_grpc_streams_active'), 1);
