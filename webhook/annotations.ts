@@ -55,7 +55,8 @@ export function parseCidrList(value: string): Parsed<string[]> {
     const slash = item.indexOf('/');
     const address = slash === -1 ? item : item.slice(0, slash);
     const prefixText = slash === -1 ? undefined : item.slice(slash + 1);
-    const max = isIPv4(address) ? 32 : isIPv6(address) ? 128 : 0;
+    // A zone (`fe80::1%eth0`) names an interface, not a network: iptables has no use for it.
+    const max = isIPv4(address) ? 32 : isIPv6(address) && !address.includes('%') ? 128 : 0;
     if (max === 0) return { ok: false, problem: `"${item}" is not an IPv4 or IPv6 CIDR` };
     if (prefixText === undefined) {
       cidrs.push(`${address}/${max}`);

@@ -240,15 +240,8 @@ export function injectPod(input: InjectInput): InjectDecision {
   if (!already) findIdentityClashes(spec, config, problems);
 
   const settings = resolveSettings(annotations, stringMap(input.namespaceAnnotations), config, problems);
-  // Both sides must agree, or the pod is admitted and then cannot start: init programs IPv4
-  // iptables only and refuses IPv6 exclusions, so the webhook refuses them too.
-  const ipv6 = settings.excludeOutboundCidrs.filter((c) => c.includes(':'));
-  if (ipv6.length > 0) {
-    problems.add(
-      'invalid-annotation',
-      `pod annotation ${EXCLUDE_OUTBOUND_CIDRS_ANNOTATION}: ${ipv6.join(', ')} ${ipv6.length === 1 ? 'is an IPv6 CIDR' : 'are IPv6 CIDRs'}; meshtap init programs IPv4 iptables only, so list IPv4 CIDRs only`,
-    );
-  }
+  // IPv6 CIDRs are accepted as init accepts them: there they exempt IPv6 destinations from
+  // the refusal of IPv6 TCP, as IPv4 ones exempt destinations from capture.
   if (found.size > 0) return skip(pod, found);
 
   settings.probePorts = probePortsOf(pod.spec?.containers ?? []);

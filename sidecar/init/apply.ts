@@ -1,9 +1,12 @@
 /**
- * The IO shell of `meshtap init`: picks the iptables backend, reads the nat table, and feeds the
- * planner's text to one `iptables-restore --noflush` (one transaction: a half-applied capture
- * never exists). Everything it decides comes from `plan.ts`.
+ * The IO shell of `meshtap init`: picks the iptables backend, reads the nat table (and the IPv6
+ * filter table), and feeds the planners' texts to one `iptables-restore --noflush` (one
+ * transaction: a half-applied capture never exists) and one `ip6tables-restore --noflush`.
+ * Both tables are read before either is changed, so a missing tool changes nothing. Everything
+ * it decides comes from `plan.ts` and `plan-ipv6.ts`.
  */
 import { spawn } from 'node:child_process';
+import { access } from 'node:fs/promises';
 import {
   SC_ERR_INIT_APPLY_FAILED,
   SC_ERR_INIT_BACKEND_UNKNOWN,
@@ -15,6 +18,15 @@ import {
 } from './errors.ts';
 import type { InitConfig, IptablesBackendChoice } from './options.ts';
 import { appliedTable, isApplied, parseNatTable, planApply, planCleanup, planRules, type NatTable, type RestorePlan } from './plan.ts';
+import {
+  IPV6_TABLE,
+  MESHTAP_IPV6_CHAINS,
+  appliedIpv6Table,
+  parseIpv6Table,
+  planIpv6Apply,
+  planIpv6Cleanup,
+  planIpv6Rules,
+} from './plan-ipv6.ts';
 
 export type IptablesBackend = 'nft' | 'legacy';
 
@@ -22,12 +34,21 @@ export interface IptablesTools {
   readonly backend: IptablesBackend;
   readonly save: string;
   readonly restore: string;
+  /** The same backend's IPv6 tools. */
+  readonly save6: string;
+  readonly restore6: string;
 }
 
 /** The tools for an explicit backend; `auto` uses the unsuffixed names, which follow `iptables`. */
 export function toolsFor(backend: IptablesBackend, explicit: boolean): IptablesTools {
-  if (!explicit) return { backend, save: 'iptables-save', restore: 'iptables-restore' };
-  return { backend, save: `iptables-${backend}-save`, restore: `iptables-${backend}-restore` };
+  if (!explicit) return { backend, save: 'iptables-save', restore: 'iptables-restore', save6: 'ip6tables-save', restore6: 'ip6tables-restore' };
+  return {
+    backend,
+    save: `iptables-${backend}-save`,
+    restore: `iptables-${backend}-restore`,
+    save6: `ip6tables-${backend}-save`,
+    restore6: `ip6tables-${backend}-restore`,
+  };
 }
 
 /** Reads the backend from `iptables --version`: "iptables v1.8.9 (nf_tables)" or "(legacy)". */
@@ -43,7 +64,11 @@ export function parseBackend(versionOutput: string): IptablesBackend | undefined
 export interface ShellOptions {
   /** Environment of the iptables processes (PATH decides which binaries run). */
   readonly env?: NodeJS.ProcessEnv;
+  /** The kernel's list of IPv6 addresses: absent when the kernel has no IPv6 at all. */
+  readonly ipv6ProcFile?: string;
 }
+
+export const IPV6_PROC_FILE = '/proc/net/if_inet6';
 
 interface ToolResult {
   readonly stdout: string;
@@ -115,21 +140,47 @@ export async function readNatTable(tools: IptablesTools, options: ShellOptions =
   return { text: stdout, stderr, table: parseNatTable(stdout) };
 }
 
-async function restore(tools: IptablesTools, text: string, options: ShellOptions): Promise<void> {
+/**
+ * The IPv6 filter table, or undefined when the kernel has no IPv6: then no IPv6 socket can
+ * exist in the pod, nothing can bypass the sidecar over it, and there is nothing to program.
+ * With IPv6 present, a missing or failing `ip6tables` is an error like its IPv4 twin.
+ */
+export async function readIpv6Table(tools: IptablesTools, options: ShellOptions = {}): Promise<NatTable | undefined> {
+  const present = await access(options.ipv6ProcFile ?? IPV6_PROC_FILE).then(
+    () => true,
+    () => false,
+  );
+  if (!present) return undefined;
+  const { stdout } = await runTool(tools.save6, ['-t', IPV6_TABLE], options, SC_ERR_INIT_READ_FAILED);
+  return parseIpv6Table(stdout);
+}
+
+async function restore(tool: string, text: string, options: ShellOptions): Promise<void> {
   // --wait: the legacy backend serialises writers with a lock; nft accepts and ignores it.
-  await runTool(tools.restore, ['--noflush', '--wait'], options, SC_ERR_INIT_APPLY_FAILED, text);
+  await runTool(tool, ['--noflush', '--wait'], options, SC_ERR_INIT_APPLY_FAILED, text);
 }
 
 export type InitAction = 'applied' | 'unchanged' | 'removed' | 'nothing-to-remove' | 'dry-run';
+
+export interface Ipv6Outcome {
+  /** `no-ipv6`: the kernel has no IPv6, nothing to do (a warning says so). */
+  readonly action: InitAction | 'no-ipv6';
+  /** What was (or would be) fed to ip6tables-restore. */
+  readonly plan: RestorePlan;
+}
 
 export interface InitResult {
   readonly action: InitAction;
   /** What was (or, for a dry run, would be) fed to iptables-restore. */
   readonly plan: RestorePlan;
+  /** The IPv6 side: IPv6 TCP refused rather than captured (see plan-ipv6.ts). */
+  readonly ipv6: Ipv6Outcome;
   /** Undefined for a dry run: it never looks at the machine. */
   readonly tools?: IptablesTools;
   readonly warnings: readonly string[];
 }
+
+const NO_PLAN: RestorePlan = Object.freeze({ text: '', removedJumps: [], removedChains: [], added: [] });
 
 /**
  * Carries out `config`: apply (converging from whatever meshtap left before), cleanup, or a dry
@@ -139,24 +190,54 @@ export interface InitResult {
 export async function runInit(config: InitConfig, options: ShellOptions = {}): Promise<InitResult> {
   if (config.dryRun) {
     const plan = config.cleanup ? planCleanup(appliedTable(config)) : planApply(config);
-    return { action: 'dry-run', plan, warnings: [] };
+    const plan6 = config.cleanup ? planIpv6Cleanup(appliedIpv6Table(config)) : planIpv6Apply(config);
+    return { action: 'dry-run', plan, ipv6: { action: 'dry-run', plan: plan6 }, warnings: [] };
   }
   const tools = await resolveTools(config.backend, options);
   const { stderr, table } = await readNatTable(tools, options);
+  const table6 = await readIpv6Table(tools, options);
   const warnings: string[] = [];
   if (tools.backend === 'nft' && /iptables-legacy tables present/.test(stderr)) {
     warnings.push('legacy iptables tables also exist in this network namespace: if they hold nat rules, consider --backend legacy');
   }
+  if (table6 === undefined) {
+    warnings.push(`the kernel has no IPv6 (${options.ipv6ProcFile ?? IPV6_PROC_FILE} is missing): no IPv6 traffic can bypass the sidecar, so no IPv6 rules were installed`);
+  }
+  const v4 = await converge(config, table, {
+    restore: tools.restore,
+    cleanup: planCleanup,
+    applied: (t) => isApplied(planRules(config), t),
+    apply: (t) => planApply(config, t),
+  }, options);
+  const ipv6: Ipv6Outcome =
+    table6 === undefined
+      ? { action: 'no-ipv6', plan: NO_PLAN }
+      : await converge(config, table6, {
+          restore: tools.restore6,
+          cleanup: planIpv6Cleanup,
+          applied: (t) => isApplied(planIpv6Rules(config), t, MESHTAP_IPV6_CHAINS),
+          apply: (t) => planIpv6Apply(config, t),
+        }, options);
+  return { ...v4, ipv6, tools, warnings };
+}
+
+interface Family {
+  readonly restore: string;
+  cleanup(current: NatTable): RestorePlan;
+  applied(current: NatTable): boolean;
+  apply(current: NatTable): RestorePlan;
+}
+
+/** Apply (converging from whatever meshtap left before) or clean up one table. */
+async function converge(config: InitConfig, current: NatTable, family: Family, options: ShellOptions): Promise<{ action: InitAction; plan: RestorePlan }> {
   if (config.cleanup) {
-    const plan = planCleanup(table);
-    if (plan.text === '') return { action: 'nothing-to-remove', plan, tools, warnings };
-    await restore(tools, plan.text, options);
-    return { action: 'removed', plan, tools, warnings };
+    const plan = family.cleanup(current);
+    if (plan.text === '') return { action: 'nothing-to-remove', plan };
+    await restore(family.restore, plan.text, options);
+    return { action: 'removed', plan };
   }
-  if (isApplied(planRules(config), table)) {
-    return { action: 'unchanged', plan: { text: '', removedJumps: [], removedChains: [], added: [] }, tools, warnings };
-  }
-  const plan = planApply(config, table);
-  await restore(tools, plan.text, options);
-  return { action: 'applied', plan, tools, warnings };
+  if (family.applied(current)) return { action: 'unchanged', plan: NO_PLAN };
+  const plan = family.apply(current);
+  await restore(family.restore, plan.text, options);
+  return { action: 'applied', plan };
 }

@@ -5,6 +5,7 @@
 import { CLI_ERR_USAGE, parseCommandArgs, type CommandIO } from '../../lib/cli.ts';
 import { describeError, isMeshtapError } from '../../lib/errors.ts';
 import { runInit, type InitResult } from './apply.ts';
+import { MESHTAP_IPV6_CHAINS } from './plan-ipv6.ts';
 import { SC_ERR_INIT_BAD_OPTION } from './errors.ts';
 import { INIT_DEFAULTS, OPTION_NAMES, resolveInitConfig, type InitConfig, type InitOptions } from './options.ts';
 import { INBOUND_PASSTHROUGH_SOURCE, MESHTAP_CHAINS, renderSavedRule } from './plan.ts';
@@ -30,8 +31,10 @@ function usage(): string {
 
 Installs the pod's traffic redirection in the nat table of the current network namespace:
 inbound TCP to the inbound listener, outbound TCP to the outbound listener, except the
-proxy's own traffic, localhost, the admin port and the exclusions below. Re-running converges
-to the same rules; --cleanup removes them. Needs root (or CAP_NET_ADMIN) and a route in the
+proxy's own traffic, localhost, the admin port and the exclusions below. IPv6 TCP is not
+captured: new IPv6 connections in either direction are refused (ip6tables filter table), with
+the same exceptions; a kernel without IPv6 needs no IPv6 rules. Re-running converges to the
+same rules; --cleanup removes them. Needs root (or CAP_NET_ADMIN) and a route in the
 namespace. The inbound proxy must connect to its app from ${INBOUND_PASSTHROUGH_SOURCE}.
 
 options (environment variable in brackets; flags win):
@@ -42,10 +45,10 @@ options (environment variable in brackets; flags win):
   --admin-port PORT             admin port, never captured (default ${INIT_DEFAULTS.adminPort}) [${env('adminPort')}]
   --exclude-inbound-ports a,b   inbound ports not captured [${env('excludeInboundPorts')}]
   --exclude-outbound-ports a,b  destination ports not captured [${env('excludeOutboundPorts')}]
-  --exclude-outbound-cidrs c,d  IPv4 destinations not captured, e.g. 10.0.0.0/8 [${env('excludeOutboundCidrs')}]
+  --exclude-outbound-cidrs c,d  destinations not captured (IPv4) or not refused (IPv6), e.g. 10.0.0.0/8,fd00::/8 [${env('excludeOutboundCidrs')}]
   --backend auto|nft|legacy     iptables backend (default auto: what "iptables --version" says) [${env('backend')}]
   --dry-run                     print the iptables-restore input for a fresh pod; change nothing
-  --cleanup                     remove the jumps and chains init added (${MESHTAP_CHAINS.join(', ')})
+  --cleanup                     remove the jumps and chains init added (${[...MESHTAP_CHAINS, ...MESHTAP_IPV6_CHAINS].join(', ')})
   -h, --help                    show this help
 `;
 }
@@ -73,13 +76,45 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
+function reportIpv6(result: InitResult): string {
+  const via = result.tools ? `${result.tools.backend} backend, ${result.tools.restore6}` : '';
+  const { action, plan } = result.ipv6;
+  const chains = MESHTAP_IPV6_CHAINS.join(', ');
+  switch (action) {
+    case 'dry-run':
+    case 'no-ipv6':
+      return '';
+    case 'applied': {
+      const replaced = plan.removedJumps.length > 0 ? `, replacing ${plural(plan.removedJumps.length, 'previous jump')}` : '';
+      const rules = plan.added.map((r) => `  ${renderSavedRule(r)}\n`).join('');
+      return `meshtap init: applied ${plural(plan.added.length, 'IPv6 filter rule')} in chains ${chains}: new IPv6 TCP connections are refused (${via})${replaced}\n${rules}`;
+    }
+    case 'unchanged':
+      return `meshtap init: the IPv6 filter rules are already in place, nothing changed (${via})\n`;
+    case 'removed':
+      return `meshtap init: removed ${plural(plan.removedJumps.length, 'IPv6 jump')} and ${plural(plan.removedChains.length, 'IPv6 chain')} (${plan.removedChains.join(', ')}) (${via})\n`;
+    case 'nothing-to-remove':
+      return `meshtap init: no meshtap IPv6 rules found, nothing to remove (${via})\n`;
+  }
+}
+
 function report(config: InitConfig, result: InitResult): { out: string; err: string } {
+  const { out, err } = reportIpv4(config, result);
+  return { out: out + reportIpv6(result), err };
+}
+
+function reportIpv4(config: InitConfig, result: InitResult): { out: string; err: string } {
   const via = result.tools ? `${result.tools.backend} backend, ${result.tools.restore}` : '';
   const err = result.warnings.map((w) => `meshtap init: warning: ${w}\n`).join('');
   switch (result.action) {
     case 'dry-run': {
       const what = config.cleanup ? 'would remove from a pod set up with these options' : 'would apply to a pod without meshtap rules';
-      return { out: `# meshtap init --dry-run: iptables-restore --noflush input init ${what}\n${result.plan.text}`, err };
+      return {
+        out:
+          `# meshtap init --dry-run: iptables-restore --noflush input init ${what}\n${result.plan.text}` +
+          `# meshtap init --dry-run: ip6tables-restore --noflush input init ${what}\n${result.ipv6.plan.text}`,
+        err,
+      };
     }
     case 'applied': {
       const replaced = result.plan.removedJumps.length > 0 ? `, replacing ${plural(result.plan.removedJumps.length, 'previous jump')}` : '';

@@ -6,6 +6,7 @@
  */
 import { ValidationError, type Issues } from '../../lib/validate.ts';
 import { SC_ERR_INIT_BAD_OPTION, initError } from './errors.ts';
+import { parseIpv6Cidr } from './ipv6-cidr.ts';
 
 export const IPTABLES_BACKENDS = ['auto', 'nft', 'legacy'] as const;
 export type IptablesBackendChoice = (typeof IPTABLES_BACKENDS)[number];
@@ -19,7 +20,10 @@ export interface InitConfig {
   /** Sorted, without duplicates. */
   readonly excludeInboundPorts: readonly number[];
   readonly excludeOutboundPorts: readonly number[];
-  /** Normalised IPv4 networks (`a.b.c.d/len`, host bits cleared), sorted, without duplicates. */
+  /**
+   * Normalised networks (host bits cleared; IPv4 `a.b.c.d/len` first, then IPv6 as
+   * `ip6tables-save` prints them), sorted, without duplicates.
+   */
   readonly excludeOutboundCidrs: readonly string[];
   readonly backend: IptablesBackendChoice;
   readonly dryRun: boolean;
@@ -101,11 +105,7 @@ const readPortList: Reader<number[]> = (value) => {
  */
 export function parseIpv4Cidr(text: string): { cidr: string } | { error: string } {
   if (text.includes(':')) {
-    return {
-      error:
-        `"${text}" is an IPv6 CIDR; meshtap init programs IPv4 iptables only, so IPv6 traffic is neither ` +
-        'captured nor excluded: list IPv4 CIDRs only',
-    };
+    return { error: `"${text}" is an IPv6 CIDR, not IPv4` };
   }
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(text);
   if (!m) return { error: `"${text}" is not an IPv4 CIDR like 10.0.0.0/8 or 192.168.1.7` };
@@ -126,6 +126,7 @@ export function parseIpv4Cidr(text: string): { cidr: string } | { error: string 
 
 function cidrSortKey(cidr: string): [number, number] {
   const [address, prefix] = cidr.split('/');
+  if (address.includes(':')) return [2 ** 32, 0]; // IPv6 after IPv4, then by their text
   const n = address.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
   return [n, Number(prefix)];
 }
@@ -134,15 +135,15 @@ const readCidrList: Reader<string[]> = (value) => {
   if (!isListInput(value)) return INVALID;
   const cidrs: string[] = [];
   for (const item of listItems(value)) {
-    const parsed = parseIpv4Cidr(String(item));
-    if ('error' in parsed) return { problem: `must list IPv4 CIDRs: ${parsed.error}` };
+    const parsed = String(item).includes(':') ? parseIpv6Cidr(String(item)) : parseIpv4Cidr(String(item));
+    if ('error' in parsed) return { problem: `must list IPv4 or IPv6 CIDRs: ${parsed.error}` };
     cidrs.push(parsed.cidr);
   }
   return {
     value: [...new Set(cidrs)].sort((a, b) => {
       const [an, ap] = cidrSortKey(a);
       const [bn, bp] = cidrSortKey(b);
-      return an - bn || ap - bp;
+      return an - bn || ap - bp || (a < b ? -1 : a > b ? 1 : 0);
     }),
   };
 };

@@ -62,12 +62,17 @@ export interface Rule {
   readonly first?: boolean;
   readonly source?: AddressMatch;
   readonly destination?: AddressMatch;
+  readonly inInterface?: string;
   readonly outInterface?: string;
   readonly dport?: number;
+  /** Only a connection's first packet (SYN without ACK, FIN or RST). */
+  readonly syn?: boolean;
   readonly owner?: OwnerMatch;
   readonly why: string;
   readonly jump: string;
   readonly toPort?: number;
+  /** For `-j REJECT`. */
+  readonly rejectWith?: string;
 }
 
 function ownerRules(config: RuleConfig, kind: 'uid' | 'gid'): Rule[] {
@@ -124,7 +129,8 @@ export function planRules(config: RuleConfig): Rule[] {
     ...ownerRules(config, 'uid'),
     ...ownerRules(config, 'gid'),
     { chain: CHAIN_OUTPUT, destination: { cidr: LOCALHOST }, why: 'localhost is not captured', jump: 'RETURN' },
-    ...config.excludeOutboundCidrs.map(
+    // IPv6 exclusions belong to the IPv6 rules (plan-ipv6.ts).
+    ...config.excludeOutboundCidrs.filter((cidr) => !cidr.includes(':')).map(
       (cidr): Rule => ({ chain: CHAIN_OUTPUT, destination: { cidr }, why: 'excluded outbound CIDR', jump: 'RETURN' }),
     ),
     ...config.excludeOutboundPorts.map(
@@ -141,9 +147,12 @@ export function renderRuleSpec(rule: Rule): string {
   const parts: string[] = [];
   if (rule.source) parts.push(...(rule.source.negate ? ['!'] : []), '-s', rule.source.cidr);
   if (rule.destination) parts.push(...(rule.destination.negate ? ['!'] : []), '-d', rule.destination.cidr);
+  if (rule.inInterface) parts.push('-i', rule.inInterface);
   if (rule.outInterface) parts.push('-o', rule.outInterface);
   parts.push('-p', 'tcp');
-  if (rule.dport !== undefined) parts.push('-m', 'tcp', '--dport', String(rule.dport));
+  if (rule.dport !== undefined || rule.syn) parts.push('-m', 'tcp');
+  if (rule.dport !== undefined) parts.push('--dport', String(rule.dport));
+  if (rule.syn) parts.push('--tcp-flags', 'FIN,SYN,RST,ACK', 'SYN');
   if (rule.owner) {
     parts.push('-m', 'owner');
     if (rule.owner.uid !== undefined) parts.push(...(rule.owner.negate ? ['!'] : []), '--uid-owner', String(rule.owner.uid));
@@ -152,6 +161,7 @@ export function renderRuleSpec(rule: Rule): string {
   parts.push('-m', 'comment', '--comment', `"${COMMENT_PREFIX}${rule.why}"`);
   parts.push('-j', rule.jump);
   if (rule.toPort !== undefined) parts.push('--to-ports', String(rule.toPort));
+  if (rule.rejectWith !== undefined) parts.push('--reject-with', rule.rejectWith);
   return parts.join(' ');
 }
 
@@ -215,19 +225,24 @@ function ruleTarget(spec: string): string | undefined {
 
 /** Parses the `*nat` section of `iptables-save` output. An absent section is an empty table. */
 export function parseNatTable(saveText: string): NatTable {
+  return parseTable(saveText, 'nat');
+}
+
+/** Parses one table's section (`*nat`, `*filter`, ...) of `iptables-save`/`ip6tables-save` output. */
+export function parseTable(saveText: string, name: string): NatTable {
   const chains: string[] = [];
   const rules: SavedRule[] = [];
-  let inNat = false;
+  let inTable = false;
   for (const raw of saveText.split('\n')) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     if (line.startsWith('*')) {
-      inNat = line === '*nat';
+      inTable = line === `*${name}`;
       continue;
     }
-    if (!inNat) continue;
+    if (!inTable) continue;
     if (line === 'COMMIT') {
-      inNat = false;
+      inTable = false;
     } else if (line.startsWith(':')) {
       chains.push(line.slice(1).split(/\s+/)[0]);
     } else if (line.startsWith('-A ')) {
@@ -238,29 +253,29 @@ export function parseNatTable(saveText: string): NatTable {
   return { chains, rules };
 }
 
-const OWN_CHAINS = new Set(MESHTAP_CHAINS);
-
 /** Rules outside our chains that jump into them: the jumps init added to the built-in chains. */
-export function findMeshtapJumps(table: NatTable): SavedRule[] {
-  return table.rules.filter((r) => !OWN_CHAINS.has(r.chain) && r.target !== undefined && OWN_CHAINS.has(r.target));
+export function findMeshtapJumps(table: NatTable, chains: readonly string[] = MESHTAP_CHAINS): SavedRule[] {
+  const own = new Set(chains);
+  return table.rules.filter((r) => !own.has(r.chain) && r.target !== undefined && own.has(r.target));
 }
 
 /** Every line of the table that init owns, normalised like `renderSavedRule`, in table order. */
-export function meshtapLines(table: NatTable): string[] {
+export function meshtapLines(table: NatTable, chains: readonly string[] = MESHTAP_CHAINS): string[] {
+  const own = new Set(chains);
   return table.rules
-    .filter((r) => OWN_CHAINS.has(r.chain) || (r.target !== undefined && OWN_CHAINS.has(r.target)))
+    .filter((r) => own.has(r.chain) || (r.target !== undefined && own.has(r.target)))
     .map((r) => `-A ${r.chain} ${r.spec}`);
 }
 
 /** True when the table already holds exactly the planned rules, with the jumps first in their chains. */
-export function isApplied(rules: readonly Rule[], table: NatTable): boolean {
-  if (!MESHTAP_CHAINS.every((c) => table.chains.includes(c))) return false;
+export function isApplied(rules: readonly Rule[], table: NatTable, chains: readonly string[] = MESHTAP_CHAINS): boolean {
+  if (!chains.every((c) => table.chains.includes(c))) return false;
   const jumps = rules.filter((r) => r.first);
   for (const jump of jumps) {
     const firstInChain = table.rules.find((r) => r.chain === jump.chain);
     if (!firstInChain || firstInChain.spec !== renderRuleSpec(jump)) return false;
   }
-  return sameByChain(rules.map(renderSavedRule), meshtapLines(table));
+  return sameByChain(rules.map(renderSavedRule), meshtapLines(table, chains));
 }
 
 /** Chains may be listed in any order by the backends; rules within a chain may not. */
@@ -303,11 +318,15 @@ const EMPTY_TABLE: NatTable = Object.freeze({ chains: [], rules: [] });
  * meet those rules as usual.
  */
 export function planApply(config: RuleConfig, current: NatTable = EMPTY_TABLE): RestorePlan {
-  const rules = planRules(config);
-  const removedJumps = findMeshtapJumps(current).map((r) => `-D ${r.chain} ${r.spec}`);
+  return planTableApply('nat', MESHTAP_CHAINS, planRules(config), current);
+}
+
+/** `planApply` for any table and set of chains: the IPv6 rules converge the same way. */
+export function planTableApply(name: string, chains: readonly string[], rules: Rule[], current: NatTable = EMPTY_TABLE): RestorePlan {
+  const removedJumps = findMeshtapJumps(current, chains).map((r) => `-D ${r.chain} ${r.spec}`);
   const lines = [
-    '*nat',
-    ...MESHTAP_CHAINS.map((c) => `:${c} - [0:0]`),
+    `*${name}`,
+    ...chains.map((c) => `:${c} - [0:0]`),
     ...removedJumps,
     ...rules.filter((r) => r.first).map((r) => `-I ${r.chain} 1 ${renderRuleSpec(r)}`),
     ...rules.filter((r) => !r.first).map(renderSavedRule),
@@ -321,14 +340,19 @@ export function planApply(config: RuleConfig, current: NatTable = EMPTY_TABLE): 
  * any of them gives an empty plan (cleanup is idempotent).
  */
 export function planCleanup(current: NatTable): RestorePlan {
-  const removedJumps = findMeshtapJumps(current).map((r) => `-D ${r.chain} ${r.spec}`);
-  const removedChains = MESHTAP_CHAINS.filter((c) => current.chains.includes(c));
+  return planTableCleanup('nat', MESHTAP_CHAINS, current);
+}
+
+/** `planCleanup` for any table and set of chains. */
+export function planTableCleanup(name: string, chains: readonly string[], current: NatTable): RestorePlan {
+  const removedJumps = findMeshtapJumps(current, chains).map((r) => `-D ${r.chain} ${r.spec}`);
+  const removedChains = chains.filter((c) => current.chains.includes(c));
   if (removedJumps.length === 0 && removedChains.length === 0) {
     return { text: '', removedJumps, removedChains, added: [] };
   }
   // Flush every chain before deleting any: our chains jump into each other.
   const lines = [
-    '*nat',
+    `*${name}`,
     ...removedJumps,
     ...removedChains.map((c) => `-F ${c}`),
     ...removedChains.map((c) => `-X ${c}`),

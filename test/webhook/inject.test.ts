@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { isMeshtapError } from '../../lib/errors.ts';
 import { parseCidrList, parsePortList } from '../../webhook/annotations.ts';
-import { parseIpv4Cidr } from '../../sidecar/init/options.ts';
+import { resolveInitConfig } from '../../sidecar/init/options.ts';
 import { INJ_ERR_CONFIG } from '../../webhook/errors.ts';
 import { injectPod, readInjectionStatus, type InjectDecision } from '../../webhook/inject.ts';
 import type { ContainerLike, PodLike } from '../../webhook/inject-types.ts';
@@ -132,7 +132,7 @@ void t.test('each skip reason, alone', async (t) => {
     ['invalid-annotation', decide(pod({ metadata: { annotations: { 'meshtap.io/native-sidecar': 'no' } } }))],
     ['invalid-annotation', decide(pod({ metadata: { annotations: { 'meshtap.io/exclude-inbound-ports': 8080 as unknown as string } } }))],
     ['invalid-annotation', decide(pod(), { namespaceAnnotations: { 'meshtap.io/mtls-mode': 'tight' } })],
-    ['invalid-annotation', decide(pod({ metadata: { annotations: { 'meshtap.io/exclude-outbound-cidrs': '10.0.0.0/8,fd00::/8' } } }))],
+    ['invalid-annotation', decide(pod({ metadata: { annotations: { 'meshtap.io/exclude-outbound-cidrs': '10.0.0.0/8,fd00::/129' } } }))],
     ['pod-security', decide(pod(), { namespaceLabels: { 'meshtap.io/inject': 'enabled', 'pod-security.kubernetes.io/enforce': 'baseline' } })],
     ['pod-security', decide(pod(), { namespaceLabels: { 'meshtap.io/inject': 'enabled', 'pod-security.kubernetes.io/enforce': 'restricted' } })],
     ['uid-conflict', decide(pod({ spec: { securityContext: { runAsUser: 1337 } } }))],
@@ -393,12 +393,23 @@ void t.test('property: any pod either gets a clean, valid, idempotent patch or a
 
 void t.test('a pod is injected only with settings its init container accepts', async (t) => {
   // The webhook admits, the init container then runs: if they disagree the pod cannot start.
-  const values = ['10.0.0.0/8', '169.254.169.254', 'fd00::/8', '::1', '10.0.0.0/8, fe80::/10', '192.168.0.0/16,10.1.2.3'];
+  const values = ['10.0.0.0/8', '169.254.169.254', 'fd00::/8', '::1', '10.0.0.0/8, fe80::/10', '192.168.0.0/16,10.1.2.3', '::ffff:10.0.0.1', '10.0.0.0/33', 'fd00::/129', 'fe80::1%eth0'];
+  let injected = 0;
   for (const value of values) {
     const d = decide(pod({ metadata: { annotations: { 'meshtap.io/exclude-outbound-cidrs': value } } }));
-    const initAccepts = value.split(',').every((v) => 'cidr' in parseIpv4Cidr(v.trim()));
+    let initAccepts = true;
+    try {
+      const init = d.inject ? d.pod.spec?.initContainers?.find((c) => c.name === 'meshtap-init') : undefined;
+      const args = (init?.args as string[] | undefined) ?? [];
+      const i = args.indexOf('--exclude-outbound-cidrs');
+      resolveInitConfig({ excludeOutboundCidrs: d.inject ? args[i + 1] : value });
+    } catch {
+      initAccepts = false;
+    }
+    if (d.inject) injected++;
     t.equal(d.inject, initAccepts, `${value}: webhook ${d.inject ? 'injects' : 'skips'}, init ${initAccepts ? 'accepts' : 'refuses'}`);
   }
+  t.equal(injected, 7, 'IPv6 CIDRs are injected like IPv4 ones; malformed ones of either family are not');
 });
 
 void t.test('Pod Security levels that allow NET_ADMIN, and users other than the proxy\'s, still inject', async (t) => {

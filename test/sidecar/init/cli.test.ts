@@ -9,9 +9,10 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { CommandIO } from '../../../lib/cli.ts';
 import { run } from '../../../sidecar/init/cli.ts';
-import { parseBackend } from '../../../sidecar/init/apply.ts';
+import { parseBackend, runInit as runInitInProcess } from '../../../sidecar/init/apply.ts';
 import { resolveInitConfig } from '../../../sidecar/init/options.ts';
 import { appliedTable, planApply, planCleanup, planRules, renderRuleSpec } from '../../../sidecar/init/plan.ts';
+import { appliedIpv6Table, planIpv6Apply, planIpv6Cleanup } from '../../../sidecar/init/plan-ipv6.ts';
 
 interface Captured {
   code: number;
@@ -55,13 +56,17 @@ void t.test('dry run prints the restore text and needs nothing', async (t) => {
   );
   t.equal(res.code, 0, 'exit 0 without iptables on PATH');
   const config = resolveInitConfig({ proxyUid: 2000, excludeInboundPorts: [22, 8081, 9000], excludeOutboundCidrs: ['10.96.0.0/12'], outboundPort: 16001 });
-  const [header, ...rest] = res.stdout.split('\n');
-  t.match(header, /^# meshtap init --dry-run: /, 'a comment header, which iptables-restore ignores');
+  const [v4, v6] = res.stdout.split(/(?=^# meshtap init --dry-run: ip6tables)/m);
+  const [header, ...rest] = v4.split('\n');
+  t.match(header, /^# meshtap init --dry-run: iptables-restore/, 'a comment header, which iptables-restore ignores');
   t.equal(rest.join('\n'), planApply(config).text, 'then exactly the plan: repeated flags add up, env fills the rest');
+  t.equal(v6.split('\n').slice(1).join('\n'), planIpv6Apply(config).text, 'then, after its own header, the IPv6 plan');
 
   const cleanup = await runInit(['--dry-run', '--cleanup'], { PATH: '/nonexistent' });
   t.equal(cleanup.code, 0);
-  t.equal(cleanup.stdout.split('\n').slice(1).join('\n'), planCleanup(appliedTable(resolveInitConfig())).text, 'dry-run cleanup prints the cleanup plan');
+  const [c4, c6] = cleanup.stdout.split(/(?=^# meshtap init --dry-run: ip6tables)/m);
+  t.equal(c4.split('\n').slice(1).join('\n'), planCleanup(appliedTable(resolveInitConfig())).text, 'dry-run cleanup prints the cleanup plan');
+  t.equal(c6.split('\n').slice(1).join('\n'), planIpv6Cleanup(appliedIpv6Table(resolveInitConfig())).text, 'and the IPv6 one');
 });
 
 void t.test('backend detection from the version line', async (t) => {
@@ -76,7 +81,9 @@ void t.test('with stand-in iptables tools', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'init-fake-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const fed = path.join(dir, 'restore-input');
+  const fed6 = path.join(dir, 'restore6-input');
   const argsFile = path.join(dir, 'restore-args');
+  const emptyFilter = '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n';
 
   /** Shell builtins only: PATH holds nothing but these scripts. */
   async function tools(
@@ -85,6 +92,7 @@ void t.test('with stand-in iptables tools', async (t) => {
     restore: { exit: number; stderr?: string } = { exit: 0 },
     names = ['iptables-save', 'iptables-restore'],
     saveStderr = '',
+    save6: string | null = emptyFilter,
   ) {
     const script = (body: string) => `#!/bin/sh\n${body}\n`;
     await writeFile(path.join(dir, 'iptables'), script(`echo '${version}'`));
@@ -98,6 +106,17 @@ void t.test('with stand-in iptables tools', async (t) => {
           `exit ${restore.exit}`,
       ),
     );
+    const names6 = names.map((n) => n.replace('iptables', 'ip6tables'));
+    await rm(path.join(dir, names6[0]), { force: true });
+    await rm(path.join(dir, names6[1]), { force: true });
+    await rm(fed6, { force: true });
+    if (save6 !== null) {
+      // The IPv6 side: the filter table as given, and a restore that only records its input.
+      await writeFile(path.join(dir, names6[0]), script(`printf '%s' '${save6}'`));
+      await writeFile(path.join(dir, names6[1]), script(`: > '${fed6}'\nwhile IFS= read -r line; do printf '%s\\n' "$line" >> '${fed6}'; done`));
+      for (const f of names6) await chmod(path.join(dir, f), 0o755);
+    }
+    await rm(fed, { force: true });
     for (const f of ['iptables', ...names]) await chmod(path.join(dir, f), 0o755);
   }
   const env = { PATH: dir };
@@ -110,6 +129,25 @@ void t.test('with stand-in iptables tools', async (t) => {
     t.equal(await readFile(fed, 'utf8'), planApply(resolveInitConfig()).text, 'restore got the plan');
     t.equal((await readFile(argsFile, 'utf8')).trim(), '--noflush --wait', 'in no-flush mode, waiting for the lock');
     t.match(res.stdout, /applied 15 nat rules .*\(nft backend, iptables-restore\)/);
+    t.equal(await readFile(fed6, 'utf8'), planIpv6Apply(resolveInitConfig()).text, 'ip6tables-restore got the IPv6 plan');
+    t.match(res.stdout, /applied 9 IPv6 filter rules in chains MESHTAP_INBOUND6, MESHTAP_OUTPUT6: new IPv6 TCP connections are refused \(nft backend, ip6tables-restore\)/);
+  });
+
+  await t.test('IPv6: a kernel without it is skipped with a warning, a missing ip6tables fails before anything changes', async (t) => {
+    await tools('iptables v1.8.9 (nf_tables)', userTable, { exit: 0 }, undefined, '', null);
+    // No ip6tables at all: without IPv6 in the kernel they are never needed.
+    const noIpv6 = await runInitInProcess(resolveInitConfig(), { env, ipv6ProcFile: path.join(dir, 'no-if_inet6') });
+    t.equal(noIpv6.action, 'applied', 'the IPv4 rules are applied');
+    t.equal(noIpv6.ipv6.action, 'no-ipv6', 'no IPv6 rules are needed: the ip6tables tools are not even looked for');
+    t.match(noIpv6.warnings, [/the kernel has no IPv6 \(.*no-if_inet6 is missing\): no IPv6 traffic can bypass the sidecar/]);
+
+    await tools('iptables v1.8.9 (nf_tables)', userTable, { exit: 0 }, undefined, '', null);
+    await writeFile(path.join(dir, 'if_inet6'), '');
+    await t.rejects(runInitInProcess(resolveInitConfig(), { env, ipv6ProcFile: path.join(dir, 'if_inet6') }), { code: 'SC_ERR_INIT_IPTABLES_MISSING', message: /ip6tables-save not found on PATH/ });
+    await t.rejects(readFile(fed, 'utf8'), { code: 'ENOENT' }, 'iptables-restore was not run: nothing changed');
+    const res = await runInit([], env);
+    t.equal(res.code, 1, 'through the command: exit 1 (this machine has IPv6)');
+    t.match(res.stderr, /SC_ERR_INIT_IPTABLES_MISSING: ip6tables-save not found on PATH/);
   });
 
   await t.test('explicit backends use the suffixed tools', async (t) => {
@@ -125,10 +163,14 @@ void t.test('with stand-in iptables tools', async (t) => {
     const save = ['*nat', ...applied.chains.map((c) => `:${c} ${c.startsWith('MESHTAP') ? '-' : 'ACCEPT'} [0:0]`), ...applied.rules.map((r) => `-A ${r.chain} ${r.spec}`), 'COMMIT', ''].join('\n');
     t.equal(applied.rules.length, planRules(config).length);
     t.ok(applied.rules.every((r, i) => r.spec === renderRuleSpec(planRules(config)[i])));
-    await tools('iptables v1.8.9 (nf_tables)', save, { exit: 9 });
+    const applied6 = appliedIpv6Table(config);
+    const save6 = ['*filter', ...applied6.chains.map((c) => `:${c} ${c.startsWith('MESHTAP') ? '-' : 'ACCEPT'} [0:0]`), ...applied6.rules.map((r) => `-A ${r.chain} ${r.spec}`), 'COMMIT', ''].join('\n');
+    await tools('iptables v1.8.9 (nf_tables)', save, { exit: 9 }, undefined, '', save6);
     const res = await runInit([], env);
     t.equal(res.code, 0, 'restore is not even called (it would fail)');
-    t.match(res.stdout, /already in place/);
+    t.match(res.stdout, /the nat rules are already in place/);
+    t.match(res.stdout, /the IPv6 filter rules are already in place/);
+    await t.rejects(readFile(fed6, 'utf8'), { code: 'ENOENT' }, 'ip6tables-restore was not called either');
   });
 
   await t.test('cleanup of a table without our rules runs nothing', async (t) => {

@@ -52,11 +52,21 @@ void t.test('init fails clearly and changes nothing', async (t) => {
   await t.test('iptables is there but iptables-restore is not', async (t) => {
     const partial = await mkdtemp(path.join(tmpdir(), 'init-path-'));
     dirs.push(partial);
-    for (const tool of ['iptables', 'iptables-save']) await symlink(await which(tool), path.join(partial, tool));
+    for (const tool of ['iptables', 'iptables-save', 'ip6tables-save', 'ip6tables-restore']) await symlink(await which(tool), path.join(partial, tool));
     const exit = await initWithPath(partial, []);
     t.equal(exit.code, 1, 'exit code 1');
     t.match(exit.stderr, 'SC_ERR_INIT_IPTABLES_MISSING: iptables-restore not found on PATH');
     t.equal(await natState(pod.netns, 'nft'), pristine, 'the table is unchanged');
+  });
+
+  await t.test('iptables is there but ip6tables is not, in a namespace with IPv6', async (t) => {
+    const ipv4Only = await mkdtemp(path.join(tmpdir(), 'init-path-'));
+    dirs.push(ipv4Only);
+    for (const tool of ['iptables', 'iptables-save', 'iptables-restore']) await symlink(await which(tool), path.join(ipv4Only, tool));
+    const exit = await initWithPath(ipv4Only, []);
+    t.equal(exit.code, 1, 'exit code 1: IPv6 TCP would bypass the sidecar');
+    t.match(exit.stderr, 'SC_ERR_INIT_IPTABLES_MISSING: ip6tables-save not found on PATH');
+    t.equal(await natState(pod.netns, 'nft'), pristine, 'and the IPv4 table was not changed either: both are read first');
   });
 
   await t.test('not root', async (t) => {
@@ -80,7 +90,7 @@ void t.test('init fails clearly and changes nothing', async (t) => {
     const cases: [string[], RegExp][] = [
       [['--bogus'], /Unknown option '--bogus'/],
       [['--inbound-port=http'], /--inbound-port \(inboundPort\) must be a port number 1-65535, got "http"/],
-      [['--exclude-outbound-cidrs=fd00::/8'], /IPv6/],
+      [['--exclude-outbound-cidrs=fd00::/129'], /not an IPv6 CIDR/],
       [['--admin-port=15001'], /--admin-port \(adminPort\) must differ from --outbound-port/],
     ];
     const exits = await Promise.all(cases.map(([args]) => runInitIn(pod.netns, args)));

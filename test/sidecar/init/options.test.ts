@@ -59,8 +59,15 @@ void t.test('IPv4 CIDRs', async (t) => {
   for (const garbage of ['10.0.0.256', '10.0.0/8', 'abc', '10.0.0.0/33', '010.0.0.1', '10.0.0.0/08', '10.0.0.0/', ' ', '1.2.3.4.5', '10.0.0.0/-1']) {
     t.match(parseIpv4Cidr(garbage), { error: /not an IPv4 CIDR/ }, `"${garbage}" is rejected`);
   }
-  t.match(parseIpv4Cidr('fd00::/8'), { error: /IPv6 CIDR; meshtap init programs IPv4 iptables only/ }, 'IPv6 is rejected with the reason');
+  t.match(parseIpv4Cidr('fd00::/8'), { error: /IPv6 CIDR, not IPv4/ }, 'IPv6 is not IPv4');
   t.match(parseIpv4Cidr('::ffff:10.0.0.1'), { error: /IPv6/ });
+});
+
+void t.test('IPv6 CIDRs are accepted, normalised as ip6tables-save prints them, after the IPv4 ones', async (t) => {
+  t.same(
+    resolveInitConfig({ excludeOutboundCidrs: 'FD00::7/8, 10.1.2.3/8, 2001:db8:0:0::1, fd00::/8, 192.168.0.1' }).excludeOutboundCidrs,
+    ['10.0.0.0/8', '192.168.0.1/32', '2001:db8::1/128', 'fd00::/8'],
+  );
 });
 
 void t.test('bad values name the flag, the value and what is expected', async (t) => {
@@ -73,8 +80,9 @@ void t.test('bad values name the flag, the value and what is expected', async (t
   badOption(t, { proxyUid: 'proxy' }, /--proxy-uid \(proxyUid\) must be a numeric id/);
   badOption(t, { excludeInboundPorts: '80,http' }, /--exclude-inbound-ports \(excludeInboundPorts\) must list port numbers 1-65535, got "http"/);
   badOption(t, { excludeOutboundPorts: [80, 0] }, /--exclude-outbound-ports .* got 0/);
-  badOption(t, { excludeOutboundCidrs: '10.0.0.0/8,fd00::/8' }, /--exclude-outbound-cidrs \(excludeOutboundCidrs\) must list IPv4 CIDRs: "fd00::\/8" is an IPv6 CIDR/);
-  badOption(t, { excludeOutboundCidrs: ['10.0.0.300'] }, /must list IPv4 CIDRs: "10.0.0.300" is not an IPv4 CIDR/);
+  badOption(t, { excludeOutboundCidrs: '10.0.0.0/8,fd00::/129' }, /--exclude-outbound-cidrs \(excludeOutboundCidrs\) must list IPv4 or IPv6 CIDRs: "fd00::\/129" is not an IPv6 CIDR: the prefix length must be 0-128/);
+  badOption(t, { excludeOutboundCidrs: 'fe80::1%eth0' }, /must list IPv4 or IPv6 CIDRs: "fe80::1%eth0" is not an IPv6 CIDR/);
+  badOption(t, { excludeOutboundCidrs: ['10.0.0.300'] }, /must list IPv4 or IPv6 CIDRs: "10.0.0.300" is not an IPv4 CIDR/);
   badOption(t, { backend: 'nftables' }, /--backend \(backend\) must be one of auto, nft, legacy, got "nftables"/);
   badOption(t, { dryRun: 'yes' }, /--dry-run \(dryRun\) must be true or false, got "yes"/);
   badOption(t, { inboundPort: 15001 }, /--outbound-port \(outboundPort\) must differ from --inbound-port \(both are 15001\)/);

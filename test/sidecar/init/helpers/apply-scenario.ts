@@ -1,20 +1,26 @@
 /**
  * `meshtap init` applied for real inside a pod's network namespace, with one backend: the
- * table holds exactly the planned rules, re-running changes nothing, a tampered or differently
- * configured table converges, cleanup restores the table as it was (a user's rule included),
- * and a dry run touches nothing.
+ * nat table (and the IPv6 filter table) hold exactly the planned rules, re-running changes
+ * nothing, a tampered or differently configured table converges, cleanup restores the tables as
+ * they were (a user's rule included), and a dry run touches nothing.
  */
 import type { Test } from 'tap';
 import { PodNetwork, execInNetns, listNetns } from '../../../../lab/netns.ts';
 import { resolveInitConfig } from '../../../../sidecar/init/options.ts';
 import { MESHTAP_CHAINS, meshtapLines, parseNatTable, planApply, planRules, renderSavedRule } from '../../../../sidecar/init/plan.ts';
-import { iptablesIn, natState, runInitIn, type Backend } from './init-harness.ts';
+import { MESHTAP_IPV6_CHAINS, parseIpv6Table, planIpv6Apply, planIpv6Rules } from '../../../../sidecar/init/plan-ipv6.ts';
+import { ip6FilterState, iptablesIn, natState, runInitIn, type Backend } from './init-harness.ts';
 
 const USER_RULE = ['-t', 'nat', '-A', 'OUTPUT', '-d', '10.99.0.0/16', '-p', 'tcp', '-m', 'comment', '--comment', 'user rule', '-j', 'RETURN'];
 const USER_RULE_SAVED = '-A OUTPUT -d 10.99.0.0/16 -p tcp -m comment --comment "user rule" -j RETURN';
 
-const ARGS = ['--exclude-inbound-ports=22,8081', '--exclude-outbound-ports=9090', '--exclude-outbound-cidrs=10.96.0.0/16,169.254.169.254'];
-const OPTIONS = { excludeInboundPorts: '22,8081', excludeOutboundPorts: '9090', excludeOutboundCidrs: '10.96.0.0/16,169.254.169.254' };
+const USER_RULE6 = ['-t', 'filter', '-A', 'INPUT', '-s', 'fd00:99::/32', '-p', 'tcp', '-m', 'comment', '--comment', 'user rule', '-j', 'ACCEPT'];
+const USER_RULE6_SAVED = '-A INPUT -s fd00:99::/32 -p tcp -m comment --comment "user rule" -j ACCEPT';
+
+// The IPv6 CIDRs are written unlike ip6tables-save prints them: a re-run must still find them in place.
+const CIDRS = '10.96.0.0/16,169.254.169.254,FD00:0:0:7::1/64,2001:db8:0:0::1,::ffff:10.0.0.1/104';
+const ARGS = ['--exclude-inbound-ports=22,8081', '--exclude-outbound-ports=9090', `--exclude-outbound-cidrs=${CIDRS}`];
+const OPTIONS = { excludeInboundPorts: '22,8081', excludeOutboundPorts: '9090', excludeOutboundCidrs: CIDRS };
 
 /** Our lines grouped by chain: the backends may list user chains in different orders. */
 function byChain(lines: string[]): Record<string, string[]> {
@@ -38,15 +44,23 @@ export async function applyScenario(t: Test, backend: Backend): Promise<void> {
   };
 
   await iptablesIn(pod.netns, backend, USER_RULE);
+  await execInNetns(pod.netns, `ip6tables-${backend}`, USER_RULE6);
   const pristine = await natState(pod.netns, backend);
+  const pristine6 = await ip6FilterState(pod.netns, backend);
   t.match(pristine, USER_RULE_SAVED, 'the user rule is in place');
+  t.match(pristine6, USER_RULE6_SAVED, 'and the IPv6 one');
   const otherPristine = await natState(pod.netns, other(backend));
+  const otherPristine6 = await ip6FilterState(pod.netns, other(backend));
 
   const dry = await run([...ARGS, '--dry-run']);
-  t.equal(dry.stdout.replace(/^#.*\n/, ''), planApply(resolveInitConfig(OPTIONS)).text, 'dry run prints the restore text');
+  const [dry4, dry6] = dry.stdout.split(/(?=^# meshtap init --dry-run: ip6tables)/m);
+  t.equal(dry4.replace(/^#.*\n/, ''), planApply(resolveInitConfig(OPTIONS)).text, 'dry run prints the restore text');
+  t.equal(dry6.replace(/^#.*\n/, ''), planIpv6Apply(resolveInitConfig(OPTIONS)).text, 'and the IPv6 restore text');
   t.equal(await natState(pod.netns, backend), pristine, 'dry run changed nothing');
-  await t.resolves(execInNetns(pod.netns, `iptables-${backend}-restore`, ['--test', '--noflush'], dry.stdout), 'iptables-restore --test accepts the dry-run output as printed');
+  await t.resolves(execInNetns(pod.netns, `iptables-${backend}-restore`, ['--test', '--noflush'], dry4), 'iptables-restore --test accepts the dry-run output as printed');
+  await t.resolves(execInNetns(pod.netns, `ip6tables-${backend}-restore`, ['--test', '--noflush'], dry6), 'ip6tables-restore --test accepts the IPv6 part as printed');
   t.equal(await natState(pod.netns, backend), pristine, 'and testing it changed nothing either');
+  t.equal(await ip6FilterState(pod.netns, backend), pristine6, 'in either family');
 
   const applied = await run(ARGS);
   t.match(applied.stdout, /applied 20 nat rules/, 'says what it did');
@@ -61,9 +75,28 @@ export async function applyScenario(t: Test, backend: Backend): Promise<void> {
   t.equal(parseNatTable(state).rules.filter((r) => r.chain === 'PREROUTING')[0]?.target, 'MESHTAP_INBOUND', 'PREROUTING jumps first');
   t.equal(await natState(pod.netns, other(backend)), otherPristine, `the ${other(backend)} backend is untouched`);
 
+  t.match(applied.stdout, /applied 15 IPv6 filter rules/, 'says what it did for IPv6');
+  const state6 = await ip6FilterState(pod.netns, backend);
+  const expected6 = planIpv6Rules(resolveInitConfig(OPTIONS)).map(renderSavedRule);
+  t.same(byChain(meshtapLines(parseIpv6Table(state6), MESHTAP_IPV6_CHAINS)), byChain(expected6), 'the IPv6 filter table holds exactly the planned rules');
+  t.match(state6, USER_RULE6_SAVED, 'the IPv6 user rule survives apply');
+  t.equal(parseIpv6Table(state6).rules.filter((r) => r.chain === 'INPUT')[0]?.target, 'MESHTAP_INBOUND6', 'INPUT jumps first');
+  t.equal(parseIpv6Table(state6).rules.filter((r) => r.chain === 'OUTPUT')[0]?.target, 'MESHTAP_OUTPUT6', 'OUTPUT jumps first');
+  t.equal(await ip6FilterState(pod.netns, other(backend)), otherPristine6, `the ${other(backend)} IPv6 tables are untouched`);
+
   const again = await run(ARGS);
-  t.match(again.stdout, /already in place/, 'a re-run notices the rules are in place');
+  t.match(again.stdout, /the nat rules are already in place/, 'a re-run notices the rules are in place');
+  t.match(again.stdout, /the IPv6 filter rules are already in place/, 'the IPv6 ones too (the CIDRs are written as ip6tables-save prints them)');
   t.equal(await natState(pod.netns, backend), state, 're-running leaves the identical table');
+  t.equal(await ip6FilterState(pod.netns, backend), state6, 'and the identical IPv6 table');
+
+  // Someone deleted one of our IPv6 rules and added a second jump: a re-run repairs both.
+  await execInNetns(pod.netns, `ip6tables-${backend}`, ['-t', 'filter', '-D', 'MESHTAP_OUTPUT6', '2']);
+  await execInNetns(pod.netns, `ip6tables-${backend}`, ['-t', 'filter', '-A', 'OUTPUT', '-p', 'tcp', '-j', 'MESHTAP_OUTPUT6']);
+  const repaired6 = await run(ARGS);
+  t.match(repaired6.stdout, /the nat rules are already in place/, 'the IPv4 side is left alone');
+  t.match(repaired6.stdout, /applied 15 IPv6 filter rules .*replacing 3 previous jumps/, 'the IPv6 side is converged');
+  t.equal(await ip6FilterState(pod.netns, backend), state6, 'a re-run repairs a tampered IPv6 table');
 
   // Someone deleted one of our rules and added a second jump: a re-run repairs both.
   await iptablesIn(pod.netns, backend, ['-t', 'nat', '-D', 'MESHTAP_OUTPUT', '3']);
@@ -84,10 +117,14 @@ export async function applyScenario(t: Test, backend: Backend): Promise<void> {
 
   const cleaned = await run(['--cleanup']);
   t.match(cleaned.stdout, /removed 2 jumps and 4 chains/, 'cleanup says what it removed');
+  t.match(cleaned.stdout, /removed 2 IPv6 jumps and 2 IPv6 chains \(MESHTAP_INBOUND6, MESHTAP_OUTPUT6\)/, 'and on the IPv6 side');
   t.equal(await natState(pod.netns, backend), pristine, 'cleanup restores the table exactly, user rule included');
+  t.equal(await ip6FilterState(pod.netns, backend), pristine6, 'and the IPv6 table, its user rule included');
   const cleanedAgain = await run(['--cleanup']);
   t.match(cleanedAgain.stdout, /nothing to remove/, 'cleanup is idempotent');
   t.equal(await natState(pod.netns, backend), pristine, 'still pristine');
+  t.equal(await ip6FilterState(pod.netns, backend), pristine6, 'IPv6 still pristine');
+  t.equal(await ip6FilterState(pod.netns, other(backend)), otherPristine6, `the ${other(backend)} IPv6 tables are still untouched`);
   t.equal(await natState(pod.netns, other(backend)), otherPristine, `the ${other(backend)} backend is still untouched`);
 
   const dryCleanup = await run(['--cleanup', '--dry-run']);

@@ -61,6 +61,16 @@ export async function natState(netns: string, backend: Backend): Promise<string>
     .join('\n');
 }
 
+/** `ip6tables-save -t filter` of a namespace, normalised like `natState`. */
+export async function ip6FilterState(netns: string, backend: Backend): Promise<string> {
+  const { stdout } = await execInNetns(netns, `ip6tables-${backend}-save`, ['-t', 'filter']);
+  return stdout
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => l.replace(/\[\d+:\d+\]$/, '[0:0]'))
+    .join('\n');
+}
+
 /** Runs an iptables command of one backend inside a namespace. */
 export async function iptablesIn(netns: string, backend: Backend, args: string[]): Promise<void> {
   await execInNetns(netns, `iptables-${backend}`, args);
