@@ -9,18 +9,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { request, Agent, createServer, type Server } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
-import protobuf from 'protobufjs';
 import t from 'tap';
-import { PROTO_ROOT } from '../../../record/proto-loader.ts';
+import { collectorMessageType } from '../../../record/codec.ts';
 import { createEpochClock } from '../../../sidecar/clock.ts';
 import { createCaptureHandOff, type CaptureHandOff } from '../../../sidecar/capture-worker/hand-off.ts';
 import { createSidecarStats, type SidecarStats } from '../../../sidecar/metrics.ts';
 import { createSidecarProxy } from '../../../sidecar/proxy/proxy.ts';
 
-const root = new protobuf.Root();
-root.resolvePath = (_origin, target) => (target.startsWith('/') ? target : `${PROTO_ROOT}/${target}`);
-root.loadSync('meshtap/v1/record.proto', { keepCase: true });
-const recordType = root.lookupType('meshtap.v1.CallRecord');
+const recordType = collectorMessageType('meshtap.v1.CallRecord');
 
 interface Decoded {
   id: string;

@@ -1,7 +1,5 @@
 /** A manual clock and an in-memory transport for driving the shipper core step by step. */
-import protobuf from 'protobufjs';
-import type { CallRecordMessage, ShipAckMessage, SidecarInfoMessage } from '../../../record/codec.ts';
-import { PROTO_ROOT } from '../../../record/proto-loader.ts';
+import { collectorMessageType, type CallRecordMessage, type ShipAckMessage, type SidecarInfoMessage } from '../../../record/codec.ts';
 import type { ShipperClock, TimerHandle } from '../../../sidecar/shipper/shipper.ts';
 import type { ShipStream, ShipStreamHandlers, ShipTransport } from '../../../sidecar/shipper/transport.ts';
 
@@ -51,11 +49,8 @@ export function createManualClock(): ManualClock {
   };
 }
 
-const root = new protobuf.Root();
-root.resolvePath = (_origin, target) => (target.startsWith('/') ? target : `${PROTO_ROOT}/${target}`);
-root.loadSync('meshtap/v1/collector.proto', { keepCase: true });
-const recordType = root.lookupType('meshtap.v1.CallRecord');
-const sidecarType = root.lookupType('meshtap.v1.SidecarInfo');
+const recordType = collectorMessageType('meshtap.v1.CallRecord');
+const sidecarType = collectorMessageType('meshtap.v1.SidecarInfo');
 const toObject = { longs: String, defaults: false } as const;
 
 /** A batch as the fake stream saw it: the encoded parts decoded back with the official .proto. */
