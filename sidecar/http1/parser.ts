@@ -21,6 +21,8 @@
  * - stray bytes between messages other than CR/LF start the next message (and usually fail it).
  */
 import { HTTP1_ERR, type Http1ErrorCode, type Http1ParseError } from './errors.ts';
+import { messageFraming } from './framing.ts';
+import { trimOws } from './ows.ts';
 
 export type Http1Kind = 'request' | 'response';
 export type Http1BodyKind = 'none' | 'length' | 'chunked' | 'eof';
@@ -102,14 +104,6 @@ const VERSION = /^HTTP\/(\d)\.(\d)$/;
 const DIGITS = /^\d+$/;
 const HEX = /^[0-9a-fA-F]+/;
 const TARGET_BAD = /[\x00-\x20\x7f]/;
-
-function trimOws(s: string): string {
-  let a = 0;
-  let b = s.length;
-  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
-  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
-  return a === 0 && b === s.length ? s : s.slice(a, b);
-}
 
 function asBuffer(chunk: Uint8Array): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
@@ -480,81 +474,19 @@ export class Http1Parser {
 
   private headComplete(): void {
     const headers = this.headers;
-    let te: string[] | undefined;
-    let cl = -1;
-    let connectionUpgrade = false;
-    let upgradeValue: string | undefined;
-    for (let i = 0; i < headers.length; i++) {
-      const [rawName, value] = headers[i];
-      if (rawName.length < 7 || rawName.length > 17) continue;
-      const name = rawName.toLowerCase();
-      if (name === 'content-length') {
-        for (const part of value.split(',')) {
-          const v = trimOws(part);
-          if (!DIGITS.test(v) || v.length > 15) {
-            this.fail(HTTP1_ERR.CONTENT_LENGTH, `invalid Content-Length ${JSON.stringify(value.slice(0, 32))}`);
-            return;
-          }
-          const n = Number(v);
-          if (cl !== -1 && cl !== n) {
-            this.fail(HTTP1_ERR.CONTENT_LENGTH, 'conflicting Content-Length values');
-            return;
-          }
-          cl = n;
-        }
-      } else if (name === 'transfer-encoding') {
-        te ??= [];
-        for (const part of value.split(',')) {
-          const v = trimOws(part).toLowerCase();
-          if (v.length > 0) te.push(v);
-        }
-      } else if (name === 'connection') {
-        for (const part of value.split(',')) if (trimOws(part).toLowerCase() === 'upgrade') connectionUpgrade = true;
-      } else if (name === 'upgrade') {
-        upgradeValue = upgradeValue === undefined ? value : `${upgradeValue}, ${value}`;
-      }
-    }
-
     const isRequest = this.kind === 'request';
-    let bodyKind: Http1BodyKind;
-    let upgrade: string | undefined;
-    this.nextAfterComplete = S_IDLE;
-    if (isRequest) {
-      if (te !== undefined) {
-        if (te[te.length - 1] !== 'chunked') {
-          this.fail(HTTP1_ERR.TRANSFER_ENCODING, 'request Transfer-Encoding does not end with chunked');
-          return;
-        }
-        bodyKind = 'chunked';
-      } else {
-        bodyKind = cl > 0 ? 'length' : 'none';
-      }
-      if (this.method === 'CONNECT') {
-        this.nextAfterComplete = S_PAUSED;
-      } else if (connectionUpgrade && upgradeValue !== undefined) {
-        upgrade = upgradeValue;
-        this.nextAfterComplete = S_PAUSED;
-      }
-    } else {
-      const status = this.statusCode;
-      const reqMethod = this.requestMethod();
-      if (status === 101) {
-        bodyKind = 'none';
-        upgrade = upgradeValue ?? '';
-        this.nextAfterComplete = S_UPGRADED;
-      } else if (reqMethod === 'CONNECT' && status >= 200 && status < 300) {
-        bodyKind = 'none';
-        this.nextAfterComplete = S_UPGRADED;
-      } else if (status < 200 || status === 204 || status === 304 || reqMethod === 'HEAD') {
-        bodyKind = 'none';
-      } else if (te !== undefined) {
-        bodyKind = te[te.length - 1] === 'chunked' ? 'chunked' : 'eof';
-      } else if (cl >= 0) {
-        bodyKind = cl > 0 ? 'length' : 'none';
-      } else {
-        bodyKind = 'eof';
-      }
+    const framing = messageFraming(headers, {
+      kind: this.kind,
+      method: isRequest ? this.method : this.requestMethod(),
+      statusCode: this.statusCode,
+    });
+    if ('code' in framing) {
+      this.fail(framing.code, framing.message);
+      return;
     }
+    const { bodyKind, upgrade } = framing;
+    const cl = framing.contentLength;
+    this.nextAfterComplete = framing.after === 'paused' ? S_PAUSED : framing.after === 'upgraded' ? S_UPGRADED : S_IDLE;
 
     const head: Http1Head = {
       kind: this.kind,
@@ -567,7 +499,7 @@ export class Http1Parser {
       headers,
       headSize: this.sectionBytes,
       bodyKind,
-      contentLength: bodyKind === 'length' ? cl : -1,
+      contentLength: cl,
       upgrade,
     };
     this.headers = [];

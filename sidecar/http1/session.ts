@@ -18,12 +18,21 @@
  */
 import type { CaptureContext, CaptureSession, CloseReason, Exchange } from '../capture/session.ts';
 import { createOpaqueSession } from '../capture/opaque.ts';
-import { decodeBody } from '../capture/decode-body.ts';
-import type { HttpMessage, RecordError } from '../../record/record.ts';
+import type { RecordError } from '../../record/record.ts';
 import { describeError } from '../../lib/errors.ts';
 import { HTTP1_ERR, stateError, type Http1ParseError } from './errors.ts';
 import { buildHeaderRecord } from './headers.ts';
-import { DEFAULT_MAX_HEAD_BYTES, Http1Parser, type Http1Head, type Http1HeaderList } from './parser.ts';
+import {
+  advanceRequest,
+  advanceResponse,
+  buildExchange,
+  captureBodyBytes,
+  newCapture,
+  skipBodyBytes,
+  type MessageCapture,
+  type PendingExchange,
+} from './exchange-capture.ts';
+import { DEFAULT_MAX_HEAD_BYTES, Http1Parser, type Http1Head } from './parser.ts';
 import { resolveTraceContext } from './trace-context.ts';
 
 export interface Http1SessionOptions {
@@ -44,74 +53,7 @@ export interface Http1SessionOptions {
 
 export const DEFAULT_MAX_PENDING_EXCHANGES = 128;
 
-type RequestPhase = 'request_head' | 'request_body' | 'request_done';
-type ResponsePhase = 'awaiting_response' | 'response_head' | 'response_body' | 'response_done';
-type Phase = RequestPhase | ResponsePhase;
-
-const NEXT: Record<Phase, readonly Phase[]> = {
-  request_head: ['request_body'],
-  request_body: ['request_done'],
-  request_done: [],
-  awaiting_response: ['response_head'],
-  response_head: ['response_body', 'awaiting_response'],
-  response_body: ['response_done'],
-  response_done: [],
-};
-
-interface MessageCapture {
-  headers: Record<string, string>;
-  trailers?: Record<string, string>;
-  chunks: Buffer[];
-  captured: number;
-  size: number;
-  /** Body bytes that passed unseen (capture fell behind); nothing after them is kept. */
-  skipped?: number;
-}
-
-interface PendingExchange {
-  ordinal: number;
-  req: RequestPhase;
-  res: ResponsePhase;
-  /** No request was seen (the server spoke first). */
-  responseOnly: boolean;
-  start: bigint;
-  requestEnd?: bigint;
-  /** First byte of the response message in progress (interim or final). */
-  messageStart?: bigint;
-  responseStart?: bigint;
-  end?: bigint;
-  method?: string;
-  path?: string;
-  authority?: string;
-  statusCode?: number;
-  /** Current response head is an interim 1xx. */
-  interim: boolean;
-  /** Upgrade asked for by the request (Upgrade header value), or 'CONNECT'. */
-  upgrade?: string;
-  request?: MessageCapture;
-  response?: MessageCapture;
-  bytesOut: number;
-  bytesIn: number;
-  traceId?: string;
-  parentSpanId?: string;
-  notes: string[];
-}
-
-function advanceRequest(ex: PendingExchange, to: RequestPhase): void {
-  if (!NEXT[ex.req].includes(to)) throw stateError(`exchange ${ex.ordinal}: ${ex.req} -> ${to}`);
-  ex.req = to;
-}
-
-function advanceResponse(ex: PendingExchange, to: ResponsePhase): void {
-  if (!NEXT[ex.res].includes(to)) throw stateError(`exchange ${ex.ordinal}: ${ex.res} -> ${to}`);
-  ex.res = to;
-}
-
 const ABSOLUTE_FORM = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/([^/?#]*)([^#]*)/;
-
-function newCapture(list: Http1HeaderList): MessageCapture {
-  return { headers: buildHeaderRecord(list), chunks: [], captured: 0, size: 0 };
-}
 
 interface HeldChunk {
   data: Buffer;
@@ -187,69 +129,12 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
   };
 
   const skipBody = (cap: MessageCapture | undefined, n: number): void => {
-    if (cap === undefined) return;
-    const before = cap.size;
-    cap.size += n;
-    cap.skipped = (cap.skipped ?? 0) + n;
-    if (before <= maxBody && cap.size > maxBody) safeEvent({ kind: 'body_truncated' });
+    if (skipBodyBytes(cap, n, maxBody)) safeEvent({ kind: 'body_truncated' });
   };
-
   const captureBody = (cap: MessageCapture, data: Uint8Array): void => {
-    const before = cap.size;
-    cap.size += data.byteLength;
-    // After a gap the bytes would not follow what was kept: count them only.
-    if (cap.captured < maxBody && cap.skipped === undefined) {
-      const take = Math.min(maxBody - cap.captured, data.byteLength);
-      cap.chunks.push(Buffer.from(data.subarray(0, take)));
-      cap.captured += take;
-    }
-    if (before <= maxBody && cap.size > maxBody) safeEvent({ kind: 'body_truncated' });
+    if (captureBodyBytes(cap, data, maxBody)) safeEvent({ kind: 'body_truncated' });
   };
-
-  const buildMessage = (cap: MessageCapture, side: 'request' | 'response', notes: string[]): HttpMessage => {
-    const raw = cap.chunks.length === 1 ? cap.chunks[0] : Buffer.concat(cap.chunks, cap.captured);
-    const encoding = cap.headers['content-encoding'];
-    const decoded = decodeBody(raw, encoding, { maxOutputBytes: maxBody, inputComplete: cap.captured === cap.size });
-    if (decoded.error !== undefined) notes.push(`${side}.body: ${decoded.error}`);
-    if (cap.skipped !== undefined) notes.push(`${side}.body: ${cap.skipped} bytes not captured (capture fell behind forwarding)`);
-    const msg: HttpMessage = {
-      headers: cap.headers,
-      body: decoded.body,
-      body_size: cap.size,
-      truncated: decoded.truncated,
-    };
-    if (cap.trailers !== undefined) msg.trailers = cap.trailers;
-    const ct = cap.headers['content-type'];
-    if (ct !== undefined) msg.content_type = ct;
-    if (encoding !== undefined) msg.content_encoding = encoding;
-    return msg;
-  };
-
-  const toExchange = (ex: PendingExchange, error?: RecordError, detail?: string): Exchange => {
-    const notes = ex.notes.slice();
-    const out: Exchange = {
-      protocol: 'http',
-      ordinal: ex.ordinal,
-      start: ex.start,
-      end: ex.end ?? now,
-      bytes_out: ex.bytesOut,
-      bytes_in: ex.bytesIn,
-    };
-    if (ex.requestEnd !== undefined) out.request_end = ex.requestEnd;
-    if (ex.responseStart !== undefined) out.response_start = ex.responseStart;
-    if (ex.method !== undefined) out.method = ex.method;
-    if (ex.path !== undefined) out.path = ex.path;
-    if (ex.authority !== undefined) out.authority = ex.authority;
-    if (ex.statusCode !== undefined) out.status_code = ex.statusCode;
-    if (ex.request !== undefined) out.request = buildMessage(ex.request, 'request', notes);
-    if (ex.response !== undefined) out.response = buildMessage(ex.response, 'response', notes);
-    if (error !== undefined) out.error = error;
-    if (detail !== undefined) out.error_detail = detail;
-    if (ex.traceId !== undefined) out.trace_id = ex.traceId;
-    if (ex.parentSpanId !== undefined) out.parent_span_id = ex.parentSpanId;
-    if (notes.length > 0) out.notes = notes;
-    return out;
-  };
+  const toExchange = (ex: PendingExchange, error?: RecordError, detail?: string): Exchange => buildExchange(ex, now, maxBody, error, detail);
 
   const newExchange = (responseOnly: boolean): PendingExchange => {
     const ex: PendingExchange = {

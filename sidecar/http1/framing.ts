@@ -1,0 +1,116 @@
+/**
+ * How an HTTP/1 message's body is delimited (RFC 9112 §6.3), decided from its head alone.
+ *
+ * Pure: the parser hands the header list, its kind and start line facts, and gets back the
+ * body kind, the Content-Length, whether the connection stops being HTTP/1 after the message
+ * (an upgrade or CONNECT) — or a parse error value. Kept apart from the parser's byte loop
+ * because this is where request smuggling defences live (TE over CL, conflicting lengths,
+ * a request TE that does not end with `chunked`), and they deserve to be read on their own.
+ */
+import { HTTP1_ERR, type Http1ParseError } from './errors.ts';
+import type { Http1BodyKind, Http1HeaderList, Http1Kind } from './parser.ts';
+import { trimOws } from './ows.ts';
+
+const DIGITS = /^\d+$/;
+
+/** What follows the message on its connection. */
+export type AfterMessage = 'idle' | 'paused' | 'upgraded';
+
+export interface Framing {
+  bodyKind: Http1BodyKind;
+  /** Content-Length when `bodyKind` is `length`, else -1. */
+  contentLength: number;
+  /** The Upgrade asked for (request) or granted (101 response: '' when the header is absent). */
+  upgrade?: string;
+  /** `paused`: a request asking to switch protocols; `upgraded`: the switch happened. */
+  after: AfterMessage;
+}
+
+/** Facts of the message's start line the framing depends on. */
+export interface StartFacts {
+  kind: Http1Kind;
+  /** The request's method (requests), or the method of the request a response answers. */
+  method: string | undefined;
+  /** The response's status (0 for requests). */
+  statusCode: number;
+}
+
+interface FramingFields {
+  contentLength: number;
+  transferCodings?: string[];
+  connectionUpgrade: boolean;
+  upgrade?: string;
+}
+
+function isError(x: FramingFields | Http1ParseError): x is Http1ParseError {
+  return 'code' in x;
+}
+
+function readFields(headers: Http1HeaderList): FramingFields | Http1ParseError {
+  const fields: FramingFields = { contentLength: -1, connectionUpgrade: false };
+  for (let i = 0; i < headers.length; i++) {
+    const [rawName, value] = headers[i];
+    // Only names of 7..17 characters can matter: skip the rest without lower-casing them.
+    if (rawName.length < 7 || rawName.length > 17) continue;
+    const name = rawName.toLowerCase();
+    if (name === 'content-length') {
+      for (const part of value.split(',')) {
+        const v = trimOws(part);
+        if (!DIGITS.test(v) || v.length > 15) {
+          return { code: HTTP1_ERR.CONTENT_LENGTH, message: `invalid Content-Length ${JSON.stringify(value.slice(0, 32))}` };
+        }
+        const n = Number(v);
+        if (fields.contentLength !== -1 && fields.contentLength !== n) {
+          return { code: HTTP1_ERR.CONTENT_LENGTH, message: 'conflicting Content-Length values' };
+        }
+        fields.contentLength = n;
+      }
+    } else if (name === 'transfer-encoding') {
+      const codings = (fields.transferCodings ??= []);
+      for (const part of value.split(',')) {
+        const v = trimOws(part).toLowerCase();
+        if (v.length > 0) codings.push(v);
+      }
+    } else if (name === 'connection') {
+      for (const part of value.split(',')) if (trimOws(part).toLowerCase() === 'upgrade') fields.connectionUpgrade = true;
+    } else if (name === 'upgrade') {
+      fields.upgrade = fields.upgrade === undefined ? value : `${fields.upgrade}, ${value}`;
+    }
+  }
+  return fields;
+}
+
+function requestFraming(f: FramingFields, method: string | undefined): Framing | Http1ParseError {
+  const te = f.transferCodings;
+  let bodyKind: Http1BodyKind;
+  if (te !== undefined) {
+    if (te[te.length - 1] !== 'chunked') {
+      return { code: HTTP1_ERR.TRANSFER_ENCODING, message: 'request Transfer-Encoding does not end with chunked' };
+    }
+    bodyKind = 'chunked';
+  } else {
+    bodyKind = f.contentLength > 0 ? 'length' : 'none';
+  }
+  const contentLength = bodyKind === 'length' ? f.contentLength : -1;
+  if (method === 'CONNECT') return { bodyKind, contentLength, after: 'paused' };
+  if (f.connectionUpgrade && f.upgrade !== undefined) return { bodyKind, contentLength, upgrade: f.upgrade, after: 'paused' };
+  return { bodyKind, contentLength, after: 'idle' };
+}
+
+function responseFraming(f: FramingFields, status: number, requestMethod: string | undefined): Framing {
+  const none = (after: AfterMessage = 'idle'): Framing => ({ bodyKind: 'none', contentLength: -1, after });
+  if (status === 101) return { ...none('upgraded'), upgrade: f.upgrade ?? '' };
+  if (requestMethod === 'CONNECT' && status >= 200 && status < 300) return none('upgraded');
+  if (status < 200 || status === 204 || status === 304 || requestMethod === 'HEAD') return none();
+  const te = f.transferCodings;
+  if (te !== undefined) return { bodyKind: te[te.length - 1] === 'chunked' ? 'chunked' : 'eof', contentLength: -1, after: 'idle' };
+  if (f.contentLength > 0) return { bodyKind: 'length', contentLength: f.contentLength, after: 'idle' };
+  return f.contentLength === 0 ? none() : { bodyKind: 'eof', contentLength: -1, after: 'idle' };
+}
+
+/** The framing of a message whose head is `headers`, or why the head cannot be framed. */
+export function messageFraming(headers: Http1HeaderList, start: StartFacts): Framing | Http1ParseError {
+  const fields = readFields(headers);
+  if (isError(fields)) return fields;
+  return start.kind === 'request' ? requestFraming(fields, start.method) : responseFraming(fields, start.statusCode, start.method);
+}
