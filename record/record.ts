@@ -4,7 +4,7 @@
  * Times are nanoseconds since the Unix epoch as bigint (int64 in proto, decimal strings in JSON).
  */
 
-export type Protocol = 'http' | 'http2' | 'grpc' | 'ws' | 'redis' | 'postgres' | 'dns' | 'tls' | 'tcp';
+export type Protocol = 'http' | 'http2' | 'grpc' | 'ws' | 'redis' | 'postgres' | 'mysql' | 'dns' | 'tls' | 'tcp';
 export type Observer = 'outbound' | 'inbound';
 
 /** Why an exchange did not complete normally. Absent when it did. */
@@ -12,7 +12,11 @@ export type Observer = 'outbound' | 'inbound';
  * `capture_overflow`: capture fell behind forwarding and this connection's capture was cut
  * there (the bytes were forwarded; what the record holds ends where capture stopped).
  */
-export type RecordError = 'reset' | 'timeout' | 'unpaired' | 'parse' | 'closed' | 'upstream_unreachable' | 'capture_overflow';
+/**
+ * `server_error`: the server answered with an error in a protocol that has no status code of
+ * its own (a Redis error reply, a PostgreSQL ErrorResponse); `error_detail` holds its text.
+ */
+export type RecordError = 'reset' | 'timeout' | 'unpaired' | 'parse' | 'closed' | 'upstream_unreachable' | 'capture_overflow' | 'server_error';
 
 export interface Endpoint {
   ip: string;

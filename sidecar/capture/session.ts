@@ -44,6 +44,13 @@ export type Exchange = Pick<
   notes?: string[];
   /** App TLS handshake metadata, for connections captured as `tls` (passed through, not terminated). */
   tls_info?: AppTlsInfo;
+  /**
+   * What the session masked itself because only it understands where the secret sits (a Redis
+   * `AUTH` argument, a PostgreSQL password message): field paths and kinds, merged into the
+   * record's `redacted` and `sensitive` before the general masking policy runs.
+   */
+  redacted?: string[];
+  sensitive?: string[];
 };
 
 /** Events worth counting (metrics) that are not exchanges. */

@@ -38,7 +38,7 @@ export function buildCallRecord(exchange: Exchange, meta: ConnectionMeta, local:
     (outbound ? src : dst).identity = meta.localIdentity;
     (outbound ? dst : src).identity = meta.peerIdentity;
   }
-  const { tls_info: appTls, ...fields } = exchange;
+  const { tls_info: appTls, redacted, sensitive, ...fields } = exchange;
   const elapsedNs = exchange.end - exchange.start;
   return {
     ...fields,
@@ -50,7 +50,7 @@ export function buildCallRecord(exchange: Exchange, meta: ConnectionMeta, local:
     dst,
     tls: appTls ? { mesh: meta.mesh, app_tls: appTls } : { mesh: meta.mesh },
     ...(meta.meshFallback ? { notes: [...(fields.notes ?? []), MESH_FALLBACK_NOTE] } : {}),
-    redacted: [],
-    sensitive: [],
+    redacted: redacted ? [...redacted] : [],
+    sensitive: sensitive ? [...sensitive] : [],
   };
 }
