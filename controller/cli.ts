@@ -8,7 +8,9 @@
  *   and the membership feed (`meshtap.v1.Membership`), both authenticating callers with the
  *   same authenticator (TokenReview in a cluster, a JWT key in the lab and tests);
  * - the membership source: the cluster's informers, or the lab's inventory file;
- * - optionally, the trust-bundle ConfigMap publisher.
+ * - optionally, the trust-bundle ConfigMap publisher;
+ * - with cluster access, the collector's serving certificate (Secret `meshtap-collector-tls`),
+ *   issued from the same CA, so that ingest runs over mTLS without anyone handling certificates.
  *
  * One parseable JSON line (`"event":"controller-ready"`) gives the bound ports.
  */
@@ -41,6 +43,7 @@ import { createMembershipHub, type MembershipHub } from './membership/hub.ts';
 import { createMembershipService, type MembershipService } from './membership/service.ts';
 import type { MembershipSource } from './membership/source.ts';
 import type { TrustBundlePublisher } from './trust-bundle-publisher.ts';
+import { COLLECTOR_CERT_VALIDITY_DAYS, COLLECTOR_NAMESPACE, COLLECTOR_SERVICE, COLLECTOR_TLS_SECRET, type CollectorCertPublisher } from './collector-cert-publisher.ts';
 
 const USAGE = `usage: meshtap controller --webhook-cert-dir DIR --ca-dir DIR [options]
 
@@ -65,6 +68,14 @@ options:
   --kubeconfig FILE            cluster access for informers and ConfigMaps outside a pod
   --publish-trust-bundle       keep ConfigMap meshtap-trust-bundle (key ca.crt) in every namespace
                                labelled meshtap.io/inject=enabled
+  --collector-tls-secret NAME  Secret kept with the collector's serving certificate, issued from the
+                               CA (default meshtap-collector-tls)          env MESHTAP_COLLECTOR_TLS_SECRET
+  --collector-namespace NS     namespace of that Secret and of the collector's Service
+                               (default meshtap-system)                    env MESHTAP_COLLECTOR_NAMESPACE
+  --collector-service NAME     the collector's Service, named by the certificate
+                               (default meshtap-collector)                 env MESHTAP_COLLECTOR_SERVICE
+  --no-collector-cert          do not keep that Secret (it is kept whenever the controller has
+                               cluster access: in a cluster or with --kubeconfig)
   --config FILE                YAML file with injector options (image, ports, proxyUid, ...)
   --patch-webhook-config NAME  at start, set the caBundle of MutatingWebhookConfiguration NAME
   --namespaces FILE            Namespace objects for the webhook's label lookups outside a cluster
@@ -90,6 +101,11 @@ export interface ControllerCliOptions {
   inventoryFile?: string;
   kubeconfig?: string;
   publishTrustBundle: boolean;
+  /** Keep the collector's serving certificate Secret (with cluster access). */
+  collectorCert: boolean;
+  collectorTlsSecret?: string;
+  collectorNamespace?: string;
+  collectorService?: string;
   configFile?: string;
   patchWebhookConfig?: string;
   namespacesFile?: string;
@@ -97,6 +113,24 @@ export interface ControllerCliOptions {
   serviceAccountDir: string;
   drainSeconds: number;
   logLevel: string;
+}
+
+const DNS_LABEL = /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Where the collector's certificate goes: flags, then MESHTAP_COLLECTOR_* variables, then the bundled manifests' names. */
+export function resolveCollectorCertTarget(opts: ControllerCliOptions, env: NodeJS.ProcessEnv): { secretName: string; namespace: string; service: string } {
+  const pick = (flag: string | undefined, envName: string, fallback: string): string => {
+    if (flag !== undefined) return flag;
+    const v = env[envName];
+    if (v === undefined || v === '') return fallback;
+    if (!DNS_LABEL.test(v)) throw configError(`${envName} must be a Kubernetes name (lower-case letters, digits and '-', at most 63), got "${v}"`);
+    return v;
+  };
+  return {
+    secretName: pick(opts.collectorTlsSecret, 'MESHTAP_COLLECTOR_TLS_SECRET', COLLECTOR_TLS_SECRET),
+    namespace: pick(opts.collectorNamespace, 'MESHTAP_COLLECTOR_NAMESPACE', COLLECTOR_NAMESPACE),
+    service: pick(opts.collectorService, 'MESHTAP_COLLECTOR_SERVICE', COLLECTOR_SERVICE),
+  };
 }
 
 function usageError(message: string): MeshtapError {
@@ -121,6 +155,10 @@ export function parseControllerArgs(argv: string[]): ControllerCliOptions | 'hel
     'inventory-file': { type: 'string' },
     kubeconfig: { type: 'string' },
     'publish-trust-bundle': { type: 'boolean' },
+    'collector-tls-secret': { type: 'string' },
+    'collector-namespace': { type: 'string' },
+    'collector-service': { type: 'string' },
+    'no-collector-cert': { type: 'boolean' },
     ...SERVER_FLAGS,
   });
   if (values.help) return 'help';
@@ -146,6 +184,13 @@ export function parseControllerArgs(argv: string[]): ControllerCliOptions | 'hel
   } catch (err) {
     throw usageError(`--grpc-dns/--grpc-ip: ${(err as Error).message}`);
   }
+  if (values['no-collector-cert'] && (values['collector-tls-secret'] ?? values['collector-namespace'] ?? values['collector-service']) !== undefined) {
+    throw usageError('--collector-tls-secret, --collector-namespace and --collector-service name what --no-collector-cert turns off; give one or the other');
+  }
+  for (const flag of ['collector-tls-secret', 'collector-namespace', 'collector-service'] as const) {
+    const v = values[flag];
+    if (v !== undefined && !DNS_LABEL.test(v)) throw usageError(`--${flag} must be a Kubernetes name (lower-case letters, digits and '-', at most 63), got "${v}"`);
+  }
   if (values['grpc-cert-dir'] && (grpcDns.length > 0 || grpcIps.length > 0)) {
     throw usageError('--grpc-dns and --grpc-ip name the issued certificate; they do not apply with --grpc-cert-dir');
   }
@@ -162,6 +207,10 @@ export function parseControllerArgs(argv: string[]): ControllerCliOptions | 'hel
     inventoryFile: values['inventory-file'],
     kubeconfig: values.kubeconfig,
     publishTrustBundle: values['publish-trust-bundle'] ?? false,
+    collectorCert: !(values['no-collector-cert'] ?? false),
+    collectorTlsSecret: values['collector-tls-secret'],
+    collectorNamespace: values['collector-namespace'],
+    collectorService: values['collector-service'],
     ...shared,
     serviceAccountDir: shared.serviceAccountDir ?? DEFAULT_SERVICE_ACCOUNT_DIR,
   };
@@ -317,6 +366,23 @@ export async function startController(opts: ControllerCliOptions, io: Pick<Comma
       });
     }
 
+    let collectorCert: CollectorCertPublisher | undefined;
+    const collectorTarget = resolveCollectorCertTarget(opts, io.env);
+    const kubeConfig = opts.collectorCert ? await clusterConfig(opts, io.env) : undefined;
+    if (kubeConfig) {
+      const { createKubeSecretApi, createCollectorCertPublisher } = await import('./collector-cert-publisher.ts');
+      collectorCert = createCollectorCertPublisher({
+        api: createKubeSecretApi(kubeConfig),
+        ...collectorTarget,
+        trustBundle: () => ca.trustBundle(),
+        issue: (dnsNames) => issueWebhookCert(signer, { service: collectorTarget.service, namespace: collectorTarget.namespace, extraDnsNames: [...dnsNames], validityDays: COLLECTOR_CERT_VALIDITY_DAYS }),
+        log,
+      });
+      collectorCert.start();
+      const c = collectorCert;
+      cleanups.push(() => c.stop());
+    }
+
     const shownHost = formatHost(opts.host);
     log.info(
       {
@@ -329,6 +395,7 @@ export async function startController(opts: ControllerCliOptions, io: Pick<Comma
         authenticator: authenticator.kind,
         membershipSource: source.kind,
         publishTrustBundle: Boolean(publisher),
+        collectorCert: collectorCert ? `${collectorTarget.namespace}/${collectorTarget.secretName}` : false,
       },
       `controller ready: webhook on ${webhook.port}, CA and membership on ${grpcPort}`,
     );

@@ -1,8 +1,8 @@
 /**
- * A loopback HTTP server with the few Kubernetes API routes the trust-bundle publisher uses:
- * namespaces (list and watch, newline-delimited JSON events with resourceVersions) and
- * namespaced ConfigMaps (get, create, replace with optimistic concurrency), answering with
- * real object and Status JSON.
+ * A loopback HTTP server with the few Kubernetes API routes the trust-bundle and collector
+ * certificate publishers use: namespaces (list and watch, newline-delimited JSON events with
+ * resourceVersions) and namespaced ConfigMaps and Secrets (get, create, replace with optimistic
+ * concurrency), answering with real object and Status JSON.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +22,7 @@ function status(code: number, reason: string, message: string): Json {
 export class FakeKubeApi {
   readonly calls: Call[] = [];
   readonly configMaps = new Map<string, Json>();
+  readonly secrets = new Map<string, Json>();
   readonly #namespaces = new Map<string, Json>();
   readonly #watchers = new Set<http.ServerResponse>();
   readonly #server = http.createServer((req, res) => this.#handle(req, res));
@@ -84,7 +85,7 @@ export class FakeKubeApi {
     let text = '';
     req.on('data', (d: Buffer) => (text += d.toString()));
     req.on('end', () => {
-      const failure = this.#failures.findIndex((f) => f.method === method && url.pathname.includes('/configmaps'));
+      const failure = this.#failures.findIndex((f) => f.method === method && /\/(configmaps|secrets)/.test(url.pathname));
       if (failure >= 0) {
         const { status: code } = this.#failures.splice(failure, 1)[0];
         reply(code, status(code, code === 409 ? 'Conflict' : 'InternalError', 'injected failure'));
@@ -101,39 +102,40 @@ export class FakeKubeApi {
         reply(200, { kind: 'NamespaceList', apiVersion: 'v1', metadata: { resourceVersion: String(this.#rv) }, items: [...this.#namespaces.values()] });
         return;
       }
-      const m = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps(?:\/([^/]+))?$/.exec(url.pathname);
+      const m = /^\/api\/v1\/namespaces\/([^/]+)\/(configmaps|secrets)(?:\/([^/]+))?$/.exec(url.pathname);
       if (!m) {
         reply(404, status(404, 'NotFound', 'the server could not find the requested resource'));
         return;
       }
-      const [, ns, name] = m;
+      const [, ns, resource, name] = m;
+      const objects = resource === 'secrets' ? this.secrets : this.configMaps;
       if (!this.#namespaces.has(ns)) {
         reply(404, status(404, 'NotFound', `namespaces "${ns}" not found`));
         return;
       }
       const key = `${ns}/${name}`;
       if (method === 'GET' && name) {
-        const cm = this.configMaps.get(key);
+        const cm = objects.get(key);
         if (cm) reply(200, cm);
-        else reply(404, status(404, 'NotFound', `configmaps "${name}" not found`));
+        else reply(404, status(404, 'NotFound', `${resource} "${name}" not found`));
         return;
       }
       const body = text ? (JSON.parse(text) as Json) : {};
       if (method === 'POST' && !name) {
         const k = `${ns}/${body.metadata?.name}`;
-        if (this.configMaps.has(k)) {
-          reply(409, status(409, 'AlreadyExists', `configmaps "${body.metadata?.name}" already exists`));
+        if (objects.has(k)) {
+          reply(409, status(409, 'AlreadyExists', `${resource} "${body.metadata?.name}" already exists`));
           return;
         }
-        const created = { ...body, metadata: { ...body.metadata, namespace: ns, uid: `cm-${ns}`, resourceVersion: String(++this.#rv) } };
-        this.configMaps.set(k, created);
+        const created = { ...body, metadata: { ...body.metadata, namespace: ns, uid: `${resource}-${ns}-${body.metadata?.name}`, resourceVersion: String(++this.#rv) } };
+        objects.set(k, created);
         reply(201, created);
         return;
       }
       if (method === 'PUT' && name) {
-        const existing = this.configMaps.get(key);
+        const existing = objects.get(key);
         if (!existing) {
-          reply(404, status(404, 'NotFound', `configmaps "${name}" not found`));
+          reply(404, status(404, 'NotFound', `${resource} "${name}" not found`));
           return;
         }
         if (body.metadata?.resourceVersion !== existing.metadata.resourceVersion) {
@@ -141,7 +143,7 @@ export class FakeKubeApi {
           return;
         }
         const replaced = { ...body, metadata: { ...body.metadata, resourceVersion: String(++this.#rv) } };
-        this.configMaps.set(key, replaced);
+        objects.set(key, replaced);
         reply(200, replaced);
         return;
       }
