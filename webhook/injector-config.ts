@@ -32,10 +32,11 @@ const schema = z
     outboundPort: port.default(15001),
     adminPort: port.default(15020),
     collectorAddr: hostPort.default('meshtap-collector.meshtap-system.svc:9400'),
-    // MESHTAP_COLLECTOR_TLS of every sidecar. `off` because the bundled collector manifest serves
-    // plaintext ingest; `auto` (mTLS with the workload certificate) needs a collector started
-    // with --tls-cert-dir, or sidecars holding certificates could not ship.
-    collectorTls: z.enum(['auto', 'on', 'off']).default('off'),
+    // MESHTAP_COLLECTOR_TLS of every sidecar (see collector-tls.ts). `on` because the bundled
+    // collector serves ingest over mTLS only (--tls-cert-dir, with the certificate the controller
+    // issues): records come only from sidecars holding a workload certificate. `off` is for a
+    // collector deployed without --tls-cert-dir, and must be chosen explicitly.
+    collectorTls: z.enum(['auto', 'on', 'off']).default('on'),
     caAddr: hostPort.default('meshtap-controller.meshtap-system.svc:15012'),
     controllerAddr: hostPort.default('meshtap-controller.meshtap-system.svc:15012'),
     trustDomain: dnsName.default('cluster.local'),

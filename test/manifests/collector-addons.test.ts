@@ -9,6 +9,8 @@ import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Service } from 'kubernetes-models/v1/Service';
 import { resolveInjectorConfig } from '../../webhook/injector-config.ts';
+import { parseControllerArgs, resolveCollectorCertTarget, type ControllerCliOptions } from '../../controller/cli.ts';
+import { COLLECTOR_TLS_SECRET } from '../../controller/collector-cert-publisher.ts';
 import { resolveCollectorConfig, type CollectorFlags } from '../../collector/config.ts';
 import { INVENTORY_RESOURCES } from '../../lib/kube/inventory/inventory.ts';
 import { resolveOtelConfig } from '../../collector/otel/config.ts';
@@ -256,6 +258,18 @@ void t.test('the collector Deployment runs the collector the way its flags mean'
   t.ok(dataVolume?.emptyDir?.sizeLimit, 'an emptyDir with a sizeLimit by default');
   t.ok(config.retentionMaxMb * 2 ** 20 < parseQuantity(dataVolume.emptyDir.sizeLimit), 'retention keeps the database well inside the volume');
   t.notOk(c.volumeMounts.find((m: any) => m.name === dataMount?.name).readOnly);
+
+  // Ingest over mTLS by default, with the certificate the controller keeps; sidecars match.
+  t.ok(config.tlsCertDir, '--tls-cert-dir is given');
+  const tlsMount = c.volumeMounts.find((m: any) => m.mountPath === config.tlsCertDir);
+  t.ok(tlsMount?.readOnly, 'the TLS directory is a read-only mount');
+  const tlsVolume = pod.volumes.find((v: any) => v.name === tlsMount?.name);
+  t.equal(tlsVolume?.secret?.secretName, COLLECTOR_TLS_SECRET, "the Secret the controller issues from the CA");
+  t.notOk(tlsVolume?.secret?.optional, 'not optional: the collector never falls back to plaintext');
+  t.equal(tlsVolume?.secret?.defaultMode, 0o440);
+  const svc = pick(collector, 'Service', 'meshtap-collector');
+  t.same(resolveCollectorCertTarget(parseControllerArgs(['--webhook-cert-dir', 'w', '--ca-dir', 'c']) as ControllerCliOptions, {}), { secretName: COLLECTOR_TLS_SECRET, namespace: svc.metadata.namespace, service: svc.metadata.name }, 'the certificate names this Service');
+  t.equal(resolveInjectorConfig({}).collectorTls, 'on', 'injected sidecars ship over mTLS by default');
 
   t.same(c.envFrom, [{ configMapRef: { name: 'meshtap-collector-config', optional: true } }], 'OTel and Loki settings from an optional ConfigMap');
   for (const probe of [c.readinessProbe, c.livenessProbe]) {

@@ -6,6 +6,7 @@ import t from 'tap';
 import { MANIFESTS_ROOT, MODELS, ingressAllowed, kubectlAvailable, parseFile, render, yamlFiles } from './helpers.ts';
 import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { COLLECTOR_TLS_SECRET } from '../../controller/collector-cert-publisher.ts';
 
 const root = MANIFESTS_ROOT;
 
@@ -61,7 +62,7 @@ void t.test('each kustomization lists every YAML file of its directory, and only
 void t.test('kustomize renders the same objects (checked with kubectl when installed)', async (t) => {
   const ids = (objs: any[]) => objs.map((o) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata.name}`).sort();
   const ours = ids(render(join(root, 'base')));
-  t.equal(ours.length, 9);
+  t.equal(ours.length, 11);
   if (!kubectlAvailable()) {
     t.comment('kubectl not installed: rendered from the resources lists only');
     return;
@@ -161,6 +162,21 @@ void t.test('RBAC is least privilege', async (t) => {
   t.same(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshtap-controller' });
   t.same(binding.subjects, [{ kind: 'ServiceAccount', name: 'meshtap-controller', namespace: 'meshtap-system' }]);
   t.ok(find('ServiceAccount', 'meshtap-controller'));
+
+  // Secrets: only the collector's ingest certificate, only in meshtap-system (a Role, not the ClusterRole).
+  const secrets = find('Role', 'meshtap-controller');
+  t.equal(secrets.metadata.namespace, 'meshtap-system');
+  t.same(secrets.rules, [
+    { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    { apiGroups: [''], resources: ['secrets'], resourceNames: [COLLECTOR_TLS_SECRET], verbs: ['get', 'update'] },
+  ], 'create (which cannot be limited by name) and get/update of the one Secret the controller keeps');
+  for (const rule of secrets.rules) t.notOk(rule.verbs.some((v: string) => ['list', 'watch', '*'].includes(v)), 'no listing: other Secrets stay unreadable');
+  const secretsBinding = find('RoleBinding', 'meshtap-controller');
+  t.equal(secretsBinding.metadata.namespace, 'meshtap-system');
+  t.same(secretsBinding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'meshtap-controller' });
+  t.same(secretsBinding.subjects, [{ kind: 'ServiceAccount', name: 'meshtap-controller', namespace: 'meshtap-system' }]);
+  const args: string[] = find('Deployment', 'meshtap-controller').spec.template.spec.containers[0].args;
+  t.notOk(args.includes('--no-collector-cert'), 'the controller keeps the collector certificate');
 });
 
 void t.test('the controller Deployment, Service and PDB fit together', async (t) => {

@@ -196,7 +196,7 @@ void t.test('native sidecar layout', async (t) => {
     SERVICE_ACCOUNT: 'field:spec.serviceAccountName',
     HOST_IP: 'field:status.hostIP',
     MESHTAP_COLLECTOR_ADDR: 'meshtap-collector.meshtap-system.svc:9400',
-    MESHTAP_COLLECTOR_TLS: 'off',
+    MESHTAP_COLLECTOR_TLS: 'on',
     MESHTAP_CA_ADDR: 'meshtap-controller.meshtap-system.svc:15012',
     MESHTAP_CONTROLLER_ADDR: 'meshtap-controller.meshtap-system.svc:15012',
     MESHTAP_INBOUND_PORT: '15006',
