@@ -33,6 +33,8 @@ export interface CollectorDeps {
   outputs?: Outputs;
   /** Replaces the access control the config's auth settings give. */
   access?: AccessControl;
+  /** How often `tlsCertDir` is re-read for a renewed certificate (default 30 s). */
+  tlsReloadIntervalMs?: number;
 }
 
 export interface RunningCollector {
@@ -96,7 +98,17 @@ function publishingStore(inner: RecordStore, hub: StreamHub): RecordStore {
 export async function startCollector(config: CollectorConfig, deps: CollectorDeps = {}): Promise<RunningCollector> {
   const log = deps.log ?? silentLogger;
   // First, so a bad certificate directory costs nothing to undo.
-  const grpcCredentials = deps.grpcCredentials ?? (config.tlsCertDir !== undefined ? await loadIngestCredentials(config.tlsCertDir) : undefined);
+  const ingestTls =
+    deps.grpcCredentials === undefined && config.tlsCertDir !== undefined
+      ? await loadIngestCredentials(config.tlsCertDir, {
+          reloadIntervalMs: deps.tlsReloadIntervalMs,
+          onReload: (event) =>
+            event.ok
+              ? log.info({ dir: config.tlsCertDir }, 'ingest certificate reloaded')
+              : log.warn({ dir: config.tlsCertDir, detail: event.error }, 'ingest certificate directory unusable; serving the last good certificate'),
+        })
+      : undefined;
+  const grpcCredentials = deps.grpcCredentials ?? ingestTls?.credentials;
   const ingestSecurity = deps.grpcCredentials ? 'custom' : config.tlsCertDir !== undefined ? 'mtls' : 'plaintext';
   const hub = createStreamHub({
     bufferEvents: config.streamBufferEvents,
@@ -123,6 +135,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   } catch (err) {
     await store.close();
     await inventory?.stop();
+    ingestTls?.certificates.close();
     await outputs.close(0);
     throw new MeshtapError(COL_ERR_LISTEN, `cannot listen for gRPC on ${config.host}:${config.grpcPort}: ${(err as Error).message}`, { cause: err });
   }
@@ -133,6 +146,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     await grpc.close({ force: true });
     await store.close();
     await inventory?.stop();
+    ingestTls?.certificates.close();
     await outputs.close(0);
     throw err;
   }
@@ -144,6 +158,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     await grpc.close({ force: true });
     await store.close();
     await inventory?.stop();
+    ingestTls?.certificates.close();
     await outputs.close(0);
     throw new MeshtapError(COL_ERR_LISTEN, `cannot listen for HTTP on ${httpHost}:${config.httpPort}: ${(err as Error).message}`, { cause: err });
   }
@@ -167,6 +182,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
         hub.close();
         await store.close();
         await inventory?.stop();
+        ingestTls?.certificates.close();
         await outputs.close(options.force ? 0 : 5000);
       })();
       return closing;

@@ -7,6 +7,7 @@ import type { PeerCertificate } from 'node:tls';
 import { readTlsDir } from '../lib/tls/tls-dir.ts';
 import { MeshtapError } from '../lib/errors.ts';
 import { COL_ERR_TLS } from './errors.ts';
+import { watchIngestCertificates, type CertWatchOptions, type WatchedCertificates } from './ingest-cert-watch.ts';
 
 /**
  * TLS with a required client certificate that chains to `ca.crt` of `dir`: a sidecar without a
@@ -14,14 +15,28 @@ import { COL_ERR_TLS } from './errors.ts';
  * that the key matches the certificate and that `ca.crt` issued it, so a broken directory is
  * refused at start instead of at the first handshake.
  */
-export async function loadIngestCredentials(dir: string): Promise<grpc.ServerCredentials> {
+export interface IngestCredentials {
+  credentials: grpc.ServerCredentials;
+  /** The directory is re-read every `reloadIntervalMs`: a renewed certificate is served without a restart. */
+  certificates: WatchedCertificates;
+}
+
+export async function loadIngestCredentials(
+  dir: string,
+  options: { reloadIntervalMs?: number; onReload?: CertWatchOptions['onReload'] } = {},
+): Promise<IngestCredentials> {
+  let bundle;
   try {
-    const bundle = await readTlsDir(dir);
-    return grpc.ServerCredentials.createSsl(Buffer.from(bundle.ca), [{ private_key: Buffer.from(bundle.key), cert_chain: Buffer.from(bundle.cert) }], true);
+    bundle = await readTlsDir(dir);
   } catch (err) {
     throw new MeshtapError(COL_ERR_TLS, `--tls-cert-dir ${dir}: ${(err as Error).message}`, { cause: err });
   }
+  const certificates = watchIngestCertificates({ dir, initial: bundle, intervalMs: options.reloadIntervalMs ?? DEFAULT_RELOAD_INTERVAL_MS, onReload: options.onReload });
+  return { credentials: grpc.experimental.createCertificateProviderServerCredentials(certificates, certificates, true), certificates };
 }
+
+/** How often the ingest certificate directory is re-read (a Secret volume updates within about a minute). */
+export const DEFAULT_RELOAD_INTERVAL_MS = 30_000;
 
 export interface StreamPeerIdentity {
   /** The client certificate's SPIFFE URI SAN, when it has exactly one. */
