@@ -132,6 +132,7 @@ export interface CallRecordMessage {
   authority?: string;
   status_code?: number;
   grpc_status?: number;
+  grpc_message?: string;
   request?: HttpMessageMessage | null;
   response?: HttpMessageMessage | null;
   bytes_in: Int64Value;
@@ -250,6 +251,7 @@ export function recordToProto(r: CallRecord): CallRecordMessage {
     redacted: r.redacted,
     sensitive: r.sensitive,
     notes: r.notes,
+    grpc_message: r.grpc_message,
   };
 }
 
@@ -377,7 +379,7 @@ function httpMessageFromProto(field: string, m: HttpMessageMessage): HttpMessage
 }
 
 const RECORD_OPTIONAL_STRINGS_A = ['method', 'path', 'authority'] as const;
-const RECORD_OPTIONAL_STRINGS_B = ['error', 'error_detail', 'close_reason', 'trace_id', 'span_id', 'parent_span_id'] as const;
+const RECORD_OPTIONAL_STRINGS_B = ['error', 'error_detail', 'close_reason', 'trace_id', 'span_id', 'parent_span_id', 'grpc_message'] as const;
 
 function decode(m: CallRecordMessage): CallRecord {
   if (m === null || typeof m !== 'object') throw new Reject('missing_field', 'record is not a message');
@@ -420,6 +422,7 @@ function decode(m: CallRecordMessage): CallRecord {
   if (optionalB.trace_id !== undefined) r.trace_id = optionalB.trace_id;
   if (optionalB.span_id !== undefined) r.span_id = optionalB.span_id;
   if (optionalB.parent_span_id !== undefined) r.parent_span_id = optionalB.parent_span_id;
+  if (optionalB.grpc_message !== undefined) r.grpc_message = optionalB.grpc_message;
   r.redacted = stringList('redacted', m.redacted ?? []);
   r.sensitive = stringList('sensitive', m.sensitive ?? []);
   // proto3 cannot tell an empty list from none; the record leaves `notes` out when empty.

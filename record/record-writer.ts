@@ -55,6 +55,7 @@ const R_PARENT_SPAN_ID = tag(28, LEN);
 const R_REDACTED = tag(29, LEN);
 const R_SENSITIVE = tag(30, LEN);
 const R_NOTES = tag(31, LEN);
+const R_GRPC_MESSAGE = tag(32, LEN);
 
 // Endpoint
 const E_IP = tag(1, LEN);
@@ -227,6 +228,7 @@ function writeCallRecord(w: ProtoWriter, r: CallRecord): void {
   writeStringList(w, R_REDACTED, r.redacted);
   writeStringList(w, R_SENSITIVE, r.sensitive);
   if (r.notes !== undefined) writeStringList(w, R_NOTES, r.notes);
+  writeOptionalString(w, R_GRPC_MESSAGE, r.grpc_message);
 }
 
 /** Shared by every call: encoding is synchronous, so one scratch buffer serves the process. */

@@ -81,6 +81,8 @@ export interface CallRecord {
   authority?: string;
   status_code?: number;
   grpc_status?: number;
+  /** gRPC: the status message (`grpc-message` trailer, percent-decoded). */
+  grpc_message?: string;
   request?: HttpMessage;
   response?: HttpMessage;
   bytes_in: number;

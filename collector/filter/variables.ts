@@ -52,7 +52,7 @@ export const APP_TLS_TYPE = structOf('app_tls', {
 export const TLS_TYPE = structOf('tls', { mesh: T.bool, app_tls: APP_TLS_TYPE });
 
 /** Protocols that get a boolean shorthand (`http` is `protocol == "http"`). */
-export const PROTOCOL_FLAGS = ['http', 'http2', 'grpc', 'ws', 'redis', 'postgres', 'dns', 'tcp'] as const;
+export const PROTOCOL_FLAGS = ['http', 'http2', 'grpc', 'ws', 'redis', 'postgres', 'mysql', 'dns', 'tcp'] as const;
 
 /** Every top-level field of the record as the filter sees it; `call` exposes these as one object. */
 const RECORD_FIELDS: Record<string, FilterType> = {
@@ -74,6 +74,7 @@ const RECORD_FIELDS: Record<string, FilterType> = {
   authority: T.string,
   status_code: T.int,
   grpc_status: T.int,
+  grpc_message: T.string,
   request: MESSAGE_TYPE,
   response: MESSAGE_TYPE,
   bytes_in: T.int,
@@ -230,6 +231,9 @@ class RecordActivation {
   get postgres() {
     return this.#r.protocol === 'postgres';
   }
+  get mysql() {
+    return this.#r.protocol === 'mysql';
+  }
   get dns() {
     return this.#r.protocol === 'dns';
   }
@@ -289,6 +293,10 @@ class RecordActivation {
   }
   get grpc_status() {
     return toInt(this.#r.grpc_status);
+  }
+
+  get grpc_message() {
+    return this.#r.grpc_message ?? '';
   }
   get request() {
     if (this.#request === null) this.#request = messageValue(this.#r.request, this.#decodeBodies);

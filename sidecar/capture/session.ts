@@ -25,6 +25,7 @@ export type Exchange = Pick<
   | 'authority'
   | 'status_code'
   | 'grpc_status'
+  | 'grpc_message'
   | 'request'
   | 'response'
   | 'error'

@@ -35,6 +35,7 @@ export function fullRecord(i = 0): CallRecord {
     authority: 'payment.shop',
     status_code: 201,
     grpc_status: 0,
+    grpc_message: 'ok: déjà vu',
     request: {
       headers: { 'content-type': 'application/json', authorization: '[masked]', 'set-cookie': 'a=1\nb=2' },
       trailers: { 'x-checksum': 'abc' },
