@@ -1,0 +1,130 @@
+/**
+ * Protobuf wire format → plain JSON values, without a schema (what `protoc --decode_raw` does,
+ * as data): field numbers become keys, repeated fields arrays, varints numbers (decimal
+ * strings beyond 2^53), fixed32/64 numbers, and length-delimited fields a readable string, a
+ * nested message, or `base64:` bytes — in that order of belief, decided per value.
+ *
+ * Pure and bounded: nesting depth and field count are capped, and input that is not a valid
+ * message returns undefined (the caller shows the bytes instead). Never throws.
+ */
+
+export type DecodedValue = number | string | boolean | DecodedMessage | DecodedValue[];
+export interface DecodedMessage {
+  [field: string]: DecodedValue;
+}
+
+const MAX_DEPTH = 16;
+const MAX_FIELDS = 10_000;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+interface Cursor {
+  pos: number;
+  fields: number;
+}
+
+function readVarint(b: Uint8Array, c: Cursor): bigint | undefined {
+  let result = 0n;
+  let shift = 0n;
+  for (let i = 0; i < 10; i++) {
+    if (c.pos >= b.length) return undefined;
+    const byte = b[c.pos++];
+    result |= BigInt(byte & 0x7f) << shift;
+    if ((byte & 0x80) === 0) return result;
+    shift += 7n;
+  }
+  return undefined;
+}
+
+function num(v: bigint): number | string {
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+}
+
+/** Printable text: valid UTF-8 without control characters other than tab, CR and LF. */
+function asText(bytes: Uint8Array): string | undefined {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if ((ch < 0x20 && ch !== 9 && ch !== 10 && ch !== 13) || ch === 0x7f) return undefined;
+  }
+  return text;
+}
+
+function decodeLength(bytes: Uint8Array, depth: number, c: Cursor): DecodedValue {
+  if (bytes.length === 0) return '';
+  const text = asText(bytes);
+  // A nested message usually starts with a tag below 0x20 (field 1..3, any wire type), which is
+  // not printable; text that happens to parse as a message is still text.
+  if (text !== undefined && bytes[0] >= 0x20) return text;
+  if (depth < MAX_DEPTH) {
+    const nested = decodeInto(bytes, depth + 1, c);
+    if (nested !== undefined && Object.keys(nested).length > 0) return nested;
+  }
+  if (text !== undefined) return text;
+  return `base64:${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}`;
+}
+
+function add(msg: DecodedMessage, field: number, value: DecodedValue): void {
+  const key = String(field);
+  const prev = msg[key];
+  if (prev === undefined) msg[key] = value;
+  else if (Array.isArray(prev) && (prev as DecodedValue[] & { repeated?: true }).repeated) prev.push(value);
+  else {
+    const list = [prev, value] as DecodedValue[] & { repeated?: true };
+    list.repeated = true;
+    msg[key] = list;
+  }
+}
+
+function decodeInto(b: Uint8Array, depth: number, c: Cursor): DecodedMessage | undefined {
+  const msg: DecodedMessage = {};
+  const cur: Cursor = { pos: 0, fields: c.fields };
+  while (cur.pos < b.length) {
+    if (++cur.fields > MAX_FIELDS) return undefined;
+    const tag = readVarint(b, cur);
+    if (tag === undefined) return undefined;
+    const field = Number(tag >> 3n);
+    const wire = Number(tag & 7n);
+    if (field < 1 || field > 536_870_911) return undefined;
+    if (wire === 0) {
+      const v = readVarint(b, cur);
+      if (v === undefined) return undefined;
+      add(msg, field, num(v));
+    } else if (wire === 1) {
+      if (cur.pos + 8 > b.length) return undefined;
+      const v = Buffer.from(b.buffer, b.byteOffset + cur.pos, 8).readBigUInt64LE(0);
+      cur.pos += 8;
+      add(msg, field, num(v));
+    } else if (wire === 5) {
+      if (cur.pos + 4 > b.length) return undefined;
+      const v = Buffer.from(b.buffer, b.byteOffset + cur.pos, 4).readUInt32LE(0);
+      cur.pos += 4;
+      add(msg, field, v);
+    } else if (wire === 2) {
+      const len = readVarint(b, cur);
+      if (len === undefined || len > BigInt(b.length - cur.pos)) return undefined;
+      const end = cur.pos + Number(len);
+      add(msg, field, decodeLength(b.subarray(cur.pos, end), depth, cur));
+      cur.pos = end;
+    } else {
+      // Groups (3, 4) are long deprecated and 6, 7 do not exist: not a message we can show.
+      return undefined;
+    }
+  }
+  c.fields = cur.fields;
+  return msg;
+}
+
+/** The message as JSON values, or undefined when the bytes are not a protobuf message. */
+export function decodeProtobuf(bytes: Uint8Array): DecodedMessage | undefined {
+  try {
+    return decodeInto(bytes, 0, { pos: 0, fields: 0 });
+  } catch {
+    return undefined;
+  }
+}
