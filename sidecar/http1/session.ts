@@ -34,6 +34,7 @@ import {
 } from './exchange-capture.ts';
 import { DEFAULT_MAX_HEAD_BYTES, Http1Parser, type Http1Head } from './parser.ts';
 import { resolveTraceContext } from './trace-context.ts';
+import { startUpgradeTail, type UpgradeSessionFactory } from './upgrade.ts';
 
 export interface Http1SessionOptions {
   /** Head (and trailer section) size limit per message. Default 64 KiB. */
@@ -49,6 +50,13 @@ export interface Http1SessionOptions {
    * connection is not parsed. Default 128.
    */
   maxPendingExchanges?: number;
+  /**
+   * The parser for what follows a switch of protocols (`h2c`, `websocket`), injected so this
+   * file knows no other protocol. Undefined, or returning undefined: the rest of the
+   * connection is one opaque record. The session it returns numbers its exchanges from 0; they
+   * are shifted past this connection's HTTP/1 ones.
+   */
+  upgradeSession?: UpgradeSessionFactory;
 }
 
 export const DEFAULT_MAX_PENDING_EXCHANGES = 128;
@@ -373,6 +381,20 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
     },
   );
 
+  const upgradeTail = (ex: PendingExchange, protocol: string): CaptureSession | undefined => {
+    if (options.upgradeSession === undefined) return undefined;
+    const req = ex.request;
+    const session = startUpgradeTail(options.upgradeSession, ctx, nextOrdinal, {
+      protocol,
+      request: { method: ex.method, path: ex.path, authority: ex.authority, headers: req?.headers ?? {}, body: req === undefined ? new Uint8Array(0) : Buffer.concat(req.chunks, req.captured) },
+      responseHeaders: ex.response?.headers ?? {},
+      at: now,
+    });
+    // Its exchanges take ordinals from here on; nothing else on this connection numbers any.
+    if (session !== undefined) nextOrdinal = Number.MAX_SAFE_INTEGER;
+    return session;
+  };
+
   const switchProtocols = (ex: PendingExchange): void => {
     const upgrade = ex.statusCode === 101 ? (ex.response?.headers.upgrade ?? ex.upgrade ?? '') : 'CONNECT';
     ex.end ??= now;
@@ -385,10 +407,15 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
     requests.stop();
     mode = 'upgraded';
     const websocket = /\bwebsocket\b/i.test(upgrade);
-    safeEvent({ kind: 'upgraded', protocol: websocket ? 'websocket' : upgrade === 'CONNECT' ? 'connect' : upgrade.toLowerCase() || 'unknown' });
-    tail = createOpaqueSession(ctx, websocket ? 'ws' : 'tcp', { start: now, ordinal: nextOrdinal++, bytesOut: heldBytes });
+    const protocol = websocket ? 'websocket' : upgrade === 'CONNECT' ? 'connect' : upgrade.toLowerCase() || 'unknown';
+    safeEvent({ kind: 'upgraded', protocol });
+    const custom = upgradeTail(ex, protocol);
+    tail = custom ?? createOpaqueSession(ctx, websocket ? 'ws' : 'tcp', { start: now, ordinal: nextOrdinal++, bytesOut: heldBytes });
+    const replay = custom !== undefined && !heldOverflow ? held : [];
     held = [];
     holding = false;
+    // Client bytes sent after the upgrade request, before the answer: the new protocol's first.
+    for (const c of replay) custom?.clientData(c.data, c.now);
   };
 
   const hold = (data: Uint8Array): void => {
