@@ -15,6 +15,11 @@ import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import {
   ATTR_CLIENT_ADDRESS,
   ATTR_CLIENT_PORT,
+  ATTR_DB_NAMESPACE,
+  ATTR_DB_OPERATION_NAME,
+  ATTR_DB_QUERY_TEXT,
+  ATTR_DB_RESPONSE_STATUS_CODE,
+  ATTR_DB_SYSTEM_NAME,
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
@@ -152,7 +157,37 @@ function cap(value: string): string {
 }
 
 function isHttpFamily(record: CallRecord): boolean {
-  return (record.protocol === 'http' || record.protocol === 'http2' || record.protocol === 'ws') && record.method !== undefined;
+  // A WebSocket record is one message (`method` is its opcode), not an HTTP request.
+  return (record.protocol === 'http' || record.protocol === 'http2') && record.method !== undefined;
+}
+
+/** `db.system.name` of the database protocols meshtap decodes. */
+const DB_SYSTEMS: Partial<Record<CallRecord['protocol'], string>> = { redis: 'redis', postgres: 'postgresql', mysql: 'mysql' };
+
+function dbSystem(record: CallRecord): string | undefined {
+  return DB_SYSTEMS[record.protocol];
+}
+
+/** The statement as captured (and masked): PostgreSQL's JSON body holds it under `query`. */
+function dbQueryText(record: CallRecord): string | undefined {
+  const body = record.request?.body;
+  if (body === undefined || body.length === 0) return undefined;
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  if (record.protocol !== 'postgres' && record.protocol !== 'mysql') return text;
+  try {
+    const parsed = JSON.parse(text) as { query?: unknown };
+    return typeof parsed.query === 'string' ? parsed.query : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `db.response.status_code`: the SQLSTATE, or a Redis error reply's prefix (`WRONGTYPE`). */
+function dbStatusCode(record: CallRecord): string | undefined {
+  const sqlstate = record.response?.headers.sqlstate;
+  if (sqlstate !== undefined) return sqlstate;
+  if (record.protocol === 'redis' && record.error === 'server_error') return /^[A-Z]+/.exec(record.error_detail ?? '')?.[0];
+  return undefined;
 }
 
 function isGrpc(record: CallRecord): boolean {
@@ -221,6 +256,10 @@ function spanName(record: CallRecord, route: string | undefined): string {
     const { method } = normalizedMethod(record.method!);
     const name = method === '_OTHER' ? 'HTTP' : method;
     return route !== undefined ? `${name} ${route}` : name;
+  }
+  if (dbSystem(record) !== undefined && record.method !== undefined) {
+    // `{operation} {target}`: the database for SQL; Redis keys are data, not a target.
+    return record.protocol === 'redis' || record.path === undefined ? record.method : `${record.method} ${record.path}`;
   }
   return record.protocol;
 }
@@ -300,11 +339,17 @@ function buildAttributes(record: CallRecord, client: boolean, source: string, fa
     if (record.status_code !== undefined) attrs[ATTR_HTTP_RESPONSE_STATUS_CODE] = record.status_code;
     putString(attrs, ATTR_USER_AGENT_ORIGINAL, record.request?.headers['user-agent']);
     putBodySizes(attrs, record);
+  } else if (dbSystem(record) !== undefined) {
+    attrs[ATTR_DB_SYSTEM_NAME] = dbSystem(record)!;
+    putString(attrs, ATTR_DB_OPERATION_NAME, record.method);
+    putString(attrs, ATTR_DB_QUERY_TEXT, dbQueryText(record));
+    if (record.protocol !== 'redis') putString(attrs, ATTR_DB_NAMESPACE, record.path);
+    putString(attrs, ATTR_DB_RESPONSE_STATUS_CODE, dbStatusCode(record));
   } else if (record.method !== undefined) {
     putString(attrs, ATTR_MESHTAP_OPERATION, record.method);
   }
 
-  if (http || grpc) {
+  if (http || grpc || record.protocol === 'ws') {
     attrs[ATTR_NETWORK_PROTOCOL_NAME] = 'http';
     attrs[ATTR_NETWORK_PROTOCOL_VERSION] = record.protocol === 'http' || record.protocol === 'ws' ? '1.1' : '2';
   } else {

@@ -282,12 +282,30 @@ void t.test('opaque TCP: named after the protocol, byte counts, reset is an erro
     },
     scope: { name: 'meshtap', version: '1.2.3' },
   });
-  const clean = plain(mapper().toSpan({ ...redisCall, error: undefined, close_reason: 'fin', protocol: 'redis', method: 'GET' }));
-  t.equal(clean.name, 'redis');
+  const clean = plain(
+    mapper().toSpan({ ...redisCall, error: undefined, close_reason: 'fin', protocol: 'redis', method: 'GET', path: 'cart:42', request: { headers: {}, body: Buffer.from('GET cart:42'), body_size: 24, truncated: false } }),
+  );
+  t.equal(clean.name, 'GET', 'a Redis span is named after its command');
   t.same(clean.status, { code: SpanStatusCode.UNSET });
   t.equal(clean.attributes['meshtap.close_reason'], 'fin');
-  t.equal(clean.attributes['meshtap.operation'], 'GET');
-  t.equal(clean.attributes['network.protocol.name'], 'redis');
+  t.match(clean.attributes, { 'db.system.name': 'redis', 'db.operation.name': 'GET', 'db.query.text': 'GET cart:42', 'network.protocol.name': 'redis' });
+  t.equal(clean.attributes['db.namespace'], undefined, 'Redis keys are data, not a namespace');
+  const wrongType = plain(mapper().toSpan({ ...redisCall, close_reason: 'fin', protocol: 'redis', method: 'LPUSH', error: 'server_error', error_detail: 'WRONGTYPE Operation against a key holding the wrong kind of value' }));
+  t.match(wrongType, { status: { code: SpanStatusCode.ERROR }, attributes: { 'db.response.status_code': 'WRONGTYPE', 'error.type': 'server_error' } });
+  const sql = plain(
+    mapper().toSpan({
+      ...redisCall,
+      error: 'server_error',
+      error_detail: 'ERROR 42P01: relation "nope" does not exist',
+      protocol: 'postgres',
+      method: 'SELECT',
+      path: 'shop',
+      request: { headers: {}, body: Buffer.from(JSON.stringify({ query: 'SELECT * FROM nope WHERE id = $1', parameters: ['7'] })), body_size: 40, truncated: false },
+      response: { headers: { sqlstate: '42P01', severity: 'ERROR' }, body: new Uint8Array(0), body_size: 0, truncated: false },
+    }),
+  );
+  t.equal(sql.name, 'SELECT shop', 'a SQL span: operation and database');
+  t.match(sql.attributes, { 'db.system.name': 'postgresql', 'db.operation.name': 'SELECT', 'db.namespace': 'shop', 'db.query.text': 'SELECT * FROM nope WHERE id = $1', 'db.response.status_code': '42P01' });
   const tls = plain(
     mapper().toSpan({ ...redisCall, error: undefined, protocol: 'tls', tls: { mesh: false, app_tls: { sni: 'api.example', alpn: ['h2'], version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256' } } }),
   );
