@@ -54,6 +54,7 @@ import {
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
 import type { CallRecord, Endpoint, HttpMessage } from '../../record/record.ts';
+import { grpcStatusName } from '../../record/grpc-status.ts';
 import { templateRoute } from '../loki/route-template.ts';
 import { deriveSpanIds } from './ids.ts';
 
@@ -116,25 +117,6 @@ export interface SpanMapper {
 
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
 
-const GRPC_CODES = [
-  'OK',
-  'CANCELLED',
-  'UNKNOWN',
-  'INVALID_ARGUMENT',
-  'DEADLINE_EXCEEDED',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'OUT_OF_RANGE',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'DATA_LOSS',
-  'UNAUTHENTICATED',
-] as const;
 /** Codes that mean the server failed, per the gRPC conventions; any non-OK code fails a client. */
 const GRPC_SERVER_ERRORS = new Set([2, 4, 12, 13, 14, 15]);
 
@@ -192,10 +174,6 @@ function dbStatusCode(record: CallRecord): string | undefined {
 
 function isGrpc(record: CallRecord): boolean {
   return record.protocol === 'grpc';
-}
-
-export function grpcStatusName(code: number): string {
-  return GRPC_CODES[code] ?? String(code);
 }
 
 /** `Service/Method` out of a gRPC path (`/pkg.Service/Method`). */

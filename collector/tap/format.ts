@@ -3,6 +3,7 @@
  * Pure: the caller decides about colour (a terminal, and NO_COLOR unset).
  */
 import { formatHostPort } from '../../lib/host-port.ts';
+import { grpcStatusName } from '../../record/grpc-status.ts';
 import type { CallRecordJson } from '../../record/record-json.ts';
 
 export interface FormatOptions {
@@ -59,7 +60,7 @@ export function statusClass(r: Pick<CallRecordJson, 'status_code' | 'grpc_status
 export function formatStatus(r: Pick<CallRecordJson, 'status_code' | 'grpc_status' | 'error' | 'protocol'>): string {
   const parts: string[] = [];
   if (r.status_code !== undefined) parts.push(String(r.status_code));
-  if (r.protocol === 'grpc' && r.grpc_status !== undefined) parts.push(`grpc=${r.grpc_status}`);
+  if (r.protocol === 'grpc' && r.grpc_status !== undefined) parts.push(grpcStatusName(r.grpc_status));
   if (r.error !== undefined) parts.push(`error=${r.error}`);
   return parts.length > 0 ? parts.join(' ') : '-';
 }
@@ -77,12 +78,71 @@ function clean(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
+type MessageJson = NonNullable<CallRecordJson['request']>;
+
+function bodyText(m: MessageJson | undefined): string | undefined {
+  if (m === undefined) return undefined;
+  return 'text' in m.body ? m.body.text : undefined;
+}
+
+/** At most `n` characters of the first line, with `…` when cut. */
+function clip(text: string, n = 48): string {
+  const line = text.split('\n', 1)[0];
+  return line.length > n || line.length < text.length ? `${line.slice(0, n)}…` : line;
+}
+
+/**
+ * What a protocol's call said, in a few words: a Redis reply (`→ "tea"`), a SQL statement and
+ * its row count, gRPC message counts, a WebSocket message with its direction.
+ */
+export function callDetail(r: CallRecordJson): string | undefined {
+  switch (r.protocol) {
+    case 'redis': {
+      const reply = bodyText(r.response);
+      return reply === undefined ? undefined : `→ ${clip(reply)}`;
+    }
+    case 'postgres':
+    case 'mysql': {
+      let query: string | undefined;
+      try {
+        query = (JSON.parse(bodyText(r.request) ?? '{}') as { query?: string }).query;
+      } catch {
+        query = undefined;
+      }
+      const rows = r.response?.headers.rows;
+      return [query === undefined ? undefined : clip(query.replace(/\s+/g, ' ')), rows === undefined ? undefined : `${rows} row${rows === '1' ? '' : 's'}`].filter(Boolean).join('  ') || undefined;
+    }
+    case 'grpc': {
+      const count = (m: MessageJson | undefined) => {
+        try {
+          return (JSON.parse(bodyText(m) ?? '') as { messages?: unknown[] }).messages?.length;
+        } catch {
+          return undefined;
+        }
+      };
+      const req = count(r.request);
+      const res = count(r.response);
+      if (req === undefined && res === undefined) return undefined;
+      return `${req ?? 0}→${res ?? 0} msgs`;
+    }
+    case 'ws': {
+      const fromClient = r.request !== undefined;
+      const text = bodyText(fromClient ? r.request : r.response);
+      return `${fromClient ? '→' : '←'} ${text === undefined ? 'binary' : JSON.stringify(clip(text))}`;
+    }
+    default:
+      return undefined;
+  }
+}
+
 export function formatCallLine(r: CallRecordJson, options: FormatOptions): string {
   const time = paint(formatTime(r.start), ANSI.dim, options.color);
   const route = `${clean(endpointName(r.src))} → ${clean(endpointName(r.dst))}`;
   const method = clean(r.method ?? r.protocol.toUpperCase());
   const path = r.path !== undefined ? ` ${clean(r.path)}` : '';
+  const detail = callDetail(r);
+  const said = detail === undefined ? '' : `  ${clean(detail)}`;
   const color = CLASS_COLOR[statusClass(r)];
   const status = color === undefined ? formatStatus(r) : paint(formatStatus(r), color, options.color);
-  return `${time}  ${route}  ${method}${path}  ${status}  ${formatLatency(r.elapsed_us)}`;
+  return `${time}  ${route}  ${method}${path}${said}  ${status}  ${formatLatency(r.elapsed_us)}`;
 }

@@ -13,7 +13,7 @@ void t.test('formatCallLine', async (t) => {
   const err = recordToJson(callRecord({ id: 'z', status: 502, method: 'GET', path: '/' }));
   t.match(formatCallLine(err, { color: true }), /\u001b\[31m502\u001b\[0m/, '5xx red');
   const grpc = recordToJson(callRecord({ id: 'g', protocol: 'grpc', method: 'POST', path: '/pkg.Svc/Do', status: 200, grpcStatus: 14 }));
-  t.match(formatCallLine(grpc, { color: true }), /\u001b\[31m200 grpc=14\u001b\[0m/, 'gRPC failure red');
+  t.match(formatCallLine(grpc, { color: true }), /\u001b\[31m200 UNAVAILABLE\u001b\[0m/, 'gRPC failure red, by its code name');
   const hostile = recordToJson(callRecord({ id: 'h', method: 'GET', path: '/a\u001b[2J\nb', status: 200 }));
   t.match(formatCallLine(hostile, { color: false }), /GET \/a\\x1b\[2J\\x0ab/, 'control characters escaped');
   t.equal(endpointName({ ip: 'fd00::1', port: 80 }), '[fd00::1]:80');
@@ -44,4 +44,27 @@ void t.test('SSE parsing across chunk boundaries', async (t) => {
     { event: 'call', data: '{"a":1}' },
     { event: 'dropped', data: '{"count":3}' },
   ]);
+});
+
+void t.test('protocol details: Redis reply, SQL and rows, gRPC messages, WebSocket direction', async (t) => {
+  const msg = (text: string, headers: Record<string, string> = {}) => ({ headers, body: Buffer.from(text), body_size: text.length, truncated: false });
+  const base = callRecord({ id: 'p', method: 'GET', path: 'cart:42' });
+  const redis = recordToJson({ ...base, protocol: 'redis', status_code: undefined, request: msg('GET cart:42'), response: msg('"tea"') });
+  t.match(formatCallLine(redis, { color: false }), /GET cart:42  → "tea"  -  /);
+  const sql = recordToJson({
+    ...base,
+    protocol: 'postgres',
+    method: 'SELECT',
+    path: 'shop',
+    status_code: undefined,
+    request: msg(JSON.stringify({ query: 'SELECT id,\n  name FROM items', parameters: [] })),
+    response: msg('{}', { rows: '3', tag: 'SELECT 3' }),
+  });
+  t.match(formatCallLine(sql, { color: false }), /SELECT shop  SELECT id, name FROM items  3 rows/);
+  const grpc = recordToJson({ ...base, protocol: 'grpc', method: 'POST', path: '/shop.Inventory/Reserve', status_code: 200, grpc_status: 0, request: msg('{"messages":[{"size":3}]}'), response: msg('{"messages":[{"size":1},{"size":2},{"size":3}]}') });
+  t.match(formatCallLine(grpc, { color: false }), /POST \/shop\.Inventory\/Reserve  1→3 msgs  200 OK/);
+  const ws = recordToJson({ ...base, protocol: 'ws', method: 'TEXT', path: '/feed', status_code: undefined, response: msg('order 7 shipped\nsecond line') });
+  t.match(formatCallLine(ws, { color: false }), /TEXT \/feed  ← "order 7 shipped…"/);
+  const http = recordToJson(base);
+  t.notMatch(formatCallLine(http, { color: false }), /→ "/, 'HTTP lines are unchanged');
 });
