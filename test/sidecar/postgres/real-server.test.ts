@@ -1,0 +1,243 @@
+/**
+ * The capture session against a real PostgreSQL 15: a throwaway cluster (SCRAM passwords) on
+ * loopback, a recording TCP relay in front of it, the `pg` client and `psql` talking through
+ * the relay; the recorded chunks are then fed to the session, in the order the relay saw them.
+ */
+import t from 'tap';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Exchange } from '../../../sidecar/capture/session.ts';
+import { createPostgresSession } from '../../../sidecar/postgres/session.ts';
+import { plain } from '../http1/harness.ts';
+import { json } from './harness.ts';
+
+const BIN = '/usr/lib/postgresql/15/bin';
+const PASSWORD = 'Sup3r-s3cret-pw!';
+
+interface Chunk {
+  from: 'client' | 'server';
+  data: Buffer;
+  at: bigint;
+}
+
+function uidOf(user: string): { uid: number; gid: number } {
+  const uid = Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout.trim());
+  const gid = Number(spawnSync('id', ['-g', user], { encoding: 'utf8' }).stdout.trim());
+  return { uid, gid };
+}
+
+const asPostgres = (cmd: string, args: string[]): [string, string[]] => [
+  'setpriv',
+  ['--reuid=postgres', '--regid=postgres', '--clear-groups', cmd, ...args],
+];
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(port: number, server: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`postgres exited with ${server.exitCode}`);
+    const ok = spawnSync(join(BIN, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)]).status === 0;
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('postgres did not become ready');
+}
+
+/** A relay that records every chunk of every connection, with its direction, in arrival order. */
+async function startRelay(target: number): Promise<{ port: number; connections: Chunk[][]; close: () => Promise<void> }> {
+  const connections: Chunk[][] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const log: Chunk[] = [];
+    connections.push(log);
+    const upstream = net.connect(target, '127.0.0.1');
+    sockets.add(client);
+    sockets.add(upstream);
+    client.on('data', (d) => {
+      log.push({ from: 'client', data: Buffer.from(d), at: process.hrtime.bigint() });
+      upstream.write(d);
+    });
+    upstream.on('data', (d) => {
+      log.push({ from: 'server', data: Buffer.from(d), at: process.hrtime.bigint() });
+      client.write(d);
+    });
+    client.on('end', () => upstream.end());
+    upstream.on('end', () => client.end());
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => sockets.delete(client));
+    upstream.on('close', () => sockets.delete(upstream));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    connections,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+function replay(chunks: Chunk[], maxBodyBytes = 64 * 1024): { exchanges: Exchange[]; events: unknown[] } {
+  const exchanges: Exchange[] = [];
+  const events: unknown[] = [];
+  const s = createPostgresSession({ maxBodyBytes, emit: (e) => exchanges.push(e), event: (e) => events.push(e) });
+  let last = 0n;
+  for (const c of chunks) {
+    last = c.at;
+    if (c.from === 'client') s.clientData(c.data, c.at);
+    else s.serverData(c.data, c.at);
+  }
+  s.close(last + 1n, 'fin');
+  return { exchanges, events };
+}
+
+void t.test('real PostgreSQL 15 through a recording relay', async (t) => {
+  t.ok(existsSync(join(BIN, 'postgres')), 'PostgreSQL 15 is installed');
+  const base = mkdtempSync(join(tmpdir(), 'meshtap-pg-'));
+  t.teardown(() => rmSync(base, { recursive: true, force: true }));
+  const { uid, gid } = uidOf('postgres');
+  chownSync(base, uid, gid);
+  const data = join(base, 'data');
+  const sock = join(base, 'sock');
+  mkdirSync(sock);
+  chownSync(sock, uid, gid);
+  const pwfile = join(base, 'pw');
+  writeFileSync(pwfile, `${PASSWORD}\n`);
+  chownSync(pwfile, uid, gid);
+
+  const [initCmd, initArgs] = asPostgres(join(BIN, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--no-sync', '--locale=C']);
+  const init = spawnSync(initCmd, initArgs, { encoding: 'utf8' });
+  t.equal(init.status, 0, `initdb: ${init.stderr}`);
+
+  const port = await freePort();
+  const [pgCmd, pgArgs] = asPostgres(join(BIN, 'postgres'), ['-D', data, '-p', String(port), '-k', sock, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off']);
+  const server = spawn(pgCmd, pgArgs, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let serverLog = '';
+  server.stderr?.on('data', (d: Buffer) => (serverLog += d.toString()));
+  t.teardown(async () => {
+    if (server.exitCode === null && server.signalCode === null) {
+      const exited = new Promise((r) => server.once('exit', r));
+      server.kill('SIGINT');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
+    }
+  });
+  await waitReady(port, server).catch((err: unknown) => {
+    throw new Error(`${String(err)}\n${serverLog}`);
+  });
+
+  const relay = await startRelay(port);
+  t.teardown(relay.close);
+
+  // ---- the pg client: extended protocol with parameters, a simple multi-statement query, an error ----
+  const client = new pg.Client({ host: '127.0.0.1', port: relay.port, user: 'postgres', password: PASSWORD, database: 'postgres', ssl: false, application_name: 'meshtap-test' });
+  await client.connect();
+  await client.query('CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, blob bytea)');
+  await client.query({ name: 'add_item', text: 'INSERT INTO items (name, blob) VALUES ($1, $2) RETURNING id', values: ['first', Buffer.from([0xde, 0xad])] });
+  await client.query({ name: 'add_item', text: 'INSERT INTO items (name, blob) VALUES ($1, $2) RETURNING id', values: ['second', null] });
+  const sel = await client.query('SELECT id, name FROM items WHERE id >= $1 ORDER BY id', [1]);
+  t.equal(sel.rows.length, 2);
+  await client.query("SELECT 1 AS one; SELECT 'two' AS two");
+  await t.rejects(client.query('SELECT * FROM nope'), /relation "nope" does not exist/);
+  await client.query('SELECT generate_series(1, 150) AS g');
+  await client.end();
+
+  // ---- psql: SSLRequest refused (no TLS configured), then a simple query ----
+  // Asynchronously: the relay runs on this process's event loop.
+  const psql = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    const p = spawn('psql', ['-h', '127.0.0.1', '-p', String(relay.port), '-U', 'postgres', '-d', 'postgres', '-X', '-A', '-t', '-c', 'SELECT 42 AS answer'], {
+      env: { ...process.env, PGPASSWORD: PASSWORD, PGSSLMODE: 'prefer', PGGSSENCMODE: 'disable', PGCONNECT_TIMEOUT: '10' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
+    p.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+  t.equal(psql.status, 0, `psql: ${psql.stderr}`);
+  t.equal(psql.stdout.trim(), '42');
+
+  // Let the relay see both connections end.
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(relay.connections.length, 2, 'two connections recorded');
+
+  // ---- replay: pg client ----
+  const a = replay(relay.connections[0]);
+  t.same(a.events, [], 'no parse errors');
+  t.notOk(JSON.stringify(plain(a.exchanges)).includes(PASSWORD), 'the password appears nowhere');
+  const [startup, ...calls] = a.exchanges;
+  t.match(startup, { protocol: 'postgres', method: 'STARTUP', path: 'postgres', error: undefined, redacted: ['request.body'], sensitive: ['password'] });
+  t.match(startup.request?.headers, { user: 'postgres', database: 'postgres', application_name: 'meshtap-test' });
+  t.equal(startup.response?.headers.auth, 'sasl SCRAM-SHA-256');
+  t.match(startup.response?.headers, { server_version: /^15\./ });
+
+  const byQuery = (q: RegExp): Exchange[] => calls.filter((e) => e.request && q.test(json(e.request.body).query ?? ''));
+  t.match(byQuery(/^CREATE TABLE items/), [{ method: 'CREATE', response: { headers: { tag: 'CREATE TABLE' } } }]);
+
+  const inserts = byQuery(/^INSERT INTO items/).filter((e) => e.method === 'INSERT');
+  t.equal(inserts.length, 2, 'the named statement executed twice');
+  t.same(json(inserts[0].request?.body).parameters, ['first', '\\xdead']);
+  t.same(json(inserts[1].request?.body).parameters, ['second', null]);
+  for (const ins of inserts) {
+    t.equal(ins.request?.headers.statement, 'add_item');
+    t.equal(ins.response?.headers.tag, 'INSERT 0 1');
+    t.same(json(ins.response?.body).columns, ['id']);
+  }
+  t.same(json(inserts[0].response?.body).rows, [{ id: '1' }]);
+  t.same(json(inserts[1].response?.body).rows, [{ id: '2' }]);
+
+  const selects = byQuery(/^SELECT id, name FROM items/);
+  t.equal(selects.length, 1);
+  t.same(json(selects[0].request?.body).parameters, ['1']);
+  t.same(json(selects[0].response?.body), { columns: ['id', 'name'], rows: [{ id: '1', name: 'first' }, { id: '2', name: 'second' }], row_count: 2, command: 'SELECT 2' });
+
+  const multi = calls.filter((e) => e.request?.headers.part !== undefined);
+  t.equal(multi.length, 2, 'two statements, two records');
+  t.same(multi.map((e) => json(e.request?.body).query), ['SELECT 1 AS one', "SELECT 'two' AS two"]);
+  t.same(multi.map((e) => json(e.response?.body).rows), [[{ one: '1' }], [{ two: 'two' }]]);
+
+  const failed = byQuery(/nope/);
+  t.equal(failed.length, 1);
+  t.match(failed[0], { error: 'server_error', error_detail: 'ERROR 42P01: relation "nope" does not exist', response: { headers: { sqlstate: '42P01' } } });
+
+  const series = byQuery(/generate_series/);
+  t.equal(series.length, 1);
+  t.match(json(series[0].response?.body), { row_count: 150, truncated: true });
+  t.equal(json(series[0].response?.body).rows.length, 100);
+  t.equal(series[0].response?.headers.rows, '150');
+  t.ok(a.exchanges.every((e) => e.error === undefined || e === failed[0]), 'no other errors');
+
+  // The session agrees with itself when the same bytes arrive one byte at a time.
+  const bytewise: Chunk[] = relay.connections[0].flatMap((c) => [...c.data].map((b) => ({ ...c, data: Buffer.from([b]) })));
+  t.same(plain(replay(bytewise).exchanges), plain(a.exchanges), 'byte by byte: the same records');
+
+  // ---- replay: psql ----
+  const b = replay(relay.connections[1]);
+  t.same(b.events, []);
+  t.notOk(JSON.stringify(plain(b.exchanges)).includes(PASSWORD));
+  t.match(b.exchanges[0], { method: 'STARTUP', notes: ['SSLRequest refused (N): plaintext'], response: { headers: { auth: 'sasl SCRAM-SHA-256' } } });
+  t.match(b.exchanges[1], { method: 'SELECT', response: { headers: { tag: 'SELECT 1', rows: '1' } } });
+  t.same(json(b.exchanges[1].response?.body).rows, [{ answer: '42' }]);
+});
