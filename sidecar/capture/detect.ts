@@ -1,8 +1,16 @@
 /**
  * Protocol sniffing from the first bytes a client sent. Pure: the proxy decides how long to
  * wait for them (and picks `tcp` at once when the server speaks first).
+ *
+ * Order: the HTTP/2 preface, a TLS ClientHello, a PostgreSQL startup packet (it starts with a
+ * zero byte, which no text protocol does), a RESP array (`*`), then HTTP/1; a line that is not
+ * HTTP/1 may still be an inline Redis command (`PING`, `SET k v`). HTTP/1 wins a line both
+ * could be (`GET k` waits for its line end only when it is not a request line).
  */
-export type DetectedProtocol = 'http1' | 'http2' | 'tls' | 'tcp' | 'need-more';
+import { detectPostgres } from '../postgres/detect.ts';
+import { detectRedis } from '../redis/detect.ts';
+
+export type DetectedProtocol = 'http1' | 'http2' | 'tls' | 'redis' | 'postgres' | 'tcp' | 'need-more';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -65,5 +73,26 @@ export function detectProtocol(firstBytes: Uint8Array): DetectedProtocol {
   if (h2 === 0) return 'need-more';
   const tls = detectTls(b);
   if (tls !== undefined) return tls;
-  return detectHttp1(b) ?? 'tcp';
+  if (b[0] === 0) return detectPostgres(b) ?? 'tcp';
+  if (b[0] === 0x2a /* * */) return detectRedis(b) ?? 'tcp';
+  const http = detectHttp1(b);
+  if (http === 'http1') return 'http1';
+  const redis = detectRedis(b);
+  if (redis === 'redis') return 'redis';
+  if (http === 'need-more' || redis === 'need-more') return 'need-more';
+  return 'tcp';
+}
+
+/**
+ * The server spoke first. An HTTP/2 server sends its SETTINGS frame (9-byte header: type 4 on
+ * stream 0) as soon as the connection opens, often before the client's preface has crossed
+ * the proxy: then the client's first bytes decide. Anything else is opaque here (greetings of
+ * server-first protocols are recognised by the caller's own detectors).
+ */
+export function detectServerFirst(firstBytes: Uint8Array): 'client-decides' | 'need-more' | undefined {
+  const b = firstBytes;
+  if (b.length < 9) return b.length >= 4 && b[3] !== 0x04 ? undefined : 'need-more';
+  const length = (b[0] << 16) | (b[1] << 8) | b[2];
+  const streamZero = (b[5] & 0x7f) === 0 && b[6] === 0 && b[7] === 0 && b[8] === 0;
+  return b[3] === 0x04 && (b[4] & ~0x01) === 0 && streamZero && length % 6 === 0 ? 'client-decides' : undefined;
 }

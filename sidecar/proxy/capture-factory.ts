@@ -1,18 +1,55 @@
 /**
- * The real parsers behind the tap: the detector, HTTP/1 sessions, app TLS handshake
- * metadata (passed-through TLS), and opaque sessions for everything else (HTTP/2 gets its own
- * parser later; until then it is opaque with the right protocol label).
+ * The real parsers behind the tap: the detector, and a session per detected protocol — HTTP/1
+ * (with WebSocket and h2c after an upgrade), HTTP/2 (gRPC calls decoded on top), Redis,
+ * PostgreSQL, app TLS handshake metadata (passed-through TLS), and opaque sessions for
+ * everything else.
  */
-import { detectProtocol } from '../capture/detect.ts';
+import { detectProtocol, detectServerFirst } from '../capture/detect.ts';
 import { createOpaqueSession } from '../capture/opaque.ts';
+import type { CaptureContext, CaptureSession } from '../capture/session.ts';
+import { toGrpcExchange } from '../grpc/grpc-exchange.ts';
+import { createH2cUpgradeSession, createHttp2Session } from '../http2/session.ts';
 import { createHttp1Session } from '../http1/session.ts';
+import type { UpgradeSessionFactory } from '../http1/upgrade.ts';
+import { createPostgresSession } from '../postgres/session.ts';
+import { createRedisSession } from '../redis/session.ts';
 import { createAppTlsSession } from '../tls/session.ts';
+import { createWebSocketSession } from '../websocket/session.ts';
 import type { CaptureFactory } from './capture-tap.ts';
+
+/** HTTP/2 exchanges that carry gRPC become `grpc` records with their messages decoded. */
+function withGrpc(ctx: CaptureContext): CaptureContext {
+  return { ...ctx, emit: (e) => ctx.emit(e.protocol === 'grpc' ? toGrpcExchange(e, ctx.maxBodyBytes) : e) };
+}
+
+const upgradeSession: UpgradeSessionFactory = (ctx, upgrade) => {
+  if (upgrade.protocol === 'websocket') return createWebSocketSession(ctx, upgrade);
+  if (upgrade.protocol === 'h2c') {
+    const r = upgrade.request;
+    return createH2cUpgradeSession(withGrpc(ctx), { method: r.method ?? 'GET', path: r.path ?? '/', authority: r.authority, headers: r.headers, body: r.body, start: upgrade.at });
+  }
+  return undefined;
+};
 
 export function createCaptureFactory(): CaptureFactory {
   return {
     detect: detectProtocol,
-    createSession: (protocol, ctx) =>
-      protocol === 'http' ? createHttp1Session(ctx) : protocol === 'tls' ? createAppTlsSession(ctx) : createOpaqueSession(ctx, protocol),
+    detectServerFirst,
+    createSession: (protocol, ctx): CaptureSession => {
+      switch (protocol) {
+        case 'http':
+          return createHttp1Session(ctx, { upgradeSession });
+        case 'http2':
+          return createHttp2Session(withGrpc(ctx));
+        case 'redis':
+          return createRedisSession(ctx);
+        case 'postgres':
+          return createPostgresSession(ctx);
+        case 'tls':
+          return createAppTlsSession(ctx);
+        default:
+          return createOpaqueSession(ctx, protocol);
+      }
+    },
   };
 }

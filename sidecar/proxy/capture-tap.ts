@@ -5,7 +5,8 @@
  * Detection never holds bytes back: the proxy forwards every chunk before the tap sees it,
  * and while the protocol is still unknown the tap only keeps its own references to the chunks
  * (replayed into the session once one is chosen). Rules, in order:
- * - the server speaks before the client (banner protocols: SMTP, MySQL, ...) → opaque `tcp`;
+ * - the server speaks before the client: its greeting names the protocol (MySQL) or the
+ *   connection is opaque `tcp` (SMTP, SSH, ...);
  * - the detector answers from the client's first bytes → that protocol;
  * - the client has spoken but the detector still wants more after the detect timeout, or more
  *   than `MAX_PROBE_BYTES`, or a side ended → opaque `tcp`.
@@ -16,13 +17,21 @@
  */
 import type { CaptureContext, CaptureEvent, CaptureSession, CloseReason, Exchange, NsClock } from '../capture/session.ts';
 
-export type DetectResult = 'http1' | 'http2' | 'tls' | 'tcp' | 'need-more';
+export type DetectResult = 'http1' | 'http2' | 'tls' | 'redis' | 'postgres' | 'mysql' | 'tcp' | 'need-more';
 /** Protocol labels of captured connections, named like the record's `protocol`. */
-export type CapturedProtocol = 'http' | 'http2' | 'tls' | 'tcp';
+export type CapturedProtocol = 'http' | 'http2' | 'tls' | 'redis' | 'postgres' | 'mysql' | 'tcp';
+/**
+ * What a server that speaks first can be recognised as: its greeting names the protocol
+ * (`mysql`), or it is a protocol whose client speaks too and decides (`client-decides`: an
+ * HTTP/2 server sends its SETTINGS before it has read the client's preface).
+ */
+export type ServerFirstResult = 'mysql' | 'client-decides' | 'need-more' | undefined;
 
 /** The parsers, injected so the tap can be tested without them and swapped without touching it. */
 export interface CaptureFactory {
   detect(firstBytes: Uint8Array): DetectResult;
+  /** Optional: recognise a server-first protocol from the server's first bytes (else opaque). */
+  detectServerFirst?(firstBytes: Uint8Array): ServerFirstResult;
   createSession(protocol: CapturedProtocol, ctx: CaptureContext): CaptureSession;
 }
 
@@ -61,6 +70,9 @@ const DETECTED: Record<Exclude<DetectResult, 'need-more'>, CapturedProtocol> = {
   http1: 'http',
   http2: 'http2',
   tls: 'tls',
+  redis: 'redis',
+  postgres: 'postgres',
+  mysql: 'mysql',
   tcp: 'tcp',
 };
 
@@ -71,6 +83,11 @@ export class CaptureTap {
   private probe: Buffer | undefined;
   private timer: NodeJS.Timeout | undefined;
   private sawBytes = false;
+  /** The server spoke first: its bytes so far, while its greeting is still incomplete. */
+  private serverProbe: Buffer | undefined;
+  private sawClient = false;
+  /** The server's first bytes said: let the client's first bytes decide. */
+  private clientDecides = false;
   private chosen: CapturedProtocol | undefined;
   private readonly options: CaptureTapOptions;
 
@@ -95,7 +112,13 @@ export class CaptureTap {
     }
     if (this.state === OFF) return;
     this.sawBytes = true;
+    this.sawClient = true;
     this.pending.push({ kind: CLIENT_DATA, chunk, at: this.options.clock() });
+    if (this.serverProbe !== undefined) {
+      // The client answers a greeting the detector has not placed yet: opaque.
+      this.choose('tcp');
+      return;
+    }
     const probe = this.probe ? Buffer.concat([this.probe, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.probe = probe;
     let result: DetectResult;
@@ -107,13 +130,17 @@ export class CaptureTap {
     }
     if (result !== 'need-more') this.choose(DETECTED[result]);
     else if (probe.length >= MAX_PROBE_BYTES) this.choose('tcp');
-    else if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        if (this.state === DETECTING) this.choose('tcp');
-      }, this.options.detectTimeoutMs);
-      this.timer.unref();
-    }
+    else this.armTimer();
+  }
+
+  /** Detection that still wants bytes gives up after the detect timeout: opaque. */
+  private armTimer(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.state === DETECTING) this.choose('tcp');
+    }, this.options.detectTimeoutMs);
+    this.timer.unref();
   }
 
   serverData(chunk: Uint8Array): void {
@@ -129,9 +156,31 @@ export class CaptureTap {
     if (this.state === OFF) return;
     this.sawBytes = true;
     this.pending.push({ kind: SERVER_DATA, chunk, at: this.options.clock() });
-    // Server first, or a server answering bytes the detector could not place: not a protocol
-    // the client opens, so opaque.
-    this.choose('tcp');
+    // A server answering bytes the detector could not place: opaque.
+    const detect = this.options.factory.detectServerFirst;
+    if (this.clientDecides && !this.sawClient) return;
+    if (this.sawClient || detect === undefined) {
+      this.choose('tcp');
+      return;
+    }
+    // Server first: its greeting may name the protocol.
+    const probe = this.serverProbe ? Buffer.concat([this.serverProbe, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let result: ServerFirstResult;
+    try {
+      result = detect(probe);
+    } catch (err) {
+      this.fault(err);
+      return;
+    }
+    if (result === 'mysql') this.choose('mysql');
+    else if (result === 'client-decides') {
+      this.clientDecides = true;
+      this.serverProbe = undefined;
+      this.armTimer();
+    } else if (result === 'need-more' && probe.length < MAX_PROBE_BYTES) {
+      this.serverProbe = probe;
+      this.armTimer();
+    } else this.choose('tcp');
   }
 
   /**
@@ -226,6 +275,7 @@ export class CaptureTap {
     }
     this.chosen = protocol;
     this.probe = undefined;
+    this.serverProbe = undefined;
     this.options.onProtocol(protocol);
     const ctx: CaptureContext = {
       maxBodyBytes: this.options.maxBodyBytes,
@@ -265,6 +315,7 @@ export class CaptureTap {
     this.session = undefined;
     this.pending = [];
     this.probe = undefined;
+    this.serverProbe = undefined;
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;

@@ -13,6 +13,10 @@
  *   adversarial URL ROUNDS             POSTs of bodies built to make detectors slow ('a' x 60 000 + '@', long
  *                                      digit runs, 'eyJ.' runs, deep JSON), every kind ROUNDS times, sequentially
  *   probe URL MS                       GETs one after another on a second connection for MS ms; the slowest
+ *   grpc HOST PORT MARK                @grpc/grpc-js calls to shop.Inventory (test/fixtures/grpc/shop.proto):
+ *                                      unary, a NOT_FOUND error, server/client/bidi streaming, gzip, 1 MiB
+ *   ws URL MARK                        a WebSocket client: a text and a binary message echoed, then close
+ *   pg HOST PORT PASSWORD MARK         node-postgres: a table, inserts with bound parameters, a select, a failing query
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
@@ -39,6 +43,51 @@ function readToEnd(socket: Socket): Promise<Buffer> {
 async function main(argv: string[]): Promise<unknown> {
   const [command, ...args] = argv;
   switch (command) {
+    case 'grpc': {
+      const [host, port, mark] = args;
+      const { grpcCalls } = await import('./grpc-client.ts');
+      return grpcCalls(`${host}:${port}`, mark);
+    }
+    case 'pg': {
+      const [host, port, password, mark] = args;
+      const { default: pg } = await import('pg');
+      const client = new pg.Client({ host, port: Number(port), user: 'postgres', password, database: 'postgres', ssl: false });
+      await client.connect();
+      await client.query(`CREATE TABLE IF NOT EXISTS orders_${mark} (id serial PRIMARY KEY, item text, qty int)`);
+      await client.query({ name: `add_${mark}`, text: `INSERT INTO orders_${mark} (item, qty) VALUES ($1, $2)`, values: [`tea-${mark}`, 3] });
+      await client.query({ name: `add_${mark}`, text: `INSERT INTO orders_${mark} (item, qty) VALUES ($1, $2)`, values: ['cup', 1] });
+      const rows = (await client.query(`SELECT item, qty FROM orders_${mark} WHERE qty >= $1 ORDER BY id`, [1])).rows;
+      let failed = '';
+      try {
+        await client.query(`SELECT * FROM missing_${mark}`);
+      } catch (err) {
+        failed = (err as { code?: string }).code ?? 'unknown';
+      }
+      await client.end();
+      return { rows, failed };
+    }
+    case 'ws': {
+      const [url, mark] = args;
+      const { WebSocket } = await import('ws');
+      const ws = new WebSocket(url, { perMessageDeflate: false });
+      await new Promise((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      });
+      const echoes: string[] = [];
+      const done = new Promise<void>((resolve) =>
+        ws.on('message', (data: Buffer, isBinary: boolean) => {
+          echoes.push(isBinary ? `binary:${data.toString('hex')}` : data.toString());
+          if (echoes.length === 2) resolve();
+        }),
+      );
+      ws.send(`hello ${mark}`);
+      ws.send(Buffer.from([1, 2, 3, 254]));
+      await done;
+      ws.close(1000, `bye ${mark}`);
+      await new Promise((resolve) => ws.once('close', resolve));
+      return { echoes };
+    }
     case 'fetch': {
       const [url, method = 'GET', body] = args;
       const res = await fetch(url, { method, body, headers: body ? { 'content-type': 'application/json' } : undefined });

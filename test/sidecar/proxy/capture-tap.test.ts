@@ -148,3 +148,84 @@ void t.test('disable() stops without flushing', async (t) => {
   tap.close('reset');
   t.same(calls, [['c', 'GET / HTTP/1.1\r\n\r\n']]);
 });
+
+/** A stand-in greeting detector: `GREETING!` is the protocol, any prefix of it needs more. */
+const greeting = (b: Uint8Array): 'mysql' | 'need-more' | undefined => {
+  const s = Buffer.from(b).toString();
+  if (s.startsWith('GREETING!')) return 'mysql';
+  return 'GREETING!'.startsWith(s) ? 'need-more' : undefined;
+};
+
+void t.test('a server greeting names a server-first protocol; its bytes are replayed', async (t) => {
+  const { factory, calls, created } = recordingFactory(httpish);
+  factory.detectServerFirst = greeting;
+  const { tap, protocols } = tapWith(factory);
+  tap.serverData(Buffer.from('GREET'));
+  t.same(created, [], 'undecided on half a greeting');
+  tap.serverData(Buffer.from('ING! v10'));
+  t.same(created, ['mysql']);
+  t.same(protocols, ['mysql']);
+  tap.clientData(Buffer.from('login'));
+  tap.close('fin');
+  t.same(calls, [
+    ['s', 'GREET'],
+    ['s', 'ING! v10'],
+    ['c', 'login'],
+    ['close', 'fin'],
+  ]);
+});
+
+void t.test('server first: another banner, a client answering an unplaced greeting, or the timeout is opaque', async (t) => {
+  const banner = recordingFactory(httpish);
+  banner.factory.detectServerFirst = greeting;
+  tapWith(banner.factory).tap.serverData(Buffer.from('220 smtp ready\r\n'));
+  t.same(banner.created, ['tcp'], 'an SMTP banner');
+
+  const answered = recordingFactory(httpish);
+  answered.factory.detectServerFirst = greeting;
+  const a = tapWith(answered.factory).tap;
+  a.serverData(Buffer.from('GREE'));
+  a.clientData(Buffer.from('hello'));
+  t.same(answered.created, ['tcp'], 'the client spoke before the greeting was placed');
+  t.same(answered.calls, [
+    ['s', 'GREE'],
+    ['c', 'hello'],
+  ]);
+
+  const slow = recordingFactory(httpish);
+  slow.factory.detectServerFirst = greeting;
+  const s = tapWith(slow.factory, 10).tap;
+  s.serverData(Buffer.from('GR'));
+  await new Promise((r) => setTimeout(r, 40));
+  t.same(slow.created, ['tcp'], 'half a greeting, then silence: opaque after the detect timeout');
+
+  const clientFirst = recordingFactory(httpish);
+  clientFirst.factory.detectServerFirst = greeting;
+  const c = tapWith(clientFirst.factory).tap;
+  c.clientData(Buffer.from('GE'));
+  c.serverData(Buffer.from('GREETING!'));
+  t.same(clientFirst.created, ['tcp'], 'a greeting after the client spoke is not server-first');
+});
+
+void t.test('server first, client decides: the HTTP/2 server SETTINGS waits for the client preface, both replayed', async (t) => {
+  const { factory, calls, created } = recordingFactory((b) => (Buffer.from(b).toString().startsWith('PRI') ? 'http2' : 'need-more'));
+  factory.detectServerFirst = () => 'client-decides';
+  const { tap } = tapWith(factory);
+  tap.serverData(Buffer.from('SETTINGS'));
+  tap.serverData(Buffer.from('MORE'));
+  t.same(created, [], 'undecided while only the server spoke');
+  tap.clientData(Buffer.from('PRI * HTTP/2.0'));
+  t.same(created, ['http2']);
+  t.same(calls, [
+    ['s', 'SETTINGS'],
+    ['s', 'MORE'],
+    ['c', 'PRI * HTTP/2.0'],
+  ]);
+
+  const silent = recordingFactory(() => 'need-more');
+  silent.factory.detectServerFirst = () => 'client-decides';
+  const s = tapWith(silent.factory, 10).tap;
+  s.serverData(Buffer.from('SETTINGS'));
+  await new Promise((r) => setTimeout(r, 40));
+  t.same(silent.created, ['tcp'], 'a client that never speaks: opaque after the detect timeout');
+});
