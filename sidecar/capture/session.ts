@@ -52,7 +52,15 @@ export type Exchange = Pick<
    */
   redacted?: string[];
   sensitive?: string[];
+  /**
+   * Where each piece of a body arrived (offset into the body, time), for protocols that frame
+   * messages inside bodies (gRPC): read by the gRPC decoding, never part of a record.
+   */
+  body_arrivals?: { request?: BodyArrival[]; response?: BodyArrival[] };
 };
+
+/** `[offset into the body, when that byte arrived]`. */
+export type BodyArrival = readonly [number, bigint];
 
 /** Events worth counting (metrics) that are not exchanges. */
 export type CaptureEvent =

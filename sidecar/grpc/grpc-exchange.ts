@@ -7,7 +7,7 @@
  * Pure; never throws: what cannot be decoded is shown as bytes with a note, not dropped.
  */
 import zlib from 'node:zlib';
-import type { Exchange } from '../capture/session.ts';
+import type { BodyArrival, Exchange } from '../capture/session.ts';
 import type { HttpMessage } from '../../record/record.ts';
 import { splitGrpcFrames } from './length-prefixed.ts';
 import { decodeProtobuf, type DecodedMessage } from './protobuf-text.ts';
@@ -24,6 +24,8 @@ export interface GrpcMessageJson {
   raw?: string;
   /** Why it could not be decoded (compression not removable, cut short). */
   error?: string;
+  /** When its first byte arrived, in µs after the call started (streaming timelines). */
+  at_us?: number;
 }
 
 /** `grpc-message` is percent-encoded (gRPC over HTTP/2 spec); a bad escape is kept as is. */
@@ -60,7 +62,27 @@ function rawOf(data: Uint8Array): string {
   return `base64:${Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64')}`;
 }
 
-function decodeMessages(msg: HttpMessage, side: 'request' | 'response', encoding: string | undefined, maxBody: number, notes: string[]): HttpMessage {
+/** The arrival time of body offset `offset`: the last piece that started at or before it. */
+function arrivalOf(arrivals: readonly BodyArrival[] | undefined, offset: number): bigint | undefined {
+  if (arrivals === undefined || arrivals.length === 0) return undefined;
+  let lo = 0;
+  let hi = arrivals.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (arrivals[mid][0] <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return arrivals[lo][0] <= offset ? arrivals[lo][1] : undefined;
+}
+
+function decodeMessages(
+  msg: HttpMessage,
+  side: 'request' | 'response',
+  encoding: string | undefined,
+  maxBody: number,
+  notes: string[],
+  timing: { start: bigint; arrivals?: readonly BodyArrival[] },
+): HttpMessage {
   if (msg.body.length === 0) return msg;
   const split = splitGrpcFrames(msg.body);
   if (split.malformed) {
@@ -69,8 +91,12 @@ function decodeMessages(msg: HttpMessage, side: 'request' | 'response', encoding
   }
   const messages: GrpcMessageJson[] = [];
   let budget = maxBody;
+  let offset = 0;
   for (const frame of split.frames) {
     const out: GrpcMessageJson = { size: frame.size };
+    const at = arrivalOf(timing.arrivals, offset);
+    if (at !== undefined) out.at_us = Number((at - timing.start) / 1000n);
+    offset += 5 + frame.size;
     if (frame.compressed) out.compressed = true;
     if (frame.partial) out.partial = true;
     let data: Uint8Array = frame.data;
@@ -110,8 +136,9 @@ export function toGrpcExchange(ex: Exchange, maxBody: number): Exchange {
   const message = res?.trailers?.['grpc-message'] ?? res?.headers['grpc-message'];
   if (message !== undefined && message !== '') out.grpc_message = decodeGrpcMessage(message);
   try {
-    if (ex.request !== undefined) out.request = decodeMessages(ex.request, 'request', ex.request.headers['grpc-encoding'], maxBody, notes);
-    if (res !== undefined) out.response = decodeMessages(res, 'response', res.headers['grpc-encoding'], maxBody, notes);
+    const arrivals = ex.body_arrivals;
+    if (ex.request !== undefined) out.request = decodeMessages(ex.request, 'request', ex.request.headers['grpc-encoding'], maxBody, notes, { start: ex.start, arrivals: arrivals?.request });
+    if (res !== undefined) out.response = decodeMessages(res, 'response', res.headers['grpc-encoding'], maxBody, notes, { start: ex.start, arrivals: arrivals?.response });
   } catch {
     notes.push('gRPC messages could not be decoded; shown as captured');
   }

@@ -121,6 +121,7 @@ export class StreamTable {
         return;
       }
       s.response = newCapture(headers);
+      if (s.grpc) s.response.arrivals = [];
       if (Number.isInteger(status)) s.statusCode = status;
       s.responseStart = b.start;
       this.omittedNote(s, 'response.headers', omitted);
@@ -169,7 +170,7 @@ export class StreamTable {
     const s = this.streams.get(streamId);
     if (s === undefined) return;
     const cap = side === 'client' ? s.request : s.response;
-    if (cap !== undefined && captureBody(cap, data, this.o.maxBody)) this.o.event({ kind: 'body_truncated' });
+    if (cap !== undefined && captureBody(cap, data, this.o.maxBody, this.o.now())) this.o.event({ kind: 'body_truncated' });
   }
 
   /** DATA payload bytes that passed unseen. */

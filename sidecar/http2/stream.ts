@@ -8,7 +8,7 @@
  * HTTP/1). Nothing here knows about frames, HPACK or other streams; `stream-table.ts` decides
  * when streams open and end, `session.ts` reads the frames.
  */
-import type { Exchange } from '../capture/session.ts';
+import type { BodyArrival, Exchange } from '../capture/session.ts';
 import { decodeBody } from '../capture/decode-body.ts';
 import type { HttpMessage, RecordError } from '../../record/record.ts';
 import { resolveTraceContext } from '../http1/trace-context.ts';
@@ -40,7 +40,12 @@ export interface MessageCapture {
   size: number;
   /** Body bytes that passed unseen; nothing after them is kept. */
   skipped?: number;
+  /** When DATA pieces arrived (gRPC streams only, bounded): message times. */
+  arrivals?: BodyArrival[];
 }
+
+/** DATA arrivals kept per message for message timing; later pieces share the last time. */
+export const MAX_ARRIVALS = 1000;
 
 export interface Stream {
   id: number;
@@ -100,6 +105,7 @@ export function streamFromHeaders(id: number, ordinal: number, start: bigint, fi
     bytesIn: 0,
     notes: [],
   };
+  if (s.grpc) s.request.arrivals = [];
   if (pseudo[':method'] !== undefined) s.method = pseudo[':method'];
   if (pseudo[':path'] !== undefined) s.path = pseudo[':path'];
   const authority = pseudo[':authority'] ?? headers.host;
@@ -138,8 +144,11 @@ export function streamFromUpgrade(upgrade: H2cUpgradeRequest, ordinal: number, m
 }
 
 /** Keeps DATA bytes up to `maxBody`, counts all. True when this piece crossed the limit. */
-export function captureBody(cap: MessageCapture, data: Uint8Array, maxBody: number): boolean {
+export function captureBody(cap: MessageCapture, data: Uint8Array, maxBody: number, at?: bigint): boolean {
   const before = cap.size;
+  // One entry per arrival time: pieces that came together share it, however they were cut.
+  const arrivals = cap.arrivals;
+  if (at !== undefined && arrivals !== undefined && arrivals.length < MAX_ARRIVALS && arrivals.at(-1)?.[1] !== at) arrivals.push([before, at]);
   cap.size += data.byteLength;
   if (cap.captured < maxBody && cap.skipped === undefined) {
     const take = Math.min(maxBody - cap.captured, data.byteLength);
@@ -202,5 +211,11 @@ export function toExchange(s: Stream, end: bigint, maxBody: number, error?: Reco
   if (s.traceId !== undefined) out.trace_id = s.traceId;
   if (s.parentSpanId !== undefined) out.parent_span_id = s.parentSpanId;
   if (notes.length > 0) out.notes = notes;
+  if (s.grpc) {
+    const arrivals: NonNullable<Exchange['body_arrivals']> = {};
+    if (s.request.arrivals !== undefined) arrivals.request = s.request.arrivals;
+    if (s.response?.arrivals !== undefined) arrivals.response = s.response.arrivals;
+    out.body_arrivals = arrivals;
+  }
   return out;
 }

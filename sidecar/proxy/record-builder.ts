@@ -38,7 +38,7 @@ export function buildCallRecord(exchange: Exchange, meta: ConnectionMeta, local:
     (outbound ? src : dst).identity = meta.localIdentity;
     (outbound ? dst : src).identity = meta.peerIdentity;
   }
-  const { tls_info: appTls, redacted, sensitive, ...fields } = exchange;
+  const { tls_info: appTls, redacted, sensitive, body_arrivals: _arrivals, ...fields } = exchange;
   const elapsedNs = exchange.end - exchange.start;
   return {
     ...fields,

@@ -135,7 +135,9 @@ void t.test('gRPC: unary, error, streaming, gzip and 1 MiB calls recorded by bot
     t.ok(reserve.some((c) => text(c.request).includes(`gz-${m}`) && text(c.request).includes('"compressed":true')), `${label}: the gzip message decoded`);
     t.ok(reserve.some((c) => c.request?.body_size !== undefined && c.request.body_size > 1024 * 1024), `${label}: the 1 MiB call with its true size`);
     const watch = mine.find((c) => c.path === '/shop.Inventory/Watch');
-    t.equal((JSON.parse(text(watch?.response)) as { messages: unknown[] }).messages.length, 3, `${label}: three streamed messages`);
+    const streamed = (JSON.parse(text(watch?.response)) as { messages: Array<{ at_us?: number }> }).messages;
+    t.equal(streamed.length, 3, `${label}: three streamed messages`);
+    t.ok(streamed.every((x) => typeof x.at_us === 'number' && x.at_us >= 0), `${label}: each with its arrival time`);
     t.ok(text(mine.find((c) => c.path === '/shop.Inventory/Upload')?.request).includes(`c-${m}`), `${label}: client streaming`);
     t.ok(text(mine.find((c) => c.path === '/shop.Inventory/Chat')?.response).includes(`re: hi-${m}`), `${label}: bidi streaming`);
   }

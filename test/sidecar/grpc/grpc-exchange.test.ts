@@ -144,3 +144,17 @@ void t.test('trailers-only error response; an unknown compression says so', asyn
   t.match(reqJson.messages[0].error, /snappy cannot be removed/);
   t.equal(decodeGrpcMessage('bad%zz'), 'bad%zz', 'a bad escape is kept');
 });
+
+void t.test('each message carries when its first byte arrived (streaming timelines)', async (t) => {
+  const a = frame(Buffer.from([0x08, 0x01]));
+  const b = frame(Buffer.from([0x08, 0x02]));
+  const c = frame(Buffer.from([0x08, 0x03]));
+  const ex = exchange(Buffer.alloc(0), Buffer.concat([a, b, c]), {}, { 'grpc-status': '0' });
+  ex.start = 1_000_000n;
+  // The first two messages came in one piece at +2 ms, the third at +7.5 ms.
+  ex.body_arrivals = { response: [[0, 3_000_000n], [a.length + b.length, 8_500_000n]] };
+  const out = toGrpcExchange(ex, 1024);
+  const messages = (JSON.parse(Buffer.from(out.response!.body).toString()) as { messages: Array<{ at_us?: number; message: unknown }> }).messages;
+  t.same(messages.map((m) => [m.at_us, m.message]), [[2000, { 1: 1 }], [2000, { 1: 2 }], [7500, { 1: 3 }]]);
+  t.equal('body_arrivals' in out, true, 'the exchange keeps it; the record builder drops it');
+});

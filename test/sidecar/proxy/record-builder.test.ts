@@ -43,3 +43,8 @@ void t.test('an exchange without findings gets empty lists of its own', async (t
   t.same(a.sensitive, []);
   t.not(a.redacted, a.sensitive);
 });
+
+void t.test('body arrival times feed gRPC decoding only: never part of a record', async (t) => {
+  const r = buildCallRecord({ protocol: 'grpc', ordinal: 0, start: 1n, end: 2n, bytes_out: 0, bytes_in: 0, body_arrivals: { response: [[0, 1n]] } }, meta, local);
+  t.notOk('body_arrivals' in r);
+});
