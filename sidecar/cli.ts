@@ -16,6 +16,7 @@ import { INBOUND_PASSTHROUGH_SOURCE } from './init/plan.ts';
 import { createSidecarMetrics, createSidecarStats } from './metrics.ts';
 import { loadOriginalDst, readOriginalDst } from './original-dst.ts';
 import { createCaptureHandOff, type CaptureHandOff } from './capture-worker/hand-off.ts';
+import { readGrpcDescriptors } from './grpc/load-descriptors.ts';
 import { createSidecarProxy } from './proxy/proxy.ts';
 import { createCollectorCredentials, createShipper, createShipperPromMetrics, type Shipper } from './shipper/index.ts';
 import { startSidecarMtls } from './mtls/start.ts';
@@ -110,6 +111,13 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     io.stderr.write(`meshtap sidecar: invalid configuration: ${err.message}\n`);
     return 2;
   }
+  let grpcDescriptors: Uint8Array[];
+  try {
+    grpcDescriptors = readGrpcDescriptors(config.grpcDescriptors);
+  } catch (err) {
+    io.stderr.write(`meshtap sidecar: invalid configuration: MESHTAP_GRPC_DESCRIPTORS: ${(err as Error).message}\n`);
+    return 2;
+  }
   const log = createJsonLogger(io.stdout, { level: config.logLevel, base: { component: 'sidecar' } });
   for (const warning of config.warnings) log.warn({}, warning);
   checkIdentity(config, log);
@@ -195,6 +203,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
         local: { pod: config.pod.name, namespace: config.pod.namespace, node: config.pod.node },
         mask: config.mask,
         shipping: liveShipper !== undefined,
+        grpcDescriptors,
       },
       clock,
       stats,

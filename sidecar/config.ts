@@ -183,6 +183,11 @@ const SIDECAR_ENV = {
   MESHTAP_CONTROLLER_ADDR: optional(hostPort()),
   MESHTAP_TOKEN_FILE: optional(absolutePath()),
   MESHTAP_TRUST_BUNDLE: optional(absolutePath()),
+  /** gRPC schemas: FileDescriptorSet files (`protoc --include_imports --descriptor_set_out`), comma-separated. */
+  MESHTAP_GRPC_DESCRIPTORS: optional<string[]>((s) => {
+    const paths = s.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+    return paths.length > 0 && paths.every((p) => p.startsWith('/') && !p.includes('\0')) ? paths : new Bad('expected comma-separated absolute paths of FileDescriptorSet files');
+  }),
   MESHTAP_TRUST_DOMAIN: withDefault(dnsName('expected a trust domain (lower-case DNS name, e.g. cluster.local)'), SIDECAR_DEFAULTS.trustDomain),
   // Masking policy additions: validated by mask/env-policy.ts below.
   MESHTAP_MASK_KEYS: optional(text),
@@ -241,6 +246,8 @@ export interface SidecarConfig {
   };
   /** Plain options (the config is frozen); `resolveMaskPolicy` turns them into the policy. */
   readonly mask: Readonly<MaskPolicyOptions>;
+  /** FileDescriptorSet files for gRPC field names (read at start by the command). */
+  readonly grpcDescriptors: readonly string[];
   /** Non-fatal findings (unknown variables, settings not in effect yet), for the log. */
   readonly warnings: readonly string[];
 }
@@ -337,6 +344,7 @@ function toConfig(env: SidecarEnv): Omit<SidecarConfig, 'warnings'> {
       trustDomain: env.MESHTAP_TRUST_DOMAIN,
     },
     mask: maskOptionsFromEnv(env, env.MESHTAP_MAX_BODY_BYTES).options,
+    grpcDescriptors: env.MESHTAP_GRPC_DESCRIPTORS ?? [],
   };
 }
 

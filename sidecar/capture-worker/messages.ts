@@ -15,6 +15,8 @@ export interface CaptureWorkerData {
   mask: MaskPolicyOptions;
   /** False without a collector: records are counted as `no_collector`. */
   shipping: boolean;
+  /** Serialized FileDescriptorSets (gRPC field names), already checked by the command. */
+  grpcDescriptors?: Uint8Array[];
   /** The forwarding thread's epoch in ns at its `performance.now()` zero, as decimal text. */
   timeBaseNs: string;
   /** [0]: the worker stores the seq of each batch once processed (the hand-off's budgets read it). */

@@ -14,6 +14,7 @@ import { describeError } from '../../lib/errors.ts';
 import { encodeCallRecord } from '../../record/record-writer.ts';
 import { resolveMaskPolicy } from '../mask/policy.ts';
 import { createCaptureFactory } from '../proxy/capture-factory.ts';
+import { grpcSchemaOf } from '../grpc/load-descriptors.ts';
 import { createRecordMasker } from '../proxy/masking.ts';
 import { CaptureEngine } from './capture-engine.ts';
 import type { CaptureWorkerData, FromWorker, ToWorker } from './messages.ts';
@@ -83,7 +84,7 @@ function countersLater(): void {
 }
 
 const engine = new CaptureEngine({
-  factory: createCaptureFactory(),
+  factory: createCaptureFactory({ grpcSchema: grpcSchemaOf(data.grpcDescriptors) }),
   maxBodyBytes: data.maxBodyBytes,
   detectTimeoutMs: data.detectTimeoutMs,
   local: data.local,

@@ -10,7 +10,9 @@ import zlib from 'node:zlib';
 import type { BodyArrival, Exchange } from '../capture/session.ts';
 import type { HttpMessage } from '../../record/record.ts';
 import { splitGrpcFrames } from './length-prefixed.ts';
-import { decodeProtobuf, type DecodedMessage } from './protobuf-text.ts';
+import type { GrpcSchema } from './descriptors.ts';
+import { decodeProtobuf, type DecodedMessage, type DecodedValue } from './protobuf-text.ts';
+import { decodeWithSchema } from './typed-decode.ts';
 
 export interface GrpcMessageJson {
   /** The message's size on the wire (after compression), from its prefix. */
@@ -18,8 +20,8 @@ export interface GrpcMessageJson {
   compressed?: true;
   /** Only part of the message was captured (the body limit). */
   partial?: true;
-  /** Decoded without a schema: field numbers as keys. */
-  message?: DecodedMessage;
+  /** Decoded: field names with a schema, field numbers without. */
+  message?: DecodedMessage | Record<string, DecodedValue>;
   /** When it is not protobuf: readable text, or `base64:` bytes. */
   raw?: string;
   /** Why it could not be decoded (compression not removable, cut short). */
@@ -82,6 +84,7 @@ function decodeMessages(
   maxBody: number,
   notes: string[],
   timing: { start: bigint; arrivals?: readonly BodyArrival[] },
+  typed?: { schema: GrpcSchema; type: string },
 ): HttpMessage {
   if (msg.body.length === 0) return msg;
   const split = splitGrpcFrames(msg.body);
@@ -92,6 +95,7 @@ function decodeMessages(
   const messages: GrpcMessageJson[] = [];
   let budget = maxBody;
   let offset = 0;
+  let schemaUsed = 0;
   for (const frame of split.frames) {
     const out: GrpcMessageJson = { size: frame.size };
     const at = arrivalOf(timing.arrivals, offset);
@@ -115,19 +119,22 @@ function decodeMessages(
       }
     }
     budget = Math.max(0, budget - data.length);
-    const decoded = frame.partial ? undefined : decodeProtobuf(data);
+    const named = frame.partial || typed === undefined ? undefined : decodeWithSchema(data, typed.type, typed.schema);
+    if (named !== undefined) schemaUsed++;
+    const decoded = named ?? (frame.partial ? undefined : decodeProtobuf(data));
     if (decoded !== undefined) out.message = decoded;
     else out.raw = rawOf(data);
     messages.push(out);
   }
   const count = messages.length;
-  notes.push(`${side}.body: ${count} gRPC message${count === 1 ? '' : 's'} decoded without a schema (keys are field numbers)`);
+  const how = typed !== undefined && schemaUsed === count ? `as ${typed.type}` : 'without a schema (keys are field numbers)';
+  notes.push(`${side}.body: ${count} gRPC message${count === 1 ? '' : 's'} decoded ${how}`);
   const json = JSON.stringify({ messages });
   return { ...msg, body: Buffer.from(json, 'utf8') };
 }
 
 /** The exchange of an HTTP/2 stream carrying gRPC, turned into a `grpc` record's fields. */
-export function toGrpcExchange(ex: Exchange, maxBody: number): Exchange {
+export function toGrpcExchange(ex: Exchange, maxBody: number, schema?: GrpcSchema): Exchange {
   const out: Exchange = { ...ex, protocol: 'grpc' };
   const notes = [...(ex.notes ?? [])];
   const res = ex.response;
@@ -137,8 +144,11 @@ export function toGrpcExchange(ex: Exchange, maxBody: number): Exchange {
   if (message !== undefined && message !== '') out.grpc_message = decodeGrpcMessage(message);
   try {
     const arrivals = ex.body_arrivals;
-    if (ex.request !== undefined) out.request = decodeMessages(ex.request, 'request', ex.request.headers['grpc-encoding'], maxBody, notes, { start: ex.start, arrivals: arrivals?.request });
-    if (res !== undefined) out.response = decodeMessages(res, 'response', res.headers['grpc-encoding'], maxBody, notes, { start: ex.start, arrivals: arrivals?.response });
+    // With a schema for the method, messages get field and enum names.
+    const method = schema !== undefined && ex.path !== undefined ? schema.methods.get(ex.path.split('?')[0]) : undefined;
+    const typed = (type: string | undefined) => (method !== undefined && type !== undefined ? { schema: schema!, type } : undefined);
+    if (ex.request !== undefined) out.request = decodeMessages(ex.request, 'request', ex.request.headers['grpc-encoding'], maxBody, notes, { start: ex.start, arrivals: arrivals?.request }, typed(method?.input));
+    if (res !== undefined) out.response = decodeMessages(res, 'response', res.headers['grpc-encoding'], maxBody, notes, { start: ex.start, arrivals: arrivals?.response }, typed(method?.output));
   } catch {
     notes.push('gRPC messages could not be decoded; shown as captured');
   }

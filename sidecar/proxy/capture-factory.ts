@@ -7,6 +7,7 @@
 import { detectProtocol, detectServerFirst } from '../capture/detect.ts';
 import { createOpaqueSession } from '../capture/opaque.ts';
 import type { CaptureContext, CaptureSession } from '../capture/session.ts';
+import type { GrpcSchema } from '../grpc/descriptors.ts';
 import { toGrpcExchange } from '../grpc/grpc-exchange.ts';
 import { createH2cUpgradeSession, createHttp2Session } from '../http2/session.ts';
 import { createHttp1Session } from '../http1/session.ts';
@@ -17,21 +18,25 @@ import { createAppTlsSession } from '../tls/session.ts';
 import { createWebSocketSession } from '../websocket/session.ts';
 import type { CaptureFactory } from './capture-tap.ts';
 
-/** HTTP/2 exchanges that carry gRPC become `grpc` records with their messages decoded. */
-function withGrpc(ctx: CaptureContext): CaptureContext {
-  return { ...ctx, emit: (e) => ctx.emit(e.protocol === 'grpc' ? toGrpcExchange(e, ctx.maxBodyBytes) : e) };
+export interface CaptureFactoryOptions {
+  /** gRPC schemas (from FileDescriptorSets): messages of known methods get field names. */
+  grpcSchema?: GrpcSchema;
 }
 
-const upgradeSession: UpgradeSessionFactory = (ctx, upgrade) => {
-  if (upgrade.protocol === 'websocket') return createWebSocketSession(ctx, upgrade);
-  if (upgrade.protocol === 'h2c') {
-    const r = upgrade.request;
-    return createH2cUpgradeSession(withGrpc(ctx), { method: r.method ?? 'GET', path: r.path ?? '/', authority: r.authority, headers: r.headers, body: r.body, start: upgrade.at });
-  }
-  return undefined;
-};
-
-export function createCaptureFactory(): CaptureFactory {
+export function createCaptureFactory(options: CaptureFactoryOptions = {}): CaptureFactory {
+  /** HTTP/2 exchanges that carry gRPC become `grpc` records with their messages decoded. */
+  const withGrpc = (ctx: CaptureContext): CaptureContext => ({
+    ...ctx,
+    emit: (e) => ctx.emit(e.protocol === 'grpc' ? toGrpcExchange(e, ctx.maxBodyBytes, options.grpcSchema) : e),
+  });
+  const upgradeSession: UpgradeSessionFactory = (ctx, upgrade) => {
+    if (upgrade.protocol === 'websocket') return createWebSocketSession(ctx, upgrade);
+    if (upgrade.protocol === 'h2c') {
+      const r = upgrade.request;
+      return createH2cUpgradeSession(withGrpc(ctx), { method: r.method ?? 'GET', path: r.path ?? '/', authority: r.authority, headers: r.headers, body: r.body, start: upgrade.at });
+    }
+    return undefined;
+  };
   return {
     detect: detectProtocol,
     detectServerFirst,

@@ -39,7 +39,8 @@ server.addService(shop.service, {
       done({ code: grpc.status.NOT_FOUND, details: `sku ${call.request.sku} not found` });
       return;
     }
-    done(null, { reservation_id: `r-${call.request.sku}-${call.request.quantity}`, remaining: 100 - call.request.quantity, filler: call.request.filler });
+    const remaining = 100 - call.request.quantity;
+    done(null, { reservation_id: `r-${call.request.sku}-${call.request.quantity}`, remaining, filler: call.request.filler, availability: remaining < 98 ? 'LOW' : 'IN_STOCK' });
   },
   Watch(call: grpc.ServerWritableStream<{ sku: string; updates: number }, unknown>) {
     for (let i = 0; i < call.request.updates; i++) call.write({ sku: call.request.sku, level: 10 - i });

@@ -11,6 +11,8 @@ import { appendFile, chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import protobuf from 'protobufjs';
+import descriptor from 'protobufjs/ext/descriptor/index.js';
 import { spawnInNetns, sh } from '../../lab/netns.ts';
 import type { CallRecordJson } from '../../record/record-json.ts';
 import { APP_UID, MeshLab, NODE, Proc, REPO, eventually, sleep } from './harness.ts';
@@ -18,11 +20,20 @@ import { APP_UID, MeshLab, NODE, Proc, REPO, eventually, sleep } from './harness
 const PORTS = { h2c: 8081, grpc: 50051, ws: 8082, redis: 6380, postgres: 5432 };
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const PG_PASSWORD = `pg-${randomBytes(6).toString('hex')}`;
-const lab = await MeshLab.start();
-t.teardown(() => lab.destroy());
 const dir = await mkdtemp(join(tmpdir(), 'meshtap-protocols-'));
 await chmod(dir, 0o777);
 t.teardown(() => rm(dir, { recursive: true, force: true }));
+// The server sidecar knows the service's schema (a FileDescriptorSet, as protoc writes it); the client's does not.
+const descriptors = join(dir, 'shop.pb');
+await writeFile(
+  descriptors,
+  (descriptor as unknown as { FileDescriptorSet: protobuf.Type }).FileDescriptorSet.encode(
+    (new protobuf.Root().loadSync(join(REPO, 'test/fixtures/grpc/shop.proto'), { keepCase: true }) as unknown as { toDescriptor(s: string): protobuf.Message }).toDescriptor('proto3'),
+  ).finish(),
+);
+await chmod(descriptors, 0o644);
+const lab = await MeshLab.start({ sidecarEnvFor: { server: { MESHTAP_GRPC_DESCRIPTORS: descriptors } } });
+t.teardown(() => lab.destroy());
 
 const apps = lab.adopt(new Proc('protocol-server', spawnInNetns(lab.server.netns, NODE, [join(REPO, 'test/system/protocol-server.ts'), JSON.stringify(PORTS)], { uid: APP_UID, cwd: REPO, env: lab.baseEnv() })));
 const redis = lab.adopt(
@@ -130,6 +141,9 @@ void t.test('gRPC: unary, error, streaming, gzip and 1 MiB calls recorded by bot
     const ok = reserve.find((c) => text(c.request).includes(`tea-${m}`));
     t.match(ok, { grpc_status: 0, status_code: 200 }, `${label}: unary call`);
     t.ok(text(ok?.response).includes(`r-tea-${m}-3`), `${label}: the reply message decoded`);
+    const reply = (JSON.parse(text(ok?.response)) as { messages: Array<{ message: Record<string, unknown> }> }).messages[0].message;
+    if (label === 'inbound') t.match(reply, { reservation_id: `r-tea-${m}-3`, remaining: 97, availability: 'LOW' }, 'the server sidecar has the schema: field and enum names');
+    else t.match(reply, { 1: `r-tea-${m}-3`, 2: 97, 4: 2 }, 'the client sidecar has none: field numbers');
     const failed = reserve.find((c) => c.grpc_status === 5);
     t.match(failed, { grpc_message: 'sku missing not found' }, `${label}: the error status and message`);
     t.ok(reserve.some((c) => text(c.request).includes(`gz-${m}`) && text(c.request).includes('"compressed":true')), `${label}: the gzip message decoded`);
