@@ -74,6 +74,8 @@ configuration (environment):
   MESHTAP_MASK_PATTERNS             extra patterns, one per line: literal:TEXT or an RE2 expression
   MESHTAP_MASK_SCAN_BYTES           body bytes scanned per record (default: 256 KiB or two body limits)
   MESHTAP_MASK_UNSCANNED            cut|raw: body bytes that could not be scanned (default cut)
+  MESHTAP_GRPC_DESCRIPTORS          FileDescriptorSet files (absolute paths, comma-separated): gRPC messages of the
+                                    methods they define get field and enum names (read at start)
   MESHTAP_PROBE_PORTS               strict mode: ports where plaintext from HOST_IP (kubelet probes) is accepted
   MESHTAP_PROBE_PATHS               strict mode: PORT=/path|/path,... ports probed over plain HTTP, where only
                                     GET/HEAD of these paths from HOST_IP is accepted
