@@ -49,6 +49,13 @@ export const APP_TLS_TYPE = structOf('app_tls', {
   error: T.string,
 });
 
+/** Part `i` of a gRPC path `/package.Service/Method` (1: service, 2: method); '' otherwise. */
+function grpcPathPart(r: CallRecord, i: 1 | 2): string {
+  if (r.protocol !== 'grpc' || r.path === undefined) return '';
+  const m = /^\/([^/?]+)\/([^/?]+)/.exec(r.path);
+  return m === null ? '' : m[i];
+}
+
 export const TLS_TYPE = structOf('tls', { mesh: T.bool, app_tls: APP_TLS_TYPE });
 
 /** Protocols that get a boolean shorthand (`http` is `protocol == "http"`). */
@@ -75,6 +82,8 @@ const RECORD_FIELDS: Record<string, FilterType> = {
   status_code: T.int,
   grpc_status: T.int,
   grpc_message: T.string,
+  grpc_service: T.string,
+  grpc_method: T.string,
   request: MESSAGE_TYPE,
   response: MESSAGE_TYPE,
   bytes_in: T.int,
@@ -297,6 +306,16 @@ class RecordActivation {
 
   get grpc_message() {
     return this.#r.grpc_message ?? '';
+  }
+
+  /** `shop.Inventory` of a gRPC call's `/shop.Inventory/Reserve`; empty for other records. */
+  get grpc_service() {
+    return grpcPathPart(this.#r, 1);
+  }
+
+  /** `Reserve` of a gRPC call's `/shop.Inventory/Reserve`; empty for other records. */
+  get grpc_method() {
+    return grpcPathPart(this.#r, 2);
   }
   get request() {
     if (this.#request === null) this.#request = messageValue(this.#r.request, this.#decodeBodies);

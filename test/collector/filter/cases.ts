@@ -44,6 +44,10 @@ export const CASES: FilterCase[] = [
   { filter: '!has(src.pod)', ids: ['r06'] },
   { filter: 'has(call.status_code) && !has(call.grpc_status)', ids: ['r01', 'r02', 'r03', 'r08', 'r09', 'r12'] },
   { filter: 'grpc && grpc_status != 0', ids: ['r04'] },
+  { filter: 'grpc_service == "payment.Payment"', ids: ['r04'] },
+  { filter: 'grpc && grpc_method == "List"', ids: ['r05'] },
+  // Not gRPC: the service is empty even where the path has two segments.
+  { filter: 'grpc_service == ""', ids: except('r04', 'r05') },
   { filter: 'error == "timeout" || error == "reset"', ids: ['r06', 'r10'] },
   { filter: 'has(call.error)', ids: ['r06', 'r10'] },
   { filter: 'error != "reset"', ids: ['r10'] },
