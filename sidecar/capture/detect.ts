@@ -7,6 +7,7 @@
  * HTTP/1 may still be an inline Redis command (`PING`, `SET k v`). HTTP/1 wins a line both
  * could be (`GET k` waits for its line end only when it is not a request line).
  */
+import { detectMysqlGreeting } from '../mysql/detect.ts';
 import { detectPostgres } from '../postgres/detect.ts';
 import { detectRedis } from '../redis/detect.ts';
 
@@ -83,16 +84,24 @@ export function detectProtocol(firstBytes: Uint8Array): DetectedProtocol {
   return 'tcp';
 }
 
-/**
- * The server spoke first. An HTTP/2 server sends its SETTINGS frame (9-byte header: type 4 on
- * stream 0) as soon as the connection opens, often before the client's preface has crossed
- * the proxy: then the client's first bytes decide. Anything else is opaque here (greetings of
- * server-first protocols are recognised by the caller's own detectors).
- */
-export function detectServerFirst(firstBytes: Uint8Array): 'client-decides' | 'need-more' | undefined {
-  const b = firstBytes;
+/** An HTTP/2 server's SETTINGS frame (9-byte header: type 4, stream 0, no flags but ACK). */
+function h2ServerSettings(b: Uint8Array): 'client-decides' | 'need-more' | undefined {
   if (b.length < 9) return b.length >= 4 && b[3] !== 0x04 ? undefined : 'need-more';
   const length = (b[0] << 16) | (b[1] << 8) | b[2];
   const streamZero = (b[5] & 0x7f) === 0 && b[6] === 0 && b[7] === 0 && b[8] === 0;
   return b[3] === 0x04 && (b[4] & ~0x01) === 0 && streamZero && length % 6 === 0 ? 'client-decides' : undefined;
+}
+
+/**
+ * The server spoke first. A MySQL/MariaDB greeting names its protocol. An HTTP/2 server sends
+ * its SETTINGS frame as soon as the connection opens, often before the client's preface has
+ * crossed the proxy: then the client's first bytes decide. Anything else (SMTP, SSH banners)
+ * is opaque.
+ */
+export function detectServerFirst(firstBytes: Uint8Array): 'mysql' | 'client-decides' | 'need-more' | undefined {
+  const mysql = detectMysqlGreeting(firstBytes);
+  if (mysql === 'mysql') return 'mysql';
+  const h2 = h2ServerSettings(firstBytes);
+  if (h2 === 'client-decides') return h2;
+  return mysql === 'need-more' || h2 === 'need-more' ? 'need-more' : undefined;
 }

@@ -1,7 +1,7 @@
 /**
- * The real parsers behind the tap: the detector, and a session per detected protocol — HTTP/1
+ * The real parsers behind the tap: the detectors, and a session per detected protocol — HTTP/1
  * (with WebSocket and h2c after an upgrade), HTTP/2 (gRPC calls decoded on top), Redis,
- * PostgreSQL, app TLS handshake metadata (passed-through TLS), and opaque sessions for
+ * PostgreSQL, MySQL (from the server's greeting), app TLS handshake metadata (passed-through TLS), and opaque sessions for
  * everything else.
  */
 import { detectProtocol, detectServerFirst } from '../capture/detect.ts';
@@ -12,6 +12,7 @@ import { toGrpcExchange } from '../grpc/grpc-exchange.ts';
 import { createH2cUpgradeSession, createHttp2Session } from '../http2/session.ts';
 import { createHttp1Session } from '../http1/session.ts';
 import type { UpgradeSessionFactory } from '../http1/upgrade.ts';
+import { createMysqlSession } from '../mysql/session.ts';
 import { createPostgresSession } from '../postgres/session.ts';
 import { createRedisSession } from '../redis/session.ts';
 import { createAppTlsSession } from '../tls/session.ts';
@@ -50,6 +51,8 @@ export function createCaptureFactory(options: CaptureFactoryOptions = {}): Captu
           return createRedisSession(ctx);
         case 'postgres':
           return createPostgresSession(ctx);
+        case 'mysql':
+          return createMysqlSession(ctx);
         case 'tls':
           return createAppTlsSession(ctx);
         default:

@@ -17,7 +17,8 @@ import { spawnInNetns, sh } from '../../lab/netns.ts';
 import type { CallRecordJson } from '../../record/record-json.ts';
 import { APP_UID, MeshLab, NODE, Proc, REPO, eventually, sleep } from './harness.ts';
 
-const PORTS = { h2c: 8081, grpc: 50051, ws: 8082, redis: 6380, postgres: 5432 };
+const PORTS = { h2c: 8081, grpc: 50051, ws: 8082, redis: 6380, postgres: 5432, mysql: 3306 };
+const MYSQL_PASSWORD = `my-${randomBytes(6).toString('hex')}`;
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const PG_PASSWORD = `pg-${randomBytes(6).toString('hex')}`;
 const dir = await mkdtemp(join(tmpdir(), 'meshtap-protocols-'));
@@ -60,6 +61,23 @@ const postgres = lab.adopt(
   ),
 );
 await postgres.waitFor(/ready to accept connections/);
+
+// MariaDB, Debian's, as a third database in the server pod (server-first: its greeting is detected).
+const myDir = join(dir, 'mysql');
+const installDb = spawnSync('mariadb-install-db', ['--no-defaults', '--user=root', `--datadir=${join(myDir, 'data')}`, '--auth-root-authentication-method=normal', '--skip-test-db'], { encoding: 'utf8' });
+if (installDb.status !== 0) throw new Error(`mariadb-install-db: ${installDb.stderr}`);
+const mariadb = lab.adopt(
+  new Proc(
+    'mariadb',
+    spawnInNetns(lab.server.netns, '/usr/sbin/mariadbd', [
+      '--no-defaults', '--user=root', `--datadir=${join(myDir, 'data')}`, `--socket=${join(myDir, 'sock')}`, `--port=${PORTS.mysql}`,
+      '--bind-address=0.0.0.0', `--pid-file=${join(myDir, 'pid')}`, '--skip-log-bin', '--innodb-buffer-pool-size=16M', '--skip-name-resolve',
+    ]),
+  ),
+);
+await mariadb.waitFor(/ready for connections/, 60_000);
+const mysqlSetup = spawnSync('ip', ['netns', 'exec', lab.server.netns, 'mariadb', '--no-defaults', '-S', join(myDir, 'sock'), '-u', 'root', '-e', `CREATE USER 'app'@'%' IDENTIFIED BY '${MYSQL_PASSWORD}'; CREATE DATABASE shop; GRANT ALL ON shop.* TO 'app'@'%';`], { encoding: 'utf8' });
+if (mysqlSetup.status !== 0) throw new Error(`mariadb setup: ${mysqlSetup.stderr}`);
 
 const marker = () => randomBytes(4).toString('hex');
 const text = (m: CallRecordJson['request']) => (m === undefined ? '' : 'text' in m.body ? m.body.text : Buffer.from(m.body.base64, 'base64').toString('latin1'));
@@ -199,6 +217,26 @@ void t.test('PostgreSQL: psql and node-postgres through both sidecars: statement
   const everything = JSON.stringify(await lab.calls(1000));
   t.notOk(everything.includes(PG_PASSWORD), 'the password is nowhere in what the collector holds');
   t.ok((await lab.calls(1000, 'postgres && method == "STARTUP"')).length >= 2, 'the logins are recorded by both sidecars');
+});
+
+void t.test('MySQL: the mariadb client through both sidecars: login masked, queries, rows, error codes', async (t) => {
+  const m = marker();
+  const sql = `CREATE TABLE items_${m} (id INT PRIMARY KEY, name VARCHAR(40)); INSERT INTO items_${m} VALUES (1, 'tea-${m}'), (2, 'cup'); SELECT id, name FROM items_${m} ORDER BY id; SELECT * FROM missing_${m}`;
+  const run = await lab.clientExec('sh', ['-c', `mariadb --no-defaults -h ${lab.server.ip} -P ${PORTS.mysql} -u app -p'${MYSQL_PASSWORD}' --skip-ssl --batch shop -e "${sql}" 2>&1; true`]);
+  t.match(run.stdout, new RegExp(`tea-${m}`), 'the client got its rows');
+  t.match(run.stdout, /ERROR 1146/, 'and the error');
+  const calls = await lab.waitForCalls('mysql records', (c) => c.protocol === 'mysql' && JSON.stringify(c).includes(m), 8);
+  for (const mine of both(calls)) {
+    const label = mine[0]?.observer;
+    const select = mine.find((c) => c.method === 'SELECT' && text(c.request).includes(`items_${m}`));
+    t.match(select, { path: 'shop', response: { headers: { rows: '2' } } }, `${label}: the select with its row count`);
+    t.ok(text(select?.response).includes(`tea-${m}`), `${label}: its rows`);
+    t.match(mine.find((c) => c.error === 'server_error'), { error_detail: /1146/ }, `${label}: the error code`);
+  }
+  const logins = (await lab.calls(1000, 'mysql && method == "CONNECT"')).filter((c) => c.request?.headers.user === 'app');
+  t.ok(logins.length >= 2, 'the login recorded by both sidecars');
+  t.ok(logins.every((c) => c.redacted.includes('request.body')), 'its auth data masked');
+  t.notOk(JSON.stringify(await lab.calls(1000)).includes(MYSQL_PASSWORD), 'the password is nowhere in what the collector holds');
 });
 
 void t.test('nothing left behind', async (t) => {

@@ -53,3 +53,12 @@ void t.test('server first: an HTTP/2 SETTINGS frame lets the client decide; bann
   t.equal(detectServerFirst(Buffer.from([0, 0, 12, 4, 0, 0, 0, 0, 1])), undefined, 'SETTINGS on a stream is not a preface');
   t.equal(detectServerFirst(Buffer.from([0, 0, 5, 4, 0, 0, 0, 0, 0])), undefined, 'a length that is not a multiple of 6');
 });
+
+void t.test('server first: a MySQL greeting names MySQL', async (t) => {
+  const { detectServerFirst } = await import('../../../sidecar/capture/detect.ts');
+  const version = Buffer.from('10.11.6-MariaDB-0+deb12u1\0');
+  const payload = Buffer.concat([Buffer.from([10]), version, Buffer.from([7, 0, 0, 0]), Buffer.from('abcdefgh\0'), Buffer.from([0xfe, 0xf7, 8, 2, 0, 0xff, 0x81, 21]), Buffer.alloc(10), Buffer.from('ijklmnopqrst\0mysql_native_password\0')]);
+  const greeting = Buffer.concat([Buffer.from([payload.length & 0xff, payload.length >> 8, 0, 0]), payload]);
+  t.equal(detectServerFirst(greeting), 'mysql');
+  t.equal(detectServerFirst(greeting.subarray(0, 6)), 'need-more', 'half a greeting');
+});
