@@ -18,6 +18,7 @@ const commands: Record<string, CommandEntry> = {
   inject: { summary: 'inject the sidecar into Kubernetes YAML offline', load: () => import('../webhook/inject-cli.ts') },
   collector: { summary: 'receive, enrich, store and export call records', load: () => import('../collector/cli.ts') },
   tap: { summary: 'follow calls live from the collector, one line per call', load: () => import('../collector/tap/cli.ts') },
+  mcp: { summary: 'serve meshtap\'s tools to an AI agent over MCP (stdio), reading the collector', load: () => import('../collector/mcp/cli.ts') },
   dashboard: { summary: 'open a cluster collector\'s dashboard on this machine, with your kubeconfig credentials', load: () => import('../collector/dashboard/cli.ts') },
   lab: { summary: 'run a scenario on this machine: pods as network namespaces, the real pipeline', load: () => import('../lab/cli.ts') },
   check: { summary: 'check that this machine can run the lab', load: () => import('../lab/check.ts') },

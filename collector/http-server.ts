@@ -4,6 +4,7 @@
  * (a filter error adds `position`).
  */
 import { registerDashboard } from './dashboard/routes.ts';
+import { MCP_PATH, registerMcpRoute } from './mcp/http-route.ts';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { CompiledFilter } from './filter/compile.ts';
 import { compileFilter } from './filter/compile.ts';
@@ -17,6 +18,9 @@ import { recordToJson } from '../record/record-json.ts';
 import { buildServiceMap } from './servicemap.ts';
 import type { StreamHub } from './stream.ts';
 import { buildTrace } from './traces.ts';
+import { joinWithPartners, type JoinedCall } from './calls/join.ts';
+import { buildHar, HAR_FILTER } from './calls/har.ts';
+import { harCreator } from './calls/version.ts';
 import {
   COL_ERR_AUTH_UNAVAILABLE,
   COL_ERR_BAD_QUERY,
@@ -160,8 +164,9 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
       return sendError(reply, 403, COL_ERR_HOST, `the API is bound to ${deps.bindHost} and serves only loopback names in the Host header, got ${JSON.stringify(request.headers.host ?? '')}`);
     }
     const path = request.url.split('?')[0];
-    if (!path.startsWith('/api/')) return undefined;
-    const token = bearer(request.headers.authorization) ?? sessions.token(readCookie(request.headers.cookie, SESSION_COOKIE));
+    if (!path.startsWith('/api/') && path !== MCP_PATH) return undefined;
+    // MCP clients send a bearer token; the dashboard's session cookie does not open /mcp.
+    const token = bearer(request.headers.authorization) ?? (path === MCP_PATH ? undefined : sessions.token(readCookie(request.headers.cookie, SESSION_COOKIE)));
     const result = await access.authenticate(token);
     if (!result.ok) {
       metrics.authFailures.inc({ status: String(result.status) });
@@ -186,14 +191,41 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     return reply.header('set-cookie', clearedSessionCookie()).send({ ok: true });
   });
   registerDashboard(app);
+  registerMcpRoute(app, { now });
 
   app.get('/metrics', async (_request, reply) => {
     const text = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(text);
   });
 
+  /** Newest first: at most `want` records the query matches that the viewer may see. */
+  async function listVisible(viewer: Viewer, want: number, since: bigint | undefined, filter: CompiledFilter | undefined, stats: ListStats): Promise<CallRecord[]> {
+    let records = await store.list({ limit: want, since, filter, stats });
+    if (viewer.all) return records;
+    // The store pages by time, not by namespace: read more until a page of visible calls or the end.
+    let fetchLimit = want;
+    let shown: CallRecord[] = await visible(viewer, records);
+    while (shown.length < want && records.length === fetchLimit && !stats.truncated && fetchLimit < want * MAX_VISIBILITY_OVERFETCH) {
+      fetchLimit *= 4;
+      records = await store.list({ limit: fetchLimit, since, filter, stats });
+      shown = await visible(viewer, records);
+    }
+    return shown.slice(0, want);
+  }
+
+  /** `view=call` and `/api/har`: the newest `limit` calls with a matching observation, the other one looked up by its id. */
+  async function listJoined(viewer: Viewer, limit: number, since: bigint | undefined, filter: CompiledFilter | undefined, stats: ListStats): Promise<JoinedCall[]> {
+    const records = await listVisible(viewer, limit * 2, since, filter, stats);
+    return joinWithPartners(records.map(recordToJson), limit, async (id) => {
+      const partner = await store.get(id);
+      return partner !== undefined && (await visible(viewer, [partner])).length > 0 ? recordToJson(partner) : undefined;
+    });
+  }
+
   app.get('/api/calls', async (request, reply) => {
     const query = request.query as Record<string, unknown>;
+    const view = query.view === undefined ? 'record' : single(query.view);
+    if (view !== 'record' && view !== 'call') return sendError(reply, 400, COL_ERR_BAD_QUERY, `view must be record or call, got ${JSON.stringify(view)}`);
     const limit = parseLimit(query.limit);
     if (!limit.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, limit.message);
     const since = parseSince(query.since, now());
@@ -205,18 +237,11 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     const stats: ListStats = { scanned: 0, truncated: false };
     let records: CallRecord[];
     try {
-      records = await store.list({ limit: limit.value, since: since.value, filter: filter.filter, stats });
-      if (!viewer.all) {
-        // The store pages by time, not by namespace: read more until a page of visible calls or the end.
-        let fetchLimit = limit.value;
-        let shown: CallRecord[] = await visible(viewer, records);
-        while (shown.length < limit.value && records.length === fetchLimit && !stats.truncated && fetchLimit < limit.value * MAX_VISIBILITY_OVERFETCH) {
-          fetchLimit *= 4;
-          records = await store.list({ limit: fetchLimit, since: since.value, filter: filter.filter, stats });
-          shown = await visible(viewer, records);
-        }
-        records = shown.slice(0, limit.value);
+      if (view === 'call') {
+        const calls = await listJoined(viewer, limit.value, since.value, filter.filter, stats);
+        return { calls, ...(stats.truncated ? { truncated: true, scanned: stats.scanned } : {}) };
       }
+      records = await listVisible(viewer, limit.value, since.value, filter.filter, stats);
     } catch (err) {
       if (!isMeshtapError(err, COL_ERR_FILTER_BUDGET)) throw err;
       metrics.filterBudgetExceeded.inc({ where: 'list' });
@@ -224,6 +249,32 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     }
     // The row budget (the store's scan limit) was spent before a full page: say so, with what was found.
     return { calls: records.map(recordToJson), ...(stats.truncated ? { truncated: true, scanned: stats.scanned } : {}) };
+  });
+
+  // HAR 1.2 of the HTTP-family calls (one entry per call, the client's observation first), as a download.
+  app.get('/api/har', async (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    const limit = parseLimit(query.limit);
+    if (!limit.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, limit.message);
+    const since = parseSince(query.since, now());
+    if (!since.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, since.message);
+    // The user's filter alone first, so that an error points into their own text.
+    const own = parseFilter(query.filter, reply);
+    if (!own.ok) return own.reply;
+    const filter = parseFilter(own.filter === undefined ? HAR_FILTER : `(${HAR_FILTER}) && (\n${single(query.filter)}\n)`, reply);
+    if (!filter.ok) return filter.reply;
+    const stats: ListStats = { scanned: 0, truncated: false };
+    let calls: JoinedCall[];
+    try {
+      calls = await listJoined(viewerOf(request), limit.value, since.value, filter.filter, stats);
+    } catch (err) {
+      if (!isMeshtapError(err, COL_ERR_FILTER_BUDGET)) throw err;
+      metrics.filterBudgetExceeded.inc({ where: 'list' });
+      return sendError(reply, 400, COL_ERR_FILTER_BUDGET, err.message);
+    }
+    const har = buildHar(calls, harCreator());
+    if (stats.truncated) har.log.comment = `the search stopped after examining ${stats.scanned} records: older matching calls may exist`;
+    return reply.type('application/json').header('content-disposition', 'attachment; filename="meshtap.har"').send(har);
   });
 
   app.get('/api/calls/:id', async (request, reply) => {

@@ -1,17 +1,28 @@
-/** `meshtap tap`: follow calls live from a collector's stream, one line (or JSON object) per call. */
+/**
+ * `meshtap tap`: follow calls live from a collector's stream, one line (or JSON object) per
+ * call, both sidecars' observations of a meshed call joined into one (`--observations`: one
+ * per record, as stored); `-o har` collects calls into one HAR document.
+ */
 import type { CommandIO } from '../../lib/cli.ts';
 import { CLI_ERR_USAGE, parseCommandArgs } from '../../lib/cli.ts';
 import { MeshtapError } from '../../lib/errors.ts';
 import type { CallRecordJson } from '../../record/record-json.ts';
 import { findLabCollector } from '../../lib/lab-locator.ts';
 import { resolveAuthorization } from './credentials.ts';
-import { formatCallLine } from './format.ts';
+import { formatCallLine, formatJoinedCallLine } from './format.ts';
+import { buildCall, callKey, sideOf, type JoinedCall } from '../calls/join.ts';
+import { createLiveJoiner } from '../calls/live-join.ts';
+import { buildHar, harEntry } from '../calls/har.ts';
+import { harCreator } from '../calls/version.ts';
 
 export const DEFAULT_COLLECTOR_URL = 'http://127.0.0.1:8080';
+/** How long a meshed call's first observation waits for the other sidecar's. */
+export const DEFAULT_JOIN_WAIT_MS = 2000;
 
 const USAGE = `usage: meshtap tap [options]
 
-Prints calls as the collector stores them, until Ctrl-C.
+Prints calls as the collector stores them, until Ctrl-C (or --limit). A meshed call, seen by
+both sidecars, is one line with both latencies (client, then server).
 
 options:
   --collector URL      the collector's HTTP API (default: the running lab's, else ${DEFAULT_COLLECTOR_URL})   env MESHTAP_COLLECTOR_URL
@@ -19,7 +30,12 @@ options:
                        else the current kubeconfig user's credentials)   env MESHTAP_COLLECTOR_TOKEN
   -n, --namespace NS   only calls from or to namespace NS
   -f, --filter CEL     only calls the filter matches, e.g. 'http && status_code >= 500'
-  --json               one JSON record per line instead of text
+  -o, --output FORMAT  text (default), json (one JSON object per line: a call, or a record with
+                       --observations) or har (collects calls, prints one HAR 1.2 document at the end)
+  --observations       one item per record (each sidecar's observation) instead of per call
+  --limit N            stop after N calls (HAR: N entries)
+  --join-wait MS       how long a meshed call waits for its other observation (default ${DEFAULT_JOIN_WAIT_MS})
+  --json               one JSON record per line (the same as -o json --observations)
   -h, --help           show this help
 
 Text lines: time (UTC), caller → callee, method and path, status, latency; coloured when
@@ -36,7 +52,38 @@ const OPTIONS = {
   namespace: { type: 'string', short: 'n' },
   filter: { type: 'string', short: 'f' },
   json: { type: 'boolean' },
+  output: { type: 'string', short: 'o' },
+  observations: { type: 'boolean' },
+  limit: { type: 'string' },
+  'join-wait': { type: 'string' },
 } as const;
+
+export type TapOutput = 'text' | 'json' | 'har';
+
+export interface TapMode {
+  output: TapOutput;
+  observations: boolean;
+  limit: number | undefined;
+  joinWaitMs: number;
+}
+
+function positiveInt(name: string, raw: string, max: number, min = 1): number {
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new MeshtapError(CLI_ERR_USAGE, `${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  return Number(raw);
+}
+
+/** What to print, from the flags (`--json` is `-o json --observations`, kept for scripts). */
+export function resolveTapMode(values: { json?: boolean; output?: string; observations?: boolean; limit?: string; 'join-wait'?: string }): TapMode {
+  const output = values.output ?? (values.json ? 'json' : 'text');
+  if (output !== 'text' && output !== 'json' && output !== 'har') throw new MeshtapError(CLI_ERR_USAGE, `--output must be text, json or har, got "${output}"`);
+  if (values.json && output !== 'json') throw new MeshtapError(CLI_ERR_USAGE, `--json is -o json --observations; it cannot be combined with -o ${output}`);
+  return {
+    output,
+    observations: values.observations === true || values.json === true,
+    limit: values.limit === undefined ? undefined : positiveInt('--limit', values.limit, 1_000_000),
+    joinWaitMs: values['join-wait'] === undefined ? DEFAULT_JOIN_WAIT_MS : positiveInt('--join-wait', values['join-wait'], 60_000, 0),
+  };
+}
 
 /** The filter sent to the collector and where the user's part starts in it. */
 export function buildTapFilter(namespace: string | undefined, filter: string | undefined): { source: string | undefined; userOffset: number } {
@@ -133,6 +180,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   const rawUrl = values.collector ?? (io.env.MESHTAP_COLLECTOR_URL || findLabCollector()?.url || DEFAULT_COLLECTOR_URL);
   const base = parseCollectorUrl(rawUrl, fromFlag ? '--collector' : io.env.MESHTAP_COLLECTOR_URL ? 'MESHTAP_COLLECTOR_URL' : 'the default collector URL');
   if (values.namespace !== undefined && values.namespace.trim() === '') throw new MeshtapError(CLI_ERR_USAGE, '--namespace must not be empty');
+  const mode = resolveTapMode(values);
   const { source, userOffset } = buildTapFilter(values.namespace, values.filter);
   const url = new URL('api/stream', base.href.endsWith('/') ? base : `${base.href}/`);
   const authorization = await resolveAuthorization(base, { ...(values.token !== undefined ? { token: values.token } : {}), env: io.env });
@@ -140,6 +188,57 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
 
   const color = (io.stdout as { isTTY?: boolean }).isTTY === true && (io.env.NO_COLOR === undefined || io.env.NO_COLOR === '');
   const abort = new AbortController();
+  const apiBase = base.href.endsWith('/') ? base.href : `${base.href}/`;
+  // A meshed call's other observation may be stored without matching the filter: ask for it by id.
+  const lookup = async (id: string): Promise<CallRecordJson | undefined> => {
+    const res = await fetch(new URL(`api/calls/${encodeURIComponent(id)}`, apiBase), { headers: authorization ? { authorization } : {}, signal: abort.signal });
+    if (res.status !== 200) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    return ((await res.json()) as { call?: CallRecordJson }).call;
+  };
+  let emitted = 0;
+  let limitReached = false;
+  const harCalls: JoinedCall[] = [];
+  const deliver = (line: () => string, call: () => JoinedCall): void => {
+    if (limitReached) return;
+    if (mode.output === 'har') {
+      const c = call();
+      if (harEntry(c) === undefined) return;
+      harCalls.push(c);
+    } else {
+      io.stdout.write(`${line()}\n`);
+    }
+    emitted++;
+    if (mode.limit !== undefined && emitted >= mode.limit) {
+      limitReached = true;
+      abort.abort();
+    }
+  };
+  const live = createLiveJoiner({
+    waitMs: mode.joinWaitMs,
+    lookup,
+    emit: (call) => deliver(() => (mode.output === 'json' ? JSON.stringify(call) : formatJoinedCallLine(call, { color })), () => call),
+  });
+  const onRecord = (record: CallRecordJson): void => {
+    if (!mode.observations) {
+      live.add(record);
+      return;
+    }
+    const side = sideOf(record);
+    deliver(
+      () => (mode.output === 'json' ? JSON.stringify(record) : formatCallLine(record, { color })),
+      () => buildCall(`${callKey(record)}#${record.id}`, side === 'client' ? record : undefined, side === 'server' ? record : undefined),
+    );
+  };
+  /** Whatever is still waiting for a partner is printed as it is; a HAR document is printed whole. */
+  const finish = async (): Promise<void> => {
+    if (pipeClosed) return;
+    live.flush();
+    await live.idle();
+    if (mode.output === 'har') io.stdout.write(`${JSON.stringify(buildHar(harCalls, harCreator()), null, 2)}\n`);
+  };
   let interrupted = false;
   const onSigint = (): void => {
     interrupted = true;
@@ -160,7 +259,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     try {
       res = await fetch(url, { headers: { accept: 'text/event-stream', ...(authorization ? { authorization } : {}) }, signal: abort.signal });
     } catch (err) {
-      if (interrupted || pipeClosed) return 0;
+      if (interrupted || pipeClosed || limitReached) return 0;
       io.stderr.write(`meshtap tap: cannot reach the collector at ${base.origin}: ${causeText(err)}\n`);
       return 1;
     }
@@ -189,7 +288,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
         } catch {
           return;
         }
-        io.stdout.write(values.json ? `${JSON.stringify(record)}\n` : `${formatCallLine(record, { color })}\n`);
+        onRecord(record);
       } else if (event.event === 'dropped') {
         const count = (JSON.parse(event.data) as { count?: number }).count ?? 0;
         io.stderr.write(`meshtap tap: ${count} calls were skipped: this terminal fell behind the collector\n`);
@@ -199,11 +298,13 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     try {
       for await (const chunk of res.body!) parse(decoder.decode(chunk as Uint8Array, { stream: true }));
     } catch (err) {
-      if (interrupted || pipeClosed) return 0;
+      await finish();
+      if (interrupted || pipeClosed || limitReached) return 0;
       io.stderr.write(`meshtap tap: lost the connection to the collector at ${base.origin}: ${causeText(err)}\n`);
       return 1;
     }
-    if (interrupted || pipeClosed) return 0;
+    await finish();
+    if (interrupted || pipeClosed || limitReached) return 0;
     io.stderr.write(`meshtap tap: the collector at ${base.origin} closed the stream (stopped or restarted)\n`);
     return 1;
   } finally {

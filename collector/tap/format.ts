@@ -146,3 +146,29 @@ export function formatCallLine(r: CallRecordJson, options: FormatOptions): strin
   const status = color === undefined ? formatStatus(r) : paint(formatStatus(r), color, options.color);
   return `${time}  ${route}  ${method}${path}${said}  ${status}  ${formatLatency(r.elapsed_us)}`;
 }
+
+/** The joined-call shape `formatJoinedCallLine` reads (`collector/calls/join.ts`). */
+export interface CallLineInput {
+  client?: CallRecordJson;
+  server?: CallRecordJson;
+  one_sided?: 'client' | 'server';
+  src: EndpointJson;
+  dst: EndpointJson;
+  latency: { client_us?: number; server_us?: number; network_us?: number };
+}
+
+/**
+ * One line per call: the client's view (caller from the client, callee from the server, which
+ * names its own pod), and the server's latency next to the client's when both sides saw it. A
+ * meshed call whose other side never arrived says which side it is; an unmeshed peer's call
+ * (one side by nature) reads exactly like its record.
+ */
+export function formatJoinedCallLine(call: CallLineInput, options: FormatOptions): string {
+  const base = (call.client ?? call.server)!;
+  const line = formatCallLine({ ...base, src: call.src, dst: call.dst }, options);
+  if (call.client !== undefined && call.server !== undefined && call.latency.server_us !== undefined) {
+    return `${line} ${paint(`(server ${formatLatency(call.latency.server_us)})`, ANSI.dim, options.color)}`;
+  }
+  if (call.one_sided !== undefined && base.tls.mesh) return `${line}  ${paint(`(${call.one_sided} side only)`, ANSI.dim, options.color)}`;
+  return line;
+}

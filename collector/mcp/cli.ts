@@ -1,0 +1,90 @@
+/** `meshtap mcp`: meshtap's MCP tools over stdio, for a local AI agent, reading a collector's HTTP API. */
+import type { Readable, Writable } from 'node:stream';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import type { CommandIO } from '../../lib/cli.ts';
+import { CLI_ERR_USAGE, parseCommandArgs } from '../../lib/cli.ts';
+import { MeshtapError } from '../../lib/errors.ts';
+import { findLabCollector } from '../../lib/lab-locator.ts';
+import { resolveAuthorization } from '../tap/credentials.ts';
+import { createHttpApiClient } from './api-client.ts';
+import { createMcpServer } from './server.ts';
+import { MCP_TOOLS } from './tools.ts';
+
+export const DEFAULT_COLLECTOR_URL = 'http://127.0.0.1:8080';
+
+const USAGE = `usage: meshtap mcp [options]
+
+Serves meshtap's MCP tools (${MCP_TOOLS.map((t) => t.name).join(', ')}) over stdio to an AI
+agent, reading the collector's HTTP API. stdout carries the protocol; messages go to stderr.
+
+options:
+  --collector URL   the collector's HTTP API (default: the running lab's, else ${DEFAULT_COLLECTOR_URL})   env MESHTAP_COLLECTOR_URL
+  --token TOKEN     bearer token for the API (default: the lab's token for the lab's collector,
+                    else the current kubeconfig user's credentials)   env MESHTAP_COLLECTOR_TOKEN
+  -h, --help        show this help
+
+An MCP client starts it, e.g. {"mcpServers": {"meshtap": {"command": "npx", "args": ["meshtap", "mcp"]}}}.
+A collector serves the same tools itself at /mcp (Streamable HTTP, same bearer token).
+
+Exit: 0 when the client closes stdin (or on SIGINT/SIGTERM), 2 for a usage error.
+`;
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  collector: { type: 'string' },
+  token: { type: 'string' },
+} as const;
+
+function parseCollectorUrl(raw: string, name: string): URL {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new MeshtapError(CLI_ERR_USAGE, `${name} must be an http:// or https:// URL, got "${raw}"`);
+  }
+  return url;
+}
+
+export async function run(argv: string[], io: CommandIO): Promise<number> {
+  const { values } = parseCommandArgs('mcp', argv, OPTIONS);
+  if (values.help) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  const fromFlag = values.collector !== undefined;
+  const rawUrl = values.collector ?? (io.env.MESHTAP_COLLECTOR_URL || findLabCollector()?.url || DEFAULT_COLLECTOR_URL);
+  const base = parseCollectorUrl(rawUrl, fromFlag ? '--collector' : io.env.MESHTAP_COLLECTOR_URL ? 'MESHTAP_COLLECTOR_URL' : 'the default collector URL');
+  if (values.token !== undefined && values.token.trim() === '') throw new MeshtapError(CLI_ERR_USAGE, '--token must not be empty');
+  const authorization = await resolveAuthorization(base, { ...(values.token !== undefined ? { token: values.token } : {}), env: io.env });
+
+  const api = createHttpApiClient({ baseUrl: base, authorization });
+  const server = createMcpServer({ api, now: () => BigInt(Date.now()) * 1_000_000n });
+  const transport = new StdioServerTransport(io.stdin as Readable, io.stdout as Writable);
+
+  let finish: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const onSignal = (): void => finish();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // The client ends the session by closing our stdin.
+  io.stdin.on('end', onSignal);
+  io.stdin.on('close', onSignal);
+  transport.onclose = onSignal;
+  try {
+    await server.connect(transport);
+    io.stderr.write(`meshtap mcp: serving ${MCP_TOOLS.length} tools over stdio for the collector at ${base.href}${authorization === undefined ? ' (no credentials found: give --token if it asks for them)' : ''}\n`);
+    await done;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    io.stdin.off('end', onSignal);
+    io.stdin.off('close', onSignal);
+    await server.close().catch(() => {});
+  }
+  return 0;
+}

@@ -1,0 +1,277 @@
+/**
+ * What the MCP tools answer with, computed from record JSON: a short form of one call, error
+ * and latency summaries per edge, and the per-edge differences between two windows. Pure: the
+ * tools fetch, these shape.
+ */
+import type { CallRecordJson } from '../../record/record-json.ts';
+import { grpcStatusName } from '../../record/grpc-status.ts';
+import { isErrorCall, percentile } from '../servicemap.ts';
+import { endpointName } from '../tap/format.ts';
+
+type EndpointJson = CallRecordJson['src'];
+
+/** Longest path shown in a call's short form; anything longer says how much was cut. */
+export const MAX_PATH_CHARS = 2048;
+
+export function clipText(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…[+${text.length - max} chars]`;
+}
+
+/** ns since the epoch (decimal string) → ISO 8601 UTC with milliseconds. */
+export function isoTime(ns: string | bigint): string {
+  const text = String(ns);
+  if (!/^\d{1,20}$/.test(text)) return text;
+  const date = new Date(Number(BigInt(text) / 1_000_000n));
+  return Number.isNaN(date.getTime()) ? text : date.toISOString();
+}
+
+/** ns → an RFC 3339 literal to the nanosecond (for CEL's `timestamp()`). */
+export function rfc3339Ns(ns: bigint): string {
+  const ms = ns / 1_000_000n;
+  const seconds = new Date(Number(ms)).toISOString().slice(0, 19);
+  const fraction = (ns % 1_000_000_000n).toString().padStart(9, '0');
+  return `${seconds}.${fraction}Z`;
+}
+
+const latencyMs = (us: number): number => Math.round(us / 10) / 100;
+const rate = (n: number): number => Math.round(n * 10_000) / 10_000;
+
+/** HTTP status (a number); gRPC `NAME(code)`; `error` when the exchange failed without a status; null when there is none (opaque TCP). */
+export function callStatus(r: Pick<CallRecordJson, 'protocol' | 'status_code' | 'grpc_status' | 'error'>): number | string | null {
+  if (r.protocol === 'grpc' && r.grpc_status !== undefined) return `${grpcStatusName(r.grpc_status)}(${r.grpc_status})`;
+  if (r.status_code !== undefined) return r.status_code;
+  if (r.error !== undefined) return 'error';
+  return null;
+}
+
+/** The status an error is grouped by in summaries: `503`, `UNAVAILABLE`, `error=timeout`. */
+export function errorKey(r: Pick<CallRecordJson, 'protocol' | 'status_code' | 'grpc_status' | 'error'>): string {
+  if (r.error !== undefined) return `error=${r.error}`;
+  if (r.grpc_status !== undefined && r.grpc_status !== 0) return grpcStatusName(r.grpc_status);
+  return String(r.status_code ?? '?');
+}
+
+export interface CallBrief {
+  id: string;
+  time: string;
+  protocol: string;
+  observer: string;
+  method?: string;
+  path?: string;
+  status: number | string | null;
+  error?: string;
+  latency_ms: number;
+  src: string;
+  dst: string;
+  trace_id?: string;
+}
+
+/** The same object without its undefined properties (absent, as in the record JSON). */
+export function withoutUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** One call in a few fields: what search results and traces list. */
+export function briefCall(r: CallRecordJson): CallBrief {
+  return withoutUndefined<CallBrief>({
+    id: r.id,
+    time: isoTime(r.start),
+    protocol: r.protocol,
+    observer: r.observer,
+    method: r.method,
+    path: r.path === undefined ? undefined : clipText(r.path, MAX_PATH_CHARS),
+    status: callStatus(r),
+    error: r.error === undefined ? undefined : r.error_detail !== undefined ? `${r.error}: ${clipText(r.error_detail, 200)}` : r.error,
+    latency_ms: latencyMs(r.elapsed_us),
+    src: endpointName(r.src),
+    dst: endpointName(r.dst),
+    trace_id: r.trace_id,
+  });
+}
+
+/**
+ * A caller is named without its (ephemeral) port when nothing else is known of it; a callee
+ * with its port: edges then group calls by who called what.
+ */
+function edgeEnd(e: EndpointJson, side: 'src' | 'dst'): string {
+  if (e.workload || e.pod || e.service || side === 'dst') return endpointName(e);
+  return e.namespace ? `${e.namespace}/${e.ip}` : e.ip;
+}
+
+export function edgeName(r: Pick<CallRecordJson, 'src' | 'dst'>): string {
+  return `${edgeEnd(r.src, 'src')} → ${edgeEnd(r.dst, 'dst')}`;
+}
+
+/**
+ * Both sidecars of a meshed call record it (same `connection_id` and `ordinal`): keep one
+ * record per call, the caller's (outbound) when there are both, as the service map does.
+ */
+export function onePerCall(records: readonly CallRecordJson[]): CallRecordJson[] {
+  const chosen = new Map<string, CallRecordJson>();
+  for (const r of records) {
+    const key = `${r.connection_id}\u0000${r.ordinal}`;
+    const seen = chosen.get(key);
+    if (seen === undefined || (seen.observer === 'inbound' && r.observer === 'outbound')) chosen.set(key, r);
+  }
+  return [...chosen.values()];
+}
+
+export interface EdgeStats {
+  edge: string;
+  calls: number;
+  errors: number;
+  error_rate: number;
+  /** 4xx answers: not errors of the callee, but rejected requests (429s among them). */
+  http_4xx: number;
+  p50_ms: number;
+  p99_ms: number;
+  /** The most frequent error statuses, `[status, count]`, most frequent first. */
+  top_errors: [string, number][];
+}
+
+interface Acc {
+  edge: string;
+  latencies: number[];
+  errors: number;
+  http4xx: number;
+  errorKinds: Map<string, number>;
+}
+
+function accumulate(records: readonly CallRecordJson[]): Map<string, Acc> {
+  const edges = new Map<string, Acc>();
+  for (const r of onePerCall(records)) {
+    const edge = edgeName(r);
+    let acc = edges.get(edge);
+    if (acc === undefined) {
+      acc = { edge, latencies: [], errors: 0, http4xx: 0, errorKinds: new Map() };
+      edges.set(edge, acc);
+    }
+    acc.latencies.push(r.elapsed_us);
+    if (isErrorCall(r)) {
+      acc.errors++;
+      const key = errorKey(r);
+      acc.errorKinds.set(key, (acc.errorKinds.get(key) ?? 0) + 1);
+    } else if (r.status_code !== undefined && r.status_code >= 400 && r.status_code < 500) {
+      acc.http4xx++;
+    }
+  }
+  return edges;
+}
+
+function statsOf(acc: Acc, topErrors: number): EdgeStats {
+  const sorted = [...acc.latencies].sort((a, b) => a - b);
+  const top = [...acc.errorKinds.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, topErrors);
+  return {
+    edge: acc.edge,
+    calls: sorted.length,
+    errors: acc.errors,
+    error_rate: rate(acc.errors / sorted.length),
+    http_4xx: acc.http4xx,
+    p50_ms: latencyMs(percentile(sorted, 50)),
+    p99_ms: latencyMs(percentile(sorted, 99)),
+    top_errors: top,
+  };
+}
+
+/** Per edge, most errors first, then most calls. */
+export function edgeSummaries(records: readonly CallRecordJson[], topErrors = 3): EdgeStats[] {
+  return [...accumulate(records).values()].map((acc) => statsOf(acc, topErrors)).sort((a, b) => b.errors - a.errors || b.calls - a.calls || a.edge.localeCompare(b.edge));
+}
+
+export interface WindowSide {
+  calls: number;
+  error_rate: number | null;
+  p99_ms: number | null;
+}
+
+export interface EdgeChange {
+  edge: string;
+  /** `new`: no calls in window A; `gone`: none in window B. */
+  change?: 'new' | 'gone';
+  calls: [number, number];
+  error_rate: [number | null, number | null];
+  p99_ms: [number | null, number | null];
+  delta: {
+    /** Change of the call rate (calls per second, so windows of different lengths compare), in percent; absent for new or gone edges. */
+    rate_pct?: number;
+    /** B − A, in rate units (0.25 = 25 percentage points). */
+    error_rate?: number;
+    p99_ms?: number;
+  };
+  top_errors_b: [string, number][];
+  /** How big the change is; rows are sorted by it. */
+  score: number;
+}
+
+/**
+ * How much an edge changed, one number: the largest of the error-rate change (10 × its
+ * percentage points / 100, so +10 points = 1), the p99 ratio (log2: doubling = 1) and half the
+ * call-rate ratio (log2, with one call of slack so a few calls on a quiet edge do not dominate).
+ */
+export function changeScore(a: WindowSide, b: WindowSide, lengthRatio: number): number {
+  const errA = a.error_rate ?? 0;
+  const errB = b.error_rate ?? 0;
+  const errorTerm = Math.abs(errB - errA) * 10;
+  const p99Term = a.p99_ms !== null && b.p99_ms !== null ? Math.abs(Math.log2((b.p99_ms + 1) / (a.p99_ms + 1))) : 0;
+  const trafficTerm = 0.5 * Math.abs(Math.log2((b.calls * lengthRatio + 1) / (a.calls + 1)));
+  return Math.round(Math.max(errorTerm, p99Term, trafficTerm) * 1000) / 1000;
+}
+
+/**
+ * Per edge seen in either window: calls, error rate and p99 in each, and the deltas, biggest
+ * change first. `lengthA`/`lengthB` are the windows' lengths (any unit, same for both).
+ */
+export function compareWindows(a: readonly CallRecordJson[], b: readonly CallRecordJson[], lengthA: number, lengthB: number): EdgeChange[] {
+  const accA = accumulate(a);
+  const accB = accumulate(b);
+  const lengthRatio = lengthB > 0 ? lengthA / lengthB : 1;
+  const side = (acc: Acc | undefined): WindowSide => {
+    if (acc === undefined) return { calls: 0, error_rate: null, p99_ms: null };
+    const s = statsOf(acc, 0);
+    return { calls: s.calls, error_rate: s.error_rate, p99_ms: s.p99_ms };
+  };
+  const names = new Set([...accA.keys(), ...accB.keys()]);
+  const rows: EdgeChange[] = [];
+  for (const edge of names) {
+    const sa = side(accA.get(edge));
+    const sb = side(accB.get(edge));
+    const delta: EdgeChange['delta'] = {};
+    if (sa.calls > 0 && sb.calls > 0) {
+      delta.rate_pct = Math.round(((sb.calls * lengthRatio) / sa.calls - 1) * 1000) / 10;
+      delta.error_rate = rate(sb.error_rate! - sa.error_rate!);
+      delta.p99_ms = Math.round((sb.p99_ms! - sa.p99_ms!) * 100) / 100;
+    }
+    const accB1 = accB.get(edge);
+    rows.push({
+      edge,
+      ...(sa.calls === 0 ? { change: 'new' as const } : sb.calls === 0 ? { change: 'gone' as const } : {}),
+      calls: [sa.calls, sb.calls],
+      error_rate: [sa.error_rate, sb.error_rate],
+      p99_ms: [sa.p99_ms, sb.p99_ms],
+      delta,
+      top_errors_b: accB1 === undefined ? [] : statsOf(accB1, 3).top_errors,
+      score: changeScore(sa, sb, lengthRatio),
+    });
+  }
+  return rows.sort((x, y) => y.score - x.score || y.calls[1] - x.calls[1] || x.edge.localeCompare(y.edge));
+}
+
+const AGO_NS: Record<string, bigint> = { ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n, d: 86_400_000_000_000n };
+
+/**
+ * An instant for a window bound: an RFC 3339 timestamp with its zone (`2025-11-24T16:00:00Z`,
+ * `…17:00:00.5+01:00`), `now`, or a duration ago (`90m` = 90 minutes before `now`). ns since
+ * the epoch, or a message saying what is expected.
+ */
+export function parseInstant(text: string, now: bigint): { ok: true; ns: bigint } | { ok: false; message: string } {
+  const t = text.trim();
+  if (t.toLowerCase() === 'now') return { ok: true, ns: now };
+  const ago = /^(\d{1,9})(ms|s|m|h|d)$/.exec(t);
+  if (ago) return { ok: true, ns: now - BigInt(ago[1]) * AGO_NS[ago[2]] };
+  const rfc = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})$/.exec(t);
+  const ms = rfc ? Date.parse(`${rfc[1]}T${rfc[2]}${rfc[4].toUpperCase()}`) : NaN;
+  if (!rfc || Number.isNaN(ms)) {
+    return { ok: false, message: `expected an ISO 8601 / RFC 3339 time with its zone (2025-11-24T16:00:00Z), "now" or a duration ago (30m, 2h), got ${JSON.stringify(text)}` };
+  }
+  return { ok: true, ns: BigInt(ms) * 1_000_000n + BigInt((rfc[3] ?? '').padEnd(9, '0')) };
+}

@@ -1,0 +1,407 @@
+/**
+ * The MCP tools, over a `CollectorApi`: the same definitions serve `meshtap mcp` (stdio, the
+ * API over HTTP) and the collector's `/mcp` (the API in-process, with the caller's token).
+ * Outputs are compact JSON, bounded in size; a problem (a filter the collector rejects, no
+ * credentials, an unknown id) is a tool error (`isError`) with the collector's message.
+ */
+import { z } from 'zod';
+import type { CallRecordJson } from '../../record/record-json.ts';
+import type { ApiAnswer, CollectorApi } from './api-client.ts';
+import { briefCall, clipText, compareWindows, edgeSummaries, isoTime, parseInstant, rfc3339Ns, withoutUndefined } from './summaries.ts';
+
+export interface ToolResult {
+  [key: string]: unknown;
+  content: { type: 'text'; text: string }[];
+  isError?: boolean;
+}
+
+export interface ToolContext {
+  api: CollectorApi;
+  /** ns since the epoch. */
+  now: () => bigint;
+}
+
+export interface McpTool {
+  name: string;
+  title: string;
+  description: string;
+  inputSchema: z.ZodRawShape;
+  call(args: unknown, ctx: ToolContext): Promise<ToolResult>;
+}
+
+/** Most records the API returns in one answer. */
+const API_PAGE = 1000;
+
+function defineTool<S extends z.ZodRawShape>(def: {
+  name: string;
+  title: string;
+  description: string;
+  inputSchema: S;
+  run(args: z.output<z.ZodObject<S>>, ctx: ToolContext): Promise<ToolResult>;
+}): McpTool {
+  const schema = z.object(def.inputSchema);
+  return {
+    name: def.name,
+    title: def.title,
+    description: def.description,
+    inputSchema: def.inputSchema,
+    async call(args, ctx) {
+      const parsed = schema.safeParse(args ?? {});
+      if (!parsed.success) return fail(`invalid arguments: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')}`);
+      return def.run(parsed.data, ctx);
+    },
+  };
+}
+
+export function ok(value: unknown): ToolResult {
+  return { content: [{ type: 'text', text: JSON.stringify(value) }] };
+}
+
+export function fail(message: string): ToolResult {
+  return { content: [{ type: 'text', text: `Error: ${message}` }], isError: true };
+}
+
+interface ApiError {
+  code?: string;
+  message?: string;
+  position?: { offset: number; line: number; column: number };
+}
+
+function apiError(answer: ApiAnswer): ApiError | undefined {
+  const error = (answer.body as { error?: ApiError } | undefined)?.error;
+  return typeof error === 'object' && error !== null ? error : undefined;
+}
+
+/** A caret under the position the collector named in the filter. */
+function caret(filter: string, position: ApiError['position']): string {
+  if (position === undefined) return '';
+  const line = filter.split('\n')[position.line - 1];
+  if (line === undefined) return '';
+  return `\n  ${line}\n  ${' '.repeat(Math.max(0, position.column - 1))}^`;
+}
+
+/** The tool error for an answer that is not a 200, in the collector's words. */
+export function answerProblem(answer: ApiAnswer, filter?: string): ToolResult {
+  if (answer.status === 0) return fail(answer.problem ?? 'the collector could not be reached');
+  const error = apiError(answer);
+  const said = error?.message ?? answer.problem ?? 'no message';
+  const code = error?.code !== undefined ? ` (${error.code})` : '';
+  if (answer.status === 400 && error?.code?.startsWith('COL_ERR_FILTER_') === true) {
+    return fail(`the collector rejected the filter${code}: ${said}${filter !== undefined ? caret(filter, error.position) : ''}\nFix the CEL filter (see the search_calls description for its variables) and call again.`);
+  }
+  if (answer.status === 400) return fail(`the collector rejected the request${code}: ${said}`);
+  if (answer.status === 401 || answer.status === 403) {
+    return fail(`the collector refused the request (${answer.status}${code}): ${said}. meshtap mcp takes --token or MESHTAP_COLLECTOR_TOKEN; /mcp takes "Authorization: Bearer <token>".`);
+  }
+  if (answer.status === 404) return fail(said);
+  return fail(`the collector answered ${answer.status}${code}: ${said}`);
+}
+
+type Calls = { calls: CallRecordJson[]; truncated?: boolean; scanned?: number };
+
+/** The user's filter and our own conditions as one CEL expression (the user's text kept on its own lines, so its positions stay readable). */
+export function combineFilter(user: string | undefined, ...clauses: string[]): string | undefined {
+  const parts = [...(user !== undefined && user.trim() !== '' ? [`(\n${user}\n)`] : []), ...clauses];
+  return parts.length === 0 ? undefined : parts.join(' && ');
+}
+
+interface Collected {
+  records: CallRecordJson[];
+  /** `max` calls were read: more may match. */
+  capped: boolean;
+  /** The collector's row budget ran out before a full page. */
+  scanLimited: boolean;
+}
+
+/**
+ * Up to `max` matching calls, newest first, in pages of the API's maximum: each next page asks
+ * for calls that started no later than the earliest one seen (the store pages by arrival, so
+ * this is close to, not exactly, "the next older calls"; ids already seen are skipped).
+ */
+async function collectCalls(
+  ctx: ToolContext,
+  options: { filter: string | undefined; since?: string; untilNs?: bigint; max: number },
+): Promise<{ ok: true; value: Collected } | { ok: false; result: ToolResult }> {
+  const seen = new Set<string>();
+  const records: CallRecordJson[] = [];
+  let upper: string | undefined = options.untilNs !== undefined ? `start < timestamp("${rfc3339Ns(options.untilNs)}")` : undefined;
+  let scanLimited = false;
+  let capped = false;
+  for (let page = 0; records.length < options.max; page++) {
+    // Later pages overlap the earliest instant already read: ask for whole pages.
+    const limit = page === 0 ? Math.min(API_PAGE, options.max) : API_PAGE;
+    const filter = combineFilter(options.filter, ...(upper !== undefined ? [upper] : []));
+    const answer = await ctx.api.get('/api/calls', { filter, limit, since: options.since });
+    if (answer.status !== 200) {
+      // Our own clauses are known good: a rejected filter is the user's, told against their own text.
+      if (answer.status === 400 && options.filter !== undefined && filter !== options.filter) {
+        const alone = await ctx.api.get('/api/calls', { filter: options.filter, limit: 1, since: options.since });
+        if (alone.status !== 200) return { ok: false, result: answerProblem(alone, options.filter) };
+      }
+      return { ok: false, result: answerProblem(answer, options.filter) };
+    }
+    const body = answer.body as Calls;
+    if (body.truncated === true) scanLimited = true;
+    let fresh = 0;
+    let earliest: bigint | undefined;
+    for (const r of body.calls) {
+      const start = BigInt(r.start);
+      if (earliest === undefined || start < earliest) earliest = start;
+      if (seen.has(r.id)) continue;
+      seen.add(r.id);
+      fresh++;
+      if (records.length < options.max) records.push(r);
+      else capped = true;
+    }
+    if (body.calls.length < limit || fresh === 0 || earliest === undefined || scanLimited) break;
+    if (records.length >= options.max) {
+      capped = true;
+      break;
+    }
+    upper = `start <= timestamp("${rfc3339Ns(earliest)}")`;
+  }
+  return { ok: true, value: { records, capped, scanLimited } };
+}
+
+function spanOf(records: readonly CallRecordJson[]): { oldest: string; newest: string } | undefined {
+  if (records.length === 0) return undefined;
+  let lo = BigInt(records[0].start);
+  let hi = lo;
+  for (const r of records) {
+    const s = BigInt(r.start);
+    if (s < lo) lo = s;
+    if (s > hi) hi = s;
+  }
+  return { oldest: isoTime(lo), newest: isoTime(hi) };
+}
+
+const CEL_HELP = `CEL over one call record. Variables: protocol booleans http, http2, grpc, ws, redis, postgres, mysql, tcp; method, path (with query string), authority, status_code (int), grpc_status (int), grpc_message, error ("reset", "timeout", "unpaired", "closed", "upstream_unreachable", "server_error", …), error_detail, elapsed_us (int, microseconds), start/end (timestamps), trace_id, observer ("outbound" = caller's sidecar, "inbound" = callee's), src/dst endpoints {namespace, workload, pod, service, ip, port, node, labels}, request/response {headers (lower-case map), body (string), body_size, truncated}. Absent fields never match (status_code >= 500 is false for TCP). Examples: 'status_code >= 500 && dst.workload == "payment"', 'path.startsWith("/api/orders") && method == "POST"', 'response.body.contains("order-42")', 'grpc && grpc_status != 0', 'error == "timeout"', 'elapsed_us > 1000000', 'src.namespace == "shop" && start > timestamp("2025-11-24T16:00:00Z")', 'true' for everything.`;
+
+const filterSchema = (what: string) => z.string().max(8192).describe(`CEL filter: ${what}, e.g. 'status_code >= 500 && dst.workload == "payment"' ('true' for all calls; variables in the tool description).`);
+const optionalFilter = (what: string) => z.string().max(8192).optional().describe(`Optional CEL filter (same language as search_calls): ${what}. Omit for all calls.`);
+
+const searchCalls = defineTool({
+  name: 'search_calls',
+  title: 'Search calls',
+  description: `Find API calls captured by meshtap (HTTP, gRPC, Redis, SQL, TCP between Kubernetes workloads) with a CEL filter; newest first. Each result: id, time, protocol, observer, method, path (full, with query string), status (HTTP code, gRPC NAME(code), or "error"), error, latency_ms, src and dst (namespace/workload, else pod, else ip:port), trace_id. A meshed call appears twice (observer outbound = the caller's view, inbound = the callee's). Use get_call with an id for headers and bodies, get_trace with a trace_id for the whole request flow. Filter language: ${CEL_HELP}`,
+  inputSchema: {
+    filter: filterSchema('which calls to return'),
+    limit: z.number().int().min(1).max(200).default(20).describe('Most calls to return (1–200, default 20).'),
+  },
+  async run({ filter, limit }, ctx) {
+    const answer = await ctx.api.get('/api/calls', { filter, limit });
+    if (answer.status !== 200) return answerProblem(answer, filter);
+    const body = answer.body as Calls;
+    const calls = body.calls.map(briefCall);
+    const note =
+      body.truncated === true
+        ? `the collector stopped after examining ${body.scanned ?? 'many'} stored calls: there may be older matches; narrow the filter (e.g. add a start > timestamp(...) bound)`
+        : calls.length === limit
+          ? `limit of ${limit} reached: more calls match; narrow the filter or raise limit (max 200)`
+          : undefined;
+    return ok(withoutUndefined({ count: calls.length, calls, note }));
+  },
+});
+
+/** Longest header value shown by get_call. */
+const MAX_HEADER_CHARS = 1000;
+
+type MessageJson = NonNullable<CallRecordJson['request']>;
+
+function clipMessage(m: MessageJson, maxBody: number, name: string, notes: string[]): MessageJson {
+  const clipMap = (map: Record<string, string> | undefined): Record<string, string> | undefined =>
+    map === undefined ? undefined : Object.fromEntries(Object.entries(map).map(([k, v]) => [k, clipText(v, MAX_HEADER_CHARS)]));
+  const body = m.body;
+  let clipped = body;
+  if ('text' in body && body.text.length > maxBody) {
+    clipped = { text: body.text.slice(0, maxBody) };
+    notes.push(`${name}.body: first ${maxBody} of ${body.text.length} characters shown (raise max_body_chars for more)`);
+  } else if ('base64' in body && body.base64.length > maxBody) {
+    clipped = { base64: body.base64.slice(0, maxBody - (maxBody % 4)) };
+    notes.push(`${name}.body: first ${maxBody - (maxBody % 4)} of ${body.base64.length} base64 characters shown (raise max_body_chars for more)`);
+  }
+  if (m.truncated) notes.push(`${name}.body: the sidecar captured only part of the body (body_size ${m.body_size} bytes on the wire)`);
+  return withoutUndefined({ ...m, headers: clipMap(m.headers) ?? {}, trailers: clipMap(m.trailers), body: clipped });
+}
+
+const getCall = defineTool({
+  name: 'get_call',
+  title: 'Get one call in full',
+  description:
+    'One call by id (from search_calls or get_trace), in full: timing (ns), both endpoints with Kubernetes identity, TLS, method, path, status, request and response headers and bodies as captured (secrets already masked by the sidecar; masked fields are listed in "redacted"). Bodies are {"text": …} or {"base64": …}, cut to max_body_chars with a note.',
+  inputSchema: {
+    id: z.string().min(1).max(256).describe('The call id.'),
+    max_body_chars: z.number().int().min(0).max(65536).default(4000).describe('Longest request/response body shown, in characters (default 4000, max 65536).'),
+  },
+  async run({ id, max_body_chars }, ctx) {
+    const answer = await ctx.api.get(`/api/calls/${encodeURIComponent(id)}`);
+    if (answer.status !== 200) return answerProblem(answer);
+    const call = (answer.body as { call: CallRecordJson }).call;
+    const notes: string[] = [];
+    const shown: CallRecordJson = { ...call };
+    if (call.request) shown.request = clipMessage(call.request, max_body_chars, 'request', notes);
+    if (call.response) shown.response = clipMessage(call.response, max_body_chars, 'response', notes);
+    return ok(withoutUndefined({ summary: briefCall(call), call: shown, notes: notes.length > 0 ? notes : undefined }));
+  },
+});
+
+interface ServiceMapJson {
+  since: string;
+  until: string;
+  edges: { source: string; target: string; protocols: string[]; requests: number; rate_per_s: number; errors: number; error_rate: number; p50_ms: number; p99_ms: number }[];
+  truncated: boolean;
+}
+
+const serviceMap = defineTool({
+  name: 'service_map',
+  title: 'Service map',
+  description:
+    'Who calls whom over a recent window: one edge per caller → callee (workloads as namespace/workload; namespace/pod/NAME, namespace/service/NAME or ip/ADDR when the workload is unknown) with protocols, requests, rate_per_s, errors (5xx, non-OK gRPC, failed exchanges), error_rate (0–1), p50_ms and p99_ms. Each meshed call counted once. Busiest edges first. Start here to see the topology and where errors or latency are.',
+  inputSchema: {
+    window: z.string().max(64).optional().describe('How far back: a duration (30s, 15m, 2h, 1d; default 15m) or an RFC 3339 start time (2025-11-24T16:00:00Z).'),
+    limit: z.number().int().min(1).max(500).default(100).describe('Most edges to return (default 100).'),
+  },
+  async run({ window, limit }, ctx) {
+    const answer = await ctx.api.get('/api/servicemap', { since: window });
+    if (answer.status !== 200) return answerProblem(answer);
+    const map = answer.body as ServiceMapJson;
+    const edges = [...map.edges].sort((a, b) => b.requests - a.requests || b.errors - a.errors);
+    return ok(
+      withoutUndefined({
+        since: isoTime(map.since),
+        until: isoTime(map.until),
+        edge_count: edges.length,
+        edges: edges.slice(0, limit).map((e) => ({
+          edge: `${e.source} → ${e.target}`,
+          protocols: e.protocols,
+          requests: e.requests,
+          rate_per_s: e.rate_per_s,
+          errors: e.errors,
+          error_rate: e.error_rate,
+          p50_ms: e.p50_ms,
+          p99_ms: e.p99_ms,
+        })),
+        note: [
+          edges.length > limit ? `${edges.length - limit} quieter edges left out (raise limit)` : undefined,
+          map.truncated ? 'the window held more calls than the collector reads for a map: the newest were used' : undefined,
+        ]
+          .filter(Boolean)
+          .join('; ') || undefined,
+      }),
+    );
+  },
+});
+
+/** Most spans get_trace lists. */
+const MAX_TRACE_SPANS = 200;
+
+const getTrace = defineTool({
+  name: 'get_trace',
+  title: 'Get a trace',
+  description:
+    'The calls of one trace (trace_id from search_calls or get_call), ordered by start: each with id, parent_id, depth (0 = root), offset_ms from the trace start, latency_ms, observer, protocol, method, path, status, src → dst. Shows how a request fanned out and which hop failed or was slow. At most 200 calls.',
+  inputSchema: {
+    trace_id: z.string().min(1).max(256).describe('The trace id (32 hex characters for W3C traces).'),
+  },
+  async run({ trace_id }, ctx) {
+    const answer = await ctx.api.get(`/api/traces/${encodeURIComponent(trace_id)}`);
+    if (answer.status !== 200) return answerProblem(answer);
+    const trace = answer.body as { trace_id: string; calls: { call: CallRecordJson; parent_id?: string; depth: number }[] };
+    const first = trace.calls.length > 0 ? BigInt(trace.calls[0].call.start) : 0n;
+    const spans = trace.calls.slice(0, MAX_TRACE_SPANS).map((e) => {
+      const { trace_id: _omit, time: _time, ...brief } = briefCall(e.call);
+      return withoutUndefined({
+        depth: e.depth,
+        parent_id: e.parent_id,
+        offset_ms: Number((BigInt(e.call.start) - first) / 1000n) / 1000,
+        ...brief,
+      });
+    });
+    return ok(
+      withoutUndefined({
+        trace_id: trace.trace_id,
+        start: trace.calls.length > 0 ? isoTime(trace.calls[0].call.start) : undefined,
+        span_count: trace.calls.length,
+        spans,
+        note: trace.calls.length > MAX_TRACE_SPANS ? `first ${MAX_TRACE_SPANS} of ${trace.calls.length} calls shown` : undefined,
+      }),
+    );
+  },
+});
+
+const maxCalls = (dflt: number) => z.number().int().min(1).max(5000).default(dflt).describe(`Most calls read (default ${dflt}, max 5000): the newest matching calls are summarised.`);
+
+const edgeSummary = defineTool({
+  name: 'edge_summary',
+  title: 'Error and latency per edge',
+  description:
+    'Error and latency summary per edge (caller → callee) over the newest calls matching an optional CEL filter and time bound: calls, errors (5xx, non-OK gRPC, failed exchanges), error_rate (0–1), http_4xx, p50_ms, p99_ms, top_errors [[status, count]…]. Each meshed call counted once. Most errors first. Use it to find which dependency fails or is slow; then search_calls on that edge for examples.',
+  inputSchema: {
+    filter: optionalFilter('which calls to summarise, e.g. \'dst.namespace == "shop"\''),
+    since: z.string().max(64).optional().describe('Only calls that started after this: a duration back from now (15m, 2h) or an RFC 3339 time. Default: no bound (the newest max_calls calls).'),
+    max_calls: maxCalls(1000),
+  },
+  async run({ filter, since, max_calls }, ctx) {
+    const got = await collectCalls(ctx, { filter, since, max: max_calls });
+    if (!got.ok) return got.result;
+    const { records, capped, scanLimited } = got.value;
+    const edges = edgeSummaries(records);
+    const notes = [
+      capped ? `max_calls (${max_calls}) reached: the newest ${max_calls} matching calls were summarised, more may match (raise max_calls or narrow filter/since)` : undefined,
+      scanLimited ? 'the collector stopped scanning before the end: older matches were not read' : undefined,
+      edges.length > 100 ? `${edges.length - 100} more edges left out` : undefined,
+    ].filter((n): n is string => n !== undefined);
+    return ok(withoutUndefined({ calls_read: records.length, span: spanOf(records), edges: edges.slice(0, 100), note: notes.length > 0 ? notes.join('; ') : undefined }));
+  },
+});
+
+const instant = (what: string) => z.string().max(64).describe(`${what}: ISO 8601 / RFC 3339 with zone (2025-11-24T16:00:00Z), "now", or a duration ago (90m, 2h).`);
+
+const whatChanged = defineTool({
+  name: 'what_changed',
+  title: 'What changed between two windows',
+  description:
+    'Compare two time windows (A = before/baseline, B = after/incident) per edge (caller → callee): calls [A, B], error_rate [A, B] (0–1), p99_ms [A, B], delta {rate_pct (call rate change, %), error_rate (B−A), p99_ms (B−A)}, change "new"/"gone" for edges seen in one window only, top_errors_b; sorted by biggest change (score: error-rate change, p99 ratio, traffic ratio). Answers "what is different since the incident started". Optional CEL filter narrows both windows.',
+  inputSchema: {
+    window_a_start: instant('Start of window A (baseline)'),
+    window_a_end: instant('End of window A'),
+    window_b_start: instant('Start of window B (the period to explain)'),
+    window_b_end: instant('End of window B'),
+    filter: optionalFilter('which calls to compare'),
+    max_calls_per_window: maxCalls(2000),
+  },
+  async run(args, ctx) {
+    const now = ctx.now();
+    const bounds: bigint[] = [];
+    for (const key of ['window_a_start', 'window_a_end', 'window_b_start', 'window_b_end'] as const) {
+      const t = parseInstant(args[key], now);
+      if (!t.ok) return fail(`${key}: ${t.message}`);
+      bounds.push(t.ns);
+    }
+    const [a0, a1, b0, b1] = bounds;
+    if (a1 <= a0) return fail('window A must end after it starts (window_a_end > window_a_start)');
+    if (b1 <= b0) return fail('window B must end after it starts (window_b_end > window_b_start)');
+    const read = (from: bigint, to: bigint) => collectCalls(ctx, { filter: args.filter, since: from.toString(), untilNs: to, max: args.max_calls_per_window });
+    const a = await read(a0, a1);
+    if (!a.ok) return a.result;
+    const b = await read(b0, b1);
+    if (!b.ok) return b.result;
+    const rows = compareWindows(a.value.records, b.value.records, Number(a1 - a0), Number(b1 - b0));
+    const notes = [
+      a.value.capped || a.value.scanLimited ? `window A may hold more calls than were read (${a.value.records.length}): its figures come from the newest of them` : undefined,
+      b.value.capped || b.value.scanLimited ? `window B may hold more calls than were read (${b.value.records.length}): its figures come from the newest of them` : undefined,
+      rows.length > 50 ? `${rows.length - 50} edges with smaller changes left out` : undefined,
+    ].filter((n): n is string => n !== undefined);
+    return ok(
+      withoutUndefined({
+        window_a: { start: isoTime(a0), end: isoTime(a1), records_read: a.value.records.length },
+        window_b: { start: isoTime(b0), end: isoTime(b1), records_read: b.value.records.length },
+        edges: rows.slice(0, 50),
+        note: notes.length > 0 ? notes.join('; ') : undefined,
+      }),
+    );
+  },
+});
+
+/** In the order an MCP client lists them: the call search first. */
+export const MCP_TOOLS: readonly McpTool[] = Object.freeze([searchCalls, getCall, serviceMap, getTrace, edgeSummary, whatChanged]);

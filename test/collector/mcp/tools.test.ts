@@ -1,0 +1,178 @@
+/**
+ * The MCP tool layer's pure parts (short forms, edges, windows, times), `/mcp` seeing only what
+ * the caller's token may see, and `meshtap mcp`'s usage.
+ */
+import { spawnSync } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import t from 'tap';
+import type { AccessControl, Viewer } from '../../../collector/auth/access.ts';
+import { buildHttpApp } from '../../../collector/http-server.ts';
+import { createMemoryStore } from '../../../collector/memory-store.ts';
+import { createCollectorMetrics } from '../../../collector/metrics.ts';
+import { createHttpApiClient, routeWithQuery } from '../../../collector/mcp/api-client.ts';
+import { briefCall, callStatus, changeScore, clipText, compareWindows, edgeName, onePerCall, parseInstant, rfc3339Ns } from '../../../collector/mcp/summaries.ts';
+import { combineFilter, MCP_TOOLS } from '../../../collector/mcp/tools.ts';
+import { createSinkLogger } from '../../../lib/log.ts';
+import { recordToJson } from '../../../record/record-json.ts';
+import { callRecord, T0_NS } from '../helpers.ts';
+
+const repo = fileURLToPath(new URL('../../..', import.meta.url));
+
+void t.test('briefCall: the short form of a call', async (t) => {
+  const grpc = recordToJson(callRecord({ id: 'g', protocol: 'grpc', method: 'POST', path: '/shop.Pay/Charge', status: 200, grpcStatus: 14, elapsedMs: 2.345, src: { ip: '10.0.0.1', port: 41000 }, dst: { namespace: 'shop', pod: 'pay-0' } }));
+  t.same(briefCall(grpc), {
+    id: 'g',
+    time: '2025-11-24T16:00:00.000Z',
+    protocol: 'grpc',
+    observer: 'outbound',
+    method: 'POST',
+    path: '/shop.Pay/Charge',
+    status: 'UNAVAILABLE(14)',
+    latency_ms: 2.35,
+    src: '10.0.0.1:41000',
+    dst: 'shop/pay-0',
+  });
+  const tcp = recordToJson(callRecord({ id: 'c', protocol: 'tcp', error: 'reset' }));
+  t.equal(callStatus(tcp), 'error');
+  t.equal(briefCall(tcp).error, 'reset');
+  t.equal(callStatus(recordToJson(callRecord({ id: 'o', protocol: 'tcp' }))), null);
+  const long = recordToJson(callRecord({ id: 'l', path: `/q?${'a'.repeat(3000)}` }));
+  t.match(briefCall(long).path, /^\/q\?a+…\[\+955 chars\]$/);
+  t.equal(clipText('abc', 3), 'abc');
+});
+
+void t.test('edges: callers without identity by IP, one record per meshed call', async (t) => {
+  const r = recordToJson(callRecord({ id: 'x', src: { ip: '10.0.0.7', port: 50000 }, dst: { ip: '10.0.0.9', port: 80 } }));
+  t.equal(edgeName(r), '10.0.0.7 → 10.0.0.9:80', 'the ephemeral port of the caller is left out');
+  const inbound = recordToJson(callRecord({ id: 'i', observer: 'inbound', connectionId: 'k', ordinal: 3 }));
+  const outbound = recordToJson(callRecord({ id: 'o', observer: 'outbound', connectionId: 'k', ordinal: 3 }));
+  const other = recordToJson(callRecord({ id: 'p', observer: 'inbound', connectionId: 'k', ordinal: 4 }));
+  t.same(
+    onePerCall([inbound, outbound, other]).map((x) => x.id),
+    ['o', 'p'],
+    'the outbound record of a pair, whatever the order',
+  );
+  t.same(
+    onePerCall([outbound, inbound]).map((x) => x.id),
+    ['o'],
+  );
+});
+
+void t.test('compareWindows and changeScore', async (t) => {
+  const rec = (id: string, at: number, status: number, ms: number) =>
+    recordToJson(callRecord({ id, at, status, elapsedMs: ms, src: { namespace: 'a', workload: 'x' }, dst: { namespace: 'a', workload: 'y' } }));
+  const a = [rec('a1', 0, 200, 10), rec('a2', 1, 200, 10)];
+  const b = [rec('b1', 0, 200, 10), rec('b2', 1, 500, 40), rec('b3', 2, 200, 10), rec('b4', 3, 200, 10)];
+  const [row] = compareWindows(a, b, 60, 60);
+  t.same(row, {
+    edge: 'a/x → a/y',
+    calls: [2, 4],
+    error_rate: [0, 0.25],
+    p99_ms: [10, 40],
+    delta: { rate_pct: 100, error_rate: 0.25, p99_ms: 30 },
+    top_errors_b: [['500', 1]],
+    score: 2.5,
+  });
+  t.equal(changeScore({ calls: 10, error_rate: 0, p99_ms: 10 }, { calls: 10, error_rate: 0, p99_ms: 10 }, 1), 0, 'no change, no score');
+  t.equal(changeScore({ calls: 10, error_rate: 0, p99_ms: 10 }, { calls: 10, error_rate: 0, p99_ms: 21 }, 1), 1, 'p99 doubled (with 1 ms slack)');
+  t.equal(changeScore({ calls: 10, error_rate: 0, p99_ms: 10 }, { calls: 5, error_rate: 0, p99_ms: 10 }, 2), 0, 'same rate over a window half as long');
+});
+
+void t.test('parseInstant and rfc3339Ns', async (t) => {
+  const now = 1_800_000_000_000_000_000n;
+  t.same(parseInstant('2025-11-24T16:00:00.123456789Z', now), { ok: true, ns: 1_764_000_000_123_456_789n });
+  t.same(parseInstant('2025-11-24T17:00:00+01:00', now), { ok: true, ns: 1_764_000_000_000_000_000n });
+  t.same(parseInstant('now', now), { ok: true, ns: now });
+  t.same(parseInstant('90m', now), { ok: true, ns: now - 5_400_000_000_000n });
+  for (const bad of ['2025-11-24T16:00:00', 'yesterday', '2025-13-40T00:00:00Z', '']) t.equal(parseInstant(bad, now).ok, false, JSON.stringify(bad));
+  t.equal(rfc3339Ns(T0_NS + 1_000_000_007n), '2025-11-24T16:00:01.000000007Z');
+  t.equal(combineFilter(undefined), undefined);
+  t.equal(combineFilter('  ', 'start < x'), 'start < x');
+  t.equal(combineFilter('http', 'start < x'), '(\nhttp\n) && start < x');
+  t.equal(routeWithQuery('/api/calls', { filter: 'a == "b"', limit: 5, since: undefined }), '/api/calls?filter=a+%3D%3D+%22b%22&limit=5');
+  t.equal(routeWithQuery('/api/servicemap', {}), '/api/servicemap');
+});
+
+void t.test('the tool layer on its own: bad arguments and an unreachable collector are tool errors', async (t) => {
+  const api = createHttpApiClient({ baseUrl: new URL('http://127.0.0.1:9/'), authorization: undefined, fetch: async () => Promise.reject(Object.assign(new Error('fetch failed'), { cause: { code: 'ECONNREFUSED' } })) });
+  const search = MCP_TOOLS[0];
+  const ctx = { api, now: () => T0_NS };
+  const unreachable = await search.call({ filter: 'http' }, ctx);
+  t.equal(unreachable.isError, true);
+  t.match(unreachable.content[0].text, /cannot reach the collector at http:\/\/127\.0\.0\.1:9: ECONNREFUSED/);
+  const noFilter = await search.call({}, ctx);
+  t.equal(noFilter.isError, true);
+  t.match(noFilter.content[0].text, /invalid arguments: filter/);
+  const notJson = createHttpApiClient({ baseUrl: new URL('http://127.0.0.1:9/prefix'), authorization: 'Bearer x', fetch: async (url, init) => {
+    t.equal(String(url), 'http://127.0.0.1:9/prefix/api/calls?filter=http&limit=20', 'a path prefix is kept');
+    t.equal((init?.headers as Record<string, string>).authorization, 'Bearer x');
+    return new Response('<html>proxy error</html>', { status: 502 });
+  } });
+  const proxied = await search.call({ filter: 'http' }, { api: notJson, now: () => T0_NS });
+  t.equal(proxied.isError, true);
+  t.match(proxied.content[0].text, /the collector answered 502: the collector answered 502 with a body that is not JSON/);
+});
+
+void t.test('/mcp reads the API with the caller\'s own token: a namespace-limited viewer sees only its calls', async (t) => {
+  const viewer: Viewer = { name: 'shop-viewer', all: false, prepare: async () => {}, sees: (s, d) => s === 'shop' || d === 'shop' };
+  const access: AccessControl = { mode: 'kubernetes', authenticate: async (token) => (token === 'shop' ? { ok: true, viewer } : { ok: false, status: 401, message: 'no' }) };
+  const store = createMemoryStore({ maxRecords: 1000 });
+  await store.add([
+    callRecord({ id: 'mine', at: 1, method: 'GET', path: '/a', status: 200, src: { namespace: 'shop', workload: 'web' }, dst: { namespace: 'shop', workload: 'api' }, traceId: 'T' }),
+    callRecord({ id: 'theirs', at: 2, method: 'GET', path: '/b', status: 500, src: { namespace: 'ops', workload: 'cron' }, dst: { namespace: 'ops', workload: 'db' }, traceId: 'T' }),
+  ]);
+  const app = buildHttpApp({ store, access, bindHost: '127.0.0.1', metrics: createCollectorMetrics(() => store.count()), log: createSinkLogger(() => {}) });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(() => app.close());
+  const port = (app.server.address() as AddressInfo).port;
+  const client = new Client({ name: 'meshtap-test', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`), { requestInit: { headers: { authorization: 'Bearer shop' } } }));
+  t.teardown(() => client.close());
+  const text = (r: unknown) => (r as { content: { text: string }[] }).content[0].text;
+  const found = JSON.parse(text(await client.callTool({ name: 'search_calls', arguments: { filter: 'true' } }))) as { calls: { id: string }[] };
+  t.same(
+    found.calls.map((c) => c.id),
+    ['mine'],
+  );
+  const hidden = (await client.callTool({ name: 'get_call', arguments: { id: 'theirs' } })) as { isError?: boolean };
+  t.equal(hidden.isError, true, 'another namespace\'s call does not exist for this viewer');
+  const trace = JSON.parse(text(await client.callTool({ name: 'get_trace', arguments: { trace_id: 'T' } }))) as { spans: { id: string }[] };
+  t.same(
+    trace.spans.map((s) => s.id),
+    ['mine'],
+  );
+  const edges = JSON.parse(text(await client.callTool({ name: 'edge_summary', arguments: {} }))) as { edges: { edge: string }[] };
+  t.same(
+    edges.edges.map((e) => e.edge),
+    ['shop/web → shop/api'],
+  );
+
+  // A session cookie does not open /mcp: only a bearer token does.
+  const res = await fetch(`http://127.0.0.1:${port}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', cookie: 'meshtap_session=whatever' }, body: '{}' });
+  t.equal(res.status, 401);
+  // The loopback Host check applies to /mcp as to the API.
+  const rebinding = await app.inject({ method: 'POST', url: '/mcp', headers: { host: 'evil.example', authorization: 'Bearer shop', 'content-type': 'application/json' }, payload: '{}' });
+  t.equal(rebinding.statusCode, 403);
+});
+
+void t.test('meshtap mcp --help and usage errors', async (t) => {
+  const node = `${repo}node_modules/.bin/node`;
+  const help = spawnSync(node, ['bin/meshtap.ts', 'mcp', '--help'], { cwd: repo, encoding: 'utf8' });
+  t.equal(help.status, 0);
+  t.match(help.stdout, /usage: meshtap mcp.*search_calls, get_call, service_map, get_trace, edge_summary, what_changed.*--collector URL.*--token TOKEN/s);
+  const badUrl = spawnSync(node, ['bin/meshtap.ts', 'mcp', '--collector', 'ftp://x'], { cwd: repo, encoding: 'utf8', input: '' });
+  t.equal(badUrl.status, 2);
+  t.match(badUrl.stderr, /--collector must be an http:\/\/ or https:\/\/ URL, got "ftp:\/\/x"/);
+  const unknown = spawnSync(node, ['bin/meshtap.ts', 'mcp', '--bogus'], { cwd: repo, encoding: 'utf8', input: '' });
+  t.equal(unknown.status, 2);
+  const list = spawnSync(node, ['bin/meshtap.ts', '--help'], { cwd: repo, encoding: 'utf8' });
+  t.match(list.stdout, /\n {2}mcp +serve meshtap's tools to an AI agent/);
+  // stdin closed at once: the server ends cleanly.
+  const closed = spawnSync(node, ['bin/meshtap.ts', 'mcp', '--collector', 'http://127.0.0.1:9', '--token', 'x'], { cwd: repo, encoding: 'utf8', input: '', timeout: 20_000 });
+  t.equal(closed.status, 0, 'exit 0 when the client closes stdin');
+  t.equal(closed.stdout, '', 'nothing but protocol on stdout');
+  t.match(closed.stderr, /meshtap mcp: serving 6 tools over stdio for the collector at http:\/\/127\.0\.0\.1:9\//);
+});
