@@ -258,6 +258,29 @@ export function buildPodPlan(pod: Pod, ctx: PodContext): PodPlan {
   return { volumes: withUsers, processes };
 }
 
+/**
+ * Annotation on a pod (or a Deployment's pod template) naming programs it needs on the node,
+ * comma-separated: `lab up` skips the pod when one is missing, as it does for a missing command.
+ */
+export const REQUIRES_ANNOTATION = 'lab.meshtap.io/requires';
+
+/**
+ * What a pod needs on the node to run (pure): each container's command, except `node` and
+ * `meshtap` (the lab's own) and a relative path (resolved in the working directory at start),
+ * and the programs its `lab.meshtap.io/requires` annotation lists.
+ */
+export function requiredPrograms(pod: Pod): string[] {
+  const out = new Set<string>();
+  for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+    const program = c.command?.[0];
+    if (program === undefined || program === 'node' || program === 'meshtap' || program.includes('$(')) continue;
+    if (program.includes('/') && !program.startsWith('/')) continue;
+    out.add(program);
+  }
+  for (const p of (pod.metadata.annotations?.[REQUIRES_ANNOTATION] ?? '').split(',')) if (p.trim() !== '') out.add(p.trim());
+  return [...out];
+}
+
 /** A probe's port as a number, looking named ports up in the pod's containers. */
 export function resolveProbePort(pod: Pod, portRef: number | string): number | undefined {
   if (typeof portRef === 'number') return portRef;

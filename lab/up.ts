@@ -13,7 +13,7 @@
  */
 import { podEntry } from '../lib/pod-entry.ts';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -33,7 +33,7 @@ import { admitPod } from './admission-client.ts';
 import { LAB_ERR_POD_FAILED, LAB_ERR_PROCESS_FAILED } from './errors.ts';
 import { createBridge, createPodNetns, writeNetnsEtc } from './node-network.ts';
 import { APPS_DIR, LAB_PATH, MESHTAP_BIN, NODE, REPO, demoApps, type ResolvedScenario } from './paths.ts';
-import { buildPodPlan, buildServiceEnv, resolveProbePort, type PodPlan, type ProcessPlan } from './pod-plan.ts';
+import { buildPodPlan, buildServiceEnv, requiredPrograms, resolveProbePort, type PodPlan, type ProcessPlan } from './pod-plan.ts';
 import { waitForProbe, type ProbeTarget } from './probe.ts';
 import { startProcess, tailLog } from './processes.ts';
 import { assignAddresses, parseScenario, type AddressedPod, type AddressedScenario, type Pod } from './scenario.ts';
@@ -66,6 +66,19 @@ export interface UpOptions {
   signal?: AbortSignal;
 }
 
+/** Whether `program` (a path, or a name looked up on `path`) is an executable file on this node. */
+function onNode(program: string, path: string): boolean {
+  const candidates = program.startsWith('/') ? [program] : path.split(':').filter(Boolean).map((dir) => join(dir, program));
+  return candidates.some((file) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
 export class LabStarter {
   readonly state: LabState;
   private readonly options: UpOptions;
@@ -79,10 +92,20 @@ export class LabStarter {
   private tokenIssuer: TokenIssuer | undefined;
   /** What the controller's and the collector's inventory files say, kept in step with the pods. */
   private readonly inventory: InventoryPublisher;
+  /** Pods left out because a program they need is not on this node (their services keep no endpoint). */
+  private readonly skipped: string[] = [];
 
   constructor(options: UpOptions) {
     this.options = options;
-    this.addressed = assignAddresses(parseScenario(options.scenario.files, { demoApps: demoApps() }));
+    const scenario = parseScenario(options.scenario.files, { demoApps: demoApps() });
+    // A pod whose image is not on the node cannot start: like a pull that fails, but the rest
+    // of the scenario (e.g. without its optional Redis or PostgreSQL) still comes up.
+    const runnable = scenario.pods.filter(({ pod }) => {
+      const missing = requiredPrograms(pod).find((program) => !onNode(program, LAB_PATH));
+      if (missing !== undefined) this.skipped.push(`skipping pod ${pod.metadata.namespace}/${pod.metadata.name}: command "${missing}" not found${missing.startsWith('/') ? '' : ' on PATH'}`);
+      return missing === undefined;
+    });
+    this.addressed = assignAddresses({ ...scenario, pods: runnable });
     this.inventory = new InventoryPublisher(this.addressed, () => this.state);
     this.certDir = join(options.stateDir, 'certs');
     this.logDir = join(options.stateDir, 'logs');
@@ -141,6 +164,7 @@ export class LabStarter {
     const { stateDir, progress } = this.options;
     if (this.options.scenario.note) progress(`note: ${this.options.scenario.note}`);
     progress(`scenario ${this.options.scenario.name} (${this.options.scenario.dir}): ${this.addressed.pods.length} pods, ${this.addressed.services.length} services, state in ${stateDir}`);
+    for (const line of this.skipped) progress(`note: ${line}`);
 
     // Certificates: the CA, and the webhook's serving certificate for the bridge address the controller listens on.
     const certsLog = join(this.logDir, 'certs.log');

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { hostname } from 'node:os';
 
 // ---------------------------------------------------------------------------------------------
@@ -152,6 +152,12 @@ export interface ServeOptions {
   port: number;
   host?: string;
   routes: Route[];
+  /** More fields for the `listening` log line (e.g. a second listener's port). */
+  listening?: Record<string, unknown>;
+  /** `Upgrade` requests (WebSocket); without it they are refused. */
+  onUpgrade?: (req: IncomingMessage, socket: Socket, head: Buffer) => void;
+  /** Runs first on SIGTERM, before the server closes (e.g. closing upgraded connections it does not track). */
+  onClosing?: () => void;
   /** Extra work on SIGTERM after the server stopped accepting (closing clients, flushing). */
   onShutdown?: () => void | Promise<void>;
 }
@@ -251,10 +257,12 @@ export function serve(options: ServeOptions): Promise<RunningServer> {
     }
   });
   server.keepAliveTimeout = 5000;
+  if (options.onUpgrade) server.on('upgrade', options.onUpgrade);
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
+      options.onClosing?.();
       // Give in-flight requests a moment; then cut whatever is still open.
       const force = setTimeout(() => server.closeAllConnections(), 3000);
       force.unref();
@@ -283,7 +291,7 @@ export function serve(options: ServeOptions): Promise<RunningServer> {
     server.once('error', reject);
     server.listen(options.port, options.host ?? '0.0.0.0', () => {
       const port = (server.address() as AddressInfo).port;
-      log(app, { msg: 'listening', port, pod });
+      log(app, { msg: 'listening', port, pod, ...options.listening });
       resolve({ port, close });
     });
   });

@@ -4,19 +4,24 @@
  *
  *   browse (list, then one product) · home page · 404s (unknown product, unknown route)
  *   logins (a few with a wrong password) · checkouts with a Luhn-valid test card (a few with
- *   an invalid one → 402; a few with a bad token → 401) · after a 5xx checkout, sometimes a
- *   retry storm: RETRY_BURST immediate retries at once, no backoff
+ *   an invalid one → 402; a few with a bad token → 401), after a placed order sometimes a
+ *   look at it (ORDER_LOOKUP_RATE) · after a 5xx checkout, sometimes a retry storm:
+ *   RETRY_BURST immediate retries at once, no backoff
  *
  * Some actions send `x-api-key` (a secret header), some a `traceparent` (the rest get one from
- * the frontend). One summary line every SUMMARY_INTERVAL_S seconds, and a final one on SIGTERM.
+ * the frontend). One WebSocket stays open to the frontend's order feed (FEED_URL; reopened
+ * FEED_RETRY_MS after it closes) and its messages are counted. One summary line every
+ * SUMMARY_INTERVAL_S seconds (with `ws_messages`), and a final one on SIGTERM.
  * There is no server: the process is the pod.
  *
  * Env: FRONTEND_URL (http://frontend.shop), RATE (5), SUMMARY_INTERVAL_S (10), LOADGEN_SEED (7),
  * API_KEY (a lab-only value), API_KEY_RATE (0.3), RETRY_STORM_RATE (0.5), RETRY_BURST (6),
  * USERS (alice:wonderland,bob:builder,carol:secret123), REQUEST_TIMEOUT_MS (5000),
- * MAX_INFLIGHT (32), DURATION_S (0 = until stopped).
+ * MAX_INFLIGHT (32), DURATION_S (0 = until stopped), FEED_URL (FRONTEND_URL as ws:// + /feed;
+ * "off" for none), FEED_RETRY_MS (2000), ORDER_LOOKUP_RATE (0.5).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
 import { ConfigError, childTraceparent, envInt, envNumber, envString, envUrl, loadConfig, log, seededRandom } from './_common.ts';
 
 const config = loadConfig('loadgen', () => {
@@ -39,8 +44,18 @@ const config = loadConfig('loadgen', () => {
     timeoutMs: envInt('REQUEST_TIMEOUT_MS', 5000, { min: 1, max: 120_000 }),
     maxInflight: envInt('MAX_INFLIGHT', 32, { min: 1, max: 10_000 }),
     durationS: envNumber('DURATION_S', 0, { min: 0, max: 1e7 }),
+    feed: feedUrl(envString('FEED_URL', ''), envUrl('FRONTEND_URL', 'http://frontend.shop')),
+    feedRetryMs: envInt('FEED_RETRY_MS', 2000, { min: 10, max: 600_000 }),
+    lookupRate: envNumber('ORDER_LOOKUP_RATE', 0.5, { min: 0, max: 1 }),
   };
 });
+
+function feedUrl(raw: string, frontend: string): string | undefined {
+  if (raw === 'off') return undefined;
+  if (raw === '') return `${frontend.replace(/^http/, 'ws')}/feed`;
+  if (!/^wss?:\/\/[^/\s]+/.test(raw) || !URL.canParse(raw)) throw new ConfigError(`FEED_URL=${JSON.stringify(raw)}: expected a ws:// URL or "off"`);
+  return raw;
+}
 
 /** Well-known test numbers: Luhn-valid (the sidecar masks them), and one that is not. */
 const GOOD_CARDS = ['4111 1111 1111 1111', '5555555555554444', '4012-8888-8888-1881'];
@@ -61,8 +76,9 @@ interface Counters {
   retries: number;
   storms: number;
   skipped: number;
+  wsMessages: number;
 }
-const zero = (): Counters => ({ actions: 0, requests: 0, ok: 0, clientErrors: 0, serverErrors: 0, networkErrors: 0, retries: 0, storms: 0, skipped: 0 });
+const zero = (): Counters => ({ actions: 0, requests: 0, ok: 0, clientErrors: 0, serverErrors: 0, networkErrors: 0, retries: 0, storms: 0, skipped: 0, wsMessages: 0 });
 const total = zero();
 let window = zero();
 let latencies: number[] = [];
@@ -140,6 +156,8 @@ async function checkout(ctx: Ctx, opts: { badToken?: boolean; badCard?: boolean 
     token = await login(ctx, user);
     if (token) r = await call(ctx, 'POST', '/checkout', { json: cart, token });
   }
+  const orderId = typeof r.body === 'object' && r.body !== null ? (r.body as { orderId?: unknown }).orderId : undefined;
+  if (r.status === 201 && typeof orderId === 'number' && chance(config.lookupRate)) await call(ctx, 'GET', `/orders/${orderId}`, { token });
   if (r.status >= 500 && chance(config.stormRate)) {
     // A badly written client: everyone retries at once, no backoff.
     count('storms');
@@ -187,6 +205,8 @@ function summary(final = false): void {
     retries: c.retries,
     storms: c.storms,
     skipped: c.skipped,
+    ws_messages: c.wsMessages,
+    ws_open: feedSocket?.readyState === WebSocket.OPEN,
     p50_ms: final ? undefined : percentile(latencies, 50),
     p95_ms: final ? undefined : percentile(latencies, 95),
     inflight,
@@ -196,6 +216,36 @@ function summary(final = false): void {
   latencies = [];
   lastError = undefined;
   windowStart = performance.now();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The order feed: one WebSocket, kept open
+
+let feedSocket: WebSocket | undefined;
+let feedRetry: NodeJS.Timeout | undefined;
+let feedProblem: string | undefined;
+
+function openFeed(): void {
+  if (!config.feed || stopping) return;
+  const ws = new WebSocket(config.feed, { headers: { 'user-agent': 'meshtap-loadgen/1' }, handshakeTimeout: config.timeoutMs });
+  feedSocket = ws;
+  ws.on('open', () => {
+    feedProblem = undefined;
+    log('loadgen', { msg: 'feed open', url: config.feed });
+  });
+  // Order status messages, counted (not checked: the feed is for meshtap to see).
+  ws.on('message', () => count('wsMessages'));
+  ws.on('error', (err) => {
+    const problem = err.message;
+    if (problem !== feedProblem) log('loadgen', { level: 'warn', msg: 'feed error', url: config.feed, error: problem });
+    feedProblem = problem;
+  });
+  ws.on('close', (code) => {
+    if (feedSocket === ws) feedSocket = undefined;
+    if (stopping) return;
+    if (code !== 1006 || feedProblem === undefined) log('loadgen', { msg: 'feed closed', code });
+    feedRetry = setTimeout(openFeed, config.feedRetryMs);
+  });
 }
 
 let inflight = 0;
@@ -223,8 +273,12 @@ async function stop(reason: string): Promise<void> {
   stopping = true;
   clearInterval(ticker);
   clearInterval(reporter);
+  clearTimeout(feedRetry);
   log('loadgen', { msg: 'stopping', reason, inflight });
+  const feedClosed = feedSocket && feedSocket.readyState !== WebSocket.CLOSED ? new Promise<void>((r) => feedSocket!.once('close', () => r())) : Promise.resolve();
+  feedSocket?.close(1000, 'loadgen stopping');
   if (inflight > 0) await Promise.race([new Promise<void>((r) => idle.push(r)), sleep(3000)]);
+  await Promise.race([feedClosed, sleep(1000)]);
   summary(true);
   process.exit(0);
 }
@@ -232,4 +286,5 @@ async function stop(reason: string): Promise<void> {
 process.once('SIGTERM', () => void stop('SIGTERM'));
 process.once('SIGINT', () => void stop('SIGINT'));
 if (config.durationS > 0) setTimeout(() => void stop('duration'), config.durationS * 1000).unref();
-log('loadgen', { msg: 'started', frontend: config.frontend, rate: config.rate, seed: config.seed });
+log('loadgen', { msg: 'started', frontend: config.frontend, feed: config.feed ?? null, rate: config.rate, seed: config.seed });
+openFeed();

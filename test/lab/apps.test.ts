@@ -1,15 +1,24 @@
 /**
  * The shop's demo apps as real processes on loopback (pinned Node, ports chosen by the OS,
  * upstream URLs pointing at each other), plus a consistency check of the shop scenario YAML.
+ * The inventory is a real gRPC server (called with @grpc/grpc-js, reflection included), payment's
+ * h2c listener is called with node:http2, the frontend's feed with `ws`, and orders is checked
+ * against a real PostgreSQL 15 (lab/apps/postgres.ts) when Debian's server is installed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import { jwtVerify } from 'jose';
+import pg from 'pg';
 import t from 'tap';
+import WebSocket from 'ws';
 import { parseAllDocuments } from 'yaml';
+import { loadInventory } from '../../lab/apps/_inventory-proto.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 const JWT_SECRET = 'test-secret-for-the-shop-apps-0123456789';
@@ -37,8 +46,11 @@ t.teardown(() => {
   for (const app of started) if (app.child.exitCode === null && app.child.signalCode === null) app.child.kill('SIGKILL');
 });
 
-function spawnApp(name: string, env: Record<string, string>): App {
-  const child = spawn(process.execPath, [join('lab/apps', `${name}.ts`)], {
+function spawnApp(name: string, env: Record<string, string>, options: { uid?: number } = {}): App {
+  const argv = [process.execPath, join('lab/apps', `${name}.ts`)];
+  // As a pod's container runs: another user (PostgreSQL will not run as root).
+  const [cmd, ...args] = options.uid !== undefined ? ['setpriv', `--reuid=${options.uid}`, `--regid=${options.uid}`, '--clear-groups', ...argv] : argv;
+  const child = spawn(cmd, args, {
     cwd: REPO,
     // A clean environment: only what the app is given (like a pod), and not the test runner's hooks.
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PORT: '0', ...env },
@@ -93,6 +105,35 @@ async function startServer(name: string, env: Record<string, string> = {}): Prom
   return app;
 }
 
+/** payment with its h2c listener on a free port too; `h2Url` is that listener. */
+async function startPayment(env: Record<string, string> = {}): Promise<App & { h2Url: string }> {
+  const app = await startServer('payment', { PAYMENT_H2_PORT: '0', ...env });
+  const line = logged(app, (l) => l.msg === 'listening')!;
+  return Object.assign(app, { h2Url: `http://127.0.0.1:${Number(line.h2cPort)}` });
+}
+
+/** The inventory gRPC server on a free port; `url` is its `host:port` target. */
+async function startInventory(env: Record<string, string> = {}): Promise<App> {
+  const app = spawnApp('inventory', { GRPC_PORT: '0', ...env });
+  const line = await waitFor(`inventory to listen (stderr: ${app.stderr.join('')})`, () => logged(app, (l) => l.msg === 'listening'));
+  app.port = Number(line.port);
+  app.url = `127.0.0.1:${app.port}`;
+  return app;
+}
+
+/** A gateway wired to the given upstreams (defaults: the shared stack). */
+function gatewayEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    AUTH_URL: auth.url,
+    CATALOG_URL: catalog.url,
+    PAYMENT_URL: payment.url,
+    PAYMENT_H2_URL: payment.h2Url,
+    ORDERS_URL: orders.url,
+    INVENTORY_ADDR: inventory.url,
+    ...overrides,
+  };
+}
+
 async function stop(app: App): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (app.child.exitCode === null && app.child.signalCode === null) app.child.kill('SIGTERM');
   const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${app.name} did not exit within 6 s of SIGTERM`)), 6000).unref());
@@ -121,15 +162,16 @@ async function closedPort(): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // The stack
 
-let auth: App, catalog: App, payment: App, orders: App, gateway: App, frontend: App;
+let auth: App, catalog: App, payment: App & { h2Url: string }, orders: App, inventory: App, gateway: App, frontend: App;
 
 t.before(async () => {
   auth = await startServer('auth', { JWT_SECRET });
   catalog = await startServer('catalog');
-  payment = await startServer('payment', { PAYMENT_FAIL_RATE: '0', PAYMENT_SLOW_RATE: '0' });
+  payment = await startPayment({ PAYMENT_FAIL_RATE: '0', PAYMENT_SLOW_RATE: '0' });
   orders = await startServer('orders');
-  gateway = await startServer('gateway', { AUTH_URL: auth.url, CATALOG_URL: catalog.url, PAYMENT_URL: payment.url, ORDERS_URL: orders.url });
-  frontend = await startServer('frontend', { GATEWAY_URL: gateway.url });
+  inventory = await startInventory({ WATCH_INTERVAL_MS: '20' });
+  gateway = await startServer('gateway', gatewayEnv());
+  frontend = await startServer('frontend', { GATEWAY_URL: gateway.url, FEED_SHIP_DELAY_MS: '50' });
 });
 
 void t.test('apps run on the pinned Node', async (t) => {
@@ -207,11 +249,25 @@ void t.test('login, JWT and a checkout end to end', async (t) => {
   const done = await http(`${frontend.url}/checkout`, { json: cart, headers });
   t.equal(done.status, 201, JSON.stringify(done.body));
   t.match(done.body, { orderId: Number, chargeId: /^ch_\d+$/, amount: 2 * 1299 + 499, currency: 'EUR', user: 'alice' });
+  t.same(done.body.reserved, ['sku-1', 'sku-4'], 'both items reserved over gRPC');
+  t.equal(done.body.limitsChecked, true, 'the payment limits were asked over h2c');
+  t.ok(
+    await waitFor('the inventory Reserve lines', () => inventory.lines.filter((l) => l.rpc === 'Reserve' && l.code === 'OK').length >= 2 || undefined),
+    'inventory served Reserve',
+  );
+  const limitsLine = await waitFor('payment h2c log', () => logged(payment, (l) => l.proto === 'h2c' && l.path === '/limits' && l.trace === TRACE_ID));
+  t.match(limitsLine, { method: 'GET', status: 200 }, 'the gateway asked payment /limits over HTTP/2, in the trace');
+  t.equal(orders.lines.find((l) => l.level === 'warn')?.msg, 'PG_ADDR is not set: orders are kept in memory', 'orders warns it uses memory');
 
   const order = await http(`${orders.url}/orders/${done.body.orderId}`);
   t.equal(order.status, 200);
-  t.match(order.body, { id: done.body.orderId, user: 'alice', amount: 3097, chargeId: done.body.chargeId, items: [{ id: 1, qty: 2 }, { id: 4, qty: 1 }] });
+  t.match(order.body, { id: done.body.orderId, user: 'alice', amount: 3097, chargeId: done.body.chargeId, items: [{ id: 1, qty: 2 }, { id: 4, qty: 1 }], storage: 'memory' });
   t.equal((await http(`${orders.url}/orders/424242`)).status, 404, 'unknown order → 404');
+  const mine = await http(`${frontend.url}/orders/${done.body.orderId}`, { headers: { authorization: `Bearer ${token}` } });
+  t.match(mine, { status: 200, body: { id: done.body.orderId, user: 'alice' } }, 'the buyer looks the order up through frontend → gateway → orders');
+  const bob = (await http(`${auth.url}/login`, { json: { user: 'bob', password: 'builder' } })).body.token as string;
+  t.equal((await http(`${frontend.url}/orders/${done.body.orderId}`, { headers: { authorization: `Bearer ${bob}` } })).status, 404, 'someone else\'s order → 404');
+  t.equal((await http(`${frontend.url}/orders/${done.body.orderId}`)).status, 401, 'no token → 401');
 
   // The trace went frontend → gateway → auth, payment, orders; not to catalog.
   for (const [app, route] of [
@@ -230,10 +286,10 @@ void t.test('login, JWT and a checkout end to end', async (t) => {
 
 void t.test('payment honours forced outcomes and is repeatable', async (t) => {
   const charge = { card, amount: 1000 };
-  const failing = await startServer('payment', { PAYMENT_FAIL_RATE: '1', PAYMENT_SLOW_RATE: '0' });
-  const slow = await startServer('payment', { PAYMENT_FAIL_RATE: '0', PAYMENT_SLOW_RATE: '1', PAYMENT_SLOW_MIN_MS: '600', PAYMENT_SLOW_MAX_MS: '700' });
-  const a = await startServer('payment', { PAYMENT_FAIL_RATE: '0.5', PAYMENT_SLOW_RATE: '0', PAYMENT_SEED: '9' });
-  const b = await startServer('payment', { PAYMENT_FAIL_RATE: '0.5', PAYMENT_SLOW_RATE: '0', PAYMENT_SEED: '9' });
+  const failing = await startPayment({ PAYMENT_FAIL_RATE: '1', PAYMENT_SLOW_RATE: '0' });
+  const slow = await startPayment({ PAYMENT_FAIL_RATE: '0', PAYMENT_SLOW_RATE: '1', PAYMENT_SLOW_MIN_MS: '600', PAYMENT_SLOW_MAX_MS: '700' });
+  const a = await startPayment({ PAYMENT_FAIL_RATE: '0.5', PAYMENT_SLOW_RATE: '0', PAYMENT_SEED: '9' });
+  const b = await startPayment({ PAYMENT_FAIL_RATE: '0.5', PAYMENT_SLOW_RATE: '0', PAYMENT_SEED: '9' });
 
   for (let i = 0; i < 3; i++) t.match(await http(`${failing.url}/charge`, { json: charge }), { status: 503, body: { error: String } }, 'fail rate 1 → 503');
 
@@ -258,7 +314,7 @@ void t.test('payment honours forced outcomes and is repeatable', async (t) => {
   t.ok(seqA.includes(201) && seqA.includes(503), `fail rate 0.5 mixes outcomes: ${seqA.join(' ')}`);
 
   // A failing payment surfaces as a 502 from the gateway, and no order is written.
-  const gw = await startServer('gateway', { AUTH_URL: auth.url, CATALOG_URL: catalog.url, PAYMENT_URL: failing.url, ORDERS_URL: orders.url });
+  const gw = await startServer('gateway', gatewayEnv({ PAYMENT_URL: failing.url, PAYMENT_H2_URL: failing.h2Url }));
   const token = (await http(`${auth.url}/login`, { json: { user: 'bob', password: 'builder' } })).body.token as string;
   const ordersBefore = orders.lines.filter((l) => l.route === '/orders').length;
   const r = await http(`${gw.url}/api/checkout`, { json: { items: [{ id: 2, qty: 1 }], card }, headers: { authorization: `Bearer ${token}` } });
@@ -269,10 +325,227 @@ void t.test('payment honours forced outcomes and is repeatable', async (t) => {
 });
 
 void t.test('an upstream that is down is a 502, not a crash', async (t) => {
-  const gw = await startServer('gateway', { AUTH_URL: auth.url, CATALOG_URL: `http://127.0.0.1:${await closedPort()}`, PAYMENT_URL: payment.url, ORDERS_URL: orders.url });
+  const gw = await startServer('gateway', gatewayEnv({ CATALOG_URL: `http://127.0.0.1:${await closedPort()}` }));
   t.match(await http(`${gw.url}/api/products`), { status: 502, body: { error: /unreachable/ } });
   t.equal((await http(`${gw.url}/healthz`)).status, 200, 'still serving');
   t.same(await stop(gw), { code: 0, signal: null });
+});
+
+// ---------------------------------------------------------------------------------------------
+// gRPC, HTTP/2, WebSocket, PostgreSQL
+
+type Callback<T> = (err: grpc.ServiceError | null, res?: T) => void;
+
+void t.test('inventory: Reserve, NOT_FOUND, WatchStock and server reflection over gRPC', async (t) => {
+  const inv = await startInventory({ INVENTORY_STOCK: 'sku-1:3,sku-2:10', WATCH_UPDATES: '4', WATCH_INTERVAL_MS: '10' });
+  const { Inventory } = loadInventory();
+  const client = new Inventory(inv.url, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    Reserve(req: unknown, cb: Callback<{ id: string; remaining: number }>): void;
+    WatchStock(req: unknown): grpc.ClientReadableStream<{ sku: string; level: number }>;
+  };
+  t.teardown(() => client.close());
+  const reserve = (req: unknown) =>
+    new Promise<{ err: grpc.ServiceError | null; res?: { id: string; remaining: number } }>((resolve) => client.Reserve(req, (err, res) => resolve({ err, res })));
+
+  const first = await reserve({ sku: 'sku-1', quantity: 2 });
+  t.equal(first.err, null);
+  t.match(first.res, { id: /^rsv_\d{6}$/, remaining: 1 }, 'Reserve answers a Reservation');
+  t.match(await reserve({ sku: 'sku-1', quantity: 2 }), { err: null, res: { remaining: 1 } }, 'a shelf that runs low is restocked');
+  const missing = await reserve({ sku: 'sku-5', quantity: 1 });
+  t.equal(missing.err?.code, grpc.status.NOT_FOUND, 'an unknown sku is NOT_FOUND');
+  t.match(missing.err?.details, /sku-5/);
+  t.equal((await reserve({ sku: 'sku-2', quantity: 0 })).err?.code, grpc.status.INVALID_ARGUMENT, 'quantity 0 is INVALID_ARGUMENT');
+
+  const watch = async (sku: string) => {
+    const levels: number[] = [];
+    const stream = client.WatchStock({ sku });
+    stream.on('data', (m: { sku: string; level: number }) => levels.push(m.level));
+    stream.on('error', () => {}); // the status says it
+    const status = await new Promise<grpc.StatusObject>((resolve) => stream.on('status', resolve));
+    return { levels, status };
+  };
+  const watched = await watch('sku-2');
+  t.equal(watched.status.code, grpc.status.OK, 'WatchStock ends OK');
+  t.same(watched.levels, [10, 10, 10, 10], 'WATCH_UPDATES messages of the level');
+  const unknown = await watch('nope');
+  t.equal(unknown.status.code, grpc.status.NOT_FOUND, 'WatchStock of an unknown sku is NOT_FOUND');
+  t.same(unknown.levels, []);
+
+  // Server reflection: list the services, then fetch the descriptor of shop.Inventory.
+  const reflectionProto = fileURLToPath(import.meta.resolve('@grpc/reflection').replace(/src\/index\.js$/, 'proto/grpc/reflection/v1/reflection.proto'));
+  const def = protoLoader.loadSync(reflectionProto, { keepCase: true });
+  const Reflection = ((grpc.loadPackageDefinition(def).grpc as grpc.GrpcObject).reflection as grpc.GrpcObject).v1 as grpc.GrpcObject;
+  const rc = new (Reflection.ServerReflection as grpc.ServiceClientConstructor)(inv.url, grpc.credentials.createInsecure());
+  t.teardown(() => rc.close());
+  const answers = await new Promise<any[]>((resolve, reject) => {
+    const out: any[] = [];
+    const stream = (rc as any).ServerReflectionInfo() as grpc.ClientDuplexStream<unknown, any>;
+    stream.on('data', (d: any) => out.push(d));
+    stream.on('error', reject);
+    stream.on('end', () => resolve(out));
+    stream.write({ list_services: '' });
+    stream.write({ file_containing_symbol: 'shop.Inventory' });
+    stream.end();
+  });
+  t.ok(
+    answers[0]?.list_services_response?.service.some((s: { name: string }) => s.name === 'shop.Inventory'),
+    `reflection lists shop.Inventory (${JSON.stringify(answers[0]?.list_services_response)})`,
+  );
+  const fd = Buffer.from(answers[1]?.file_descriptor_response?.file_descriptor_proto?.[0] ?? []);
+  t.ok(fd.includes('WatchStock') && fd.includes('ReserveRequest'), 'reflection returns the file descriptor with both methods');
+
+  t.ok(logged(inv, (l) => l.rpc === 'Reserve' && l.code === 'NOT_FOUND' && l.sku === 'sku-5'), 'one log line per RPC, with its code');
+  t.ok(logged(inv, (l) => l.rpc === 'WatchStock' && l.code === 'OK' && l.messages === 4));
+  t.same(await stop(inv), { code: 0, signal: null }, 'inventory exits 0 on SIGTERM');
+});
+
+void t.test('the gateway: NOT_FOUND skus are sold, WatchStock now and then, and a missing inventory or h2c listener is skipped', async (t) => {
+  const token = (await http(`${auth.url}/login`, { json: { user: 'carol', password: 'secret123' } })).body.token as string;
+  const checkout = (gw: App, items: unknown[]) => http(`${gw.url}/api/checkout`, { json: { items, card }, headers: { authorization: `Bearer ${token}` } });
+
+  const inv = await startInventory({ WATCH_INTERVAL_MS: '10' });
+  const watching = await startServer('gateway', gatewayEnv({ INVENTORY_ADDR: inv.url, INVENTORY_WATCH_EVERY: '2' }));
+  const one = await checkout(watching, [{ id: 5, qty: 1 }, { id: 2, qty: 1 }]);
+  t.equal(one.status, 201, JSON.stringify(one.body));
+  t.same(one.body.reserved, ['sku-2']);
+  t.same(one.body.notStocked, ['sku-5'], 'sku-5 is NOT_FOUND at the inventory and sold anyway');
+  t.equal((await checkout(watching, [{ id: 3, qty: 1 }])).status, 201);
+  const done = await waitFor('the WatchStock stream of the 2nd checkout', () => logged(watching, (l) => l.msg === 'WatchStock done'));
+  t.match(done, { sku: 'sku-3', messages: 5 }, 'the gateway read the whole stream');
+  t.ok(logged(inv, (l) => l.rpc === 'WatchStock' && l.sku === 'sku-3' && l.code === 'OK'));
+
+  const down = await startServer('gateway', gatewayEnv({ INVENTORY_ADDR: `127.0.0.1:${await closedPort()}`, PAYMENT_H2_URL: `http://127.0.0.1:${await closedPort()}` }));
+  const r = await checkout(down, [{ id: 1, qty: 1 }]);
+  t.equal(r.status, 201, `checkout goes on: ${JSON.stringify(r.body)}`);
+  t.match(r.body, { reserved: [], limitsChecked: false });
+  t.ok(logged(down, (l) => l.level === 'warn' && /^inventory: Reserve failed: UNAVAILABLE/.test(String(l.msg))), 'says the inventory is unavailable');
+  t.ok(logged(down, (l) => l.level === 'warn' && /^payment limits over h2c:/.test(String(l.msg))), 'says the h2c listener is unavailable');
+  t.equal((await checkout(down, [{ id: 1, qty: 1 }])).status, 201);
+  t.equal(down.lines.filter((l) => l.level === 'warn').length, 2, 'a degraded dependency is logged once, not per checkout');
+
+  // The h2c limit is enforced when it answers.
+  const strict = await startPayment({ PAYMENT_FAIL_RATE: '0', PAYMENT_SLOW_RATE: '0', PAYMENT_MAX_AMOUNT_CENTS: '1000' });
+  const limited = await startServer('gateway', gatewayEnv({ PAYMENT_URL: strict.url, PAYMENT_H2_URL: strict.h2Url }));
+  t.match(await checkout(limited, [{ id: 5, qty: 1 }]), { status: 402, body: { error: 'amount over the payment limit', maxAmountCents: 1000 } });
+  t.notOk(logged(strict, (l) => l.route === '/charge'), 'nothing charged over the limit');
+
+  // payment's h2c listener itself, with node:http2: several streams on one session.
+  const session = http2.connect(payment.h2Url);
+  const get = (path: string) =>
+    new Promise<{ status: number; body: any }>((resolve, reject) => {
+      const req = session.request({ ':method': 'GET', ':path': path });
+      let status = 0;
+      let text = '';
+      req.on('response', (h) => (status = Number(h[':status'])));
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => (text += c));
+      req.on('end', () => resolve({ status, body: JSON.parse(text) }));
+      req.on('error', reject);
+    });
+  const [limits, health, nope] = await Promise.all([get('/limits'), get('/healthz'), get('/nope')]);
+  session.close();
+  t.match(limits, { status: 200, body: { currency: 'EUR', maxAmountCents: 100000 } });
+  t.match(health, { status: 200, body: { proto: 'h2c' } });
+  t.equal(nope.status, 404);
+
+  for (const app of [watching, down, limited, strict, inv]) t.same(await stop(app), { code: 0, signal: null }, `${app.name} exits 0`);
+});
+
+void t.test('frontend feed: order status over a WebSocket', async (t) => {
+  const feedUrl = `${frontend.url.replace('http', 'ws')}/feed`;
+  const messages: any[] = [];
+  const ws = new WebSocket(feedUrl);
+  ws.on('message', (d) => messages.push(JSON.parse(String(d))));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const token = (await http(`${frontend.url}/login`, { json: { user: 'bob', password: 'builder' } })).body.token as string;
+  const placed = await http(`${frontend.url}/checkout`, { json: { items: [{ id: 3, qty: 1 }], card }, headers: { authorization: `Bearer ${token}` } });
+  t.equal(placed.status, 201);
+  await waitFor('paid and shipped', () => messages.filter((m) => m.order === placed.body.orderId).length >= 2 || undefined);
+  t.same(
+    messages.filter((m) => m.order === placed.body.orderId),
+    [
+      { order: placed.body.orderId, status: 'paid' },
+      { order: placed.body.orderId, status: 'shipped' },
+    ],
+    'paid, then shipped',
+  );
+  t.equal((await http(`${frontend.url}/checkout`, { json: { items: [{ id: 3, qty: 1 }], card }, headers: { authorization: 'Bearer nope' } })).status, 401);
+  await new Promise((r) => setTimeout(r, 150));
+  t.equal(messages.length, 2, 'a failed checkout sends nothing');
+  t.ok(logged(frontend, (l) => l.route === '/feed' && l.status === 101), 'the upgrade is logged');
+  const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+  ws.close(1000);
+  t.equal(await closed, 1000);
+
+  const other = new WebSocket(`${frontend.url.replace('http', 'ws')}/elsewhere`);
+  const refused = await new Promise<string>((resolve) => other.once('error', (e) => resolve(e.message)));
+  t.match(refused, /404/, 'another path is not a WebSocket');
+});
+
+void t.test('loadgen keeps the feed open and counts its messages', async (t) => {
+  const lg = spawnApp('loadgen', { FRONTEND_URL: frontend.url, RATE: '40', SUMMARY_INTERVAL_S: '0.5', RETRY_STORM_RATE: '0' });
+  await waitFor('the feed to open', () => logged(lg, (l) => l.msg === 'feed open'), 10_000);
+  const withMessages = await waitFor('a summary with feed messages', () => logged(lg, (l) => l.msg === 'summary' && Number(l.ws_messages) > 0), 15_000);
+  t.match(withMessages, { ws_open: true, ws_messages: Number });
+  t.same(await stop(lg), { code: 0, signal: null });
+  const final = logged(lg, (l) => l.msg === 'final summary')!;
+  t.ok(Number(final.ws_messages) >= Number(withMessages.ws_messages), `final ws_messages ${final.ws_messages}`);
+  await waitFor('the frontend to see the feed close', () => logged(frontend, (l) => l.msg === 'feed client left' && l.code === 1000));
+  t.ok(logged(frontend, (l) => l.route === '/orders/:id' && l.status === 200), 'shoppers look their orders up');
+});
+
+void t.test('orders falls back to memory when PostgreSQL is unreachable', async (t) => {
+  const o = await startServer('orders', { PG_ADDR: `127.0.0.1:${await closedPort()}`, PG_RETRIES: '2', PG_RETRY_MS: '20' });
+  const created = await http(`${o.url}/orders`, { json: { user: 'alice', items: [], amount: 100, chargeId: 'ch_x' } });
+  t.match(created, { status: 201, body: { id: 1001, storage: 'memory' } }, 'the first request waited for the decision');
+  const warn = logged(o, (l) => l.level === 'warn');
+  t.match(warn?.msg, /^PostgreSQL at 127\.0\.0\.1:\d+ unreachable after 3 attempts .*: orders are kept in memory$/);
+  t.equal((await http(`${o.url}/orders`, { json: { user: 'alice', items: [], amount: 1.5, chargeId: 'ch_x' } })).status, 400, 'amounts are integer cents');
+  t.same(await stop(o), { code: 0, signal: null });
+});
+
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+const pgInstalled = ['initdb', 'postgres', 'pg_isready'].every((p) => existsSync(join(PG_BIN, p)));
+
+void t.test('orders persists through a real PostgreSQL (lab/apps/postgres.ts)', { skip: pgInstalled ? false : `PostgreSQL 15 is not installed in ${PG_BIN}` }, async (t) => {
+  const port = await closedPort();
+  const password = 'test-orders-pw';
+  // PostgreSQL refuses root: run it as a pod's app user does.
+  const db = spawnApp('postgres', { PG_PORT: String(port), PG_PASSWORD: password, TMPDIR: '/tmp' }, process.getuid?.() === 0 ? { uid: 1000 } : {});
+  const dirLine = await waitFor('initdb', () => logged(db, (l) => l.msg === 'initdb'), 10_000);
+  const dir = String(dirLine.dir);
+  t.ok(existsSync(dir), `a fresh temporary directory ${dir}`);
+  await waitFor(`postgres to accept connections (${db.stderr.join('')})`, () => logged(db, (l) => l.msg === 'starting'), 30_000);
+
+  const env = { PG_ADDR: `127.0.0.1:${port}`, PG_PASSWORD: password, PG_RETRY_MS: '200' };
+  const o = await startServer('orders', env);
+  const created = await http(`${o.url}/orders`, { json: { user: 'carol', items: [{ id: 2, qty: 3 }], amount: 7497, chargeId: 'ch_pg' } });
+  t.match(created, { status: 201, body: { id: 1001, storage: 'postgres' } }, 'stored in PostgreSQL');
+  t.ok(logged(o, (l) => typeof l.msg === 'string' && l.msg.startsWith(`using PostgreSQL at 127.0.0.1:${port}`)), 'logs that it uses PostgreSQL');
+  t.match(await http(`${o.url}/orders/1001`), { status: 200, body: { id: 1001, user: 'carol', items: [{ id: 2, qty: 3 }], amount: 7497, chargeId: 'ch_pg', storage: 'postgres' } });
+  t.equal((await http(`${o.url}/orders/999`)).status, 404);
+  t.same(await stop(o), { code: 0, signal: null });
+
+  // The row is really there, for another client, with the shop's own credentials (SCRAM over TCP).
+  const client = new pg.Client({ host: '127.0.0.1', port, user: 'shop', password, database: 'shop' });
+  await client.connect();
+  const rows = (await client.query('SELECT id, username, amount_cents FROM orders ORDER BY id')).rows;
+  t.same(rows, [{ id: '1001', username: 'carol', amount_cents: '7497' }]);
+  await client.end();
+  const wrong = new pg.Client({ host: '127.0.0.1', port, user: 'shop', password: 'wrong', database: 'shop' });
+  await t.rejects(wrong.connect(), /password authentication failed/, 'a wrong password is refused');
+
+  // A new orders process finds the earlier order and continues the ids.
+  const again = await startServer('orders', env);
+  t.match(await http(`${again.url}/orders/1001`), { status: 200, body: { user: 'carol' } }, 'the order outlived its process');
+  t.match(await http(`${again.url}/orders`, { json: { user: 'bob', items: [], amount: 1, chargeId: 'ch_2' } }), { status: 201, body: { id: 1002 } });
+  t.same(await stop(again), { code: 0, signal: null });
+
+  t.same(await stop(db), { code: 0, signal: null }, 'postgres exits 0 on SIGTERM');
+  t.notOk(existsSync(dir), 'and removes its temporary directory');
 });
 
 void t.test('bad config exits 2 and names the variable', async (t) => {
@@ -282,6 +555,11 @@ void t.test('bad config exits 2 and names the variable', async (t) => {
     ['gateway', { AUTH_URL: 'auth.shop' }, 'AUTH_URL'],
     ['catalog', { REDIS_ADDR: 'redis' }, 'REDIS_ADDR'],
     ['loadgen', { RATE: '0' }, 'RATE'],
+    ['loadgen', { FEED_URL: 'http://frontend.shop/feed' }, 'FEED_URL'],
+    ['gateway', { INVENTORY_ADDR: 'inventory.shop' }, 'INVENTORY_ADDR'],
+    ['inventory', { INVENTORY_STOCK: 'sku-1' }, 'INVENTORY_STOCK'],
+    ['postgres', { PG_USER: 'Robert"); DROP' }, 'PG_USER'],
+    ['orders', { PG_RETRIES: '-1' }, 'PG_RETRIES'],
   ] as const) {
     const app = spawnApp(name, env);
     const { code } = await app.exit;
@@ -364,8 +642,8 @@ void t.test('catalog uses Redis when reachable and falls back to memory', async 
 
 void t.test('loadgen drives a realistic mix and reports', async (t) => {
   // Its own gateway/frontend with a payment that always fails, so retry storms happen.
-  const failing = await startServer('payment', { PAYMENT_FAIL_RATE: '1', PAYMENT_SLOW_RATE: '0' });
-  const gw = await startServer('gateway', { AUTH_URL: auth.url, CATALOG_URL: catalog.url, PAYMENT_URL: failing.url, ORDERS_URL: orders.url });
+  const failing = await startPayment({ PAYMENT_FAIL_RATE: '1', PAYMENT_SLOW_RATE: '0' });
+  const gw = await startServer('gateway', gatewayEnv({ PAYMENT_URL: failing.url, PAYMENT_H2_URL: failing.h2Url }));
   const fe = await startServer('frontend', { GATEWAY_URL: gw.url });
   const lg = spawnApp('loadgen', { FRONTEND_URL: fe.url, RATE: '80', SUMMARY_INTERVAL_S: '0.5', RETRY_STORM_RATE: '1', RETRY_BURST: '4', API_KEY_RATE: '0.5' });
   const first = await waitFor('a loadgen summary', () => logged(lg, (l) => l.msg === 'summary' && Number(l.requests) > 0), 10_000);
@@ -409,7 +687,7 @@ void t.test('legacy-client calls round-robin and stops on SIGTERM', async (t) =>
 });
 
 void t.test('every process exits cleanly on SIGTERM and nothing is left running', async (t) => {
-  for (const app of [frontend, gateway, auth, catalog, payment, orders]) {
+  for (const app of [frontend, gateway, auth, catalog, payment, orders, inventory]) {
     t.same(await stop(app), { code: 0, signal: null }, `${app.name} exits 0`);
   }
   for (const app of started) {
@@ -442,7 +720,7 @@ void t.test('the shop scenario is consistent', async (t) => {
 
   const workloads = [...of('Deployment'), ...of('Pod')];
   const byName = new Map(workloads.map(({ obj }) => [obj.metadata.name, obj]));
-  for (const name of ['frontend', 'gateway', 'auth', 'catalog', 'payment', 'orders', 'loadgen', 'legacy-client', 'redis']) t.ok(byName.has(name), `${name} is deployed`);
+  for (const name of ['frontend', 'gateway', 'auth', 'catalog', 'payment', 'orders', 'inventory', 'loadgen', 'legacy-client', 'redis', 'postgres']) t.ok(byName.has(name), `${name} is deployed`);
   t.equal(byName.get('legacy-client')?.metadata.namespace, 'legacy');
 
   const template = (obj: any) => (obj.kind === 'Deployment' ? obj.spec.template : obj);
@@ -467,7 +745,7 @@ void t.test('the shop scenario is consistent', async (t) => {
       if (env.PORT !== undefined) {
         t.equal(env.PORT, '8080', `${where}: PORT`);
         t.match(probe, { httpGet: { path: '/healthz', port: 8080 } }, `${where}: readiness probe`);
-        t.same(c.ports, [{ name: 'http', containerPort: 8080 }], `${where}: container port`);
+        t.same(c.ports[0], { name: 'http', containerPort: 8080 }, `${where}: container port`);
       }
       // Upstream URLs name services that exist, on a port they expose, in full <svc>.<ns> form.
       for (const [k, v] of Object.entries(env) as Array<[string, string]>) {
@@ -483,7 +761,12 @@ void t.test('the shop scenario is consistent', async (t) => {
     }
   }
 
-  t.equal(of('Service').length, 7, 'seven services');
+  t.equal(of('Service').length, 9, 'nine services');
+  // The optional datastores: redis by its command, postgres (run by node) by its annotation.
+  const pgTemplate = template(byName.get('postgres'));
+  t.match(pgTemplate.metadata.annotations?.['lab.meshtap.io/requires'], /\/usr\/lib\/postgresql\/15\/bin\/postgres/, 'postgres names the binary it needs');
+  t.match(pgTemplate.spec.containers[0].readinessProbe, { exec: { command: [/pg_isready$/] } });
+  t.match(template(byName.get('inventory')).spec.containers[0], { ports: [{ name: 'grpc', containerPort: 50051 }] });
   for (const { file, obj } of of('Service')) {
     const where = `${file}: Service ${obj.metadata.name}`;
     const targets = workloads.filter(

@@ -435,6 +435,33 @@ void t.test('the shop: every meshed service is called over mTLS with both identi
     t.match(call.src.identity ?? '', /^spiffe:\/\/cluster\.local\/ns\/shop\/sa\//, `${service}: the caller's identity`);
     t.ok(call.src.workload, `${service}: the caller is named (${call.src.workload})`);
   }
+  // Not only HTTP/1.1: the gateway's gRPC calls to the inventory (with a NOT_FOUND now and then)
+  // and its h2c call to payment, the load generator's WebSocket feed, orders' PostgreSQL and the
+  // catalog's Redis (these two when installed: the lab skips their pods otherwise).
+  const optional = (bin: string, name: string) => (existsSync(bin) ? [] : [name]);
+  const skippedPods = [...optional('/usr/lib/postgresql/15/bin/postgres', 'postgres'), ...optional('/usr/bin/redis-server', 'redis')];
+  for (const name of skippedPods) t.match(up.stdout, new RegExp(`note: skipping pod shop/${name}-\\S+: command "\\S+" not found`), `${name}: skipped with a note`);
+  const protocols: Array<[string, string]> = [
+    ['grpc', 'protocol == "grpc" && path == "/shop.Inventory/Reserve" && dst.workload == "inventory"'],
+    ['grpc NOT_FOUND', 'protocol == "grpc" && grpc_status == 5'],
+    ['http2', 'protocol == "http2" && path == "/limits" && dst.workload == "payment"'],
+    ['ws', 'protocol == "ws" && dst.workload == "frontend"'],
+    ...(skippedPods.includes('postgres') ? [] : [['postgres', 'protocol == "postgres" && dst.workload == "postgres"'] as [string, string]]),
+    ...(skippedPods.includes('redis') ? [] : [['redis', 'protocol == "redis" && dst.workload == "redis"'] as [string, string]]),
+  ];
+  for (const [what, filter] of protocols) {
+    const found = await eventually(
+      `${what} records`,
+      async () => {
+        const calls = await callsWhere(filter);
+        return calls.length > 0 ? calls : undefined;
+      },
+      90_000,
+    );
+    t.ok(found.length > 0, `${what}: ${found.length} record(s) (${filter})`);
+    if (what === 'grpc') t.ok(found.some((c) => c.tls?.mesh === true), 'gRPC crosses the mesh over mTLS');
+  }
+
   // The unmeshed namespace: its calls are captured by the callee's sidecar only.
   const legacy = await eventually(
     'a call from the legacy namespace',
