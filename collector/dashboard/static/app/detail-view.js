@@ -15,6 +15,7 @@ import {
 } from './format.js';
 import { formatRoute } from './router.js';
 import { LockIcon } from './icons.js';
+import { ProtocolCard } from './protocol-view.js';
 
 /**
  * @typedef {import('./types.js').CallJson} CallJson
@@ -93,6 +94,7 @@ function DetailBody({ call }) {
         : null}
       ${masked ? html`<${Masking} call=${call} />` : null}
       <${Timing} call=${call} />
+      <${ProtocolCard} call=${call} />
       ${call.request ? html`<${Message} title="Request" side="request" message=${call.request} call=${call} />` : null}
       ${call.response ? html`<${Message} title="Response" side="response" message=${call.response} call=${call} />` : null}
       <${Identities} call=${call} />
