@@ -389,8 +389,39 @@ function truncatedEvent(side: 'request' | 'response', message: HttpMessage, at: 
   };
 }
 
-function buildEvents(record: CallRecord, start: bigint, end: bigint): TimedEvent[] {
+/** Message events per span at most (a long stream keeps its first ones). */
+export const MAX_MESSAGE_EVENTS = 128;
+
+/**
+ * gRPC messages as span events, the RPC conventions' `message` event: `rpc.message.type`
+ * SENT or RECEIVED as the span's side sees it, `rpc.message.id` counting from 1 per direction,
+ * `rpc.message.compressed_size`, at the time the message's first byte arrived.
+ */
+function grpcMessageEvents(record: CallRecord, start: bigint, client: boolean): TimedEvent[] {
   const events: TimedEvent[] = [];
+  for (const [side, message] of [['request', record.request], ['response', record.response]] as const) {
+    if (message === undefined || message.body.length === 0) continue;
+    let parsed: { messages?: Array<{ size?: number; at_us?: number }> };
+    try {
+      parsed = JSON.parse(Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength).toString('utf8')) as typeof parsed;
+    } catch {
+      continue;
+    }
+    const sent = (side === 'request') === client;
+    const fallback = side === 'request' ? start : (record.response_start ?? start);
+    (parsed.messages ?? []).forEach((m, i) => {
+      if (events.length >= MAX_MESSAGE_EVENTS) return;
+      const at = typeof m.at_us === 'number' ? start + BigInt(Math.round(m.at_us)) * 1000n : fallback;
+      const attributes: Attributes = { 'rpc.message.type': sent ? 'SENT' : 'RECEIVED', 'rpc.message.id': i + 1 };
+      if (typeof m.size === 'number') attributes['rpc.message.compressed_size'] = m.size;
+      events.push({ name: 'message', time: hrTimeFromNs(at), attributes });
+    });
+  }
+  return events.sort((a, b) => a.time[0] - b.time[0] || a.time[1] - b.time[1]);
+}
+
+function buildEvents(record: CallRecord, start: bigint, end: bigint, client: boolean): TimedEvent[] {
+  const events: TimedEvent[] = isGrpc(record) ? grpcMessageEvents(record, start, client) : [];
   if (record.request?.truncated) events.push(truncatedEvent('request', record.request, record.request_end ?? start));
   if (record.response?.truncated) events.push(truncatedEvent('response', record.response, end));
   if (record.redacted.length > 0) events.push({ name: EVENT_MASKED, time: hrTimeFromNs(start), attributes: { 'meshtap.redacted': record.redacted.map(cap) } });
@@ -490,7 +521,7 @@ export function createSpanMapper(options: SpanMapperOptions): SpanMapper {
         status,
         attributes: buildAttributes(record, client, ids.source, failure, route),
         links: [],
-        events: buildEvents(record, start, end),
+        events: buildEvents(record, start, end, client),
         ended: true,
         resource: resources.get(client ? record.src : record.dst),
         instrumentationScope: scope,

@@ -436,3 +436,33 @@ void t.test('clock skew: an end before the start never yields a negative duratio
   t.same(span.duration, [0, 0]);
   t.same(span.endTime, span.startTime);
 });
+
+void t.test('gRPC streaming: each decoded message is a span event at its arrival, SENT or RECEIVED by the span side', async (t) => {
+  const body = (messages: unknown[]) => Buffer.from(JSON.stringify({ messages }));
+  const grpc = {
+    ...redisCall,
+    protocol: 'grpc' as const,
+    error: undefined,
+    method: 'POST',
+    path: '/shop.Inventory/WatchStock',
+    status_code: 200,
+    grpc_status: 0,
+    request: { headers: {}, body: body([{ size: 7, at_us: 0 }]), body_size: 12, truncated: false },
+    response: { headers: {}, body: body([{ size: 9, at_us: 2000 }, { size: 9, at_us: 3500 }]), body_size: 28, truncated: false },
+  };
+  const client = plain(mapper().toSpan(grpc));
+  const messages = client.events.filter((e) => e.name === 'message');
+  t.same(
+    messages.map((e) => [e.attributes?.['rpc.message.type'], e.attributes?.['rpc.message.id'], e.attributes?.['rpc.message.compressed_size']]),
+    [
+      ['SENT', 1, 7],
+      ['RECEIVED', 1, 9],
+      ['RECEIVED', 2, 9],
+    ],
+  );
+  t.same(messages[2].time, hrTimeFromNs(grpc.start + 3_500_000n), 'at the message\'s arrival');
+  const server = plain(mapper().toSpan({ ...grpc, observer: 'inbound' }));
+  t.same(server.events.filter((e) => e.name === 'message').map((e) => e.attributes?.['rpc.message.type']), ['RECEIVED', 'SENT', 'SENT'], 'the server side sees the other way round');
+  const http = plain(mapper().toSpan({ ...grpc, protocol: 'http' }));
+  t.equal(http.events.filter((e) => e.name === 'message').length, 0, 'only gRPC records get message events');
+});
