@@ -32,6 +32,8 @@ export const LOKI_METADATA_NAMES = [
   'route',
   'status_code',
   'grpc_status',
+  'error',
+  'db_status',
   'peer_namespace',
   'peer_workload',
 ] as const;
@@ -113,6 +115,9 @@ export function buildLokiMetadata(record: CallRecord): Array<[string, string]> {
     route: templateRoute(record.path),
     status_code: record.status_code === undefined ? undefined : String(record.status_code),
     grpc_status: record.grpc_status === undefined ? undefined : String(record.grpc_status),
+    error: record.error,
+    // The database's own code: a SQLSTATE, or a Redis error reply's prefix (WRONGTYPE).
+    db_status: record.response?.headers.sqlstate ?? (record.protocol === 'redis' && record.error === 'server_error' ? /^[A-Z]+/.exec(record.error_detail ?? '')?.[0] : undefined),
     peer_namespace: peer.namespace,
     peer_workload: peer.workload,
   };

@@ -89,3 +89,14 @@ void t.test('a line over the limit is cut in the entry too', async (t) => {
   t.ok(Buffer.byteLength(e.line) <= 5000);
   t.equal(JSON.parse(e.line).truncated_for_loki, true);
 });
+
+void t.test('metadata of decoded protocols: the error and the database\'s own status code', async (t) => {
+  const wrongType = buildLokiEntry({ ...outboundRedisExternal(), error: 'server_error', error_detail: 'WRONGTYPE Operation against a key holding the wrong kind of value' }, { cluster: 'meshtap' });
+  t.match(Object.fromEntries(wrongType.metadata), { error: 'server_error', db_status: 'WRONGTYPE' });
+  const sql = buildLokiEntry(
+    { ...outboundRedisExternal(), protocol: 'postgres', error: 'server_error', response: { headers: { sqlstate: '42P01' }, body: new Uint8Array(0), body_size: 0, truncated: false } },
+    { cluster: 'meshtap' },
+  );
+  t.match(Object.fromEntries(sql.metadata), { error: 'server_error', db_status: '42P01' });
+  t.equal(Object.fromEntries(buildLokiEntry(inboundPayment502(), { cluster: 'meshtap' }).metadata).db_status, undefined, 'HTTP has none');
+});
