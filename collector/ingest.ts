@@ -3,6 +3,7 @@
  * and say so in the ack. Never throws: a malformed record is a counted rejection, a failing
  * store an ack with an error.
  */
+import { createRetryTracker, type RetryTracker } from './retries.ts';
 import { decodeRecord, type RecordBatchMessage, type RejectionMessage, type ShipAckMessage } from '../record/codec.ts';
 import type { CallRecord } from '../record/record.ts';
 import { checkObserverClaim } from './ingest-identity.ts';
@@ -17,6 +18,8 @@ export interface IngestDeps {
   log: Logger;
   /** Names both ends (pod, workload, service…) before the record is stored; never throws. */
   enrich?: (record: CallRecord) => CallRecord;
+  /** Marks retried calls (`attempt`, `first_attempt_id`); one with the default window when absent. */
+  retries?: RetryTracker;
   /** Receives the records newly stored (not re-sent duplicates), for the exports. */
   onStored?: (records: readonly CallRecord[]) => void;
 }
@@ -46,6 +49,8 @@ function createSampler(): (key: string) => number | undefined {
 export function createIngest(deps: IngestDeps): Ingest {
   const { store, metrics, log, enrich, onStored } = deps;
   const sample = createSampler();
+  // After enrichment: the client is named by its workload.
+  const retries = deps.retries ?? createRetryTracker();
 
   function rejectBatch(reason: BatchRejectReason, seq: string | number, error: string): ShipAckMessage {
     metrics.batchesRejected.inc({ reason });
@@ -72,7 +77,7 @@ export function createIngest(deps: IngestDeps): Ingest {
           }
         }
         if (result.ok) {
-          valid.push(enrich ? enrich(result.record) : result.record);
+          valid.push(retries.mark(enrich ? enrich(result.record) : result.record));
           continue;
         }
         rejections.push({ index, reason: result.reason });

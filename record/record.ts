@@ -95,6 +95,13 @@ export interface CallRecord {
   trace_id?: string;
   span_id?: string;
   parent_span_id?: string;
+  /**
+   * Set by the collector on HTTP, HTTP/2 and gRPC calls: 1 for a first attempt, 2, 3, … for a
+   * repeat of a call that failed (same client, method, target and request body, within the
+   * retry window), with `first_attempt_id` naming the chain's first call.
+   */
+  attempt?: number;
+  first_attempt_id?: string;
   /** Field paths whose values were masked, e.g. `request.headers.authorization`, `response.body.$.password`. */
   redacted: string[];
   /** Kinds of sensitive data detected: `jwt`, `card`, `email`, `password`, `api_key`, ... */

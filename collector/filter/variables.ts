@@ -83,6 +83,8 @@ const RECORD_FIELDS: Record<string, FilterType> = {
   grpc_status: T.int,
   grpc_message: T.string,
   grpc_service: T.string,
+  attempt: T.int,
+  first_attempt_id: T.string,
   grpc_method: T.string,
   request: MESSAGE_TYPE,
   response: MESSAGE_TYPE,
@@ -339,6 +341,13 @@ class RecordActivation {
   }
   get trace_id() {
     return this.#r.trace_id ?? undefined;
+  }
+  /** 1 for a first attempt, 2, 3, … for retries (HTTP, HTTP/2, gRPC); absent otherwise. */
+  get attempt() {
+    return toInt(this.#r.attempt);
+  }
+  get first_attempt_id() {
+    return this.#r.first_attempt_id ?? undefined;
   }
   get span_id() {
     return this.#r.span_id ?? undefined;
