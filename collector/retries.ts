@@ -24,9 +24,10 @@ export const DEFAULT_RETRY_WINDOW_MS = 10_000;
 interface Chain {
   firstId: string;
   attempts: number;
-  /** When the last attempt ended (ns), and whether it failed. */
-  lastEnd: bigint;
-  lastFailed: boolean;
+  /** When the latest failed attempt ended (ns); undefined while none failed. */
+  failedEnd?: bigint;
+  /** When the first success after it ended: calls starting later begin a new chain. */
+  succeededEnd?: bigint;
 }
 
 const RETRIED_PROTOCOLS = new Set(['http', 'http2', 'grpc']);
@@ -65,10 +66,16 @@ export function createRetryTracker(options: RetryTrackerOptions = {}): RetryTrac
       const key = chainKey(record);
       const prev = chains.get(key);
       const failed = attemptFailed(record);
-      if (prev !== undefined && prev.lastFailed && record.start >= prev.lastEnd - windowNs && record.start - prev.lastEnd <= windowNs) {
+      // Concurrent retries (a burst after one failure) all belong to the chain, even once one succeeded.
+      const retry =
+        prev?.failedEnd !== undefined &&
+        record.start - prev.failedEnd <= windowNs &&
+        prev.failedEnd - record.start <= windowNs &&
+        !(prev.succeededEnd !== undefined && record.start >= prev.succeededEnd);
+      if (prev !== undefined && retry) {
         prev.attempts++;
-        prev.lastEnd = record.end;
-        prev.lastFailed = failed;
+        if (failed) prev.failedEnd = record.end > prev.failedEnd! ? record.end : prev.failedEnd;
+        else if (prev.succeededEnd === undefined || record.end < prev.succeededEnd) prev.succeededEnd = record.end;
         chains.delete(key);
         chains.set(key, prev);
         record.attempt = prev.attempts;
@@ -76,7 +83,7 @@ export function createRetryTracker(options: RetryTrackerOptions = {}): RetryTrac
         return record;
       }
       chains.delete(key);
-      chains.set(key, { firstId: record.id, attempts: 1, lastEnd: record.end, lastFailed: failed });
+      chains.set(key, failed ? { firstId: record.id, attempts: 1, failedEnd: record.end } : { firstId: record.id, attempts: 1, succeededEnd: record.end });
       if (chains.size > maxChains) chains.delete(chains.keys().next().value as string);
       record.attempt = 1;
       return record;

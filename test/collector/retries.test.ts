@@ -81,3 +81,13 @@ void t.test('filters: attempt and first_attempt_id', async (t) => {
   if (!isCompiledFilter(f)) throw new Error('did not compile');
   t.same([a, b].filter((r) => f.matches(r)).map((r) => r.id), [b.id]);
 });
+
+void t.test('a burst of concurrent retries after one failure is one chain, even once one succeeds', async (t) => {
+  const retries = createRetryTracker();
+  const first = retries.mark(call(800));
+  // Six retries start together right after the failure; the first to finish succeeds.
+  const burst = [0, 1, 2, 3, 4, 5].map((i) => retries.mark(call(801, { status_code: i === 0 ? 200 : 503 })));
+  t.same(burst.map((r) => r.attempt), [2, 3, 4, 5, 6, 7]);
+  t.ok(burst.every((r) => r.first_attempt_id === first.id));
+  t.equal(retries.mark(call(803, { status_code: 200 })).attempt, 1, 'a call started after the success is a new first attempt');
+});
