@@ -17,7 +17,7 @@ import { spawnInNetns, sh } from '../../lab/netns.ts';
 import type { CallRecordJson } from '../../record/record-json.ts';
 import { APP_UID, MeshLab, NODE, Proc, REPO, eventually, sleep } from './harness.ts';
 
-const PORTS = { h2c: 8081, grpc: 50051, ws: 8082, redis: 6380, postgres: 5432, mysql: 3306 };
+const PORTS = { h2cUpgrade: 8083, h2c: 8081, grpc: 50051, ws: 8082, redis: 6380, postgres: 5432, mysql: 3306 };
 const MYSQL_PASSWORD = `my-${randomBytes(6).toString('hex')}`;
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const PG_PASSWORD = `pg-${randomBytes(6).toString('hex')}`;
@@ -41,6 +41,10 @@ const redis = lab.adopt(
   new Proc('redis', spawnInNetns(lab.server.netns, 'redis-server', ['--port', String(PORTS.redis), '--bind', '0.0.0.0', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no'], { uid: APP_UID })),
 );
 await apps.waitFor(/"ready":true/);
+const upgradeServer = lab.adopt(
+  new Proc('h2c-upgrade-server', spawnInNetns(lab.server.netns, NODE, [join(REPO, 'test/system/h2c-upgrade-server.ts'), String(PORTS.h2cUpgrade)], { uid: APP_UID, cwd: REPO, env: lab.baseEnv() })),
+);
+await upgradeServer.waitFor(/"ready":true/);
 await redis.waitFor(/Ready to accept connections/);
 
 // PostgreSQL 15 as the server pod's database, run as the postgres user (initdb refuses root).
@@ -146,6 +150,21 @@ void t.test('h2c: curl with prior knowledge, both sidecars record each stream; t
   const recorded = both(calls)[0];
   t.same([...paths].filter((p) => p.includes(m)).sort(), recorded.map((c) => c.path).sort(), 'tshark saw the same paths on the wire');
   t.same([...statuses].sort(), [...new Set(recorded.map((c) => String(c.status_code)))].sort(), 'and the same statuses');
+});
+
+void t.test('h2c by upgrade: curl --http2 asks HTTP/1.1 to switch; both sidecars record the 101 and the HTTP/2 stream', async (t) => {
+  const m = marker();
+  const { stdout } = await lab.clientExec('curl', ['-sS', '--http2', `http://${lab.server.ip}:${PORTS.h2cUpgrade}/up?m=${m}`]);
+  t.equal(stdout, `upgraded /up?m=${m}`, 'curl got the answer over HTTP/2');
+  const calls = await lab.waitForCalls('upgrade records', (c) => c.path === `/up?m=${m}`, 4);
+  for (const mine of both(calls)) {
+    const label = mine[0]?.observer;
+    t.match(mine.find((c) => c.protocol === 'http'), { status_code: 101, request: { headers: { upgrade: 'h2c' } } }, `${label}: the HTTP/1.1 upgrade`);
+    const stream = mine.find((c) => c.protocol === 'http2');
+    t.match(stream, { method: 'GET', status_code: 200 }, `${label}: stream 1 as HTTP/2`);
+    t.equal(text(stream?.response), `upgraded /up?m=${m}`, `${label}: its body`);
+    t.ok(stream !== undefined && mine.every((c) => c.connection_id === stream.connection_id), `${label}: one connection`);
+  }
 });
 
 void t.test('gRPC: unary, error, streaming, gzip and 1 MiB calls recorded by both sidecars with decoded messages', async (t) => {
