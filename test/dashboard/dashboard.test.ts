@@ -226,3 +226,20 @@ void t.test('dark mode renders and the page never left loopback', async (t) => {
   const errors = session.errors.filter((e) => !/status of 400/.test(e));
   t.same(errors, [], 'no page or console errors');
 });
+
+void t.test('Export HAR downloads the calls the filter matches', async (t) => {
+  const { page } = session;
+  await page.goto(`${backend.baseUrl}#/calls`);
+  await typeFilter('path == "/api/checkout"');
+  await waitFor('checkout rows', async () => (await rowIds()).length === 2);
+  const link = page.locator('a.har-export');
+  await waitFor('the link follows the filter', async () => ((await link.getAttribute('href')) ?? '').includes(encodeURIComponent('path == "/api/checkout"')));
+  t.equal(await link.getAttribute('download'), 'meshtap.har');
+  const href = new URL((await link.getAttribute('href'))!, page.url()).toString();
+  const res = await page.request.get(href);
+  t.equal(res.status(), 200);
+  const har = (await res.json()) as { log: { version: string; entries: Array<{ request: { url: string; method: string } }> } };
+  t.equal(har.log.version, '1.2');
+  t.equal(har.log.entries.length, 1, 'one entry per call: both observations of the checkout are one call');
+  t.match(har.log.entries[0].request, { method: 'POST', url: /\/api\/checkout$/ });
+});

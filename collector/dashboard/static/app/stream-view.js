@@ -112,6 +112,13 @@ function FilterBar({ feed, state, routeFilter }) {
           ? html`<button type="button" class="primary" onClick=${() => feed.resume()}>Resume${state.pending ? ` (${state.pending} new)` : ''}</button>`
           : html`<button type="button" onClick=${() => feed.pause()}>Pause</button>`}
         <button type="button" onClick=${() => feed.clear()} title="Clear the list (new calls keep coming)">Clear</button>
+        <a
+          class="button har-export"
+          href=${`api/har?limit=1000${state.filter ? `&filter=${encodeURIComponent(state.filter)}` : ''}`}
+          download="meshtap.har"
+          title="The HTTP, HTTP/2 and gRPC calls the filter matches, as a HAR 1.2 file (bodies as captured, masked values stay masked)"
+          >Export HAR</a
+        >
       </div>
     </div>
   `;
