@@ -1,13 +1,13 @@
 /**
  * One HTTP/1 exchange while it is being captured, and how it becomes an `Exchange`: the two
- * phase machines (request and response, checked transitions), the body capture with its limit
- * and gap accounting, and the final assembly (content decoding, notes, timing).
+ * phase machines (request and response, checked transitions) and the final assembly (the
+ * messages from `capture/message-capture.ts`, notes, timing).
  *
  * Pure data and functions: the session owns the queue of these and decides when each is done.
  */
 import type { Exchange } from '../capture/session.ts';
-import { decodeBody } from '../capture/decode-body.ts';
-import type { HttpMessage, RecordError } from '../../record/record.ts';
+import { buildHttpMessage, newMessageCapture, type MessageCapture } from '../capture/message-capture.ts';
+import type { RecordError } from '../../record/record.ts';
 import { stateError } from './errors.ts';
 import { buildHeaderRecord } from './headers.ts';
 import type { Http1HeaderList } from './parser.ts';
@@ -25,16 +25,6 @@ const NEXT: Record<Phase, readonly Phase[]> = {
   response_body: ['response_done'],
   response_done: [],
 };
-
-export interface MessageCapture {
-  headers: Record<string, string>;
-  trailers?: Record<string, string>;
-  chunks: Buffer[];
-  captured: number;
-  size: number;
-  /** Body bytes that passed unseen (capture fell behind); nothing after them is kept. */
-  skipped?: number;
-}
 
 export interface PendingExchange {
   ordinal: number;
@@ -76,48 +66,7 @@ export function advanceResponse(ex: PendingExchange, to: ResponsePhase): void {
 }
 
 export function newCapture(list: Http1HeaderList): MessageCapture {
-  return { headers: buildHeaderRecord(list), chunks: [], captured: 0, size: 0 };
-}
-
-/** Counts `n` body bytes that passed unseen. True when this crossed the body limit. */
-export function skipBodyBytes(cap: MessageCapture | undefined, n: number, maxBody: number): boolean {
-  if (cap === undefined) return false;
-  const before = cap.size;
-  cap.size += n;
-  cap.skipped = (cap.skipped ?? 0) + n;
-  return before <= maxBody && cap.size > maxBody;
-}
-
-/** Keeps body bytes up to the limit (counting all). True when this crossed the body limit. */
-export function captureBodyBytes(cap: MessageCapture, data: Uint8Array, maxBody: number): boolean {
-  const before = cap.size;
-  cap.size += data.byteLength;
-  // After a gap the bytes would not follow what was kept: count them only.
-  if (cap.captured < maxBody && cap.skipped === undefined) {
-    const take = Math.min(maxBody - cap.captured, data.byteLength);
-    cap.chunks.push(Buffer.from(data.subarray(0, take)));
-    cap.captured += take;
-  }
-  return before <= maxBody && cap.size > maxBody;
-}
-
-function buildMessage(cap: MessageCapture, side: 'request' | 'response', notes: string[], maxBody: number): HttpMessage {
-  const raw = cap.chunks.length === 1 ? cap.chunks[0] : Buffer.concat(cap.chunks, cap.captured);
-  const encoding = cap.headers['content-encoding'];
-  const decoded = decodeBody(raw, encoding, { maxOutputBytes: maxBody, inputComplete: cap.captured === cap.size });
-  if (decoded.error !== undefined) notes.push(`${side}.body: ${decoded.error}`);
-  if (cap.skipped !== undefined) notes.push(`${side}.body: ${cap.skipped} bytes not captured (capture fell behind forwarding)`);
-  const msg: HttpMessage = {
-    headers: cap.headers,
-    body: decoded.body,
-    body_size: cap.size,
-    truncated: decoded.truncated,
-  };
-  if (cap.trailers !== undefined) msg.trailers = cap.trailers;
-  const ct = cap.headers['content-type'];
-  if (ct !== undefined) msg.content_type = ct;
-  if (encoding !== undefined) msg.content_encoding = encoding;
-  return msg;
+  return newMessageCapture(buildHeaderRecord(list));
 }
 
 /** The exchange as the record builder wants it; `now` ends one that has no end of its own. */
@@ -137,8 +86,8 @@ export function buildExchange(ex: PendingExchange, now: bigint, maxBody: number,
   if (ex.path !== undefined) out.path = ex.path;
   if (ex.authority !== undefined) out.authority = ex.authority;
   if (ex.statusCode !== undefined) out.status_code = ex.statusCode;
-  if (ex.request !== undefined) out.request = buildMessage(ex.request, 'request', notes, maxBody);
-  if (ex.response !== undefined) out.response = buildMessage(ex.response, 'response', notes, maxBody);
+  if (ex.request !== undefined) out.request = buildHttpMessage(ex.request, 'request', notes, maxBody);
+  if (ex.response !== undefined) out.response = buildHttpMessage(ex.response, 'response', notes, maxBody);
   if (error !== undefined) out.error = error;
   if (detail !== undefined) out.error_detail = detail;
   if (ex.traceId !== undefined) out.trace_id = ex.traceId;

@@ -22,16 +22,8 @@ import type { RecordError } from '../../record/record.ts';
 import { describeError } from '../../lib/errors.ts';
 import { HTTP1_ERR, stateError, type Http1ParseError } from './errors.ts';
 import { buildHeaderRecord } from './headers.ts';
-import {
-  advanceRequest,
-  advanceResponse,
-  buildExchange,
-  captureBodyBytes,
-  newCapture,
-  skipBodyBytes,
-  type MessageCapture,
-  type PendingExchange,
-} from './exchange-capture.ts';
+import { captureBodyBytes, skipBodyBytes, type MessageCapture } from '../capture/message-capture.ts';
+import { advanceRequest, advanceResponse, buildExchange, newCapture, type PendingExchange } from './exchange-capture.ts';
 import { DEFAULT_MAX_HEAD_BYTES, Http1Parser, type Http1Head } from './parser.ts';
 import { resolveTraceContext } from './trace-context.ts';
 import { startUpgradeTail, type UpgradeSessionFactory } from './upgrade.ts';

@@ -15,11 +15,9 @@ import type { RecordError } from '../../record/record.ts';
 import { errorCodeName } from './constants.ts';
 import { splitHeaderList } from './headers.ts';
 import type { HeaderField } from './hpack.ts';
+import { captureBodyBytes, newMessageCapture, skipBodyBytes } from '../capture/message-capture.ts';
 import {
-  captureBody,
   grpcStatusOf,
-  newCapture,
-  skipBody,
   streamFromHeaders,
   streamFromUpgrade,
   toExchange,
@@ -120,7 +118,7 @@ export class StreamTable {
         s.notes.push(status === 100 ? '100-continue' : `interim ${status}`);
         return;
       }
-      s.response = newCapture(headers);
+      s.response = newMessageCapture(headers);
       if (s.grpc) s.response.arrivals = [];
       if (Number.isInteger(status)) s.statusCode = status;
       s.responseStart = b.start;
@@ -170,7 +168,7 @@ export class StreamTable {
     const s = this.streams.get(streamId);
     if (s === undefined) return;
     const cap = side === 'client' ? s.request : s.response;
-    if (cap !== undefined && captureBody(cap, data, this.o.maxBody, this.o.now())) this.o.event({ kind: 'body_truncated' });
+    if (cap !== undefined && captureBodyBytes(cap, data, this.o.maxBody, this.o.now())) this.o.event({ kind: 'body_truncated' });
   }
 
   /** DATA payload bytes that passed unseen. */
@@ -178,7 +176,7 @@ export class StreamTable {
     const s = this.streams.get(streamId);
     if (s === undefined) return;
     const cap = side === 'client' ? s.request : s.response;
-    if (cap !== undefined && skipBody(cap, n, this.o.maxBody)) this.o.event({ kind: 'body_truncated' });
+    if (cap !== undefined && skipBodyBytes(cap, n, this.o.maxBody)) this.o.event({ kind: 'body_truncated' });
   }
 
   /** END_STREAM on a DATA frame. */

@@ -8,9 +8,9 @@
  * HTTP/1). Nothing here knows about frames, HPACK or other streams; `stream-table.ts` decides
  * when streams open and end, `session.ts` reads the frames.
  */
-import type { BodyArrival, Exchange } from '../capture/session.ts';
-import { decodeBody } from '../capture/decode-body.ts';
-import type { HttpMessage, RecordError } from '../../record/record.ts';
+import type { Exchange } from '../capture/session.ts';
+import { buildHttpMessage, newMessageCapture, type MessageCapture } from '../capture/message-capture.ts';
+import type { RecordError } from '../../record/record.ts';
 import { resolveTraceContext } from '../http1/trace-context.ts';
 import { splitHeaderList } from './headers.ts';
 import type { HeaderField } from './hpack.ts';
@@ -31,21 +31,6 @@ export interface H2cUpgradeRequest {
   /** Wire bytes of the HTTP/1.1 request. Default 0. */
   bytes_out?: number;
 }
-
-export interface MessageCapture {
-  headers: Record<string, string>;
-  trailers?: Record<string, string>;
-  chunks: Buffer[];
-  captured: number;
-  size: number;
-  /** Body bytes that passed unseen; nothing after them is kept. */
-  skipped?: number;
-  /** When DATA pieces arrived (gRPC streams only, bounded): message times. */
-  arrivals?: BodyArrival[];
-}
-
-/** DATA arrivals kept per message for message timing; later pieces share the last time. */
-export const MAX_ARRIVALS = 1000;
 
 export interface Stream {
   id: number;
@@ -71,12 +56,6 @@ export interface Stream {
   parentSpanId?: string;
 }
 
-const NOT_CAPTURED = '(capture fell behind forwarding)';
-
-export function newCapture(headers: Record<string, string>): MessageCapture {
-  return { headers, chunks: [], captured: 0, size: 0 };
-}
-
 function isGrpc(headers: Record<string, string>): boolean {
   return (headers['content-type'] ?? '').toLowerCase().startsWith('application/grpc');
 }
@@ -97,7 +76,7 @@ export function streamFromHeaders(id: number, ordinal: number, start: bigint, fi
     ordinal,
     start,
     grpc: isGrpc(headers),
-    request: newCapture(headers),
+    request: newMessageCapture(headers),
     reqDone: false,
     resDone: false,
     pushed,
@@ -117,7 +96,7 @@ export function streamFromHeaders(id: number, ordinal: number, start: bigint, fi
 /** Stream 1 of an upgraded connection: its request is already complete (sent as HTTP/1.1). */
 export function streamFromUpgrade(upgrade: H2cUpgradeRequest, ordinal: number, maxBody: number): Stream {
   const body = upgrade.body;
-  const request = newCapture({ ...upgrade.headers });
+  const request = newMessageCapture({ ...upgrade.headers });
   request.chunks.push(Buffer.from(body.subarray(0, maxBody)));
   request.captured = Math.min(body.length, maxBody);
   request.size = upgrade.body_size ?? body.length;
@@ -143,47 +122,10 @@ export function streamFromUpgrade(upgrade: H2cUpgradeRequest, ordinal: number, m
   return s;
 }
 
-/** Keeps DATA bytes up to `maxBody`, counts all. True when this piece crossed the limit. */
-export function captureBody(cap: MessageCapture, data: Uint8Array, maxBody: number, at?: bigint): boolean {
-  const before = cap.size;
-  // One entry per arrival time: pieces that came together share it, however they were cut.
-  const arrivals = cap.arrivals;
-  if (at !== undefined && arrivals !== undefined && arrivals.length < MAX_ARRIVALS && arrivals.at(-1)?.[1] !== at) arrivals.push([before, at]);
-  cap.size += data.byteLength;
-  if (cap.captured < maxBody && cap.skipped === undefined) {
-    const take = Math.min(maxBody - cap.captured, data.byteLength);
-    cap.chunks.push(Buffer.from(data.subarray(0, take)));
-    cap.captured += take;
-  }
-  return before <= maxBody && cap.size > maxBody;
-}
-
-/** Counts DATA bytes that passed unseen. True when they crossed the limit. */
-export function skipBody(cap: MessageCapture, n: number, maxBody: number): boolean {
-  const before = cap.size;
-  cap.size += n;
-  cap.skipped = (cap.skipped ?? 0) + n;
-  return before <= maxBody && cap.size > maxBody;
-}
-
 export function grpcStatusOf(headers: Record<string, string>): number | undefined {
   const raw = headers['grpc-status'];
   if (raw === undefined || !/^\d{1,10}$/.test(raw.trim())) return undefined;
   return Number(raw.trim());
-}
-
-function buildMessage(cap: MessageCapture, side: 'request' | 'response', notes: string[], maxBody: number): HttpMessage {
-  const raw = cap.chunks.length === 1 ? cap.chunks[0] : Buffer.concat(cap.chunks, cap.captured);
-  const encoding = cap.headers['content-encoding'];
-  const decoded = decodeBody(raw, encoding, { maxOutputBytes: maxBody, inputComplete: cap.captured === cap.size });
-  if (decoded.error !== undefined) notes.push(`${side}.body: ${decoded.error}`);
-  if (cap.skipped !== undefined) notes.push(`${side}.body: ${cap.skipped} bytes not captured ${NOT_CAPTURED}`);
-  const msg: HttpMessage = { headers: cap.headers, body: decoded.body, body_size: cap.size, truncated: decoded.truncated };
-  if (cap.trailers !== undefined) msg.trailers = cap.trailers;
-  const ct = cap.headers['content-type'];
-  if (ct !== undefined) msg.content_type = ct;
-  if (encoding !== undefined) msg.content_encoding = encoding;
-  return msg;
 }
 
 /** The stream's record, ending at `end`. */
@@ -204,8 +146,8 @@ export function toExchange(s: Stream, end: bigint, maxBody: number, error?: Reco
   if (s.authority !== undefined) out.authority = s.authority;
   if (s.statusCode !== undefined) out.status_code = s.statusCode;
   if (s.grpcStatus !== undefined) out.grpc_status = s.grpcStatus;
-  out.request = buildMessage(s.request, 'request', notes, maxBody);
-  if (s.response !== undefined) out.response = buildMessage(s.response, 'response', notes, maxBody);
+  out.request = buildHttpMessage(s.request, 'request', notes, maxBody);
+  if (s.response !== undefined) out.response = buildHttpMessage(s.response, 'response', notes, maxBody);
   if (error !== undefined) out.error = error;
   if (detail !== undefined) out.error_detail = detail;
   if (s.traceId !== undefined) out.trace_id = s.traceId;
