@@ -7,6 +7,7 @@
  * Pure and bounded: nesting depth and field count are capped, and input that is not a valid
  * message returns undefined (the caller shows the bytes instead). Never throws.
  */
+import { WIRE_FIXED32, WIRE_LEN, WireReader } from './wire.ts';
 
 export type DecodedValue = number | string | boolean | DecodedMessage | DecodedValue[];
 export interface DecodedMessage {
@@ -18,22 +19,9 @@ const MAX_FIELDS = 10_000;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-interface Cursor {
-  pos: number;
+/** Fields read so far in the whole message tree (bounds work on adversarial input). */
+interface Budget {
   fields: number;
-}
-
-function readVarint(b: Uint8Array, c: Cursor): bigint | undefined {
-  let result = 0n;
-  let shift = 0n;
-  for (let i = 0; i < 10; i++) {
-    if (c.pos >= b.length) return undefined;
-    const byte = b[c.pos++];
-    result |= BigInt(byte & 0x7f) << shift;
-    if ((byte & 0x80) === 0) return result;
-    shift += 7n;
-  }
-  return undefined;
 }
 
 function num(v: bigint): number | string {
@@ -55,7 +43,7 @@ function asText(bytes: Uint8Array): string | undefined {
   return text;
 }
 
-function decodeLength(bytes: Uint8Array, depth: number, c: Cursor): DecodedValue {
+function decodeLength(bytes: Uint8Array, depth: number, c: Budget): DecodedValue {
   if (bytes.length === 0) return '';
   const text = asText(bytes);
   // A nested message usually starts with a tag below 0x20 (field 1..3, any wire type), which is
@@ -81,49 +69,29 @@ function add(msg: DecodedMessage, field: number, value: DecodedValue): void {
   }
 }
 
-function decodeInto(b: Uint8Array, depth: number, c: Cursor): DecodedMessage | undefined {
+function decodeInto(b: Uint8Array, depth: number, budget: Budget): DecodedMessage | undefined {
   const msg: DecodedMessage = {};
-  const cur: Cursor = { pos: 0, fields: c.fields };
-  while (cur.pos < b.length) {
-    if (++cur.fields > MAX_FIELDS) return undefined;
-    const tag = readVarint(b, cur);
-    if (tag === undefined) return undefined;
-    const field = Number(tag >> 3n);
-    const wire = Number(tag & 7n);
-    if (field < 1 || field > 536_870_911) return undefined;
-    if (wire === 0) {
-      const v = readVarint(b, cur);
-      if (v === undefined) return undefined;
-      add(msg, field, num(v));
-    } else if (wire === 1) {
-      if (cur.pos + 8 > b.length) return undefined;
-      const v = Buffer.from(b.buffer, b.byteOffset + cur.pos, 8).readBigUInt64LE(0);
-      cur.pos += 8;
-      add(msg, field, num(v));
-    } else if (wire === 5) {
-      if (cur.pos + 4 > b.length) return undefined;
-      const v = Buffer.from(b.buffer, b.byteOffset + cur.pos, 4).readUInt32LE(0);
-      cur.pos += 4;
-      add(msg, field, v);
-    } else if (wire === 2) {
-      const len = readVarint(b, cur);
-      if (len === undefined || len > BigInt(b.length - cur.pos)) return undefined;
-      const end = cur.pos + Number(len);
-      add(msg, field, decodeLength(b.subarray(cur.pos, end), depth, cur));
-      cur.pos = end;
-    } else {
-      // Groups (3, 4) are long deprecated and 6, 7 do not exist: not a message we can show.
-      return undefined;
+  const reader = new WireReader(b);
+  const cur: Budget = { fields: budget.fields };
+  try {
+    while (!reader.done) {
+      if (++cur.fields > MAX_FIELDS) return undefined;
+      const f = reader.next();
+      if (f.wire === WIRE_LEN) add(msg, f.field, decodeLength(f.value, depth, cur));
+      else add(msg, f.field, f.wire === WIRE_FIXED32 ? f.value : num(f.value));
     }
+  } catch {
+    // Not a message (a bad tag or length, a group): the caller shows the bytes instead.
+    return undefined;
   }
-  c.fields = cur.fields;
+  budget.fields = cur.fields;
   return msg;
 }
 
 /** The message as JSON values, or undefined when the bytes are not a protobuf message. */
 export function decodeProtobuf(bytes: Uint8Array): DecodedMessage | undefined {
   try {
-    return decodeInto(bytes, 0, { pos: 0, fields: 0 });
+    return decodeInto(bytes, 0, { fields: 0 });
   } catch {
     return undefined;
   }
