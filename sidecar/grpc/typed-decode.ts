@@ -84,20 +84,8 @@ function unpack(type: number, bytes: Uint8Array, enumName: (n: number) => string
   } else if (type === T_FLOAT || type === T_FIXED32 || type === T_SFIXED32) {
     for (let i = 0; i + 4 <= b.length; i += 4) out.push(scalarFromFixed32(type, b.readUInt32LE(i)));
   } else {
-    // Varint scalars: read them as field values of a synthetic tag-less stream.
-    let pos = 0;
-    while (pos < b.length) {
-      let v = 0n;
-      let shift = 0n;
-      let byte: number;
-      do {
-        if (pos >= b.length) throw new Error('packed varint past the end');
-        byte = b[pos++];
-        v |= BigInt(byte & 0x7f) << shift;
-        shift += 7n;
-      } while (byte & 0x80);
-      out.push(scalarFromVarint(type, v, enumName));
-    }
+    const r = new WireReader(bytes);
+    while (!r.done) out.push(scalarFromVarint(type, r.varint(), enumName));
   }
   return out;
 }
