@@ -13,6 +13,7 @@
  * set is a Loki stream, and pod names, paths or ids would make one per pod or per call.
  * Everything per call goes to structured metadata or the line.
  */
+import { dbStatusCode } from '../../record/db-status.ts';
 import { Buffer } from 'node:buffer';
 import type { CallRecord, Endpoint } from '../../record/record.ts';
 import { buildLokiLine, DEFAULT_MAX_LINE_BYTES } from './line.ts';
@@ -116,8 +117,7 @@ export function buildLokiMetadata(record: CallRecord): Array<[string, string]> {
     status_code: record.status_code === undefined ? undefined : String(record.status_code),
     grpc_status: record.grpc_status === undefined ? undefined : String(record.grpc_status),
     error: record.error,
-    // The database's own code: a SQLSTATE, or a Redis error reply's prefix (WRONGTYPE).
-    db_status: record.response?.headers.sqlstate ?? (record.protocol === 'redis' && record.error === 'server_error' ? /^[A-Z]+/.exec(record.error_detail ?? '')?.[0] : undefined),
+    db_status: dbStatusCode(record),
     peer_namespace: peer.namespace,
     peer_workload: peer.workload,
   };

@@ -54,6 +54,7 @@ import {
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
 import type { CallRecord, Endpoint, HttpMessage } from '../../record/record.ts';
+import { dbStatusCode } from '../../record/db-status.ts';
 import { grpcStatusName } from '../../record/grpc-status.ts';
 import { templateRoute } from '../loki/route-template.ts';
 import { deriveSpanIds } from './ids.ts';
@@ -162,14 +163,6 @@ function dbQueryText(record: CallRecord): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** `db.response.status_code`: the SQLSTATE, or a Redis error reply's prefix (`WRONGTYPE`). */
-function dbStatusCode(record: CallRecord): string | undefined {
-  const sqlstate = record.response?.headers.sqlstate;
-  if (sqlstate !== undefined) return sqlstate;
-  if (record.protocol === 'redis' && record.error === 'server_error') return /^[A-Z]+/.exec(record.error_detail ?? '')?.[0];
-  return undefined;
 }
 
 function isGrpc(record: CallRecord): boolean {
