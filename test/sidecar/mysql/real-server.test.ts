@@ -4,9 +4,9 @@
  * relay; the recorded chunks are then fed to the session, in the order the relay saw them.
  */
 import t from 'tap';
+import { freePort, startRecordingRelay, type RelayChunk } from '../../helpers/recording-relay.ts';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
@@ -18,61 +18,7 @@ import { json, text } from './harness.ts';
 const SERVER = '/usr/sbin/mariadbd';
 const PASSWORD = 'Sup3r-s3cret-pw!';
 
-interface Chunk {
-  from: 'client' | 'server';
-  data: Buffer;
-  at: bigint;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** A relay that records every chunk of every connection, with its direction, in arrival order. */
-async function startRelay(target: number): Promise<{ port: number; connections: Chunk[][]; close: () => Promise<void> }> {
-  const connections: Chunk[][] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const log: Chunk[] = [];
-    connections.push(log);
-    const upstream = net.connect(target, '127.0.0.1');
-    sockets.add(client);
-    sockets.add(upstream);
-    client.on('data', (d) => {
-      log.push({ from: 'client', data: Buffer.from(d), at: process.hrtime.bigint() });
-      upstream.write(d);
-    });
-    upstream.on('data', (d) => {
-      log.push({ from: 'server', data: Buffer.from(d), at: process.hrtime.bigint() });
-      client.write(d);
-    });
-    client.on('end', () => upstream.end());
-    upstream.on('end', () => client.end());
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-    client.on('close', () => sockets.delete(client));
-    upstream.on('close', () => sockets.delete(upstream));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    connections,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
-
-function replay(chunks: Chunk[]): { exchanges: Exchange[]; events: unknown[] } {
+function replay(chunks: RelayChunk[]): { exchanges: Exchange[]; events: unknown[] } {
   const exchanges: Exchange[] = [];
   const events: unknown[] = [];
   const s = createMysqlSession({ maxBodyBytes: 64 * 1024, emit: (e) => exchanges.push(e), event: (e) => events.push(e) });
@@ -146,7 +92,7 @@ void t.test('real MariaDB through a recording relay', async (t) => {
   const setup = await run('mariadb', ['--no-defaults', '-S', sock, '-u', 'root', '-e', `CREATE USER 'app'@'%' IDENTIFIED BY '${PASSWORD}'; CREATE DATABASE shop; GRANT ALL ON shop.* TO 'app'@'%';`]);
   t.equal(setup.status, 0, `setup: ${setup.stderr}`);
 
-  const relay = await startRelay(port);
+  const relay = await startRecordingRelay(port);
   t.teardown(relay.close);
   const cli = (args: string[]): ReturnType<typeof run> =>
     run('mariadb', ['--no-defaults', '-h', '127.0.0.1', '-P', String(relay.port), '-u', 'app', '--skip-ssl', '--batch', ...args]);
@@ -221,7 +167,7 @@ void t.test('real MariaDB through a recording relay', async (t) => {
   t.equal(seq[0]?.response?.headers.rows, '150');
 
   // The session agrees with itself when the same bytes arrive one byte at a time.
-  const bytewise: Chunk[] = relay.connections[0].flatMap((c) => [...c.data].map((b) => ({ ...c, data: Buffer.from([b]) })));
+  const bytewise: RelayChunk[] = relay.connections[0].flatMap((c) => [...c.data].map((b) => ({ ...c, data: Buffer.from([b]) })));
   t.same(plain(replay(bytewise).exchanges), plain(c1.exchanges), 'byte by byte: the same records');
 
   // ---- replay: the refused login ----

@@ -4,9 +4,9 @@
  * the relay; the recorded chunks are then fed to the session, in the order the relay saw them.
  */
 import t from 'tap';
+import { freePort, startRecordingRelay, type RelayChunk } from '../../helpers/recording-relay.ts';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -17,12 +17,6 @@ import { json } from './harness.ts';
 
 const BIN = '/usr/lib/postgresql/15/bin';
 const PASSWORD = 'Sup3r-s3cret-pw!';
-
-interface Chunk {
-  from: 'client' | 'server';
-  data: Buffer;
-  at: bigint;
-}
 
 function uidOf(user: string): { uid: number; gid: number } {
   const uid = Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout.trim());
@@ -35,17 +29,6 @@ const asPostgres = (cmd: string, args: string[]): [string, string[]] => [
   ['--reuid=postgres', '--regid=postgres', '--clear-groups', cmd, ...args],
 ];
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 async function waitReady(port: number, server: ChildProcess): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
@@ -57,44 +40,7 @@ async function waitReady(port: number, server: ChildProcess): Promise<void> {
   throw new Error('postgres did not become ready');
 }
 
-/** A relay that records every chunk of every connection, with its direction, in arrival order. */
-async function startRelay(target: number): Promise<{ port: number; connections: Chunk[][]; close: () => Promise<void> }> {
-  const connections: Chunk[][] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const log: Chunk[] = [];
-    connections.push(log);
-    const upstream = net.connect(target, '127.0.0.1');
-    sockets.add(client);
-    sockets.add(upstream);
-    client.on('data', (d) => {
-      log.push({ from: 'client', data: Buffer.from(d), at: process.hrtime.bigint() });
-      upstream.write(d);
-    });
-    upstream.on('data', (d) => {
-      log.push({ from: 'server', data: Buffer.from(d), at: process.hrtime.bigint() });
-      client.write(d);
-    });
-    client.on('end', () => upstream.end());
-    upstream.on('end', () => client.end());
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-    client.on('close', () => sockets.delete(client));
-    upstream.on('close', () => sockets.delete(upstream));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    connections,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
-
-function replay(chunks: Chunk[], maxBodyBytes = 64 * 1024): { exchanges: Exchange[]; events: unknown[] } {
+function replay(chunks: RelayChunk[], maxBodyBytes = 64 * 1024): { exchanges: Exchange[]; events: unknown[] } {
   const exchanges: Exchange[] = [];
   const events: unknown[] = [];
   const s = createPostgresSession({ maxBodyBytes, emit: (e) => exchanges.push(e), event: (e) => events.push(e) });
@@ -143,7 +89,7 @@ void t.test('real PostgreSQL 15 through a recording relay', async (t) => {
     throw new Error(`${String(err)}\n${serverLog}`);
   });
 
-  const relay = await startRelay(port);
+  const relay = await startRecordingRelay(port);
   t.teardown(relay.close);
 
   // ---- the pg client: extended protocol with parameters, a simple multi-statement query, an error ----
@@ -230,7 +176,7 @@ void t.test('real PostgreSQL 15 through a recording relay', async (t) => {
   t.ok(a.exchanges.every((e) => e.error === undefined || e === failed[0]), 'no other errors');
 
   // The session agrees with itself when the same bytes arrive one byte at a time.
-  const bytewise: Chunk[] = relay.connections[0].flatMap((c) => [...c.data].map((b) => ({ ...c, data: Buffer.from([b]) })));
+  const bytewise: RelayChunk[] = relay.connections[0].flatMap((c) => [...c.data].map((b) => ({ ...c, data: Buffer.from([b]) })));
   t.same(plain(replay(bytewise).exchanges), plain(a.exchanges), 'byte by byte: the same records');
 
   // ---- replay: psql ----
