@@ -16,6 +16,7 @@ import { loadProto, PROTO_ROOT } from './proto-loader.ts';
 import type {
   AppTlsInfo,
   CallRecord,
+  ConnectionFacts,
   Endpoint,
   HttpMessage,
   Observer,
@@ -113,6 +114,14 @@ export interface HttpMessageMessage {
   content_encoding?: string;
 }
 
+export interface ConnectionFactsMessage {
+  connect_us?: Int64Value;
+  tls_handshake_us?: Int64Value;
+  reset_by?: string;
+  half_closed_by?: string;
+  exchanges?: number;
+}
+
 export interface CallRecordMessage {
   id: string;
   protocol: string;
@@ -146,6 +155,10 @@ export interface CallRecordMessage {
   redacted: string[];
   sensitive: string[];
   notes?: string[];
+  dns_rcode?: string;
+  connection?: ConnectionFactsMessage | null;
+  queue_us?: Int64Value;
+  link_confidence?: number;
 }
 
 export interface SidecarInfoMessage {
@@ -205,6 +218,16 @@ function appTlsToProto(a: AppTlsInfo): AppTlsInfoMessage {
   };
 }
 
+function connectionToProto(c: ConnectionFacts): ConnectionFactsMessage {
+  return {
+    connect_us: c.connect_us,
+    tls_handshake_us: c.tls_handshake_us,
+    reset_by: c.reset_by,
+    half_closed_by: c.half_closed_by,
+    exchanges: c.exchanges,
+  };
+}
+
 function httpMessageToProto(m: HttpMessage): HttpMessageMessage {
   return {
     headers: m.headers,
@@ -252,6 +275,10 @@ export function recordToProto(r: CallRecord): CallRecordMessage {
     sensitive: r.sensitive,
     notes: r.notes,
     grpc_message: r.grpc_message,
+    dns_rcode: r.dns_rcode,
+    connection: r.connection === undefined ? null : connectionToProto(r.connection),
+    queue_us: r.queue_us,
+    link_confidence: r.link_confidence,
   };
 }
 
@@ -378,8 +405,28 @@ function httpMessageFromProto(field: string, m: HttpMessageMessage): HttpMessage
   return h;
 }
 
+const SIDES = new Set(['client', 'server']);
+
+function sideFromProto(field: string, v: string | undefined): 'client' | 'server' | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!SIDES.has(v)) throw new Reject('bad_value', `${field} "${v}" is neither client nor server`);
+  return v as 'client' | 'server';
+}
+
+function connectionFromProto(m: ConnectionFactsMessage): ConnectionFacts {
+  const c: ConnectionFacts = {};
+  if (m.connect_us !== undefined && m.connect_us !== null) c.connect_us = toNumber('connection.connect_us', m.connect_us);
+  if (m.tls_handshake_us !== undefined && m.tls_handshake_us !== null) c.tls_handshake_us = toNumber('connection.tls_handshake_us', m.tls_handshake_us);
+  const resetBy = sideFromProto('connection.reset_by', m.reset_by);
+  if (resetBy !== undefined) c.reset_by = resetBy;
+  const halfClosedBy = sideFromProto('connection.half_closed_by', m.half_closed_by);
+  if (halfClosedBy !== undefined) c.half_closed_by = halfClosedBy;
+  if (m.exchanges !== undefined && m.exchanges !== null) c.exchanges = toNumber('connection.exchanges', m.exchanges);
+  return c;
+}
+
 const RECORD_OPTIONAL_STRINGS_A = ['method', 'path', 'authority'] as const;
-const RECORD_OPTIONAL_STRINGS_B = ['error', 'error_detail', 'close_reason', 'trace_id', 'span_id', 'parent_span_id', 'grpc_message'] as const;
+const RECORD_OPTIONAL_STRINGS_B = ['error', 'error_detail', 'close_reason', 'trace_id', 'span_id', 'parent_span_id', 'grpc_message', 'dns_rcode'] as const;
 
 function decode(m: CallRecordMessage): CallRecord {
   if (m === null || typeof m !== 'object') throw new Reject('missing_field', 'record is not a message');
@@ -423,6 +470,14 @@ function decode(m: CallRecordMessage): CallRecord {
   if (optionalB.span_id !== undefined) r.span_id = optionalB.span_id;
   if (optionalB.parent_span_id !== undefined) r.parent_span_id = optionalB.parent_span_id;
   if (optionalB.grpc_message !== undefined) r.grpc_message = optionalB.grpc_message;
+  if (optionalB.dns_rcode !== undefined) r.dns_rcode = optionalB.dns_rcode;
+  if (m.connection !== undefined && m.connection !== null) r.connection = connectionFromProto(m.connection);
+  if (m.queue_us !== undefined && m.queue_us !== null) r.queue_us = toNumber('queue_us', m.queue_us);
+  if (m.link_confidence !== undefined && m.link_confidence !== null) {
+    const confidence = toNumber('link_confidence', m.link_confidence);
+    if (!(confidence > 0 && confidence <= 1)) throw new Reject('bad_value', `link_confidence ${confidence} is not in (0, 1]`);
+    r.link_confidence = confidence;
+  }
   r.redacted = stringList('redacted', m.redacted ?? []);
   r.sensitive = stringList('sensitive', m.sensitive ?? []);
   // proto3 cannot tell an empty list from none; the record leaves `notes` out when empty.

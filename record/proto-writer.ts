@@ -150,6 +150,14 @@ export class ProtoWriter {
     this.pos += 8;
   }
 
+  /** `tag` then a double field value (little-endian IEEE 754, as protobufjs writes it). */
+  doubleField(tag: number, value: number): void {
+    this.ensure(13);
+    this.varint32(tag);
+    this.view.setFloat64(this.pos, value, true);
+    this.pos += 8;
+  }
+
   /** `tag` then a bytes field value (its length, then the bytes). */
   bytesField(tag: number, value: Uint8Array): void {
     const len = value.length;

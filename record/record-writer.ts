@@ -13,7 +13,7 @@
  */
 import type { SidecarInfoMessage } from './codec.ts';
 import { ProtoWriter, varintSize } from './proto-writer.ts';
-import type { AppTlsInfo, CallRecord, Endpoint, HttpMessage } from './record.ts';
+import type { AppTlsInfo, CallRecord, ConnectionFacts, Endpoint, HttpMessage } from './record.ts';
 
 const VARINT = 0;
 const FIXED64 = 1;
@@ -56,6 +56,17 @@ const R_REDACTED = tag(29, LEN);
 const R_SENSITIVE = tag(30, LEN);
 const R_NOTES = tag(31, LEN);
 const R_GRPC_MESSAGE = tag(32, LEN);
+const R_DNS_RCODE = tag(33, LEN);
+const R_CONNECTION = tag(34, LEN);
+const R_QUEUE_US = tag(35, VARINT);
+const R_LINK_CONFIDENCE = tag(36, FIXED64);
+
+// ConnectionFacts
+const C_CONNECT_US = tag(1, VARINT);
+const C_TLS_HANDSHAKE_US = tag(2, VARINT);
+const C_RESET_BY = tag(3, LEN);
+const C_HALF_CLOSED_BY = tag(4, LEN);
+const C_EXCHANGES = tag(5, VARINT);
 
 // Endpoint
 const E_IP = tag(1, LEN);
@@ -175,6 +186,17 @@ function writeAppTls(w: ProtoWriter, t: number, a: AppTlsInfo): void {
   w.end(mark, 1);
 }
 
+function writeConnection(w: ProtoWriter, t: number, c: ConnectionFacts): void {
+  writeTag(w, t);
+  const mark = w.begin(1);
+  if (c.connect_us !== undefined) w.uint64Field(C_CONNECT_US, c.connect_us);
+  if (c.tls_handshake_us !== undefined) w.uint64Field(C_TLS_HANDSHAKE_US, c.tls_handshake_us);
+  writeOptionalString(w, C_RESET_BY, c.reset_by);
+  writeOptionalString(w, C_HALF_CLOSED_BY, c.half_closed_by);
+  if (c.exchanges !== undefined) w.uint32Field(C_EXCHANGES, c.exchanges);
+  w.end(mark, 1);
+}
+
 function writeHttpMessage(w: ProtoWriter, t: number, m: HttpMessage): void {
   writeTag(w, t);
   // The body dominates the length; headers rarely push it across another varint boundary.
@@ -229,6 +251,10 @@ function writeCallRecord(w: ProtoWriter, r: CallRecord): void {
   writeStringList(w, R_SENSITIVE, r.sensitive);
   if (r.notes !== undefined) writeStringList(w, R_NOTES, r.notes);
   writeOptionalString(w, R_GRPC_MESSAGE, r.grpc_message);
+  writeOptionalString(w, R_DNS_RCODE, r.dns_rcode);
+  if (r.connection !== undefined) writeConnection(w, R_CONNECTION, r.connection);
+  if (r.queue_us !== undefined) w.uint64Field(R_QUEUE_US, r.queue_us);
+  if (r.link_confidence !== undefined) w.doubleField(R_LINK_CONFIDENCE, r.link_confidence);
 }
 
 /** Shared by every call: encoding is synchronous, so one scratch buffer serves the process. */

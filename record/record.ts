@@ -16,7 +16,20 @@ export type Observer = 'outbound' | 'inbound';
  * `server_error`: the server answered with an error in a protocol that has no status code of
  * its own (a Redis error reply, a PostgreSQL ErrorResponse); `error_detail` holds its text.
  */
-export type RecordError = 'reset' | 'timeout' | 'unpaired' | 'parse' | 'closed' | 'upstream_unreachable' | 'capture_overflow' | 'server_error';
+/**
+ * `client_timeout`: the client gave up on the call — it reset or closed the connection after
+ * sending the request and before the whole response arrived.
+ */
+export type RecordError =
+  | 'reset'
+  | 'timeout'
+  | 'unpaired'
+  | 'parse'
+  | 'closed'
+  | 'upstream_unreachable'
+  | 'capture_overflow'
+  | 'server_error'
+  | 'client_timeout';
 
 export interface Endpoint {
   ip: string;
@@ -45,6 +58,31 @@ export interface TlsInfo {
   /** True when the hop between sidecars was meshtap mTLS. */
   mesh: boolean;
   app_tls?: AppTlsInfo;
+}
+
+/** Which end of a connection did something (sent a reset, half-closed first). */
+export type ConnectionSide = 'client' | 'server';
+
+/**
+ * Facts about the TCP connection an exchange travelled on, as this record's sidecar saw it.
+ * The opening facts (`connect_us`, `tls_handshake_us`) sit only on the exchange that opened the
+ * connection (ordinal 0); how it ended (`reset_by`, `half_closed_by`) on the exchanges the end
+ * affected and on the connection's own record (opaque TCP).
+ */
+export interface ConnectionFacts {
+  /**
+   * Time from starting the upstream connect to its completion, in µs: the TCP handshake to the
+   * destination (outbound: the server or its sidecar; inbound: the app in the pod).
+   */
+  connect_us?: number;
+  /** The meshtap mTLS handshake on this hop, in µs (meshed connections only). */
+  tls_handshake_us?: number;
+  /** Who sent a TCP reset, when one ended the connection. */
+  reset_by?: ConnectionSide;
+  /** Who half-closed (FIN) first, when one did before the connection ended. */
+  half_closed_by?: ConnectionSide;
+  /** Exchanges carried by the connection up to and including this one (the reuse count). */
+  exchanges?: number;
 }
 
 export interface HttpMessage {
@@ -83,6 +121,8 @@ export interface CallRecord {
   grpc_status?: number;
   /** gRPC: the status message (`grpc-message` trailer, percent-decoded). */
   grpc_message?: string;
+  /** DNS: the response code by name (`NOERROR`, `NXDOMAIN`, `SERVFAIL`, …). */
+  dns_rcode?: string;
   request?: HttpMessage;
   response?: HttpMessage;
   bytes_in: number;
@@ -92,9 +132,22 @@ export interface CallRecord {
   error_detail?: string;
   /** For opaque connections: how the connection ended (`fin`, `reset`, `error`, `drain`). */
   close_reason?: string;
+  /** The connection this exchange travelled on: how it opened, how it ended, how often it was reused. */
+  connection?: ConnectionFacts;
+  /**
+   * How long the request waited behind earlier requests on the same connection before the
+   * server could answer it (HTTP/1 pipelining), in µs; absent when it did not wait.
+   */
+  queue_us?: number;
   trace_id?: string;
   span_id?: string;
   parent_span_id?: string;
+  /**
+   * Set when the sidecar linked this outbound call to the inbound call of its pod that caused it
+   * by timing alone (the app propagated no trace context): 1 when exactly one inbound call was
+   * in flight, less when several overlapped and the most recent one was chosen.
+   */
+  link_confidence?: number;
   /**
    * Set by the collector on HTTP, HTTP/2 and gRPC calls: 1 for a first attempt, 2, 3, … for a
    * repeat of a call that failed (same client, method, target and request body, within the

@@ -62,6 +62,10 @@ export function fullRecord(i = 0): CallRecord {
     redacted: ['request.headers.authorization', 'request.body.$.password'],
     sensitive: ['jwt', 'password'],
     notes: ['expect: 100-continue', '100-continue'],
+    dns_rcode: 'NXDOMAIN',
+    connection: { connect_us: 412, tls_handshake_us: 2_950, reset_by: 'server', half_closed_by: 'client', exchanges: 3 },
+    queue_us: 1_250,
+    link_confidence: 0.5,
   };
 }
 

@@ -109,6 +109,12 @@ function validCorpus(): [string, CallRecord][] {
     ['times at the int64 limits', { ...base(), start: -(2n ** 63n), end: 2n ** 63n - 1n, request_end: -1n, response_start: 2n ** 53n + 1n }],
     ['a typical time', { ...base(), start: T0, end: T0 + 1_000_000n }],
     ['notes', { ...base(), notes: ['100-continue', ''] }],
+    ['connection facts, empty', { ...base(), connection: {} }],
+    ['connection facts, zeros', { ...base(), connection: { connect_us: 0, tls_handshake_us: 0, exchanges: 0 } }],
+    ['connection facts, each alone', { ...base(), connection: { reset_by: 'client' } }],
+    ['connection exchanges past 2^7 and connect past 2^32', { ...base(), connection: { exchanges: 300, connect_us: 2 ** 33 } }],
+    ['a link confidence of one third', { ...base(), link_confidence: 1 / 3 }],
+    ['a link confidence of 1 and a queue of 0', { ...base(), link_confidence: 1, queue_us: 0 }],
     ['redacted and sensitive with empty strings', { ...base(), redacted: ['', 'request.body'], sensitive: ['jwt', ''] }],
     ['unicode, short', { ...base(), path: '/é/€/😀/中', authority: 'ü.example', error_detail: '😀😀' }],
     ['unicode, 40 units and more', { ...base(), path: '/' + 'é€😀中'.repeat(10), error_detail: 'x'.repeat(39) + '😀' }],
@@ -143,6 +149,11 @@ function validCorpus(): [string, CallRecord][] {
     'span_id',
     'parent_span_id',
     'notes',
+    'grpc_message',
+    'dns_rcode',
+    'connection',
+    'queue_us',
+    'link_confidence',
   ];
   const full = fullRecord(9);
   for (const key of optionalKeys) {
@@ -340,6 +351,20 @@ function recordArbitrary(s: Shapes): fc.Arbitrary<CallRecord> {
       redacted: strings,
       sensitive: strings,
       notes: fc.array(s.text, { minLength: 1, maxLength: 3 }),
+      grpc_message: s.text,
+      dns_rcode: s.text,
+      connection: fc.record(
+        {
+          connect_us: s.uint64,
+          tls_handshake_us: s.uint64,
+          reset_by: fc.constantFrom('client' as const, 'server' as const),
+          half_closed_by: fc.constantFrom('client' as const, 'server' as const),
+          exchanges: s.uint32,
+        },
+        { requiredKeys: [], noNullPrototype: true },
+      ),
+      queue_us: s.uint64,
+      link_confidence: fc.double({ min: Number.MIN_VALUE, max: 1, noNaN: true }),
     },
     {
       requiredKeys: ['id', 'protocol', 'observer', 'connection_id', 'ordinal', 'start', 'end', 'elapsed_us', 'src', 'dst', 'tls', 'bytes_in', 'bytes_out', 'redacted', 'sensitive'],
