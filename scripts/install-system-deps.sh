@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages meshtap's tests, bench and lab use. Idempotent; needs root.
 set -euo pipefail
-pkgs=(iptables iproute2 iputils-ping procps util-linux openssl curl haproxy redis-server redis-tools postgresql-15 postgresql-client-15 mariadb-server mariadb-client chromium tshark)
+pkgs=(iptables iproute2 iputils-ping procps util-linux openssl curl haproxy redis-server redis-tools postgresql-15 postgresql-client-15 mariadb-server mariadb-client chromium tshark dnsmasq-base bind9-dnsutils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
