@@ -30,6 +30,8 @@ import {
   OP_SERVER_DATA,
   OP_SERVER_END,
   OP_UNREACHABLE,
+  OP_FACT,
+  payloadFact,
   payloadText,
   type OpVisitor,
 } from './ops.ts';
@@ -141,6 +143,11 @@ export class CaptureEngine implements OpVisitor {
       case OP_META:
         this.meta(capture, payload);
         break;
+      case OP_FACT: {
+        const fact = payloadFact(payload);
+        if (fact !== undefined) tap.fact(fact);
+        break;
+      }
       case OP_UNREACHABLE:
         this.unreachable(capture, payload);
         break;

@@ -22,6 +22,7 @@
  * connections are captured by the new one.
  */
 import { Worker } from 'node:worker_threads';
+import type { ForwardingFact } from '../capture/connection-facts.ts';
 import type { CloseReason, NsClock } from '../capture/session.ts';
 import type { DirectionStats, SidecarStats } from '../metrics.ts';
 import type { CaptureChannel, ConnectionCapture } from '../proxy/capture-channel.ts';
@@ -154,6 +155,10 @@ class WorkerCapture implements ConnectionCapture {
     if (this.cut || this.done) return;
     this.cut = true;
     this.owner.text(this, OP_UNREACHABLE, JSON.stringify({ detail, bytesOut }));
+  }
+
+  fact(fact: ForwardingFact): void {
+    if (!this.cut && !this.done) this.owner.fact(this, fact);
   }
 
   metaChanged(): void {
@@ -291,6 +296,12 @@ class HandOff implements CaptureHandOff {
   signal(capture: WorkerCapture, op: number): void {
     if (capture.generation !== this.generation) return;
     this.writer.signal(op, capture.id, performance.now());
+    this.schedule();
+  }
+
+  fact(capture: WorkerCapture, fact: ForwardingFact): void {
+    if (capture.generation !== this.generation) return;
+    this.writer.fact(capture.id, performance.now(), fact);
     this.schedule();
   }
 

@@ -12,6 +12,7 @@
  * JSON for the rare ops that carry structure (open, meta, unreachable), and empty otherwise.
  * Pure: no threads or sockets here, so both ends are tested without either.
  */
+import type { ForwardingFact } from '../capture/connection-facts.ts';
 
 export const OP_OPEN = 1;
 export const OP_CLIENT_DATA = 2;
@@ -32,6 +33,14 @@ export const OP_META = 9;
  */
 export const OP_CLIENT_SKIP = 11;
 export const OP_SERVER_SKIP = 12;
+/**
+ * Payload: `[kind u8][value f64]`, a fact only the forwarding thread knows, a few per connection
+ * at most (`FACT_KINDS[kind]`): the upstream connect time or the mesh handshake time in µs, or
+ * who reset the connection (value 0: the client, 1: the server).
+ */
+export const OP_FACT = 13;
+
+export const FACT_KINDS = ['connect', 'tls_handshake', 'reset'] as const;
 
 export const SKIP_REASONS = ['connection_budget', 'sidecar_budget'] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
@@ -80,6 +89,13 @@ export class OpWriter {
     const at = this.header(op, capture, time, 9);
     this.view.setFloat64(at, bytes, true);
     this.view.setUint8(at + 8, SKIP_REASONS.indexOf(reason));
+    this.offset = at + 9;
+  }
+
+  fact(capture: number, time: number, fact: ForwardingFact): void {
+    const at = this.header(OP_FACT, capture, time, 9);
+    this.view.setUint8(at, FACT_KINDS.indexOf(fact.kind));
+    this.view.setFloat64(at + 1, fact.kind === 'reset' ? (fact.by === 'client' ? 0 : 1) : fact.us, true);
     this.offset = at + 9;
   }
 
@@ -156,4 +172,15 @@ export function payloadText(payload: Uint8Array): string {
 export function payloadSkip(payload: Uint8Array): { bytes: number; reason: SkipReason } {
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   return { bytes: view.getFloat64(0, true), reason: SKIP_REASONS[view.getUint8(8)] ?? 'connection_budget' };
+}
+
+/** The fact of an `OP_FACT` payload; undefined for one this reader does not know. */
+export function payloadFact(payload: Uint8Array): ForwardingFact | undefined {
+  if (payload.byteLength < 9) return undefined;
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const kind = FACT_KINDS[view.getUint8(0)];
+  const value = view.getFloat64(1, true);
+  if (kind === 'reset') return { kind, by: value === 0 ? 'client' : 'server' };
+  if (kind === undefined || !Number.isFinite(value)) return undefined;
+  return { kind, us: value };
 }

@@ -31,6 +31,8 @@ export type Exchange = Pick<
   | 'error'
   | 'error_detail'
   | 'close_reason'
+  | 'connection'
+  | 'queue_us'
   | 'trace_id'
   | 'span_id'
   | 'parent_span_id'

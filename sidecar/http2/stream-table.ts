@@ -198,7 +198,10 @@ export class StreamTable {
       return;
     }
     s.notes.push(`reset by the ${by}`);
-    this.finish(s, 'reset', `RST_STREAM ${name}`);
+    // CANCEL from the client after its whole request: it no longer wanted the answer (a gRPC
+    // deadline, an aborted fetch). Other codes are the client objecting, not giving up.
+    const gaveUp = by === 'client' && name === 'CANCEL' && s.reqDone && !s.resDone;
+    this.finish(s, gaveUp ? 'client_timeout' : 'reset', `RST_STREAM ${name}`);
   }
 
   goaway(by: Side, last: number, code: number): void {

@@ -7,6 +7,7 @@
  * a bounded copy to another thread, the sidecar's own) and the inline one (inline-capture.ts:
  * the tap on the calling thread, for tests of the proxy and the parsers).
  */
+import type { ForwardingFact } from '../capture/connection-facts.ts';
 import type { CloseReason } from '../capture/session.ts';
 import type { DirectionStats } from '../metrics.ts';
 import type { ConnectionMeta } from './connection.ts';
@@ -24,6 +25,8 @@ export interface ConnectionCapture {
   unreachable(detail: string, bytesOut: number): void;
   /** `meta` changed (mesh identities, the connection id learnt inbound, a plaintext fallback). */
   metaChanged(): void;
+  /** A connection fact only forwarding sees (connect and handshake times, who reset): a few per connection. */
+  fact(fact: ForwardingFact): void;
 }
 
 export interface CaptureChannel {

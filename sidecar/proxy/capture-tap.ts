@@ -14,7 +14,12 @@
  *
  * Every call into the session is guarded: a parser that throws is counted and dropped for the
  * rest of the connection, the connection itself carries on.
+ *
+ * The connection's facts (connect and handshake times, resets, half-closes, reuse) are tracked
+ * here too, because the tap is where the forwarding side's signals and the session's exchanges
+ * meet in the connection's order (`capture/connection-facts.ts`).
  */
+import { ConnectionFactsTracker, type ForwardingFact } from '../capture/connection-facts.ts';
 import type { CaptureContext, CaptureEvent, CaptureSession, CloseReason, Exchange, NsClock } from '../capture/session.ts';
 
 export type DetectResult = 'http1' | 'http2' | 'tls' | 'redis' | 'postgres' | 'mysql' | 'tcp' | 'need-more';
@@ -90,6 +95,7 @@ export class CaptureTap {
   private clientDecides = false;
   private chosen: CapturedProtocol | undefined;
   private readonly options: CaptureTapOptions;
+  private readonly facts = new ConnectionFactsTracker();
 
   constructor(options: CaptureTapOptions) {
     this.options = options;
@@ -196,11 +202,18 @@ export class CaptureTap {
   }
 
   clientEnd(): void {
+    this.facts.ended('client');
     this.endOf(CLIENT_END);
   }
 
   serverEnd(): void {
+    this.facts.ended('server');
     this.endOf(SERVER_END);
+  }
+
+  /** A fact only the forwarding side knows (timings, who reset): it goes on the records. */
+  fact(fact: ForwardingFact): void {
+    this.facts.fact(fact);
   }
 
   /** The connection is gone. A connection that never carried a byte yields nothing. */
@@ -215,6 +228,7 @@ export class CaptureTap {
     if (this.state !== CAPTURING) return;
     const session = this.session!;
     this.stop();
+    this.facts.closed();
     try {
       session.close(this.options.clock(), reason);
     } catch (err) {
@@ -279,7 +293,7 @@ export class CaptureTap {
     this.options.onProtocol(protocol);
     const ctx: CaptureContext = {
       maxBodyBytes: this.options.maxBodyBytes,
-      emit: this.options.onExchange,
+      emit: (exchange) => this.options.onExchange(this.facts.apply(exchange)),
       event: this.options.onEvent,
     };
     let session: CaptureSession;

@@ -23,6 +23,11 @@
  *   app TLS or plaintext apart; mesh mTLS is terminated here and the peer's identity and
  *   connection id learnt before a byte reaches the app. The capture always sees plaintext
  *   (or the app's own TLS), never meshtap's.
+ *
+ * Connection facts for the records (capture/connection-facts.ts): with capture on, the
+ * connection reads the clock when it starts dialling, when the upstream TCP connection is up
+ * and when a mesh handshake ends, and notices which side's socket failed with a reset. It
+ * hands each fact to the tap once (two or three per connection); nothing of it is per chunk.
  */
 import { connect, type Socket } from 'node:net';
 import type { CloseReason, NsClock } from '../capture/session.ts';
@@ -73,6 +78,8 @@ function isReset(err: NodeJS.ErrnoException | undefined): boolean {
 
 const ignore = () => {};
 
+const usBetween = (from: bigint, to: bigint): number => Number((to - from) / 1000n);
+
 /** A TLS socket cannot be reset itself (its handle is not TCP): reset the TCP socket under it. */
 function resetSocket(socket: Socket): void {
   if (socket.destroyed) return;
@@ -110,6 +117,9 @@ export class ProxyConnection {
   private meshDial: MeshDial | undefined;
   /** Why the last outbound mesh handshake refused its peer (for the count). */
   private peerRefusal: string | undefined;
+  /** When the current upstream dial started, and when its TCP connection was up (capture on only). */
+  private dialStartedAt = 0n;
+  private upstreamUpAt: bigint | undefined;
 
   constructor(client: Socket, dst: OriginalDst, env: ConnectionEnv) {
     this.env = env;
@@ -134,7 +144,7 @@ export class ProxyConnection {
     this.rawUpstream = raw;
     this.upstream = raw;
     if (plan) this.upstream = this.meshClient(raw, plan);
-    else raw.once('connect', () => this.phase.toUpstream('connected'));
+    raw.once('connect', () => this.rawConnected(plan !== undefined));
     this.wireUpstream(raw, this.upstream);
 
     client.on('error', (err) => this.failed('client', err));
@@ -163,6 +173,7 @@ export class ProxyConnection {
   }
 
   private dialUpstream(): Socket {
+    if (this.tap) this.dialStartedAt = this.env.clock();
     const raw = connect({
       host: this.meta.dst.ip,
       port: this.meta.dst.port,
@@ -173,6 +184,14 @@ export class ProxyConnection {
     // Small request/response exchanges must not wait for Nagle (the proxy never coalesces).
     raw.setNoDelay(true);
     return raw;
+  }
+
+  /** The upstream TCP connection is up; a mesh hop is connected (and its facts told) once verified. */
+  private rawConnected(mesh: boolean): void {
+    if (!mesh) this.phase.toUpstream('connected');
+    if (this.tap === undefined) return;
+    this.upstreamUpAt = this.env.clock();
+    if (!mesh) this.tap.fact({ kind: 'connect', us: usBetween(this.dialStartedAt, this.upstreamUpAt) });
   }
 
   private wireUpstream(raw: Socket, upstream: Socket): void {
@@ -211,6 +230,10 @@ export class ProxyConnection {
         this.meta.localIdentity = plan.localIdentity;
         this.meta.peerIdentity = peer;
         this.tap?.metaChanged();
+        if (this.tap && this.upstreamUpAt !== undefined) {
+          this.tap.fact({ kind: 'connect', us: usBetween(this.dialStartedAt, this.upstreamUpAt) });
+          this.tap.fact({ kind: 'tls_handshake', us: usBetween(this.upstreamUpAt, this.env.clock()) });
+        }
         mtls.count('outbound', 'mesh');
       },
     });
@@ -231,10 +254,11 @@ export class ProxyConnection {
     this.meta.meshFallback = true;
     this.tap?.metaChanged();
     this.env.mtls?.count('outbound', 'plaintext_fallback_no_peer_identity', { dst: `${this.meta.dst.ip}:${this.meta.dst.port}`, reason: err.code ?? err.message });
+    this.upstreamUpAt = undefined;
     const raw = this.dialUpstream();
     this.rawUpstream = raw;
     this.upstream = raw;
-    raw.once('connect', () => this.phase.toUpstream('connected'));
+    raw.once('connect', () => this.rawConnected(false));
     this.wireUpstream(raw, raw);
     let flowing = true;
     for (const chunk of pending.held) flowing = raw.write(chunk);
@@ -316,6 +340,7 @@ export class ProxyConnection {
     const raw = this.rawClient;
     // Until the handshake ends, the client is in setup: server bytes are held.
     this.phase.toClient('mesh-setup');
+    const helloAt = this.tap ? this.env.clock() : 0n;
     const cancel = acceptMeshClient(mtls, raw, hello, {
       onFail: (outcome, reason) => {
         this.cancelMeshSetup = undefined;
@@ -327,6 +352,7 @@ export class ProxyConnection {
         resetSocket(this.rawUpstream);
       },
       onSecured: (socket) => {
+        if (this.tap) this.tap.fact({ kind: 'tls_handshake', us: usBetween(helloAt, this.env.clock()) });
         this.client = socket;
         socket.on('error', (err) => this.failed('client', err));
         socket.on('close', () => this.socketClosed('client'));
@@ -405,6 +431,7 @@ export class ProxyConnection {
       this.upstreamUnreachable(err);
       return;
     }
+    if (this.reason === undefined && this.tap && isReset(err)) this.tap.fact({ kind: 'reset', by: side });
     this.reason ??= isReset(err) ? 'reset' : 'error';
     const other = side === 'client' ? this.rawUpstream : this.rawClient;
     if (other.destroyed) return;

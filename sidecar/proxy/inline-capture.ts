@@ -60,6 +60,7 @@ export function createInlineCapture(options: InlineCaptureOptions): CaptureChann
           );
         },
         metaChanged: () => undefined,
+        fact: (fact) => tap.fact(fact),
       };
     },
   };

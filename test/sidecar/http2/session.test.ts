@@ -163,7 +163,7 @@ void t.test('gRPC: trailers with grpc-status and grpc-message; trailers-only res
   t.equal(b.response?.headers['grpc-message'], 'not%20found');
 });
 
-void t.test('RST_STREAM: the stream becomes a reset record, the others go on', async (t) => {
+void t.test('RST_STREAM: the stream becomes a reset record (client_timeout when the client cancels after its request), the others go on', async (t) => {
   const h = conn();
   const { exchanges } = invariant(t, [
     { c: Buffer.concat([CLIENT_START, headers(1, h.req(get('/slow')), { endStream: true }), headers(3, h.req(post('/upload'))), data(3, 'part')]) },
@@ -177,13 +177,24 @@ void t.test('RST_STREAM: the stream becomes a reset record, the others go on', a
   t.same(
     exchanges.map((e) => [e.ordinal, e.path, e.error, e.error_detail, e.notes, e.end]),
     [
-      [0, '/slow', 'reset', 'RST_STREAM CANCEL', ['reset by the client'], timeOf(2)],
+      [0, '/slow', 'client_timeout', 'RST_STREAM CANCEL', ['reset by the client'], timeOf(2)],
       [1, '/upload', 'reset', 'RST_STREAM REFUSED_STREAM', ['reset by the server'], timeOf(3)],
       [2, '/after', undefined, undefined, undefined, timeOf(5)],
     ],
   );
   t.equal(text(exchanges[0].response?.body), 'partial');
   t.equal(exchanges[0].bytes_out > 0 && exchanges[0].bytes_in > 0, true);
+});
+
+void t.test('RST_STREAM CANCEL from the client mid-upload stays reset: it gave up before sending its request', async (t) => {
+  const h = conn();
+  const { exchanges } = invariant(t, [
+    { c: Buffer.concat([CLIENT_START, headers(1, h.req(post('/upload'))), data(1, 'part')]) },
+    { s: SERVER_START },
+    { c: rstStream(1, 8) },
+    { close: 'fin' },
+  ]);
+  t.same(exchanges.map((e) => [e.path, e.error, e.error_detail]), [['/upload', 'reset', 'RST_STREAM CANCEL']]);
 });
 
 void t.test('RST_STREAM NO_ERROR after a full response: not an error', async (t) => {
