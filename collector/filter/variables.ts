@@ -12,7 +12,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { TimestampSchema, type Timestamp } from '@bufbuild/protobuf/wkt';
-import type { CallRecord, Endpoint, HttpMessage } from '../../record/record.ts';
+import type { CallRecord, ConnectionFacts, Endpoint, HttpMessage } from '../../record/record.ts';
 import { T, listOf, mapOf, structOf, type FilterType } from './cel-types.ts';
 
 const STRING_MAP = mapOf(T.string, T.string);
@@ -58,6 +58,15 @@ function grpcPathPart(r: CallRecord, i: 1 | 2): string {
 
 export const TLS_TYPE = structOf('tls', { mesh: T.bool, app_tls: APP_TLS_TYPE });
 
+/** The TCP connection the exchange travelled on (see `ConnectionFacts` in record/record.ts). */
+export const CONNECTION_TYPE = structOf('connection', {
+  connect_us: T.int,
+  tls_handshake_us: T.int,
+  reset_by: T.string,
+  half_closed_by: T.string,
+  exchanges: T.int,
+});
+
 /** Protocols that get a boolean shorthand (`http` is `protocol == "http"`). */
 export const PROTOCOL_FLAGS = ['http', 'http2', 'grpc', 'ws', 'redis', 'postgres', 'mysql', 'dns', 'tcp'] as const;
 
@@ -92,6 +101,9 @@ const RECORD_FIELDS: Record<string, FilterType> = {
   bytes_out: T.int,
   error: T.string,
   error_detail: T.string,
+  connection: CONNECTION_TYPE,
+  queue_us: T.int,
+  link_confidence: T.double,
   trace_id: T.string,
   span_id: T.string,
   parent_span_id: T.string,
@@ -201,6 +213,18 @@ function tlsValue(record: CallRecord): Map<string, unknown> {
   return map;
 }
 
+/** Always a map (empty when the record has no facts), like an endpoint: absent fields stay unbound. */
+function connectionValue(facts: ConnectionFacts | undefined): Map<string, unknown> {
+  const map = new Map<string, unknown>();
+  if (facts === undefined || facts === null) return map;
+  setIfPresent(map, 'connect_us', toInt(facts.connect_us));
+  setIfPresent(map, 'tls_handshake_us', toInt(facts.tls_handshake_us));
+  setIfPresent(map, 'reset_by', facts.reset_by);
+  setIfPresent(map, 'half_closed_by', facts.half_closed_by);
+  setIfPresent(map, 'exchanges', toInt(facts.exchanges));
+  return map;
+}
+
 function stringList(list: readonly string[] | undefined): string[] {
   return Array.isArray(list) ? list.map(String) : [];
 }
@@ -215,6 +239,7 @@ class RecordActivation {
   #src: Map<string, unknown> | undefined;
   #dst: Map<string, unknown> | undefined;
   #tls: Map<string, unknown> | undefined;
+  #connection: Map<string, unknown> | undefined;
   #request: Map<string, unknown> | undefined | null = null;
   #response: Map<string, unknown> | undefined | null = null;
   #call: Map<string, unknown> | undefined;
@@ -338,6 +363,18 @@ class RecordActivation {
   }
   get error_detail() {
     return this.#r.error_detail ?? undefined;
+  }
+  get connection() {
+    return (this.#connection ??= connectionValue(this.#r.connection));
+  }
+  /** HTTP/1 pipelining: µs the request waited behind earlier ones; absent when it did not wait. */
+  get queue_us() {
+    return toInt(this.#r.queue_us);
+  }
+  /** A CEL double (0..1); absent unless the sidecar linked the call by timing alone. */
+  get link_confidence() {
+    const v = this.#r.link_confidence;
+    return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
   }
   get trace_id() {
     return this.#r.trace_id ?? undefined;

@@ -57,11 +57,20 @@ export function statusClass(r: Pick<CallRecordJson, 'status_code' | 'grpc_status
   return 'ok';
 }
 
-export function formatStatus(r: Pick<CallRecordJson, 'status_code' | 'grpc_status' | 'error' | 'protocol'>): string {
+/** Who ended the call, in words, where the record says: the client giving up, or a reset and its sender. */
+function errorCause(r: Pick<CallRecordJson, 'error' | 'connection'>): string | undefined {
+  if (r.error === 'client_timeout') return 'client gave up';
+  const by = r.connection?.reset_by;
+  return r.error !== undefined && by !== undefined ? `reset by ${by}` : undefined;
+}
+
+export function formatStatus(r: Pick<CallRecordJson, 'status_code' | 'grpc_status' | 'error' | 'protocol' | 'connection'>): string {
   const parts: string[] = [];
   if (r.status_code !== undefined) parts.push(String(r.status_code));
   if (r.protocol === 'grpc' && r.grpc_status !== undefined) parts.push(grpcStatusName(r.grpc_status));
   if (r.error !== undefined) parts.push(`error=${r.error}`);
+  const cause = errorCause(r);
+  if (cause !== undefined) parts.push(`(${cause})`);
   return parts.length > 0 ? parts.join(' ') : '-';
 }
 

@@ -68,3 +68,15 @@ void t.test('protocol details: Redis reply, SQL and rows, gRPC messages, WebSock
   const http = recordToJson(base);
   t.notMatch(formatCallLine(http, { color: false }), /→ "/, 'HTTP lines are unchanged');
 });
+
+void t.test('who ended a failed call: the client giving up, a reset and its sender', async (t) => {
+  const base = callRecord({ id: 'e', method: 'GET', path: '/slow' });
+  const gaveUp = recordToJson({ ...base, status_code: undefined, error: 'client_timeout', connection: { exchanges: 1, half_closed_by: 'client' } });
+  t.match(formatCallLine(gaveUp, { color: false }), /GET \/slow  error=client_timeout \(client gave up\)  /);
+  const reset = recordToJson({ ...base, status_code: undefined, error: 'reset', connection: { exchanges: 2, reset_by: 'server' } });
+  t.match(formatCallLine(reset, { color: false }), /error=reset \(reset by server\)  /);
+  const plain = recordToJson({ ...base, status_code: undefined, error: 'reset' });
+  t.match(formatCallLine(plain, { color: false }), /error=reset  /, 'no sender known: nothing added');
+  const fine = recordToJson({ ...base, status_code: 200, connection: { exchanges: 1, reset_by: 'client' } });
+  t.notMatch(formatCallLine(fine, { color: false }), /reset by/, 'a call that completed shows no cause');
+});

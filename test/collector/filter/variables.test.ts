@@ -75,3 +75,44 @@ void t.test('call holds every present top-level field', async (t) => {
   t.notOk(call.has('call'), 'no self reference');
   t.ok(Object.hasOwn(FILTER_VARIABLES, 'call'));
 });
+
+void t.test('connection facts, queue_us and link_confidence: bound when present, filterable', async (t) => {
+  const { compileFilter, isCompiledFilter } = await import('../../../collector/filter/compile.ts');
+  const base = byId('r01');
+  const opened = { ...base, id: 'c0', connection: { connect_us: 850, tls_handshake_us: 2100, exchanges: 1 } };
+  const reused = { ...base, id: 'c1', ordinal: 1, queue_us: 30_000, connection: { exchanges: 2, half_closed_by: 'client' as const } };
+  const gaveUp = { ...base, id: 'c2', error: 'client_timeout' as const, connection: { exchanges: 3, reset_by: 'client' as const } };
+  const serverReset = { ...base, id: 'c3', error: 'reset' as const, link_confidence: 0.5, connection: { exchanges: 1, reset_by: 'server' as const } };
+  const none = { ...base, id: 'c4', connection: undefined, queue_us: undefined, link_confidence: undefined };
+  const records = [opened, reused, gaveUp, serverReset, none];
+
+  const activation = buildActivation(opened);
+  const connection = activation.connection as Map<string, unknown>;
+  t.same([...connection], [['connect_us', 850n], ['tls_handshake_us', 2100n], ['exchanges', 1n]]);
+  t.same([...(buildActivation(none).connection as Map<string, unknown>)], [], 'no facts: an empty struct, fields unbound');
+  t.equal(buildActivation(reused).queue_us, 30_000n);
+  t.equal(buildActivation(none).queue_us, undefined);
+  t.equal(buildActivation(serverReset).link_confidence, 0.5);
+  t.equal(buildActivation(none).link_confidence, undefined);
+
+  for (const [filter, ids] of [
+    ['connection.connect_us > 500', ['c0']],
+    ['connection.tls_handshake_us >= 2100', ['c0']],
+    ['connection.reset_by == "server"', ['c3']],
+    ['connection.half_closed_by == "client"', ['c1']],
+    ['connection.exchanges > 1', ['c1', 'c2']],
+    ['has(connection.reset_by)', ['c2', 'c3']],
+    ['queue_us > 10000', ['c1']],
+    ['error == "client_timeout"', ['c2']],
+    ['link_confidence < 1.0', ['c3']],
+    ['has(call.connection) && !has(call.queue_us)', ['c0', 'c2', 'c3', 'c4']],
+  ] as const) {
+    const compiled = compileFilter(filter);
+    if (!isCompiledFilter(compiled)) {
+      t.fail(`${filter}: ${compiled.code} ${compiled.message}`);
+      continue;
+    }
+    t.same(records.filter((r) => compiled.matches(r)).map((r) => r.id), ids, filter);
+  }
+  t.ok('connection' in FILTER_VARIABLES && 'queue_us' in FILTER_VARIABLES && 'link_confidence' in FILTER_VARIABLES, 'declared');
+});
