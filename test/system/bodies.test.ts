@@ -50,14 +50,16 @@ void t.test('a 5 MiB download arrives byte-exact', async (t) => {
   }
 });
 
-void t.test('a client reset in the middle of a response leaves error records on both sides', async (t) => {
+void t.test('a client reset in the middle of a response leaves client_timeout records on both sides', async (t) => {
   const path = '/stream?chunks=100&ms=20';
   const result = await lab.runClient<{ status: number; received_before_reset: number }>('reset-mid-response', lab.appUrl(path));
   t.equal(result.status, 200);
   t.ok(result.received_before_reset < 100 * 64 * 1024, 'the client reset before the end');
   const calls = await lab.waitForCalls('reset records', (c) => c.path === path);
   for (const record of calls) {
-    t.equal(record.error, 'reset', `${record.observer}: error reset`);
+    // The client gave up on the call: both sidecars saw the reset come from the client's side.
+    t.equal(record.error, 'client_timeout', `${record.observer}: error client_timeout`);
+    t.equal(record.connection?.reset_by, 'client', `${record.observer}: reset by the client`);
     t.equal(record.status_code, 200, `${record.observer}: the status seen before the reset is kept`);
   }
   const outbound = calls.find((c) => c.observer === 'outbound');
