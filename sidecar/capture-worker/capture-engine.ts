@@ -146,6 +146,7 @@ export class CaptureEngine implements OpVisitor {
       case OP_FACT: {
         const fact = payloadFact(payload);
         if (fact !== undefined) tap.fact(fact);
+        else this.counters.parserErrors.exception++;
         break;
       }
       case OP_UNREACHABLE:
