@@ -27,7 +27,7 @@
  * Connection facts for the records (capture/connection-facts.ts): with capture on, the
  * connection reads the clock when it starts dialling, when the upstream TCP connection is up
  * and when a mesh handshake ends, and notices which side's socket failed with a reset. It
- * hands each fact to the tap once (two or three per connection); nothing of it is per chunk.
+ * hands each fact to the tap once (at most three per connection); nothing of it is per chunk.
  */
 import { connect, type Socket } from 'node:net';
 import type { CloseReason, NsClock } from '../capture/session.ts';
