@@ -7,6 +7,7 @@ import { createMemoryStore } from '../../collector/memory-store.ts';
 import { createCollectorMetrics } from '../../collector/metrics.ts';
 import { buildOffenders, rankOffenders } from '../../collector/offenders.ts';
 import { createRetryTracker } from '../../collector/retries.ts';
+import { createSqliteStore } from '../../collector/store/sqlite-store.ts';
 import { createSinkLogger } from '../../lib/log.ts';
 import type { CallRecord } from '../../record/record.ts';
 import { callRecord, T0_NS } from './helpers.ts';
@@ -103,5 +104,19 @@ void t.test('GET /api/offenders: window, limit, by; 401 without a token; bad que
     const bad = await get(q);
     t.equal(bad.status, 400, q);
     t.match(((await bad.json()) as { error: { code: string; message: string } }).error, { code: 'COL_ERR_BAD_QUERY', message }, q);
+  }
+});
+
+void t.test('the stores keep retry_after_honoured (collector-set, not in the proto)', async (t) => {
+  const tracker = createRetryTracker();
+  const limited = callRecord({ id: 's1', at: 0, method: 'GET', path: '/r', status: 503, src: shop('bot'), dst: shop('api') });
+  limited.response = { headers: { 'retry-after': '1' }, body: new Uint8Array(), body_size: 0, truncated: false };
+  tracker.mark(limited);
+  const again = tracker.mark(callRecord({ id: 's2', at: 1500, method: 'GET', path: '/r', status: 200, src: shop('bot'), dst: shop('api') }));
+  t.equal(again.retry_after_honoured, true, 'waited 1.5 s after a Retry-After of 1');
+  for (const store of [createSqliteStore({ path: ':memory:', retentionIntervalMs: 0 }), createMemoryStore({ maxRecords: 10 })]) {
+    await store.add([limited, again]);
+    t.match(await store.get('s2'), { attempt: 2, first_attempt_id: 's1', retry_after_honoured: true });
+    await store.close();
   }
 });

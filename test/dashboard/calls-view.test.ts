@@ -1,7 +1,8 @@
 /**
  * The call list in Debian's Chromium, one row per call: a meshed call's two records joined, a
  * one-sided call marked, the toggle to one row per observation; the call detail's observation
- * tabs and its "where the time went" timeline; the worst-offenders view.
+ * tabs and its "where the time went" timeline; the worst-offenders view (web: 5 calls by the end,
+ * one a client_timeout; bot: a 429 and a retry that did not wait).
  */
 import t from 'tap';
 import type { CallRecord, Endpoint } from '../../record/record.ts';
@@ -100,6 +101,22 @@ void t.test('one row per call by default; a one-sided call is marked; the toggle
   await waitFor('back to calls', async () => (await rows()).length === 6);
 });
 
+void t.test('live: a call arriving after the page loaded is one row, joined once its partner arrives', async (t) => {
+  const { page } = session;
+  await page.goto(`${backend.baseUrl}#/calls`);
+  await waitFor('rows', async () => (await rows()).length === 6);
+  // The server sidecar's record first, the client's later: the row is one-sided, then joined.
+  await backend.feed([observation('live-i0', 'inbound', 'live', 0, 900, [100, 300, 400])]);
+  await waitFor('the one-sided live row', async () => (await rows()).some((r) => r.call === 'live:0' && r.sides === 'server'));
+  t.match((await rows()).find((r) => r.call === 'live:0')!.text, /server-only/);
+  await backend.feed([observation('live-o0', 'outbound', 'live', 0, 899, [100, 500, 600])]);
+  await waitFor('joined', async () => (await rows()).some((r) => r.call === 'live:0' && r.sides === 'both'));
+  const live = (await rows()).filter((r) => r.call === 'live:0');
+  t.equal(live.length, 1, 'still one row');
+  t.match(live[0], { id: 'live-o0', sides: 'both' }, 'now opening the client record');
+  t.equal((await rows()).length, 7);
+});
+
 void t.test('the call detail: both observations as tabs, and where the time went', async (t) => {
   const { page } = session;
   await page.locator('tr.call-row[data-call="a:0"]').click();
@@ -151,7 +168,7 @@ void t.test('worst offenders: the retrying and the timing-out clients, ranked', 
   );
   t.same(cells, [
     { name: 'shop/bot', retry: '1 · 50%', timeout: '0 · 0%', limited: '1 · 50%', ignored: '1' },
-    { name: 'shop/web', retry: '0 · 0%', timeout: '1 · 25%', limited: '0 · 0%', ignored: '0' },
+    { name: 'shop/web', retry: '0 · 0%', timeout: '1 · 20%', limited: '0 · 0%', ignored: '0' },
   ]);
   await page.locator('button[data-by="timeout"]').click();
   await waitFor('ranked by timeouts', async () => (await clients.locator('tbody tr').count()) === 1);
