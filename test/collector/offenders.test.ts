@@ -77,7 +77,15 @@ void t.test('GET /api/offenders: window, limit, by; 401 without a token; bad que
   const now = T0_NS + 3_600_000_000_000n;
   const shift = now - T0_NS - 60_000_000_000n;
   await store.add(dataset().map((r) => ({ ...r, start: r.start + shift, end: r.end + shift })));
-  const access: AccessControl = { mode: 'token', authenticate: async (token) => (token === 'good' ? { ok: true, viewer: { name: 'all', all: true, prepare: async () => {}, sees: () => true } } : { ok: false, status: 401, message: 'no token' }) };
+  const access: AccessControl = {
+    mode: 'token',
+    authenticate: async (token) =>
+      token === 'good'
+        ? { ok: true, viewer: { name: 'all', all: true, prepare: async () => {}, sees: () => true } }
+        : token === 'ops'
+          ? { ok: true, viewer: { name: 'ops', all: false, prepare: async () => {}, sees: (s, d) => s === 'ops' || d === 'ops' } }
+          : { ok: false, status: 401, message: 'no token' },
+  };
   const app = buildHttpApp({ store, access, metrics: createCollectorMetrics(() => store.count()), log: createSinkLogger(() => {}), now: () => now });
   await app.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(() => app.close());
@@ -92,6 +100,8 @@ void t.test('GET /api/offenders: window, limit, by; 401 without a token; bad que
   t.equal(body.calls, 9);
   t.same(body.clients.map((c) => c.name), ['10.1.1.1', 'shop/frontend']);
   t.equal(body.until, now.toString());
+  const hidden = (await (await get('', 'ops')).json()) as { calls: number; clients: unknown[] };
+  t.same([hidden.calls, hidden.clients], [0, []], 'a viewer limited to another namespace counts none of these calls');
   const byLimited = (await (await get('?by=rate_limited&limit=1')).json()) as { clients: { name: string }[] };
   t.same(byLimited.clients.map((c) => c.name), ['shop/frontend']);
   const recent = (await (await get('?since=30s')).json()) as { calls: number };
