@@ -96,7 +96,7 @@ function CallOverview({ joined, shown, onSide }) {
   return html`
     <section class="card call-overview" aria-label="Call">
       <h3>
-        Call
+        Call${' '}
         ${joined.one_sided
           ? html`<span class="side-badge" title="only one sidecar's record of this call was found">${joined.one_sided}-only</span>`
           : html`<span class="muted">seen by both sidecars</span>`}
