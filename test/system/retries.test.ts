@@ -81,3 +81,8 @@ void t.test('curl -m 1 against an answer that takes 3 s: the client sidecar reco
   const timeouts = await lab.calls(100, `client_timeout && path == "${path}"`);
   t.ok(timeouts.length >= 1, 'the filter client_timeout finds it');
 });
+
+void t.test('nothing is left behind', async (t) => {
+  await lab.destroy();
+  t.same(await lab.leftovers(), []);
+});
