@@ -21,6 +21,7 @@ import { buildTrace } from './traces.ts';
 import { joinWithPartners, type JoinedCall } from './calls/join.ts';
 import { buildHar, HAR_FILTER } from './calls/har.ts';
 import { harCreator } from './calls/version.ts';
+import { buildOffenders, RANKED_KINDS, type RankedKind } from './offenders.ts';
 import {
   COL_ERR_AUTH_UNAVAILABLE,
   COL_ERR_BAD_QUERY,
@@ -39,6 +40,10 @@ import type { CallRecord } from '../record/record.ts';
 export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
 export const DEFAULT_SERVICEMAP_WINDOW_MS = 15 * 60_000;
+/** Most records one worst-offenders ranking reads (the newest of its window). */
+export const MAX_OFFENDER_RECORDS = 50_000;
+export const DEFAULT_OFFENDER_ROWS = 20;
+export const MAX_OFFENDER_ROWS = 200;
 /** Most records one service map reads (the newest of its window). */
 export const MAX_SERVICEMAP_RECORDS = 500_000;
 
@@ -145,6 +150,9 @@ async function visible<T extends { src: { namespace?: string }; dst: { namespace
   await viewer.prepare(items.flatMap((r) => [r.src.namespace, r.dst.namespace]));
   return items.filter((r) => viewer.sees(r.src.namespace, r.dst.namespace));
 }
+
+/** The calls the retry rules cover: what the offenders ranking reads. */
+const OFFENDER_FILTER = 'http || http2 || grpc';
 
 export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   const { store, metrics, log, hub, access } = deps;
@@ -337,6 +345,36 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     const calls = await visible(viewerOf(request), await store.summaries({ since: from, limit: MAX_SERVICEMAP_RECORDS }));
     const map = buildServiceMap(calls, { since: from, until, truncated: calls.length >= MAX_SERVICEMAP_RECORDS });
     return { ...map, since: map.since.toString(), until: map.until.toString() };
+  });
+
+  // Clients and edges ranked by retry, timeout and 429 rates over a window (collector/offenders.ts).
+  app.get('/api/offenders', async (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    const until = now();
+    const since = parseSince(query.since, until);
+    if (!since.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, since.message);
+    const from = since.value ?? until - windowNs;
+    if (from >= until) return sendError(reply, 400, COL_ERR_BAD_QUERY, 'since must be in the past');
+    const rows = query.limit === undefined ? String(DEFAULT_OFFENDER_ROWS) : single(query.limit);
+    if (!/^\d{1,4}$/.test(rows) || Number(rows) < 1 || Number(rows) > MAX_OFFENDER_ROWS) {
+      return sendError(reply, 400, COL_ERR_BAD_QUERY, `limit must be an integer from 1 to ${MAX_OFFENDER_ROWS}, got ${JSON.stringify(rows)}`);
+    }
+    const by = query.by === undefined ? 'score' : single(query.by);
+    if (by !== 'score' && !(RANKED_KINDS as readonly string[]).includes(by)) {
+      return sendError(reply, 400, COL_ERR_BAD_QUERY, `by must be one of score, ${RANKED_KINDS.join(', ')}, got ${JSON.stringify(by)}`);
+    }
+    const stats: ListStats = { scanned: 0, truncated: false };
+    // Compiled per request: a compiled filter's evaluation budget is one request's.
+    const filter = compileFilter(OFFENDER_FILTER);
+    if (isFilterError(filter)) throw new Error(filter.message);
+    const records = await listVisible(viewerOf(request), MAX_OFFENDER_RECORDS, from, filter, stats);
+    const result = buildOffenders(records, { limit: Number(rows), by: by as RankedKind | 'score' });
+    return {
+      since: from.toString(),
+      until: until.toString(),
+      ...result,
+      ...(records.length >= MAX_OFFENDER_RECORDS || stats.truncated ? { truncated: true } : {}),
+    };
   });
 
   app.get('/api/traces/:traceId', async (request, reply) => {

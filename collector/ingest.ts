@@ -18,7 +18,7 @@ export interface IngestDeps {
   log: Logger;
   /** Names both ends (pod, workload, service…) before the record is stored; never throws. */
   enrich?: (record: CallRecord) => CallRecord;
-  /** Marks retried calls (`attempt`, `first_attempt_id`); one with the default window when absent. */
+  /** Marks retried calls (`attempt`, `first_attempt_id`, `retry_after_honoured`); one with the default window when absent. */
   retries?: RetryTracker;
   /** Receives the records newly stored (not re-sent duplicates), for the exports. */
   onStored?: (records: readonly CallRecord[]) => void;
@@ -77,7 +77,7 @@ export function createIngest(deps: IngestDeps): Ingest {
           }
         }
         if (result.ok) {
-          valid.push(retries.mark(enrich ? enrich(result.record) : result.record));
+          valid.push(enrich ? enrich(result.record) : result.record);
           continue;
         }
         rejections.push({ index, reason: result.reason });
@@ -87,6 +87,8 @@ export function createIngest(deps: IngestDeps): Ingest {
           log.warn({ reason: result.reason, detail: result.detail, peer, pod: batch.sidecar?.pod, namespace: batch.sidecar?.namespace, occurrences: n }, 'record rejected');
         }
       }
+      // In order of start within the batch: a sidecar ships exchanges as they end.
+      retries.markAll(valid);
       try {
         const result = valid.length > 0 ? await store.add(valid) : { stored: 0, duplicates: 0, added: [] };
         metrics.recordsStored.inc(result.stored);

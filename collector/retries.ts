@@ -2,32 +2,58 @@
  * Retries, seen from the wire: a call is a repeat of an earlier one when the same client
  * (workload, else pod, else address) sends the same method to the same target (path with its
  * query, authority) with the same request body, within the window after an attempt that
- * FAILED (an error such as a reset or timeout, a 5xx, 408 or 429, a non-OK gRPC status). A
- * success ends the chain, so a client polling `/healthz` every second is not a retry storm.
+ * FAILED (a transport error such as a reset, `timeout` or `client_timeout`, a 5xx, 408 or 429, a
+ * non-OK gRPC status). A success ends the chain, so a client polling `/healthz` every second is
+ * not a retry storm.
+ *
+ * A client's attempts are kept in order of `start`, not of arrival: records reach the collector in
+ * the order their exchanges ended, from several pods of one workload, so a retry may be marked
+ * before an attempt that started earlier. A late record takes its place by `start` (its number
+ * counts the attempts that started before it); numbers already given are not changed, because
+ * stored records are not rewritten. `markAll` orders one batch by `start` first, so reordering
+ * inside a batch never shows.
+ *
+ * After a 429 or 503 carrying `Retry-After` (delay-seconds or an HTTP-date), the retry says
+ * whether the client waited that long (`retry_after_honoured`).
  *
  * Each observer counts on its own (a meshed call's client and server records each get the
  * same numbers when both sides saw every attempt). Pure apart from the clock passed in;
- * bounded: at most `maxChains` chains, the oldest forgotten first.
+ * bounded: at most `maxChains` histories of at most `MAX_CHAIN_ATTEMPTS` attempts, the
+ * oldest forgotten first.
  */
 import { createHash } from 'node:crypto';
 import type { CallRecord } from '../record/record.ts';
 
 export interface RetryTrackerOptions {
-  /** How long after a failed attempt a repeat still counts as its retry. Default 10 s. */
+  /** How long after a failed attempt a repeat still counts as its retry. Default 10 s; at least 5 s. */
   windowMs?: number;
   /** Chains remembered at most. Default 100 000. */
   maxChains?: number;
 }
 
 export const DEFAULT_RETRY_WINDOW_MS = 10_000;
+/** Shorter windows miss clients that back off for a few seconds (and honour `Retry-After: 5`). */
+export const MIN_RETRY_WINDOW_MS = 5_000;
+/** Attempts remembered per client and request (each keeps the id of its chain's first). */
+export const MAX_CHAIN_ATTEMPTS = 64;
+/**
+ * How much earlier than `Retry-After` asked a retry may start and still count as honouring it:
+ * the two instants are taken at the sidecar, not at the client, and differ by its hop.
+ */
+export const RETRY_AFTER_SLACK_NS = 50_000_000n;
+/** An HTTP-date has whole seconds: a client aiming at it can be up to a second early. */
+const HTTP_DATE_SLACK_NS = 1_000_000_000n;
 
-interface Chain {
+interface Attempt {
+  id: string;
+  start: bigint;
+  end: bigint;
+  failed: boolean;
+  /** The earliest instant (ns) a retry honouring this attempt's `Retry-After` could start. */
+  retryNotBefore?: bigint;
+  /** Its place in its chain as the tracker now knows it (what a later attempt counts on). */
+  attempt: number;
   firstId: string;
-  attempts: number;
-  /** When the latest failed attempt ended (ns); undefined while none failed. */
-  failedEnd?: bigint;
-  /** When the first success after it ended: calls starting later begin a new chain. */
-  succeededEnd?: bigint;
 }
 
 const RETRIED_PROTOCOLS = new Set(['http', 'http2', 'grpc']);
@@ -40,6 +66,22 @@ export function attemptFailed(r: CallRecord): boolean {
   return s !== undefined && (s >= 500 || s === 408 || s === 429);
 }
 
+/**
+ * When a retry of `r` may start according to its `Retry-After` (429 and 503 only), in ns on the
+ * observer's clock: delay-seconds count from the response's end; an HTTP-date is an instant
+ * (less a second: it has whole seconds only). Undefined when there is no usable header.
+ */
+export function retryNotBefore(r: Pick<CallRecord, 'status_code' | 'response' | 'end'>): bigint | undefined {
+  if (r.status_code !== 429 && r.status_code !== 503) return undefined;
+  const value = r.response?.headers?.['retry-after']?.trim();
+  if (value === undefined || value === '') return undefined;
+  if (/^\d{1,9}$/.test(value)) return r.end + BigInt(value) * 1_000_000_000n - RETRY_AFTER_SLACK_NS;
+  const ms = Date.parse(value);
+  // Only the HTTP-date forms (IMF-fixdate and the two obsolete ones) name a weekday or "GMT".
+  if (Number.isNaN(ms) || !/GMT$/i.test(value)) return undefined;
+  return BigInt(ms) * 1_000_000n - HTTP_DATE_SLACK_NS;
+}
+
 function chainKey(r: CallRecord): string {
   const client = r.src.workload ?? r.src.pod ?? r.src.ip;
   const body = r.request?.body;
@@ -47,46 +89,94 @@ function chainKey(r: CallRecord): string {
   return `${r.observer}\u0000${r.src.namespace ?? ''}/${client}\u0000${r.method ?? ''}\u0000${r.authority ?? ''}${r.path ?? ''}\u0000${digest}`;
 }
 
+/**
+ * Places the attempt at `i` of a client's history (in order of start) in its chain: it repeats
+ * the chain running before it when one of that chain's attempts failed within the window of it
+ * (before or after: a burst of concurrent retries follows one failure) and none had already
+ * succeeded by the time it started. The chain is the run since the last attempt numbered 1.
+ */
+function place(history: Attempt[], i: number, windowNs: bigint): void {
+  const a = history[i];
+  let head = i - 1;
+  while (head > 0 && history[head].attempt !== 1) head--;
+  let near = false;
+  let ended = false;
+  for (let j = Math.max(0, head); j < i; j++) {
+    const c = history[j];
+    if (c.failed && a.start - c.end <= windowNs && c.end - a.start <= windowNs) near = true;
+    if (!c.failed && c.end <= a.start) ended = true;
+  }
+  if (i > 0 && near && !ended) {
+    a.attempt = history[i - 1].attempt + 1;
+    a.firstId = history[head].firstId;
+  } else {
+    a.attempt = 1;
+    a.firstId = a.id;
+  }
+}
+
 export interface RetryTracker {
-  /** Sets `attempt` (and `first_attempt_id` on repeats) on an HTTP-family record; others unchanged. */
+  /**
+   * Sets `attempt` (and `first_attempt_id` on repeats, `retry_after_honoured` on a repeat of a
+   * 429/503 that said when to retry) on an HTTP-family record; others unchanged.
+   */
   mark(record: CallRecord): CallRecord;
+  /** `mark` for a batch, in order of `start` (the batch's own order is kept in what it returns). */
+  markAll(records: readonly CallRecord[]): CallRecord[];
   readonly size: number;
 }
 
 export function createRetryTracker(options: RetryTrackerOptions = {}): RetryTracker {
-  const windowNs = BigInt(options.windowMs ?? DEFAULT_RETRY_WINDOW_MS) * 1_000_000n;
+  const windowMs = Math.max(MIN_RETRY_WINDOW_MS, options.windowMs ?? DEFAULT_RETRY_WINDOW_MS);
+  const windowNs = BigInt(windowMs) * 1_000_000n;
   const maxChains = options.maxChains ?? 100_000;
-  const chains = new Map<string, Chain>();
+  // Per client and request: its recent attempts in order of start.
+  const histories = new Map<string, Attempt[]>();
+
+  function mark(record: CallRecord): CallRecord {
+    if (!RETRIED_PROTOCOLS.has(record.protocol) || record.method === undefined) return record;
+    const key = chainKey(record);
+    const attempt: Attempt = { id: record.id, start: record.start, end: record.end, failed: attemptFailed(record), attempt: 1, firstId: record.id };
+    const notBefore = retryNotBefore(record);
+    if (notBefore !== undefined) attempt.retryNotBefore = notBefore;
+    const history = histories.get(key) ?? [];
+    let position = history.length;
+    while (position > 0 && history[position - 1].start > record.start) position--;
+    history.splice(position, 0, attempt);
+    place(history, position, windowNs);
+    // A late attempt moves the ones after it: renumbered here for the attempts still to come (stored records keep theirs).
+    for (let k = position + 1; k < history.length; k++) place(history, k, windowNs);
+    if (history.length > MAX_CHAIN_ATTEMPTS) history.shift();
+    // Most recently used last: the oldest history goes first when over the bound.
+    histories.delete(key);
+    histories.set(key, history);
+    if (histories.size > maxChains) histories.delete(histories.keys().next().value as string);
+
+    record.attempt = attempt.attempt;
+    if (attempt.attempt === 1) {
+      delete record.first_attempt_id;
+      return record;
+    }
+    record.first_attempt_id = attempt.firstId;
+    // The failure this attempt answers: the chain's latest one that ended before it started.
+    let previous: Attempt | undefined;
+    for (let j = position - 1; j >= 0 && history[j].firstId === attempt.firstId; j--) {
+      const c = history[j];
+      if (c.failed && c.end <= record.start && (previous === undefined || c.end > previous.end)) previous = c;
+    }
+    if (previous?.retryNotBefore !== undefined) record.retry_after_honoured = record.start >= previous.retryNotBefore;
+    return record;
+  }
+
   return {
     get size() {
-      return chains.size;
+      return histories.size;
     },
-    mark(record) {
-      if (!RETRIED_PROTOCOLS.has(record.protocol) || record.method === undefined) return record;
-      const key = chainKey(record);
-      const prev = chains.get(key);
-      const failed = attemptFailed(record);
-      // Concurrent retries (a burst after one failure) all belong to the chain, even once one succeeded.
-      const retry =
-        prev?.failedEnd !== undefined &&
-        record.start - prev.failedEnd <= windowNs &&
-        prev.failedEnd - record.start <= windowNs &&
-        !(prev.succeededEnd !== undefined && record.start >= prev.succeededEnd);
-      if (prev !== undefined && retry) {
-        prev.attempts++;
-        if (failed) prev.failedEnd = record.end > prev.failedEnd! ? record.end : prev.failedEnd;
-        else if (prev.succeededEnd === undefined || record.end < prev.succeededEnd) prev.succeededEnd = record.end;
-        chains.delete(key);
-        chains.set(key, prev);
-        record.attempt = prev.attempts;
-        record.first_attempt_id = prev.firstId;
-        return record;
-      }
-      chains.delete(key);
-      chains.set(key, failed ? { firstId: record.id, attempts: 1, failedEnd: record.end } : { firstId: record.id, attempts: 1, succeededEnd: record.end });
-      if (chains.size > maxChains) chains.delete(chains.keys().next().value as string);
-      record.attempt = 1;
-      return record;
+    mark,
+    markAll(records) {
+      const order = records.map((_r, i) => i).sort((a, b) => (records[a].start < records[b].start ? -1 : records[a].start > records[b].start ? 1 : a - b));
+      for (const i of order) mark(records[i]);
+      return [...records];
     },
   };
 }

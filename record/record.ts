@@ -155,6 +155,11 @@ export interface CallRecord {
    */
   attempt?: number;
   first_attempt_id?: string;
+  /**
+   * Set by the collector (never shipped by a sidecar, not in the proto) on a retry of a 429 or
+   * 503 that carried `Retry-After`: whether the retry started no earlier than it asked.
+   */
+  retry_after_honoured?: boolean;
   /** Field paths whose values were masked, e.g. `request.headers.authorization`, `response.body.$.password`. */
   redacted: string[];
   /** Kinds of sensitive data detected: `jwt`, `card`, `email`, `password`, `api_key`, ... */

@@ -5,6 +5,7 @@
  * whatever the order, however late a partner arrives, however often a record is re-sent.
  */
 import type { CallRecordJson } from '../../record/record-json.ts';
+import { callTiming, type CallTiming } from './timing.ts';
 
 export type Side = 'client' | 'server';
 
@@ -40,7 +41,10 @@ export interface JoinedCall {
   src: EndpointJson;
   /** The callee, as the server sidecar names it (its own pod) when it observed the call. */
   dst: EndpointJson;
+  /** The three durations of `timing`, kept for clients that read them here. */
   latency: CallLatency;
+  /** Where the time went: both latencies, their difference, connect, TLS handshake, first byte, queueing. */
+  timing: CallTiming;
 }
 
 export const sideOf = (r: Pick<CallRecordJson, 'observer'>): Side => (r.observer === 'outbound' ? 'client' : 'server');
@@ -70,6 +74,7 @@ export function buildCall(id: string, client: CallRecordJson | undefined, server
     src: (client ?? server)!.src,
     dst: (server ?? client)!.dst,
     latency: {},
+    timing: callTiming(client, server),
   };
   if (client !== undefined) call.client = client;
   if (server !== undefined) call.server = server;

@@ -94,6 +94,10 @@ const RECORD_FIELDS: Record<string, FilterType> = {
   grpc_service: T.string,
   attempt: T.int,
   first_attempt_id: T.string,
+  // Retries, timeouts, rate limits (collector-set fields and shorthands over them).
+  retry: T.bool,
+  retry_after_honoured: T.bool,
+  client_timeout: T.bool,
   grpc_method: T.string,
   request: MESSAGE_TYPE,
   response: MESSAGE_TYPE,
@@ -385,6 +389,18 @@ class RecordActivation {
   }
   get first_attempt_id() {
     return this.#r.first_attempt_id ?? undefined;
+  }
+  /** `attempt > 1`: false on a first attempt and on records the retry rules do not cover. */
+  get retry() {
+    return typeof this.#r.attempt === 'number' && this.#r.attempt > 1;
+  }
+  /** Set only on a retry of a 429/503 that carried `Retry-After`; absent otherwise (use `has(retry_after_honoured)`). */
+  get retry_after_honoured() {
+    return typeof this.#r.retry_after_honoured === 'boolean' ? this.#r.retry_after_honoured : undefined;
+  }
+  /** `error == "client_timeout"`: the client gave up before the whole response arrived. */
+  get client_timeout() {
+    return this.#r.error === 'client_timeout';
   }
   get span_id() {
     return this.#r.span_id ?? undefined;

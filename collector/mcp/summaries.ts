@@ -4,6 +4,7 @@
  * tools fetch, these shape.
  */
 import type { CallRecordJson } from '../../record/record-json.ts';
+import type { JoinedCall } from '../calls/join.ts';
 import { grpcStatusName } from '../../record/grpc-status.ts';
 import { isErrorCall, percentile } from '../servicemap.ts';
 import { endpointName } from '../tap/format.ts';
@@ -86,6 +87,59 @@ export function briefCall(r: CallRecordJson): CallBrief {
     src: endpointName(r.src),
     dst: endpointName(r.dst),
     trace_id: r.trace_id,
+  });
+}
+
+export interface JoinedCallBrief {
+  /** A record id of the call (the caller's observation when there is one): what get_call takes. */
+  id: string;
+  time: string;
+  protocol: string;
+  /** `both` sidecars, or only the `client`'s or the `server`'s (an unmeshed peer, or the other record not stored). */
+  seen_by: 'both' | 'client' | 'server';
+  method?: string;
+  path?: string;
+  status: number | string | null;
+  error?: string;
+  /** The caller's view when known, else the callee's. */
+  latency_ms: number;
+  /** The callee's own view, when both sides observed the call. */
+  server_ms?: number;
+  src: string;
+  src_pod?: string;
+  dst: string;
+  dst_pod?: string;
+  /** 1 for a first attempt, 2, 3, … for retries (HTTP, HTTP/2, gRPC). */
+  attempt?: number;
+  first_attempt_id?: string;
+  retry_after_honoured?: boolean;
+  trace_id?: string;
+}
+
+/** One joined call (both observations) in a few fields: what search_calls lists. */
+export function briefJoinedCall(c: JoinedCall): JoinedCallBrief {
+  const main = (c.client ?? c.server)!;
+  const detail = c.client?.error_detail ?? c.server?.error_detail;
+  const timing = c.timing ?? c.latency;
+  return withoutUndefined<JoinedCallBrief>({
+    id: main.id,
+    time: isoTime(c.start),
+    protocol: c.protocol,
+    seen_by: c.one_sided ?? 'both',
+    method: c.method,
+    path: c.path === undefined ? undefined : clipText(c.path, MAX_PATH_CHARS),
+    status: callStatus(c),
+    error: c.error === undefined ? undefined : detail !== undefined ? `${c.error}: ${clipText(detail, 200)}` : c.error,
+    latency_ms: latencyMs(timing.client_us ?? timing.server_us ?? main.elapsed_us),
+    server_ms: c.client !== undefined && timing.server_us !== undefined ? latencyMs(timing.server_us) : undefined,
+    src: endpointName(c.src),
+    src_pod: c.src.pod !== undefined && c.src.pod !== c.src.workload ? c.src.pod : undefined,
+    dst: endpointName(c.dst),
+    dst_pod: c.dst.pod !== undefined && c.dst.pod !== c.dst.workload ? c.dst.pod : undefined,
+    attempt: main.attempt,
+    first_attempt_id: main.first_attempt_id,
+    retry_after_honoured: main.retry_after_honoured,
+    trace_id: c.trace_id,
   });
 }
 

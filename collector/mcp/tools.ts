@@ -7,7 +7,8 @@
 import { z } from 'zod';
 import type { CallRecordJson } from '../../record/record-json.ts';
 import type { ApiAnswer, CollectorApi } from './api-client.ts';
-import { briefCall, clipText, compareWindows, edgeSummaries, isoTime, parseInstant, rfc3339Ns, withoutUndefined } from './summaries.ts';
+import type { JoinedCall } from '../calls/join.ts';
+import { briefCall, briefJoinedCall, clipText, compareWindows, edgeSummaries, isoTime, parseInstant, rfc3339Ns, withoutUndefined } from './summaries.ts';
 
 export interface ToolResult {
   [key: string]: unknown;
@@ -175,7 +176,7 @@ function spanOf(records: readonly CallRecordJson[]): { oldest: string; newest: s
   return { oldest: isoTime(lo), newest: isoTime(hi) };
 }
 
-const CEL_HELP = `CEL over one call record. Variables: protocol booleans http, http2, grpc, ws, redis, postgres, mysql, tcp; method, path (with query string), authority, status_code (int), grpc_status (int), grpc_message, error ("reset", "timeout", "unpaired", "closed", "upstream_unreachable", "server_error", …), error_detail, elapsed_us (int, microseconds), start/end (timestamps), trace_id, observer ("outbound" = caller's sidecar, "inbound" = callee's), src/dst endpoints {namespace, workload, pod, service, ip, port, node, labels}, request/response {headers (lower-case map), body (string), body_size, truncated}. Absent fields never match (status_code >= 500 is false for TCP). Examples: 'status_code >= 500 && dst.workload == "payment"', 'path.startsWith("/api/orders") && method == "POST"', 'response.body.contains("order-42")', 'grpc && grpc_status != 0', 'error == "timeout"', 'elapsed_us > 1000000', 'src.namespace == "shop" && start > timestamp("2025-11-24T16:00:00Z")', 'true' for everything.`;
+const CEL_HELP = `CEL over one call record. Variables: protocol booleans http, http2, grpc, ws, redis, postgres, mysql, tcp; method, path (with query string), authority, status_code (int), grpc_status (int), grpc_message, error ("reset", "timeout", "client_timeout", "unpaired", "closed", "upstream_unreachable", "server_error", …), error_detail, attempt (int), retry (attempt > 1), retry_after_honoured (bool, on retries after a 429/503 with Retry-After), client_timeout (error == "client_timeout"), elapsed_us (int, microseconds), start/end (timestamps), trace_id, observer ("outbound" = caller's sidecar, "inbound" = callee's), src/dst endpoints {namespace, workload, pod, service, ip, port, node, labels}, request/response {headers (lower-case map), body (string), body_size, truncated}. Absent fields never match (status_code >= 500 is false for TCP). Examples: 'status_code >= 500 && dst.workload == "payment"', 'path.startsWith("/api/orders") && method == "POST"', 'response.body.contains("order-42")', 'grpc && grpc_status != 0', 'error == "timeout"', 'elapsed_us > 1000000', 'src.namespace == "shop" && start > timestamp("2025-11-24T16:00:00Z")', 'true' for everything.`;
 
 const filterSchema = (what: string) => z.string().max(8192).describe(`CEL filter: ${what}, e.g. 'status_code >= 500 && dst.workload == "payment"' ('true' for all calls; variables in the tool description).`);
 const optionalFilter = (what: string) => z.string().max(8192).optional().describe(`Optional CEL filter (same language as search_calls): ${what}. Omit for all calls.`);
@@ -183,16 +184,16 @@ const optionalFilter = (what: string) => z.string().max(8192).optional().describ
 const searchCalls = defineTool({
   name: 'search_calls',
   title: 'Search calls',
-  description: `Find API calls captured by meshtap (HTTP, gRPC, Redis, SQL, TCP between Kubernetes workloads) with a CEL filter; newest first. Each result: id, time, protocol, observer, method, path (full, with query string), status (HTTP code, gRPC NAME(code), or "error"), error, latency_ms, src and dst (namespace/workload, else pod, else ip:port), trace_id. A meshed call appears twice (observer outbound = the caller's view, inbound = the callee's). Use get_call with an id for headers and bodies, get_trace with a trace_id for the whole request flow. Filter language: ${CEL_HELP}`,
+  description: `Find API calls captured by meshtap (HTTP, gRPC, Redis, SQL, TCP between Kubernetes workloads) with a CEL filter; newest first, one result per call (a meshed call's two observations, the caller's sidecar and the callee's, are joined). Each result: id (pass it to get_call), time, protocol, seen_by ("both", or "client"/"server" when only one sidecar saw it), method, path (full, with query string), status (HTTP code, gRPC NAME(code), or "error"), error, latency_ms (the caller's view), server_ms (the callee's own view; the difference is network and mesh), src and dst (namespace/workload, else pod, else ip:port) with src_pod/dst_pod, attempt (2, 3, … = a retry of a failed call) with first_attempt_id and retry_after_honoured, trace_id. Use get_call with an id for headers and bodies, get_trace with a trace_id for the whole request flow. The filter matches either observation (observer "outbound" = the caller's record, "inbound" = the callee's). Filter language: ${CEL_HELP}`,
   inputSchema: {
     filter: filterSchema('which calls to return'),
     limit: z.number().int().min(1).max(200).default(20).describe('Most calls to return (1–200, default 20).'),
   },
   async run({ filter, limit }, ctx) {
-    const answer = await ctx.api.get('/api/calls', { filter, limit });
+    const answer = await ctx.api.get('/api/calls', { filter, limit, view: 'call' });
     if (answer.status !== 200) return answerProblem(answer, filter);
-    const body = answer.body as Calls;
-    const calls = body.calls.map(briefCall);
+    const body = answer.body as { calls: JoinedCall[]; truncated?: boolean; scanned?: number };
+    const calls = body.calls.map(briefJoinedCall);
     const note =
       body.truncated === true
         ? `the collector stopped after examining ${body.scanned ?? 'many'} stored calls: there may be older matches; narrow the filter (e.g. add a start > timestamp(...) bound)`

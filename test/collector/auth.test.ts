@@ -69,7 +69,7 @@ async function collectorWith(t: Test, options: Record<string, unknown>, env: Nod
   return { c, logs };
 }
 
-const DATA_ROUTES = ['/api/calls', '/api/calls/call-1', '/api/servicemap', '/api/traces/trace-1', '/api/stream', '/api/session'];
+const DATA_ROUTES = ['/api/calls', '/api/calls/call-1', '/api/servicemap', '/api/offenders', '/api/traces/trace-1', '/api/stream', '/api/session'];
 
 void t.test('token auth: 401 without a valid token on every call-data route; health and metrics open', async (t) => {
   const dir = tempDir(t);
@@ -92,6 +92,7 @@ void t.test('token auth: 401 without a valid token on every call-data route; hea
   t.equal((JSON.parse(list.body) as { calls: unknown[] }).calls.length, 4, 'a token holder sees every call');
   t.equal((await call(c.httpPort, '/api/calls/call-1', ok)).status, 200);
   t.equal((await call(c.httpPort, '/api/servicemap', ok)).status, 200);
+  t.equal((await call(c.httpPort, '/api/offenders', ok)).status, 200);
   t.equal((await call(c.httpPort, '/api/traces/trace-1', ok)).status, 200);
   t.equal((await call(c.httpPort, '/api/stream', ok)).status, 200);
   t.equal((await call(c.httpPort, '/healthz')).status, 200, '/healthz needs no token');

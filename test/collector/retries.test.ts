@@ -1,5 +1,6 @@
 import t from 'tap';
-import { createRetryTracker } from '../../collector/retries.ts';
+import fc from 'fast-check';
+import { createRetryTracker, retryNotBefore } from '../../collector/retries.ts';
 import { compileFilter, isCompiledFilter } from '../../collector/filter/compile.ts';
 import type { CallRecord } from '../../record/record.ts';
 
@@ -90,4 +91,142 @@ void t.test('a burst of concurrent retries after one failure is one chain, even 
   t.same(burst.map((r) => r.attempt), [2, 3, 4, 5, 6, 7]);
   t.ok(burst.every((r) => r.first_attempt_id === first.id));
   t.equal(retries.mark(call(803, { status_code: 200 })).attempt, 1, 'a call started after the success is a new first attempt');
+});
+
+void t.test('failed includes client_timeout, 429 and transport errors; the window is at least 5 s', async (t) => {
+  const timeouts = createRetryTracker();
+  timeouts.mark(call(900, { status_code: undefined, error: 'client_timeout' }));
+  t.equal(timeouts.mark(call(901, { status_code: 200 })).attempt, 2, 'a client that gave up and asked again');
+  const limited = createRetryTracker();
+  limited.mark(call(910, { status_code: 429 }));
+  t.equal(limited.mark(call(911, { status_code: 200 })).attempt, 2);
+  const short = createRetryTracker({ windowMs: 100 });
+  short.mark(call(920));
+  t.equal(short.mark(call(924)).attempt, 2, 'a 100 ms window is raised to 5 s');
+  t.equal(short.mark(call(940)).attempt, 1);
+});
+
+const withRetryAfter = (value: string, status = 429, headers: Record<string, string> = {}): Partial<CallRecord> => ({
+  status_code: status,
+  response: { headers: { 'retry-after': value, ...headers }, body: new Uint8Array(), body_size: 0, truncated: false },
+});
+
+void t.test('Retry-After: honoured or not, in seconds or as an HTTP-date; only after 429 and 503', async (t) => {
+  const at = (s: number, extra: Partial<CallRecord> = {}) => call(0, { ...extra, start: BigInt(Math.round(s * 1e9)), end: BigInt(Math.round(s * 1e9)) + S / 100n });
+  const seconds = createRetryTracker();
+  seconds.mark(at(1000, withRetryAfter('2')));
+  const early = seconds.mark(at(1001, { status_code: 200 }));
+  t.equal(early.attempt, 2);
+  t.equal(early.retry_after_honoured, false, 'retried after 1 s when asked to wait 2');
+  const waited = createRetryTracker();
+  waited.mark(at(1000, withRetryAfter('2', 503)));
+  t.equal(waited.mark(at(1002.02, { status_code: 200 })).retry_after_honoured, true, 'waited the 2 s');
+  const date = createRetryTracker();
+  // The failure ends at 1_764_000_000.01 s; the date asks for 1_764_000_003 s.
+  const asked = new Date(1_764_000_003_000).toUTCString();
+  date.mark(at(1_764_000_000, withRetryAfter(asked)));
+  t.equal(date.mark(at(1_764_000_001, withRetryAfter(asked, 503))).retry_after_honoured, false, '2 s before the date');
+  t.equal(date.mark(at(1_764_000_003, { status_code: 200 })).retry_after_honoured, true, 'at the date');
+  const plain = createRetryTracker();
+  plain.mark(at(1000, { status_code: 500, response: withRetryAfter('5').response }));
+  t.equal(plain.mark(at(1001)).retry_after_honoured, undefined, 'a 500 does not ask for a delay');
+  const garbage = createRetryTracker();
+  garbage.mark(at(1000, withRetryAfter('soon')));
+  t.equal(garbage.mark(at(1001)).retry_after_honoured, undefined, 'an unreadable Retry-After says nothing');
+  t.equal(retryNotBefore({ status_code: 429, end: 0n, response: withRetryAfter('Tue, 32 Foo 2025').response }), undefined);
+});
+
+void t.test('filters: retry, retry_after_honoured, client_timeout', async (t) => {
+  const retries = createRetryTracker();
+  const first = retries.mark(call(1100, withRetryAfter('0')));
+  const second = retries.mark(call(1101, { status_code: undefined, error: 'client_timeout' }));
+  const compile = (text: string) => {
+    const f = compileFilter(text);
+    if (!isCompiledFilter(f)) throw new Error(`did not compile: ${f.message}`);
+    return (r: CallRecord) => f.matches(r);
+  };
+  t.same([first, second].filter(compile('retry')).map((r) => r.id), [second.id]);
+  t.same([first, second].filter(compile('!retry')).map((r) => r.id), [first.id]);
+  t.same([first, second].filter(compile('retry_after_honoured')).map((r) => r.id), [second.id]);
+  t.same([first, second].filter(compile('has(call.retry_after_honoured)')).map((r) => r.id), [second.id]);
+  t.same([first, second].filter(compile('client_timeout && error == "client_timeout"')).map((r) => r.id), [second.id]);
+});
+
+/**
+ * One generated client's calls to one target: gaps between starts (ms; at least 1, since calls
+ * starting at the same instant have no order to find), whether each failed, how long it took.
+ */
+const attemptsArb = fc.array(fc.record({ gapMs: fc.integer({ min: 1, max: 12_000 }), failed: fc.boolean(), tookMs: fc.integer({ min: 1, max: 3_000 }) }), { minLength: 1, maxLength: 12 });
+
+function stream(spec: { gapMs: number; failed: boolean; tookMs: number }[], prefix: string): CallRecord[] {
+  let at = 5_000_000_000_000n;
+  return spec.map((s, i) => {
+    at += BigInt(s.gapMs) * 1_000_000n;
+    return call(0, { id: `${prefix}${i}`, start: at, end: at + BigInt(s.tookMs) * 1_000_000n, status_code: s.failed ? 503 : 200 });
+  });
+}
+
+/** The rules in their plainest form: walk the calls in order of start. */
+function reference(records: CallRecord[], windowNs: bigint): Map<string, [number, string | undefined]> {
+  const out = new Map<string, [number, string | undefined]>();
+  const sorted = [...records].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  let chain: CallRecord[] = [];
+  for (const r of sorted) {
+    const earlier = chain.filter((c) => c.start <= r.start);
+    const ended = earlier.some((c) => c.status_code === 200 && c.end <= r.start);
+    const near = earlier.some((c) => c.status_code !== 200 && r.start - c.end <= windowNs && c.end - r.start <= windowNs);
+    if (chain.length > 0 && near && !ended) {
+      chain.push(r);
+      out.set(r.id, [chain.length, chain[0].id]);
+    } else {
+      chain = [r];
+      out.set(r.id, [1, undefined]);
+    }
+  }
+  return out;
+}
+
+const marks = (records: CallRecord[]) => new Map(records.map((r) => [r.id, [r.attempt!, r.first_attempt_id] as [number, string | undefined]]));
+
+void t.test('generated streams: the tracker follows the rules, whatever the order records arrive in within a batch', async () => {
+  fc.assert(
+    fc.property(attemptsArb, fc.integer({ min: 5_000, max: 10_000 }), fc.func(fc.integer()), (spec, windowMs, shuffleKey) => {
+      const windowNs = BigInt(windowMs) * 1_000_000n;
+      const expected = reference(stream(spec, 'a'), windowNs);
+      const inOrder = stream(spec, 'a');
+      const tracker = createRetryTracker({ windowMs });
+      for (const r of inOrder) tracker.mark(r);
+      if (JSON.stringify([...marks(inOrder)]) !== JSON.stringify([...expected])) return false;
+      // The same calls arriving in any order within one batch.
+      const shuffled = stream(spec, 'a')
+        .map((r, i) => ({ r, k: shuffleKey(i) }))
+        .sort((x, y) => x.k - y.k)
+        .map((x) => x.r);
+      createRetryTracker({ windowMs }).markAll(shuffled);
+      return JSON.stringify([...marks(shuffled)].sort()) === JSON.stringify([...expected].sort());
+    }),
+    { numRuns: 300 },
+  );
+});
+
+void t.test('generated streams: a late record takes its place by start, across batches', async () => {
+  fc.assert(
+    fc.property(attemptsArb, fc.nat(), (spec, pick) => {
+      const windowNs = 10_000_000_000n;
+      const records = stream(spec, 'b');
+      const expected = reference(records, windowNs);
+      // One record arrives last, in a batch of its own, after calls that started after it.
+      const late = records[pick % records.length];
+      const tracker = createRetryTracker();
+      for (const r of records) if (r !== late) tracker.mark(r);
+      tracker.mark(late);
+      const [attempt, first] = expected.get(late.id)!;
+      // Its number counts the attempts that started before it; when it is itself the chain's first, it is 1.
+      if (late.attempt !== attempt) return false;
+      if (attempt > 1 && late.first_attempt_id !== first) return false;
+      // Numbers already given are never duplicated within a chain's later arrivals: each id keeps one mark.
+      return records.every((r) => typeof r.attempt === 'number' && r.attempt >= 1);
+    }),
+    { numRuns: 300 },
+  );
 });

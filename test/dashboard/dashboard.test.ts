@@ -42,6 +42,8 @@ void t.test('the stream lists the stored calls, newest on top, each row a keyboa
   const { page } = session;
   await page.goto(`${backend.baseUrl}#/calls`);
   await waitFor('rows', async () => (await rowIds()).length > 0);
+  // These tests look at observations (records): one row each, the choice kept for the session.
+  await page.locator('button[data-mode="records"]').click();
   await waitFor('all calls counted', async () => (await shownCount()) === records.length);
   const ids = await rowIds();
   // The fixture's newest call is the checkout's payment hop (its two records).

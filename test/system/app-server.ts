@@ -9,6 +9,9 @@
  *   /slow?ms=N       answers "slow ok" after N ms
  *   /stream?chunks=N&ms=M   N chunks of 64 KiB, one every M ms (a response to cut short)
  *   /reset           resets the connection instead of answering
+ *   /flaky/<key>?fail=N      503 for the first N requests (default 2) with that key, then 200
+ *   /ratelimited/<key>?after=S   429 with `Retry-After: S` (default 1) for the first request with
+ *                    that key, then 200
  * TCP:
  *   halfClose        reads until the client's FIN, then answers "<size> <sha256>" and ends
  *   banner           writes "220 meshtap-test ready\r\n" at once (server-first), echoes lines,
@@ -49,8 +52,35 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
+/** Requests seen per key of /flaky/ and /ratelimited/: each test uses keys of its own. */
+const seenKeys = new Map<string, number>();
+
+/** The n-th request (from 1) with this key. */
+function nth(key: string): number {
+  const n = (seenKeys.get(key) ?? 0) + 1;
+  seenKeys.set(key, n);
+  return n;
+}
+
+function plain(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://app');
+  if (url.pathname.startsWith('/flaky/')) {
+    await readBody(req);
+    const n = nth(url.pathname);
+    if (n <= Number(url.searchParams.get('fail') ?? '2')) return plain(res, 503, `try again (${n})\n`);
+    return plain(res, 200, `ok after ${n}\n`);
+  }
+  if (url.pathname.startsWith('/ratelimited/')) {
+    await readBody(req);
+    const after = url.searchParams.get('after') ?? '1';
+    if (nth(url.pathname) === 1) return plain(res, 429, 'slow down\n', { 'retry-after': after });
+    return plain(res, 200, 'ok\n');
+  }
   switch (url.pathname) {
     case '/echo': {
       const body = await readBody(req);

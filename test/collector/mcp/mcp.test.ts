@@ -134,13 +134,15 @@ async function exercise(t: Test, client: Client): Promise<void> {
     id: 'q-1',
     time: '2025-11-24T16:00:00.100Z',
     protocol: 'http',
-    observer: 'outbound',
+    seen_by: 'client',
     method: 'GET',
     path: '/api/orders?status=open&page=2',
     status: 503,
     latency_ms: 12.5,
     src: 'shop/frontend',
+    src_pod: 'frontend-0',
     dst: 'shop/orders',
+    dst_pod: 'orders-0',
     trace_id: 'trace-q',
   });
 

@@ -15,6 +15,7 @@ import { createCollectorMetrics } from '../../../collector/metrics.ts';
 import { createHttpApiClient, routeWithQuery } from '../../../collector/mcp/api-client.ts';
 import { briefCall, callStatus, changeScore, clipText, compareWindows, edgeName, onePerCall, parseInstant, rfc3339Ns } from '../../../collector/mcp/summaries.ts';
 import { combineFilter, MCP_TOOLS } from '../../../collector/mcp/tools.ts';
+import { createRetryTracker } from '../../../collector/retries.ts';
 import { createSinkLogger } from '../../../lib/log.ts';
 import { recordToJson } from '../../../record/record-json.ts';
 import { callRecord, T0_NS } from '../helpers.ts';
@@ -107,7 +108,7 @@ void t.test('the tool layer on its own: bad arguments and an unreachable collect
   t.equal(noFilter.isError, true);
   t.match(noFilter.content[0].text, /invalid arguments: filter/);
   const notJson = createHttpApiClient({ baseUrl: new URL('http://127.0.0.1:9/prefix'), authorization: 'Bearer x', fetch: async (url, init) => {
-    t.equal(String(url), 'http://127.0.0.1:9/prefix/api/calls?filter=http&limit=20', 'a path prefix is kept');
+    t.equal(String(url), 'http://127.0.0.1:9/prefix/api/calls?filter=http&limit=20&view=call', 'a path prefix is kept');
     t.equal((init?.headers as Record<string, string>).authorization, 'Bearer x');
     return new Response('<html>proxy error</html>', { status: 502 });
   } });
@@ -175,4 +176,46 @@ void t.test('meshtap mcp --help and usage errors', async (t) => {
   t.equal(closed.status, 0, 'exit 0 when the client closes stdin');
   t.equal(closed.stdout, '', 'nothing but protocol on stdout');
   t.match(closed.stderr, /meshtap mcp: serving 6 tools over stdio for the collector at http:\/\/127\.0\.0\.1:9\//);
+});
+
+void t.test('search_calls returns calls: a meshed call once with both views, a retry chain with its attempts', async (t) => {
+  const store = createMemoryStore({ maxRecords: 1000 });
+  const retries = createRetryTracker();
+  const ends = { src: { namespace: 'shop', workload: 'web', pod: 'web-5d8f-abcde' }, dst: { namespace: 'shop', workload: 'pay', pod: 'pay-0' } };
+  const pair = (conn: string, at: number, status: number) => [
+    callRecord({ id: `${conn}-o0`, observer: 'outbound', connectionId: conn, ordinal: 0, mesh: true, at, elapsedMs: 20, method: 'POST', path: '/charge?currency=eur', status, ...ends }),
+    callRecord({ id: `${conn}-i0`, observer: 'inbound', connectionId: conn, ordinal: 0, mesh: true, at: at + 1, elapsedMs: 15, method: 'POST', path: '/charge?currency=eur', status, src: { ip: '127.0.0.6', namespace: 'shop' }, dst: ends.dst }),
+  ];
+  await store.add([...pair('a', 0, 503), ...pair('b', 1000, 503), ...pair('c', 2000, 200)].map((r) => retries.mark(r)));
+  const app = buildHttpApp({ store, access: { mode: 'none', authenticate: async () => ({ ok: true, viewer: { name: 'all', all: true, prepare: async () => {}, sees: () => true } }) }, metrics: createCollectorMetrics(() => store.count()), log: createSinkLogger(() => {}) });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(() => app.close());
+  const client = new Client({ name: 'meshtap-test', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}/mcp`)));
+  t.teardown(() => client.close());
+  const text = (r: unknown) => (r as { content: { text: string }[] }).content[0].text;
+  const found = JSON.parse(text(await client.callTool({ name: 'search_calls', arguments: { filter: 'path.startsWith("/charge")' } }))) as { count: number; calls: Record<string, unknown>[] };
+  t.equal(found.count, 3, 'six records, three calls');
+  t.same(found.calls[0], {
+    id: 'c-o0',
+    time: '2025-11-24T16:00:02.000Z',
+    protocol: 'http',
+    seen_by: 'both',
+    method: 'POST',
+    path: '/charge?currency=eur',
+    status: 200,
+    latency_ms: 20,
+    server_ms: 15,
+    src: 'shop/web',
+    src_pod: 'web-5d8f-abcde',
+    dst: 'shop/pay',
+    dst_pod: 'pay-0',
+    attempt: 3,
+    first_attempt_id: 'a-o0',
+  });
+  t.same(found.calls.map((c) => c.attempt), [3, 2, 1]);
+  // A filter on the callee's record alone still returns the whole call.
+  const inbound = JSON.parse(text(await client.callTool({ name: 'search_calls', arguments: { filter: 'observer == "inbound" && retry', limit: 1 } }))) as { calls: Record<string, unknown>[]; note?: string };
+  t.match(inbound.calls, [{ id: 'c-o0', seen_by: 'both', latency_ms: 20 }]);
+  t.match(inbound.note, /limit of 1 reached/);
 });

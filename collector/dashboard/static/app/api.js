@@ -67,12 +67,14 @@ function query(params) {
   return s ? `?${s}` : '';
 }
 
-/** @param {{ filter?: string, limit?: number, since?: string }} p @param {AbortSignal} [signal] */
+/** @param {{ filter?: string, limit?: number, since?: string, view?: 'call' | 'record' }} p @param {AbortSignal} [signal] */
 export const listCalls = (p, signal) => getJson(`api/calls${query(p)}`, signal);
 /** @param {string} id @param {AbortSignal} [signal] */
 export const getCall = (id, signal) => getJson(`api/calls/${encodeURIComponent(id)}`, signal);
 /** @param {{ since?: string }} p @param {AbortSignal} [signal] */
 export const getServiceMap = (p, signal) => getJson(`api/servicemap${query(p)}`, signal);
+/** @param {{ since?: string, limit?: number, by?: string }} p @param {AbortSignal} [signal] */
+export const getOffenders = (p, signal) => getJson(`api/offenders${query(p)}`, signal);
 /** @param {string} traceId @param {AbortSignal} [signal] */
 export const getTrace = (traceId, signal) => getJson(`api/traces/${encodeURIComponent(traceId)}`, signal);
 

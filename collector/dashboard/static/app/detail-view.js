@@ -1,7 +1,11 @@
-// One call in full: headers, bodies, timing, both identities, TLS, what was masked.
+// One call in full: headers, bodies, timing, both identities, TLS, what was masked. The call's
+// two observations (the client sidecar's and the server sidecar's records) are tabs; above them,
+// the joined call and where its time went.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from './html.js';
-import { getCall } from './api.js';
+import { getCall, listCalls } from './api.js';
+import { callFilter } from './call-rows.js';
+import { CallTimeline } from './call-timeline.js';
 import {
   bodyView,
   diffUs,
@@ -25,20 +29,31 @@ import { ProtocolCard } from './protocol-view.js';
  * @param {{ id: string, initial?: CallJson, filter?: string }} props
  */
 export function DetailPanel({ id, initial, filter }) {
-  const [call, setCall] = useState(/** @type {CallJson | undefined} */ (initial));
+  const [record, setRecord] = useState(/** @type {CallJson | undefined} */ (initial));
   const [error, setError] = useState(/** @type {string | undefined} */ (undefined));
+  /** The joined call (`view=call`): both observations and its timing; undefined until loaded. */
+  const [joined, setJoined] = useState(/** @type {any} */ (undefined));
+  /** Which observation the tabs show; the opened record's side until one is chosen. */
+  const [side, setSide] = useState(/** @type {'client' | 'server' | undefined} */ (undefined));
   /** @type {import('preact').RefObject<HTMLElement>} */
   const panel = useRef(null);
   const closeHref = formatRoute({ view: 'calls', filter: filter || undefined });
 
   useEffect(() => {
     const controller = new AbortController();
-    setCall(initial);
+    setRecord(initial);
     setError(undefined);
+    setJoined(undefined);
+    setSide(undefined);
     getCall(id, controller.signal)
-      .then((r) => {
-        if (r.ok) setCall(r.value.call);
-        else setError(r.error.message);
+      .then(async (r) => {
+        if (!r.ok) {
+          setError(r.error.message);
+          return;
+        }
+        setRecord(r.value.call);
+        const calls = await listCalls({ view: 'call', limit: 1, filter: callFilter(r.value.call) }, controller.signal);
+        if (calls.ok && Array.isArray(calls.value?.calls) && calls.value.calls.length > 0) setJoined(calls.value.calls[0]);
       })
       .catch(() => {});
     return () => controller.abort();
@@ -55,6 +70,10 @@ export function DetailPanel({ id, initial, filter }) {
 
   useEffect(() => panel.current?.focus(), [id]);
 
+  const opened = record?.observer === 'inbound' ? 'server' : 'client';
+  const shown = side ?? opened;
+  /** @type {CallJson | undefined} */
+  const call = (joined && joined[shown]) ?? record;
   return html`
     <aside class="detail" aria-label="Call detail" tabindex="-1" ref=${panel}>
       <header class="detail-head">
@@ -62,8 +81,43 @@ export function DetailPanel({ id, initial, filter }) {
         ${call ? html`<${Summary} call=${call} />` : html`<h2>Call ${id}</h2>`}
       </header>
       ${error ? html`<p class="notice error">${error}</p>` : null}
-      ${call ? html`<${DetailBody} call=${call} />` : !error ? html`<p class="muted">Loading…</p>` : null}
+      ${call && joined ? html`<${CallOverview} joined=${joined} shown=${shown} onSide=${setSide} />` : null}
+      ${call ? html`<${DetailBody} key=${call.id} call=${call} />` : !error ? html`<p class="muted">Loading…</p>` : null}
     </aside>
+  `;
+}
+
+/**
+ * The call as a whole: which sidecars saw it (a tab per observation), the joined fields, the timeline.
+ * @param {{ joined: any, shown: 'client' | 'server', onSide: (s: 'client' | 'server') => void }} props
+ */
+function CallOverview({ joined, shown, onSide }) {
+  const sides = /** @type {const} */ (['client', 'server']);
+  return html`
+    <section class="card call-overview" aria-label="Call">
+      <h3>
+        Call${' '}
+        ${joined.one_sided
+          ? html`<span class="side-badge" title="only one sidecar's record of this call was found">${joined.one_sided}-only</span>`
+          : html`<span class="muted">seen by both sidecars</span>`}
+      </h3>
+      <div class="tabs" role="tablist" aria-label="Observations">
+        ${sides.map((s) => {
+          const r = joined[s];
+          return html`<button type="button" role="tab" data-side=${s} aria-selected=${shown === s ? 'true' : 'false'} disabled=${!r} onClick=${() => onSide(s)}
+            title=${r ? `the ${s} sidecar's record ${r.id}` : `no ${s} observation`}>${s === 'client' ? 'Client observation' : 'Server observation'}${r ? ` · ${formatDuration(r.elapsed_us)}` : ' · none'}</button>`;
+        })}
+      </div>
+      <dl class="kv joined">
+        <dt>call</dt><dd class="mono">${joined.id}</dd>
+        ${joined.status_code !== undefined ? html`<dt>status</dt><dd>${joined.status_code}</dd>` : null}
+        ${joined.error ? html`<dt>error</dt><dd class="error-text">${joined.error}</dd>` : null}
+        ${(joined.client ?? joined.server)?.attempt > 1
+          ? html`<dt>attempt</dt><dd>${(joined.client ?? joined.server).attempt} (retry of <a class="mono" href=${formatRoute({ view: 'calls', callId: (joined.client ?? joined.server).first_attempt_id })}>${(joined.client ?? joined.server).first_attempt_id}</a>)${(joined.client ?? joined.server).retry_after_honoured === false ? ' · did not wait as Retry-After asked' : (joined.client ?? joined.server).retry_after_honoured === true ? ' · waited as Retry-After asked' : ''}</dd>`
+          : null}
+      </dl>
+      <${CallTimeline} call=${joined} />
+    </section>
   `;
 }
 

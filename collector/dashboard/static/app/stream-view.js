@@ -1,11 +1,38 @@
 // The live call stream: filter bar, pause/resume, and a virtualised table (only the rows on
-// screen, plus a margin, exist in the DOM, whatever the number of calls).
-import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+// screen, plus a margin, exist in the DOM, whatever the number of calls). One row per call by
+// default (both sidecars' records of an exchange joined); a toggle shows one per observation.
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { checkFilter } from './api.js';
 import { caretAt, endpointName, formatBytes, formatClock, formatDuration, statusClass, statusText } from './format.js';
 import { formatRoute } from './router.js';
 import { LockIcon } from './icons.js';
+import { buildRows } from './call-rows.js';
+
+/** @typedef {import('./call-rows.js').RowMode} RowMode */
+
+const MODE_KEY = 'meshtap.rows';
+/** @type {RowMode} */
+let rowMode = readMode();
+
+/** @returns {RowMode} */
+function readMode() {
+  try {
+    return globalThis.localStorage?.getItem(MODE_KEY) === 'records' ? 'records' : 'calls';
+  } catch {
+    return 'calls';
+  }
+}
+
+/** @param {RowMode} mode */
+function saveMode(mode) {
+  rowMode = mode;
+  try {
+    globalThis.localStorage?.setItem(MODE_KEY, mode);
+  } catch {
+    // Storage may be off: the choice then lasts as long as the page.
+  }
+}
 
 /** Must match `--row-height` in app.css. */
 export const ROW_HEIGHT = 30;
@@ -24,19 +51,26 @@ const EXAMPLES = [
  */
 export function StreamView({ feed, selectedId, routeFilter }) {
   const [state, setState] = useState(feed.state);
+  const [mode, setMode] = useState(rowMode);
   useEffect(() => feed.subscribe(setState), [feed]);
+  const rows = useMemo(() => buildRows(state.calls, mode), [state.calls, mode]);
+  /** @param {RowMode} next */
+  const choose = (next) => {
+    saveMode(next);
+    setMode(next);
+  };
   return html`
     <section class="stream" aria-label="Live calls">
-      <${FilterBar} feed=${feed} state=${state} routeFilter=${routeFilter} />
-      <${CallTable} state=${state} selectedId=${selectedId} />
+      <${FilterBar} feed=${feed} state=${state} routeFilter=${routeFilter} mode=${mode} rows=${rows.length} onMode=${choose} />
+      <${CallTable} state=${state} rows=${rows} mode=${mode} selectedId=${selectedId} />
     </section>
   `;
 }
 
 /**
- * @param {{ feed: any, state: import('./call-feed.js').FeedState, routeFilter?: string }} props
+ * @param {{ feed: any, state: import('./call-feed.js').FeedState, routeFilter?: string, mode: RowMode, rows: number, onMode: (m: RowMode) => void }} props
  */
-function FilterBar({ feed, state, routeFilter }) {
+function FilterBar({ feed, state, routeFilter, mode, rows, onMode }) {
   const [text, setText] = useState(routeFilter ?? state.filter);
   /** @type {[null | { message: string, code?: string, position?: any, source: string }, any]} */
   const [problem, setProblem] = useState(null);
@@ -107,7 +141,11 @@ function FilterBar({ feed, state, routeFilter }) {
         </div>
       </form>
       <div class="controls">
-        <${FeedStatusBadge} state=${state} />
+        <${FeedStatusBadge} state=${state} mode=${mode} rows=${rows} />
+        <div class="segmented row-mode" role="group" aria-label="One row per">
+          <button type="button" class=${mode === 'calls' ? 'on' : ''} aria-pressed=${mode === 'calls' ? 'true' : 'false'} data-mode="calls" onClick=${() => onMode('calls')} title="One row per call: the client's and the server's observations joined">Calls</button>
+          <button type="button" class=${mode === 'records' ? 'on' : ''} aria-pressed=${mode === 'records' ? 'true' : 'false'} data-mode="records" onClick=${() => onMode('records')} title="One row per observation: a meshed call has two, one from each sidecar">Observations</button>
+        </div>
         ${state.paused
           ? html`<button type="button" class="primary" onClick=${() => feed.resume()}>Resume${state.pending ? ` (${state.pending} new)` : ''}</button>`
           : html`<button type="button" onClick=${() => feed.pause()}>Pause</button>`}
@@ -133,18 +171,18 @@ function syncFilterToUrl(/** @type {string} */ filter) {
   if (next !== hash) history.replaceState(null, '', next);
 }
 
-/** @param {{ state: import('./call-feed.js').FeedState }} props */
-function FeedStatusBadge({ state }) {
+/** @param {{ state: import('./call-feed.js').FeedState, mode: RowMode, rows: number }} props */
+function FeedStatusBadge({ state, mode, rows }) {
   const label = state.paused ? 'paused' : state.status;
   return html`<span class="feed-status ${label}" title=${state.error ?? ''} role="status">
-    <span class="dot" aria-hidden="true"></span>${label} · <span class="count">${state.calls.length.toLocaleString()}</span> calls
+    <span class="dot" aria-hidden="true"></span>${label} · <span class="count">${rows.toLocaleString()}</span> ${mode === 'records' ? 'observations' : 'calls'}
   </span>`;
 }
 
 /**
- * @param {{ state: import('./call-feed.js').FeedState, selectedId?: string }} props
+ * @param {{ state: import('./call-feed.js').FeedState, rows: import('./call-rows.js').Row[], mode: RowMode, selectedId?: string }} props
  */
-function CallTable({ state, selectedId }) {
+function CallTable({ state, rows, mode, selectedId }) {
   /** @type {import('preact').RefObject<HTMLDivElement>} */
   const scroller = useRef(null);
   const [scrollTop, setScrollTop] = useState(0);
@@ -180,7 +218,7 @@ function CallTable({ state, selectedId }) {
     lastFilter.current = state.filter;
   }, [state.filter]);
 
-  const calls = state.calls;
+  const calls = rows;
   // The list may have shrunk under a scrolled view before any scroll event says so.
   const top = Math.min(scrollTop, Math.max(0, calls.length * ROW_HEIGHT - viewport + ROW_HEIGHT));
   const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
@@ -194,7 +232,7 @@ function CallTable({ state, selectedId }) {
     const index = Number(row.getAttribute('data-index'));
     if (e.key === 'Enter' || e.key === ' ') {
       e.preventDefault();
-      location.hash = formatRoute({ view: 'calls', callId: calls[index].id, filter: state.filter || undefined });
+      location.hash = formatRoute({ view: 'calls', callId: calls[index].call.id, filter: state.filter || undefined });
       return;
     }
     const step = e.key === 'ArrowDown' ? 1 : e.key === 'ArrowUp' ? -1 : e.key === 'PageDown' ? 20 : e.key === 'PageUp' ? -20 : 0;
@@ -235,7 +273,10 @@ function CallTable({ state, selectedId }) {
         </thead>
         <tbody onKeyDown=${onKeyDown}>
           ${first > 0 ? html`<tr class="spacer" aria-hidden="true" style=${{ height: `${first * ROW_HEIGHT}px` }}></tr>` : null}
-          ${visible.map((call, i) => html`<${CallRow} key=${call.id} call=${call} index=${first + i} selected=${call.id === selectedId} filter=${state.filter} />`)}
+          ${visible.map(
+            (row, i) =>
+              html`<${CallRow} key=${row.key} row=${row} mode=${mode} index=${first + i} selected=${row.call.id === selectedId || row.server?.id === selectedId} filter=${state.filter} />`,
+          )}
           ${last < calls.length ? html`<tr class="spacer" aria-hidden="true" style=${{ height: `${(calls.length - last) * ROW_HEIGHT}px` }}></tr>` : null}
         </tbody>
       </table>
@@ -253,9 +294,10 @@ function CallTable({ state, selectedId }) {
 }
 
 /**
- * @param {{ call: import('./types.js').CallJson, index: number, selected: boolean, filter: string }} props
+ * @param {{ row: import('./call-rows.js').Row, mode: RowMode, index: number, selected: boolean, filter: string }} props
  */
-function CallRow({ call, index, selected, filter }) {
+function CallRow({ row, mode, index, selected, filter }) {
+  const call = row.call;
   const cls = statusClass(call);
   const href = formatRoute({ view: 'calls', callId: call.id, filter: filter || undefined });
   const size = (call.request?.body_size ?? 0) + (call.response?.body_size ?? 0);
@@ -265,6 +307,8 @@ function CallRow({ call, index, selected, filter }) {
     <tr
       data-index=${index}
       data-id=${call.id}
+      data-call=${mode === 'calls' ? row.key : undefined}
+      data-sides=${mode === 'calls' ? (row.oneSided ?? 'both') : call.observer === 'inbound' ? 'server' : 'client'}
       aria-rowindex=${index + 2}
       tabindex="0"
       class=${`call-row status-${cls}${selected ? ' selected' : ''}`}
@@ -275,11 +319,13 @@ function CallRow({ call, index, selected, filter }) {
       <td class="c-route" title=${`${call.src?.pod ?? src} (${call.src?.namespace ?? '?'}) → ${call.dst?.pod ?? dst} (${call.dst?.namespace ?? '?'})`}>
         <span class="ep">${src}</span><span class="arrow" aria-label="to">→</span><span class="ep">${dst}</span>
         ${call.tls?.mesh ? html`<${LockIcon} />` : null}
+        ${row.oneSided ? html`<span class="side-badge" title=${`only the ${row.oneSided} sidecar's record of this call is here (an unmeshed peer, or the other record is not in the list)`}>${row.oneSided}-only</span>` : null}
+        ${mode === 'records' ? html`<span class="side-badge observer">${call.observer === 'inbound' ? 'server' : 'client'}</span>` : null}
       </td>
       <td class="c-method"><span class="method">${call.method ?? ''}</span></td>
       <td class="c-path mono" title=${call.path ?? ''}>${call.path ?? (call.protocol === 'tcp' ? `${call.bytes_out ?? 0}/${call.bytes_in ?? 0} B` : '')}</td>
       <td class="c-status"><span class=${`status-pill ${cls}`}>${statusText(call)}</span></td>
-      <td class="c-num mono">${formatDuration(call.elapsed_us)}</td>
+      <td class="c-num mono" title=${row.client && row.server ? `client ${formatDuration(row.client.elapsed_us)}, server ${formatDuration(row.server.elapsed_us)}` : ''}>${formatDuration(call.elapsed_us)}</td>
       <td class="c-num c-size mono">${formatBytes(size)}</td>
       <td class="c-proto">${call.protocol ?? ''}</td>
     </tr>

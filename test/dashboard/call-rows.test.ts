@@ -1,0 +1,58 @@
+/** The call list's rows (one per call, or per observation) and the timeline's phases, run in Node as in the page. */
+import t from 'tap';
+import { loadBrowserModule } from './browser-modules.ts';
+
+const { buildRows, callFilter, partnerId } = await loadBrowserModule('call-rows.js');
+const { timelinePhases } = await loadBrowserModule('call-timeline.js');
+
+type Rec = { id: string; observer: 'outbound' | 'inbound'; connection_id: string; ordinal: number; start: string; end: string };
+const rec = (conn: string, ordinal: number, observer: Rec['observer']): Rec => ({ id: `${conn}-${observer === 'outbound' ? 'o' : 'i'}${ordinal}`, observer, connection_id: conn, ordinal, start: '1', end: '2' });
+
+void t.test('one row per call, in order of each call\'s newest record; one-sided calls marked', async (t) => {
+  // Newest first, as the feed keeps them.
+  const records = [rec('a', 1, 'inbound'), rec('b', 0, 'outbound'), rec('a', 0, 'inbound'), rec('a', 1, 'outbound'), rec('a', 0, 'outbound')];
+  const rows = buildRows(records, 'calls');
+  t.same(
+    rows.map((r: any) => [r.key, r.call.id, r.oneSided]),
+    [
+      ['a:1', 'a-o1', undefined],
+      ['b:0', 'b-o0', 'client'],
+      ['a:0', 'a-o0', undefined],
+    ],
+    'the client record opens the row',
+  );
+  t.same(buildRows([rec('s', 0, 'inbound')], 'calls').map((r: any) => r.oneSided), ['server']);
+  t.same(
+    buildRows(records, 'records').map((r: any) => r.key),
+    records.map((r) => r.id),
+    'one row per observation',
+  );
+  // A second record of the same side and key (no sidecar sends one) is not lost.
+  const clash = buildRows([{ ...rec('c', 0, 'outbound'), id: 'other' }, rec('c', 0, 'outbound')], 'calls');
+  t.same(clash.map((r: any) => r.key), ['c:0', 'c:0#c-o0']);
+  t.equal(partnerId(rec('a', 3, 'outbound')), 'a-i3');
+  t.equal(callFilter(rec('a"b', 2, 'inbound')), 'connection_id == "a\\"b" && ordinal == 2');
+});
+
+void t.test('timeline phases: offsets on the client clock, the server inside the client by half the network', async (t) => {
+  const phases = timelinePhases({
+    timing: { client_us: 20_000, server_us: 14_000, network_us: 6_000, connect_us: 1_500, tls_handshake_us: 3_000, client_first_byte_us: 18_000, server_first_byte_us: 12_000, queue_us: 200 },
+    client: { id: 'c', start: '1000000', request_end: '1400000', end: '21000000' },
+    server: { id: 's', start: '5000000000', request_end: '5000300000', end: '5014000000' },
+  });
+  t.same(
+    phases.map((p: any) => [p.phase, p.from, p.us]),
+    [
+      ['connect', 0, 1_500],
+      ['tls', 1_500, 3_000],
+      ['queue', 4_500, 200],
+      ['client', 4_500, 20_000],
+      ['client-first-byte', 4_900, 18_000],
+      ['network', 4_500, 6_000],
+      ['server', 7_500, 14_000],
+      ['server-first-byte', 7_800, 12_000],
+    ],
+  );
+  t.same(timelinePhases({ timing: { server_us: 900 } }).map((p: any) => [p.phase, p.from, p.us]), [['server', 0, 900]], 'a server-only call');
+  t.same(timelinePhases({}), []);
+});
