@@ -24,6 +24,10 @@ export async function linkExists(name: string): Promise<boolean> {
 export async function createBridge(name: string, gateway: string, prefixLength: number): Promise<void> {
   await sh('ip', ['link', 'add', name, 'type', 'bridge', 'nf_call_iptables', '1']);
   await sh('ip', ['addr', 'add', `${gateway}/${prefixLength}`, 'dev', name]);
+  // A DNATed packet is routed by the node (the bridge only switches it once its destination is a
+  // pod): forwarding on this one interface, never the machine-wide switch, and the node's filter
+  // rules (`service-rules.ts`) keep pods' packets from being forwarded anywhere but back to the bridge.
+  await writeFile(`/proc/sys/net/ipv4/conf/${name}/forwarding`, '1\n');
   await sh('ip', ['link', 'set', name, 'up']);
 }
 

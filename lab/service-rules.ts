@@ -18,6 +18,10 @@
  *
  * The kube-dns VIP is one more service: UDP and TCP 53 DNAT to the DNS pod (`cluster-dns.ts`).
  *
+ * The node forwards only on the bridge (`net.ipv4.conf.mtlab0.forwarding`, set by `lab up`;
+ * the machine's `ip_forward` is left alone) and `MTLAB-FORWARD` accepts only what goes back to
+ * the bridge: pods reach nothing beyond the node through it.
+ *
  * VIPs without any endpoint are refused at once inside each pod (`buildRejectRestore`), as
  * kube-proxy does with a REJECT in the filter table, rather than left to time out.
  *
@@ -29,6 +33,7 @@ import type { AddressedService } from './scenario.ts';
 
 export const SERVICES_CHAIN = 'MTLAB-SERVICES';
 export const POSTROUTING_CHAIN = 'MTLAB-POSTROUTING';
+export const FORWARD_CHAIN = 'MTLAB-FORWARD';
 const PORT_CHAIN_PREFIX = 'MTLAB-SVC-';
 /** Every chain the lab makes on the node starts with this; `lab down` removes them by name. */
 export const NODE_CHAIN_PREFIX = NAME_PREFIX.toUpperCase();
@@ -78,6 +83,14 @@ export function buildNodeServiceRestore(input: NodeServiceInput): string {
     ...body,
     `-I PREROUTING 1 -i ${BRIDGE} -d ${SERVICE_CIDR} -m comment --comment "meshtap lab: service VIPs" -j ${SERVICES_CHAIN}`,
     `-I POSTROUTING 1 -o ${BRIDGE} -m comment --comment "meshtap lab: hairpin" -j ${POSTROUTING_CHAIN}`,
+    'COMMIT',
+    // The bridge forwards (for the DNAT above) but only between pods: nothing a pod sends is
+    // routed off the node, and a VIP with no rule is refused rather than sent to the default route.
+    '*filter',
+    `:${FORWARD_CHAIN} - [0:0]`,
+    `-A ${FORWARD_CHAIN} -o ${BRIDGE} -m comment --comment "pod to pod through the node" -j ACCEPT`,
+    `-A ${FORWARD_CHAIN} -m comment --comment "nothing leaves the lab through the node" -j REJECT --reject-with icmp-net-unreachable`,
+    `-I FORWARD 1 -i ${BRIDGE} -m comment --comment "meshtap lab: pods" -j ${FORWARD_CHAIN}`,
     'COMMIT',
     '',
   );

@@ -145,6 +145,7 @@ void t.test('service rules on the node: DNAT per endpoint with random spreading,
   t.match(text, `-I PREROUTING 1 -i mtlab0 -d 10.96.0.0/16 -m comment --comment "meshtap lab: service VIPs" -j ${SERVICES_CHAIN}`);
   t.match(text, `-I POSTROUTING 1 -o mtlab0 -m comment --comment "meshtap lab: hairpin" -j ${POSTROUTING_CHAIN}`);
   t.notMatch(text, /OUTPUT/, 'nothing in OUTPUT: pods reach VIPs through the node');
+  t.match(text, /\*filter\n:MTLAB-FORWARD - \[0:0\]\n-A MTLAB-FORWARD -o mtlab0 .*-j ACCEPT\n-A MTLAB-FORWARD .*-j REJECT --reject-with icmp-net-unreachable\n-I FORWARD 1 -i mtlab0 .*-j MTLAB-FORWARD\nCOMMIT\n$/, 'the node forwards pods\' packets only back to the bridge');
   const web = scenario.services.find((s) => s.name === 'web')!;
   t.match(text, `-d ${web.clusterIP}/32 -p tcp -m tcp --dport 80`);
   t.match(text, `-j DNAT --to-destination ${scenario.pods[0].ip}:8080`);
