@@ -140,7 +140,7 @@ t.teardown(async () => {
 void t.test('meshtap check', async (t) => {
   const res = await meshtap(['check']);
   t.equal(res.code, 0, `check passes here:\n${res.stdout}`);
-  for (const name of ['privileges', 'ip', 'iptables', 'setpriv', 'netns \\+ nat', 'bridge filtering', 'addresses']) {
+  for (const name of ['privileges', 'ip', 'iptables', 'setpriv', 'netns \\+ nat', 'bridge filtering', 'dnsmasq', 'addresses']) {
     t.match(res.stdout, new RegExp(`^OK\\s+${name}\\s`, 'm'), `${name} is checked`);
   }
   t.match(res.stdout, /iptables v[\d.]+ \((nf_tables|legacy)\) — backend (nf_tables|legacy)/, 'the iptables backend is named');
@@ -399,6 +399,11 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
     await meshtap(['lab', 'exec', 'client', '--', 'getent', 'hosts', name]);
     await meshtap(['lab', 'exec', 'client', '--', 'getent', 'hosts', 'greeter']);
     const filter = (f: string) => fetch(`http://127.0.0.1:${httpPort}/api/calls?limit=100&filter=${encodeURIComponent(f)}`, { headers: auth }).then(async (r) => ((await r.json()) as { calls?: Array<CallJson & { dns_rcode?: string; protocol?: string }> }).calls ?? []);
+    const any = await eventually('any record with protocol == "dns" (the sidecar\'s DNS capture ships them)', async () => {
+      const found = await filter('protocol == "dns"');
+      return found.length > 0 ? found : undefined;
+    }, 10_000).catch((err: Error) => (t.fail(err.message), []));
+    if (any.length === 0) return;
     const nx = await eventually('a DNS record with NXDOMAIN for the typo', async () => {
       const found = await filter(`protocol == "dns" && dns_rcode == "NXDOMAIN" && path == "${name}.hello.svc.cluster.local"`);
       return found.length > 0 ? found : undefined;
