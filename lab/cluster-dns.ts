@@ -17,6 +17,7 @@
  * hosts-file format written here.
  */
 import { CLUSTER_DOMAIN, GATEWAY_IP, NAME_PREFIX } from './addresses.ts';
+import type { AddressedScenario } from './scenario.ts';
 
 /** The `kube-dns` Service's cluster IP (kubeadm's default), below the first scenario VIP (.11). */
 export const DNS_VIP = '10.96.0.10';
@@ -56,6 +57,33 @@ export function podFqdn(pod: { namespace: string; ip: string }): string {
 /** The kube-dns Service itself, listed with the scenario's so it resolves like any other. */
 export function dnsServiceRecord(): DnsService {
   return { ...DNS_SERVICE, clusterIP: DNS_VIP, ports: [{ name: 'dns', port: 53 }] };
+}
+
+/**
+ * The scenario as the inventory files show it: with the `kube-system` namespace and the
+ * `kube-dns` Service, so the collector names the resolver of DNS records (`dst` 10.96.0.10:53)
+ * as a cluster's would. Its DNS pod is the lab's and has no endpoint listed: no sidecar talks
+ * mTLS to it.
+ */
+export function withClusterDns(scenario: AddressedScenario): AddressedScenario {
+  if (scenario.services.some((s) => s.clusterIP === DNS_VIP)) return scenario;
+  const hasNamespace = scenario.namespaces.some((n) => n.name === DNS_SERVICE.namespace);
+  return {
+    ...scenario,
+    namespaces: hasNamespace ? scenario.namespaces : [...scenario.namespaces, { name: DNS_SERVICE.namespace, labels: {}, annotations: {}, source: 'lab' }],
+    services: [
+      ...scenario.services,
+      {
+        ...DNS_SERVICE,
+        clusterIP: DNS_VIP,
+        selector: { 'k8s-app': 'kube-dns' },
+        source: 'lab',
+        ports: [
+          { name: 'dns', port: 53, targetPort: 53, endpoints: [] },
+        ],
+      },
+    ],
+  };
 }
 
 /** The hosts file dnsmasq serves (`--addn-hosts`): services, then pods. */

@@ -38,7 +38,7 @@ import { waitForProbe, type ProbeTarget } from './probe.ts';
 import { startProcess, tailLog } from './processes.ts';
 import { assignAddresses, parseScenario, type AddressedPod, type AddressedScenario, type Pod } from './scenario.ts';
 import { buildNodeServiceRestore, buildRejectRestore } from './service-rules.ts';
-import { DNS_POD_IP, DNS_VIP, buildHostsFile, buildResolvConf } from './cluster-dns.ts';
+import { DNS_POD_IP, DNS_VIP, buildHostsFile, buildResolvConf, withClusterDns } from './cluster-dns.ts';
 import { startDnsServer } from './dns-server.ts';
 import { claimState, saveState, writeFileAtomic, type ContainerState, type LabState, type PodState } from './state.ts';
 import { DEFAULT_TOKEN_AUDIENCE, createKeyTokenIssuer, createTokenKeyPair, type TokenIssuer } from './token-issuer.ts';
@@ -109,7 +109,7 @@ export class LabStarter {
     });
     this.addressed = assignAddresses({ ...scenario, pods: runnable });
     if (this.addressed.pods.some((p) => p.ip === DNS_POD_IP)) throw new MeshtapError(LAB_ERR_SCENARIO, `too many pods: ${DNS_POD_IP} is the cluster DNS's address`);
-    this.inventory = new InventoryPublisher(this.addressed, () => this.state);
+    this.inventory = new InventoryPublisher(withClusterDns(this.addressed), () => this.state);
     this.certDir = join(options.stateDir, 'certs');
     this.logDir = join(options.stateDir, 'logs');
     this.state = {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
-import { buildDnsHosts, buildDnsmasqArgv, dnsServiceRecord, podFqdn, srvRecords } from '../../lab/cluster-dns.ts';
+import { buildDnsHosts, buildDnsmasqArgv, dnsServiceRecord, podFqdn, srvRecords, withClusterDns } from '../../lab/cluster-dns.ts';
 import { execInNetns, killNetnsProcesses, sh, spawnInNetns } from '../../lab/netns.ts';
 
 const services = [
@@ -29,6 +29,15 @@ void t.test('records and command line (pure)', async (t) => {
   const argv = buildDnsmasqArgv({ hostsFile: '/x/hosts', services });
   for (const flag of ['--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--local=/cluster.local/', '--listen-address=10.244.0.254', '--addn-hosts=/x/hosts']) t.ok(argv.includes(flag), flag);
   t.notOk(argv.some((a) => a.startsWith('--server')), 'no upstream server: nothing is forwarded');
+});
+
+void t.test('the inventory lists kube-system/kube-dns once', async (t) => {
+  const scenario = { namespaces: [{ name: 'shop', labels: {}, annotations: {}, source: 's.yaml' }], pods: [], services: [] };
+  const withDns = withClusterDns(scenario);
+  t.same(withDns.namespaces.map((n) => n.name), ['shop', 'kube-system']);
+  t.match(withDns.services, [{ name: 'kube-dns', namespace: 'kube-system', clusterIP: '10.96.0.10', ports: [{ name: 'dns', port: 53, endpoints: [] }] }]);
+  t.equal(withClusterDns(withDns), withDns, 'already there: unchanged');
+  t.same(scenario.services, [], 'the scenario itself is not changed');
 });
 
 if (process.getuid?.() !== 0) throw new Error('test/lab/cluster-dns.test.ts needs root');

@@ -295,6 +295,8 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
   const dig = await sh('ip', ['netns', 'exec', client.netns, 'dig', '+time=2', '+tries=1', 'greter.hello.svc.cluster.local']);
   t.match(dig.stdout, /status: NXDOMAIN/, 'the typo is an NXDOMAIN from the cluster DNS');
   t.match(dig.stdout, /SERVER: 10\.96\.0\.10#53/, 'answered through the kube-dns VIP');
+  const tcpDig = await meshtap(['lab', 'exec', 'client', '--', 'dig', '+tcp', '+time=3', '+tries=1', '+short', 'greeter.hello.svc.cluster.local']);
+  t.equal(tcpDig.stdout.trim(), greeter.vip, 'DNS over TCP through the client\'s sidecar and the kube-dns VIP');
   // What sidecars ship to and fetch certificates from is an address, never a name to resolve.
   const clientPod = JSON.parse(readFileSync(join(podDir('client'), 'pod.json'), 'utf8')) as { spec: { initContainers?: Array<{ env?: Array<{ name: string; value?: string }> }>; containers: Array<{ env?: Array<{ name: string; value?: string }> }> } };
   const sidecarEnv = [...(clientPod.spec.initContainers ?? []), ...clientPod.spec.containers].flatMap((c) => c.env ?? []);
@@ -369,6 +371,13 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
   );
   t.ok(shippers.has('spiffe://cluster.local/ns/hello/sa/client'), 'the client sidecar ships with its certificate');
   t.ok(shippers.has('spiffe://cluster.local/ns/hello/sa/greeter'), 'the greeter sidecars ship with theirs');
+
+  // The collector names the resolver as the cluster's kube-dns Service.
+  const resolverCall = await eventually('a record of the client\'s TCP query to the kube-dns VIP', async () => {
+    const found = (await calls()).find((c) => c.observer === 'outbound' && c.src.ip === client.ip && c.dst.ip === '10.96.0.10' && c.dst.port === 53);
+    return found;
+  });
+  t.match(resolverCall.dst, { service: 'kube-dns', namespace: 'kube-system' }, 'the resolver is named kube-system/kube-dns');
 
   // A pod calling its own Service: out through the node, back in through its inbound side.
   const mirror = status.services.find((s) => s.name === 'mirror')!;
