@@ -16,7 +16,7 @@
  * already speaks UDP and TCP, EDNS, truncation, SRV and PTR, and it reads exactly the
  * hosts-file format written here.
  */
-import { CLUSTER_DOMAIN, GATEWAY_IP, NAME_PREFIX } from './addresses.ts';
+import { CLUSTER_DOMAIN, NAME_PREFIX } from './addresses.ts';
 import type { AddressedScenario } from './scenario.ts';
 
 /** The `kube-dns` Service's cluster IP (kubeadm's default), below the first scenario VIP (.11). */
@@ -166,6 +166,3 @@ export function dnsStatus(state: { ip: string; vip: string; netns: string; pid?:
     domain: CLUSTER_DOMAIN,
   };
 }
-
-/** The node-side gateway the DNS pod routes through (its answers go straight back over the bridge). */
-export const DNS_GATEWAY = GATEWAY_IP;
