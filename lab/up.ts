@@ -13,7 +13,7 @@
  */
 import { podEntry } from '../lib/pod-entry.ts';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -44,7 +44,7 @@ import { claimState, saveState, writeFileAtomic, type ContainerState, type LabSt
 import { DEFAULT_TOKEN_AUDIENCE, createKeyTokenIssuer, createTokenKeyPair, type TokenIssuer } from './token-issuer.ts';
 import { execInNetns } from './netns.ts';
 import { controllerControlPlane, issueCollectorCert, type ControlPlane } from './control-plane.ts';
-import { collectorEnv, namespaceList, reviewReasons, sleep } from './host-helpers.ts';
+import { collectorEnv, namespaceList, onNode, reviewReasons, sleep } from './host-helpers.ts';
 import { InventoryPublisher } from './inventory-publisher.ts';
 
 export { CONTROLLER_DNS_NAME, controllerControlPlane, issueCollectorCert, type ControlPlane, type ControlPlaneContext, type RunningControlPlane } from './control-plane.ts';
@@ -66,19 +66,6 @@ export interface UpOptions {
   /** Per pod, from admission to ready. */
   podTimeoutMs?: number;
   signal?: AbortSignal;
-}
-
-/** Whether `program` (a path, or a name looked up on `path`) is an executable file on this node. */
-function onNode(program: string, path: string): boolean {
-  const candidates = program.startsWith('/') ? [program] : path.split(':').filter(Boolean).map((dir) => join(dir, program));
-  return candidates.some((file) => {
-    try {
-      accessSync(file, constants.X_OK);
-      return statSync(file).isFile();
-    } catch {
-      return false;
-    }
-  });
 }
 
 export class LabStarter {
