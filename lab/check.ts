@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { parseCommandArgs, type CommandIO } from '../lib/cli.ts';
 import { BRIDGE, DEFAULT_COLLECTOR_GRPC_PORT, DEFAULT_COLLECTOR_HTTP_PORT, NAME_PREFIX, NODE_POD_PREFIX, NODE_POD_PREFIX_LENGTH, SERVICE_CIDR, STATE_DIR } from './addresses.ts';
+import { DNS_PROGRAM } from './cluster-dns.ts';
 import { sh } from './netns.ts';
 import { NODE } from './paths.ts';
 import { readState } from './state.ts';
@@ -137,26 +138,28 @@ export async function runChecks(): Promise<CheckResult[]> {
     add({ name: 'netns + nat', status: 'fail', detail: 'not tried: needs root, ip and iptables', fix: 'fix the checks above first', required: true });
   }
 
-  // Bridged traffic meets the host's FORWARD chain when br_netfilter is loaded.
-  let bridgeNf = '0';
-  try {
-    bridgeNf = readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').trim();
-  } catch {
-    // br_netfilter not loaded: bridged frames bypass iptables
-  }
-  if (bridgeNf === '1' && iptables) {
-    const policy = (await tool('iptables', ['-S', 'FORWARD']))?.split('\n')[0] ?? '';
-    const drops = /-P FORWARD (DROP|REJECT)/.test(policy);
-    add({
-      name: 'bridge filtering',
-      status: drops ? 'fail' : 'ok',
-      detail: drops ? 'br_netfilter sends bridged traffic through FORWARD, whose policy drops it: pods could not reach each other' : 'br_netfilter on, FORWARD accepts',
-      fix: `iptables -I FORWARD -i ${BRIDGE} -o ${BRIDGE} -j ACCEPT (or sysctl -w net.bridge.bridge-nf-call-iptables=0)`,
-      required: true,
-    });
-  } else {
-    add({ name: 'bridge filtering', status: 'ok', detail: 'bridged traffic is not filtered by the host', required: true });
-  }
+  // Services are DNATed on the node; replies between pods on the bridge are un-translated only
+  // when the bridge calls iptables (br_netfilter; the lab sets nf_call_iptables on its bridge).
+  // The lab's own FORWARD rules accept pod-to-pod traffic whatever the chain's policy.
+  const brNetfilter = existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables');
+  add({
+    name: 'bridge filtering',
+    status: brNetfilter ? 'ok' : 'fail',
+    detail: brNetfilter
+      ? 'br_netfilter is loaded: the node\'s conntrack sees traffic between pods, as service VIPs need'
+      : 'br_netfilter is not loaded: replies from a service\'s pod would bypass the node\'s DNAT and be reset',
+    fix: 'modprobe br_netfilter',
+    required: true,
+  });
+
+  const dnsmasq = await tool(DNS_PROGRAM, ['--version']);
+  add({
+    name: 'dnsmasq',
+    status: dnsmasq ? 'ok' : 'fail',
+    detail: dnsmasq ? `${dnsmasq.split('\n')[0]}: the cluster DNS` : `${DNS_PROGRAM} (the lab's cluster DNS) is missing`,
+    fix: 'apt-get install -y dnsmasq-base',
+    required: true,
+  });
 
   const state = (() => {
     try {

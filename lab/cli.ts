@@ -14,6 +14,7 @@ import { resolveScenario } from './paths.ts';
 import { isAlive, wrapArgv } from './processes.ts';
 import { readState, type LabState, type PodState } from './state.ts';
 import { assertPortFree } from './host-helpers.ts';
+import { dnsStatus } from './cluster-dns.ts';
 import { LabStarter } from './up.ts';
 
 const USAGE = `usage: meshtap lab <command> [options]
@@ -266,6 +267,7 @@ async function status(argv: string[], io: CommandIO): Promise<number> {
           dashboard: state.collector.dashboardUrl,
         }
       : undefined,
+    dns: state.dns ? dnsStatus(state.dns, state.dns.pid !== undefined && isAlive(state.dns.pid)) : undefined,
     pods,
     services,
   };
@@ -293,6 +295,7 @@ async function status(argv: string[], io: CommandIO): Promise<number> {
     lines.push(`controller: ${doc.controller.process} (pid ${doc.controller.pid ?? '?'}${doc.controller.running ? '' : ', NOT RUNNING'}): webhook ${doc.controller.webhook}, CA and membership ${doc.controller.grpc}`);
   }
   if (doc.collector) lines.push(`collector: ${doc.collector.url} (gRPC ${doc.collector.grpc})`, `dashboard: ${doc.collector.dashboard}`);
+  if (state.dns) lines.push(`dns: kube-system/kube-dns ${state.dns.vip} -> dnsmasq ${state.dns.ip} (${doc.dns?.running ? `pid ${state.dns.pid}` : 'NOT RUNNING'})`);
   io.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }

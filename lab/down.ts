@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BRIDGE, NAME_PREFIX } from './addresses.ts';
 import { listNetns, sh } from './netns.ts';
-import { removeLink, removePodNetns, stopNetnsProcesses } from './node-network.ts';
+import { removeLink, removeNodeRules, removePodNetns, stopNetnsProcesses } from './node-network.ts';
 import { isAlive, processCmdline } from './processes.ts';
 import { readState, saveState, type LabState } from './state.ts';
 
@@ -158,6 +158,13 @@ export async function labDown(options: DownOptions): Promise<DownResult> {
     say(`stopped ${hostPids.length} host process(es)`);
   }
 
+  // The node's service rules, by chain name (a crashed lab up may not have recorded them).
+  const chains = await removeNodeRules().catch((err: Error) => (problems.push(`iptables: ${err.message}`), 0));
+  if (chains > 0) {
+    removed.push(`${chains} iptables chain(s)`);
+    say(`removed the node's service rules (${chains} chains)`);
+  }
+
   // Links: pod veths left by a crash, then the bridge.
   for (const link of await labLinks()) {
     if (link === BRIDGE) continue;
@@ -186,6 +193,7 @@ export async function labDown(options: DownOptions): Promise<DownResult> {
 
   for (const ns of await listNetns(`${NAME_PREFIX}-`)) problems.push(`namespace ${ns} is still there`);
   for (const link of await labLinks()) problems.push(`link ${link} is still there`);
+  if ((await removeNodeRules().catch(() => 1)) > 0) problems.push('iptables rules of the lab are still there');
   for (const pid of labHostProcesses(undefined, stateDir)) problems.push(`process ${pid} is still running`);
   return { removed, problems };
 }

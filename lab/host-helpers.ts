@@ -1,5 +1,6 @@
-/** Small host-side helpers of `lab up`: port checks, the collector's inherited environment, review reasons. */
-import { readFileSync } from 'node:fs';
+/** Small host-side helpers of `lab up`: port checks, programs on the node, the collector's inherited environment, review reasons. */
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { stringify as toYaml } from 'yaml';
 import { MeshtapError } from '../lib/errors.ts';
@@ -59,4 +60,17 @@ export async function reviewReasons(log: string, uid: string): Promise<string[]>
     await sleep(100);
   }
   return ['unknown'];
+}
+
+/** Whether `program` (a path, or a name looked up on `path`) is an executable file on this node. */
+export function onNode(program: string, path: string): boolean {
+  const candidates = program.startsWith('/') ? [program] : path.split(':').filter(Boolean).map((dir) => join(dir, program));
+  return candidates.some((file) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  });
 }

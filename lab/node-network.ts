@@ -6,6 +6,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { killNetnsProcesses, sh } from './netns.ts';
+import { buildNodeCleanupRestore } from './service-rules.ts';
 
 export async function linkExists(name: string): Promise<boolean> {
   return sh('ip', ['link', 'show', 'dev', name]).then(
@@ -14,9 +15,19 @@ export async function linkExists(name: string): Promise<boolean> {
   );
 }
 
+/**
+ * The bridge calls iptables for the frames it switches (`nf_call_iptables`, br_netfilter), so the
+ * node's conntrack sees both directions of a pod's connection to a service VIP even when the
+ * endpoint answers straight over the bridge: without it a reply from the endpoint pod would reach
+ * the caller from the pod's own address instead of the VIP.
+ */
 export async function createBridge(name: string, gateway: string, prefixLength: number): Promise<void> {
-  await sh('ip', ['link', 'add', name, 'type', 'bridge']);
+  await sh('ip', ['link', 'add', name, 'type', 'bridge', 'nf_call_iptables', '1']);
   await sh('ip', ['addr', 'add', `${gateway}/${prefixLength}`, 'dev', name]);
+  // A DNATed packet is routed by the node (the bridge only switches it once its destination is a
+  // pod): forwarding on this one interface, never the machine-wide switch, and the node's filter
+  // rules (`service-rules.ts`) keep pods' packets from being forwarded anywhere but back to the bridge.
+  await writeFile(`/proc/sys/net/ipv4/conf/${name}/forwarding`, '1\n');
   await sh('ip', ['link', 'set', name, 'up']);
 }
 
@@ -37,6 +48,8 @@ export async function createPodNetns(link: PodLink): Promise<void> {
   await sh('ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', podIf]);
   await sh('ip', ['link', 'set', podIf, 'netns', netns]);
   await sh('ip', ['link', 'set', hostIf, 'master', link.bridge]);
+  // A pod calling its own Service: the node sends the translated packet back out this port.
+  await sh('ip', ['link', 'set', hostIf, 'type', 'bridge_slave', 'hairpin', 'on']);
   await sh('ip', ['link', 'set', hostIf, 'up']);
   await sh('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
   await sh('ip', ['-n', netns, 'link', 'set', podIf, 'name', 'eth0']);
@@ -81,4 +94,18 @@ export async function removePodNetns(netns: string, hostIf: string | undefined, 
 
 export async function removeLink(name: string): Promise<void> {
   await sh('ip', ['link', 'del', name]).catch(() => undefined);
+}
+
+/** Installs the node's service rules (`buildNodeServiceRestore`) in the host namespace. */
+export async function applyNodeRules(restore: string): Promise<void> {
+  await sh('iptables-restore', ['--noflush'], restore);
+}
+
+/** Removes every lab chain and every jump to one from the host's tables; idempotent, by names alone. */
+export async function removeNodeRules(): Promise<number> {
+  const saved = await sh('iptables-save', []).catch(() => ({ stdout: '' }));
+  const restore = buildNodeCleanupRestore(saved.stdout);
+  if (restore === undefined) return 0;
+  await sh('iptables-restore', ['--noflush'], restore);
+  return restore.split('\n').filter((l) => l.startsWith('-X ')).length;
 }

@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { MeshtapError } from '../lib/errors.ts';
 import { STATE_FILE } from './addresses.ts';
 import { LAB_ERR_ALREADY_UP, LAB_ERR_STATE } from './errors.ts';
+import type { DnsServerState } from './dns-server.ts';
 
 export interface HostProcessState {
   name: string;
@@ -73,6 +74,10 @@ export interface LabState {
   /** What the lab keeps for the processes that would watch an API server: rewritten as pods come and go. */
   inventory?: { membershipFile: string; clusterFile: string };
   hostProcesses: HostProcessState[];
+  /** Service rules were (or were about to be) installed in the host's nat table (`service-rules.ts`). */
+  nodeRules?: boolean;
+  /** The cluster DNS: dnsmasq in its own namespace behind the kube-dns VIP (`cluster-dns.ts`). */
+  dns?: DnsServerState;
   /** /etc/netns did not exist before the lab; `lab down` removes it again when empty. */
   createdEtcNetns?: boolean;
   namespaces: Array<{ name: string; labels: Record<string, string> }>;

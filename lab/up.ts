@@ -13,7 +13,7 @@
  */
 import { podEntry } from '../lib/pod-entry.ts';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -30,19 +30,21 @@ import {
   vethNames,
 } from './addresses.ts';
 import { admitPod } from './admission-client.ts';
-import { LAB_ERR_POD_FAILED, LAB_ERR_PROCESS_FAILED } from './errors.ts';
-import { createBridge, createPodNetns, writeNetnsEtc } from './node-network.ts';
+import { LAB_ERR_POD_FAILED, LAB_ERR_PROCESS_FAILED, LAB_ERR_SCENARIO } from './errors.ts';
+import { applyNodeRules, createBridge, createPodNetns, writeNetnsEtc } from './node-network.ts';
 import { APPS_DIR, LAB_PATH, MESHTAP_BIN, NODE, REPO, demoApps, type ResolvedScenario } from './paths.ts';
 import { buildPodPlan, buildServiceEnv, requiredPrograms, resolveProbePort, type PodPlan, type ProcessPlan } from './pod-plan.ts';
 import { waitForProbe, type ProbeTarget } from './probe.ts';
 import { startProcess, tailLog } from './processes.ts';
 import { assignAddresses, parseScenario, type AddressedPod, type AddressedScenario, type Pod } from './scenario.ts';
-import { buildHostsFile, buildRejectRestore, buildResolvConf, buildServiceRestore } from './service-rules.ts';
+import { buildNodeServiceRestore, buildRejectRestore } from './service-rules.ts';
+import { DNS_POD_IP, DNS_VIP, buildHostsFile, buildResolvConf, withClusterDns } from './cluster-dns.ts';
+import { startDnsServer } from './dns-server.ts';
 import { claimState, saveState, writeFileAtomic, type ContainerState, type LabState, type PodState } from './state.ts';
 import { DEFAULT_TOKEN_AUDIENCE, createKeyTokenIssuer, createTokenKeyPair, type TokenIssuer } from './token-issuer.ts';
 import { execInNetns } from './netns.ts';
 import { controllerControlPlane, issueCollectorCert, type ControlPlane } from './control-plane.ts';
-import { collectorEnv, namespaceList, reviewReasons, sleep } from './host-helpers.ts';
+import { collectorEnv, namespaceList, onNode, reviewReasons, sleep } from './host-helpers.ts';
 import { InventoryPublisher } from './inventory-publisher.ts';
 
 export { CONTROLLER_DNS_NAME, controllerControlPlane, issueCollectorCert, type ControlPlane, type ControlPlaneContext, type RunningControlPlane } from './control-plane.ts';
@@ -64,19 +66,6 @@ export interface UpOptions {
   /** Per pod, from admission to ready. */
   podTimeoutMs?: number;
   signal?: AbortSignal;
-}
-
-/** Whether `program` (a path, or a name looked up on `path`) is an executable file on this node. */
-function onNode(program: string, path: string): boolean {
-  const candidates = program.startsWith('/') ? [program] : path.split(':').filter(Boolean).map((dir) => join(dir, program));
-  return candidates.some((file) => {
-    try {
-      accessSync(file, constants.X_OK);
-      return statSync(file).isFile();
-    } catch {
-      return false;
-    }
-  });
 }
 
 export class LabStarter {
@@ -106,7 +95,8 @@ export class LabStarter {
       return missing === undefined;
     });
     this.addressed = assignAddresses({ ...scenario, pods: runnable });
-    this.inventory = new InventoryPublisher(this.addressed, () => this.state);
+    if (this.addressed.pods.some((p) => p.ip === DNS_POD_IP)) throw new MeshtapError(LAB_ERR_SCENARIO, `too many pods: ${DNS_POD_IP} is the cluster DNS's address`);
+    this.inventory = new InventoryPublisher(withClusterDns(this.addressed), () => this.state);
     this.certDir = join(options.stateDir, 'certs');
     this.logDir = join(options.stateDir, 'logs');
     this.state = {
@@ -188,8 +178,25 @@ export class LabStarter {
     this.state.createdEtcNetns = !existsSync('/etc/netns');
     this.save();
     await createBridge(BRIDGE, GATEWAY_IP, NODE_POD_PREFIX_LENGTH);
+    // Services on the node, as kube-proxy makes them (`service-rules.ts`); `lab down` removes them by chain name.
+    this.state.nodeRules = true;
+    this.save();
+    const dns = { vip: DNS_VIP, ip: DNS_POD_IP };
+    await applyNodeRules(buildNodeServiceRestore({ services: this.addressed.services, podIps: this.addressed.pods.map((p) => p.ip), dns }));
     const vips = this.addressed.services.map((s) => `${s.namespace}/${s.name}=${s.clusterIP}`).join(', ');
     this.say(`[network]    bridge ${BRIDGE} ${GATEWAY_IP}/${NODE_POD_PREFIX_LENGTH}; services ${vips || '(none)'}`);
+    this.checkAborted();
+
+    // The cluster DNS, before any pod resolves a name (`cluster-dns.ts`).
+    const dnsState = await startDnsServer({
+      hostsFile: join(stateDir, 'dns-hosts'),
+      log: join(this.logDir, 'dns.log'),
+      services: this.addressed.services,
+      pods: this.addressed.pods.map((p) => ({ name: p.pod.metadata.name, namespace: p.pod.metadata.namespace, ip: p.ip })),
+      record: (d) => ((this.state.dns = { ...d }), this.save()),
+      start: (argv, netns, log) => this.spawn({ argv, env: { PATH: LAB_PATH }, log, netns }),
+    });
+    this.say(`[dns]        kube-system/kube-dns ${dnsState.vip} -> dnsmasq ${dnsState.ip} in ${dnsState.netns} (pid ${dnsState.pid}, log ${dnsState.log})`);
     this.checkAborted();
 
     // The inventory files, before anyone reads them: namespaces, services, the node, no pods yet.
@@ -369,11 +376,7 @@ export class LabStarter {
       ps.phase = 'network';
       this.save();
       await createPodNetns({ netns: ps.netns, hostIf: ps.hostIf, podIf: ps.podIf, ip: ps.ip, prefixLength: NODE_POD_PREFIX_LENGTH, gateway: GATEWAY_IP, bridge: BRIDGE });
-      await writeNetnsEtc(ps.etcDir, {
-        hosts: buildHostsFile({ name: ps.name, namespace: ps.namespace, ip: ps.ip }, this.addressed.services),
-        'resolv.conf': buildResolvConf(ps.namespace),
-      });
-      await execInNetns(ps.netns, 'iptables-restore', ['--noflush'], buildServiceRestore(this.addressed.services));
+      await writeNetnsEtc(ps.etcDir, { hosts: buildHostsFile(ps), 'resolv.conf': buildResolvConf(ps.namespace) });
       const reject = buildRejectRestore(this.addressed.services);
       if (reject) await execInNetns(ps.netns, 'iptables-restore', ['--noflush'], reject);
       this.checkAborted();

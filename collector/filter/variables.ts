@@ -113,6 +113,8 @@ const RECORD_FIELDS: Record<string, FilterType> = {
   parent_span_id: T.string,
   redacted: listOf(T.string),
   sensitive: listOf(T.string),
+  // DNS: the response code by name (`NOERROR`, `NXDOMAIN`, `SERVFAIL`, …); absent on other records.
+  dns_rcode: T.string,
 };
 
 export const CALL_TYPE = structOf('call', RECORD_FIELDS);
@@ -413,6 +415,10 @@ class RecordActivation {
   }
   get sensitive() {
     return stringList(this.#r.sensitive);
+  }
+  /** A DNS record's response code (`NXDOMAIN`, …); absent on other records and on unanswered queries. */
+  get dns_rcode() {
+    return this.#r.dns_rcode ?? undefined;
   }
   get call() {
     if (this.#call === undefined) {

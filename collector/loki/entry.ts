@@ -35,6 +35,7 @@ export const LOKI_METADATA_NAMES = [
   'grpc_status',
   'error',
   'db_status',
+  'dns_rcode',
   'peer_namespace',
   'peer_workload',
 ] as const;
@@ -118,6 +119,8 @@ export function buildLokiMetadata(record: CallRecord): Array<[string, string]> {
     grpc_status: record.grpc_status === undefined ? undefined : String(record.grpc_status),
     error: record.error,
     db_status: dbStatusCode(record),
+    // DNS: NOERROR, NXDOMAIN, SERVFAIL…, so `| dns_rcode="NXDOMAIN"` finds failed lookups.
+    dns_rcode: record.dns_rcode,
     peer_namespace: peer.namespace,
     peer_workload: peer.workload,
   };

@@ -12,6 +12,7 @@ import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type HrTime, typ
 import { TraceState, type InstrumentationScope } from '@opentelemetry/core';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
+import { dnsErrorType, dnsSpanName, dnsTransport, isDns, putDnsAttributes } from './dns-span.ts';
 import {
   ATTR_CLIENT_ADDRESS,
   ATTR_CLIENT_PORT,
@@ -219,6 +220,7 @@ export function buildSpanName(record: CallRecord): string {
 }
 
 function spanName(record: CallRecord, route: string | undefined): string {
+  if (isDns(record)) return dnsSpanName(record);
   if (isGrpc(record)) {
     const m = grpcMethod(record.path);
     return m !== undefined ? (templateRoute(`/${m}`) ?? '/').slice(1) : 'grpc';
@@ -244,6 +246,7 @@ function outcome(record: CallRecord, client: boolean): Outcome {
   if (record.error !== undefined) {
     return { errorType: record.error, description: record.error_detail !== undefined ? cap(record.error_detail) : record.error };
   }
+  if (isDns(record)) return { errorType: dnsErrorType(record) };
   if (isGrpc(record) && record.grpc_status !== undefined) {
     const code = record.grpc_status;
     if (code !== 0 && (client || GRPC_SERVER_ERRORS.has(code))) return { errorType: grpcStatusName(code) };
@@ -316,6 +319,8 @@ function buildAttributes(record: CallRecord, client: boolean, source: string, fa
     putString(attrs, ATTR_DB_QUERY_TEXT, dbQueryText(record));
     if (record.protocol !== 'redis') putString(attrs, ATTR_DB_NAMESPACE, record.path);
     putString(attrs, ATTR_DB_RESPONSE_STATUS_CODE, dbStatusCode(record));
+  } else if (isDns(record)) {
+    putDnsAttributes(attrs, record);
   } else if (record.method !== undefined) {
     putString(attrs, ATTR_MESHTAP_OPERATION, record.method);
   }
@@ -326,7 +331,7 @@ function buildAttributes(record: CallRecord, client: boolean, source: string, fa
   } else {
     attrs[ATTR_NETWORK_PROTOCOL_NAME] = record.protocol;
   }
-  attrs[ATTR_NETWORK_TRANSPORT] = 'tcp';
+  attrs[ATTR_NETWORK_TRANSPORT] = (isDns(record) ? dnsTransport(record) : undefined) ?? 'tcp';
 
   // The server the client meant: the authority it addressed, else the service or address it dialled.
   const serverAddress = authority?.host ?? record.dst.service ?? record.dst.ip;

@@ -10,8 +10,11 @@
 import type { SQLInputValue } from 'node:sqlite';
 import type { CallRecord, Endpoint } from '../../record/record.ts';
 
-/** Bumped when the tables below change; `PRAGMA user_version` holds it. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Bumped when the tables below change; `PRAGMA user_version` holds it. A database of an older
+ * version is brought up to this one by the steps in `migrate.ts`.
+ */
+export const SCHEMA_VERSION = 2;
 
 /** How the filter pushdown compares a column's values. */
 export type CallsColumnKind = 'text' | 'integer' | 'boolean' | 'timestamp_ns';
@@ -78,6 +81,8 @@ export const RECORD_COLUMNS: readonly RecordColumn[] = Object.freeze([
   ...endpointColumns('src'),
   ...endpointColumns('dst'),
   { name: 'mesh', sql: 'INTEGER NOT NULL', value: (r) => (r.tls?.mesh === true ? 1 : 0), filter: { kind: 'boolean', paths: ['mesh', 'tls.mesh'] } },
+  // Schema 2: DNS records' response code (NULL for every other record).
+  text('dns_rcode'),
 ]);
 
 /** The columns filters are pushed down to, and how their values compare. */

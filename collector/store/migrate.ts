@@ -4,6 +4,17 @@ import { MeshtapError } from '../../lib/errors.ts';
 import { COL_ERR_STORE } from '../errors.ts';
 import { CALLS_SCHEMA, FTS_DROP, FTS_SCHEMA, SCHEMA_VERSION } from './calls-schema.ts';
 
+/**
+ * One step per schema version: `MIGRATIONS[n]` takes a database from version n to n + 1. A step
+ * adds what `CALLS_SCHEMA` would have created and fills it from the stored record JSON, so
+ * filters pushed down to a new column agree with the in-memory evaluation on old rows too.
+ */
+const MIGRATIONS: Readonly<Record<number, string>> = {
+  // 1 → 2: `dns_rcode`, the response code of DNS records.
+  1: `ALTER TABLE calls ADD COLUMN dns_rcode TEXT;
+UPDATE calls SET dns_rcode = json_extract(record, '$.dns_rcode') WHERE protocol = 'dns' AND json_valid(record);`,
+};
+
 function inTransaction<T>(db: DatabaseSync, work: () => T): T {
   db.exec('BEGIN');
   try {
@@ -16,7 +27,7 @@ function inTransaction<T>(db: DatabaseSync, work: () => T): T {
   }
 }
 
-/** Opens the schema or creates it; refuses an unversioned foreign database or a newer schema. */
+/** Opens the schema, creates it or migrates an older one; refuses an unversioned foreign database or a newer schema. */
 export function migrate(db: DatabaseSync, path: string): void {
   const version = Number((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version);
   if (version > SCHEMA_VERSION) {
@@ -26,6 +37,17 @@ export function migrate(db: DatabaseSync, path: string): void {
     );
   }
   if (version === SCHEMA_VERSION) return;
+  if (version > 0) {
+    inTransaction(db, () => {
+      for (let v = version; v < SCHEMA_VERSION; v++) {
+        const step = MIGRATIONS[v];
+        if (step === undefined) throw new MeshtapError(COL_ERR_STORE, `SQLite store ${path}: no migration from schema version ${v} to ${v + 1}`);
+        db.exec(step);
+      }
+      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    });
+    return;
+  }
   const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all();
   if (tables.length > 0) {
     throw new MeshtapError(

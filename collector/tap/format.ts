@@ -5,6 +5,7 @@
 import { formatHostPort } from '../../lib/host-port.ts';
 import { grpcStatusName } from '../../record/grpc-status.ts';
 import type { CallRecordJson } from '../../record/record-json.ts';
+import { dnsOutcome } from './dns-format.ts';
 
 export interface FormatOptions {
   color: boolean;
@@ -149,6 +150,11 @@ export function formatCallLine(r: CallRecordJson, options: FormatOptions): strin
   const route = `${clean(endpointName(r.src))} → ${clean(endpointName(r.dst))}`;
   const method = clean(r.method ?? r.protocol.toUpperCase());
   const path = r.path !== undefined ? ` ${clean(r.path)}` : '';
+  if (r.protocol === 'dns') {
+    // `A catalog.shop.svc.cluster.local → 10.96.0.12, 10.96.0.13`: the outcome is the answer.
+    const outcome = dnsOutcome(r);
+    return `${time}  ${route}  ${method}${path} ${paint(clean(outcome.text), CLASS_COLOR[outcome.cls]!, options.color)}  ${formatLatency(r.elapsed_us)}`;
+  }
   const detail = callDetail(r);
   const said = detail === undefined ? '' : `  ${clean(detail)}`;
   const color = CLASS_COLOR[statusClass(r)];

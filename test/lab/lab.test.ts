@@ -140,7 +140,7 @@ t.teardown(async () => {
 void t.test('meshtap check', async (t) => {
   const res = await meshtap(['check']);
   t.equal(res.code, 0, `check passes here:\n${res.stdout}`);
-  for (const name of ['privileges', 'ip', 'iptables', 'setpriv', 'netns \\+ nat', 'bridge filtering', 'addresses']) {
+  for (const name of ['privileges', 'ip', 'iptables', 'setpriv', 'netns \\+ nat', 'bridge filtering', 'dnsmasq', 'addresses']) {
     t.match(res.stdout, new RegExp(`^OK\\s+${name}\\s`, 'm'), `${name} is checked`);
   }
   t.match(res.stdout, /iptables v[\d.]+ \((nf_tables|legacy)\) — backend (nf_tables|legacy)/, 'the iptables backend is named');
@@ -167,6 +167,7 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
     /\[controller\] meshtap controller: webhook https:\/\/10\.244\.0\.1:\d+, CA and membership 10\.244\.0\.1:15012 \(pid \d+/,
     /\[collector\] .*inventory \S+cluster\.json/,
     /\[network\]\s+bridge mtlab0 10\.244\.0\.1\/24/,
+    /\[dns\]\s+kube-system\/kube-dns 10\.96\.0\.10 -> dnsmasq 10\.244\.0\.254 in mtlab-dns \(pid \d+/,
   ]) {
     t.match(up.stdout, step);
   }
@@ -189,6 +190,7 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
     collector: { url: string; dashboard: string; dashboardUrl: string; token: string; grpc: string };
     pods: Array<{ name: string; namespace: string; netns: string; ip: string; injected: boolean; ready: boolean }>;
     services: Array<{ name: string; namespace: string; vip: string; ports: Array<{ port: number; endpoints: string[] }> }>;
+    dns: { server: string; service: string; vip: string; ip: string; netns: string; pid: number; running: boolean; domain: string };
   };
   t.equal(status.phase, 'ready');
   // The control plane is one `meshtap controller` process; no standalone webhook runs.
@@ -207,7 +209,7 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
   const auth = { authorization: `Bearer ${token}` };
   t.equal((await fetch(`http://127.0.0.1:${httpPort}/api/calls?limit=1`)).status, 401, 'the API needs the token');
   t.equal((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status, 200, 'health stays open');
-  t.equal(status.pods.length, 4);
+  t.equal(status.pods.length, 5);
   for (const p of status.pods) {
     t.ok(p.ready, `${p.namespace}/${p.name} ready`);
     t.equal(p.netns, `mtlab-${p.namespace}-${p.name}`);
@@ -270,12 +272,37 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
     status.pods.map((p) => [p.name, p.name === 'client' ? 'client' : p.name.startsWith('greeter-') ? 'greeter' : 'default', p.injected]).sort(),
     'membership: every pod, meshed when injected',
   );
-  t.match(membership.services, [{ name: 'greeter', vip: greeter.vip, endpoints: greeterIps.map((ip) => ({ ip, port: 8080 })) }]);
+  t.match(membership.services.find((s) => s.name === 'greeter'), { name: 'greeter', vip: greeter.vip, endpoints: greeterIps.map((ip) => ({ ip, port: 8080 })) });
   const list = JSON.parse(readFileSync(state.inventory!.clusterFile, 'utf8')) as { kind: string; items: Array<{ kind: string; metadata: { name: string }; status?: { phase?: string } }> };
   t.equal(list.kind, 'List');
   t.same(list.items.filter((i) => i.kind === 'Pod').map((i) => [i.metadata.name, i.status?.phase]).sort(), status.pods.map((p) => [p.name, 'Running']).sort());
   t.same(list.items.filter((i) => i.kind === 'ReplicaSet').length, 2, 'greeter\'s and visitor\'s ReplicaSets');
   t.ok(list.items.some((i) => i.kind === 'Node' && i.metadata.name === 'lab'));
+
+  // The cluster DNS: dnsmasq in its own namespace behind the kube-dns VIP; pods resolve through it.
+  t.match(status.dns, { server: 'dnsmasq', service: 'kube-system/kube-dns', vip: '10.96.0.10', ip: '10.244.0.254', netns: 'mtlab-dns', running: true, domain: 'cluster.local' });
+  t.ok((await snapshot()).procs.some((p) => p.startsWith(`${status.dns.pid} `) && p.includes('dnsmasq')), 'dnsmasq is among the lab\'s processes');
+  t.match(readFileSync('/etc/netns/mtlab-hello-client/resolv.conf', 'utf8'), /^search hello\.svc\.cluster\.local svc\.cluster\.local cluster\.local\nnameserver 10\.96\.0\.10\noptions ndots:5$/m);
+  t.notMatch(readFileSync('/etc/netns/mtlab-hello-client/hosts', 'utf8'), /greeter/, 'services are not in the pod\'s hosts file');
+  for (const name of ['greeter', 'greeter.hello', 'greeter.hello.svc.cluster.local']) {
+    const res = await meshtap(['lab', 'exec', 'client', '--', 'getent', 'hosts', name]);
+    t.equal(res.code, 0, `${name} resolves: ${res.stderr}`);
+    t.match(res.stdout, new RegExp(`^${greeter.vip.replaceAll('.', '\\.')}\\s+greeter\\.hello\\.svc\\.cluster\\.local\\s*$`), `${name} → the greeter VIP through the search path`);
+  }
+  const typo = await meshtap(['lab', 'exec', 'client', '--', 'getent', 'hosts', 'greter']);
+  t.equal(typo.code, 2, 'a typo does not resolve (getent: key not found)');
+  t.equal(typo.stdout, '');
+  const dig = await sh('ip', ['netns', 'exec', client.netns, 'dig', '+time=2', '+tries=1', 'greter.hello.svc.cluster.local']);
+  t.match(dig.stdout, /status: NXDOMAIN/, 'the typo is an NXDOMAIN from the cluster DNS');
+  t.match(dig.stdout, /SERVER: 10\.96\.0\.10#53/, 'answered through the kube-dns VIP');
+  const tcpDig = await meshtap(['lab', 'exec', 'client', '--', 'dig', '+tcp', '+time=3', '+tries=1', '+short', 'greeter.hello.svc.cluster.local']);
+  t.equal(tcpDig.stdout.trim(), greeter.vip, 'DNS over TCP through the client\'s sidecar and the kube-dns VIP');
+  // What sidecars ship to and fetch certificates from is an address, never a name to resolve.
+  const clientPod = JSON.parse(readFileSync(join(podDir('client'), 'pod.json'), 'utf8')) as { spec: { initContainers?: Array<{ env?: Array<{ name: string; value?: string }> }>; containers: Array<{ env?: Array<{ name: string; value?: string }> }> } };
+  const sidecarEnv = [...(clientPod.spec.initContainers ?? []), ...clientPod.spec.containers].flatMap((c) => c.env ?? []);
+  for (const name of ['MESHTAP_COLLECTOR_ADDR', 'MESHTAP_CA_ADDR', 'MESHTAP_CONTROLLER_ADDR']) {
+    t.match(sidecarEnv.find((e) => e.name === name)?.value, /^10\.244\.0\.1:\d+$/, `${name} is an IP address: the sidecar does not depend on DNS`);
+  }
 
   // Through both sidecars, by the service's name.
   const meshedPath = `/lab-test-${randomBytes(4).toString('hex')}`;
@@ -344,6 +371,56 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
   );
   t.ok(shippers.has('spiffe://cluster.local/ns/hello/sa/client'), 'the client sidecar ships with its certificate');
   t.ok(shippers.has('spiffe://cluster.local/ns/hello/sa/greeter'), 'the greeter sidecars ship with theirs');
+
+  // The collector names the resolver as the cluster's kube-dns Service.
+  const resolverCall = await eventually('a record of the client\'s TCP query to the kube-dns VIP', async () => {
+    const found = (await calls()).find((c) => c.observer === 'outbound' && c.src.ip === client.ip && c.dst.ip === '10.96.0.10' && c.dst.port === 53);
+    return found;
+  });
+  t.match(resolverCall.dst, { service: 'kube-dns', namespace: 'kube-system' }, 'the resolver is named kube-system/kube-dns');
+
+  // A pod calling its own Service: out through the node, back in through its inbound side.
+  const mirror = status.services.find((s) => s.name === 'mirror')!;
+  const mirrorPod = status.pods.find((p) => p.name === 'mirror-0')!;
+  t.same(mirror.ports[0].endpoints, [`${mirrorPod.ip}:8080`], 'the mirror Service has the one pod that calls it');
+  const selfPath = `/lab-self-${randomBytes(4).toString('hex')}`;
+  const self = await meshtap(['lab', 'exec', 'mirror-0', '--', 'curl', '-s', '-m', '5', '-H', 'x-caller: itself', `http://mirror${selfPath}`]);
+  t.equal(self.code, 0, `the self call succeeds: ${self.stderr}`);
+  t.match(JSON.parse(self.stdout || '{}'), { greeting: 'mirrored, itself', pod: 'mirror-0', path: selfPath }, 'the pod answers itself through its VIP');
+  const selfPair = await eventually('outbound and inbound records of the self call', async () => {
+    const found = (await calls()).filter((c) => c.path === selfPath);
+    const out = found.find((c) => c.observer === 'outbound');
+    const inn = found.find((c) => c.observer === 'inbound');
+    return out && inn ? { out, inn } : undefined;
+  });
+  t.match(selfPair.out, { status_code: 200, src: { ip: mirrorPod.ip, pod: 'mirror-0' }, dst: { ip: mirror.vip, service: 'mirror' } }, 'outbound: the pod called its VIP');
+  t.match(selfPair.inn, { status_code: 200, src: { ip: '10.244.0.1' }, dst: { ip: mirrorPod.ip, pod: 'mirror-0', port: 8080 } }, 'inbound: it came back through the node (source rewritten, as kube-proxy does for a hairpin)');
+  t.equal(selfPair.inn.tls?.mesh, true, 'the hairpin crossed the mesh over mTLS');
+  const mirrorLoop = await eventually('the mirror pod\'s own loop', async () => {
+    const found = (await calls()).filter((c) => c.path?.startsWith('/self?n=') && c.observer === 'inbound' && c.status_code === 200);
+    return found.length > 0 ? found : undefined;
+  });
+  t.ok(mirrorLoop.length > 0, 'the demo caller reaches its own Service by name');
+
+  // Needs the sidecar's DNS capture: the pods' queries, one record each, with the rcode.
+  await t.test('DNS records reach the collector, with an NXDOMAIN for a typo', async (t) => {
+    const name = `nosuch-${randomBytes(3).toString('hex')}`;
+    await meshtap(['lab', 'exec', 'client', '--', 'getent', 'hosts', name]);
+    await meshtap(['lab', 'exec', 'client', '--', 'getent', 'hosts', 'greeter']);
+    const filter = (f: string) => fetch(`http://127.0.0.1:${httpPort}/api/calls?limit=100&filter=${encodeURIComponent(f)}`, { headers: auth }).then(async (r) => ((await r.json()) as { calls?: Array<CallJson & { dns_rcode?: string; protocol?: string }> }).calls ?? []);
+    const any = await eventually('any record with protocol == "dns" (the sidecar\'s DNS capture ships them)', async () => {
+      const found = await filter('protocol == "dns"');
+      return found.length > 0 ? found : undefined;
+    }, 10_000).catch((err: Error) => (t.fail(err.message), []));
+    if (any.length === 0) return;
+    const nx = await eventually('a DNS record with NXDOMAIN for the typo', async () => {
+      const found = await filter(`protocol == "dns" && dns_rcode == "NXDOMAIN" && path == "${name}.hello.svc.cluster.local"`);
+      return found.length > 0 ? found : undefined;
+    }, 10_000).catch((err: Error) => (t.fail(err.message), []));
+    if (nx.length > 0) t.match(nx[0], { protocol: 'dns', observer: 'outbound', method: /^(A|AAAA)$/, src: { ip: client.ip, pod: 'client' }, dst: { ip: '10.96.0.10', port: 53 } });
+    const ok = await filter('protocol == "dns" && dns_rcode == "NOERROR" && path == "greeter.hello.svc.cluster.local"');
+    t.ok(ok.length > 0, 'the service name resolved: a NOERROR record');
+  });
 
   // The demo traffic flows too.
   const loop = await eventually('the client loop\'s calls', async () => {

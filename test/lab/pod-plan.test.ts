@@ -7,7 +7,8 @@ import { applyAdmissionResponse, buildAdmissionReview } from '../../lab/admissio
 import { findPod } from '../../lab/cli.ts';
 import { buildPodPlan, buildServiceEnv, expandVars, resolveProbePort, type PodContext } from '../../lab/pod-plan.ts';
 import { parseScenario, assignAddresses, type Pod } from '../../lab/scenario.ts';
-import { buildHostsFile, buildRejectRestore, buildResolvConf, buildServiceRestore, SERVICES_CHAIN } from '../../lab/service-rules.ts';
+import { buildNodeCleanupRestore, buildNodeServiceRestore, buildRejectRestore, POSTROUTING_CHAIN, SERVICES_CHAIN } from '../../lab/service-rules.ts';
+import { buildHostsFile, buildResolvConf } from '../../lab/cluster-dns.ts';
 import type { PodState } from '../../lab/state.ts';
 
 const scenario = assignAddresses(
@@ -137,33 +138,70 @@ void t.test('expandVars leaves unknown references alone', async (t) => {
   t.equal(expandVars('$(A)-$(B)-$$(A)', { A: '1' }), '1-$(B)-$(A)');
 });
 
-void t.test('service rules: DNAT per endpoint with random spreading, appended after capture', async (t) => {
-  const text = buildServiceRestore(scenario.services);
-  t.match(text, new RegExp(`^\\*nat\\n:${SERVICES_CHAIN} - \\[0:0\\]`));
-  t.match(text, `-A OUTPUT -m comment --comment "meshtap lab: service VIPs" -j ${SERVICES_CHAIN}`);
-  t.notMatch(text, /-I OUTPUT/, 'appended, never inserted: meshtap init stays first');
+void t.test('service rules on the node: DNAT per endpoint with random spreading, the kube-dns VIP, hairpin SNAT', async (t) => {
+  const podIps = scenario.pods.map((p) => p.ip);
+  const text = buildNodeServiceRestore({ services: scenario.services, podIps, dns: { vip: '10.96.0.10', ip: '10.244.0.254' } });
+  t.match(text, new RegExp(`^\\*nat\\n:${SERVICES_CHAIN} - \\[0:0\\]\\n:${POSTROUTING_CHAIN} - \\[0:0\\]`));
+  t.match(text, `-I PREROUTING 1 -i mtlab0 -d 10.96.0.0/16 -m comment --comment "meshtap lab: service VIPs" -j ${SERVICES_CHAIN}`);
+  t.match(text, `-I POSTROUTING 1 -o mtlab0 -m comment --comment "meshtap lab: hairpin" -j ${POSTROUTING_CHAIN}`);
+  t.notMatch(text, /OUTPUT/, 'nothing in OUTPUT: pods reach VIPs through the node');
+  t.match(text, /\*filter\n:MTLAB-FORWARD - \[0:0\]\n-A MTLAB-FORWARD -o mtlab0 .*-j ACCEPT\n-A MTLAB-FORWARD .*-j REJECT --reject-with icmp-net-unreachable\n-I FORWARD 1 -i mtlab0 .*-j MTLAB-FORWARD\nCOMMIT\n$/, 'the node forwards pods\' packets only back to the bridge');
   const web = scenario.services.find((s) => s.name === 'web')!;
   t.match(text, `-d ${web.clusterIP}/32 -p tcp -m tcp --dport 80`);
   t.match(text, `-j DNAT --to-destination ${scenario.pods[0].ip}:8080`);
   t.match(text, `-j DNAT --to-destination ${scenario.pods[0].ip}:9000`, 'a numeric target port needs no declared container port');
-  t.match(buildRejectRestore(scenario.services) ?? '', /-d 10\.96\.0\.\d+\/32 -p tcp -m tcp --dport 81 .*-j REJECT/, 'a service without endpoints is refused');
+  t.notMatch(text, /--dport 81 /, 'a port without endpoints has no DNAT');
+  for (const proto of ['udp', 'tcp']) t.match(text, `-d 10.96.0.10/32 -p ${proto} -m ${proto} --dport 53 -m comment --comment "kube-system/kube-dns:dns-${proto} cluster IP" -j DNAT --to-destination 10.244.0.254:53`);
+  for (const ip of podIps) t.match(text, `-A ${POSTROUTING_CHAIN} -s ${ip}/32 -d ${ip}/32 -m comment --comment "hairpin: a pod calling its own service" -j SNAT --to-source 10.244.0.1`);
+  t.match(buildRejectRestore(scenario.services) ?? '', /-d 10\.96\.0\.\d+\/32 -p tcp -m tcp --dport 81 .*-j REJECT/, 'a service without endpoints is refused in the pod');
 
   const two = structuredClone(web);
   two.ports = [{ ...web.ports[0], endpoints: [{ pod: 'a', ip: '10.244.0.2', port: 1 }, { pod: 'b', ip: '10.244.0.3', port: 1 }, { pod: 'c', ip: '10.244.0.4', port: 1 }] }];
-  const three = buildServiceRestore([two]);
+  const three = buildNodeServiceRestore({ services: [two], podIps: [] });
   t.match(three, /--probability 0\.3333333333 -j DNAT --to-destination 10\.244\.0\.2:1/);
   t.match(three, /--probability 0\.5000000000 -j DNAT --to-destination 10\.244\.0\.3:1/);
   t.match(three, /"shop\/web:http -> c" -j DNAT --to-destination 10\.244\.0\.4:1/);
+  t.notMatch(three, /--dport 53/, 'no DNS VIP unless asked');
 });
 
-void t.test('hosts: full names everywhere, short names in the own namespace', async (t) => {
-  const web = scenario.services.find((s) => s.name === 'web')!;
-  const own = buildHostsFile({ name: 'p', namespace: 'shop', ip: '10.244.0.9' }, scenario.services);
-  t.match(own, `${web.clusterIP}\tweb.shop.svc.cluster.local web.shop.svc web.shop web\n`);
-  t.match(own, '10.244.0.9\tp\n');
-  const other = buildHostsFile({ name: 'p', namespace: 'elsewhere', ip: '10.244.0.9' }, scenario.services);
-  t.match(other, `${web.clusterIP}\tweb.shop.svc.cluster.local web.shop.svc web.shop\n`);
-  t.match(buildResolvConf('shop'), /search shop\.svc\.cluster\.local svc\.cluster\.local cluster\.local\nnameserver 127\.0\.0\.1/);
+void t.test('node rules cleanup: only the lab\'s jumps and chains, from iptables-save output', async (t) => {
+  const saved = [
+    '# Generated by iptables-save',
+    '*nat',
+    ':PREROUTING ACCEPT [0:0]',
+    ':POSTROUTING ACCEPT [0:0]',
+    ':DOCKER - [0:0]',
+    `:${SERVICES_CHAIN} - [0:0]`,
+    ':MTLAB-SVC-ABC - [0:0]',
+    `-A PREROUTING -d 10.96.0.0/16 -i mtlab0 -m comment --comment "meshtap lab: service VIPs" -j ${SERVICES_CHAIN}`,
+    '-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER',
+    `-A ${SERVICES_CHAIN} -d 10.96.0.11/32 -p tcp -j MTLAB-SVC-ABC`,
+    'COMMIT',
+    '*filter',
+    ':FORWARD ACCEPT [0:0]',
+    '-A FORWARD -j ACCEPT',
+    'COMMIT',
+    '',
+  ].join('\n');
+  t.equal(
+    buildNodeCleanupRestore(saved),
+    [
+      '*nat',
+      `-D PREROUTING -d 10.96.0.0/16 -i mtlab0 -m comment --comment "meshtap lab: service VIPs" -j ${SERVICES_CHAIN}`,
+      `-F ${SERVICES_CHAIN}`,
+      '-F MTLAB-SVC-ABC',
+      `-X ${SERVICES_CHAIN}`,
+      '-X MTLAB-SVC-ABC',
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
+  t.equal(buildNodeCleanupRestore('*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j DOCKER\nCOMMIT\n'), undefined, 'nothing of the lab: nothing to do');
+});
+
+void t.test('hosts and resolv.conf: the kubelet\'s, names come from the cluster DNS', async (t) => {
+  t.equal(buildHostsFile({ name: 'p', namespace: 'shop', ip: '10.244.0.9' }), "# meshtap lab: this pod's /etc/hosts (services resolve through the cluster DNS)\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.244.0.9\tp\n");
+  t.match(buildResolvConf('shop'), /\nsearch shop\.svc\.cluster\.local svc\.cluster\.local cluster\.local\nnameserver 10\.96\.0\.10\noptions ndots:5\n$/);
 });
 
 void t.test('admission review and patch application', async (t) => {

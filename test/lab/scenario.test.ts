@@ -38,9 +38,10 @@ void t.test('the built-in hello scenario parses', async (t) => {
   const list = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => ({ path: `hello/${f}`, text: readFileSync(dir + f, 'utf8') }));
   const s = assignAddresses(parseScenario(list, opts));
   t.same(s.namespaces.map((n) => [n.name, n.labels['meshtap.io/inject'] ?? null]).sort(), [['default', null], ['hello', 'enabled'], ['outside', null]]);
-  t.equal(s.pods.length, 4);
-  t.equal(s.services.length, 1);
+  t.equal(s.pods.length, 5);
+  t.same(s.services.map((svc) => svc.name), ['greeter', 'mirror']);
   t.equal(s.services[0].ports[0].endpoints.length, 2, 'both greeter replicas are endpoints');
+  t.same(s.services[1].ports[0].endpoints.map((e) => e.pod), ['mirror-0'], 'the mirror Service selects the pod that calls it');
 });
 
 void t.test('Deployments become ReplicaSet-style pods', async (t) => {

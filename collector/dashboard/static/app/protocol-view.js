@@ -1,6 +1,7 @@
 // What a decoded protocol's call said, in its own terms: gRPC messages on a timeline, a SQL
 // statement with its parameters and result table, a Redis command and its reply, a WebSocket
-// message with its direction and a link to the rest of its conversation. The raw bodies stay
+// message with its direction and a link to the rest of its conversation, a DNS query with its
+// response code and answers. The raw bodies stay
 // below in the request and response cards.
 import { html } from './html.js';
 import { celString, formatBytes, formatDuration } from './format.js';
@@ -40,6 +41,8 @@ export function ProtocolCard({ call }) {
       return html`<${RedisCard} call=${call} />`;
     case 'ws':
       return html`<${WebSocketCard} call=${call} />`;
+    case 'dns':
+      return html`<${DnsCard} call=${call} />`;
     default:
       return null;
   }
@@ -134,6 +137,47 @@ function WebSocketCard({ call }) {
       <h3>WebSocket <span class="muted">${call.method ?? ''}</span></h3>
       <p class="ws-direction">${fromClient ? 'client → server' : 'server → client'} · ${formatBytes(m?.body_size ?? 0)}</p>
       <p><a class="ws-conversation" href=${conversation}>the whole conversation on this connection</a></p>
+    </section>
+  `;
+}
+
+/**
+ * One section of a DNS response (answers, authority, additional) as a table.
+ * @param {{ title: string, kind: string, records: unknown }} props
+ */
+function DnsRecords({ title, kind, records }) {
+  if (!Array.isArray(records) || records.length === 0) return null;
+  /** @type {Array<{ name?: unknown, type?: unknown, ttl?: unknown, data?: unknown }>} */
+  const rows = records.filter((r) => typeof r === 'object' && r !== null);
+  const cell = (/** @type {unknown} */ v) => (v === undefined || v === null ? '' : String(v));
+  return html`
+    <h4>${title} <span class="muted">${rows.length}</span></h4>
+    <div class="sql-result-wrap"><table class="sql-result dns-records" data-section=${kind}>
+      <thead><tr><th scope="col">name</th><th scope="col">type</th><th scope="col">TTL</th><th scope="col">data</th></tr></thead>
+      <tbody>${rows.map((r) => html`<tr><td class="mono">${cell(r.name)}</td><td class="mono">${cell(r.type)}</td><td class="mono">${cell(r.ttl)}</td><td class="mono">${cell(r.data)}</td></tr>`)}</tbody>
+    </table></div>
+  `;
+}
+
+/** @param {{ call: CallJson }} props */
+function DnsCard({ call }) {
+  const req = parseJson(bodyText(call.request));
+  const res = parseJson(bodyText(call.response));
+  const rcode = call.dns_rcode ?? (typeof res?.rcode === 'string' ? res.rcode : undefined);
+  const flags = res?.flags && typeof res.flags === 'object' ? Object.entries(res.flags).filter(([, v]) => v === true).map(([k]) => k) : [];
+  return html`
+    <section class="card protocol dns" aria-label="DNS">
+      <h3>DNS <span class="muted">${typeof req?.transport === 'string' ? req.transport.toUpperCase() : ''}</span></h3>
+      <dl class="kv">
+        <dt>question</dt><dd class="mono dns-question">${call.method ?? ''} ${call.path ?? '—'}</dd>
+        <dt>rcode</dt><dd class=${`dns-rcode ${rcode !== undefined && rcode !== 'NOERROR' ? 'error-text' : ''}`}>${rcode ?? (call.error ? `no answer (${call.error})` : '—')}</dd>
+        ${flags.length > 0 ? html`<dt>flags</dt><dd class="mono dns-flags">${flags.join(' ')}</dd>` : null}
+        ${call.dst?.ip ? html`<dt>resolver</dt><dd class="mono">${call.dst.ip}${call.dst.port ? `:${call.dst.port}` : ''}</dd>` : null}
+      </dl>
+      <${DnsRecords} title="Answers" kind="answers" records=${res?.answers} />
+      ${res && Array.isArray(res.answers) && res.answers.length === 0 ? html`<p class="muted dns-no-answers">no answers</p>` : null}
+      <${DnsRecords} title="Authority" kind="authority" records=${res?.authority} />
+      <${DnsRecords} title="Additional" kind="additional" records=${res?.additional} />
     </section>
   `;
 }

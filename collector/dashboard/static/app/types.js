@@ -12,7 +12,7 @@
  * @typedef {{ id: string, protocol?: string, observer?: string, connection_id?: string, ordinal?: number,
  *   start: string, request_end?: string, response_start?: string, end: string, elapsed_us?: number,
  *   src?: EndpointJson, dst?: EndpointJson, tls?: TlsJson, method?: string, path?: string,
- *   authority?: string, status_code?: number, grpc_status?: number, grpc_message?: string, request?: MessageJson,
+ *   authority?: string, status_code?: number, grpc_status?: number, grpc_message?: string, dns_rcode?: string, request?: MessageJson,
  *   response?: MessageJson, bytes_in?: number, bytes_out?: number, error?: string,
  *   error_detail?: string, close_reason?: string, trace_id?: string, span_id?: string,
  *   parent_span_id?: string, redacted?: string[], sensitive?: string[],
