@@ -16,6 +16,8 @@ import type { CollectorMetrics } from './metrics.ts';
 import type { ListStats, RecordStore } from './record-store.ts';
 import { recordToJson } from '../record/record-json.ts';
 import { buildServiceMap } from './servicemap.ts';
+import { buildCoverage, type CaptureExclusions } from './coverage.ts';
+import { collectorDrops } from './coverage-drops.ts';
 import type { StreamHub } from './stream.ts';
 import { buildTrace } from './traces.ts';
 import { joinWithPartners, type JoinedCall } from './calls/join.ts';
@@ -55,6 +57,8 @@ export interface HttpAppDeps {
   /** The live stream; without it `/api/stream` answers 404. */
   hub?: StreamHub;
   servicemapWindowMs?: number;
+  /** A workload's capture exclusions for `/api/coverage`, when the inventory carries the pods' annotations. */
+  coverageExclusions?: (namespace: string, workload: string) => CaptureExclusions | undefined;
   /** ns since the epoch; injected by tests. */
   now?: () => bigint;
 }
@@ -337,6 +341,25 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     const calls = await visible(viewerOf(request), await store.summaries({ since: from, limit: MAX_SERVICEMAP_RECORDS }));
     const map = buildServiceMap(calls, { since: from, until, truncated: calls.length >= MAX_SERVICEMAP_RECORDS });
     return { ...map, since: map.since.toString(), until: map.until.toString() };
+  });
+
+  // What meshtap can see over the window (same window rules as the service map).
+  app.get('/api/coverage', async (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    const until = now();
+    const since = parseSince(query.since, until);
+    if (!since.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, since.message);
+    const from = since.value ?? until - windowNs;
+    if (from >= until) return sendError(reply, 400, COL_ERR_BAD_QUERY, 'since must be in the past');
+    const calls = await visible(viewerOf(request), await store.summaries({ since: from, limit: MAX_SERVICEMAP_RECORDS }));
+    const coverage = buildCoverage(calls, {
+      since: from,
+      until,
+      truncated: calls.length >= MAX_SERVICEMAP_RECORDS,
+      collector: await collectorDrops(metrics),
+      ...(deps.coverageExclusions !== undefined ? { exclusions: deps.coverageExclusions } : {}),
+    });
+    return { ...coverage, since: coverage.since.toString(), until: coverage.until.toString() };
   });
 
   app.get('/api/traces/:traceId', async (request, reply) => {

@@ -72,7 +72,19 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 
-export function buildServiceMap(calls: readonly CallSummary[], window: { since: bigint; until: bigint; truncated?: boolean }): ServiceMap {
+/** One call as the map counts it: the record chosen for it, both ends as nodes, and what is known of its other side. */
+export interface ResolvedCall {
+  call: CallSummary;
+  src: ServiceMapNode;
+  dst: ServiceMapNode;
+  /** The callee as best known: the record's `dst`, with the pod and node of the inbound twin when there is one. */
+  callee: CallSummary['dst'];
+  /** Both sidecars recorded the call (an outbound record with its inbound twin in the window). */
+  twinned: boolean;
+}
+
+/** Each call once (the outbound record when both sides recorded it), with its ends named. */
+export function resolveCalls(calls: readonly CallSummary[]): ResolvedCall[] {
   const key = (c: CallSummary): string | undefined => (c.connection_id === '' ? undefined : `${c.connection_id}\u0000${c.ordinal}`);
   const outboundKeys = new Set<string>();
   // The callee as its own sidecar saw it: an outbound record addressed to a service VIP knows
@@ -86,17 +98,22 @@ export function buildServiceMap(calls: readonly CallSummary[], window: { since: 
     if (c.observer === 'inbound' && k !== undefined && c.dst.workload) calleeOf.set(k, c.dst);
     if (c.observer === 'inbound' && k !== undefined) answeredBy.set(k, c.dst);
   }
+  const out: ResolvedCall[] = [];
+  for (const c of calls) {
+    const k = key(c);
+    if (c.observer === 'inbound' && k !== undefined && outboundKeys.has(k)) continue;
+    const twin = c.observer === 'outbound' && !c.dst.workload && k !== undefined ? calleeOf.get(k) : undefined;
+    const answered = c.observer === 'outbound' && k !== undefined ? answeredBy.get(k) : undefined;
+    const callee = { ...c.dst, ...(answered?.pod !== undefined ? { pod: answered.pod } : {}), ...(answered?.node !== undefined ? { node: answered.node } : {}) };
+    out.push({ call: c, src: nodeFor(c.src), dst: nodeFor(twin ?? c.dst), callee, twinned: c.observer === 'outbound' ? answered !== undefined : k !== undefined && outboundKeys.has(k) });
+  }
+  return out;
+}
+
+export function buildServiceMap(calls: readonly CallSummary[], window: { since: bigint; until: bigint; truncated?: boolean }): ServiceMap {
   const nodes = new Map<string, ServiceMapNode>();
   const edges = new Map<string, { source: string; target: string; protocols: Set<string>; latencies: number[]; errors: number; stats: EdgeStatsAccumulator }>();
-  for (const c of calls) {
-    if (c.observer === 'inbound') {
-      const k = key(c);
-      if (k !== undefined && outboundKeys.has(k)) continue;
-    }
-    const k = key(c);
-    const twin = c.observer === 'outbound' && !c.dst.workload && k !== undefined ? calleeOf.get(k) : undefined;
-    const src = nodeFor(c.src);
-    const dst = nodeFor(twin ?? c.dst);
+  for (const { call: c, src, dst, callee } of resolveCalls(calls)) {
     if (!nodes.has(src.id)) nodes.set(src.id, src);
     if (!nodes.has(dst.id)) nodes.set(dst.id, dst);
     const edgeKey = `${src.id}\u0000${dst.id}`;
@@ -108,8 +125,7 @@ export function buildServiceMap(calls: readonly CallSummary[], window: { since: 
     edge.protocols.add(c.protocol);
     edge.latencies.push(c.elapsed_us / 1000);
     if (isErrorCall(c)) edge.errors++;
-    const answered = c.observer === 'outbound' && k !== undefined ? answeredBy.get(k) : undefined;
-    edge.stats.add(c, { ...c.dst, ...(answered?.pod !== undefined ? { pod: answered.pod } : {}), ...(answered?.node !== undefined ? { node: answered.node } : {}) });
+    edge.stats.add(c, callee);
   }
   const seconds = Math.max(Number(window.until - window.since) / 1e9, 1e-9);
   const out: ServiceMapEdge[] = [...edges.values()].map((e) => {

@@ -63,7 +63,7 @@ void t.test('per-replica load of the callee, with the imbalance and the hot repl
     .map((r) => {
       if (r.observer !== 'inbound') return r;
       const n = Number(r.id.slice(2));
-      return { ...r, dst: payPod(n <= 8 ? 'payment-a' : n === 9 ? 'payment-b' : 'payment-c', 'lab') };
+      return { ...r, dst: { ...r.dst, ...payPod(n <= 8 ? 'payment-a' : n === 9 ? 'payment-b' : 'payment-c', 'lab') } };
     });
   const s = buildServiceMap(skewed, window).edges[0];
   t.equal(s.replicas.length, 3);
