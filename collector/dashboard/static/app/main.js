@@ -7,6 +7,7 @@ import { listCalls, loginFromFragment, streamUrl } from './api.js';
 import { createCallFeed } from './call-feed.js';
 import { DetailPanel } from './detail-view.js';
 import { MapView } from './map-view.js';
+import { CoverageView } from './coverage-view.js';
 import { parseRoute } from './router.js';
 import { StreamView } from './stream-view.js';
 import { TraceView } from './trace-view.js';
@@ -43,7 +44,7 @@ function App() {
     if (route.view === 'calls' && feed.state.version === 0) void feed.setFilter(route.filter ?? '');
   }, [route]);
   useEffect(() => {
-    document.title = route.view === 'map' ? 'Service map · meshtap' : route.view === 'trace' ? `Trace ${route.traceId.slice(0, 8)} · meshtap` : 'Calls · meshtap';
+    document.title = route.view === 'map' ? 'Service map · meshtap' : route.view === 'coverage' ? 'Coverage · meshtap' : route.view === 'trace' ? `Trace ${route.traceId.slice(0, 8)} · meshtap` : 'Calls · meshtap';
   }, [route]);
 
   const current = route.view === 'calls' ? 'calls' : route.view;
@@ -53,6 +54,7 @@ function App() {
       <nav aria-label="Views">
         <a href="#/calls" aria-current=${current === 'calls' ? 'page' : undefined}>Calls</a>
         <a href="#/map" aria-current=${current === 'map' ? 'page' : undefined}>Service map</a>
+        <a href="#/coverage" aria-current=${current === 'coverage' ? 'page' : undefined}>Coverage</a>
       </nav>
     </header>
     <main id="main" class=${`view-${route.view}`}>
@@ -65,6 +67,8 @@ function App() {
           </div>`
         : route.view === 'map'
           ? html`<${MapView} />`
+          : route.view === 'coverage'
+            ? html`<${CoverageView} />`
           : route.view === 'trace'
             ? html`<${TraceView} traceId=${route.traceId} />`
             : html`<p class="empty">Nothing at <code>#${route.hash}</code>. <a href="#/calls">Back to the calls</a>.</p>`}
