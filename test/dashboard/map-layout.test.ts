@@ -33,7 +33,7 @@ const edges = [
 
 void t.test('every node sits inside its namespace box; boxes do not overlap', async (t) => {
   const l = layoutGroupedMap(nodes, edges);
-  const box = new Map(l.groups.map((g: Box & { namespace: string }) => [g.namespace, g]));
+  const box = new Map<string, any>(l.groups.map((g: Box & { namespace: string }) => [g.namespace, g]));
   t.same([...box.keys()].sort(), ['', 'infra', 'legacy', 'shop']);
   for (const n of l.nodes) t.ok(inside(n, box.get(n.namespace)), `${n.id} inside its box`);
   for (const n of nodes) t.equal(l.nodes.find((p: { id: string }) => p.id === n.id).namespace, n.namespace ?? '');
@@ -44,10 +44,10 @@ void t.test('every node sits inside its namespace box; boxes do not overlap', as
 
 void t.test('namespaces are ordered by call direction, and so are workloads inside one', async (t) => {
   const l = layoutGroupedMap(nodes, edges);
-  const g = new Map(l.groups.map((x: Box & { namespace: string }) => [x.namespace, x]));
+  const g = new Map<string, any>(l.groups.map((x: Box & { namespace: string }) => [x.namespace, x]));
   t.ok(g.get('legacy').x < g.get('shop').x, 'legacy calls shop: left of it');
   t.ok(g.get('shop').x < g.get('infra').x, 'shop calls infra: left of it');
-  const n = new Map(l.nodes.map((x: Box & { id: string }) => [x.id, x]));
+  const n = new Map<string, any>(l.nodes.map((x: Box & { id: string }) => [x.id, x]));
   t.ok(n.get('shop/frontend').x < n.get('shop/gateway').x);
   t.ok(n.get('shop/gateway').x < n.get('shop/payment').x);
   const again = layoutGroupedMap(nodes, edges);
