@@ -103,9 +103,10 @@ export function resolveCalls(calls: readonly CallSummary[]): ResolvedCall[] {
     const k = key(c);
     if (c.observer === 'inbound' && k !== undefined && outboundKeys.has(k)) continue;
     const twin = c.observer === 'outbound' && !c.dst.workload && k !== undefined ? calleeOf.get(k) : undefined;
+    // Inbound records with an outbound twin were skipped above: only an outbound record has one here.
     const answered = c.observer === 'outbound' && k !== undefined ? answeredBy.get(k) : undefined;
     const callee = { ...c.dst, ...(answered?.pod !== undefined ? { pod: answered.pod } : {}), ...(answered?.node !== undefined ? { node: answered.node } : {}) };
-    out.push({ call: c, src: nodeFor(c.src), dst: nodeFor(twin ?? c.dst), callee, twinned: c.observer === 'outbound' ? answered !== undefined : k !== undefined && outboundKeys.has(k) });
+    out.push({ call: c, src: nodeFor(c.src), dst: nodeFor(twin ?? c.dst), callee, twinned: answered !== undefined });
   }
   return out;
 }
