@@ -103,3 +103,40 @@ void t.test('edge helpers: the label, the calls filter by node kind, the detail 
   t.equal(rows.get('Replica imbalance'), '1.4× the even share over 2 replicas');
   t.equal(new Map(edgeDetailRows({ source: 'a', target: 'b' })).get('Connect p50 / p99'), 'no connect seen');
 });
+
+void t.test('a forward edge never runs through a workload it does not connect', async (t) => {
+  // frontend → catalog skips gateway's layer; legacy → frontend would cross loadgen.
+  const more = [...nodes, { id: 'shop/loadgen', namespace: 'shop' }];
+  const moreEdges = [...edges, { source: 'shop/loadgen', target: 'shop/frontend', label }];
+  const l = layoutGroupedMap(more, moreEdges);
+  const byId = new Map<string, Box & { id: string }>(l.nodes.map((n: Box & { id: string }) => [n.id, n]));
+  for (const e of l.edges as Array<{ source: string; target: string; path: string }>) {
+    const a = byId.get(e.source)!;
+    const b = byId.get(e.target)!;
+    if (b.x <= a.x + a.width) continue; // arcs below, not a forward edge
+    // Sample the drawn path: every cubic and line segment of it.
+    const nums = e.path.match(/-?[\d.]+/g)!.map(Number);
+    const pts: Array<[number, number]> = [];
+    let [cx, cy] = [nums[0], nums[1]];
+    const rest = e.path.slice(e.path.indexOf(' ', e.path.indexOf(' ', 2) + 1)).trim().split(/(?=[CL])/);
+    for (const seg of rest) {
+      const v = seg.match(/-?[\d.]+/g)!.map(Number);
+      if (seg.startsWith('L')) {
+        for (let i = 0; i <= 20; i++) pts.push([cx + ((v[0] - cx) * i) / 20, cy + ((v[1] - cy) * i) / 20]);
+        [cx, cy] = [v[0], v[1]];
+      } else {
+        for (let i = 0; i <= 40; i++) {
+          const u = i / 40;
+          const f = (p0: number, p1: number, p2: number, p3: number) => (1 - u) ** 3 * p0 + 3 * (1 - u) ** 2 * u * p1 + 3 * (1 - u) * u ** 2 * p2 + u ** 3 * p3;
+          pts.push([f(cx, v[0], v[2], v[4]), f(cy, v[1], v[3], v[5])]);
+        }
+        [cx, cy] = [v[4], v[5]];
+      }
+    }
+    for (const n of l.nodes as Array<Box & { id: string }>) {
+      if (n.id === e.source || n.id === e.target) continue;
+      const hit = pts.find(([x, y]) => x > n.x && x < n.x + n.width && y > n.y && y < n.y + n.height);
+      t.notOk(hit, `${e.source} → ${e.target} clear of ${n.id}`);
+    }
+  }
+});

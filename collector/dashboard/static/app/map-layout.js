@@ -118,7 +118,7 @@ export function layoutGroupedMap(nodesIn, edgesIn, options = {}) {
   const edges = edgesIn.map((e) => {
     const a = /** @type {PlacedMapNode} */ (at.get(e.source));
     const b = /** @type {PlacedMapNode} */ (at.get(e.target));
-    const curve = edgeCurve(a, b, o.rowGap);
+    const curve = routeAround(edgeCurve(a, b, o.rowGap), a, b, nodes, o.rowGap);
     /** @type {PlacedMapEdge} */
     const placed = { source: e.source, target: e.target, path: curve.path };
     if (e.label) {
@@ -141,6 +141,67 @@ export function layoutGroupedMap(nodesIn, edgesIn, options = {}) {
   const width = Math.ceil(Math.max(o.margin, ...groups.map((g) => g.x + g.width), ...placedLabels.map((l) => l.x + l.width)) + o.margin);
   const height = Math.ceil(Math.max(o.margin, ...groups.map((g) => g.y + g.height), ...placedLabels.map((l) => l.y + l.height)) + o.margin + o.rowGap);
   return { groups, nodes, edges, width, height };
+}
+
+/** @typedef {{ path: string, point: (t: number) => [number, number] }} Curve */
+
+/**
+ * @param {Curve} curve
+ * @param {Box[]} boxes
+ */
+function crosses(curve, boxes) {
+  for (let i = 1; i < 48; i++) {
+    const [x, y] = curve.point(i / 48);
+    if (boxes.some((n) => x > n.x - 4 && x < n.x + n.width + 4 && y > n.y - 4 && y < n.y + n.height + 4)) return true;
+  }
+  return false;
+}
+
+/**
+ * A forward edge that would run through a node it does not connect (it skips a layer where
+ * something sits) goes around instead: out of its source, along a lane above or below the
+ * nodes in the way (whichever is nearer), and into its target.
+ * @param {Curve} curve
+ * @param {Box} a
+ * @param {Box} b
+ * @param {Box[]} nodes
+ * @param {number} gap
+ * @returns {Curve}
+ */
+function routeAround(curve, a, b, nodes, gap) {
+  const x1 = a.x + a.width;
+  const x2 = b.x;
+  if (a === b || x2 <= x1) return curve;
+  const others = nodes.filter((n) => n !== a && n !== b);
+  if (!crosses(curve, others)) return curve;
+  const between = others.filter((n) => n.x + n.width > x1 && n.x < x2);
+  const y1 = a.y + a.height / 2;
+  const y2 = b.y + b.height / 2;
+  const above = Math.min(...between.map((n) => n.y)) - gap / 2;
+  const below = Math.max(...between.map((n) => n.y + n.height)) + gap / 2;
+  const mid = (y1 + y2) / 2;
+  const lanes = Math.abs(mid - above) <= Math.abs(below - mid) ? [above, below] : [below, above];
+  for (const lane of lanes) {
+    // Bends take the first and last sixth of the run; the lane runs straight between them.
+    const xa = x1 + (x2 - x1) / 6;
+    const xb = x2 - (x2 - x1) / 6;
+    const d = (xa - x1) / 2;
+    /** @type {(t: number) => [number, number]} */
+    const point = (t) => {
+      if (t < 1 / 3) {
+        const u = t * 3;
+        return [cubic(x1, x1 + d, xa - d, xa, u), cubic(y1, y1, lane, lane, u)];
+      }
+      if (t > 2 / 3) {
+        const u = (t - 2 / 3) * 3;
+        return [cubic(xb, xb + d, x2 - d, x2, u), cubic(lane, lane, y2, y2, u)];
+      }
+      return [xa + (xb - xa) * (t - 1 / 3) * 3, lane];
+    };
+    const around = { path: `M ${x1} ${y1} C ${x1 + d} ${y1} ${xa - d} ${lane} ${xa} ${lane} L ${xb} ${lane} C ${xb + d} ${lane} ${x2 - d} ${y2} ${x2} ${y2}`, point };
+    if (!crosses(around, others)) return around;
+  }
+  return curve;
 }
 
 /**
