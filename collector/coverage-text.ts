@@ -31,6 +31,13 @@ export function describeWorkloadCoverage(w: { kind: string; inbound: CoverageCou
   if (outbound.unmeshed_peer > 0) {
     out.push(`${percent(outbound.unmeshed_peer, outbound.calls)} of outbound calls go to unmeshed servers — their server side is not observed.`);
   }
+  const meshed = w.kind !== 'External' && w.kind !== 'Node';
+  if (meshed && outbound.unobserved_here > 0) {
+    out.push(`${percent(outbound.unobserved_here, outbound.calls)} of outbound calls were recorded only by the server's sidecar — this end has no meshtap sidecar, so its own view of them is missing.`);
+  }
+  if (meshed && inbound.unobserved_here > 0) {
+    out.push(`${percent(inbound.unobserved_here, inbound.calls)} of inbound calls were recorded only by the caller's sidecar — this end has no meshtap sidecar, so its own view of them is missing.`);
+  }
   const all = inbound.calls + outbound.calls;
   const opaque = inbound.opaque + outbound.opaque;
   if (opaque > 0) out.push(`${percent(opaque, all)} of calls are opaque TCP (no protocol recognised): timing and byte counts only.`);
@@ -41,7 +48,7 @@ export function describeWorkloadCoverage(w: { kind: string; inbound: CoverageCou
   const truncated = inbound.truncated_bodies + outbound.truncated_bodies;
   if (truncated > 0) out.push(`${plural(truncated, 'call')} had a body larger than the capture limit: the body is cut, its true size kept.`);
   if (out.length === 0 && all > 0) out.push('Every call in this window was parsed in full on both sides.');
-  if (w.kind === 'External' || w.kind === 'Node') out.push('Not a meshed workload: seen only through the calls of meshed peers.');
+  if (!meshed) out.push('Not a meshed workload: seen only through the calls of meshed peers.');
   else if (w.excluded.known) out.push(describeExclusions(w.excluded));
   else out.push('Exclusions by configuration: unknown (the inventory does not carry the pods’ meshtap.io/exclude-* annotations).');
   return out;

@@ -27,6 +27,11 @@ export interface CoverageCounts {
    * the caller's sidecar without mesh TLS (the server is unmeshed).
    */
   unmeshed_peer: number;
+  /**
+   * The reverse: calls only the peer's sidecar recorded, not over mesh TLS — this end has no
+   * meshtap sidecar, so its own view of the call (its latency, its errors) is missing.
+   */
+  unobserved_here: number;
   /** Capture fell behind forwarding and cut the call (`error == "capture_overflow"`). */
   capture_overflow: number;
   /** A request or response body held less than the whole (the body limit). */
@@ -88,11 +93,12 @@ const OPAQUE = 'tcp';
 const APP_TLS = 'tls';
 
 export function emptyCounts(): CoverageCounts {
-  return { calls: 0, parsed: {}, opaque: 0, app_tls: 0, unmeshed_peer: 0, capture_overflow: 0, truncated_bodies: 0 };
+  return { calls: 0, parsed: {}, opaque: 0, app_tls: 0, unmeshed_peer: 0, unobserved_here: 0, capture_overflow: 0, truncated_bodies: 0 };
 }
 
-function count(into: CoverageCounts, c: CallSummary, unmeshedPeer: boolean): void {
+function count(into: CoverageCounts, c: CallSummary, unmeshedPeer: boolean, unobservedHere = false): void {
   into.calls++;
+  if (unobservedHere) into.unobserved_here++;
   if (c.protocol === OPAQUE) into.opaque++;
   else if (c.protocol === APP_TLS) into.app_tls++;
   else into.parsed[c.protocol] = (into.parsed[c.protocol] ?? 0) + 1;
@@ -118,8 +124,8 @@ export function buildCoverage(calls: readonly CallSummary[], input: CoverageInpu
     // The side that recorded the call is observed; the unmeshed one is counted on the observed side only.
     const callerUnmeshed = unmeshedPeer && call.observer === 'inbound';
     const calleeUnmeshed = unmeshedPeer && call.observer === 'outbound';
-    count(entry(src).outbound, call, calleeUnmeshed);
-    count(entry(dst).inbound, call, callerUnmeshed);
+    count(entry(src).outbound, call, calleeUnmeshed, callerUnmeshed);
+    count(entry(dst).inbound, call, callerUnmeshed, calleeUnmeshed);
     const key = `${src.id}\u0000${dst.id}`;
     let edge = edges.get(key);
     if (edge === undefined) {

@@ -44,10 +44,11 @@ void t.test('buildCoverage: per workload and per edge, each call counted once pe
   const w = new Map(c.workloads.map((x) => [x.id, x]));
   t.same([...w.keys()], ['ip/203.0.113.7', 'legacy/ip/10.1.2.3', 'shop/db', 'shop/frontend', 'shop/payment']);
   const payment = w.get('shop/payment')!;
-  t.same(payment.inbound, { calls: 8, parsed: { http: 8 }, opaque: 0, app_tls: 0, unmeshed_peer: 2, capture_overflow: 1, truncated_bodies: 1 });
-  t.same(payment.outbound, { calls: 4, parsed: {}, opaque: 3, app_tls: 1, unmeshed_peer: 4, capture_overflow: 0, truncated_bodies: 0 });
-  t.same(w.get('shop/frontend')!.outbound, { calls: 6, parsed: { http: 6 }, opaque: 0, app_tls: 0, unmeshed_peer: 0, capture_overflow: 1, truncated_bodies: 1 });
-  t.equal(w.get('shop/db')!.inbound.opaque, 3);
+  t.same(payment.inbound, { calls: 8, parsed: { http: 8 }, opaque: 0, app_tls: 0, unmeshed_peer: 2, unobserved_here: 0, capture_overflow: 1, truncated_bodies: 1 });
+  t.same(payment.outbound, { calls: 4, parsed: {}, opaque: 3, app_tls: 1, unmeshed_peer: 4, unobserved_here: 0, capture_overflow: 0, truncated_bodies: 0 });
+  t.same(w.get('shop/frontend')!.outbound, { calls: 6, parsed: { http: 6 }, opaque: 0, app_tls: 0, unmeshed_peer: 0, unobserved_here: 0, capture_overflow: 1, truncated_bodies: 1 });
+  t.match(w.get('shop/db')!.inbound, { calls: 3, opaque: 3, unmeshed_peer: 0, unobserved_here: 3 }, 'db has no sidecar: only its callers saw these');
+  t.match(w.get('legacy/ip/10.1.2.3')!.outbound, { calls: 2, unmeshed_peer: 0, unobserved_here: 2 });
   t.same(payment.excluded, { known: false });
 
   const edges = new Map(c.edges.map((e) => [`${e.source} -> ${e.target}`, e]));
@@ -74,6 +75,9 @@ void t.test('the sentences say what is not seen, and exclusions when known', asy
   t.notMatch(fe.summary.join('\n'), /unmeshed/, 'frontend talks only to meshed peers');
   t.match(fe.summary.join('\n'), /Exclusions by configuration: unknown/);
   t.match(c.workloads.find((w) => w.id === 'ip/203.0.113.7')!.summary.join('\n'), /Not a meshed workload/);
+  const db = c.workloads.find((w) => w.id === 'shop/db')!.summary.join('\n');
+  t.match(db, '100% of inbound calls were recorded only by the caller\'s sidecar — this end has no meshtap sidecar');
+  t.notMatch(db, /parsed in full/);
 
   const clean = buildCoverage(
     [callRecord({ id: 'a', observer: 'outbound', connectionId: 'a', mesh: true, src: fe, dst: pay }), callRecord({ id: 'b', observer: 'inbound', connectionId: 'a', mesh: true, src: fe, dst: pay })],
