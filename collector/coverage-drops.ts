@@ -15,10 +15,11 @@ async function byReason(counter: CollectorMetrics['recordsRejected']): Promise<R
 }
 
 export async function collectorDrops(metrics: CollectorMetrics): Promise<CollectorDrops> {
-  const duplicate = (await metrics.recordsDuplicate.get()).values.reduce((sum, v) => sum + v.value, 0);
+  const total = async (counter: CollectorMetrics['recordsDuplicate']): Promise<number> => (await counter.get()).values.reduce((sum, v) => sum + v.value, 0);
   return {
     records_rejected: await byReason(metrics.recordsRejected),
     batches_rejected: await byReason(metrics.batchesRejected),
-    records_duplicate: duplicate,
+    streams_refused: await total(metrics.streamsRefused),
+    records_duplicate: await total(metrics.recordsDuplicate),
   };
 }

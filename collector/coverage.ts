@@ -66,6 +66,8 @@ export interface EdgeCoverage extends CoverageCounts {
 export interface CollectorDrops {
   records_rejected: Record<string, number>;
   batches_rejected: Record<string, number>;
+  /** Sidecar ingest streams refused because the collector held its maximum of streams (their records waited or were dropped sidecar-side). */
+  streams_refused: number;
   /** Re-sent records stored once (not a loss; shown so the numbers add up). */
   records_duplicate: number;
 }

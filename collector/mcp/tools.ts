@@ -419,7 +419,7 @@ interface CoverageJson {
   until: string;
   workloads: { id: string; kind: string; inbound: CoverageCountsJson; outbound: CoverageCountsJson; excluded: { known: boolean }; summary: string[] }[];
   edges: (CoverageCountsJson & { source: string; target: string })[];
-  collector: { records_rejected: Record<string, number>; batches_rejected: Record<string, number>; records_duplicate: number };
+  collector: { records_rejected: Record<string, number>; batches_rejected: Record<string, number>; streams_refused?: number; records_duplicate: number };
   truncated: boolean;
 }
 
@@ -451,7 +451,11 @@ const coverage = defineTool({
         until: isoTime(cov.until),
         workloads: workloads.slice(0, limit).map((w) => ({ workload: w.id, kind: w.kind, summary: w.summary, inbound: w.inbound, outbound: w.outbound, excluded: w.excluded })),
         edges: edges.slice(0, limit).map(({ source, target, ...counts }) => ({ edge: `${source} → ${target}`, ...counts })),
-        collector_refused_since_start: { records_rejected: nonZero(cov.collector.records_rejected), batches_rejected: nonZero(cov.collector.batches_rejected) },
+        collector_refused_since_start: withoutUndefined({
+          records_rejected: nonZero(cov.collector.records_rejected),
+          batches_rejected: nonZero(cov.collector.batches_rejected),
+          streams_refused: cov.collector.streams_refused ? cov.collector.streams_refused : undefined,
+        }),
         note: [
           workloads.length > limit ? `${workloads.length - limit} quieter workloads left out (raise limit)` : undefined,
           edges.length > limit ? `${edges.length - limit} quieter edges left out (raise limit)` : undefined,

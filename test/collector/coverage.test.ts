@@ -15,7 +15,7 @@ import { callRecord, waitFor } from './helpers.ts';
 const fe = { workload: 'frontend', namespace: 'shop', workload_kind: 'Deployment', pod: 'frontend-1' };
 const pay = { workload: 'payment', namespace: 'shop', workload_kind: 'Deployment', pod: 'payment-1' };
 const db = { workload: 'db', namespace: 'shop', workload_kind: 'StatefulSet', pod: 'db-0' };
-const noDrops = { records_rejected: {}, batches_rejected: {}, records_duplicate: 0 };
+const noDrops = { records_rejected: {}, batches_rejected: {}, streams_refused: 0, records_duplicate: 0 };
 
 /**
  * payment answers 8 calls: 6 meshed from frontend (both sidecars recorded them; one with a
@@ -128,6 +128,7 @@ void t.test('GET /api/coverage: the window, the workloads, the collector drops, 
   t.equal(body.collector.records_rejected.missing_id, 1);
   t.equal(body.collector.records_rejected.bad_observer, 1);
   t.equal(body.collector.records_rejected.rate_limited, 0, 'every reason listed, zeros included');
+  t.equal(body.collector.streams_refused, 0);
   t.equal(body.truncated, false);
 
   const narrow = (await (await fetch(`${url}?since=1s`, auth)).json()) as { workloads: unknown[] };

@@ -15,7 +15,7 @@ const REFRESH_MS = 10_000;
 /**
  * @typedef {{ calls: number, parsed: Record<string, number>, opaque: number, app_tls: number, unmeshed_peer: number, unobserved_here: number, capture_overflow: number, truncated_bodies: number }} Counts
  * @typedef {{ id: string, namespace: string, workload: string, kind: string, inbound: Counts, outbound: Counts, excluded: { known: boolean }, summary: string[] }} WorkloadCoverage
- * @typedef {{ workloads: WorkloadCoverage[], collector: { records_rejected: Record<string, number>, batches_rejected: Record<string, number> } }} CoverageJson
+ * @typedef {{ workloads: WorkloadCoverage[], collector: { records_rejected: Record<string, number>, batches_rejected: Record<string, number>, streams_refused: number } }} CoverageJson
  */
 
 /** @param {Record<string, number>} parsed */
@@ -55,7 +55,7 @@ export function CoverageView() {
     };
   }, [windowSeconds]);
 
-  const refused = data ? [...nonZero(data.collector.records_rejected).map(([r, n]) => `${n} records (${r})`), ...nonZero(data.collector.batches_rejected).map(([r, n]) => `${n} batches (${r})`)] : [];
+  const refused = data ? [...nonZero(data.collector.records_rejected).map(([r, n]) => `${n} records (${r})`), ...nonZero(data.collector.batches_rejected).map(([r, n]) => `${n} batches (${r})`), ...(data.collector.streams_refused > 0 ? [`${data.collector.streams_refused} ingest streams (at their maximum)`] : [])] : [];
   return html`
     <section class="coverage-view" aria-label="Coverage">
       <div class="toolbar">
