@@ -16,6 +16,8 @@ import type { CollectorMetrics } from './metrics.ts';
 import type { ListStats, RecordStore } from './record-store.ts';
 import { recordToJson } from '../record/record-json.ts';
 import { buildServiceMap } from './servicemap.ts';
+import { buildCoverage, type CaptureExclusions } from './coverage.ts';
+import { collectorDrops } from './coverage-drops.ts';
 import type { StreamHub } from './stream.ts';
 import { buildTrace } from './traces.ts';
 import { joinWithPartners, type JoinedCall } from './calls/join.ts';
@@ -60,6 +62,8 @@ export interface HttpAppDeps {
   /** The live stream; without it `/api/stream` answers 404. */
   hub?: StreamHub;
   servicemapWindowMs?: number;
+  /** A workload's capture exclusions for `/api/coverage`, when the inventory carries the pods' annotations. */
+  coverageExclusions?: (namespace: string, workload: string) => CaptureExclusions | undefined;
   /** ns since the epoch; injected by tests. */
   now?: () => bigint;
 }
@@ -335,13 +339,21 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     app.addHook('preClose', async () => hub.close());
   }
 
+  /** The `since` window of the aggregate views (service map, offenders, coverage): default the last `windowNs`. */
+  function windowOf(raw: unknown): QueryResult<{ from: bigint; until: bigint }> {
+    const until = now();
+    const since = parseSince(raw, until);
+    if (!since.ok) return since;
+    const from = since.value ?? until - windowNs;
+    if (from >= until) return { ok: false, message: 'since must be in the past' };
+    return { ok: true, value: { from, until } };
+  }
+
   app.get('/api/servicemap', async (request, reply) => {
     const query = request.query as Record<string, unknown>;
-    const until = now();
-    const since = parseSince(query.since, until);
-    if (!since.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, since.message);
-    const from = since.value ?? until - windowNs;
-    if (from >= until) return sendError(reply, 400, COL_ERR_BAD_QUERY, 'since must be in the past');
+    const window = windowOf(query.since);
+    if (!window.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, window.message);
+    const { from, until } = window.value;
     const calls = await visible(viewerOf(request), await store.summaries({ since: from, limit: MAX_SERVICEMAP_RECORDS }));
     const map = buildServiceMap(calls, { since: from, until, truncated: calls.length >= MAX_SERVICEMAP_RECORDS });
     return { ...map, since: map.since.toString(), until: map.until.toString() };
@@ -350,11 +362,9 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   // Clients and edges ranked by retry, timeout and 429 rates over a window (collector/offenders.ts).
   app.get('/api/offenders', async (request, reply) => {
     const query = request.query as Record<string, unknown>;
-    const until = now();
-    const since = parseSince(query.since, until);
-    if (!since.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, since.message);
-    const from = since.value ?? until - windowNs;
-    if (from >= until) return sendError(reply, 400, COL_ERR_BAD_QUERY, 'since must be in the past');
+    const window = windowOf(query.since);
+    if (!window.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, window.message);
+    const { from, until } = window.value;
     const rows = query.limit === undefined ? String(DEFAULT_OFFENDER_ROWS) : single(query.limit);
     if (!/^\d{1,4}$/.test(rows) || Number(rows) < 1 || Number(rows) > MAX_OFFENDER_ROWS) {
       return sendError(reply, 400, COL_ERR_BAD_QUERY, `limit must be an integer from 1 to ${MAX_OFFENDER_ROWS}, got ${JSON.stringify(rows)}`);
@@ -375,6 +385,23 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
       ...result,
       ...(records.length >= MAX_OFFENDER_RECORDS || stats.truncated ? { truncated: true } : {}),
     };
+  });
+
+  // What meshtap can see over the window (same window rules as the service map).
+  app.get('/api/coverage', async (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    const window = windowOf(query.since);
+    if (!window.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, window.message);
+    const { from, until } = window.value;
+    const calls = await visible(viewerOf(request), await store.summaries({ since: from, limit: MAX_SERVICEMAP_RECORDS }));
+    const coverage = buildCoverage(calls, {
+      since: from,
+      until,
+      truncated: calls.length >= MAX_SERVICEMAP_RECORDS,
+      collector: await collectorDrops(metrics),
+      ...(deps.coverageExclusions !== undefined ? { exclusions: deps.coverageExclusions } : {}),
+    });
+    return { ...coverage, since: coverage.since.toString(), until: coverage.until.toString() };
   });
 
   app.get('/api/traces/:traceId', async (request, reply) => {

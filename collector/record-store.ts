@@ -1,4 +1,4 @@
-import type { CallRecord, Endpoint } from '../record/record.ts';
+import type { AppTlsInfo, CallRecord, ConnectionFacts, Endpoint } from '../record/record.ts';
 import type { CompiledFilter } from './filter/compile.ts';
 
 export interface ListQuery {
@@ -43,9 +43,16 @@ export interface CallSummary {
   status_code?: number;
   grpc_status?: number;
   error?: string;
-  tls: { mesh: boolean };
+  tls: { mesh: boolean; app_tls?: Pick<AppTlsInfo, 'sni' | 'version'> };
   src: EndpointSummary;
   dst: EndpointSummary;
+  /** Set by the collector on HTTP-family calls: 2, 3, … for a retry. */
+  attempt?: number;
+  /** How the connection opened, ended and was reused (the sidecar's connection facts). */
+  connection?: ConnectionFacts;
+  /** Present when the record holds a request / response; `truncated` when its body was cut at the capture limit. */
+  request?: { truncated: boolean };
+  response?: { truncated: boolean };
 }
 
 export interface SummaryQuery {

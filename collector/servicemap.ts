@@ -7,9 +7,15 @@
  * measures what the caller experienced. An inbound record with no outbound twin (an unmeshed
  * client, or an outbound record lost) still counts; its caller is named by what is known of it:
  * workload, pod, service, else its IP. An outbound record addressed to a service VIP takes its
- * callee's workload from the inbound twin when there is one.
+ * callee's workload from the inbound twin when there is one, and its pod and node (which replica
+ * answered, on which node) likewise. Beyond counts and latency each edge carries the numbers of
+ * `servicemap-edge-stats.ts`: retries, timeouts, 429s, connect times, resets, reuse, cross-node
+ * calls and the callee's per-replica load.
  */
 import type { CallSummary } from './record-store.ts';
+import { createEdgeStats, type EdgeStats, type EdgeStatsAccumulator } from './servicemap-edge-stats.ts';
+
+export { HOT_REPLICA_FACTOR, type EdgeStats, type ReplicaLoad } from './servicemap-edge-stats.ts';
 
 export interface ServiceMapNode {
   id: string;
@@ -20,7 +26,7 @@ export interface ServiceMapNode {
   kind: string;
 }
 
-export interface ServiceMapEdge {
+export interface ServiceMapEdge extends EdgeStats {
   source: string;
   target: string;
   protocols: string[];
@@ -66,39 +72,61 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 
-export function buildServiceMap(calls: readonly CallSummary[], window: { since: bigint; until: bigint; truncated?: boolean }): ServiceMap {
+/** One call as the map counts it: the record chosen for it, both ends as nodes, and what is known of its other side. */
+export interface ResolvedCall {
+  call: CallSummary;
+  src: ServiceMapNode;
+  dst: ServiceMapNode;
+  /** The callee as best known: the record's `dst`, with the pod and node of the inbound twin when there is one. */
+  callee: CallSummary['dst'];
+  /** Both sidecars recorded the call (an outbound record with its inbound twin in the window). */
+  twinned: boolean;
+}
+
+/** Each call once (the outbound record when both sides recorded it), with its ends named. */
+export function resolveCalls(calls: readonly CallSummary[]): ResolvedCall[] {
   const key = (c: CallSummary): string | undefined => (c.connection_id === '' ? undefined : `${c.connection_id}\u0000${c.ordinal}`);
   const outboundKeys = new Set<string>();
   // The callee as its own sidecar saw it: an outbound record addressed to a service VIP knows
   // the service, its inbound twin knows which workload answered.
   const calleeOf = new Map<string, CallSummary['dst']>();
+  // Any inbound twin names the replica (pod, node) that answered, workload known or not.
+  const answeredBy = new Map<string, CallSummary['dst']>();
   for (const c of calls) {
     const k = key(c);
     if (c.observer === 'outbound' && k !== undefined) outboundKeys.add(k);
     if (c.observer === 'inbound' && k !== undefined && c.dst.workload) calleeOf.set(k, c.dst);
+    if (c.observer === 'inbound' && k !== undefined) answeredBy.set(k, c.dst);
   }
-  const nodes = new Map<string, ServiceMapNode>();
-  const edges = new Map<string, { source: string; target: string; protocols: Set<string>; latencies: number[]; errors: number }>();
+  const out: ResolvedCall[] = [];
   for (const c of calls) {
-    if (c.observer === 'inbound') {
-      const k = key(c);
-      if (k !== undefined && outboundKeys.has(k)) continue;
-    }
     const k = key(c);
+    if (c.observer === 'inbound' && k !== undefined && outboundKeys.has(k)) continue;
     const twin = c.observer === 'outbound' && !c.dst.workload && k !== undefined ? calleeOf.get(k) : undefined;
-    const src = nodeFor(c.src);
-    const dst = nodeFor(twin ?? c.dst);
+    // Inbound records with an outbound twin were skipped above: only an outbound record has one here.
+    const answered = c.observer === 'outbound' && k !== undefined ? answeredBy.get(k) : undefined;
+    const callee = { ...c.dst, ...(answered?.pod !== undefined ? { pod: answered.pod } : {}), ...(answered?.node !== undefined ? { node: answered.node } : {}) };
+    out.push({ call: c, src: nodeFor(c.src), dst: nodeFor(twin ?? c.dst), callee, twinned: answered !== undefined });
+  }
+  return out;
+}
+
+export function buildServiceMap(calls: readonly CallSummary[], window: { since: bigint; until: bigint; truncated?: boolean }): ServiceMap {
+  const nodes = new Map<string, ServiceMapNode>();
+  const edges = new Map<string, { source: string; target: string; protocols: Set<string>; latencies: number[]; errors: number; stats: EdgeStatsAccumulator }>();
+  for (const { call: c, src, dst, callee } of resolveCalls(calls)) {
     if (!nodes.has(src.id)) nodes.set(src.id, src);
     if (!nodes.has(dst.id)) nodes.set(dst.id, dst);
     const edgeKey = `${src.id}\u0000${dst.id}`;
     let edge = edges.get(edgeKey);
     if (edge === undefined) {
-      edge = { source: src.id, target: dst.id, protocols: new Set(), latencies: [], errors: 0 };
+      edge = { source: src.id, target: dst.id, protocols: new Set(), latencies: [], errors: 0, stats: createEdgeStats() };
       edges.set(edgeKey, edge);
     }
     edge.protocols.add(c.protocol);
     edge.latencies.push(c.elapsed_us / 1000);
     if (isErrorCall(c)) edge.errors++;
+    edge.stats.add(c, callee);
   }
   const seconds = Math.max(Number(window.until - window.since) / 1e9, 1e-9);
   const out: ServiceMapEdge[] = [...edges.values()].map((e) => {
@@ -113,6 +141,7 @@ export function buildServiceMap(calls: readonly CallSummary[], window: { since: 
       error_rate: round3(e.errors / sorted.length),
       p50_ms: round3(percentile(sorted, 50)),
       p99_ms: round3(percentile(sorted, 99)),
+      ...e.stats.result(),
     };
   });
   out.sort((a, b) => (a.source + '\u0000' + a.target < b.source + '\u0000' + b.target ? -1 : 1));

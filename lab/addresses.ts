@@ -27,6 +27,10 @@ export const SERVICE_PREFIX = '10.96';
 /** 10.96.0.1 is the API server's address in a real cluster; the lab starts after the usual DNS address. */
 export const FIRST_SERVICE_HOST = 11;
 
+/**
+ * The lab's node: pods land here unless their spec names another node (`spec.nodeName`); other
+ * names are published as nodes of their own (names only: the machine is one).
+ */
 export const NODE_NAME = 'lab';
 export const CLUSTER_DOMAIN = 'cluster.local';
 

@@ -5,8 +5,8 @@
  * objects are shaped as the API server returns them: Pods owned by ReplicaSets owned by
  * Deployments (names and `pod-template-hash` as the Deployment controller makes them),
  * Services with their ClusterIPs, EndpointSlices listing the pods that exist, labelled
- * Namespaces, and the one Node `lab`, whose InternalIP is the bridge address the kubelet-like
- * probes come from.
+ * Namespaces, the Node `lab`, whose InternalIP is the bridge address the kubelet-like probes
+ * come from, and a Node for every other node name the pods are placed on (name only).
  */
 import { presentEndpoints, type LabInventory, type LabInventoryPod, type LabInventoryService } from './lab-inventory.ts';
 import { stableUid } from './scenario.ts';
@@ -53,6 +53,17 @@ function nodeObject(node: LabInventory['node']): KubeJson {
       ],
       conditions: [{ type: 'Ready', status: 'True' }],
     },
+  };
+}
+
+/** A node that is a name only (see `LabInventory.otherNodes`): no address, so no record is ever attributed to it by IP. */
+function namedNodeObject(name: string): KubeJson {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, uid: stableUid(`node/${name}`), labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux' } },
+    spec: {},
+    status: { addresses: [{ type: 'Hostname', address: name }], conditions: [{ type: 'Ready', status: 'True' }] },
   };
 }
 
@@ -187,6 +198,7 @@ export function buildInventoryList(inventory: LabInventory, resourceVersion = 1)
     metadata: { resourceVersion: String(resourceVersion) },
     items: [
       nodeObject(inventory.node),
+      ...(inventory.otherNodes ?? []).map(namedNodeObject),
       ...inventory.namespaces.map(namespaceObject),
       ...replicaSetObjects(inventory.pods),
       ...inventory.pods.map((p) => podObject(p, inventory.node)),

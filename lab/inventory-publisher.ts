@@ -5,7 +5,7 @@
  */
 import { GATEWAY_IP, NODE_NAME, NODE_POD_PREFIX, NODE_POD_PREFIX_LENGTH } from './addresses.ts';
 import { buildInventoryList } from './inventory-list.ts';
-import type { LabInventory, LabInventoryPod } from './lab-inventory.ts';
+import { otherNodeNames, type LabInventory, type LabInventoryPod } from './lab-inventory.ts';
 import { buildMembershipFile } from './membership-file.ts';
 import type { AddressedScenario } from './scenario.ts';
 import { writeFileAtomic, type LabState, type PodState } from './state.ts';
@@ -31,11 +31,15 @@ export class InventoryPublisher {
 
   /** The lab's inventory now, as the controller and the collector should see it. */
   snapshot(): LabInventory {
+    const pods = this.state().pods.flatMap((p) => this.pods.get(`${p.namespace}/${p.name}`) ?? []);
+    const otherNodes = otherNodeNames(pods, NODE_NAME);
     return {
       node: { name: NODE_NAME, ip: GATEWAY_IP, podCIDR: `${NODE_POD_PREFIX}.0/${NODE_POD_PREFIX_LENGTH}` },
+      // Every node a pod is placed on is published, so that enrichment and the map can name it.
+      ...(otherNodes.length > 0 ? { otherNodes } : {}),
       namespaces: this.addressed.namespaces,
       services: this.addressed.services,
-      pods: this.state().pods.flatMap((p) => this.pods.get(`${p.namespace}/${p.name}`) ?? []),
+      pods,
     };
   }
 

@@ -45,7 +45,14 @@ export interface LabInventoryPod {
 }
 
 export interface LabInventory {
+  /** The lab's own node: the machine, whose bridge address is every pod's gateway. */
   node: { name: string; ip: string; podCIDR: string };
+  /**
+   * Further node names pods are placed on (`spec.nodeName` in the scenario), sorted. The machine
+   * is one, so these nodes have a name and no address or pod range of their own: they exist so
+   * that workloads can sit on distinct nodes and calls between them show as cross-node.
+   */
+  otherNodes?: readonly string[];
   namespaces: readonly LabInventoryNamespace[];
   services: readonly LabInventoryService[];
   /** Pods that exist (admitted), in creation order. */
@@ -58,4 +65,14 @@ export function presentEndpoints(port: LabInventoryServicePort, namespace: strin
     const pod = pods.find((p) => p.pod.metadata.namespace === namespace && p.pod.metadata.name === e.pod && p.ip === e.ip);
     return pod ? [{ pod, port: e.port }] : [];
   });
+}
+
+/** Node names the pods use other than `primary`, sorted (a pod without `spec.nodeName` is on `primary`). */
+export function otherNodeNames(pods: readonly LabInventoryPod[], primary: string): string[] {
+  const names = new Set<string>();
+  for (const p of pods) {
+    const name = p.pod.spec.nodeName;
+    if (name !== undefined && name !== '' && name !== primary) names.add(name);
+  }
+  return [...names].sort();
 }

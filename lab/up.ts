@@ -384,7 +384,8 @@ export class LabStarter {
       // Admission, as the API server does it for the ReplicaSet controller's create.
       const admitted = await admitPod(desired.pod, { url: this.webhookUrl, caPem: this.caPem });
       const pod: Pod = admitted.pod;
-      pod.spec.nodeName = NODE_NAME;
+      // A scenario may place a pod on a named node (cross-node calls); the rest land on the lab node.
+      pod.spec.nodeName ||= NODE_NAME;
       pod.spec.serviceAccountName ??= 'default';
       ps.injected = admitted.patch.length > 0;
       if (!ps.injected) ps.skipReasons = await reviewReasons(this.webhookLog, admitted.uid);

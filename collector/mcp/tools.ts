@@ -404,5 +404,70 @@ const whatChanged = defineTool({
   },
 });
 
+interface CoverageCountsJson {
+  calls: number;
+  parsed: Record<string, number>;
+  opaque: number;
+  app_tls: number;
+  unmeshed_peer: number;
+  unobserved_here: number;
+  capture_overflow: number;
+  truncated_bodies: number;
+}
+
+interface CoverageJson {
+  since: string;
+  until: string;
+  workloads: { id: string; kind: string; inbound: CoverageCountsJson; outbound: CoverageCountsJson; excluded: { known: boolean }; summary: string[] }[];
+  edges: (CoverageCountsJson & { source: string; target: string })[];
+  collector: { records_rejected: Record<string, number>; batches_rejected: Record<string, number>; streams_refused?: number; records_duplicate: number };
+  truncated: boolean;
+}
+
+/** Only the non-zero reasons: an agent reads what happened, not the list of what could. */
+const nonZero = (counts: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
+
+const coverage = defineTool({
+  name: 'coverage',
+  title: 'What meshtap can see',
+  description:
+    "What meshtap observes and what it misses, per workload and per edge, over a recent window — check this before concluding that a call did not happen or that a payload is absent. Per workload (namespace/workload): inbound and outbound call counts with parsed (calls decoded, by protocol), opaque (tcp: no protocol recognised, timing and bytes only), app_tls (the app's own TLS: handshake metadata only, no payloads), unmeshed_peer (the other end has no meshtap sidecar, so only this side was observed: inbound from unmeshed clients, outbound to unmeshed servers), unobserved_here (the reverse: this end has no sidecar, only the peer saw the call), capture_overflow (capture fell behind and cut the call; bytes were still forwarded), truncated_bodies (a body over the capture limit), excluded (ports/CIDRs excluded from capture by the pod's meshtap.io/exclude-* annotations; known=false means unknown, not none), and summary sentences in plain language. Also the collector's own refusals since it started (records_rejected, batches_rejected by reason). Optional workload narrows to one (namespace/workload or workload).",
+  inputSchema: {
+    window: z.string().max(64).optional().describe('How far back: a duration (30s, 15m, 2h, 1d; default 15m) or an RFC 3339 start time (2025-11-24T16:00:00Z).'),
+    workload: z.string().max(256).optional().describe('Only this workload: "namespace/workload" (shop/payment) or a bare workload name.'),
+    limit: z.number().int().min(1).max(500).default(50).describe('Most workloads and most edges to return (default 50; those with the most calls first).'),
+  },
+  async run({ window, workload, limit }, ctx) {
+    const answer = await ctx.api.get('/api/coverage', { since: window });
+    if (answer.status !== 200) return answerProblem(answer);
+    const cov = answer.body as CoverageJson;
+    const matches = (id: string): boolean => workload === undefined || id === workload || id.endsWith(`/${workload}`);
+    const total = (w: { inbound: CoverageCountsJson; outbound: CoverageCountsJson }) => w.inbound.calls + w.outbound.calls;
+    const workloads = cov.workloads.filter((w) => matches(w.id)).sort((a, b) => total(b) - total(a));
+    const edges = cov.edges.filter((e) => matches(e.source) || matches(e.target)).sort((a, b) => b.calls - a.calls);
+    if (workload !== undefined && workloads.length === 0) return fail(`no calls of workload ${JSON.stringify(workload)} in this window (workloads seen: ${cov.workloads.map((w) => w.id).slice(0, 20).join(', ') || 'none'})`);
+    return ok(
+      withoutUndefined({
+        since: isoTime(cov.since),
+        until: isoTime(cov.until),
+        workloads: workloads.slice(0, limit).map((w) => ({ workload: w.id, kind: w.kind, summary: w.summary, inbound: w.inbound, outbound: w.outbound, excluded: w.excluded })),
+        edges: edges.slice(0, limit).map(({ source, target, ...counts }) => ({ edge: `${source} → ${target}`, ...counts })),
+        collector_refused_since_start: withoutUndefined({
+          records_rejected: nonZero(cov.collector.records_rejected),
+          batches_rejected: nonZero(cov.collector.batches_rejected),
+          streams_refused: cov.collector.streams_refused ? cov.collector.streams_refused : undefined,
+        }),
+        note: [
+          workloads.length > limit ? `${workloads.length - limit} quieter workloads left out (raise limit)` : undefined,
+          edges.length > limit ? `${edges.length - limit} quieter edges left out (raise limit)` : undefined,
+          cov.truncated ? 'the window held more calls than the collector reads: the newest were used' : undefined,
+        ]
+          .filter(Boolean)
+          .join('; ') || undefined,
+      }),
+    );
+  },
+});
+
 /** In the order an MCP client lists them: the call search first. */
-export const MCP_TOOLS: readonly McpTool[] = Object.freeze([searchCalls, getCall, serviceMap, getTrace, edgeSummary, whatChanged]);
+export const MCP_TOOLS: readonly McpTool[] = Object.freeze([searchCalls, getCall, serviceMap, getTrace, edgeSummary, whatChanged, coverage]);

@@ -88,9 +88,37 @@ function storeError(message: string, cause: unknown): MeshtapError {
   return new MeshtapError(COL_ERR_STORE, `${message}: ${(cause as Error).message}`, { cause });
 }
 
+/**
+ * Summary fields that have no column of their own, read from the record's JSON in one
+ * `json_extract` (one parse per row, answered as a JSON array in this order): adding columns
+ * would need a schema migration for numbers only the service map and coverage read.
+ */
+const SUMMARY_JSON_PATHS = ['$.attempt', '$.connection', '$.request.truncated', '$.response.truncated', '$.tls.app_tls.sni', '$.tls.app_tls.version', '$.tls.app_tls'] as const;
+
 const SUMMARY_COLUMNS =
   'id, protocol, observer, connection_id, ordinal, start_ns, elapsed_us, status_code, grpc_status, error, mesh, ' +
-  ['src', 'dst'].flatMap((side) => ['ip', 'namespace', 'pod', 'workload', 'workload_kind', 'service', 'node'].map((f) => `${side}_${f}`)).join(', ');
+  ['src', 'dst'].flatMap((side) => ['ip', 'namespace', 'pod', 'workload', 'workload_kind', 'service', 'node'].map((f) => `${side}_${f}`)).join(', ') +
+  `, json_extract(record, ${SUMMARY_JSON_PATHS.map((p) => `'${p}'`).join(', ')}) AS summary_json`;
+
+type SummaryJson = [number | null, CallSummary['connection'] | null, boolean | null, boolean | null, string | null, string | null, object | null];
+
+/** The JSON-held summary fields onto `s`; a row whose JSON cannot be read keeps the column fields only. */
+function addJsonFields(s: CallSummary, text: SQLInputValue): void {
+  if (typeof text !== 'string') return;
+  let v: SummaryJson;
+  try {
+    v = JSON.parse(text) as SummaryJson;
+  } catch {
+    return;
+  }
+  if (!Array.isArray(v)) return;
+  const [attempt, connection, requestTruncated, responseTruncated, sni, version, appTls] = v;
+  if (typeof attempt === 'number') s.attempt = attempt;
+  if (connection !== null && typeof connection === 'object') s.connection = connection;
+  if (requestTruncated !== null) s.request = { truncated: requestTruncated === true };
+  if (responseTruncated !== null) s.response = { truncated: responseTruncated === true };
+  if (appTls !== null) s.tls.app_tls = { ...(typeof sni === 'string' ? { sni } : {}), ...(typeof version === 'string' ? { version } : {}) };
+}
 
 type Row = Record<string, SQLInputValue>;
 
@@ -118,6 +146,7 @@ function summaryFromRow(row: Row): CallSummary {
   if (row.status_code !== null) s.status_code = Number(row.status_code);
   if (row.grpc_status !== null) s.grpc_status = Number(row.grpc_status);
   if (row.error !== null) s.error = row.error as string;
+  addJsonFields(s, row.summary_json);
   return s;
 }
 

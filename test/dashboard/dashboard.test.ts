@@ -149,7 +149,7 @@ void t.test('the trace link opens a waterfall with the hops nested under the che
   await session.screenshot('06-trace');
 });
 
-void t.test("the service map draws the shop's edges; clicking one filters the stream to it", async (t) => {
+void t.test("the service map draws the shop's edges; an edge's panel links to its calls in the stream", async (t) => {
   const { page } = session;
   const map = (await (await fetch(`${backend.baseUrl}api/servicemap`)).json()) as { nodes: Array<{ id: string; workload?: string }> };
   const idOf = (workload: string) => map.nodes.find((n) => n.workload === workload)?.id;
@@ -167,6 +167,7 @@ void t.test("the service map draws the shop's edges; clicking one filters the st
   await session.screenshot('07-service-map');
 
   await page.locator(`g.edge[data-source="${idOf('gateway')}"][data-target="${idOf('payment')}"] path.edge-hit`).click({ force: true });
+  await page.locator('aside.edge-panel a.edge-calls-link').click();
   await page.waitForURL(/#\/calls\?filter=/);
   const expected = records.filter((r) => r.src.workload === 'gateway' && r.dst.workload === 'payment').map((r) => r.id).sort();
   await waitFor('edge calls', async () => JSON.stringify((await rowIds()).sort()) === JSON.stringify(expected));

@@ -10,6 +10,7 @@ void t.test('parses every route, filter included', async (t) => {
   t.same(r.parseRoute('#/calls?filter=status_code+%3E%3D+500'), { view: 'calls', filter: 'status_code >= 500' });
   t.same(r.parseRoute('#/calls/rec%2F1?filter=http'), { view: 'calls', callId: 'rec/1', filter: 'http' });
   t.same(r.parseRoute('#/map'), { view: 'map' });
+  t.same(r.parseRoute('#/coverage'), { view: 'coverage' });
   t.same(r.parseRoute('#/trace/4bf92f3577b34da6a3ce929d0e0e4736'), { view: 'trace', traceId: '4bf92f3577b34da6a3ce929d0e0e4736' });
   t.same(r.parseRoute('#/nope/x'), { view: 'not-found', hash: '/nope/x' });
   t.same(r.parseRoute('#/calls/%E0%A4%A'), { view: 'calls', callId: '%E0%A4%A', filter: undefined }, 'a broken escape is kept as is');
@@ -20,6 +21,7 @@ void t.test('formats routes that parse back to themselves', async (t) => {
     { view: 'calls', filter: undefined },
     { view: 'calls', callId: 'a b/c', filter: 'path == "/x?y=1&z"' },
     { view: 'map' },
+    { view: 'coverage' },
     { view: 'trace', traceId: 'abc' },
   ]) {
     t.same(r.parseRoute(r.formatRoute(route)), route);

@@ -112,7 +112,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-const EXPECTED_TOOLS = ['search_calls', 'get_call', 'service_map', 'get_trace', 'edge_summary', 'what_changed'];
+const EXPECTED_TOOLS = ['search_calls', 'get_call', 'service_map', 'get_trace', 'edge_summary', 'what_changed', 'coverage'];
 
 /** What both transports must answer the same way. */
 async function exercise(t: Test, client: Client): Promise<void> {

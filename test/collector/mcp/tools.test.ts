@@ -175,7 +175,7 @@ void t.test('meshtap mcp --help and usage errors', async (t) => {
   const closed = spawnSync(node, ['bin/meshtap.ts', 'mcp', '--collector', 'http://127.0.0.1:9', '--token', 'x'], { cwd: repo, encoding: 'utf8', input: '', timeout: 20_000 });
   t.equal(closed.status, 0, 'exit 0 when the client closes stdin');
   t.equal(closed.stdout, '', 'nothing but protocol on stdout');
-  t.match(closed.stderr, /meshtap mcp: serving 6 tools over stdio for the collector at http:\/\/127\.0\.0\.1:9\//);
+  t.match(closed.stderr, /meshtap mcp: serving 7 tools over stdio for the collector at http:\/\/127\.0\.0\.1:9\//);
 });
 
 void t.test('search_calls returns calls: a meshed call once with both views, a retry chain with its attempts', async (t) => {

@@ -8,6 +8,7 @@ import { createCallFeed } from './call-feed.js';
 import { DetailPanel } from './detail-view.js';
 import { MapView } from './map-view.js';
 import { OffendersView } from './offenders-view.js';
+import { CoverageView } from './coverage-view.js';
 import { parseRoute } from './router.js';
 import { StreamView } from './stream-view.js';
 import { TraceView } from './trace-view.js';
@@ -44,7 +45,7 @@ function App() {
     if (route.view === 'calls' && feed.state.version === 0) void feed.setFilter(route.filter ?? '');
   }, [route]);
   useEffect(() => {
-    document.title = route.view === 'map' ? 'Service map · meshtap' : route.view === 'offenders' ? 'Worst offenders · meshtap' : route.view === 'trace' ? `Trace ${route.traceId.slice(0, 8)} · meshtap` : 'Calls · meshtap';
+    document.title = route.view === 'map' ? 'Service map · meshtap' : route.view === 'offenders' ? 'Worst offenders · meshtap' : route.view === 'coverage' ? 'Coverage · meshtap' : route.view === 'trace' ? `Trace ${route.traceId.slice(0, 8)} · meshtap` : 'Calls · meshtap';
   }, [route]);
 
   const current = route.view === 'calls' ? 'calls' : route.view;
@@ -55,6 +56,7 @@ function App() {
         <a href="#/calls" aria-current=${current === 'calls' ? 'page' : undefined}>Calls</a>
         <a href="#/map" aria-current=${current === 'map' ? 'page' : undefined}>Service map</a>
         <a href="#/offenders" aria-current=${current === 'offenders' ? 'page' : undefined}>Offenders</a>
+        <a href="#/coverage" aria-current=${current === 'coverage' ? 'page' : undefined}>Coverage</a>
       </nav>
     </header>
     <main id="main" class=${`view-${route.view}`}>
@@ -69,6 +71,8 @@ function App() {
           ? html`<${MapView} />`
           : route.view === 'offenders'
             ? html`<${OffendersView} />`
+          : route.view === 'coverage'
+            ? html`<${CoverageView} />`
           : route.view === 'trace'
             ? html`<${TraceView} traceId=${route.traceId} />`
             : html`<p class="empty">Nothing at <code>#${route.hash}</code>. <a href="#/calls">Back to the calls</a>.</p>`}

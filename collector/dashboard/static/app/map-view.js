@@ -1,10 +1,14 @@
-// The service map: workloads and the calls between them over a time window, as SVG.
+// The service map: workloads grouped by namespace and the calls between them over a time
+// window, as SVG. Edges carry a short label where it fits; hovering shows a card with more,
+// clicking opens a side panel with every number and a link to the edge's calls. Calls crossing
+// nodes are dashed; a callee whose replicas share the load unevenly is marked hot.
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { getServiceMap } from './api.js';
-import { edgeFilter, errorBand, formatMs, formatPercent, formatRate } from './format.js';
-import { layoutServiceMap } from './layout.js';
-import { formatRoute } from './router.js';
+import { errorBand } from './format.js';
+import { EdgePanel } from './edge-panel.js';
+import { edgeHoverLines, edgeLabel } from './map-edge.js';
+import { layoutGroupedMap } from './map-layout.js';
 
 const WINDOWS = [
   ['5m', 5 * 60],
@@ -15,15 +19,15 @@ const WINDOWS = [
 const REFRESH_MS = 5000;
 
 /**
- * @typedef {{ id: string, namespace?: string, workload?: string, kind?: string }} MapNode
- * @typedef {{ source: string, target: string, protocols?: string[], requests?: number, rate_per_s?: number,
- *   errors?: number, error_rate?: number, p50_ms?: number, p99_ms?: number }} MapEdge
+ * @typedef {import('./map-edge.js').MapNode} MapNode
+ * @typedef {import('./map-edge.js').MapEdge} MapEdge
  */
 
 export function MapView() {
   const [windowSeconds, setWindowSeconds] = useState(15 * 60);
   const [data, setData] = useState(/** @type {{ nodes: MapNode[], edges: MapEdge[] } | undefined} */ (undefined));
   const [error, setError] = useState(/** @type {string | undefined} */ (undefined));
+  const [selected, setSelected] = useState(/** @type {string | undefined} */ (undefined));
 
   useEffect(() => {
     const controller = new AbortController();
@@ -47,8 +51,9 @@ export function MapView() {
     };
   }, [windowSeconds]);
 
+  const selectedEdge = data?.edges.find((e) => edgeKey(e) === selected);
   return html`
-    <section class="map-view" aria-label="Service map">
+    <section class=${`map-view${selectedEdge ? ' with-panel' : ''}`} aria-label="Service map">
       <div class="toolbar">
         <h2 class="view-title">Service map</h2>
         <div class="segmented" role="group" aria-label="Time window">
@@ -60,66 +65,127 @@ export function MapView() {
           <span class="legend-item healthy">no errors</span>
           <span class="legend-item degraded">${'<'} 5% errors</span>
           <span class="legend-item failing">≥ 5% errors</span>
+          <span class="legend-item cross-node">cross-node</span>
+          <span class="legend-hot">hot replica</span>
         </div>
       </div>
       ${error ? html`<p class="notice error">${error}</p>` : null}
-      ${data ? (data.nodes.length === 0 && data.edges.length === 0 ? html`<p class="empty">No calls in this window.</p>` : html`<${MapSvg} data=${data} />`) : html`<p class="muted">Loading…</p>`}
+      <div class="map-body">
+        ${data
+          ? data.nodes.length === 0 && data.edges.length === 0
+            ? html`<p class="empty">No calls in this window.</p>`
+            : html`<${MapSvg} data=${data} selected=${selected} onSelect=${setSelected} />`
+          : html`<p class="muted">Loading…</p>`}
+        ${selectedEdge && data ? html`<${EdgePanel} edge=${selectedEdge} nodes=${data.nodes} onClose=${() => setSelected(undefined)} />` : null}
+      </div>
     </section>
   `;
 }
 
-/** @param {{ data: { nodes: MapNode[], edges: MapEdge[] } }} props */
-function MapSvg({ data }) {
-  const layout = layoutServiceMap(data.nodes, data.edges);
+/** @param {{ source: string, target: string }} e */
+const edgeKey = (e) => `${e.source}\u0000${e.target}`;
+
+/** @param {{ data: { nodes: MapNode[], edges: MapEdge[] }, selected?: string, onSelect: (key: string | undefined) => void }} props */
+function MapSvg({ data, selected, onSelect }) {
+  const [hovered, setHovered] = useState(/** @type {string | undefined} */ (undefined));
+  const layout = layoutGroupedMap(
+    data.nodes,
+    data.edges.map((e) => ({ source: e.source, target: e.target, label: edgeLabel(e) })),
+  );
   const byId = new Map(data.nodes.map((n) => [n.id, n]));
-  /** @param {MapEdge} e */
-  const open = (e) => {
-    location.hash = formatRoute({ view: 'calls', filter: edgeFilter(e, data.nodes) });
-  };
+  // A callee is hot when any edge into it leans on some replicas more than the others.
+  /** @type {Map<string, string[]>} */
+  const hotPods = new Map();
+  for (const e of data.edges) if ((e.hot_replicas ?? []).length > 0) hotPods.set(e.target, [...new Set([...(hotPods.get(e.target) ?? []), ...(e.hot_replicas ?? [])])]);
+  const hoveredIndex = data.edges.findIndex((e) => edgeKey(e) === hovered);
+  const hoverEdge = hoveredIndex === -1 ? undefined : data.edges[hoveredIndex];
+  const hoverAt = hoveredIndex === -1 ? undefined : hoverPoint(layout.edges[hoveredIndex], layout.nodes);
   return html`
     <div class="map-scroller">
-      <svg class="service-map" width=${layout.width} height=${layout.height + 24} viewBox=${`0 0 ${layout.width} ${layout.height + 24}`} role="group" aria-label="Workloads and calls">
+      <div class="map-canvas" style=${{ width: `${layout.width}px`, height: `${layout.height}px` }}>
+      <svg class="service-map" width=${layout.width} height=${layout.height} viewBox=${`0 0 ${layout.width} ${layout.height}`} role="group" aria-label="Workloads and calls">
         <defs>
           ${['healthy', 'degraded', 'failing', 'idle'].map(
             (band) => html`<marker id=${`arrow-${band}`} class=${`arrow ${band}`} viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" /></marker>`,
           )}
         </defs>
+        <g class="groups">
+          ${layout.groups.map(
+            (g) => html`<g class="ns-group" data-namespace=${g.namespace}>
+              <rect x=${g.x} y=${g.y} width=${g.width} height=${g.height} rx="12" />
+              <text class="ns-name" x=${g.x + 12} y=${g.y + 18}>${g.namespace || 'outside the cluster'}</text>
+            </g>`,
+          )}
+        </g>
         <g class="edges">
           ${layout.edges.map((pe, i) => {
             const e = data.edges[i];
+            const key = edgeKey(e);
             const band = errorBand(e.error_rate);
-            const label = `${formatRate(e.rate_per_s)} · ${formatPercent(e.error_rate)} err · p50 ${formatMs(e.p50_ms)} · p99 ${formatMs(e.p99_ms)}`;
             const name = `${byId.get(e.source)?.workload ?? e.source} to ${byId.get(e.target)?.workload ?? e.target}`;
+            const open = () => onSelect(selected === key ? undefined : key);
             return html`<g
-              class=${`edge ${band}`}
+              class=${`edge ${band}${e.cross_node ? ' cross-node' : ''}${selected === key ? ' selected' : ''}`}
               data-source=${e.source}
               data-target=${e.target}
-              role="link"
+              role="button"
               tabindex="0"
-              aria-label=${`Calls from ${name}: ${label}`}
-              onClick=${() => open(e)}
-              onKeyDown=${(/** @type {KeyboardEvent} */ ev) => (ev.key === 'Enter' || ev.key === ' ') && (ev.preventDefault(), open(e))}
+              aria-pressed=${selected === key ? 'true' : 'false'}
+              aria-label=${`Calls from ${name}: ${edgeLabel(e)}. Open details`}
+              onClick=${open}
+              onMouseEnter=${() => setHovered(key)}
+              onMouseLeave=${() => setHovered((h) => (h === key ? undefined : h))}
+              onFocus=${() => setHovered(key)}
+              onBlur=${() => setHovered((h) => (h === key ? undefined : h))}
+              onKeyDown=${(/** @type {KeyboardEvent} */ ev) => (ev.key === 'Enter' || ev.key === ' ') && (ev.preventDefault(), open())}
             >
-              <title>${name}\n${e.requests ?? 0} requests, ${e.errors ?? 0} errors\n${label}${e.protocols?.length ? `\n${e.protocols.join(', ')}` : ''}</title>
+              <title>${name}\n${edgeHoverLines(e).slice(0, -1).join('\n')}</title>
               <path class="edge-hit" d=${pe.path} />
               <path class="edge-line" d=${pe.path} marker-end=${`url(#arrow-${band})`} style=${{ strokeWidth: `${edgeWidth(e.rate_per_s)}px` }} />
-              <text class="edge-label" x=${pe.labelX} y=${pe.labelY} text-anchor="middle">${formatRate(e.rate_per_s)} · ${formatPercent(e.error_rate)} · p99 ${formatMs(e.p99_ms)}</text>
+              ${pe.label
+                ? html`<text class="edge-label" x=${pe.label.x + pe.label.width / 2} y=${pe.label.y + pe.label.height - 4} text-anchor="middle">${pe.label.text}</text>`
+                : null}
             </g>`;
           })}
         </g>
         <g class="nodes">
           ${layout.nodes.map((pn) => {
             const n = byId.get(pn.id);
-            return html`<g class="node" data-id=${pn.id} transform=${`translate(${pn.x} ${pn.y})`}>
+            const hot = hotPods.get(pn.id);
+            return html`<g class=${`node${hot ? ' hot' : ''}`} data-id=${pn.id} data-namespace=${pn.namespace} transform=${`translate(${pn.x} ${pn.y})`}>
               <rect width=${pn.width} height=${pn.height} rx="10" />
-              <text class="node-name" x="12" y="21">${truncate(n?.workload ?? pn.id, 20)}</text>
-              <text class="node-meta" x="12" y="38">${truncate([n?.namespace, n?.kind].filter(Boolean).join(' · ') || 'unknown peer', 26)}</text>
+              <text class="node-name" x="12" y="21">${truncate(n?.workload ?? pn.id, hot ? 15 : 20)}</text>
+              <text class="node-meta" x="12" y="38">${truncate(n?.kind ?? 'unknown peer', 24)}</text>
+              ${hot
+                ? html`<g class="hot-mark"><title>${`Hot replica${hot.length > 1 ? 's' : ''}: ${hot.join(', ')} take more than their share of calls`}</title><circle cx=${pn.width - 14} cy="14" r="6" /></g>`
+                : null}
             </g>`;
           })}
         </g>
       </svg>
+      ${hoverEdge && hoverAt
+        ? html`<div class="edge-hover" role="tooltip" style=${{ left: `${hoverAt[0]}px`, top: `${hoverAt[1]}px` }}>
+            <strong>${byId.get(hoverEdge.source)?.workload ?? hoverEdge.source} → ${byId.get(hoverEdge.target)?.workload ?? hoverEdge.target}</strong>
+            ${edgeHoverLines(hoverEdge).map((l) => html`<div>${l}</div>`)}
+          </div>`
+        : null}
+      </div>
     </div>
   `;
+}
+
+/**
+ * Where the hover card goes: at the edge's label, else midway between its nodes.
+ * @param {import('./map-layout.js').PlacedMapEdge} pe
+ * @param {import('./map-layout.js').PlacedMapNode[]} nodes
+ * @returns {[number, number] | undefined}
+ */
+function hoverPoint(pe, nodes) {
+  if (pe.label) return [pe.label.x, pe.label.y + pe.label.height + 4];
+  const a = nodes.find((n) => n.id === pe.source);
+  const b = nodes.find((n) => n.id === pe.target);
+  if (!a || !b) return undefined;
+  return [(a.x + a.width + b.x) / 2, (a.y + b.y + a.height) / 2 + 8];
 }
 
 /** Thicker for busier edges, on a log scale so one hot edge does not dwarf the rest. */

@@ -1,8 +1,8 @@
-// Hash routes: #/calls, #/calls/<id>, #/map, #/offenders, #/trace/<id>; the stream's filter rides along
+// Hash routes: #/calls, #/calls/<id>, #/map, #/offenders, #/coverage, #/trace/<id>; the stream's filter rides along
 // as ?filter= so a link (from a map edge, or pasted in a chat at 3 AM) opens the same view.
 
 /**
- * @typedef {{ view: 'calls', callId?: string, filter?: string } | { view: 'map' } | { view: 'offenders' } | { view: 'trace', traceId: string } | { view: 'not-found', hash: string }} Route
+ * @typedef {{ view: 'calls', callId?: string, filter?: string } | { view: 'map' } | { view: 'offenders' } | { view: 'coverage' } | { view: 'trace', traceId: string } | { view: 'not-found', hash: string }} Route
  */
 
 /**
@@ -20,6 +20,7 @@ export function parseRoute(hash) {
   if (parts[0] === 'calls' && parts.length === 2) return { view: 'calls', callId: parts[1], filter };
   if (parts[0] === 'map' && parts.length === 1) return { view: 'map' };
   if (parts[0] === 'offenders' && parts.length === 1) return { view: 'offenders' };
+  if (parts[0] === 'coverage' && parts.length === 1) return { view: 'coverage' };
   if (parts[0] === 'trace' && parts.length === 2) return { view: 'trace', traceId: parts[1] };
   return { view: 'not-found', hash: raw };
 }
@@ -40,6 +41,7 @@ function safeDecode(s) {
 export function formatRoute(route) {
   if (route.view === 'map') return '#/map';
   if (route.view === 'offenders') return '#/offenders';
+  if (route.view === 'coverage') return '#/coverage';
   if (route.view === 'trace') return `#/trace/${encodeURIComponent(route.traceId)}`;
   if (route.view === 'calls') {
     const base = route.callId ? `#/calls/${encodeURIComponent(route.callId)}` : '#/calls';

@@ -1,0 +1,55 @@
+/**
+ * Coverage in words: a few short sentences per workload saying what meshtap does not see of
+ * it and why, for the dashboard panel and the MCP tool. Only what applies is said; a workload
+ * seen in full gets one sentence saying so. Pure.
+ */
+import type { CaptureExclusions, CoverageCounts, ExclusionsKnown } from './coverage.ts';
+
+const percent = (n: number, of: number): string => {
+  const p = (n / of) * 100;
+  return p >= 10 || p === 0 ? `${Math.round(p)}%` : p >= 1 ? `${p.toFixed(1)}%` : '<1%';
+};
+
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+export function describeExclusions(e: CaptureExclusions): string {
+  const parts = [
+    e.inbound_ports.length > 0 ? `inbound ports ${e.inbound_ports.join(', ')}` : '',
+    e.outbound_ports.length > 0 ? `outbound ports ${e.outbound_ports.join(', ')}` : '',
+    e.outbound_cidrs.length > 0 ? `outbound CIDRs ${e.outbound_cidrs.join(', ')}` : '',
+  ].filter((p) => p !== '');
+  return parts.length === 0 ? 'Nothing is excluded from capture by configuration.' : `Excluded from capture by configuration (never seen): ${parts.join('; ')}.`;
+}
+
+/** The sentences for one workload's inbound and outbound counts and exclusions. */
+export function describeWorkloadCoverage(w: { kind: string; inbound: CoverageCounts; outbound: CoverageCounts; excluded: ExclusionsKnown }): string[] {
+  const out: string[] = [];
+  const { inbound, outbound } = w;
+  if (inbound.unmeshed_peer > 0) {
+    out.push(`${percent(inbound.unmeshed_peer, inbound.calls)} of inbound calls come from unmeshed peers — their client side is not observed.`);
+  }
+  if (outbound.unmeshed_peer > 0) {
+    out.push(`${percent(outbound.unmeshed_peer, outbound.calls)} of outbound calls go to unmeshed servers — their server side is not observed.`);
+  }
+  const meshed = w.kind !== 'External' && w.kind !== 'Node';
+  if (meshed && outbound.unobserved_here > 0) {
+    out.push(`${percent(outbound.unobserved_here, outbound.calls)} of outbound calls were recorded only by the server's sidecar — this end has no meshtap sidecar, so its own view of them is missing.`);
+  }
+  if (meshed && inbound.unobserved_here > 0) {
+    out.push(`${percent(inbound.unobserved_here, inbound.calls)} of inbound calls were recorded only by the caller's sidecar — this end has no meshtap sidecar, so its own view of them is missing.`);
+  }
+  const all = inbound.calls + outbound.calls;
+  const opaque = inbound.opaque + outbound.opaque;
+  if (opaque > 0) out.push(`${percent(opaque, all)} of calls are opaque TCP (no protocol recognised): timing and byte counts only.`);
+  const tls = inbound.app_tls + outbound.app_tls;
+  if (tls > 0) out.push(`${percent(tls, all)} of calls use the application's own TLS: handshake metadata only (SNI, version), no payloads.`);
+  const overflow = inbound.capture_overflow + outbound.capture_overflow;
+  if (overflow > 0) out.push(`${plural(overflow, 'call')} lost part of ${overflow === 1 ? 'its' : 'their'} capture because capture fell behind (capture_overflow); the traffic itself was forwarded.`);
+  const truncated = inbound.truncated_bodies + outbound.truncated_bodies;
+  if (truncated > 0) out.push(`${plural(truncated, 'call')} had a body larger than the capture limit: the body is cut, its true size kept.`);
+  if (out.length === 0 && all > 0) out.push('Every call in this window was parsed in full on both sides.');
+  if (!meshed) out.push('Not a meshed workload: seen only through the calls of meshed peers.');
+  else if (w.excluded.known) out.push(describeExclusions(w.excluded));
+  else out.push('Exclusions by configuration: unknown (the inventory does not carry the pods’ meshtap.io/exclude-* annotations).');
+  return out;
+}

@@ -1,0 +1,203 @@
+/**
+ * The service map and coverage views in Debian's Chromium against a real collector fed over
+ * gRPC: namespaces drawn as boxes holding their workloads, edge labels that never overlap
+ * (measured on the rendered page), hover and click details, dashed cross-node edges, a hot
+ * replica, and the coverage panel's sentences and table.
+ */
+import t from 'tap';
+import type { CallRecord, Endpoint } from '../../record/record.ts';
+import { openBrowser, startDashboardBackend, waitFor, type BrowserSession, type DashboardBackend } from './harness.ts';
+
+type Box = { x: number; y: number; width: number; height: number };
+const overlap = (a: Box, b: Box) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+const inside = (a: Box, b: Box) => a.x >= b.x - 0.5 && a.y >= b.y - 0.5 && a.x + a.width <= b.x + b.width + 0.5 && a.y + a.height <= b.y + b.height + 0.5;
+
+const W: Record<string, Partial<Endpoint> & { ip: string }> = {
+  loadgen: { ip: '10.244.0.20', namespace: 'shop', workload: 'loadgen', pod: 'loadgen-1', node: 'lab' },
+  frontend: { ip: '10.244.0.21', namespace: 'shop', workload: 'frontend', pod: 'frontend-1', node: 'lab' },
+  gateway: { ip: '10.244.0.22', namespace: 'shop', workload: 'gateway', pod: 'gateway-1', node: 'lab' },
+  auth: { ip: '10.244.0.23', namespace: 'shop', workload: 'auth', pod: 'auth-1', node: 'lab' },
+  catalog: { ip: '10.244.0.24', namespace: 'shop', workload: 'catalog', pod: 'catalog-1', node: 'lab-2' },
+  orders: { ip: '10.244.0.25', namespace: 'shop', workload: 'orders', pod: 'orders-1', node: 'lab' },
+  inventory: { ip: '10.244.0.26', namespace: 'shop', workload: 'inventory', pod: 'inventory-1', node: 'lab' },
+  redis: { ip: '10.244.0.30', namespace: 'infra', workload: 'redis', pod: 'redis-0', node: 'lab' },
+  postgres: { ip: '10.244.0.31', namespace: 'infra', workload: 'postgres', pod: 'postgres-0', node: 'lab' },
+  legacy: { ip: '10.244.0.40', namespace: 'legacy', workload: 'legacy-client', pod: 'legacy-client-1', node: 'lab' },
+};
+const PAYMENT_PODS = [
+  { ip: '10.244.0.50', pod: 'payment-a', node: 'lab-2' },
+  { ip: '10.244.0.51', pod: 'payment-b', node: 'lab' },
+  { ip: '10.244.0.52', pod: 'payment-c', node: 'lab' },
+];
+
+let n = 0;
+function record(baseNs: bigint, observer: 'outbound' | 'inbound', conn: string, src: Partial<Endpoint> & { ip: string }, dst: Partial<Endpoint> & { ip: string }, over: Partial<CallRecord> = {}): CallRecord {
+  const start = baseNs + BigInt(n++) * 1_000_000n;
+  return {
+    id: `map-${n}`,
+    protocol: 'http',
+    observer,
+    connection_id: conn,
+    ordinal: 0,
+    start,
+    end: start + 2_000_000n,
+    elapsed_us: 2000,
+    src: { port: 40000, ...src },
+    dst: { port: 8080, ...dst },
+    tls: { mesh: over.tls?.mesh ?? true },
+    method: 'GET',
+    path: '/x',
+    status_code: 200,
+    bytes_in: 10,
+    bytes_out: 20,
+    redacted: [],
+    sensitive: [],
+    ...over,
+  };
+}
+
+/** A meshed call: the caller's outbound record and the callee's inbound twin. */
+function meshed(baseNs: bigint, from: string, to: Partial<Endpoint> & { ip: string }, over: Partial<CallRecord> = {}): CallRecord[] {
+  const conn = `c-${n}`;
+  return [record(baseNs, 'outbound', conn, W[from], to, over), record(baseNs, 'inbound', conn, { ip: W[from].ip }, to, over)];
+}
+
+function dataset(baseNs: bigint): CallRecord[] {
+  const out: CallRecord[] = [];
+  const pairs: Array<[string, string]> = [
+    ['loadgen', 'frontend'],
+    ['frontend', 'gateway'],
+    ['gateway', 'auth'],
+    ['gateway', 'catalog'],
+    ['gateway', 'orders'],
+    ['gateway', 'inventory'],
+    ['frontend', 'catalog'],
+    ['catalog', 'redis'],
+    ['auth', 'redis'],
+    ['inventory', 'redis'],
+    ['orders', 'postgres'],
+  ];
+  for (const [from, to] of pairs) for (let i = 0; i < 3; i++) out.push(...meshed(baseNs, from, W[to]));
+  // gateway → payment: 10 calls, 8 answered by payment-a (hot, on lab-2: cross-node), one 503.
+  for (let i = 0; i < 10; i++) {
+    const pod = PAYMENT_PODS[i < 8 ? 0 : i - 7];
+    out.push(...meshed(baseNs, 'gateway', { ...pod, namespace: 'shop', workload: 'payment' }, i === 3 ? { status_code: 503 } : {}));
+  }
+  out.push(...meshed(baseNs, 'orders', { ...PAYMENT_PODS[1], namespace: 'shop', workload: 'payment' }));
+  // An unmeshed client: only frontend's sidecar saw these, without mesh TLS.
+  for (let i = 0; i < 2; i++) out.push(record(baseNs, 'inbound', `u-${i}`, W.legacy, W.frontend, { tls: { mesh: false } }));
+  // Opaque TCP from payment to an outside address.
+  out.push(record(baseNs, 'outbound', 'tcp-1', { ...PAYMENT_PODS[0], namespace: 'shop', workload: 'payment' }, { ip: '203.0.113.7', port: 5432 }, { protocol: 'tcp', tls: { mesh: false }, method: undefined, path: undefined, status_code: undefined }));
+  return out;
+}
+
+let backend: DashboardBackend;
+let session: BrowserSession;
+let records: CallRecord[];
+
+t.before(async () => {
+  backend = await startDashboardBackend();
+  records = dataset(BigInt(Date.now() - 60_000) * 1_000_000n);
+  await backend.feed(records);
+  session = await openBrowser({ width: 1500, height: 1000 });
+});
+
+t.teardown(async () => {
+  await session?.close();
+  await backend?.close();
+});
+
+const boxOf = (selector: string) => session.page.$$eval(selector, (els) => els.map((e) => {
+  const r = e.getBoundingClientRect();
+  return { x: r.x, y: r.y, width: r.width, height: r.height, ns: e.closest('[data-namespace]')?.getAttribute('data-namespace') ?? '', id: e.closest('[data-id]')?.getAttribute('data-id') ?? '' };
+}));
+
+void t.test('namespaces are boxes holding their workloads', async (t) => {
+  const { page } = session;
+  await page.goto(`${backend.baseUrl}#/map`);
+  await page.locator('svg.service-map g.ns-group').first().waitFor();
+  await waitFor('every workload drawn', async () => (await page.locator('svg.service-map g.node').count()) >= 12);
+  const groups = await boxOf('svg.service-map g.ns-group > rect');
+  t.same(groups.map((g) => g.ns).sort(), ['', 'infra', 'legacy', 'shop']);
+  const nodes = await boxOf('svg.service-map g.node > rect');
+  for (const node of nodes) {
+    const group = groups.find((g) => g.ns === node.ns)!;
+    t.ok(inside(node, group), `${node.id} inside the ${node.ns || 'outside'} box`);
+  }
+  t.equal(nodes.filter((x) => x.ns === 'shop').length, 8, 'the shop box holds the shop workloads');
+  t.same(nodes.filter((x) => x.ns === 'infra').map((x) => x.id).sort(), ['infra/postgres', 'infra/redis']);
+  const byNs = new Map(groups.map((g) => [g.ns, g]));
+  t.ok(byNs.get('legacy')!.x < byNs.get('shop')!.x && byNs.get('shop')!.x < byNs.get('infra')!.x, 'callers left of callees: legacy, shop, infra');
+  await session.screenshot('map-01-grouped');
+});
+
+void t.test('edge labels on the page overlap no other label and no workload', async (t) => {
+  const labels = await boxOf('svg.service-map text.edge-label');
+  t.ok(labels.length >= 10, `labels drawn (${labels.length})`);
+  for (let i = 0; i < labels.length; i++) for (let j = i + 1; j < labels.length; j++) t.notOk(overlap(labels[i], labels[j]), `labels ${i} and ${j} apart`);
+  const nodes = await boxOf('svg.service-map g.node > rect');
+  for (const l of labels) for (const node of nodes) t.notOk(overlap(l, node), `a label clear of ${node.id}`);
+});
+
+void t.test('cross-node edges are dashed; the hot replica is marked', async (t) => {
+  const { page } = session;
+  const edge = page.locator('g.edge[data-source="shop/gateway"][data-target="shop/payment"]');
+  t.match(await edge.getAttribute('class'), /cross-node/);
+  t.not(await edge.locator('path.edge-line').evaluate((e) => (globalThis as any).getComputedStyle(e).strokeDasharray), 'none', 'dashed');
+  const local = page.locator('g.edge[data-source="shop/gateway"][data-target="shop/auth"]');
+  t.notMatch(await local.getAttribute('class'), /cross-node/);
+  t.equal(await local.locator('path.edge-line').evaluate((e) => (globalThis as any).getComputedStyle(e).strokeDasharray), 'none', 'same-node edge solid');
+  t.match(await page.locator('g.node[data-id="shop/payment"]').getAttribute('class'), /hot/);
+  t.equal(await page.locator('g.node.hot').count(), 1, 'only payment is hot');
+});
+
+void t.test('hovering an edge shows its numbers; clicking opens the panel with all of them and a link to its calls', async (t) => {
+  const { page } = session;
+  const edge = page.locator('g.edge[data-source="shop/gateway"][data-target="shop/payment"]');
+  await edge.locator('path.edge-hit').hover({ force: true });
+  const card = page.locator('.edge-hover');
+  await card.waitFor();
+  t.match(await card.textContent(), /gateway → payment.*10 calls.*10(\.0)?% errors.*cross-node.*hot: payment-a/s);
+  await session.screenshot('map-02-hover');
+
+  await edge.locator('path.edge-hit').click({ force: true });
+  const panel = page.locator('aside.edge-panel');
+  await panel.waitFor();
+  t.equal(await panel.getAttribute('data-source'), 'shop/gateway');
+  const rows = Object.fromEntries(await panel.locator('table.edge-numbers tr').evaluateAll((trs) => trs.map((tr) => [tr.querySelector('th')?.textContent ?? '', tr.querySelector('td')?.textContent ?? ''])));
+  t.match(rows, { Requests: /^10 · /, Errors: '1 (10%)', 'HTTP 429': '0 (0%)', 'Cross-node': 'yes: 8 calls crossed nodes', 'Replica imbalance': '2.4× the even share over 3 replicas' });
+  for (const k of ['Retries', 'Timeouts', 'Connect p50 / p99', 'Resets', 'Connection reuse', 'Latency p50 / p99']) t.ok(k in rows, `row ${k}`);
+  t.same(await panel.locator('.replicas li').evaluateAll((lis) => lis.map((li) => [li.getAttribute('data-pod'), li.classList.contains('hot')])), [
+    ['payment-a', true],
+    ['payment-b', false],
+    ['payment-c', false],
+  ]);
+  await session.screenshot('map-03-panel');
+
+  await panel.locator('a.edge-calls-link').click();
+  await page.waitForURL(/#\/calls\?filter=/);
+  const expected = records.filter((r) => r.observer === 'outbound' && r.src.workload === 'gateway' && r.dst.workload === 'payment').length;
+  t.match(await page.locator('#filter-input').inputValue(), /src\.workload == "gateway" && .*dst\.workload == "payment"/);
+  await waitFor('the edge calls listed', async () => (await page.locator('tbody tr.call-row').count()) >= expected);
+});
+
+void t.test('the coverage view says what is not seen, per workload', async (t) => {
+  const { page } = session;
+  await page.goto(`${backend.baseUrl}#/coverage`);
+  const frontend = page.locator('article.coverage-card[data-id="shop/frontend"]');
+  await frontend.waitFor();
+  // frontend answered 3 meshed calls from loadgen and 2 from the unmeshed legacy client.
+  t.match(await frontend.locator('.coverage-summary').textContent(), '40% of inbound calls come from unmeshed peers — their client side is not observed.');
+  t.match(await frontend.locator('.coverage-summary').textContent(), /Exclusions by configuration: unknown/);
+  const inbound = await frontend.locator('tr[data-side="inbound"] td').allTextContents();
+  t.same(inbound, ['5', '5 http', '0', '0', '2', '0', '0', '0']);
+  // legacy-client has no sidecar: frontend's sidecar alone recorded its calls.
+  const legacy = page.locator('article.coverage-card[data-id="legacy/legacy-client"]');
+  t.match(await legacy.locator('.coverage-summary').textContent(), "100% of outbound calls were recorded only by the server's sidecar");
+  t.same(await legacy.locator('tr[data-side="outbound"] td').allTextContents(), ['2', '2 http', '0', '0', '0', '2', '0', '0']);
+  const payment = page.locator('article.coverage-card[data-id="shop/payment"]');
+  t.match(await payment.locator('.coverage-summary').textContent(), /opaque TCP/);
+  t.match(await page.locator('.coverage-collector').textContent(), 'The collector refused nothing since it started.');
+  await session.screenshot('map-04-coverage');
+  t.same(session.errors, [], 'no page or console errors');
+});
