@@ -19,6 +19,8 @@ const FLAGS = {
   'exclude-inbound-ports': { type: 'string', multiple: true },
   'exclude-outbound-ports': { type: 'string', multiple: true },
   'exclude-outbound-cidrs': { type: 'string', multiple: true },
+  'dns-port': { type: 'string' },
+  'no-dns-capture': { type: 'boolean' },
   backend: { type: 'string' },
   'dry-run': { type: 'boolean' },
   cleanup: { type: 'boolean' },
@@ -31,7 +33,8 @@ function usage(): string {
 
 Installs the pod's traffic redirection in the nat table of the current network namespace:
 inbound TCP to the inbound listener, outbound TCP to the outbound listener, except the
-proxy's own traffic, localhost, the admin port and the exclusions below. IPv6 TCP is not
+proxy's own traffic, localhost, the admin port and the exclusions below; the app's DNS (UDP
+and TCP port 53, any uid but the proxy's) to the sidecar's DNS port. IPv6 TCP is not
 captured: new IPv6 connections in either direction are refused (ip6tables filter table), with
 the same exceptions; a kernel without IPv6 needs no IPv6 rules. Re-running converges to the
 same rules; --cleanup removes them. Needs root (or CAP_NET_ADMIN) and a route in the
@@ -46,6 +49,8 @@ options (environment variable in brackets; flags win):
   --exclude-inbound-ports a,b   inbound ports not captured [${env('excludeInboundPorts')}]
   --exclude-outbound-ports a,b  destination ports not captured [${env('excludeOutboundPorts')}]
   --exclude-outbound-cidrs c,d  destinations not captured (IPv4) or not refused (IPv6), e.g. 10.0.0.0/8,fd00::/8 [${env('excludeOutboundCidrs')}]
+  --dns-port PORT               the sidecar's DNS listener (default ${INIT_DEFAULTS.dnsPort}) [${env('dnsPort')}]
+  --no-dns-capture              leave the app's DNS alone [${env('dnsCapture')}=false]
   --backend auto|nft|legacy     iptables backend (default auto: what "iptables --version" says) [${env('backend')}]
   --dry-run                     print the iptables-restore input for a fresh pod; change nothing
   --cleanup                     remove the jumps and chains init added (${[...MESHTAP_CHAINS, ...MESHTAP_IPV6_CHAINS].join(', ')})
@@ -65,6 +70,8 @@ function toOptions(values: Record<string, string | boolean | string[] | undefine
     excludeInboundPorts: list(values['exclude-inbound-ports']),
     excludeOutboundPorts: list(values['exclude-outbound-ports']),
     excludeOutboundCidrs: list(values['exclude-outbound-cidrs']),
+    dnsPort: str(values['dns-port']),
+    dnsCapture: values['no-dns-capture'] === true ? false : undefined,
     // Validated by the schema, which names the flag when the value is wrong.
     backend: str(values.backend) as InitOptions['backend'],
     dryRun: values['dry-run'] === true ? true : undefined,

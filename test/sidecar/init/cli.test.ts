@@ -35,7 +35,7 @@ async function runInit(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Cap
 void t.test('help and usage errors', async (t) => {
   const help = await runInit(['--help']);
   t.equal(help.code, 0);
-  for (const flag of ['--proxy-uid', '--proxy-gid', '--inbound-port', '--outbound-port', '--admin-port', '--exclude-inbound-ports', '--exclude-outbound-ports', '--exclude-outbound-cidrs', '--backend', '--dry-run', '--cleanup']) {
+  for (const flag of ['--proxy-uid', '--proxy-gid', '--inbound-port', '--outbound-port', '--admin-port', '--exclude-inbound-ports', '--exclude-outbound-ports', '--exclude-outbound-cidrs', '--dns-port', '--no-dns-capture', '--backend', '--dry-run', '--cleanup']) {
     t.match(help.stdout, flag, `help lists ${flag}`);
   }
   t.match(help.stdout, '127.0.0.6', 'help states the inbound passthrough source');
@@ -61,6 +61,17 @@ void t.test('dry run prints the restore text and needs nothing', async (t) => {
   t.match(header, /^# meshtap init --dry-run: iptables-restore/, 'a comment header, which iptables-restore ignores');
   t.equal(rest.join('\n'), planApply(config).text, 'then exactly the plan: repeated flags add up, env fills the rest');
   t.equal(v6.split('\n').slice(1).join('\n'), planIpv6Apply(config).text, 'then, after its own header, the IPv6 plan');
+
+  const noDns = await runInit(['--dry-run', '--no-dns-capture', '--dns-port', '5353'], { PATH: '/nonexistent' });
+  t.equal(noDns.code, 0);
+  t.equal(
+    noDns.stdout.split(/(?=^# meshtap init --dry-run: ip6tables)/m)[0].split('\n').slice(1).join('\n'),
+    planApply(resolveInitConfig({ dnsCapture: false, dnsPort: 5353 })).text,
+    '--no-dns-capture and --dns-port reach the plan',
+  );
+  t.notMatch(noDns.stdout, /udp|--dport 53 /, 'no DNS rule without DNS capture');
+  const withDns = await runInit(['--dry-run', '--dns-port', '5353'], { PATH: '/nonexistent' });
+  t.match(withDns.stdout, /-A MESHTAP_DNS -p udp .* -j REDIRECT --to-ports 5353/, 'the DNS port reaches the redirect');
 
   const cleanup = await runInit(['--dry-run', '--cleanup'], { PATH: '/nonexistent' });
   t.equal(cleanup.code, 0);
@@ -128,7 +139,7 @@ void t.test('with stand-in iptables tools', async (t) => {
     t.equal(res.code, 0, res.stderr);
     t.equal(await readFile(fed, 'utf8'), planApply(resolveInitConfig()).text, 'restore got the plan');
     t.equal((await readFile(argsFile, 'utf8')).trim(), '--noflush --wait', 'in no-flush mode, waiting for the lock');
-    t.match(res.stdout, /applied 15 nat rules .*\(nft backend, iptables-restore\)/);
+    t.match(res.stdout, /applied 21 nat rules in chains MESHTAP_INBOUND, MESHTAP_IN_REDIRECT, MESHTAP_OUTPUT, MESHTAP_REDIRECT, MESHTAP_DNS .*\(nft backend, iptables-restore\)/);
     t.equal(await readFile(fed6, 'utf8'), planIpv6Apply(resolveInitConfig()).text, 'ip6tables-restore got the IPv6 plan');
     t.match(res.stdout, /applied 9 IPv6 filter rules in chains MESHTAP_INBOUND6, MESHTAP_OUTPUT6: new IPv6 TCP connections are refused \(nft backend, ip6tables-restore\)/);
   });
