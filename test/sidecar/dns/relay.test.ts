@@ -4,7 +4,7 @@
  * answers (timeout, then the next), a refused one (next at once), a truncated UDP answer and
  * the TCP retry that follows, a garbage query forwarded all the same and counted.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import dnsPacket from 'dns-packet';
 import { createSocket, type Socket } from 'node:dgram';
 import { connect } from 'node:net';
@@ -27,7 +27,7 @@ interface Harness {
 
 let nextId = 0;
 
-async function startRelay(t: Tap.Test, resolvers: Resolver[], timeoutMs = 400): Promise<Harness> {
+async function startRelay(t: Test, resolvers: Resolver[], timeoutMs = 400): Promise<Harness> {
   const stats = createDnsStats();
   const records: CallRecord[] = [];
   let conf: ResolvConf = { nameservers: resolvers, timeoutMs };
@@ -153,7 +153,7 @@ void t.test('DNS relays against a real dnsmasq', async (t) => {
     t.ok(answer, 'an answer came back');
     // dnsmasq rotates the order of several records: the same records, not the same bytes.
     const reference = await direct(dnsmasq, q);
-    t.same(new Set(dnsPacket.decode(answer!).answers!.map((a) => a.data)), new Set(dnsPacket.decode(reference!).answers!.map((a) => a.data)), 'the resolver\'s answer');
+    t.same(new Set(dnsPacket.decode(answer!).answers!.map((a) => (a as { data: unknown }).data)), new Set(dnsPacket.decode(reference!).answers!.map((a) => (a as { data: unknown }).data)), 'the resolver\'s answer');
     const single = query('one.test', 'A', 0x2345);
     t.same((await udpQuery(relay.port, single)).answer, await direct(dnsmasq, single), 'a one-record answer is byte for byte the resolver\'s');
     const record = await waitFor('the record', () => relay.records.find((r) => r.src.port === clientPort));
@@ -203,7 +203,7 @@ void t.test('DNS relays against a real dnsmasq', async (t) => {
       check(answers.map((a) => a.data));
     }
     const { answer, clientPort } = await udpQuery(relay.port, query('nope.test', 'A', 200));
-    t.equal(dnsPacket.decode(answer!).rcode, 'NXDOMAIN', 'the app gets NXDOMAIN');
+    t.equal((dnsPacket.decode(answer!) as { rcode?: string }).rcode, 'NXDOMAIN', 'the app gets NXDOMAIN');
     const record = await waitFor('NXDOMAIN record', () => relay.records.find((r) => r.src.port === clientPort));
     t.equal(record.dns_rcode, 'NXDOMAIN');
     t.equal(record.error, undefined, 'NXDOMAIN is an answer, not an error');
@@ -220,7 +220,7 @@ void t.test('DNS relays against a real dnsmasq', async (t) => {
     for (const [i, q] of queries.entries()) {
       const reference = await direct(dnsmasq, q);
       const got = answers.find((a) => a.readUInt16BE(0) === q.readUInt16BE(0));
-      const data = (b: Buffer) => new Set(dnsPacket.decode(b).answers!.map((a) => JSON.stringify(a.data)));
+      const data = (b: Buffer) => new Set(dnsPacket.decode(b).answers!.map((a) => JSON.stringify((a as { data: unknown }).data)));
       t.same(data(got!), data(reference!), `answer ${i} matches the resolver's`);
     }
     const records = await waitFor('three TCP records', () => {
