@@ -274,7 +274,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
         outbound: `${addresses.outbound.address}:${addresses.outbound.port}`,
         inbound: `${addresses.inbound.address}:${addresses.inbound.port}`,
         admin_port: config.adminPort,
-        dns: dns.listening ? `127.0.0.1:${config.dnsPort}` : null,
+        dns_port: dns.listening ? config.dnsPort : null,
         capture: config.capture,
         collector: config.collectorAddr ?? null,
         collector_tls: config.collectorTls.mode,

@@ -13,7 +13,8 @@ import { resolveMaskPolicy } from '../mask/policy.ts';
 import { createConnectionIdSource } from '../proxy/connection-id.ts';
 import { createRecordMasker } from '../proxy/masking.ts';
 import { createDnsCapture, type DnsCapture } from './dns-capture.ts';
-import { createDnsServer, type DnsServer } from './dns-server.ts';
+import { existsSync } from 'node:fs';
+import { DNS_LISTEN_ADDRESS, DNS_LISTEN_ADDRESS6, createDnsServer, type DnsServer } from './dns-server.ts';
 import { RESOLV_CONF, createResolvConfSource } from './resolv-conf-source.ts';
 import { createDnsStats, type DnsStats } from './stats.ts';
 
@@ -26,7 +27,12 @@ export interface DnsSideOptions {
   /** Hands a masked record to the shipper (absent: no collector, records counted as dropped). */
   readonly ship?: (record: CallRecord) => boolean;
   readonly resolvConfPath?: string;
+  /** Listen on ::1 too; default: when the kernel has IPv6 (init then redirects IPv6 DNS there). */
+  readonly ipv6?: boolean;
 }
+
+/** The file init checks too: without it the pod has no IPv6 and init installs no IPv6 rules. */
+const IPV6_PROC_FILE = '/proc/net/if_inet6';
 
 export interface DnsSide {
   readonly stats: DnsStats;
@@ -51,7 +57,9 @@ export function createDnsSide(options: DnsSideOptions): DnsSide {
   const resolvConf = options.resolvConfPath ?? RESOLV_CONF;
   let retry: NodeJS.Timeout | undefined;
   let closed = false;
+  const ipv6 = options.ipv6 ?? existsSync(IPV6_PROC_FILE);
   const server: DnsServer = createDnsServer({
+    hosts: ipv6 ? [DNS_LISTEN_ADDRESS, DNS_LISTEN_ADDRESS6] : [DNS_LISTEN_ADDRESS],
     port: config.dnsPort,
     resolvers: createResolvConfSource(resolvConf, (message) => log.warn({ path: resolvConf }, `dns: ${message}`)),
     clock: options.clock,
@@ -65,8 +73,8 @@ export function createDnsSide(options: DnsSideOptions): DnsSide {
   });
   const attempt = async (): Promise<boolean> => {
     try {
-      const address = await server.start();
-      log.info({ dns: `${address.address}:${address.port}`, resolv_conf: resolvConf }, 'dns: listening');
+      const bound = await server.start();
+      log.info({ dns: bound.addresses.map((a) => (a.includes(':') ? `[${a}]:${bound.port}` : `${a}:${bound.port}`)), resolv_conf: resolvConf }, 'dns: listening');
       return true;
     } catch (err) {
       log.error({ code: 'SC_ERR_DNS_LISTEN', error: describeError(err), retry_ms: RETRY_MS }, 'dns: cannot listen; not ready while the pod\'s DNS would go nowhere');

@@ -6,6 +6,7 @@ import { CLI_ERR_USAGE, parseCommandArgs, type CommandIO } from '../../lib/cli.t
 import { describeError, isMeshtapError } from '../../lib/errors.ts';
 import { runInit, type InitResult } from './apply.ts';
 import { MESHTAP_IPV6_CHAINS } from './plan-ipv6.ts';
+import { MESHTAP_IPV6_NAT_CHAINS } from './plan-ipv6-dns.ts';
 import { SC_ERR_INIT_BAD_OPTION } from './errors.ts';
 import { INIT_DEFAULTS, OPTION_NAMES, resolveInitConfig, type InitConfig, type InitOptions } from './options.ts';
 import { INBOUND_PASSTHROUGH_SOURCE, MESHTAP_CHAINS, renderSavedRule } from './plan.ts';
@@ -34,7 +35,7 @@ function usage(): string {
 Installs the pod's traffic redirection in the nat table of the current network namespace:
 inbound TCP to the inbound listener, outbound TCP to the outbound listener, except the
 proxy's own traffic, localhost, the admin port and the exclusions below; the app's DNS (UDP
-and TCP port 53, any uid but the proxy's) to the sidecar's DNS port. IPv6 TCP is not
+and TCP port 53, any uid but the proxy's, IPv4 and IPv6) to the sidecar's DNS port. IPv6 TCP is not
 captured: new IPv6 connections in either direction are refused (ip6tables filter table), with
 the same exceptions; a kernel without IPv6 needs no IPv6 rules. Re-running converges to the
 same rules; --cleanup removes them. Needs root (or CAP_NET_ADMIN) and a route in the
@@ -53,7 +54,7 @@ options (environment variable in brackets; flags win):
   --no-dns-capture              leave the app's DNS alone [${env('dnsCapture')}=false]
   --backend auto|nft|legacy     iptables backend (default auto: what "iptables --version" says) [${env('backend')}]
   --dry-run                     print the iptables-restore input for a fresh pod; change nothing
-  --cleanup                     remove the jumps and chains init added (${[...MESHTAP_CHAINS, ...MESHTAP_IPV6_CHAINS].join(', ')})
+  --cleanup                     remove the jumps and chains init added (${[...MESHTAP_CHAINS, ...MESHTAP_IPV6_CHAINS, ...MESHTAP_IPV6_NAT_CHAINS].join(', ')})
   -h, --help                    show this help
 `;
 }
@@ -105,9 +106,29 @@ function reportIpv6(result: InitResult): string {
   }
 }
 
+function reportIpv6Dns(result: InitResult): string {
+  const via = result.tools ? `${result.tools.backend} backend, ${result.tools.restore6}` : '';
+  const { action, plan } = result.ipv6Dns;
+  switch (action) {
+    case 'dry-run':
+    case 'no-ipv6':
+      return '';
+    case 'applied': {
+      const rules = plan.added.map((r) => `  ${renderSavedRule(r)}\n`).join('');
+      return `meshtap init: applied ${plural(plan.added.length, 'IPv6 nat rule')} in chain ${MESHTAP_IPV6_NAT_CHAINS.join(', ')}: IPv6 DNS goes to the DNS listener (${via})\n${rules}`;
+    }
+    case 'unchanged':
+      return `meshtap init: the IPv6 DNS rules are already in place, nothing changed (${via})\n`;
+    case 'removed':
+      return `meshtap init: removed ${plural(plan.removedJumps.length, 'IPv6 DNS jump')} and ${plural(plan.removedChains.length, 'IPv6 nat chain')} (${plan.removedChains.join(', ')}) (${via})\n`;
+    case 'nothing-to-remove':
+      return `meshtap init: no meshtap IPv6 DNS rules found, nothing to remove (${via})\n`;
+  }
+}
+
 function report(config: InitConfig, result: InitResult): { out: string; err: string } {
   const { out, err } = reportIpv4(config, result);
-  return { out: out + reportIpv6(result), err };
+  return { out: out + reportIpv6(result) + reportIpv6Dns(result), err };
 }
 
 function reportIpv4(config: InitConfig, result: InitResult): { out: string; err: string } {
@@ -119,7 +140,8 @@ function reportIpv4(config: InitConfig, result: InitResult): { out: string; err:
       return {
         out:
           `# meshtap init --dry-run: iptables-restore --noflush input init ${what}\n${result.plan.text}` +
-          `# meshtap init --dry-run: ip6tables-restore --noflush input init ${what}\n${result.ipv6.plan.text}`,
+          `# meshtap init --dry-run: ip6tables-restore --noflush input init ${what}\n${result.ipv6.plan.text}` +
+          `# meshtap init --dry-run: ip6tables-restore --noflush input (nat: IPv6 DNS) init ${what}\n${result.ipv6Dns.plan.text}`,
         err,
       };
     }

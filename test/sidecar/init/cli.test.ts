@@ -13,6 +13,7 @@ import { parseBackend, runInit as runInitInProcess } from '../../../sidecar/init
 import { resolveInitConfig } from '../../../sidecar/init/options.ts';
 import { appliedTable, planApply, planCleanup, planRules, renderRuleSpec } from '../../../sidecar/init/plan.ts';
 import { appliedIpv6Table, planIpv6Apply, planIpv6Cleanup } from '../../../sidecar/init/plan-ipv6.ts';
+import { appliedIpv6NatTable, planIpv6DnsApply } from '../../../sidecar/init/plan-ipv6-dns.ts';
 
 interface Captured {
   code: number;
@@ -94,7 +95,9 @@ void t.test('with stand-in iptables tools', async (t) => {
   const fed = path.join(dir, 'restore-input');
   const fed6 = path.join(dir, 'restore6-input');
   const argsFile = path.join(dir, 'restore-args');
+  const fed6nat = path.join(dir, 'restore6-nat-input');
   const emptyFilter = '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n';
+  const emptyNat6 = '*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n';
 
   /** Shell builtins only: PATH holds nothing but these scripts. */
   async function tools(
@@ -104,6 +107,7 @@ void t.test('with stand-in iptables tools', async (t) => {
     names = ['iptables-save', 'iptables-restore'],
     saveStderr = '',
     save6: string | null = emptyFilter,
+    save6nat: string = emptyNat6,
   ) {
     const script = (body: string) => `#!/bin/sh\n${body}\n`;
     await writeFile(path.join(dir, 'iptables'), script(`echo '${version}'`));
@@ -121,10 +125,17 @@ void t.test('with stand-in iptables tools', async (t) => {
     await rm(path.join(dir, names6[0]), { force: true });
     await rm(path.join(dir, names6[1]), { force: true });
     await rm(fed6, { force: true });
+    await rm(fed6nat, { force: true });
     if (save6 !== null) {
-      // The IPv6 side: the filter table as given, and a restore that only records its input.
-      await writeFile(path.join(dir, names6[0]), script(`printf '%s' '${save6}'`));
-      await writeFile(path.join(dir, names6[1]), script(`: > '${fed6}'\nwhile IFS= read -r line; do printf '%s\\n' "$line" >> '${fed6}'; done`));
+      // The IPv6 side: the filter and nat tables as given, and a restore that only records its input, by table.
+      await writeFile(path.join(dir, names6[0]), script(`if [ "$2" = nat ]; then printf '%s' '${save6nat}'; else printf '%s' '${save6}'; fi`));
+      await writeFile(
+        path.join(dir, names6[1]),
+        script(
+          `IFS= read -r first\nout='${fed6}'\n[ "$first" = '*nat' ] && out='${fed6nat}'\n: > "$out"\nprintf '%s\\n' "$first" >> "$out"\n` +
+            `while IFS= read -r line; do printf '%s\\n' "$line" >> "$out"; done`,
+        ),
+      );
       for (const f of names6) await chmod(path.join(dir, f), 0o755);
     }
     await rm(fed, { force: true });
@@ -142,6 +153,8 @@ void t.test('with stand-in iptables tools', async (t) => {
     t.match(res.stdout, /applied 21 nat rules in chains MESHTAP_INBOUND, MESHTAP_IN_REDIRECT, MESHTAP_OUTPUT, MESHTAP_REDIRECT, MESHTAP_DNS .*\(nft backend, iptables-restore\)/);
     t.equal(await readFile(fed6, 'utf8'), planIpv6Apply(resolveInitConfig()).text, 'ip6tables-restore got the IPv6 plan');
     t.match(res.stdout, /applied 9 IPv6 filter rules in chains MESHTAP_INBOUND6, MESHTAP_OUTPUT6: new IPv6 TCP connections are refused \(nft backend, ip6tables-restore\)/);
+    t.equal(await readFile(fed6nat, 'utf8'), planIpv6DnsApply(resolveInitConfig()).text, 'ip6tables-restore got the IPv6 DNS plan for the nat table');
+    t.match(res.stdout, /applied 6 IPv6 nat rules in chain MESHTAP_DNS6: IPv6 DNS goes to the DNS listener \(nft backend, ip6tables-restore\)/);
   });
 
   await t.test('IPv6: a kernel without it is skipped with a warning, a missing ip6tables fails before anything changes', async (t) => {
@@ -176,12 +189,16 @@ void t.test('with stand-in iptables tools', async (t) => {
     t.ok(applied.rules.every((r, i) => r.spec === renderRuleSpec(planRules(config)[i])));
     const applied6 = appliedIpv6Table(config);
     const save6 = ['*filter', ...applied6.chains.map((c) => `:${c} ${c.startsWith('MESHTAP') ? '-' : 'ACCEPT'} [0:0]`), ...applied6.rules.map((r) => `-A ${r.chain} ${r.spec}`), 'COMMIT', ''].join('\n');
-    await tools('iptables v1.8.9 (nf_tables)', save, { exit: 9 }, undefined, '', save6);
+    const applied6nat = appliedIpv6NatTable(config);
+    const save6nat = ['*nat', ...applied6nat.chains.map((c) => `:${c} ${c.startsWith('MESHTAP') ? '-' : 'ACCEPT'} [0:0]`), ...applied6nat.rules.map((r) => `-A ${r.chain} ${r.spec}`), 'COMMIT', ''].join('\n');
+    await tools('iptables v1.8.9 (nf_tables)', save, { exit: 9 }, undefined, '', save6, save6nat);
     const res = await runInit([], env);
     t.equal(res.code, 0, 'restore is not even called (it would fail)');
     t.match(res.stdout, /the nat rules are already in place/);
     t.match(res.stdout, /the IPv6 filter rules are already in place/);
+    t.match(res.stdout, /the IPv6 DNS rules are already in place/);
     await t.rejects(readFile(fed6, 'utf8'), { code: 'ENOENT' }, 'ip6tables-restore was not called either');
+    await t.rejects(readFile(fed6nat, 'utf8'), { code: 'ENOENT' }, 'not for the nat table either');
   });
 
   await t.test('cleanup of a table without our rules runs nothing', async (t) => {

@@ -9,6 +9,7 @@ import { PodNetwork, execInNetns, listNetns } from '../../../../lab/netns.ts';
 import { resolveInitConfig } from '../../../../sidecar/init/options.ts';
 import { MESHTAP_CHAINS, meshtapLines, parseNatTable, planApply, planRules, renderSavedRule } from '../../../../sidecar/init/plan.ts';
 import { MESHTAP_IPV6_CHAINS, parseIpv6Table, planIpv6Apply, planIpv6Rules } from '../../../../sidecar/init/plan-ipv6.ts';
+import { MESHTAP_IPV6_NAT_CHAINS, parseIpv6NatTable, planIpv6DnsRules } from '../../../../sidecar/init/plan-ipv6-dns.ts';
 import { ip6FilterState, iptablesIn, natState, runInitIn, type Backend } from './init-harness.ts';
 
 const USER_RULE = ['-t', 'nat', '-A', 'OUTPUT', '-d', '10.99.0.0/16', '-p', 'tcp', '-m', 'comment', '--comment', 'user rule', '-j', 'RETURN'];
@@ -77,6 +78,13 @@ export async function applyScenario(t: Test, backend: Backend): Promise<void> {
   t.equal(await natState(pod.netns, other(backend)), otherPristine, `the ${other(backend)} backend is untouched`);
 
   t.match(applied.stdout, /applied 15 IPv6 filter rules/, 'says what it did for IPv6');
+  t.match(applied.stdout, /applied 6 IPv6 nat rules in chain MESHTAP_DNS6/, 'and for IPv6 DNS');
+  const nat6 = await ip6FilterState(pod.netns, backend, 'nat');
+  t.same(
+    byChain(meshtapLines(parseIpv6NatTable(nat6), MESHTAP_IPV6_NAT_CHAINS)),
+    byChain(planIpv6DnsRules(resolveInitConfig(OPTIONS)).map(renderSavedRule)),
+    'the IPv6 nat table holds exactly the planned DNS rules',
+  );
   const state6 = await ip6FilterState(pod.netns, backend);
   const expected6 = planIpv6Rules(resolveInitConfig(OPTIONS)).map(renderSavedRule);
   t.same(byChain(meshtapLines(parseIpv6Table(state6), MESHTAP_IPV6_CHAINS)), byChain(expected6), 'the IPv6 filter table holds exactly the planned rules');
@@ -130,6 +138,7 @@ export async function applyScenario(t: Test, backend: Backend): Promise<void> {
   t.match(cleaned.stdout, /removed 2 IPv6 jumps and 2 IPv6 chains \(MESHTAP_INBOUND6, MESHTAP_OUTPUT6\)/, 'and on the IPv6 side');
   t.equal(await natState(pod.netns, backend), pristine, 'cleanup restores the table exactly, user rule included');
   t.equal(await ip6FilterState(pod.netns, backend), pristine6, 'and the IPv6 table, its user rule included');
+  t.notMatch(await ip6FilterState(pod.netns, backend, 'nat'), /MESHTAP/, 'and the IPv6 DNS rules are gone');
   const cleanedAgain = await run(['--cleanup']);
   t.match(cleanedAgain.stdout, /nothing to remove/, 'cleanup is idempotent');
   t.equal(await natState(pod.netns, backend), pristine, 'still pristine');
