@@ -152,7 +152,7 @@ void t.test('with stand-in iptables tools', async (t) => {
     t.equal((await readFile(argsFile, 'utf8')).trim(), '--noflush --wait', 'in no-flush mode, waiting for the lock');
     t.match(res.stdout, /applied 21 nat rules in chains MESHTAP_INBOUND, MESHTAP_IN_REDIRECT, MESHTAP_OUTPUT, MESHTAP_REDIRECT, MESHTAP_DNS .*\(nft backend, iptables-restore\)/);
     t.equal(await readFile(fed6, 'utf8'), planIpv6Apply(resolveInitConfig()).text, 'ip6tables-restore got the IPv6 plan');
-    t.match(res.stdout, /applied 9 IPv6 filter rules in chains MESHTAP_INBOUND6, MESHTAP_OUTPUT6: new IPv6 TCP connections are refused \(nft backend, ip6tables-restore\)/);
+    t.match(res.stdout, /applied 10 IPv6 filter rules in chains MESHTAP_INBOUND6, MESHTAP_OUTPUT6: new IPv6 TCP connections are refused \(nft backend, ip6tables-restore\)/);
     t.equal(await readFile(fed6nat, 'utf8'), planIpv6DnsApply(resolveInitConfig()).text, 'ip6tables-restore got the IPv6 DNS plan for the nat table');
     t.match(res.stdout, /applied 6 IPv6 nat rules in chain MESHTAP_DNS6: IPv6 DNS goes to the DNS listener \(nft backend, ip6tables-restore\)/);
   });

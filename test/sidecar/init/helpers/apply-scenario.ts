@@ -77,8 +77,8 @@ export async function applyScenario(t: Test, backend: Backend): Promise<void> {
   t.equal(parseNatTable(state).rules.filter((r) => r.chain === 'PREROUTING')[0]?.target, 'MESHTAP_INBOUND', 'PREROUTING jumps first');
   t.equal(await natState(pod.netns, other(backend)), otherPristine, `the ${other(backend)} backend is untouched`);
 
-  t.match(applied.stdout, /applied 15 IPv6 filter rules/, 'says what it did for IPv6');
-  t.match(applied.stdout, /applied 6 IPv6 nat rules in chain MESHTAP_DNS6/, 'and for IPv6 DNS');
+  t.match(applied.stdout, /applied 16 IPv6 filter rules/, 'says what it did for IPv6');
+  t.match(applied.stdout, /applied 9 IPv6 nat rules in chain MESHTAP_DNS6/, 'and for IPv6 DNS');
   const nat6 = await ip6FilterState(pod.netns, backend, 'nat');
   t.same(
     byChain(meshtapLines(parseIpv6NatTable(nat6), MESHTAP_IPV6_NAT_CHAINS)),
@@ -104,7 +104,7 @@ export async function applyScenario(t: Test, backend: Backend): Promise<void> {
   await execInNetns(pod.netns, `ip6tables-${backend}`, ['-t', 'filter', '-A', 'OUTPUT', '-p', 'tcp', '-j', 'MESHTAP_OUTPUT6']);
   const repaired6 = await run(ARGS);
   t.match(repaired6.stdout, /the nat rules are already in place/, 'the IPv4 side is left alone');
-  t.match(repaired6.stdout, /applied 15 IPv6 filter rules .*replacing 3 previous jumps/, 'the IPv6 side is converged');
+  t.match(repaired6.stdout, /applied 16 IPv6 filter rules .*replacing 3 previous jumps/, 'the IPv6 side is converged');
   t.equal(await ip6FilterState(pod.netns, backend), state6, 'a re-run repairs a tampered IPv6 table');
 
   // Someone deleted one of our rules and added a second jump: a re-run repairs both.
