@@ -13,7 +13,7 @@
  * capture yields to forwarding between batches.
  */
 import type { CallRecord } from '../../record/record.ts';
-import { buildDnsRecord, type BuildOptions, type DnsExchange } from './dns-record.ts';
+import { TCP_RETRY_NOTE, buildDnsRecord, type BuildOptions, type DnsExchange } from './dns-record.ts';
 import { bump, type DnsStats } from './stats.ts';
 import { TruncationMemory } from './truncation-memory.ts';
 
@@ -23,7 +23,7 @@ export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 const BATCH = 64;
 
 export interface DnsCaptureOptions {
-  readonly build: Omit<BuildOptions, 'retryOfTruncated'>;
+  readonly build: BuildOptions;
   readonly stats: DnsStats;
   /** Masks a record before it leaves the pod (the same policy as every other record). */
   readonly mask: (record: CallRecord) => CallRecord;
@@ -50,12 +50,15 @@ export function createDnsCapture(options: DnsCaptureOptions): DnsCapture {
   const toRecord = (ex: DnsExchange) => {
     let record: CallRecord;
     try {
-      let retryOfTruncated = false;
+      // Exchanges come in the order they finished, so a truncated UDP answer is remembered
+      // before the TCP query that retries it is looked at.
       const built = buildDnsRecord(ex, options.build);
       const q = built.query?.questions[0];
-      if (ex.transport === 'tcp' && q) retryOfTruncated = truncations.takeRetry(ex.client.ip, q.name, q.type, ex.queryAt);
+      record = built.record;
+      if (ex.transport === 'tcp' && q && truncations.takeRetry(ex.client.ip, q.name, q.type, ex.queryAt)) {
+        record.notes = [...(record.notes ?? []), TCP_RETRY_NOTE];
+      }
       if (ex.transport === 'udp' && q && built.answer?.flags.tc) truncations.remember(ex.client.ip, q.name, q.type, ex.answerAt ?? ex.queryAt);
-      record = retryOfTruncated ? buildDnsRecord(ex, { ...options.build, retryOfTruncated }).record : built.record;
       if (built.queryError !== undefined) stats.parseErrors.query++;
       if (built.answerError !== undefined) stats.parseErrors.answer++;
       if (built.answer?.flags.tc) stats.truncated++;

@@ -56,8 +56,6 @@ function body(text: string, maxBodyBytes: number): HttpMessage {
 export interface BuildOptions {
   readonly local: LocalPod;
   readonly maxBodyBytes: number;
-  /** Set when this TCP query repeats a truncated UDP answer (see `truncation-memory.ts`). */
-  readonly retryOfTruncated?: boolean;
 }
 
 export function buildDnsRecord(ex: DnsExchange, options: BuildOptions): BuiltDnsRecord {
@@ -73,7 +71,6 @@ export function buildDnsRecord(ex: DnsExchange, options: BuildOptions): BuiltDns
   const question = query?.questions[0] ?? answer?.questions[0];
   const notes: string[] = [];
   if (answer?.flags.tc) notes.push(TRUNCATED_NOTE);
-  if (options.retryOfTruncated) notes.push(TCP_RETRY_NOTE);
   if (query && query.questions.length !== 1) notes.push(`${query.questions.length} questions in the query`);
 
   let error: RecordError | undefined;
