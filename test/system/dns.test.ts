@@ -37,6 +37,7 @@ const lab = await MeshLab.start({
 });
 t.teardown(async () => {
   await lab.destroy();
+  await dnsmasq?.stop();
   for (const dir of netnsDirs) await rm(dir, { recursive: true, force: true });
 });
 
@@ -210,6 +211,8 @@ void t.test('nothing is left behind', async (t) => {
   t.equal(await lab.metric(lab.client, 'meshtap_sidecar_parser_errors_total', { kind: 'exception' }), 0);
   t.ok(dnsCalls(await lab.calls()).length >= 8, 'DNS records reached the collector');
   await lab.destroy();
+  // Its namespace is gone with the lab, and dnsmasq with it; this removes its files.
+  await dnsmasq?.stop();
   for (const dir of netnsDirs) await rm(dir, { recursive: true, force: true });
   t.same(await lab.leftovers(), []);
   t.notOk(netnsDirs.some((d) => existsSync(d)), 'no per-pod resolv.conf left');

@@ -90,11 +90,12 @@ export async function startDnsmasq(options: { address?: string; port?: number; e
     port,
     log: () => output,
     async stop() {
+      rmSync(dir, { recursive: true, force: true });
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
