@@ -20,6 +20,7 @@ import { readGrpcDescriptors } from './grpc/load-descriptors.ts';
 import { createSidecarProxy } from './proxy/proxy.ts';
 import { createCollectorCredentials, createShipper, createShipperPromMetrics, type Shipper } from './shipper/index.ts';
 import { startSidecarMtls } from './mtls/start.ts';
+import { createDnsSide } from './dns/start.ts';
 import pkg from '../package.json' with { type: 'json' };
 
 const FLAGS = { help: { type: 'boolean', short: 'h' } } as const;
@@ -50,6 +51,8 @@ configuration (environment):
   MESHTAP_INBOUND_PORT              inbound listener (default ${d.inboundPort})
   MESHTAP_OUTBOUND_PORT             outbound listener (default ${d.outboundPort})
   MESHTAP_ADMIN_PORT                admin server (default ${d.adminPort})
+  MESHTAP_DNS_PORT                  DNS listener, UDP and TCP on 127.0.0.1, where init redirects the app's port 53
+                                    (default ${d.dnsPort}); not ready while it cannot be bound
   MESHTAP_MAX_BODY_BYTES            body bytes captured per message (default ${d.maxBodyBytes})
   MESHTAP_PROXY_UID                 the uid the sidecar should run as (default ${d.proxyUid})
   MESHTAP_PROXY_GID                 the gid it should run as (default: the uid)
@@ -147,7 +150,21 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       if (!ok) log.warn({ timeout_seconds: config.mtls.caTimeoutSeconds }, 'mtls: no certificate yet; ready in plaintext passthrough while the CA is retried');
     });
   }
+  // DNS records skip the capture worker (dns/dns-capture.ts says why) and go to the shipper here.
+  const dns = createDnsSide({
+    config,
+    clock,
+    log,
+    ship: config.collectorAddr
+      ? (record) => {
+          const ok = shipper?.offer(record) ?? false;
+          if (ok) stats.records.offered++;
+          return ok;
+        }
+      : undefined,
+  });
   const metricsRegistry = createSidecarMetrics({
+    dns: dns.stats,
     stats,
     shipper: () => shipper?.stats(),
     draining: () => draining,
@@ -242,19 +259,22 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     host: '0.0.0.0',
     port: config.adminPort,
     registry: metricsRegistry,
-    state: () => ({ listening, ready: listening && !draining && identityGate, draining }),
+    state: () => ({ listening, ready: listening && !draining && identityGate && dns.listening, draining }),
   });
 
   const signal = waitForSignal();
   try {
     await admin.listen();
     const addresses = await proxy.listen();
+    // A DNS port that cannot be bound is logged and retried; /ready stays 503 meanwhile.
+    await dns.start();
     listening = true;
     log.info(
       {
         outbound: `${addresses.outbound.address}:${addresses.outbound.port}`,
         inbound: `${addresses.inbound.address}:${addresses.inbound.port}`,
         admin_port: config.adminPort,
+        dns_port: dns.listening ? config.dnsPort : null,
         capture: config.capture,
         collector: config.collectorAddr ?? null,
         collector_tls: config.collectorTls.mode,
@@ -267,6 +287,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   } catch (err) {
     log.error({ error: describeError(err) }, 'cannot start');
     await admin.close().catch(() => undefined);
+    await dns.close().catch(() => undefined);
     await capture?.close(0).catch(() => undefined);
     await shipper?.close({ drainMs: 0 }).catch(() => undefined);
     await mtls?.close().catch(() => undefined);
@@ -283,6 +304,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   await proxy.stopAccepting();
   listening = false;
   const aborted = await proxy.drain(config.drainSeconds * 1000);
+  await dns.close().catch(() => undefined);
   // The drained connections' last records are still in the worker: they go to the shipper first.
   await capture?.close(CAPTURE_DRAIN_MS).catch(() => undefined);
   const shipped = await shipper?.close({ drainMs: SHIPPER_DRAIN_MS }).catch(() => undefined);

@@ -86,6 +86,8 @@ export const SIDECAR_DEFAULTS = Object.freeze({
   inboundPort: 15006,
   outboundPort: 15001,
   adminPort: 15020,
+  /** UDP and TCP on 127.0.0.1: where `meshtap init` redirects the app's DNS (port 53). */
+  dnsPort: 15053,
   maxBodyBytes: 65536,
   proxyUid: 1337,
   logLevel: 'info' as LogLevel,
@@ -153,6 +155,7 @@ const SIDECAR_ENV = {
   MESHTAP_INBOUND_PORT: withDefault(tcpPort(), SIDECAR_DEFAULTS.inboundPort),
   MESHTAP_OUTBOUND_PORT: withDefault(tcpPort(), SIDECAR_DEFAULTS.outboundPort),
   MESHTAP_ADMIN_PORT: withDefault(tcpPort(), SIDECAR_DEFAULTS.adminPort),
+  MESHTAP_DNS_PORT: withDefault(integer(1, 65535, 'expected a port 1-65535 (UDP and TCP)'), SIDECAR_DEFAULTS.dnsPort),
   MESHTAP_MAX_BODY_BYTES: withDefault(integer(0, 64 * 1024 * 1024, 'expected a number of bytes 0-67108864'), SIDECAR_DEFAULTS.maxBodyBytes),
   MESHTAP_PROXY_UID: withDefault(integer(0, 2147483647, 'expected a numeric uid 0-2147483647'), SIDECAR_DEFAULTS.proxyUid),
   /** The init container's variable; accepted so a shared env block does not warn. Defaults to the uid. */
@@ -221,6 +224,8 @@ export interface SidecarConfig {
   readonly inboundPort: number;
   readonly outboundPort: number;
   readonly adminPort: number;
+  /** The DNS listener (UDP and TCP on 127.0.0.1), where init redirects the app's DNS. */
+  readonly dnsPort: number;
   readonly maxBodyBytes: number;
   readonly proxyUid: number;
   readonly proxyGid: number;
@@ -281,6 +286,7 @@ function checkTogether(env: SidecarEnv, problems: Problem[]): void {
     ['MESHTAP_INBOUND_PORT', env.MESHTAP_INBOUND_PORT],
     ['MESHTAP_OUTBOUND_PORT', env.MESHTAP_OUTBOUND_PORT],
     ['MESHTAP_ADMIN_PORT', env.MESHTAP_ADMIN_PORT],
+    ['MESHTAP_DNS_PORT', env.MESHTAP_DNS_PORT],
   ];
   for (let i = 0; i < ports.length; i++) {
     for (let j = i + 1; j < ports.length; j++) {
@@ -321,6 +327,7 @@ function toConfig(env: SidecarEnv): Omit<SidecarConfig, 'warnings'> {
     inboundPort: env.MESHTAP_INBOUND_PORT,
     outboundPort: env.MESHTAP_OUTBOUND_PORT,
     adminPort: env.MESHTAP_ADMIN_PORT,
+    dnsPort: env.MESHTAP_DNS_PORT,
     maxBodyBytes: env.MESHTAP_MAX_BODY_BYTES,
     proxyUid: env.MESHTAP_PROXY_UID,
     proxyGid: env.MESHTAP_PROXY_GID ?? env.MESHTAP_PROXY_UID,

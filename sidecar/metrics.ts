@@ -7,6 +7,8 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Observer } from '../record/record.ts';
 import type { SidecarStats } from './stats.ts';
+import { registerDnsMetrics } from './dns/prom-metrics.ts';
+import type { DnsStats } from './dns/stats.ts';
 
 export { countDrop, createSidecarStats, type DirectionStats, type SidecarStats } from './stats.ts';
 
@@ -33,6 +35,8 @@ export interface SidecarMetricsSources {
   draining: () => boolean;
   /** The capture hand-off; absent when capture is off. */
   capture?: () => CaptureHandOffCounters | undefined;
+  /** The DNS listener's counters (`meshtap_sidecar_dns_*`). */
+  dns?: DnsStats;
 }
 
 /** What the metrics read from the capture hand-off (sidecar/capture-worker/hand-off.ts). */
@@ -266,6 +270,7 @@ export function createSidecarMetrics(sources: SidecarMetricsSources): Registry {
       this.set(sources.draining() ? 1 : 0);
     },
   });
+  if (sources.dns) registerDnsMetrics(registry, sources.dns);
   collectDefaultMetrics({ register: registry });
   return registry;
 }

@@ -9,6 +9,8 @@ export const EXCLUDE_OUTBOUND_CIDRS_ANNOTATION = 'meshtap.io/exclude-outbound-ci
 export const MAX_BODY_BYTES_ANNOTATION = 'meshtap.io/max-body-bytes';
 export const MTLS_MODE_ANNOTATION = 'meshtap.io/mtls-mode';
 export const NATIVE_SIDECAR_ANNOTATION = 'meshtap.io/native-sidecar';
+/** `"false"` leaves the pod's DNS alone (`meshtap init --no-dns-capture`); DNS capture is on otherwise. */
+export const DNS_CAPTURE_ANNOTATION = 'meshtap.io/dns-capture';
 /** Key names the sidecar masks in addition to its defaults (its `MESHTAP_MASK_KEYS`). */
 export const MASK_KEYS_ANNOTATION = 'meshtap.io/mask-keys';
 

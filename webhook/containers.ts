@@ -34,6 +34,8 @@ export interface PodInjectionSettings {
   maxBodyBytes: number;
   mtlsMode: MtlsMode;
   nativeSidecar: boolean;
+  /** False: init leaves the app's DNS alone (annotation `meshtap.io/dns-capture: "false"`). */
+  dnsCapture: boolean;
   /** Ports the kubelet probes: accepted in plaintext from the node even in strict mode. */
   probePorts: number[];
   /** `MESHTAP_PROBE_PATHS`: the httpGet probes' paths per port (webhook/probe-ports.ts); empty: none. */
@@ -57,6 +59,7 @@ export function buildInitContainer(config: InjectorConfig, settings: PodInjectio
   if (settings.excludeInboundPorts.length > 0) args.push('--exclude-inbound-ports', settings.excludeInboundPorts.join(','));
   if (settings.excludeOutboundPorts.length > 0) args.push('--exclude-outbound-ports', settings.excludeOutboundPorts.join(','));
   if (settings.excludeOutboundCidrs.length > 0) args.push('--exclude-outbound-cidrs', settings.excludeOutboundCidrs.join(','));
+  if (!settings.dnsCapture) args.push('--no-dns-capture');
   return {
     name: INIT_CONTAINER_NAME,
     image: config.image,

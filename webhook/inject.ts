@@ -2,6 +2,7 @@ import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { formatProbePaths, probePathsOf, probePortsOf } from './probe-ports.ts';
 import {
   DEFAULT_CONTAINER_ANNOTATION,
+  DNS_CAPTURE_ANNOTATION,
   EXCLUDE_INBOUND_PORTS_ANNOTATION,
   EXCLUDE_OUTBOUND_CIDRS_ANNOTATION,
   EXCLUDE_OUTBOUND_PORTS_ANNOTATION,
@@ -132,6 +133,7 @@ function resolveSettings(
     // every caller of every pod in the namespace.
     mtlsMode: nsMtls === 'strict' ? 'strict' : readAnnotation(annotations, MTLS_MODE_ANNOTATION, parseMtlsMode, nsMtls, problems),
     nativeSidecar: readAnnotation(annotations, NATIVE_SIDECAR_ANNOTATION, parseBooleanText, config.nativeSidecar, problems),
+    dnsCapture: readAnnotation(annotations, DNS_CAPTURE_ANNOTATION, parseBooleanText, true, problems),
     probePorts: [],
     probePaths: '',
     maskKeys: readAnnotation(annotations, MASK_KEYS_ANNOTATION, parseMaskKeys, [], problems),

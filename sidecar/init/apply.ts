@@ -27,6 +27,14 @@ import {
   planIpv6Cleanup,
   planIpv6Rules,
 } from './plan-ipv6.ts';
+import {
+  MESHTAP_IPV6_NAT_CHAINS,
+  appliedIpv6NatTable,
+  parseIpv6NatTable,
+  planIpv6DnsApply,
+  planIpv6DnsCleanup,
+  planIpv6DnsRules,
+} from './plan-ipv6-dns.ts';
 
 export type IptablesBackend = 'nft' | 'legacy';
 
@@ -155,6 +163,12 @@ export async function readIpv6Table(tools: IptablesTools, options: ShellOptions 
   return parseIpv6Table(stdout);
 }
 
+/** The IPv6 nat table, where the IPv6 DNS redirect lives; read only when the kernel has IPv6. */
+export async function readIpv6NatTable(tools: IptablesTools, options: ShellOptions = {}): Promise<NatTable> {
+  const { stdout } = await runTool(tools.save6, ['-t', 'nat'], options, SC_ERR_INIT_READ_FAILED);
+  return parseIpv6NatTable(stdout);
+}
+
 async function restore(tool: string, text: string, options: ShellOptions): Promise<void> {
   // --wait: the legacy backend serialises writers with a lock; nft accepts and ignores it.
   await runTool(tool, ['--noflush', '--wait'], options, SC_ERR_INIT_APPLY_FAILED, text);
@@ -175,6 +189,8 @@ export interface InitResult {
   readonly plan: RestorePlan;
   /** The IPv6 side: IPv6 TCP refused rather than captured (see plan-ipv6.ts). */
   readonly ipv6: Ipv6Outcome;
+  /** The IPv6 DNS redirect in the IPv6 nat table (see plan-ipv6-dns.ts). */
+  readonly ipv6Dns: Ipv6Outcome;
   /** Undefined for a dry run: it never looks at the machine. */
   readonly tools?: IptablesTools;
   readonly warnings: readonly string[];
@@ -191,11 +207,13 @@ export async function runInit(config: InitConfig, options: ShellOptions = {}): P
   if (config.dryRun) {
     const plan = config.cleanup ? planCleanup(appliedTable(config)) : planApply(config);
     const plan6 = config.cleanup ? planIpv6Cleanup(appliedIpv6Table(config)) : planIpv6Apply(config);
-    return { action: 'dry-run', plan, ipv6: { action: 'dry-run', plan: plan6 }, warnings: [] };
+    const plan6dns = config.cleanup ? planIpv6DnsCleanup(appliedIpv6NatTable(config)) : planIpv6DnsApply(config);
+    return { action: 'dry-run', plan, ipv6: { action: 'dry-run', plan: plan6 }, ipv6Dns: { action: 'dry-run', plan: plan6dns }, warnings: [] };
   }
   const tools = await resolveTools(config.backend, options);
   const { stderr, table } = await readNatTable(tools, options);
   const table6 = await readIpv6Table(tools, options);
+  const table6nat = table6 === undefined ? undefined : await readIpv6NatTable(tools, options);
   const warnings: string[] = [];
   if (tools.backend === 'nft' && /iptables-legacy tables present/.test(stderr)) {
     warnings.push('legacy iptables tables also exist in this network namespace: if they hold nat rules, consider --backend legacy');
@@ -218,7 +236,16 @@ export async function runInit(config: InitConfig, options: ShellOptions = {}): P
           applied: (t) => isApplied(planIpv6Rules(config), t, MESHTAP_IPV6_CHAINS),
           apply: (t) => planIpv6Apply(config, t),
         }, options);
-  return { ...v4, ipv6, tools, warnings };
+  const ipv6Dns: Ipv6Outcome =
+    table6nat === undefined
+      ? { action: 'no-ipv6', plan: NO_PLAN }
+      : await converge(config, table6nat, {
+          restore: tools.restore6,
+          cleanup: planIpv6DnsCleanup,
+          applied: (t) => isApplied(planIpv6DnsRules(config), t, MESHTAP_IPV6_NAT_CHAINS),
+          apply: (t) => planIpv6DnsApply(config, t),
+        }, options);
+  return { ...v4, ipv6, ipv6Dns, tools, warnings };
 }
 
 interface Family {

@@ -6,6 +6,7 @@ import { CLI_ERR_USAGE, parseCommandArgs, type CommandIO } from '../../lib/cli.t
 import { describeError, isMeshtapError } from '../../lib/errors.ts';
 import { runInit, type InitResult } from './apply.ts';
 import { MESHTAP_IPV6_CHAINS } from './plan-ipv6.ts';
+import { MESHTAP_IPV6_NAT_CHAINS } from './plan-ipv6-dns.ts';
 import { SC_ERR_INIT_BAD_OPTION } from './errors.ts';
 import { INIT_DEFAULTS, OPTION_NAMES, resolveInitConfig, type InitConfig, type InitOptions } from './options.ts';
 import { INBOUND_PASSTHROUGH_SOURCE, MESHTAP_CHAINS, renderSavedRule } from './plan.ts';
@@ -19,6 +20,8 @@ const FLAGS = {
   'exclude-inbound-ports': { type: 'string', multiple: true },
   'exclude-outbound-ports': { type: 'string', multiple: true },
   'exclude-outbound-cidrs': { type: 'string', multiple: true },
+  'dns-port': { type: 'string' },
+  'no-dns-capture': { type: 'boolean' },
   backend: { type: 'string' },
   'dry-run': { type: 'boolean' },
   cleanup: { type: 'boolean' },
@@ -31,7 +34,8 @@ function usage(): string {
 
 Installs the pod's traffic redirection in the nat table of the current network namespace:
 inbound TCP to the inbound listener, outbound TCP to the outbound listener, except the
-proxy's own traffic, localhost, the admin port and the exclusions below. IPv6 TCP is not
+proxy's own traffic, localhost, the admin port and the exclusions below; the app's DNS (UDP
+and TCP port 53, any uid but the proxy's, IPv4 and IPv6) to the sidecar's DNS port. IPv6 TCP is not
 captured: new IPv6 connections in either direction are refused (ip6tables filter table), with
 the same exceptions; a kernel without IPv6 needs no IPv6 rules. Re-running converges to the
 same rules; --cleanup removes them. Needs root (or CAP_NET_ADMIN) and a route in the
@@ -46,9 +50,11 @@ options (environment variable in brackets; flags win):
   --exclude-inbound-ports a,b   inbound ports not captured [${env('excludeInboundPorts')}]
   --exclude-outbound-ports a,b  destination ports not captured [${env('excludeOutboundPorts')}]
   --exclude-outbound-cidrs c,d  destinations not captured (IPv4) or not refused (IPv6), e.g. 10.0.0.0/8,fd00::/8 [${env('excludeOutboundCidrs')}]
+  --dns-port PORT               the sidecar's DNS listener (default ${INIT_DEFAULTS.dnsPort}) [${env('dnsPort')}]
+  --no-dns-capture              leave the app's DNS alone [${env('dnsCapture')}=false]
   --backend auto|nft|legacy     iptables backend (default auto: what "iptables --version" says) [${env('backend')}]
   --dry-run                     print the iptables-restore input for a fresh pod; change nothing
-  --cleanup                     remove the jumps and chains init added (${[...MESHTAP_CHAINS, ...MESHTAP_IPV6_CHAINS].join(', ')})
+  --cleanup                     remove the jumps and chains init added (${[...MESHTAP_CHAINS, ...MESHTAP_IPV6_CHAINS, ...MESHTAP_IPV6_NAT_CHAINS].join(', ')})
   -h, --help                    show this help
 `;
 }
@@ -65,6 +71,8 @@ function toOptions(values: Record<string, string | boolean | string[] | undefine
     excludeInboundPorts: list(values['exclude-inbound-ports']),
     excludeOutboundPorts: list(values['exclude-outbound-ports']),
     excludeOutboundCidrs: list(values['exclude-outbound-cidrs']),
+    dnsPort: str(values['dns-port']),
+    dnsCapture: values['no-dns-capture'] === true ? false : undefined,
     // Validated by the schema, which names the flag when the value is wrong.
     backend: str(values.backend) as InitOptions['backend'],
     dryRun: values['dry-run'] === true ? true : undefined,
@@ -98,9 +106,29 @@ function reportIpv6(result: InitResult): string {
   }
 }
 
+function reportIpv6Dns(result: InitResult): string {
+  const via = result.tools ? `${result.tools.backend} backend, ${result.tools.restore6}` : '';
+  const { action, plan } = result.ipv6Dns;
+  switch (action) {
+    case 'dry-run':
+    case 'no-ipv6':
+      return '';
+    case 'applied': {
+      const rules = plan.added.map((r) => `  ${renderSavedRule(r)}\n`).join('');
+      return `meshtap init: applied ${plural(plan.added.length, 'IPv6 nat rule')} in chain ${MESHTAP_IPV6_NAT_CHAINS.join(', ')}: IPv6 DNS goes to the DNS listener (${via})\n${rules}`;
+    }
+    case 'unchanged':
+      return `meshtap init: the IPv6 DNS rules are already in place, nothing changed (${via})\n`;
+    case 'removed':
+      return `meshtap init: removed ${plural(plan.removedJumps.length, 'IPv6 DNS jump')} and ${plural(plan.removedChains.length, 'IPv6 nat chain')} (${plan.removedChains.join(', ')}) (${via})\n`;
+    case 'nothing-to-remove':
+      return `meshtap init: no meshtap IPv6 DNS rules found, nothing to remove (${via})\n`;
+  }
+}
+
 function report(config: InitConfig, result: InitResult): { out: string; err: string } {
   const { out, err } = reportIpv4(config, result);
-  return { out: out + reportIpv6(result), err };
+  return { out: out + reportIpv6(result) + reportIpv6Dns(result), err };
 }
 
 function reportIpv4(config: InitConfig, result: InitResult): { out: string; err: string } {
@@ -112,7 +140,8 @@ function reportIpv4(config: InitConfig, result: InitResult): { out: string; err:
       return {
         out:
           `# meshtap init --dry-run: iptables-restore --noflush input init ${what}\n${result.plan.text}` +
-          `# meshtap init --dry-run: ip6tables-restore --noflush input init ${what}\n${result.ipv6.plan.text}`,
+          `# meshtap init --dry-run: ip6tables-restore --noflush input init ${what}\n${result.ipv6.plan.text}` +
+          `# meshtap init --dry-run: ip6tables-restore --noflush input (nat: IPv6 DNS) init ${what}\n${result.ipv6Dns.plan.text}`,
         err,
       };
     }

@@ -25,6 +25,9 @@ export interface InitConfig {
    * `ip6tables-save` prints them), sorted, without duplicates.
    */
   readonly excludeOutboundCidrs: readonly string[];
+  /** Redirect the app's DNS (UDP and TCP port 53) to the sidecar's DNS port. On by default. */
+  readonly dnsCapture: boolean;
+  readonly dnsPort: number;
   readonly backend: IptablesBackendChoice;
   readonly dryRun: boolean;
   readonly cleanup: boolean;
@@ -36,6 +39,7 @@ export const INIT_DEFAULTS = Object.freeze({
   inboundPort: 15006,
   outboundPort: 15001,
   adminPort: 15020,
+  dnsPort: 15053,
   backend: 'auto' as IptablesBackendChoice,
 });
 
@@ -155,6 +159,10 @@ const readBackend: Reader<IptablesBackendChoice> = (value) =>
 
 const readFlag: Reader<boolean> = (value) => (typeof value === 'boolean' ? { value } : { problem: `must be true or false, got ${describeValue(value)}` });
 
+/** A switch that may also come from the environment as the text `true` or `false`. */
+const readSwitch: Reader<boolean> = (value) =>
+  value === 'true' || value === 'false' ? { value: value === 'true' } : readFlag(value);
+
 /** What callers may pass: every field optional, numbers as numbers or strings, lists as "a,b" or arrays. */
 export interface InitOptions {
   proxyUid?: number | string;
@@ -165,6 +173,8 @@ export interface InitOptions {
   excludeInboundPorts?: ListInput;
   excludeOutboundPorts?: ListInput;
   excludeOutboundCidrs?: ListInput;
+  dnsCapture?: boolean | 'true' | 'false';
+  dnsPort?: number | string;
   backend?: IptablesBackendChoice;
   dryRun?: boolean;
   cleanup?: boolean;
@@ -181,14 +191,16 @@ const READERS: { readonly [K in InitOptionKey]-?: { read: Reader<InitConfig[K]>;
   excludeInboundPorts: { read: readPortList, fallback: [] },
   excludeOutboundPorts: { read: readPortList, fallback: [] },
   excludeOutboundCidrs: { read: readCidrList, fallback: [] },
+  dnsCapture: { read: readSwitch, fallback: true },
+  dnsPort: { read: readPort, fallback: INIT_DEFAULTS.dnsPort },
   backend: { read: readBackend, fallback: INIT_DEFAULTS.backend },
   dryRun: { read: readFlag, fallback: false },
   cleanup: { read: readFlag, fallback: false },
 };
 
-/** Each listener needs its own port; compared only once all three are valid. */
+/** Each listener needs its own port (the DNS port too: its TCP side); compared only once all are valid. */
 function checkListeners(config: Partial<Record<InitOptionKey, unknown>>, issues: Issues): void {
-  const listeners = (['inboundPort', 'outboundPort', 'adminPort'] as const).map((key) => [key, config[key]] as const);
+  const listeners = (['inboundPort', 'outboundPort', 'adminPort', 'dnsPort'] as const).map((key) => [key, config[key]] as const);
   if (listeners.some(([, port]) => typeof port !== 'number')) return;
   for (let i = 0; i < listeners.length; i++) {
     for (let j = i + 1; j < listeners.length; j++) {
@@ -212,6 +224,8 @@ export const OPTION_NAMES: Readonly<Record<InitOptionKey, { flag: string; env?: 
   excludeInboundPorts: { flag: '--exclude-inbound-ports', env: 'MESHTAP_EXCLUDE_INBOUND_PORTS' },
   excludeOutboundPorts: { flag: '--exclude-outbound-ports', env: 'MESHTAP_EXCLUDE_OUTBOUND_PORTS' },
   excludeOutboundCidrs: { flag: '--exclude-outbound-cidrs', env: 'MESHTAP_EXCLUDE_OUTBOUND_CIDRS' },
+  dnsCapture: { flag: '--no-dns-capture', env: 'MESHTAP_DNS_CAPTURE' },
+  dnsPort: { flag: '--dns-port', env: 'MESHTAP_DNS_PORT' },
   backend: { flag: '--backend', env: 'MESHTAP_IPTABLES_BACKEND' },
   dryRun: { flag: '--dry-run' },
   cleanup: { flag: '--cleanup' },

@@ -18,6 +18,7 @@
  */
 import type { InitConfig } from './options.ts';
 import {
+  capturesDns,
   parseTable,
   planTableApply,
   planTableCleanup,
@@ -50,6 +51,11 @@ export function planIpv6Rules(config: RuleConfig): Rule[] {
     { chain: CHAIN_INBOUND6, why: `inbound ${REFUSED}`, ...reject },
 
     { chain: CHAIN_OUTPUT6, outInterface: 'lo', why: 'IPv6 loopback is not refused', jump: 'RETURN' },
+    // The filter table sees the interface the packet was first routed to, not the one the nat
+    // table's REDIRECT moved it to: DNS over TCP redirected to ::1 (plan-ipv6-dns.ts) must pass by address.
+    ...(capturesDns(config)
+      ? [{ chain: CHAIN_OUTPUT6, destination: { cidr: '::1/128' }, dport: config.dnsPort, why: 'IPv6 DNS over TCP redirected to the DNS listener is not refused', jump: 'RETURN' } as const]
+      : []),
     { chain: CHAIN_OUTPUT6, owner: { uid: config.proxyUid }, why: `traffic of the proxy uid ${config.proxyUid} is never refused`, jump: 'RETURN' },
     { chain: CHAIN_OUTPUT6, owner: { gid: config.proxyGid }, why: `traffic of the proxy gid ${config.proxyGid} is never refused`, jump: 'RETURN' },
     ...config.excludeOutboundCidrs

@@ -7,13 +7,17 @@
  *   PREROUTING  → MESHTAP_INBOUND     admin port and excluded inbound ports RETURN,
  *                                     everything else → MESHTAP_IN_REDIRECT
  *               MESHTAP_IN_REDIRECT   REDIRECT to the inbound listener
- *   OUTPUT      → MESHTAP_OUTPUT      loopback, proxy-owner, localhost and exclusion rules,
+ *   OUTPUT      → MESHTAP_OUTPUT      TCP port 53 → MESHTAP_DNS first; then loopback,
+ *                                     proxy-owner, localhost and exclusion rules,
  *                                     everything else → MESHTAP_REDIRECT
  *               MESHTAP_REDIRECT      REDIRECT to the outbound listener
+ *   OUTPUT      → MESHTAP_DNS         (UDP port 53) proxy-owner and excluded CIDRs RETURN,
+ *                                     UDP and TCP REDIRECT to the sidecar's DNS port
  *
  * Rules are rendered exactly as `iptables-save` prints them (option order, `-m tcp` before
  * `--dport`, quoted comments), so an applied plan can be compared line by line with the table.
- * Only TCP enters our chains: UDP is never captured.
+ * Only TCP enters our chains, except DNS: UDP port 53 goes to MESHTAP_DNS (unless DNS capture
+ * is off), and no other UDP is ever captured.
  *
  * nat OUTPUT only sees a connection once the kernel has routed it, so a namespace needs a
  * route (even `default dev lo`) for outbound redirection to work at all.
@@ -32,8 +36,15 @@ export const CHAIN_INBOUND = 'MESHTAP_INBOUND';
 export const CHAIN_IN_REDIRECT = 'MESHTAP_IN_REDIRECT';
 export const CHAIN_OUTPUT = 'MESHTAP_OUTPUT';
 export const CHAIN_REDIRECT = 'MESHTAP_REDIRECT';
-/** Every chain init creates, in declaration order. Cleanup removes exactly these. */
-export const MESHTAP_CHAINS: readonly string[] = Object.freeze([CHAIN_INBOUND, CHAIN_IN_REDIRECT, CHAIN_OUTPUT, CHAIN_REDIRECT]);
+export const CHAIN_DNS = 'MESHTAP_DNS';
+/**
+ * Every chain init creates, in declaration order. Cleanup removes exactly these. MESHTAP_DNS
+ * exists (empty, nothing jumps to it) when DNS capture is off, so that switching it on or off
+ * is one converge like any other change.
+ */
+export const MESHTAP_CHAINS: readonly string[] = Object.freeze([CHAIN_INBOUND, CHAIN_IN_REDIRECT, CHAIN_OUTPUT, CHAIN_REDIRECT, CHAIN_DNS]);
+/** The port the app's DNS goes to (UDP and TCP). */
+export const DNS_PORT = 53;
 
 export const COMMENT_PREFIX = 'meshtap: ';
 const LOCALHOST = '127.0.0.1/32';
@@ -41,7 +52,16 @@ const LOCALHOST = '127.0.0.1/32';
 /** The subset of the configuration the rules depend on. */
 export type RuleConfig = Pick<
   InitConfig,
-  'proxyUid' | 'proxyGid' | 'inboundPort' | 'outboundPort' | 'adminPort' | 'excludeInboundPorts' | 'excludeOutboundPorts' | 'excludeOutboundCidrs'
+  | 'proxyUid'
+  | 'proxyGid'
+  | 'inboundPort'
+  | 'outboundPort'
+  | 'adminPort'
+  | 'excludeInboundPorts'
+  | 'excludeOutboundPorts'
+  | 'excludeOutboundCidrs'
+  | 'dnsCapture'
+  | 'dnsPort'
 >;
 
 export interface AddressMatch {
@@ -55,9 +75,11 @@ export interface OwnerMatch {
   readonly negate?: boolean;
 }
 
-/** One nat rule. Every rule is TCP-only and carries a `meshtap: <why>` comment. */
+/** One nat rule. Every rule carries a `meshtap: <why>` comment. */
 export interface Rule {
   readonly chain: string;
+  /** TCP unless said otherwise; `all` matches any protocol (no `-p`). */
+  readonly protocol?: 'tcp' | 'udp' | 'all';
   /** Inserted at the head of a built-in chain (the jumps) instead of appended. */
   readonly first?: boolean;
   readonly source?: AddressMatch;
@@ -106,11 +128,37 @@ function ownerRules(config: RuleConfig, kind: 'uid' | 'gid'): Rule[] {
   ];
 }
 
+/** DNS capture is on unless switched off or port 53 is an excluded outbound port. */
+export function capturesDns(config: RuleConfig): boolean {
+  return config.dnsCapture && !config.excludeOutboundPorts.includes(DNS_PORT);
+}
+
+/**
+ * The DNS chain: the app's UDP and TCP to port 53 go to the sidecar's DNS port, except the
+ * proxy's own queries (the sidecar forwards the app's queries to the resolvers as the proxy
+ * uid) and excluded IPv4 destinations.
+ */
+function dnsRules(config: RuleConfig): Rule[] {
+  return [
+    { chain: CHAIN_DNS, protocol: 'all', owner: { uid: config.proxyUid }, why: `DNS of the proxy uid ${config.proxyUid} is never captured`, jump: 'RETURN' },
+    { chain: CHAIN_DNS, protocol: 'all', owner: { gid: config.proxyGid }, why: `DNS of the proxy gid ${config.proxyGid} is never captured`, jump: 'RETURN' },
+    ...config.excludeOutboundCidrs.filter((cidr) => !cidr.includes(':')).map(
+      (cidr): Rule => ({ chain: CHAIN_DNS, protocol: 'all', destination: { cidr }, why: 'excluded outbound CIDR', jump: 'RETURN' }),
+    ),
+    { chain: CHAIN_DNS, protocol: 'udp', why: 'DNS over UDP to the DNS listener', jump: 'REDIRECT', toPort: config.dnsPort },
+    { chain: CHAIN_DNS, protocol: 'tcp', why: 'DNS over TCP to the DNS listener', jump: 'REDIRECT', toPort: config.dnsPort },
+  ];
+}
+
 /** The rules init installs, in order. Pure: the same config always gives the same list. */
 export function planRules(config: RuleConfig): Rule[] {
+  const dns = capturesDns(config);
   const rules: Rule[] = [
     { chain: 'PREROUTING', first: true, why: 'inbound TCP goes to the inbound capture chain', jump: CHAIN_INBOUND },
     { chain: 'OUTPUT', first: true, why: 'outbound TCP goes to the outbound capture chain', jump: CHAIN_OUTPUT },
+    ...(dns
+      ? [{ chain: 'OUTPUT', first: true, protocol: 'udp', dport: DNS_PORT, why: 'outbound DNS over UDP goes to the DNS chain', jump: CHAIN_DNS } as const]
+      : []),
 
     { chain: CHAIN_INBOUND, dport: config.adminPort, why: 'admin port is never captured', jump: 'RETURN' },
     ...config.excludeInboundPorts.map(
@@ -119,6 +167,8 @@ export function planRules(config: RuleConfig): Rule[] {
     { chain: CHAIN_INBOUND, why: 'capture inbound TCP', jump: CHAIN_IN_REDIRECT },
     { chain: CHAIN_IN_REDIRECT, why: 'to the inbound listener', jump: 'REDIRECT', toPort: config.inboundPort },
 
+    // Before anything else in the chain, so DNS over TCP never reaches the outbound listener.
+    ...(dns ? [{ chain: CHAIN_OUTPUT, dport: DNS_PORT, why: 'DNS over TCP goes to the DNS chain', jump: CHAIN_DNS } as const] : []),
     {
       chain: CHAIN_OUTPUT,
       source: { cidr: `${INBOUND_PASSTHROUGH_SOURCE}/32` },
@@ -138,6 +188,7 @@ export function planRules(config: RuleConfig): Rule[] {
     ),
     { chain: CHAIN_OUTPUT, why: 'capture outbound TCP', jump: CHAIN_REDIRECT },
     { chain: CHAIN_REDIRECT, why: 'to the outbound listener', jump: 'REDIRECT', toPort: config.outboundPort },
+    ...(dns ? dnsRules(config) : []),
   ];
   return rules;
 }
@@ -149,8 +200,9 @@ export function renderRuleSpec(rule: Rule): string {
   if (rule.destination) parts.push(...(rule.destination.negate ? ['!'] : []), '-d', rule.destination.cidr);
   if (rule.inInterface) parts.push('-i', rule.inInterface);
   if (rule.outInterface) parts.push('-o', rule.outInterface);
-  parts.push('-p', 'tcp');
-  if (rule.dport !== undefined || rule.syn) parts.push('-m', 'tcp');
+  const protocol = rule.protocol ?? 'tcp';
+  if (protocol !== 'all') parts.push('-p', protocol);
+  if (rule.dport !== undefined || rule.syn) parts.push('-m', protocol);
   if (rule.dport !== undefined) parts.push('--dport', String(rule.dport));
   if (rule.syn) parts.push('--tcp-flags', 'FIN,SYN,RST,ACK', 'SYN');
   if (rule.owner) {
@@ -270,12 +322,18 @@ export function meshtapLines(table: NatTable, chains: readonly string[] = MESHTA
 /** True when the table already holds exactly the planned rules, with the jumps first in their chains. */
 export function isApplied(rules: readonly Rule[], table: NatTable, chains: readonly string[] = MESHTAP_CHAINS): boolean {
   if (!chains.every((c) => table.chains.includes(c))) return false;
-  const jumps = rules.filter((r) => r.first);
-  for (const jump of jumps) {
-    const firstInChain = table.rules.find((r) => r.chain === jump.chain);
-    if (!firstInChain || firstInChain.spec !== renderRuleSpec(jump)) return false;
+  // The jumps into a built-in chain lead it, in the plan's order.
+  for (const [chain, jumps] of firstJumpsByChain(rules)) {
+    const leading = table.rules.filter((r) => r.chain === chain).slice(0, jumps.length);
+    if (leading.length !== jumps.length || jumps.some((jump, i) => leading[i].spec !== renderRuleSpec(jump))) return false;
   }
   return sameByChain(rules.map(renderSavedRule), meshtapLines(table, chains));
+}
+
+function firstJumpsByChain(rules: readonly Rule[]): Map<string, Rule[]> {
+  const byChain = new Map<string, Rule[]>();
+  for (const rule of rules) if (rule.first) byChain.set(rule.chain, [...(byChain.get(rule.chain) ?? []), rule]);
+  return byChain;
 }
 
 /** Chains may be listed in any order by the backends; rules within a chain may not. */
@@ -328,7 +386,8 @@ export function planTableApply(name: string, chains: readonly string[], rules: R
     `*${name}`,
     ...chains.map((c) => `:${c} - [0:0]`),
     ...removedJumps,
-    ...rules.filter((r) => r.first).map((r) => `-I ${r.chain} 1 ${renderRuleSpec(r)}`),
+    // Each `-I 1` goes before the previous one: inserted last to first, a chain's jumps end up in plan order.
+    ...[...firstJumpsByChain(rules).values()].flatMap((jumps) => [...jumps].reverse().map((r) => `-I ${r.chain} 1 ${renderRuleSpec(r)}`)),
     ...rules.filter((r) => !r.first).map(renderSavedRule),
     'COMMIT',
   ];

@@ -13,6 +13,7 @@ import { parseBackend, runInit as runInitInProcess } from '../../../sidecar/init
 import { resolveInitConfig } from '../../../sidecar/init/options.ts';
 import { appliedTable, planApply, planCleanup, planRules, renderRuleSpec } from '../../../sidecar/init/plan.ts';
 import { appliedIpv6Table, planIpv6Apply, planIpv6Cleanup } from '../../../sidecar/init/plan-ipv6.ts';
+import { appliedIpv6NatTable, planIpv6DnsApply } from '../../../sidecar/init/plan-ipv6-dns.ts';
 
 interface Captured {
   code: number;
@@ -35,7 +36,7 @@ async function runInit(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Cap
 void t.test('help and usage errors', async (t) => {
   const help = await runInit(['--help']);
   t.equal(help.code, 0);
-  for (const flag of ['--proxy-uid', '--proxy-gid', '--inbound-port', '--outbound-port', '--admin-port', '--exclude-inbound-ports', '--exclude-outbound-ports', '--exclude-outbound-cidrs', '--backend', '--dry-run', '--cleanup']) {
+  for (const flag of ['--proxy-uid', '--proxy-gid', '--inbound-port', '--outbound-port', '--admin-port', '--exclude-inbound-ports', '--exclude-outbound-ports', '--exclude-outbound-cidrs', '--dns-port', '--no-dns-capture', '--backend', '--dry-run', '--cleanup']) {
     t.match(help.stdout, flag, `help lists ${flag}`);
   }
   t.match(help.stdout, '127.0.0.6', 'help states the inbound passthrough source');
@@ -62,6 +63,17 @@ void t.test('dry run prints the restore text and needs nothing', async (t) => {
   t.equal(rest.join('\n'), planApply(config).text, 'then exactly the plan: repeated flags add up, env fills the rest');
   t.equal(v6.split('\n').slice(1).join('\n'), planIpv6Apply(config).text, 'then, after its own header, the IPv6 plan');
 
+  const noDns = await runInit(['--dry-run', '--no-dns-capture', '--dns-port', '5353'], { PATH: '/nonexistent' });
+  t.equal(noDns.code, 0);
+  t.equal(
+    noDns.stdout.split(/(?=^# meshtap init --dry-run: ip6tables)/m)[0].split('\n').slice(1).join('\n'),
+    planApply(resolveInitConfig({ dnsCapture: false, dnsPort: 5353 })).text,
+    '--no-dns-capture and --dns-port reach the plan',
+  );
+  t.notMatch(noDns.stdout, /udp|--dport 53 /, 'no DNS rule without DNS capture');
+  const withDns = await runInit(['--dry-run', '--dns-port', '5353'], { PATH: '/nonexistent' });
+  t.match(withDns.stdout, /-A MESHTAP_DNS -p udp .* -j REDIRECT --to-ports 5353/, 'the DNS port reaches the redirect');
+
   const cleanup = await runInit(['--dry-run', '--cleanup'], { PATH: '/nonexistent' });
   t.equal(cleanup.code, 0);
   const [c4, c6] = cleanup.stdout.split(/(?=^# meshtap init --dry-run: ip6tables)/m);
@@ -83,7 +95,9 @@ void t.test('with stand-in iptables tools', async (t) => {
   const fed = path.join(dir, 'restore-input');
   const fed6 = path.join(dir, 'restore6-input');
   const argsFile = path.join(dir, 'restore-args');
+  const fed6nat = path.join(dir, 'restore6-nat-input');
   const emptyFilter = '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n';
+  const emptyNat6 = '*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n';
 
   /** Shell builtins only: PATH holds nothing but these scripts. */
   async function tools(
@@ -93,6 +107,7 @@ void t.test('with stand-in iptables tools', async (t) => {
     names = ['iptables-save', 'iptables-restore'],
     saveStderr = '',
     save6: string | null = emptyFilter,
+    save6nat: string = emptyNat6,
   ) {
     const script = (body: string) => `#!/bin/sh\n${body}\n`;
     await writeFile(path.join(dir, 'iptables'), script(`echo '${version}'`));
@@ -110,10 +125,17 @@ void t.test('with stand-in iptables tools', async (t) => {
     await rm(path.join(dir, names6[0]), { force: true });
     await rm(path.join(dir, names6[1]), { force: true });
     await rm(fed6, { force: true });
+    await rm(fed6nat, { force: true });
     if (save6 !== null) {
-      // The IPv6 side: the filter table as given, and a restore that only records its input.
-      await writeFile(path.join(dir, names6[0]), script(`printf '%s' '${save6}'`));
-      await writeFile(path.join(dir, names6[1]), script(`: > '${fed6}'\nwhile IFS= read -r line; do printf '%s\\n' "$line" >> '${fed6}'; done`));
+      // The IPv6 side: the filter and nat tables as given, and a restore that only records its input, by table.
+      await writeFile(path.join(dir, names6[0]), script(`if [ "$2" = nat ]; then printf '%s' '${save6nat}'; else printf '%s' '${save6}'; fi`));
+      await writeFile(
+        path.join(dir, names6[1]),
+        script(
+          `IFS= read -r first\nout='${fed6}'\n[ "$first" = '*nat' ] && out='${fed6nat}'\n: > "$out"\nprintf '%s\\n' "$first" >> "$out"\n` +
+            `while IFS= read -r line; do printf '%s\\n' "$line" >> "$out"; done`,
+        ),
+      );
       for (const f of names6) await chmod(path.join(dir, f), 0o755);
     }
     await rm(fed, { force: true });
@@ -128,9 +150,11 @@ void t.test('with stand-in iptables tools', async (t) => {
     t.equal(res.code, 0, res.stderr);
     t.equal(await readFile(fed, 'utf8'), planApply(resolveInitConfig()).text, 'restore got the plan');
     t.equal((await readFile(argsFile, 'utf8')).trim(), '--noflush --wait', 'in no-flush mode, waiting for the lock');
-    t.match(res.stdout, /applied 15 nat rules .*\(nft backend, iptables-restore\)/);
+    t.match(res.stdout, /applied 21 nat rules in chains MESHTAP_INBOUND, MESHTAP_IN_REDIRECT, MESHTAP_OUTPUT, MESHTAP_REDIRECT, MESHTAP_DNS .*\(nft backend, iptables-restore\)/);
     t.equal(await readFile(fed6, 'utf8'), planIpv6Apply(resolveInitConfig()).text, 'ip6tables-restore got the IPv6 plan');
-    t.match(res.stdout, /applied 9 IPv6 filter rules in chains MESHTAP_INBOUND6, MESHTAP_OUTPUT6: new IPv6 TCP connections are refused \(nft backend, ip6tables-restore\)/);
+    t.match(res.stdout, /applied 10 IPv6 filter rules in chains MESHTAP_INBOUND6, MESHTAP_OUTPUT6: new IPv6 TCP connections are refused \(nft backend, ip6tables-restore\)/);
+    t.equal(await readFile(fed6nat, 'utf8'), planIpv6DnsApply(resolveInitConfig()).text, 'ip6tables-restore got the IPv6 DNS plan for the nat table');
+    t.match(res.stdout, /applied 6 IPv6 nat rules in chain MESHTAP_DNS6: IPv6 DNS goes to the DNS listener \(nft backend, ip6tables-restore\)/);
   });
 
   await t.test('IPv6: a kernel without it is skipped with a warning, a missing ip6tables fails before anything changes', async (t) => {
@@ -165,12 +189,16 @@ void t.test('with stand-in iptables tools', async (t) => {
     t.ok(applied.rules.every((r, i) => r.spec === renderRuleSpec(planRules(config)[i])));
     const applied6 = appliedIpv6Table(config);
     const save6 = ['*filter', ...applied6.chains.map((c) => `:${c} ${c.startsWith('MESHTAP') ? '-' : 'ACCEPT'} [0:0]`), ...applied6.rules.map((r) => `-A ${r.chain} ${r.spec}`), 'COMMIT', ''].join('\n');
-    await tools('iptables v1.8.9 (nf_tables)', save, { exit: 9 }, undefined, '', save6);
+    const applied6nat = appliedIpv6NatTable(config);
+    const save6nat = ['*nat', ...applied6nat.chains.map((c) => `:${c} ${c.startsWith('MESHTAP') ? '-' : 'ACCEPT'} [0:0]`), ...applied6nat.rules.map((r) => `-A ${r.chain} ${r.spec}`), 'COMMIT', ''].join('\n');
+    await tools('iptables v1.8.9 (nf_tables)', save, { exit: 9 }, undefined, '', save6, save6nat);
     const res = await runInit([], env);
     t.equal(res.code, 0, 'restore is not even called (it would fail)');
     t.match(res.stdout, /the nat rules are already in place/);
     t.match(res.stdout, /the IPv6 filter rules are already in place/);
+    t.match(res.stdout, /the IPv6 DNS rules are already in place/);
     await t.rejects(readFile(fed6, 'utf8'), { code: 'ENOENT' }, 'ip6tables-restore was not called either');
+    await t.rejects(readFile(fed6nat, 'utf8'), { code: 'ENOENT' }, 'not for the nat table either');
   });
 
   await t.test('cleanup of a table without our rules runs nothing', async (t) => {

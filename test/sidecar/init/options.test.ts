@@ -22,6 +22,8 @@ void t.test('defaults and freezing', async (t) => {
     excludeInboundPorts: [],
     excludeOutboundPorts: [],
     excludeOutboundCidrs: [],
+    dnsCapture: true,
+    dnsPort: 15053,
     backend: 'auto',
     dryRun: false,
     cleanup: false,
@@ -87,7 +89,19 @@ void t.test('bad values name the flag, the value and what is expected', async (t
   badOption(t, { dryRun: 'yes' }, /--dry-run \(dryRun\) must be true or false, got "yes"/);
   badOption(t, { inboundPort: 15001 }, /--outbound-port \(outboundPort\) must differ from --inbound-port \(both are 15001\)/);
   badOption(t, { adminPort: 15006 }, /--admin-port \(adminPort\) must differ from --inbound-port/);
-  badOption(t, { proxyUid: 1, inboundPort: 'x', backend: 'y' }, /--inbound-port .*; --backend/);
+  badOption(t, { proxyUid: 1, inboundPort: 'x', backend: 'y' }, /--inbound-port .*; --backend/);  badOption(t, { dnsPort: 15020 }, /--dns-port \(dnsPort\) must differ from --admin-port \(both are 15020\)/);
+  badOption(t, { dnsPort: '53x' }, /--dns-port \(dnsPort\) must be a port number 1-65535, got "53x"/);
+  badOption(t, { dnsCapture: 'no' }, /--no-dns-capture \(dnsCapture\) must be true or false, got "no"/);
+  badOption(t, {}, /MESHTAP_DNS_CAPTURE must be true or false, got "off"/, { MESHTAP_DNS_CAPTURE: 'off' });
+});
+
+void t.test('DNS capture: on unless switched off, its port from flag, environment or default', async (t) => {
+  t.equal(resolveInitConfig().dnsCapture, true, 'on by default');
+  t.equal(resolveInitConfig({ dnsCapture: false }).dnsCapture, false);
+  t.equal(resolveInitConfig({}, { MESHTAP_DNS_CAPTURE: 'false' }).dnsCapture, false, 'off from the environment');
+  t.equal(resolveInitConfig({ dnsCapture: true }, { MESHTAP_DNS_CAPTURE: 'false' }).dnsCapture, true, 'the option wins');
+  t.equal(resolveInitConfig({}, { MESHTAP_DNS_PORT: '5353' }).dnsPort, 5353);
+  t.equal(resolveInitConfig({ dnsPort: '6053' }, { MESHTAP_DNS_PORT: '5353' }).dnsPort, 6053);
 });
 
 void t.test('unknown keys fail with a hint', async (t) => {

@@ -80,8 +80,8 @@ void t.test('the IPv6 rules keep their promises', async (t) => {
   t.same(exceptions(CHAIN_INBOUND6, (r) => r.inInterface ?? r.dport), ['lo', 15020, 8081], 'inbound: loopback, admin port, excluded inbound ports');
   t.same(
     exceptions(CHAIN_OUTPUT6, (r) => r.outInterface ?? r.owner ?? r.destination?.cidr ?? r.dport),
-    ['lo', { uid: 1337 }, { gid: 1337 }, 'fd00::/8', 9090],
-    'outbound: loopback, proxy uid and gid, IPv6 CIDRs only, excluded outbound ports',
+    ['lo', '::1/128', { uid: 1337 }, { gid: 1337 }, 'fd00::/8', 9090],
+    'outbound: loopback (by interface, and DNS redirected to ::1 by address), proxy uid and gid, IPv6 CIDRs only, excluded outbound ports',
   );
   t.notMatch(planRules(config).map(renderSavedRule).join('\n'), /fd00/, 'and the IPv4 rules hold no IPv6 CIDR');
   t.equal(
@@ -131,4 +131,12 @@ void t.test('IPv6 CIDRs as ip6tables-save prints them', async (t) => {
     }),
     { seed: 1337, numRuns: 500 },
   );
+});
+
+void t.test('the IPv6 DNS exception follows DNS capture and its port', async (t) => {
+  const dnsReturn = (options: Parameters<typeof resolveInitConfig>[0]) =>
+    planIpv6Rules(resolveInitConfig(options)).filter((r) => r.chain === CHAIN_OUTPUT6 && r.destination?.cidr === '::1/128');
+  t.same(dnsReturn({}).map((r) => [r.dport, r.jump]), [[15053, 'RETURN']], 'TCP to the DNS listener on ::1 is not refused');
+  t.same(dnsReturn({ dnsPort: 5353 }).map((r) => r.dport), [5353]);
+  t.same(dnsReturn({ dnsCapture: false }), [], 'without DNS capture there is no exception');
 });

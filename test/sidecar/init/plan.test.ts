@@ -13,9 +13,11 @@ import {
   CHAIN_IN_REDIRECT,
   CHAIN_OUTPUT,
   CHAIN_REDIRECT,
+  CHAIN_DNS,
   INBOUND_PASSTHROUGH_SOURCE,
   MESHTAP_CHAINS,
   appliedTable,
+  capturesDns,
   findMeshtapJumps,
   isApplied,
   parseNatTable,
@@ -76,7 +78,7 @@ void t.test('the rules keep their promises', async (t) => {
   const config = resolveInitConfig({ excludeInboundPorts: [8081], excludeOutboundPorts: [9090], excludeOutboundCidrs: ['10.96.0.0/12'] });
   const rules = planRules(config);
   t.equal(INBOUND_PASSTHROUGH_SOURCE, '127.0.0.6', 'the inbound passthrough source is the contract address');
-  t.same(MESHTAP_CHAINS, ['MESHTAP_INBOUND', 'MESHTAP_IN_REDIRECT', 'MESHTAP_OUTPUT', 'MESHTAP_REDIRECT']);
+  t.same(MESHTAP_CHAINS, ['MESHTAP_INBOUND', 'MESHTAP_IN_REDIRECT', 'MESHTAP_OUTPUT', 'MESHTAP_REDIRECT', 'MESHTAP_DNS']);
   t.same(planRules(config), rules, 'same config, same rules');
 
   t.same(
@@ -84,20 +86,45 @@ void t.test('the rules keep their promises', async (t) => {
     [
       ['PREROUTING', CHAIN_INBOUND],
       ['OUTPUT', CHAIN_OUTPUT],
+      ['OUTPUT', CHAIN_DNS],
     ],
-    'one jump from PREROUTING and one from OUTPUT',
+    'one jump from PREROUTING, one from OUTPUT for TCP and one for DNS over UDP',
   );
   for (const r of rules) {
-    t.match(renderRuleSpec(r), /-p tcp .*-m comment --comment "meshtap: [^"]+" -j /, `${r.chain} rule carries a meshtap comment and is TCP only: ${r.why}`);
+    const renders = renderRuleSpec(r);
+    t.match(renders, /-m comment --comment "meshtap: [^"]+" -j /, `${r.chain} rule carries a meshtap comment: ${r.why}`);
+    // Only TCP, except DNS: UDP port 53 and the DNS chain's own rules.
+    if (r.chain !== CHAIN_DNS && r.jump !== CHAIN_DNS) t.match(renders, /^(! )?(-[sd] \S+ )?(-[io] \S+ )?-p tcp /, `${r.chain} rule is TCP only: ${r.why}`);
   }
+  const udp = rules.filter((r) => renderRuleSpec(r).includes('-p udp'));
   t.same(
-    rules.filter((r) => r.jump === 'REDIRECT').map((r) => [r.chain, r.toPort]),
+    udp.map((r) => [r.chain, r.dport, r.jump, r.toPort]),
     [
-      [CHAIN_IN_REDIRECT, 15006],
-      [CHAIN_REDIRECT, 15001],
+      ['OUTPUT', 53, CHAIN_DNS, undefined],
+      [CHAIN_DNS, undefined, 'REDIRECT', 15053],
     ],
-    'the only redirects: inbound to 15006, outbound to 15001',
+    'the only UDP rules: port 53 into the DNS chain, redirected to the DNS port',
   );
+  t.same(
+    rules.filter((r) => r.jump === 'REDIRECT').map((r) => [r.chain, r.protocol ?? 'tcp', r.toPort]),
+    [
+      [CHAIN_IN_REDIRECT, 'tcp', 15006],
+      [CHAIN_REDIRECT, 'tcp', 15001],
+      [CHAIN_DNS, 'udp', 15053],
+      [CHAIN_DNS, 'tcp', 15053],
+    ],
+    'the only redirects: inbound to 15006, outbound to 15001, DNS (UDP and TCP) to 15053',
+  );
+  const dns = rules.filter((r) => r.chain === CHAIN_DNS);
+  const firstRedirect = dns.findIndex((r) => r.jump === 'REDIRECT');
+  for (const [what, predicate] of [
+    ['proxy uid', (r: Rule) => r.owner?.uid === 1337 && !r.owner.negate],
+    ['proxy gid', (r: Rule) => r.owner?.gid === 1337 && !r.owner.negate],
+    ['excluded CIDR', (r: Rule) => r.destination?.cidr === '10.96.0.0/12'],
+  ] as const) {
+    const i = index(dns, predicate, what);
+    t.ok(i < firstRedirect && dns[i].jump === 'RETURN' && dns[i].protocol === 'all', `DNS of the ${what} returns (any protocol) before the DNS redirects`);
+  }
 
   const inbound = rules.filter((r) => r.chain === CHAIN_INBOUND);
   const captureIn = inbound.findIndex((r) => r.jump === CHAIN_IN_REDIRECT);
@@ -108,9 +135,10 @@ void t.test('the rules keep their promises', async (t) => {
   }
 
   const output = rules.filter((r) => r.chain === CHAIN_OUTPUT);
-  t.same(output[0].source, { cidr: '127.0.0.6/32' }, 'the passthrough rule comes first in the outbound chain');
-  t.equal(output[0].outInterface, 'lo');
-  t.equal(output[0].jump, 'RETURN');
+  t.same([output[0].dport, output[0].protocol ?? 'tcp', output[0].jump], [53, 'tcp', CHAIN_DNS], 'DNS over TCP leaves the outbound chain first: it never reaches the outbound listener');
+  t.same(output[1].source, { cidr: '127.0.0.6/32' }, 'then the passthrough rule');
+  t.equal(output[1].outInterface, 'lo');
+  t.equal(output[1].jump, 'RETURN');
   for (const kind of ['uid', 'gid'] as const) {
     const hairpin = index(output, (r) => r.owner?.[kind] === 1337 && !r.owner.negate && r.jump === CHAIN_INBOUND, `${kind} hairpin`);
     const ownerReturn = index(output, (r) => r.owner?.[kind] === 1337 && !r.owner.negate && r.jump === 'RETURN' && !r.outInterface, `${kind} return`);
@@ -190,8 +218,8 @@ void t.test('converging', async (t) => {
   t.notOk(isApplied(planRules(config), noChains), 'a missing chain is noticed');
 
   const cleanup = planCleanup(applied);
-  t.same(cleanup.removedChains, MESHTAP_CHAINS, 'cleanup removes our four chains');
-  t.equal(cleanup.removedJumps.length, 2, 'and the two jumps');
+  t.same(cleanup.removedChains, MESHTAP_CHAINS, 'cleanup removes our five chains');
+  t.equal(cleanup.removedJumps.length, 3, 'and the three jumps');
   t.equal(planCleanup(parseNatTable('')).text, '', 'nothing to clean, empty plan');
 });
 
@@ -203,12 +231,13 @@ void t.test('properties over random configs', async (t) => {
     .record({
       proxyUid: fc.integer({ min: 1, max: 4294967294 }),
       proxyGid: fc.integer({ min: 1, max: 4294967294 }),
-      ports: fc.uniqueArray(port, { minLength: 3, maxLength: 3 }),
+      ports: fc.uniqueArray(port, { minLength: 4, maxLength: 4 }),
+      dnsCapture: fc.boolean(),
       excludeInboundPorts: fc.array(port, { maxLength: 5 }),
       excludeOutboundPorts: fc.array(port, { maxLength: 5 }),
       excludeOutboundCidrs: fc.array(cidr, { maxLength: 5 }),
     })
-    .map(({ ports, ...rest }) => ({ ...rest, inboundPort: ports[0], outboundPort: ports[1], adminPort: ports[2] }));
+    .map(({ ports, ...rest }) => ({ ...rest, inboundPort: ports[0], outboundPort: ports[1], adminPort: ports[2], dnsPort: ports[3] }));
   fc.assert(
     fc.property(options, (o) => {
       const config = resolveInitConfig(o);
@@ -219,12 +248,65 @@ void t.test('properties over random configs', async (t) => {
         lines.length === rules.length &&
         lines.every((l) => l.includes('-m comment --comment "meshtap: ')) &&
         isApplied(rules, applied) &&
-        planCleanup(applied).removedChains.length === 4 &&
-        rules.filter((r) => r.jump === 'REDIRECT').length === 2 &&
+        planCleanup(applied).removedChains.length === 5 &&
+        rules.filter((r) => r.jump === 'REDIRECT').length === (capturesDns(config) ? 4 : 2) &&
+        rules.some((r) => r.jump === CHAIN_DNS) === (config.dnsCapture && !config.excludeOutboundPorts.includes(53)) &&
         rules.filter((r) => r.dport === config.adminPort && r.chain === CHAIN_INBOUND).every((r) => r.jump === 'RETURN')
       );
     }),
     { numRuns: 200 },
   );
   t.pass('200 random configs hold every property');
+});
+
+void t.test('DNS capture: on by default, off by option or by excluding port 53', async (t) => {
+  const rules = planRules(defaults);
+  t.equal(
+    renderSavedRule(rules.find((r) => r.chain === 'OUTPUT' && r.jump === CHAIN_DNS)!),
+    '-A OUTPUT -p udp -m udp --dport 53 -m comment --comment "meshtap: outbound DNS over UDP goes to the DNS chain" -j MESHTAP_DNS',
+    'the UDP jump renders as iptables-save prints it',
+  );
+  t.equal(
+    renderSavedRule(rules.find((r) => r.chain === CHAIN_DNS && r.owner?.uid !== undefined)!),
+    '-A MESHTAP_DNS -m owner --uid-owner 1337 -m comment --comment "meshtap: DNS of the proxy uid 1337 is never captured" -j RETURN',
+    'an any-protocol rule has no -p',
+  );
+  t.equal(
+    renderSavedRule(rules.find((r) => r.chain === CHAIN_DNS && r.protocol === 'udp')!),
+    '-A MESHTAP_DNS -p udp -m comment --comment "meshtap: DNS over UDP to the DNS listener" -j REDIRECT --to-ports 15053',
+  );
+  const text = planApply(defaults).text;
+  const inserts = text.split('\n').filter((l) => l.startsWith('-I OUTPUT 1 '));
+  t.same(
+    inserts.map((l) => / -j (\S+)/.exec(l)?.[1]),
+    [CHAIN_DNS, CHAIN_OUTPUT],
+    'OUTPUT jumps are inserted last to first, so the chain ends up in plan order',
+  );
+  t.ok(isApplied(rules, appliedTable(defaults)), 'an applied table with two OUTPUT jumps is recognised');
+  const swapped = appliedTable(defaults);
+  const outputJumps = swapped.rules.filter((r) => r.chain === 'OUTPUT');
+  const reordered = { ...swapped, rules: [...swapped.rules.filter((r) => r.chain !== 'OUTPUT'), ...outputJumps.reverse()] };
+  t.notOk(isApplied(rules, reordered), 'the OUTPUT jumps in the wrong order are noticed');
+
+  for (const [what, options] of [
+    ['dnsCapture false', { dnsCapture: false }],
+    ['"false" from the environment form', { dnsCapture: 'false' as const }],
+    ['port 53 excluded', { excludeOutboundPorts: '53' }],
+  ] as const) {
+    const config = resolveInitConfig(options);
+    const off = planRules(config);
+    t.notOk(off.some((r) => r.jump === CHAIN_DNS || r.chain === CHAIN_DNS || r.protocol === 'udp'), `${what}: no DNS rule`);
+    t.ok(planApply(config).text.includes(`:${CHAIN_DNS} - [0:0]`), `${what}: the DNS chain is still declared (empty), so switching converges`);
+  }
+  // Converging from capture on to capture off removes the jumps and empties the chain.
+  const off = resolveInitConfig({ dnsCapture: false });
+  const plan = planApply(off, appliedTable(defaults));
+  t.equal(plan.removedJumps.filter((l) => l.includes(CHAIN_DNS)).length, 1, 'the UDP jump into the DNS chain is deleted');
+  t.notOk(plan.text.split('\n').some((l) => /^-[AI] .*MESHTAP_DNS/.test(l)), 'and nothing jumps to or fills it again');
+  t.notOk(isApplied(planRules(off), appliedTable(defaults)), 'a DNS-capturing table is not what an opted-out pod wants');
+
+  const custom = resolveInitConfig({ dnsPort: 5353, proxyUid: 2000, proxyGid: 2001 });
+  const dnsRules = planRules(custom).filter((r) => r.chain === CHAIN_DNS);
+  t.same(dnsRules.filter((r) => r.jump === 'REDIRECT').map((r) => r.toPort), [5353, 5353], 'the DNS port is configurable');
+  t.same(dnsRules.filter((r) => r.owner).map((r) => r.owner), [{ uid: 2000 }, { gid: 2001 }], 'the proxy ids are spared');
 });

@@ -93,6 +93,10 @@ void t.test('a bad value names the variable, the value and what is expected', as
   t.equal(configError({ MESHTAP_INBOUND_PORT: 'abc' }), 'MESHTAP_INBOUND_PORT="abc": expected a TCP port 1-65535');
   t.equal(configError({ MESHTAP_ADMIN_PORT: '70000' }), 'MESHTAP_ADMIN_PORT="70000": expected a TCP port 1-65535');
   t.equal(configError({ MESHTAP_CAPTURE: 'yes' }), 'MESHTAP_CAPTURE="yes": expected one of on, off');
+  t.equal(configError({ MESHTAP_DNS_PORT: '53x' }), 'MESHTAP_DNS_PORT="53x": expected a port 1-65535 (UDP and TCP)');
+  t.equal(configError({ MESHTAP_DNS_PORT: '15020' }), 'MESHTAP_DNS_PORT="15020": expected a port different from MESHTAP_ADMIN_PORT (15020)');
+  t.equal(resolveSidecarConfig(POD).dnsPort, 15053, 'the DNS port defaults to 15053');
+  t.equal(resolveSidecarConfig({ ...POD, MESHTAP_DNS_PORT: '5353' }).dnsPort, 5353);
   t.equal(configError({ MESHTAP_LOG_LEVEL: 'loud' }), 'MESHTAP_LOG_LEVEL="loud": expected one of debug, info, warn, error');
   t.equal(configError({ POD_IP: 'fd00::7' }), 'POD_IP="fd00::7": expected an IPv4 address');
   t.equal(configError({ MESHTAP_COLLECTOR_ADDR: 'collector' }), 'MESHTAP_COLLECTOR_ADDR="collector": expected host:port (a DNS name or IP address, and a port 1-65535)');

@@ -9,6 +9,7 @@ import { PodNetwork, execInNetns, listNetns } from '../../../../lab/netns.ts';
 import { resolveInitConfig } from '../../../../sidecar/init/options.ts';
 import { MESHTAP_CHAINS, meshtapLines, parseNatTable, planApply, planRules, renderSavedRule } from '../../../../sidecar/init/plan.ts';
 import { MESHTAP_IPV6_CHAINS, parseIpv6Table, planIpv6Apply, planIpv6Rules } from '../../../../sidecar/init/plan-ipv6.ts';
+import { MESHTAP_IPV6_NAT_CHAINS, parseIpv6NatTable, planIpv6DnsRules } from '../../../../sidecar/init/plan-ipv6-dns.ts';
 import { ip6FilterState, iptablesIn, natState, runInitIn, type Backend } from './init-harness.ts';
 
 const USER_RULE = ['-t', 'nat', '-A', 'OUTPUT', '-d', '10.99.0.0/16', '-p', 'tcp', '-m', 'comment', '--comment', 'user rule', '-j', 'RETURN'];
@@ -63,7 +64,7 @@ export async function applyScenario(t: Test, backend: Backend): Promise<void> {
   t.equal(await ip6FilterState(pod.netns, backend), pristine6, 'in either family');
 
   const applied = await run(ARGS);
-  t.match(applied.stdout, /applied 20 nat rules/, 'says what it did');
+  t.match(applied.stdout, /applied 28 nat rules/, 'says what it did');
   const state = await natState(pod.netns, backend);
   const expected = planRules(resolveInitConfig(OPTIONS)).map(renderSavedRule);
   t.same(byChain(meshtapLines(parseNatTable(state))), byChain(expected), 'the table holds exactly the planned rules');
@@ -71,11 +72,19 @@ export async function applyScenario(t: Test, backend: Backend): Promise<void> {
   t.match(state, USER_RULE_SAVED, 'the user rule survives apply');
   const output = parseNatTable(state).rules.filter((r) => r.chain === 'OUTPUT');
   t.equal(output[0].target, 'MESHTAP_OUTPUT', 'the capture jump comes first in OUTPUT');
-  t.equal(output.length, 2, 'OUTPUT holds our jump and the user rule only');
+  t.equal(output[1].target, 'MESHTAP_DNS', 'then the DNS (UDP) jump');
+  t.equal(output.length, 3, 'OUTPUT holds our two jumps and the user rule only');
   t.equal(parseNatTable(state).rules.filter((r) => r.chain === 'PREROUTING')[0]?.target, 'MESHTAP_INBOUND', 'PREROUTING jumps first');
   t.equal(await natState(pod.netns, other(backend)), otherPristine, `the ${other(backend)} backend is untouched`);
 
-  t.match(applied.stdout, /applied 15 IPv6 filter rules/, 'says what it did for IPv6');
+  t.match(applied.stdout, /applied 16 IPv6 filter rules/, 'says what it did for IPv6');
+  t.match(applied.stdout, /applied 9 IPv6 nat rules in chain MESHTAP_DNS6/, 'and for IPv6 DNS');
+  const nat6 = await ip6FilterState(pod.netns, backend, 'nat');
+  t.same(
+    byChain(meshtapLines(parseIpv6NatTable(nat6), MESHTAP_IPV6_NAT_CHAINS)),
+    byChain(planIpv6DnsRules(resolveInitConfig(OPTIONS)).map(renderSavedRule)),
+    'the IPv6 nat table holds exactly the planned DNS rules',
+  );
   const state6 = await ip6FilterState(pod.netns, backend);
   const expected6 = planIpv6Rules(resolveInitConfig(OPTIONS)).map(renderSavedRule);
   t.same(byChain(meshtapLines(parseIpv6Table(state6), MESHTAP_IPV6_CHAINS)), byChain(expected6), 'the IPv6 filter table holds exactly the planned rules');
@@ -95,7 +104,7 @@ export async function applyScenario(t: Test, backend: Backend): Promise<void> {
   await execInNetns(pod.netns, `ip6tables-${backend}`, ['-t', 'filter', '-A', 'OUTPUT', '-p', 'tcp', '-j', 'MESHTAP_OUTPUT6']);
   const repaired6 = await run(ARGS);
   t.match(repaired6.stdout, /the nat rules are already in place/, 'the IPv4 side is left alone');
-  t.match(repaired6.stdout, /applied 15 IPv6 filter rules .*replacing 3 previous jumps/, 'the IPv6 side is converged');
+  t.match(repaired6.stdout, /applied 16 IPv6 filter rules .*replacing 3 previous jumps/, 'the IPv6 side is converged');
   t.equal(await ip6FilterState(pod.netns, backend), state6, 'a re-run repairs a tampered IPv6 table');
 
   // Someone deleted one of our rules and added a second jump: a re-run repairs both.
@@ -103,7 +112,7 @@ export async function applyScenario(t: Test, backend: Backend): Promise<void> {
   await iptablesIn(pod.netns, backend, ['-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '-j', 'MESHTAP_OUTPUT']);
   t.not(await natState(pod.netns, backend), state, 'the table was tampered with');
   const repaired = await run(ARGS);
-  t.match(repaired.stdout, /replacing 3 previous jumps/, 'every jump (both into MESHTAP_OUTPUT, one into MESHTAP_INBOUND) was replaced');
+  t.match(repaired.stdout, /replacing 4 previous jumps/, 'every jump (both into MESHTAP_OUTPUT, one into MESHTAP_INBOUND, one into MESHTAP_DNS) was replaced');
   t.equal(await natState(pod.netns, backend), state, 'a re-run repairs a tampered table');
 
   const changed = await run(['--inbound-port=16006', '--proxy-uid=2000']);
@@ -115,11 +124,21 @@ export async function applyScenario(t: Test, backend: Backend): Promise<void> {
   await run(ARGS);
   t.equal(await natState(pod.netns, backend), state, 'and back again');
 
+  // DNS capture switched off and on again converges like any other change.
+  const noDns = await run([...ARGS, '--no-dns-capture']);
+  t.match(noDns.stdout, /applied 20 nat rules/, 'without DNS capture, fewer rules');
+  const noDnsState = await natState(pod.netns, backend);
+  t.notMatch(noDnsState, /-p udp|--dport 53 |-j MESHTAP_DNS/, 'nothing redirects or jumps to DNS any more');
+  t.match(noDnsState, ':MESHTAP_DNS - [0:0]', 'the empty DNS chain stays declared');
+  await run(ARGS);
+  t.equal(await natState(pod.netns, backend), state, 'DNS capture back on: the identical table');
+
   const cleaned = await run(['--cleanup']);
-  t.match(cleaned.stdout, /removed 2 jumps and 4 chains/, 'cleanup says what it removed');
+  t.match(cleaned.stdout, /removed 3 jumps and 5 chains/, 'cleanup says what it removed');
   t.match(cleaned.stdout, /removed 2 IPv6 jumps and 2 IPv6 chains \(MESHTAP_INBOUND6, MESHTAP_OUTPUT6\)/, 'and on the IPv6 side');
   t.equal(await natState(pod.netns, backend), pristine, 'cleanup restores the table exactly, user rule included');
   t.equal(await ip6FilterState(pod.netns, backend), pristine6, 'and the IPv6 table, its user rule included');
+  t.notMatch(await ip6FilterState(pod.netns, backend, 'nat'), /MESHTAP/, 'and the IPv6 DNS rules are gone');
   const cleanedAgain = await run(['--cleanup']);
   t.match(cleanedAgain.stdout, /nothing to remove/, 'cleanup is idempotent');
   t.equal(await natState(pod.netns, backend), pristine, 'still pristine');

@@ -62,8 +62,8 @@ export async function natState(netns: string, backend: Backend): Promise<string>
 }
 
 /** `ip6tables-save -t filter` of a namespace, normalised like `natState`. */
-export async function ip6FilterState(netns: string, backend: Backend): Promise<string> {
-  const { stdout } = await execInNetns(netns, `ip6tables-${backend}-save`, ['-t', 'filter']);
+export async function ip6FilterState(netns: string, backend: Backend, table = 'filter'): Promise<string> {
+  const { stdout } = await execInNetns(netns, `ip6tables-${backend}-save`, ['-t', table]);
   return stdout
     .split('\n')
     .filter((l) => l !== '' && !l.startsWith('#'))
