@@ -22,8 +22,8 @@
  * Both sidecars see the same request bytes (they forward them unchanged), so the headers, hence
  * the trace id, agree on both sides.
  */
-import { hash } from 'node:crypto';
 import type { CallRecord } from '../../record/record.ts';
+import { clientSpanId, derivedTraceId, requestIdTraceId, serverSpanId } from '../../record/trace-ids.ts';
 
 export type TraceContextSource = 'traceparent' | 'b3' | 'record' | 'x-request-id' | 'derived';
 
@@ -54,27 +54,8 @@ const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(
 /** Bound on what is hashed or kept from a header: a hostile request cannot make us hash megabytes. */
 const MAX_HEADER_CHARS = 512;
 
-function hashHex(input: string, bytes: number): string {
-  const hex = hash('sha256', input, 'hex').slice(0, bytes * 2);
-  // An all-zero id is invalid in OTel; a hash of zeros is vanishingly unlikely, but cheap to rule out.
-  return ALL_ZERO.test(hex) ? hex.slice(0, -1) + '1' : hex;
-}
-
-export function clientSpanId(connectionId: string, ordinal: number): string {
-  return hashHex(`client|${connectionId}|${ordinal}`, 8);
-}
-
-export function serverSpanId(connectionId: string, ordinal: number): string {
-  return hashHex(`server|${connectionId}|${ordinal}`, 8);
-}
-
-export function derivedTraceId(connectionId: string, ordinal: number): string {
-  return hashHex(`trace|${connectionId}|${ordinal}`, 16);
-}
-
-export function requestIdTraceId(requestId: string): string {
-  return hashHex(`x-request-id|${requestId}`, 16);
-}
+// The hashes themselves are shared with the sidecar (it links calls with them): record/trace-ids.ts.
+export { clientSpanId, serverSpanId, derivedTraceId, requestIdTraceId };
 
 function normTraceId(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
