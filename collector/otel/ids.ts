@@ -25,7 +25,12 @@
 import type { CallRecord } from '../../record/record.ts';
 import { clientSpanId, derivedTraceId, requestIdTraceId, serverSpanId } from '../../record/trace-ids.ts';
 
-export type TraceContextSource = 'traceparent' | 'b3' | 'record' | 'x-request-id' | 'derived';
+/**
+ * Where a trace id came from. `linked`: the sidecar linked an outbound call without context to
+ * the inbound request in flight (the record has `link_confidence`). A record whose `trace_id`
+ * ingest already filled keeps the source it was filled from (`derived`, `x-request-id`).
+ */
+export type TraceContextSource = 'traceparent' | 'b3' | 'record' | 'linked' | 'x-request-id' | 'derived';
 
 /** Context the request brought with it (or the one made up for it). */
 export interface IncomingTraceContext {
@@ -115,6 +120,14 @@ export function parseB3(headers: Readonly<Record<string, string>>): ParsedB3 | u
   return undefined;
 }
 
+/** Which source a `trace_id` already on the record stands for (ingest fills it for every record). */
+function recordSource(record: CallRecord, traceId: string, requestId: string | undefined): TraceContextSource {
+  if (record.link_confidence !== undefined) return 'linked';
+  if (traceId === derivedTraceId(record.connection_id, record.ordinal)) return 'derived';
+  if (requestId !== undefined && requestId !== '' && requestId.length <= MAX_HEADER_CHARS && traceId === requestIdTraceId(requestId)) return 'x-request-id';
+  return 'record';
+}
+
 /** The context a request carries, by the precedence in this module's header comment. */
 export function resolveIncomingContext(record: CallRecord): IncomingTraceContext {
   const headers = record.request?.headers ?? {};
@@ -126,12 +139,12 @@ export function resolveIncomingContext(record: CallRecord): IncomingTraceContext
   }
   const b3 = parseB3(headers);
   if (b3 !== undefined) return { traceId: b3.traceId, parentSpanId: b3.parentSpanId, source: 'b3' };
+  const requestId = headers['x-request-id']?.trim();
   const recordTrace = normTraceId(record.trace_id);
   if (recordTrace !== undefined) {
     const parent = normSpanId(record.parent_span_id);
-    return { traceId: recordTrace, source: 'record', ...(parent !== undefined ? { parentSpanId: parent } : {}) };
+    return { traceId: recordTrace, source: recordSource(record, recordTrace, requestId), ...(parent !== undefined ? { parentSpanId: parent } : {}) };
   }
-  const requestId = headers['x-request-id']?.trim();
   if (requestId !== undefined && requestId !== '' && requestId.length <= MAX_HEADER_CHARS) {
     return { traceId: requestIdTraceId(requestId), source: 'x-request-id' };
   }

@@ -55,3 +55,20 @@ void t.test('ids filled at ingest: derived, traceparent, x-request-id; they matc
   }
   t.equal((await store.byTrace(TRACE)).length, 2, 'the trace index has them');
 });
+
+void t.test('a linked record keeps its source in the span: linked, with its confidence', async (t) => {
+  const store = createMemoryStore({ maxRecords: 10 });
+  const ingest = createIngest({ store, metrics: createCollectorMetrics(() => store.count()), log: silentLogger });
+  const h = hop({ connection: 'c-l', ordinal: 0, from: GATEWAY, to: FRONTEND, at: 0n, request: message({}) });
+  h.outbound.trace_id = TRACE;
+  h.outbound.parent_span_id = serverSpanId('c-up', 0);
+  h.outbound.link_confidence = 0.5;
+  await ingest.batch({ seq: '1', sidecar: SIDECAR, records: [recordToProto(h.outbound), recordToProto(h.inbound)] }, 'test');
+  const mapper = createSpanMapper({ version: 'test' });
+  const linked = mapper.toSpan((await store.get(h.outbound.id))!);
+  t.equal(linked.attributes['meshtap.trace_context'], 'linked');
+  t.equal(linked.attributes['meshtap.link_confidence'], 0.5);
+  t.equal(linked.parentSpanContext?.spanId, serverSpanId('c-up', 0));
+  const derived = mapper.toSpan((await store.get(h.inbound.id))!);
+  t.equal(derived.attributes['meshtap.trace_context'], 'derived', 'a filled-in derived id still says derived');
+});
