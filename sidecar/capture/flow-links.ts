@@ -71,22 +71,37 @@ export interface FlowLinkCounts {
 interface Entry {
   start: bigint;
   end?: bigint;
-  traceId: string;
-  spanId: string;
+  connectionId: string;
+  ordinal: number;
+  /** The request's own trace id (traceparent/b3), else its bounded `x-request-id`: no headers are kept. */
+  headerTrace?: string;
+  requestId?: string;
   /** Arrival order: breaks ties between equal starts. */
   seq: number;
 }
 
 const entryKey = (connectionId: string, ordinal: number): string => `${connectionId}\u0000${ordinal}`;
 
+/** Longest `x-request-id` used, as in the collector: a longer one is ignored there too. */
+const MAX_REQUEST_ID_CHARS = 512;
+
+/** What of a request decides its trace id, kept small (a few dozen bytes per request in flight). */
+function traceFacts(info: RequestStartInfo): { headerTrace?: string; requestId?: string } {
+  const context = resolveTraceContext(info.headers as Record<string, string>);
+  if (context !== undefined) return { headerTrace: context.trace_id };
+  const requestId = info.headers['x-request-id']?.trim();
+  return requestId !== undefined && requestId !== '' && requestId.length <= MAX_REQUEST_ID_CHARS ? { requestId } : {};
+}
+
+function traceIdOf(connectionId: string, ordinal: number, facts: { headerTrace?: string; requestId?: string }): string {
+  if (facts.headerTrace !== undefined) return facts.headerTrace;
+  if (facts.requestId !== undefined) return requestIdTraceId(facts.requestId);
+  return derivedTraceId(connectionId, ordinal);
+}
+
 /** An inbound request's trace id, by the collector's precedence: traceparent, b3, x-request-id, derived. */
 export function inboundTraceId(connectionId: string, info: RequestStartInfo): string {
-  const context = resolveTraceContext(info.headers as Record<string, string>);
-  if (context !== undefined) return context.trace_id;
-  const requestId = info.headers['x-request-id']?.trim();
-  // Same bound as the collector's: a longer one is ignored there too.
-  if (requestId !== undefined && requestId !== '' && requestId.length <= 512) return requestIdTraceId(requestId);
-  return derivedTraceId(connectionId, info.ordinal);
+  return traceIdOf(connectionId, info.ordinal, traceFacts(info));
 }
 
 /** True when the request headers carry a trace context the collector would use. */
@@ -121,12 +136,8 @@ export class FlowLinks {
       this.counts.evicted_full++;
     }
     this.counts.started++;
-    this.entries.set(key, {
-      start: info.start,
-      traceId: inboundTraceId(connectionId, info),
-      spanId: serverSpanId(connectionId, info.ordinal),
-      seq: this.seq++,
-    });
+    // Ids are hashed only for the entries that get linked: most inbound requests never are.
+    this.entries.set(key, { start: info.start, connectionId, ordinal: info.ordinal, seq: this.seq++, ...traceFacts(info) });
   }
 
   /** The inbound exchange's record was made: it stays linkable for `keepEndedNs` after `end`. */
@@ -154,7 +165,11 @@ export class FlowLinks {
     }
     if (n === 1) this.counts.linked++;
     else this.counts.linked_ambiguous++;
-    return { trace_id: best.traceId, parent_span_id: best.spanId, link_confidence: 1 / n };
+    return {
+      trace_id: traceIdOf(best.connectionId, best.ordinal, best),
+      parent_span_id: serverSpanId(best.connectionId, best.ordinal),
+      link_confidence: 1 / n,
+    };
   }
 
   /**

@@ -272,12 +272,10 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
           ex.traceId = trace.trace_id;
           ex.parentSpanId = trace.parent_span_id;
         }
-        if (ctx.requestStarted !== undefined) {
-          try {
-            ctx.requestStarted({ ordinal: ex.ordinal, start: ex.start, headers: cap.headers });
-          } catch {
-            // Linking is best effort: it never breaks parsing of the connection.
-          }
+        try {
+          ctx.requestStarted?.({ ordinal: ex.ordinal, start: ex.start, headers: cap.headers });
+        } catch {
+          // Linking is best effort: it never breaks parsing of the connection.
         }
       },
       onBody(data) {
