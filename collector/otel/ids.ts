@@ -120,10 +120,18 @@ export function parseB3(headers: Readonly<Record<string, string>>): ParsedB3 | u
   return undefined;
 }
 
+/**
+ * What the ids hash: the connection id, which sidecars always send. A record without one (a
+ * hand-made or foreign record) hashes its own id instead, so such records never share one trace.
+ */
+function exchangeOf(record: CallRecord): string {
+  return record.connection_id !== '' ? record.connection_id : `record|${record.id}`;
+}
+
 /** Which source a `trace_id` already on the record stands for (ingest fills it for every record). */
 function recordSource(record: CallRecord, traceId: string, requestId: string | undefined): TraceContextSource {
   if (record.link_confidence !== undefined) return 'linked';
-  if (traceId === derivedTraceId(record.connection_id, record.ordinal)) return 'derived';
+  if (traceId === derivedTraceId(exchangeOf(record), record.ordinal)) return 'derived';
   if (requestId !== undefined && requestId !== '' && requestId.length <= MAX_HEADER_CHARS && traceId === requestIdTraceId(requestId)) return 'x-request-id';
   return 'record';
 }
@@ -148,7 +156,7 @@ export function resolveIncomingContext(record: CallRecord): IncomingTraceContext
   if (requestId !== undefined && requestId !== '' && requestId.length <= MAX_HEADER_CHARS) {
     return { traceId: requestIdTraceId(requestId), source: 'x-request-id' };
   }
-  return { traceId: derivedTraceId(record.connection_id, record.ordinal), source: 'derived' };
+  return { traceId: derivedTraceId(exchangeOf(record), record.ordinal), source: 'derived' };
 }
 
 /**
@@ -165,11 +173,11 @@ export function deriveSpanIds(record: CallRecord): RecordSpanIds {
   if (record.observer === 'outbound') {
     return {
       ...base,
-      spanId: clientSpanId(record.connection_id, record.ordinal),
+      spanId: clientSpanId(exchangeOf(record), record.ordinal),
       ...(incoming.parentSpanId !== undefined ? { parentSpanId: incoming.parentSpanId } : {}),
     };
   }
-  const spanId = serverSpanId(record.connection_id, record.ordinal);
-  if (record.tls.mesh) return { ...base, spanId, parentSpanId: clientSpanId(record.connection_id, record.ordinal) };
+  const spanId = serverSpanId(exchangeOf(record), record.ordinal);
+  if (record.tls.mesh) return { ...base, spanId, parentSpanId: clientSpanId(exchangeOf(record), record.ordinal) };
   return { ...base, spanId, ...(incoming.parentSpanId !== undefined ? { parentSpanId: incoming.parentSpanId } : {}) };
 }

@@ -72,3 +72,15 @@ void t.test('a linked record keeps its source in the span: linked, with its conf
   const derived = mapper.toSpan((await store.get(h.inbound.id))!);
   t.equal(derived.attributes['meshtap.trace_context'], 'derived', 'a filled-in derived id still says derived');
 });
+
+void t.test('records without a connection id never share one trace', async (t) => {
+  const store = createMemoryStore({ maxRecords: 10 });
+  const ingest = createIngest({ store, metrics: createCollectorMetrics(() => store.count()), log: silentLogger });
+  const a = hop({ connection: '', ordinal: 0, from: FRONTEND, to: GATEWAY, at: 0n, mesh: false }).outbound;
+  const b = { ...a, id: 'other-record' };
+  await ingest.batch({ seq: '1', sidecar: SIDECAR, records: [recordToProto(a), recordToProto(b)] }, 'test');
+  const [ta, tb] = [(await store.get(a.id))!.trace_id, (await store.get(b.id))!.trace_id];
+  t.ok(ta !== undefined && tb !== undefined);
+  t.not(ta, tb);
+  t.equal((await store.byTrace(ta!)).length, 1);
+});
