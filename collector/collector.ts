@@ -11,6 +11,7 @@ import { startGrpcServer } from './grpc-server.ts';
 import { loadIngestCredentials } from './ingest-tls.ts';
 import { buildHttpApp } from './http-server.ts';
 import { createIngest } from './ingest.ts';
+import { createTraceLinks, registerTraceLinkMetrics } from './trace-links.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { createCollectorMetrics, type CollectorMetrics } from './metrics.ts';
@@ -124,11 +125,14 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   const inventory = deps.inventory ?? (await openInventory(config, env, log, metrics));
   // An inventory that cannot start (API unreachable) is retried by itself; ingest goes on unnamed.
   await inventory?.start().catch((err: unknown) => log.error({ detail: (err as Error).message }, 'inventory failed to start'));
-  const outputs = deps.outputs ?? openOutputs(env, { log, registry: metrics.registry });
+  // Linked flows become one trace across hops (trace-links.ts); the exports wait a little for it.
+  const traceLinks = createTraceLinks();
+  registerTraceLinkMetrics(metrics.registry, traceLinks);
+  const outputs = deps.outputs ?? openOutputs(env, { log, registry: metrics.registry, holdMs: config.exportHoldMs, resolveTrace: traceLinks.resolve });
   const enrich = inventory ? (record: CallRecord) => enrichRecord(record, inventory) : undefined;
   // Exports take the stored records on the next turn of the event loop: the batch is acked
   // (and the stream reads on) first. Each output queues with a bound and counts its drops.
-  const ingest = createIngest({ store, metrics, log, enrich, onStored: (records) => void setImmediate(() => outputs.export(records)) });
+  const ingest = createIngest({ store, metrics, log, enrich, traceLinks, onStored: (records) => void setImmediate(() => outputs.export(records)) });
   let grpc;
   try {
     grpc = await startGrpcServer({ host: config.host, port: config.grpcPort, ingest, metrics, log, credentials: grpcCredentials, maxStreams: config.maxIngestStreams, maxRecordsPerSecond: config.maxIngestRate, maxMessageBytes: config.maxIngestMessageBytes });

@@ -14,6 +14,8 @@ export const DEFAULT_RETENTION_MAX_MB = 512;
 export const DB_FILE_NAME = 'meshtap-collector.db';
 export const MEMORY_DB = ':memory:';
 export const DEFAULT_MAX_STREAM_CLIENTS = 200;
+/** Both sidecars of a hop ship within about a second (their flush interval): twice that, then export. */
+export const DEFAULT_EXPORT_HOLD_MS = 2000;
 
 const port = () => z.number().int().min(0).max(65535);
 
@@ -91,6 +93,12 @@ export const collectorOptionsSchema = z.strictObject({
   maxIngestRate: z.number().int().min(0).default(DEFAULT_MAX_INGEST_RATE),
   /** Open live stream clients at most: each costs a socket and a filter evaluated per record; beyond it new ones get 503. */
   maxStreamClients: z.number().int().positive().default(DEFAULT_MAX_STREAM_CLIENTS),
+  /**
+   * Spans and Loki entries wait this long (ms) before export, so that a linked flow's hops that
+   * arrive out of order leave with their final trace id (exported spans cannot be changed).
+   * 0 exports at once. See collector/otel/README.md.
+   */
+  exportHoldMs: z.number().int().min(0).max(60_000).default(DEFAULT_EXPORT_HOLD_MS),
 });
 
 export type CollectorOptions = z.input<typeof collectorOptionsSchema>;
@@ -181,6 +189,14 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
       throw usage(`${rateSource === 'flag' ? '--max-ingest-rate' : 'MESHTAP_COLLECTOR_MAX_INGEST_RATE'} must be a number of records per second (0: no limit), got "${rate}"`);
     }
     options.maxIngestRate = Number(rate);
+  }
+
+  const hold = env.MESHTAP_COLLECTOR_EXPORT_HOLD_MS;
+  if (hold !== undefined && hold !== '') {
+    if (!/^\d+$/.test(hold.trim()) || Number(hold) > 60_000) {
+      throw usage(`MESHTAP_COLLECTOR_EXPORT_HOLD_MS must be a number of milliseconds from 0 to 60000, got "${hold}"`);
+    }
+    options.exportHoldMs = Number(hold);
   }
 
   const [store, storeSource] = pick(flags.store, env.MESHTAP_COLLECTOR_STORE);

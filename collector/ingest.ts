@@ -11,6 +11,8 @@ import type { BatchRejectReason } from './ingest-reasons.ts';
 import type { Logger } from '../lib/log.ts';
 import type { CollectorMetrics } from './metrics.ts';
 import type { RecordStore } from './record-store.ts';
+import { deriveSpanIds } from './otel/ids.ts';
+import type { TraceLinks, TraceRewrite } from './trace-links.ts';
 
 export interface IngestDeps {
   store: RecordStore;
@@ -22,6 +24,10 @@ export interface IngestDeps {
   retries?: RetryTracker;
   /** Receives the records newly stored (not re-sent duplicates), for the exports. */
   onStored?: (records: readonly CallRecord[]) => void;
+  /** Joins linked flows across hops (trace id aliases); without it each record keeps its derived trace id. */
+  traceLinks?: TraceLinks;
+  /** Wall clock in ms for the trace link tables' ages (default `Date.now`). */
+  nowMs?: () => number;
 }
 
 export interface Ingest {
@@ -46,8 +52,28 @@ function createSampler(): (key: string) => number | undefined {
   };
 }
 
+/**
+ * Every stored record carries the ids of the span it becomes (`otel/ids.ts`), so the API, the
+ * trace index, HAR, MCP and the exported spans all agree; then the trace links may move it into
+ * the trace of its hop's caller.
+ */
+function fillTraceIds(record: CallRecord, links: TraceLinks | undefined, nowMs: number, rewrites: TraceRewrite[]): CallRecord {
+  const ids = deriveSpanIds(record);
+  record.trace_id = ids.traceId;
+  record.span_id = ids.spanId;
+  if (ids.parentSpanId !== undefined) record.parent_span_id = ids.parentSpanId;
+  else delete record.parent_span_id;
+  if (links !== undefined) {
+    const linked = links.observe(record, ids.source, nowMs);
+    record.trace_id = linked.traceId;
+    rewrites.push(...linked.rewrites);
+  }
+  return record;
+}
+
 export function createIngest(deps: IngestDeps): Ingest {
-  const { store, metrics, log, enrich, onStored } = deps;
+  const { store, metrics, log, enrich, onStored, traceLinks } = deps;
+  const nowMs = deps.nowMs ?? Date.now;
   const sample = createSampler();
   // After enrichment: the client is named by its workload.
   const retries = deps.retries ?? createRetryTracker();
@@ -57,12 +83,26 @@ export function createIngest(deps: IngestDeps): Ingest {
     return { seq, accepted: 0, rejected: 0, rejections: [], error };
   }
 
+  /** A failed rewrite leaves records in the old trace (logged): the batch itself is stored. */
+  async function applyRewrites(rewrites: readonly TraceRewrite[]): Promise<void> {
+    for (const { from, to } of rewrites) {
+      try {
+        await store.retrace(from, to);
+      } catch (err) {
+        const n = sample('retrace_failed');
+        if (n !== undefined) log.error({ detail: (err as Error).message, from, to, occurrences: n }, 'moving stored records to their linked trace failed');
+      }
+    }
+  }
+
   return {
     async batch(batch, peer, streamIdentity) {
       metrics.batchesReceived.inc();
       const records = Array.isArray(batch.records) ? batch.records : [];
       metrics.recordsReceived.inc(records.length);
       const valid: CallRecord[] = [];
+      const rewrites: TraceRewrite[] = [];
+      const now = nowMs();
       const rejections: RejectionMessage[] = [];
       for (let index = 0; index < records.length; index++) {
         const result = decodeRecord(records[index]);
@@ -77,7 +117,7 @@ export function createIngest(deps: IngestDeps): Ingest {
           }
         }
         if (result.ok) {
-          valid.push(enrich ? enrich(result.record) : result.record);
+          valid.push(fillTraceIds(enrich ? enrich(result.record) : result.record, traceLinks, now, rewrites));
           continue;
         }
         rejections.push({ index, reason: result.reason });
@@ -93,6 +133,8 @@ export function createIngest(deps: IngestDeps): Ingest {
         const result = valid.length > 0 ? await store.add(valid) : { stored: 0, duplicates: 0, added: [] };
         metrics.recordsStored.inc(result.stored);
         metrics.recordsDuplicate.inc(result.duplicates);
+        // After the add: a rewrite made by this batch also moves its own records stored above.
+        await applyRewrites(rewrites);
         onStored?.(result.added ?? valid);
       } catch (err) {
         const detail = err instanceof Error ? err.message : String(err);

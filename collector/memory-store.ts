@@ -62,6 +62,20 @@ export function createMemoryStore(options: { maxRecords: number }): RecordStore 
       }
       return out.sort(compareTraceOrder);
     },
+    async retrace(from, to) {
+      let moved = 0;
+      for (let k = 0; k < size; k++) {
+        const i = (next - 1 - k + capacity) % capacity;
+        const record = slots[i]!;
+        if (record.trace_id !== from) continue;
+        // A new object: readers holding the old one (the live stream) see what they were given.
+        const retraced = { ...record, trace_id: to };
+        slots[i] = retraced;
+        if (byId.get(record.id) === record) byId.set(record.id, retraced);
+        moved++;
+      }
+      return moved;
+    },
     async summaries(query: SummaryQuery) {
       const out: CallRecord[] = [];
       for (const record of newestFirst()) {

@@ -77,6 +77,12 @@ export interface RecordStore {
   get(id: string): Promise<CallRecord | undefined>;
   /** Every stored record whose `trace_id` is this one (at most MAX_TRACE_RECORDS), oldest `start` first. */
   byTrace(traceId: string): Promise<CallRecord[]>;
+  /**
+   * Moves every stored record of trace `from` into trace `to` (the `trace_id` column and the
+   * stored record): a linked flow's hops found to be one trace (`trace-links.ts`). Returns how
+   * many records moved.
+   */
+  retrace(from: string, to: string): Promise<number>;
   /** Newest first. */
   summaries(query: SummaryQuery): Promise<CallSummary[]>;
   count(): Promise<number>;

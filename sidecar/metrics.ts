@@ -132,6 +132,16 @@ export function createSidecarMetrics(sources: SidecarMetricsSources): Registry {
     },
   });
   new Counter({
+    name: 'meshtap_sidecar_flow_links_total',
+    help: 'Outbound calls without trace context linked to the inbound call that caused them (linked, linked_ambiguous: several were in flight), not linked (unlinked), and inbound calls dropped from the link table early (evicted_full, evicted_age).',
+    labelNames: ['outcome'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [outcome, n] of Object.entries(stats.flowLinks)) this.inc({ outcome }, n);
+    },
+  });
+  new Counter({
     name: 'meshtap_sidecar_capture_skipped_bytes_total',
     help: 'Bytes forwarded but not handed to capture because a hand-off budget was full (connection_budget, sidecar_budget): inside a body the record says how much was not captured; elsewhere the capture was cut.',
     labelNames: ['reason'],

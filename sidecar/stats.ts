@@ -26,6 +26,11 @@ export interface SidecarStats {
   captureOverflow: Record<string, number>;
   /** mTLS outcomes per listener direction (`mesh`, `plaintext`, `peer_rejected`, `strict_plaintext_refused`, ...). */
   mtls: Record<Observer, Record<string, number>>;
+  /**
+   * Outbound calls linked to the inbound call that caused them (`capture/flow-links.ts`):
+   * `linked`, `linked_ambiguous`, `unlinked`, and entries dropped early (`evicted_full`, `evicted_age`).
+   */
+  flowLinks: Record<string, number>;
   records: {
     /** Exchanges completed into records. */
     emitted: number;
@@ -54,6 +59,7 @@ export function createSidecarStats(): SidecarStats {
     parserErrors: { exception: 0, parse_error: 0 },
     captureOverflow: {},
     mtls: { outbound: {}, inbound: {} },
+    flowLinks: {},
     records: { emitted: 0, offered: 0, dropped: {} },
   };
 }

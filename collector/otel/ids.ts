@@ -22,10 +22,15 @@
  * Both sidecars see the same request bytes (they forward them unchanged), so the headers, hence
  * the trace id, agree on both sides.
  */
-import { hash } from 'node:crypto';
 import type { CallRecord } from '../../record/record.ts';
+import { clientSpanId, derivedTraceId, requestIdTraceId, serverSpanId } from '../../record/trace-ids.ts';
 
-export type TraceContextSource = 'traceparent' | 'b3' | 'record' | 'x-request-id' | 'derived';
+/**
+ * Where a trace id came from. `linked`: the sidecar linked an outbound call without context to
+ * the inbound request in flight (the record has `link_confidence`). A record whose `trace_id`
+ * ingest already filled keeps the source it was filled from (`derived`, `x-request-id`).
+ */
+export type TraceContextSource = 'traceparent' | 'b3' | 'record' | 'linked' | 'x-request-id' | 'derived';
 
 /** Context the request brought with it (or the one made up for it). */
 export interface IncomingTraceContext {
@@ -54,27 +59,8 @@ const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(
 /** Bound on what is hashed or kept from a header: a hostile request cannot make us hash megabytes. */
 const MAX_HEADER_CHARS = 512;
 
-function hashHex(input: string, bytes: number): string {
-  const hex = hash('sha256', input, 'hex').slice(0, bytes * 2);
-  // An all-zero id is invalid in OTel; a hash of zeros is vanishingly unlikely, but cheap to rule out.
-  return ALL_ZERO.test(hex) ? hex.slice(0, -1) + '1' : hex;
-}
-
-export function clientSpanId(connectionId: string, ordinal: number): string {
-  return hashHex(`client|${connectionId}|${ordinal}`, 8);
-}
-
-export function serverSpanId(connectionId: string, ordinal: number): string {
-  return hashHex(`server|${connectionId}|${ordinal}`, 8);
-}
-
-export function derivedTraceId(connectionId: string, ordinal: number): string {
-  return hashHex(`trace|${connectionId}|${ordinal}`, 16);
-}
-
-export function requestIdTraceId(requestId: string): string {
-  return hashHex(`x-request-id|${requestId}`, 16);
-}
+// The hashes themselves are shared with the sidecar (it links calls with them): record/trace-ids.ts.
+export { clientSpanId, serverSpanId, derivedTraceId, requestIdTraceId };
 
 function normTraceId(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
@@ -134,6 +120,22 @@ export function parseB3(headers: Readonly<Record<string, string>>): ParsedB3 | u
   return undefined;
 }
 
+/**
+ * What the ids hash: the connection id, which sidecars always send. A record without one (a
+ * hand-made or foreign record) hashes its own id instead, so such records never share one trace.
+ */
+function exchangeOf(record: CallRecord): string {
+  return record.connection_id !== '' ? record.connection_id : `record|${record.id}`;
+}
+
+/** Which source a `trace_id` already on the record stands for (ingest fills it for every record). */
+function recordSource(record: CallRecord, traceId: string, requestId: string | undefined): TraceContextSource {
+  if (record.link_confidence !== undefined) return 'linked';
+  if (traceId === derivedTraceId(exchangeOf(record), record.ordinal)) return 'derived';
+  if (requestId !== undefined && requestId !== '' && requestId.length <= MAX_HEADER_CHARS && traceId === requestIdTraceId(requestId)) return 'x-request-id';
+  return 'record';
+}
+
 /** The context a request carries, by the precedence in this module's header comment. */
 export function resolveIncomingContext(record: CallRecord): IncomingTraceContext {
   const headers = record.request?.headers ?? {};
@@ -145,16 +147,16 @@ export function resolveIncomingContext(record: CallRecord): IncomingTraceContext
   }
   const b3 = parseB3(headers);
   if (b3 !== undefined) return { traceId: b3.traceId, parentSpanId: b3.parentSpanId, source: 'b3' };
+  const requestId = headers['x-request-id']?.trim();
   const recordTrace = normTraceId(record.trace_id);
   if (recordTrace !== undefined) {
     const parent = normSpanId(record.parent_span_id);
-    return { traceId: recordTrace, source: 'record', ...(parent !== undefined ? { parentSpanId: parent } : {}) };
+    return { traceId: recordTrace, source: recordSource(record, recordTrace, requestId), ...(parent !== undefined ? { parentSpanId: parent } : {}) };
   }
-  const requestId = headers['x-request-id']?.trim();
   if (requestId !== undefined && requestId !== '' && requestId.length <= MAX_HEADER_CHARS) {
     return { traceId: requestIdTraceId(requestId), source: 'x-request-id' };
   }
-  return { traceId: derivedTraceId(record.connection_id, record.ordinal), source: 'derived' };
+  return { traceId: derivedTraceId(exchangeOf(record), record.ordinal), source: 'derived' };
 }
 
 /**
@@ -171,11 +173,11 @@ export function deriveSpanIds(record: CallRecord): RecordSpanIds {
   if (record.observer === 'outbound') {
     return {
       ...base,
-      spanId: clientSpanId(record.connection_id, record.ordinal),
+      spanId: clientSpanId(exchangeOf(record), record.ordinal),
       ...(incoming.parentSpanId !== undefined ? { parentSpanId: incoming.parentSpanId } : {}),
     };
   }
-  const spanId = serverSpanId(record.connection_id, record.ordinal);
-  if (record.tls.mesh) return { ...base, spanId, parentSpanId: clientSpanId(record.connection_id, record.ordinal) };
+  const spanId = serverSpanId(exchangeOf(record), record.ordinal);
+  if (record.tls.mesh) return { ...base, spanId, parentSpanId: clientSpanId(exchangeOf(record), record.ordinal) };
   return { ...base, spanId, ...(incoming.parentSpanId !== undefined ? { parentSpanId: incoming.parentSpanId } : {}) };
 }

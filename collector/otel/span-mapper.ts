@@ -70,6 +70,8 @@ export const ATTR_MESHTAP_CONNECTION_ID = 'meshtap.connection_id';
 export const ATTR_MESHTAP_ORDINAL = 'meshtap.ordinal';
 export const ATTR_MESHTAP_PROTOCOL = 'meshtap.protocol';
 export const ATTR_MESHTAP_TRACE_CONTEXT = 'meshtap.trace_context';
+/** How sure the sidecar's timing link to the parent is (1/n of the requests in flight). */
+export const ATTR_MESHTAP_LINK_CONFIDENCE = 'meshtap.link_confidence';
 export const ATTR_MESHTAP_TLS_MESH = 'meshtap.tls.mesh';
 export const ATTR_MESHTAP_PEER_IDENTITY = 'meshtap.peer.identity';
 export const ATTR_MESHTAP_PEER_NAMESPACE = 'meshtap.peer.k8s.namespace.name';
@@ -362,6 +364,7 @@ function buildAttributes(record: CallRecord, client: boolean, source: string, fa
   attrs[ATTR_MESHTAP_ORDINAL] = record.ordinal;
   attrs[ATTR_MESHTAP_PROTOCOL] = record.protocol;
   attrs[ATTR_MESHTAP_TRACE_CONTEXT] = source;
+  if (record.link_confidence !== undefined) attrs[ATTR_MESHTAP_LINK_CONFIDENCE] = record.link_confidence;
   attrs[ATTR_MESHTAP_TLS_MESH] = record.tls.mesh;
   const app = record.tls.app_tls;
   if (app !== undefined) {

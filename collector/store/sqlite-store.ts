@@ -192,6 +192,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
   const deleteExpired = db.prepare('DELETE FROM calls WHERE seq IN (SELECT seq FROM calls ORDER BY seq LIMIT ?) AND stored_ns < ?');
   const byId = db.prepare('SELECT record FROM calls WHERE id = ?');
   const byTraceId = db.prepare('SELECT record FROM calls WHERE trace_id = ? ORDER BY start_ns, seq LIMIT ?');
+  // The column (the trace index, filters) and the stored record (what the API serves) move together.
+  const retraceRows = db.prepare("UPDATE calls SET trace_id = ?, record = json_set(record, '$.trace_id', ?) WHERE trace_id = ?");
   const summariesSince = db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM calls WHERE start_ns >= ? ORDER BY seq DESC LIMIT ?`);
   const pages = db.prepare('SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()) AS live, (SELECT page_size FROM pragma_page_size()) AS size');
   summariesSince.setReadBigInts(true);
@@ -383,6 +385,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
 
     async byTrace(traceId) {
       return byTraceId.all(traceId, MAX_TRACE_RECORDS).map(parse).sort(compareTraceOrder);
+    },
+
+    async retrace(from, to) {
+      try {
+        return Number(retraceRows.run(to, to, from).changes);
+      } catch (err) {
+        throw storeError('SQLite trace rewrite failed', err);
+      }
     },
 
     async summaries(query: SummaryQuery) {

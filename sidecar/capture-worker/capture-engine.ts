@@ -17,6 +17,7 @@ import { CaptureTap, type CaptureFactory } from '../proxy/capture-tap.ts';
 import type { ConnectionMeta } from '../proxy/connection.ts';
 import type { LocalPod } from '../proxy/record-builder.ts';
 import { createRecordSink } from '../proxy/record-sink.ts';
+import { FlowLinks, hasTraceContext, type FlowLinksOptions } from '../capture/flow-links.ts';
 import {
   OP_CLIENT_DATA,
   OP_CLIENT_END,
@@ -58,6 +59,8 @@ export interface CaptureEngineOptions {
   onRecord: (bytes: Uint8Array) => void;
   /** A record could not be built, masked or encoded (for the log). */
   onFailure?: (stage: 'build' | 'mask' | 'encode', err: unknown) => void;
+  /** Bounds of the inbound → outbound link table (defaults in flow-links.ts). */
+  flowLinks?: Partial<FlowLinksOptions>;
 }
 
 interface Capture {
@@ -80,9 +83,14 @@ export class CaptureEngine implements OpVisitor {
   private readonly record: (exchange: Exchange, meta: ConnectionMeta) => void;
   /** The time of the op being applied: the taps' clock. */
   private now = 0n;
+  /** Outbound calls without trace context → the inbound call of this pod that caused them. */
+  readonly flowLinks: FlowLinks;
 
   constructor(options: CaptureEngineOptions) {
     this.options = options;
+    this.flowLinks = new FlowLinks(options.flowLinks);
+    // The same object: the counters posted to the forwarding thread are always current.
+    this.counters.flowLinks = this.flowLinks.counts as unknown as Record<string, number>;
     const counters = this.counters;
     this.record = createRecordSink({
       local: options.local,
@@ -183,9 +191,12 @@ export class CaptureEngine implements OpVisitor {
         detectTimeoutMs: o.detectTimeoutMs,
         onExchange: (exchange) => {
           capture.nextOrdinal = Math.max(capture.nextOrdinal, exchange.ordinal + 1);
+          this.link(capture.meta, exchange);
           this.record(exchange, capture.meta);
         },
         onEvent: (event) => this.event(event),
+        // Read when the head is seen: a mesh connection has taken the client sidecar's id by then.
+        ...(meta.observer === 'inbound' ? { onRequestStarted: (info) => this.flowLinks.inboundStarted(capture.meta.connectionId, info, this.now) } : {}),
         onProtocol: (protocol) => bump(this.counters[meta.observer].connectionsByProtocol, protocol),
         onFault: () => this.counters.parserErrors.exception++,
       }),
@@ -246,6 +257,23 @@ export class CaptureEngine implements OpVisitor {
     direction.active--;
     capture.tap.close(reason);
     if (capture.tap.protocol === undefined) bump(direction.connectionsByProtocol, 'none');
+  }
+
+  /**
+   * Inbound exchanges end their flow-link entry; outbound ones without trace context of their
+   * own take the trace of the inbound call that contains them (`flow-links.ts`).
+   */
+  private link(meta: ConnectionMeta, exchange: Exchange): void {
+    if (meta.observer === 'inbound') {
+      this.flowLinks.inboundEnded(meta.connectionId, exchange.ordinal, exchange.end);
+      return;
+    }
+    if (exchange.trace_id !== undefined || hasTraceContext(exchange.request?.headers)) return;
+    const link = this.flowLinks.linkOutbound(exchange.start, this.now);
+    if (link === undefined) return;
+    exchange.trace_id = link.trace_id;
+    exchange.parent_span_id = link.parent_span_id;
+    exchange.link_confidence = link.link_confidence;
   }
 
   private event(event: CaptureEvent): void {

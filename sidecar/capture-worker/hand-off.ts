@@ -421,6 +421,7 @@ class HandOff implements CaptureHandOff {
     Object.assign(stats.captureOverflow, c.captureOverflow);
     Object.assign(stats.outbound.connectionsByProtocol, c.outbound.connectionsByProtocol);
     Object.assign(stats.inbound.connectionsByProtocol, c.inbound.connectionsByProtocol);
+    Object.assign(stats.flowLinks, c.flowLinks);
   }
 
   private exited(generation: number, code: number): void {

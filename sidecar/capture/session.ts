@@ -7,6 +7,9 @@
  * masks them and offers them to the shipper.
  */
 import type { AppTlsInfo, CallRecord } from '../../record/record.ts';
+import type { RequestStartInfo } from './flow-links.ts';
+
+export type { RequestStartInfo } from './flow-links.ts';
 
 /** Monotonic-free wall clock in ns since the epoch (supplied by the IO shell). */
 export type NsClock = () => bigint;
@@ -36,6 +39,7 @@ export type Exchange = Pick<
   | 'trace_id'
   | 'span_id'
   | 'parent_span_id'
+  | 'link_confidence'
 > & {
   /** Bytes of this exchange from client to server and back (headers + bodies as on the wire). */
   bytes_out: number;
@@ -79,6 +83,13 @@ export interface CaptureContext {
   emit: (exchange: Exchange) => void;
   /** Receives countable events. */
   event: (event: CaptureEvent) => void;
+  /**
+   * A request's head was read (its exchange is now in flight). The capture worker uses it on
+   * inbound connections to link the pod's outbound calls to the request that caused them
+   * (`flow-links.ts`). Optional: sessions call it when they can, and it must not throw.
+   * Called by HTTP/1, HTTP/2 and gRPC sessions.
+   */
+  requestStarted?: (info: RequestStartInfo) => void;
 }
 
 /** `capture_overflow`: the connection goes on, but its capture was cut (capture fell behind). */

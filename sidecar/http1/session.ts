@@ -272,6 +272,11 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
           ex.traceId = trace.trace_id;
           ex.parentSpanId = trace.parent_span_id;
         }
+        try {
+          ctx.requestStarted?.({ ordinal: ex.ordinal, start: ex.start, headers: cap.headers });
+        } catch {
+          // Linking is best effort: it never breaks parsing of the connection.
+        }
       },
       onBody(data) {
         const cap = reqCurrent?.request;

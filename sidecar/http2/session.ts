@@ -15,7 +15,7 @@
  * event and error records for the streams in flight, and the session stops observing (the
  * proxy keeps forwarding).
  */
-import type { CaptureContext, CaptureSession, Exchange } from '../capture/session.ts';
+import type { CaptureContext, CaptureSession, Exchange, RequestStartInfo } from '../capture/session.ts';
 import type { RecordError } from '../../record/record.ts';
 import { describeError } from '../../lib/errors.ts';
 import { DEFAULT_MAX_FRAME_SIZE, FLAG, FRAME, MAX_MAX_FRAME_SIZE, SETTING } from './constants.ts';
@@ -109,6 +109,14 @@ function createCore(ctx: CaptureContext, options: Http2SessionOptions, upgrade: 
     }
   };
 
+  const safeRequestStarted = (info: RequestStartInfo): void => {
+    try {
+      ctx.requestStarted?.(info);
+    } catch {
+      // Linking is best effort: it never breaks parsing of the connection.
+    }
+  };
+
   const streams = new StreamTable({
     maxOpen: options.maxOpenStreams ?? DEFAULT_MAX_OPEN_STREAMS,
     maxList,
@@ -117,6 +125,7 @@ function createCore(ctx: CaptureContext, options: Http2SessionOptions, upgrade: 
     now: () => now,
     emit: safeEmit,
     event: safeEvent,
+    ...(ctx.requestStarted !== undefined ? { requestStarted: safeRequestStarted } : {}),
   });
 
   /** Capture stops for the connection: every open stream is flushed with `error`. */

@@ -48,6 +48,8 @@ export interface StreamTableOptions {
   emit: (exchange: Exchange) => void;
   /** Reports an event; must not throw. */
   event: (event: Parameters<CaptureContext['event']>[0]) => void;
+  /** A client stream's request head was read (see `CaptureContext.requestStarted`); must not throw. */
+  requestStarted?: CaptureContext['requestStarted'];
 }
 
 function closeError(reason: CloseReason): RecordError {
@@ -78,6 +80,7 @@ export class StreamTable {
     const s = streamFromUpgrade(upgrade, this.nextOrdinal++, this.o.maxBody);
     this.streams.set(1, s);
     this.lastClientStream = 1;
+    this.o.requestStarted?.({ ordinal: s.ordinal, start: s.start, headers: s.request.headers });
   }
 
   /** A request header block, or the request's trailers when the stream is already open. */
@@ -96,6 +99,7 @@ export class StreamTable {
     this.lastClientStream = b.streamId;
     const s = this.open(b.streamId, b.start, fields, false);
     if (s === undefined) return;
+    this.o.requestStarted?.({ ordinal: s.ordinal, start: s.start, headers: s.request.headers });
     s.bytesOut += b.frameBytes;
     this.omittedNote(s, 'request.headers', omitted);
     const refusedBy = this.goawayLast.server;

@@ -47,6 +47,8 @@ export interface CaptureTapOptions {
   detectTimeoutMs: number;
   onExchange: (exchange: Exchange) => void;
   onEvent: (event: CaptureEvent) => void;
+  /** A request's head was read (see `CaptureContext.requestStarted`); absent: not asked for. */
+  onRequestStarted?: CaptureContext['requestStarted'];
   /** The protocol was chosen (once per connection). */
   onProtocol: (protocol: CapturedProtocol) => void;
   /** The session (or the detector) threw: it is dropped for the rest of the connection. */
@@ -295,6 +297,7 @@ export class CaptureTap {
       maxBodyBytes: this.options.maxBodyBytes,
       emit: (exchange) => this.options.onExchange(this.facts.apply(exchange)),
       event: this.options.onEvent,
+      ...(this.options.onRequestStarted !== undefined ? { requestStarted: this.options.onRequestStarted } : {}),
     };
     let session: CaptureSession;
     try {

@@ -203,6 +203,18 @@ export class MeshLab {
     return this.track(proc);
   }
 
+  /**
+   * One more injected pod beyond client and server (flows over several hops): the real
+   * `meshtap init` rules and a sidecar, ready. Create the pod with `net.addPod` first (in
+   * `beforeSidecars` when a control plane must know it).
+   */
+  async addInjectedPod(name: string, pod: PodNetns, extra: Record<string, string> = {}): Promise<SidecarHandle> {
+    await this.init(pod, []);
+    const handle = await this.startSidecar(name, pod, extra);
+    await this.waitReady(pod);
+    return handle;
+  }
+
   /** Kills one sidecar and starts it again with other extra variables (the pod's rules stay). */
   async restartSidecar(name: 'client' | 'server', extra: Record<string, string> = {}): Promise<SidecarHandle> {
     const old = this.sidecars[name];

@@ -1,5 +1,8 @@
 // A trace as a waterfall: one row per call, nested under the call that caused it, with the
-// caller's (CLIENT) and callee's (SERVER) view of the same call drawn as two bars.
+// caller's (CLIENT) and callee's (SERVER) view of the same call drawn as two bars. A call linked
+// to its parent by timing alone (the app propagated no trace context) shows the link's
+// confidence when several requests could have caused it; a SERVER bar moved for clock skew says
+// so in its title (see waterfall.js).
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { getTrace, traceRecords } from './api.js';
@@ -72,13 +75,16 @@ function WaterfallRow({ row, totalUs }) {
           <span class="method">${call.method ?? call.protocol}</span> <span class="mono">${call.path ?? ''}</span>
         </a>
         <span class=${`status-pill ${cls}`}>${statusText(row.server ?? call)}</span>
+        ${row.linkConfidence !== undefined && row.linkConfidence < 1
+          ? html`<span class="wf-link muted" title=${`Linked to its parent by timing: ${Math.round(1 / row.linkConfidence)} requests were in flight in the caller, the most recent was chosen`}>≈ ${Math.round(row.linkConfidence * 100)}%</span>`
+          : null}
       </div>
       <div class="wf-track" role="cell">
         ${row.clientBar
           ? html`<span class="wf-bar client" style=${pos(row.clientBar)} title=${`CLIENT (${endpointName(call.src)}'s sidecar): ${formatDuration(row.clientBar.durationUs)}`}></span>`
           : null}
         ${row.serverBar
-          ? html`<span class=${`wf-bar server${row.clientBar ? ' paired' : ''}`} style=${pos(row.serverBar)} title=${`SERVER (${endpointName(call.dst)}'s sidecar): ${formatDuration(row.serverBar.durationUs)}`}></span>`
+          ? html`<span class=${`wf-bar server${row.clientBar ? ' paired' : ''}`} style=${pos(row.serverBar)} title=${`SERVER (${endpointName(call.dst)}'s sidecar): ${formatDuration(row.serverBar.durationUs)}${row.skewUs ? ` (clock skew: moved ${formatDuration(Math.abs(row.skewUs))} ${row.skewUs > 0 ? 'later' : 'earlier'} to sit inside the caller's view)` : ''}`}></span>`
           : null}
         <span class="wf-duration" style=${{ left: `calc(${((row.offsetUs + row.durationUs) / totalUs) * 100}% + 4px)` }}>${formatDuration(row.durationUs)}</span>
       </div>

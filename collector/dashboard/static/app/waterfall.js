@@ -1,5 +1,12 @@
 // Trace waterfall model: a trace's records → calls (the CLIENT and SERVER records of one
 // exchange joined), nested by parent, with offsets on a shared time axis. Pure.
+//
+// Clock skew: each half is dated by its own sidecar's clock, and two sidecars' clocks differ
+// (on one machine by up to a millisecond, across nodes by their NTP error), which can be more
+// than a hop takes: the callee's view then seems to start before the caller's. As Jaeger does,
+// a SERVER half that does not fit inside its CLIENT half is moved to sit centred in it (the
+// network time split evenly both ways), and everything measured by the same sidecar (the
+// callee's own outbound calls, their CLIENT halves) moves with it. The row says by how much.
 
 import { diffUs, endpointName } from './format.js';
 
@@ -11,6 +18,7 @@ import { diffUs, endpointName } from './format.js';
  *   offsetUs: number, durationUs: number,
  *   clientBar?: { offsetUs: number, durationUs: number }, serverBar?: { offsetUs: number, durationUs: number },
  *   caller: string, callee: string,
+ *   skewUs?: number, linkConfidence?: number,
  * }} WaterfallRow
  */
 
@@ -111,10 +119,6 @@ export function buildWaterfall(records) {
     }
   }
 
-  const startNs = calls.map((c) => c.startNs).sort(cmpNs)[0];
-  const endNs = calls.map((c) => c.endNs).sort(cmpNs)[calls.length - 1];
-  const totalUs = startNs === undefined ? 0 : Math.max(1, diffUs(endNs, startNs) ?? 0);
-
   /** @type {Map<string | undefined, WaterfallRow[]>} */
   const children = new Map();
   for (const c of calls) {
@@ -122,21 +126,55 @@ export function buildWaterfall(records) {
     list.push(c);
     children.set(c.parentKey, list);
   }
+  // Adjusted times (ns, BigInt) of each half, by the shifts described at the top.
+  /** @type {Map<WaterfallRow, { client?: [bigint, bigint], server?: [bigint, bigint] }>} */
+  const adjusted = new Map();
   /** @type {WaterfallRow[]} */
   const rows = [];
-  /** @param {string | undefined} parent @param {number} depth */
-  const walk = (parent, depth) => {
+  /** @param {string | undefined} parent @param {number} depth @param {bigint} shift the caller's sidecar's clock correction */
+  const walk = (parent, depth, shift) => {
     const list = (children.get(parent) ?? []).sort((a, b) => cmpNs(a.startNs, b.startNs));
     for (const c of list) {
       c.depth = depth;
-      c.offsetUs = diffUs(c.startNs, startNs) ?? 0;
-      c.durationUs = diffUs(c.endNs, c.startNs) ?? 0;
-      if (c.client) c.clientBar = { offsetUs: diffUs(c.client.start, startNs) ?? 0, durationUs: diffUs(c.client.end, c.client.start) ?? 0 };
-      if (c.server) c.serverBar = { offsetUs: diffUs(c.server.start, startNs) ?? 0, durationUs: diffUs(c.server.end, c.server.start) ?? 0 };
+      /** @type {{ client?: [bigint, bigint], server?: [bigint, bigint] }} */
+      const times = {};
+      if (c.client) times.client = [BigInt(c.client.start) + shift, BigInt(c.client.end) + shift];
+      let calleeShift = shift;
+      if (c.server) {
+        const ss = BigInt(c.server.start);
+        const se = BigInt(c.server.end);
+        let own = 0n;
+        if (times.client && (ss < times.client[0] || se > times.client[1])) {
+          const [cs, ce] = times.client;
+          own = cs + (ce - cs - (se - ss)) / 2n - ss;
+          c.skewUs = Number(own / 1000n);
+        }
+        times.server = [ss + own, se + own];
+        calleeShift = own;
+      }
+      if (typeof c.client?.link_confidence === 'number') c.linkConfidence = c.client.link_confidence;
+      adjusted.set(c, times);
       rows.push(c);
-      walk(c.key, depth + 1);
+      walk(c.key, depth + 1, calleeShift);
     }
   };
-  walk(undefined, 0);
+  walk(undefined, 0, 0n);
+
+  for (const c of rows) {
+    const { client, server } = /** @type {{ client?: [bigint, bigint], server?: [bigint, bigint] }} */ (adjusted.get(c));
+    const halves = [client, server].filter((h) => h !== undefined);
+    c.startNs = String(halves.map((h) => h[0]).reduce((a, b) => (a < b ? a : b)));
+    c.endNs = String(halves.map((h) => h[1]).reduce((a, b) => (a > b ? a : b)));
+  }
+  const startNs = rows.map((c) => c.startNs).sort(cmpNs)[0];
+  const endNs = rows.map((c) => c.endNs).sort(cmpNs)[rows.length - 1];
+  const totalUs = startNs === undefined ? 0 : Math.max(1, diffUs(endNs, startNs) ?? 0);
+  for (const c of rows) {
+    const { client, server } = /** @type {{ client?: [bigint, bigint], server?: [bigint, bigint] }} */ (adjusted.get(c));
+    c.offsetUs = diffUs(c.startNs, startNs) ?? 0;
+    c.durationUs = diffUs(c.endNs, c.startNs) ?? 0;
+    if (client) c.clientBar = { offsetUs: diffUs(String(client[0]), startNs) ?? 0, durationUs: diffUs(String(client[1]), String(client[0])) ?? 0 };
+    if (server) c.serverBar = { offsetUs: diffUs(String(server[0]), startNs) ?? 0, durationUs: diffUs(String(server[1]), String(server[0])) ?? 0 };
+  }
   return { rows, startNs, totalUs };
 }

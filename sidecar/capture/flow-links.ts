@@ -1,0 +1,192 @@
+/**
+ * Which inbound call caused an outbound call, when the app propagated no trace context.
+ *
+ * The capture worker sees every connection of its pod. An app that takes a request and calls
+ * another service on its behalf does so while the inbound request is in flight; this table
+ * remembers the inbound requests (from their head until shortly after their record) and, for an
+ * outbound exchange that carries no trace context of its own, names the inbound call that
+ * contains it in time: started at or before the outbound request, not ended before it. When
+ * several did (a busy pod serving concurrent requests), the most recent start wins (ties: the
+ * one seen last) and the link's confidence is 1/n: timing alone cannot tell them apart.
+ *
+ * The link is expressed in ids the collector derives the same way (`record/trace-ids.ts`): the
+ * inbound call's trace id (from its headers, else derived from its connection id and ordinal)
+ * and its SERVER span id, so the outbound CLIENT span lands under it without shared state.
+ *
+ * Pure: times are the ops' times (ns), handed in; nothing here reads a clock. Bounded by count
+ * and age, and every entry that leaves before it could serve its purpose is counted.
+ */
+import { derivedTraceId, requestIdTraceId, serverSpanId } from '../../record/trace-ids.ts';
+import { resolveTraceContext } from '../http1/trace-context.ts';
+
+/** What a session says when an inbound request's head has been read. */
+export interface RequestStartInfo {
+  ordinal: number;
+  /** When the request's first byte was seen (ns). */
+  start: bigint;
+  /** The request's headers (lower-case names), for its trace context. */
+  headers: Readonly<Record<string, string>>;
+}
+
+export interface FlowLink {
+  trace_id: string;
+  parent_span_id: string;
+  /** 1 / the number of inbound calls in flight that could have caused it. */
+  link_confidence: number;
+}
+
+export interface FlowLinksOptions {
+  /** Most inbound calls remembered; beyond it the oldest entry is dropped (`evicted_full`). */
+  maxEntries: number;
+  /** An inbound call with no record after this long is forgotten (`evicted_age`), in ns. */
+  maxInFlightNs: bigint;
+  /**
+   * How long an ended inbound call stays linkable, in ns: an outbound exchange that started
+   * before it ended may complete (and reach this table) after it.
+   */
+  keepEndedNs: bigint;
+}
+
+export const DEFAULT_FLOW_LINKS: Readonly<FlowLinksOptions> = Object.freeze({
+  maxEntries: 2048,
+  maxInFlightNs: 300_000_000_000n,
+  keepEndedNs: 2_000_000_000n,
+});
+
+export interface FlowLinkCounts {
+  /** Inbound requests entered. */
+  started: number;
+  /** Outbound exchanges linked with confidence 1. */
+  linked: number;
+  /** Outbound exchanges linked among several candidates (confidence below 1). */
+  linked_ambiguous: number;
+  /** Outbound exchanges without context and without an inbound call in flight. */
+  unlinked: number;
+  /** Entries dropped because the table was full. */
+  evicted_full: number;
+  /** Inbound calls forgotten without ever ending (their record never came). */
+  evicted_age: number;
+}
+
+interface Entry {
+  start: bigint;
+  end?: bigint;
+  connectionId: string;
+  ordinal: number;
+  /** The request's own trace id (traceparent/b3), else its bounded `x-request-id`: no headers are kept. */
+  headerTrace?: string;
+  requestId?: string;
+  /** Arrival order: breaks ties between equal starts. */
+  seq: number;
+}
+
+const entryKey = (connectionId: string, ordinal: number): string => `${connectionId}\u0000${ordinal}`;
+
+/** Longest `x-request-id` used, as in the collector: a longer one is ignored there too. */
+const MAX_REQUEST_ID_CHARS = 512;
+
+/** What of a request decides its trace id, kept small (a few dozen bytes per request in flight). */
+function traceFacts(info: RequestStartInfo): { headerTrace?: string; requestId?: string } {
+  const context = resolveTraceContext(info.headers as Record<string, string>);
+  if (context !== undefined) return { headerTrace: context.trace_id };
+  const requestId = info.headers['x-request-id']?.trim();
+  return requestId !== undefined && requestId !== '' && requestId.length <= MAX_REQUEST_ID_CHARS ? { requestId } : {};
+}
+
+function traceIdOf(connectionId: string, ordinal: number, facts: { headerTrace?: string; requestId?: string }): string {
+  if (facts.headerTrace !== undefined) return facts.headerTrace;
+  if (facts.requestId !== undefined) return requestIdTraceId(facts.requestId);
+  return derivedTraceId(connectionId, ordinal);
+}
+
+/** An inbound request's trace id, by the collector's precedence: traceparent, b3, x-request-id, derived. */
+export function inboundTraceId(connectionId: string, info: RequestStartInfo): string {
+  return traceIdOf(connectionId, info.ordinal, traceFacts(info));
+}
+
+/** True when the request headers carry a trace context the collector would use. */
+export function hasTraceContext(headers: Readonly<Record<string, string>> | undefined): boolean {
+  return headers !== undefined && resolveTraceContext(headers as Record<string, string>) !== undefined;
+}
+
+export class FlowLinks {
+  readonly counts: FlowLinkCounts = { started: 0, linked: 0, linked_ambiguous: 0, unlinked: 0, evicted_full: 0, evicted_age: 0 };
+  private readonly options: FlowLinksOptions;
+  /** Insertion order is arrival order: the first entry is the oldest. */
+  private readonly entries = new Map<string, Entry>();
+  private seq = 0;
+  private lastSweep = 0n;
+
+  constructor(options: Partial<FlowLinksOptions> = {}) {
+    this.options = { ...DEFAULT_FLOW_LINKS, ...options };
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** An inbound request's head was read (`connectionId` as the record will carry it). */
+  inboundStarted(connectionId: string, info: RequestStartInfo, now: bigint): void {
+    this.sweep(now);
+    const key = entryKey(connectionId, info.ordinal);
+    if (this.entries.has(key)) return;
+    if (this.entries.size >= this.options.maxEntries) {
+      const oldest = this.entries.keys().next().value!;
+      this.entries.delete(oldest);
+      this.counts.evicted_full++;
+    }
+    this.counts.started++;
+    // Ids are hashed only for the entries that get linked: most inbound requests never are.
+    this.entries.set(key, { start: info.start, connectionId, ordinal: info.ordinal, seq: this.seq++, ...traceFacts(info) });
+  }
+
+  /** The inbound exchange's record was made: it stays linkable for `keepEndedNs` after `end`. */
+  inboundEnded(connectionId: string, ordinal: number, end: bigint): void {
+    const entry = this.entries.get(entryKey(connectionId, ordinal));
+    if (entry !== undefined && entry.end === undefined) entry.end = end;
+  }
+
+  /**
+   * The link for an outbound exchange without trace context that started at `start`, or
+   * undefined when no inbound call contains it.
+   */
+  linkOutbound(start: bigint, now: bigint): FlowLink | undefined {
+    this.sweep(now);
+    let best: Entry | undefined;
+    let n = 0;
+    for (const entry of this.entries.values()) {
+      if (entry.start > start || (entry.end !== undefined && entry.end < start)) continue;
+      n++;
+      if (best === undefined || entry.start > best.start || (entry.start === best.start && entry.seq > best.seq)) best = entry;
+    }
+    if (best === undefined) {
+      this.counts.unlinked++;
+      return undefined;
+    }
+    if (n === 1) this.counts.linked++;
+    else this.counts.linked_ambiguous++;
+    return {
+      trace_id: traceIdOf(best.connectionId, best.ordinal, best),
+      parent_span_id: serverSpanId(best.connectionId, best.ordinal),
+      link_confidence: 1 / n,
+    };
+  }
+
+  /**
+   * Drops ended entries past `keepEndedNs` (their purpose served: not counted) and in-flight
+   * ones past `maxInFlightNs` (counted). At most one full pass per second of op time.
+   */
+  private sweep(now: bigint): void {
+    if (now - this.lastSweep < 1_000_000_000n && this.entries.size < this.options.maxEntries) return;
+    this.lastSweep = now;
+    const { keepEndedNs, maxInFlightNs } = this.options;
+    for (const [key, entry] of this.entries) {
+      if (entry.end !== undefined) {
+        if (now - entry.end > keepEndedNs) this.entries.delete(key);
+      } else if (now - entry.start > maxInFlightNs) {
+        this.entries.delete(key);
+        this.counts.evicted_age++;
+      }
+    }
+  }
+}

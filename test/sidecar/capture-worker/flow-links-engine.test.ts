@@ -1,0 +1,97 @@
+/**
+ * The capture worker's core links outbound exchanges to the inbound request in flight: real
+ * parsers (HTTP/1, HTTP/2, gRPC) fed the ops the forwarding thread would post, records out.
+ */
+import t from 'tap';
+import { CaptureEngine } from '../../../sidecar/capture-worker/capture-engine.ts';
+import { OP_CLIENT_DATA, OP_CLOSE, OP_META, OP_OPEN, OP_SERVER_DATA } from '../../../sidecar/capture-worker/ops.ts';
+import { createCaptureFactory } from '../../../sidecar/proxy/capture-factory.ts';
+import type { ConnectionMeta } from '../../../sidecar/proxy/connection.ts';
+import type { CallRecord } from '../../../record/record.ts';
+import { derivedTraceId, serverSpanId } from '../../../record/trace-ids.ts';
+import { data, headers, PREFACE, settings, TestHpackEncoder } from '../http2/h2-wire.ts';
+
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+
+function engine(): { engine: CaptureEngine; records: CallRecord[] } {
+  const records: CallRecord[] = [];
+  const e = new CaptureEngine({
+    factory: createCaptureFactory({}),
+    maxBodyBytes: 1024,
+    detectTimeoutMs: 1000,
+    local: { pod: 'middle', namespace: 'shop' },
+    timeBaseNs: 1_764_000_000_000_000_000n,
+    mask: (r) => r,
+    encode: (r) => {
+      records.push(r);
+      return new Uint8Array(0);
+    },
+    shipping: true,
+    onRecord: () => {},
+  });
+  return { engine: e, records };
+}
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const meta = (observer: 'inbound' | 'outbound', connectionId: string): ConnectionMeta => ({
+  connectionId,
+  observer,
+  client: { ip: '10.0.0.1', port: 40000 },
+  dst: { ip: '10.0.0.2', port: 8080 },
+  mesh: observer === 'inbound',
+});
+const open = (e: CaptureEngine, id: number, m: ConnectionMeta, ms: number) => e.op(OP_OPEN, id, ms, enc(JSON.stringify(m)));
+
+/** An outbound HTTP/1 exchange on connection `id`, request at `ms`, response 1 ms later. */
+function outboundCall(e: CaptureEngine, id: number, ms: number, extraHeaders = ''): void {
+  open(e, id, meta('outbound', `out-${id}`), ms);
+  e.op(OP_CLIENT_DATA, id, ms, enc(`GET /next HTTP/1.1\r\nhost: next\r\n${extraHeaders}content-length: 0\r\n\r\n`));
+  e.op(OP_SERVER_DATA, id, ms + 1, enc('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'));
+  e.op(OP_CLOSE, id, ms + 2, enc('fin'));
+}
+
+void t.test('HTTP/1 inbound (mesh id from META) → an outbound call without context is linked to it', async (t) => {
+  const { engine: e, records } = engine();
+  open(e, 1, meta('inbound', 'local-id'), 0);
+  // The mesh handshake names the client sidecar's connection id before any byte is captured.
+  e.op(OP_META, 1, 0.1, enc(JSON.stringify({ connectionId: 'client-conn' })));
+  e.op(OP_CLIENT_DATA, 1, 1, enc('GET /in HTTP/1.1\r\nhost: middle\r\n\r\n'));
+  outboundCall(e, 2, 2);
+  outboundCall(e, 3, 3, `traceparent: 00-${TRACE}-00f067aa0ba902b7-01\r\n`);
+  e.op(OP_SERVER_DATA, 1, 5, enc('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n'));
+  e.op(OP_CLOSE, 1, 6, enc('fin'));
+  // After the inbound call ended (and its short grace), nothing is linked.
+  outboundCall(e, 4, 5000);
+  const byConn = new Map(records.map((r) => [r.connection_id, r]));
+  const linked = byConn.get('out-2')!;
+  t.equal(linked.trace_id, derivedTraceId('client-conn', 0));
+  t.equal(linked.parent_span_id, serverSpanId('client-conn', 0));
+  t.equal(linked.link_confidence, 1);
+  const own = byConn.get('out-3')!;
+  t.equal(own.trace_id, TRACE, 'its own traceparent wins');
+  t.equal(own.link_confidence, undefined);
+  t.equal(byConn.get('out-4')!.trace_id, undefined, 'no inbound call in flight');
+  t.equal(e.counters.flowLinks.linked, 1);
+  t.equal(e.counters.flowLinks.unlinked, 1);
+});
+
+void t.test('HTTP/2 and gRPC inbound streams start flows; two in flight give confidence 1/2', async (t) => {
+  const { engine: e, records } = engine();
+  open(e, 1, meta('inbound', 'h2-conn'), 0);
+  const hp = new TestHpackEncoder();
+  const block = (path: string, extra: [string, string][] = []) =>
+    hp.encode([[':method', 'POST'], [':scheme', 'http'], [':path', path], [':authority', 'middle'], ['content-type', 'application/grpc'], ...extra]);
+  e.op(OP_CLIENT_DATA, 1, 1, new Uint8Array(Buffer.concat([PREFACE, settings(), headers(1, block('/shop.Cart/Get'))])));
+  outboundCall(e, 2, 2);
+  e.op(OP_CLIENT_DATA, 1, 3, new Uint8Array(Buffer.concat([headers(3, block('/shop.Cart/Put', [['traceparent', `00-${TRACE}-00f067aa0ba902b7-01`]])), data(3, Buffer.alloc(5), { endStream: true })])));
+  outboundCall(e, 4, 4);
+  e.op(OP_CLOSE, 1, 10, enc('fin'));
+  const byConn = new Map(records.filter((r) => r.observer === 'outbound').map((r) => [r.connection_id, r]));
+  t.equal(byConn.get('out-2')!.trace_id, derivedTraceId('h2-conn', 0), 'stream 1 (ordinal 0) was the only one in flight');
+  t.equal(byConn.get('out-2')!.link_confidence, 1);
+  const second = byConn.get('out-4')!;
+  t.equal(second.trace_id, TRACE, 'the most recent stream, with its own traceparent');
+  t.equal(second.parent_span_id, serverSpanId('h2-conn', 1));
+  t.equal(second.link_confidence, 0.5);
+  t.ok(records.some((r) => r.observer === 'inbound' && r.protocol === 'grpc'), 'the inbound streams were parsed as gRPC');
+});

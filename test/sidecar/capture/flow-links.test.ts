@@ -1,0 +1,93 @@
+/** The inbound → outbound link table: containment in time, confidence, precedence of contexts, bounds. */
+import t from 'tap';
+import { FlowLinks, inboundTraceId } from '../../../sidecar/capture/flow-links.ts';
+import { derivedTraceId, requestIdTraceId, serverSpanId } from '../../../record/trace-ids.ts';
+
+const S = 1_000_000_000n;
+const T0 = 1_764_000_000n * S;
+
+void t.test('one inbound call in flight: its trace and SERVER span, confidence 1', async (t) => {
+  const links = new FlowLinks();
+  links.inboundStarted('c1', { ordinal: 3, start: T0, headers: {} }, T0);
+  const link = links.linkOutbound(T0 + 1000n, T0 + 5000n);
+  t.same(link, { trace_id: derivedTraceId('c1', 3), parent_span_id: serverSpanId('c1', 3), link_confidence: 1 });
+  t.equal(links.counts.linked, 1);
+});
+
+void t.test('an outbound call before the inbound one started, or after it ended, is not linked', async (t) => {
+  const links = new FlowLinks();
+  links.inboundStarted('c1', { ordinal: 0, start: T0 + 100n, headers: {} }, T0 + 100n);
+  t.equal(links.linkOutbound(T0 + 50n, T0 + 200n), undefined, 'started before the inbound call');
+  links.inboundEnded('c1', 0, T0 + 500n);
+  t.ok(links.linkOutbound(T0 + 500n, T0 + 600n), 'started the instant it ended: contained');
+  t.equal(links.linkOutbound(T0 + 501n, T0 + 600n), undefined, 'started after it ended');
+  t.equal(links.counts.unlinked, 2);
+  t.equal(links.counts.linked, 1);
+});
+
+void t.test('nothing in flight: no link', async (t) => {
+  const links = new FlowLinks();
+  t.equal(links.linkOutbound(T0, T0), undefined);
+  t.equal(links.counts.unlinked, 1);
+});
+
+void t.test('overlapping inbound calls: the most recent start wins, confidence 1/n, ties by the latest seen', async (t) => {
+  const links = new FlowLinks();
+  links.inboundStarted('a', { ordinal: 0, start: T0, headers: {} }, T0);
+  links.inboundStarted('b', { ordinal: 0, start: T0 + 10n, headers: {} }, T0 + 10n);
+  links.inboundStarted('c', { ordinal: 0, start: T0 + 5n, headers: {} }, T0 + 10n);
+  let link = links.linkOutbound(T0 + 20n, T0 + 30n);
+  t.equal(link?.trace_id, derivedTraceId('b', 0));
+  t.equal(link?.link_confidence, 1 / 3);
+  t.equal(links.counts.linked_ambiguous, 1);
+  // Same start as `b`, seen later.
+  links.inboundStarted('d', { ordinal: 1, start: T0 + 10n, headers: {} }, T0 + 40n);
+  link = links.linkOutbound(T0 + 20n, T0 + 40n);
+  t.equal(link?.trace_id, derivedTraceId('d', 1));
+  t.equal(link?.link_confidence, 1 / 4);
+  // `b` and `d` end before the next call: two candidates are left.
+  links.inboundEnded('b', 0, T0 + 50n);
+  links.inboundEnded('d', 1, T0 + 50n);
+  link = links.linkOutbound(T0 + 60n, T0 + 70n);
+  t.equal(link?.trace_id, derivedTraceId('c', 0));
+  t.equal(link?.link_confidence, 1 / 2);
+});
+
+void t.test('the inbound trace id follows the collector precedence: traceparent, b3, x-request-id, derived', async (t) => {
+  const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  t.equal(inboundTraceId('c', { ordinal: 0, start: T0, headers: { traceparent: tp, 'x-request-id': 'r1' } }), '4bf92f3577b34da6a3ce929d0e0e4736');
+  t.equal(inboundTraceId('c', { ordinal: 0, start: T0, headers: { b3: '80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1' } }), '80f198ee56343ba864fe8b2a57d3eff7');
+  t.equal(inboundTraceId('c', { ordinal: 0, start: T0, headers: { 'x-request-id': ' r1 ' } }), requestIdTraceId('r1'));
+  t.equal(inboundTraceId('c', { ordinal: 2, start: T0, headers: { traceparent: 'garbage' } }), derivedTraceId('c', 2));
+  const links = new FlowLinks();
+  links.inboundStarted('c', { ordinal: 0, start: T0, headers: { traceparent: tp } }, T0);
+  t.equal(links.linkOutbound(T0 + 1n, T0 + 1n)?.trace_id, '4bf92f3577b34da6a3ce929d0e0e4736');
+  t.equal(links.linkOutbound(T0 + 1n, T0 + 1n)?.parent_span_id, serverSpanId('c', 0), 'parent: our SERVER span, not the caller\'s');
+});
+
+void t.test('bounded by count: the oldest entry goes, counted', async (t) => {
+  const links = new FlowLinks({ maxEntries: 3 });
+  for (let i = 0; i < 5; i++) links.inboundStarted(`c${i}`, { ordinal: 0, start: T0 + BigInt(i), headers: {} }, T0 + BigInt(i));
+  t.equal(links.size, 3);
+  t.equal(links.counts.evicted_full, 2);
+  t.equal(links.counts.started, 5);
+  // c0 and c1 are gone: only three candidates remain.
+  t.equal(links.linkOutbound(T0 + 10n, T0 + 10n)?.link_confidence, 1 / 3);
+  // A request seen twice (a resync replaying a head) is entered once.
+  links.inboundStarted('c4', { ordinal: 0, start: T0 + 4n, headers: {} }, T0 + 11n);
+  t.equal(links.counts.started, 5);
+});
+
+void t.test('bounded by age: an in-flight call that never ends is forgotten (counted); an ended one leaves quietly', async (t) => {
+  const links = new FlowLinks({ maxInFlightNs: 10n * S, keepEndedNs: 2n * S });
+  links.inboundStarted('stuck', { ordinal: 0, start: T0, headers: {} }, T0);
+  links.inboundStarted('done', { ordinal: 0, start: T0, headers: {} }, T0);
+  links.inboundEnded('done', 0, T0 + S);
+  t.equal(links.linkOutbound(T0 + S / 2n, T0 + 2n * S)?.link_confidence, 1 / 2, 'both still there within their bounds');
+  t.equal(links.linkOutbound(T0 + 4n * S, T0 + 4n * S)?.trace_id, derivedTraceId('stuck', 0), 'the ended one is gone after keepEnded');
+  t.equal(links.size, 1);
+  t.equal(links.counts.evicted_age, 0);
+  t.equal(links.linkOutbound(T0 + 12n * S, T0 + 12n * S), undefined, 'the stuck one is gone after maxInFlight');
+  t.equal(links.counts.evicted_age, 1);
+  t.equal(links.size, 0);
+});
