@@ -29,11 +29,14 @@ void t.test('records arrive intact, in batches', async (t) => {
   let identical = 0;
   for (const original of originals) {
     const got = await collector.store.get(original.id);
-    // The collector adds what only it can know (retry attempts); the rest must arrive as sent.
-    const { attempt, first_attempt_id: _first, ...stored } = got ?? ({} as NonNullable<typeof got>);
+    // The collector adds what only it can know (retry attempts, the span id it derives from the
+    // connection and ordinal, otel/ids.ts); the rest must arrive as sent.
+    const { attempt, first_attempt_id: _first, span_id: spanId, ...stored } = got ?? ({} as NonNullable<typeof got>);
+    if (!/^[0-9a-f]{16}$/.test(spanId ?? '')) t.fail(`${original.id}: span id ${String(spanId)}`);
+    const { span_id: _sent, ...sent } = original;
     if (original.protocol === 'http' && attempt === undefined) t.fail(`${original.id}: no attempt`);
     try {
-      assert.deepStrictEqual(stored, original);
+      assert.deepStrictEqual(stored, sent);
       identical++;
     } catch (err) {
       t.fail(`${original.id} differs: ${(err as Error).message}`);
