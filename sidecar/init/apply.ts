@@ -35,6 +35,8 @@ import {
   planIpv6DnsCleanup,
   planIpv6DnsRules,
 } from './plan-ipv6-dns.ts';
+import { MESHTAP_DNS_WATCH_CHAINS, DNS_WATCH_TABLE, appliedDnsWatchTable, parseDnsWatchTable, planDnsWatchApply, planDnsWatchCleanup, planDnsWatchRules } from './plan-dns-watch.ts';
+import type { IpFamily } from './dns-bypass.ts';
 
 export type IptablesBackend = 'nft' | 'legacy';
 
@@ -163,6 +165,12 @@ export async function readIpv6Table(tools: IptablesTools, options: ShellOptions 
   return parseIpv6Table(stdout);
 }
 
+/** One family's mangle table, where the DNS fail-open watch lives (plan-dns-watch.ts). */
+export async function readDnsWatchTable(tools: IptablesTools, family: IpFamily, options: ShellOptions = {}): Promise<NatTable> {
+  const { stdout } = await runTool(family === 4 ? tools.save : tools.save6, ['-t', DNS_WATCH_TABLE], options, SC_ERR_INIT_READ_FAILED);
+  return parseDnsWatchTable(stdout);
+}
+
 /** The IPv6 nat table, where the IPv6 DNS redirect lives; read only when the kernel has IPv6. */
 export async function readIpv6NatTable(tools: IptablesTools, options: ShellOptions = {}): Promise<NatTable> {
   const { stdout } = await runTool(tools.save6, ['-t', 'nat'], options, SC_ERR_INIT_READ_FAILED);
@@ -191,6 +199,9 @@ export interface InitResult {
   readonly ipv6: Ipv6Outcome;
   /** The IPv6 DNS redirect in the IPv6 nat table (see plan-ipv6-dns.ts). */
   readonly ipv6Dns: Ipv6Outcome;
+  /** DNS failing open: the watch on the DNS listener's refusals, per family (see plan-dns-watch.ts). */
+  readonly dnsWatch: Ipv6Outcome;
+  readonly dnsWatch6: Ipv6Outcome;
   /** Undefined for a dry run: it never looks at the machine. */
   readonly tools?: IptablesTools;
   readonly warnings: readonly string[];
@@ -208,12 +219,26 @@ export async function runInit(config: InitConfig, options: ShellOptions = {}): P
     const plan = config.cleanup ? planCleanup(appliedTable(config)) : planApply(config);
     const plan6 = config.cleanup ? planIpv6Cleanup(appliedIpv6Table(config)) : planIpv6Apply(config);
     const plan6dns = config.cleanup ? planIpv6DnsCleanup(appliedIpv6NatTable(config)) : planIpv6DnsApply(config);
-    return { action: 'dry-run', plan, ipv6: { action: 'dry-run', plan: plan6 }, ipv6Dns: { action: 'dry-run', plan: plan6dns }, warnings: [] };
+    const watch = (family: IpFamily): Ipv6Outcome => ({
+      action: 'dry-run',
+      plan: config.cleanup ? planDnsWatchCleanup(appliedDnsWatchTable(config, family)) : planDnsWatchApply(config, family),
+    });
+    return {
+      action: 'dry-run',
+      plan,
+      ipv6: { action: 'dry-run', plan: plan6 },
+      ipv6Dns: { action: 'dry-run', plan: plan6dns },
+      dnsWatch: watch(4),
+      dnsWatch6: watch(6),
+      warnings: [],
+    };
   }
   const tools = await resolveTools(config.backend, options);
   const { stderr, table } = await readNatTable(tools, options);
   const table6 = await readIpv6Table(tools, options);
   const table6nat = table6 === undefined ? undefined : await readIpv6NatTable(tools, options);
+  const watchTable = await readDnsWatchTable(tools, 4, options);
+  const watchTable6 = table6 === undefined ? undefined : await readDnsWatchTable(tools, 6, options);
   const warnings: string[] = [];
   if (tools.backend === 'nft' && /iptables-legacy tables present/.test(stderr)) {
     warnings.push('legacy iptables tables also exist in this network namespace: if they hold nat rules, consider --backend legacy');
@@ -245,7 +270,16 @@ export async function runInit(config: InitConfig, options: ShellOptions = {}): P
           applied: (t) => isApplied(planIpv6DnsRules(config), t, MESHTAP_IPV6_NAT_CHAINS),
           apply: (t) => planIpv6DnsApply(config, t),
         }, options);
-  return { ...v4, ipv6, ipv6Dns, tools, warnings };
+  const watchFamily = (family: IpFamily, restoreTool: string) => ({
+    restore: restoreTool,
+    cleanup: planDnsWatchCleanup,
+    applied: (t: NatTable) => isApplied(planDnsWatchRules(config, family), t, MESHTAP_DNS_WATCH_CHAINS),
+    apply: (t: NatTable) => planDnsWatchApply(config, family, t),
+  });
+  const dnsWatch: Ipv6Outcome = await converge(config, watchTable, watchFamily(4, tools.restore), options);
+  const dnsWatch6: Ipv6Outcome =
+    watchTable6 === undefined ? { action: 'no-ipv6', plan: NO_PLAN } : await converge(config, watchTable6, watchFamily(6, tools.restore6), options);
+  return { ...v4, ipv6, ipv6Dns, dnsWatch, dnsWatch6, tools, warnings };
 }
 
 interface Family {

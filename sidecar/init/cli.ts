@@ -7,6 +7,7 @@ import { describeError, isMeshtapError } from '../../lib/errors.ts';
 import { runInit, type InitResult } from './apply.ts';
 import { MESHTAP_IPV6_CHAINS } from './plan-ipv6.ts';
 import { MESHTAP_IPV6_NAT_CHAINS } from './plan-ipv6-dns.ts';
+import { MESHTAP_DNS_WATCH_CHAINS } from './plan-dns-watch.ts';
 import { SC_ERR_INIT_BAD_OPTION } from './errors.ts';
 import { INIT_DEFAULTS, OPTION_NAMES, resolveInitConfig, type InitConfig, type InitOptions } from './options.ts';
 import { INBOUND_PASSTHROUGH_SOURCE, MESHTAP_CHAINS, renderSavedRule } from './plan.ts';
@@ -54,7 +55,7 @@ options (environment variable in brackets; flags win):
   --no-dns-capture              leave the app's DNS alone [${env('dnsCapture')}=false]
   --backend auto|nft|legacy     iptables backend (default auto: what "iptables --version" says) [${env('backend')}]
   --dry-run                     print the iptables-restore input for a fresh pod; change nothing
-  --cleanup                     remove the jumps and chains init added (${[...MESHTAP_CHAINS, ...MESHTAP_IPV6_CHAINS, ...MESHTAP_IPV6_NAT_CHAINS].join(', ')})
+  --cleanup                     remove the jumps and chains init added (${[...MESHTAP_CHAINS, ...MESHTAP_IPV6_CHAINS, ...MESHTAP_IPV6_NAT_CHAINS, ...MESHTAP_DNS_WATCH_CHAINS].join(', ')})
   -h, --help                    show this help
 `;
 }
@@ -126,9 +127,31 @@ function reportIpv6Dns(result: InitResult): string {
   }
 }
 
+function reportDnsWatch(result: InitResult, family: 4 | 6): string {
+  const restoreTool = family === 4 ? result.tools?.restore : result.tools?.restore6;
+  const via = result.tools ? `${result.tools.backend} backend, ${restoreTool}` : '';
+  const { action, plan } = family === 4 ? result.dnsWatch : result.dnsWatch6;
+  const label = family === 4 ? 'mangle' : 'IPv6 mangle';
+  switch (action) {
+    case 'dry-run':
+    case 'no-ipv6':
+      return '';
+    case 'applied': {
+      const rules = plan.added.map((r) => `  ${renderSavedRule(r)}\n`).join('');
+      return `meshtap init: applied ${plural(plan.added.length, `${label} rule`)} in chain ${MESHTAP_DNS_WATCH_CHAINS.join(', ')}: DNS bypasses a sidecar that is not listening (${via})\n${rules}`;
+    }
+    case 'unchanged':
+      return `meshtap init: the ${label} DNS watch rules are already in place, nothing changed (${via})\n`;
+    case 'removed':
+      return `meshtap init: removed ${plural(plan.removedJumps.length, `${label} jump`)} and ${plural(plan.removedChains.length, `${label} chain`)} (${plan.removedChains.join(', ')}) (${via})\n`;
+    case 'nothing-to-remove':
+      return `meshtap init: no meshtap ${label} rules found, nothing to remove (${via})\n`;
+  }
+}
+
 function report(config: InitConfig, result: InitResult): { out: string; err: string } {
   const { out, err } = reportIpv4(config, result);
-  return { out: out + reportIpv6(result) + reportIpv6Dns(result), err };
+  return { out: out + reportIpv6(result) + reportIpv6Dns(result) + reportDnsWatch(result, 4) + reportDnsWatch(result, 6), err };
 }
 
 function reportIpv4(config: InitConfig, result: InitResult): { out: string; err: string } {
@@ -141,7 +164,9 @@ function reportIpv4(config: InitConfig, result: InitResult): { out: string; err:
         out:
           `# meshtap init --dry-run: iptables-restore --noflush input init ${what}\n${result.plan.text}` +
           `# meshtap init --dry-run: ip6tables-restore --noflush input init ${what}\n${result.ipv6.plan.text}` +
-          `# meshtap init --dry-run: ip6tables-restore --noflush input (nat: IPv6 DNS) init ${what}\n${result.ipv6Dns.plan.text}`,
+          `# meshtap init --dry-run: ip6tables-restore --noflush input (nat: IPv6 DNS) init ${what}\n${result.ipv6Dns.plan.text}` +
+          `# meshtap init --dry-run: iptables-restore --noflush input (mangle: DNS fails open) init ${what}\n${result.dnsWatch.plan.text}` +
+          `# meshtap init --dry-run: ip6tables-restore --noflush input (mangle: IPv6 DNS fails open) init ${what}\n${result.dnsWatch6.plan.text}`,
         err,
       };
     }

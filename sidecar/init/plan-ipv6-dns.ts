@@ -13,6 +13,7 @@
  * `::1`, which the IPv6 refusal lets through. Without DNS capture the chain is declared empty.
  */
 import type { InitConfig } from './options.ts';
+import { dnsBypassRule } from './dns-bypass.ts';
 import { DNS_PORT, capturesDns, parseTable, planTableApply, planTableCleanup, renderRuleSpec, type NatTable, type RestorePlan, type Rule, type RuleConfig } from './plan.ts';
 
 export const CHAIN_DNS6 = 'MESHTAP_DNS6';
@@ -30,6 +31,7 @@ export function planIpv6DnsRules(config: RuleConfig): Rule[] {
     ...config.excludeOutboundCidrs
       .filter((cidr) => cidr.includes(':'))
       .map((cidr): Rule => ({ chain: CHAIN_DNS6, protocol: 'all', destination: { cidr }, why: 'excluded outbound CIDR', jump: 'RETURN' })),
+    dnsBypassRule(CHAIN_DNS6, 6),
     { chain: CHAIN_DNS6, protocol: 'udp', why: 'IPv6 DNS over UDP to the DNS listener', jump: 'REDIRECT', toPort: config.dnsPort },
     { chain: CHAIN_DNS6, protocol: 'tcp', why: 'IPv6 DNS over TCP to the DNS listener', jump: 'REDIRECT', toPort: config.dnsPort },
   ];

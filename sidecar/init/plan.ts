@@ -23,6 +23,7 @@
  * route (even `default dev lo`) for outbound redirection to work at all.
  */
 import type { InitConfig } from './options.ts';
+import { dnsBypassRule } from './dns-bypass.ts';
 
 /**
  * The contract with the proxy: the inbound sidecar binds the source of its upstream socket to
@@ -79,7 +80,7 @@ export interface OwnerMatch {
 export interface Rule {
   readonly chain: string;
   /** TCP unless said otherwise; `all` matches any protocol (no `-p`). */
-  readonly protocol?: 'tcp' | 'udp' | 'all';
+  readonly protocol?: 'tcp' | 'udp' | 'icmp' | 'ipv6-icmp' | 'all';
   /** Inserted at the head of a built-in chain (the jumps) instead of appended. */
   readonly first?: boolean;
   readonly source?: AddressMatch;
@@ -95,6 +96,8 @@ export interface Rule {
   readonly toPort?: number;
   /** For `-j REJECT`. */
   readonly rejectWith?: string;
+  /** Further matches, already in `iptables-save`'s form and order (after the owner match). */
+  readonly matches?: string;
 }
 
 function ownerRules(config: RuleConfig, kind: 'uid' | 'gid'): Rule[] {
@@ -145,6 +148,8 @@ function dnsRules(config: RuleConfig): Rule[] {
     ...config.excludeOutboundCidrs.filter((cidr) => !cidr.includes(':')).map(
       (cidr): Rule => ({ chain: CHAIN_DNS, protocol: 'all', destination: { cidr }, why: 'excluded outbound CIDR', jump: 'RETURN' }),
     ),
+    // Fail open: a listener that refused this address moments ago is bypassed (plan-dns-watch.ts).
+    dnsBypassRule(CHAIN_DNS, 4),
     { chain: CHAIN_DNS, protocol: 'udp', why: 'DNS over UDP to the DNS listener', jump: 'REDIRECT', toPort: config.dnsPort },
     { chain: CHAIN_DNS, protocol: 'tcp', why: 'DNS over TCP to the DNS listener', jump: 'REDIRECT', toPort: config.dnsPort },
   ];
@@ -210,6 +215,7 @@ export function renderRuleSpec(rule: Rule): string {
     if (rule.owner.uid !== undefined) parts.push(...(rule.owner.negate ? ['!'] : []), '--uid-owner', String(rule.owner.uid));
     if (rule.owner.gid !== undefined) parts.push(...(rule.owner.negate ? ['!'] : []), '--gid-owner', String(rule.owner.gid));
   }
+  if (rule.matches !== undefined) parts.push(rule.matches);
   parts.push('-m', 'comment', '--comment', `"${COMMENT_PREFIX}${rule.why}"`);
   parts.push('-j', rule.jump);
   if (rule.toPort !== undefined) parts.push('--to-ports', String(rule.toPort));

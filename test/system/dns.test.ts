@@ -167,17 +167,47 @@ void t.test('a pod initialised with --no-dns-capture resolves without any redire
   // No sidecar runs in this pod: a redirected query would go to a closed port and fail.
   const { stdout } = await execInNetns(pod.netns, 'setpriv', [`--reuid=${APP_UID}`, `--regid=${APP_UID}`, '--clear-groups', 'dig', '+short', '+tries=1', 'web.test']);
   t.same(stdout.trim().split('\n').sort(), ['10.1.2.3', '10.1.2.4'], 'the app reaches the resolver directly');
-  // With capture on, the same pod sends the query to the (absent) listener and gets nothing.
+  // With capture on and no listener (no sidecar runs here), DNS fails open: the first try is
+  // refused at once, the kernel notes the address, and dig's retry goes straight to the resolver.
   await execInNetns(pod.netns, NODE, [podEntry(), 'init']);
-  const answered = await execInNetns(pod.netns, 'setpriv', [`--reuid=${APP_UID}`, `--regid=${APP_UID}`, '--clear-groups', 'dig', '+short', '+tries=1', '+time=1', 'web.test']).then(
-    () => true,
-    () => false,
+  const asApp = ['setpriv', `--reuid=${APP_UID}`, `--regid=${APP_UID}`, '--clear-groups'];
+  const once = await execInNetns(pod.netns, asApp[0], [...asApp.slice(1), 'dig', '+short', '+tries=1', '+time=1', 'web.test']).then(
+    () => 'answered',
+    () => 'failed',
   );
-  t.notOk(answered, 'with DNS capture the same query goes to the sidecar port (and nothing listens there): dig fails');
+  t.equal(once, 'failed', 'a single try meets the missing listener and fails');
+  const { stdout: retried } = await execInNetns(pod.netns, asApp[0], [...asApp.slice(1), 'dig', '+short', '+tries=2', '+time=1', 'web.test']);
+  t.same(retried.trim().split('\n').sort(), ['10.1.2.3', '10.1.2.4'], 'within the bypass window the query reaches the resolver');
+  const { stdout: down } = await execInNetns(pod.netns, 'cat', ['/proc/net/xt_recent/MESHTAP_DNS_DOWN']);
+  t.match(down, new RegExp(`src=${pod.ip.replaceAll('.', '\\.')} `), 'the kernel lists the pod address as bypassing');
+  await sleep(5500);
+  const { stdout: glibc } = await execInNetns(pod.netns, asApp[0], [...asApp.slice(1), 'getent', 'hosts', 'one.test']);
+  t.match(glibc, /10\.5\.5\.5/, 'after the window glibc is refused once and its retry resolves (attempts:2)');
   await execInNetns(pod.netns, NODE, [podEntry(), 'init', '--cleanup']);
   const { stdout: after } = await execInNetns(pod.netns, 'iptables-save', ['-t', 'nat']);
   t.notMatch(after, /MESHTAP/, '--cleanup removes the DNS rules too');
+  const { stdout: mangle } = await execInNetns(pod.netns, 'iptables-save', ['-t', 'mangle']);
+  t.notMatch(mangle, /MESHTAP/, '--cleanup removes the DNS watch too');
   await killNetnsProcesses(pod.netns);
+});
+
+void t.test('DNS keeps working while the sidecar is stopped, and is captured again once it is back', async (t) => {
+  const asApp = ['setpriv', `--reuid=${APP_UID}`, `--regid=${APP_UID}`, '--clear-groups'];
+  const old = lab.sidecars.client;
+  process.kill(old.pid, 'SIGKILL');
+  await eventually('client sidecar gone', async () => ((await netnsPids(lab.client.netns, 'sidecar')).includes(old.pid) ? undefined : true), 5000);
+  await old.proc.wait(5000);
+  const { stdout: glibc } = await execInNetns(lab.client.netns, asApp[0], [...asApp.slice(1), 'getent', 'ahostsv4', 'web.test']);
+  t.match(glibc, /10\.1\.2\.[34]/, 'glibc resolves with the sidecar gone');
+  const { stdout: dig } = await execInNetns(lab.client.netns, asApp[0], [...asApp.slice(1), 'dig', '+short', '+tries=2', '+time=1', 'stopped.test']);
+  t.equal(dig.trim(), '10.9.9.9', 'and so does dig');
+  await lab.restartSidecar('client');
+  // The bypass ends 5 s after the last refusal; from then on queries go to the sidecar again.
+  await sleep(5500);
+  const { stdout: back } = await app('dig', ['+short', 'back.test']);
+  t.equal(back.trim(), '10.9.9.10', 'resolution through the restarted sidecar');
+  await waitForDns('back.test record from the restarted sidecar', (c) => c.path === 'back.test');
+  t.notOk(dnsCalls(await lab.calls()).some((c) => c.path === 'stopped.test'), 'the query made while it was stopped left no record (nothing saw it)');
 });
 
 void t.test('a DNS port that cannot be bound keeps the sidecar not ready until it can', async (t) => {

@@ -218,7 +218,8 @@ export class MeshLab {
   /** Kills one sidecar and starts it again with other extra variables (the pod's rules stay). */
   async restartSidecar(name: 'client' | 'server', extra: Record<string, string> = {}): Promise<SidecarHandle> {
     const old = this.sidecars[name];
-    process.kill(old.pid, 'SIGKILL');
+    // A test may have stopped it already (to see the pod without its sidecar).
+    if (alive(old.pid)) process.kill(old.pid, 'SIGKILL');
     await eventually(`old ${name} sidecar gone`, async () => (alive(old.pid) ? undefined : true), 5000);
     await old.proc.wait(5000);
     const handle = await this.startSidecar(name, old.pod, extra);

@@ -39,7 +39,7 @@ export async function freeDualPort(address = '127.0.0.1'): Promise<number> {
   }
 }
 
-export const HOSTS = ['10.1.2.3 web.test', '10.1.2.4 web.test', '2001:db8::7 web.test', '10.5.5.5 one.test', ...Array.from({ length: 250 }, (_, i) => `10.9.${i >> 7}.${(i & 127) + 1} big.test`)];
+export const HOSTS = ['10.1.2.3 web.test', '10.1.2.4 web.test', '2001:db8::7 web.test', '10.5.5.5 one.test', '10.9.9.9 stopped.test', '10.9.9.10 back.test', ...Array.from({ length: 250 }, (_, i) => `10.9.${i >> 7}.${(i & 127) + 1} big.test`)];
 
 /** Extra arguments callers may add: they are dnsmasq's own options. */
 export async function startDnsmasq(options: { address?: string; port?: number; extraArgs?: string[]; netnsExec?: string[] } = {}): Promise<Dnsmasq> {

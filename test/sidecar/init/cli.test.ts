@@ -14,6 +14,7 @@ import { resolveInitConfig } from '../../../sidecar/init/options.ts';
 import { appliedTable, planApply, planCleanup, planRules, renderRuleSpec } from '../../../sidecar/init/plan.ts';
 import { appliedIpv6Table, planIpv6Apply, planIpv6Cleanup } from '../../../sidecar/init/plan-ipv6.ts';
 import { appliedIpv6NatTable, planIpv6DnsApply } from '../../../sidecar/init/plan-ipv6-dns.ts';
+import { appliedDnsWatchTable, planDnsWatchApply } from '../../../sidecar/init/plan-dns-watch.ts';
 
 interface Captured {
   code: number;
@@ -96,6 +97,9 @@ void t.test('with stand-in iptables tools', async (t) => {
   const fed6 = path.join(dir, 'restore6-input');
   const argsFile = path.join(dir, 'restore-args');
   const fed6nat = path.join(dir, 'restore6-nat-input');
+  const fedMangle = path.join(dir, 'restore-mangle-input');
+  const fed6mangle = path.join(dir, 'restore6-mangle-input');
+  const emptyMangle = '*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n';
   const emptyFilter = '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n';
   const emptyNat6 = '*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n';
 
@@ -108,15 +112,21 @@ void t.test('with stand-in iptables tools', async (t) => {
     saveStderr = '',
     save6: string | null = emptyFilter,
     save6nat: string = emptyNat6,
+    saveMangle: string = emptyMangle,
   ) {
     const script = (body: string) => `#!/bin/sh\n${body}\n`;
     await writeFile(path.join(dir, 'iptables'), script(`echo '${version}'`));
     const warn = saveStderr ? `; echo '${saveStderr}' >&2` : '';
-    await writeFile(path.join(dir, names[0]), script(`printf '%s' '${save.replace(/'/g, "'\\''")}'${warn}${save.startsWith('FAIL') ? '; echo "read error" >&2; exit 1' : ''}`));
+    await writeFile(
+      path.join(dir, names[0]),
+      script(`if [ "$2" = mangle ]; then printf '%s' '${saveMangle}'; exit 0; fi\nprintf '%s' '${save.replace(/'/g, "'\\''")}'${warn}${save.startsWith('FAIL') ? '; echo "read error" >&2; exit 1' : ''}`),
+    );
     await writeFile(
       path.join(dir, names[1]),
       script(
-        `echo "$@" > '${argsFile}'\n: > '${fed}'\nwhile IFS= read -r line; do printf '%s\\n' "$line" >> '${fed}'; done\n` +
+        // The nat input goes to one file, the mangle input (the DNS watch) to another.
+        `echo "$@" > '${argsFile}'\nIFS= read -r first\nout='${fed}'\n[ "$first" = '*mangle' ] && out='${fedMangle}'\n: > "$out"\nprintf '%s\\n' "$first" >> "$out"\n` +
+          `while IFS= read -r line; do printf '%s\\n' "$line" >> "$out"; done\n` +
           (restore.stderr ? `echo '${restore.stderr}' >&2\n` : '') +
           `exit ${restore.exit}`,
       ),
@@ -126,13 +136,18 @@ void t.test('with stand-in iptables tools', async (t) => {
     await rm(path.join(dir, names6[1]), { force: true });
     await rm(fed6, { force: true });
     await rm(fed6nat, { force: true });
+    await rm(fed6mangle, { force: true });
+    await rm(fedMangle, { force: true });
     if (save6 !== null) {
       // The IPv6 side: the filter and nat tables as given, and a restore that only records its input, by table.
-      await writeFile(path.join(dir, names6[0]), script(`if [ "$2" = nat ]; then printf '%s' '${save6nat}'; else printf '%s' '${save6}'; fi`));
+      await writeFile(
+        path.join(dir, names6[0]),
+        script(`if [ "$2" = nat ]; then printf '%s' '${save6nat}'; elif [ "$2" = mangle ]; then printf '%s' '${saveMangle}'; else printf '%s' '${save6}'; fi`),
+      );
       await writeFile(
         path.join(dir, names6[1]),
         script(
-          `IFS= read -r first\nout='${fed6}'\n[ "$first" = '*nat' ] && out='${fed6nat}'\n: > "$out"\nprintf '%s\\n' "$first" >> "$out"\n` +
+          `IFS= read -r first\nout='${fed6}'\n[ "$first" = '*nat' ] && out='${fed6nat}'\n[ "$first" = '*mangle' ] && out='${fed6mangle}'\n: > "$out"\nprintf '%s\\n' "$first" >> "$out"\n` +
             `while IFS= read -r line; do printf '%s\\n' "$line" >> "$out"; done`,
         ),
       );
@@ -150,11 +165,14 @@ void t.test('with stand-in iptables tools', async (t) => {
     t.equal(res.code, 0, res.stderr);
     t.equal(await readFile(fed, 'utf8'), planApply(resolveInitConfig()).text, 'restore got the plan');
     t.equal((await readFile(argsFile, 'utf8')).trim(), '--noflush --wait', 'in no-flush mode, waiting for the lock');
-    t.match(res.stdout, /applied 21 nat rules in chains MESHTAP_INBOUND, MESHTAP_IN_REDIRECT, MESHTAP_OUTPUT, MESHTAP_REDIRECT, MESHTAP_DNS .*\(nft backend, iptables-restore\)/);
+    t.match(res.stdout, /applied 22 nat rules in chains MESHTAP_INBOUND, MESHTAP_IN_REDIRECT, MESHTAP_OUTPUT, MESHTAP_REDIRECT, MESHTAP_DNS .*\(nft backend, iptables-restore\)/);
     t.equal(await readFile(fed6, 'utf8'), planIpv6Apply(resolveInitConfig()).text, 'ip6tables-restore got the IPv6 plan');
     t.match(res.stdout, /applied 10 IPv6 filter rules in chains MESHTAP_INBOUND6, MESHTAP_OUTPUT6: new IPv6 TCP connections are refused \(nft backend, ip6tables-restore\)/);
     t.equal(await readFile(fed6nat, 'utf8'), planIpv6DnsApply(resolveInitConfig()).text, 'ip6tables-restore got the IPv6 DNS plan for the nat table');
-    t.match(res.stdout, /applied 6 IPv6 nat rules in chain MESHTAP_DNS6: IPv6 DNS goes to the DNS listener \(nft backend, ip6tables-restore\)/);
+    t.match(res.stdout, /applied 7 IPv6 nat rules in chain MESHTAP_DNS6: IPv6 DNS goes to the DNS listener \(nft backend, ip6tables-restore\)/);
+    t.equal(await readFile(fedMangle, 'utf8'), planDnsWatchApply(resolveInitConfig(), 4).text, 'iptables-restore got the DNS watch for the mangle table');
+    t.equal(await readFile(fed6mangle, 'utf8'), planDnsWatchApply(resolveInitConfig(), 6).text, 'and ip6tables-restore the IPv6 one');
+    t.match(res.stdout, /applied 3 mangle rules in chain MESHTAP_DNS_WATCH: DNS bypasses a sidecar that is not listening \(nft backend, iptables-restore\)/);
   });
 
   await t.test('IPv6: a kernel without it is skipped with a warning, a missing ip6tables fails before anything changes', async (t) => {
@@ -191,7 +209,9 @@ void t.test('with stand-in iptables tools', async (t) => {
     const save6 = ['*filter', ...applied6.chains.map((c) => `:${c} ${c.startsWith('MESHTAP') ? '-' : 'ACCEPT'} [0:0]`), ...applied6.rules.map((r) => `-A ${r.chain} ${r.spec}`), 'COMMIT', ''].join('\n');
     const applied6nat = appliedIpv6NatTable(config);
     const save6nat = ['*nat', ...applied6nat.chains.map((c) => `:${c} ${c.startsWith('MESHTAP') ? '-' : 'ACCEPT'} [0:0]`), ...applied6nat.rules.map((r) => `-A ${r.chain} ${r.spec}`), 'COMMIT', ''].join('\n');
-    await tools('iptables v1.8.9 (nf_tables)', save, { exit: 9 }, undefined, '', save6, save6nat);
+    const watch = appliedDnsWatchTable(config, 4);
+    const saveMangle = ['*mangle', ...watch.chains.map((c) => `:${c} ${c.startsWith('MESHTAP') ? '-' : 'ACCEPT'} [0:0]`), ...watch.rules.map((r) => `-A ${r.chain} ${r.spec}`), 'COMMIT', ''].join('\n');
+    await tools('iptables v1.8.9 (nf_tables)', save, { exit: 9 }, undefined, '', save6, save6nat, saveMangle);
     const res = await runInit([], env);
     t.equal(res.code, 0, 'restore is not even called (it would fail)');
     t.match(res.stdout, /the nat rules are already in place/);

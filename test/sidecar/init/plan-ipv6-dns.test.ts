@@ -22,6 +22,7 @@ void t.test('IPv6 DNS goes to the DNS port, the proxy and excluded IPv6 CIDRs sp
     '-A MESHTAP_DNS6 -m owner --uid-owner 1337 -m comment --comment "meshtap: DNS of the proxy uid 1337 is never captured" -j RETURN',
     '-A MESHTAP_DNS6 -m owner --gid-owner 1337 -m comment --comment "meshtap: DNS of the proxy gid 1337 is never captured" -j RETURN',
     '-A MESHTAP_DNS6 -d fd00::/8 -m comment --comment "meshtap: excluded outbound CIDR" -j RETURN',
+    '-A MESHTAP_DNS6 -m recent --rcheck --seconds 5 --name MESHTAP_DNS6_DOWN --mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff --rsource -m comment --comment "meshtap: the DNS listener refused this address in the last 5 s: DNS goes straight to the resolver" -j RETURN',
     '-A MESHTAP_DNS6 -p udp -m comment --comment "meshtap: IPv6 DNS over UDP to the DNS listener" -j REDIRECT --to-ports 5353',
     '-A MESHTAP_DNS6 -p tcp -m comment --comment "meshtap: IPv6 DNS over TCP to the DNS listener" -j REDIRECT --to-ports 5353',
   ], 'only IPv6 CIDRs here; the rules as ip6tables-save prints them');

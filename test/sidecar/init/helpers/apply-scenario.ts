@@ -64,7 +64,7 @@ export async function applyScenario(t: Test, backend: Backend): Promise<void> {
   t.equal(await ip6FilterState(pod.netns, backend), pristine6, 'in either family');
 
   const applied = await run(ARGS);
-  t.match(applied.stdout, /applied 28 nat rules/, 'says what it did');
+  t.match(applied.stdout, /applied 29 nat rules/, 'says what it did');
   const state = await natState(pod.netns, backend);
   const expected = planRules(resolveInitConfig(OPTIONS)).map(renderSavedRule);
   t.same(byChain(meshtapLines(parseNatTable(state))), byChain(expected), 'the table holds exactly the planned rules');
@@ -78,7 +78,11 @@ export async function applyScenario(t: Test, backend: Backend): Promise<void> {
   t.equal(await natState(pod.netns, other(backend)), otherPristine, `the ${other(backend)} backend is untouched`);
 
   t.match(applied.stdout, /applied 16 IPv6 filter rules/, 'says what it did for IPv6');
-  t.match(applied.stdout, /applied 9 IPv6 nat rules in chain MESHTAP_DNS6/, 'and for IPv6 DNS');
+  t.match(applied.stdout, /applied 10 IPv6 nat rules in chain MESHTAP_DNS6/, 'and for IPv6 DNS');
+  t.match(applied.stdout, /applied 3 mangle rules in chain MESHTAP_DNS_WATCH: DNS bypasses a sidecar that is not listening/, 'and the DNS watch');
+  t.match(applied.stdout, /applied 3 IPv6 mangle rules in chain MESHTAP_DNS_WATCH/, 'for both families');
+  const mangle = await ip6FilterState(pod.netns, backend, 'mangle');
+  t.match(mangle, /-A OUTPUT -o lo -m comment --comment "meshtap: refusals of the DNS listener are watched" -j MESHTAP_DNS_WATCH/, 'the IPv6 watch jump is in mangle OUTPUT');
   const nat6 = await ip6FilterState(pod.netns, backend, 'nat');
   t.same(
     byChain(meshtapLines(parseIpv6NatTable(nat6), MESHTAP_IPV6_NAT_CHAINS)),
@@ -96,6 +100,8 @@ export async function applyScenario(t: Test, backend: Backend): Promise<void> {
   const again = await run(ARGS);
   t.match(again.stdout, /the nat rules are already in place/, 'a re-run notices the rules are in place');
   t.match(again.stdout, /the IPv6 filter rules are already in place/, 'the IPv6 ones too (the CIDRs are written as ip6tables-save prints them)');
+  t.match(again.stdout, /the mangle DNS watch rules are already in place/, 'the DNS watch is written as iptables-save prints it');
+  t.match(again.stdout, /the IPv6 mangle DNS watch rules are already in place/, 'in both families');
   t.equal(await natState(pod.netns, backend), state, 're-running leaves the identical table');
   t.equal(await ip6FilterState(pod.netns, backend), state6, 'and the identical IPv6 table');
 
@@ -136,6 +142,8 @@ export async function applyScenario(t: Test, backend: Backend): Promise<void> {
   const cleaned = await run(['--cleanup']);
   t.match(cleaned.stdout, /removed 3 jumps and 5 chains/, 'cleanup says what it removed');
   t.match(cleaned.stdout, /removed 2 IPv6 jumps and 2 IPv6 chains \(MESHTAP_INBOUND6, MESHTAP_OUTPUT6\)/, 'and on the IPv6 side');
+  t.match(cleaned.stdout, /removed 1 mangle jump and 1 mangle chain \(MESHTAP_DNS_WATCH\)/, 'and the DNS watch');
+  t.notMatch(await ip6FilterState(pod.netns, backend, 'mangle'), /MESHTAP/, 'the IPv6 mangle table is clean');
   t.equal(await natState(pod.netns, backend), pristine, 'cleanup restores the table exactly, user rule included');
   t.equal(await ip6FilterState(pod.netns, backend), pristine6, 'and the IPv6 table, its user rule included');
   t.notMatch(await ip6FilterState(pod.netns, backend, 'nat'), /MESHTAP/, 'and the IPv6 DNS rules are gone');
