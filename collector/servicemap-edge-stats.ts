@@ -32,6 +32,17 @@ export interface EdgeStats {
   /** Connect time percentiles over `connects`; absent when no call carried one. */
   connect_p50_ms?: number;
   connect_p99_ms?: number;
+  /**
+   * Where the time went, over the calls both sidecars recorded: the server side's own latency
+   * (its app, as its sidecar saw it) and what the client saw beyond it (network and the two
+   * sidecars); absent when no call of the edge was recorded on both sides.
+   */
+  server_p50_ms?: number;
+  server_p99_ms?: number;
+  network_p50_ms?: number;
+  network_p99_ms?: number;
+  /** The mesh mTLS handshake of the calls that opened their connection; absent when none did. */
+  tls_handshake_p50_ms?: number;
   /** Calls whose connection ended with a TCP reset, by the side that sent it. */
   resets_by_client: number;
   resets_by_server: number;
@@ -61,8 +72,11 @@ function nearestRank(sorted: readonly number[], p: number): number {
 }
 
 export interface EdgeStatsAccumulator {
-  /** One call of the edge; `callee` is the callee as best known (the inbound twin's view when there is one). */
-  add(call: CallSummary, callee: CallSummary['dst']): void;
+  /**
+   * One call of the edge; `callee` is the callee as best known (the inbound twin's view when
+   * there is one), `serverUs` the inbound twin's own latency when both sides recorded it.
+   */
+  add(call: CallSummary, callee: CallSummary['dst'], serverUs?: number): void;
   result(): EdgeStats;
 }
 
@@ -75,17 +89,26 @@ export function createEdgeStats(): EdgeStatsAccumulator {
   let resetsByServer = 0;
   let crossNode = 0;
   const connectMs: number[] = [];
+  const serverMs: number[] = [];
+  const networkMs: number[] = [];
+  const handshakeMs: number[] = [];
   /** connection id → most exchanges seen on it (the reuse count, else the calls seen). */
   const perConnection = new Map<string, number>();
   const perPod = new Map<string, number>();
   return {
-    add(c, callee) {
+    add(c, callee, serverUs) {
       calls++;
+      if (serverUs !== undefined && Number.isFinite(serverUs) && serverUs >= 0) {
+        serverMs.push(serverUs / 1000);
+        // Clocks of two sidecars never enter: each latency is one sidecar's own difference.
+        networkMs.push(Math.max(0, c.elapsed_us - serverUs) / 1000);
+      }
       if (c.attempt !== undefined && c.attempt > 1) retries++;
       if (c.error === 'timeout' || c.error === 'client_timeout') timeouts++;
       if (c.status_code === 429) throttled++;
       const conn = c.connection;
       if (conn?.connect_us !== undefined && Number.isFinite(conn.connect_us) && conn.connect_us >= 0) connectMs.push(conn.connect_us / 1000);
+      if (conn?.tls_handshake_us !== undefined && Number.isFinite(conn.tls_handshake_us) && conn.tls_handshake_us >= 0) handshakeMs.push(conn.tls_handshake_us / 1000);
       if (conn?.reset_by === 'client') resetsByClient++;
       else if (conn?.reset_by === 'server') resetsByServer++;
       if (c.src.node !== undefined && callee.node !== undefined && c.src.node !== callee.node) crossNode++;
@@ -99,7 +122,8 @@ export function createEdgeStats(): EdgeStatsAccumulator {
     },
     result() {
       const rate = (n: number): number => (calls === 0 ? 0 : round3(n / calls));
-      connectMs.sort((a, b) => a - b);
+      for (const list of [connectMs, serverMs, networkMs, handshakeMs]) list.sort((a, b) => a - b);
+      const p = (list: number[], q: number): number => round3(nearestRank(list, q));
       const connections = perConnection.size;
       const exchanges = [...perConnection.values()].reduce((a, b) => a + b, 0);
       const known = [...perPod.values()].reduce((a, b) => a + b, 0);
@@ -117,7 +141,11 @@ export function createEdgeStats(): EdgeStatsAccumulator {
         throttled,
         throttled_rate: rate(throttled),
         connects: connectMs.length,
-        ...(connectMs.length > 0 ? { connect_p50_ms: round3(nearestRank(connectMs, 50)), connect_p99_ms: round3(nearestRank(connectMs, 99)) } : {}),
+        ...(connectMs.length > 0 ? { connect_p50_ms: p(connectMs, 50), connect_p99_ms: p(connectMs, 99) } : {}),
+        ...(serverMs.length > 0
+          ? { server_p50_ms: p(serverMs, 50), server_p99_ms: p(serverMs, 99), network_p50_ms: p(networkMs, 50), network_p99_ms: p(networkMs, 99) }
+          : {}),
+        ...(handshakeMs.length > 0 ? { tls_handshake_p50_ms: p(handshakeMs, 50) } : {}),
         resets_by_client: resetsByClient,
         resets_by_server: resetsByServer,
         connections,

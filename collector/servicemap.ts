@@ -81,6 +81,8 @@ export interface ResolvedCall {
   callee: CallSummary['dst'];
   /** Both sidecars recorded the call (an outbound record with its inbound twin in the window). */
   twinned: boolean;
+  /** The server side's own latency (its inbound twin's `elapsed_us`), when both sides recorded the call. */
+  serverUs?: number;
 }
 
 /** Each call once (the outbound record when both sides recorded it), with its ends named. */
@@ -92,11 +94,15 @@ export function resolveCalls(calls: readonly CallSummary[]): ResolvedCall[] {
   const calleeOf = new Map<string, CallSummary['dst']>();
   // Any inbound twin names the replica (pod, node) that answered, workload known or not.
   const answeredBy = new Map<string, CallSummary['dst']>();
+  const serverElapsed = new Map<string, number>();
   for (const c of calls) {
     const k = key(c);
     if (c.observer === 'outbound' && k !== undefined) outboundKeys.add(k);
     if (c.observer === 'inbound' && k !== undefined && c.dst.workload) calleeOf.set(k, c.dst);
-    if (c.observer === 'inbound' && k !== undefined) answeredBy.set(k, c.dst);
+    if (c.observer === 'inbound' && k !== undefined) {
+      answeredBy.set(k, c.dst);
+      serverElapsed.set(k, c.elapsed_us);
+    }
   }
   const out: ResolvedCall[] = [];
   for (const c of calls) {
@@ -106,7 +112,8 @@ export function resolveCalls(calls: readonly CallSummary[]): ResolvedCall[] {
     // Inbound records with an outbound twin were skipped above: only an outbound record has one here.
     const answered = c.observer === 'outbound' && k !== undefined ? answeredBy.get(k) : undefined;
     const callee = { ...c.dst, ...(answered?.pod !== undefined ? { pod: answered.pod } : {}), ...(answered?.node !== undefined ? { node: answered.node } : {}) };
-    out.push({ call: c, src: nodeFor(c.src), dst: nodeFor(twin ?? c.dst), callee, twinned: answered !== undefined });
+    const serverUs = answered !== undefined && k !== undefined ? serverElapsed.get(k) : undefined;
+    out.push({ call: c, src: nodeFor(c.src), dst: nodeFor(twin ?? c.dst), callee, twinned: answered !== undefined, ...(serverUs !== undefined ? { serverUs } : {}) });
   }
   return out;
 }
@@ -114,7 +121,7 @@ export function resolveCalls(calls: readonly CallSummary[]): ResolvedCall[] {
 export function buildServiceMap(calls: readonly CallSummary[], window: { since: bigint; until: bigint; truncated?: boolean }): ServiceMap {
   const nodes = new Map<string, ServiceMapNode>();
   const edges = new Map<string, { source: string; target: string; protocols: Set<string>; latencies: number[]; errors: number; stats: EdgeStatsAccumulator }>();
-  for (const { call: c, src, dst, callee } of resolveCalls(calls)) {
+  for (const { call: c, src, dst, callee, serverUs } of resolveCalls(calls)) {
     if (!nodes.has(src.id)) nodes.set(src.id, src);
     if (!nodes.has(dst.id)) nodes.set(dst.id, dst);
     const edgeKey = `${src.id}\u0000${dst.id}`;
@@ -126,7 +133,7 @@ export function buildServiceMap(calls: readonly CallSummary[], window: { since: 
     edge.protocols.add(c.protocol);
     edge.latencies.push(c.elapsed_us / 1000);
     if (isErrorCall(c)) edge.errors++;
-    edge.stats.add(c, callee);
+    edge.stats.add(c, callee, serverUs);
   }
   const seconds = Math.max(Number(window.until - window.since) / 1e9, 1e-9);
   const out: ServiceMapEdge[] = [...edges.values()].map((e) => {

@@ -92,3 +92,22 @@ void t.test('without the newer fields an edge reads as zeros and one connection 
   t.equal(e.replica_imbalance, 0);
   t.equal(e.cross_node, false);
 });
+
+void t.test('where the time went per edge: the server side, the way there and back, the mesh handshake', async (t) => {
+  const records: CallRecord[] = [];
+  for (let i = 1; i <= 10; i++) {
+    const common = { connectionId: `w-${i}`, ordinal: 0, at: i * 100, mesh: true, status: 200 };
+    const o = callRecord({ ...common, id: `wo-${i}`, observer: 'outbound', src: fe, dst: svc, elapsedMs: 10 + i });
+    o.connection = { tls_handshake_us: i * 1000 };
+    records.push(o);
+    // The server side took i ms: the rest (10 ms each) was the network and the two sidecars.
+    records.push(callRecord({ ...common, id: `wi-${i}`, observer: 'inbound', src: { ip: '10.244.0.5' }, dst: payPod('payment-a', 'lab'), elapsedMs: i }));
+  }
+  const e = buildServiceMap(records, window).edges[0];
+  t.equal(e.requests, 10);
+  t.match(e, { server_p50_ms: 5, server_p99_ms: 10, network_p50_ms: 10, network_p99_ms: 10, tls_handshake_p50_ms: 5 });
+  // A call only its client saw has no split.
+  const solo = callRecord({ connectionId: 'w-solo', ordinal: 0, at: 5000, mesh: true, status: 200, id: 'wo-solo', observer: 'outbound', src: fe, dst: svc, elapsedMs: 500 });
+  const none = buildServiceMap([solo], window).edges[0];
+  t.notOk('server_p50_ms' in none || 'network_p50_ms' in none, 'no split when no call was seen by both sides');
+});

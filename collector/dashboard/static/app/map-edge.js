@@ -10,6 +10,7 @@ import { celString, formatMs, formatPercent, formatRate } from './format.js';
  *   retries?: number, retry_rate?: number, timeouts?: number, timeout_rate?: number, throttled?: number, throttled_rate?: number,
  *   connects?: number, connect_p50_ms?: number, connect_p99_ms?: number, resets_by_client?: number, resets_by_server?: number,
  *   connections?: number, exchanges_per_connection?: number, cross_node_calls?: number, cross_node?: boolean,
+ *   server_p50_ms?: number, server_p99_ms?: number, network_p50_ms?: number, network_p99_ms?: number, tls_handshake_p50_ms?: number,
  *   replicas?: ReplicaLoad[], replica_imbalance?: number, hot_replicas?: string[] }} MapEdge
  */
 
@@ -73,10 +74,15 @@ export function edgeDetailRows(e) {
     ['Requests', `${e.requests ?? 0} · ${formatRate(e.rate_per_s)}`],
     ['Errors', countAndShare(e.errors, e.error_rate)],
     ['Latency p50 / p99', `${formatMs(e.p50_ms)} / ${formatMs(e.p99_ms)}`],
+    [
+      'Server p50 / p99',
+      e.server_p50_ms !== undefined ? `${formatMs(e.server_p50_ms)} / ${formatMs(e.server_p99_ms)} (network and mesh ${formatMs(e.network_p50_ms)} / ${formatMs(e.network_p99_ms)})` : 'not seen by both sides',
+    ],
     ['Retries', countAndShare(e.retries, e.retry_rate)],
     ['Timeouts', countAndShare(e.timeouts, e.timeout_rate)],
     ['HTTP 429', countAndShare(e.throttled, e.throttled_rate)],
     ['Connect p50 / p99', e.connects ? `${formatMs(e.connect_p50_ms)} / ${formatMs(e.connect_p99_ms)} (${e.connects} connects)` : 'no connect seen'],
+    ['mTLS handshake p50', e.tls_handshake_p50_ms !== undefined ? formatMs(e.tls_handshake_p50_ms) : '—'],
     ['Resets', `client ${e.resets_by_client ?? 0} · server ${e.resets_by_server ?? 0}`],
     ['Connection reuse', e.connections ? `${e.exchanges_per_connection ?? 0} calls per connection (${e.connections} connections)` : '—'],
     ['Cross-node', e.cross_node ? `yes: ${e.cross_node_calls ?? 0} calls crossed nodes` : 'no'],
