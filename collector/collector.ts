@@ -10,6 +10,7 @@ import { COL_ERR_LISTEN } from './errors.ts';
 import { startGrpcServer } from './grpc-server.ts';
 import { loadIngestCredentials } from './ingest-tls.ts';
 import { buildHttpApp } from './http-server.ts';
+import { exclusionsFromInventory } from './coverage-exclusions.ts';
 import { createIngest } from './ingest.ts';
 import { createTraceLinks, registerTraceLinkMetrics } from './trace-links.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
@@ -155,7 +156,17 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     throw err;
   }
   const httpHost = config.httpHost ?? config.host;
-  const app = buildHttpApp({ store, metrics, log, hub, access: built.access, bindHost: httpHost, servicemapWindowMs: config.servicemapWindowMs });
+  const coverageExclusions = inventory ? exclusionsFromInventory(inventory) : undefined;
+  const app = buildHttpApp({
+    store,
+    metrics,
+    log,
+    hub,
+    access: built.access,
+    bindHost: httpHost,
+    servicemapWindowMs: config.servicemapWindowMs,
+    ...(coverageExclusions !== undefined ? { coverageExclusions } : {}),
+  });
   try {
     await app.listen({ host: httpHost, port: config.httpPort });
   } catch (err) {

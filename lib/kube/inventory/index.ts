@@ -35,6 +35,7 @@ import {
   type OwnerReference,
 } from './kube-objects.ts';
 import { resolveWorkload } from './workload.ts';
+import { captureExclusions } from './capture-exclusions.ts';
 import { injectedStrict, minBig, nameKeyOf, podIps, selects, targetPortNumber, toServiceInfo } from './object-views.ts';
 
 export interface InventoryIndexOptions {
@@ -405,6 +406,11 @@ export class InventoryIndex implements InventoryLookup {
     return name !== undefined ? this.#nodes.get(name) : undefined;
   }
 
+  /** The live pods of a workload. Linear in the pods: for API answers, not per record. */
+  workloadPods(namespace: string, workload: string): PodInfo[] {
+    return this.liveObjects().pods.filter((p) => p.namespace === namespace && p.workload === workload);
+  }
+
   servicesForPod(pod: PodInfo): string[] {
     const entry = this.#pods.get(pod.uid);
     if (entry?.services && entry.services.gen === this.#servicesGen) return [...entry.services.names];
@@ -587,6 +593,7 @@ export class InventoryIndex implements InventoryLookup {
     if (status !== undefined) {
       info.injected = true;
       if (injectedStrict(status)) info.strictMtls = true;
+      info.captureExclusions = captureExclusions(meta.annotations);
     }
     entry.info = Object.freeze(info);
     entry.infoGen = this.#ownersGen;

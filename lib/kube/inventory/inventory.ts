@@ -6,6 +6,7 @@
  * Times are nanoseconds since the Unix epoch (the record's clock). IP → pod answers are
  * historical: the pod that held the IP at `at`, not the one holding it now.
  */
+import type { CaptureExclusions } from './capture-exclusions.ts';
 
 export const INVENTORY_RESOURCES = ['pods', 'services', 'endpointslices', 'replicasets', 'jobs', 'nodes', 'namespaces'] as const;
 export type InventoryResource = (typeof INVENTORY_RESOURCES)[number];
@@ -30,6 +31,8 @@ export interface PodInfo {
   readonly strictMtls?: true;
   /** Set once the pod was seen deleted (the answer came from history). */
   readonly deleted: boolean;
+  /** What an injected pod keeps out of capture (its `meshtap.io/exclude-*` annotations); absent when not injected. */
+  readonly captureExclusions?: CaptureExclusions;
 }
 
 export interface ServicePortInfo {
@@ -96,6 +99,8 @@ export interface InventoryLookup {
   /** Names of the services a pod belongs to (selector match or EndpointSlice membership), sorted. */
   servicesForPod(pod: PodInfo): string[];
   namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined;
+  /** The live pods of a workload (optional: inventories that cannot list answer nothing). */
+  workloadPods?(namespace: string, workload: string): PodInfo[];
   stats(): InventoryStats;
 }
 

@@ -4,6 +4,7 @@
  * container specs, conditions…) keeps that copy small. Timestamps arrive as strings from watch
  * events and as `Date`s from the typed list calls; trimming turns both into RFC 3339 strings.
  */
+import { EXCLUSION_ANNOTATIONS } from './capture-exclusions.ts';
 import type { InventoryResource } from './inventory.ts';
 
 export type Timestamp = string | Date;
@@ -95,10 +96,11 @@ export type KubeMetaObject = KubeObject;
 
 /**
  * The only annotations kept: `meshtap.io/status` marks a pod the webhook injected (the
- * controller's membership feed needs to know which pods run a sidecar).
+ * controller's membership feed needs to know which pods run a sidecar), and the
+ * `meshtap.io/exclude-*` ones say what the pod keeps out of capture (the collector's coverage).
  */
 export const STATUS_ANNOTATION = 'meshtap.io/status';
-export const KEPT_ANNOTATIONS: readonly string[] = [STATUS_ANNOTATION];
+export const KEPT_ANNOTATIONS: readonly string[] = [STATUS_ANNOTATION, ...EXCLUSION_ANNOTATIONS];
 
 /** The label EndpointSlices carry naming their service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';

@@ -351,6 +351,10 @@ class KubeInventoryImpl implements KubeInventory {
     return this.index.lookupNode(ip);
   }
 
+  workloadPods(namespace: string, workload: string): PodInfo[] {
+    return this.index.workloadPods(namespace, workload);
+  }
+
   servicesForPod(pod: PodInfo): string[] {
     return this.index.servicesForPod(pod);
   }
