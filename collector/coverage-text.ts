@@ -50,6 +50,6 @@ export function describeWorkloadCoverage(w: { kind: string; inbound: CoverageCou
   if (out.length === 0 && all > 0) out.push('Every call in this window was parsed in full on both sides.');
   if (!meshed) out.push('Not a meshed workload: seen only through the calls of meshed peers.');
   else if (w.excluded.known) out.push(describeExclusions(w.excluded));
-  else out.push('Exclusions by configuration: unknown (the inventory does not carry the pods’ meshtap.io/exclude-* annotations).');
+  else out.push('Exclusions by configuration: unknown (the inventory knows no injected pod of this workload, so not its meshtap.io/exclude-* annotations).');
   return out;
 }
