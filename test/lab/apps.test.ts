@@ -645,7 +645,10 @@ void t.test('loadgen drives a realistic mix and reports', async (t) => {
   const failing = await startPayment({ PAYMENT_FAIL_RATE: '1', PAYMENT_SLOW_RATE: '0' });
   const gw = await startServer('gateway', gatewayEnv({ PAYMENT_URL: failing.url, PAYMENT_H2_URL: failing.h2Url }));
   const fe = await startServer('frontend', { GATEWAY_URL: gw.url });
-  const lg = spawnApp('loadgen', { FRONTEND_URL: fe.url, RATE: '80', SUMMARY_INTERVAL_S: '0.5', RETRY_STORM_RATE: '1', RETRY_BURST: '4', API_KEY_RATE: '0.5' });
+  // A checkout whose upstreams all time out takes the gateway's timeouts in sum (inventory,
+  // payment limits, charge: about 5 s): the generator waits longer than that, so a loaded
+  // machine's slow checkout is not counted as a network error.
+  const lg = spawnApp('loadgen', { FRONTEND_URL: fe.url, RATE: '80', SUMMARY_INTERVAL_S: '0.5', RETRY_STORM_RATE: '1', RETRY_BURST: '4', API_KEY_RATE: '0.5', REQUEST_TIMEOUT_MS: '15000' });
   const first = await waitFor('a loadgen summary', () => logged(lg, (l) => l.msg === 'summary' && Number(l.requests) > 0), 10_000);
   t.match(first, { actions: Number, rps: Number, ok: Number, p50_ms: Number }, 'periodic summary line');
   // Enough actions that every kind in the mix has shown up (the rarest is ~3%).
