@@ -640,6 +640,53 @@ void t.test('catalog uses Redis when reachable and falls back to memory', async 
   t.same(await stop(unreachable), { code: 0, signal: null });
 });
 
+void t.test('auth keeps sessions in a real Redis: login SETs, verify GETs, logout DELs', async (t) => {
+  const port = await closedPort();
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  t.teardown(() => {
+    server.kill('SIGKILL');
+  });
+  const cli = (...args: string[]): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const c = spawn('redis-cli', ['-p', String(port), ...args]);
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.on('error', reject);
+      c.on('close', () => resolve(out.trim()));
+    });
+  for (let i = 0; (await cli('PING')) !== 'PONG'; i++) {
+    if (i > 100) throw new Error('redis-server did not answer');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  const a = await startServer('auth', { JWT_SECRET, REDIS_ADDR: `127.0.0.1:${port}` });
+  t.ok(logged(a, (l) => typeof l.msg === 'string' && l.msg.startsWith('using Redis')), 'logs that it uses Redis');
+  const token = (await http(`${a.url}/login`, { json: { user: 'carol', password: 'secret123' } })).body.token as string;
+  const { payload } = await jwtVerify(token, new TextEncoder().encode(JWT_SECRET));
+  t.equal(await cli('GET', `session:${String(payload.jti)}`), 'carol', 'the session is in Redis under the token id');
+  const ttl = Number(await cli('TTL', `session:${String(payload.jti)}`));
+  t.ok(ttl > 800 && ttl <= 900, `it expires with the token (ttl ${ttl})`);
+  const bearerOf = { authorization: `Bearer ${token}` };
+  t.match(await http(`${a.url}/verify`, { headers: bearerOf }), { status: 200, body: { user: 'carol' } });
+  t.equal((await http(`${a.url}/logout`, { method: 'POST', headers: bearerOf })).status, 204, 'logout');
+  t.equal(await cli('EXISTS', `session:${String(payload.jti)}`), '0', 'the session is gone from Redis');
+  t.match(await http(`${a.url}/verify`, { headers: bearerOf }), { status: 401, body: { error: 'session ended' } }, 'a valid JWT whose session ended is refused');
+
+  // An ended session in Redis ends the token for every auth replica, not just the one that saw the logout.
+  const second = (await http(`${a.url}/login`, { json: { user: 'bob', password: 'builder' } })).body.token as string;
+  const id = String((await jwtVerify(second, new TextEncoder().encode(JWT_SECRET))).payload.jti);
+  await cli('DEL', `session:${id}`);
+  t.equal((await http(`${a.url}/verify`, { headers: { authorization: `Bearer ${second}` } })).status, 401, 'a session deleted in Redis is over');
+  t.same(await stop(a), { code: 0, signal: null });
+
+  // Without Redis (the shared auth of this file), sessions live in memory with the same rules.
+  const mem = (await http(`${auth.url}/login`, { json: { user: 'alice', password: 'wonderland' } })).body.token as string;
+  const memAuth = { authorization: `Bearer ${mem}` };
+  t.equal((await http(`${auth.url}/verify`, { headers: memAuth })).status, 200);
+  t.equal((await http(`${auth.url}/logout`, { method: 'POST', headers: memAuth })).status, 204);
+  t.equal((await http(`${auth.url}/verify`, { headers: memAuth })).status, 401, 'logged out in memory too');
+});
+
 void t.test('loadgen drives a realistic mix and reports', async (t) => {
   // Its own gateway/frontend with a payment that always fails, so retry storms happen.
   const failing = await startPayment({ PAYMENT_FAIL_RATE: '1', PAYMENT_SLOW_RATE: '0' });
