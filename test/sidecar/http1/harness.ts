@@ -85,6 +85,22 @@ export function randomCuts(n: number, pieces: number, rand: () => number): numbe
 }
 
 /**
+ * Up to three cut points inside each data step's bytes, from a seeded generator, so a property
+ * test can replay the same conversation chunked differently (`{ c }`/`{ s }` steps of any
+ * protocol's harness; other steps are kept whole).
+ */
+export function seededCuts(steps: readonly object[], seed: number): Map<number, number[]> {
+  const rand = rng(seed);
+  const cuts = new Map<number, number[]>();
+  steps.forEach((st, i) => {
+    const data = 'c' in st ? st.c : 's' in st ? st.s : undefined;
+    const n = data instanceof Uint8Array ? data.length : 0;
+    if (n > 1) cuts.set(i, randomCuts(n, 4, rand));
+  });
+  return cuts;
+}
+
+/**
  * Every way the spec asks for: for each data step alone, all two-piece cuts, byte by byte and a
  * few random many-piece cuts; plus all data steps byte by byte at once.
  */

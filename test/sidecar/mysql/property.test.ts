@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import t from 'tap';
 import fc from 'fast-check';
-import { plain } from '../http1/harness.ts';
+import { plain, seededCuts } from '../http1/harness.ts';
 import { greeting, handshakeResponse, ok, prepareOk, resultSet } from './encoder.ts';
 import { json, runMy, type Step } from './harness.ts';
 
@@ -90,17 +90,7 @@ void t.test('records carry what mysql2 sent, at any chunking', async (t) => {
         }
       }
       if (k !== records.length) throw new Error(`${records.length} records for ${k} expected`);
-      let s = seed;
-      const rand = (n: number): number => {
-        s = (s * 1103515245 + 12345) % 2147483648;
-        return s % n;
-      };
-      const cuts = new Map<number, number[]>();
-      steps.forEach((st, i) => {
-        const len = 'c' in st ? st.c.length : 's' in st ? st.s.length : 0;
-        if (len > 1) cuts.set(i, [...new Set(Array.from({ length: 3 }, () => 1 + rand(len - 1)))].sort((x, y) => x - y));
-      });
-      return JSON.stringify(plain(runMy(steps, cuts))) === JSON.stringify(plain(whole));
+      return JSON.stringify(plain(runMy(steps, seededCuts(steps, seed)))) === JSON.stringify(plain(whole));
     }),
     { numRuns: 200 },
   );

@@ -7,7 +7,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { serialize } from 'pg-protocol';
 import { splitStatements } from '../../../sidecar/postgres/split-sql.ts';
-import { plain } from '../http1/harness.ts';
+import { plain, seededCuts } from '../http1/harness.ts';
 import { be, cat, greeting, json, runPg, type Step } from './harness.ts';
 
 const unit = fc.constantFrom(...'abc XYZ019_;\'"$\\-/*()\n\té€😀'.split(/(?:)/u));
@@ -78,17 +78,7 @@ void t.test('records carry what was sent, at any chunking', async (t) => {
         if (JSON.stringify(body.rows) !== JSON.stringify(wantRows) || body.row_count !== wantRows.length) return false;
       }
       // The same bytes cut at random places.
-      let s = seed;
-      const rand = (n: number): number => {
-        s = (s * 1103515245 + 12345) % 2147483648;
-        return s % n;
-      };
-      const cuts = new Map<number, number[]>();
-      steps.forEach((st, i) => {
-        const len = 'c' in st ? st.c.length : 's' in st ? st.s.length : 0;
-        if (len > 1) cuts.set(i, [...new Set(Array.from({ length: 3 }, () => 1 + rand(len - 1)))].sort((x, y) => x - y));
-      });
-      return JSON.stringify(plain(runPg(steps, cuts))) === JSON.stringify(plain(whole));
+      return JSON.stringify(plain(runPg(steps, seededCuts(steps, seed)))) === JSON.stringify(plain(whole));
     }),
     { numRuns: 300 },
   );
