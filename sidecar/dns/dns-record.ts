@@ -8,6 +8,9 @@ import type { LocalPod } from '../proxy/record-builder.ts';
 import { decodeMessage, type DnsMessage } from './codec.ts';
 import { renderAnswer, renderQuery, type DnsTransport } from './render.ts';
 import { rcodeName, typeName } from './types.ts';
+import type { NsClock } from '../capture/session.ts';
+import type { ResolvConfSource } from './resolv-conf-source.ts';
+import type { DnsStats } from './stats.ts';
 
 export interface Address {
   readonly ip: string;
@@ -124,4 +127,13 @@ export function buildDnsRecord(ex: DnsExchange, options: BuildOptions): BuiltDns
     queryError: q.ok ? undefined : q.error,
     answerError: a === undefined || a.ok ? undefined : a.error,
   };
+}
+
+/** What both relays (UDP and TCP) are given: where to forward, a clock, counters, ids, and where exchanges go. */
+export interface RelayOptions {
+  readonly resolvers: ResolvConfSource;
+  readonly clock: NsClock;
+  readonly stats: DnsStats;
+  readonly newId: () => string;
+  readonly onExchange: (exchange: DnsExchange) => void;
 }

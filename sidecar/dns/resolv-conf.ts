@@ -1,5 +1,5 @@
 /**
- * The pod's resolvers, from `/etc/resolv.conf` as a stub resolver reads it: `nameserver`
+ * The pod's resolvers, from `/etc/resolv.conf` as the C library's resolver reads it: `nameserver`
  * lines in order (glibc uses at most three), and `options timeout:N` for how long to wait for
  * each before trying the next. `resolv-conf-source.ts` re-reads the file when it changes.
  */

@@ -9,23 +9,15 @@
  * by id on the connection; unanswered queries end with the connection.
  */
 import { connect, type Server, type Socket } from 'node:net';
-import type { NsClock } from '../capture/session.ts';
 import { messageId } from './codec.ts';
-import type { Address, DnsExchange } from './dns-record.ts';
-import type { ResolvConfSource } from './resolv-conf-source.ts';
-import { bump, type DnsStats } from './stats.ts';
+import type { Address, DnsExchange, RelayOptions } from './dns-record.ts';
+import { bump } from './stats.ts';
 import { FrameReader } from './tcp-framing.ts';
 
 /** Queries awaiting an answer on one connection that capture keeps track of; beyond, counted and not recorded. */
 export const MAX_PENDING_PER_CONNECTION = 256;
 
-export interface TcpRelayOptions {
-  readonly resolvers: ResolvConfSource;
-  readonly clock: NsClock;
-  readonly stats: DnsStats;
-  readonly newId: () => string;
-  readonly onExchange: (exchange: DnsExchange) => void;
-}
+export type TcpRelayOptions = RelayOptions;
 
 interface PendingQuery {
   readonly ordinal: number;

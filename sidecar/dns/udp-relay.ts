@@ -1,7 +1,7 @@
 /**
  * DNS over UDP: the app's query arrives on the listener (redirected by the pod's nat rules),
- * goes upstream byte for byte from a fresh socket per attempt (a random source port, as a stub
- * resolver uses; the sidecar runs as the proxy uid, so its own queries are never redirected),
+ * goes upstream byte for byte from a fresh socket per attempt (a random source port, as the C
+ * library's resolver uses; the sidecar runs as the proxy uid, so its own queries are never redirected),
  * and the first answer with the query's id goes back to the app from the listener socket.
  * Because that socket is bound to the address the redirect delivered to, the reply matches the
  * connection tracking entry and the app sees it come from the resolver it asked.
@@ -12,23 +12,15 @@
  * Nothing here decodes the messages: only the 2-byte id is read, to ignore stray answers.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import type { NsClock } from '../capture/session.ts';
 import { messageId } from './codec.ts';
-import type { Address, DnsExchange } from './dns-record.ts';
+import type { Address, DnsExchange, RelayOptions } from './dns-record.ts';
 import type { Resolver } from './resolv-conf.ts';
-import type { ResolvConfSource } from './resolv-conf-source.ts';
-import { bump, type DnsStats } from './stats.ts';
+import { bump } from './stats.ts';
 
 /** Queries waiting for an answer at once; beyond it a query is not forwarded (counted) and the app retries. */
 export const MAX_IN_FLIGHT = 1024;
 
-export interface UdpRelayOptions {
-  readonly resolvers: ResolvConfSource;
-  readonly clock: NsClock;
-  readonly stats: DnsStats;
-  readonly newId: () => string;
-  readonly onExchange: (exchange: DnsExchange) => void;
-}
+export type UdpRelayOptions = RelayOptions;
 
 interface Pending {
   readonly query: Buffer;
@@ -112,7 +104,7 @@ export class UdpRelay {
     socket.on('error', () => fail('error'));
     socket.on('message', (answer, from) => {
       if (p.done) return;
-      // A stub resolver only takes an answer with its query's id; a stray datagram is ignored.
+      // A resolver library only takes an answer with its query's id; a stray datagram is ignored.
       if (p.id !== undefined && messageId(answer) !== p.id) return;
       this.finish(p, answer, { ip: from.address, port: from.port });
     });

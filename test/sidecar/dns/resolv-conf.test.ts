@@ -1,4 +1,4 @@
-/** resolv.conf as a stub resolver reads it, and the source that notices changes to the file. */
+/** resolv.conf as the C library's resolver reads it, and the source that notices changes to the file. */
 import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
