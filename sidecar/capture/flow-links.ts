@@ -112,8 +112,15 @@ export function hasTraceContext(headers: Readonly<Record<string, string>> | unde
 export class FlowLinks {
   readonly counts: FlowLinkCounts = { started: 0, linked: 0, linked_ambiguous: 0, unlinked: 0, evicted_full: 0, evicted_age: 0 };
   private readonly options: FlowLinksOptions;
-  /** Insertion order is arrival order: the first entry is the oldest. */
-  private readonly entries = new Map<string, Entry>();
+  /** Inbound calls whose record has not come yet; insertion order is arrival order. */
+  private readonly inFlight = new Map<string, Entry>();
+  /**
+   * Ended inbound calls, in the order their records came — which is the order of their ends
+   * (op times only grow) — so expiry pops the front and a lookup reads back from the newest
+   * until an end before the outbound call's start. `endedHead` is the first live slot.
+   */
+  private ended: Entry[] = [];
+  private endedHead = 0;
   private seq = 0;
   private lastSweep = 0n;
 
@@ -122,71 +129,101 @@ export class FlowLinks {
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.inFlight.size + this.ended.length - this.endedHead;
   }
 
   /** An inbound request's head was read (`connectionId` as the record will carry it). */
   inboundStarted(connectionId: string, info: RequestStartInfo, now: bigint): void {
     this.sweep(now);
     const key = entryKey(connectionId, info.ordinal);
-    if (this.entries.has(key)) return;
-    if (this.entries.size >= this.options.maxEntries) {
-      const oldest = this.entries.keys().next().value!;
-      this.entries.delete(oldest);
-      this.counts.evicted_full++;
-    }
+    if (this.inFlight.has(key)) return;
+    if (this.size >= this.options.maxEntries) this.evictOldest();
     this.counts.started++;
     // Ids are hashed only for the entries that get linked: most inbound requests never are.
-    this.entries.set(key, { start: info.start, connectionId, ordinal: info.ordinal, seq: this.seq++, ...traceFacts(info) });
+    this.inFlight.set(key, { start: info.start, connectionId, ordinal: info.ordinal, seq: this.seq++, ...traceFacts(info) });
   }
 
   /** The inbound exchange's record was made: it stays linkable for `keepEndedNs` after `end`. */
   inboundEnded(connectionId: string, ordinal: number, end: bigint): void {
-    const entry = this.entries.get(entryKey(connectionId, ordinal));
-    if (entry !== undefined && entry.end === undefined) entry.end = end;
+    const key = entryKey(connectionId, ordinal);
+    const entry = this.inFlight.get(key);
+    if (entry === undefined) return;
+    this.inFlight.delete(key);
+    entry.end = end;
+    this.ended.push(entry);
   }
 
   /**
    * The link for an outbound exchange without trace context that started at `start`, or
-   * undefined when no inbound call contains it.
+   * undefined when no inbound call contains it. Reads the calls in flight and the ended calls
+   * that ended at or after `start` — not the whole table.
    */
   linkOutbound(start: bigint, now: bigint): FlowLink | undefined {
     this.sweep(now);
     let best: Entry | undefined;
     let n = 0;
-    for (const entry of this.entries.values()) {
-      if (entry.start > start || (entry.end !== undefined && entry.end < start)) continue;
+    const consider = (entry: Entry): void => {
+      if (entry.start > start) return;
       n++;
       if (best === undefined || entry.start > best.start || (entry.start === best.start && entry.seq > best.seq)) best = entry;
+    };
+    for (const entry of this.inFlight.values()) consider(entry);
+    for (let i = this.ended.length - 1; i >= this.endedHead; i--) {
+      const entry = this.ended[i]!;
+      if (entry.end! < start) break;
+      consider(entry);
     }
     if (best === undefined) {
       this.counts.unlinked++;
       return undefined;
     }
+    const found: Entry = best;
     if (n === 1) this.counts.linked++;
     else this.counts.linked_ambiguous++;
     return {
-      trace_id: traceIdOf(best.connectionId, best.ordinal, best),
-      parent_span_id: serverSpanId(best.connectionId, best.ordinal),
+      trace_id: traceIdOf(found.connectionId, found.ordinal, found),
+      parent_span_id: serverSpanId(found.connectionId, found.ordinal),
       link_confidence: 1 / n,
     };
   }
 
+  /** The table is full: the oldest ended call goes first, else the oldest in flight (counted). */
+  private evictOldest(): void {
+    if (this.endedHead < this.ended.length) this.ended[this.endedHead++] = undefined as unknown as Entry;
+    else this.inFlight.delete(this.inFlight.keys().next().value!);
+    this.counts.evicted_full++;
+    this.compact();
+  }
+
   /**
-   * Drops ended entries past `keepEndedNs` (their purpose served: not counted) and in-flight
-   * ones past `maxInFlightNs` (counted). At most one full pass per second of op time.
+   * Drops ended entries past `keepEndedNs` (their purpose served: not counted) at every call —
+   * they leave from the front, so this costs only what it drops — and, at most once per second
+   * of op time, in-flight ones past `maxInFlightNs` (counted).
    */
   private sweep(now: bigint): void {
-    if (now - this.lastSweep < 1_000_000_000n && this.entries.size < this.options.maxEntries) return;
-    this.lastSweep = now;
     const { keepEndedNs, maxInFlightNs } = this.options;
-    for (const [key, entry] of this.entries) {
-      if (entry.end !== undefined) {
-        if (now - entry.end > keepEndedNs) this.entries.delete(key);
-      } else if (now - entry.start > maxInFlightNs) {
-        this.entries.delete(key);
+    while (this.endedHead < this.ended.length && now - this.ended[this.endedHead]!.end! > keepEndedNs) {
+      this.ended[this.endedHead++] = undefined as unknown as Entry;
+    }
+    this.compact();
+    if (now - this.lastSweep < 1_000_000_000n) return;
+    this.lastSweep = now;
+    for (const [key, entry] of this.inFlight) {
+      if (now - entry.start > maxInFlightNs) {
+        this.inFlight.delete(key);
         this.counts.evicted_age++;
       }
+    }
+  }
+
+  /** Gives the dropped front of `ended` back once it is most of the array. */
+  private compact(): void {
+    if (this.endedHead > 1024 && this.endedHead * 2 > this.ended.length) {
+      this.ended = this.ended.slice(this.endedHead);
+      this.endedHead = 0;
+    } else if (this.endedHead === this.ended.length && this.endedHead > 0) {
+      this.ended = [];
+      this.endedHead = 0;
     }
   }
 }

@@ -91,3 +91,20 @@ void t.test('bounded by age: an in-flight call that never ends is forgotten (cou
   t.equal(links.counts.evicted_age, 1);
   t.equal(links.size, 0);
 });
+
+void t.test('a full table drops ended calls before calls in flight; ended calls that ended before the outbound start are no candidates', async (t) => {
+  const links = new FlowLinks({ maxEntries: 3, keepEndedNs: 10n * S });
+  links.inboundStarted('long', { ordinal: 0, start: T0, headers: {} }, T0);
+  for (let i = 0; i < 4; i++) {
+    const at = T0 + BigInt(i + 1) * 1000n;
+    links.inboundStarted(`short${i}`, { ordinal: 0, start: at, headers: {} }, at);
+    links.inboundEnded(`short${i}`, 0, at + 10n);
+  }
+  t.equal(links.size, 3);
+  t.equal(links.counts.evicted_full, 2, 'two ended calls made room');
+  // short3 ended at T0+4010: an outbound call starting after that is only inside `long`.
+  const link = links.linkOutbound(T0 + 5000n, T0 + 5000n);
+  t.equal(link?.trace_id, derivedTraceId('long', 0), 'the call in flight survived the evictions');
+  t.equal(link?.link_confidence, 1);
+  t.equal(links.linkOutbound(T0 + 4005n, T0 + 5000n)?.link_confidence, 1 / 2, 'short3 and long contain it');
+});
