@@ -25,7 +25,12 @@ const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 const MASKED_VALUE = JSON.stringify(MASK);
 
-class Invalid extends Error {}
+/**
+ * Thrown to leave the scan when the text is not JSON (a truncated body is the common case): one
+ * shared object, not an Error — building an Error captures a stack, and that cost more than the
+ * whole scan of a 1 KiB body.
+ */
+const INVALID: unique symbol = Symbol('invalid JSON');
 
 function childPath(path: string, key: string): string {
   return IDENT.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
@@ -70,11 +75,11 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
   };
 
   const skipString = (): void => {
-    if (text.charCodeAt(i) !== 34) throw new Invalid();
+    if (text.charCodeAt(i) !== 34) throw INVALID;
     let j = i + 1;
     for (;;) {
       const q = text.indexOf('"', j);
-      if (q === -1) throw new Invalid();
+      if (q === -1) throw INVALID;
       let backslashes = 0;
       for (let k = q - 1; k > i && text.charCodeAt(k) === 92; k--) {
         scanMeter.steps++;
@@ -83,14 +88,14 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
       j = q + 1;
       if (backslashes % 2 === 0) break;
     }
-    for (let k = i + 1; k < j - 1; k++) if (text.charCodeAt(k) < 32) throw new Invalid();
+    for (let k = i + 1; k < j - 1; k++) if (text.charCodeAt(k) < 32) throw INVALID;
     scanMeter.steps += j - i;
     i = j;
   };
 
   /** `quiet`: inside a value that is replaced whole, only skip. */
   const value = (path: PathStep | undefined, depth: number, quiet: boolean): void => {
-    if (depth > MAX_DEPTH) throw new Invalid();
+    if (depth > MAX_DEPTH) throw INVALID;
     ws();
     const start = i;
     const c = text.charCodeAt(i);
@@ -110,11 +115,11 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
           try {
             key = JSON.parse(text.slice(ks, i)) as string;
           } catch {
-            throw new Invalid();
+            throw INVALID;
           }
         }
         ws();
-        if (text.charCodeAt(i) !== 58 /* : */) throw new Invalid();
+        if (text.charCodeAt(i) !== 58 /* : */) throw INVALID;
         i++;
         const kind = quiet ? undefined : keyKind(policy, key);
         const path2: PathStep = { parent: path, key };
@@ -129,7 +134,7 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
         const d = text.charCodeAt(i++);
         if (d === 44 /* , */) continue;
         if (d === 125 /* } */) return;
-        throw new Invalid();
+        throw INVALID;
       }
     }
     if (c === 91 /* [ */) {
@@ -145,7 +150,7 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
         const d = text.charCodeAt(i++);
         if (d === 44) continue;
         if (d === 93) return;
-        throw new Invalid();
+        throw INVALID;
       }
     }
     if (c === 34 /* " */) {
@@ -159,7 +164,7 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
     if (c === 45 || (c >= 48 && c <= 57)) {
       NUMBER.lastIndex = i;
       const m = NUMBER.exec(text);
-      if (m === null) throw new Invalid();
+      if (m === null) throw INVALID;
       i += m[0].length;
       scanMeter.steps += m[0].length;
       if (!quiet && m[0].length >= 13 && m[0].length <= 19 && cardDigits(m[0]) !== undefined) {
@@ -174,15 +179,15 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
         return;
       }
     }
-    throw new Invalid();
+    throw INVALID;
   };
 
   try {
     value(undefined, 0, false);
     ws();
-    if (i !== n) throw new Invalid();
+    if (i !== n) throw INVALID;
   } catch (err) {
-    if (err instanceof Invalid || err instanceof RangeError) return undefined;
+    if (err === INVALID || err instanceof RangeError) return undefined;
     throw err;
   }
   findings.push(...found);
