@@ -11,8 +11,10 @@ export function buildHeaderRecord(list: Http1HeaderList): Record<string, string>
     const name = rawName.toLowerCase();
     const prev = Object.hasOwn(out, name) ? out[name] : undefined;
     const next = prev === undefined ? value : `${prev}${name === 'set-cookie' ? '\n' : ', '}${value}`;
-    // A plain assignment to "__proto__" would change the object's prototype instead.
-    Object.defineProperty(out, name, { value: next, enumerable: true, writable: true, configurable: true });
+    // A plain assignment to "__proto__" would change the object's prototype instead; every other
+    // name is a plain assignment (defining each property cost more than parsing the head).
+    if (name === '__proto__') Object.defineProperty(out, name, { value: next, enumerable: true, writable: true, configurable: true });
+    else out[name] = next;
   }
   return out;
 }
