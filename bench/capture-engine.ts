@@ -7,7 +7,8 @@
  *
  * Two loads: the `npm run bench` request (POST, `application/octet-stream`, 1 KiB of `b`,
  * echoed back) and a JSON API call (1 KiB JSON bodies both ways, a bearer token, a cookie).
- * Environment: CAPTURE_BENCH_CALLS (default 200 000 per load), CAPTURE_BENCH_CONNECTIONS (16).
+ * Environment: CAPTURE_BENCH_CALLS (default 200 000 per load), CAPTURE_BENCH_CONNECTIONS (16),
+ * CAPTURE_BENCH_LOAD (`bench` or `json`: that load only).
  * Add `--cpu-prof` to Node's own arguments to see where the time goes.
  */
 import { CaptureEngine } from '../sidecar/capture-worker/capture-engine.ts';
@@ -94,7 +95,8 @@ function run(load: Load): { usPerCall: number; records: number; bytes: number } 
 }
 
 const results = [];
-for (const load of [benchLoad(), jsonLoad()]) {
+const only = process.env.CAPTURE_BENCH_LOAD; // `bench` or `json`: one load only
+for (const load of [benchLoad(), jsonLoad()].filter((_, i) => only === undefined || only === ['bench', 'json'][i])) {
   run({ ...load }); // warm-up
   const r = run(load);
   results.push({ load: load.name, us_per_call: Number(r.usPerCall.toFixed(2)), records: r.records, record_bytes: Math.round(r.bytes / r.records) });
