@@ -4,7 +4,7 @@
  *
  * Each `ops` batch is applied in order and its number stored in shared memory (the forwarding
  * thread's budgets read it). The records completed go back packed into one transferred buffer
- * (`[length u32][record bytes]` …) 25 ms after the first, or at once past 64 KiB. Counters ride
+ * (`[length u32][record bytes]` …) 100 ms after the first, or at once past 256 KiB. Counters ride
  * along at most every 100 ms, and always in answer to a flush.
  */
 import { readlinkSync } from 'node:fs';
@@ -22,8 +22,8 @@ import { readOps } from './ops.ts';
 
 const COUNTERS_EVERY_MS = 100;
 /** Records go back when this many bytes are waiting, else this long after the first. */
-const REPLY_BYTES = 64 * 1024;
-const REPLY_MS = 25;
+const REPLY_BYTES = 256 * 1024;
+const REPLY_MS = 100;
 
 if (parentPort === null) throw new Error('the capture worker runs as a worker thread');
 const port = parentPort;
