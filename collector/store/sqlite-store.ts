@@ -32,7 +32,7 @@ import {
   type RecordStore,
   type SummaryQuery,
 } from '../record-store.ts';
-import { CALLS_INSERT_SQL, FTS_DOC_ROWS, callsRow } from './calls-schema.ts';
+import { CALLS_INSERT_SQL, FTS_DOC_ROWS, TRACE_ID_MATCH, callsRow } from './calls-schema.ts';
 import { bodyText } from './full-text.ts';
 import { planList } from './list-plan.ts';
 import { recordJsonText } from '../record-json-text.ts';
@@ -192,9 +192,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
   const deleteOldest = db.prepare('DELETE FROM calls WHERE seq IN (SELECT seq FROM calls ORDER BY seq LIMIT ?)');
   const deleteExpired = db.prepare('DELETE FROM calls WHERE seq IN (SELECT seq FROM calls ORDER BY seq LIMIT ?) AND stored_ns < ?');
   const byId = db.prepare('SELECT record FROM calls WHERE id = ?');
-  const byTraceId = db.prepare('SELECT record FROM calls WHERE trace_id = ? ORDER BY start_ns, seq LIMIT ?');
+  const byTraceId = db.prepare(`SELECT record FROM calls WHERE ${TRACE_ID_MATCH} ORDER BY start_ns, seq LIMIT ?`);
   // The column (the trace index, filters) and the stored record (what the API serves) move together.
-  const retraceRows = db.prepare("UPDATE calls SET trace_id = ?, record = json_set(record, '$.trace_id', ?) WHERE trace_id = ?");
+  const retraceRows = db.prepare(`UPDATE calls SET trace_id = ?, record = json_set(record, '$.trace_id', ?) WHERE ${TRACE_ID_MATCH}`);
   const summariesSince = db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM calls WHERE start_ns >= ? ORDER BY seq DESC LIMIT ?`);
   const pages = db.prepare('SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()) AS live, (SELECT page_size FROM pragma_page_size()) AS size');
   summariesSince.setReadBigInts(true);
@@ -456,12 +456,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
     },
 
     async byTrace(traceId) {
-      return byTraceId.all(traceId, MAX_TRACE_RECORDS).map(parse).sort(compareTraceOrder);
+      return byTraceId.all(traceId, traceId, MAX_TRACE_RECORDS).map(parse).sort(compareTraceOrder);
     },
 
     async retrace(from, to) {
       try {
-        return Number(retraceRows.run(to, to, from).changes);
+        return Number(retraceRows.run(to, to, from, from).changes);
       } catch (err) {
         throw storeError('SQLite trace rewrite failed', err);
       }
