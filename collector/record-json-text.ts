@@ -1,17 +1,18 @@
 /**
  * A stored record's JSON text, built once: the store keeps it as the row's `record` and the
  * Loki line is the same text, so each record is serialised once however many outputs it has.
- * Records are not changed after enrichment, which is what makes the cache safe.
+ * Records are not changed after enrichment, which is what makes the cache safe. The text is
+ * `JSON.stringify(recordToJson(record))`, built directly (`recordJsonString`).
  */
 import type { CallRecord } from '../record/record.ts';
-import { recordToJson } from '../record/record-json.ts';
+import { recordJsonString } from '../record/record-json.ts';
 
 const cache = new WeakMap<CallRecord, string>();
 
 export function recordJsonText(record: CallRecord): string {
   let text = cache.get(record);
   if (text === undefined) {
-    text = JSON.stringify(recordToJson(record));
+    text = recordJsonString(record);
     cache.set(record, text);
   }
   return text;

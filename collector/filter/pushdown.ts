@@ -19,7 +19,7 @@ import type { CompiledFilter } from './compile.ts';
 import { countNodes } from './cost.ts';
 import { DEFAULT_FILTER_LIMITS } from './limits.ts';
 import { PROTOCOL_FLAGS } from './variables.ts';
-import { CALLS_COLUMNS, CALLS_COLUMN_BY_PATH } from '../store/calls-schema.ts';
+import { CALLS_COLUMNS, CALLS_COLUMN_BY_PATH, TRACE_ID_MATCH } from '../store/calls-schema.ts';
 
 // The `calls` columns and the field paths they answer are defined once, with the table.
 export { CALLS_COLUMNS, type CallsColumnKind } from '../store/calls-schema.ts';
@@ -150,6 +150,8 @@ function compare(column: string, fn: string, literal: Literal): Fragment | undef
     case 'text':
       if (literal.kind !== 'string') return undefined;
       if (ordering && !orderSafeText(literal.value)) return undefined;
+      // The trace index is keyed by the id's last characters: name them too, so it is used.
+      if (column === 'trace_id' && fn === '_==_') return { sql: TRACE_ID_MATCH, params: [literal.value, literal.value], exact: true };
       return { sql: `${column} ${sqlOp} ?`, params: [literal.value], exact: true };
     case 'integer':
       if (literal.kind !== 'number') return undefined;

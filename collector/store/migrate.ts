@@ -2,7 +2,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { MeshtapError } from '../../lib/errors.ts';
 import { COL_ERR_STORE } from '../errors.ts';
-import { CALLS_SCHEMA, FTS_DROP, FTS_SCHEMA, SCHEMA_VERSION } from './calls-schema.ts';
+import { CALLS_SCHEMA, FTS_DROP, FTS_SCHEMA, SCHEMA_VERSION, TRACE_INDEX_MIGRATION } from './calls-schema.ts';
 
 /**
  * One step per schema version: `MIGRATIONS[n]` takes a database from version n to n + 1. A step
@@ -13,6 +13,8 @@ const MIGRATIONS: Readonly<Record<number, string>> = {
   // 1 → 2: `dns_rcode`, the response code of DNS records.
   1: `ALTER TABLE calls ADD COLUMN dns_rcode TEXT;
 UPDATE calls SET dns_rcode = json_extract(record, '$.dns_rcode') WHERE protocol = 'dns' AND json_valid(record);`,
+  // 2 → 3: the trace index keyed by the last characters of the trace id (smaller entries, cheaper inserts).
+  2: TRACE_INDEX_MIGRATION,
 };
 
 function inTransaction<T>(db: DatabaseSync, work: () => T): T {

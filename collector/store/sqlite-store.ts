@@ -13,7 +13,8 @@
  * - Retention: by age (time since the row was stored) and by size (live pages of the database),
  *   enforced on a timer by deleting the oldest rows in batches; an optional row cap is enforced
  *   on every write.
- * - Writes of one batch are one transaction. WAL mode: readers never block the writer.
+ * - Writes: the batches added during one turn of the event loop share one transaction (group
+ *   commit); each add resolves after that commit. WAL mode: readers never block the writer.
  * - Schema versioned with `PRAGMA user_version`; a database from a newer collector is refused.
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
@@ -31,7 +32,7 @@ import {
   type RecordStore,
   type SummaryQuery,
 } from '../record-store.ts';
-import { CALLS_INSERT_SQL, FTS_DOC_ROWS, callsRow } from './calls-schema.ts';
+import { CALLS_INSERT_SQL, FTS_DOC_ROWS, TRACE_ID_MATCH, callsRow } from './calls-schema.ts';
 import { bodyText } from './full-text.ts';
 import { planList } from './list-plan.ts';
 import { recordJsonText } from '../record-json-text.ts';
@@ -191,9 +192,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
   const deleteOldest = db.prepare('DELETE FROM calls WHERE seq IN (SELECT seq FROM calls ORDER BY seq LIMIT ?)');
   const deleteExpired = db.prepare('DELETE FROM calls WHERE seq IN (SELECT seq FROM calls ORDER BY seq LIMIT ?) AND stored_ns < ?');
   const byId = db.prepare('SELECT record FROM calls WHERE id = ?');
-  const byTraceId = db.prepare('SELECT record FROM calls WHERE trace_id = ? ORDER BY start_ns, seq LIMIT ?');
+  const byTraceId = db.prepare(`SELECT record FROM calls WHERE ${TRACE_ID_MATCH} ORDER BY start_ns, seq LIMIT ?`);
   // The column (the trace index, filters) and the stored record (what the API serves) move together.
-  const retraceRows = db.prepare("UPDATE calls SET trace_id = ?, record = json_set(record, '$.trace_id', ?) WHERE trace_id = ?");
+  const retraceRows = db.prepare(`UPDATE calls SET trace_id = ?, record = json_set(record, '$.trace_id', ?) WHERE ${TRACE_ID_MATCH}`);
   const summariesSince = db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM calls WHERE start_ns >= ? ORDER BY seq DESC LIMIT ?`);
   const pages = db.prepare('SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()) AS live, (SELECT page_size FROM pragma_page_size()) AS size');
   summariesSince.setReadBigInts(true);
@@ -313,34 +314,105 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
       : undefined;
   timer?.unref();
 
+  /** Inserts the rows of `groups` (one transaction, the caller's); one result per group, in order. */
+  function insertGroups(groups: readonly (readonly CallRecord[])[], storedNs: bigint): AddResult[] {
+    const results: AddResult[] = [];
+    const allAdded: CallRecord[] = [];
+    const seqs: bigint[] = [];
+    for (const records of groups) {
+      const added: CallRecord[] = [];
+      for (const record of records) {
+        const { changes, lastInsertRowid } = insert.run(...callsRow(record, storedNs, recordJsonText(record)));
+        if (Number(changes) === 0) continue;
+        added.push(record);
+        allAdded.push(record);
+        seqs.push(BigInt(lastInsertRowid));
+      }
+      results.push({ stored: added.length, duplicates: records.length - added.length, added });
+    }
+    rows += allAdded.length;
+    if (insertFts !== undefined && allAdded.length > 0) indexRows(allAdded, seqs);
+    if (options.maxRecords !== undefined && rows > options.maxRecords) {
+      rows -= Number(deleteOldest.run(rows - options.maxRecords).changes);
+      pruneFullText();
+    }
+    enforceSizeInTransaction();
+    return results;
+  }
+
+  /** Stores `groups` in one transaction; a failure rolls all of them back and throws. */
+  function write(groups: readonly (readonly CallRecord[])[]): AddResult[] {
+    const storedNs = now();
+    db.exec('BEGIN');
+    try {
+      const results = insertGroups(groups, storedNs);
+      db.exec('COMMIT');
+      return results;
+    } catch (err) {
+      db.exec('ROLLBACK');
+      rows = Number((db.prepare('SELECT COUNT(*) AS n FROM calls').get() as { n: number }).n);
+      throw storeError('SQLite insert failed', err);
+    }
+  }
+
+  /**
+   * Group commit: the batches handed to `add` during one turn of the event loop (several ingest
+   * streams' batches usually arrive together) are stored in one transaction on the next turn,
+   * and each `add` resolves only once that transaction committed. One commit writes each page
+   * the batches share (the table's last pages, index pages, the full-text index) once instead
+   * of once per batch. If the shared transaction fails, each batch is tried alone, so a failure
+   * reaches only the batch that caused it.
+   */
+  interface PendingAdd {
+    records: readonly CallRecord[];
+    resolve: (result: AddResult) => void;
+    reject: (err: unknown) => void;
+  }
+  let pending: PendingAdd[] = [];
+  let flushScheduled = false;
+
+  function flush(): void {
+    flushScheduled = false;
+    const group = pending;
+    pending = [];
+    if (group.length === 0) return;
+    if (!db.isOpen) {
+      for (const p of group) p.reject(storeError('SQLite insert failed', new Error('the store is closed')));
+      return;
+    }
+    let results: AddResult[] | undefined;
+    try {
+      results = write(group.map((p) => p.records));
+    } catch (err) {
+      if (group.length === 1) {
+        group[0].reject(err);
+        return;
+      }
+    }
+    if (results !== undefined) {
+      for (let i = 0; i < group.length; i++) group[i].resolve(results[i]);
+      return;
+    }
+    for (const p of group) {
+      try {
+        p.resolve(write([p.records])[0]);
+      } catch (err) {
+        p.reject(err);
+      }
+    }
+  }
+
   const store: SqliteRecordStore = {
     fullText: ftsFrom !== undefined,
-    async add(records): Promise<AddResult> {
-      const added: CallRecord[] = [];
-      const seqs: bigint[] = [];
-      const storedNs = now();
-      db.exec('BEGIN');
-      try {
-        for (const record of records) {
-          const { changes, lastInsertRowid } = insert.run(...callsRow(record, storedNs, recordJsonText(record)));
-          if (Number(changes) === 0) continue;
-          added.push(record);
-          seqs.push(BigInt(lastInsertRowid));
+    add(records): Promise<AddResult> {
+      if (records.length === 0) return Promise.resolve({ stored: 0, duplicates: 0, added: [] });
+      return new Promise<AddResult>((resolve, reject) => {
+        pending.push({ records, resolve, reject });
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
         }
-        rows += added.length;
-        if (insertFts !== undefined && added.length > 0) indexRows(added, seqs);
-        if (options.maxRecords !== undefined && rows > options.maxRecords) {
-          rows -= Number(deleteOldest.run(rows - options.maxRecords).changes);
-          pruneFullText();
-        }
-        enforceSizeInTransaction();
-        db.exec('COMMIT');
-      } catch (err) {
-        db.exec('ROLLBACK');
-        rows = Number((db.prepare('SELECT COUNT(*) AS n FROM calls').get() as { n: number }).n);
-        throw storeError('SQLite insert failed', err);
-      }
-      return { stored: added.length, duplicates: records.length - added.length, added };
+      });
     },
 
     async list(query: ListQuery) {
@@ -384,12 +456,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
     },
 
     async byTrace(traceId) {
-      return byTraceId.all(traceId, MAX_TRACE_RECORDS).map(parse).sort(compareTraceOrder);
+      return byTraceId.all(traceId, traceId, MAX_TRACE_RECORDS).map(parse).sort(compareTraceOrder);
     },
 
     async retrace(from, to) {
       try {
-        return Number(retraceRows.run(to, to, from).changes);
+        return Number(retraceRows.run(to, to, from, from).changes);
       } catch (err) {
         throw storeError('SQLite trace rewrite failed', err);
       }
@@ -415,6 +487,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
 
     async close() {
       if (timer !== undefined) clearInterval(timer);
+      // Batches handed over before the close are stored (and answered) first.
+      if (db.isOpen) flush();
       await retaining?.catch(() => undefined);
       if (db.isOpen) db.close();
     },
