@@ -17,8 +17,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCaptureHandOff } from '../sidecar/capture-worker/hand-off.ts';
-import type { ConnectionMeta } from '../sidecar/proxy/connection.ts';
 import { createSidecarStats } from '../sidecar/stats.ts';
+import { benchCall, benchConnectionMeta } from './capture-calls.ts';
 
 const RATE = Number(process.env.HANDOFF_BENCH_RATE ?? 1000);
 const SECONDS = Number(process.env.HANDOFF_BENCH_SECONDS ?? 8);
@@ -26,9 +26,7 @@ const CONNECTIONS = Number(process.env.HANDOFF_BENCH_CONNECTIONS ?? 16);
 const WARMUP_SECONDS = 2;
 const CLK_TCK = 100;
 
-const body = 'b'.repeat(1024);
-const request = Buffer.from(`POST /echo HTTP/1.1\r\ncontent-type: application/octet-stream\r\ncontent-length: 1024\r\nhost: 10.0.2.2:8080\r\nconnection: keep-alive\r\n\r\n${body}`);
-const response = Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: 1024\r\ndate: Fri, 04 Dec 2026 12:00:00 GMT\r\nconnection: keep-alive\r\nkeep-alive: timeout=5\r\n\r\n${body}`);
+const { request, response } = benchCall();
 
 /** CPU ticks by thread group: this (main) thread, the capture worker, V8 helpers, the rest. */
 function threadTicks(): Record<string, number> {
@@ -68,15 +66,8 @@ async function main(): Promise<void> {
   });
   await handOff.ready();
   const captures = Array.from({ length: CONNECTIONS }, (_, c) => {
-    const meta: ConnectionMeta = {
-      connectionId: `conn-${c}`,
-      observer: 'inbound',
-      client: { ip: '10.0.1.2', port: 40000 + c },
-      dst: { ip: '10.0.2.2', port: 8080 },
-      mesh: true,
-    };
     // HANDOFF_BENCH_NOOP=1: the same loop with nothing handed off, to subtract the loop's own cost.
-    return process.env.HANDOFF_BENCH_NOOP === '1' ? { clientData() {}, serverData() {}, close() {} } : handOff.open(meta, stats.inbound);
+    return process.env.HANDOFF_BENCH_NOOP === '1' ? { clientData() {}, serverData() {}, close() {} } : handOff.open(benchConnectionMeta(c), stats.inbound);
   });
 
   // Open loop: each tick hands off the calls due by now, request then (next turn) response,

@@ -83,10 +83,8 @@ function valueText(v: unknown): string | undefined {
       return Number.isFinite(v) ? String(v) : 'null';
     case 'boolean':
       return v ? 'true' : 'false';
-    case 'bigint':
-      // Nested bigints are not turned into strings by `recordToJson`: JSON.stringify refuses them.
-      return JSON.stringify(v);
     default:
+      // Objects, arrays, and nested bigints (which `recordToJson` leaves for JSON.stringify to refuse).
       return JSON.stringify(v);
   }
 }

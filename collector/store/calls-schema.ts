@@ -111,6 +111,9 @@ export const TRACE_ID_MATCH = `(${TRACE_KEY} = substr(?, -12) AND trace_id = ?)`
 
 const TRACE_INDEX = `CREATE INDEX calls_trace ON calls (${TRACE_KEY}) WHERE trace_id IS NOT NULL;`;
 
+/** Schema 2 → 3: the trace index keyed by the trace id's last characters (`TRACE_KEY`). */
+export const TRACE_INDEX_MIGRATION = `DROP INDEX IF EXISTS calls_trace; ${TRACE_INDEX}`;
+
 export const CALLS_SCHEMA = `
 CREATE TABLE calls (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -137,9 +140,6 @@ CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
  * `first_seq` at or below its `seq`. Databases whose index has one document per row (before
  * documents covered runs) read the same way: each row is its own run.
  */
-/** Schema 2 → 3: the trace index keyed by the trace id's last characters (`TRACE_KEY`). */
-export const TRACE_INDEX_MIGRATION = `DROP INDEX IF EXISTS calls_trace; ${TRACE_INDEX}`;
-
 export const FTS_SCHEMA = `
 CREATE VIRTUAL TABLE calls_fts USING fts5(
   path, request_body, response_body,

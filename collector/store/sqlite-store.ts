@@ -380,19 +380,17 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
       for (const p of group) p.reject(storeError('SQLite insert failed', new Error('the store is closed')));
       return;
     }
-    let results: AddResult[] | undefined;
     try {
-      results = write(group.map((p) => p.records));
+      const results = write(group.map((p) => p.records));
+      for (let i = 0; i < group.length; i++) group[i].resolve(results[i]);
+      return;
     } catch (err) {
       if (group.length === 1) {
         group[0].reject(err);
         return;
       }
     }
-    if (results !== undefined) {
-      for (let i = 0; i < group.length; i++) group[i].resolve(results[i]);
-      return;
-    }
+    // The shared transaction failed: each batch alone, so only the one at fault fails.
     for (const p of group) {
       try {
         p.resolve(write([p.records])[0]);
