@@ -10,7 +10,7 @@ import { waitMeshReady, type MeshControl } from './mesh-control.ts';
 import { PairStats, containerPids, rssMiB } from './proc-stats.ts';
 import { stopInNetns, type ProxyPair } from './proxy-pair.ts';
 import type { Pair } from './results.ts';
-import { SIDECAR_NODE_OPTIONS, podEntry } from '../lib/pod-entry.ts';
+import { SIDECAR_NODE_OPTIONS, SIDECAR_RUNTIME_ENV, podEntry } from '../lib/pod-entry.ts';
 import { ADMIN_PORT, NODE, POD_NAMES, POD_NAMESPACE, PROXY_UID, REPO, benchEnv, sleep } from './settings.ts';
 
 export interface SidecarPairOptions {
@@ -60,6 +60,7 @@ export async function startSidecarPair(net: PodNetwork, pods: PodNetns[], collec
         MESHTAP_LOG_LEVEL: 'warn',
         MESHTAP_CAPTURE: options.capture ? 'on' : 'off',
         ...options.mesh?.sidecarEnv(i as 0 | 1),
+        ...SIDECAR_RUNTIME_ENV,
         NODE_OPTIONS: [SIDECAR_NODE_OPTIONS, options.nodeOptions?.[i]].filter(Boolean).join(' '),
       },
     }),

@@ -14,6 +14,20 @@ import { CLI_ERR_NOT_BUILT, MeshtapError } from './errors.ts';
  */
 export const SIDECAR_NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-size=128';
 
+/**
+ * The sidecar process's runtime environment, set in the injected container and by every
+ * harness that starts a sidecar: the V8 limits above, and at most two glibc malloc arenas.
+ * glibc gives each thread that allocates its own arena (up to 8 per core), and a sidecar has a
+ * dozen threads (forwarding, capture worker, V8 and libuv helpers), each arena keeping freed
+ * memory of its own: two arenas measured 6 MiB less RSS per sidecar under the bench load (one
+ * arena 10 MiB less), with no CPU difference within the bench's noise. Two, not one, so the
+ * forwarding thread rarely waits on a lock another thread holds while compiling or collecting.
+ */
+export const SIDECAR_RUNTIME_ENV: Readonly<Record<string, string>> = Object.freeze({
+  NODE_OPTIONS: SIDECAR_NODE_OPTIONS,
+  MALLOC_ARENA_MAX: '2',
+});
+
 /** `dist/meshtap-pod.js`, or a clear error when the build has not run. */
 export function podEntry(): string {
   const path = fileURLToPath(new URL('../dist/meshtap-pod.js', import.meta.url));

@@ -1,4 +1,4 @@
-import { SIDECAR_NODE_OPTIONS } from '../lib/pod-entry.ts';
+import { SIDECAR_RUNTIME_ENV } from '../lib/pod-entry.ts';
 import { posix } from 'node:path';
 import type { MtlsMode } from './annotations.ts';
 import type { InjectorConfig } from './injector-config.ts';
@@ -117,8 +117,8 @@ export function buildSidecarContainer(config: InjectorConfig, settings: PodInjec
       { name: 'MESHTAP_TRUST_BUNDLE', value: TRUST_BUNDLE_FILE },
       { name: 'MESHTAP_TRUST_DOMAIN', value: config.trustDomain },
       { name: 'MESHTAP_MTLS_MODE', value: settings.mtlsMode },
-      // V8 limits fit for a sidecar (lib/pod-entry.ts says why these).
-      { name: 'NODE_OPTIONS', value: SIDECAR_NODE_OPTIONS },
+      // V8 limits and malloc arenas fit for a sidecar (lib/pod-entry.ts says why these).
+      ...Object.entries(SIDECAR_RUNTIME_ENV).map(([name, value]) => ({ name, value })),
       ...(settings.probePorts.length > 0 ? [{ name: 'MESHTAP_PROBE_PORTS', value: settings.probePorts.join(',') }] : []),
       ...(settings.probePaths !== '' ? [{ name: 'MESHTAP_PROBE_PATHS', value: settings.probePaths }] : []),
       ...(settings.maskKeys !== undefined && settings.maskKeys.length > 0 ? [{ name: 'MESHTAP_MASK_KEYS', value: settings.maskKeys.join(',') }] : []),

@@ -7,7 +7,7 @@
  * `destroy()` removes everything (processes, namespaces with their rules, links, bridge) and
  * `leftovers()` lists whatever survived, so a test can assert nothing is left behind.
  */
-import { SIDECAR_NODE_OPTIONS, podEntry } from '../../lib/pod-entry.ts';
+import { SIDECAR_RUNTIME_ENV, podEntry } from '../../lib/pod-entry.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -284,7 +284,7 @@ export class MeshLab {
       SERVICE_ACCOUNT: 'default',
       // The injector's default: this harness's collector serves plaintext ingest.
       MESHTAP_COLLECTOR_TLS: 'off',
-      NODE_OPTIONS: SIDECAR_NODE_OPTIONS,
+      ...SIDECAR_RUNTIME_ENV,
       ...extra,
     };
     if (this.collectorPorts) env.MESHTAP_COLLECTOR_ADDR = `${this.net.gateway}:${this.collectorPorts.grpc}`;
