@@ -9,7 +9,7 @@ import type { Collector } from './collector-process.ts';
 import { runLoad } from './load-runner.ts';
 import { startProcessCpu } from './proc-stats.ts';
 import type { ProxyPair } from './proxy-pair.ts';
-import type { LoadResult, Pair, SetupResult, StressResult } from './results.ts';
+import type { LoadResult, Pair, SetupResult, StressResult, ThreadCpu } from './results.ts';
 import { WARMUP_SECONDS, log, type BenchSettings } from './settings.ts';
 
 export interface PhaseTarget {
@@ -33,25 +33,41 @@ async function countingLost<T extends LoadResult>(collector: Collector | undefin
 }
 
 /** Runs a load; the proxies' and the collector's CPU over its measured part, RSS right after it. */
-async function measured(target: PhaseTarget, args: string[]): Promise<{ load: LoadResult; cpu?: Pair; rssMiB?: Pair; collectorCpu?: number; lost?: number }> {
+interface Measured {
+  load: LoadResult;
+  cpu?: Pair;
+  cpuThreads?: [ThreadCpu, ThreadCpu];
+  rssMiB?: Pair;
+  rssFileMiB?: Pair;
+  collectorCpu?: number;
+  lost?: number;
+}
+
+async function measured(target: PhaseTarget, args: string[]): Promise<Measured> {
   let stopCpu: (() => Pair) | undefined;
+  let stopThreadCpu: (() => [ThreadCpu, ThreadCpu]) | undefined;
   let stopCollectorCpu: (() => number) | undefined;
   let cpu: Pair | undefined;
+  let cpuThreads: [ThreadCpu, ThreadCpu] | undefined;
   let rssMiB: Pair | undefined;
+  let rssFileMiB: Pair | undefined;
   let collectorCpu: number | undefined;
   const collectorPid = target.collector?.child.pid;
   const { load, lost } = await countingLost(target.collector, async () => {
     const load = await runLoad(target.client, args, () => {
       stopCpu = target.proxies?.stats.startCpu();
+      stopThreadCpu = target.proxies?.stats.startThreadCpu();
       stopCollectorCpu = collectorPid ? startProcessCpu(collectorPid) : undefined;
     });
     // Sampled before waiting for the collector: that wait is idle time for the proxies.
     cpu = stopCpu?.();
+    cpuThreads = stopThreadCpu?.();
     rssMiB = target.proxies?.stats.rssMiB();
+    rssFileMiB = target.proxies?.stats.rssFileMiB();
     collectorCpu = stopCollectorCpu?.();
     return load;
   });
-  return { load, cpu, rssMiB, collectorCpu, lost };
+  return { load, cpu, cpuThreads, rssMiB, rssFileMiB, collectorCpu, lost };
 }
 
 export async function runSetup(name: string, target: PhaseTarget, afterFixed: (fixed: LoadResult) => Promise<void> = async () => undefined): Promise<SetupResult> {
@@ -60,7 +76,9 @@ export async function runSetup(name: string, target: PhaseTarget, afterFixed: (f
   const fixed = await measured(target, ['fixed', target.url, String(rate), String(connections), String(seconds), String(bodyBytes), String(WARMUP_SECONDS)]);
   const result: SetupResult = { name, fixed: fixed.load, saturate: fixed.load };
   if (fixed.cpu) result.cpu = fixed.cpu;
+  if (fixed.cpuThreads) result.cpuThreads = fixed.cpuThreads;
   if (fixed.rssMiB) result.rssMiB = fixed.rssMiB;
+  if (fixed.rssFileMiB) result.rssFileMiB = fixed.rssFileMiB;
   if (target.proxies) {
     if (target.proxies.rssIdleMiB) result.rssIdleMiB = target.proxies.rssIdleMiB;
     if (target.proxies.startupMs) result.startupMs = target.proxies.startupMs;

@@ -6,7 +6,7 @@
  * is counted as its own process and summed, as a container's accounting would.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import type { Pair } from './results.ts';
+import type { Pair, ThreadCpu } from './results.ts';
 
 const CLK_TCK = 100;
 
@@ -88,16 +88,50 @@ export function cpuTicks(pids: number[]): number {
   return pids.reduce((total, pid) => total + (readStat(pid)?.ticks ?? 0), 0);
 }
 
-export function rssMiB(pids: number[]): number {
+/** A `/proc/PID/status` memory field (kB) summed over `pids`, in MiB. */
+function statusMiB(pids: number[], field: 'VmRSS' | 'RssFile'): number {
+  const pattern = new RegExp(`^${field}:\\s+(\\d+)`, 'm');
   let kb = 0;
   for (const pid of pids) {
     try {
-      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '0');
+      kb += Number(pattern.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '0');
     } catch {
       // exited between listing and reading
     }
   }
   return kb / 1024;
+}
+
+export const rssMiB = (pids: number[]): number => statusMiB(pids, 'VmRSS');
+
+/**
+ * The file-backed part of the RSS: pages of mapped files (for a Node process, mostly the `node`
+ * binary's own code), shared through the page cache with every process mapping the same file.
+ */
+export const rssFileMiB = (pids: number[]): number => statusMiB(pids, 'RssFile');
+
+function threadTicks(pids: number[]): ThreadCpu {
+  const out: ThreadCpu = { forwarding: 0, capture: 0, v8: 0, other: 0 };
+  for (const pid of pids) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const group: keyof ThreadCpu = tid === String(pid) ? 'forwarding' : comm === 'WorkerThread' ? 'capture' : comm.startsWith('V8') ? 'v8' : 'other';
+        out[group] += Number(fields[11]) + Number(fields[12]);
+      } catch {
+        // the thread ended between listing and reading
+      }
+    }
+  }
+  return out;
 }
 
 /** The processes of two proxies (client pod, server pod), each given by the pid the bench spawned. */
@@ -123,8 +157,29 @@ export class PairStats {
     };
   }
 
+  /**
+   * Starts a per-thread CPU measurement (see `ThreadCpu`); the returned function gives cores by
+   * thread group per proxy since then. Threads that ended meanwhile are not counted.
+   */
+  startThreadCpu(): () => [ThreadCpu, ThreadCpu] {
+    const before = this.trees().map(threadTicks);
+    const t0 = performance.now();
+    return () => {
+      const seconds = (performance.now() - t0) / 1000;
+      return this.trees().map((pids, i) => {
+        const now = threadTicks(pids);
+        const cores = (k: keyof ThreadCpu) => Math.max(0, now[k] - before[i][k]) / CLK_TCK / seconds;
+        return { forwarding: cores('forwarding'), capture: cores('capture'), v8: cores('v8'), other: cores('other') };
+      }) as [ThreadCpu, ThreadCpu];
+    };
+  }
+
   rssMiB(): Pair {
     return this.trees().map(rssMiB) as Pair;
+  }
+
+  rssFileMiB(): Pair {
+    return this.trees().map(rssFileMiB) as Pair;
   }
 }
 

@@ -4,7 +4,7 @@
  * meshtap mTLS pair and the haproxy mTLS pair or the direct run of the same bench — with target
  * and verdict, and renders the tables and the last line. Nothing here measures or prints.
  */
-import { SETUP, type Pair, type SetupResult } from './results.ts';
+import { SETUP, type Pair, type SetupResult, type ThreadCpu } from './results.ts';
 
 /** The budget (ARCHITECTURE.md "Performance budget", tightened by the capture-cost issue). */
 export const BUDGET = {
@@ -69,6 +69,22 @@ export function buildStory(results: SetupResult[], collector: CollectorIngestOut
     verdict: judge(cpuRatio, (v) => v <= BUDGET.cpuVsHaproxy.must),
   });
 
+  // Where a sidecar's CPU goes (no target): the side that used more, and capture off beside it.
+  const heavier = (r: SetupResult | undefined): ThreadCpu | undefined => {
+    if (!r?.cpuThreads || !r.cpu) return undefined;
+    return r.cpuThreads[r.cpu[0] >= r.cpu[1] ? 0 : 1];
+  };
+  const threads = heavier(full);
+  const offThreads = heavier(off);
+  const split = (t: ThreadCpu) => `forwarding ${fmt(t.forwarding, 3)}, capture worker ${fmt(t.capture, 3)}, V8 helpers (GC, compilers) ${fmt(t.v8, 3)}, other ${fmt(t.other, 3)}`;
+  rows.push({
+    figure: 'CPU per sidecar at the fixed rate, by thread (cores)',
+    value: threads?.forwarding,
+    shown: threads ? `${split(threads)}${offThreads ? `; capture off: ${split(offThreads)}` : ''}` : '–',
+    target: 'reported',
+    verdict: threads ? 'info' : 'n/a',
+  });
+
   const satRatio = full && haproxy ? full.saturate.throughput / haproxy.saturate.throughput : undefined;
   rows.push({
     figure: 'saturation throughput × haproxy mTLS pair (collector on the same cores)',
@@ -103,7 +119,12 @@ export function buildStory(results: SetupResult[], collector: CollectorIngestOut
   rows.push({
     figure: 'RSS per sidecar container under load (all its processes)',
     value: rss,
-    shown: full?.rssMiB ? `${fmt(rss, 1)} MiB (client ${fmt(full.rssMiB[0], 1)}, server ${fmt(full.rssMiB[1], 1)}${off?.rssMiB ? `; capture off ${fmt(Math.max(...off.rssMiB), 1)}` : ''})` : '–',
+    shown: full?.rssMiB
+      ? `${fmt(rss, 1)} MiB (client ${fmt(full.rssMiB[0], 1)}, server ${fmt(full.rssMiB[1], 1)}` +
+        // Mapped files: mostly the node binary's code, shared through the page cache.
+        (full.rssFileMiB ? `; of which mapped files ${fmt(Math.max(...full.rssFileMiB), 1)}, mostly the node binary` : '') +
+        `${off?.rssMiB ? `; capture off ${fmt(Math.max(...off.rssMiB), 1)}` : ''})`
+      : '–',
     target: `≤ ${BUDGET.rssMiB.must} MiB (aim ${BUDGET.rssMiB.aim})`,
     verdict: judge(rss, (v) => v <= BUDGET.rssMiB.must),
   });

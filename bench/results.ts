@@ -30,6 +30,19 @@ export interface LoadResult {
 /** Client pod's proxy, then server pod's. */
 export type Pair = [number, number];
 
+/**
+ * Where a proxy's CPU goes, by thread: `forwarding` is each process's main thread (for a
+ * sidecar, the event loop that forwards), `capture` the worker threads (Node names them
+ * `WorkerThread`), `v8` V8's helper threads (garbage collection, optimising compilers), `other`
+ * the rest (libuv's pool, and every thread of a program that is not Node).
+ */
+export interface ThreadCpu {
+  forwarding: number;
+  capture: number;
+  v8: number;
+  other: number;
+}
+
 /** A heavier shape of traffic run against a pair at saturation (64 KiB bodies, many connections, pipelining). */
 export interface StressResult {
   load: LoadResult;
@@ -49,8 +62,12 @@ export interface SetupResult {
   cpuSaturated?: Pair;
   /** RSS summed over each proxy's processes after the fixed-rate run. */
   rssMiB?: Pair;
+  /** The file-backed part of `rssMiB` (mapped files: for Node, mostly the binary's own code). */
+  rssFileMiB?: Pair;
   /** RSS of each proxy once ready, before any load. */
   rssIdleMiB?: Pair;
+  /** `cpu` by thread group, per proxy. */
+  cpuThreads?: [ThreadCpu, ThreadCpu];
   /** Milliseconds from spawning each sidecar to its admin `/ready` answering 200. */
   startupMs?: Pair;
   /** Cores the collector used during the fixed-rate and the saturation run. */
@@ -123,10 +140,18 @@ export function medianResult(rounds: SetupResult[]): SetupResult {
     fixed: medianLoad(rounds.map((r) => r.fixed)),
     saturate: medianLoad(rounds.map((r) => r.saturate)),
   };
-  const pairs = ['cpu', 'cpuSaturated', 'rssMiB', 'rssIdleMiB', 'startupMs', 'collectorCpu'] as const;
+  const pairs = ['cpu', 'cpuSaturated', 'rssMiB', 'rssFileMiB', 'rssIdleMiB', 'startupMs', 'collectorCpu'] as const;
   for (const key of pairs) {
     const p = medianPair(rounds, (r) => r[key]);
     if (p) result[key] = p;
+  }
+  const threads = rounds.map((r) => r.cpuThreads).filter((t) => t !== undefined);
+  if (threads.length > 0) {
+    const side = (i: 0 | 1): ThreadCpu => {
+      const m = (k: keyof ThreadCpu) => median(threads.map((t) => t[i][k]));
+      return { forwarding: m('forwarding'), capture: m('capture'), v8: m('v8'), other: m('other') };
+    };
+    result.cpuThreads = [side(0), side(1)];
   }
   const lostFixed = worst(rounds, (r) => r.recordsLostFixed);
   const lostSaturated = worst(rounds, (r) => r.recordsLostSaturated);

@@ -160,3 +160,28 @@ void t.test('settings: the variables keep working, phases and --profile are chec
   t.throws(() => resolveBenchSettings({ BENCH_SECONDS: 'x' }, []), /BENCH_SECONDS/);
   t.throws(() => resolveBenchSettings({}, ['--profiel']), /unknown arguments/);
 });
+
+void t.test('where the sidecar CPU goes: the heavier side by thread, capture off beside it; RSS says what mapped files hold', async (t) => {
+  const results = run();
+  const threads = (forwarding: number, capture: number, v8: number) => ({ forwarding, capture, v8, other: 0 });
+  const full = results.find((r) => r.name === SETUP.meshtapFull)!;
+  const off = results.find((r) => r.name === SETUP.meshtapOff)!;
+  // The client side used more (0.09 against 0.06): its split is the one shown.
+  full.cpuThreads = [threads(0.05, 0.015, 0.025), threads(0.04, 0.01, 0.01)];
+  off.cpuThreads = [threads(0.045, 0, 0.005), threads(0.048, 0, 0.002)];
+  full.rssFileMiB = [50, 52.5];
+  const rows = buildStory(results, collector);
+  const split = row(rows, 'CPU per sidecar at the fixed rate, by thread');
+  t.equal(split.verdict, 'info');
+  t.equal(split.value, 0.05);
+  t.match(split.shown, /^forwarding 0\.050, capture worker 0\.015, V8 helpers \(GC, compilers\) 0\.025, other 0\.000; capture off: forwarding 0\.045, /);
+  t.match(row(rows, 'RSS per sidecar').shown, /of which mapped files 52\.5, mostly the node binary; capture off 41\.0\)/);
+
+  delete full.cpuThreads;
+  t.equal(row(buildStory(results, collector), 'CPU per sidecar at the fixed rate, by thread').verdict, 'n/a', 'not measured is n/a');
+
+  const rounds = [run(), run(), run()];
+  rounds.forEach((r, i) => (r[3].cpuThreads = [threads(0.1 * (i + 1), 0.01 * (3 - i), 0.02), threads(0.05, 0.02, 0.03 * (i + 1))]));
+  const medians = medianOverRounds(rounds);
+  t.same(medians[3].cpuThreads, [threads(0.2, 0.02, 0.02), threads(0.05, 0.02, 0.06)], 'each thread group its own median');
+});
