@@ -18,6 +18,9 @@
 /** One bit per trigram of three ASCII characters (2^21 trigrams). */
 const ASCII_WORDS = (1 << 21) >>> 5;
 
+/** Any surrogate code unit: such a text takes the general path (pairs are one character). */
+const SURROGATE = /[\uD800-\uDFFF]/;
+
 export interface TrigramDigest {
   /** Appends to `out` pieces of text that together hold every trigram of `text` not yet seen. */
   add(text: string, out: string[]): void;
@@ -54,8 +57,54 @@ export function createTrigramDigest(): TrigramDigest {
     return true;
   }
 
+  /**
+   * `add` for a text without surrogates (nearly every body): each code unit is a character, so
+   * the trigram at `i` spans [i, i + 3) and its ASCII key rolls along with one read per step.
+   */
+  function addSingleUnits(text: string, out: string[]): void {
+    const n = text.length;
+    let runStart = -1;
+    let runEnd = -1;
+    let a = 0;
+    let b = text.charCodeAt(0);
+    let c = text.charCodeAt(1);
+    for (let i = 0; i + 3 <= n; i++) {
+      a = b;
+      b = c;
+      c = text.charCodeAt(i + 2);
+      let fresh: boolean;
+      if ((a | b | c) < 128) {
+        const key = (a << 14) | (b << 7) | c;
+        const w = key >>> 5;
+        const bit = 1 << (key & 31);
+        const word = ascii[w];
+        fresh = (word & bit) === 0;
+        if (fresh) {
+          if (word === 0) touched.push(w);
+          ascii[w] = word | bit;
+        }
+      } else {
+        fresh = firstSeen(text, i, i + 3);
+      }
+      if (!fresh) continue;
+      // Consecutive with the last new trigram: the run grows by one character.
+      if (runStart >= 0 && runEnd === i + 2) {
+        runEnd = i + 3;
+      } else {
+        if (runStart >= 0) out.push(text.slice(runStart, runEnd));
+        runStart = i;
+        runEnd = i + 3;
+      }
+    }
+    if (runStart >= 0) out.push(text.slice(runStart, runEnd));
+  }
+
   return {
     add(text, out) {
+      if (!SURROGATE.test(text)) {
+        addSingleUnits(text, out);
+        return;
+      }
       // Trigrams of code points, as the tokenizer reads them: a surrogate pair is one character.
       const n = text.length;
       const width = (i: number): number => {

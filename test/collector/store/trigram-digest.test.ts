@@ -42,3 +42,42 @@ void t.test('repeated text is digested once; reset forgets', async (t) => {
   d.reset();
   t.equal(digest(['a😀bc', 'x😀bc'], d), 'a😀bc x😀b', 'a surrogate pair is one character');
 });
+
+/** The digest spelled out over code points with a Set: new trigrams, consecutive ones joined into runs. */
+function referenceDigest(texts: readonly string[]): string {
+  const seen = new Set<string>();
+  const pieces: string[] = [];
+  for (const text of texts) {
+    const chars = [...text];
+    let run: [number, number] | undefined;
+    for (let i = 0; i + 3 <= chars.length; i++) {
+      const tri = chars.slice(i, i + 3).join('');
+      if (seen.has(tri)) continue;
+      seen.add(tri);
+      if (run !== undefined && run[1] === i + 2) run[1] = i + 3;
+      else {
+        if (run !== undefined) pieces.push(chars.slice(run[0], run[1]).join(''));
+        run = [i, i + 3];
+      }
+    }
+    if (run !== undefined) pieces.push(chars.slice(run[0], run[1]).join(''));
+  }
+  return pieces.join(' ');
+}
+
+void t.test('the digest is exactly the reference, with and without surrogate pairs in the batch', async (t) => {
+  const text = fc.oneof(
+    fc.string({ maxLength: 80 }),
+    fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'é', 'ж', '"', '{', ' '), maxLength: 60 }),
+    fc.string({ unit: fc.constantFrom('a', 'b', '😀', 'é'), maxLength: 40 }),
+  );
+  fc.assert(
+    fc.property(fc.array(text, { maxLength: 8 }), (texts) => {
+      const got = digest(texts);
+      const want = referenceDigest(texts);
+      if (got !== want) throw new Error(`${JSON.stringify(texts)}: ${JSON.stringify(got)} ≠ ${JSON.stringify(want)}`);
+    }),
+    { numRuns: 3000 },
+  );
+  t.pass('checked 3000 random batches');
+});
