@@ -39,6 +39,7 @@ function run(load: BenchCall): { usPerCall: number; records: number; bytes: numb
     onRecord(b) {
       records++;
       bytes += b.byteLength;
+      return true;
     },
   });
   for (let c = 0; c < CONNECTIONS; c++) {

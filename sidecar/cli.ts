@@ -18,7 +18,10 @@ import { loadOriginalDst, readOriginalDst } from './original-dst.ts';
 import { createCaptureHandOff, type CaptureHandOff } from './capture-worker/hand-off.ts';
 import { readGrpcDescriptors } from './grpc/load-descriptors.ts';
 import { createSidecarProxy } from './proxy/proxy.ts';
-import { createCollectorCredentials, createShipper, createShipperPromMetrics, type Shipper } from './shipper/index.ts';
+import { createShipperPromMetrics } from './shipper/prom-metrics.ts';
+import type { Shipper } from './shipper/shipper.ts';
+import type { SidecarShipperSettings } from './shipper/sidecar-shipper.ts';
+import { RemoteShipper } from './capture-worker/remote-shipper.ts';
 import { startSidecarMtls } from './mtls/start.ts';
 import { createDnsSide } from './dns/start.ts';
 import pkg from '../package.json' with { type: 'json' };
@@ -150,13 +153,32 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       if (!ok) log.warn({ timeout_seconds: config.mtls.caTimeoutSeconds }, 'mtls: no certificate yet; ready in plaintext passthrough while the CA is retried');
     });
   }
-  // DNS records skip the capture worker (dns/dns-capture.ts says why) and go to the shipper here.
+  // Where the shipper runs: with capture on, in the capture worker (its gRPC stream and garbage
+  // stay off the forwarding thread; remote-shipper.ts); with capture off, here (DNS records only).
+  const shipperSettings: SidecarShipperSettings | undefined = config.collectorAddr
+    ? {
+        collectorAddr: config.collectorAddr,
+        sidecar: {
+          pod: config.pod.name,
+          namespace: config.pod.namespace,
+          pod_ip: config.pod.ip,
+          node: config.pod.node ?? '',
+          service_account: config.pod.serviceAccount,
+          sidecar_version: pkg.version,
+        },
+        tls: config.collectorTls,
+      }
+    : undefined;
+  const remoteShipper = shipperSettings && config.capture ? new RemoteShipper(shipperSettings) : undefined;
+  // DNS records skip the capture worker's parsers (dns/dns-capture.ts says why); they reach the
+  // shipper encoded, wherever it runs. The worker counts what its shipper takes as offered.
   const dns = createDnsSide({
     config,
     clock,
     log,
-    ship: config.collectorAddr
+    ship: shipperSettings
       ? (record) => {
+          if (remoteShipper) return remoteShipper.offer(record);
           const ok = shipper?.offer(record) ?? false;
           if (ok) stats.records.offered++;
           return ok;
@@ -172,48 +194,30 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     identity: mtls ? () => mtls.identity.stats() : undefined,
     membershipVersion: mtls?.membership ? () => mtls.membership?.version : undefined,
   });
-  if (config.collectorAddr) {
+  if (shipperSettings) {
     const shipperMetrics = createShipperPromMetrics(metricsRegistry);
-    const collectorCredentials = createCollectorCredentials({
-      mode: config.collectorTls.mode,
-      collectorAddr: config.collectorAddr,
-      serverName: config.collectorTls.serverName,
-      identity: () => mtls?.identity.current(),
-      firstIdentity: mtls ? () => mtls.identity.waitForFirst(config.mtls.caTimeoutSeconds * 1000) : undefined,
-      onChange: (t) =>
-        (t.transport === 'none' ? log.warn : log.info)(
-          {
-            mode: config.collectorTls.mode,
-            ...(t.spiffeId ? { spiffe_id: t.spiffeId, serial: t.serial } : {}),
-          },
-          `shipper: collector transport ${t.transport}`,
-        ),
-    });
-    shipper = createShipper(
-      {
-        collectorAddr: config.collectorAddr,
-        sidecar: {
-          pod: config.pod.name,
-          namespace: config.pod.namespace,
-          pod_ip: config.pod.ip,
-          node: config.pod.node ?? '',
-          service_account: config.pod.serviceAccount,
-          sidecar_version: pkg.version,
-        },
-      },
-      {
+    if (remoteShipper) {
+      remoteShipper.connect({
         metrics: shipperMetrics.metrics,
-        credentials: collectorCredentials.credentials,
-        channelOptions: collectorCredentials.channelOptions,
-        log: (event) => (event.event === 'connected' || event.event === 'stream_closed' ? log.info : log.debug)({ ...event }, `shipper ${event.event}`),
-      },
-    );
+        identity: mtls?.identity,
+        firstIdentityTimeoutMs: config.mtls.caTimeoutSeconds * 1000,
+      });
+      shipper = remoteShipper;
+    } else {
+      // Loaded only here: a sidecar that captures never loads gRPC on its forwarding thread.
+      const { createSidecarShipper } = await import('./shipper/sidecar-shipper.ts');
+      shipper = createSidecarShipper(shipperSettings, {
+        identity: () => mtls?.identity.current(),
+        firstIdentity: mtls && config.collectorTls.mode === 'auto' ? () => mtls.identity.waitForFirst(config.mtls.caTimeoutSeconds * 1000) : undefined,
+        metrics: shipperMetrics.metrics,
+        log: (level, message, fields) => log[level](fields, message),
+      });
+    }
     shipperMetrics.observe(shipper);
   } else {
     log.warn({}, 'MESHTAP_COLLECTOR_ADDR is not set: records are counted as dropped (no_collector)');
   }
 
-  const liveShipper = shipper;
   if (config.capture) {
     capture = createCaptureHandOff({
       worker: {
@@ -221,24 +225,20 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
         detectTimeoutMs: config.detectTimeoutMs,
         local: { pod: config.pod.name, namespace: config.pod.namespace, node: config.pod.node },
         mask: config.mask,
-        shipping: liveShipper !== undefined,
+        shipping: shipperSettings !== undefined,
         grpcDescriptors,
       },
       clock,
       stats,
       sidecarBytes: config.captureBufferBytes,
       connectionBytes: config.captureConnectionBufferBytes,
-      onRecords: (records) => {
-        if (!liveShipper) return;
-        for (const record of records) if (liveShipper.offerEncoded(record)) stats.records.offered++;
-      },
+      shipper: remoteShipper,
       onLog: (level, message, fields) => log[level](fields, message),
     });
     try {
       await capture.ready();
     } catch (err) {
       log.error({ error: describeError(err) }, 'cannot start the capture worker');
-      await shipper?.close({ drainMs: 0 }).catch(() => undefined);
       await mtls?.close().catch(() => undefined);
       return 1;
     }
@@ -305,9 +305,11 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   listening = false;
   const aborted = await proxy.drain(config.drainSeconds * 1000);
   await dns.close().catch(() => undefined);
-  // The drained connections' last records are still in the worker: they go to the shipper first.
-  await capture?.close(CAPTURE_DRAIN_MS).catch(() => undefined);
+  // The drained connections' last records are still in the worker: they reach the shipper
+  // first, the shipper drains (in the worker when it runs there), then the worker stops.
+  await capture?.flush(CAPTURE_DRAIN_MS).catch(() => undefined);
   const shipped = await shipper?.close({ drainMs: SHIPPER_DRAIN_MS }).catch(() => undefined);
+  await capture?.close(0).catch(() => undefined);
   await mtls?.close().catch(() => undefined);
   await admin.close();
   log.info(

@@ -56,7 +56,8 @@ export interface CaptureEngineOptions {
   encode: (record: CallRecord) => Uint8Array;
   /** False without a collector: records are counted as `no_collector`, not built. */
   shipping: boolean;
-  onRecord: (bytes: Uint8Array) => void;
+  /** An encoded record; false when the shipper refused it (counted there), so it is not counted as offered. */
+  onRecord: (bytes: Uint8Array) => boolean;
   /** A record could not be built, masked or encoded (for the log). */
   onFailure?: (stage: 'build' | 'mask' | 'encode', err: unknown) => void;
   /** Bounds of the inbound → outbound link table (defaults in flow-links.ts). */
@@ -106,8 +107,7 @@ export class CaptureEngine implements OpVisitor {
               options.onFailure?.('encode', err);
               return false;
             }
-            options.onRecord(bytes);
-            return true;
+            return options.onRecord(bytes);
           }
         : undefined,
       onFailure: options.onFailure,

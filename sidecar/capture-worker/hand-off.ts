@@ -1,6 +1,7 @@
 /**
  * The forwarding thread's half of capture: a bounded hand-off of byte copies to the capture
- * worker, and the encoded records it sends back, handed to the shipper.
+ * worker, which parses, builds and — given a `RemoteShipper` — ships the records itself
+ * (without one, the encoded records come back to `onRecords`).
  *
  * Per chunk the forwarding thread does only this: read a clock, check two byte budgets and copy
  * the chunk into the current batch. The batch is transferred to the worker every 100 ms, or at
@@ -46,6 +47,8 @@ import {
 } from './ops.ts';
 import { captureWorkerUrl } from './worker-url.ts';
 import type { CaptureWorkerData, FromWorker, ToWorker } from './messages.ts';
+import type { LogLevel } from '../../lib/log.ts';
+import type { RemoteShipper } from './remote-shipper.ts';
 
 /**
  * The worker's V8 heap: a small young generation (its garbage is short-lived parse state and
@@ -64,17 +67,22 @@ export const DEFAULT_CONNECTION_CAPTURE_BYTES = 4 * 1024 * 1024;
 
 export interface CaptureHandOffOptions {
   /** What the worker needs to build records (plain data: it is cloned into the worker). */
-  worker: Omit<CaptureWorkerData, 'timeBaseNs' | 'progress'>;
+  worker: Omit<CaptureWorkerData, 'timeBaseNs' | 'progress' | 'shipper'>;
   clock: NsClock;
   stats: SidecarStats;
   /** Bytes handed off and not yet processed, for the whole sidecar. */
   sidecarBytes?: number;
   /** The same, per connection. */
   connectionBytes?: number;
-  /** Encoded records from the worker (views into one buffer per batch). Must not throw. */
-  onRecords: (records: Uint8Array[]) => void;
-  /** Worker failures and record failures, for the log. */
-  onLog?: (level: 'warn' | 'error', message: string, fields: Record<string, unknown>) => void;
+  /**
+   * The worker ships the records itself, through the shipper this object stands for on the
+   * forwarding thread (remote-shipper.ts); `onRecords` is then not called.
+   */
+  shipper?: RemoteShipper;
+  /** Encoded records from the worker (views into one buffer per batch), without `shipper`. Must not throw. */
+  onRecords?: (records: Uint8Array[]) => void;
+  /** Worker failures, record failures and the worker shipper's lines, for the log. */
+  onLog?: (level: LogLevel, message: string, fields: Record<string, unknown>) => void;
   /** The worker's script (tests); default: beside this module, source or bundle. */
   workerUrl?: URL;
   /** V8 limits of the worker thread. */
@@ -222,7 +230,13 @@ class HandOff implements CaptureHandOff {
     const generation = ++this.generation;
     this.progress = new Int32Array(new SharedArrayBuffer(4));
     Atomics.store(this.progress, 0, this.seq - 1);
-    const data: CaptureWorkerData = { ...this.options.worker, timeBaseNs: this.timeBaseNs.toString(), progress: this.progress };
+    const remote = this.options.shipper;
+    const data: CaptureWorkerData = {
+      ...this.options.worker,
+      timeBaseNs: this.timeBaseNs.toString(),
+      progress: this.progress,
+      shipper: remote?.startData(),
+    };
     const worker = new Worker(this.options.workerUrl ?? captureWorkerUrl(), {
       workerData: data,
       resourceLimits: this.options.resourceLimits ?? WORKER_LIMITS,
@@ -230,6 +244,7 @@ class HandOff implements CaptureHandOff {
       stderr: false,
     });
     this.worker = worker;
+    remote?.attach((message, transfer) => worker.postMessage(message, transfer ?? []));
     this.readyPromise = new Promise<void>((resolve, reject) => {
       const onMessage = (message: FromWorker) => {
         if (message.kind === 'ready') {
@@ -372,13 +387,20 @@ class HandOff implements CaptureHandOff {
       if (message.seq > this.doneSeq) this.done(message.seq);
       if (message.records !== undefined) this.deliver(message.records);
       if (message.counters !== undefined) this.mirror(message.counters);
+      this.options.shipper?.report(message.shipper);
     } else if (message.kind === 'counters') {
       this.mirror(message.counters);
+      this.options.shipper?.report(message.shipper);
     } else if (message.kind === 'flushed') {
       this.mirror(message.counters);
+      this.options.shipper?.report(message.shipper);
       this.waiters.get(message.id)?.(true);
     } else if (message.kind === 'failure') {
       this.log('warn', `record dropped: ${message.stage} failed`, { error: message.error });
+    } else if (message.kind === 'log') {
+      this.log(message.level, message.message, message.fields);
+    } else if (message.kind === 'shipper-closed') {
+      this.options.shipper?.shipperClosed(message.id, message.shipper);
     }
   }
 
@@ -402,19 +424,20 @@ class HandOff implements CaptureHandOff {
       o += 4 + n;
     }
     try {
-      this.options.onRecords(records);
+      this.options.onRecords?.(records);
     } catch (err) {
       this.log('error', 'records could not be handed to the shipper', { error: (err as Error).message });
     }
   }
 
   /**
-   * The worker owns these counters; the sidecar's metrics read the latest copy. (`offered` stays
-   * the forwarding thread's: it counts what the shipper took.)
+   * The worker owns these counters; the sidecar's metrics read the latest copy. (`offered`
+   * counts what the shipper took: the worker's when it ships, else the forwarding thread's.)
    */
   private mirror(c: CaptureCounters): void {
     const stats = this.options.stats;
     stats.records.emitted = c.records.emitted;
+    if (this.options.shipper !== undefined) stats.records.offered = c.records.offered;
     Object.assign(stats.records.dropped, c.records.dropped);
     stats.parserErrors.exception = c.parserErrors.exception;
     stats.parserErrors.parse_error = c.parserErrors.parse_error;
@@ -434,6 +457,7 @@ class HandOff implements CaptureHandOff {
     this.options.stats.captureOverflow.worker_failed = this.counts.workerFailedCuts;
     for (const capture of this.live) capture.cut = true;
     this.live.clear();
+    this.options.shipper?.workerLost();
     // The lost batches' bytes are no longer held anywhere.
     this.posted.clear();
     this.counts.inFlightBytes = 0;
@@ -472,6 +496,7 @@ class HandOff implements CaptureHandOff {
     if (this.closed) return;
     await this.flush(timeoutMs);
     this.closed = true;
+    this.options.shipper?.detach();
     await this.worker.terminate();
   }
 
@@ -489,7 +514,7 @@ class HandOff implements CaptureHandOff {
     };
   }
 
-  private log(level: 'warn' | 'error', message: string, fields: Record<string, unknown>): void {
+  private log(level: LogLevel, message: string, fields: Record<string, unknown>): void {
     try {
       this.options.onLog?.(level, message, fields);
     } catch {

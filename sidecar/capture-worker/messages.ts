@@ -3,7 +3,12 @@
  * data. Plain data only: they cross the thread boundary by structured clone (ops and record
  * buffers by transfer).
  */
+import type { LogLevel } from '../../lib/log.ts';
 import type { MaskPolicyOptions } from '../mask/policy.ts';
+import type { CollectorIdentity } from '../shipper/collector-credentials.ts';
+import type { ShipperDeltas } from '../shipper/metrics-relay.ts';
+import type { ShipperStats } from '../shipper/metrics.ts';
+import type { SidecarShipperSettings } from '../shipper/sidecar-shipper.ts';
 import type { LocalPod } from '../proxy/record-builder.ts';
 import type { CaptureCounters } from './capture-engine.ts';
 
@@ -21,6 +26,27 @@ export interface CaptureWorkerData {
   timeBaseNs: string;
   /** [0]: the worker stores the seq of each batch once processed (the hand-off's budgets read it). */
   progress: Int32Array;
+  /** Present: the worker ships its records itself (remote-shipper.ts); absent: they come back. */
+  shipper?: WorkerShipperStart;
+}
+
+/** The shipper's settings and the identity state at the worker's start. */
+export interface WorkerShipperStart {
+  settings: SidecarShipperSettings;
+  identity: IdentityUpdate;
+}
+
+/** The workload certificate for the collector connection, and whether the first wait is over. */
+export interface IdentityUpdate {
+  identity?: CollectorIdentity & { notAfterMs: number };
+  /** False while `auto` mode should still wait for a first certificate before connecting. */
+  gate: boolean;
+}
+
+/** The worker's shipper since the last report: hook calls to replay and its latest stats. */
+export interface ShipperReport {
+  deltas?: ShipperDeltas;
+  stats: ShipperStats;
 }
 
 export type ToWorker =
@@ -28,13 +54,24 @@ export type ToWorker =
   /** Answered with `flushed` once every earlier message is processed. */
   | { kind: 'counters'; id: number }
   /** Test hook: block the worker thread until `signal[0]` turns 1. */
-  | { kind: 'stall'; signal: Int32Array };
+  | { kind: 'stall'; signal: Int32Array }
+  /** Records encoded elsewhere (DNS), packed like the worker's own, for its shipper. */
+  | { kind: 'ship'; records: ArrayBuffer }
+  | ({ kind: 'identity' } & IdentityUpdate)
+  /** Close the shipper, sending what it holds within `drainMs`; answered with `shipper-closed`. */
+  | { kind: 'close-shipper'; id: number; drainMs: number };
 
 export type FromWorker =
   | { kind: 'ready' }
-  /** Batch `seq` is processed; its records (length-prefixed, packed) and, now and then, the counters. */
-  | { kind: 'done'; seq: number; records?: ArrayBuffer; counters?: CaptureCounters }
-  | { kind: 'flushed'; id: number; counters: CaptureCounters }
+  /**
+   * Batch `seq` is processed; its records (length-prefixed, packed: only when the worker does
+   * not ship them itself) and, now and then, the counters (with the shipper's report).
+   */
+  | { kind: 'done'; seq: number; records?: ArrayBuffer; counters?: CaptureCounters; shipper?: ShipperReport }
+  | { kind: 'flushed'; id: number; counters: CaptureCounters; shipper?: ShipperReport }
   /** The counters, sent once things quiet down after a `done` that did not carry them. */
-  | { kind: 'counters'; counters: CaptureCounters }
-  | { kind: 'failure'; stage: string; error: string };
+  | { kind: 'counters'; counters: CaptureCounters; shipper?: ShipperReport }
+  | { kind: 'failure'; stage: string; error: string }
+  | { kind: 'log'; level: LogLevel; message: string; fields: Record<string, unknown> }
+  /** The worker's shipper closed (its final report; absent when the worker had none). */
+  | { kind: 'shipper-closed'; id: number; shipper?: ShipperReport };

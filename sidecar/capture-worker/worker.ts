@@ -3,9 +3,11 @@
  * building, masking and encoding happen here, off the forwarding event loop.
  *
  * Each `ops` batch is applied in order and its number stored in shared memory (the forwarding
- * thread's budgets read it). The records completed go back packed into one transferred buffer
- * (`[length u32][record bytes]` …) 100 ms after the first, or at once past 256 KiB. Counters ride
- * along at most every 100 ms, and always in answer to a flush.
+ * thread's budgets read it). With a collector configured the worker ships the records it
+ * completes itself (worker-shipper.ts); otherwise — and in tests that read the records — they
+ * go back packed into one transferred buffer (`[length u32][record bytes]` …) 100 ms after the
+ * first, or at once past 256 KiB. Counters (and the shipper's report) ride along at most every
+ * 100 ms, and always in answer to a flush.
  */
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
@@ -19,6 +21,7 @@ import { createRecordMasker } from '../proxy/masking.ts';
 import { CaptureEngine } from './capture-engine.ts';
 import type { CaptureWorkerData, FromWorker, ToWorker } from './messages.ts';
 import { readOps } from './ops.ts';
+import { startWorkerShipper, type WorkerShipper } from './worker-shipper.ts';
 
 const COUNTERS_EVERY_MS = 100;
 /** Records go back when this many bytes are waiting, else this long after the first. */
@@ -45,6 +48,9 @@ try {
 
 const data = workerData as CaptureWorkerData;
 
+/** Set once the engine exists (the shipper's hooks may call back before). */
+let shipper: WorkerShipper | undefined;
+
 let out: Uint8Array[] = [];
 let outBytes = 0;
 let countersAt = 0;
@@ -66,6 +72,7 @@ function reply(): void {
   if (now - countersAt >= COUNTERS_EVERY_MS) {
     countersAt = now;
     message.counters = engine.counters;
+    message.shipper = shipper?.report();
   } else {
     countersLater();
   }
@@ -78,7 +85,7 @@ function countersLater(): void {
   countersTimer = setTimeout(() => {
     countersTimer = undefined;
     countersAt = performance.now();
-    const message: FromWorker = { kind: 'counters', counters: engine.counters };
+    const message: FromWorker = { kind: 'counters', counters: engine.counters, shipper: shipper?.report() };
     port.postMessage(message);
   }, COUNTERS_EVERY_MS);
 }
@@ -93,14 +100,43 @@ const engine = new CaptureEngine({
   encode: encodeCallRecord,
   shipping: data.shipping,
   onRecord(bytes) {
+    if (shipper !== undefined) return shipper.offerEncoded(bytes);
     out.push(bytes);
     outBytes += 4 + bytes.byteLength;
+    return true;
   },
   onFailure(stage, err) {
     const message: FromWorker = { kind: 'failure', stage, error: describeError(err) };
     port.postMessage(message);
   },
 });
+
+if (data.shipper !== undefined) {
+  shipper = startWorkerShipper(data.shipper, {
+    log(level, message, fields) {
+      const log: FromWorker = { kind: 'log', level, message, fields };
+      port.postMessage(log);
+    },
+    changed: countersLater,
+  });
+}
+
+/** Records encoded elsewhere (DNS), packed as `takeRecords` packs, to this thread's shipper. */
+function ship(packed: ArrayBuffer): void {
+  const view = new DataView(packed);
+  for (let o = 0; o + 4 <= packed.byteLength; ) {
+    const n = view.getUint32(o, true);
+    const record = new Uint8Array(packed, o + 4, n);
+    o += 4 + n;
+    if (shipper === undefined) {
+      out.push(record);
+      outBytes += 4 + n;
+    } else if (shipper.offerEncoded(record)) {
+      engine.counters.records.offered++;
+    }
+  }
+  countersLater();
+}
 
 /** The records completed since the last call, length-prefixed in one buffer. */
 function takeRecords(): ArrayBuffer | undefined {
@@ -128,12 +164,24 @@ port.on('message', (message: ToWorker) => {
     else if (replyTimer === undefined) replyTimer = setTimeout(reply, REPLY_MS);
   } else if (message.kind === 'counters') {
     reply();
-    const flushed: FromWorker = { kind: 'flushed', id: message.id, counters: engine.counters };
+    const flushed: FromWorker = { kind: 'flushed', id: message.id, counters: engine.counters, shipper: shipper?.report() };
     port.postMessage(flushed);
   } else if (message.kind === 'stall') {
     Atomics.wait(message.signal, 0, 0);
+  } else if (message.kind === 'ship') {
+    ship(message.records);
+  } else if (message.kind === 'identity') {
+    shipper?.identity(message);
+  } else if (message.kind === 'close-shipper') {
+    void closeShipper(message.id, message.drainMs);
   }
 });
+
+async function closeShipper(id: number, drainMs: number): Promise<void> {
+  const report = await shipper?.close({ drainMs });
+  const closed: FromWorker = { kind: 'shipper-closed', id, shipper: report };
+  port.postMessage(closed);
+}
 
 const ready: FromWorker = { kind: 'ready' };
 port.postMessage(ready);

@@ -38,6 +38,8 @@ export interface WorkloadIdentity {
   current(): CurrentIdentity | undefined;
   /** Resolves true once a certificate is in hand, false after `timeoutMs` (or on close). */
   waitForFirst(timeoutMs: number): Promise<boolean>;
+  /** Calls `listener` after each certificate obtained or rotated (a listener that throws is ignored). */
+  onIssued(listener: () => void): void;
   stats(): IdentityStats;
   close(): void;
 }
@@ -64,6 +66,7 @@ export function createWorkloadIdentity(options: WorkloadIdentityOptions): Worklo
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   const waiters = new Set<(ok: boolean) => void>();
+  const issuedListeners: (() => void)[] = [];
 
   const schedule = (delayMs: number) => {
     if (closed) return;
@@ -114,6 +117,13 @@ export function createWorkloadIdentity(options: WorkloadIdentityOptions): Worklo
       previous ? 'identity: certificate rotated' : 'identity: certificate obtained',
     );
     for (const w of [...waiters]) w(true);
+    for (const listener of issuedListeners) {
+      try {
+        listener();
+      } catch {
+        // a listener must not stop the renewals
+      }
+    }
     schedule(delay);
   }
 
@@ -135,6 +145,9 @@ export function createWorkloadIdentity(options: WorkloadIdentityOptions): Worklo
         const t = setTimeout(() => done(false), timeoutMs);
         waiters.add(done);
       });
+    },
+    onIssued(listener) {
+      issuedListeners.push(listener);
     },
     stats() {
       return {

@@ -18,6 +18,9 @@ import { isIP } from 'node:net';
 import type { CollectorTlsMode } from '../config.ts';
 import type { CurrentIdentity } from '../identity/workload-identity.ts';
 
+/** What the shipper presents to the collector: the workload certificate as PEM. */
+export type CollectorIdentity = Pick<CurrentIdentity, 'spiffeId' | 'serialNumber' | 'keyPem' | 'certPem' | 'trustBundlePem'>;
+
 /** `none`: mode `on` without a certificate, so no connection is attempted. */
 export interface CollectorTransport {
   transport: 'plaintext' | 'mtls' | 'none';
@@ -32,7 +35,7 @@ export interface CollectorCredentialsOptions {
   /** The name the collector's certificate is checked for when the address is an IP. */
   serverName: string;
   /** The current workload identity (undefined before the first certificate and once expired). */
-  identity: () => CurrentIdentity | undefined;
+  identity: () => CollectorIdentity | undefined;
   /**
    * `auto` only: awaited before the first connection attempt, so a sidecar whose certificate
    * arrives during start ships over mTLS from its first stream (`waitForFirst` with the CA

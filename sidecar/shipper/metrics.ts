@@ -19,7 +19,9 @@ export type DropReason =
   /** The collector refused the record as malformed. */
   | 'rejected'
   /** The collector acknowledged the batch with an error (could not decode or store it). */
-  | 'collector_error';
+  | 'collector_error'
+  /** Held by a shipper whose thread died (the capture worker's, when it ships): lost with it. */
+  | 'worker_failed';
 
 export const DROP_REASONS: readonly DropReason[] = [
   'queue_full',
@@ -29,6 +31,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   'stream_broken',
   'rejected',
   'collector_error',
+  'worker_failed',
 ];
 
 export interface ShipperMetrics {

@@ -27,7 +27,7 @@ function engine(): { engine: CaptureEngine; records: CallRecord[] } {
       return new Uint8Array(0);
     },
     shipping: true,
-    onRecord: () => {},
+    onRecord: () => true,
   });
   return { engine: e, records };
 }

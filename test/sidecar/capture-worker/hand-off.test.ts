@@ -3,7 +3,9 @@
  * back encoded and decode to what was sent; a stalled worker never slows forwarding — every
  * request is answered byte-exact while captures are cut at the budgets (counted, and the
  * records say `capture_overflow`), and the bytes held stay within the budget; a worker that
- * dies is replaced.
+ * dies is replaced. With a collector the worker ships the records itself: they reach a real
+ * collector without coming back, its counts and metrics are mirrored, and a worker that dies
+ * counts the records its shipper held.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -15,6 +17,11 @@ import { createEpochClock } from '../../../sidecar/clock.ts';
 import { createCaptureHandOff, type CaptureHandOff } from '../../../sidecar/capture-worker/hand-off.ts';
 import { createSidecarStats, type SidecarStats } from '../../../sidecar/metrics.ts';
 import { createSidecarProxy } from '../../../sidecar/proxy/proxy.ts';
+import { RemoteShipper } from '../../../sidecar/capture-worker/remote-shipper.ts';
+import { createShipperMetricsRecorder, type ShipperDeltas } from '../../../sidecar/shipper/metrics-relay.ts';
+import type { SidecarShipperSettings } from '../../../sidecar/shipper/sidecar-shipper.ts';
+import { fullRecord } from '../../proto/record-fixtures.ts';
+import { startTestCollector, waitFor } from '../../collector/helpers.ts';
 
 const recordType = collectorMessageType('meshtap.v1.CallRecord');
 
@@ -41,7 +48,10 @@ interface Harness {
 }
 
 /** An echo app (answers each body's hash), the proxy with the worker channel in front of it. */
-async function start(t: { teardown(fn: () => unknown): void }, budgets: { sidecarBytes?: number; connectionBytes?: number } = {}): Promise<Harness> {
+async function start(
+  t: { teardown(fn: () => unknown): void },
+  options: { sidecarBytes?: number; connectionBytes?: number; shipper?: RemoteShipper } = {},
+): Promise<Harness> {
   const app: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -58,7 +68,7 @@ async function start(t: { teardown(fn: () => unknown): void }, budgets: { sideca
     worker: { maxBodyBytes: 1024, detectTimeoutMs: 50, local: { pod: 'web', namespace: 'shop' }, mask: {}, shipping: true },
     clock,
     stats,
-    ...budgets,
+    ...options,
     onRecords: (batch) => {
       for (const r of batch) records.push(decode(r));
     },
@@ -245,4 +255,93 @@ void t.test('100 000 pipelined requests with no responses: forwarded whole, the 
   t.ok(records.length <= 128, 'nothing after the cut is parsed');
   t.ok(rssGrowth < 96 * 1024 * 1024, `RSS grew by ${(rssGrowth / 1048576).toFixed(1)} MiB for 100 000 requests`);
   client.destroy();
+});
+
+function shipperSettings(port: number): SidecarShipperSettings {
+  return {
+    collectorAddr: `127.0.0.1:${port}`,
+    sidecar: { pod: 'web', namespace: 'shop', pod_ip: '127.0.0.1', node: 'n1', service_account: 'web', sidecar_version: 'test' },
+    tls: { mode: 'off', serverName: 'meshtap-collector' },
+  };
+}
+
+/** The hook calls replayed on the forwarding thread, summed. */
+function sums(recorded: ShipperDeltas[]): { offered: number; shipped: number; batches: number; acks: number; connects: number } {
+  const total = { offered: 0, shipped: 0, batches: 0, acks: 0, connects: 0 };
+  for (const d of recorded) {
+    total.offered += d.offered;
+    total.shipped += d.shipped;
+    total.batches += d.batches.length / 2;
+    total.acks += d.acks.length;
+    total.connects += d.connects;
+  }
+  return total;
+}
+
+void t.test('with a collector the worker ships the records itself; counts and metrics are mirrored to the forwarding thread', async (t) => {
+  const collector = await startTestCollector();
+  t.teardown(() => collector.close({ force: true }));
+  const remote = new RemoteShipper(shipperSettings(collector.grpcPort));
+  const replayed: ShipperDeltas[] = [];
+  const recorder = createShipperMetricsRecorder(() => replayed.push(recorder.take()!));
+  remote.connect({ metrics: recorder.metrics });
+  const h = await start(t, { shipper: remote });
+  for (let i = 0; i < 3; i++) t.equal((await post(h, `/order/${i}`, Buffer.from(`{"n":${i},"token":"abc"}`))).status, 200);
+  // A record built on the forwarding thread (as DNS records are) takes the same way out.
+  const dnsLike = fullRecord(7);
+  t.ok(remote.offer(dnsLike), 'an encoded record handed to the worker');
+  h.agent.destroy();
+  await waitFor('every record stored', async () => remote.stats().shipped === 4 && (await collector.store.get(dnsLike.id)) !== undefined);
+  const stored = await collector.store.list({ limit: 10 });
+  t.same(stored.map((r) => r.path).filter((p) => p?.startsWith('/order/')).sort(), ['/order/0', '/order/1', '/order/2'], 'the captured calls reached the collector');
+  t.equal(h.records.length, 0, 'no record came back to the forwarding thread');
+  t.ok(await h.handOff.flush(5000));
+  t.equal(h.stats.records.emitted, 3, 'records emitted: mirrored');
+  t.equal(h.stats.records.offered, 4, 'records offered (captured and handed): counted in the worker, mirrored');
+  const s = remote.stats();
+  t.match(s, { offered: 4, shipped: 4, droppedTotal: 0, connected: true, queueRecords: 0 }, 'the shipper stats as the worker reported them');
+  const replay = sums(replayed);
+  t.match(replay, { offered: 4, shipped: 4, connects: 1 }, 'the hooks replayed on this thread');
+  t.ok(replay.batches >= 1 && replay.acks === replay.batches, `batches sent and acknowledged: ${replay.batches}`);
+  const final = await remote.close({ drainMs: 2000 });
+  t.match(final, { closed: true, shipped: 4, droppedTotal: 0 }, 'close drains through the worker');
+  t.notOk(remote.offerEncoded(new Uint8Array([1])), 'closed: refused');
+  t.equal(remote.stats().dropped.shutdown, 1, 'and counted');
+});
+
+void t.test('a worker that dies with records queued counts them as worker_failed; the next worker ships', async (t) => {
+  // A port with nothing behind it yet: the shipper queues and retries.
+  const probe = createNetServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const port = (probe.address() as AddressInfo).port;
+  probe.close();
+  await once(probe, 'close');
+  const remote = new RemoteShipper(shipperSettings(port));
+  const h = await start(t, { shipper: remote });
+  for (let i = 0; i < 5; i++) t.equal((await post(h, `/queued/${i}`, Buffer.from('x'))).status, 200);
+  h.agent.destroy();
+  await waitFor('five records queued in the worker', () => remote.stats().queueRecords === 5);
+  t.equal(remote.stats().connected, false);
+  const internals = h.handOff as unknown as { worker: { terminate(): Promise<number> } };
+  await internals.worker.terminate();
+  await waitFor('a new worker', () => h.handOff.stats().workerRestarts === 1);
+  t.match(remote.stats(), { offered: 5, queueRecords: 0, dropped: { worker_failed: 5 }, droppedTotal: 5 }, 'the lost queue counted, totals kept');
+
+  const collector = await startTestCollector({ grpcPort: port });
+  t.teardown(() => collector.close({ force: true }));
+  const fresh = new Agent({ keepAlive: false });
+  t.teardown(() => fresh.destroy());
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: h.port, path: '/after', method: 'GET', agent: fresh }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  t.equal(status, 200);
+  await waitFor('the new worker ships', () => remote.stats().shipped === 1);
+  const stored = await collector.store.list({ limit: 10 });
+  t.same(stored.map((r) => r.path), ['/after'], 'the record captured after the restart reached the collector');
+  t.match(remote.stats(), { offered: 6, shipped: 1, dropped: { worker_failed: 5 } });
 });
