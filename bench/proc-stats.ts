@@ -16,11 +16,19 @@ interface Stat {
   ticks: number;
 }
 
+/**
+ * A `/proc/.../stat` line: the command name and the fields after it (index 0 is the state; the
+ * name may hold spaces and parentheses, so it ends at the last `)`).
+ */
+function statFields(path: string): { comm: string; fields: string[] } {
+  const stat = readFileSync(path, 'utf8');
+  const end = stat.lastIndexOf(')');
+  return { comm: stat.slice(stat.indexOf('(') + 1, end), fields: stat.slice(end + 2).split(' ') };
+}
+
 function readStat(pid: number): Stat | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which may hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const { fields } = statFields(`/proc/${pid}/stat`);
     return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]) };
   } catch {
     return undefined;
@@ -121,9 +129,7 @@ function threadTicks(pids: number[]): ThreadCpu {
     }
     for (const tid of tids) {
       try {
-        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const { comm, fields } = statFields(`/proc/${pid}/task/${tid}/stat`);
         const group: keyof ThreadCpu = tid === String(pid) ? 'forwarding' : comm === 'WorkerThread' ? 'capture' : comm.startsWith('V8') ? 'v8' : 'other';
         out[group] += Number(fields[11]) + Number(fields[12]);
       } catch {

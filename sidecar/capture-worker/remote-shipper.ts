@@ -2,8 +2,9 @@
  * The forwarding thread's view of the shipper that runs in the capture worker
  * (worker-shipper.ts). It is a `Shipper` to the rest of the sidecar:
  *
- * - `offer` / `offerEncoded` (DNS records) post the encoded record to the worker, which counts
- *   it as offered or dropped;
+ * - `offer` / `offerEncoded` (DNS records) gather the encoded records of one event-loop turn
+ *   and post them to the worker packed in one message; the worker counts them as offered or
+ *   dropped;
  * - `stats()` is the worker's latest report (at most ~100 ms old) plus what earlier workers
  *   reported before they died; the hooks the worker's shipper called are replayed into
  *   `metrics` as the reports arrive, so `/metrics` reads as with a shipper on this thread;
@@ -81,6 +82,9 @@ export class RemoteShipper implements Shipper {
   private closing: Promise<ShipperStats> | undefined;
   private readonly closeWaiters = new Map<number, () => void>();
   private nextClose = 1;
+  /** Records offered this turn, posted together at its end. */
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
 
   constructor(settings: SidecarShipperSettings) {
     this.settings = settings;
@@ -180,18 +184,41 @@ export class RemoteShipper implements Shipper {
     return this.offerEncoded(bytes);
   }
 
-  /** Posted to the worker; true means handed over (the worker counts what its shipper took). */
+  /** Handed to the worker at the end of this turn; true means handed over (the worker counts what its shipper took). */
   offerEncoded(record: Uint8Array): boolean {
     if (this.closing !== undefined || this.post === undefined) {
       this.base.offered++;
       this.base.dropped.shutdown++;
       return false;
     }
-    const packed = new ArrayBuffer(4 + record.byteLength);
-    new DataView(packed).setUint32(0, record.byteLength, true);
-    new Uint8Array(packed, 4).set(record);
-    this.post({ kind: 'ship', records: packed }, [packed]);
+    if (this.pending.length === 0) setImmediate(() => this.postPending());
+    this.pending.push(record);
+    this.pendingBytes += 4 + record.byteLength;
     return true;
+  }
+
+  /** The records offered this turn, length-prefixed in one transferred buffer. */
+  private postPending(): void {
+    if (this.pending.length === 0) return;
+    const packed = new ArrayBuffer(this.pendingBytes);
+    const view = new DataView(packed);
+    const bytes = new Uint8Array(packed);
+    let o = 0;
+    for (const record of this.pending) {
+      view.setUint32(o, record.byteLength, true);
+      bytes.set(record, o + 4);
+      o += 4 + record.byteLength;
+    }
+    const count = this.pending.length;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.post === undefined) {
+      // The worker went away for good between the offer and the end of the turn.
+      this.base.offered += count;
+      this.base.dropped.shutdown += count;
+      return;
+    }
+    this.post({ kind: 'ship', records: packed }, [packed]);
   }
 
   stats(): ShipperStats {
@@ -216,6 +243,7 @@ export class RemoteShipper implements Shipper {
   close(options: CloseOptions = {}): Promise<ShipperStats> {
     if (this.closing !== undefined) return this.closing;
     const drainMs = options.drainMs ?? 5000;
+    this.postPending();
     const post = this.post;
     this.closing = new Promise<ShipperStats>((resolve) => {
       if (post === undefined) {
@@ -237,6 +265,7 @@ export class RemoteShipper implements Shipper {
 
   /** The worker is gone for good (hand-off closed): a pending close resolves with what is known. */
   detach(): void {
+    this.postPending();
     this.post = undefined;
     for (const finish of [...this.closeWaiters.values()]) finish();
   }

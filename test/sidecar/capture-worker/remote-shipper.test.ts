@@ -126,7 +126,7 @@ void t.test('a lost worker: its queue and in-flight records counted as worker_fa
   t.same(await remote.close({ drainMs: 10 }), remote.stats(), 'no worker attached: close resolves with what is known');
 });
 
-void t.test('offers: a record the encoder cannot read is refused and counted; a good one is posted packed', async (t) => {
+void t.test('offers: a record the encoder cannot read is refused and counted; good ones are posted packed, one message a turn', async (t) => {
   const remote = remoteWith('off');
   const posted: ToWorker[] = [];
   remote.attach((m) => posted.push(m));
@@ -134,7 +134,14 @@ void t.test('offers: a record the encoder cannot read is refused and counted; a 
   t.match(remote.stats(), { offered: 1, dropped: { rejected: 1 } });
   t.equal(posted.length, 0, 'nothing posted');
   t.ok(remote.offerEncoded(new Uint8Array([7, 8, 9])));
+  t.ok(remote.offerEncoded(new Uint8Array([5])));
+  t.equal(posted.length, 0, 'gathered until the end of the turn');
+  await new Promise((r) => setImmediate(r));
+  t.equal(posted.length, 1, 'one message for the turn');
   const message = posted[0] as Extract<ToWorker, { kind: 'ship' }>;
   t.equal(message.kind, 'ship');
-  t.same([...new Uint8Array(message.records)], [3, 0, 0, 0, 7, 8, 9], 'length-prefixed as the worker packs its own');
+  t.same([...new Uint8Array(message.records)], [3, 0, 0, 0, 7, 8, 9, 1, 0, 0, 0, 5], 'length-prefixed as the worker packs its own');
+  t.ok(remote.offerEncoded(new Uint8Array([1])));
+  remote.detach();
+  t.equal(posted.length, 2, 'a worker going away takes what was offered before it went');
 });
