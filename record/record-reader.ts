@@ -31,6 +31,8 @@ import type {
   EndpointMessage,
   HttpMessageMessage,
   RecordBatchMessage,
+  RejectionMessage,
+  ShipAckMessage,
   SidecarInfoMessage,
   StringListMessage,
   StringMapMessage,
@@ -471,4 +473,42 @@ export function decodeRecordBatch(bytes: Uint8Array): RecordBatchMessage {
     }
   }
   return batch;
+}
+
+function rejection(r: Reader, end: number): RejectionMessage {
+  const to = r.lengthEnd(end);
+  const m: RejectionMessage = { index: 0, reason: '' };
+  while (r.pos < to) {
+    const tag = r.tag(to);
+    switch (tag) {
+      case 0x08: m.index = r.uint32(to); break;
+      case 0x12: m.reason = r.string(to); break;
+      default: r.skip(tag & 7, to);
+    }
+  }
+  return m;
+}
+
+/**
+ * A `ShipAck` (the collector's answer to a batch), read the same way, so the sidecar's shipper
+ * needs neither proto-loader nor protobufjs: `seq` as a decimal string, `error` present iff it
+ * was on the wire.
+ */
+export function decodeShipAck(bytes: Uint8Array): ShipAckMessage {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const r = new Reader(buf);
+  const end = buf.length;
+  const ack: ShipAckMessage = { seq: '0', accepted: 0, rejected: 0, rejections: [] };
+  while (r.pos < end) {
+    const tag = r.tag(end);
+    switch (tag) {
+      case 0x08: ack.seq = r.uint64String(end); break;
+      case 0x10: ack.accepted = r.uint32(end); break;
+      case 0x18: ack.rejected = r.uint32(end); break;
+      case 0x22: ack.rejections.push(rejection(r, end)); break;
+      case 0x2a: ack.error = r.string(end); break;
+      default: r.skip(tag & 7, end);
+    }
+  }
+  return ack;
 }

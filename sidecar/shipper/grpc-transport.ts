@@ -8,7 +8,8 @@
  * connect timeout.
  */
 import * as grpc from '@grpc/grpc-js';
-import { loadCollectorProto, type ShipAckMessage } from '../../record/codec.ts';
+import type { ShipAckMessage } from '../../record/codec.ts';
+import { decodeShipAck } from '../../record/record-reader.ts';
 import { encodeRecordBatch, encodeSidecarInfo } from '../../record/record-writer.ts';
 import type { EncodedBatch, ShipStream, ShipStreamHandlers, ShipTransport } from './transport.ts';
 
@@ -34,20 +35,33 @@ type ShipCall = grpc.ClientDuplexStream<EncodedBatch, ShipAckMessage>;
 type CollectorClient = grpc.Client & { Ship(options?: grpc.CallOptions): ShipCall };
 type CollectorClientConstructor = new (address: string, credentials: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => CollectorClient;
 
+const clientOnly = (): never => {
+  throw new Error('the shipper is a client of Collector.Ship only');
+};
+
+/**
+ * `meshtap.v1.Collector` as the shipper uses it: the one method, with the hand-written writer
+ * framing batches from their encoded records and the hand-written reader decoding acks, so
+ * neither the `.proto` files nor protobufjs are loaded where the shipper runs (the capture
+ * worker). `test/sidecar/shipper/ship-ack.test.ts` checks both against the official `.proto`.
+ */
+export const COLLECTOR_SERVICE: grpc.ServiceDefinition = {
+  Ship: {
+    path: '/meshtap.v1.Collector/Ship',
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: serializeBatch,
+    requestDeserialize: clientOnly,
+    responseSerialize: clientOnly,
+    responseDeserialize: decodeShipAck,
+    originalName: 'Ship',
+  },
+};
+
 let clientConstructor: CollectorClientConstructor | undefined;
 
 function collectorClientConstructor(): CollectorClientConstructor {
-  if (!clientConstructor) {
-    const definition = loadCollectorProto();
-    const service = definition['meshtap.v1.Collector'] as grpc.ServiceDefinition;
-    // Same method, same wire bytes; the batch arrives encoded record by record, so the
-    // serialiser only frames it.
-    const collector = { ...service, Ship: { ...service.Ship, requestSerialize: serializeBatch } };
-    const loaded = grpc.loadPackageDefinition({ ...definition, 'meshtap.v1.Collector': collector }) as unknown as {
-      meshtap: { v1: { Collector: CollectorClientConstructor } };
-    };
-    clientConstructor = loaded.meshtap.v1.Collector;
-  }
+  clientConstructor ??= grpc.makeGenericClientConstructor(COLLECTOR_SERVICE, 'meshtap.v1.Collector') as unknown as CollectorClientConstructor;
   return clientConstructor;
 }
 
