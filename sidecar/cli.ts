@@ -204,7 +204,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       });
       shipper = remoteShipper;
     } else {
-      // Loaded only here: a sidecar that captures never loads gRPC on its forwarding thread.
+      // Loaded only here: a capturing sidecar keeps the shipper's code off its forwarding thread.
       const { createSidecarShipper } = await import('./shipper/sidecar-shipper.ts');
       shipper = createSidecarShipper(shipperSettings, {
         identity: () => mtls?.identity.current(),

@@ -48,7 +48,7 @@ try {
 
 const data = workerData as CaptureWorkerData;
 
-/** Set once the engine exists (the shipper's hooks may call back before). */
+/** The worker's shipper when it ships (started after the engine: its reports ride with the engine's counters). */
 let shipper: WorkerShipper | undefined;
 
 let out: Uint8Array[] = [];
