@@ -27,6 +27,7 @@ import { Worker } from 'node:worker_threads';
 import type { ForwardingFact } from '../capture/connection-facts.ts';
 import type { CloseReason, NsClock } from '../capture/session.ts';
 import type { DirectionStats, SidecarStats } from '../metrics.ts';
+import { createSidecarStats } from '../stats.ts';
 import type { CaptureChannel, ConnectionCapture } from '../proxy/capture-channel.ts';
 import type { ConnectionMeta } from '../proxy/connection.ts';
 import type { CaptureCounters } from './capture-engine.ts';
@@ -215,6 +216,9 @@ class HandOff implements CaptureHandOff {
     workerFailedCuts: 0,
     workerRestarts: 0,
   };
+  /** The current worker's latest counters, and what the workers before it had counted. */
+  private latest: CaptureCounters | undefined;
+  private readonly earlier: CaptureCounters = createSidecarStats();
   /** Captures of the current worker still open, so a failed worker's can be cut. */
   private readonly live = new Set<WorkerCapture>();
 
@@ -435,17 +439,36 @@ class HandOff implements CaptureHandOff {
    * counts what the shipper took: the worker's when it ships, else the forwarding thread's.)
    */
   private mirror(c: CaptureCounters): void {
+    this.latest = c;
     const stats = this.options.stats;
-    stats.records.emitted = c.records.emitted;
-    if (this.options.shipper !== undefined) stats.records.offered = c.records.offered;
-    Object.assign(stats.records.dropped, c.records.dropped);
-    stats.parserErrors.exception = c.parserErrors.exception;
-    stats.parserErrors.parse_error = c.parserErrors.parse_error;
-    // The worker's reasons (a parser's backlog) and this thread's (budgets) are distinct keys.
-    Object.assign(stats.captureOverflow, c.captureOverflow);
-    Object.assign(stats.outbound.connectionsByProtocol, c.outbound.connectionsByProtocol);
-    Object.assign(stats.inbound.connectionsByProtocol, c.inbound.connectionsByProtocol);
-    Object.assign(stats.flowLinks, c.flowLinks);
+    const e = this.earlier;
+    stats.records.emitted = e.records.emitted + c.records.emitted;
+    if (this.options.shipper !== undefined) stats.records.offered = e.records.offered + c.records.offered;
+    addCounts(stats.records.dropped, e.records.dropped, c.records.dropped);
+    stats.parserErrors.exception = e.parserErrors.exception + c.parserErrors.exception;
+    stats.parserErrors.parse_error = e.parserErrors.parse_error + c.parserErrors.parse_error;
+    // The worker's reasons (a parser's backlog) and this thread's (worker_failed) are distinct keys.
+    addCounts(stats.captureOverflow, e.captureOverflow, c.captureOverflow);
+    addCounts(stats.outbound.connectionsByProtocol, e.outbound.connectionsByProtocol, c.outbound.connectionsByProtocol);
+    addCounts(stats.inbound.connectionsByProtocol, e.inbound.connectionsByProtocol, c.inbound.connectionsByProtocol);
+    addCounts(stats.flowLinks, e.flowLinks, c.flowLinks);
+  }
+
+  /** A worker ended: its last counts join the earlier workers', so the metrics never go back. */
+  private foldLatest(): void {
+    const c = this.latest;
+    this.latest = undefined;
+    if (c === undefined) return;
+    const e = this.earlier;
+    e.records.emitted += c.records.emitted;
+    e.records.offered += c.records.offered;
+    addCounts(e.records.dropped, e.records.dropped, c.records.dropped);
+    e.parserErrors.exception += c.parserErrors.exception;
+    e.parserErrors.parse_error += c.parserErrors.parse_error;
+    addCounts(e.captureOverflow, e.captureOverflow, c.captureOverflow);
+    addCounts(e.outbound.connectionsByProtocol, e.outbound.connectionsByProtocol, c.outbound.connectionsByProtocol);
+    addCounts(e.inbound.connectionsByProtocol, e.inbound.connectionsByProtocol, c.inbound.connectionsByProtocol);
+    addCounts(e.flowLinks, e.flowLinks, c.flowLinks);
   }
 
   private exited(generation: number, code: number): void {
@@ -457,6 +480,7 @@ class HandOff implements CaptureHandOff {
     this.options.stats.captureOverflow.worker_failed = this.counts.workerFailedCuts;
     for (const capture of this.live) capture.cut = true;
     this.live.clear();
+    this.foldLatest();
     this.options.shipper?.workerLost();
     // The lost batches' bytes are no longer held anywhere.
     this.posted.clear();
@@ -521,6 +545,12 @@ class HandOff implements CaptureHandOff {
       // the log must not break capture
     }
   }
+}
+
+/** `into[k] = a[k] + b[k]` for every key of either (`into` may be `a`). */
+function addCounts(into: Record<string, number>, a: Record<string, number>, b: Record<string, number>): void {
+  for (const k of Object.keys(b)) into[k] = (a[k] ?? 0) + b[k];
+  if (into !== a) for (const k of Object.keys(a)) if (!(k in b)) into[k] = a[k];
 }
 
 export function createCaptureHandOff(options: CaptureHandOffOptions): CaptureHandOff {

@@ -172,6 +172,10 @@ void t.test('a worker that dies is replaced; its captures are counted as cut and
   // A connection open in the worker when it dies.
   const open = await post(h, '/before', Buffer.from('a'));
   t.equal(open.status, 200);
+  await new Promise((r) => setTimeout(r, 100));
+  t.ok(await h.handOff.flush(5000));
+  const emittedBefore = h.stats.records.emitted;
+  t.ok(emittedBefore >= 1, 'the first worker made the record');
   const internals = h.handOff as unknown as { worker: { terminate(): Promise<number> } };
   await internals.worker.terminate();
   await new Promise((r) => setTimeout(r, 300));
@@ -191,6 +195,8 @@ void t.test('a worker that dies is replaced; its captures are counted as cut and
   await new Promise((r) => setTimeout(r, 100));
   t.ok(await h.handOff.flush(5000));
   t.ok(h.records.some((r) => r.path === '/after'), 'the new worker captures');
+  t.equal(h.stats.records.emitted, emittedBefore + 1, 'the counts carry over the restart, never going back');
+  t.equal(h.stats.outbound.connectionsByProtocol.http, 2, 'connections by protocol too');
   fresh.destroy();
 });
 
