@@ -208,7 +208,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       const { createSidecarShipper } = await import('./shipper/sidecar-shipper.ts');
       shipper = createSidecarShipper(shipperSettings, {
         identity: () => mtls?.identity.current(),
-        firstIdentity: mtls && config.collectorTls.mode === 'auto' ? () => mtls.identity.waitForFirst(config.mtls.caTimeoutSeconds * 1000) : undefined,
+        firstIdentity: mtls ? () => mtls.identity.waitForFirst(config.mtls.caTimeoutSeconds * 1000) : undefined,
         metrics: shipperMetrics.metrics,
         log: (level, message, fields) => log[level](fields, message),
       });

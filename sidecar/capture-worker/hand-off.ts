@@ -50,6 +50,7 @@ import { captureWorkerUrl } from './worker-url.ts';
 import type { CaptureWorkerData, FromWorker, ToWorker } from './messages.ts';
 import type { LogLevel } from '../../lib/log.ts';
 import type { RemoteShipper } from './remote-shipper.ts';
+import { unpackRecords } from './packed-records.ts';
 
 /**
  * The worker's V8 heap: a small young generation (its garbage is short-lived parse state and
@@ -419,56 +420,23 @@ class HandOff implements CaptureHandOff {
   }
 
   private deliver(packed: ArrayBuffer): void {
-    const view = new DataView(packed);
-    const records: Uint8Array[] = [];
-    let o = 0;
-    while (o + 4 <= packed.byteLength) {
-      const n = view.getUint32(o, true);
-      records.push(new Uint8Array(packed, o + 4, n));
-      o += 4 + n;
-    }
     try {
-      this.options.onRecords?.(records);
+      this.options.onRecords?.(unpackRecords(packed));
     } catch (err) {
       this.log('error', 'records could not be handed to the shipper', { error: (err as Error).message });
     }
   }
 
-  /**
-   * The worker owns these counters; the sidecar's metrics read the latest copy. (`offered`
-   * counts what the shipper took: the worker's when it ships, else the forwarding thread's.)
-   */
+  /** The worker owns these counters; the sidecar's metrics read its latest copy plus the earlier workers'. */
   private mirror(c: CaptureCounters): void {
     this.latest = c;
-    const stats = this.options.stats;
-    const e = this.earlier;
-    stats.records.emitted = e.records.emitted + c.records.emitted;
-    if (this.options.shipper !== undefined) stats.records.offered = e.records.offered + c.records.offered;
-    addCounts(stats.records.dropped, e.records.dropped, c.records.dropped);
-    stats.parserErrors.exception = e.parserErrors.exception + c.parserErrors.exception;
-    stats.parserErrors.parse_error = e.parserErrors.parse_error + c.parserErrors.parse_error;
-    // The worker's reasons (a parser's backlog) and this thread's (worker_failed) are distinct keys.
-    addCounts(stats.captureOverflow, e.captureOverflow, c.captureOverflow);
-    addCounts(stats.outbound.connectionsByProtocol, e.outbound.connectionsByProtocol, c.outbound.connectionsByProtocol);
-    addCounts(stats.inbound.connectionsByProtocol, e.inbound.connectionsByProtocol, c.inbound.connectionsByProtocol);
-    addCounts(stats.flowLinks, e.flowLinks, c.flowLinks);
+    addCaptureCounts(this.options.stats, this.earlier, c, this.options.shipper !== undefined);
   }
 
   /** A worker ended: its last counts join the earlier workers', so the metrics never go back. */
   private foldLatest(): void {
-    const c = this.latest;
+    if (this.latest !== undefined) addCaptureCounts(this.earlier, this.earlier, this.latest, true);
     this.latest = undefined;
-    if (c === undefined) return;
-    const e = this.earlier;
-    e.records.emitted += c.records.emitted;
-    e.records.offered += c.records.offered;
-    addCounts(e.records.dropped, e.records.dropped, c.records.dropped);
-    e.parserErrors.exception += c.parserErrors.exception;
-    e.parserErrors.parse_error += c.parserErrors.parse_error;
-    addCounts(e.captureOverflow, e.captureOverflow, c.captureOverflow);
-    addCounts(e.outbound.connectionsByProtocol, e.outbound.connectionsByProtocol, c.outbound.connectionsByProtocol);
-    addCounts(e.inbound.connectionsByProtocol, e.inbound.connectionsByProtocol, c.inbound.connectionsByProtocol);
-    addCounts(e.flowLinks, e.flowLinks, c.flowLinks);
   }
 
   private exited(generation: number, code: number): void {
@@ -551,6 +519,24 @@ class HandOff implements CaptureHandOff {
 function addCounts(into: Record<string, number>, a: Record<string, number>, b: Record<string, number>): void {
   for (const k of Object.keys(b)) into[k] = (a[k] ?? 0) + b[k];
   if (into !== a) for (const k of Object.keys(a)) if (!(k in b)) into[k] = a[k];
+}
+
+/**
+ * The counts the worker owns, `a + b` into `into` (`into` may be `a`); other fields of `into`
+ * are left alone. `offered` is the worker's only when it ships; else the forwarding thread
+ * counts what its shipper took. The worker's overflow reasons (a parser's backlog) and the
+ * forwarding thread's (`worker_failed`) are distinct keys.
+ */
+function addCaptureCounts(into: CaptureCounters, a: CaptureCounters, b: CaptureCounters, offered: boolean): void {
+  into.records.emitted = a.records.emitted + b.records.emitted;
+  if (offered) into.records.offered = a.records.offered + b.records.offered;
+  addCounts(into.records.dropped, a.records.dropped, b.records.dropped);
+  into.parserErrors.exception = a.parserErrors.exception + b.parserErrors.exception;
+  into.parserErrors.parse_error = a.parserErrors.parse_error + b.parserErrors.parse_error;
+  addCounts(into.captureOverflow, a.captureOverflow, b.captureOverflow);
+  addCounts(into.outbound.connectionsByProtocol, a.outbound.connectionsByProtocol, b.outbound.connectionsByProtocol);
+  addCounts(into.inbound.connectionsByProtocol, a.inbound.connectionsByProtocol, b.inbound.connectionsByProtocol);
+  addCounts(into.flowLinks, a.flowLinks, b.flowLinks);
 }
 
 export function createCaptureHandOff(options: CaptureHandOffOptions): CaptureHandOff {

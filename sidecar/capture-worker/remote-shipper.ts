@@ -24,6 +24,7 @@ import { DROP_REASONS, type DropReason, type ShipperMetrics, type ShipperStats }
 import type { CloseOptions, Shipper } from '../shipper/shipper.ts';
 import type { SidecarShipperSettings } from '../shipper/sidecar-shipper.ts';
 import type { IdentityUpdate, ShipperReport, ToWorker, WorkerShipperStart } from './messages.ts';
+import { packRecords } from './packed-records.ts';
 
 /** The workload identity as the forwarding thread holds it (sidecar/identity/workload-identity.ts). */
 export interface IdentitySource {
@@ -199,25 +200,18 @@ export class RemoteShipper implements Shipper {
 
   /** The records offered this turn, length-prefixed in one transferred buffer. */
   private postPending(): void {
-    if (this.pending.length === 0) return;
-    const packed = new ArrayBuffer(this.pendingBytes);
-    const view = new DataView(packed);
-    const bytes = new Uint8Array(packed);
-    let o = 0;
-    for (const record of this.pending) {
-      view.setUint32(o, record.byteLength, true);
-      bytes.set(record, o + 4);
-      o += 4 + record.byteLength;
-    }
-    const count = this.pending.length;
+    const records = this.pending;
+    if (records.length === 0) return;
+    const bytes = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
     if (this.post === undefined) {
       // The worker went away for good between the offer and the end of the turn.
-      this.base.offered += count;
-      this.base.dropped.shutdown += count;
+      this.base.offered += records.length;
+      this.base.dropped.shutdown += records.length;
       return;
     }
+    const packed = packRecords(records, bytes);
     this.post({ kind: 'ship', records: packed }, [packed]);
   }
 

@@ -21,6 +21,7 @@ import { createRecordMasker } from '../proxy/masking.ts';
 import { CaptureEngine } from './capture-engine.ts';
 import type { CaptureWorkerData, FromWorker, ToWorker } from './messages.ts';
 import { readOps } from './ops.ts';
+import { packRecords, unpackRecords } from './packed-records.ts';
 import { startWorkerShipper, type WorkerShipper } from './worker-shipper.ts';
 
 const COUNTERS_EVERY_MS = 100;
@@ -121,16 +122,12 @@ if (data.shipper !== undefined) {
   });
 }
 
-/** Records encoded elsewhere (DNS), packed as `takeRecords` packs, to this thread's shipper. */
+/** Records encoded elsewhere (DNS) for this thread's shipper. */
 function ship(packed: ArrayBuffer): void {
-  const view = new DataView(packed);
-  for (let o = 0; o + 4 <= packed.byteLength; ) {
-    const n = view.getUint32(o, true);
-    const record = new Uint8Array(packed, o + 4, n);
-    o += 4 + n;
+  for (const record of unpackRecords(packed)) {
     if (shipper === undefined) {
       out.push(record);
-      outBytes += 4 + n;
+      outBytes += 4 + record.byteLength;
     } else if (shipper.offerEncoded(record)) {
       engine.counters.records.offered++;
     }
@@ -141,15 +138,7 @@ function ship(packed: ArrayBuffer): void {
 /** The records completed since the last call, length-prefixed in one buffer. */
 function takeRecords(): ArrayBuffer | undefined {
   if (out.length === 0) return undefined;
-  const packed = new ArrayBuffer(outBytes);
-  const bytes = new Uint8Array(packed);
-  const view = new DataView(packed);
-  let o = 0;
-  for (const record of out) {
-    view.setUint32(o, record.byteLength, true);
-    bytes.set(record, o + 4);
-    o += 4 + record.byteLength;
-  }
+  const packed = packRecords(out, outBytes);
   out = [];
   outBytes = 0;
   return packed;

@@ -111,6 +111,29 @@ function post(h: Harness, path: string, body: Buffer): Promise<{ status: number;
   });
 }
 
+/** A GET on a connection of its own (the harness's agent may hold a connection the dead worker was capturing). */
+async function getOnNewConnection(h: Harness, path: string): Promise<number> {
+  const fresh = new Agent({ keepAlive: false });
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: h.port, path, method: 'GET', agent: fresh }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  } finally {
+    fresh.destroy();
+  }
+}
+
+/** Ends the current worker thread as a crash would. */
+async function killWorker(h: Harness): Promise<void> {
+  const internals = h.handOff as unknown as { worker: { terminate(): Promise<number> } };
+  await internals.worker.terminate();
+}
+
 void t.test('records come back from the worker encoded, masked and complete', async (t) => {
   const h = await start(t);
   const body = Buffer.from('{"user":"ann","password":"hunter2"}');
@@ -176,28 +199,17 @@ void t.test('a worker that dies is replaced; its captures are counted as cut and
   t.ok(await h.handOff.flush(5000));
   const emittedBefore = h.stats.records.emitted;
   t.ok(emittedBefore >= 1, 'the first worker made the record');
-  const internals = h.handOff as unknown as { worker: { terminate(): Promise<number> } };
-  await internals.worker.terminate();
+  await killWorker(h);
   await new Promise((r) => setTimeout(r, 300));
   t.equal(h.handOff.stats().workerRestarts, 1, 'a new worker');
   t.ok((h.stats.captureOverflow.worker_failed ?? 0) >= 1, 'the open capture counted as cut');
   h.agent.destroy();
-  const fresh = new Agent({ keepAlive: false });
-  const after = await new Promise<number>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: h.port, path: '/after', method: 'GET', agent: fresh }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-  t.equal(after, 200, 'forwarding never stopped');
+  t.equal(await getOnNewConnection(h, '/after'), 200, 'forwarding never stopped');
   await new Promise((r) => setTimeout(r, 100));
   t.ok(await h.handOff.flush(5000));
   t.ok(h.records.some((r) => r.path === '/after'), 'the new worker captures');
   t.equal(h.stats.records.emitted, emittedBefore + 1, 'the counts carry over the restart, never going back');
   t.equal(h.stats.outbound.connectionsByProtocol.http, 2, 'connections by protocol too');
-  fresh.destroy();
 });
 
 void t.test('100 000 pipelined requests with no responses: forwarded whole, the backlog cut at its bound and counted, memory bounded', async (t) => {
@@ -328,24 +340,13 @@ void t.test('a worker that dies with records queued counts them as worker_failed
   h.agent.destroy();
   await waitFor('five records queued in the worker', () => remote.stats().queueRecords === 5);
   t.equal(remote.stats().connected, false);
-  const internals = h.handOff as unknown as { worker: { terminate(): Promise<number> } };
-  await internals.worker.terminate();
+  await killWorker(h);
   await waitFor('a new worker', () => h.handOff.stats().workerRestarts === 1);
   t.match(remote.stats(), { offered: 5, queueRecords: 0, dropped: { worker_failed: 5 }, droppedTotal: 5 }, 'the lost queue counted, totals kept');
 
   const collector = await startTestCollector({ grpcPort: port });
   t.teardown(() => collector.close({ force: true }));
-  const fresh = new Agent({ keepAlive: false });
-  t.teardown(() => fresh.destroy());
-  const status = await new Promise<number>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: h.port, path: '/after', method: 'GET', agent: fresh }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-  t.equal(status, 200);
+  t.equal(await getOnNewConnection(h, '/after'), 200);
   await waitFor('the new worker ships', () => remote.stats().shipped === 1);
   const stored = await collector.store.list({ limit: 10 });
   t.same(stored.map((r) => r.path), ['/after'], 'the record captured after the restart reached the collector');
