@@ -144,15 +144,17 @@ void t.test('glibc and Node resolve through the sidecar', async (t) => {
 
 void t.test('IPv6: DNS to an IPv6 resolver address is redirected to the listener on ::1', async (t) => {
   // An IPv6 address for the pod; the query needs a route, not a server: the redirect answers it.
-  const v6 = `fd00:${lab.net.subnetBase.split('.').slice(1).join(':')}::`;
-  await execInNetns(lab.client.netns, 'ip', ['-6', 'addr', 'add', `${v6}2/64`, 'dev', 'eth0', 'nodad']);
+  // Written as the kernel reports it (compressed), or a zero group (subnet 10.a.0) would never match.
+  const podV6 = new URL(`http://[fd00:${lab.net.subnetBase.split('.').slice(1).join(':')}::2]`).hostname.slice(1, -1);
+  const v6 = podV6.slice(0, -1);
+  await execInNetns(lab.client.netns, 'ip', ['-6', 'addr', 'add', `${podV6}/64`, 'dev', 'eth0', 'nodad']);
   const { stdout: nat6 } = await execInNetns(lab.client.netns, 'ip6tables-save', ['-t', 'nat']);
   t.match(nat6, /-A MESHTAP_DNS6 -p udp .* -j REDIRECT --to-ports 15053/, 'the IPv6 DNS rules are in place');
   const udp = await app('dig', ['-6', '+short', '+tries=1', `@${v6}53`, 'one.test']);
   t.equal(udp.stdout.trim(), '10.5.5.5', 'dig over IPv6 UDP gets the answer');
   const tcp = await app('dig', ['-6', '+tcp', '+short', '+tries=1', `@${v6}53`, 'mx.test', 'MX']);
   t.equal(tcp.stdout.trim(), '10 mail.test.', 'and over IPv6 TCP');
-  const calls = await waitForDns('IPv6 records', (c) => c.src.ip === `${v6}2`, 2);
+  const calls = await waitForDns('IPv6 records', (c) => c.src.ip === podV6, 2);
   t.same(calls.map((c) => [c.path, body(c, 'request').transport]).sort(), [['mx.test', 'tcp'], ['one.test', 'udp']]);
   t.same([calls[0].dst.ip, calls[0].dst.port], [resolverPod!.ip, 53], 'answered by the pod\'s resolver');
 });
