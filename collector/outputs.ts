@@ -11,7 +11,7 @@
  * appearing that much later. A hop whose partner arrives after the hold is exported under the
  * old id: the collector's own store and API are rewritten, the exported span is not. The held
  * records are bounded (`MAX_HELD_RECORDS`): beyond it the oldest leave early (counted), never
- * dropped; closing exports what is held.
+ * dropped; closing exports what is held. With neither output on, nothing is held.
  */
 import { Gauge, type Registry } from 'prom-client';
 import type { CallRecord } from '../record/record.ts';
@@ -98,6 +98,9 @@ export function openOutputs(env: NodeJS.ProcessEnv, deps: OutputsDeps): Outputs 
 
   return {
     export(records) {
+      // With no output on, holding would only keep every stored record (and its JSON text)
+      // alive for the hold: a collector at 20 k records/s held ~40 000 for nothing.
+      if (!spans.enabled && loki === undefined) return;
       if (holdMs <= 0) {
         send(records);
         return;

@@ -1,6 +1,7 @@
 /** The export hold: spans leave after the hold with their trace id resolved through the trace links. */
 import t from 'tap';
 import { InMemorySpanExporter, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { Registry } from 'prom-client';
 import { openOutputs } from '../../collector/outputs.ts';
 import { createSpanExporterPipeline } from '../../collector/otel/exporter.ts';
 import { createTraceLinks } from '../../collector/trace-links.ts';
@@ -83,4 +84,22 @@ void t.test('MESHTAP_COLLECTOR_EXPORT_HOLD_MS: default, 0, and bad values named'
   for (const bad of ['-1', '1.5', 'soon', '60001']) {
     t.throws(() => resolveCollectorConfig({}, { MESHTAP_COLLECTOR_EXPORT_HOLD_MS: bad }), /MESHTAP_COLLECTOR_EXPORT_HOLD_MS/, bad);
   }
+});
+
+void t.test('with no output on, nothing is held (stored records are not kept alive for the hold)', async (t) => {
+  const held = async (registry: Registry): Promise<number> => {
+    const metric = await registry.getSingleMetric('meshtap_collector_export_hold_records')!.get();
+    return metric.values.find((v) => v.labels.state === 'held')!.value;
+  };
+  const off = new Registry();
+  const none = openOutputs({}, { log: silentLogger, registry: off, holdMs: 60_000 });
+  none.export([record(), record()]);
+  t.equal(await held(off), 0, 'no output: nothing held');
+  await none.close(0);
+  const on = new Registry();
+  const spans = createSpanExporterPipeline(ENV, { exporter: new InMemorySpanExporter() });
+  const some = openOutputs({}, { log: silentLogger, registry: on, spans, holdMs: 60_000 });
+  some.export([record(), record()]);
+  t.equal(await held(on), 2, 'spans on: both held');
+  await some.close(0);
 });
