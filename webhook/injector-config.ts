@@ -48,9 +48,15 @@ const schema = z
     tokenAudience: z.string().min(1).default('meshtap-ca'),
     // The API server refuses projected tokens that live less than 10 minutes.
     tokenExpirationSeconds: z.number().int().min(600).max(2 ** 32 - 1).default(3600),
+    // Memory: the request is what a sidecar holds under steady load (about 100–125 MiB RSS in
+    // `npm run bench`, idle ~100); the limit sits above what its own bounds let it reach (two V8
+    // heaps capped at 128 + 96 MiB, a 16 MiB capture hand-off, a 16 MiB shipper queue, the node
+    // binary's pages). At 256 MiB the bench's saturating stress phases (64 KiB bodies, 256
+    // connections, pipelining) measured 230–267 MiB: an OOM kill, and every connection of the pod
+    // with it, where the sidecar's own bounds would only have cut and counted captures.
     sidecarResources: resources.default({
-      requests: { cpu: '50m', memory: '64Mi' },
-      limits: { cpu: '1', memory: '256Mi' },
+      requests: { cpu: '50m', memory: '128Mi' },
+      limits: { cpu: '1', memory: '512Mi' },
     }),
     // The init container is a short Node process running iptables-restore.
     initResources: resources.default({

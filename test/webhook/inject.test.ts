@@ -64,7 +64,7 @@ void t.test('config: defaults, frozen', async (t) => {
   t.equal(config.trustBundleConfigMap, 'meshtap-trust-bundle');
   t.equal(config.tokenAudience, 'meshtap-ca');
   t.equal(config.tokenExpirationSeconds, 3600);
-  t.same(config.sidecarResources, { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } });
+  t.same(config.sidecarResources, { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } });
   t.ok(Object.isFrozen(config) && Object.isFrozen(config.sidecarResources.requests), 'deeply frozen');
   t.equal(resolveInjectorConfig({ adminPort: 9999 }).adminPort, 9999);
 });
