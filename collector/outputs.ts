@@ -10,8 +10,10 @@
  * they got), so a short wait buys one trace per flow at the price of spans and Loki entries
  * appearing that much later. A hop whose partner arrives after the hold is exported under the
  * old id: the collector's own store and API are rewritten, the exported span is not. The held
- * records are bounded (`MAX_HELD_RECORDS`): beyond it the oldest leave early (counted), never
- * dropped; closing exports what is held. With neither output on, nothing is held.
+ * records are bounded in number (`MAX_HELD_RECORDS`) and in the memory they keep alive
+ * (`MAX_HELD_BYTES`, estimated from their bodies: a record of 64 KiB bodies holds far more than
+ * one of 1 KiB): beyond either the oldest leave early (counted), never dropped; closing exports
+ * what is held. With neither output on, nothing is held.
  */
 import { Gauge, type Registry } from 'prom-client';
 import type { CallRecord } from '../record/record.ts';
@@ -43,10 +45,27 @@ export interface OutputsDeps {
 
 /** Most records held at once (a few seconds of a busy collector); beyond it the oldest leave early. */
 export const MAX_HELD_RECORDS = 100_000;
+/**
+ * Most memory the held records may keep alive (estimated, `heldBytes`): within the bundled
+ * collector's 1 GiB limit with the store, the queues and the heap's slack beside it. At 1 KiB
+ * bodies that is about 30 000 records, a 2 s hold at 15 000 records/s.
+ */
+export const MAX_HELD_BYTES = 256 * 1024 * 1024;
+
+/**
+ * What a stored record keeps alive while held, roughly: its bodies twice (the bytes, and the
+ * JSON text the store built, which holds them again) and about 4 KiB of everything else
+ * (headers, endpoints, the rest of the text). Measured in a heap snapshot: 8.5 KiB per record
+ * of two 1 KiB bodies; this estimates 8 KiB.
+ */
+export function heldBytes(record: CallRecord): number {
+  return 4096 + 2 * ((record.request?.body.byteLength ?? 0) + (record.response?.body.byteLength ?? 0));
+}
 
 interface HeldBatch {
   due: number;
   records: readonly CallRecord[];
+  bytes: number;
 }
 
 export function openOutputs(env: NodeJS.ProcessEnv, deps: OutputsDeps): Outputs {
@@ -61,7 +80,7 @@ export function openOutputs(env: NodeJS.ProcessEnv, deps: OutputsDeps): Outputs 
   const now = deps.now ?? Date.now;
   const resolveTrace = deps.resolveTrace;
   const held: HeldBatch[] = [];
-  const hold = { records: 0, leftEarly: 0 };
+  const hold = { records: 0, bytes: 0, leftEarly: 0 };
   let timer: NodeJS.Timeout | undefined;
   if (deps.registry) registerOutputMetrics(deps.registry, spans, loki, hold);
 
@@ -83,6 +102,7 @@ export function openOutputs(env: NodeJS.ProcessEnv, deps: OutputsDeps): Outputs 
     while (held.length > 0 && (all || held[0].due <= t)) {
       const batch = held.shift()!;
       hold.records -= batch.records.length;
+      hold.bytes -= batch.bytes;
       send(batch.records);
     }
   };
@@ -105,11 +125,15 @@ export function openOutputs(env: NodeJS.ProcessEnv, deps: OutputsDeps): Outputs 
         send(records);
         return;
       }
-      held.push({ due: now() + holdMs, records });
+      let bytes = 0;
+      for (const r of records) bytes += heldBytes(r);
+      held.push({ due: now() + holdMs, records, bytes });
       hold.records += records.length;
-      while (hold.records > MAX_HELD_RECORDS && held.length > 1) {
+      hold.bytes += bytes;
+      while ((hold.records > MAX_HELD_RECORDS || hold.bytes > MAX_HELD_BYTES) && held.length > 1) {
         const batch = held.shift()!;
         hold.records -= batch.records.length;
+        hold.bytes -= batch.bytes;
         hold.leftEarly += batch.records.length;
         send(batch.records);
       }
@@ -131,7 +155,7 @@ export function openOutputs(env: NodeJS.ProcessEnv, deps: OutputsDeps): Outputs 
   };
 }
 
-function registerOutputMetrics(registry: Registry, spans: SpanExporterPipeline, loki: LokiPusher | undefined, hold: { records: number; leftEarly: number }): void {
+function registerOutputMetrics(registry: Registry, spans: SpanExporterPipeline, loki: LokiPusher | undefined, hold: { records: number; bytes: number; leftEarly: number }): void {
   const registers = [registry];
   new Gauge({
     name: 'meshtap_collector_export_hold_records',
@@ -141,6 +165,14 @@ function registerOutputMetrics(registry: Registry, spans: SpanExporterPipeline, 
     collect() {
       this.set({ state: 'held' }, hold.records);
       this.set({ state: 'left_early' }, hold.leftEarly);
+    },
+  });
+  new Gauge({
+    name: 'meshtap_collector_export_hold_bytes',
+    help: 'Memory the records waiting out the export hold keep alive, estimated from their bodies (bounded at 256 MiB).',
+    registers,
+    collect() {
+      this.set(hold.bytes);
     },
   });
   new Gauge({

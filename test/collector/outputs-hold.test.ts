@@ -2,7 +2,7 @@
 import t from 'tap';
 import { InMemorySpanExporter, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { Registry } from 'prom-client';
-import { openOutputs } from '../../collector/outputs.ts';
+import { MAX_HELD_BYTES, heldBytes, openOutputs } from '../../collector/outputs.ts';
 import { createSpanExporterPipeline } from '../../collector/otel/exporter.ts';
 import { createTraceLinks } from '../../collector/trace-links.ts';
 import { resolveCollectorConfig } from '../../collector/config.ts';
@@ -102,4 +102,39 @@ void t.test('with no output on, nothing is held (stored records are not kept ali
   some.export([record(), record()]);
   t.equal(await held(on), 2, 'spans on: both held');
   await some.close(0);
+});
+
+void t.test('the hold is bounded by the memory its records keep alive: big bodies leave early, counted, and are still exported', async (t) => {
+  const gauge = async (registry: Registry, name: string, state?: string): Promise<number> => {
+    const metric = await registry.getSingleMetric(name)!.get();
+    return metric.values.find((v) => state === undefined || v.labels.state === state)!.value;
+  };
+  const withBodies = (bytes: number) => {
+    const body = new Uint8Array(bytes);
+    const r = record();
+    r.request = { headers: {}, body, body_size: bytes, truncated: false };
+    r.response = { headers: {}, body, body_size: bytes, truncated: false };
+    return r;
+  };
+  t.equal(heldBytes(withBodies(1024)), 4096 + 4096, 'the estimate: bodies twice, plus 4 KiB');
+  const registry = new Registry();
+  let exported = 0;
+  const spans = createSpanExporterPipeline(ENV, { exporter: { export: (batch, done) => ((exported += batch.length), done({ code: 0 })), shutdown: async () => {} } });
+  const outputs = openOutputs({}, { log: silentLogger, registry, spans, holdMs: 60_000 });
+  const big = withBodies(64 * 1024);
+  const perRecord = heldBytes(big);
+  const fits = Math.floor(MAX_HELD_BYTES / perRecord);
+  for (let i = 0; i < fits + 50; i++) outputs.export([big]);
+  t.equal(await gauge(registry, 'meshtap_collector_export_hold_records', 'held'), fits, 'as many as fit are held');
+  t.equal(await gauge(registry, 'meshtap_collector_export_hold_records', 'left_early'), 50, 'the oldest left early, counted');
+  t.ok((await gauge(registry, 'meshtap_collector_export_hold_bytes')) <= MAX_HELD_BYTES);
+  await spans.flush();
+  t.equal(exported, 50, 'and were exported, not dropped');
+  // Small records: the same count fits many times over.
+  const small = new Registry();
+  const smallOutputs = openOutputs({}, { log: silentLogger, registry: small, spans: createSpanExporterPipeline(ENV, { exporter: new InMemorySpanExporter() }), holdMs: 60_000 });
+  for (let i = 0; i < fits + 50; i++) smallOutputs.export([withBodies(1024)]);
+  t.equal(await gauge(small, 'meshtap_collector_export_hold_records', 'left_early'), 0, '1 KiB bodies: nothing leaves early');
+  await outputs.close(0);
+  await smallOutputs.close(0);
 });
