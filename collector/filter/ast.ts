@@ -1,7 +1,7 @@
 /**
  * The filter's syntax tree as @bufbuild/cel parses it, and the one walker over it: the type
- * checker, the body-reading analysis, the cost estimate and the SQL pushdown all visit
- * expressions through `walk` or read them with these types.
+ * checker, the body-reading analysis and the node count (cost.ts) visit expressions through
+ * `walk`; the cost estimate and the SQL pushdown read them with these types.
  */
 import type { parse } from '@bufbuild/cel';
 
@@ -15,12 +15,15 @@ export type CelConstant = KindValue<'constExpr'>;
 /** Deeper nesting than this is refused: it keeps every recursive walk far from the stack limit. */
 export const MAX_FILTER_DEPTH = 100;
 
-/** Visits an expression and every sub-expression, iteratively (no recursion limit to hit). */
-export function walk(root: CelExpr, visit: (e: CelExpr) => void): void {
+/**
+ * Visits an expression and every sub-expression, iteratively (no recursion limit to hit);
+ * `visit` returning false ends the walk there.
+ */
+export function walk(root: CelExpr, visit: (e: CelExpr) => boolean | void): void {
   const stack: CelExpr[] = [root];
   while (stack.length > 0) {
     const e = stack.pop() as CelExpr;
-    visit(e);
+    if (visit(e) === false) return;
     const kind = e.exprKind;
     switch (kind.case) {
       case 'selectExpr':

@@ -7,48 +7,16 @@
  * before it runs. Real records can be bigger than the hints, so the run-time budget
  * (`budget.ts`, `guarded-funcs.ts`) still guards every evaluation.
  */
-import type { parse } from '@bufbuild/cel';
+import { walk, type CelExpr, type ParsedFilter } from './ast.ts';
 import { COL_ERR_FILTER_COST, COL_ERR_FILTER_REGEX_SIZE, COL_ERR_FILTER_TOO_COMPLEX, buildFilterError, type FilterError, type FilterErrorCode } from './errors.ts';
 import { SIZE_HINTS, type FilterLimits } from './limits.ts';
 import { RegexTooLarge } from './regex-cache.ts';
 
-type ParsedFilter = ReturnType<typeof parse>;
-type CelExpr = ParsedFilter['expr'];
 
 /** Counts nodes iteratively (the expression may be nested too deep to recurse), stopping past `max`. */
 export function countNodes(root: CelExpr, max: number): number {
-  const stack: CelExpr[] = [root];
   let n = 0;
-  while (stack.length > 0 && n <= max) {
-    const e = stack.pop() as CelExpr;
-    n++;
-    const kind = e.exprKind;
-    switch (kind.case) {
-      case 'selectExpr':
-        if (kind.value.operand !== undefined) stack.push(kind.value.operand);
-        break;
-      case 'callExpr':
-        if (kind.value.target !== undefined) stack.push(kind.value.target);
-        stack.push(...kind.value.args);
-        break;
-      case 'listExpr':
-        stack.push(...kind.value.elements);
-        break;
-      case 'structExpr':
-        for (const entry of kind.value.entries) {
-          if (entry.keyKind.case === 'mapKey') stack.push(entry.keyKind.value);
-          if (entry.value !== undefined) stack.push(entry.value);
-        }
-        break;
-      case 'comprehensionExpr':
-        for (const part of [kind.value.iterRange, kind.value.accuInit, kind.value.loopCondition, kind.value.loopStep, kind.value.result]) {
-          if (part !== undefined) stack.push(part);
-        }
-        break;
-      default:
-        break;
-    }
-  }
+  walk(root, () => ++n <= max);
   return n;
 }
 

@@ -3,6 +3,7 @@ import t from 'tap';
 import { compileFilter, isCompiledFilter, type CompiledFilter } from '../../../collector/filter/compile.ts';
 import { COL_ERR_FILTER_BUDGET, COL_ERR_FILTER_COST, COL_ERR_FILTER_REGEX_SIZE, COL_ERR_FILTER_TOO_COMPLEX, isFilterError } from '../../../collector/filter/errors.ts';
 import { DEFAULT_FILTER_LIMITS } from '../../../collector/filter/limits.ts';
+import { countNodes } from '../../../collector/filter/cost.ts';
 import { buildSqlPushdown } from '../../../collector/filter/pushdown.ts';
 import { parse } from '@bufbuild/cel';
 import { isMeshtapError } from '../../../lib/errors.ts';
@@ -148,4 +149,11 @@ void t.test('pushdown translates only what compileFilter accepts', async (t) => 
   t.same(buildSqlPushdown({ ast: big.expr }), { where: '1', params: [], residual: true }, 'over the node limit: nothing pushed');
   const small = buildSqlPushdown(compiled(t, 'status_code == 1 || status_code == 2'));
   t.equal(small.residual, false);
+});
+
+void t.test('countNodes counts every node, and stops one past the cap', async (t) => {
+  const expr = parse('a + b * c').expr!;
+  t.equal(countNodes(expr, 100), 5, 'two calls and three identifiers');
+  t.equal(countNodes(expr, 5), 5, 'exactly at the cap');
+  t.equal(countNodes(expr, 2), 3, 'past the cap: stops at cap + 1');
 });
