@@ -1,4 +1,5 @@
 /** Drives capture sessions and parsers from scripts, and cuts their input every possible way. */
+import type { Test } from 'tap';
 import type { CaptureEvent, CaptureSession, Exchange } from '../../../sidecar/capture/session.ts';
 import type { CloseReason } from '../../../sidecar/capture/session.ts';
 import { createHttp1Session, type Http1SessionOptions } from '../../../sidecar/http1/session.ts';
@@ -122,6 +123,27 @@ export function* allCuts(steps: Step[], seed = 7): Generator<{ label: string; cu
     label: 'everything byte by byte',
     cuts: new Map(dataSteps.map(([i, n]) => [i, Array.from({ length: Math.max(0, n - 1) }, (_, k) => k + 1)])),
   };
+}
+
+/**
+ * Runs a script whole and at every cut of `allCuts` (through `run`, any protocol's session);
+ * asserts that every run gives the same exchanges, and returns the whole run.
+ */
+export function sameAtEveryCut(t: Test, steps: Step[], run: (cuts: Cuts) => RunResult): RunResult {
+  const whole = run(new Map());
+  const want = JSON.stringify(plain(whole));
+  let differ = 0;
+  let first = '';
+  let runs = 0;
+  for (const { label, cuts } of allCuts(steps)) {
+    runs++;
+    if (JSON.stringify(plain(run(cuts))) !== want) {
+      differ++;
+      first ||= label;
+    }
+  }
+  t.equal(differ, 0, `same exchanges at every cut (${runs} ways)${first ? `; first difference: ${first}` : ''}`);
+  return whole;
 }
 
 /** Parser events flattened to comparable values (consecutive body slices merged). */
