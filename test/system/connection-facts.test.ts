@@ -4,53 +4,26 @@
  * the first exchange of a connection (and only there), count reuse, and a client that gives up
  * (`curl --max-time 1` against a slow endpoint) is recorded as `client_timeout`.
  */
-import { spawn } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { issueTestToken } from '../../certs/authn/jwt-key.ts';
 import type { CallRecordJson } from '../../record/record-json.ts';
-import { sh } from '../../lab/netns.ts';
-import { MESHTAP, MeshLab, NODE, Proc, REPO, eventually } from './harness.ts';
+import { MeshLab, eventually } from './harness.ts';
+import { createMeshPki, meshSidecarEnv, startController } from './mesh-pki.ts';
 
 const NS = 'systest';
 const SA = { client: 'frontend', server: 'payment' } as const;
 
-const dir = await mkdtemp(join(tmpdir(), 'meshtap-connfacts-'));
-// The sidecars (uid 1337) read their tokens and the trust bundle from here.
-const shared = join(dir, 'shared');
-await chmod(dir, 0o755);
-await mkdir(shared, { mode: 0o755 });
-t.teardown(() => rm(dir, { recursive: true, force: true }));
-
-await sh(NODE, [MESHTAP, 'certs', 'init', '--dir', join(dir, 'pki')]);
-const trustBundle = join(shared, 'trust.pem');
-await copyFile(join(dir, 'pki/ca/ca.crt'), trustBundle);
-const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-await writeFile(join(dir, 'token-key.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
-for (const pod of ['client', 'server'] as const) {
-  const token = await issueTestToken(privateKey, { namespace: NS, serviceAccount: SA[pod], podName: pod, ttlSeconds: 3600 });
-  await writeFile(join(shared, `${pod}.token`), token, { mode: 0o644 });
-}
-await chmod(trustBundle, 0o644);
-
+const pki = await createMeshPki(t, 'meshtap-connfacts', NS, SA);
 let grpcPort = 0;
-const sidecarEnv = (pod: 'client' | 'server') => ({
-  SERVICE_ACCOUNT: SA[pod],
-  MESHTAP_MTLS_MODE: 'permissive',
-  MESHTAP_CA_ADDR: `${lab.net.gateway}:${grpcPort}`,
-  MESHTAP_CONTROLLER_ADDR: `${lab.net.gateway}:${grpcPort}`,
-  MESHTAP_TOKEN_FILE: join(shared, `${pod}.token`),
-  MESHTAP_TRUST_BUNDLE: trustBundle,
-});
+const sidecarEnv = (pod: 'client' | 'server') => meshSidecarEnv(lab, pki, grpcPort, pod, SA[pod]);
 
 let lab!: MeshLab;
 lab = await MeshLab.start({
   beforeSidecars: async (l) => {
     lab = l;
-    const inventory = join(dir, 'inventory.json');
+    const inventory = join(pki.dir, 'inventory.json');
     await writeFile(
       inventory,
       JSON.stringify({
@@ -60,27 +33,7 @@ lab = await MeshLab.start({
         ],
       }),
     );
-    const controller = l.adopt(
-      new Proc(
-        'controller',
-        spawn(
-          NODE,
-          [
-            MESHTAP, 'controller',
-            '--webhook-cert-dir', join(dir, 'pki/webhook'),
-            '--ca-dir', join(dir, 'pki/ca'),
-            '--webhook-port', '0',
-            '--grpc-port', '0',
-            '--host', l.net.gateway,
-            '--grpc-ip', l.net.gateway,
-            '--token-key', join(dir, 'token-key.pem'),
-            '--inventory-file', inventory,
-          ],
-          { cwd: REPO, env: l.baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
-        ),
-      ),
-    );
-    grpcPort = (JSON.parse(await controller.waitFor(/"event":"controller-ready"/)) as { grpcPort: number }).grpcPort;
+    grpcPort = (await startController(l, pki, inventory)).grpcPort;
   },
   sidecarEnvFor: {
     get client() {

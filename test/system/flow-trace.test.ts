@@ -4,49 +4,24 @@
  * The middle app calls the server on behalf of each request without forwarding any header; its
  * sidecar links the call to the request in flight, and the collector joins the two hops.
  */
-import { spawn } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { chmod, copyFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { issueTestToken } from '../../certs/authn/jwt-key.ts';
-import { sh, spawnInNetns, type PodNetns } from '../../lab/netns.ts';
+import { spawnInNetns, type PodNetns } from '../../lab/netns.ts';
 import type { CallRecordJson } from '../../record/record-json.ts';
 import { derivedTraceId, serverSpanId } from '../../record/trace-ids.ts';
-import { APP_UID, MESHTAP, MeshLab, NODE, Proc, REPO, eventually } from './harness.ts';
+import { APP_UID, MeshLab, NODE, Proc, REPO, eventually } from './harness.ts';
+import { createMeshPki, meshSidecarEnv, startController } from './mesh-pki.ts';
 
 const NS = 'systest';
 const SA = { client: 'frontend', middle: 'gateway', server: 'catalog' } as const;
 type PodName = keyof typeof SA;
 const RELAY_PORT = 8080;
 
-const dir = await mkdtemp(join(tmpdir(), 'meshtap-flow-'));
-// The sidecars (uid 1337) read their tokens and the trust bundle from here.
-const shared = join(dir, 'shared');
-await chmod(dir, 0o755);
-await mkdir(shared, { mode: 0o755 });
-t.teardown(() => rm(dir, { recursive: true, force: true }));
-await sh(NODE, [MESHTAP, 'certs', 'init', '--dir', join(dir, 'pki')]);
-const trustBundle = join(shared, 'trust.pem');
-await copyFile(join(dir, 'pki/ca/ca.crt'), trustBundle);
-await chmod(trustBundle, 0o644);
-const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-await writeFile(join(dir, 'token-key.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
-for (const pod of Object.keys(SA) as PodName[]) {
-  const token = await issueTestToken(privateKey, { namespace: NS, serviceAccount: SA[pod], podName: pod, ttlSeconds: 3600 });
-  await writeFile(join(shared, `${pod}.token`), token, { mode: 0o644 });
-}
-
+const pki = await createMeshPki(t, 'meshtap-flow', NS, SA);
 let grpcPort = 0;
-const sidecarEnv = (lab: MeshLab, pod: PodName): Record<string, string> => ({
-  SERVICE_ACCOUNT: SA[pod],
-  MESHTAP_MTLS_MODE: 'permissive',
-  MESHTAP_CA_ADDR: `${lab.net.gateway}:${grpcPort}`,
-  MESHTAP_CONTROLLER_ADDR: `${lab.net.gateway}:${grpcPort}`,
-  MESHTAP_TOKEN_FILE: join(shared, `${pod}.token`),
-  MESHTAP_TRUST_BUNDLE: trustBundle,
-});
+const sidecarEnv = (lab: MeshLab, pod: PodName): Record<string, string> => meshSidecarEnv(lab, pki, grpcPort, pod, SA[pod]);
 
 let middle!: PodNetns;
 let lab!: MeshLab;
@@ -54,7 +29,7 @@ lab = await MeshLab.start({
   beforeSidecars: async (l) => {
     lab = l;
     middle = await l.net.addPod('middle');
-    const inventoryFile = join(dir, 'inventory.json');
+    const inventoryFile = join(pki.dir, 'inventory.json');
     const pods = [
       { name: 'client', namespace: NS, ip: l.client.ip, serviceAccount: SA.client, meshed: true },
       { name: 'middle', namespace: NS, ip: middle.ip, serviceAccount: SA.middle, meshed: true },
@@ -62,27 +37,7 @@ lab = await MeshLab.start({
     ];
     await writeFile(`${inventoryFile}.tmp`, JSON.stringify({ pods }));
     await rename(`${inventoryFile}.tmp`, inventoryFile);
-    const controller = l.adopt(
-      new Proc(
-        'controller',
-        spawn(
-          NODE,
-          [
-            MESHTAP, 'controller',
-            '--webhook-cert-dir', join(dir, 'pki/webhook'),
-            '--ca-dir', join(dir, 'pki/ca'),
-            '--webhook-port', '0',
-            '--grpc-port', '0',
-            '--host', l.net.gateway,
-            '--grpc-ip', l.net.gateway,
-            '--token-key', join(dir, 'token-key.pem'),
-            '--inventory-file', inventoryFile,
-          ],
-          { cwd: REPO, env: l.baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
-        ),
-      ),
-    );
-    grpcPort = (JSON.parse(await controller.waitFor(/"event":"controller-ready"/)) as { grpcPort: number }).grpcPort;
+    grpcPort = (await startController(l, pki, inventoryFile)).grpcPort;
   },
   sidecarEnvFor: {
     get client() {

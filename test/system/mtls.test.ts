@@ -6,20 +6,19 @@
  * stops traffic; a certificate rotation under load fails no request.
  */
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { chmod, copyFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import t from 'tap';
-import { issueTestToken } from '../../certs/authn/jwt-key.ts';
 import { createRootCa } from '../../certs/root-ca.ts';
 import { readTlsDir } from '../../lib/tls/tls-dir.ts';
 import { signWorkloadCsr } from '../../certs/workload-cert.ts';
 import { createWorkloadCsr } from '../../certs/workload-csr.ts';
 import type { CallRecordJson } from '../../record/record-json.ts';
 import { execInNetns, sh, spawnInNetns, type PodNetns } from '../../lab/netns.ts';
-import { APP_PORTS, APP_UID, MESHTAP, MeshLab, NODE, Proc, REPO, eventually, sleep } from './harness.ts';
+import { APP_PORTS, APP_UID, MeshLab, NODE, Proc, REPO, eventually, sleep } from './harness.ts';
+import { createMeshPki, meshSidecarEnv, startController as startMeshController } from './mesh-pki.ts';
 
 const NS = 'systest';
 const SA = { client: 'frontend', server: 'payment' } as const;
@@ -27,25 +26,13 @@ const ID = { client: `spiffe://cluster.local/ns/${NS}/sa/${SA.client}`, server: 
 const HTTPS_PORT = 8443;
 const CERT_TTL_SECONDS = 20;
 
-const dir = await mkdtemp(join(tmpdir(), 'meshtap-mtls-'));
-// The sidecars (uid 1337) and the app (uid 1000) read tokens, the bundle and the app's TLS files from here.
-const shared = join(dir, 'shared');
-await chmod(dir, 0o755);
-await mkdir(shared, { mode: 0o755 });
-await chmod(shared, 0o755);
-t.teardown(() => rm(dir, { recursive: true, force: true }));
-
-await sh(NODE, [MESHTAP, 'certs', 'init', '--dir', join(dir, 'pki')]);
-const trustBundle = join(shared, 'trust.pem');
-await copyFile(join(dir, 'pki/ca/ca.crt'), trustBundle);
-for (const f of ['tls.crt', 'tls.key']) await copyFile(join(dir, 'pki/webhook', f), join(shared, `app-${f}`));
-const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-await writeFile(join(dir, 'token-key.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
-for (const pod of ['client', 'server'] as const) {
-  const token = await issueTestToken(privateKey, { namespace: NS, serviceAccount: SA[pod], podName: pod, ttlSeconds: 3600 });
-  await writeFile(join(shared, `${pod}.token`), token, { mode: 0o644 });
+// The app (uid 1000) also reads its TLS files from the shared directory.
+const pki = await createMeshPki(t, 'meshtap-mtls', NS, SA);
+const { dir, shared } = pki;
+for (const f of ['tls.crt', 'tls.key']) {
+  await copyFile(join(dir, 'pki/webhook', f), join(shared, `app-${f}`));
+  await chmod(join(shared, `app-${f}`), 0o644);
 }
-for (const f of ['trust.pem', 'app-tls.crt', 'app-tls.key', 'client.token', 'server.token']) await chmod(join(shared, f), 0o644);
 
 const inventoryFile = join(dir, 'inventory.json');
 async function writeInventory(lab: MeshLab, serverAccount: string = SA.server, serverStrict = false): Promise<void> {
@@ -62,29 +49,9 @@ async function writeInventory(lab: MeshLab, serverAccount: string = SA.server, s
 let controller: Proc | undefined;
 let grpcPort = 0;
 async function startController(lab: MeshLab): Promise<void> {
-  const proc = lab.adopt(
-    new Proc(
-      'controller',
-      spawn(
-        NODE,
-        [
-          MESHTAP, 'controller',
-          '--webhook-cert-dir', join(dir, 'pki/webhook'),
-          '--ca-dir', join(dir, 'pki/ca'),
-          '--webhook-port', '0',
-          '--grpc-port', String(grpcPort),
-          '--host', lab.net.gateway,
-          '--grpc-ip', lab.net.gateway,
-          '--token-key', join(dir, 'token-key.pem'),
-          '--inventory-file', inventoryFile,
-        ],
-        { cwd: REPO, env: lab.baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
-      ),
-    ),
-  );
-  const line = await proc.waitFor(/"event":"controller-ready"/);
-  grpcPort = (JSON.parse(line) as { grpcPort: number }).grpcPort;
-  controller = proc;
+  const started = await startMeshController(lab, pki, inventoryFile, grpcPort);
+  grpcPort = started.grpcPort;
+  controller = started.proc;
 }
 async function killController(): Promise<void> {
   controller?.child.kill('SIGKILL');
@@ -93,12 +60,7 @@ async function killController(): Promise<void> {
 }
 
 const sidecarEnv = (pod: 'client' | 'server', extra: Record<string, string> = {}) => ({
-  SERVICE_ACCOUNT: SA[pod],
-  MESHTAP_MTLS_MODE: 'permissive',
-  MESHTAP_CA_ADDR: `${lab.net.gateway}:${grpcPort}`,
-  MESHTAP_CONTROLLER_ADDR: `${lab.net.gateway}:${grpcPort}`,
-  MESHTAP_TOKEN_FILE: join(shared, `${pod}.token`),
-  MESHTAP_TRUST_BUNDLE: trustBundle,
+  ...meshSidecarEnv(lab, pki, grpcPort, pod, SA[pod]),
   MESHTAP_CERT_TTL_SECONDS: String(CERT_TTL_SECONDS),
   ...extra,
 });
