@@ -7,7 +7,8 @@
  *
  * The load is recorded batches: one batch of realistic records (1 KiB JSON bodies both ways,
  * headers, both ends) encoded once with the shipper's encoder; each send copies it and writes
- * fresh ids into the copy, so every record is new to the store. Several streams (as several
+ * fresh record and trace ids into the copy (scattered, as a cluster's random ids are), so every
+ * record is new to the store and its index entries land all over. Several streams (as several
  * sidecars) keep a few batches in flight each; the collector's own backpressure paces them.
  * CPU is the child's utime+stime from /proc/PID/stat over the measured window (after a
  * warm-up), so records/s/core does not depend on how busy the rest of the machine is.
@@ -33,8 +34,19 @@ const REPO = fileURLToPath(new URL('..', import.meta.url));
 const MESHTAP = join(REPO, 'bin/meshtap.ts');
 const CLK_TCK = 100;
 const WARMUP_MS = 1500;
-/** Characters of each record id rewritten per send. */
+/** Characters of each record id rewritten per send (hex). */
 const ID_COUNTER_CHARS = 12;
+/** Hex characters at the end of each record's trace id rewritten per send. */
+const TRACE_COUNTER_CHARS = 16;
+/**
+ * Each send's number for a record, scattered: multiplying by an odd constant modulo 2^48 is a
+ * bijection, so ids stay unique while consecutive sends land all over the id and trace indexes,
+ * as the random connection ids and trace ids of a real cluster do (a plain counter would only
+ * append to them, and flatter the store).
+ */
+const SCATTER = 0x9e3779b97f4an | 1n;
+const MASK_48 = (1n << 48n) - 1n;
+const scattered = (n: number): string => ((BigInt(n) * SCATTER) & MASK_48).toString(16).padStart(ID_COUNTER_CHARS, '0');
 
 export interface CollectorIngestBenchOptions {
   /** Measured seconds per phase (after a warm-up). */
@@ -91,6 +103,9 @@ function jsonBody(seed: number, bytes: number): Uint8Array {
 const frontend = { ip: '10.244.0.11', port: 40000, pod: 'frontend-7d9f-abcde', namespace: 'shop', identity: 'spiffe://cluster.local/ns/shop/sa/frontend' };
 const payment = { ip: '10.244.0.21', port: 8080, identity: 'spiffe://cluster.local/ns/shop/sa/payment' };
 
+/** Record i's trace id before a send rewrites its last TRACE_COUNTER_CHARS characters (the first half names the record). */
+const benchTraceId = (i: number): string => `${(i + 1).toString(16).padStart(32 - TRACE_COUNTER_CHARS, '0')}${'0'.repeat(TRACE_COUNTER_CHARS)}`;
+
 export function benchRecord(i: number): CallRecord {
   const start = 1_800_000_000_000_000_000n + BigInt(i) * 1_000_000n;
   const outbound = i % 2 === 0;
@@ -122,7 +137,7 @@ export function benchRecord(i: number): CallRecord {
         'content-length': String(body.byteLength),
         'user-agent': 'shop-frontend/2.3.1',
         accept: 'application/json',
-        traceparent: `00-${(i + 1).toString(16).padStart(32, '0')}-${(i + 1).toString(16).padStart(16, '0')}-01`,
+        traceparent: `00-${benchTraceId(i)}-${(i + 1).toString(16).padStart(16, '0')}-01`,
         authorization: '****',
       },
       body,
@@ -139,7 +154,7 @@ export function benchRecord(i: number): CallRecord {
     },
     bytes_in: 1300,
     bytes_out: 1250,
-    trace_id: (i + 1).toString(16).padStart(32, '0'),
+    trace_id: benchTraceId(i),
     span_id: (i + 1).toString(16).padStart(16, '0'),
     redacted: ['request.headers.authorization'],
     sensitive: [],
@@ -150,6 +165,8 @@ interface RecordedBatch {
   bytes: Buffer;
   /** Offset of each record's id counter in `bytes`. */
   idOffsets: number[];
+  /** Offsets of each record's trace id counter in `bytes` (the trace id field and `traceparent`). */
+  traceOffsets: number[][];
   records: number;
 }
 
@@ -165,7 +182,14 @@ function recordBatch(records: number): RecordedBatch {
     if (at < 0) throw new Error(`record id ${r.id} not found in the encoded batch`);
     return at + r.id.length - ID_COUNTER_CHARS;
   });
-  return { bytes, idOffsets, records };
+  const traceOffsets = list.map((r) => {
+    const needle = Buffer.from(r.trace_id!);
+    const at: number[] = [];
+    for (let from = bytes.indexOf(needle); from >= 0; from = bytes.indexOf(needle, from + 1)) at.push(from + needle.length - TRACE_COUNTER_CHARS);
+    if (at.length !== 2) throw new Error(`record trace id ${r.trace_id} found ${at.length} times in the encoded batch, not 2`);
+    return at;
+  });
+  return { bytes, idOffsets, traceOffsets, records };
 }
 
 // ---- the receivers
@@ -329,8 +353,10 @@ function startLoad(address: string, batch: RecordedBatch, streams: number, inFli
 
   const nextBatch = (): Buffer => {
     const bytes = Buffer.from(batch.bytes);
-    for (const offset of batch.idOffsets) {
-      bytes.write((counter++).toString(36).padStart(ID_COUNTER_CHARS, '0'), offset, ID_COUNTER_CHARS, 'latin1');
+    for (let r = 0; r < batch.idOffsets.length; r++) {
+      const n = scattered(counter++);
+      bytes.write(n, batch.idOffsets[r], ID_COUNTER_CHARS, 'latin1');
+      for (const offset of batch.traceOffsets[r]) bytes.write(n.padStart(TRACE_COUNTER_CHARS, '0'), offset, TRACE_COUNTER_CHARS, 'latin1');
     }
     return bytes;
   };

@@ -1,0 +1,98 @@
+/**
+ * Micro-benchmark of the collector's SQLite store alone, run by hand (`node
+ * bench/collector-store.ts`, not part of `npm run bench`): the ingest phase's records (1 KiB
+ * JSON bodies both ways, `collector-ingest.ts`) are added to a fresh store in a temporary file
+ * in groups, as the group commit does, and the process's CPU per record is reported — the store's
+ * share of ingest (row inserts, commit, full-text index, the record's JSON text) without gRPC,
+ * decoding, enrichment or the rest of the machine in the figure.
+ *
+ * Record ids and trace ids are random by default, as a cluster's are: each commit then touches
+ * index pages all over the file, which is what the page cache size is for.
+ * Environment: STORE_BENCH_RECORDS (default 100 000), STORE_BENCH_GROUP (records per commit,
+ * 1024), STORE_BENCH_IDS (`random`, or `sequential` for ids that only append to the indexes),
+ * STORE_BENCH_FULL_TEXT (`off` to drop the full-text index).
+ * Add `--cpu-prof` to Node's own arguments to see where the time goes.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSqliteStore } from '../collector/store/sqlite-store.ts';
+import type { CallRecord } from '../record/record.ts';
+import { benchRecord } from './collector-ingest.ts';
+
+function positiveInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive whole number, got "${raw}"`);
+  return n;
+}
+
+function oneOf<T extends string>(name: string, values: readonly T[], fallback: T): T {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!values.includes(raw as T)) throw new Error(`${name} must be one of ${values.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+const templates = Array.from({ length: 256 }, (_, i) => benchRecord(i));
+
+function record(n: number, ids: 'random' | 'sequential'): CallRecord {
+  const r = { ...templates[n % templates.length] };
+  if (ids === 'random') {
+    r.id = `${randomBytes(8).toString('hex')}-${n % 16}`;
+    r.trace_id = randomBytes(16).toString('hex');
+  } else {
+    r.id = `bench-${n.toString(36).padStart(10, '0')}`;
+  }
+  return r;
+}
+
+async function main(): Promise<void> {
+  const records = positiveInt('STORE_BENCH_RECORDS', 100_000);
+  const groupSize = positiveInt('STORE_BENCH_GROUP', 1024);
+  const ids = oneOf('STORE_BENCH_IDS', ['random', 'sequential'] as const, 'random');
+  const fullText = oneOf('STORE_BENCH_FULL_TEXT', ['on', 'off'] as const, 'on') === 'on';
+  const dir = mkdtempSync(join(tmpdir(), 'meshtap-store-bench-'));
+  try {
+    const store = createSqliteStore({ path: join(dir, 'calls.db'), retentionIntervalMs: 0, fullText: fullText });
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    let added = 0;
+    let nextReport = 20_000;
+    while (added < records) {
+      const group: CallRecord[] = [];
+      for (let k = 0; k < groupSize && added + k < records; k++) group.push(record(added + k, ids));
+      const result = await store.add(group);
+      if (result.stored !== group.length) throw new Error(`stored ${result.stored} of ${group.length}`);
+      added += group.length;
+      if (added >= nextReport) {
+        process.stderr.write(`  ${added} records\n`);
+        nextReport += 20_000;
+      }
+    }
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    const wallSeconds = (performance.now() - wall0) / 1000;
+    await store.close();
+    const result = {
+      records,
+      group: groupSize,
+      ids,
+      fullText,
+      cpuSeconds: Number(cpuSeconds.toFixed(2)),
+      wallSeconds: Number(wallSeconds.toFixed(2)),
+      recordsPerCpuSecond: Math.round(records / cpuSeconds),
+    };
+    console.log(`store alone: ${records} records in groups of ${groupSize}, ${ids} ids, full-text ${fullText ? 'on' : 'off'}: ${result.recordsPerCpuSecond} records per CPU-second (${result.cpuSeconds} s CPU, ${result.wallSeconds} s wall)`);
+    console.log(JSON.stringify(result));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`collector store bench: ${(err as Error).message}`);
+  process.exitCode = 1;
+});
