@@ -20,12 +20,11 @@ import { join } from 'node:path';
 import { createSqliteStore } from '../collector/store/sqlite-store.ts';
 import type { CallRecord } from '../record/record.ts';
 import { benchRecord } from './collector-ingest.ts';
+import { positive } from './settings.ts';
 
 function positiveInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive whole number, got "${raw}"`);
+  const n = positive(process.env, name, fallback);
+  if (!Number.isInteger(n)) throw new Error(`${name}=${n}: expected a whole number`);
   return n;
 }
 

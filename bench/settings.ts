@@ -45,7 +45,8 @@ export interface BenchSettings {
   profile: boolean;
 }
 
-function positive(env: Record<string, string | undefined>, name: string, fallback: number): number {
+/** `env[name]` as a positive number, `fallback` when unset or empty; a clear error otherwise. */
+export function positive(env: Record<string, string | undefined>, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);

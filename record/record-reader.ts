@@ -59,8 +59,9 @@ class Reader {
   /** The high 32 bits of the last `varint64`. */
   hi = 0;
 
-  constructor(buf: Buffer) {
-    this.buf = buf;
+  /** Reads `bytes` in place (a view, never a copy). */
+  constructor(bytes: Uint8Array) {
+    this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.pos = 0;
   }
 
@@ -459,9 +460,8 @@ function sidecarInfo(r: Reader, end: number): SidecarInfoMessage {
  * Throws `ProtoDecodeError` for bytes that are not a well-formed message.
  */
 export function decodeRecordBatch(bytes: Uint8Array): RecordBatchMessage {
-  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const r = new Reader(buf);
-  const end = buf.length;
+  const r = new Reader(bytes);
+  const end = r.buf.length;
   const batch: RecordBatchMessage = { seq: '0', sidecar: null, records: [] };
   while (r.pos < end) {
     const tag = r.tag(end);
@@ -495,9 +495,8 @@ function rejection(r: Reader, end: number): RejectionMessage {
  * was on the wire.
  */
 export function decodeShipAck(bytes: Uint8Array): ShipAckMessage {
-  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const r = new Reader(buf);
-  const end = buf.length;
+  const r = new Reader(bytes);
+  const end = r.buf.length;
   const ack: ShipAckMessage = { seq: '0', accepted: 0, rejected: 0, rejections: [] };
   while (r.pos < end) {
     const tag = r.tag(end);
