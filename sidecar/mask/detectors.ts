@@ -119,10 +119,17 @@ export function isJwt(s: string): boolean {
  */
 const NEXT_DIGIT = /[0-9]/g;
 
-export function findCardCandidates(text: string): Span[] {
-  const spans: Span[] = [];
+/** Most digits a card has (the run's possible ends are kept for each). */
+const CARD_MAX_DIGITS = 19;
+/** Scratch for `findCardCandidates` (one call at a time per thread): the run's possible ends. */
+const cardEnds = new Int32Array(CARD_MAX_DIGITS);
+const NO_SPANS: readonly Span[] = Object.freeze([]);
+
+export function findCardCandidates(text: string): readonly Span[] {
+  // Most texts hold no card: no array is made for them.
+  let spans: Span[] | undefined;
   const n = text.length;
-  const ends: number[] = [];
+  const ends = cardEnds;
   let i = 0;
   // Counted locally and added once: a property write per character costs more than the scan.
   let steps = 0;
@@ -134,9 +141,9 @@ export function findCardCandidates(text: string): Span[] {
     const digit = c >= 48 && c <= 57;
     if (!digit && !blocked) {
       // Most text has few digits: the regex engine finds the next one far faster than this loop.
+      // `test` (not `exec`) builds no match array; a one-character match ends at its index + 1.
       NEXT_DIGIT.lastIndex = i + 1;
-      const next = NEXT_DIGIT.exec(text);
-      const p = next === null ? n : next.index;
+      const p = NEXT_DIGIT.test(text) ? NEXT_DIGIT.lastIndex - 1 : n;
       steps += p - i - 1;
       blocked = p < n && text.charCodeAt(p - 1) === 46;
       i = p;
@@ -147,22 +154,23 @@ export function findCardCandidates(text: string): Span[] {
       i++;
       continue;
     }
-    ends.length = 0;
-    ends.push(i + 1);
+    // A fixed scratch array and a count: `length = 0` on an array drops its storage each time.
+    ends[0] = i + 1;
+    let count = 1;
     let j = i + 1;
-    while (ends.length < 19 && j < n) {
+    while (count < CARD_MAX_DIGITS && j < n) {
       steps++;
       const d = text.charCodeAt(j);
       if (isDigit(d)) {
         j++;
-        ends.push(j);
+        ends[count++] = j;
       } else if ((d === 32 || d === 45) && j + 1 < n && isDigit(text.charCodeAt(j + 1))) {
         j += 2;
-        ends.push(j);
+        ends[count++] = j;
       } else break;
     }
     let match = -1;
-    for (let k = ends.length; k >= 13; k--) {
+    for (let k = count; k >= 13; k--) {
       const e = ends[k - 1];
       if (e >= n || !isDigit(text.charCodeAt(e))) {
         match = e;
@@ -175,11 +183,11 @@ export function findCardCandidates(text: string): Span[] {
       i++;
       continue;
     }
-    spans.push({ start: i, end: match });
+    (spans ??= []).push({ start: i, end: match });
     i = match;
   }
   scanMeter.steps += steps;
-  return spans;
+  return spans ?? NO_SPANS;
 }
 
 /**

@@ -67,27 +67,40 @@ function headerKind(policy: MaskPolicy, name: string): SensitiveKind | undefined
   return policy.headers.get(name) ?? (NOT_SECRET.has(name) ? undefined : keyKind(policy, name));
 }
 
+/** The header value `headerHit` reports on (set before each scan: one callback, not one per header). */
+let hitFindings: Findings | undefined;
+let hitWhere = '';
+let hitName = '';
+let hitMasked = false;
+const headerHit = (kind: SensitiveKind, masked: boolean): void => {
+  hitFindings!.add(`${hitWhere}.${hitName}`, kind, masked);
+  hitMasked ||= masked;
+};
+
+function setHeader(out: Record<string, string>, name: string, value: string): void {
+  Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+}
+
 export function maskHeaders(headers: Record<string, string>, where: string, policy: MaskPolicy, f: Findings): Record<string, string> {
   let out: Record<string, string> | undefined;
-  const set = (name: string, value: string): void => {
-    out ??= { ...headers };
-    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
-  };
-  for (const [name, value] of Object.entries(headers)) {
+  // `for…in` over a plain record: no entries array per message.
+  for (const name in headers) {
+    const value = headers[name];
     const kind = headerKind(policy, name.toLowerCase());
     if (kind !== undefined) {
       const path = `${where}.${name}`;
       maskText(value, policy, (k) => f.add(path, k, false));
       f.add(path, kind, true);
-      set(name, maskedValue(name.toLowerCase(), kind, value));
+      setHeader((out ??= { ...headers }), name, maskedValue(name.toLowerCase(), kind, value));
       continue;
     }
-    let changed = false;
-    const masked = maskText(value, policy, (k, m) => {
-      f.add(`${where}.${name}`, k, m);
-      changed ||= m;
-    });
-    if (changed) set(name, masked);
+    hitFindings = f;
+    hitWhere = where;
+    hitName = name;
+    hitMasked = false;
+    const masked = maskText(value, policy, headerHit);
+    hitFindings = undefined;
+    if (hitMasked) setHeader((out ??= { ...headers }), name, masked);
   }
   return out ?? headers;
 }

@@ -175,6 +175,13 @@ function maskMessage(msg: HttpMessage, side: 'request' | 'response', policy: Mas
   return out;
 }
 
+/** `a` then `b` without repeats, in first-seen order; no new Set when one side is empty (most records). */
+function distinct(a: readonly string[], b: ReadonlySet<string>): string[] {
+  if (a.length === 0) return [...b];
+  if (b.size === 0 && a.length === 1) return [a[0]];
+  return [...new Set([...a, ...b])];
+}
+
 export function maskRecord<T extends MaskableRecord>(record: T, policy: MaskPolicy = DEFAULT_MASK_POLICY): Masked<T> {
   const redacted = record.redacted ?? [];
   const sensitive = record.sensitive ?? [];
@@ -184,8 +191,8 @@ export function maskRecord<T extends MaskableRecord>(record: T, policy: MaskPoli
   if (record.path !== undefined) out.path = maskPath(record.path, policy, f);
   if (record.request !== undefined) out.request = maskMessage(record.request, 'request', policy, f, record.notes);
   if (record.response !== undefined) out.response = maskMessage(record.response, 'response', policy, f, record.notes);
-  out.redacted = [...new Set([...redacted, ...f.redacted])];
-  out.sensitive = [...new Set([...sensitive, ...f.sensitive])];
+  out.redacted = distinct(redacted, f.redacted);
+  out.sensitive = distinct(sensitive, f.sensitive);
   if (f.notes.length > 0) out.notes = [...(record.notes ?? []), ...f.notes];
   return out;
 }
