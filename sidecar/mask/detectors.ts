@@ -264,7 +264,7 @@ function applySpans(text: string, spans: readonly Span[], replace: (m: string) =
 }
 
 /** The shortest text any detector can match: an e-mail like `a@b.cd` (cards need 13, JWTs 16). */
-const MIN_MATCH_LENGTH = 6;
+export const MIN_MATCH_LENGTH = 6;
 
 /**
  * Mask JWTs and cards (and e-mails when the policy says so) in `text`, reporting every finding.
@@ -272,26 +272,36 @@ const MIN_MATCH_LENGTH = 6;
  */
 export function maskText(text: string, policy: MaskPolicy, hit: Hit, sameLength = false): string {
   let out = text;
+  // Each replacer is made only when its detector found something (most text has nothing).
   if (out.length >= MIN_MATCH_LENGTH) {
     if (out.includes('eyJ')) {
-      out = applySpans(out, findJwts(out), (m) => {
-        hit('jwt', policy.maskJwts);
-        return policy.maskJwts ? fill(m, sameLength) : m;
-      });
+      const jwts = findJwts(out);
+      if (jwts.length > 0) {
+        out = applySpans(out, jwts, (m) => {
+          hit('jwt', policy.maskJwts);
+          return policy.maskJwts ? fill(m, sameLength) : m;
+        });
+      }
     }
     // A card is at least 13 digits: shorter text (most header values) cannot hold one.
     if (out.length >= 13) {
-      out = applySpans(out, findCardCandidates(out), (m) => {
-        if (cardDigits(m) === undefined) return m;
-        hit('card', policy.maskCards);
-        return policy.maskCards ? fill(m, sameLength, 4) : m;
-      });
+      const cards = findCardCandidates(out);
+      if (cards.length > 0) {
+        out = applySpans(out, cards, (m) => {
+          if (cardDigits(m) === undefined) return m;
+          hit('card', policy.maskCards);
+          return policy.maskCards ? fill(m, sameLength, 4) : m;
+        });
+      }
     }
     if (policy.detectEmails && out.includes('@')) {
-      out = applySpans(out, findEmails(out), (m) => {
-        hit('email', policy.maskEmails);
-        return policy.maskEmails ? fill(m, sameLength) : m;
-      });
+      const emails = findEmails(out);
+      if (emails.length > 0) {
+        out = applySpans(out, emails, (m) => {
+          hit('email', policy.maskEmails);
+          return policy.maskEmails ? fill(m, sameLength) : m;
+        });
+      }
     }
   }
   if (policy.patterns.length > 0) {

@@ -2,7 +2,7 @@
  * Masking inside JSON text without re-serialising it: a scanner finds the spans to replace and
  * everything else (whitespace, number spelling, key order, big integers) stays byte-identical.
  */
-import { cardDigits, maskText, MASK } from './detectors.ts';
+import { cardDigits, maskText, MASK, MIN_MATCH_LENGTH } from './detectors.ts';
 import { keyKind } from './key-kind.ts';
 import type { MaskPolicy, SensitiveKind } from './policy.ts';
 import { scanMeter } from './scan-meter.ts';
@@ -37,19 +37,18 @@ function childPath(path: string, key: string): string {
 }
 
 /**
- * Where a value sits, as a chain of steps from the root. The JSONPath text is only built for
- * values that produce a finding; most documents have none, and building it for every key cost
- * more than the scan.
+ * Where a value sits: the keys and indexes from the root down to it (`keys[0..depth)`), kept as
+ * one stack per document. The JSONPath text is only built for values that produce a finding;
+ * most documents have none, and building it (or an object per step) for every key cost more
+ * than the scan.
  */
-interface PathStep {
-  readonly parent: PathStep | undefined;
-  readonly key: string | number;
-}
-
-function pathText(p: PathStep | undefined): string {
-  if (p === undefined) return '$';
-  const base = pathText(p.parent);
-  return typeof p.key === 'number' ? `${base}[${p.key}]` : childPath(base, p.key);
+function pathText(keys: readonly (string | number)[], depth: number): string {
+  let out = '$';
+  for (let d = 0; d < depth; d++) {
+    const key = keys[d];
+    out = typeof key === 'number' ? `${out}[${key}]` : childPath(out, key);
+  }
+  return out;
 }
 
 /**
@@ -62,6 +61,11 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
   let i = 0;
   const edits: Edit[] = [];
   const found: JsonFinding[] = [];
+  const keys: (string | number)[] = [];
+  // One callback for the document's string values (not a closure per value): the depth of the
+  // value being scanned.
+  let hitDepth = 0;
+  const stringHit = (kind: SensitiveKind, masked: boolean): void => void found.push({ path: pathText(keys, hitDepth), kind, masked });
 
   const ws = (): void => {
     while (i < n) {
@@ -94,7 +98,7 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
   };
 
   /** `quiet`: inside a value that is replaced whole, only skip. */
-  const value = (path: PathStep | undefined, depth: number, quiet: boolean): void => {
+  const value = (depth: number, quiet: boolean): void => {
     if (depth > MAX_DEPTH) throw INVALID;
     ws();
     const start = i;
@@ -122,12 +126,12 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
         if (text.charCodeAt(i) !== 58 /* : */) throw INVALID;
         i++;
         const kind = quiet ? undefined : keyKind(policy, key);
-        const path2: PathStep = { parent: path, key };
+        keys[depth] = key;
         ws();
         const vs = i;
-        value(path2, depth + 1, quiet || kind !== undefined);
+        value(depth + 1, quiet || kind !== undefined);
         if (kind !== undefined) {
-          found.push({ path: pathText(path2), kind, masked: true });
+          found.push({ path: pathText(keys, depth + 1), kind, masked: true });
           edits.push({ start: vs, end: i, text: MASKED_VALUE });
         }
         ws();
@@ -145,7 +149,8 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
         return;
       }
       for (let idx = 0; ; idx++) {
-        value({ parent: path, key: idx }, depth + 1, quiet);
+        keys[depth] = idx;
+        value(depth + 1, quiet);
         ws();
         const d = text.charCodeAt(i++);
         if (d === 44) continue;
@@ -155,21 +160,27 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
     }
     if (c === 34 /* " */) {
       skipString();
-      if (quiet) return;
+      // Nothing in a string this short can match (maskText would return it as it is).
+      if (quiet || (i - start - 2 < MIN_MATCH_LENGTH && policy.patterns.length === 0)) return;
       const inner = text.slice(start + 1, i - 1);
-      const masked = maskText(inner, policy, (kind, m) => found.push({ path: pathText(path), kind, masked: m }));
+      hitDepth = depth;
+      const masked = maskText(inner, policy, stringHit);
       if (masked !== inner) edits.push({ start: start + 1, end: i - 1, text: masked });
       return;
     }
     if (c === 45 || (c >= 48 && c <= 57)) {
+      // Sticky `test`: the match's end without a match array or its text.
       NUMBER.lastIndex = i;
-      const m = NUMBER.exec(text);
-      if (m === null) throw INVALID;
-      i += m[0].length;
-      scanMeter.steps += m[0].length;
-      if (!quiet && m[0].length >= 13 && m[0].length <= 19 && cardDigits(m[0]) !== undefined) {
-        found.push({ path: pathText(path), kind: 'card', masked: policy.maskCards });
-        if (policy.maskCards) edits.push({ start, end: i, text: JSON.stringify(MASK + m[0].slice(-4)) });
+      if (!NUMBER.test(text)) throw INVALID;
+      const length = NUMBER.lastIndex - i;
+      i += length;
+      scanMeter.steps += length;
+      if (!quiet && length >= 13 && length <= 19) {
+        const digits = text.slice(start, i);
+        if (cardDigits(digits) !== undefined) {
+          found.push({ path: pathText(keys, depth), kind: 'card', masked: policy.maskCards });
+          if (policy.maskCards) edits.push({ start, end: i, text: JSON.stringify(MASK + digits.slice(-4)) });
+        }
       }
       return;
     }
@@ -183,7 +194,7 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
   };
 
   try {
-    value(undefined, 0, false);
+    value(0, false);
     ws();
     if (i !== n) throw INVALID;
   } catch (err) {
