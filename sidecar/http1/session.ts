@@ -24,7 +24,7 @@ import { HTTP1_ERR, stateError, type Http1ParseError } from './errors.ts';
 import { buildHeaderRecord } from './headers.ts';
 import { captureBodyBytes, skipBodyBytes, type MessageCapture } from '../capture/message-capture.ts';
 import { advanceRequest, advanceResponse, buildExchange, newCapture, type PendingExchange } from './exchange-capture.ts';
-import { DEFAULT_MAX_HEAD_BYTES, Http1Parser, type Http1Head } from './parser.ts';
+import { DEFAULT_MAX_HEAD_BYTES, Http1Parser, type Http1Head, type Http1ParserHandler } from './parser.ts';
 import { resolveTraceContext } from './trace-context.ts';
 import { startUpgradeTail, type UpgradeSessionFactory } from './upgrade.ts';
 
@@ -135,6 +135,22 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
     if (captureBodyBytes(cap, data, maxBody)) safeEvent({ kind: 'body_truncated' });
   };
   const toExchange = (ex: PendingExchange, error?: RecordError, detail?: string): Exchange => buildExchange(ex, now, maxBody, error, detail);
+  /** One side's body and trailer handlers, on that side's message in progress. */
+  const messageParts = (side: 'request' | 'response', message: () => MessageCapture | undefined): Pick<Http1ParserHandler, 'onBody' | 'onBodySkipped' | 'onTrailers'> => ({
+    onBody(data) {
+      const cap = message();
+      if (cap === undefined) throw stateError(`${side} body without a head`);
+      captureBody(cap, data);
+    },
+    onBodySkipped(n) {
+      skipBody(message(), n);
+    },
+    onTrailers(list) {
+      const cap = message();
+      if (cap === undefined) throw stateError(`${side} trailers without a head`);
+      cap.trailers = buildHeaderRecord(list);
+    },
+  });
 
   const newExchange = (responseOnly: boolean): PendingExchange => {
     const ex: PendingExchange = {
@@ -278,19 +294,7 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
           // Linking is best effort: it never breaks parsing of the connection.
         }
       },
-      onBody(data) {
-        const cap = reqCurrent?.request;
-        if (cap === undefined) throw stateError('request body without a head');
-        captureBody(cap, data);
-      },
-      onBodySkipped(n) {
-        skipBody(reqCurrent?.request, n);
-      },
-      onTrailers(list) {
-        const cap = reqCurrent?.request;
-        if (cap === undefined) throw stateError('request trailers without a head');
-        cap.trailers = buildHeaderRecord(list);
-      },
+      ...messageParts('request', () => reqCurrent?.request),
       onMessageComplete(wireBytes) {
         const ex = reqCurrent;
         if (ex === undefined) throw stateError('request complete without a request');
@@ -335,19 +339,7 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
         ex.statusCode = head.statusCode;
         ex.response = newCapture(head.headers);
       },
-      onBody(data) {
-        const cap = resCurrent?.response;
-        if (cap === undefined) throw stateError('response body without a head');
-        captureBody(cap, data);
-      },
-      onBodySkipped(n) {
-        skipBody(resCurrent?.response, n);
-      },
-      onTrailers(list) {
-        const cap = resCurrent?.response;
-        if (cap === undefined) throw stateError('response trailers without a head');
-        cap.trailers = buildHeaderRecord(list);
-      },
+      ...messageParts('response', () => resCurrent?.response),
       onMessageComplete(wireBytes) {
         const ex = resCurrent;
         if (ex === undefined) throw stateError('response complete without an exchange');
