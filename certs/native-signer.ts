@@ -14,18 +14,13 @@ export function signCertificate(cert: forge.pki.Certificate, privateKey: KeyObje
   cert.sign(signer as unknown as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
 }
 
-export function signCsr(csr: forge.pki.CertificateSigningRequest, privateKey: KeyObject): void {
-  const signer = {
-    sign: () => {
-      const info = (csr as unknown as { certificationRequestInfo: forge.asn1.Asn1 }).certificationRequestInfo;
-      return signDer(forge.asn1.toDer(info).getBytes(), privateKey);
-    },
-  };
-  csr.sign(signer as unknown as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
-}
-
 function signDer(binary: string, privateKey: KeyObject): string {
   return sign('sha256', Buffer.from(binary, 'binary'), privateKey).toString('binary');
+}
+
+/** A Node public key as forge's, to put into a certificate forge builds. */
+export function forgePublicKey(publicKey: KeyObject): forge.pki.rsa.PublicKey {
+  return forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
 }
 
 /** The PEM of a signed forge certificate, as OpenSSL writes it (LF line ends, not forge's CRLF). */

@@ -1,7 +1,7 @@
 import forge from 'node-forge';
 import { z } from 'zod';
 import type { CertBundle } from '../lib/tls/cert-bundle.ts';
-import { certificateToPem, signCertificate } from './native-signer.ts';
+import { certificateToPem, forgePublicKey, signCertificate } from './native-signer.ts';
 import { parseCaOptions } from './options.ts';
 import { generateRsaKey, KEY_BITS } from './rsa-key.ts';
 import { createSerialNumber } from './serial-number.ts';
@@ -34,7 +34,7 @@ export function createRootCa(options: RootCaOptions = {}): CertBundle {
   const key = generateRsaKey(opts.keyBits);
 
   const cert = forge.pki.createCertificate();
-  cert.publicKey = key.publicKey;
+  cert.publicKey = forgePublicKey(key.publicKey);
   cert.serialNumber = createSerialNumber();
   cert.validity.notBefore = new Date(now.getTime() - CLOCK_SKEW_MS);
   cert.validity.notAfter = new Date(now.getTime() + opts.validityDays * DAY_MS);

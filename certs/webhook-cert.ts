@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { CertBundle } from '../lib/tls/cert-bundle.ts';
 import { parseCaOptions } from './options.ts';
 import { KeyBitsSchema } from './root-ca.ts';
+import { forgePublicKey } from './native-signer.ts';
 import { generateRsaKey } from './rsa-key.ts';
 import { checkDnsName, ipAddressBytes } from './san-names.ts';
 import { leafValidity, resolveSigningCa, signLeaf, type SigningCa } from './signing-ca.ts';
@@ -41,7 +42,7 @@ export function issueWebhookCert(ca: CertBundle | SigningCa, options: WebhookCer
   const { notBefore, notAfter } = leafValidity(signer, opts.now ?? new Date(), opts.validityDays * DAY_MS);
   const key = generateRsaKey(opts.keyBits);
   const { pem } = signLeaf(signer, {
-    publicKey: key.publicKey,
+    publicKey: forgePublicKey(key.publicKey),
     subject: [{ name: 'commonName', value: `${opts.service}.${opts.namespace}.svc` }],
     notBefore,
     notAfter,

@@ -1,12 +1,16 @@
 /**
  * The CSR a sidecar sends to the CA. It runs in the sidecar, so its options are checked by hand
- * (no schema library there).
+ * (no schema library there), and the PKCS#10 request (RFC 2986) is written directly in DER
+ * (`der.ts`) and signed by OpenSSL: no ASN.1 library is loaded into every pod for one request.
  */
-import forge from 'node-forge';
+import { sign } from 'node:crypto';
 import { readInteger, readObject, readString, type Issues } from '../lib/validate.ts';
-import { signCsr } from './native-signer.ts';
+import { bitString, contextConstructed, nullValue, objectId, pem, sequence, set, smallInteger, utf8String } from './der.ts';
 import { checkCaOptions } from './options.ts';
 import { generateRsaKey, KEY_BITS } from './rsa-key.ts';
+
+const OID_COMMON_NAME = '2.5.4.3';
+const OID_SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
 
 export interface WorkloadCsrOptions {
   /** 2048-8192, default 2048. */
@@ -36,9 +40,10 @@ function checkOptions(input: unknown, issues: Issues): { keyBits: number; common
 export function createWorkloadCsr(options: WorkloadCsrOptions = {}): { keyPem: string; csrPem: string } {
   const opts = checkCaOptions('createWorkloadCsr', options, checkOptions);
   const key = generateRsaKey(opts.keyBits);
-  const csr = forge.pki.createCertificationRequest();
-  csr.publicKey = key.publicKey;
-  csr.setSubject(opts.commonName ? [{ name: 'commonName', value: opts.commonName }] : []);
-  signCsr(csr, key.privateKey);
-  return { keyPem: key.keyPem, csrPem: forge.pki.certificationRequestToPem(csr).replace(/\r\n/g, '\n') };
+  const subject = opts.commonName ? sequence(set(sequence(objectId(OID_COMMON_NAME), utf8String(opts.commonName)))) : sequence();
+  // version 0, subject, the key as SubjectPublicKeyInfo, no attributes.
+  const info = sequence(smallInteger(0), subject, key.publicKey.export({ type: 'spki', format: 'der' }), contextConstructed(0));
+  const signature = sign('sha256', info, key.privateKey);
+  const csr = sequence(info, sequence(objectId(OID_SHA256_WITH_RSA), nullValue()), bitString(signature));
+  return { keyPem: key.keyPem, csrPem: pem('CERTIFICATE REQUEST', csr) };
 }

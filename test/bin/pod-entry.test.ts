@@ -28,6 +28,8 @@ void t.test('the build holds the pod entry and the capture worker, and only what
   for (const forbidden of ['collector', 'webhook', 'controller', 'lab', 'bench', 'test']) t.notOk(folders.has(forbidden), `nothing from ${forbidden}/`);
   const packages = new Set(Object.values(meta.outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path)));
   for (const forbidden of ['zod', 'fastify', '@kubernetes/client-node', '@bufbuild/cel', 'yaml', 'fast-json-patch']) t.notOk(packages.has(forbidden), `${forbidden} not imported`);
+  // The workload CSR is written in DER by hand (certs/der.ts): no ASN.1 library in every pod.
+  t.notOk(packages.has('node-forge'), 'node-forge not imported');
   t.ok(packages.has('@grpc/grpc-js'), 'the packages a sidecar does use stay external');
   // The worker's packages, through the chunks it shares with the entry.
   const workerPackages = new Set<string>();
