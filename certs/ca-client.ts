@@ -7,7 +7,8 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import { MeshtapError, isMeshtapError } from '../lib/errors.ts';
-import { loadCaServiceDefinition, type SignRequestMessage, type SignResponseMessage } from '../record/ca-proto.ts';
+import type { SignRequestMessage, SignResponseMessage } from '../record/ca-proto.ts';
+import { CA_CLIENT_SERVICE } from '../record/ca-wire.ts';
 import { CA_ERR_CA_BAD_RESPONSE, CA_ERR_CA_REFUSED, CA_ERR_CA_UNAUTHENTICATED, CA_ERR_CA_UNAVAILABLE, CA_ERR_TOKEN_MISSING, caError } from './errors.ts';
 import { CA_ERR_READ, tlsError } from '../lib/tls/errors.ts';
 import { checkCaOptions } from './options.ts';
@@ -117,7 +118,7 @@ export async function requestWorkloadCertificate(options: RequestWorkloadCertifi
     if (isMeshtapError(err)) throw err;
     throw caError(CA_ERR_CA_UNAVAILABLE, `the trust bundle cannot be used to verify the CA: ${(err as Error).message}`, err);
   }
-  clientConstructor ??= grpc.makeGenericClientConstructor(loadCaServiceDefinition(), 'CertificateAuthority');
+  clientConstructor ??= grpc.makeGenericClientConstructor(CA_CLIENT_SERVICE, 'CertificateAuthority');
   const channelOptions: grpc.ChannelOptions = opts.serverName
     ? { 'grpc.ssl_target_name_override': opts.serverName, 'grpc.default_authority': opts.serverName }
     : {};

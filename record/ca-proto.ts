@@ -4,9 +4,10 @@
  * protobufjs accepts back), absent scalars as their defaults.
  */
 import type * as grpc from '@grpc/grpc-js';
+import { CA_SERVICE_NAME } from './ca-wire.ts';
 import { loadProto } from './proto-loader.ts';
 
-export const CA_SERVICE_NAME = 'meshtap.v1.CertificateAuthority';
+export { CA_SERVICE_NAME } from './ca-wire.ts';
 
 export interface SignRequestMessage {
   csr_pem: string;

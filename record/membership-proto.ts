@@ -6,9 +6,10 @@
  * sidecar (client).
  */
 import type * as grpc from '@grpc/grpc-js';
+import { MEMBERSHIP_SERVICE_NAME } from './membership-wire.ts';
 import { loadProto } from './proto-loader.ts';
 
-export const MEMBERSHIP_SERVICE_NAME = 'meshtap.v1.Membership';
+export { MEMBERSHIP_SERVICE_NAME } from './membership-wire.ts';
 
 export interface WatchRequestMessage {
   known_version: number;
@@ -65,6 +66,3 @@ export function encodeMembershipSnapshot(snapshot: MembershipSnapshotMessage): B
   return loadMembershipServiceDefinition().Watch.responseSerialize(snapshot);
 }
 
-export function decodeMembershipSnapshot(bytes: Buffer): MembershipSnapshotMessage {
-  return loadMembershipServiceDefinition().Watch.responseDeserialize(bytes) as MembershipSnapshotMessage;
-}

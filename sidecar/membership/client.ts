@@ -19,7 +19,8 @@ import { silentLogger, type Logger } from '../../lib/log.ts';
 import { readFunction, readInteger, readObject, readString, type Issues } from '../../lib/validate.ts';
 import { SC_ERR_MEMBERSHIP_CONFIG } from './errors.ts';
 import { buildMembershipTable, resolveMembership, type FeedState, type MembershipLookup, type MembershipTable } from './lookup.ts';
-import { loadMembershipServiceDefinition, type MembershipSnapshotMessage, type WatchRequestMessage } from '../../record/membership-proto.ts';
+import type { MembershipSnapshotMessage, WatchRequestMessage } from '../../record/membership-proto.ts';
+import { MEMBERSHIP_CLIENT_SERVICE } from '../../record/membership-wire.ts';
 
 export interface MembershipClientOptions {
   /** `host:port` of the controller's gRPC port (`MESHTAP_CONTROLLER_ADDR`). */
@@ -154,7 +155,7 @@ export function createMembershipClient(options: MembershipClientOptions): Member
   } catch (err) {
     throw new MeshtapError(SC_ERR_MEMBERSHIP_CONFIG, `the trust bundle cannot be used to verify the controller: ${(err as Error).message}`, { cause: err });
   }
-  clientConstructor ??= grpc.makeGenericClientConstructor(loadMembershipServiceDefinition(), 'Membership');
+  clientConstructor ??= grpc.makeGenericClientConstructor(MEMBERSHIP_CLIENT_SERVICE, 'Membership');
   const channelOptions: grpc.ChannelOptions = {
     'grpc.keepalive_time_ms': opts.keepaliveMs,
     'grpc.keepalive_timeout_ms': 10_000,

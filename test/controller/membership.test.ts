@@ -7,7 +7,7 @@ import { createClusterSource, membershipInputFromIndex } from '../../controller/
 import { createMembershipHub, type PublishedSnapshot } from '../../controller/membership/hub.ts';
 import { createListeners, type MembershipSource } from '../../controller/membership/source.ts';
 import { buildMembershipTable } from '../../sidecar/membership/lookup.ts';
-import { decodeMembershipSnapshot } from '../../record/membership-proto.ts';
+import { decodeMembershipSnapshot } from '../../record/membership-wire.ts';
 import { LISTED_AT, loadList } from '../lib/kube/inventory/fixtures.ts';
 
 type Json = Record<string, any>;
