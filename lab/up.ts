@@ -13,7 +13,7 @@
  */
 import { podEntry } from '../lib/pod-entry.ts';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -33,15 +33,16 @@ import { admitPod } from './admission-client.ts';
 import { LAB_ERR_POD_FAILED, LAB_ERR_PROCESS_FAILED, LAB_ERR_SCENARIO } from './errors.ts';
 import { applyNodeRules, createBridge, createPodNetns, writeNetnsEtc } from './node-network.ts';
 import { APPS_DIR, LAB_PATH, MESHTAP_BIN, NODE, REPO, demoApps, type ResolvedScenario } from './paths.ts';
-import { buildPodPlan, buildServiceEnv, requiredPrograms, resolveProbePort, type PodPlan, type ProcessPlan } from './pod-plan.ts';
-import { waitForProbe, type ProbeTarget } from './probe.ts';
+import { buildPodPlan, buildServiceEnv, requiredPrograms } from './pod-plan.ts';
+import { awaitContainer, runHook, runInit, startContainer, type ContainerHost } from './pod-containers.ts';
+import { ensureDir, prepareVolumes } from './pod-volumes.ts';
 import { startProcess, tailLog } from './processes.ts';
 import { assignAddresses, parseScenario, type AddressedPod, type AddressedScenario, type Pod } from './scenario.ts';
 import { buildNodeServiceRestore, buildRejectRestore } from './service-rules.ts';
 import { DNS_POD_IP, DNS_VIP, buildHostsFile, buildResolvConf, withClusterDns } from './cluster-dns.ts';
 import { startDnsServer } from './dns-server.ts';
 import { claimState, saveState, writeFileAtomic, type ContainerState, type LabState, type PodState } from './state.ts';
-import { DEFAULT_TOKEN_AUDIENCE, createKeyTokenIssuer, createTokenKeyPair, type TokenIssuer } from './token-issuer.ts';
+import { createKeyTokenIssuer, createTokenKeyPair, type TokenIssuer } from './token-issuer.ts';
 import { execInNetns } from './netns.ts';
 import { controllerControlPlane, issueCollectorCert, type ControlPlane } from './control-plane.ts';
 import { collectorEnv, namespaceList, onNode, reviewReasons, sleep } from './host-helpers.ts';
@@ -163,7 +164,7 @@ export class LabStarter {
     const collectorCertDir = await issueCollectorCert(this.certDir);
     // The API server's token signer, as far as the lab has one.
     const keys = createTokenKeyPair();
-    const tokenDir = this.ensureDir(join(stateDir, 'token-key'), 0o700);
+    const tokenDir = ensureDir(join(stateDir, 'token-key'), 0o700);
     const tokenKeyFile = join(tokenDir, 'public.pem');
     writeFileAtomic(join(tokenDir, 'private.pem'), keys.privatePem, 0o600);
     writeFileAtomic(tokenKeyFile, keys.publicPem, 0o644);
@@ -200,7 +201,7 @@ export class LabStarter {
     this.checkAborted();
 
     // The inventory files, before anyone reads them: namespaces, services, the node, no pods yet.
-    const inventoryDir = this.ensureDir(join(stateDir, 'inventory'));
+    const inventoryDir = ensureDir(join(stateDir, 'inventory'));
     this.state.inventory = { membershipFile: join(inventoryDir, 'membership.json'), clusterFile: join(inventoryDir, 'cluster.json') };
     this.save();
     this.inventory.publish();
@@ -391,7 +392,7 @@ export class LabStarter {
       if (!ps.injected) ps.skipReasons = await reviewReasons(this.webhookLog, admitted.uid);
       ps.phase = 'admitted';
       this.save();
-      writeFileSync(join(this.ensureDir(ps.dir), 'pod.json'), JSON.stringify(pod, null, 2));
+      writeFileSync(join(ensureDir(ps.dir), 'pod.json'), JSON.stringify(pod, null, 2));
       // The pod exists from now on: the collector can name its address, the controller lists it (not meshed yet).
       this.inventory.addPod(ps, {
         pod,
@@ -420,7 +421,7 @@ export class LabStarter {
         serviceEnv: buildServiceEnv(this.addressed.services.filter((s) => s.namespace === ps.namespace)),
         exactEnvContainers: MESHTAP_CONTAINER_NAMES,
       });
-      await this.prepareVolumes(pod, plan, ps);
+      await prepareVolumes(pod, plan, ps, { tokenIssuer: this.tokenIssuer, caPem: this.caPem });
       const firstApp = plan.processes.find((p) => p.role === 'app');
       if (firstApp) ps.app = { container: firstApp.container, uid: firstApp.uid, gid: firstApp.gid, env: firstApp.env };
       ps.containers = plan.processes.map(
@@ -434,23 +435,23 @@ export class LabStarter {
         this.checkAborted();
         const cs = ps.containers[i];
         if (proc.role === 'init') {
-          await this.runInit(pod, ps, proc, cs);
+          await runInit(this.containerHost, ps, proc, cs);
           say(`init container ${proc.container} done`);
           continue;
         }
-        const exited = this.startContainer(ps, proc, cs);
+        const exited = startContainer(this.containerHost, ps, proc, cs);
         // Init containers are done and a container runs: the pod is Running.
         this.inventory.updatePod(ps, { phase: 'Running' });
-        if (proc.postStart) await this.runHook(ps, proc, cs);
+        if (proc.postStart) await runHook(this.containerHost, ps, proc, cs);
         if (proc.role === 'sidecar') {
           // A native sidecar holds the next containers back until its startup probe passes.
-          await this.awaitContainer(pod, ps, proc, cs, exited, deadline);
+          await awaitContainer(this.containerHost, pod, ps, proc, cs, exited, deadline);
           // Peers may now talk mTLS to this pod.
           this.inventory.updatePod(ps, { meshed: ps.injected === true });
           say(`sidecar ${proc.container} ready (uid ${proc.uid})`);
         } else {
           waiting.push(
-            this.awaitContainer(pod, ps, proc, cs, exited, deadline).then(() => say(`container ${proc.container} ready (uid ${proc.uid})`)),
+            awaitContainer(this.containerHost, pod, ps, proc, cs, exited, deadline).then(() => say(`container ${proc.container} ready (uid ${proc.uid})`)),
           );
         }
       }
@@ -467,116 +468,8 @@ export class LabStarter {
     }
   }
 
-  private ensureDir(dir: string, mode = 0o755): string {
-    mkdirSync(dir, { recursive: true, mode });
-    chmodSync(dir, mode);
-    return dir;
-  }
-
-  private async prepareVolumes(pod: Pod, plan: PodPlan, ps: PodState): Promise<void> {
-    // Shared by containers running as different users, like an emptyDir.
-    this.ensureDir(join(ps.dir, 'tmp'), 0o1777);
-    for (const v of plan.volumes) {
-      if (v.type === 'emptyDir' || v.type === 'unsupported') {
-        this.ensureDir(v.dir, 0o1777);
-      } else if (v.type === 'token') {
-        this.ensureDir(v.dir);
-        if (!this.tokenIssuer) throw new MeshtapError(LAB_ERR_POD_FAILED, 'no token issuer: the token signing key was not created');
-        const token = await this.tokenIssuer({
-          pod: { name: pod.metadata.name, namespace: pod.metadata.namespace, uid: pod.metadata.uid, serviceAccount: pod.spec.serviceAccountName ?? 'default' },
-          audience: v.audience || DEFAULT_TOKEN_AUDIENCE,
-          expirationSeconds: v.expirationSeconds,
-        });
-        // A credential: only the user of the container(s) mounting it may read it.
-        const users = new Set(v.mountedBy.map((m) => `${m.uid}:${m.gid}`));
-        const file = join(v.dir, v.file);
-        rmSync(file, { force: true });
-        if (users.size === 1) {
-          const [{ uid, gid }] = v.mountedBy;
-          writeFileSync(file, token, { mode: 0o400 });
-          chownSync(file, uid, gid);
-        } else {
-          // Several users (or none) mount it: readable by all, as a pod without fsGroup sees it.
-          writeFileSync(file, token, { mode: 0o444 });
-        }
-        chmodSync(file, users.size === 1 ? 0o400 : 0o444);
-      } else {
-        this.ensureDir(v.dir);
-        for (const f of v.files) {
-          const file = join(v.dir, f);
-          writeFileSync(file, this.caPem, { mode: 0o444 });
-          chmodSync(file, 0o444);
-        }
-      }
-    }
-  }
-
-  private probeTarget(pod: Pod, ps: PodState, proc: ProcessPlan, port: number | string | undefined): ProbeTarget {
-    return {
-      ip: ps.ip,
-      port: port === undefined ? undefined : resolveProbePort(pod, port),
-      netns: ps.netns,
-      uid: proc.uid,
-      gid: proc.gid,
-      env: proc.env,
-    };
-  }
-
-  private async runInit(_pod: Pod, ps: PodState, proc: ProcessPlan, cs: ContainerState): Promise<void> {
-    cs.state = 'running';
-    const child = this.spawn({ argv: proc.argv, env: proc.env, log: cs.log, netns: ps.netns, uid: proc.uid, gid: proc.gid, cwd: proc.workingDir });
-    cs.pid = child.pid;
-    this.save();
-    const code = await new Promise<number | null>((resolve) => {
-      child.on('exit', (c) => resolve(c));
-      child.on('error', () => resolve(null));
-    });
-    if (code !== 0) {
-      cs.state = 'failed';
-      throw new MeshtapError(LAB_ERR_POD_FAILED, `init container ${proc.container} of ${ps.namespace}/${ps.name} exited ${code}; log ${cs.log}:\n${tailLog(cs.log)}`);
-    }
-    cs.state = 'completed';
-    this.save();
-  }
-
-  /** Starts a long-running container; the promise resolves with a reason once it has exited. */
-  private startContainer(ps: PodState, proc: ProcessPlan, cs: ContainerState): { reason?: string } {
-    const status: { reason?: string } = {};
-    const child = this.spawn({ argv: proc.argv, env: proc.env, log: cs.log, netns: ps.netns, uid: proc.uid, gid: proc.gid, cwd: proc.workingDir });
-    child.on('exit', (code, signal) => {
-      status.reason = `container ${proc.container} exited (${signal ?? code})`;
-      cs.state = 'failed';
-    });
-    child.on('error', (err) => (status.reason = `container ${proc.container} could not start: ${err.message}`));
-    cs.pid = child.pid;
-    cs.state = 'running';
-    this.save();
-    return status;
-  }
-
-  private async runHook(ps: PodState, proc: ProcessPlan, cs: ContainerState): Promise<void> {
-    const child = this.spawn({ argv: proc.postStart!, env: proc.env, log: cs.log, netns: ps.netns, uid: proc.uid, gid: proc.gid, cwd: proc.workingDir });
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    if (code !== 0) throw new MeshtapError(LAB_ERR_POD_FAILED, `postStart hook of ${proc.container} in ${ps.namespace}/${ps.name} exited ${code}; log ${cs.log}:\n${tailLog(cs.log)}`);
-  }
-
-  private async awaitContainer(pod: Pod, ps: PodState, proc: ProcessPlan, cs: ContainerState, status: { reason?: string }, deadline: number): Promise<void> {
-    const stopped = () => status.reason ?? (this.options.signal?.aborted ? 'interrupted' : undefined);
-    const fail = (why: string) =>
-      new MeshtapError(LAB_ERR_POD_FAILED, `${proc.container} in ${ps.namespace}/${ps.name} is not ready: ${why}; log ${cs.log}:\n${tailLog(cs.log)}`);
-    for (const probe of [proc.startupProbe, proc.readinessProbe]) {
-      if (!probe) continue;
-      const port = probe.httpGet?.port ?? probe.tcpSocket?.port;
-      const outcome = await waitForProbe(probe, this.probeTarget(pod, ps, proc, port), { deadline, stopped });
-      if (!outcome.ok) throw fail(outcome.why);
-    }
-    if (!proc.startupProbe && !proc.readinessProbe) {
-      // Without probes a container is ready once it runs; give a crash at start a moment to show.
-      await sleep(500);
-      const why = stopped();
-      if (why) throw fail(why);
-    }
-    cs.state = 'ready';
-    this.save();
+  /** How the pod's containers reach the lab: its process tracking, its state file, its interruption. */
+  private get containerHost(): ContainerHost {
+    return { spawn: (o) => this.spawn(o), save: () => this.save(), signal: this.options.signal };
   }
 }
