@@ -4,15 +4,12 @@
  * hand-written writer (`record/record-writer.ts`), on a typical HTTP record and on batches of
  * such records. Prints ns per record and bytes allocated per record.
  *
- * Allocation is the growth of the V8 heap plus ArrayBuffer memory (Buffers' backing stores) over
- * windows that start right after a forced full collection and see none themselves, so it counts
- * what was allocated, not what survived; it includes a few dozen bytes of the measurement
- * itself. The machine's load moves the times; compare the two encoders within one run.
+ * Allocation is measured by `allocation.ts`. The machine's load moves the times; compare the two
+ * encoders within one run.
  */
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { collectorMessageType, recordBatchEncoder, recordToProto, type SidecarInfoMessage } from '../record/codec.ts';
 import type { CallRecord } from '../record/record.ts';
+import { bytesAllocatedPerUnit } from './allocation.ts';
 import { encodeCallRecord, encodeRecordBatch, encodeSidecarInfo } from '../record/record-writer.ts';
 
 const T0 = 1_764_000_000_123_456_789n;
@@ -85,25 +82,6 @@ interface Result {
 
 let sink = 0;
 
-// A full collection on demand, so an allocation window starts from an empty young generation and
-// ArrayBuffers freed earlier are not counted against it.
-v8.setFlagsFromString('--expose-gc');
-const collect = vm.runInNewContext('gc') as () => void;
-const profiler = new v8.GCProfiler();
-const pause = new Int32Array(new SharedArrayBuffer(4));
-
-/** Collects, then waits until the concurrent sweep has freed what the collection found dead. */
-function settle(): void {
-  collect();
-  let previous = -1;
-  for (let i = 0; i < 100; i++) {
-    const now = process.memoryUsage().arrayBuffers;
-    if (now === previous) return;
-    previous = now;
-    Atomics.wait(pause, 0, 0, 2);
-  }
-}
-
 /** `run` encodes `perCall` records per call; times and allocations are per record. */
 function measure(run: () => Uint8Array, perCall: number, calls: number): Result {
   for (let i = 0; i < calls; i++) sink += run().length; // warm-up: let the optimiser settle
@@ -116,28 +94,7 @@ function measure(run: () => Uint8Array, perCall: number, calls: number): Result 
   }
   rounds.sort((a, b) => a - b);
 
-  // Allocation: windows that start from a collected heap and are kept only when no collection
-  // ran inside them; a window that saw one is halved.
-  let window = Math.max(1, Math.floor(100 / perCall));
-  let bytes = 0;
-  let records = 0;
-  for (let attempt = 0; attempt < 200 && records < 2000; attempt++) {
-    settle();
-    const heap0 = v8.getHeapStatistics().used_heap_size;
-    const buffers0 = process.memoryUsage().arrayBuffers;
-    profiler.start();
-    for (let i = 0; i < window; i++) sink += run().length;
-    const collections = profiler.stop().statistics.length;
-    const heap1 = v8.getHeapStatistics().used_heap_size;
-    const buffers1 = process.memoryUsage().arrayBuffers;
-    if (collections > 0) {
-      window = Math.max(1, window >> 1);
-      continue;
-    }
-    bytes += heap1 - heap0 + (buffers1 - buffers0);
-    records += window * perCall;
-  }
-  return { nsPerRecord: rounds[3], bytesPerRecord: records === 0 ? Number.NaN : bytes / records };
+  return { nsPerRecord: rounds[3], bytesPerRecord: bytesAllocatedPerUnit(() => void (sink += run().length), perCall) };
 }
 
 function main(): void {
