@@ -7,6 +7,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { SignRequestMessage, SignResponseMessage } from './ca-proto.ts';
+import { clientMethod } from './client-method.ts';
 import { Reader } from './proto-reader.ts';
 import { ProtoWriter } from './proto-writer.ts';
 
@@ -39,20 +40,7 @@ export function decodeSignResponse(bytes: Uint8Array): SignResponseMessage {
   return m;
 }
 
-const clientOnly = (): never => {
-  throw new Error('the sidecar is a client of CertificateAuthority.Sign only');
-};
-
 /** The one method, as a client uses it (`grpc.makeGenericClientConstructor`). */
 export const CA_CLIENT_SERVICE: grpc.ServiceDefinition = {
-  Sign: {
-    path: `/${CA_SERVICE_NAME}/Sign`,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: encodeSignRequest,
-    requestDeserialize: clientOnly,
-    responseSerialize: clientOnly,
-    responseDeserialize: decodeSignResponse,
-    originalName: 'Sign',
-  },
+  Sign: clientMethod({ service: CA_SERVICE_NAME, method: 'Sign', requestStream: false, responseStream: false, serialize: encodeSignRequest, deserialize: decodeSignResponse }),
 };

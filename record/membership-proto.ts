@@ -65,4 +65,3 @@ export function loadMembershipServiceDefinition(): grpc.ServiceDefinition {
 export function encodeMembershipSnapshot(snapshot: MembershipSnapshotMessage): Buffer {
   return loadMembershipServiceDefinition().Watch.responseSerialize(snapshot);
 }
-

@@ -16,6 +16,7 @@ import type {
   ServicePortMessage,
   WatchRequestMessage,
 } from './membership-proto.ts';
+import { clientMethod } from './client-method.ts';
 import { Reader } from './proto-reader.ts';
 import { ProtoWriter } from './proto-writer.ts';
 
@@ -111,20 +112,7 @@ export function decodeMembershipSnapshot(bytes: Uint8Array): MembershipSnapshotM
   return m;
 }
 
-const clientOnly = (): never => {
-  throw new Error('the sidecar is a client of Membership.Watch only');
-};
-
 /** The one method, as a client uses it (`grpc.makeGenericClientConstructor`). */
 export const MEMBERSHIP_CLIENT_SERVICE: grpc.ServiceDefinition = {
-  Watch: {
-    path: `/${MEMBERSHIP_SERVICE_NAME}/Watch`,
-    requestStream: false,
-    responseStream: true,
-    requestSerialize: encodeWatchRequest,
-    requestDeserialize: clientOnly,
-    responseSerialize: clientOnly,
-    responseDeserialize: decodeMembershipSnapshot,
-    originalName: 'Watch',
-  },
+  Watch: clientMethod({ service: MEMBERSHIP_SERVICE_NAME, method: 'Watch', requestStream: false, responseStream: true, serialize: encodeWatchRequest, deserialize: decodeMembershipSnapshot }),
 };

@@ -9,6 +9,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { ShipAckMessage } from '../../record/codec.ts';
+import { clientMethod } from '../../record/client-method.ts';
 import { decodeShipAck } from '../../record/record-reader.ts';
 import { encodeRecordBatch, encodeSidecarInfo } from '../../record/record-writer.ts';
 import type { EncodedBatch, ShipStream, ShipStreamHandlers, ShipTransport } from './transport.ts';
@@ -35,10 +36,6 @@ type ShipCall = grpc.ClientDuplexStream<EncodedBatch, ShipAckMessage>;
 type CollectorClient = grpc.Client & { Ship(options?: grpc.CallOptions): ShipCall };
 type CollectorClientConstructor = new (address: string, credentials: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => CollectorClient;
 
-const clientOnly = (): never => {
-  throw new Error('the shipper is a client of Collector.Ship only');
-};
-
 /**
  * `meshtap.v1.Collector` as the shipper uses it: the one method, with the hand-written writer
  * framing batches from their encoded records and the hand-written reader decoding acks, so
@@ -46,16 +43,7 @@ const clientOnly = (): never => {
  * worker). `test/sidecar/shipper/ship-ack.test.ts` checks both against the official `.proto`.
  */
 export const COLLECTOR_SERVICE: grpc.ServiceDefinition = {
-  Ship: {
-    path: '/meshtap.v1.Collector/Ship',
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: serializeBatch,
-    requestDeserialize: clientOnly,
-    responseSerialize: clientOnly,
-    responseDeserialize: decodeShipAck,
-    originalName: 'Ship',
-  },
+  Ship: clientMethod({ service: 'meshtap.v1.Collector', method: 'Ship', requestStream: true, responseStream: true, serialize: serializeBatch, deserialize: decodeShipAck }),
 };
 
 let clientConstructor: CollectorClientConstructor | undefined;

@@ -6,7 +6,7 @@
  * and malformed bytes throw instead of being half-read.
  */
 import fc from 'fast-check';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { loadCaServiceDefinition } from '../../record/ca-proto.ts';
 import { CA_CLIENT_SERVICE, decodeSignResponse, encodeSignRequest } from '../../record/ca-wire.ts';
 import { loadMembershipServiceDefinition, type MembershipSnapshotMessage } from '../../record/membership-proto.ts';
@@ -21,16 +21,23 @@ const int64Text = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(Stri
 /** 64-bit values a JS number holds exactly (what the membership contract carries). */
 const safe = fc.nat({ max: Number.MAX_SAFE_INTEGER });
 
-void t.test('SignRequest: written by hand, read by protobufjs', async (t) => {
+/** Runs `check` on `runs` generated messages, and asserts that it did run that often. */
+function everyMessage<T>(t: Test, arbitrary: fc.Arbitrary<T>, runs: number, check: (m: T) => void): void {
   let n = 0;
   fc.assert(
-    fc.property(fc.record({ csr_pem: fc.string({ unit: 'binary' }), validity_seconds: u32 }), (m) => {
-      t.same(ca.requestDeserialize(encodeSignRequest(m)), m);
+    fc.property(arbitrary, (m) => {
+      check(m);
       n++;
     }),
-    { numRuns: 200 },
+    { numRuns: runs },
   );
-  t.equal(n, 200);
+  t.equal(n, runs);
+}
+
+void t.test('SignRequest: written by hand, read by protobufjs', async (t) => {
+  everyMessage(t, fc.record({ csr_pem: fc.string({ unit: 'binary' }), validity_seconds: u32 }), 200, (m) => {
+    t.same(ca.requestDeserialize(encodeSignRequest(m)), m);
+  });
 });
 
 void t.test('SignResponse: written by protobufjs, read by hand as proto-loader reads it', async (t) => {
@@ -42,16 +49,10 @@ void t.test('SignResponse: written by protobufjs, read by hand as proto-loader r
     spiffe_id: fc.string(),
     serial_number: fc.string(),
   }, { requiredKeys: [] });
-  let n = 0;
-  fc.assert(
-    fc.property(response, (m) => {
-      const bytes = ca.responseSerialize(m);
-      t.same(decodeSignResponse(bytes), ca.responseDeserialize(bytes));
-      n++;
-    }),
-    { numRuns: 300 },
-  );
-  t.equal(n, 300);
+  everyMessage(t, response, 300, (m) => {
+    const bytes = ca.responseSerialize(m);
+    t.same(decodeSignResponse(bytes), ca.responseDeserialize(bytes));
+  });
   const exact = decodeSignResponse(ca.responseSerialize({ not_before_unix_ms: '-9223372036854775808', not_after_unix_ms: '9223372036854775807' }));
   t.same([exact.not_before_unix_ms, exact.not_after_unix_ms], ['-9223372036854775808', '9223372036854775807'], 'int64 exact at both ends');
 });
@@ -73,16 +74,10 @@ const snapshot = fc.record({
 }, { requiredKeys: [] });
 
 void t.test('MembershipSnapshot: written by protobufjs (as the controller does), read by hand as proto-loader reads it', async (t) => {
-  let n = 0;
-  fc.assert(
-    fc.property(snapshot, (m) => {
-      const bytes = watch.responseSerialize(m);
-      t.same(decodeMembershipSnapshot(bytes), watch.responseDeserialize(bytes));
-      n++;
-    }),
-    { numRuns: 300 },
-  );
-  t.equal(n, 300);
+  everyMessage(t, snapshot, 300, (m) => {
+    const bytes = watch.responseSerialize(m);
+    t.same(decodeMembershipSnapshot(bytes), watch.responseDeserialize(bytes));
+  });
   const full: MembershipSnapshotMessage = {
     version: 2 ** 53 - 1,
     trust_domain: 'cluster.local',
