@@ -2,9 +2,10 @@
  * The sidecar's counters and their Prometheus view.
  *
  * The data path only increments plain numbers in `SidecarStats` (no label lookups per chunk);
- * prom-client reads them at scrape time through `collect()` callbacks, on its own Registry.
+ * the Prometheus view reads them at scrape time through `collect()` callbacks (`lib/prom/`: the
+ * pod does not load prom-client).
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, registerProcessMetrics } from '../lib/prom/index.ts';
 import type { Observer } from '../record/record.ts';
 import type { SidecarStats } from './stats.ts';
 import { registerDnsMetrics } from './dns/prom-metrics.ts';
@@ -281,6 +282,6 @@ export function createSidecarMetrics(sources: SidecarMetricsSources): Registry {
     },
   });
   if (sources.dns) registerDnsMetrics(registry, sources.dns);
-  collectDefaultMetrics({ register: registry });
+  registerProcessMetrics(registry);
   return registry;
 }

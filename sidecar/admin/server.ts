@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
+import type { Registry } from '../../lib/prom/index.ts';
 import { MeshtapError } from '../../lib/errors.ts';
 import { SC_ERR_LISTEN } from '../errors.ts';
 

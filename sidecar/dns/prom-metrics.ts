@@ -1,5 +1,5 @@
 /** The DNS side's counters as Prometheus metrics (`meshtap_sidecar_dns_*`), read at scrape time. */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../../lib/prom/index.ts';
 import type { DnsStats } from './stats.ts';
 
 export function registerDnsMetrics(registry: Registry, stats: DnsStats): void {

@@ -1,6 +1,6 @@
 /**
  * Shipper metrics across a thread boundary. A shipper running in the capture worker cannot
- * reach the sidecar's prom-client registry (it lives on the forwarding thread), so its hooks
+ * reach the sidecar's Prometheus registry (it lives on the forwarding thread), so its hooks
  * are recorded as plain data (`createShipperMetricsRecorder`), posted now and then, and
  * replayed into the registry's hooks on the other side (`replayShipperDeltas`): the metrics
  * read the same as with a shipper on the forwarding thread.

@@ -1,7 +1,7 @@
 /**
  * What the shipper reports as it goes. Every hook is optional and called synchronously; a hook
  * that throws is ignored (metrics never break the data path). `createShipperPromMetrics` in
- * `prom-metrics.ts` implements it with prom-client for the sidecar's admin `/metrics`.
+ * `prom-metrics.ts` implements it with `lib/prom/` for the sidecar's admin `/metrics`.
  */
 
 /** Why records were dropped. Stable: these are metric label values. */

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from '../../lib/prom/index.ts';
 import { DROP_REASONS, type ShipperMetrics, type ShipperStats } from './metrics.ts';
 
 export interface ShipperPromMetrics {
@@ -8,7 +8,7 @@ export interface ShipperPromMetrics {
   observe(source: { stats(): ShipperStats }): void;
 }
 
-/** prom-client counters and gauges for a shipper, registered on `registry`. */
+/** Counters, gauges and a histogram for a shipper, registered on `registry`. */
 export function createShipperPromMetrics(registry: Registry, prefix = 'meshtap_sidecar_shipper_'): ShipperPromMetrics {
   const registers = [registry];
   const offered = new Counter({ name: `${prefix}records_offered_total`, help: 'Records offered to the shipper.', registers });

@@ -30,6 +30,8 @@ void t.test('the build holds the pod entry and the capture worker, and only what
   for (const forbidden of ['zod', 'fastify', '@kubernetes/client-node', '@bufbuild/cel', 'yaml', 'fast-json-patch']) t.notOk(packages.has(forbidden), `${forbidden} not imported`);
   // The workload CSR is written in DER by hand (certs/der.ts): no ASN.1 library in every pod.
   t.notOk(packages.has('node-forge'), 'node-forge not imported');
+  // /metrics is written by lib/prom/ (prom-client's own weight and its default metrics' timers).
+  t.notOk(packages.has('prom-client'), 'prom-client not imported');
   // The CA and membership messages are read and written by hand (record/ca-wire.ts, membership-wire.ts).
   for (const reflection of ['@grpc/proto-loader', 'protobufjs']) t.notOk(packages.has(reflection), `${reflection} not imported`);
   t.ok(packages.has('@grpc/grpc-js'), 'the packages a sidecar does use stay external');

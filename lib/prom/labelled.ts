@@ -1,0 +1,91 @@
+/**
+ * What counters, gauges and histograms share: a name, help, label names, the label sets seen
+ * (in the order first seen), and the `collect()` hook a registry runs before each scrape.
+ */
+import { checkLabelName, checkMetricName } from './exposition.ts';
+
+export type Labels = Readonly<Record<string, string | number>>;
+
+export interface MetricOptions<M> {
+  name: string;
+  help: string;
+  labelNames?: readonly string[];
+  /** Called (with the metric as `this`) before every scrape: metrics read at scrape time live here. */
+  collect?: (this: M) => void;
+  /** Registries to add the metric to. */
+  registers?: ReadonlyArray<{ registerMetric(metric: ScrapedMetric): void }>;
+}
+
+/** What a registry needs from a metric. */
+export interface ScrapedMetric {
+  readonly name: string;
+  /** Runs `collect()`, then writes the header and the samples. */
+  render(): string;
+}
+
+/** One label set's state, `values` in label-name order. */
+export interface LabelledEntry<S> {
+  values: string[];
+  state: S;
+}
+
+export abstract class LabelledMetric<S, M> implements ScrapedMetric {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  protected readonly entries = new Map<string, LabelledEntry<S>>();
+  private readonly collectHook: ((this: M) => void) | undefined;
+
+  protected constructor(options: MetricOptions<M>) {
+    checkMetricName(options.name);
+    for (const label of options.labelNames ?? []) checkLabelName(options.name, label);
+    this.name = options.name;
+    this.help = options.help;
+    this.labelNames = Object.freeze([...(options.labelNames ?? [])]);
+    this.collectHook = options.collect;
+    if (this.labelNames.length === 0) this.entries.set('', { values: [], state: this.initial() });
+    for (const registry of options.registers ?? []) registry.registerMetric(this);
+  }
+
+  /** A fresh label set's state. */
+  protected abstract initial(): S;
+  /** The header and sample lines, from the entries. */
+  protected abstract write(): string;
+
+  /** Forgets every label set (an unlabelled metric goes back to its initial state). */
+  reset(): void {
+    this.entries.clear();
+    if (this.labelNames.length === 0) this.entries.set('', { values: [], state: this.initial() });
+  }
+
+  render(): string {
+    this.collectHook?.call(this as unknown as M);
+    return this.write();
+  }
+
+  /** The entry for `labels` (created when new); every label name must be given, and no other. */
+  protected entry(labels: Labels | undefined): LabelledEntry<S> {
+    if (labels === undefined || this.labelNames.length === 0) {
+      if (labels !== undefined && Object.keys(labels).length > 0) throw new TypeError(`${this.name}: has no labels, got ${Object.keys(labels).join(', ')}`);
+      if (this.labelNames.length > 0) throw new TypeError(`${this.name}: labels ${this.labelNames.join(', ')} are required`);
+      return this.entries.get('')!;
+    }
+    const values: string[] = [];
+    for (const name of this.labelNames) {
+      const v = labels[name];
+      if (v === undefined) throw new TypeError(`${this.name}: label ${name} is required`);
+      values.push(String(v));
+    }
+    if (Object.keys(labels).length !== this.labelNames.length) {
+      const extra = Object.keys(labels).filter((k) => !this.labelNames.includes(k));
+      throw new TypeError(`${this.name}: unknown label ${extra.join(', ')}`);
+    }
+    const key = values.join('\u0000');
+    let found = this.entries.get(key);
+    if (found === undefined) {
+      found = { values, state: this.initial() };
+      this.entries.set(key, found);
+    }
+    return found;
+  }
+}
