@@ -18,15 +18,12 @@ export class Histogram extends LabelledMetric<HistogramState, Histogram> {
       throw new TypeError(`${options.name}: buckets must be distinct finite numbers`);
     }
     if (options.labelNames?.includes('le')) throw new TypeError(`${options.name}: "le" is the bucket label`);
-    // initial() runs in the base constructor for an unlabelled histogram, so the buckets go on first.
-    super({ ...options, registers: [] });
+    super(options);
     this.buckets = Object.freeze(buckets);
-    this.reset();
-    for (const registry of options.registers ?? []) registry.registerMetric(this);
   }
 
   protected initial(): HistogramState {
-    return { counts: new Array<number>((this.buckets?.length ?? 0) + 1).fill(0), sum: 0, count: 0 };
+    return { counts: new Array<number>(this.buckets.length + 1).fill(0), sum: 0, count: 0 };
   }
 
   observe(labelsOrValue: Labels | number, value?: number): void {

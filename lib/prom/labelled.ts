@@ -43,7 +43,6 @@ export abstract class LabelledMetric<S, M> implements ScrapedMetric {
     this.help = options.help;
     this.labelNames = Object.freeze([...(options.labelNames ?? [])]);
     this.collectHook = options.collect;
-    if (this.labelNames.length === 0) this.entries.set('', { values: [], state: this.initial() });
     for (const registry of options.registers ?? []) registry.registerMetric(this);
   }
 
@@ -55,30 +54,28 @@ export abstract class LabelledMetric<S, M> implements ScrapedMetric {
   /** Forgets every label set (an unlabelled metric goes back to its initial state). */
   reset(): void {
     this.entries.clear();
-    if (this.labelNames.length === 0) this.entries.set('', { values: [], state: this.initial() });
   }
 
   render(): string {
     this.collectHook?.call(this as unknown as M);
+    // An unlabelled metric always has its one sample, counted or not.
+    if (this.labelNames.length === 0) this.entry(undefined);
     return this.write();
   }
 
   /** The entry for `labels` (created when new); every label name must be given, and no other. */
   protected entry(labels: Labels | undefined): LabelledEntry<S> {
-    if (labels === undefined || this.labelNames.length === 0) {
-      if (labels !== undefined && Object.keys(labels).length > 0) throw new TypeError(`${this.name}: has no labels, got ${Object.keys(labels).join(', ')}`);
-      if (this.labelNames.length > 0) throw new TypeError(`${this.name}: labels ${this.labelNames.join(', ')} are required`);
-      return this.entries.get('')!;
-    }
+    const given = labels === undefined ? [] : Object.keys(labels);
+    if (this.labelNames.length === 0 && given.length > 0) throw new TypeError(`${this.name}: has no labels, got ${given.join(', ')}`);
+    if (this.labelNames.length > 0 && labels === undefined) throw new TypeError(`${this.name}: labels ${this.labelNames.join(', ')} are required`);
     const values: string[] = [];
     for (const name of this.labelNames) {
-      const v = labels[name];
+      const v = labels?.[name];
       if (v === undefined) throw new TypeError(`${this.name}: label ${name} is required`);
       values.push(String(v));
     }
-    if (Object.keys(labels).length !== this.labelNames.length) {
-      const extra = Object.keys(labels).filter((k) => !this.labelNames.includes(k));
-      throw new TypeError(`${this.name}: unknown label ${extra.join(', ')}`);
+    if (given.length !== this.labelNames.length) {
+      throw new TypeError(`${this.name}: unknown label ${given.filter((k) => !this.labelNames.includes(k)).join(', ')}`);
     }
     const key = values.join('\u0000');
     let found = this.entries.get(key);
