@@ -201,7 +201,8 @@ export function startCall<Request, Response>(
       }
     }
     finish(status);
-    if (!s.destroyed) s.close(http2.constants.NGHTTP2_NO_ERROR);
+    // Our side still open (a bidi call the server ended first): close it; nothing more is read.
+    if (!s.destroyed && !s.writableFinished) s.close(http2.constants.NGHTTP2_NO_ERROR);
   });
   // Without END_STREAM from the server: a reset, a lost connection, or our own cancel.
   s.on('close', () => {
