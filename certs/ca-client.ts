@@ -5,9 +5,10 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import * as grpc from '@grpc/grpc-js';
 import { MeshtapError, isMeshtapError } from '../lib/errors.ts';
-import type { SignRequestMessage, SignResponseMessage } from '../record/ca-proto.ts';
+import { unaryRequest } from '../lib/grpc-client/unary.ts';
+import { GRPC_STATUS, GrpcCallError, statusName } from '../lib/grpc-client/status.ts';
+import type { SignResponseMessage } from '../record/ca-proto.ts';
 import { CA_CLIENT_SERVICE } from '../record/ca-wire.ts';
 import { CA_ERR_CA_BAD_RESPONSE, CA_ERR_CA_REFUSED, CA_ERR_CA_UNAUTHENTICATED, CA_ERR_CA_UNAVAILABLE, CA_ERR_TOKEN_MISSING, caError } from './errors.ts';
 import { CA_ERR_READ, tlsError } from '../lib/tls/errors.ts';
@@ -85,9 +86,10 @@ export interface IssuedWorkloadCertificate {
  * `CA_ERR_*` reason when it gave one.
  */
 export class CaRequestError extends MeshtapError {
-  readonly grpcStatus: grpc.status;
+  /** A gRPC status code (`GRPC_STATUS` in lib/grpc-client/status.ts). */
+  readonly grpcStatus: number;
   readonly remoteCode: string | undefined;
-  constructor(code: string, message: string, grpcStatus: grpc.status, remoteCode: string | undefined, cause: unknown) {
+  constructor(code: string, message: string, grpcStatus: number, remoteCode: string | undefined, cause: unknown) {
     super(code, message, { cause });
     this.name = 'CaRequestError';
     this.grpcStatus = grpcStatus;
@@ -95,47 +97,29 @@ export class CaRequestError extends MeshtapError {
   }
 }
 
-type SignClient = grpc.Client & {
-  Sign(
-    request: SignRequestMessage,
-    metadata: grpc.Metadata,
-    options: grpc.CallOptions,
-    callback: (err: grpc.ServiceError | null, response?: SignResponseMessage) => void,
-  ): grpc.ClientUnaryCall;
-};
-
-let clientConstructor: grpc.ServiceClientConstructor | undefined;
-
 export async function requestWorkloadCertificate(options: RequestWorkloadCertificateOptions): Promise<IssuedWorkloadCertificate> {
   const opts = checkCaOptions('requestWorkloadCertificate', options, checkRequestOptions);
   const deadline = Date.now() + opts.timeoutMs;
   const token = opts.token ?? (await readToken(opts.tokenFile as string));
   const { keyPem, csrPem } = createWorkloadCsr({ keyBits: opts.keyBits });
-  let credentials: grpc.ChannelCredentials;
+  let ca: string;
   try {
-    credentials = grpc.credentials.createSsl(Buffer.from(parseTrustBundle(opts.trustBundlePem, { source: 'trustBundlePem' }).join('')));
+    ca = parseTrustBundle(opts.trustBundlePem, { source: 'trustBundlePem' }).join('');
   } catch (err) {
     if (isMeshtapError(err)) throw err;
     throw caError(CA_ERR_CA_UNAVAILABLE, `the trust bundle cannot be used to verify the CA: ${(err as Error).message}`, err);
   }
-  clientConstructor ??= grpc.makeGenericClientConstructor(CA_CLIENT_SERVICE, 'CertificateAuthority');
-  const channelOptions: grpc.ChannelOptions = opts.serverName
-    ? { 'grpc.ssl_target_name_override': opts.serverName, 'grpc.default_authority': opts.serverName }
-    : {};
-  const client = new clientConstructor(opts.caAddr, credentials, channelOptions) as unknown as SignClient;
-  const metadata = new grpc.Metadata();
-  metadata.set('authorization', `Bearer ${token}`);
   let response: SignResponseMessage;
   try {
-    response = await new Promise<SignResponseMessage>((resolve, reject) => {
-      client.Sign({ csr_pem: csrPem, validity_seconds: opts.validitySeconds }, metadata, { deadline }, (err, res) => {
-        if (err) reject(callFailure(err, opts.caAddr, opts.timeoutMs));
-        else if (!res) reject(caError(CA_ERR_CA_BAD_RESPONSE, `the CA at ${opts.caAddr} answered nothing`));
-        else resolve(res);
-      });
-    });
-  } finally {
-    client.close();
+    response = await unaryRequest(
+      { address: opts.caAddr, tls: { ca, ...(opts.serverName ? { servername: opts.serverName } : {}) }, ...(opts.serverName ? { authority: opts.serverName } : {}) },
+      CA_CLIENT_SERVICE.Sign,
+      { csr_pem: csrPem, validity_seconds: opts.validitySeconds },
+      { deadline, metadata: { authorization: `Bearer ${token}` } },
+    );
+  } catch (err) {
+    if (err instanceof GrpcCallError) throw callFailure(err, opts.caAddr, opts.timeoutMs);
+    throw err;
   }
   return checkResponse(response, keyPem, opts.caAddr);
 }
@@ -151,19 +135,18 @@ async function readToken(file: string): Promise<string> {
   return token;
 }
 
-function callFailure(err: grpc.ServiceError, caAddr: string, timeoutMs: number): CaRequestError {
-  // grpc-js appends an empty "Resolution note:" when name resolution had nothing to add.
-  const details = (err.details || err.message).replace(/\.?\s*Resolution note:\s*$/, '');
+function callFailure(err: GrpcCallError, caAddr: string, timeoutMs: number): CaRequestError {
+  const details = err.details || err.message;
   const remote = /^(CA_ERR_[A-Z_]+): /.exec(details);
   const remoteCode = remote?.[1];
-  const name = grpc.status[err.code] ?? String(err.code);
+  const name = statusName(err.code);
   switch (err.code) {
-    case grpc.status.UNAVAILABLE:
+    case GRPC_STATUS.UNAVAILABLE:
       return new CaRequestError(CA_ERR_CA_UNAVAILABLE, `the CA at ${caAddr} is unavailable (UNAVAILABLE): ${details}`, err.code, remoteCode, err);
-    case grpc.status.DEADLINE_EXCEEDED:
+    case GRPC_STATUS.DEADLINE_EXCEEDED:
       return new CaRequestError(CA_ERR_CA_UNAVAILABLE, `the CA at ${caAddr} did not answer within ${timeoutMs} ms (DEADLINE_EXCEEDED)`, err.code, remoteCode, err);
-    case grpc.status.UNAUTHENTICATED:
-    case grpc.status.PERMISSION_DENIED:
+    case GRPC_STATUS.UNAUTHENTICATED:
+    case GRPC_STATUS.PERMISSION_DENIED:
       return new CaRequestError(CA_ERR_CA_UNAUTHENTICATED, `the CA at ${caAddr} refused the token (${name}): ${details}`, err.code, remoteCode, err);
     default:
       return new CaRequestError(CA_ERR_CA_REFUSED, `the CA at ${caAddr} answered ${name}: ${details}`, err.code, remoteCode, err);

@@ -5,7 +5,6 @@
  * every field present, its default when absent on the wire, the int64 times as decimal text.
  * `test/record/ca-membership-wire.test.ts` checks both directions against the official `.proto`.
  */
-import type * as grpc from '@grpc/grpc-js';
 import type { SignRequestMessage, SignResponseMessage } from './ca-proto.ts';
 import { clientMethod } from './client-method.ts';
 import { Reader } from './proto-reader.ts';
@@ -40,7 +39,7 @@ export function decodeSignResponse(bytes: Uint8Array): SignResponseMessage {
   return m;
 }
 
-/** The one method, as a client uses it (`grpc.makeGenericClientConstructor`). */
-export const CA_CLIENT_SERVICE: grpc.ServiceDefinition = {
+/** The one method, as the pod's client calls it (`lib/grpc-client/`). */
+export const CA_CLIENT_SERVICE = {
   Sign: clientMethod({ service: CA_SERVICE_NAME, method: 'Sign', requestStream: false, responseStream: false, serialize: encodeSignRequest, deserialize: decodeSignResponse }),
 };

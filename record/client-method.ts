@@ -1,9 +1,9 @@
 /**
- * A gRPC method as a client that writes and reads its messages by hand declares it (for
- * `grpc.makeGenericClientConstructor`): the path and stream kinds of the `.proto` method, the
- * client's serializer and deserializer, and the server's halves refusing use — a pod only calls.
+ * A gRPC method as a pod's client declares it (for `lib/grpc-client/`): the path and stream
+ * kinds of the `.proto` method and the hand-written serializer and deserializer. Only the
+ * client's halves exist: a pod only calls these methods, never serves them.
  */
-import type * as grpc from '@grpc/grpc-js';
+import type { GrpcMethod } from '../lib/grpc-client/method.ts';
 
 export interface ClientMethodSpec<Request, Response> {
   /** Fully qualified service name, `meshtap.v1.Collector`. */
@@ -11,22 +11,16 @@ export interface ClientMethodSpec<Request, Response> {
   method: string;
   requestStream: boolean;
   responseStream: boolean;
-  serialize: (message: Request) => Buffer;
+  serialize: (message: Request) => Uint8Array;
   deserialize: (bytes: Buffer) => Response;
 }
 
-export function clientMethod<Request, Response>(spec: ClientMethodSpec<Request, Response>): grpc.MethodDefinition<Request, Response> {
-  const clientOnly = (): never => {
-    throw new Error(`${spec.service}.${spec.method}: this process is a client of it only, never its server`);
-  };
+export function clientMethod<Request, Response>(spec: ClientMethodSpec<Request, Response>): GrpcMethod<Request, Response> {
   return {
     path: `/${spec.service}/${spec.method}`,
     requestStream: spec.requestStream,
     responseStream: spec.responseStream,
     requestSerialize: spec.serialize,
-    requestDeserialize: clientOnly,
-    responseSerialize: clientOnly,
     responseDeserialize: spec.deserialize,
-    originalName: spec.method,
   };
 }

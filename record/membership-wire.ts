@@ -7,7 +7,6 @@
  * entries; unknown fields are skipped. `test/record/ca-membership-wire.test.ts` checks both
  * directions against the official `.proto`.
  */
-import type * as grpc from '@grpc/grpc-js';
 import type {
   MembershipSnapshotMessage,
   MeshedWorkloadMessage,
@@ -112,7 +111,7 @@ export function decodeMembershipSnapshot(bytes: Uint8Array): MembershipSnapshotM
   return m;
 }
 
-/** The one method, as a client uses it (`grpc.makeGenericClientConstructor`). */
-export const MEMBERSHIP_CLIENT_SERVICE: grpc.ServiceDefinition = {
+/** The one method, as the pod's client calls it (`lib/grpc-client/`). */
+export const MEMBERSHIP_CLIENT_SERVICE = {
   Watch: clientMethod({ service: MEMBERSHIP_SERVICE_NAME, method: 'Watch', requestStream: false, responseStream: true, serialize: encodeWatchRequest, deserialize: decodeMembershipSnapshot }),
 };

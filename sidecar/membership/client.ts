@@ -12,8 +12,12 @@
  * and retried.
  */
 import { readFile } from 'node:fs/promises';
-import * as grpc from '@grpc/grpc-js';
+import { createSecureContext } from 'node:tls';
 import { MeshtapError } from '../../lib/errors.ts';
+import type { GrpcCall } from '../../lib/grpc-client/call.ts';
+import { connectGrpc, type GrpcConnectOptions, type GrpcConnection } from '../../lib/grpc-client/connection.ts';
+import { GRPC_STATUS, GrpcCallError, statusName, type GrpcStatus } from '../../lib/grpc-client/status.ts';
+import { serverStreamCall } from '../../lib/grpc-client/unary.ts';
 import { createBackoff } from '../../lib/backoff.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
 import { readFunction, readInteger, readObject, readString, type Issues } from '../../lib/validate.ts';
@@ -131,11 +135,8 @@ export interface MembershipClient {
   close(): Promise<void>;
 }
 
-type WatchClient = grpc.Client & {
-  Watch(request: WatchRequestMessage, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<MembershipSnapshotMessage>;
-};
-
-let clientConstructor: grpc.ServiceClientConstructor | undefined;
+/** How long the TCP and TLS handshakes may take before an attempt counts as failed. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export function createMembershipClient(options: MembershipClientOptions): MembershipClient {
   const issues: Issues = [];
@@ -149,25 +150,24 @@ export function createMembershipClient(options: MembershipClientOptions): Member
   const clock = opts.clock ?? Date.now;
   const backoff = createBackoff({ baseMs: opts.backoff.initialMs, capMs: opts.backoff.maxMs, random: opts.random ?? Math.random });
 
-  let credentials: grpc.ChannelCredentials;
+  const ca = opts.trustBundlePem;
   try {
-    credentials = grpc.credentials.createSsl(Buffer.from(opts.trustBundlePem));
+    createSecureContext({ ca });
   } catch (err) {
     throw new MeshtapError(SC_ERR_MEMBERSHIP_CONFIG, `the trust bundle cannot be used to verify the controller: ${(err as Error).message}`, { cause: err });
   }
-  clientConstructor ??= grpc.makeGenericClientConstructor(MEMBERSHIP_CLIENT_SERVICE, 'Membership');
-  const channelOptions: grpc.ChannelOptions = {
-    'grpc.keepalive_time_ms': opts.keepaliveMs,
-    'grpc.keepalive_timeout_ms': 10_000,
-    // Our own backoff decides when to try again; the channel should not add its own minutes.
-    'grpc.initial_reconnect_backoff_ms': 200,
-    'grpc.max_reconnect_backoff_ms': opts.backoff.maxMs,
-    ...(opts.serverName ? { 'grpc.ssl_target_name_override': opts.serverName, 'grpc.default_authority': opts.serverName } : {}),
+  // One connection per stream: reconnect timing is our own backoff alone.
+  const connectOptions: GrpcConnectOptions = {
+    address: opts.controllerAddr,
+    tls: { ca, ...(opts.serverName ? { servername: opts.serverName } : {}) },
+    ...(opts.serverName ? { authority: opts.serverName } : {}),
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    keepalive: { intervalMs: opts.keepaliveMs, timeoutMs: 10_000 },
   };
-  const client = new clientConstructor(opts.controllerAddr, credentials, channelOptions) as unknown as WatchClient;
 
   let state: FeedState = { table: undefined, connected: false, lastGoodAt: undefined };
-  let call: grpc.ClientReadableStream<MembershipSnapshotMessage> | undefined;
+  let call: GrpcCall<WatchRequestMessage> | undefined;
+  let connection: GrpcConnection | undefined;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let snapshots = 0;
@@ -206,63 +206,78 @@ export function createMembershipClient(options: MembershipClientOptions): Member
       return;
     }
     if (closed) return;
-    const metadata = new grpc.Metadata();
-    metadata.set('authorization', `Bearer ${token}`);
-    const stream = client.Watch({ known_version: state.table?.version ?? 0 }, metadata);
-    call = stream;
+    let conn: GrpcConnection;
+    try {
+      conn = await connectGrpc(connectOptions);
+    } catch (err) {
+      onFailure(err instanceof GrpcCallError ? err : { code: GRPC_STATUS.UNAVAILABLE, details: (err as Error).message }, false);
+      return;
+    }
+    if (closed) {
+      conn.destroy();
+      return;
+    }
+    connection = conn;
     let ended = false;
-    const finish = (err: grpc.ServiceError | undefined): void => {
+    const finish = (status: GrpcStatus): void => {
       if (ended) return;
       ended = true;
       if (call === stream) call = undefined;
+      if (connection === conn) connection = undefined;
+      conn.destroy();
       const wasConnected = state.connected;
       if (wasConnected) setState({ connected: false, lastGoodAt: clock() });
       if (closed) return;
-      if (!err) {
+      if (status.code === GRPC_STATUS.OK) {
         // The controller ended the stream on purpose (a token refresh, a rolling restart).
         log.info({ version: state.table?.version }, 'membership: the controller ended the stream; reconnecting');
         schedule(opts.resumeDelayMs);
         return;
       }
-      failures++;
-      const wait = backoff.next();
-      const fields = { code: grpc.status[err.code] ?? err.code, error: err.details || err.message, retryInMs: wait, version: state.table?.version, staleAfterMs: opts.staleAfterMs };
-      if (err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.PERMISSION_DENIED) log.error(fields, 'membership: the controller refused the token; retrying');
-      else log.warn(fields, wasConnected ? 'membership: stream to the controller lost; keeping the last snapshot while reconnecting' : 'membership: cannot reach the controller; retrying');
-      schedule(wait);
+      onFailure(status, wasConnected);
     };
-    stream.on('metadata', () => {
-      if (ended || closed) return;
-      connects++;
-      setState({ connected: true, lastGoodAt: clock() });
-      log.debug?.({ addr: opts.controllerAddr }, 'membership: connected to the controller');
+    const stream: GrpcCall<WatchRequestMessage> = serverStreamCall(conn, MEMBERSHIP_CLIENT_SERVICE.Watch, { known_version: state.table?.version ?? 0 }, { metadata: { authorization: `Bearer ${token}` } }, {
+      onHeaders() {
+        if (ended || closed) return;
+        connects++;
+        setState({ connected: true, lastGoodAt: clock() });
+        log.debug?.({ addr: opts.controllerAddr }, 'membership: connected to the controller');
+      },
+      onMessage(snapshot: MembershipSnapshotMessage) {
+        if (ended || closed) return;
+        let table: MembershipTable;
+        try {
+          table = buildMembershipTable(snapshot);
+        } catch (err) {
+          log.error({ error: (err as Error).message }, 'membership: unusable snapshot ignored');
+          return;
+        }
+        snapshots++;
+        // A snapshot proves the stream healthy: the next failure starts from the first delay.
+        backoff.reset();
+        const previous = state.table?.version;
+        setState({ table, connected: true, lastGoodAt: clock() });
+        log.info({ version: table.version, previous, workloads: table.workloads, services: table.services }, 'membership: snapshot');
+        for (const w of [...waiters]) w(true);
+        try {
+          opts.onSnapshot?.(table);
+        } catch (err) {
+          log.error({ error: (err as Error).message }, 'membership: onSnapshot callback failed');
+        }
+      },
+      onStatus: finish,
     });
-    stream.on('data', (snapshot: MembershipSnapshotMessage) => {
-      if (ended || closed) return;
-      let table: MembershipTable;
-      try {
-        table = buildMembershipTable(snapshot);
-      } catch (err) {
-        log.error({ error: (err as Error).message }, 'membership: unusable snapshot ignored');
-        return;
-      }
-      snapshots++;
-      // A snapshot proves the stream healthy: the next failure starts from the first delay.
-      backoff.reset();
-      const previous = state.table?.version;
-      setState({ table, connected: true, lastGoodAt: clock() });
-      log.info({ version: table.version, previous, workloads: table.workloads, services: table.services }, 'membership: snapshot');
-      for (const w of [...waiters]) w(true);
-      try {
-        opts.onSnapshot?.(table);
-      } catch (err) {
-        log.error({ error: (err as Error).message }, 'membership: onSnapshot callback failed');
-      }
-    });
-    stream.on('error', (err: grpc.ServiceError) => finish(err.code === grpc.status.OK ? undefined : err));
-    stream.on('status', (status: grpc.StatusObject) => {
-      if (status.code === grpc.status.OK) finish(undefined);
-    });
+    if (!ended) call = stream;
+  }
+
+  function onFailure(status: Pick<GrpcStatus, 'code' | 'details'>, wasConnected: boolean): void {
+    if (closed) return;
+    failures++;
+    const wait = backoff.next();
+    const fields = { code: statusName(status.code), error: status.details, retryInMs: wait, version: state.table?.version, staleAfterMs: opts.staleAfterMs };
+    if (status.code === GRPC_STATUS.UNAUTHENTICATED || status.code === GRPC_STATUS.PERMISSION_DENIED) log.error(fields, 'membership: the controller refused the token; retrying');
+    else log.warn(fields, wasConnected ? 'membership: stream to the controller lost; keeping the last snapshot while reconnecting' : 'membership: cannot reach the controller; retrying');
+    schedule(wait);
   }
 
   void connect();
@@ -308,8 +323,9 @@ export function createMembershipClient(options: MembershipClientOptions): Member
       for (const w of [...waiters]) w(false);
       call?.cancel();
       call = undefined;
+      connection?.destroy();
+      connection = undefined;
       setState({ connected: false });
-      client.close();
     },
   };
 }

@@ -13,8 +13,8 @@
  * The provider is called for every connection attempt: after a rotation the next stream
  * presents the new certificate, while an open stream keeps the one it was opened with.
  */
-import * as grpc from '@grpc/grpc-js';
 import { isIP } from 'node:net';
+import type { GrpcTlsOptions } from '../../lib/grpc-client/connection.ts';
 import type { CollectorTlsMode } from '../config.ts';
 import type { CurrentIdentity } from '../identity/workload-identity.ts';
 
@@ -47,8 +47,10 @@ export interface CollectorCredentialsOptions {
 }
 
 export interface CollectorCredentials {
-  credentials: () => Promise<grpc.ChannelCredentials>;
-  channelOptions: grpc.ChannelOptions;
+  /** The TLS options of the next connection attempt; undefined for plaintext. */
+  credentials: () => Promise<GrpcTlsOptions | undefined>;
+  /** The name the collector's certificate is checked for, when not the address's host (an IP address). */
+  serverNameOverride: string | undefined;
 }
 
 /** The host of `host:port` (brackets of an IPv6 address removed). */
@@ -58,11 +60,9 @@ function hostOf(addr: string): string {
 }
 
 export function createCollectorCredentials(options: CollectorCredentialsOptions): CollectorCredentials {
-  const insecure = grpc.credentials.createInsecure();
   // An IP address is no name a certificate can be checked against: check the service's name.
-  const channelOptions: grpc.ChannelOptions =
-    options.mode !== 'off' && isIP(hostOf(options.collectorAddr)) !== 0 ? { 'grpc.ssl_target_name_override': options.serverName } : {};
-  let cached: { serial: string; credentials: grpc.ChannelCredentials } | undefined;
+  const serverNameOverride = options.mode !== 'off' && isIP(hostOf(options.collectorAddr)) !== 0 ? options.serverName : undefined;
+  let cached: { serial: string; credentials: GrpcTlsOptions } | undefined;
   let last: string | undefined;
   let started = false;
 
@@ -74,7 +74,7 @@ export function createCollectorCredentials(options: CollectorCredentialsOptions)
   };
 
   return {
-    channelOptions,
+    serverNameOverride,
     async credentials() {
       if (!started) {
         started = true;
@@ -82,7 +82,7 @@ export function createCollectorCredentials(options: CollectorCredentialsOptions)
       }
       if (options.mode === 'off') {
         report({ transport: 'plaintext' });
-        return insecure;
+        return undefined;
       }
       const identity = options.identity();
       if (!identity) {
@@ -91,12 +91,17 @@ export function createCollectorCredentials(options: CollectorCredentialsOptions)
           throw new Error('no workload certificate yet: not connecting to the collector in plaintext (MESHTAP_COLLECTOR_TLS=on)');
         }
         report({ transport: 'plaintext' });
-        return insecure;
+        return undefined;
       }
       if (cached?.serial !== identity.serialNumber) {
         cached = {
           serial: identity.serialNumber,
-          credentials: grpc.credentials.createSsl(Buffer.from(identity.trustBundlePem), Buffer.from(identity.keyPem), Buffer.from(identity.certPem)),
+          credentials: {
+            ca: identity.trustBundlePem,
+            key: identity.keyPem,
+            cert: identity.certPem,
+            ...(serverNameOverride === undefined ? {} : { servername: serverNameOverride }),
+          },
         };
       }
       report({ transport: 'mtls', spiffeId: identity.spiffeId, serial: identity.serialNumber });

@@ -2,9 +2,8 @@
  * `createShipper`: the shipper with its real surroundings (gRPC transport, wall clock, timers,
  * Math.random). Tests and the sidecar may replace any of them through `deps`.
  */
-import type { ChannelCredentials, ChannelOptions } from '@grpc/grpc-js';
 import { resolveShipperConfig, type ShipperConfig, type ShipperOptions } from './config.ts';
-import { createGrpcTransport, type CredentialsProvider } from './grpc-transport.ts';
+import { createGrpcTransport, type CredentialsProvider, type ShipCredentials } from './grpc-transport.ts';
 import { createShipperCore, type Shipper, type ShipperCoreDeps } from './shipper.ts';
 
 export interface ShipperDeps extends Partial<ShipperCoreDeps> {
@@ -12,8 +11,7 @@ export interface ShipperDeps extends Partial<ShipperCoreDeps> {
    * TLS (mTLS) credentials for the default gRPC transport; plaintext when absent. A provider
    * function is called per connection attempt (a rotated certificate is used by the next stream).
    */
-  credentials?: ChannelCredentials | CredentialsProvider;
-  channelOptions?: ChannelOptions;
+  credentials?: ShipCredentials | CredentialsProvider;
 }
 
 export const systemClock: ShipperCoreDeps['clock'] = {
@@ -35,7 +33,6 @@ export function createShipper(options: ShipperOptions | ShipperConfig, deps: Shi
         address: config.collectorAddr,
         credentials: deps.credentials,
         connectTimeoutMs: config.connectTimeoutMs,
-        channelOptions: deps.channelOptions,
       }),
     clock: deps.clock ?? systemClock,
     random: deps.random ?? Math.random,

@@ -47,7 +47,6 @@ export function createSidecarShipper(settings: SidecarShipperSettings, deps: Sid
     {
       metrics: deps.metrics,
       credentials: credentials.credentials,
-      channelOptions: credentials.channelOptions,
       log: (event) => deps.log(event.event === 'connected' || event.event === 'stream_closed' ? 'info' : 'debug', `shipper ${event.event}`, { ...event }),
     },
   );

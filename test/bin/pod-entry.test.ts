@@ -34,7 +34,8 @@ void t.test('the build holds the pod entry and the capture worker, and only what
   t.notOk(packages.has('prom-client'), 'prom-client not imported');
   // The CA and membership messages are read and written by hand (record/ca-wire.ts, membership-wire.ts).
   for (const reflection of ['@grpc/proto-loader', 'protobufjs']) t.notOk(packages.has(reflection), `${reflection} not imported`);
-  t.ok(packages.has('@grpc/grpc-js'), 'the packages a sidecar does use stay external');
+  // The pod's gRPC client is its own, over node:http2 (lib/grpc-client/).
+  t.notOk(packages.has('@grpc/grpc-js'), '@grpc/grpc-js not imported');
   // The worker's packages, through the chunks it shares with the entry.
   const workerPackages = new Set<string>();
   const seen = new Set<string>();
@@ -47,7 +48,7 @@ void t.test('the build holds the pod entry and the capture worker, and only what
     }
   };
   walk('dist/capture-worker.js');
-  t.ok(workerPackages.has('@grpc/grpc-js'), 'the capture worker ships its records: it loads gRPC');
+  t.notOk(workerPackages.has('@grpc/grpc-js'), 'the capture worker ships its records without grpc-js');
   // It frames batches and reads acks by hand: no .proto parsing, no reflection.
   for (const heavy of ['zod', 'prom-client', 'node-forge', 'protobufjs', '@grpc/proto-loader', '@bufbuild/re2']) t.notOk(workerPackages.has(heavy), `the capture worker does not load ${heavy}`);
 });

@@ -6,7 +6,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import * as grpc from '@grpc/grpc-js';
 import t, { type Test } from 'tap';
 import type { CertBundle } from '../../lib/tls/cert-bundle.ts';
 import { createRootCa } from '../../certs/root-ca.ts';
@@ -107,8 +106,9 @@ void t.test('a shipper with a workload certificate from the CA ships over mTLS; 
   const identity = identityFrom(ca);
   const changes: CollectorTransport[] = [];
   const creds = createCollectorCredentials({ mode: 'auto', collectorAddr: `127.0.0.1:${collector.grpcPort}`, serverName: SERVER_NAME, identity: () => identity, onChange: (c) => changes.push(c) });
-  t.same(creds.channelOptions, { 'grpc.ssl_target_name_override': SERVER_NAME }, 'an IP address: the service name is checked');
-  const shipper = ship(t, collector.grpcPort, { credentials: creds.credentials, channelOptions: creds.channelOptions });
+  t.equal(creds.serverNameOverride, SERVER_NAME, 'an IP address: the service name is checked');
+  t.equal((await creds.credentials())?.servername, SERVER_NAME, 'and the TLS options carry it');
+  const shipper = ship(t, collector.grpcPort, { credentials: creds.credentials });
   offerMany(shipper, 0, 50);
   await waitFor('50 shipped', () => shipper.stats().shipped === 50);
   t.equal(await collector.store.count(), 50, 'the records are stored');
@@ -130,17 +130,14 @@ void t.test('refused: plaintext, TLS without a client certificate, a certificate
   const cases: Record<string, ShipperDeps> = {
     // auto before any identity: plaintext, which the collector does not speak.
     'plaintext (auto without a certificate)': { credentials: createCollectorCredentials({ mode: 'auto', collectorAddr: addr, serverName: SERVER_NAME, identity: () => undefined }).credentials },
-    'TLS without a client certificate': {
-      credentials: grpc.credentials.createSsl(Buffer.from(ca.cert)),
-      channelOptions: { 'grpc.ssl_target_name_override': SERVER_NAME },
-    },
+    'TLS without a client certificate': { credentials: { ca: ca.cert, servername: SERVER_NAME } },
     'a client certificate from another CA': (() => {
       const c = createCollectorCredentials({ mode: 'on', collectorAddr: addr, serverName: SERVER_NAME, identity: () => foreign });
-      return { credentials: c.credentials, channelOptions: c.channelOptions };
+      return { credentials: c.credentials };
     })(),
     'mode on without a certificate (no attempt at all)': (() => {
       const c = createCollectorCredentials({ mode: 'on', collectorAddr: addr, serverName: SERVER_NAME, identity: () => undefined });
-      return { credentials: c.credentials, channelOptions: c.channelOptions };
+      return { credentials: c.credentials };
     })(),
   };
   for (const [what, deps] of Object.entries(cases)) {
@@ -164,7 +161,7 @@ void t.test('rotation: after the stream breaks, the new stream presents the new 
   let identity = identityFrom(ca);
   const firstSerial = identity.serialNumber;
   const creds = createCollectorCredentials({ mode: 'auto', collectorAddr: `127.0.0.1:${port}`, serverName: SERVER_NAME, identity: () => identity });
-  const shipper = ship(t, port, { credentials: creds.credentials, channelOptions: creds.channelOptions });
+  const shipper = ship(t, port, { credentials: creds.credentials });
   offerMany(shipper, 0, 10);
   await waitFor('first records shipped', () => shipper.stats().shipped === 10);
   t.match(first.lines.find((l) => l.msg === 'ingest stream')?.fields, { serial: firstSerial.toLowerCase() });
@@ -192,7 +189,7 @@ void t.test('a forged identity: records whose observing end is not the stream\'s
   const { collector, lines } = await mtlsCollector(t);
   const identity = identityFrom(ca);
   const creds = createCollectorCredentials({ mode: 'on', collectorAddr: `127.0.0.1:${collector.grpcPort}`, serverName: SERVER_NAME, identity: () => identity });
-  const shipper = ship(t, collector.grpcPort, { credentials: creds.credentials, channelOptions: creds.channelOptions });
+  const shipper = ship(t, collector.grpcPort, { credentials: creds.credentials });
   const own = fullRecord(1);
   const otherIdentity = { ...fullRecord(2), src: { ...fullRecord(2).src, identity: 'spiffe://cluster.local/ns/payments/sa/payment' } };
   const otherNamespace = { ...fullRecord(3), src: { ...fullRecord(3).src, identity: undefined, namespace: 'payments' } };

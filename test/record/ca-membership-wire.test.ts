@@ -117,7 +117,7 @@ function failure(decode: (b: Buffer) => unknown, bytes: number[]): unknown {
 void t.test('the clients call the methods the .proto defines; malformed bytes throw', async (t) => {
   for (const [mine, theirs] of [[CA_CLIENT_SERVICE.Sign, ca], [MEMBERSHIP_CLIENT_SERVICE.Watch, watch]] as const) {
     t.same([mine.path, mine.requestStream, mine.responseStream], [theirs.path, theirs.requestStream, theirs.responseStream], mine.path);
-    t.throws(() => mine.requestDeserialize(Buffer.alloc(0)), /client/, 'client side only');
+    t.notOk('requestDeserialize' in mine || 'responseSerialize' in mine, 'client side only');
   }
   for (const bytes of [[0x0a, 0x05, 0x61], [0x18], [0x22, 0x03, 0x0a, 0x05, 0x61], [0x00, 0x01], [0x0f]]) {
     t.ok(failure(decodeMembershipSnapshot, bytes) instanceof ProtoDecodeError, `membership ${Buffer.from(bytes).toString('hex')}`);

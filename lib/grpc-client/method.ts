@@ -1,0 +1,13 @@
+/**
+ * A gRPC method as this client calls it: the path and stream kinds of the `.proto` method,
+ * with the caller's hand-written request writer and response reader (no `.proto` is loaded).
+ */
+export interface GrpcMethod<Request, Response> {
+  /** `/meshtap.v1.Collector/Ship` */
+  path: string;
+  requestStream: boolean;
+  responseStream: boolean;
+  requestSerialize: (message: Request) => Uint8Array;
+  /** May throw on malformed bytes: the call then ends INTERNAL. */
+  responseDeserialize: (bytes: Buffer) => Response;
+}
