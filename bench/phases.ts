@@ -10,7 +10,7 @@ import { runLoad } from './load-runner.ts';
 import { startProcessCpu } from './proc-stats.ts';
 import type { ProxyPair } from './proxy-pair.ts';
 import type { LoadResult, Pair, SetupResult, StressResult, ThreadCpu } from './results.ts';
-import { WARMUP_SECONDS, log, type BenchSettings } from './settings.ts';
+import { log, type BenchSettings } from './settings.ts';
 
 export interface PhaseTarget {
   settings: BenchSettings;
@@ -71,9 +71,9 @@ async function measured(target: PhaseTarget, args: string[]): Promise<Measured> 
 }
 
 export async function runSetup(name: string, target: PhaseTarget, afterFixed: (fixed: LoadResult) => Promise<void> = async () => undefined): Promise<SetupResult> {
-  const { seconds, rate, connections, bodyBytes } = target.settings;
-  log(`${name}: fixed ${rate} req/s for ${WARMUP_SECONDS} s warm-up + ${seconds} s`);
-  const fixed = await measured(target, ['fixed', target.url, String(rate), String(connections), String(seconds), String(bodyBytes), String(WARMUP_SECONDS)]);
+  const { seconds, rate, connections, bodyBytes, warmupSeconds } = target.settings;
+  log(`${name}: fixed ${rate} req/s for ${warmupSeconds} s warm-up + ${seconds} s`);
+  const fixed = await measured(target, ['fixed', target.url, String(rate), String(connections), String(seconds), String(bodyBytes), String(warmupSeconds)]);
   const result: SetupResult = { name, fixed: fixed.load, saturate: fixed.load };
   if (fixed.cpu) result.cpu = fixed.cpu;
   if (fixed.cpuThreads) result.cpuThreads = fixed.cpuThreads;

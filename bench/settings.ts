@@ -7,6 +7,8 @@
  *   BENCH_CONNECTIONS  connections of the fixed and saturation runs (16)
  *   BENCH_BODY_BYTES   request body size (1024)
  *   BENCH_ROUNDS       rounds of the setups, interleaved (1)
+ *   BENCH_WARMUP_SECONDS  unmeasured seconds before each fixed-rate run (10: steady state,
+ *                      see bench/README.md)
  *   BENCH_PHASES       optional phases, comma-separated, default all of:
  *                        plain     the plaintext pairs (haproxy tcp, meshtap capture on)
  *                        stress    64 KiB bodies, 256 connections, pipelined requests (once)
@@ -30,7 +32,6 @@ export const ADMIN_PORT = 15020;
 export const POD_NAMESPACE = 'bench';
 export const POD_NAMES = ['bench-client', 'bench-server'] as const;
 export const SERVICE_ACCOUNTS = ['bench-client', 'bench-server'] as const;
-export const WARMUP_SECONDS = 2;
 
 export const OPTIONAL_PHASES = ['plain', 'stress', 'collector'] as const;
 export type OptionalPhase = (typeof OPTIONAL_PHASES)[number];
@@ -41,6 +42,8 @@ export interface BenchSettings {
   connections: number;
   bodyBytes: number;
   rounds: number;
+  /** Unmeasured seconds at the fixed rate before its measured part. */
+  warmupSeconds: number;
   phases: ReadonlySet<OptionalPhase>;
   profile: boolean;
 }
@@ -66,6 +69,7 @@ export function resolveBenchSettings(env: Record<string, string | undefined>, ar
     connections: Math.round(positive(env, 'BENCH_CONNECTIONS', 16)),
     bodyBytes: Math.round(positive(env, 'BENCH_BODY_BYTES', 1024)),
     rounds: Math.round(positive(env, 'BENCH_ROUNDS', 1)),
+    warmupSeconds: positive(env, 'BENCH_WARMUP_SECONDS', 10),
     phases: new Set(listed as OptionalPhase[]),
     profile: argv.includes('--profile'),
   });

@@ -152,6 +152,9 @@ void t.test('settings: the variables keep working, phases and --profile are chec
   const s = resolveBenchSettings({ BENCH_SECONDS: '6', BENCH_ROUNDS: '2' }, []);
   t.equal(s.seconds, 6);
   t.equal(s.rounds, 2);
+  t.equal(s.warmupSeconds, 10);
+  t.equal(resolveBenchSettings({ BENCH_WARMUP_SECONDS: '10' }, []).warmupSeconds, 10);
+  t.throws(() => resolveBenchSettings({ BENCH_WARMUP_SECONDS: '-1' }, []), /BENCH_WARMUP_SECONDS=-1/);
   t.same([...s.phases], ['plain', 'stress', 'collector']);
   t.equal(s.profile, false);
   t.same([...resolveBenchSettings({ BENCH_PHASES: '' }, ['--profile']).phases], []);
