@@ -211,6 +211,7 @@ void t.test('native sidecar layout', async (t) => {
     MESHTAP_MTLS_MODE: 'permissive',
     NODE_OPTIONS: '--max-semi-space-size=2 --max-old-space-size=128',
     MALLOC_ARENA_MAX: '2',
+    MALLOC_MMAP_THRESHOLD_: '131072',
   });
   t.same(proxy.volumeMounts, [
     { name: 'meshtap-token', mountPath: '/var/run/secrets/meshtap/tokens', readOnly: true },
