@@ -12,15 +12,19 @@ export interface ClientMethodSpec<Request, Response> {
   requestStream: boolean;
   responseStream: boolean;
   serialize: (message: Request) => Uint8Array;
+  /** Optional: `serialize` with the gRPC frame's headroom in front (see `GrpcMethod`). */
+  serializeWithHeadroom?: (message: Request) => Buffer;
   deserialize: (bytes: Buffer) => Response;
 }
 
 export function clientMethod<Request, Response>(spec: ClientMethodSpec<Request, Response>): GrpcMethod<Request, Response> {
-  return {
+  const method: GrpcMethod<Request, Response> = {
     path: `/${spec.service}/${spec.method}`,
     requestStream: spec.requestStream,
     responseStream: spec.responseStream,
     requestSerialize: spec.serialize,
     responseDeserialize: spec.deserialize,
   };
+  if (spec.serializeWithHeadroom) method.requestSerializeWithHeadroom = spec.serializeWithHeadroom;
+  return method;
 }

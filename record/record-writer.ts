@@ -286,9 +286,10 @@ export function encodeSidecarInfo(info: SidecarInfoMessage): Uint8Array {
 /**
  * A `meshtap.v1.RecordBatch` from pieces already encoded (`encodeSidecarInfo`,
  * `encodeCallRecord`), framed and concatenated into one allocation. `sidecar: null` leaves the
- * field out, as protobufjs does for a null sub-message.
+ * field out, as protobufjs does for a null sub-message. `headroom` bytes are left free in front
+ * of the message (for a transport's own frame header, so it need not copy the batch again).
  */
-export function encodeRecordBatch(seq: number, sidecar: Uint8Array | null, records: readonly Uint8Array[]): Buffer {
+export function encodeRecordBatch(seq: number, sidecar: Uint8Array | null, records: readonly Uint8Array[], headroom = 0): Buffer {
   // The seq field through the scratch writer, so a JS number is split into halves as protobufjs does.
   scratch.reset();
   scratch.uint64Field(B_SEQ, seq);
@@ -296,8 +297,8 @@ export function encodeRecordBatch(seq: number, sidecar: Uint8Array | null, recor
   if (sidecar !== null) size += 1 + varintSize(sidecar.length) + sidecar.length;
   for (let i = 0; i < records.length; i++) size += 1 + varintSize(records[i].length) + records[i].length;
 
-  const out = Buffer.allocUnsafe(size);
-  let p = scratch.buf.copy(out, 0, 0, scratch.pos);
+  const out = Buffer.allocUnsafe(headroom + size);
+  let p = headroom + scratch.buf.copy(out, headroom, 0, scratch.pos);
   const frame = (t: number, piece: Uint8Array): void => {
     out[p++] = t;
     let len = piece.length;

@@ -6,7 +6,7 @@
  */
 import * as http2 from 'node:http2';
 import type { GrpcConnection } from './connection.ts';
-import { createMessageReader, frameMessage, type FrameError } from './framing.ts';
+import { createMessageReader, frameMessage, writeFrameHeader, type FrameError } from './framing.ts';
 import type { GrpcMethod } from './method.ts';
 import { GRPC_STATUS, statusFromResponse, type GrpcStatus } from './status.ts';
 
@@ -93,7 +93,8 @@ export function startCall<Request, Response>(
   const call: GrpcCall<Request> = {
     write(message) {
       if (finished || !stream || stream.destroyed || stream.writableEnded) return false;
-      return stream.write(frameMessage(method.requestSerialize(message)));
+      const withHeadroom = method.requestSerializeWithHeadroom;
+      return stream.write(withHeadroom ? writeFrameHeader(withHeadroom(message)) : frameMessage(method.requestSerialize(message)));
     },
     end() {
       if (!finished && stream && !stream.destroyed && !stream.writableEnded) stream.end();

@@ -11,10 +11,19 @@ export const FRAME_HEADER_BYTES = 5;
 /** One message framed, uncompressed. */
 export function frameMessage(message: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + message.length);
-  out[0] = 0;
-  out.writeUInt32BE(message.length, 1);
   out.set(message, FRAME_HEADER_BYTES);
-  return out;
+  return writeFrameHeader(out);
+}
+
+/**
+ * Frames in place a message written after `FRAME_HEADER_BYTES` of headroom (the rest of
+ * `framed`): fills in the prefix, uncompressed, and returns `framed`.
+ */
+export function writeFrameHeader(framed: Buffer): Buffer {
+  if (framed.length < FRAME_HEADER_BYTES) throw new RangeError(`a framed message needs ${FRAME_HEADER_BYTES} bytes of prefix, got ${framed.length} bytes`);
+  framed[0] = 0;
+  framed.writeUInt32BE(framed.length - FRAME_HEADER_BYTES, 1);
+  return framed;
 }
 
 /** Why a peer's bytes cannot be read as gRPC messages; `kind` picks the status the call ends with. */

@@ -8,6 +8,12 @@ export interface GrpcMethod<Request, Response> {
   requestStream: boolean;
   responseStream: boolean;
   requestSerialize: (message: Request) => Uint8Array;
+  /**
+   * Optional: the request serialized after `FRAME_HEADER_BYTES` of headroom (`framing.ts`), so
+   * the call fills in the prefix in place instead of copying the message into a frame. Must
+   * give the same message bytes as `requestSerialize`.
+   */
+  requestSerializeWithHeadroom?: (message: Request) => Buffer;
   /** May throw on malformed bytes: the call then ends INTERNAL. */
   responseDeserialize: (bytes: Buffer) => Response;
 }

@@ -4,9 +4,12 @@
  */
 import type { SensitiveKind } from './policy.ts';
 
+const NONE: ReadonlySet<string> = new Set();
+
 export class Findings {
-  readonly redacted = new Set<string>();
-  readonly sensitive = new Set<string>();
+  // Made on the first finding: most records have none, and a record is made per captured call.
+  #redacted: Set<string> | undefined;
+  #sensitive: Set<string> | undefined;
   readonly notes: string[] = [];
   /** Body bytes this record may still scan. */
   budget: number;
@@ -15,14 +18,24 @@ export class Findings {
     this.budget = budget;
   }
 
+  /** Field paths whose values were replaced, in first-seen order. */
+  get redacted(): ReadonlySet<string> {
+    return this.#redacted ?? NONE;
+  }
+
+  /** Kinds of data found, masked or not, in first-seen order. */
+  get sensitive(): ReadonlySet<string> {
+    return this.#sensitive ?? NONE;
+  }
+
   add(path: string, kind: SensitiveKind, masked: boolean): void {
-    this.sensitive.add(kind);
-    if (masked) this.redacted.add(path);
+    (this.#sensitive ??= new Set()).add(kind);
+    if (masked) (this.#redacted ??= new Set()).add(path);
   }
 
   /** A field whose value was left out or replaced whole for a reason other than a finding. */
   withheld(path: string, note: string): void {
-    this.redacted.add(path);
+    (this.#redacted ??= new Set()).add(path);
     this.notes.push(`${path}: ${note}`);
   }
 }

@@ -1,8 +1,8 @@
 /**
  * Masking of secrets in a record before it leaves the pod. Pure: returns a masked copy (the
- * input is not changed) with `redacted` (field paths whose values were replaced) and
- * `sensitive` (kinds of data found, masked or not) filled in, and `notes` saying why a body
- * was cut.
+ * input is not changed; an input in which nothing was found comes back as itself) with
+ * `redacted` (field paths whose values were replaced) and `sensitive` (kinds of data found,
+ * masked or not) filled in, and `notes` saying why a body was cut.
  *
  * Keys are matched by family (`key-families.ts`) in headers, query parameters, JSON, form and
  * multipart fields. Bodies are masked on the captured (decoded) bytes:
@@ -159,19 +159,25 @@ function maskPath(path: string, policy: MaskPolicy, f: Findings): string {
   return query === undefined ? base : `${base}?${query}`;
 }
 
+/** The message masked; the message itself when nothing in it changed. */
 function maskMessage(msg: HttpMessage, side: 'request' | 'response', policy: MaskPolicy, f: Findings, notes: readonly string[] | undefined): HttpMessage {
-  const out: HttpMessage = { ...msg };
-  out.headers = maskHeaders(msg.headers, `${side}.headers`, policy, f);
-  if (msg.trailers !== undefined) out.trailers = maskHeaders(msg.trailers, `${side}.trailers`, policy, f);
+  const headers = maskHeaders(msg.headers, `${side}.headers`, policy, f);
+  const trailers = msg.trailers === undefined ? undefined : maskHeaders(msg.trailers, `${side}.trailers`, policy, f);
+  let body: Uint8Array;
+  let truncated: boolean;
   try {
     const masked = maskBody(msg, side, policy, f, notes);
-    out.body = masked.body;
-    out.truncated = masked.truncated;
+    body = masked.body;
+    truncated = masked.truncated;
   } catch {
     // Better an empty body than an unmasked one.
-    out.body = new Uint8Array(0);
+    body = new Uint8Array(0);
+    truncated = msg.truncated;
     f.add(`${side}.body`, 'secret', true);
   }
+  if (headers === msg.headers && trailers === msg.trailers && body === msg.body && truncated === msg.truncated) return msg;
+  const out: HttpMessage = { ...msg, headers, body, truncated };
+  if (trailers !== undefined) out.trailers = trailers;
   return out;
 }
 
@@ -182,15 +188,33 @@ function distinct(a: readonly string[], b: ReadonlySet<string>): string[] {
   return [...new Set([...a, ...b])];
 }
 
+/**
+ * The record masked. Copy on write: a record in which nothing was found or cut comes back as
+ * itself when it already has its `redacted` and `sensitive` lists (as every record built by a
+ * sidecar has), so the common case costs the scans and no copies.
+ */
 export function maskRecord<T extends MaskableRecord>(record: T, policy: MaskPolicy = DEFAULT_MASK_POLICY): Masked<T> {
   const redacted = record.redacted ?? [];
   const sensitive = record.sensitive ?? [];
   if (!policy.enabled) return { ...record, redacted: [...redacted], sensitive: [...sensitive] };
   const f = new Findings(policy.scanBudgetBytes);
+  const path = record.path === undefined ? undefined : maskPath(record.path, policy, f);
+  const request = record.request === undefined ? undefined : maskMessage(record.request, 'request', policy, f, record.notes);
+  const response = record.response === undefined ? undefined : maskMessage(record.response, 'response', policy, f, record.notes);
+  const unchanged =
+    path === record.path &&
+    request === record.request &&
+    response === record.response &&
+    f.redacted.size === 0 &&
+    f.sensitive.size === 0 &&
+    f.notes.length === 0 &&
+    record.redacted !== undefined &&
+    record.sensitive !== undefined;
+  if (unchanged) return record as Masked<T>;
   const out = { ...record } as Masked<T>;
-  if (record.path !== undefined) out.path = maskPath(record.path, policy, f);
-  if (record.request !== undefined) out.request = maskMessage(record.request, 'request', policy, f, record.notes);
-  if (record.response !== undefined) out.response = maskMessage(record.response, 'response', policy, f, record.notes);
+  if (path !== undefined) out.path = path;
+  if (request !== undefined) out.request = request;
+  if (response !== undefined) out.response = response;
   out.redacted = distinct(redacted, f.redacted);
   out.sensitive = distinct(sensitive, f.sensitive);
   if (f.notes.length > 0) out.notes = [...(record.notes ?? []), ...f.notes];

@@ -11,12 +11,15 @@ import { clientMethod } from '../../record/client-method.ts';
 import { decodeShipAck } from '../../record/record-reader.ts';
 import { encodeRecordBatch, encodeSidecarInfo } from '../../record/record-writer.ts';
 import { startCall } from '../../lib/grpc-client/call.ts';
+import { FRAME_HEADER_BYTES } from '../../lib/grpc-client/framing.ts';
 import { connectGrpc, type GrpcConnection, type GrpcTlsOptions } from '../../lib/grpc-client/connection.ts';
 import { GRPC_STATUS, statusName } from '../../lib/grpc-client/status.ts';
 import type { EncodedBatch, ShipStream, ShipStreamHandlers, ShipTransport } from './transport.ts';
 
 /** A batch framed from its encoded parts (no record is encoded again). */
 const serializeBatch = (batch: EncodedBatch): Buffer => encodeRecordBatch(batch.seq, batch.sidecar, batch.records);
+/** The same bytes with the gRPC frame's prefix left free, so the call frames the batch without copying it. */
+const serializeBatchWithHeadroom = (batch: EncodedBatch): Buffer => encodeRecordBatch(batch.seq, batch.sidecar, batch.records, FRAME_HEADER_BYTES);
 
 /** TLS to the collector: its roots, the workload certificate for mTLS, the name to check. */
 export type ShipCredentials = GrpcTlsOptions;
@@ -44,7 +47,15 @@ export type CredentialsProvider = () => ShipCredentials | undefined | Promise<Sh
  * worker). `test/sidecar/shipper/ship-ack.test.ts` checks both against the official `.proto`.
  */
 export const COLLECTOR_SERVICE = {
-  Ship: clientMethod({ service: 'meshtap.v1.Collector', method: 'Ship', requestStream: true, responseStream: true, serialize: serializeBatch, deserialize: decodeShipAck }),
+  Ship: clientMethod({
+    service: 'meshtap.v1.Collector',
+    method: 'Ship',
+    requestStream: true,
+    responseStream: true,
+    serialize: serializeBatch,
+    serializeWithHeadroom: serializeBatchWithHeadroom,
+    deserialize: decodeShipAck,
+  }),
 };
 
 const DEFAULT_KEEPALIVE = { intervalMs: 30_000, timeoutMs: 10_000 };

@@ -261,6 +261,9 @@ void t.test('SidecarInfo and RecordBatch are byte-identical to protobufjs', asyn
     const fromString = recordBatchEncoder()({ seq: String(seq), sidecar: info, records: list.map(recordToProto) });
     t.equal(byteDifference(mine, fromString), undefined, `${name}, seq as a string`);
     t.ok(Buffer.isBuffer(mine), `${name}: a Buffer, ready for grpc-js`);
+    const withHeadroom = encodeRecordBatch(seq, info === null ? null : encodeSidecarInfo(info), pieces, 5);
+    t.equal(withHeadroom.length, mine.length + 5, `${name}: headroom in front`);
+    t.equal(byteDifference(withHeadroom.subarray(5), theirs), undefined, `${name}: the same message after the headroom`);
   }
 });
 

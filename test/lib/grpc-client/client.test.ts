@@ -13,6 +13,7 @@ import { issueWebhookCert } from '../../../certs/webhook-cert.ts';
 import { signWorkloadCsr } from '../../../certs/workload-cert.ts';
 import { createWorkloadCsr } from '../../../certs/workload-csr.ts';
 import { startCall } from '../../../lib/grpc-client/call.ts';
+import { FRAME_HEADER_BYTES } from '../../../lib/grpc-client/framing.ts';
 import { connectGrpc, type GrpcConnectOptions, type GrpcConnection } from '../../../lib/grpc-client/connection.ts';
 import type { GrpcMethod } from '../../../lib/grpc-client/method.ts';
 import { GRPC_STATUS, GrpcCallError, type GrpcStatus } from '../../../lib/grpc-client/status.ts';
@@ -220,6 +221,32 @@ void t.test('bidirectional: thousands of messages each way, half-close, and a se
   });
   t.same(stopped.messages, ['echo a', 'echo b']);
   t.same([stopped.status.code, stopped.status.details], [GRPC_STATUS.ABORTED, 'stopped after 3 messages'], 'the server\'s status and details');
+});
+
+void t.test('a method serializing with headroom: the call frames in place and the server reads the same messages', async (t) => {
+  const { addr } = await startEchoServer(t);
+  const connection = await open(t, { address: addr });
+  let used = 0;
+  const chat: GrpcMethod<string, string> = {
+    ...CHAT,
+    requestSerialize: () => {
+      throw new Error('not used when the method serializes with headroom');
+    },
+    requestSerializeWithHeadroom: (s: string) => {
+      used++;
+      const out = Buffer.alloc(FRAME_HEADER_BYTES + Buffer.byteLength(s), 0xee);
+      out.write(s, FRAME_HEADER_BYTES);
+      return out;
+    },
+  };
+  const { messages, status } = await collect((h) => {
+    const call = startCall(connection, chat, {}, h);
+    for (const m of ['one', '', 'x'.repeat(70_000)]) call.write(m);
+    call.end();
+  });
+  t.equal(status.code, GRPC_STATUS.OK);
+  t.same(messages, ['echo one', 'echo ', `echo ${'x'.repeat(70_000)}`, 'total 3']);
+  t.equal(used, 3, 'every message went through the headroom serializer');
 });
 
 void t.test('nothing listening: UNAVAILABLE at once, with the reason', async (t) => {

@@ -1,6 +1,6 @@
 /** gRPC message framing: the prefix written, and messages read back from chunks split anywhere. */
 import t from 'tap';
-import { createMessageReader, FrameError, FRAME_HEADER_BYTES, frameMessage } from '../../../lib/grpc-client/framing.ts';
+import { createMessageReader, FrameError, FRAME_HEADER_BYTES, frameMessage, writeFrameHeader } from '../../../lib/grpc-client/framing.ts';
 
 const messages = [Buffer.from('hello'), Buffer.alloc(0), Buffer.from([0, 1, 2, 0xff]), Buffer.alloc(300, 7)];
 const stream = Buffer.concat(messages.map(frameMessage));
@@ -10,6 +10,17 @@ void t.test('the prefix: flag 0, length big-endian', async (t) => {
   t.same([...framed.subarray(0, FRAME_HEADER_BYTES)], [0, 0, 0x01, 0x02, 0x03]);
   t.equal(framed.length, FRAME_HEADER_BYTES + 0x010203);
   t.same([...frameMessage(Buffer.from('ab'))], [0, 0, 0, 0, 2, 0x61, 0x62]);
+});
+
+void t.test('framing in place over headroom gives the bytes frameMessage gives', async (t) => {
+  for (const message of [...messages, Buffer.alloc(0x010203, 9)]) {
+    const withHeadroom = Buffer.alloc(FRAME_HEADER_BYTES + message.length, 0xee);
+    message.copy(withHeadroom, FRAME_HEADER_BYTES);
+    const framed = writeFrameHeader(withHeadroom);
+    t.equal(framed, withHeadroom, 'the same buffer, not a copy');
+    t.ok(framed.equals(frameMessage(message)), `${message.length} bytes`);
+  }
+  t.throws(() => writeFrameHeader(Buffer.alloc(FRAME_HEADER_BYTES - 1)), RangeError, 'too short to hold the prefix');
 });
 
 void t.test('every split of the stream into two and three chunks reads the same messages', async (t) => {

@@ -187,6 +187,27 @@ void t.test('existing redacted/sensitive are kept; the default policy is used wh
   t.ok(Object.isFrozen(DEFAULT_MASK_POLICY));
 });
 
+void t.test('copy on write: nothing found gives the record itself, a finding gives a copy and leaves the input alone', async (t) => {
+  const clean = { path: '/orders?page=2', request: msg({ accept: 'text/plain' }, 'hello'), response: msg({ 'content-type': 'text/plain' }, 'world'), redacted: [], sensitive: [] };
+  t.equal(maskRecord(clean), clean, 'the same object: no copy when nothing changes');
+
+  const withoutLists = { request: msg({ accept: 'text/plain' }, 'hello') };
+  const listed = maskRecord(withoutLists);
+  t.not(listed, withoutLists, 'a record without its lists gets a copy that has them');
+  t.same([listed.redacted, listed.sensitive], [[], []]);
+  t.same(Object.keys(withoutLists), ['request'], 'and the input keeps its own keys');
+
+  const secret = { path: '/p', request: msg({ authorization: `Bearer ${JWT}` }, 'plain'), response: msg({}, 'fine'), redacted: [], sensitive: [] };
+  const before = structuredClone(secret);
+  const masked = maskRecord(secret);
+  t.not(masked, secret);
+  t.not(masked.request, secret.request, 'the message that changed is a copy');
+  t.equal(masked.response, secret.response, 'the message that did not change is shared');
+  t.equal(masked.request?.body, secret.request.body, 'an unchanged body is shared');
+  t.same(secret, before, 'the input is not changed');
+  t.same(masked.redacted, ['request.headers.authorization']);
+});
+
 void t.test('Luhn and card detection', async (t) => {
   for (const n of ['4111111111111111', '5555555555554444', '378282246310005', '6011111111111117', '4222222222222', '3530111333300000']) {
     t.ok(luhnValid(n), `${n} passes Luhn`);
