@@ -1,8 +1,8 @@
 /**
  * Masking of secrets in a record before it leaves the pod. Pure: returns a masked copy (the
- * input is not changed; an input in which nothing was found comes back as itself) with
- * `redacted` (field paths whose values were replaced) and `sensitive` (kinds of data found,
- * masked or not) filled in, and `notes` saying why a body was cut.
+ * input is not changed; an input with empty lists in which nothing was found comes back as
+ * itself) with `redacted` (field paths whose values were replaced) and `sensitive` (kinds of
+ * data found, masked or not) filled in, and `notes` saying why a body was cut.
  *
  * Keys are matched by family (`key-families.ts`) in headers, query parameters, JSON, form and
  * multipart fields. Bodies are masked on the captured (decoded) bytes:
@@ -190,8 +190,9 @@ function distinct(a: readonly string[], b: ReadonlySet<string>): string[] {
 
 /**
  * The record masked. Copy on write: a record in which nothing was found or cut comes back as
- * itself when it already has its `redacted` and `sensitive` lists (as every record built by a
- * sidecar has), so the common case costs the scans and no copies.
+ * itself when it already has empty `redacted` and `sensitive` lists (as a record built by a
+ * sidecar has unless its session masked something), so the common case costs the scans and no
+ * copies; lists a session filled are still copied and de-duplicated.
  */
 export function maskRecord<T extends MaskableRecord>(record: T, policy: MaskPolicy = DEFAULT_MASK_POLICY): Masked<T> {
   const redacted = record.redacted ?? [];
@@ -208,8 +209,8 @@ export function maskRecord<T extends MaskableRecord>(record: T, policy: MaskPoli
     f.redacted.size === 0 &&
     f.sensitive.size === 0 &&
     f.notes.length === 0 &&
-    record.redacted !== undefined &&
-    record.sensitive !== undefined;
+    record.redacted?.length === 0 &&
+    record.sensitive?.length === 0;
   if (unchanged) return record as Masked<T>;
   const out = { ...record } as Masked<T>;
   if (path !== undefined) out.path = path;
