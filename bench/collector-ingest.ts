@@ -15,7 +15,8 @@
  *
  * `node bench/collector-ingest.ts` prints a short table and one JSON line. Environment:
  * BENCH_INGEST_SECONDS (default 8), BENCH_INGEST_STREAMS (4), BENCH_INGEST_BATCH (256),
- * BENCH_INGEST_PROFILE_DIR (write a CPU profile of the collector per phase there).
+ * BENCH_INGEST_PROFILE_DIR (write a CPU profile of the collector per phase there),
+ * BENCH_INGEST_STORE_ONLY=1 (only the store-alone phase: quicker A/B runs of the store).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -46,7 +47,7 @@ const TRACE_COUNTER_CHARS = 16;
  */
 const SCATTER = 0x9e3779b97f4an | 1n;
 const MASK_48 = (1n << 48n) - 1n;
-const scattered = (n: number): string => ((BigInt(n) * SCATTER) & MASK_48).toString(16).padStart(ID_COUNTER_CHARS, '0');
+export const scattered = (n: number): string => ((BigInt(n) * SCATTER) & MASK_48).toString(16).padStart(ID_COUNTER_CHARS, '0');
 
 export interface CollectorIngestBenchOptions {
   /** Measured seconds per phase (after a warm-up). */
@@ -558,6 +559,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
     streams: env.BENCH_INGEST_STREAMS ? Number(env.BENCH_INGEST_STREAMS) : undefined,
     records: env.BENCH_INGEST_BATCH ? Number(env.BENCH_INGEST_BATCH) : undefined,
     profileDir: env.BENCH_INGEST_PROFILE_DIR,
+    storeOnly: env.BENCH_INGEST_STORE_ONLY === '1',
   });
   printTable(result);
   console.log(JSON.stringify(result));

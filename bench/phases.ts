@@ -9,7 +9,8 @@ import type { Collector } from './collector-process.ts';
 import { runLoad } from './load-runner.ts';
 import { startProcessCpu } from './proc-stats.ts';
 import type { ProxyPair } from './proxy-pair.ts';
-import type { LoadResult, Pair, SetupResult, StressResult, ThreadCpu } from './results.ts';
+import type { LoadResult, Pair, RecordAccount, SetupResult, StressResult, ThreadCpu } from './results.ts';
+import { recordAccount } from './sidecar-counters.ts';
 import { log, type BenchSettings } from './settings.ts';
 
 export interface PhaseTarget {
@@ -22,14 +23,24 @@ export interface PhaseTarget {
   collector?: Collector;
 }
 
-/** Records lost while `run` sends requests: 2 per request issued (both observers). */
-async function countingLost<T extends LoadResult>(collector: Collector | undefined, run: () => Promise<T>): Promise<{ load: T; lost?: number }> {
+/**
+ * Records lost while `run` sends requests: 2 per request issued (both observers); with the
+ * sidecars' counters read before and after, also where they went.
+ */
+async function countingLost<T extends LoadResult>(
+  collector: Collector | undefined,
+  proxies: ProxyPair | undefined,
+  run: () => Promise<T>,
+): Promise<{ load: T; lost?: number; account?: RecordAccount }> {
   const before = collector ? await collector.stored() : 0;
+  const countersBefore = collector ? await proxies?.counters?.() : undefined;
   const load = await run();
   if (!collector) return { load };
   const expected = 2 * load.total;
   const stored = (await collector.settle(before + expected)) - before;
-  return { load, lost: Math.max(0, expected - stored) };
+  const countersAfter = countersBefore ? await proxies?.counters?.() : undefined;
+  const account = countersBefore && countersAfter ? recordAccount(countersBefore, countersAfter, expected, stored) : undefined;
+  return { load, lost: Math.max(0, expected - stored), account };
 }
 
 /** Runs a load; the proxies' and the collector's CPU over its measured part, RSS right after it. */
@@ -41,6 +52,7 @@ interface Measured {
   rssFileMiB?: Pair;
   collectorCpu?: number;
   lost?: number;
+  account?: RecordAccount;
 }
 
 async function measured(target: PhaseTarget, args: string[]): Promise<Measured> {
@@ -53,7 +65,7 @@ async function measured(target: PhaseTarget, args: string[]): Promise<Measured> 
   let rssFileMiB: Pair | undefined;
   let collectorCpu: number | undefined;
   const collectorPid = target.collector?.child.pid;
-  const { load, lost } = await countingLost(target.collector, async () => {
+  const { load, lost, account } = await countingLost(target.collector, target.proxies, async () => {
     const load = await runLoad(target.client, args, () => {
       stopCpu = target.proxies?.stats.startCpu();
       stopThreadCpu = target.proxies?.stats.startThreadCpu();
@@ -67,7 +79,7 @@ async function measured(target: PhaseTarget, args: string[]): Promise<Measured> 
     collectorCpu = stopCollectorCpu?.();
     return load;
   });
-  return { load, cpu, cpuThreads, rssMiB, rssFileMiB, collectorCpu, lost };
+  return { load, cpu, cpuThreads, rssMiB, rssFileMiB, collectorCpu, lost, account };
 }
 
 export async function runSetup(name: string, target: PhaseTarget, afterFixed: (fixed: LoadResult) => Promise<void> = async () => undefined): Promise<SetupResult> {
@@ -84,6 +96,7 @@ export async function runSetup(name: string, target: PhaseTarget, afterFixed: (f
     if (target.proxies.startupMs) result.startupMs = target.proxies.startupMs;
   }
   if (fixed.lost !== undefined) result.recordsLostFixed = fixed.lost;
+  if (fixed.account) result.recordsAccountFixed = fixed.account;
   await afterFixed(fixed.load);
 
   log(`${name}: saturation, ${connections} connections, 1 s warm-up + ${seconds} s`);
@@ -92,6 +105,7 @@ export async function runSetup(name: string, target: PhaseTarget, afterFixed: (f
   if (sat.cpu) result.cpuSaturated = sat.cpu;
   if (fixed.collectorCpu !== undefined && sat.collectorCpu !== undefined) result.collectorCpu = [fixed.collectorCpu, sat.collectorCpu];
   if (sat.lost !== undefined) result.recordsLostSaturated = sat.lost;
+  if (sat.account) result.recordsAccountSaturated = sat.account;
   return result;
 }
 
@@ -114,6 +128,7 @@ export async function runStress(name: string, target: PhaseTarget): Promise<Reco
     if (run.cpu) result.cpu = run.cpu;
     if (run.rssMiB) result.rssMiB = run.rssMiB;
     if (run.lost !== undefined) result.recordsLost = run.lost;
+    if (run.account) result.recordsAccount = run.account;
     out[shape.name] = result;
   }
   return out;

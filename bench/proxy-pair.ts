@@ -6,6 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { containerMains, descendants, type PairStats } from './proc-stats.ts';
 import type { Pair } from './results.ts';
+import type { SidecarCounters } from './sidecar-counters.ts';
 
 export interface ProxyPair {
   stats: PairStats;
@@ -13,6 +14,8 @@ export interface ProxyPair {
   rssIdleMiB?: Pair;
   /** Milliseconds from spawn to ready, for the sidecars. */
   startupMs?: Pair;
+  /** The sidecars' record counters, both summed; only for sidecar pairs. */
+  counters?: () => Promise<SidecarCounters>;
   stop: () => Promise<void>;
 }
 

@@ -4,7 +4,8 @@
  * meshtap mTLS pair and the haproxy mTLS pair or the direct run of the same bench — with target
  * and verdict, and renders the tables and the last line. Nothing here measures or prints.
  */
-import { SETUP, type Pair, type SetupResult, type ThreadCpu } from './results.ts';
+import { SETUP, type Pair, type RecordAccount, type SetupResult, type ThreadCpu } from './results.ts';
+import { describeAccount } from './sidecar-counters.ts';
 
 /** The budget (ARCHITECTURE.md "Performance budget", tightened by the capture-cost issue). */
 export const BUDGET = {
@@ -188,7 +189,7 @@ export function setupsTable(results: SetupResult[], rate: number): string {
   const direct = results.find((r) => r.name === SETUP.direct);
   const haproxy = results.find((r) => r.name === SETUP.haproxyMtls);
   const pair = (p?: Pair, digits = 2) => (p ? `${fmt(p[0], digits)} / ${fmt(p[1], digits)}` : '–');
-  const count = (n?: number) => (n === undefined ? '–' : String(n));
+  const count = (n?: number, account?: RecordAccount) => (account ? describeAccount(account) : n === undefined ? '–' : String(n));
   const rows = results.map((r) => {
     const added = (q: 'p50' | 'p99') => (r === direct || !direct ? '–' : fmt(r.fixed.latency_ms[q] - direct.fixed.latency_ms[q], 3));
     return [
@@ -207,8 +208,8 @@ export function setupsTable(results: SetupResult[], rate: number): string {
       pair(r.rssIdleMiB, 1),
       pair(r.startupMs, 0),
       pair(r.collectorCpu),
-      count(r.recordsLostFixed),
-      count(r.recordsLostSaturated),
+      count(r.recordsLostFixed, r.recordsAccountFixed),
+      count(r.recordsLostSaturated, r.recordsAccountSaturated),
     ];
   });
   return markdown(
@@ -258,7 +259,7 @@ export function stressTable(results: SetupResult[]): string | undefined {
         `${s.load.errors}`,
         pair(s.cpu),
         pair(s.rssMiB, 1),
-        s.recordsLost === undefined ? '–' : `${s.recordsLost} of ${2 * s.load.total}`,
+        s.recordsLost === undefined ? '–' : `${s.recordsAccount ? describeAccount(s.recordsAccount) : s.recordsLost} of ${2 * s.load.total}`,
       ]);
     }
   }

@@ -51,6 +51,30 @@ export interface StressResult {
   rssMiB?: Pair;
   /** Requests × 2 observers − records stored; only where a collector receives records. */
   recordsLost?: number;
+  /** Where the records went, from the sidecars' counters; only for sidecar pairs. */
+  recordsAccount?: RecordAccount;
+}
+
+/** A run's records lost, split into what the sidecars counted and what nothing explains (`sidecar-counters.ts`). */
+export interface RecordAccount {
+  /** Requests × 2 observers. */
+  expected: number;
+  /** Records the collector stored meanwhile. */
+  stored: number;
+  /** expected − stored. */
+  lost: number;
+  /** Records the sidecars completed (`meshtap_sidecar_records_emitted_total`). */
+  emitted: number;
+  /** expected − emitted: calls never made into records. */
+  notMade: number;
+  /** Records the sidecars dropped, by reason (`meshtap_sidecar_records_dropped_total`). */
+  dropped: Record<string, number>;
+  /** Captures cut, by reason (`meshtap_sidecar_capture_overflow_total`). */
+  cut: Record<string, number>;
+  /** Bytes forwarded without capture (`meshtap_sidecar_capture_skipped_bytes_total`). */
+  skippedBytes: number;
+  /** Lost records no counter explains: not made with nothing cut or skipped, or made, not dropped and not stored. */
+  unaccounted: number;
 }
 
 export interface SetupResult {
@@ -74,6 +98,8 @@ export interface SetupResult {
   collectorCpu?: Pair;
   recordsLostFixed?: number;
   recordsLostSaturated?: number;
+  recordsAccountFixed?: RecordAccount;
+  recordsAccountSaturated?: RecordAccount;
   /** Stress phases by name; present on the round that ran them. */
   stress?: Record<string, StressResult>;
 }
@@ -114,6 +140,15 @@ function worst<T>(rounds: T[], pick: (r: T) => number | undefined): number | und
   return all.length ? Math.max(...all) : undefined;
 }
 
+/** The account that explains least: the most unaccounted, then the most lost. */
+function worstAccount<T>(rounds: T[], pick: (r: T) => RecordAccount | undefined): RecordAccount | undefined {
+  let out: RecordAccount | undefined;
+  for (const a of rounds.map(pick)) {
+    if (a !== undefined && (out === undefined || a.unaccounted > out.unaccounted || (a.unaccounted === out.unaccounted && a.lost > out.lost))) out = a;
+  }
+  return out;
+}
+
 function medianStress(rounds: SetupResult[]): Record<string, StressResult> | undefined {
   const names = [...new Set(rounds.flatMap((r) => Object.keys(r.stress ?? {})))];
   if (names.length === 0) return undefined;
@@ -127,6 +162,8 @@ function medianStress(rounds: SetupResult[]): Record<string, StressResult> | und
       if (cpu) result.cpu = cpu;
       if (rss) result.rssMiB = rss;
       if (lost !== undefined) result.recordsLost = lost;
+      const account = worstAccount(all, (s) => s.recordsAccount);
+      if (account) result.recordsAccount = account;
       return [name, result];
     }),
   );
@@ -157,6 +194,10 @@ export function medianResult(rounds: SetupResult[]): SetupResult {
   const lostSaturated = worst(rounds, (r) => r.recordsLostSaturated);
   if (lostFixed !== undefined) result.recordsLostFixed = lostFixed;
   if (lostSaturated !== undefined) result.recordsLostSaturated = lostSaturated;
+  const accountFixed = worstAccount(rounds, (r) => r.recordsAccountFixed);
+  const accountSaturated = worstAccount(rounds, (r) => r.recordsAccountSaturated);
+  if (accountFixed) result.recordsAccountFixed = accountFixed;
+  if (accountSaturated) result.recordsAccountSaturated = accountSaturated;
   const stress = medianStress(rounds);
   if (stress) result.stress = stress;
   return result;

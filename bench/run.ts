@@ -94,13 +94,13 @@ async function runRound(b: Bench, round: number): Promise<SetupResult[]> {
   );
 
   if (plain) {
-    results.push(await withPair(() => startSidecarPair(b.net, pods, collector, { capture: true }), (p) => runSetup(SETUP.meshtapCapture, target(p, true))));
+    results.push(await withPair(() => startSidecarPair(b.net, pods, collector, { capture: true, extraNodeOptions: b.settings.sidecarNodeOptions }), (p) => runSetup(SETUP.meshtapCapture, target(p, true))));
   }
-  results.push(await withPair(() => startSidecarPair(b.net, pods, collector, { capture: false }), (p) => runSetup(SETUP.meshtapOff, target(p))));
+  results.push(await withPair(() => startSidecarPair(b.net, pods, collector, { capture: false, extraNodeOptions: b.settings.sidecarNodeOptions }), (p) => runSetup(SETUP.meshtapOff, target(p))));
 
   results.push(
     await withPair(
-      () => startSidecarPair(b.net, pods, collector, { capture: true, mesh: control }),
+      () => startSidecarPair(b.net, pods, collector, { capture: true, mesh: control, extraNodeOptions: b.settings.sidecarNodeOptions }),
       async (p) => {
         await verifyMeshedCall(client, url, collector);
         const result = await runSetup(SETUP.meshtapFull, target(p, true), (fixed: LoadResult) => verifyMeshedLoad(collector, fixed));
@@ -129,6 +129,7 @@ async function runProfiles(b: Bench): Promise<string> {
           startSidecarPair(b.net, b.pods, collector, {
             capture: setup === SETUP.meshtapFull,
             mesh,
+            extraNodeOptions: b.settings.sidecarNodeOptions,
             nodeOptions: [profileNodeOptions(dirs.client), profileNodeOptions(dirs.server)],
           }),
         (p) => runSaturation(setup, { settings: b.settings, client: b.client, url: b.url, proxies: p, collector }),

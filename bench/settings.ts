@@ -9,6 +9,8 @@
  *   BENCH_ROUNDS       rounds of the setups, interleaved (1)
  *   BENCH_WARMUP_SECONDS  unmeasured seconds before each fixed-rate run (10: steady state,
  *                      see bench/README.md)
+ *   BENCH_SIDECAR_NODE_OPTIONS  Node options added to the sidecars' own (`lib/pod-entry.ts`),
+ *                      to compare a V8 or Node flag in interleaved runs (none)
  *   BENCH_PHASES       optional phases, comma-separated, default all of:
  *                        plain     the plaintext pairs (haproxy tcp, meshtap capture on)
  *                        stress    64 KiB bodies, 256 connections, pipelined requests (once)
@@ -46,6 +48,8 @@ export interface BenchSettings {
   warmupSeconds: number;
   phases: ReadonlySet<OptionalPhase>;
   profile: boolean;
+  /** Added to the sidecars' NODE_OPTIONS (empty: none). */
+  sidecarNodeOptions: string;
 }
 
 /** `env[name]` as a positive number, `fallback` when unset or empty; a clear error otherwise. */
@@ -72,6 +76,7 @@ export function resolveBenchSettings(env: Record<string, string | undefined>, ar
     warmupSeconds: positive(env, 'BENCH_WARMUP_SECONDS', 10),
     phases: new Set(listed as OptionalPhase[]),
     profile: argv.includes('--profile'),
+    sidecarNodeOptions: (env.BENCH_SIDECAR_NODE_OPTIONS ?? '').trim(),
   });
 }
 

@@ -11,12 +11,15 @@ import { PairStats, containerPids, rssMiB } from './proc-stats.ts';
 import { stopInNetns, type ProxyPair } from './proxy-pair.ts';
 import type { Pair } from './results.ts';
 import { SIDECAR_NODE_OPTIONS, SIDECAR_RUNTIME_ENV, podEntry } from '../lib/pod-entry.ts';
+import { sidecarCounters } from './sidecar-counters.ts';
 import { ADMIN_PORT, NODE, POD_NAMES, POD_NAMESPACE, PROXY_UID, REPO, benchEnv, sleep } from './settings.ts';
 
 export interface SidecarPairOptions {
   capture: boolean;
   /** Identities from the controller (the mTLS pair); waits for certificates and membership. */
   mesh?: MeshControl;
+  /** Node options for both sidecars, after their own (`BENCH_SIDECAR_NODE_OPTIONS`). */
+  extraNodeOptions?: string;
   /** NODE_OPTIONS for each sidecar (client, server), e.g. profiling flags. */
   nodeOptions?: [string, string];
 }
@@ -61,7 +64,7 @@ export async function startSidecarPair(net: PodNetwork, pods: PodNetns[], collec
         MESHTAP_CAPTURE: options.capture ? 'on' : 'off',
         ...options.mesh?.sidecarEnv(i as 0 | 1),
         ...SIDECAR_RUNTIME_ENV,
-        NODE_OPTIONS: [SIDECAR_NODE_OPTIONS, options.nodeOptions?.[i]].filter(Boolean).join(' '),
+        NODE_OPTIONS: [SIDECAR_NODE_OPTIONS, options.extraNodeOptions, options.nodeOptions?.[i]].filter(Boolean).join(' '),
       },
     }),
   );
@@ -79,7 +82,9 @@ export async function startSidecarPair(net: PodNetwork, pods: PodNetns[], collec
     if (options.mesh) await waitMeshReady(pods);
     await sleep(IDLE_SETTLE_MS);
     const rssIdleMiB = roots.map((root) => rssMiB(containerPids(root))) as Pair;
-    return { stats: new PairStats(roots), startupMs, rssIdleMiB, stop };
+    const counters = async () =>
+      sidecarCounters(await Promise.all(pods.map(async (pod) => (await fetch(`http://${pod.ip}:${ADMIN_PORT}/metrics`)).text())));
+    return { stats: new PairStats(roots), startupMs, rssIdleMiB, counters, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -1,7 +1,7 @@
 /** The bench report: budget figures computed from setup results, verdicts against the targets, and the last line's shape. */
 import t from 'tap';
 import { buildStory, lastLine, setupsTable, storyTable, stressTable, summaryLine, type CollectorIngestOutcome, type StoryRow } from '../../bench/report.ts';
-import { SETUP, medianOverRounds, type LoadResult, type SetupResult } from '../../bench/results.ts';
+import { SETUP, medianOverRounds, type LoadResult, type RecordAccount, type SetupResult } from '../../bench/results.ts';
 import { resolveBenchSettings } from '../../bench/settings.ts';
 
 function load(throughput: number, p50: number, p99: number, total = 12_000): LoadResult {
@@ -129,6 +129,28 @@ void t.test('the last line is one array of setups per round with the contract na
   t.ok(summary.bench_summary.story.length >= 8);
 });
 
+void t.test('records lost: the account of the round that explains least is kept and shown', async (t) => {
+  const account = (lost: number, unaccounted: number): RecordAccount => ({
+    expected: 1000,
+    stored: 1000 - lost,
+    lost,
+    emitted: 1000 - lost + unaccounted,
+    notMade: lost - unaccounted,
+    dropped: {},
+    cut: lost > unaccounted ? { sidecar_budget: 1 } : ({} as Record<string, number>),
+    skippedBytes: 0,
+    unaccounted,
+  });
+  const rounds = [run(), run(), run()];
+  rounds[0][3].recordsAccountSaturated = account(40, 0);
+  rounds[1][3].recordsAccountSaturated = account(12, 2);
+  rounds[2][3].recordsAccountSaturated = account(5, 0);
+  const medians = medianOverRounds(rounds);
+  t.same(medians[3].recordsAccountSaturated, account(12, 2), 'the one with records unaccounted for, not the one that lost most');
+  t.match(setupsTable(medians, 1000), /\| 12: 10 not made \(cut sidecar_budget 1\), 2 unaccounted \|/);
+  t.match(JSON.parse(lastLine(rounds))[1][3].recordsAccountSaturated, { lost: 12, unaccounted: 2 }, 'each round keeps its own in the last line');
+});
+
 void t.test('medians over rounds; records lost and errors take the worst round', async (t) => {
   const a = run();
   const b = run();
@@ -157,6 +179,8 @@ void t.test('settings: the variables keep working, phases and --profile are chec
   t.throws(() => resolveBenchSettings({ BENCH_WARMUP_SECONDS: '-1' }, []), /BENCH_WARMUP_SECONDS=-1/);
   t.same([...s.phases], ['plain', 'stress', 'collector']);
   t.equal(s.profile, false);
+  t.equal(s.sidecarNodeOptions, '', 'no extra sidecar options by default');
+  t.equal(resolveBenchSettings({ BENCH_SIDECAR_NODE_OPTIONS: ' --v8-pool-size=1 ' }, []).sidecarNodeOptions, '--v8-pool-size=1');
   t.same([...resolveBenchSettings({ BENCH_PHASES: '' }, ['--profile']).phases], []);
   t.equal(resolveBenchSettings({}, ['--profile']).profile, true);
   t.throws(() => resolveBenchSettings({ BENCH_PHASES: 'stress,nope' }, []), /unknown nope/);
