@@ -406,7 +406,7 @@ export class Http1Parser {
       this.fail(HTTP1_ERR.HEADER, `invalid header name ${JSON.stringify(name.slice(0, 64))}`);
       return;
     }
-    const value = trimOws(line.slice(colon + 1));
+    const value = trimOws(line, colon + 1);
     if (BAD_VALUE.test(value)) {
       this.fail(HTTP1_ERR.HEADER, `invalid character in value of ${name}`);
       return;

@@ -51,6 +51,49 @@ function pathText(keys: readonly (string | number)[], depth: number): string {
   return out;
 }
 
+const DIGIT = /[0-9]/g;
+
+/** Slots of the key table (a power of two), and the longest key it keeps. */
+const KEY_SLOTS = 1024;
+const KEY_MAX_LENGTH = 64;
+const keyTable: Array<string | undefined> = new Array<string | undefined>(KEY_SLOTS).fill(undefined);
+
+/**
+ * The key `text[start, end)` (no escapes in it) as a string, without cutting a new one out of
+ * the document when the same key was seen before: documents repeat their keys (28 items of
+ * `sku`, `qty`, `price` in the bench's order), and a short slice is a copy. A direct-mapped
+ * table by a hash of the characters; a slot holds the last key that hashed to it, compared
+ * in place (`startsWith`) before it is used.
+ */
+function keyAt(text: string, start: number, end: number): string {
+  const length = end - start;
+  if (length > KEY_MAX_LENGTH) return text.slice(start, end);
+  let h = length;
+  for (let k = start; k < end; k++) h = Math.imul(h ^ text.charCodeAt(k), 0x01000193);
+  const slot = (h ^ (h >>> 15)) & (KEY_SLOTS - 1);
+  const known = keyTable[slot];
+  if (known !== undefined && known.length === length && text.startsWith(known, start)) return known;
+  const key = text.slice(start, end);
+  keyTable[slot] = key;
+  return key;
+}
+
+/**
+ * `find(p)` (the first match at or after `p`, or -1) with its last answer remembered: the
+ * scanner asks about string values left to right, so each search starts past the last match and
+ * the searches of one document read it about once, however many values it has.
+ */
+function nextMatch(find: (from: number) => number): (from: number) => number {
+  let searchedFrom = Number.POSITIVE_INFINITY;
+  let at = -1;
+  return (from) => {
+    if (from >= searchedFrom && (at === -1 || at >= from)) return at;
+    searchedFrom = from;
+    at = find(from);
+    return at;
+  };
+}
+
 /**
  * Mask a JSON document: values under sensitive keys become "****" whatever their type, and JWTs,
  * cards (also as bare numbers) and e-mails inside other values are handled like free text.
@@ -66,6 +109,24 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
   // value being scanned.
   let hitDepth = 0;
   const stringHit = (kind: SensitiveKind, masked: boolean): void => void found.push({ path: pathText(keys, hitDepth), kind, masked });
+  // What `maskText` starts from — `eyJ` (JWTs), a digit (cards), `@` (e-mails, when detected) —
+  // looked up in the document: a string value holding none is not cut out of it to be scanned.
+  const nextJwt = nextMatch((from) => text.indexOf('eyJ', from));
+  const nextDigit = nextMatch((from) => {
+    DIGIT.lastIndex = from;
+    return DIGIT.test(text) ? DIGIT.lastIndex - 1 : -1;
+  });
+  const nextAt = nextMatch((from) => text.indexOf('@', from));
+  const mayMatch = (start: number, end: number): boolean => {
+    if (policy.patterns.length > 0) return true;
+    const jwt = nextJwt(start);
+    if (jwt !== -1 && jwt + 3 <= end) return true;
+    const digit = nextDigit(start);
+    if (digit !== -1 && digit < end) return true;
+    if (!policy.detectEmails) return false;
+    const at = nextAt(start);
+    return at !== -1 && at < end;
+  };
 
   const ws = (): void => {
     while (i < n) {
@@ -114,7 +175,7 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
         ws();
         const ks = i;
         skipString();
-        let key = text.slice(ks + 1, i - 1);
+        let key = keyAt(text, ks + 1, i - 1);
         if (key.includes('\\')) {
           try {
             key = JSON.parse(text.slice(ks, i)) as string;
@@ -162,6 +223,7 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
       skipString();
       // Nothing in a string this short can match (maskText would return it as it is).
       if (quiet || (i - start - 2 < MIN_MATCH_LENGTH && policy.patterns.length === 0)) return;
+      if (!mayMatch(start + 1, i - 1)) return;
       const inner = text.slice(start + 1, i - 1);
       hitDepth = depth;
       const masked = maskText(inner, policy, stringHit);

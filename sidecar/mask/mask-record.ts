@@ -15,12 +15,17 @@
  * - binary (not UTF-8): JWTs and cards overwritten with `*` byte for byte, so lengths and
  *   offsets inside the body do not move.
  *
+ * A body holding none of the bytes any of these needs (`body-prefilter.ts`: no `"`, no `eyJ`,
+ * no digit, no `@` when e-mails are detected, no user patterns) is not decoded at all, and
+ * comes back as the same bytes; form and multipart bodies always take their maskers.
+ *
  * Every scanner is linear in its input, and a record scans at most `scanBudgetBytes` of body:
  * bytes beyond it, and bodies whose content-encoding could not be removed, are cut with a note
  * (unless the policy says `unscannedBodies: raw`), never shipped unscanned by default.
  */
 import type { HttpMessage } from '../../record/record.ts';
 import { contentCodings, isDecodable, isDecodeError, looksEncoded } from '../capture/decode-body.ts';
+import { bodyMayHoldSecret } from './body-prefilter.ts';
 import { maskText } from './detectors.ts';
 import { Findings } from './findings.ts';
 import { maskForm } from './form-mask.ts';
@@ -78,6 +83,8 @@ function maskScanned(body: Uint8Array, truncated: boolean, where: string, conten
     const masked = maskMultipart(latin1, boundary, where, policy, f);
     if (masked !== undefined) return masked === latin1 ? body : Buffer.from(masked, 'latin1');
   }
+  // Nothing any masker could find: the body is not decoded at all (form bodies excepted).
+  if (!ct.includes('x-www-form-urlencoded') && !bodyMayHoldSecret(body, policy)) return body;
   const text = bodyText(body, truncated);
   if (text === undefined) {
     // Binary: overwrite matches byte for byte in a latin1 view (offsets equal byte offsets).
