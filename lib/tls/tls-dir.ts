@@ -97,7 +97,12 @@ async function exists(path: string): Promise<boolean> {
  */
 export async function readTlsDir(dir: string): Promise<CertBundle> {
   const paths = tlsDirPaths(dir);
-  const [cert, key, ca] = await Promise.all([read(paths.cert), read(paths.key), read(paths.ca)]);
+  // Read together, reported in a fixed order: with several files missing, the error always
+  // names the certificate first rather than whichever read happened to fail first.
+  const reads = await Promise.allSettled([read(paths.cert), read(paths.key), read(paths.ca)]);
+  const failed = reads.find((r) => r.status === 'rejected');
+  if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+  const [cert, key, ca] = reads.map((r) => (r as PromiseFulfilledResult<string>).value);
 
   const certBlocks = splitPem(cert, paths.cert);
   if (certBlocks.length === 0 || certBlocks[0].label !== 'CERTIFICATE') {

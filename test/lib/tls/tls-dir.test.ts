@@ -55,6 +55,18 @@ void t.test('reading names the file at fault', async (t) => {
   t.match(err.message, `${join(dir, 'ca.crt')}: file is missing`);
   await restore();
 
+  // Several files missing: always the certificate first, however the reads finish.
+  for (let i = 0; i < 20; i++) {
+    const empty = join(dir, `empty-${i}`);
+    err = await errorCode(() => readTlsDir(empty));
+    t.match(err.message, `${join(empty, 'tls.crt')}: file is missing`, `attempt ${i}`);
+  }
+  await rm(join(dir, 'tls.crt'));
+  await rm(join(dir, 'ca.crt'));
+  err = await errorCode(() => readTlsDir(dir));
+  t.match(err.message, `${join(dir, 'tls.crt')}: file is missing`, 'the certificate before the CA');
+  await restore();
+
   await writeFile(join(dir, 'tls.key'), 'not a key');
   err = await errorCode(() => readTlsDir(dir));
   t.equal(err.code, CA_ERR_BAD_PEM);
