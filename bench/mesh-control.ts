@@ -82,7 +82,8 @@ export class MeshControl {
   }
 }
 
-async function sidecarMetrics(pod: PodNetns): Promise<string> {
+/** A sidecar's Prometheus exposition, from its admin port. */
+export async function sidecarMetrics(pod: PodNetns): Promise<string> {
   return (await fetch(`http://${pod.ip}:${ADMIN_PORT}/metrics`)).text();
 }
 

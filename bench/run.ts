@@ -37,7 +37,7 @@ import { createProfileDirs, createProfileRoot, profileNodeOptions } from './prof
 import type { ProxyPair } from './proxy-pair.ts';
 import { buildStory, lastLine, setupsTable, storyTable, stressTable, summaryLine, type CollectorIngestOutcome } from './report.ts';
 import { SETUP, medianOverRounds, type LoadResult, type SetupResult } from './results.ts';
-import { startSidecarPair } from './sidecar-pair.ts';
+import { startSidecarPair, type SidecarPairOptions } from './sidecar-pair.ts';
 import { APP_PORT, APP_UID, ECHO, MESHTAP, NODE, REPO, benchEnv, log, resolveBenchSettings, type BenchSettings } from './settings.ts';
 
 interface Bench {
@@ -60,6 +60,11 @@ async function withPair<T>(start: () => Promise<ProxyPair>, body: (pair: ProxyPa
   } finally {
     await pair.stop();
   }
+}
+
+/** The bench's sidecar pair, with the run's own sidecar options (`BENCH_SIDECAR_NODE_OPTIONS`). */
+function sidecarPair(b: Bench, collector: Collector, options: Omit<SidecarPairOptions, 'extraNodeOptions'>): Promise<ProxyPair> {
+  return startSidecarPair(b.net, b.pods, collector, { ...options, extraNodeOptions: b.settings.sidecarNodeOptions });
 }
 
 async function runRound(b: Bench, round: number): Promise<SetupResult[]> {
@@ -94,13 +99,13 @@ async function runRound(b: Bench, round: number): Promise<SetupResult[]> {
   );
 
   if (plain) {
-    results.push(await withPair(() => startSidecarPair(b.net, pods, collector, { capture: true, extraNodeOptions: b.settings.sidecarNodeOptions }), (p) => runSetup(SETUP.meshtapCapture, target(p, true))));
+    results.push(await withPair(() => sidecarPair(b, collector, { capture: true }), (p) => runSetup(SETUP.meshtapCapture, target(p, true))));
   }
-  results.push(await withPair(() => startSidecarPair(b.net, pods, collector, { capture: false, extraNodeOptions: b.settings.sidecarNodeOptions }), (p) => runSetup(SETUP.meshtapOff, target(p))));
+  results.push(await withPair(() => sidecarPair(b, collector, { capture: false }), (p) => runSetup(SETUP.meshtapOff, target(p))));
 
   results.push(
     await withPair(
-      () => startSidecarPair(b.net, pods, collector, { capture: true, mesh: control, extraNodeOptions: b.settings.sidecarNodeOptions }),
+      () => sidecarPair(b, collector, { capture: true, mesh: control }),
       async (p) => {
         await verifyMeshedCall(client, url, collector);
         const result = await runSetup(SETUP.meshtapFull, target(p, true), (fixed: LoadResult) => verifyMeshedLoad(collector, fixed));
@@ -126,10 +131,9 @@ async function runProfiles(b: Bench): Promise<string> {
       const mesh = setup === SETUP.meshtapFull ? b.control : undefined;
       await withPair(
         () =>
-          startSidecarPair(b.net, b.pods, collector, {
+          sidecarPair(b, collector, {
             capture: setup === SETUP.meshtapFull,
             mesh,
-            extraNodeOptions: b.settings.sidecarNodeOptions,
             nodeOptions: [profileNodeOptions(dirs.client), profileNodeOptions(dirs.server)],
           }),
         (p) => runSaturation(setup, { settings: b.settings, client: b.client, url: b.url, proxies: p, collector }),

@@ -6,7 +6,7 @@
  */
 import { spawnInNetns, type PodNetns, type PodNetwork } from '../lab/netns.ts';
 import type { Collector } from './collector-process.ts';
-import { waitMeshReady, type MeshControl } from './mesh-control.ts';
+import { sidecarMetrics, waitMeshReady, type MeshControl } from './mesh-control.ts';
 import { PairStats, containerPids, rssMiB } from './proc-stats.ts';
 import { stopInNetns, type ProxyPair } from './proxy-pair.ts';
 import type { Pair } from './results.ts';
@@ -82,8 +82,7 @@ export async function startSidecarPair(net: PodNetwork, pods: PodNetns[], collec
     if (options.mesh) await waitMeshReady(pods);
     await sleep(IDLE_SETTLE_MS);
     const rssIdleMiB = roots.map((root) => rssMiB(containerPids(root))) as Pair;
-    const counters = async () =>
-      sidecarCounters(await Promise.all(pods.map(async (pod) => (await fetch(`http://${pod.ip}:${ADMIN_PORT}/metrics`)).text())));
+    const counters = async () => sidecarCounters(await Promise.all(pods.map(sidecarMetrics)));
     return { stats: new PairStats(roots), startupMs, rssIdleMiB, counters, stop };
   } catch (err) {
     await stop();

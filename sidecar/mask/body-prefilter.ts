@@ -13,11 +13,12 @@
  * all is scanned. Form bodies (`key=value`) are not covered here: callers send them to the form
  * masker whatever this says.
  */
+import { JWT_START as JWT_START_TEXT } from './detectors.ts';
 import type { MaskPolicy } from './policy.ts';
 
 const QUOTE = 0x22;
 const AT = 0x40;
-const JWT_START = Buffer.from('eyJ', 'latin1');
+const JWT_START = Buffer.from(JWT_START_TEXT, 'latin1');
 
 export function bodyMayHoldSecret(body: Uint8Array, policy: MaskPolicy): boolean {
   if (policy.patterns.length > 0) return true;

@@ -75,11 +75,14 @@ function b64End(text: string, i: number): number {
  * starting at a word boundary. A failed candidate is skipped past its first segment: any
  * other start inside that segment would end at the same place and fail the same way.
  */
+/** How every JWT starts (the base64url of `{"`). */
+export const JWT_START = 'eyJ';
+
 export function findJwts(text: string): Span[] {
   const spans: Span[] = [];
   let from = 0;
   for (;;) {
-    const p = text.indexOf('eyJ', from);
+    const p = text.indexOf(JWT_START, from);
     if (p === -1) return spans;
     scanMeter.steps++;
     if (p > 0 && isWord(text.charCodeAt(p - 1))) {
@@ -91,7 +94,7 @@ export function findJwts(text: string): Span[] {
       from = q > p + 3 ? q : p + 1;
       continue;
     }
-    if (!text.startsWith('eyJ', q + 1)) {
+    if (!text.startsWith(JWT_START, q + 1)) {
       from = q + 1;
       continue;
     }
@@ -119,6 +122,13 @@ export function isJwt(s: string): boolean {
  */
 const NEXT_DIGIT = /[0-9]/g;
 
+/** The first digit at or after `from`, or -1: the regex engine finds it far faster than a loop. */
+function indexOfDigit(text: string, from: number): number {
+  // `test` (not `exec`) builds no match array; a one-character match ends at its index + 1.
+  NEXT_DIGIT.lastIndex = from;
+  return NEXT_DIGIT.test(text) ? NEXT_DIGIT.lastIndex - 1 : -1;
+}
+
 /** Most digits a card has (the run's possible ends are kept for each). */
 const CARD_MAX_DIGITS = 19;
 /** Scratch for `findCardCandidates` (one call at a time per thread): the run's possible ends. */
@@ -140,10 +150,9 @@ export function findCardCandidates(text: string): readonly Span[] {
     const c = text.charCodeAt(i);
     const digit = c >= 48 && c <= 57;
     if (!digit && !blocked) {
-      // Most text has few digits: the regex engine finds the next one far faster than this loop.
-      // `test` (not `exec`) builds no match array; a one-character match ends at its index + 1.
-      NEXT_DIGIT.lastIndex = i + 1;
-      const p = NEXT_DIGIT.test(text) ? NEXT_DIGIT.lastIndex - 1 : n;
+      // Most text has few digits: jump to the next one.
+      const next = indexOfDigit(text, i + 1);
+      const p = next === -1 ? n : next;
       steps += p - i - 1;
       blocked = p < n && text.charCodeAt(p - 1) === 46;
       i = p;
@@ -267,14 +276,56 @@ function applySpans(text: string, spans: readonly Span[], replace: (m: string) =
 export const MIN_MATCH_LENGTH = 6;
 
 /**
+ * `find(p)` (the first match at or after `p`, or -1) with its last answer remembered: asked
+ * about positions left to right, each search starts past the last match, so the searches read
+ * the text about once however many times they are asked.
+ */
+function nextMatch(find: (from: number) => number): (from: number) => number {
+  let searchedFrom = Number.POSITIVE_INFINITY;
+  let at = -1;
+  return (from) => {
+    if (from >= searchedFrom && (at === -1 || at >= from)) return at;
+    searchedFrom = from;
+    at = find(from);
+    return at;
+  };
+}
+
+/**
+ * For a caller that would cut many pieces out of one text to scan each with `maskText` (the
+ * JSON masker's string values): whether `text[start, end)` holds anything a detector of
+ * `maskText` starts from — `eyJ` (JWTs), a digit (cards), `@` (e-mails, when detected) — or
+ * the policy has patterns, which can match anything. A range that holds none would come back
+ * from `maskText` unchanged, so it need not be cut out. Ranges asked about left to right read
+ * the text about once.
+ */
+export function scanTriggers(text: string, policy: MaskPolicy): (start: number, end: number) => boolean {
+  if (policy.patterns.length > 0) return () => true;
+  const nextJwt = nextMatch((from) => text.indexOf(JWT_START, from));
+  const nextDigit = nextMatch((from) => indexOfDigit(text, from));
+  const nextAt = nextMatch((from) => text.indexOf('@', from));
+  return (start, end) => {
+    const jwt = nextJwt(start);
+    if (jwt !== -1 && jwt + JWT_START.length <= end) return true;
+    const digit = nextDigit(start);
+    if (digit !== -1 && digit < end) return true;
+    if (!policy.detectEmails) return false;
+    const at = nextAt(start);
+    return at !== -1 && at < end;
+  };
+}
+
+/**
  * Mask JWTs and cards (and e-mails when the policy says so) in `text`, reporting every finding.
- * `sameLength` keeps the byte length (for binary bodies, where offsets matter).
+ * `sameLength` keeps the byte length (for binary bodies, where offsets matter). What each
+ * detector starts from is also what `scanTriggers` and `body-prefilter.ts` look for to skip
+ * text: a detector added here adds its trigger there.
  */
 export function maskText(text: string, policy: MaskPolicy, hit: Hit, sameLength = false): string {
   let out = text;
   // Each replacer is made only when its detector found something (most text has nothing).
   if (out.length >= MIN_MATCH_LENGTH) {
-    if (out.includes('eyJ')) {
+    if (out.includes(JWT_START)) {
       const jwts = findJwts(out);
       if (jwts.length > 0) {
         out = applySpans(out, jwts, (m) => {

@@ -2,7 +2,7 @@
  * Masking inside JSON text without re-serialising it: a scanner finds the spans to replace and
  * everything else (whitespace, number spelling, key order, big integers) stays byte-identical.
  */
-import { cardDigits, maskText, MASK, MIN_MATCH_LENGTH } from './detectors.ts';
+import { cardDigits, maskText, MASK, MIN_MATCH_LENGTH, scanTriggers } from './detectors.ts';
 import { keyKind } from './key-kind.ts';
 import type { MaskPolicy, SensitiveKind } from './policy.ts';
 import { scanMeter } from './scan-meter.ts';
@@ -51,8 +51,6 @@ function pathText(keys: readonly (string | number)[], depth: number): string {
   return out;
 }
 
-const DIGIT = /[0-9]/g;
-
 /** Slots of the key table (a power of two), and the longest key it keeps. */
 const KEY_SLOTS = 1024;
 const KEY_MAX_LENGTH = 64;
@@ -79,22 +77,6 @@ function keyAt(text: string, start: number, end: number): string {
 }
 
 /**
- * `find(p)` (the first match at or after `p`, or -1) with its last answer remembered: the
- * scanner asks about string values left to right, so each search starts past the last match and
- * the searches of one document read it about once, however many values it has.
- */
-function nextMatch(find: (from: number) => number): (from: number) => number {
-  let searchedFrom = Number.POSITIVE_INFINITY;
-  let at = -1;
-  return (from) => {
-    if (from >= searchedFrom && (at === -1 || at >= from)) return at;
-    searchedFrom = from;
-    at = find(from);
-    return at;
-  };
-}
-
-/**
  * Mask a JSON document: values under sensitive keys become "****" whatever their type, and JWTs,
  * cards (also as bare numbers) and e-mails inside other values are handled like free text.
  * Returns undefined when `text` is not exactly one JSON value (the caller falls back to patterns).
@@ -109,24 +91,8 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
   // value being scanned.
   let hitDepth = 0;
   const stringHit = (kind: SensitiveKind, masked: boolean): void => void found.push({ path: pathText(keys, hitDepth), kind, masked });
-  // What `maskText` starts from — `eyJ` (JWTs), a digit (cards), `@` (e-mails, when detected) —
-  // looked up in the document: a string value holding none is not cut out of it to be scanned.
-  const nextJwt = nextMatch((from) => text.indexOf('eyJ', from));
-  const nextDigit = nextMatch((from) => {
-    DIGIT.lastIndex = from;
-    return DIGIT.test(text) ? DIGIT.lastIndex - 1 : -1;
-  });
-  const nextAt = nextMatch((from) => text.indexOf('@', from));
-  const mayMatch = (start: number, end: number): boolean => {
-    if (policy.patterns.length > 0) return true;
-    const jwt = nextJwt(start);
-    if (jwt !== -1 && jwt + 3 <= end) return true;
-    const digit = nextDigit(start);
-    if (digit !== -1 && digit < end) return true;
-    if (!policy.detectEmails) return false;
-    const at = nextAt(start);
-    return at !== -1 && at < end;
-  };
+  // A string value holding nothing `maskText` starts from is not cut out of the document to be scanned.
+  const mayMatch = scanTriggers(text, policy);
 
   const ws = (): void => {
     while (i < n) {

@@ -77,6 +77,7 @@ interface MaskedBody {
 function maskScanned(body: Uint8Array, truncated: boolean, where: string, contentType: string, policy: MaskPolicy, f: Findings): Uint8Array {
   // The boundary is case-sensitive; everything else about the type is not.
   const ct = contentType.toLowerCase();
+  const form = ct.includes('x-www-form-urlencoded');
   const boundary = multipartBoundary(contentType);
   if (boundary !== undefined) {
     const latin1 = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
@@ -84,7 +85,7 @@ function maskScanned(body: Uint8Array, truncated: boolean, where: string, conten
     if (masked !== undefined) return masked === latin1 ? body : Buffer.from(masked, 'latin1');
   }
   // Nothing any masker could find: the body is not decoded at all (form bodies excepted).
-  if (!ct.includes('x-www-form-urlencoded') && !bodyMayHoldSecret(body, policy)) return body;
+  if (!form && !bodyMayHoldSecret(body, policy)) return body;
   const text = bodyText(body, truncated);
   if (text === undefined) {
     // Binary: overwrite matches byte for byte in a latin1 view (offsets equal byte offsets).
@@ -107,7 +108,7 @@ function maskScanned(body: Uint8Array, truncated: boolean, where: string, conten
     }
   }
   if (!done) {
-    if (ct.includes('x-www-form-urlencoded')) out = maskForm(out, where, policy, f);
+    if (form) out = maskForm(out, where, policy, f);
     else out = maskKeyValuePairs(out, where, policy, f);
     out = maskText(out, policy, (k, m) => f.add(where, k, m));
   }
