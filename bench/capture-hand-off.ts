@@ -7,7 +7,10 @@
  *
  * Reports CPU per 1000 calls by thread — this thread (the hand-off's share of forwarding), the
  * capture worker, V8's helper threads (garbage collection, compilation) — from
- * /proc/self/task/* over the measured window, after a warm-up, and the process's RSS. Environment:
+ * /proc/self/task/* over the measured window, after a warm-up, the minor page faults each took
+ * (first touches of fresh memory: on this project's VM each costs about 13 µs, so a buffer
+ * allocated afresh for every batch shows up here before it shows in the noisy CPU figures),
+ * and the process's RSS. Environment:
  * HANDOFF_BENCH_RATE (calls/s, default 1000), HANDOFF_BENCH_SECONDS (default 8),
  * HANDOFF_BENCH_CONNECTIONS (16); HANDOFF_BENCH_NOOP=1 runs the same loop handing nothing off (its
  * own cost, to subtract), HANDOFF_BENCH_TICKS=user|sys splits the CPU, HANDOFF_BENCH_YOUNG_MB
@@ -28,9 +31,16 @@ const CLK_TCK = 100;
 
 const { request, response } = benchCall();
 
-/** CPU ticks by thread group: this (main) thread, the capture worker, V8 helpers, the rest. */
-function threadTicks(): Record<string, number> {
+interface ThreadCounts {
+  ticks: Record<string, number>;
+  /** Minor page faults: first touches of memory the process had not used (or gave back). */
+  faults: Record<string, number>;
+}
+
+/** CPU ticks and minor page faults by thread group: this (main) thread, the capture worker, V8 helpers, the rest. */
+function threadCounts(): ThreadCounts {
   const out: Record<string, number> = { main: 0, worker: 0, v8: 0, other: 0 };
+  const faults: Record<string, number> = { main: 0, worker: 0, v8: 0, other: 0 };
   for (const tid of readdirSync('/proc/self/task')) {
     let stat: string;
     let comm: string;
@@ -46,8 +56,9 @@ function threadTicks(): Record<string, number> {
     const ticks = (mode === 'sys' ? 0 : Number(fields[11])) + (mode === 'user' ? 0 : Number(fields[12]));
     const group = tid === String(process.pid) ? 'main' : comm === 'WorkerThread' ? 'worker' : comm.startsWith('V8') ? 'v8' : 'other';
     out[group]! += ticks;
+    faults[group]! += Number(fields[7]);
   }
-  return out;
+  return { ticks: out, faults };
 }
 
 async function main(): Promise<void> {
@@ -74,7 +85,7 @@ async function main(): Promise<void> {
   // as forwarding would see them.
   let sent = 0;
   const t0 = performance.now();
-  let measureFrom: { at: number; ticks: Record<string, number>; sent: number } | undefined;
+  let measureFrom: { at: number; counts: ThreadCounts; sent: number } | undefined;
   const end = t0 + (WARMUP_SECONDS + SECONDS) * 1000;
   while (performance.now() < end) {
     const due = Math.floor(((performance.now() - t0) / 1000) * RATE);
@@ -87,17 +98,18 @@ async function main(): Promise<void> {
     }
     await sleep(0);
     for (const c of batch) captures[c]!.serverData(Buffer.from(response));
-    if (measureFrom === undefined && performance.now() - t0 >= WARMUP_SECONDS * 1000) measureFrom = { at: performance.now(), ticks: threadTicks(), sent };
+    if (measureFrom === undefined && performance.now() - t0 >= WARMUP_SECONDS * 1000) measureFrom = { at: performance.now(), counts: threadCounts(), sent };
     await sleep(1);
   }
-  const ticks = threadTicks();
+  const counts = threadCounts();
   const rssMiB = Number((process.memoryUsage.rss() / 1048576).toFixed(1));
   const seconds = (performance.now() - measureFrom!.at) / 1000;
   const calls = sent - measureFrom!.sent;
   await handOff.flush(10_000);
   for (const c of captures) c.close('fin');
   await handOff.close(10_000);
-  const msPer1000 = (group: string): number => Number((((ticks[group]! - measureFrom!.ticks[group]!) / CLK_TCK) * 1000 * (1000 / calls)).toFixed(1));
+  const msPer1000 = (group: string): number => Number((((counts.ticks[group]! - measureFrom!.counts.ticks[group]!) / CLK_TCK) * 1000 * (1000 / calls)).toFixed(1));
+  const faultsPer1000 = (group: string): number => Math.round((counts.faults[group]! - measureFrom!.counts.faults[group]!) * (1000 / calls));
   const result = {
     rate: RATE,
     seconds: Number(seconds.toFixed(1)),
@@ -106,10 +118,13 @@ async function main(): Promise<void> {
     record_bytes: Math.round(recordBytes / Math.max(1, records)),
     rss_mib: rssMiB,
     cpu_ms_per_1000_calls: { main: msPer1000('main'), worker: msPer1000('worker'), v8: msPer1000('v8'), other: msPer1000('other') },
+    page_faults_per_1000_calls: { main: faultsPer1000('main'), worker: faultsPer1000('worker'), v8: faultsPer1000('v8'), other: faultsPer1000('other') },
   };
   console.log(
     `${calls} calls at ${RATE}/s: CPU ms per 1000 calls — this thread ${result.cpu_ms_per_1000_calls.main}, capture worker ${result.cpu_ms_per_1000_calls.worker}, ` +
-      `V8 helpers ${result.cpu_ms_per_1000_calls.v8}, other ${result.cpu_ms_per_1000_calls.other} (${records} records); RSS ${rssMiB} MiB`,
+      `V8 helpers ${result.cpu_ms_per_1000_calls.v8}, other ${result.cpu_ms_per_1000_calls.other} (${records} records); RSS ${rssMiB} MiB\n` +
+      `minor page faults per 1000 calls — this thread ${result.page_faults_per_1000_calls.main}, capture worker ${result.page_faults_per_1000_calls.worker}, ` +
+      `V8 helpers ${result.page_faults_per_1000_calls.v8}, other ${result.page_faults_per_1000_calls.other}`,
   );
   console.log(JSON.stringify({ capture_hand_off: result }));
 }

@@ -48,6 +48,7 @@ interface Measured {
   load: LoadResult;
   cpu?: Pair;
   cpuThreads?: [ThreadCpu, ThreadCpu];
+  pageFaults?: [ThreadCpu, ThreadCpu];
   rssMiB?: Pair;
   rssFileMiB?: Pair;
   collectorCpu?: number;
@@ -57,10 +58,11 @@ interface Measured {
 
 async function measured(target: PhaseTarget, args: string[]): Promise<Measured> {
   let stopCpu: (() => Pair) | undefined;
-  let stopThreadCpu: (() => [ThreadCpu, ThreadCpu]) | undefined;
+  let stopThreadCpu: (() => { cores: [ThreadCpu, ThreadCpu]; faults: [ThreadCpu, ThreadCpu] }) | undefined;
   let stopCollectorCpu: (() => number) | undefined;
   let cpu: Pair | undefined;
   let cpuThreads: [ThreadCpu, ThreadCpu] | undefined;
+  let pageFaults: [ThreadCpu, ThreadCpu] | undefined;
   let rssMiB: Pair | undefined;
   let rssFileMiB: Pair | undefined;
   let collectorCpu: number | undefined;
@@ -73,13 +75,15 @@ async function measured(target: PhaseTarget, args: string[]): Promise<Measured> 
     });
     // Sampled before waiting for the collector: that wait is idle time for the proxies.
     cpu = stopCpu?.();
-    cpuThreads = stopThreadCpu?.();
+    const threads = stopThreadCpu?.();
+    cpuThreads = threads?.cores;
+    pageFaults = threads?.faults;
     rssMiB = target.proxies?.stats.rssMiB();
     rssFileMiB = target.proxies?.stats.rssFileMiB();
     collectorCpu = stopCollectorCpu?.();
     return load;
   });
-  return { load, cpu, cpuThreads, rssMiB, rssFileMiB, collectorCpu, lost, account };
+  return { load, cpu, cpuThreads, pageFaults, rssMiB, rssFileMiB, collectorCpu, lost, account };
 }
 
 export async function runSetup(name: string, target: PhaseTarget, afterFixed: (fixed: LoadResult) => Promise<void> = async () => undefined): Promise<SetupResult> {
@@ -89,6 +93,7 @@ export async function runSetup(name: string, target: PhaseTarget, afterFixed: (f
   const result: SetupResult = { name, fixed: fixed.load, saturate: fixed.load };
   if (fixed.cpu) result.cpu = fixed.cpu;
   if (fixed.cpuThreads) result.cpuThreads = fixed.cpuThreads;
+  if (fixed.pageFaults) result.pageFaults = fixed.pageFaults;
   if (fixed.rssMiB) result.rssMiB = fixed.rssMiB;
   if (fixed.rssFileMiB) result.rssFileMiB = fixed.rssFileMiB;
   if (target.proxies) {

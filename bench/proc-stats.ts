@@ -118,8 +118,10 @@ export const rssMiB = (pids: number[]): number => statusMiB(pids, 'VmRSS');
  */
 export const rssFileMiB = (pids: number[]): number => statusMiB(pids, 'RssFile');
 
-function threadTicks(pids: number[]): ThreadCpu {
-  const out: ThreadCpu = { forwarding: 0, capture: 0, v8: 0, other: 0 };
+/** CPU ticks and minor page faults by thread group, summed over `pids`' threads. */
+function threadCounts(pids: number[]): { ticks: ThreadCpu; faults: ThreadCpu } {
+  const ticks: ThreadCpu = { forwarding: 0, capture: 0, v8: 0, other: 0 };
+  const faults: ThreadCpu = { forwarding: 0, capture: 0, v8: 0, other: 0 };
   for (const pid of pids) {
     let tids: string[];
     try {
@@ -131,14 +133,17 @@ function threadTicks(pids: number[]): ThreadCpu {
       try {
         const { comm, fields } = statFields(`/proc/${pid}/task/${tid}/stat`);
         const group: keyof ThreadCpu = tid === String(pid) ? 'forwarding' : comm === 'WorkerThread' ? 'capture' : comm.startsWith('V8') ? 'v8' : 'other';
-        out[group] += Number(fields[11]) + Number(fields[12]);
+        ticks[group] += Number(fields[11]) + Number(fields[12]);
+        faults[group] += Number(fields[7]);
       } catch {
         // the thread ended between listing and reading
       }
     }
   }
-  return out;
+  return { ticks, faults };
 }
+
+const GROUPS = ['forwarding', 'capture', 'v8', 'other'] as const;
 
 /** The processes of two proxies (client pod, server pod), each given by the pid the bench spawned. */
 export class PairStats {
@@ -164,19 +169,26 @@ export class PairStats {
   }
 
   /**
-   * Starts a per-thread CPU measurement (see `ThreadCpu`); the returned function gives cores by
-   * thread group per proxy since then. Threads that ended meanwhile are not counted.
+   * Starts a per-thread measurement (see `ThreadCpu`); the returned function gives, per proxy
+   * since then, cores by thread group and minor page faults per second by thread group (first
+   * touches of memory: a proxy that allocates fresh buffers for each batch shows here). Threads
+   * that ended meanwhile are not counted.
    */
-  startThreadCpu(): () => [ThreadCpu, ThreadCpu] {
-    const before = this.trees().map(threadTicks);
+  startThreadCpu(): () => { cores: [ThreadCpu, ThreadCpu]; faults: [ThreadCpu, ThreadCpu] } {
+    const before = this.trees().map(threadCounts);
     const t0 = performance.now();
     return () => {
       const seconds = (performance.now() - t0) / 1000;
-      return this.trees().map((pids, i) => {
-        const now = threadTicks(pids);
-        const cores = (k: keyof ThreadCpu) => Math.max(0, now[k] - before[i][k]) / CLK_TCK / seconds;
-        return { forwarding: cores('forwarding'), capture: cores('capture'), v8: cores('v8'), other: cores('other') };
-      }) as [ThreadCpu, ThreadCpu];
+      const now = this.trees().map(threadCounts);
+      const per = (i: number, f: (c: { ticks: ThreadCpu; faults: ThreadCpu }) => ThreadCpu, scale: number): ThreadCpu => {
+        const out: ThreadCpu = { forwarding: 0, capture: 0, v8: 0, other: 0 };
+        for (const k of GROUPS) out[k] = Math.max(0, f(now[i])[k] - f(before[i])[k]) / scale / seconds;
+        return out;
+      };
+      return {
+        cores: [per(0, (c) => c.ticks, CLK_TCK), per(1, (c) => c.ticks, CLK_TCK)],
+        faults: [per(0, (c) => c.faults, 1), per(1, (c) => c.faults, 1)],
+      };
     };
   }
 

@@ -86,6 +86,18 @@ export function buildStory(results: SetupResult[], collector: CollectorIngestOut
     verdict: threads ? 'info' : 'n/a',
   });
 
+  const faultsOf = (r: SetupResult | undefined): ThreadCpu | undefined => (r?.pageFaults && r.cpu ? r.pageFaults[r.cpu[0] >= r.cpu[1] ? 0 : 1] : undefined);
+  const faults = faultsOf(full);
+  const offFaults = faultsOf(off);
+  const faultSplit = (t: ThreadCpu) => `forwarding ${fmt(t.forwarding, 0)}, capture worker ${fmt(t.capture, 0)}, V8 helpers ${fmt(t.v8, 0)}, other ${fmt(t.other, 0)}`;
+  rows.push({
+    figure: 'minor page faults per second per sidecar at the fixed rate, by thread',
+    value: faults ? faults.forwarding + faults.capture + faults.v8 + faults.other : undefined,
+    shown: faults ? `${faultSplit(faults)}${offFaults ? `; capture off: ${faultSplit(offFaults)}` : ''}` : '–',
+    target: 'reported',
+    verdict: faults ? 'info' : 'n/a',
+  });
+
   const satRatio = full && haproxy ? full.saturate.throughput / haproxy.saturate.throughput : undefined;
   rows.push({
     figure: 'saturation throughput × haproxy mTLS pair (collector on the same cores)',

@@ -92,6 +92,8 @@ export interface SetupResult {
   rssIdleMiB?: Pair;
   /** `cpu` by thread group, per proxy. */
   cpuThreads?: [ThreadCpu, ThreadCpu];
+  /** Minor page faults per second at the fixed rate by thread group, per proxy. */
+  pageFaults?: [ThreadCpu, ThreadCpu];
   /** Milliseconds from spawning each sidecar to its admin `/ready` answering 200. */
   startupMs?: Pair;
   /** Cores the collector used during the fixed-rate and the saturation run. */
@@ -182,13 +184,14 @@ export function medianResult(rounds: SetupResult[]): SetupResult {
     const p = medianPair(rounds, (r) => r[key]);
     if (p) result[key] = p;
   }
-  const threads = rounds.map((r) => r.cpuThreads).filter((t) => t !== undefined);
-  if (threads.length > 0) {
+  for (const key of ['cpuThreads', 'pageFaults'] as const) {
+    const threads = rounds.map((r) => r[key]).filter((t) => t !== undefined);
+    if (threads.length === 0) continue;
     const side = (i: 0 | 1): ThreadCpu => {
       const m = (k: keyof ThreadCpu) => median(threads.map((t) => t[i][k]));
       return { forwarding: m('forwarding'), capture: m('capture'), v8: m('v8'), other: m('other') };
     };
-    result.cpuThreads = [side(0), side(1)];
+    result[key] = [side(0), side(1)];
   }
   const lostFixed = worst(rounds, (r) => r.recordsLostFixed);
   const lostSaturated = worst(rounds, (r) => r.recordsLostSaturated);

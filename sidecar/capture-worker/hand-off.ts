@@ -378,12 +378,12 @@ class HandOff implements CaptureHandOff {
     this.immediate = undefined;
     if (this.writer.length === 0) return;
     const seq = this.seq++;
-    const buffer = this.writer.take();
+    const batch = this.writer.take();
     this.posted.set(seq, this.batchBytes);
     this.batchBytes = 0;
     this.counts.batchesPosted++;
-    const message: ToWorker = { kind: 'ops', seq, buffer };
-    this.worker.postMessage(message, [buffer]);
+    const message: ToWorker = { kind: 'ops', seq, batch };
+    this.worker.postMessage(message, batch.buffers);
   }
 
   private fromWorker(message: FromWorker, generation: number): void {

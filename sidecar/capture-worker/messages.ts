@@ -11,6 +11,7 @@ import type { ShipperStats } from '../shipper/metrics.ts';
 import type { SidecarShipperSettings } from '../shipper/sidecar-shipper.ts';
 import type { LocalPod } from '../proxy/record-builder.ts';
 import type { CaptureCounters } from './capture-engine.ts';
+import type { OpBatch } from './ops.ts';
 
 export interface CaptureWorkerData {
   maxBodyBytes: number;
@@ -50,7 +51,7 @@ export interface ShipperReport {
 }
 
 export type ToWorker =
-  | { kind: 'ops'; seq: number; buffer: ArrayBuffer }
+  | { kind: 'ops'; seq: number; batch: OpBatch }
   /** Answered with `flushed` once every earlier message is processed. */
   | { kind: 'counters'; id: number }
   /** Test hook: block the worker thread until `signal[0]` turns 1. */

@@ -1,16 +1,24 @@
 /**
  * The hand-off format between the forwarding thread and the capture worker: a batch of ops
- * written back to back into one ArrayBuffer, transferred (not copied) to the worker once per
- * event-loop turn. Buffers are not handed back for reuse: the worker's sessions keep views of
- * the payloads they hold (a body in progress, bytes awaiting protocol detection), so a batch
- * lives as long as its slowest view and is then collected.
+ * written back to back into chunks of `OP_CHUNK_BYTES`, transferred (not copied) to the worker
+ * as they are. Chunks are not handed back for reuse: the worker's sessions keep views of the
+ * payloads they hold (a body in progress, bytes awaiting protocol detection), so a chunk lives
+ * as long as its slowest view and is then collected.
  *
  * One op: `[op u8][capture u32][time f64][length u32][payload]`, little-endian, 17 bytes of
- * header, written into one reused buffer and copied out once per batch. `capture` numbers a connection's capture (not its connection id, which can change
- * once an inbound mesh handshake names it); `time` is the forwarding thread's
- * `performance.now()` when the bytes were seen; the payload is a byte copy for data ops, UTF-8
- * JSON for the rare ops that carry structure (open, meta, unreachable), and empty otherwise.
- * Pure: no threads or sockets here, so both ends are tested without either.
+ * header, never split between chunks. `capture` numbers a connection's capture (not its
+ * connection id, which can change once an inbound mesh handshake names it); `time` is the
+ * forwarding thread's `performance.now()` when the bytes were seen; the payload is a byte copy
+ * for data ops, UTF-8 JSON for the rare ops that carry structure (open, meta, unreachable), and
+ * empty otherwise. Pure: no threads or sockets here, so both ends are tested without either.
+ *
+ * Why fixed chunks: a payload is copied once, into the chunk, and nothing else is copied or
+ * allocated on the forwarding thread. A writer that grew one buffer by doubling and then copied
+ * the batch out to transfer it copied each byte two to three times, and its large buffers were
+ * fresh memory every batch (the sidecar maps blocks of 128 KiB and more on their own,
+ * `lib/pod-entry.ts`), each page of which costs a page fault on first touch: about 13 µs on
+ * this project's VM. A chunk stays under that size, so it comes from the allocator's reused
+ * memory.
  */
 import type { ForwardingFact } from '../capture/connection-facts.ts';
 
@@ -50,24 +58,34 @@ export const OP_HEADER_BYTES = 17;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Appends ops into growable ArrayBuffers; `take()` hands the filled one over. */
-export class OpWriter {
-  private buffer: ArrayBuffer;
-  private bytes: Uint8Array;
-  private view: DataView;
-  private offset = 0;
-  private readonly minBytes: number;
+/** Bytes of each chunk of a batch (an op larger than this gets a chunk of its own size). */
+export const OP_CHUNK_BYTES = 64 * 1024;
 
-  constructor(minBytes = 64 * 1024) {
-    this.minBytes = minBytes;
-    this.buffer = new ArrayBuffer(minBytes);
-    this.bytes = new Uint8Array(this.buffer);
-    this.view = new DataView(this.buffer);
+/** A batch of ops: chunks filled in order, `lengths[i]` bytes of `buffers[i]` used. */
+export interface OpBatch {
+  buffers: ArrayBuffer[];
+  lengths: number[];
+}
+
+/** Appends ops into chunks; `take()` hands the filled ones over. */
+export class OpWriter {
+  private buffer: ArrayBuffer | undefined;
+  private bytes = new Uint8Array(0);
+  private view = new DataView(new ArrayBuffer(0));
+  private offset = 0;
+  private taken: ArrayBuffer[] = [];
+  private takenLengths: number[] = [];
+  /** Bytes in the chunks filled before the current one. */
+  private takenBytes = 0;
+  private readonly chunkBytes: number;
+
+  constructor(chunkBytes = OP_CHUNK_BYTES) {
+    this.chunkBytes = chunkBytes;
   }
 
   /** Bytes written since the last `take()`. */
   get length(): number {
-    return this.offset;
+    return this.takenBytes + this.offset;
   }
 
   data(op: number, capture: number, time: number, chunk: Uint8Array): void {
@@ -100,19 +118,22 @@ export class OpWriter {
   }
 
   /**
-   * The ops written so far, in an ArrayBuffer of exactly their size (one copy, made to be
-   * transferred); the writer keeps its own buffer for the next batch. A buffer grown for a burst
-   * shrinks back afterwards.
+   * The ops written since the last call, in the chunks they were written to (nothing is
+   * copied: the chunks are meant to be transferred); the writer starts a fresh chunk on its
+   * next write.
    */
-  take(): ArrayBuffer {
-    const out = this.buffer.slice(0, this.offset);
-    if (this.buffer.byteLength > this.minBytes * 4) this.use(new ArrayBuffer(this.minBytes));
-    this.offset = 0;
-    return out;
+  take(): OpBatch {
+    this.close();
+    const batch = { buffers: this.taken, lengths: this.takenLengths };
+    this.taken = [];
+    this.takenLengths = [];
+    this.takenBytes = 0;
+    return batch;
   }
 
   private header(op: number, capture: number, time: number, length: number): number {
-    this.ensure(OP_HEADER_BYTES + length);
+    const need = OP_HEADER_BYTES + length;
+    if (this.buffer === undefined || this.offset + need > this.buffer.byteLength) this.next(need);
     const view = this.view;
     const o = this.offset;
     view.setUint8(o, op);
@@ -122,34 +143,38 @@ export class OpWriter {
     return o + OP_HEADER_BYTES;
   }
 
-  private ensure(extra: number): void {
-    const need = this.offset + extra;
-    if (need <= this.buffer.byteLength) return;
-    let size = this.buffer.byteLength * 2;
-    while (size < need) size *= 2;
-    const grown = new ArrayBuffer(size);
-    new Uint8Array(grown).set(this.bytes.subarray(0, this.offset));
-    const offset = this.offset;
-    this.use(grown);
-    this.offset = offset;
-  }
-
-  private use(buffer: ArrayBuffer): void {
+  /** Ends the current chunk (if it holds anything) and starts one with room for `need` bytes. */
+  private next(need: number): void {
+    this.close();
+    const buffer = new ArrayBuffer(Math.max(this.chunkBytes, need));
     this.buffer = buffer;
     this.bytes = new Uint8Array(buffer);
     this.view = new DataView(buffer);
+  }
+
+  private close(): void {
+    if (this.buffer === undefined) return;
+    if (this.offset > 0) {
+      this.taken.push(this.buffer);
+      this.takenLengths.push(this.offset);
+      this.takenBytes += this.offset;
+    }
+    this.buffer = undefined;
     this.offset = 0;
   }
 }
 
 export interface OpVisitor {
-  /** `payload` is a view into the batch (which is never reused, so it may be kept). */
+  /** `payload` is a view into one of the batch's chunks (which are never reused, so it may be kept). */
   op(op: number, capture: number, time: number, payload: Uint8Array): void;
 }
 
-/** Reads a batch written by `OpWriter`. A truncated op ends the batch (it cannot happen between the two ends). */
-export function readOps(buffer: ArrayBuffer, visitor: OpVisitor): void {
-  const length = buffer.byteLength;
+/** Reads a batch written by `OpWriter`, chunk by chunk. A truncated op ends its chunk (it cannot happen between the two ends). */
+export function readOps(batch: OpBatch, visitor: OpVisitor): void {
+  for (let i = 0; i < batch.buffers.length; i++) readChunk(batch.buffers[i], Math.min(batch.lengths[i], batch.buffers[i].byteLength), visitor);
+}
+
+function readChunk(buffer: ArrayBuffer, length: number, visitor: OpVisitor): void {
   const view = new DataView(buffer);
   const bytes = new Uint8Array(buffer);
   let o = 0;

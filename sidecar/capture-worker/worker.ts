@@ -146,7 +146,7 @@ function takeRecords(): ArrayBuffer | undefined {
 
 port.on('message', (message: ToWorker) => {
   if (message.kind === 'ops') {
-    readOps(message.buffer, engine);
+    readOps(message.batch, engine);
     Atomics.store(data.progress, 0, message.seq);
     doneSeq = message.seq;
     if (outBytes >= REPLY_BYTES) reply();
