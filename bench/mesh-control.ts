@@ -116,6 +116,30 @@ export async function verifyMeshedCall(client: PodNetns, url: string, collector:
   }
 }
 
+/**
+ * A pair without capture has no records to show its calls were meshed: its sidecars' own
+ * counters must (outbound connections by mTLS outcome: some `mesh`, none plaintext).
+ */
+export async function verifyMeshedConnections(pods: readonly PodNetns[]): Promise<void> {
+  const outbound = parseOutcomes(await sidecarMetrics(pods[0]));
+  const plain = Object.entries(outbound).filter(([outcome, n]) => outcome !== 'mesh' && n > 0);
+  if ((outbound.mesh ?? 0) === 0 || plain.length > 0) {
+    throw new Error(`meshtap mTLS: the client sidecar's outbound connections were not all meshed (${JSON.stringify(outbound)})`);
+  }
+  log(`meshtap mTLS, capture off: ${outbound.mesh} outbound connections meshed, none plaintext`);
+}
+
+/** `meshtap_sidecar_mtls_connections_total{direction="outbound",outcome=…}` by outcome. */
+export function parseOutcomes(exposition: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of exposition.matchAll(/^meshtap_sidecar_mtls_connections_total\{([^}]*)\} (\S+)$/gm)) {
+    if (!/direction="outbound"/.test(m[1])) continue;
+    const outcome = /outcome="([^"]*)"/.exec(m[1])?.[1];
+    if (outcome !== undefined) out[outcome] = (out[outcome] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
+
 /** After the load: the newest records (all from this load: newest first) must report tls.mesh: true. */
 export async function verifyMeshedLoad(collector: Collector, fixed: LoadResult): Promise<void> {
   const calls = (await collector.calls(Math.min(1000, 2 * fixed.total))).filter((c) => c.dst.port === APP_PORT);

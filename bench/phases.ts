@@ -7,7 +7,7 @@
 import type { PodNetns } from '../lab/netns.ts';
 import type { Collector } from './collector-process.ts';
 import { runLoad } from './load-runner.ts';
-import { startProcessCpu } from './proc-stats.ts';
+import { startProcessCpu, type ThreadMeasure } from './proc-stats.ts';
 import type { ProxyPair } from './proxy-pair.ts';
 import type { LoadResult, Pair, RecordAccount, SetupResult, StressResult, ThreadCpu } from './results.ts';
 import { recordAccount } from './sidecar-counters.ts';
@@ -49,6 +49,7 @@ interface Measured {
   cpu?: Pair;
   cpuThreads?: [ThreadCpu, ThreadCpu];
   pageFaults?: [ThreadCpu, ThreadCpu];
+  cpuWaitMs?: [ThreadCpu, ThreadCpu];
   rssMiB?: Pair;
   rssFileMiB?: Pair;
   collectorCpu?: number;
@@ -58,11 +59,12 @@ interface Measured {
 
 async function measured(target: PhaseTarget, args: string[]): Promise<Measured> {
   let stopCpu: (() => Pair) | undefined;
-  let stopThreadCpu: (() => { cores: [ThreadCpu, ThreadCpu]; faults: [ThreadCpu, ThreadCpu] }) | undefined;
+  let stopThreadCpu: (() => ThreadMeasure) | undefined;
   let stopCollectorCpu: (() => number) | undefined;
   let cpu: Pair | undefined;
   let cpuThreads: [ThreadCpu, ThreadCpu] | undefined;
   let pageFaults: [ThreadCpu, ThreadCpu] | undefined;
+  let cpuWaitMs: [ThreadCpu, ThreadCpu] | undefined;
   let rssMiB: Pair | undefined;
   let rssFileMiB: Pair | undefined;
   let collectorCpu: number | undefined;
@@ -78,12 +80,13 @@ async function measured(target: PhaseTarget, args: string[]): Promise<Measured> 
     const threads = stopThreadCpu?.();
     cpuThreads = threads?.cores;
     pageFaults = threads?.faults;
+    cpuWaitMs = threads?.waitMs;
     rssMiB = target.proxies?.stats.rssMiB();
     rssFileMiB = target.proxies?.stats.rssFileMiB();
     collectorCpu = stopCollectorCpu?.();
     return load;
   });
-  return { load, cpu, cpuThreads, pageFaults, rssMiB, rssFileMiB, collectorCpu, lost, account };
+  return { load, cpu, cpuThreads, pageFaults, cpuWaitMs, rssMiB, rssFileMiB, collectorCpu, lost, account };
 }
 
 export async function runSetup(name: string, target: PhaseTarget, afterFixed: (fixed: LoadResult) => Promise<void> = async () => undefined): Promise<SetupResult> {
@@ -94,6 +97,7 @@ export async function runSetup(name: string, target: PhaseTarget, afterFixed: (f
   if (fixed.cpu) result.cpu = fixed.cpu;
   if (fixed.cpuThreads) result.cpuThreads = fixed.cpuThreads;
   if (fixed.pageFaults) result.pageFaults = fixed.pageFaults;
+  if (fixed.cpuWaitMs) result.cpuWaitMs = fixed.cpuWaitMs;
   if (fixed.rssMiB) result.rssMiB = fixed.rssMiB;
   if (fixed.rssFileMiB) result.rssFileMiB = fixed.rssFileMiB;
   if (target.proxies) {

@@ -118,10 +118,18 @@ export const rssMiB = (pids: number[]): number => statusMiB(pids, 'VmRSS');
  */
 export const rssFileMiB = (pids: number[]): number => statusMiB(pids, 'RssFile');
 
-/** CPU ticks and minor page faults by thread group, summed over `pids`' threads. */
-function threadCounts(pids: number[]): { ticks: ThreadCpu; faults: ThreadCpu } {
+/** What `threadCounts` reads per thread group: CPU ticks, minor page faults, ns spent runnable but waiting for a CPU. */
+interface ThreadCounts {
+  ticks: ThreadCpu;
+  faults: ThreadCpu;
+  waitNs: ThreadCpu;
+}
+
+/** Summed over `pids`' threads, by thread group. */
+function threadCounts(pids: number[]): ThreadCounts {
   const ticks: ThreadCpu = { forwarding: 0, capture: 0, v8: 0, other: 0 };
   const faults: ThreadCpu = { forwarding: 0, capture: 0, v8: 0, other: 0 };
+  const waitNs: ThreadCpu = { forwarding: 0, capture: 0, v8: 0, other: 0 };
   for (const pid of pids) {
     let tids: string[];
     try {
@@ -135,15 +143,24 @@ function threadCounts(pids: number[]): { ticks: ThreadCpu; faults: ThreadCpu } {
         const group: keyof ThreadCpu = tid === String(pid) ? 'forwarding' : comm === 'WorkerThread' ? 'capture' : comm.startsWith('V8') ? 'v8' : 'other';
         ticks[group] += Number(fields[11]) + Number(fields[12]);
         faults[group] += Number(fields[7]);
+        // schedstat: ns on a CPU, ns runnable but waiting for one, timeslices.
+        waitNs[group] += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]) || 0;
       } catch {
         // the thread ended between listing and reading
       }
     }
   }
-  return { ticks, faults };
+  return { ticks, faults, waitNs };
 }
 
 const GROUPS = ['forwarding', 'capture', 'v8', 'other'] as const;
+
+/** Per proxy (client, server), by thread group: cores, minor page faults per second, ms per second waiting for a CPU. */
+export interface ThreadMeasure {
+  cores: [ThreadCpu, ThreadCpu];
+  faults: [ThreadCpu, ThreadCpu];
+  waitMs: [ThreadCpu, ThreadCpu];
+}
 
 /** The processes of two proxies (client pod, server pod), each given by the pid the bench spawned. */
 export class PairStats {
@@ -170,17 +187,19 @@ export class PairStats {
 
   /**
    * Starts a per-thread measurement (see `ThreadCpu`); the returned function gives, per proxy
-   * since then, cores by thread group and minor page faults per second by thread group (first
-   * touches of memory: a proxy that allocates fresh buffers for each batch shows here). Threads
-   * that ended meanwhile are not counted.
+   * since then and by thread group: cores used, minor page faults per second (first touches of
+   * memory: a proxy that allocates fresh buffers for each batch shows here), and milliseconds per
+   * second its threads were ready to run but waited for a CPU (`/proc/.../schedstat`: time a
+   * forwarding thread waits is latency its requests wait). Threads that ended meanwhile are not
+   * counted.
    */
-  startThreadCpu(): () => { cores: [ThreadCpu, ThreadCpu]; faults: [ThreadCpu, ThreadCpu] } {
+  startThreadCpu(): () => ThreadMeasure {
     const before = this.trees().map(threadCounts);
     const t0 = performance.now();
     return () => {
       const seconds = (performance.now() - t0) / 1000;
       const now = this.trees().map(threadCounts);
-      const per = (i: number, f: (c: { ticks: ThreadCpu; faults: ThreadCpu }) => ThreadCpu, scale: number): ThreadCpu => {
+      const per = (i: number, f: (c: ThreadCounts) => ThreadCpu, scale: number): ThreadCpu => {
         const out: ThreadCpu = { forwarding: 0, capture: 0, v8: 0, other: 0 };
         for (const k of GROUPS) out[k] = Math.max(0, f(now[i])[k] - f(before[i])[k]) / scale / seconds;
         return out;
@@ -188,6 +207,7 @@ export class PairStats {
       return {
         cores: [per(0, (c) => c.ticks, CLK_TCK), per(1, (c) => c.ticks, CLK_TCK)],
         faults: [per(0, (c) => c.faults, 1), per(1, (c) => c.faults, 1)],
+        waitMs: [per(0, (c) => c.waitNs, 1e6), per(1, (c) => c.waitNs, 1e6)],
       };
     };
   }

@@ -94,6 +94,8 @@ export interface SetupResult {
   cpuThreads?: [ThreadCpu, ThreadCpu];
   /** Minor page faults per second at the fixed rate by thread group, per proxy. */
   pageFaults?: [ThreadCpu, ThreadCpu];
+  /** Milliseconds per second the threads were runnable but waited for a CPU, at the fixed rate, per proxy. */
+  cpuWaitMs?: [ThreadCpu, ThreadCpu];
   /** Milliseconds from spawning each sidecar to its admin `/ready` answering 200. */
   startupMs?: Pair;
   /** Cores the collector used during the fixed-rate and the saturation run. */
@@ -184,7 +186,7 @@ export function medianResult(rounds: SetupResult[]): SetupResult {
     const p = medianPair(rounds, (r) => r[key]);
     if (p) result[key] = p;
   }
-  for (const key of ['cpuThreads', 'pageFaults'] as const) {
+  for (const key of ['cpuThreads', 'pageFaults', 'cpuWaitMs'] as const) {
     const threads = rounds.map((r) => r[key]).filter((t) => t !== undefined);
     if (threads.length === 0) continue;
     const side = (i: 0 | 1): ThreadCpu => {
@@ -218,5 +220,6 @@ export const SETUP = {
   haproxyMtls: 'haproxy mTLS pair',
   meshtapCapture: 'meshtap pair, capture on',
   meshtapOff: 'meshtap pair, capture off',
+  meshtapMtlsOff: 'meshtap mTLS pair, capture off',
   meshtapFull: 'meshtap mTLS pair, full capture',
 } as const;

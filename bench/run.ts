@@ -8,6 +8,8 @@
  *   haproxy mTLS pair                the peer the budget compares with (no capture)
  *   meshtap pair, capture on         plaintext sidecars shipping records (plain phase)
  *   meshtap pair, capture off        forwarding only
+ *   meshtap mTLS pair, capture off   forwarding over mTLS (optional phase `mtls`): with the
+ *                                    full-capture pair, splits what mTLS costs from capture
  *   meshtap mTLS pair, full capture  identities from a controller; the run fails unless the
  *                                    records report tls.mesh: true
  * Load: fixed 1000 req/s over 16 keep-alive connections with 1 KiB bodies (open loop, after a
@@ -31,7 +33,7 @@ import { PodNetwork, execInNetns, killNetnsProcesses, sh, spawnInNetns, type Pod
 import { Collector, waitForLine } from './collector-process.ts';
 import { runCollectorPhase } from './collector-phase.ts';
 import { HAPROXY_TCP_CONFIG, haproxyMtlsConfig, makeHaproxyPki, startHaproxyPair, verifyHaproxyRefusesPlaintext } from './haproxy-pair.ts';
-import { MeshControl, verifyMeshedCall, verifyMeshedLoad } from './mesh-control.ts';
+import { MeshControl, verifyMeshedCall, verifyMeshedConnections, verifyMeshedLoad } from './mesh-control.ts';
 import { runSaturation, runSetup, runStress, type PhaseTarget } from './phases.ts';
 import { createProfileDirs, createProfileRoot, profileNodeOptions } from './profile.ts';
 import type { ProxyPair } from './proxy-pair.ts';
@@ -102,6 +104,18 @@ async function runRound(b: Bench, round: number): Promise<SetupResult[]> {
     results.push(await withPair(() => sidecarPair(b, collector, { capture: true }), (p) => runSetup(SETUP.meshtapCapture, target(p, true))));
   }
   results.push(await withPair(() => sidecarPair(b, collector, { capture: false }), (p) => runSetup(SETUP.meshtapOff, target(p))));
+  if (settings.phases.has('mtls')) {
+    results.push(
+      await withPair(
+        () => sidecarPair(b, collector, { capture: false, mesh: control }),
+        async (p) => {
+          const result = await runSetup(SETUP.meshtapMtlsOff, target(p));
+          await verifyMeshedConnections(pods);
+          return result;
+        },
+      ),
+    );
+  }
 
   results.push(
     await withPair(

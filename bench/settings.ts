@@ -10,9 +10,12 @@
  *   BENCH_WARMUP_SECONDS  unmeasured seconds before each fixed-rate run (10: steady state,
  *                      see bench/README.md)
  *   BENCH_SIDECAR_NODE_OPTIONS  Node options added to the sidecars' own (`lib/pod-entry.ts`),
- *                      to compare a V8 or Node flag in interleaved runs (none)
+ *                      on their command line (so V8 flags Node refuses in NODE_OPTIONS work
+ *                      too), to compare a V8 or Node flag in interleaved runs (none)
  *   BENCH_PHASES       optional phases, comma-separated, default all of:
  *                        plain     the plaintext pairs (haproxy tcp, meshtap capture on)
+ *                        mtls      the meshtap mTLS pair with capture off: what mTLS alone
+ *                                  costs, so capture's own share shows
  *                        stress    64 KiB bodies, 256 connections, pipelined requests (once)
  *                        collector the collector ingest phase (once)
  *                      `BENCH_PHASES=` runs only the four setups the last line must hold.
@@ -35,7 +38,7 @@ export const POD_NAMESPACE = 'bench';
 export const POD_NAMES = ['bench-client', 'bench-server'] as const;
 export const SERVICE_ACCOUNTS = ['bench-client', 'bench-server'] as const;
 
-export const OPTIONAL_PHASES = ['plain', 'stress', 'collector'] as const;
+export const OPTIONAL_PHASES = ['plain', 'mtls', 'stress', 'collector'] as const;
 export type OptionalPhase = (typeof OPTIONAL_PHASES)[number];
 
 export interface BenchSettings {

@@ -177,7 +177,7 @@ void t.test('settings: the variables keep working, phases and --profile are chec
   t.equal(s.warmupSeconds, 10);
   t.equal(resolveBenchSettings({ BENCH_WARMUP_SECONDS: '10' }, []).warmupSeconds, 10);
   t.throws(() => resolveBenchSettings({ BENCH_WARMUP_SECONDS: '-1' }, []), /BENCH_WARMUP_SECONDS=-1/);
-  t.same([...s.phases], ['plain', 'stress', 'collector']);
+  t.same([...s.phases], ['plain', 'mtls', 'stress', 'collector']);
   t.equal(s.profile, false);
   t.equal(s.sidecarNodeOptions, '', 'no extra sidecar options by default');
   t.equal(resolveBenchSettings({ BENCH_SIDECAR_NODE_OPTIONS: ' --v8-pool-size=1 ' }, []).sidecarNodeOptions, '--v8-pool-size=1');
@@ -211,4 +211,45 @@ void t.test('where the sidecar CPU goes: the heavier side by thread, capture off
   rounds.forEach((r, i) => (r[3].cpuThreads = [threads(0.1 * (i + 1), 0.01 * (3 - i), 0.02), threads(0.05, 0.02, 0.03 * (i + 1))]));
   const medians = medianOverRounds(rounds);
   t.same(medians[3].cpuThreads, [threads(0.2, 0.02, 0.02), threads(0.05, 0.02, 0.06)], 'each thread group its own median');
+});
+
+void t.test('page faults and waits for a CPU: the heavier side by thread, capture off (and haproxy) beside it, medians per group', async (t) => {
+  const results = run();
+  const threads = (forwarding: number, capture: number, v8: number, other = 0) => ({ forwarding, capture, v8, other });
+  const full = results.find((r) => r.name === SETUP.meshtapFull)!;
+  const off = results.find((r) => r.name === SETUP.meshtapOff)!;
+  const haproxy = results.find((r) => r.name === SETUP.haproxyMtls)!;
+  full.pageFaults = [threads(3, 300, 20), threads(1, 100, 10)];
+  off.pageFaults = [threads(2, 0, 5), threads(1, 0, 4)];
+  full.cpuWaitMs = [threads(12.5, 40, 3), threads(8, 20, 1)];
+  haproxy.cpuWaitMs = [threads(2, 0, 0, 0.5), threads(1, 0, 0, 0.25)];
+  const rows = buildStory(results, collector);
+  const faults = row(rows, 'minor page faults per second');
+  t.equal(faults.verdict, 'info');
+  t.equal(faults.value, 323, 'all of the heavier side’s faults');
+  t.match(faults.shown, /^forwarding 3, capture worker 300, V8 helpers 20, other 0; capture off: forwarding 2, capture worker 0, V8 helpers 5/);
+  const wait = row(rows, 'ms per second a sidecar');
+  t.equal(wait.verdict, 'info');
+  t.equal(wait.value, 12.5, 'the forwarding thread’s wait is the figure');
+  t.match(wait.shown, /^forwarding 12\.5, capture worker 40\.0, V8 helpers 3\.0, other 0\.0; haproxy mTLS proxy: main 2\.0, other threads 0\.5$/);
+
+  delete full.pageFaults;
+  delete full.cpuWaitMs;
+  const none = buildStory(results, collector);
+  t.equal(row(none, 'minor page faults per second').verdict, 'n/a', 'not measured is n/a');
+  t.equal(row(none, 'ms per second a sidecar').verdict, 'n/a');
+
+  const rounds = [run(), run(), run()];
+  rounds.forEach((r, i) => (r[3].cpuWaitMs = [threads(i + 1, 10 * (3 - i), 1), threads(5, 5, i)]));
+  t.same(medianOverRounds(rounds)[3].cpuWaitMs, [threads(2, 20, 1), threads(5, 5, 1)]);
+});
+
+void t.test('the mTLS pair without capture splits the full pair’s cost: its CPU, added latency and saturation against the same run', async (t) => {
+  const results = run();
+  t.equal(row(buildStory(results, collector), 'meshtap mTLS pair, capture off').verdict, 'n/a', 'without the optional phase: n/a');
+  results.push(setup(SETUP.meshtapMtlsOff, { sat: 3000, p50: 1.5, p99: 4.25, cpu: [0.075, 0.075], rssMiB: [45, 45] }));
+  const r = row(buildStory(results, collector), 'meshtap mTLS pair, capture off');
+  t.equal(r.verdict, 'info');
+  t.equal(r.value, 1.25, 'CPU of both sidecars against both haproxy proxies');
+  t.equal(r.shown, '1.25× (0.075 core), 0.500 / 2.250 ms, 0.75 (3000 req/s)');
 });
