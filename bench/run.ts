@@ -137,12 +137,14 @@ async function runRound(b: Bench, round: number): Promise<SetupResult[]> {
  */
 async function runProfiles(b: Bench): Promise<string> {
   const root = createProfileRoot(new Date());
-  for (const setup of [SETUP.meshtapOff, SETUP.meshtapFull]) {
+  // With the mtls phase, the mTLS pair without capture too: its forwarding thread is the one to compare with haproxy's.
+  const setups = [SETUP.meshtapOff, ...(b.settings.phases.has('mtls') ? [SETUP.meshtapMtlsOff] : []), SETUP.meshtapFull];
+  for (const setup of setups) {
     const dirs = createProfileDirs(root, setup);
     const collector = new Collector({ host: b.net.gateway, nodeOptions: profileNodeOptions(dirs.collector) });
     try {
       await collector.ready();
-      const mesh = setup === SETUP.meshtapFull ? b.control : undefined;
+      const mesh = setup === SETUP.meshtapOff ? undefined : b.control;
       await withPair(
         () =>
           sidecarPair(b, collector, {
