@@ -472,9 +472,21 @@ void t.test('lab up --foreground stays up and takes the lab down on SIGTERM', as
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  await eventually('the foreground lab to be ready', async () => (/press Ctrl-C/.test(out) ? true : undefined), 120_000);
+  // As long as `lab up --scenario shop` gets elsewhere here: under the full suite two test files
+  // share the two cores. A lab that ends before it is ready fails at once, saying what it wrote.
+  const ready = eventually('the foreground lab to be ready', async () => (/press Ctrl-C/.test(out) ? true : undefined), 240_000);
+  const endedFirst = exited.then((code) => {
+    throw new Error(`lab up --foreground ended (${code}) before it was ready`);
+  });
+  await Promise.race([ready, endedFirst]).catch((e: Error) => {
+    child.kill('SIGTERM');
+    throw new Error(`${e.message}\n--- stdout\n${out.slice(-4000)}\n--- stderr\n${err.slice(-4000)}`);
+  });
+  endedFirst.catch(() => undefined);
   const status = JSON.parse((await meshtap(['lab', 'status', '--json'])).stdout) as { phase: string; pid: number };
   t.equal(status.phase, 'ready');
   t.equal(status.pid, child.pid, 'the foreground process owns the lab');
