@@ -25,10 +25,15 @@ export const SIDECAR_NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-siz
  *
  * Blocks of 128 KiB and more are mapped on their own and unmapped when freed
  * (`MALLOC_MMAP_THRESHOLD_`): by default glibc raises that threshold each time such a block is
- * freed, so the capture batches (up to 256 KiB, ten a second) and TLS buffers end up in the
+ * freed, so the shipper's batches (hundreds of KiB, ten a second) and TLS buffers end up in the
  * arenas, whose freed memory stays resident. Measured with `npm run bench` on 2026-12-05 (two
  * runs against three, the same code): 110 MiB per full-capture sidecar under load instead of
- * 114–115, with no difference in its threads' CPU beyond the runs' spread.
+ * 114–115, with no difference in its threads' CPU beyond the runs' spread. The price is page
+ * faults: each such block is fresh memory, about 13 µs a page to touch on this project's VM. At
+ * the bench's fixed rate the capture worker takes 210–400 minor faults a second (3–5 ms of CPU;
+ * the bench reports them by thread) and the forwarding thread, whose hand-off chunks stay under
+ * the threshold, 1–3; without this setting `bench/capture-hand-off.ts` showed about six times
+ * fewer worker faults and 4–8 MiB more RSS.
  */
 export const SIDECAR_RUNTIME_ENV: Readonly<Record<string, string>> = Object.freeze({
   NODE_OPTIONS: SIDECAR_NODE_OPTIONS,
