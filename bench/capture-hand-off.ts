@@ -17,11 +17,12 @@
  * sets the worker's young generation. Run it with the sidecar's NODE_OPTIONS
  * (`lib/pod-entry.ts`) to match a sidecar.
  */
-import { readFileSync, readdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCaptureHandOff } from '../sidecar/capture-worker/hand-off.ts';
 import { createSidecarStats } from '../sidecar/stats.ts';
 import { benchCall, benchConnectionMeta } from './capture-calls.ts';
+import { threadCounts, type ThreadCounts } from './proc-stats.ts';
+import type { ThreadCpu } from './results.ts';
 
 const RATE = Number(process.env.HANDOFF_BENCH_RATE ?? 1000);
 const SECONDS = Number(process.env.HANDOFF_BENCH_SECONDS ?? 8);
@@ -31,35 +32,8 @@ const CLK_TCK = 100;
 
 const { request, response } = benchCall();
 
-interface ThreadCounts {
-  ticks: Record<string, number>;
-  /** Minor page faults: first touches of memory the process had not used (or gave back). */
-  faults: Record<string, number>;
-}
-
-/** CPU ticks and minor page faults by thread group: this (main) thread, the capture worker, V8 helpers, the rest. */
-function threadCounts(): ThreadCounts {
-  const out: Record<string, number> = { main: 0, worker: 0, v8: 0, other: 0 };
-  const faults: Record<string, number> = { main: 0, worker: 0, v8: 0, other: 0 };
-  for (const tid of readdirSync('/proc/self/task')) {
-    let stat: string;
-    let comm: string;
-    try {
-      stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      comm = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
-    } catch {
-      continue;
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // HANDOFF_BENCH_TICKS=user or =sys: only user or only system time.
-    const mode = process.env.HANDOFF_BENCH_TICKS;
-    const ticks = (mode === 'sys' ? 0 : Number(fields[11])) + (mode === 'user' ? 0 : Number(fields[12]));
-    const group = tid === String(process.pid) ? 'main' : comm === 'WorkerThread' ? 'worker' : comm.startsWith('V8') ? 'v8' : 'other';
-    out[group]! += ticks;
-    faults[group]! += Number(fields[7]);
-  }
-  return { ticks: out, faults };
-}
+/** This process's threads by group, `HANDOFF_BENCH_TICKS=user` or `=sys` counting only that part of the CPU. */
+const counts = (): ThreadCounts => threadCounts([process.pid], (process.env.HANDOFF_BENCH_TICKS as 'user' | 'sys' | undefined) ?? 'all');
 
 async function main(): Promise<void> {
   let records = 0;
@@ -98,18 +72,19 @@ async function main(): Promise<void> {
     }
     await sleep(0);
     for (const c of batch) captures[c]!.serverData(Buffer.from(response));
-    if (measureFrom === undefined && performance.now() - t0 >= WARMUP_SECONDS * 1000) measureFrom = { at: performance.now(), counts: threadCounts(), sent };
+    if (measureFrom === undefined && performance.now() - t0 >= WARMUP_SECONDS * 1000) measureFrom = { at: performance.now(), counts: counts(), sent };
     await sleep(1);
   }
-  const counts = threadCounts();
+  const after = counts();
   const rssMiB = Number((process.memoryUsage.rss() / 1048576).toFixed(1));
   const seconds = (performance.now() - measureFrom!.at) / 1000;
   const calls = sent - measureFrom!.sent;
   await handOff.flush(10_000);
   for (const c of captures) c.close('fin');
   await handOff.close(10_000);
-  const msPer1000 = (group: string): number => Number((((counts.ticks[group]! - measureFrom!.counts.ticks[group]!) / CLK_TCK) * 1000 * (1000 / calls)).toFixed(1));
-  const faultsPer1000 = (group: string): number => Math.round((counts.faults[group]! - measureFrom!.counts.faults[group]!) * (1000 / calls));
+  // This thread is the one that hands off, as forwarding does in a sidecar.
+  const msPer1000 = (group: keyof ThreadCpu): number => Number((((after.ticks[group] - measureFrom!.counts.ticks[group]) / CLK_TCK) * 1000 * (1000 / calls)).toFixed(1));
+  const faultsPer1000 = (group: keyof ThreadCpu): number => Math.round((after.faults[group] - measureFrom!.counts.faults[group]) * (1000 / calls));
   const result = {
     rate: RATE,
     seconds: Number(seconds.toFixed(1)),
@@ -117,8 +92,8 @@ async function main(): Promise<void> {
     records,
     record_bytes: Math.round(recordBytes / Math.max(1, records)),
     rss_mib: rssMiB,
-    cpu_ms_per_1000_calls: { main: msPer1000('main'), worker: msPer1000('worker'), v8: msPer1000('v8'), other: msPer1000('other') },
-    page_faults_per_1000_calls: { main: faultsPer1000('main'), worker: faultsPer1000('worker'), v8: faultsPer1000('v8'), other: faultsPer1000('other') },
+    cpu_ms_per_1000_calls: { main: msPer1000('forwarding'), worker: msPer1000('capture'), v8: msPer1000('v8'), other: msPer1000('other') },
+    page_faults_per_1000_calls: { main: faultsPer1000('forwarding'), worker: faultsPer1000('capture'), v8: faultsPer1000('v8'), other: faultsPer1000('other') },
   };
   console.log(
     `${calls} calls at ${RATE}/s: CPU ms per 1000 calls — this thread ${result.cpu_ms_per_1000_calls.main}, capture worker ${result.cpu_ms_per_1000_calls.worker}, ` +

@@ -13,6 +13,7 @@ import { execInNetns, sh, type PodNetns, type PodNetwork } from '../lab/netns.ts
 import type { CallRecordJson } from '../record/record-json.ts';
 import { waitForLine, type Collector } from './collector-process.ts';
 import type { LoadResult } from './results.ts';
+import { samples } from './sidecar-counters.ts';
 import { ADMIN_PORT, APP_PORT, APP_UID, MESHTAP, NODE, POD_NAMES, POD_NAMESPACE, REPO, SERVICE_ACCOUNTS, benchEnv, log, sleep } from './settings.ts';
 
 export class MeshControl {
@@ -130,12 +131,10 @@ export async function verifyMeshedConnections(pods: readonly PodNetns[]): Promis
 }
 
 /** `meshtap_sidecar_mtls_connections_total{direction="outbound",outcome=…}` by outcome. */
-export function parseOutcomes(exposition: string): Record<string, number> {
+function parseOutcomes(exposition: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const m of exposition.matchAll(/^meshtap_sidecar_mtls_connections_total\{([^}]*)\} (\S+)$/gm)) {
-    if (!/direction="outbound"/.test(m[1])) continue;
-    const outcome = /outcome="([^"]*)"/.exec(m[1])?.[1];
-    if (outcome !== undefined) out[outcome] = (out[outcome] ?? 0) + Number(m[2]);
+  for (const { labels, value } of samples(exposition, 'meshtap_sidecar_mtls_connections_total')) {
+    if (labels.direction === 'outbound' && labels.outcome !== undefined) out[labels.outcome] = (out[labels.outcome] ?? 0) + value;
   }
   return out;
 }

@@ -9,7 +9,7 @@ import type { Collector } from './collector-process.ts';
 import { runLoad } from './load-runner.ts';
 import { startProcessCpu, type ThreadMeasure } from './proc-stats.ts';
 import type { ProxyPair } from './proxy-pair.ts';
-import type { LoadResult, Pair, RecordAccount, SetupResult, StressResult, ThreadCpu } from './results.ts';
+import type { LoadResult, Pair, RecordAccount, SetupResult, StressResult } from './results.ts';
 import { recordAccount } from './sidecar-counters.ts';
 import { log, type BenchSettings } from './settings.ts';
 
@@ -47,9 +47,7 @@ async function countingLost<T extends LoadResult>(
 interface Measured {
   load: LoadResult;
   cpu?: Pair;
-  cpuThreads?: [ThreadCpu, ThreadCpu];
-  pageFaults?: [ThreadCpu, ThreadCpu];
-  cpuWaitMs?: [ThreadCpu, ThreadCpu];
+  threads?: ThreadMeasure;
   rssMiB?: Pair;
   rssFileMiB?: Pair;
   collectorCpu?: number;
@@ -62,9 +60,7 @@ async function measured(target: PhaseTarget, args: string[]): Promise<Measured> 
   let stopThreadCpu: (() => ThreadMeasure) | undefined;
   let stopCollectorCpu: (() => number) | undefined;
   let cpu: Pair | undefined;
-  let cpuThreads: [ThreadCpu, ThreadCpu] | undefined;
-  let pageFaults: [ThreadCpu, ThreadCpu] | undefined;
-  let cpuWaitMs: [ThreadCpu, ThreadCpu] | undefined;
+  let threads: ThreadMeasure | undefined;
   let rssMiB: Pair | undefined;
   let rssFileMiB: Pair | undefined;
   let collectorCpu: number | undefined;
@@ -77,16 +73,13 @@ async function measured(target: PhaseTarget, args: string[]): Promise<Measured> 
     });
     // Sampled before waiting for the collector: that wait is idle time for the proxies.
     cpu = stopCpu?.();
-    const threads = stopThreadCpu?.();
-    cpuThreads = threads?.cores;
-    pageFaults = threads?.faults;
-    cpuWaitMs = threads?.waitMs;
+    threads = stopThreadCpu?.();
     rssMiB = target.proxies?.stats.rssMiB();
     rssFileMiB = target.proxies?.stats.rssFileMiB();
     collectorCpu = stopCollectorCpu?.();
     return load;
   });
-  return { load, cpu, cpuThreads, pageFaults, cpuWaitMs, rssMiB, rssFileMiB, collectorCpu, lost, account };
+  return { load, cpu, threads, rssMiB, rssFileMiB, collectorCpu, lost, account };
 }
 
 export async function runSetup(name: string, target: PhaseTarget, afterFixed: (fixed: LoadResult) => Promise<void> = async () => undefined): Promise<SetupResult> {
@@ -95,9 +88,11 @@ export async function runSetup(name: string, target: PhaseTarget, afterFixed: (f
   const fixed = await measured(target, ['fixed', target.url, String(rate), String(connections), String(seconds), String(bodyBytes), String(warmupSeconds)]);
   const result: SetupResult = { name, fixed: fixed.load, saturate: fixed.load };
   if (fixed.cpu) result.cpu = fixed.cpu;
-  if (fixed.cpuThreads) result.cpuThreads = fixed.cpuThreads;
-  if (fixed.pageFaults) result.pageFaults = fixed.pageFaults;
-  if (fixed.cpuWaitMs) result.cpuWaitMs = fixed.cpuWaitMs;
+  if (fixed.threads) {
+    result.cpuThreads = fixed.threads.cores;
+    result.pageFaults = fixed.threads.faults;
+    result.cpuWaitMs = fixed.threads.waitMs;
+  }
   if (fixed.rssMiB) result.rssMiB = fixed.rssMiB;
   if (fixed.rssFileMiB) result.rssFileMiB = fixed.rssFileMiB;
   if (target.proxies) {

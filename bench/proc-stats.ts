@@ -119,17 +119,23 @@ export const rssMiB = (pids: number[]): number => statusMiB(pids, 'VmRSS');
 export const rssFileMiB = (pids: number[]): number => statusMiB(pids, 'RssFile');
 
 /** What `threadCounts` reads per thread group: CPU ticks, minor page faults, ns spent runnable but waiting for a CPU. */
-interface ThreadCounts {
+export interface ThreadCounts {
   ticks: ThreadCpu;
   faults: ThreadCpu;
   waitNs: ThreadCpu;
 }
 
-/** Summed over `pids`' threads, by thread group. */
-function threadCounts(pids: number[]): ThreadCounts {
-  const ticks: ThreadCpu = { forwarding: 0, capture: 0, v8: 0, other: 0 };
-  const faults: ThreadCpu = { forwarding: 0, capture: 0, v8: 0, other: 0 };
-  const waitNs: ThreadCpu = { forwarding: 0, capture: 0, v8: 0, other: 0 };
+const noThreads = (): ThreadCpu => ({ forwarding: 0, capture: 0, v8: 0, other: 0 });
+
+/**
+ * Summed over `pids`' threads, by thread group: a process's main thread forwards, Node names
+ * worker threads `WorkerThread` (the capture worker), V8's helpers start with `V8`. `ticks`
+ * counts user and system time, or only one of them.
+ */
+export function threadCounts(pids: number[], ticksOf: 'all' | 'user' | 'sys' = 'all'): ThreadCounts {
+  const ticks = noThreads();
+  const faults = noThreads();
+  const waitNs = noThreads();
   for (const pid of pids) {
     let tids: string[];
     try {
@@ -141,7 +147,7 @@ function threadCounts(pids: number[]): ThreadCounts {
       try {
         const { comm, fields } = statFields(`/proc/${pid}/task/${tid}/stat`);
         const group: keyof ThreadCpu = tid === String(pid) ? 'forwarding' : comm === 'WorkerThread' ? 'capture' : comm.startsWith('V8') ? 'v8' : 'other';
-        ticks[group] += Number(fields[11]) + Number(fields[12]);
+        ticks[group] += (ticksOf === 'sys' ? 0 : Number(fields[11])) + (ticksOf === 'user' ? 0 : Number(fields[12]));
         faults[group] += Number(fields[7]);
         // schedstat: ns on a CPU, ns runnable but waiting for one, timeslices.
         waitNs[group] += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]) || 0;
@@ -194,13 +200,13 @@ export class PairStats {
    * counted.
    */
   startThreadCpu(): () => ThreadMeasure {
-    const before = this.trees().map(threadCounts);
+    const before = this.trees().map((pids) => threadCounts(pids));
     const t0 = performance.now();
     return () => {
       const seconds = (performance.now() - t0) / 1000;
-      const now = this.trees().map(threadCounts);
+      const now = this.trees().map((pids) => threadCounts(pids));
       const per = (i: number, f: (c: ThreadCounts) => ThreadCpu, scale: number): ThreadCpu => {
-        const out: ThreadCpu = { forwarding: 0, capture: 0, v8: 0, other: 0 };
+        const out = noThreads();
         for (const k of GROUPS) out[k] = Math.max(0, f(now[i])[k] - f(before[i])[k]) / scale / seconds;
         return out;
       };

@@ -70,51 +70,48 @@ export function buildStory(results: SetupResult[], collector: CollectorIngestOut
     verdict: judge(cpuRatio, (v) => v <= BUDGET.cpuVsHaproxy.must),
   });
 
-  // Where a sidecar's CPU goes (no target): the side that used more, and capture off beside it.
-  const heavier = (r: SetupResult | undefined): ThreadCpu | undefined => {
-    if (!r?.cpuThreads || !r.cpu) return undefined;
-    return r.cpuThreads[r.cpu[0] >= r.cpu[1] ? 0 : 1];
+  // Where a sidecar's time goes (no targets): by thread group, for the side that used more CPU,
+  // with capture off beside it.
+  const heavier = (r: SetupResult | undefined, key: 'cpuThreads' | 'pageFaults' | 'cpuWaitMs'): ThreadCpu | undefined => {
+    const byThread = r?.[key];
+    if (!byThread || !r.cpu) return undefined;
+    return byThread[r.cpu[0] >= r.cpu[1] ? 0 : 1];
   };
-  const threads = heavier(full);
-  const offThreads = heavier(off);
-  const split = (t: ThreadCpu) => `forwarding ${fmt(t.forwarding, 3)}, capture worker ${fmt(t.capture, 3)}, V8 helpers (GC, compilers) ${fmt(t.v8, 3)}, other ${fmt(t.other, 3)}`;
-  rows.push({
-    figure: 'CPU per sidecar at the fixed rate, by thread (cores)',
-    value: threads?.forwarding,
-    shown: threads ? `${split(threads)}${offThreads ? `; capture off: ${split(offThreads)}` : ''}` : '–',
-    target: 'reported',
-    verdict: threads ? 'info' : 'n/a',
-  });
-
-  const faultsOf = (r: SetupResult | undefined): ThreadCpu | undefined => (r?.pageFaults && r.cpu ? r.pageFaults[r.cpu[0] >= r.cpu[1] ? 0 : 1] : undefined);
-  const faults = faultsOf(full);
-  const offFaults = faultsOf(off);
-  const faultSplit = (t: ThreadCpu) => `forwarding ${fmt(t.forwarding, 0)}, capture worker ${fmt(t.capture, 0)}, V8 helpers ${fmt(t.v8, 0)}, other ${fmt(t.other, 0)}`;
-  rows.push({
-    figure: 'minor page faults per second per sidecar at the fixed rate, by thread',
-    value: faults ? faults.forwarding + faults.capture + faults.v8 + faults.other : undefined,
-    shown: faults ? `${faultSplit(faults)}${offFaults ? `; capture off: ${faultSplit(offFaults)}` : ''}` : '–',
-    target: 'reported',
-    verdict: faults ? 'info' : 'n/a',
-  });
-
+  const split = (t: ThreadCpu, digits: number, v8 = 'V8 helpers') =>
+    `forwarding ${fmt(t.forwarding, digits)}, capture worker ${fmt(t.capture, digits)}, ${v8} ${fmt(t.v8, digits)}, other ${fmt(t.other, digits)}`;
+  const threadRow = (figure: string, key: 'cpuThreads' | 'pageFaults' | 'cpuWaitMs', value: (t: ThreadCpu) => number, shown: (t: ThreadCpu) => string, extra = ''): StoryRow => {
+    const t = heavier(full, key);
+    const offT = heavier(off, key);
+    return {
+      figure,
+      value: t ? value(t) : undefined,
+      shown: t ? `${shown(t)}${offT ? `; capture off: ${shown(offT)}` : ''}${extra}` : '–',
+      target: 'reported',
+      verdict: t ? 'info' : 'n/a',
+    };
+  };
+  rows.push(threadRow('CPU per sidecar at the fixed rate, by thread (cores)', 'cpuThreads', (t) => t.forwarding, (t) => split(t, 3, 'V8 helpers (GC, compilers)')));
+  rows.push(
+    threadRow(
+      'minor page faults per second per sidecar at the fixed rate, by thread',
+      'pageFaults',
+      (t) => t.forwarding + t.capture + t.v8 + t.other,
+      (t) => split(t, 0),
+    ),
+  );
   // Time a forwarding thread spends runnable but without a CPU is time its requests wait: with
   // the pair's other threads, the app, the load and the collector on two cores, this is where a
   // p99 beyond the proxy's own work comes from.
-  const waitOf = (r: SetupResult | undefined): ThreadCpu | undefined => (r?.cpuWaitMs && r.cpu ? r.cpuWaitMs[r.cpu[0] >= r.cpu[1] ? 0 : 1] : undefined);
-  const wait = waitOf(full);
-  const waitSplit = (t: ThreadCpu) => `forwarding ${fmt(t.forwarding, 1)}, capture worker ${fmt(t.capture, 1)}, V8 helpers ${fmt(t.v8, 1)}, other ${fmt(t.other, 1)}`;
-  const waitOff = waitOf(off);
-  const waitHaproxy = waitOf(haproxy);
-  rows.push({
-    figure: 'ms per second a sidecar\'s threads waited for a CPU at the fixed rate, by thread',
-    value: wait?.forwarding,
-    shown: wait
-      ? `${waitSplit(wait)}${waitOff ? `; capture off: ${waitSplit(waitOff)}` : ''}${waitHaproxy ? `; haproxy mTLS proxy: main ${fmt(waitHaproxy.forwarding, 1)}, other threads ${fmt(waitHaproxy.other + waitHaproxy.capture + waitHaproxy.v8, 1)}` : ''}`
-      : '–',
-    target: 'reported',
-    verdict: wait ? 'info' : 'n/a',
-  });
+  const waitHaproxy = heavier(haproxy, 'cpuWaitMs');
+  rows.push(
+    threadRow(
+      "ms per second a sidecar's threads waited for a CPU at the fixed rate, by thread",
+      'cpuWaitMs',
+      (t) => t.forwarding,
+      (t) => split(t, 1),
+      waitHaproxy ? `; haproxy mTLS proxy: main ${fmt(waitHaproxy.forwarding, 1)}, other threads ${fmt(waitHaproxy.other + waitHaproxy.capture + waitHaproxy.v8, 1)}` : '',
+    ),
+  );
 
   const satRatio = full && haproxy ? full.saturate.throughput / haproxy.saturate.throughput : undefined;
   rows.push({
