@@ -35,6 +35,9 @@ for (const f of ['tls.crt', 'tls.key']) {
 }
 
 const inventoryFile = join(dir, 'inventory.json');
+/** Longer than the sidecar's CA and membership retry cap (30 s) plus one request's timeout. */
+const RETRY_CAP_WAIT_MS = 45_000;
+
 async function writeInventory(lab: MeshLab, serverAccount: string = SA.server, serverStrict = false): Promise<void> {
   const doc = {
     pods: [
@@ -301,8 +304,10 @@ void t.test('CA down at sidecar start: ready after the timeout, plaintext passth
   t.equal(first.out.tls.mesh, false, 'plaintext passthrough');
   t.equal(first.in.tls.mesh, false, 'the server sidecar accepted plaintext (permissive)');
   await startController(lab);
-  await eventually('the client sidecar gets its certificate', async () => ((await certSerial(lab.client)) ? true : undefined), 20_000);
-  await eventually('and the membership feed', async () => ((await membershipVersion(lab.client)) > 0 ? true : undefined), 20_000);
+  // Both clients retry with full-jitter backoff capped at 30 s, so once the CA has been away a
+  // few seconds the next attempt may be up to 30 s off (plus a 5 s request timeout): wait past that.
+  await eventually('the client sidecar gets its certificate', async () => ((await certSerial(lab.client)) ? true : undefined), RETRY_CAP_WAIT_MS);
+  await eventually('and the membership feed', async () => ((await membershipVersion(lab.client)) > 0 ? true : undefined), RETRY_CAP_WAIT_MS);
   const m2 = marker();
   const path2 = `/echo?cert=${m2}`;
   await curlClient(['--data-binary', m2, lab.appUrl(path2)]);
