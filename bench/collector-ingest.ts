@@ -17,6 +17,8 @@
  * BENCH_INGEST_SECONDS (default 8), BENCH_INGEST_STREAMS (4), BENCH_INGEST_BATCH (256),
  * BENCH_INGEST_PROFILE_DIR (write a CPU profile of the collector per phase there),
  * BENCH_INGEST_STORE_ONLY=1 (only the store-alone phase: quicker A/B runs of the store).
+ * `MESHTAP_COLLECTOR_*` variables in the environment reach the collector (its ingest rate limit
+ * is always off). Each phase also reports the bytes the collector wrote per record.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -30,6 +32,7 @@ import * as grpc from '@grpc/grpc-js';
 import { MockOtlpServer } from '@elastic/mockotlpserver';
 import { loadCollectorProto, recordBatchEncoder, recordToProto, type ShipAckMessage } from '../record/codec.ts';
 import type { CallRecord, Endpoint } from '../record/record.ts';
+import { ioCounters } from './proc-stats.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const MESHTAP = join(REPO, 'bin/meshtap.ts');
@@ -75,6 +78,12 @@ export interface IngestPhaseResult {
   rssMiB: number;
   /** Records the collector refused (must be 0). */
   rejected: number;
+  /**
+   * Bytes the collector passed to write-like syscalls per record over the window
+   * (`/proc/PID/io` wchar): the store's WAL and checkpoints, plus its sockets (acks, and the
+   * exports' pushes in that phase). Unlike CPU it does not move with the machine's speed.
+   */
+  bytesWrittenPerRecord: number;
   /** Cores by thread name over the window (`main` runs ingest and SQLite; the rest are V8 and libuv helpers). */
   threadCores: Record<string, number>;
   /** With exports: what the receivers got and what the collector counted as dropped. */
@@ -274,6 +283,10 @@ class CollectorChild {
     }
   }
 
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   cpuTicks(): number {
     const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -451,7 +464,12 @@ async function runPhase(
   let loki: LokiSink | undefined;
   let spansReceived = 0;
   // Every stream of the bench comes from one address: the per-sidecar rate limit is not what is measured.
-  const env: Record<string, string> = { MESHTAP_COLLECTOR_MAX_INGEST_RATE: '0' };
+  // The collector's own settings from this environment (to compare one in interleaved runs,
+  // e.g. MESHTAP_COLLECTOR_GROUP_COMMIT_MS), then what the bench needs.
+  const env: Record<string, string> = {
+    ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('MESHTAP_COLLECTOR_') && e[1] !== undefined)),
+    MESHTAP_COLLECTOR_MAX_INGEST_RATE: '0',
+  };
   if (name === 'with-exports') {
     otlp = new MockOtlpServer({ logLevel: 'warn', services: ['grpc'], grpcHostname: '127.0.0.1', grpcPort: 0, onTrace: (r) => (spansReceived += countSpans(r)) });
     await otlp.start();
@@ -473,11 +491,13 @@ async function runPhase(
     const acked0 = load.acked();
     const ticks0 = collector.cpuTicks();
     const threads0 = collector.threadTicks();
+    const io0 = ioCounters(collector.pid);
     const t0 = process.hrtime.bigint();
     await new Promise((r) => setTimeout(r, options.seconds * 1000));
     const acked1 = load.acked();
     const ticks1 = collector.cpuTicks();
     const threads1 = collector.threadTicks();
+    const io1 = ioCounters(collector.pid);
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const rssMiB = collector.rssMiB();
     await load.stop();
@@ -491,6 +511,7 @@ async function runPhase(
       recordsPerSecPerCore: Math.round(records / seconds / cpuCores),
       rssMiB,
       rejected: load.rejected(),
+      bytesWrittenPerRecord: records > 0 ? Math.round((io1.wchar - io0.wchar) / records) : 0,
       threadCores: Object.fromEntries(
         [...threads1].map(([thread, t]) => [thread, round((t - (threads0.get(thread) ?? 0)) / CLK_TCK / seconds, 2)] as const).filter(([, c]) => c >= 0.01),
       ),
@@ -541,10 +562,10 @@ function printTable(r: CollectorIngestBenchResult): void {
     ['+ OTLP and Loki exports', r.withExports],
   ];
   console.log(`collector ingest: ${r.batchRecords} records/batch, ${r.recordBytes} B/record on the wire, ${r.streams} streams`);
-  console.log(`${'phase'.padEnd(40)}${'records/s'.padStart(11)}${'cores'.padStart(8)}${'records/s/core'.padStart(16)}${'RSS MiB'.padStart(9)}`);
+  console.log(`${'phase'.padEnd(40)}${'records/s'.padStart(11)}${'cores'.padStart(8)}${'records/s/core'.padStart(16)}${'RSS MiB'.padStart(9)}${'B written/record'.padStart(18)}`);
   for (const [label, p] of rows) {
     if (p === undefined) continue;
-    console.log(`${label.padEnd(40)}${String(p.recordsPerSec).padStart(11)}${p.cpuCores.toFixed(2).padStart(8)}${String(p.recordsPerSecPerCore).padStart(16)}${String(p.rssMiB).padStart(9)}`);
+    console.log(`${label.padEnd(40)}${String(p.recordsPerSec).padStart(11)}${p.cpuCores.toFixed(2).padStart(8)}${String(p.recordsPerSecPerCore).padStart(16)}${String(p.rssMiB).padStart(9)}${String(p.bytesWrittenPerRecord).padStart(18)}`);
   }
   if (r.withExports?.exports) {
     const e = r.withExports.exports;

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { createSqliteStore } from '../collector/store/sqlite-store.ts';
 import type { CallRecord } from '../record/record.ts';
 import { benchRecord, scattered } from './collector-ingest.ts';
+import { ioCounters } from './proc-stats.ts';
 import { positive } from './settings.ts';
 
 function positiveInt(name: string, fallback: number): number {
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'meshtap-store-bench-'));
   try {
     const store = createSqliteStore({ path: join(dir, 'calls.db'), retentionIntervalMs: 0, fullText: fullText });
+    const io0 = ioCounters();
     const cpu0 = process.cpuUsage();
     const wall0 = performance.now();
     let added = 0;
@@ -75,6 +77,7 @@ async function main(): Promise<void> {
       }
     }
     const cpu = process.cpuUsage(cpu0);
+    const io = ioCounters();
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     const wallSeconds = (performance.now() - wall0) / 1000;
     await store.close();
@@ -86,8 +89,13 @@ async function main(): Promise<void> {
       cpuSeconds: Number(cpuSeconds.toFixed(2)),
       wallSeconds: Number(wallSeconds.toFixed(2)),
       recordsPerCpuSecond: Math.round(records / cpuSeconds),
+      // What the store wrote and read back through syscalls per record: unlike CPU, the same in
+      // every run of the same code, so a change to the row format or the indexes shows here first.
+      bytesWrittenPerRecord: Math.round((io.wchar - io0.wchar) / records),
+      bytesReadPerRecord: Math.round((io.rchar - io0.rchar) / records),
+      writeCallsPerRecord: Number(((io.syscw - io0.syscw) / records).toFixed(2)),
     };
-    console.log(`store alone: ${records} records in groups of ${groupSize}, ${ids} ids, full-text ${fullText ? 'on' : 'off'}: ${result.recordsPerCpuSecond} records per CPU-second (${result.cpuSeconds} s CPU, ${result.wallSeconds} s wall)`);
+    console.log(`store alone: ${records} records in groups of ${groupSize}, ${ids} ids, full-text ${fullText ? 'on' : 'off'}: ${result.recordsPerCpuSecond} records per CPU-second (${result.cpuSeconds} s CPU, ${result.wallSeconds} s wall); per record ${result.bytesWrittenPerRecord} B written in ${result.writeCallsPerRecord} calls, ${result.bytesReadPerRecord} B read`);
     console.log(JSON.stringify(result));
   } finally {
     rmSync(dir, { recursive: true, force: true });

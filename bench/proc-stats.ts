@@ -233,3 +233,34 @@ export function startProcessCpu(root: number): () => number {
   const t0 = performance.now();
   return () => (cpuTicks(containerPids(root)) - ticks0) / CLK_TCK / ((performance.now() - t0) / 1000);
 }
+
+/** A process's I/O counters (`/proc/PID/io`): bytes and calls through read/write-like syscalls. */
+export interface IoCounters {
+  /** Bytes passed to write-like syscalls (page cache or not). */
+  wchar: number;
+  /** Bytes returned by read-like syscalls. */
+  rchar: number;
+  /** Write-like and read-like syscalls. */
+  syscw: number;
+  syscr: number;
+}
+
+/** Parses the text of `/proc/PID/io`; a counter missing from it is an error, not a zero. */
+export function parseIo(text: string): IoCounters {
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^(\w+):\s+(\d+)$/.exec(line.trim());
+    if (m) values.set(m[1], Number(m[2]));
+  }
+  const get = (key: keyof IoCounters): number => {
+    const v = values.get(key);
+    if (v === undefined) throw new Error(`/proc io counters: no ${key} in ${JSON.stringify(text.slice(0, 200))}`);
+    return v;
+  };
+  return { wchar: get('wchar'), rchar: get('rchar'), syscw: get('syscw'), syscr: get('syscr') };
+}
+
+/** This process's I/O counters, or another's by pid. */
+export function ioCounters(pid: number | 'self' = 'self'): IoCounters {
+  return parseIo(readFileSync(`/proc/${pid}/io`, 'utf8'));
+}

@@ -67,6 +67,7 @@ async function openStore(config: CollectorConfig, log: Logger): Promise<RecordSt
       retentionIntervalMs: config.retentionIntervalMs,
       listScanLimit: config.listScanLimit,
       fullText: config.fullTextIndex,
+      groupCommitMs: config.groupCommitMs,
       log,
     });
   }

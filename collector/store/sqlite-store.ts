@@ -13,8 +13,9 @@
  * - Retention: by age (time since the row was stored) and by size (live pages of the database),
  *   enforced on a timer by deleting the oldest rows in batches; an optional row cap is enforced
  *   on every write.
- * - Writes: the batches added during one turn of the event loop share one transaction (group
- *   commit); each add resolves after that commit. WAL mode: readers never block the writer.
+ * - Writes: the batches added within `groupCommitMs` of the first (or during one turn of the
+ *   event loop, by default) share one transaction (group commit); each add resolves after that
+ *   commit. WAL mode: readers never block the writer.
  * - Schema versioned with `PRAGMA user_version`; a database from a newer collector is refused.
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
@@ -47,6 +48,8 @@ export const DEFAULT_LIST_SCAN_LIMIT = 200_000;
 export const PAGE_CACHE_KIB = 64 * 1024;
 /** Rows deleted per retention transaction: short enough not to stall ingest. */
 export const RETENTION_BATCH = 5000;
+/** Pending records at which a group commit stops waiting for more and commits on the next turn. */
+export const GROUP_COMMIT_MAX_RECORDS = 4096;
 
 export interface SqliteStoreOptions {
   /** A file, or `:memory:`. */
@@ -66,6 +69,11 @@ export interface SqliteStoreOptions {
   fullText?: boolean;
   /** Most rows a filtered list examines (default 200 000). */
   listScanLimit?: number;
+  /**
+   * How long the first batch of a group commit waits for others to join its transaction, in ms
+   * (default 0: those added during the same turn of the event loop). See `add` below.
+   */
+  groupCommitMs?: number;
   /** ns since the epoch; injected by tests. */
   now?: () => bigint;
   log?: Logger;
@@ -363,12 +371,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
   }
 
   /**
-   * Group commit: the batches handed to `add` during one turn of the event loop (several ingest
-   * streams' batches usually arrive together) are stored in one transaction on the next turn,
-   * and each `add` resolves only once that transaction committed. One commit writes each page
-   * the batches share (the table's last pages, index pages, the full-text index) once instead
-   * of once per batch. If the shared transaction fails, each batch is tried alone, so a failure
-   * reaches only the batch that caused it.
+   * Group commit: the batches handed to `add` within `groupCommitMs` of the first one (by
+   * default, during one turn of the event loop) are stored in one transaction, and each `add`
+   * resolves only once that transaction committed. One commit writes each page the batches
+   * share (the table's last pages, index pages, the full-text index) once instead of once per
+   * batch: record and trace ids are random, so a commit dirties index pages all over the file
+   * whether it holds one batch or four. Past `GROUP_COMMIT_MAX_RECORDS` pending records the
+   * group commits on the next turn without waiting out the window. If the shared transaction
+   * fails, each batch is tried alone, so a failure reaches only the batch that caused it.
    */
   interface PendingAdd {
     records: readonly CallRecord[];
@@ -376,12 +386,19 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
     reject: (err: unknown) => void;
   }
   let pending: PendingAdd[] = [];
-  let flushScheduled = false;
+  let pendingRecords = 0;
+  const groupCommitMs = options.groupCommitMs ?? 0;
+  let commitTimer: NodeJS.Timeout | undefined;
+  let commitImmediate: NodeJS.Immediate | undefined;
 
   function flush(): void {
-    flushScheduled = false;
+    if (commitTimer !== undefined) clearTimeout(commitTimer);
+    if (commitImmediate !== undefined) clearImmediate(commitImmediate);
+    commitTimer = undefined;
+    commitImmediate = undefined;
     const group = pending;
     pending = [];
+    pendingRecords = 0;
     if (group.length === 0) return;
     if (!db.isOpen) {
       for (const p of group) p.reject(storeError('SQLite insert failed', new Error('the store is closed')));
@@ -413,9 +430,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
       if (records.length === 0) return Promise.resolve({ stored: 0, duplicates: 0, added: [] });
       return new Promise<AddResult>((resolve, reject) => {
         pending.push({ records, resolve, reject });
-        if (!flushScheduled) {
-          flushScheduled = true;
-          setImmediate(flush);
+        pendingRecords += records.length;
+        if (commitImmediate !== undefined) return;
+        if (groupCommitMs <= 0 || pendingRecords >= GROUP_COMMIT_MAX_RECORDS) {
+          if (commitTimer !== undefined) clearTimeout(commitTimer);
+          commitTimer = undefined;
+          commitImmediate = setImmediate(flush);
+        } else {
+          commitTimer ??= setTimeout(flush, groupCommitMs);
         }
       });
     },

@@ -1,6 +1,6 @@
 /**
- * Group commit: batches added during one turn of the event loop share one transaction, each
- * add resolves only after that commit, each gets its own result, nothing is lost, arrival order
+ * Group commit: batches added during one turn of the event loop (or within `groupCommitMs` of
+ * the first) share one transaction, each add resolves only after that commit, each gets its own result, nothing is lost, arrival order
  * is kept, duplicates are still found (also between batches of one group), and a failing batch
  * fails alone.
  */
@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import t, { type Test } from 'tap';
+import { DEFAULT_GROUP_COMMIT_MS, resolveCollectorConfig } from '../../../collector/config.ts';
 import { createCollectorMetrics } from '../../../collector/metrics.ts';
 import { createIngest } from '../../../collector/ingest.ts';
-import { createSqliteStore } from '../../../collector/store/sqlite-store.ts';
+import { GROUP_COMMIT_MAX_RECORDS, createSqliteStore } from '../../../collector/store/sqlite-store.ts';
 import { recordToProto } from '../../../record/codec.ts';
 import type { CallRecord } from '../../../record/record.ts';
 import { silentLogger } from '../../../lib/log.ts';
@@ -122,5 +123,63 @@ void t.test('ingest over group commit: concurrent batches, every record acked an
   for (let s = 0; s < streams; s++) {
     const mine = ids.filter((id) => id.startsWith(`s${s}-`)).reverse();
     t.same(mine, Array.from({ length: perStream * 20 }, (_, i) => `s${s}-b${Math.floor(i / 20) + 1}-${i % 20}`), `stream ${s} stored in its order`);
+  }
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+void t.test('groupCommitMs: batches added within the window share the first one\'s commit', async (t) => {
+  const path = tempDb(t);
+  const store = createSqliteStore({ path, retentionIntervalMs: 0, groupCommitMs: 300 });
+  t.teardown(() => store.close());
+  const reader = new DatabaseSync(path, { readOnly: true });
+  t.teardown(() => reader.close());
+  const committed = (): number => Number((reader.prepare('SELECT COUNT(*) AS n FROM calls').get() as { n: number }).n);
+  const seen: string[] = [];
+  const started = Date.now();
+  const pa = store.add(records('wa', 20)).then(() => seen.push(`a:${committed()}`));
+  await sleep(30);
+  t.equal(committed(), 0, 'the first batch waits for the window, uncommitted');
+  t.same(seen, [], 'and its add has not resolved');
+  const pb = store.add(records('wb', 10)).then(() => seen.push(`b:${committed()}`));
+  await Promise.all([pa, pb]);
+  t.same(seen, ['a:30', 'b:30'], 'a batch added 30 ms later joined the same commit');
+  t.ok(Date.now() - started >= 250, 'the commit came at the end of the window, not before');
+  // The next batch opens a window of its own.
+  await store.add(records('wc', 5));
+  t.equal(committed(), 35);
+});
+
+void t.test('groupCommitMs: a group past the record cap commits without waiting out the window', async (t) => {
+  const store = createSqliteStore({ path: ':memory:', retentionIntervalMs: 0, groupCommitMs: 60_000 });
+  t.teardown(() => store.close());
+  const started = Date.now();
+  const small = store.add(records('cap-a', 10));
+  const big = store.add(records('cap-b', GROUP_COMMIT_MAX_RECORDS));
+  const [rs, rb] = await Promise.all([small, big]);
+  t.same([rs.stored, rb.stored], [10, GROUP_COMMIT_MAX_RECORDS], 'both stored, in one group');
+  t.ok(Date.now() - started < 30_000, `committed at once (${Date.now() - started} ms), not after the 60 s window`);
+});
+
+void t.test('groupCommitMs: close commits a waiting group at once', async (t) => {
+  const path = tempDb(t);
+  const store = createSqliteStore({ path, retentionIntervalMs: 0, groupCommitMs: 60_000 });
+  const pending = store.add(records('closing', 4));
+  const started = Date.now();
+  await store.close();
+  t.same((await pending).stored, 4, 'the waiting batch is stored and answered');
+  t.ok(Date.now() - started < 30_000, 'without waiting out the window');
+  const reopened = createSqliteStore({ path, retentionIntervalMs: 0 });
+  t.teardown(() => reopened.close());
+  t.equal(await reopened.count(), 4);
+});
+
+void t.test('MESHTAP_COLLECTOR_GROUP_COMMIT_MS: default 20, 0 to 1000, bad values named', async (t) => {
+  t.equal(resolveCollectorConfig({}, {}).groupCommitMs, DEFAULT_GROUP_COMMIT_MS);
+  t.equal(DEFAULT_GROUP_COMMIT_MS, 20);
+  t.equal(resolveCollectorConfig({}, { MESHTAP_COLLECTOR_GROUP_COMMIT_MS: '0' }).groupCommitMs, 0);
+  t.equal(resolveCollectorConfig({}, { MESHTAP_COLLECTOR_GROUP_COMMIT_MS: '1000' }).groupCommitMs, 1000);
+  for (const bad of ['-1', '2.5', 'soon', '1001']) {
+    t.throws(() => resolveCollectorConfig({}, { MESHTAP_COLLECTOR_GROUP_COMMIT_MS: bad }), /MESHTAP_COLLECTOR_GROUP_COMMIT_MS must be a number of milliseconds from 0 to 1000/, bad);
   }
 });
