@@ -64,7 +64,11 @@ function note(what: string, problem: string | undefined): void {
 // Inventory over gRPC (a real @grpc/grpc-js client; one channel, calls multiplexed on it)
 
 const { Inventory } = loadInventory();
-const inventory = config.inventory ? new Inventory(`${config.inventory.host}:${config.inventory.port}`, grpc.credentials.createInsecure()) : undefined;
+// Reconnects are retried within seconds: grpc-js's own backoff grows to 120 s, so an inventory
+// that came up late (pods start in any order, slowly on a busy machine) could stay unreached for
+// minutes while every Reserve failed fast with UNAVAILABLE.
+const RECONNECT = { 'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 2000 };
+const inventory = config.inventory ? new Inventory(`${config.inventory.host}:${config.inventory.port}`, grpc.credentials.createInsecure(), RECONNECT) : undefined;
 const sku = (productId: number) => `sku-${productId}`;
 
 type Unary<Req, Res> = (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => grpc.ClientUnaryCall;

@@ -82,6 +82,18 @@ async function snapshot(): Promise<Record<string, string[]>> {
   return { netns, links, routes, rules, etc, procs, state: existsSync(STATE_DIR) ? [STATE_DIR] : [] };
 }
 
+/** The last lines of the lab's container logs whose file names start with one of `prefixes`. */
+function logTails(prefixes: readonly string[], lines = 15): string {
+  const dir = join(STATE_DIR, 'logs');
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => prefixes.some((p) => f.startsWith(p))).sort() : [];
+  return files
+    .map((f) => {
+      const text = readFileSync(join(dir, f), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+      return `--- ${f} (last ${lines} lines)\n${text}`;
+    })
+    .join('\n');
+}
+
 async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -546,7 +558,10 @@ void t.test('the shop: every meshed service is called over mTLS with both identi
         return calls.length > 0 ? calls : undefined;
       },
       90_000,
-    );
+    ).catch((err: unknown) => {
+      // Say why: what the calling and called pods (apps and sidecars) logged.
+      throw new Error(`${(err as Error).message}\n${logTails(['shop_gateway-', 'shop_inventory-', 'shop_payment-', 'shop_frontend-', 'shop_loadgen-'])}`);
+    });
     t.ok(found.length > 0, `${what}: ${found.length} record(s) (${filter})`);
     if (what === 'grpc') t.ok(found.some((c) => c.tls?.mesh === true), 'gRPC crosses the mesh over mTLS');
   }
