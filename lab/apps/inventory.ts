@@ -10,7 +10,9 @@
  *     the level now, then WATCH_UPDATES - 1 more every WATCH_INTERVAL_MS; then OK.
  *     NOT_FOUND for an unknown sku.
  *
- * One JSON log line per RPC (`rpc`, `sku`, `code`, `ms`, `messages` for the stream).
+ * One JSON log line per RPC (`rpc`, `sku`, `code`, `ms`, `messages` for the stream). Client
+ * connections are closed gracefully after 20 s (`grpc.max_connection_age_ms`) and reopened by
+ * the client.
  *
  * Env: GRPC_PORT (50051; 0 picks a free one), INVENTORY_STOCK (sku-1:40,sku-2:12,sku-3:100,sku-4:250),
  * WATCH_UPDATES (5), WATCH_INTERVAL_MS (200).
@@ -103,7 +105,11 @@ const handlers: grpc.UntypedServiceImplementation = {
 };
 
 const { packageDefinition, Inventory } = loadInventory();
-const server = new grpc.Server();
+// Connections are recycled every 20 s (GOAWAY, then 5 s for calls in flight), as gRPC servers
+// behind load balancers often are: the gateway's one long-lived channel would otherwise stay on
+// one connection for the lab's whole life, and anything that happened to that connection early
+// (capture cut at a gap, which HTTP/2's header compression cannot resume) would last as long.
+const server = new grpc.Server({ 'grpc.max_connection_age_ms': 20_000, 'grpc.max_connection_age_grace_ms': 5_000 });
 server.addService(Inventory.service, handlers);
 // Server reflection (grpc.reflection.v1 and v1alpha): grpcurl, Postman or a sidecar can list
 // the services and fetch their descriptors without the .proto file.

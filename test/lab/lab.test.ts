@@ -47,15 +47,21 @@ function meshtap(args: string[], options: { timeoutMs?: number; uid?: number } =
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '0.0.0.0', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
+/**
+ * Two distinct free ports (gRPC, HTTP): both listeners are held until both are known, since a
+ * port closed and asked for again may well come back the same.
+ */
+async function freePorts(): Promise<[number, number]> {
+  const open = (): Promise<ReturnType<typeof createServer>> =>
+    new Promise((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '0.0.0.0', () => resolve(s));
     });
-  });
+  const servers = [await open(), await open()];
+  const ports = servers.map((s) => (s.address() as { port: number }).port) as [number, number];
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
 
 const LAB_MARK = /mtlab|MESHTAP|MTLAB|10\.244\.0\.|10\.96\./;
@@ -82,14 +88,19 @@ async function snapshot(): Promise<Record<string, string[]>> {
   return { netns, links, routes, rules, etc, procs, state: existsSync(STATE_DIR) ? [STATE_DIR] : [] };
 }
 
-/** The last lines of the lab's container logs whose file names start with one of `prefixes`. */
-function logTails(prefixes: readonly string[], lines = 15): string {
+/**
+ * What the lab's container logs whose file names start with one of `prefixes` say: their first
+ * warnings and errors (a problem is logged once, when it starts) and their last lines. Init
+ * containers' logs (the rules they applied) are left out.
+ */
+function logTails(prefixes: readonly string[], lines = 10): string {
   const dir = join(STATE_DIR, 'logs');
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => prefixes.some((p) => f.startsWith(p))).sort() : [];
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => prefixes.some((p) => f.startsWith(p)) && !f.endsWith('_meshtap-init.log')).sort() : [];
   return files
     .map((f) => {
-      const text = readFileSync(join(dir, f), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-      return `--- ${f} (last ${lines} lines)\n${text}`;
+      const all = readFileSync(join(dir, f), 'utf8').trimEnd().split('\n');
+      const problems = all.filter((l) => /"level":"(warn|error)"/.test(l)).slice(0, lines);
+      return `--- ${f}: ${problems.length} first warnings and errors, then the last ${lines} lines\n${[...problems, '...', ...all.slice(-lines)].join('\n')}`;
     })
     .join('\n');
 }
@@ -169,8 +180,7 @@ void t.test('not root: a clear error', async (t) => {
 });
 
 void t.test('lab up, status, exec, the records, lab down', async (t) => {
-  const grpcPort = await freePort();
-  const httpPort = await freePort();
+  const [grpcPort, httpPort] = await freePorts();
   const up = await meshtap(['lab', 'up', '--scenario', 'hello', '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], { timeoutMs: 180_000 });
   t.equal(up.code, 0, `lab up succeeds:\n${up.stdout}\n${up.stderr}`);
   if (up.code !== 0) return;
@@ -455,8 +465,7 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
 });
 
 void t.test('lab down cleans up after a lab up killed half-way', async (t) => {
-  const grpcPort = await freePort();
-  const httpPort = await freePort();
+  const [grpcPort, httpPort] = await freePorts();
   const child = spawn(NODE, [MESHTAP, 'lab', 'up', '--scenario', 'hello', '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -477,8 +486,7 @@ void t.test('lab down cleans up after a lab up killed half-way', async (t) => {
 });
 
 void t.test('lab up --foreground stays up and takes the lab down on SIGTERM', async (t) => {
-  const grpcPort = await freePort();
-  const httpPort = await freePort();
+  const [grpcPort, httpPort] = await freePorts();
   const child = spawn(NODE, [MESHTAP, 'lab', 'up', '--scenario', 'hello', '--foreground', '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -509,8 +517,7 @@ void t.test('lab up --foreground stays up and takes the lab down on SIGTERM', as
 });
 
 void t.test('the shop: every meshed service is called over mTLS with both identities; legacy traffic is seen on the meshed side only', async (t) => {
-  const grpcPort = await freePort();
-  const httpPort = await freePort();
+  const [grpcPort, httpPort] = await freePorts();
   const up = await meshtap(['lab', 'up', '--scenario', 'shop', '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], { timeoutMs: 240_000 });
   t.equal(up.code, 0, `lab up --scenario shop succeeds:\n${up.stdout}\n${up.stderr}`);
   const base = `http://127.0.0.1:${httpPort}`;
@@ -558,9 +565,16 @@ void t.test('the shop: every meshed service is called over mTLS with both identi
         return calls.length > 0 ? calls : undefined;
       },
       90_000,
-    ).catch((err: unknown) => {
-      // Say why: what the calling and called pods (apps and sidecars) logged.
-      throw new Error(`${(err as Error).message}\n${logTails(['shop_gateway-', 'shop_inventory-', 'shop_payment-', 'shop_frontend-', 'shop_loadgen-'])}`);
+    ).catch(async (err: unknown) => {
+      // Say why: what the store holds of the same protocol, and what the calling and called pods
+      // (apps and sidecars) logged.
+      const protocol = /protocol == "(\w+)"/.exec(filter)?.[1] ?? '';
+      const same = await callsWhere(`protocol == "${protocol}"`).catch(() => []);
+      const seen = same.slice(0, 5).map((c) => `${c.observer} ${c.path} ${c.src.workload ?? c.src.ip} -> ${c.dst.workload ?? c.dst.ip}`);
+      throw new Error(
+        `${(err as Error).message}\n${same.length} ${protocol} record(s) stored, first: ${JSON.stringify(seen)}\n` +
+          logTails(['shop_gateway-', 'shop_inventory-', 'shop_payment-', 'shop_frontend-', 'shop_loadgen-']),
+      );
     });
     t.ok(found.length > 0, `${what}: ${found.length} record(s) (${filter})`);
     if (what === 'grpc') t.ok(found.some((c) => c.tls?.mesh === true), 'gRPC crosses the mesh over mTLS');
