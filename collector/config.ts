@@ -200,20 +200,18 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
     options.maxIngestRate = Number(rate);
   }
 
-  const groupCommit = env.MESHTAP_COLLECTOR_GROUP_COMMIT_MS;
-  if (groupCommit !== undefined && groupCommit !== '') {
-    if (!/^\d+$/.test(groupCommit.trim()) || Number(groupCommit) > 1000) {
-      throw usage(`MESHTAP_COLLECTOR_GROUP_COMMIT_MS must be a number of milliseconds from 0 to 1000, got "${groupCommit}"`);
+  // Waits in milliseconds, from the environment only: 0 up to a bound.
+  const waits = [
+    ['groupCommitMs', 'MESHTAP_COLLECTOR_GROUP_COMMIT_MS', 1000],
+    ['exportHoldMs', 'MESHTAP_COLLECTOR_EXPORT_HOLD_MS', 60_000],
+  ] as const;
+  for (const [key, envName, max] of waits) {
+    const value = env[envName];
+    if (value === undefined || value === '') continue;
+    if (!/^\d+$/.test(value.trim()) || Number(value) > max) {
+      throw usage(`${envName} must be a number of milliseconds from 0 to ${max}, got "${value}"`);
     }
-    options.groupCommitMs = Number(groupCommit);
-  }
-
-  const hold = env.MESHTAP_COLLECTOR_EXPORT_HOLD_MS;
-  if (hold !== undefined && hold !== '') {
-    if (!/^\d+$/.test(hold.trim()) || Number(hold) > 60_000) {
-      throw usage(`MESHTAP_COLLECTOR_EXPORT_HOLD_MS must be a number of milliseconds from 0 to 60000, got "${hold}"`);
-    }
-    options.exportHoldMs = Number(hold);
+    options[key] = Number(value);
   }
 
   const [store, storeSource] = pick(flags.store, env.MESHTAP_COLLECTOR_STORE);

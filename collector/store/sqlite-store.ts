@@ -392,8 +392,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
   let commitImmediate: NodeJS.Immediate | undefined;
 
   function flush(): void {
-    if (commitTimer !== undefined) clearTimeout(commitTimer);
-    if (commitImmediate !== undefined) clearImmediate(commitImmediate);
+    clearTimeout(commitTimer);
+    clearImmediate(commitImmediate);
     commitTimer = undefined;
     commitImmediate = undefined;
     const group = pending;
@@ -432,13 +432,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
         pending.push({ records, resolve, reject });
         pendingRecords += records.length;
         if (commitImmediate !== undefined) return;
-        if (groupCommitMs <= 0 || pendingRecords >= GROUP_COMMIT_MAX_RECORDS) {
-          if (commitTimer !== undefined) clearTimeout(commitTimer);
-          commitTimer = undefined;
-          commitImmediate = setImmediate(flush);
-        } else {
+        if (groupCommitMs > 0 && pendingRecords < GROUP_COMMIT_MAX_RECORDS) {
           commitTimer ??= setTimeout(flush, groupCommitMs);
+          return;
         }
+        // No window, or the group is big enough: commit on the next turn.
+        clearTimeout(commitTimer);
+        commitTimer = undefined;
+        commitImmediate = setImmediate(flush);
       });
     },
 

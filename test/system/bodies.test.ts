@@ -29,7 +29,7 @@ void t.test('a 5 MiB upload arrives byte-exact; the records keep 64 KiB and the 
   for (const record of calls) {
     t.match(record.request, { body_size: FIVE_MIB, truncated: true }, `${record.observer}: true size kept`);
     t.equal(capturedBytes(record.request), LIMIT, `${record.observer}: body cut at the limit`);
-    t.equal(record.status_code, 200);
+    t.equal(record.status_code, 200, `${record.observer}: the response is paired (error ${record.error ?? 'none'}, notes ${JSON.stringify(record.notes ?? [])})`);
     t.ok(record.bytes_out > FIVE_MIB, `${record.observer}: bytes_out counts the whole request`);
   }
 });
