@@ -1,6 +1,6 @@
 /**
- * A stored record's JSON text, built once: the store keeps it as the row's `record` and the
- * Loki line is the same text, so each record is serialised once however many outputs it has.
+ * A record's JSON text, built once however many outputs send it (the Loki line; the SQLite
+ * store keeps the record as protobuf).
  * Records are not changed after enrichment, which is what makes the cache safe. The text is
  * `JSON.stringify(recordToJson(record))`, built directly (`recordJsonString`).
  */

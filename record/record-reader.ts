@@ -173,7 +173,11 @@ function connectionFacts(r: Reader, end: number): ConnectionFactsMessage {
 }
 
 function callRecord(r: Reader, end: number): CallRecordMessage {
-  const to = r.lengthEnd(end);
+  return callRecordFields(r, r.lengthEnd(end));
+}
+
+/** The fields of a `CallRecord` from `r.pos` to `to`. */
+function callRecordFields(r: Reader, to: number): CallRecordMessage {
   const m: CallRecordMessage = {
     id: '',
     protocol: '',
@@ -277,6 +281,16 @@ export function decodeRecordBatch(bytes: Uint8Array): RecordBatchMessage {
     }
   }
   return batch;
+}
+
+/**
+ * One `CallRecord` message on its own (not inside a batch), as `decodeRecordBatch` gives each
+ * of a batch's records: the collector's store keeps records in this form. Throws
+ * `ProtoDecodeError` for bytes that are not a well-formed message.
+ */
+export function decodeCallRecordMessage(bytes: Uint8Array): CallRecordMessage {
+  const r = new Reader(bytes);
+  return callRecordFields(r, r.buf.length);
 }
 
 function rejection(r: Reader, end: number): RejectionMessage {

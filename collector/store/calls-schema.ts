@@ -14,7 +14,7 @@ import type { CallRecord, Endpoint } from '../../record/record.ts';
  * Bumped when the tables below change; `PRAGMA user_version` holds it. A database of an older
  * version is brought up to this one by the steps in `migrate.ts`.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** How the filter pushdown compares a column's values. */
 export type CallsColumnKind = 'text' | 'integer' | 'boolean' | 'timestamp_ns';
@@ -60,6 +60,30 @@ const integer = (name: keyof CallRecord & string): RecordColumn => ({
 });
 const stored = (name: keyof CallRecord & string, sql: string): RecordColumn => ({ name, sql, value: (r) => opt(r[name] as string | number | undefined) });
 
+/**
+ * Summary fields that have no column of their own, answered as one JSON array in this order:
+ * the `summary` column on rows stored from schema 4, `json_extract` of these paths over the
+ * record's JSON on older rows (`SUMMARY_JSON`).
+ */
+export const SUMMARY_JSON_PATHS = ['$.attempt', '$.connection', '$.request.truncated', '$.response.truncated', '$.tls.app_tls.sni', '$.tls.app_tls.version', '$.tls.app_tls'] as const;
+
+/** The `summary` column's text for a record: what `json_extract(record, SUMMARY_JSON_PATHS)` answers on its JSON. */
+export function summaryJson(r: CallRecord): string {
+  const appTls = r.tls.app_tls;
+  return JSON.stringify([
+    r.attempt ?? null,
+    r.connection ?? null,
+    r.request?.truncated ?? null,
+    r.response?.truncated ?? null,
+    appTls?.sni ?? null,
+    appTls?.version ?? null,
+    appTls ?? null,
+  ]);
+}
+
+/** The summary fields of a row, whichever form its record is stored in. */
+export const SUMMARY_JSON = `COALESCE(summary, json_extract(record, ${SUMMARY_JSON_PATHS.map((p) => `'${p}'`).join(', ')}))`;
+
 /** Columns filled from the record, in insert order. */
 export const RECORD_COLUMNS: readonly RecordColumn[] = Object.freeze([
   text('id', 'TEXT NOT NULL UNIQUE'),
@@ -83,7 +107,22 @@ export const RECORD_COLUMNS: readonly RecordColumn[] = Object.freeze([
   { name: 'mesh', sql: 'INTEGER NOT NULL', value: (r) => (r.tls?.mesh === true ? 1 : 0), filter: { kind: 'boolean', paths: ['mesh', 'tls.mesh'] } },
   // Schema 2: DNS records' response code (NULL for every other record).
   text('dns_rcode'),
+  // Schema 4: what the collector adds to a record beyond the wire record stored as `record`
+  // (`STORED_RECORD_COLUMNS`), and the summary fields without a column.
+  stored('attempt', 'INTEGER'),
+  stored('first_attempt_id', 'TEXT'),
+  { name: 'retry_after_honoured', sql: 'INTEGER', value: (r) => (r.retry_after_honoured === undefined ? null : r.retry_after_honoured ? 1 : 0) },
+  { name: 'summary', sql: 'TEXT', value: summaryJson },
 ]);
+
+/**
+ * What a row's record is read from: `record` is the record's protobuf (`meshtap.v1.CallRecord`,
+ * a BLOB) on rows stored from schema 4, its JSON text on older rows. On a protobuf row the
+ * columns below are the truth for the fields they hold: the collector's own fields (retry
+ * attempts) are not in the wire message, and a trace moved by `retrace` changes only the
+ * `trace_id` column. A JSON row holds every field itself.
+ */
+export const STORED_RECORD_COLUMNS = 'record, trace_id, attempt, first_attempt_id, retry_after_honoured';
 
 /** The columns filters are pushed down to, and how their values compare. */
 export const CALLS_COLUMNS: Readonly<Record<string, CallsColumnKind>> = Object.freeze(
@@ -114,12 +153,21 @@ const TRACE_INDEX = `CREATE INDEX calls_trace ON calls (${TRACE_KEY}) WHERE trac
 /** Schema 2 → 3: the trace index keyed by the trace id's last characters (`TRACE_KEY`). */
 export const TRACE_INDEX_MIGRATION = `DROP INDEX IF EXISTS calls_trace; ${TRACE_INDEX}`;
 
+/**
+ * Schema 3 → 4: records stored as protobuf, with the columns that go with it. Rows stored
+ * before keep their JSON (read as such; these columns stay NULL on them), so no row is
+ * rewritten.
+ */
+export const STORED_RECORD_MIGRATION = ['attempt INTEGER', 'first_attempt_id TEXT', 'retry_after_honoured INTEGER', 'summary TEXT']
+  .map((column) => `ALTER TABLE calls ADD COLUMN ${column};`)
+  .join(' ');
+
 export const CALLS_SCHEMA = `
 CREATE TABLE calls (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   stored_ns INTEGER NOT NULL,
   ${RECORD_COLUMNS.map((c) => `${c.name} ${c.sql}`).join(',\n  ')},
-  record TEXT NOT NULL
+  record BLOB NOT NULL
 );
 CREATE INDEX calls_start ON calls (start_ns);
 ${TRACE_INDEX}
@@ -156,10 +204,13 @@ export const FTS_DROP = 'DROP TRIGGER IF EXISTS calls_fts_delete; DROP TABLE IF 
 /** Ignores a record whose id is already stored (a re-sent batch). */
 export const CALLS_INSERT_SQL = `INSERT OR IGNORE INTO calls (stored_ns, ${RECORD_COLUMNS.map((c) => c.name).join(', ')}, record) VALUES (?, ${RECORD_COLUMNS.map(() => '?').join(', ')}, ?)`;
 
-/** The parameters of `CALLS_INSERT_SQL` for one record; `json` is the record's JSON text. */
-export function callsRow(record: CallRecord, storedNs: bigint, json: string): SQLInputValue[] {
+/**
+ * The parameters of `CALLS_INSERT_SQL` for one record; `stored` is the record's protobuf (what
+ * the store writes) or its JSON text (the form of rows stored before schema 4).
+ */
+export function callsRow(record: CallRecord, storedNs: bigint, stored: Uint8Array | string): SQLInputValue[] {
   const params: SQLInputValue[] = [storedNs];
   for (const column of RECORD_COLUMNS) params.push(column.value(record));
-  params.push(json);
+  params.push(stored);
   return params;
 }

@@ -2,12 +2,13 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { MeshtapError } from '../../lib/errors.ts';
 import { COL_ERR_STORE } from '../errors.ts';
-import { CALLS_SCHEMA, FTS_DROP, FTS_SCHEMA, SCHEMA_VERSION, TRACE_INDEX_MIGRATION } from './calls-schema.ts';
+import { CALLS_SCHEMA, FTS_DROP, FTS_SCHEMA, SCHEMA_VERSION, STORED_RECORD_MIGRATION, TRACE_INDEX_MIGRATION } from './calls-schema.ts';
 
 /**
  * One step per schema version: `MIGRATIONS[n]` takes a database from version n to n + 1. A step
- * adds what `CALLS_SCHEMA` would have created and fills it from the stored record JSON, so
- * filters pushed down to a new column agree with the in-memory evaluation on old rows too.
+ * adds what `CALLS_SCHEMA` would have created and, for a column filters are pushed down to,
+ * fills it from the stored record JSON, so those filters agree with the in-memory evaluation on
+ * old rows too.
  */
 const MIGRATIONS: Readonly<Record<number, string>> = {
   // 1 → 2: `dns_rcode`, the response code of DNS records.
@@ -15,6 +16,8 @@ const MIGRATIONS: Readonly<Record<number, string>> = {
 UPDATE calls SET dns_rcode = json_extract(record, '$.dns_rcode') WHERE protocol = 'dns' AND json_valid(record);`,
   // 2 → 3: the trace index keyed by the last characters of the trace id (smaller entries, cheaper inserts).
   2: TRACE_INDEX_MIGRATION,
+  // 3 → 4: new rows keep their record as protobuf; the columns of what the wire message lacks.
+  3: STORED_RECORD_MIGRATION,
 };
 
 function inTransaction<T>(db: DatabaseSync, work: () => T): T {

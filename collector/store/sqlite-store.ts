@@ -3,8 +3,9 @@
  *
  * - Table `calls`: one row per record. `seq` gives arrival order (newest first = highest seq);
  *   the record's filterable fields are columns (absent fields are NULL, as the filter pushdown
- *   requires) with indexes for the common filters; `record` holds the record's JSON form, from
- *   which it is rebuilt exactly.
+ *   requires) with indexes for the common filters; `record` holds the record's protobuf (its JSON
+ *   text on rows stored before schema 4), from which, with the columns of the fields the wire
+ *   message lacks, it is rebuilt exactly (`stored-record.ts`).
  * - Table `calls_fts` (`calls-schema.ts`): a trigram index over the path and the bodies. A
  *   filter that needs `response.body.contains("x")` (or startsWith/endsWith,
  *   or the same on `request.body` or `path`) as a whole conjunct reads only the rows holding
@@ -21,7 +22,6 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { MeshtapError } from '../../lib/errors.ts';
 import type { CallRecord } from '../../record/record.ts';
-import { recordFromJson, type CallRecordJson } from '../../record/record-json.ts';
 import { COL_ERR_STORE } from '../errors.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
 import {
@@ -33,10 +33,10 @@ import {
   type RecordStore,
   type SummaryQuery,
 } from '../record-store.ts';
-import { CALLS_INSERT_SQL, FTS_DOC_ROWS, TRACE_ID_MATCH, callsRow } from './calls-schema.ts';
+import { CALLS_INSERT_SQL, FTS_DOC_ROWS, STORED_RECORD_COLUMNS, SUMMARY_JSON, TRACE_ID_MATCH, callsRow } from './calls-schema.ts';
 import { bodyText } from './full-text.ts';
 import { planList } from './list-plan.ts';
-import { recordJsonText } from '../record-json-text.ts';
+import { recordFromRow, storedRecord, type StoredRecordRow } from './stored-record.ts';
 import { createTrigramDigest } from './trigram-digest.ts';
 import { configureFullText, migrate } from './migrate.ts';
 
@@ -99,17 +99,10 @@ function storeError(message: string, cause: unknown): MeshtapError {
   return new MeshtapError(COL_ERR_STORE, `${message}: ${(cause as Error).message}`, { cause });
 }
 
-/**
- * Summary fields that have no column of their own, read from the record's JSON in one
- * `json_extract` (one parse per row, answered as a JSON array in this order): adding columns
- * would need a schema migration for numbers only the service map and coverage read.
- */
-const SUMMARY_JSON_PATHS = ['$.attempt', '$.connection', '$.request.truncated', '$.response.truncated', '$.tls.app_tls.sni', '$.tls.app_tls.version', '$.tls.app_tls'] as const;
-
 const SUMMARY_COLUMNS =
   'id, protocol, observer, connection_id, ordinal, start_ns, elapsed_us, status_code, grpc_status, error, mesh, ' +
   ['src', 'dst'].flatMap((side) => ['ip', 'namespace', 'pod', 'workload', 'workload_kind', 'service', 'node'].map((f) => `${side}_${f}`)).join(', ') +
-  `, json_extract(record, ${SUMMARY_JSON_PATHS.map((p) => `'${p}'`).join(', ')}) AS summary_json`;
+  `, ${SUMMARY_JSON} AS summary_json`;
 
 type SummaryJson = [number | null, CallSummary['connection'] | null, boolean | null, boolean | null, string | null, string | null, object | null];
 
@@ -206,10 +199,13 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
   ftsPruneBelow?.setReadBigInts(true);
   const deleteOldest = db.prepare('DELETE FROM calls WHERE seq IN (SELECT seq FROM calls ORDER BY seq LIMIT ?)');
   const deleteExpired = db.prepare('DELETE FROM calls WHERE seq IN (SELECT seq FROM calls ORDER BY seq LIMIT ?) AND stored_ns < ?');
-  const byId = db.prepare('SELECT record FROM calls WHERE id = ?');
-  const byTraceId = db.prepare(`SELECT record FROM calls WHERE ${TRACE_ID_MATCH} ORDER BY start_ns, seq LIMIT ?`);
-  // The column (the trace index, filters) and the stored record (what the API serves) move together.
-  const retraceRows = db.prepare(`UPDATE calls SET trace_id = ?, record = json_set(record, '$.trace_id', ?) WHERE ${TRACE_ID_MATCH}`);
+  const byId = db.prepare(`SELECT ${STORED_RECORD_COLUMNS} FROM calls WHERE id = ?`);
+  const byTraceId = db.prepare(`SELECT ${STORED_RECORD_COLUMNS} FROM calls WHERE ${TRACE_ID_MATCH} ORDER BY start_ns, seq LIMIT ?`);
+  // The column (the trace index, filters, and what a protobuf row's record is read with) and a
+  // JSON row's stored record (what the API serves) move together.
+  const retraceRows = db.prepare(
+    `UPDATE calls SET trace_id = ?, record = CASE WHEN typeof(record) = 'text' THEN json_set(record, '$.trace_id', ?) ELSE record END WHERE ${TRACE_ID_MATCH}`,
+  );
   const summariesSince = db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM calls WHERE start_ns >= ? ORDER BY seq DESC LIMIT ?`);
   const pages = db.prepare('SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()) AS live, (SELECT page_size FROM pragma_page_size()) AS size');
   summariesSince.setReadBigInts(true);
@@ -227,7 +223,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
     return stmt;
   }
 
-  const parse = (row: unknown): CallRecord => recordFromJson(JSON.parse((row as { record: string }).record) as CallRecordJson);
+  const parse = (row: unknown): CallRecord => recordFromRow(row as StoredRecordRow);
   const usedBytes = (): number => {
     const p = pages.get() as { live: number; size: number };
     return Number(p.live) * Number(p.size);
@@ -337,7 +333,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
     for (const records of groups) {
       const added: CallRecord[] = [];
       for (const record of records) {
-        const { changes, lastInsertRowid } = insert.run(...callsRow(record, storedNs, recordJsonText(record)));
+        const { changes, lastInsertRowid } = insert.run(...callsRow(record, storedNs, storedRecord(record)));
         if (Number(changes) === 0) continue;
         added.push(record);
         allAdded.push(record);
@@ -451,13 +447,13 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
       if (query.limit <= 0) return out;
       const plan = planList(query, ftsFrom);
       const page = plan.residual === undefined ? query.limit : Math.min(1000, Math.max(query.limit, 200));
-      const stmt = listStatement(`SELECT seq, record FROM calls WHERE ${plan.where} AND seq < ? ORDER BY seq DESC LIMIT ?`);
+      const stmt = listStatement(`SELECT seq, ${STORED_RECORD_COLUMNS} FROM calls WHERE ${plan.where} AND seq < ? ORDER BY seq DESC LIMIT ?`);
       const maxScan = Math.min(scanLimit, query.maxScan ?? scanLimit);
       let cursor: SQLInputValue = Number.MAX_SAFE_INTEGER;
       for (;;) {
         if (!db.isOpen) return out;
         // Whole pages: the limit is checked between them, so a request reads at least one.
-        const batch = stmt.all(...plan.params, cursor, page) as { seq: number; record: string }[];
+        const batch = stmt.all(...plan.params, cursor, page) as unknown as (StoredRecordRow & { seq: number })[];
         for (const row of batch) {
           stats.scanned++;
           const record = parse(row);

@@ -10,6 +10,7 @@ import t from 'tap';
 import { compileFilter, isCompiledFilter, type CompiledFilter } from '../../../collector/filter/compile.ts';
 import { buildSqlPushdown } from '../../../collector/filter/pushdown.ts';
 import { CALLS_INSERT_SQL, CALLS_SCHEMA, SCHEMA_VERSION, callsRow } from '../../../collector/store/calls-schema.ts';
+import { legacySchema } from '../store/legacy-schema.ts';
 import { migrate } from '../../../collector/store/migrate.ts';
 import { recordToJson } from '../../../record/record-json.ts';
 import { DNS_RECORDS } from '../dns-records.ts';
@@ -70,12 +71,13 @@ void t.test('migration: a schema 1 database gains the column, filled from the st
   const dir = mkdtempSync(join(tmpdir(), 'dns-rcode-migrate-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'old.db');
-  // Schema 1 is today's table without dns_rcode.
+  // Schema 1: the table without dns_rcode (nor the columns of later versions).
+  const schema1 = legacySchema(1);
   const old = new DatabaseSync(path);
-  old.exec(CALLS_SCHEMA.replace(/,\n\s*dns_rcode TEXT/, ''));
-  t.notMatch(CALLS_SCHEMA.replace(/,\n\s*dns_rcode TEXT/, ''), /dns_rcode/, 'the schema 1 table has no dns_rcode');
-  const insert = old.prepare(CALLS_INSERT_SQL.replace(', dns_rcode', '').replace(', ?, ?)', ', ?)'));
-  for (const r of ALL) insert.run(...callsRow(r, 0n, JSON.stringify(recordToJson(r))).filter((_, i, a) => i !== a.length - 2));
+  old.exec(schema1.schema);
+  t.notMatch(schema1.schema, /dns_rcode/, 'the schema 1 table has no dns_rcode');
+  const insert = old.prepare(schema1.insertSql);
+  for (const r of ALL) insert.run(...schema1.row(r));
   old.exec('PRAGMA user_version = 1');
   old.close();
 
