@@ -64,7 +64,7 @@ configuration (environment):
   MESHTAP_DETECT_TIMEOUT_MS         protocol detection window once the client spoke (default ${d.detectTimeoutMs})
   MESHTAP_CAPTURE_BUFFER_BYTES      bytes handed to the capture worker and not processed yet, at most
                                     (default ${d.captureBufferBytes}); beyond it capture skips and cuts, forwarding never waits
-  MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES  the same per connection (default ${d.captureConnectionBufferBytes})
+  MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES  the same per connection and direction (default ${d.captureConnectionBufferBytes})
   MESHTAP_DRAIN_SECONDS             drain time after SIGTERM (default ${d.drainSeconds})
   MESHTAP_MTLS_MODE                 off|permissive|strict (default: permissive with a CA, else off)
   MESHTAP_CA_ADDR                   the CA (host:port); with it the sidecar gets a workload certificate

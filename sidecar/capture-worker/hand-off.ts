@@ -13,7 +13,7 @@
  * records it completed back as messages.
  *
  * The budgets bound what capture may hold between the two threads: bytes handed off and not
- * yet processed, per connection and per sidecar. A chunk that would go over either is not
+ * yet processed, per connection and direction and per sidecar. A chunk that would go over either is not
  * copied: the worker is told only its length (`OP_*_SKIP`). Inside a body the parser absorbs
  * the gap and stays in step (the record's body is cut and says so); anywhere else the worker
  * cuts that connection's capture, flushes what it had as `capture_overflow` records and counts
@@ -74,7 +74,7 @@ export interface CaptureHandOffOptions {
   stats: SidecarStats;
   /** Bytes handed off and not yet processed, for the whole sidecar. */
   sidecarBytes?: number;
-  /** The same, per connection. */
+  /** The same, per connection and direction. */
   connectionBytes?: number;
   /**
    * The worker ships the records itself, through the shipper this object stands for on the
@@ -115,11 +115,22 @@ export interface CaptureHandOff extends CaptureChannel {
   stallForTest(): () => void;
 }
 
-class WorkerCapture implements ConnectionCapture {
+/**
+ * Bytes of one direction of a connection handed off and not yet processed. Each direction has a
+ * budget of its own: an upload that outruns the worker fills the client side's, and the answer
+ * coming back is still copied — a response head skipped for want of budget would lose the
+ * connection's framing and cut the very call whose request was being absorbed.
+ */
+class HeldBytes {
   /** Flat pairs [batch seq, bytes] not yet released, oldest first from `head`. */
   pending: number[] = [];
   head = 0;
   inFlight = 0;
+}
+
+class WorkerCapture implements ConnectionCapture {
+  readonly fromClient = new HeldBytes();
+  readonly fromServer = new HeldBytes();
   cut = false;
   done = false;
   readonly id: number;
@@ -295,8 +306,9 @@ class HandOff implements CaptureHandOff {
     const n = chunk.byteLength;
     const processed = Atomics.load(this.progress, 0);
     if (processed > this.doneSeq) this.done(processed);
-    this.release(capture);
-    if (capture.inFlight + n > this.connectionBytes) {
+    const held = op === OP_CLIENT_DATA ? capture.fromClient : capture.fromServer;
+    this.release(held);
+    if (held.inFlight + n > this.connectionBytes) {
       this.skip(capture, op, n, 'connection_budget');
       return;
     }
@@ -307,9 +319,9 @@ class HandOff implements CaptureHandOff {
     this.writer.data(op, capture.id, performance.now(), chunk);
     this.counts.inFlightBytes += n;
     this.batchBytes += n;
-    capture.inFlight += n;
-    const p = capture.pending;
-    if (p.length > capture.head && p[p.length - 2] === this.seq) p[p.length - 1] += n;
+    held.inFlight += n;
+    const p = held.pending;
+    if (p.length > held.head && p[p.length - 2] === this.seq) p[p.length - 1] += n;
     else p.push(this.seq, n);
     this.schedule();
   }
@@ -333,19 +345,19 @@ class HandOff implements CaptureHandOff {
     this.schedule();
   }
 
-  /** Releases the bytes of batches the worker has processed from the capture's count. */
-  private release(capture: WorkerCapture): void {
-    const p = capture.pending;
-    let h = capture.head;
+  /** Releases the bytes of batches the worker has processed from a direction's count. */
+  private release(held: HeldBytes): void {
+    const p = held.pending;
+    let h = held.head;
     while (h < p.length && p[h] <= this.doneSeq) {
-      capture.inFlight -= p[h + 1];
+      held.inFlight -= p[h + 1];
       h += 2;
     }
     if (h === p.length) {
       p.length = 0;
       h = 0;
     }
-    capture.head = h;
+    held.head = h;
   }
 
   private skip(capture: WorkerCapture, op: number, n: number, reason: SkipReason): void {

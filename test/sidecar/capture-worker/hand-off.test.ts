@@ -352,3 +352,26 @@ void t.test('a worker that dies with records queued counts them as worker_failed
   t.same(stored.map((r) => r.path), ['/after'], 'the record captured after the restart reached the collector');
   t.match(remote.stats(), { offered: 6, shipped: 1, dropped: { worker_failed: 5 } });
 });
+
+void t.test('a stalled worker and an upload past the connection budget: the response is still captured and paired', async (t) => {
+  // The upload fills its direction's budget; the answer travels the other way and is copied,
+  // so the call keeps its status instead of being cut as capture_overflow.
+  const connectionBytes = 64 * 1024;
+  const h = await start(t, { connectionBytes });
+  const release = h.handOff.stallForTest();
+  const body = randomBytes(1024 * 1024);
+  const answer = await post(h, '/upload', body);
+  t.equal(answer.text, sha(body), 'the app got exactly what was sent');
+  const skipped = h.handOff.stats().skippedBytes;
+  t.ok(skipped.connection_budget > 0, `the upload's bytes past the budget were skipped: ${JSON.stringify(skipped)}`);
+  release();
+  h.agent.destroy();
+  await new Promise((r) => setTimeout(r, 200));
+  t.ok(await h.handOff.flush(10_000), 'the worker caught up');
+  const upload = h.records.find((r) => r.path === '/upload');
+  t.ok(upload, 'the upload became a record');
+  t.equal(upload?.status_code, 200, `its response is paired (error ${upload?.error ?? 'none'})`);
+  t.equal(upload?.error, undefined, 'no error');
+  t.equal(upload?.request?.body_size, String(body.length), 'the true size is kept');
+  t.same(h.stats.captureOverflow, {}, 'no capture was cut');
+});
