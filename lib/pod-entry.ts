@@ -30,10 +30,11 @@ export const SIDECAR_NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-siz
  * runs against three, the same code): 110 MiB per full-capture sidecar under load instead of
  * 114–115, with no difference in its threads' CPU beyond the runs' spread. The price is page
  * faults: each such block is fresh memory, about 13 µs a page to touch on this project's VM. At
- * the bench's fixed rate the capture worker takes 210–400 minor faults a second (3–5 ms of CPU;
+ * the bench's fixed rate the capture worker took 210–400 minor faults a second (3–5 ms of CPU;
  * the bench reports them by thread) and the forwarding thread, whose hand-off chunks stay under
  * the threshold, 1–3; without this setting `bench/capture-hand-off.ts` showed about six times
- * fewer worker faults and 4–8 MiB more RSS.
+ * fewer worker faults and 4–8 MiB more RSS. The shipper's batches are now written into reused
+ * buffers (`lib/grpc-client/buffer-pool.ts`), so the largest of those blocks are touched once.
  */
 export const SIDECAR_RUNTIME_ENV: Readonly<Record<string, string>> = Object.freeze({
   NODE_OPTIONS: SIDECAR_NODE_OPTIONS,

@@ -288,8 +288,15 @@ export function encodeSidecarInfo(info: SidecarInfoMessage): Uint8Array {
  * `encodeCallRecord`), framed and concatenated into one allocation. `sidecar: null` leaves the
  * field out, as protobufjs does for a null sub-message. `headroom` bytes are left free in front
  * of the message (for a transport's own frame header, so it need not copy the batch again).
+ * `alloc` gives the output's memory (a Buffer of exactly the size asked for): a pool's, to reuse it.
  */
-export function encodeRecordBatch(seq: number, sidecar: Uint8Array | null, records: readonly Uint8Array[], headroom = 0): Buffer {
+export function encodeRecordBatch(
+  seq: number,
+  sidecar: Uint8Array | null,
+  records: readonly Uint8Array[],
+  headroom = 0,
+  alloc: (size: number) => Buffer = Buffer.allocUnsafe,
+): Buffer {
   // The seq field through the scratch writer, so a JS number is split into halves as protobufjs does.
   scratch.reset();
   scratch.uint64Field(B_SEQ, seq);
@@ -297,7 +304,7 @@ export function encodeRecordBatch(seq: number, sidecar: Uint8Array | null, recor
   if (sidecar !== null) size += 1 + varintSize(sidecar.length) + sidecar.length;
   for (let i = 0; i < records.length; i++) size += 1 + varintSize(records[i].length) + records[i].length;
 
-  const out = Buffer.allocUnsafe(headroom + size);
+  const out = alloc(headroom + size);
   let p = headroom + scratch.buf.copy(out, headroom, 0, scratch.pos);
   const frame = (t: number, piece: Uint8Array): void => {
     out[p++] = t;

@@ -94,7 +94,13 @@ export function startCall<Request, Response>(
     write(message) {
       if (finished || !stream || stream.destroyed || stream.writableEnded) return false;
       const withHeadroom = method.requestSerializeWithHeadroom;
-      return stream.write(withHeadroom ? writeFrameHeader(withHeadroom(message)) : frameMessage(method.requestSerialize(message)));
+      if (withHeadroom === undefined) return stream.write(frameMessage(method.requestSerialize(message)));
+      const framed = writeFrameHeader(withHeadroom(message));
+      const release = method.releaseSerialized;
+      if (release === undefined) return stream.write(framed);
+      return stream.write(framed, (err) => {
+        if (err === undefined || err === null) release(framed);
+      });
     },
     end() {
       if (!finished && stream && !stream.destroyed && !stream.writableEnded) stream.end();

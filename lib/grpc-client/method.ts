@@ -14,6 +14,12 @@ export interface GrpcMethod<Request, Response> {
    * give the same message bytes as `requestSerialize`.
    */
   requestSerializeWithHeadroom?: (message: Request) => Buffer;
+  /**
+   * Optional, with `requestSerializeWithHeadroom`: called with the buffer it returned once the
+   * stream has written it, so its memory can be reused (`buffer-pool.ts`). Not called for a
+   * write that failed.
+   */
+  releaseSerialized?: (buffer: Buffer) => void;
   /** May throw on malformed bytes: the call then ends INTERNAL. */
   responseDeserialize: (bytes: Buffer) => Response;
 }

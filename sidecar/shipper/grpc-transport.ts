@@ -11,6 +11,7 @@ import { clientMethod } from '../../record/client-method.ts';
 import { decodeShipAck } from '../../record/record-reader.ts';
 import { encodeRecordBatch, encodeSidecarInfo } from '../../record/record-writer.ts';
 import { startCall } from '../../lib/grpc-client/call.ts';
+import { BufferPool } from '../../lib/grpc-client/buffer-pool.ts';
 import { FRAME_HEADER_BYTES } from '../../lib/grpc-client/framing.ts';
 import { connectGrpc, type GrpcConnection, type GrpcTlsOptions } from '../../lib/grpc-client/connection.ts';
 import { GRPC_STATUS, statusName } from '../../lib/grpc-client/status.ts';
@@ -36,6 +37,8 @@ export interface GrpcTransportOptions {
   connectTimeoutMs: number;
   /** HTTP/2 pings while connected (default every 30 s, 10 s to answer), so a dead collector is noticed without traffic. */
   keepalive?: { intervalMs: number; timeoutMs: number };
+  /** Where serialized batches are written (default: a pool of its own; tests pass one to watch it). */
+  batchBuffers?: BufferPool;
 }
 
 export type CredentialsProvider = () => ShipCredentials | undefined | Promise<ShipCredentials | undefined>;
@@ -58,6 +61,19 @@ export const COLLECTOR_SERVICE = {
   }),
 };
 
+/**
+ * `COLLECTOR_SERVICE.Ship` with its batches serialized into `pool`'s buffers, each reused once
+ * its write is done: a batch is hundreds of KiB several times a second, fresh pages each time
+ * otherwise (`lib/grpc-client/buffer-pool.ts`).
+ */
+function pooledShip(pool: BufferPool): typeof COLLECTOR_SERVICE.Ship {
+  return {
+    ...COLLECTOR_SERVICE.Ship,
+    requestSerializeWithHeadroom: (batch: EncodedBatch) => encodeRecordBatch(batch.seq, batch.sidecar, batch.records, FRAME_HEADER_BYTES, (size) => pool.acquire(size)),
+    releaseSerialized: (buffer: Buffer) => pool.release(buffer),
+  };
+}
+
 const DEFAULT_KEEPALIVE = { intervalMs: 30_000, timeoutMs: 10_000 };
 /** Acks are small; this only bounds what a confused peer can make us buffer. */
 const MAX_RECEIVE_BYTES = 4 * 1024 * 1024;
@@ -66,6 +82,7 @@ export function createGrpcTransport(options: GrpcTransportOptions): ShipTranspor
   const fixed = typeof options.credentials === 'function' ? undefined : options.credentials;
   const provide = typeof options.credentials === 'function' ? options.credentials : undefined;
   const connections = new Set<GrpcConnection>();
+  const ship = pooledShip(options.batchBuffers ?? new BufferPool());
   let closed = false;
 
   function release(connection: GrpcConnection): void {
@@ -89,7 +106,7 @@ export function createGrpcTransport(options: GrpcTransportOptions): ShipTranspor
         throw new Error('transport closed');
       }
       let finished = false;
-      const call = startCall(connection, COLLECTOR_SERVICE.Ship, { maxReceiveMessageBytes: MAX_RECEIVE_BYTES }, {
+      const call = startCall(connection, ship, { maxReceiveMessageBytes: MAX_RECEIVE_BYTES }, {
         onMessage(ack: ShipAckMessage) {
           if (!finished) handlers.onAck(ack);
         },
