@@ -10,13 +10,14 @@
  *     up by name: the sidecar knows where it runs, and its own address may be loopback.
  *  3. Otherwise the IP, historically: the pod that had the IP when the call started.
  * Then the service: the ClusterIP (a dst addressed to a service VIP) or the EndpointSlice that
- * lists the ip:port, else the first service the pod belongs to; and the node, also for node
- * addresses (kubelet probes, hostNetwork pods).
+ * lists the ip:port, else the first service the pod belongs to; for a VIP, the workload too when
+ * every pod behind the service belongs to one (no pod: which replica answered is not known from
+ * the caller's side); and the node, also for node addresses (kubelet probes, hostNetwork pods).
  *
  * Fields already present are kept (except a namespace the identity contradicts). Unknown
  * addresses stay unnamed. Never throws: an inventory failure leaves the end as it came.
  */
-import type { InventoryLookup, PodInfo } from '../lib/kube/inventory/inventory.ts';
+import type { InventoryLookup, PodInfo, ServiceInfo } from '../lib/kube/inventory/inventory.ts';
 import type { CallRecord, Endpoint } from '../record/record.ts';
 
 /** Pod labels copied onto an end by default: the ones that say what the workload is. */
@@ -67,6 +68,21 @@ function findPod(endpoint: Endpoint, inventory: InventoryLookup, at: bigint): Po
   return inventory.lookupIp(endpoint.ip, at);
 }
 
+/**
+ * A call addressed to a service VIP: which pod answered is not known from this side, but when
+ * every pod behind the service belongs to one workload, that workload did — so a filter or a
+ * view by workload sees the caller's record too, not only the callee's. Not when the workload is
+ * ambiguous, or the authenticated identity says another service account answered.
+ */
+function nameVipWorkload(out: Endpoint, service: ServiceInfo, identity: SpiffeId | undefined, inventory: InventoryLookup, at: bigint): void {
+  if (out.workload !== undefined) return;
+  const sole = inventory.serviceWorkload(service.namespace, service.name, at);
+  if (sole === undefined) return;
+  if (identity !== undefined && sole.serviceAccount !== undefined && sole.serviceAccount !== identity.serviceAccount) return;
+  out.workload = sole.workload;
+  out.workload_kind ??= sole.workloadKind;
+}
+
 export function enrichEndpoint(endpoint: Endpoint, inventory: InventoryLookup, at: bigint, options: EnrichOptions = {}): Endpoint {
   const out: Endpoint = { ...endpoint };
   const labels: Record<string, string> = { ...(endpoint.labels ?? {}) };
@@ -104,6 +120,7 @@ export function enrichEndpoint(endpoint: Endpoint, inventory: InventoryLookup, a
           labels[IDENTITY_MISMATCH_LABEL] = 'namespace';
         }
         out.namespace ??= match.service.namespace;
+        if (!pod && match.via === 'cluster-ip' && labels[IDENTITY_MISMATCH_LABEL] === undefined) nameVipWorkload(out, match.service, identity, inventory, at);
       } else if (pod) {
         const [first] = inventory.servicesForPod(pod);
         if (first !== undefined) out.service = first;

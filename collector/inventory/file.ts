@@ -132,6 +132,7 @@ export function createFileInventory(options: FileInventoryOptions): FileInventor
     lookupService: index.lookupService.bind(index),
     lookupNode: index.lookupNode.bind(index),
     servicesForPod: index.servicesForPod.bind(index),
+    serviceWorkload: index.serviceWorkload.bind(index),
     workloadPods: index.workloadPods.bind(index),
     namespaceLabels: index.namespaceLabels.bind(index),
   };

@@ -57,7 +57,11 @@ void t.test('outbound to a service VIP: the caller fully named, the callee by it
     service: 'frontend',
     labels: { app: 'frontend', version: 'v1' },
   });
-  t.same(out.dst, { ip: '10.96.0.20', port: 8080, service: 'payment', namespace: 'shop' }, 'a VIP is no pod');
+  t.same(
+    out.dst,
+    { ip: '10.96.0.20', port: 8080, service: 'payment', namespace: 'shop', workload: 'payment', workload_kind: 'Deployment' },
+    'a VIP is no pod; the one workload behind the service answered',
+  );
   t.equal(out.method, 'POST', 'the rest of the record is kept');
   t.not(out, input, 'a new record');
 });
@@ -184,7 +188,15 @@ void t.test('an mTLS identity wins over the IP lookup', async (t) => {
   t.equal(vip.namespace, 'billing', 'the namespace that answered');
   t.equal(vip.labels?.[IDENTITY_MISMATCH_LABEL], 'namespace');
   const vipOk = enrichRecord(record('outbound', { ip: '10.244.1.5', port: 5, pod: FRONTEND_POD, namespace: 'shop' }, { ip: '10.96.0.20', port: 8080, identity: 'spiffe://cluster.local/ns/shop/sa/payment' }), index).dst;
-  t.same(vipOk, { ip: '10.96.0.20', port: 8080, identity: 'spiffe://cluster.local/ns/shop/sa/payment', namespace: 'shop', service: 'payment' });
+  t.same(vipOk, {
+    ip: '10.96.0.20',
+    port: 8080,
+    identity: 'spiffe://cluster.local/ns/shop/sa/payment',
+    namespace: 'shop',
+    service: 'payment',
+    workload: 'payment',
+    workload_kind: 'Deployment',
+  });
 });
 
 void t.test('label choice is configurable', async (t) => {
@@ -204,6 +216,9 @@ void t.test('never throws', async (t) => {
       throw new Error('boom');
     },
     lookupNode() {
+      throw new Error('boom');
+    },
+    serviceWorkload() {
       throw new Error('boom');
     },
     servicesForPod() {
@@ -231,4 +246,37 @@ void t.test('SPIFFE ids', async (t) => {
   t.equal(parseSpiffeId('spiffe://cluster.local/ns/shop/sa/a/extra'), undefined);
   t.equal(parseSpiffeId('https://cluster.local/ns/shop/sa/a'), undefined);
   t.equal(parseSpiffeId(undefined), undefined);
+});
+
+void t.test('a VIP is named by its workload only when one workload is behind the service', async (t) => {
+  const index = seededIndex();
+  const toPayment = (identity?: string): Endpoint =>
+    enrichRecord(record('outbound', { ip: '10.244.1.5', port: 5, pod: FRONTEND_POD, namespace: 'shop' }, { ip: '10.96.0.20', port: 8080, ...(identity ? { identity } : {}) }), index).dst;
+  t.match(toPayment(), { service: 'payment', workload: 'payment', workload_kind: 'Deployment' });
+  t.equal(toPayment().pod, undefined, 'which replica answered is not known from the caller\'s side');
+  const other = toPayment('spiffe://cluster.local/ns/shop/sa/other');
+  t.equal(other.workload, undefined, 'not when the certificate says another service account answered');
+  t.equal(other.service, 'payment');
+
+  // A canary of another workload joins the service: which one answered is no longer known.
+  const slice = fixtureItem('endpointslices', 'payment-h7f9d');
+  slice.endpoints.push({ addresses: ['10.244.2.31'], conditions: { ready: true }, targetRef: { kind: 'Pod', namespace: 'shop', name: 'checkout-6f7b9c8d4-p9q8r' } });
+  index.apply('endpointslices', slice, LISTED_AT + SECOND);
+  const mixed = toPayment();
+  t.equal(mixed.workload, undefined, 'two workloads behind the service: none named');
+  t.equal(mixed.service, 'payment', 'the service still is');
+
+  // Back to one workload.
+  slice.endpoints.pop();
+  index.apply('endpointslices', slice, LISTED_AT + 2n * SECOND);
+  t.equal(toPayment().workload, 'payment', 'named again once the slice changes back');
+});
+
+void t.test('serviceWorkload: pods of one workload, else nothing', async (t) => {
+  const index = seededIndex();
+  t.same(index.serviceWorkload('shop', 'payment', LISTED_AT), { workload: 'payment', workloadKind: 'Deployment', serviceAccount: 'payment' });
+  t.same(index.serviceWorkload('shop', 'redis', LISTED_AT), { workload: 'redis', workloadKind: 'StatefulSet', serviceAccount: 'default' });
+  t.equal(index.serviceWorkload('default', 'kubernetes', LISTED_AT), undefined, 'endpoints that are no pod');
+  t.equal(index.serviceWorkload('shop', 'nothing-here', LISTED_AT), undefined, 'an unknown service');
+  t.equal(index.serviceWorkload('default', 'payment', LISTED_AT), undefined, 'a service of that name in another namespace');
 });

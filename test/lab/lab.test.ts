@@ -362,7 +362,8 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
   t.equal(pair.inn.status_code, 200);
   // Both ends named from the inventory.
   t.match(pair.out.src, { pod: 'client', namespace: 'hello', workload: 'client', workload_kind: 'Pod', node: 'lab' }, 'outbound: the caller is named');
-  t.match(pair.out.dst, { service: 'greeter', namespace: 'hello' }, 'outbound: the VIP is the greeter service');
+  t.match(pair.out.dst, { service: 'greeter', namespace: 'hello', workload: 'greeter', workload_kind: 'Deployment' }, 'outbound: the VIP is the greeter service, its one workload named');
+  t.equal(pair.out.dst.pod, undefined, 'outbound: which greeter replica answered is the inbound record\'s to say');
   t.match(pair.inn.src, { pod: 'client', namespace: 'hello', workload: 'client' }, 'inbound: the caller is named');
   t.match(pair.inn.dst, { namespace: 'hello', workload: 'greeter', workload_kind: 'Deployment', service: 'greeter', node: 'lab' }, 'inbound: the callee is named');
   t.ok(greeterPods.includes(pair.inn.dst.pod ?? ''), 'inbound: the callee pod is a greeter replica');

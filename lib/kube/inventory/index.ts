@@ -18,6 +18,7 @@ import type {
   PodInfo,
   ServiceInfo,
   ServiceMatch,
+  ServiceWorkload,
   EndpointSliceInfo,
   LiveInventoryObjects,
 } from './inventory.ts';
@@ -119,6 +120,8 @@ export class InventoryIndex implements InventoryLookup {
   #changes = 0;
   /** Bumped when services or EndpointSlices change (cached service memberships go stale). */
   #servicesGen = 0;
+  /** `serviceWorkload` answers by `ns/service`, each valid until the inventory changes (`#changes`). */
+  readonly #serviceWorkloads = new Map<string, { changes: number; answer: ServiceWorkload | undefined }>();
 
   constructor(options: InventoryIndexOptions = {}) {
     this.#retentionNs = BigInt(options.historyRetentionMs ?? DEFAULT_HISTORY_RETENTION_MS) * NS_PER_MS;
@@ -409,6 +412,46 @@ export class InventoryIndex implements InventoryLookup {
   /** The live pods of a workload. Linear in the pods: for API answers, not per record. */
   workloadPods(namespace: string, workload: string): PodInfo[] {
     return this.liveObjects().pods.filter((p) => p.namespace === namespace && p.workload === workload);
+  }
+
+  /**
+   * The one workload behind a service, from the pods its EndpointSlices list (as of `at`, the
+   * first time it is asked after a change). Cached until the inventory changes, so a busy
+   * collector scans the slices once per service and change, not once per record.
+   */
+  serviceWorkload(namespace: string, service: string, at: bigint): ServiceWorkload | undefined {
+    const key = `${namespace}/${service}`;
+    const cached = this.#serviceWorkloads.get(key);
+    if (cached !== undefined && cached.changes === this.#changes) return cached.answer;
+    const answer = this.#soleWorkload(namespace, service, at);
+    // Bounded: services come and go; a full cache starts over.
+    if (this.#serviceWorkloads.size >= 10_000) this.#serviceWorkloads.clear();
+    this.#serviceWorkloads.set(key, { changes: this.#changes, answer });
+    return answer;
+  }
+
+  #soleWorkload(namespace: string, service: string, at: bigint): ServiceWorkload | undefined {
+    let workload: string | undefined;
+    let workloadKind: string | undefined;
+    let serviceAccount: string | undefined;
+    let oneAccount = true;
+    for (const slice of this.#slices.values()) {
+      if (slice.namespace !== namespace || slice.service !== service) continue;
+      for (const ip of slice.addresses) {
+        const pod = this.lookupIp(ip, at);
+        if (pod === undefined || pod.namespace !== namespace) continue;
+        if (workload === undefined) {
+          workload = pod.workload;
+          workloadKind = pod.workloadKind;
+          serviceAccount = pod.serviceAccount;
+        } else if (pod.workload !== workload || pod.workloadKind !== workloadKind) {
+          return undefined;
+        }
+        if (pod.serviceAccount !== serviceAccount) oneAccount = false;
+      }
+    }
+    if (workload === undefined || workloadKind === undefined) return undefined;
+    return oneAccount && serviceAccount !== undefined ? { workload, workloadKind, serviceAccount } : { workload, workloadKind };
   }
 
   servicesForPod(pod: PodInfo): string[] {

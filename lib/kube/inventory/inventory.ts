@@ -61,6 +61,14 @@ export interface ServiceMatch {
   readonly port?: ServicePortInfo;
 }
 
+/** The workload behind a service (`InventoryLookup.serviceWorkload`). */
+export interface ServiceWorkload {
+  readonly workload: string;
+  readonly workloadKind: string;
+  /** Set when every pod behind the service runs as this service account. */
+  readonly serviceAccount?: string;
+}
+
 export interface NodeInfo {
   readonly name: string;
   readonly addresses: readonly string[];
@@ -101,6 +109,12 @@ export interface InventoryLookup {
   namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined;
   /** The live pods of a workload (optional: inventories that cannot list answer nothing). */
   workloadPods?(namespace: string, workload: string): PodInfo[];
+  /**
+   * The one workload a service sends to: every pod its EndpointSlices list belongs to it (and,
+   * when they all run as one service account, that account). Undefined when the slices list no
+   * known pod, or pods of several workloads (a canary beside the stable Deployment).
+   */
+  serviceWorkload(namespace: string, service: string, at: bigint): ServiceWorkload | undefined;
   stats(): InventoryStats;
 }
 

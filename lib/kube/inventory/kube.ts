@@ -31,7 +31,7 @@ import { silentLogger, type Logger } from '../../log.ts';
 import { resolveKubeInventoryOptions, type KubeInventoryConfig, type KubeInventoryOptions } from './config.ts';
 import { COL_ERR_INVENTORY_KUBECONFIG, COL_ERR_INVENTORY_LIST_TIMEOUT } from './errors.ts';
 import { InventoryIndex } from './index.ts';
-import type { Inventory, InventoryResource, InventoryStats, NodeInfo, PodInfo, ResourceState, ServiceMatch } from './inventory.ts';
+import type { Inventory, InventoryResource, InventoryStats, NodeInfo, PodInfo, ResourceState, ServiceMatch, ServiceWorkload } from './inventory.ts';
 import { trimObject, type KubeObject } from './kube-objects.ts';
 import { createInventoryMetrics, type InventoryMetrics } from './metrics.ts';
 
@@ -353,6 +353,10 @@ class KubeInventoryImpl implements KubeInventory {
 
   workloadPods(namespace: string, workload: string): PodInfo[] {
     return this.index.workloadPods(namespace, workload);
+  }
+
+  serviceWorkload(namespace: string, service: string, at: bigint): ServiceWorkload | undefined {
+    return this.index.serviceWorkload(namespace, service, at);
   }
 
   servicesForPod(pod: PodInfo): string[] {
