@@ -3,7 +3,7 @@
  * bench/collector-store.ts`, not part of `npm run bench`): the ingest phase's records (1 KiB
  * JSON bodies both ways, `collector-ingest.ts`) are added to a fresh store in a temporary file
  * in groups, as the group commit does, and the process's CPU per record is reported — the store's
- * share of ingest (row inserts, commit, full-text index, the record's JSON text) without gRPC,
+ * share of ingest (row inserts, commit, full-text index, the record's protobuf) without gRPC,
  * decoding, enrichment or the rest of the machine in the figure.
  *
  * Record ids and trace ids are scattered by default, as a cluster's random ids are (a bijection
