@@ -7,8 +7,10 @@
  *
  * The load is recorded batches: one batch of realistic records (1 KiB JSON bodies both ways,
  * headers, both ends) encoded once with the shipper's encoder; each send copies it and writes
- * fresh record and trace ids into the copy (scattered, as a cluster's random ids are), so every
- * record is new to the store and its index entries land all over. Several streams (as several
+ * fresh record and trace ids into the copy, so every record is new to the store: record ids as
+ * a sidecar writes them for a connection of its own (its start second, then random digits:
+ * `benchIdPrefix`), trace ids scattered as a cluster's random ones are, so the trace index's
+ * entries land all over. Several streams (as several
  * sidecars) keep a few batches in flight each; the collector's own backpressure paces them.
  * CPU is the child's utime+stime from /proc/PID/stat over the measured window (after a
  * warm-up), so records/s/core does not depend on how busy the rest of the machine is.
@@ -40,6 +42,18 @@ const CLK_TCK = 100;
 const WARMUP_MS = 1500;
 /** Characters of each record id rewritten per send (hex). */
 const ID_COUNTER_CHARS = 12;
+/**
+ * Record ids start as the sidecar's connection ids do (`sidecar/proxy/connection-id.ts`): the
+ * connection's Unix second (8 hex digits), then 16 random-looking ones; each record is its own
+ * connection here (a request per connection, a DNS query), the worst case for the id index.
+ */
+const ID_PREFIX_CHARS = 24;
+/** The bench's notional clock for the ids' time part: records per second, about the ingest rate. */
+const RECORDS_PER_ID_SECOND = 8000;
+const ID_EPOCH_SECONDS = 1_800_000_000;
+/** The connection-id part of record n's id, as a sidecar would have written it for a connection of its own. */
+export const benchIdPrefix = (n: number): string =>
+  `${(ID_EPOCH_SECONDS + Math.floor(n / RECORDS_PER_ID_SECOND)).toString(16).padStart(8, '0')}${scattered(n).padStart(ID_PREFIX_CHARS - 8, '0')}`;
 /** Hex characters at the end of each record's trace id rewritten per send. */
 const TRACE_COUNTER_CHARS = 16;
 /**
@@ -123,8 +137,8 @@ export function benchRecord(i: number): CallRecord {
   const dst: Endpoint = outbound ? { ...payment } : { ...payment, pod: 'payment-5c4b-xyz12', namespace: 'shop' };
   const body = jsonBody(i, 1024);
   return {
-    // Rewritten per send: the last ID_COUNTER_CHARS characters.
-    id: `bench-${String(i).padStart(5, '0')}-${'0'.repeat(ID_COUNTER_CHARS)}`,
+    // Rewritten per send: the first ID_PREFIX_CHARS characters (`benchIdPrefix`).
+    id: `${'0'.repeat(ID_PREFIX_CHARS)}-${outbound ? 'o' : 'i'}${String(i).padStart(5, '0')}`,
     protocol: 'http',
     observer: outbound ? 'outbound' : 'inbound',
     connection_id: `conn-${i >> 4}`,
@@ -190,7 +204,7 @@ function recordBatch(records: number): RecordedBatch {
   const idOffsets = list.map((r) => {
     const at = bytes.indexOf(Buffer.from(r.id));
     if (at < 0) throw new Error(`record id ${r.id} not found in the encoded batch`);
-    return at + r.id.length - ID_COUNTER_CHARS;
+    return at;
   });
   const traceOffsets = list.map((r) => {
     const needle = Buffer.from(r.trace_id!);
@@ -368,8 +382,8 @@ function startLoad(address: string, batch: RecordedBatch, streams: number, inFli
   const nextBatch = (): Buffer => {
     const bytes = Buffer.from(batch.bytes);
     for (let r = 0; r < batch.idOffsets.length; r++) {
-      const n = scattered(counter++);
-      bytes.write(n, batch.idOffsets[r], ID_COUNTER_CHARS, 'latin1');
+      const n = scattered(counter);
+      bytes.write(benchIdPrefix(counter++), batch.idOffsets[r], ID_PREFIX_CHARS, 'latin1');
       for (const offset of batch.traceOffsets[r]) bytes.write(n.padStart(TRACE_COUNTER_CHARS, '0'), offset, TRACE_COUNTER_CHARS, 'latin1');
     }
     return bytes;

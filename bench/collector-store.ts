@@ -6,10 +6,11 @@
  * share of ingest (row inserts, commit, full-text index, the record's protobuf) without gRPC,
  * decoding, enrichment or the rest of the machine in the figure.
  *
- * Record ids and trace ids are scattered by default, as a cluster's random ids are (a bijection
- * of the record's number, as the ingest phase makes them, so no crypto call per record lands in
- * the measured CPU): each commit then touches index pages all over the file, which is what the
- * page cache size is for.
+ * By default record ids are as the ingest phase makes them — a sidecar's connection id (its start
+ * second, then random digits) for a connection of its own, the worst case for the id index —
+ * and trace ids are scattered as a cluster's random ones are (a bijection of the record's number,
+ * so no crypto call per record lands in the measured CPU): each commit then touches trace index
+ * pages all over the file, which is what the page cache size is for.
  * Environment: STORE_BENCH_RECORDS (default 100 000), STORE_BENCH_GROUP (records per commit,
  * 1024), STORE_BENCH_IDS (`random`, or `sequential` for ids that only append to the indexes),
  * STORE_BENCH_FULL_TEXT (`off` to drop the full-text index).
@@ -20,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSqliteStore } from '../collector/store/sqlite-store.ts';
 import type { CallRecord } from '../record/record.ts';
-import { benchRecord, scattered } from './collector-ingest.ts';
+import { benchIdPrefix, benchRecord, scattered } from './collector-ingest.ts';
 import { ioCounters } from './proc-stats.ts';
 import { positive } from './settings.ts';
 
@@ -42,9 +43,10 @@ const templates = Array.from({ length: 256 }, (_, i) => benchRecord(i));
 function record(n: number, ids: 'random' | 'sequential'): CallRecord {
   const r = { ...templates[n % templates.length] };
   if (ids === 'random') {
-    // Scattered like random ids, without a crypto call per record in the measured CPU.
+    // As a sidecar writes them for a connection of its own, and trace ids scattered like random
+    // ones, without a crypto call per record in the measured CPU.
     const k = scattered(n);
-    r.id = `${k}-${n % 16}`;
+    r.id = `${benchIdPrefix(n)}-o${n % 16}`;
     r.trace_id = `${'0'.repeat(20)}${k}`;
   } else {
     r.id = `bench-${n.toString(36).padStart(10, '0')}`;

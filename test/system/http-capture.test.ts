@@ -28,7 +28,7 @@ function checkPair(t: Tap, calls: CallRecordJson[], expected: { method: string; 
     t.equal(bodyText(record.request), expected.requestBody, `${record.observer} request body`);
     t.equal(bodyText(record.response), expected.responseBody, `${record.observer} response body`);
     t.equal(record.tls.mesh, false);
-    t.match(record.id, /^[0-9a-f]{16}-[oi]0$/);
+    t.match(record.id, /^[0-9a-f]{24}-[oi]0$/);
   }
   t.match(outbound[0], {
     src: { ip: lab.client.ip, pod: 'client', namespace: 'systest', node: 'lab-node-1' },

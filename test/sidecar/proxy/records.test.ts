@@ -106,15 +106,25 @@ void t.test('a masking failure drops the record instead of shipping it unmasked'
   t.same(failures, ['mask']);
 });
 
-void t.test('connection ids: 16 hex digits, unique, pooled randomness', async (t) => {
+void t.test('connection ids: the second they were taken, then 16 random hex digits; unique, pooled randomness', async (t) => {
   let calls = 0;
-  const next = createConnectionIdSource((n) => {
-    calls++;
-    return Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + calls) & 0xff));
-  });
+  let now = 1_764_000_000_999;
+  const next = createConnectionIdSource(
+    (n) => {
+      calls++;
+      return Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + calls) & 0xff));
+    },
+    () => now,
+  );
   const ids = Array.from({ length: 600 }, next);
-  t.ok(ids.every((id) => /^[0-9a-f]{16}$/.test(id)));
+  t.ok(ids.every((id) => /^[0-9a-f]{24}$/.test(id)), 'hex, 24 digits');
+  t.ok(ids.every((id) => id.startsWith((1_764_000_000).toString(16))), 'the Unix second first');
+  t.equal(ids[0].slice(8), '0108' + '0f16' + '1d24' + '2b32', 'then the pool\'s bytes');
   t.equal(calls, 3, 'one random draw per 256 ids');
+  now += 1000;
+  const later = next();
+  t.ok(ids.every((id) => id < later), 'an id of a later second sorts after every earlier one');
   const real = createConnectionIdSource();
   t.equal(new Set(Array.from({ length: 10_000 }, real)).size, 10_000);
+  t.match(real(), new RegExp(`^${Math.floor(Date.now() / 1000).toString(16).slice(0, 6)}`), 'the real clock');
 });
