@@ -34,13 +34,14 @@ import * as grpc from '@grpc/grpc-js';
 import { MockOtlpServer } from '@elastic/mockotlpserver';
 import { loadCollectorProto, recordBatchEncoder, recordToProto, type ShipAckMessage } from '../record/codec.ts';
 import type { CallRecord, Endpoint } from '../record/record.ts';
+import { connectionIdAt } from '../sidecar/proxy/connection-id.ts';
 import { ioCounters } from './proc-stats.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const MESHTAP = join(REPO, 'bin/meshtap.ts');
 const CLK_TCK = 100;
 const WARMUP_MS = 1500;
-/** Characters of each record id rewritten per send (hex). */
+/** Hex digits of a send's number for a record (`scattered`). */
 const ID_COUNTER_CHARS = 12;
 /**
  * Record ids start as the sidecar's connection ids do (`sidecar/proxy/connection-id.ts`): the
@@ -52,8 +53,7 @@ const ID_PREFIX_CHARS = 24;
 const RECORDS_PER_ID_SECOND = 8000;
 const ID_EPOCH_SECONDS = 1_800_000_000;
 /** The connection-id part of record n's id, as a sidecar would have written it for a connection of its own. */
-export const benchIdPrefix = (n: number): string =>
-  `${(ID_EPOCH_SECONDS + Math.floor(n / RECORDS_PER_ID_SECOND)).toString(16).padStart(8, '0')}${scattered(n).padStart(ID_PREFIX_CHARS - 8, '0')}`;
+export const benchIdPrefix = (n: number): string => connectionIdAt(ID_EPOCH_SECONDS + Math.floor(n / RECORDS_PER_ID_SECOND), scattered(n).padStart(16, '0'));
 /** Hex characters at the end of each record's trace id rewritten per send. */
 const TRACE_COUNTER_CHARS = 16;
 /**

@@ -53,11 +53,11 @@ export const MAX_HELD_RECORDS = 100_000;
 export const MAX_HELD_BYTES = 256 * 1024 * 1024;
 
 /**
- * What a stored record keeps alive while held, roughly: its bodies twice (the bytes, and the
- * record's JSON text, which holds them again; measured when the store built that text, which
- * it no longer does, so this now errs high unless the Loki line's text was built already) and
- * about 4 KiB of everything else (headers, endpoints, the rest of the text). Measured in a heap
- * snapshot: 8.5 KiB per record of two 1 KiB bodies; this estimates 8 KiB.
+ * What a stored record keeps alive while held, roughly: its bodies twice and about 4 KiB of
+ * everything else (headers, endpoints). Measured in a heap snapshot when the store also kept the
+ * record's JSON text (which holds the bodies again): 8.5 KiB per record of two 1 KiB bodies, this
+ * estimates 8 KiB. The text is now built only for the Loki line, after the hold, so the estimate
+ * errs high.
  */
 export function heldBytes(record: CallRecord): number {
   return 4096 + 2 * ((record.request?.body.byteLength ?? 0) + (record.response?.body.byteLength ?? 0));

@@ -14,8 +14,6 @@ export interface ClientMethodSpec<Request, Response> {
   serialize: (message: Request) => Uint8Array;
   /** Optional: `serialize` with the gRPC frame's headroom in front (see `GrpcMethod`). */
   serializeWithHeadroom?: (message: Request) => Buffer;
-  /** Optional: called with a `serializeWithHeadroom` buffer once it was written (see `GrpcMethod`). */
-  releaseSerialized?: (buffer: Buffer) => void;
   deserialize: (bytes: Buffer) => Response;
 }
 
@@ -28,6 +26,5 @@ export function clientMethod<Request, Response>(spec: ClientMethodSpec<Request, 
     responseDeserialize: spec.deserialize,
   };
   if (spec.serializeWithHeadroom) method.requestSerializeWithHeadroom = spec.serializeWithHeadroom;
-  if (spec.releaseSerialized) method.releaseSerialized = spec.releaseSerialized;
   return method;
 }

@@ -5,8 +5,7 @@
  */
 import { Buffer } from 'node:buffer';
 import type { CallRecord } from '../../record/record.ts';
-import { recordToJson } from '../../record/record-json.ts';
-import { recordJsonText } from '../record-json-text.ts';
+import { recordJsonString, recordToJson } from '../../record/record-json.ts';
 
 /** Loki's default `max_line_size` is 256KB, which Loki reads as 256 000 bytes. */
 export const DEFAULT_MAX_LINE_BYTES = 256_000;
@@ -115,8 +114,7 @@ function skeleton(json: Record<string, unknown>): Record<string, unknown> {
  * skeleton of the record is kept.
  */
 export function buildLokiLine(record: CallRecord, maxLineBytes: number = DEFAULT_MAX_LINE_BYTES): LokiLine {
-  // The store serialised the record already; the line is the same text.
-  const full = recordJsonText(record);
+  const full = recordJsonString(record);
   const fullBytes = Buffer.byteLength(full);
   if (fullBytes <= maxLineBytes) return { line: full, bytes: fullBytes, truncated: false };
 

@@ -158,8 +158,8 @@ export const TRACE_INDEX_MIGRATION = `DROP INDEX IF EXISTS calls_trace; ${TRACE_
  * before keep their JSON (read as such; these columns stay NULL on them), so no row is
  * rewritten.
  */
-export const STORED_RECORD_MIGRATION = ['attempt INTEGER', 'first_attempt_id TEXT', 'retry_after_honoured INTEGER', 'summary TEXT']
-  .map((column) => `ALTER TABLE calls ADD COLUMN ${column};`)
+export const STORED_RECORD_MIGRATION = RECORD_COLUMNS.filter((c) => ['attempt', 'first_attempt_id', 'retry_after_honoured', 'summary'].includes(c.name))
+  .map((c) => `ALTER TABLE calls ADD COLUMN ${c.name} ${c.sql};`)
   .join(' ');
 
 export const CALLS_SCHEMA = `

@@ -20,6 +20,11 @@ import { randomBytes } from 'node:crypto';
 
 const IDS_PER_POOL = 256;
 
+/** The id of a connection taken at `unixSeconds`, with its 16 random hex digits. */
+export function connectionIdAt(unixSeconds: number, randomHex: string): string {
+  return (Math.floor(unixSeconds) >>> 0).toString(16).padStart(8, '0') + randomHex;
+}
+
 export function createConnectionIdSource(random: (size: number) => Buffer = randomBytes, nowMs: () => number = Date.now): () => string {
   let pool: Buffer = Buffer.alloc(0);
   let offset = 0;
@@ -28,8 +33,7 @@ export function createConnectionIdSource(random: (size: number) => Buffer = rand
       pool = random(IDS_PER_POOL * 8);
       offset = 0;
     }
-    const seconds = (Math.floor(nowMs() / 1000) >>> 0).toString(16).padStart(8, '0');
-    const id = seconds + pool.toString('hex', offset, offset + 8);
+    const id = connectionIdAt(nowMs() / 1000, pool.toString('hex', offset, offset + 8));
     offset += 8;
     return id;
   };
