@@ -17,7 +17,10 @@
  * copied: the worker is told only its length (`OP_*_SKIP`). Inside a body the parser absorbs
  * the gap and stays in step (the record's body is cut and says so); anywhere else the worker
  * cuts that connection's capture, flushes what it had as `capture_overflow` records and counts
- * the cut by reason (`connection_budget`, `sidecar_budget`). Skipped bytes are counted here.
+ * the cut by reason (`connection_budget`, `sidecar_budget`). On an HTTP/2 connection a chunk
+ * over a budget is split at frame boundaries instead (`h2-framing.ts`): the frame headers and
+ * non-DATA frames are copied if they fit and only DATA payloads are skipped, so the HPACK
+ * state survives the gap. Skipped bytes are counted here.
  * Forwarding never waits for the worker and never slows for it.
  *
  * A worker that dies is replaced; the connections it was capturing are cut (counted), new
@@ -51,6 +54,7 @@ import type { CaptureWorkerData, FromWorker, ToWorker } from './messages.ts';
 import type { LogLevel } from '../../lib/log.ts';
 import type { RemoteShipper } from './remote-shipper.ts';
 import { unpackRecords } from './packed-records.ts';
+import { H2Framing, MUST_COPY } from './h2-framing.ts';
 
 /**
  * The worker's V8 heap: a small young generation (its garbage is short-lived parse state and
@@ -131,6 +135,8 @@ class HeldBytes {
 class WorkerCapture implements ConnectionCapture {
   readonly fromClient = new HeldBytes();
   readonly fromServer = new HeldBytes();
+  /** HTTP/2 frame boundaries while the connection may be HTTP/2 (`h2-framing.ts`). */
+  framing: H2Framing | undefined = new H2Framing();
   cut = false;
   done = false;
   readonly id: number;
@@ -197,6 +203,8 @@ class WorkerCapture implements ConnectionCapture {
 class HandOff implements CaptureHandOff {
   private readonly options: CaptureHandOffOptions;
   private readonly writer = new OpWriter();
+  /** `H2Framing.split`'s output, reused. */
+  private readonly runs: number[] = [];
   private readonly sidecarBytes: number;
   private readonly connectionBytes: number;
   private readonly timeBaseNs: bigint;
@@ -306,17 +314,36 @@ class HandOff implements CaptureHandOff {
     const n = chunk.byteLength;
     const processed = Atomics.load(this.progress, 0);
     if (processed > this.doneSeq) this.done(processed);
-    const held = op === OP_CLIENT_DATA ? capture.fromClient : capture.fromServer;
+    const client = op === OP_CLIENT_DATA;
+    const held = client ? capture.fromClient : capture.fromServer;
     this.release(held);
-    if (held.inFlight + n > this.connectionBytes) {
-      this.skip(capture, op, n, 'connection_budget');
+    const over: SkipReason | undefined =
+      held.inFlight + n > this.connectionBytes ? 'connection_budget' : this.counts.inFlightBytes + n > this.sidecarBytes ? 'sidecar_budget' : undefined;
+    const framing = capture.framing;
+    if (over === undefined) {
+      if (framing !== undefined && !framing.advance(client, chunk)) capture.framing = undefined;
+      this.copy(capture, held, op, chunk);
       return;
     }
-    if (this.counts.inFlightBytes + n > this.sidecarBytes) {
-      this.skip(capture, op, n, 'sidecar_budget');
-      return;
+    if (framing !== undefined) {
+      // HTTP/2: copy what keeps the worker in step (headers, every non-DATA frame) if that
+      // fits, and skip only DATA payloads, which the worker absorbs as cut bodies.
+      const runs = this.runs;
+      const must = framing.split(client, chunk, runs);
+      if (must >= 0 && held.inFlight + must <= this.connectionBytes && this.counts.inFlightBytes + must <= this.sidecarBytes) {
+        this.copyRuns(capture, held, op, chunk, runs, over);
+        return;
+      }
+      // The worker loses the framing at this gap and stops capturing the connection.
+      capture.framing = undefined;
     }
-    this.writer.data(op, capture.id, performance.now(), chunk);
+    this.skip(capture, op, n, over);
+  }
+
+  /** Hands a chunk (or part of one) off: it counts against both budgets until the worker processed its batch. */
+  private copy(capture: WorkerCapture, held: HeldBytes, op: number, bytes: Uint8Array): void {
+    const n = bytes.byteLength;
+    this.writer.data(op, capture.id, performance.now(), bytes);
     this.counts.inFlightBytes += n;
     this.batchBytes += n;
     held.inFlight += n;
@@ -324,6 +351,17 @@ class HandOff implements CaptureHandOff {
     if (p.length > held.head && p[p.length - 2] === this.seq) p[p.length - 1] += n;
     else p.push(this.seq, n);
     this.schedule();
+  }
+
+  /** A chunk as `H2Framing.split` described it: its runs copied or skipped, in order. */
+  private copyRuns(capture: WorkerCapture, held: HeldBytes, op: number, chunk: Buffer, runs: readonly number[], reason: SkipReason): void {
+    let at = 0;
+    for (let r = 0; r < runs.length; r += 2) {
+      const len = runs[r + 1];
+      if (runs[r] === MUST_COPY) this.copy(capture, held, op, chunk.subarray(at, at + len));
+      else this.skip(capture, op, len, reason);
+      at += len;
+    }
   }
 
   signal(capture: WorkerCapture, op: number): void {

@@ -9,7 +9,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { request, Agent, createServer, type Server } from 'node:http';
+import { request, Agent, createServer, Server } from 'node:http';
+import { connect as connectH2, createServer as createH2Server, type ClientHttp2Session, type Http2Server } from 'node:http2';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import t from 'tap';
 import { collectorMessageType } from '../../../record/codec.ts';
@@ -33,7 +34,7 @@ interface Decoded {
   status_code?: number;
   error?: string;
   error_detail?: string;
-  request?: { body: Uint8Array; body_size: string };
+  request?: { body: Uint8Array; body_size: string; truncated?: boolean };
 }
 
 const decode = (bytes: Uint8Array) => recordType.toObject(recordType.decode(bytes), { longs: String }) as Decoded;
@@ -50,14 +51,16 @@ interface Harness {
 /** An echo app (answers each body's hash), the proxy with the worker channel in front of it. */
 async function start(
   t: { teardown(fn: () => unknown): void },
-  options: { sidecarBytes?: number; connectionBytes?: number; shipper?: RemoteShipper } = {},
+  options: { sidecarBytes?: number; connectionBytes?: number; shipper?: RemoteShipper; app?: Server | Http2Server } = {},
 ): Promise<Harness> {
-  const app: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => res.end(sha(Buffer.concat(chunks))));
-  });
-  app.keepAliveTimeout = 60_000;
+  const app =
+    options.app ??
+    createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => res.end(sha(Buffer.concat(chunks))));
+    });
+  if (app instanceof Server) app.keepAliveTimeout = 60_000;
   app.listen(0, '127.0.0.1');
   await once(app, 'listening');
   const appPort = (app.address() as AddressInfo).port;
@@ -92,7 +95,7 @@ async function start(
     await proxy.stopAccepting();
     await proxy.drain(0);
     await handOff.close(2000);
-    app.closeAllConnections();
+    if (app instanceof Server) app.closeAllConnections();
     app.close();
   });
   return { stats, handOff, records, port: addresses.outbound.port, agent };
@@ -374,4 +377,76 @@ void t.test('a stalled worker and an upload past the connection budget: the resp
   t.equal(upload?.error, undefined, 'no error');
   t.equal(upload?.request?.body_size, String(body.length), 'the true size is kept');
   t.same(h.stats.captureOverflow, {}, 'no capture was cut');
+});
+
+/** A POST on an HTTP/2 session: the status and the answer (the hash of the body). */
+function h2post(session: ClientHttp2Session, path: string, body: Buffer): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/octet-stream' });
+    let status = 0;
+    const chunks: Buffer[] = [];
+    req.on('response', (h) => (status = Number(h[':status'])));
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve({ status, text: Buffer.concat(chunks).toString() }));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+void t.test('HTTP/2: a stalled worker skips only DATA payloads, so the connection stays captured after the gap', async (t) => {
+  // Bodies past the budget are skipped, header blocks still copied: HPACK stays in step, every
+  // call of the stalled phase keeps its headers and status (its body cut), and the calls after
+  // it on the same connection are captured whole. Skipping whole chunks lost the HPACK state
+  // and stopped capturing the connection for good.
+  const app = createH2Server();
+  app.on('stream', (stream) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      stream.respond({ ':status': 200, 'content-type': 'text/plain' });
+      stream.end(sha(Buffer.concat(chunks)));
+    });
+  });
+  const h = await start(t, { connectionBytes: 16 * 1024, app });
+  const session = connectH2(`http://127.0.0.1:${h.port}`);
+  t.teardown(() => session.destroy());
+  const first = await h2post(session, '/first', randomBytes(100));
+  t.equal(first.status, 200);
+  await new Promise((r) => setTimeout(r, 150));
+  t.ok(await h.handOff.flush(5000), 'the first call captured');
+
+  const release = h.handOff.stallForTest();
+  let wrong = 0;
+  const stalled = 40;
+  await Promise.all(
+    Array.from({ length: stalled }, async (_, i) => {
+      const body = randomBytes(8 * 1024);
+      const answer = await h2post(session, `/stalled/${i}`, body);
+      if (answer.status !== 200 || answer.text !== sha(body)) wrong++;
+    }),
+  );
+  t.equal(wrong, 0, 'every call answered with the hash of exactly what was sent');
+  const skipped = h.handOff.stats().skippedBytes;
+  t.ok(skipped.connection_budget > 100 * 1024, `DATA payloads past the budget skipped and counted: ${JSON.stringify(skipped)}`);
+  release();
+  await new Promise((r) => setTimeout(r, 200));
+  t.ok(await h.handOff.flush(10_000), 'the worker caught up');
+
+  for (let i = 0; i < 3; i++) t.equal((await h2post(session, `/after/${i}`, Buffer.from(`after ${i}`))).status, 200);
+  await new Promise((r) => setTimeout(r, 200));
+  t.ok(await h.handOff.flush(5000), 'flushed');
+  t.same(h.stats.captureOverflow, {}, 'no capture was cut');
+  const during = h.records.filter((r) => r.path?.startsWith('/stalled/'));
+  t.equal(during.length, stalled, 'every call made while the worker stalled is a record');
+  t.ok(
+    during.every((r) => r.status_code === 200 && r.error === undefined && r.request?.body_size === String(8 * 1024)),
+    'each with its status and the true size of its body',
+  );
+  t.ok(during.some((r) => r.request?.truncated === true), 'skipped bodies are marked cut');
+  const after = h.records.filter((r) => r.path?.startsWith('/after/'));
+  t.equal(after.length, 3, 'the calls after the gap on the same connection are captured');
+  t.ok(
+    after.every((r) => r.status_code === 200 && r.request?.truncated !== true && Buffer.from(r.request?.body ?? []).toString().startsWith('after')),
+    'whole, with their bodies',
+  );
 });
