@@ -120,9 +120,9 @@ export const RECORD_COLUMNS: readonly RecordColumn[] = Object.freeze([
  * a BLOB) on rows stored from schema 4, its JSON text on older rows. On a protobuf row the
  * columns below are the truth for the fields they hold: the collector's own fields (retry
  * attempts) are not in the wire message, and a trace moved by `retrace` changes only the
- * `trace_id` column. A JSON row holds every field itself.
+ * `trace_id` column. A JSON row holds every field itself. `id` names the row in an error.
  */
-export const STORED_RECORD_COLUMNS = 'record, trace_id, attempt, first_attempt_id, retry_after_honoured';
+export const STORED_RECORD_COLUMNS = 'id, record, trace_id, attempt, first_attempt_id, retry_after_honoured';
 
 /** The columns filters are pushed down to, and how their values compare. */
 export const CALLS_COLUMNS: Readonly<Record<string, CallsColumnKind>> = Object.freeze(

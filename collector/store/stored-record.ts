@@ -22,6 +22,7 @@ import { COL_ERR_STORE } from '../errors.ts';
 
 /** The columns `STORED_RECORD_COLUMNS` selects. */
 export interface StoredRecordRow {
+  id: SQLInputValue;
   record: SQLInputValue;
   trace_id: SQLInputValue;
   attempt: SQLInputValue;
@@ -34,8 +35,8 @@ export function storedRecord(record: CallRecord): Uint8Array {
   return encodeCallRecord(record);
 }
 
-function unreadable(detail: string): MeshtapError {
-  return new MeshtapError(COL_ERR_STORE, `a stored record cannot be read: ${detail}`);
+function unreadable(row: StoredRecordRow, detail: string): MeshtapError {
+  return new MeshtapError(COL_ERR_STORE, `a stored record cannot be read (id ${JSON.stringify(row.id)}): ${detail}`);
 }
 
 /** The record a row holds, in whichever form it was stored. */
@@ -45,17 +46,17 @@ export function recordFromRow(row: StoredRecordRow): CallRecord {
     try {
       return recordFromJson(JSON.parse(stored) as CallRecordJson);
     } catch (err) {
-      throw unreadable(`bad JSON: ${(err as Error).message}`);
+      throw unreadable(row, `bad JSON: ${(err as Error).message}`);
     }
   }
-  if (!(stored instanceof Uint8Array)) throw unreadable(`the record column holds ${stored === null ? 'NULL' : typeof stored}`);
+  if (!(stored instanceof Uint8Array)) throw unreadable(row, `the record column holds ${stored === null ? 'NULL' : typeof stored}`);
   let decoded: ReturnType<typeof decodeRecord>;
   try {
     decoded = decodeRecord(decodeCallRecordMessage(stored));
   } catch (err) {
-    throw unreadable(`bad protobuf: ${(err as Error).message}`);
+    throw unreadable(row, `bad protobuf: ${(err as Error).message}`);
   }
-  if (!decoded.ok) throw unreadable(decoded.detail);
+  if (!decoded.ok) throw unreadable(row, decoded.detail);
   const record = decoded.record;
   if (typeof row.trace_id === 'string') record.trace_id = row.trace_id;
   else delete record.trace_id;

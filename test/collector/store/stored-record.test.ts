@@ -131,7 +131,7 @@ void t.test('a schema 3 database: its JSON rows read as before, beside new proto
   ], 'old rows are not rewritten');
 });
 
-void t.test('a row whose record cannot be read is a store error naming the cause', async (t) => {
+void t.test('a row whose record cannot be read is a store error naming the row and the cause', async (t) => {
   const path = join(tempDir(t), 'calls.db');
   const store = createSqliteStore({ path, retentionIntervalMs: 0 });
   t.teardown(() => store.close());
@@ -140,7 +140,7 @@ void t.test('a row whose record cannot be read is a store error naming the cause
   t.teardown(() => db.close());
   db.prepare("UPDATE calls SET record = x'ff01' WHERE id = 'x-min'").run();
   db.prepare("UPDATE calls SET record = '{not json' WHERE id = 'x-dns'").run();
-  await t.rejects(store.get('x-min'), { code: 'COL_ERR_STORE', message: /a stored record cannot be read: bad protobuf/ });
-  await t.rejects(store.get('x-dns'), { code: 'COL_ERR_STORE', message: /a stored record cannot be read: bad JSON/ });
+  await t.rejects(store.get('x-min'), { code: 'COL_ERR_STORE', message: /a stored record cannot be read \(id "x-min"\): bad protobuf/ });
+  await t.rejects(store.get('x-dns'), { code: 'COL_ERR_STORE', message: /a stored record cannot be read \(id "x-dns"\): bad JSON/ });
   t.same((await store.get('x-full'))?.id, 'x-full', 'the other rows still read');
 });
