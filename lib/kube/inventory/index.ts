@@ -104,6 +104,8 @@ export class InventoryIndex implements InventoryLookup {
 
   readonly #slices = new Map<string, SliceEntry>();
   readonly #slicesByIp = new Map<string, Set<string>>();
+  /** Slice keys by `ns/service` (`serviceWorkload` reads a service's slices without scanning all). */
+  readonly #slicesByService = new Map<string, Set<string>>();
 
   /** `ReplicaSet/ns/name` and `Job/ns/name` → their owner references. */
   readonly #owners = new Map<string, readonly OwnerReference[]>();
@@ -292,6 +294,12 @@ export class InventoryIndex implements InventoryLookup {
       if (!keys) this.#slicesByIp.set(ip, (keys = new Set()));
       keys.add(key);
     }
+    if (entry.service !== undefined) {
+      const serviceKey = `${entry.namespace}/${entry.service}`;
+      let keys = this.#slicesByService.get(serviceKey);
+      if (!keys) this.#slicesByService.set(serviceKey, (keys = new Set()));
+      keys.add(key);
+    }
     this.#servicesGen++;
   }
 
@@ -303,6 +311,12 @@ export class InventoryIndex implements InventoryLookup {
       const keys = this.#slicesByIp.get(ip);
       keys?.delete(key);
       if (keys?.size === 0) this.#slicesByIp.delete(ip);
+    }
+    if (entry.service !== undefined) {
+      const serviceKey = `${entry.namespace}/${entry.service}`;
+      const keys = this.#slicesByService.get(serviceKey);
+      keys?.delete(key);
+      if (keys?.size === 0) this.#slicesByService.delete(serviceKey);
     }
     this.#slices.delete(key);
     this.#servicesGen++;
@@ -417,7 +431,7 @@ export class InventoryIndex implements InventoryLookup {
   /**
    * The one workload behind a service, from the pods its EndpointSlices list (as of `at`, the
    * first time it is asked after a change). Cached until the inventory changes, so a busy
-   * collector scans the slices once per service and change, not once per record.
+   * collector reads that service's slices (`#slicesByService`) once per service and change, not once per record.
    */
   serviceWorkload(namespace: string, service: string, at: bigint): ServiceWorkload | undefined {
     const key = `${namespace}/${service}`;
@@ -435,8 +449,9 @@ export class InventoryIndex implements InventoryLookup {
     let workloadKind: string | undefined;
     let serviceAccount: string | undefined;
     let oneAccount = true;
-    for (const slice of this.#slices.values()) {
-      if (slice.namespace !== namespace || slice.service !== service) continue;
+    for (const sliceKey of this.#slicesByService.get(`${namespace}/${service}`) ?? []) {
+      const slice = this.#slices.get(sliceKey);
+      if (slice === undefined) continue;
       for (const ip of slice.addresses) {
         const pod = this.lookupIp(ip, at);
         if (pod === undefined || pod.namespace !== namespace) continue;
