@@ -18,10 +18,7 @@
  * connection whose framing is wrong, after which skips are moot.
  */
 import { CLIENT_PREFACE, FLAG, FRAME, FRAME_HEADER_BYTES } from '../http2/constants.ts';
-
-/** A run of bytes the worker must see (`MUST_COPY`) or may be told only the length of (`MAY_SKIP`). */
-export const MUST_COPY = 0;
-export const MAY_SKIP = 1;
+import { MAY_SKIP, MUST_COPY, type StreamFraming } from './stream-framing.ts';
 
 /** One direction's position in the frame stream. */
 class FrameCursor {
@@ -46,10 +43,13 @@ class FrameCursor {
  * follows a chunk and describes it as runs to copy or skip. Either returns false (`split`: -1)
  * once the connection turns out not to be HTTP/2; it is not followed after that.
  */
-export class H2Framing {
+export class H2Framing implements StreamFraming {
   private readonly client = new FrameCursor(CLIENT_PREFACE.length);
   private readonly server = new FrameCursor(0);
   private off = false;
+  private serverFollowed = false;
+  /** Given up at the client's first byte, before any server byte: the connection may be another protocol that the client opens (`framing.ts`). */
+  offAtFirstClientByte = false;
 
   /** Follows a chunk copied whole. False: not HTTP/2, stop following. */
   advance(fromClient: boolean, chunk: Uint8Array): boolean {
@@ -69,6 +69,7 @@ export class H2Framing {
   private walk(c: FrameCursor, chunk: Uint8Array, runs: number[] | undefined): number {
     if (this.off) return -1;
     const n = chunk.length;
+    if (c === this.server && n > 0) this.serverFollowed = true;
     let must = 0;
     let i = 0;
     while (i < n) {
@@ -80,6 +81,7 @@ export class H2Framing {
         for (let k = 0; k < take; k++) {
           if (chunk[i + k] !== CLIENT_PREFACE[at + k]) {
             this.off = true;
+            this.offAtFirstClientByte = at + k === 0 && !this.serverFollowed;
             return -1;
           }
         }

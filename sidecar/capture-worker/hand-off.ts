@@ -17,10 +17,11 @@
  * copied: the worker is told only its length (`OP_*_SKIP`). Inside a body the parser absorbs
  * the gap and stays in step (the record's body is cut and says so); anywhere else the worker
  * cuts that connection's capture, flushes what it had as `capture_overflow` records and counts
- * the cut by reason (`connection_budget`, `sidecar_budget`). On an HTTP/2 connection a chunk
- * over a budget is split at frame boundaries instead (`h2-framing.ts`): the frame headers and
- * non-DATA frames are copied if they fit and only DATA payloads are skipped, so the HPACK
- * state survives the gap. Skipped bytes are counted here.
+ * the cut by reason (`connection_budget`, `sidecar_budget`). On an HTTP/2 or PostgreSQL
+ * connection a chunk over a budget is split at message boundaries instead (`framing.ts`): what
+ * keeps the worker in step (HTTP/2 frame headers and non-DATA frames, so the HPACK state
+ * survives; PostgreSQL message headers and every message whose content cannot be cut) is
+ * copied if it fits, and only bodies are skipped. Skipped bytes are counted here.
  * Forwarding never waits for the worker and never slows for it.
  *
  * A worker that dies is replaced; the connections it was capturing are cut (counted), new
@@ -54,7 +55,8 @@ import type { CaptureWorkerData, FromWorker, ToWorker } from './messages.ts';
 import type { LogLevel } from '../../lib/log.ts';
 import type { RemoteShipper } from './remote-shipper.ts';
 import { unpackRecords } from './packed-records.ts';
-import { H2Framing, MUST_COPY } from './h2-framing.ts';
+import { firstFraming, framingAfter } from './framing.ts';
+import { MUST_COPY, type StreamFraming } from './stream-framing.ts';
 
 /**
  * The worker's V8 heap: a small young generation (its garbage is short-lived parse state and
@@ -135,8 +137,8 @@ class HeldBytes {
 class WorkerCapture implements ConnectionCapture {
   readonly fromClient = new HeldBytes();
   readonly fromServer = new HeldBytes();
-  /** HTTP/2 frame boundaries while the connection may be HTTP/2 (`h2-framing.ts`). */
-  framing: H2Framing | undefined = new H2Framing();
+  /** The connection's message boundaries while they are followed (`framing.ts`). */
+  framing: StreamFraming | undefined = firstFraming();
   cut = false;
   done = false;
   readonly id: number;
@@ -203,7 +205,7 @@ class WorkerCapture implements ConnectionCapture {
 class HandOff implements CaptureHandOff {
   private readonly options: CaptureHandOffOptions;
   private readonly writer = new OpWriter();
-  /** `H2Framing.split`'s output, reused. */
+  /** `StreamFraming.split`'s output, reused. */
   private readonly runs: number[] = [];
   private readonly sidecarBytes: number;
   private readonly connectionBytes: number;
@@ -321,13 +323,14 @@ class HandOff implements CaptureHandOff {
       held.inFlight + n > this.connectionBytes ? 'connection_budget' : this.counts.inFlightBytes + n > this.sidecarBytes ? 'sidecar_budget' : undefined;
     const framing = capture.framing;
     if (over === undefined) {
-      if (framing !== undefined && !framing.advance(client, chunk)) capture.framing = undefined;
+      if (framing !== undefined && !framing.advance(client, chunk)) capture.framing = framingAfter(framing, client, chunk);
       this.copy(capture, held, op, chunk);
       return;
     }
     if (framing !== undefined) {
-      // HTTP/2: copy what keeps the worker in step (headers, every non-DATA frame) if that
-      // fits, and skip only DATA payloads, which the worker absorbs as cut bodies.
+      // Copy what keeps the worker in step (HTTP/2: frame headers and every non-DATA frame;
+      // PostgreSQL: message headers and every message whose content cannot be cut) if that
+      // fits, and skip only what the worker absorbs as cut bodies.
       const runs = this.runs;
       const must = framing.split(client, chunk, runs);
       if (must >= 0 && held.inFlight + must <= this.connectionBytes && this.counts.inFlightBytes + must <= this.sidecarBytes) {
@@ -353,7 +356,7 @@ class HandOff implements CaptureHandOff {
     this.schedule();
   }
 
-  /** A chunk as `H2Framing.split` described it: its runs copied or skipped, in order. */
+  /** A chunk as `StreamFraming.split` described it: its runs copied or skipped, in order. */
   private copyRuns(capture: WorkerCapture, held: HeldBytes, op: number, chunk: Buffer, runs: readonly number[], reason: SkipReason): void {
     let at = 0;
     for (let r = 0; r < runs.length; r += 2) {

@@ -16,9 +16,13 @@ export function detectPostgres(firstBytes: Uint8Array): 'postgres' | 'need-more'
   }
   const length = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
   const code = ((b[4] << 24) | (b[5] << 16) | (b[6] << 8) | b[7]) >>> 0;
-  if (code === SSL_REQUEST_CODE || code === GSSENC_REQUEST_CODE) return length === 8 ? 'postgres' : undefined;
-  if (code === CANCEL_REQUEST_CODE) return length === 16 ? 'postgres' : undefined;
+  return startupPacketKnown(length, code) ? 'postgres' : undefined;
+}
+
+/** Whether an untyped packet of `length` bytes opening with `code` is one a server accepts first. */
+export function startupPacketKnown(length: number, code: number): boolean {
+  if (code === SSL_REQUEST_CODE || code === GSSENC_REQUEST_CODE) return length === 8;
+  if (code === CANCEL_REQUEST_CODE) return length === 16;
   // StartupMessage 3.x: at least "user\0x\0\0" after the code (the user parameter is required).
-  if (code >>> 16 === PROTOCOL_3_0 >>> 16 && (code & 0xffff) < 0x100) return length >= 8 + 8 && length <= MAX_STARTUP_LENGTH ? 'postgres' : undefined;
-  return undefined;
+  return code >>> 16 === PROTOCOL_3_0 >>> 16 && (code & 0xffff) < 0x100 && length >= 8 + 8 && length <= MAX_STARTUP_LENGTH;
 }

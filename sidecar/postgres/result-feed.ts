@@ -8,7 +8,7 @@
  * (a row whose content was not kept is still counted); COPY data, from the client or the
  * server, is only counted (messages and bytes), never stored.
  */
-import { type Call, type Conn, skippedNote } from './conn.ts';
+import type { Call, Conn } from './conn.ts';
 import { decodeDataRow } from './decode.ts';
 import type { PgMessage } from './messages.ts';
 import { StatementResult } from './result.ts';
@@ -28,7 +28,7 @@ export function currentResult(conn: Conn, call: Call): StatementResult {
 
 export function dataRow(conn: Conn, r: StatementResult, msg: PgMessage): void {
   const cut = msg.body.length < msg.size;
-  if (msg.skipped > 0) r.notes.push(skippedNote(msg, 'response.body'));
+  if (msg.skipped > 0) r.noteSkipped('response.body', 'row', msg.skipped);
   if (msg.body.length === 0 && msg.size > 0) {
     r.addRow(undefined, true);
     return;
@@ -68,5 +68,5 @@ export function onClientCopy(conn: Conn, msg: PgMessage): void {
     r.copy.messages++;
     r.copy.bytes += msg.size;
   }
-  if (msg.skipped > 0) r.notes.push(skippedNote(msg, 'copy data'));
+  if (msg.skipped > 0) r.noteSkipped('request.body', 'CopyData message', msg.skipped);
 }

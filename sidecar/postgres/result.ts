@@ -80,6 +80,10 @@ export class StatementResult {
   suspended = false;
   error: PgError | undefined;
   notes: string[] = [];
+  /** DataRows and CopyData messages with bytes not captured, summed into one note (`noteSkipped`). */
+  private skippedMessages = 0;
+  private skippedBytes = 0;
+  private skippedNote = -1;
   copy: { direction: 'in' | 'out' | 'both'; messages: number; bytes: number } | undefined;
   private readonly limits: ResultLimits;
 
@@ -139,6 +143,21 @@ export class StatementResult {
     }
     this.rowBytes += size;
     this.rows.push(obj);
+  }
+
+  /**
+   * A DataRow or CopyData message of which `bytes` passed unseen (capture fell behind
+   * forwarding): one note for the result sums them, however many rows a gap took.
+   */
+  noteSkipped(where: 'request.body' | 'response.body', what: 'row' | 'CopyData message', bytes: number): void {
+    this.skippedMessages++;
+    this.skippedBytes += bytes;
+    const n = this.skippedMessages;
+    const note = `${where}: ${this.skippedBytes} bytes not captured in ${n} ${what}${n === 1 ? '' : 's'} (capture fell behind forwarding)`;
+    if (this.skippedNote < 0) {
+      this.skippedNote = this.notes.length;
+      this.notes.push(note);
+    } else this.notes[this.skippedNote] = note;
   }
 
   /** The true row count: the command tag's when it has one, else the DataRows seen. */

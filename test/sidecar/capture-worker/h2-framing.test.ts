@@ -9,7 +9,8 @@ import t from 'tap';
 import { FLAG, FRAME } from '../../../sidecar/http2/constants.ts';
 import { createHttp2Session } from '../../../sidecar/http2/session.ts';
 import type { CaptureEvent, Exchange } from '../../../sidecar/capture/session.ts';
-import { H2Framing, MAY_SKIP, MUST_COPY } from '../../../sidecar/capture-worker/h2-framing.ts';
+import { H2Framing } from '../../../sidecar/capture-worker/h2-framing.ts';
+import { MAY_SKIP, MUST_COPY } from '../../../sidecar/capture-worker/stream-framing.ts';
 import { data, headers, ping, PREFACE, settings, settingsAck, TestHpackEncoder, windowUpdate } from '../http2/h2-wire.ts';
 import { rng } from '../http1/harness.ts';
 

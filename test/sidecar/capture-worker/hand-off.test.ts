@@ -13,6 +13,7 @@ import { request, Agent, createServer, Server } from 'node:http';
 import { connect as connectH2, createServer as createH2Server, type ClientHttp2Session, type Http2Server } from 'node:http2';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import t from 'tap';
+import pg from 'pg';
 import { collectorMessageType } from '../../../record/codec.ts';
 import { createEpochClock } from '../../../sidecar/clock.ts';
 import { createCaptureHandOff, type CaptureHandOff } from '../../../sidecar/capture-worker/hand-off.ts';
@@ -23,6 +24,7 @@ import { createShipperMetricsRecorder, type ShipperDeltas } from '../../../sidec
 import type { SidecarShipperSettings } from '../../../sidecar/shipper/sidecar-shipper.ts';
 import { fullRecord } from '../../proto/record-fixtures.ts';
 import { startTestCollector, waitFor } from '../../collector/helpers.ts';
+import { PG_PASSWORD, startPostgres } from '../../helpers/postgres-server.ts';
 
 const recordType = collectorMessageType('meshtap.v1.CallRecord');
 
@@ -34,7 +36,9 @@ interface Decoded {
   status_code?: number;
   error?: string;
   error_detail?: string;
-  request?: { body: Uint8Array; body_size: string; truncated?: boolean };
+  request?: { headers?: Record<string, string>; body: Uint8Array; body_size: string; truncated?: boolean };
+  response?: { headers?: Record<string, string>; truncated?: boolean };
+  notes?: string[];
 }
 
 const decode = (bytes: Uint8Array) => recordType.toObject(recordType.decode(bytes), { longs: String }) as Decoded;
@@ -51,7 +55,7 @@ interface Harness {
 /** An echo app (answers each body's hash), the proxy with the worker channel in front of it. */
 async function start(
   t: { teardown(fn: () => unknown): void },
-  options: { sidecarBytes?: number; connectionBytes?: number; shipper?: RemoteShipper; app?: Server | Http2Server } = {},
+  options: { sidecarBytes?: number; connectionBytes?: number; shipper?: RemoteShipper; app?: Server | Http2Server; appPort?: number } = {},
 ): Promise<Harness> {
   const app =
     options.app ??
@@ -63,7 +67,8 @@ async function start(
   if (app instanceof Server) app.keepAliveTimeout = 60_000;
   app.listen(0, '127.0.0.1');
   await once(app, 'listening');
-  const appPort = (app.address() as AddressInfo).port;
+  // Another app already listening (a database) takes the echo app's place.
+  const appPort = options.appPort ?? (app.address() as AddressInfo).port;
   const stats = createSidecarStats();
   const records: Decoded[] = [];
   const clock = createEpochClock();
@@ -448,5 +453,64 @@ void t.test('HTTP/2: a stalled worker skips only DATA payloads, so the connectio
   t.ok(
     after.every((r) => r.status_code === 200 && r.request?.truncated !== true && Buffer.from(r.request?.body ?? []).toString().startsWith('after')),
     'whole, with their bodies',
+  );
+});
+
+void t.test('PostgreSQL: a stalled worker skips only rows, so a pooled connection stays captured after the gap', async (t) => {
+  // A pool keeps its connections for hours. Skipping whole chunks lost the message framing at
+  // the first gap outside a row and stopped capturing the connection for good; with message
+  // boundaries followed, only DataRow contents are skipped and the connection stays in step.
+  const pgPort = await startPostgres(t);
+  const h = await start(t, { connectionBytes: 16 * 1024, appPort: pgPort });
+  const client = new pg.Client({ host: '127.0.0.1', port: h.port, user: 'postgres', password: PG_PASSWORD, database: 'postgres', ssl: false });
+  await client.connect();
+  t.teardown(() => client.end());
+  t.same((await client.query('SELECT 1 AS first')).rows, [{ first: 1 }]);
+  await new Promise((r) => setTimeout(r, 150));
+  t.ok(await h.handOff.flush(5000), 'the first call captured');
+
+  const release = h.handOff.stallForTest();
+  const stalled = 40;
+  let wrong = 0;
+  for (let i = 0; i < stalled; i++) {
+    // About 8 KiB of rows per query: the must-see bytes of the 40 (message headers, the
+    // descriptions, the completions) fit in what the budget has left after the first.
+    const pad = String(i % 10).repeat(800);
+    const result = await client.query({ name: 'rows', text: 'SELECT g AS id, repeat($1, 800) AS pad FROM generate_series(1, 10) AS g', values: [String(i % 10)] });
+    if (result.rows.length !== 10 || result.rows.some((r: { id: number; pad: string }, k: number) => r.id !== k + 1 || r.pad !== pad)) wrong++;
+  }
+  t.equal(wrong, 0, 'every query answered with exactly its rows');
+  const skipped = h.handOff.stats().skippedBytes;
+  t.ok(skipped.connection_budget > 100 * 1024, `rows past the budget skipped and counted: ${JSON.stringify(skipped)}`);
+  release();
+  await new Promise((r) => setTimeout(r, 200));
+  t.ok(await h.handOff.flush(10_000), 'the worker caught up');
+
+  for (let i = 0; i < 3; i++) t.same((await client.query('SELECT $1::int AS after', [i])).rows, [{ after: i }]);
+  await new Promise((r) => setTimeout(r, 200));
+  t.ok(await h.handOff.flush(5000), 'flushed');
+  t.same(h.stats.captureOverflow, {}, 'no capture was cut');
+  const query = (r: Decoded): string => {
+    try {
+      return String(JSON.parse(Buffer.from(r.request?.body ?? []).toString()).query ?? '');
+    } catch {
+      return ''; // the startup call's body is not JSON
+    }
+  };
+  const during = h.records.filter((r) => r.protocol === 'postgres' && query(r).includes('generate_series'));
+  t.equal(during.length, stalled, 'every query made while the worker stalled is a record');
+  t.ok(
+    during.every((r) => r.error === undefined && r.response?.headers?.rows === '10' && r.request?.headers?.statement === 'rows'),
+    'each with its statement and its true row count',
+  );
+  t.ok(
+    during.some((r) => r.notes?.some((n) => /bytes not captured in \d+ rows? \(capture fell behind forwarding\)/.test(n))),
+    'skipped rows are noted',
+  );
+  const after = h.records.filter((r) => query(r).startsWith('SELECT $1::int AS after'));
+  t.equal(after.length, 3, 'the calls after the gap on the same connection are captured');
+  t.ok(
+    after.every((r) => r.error === undefined && r.response?.headers?.rows === '1' && !(r.notes ?? []).some((n) => n.includes('not captured'))),
+    'whole',
   );
 });

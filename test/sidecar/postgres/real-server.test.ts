@@ -4,41 +4,13 @@
  * the relay; the recorded chunks are then fed to the session, in the order the relay saw them.
  */
 import t from 'tap';
-import { freePort, startRecordingRelay, type RelayChunk } from '../../helpers/recording-relay.ts';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { startRecordingRelay, type RelayChunk } from '../../helpers/recording-relay.ts';
+import { PG_PASSWORD, runPsql, startPostgres } from '../../helpers/postgres-server.ts';
 import pg from 'pg';
 import type { Exchange } from '../../../sidecar/capture/session.ts';
 import { createPostgresSession } from '../../../sidecar/postgres/session.ts';
 import { plain } from '../http1/harness.ts';
 import { json } from './harness.ts';
-
-const BIN = '/usr/lib/postgresql/15/bin';
-const PASSWORD = 'Sup3r-s3cret-pw!';
-
-function uidOf(user: string): { uid: number; gid: number } {
-  const uid = Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout.trim());
-  const gid = Number(spawnSync('id', ['-g', user], { encoding: 'utf8' }).stdout.trim());
-  return { uid, gid };
-}
-
-const asPostgres = (cmd: string, args: string[]): [string, string[]] => [
-  'setpriv',
-  ['--reuid=postgres', '--regid=postgres', '--clear-groups', cmd, ...args],
-];
-
-async function waitReady(port: number, server: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`postgres exited with ${server.exitCode}`);
-    const ok = spawnSync(join(BIN, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)]).status === 0;
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('postgres did not become ready');
-}
 
 function replay(chunks: RelayChunk[], maxBodyBytes = 64 * 1024): { exchanges: Exchange[]; events: unknown[] } {
   const exchanges: Exchange[] = [];
@@ -55,45 +27,13 @@ function replay(chunks: RelayChunk[], maxBodyBytes = 64 * 1024): { exchanges: Ex
 }
 
 void t.test('real PostgreSQL 15 through a recording relay', async (t) => {
-  t.ok(existsSync(join(BIN, 'postgres')), 'PostgreSQL 15 is installed');
-  const base = mkdtempSync(join(tmpdir(), 'meshtap-pg-'));
-  t.teardown(() => rmSync(base, { recursive: true, force: true }));
-  const { uid, gid } = uidOf('postgres');
-  chownSync(base, uid, gid);
-  const data = join(base, 'data');
-  const sock = join(base, 'sock');
-  mkdirSync(sock);
-  chownSync(sock, uid, gid);
-  const pwfile = join(base, 'pw');
-  writeFileSync(pwfile, `${PASSWORD}\n`);
-  chownSync(pwfile, uid, gid);
-
-  const [initCmd, initArgs] = asPostgres(join(BIN, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--no-sync', '--locale=C']);
-  const init = spawnSync(initCmd, initArgs, { encoding: 'utf8' });
-  t.equal(init.status, 0, `initdb: ${init.stderr}`);
-
-  const port = await freePort();
-  const [pgCmd, pgArgs] = asPostgres(join(BIN, 'postgres'), ['-D', data, '-p', String(port), '-k', sock, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off']);
-  const server = spawn(pgCmd, pgArgs, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let serverLog = '';
-  server.stderr?.on('data', (d: Buffer) => (serverLog += d.toString()));
-  t.teardown(async () => {
-    if (server.exitCode === null && server.signalCode === null) {
-      const exited = new Promise((r) => server.once('exit', r));
-      server.kill('SIGINT');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
-    }
-  });
-  await waitReady(port, server).catch((err: unknown) => {
-    throw new Error(`${String(err)}\n${serverLog}`);
-  });
+  const port = await startPostgres(t);
 
   const relay = await startRecordingRelay(port);
   t.teardown(relay.close);
 
   // ---- the pg client: extended protocol with parameters, a simple multi-statement query, an error ----
-  const client = new pg.Client({ host: '127.0.0.1', port: relay.port, user: 'postgres', password: PASSWORD, database: 'postgres', ssl: false, application_name: 'meshtap-test' });
+  const client = new pg.Client({ host: '127.0.0.1', port: relay.port, user: 'postgres', password: PG_PASSWORD, database: 'postgres', ssl: false, application_name: 'meshtap-test' });
   await client.connect();
   await client.query('CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, blob bytea)');
   await client.query({ name: 'add_item', text: 'INSERT INTO items (name, blob) VALUES ($1, $2) RETURNING id', values: ['first', Buffer.from([0xde, 0xad])] });
@@ -107,21 +47,7 @@ void t.test('real PostgreSQL 15 through a recording relay', async (t) => {
 
   // ---- psql: SSLRequest refused (no TLS configured), then a simple query ----
   // Asynchronously: the relay runs on this process's event loop.
-  const psql = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const p = spawn('psql', ['-h', '127.0.0.1', '-p', String(relay.port), '-U', 'postgres', '-d', 'postgres', '-X', '-A', '-t', '-c', 'SELECT 42 AS answer'], {
-      env: { ...process.env, PGPASSWORD: PASSWORD, PGSSLMODE: 'prefer', PGGSSENCMODE: 'disable', PGCONNECT_TIMEOUT: '10' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
-    p.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+  const psql = await runPsql(relay.port, ['-c', 'SELECT 42 AS answer']);
   t.equal(psql.status, 0, `psql: ${psql.stderr}`);
   t.equal(psql.stdout.trim(), '42');
 
@@ -132,7 +58,7 @@ void t.test('real PostgreSQL 15 through a recording relay', async (t) => {
   // ---- replay: pg client ----
   const a = replay(relay.connections[0]);
   t.same(a.events, [], 'no parse errors');
-  t.notOk(JSON.stringify(plain(a.exchanges)).includes(PASSWORD), 'the password appears nowhere');
+  t.notOk(JSON.stringify(plain(a.exchanges)).includes(PG_PASSWORD), 'the password appears nowhere');
   const [startup, ...calls] = a.exchanges;
   t.match(startup, { protocol: 'postgres', method: 'STARTUP', path: 'postgres', error: undefined, redacted: ['request.body'], sensitive: ['password'] });
   t.match(startup.request?.headers, { user: 'postgres', database: 'postgres', application_name: 'meshtap-test' });
@@ -182,7 +108,7 @@ void t.test('real PostgreSQL 15 through a recording relay', async (t) => {
   // ---- replay: psql ----
   const b = replay(relay.connections[1]);
   t.same(b.events, []);
-  t.notOk(JSON.stringify(plain(b.exchanges)).includes(PASSWORD));
+  t.notOk(JSON.stringify(plain(b.exchanges)).includes(PG_PASSWORD));
   t.match(b.exchanges[0], { method: 'STARTUP', notes: ['SSLRequest refused (N): plaintext'], response: { headers: { auth: 'sasl SCRAM-SHA-256' } } });
   t.match(b.exchanges[1], { method: 'SELECT', response: { headers: { tag: 'SELECT 1', rows: '1' } } });
   t.same(json(b.exchanges[1].response?.body).rows, [{ answer: '42' }]);
