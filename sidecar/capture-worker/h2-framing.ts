@@ -18,7 +18,7 @@
  * connection whose framing is wrong, after which skips are moot.
  */
 import { CLIENT_PREFACE, FLAG, FRAME, FRAME_HEADER_BYTES } from '../http2/constants.ts';
-import { MAY_SKIP, MUST_COPY, type StreamFraming } from './stream-framing.ts';
+import { ChunkFraming, MAY_SKIP, MUST_COPY, addRun } from './stream-framing.ts';
 
 /** One direction's position in the frame stream. */
 class FrameCursor {
@@ -43,33 +43,13 @@ class FrameCursor {
  * follows a chunk and describes it as runs to copy or skip. Either returns false (`split`: -1)
  * once the connection turns out not to be HTTP/2; it is not followed after that.
  */
-export class H2Framing implements StreamFraming {
+export class H2Framing extends ChunkFraming {
   private readonly client = new FrameCursor(CLIENT_PREFACE.length);
   private readonly server = new FrameCursor(0);
-  private off = false;
-  private serverFollowed = false;
-  /** Given up at the client's first byte, before any server byte: the connection may be another protocol that the client opens (`framing.ts`). */
-  offAtFirstClientByte = false;
 
-  /** Follows a chunk copied whole. False: not HTTP/2, stop following. */
-  advance(fromClient: boolean, chunk: Uint8Array): boolean {
-    return this.walk(fromClient ? this.client : this.server, chunk, undefined) >= 0;
-  }
-
-  /**
-   * Follows a chunk and fills `runs` with flat pairs [MUST_COPY | MAY_SKIP, bytes] covering it in
-   * order (consecutive runs of a kind merged). Returns the bytes to copy, or -1 if the connection
-   * is not HTTP/2 (`runs` is then meaningless).
-   */
-  split(fromClient: boolean, chunk: Uint8Array, runs: number[]): number {
-    runs.length = 0;
-    return this.walk(fromClient ? this.client : this.server, chunk, runs);
-  }
-
-  private walk(c: FrameCursor, chunk: Uint8Array, runs: number[] | undefined): number {
-    if (this.off) return -1;
+  protected walk(fromClient: boolean, chunk: Uint8Array, runs: number[] | undefined): number {
+    const c = fromClient ? this.client : this.server;
     const n = chunk.length;
-    if (c === this.server && n > 0) this.serverFollowed = true;
     let must = 0;
     let i = 0;
     while (i < n) {
@@ -79,11 +59,7 @@ export class H2Framing implements StreamFraming {
         take = Math.min(c.preface, n - i);
         const at = CLIENT_PREFACE.length - c.preface;
         for (let k = 0; k < take; k++) {
-          if (chunk[i + k] !== CLIENT_PREFACE[at + k]) {
-            this.off = true;
-            this.offAtFirstClientByte = at + k === 0 && !this.serverFollowed;
-            return -1;
-          }
+          if (chunk[i + k] !== CLIENT_PREFACE[at + k]) return this.stop();
         }
         c.preface -= take;
       } else if (c.payloadLeft === 0) {
@@ -112,11 +88,7 @@ export class H2Framing implements StreamFraming {
       }
       i += take;
       if (kind === MUST_COPY) must += take;
-      if (runs !== undefined) {
-        const last = runs.length - 2;
-        if (last >= 0 && runs[last] === kind) runs[last + 1] += take;
-        else runs.push(kind, take);
-      }
+      if (runs !== undefined) addRun(runs, kind, take);
     }
     return must;
   }

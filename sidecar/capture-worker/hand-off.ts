@@ -17,11 +17,11 @@
  * copied: the worker is told only its length (`OP_*_SKIP`). Inside a body the parser absorbs
  * the gap and stays in step (the record's body is cut and says so); anywhere else the worker
  * cuts that connection's capture, flushes what it had as `capture_overflow` records and counts
- * the cut by reason (`connection_budget`, `sidecar_budget`). On an HTTP/2 or PostgreSQL
+ * the cut by reason (`connection_budget`, `sidecar_budget`). On an HTTP/2, PostgreSQL or MySQL
  * connection a chunk over a budget is split at message boundaries instead (`framing.ts`): what
  * keeps the worker in step (HTTP/2 frame headers and non-DATA frames, so the HPACK state
- * survives; PostgreSQL message headers and every message whose content cannot be cut) is
- * copied if it fits, and only bodies are skipped. Skipped bytes are counted here.
+ * survives; database message headers and every message whose content cannot be cut) is copied
+ * if it fits, and only bodies and rows are skipped. Skipped bytes are counted here.
  * Forwarding never waits for the worker and never slows for it.
  *
  * A worker that dies is replaced; the connections it was capturing are cut (counted), new
@@ -55,7 +55,7 @@ import type { CaptureWorkerData, FromWorker, ToWorker } from './messages.ts';
 import type { LogLevel } from '../../lib/log.ts';
 import type { RemoteShipper } from './remote-shipper.ts';
 import { unpackRecords } from './packed-records.ts';
-import { firstFraming, framingAfter } from './framing.ts';
+import { openingFraming } from './framing.ts';
 import { MUST_COPY, type StreamFraming } from './stream-framing.ts';
 
 /**
@@ -138,7 +138,9 @@ class WorkerCapture implements ConnectionCapture {
   readonly fromClient = new HeldBytes();
   readonly fromServer = new HeldBytes();
   /** The connection's message boundaries while they are followed (`framing.ts`). */
-  framing: StreamFraming | undefined = firstFraming();
+  framing: StreamFraming | undefined;
+  /** The first chunk has chosen `framing`. */
+  framed = false;
   cut = false;
   done = false;
   readonly id: number;
@@ -321,15 +323,19 @@ class HandOff implements CaptureHandOff {
     this.release(held);
     const over: SkipReason | undefined =
       held.inFlight + n > this.connectionBytes ? 'connection_budget' : this.counts.inFlightBytes + n > this.sidecarBytes ? 'sidecar_budget' : undefined;
+    if (!capture.framed) {
+      capture.framed = true;
+      capture.framing = openingFraming(client, chunk);
+    }
     const framing = capture.framing;
     if (over === undefined) {
-      if (framing !== undefined && !framing.advance(client, chunk)) capture.framing = framingAfter(framing, client, chunk);
+      if (framing !== undefined && !framing.advance(client, chunk)) capture.framing = undefined;
       this.copy(capture, held, op, chunk);
       return;
     }
     if (framing !== undefined) {
       // Copy what keeps the worker in step (HTTP/2: frame headers and every non-DATA frame;
-      // PostgreSQL: message headers and every message whose content cannot be cut) if that
+      // PostgreSQL, MySQL: packet headers and every packet whose content cannot be cut) if that
       // fits, and skip only what the worker absorbs as cut bodies.
       const runs = this.runs;
       const must = framing.split(client, chunk, runs);

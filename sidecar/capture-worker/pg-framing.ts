@@ -20,7 +20,7 @@
  */
 import { startupPacketKnown } from '../postgres/detect.ts';
 import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE } from '../postgres/messages.ts';
-import { MAY_SKIP, MUST_COPY, type StreamFraming } from './stream-framing.ts';
+import { ChunkFraming, MAY_SKIP, MUST_COPY, addRun } from './stream-framing.ts';
 
 /** Of a Query, Parse, Bind or FunctionCall, the content bytes always copied: names and the statement's start. */
 export const STATEMENT_PREFIX_BYTES = 256;
@@ -73,36 +73,11 @@ function keepOf(fromClient: boolean, type: number, content: number): number {
  * (`split`: -1) once the connection turns out not to be plaintext PostgreSQL; it is not followed
  * after that.
  */
-export class PgFraming implements StreamFraming {
+export class PgFraming extends ChunkFraming {
   private readonly client = new MessageCursor(false);
   private readonly server = new MessageCursor(true);
-  private off = false;
 
-  /** A framing that has followed `chunk`, the client's first, if the connection opens like a PostgreSQL client. */
-  static follow(chunk: Uint8Array): PgFraming | undefined {
-    // A startup packet is at most 10000 bytes long: its length's high byte is zero. HTTP/1 and
-    // TLS clients are turned away here, before anything is allocated.
-    if (chunk.length === 0 || chunk[0] !== 0) return undefined;
-    const framing = new PgFraming();
-    return framing.advance(true, chunk) ? framing : undefined;
-  }
-
-  advance(fromClient: boolean, chunk: Uint8Array): boolean {
-    return this.walk(fromClient, chunk, undefined) >= 0;
-  }
-
-  split(fromClient: boolean, chunk: Uint8Array, runs: number[]): number {
-    runs.length = 0;
-    return this.walk(fromClient, chunk, runs);
-  }
-
-  private stop(): number {
-    this.off = true;
-    return -1;
-  }
-
-  private walk(fromClient: boolean, chunk: Uint8Array, runs: number[] | undefined): number {
-    if (this.off) return -1;
+  protected walk(fromClient: boolean, chunk: Uint8Array, runs: number[] | undefined): number {
     const c = fromClient ? this.client : this.server;
     const n = chunk.length;
     let must = 0;
@@ -155,11 +130,7 @@ export class PgFraming implements StreamFraming {
       }
       i += take;
       if (kind === MUST_COPY) must += take;
-      if (runs !== undefined) {
-        const last = runs.length - 2;
-        if (last >= 0 && runs[last] === kind) runs[last + 1] += take;
-        else runs.push(kind, take);
-      }
+      if (runs !== undefined) addRun(runs, kind, take);
     }
     return must;
   }

@@ -262,7 +262,7 @@ function feedResults(call: Call, p: MysqlPacket, conn: ConnState, limits: Result
         endResult(r, now);
         return afterResult(call, call.kind === 'fetch' ? 0 : st.status, now);
       }
-      if (p.skipped > 0) r.notes.push(`row ${r.rowsSeen + 1}: ${p.skipped} bytes not captured (capture fell behind forwarding)`);
+      if (p.skipped > 0) r.noteSkippedRow(p.skipped);
       if (p.body.length === 0 && p.size > 0) return r.addRow(undefined);
       const binary = call.kind === 'execute' || call.kind === 'fetch';
       const row = binary

@@ -8,6 +8,7 @@ import type { HttpMessage } from '../../record/record.ts';
 import { utf8Prefix } from './packets.ts';
 import type { OkReply, ServerError } from './replies.ts';
 import type { Column, DecodedRow, Value } from './values.ts';
+import { SkippedNote } from '../capture/skipped-note.ts';
 
 export interface ResultLimits {
   maxRows: number;
@@ -35,6 +36,8 @@ export class StatementResult {
   /** A plain reply that is neither OK nor ERR (COM_STATISTICS). */
   text: string | undefined;
   notes: string[] = [];
+  /** Rows with bytes not captured, summed into one note. */
+  private skippedRows: SkippedNote | undefined;
   done = false;
   private readonly limits: ResultLimits;
 
@@ -91,6 +94,12 @@ export class StatementResult {
     }
     this.rowBytes += size;
     this.rows.push(obj);
+  }
+
+  /** A row of which `bytes` passed unseen (capture fell behind forwarding). */
+  noteSkippedRow(bytes: number): void {
+    this.skippedRows ??= new SkippedNote('response.body', 'row');
+    this.skippedRows.add(this.notes, bytes);
   }
 
   get isResultSet(): boolean {

@@ -5,6 +5,7 @@
  */
 import type { HttpMessage } from '../../record/record.ts';
 import { type Column, type DataRowContent, type PgValue, formatAt, hexValue, utf8Prefix } from './decode.ts';
+import { SkippedNote } from '../capture/skipped-note.ts';
 
 export interface PgError {
   fields: Record<string, string>;
@@ -81,9 +82,7 @@ export class StatementResult {
   error: PgError | undefined;
   notes: string[] = [];
   /** DataRows and CopyData messages with bytes not captured, summed into one note (`noteSkipped`). */
-  private skippedMessages = 0;
-  private skippedBytes = 0;
-  private skippedNote = -1;
+  private skipped: SkippedNote | undefined;
   copy: { direction: 'in' | 'out' | 'both'; messages: number; bytes: number } | undefined;
   private readonly limits: ResultLimits;
 
@@ -150,14 +149,8 @@ export class StatementResult {
    * forwarding): one note for the result sums them, however many rows a gap took.
    */
   noteSkipped(where: 'request.body' | 'response.body', what: 'row' | 'CopyData message', bytes: number): void {
-    this.skippedMessages++;
-    this.skippedBytes += bytes;
-    const n = this.skippedMessages;
-    const note = `${where}: ${this.skippedBytes} bytes not captured in ${n} ${what}${n === 1 ? '' : 's'} (capture fell behind forwarding)`;
-    if (this.skippedNote < 0) {
-      this.skippedNote = this.notes.length;
-      this.notes.push(note);
-    } else this.notes[this.skippedNote] = note;
+    this.skipped ??= new SkippedNote(where, what);
+    this.skipped.add(this.notes, bytes);
   }
 
   /** The true row count: the command tag's when it has one, else the DataRows seen. */

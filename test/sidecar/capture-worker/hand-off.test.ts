@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { request, Agent, createServer, Server } from 'node:http';
 import { connect as connectH2, createServer as createH2Server, type ClientHttp2Session, type Http2Server } from 'node:http2';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import pg from 'pg';
 import { collectorMessageType } from '../../../record/codec.ts';
 import { createEpochClock } from '../../../sidecar/clock.ts';
@@ -25,6 +25,8 @@ import type { SidecarShipperSettings } from '../../../sidecar/shipper/sidecar-sh
 import { fullRecord } from '../../proto/record-fixtures.ts';
 import { startTestCollector, waitFor } from '../../collector/helpers.ts';
 import { PG_PASSWORD, startPostgres } from '../../helpers/postgres-server.ts';
+import { MYSQL_PASSWORD, startMariadb } from '../../helpers/mariadb-server.ts';
+import mysql from 'mysql2/promise';
 
 const recordType = collectorMessageType('meshtap.v1.CallRecord');
 
@@ -456,61 +458,119 @@ void t.test('HTTP/2: a stalled worker skips only DATA payloads, so the connectio
   );
 });
 
-void t.test('PostgreSQL: a stalled worker skips only rows, so a pooled connection stays captured after the gap', async (t) => {
-  // A pool keeps its connections for hours. Skipping whole chunks lost the message framing at
-  // the first gap outside a row and stopped capturing the connection for good; with message
-  // boundaries followed, only DataRow contents are skipped and the connection stays in step.
-  const pgPort = await startPostgres(t);
-  const h = await start(t, { connectionBytes: 16 * 1024, appPort: pgPort });
-  const client = new pg.Client({ host: '127.0.0.1', port: h.port, user: 'postgres', password: PG_PASSWORD, database: 'postgres', ssl: false });
-  await client.connect();
-  t.teardown(() => client.end());
-  t.same((await client.query('SELECT 1 AS first')).rows, [{ first: 1 }]);
+/** The statement a database record's request holds ('' when its body is not a statement). */
+const query = (r: Decoded): string => {
+  try {
+    return String(JSON.parse(Buffer.from(r.request?.body ?? []).toString()).query ?? '');
+  } catch {
+    return ''; // a login's body is not JSON
+  }
+};
+
+/** A database client's calls for `checkDatabaseGap`. */
+interface DatabaseCalls {
+  /** A call of about 8 KiB of rows (10 of 800 bytes) through a prepared statement; false if its rows were wrong. */
+  rows(i: number): Promise<boolean>;
+  /** A small call after the gap; false if its answer was wrong. */
+  small(i: number): Promise<boolean>;
+  /** The records of `rows` calls (not of a statement's preparation) and of `small` calls. */
+  isRows(r: Decoded): boolean;
+  isSmall(r: Decoded): boolean;
+  /** The request header that names the prepared statement. */
+  statementHeader: string;
+}
+
+/**
+ * One call, then 40 with the worker stalled behind a 16 KiB connection budget, then 3 more:
+ * every call is answered; the rows past the budget are skipped and counted; the stalled calls are
+ * records with their statements and true row counts, the skipped rows noted; the calls after
+ * the gap on the same connection are whole; nothing is cut. The must-see bytes of the 40 (packet
+ * headers, descriptions, completions) fit in what the budget has left after the first.
+ */
+async function checkDatabaseGap(t: Test, h: Harness, db: DatabaseCalls): Promise<void> {
+  t.ok(await db.small(-1), 'the first call answered');
   await new Promise((r) => setTimeout(r, 150));
   t.ok(await h.handOff.flush(5000), 'the first call captured');
 
   const release = h.handOff.stallForTest();
   const stalled = 40;
   let wrong = 0;
-  for (let i = 0; i < stalled; i++) {
-    // About 8 KiB of rows per query: the must-see bytes of the 40 (message headers, the
-    // descriptions, the completions) fit in what the budget has left after the first.
-    const pad = String(i % 10).repeat(800);
-    const result = await client.query({ name: 'rows', text: 'SELECT g AS id, repeat($1, 800) AS pad FROM generate_series(1, 10) AS g', values: [String(i % 10)] });
-    if (result.rows.length !== 10 || result.rows.some((r: { id: number; pad: string }, k: number) => r.id !== k + 1 || r.pad !== pad)) wrong++;
-  }
-  t.equal(wrong, 0, 'every query answered with exactly its rows');
+  for (let i = 0; i < stalled; i++) if (!(await db.rows(i))) wrong++;
+  t.equal(wrong, 0, 'every call answered with exactly its rows');
   const skipped = h.handOff.stats().skippedBytes;
   t.ok(skipped.connection_budget > 100 * 1024, `rows past the budget skipped and counted: ${JSON.stringify(skipped)}`);
   release();
   await new Promise((r) => setTimeout(r, 200));
   t.ok(await h.handOff.flush(10_000), 'the worker caught up');
 
-  for (let i = 0; i < 3; i++) t.same((await client.query('SELECT $1::int AS after', [i])).rows, [{ after: i }]);
+  for (let i = 0; i < 3; i++) t.ok(await db.small(i), `call ${i} after the gap answered`);
   await new Promise((r) => setTimeout(r, 200));
   t.ok(await h.handOff.flush(5000), 'flushed');
   t.same(h.stats.captureOverflow, {}, 'no capture was cut');
-  const query = (r: Decoded): string => {
-    try {
-      return String(JSON.parse(Buffer.from(r.request?.body ?? []).toString()).query ?? '');
-    } catch {
-      return ''; // the startup call's body is not JSON
-    }
-  };
-  const during = h.records.filter((r) => r.protocol === 'postgres' && query(r).includes('generate_series'));
-  t.equal(during.length, stalled, 'every query made while the worker stalled is a record');
+  const during = h.records.filter((r) => db.isRows(r));
+  t.equal(during.length, stalled, 'every call made while the worker stalled is a record');
   t.ok(
-    during.every((r) => r.error === undefined && r.response?.headers?.rows === '10' && r.request?.headers?.statement === 'rows'),
+    during.every((r) => r.error === undefined && r.response?.headers?.rows === '10' && r.request?.headers?.[db.statementHeader] !== undefined),
     'each with its statement and its true row count',
   );
   t.ok(
     during.some((r) => r.notes?.some((n) => /bytes not captured in \d+ rows? \(capture fell behind forwarding\)/.test(n))),
     'skipped rows are noted',
   );
-  const after = h.records.filter((r) => query(r).startsWith('SELECT $1::int AS after'));
-  t.equal(after.length, 3, 'the calls after the gap on the same connection are captured');
+  const after = h.records.filter((r) => db.isSmall(r));
+  t.equal(after.length, 4, 'the first call and the calls after the gap on the same connection are captured');
   t.ok(
     after.every((r) => r.error === undefined && r.response?.headers?.rows === '1' && !(r.notes ?? []).some((n) => n.includes('not captured'))),
     'whole',
   );
+}
+
+void t.test('PostgreSQL: a stalled worker skips only rows, so a pooled connection stays captured after the gap', async (t) => {
+  // A pool keeps its connections for hours. Skipping whole chunks lost the message framing at
+  // the first gap outside a row and stopped capturing the connection for good; with message
+  // boundaries followed, only DataRow contents are skipped and the connection stays in step.
+  const h = await start(t, { connectionBytes: 16 * 1024, appPort: await startPostgres(t) });
+  const client = new pg.Client({ host: '127.0.0.1', port: h.port, user: 'postgres', password: PG_PASSWORD, database: 'postgres', ssl: false });
+  await client.connect();
+  t.teardown(() => client.end());
+  await checkDatabaseGap(t, h, {
+    async rows(i) {
+      const pad = String(i % 10).repeat(800);
+      const result = await client.query({ name: 'rows', text: 'SELECT g AS id, repeat($1, 800) AS pad FROM generate_series(1, 10) AS g', values: [String(i % 10)] });
+      return result.rows.length === 10 && result.rows.every((r: { id: number; pad: string }, k: number) => r.id === k + 1 && r.pad === pad);
+    },
+    async small(i) {
+      const result = await client.query('SELECT $1::int AS small', [i]);
+      return result.rows.length === 1 && result.rows[0].small === i;
+    },
+    isRows: (r) => r.protocol === 'postgres' && query(r).includes('generate_series'),
+    isSmall: (r) => query(r).startsWith('SELECT $1::int AS small'),
+    statementHeader: 'statement',
+  });
+});
+
+void t.test('MySQL: a stalled worker skips only rows, so a pooled connection stays captured after the gap', async (t) => {
+  // The same with MySQL: a gap outside a row or a command's payload lost the framing and
+  // stopped capturing the connection for good; with the answers followed, only row contents
+  // past their first byte are skipped.
+  const h = await start(t, { connectionBytes: 16 * 1024, appPort: await startMariadb(t) });
+  const conn = await mysql.createConnection({ host: '127.0.0.1', port: h.port, user: 'app', password: MYSQL_PASSWORD, database: 'shop' });
+  t.teardown(() => conn.end());
+  await checkDatabaseGap(t, h, {
+    async rows(i) {
+      const pad = String(i % 10).repeat(800);
+      const [rows] = await conn.execute('SELECT seq AS id, REPEAT(?, 800) AS pad FROM seq_1_to_10', [String(i % 10)]);
+      const got = rows as Array<{ id: number; pad: string }>;
+      return got.length === 10 && got.every((r, k) => Number(r.id) === k + 1 && r.pad === pad);
+    },
+    async small(i) {
+      const [rows] = await conn.execute('SELECT ? + 0 AS small', [i]);
+      const got = rows as Array<{ small: number }>;
+      return got.length === 1 && Number(got[0].small) === i;
+    },
+    // Executes only: each statement's PREPARE is a record of its own.
+    isRows: (r) => r.protocol === 'mysql' && r.method === 'SELECT' && query(r).includes('seq_1_to_10'),
+    isSmall: (r) => r.method === 'SELECT' && query(r).startsWith('SELECT ? + 0 AS small'),
+    statementHeader: 'statement_id',
+  });
 });

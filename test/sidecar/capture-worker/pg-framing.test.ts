@@ -11,95 +11,18 @@
  */
 import t from 'tap';
 import pg from 'pg';
-import type { CaptureEvent, Exchange } from '../../../sidecar/capture/session.ts';
+import type { Exchange } from '../../../sidecar/capture/session.ts';
 import { createPostgresSession } from '../../../sidecar/postgres/session.ts';
-import { firstFraming, framingAfter } from '../../../sidecar/capture-worker/framing.ts';
+import { openingFraming } from '../../../sidecar/capture-worker/framing.ts';
 import { PgFraming, STATEMENT_PREFIX_BYTES } from '../../../sidecar/capture-worker/pg-framing.ts';
 import { MAY_SKIP, MUST_COPY, type StreamFraming } from '../../../sidecar/capture-worker/stream-framing.ts';
+import { checkSplits, feedSplit, statementOf, type Fed } from './split-feed.ts';
 import { startRecordingRelay, type RelayChunk } from '../../helpers/recording-relay.ts';
 import { PG_PASSWORD, runPsql, startPostgres } from '../../helpers/postgres-server.ts';
-import { rng } from '../http1/harness.ts';
-import { json } from '../postgres/harness.ts';
 
-interface Fed {
-  exchanges: Exchange[];
-  events: CaptureEvent[];
-  /** Skips the session refused, runs that did not cover their chunk, framings that gave up. */
-  refused: number;
-  skipped: number;
-  framing: StreamFraming | undefined;
-}
-
-function pieces(data: Buffer, size: number, rand: () => number): Buffer[] {
-  const out: Buffer[] = [];
-  for (let at = 0; at < data.length; ) {
-    const n = size > 0 ? size : 1 + Math.floor(rand() * 600);
-    out.push(data.subarray(at, at + n));
-    at += n;
-  }
-  return out;
-}
-
-/**
- * Feeds a recorded connection to a real session the way the hand-off does: the first chunk
- * copied whole, then each chunk copied whole when `copyWhole` says so, else split by the framing.
- */
-function feed(chunks: RelayChunk[], size: number, seed: number, copyWhole: (rand: () => number) => boolean): Fed {
-  const rand = rng(seed);
-  const exchanges: Exchange[] = [];
-  const events: CaptureEvent[] = [];
-  const session = createPostgresSession({ maxBodyBytes: 64 * 1024, emit: (e) => exchanges.push(e), event: (e) => events.push(e) });
-  let framing: StreamFraming | undefined = firstFraming();
-  const runs: number[] = [];
-  let refused = 0;
-  let skipped = 0;
-  let first = true;
-  let last = 0n;
-  for (const recorded of chunks) {
-    const client = recorded.from === 'client';
-    last = recorded.at;
-    for (const chunk of pieces(recorded.data, size, rand)) {
-      const whole = first || copyWhole(rand);
-      first = false;
-      if (whole || framing === undefined) {
-        if (framing !== undefined && !framing.advance(client, chunk)) framing = framingAfter(framing, client, chunk);
-        if (client) session.clientData(chunk, recorded.at);
-        else session.serverData(chunk, recorded.at);
-        continue;
-      }
-      if (framing.split(client, chunk, runs) < 0) {
-        refused++;
-        continue;
-      }
-      let at = 0;
-      for (let r = 0; r < runs.length; r += 2) {
-        const len = runs[r + 1];
-        if (runs[r] === MUST_COPY) {
-          const part = chunk.subarray(at, at + len);
-          if (client) session.clientData(part, recorded.at);
-          else session.serverData(part, recorded.at);
-        } else {
-          if (runs[r] !== MAY_SKIP) refused++;
-          skipped += len;
-          if (!(client ? session.skipClient!(len, recorded.at) : session.skipServer!(len, recorded.at))) refused++;
-        }
-        at += len;
-      }
-      if (at !== chunk.length) refused++;
-    }
-  }
-  session.close(last + 1n, 'fin');
-  return { exchanges, events, refused, skipped, framing };
-}
-
-/** The statement a call's request body names, if it is one. */
-function queryOf(e: Exchange): string {
-  try {
-    return String(json(e.request?.body).query ?? '');
-  } catch {
-    return '';
-  }
-}
+const feed = (chunks: RelayChunk[], size: number, seed: number, copyWhole: (rand: () => number) => boolean): Fed =>
+  feedSplit(createPostgresSession, chunks, size, seed, copyWhole);
+const queryOf = statementOf;
 
 /** What a gap must not change about a call. */
 const shape = (e: Exchange) => [
@@ -139,28 +62,8 @@ void t.test('a real PostgreSQL session absorbs every skip and records every call
   t.equal(relay.connections.length, 2, 'two connections recorded');
 
   for (const [name, chunks] of [['pg client', relay.connections[0]], ['psql with COPY', relay.connections[1]]] as const) {
-    const whole = feed(chunks, 0, 1, () => true);
-    t.equal(whole.refused, 0, `${name}: copied whole, nothing refused`);
-    t.ok(whole.framing instanceof PgFraming, `${name}: followed as PostgreSQL`);
-    t.same(whole.events, [], `${name}: no parse errors`);
+    const whole = checkSplits(t, name, chunks, { create: createPostgresSession, shape, framing: PgFraming });
     t.ok(whole.exchanges.length >= 3, `${name}: ${whole.exchanges.length} calls`);
-    const never = (): boolean => false;
-    const half = (rand: () => number): boolean => rand() < 0.5;
-    for (const [label, size, seed, copyWhole] of [
-      ['every chunk split, chunks as recorded', 1 << 30, 2, never],
-      ['every chunk split, random sizes', 0, 3, never],
-      ['every chunk split, 7-byte chunks', 7, 4, never],
-      ['every chunk split, 1-byte chunks', 1, 5, never],
-      ['some chunks copied whole, some split', 0, 6, half],
-      ['some chunks copied whole, some split, 13-byte chunks', 13, 7, half],
-    ] as const) {
-      const got = feed(chunks, size, seed, copyWhole);
-      const what = `${name}, ${label}`;
-      t.equal(got.refused, 0, `${what}: every run covers its chunk, every skip absorbed`);
-      t.ok(got.skipped > 0, `${what}: bytes skipped (${got.skipped})`);
-      t.same(got.events, [], `${what}: no parse error, no cut`);
-      t.same(got.exchanges.map(shape), whole.exchanges.map(shape), `${what}: the same calls, statements, statuses and row counts`);
-    }
   }
 
   // What the records of a split conversation say about what was skipped.
@@ -183,27 +86,25 @@ void t.test('a real PostgreSQL session absorbs every skip and records every call
 
 void t.test('connections that are not plaintext PostgreSQL are not followed', async (t) => {
   const startup = Buffer.from('00000008' + '04d2162f', 'hex'); // SSLRequest
-  const afterH2 = (client: Buffer): StreamFraming | undefined => {
-    const f = firstFraming();
-    return f.advance(true, client) ? f : framingAfter(f, true, client);
+  const opened = (client: Buffer): StreamFraming | undefined => {
+    const f = openingFraming(true, client);
+    return f?.advance(true, client) ? f : undefined;
   };
-  t.equal(afterH2(Buffer.from('GET / HTTP/1.1\r\n\r\n')), undefined, 'HTTP/1 GET');
-  t.equal(afterH2(Buffer.from('POST / HTTP/1.1\r\n\r\n')), undefined, 'HTTP/1 POST (ruled out past the first byte)');
-  t.equal(afterH2(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00])), undefined, 'a TLS ClientHello');
-  t.equal(afterH2(Buffer.from('0000000800000000', 'hex')), undefined, 'a length word and an unknown code');
-  t.equal(afterH2(Buffer.from('00010000', 'hex')), undefined, 'an untyped packet longer than a startup packet can be');
-  t.ok(afterH2(startup) instanceof PgFraming, 'an SSLRequest is followed');
+  t.equal(opened(Buffer.from('GET / HTTP/1.1\r\n\r\n')), undefined, 'HTTP/1 GET');
+  t.equal(opened(Buffer.from('POST / HTTP/1.1\r\n\r\n')), undefined, 'HTTP/1 POST (past the first byte of the HTTP/2 preface)');
+  t.equal(opened(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00])), undefined, 'a TLS ClientHello');
+  t.equal(opened(Buffer.from('0000000800000000', 'hex')), undefined, 'a length word and an unknown code');
+  t.equal(opened(Buffer.from('00010000', 'hex')), undefined, 'an untyped packet longer than a startup packet can be');
+  t.ok(opened(startup) instanceof PgFraming, 'an SSLRequest is followed');
+  t.notOk(openingFraming(false, Buffer.from([0, 0, 4, 4, 0, 0, 0, 0, 0])) instanceof PgFraming, 'a server that speaks first is not PostgreSQL');
 
-  const serverFirst = firstFraming();
-  t.equal(serverFirst.advance(false, Buffer.from('J\0\0\0\n8.0.36\0')), true, 'a server that speaks first');
-  t.equal(serverFirst.advance(true, startup), false);
-  t.equal(framingAfter(serverFirst, true, startup), undefined, 'is not PostgreSQL, whatever its client sends');
-
-  const accepted = PgFraming.follow(startup)!;
+  const accepted = new PgFraming();
+  t.equal(accepted.advance(true, startup), true);
   t.equal(accepted.split(false, Buffer.from('S'), []), -1, 'encryption accepted: no longer followed');
   t.equal(accepted.advance(true, Buffer.from([0x16, 0x03, 0x01])), false, 'on either side');
 
-  const refused = PgFraming.follow(startup)!;
+  const refused = new PgFraming();
+  t.equal(refused.advance(true, startup), true);
   t.equal(refused.advance(false, Buffer.from('N')), true, 'encryption refused: still followed');
   const runs: number[] = [];
   const startupMessage = Buffer.concat([Buffer.from('0000001100030000', 'hex'), Buffer.from('user\0pg\0\0')]);

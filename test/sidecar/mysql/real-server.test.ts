@@ -4,19 +4,13 @@
  * relay; the recorded chunks are then fed to the session, in the order the relay saw them.
  */
 import t from 'tap';
-import { freePort, startRecordingRelay, type RelayChunk } from '../../helpers/recording-relay.ts';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { startRecordingRelay, type RelayChunk } from '../../helpers/recording-relay.ts';
+import { MYSQL_PASSWORD as PASSWORD, runCommand as run, startMariadb } from '../../helpers/mariadb-server.ts';
 import mysql from 'mysql2/promise';
 import type { Exchange } from '../../../sidecar/capture/session.ts';
 import { createMysqlSession } from '../../../sidecar/mysql/session.ts';
 import { plain } from '../http1/harness.ts';
 import { json, text } from './harness.ts';
-
-const SERVER = '/usr/sbin/mariadbd';
-const PASSWORD = 'Sup3r-s3cret-pw!';
 
 function replay(chunks: RelayChunk[]): { exchanges: Exchange[]; events: unknown[] } {
   const exchanges: Exchange[] = [];
@@ -32,65 +26,10 @@ function replay(chunks: RelayChunk[]): { exchanges: Exchange[]; events: unknown[
   return { exchanges, events };
 }
 
-/** Runs a command without blocking the event loop (the relay lives on it). */
-function run(cmd: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
-    p.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
-
-async function waitReady(sock: string, server: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`mariadbd exited with ${server.exitCode}\n${log()}`);
-    if ((await run('mariadb-admin', ['--no-defaults', '-S', sock, '-u', 'root', 'ping'])).status === 0) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`mariadbd did not become ready\n${log()}`);
-}
-
 const queryOf = (e: Exchange): string => (e.request?.content_type === 'application/json' ? (json(e.request.body).query ?? '') : '');
 
 void t.test('real MariaDB through a recording relay', async (t) => {
-  t.ok(existsSync(SERVER), 'MariaDB is installed');
-  const base = mkdtempSync(join(tmpdir(), 'meshtap-mysql-'));
-  t.teardown(() => rmSync(base, { recursive: true, force: true }));
-  const data = join(base, 'data');
-  const sock = join(base, 'sock');
-  const init = spawnSync('mariadb-install-db', ['--no-defaults', '--user=root', `--datadir=${data}`, '--auth-root-authentication-method=normal', '--skip-test-db'], { encoding: 'utf8' });
-  t.equal(init.status, 0, `mariadb-install-db: ${init.stderr}`);
-
-  const port = await freePort();
-  const server = spawn(
-    SERVER,
-    ['--no-defaults', '--user=root', `--datadir=${data}`, `--socket=${sock}`, `--port=${port}`, '--bind-address=127.0.0.1', `--pid-file=${join(base, 'pid')}`, '--skip-log-bin', '--innodb-buffer-pool-size=16M', '--skip-name-resolve'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let serverLog = '';
-  server.stderr?.on('data', (d: Buffer) => (serverLog += d.toString()));
-  t.teardown(async () => {
-    if (server.exitCode === null && server.signalCode === null) {
-      const exited = new Promise((r) => server.once('exit', r));
-      server.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-      if (server.exitCode === null && server.signalCode === null) {
-        server.kill('SIGKILL');
-        await exited;
-      }
-    }
-  });
-  await waitReady(sock, server, () => serverLog);
-  const setup = await run('mariadb', ['--no-defaults', '-S', sock, '-u', 'root', '-e', `CREATE USER 'app'@'%' IDENTIFIED BY '${PASSWORD}'; CREATE DATABASE shop; GRANT ALL ON shop.* TO 'app'@'%';`]);
-  t.equal(setup.status, 0, `setup: ${setup.stderr}`);
+  const port = await startMariadb(t);
 
   const relay = await startRecordingRelay(port);
   t.teardown(relay.close);
