@@ -95,6 +95,8 @@ export interface CaptureHandOffOptions {
   workerUrl?: URL;
   /** V8 limits of the worker thread. */
   resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number };
+  /** Tests: what follows a connection's message boundaries, from its first chunk (default `openingFraming`). */
+  framingFor?: (fromClient: boolean, chunk: Uint8Array) => StreamFraming | undefined;
 }
 
 export interface CaptureHandOffStats {
@@ -107,6 +109,8 @@ export interface CaptureHandOffStats {
   /** Captures cut because their worker failed. */
   workerFailedCuts: number;
   workerRestarts: number;
+  /** Framings that threw and were dropped (their connections captured without them). */
+  framingFaults: number;
 }
 
 export interface CaptureHandOff extends CaptureChannel {
@@ -209,6 +213,7 @@ class HandOff implements CaptureHandOff {
   private readonly writer = new OpWriter();
   /** `StreamFraming.split`'s output, reused. */
   private readonly runs: number[] = [];
+  private readonly chooseFraming: (fromClient: boolean, chunk: Uint8Array) => StreamFraming | undefined;
   private readonly sidecarBytes: number;
   private readonly connectionBytes: number;
   private readonly timeBaseNs: bigint;
@@ -239,6 +244,7 @@ class HandOff implements CaptureHandOff {
     skippedBytes: { connection_budget: 0, sidecar_budget: 0 },
     workerFailedCuts: 0,
     workerRestarts: 0,
+    framingFaults: 0,
   };
   /** The current worker's latest counters, and what the workers before it had counted. */
   private latest: CaptureCounters | undefined;
@@ -250,6 +256,7 @@ class HandOff implements CaptureHandOff {
     this.options = options;
     this.sidecarBytes = options.sidecarBytes ?? DEFAULT_SIDECAR_CAPTURE_BYTES;
     this.connectionBytes = options.connectionBytes ?? DEFAULT_CONNECTION_CAPTURE_BYTES;
+    this.chooseFraming = options.framingFor ?? openingFraming;
     this.timeBaseNs = options.clock() - BigInt(Math.round(performance.now() * 1e6));
     this.start();
   }
@@ -323,13 +330,27 @@ class HandOff implements CaptureHandOff {
     this.release(held);
     const over: SkipReason | undefined =
       held.inFlight + n > this.connectionBytes ? 'connection_budget' : this.counts.inFlightBytes + n > this.sidecarBytes ? 'sidecar_budget' : undefined;
-    if (!capture.framed) {
-      capture.framed = true;
-      capture.framing = openingFraming(client, chunk);
+    // The framing reads the application's bytes on this thread: whatever it throws stays here.
+    let framing: StreamFraming | undefined;
+    let must = -1;
+    try {
+      if (!capture.framed) {
+        capture.framed = true;
+        capture.framing = this.chooseFraming(client, chunk);
+      }
+      framing = capture.framing;
+      if (framing !== undefined) {
+        if (over === undefined) {
+          if (!framing.advance(client, chunk)) capture.framing = undefined;
+        } else {
+          must = framing.split(client, chunk, this.runs);
+        }
+      }
+    } catch (err) {
+      this.framingFault(capture, err);
+      framing = undefined;
     }
-    const framing = capture.framing;
     if (over === undefined) {
-      if (framing !== undefined && !framing.advance(client, chunk)) capture.framing = undefined;
       this.copy(capture, held, op, chunk);
       return;
     }
@@ -337,16 +358,31 @@ class HandOff implements CaptureHandOff {
       // Copy what keeps the worker in step (HTTP/2: frame headers and every non-DATA frame;
       // PostgreSQL, MySQL: packet headers and every packet whose content cannot be cut) if that
       // fits, and skip only what the worker absorbs as cut bodies.
-      const runs = this.runs;
-      const must = framing.split(client, chunk, runs);
       if (must >= 0 && held.inFlight + must <= this.connectionBytes && this.counts.inFlightBytes + must <= this.sidecarBytes) {
-        this.copyRuns(capture, held, op, chunk, runs, over);
+        this.copyRuns(capture, held, op, chunk, this.runs, over);
         return;
       }
       // The worker loses the framing at this gap and stops capturing the connection.
       capture.framing = undefined;
     }
     this.skip(capture, op, n, over);
+  }
+
+  /**
+   * A framing threw (a bug in it, met by some connection's bytes): the connection goes on
+   * without it — chunks within the budgets are still copied whole, a gap cuts the capture as it
+   * would for an unframed connection — counted with the parsers' exceptions, the first logged.
+   */
+  private framingFault(capture: WorkerCapture, err: unknown): void {
+    capture.framing = undefined;
+    this.counts.framingFaults++;
+    this.options.stats.parserErrors.exception++;
+    if (this.counts.framingFaults === 1) {
+      this.log('error', 'capture framing failed; the connection is captured without it (later failures are only counted)', {
+        error: err instanceof Error ? err.message : String(err),
+        connection: capture.id,
+      });
+    }
   }
 
   /** Hands a chunk (or part of one) off: it counts against both budgets until the worker processed its batch. */
@@ -490,6 +526,8 @@ class HandOff implements CaptureHandOff {
   private mirror(c: CaptureCounters): void {
     this.latest = c;
     addCaptureCounts(this.options.stats, this.earlier, c, this.options.shipper !== undefined);
+    // The workers' parser exceptions and this thread's framing faults, together.
+    this.options.stats.parserErrors.exception += this.counts.framingFaults;
   }
 
   /** A worker ended: its last counts join the earlier workers', so the metrics never go back. */

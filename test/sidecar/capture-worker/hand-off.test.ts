@@ -20,6 +20,7 @@ import { createCaptureHandOff, type CaptureHandOff } from '../../../sidecar/capt
 import { createSidecarStats, type SidecarStats } from '../../../sidecar/metrics.ts';
 import { createSidecarProxy } from '../../../sidecar/proxy/proxy.ts';
 import { RemoteShipper } from '../../../sidecar/capture-worker/remote-shipper.ts';
+import type { StreamFraming } from '../../../sidecar/capture-worker/stream-framing.ts';
 import { createShipperMetricsRecorder, type ShipperDeltas } from '../../../sidecar/shipper/metrics-relay.ts';
 import type { SidecarShipperSettings } from '../../../sidecar/shipper/sidecar-shipper.ts';
 import { fullRecord } from '../../proto/record-fixtures.ts';
@@ -57,7 +58,7 @@ interface Harness {
 /** An echo app (answers each body's hash), the proxy with the worker channel in front of it. */
 async function start(
   t: { teardown(fn: () => unknown): void },
-  options: { sidecarBytes?: number; connectionBytes?: number; shipper?: RemoteShipper; app?: Server | Http2Server; appPort?: number } = {},
+  options: { sidecarBytes?: number; connectionBytes?: number; shipper?: RemoteShipper; app?: Server | Http2Server; appPort?: number; framingFor?: () => StreamFraming } = {},
 ): Promise<Harness> {
   const app =
     options.app ??
@@ -159,6 +160,62 @@ void t.test('records come back from the worker encoded, masked and complete', as
   t.notMatch(Buffer.from(login?.request?.body ?? []).toString(), /hunter2/, 'masked in the worker');
   t.equal(h.stats.records.emitted, 1, 'the worker counts mirrored');
   t.equal(h.stats.outbound.connectionsByProtocol.http, 1);
+});
+
+/** A framing with a bug: it throws on the connection's `nth` chunk (followed whole or split), counting its calls. */
+function faultyFraming(nth: number): { framingFor: () => StreamFraming; calls: () => number } {
+  let calls = 0;
+  const framing: StreamFraming = {
+    advance() {
+      if (++calls === nth) throw new RangeError('framing bug');
+      return true;
+    },
+    split(_client, chunk, runs) {
+      if (++calls === nth) throw new RangeError('framing bug');
+      runs.length = 0;
+      runs.push(0, chunk.length);
+      return chunk.length;
+    },
+  };
+  return { framingFor: () => framing, calls: () => calls };
+}
+
+void t.test('a framing that throws on the forwarding thread: forwarding goes on, the connection is captured without it, the fault counted', async (t) => {
+  const faulty = faultyFraming(2);
+  const h = await start(t, { framingFor: faulty.framingFor });
+  const bodies = [0, 1, 2, 3].map((i) => randomBytes(300 + i));
+  for (const [i, body] of bodies.entries()) {
+    const answer = await post(h, `/framed/${i}`, body);
+    t.equal(answer.text, sha(body), `request ${i} answered with the hash of what was sent`);
+  }
+  h.agent.destroy();
+  await new Promise((r) => setTimeout(r, 100));
+  t.ok(await h.handOff.flush(5000), 'flushed');
+  t.equal(h.handOff.stats().framingFaults, 1, 'one fault, counted');
+  t.equal(faulty.calls(), 2, 'the framing is not called again once it threw');
+  t.equal(h.stats.parserErrors.exception, 1, 'counted with the parser exceptions, after the worker counters were mirrored');
+  t.same(
+    h.records.map((r) => r.path).sort(),
+    bodies.map((_, i) => `/framed/${i}`),
+    'every call still a record: chunks within the budgets are copied whole',
+  );
+});
+
+void t.test('a framing that throws while splitting a chunk over the budget: the chunk is skipped, forwarding goes on', async (t) => {
+  const faulty = faultyFraming(2);
+  const h = await start(t, { connectionBytes: 1024, framingFor: faulty.framingFor });
+  const release = h.handOff.stallForTest();
+  const small = randomBytes(100);
+  t.equal((await post(h, '/before', small)).text, sha(small), 'a small request, copied');
+  const big = randomBytes(8 * 1024);
+  t.equal((await post(h, '/over', big)).text, sha(big), 'a request over the connection budget, answered');
+  release();
+  h.agent.destroy();
+  await new Promise((r) => setTimeout(r, 100));
+  t.ok(await h.handOff.flush(5000), 'flushed');
+  t.equal(h.handOff.stats().framingFaults, 1, 'the fault counted');
+  t.ok(h.handOff.stats().skippedBytes.connection_budget > 0, 'the chunk over the budget skipped and counted');
+  t.equal(faulty.calls(), 2, 'not called again');
 });
 
 void t.test('a stalled worker: 10 000 requests answered byte-exact, captures cut at the budget and counted, memory bounded', async (t) => {
