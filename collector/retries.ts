@@ -21,7 +21,7 @@
  * bounded: at most `maxChains` histories of at most `MAX_CHAIN_ATTEMPTS` attempts, the
  * oldest forgotten first.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { CallRecord } from '../record/record.ts';
 
 export interface RetryTrackerOptions {
@@ -85,7 +85,7 @@ export function retryNotBefore(r: Pick<CallRecord, 'status_code' | 'response' | 
 function chainKey(r: CallRecord): string {
   const client = r.src.workload ?? r.src.pod ?? r.src.ip;
   const body = r.request?.body;
-  const digest = body === undefined || body.length === 0 ? '' : createHash('sha1').update(body).digest('base64');
+  const digest = body === undefined || body.length === 0 ? '' : hash('sha1', body, 'base64');
   return `${r.observer}\u0000${r.src.namespace ?? ''}/${client}\u0000${r.method ?? ''}\u0000${r.authority ?? ''}${r.path ?? ''}\u0000${digest}`;
 }
 
