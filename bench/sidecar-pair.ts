@@ -11,7 +11,7 @@ import { sidecarMetrics, waitMeshReady, type MeshControl } from './mesh-control.
 import { PairStats, containerPids, rssMiB } from './proc-stats.ts';
 import { stopInNetns, type ProxyPair } from './proxy-pair.ts';
 import type { Pair } from './results.ts';
-import { SIDECAR_NODE_OPTIONS, SIDECAR_RUNTIME_ENV, podEntry } from '../lib/pod-entry.ts';
+import { SIDECAR_NODE_OPTIONS, SIDECAR_RUNTIME_ENV, podCommandFlags, podEntry } from '../lib/pod-entry.ts';
 import { sidecarCounters } from './sidecar-counters.ts';
 import { ADMIN_PORT, NODE, POD_NAMES, POD_NAMESPACE, PROXY_UID, REPO, benchEnv, sleep } from './settings.ts';
 
@@ -60,7 +60,7 @@ export async function startSidecarPair(net: PodNetwork, pods: PodNetns[], collec
   const t0 = performance.now();
   const nodeArgs = (options.extraNodeOptions ?? '').split(/\s+/).filter(Boolean);
   const children = pods.map((pod, i) =>
-    spawnInNetns(pod.netns, NODE, [...nodeArgs, podEntry(), 'sidecar'], {
+    spawnInNetns(pod.netns, NODE, [...podCommandFlags('sidecar'), ...nodeArgs, podEntry(), 'sidecar'], {
       uid: PROXY_UID,
       cwd: REPO,
       env: {

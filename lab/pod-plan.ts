@@ -11,6 +11,7 @@
 import { posix } from 'node:path';
 import type { Container, EnvVar, Pod, Probe } from './scenario.ts';
 import { demoAppOf } from './scenario.ts';
+import { podCommandFlags } from '../lib/pod-entry.ts';
 
 export interface PodContext {
   ip: string;
@@ -217,7 +218,10 @@ const POD_COMMAND_NAMES = new Set(['init', 'sidecar', 'wait-ready']);
 /** `meshtap …` runs the repository's entry point on the pinned Node; `node` is the pinned Node. */
 function resolveProgram(command: string[], ctx: PodContext): string[] {
   const [program, ...rest] = command;
-  if (program === 'meshtap') return [ctx.node, POD_COMMAND_NAMES.has(rest[0]) ? ctx.meshtapPodBin : ctx.meshtapBin, ...rest];
+  if (program === 'meshtap') {
+    if (POD_COMMAND_NAMES.has(rest[0])) return [ctx.node, ...podCommandFlags(rest[0]), ctx.meshtapPodBin, ...rest];
+    return [ctx.node, ctx.meshtapBin, ...rest];
+  }
   if (program === 'node') return [ctx.node, ...rest];
   return command;
 }

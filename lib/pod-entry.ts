@@ -42,6 +42,29 @@ export const SIDECAR_RUNTIME_ENV: Readonly<Record<string, string>> = Object.free
   MALLOC_MMAP_THRESHOLD_: '131072',
 });
 
+/**
+ * V8 flags the sidecar process runs with, given on `node`'s command line because Node refuses
+ * them in `NODE_OPTIONS`: the image's launcher (`scripts/meshtap-launcher.sh`), the lab, the
+ * bench and the system tests all start the sidecar through `podCommandFlags`.
+ *
+ * `--no-maglev`: no mid-tier optimizing compiler, so hot functions go from the baseline code
+ * straight to TurboFan. A sidecar runs for the pod's lifetime, where TurboFan's code is what
+ * counts; Maglev compiled some 250 functions of it first, on V8's helper threads, and kept
+ * them busy long after start. Measured on 2026-12-06 with `bench/capture-hand-off.ts` (1000
+ * calls a second): V8's helpers used 15–20 ms of CPU per 1000 calls 10–16 s into the load
+ * with Maglev and 3–8 without (one run of six 15); 40 s in, 1–6 ms either way, and the
+ * forwarding and capture threads the same within the runs' spread. In short `npm run bench`
+ * runs (two interleaved pairs) the full-capture sidecar's helpers used 0.010–0.012 core at the
+ * fixed rate instead of 0.027–0.030, with RSS 0–4 MiB lower. Set at run time
+ * (`v8.setFlagsFromString`) instead, the helpers did worse than with Maglev.
+ */
+export const SIDECAR_NODE_FLAGS: readonly string[] = Object.freeze(['--no-maglev']);
+
+/** `node`'s own flags for a pod command (`sidecar`, `init`, `wait-ready`), before the entry. */
+export function podCommandFlags(command: string | undefined): readonly string[] {
+  return command === 'sidecar' ? SIDECAR_NODE_FLAGS : [];
+}
+
 /** `dist/meshtap-pod.js`, or a clear error when the build has not run. */
 export function podEntry(): string {
   const path = fileURLToPath(new URL('../dist/meshtap-pod.js', import.meta.url));

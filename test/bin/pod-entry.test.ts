@@ -4,11 +4,13 @@
  * packages; the capture worker sits beside the entry, where the sidecar looks for it.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { podEntry } from '../../lib/pod-entry.ts';
+import { SIDECAR_NODE_FLAGS, podCommandFlags, podEntry } from '../../lib/pod-entry.ts';
 
 const run = promisify(execFile);
 const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
@@ -61,6 +63,27 @@ void t.test('the compiled commands run', async (t) => {
   const unknown = await run(NODE, [podEntry(), 'collector']).catch((err: { code: number; stderr: string }) => err);
   t.equal((unknown as { code: number }).code, 2, 'only the pod commands are in it');
   t.match((unknown as { stderr: string }).stderr, /unknown command "collector"/);
+});
+
+void t.test("the sidecar's V8 flags: accepted by the pinned Node, and the image's launcher passes the same ones", async (t) => {
+  t.ok(SIDECAR_NODE_FLAGS.includes('--no-maglev'), 'the sidecar runs without the mid-tier compiler');
+  t.same(podCommandFlags('init'), [], 'init and wait-ready run with Node as it is');
+  t.same(podCommandFlags('wait-ready'), []);
+  // An unknown V8 flag makes node exit with "bad option": the sidecar would never start.
+  const sidecar = await run(NODE, [...podCommandFlags('sidecar'), podEntry(), 'sidecar', '--help']);
+  t.match(sidecar.stdout, /usage: meshtap sidecar/, 'the sidecar runs with them');
+  // The launcher, with a `node` on PATH that prints what it was given.
+  const dir = mkdtempSync(join(tmpdir(), 'meshtap-launcher-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'node'), '#!/bin/sh\nprintf "%s\\n" "$@"\n');
+  chmodSync(join(dir, 'node'), 0o755);
+  const launcher = fileURLToPath(new URL('../../scripts/meshtap-launcher.sh', import.meta.url));
+  const argvOf = async (...args: string[]): Promise<string[]> =>
+    (await run('sh', [launcher, ...args], { env: { ...process.env, PATH: `${dir}:${process.env.PATH ?? ''}` } })).stdout.trimEnd().split('\n');
+  t.same(await argvOf('sidecar', '--log-level', 'info'), [...podCommandFlags('sidecar'), '/opt/meshtap/dist/meshtap-pod.js', 'sidecar', '--log-level', 'info'], 'sidecar');
+  t.same(await argvOf('init', '--cleanup'), ['/opt/meshtap/dist/meshtap-pod.js', 'init', '--cleanup'], 'init');
+  t.same(await argvOf('wait-ready'), ['/opt/meshtap/dist/meshtap-pod.js', 'wait-ready'], 'wait-ready');
+  t.same(await argvOf('collector'), ['/opt/meshtap/bin/meshtap.ts', 'collector'], 'the other commands from the sources');
 });
 
 void t.test('the compiled sidecar starts with no collector reachable, listens, and drains on SIGTERM', async (t) => {

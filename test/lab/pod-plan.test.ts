@@ -10,6 +10,7 @@ import { parseScenario, assignAddresses, type Pod } from '../../lab/scenario.ts'
 import { buildNodeCleanupRestore, buildNodeServiceRestore, buildRejectRestore, POSTROUTING_CHAIN, SERVICES_CHAIN } from '../../lab/service-rules.ts';
 import { buildHostsFile, buildResolvConf } from '../../lab/cluster-dns.ts';
 import type { PodState } from '../../lab/state.ts';
+import { SIDECAR_NODE_FLAGS } from '../../lib/pod-entry.ts';
 
 const scenario = assignAddresses(
   parseScenario(
@@ -102,6 +103,7 @@ void t.test('an injected pod runs init, then the sidecar with exactly its env, t
   ]);
   const [init, sidecar, app] = plan.processes;
   t.same(init.argv.slice(0, 3), ['/repo/node', '/repo/dist/meshtap-pod.js', 'init'], 'the pod commands run compiled, on the pinned Node, as in the image');
+  t.same(sidecar.argv.slice(0, 3 + SIDECAR_NODE_FLAGS.length), ['/repo/node', ...SIDECAR_NODE_FLAGS, '/repo/dist/meshtap-pod.js', 'sidecar'], "the sidecar with its V8 flags on node's command line, as the image's launcher runs it");
   t.equal(init.env.XTABLES_LOCKFILE, '/state/pods/p/volumes/meshtap-tmp/xtables.lock', 'paths under a mount are mapped to the volume');
   t.match(sidecar.env, {
     POD_NAME: 'web',

@@ -7,7 +7,7 @@
  * `destroy()` removes everything (processes, namespaces with their rules, links, bridge) and
  * `leftovers()` lists whatever survived, so a test can assert nothing is left behind.
  */
-import { SIDECAR_RUNTIME_ENV, podEntry } from '../../lib/pod-entry.ts';
+import { SIDECAR_RUNTIME_ENV, podCommandFlags, podEntry } from '../../lib/pod-entry.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -293,7 +293,7 @@ export class MeshLab {
 
   private async startSidecar(name: string, pod: PodNetns, extra?: Record<string, string>): Promise<SidecarHandle> {
     const proc = this.track(
-      new Proc(`sidecar ${name}`, spawnInNetns(pod.netns, NODE, [podEntry(), 'sidecar'], { uid: PROXY_UID, cwd: REPO, env: this.sidecarEnv(name, pod, extra) })),
+      new Proc(`sidecar ${name}`, spawnInNetns(pod.netns, NODE, [...podCommandFlags('sidecar'), podEntry(), 'sidecar'], { uid: PROXY_UID, cwd: REPO, env: this.sidecarEnv(name, pod, extra) })),
     );
     // Generous: on a loaded 2-core machine loading the sidecar's modules alone can take seconds.
     await proc.waitFor(/"msg":"listening"/, 45_000);
