@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './recording-relay.ts';
+import { stopOnTeardown } from './server-process.ts';
 
 export const MARIADB_SERVER = '/usr/sbin/mariadbd';
 export const MYSQL_PASSWORD = 'Sup3r-s3cret-pw!';
@@ -56,17 +57,7 @@ export async function startMariadb(t: { teardown(fn: () => unknown): void }): Pr
   );
   let serverLog = '';
   server.stderr?.on('data', (d: Buffer) => (serverLog += d.toString()));
-  t.teardown(async () => {
-    if (server.exitCode === null && server.signalCode === null) {
-      const exited = new Promise((r) => server.once('exit', r));
-      server.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-      if (server.exitCode === null && server.signalCode === null) {
-        server.kill('SIGKILL');
-        await exited;
-      }
-    }
-  });
+  stopOnTeardown(t, server, 'SIGTERM', 15_000);
   await waitReady(sock, server, () => serverLog);
   const setup = await runCommand('mariadb', ['--no-defaults', '-S', sock, '-u', 'root', '-e', `CREATE USER 'app'@'%' IDENTIFIED BY '${MYSQL_PASSWORD}'; CREATE DATABASE shop; GRANT ALL ON shop.* TO 'app'@'%';`]);
   if (setup.status !== 0) throw new Error(`setup failed: ${setup.stderr}`);

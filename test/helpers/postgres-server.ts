@@ -7,6 +7,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './recording-relay.ts';
+import { stopOnTeardown } from './server-process.ts';
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
 export const PG_PASSWORD = 'Sup3r-s3cret-pw!';
@@ -57,14 +58,7 @@ export async function startPostgres(t: { teardown(fn: () => unknown): void }): P
   const server = spawn(pgCmd, pgArgs, { stdio: ['ignore', 'ignore', 'pipe'] });
   let serverLog = '';
   server.stderr?.on('data', (d: Buffer) => (serverLog += d.toString()));
-  t.teardown(async () => {
-    if (server.exitCode === null && server.signalCode === null) {
-      const exited = new Promise((r) => server.once('exit', r));
-      server.kill('SIGINT');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
-    }
-  });
+  stopOnTeardown(t, server, 'SIGINT', 10_000);
   await waitReady(port, server).catch((err: unknown) => {
     throw new Error(`${String(err)}\n${serverLog}`);
   });

@@ -13,6 +13,7 @@ import { H2Framing } from '../../../sidecar/capture-worker/h2-framing.ts';
 import { MAY_SKIP, MUST_COPY } from '../../../sidecar/capture-worker/stream-framing.ts';
 import { data, headers, ping, PREFACE, settings, settingsAck, TestHpackEncoder, windowUpdate } from '../http2/h2-wire.ts';
 import { rng } from '../http1/harness.ts';
+import { pieces } from './split-feed.ts';
 
 /** One side's bytes as frames, each the unit the expectation is computed from. */
 interface Side {
@@ -82,15 +83,7 @@ function expected(side: Side, client: boolean): { must: Buffer; skippable: numbe
 }
 
 /** Cuts `bytes` at `size`-byte steps (size 0: at random points from `rand`). */
-function chunks(bytes: Buffer, size: number, rand: () => number): Buffer[] {
-  const out: Buffer[] = [];
-  for (let at = 0; at < bytes.length; ) {
-    const n = size > 0 ? size : 1 + Math.floor(rand() * 700);
-    out.push(bytes.subarray(at, at + n));
-    at += n;
-  }
-  return out;
-}
+const chunks = (bytes: Buffer, size: number, rand: () => number): Buffer[] => pieces(bytes, size, rand, 700);
 
 void t.test('at every chunk size the runs cover each chunk and skip exactly the DATA payloads', async (t) => {
   const conv = conversation();

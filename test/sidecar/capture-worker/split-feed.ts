@@ -21,11 +21,11 @@ export interface Fed {
   framing: StreamFraming | undefined;
 }
 
-/** `data` cut into pieces of `size` bytes (0: random sizes up to 600). */
-function pieces(data: Buffer, size: number, rand: () => number): Buffer[] {
+/** `data` cut into pieces of `size` bytes (0: random sizes up to `maxRandom`). */
+export function pieces(data: Buffer, size: number, rand: () => number, maxRandom = 600): Buffer[] {
   const out: Buffer[] = [];
   for (let at = 0; at < data.length; ) {
-    const n = size > 0 ? size : 1 + Math.floor(rand() * 600);
+    const n = size > 0 ? size : 1 + Math.floor(rand() * maxRandom);
     out.push(data.subarray(at, at + n));
     at += n;
   }
