@@ -33,8 +33,18 @@ async function main(commands: Record<string, CommandEntry>, argv: string[]): Pro
   return mod.run(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
 }
 
+/**
+ * A reader that went away (`meshtap lab status | head -3`) is not the command's failure: what is
+ * still written goes nowhere (a command that streams, like `tap`, also ends itself on it), and a
+ * sidecar whose log reader is gone goes on forwarding. Any other error on stdout stays fatal.
+ */
+export function ignoreClosedStdout(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'EPIPE') throw err;
+}
+
 /** Runs the command named by `argv[0]` and sets the process's exit code from it. */
 export function runCommandMain(commands: Record<string, CommandEntry>, argv: string[]): void {
+  process.stdout.on('error', ignoreClosedStdout);
   main(commands, argv).then(
     (code) => {
       process.exitCode = code;

@@ -29,6 +29,8 @@ export interface LiveJoiner {
   flush(): void;
   /** Resolves once no partner lookup is in flight. */
   idle(): Promise<void>;
+  /** Forgets every waiting call without emitting it (the output went away); lookups in flight emit nothing. */
+  stop(): void;
 }
 
 export function createLiveJoiner(deps: LiveJoinDeps): LiveJoiner {
@@ -39,8 +41,10 @@ export function createLiveJoiner(deps: LiveJoinDeps): LiveJoiner {
   const inFlight = new Set<Promise<void>>();
   // Ids of records already emitted (insertion-ordered, the oldest evicted): a re-sent one stays quiet.
   const emitted = new Set<string>();
+  let stopped = false;
 
   const done = (call: JoinedCall): void => {
+    if (stopped) return;
     joiner.forget(call.id);
     for (const r of [call.client, call.server]) {
       if (r === undefined) continue;
@@ -83,7 +87,7 @@ export function createLiveJoiner(deps: LiveJoinDeps): LiveJoiner {
 
   return {
     add(record) {
-      if (emitted.has(record.id)) return;
+      if (stopped || emitted.has(record.id)) return;
       const outcome = joiner.add(record);
       if (!outcome.added) return;
       const { call } = outcome;
@@ -112,6 +116,11 @@ export function createLiveJoiner(deps: LiveJoinDeps): LiveJoiner {
     },
     async idle() {
       while (inFlight.size > 0) await Promise.all([...inFlight]);
+    },
+    stop() {
+      stopped = true;
+      for (const entry of waiting.values()) clearTimer(entry.timer);
+      waiting.clear();
     },
   };
 }

@@ -202,7 +202,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   let limitReached = false;
   const harCalls: JoinedCall[] = [];
   const deliver = (line: () => string, call: () => JoinedCall): void => {
-    if (limitReached) return;
+    if (limitReached || pipeClosed) return;
     if (mode.output === 'har') {
       const c = call();
       if (harEntry(c) === undefined) return;
@@ -250,6 +250,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   const onStdoutError = (err: NodeJS.ErrnoException): void => {
     if (err.code === 'EPIPE') {
       pipeClosed = true;
+      // Calls still waiting for a partner would be written later, to nobody.
+      live.stop();
       abort.abort();
     }
   };

@@ -171,6 +171,44 @@ function checkExactlyOnce(records: readonly CallRecordJson[], calls: readonly Jo
   if (seen.size !== new Set(records.map((r) => r.id)).size) throw new Error('a call holds a record that was not given');
 }
 
+void t.test('live joiner stop(): waiting calls are dropped unemitted, their timers cleared, a lookup in flight emits nothing', async (t) => {
+  const timers = new Map<number, () => void>();
+  let next = 0;
+  const emitted: JoinedCall[] = [];
+  const asked: string[] = [];
+  let answer: (r: CallRecordJson | undefined) => void = () => {};
+  const live = createLiveJoiner({
+    waitMs: 1000,
+    emit: (c) => emitted.push(c),
+    lookup: (id) => {
+      asked.push(id);
+      return new Promise((resolve) => (answer = resolve));
+    },
+    setTimer: (fn) => {
+      timers.set(++next, fn);
+      return next;
+    },
+    clearTimer: (h) => timers.delete(h as number),
+  });
+  live.add(observation('a', 0, 'client'));
+  live.add(observation('b', 0, 'client'));
+  t.equal(live.pending(), 2);
+  t.equal(timers.size, 2, 'a timer per waiting call');
+  // b's wait runs out: its partner is being asked for when the output goes away.
+  const bTimer = [...timers][1];
+  timers.delete(bTimer[0]);
+  bTimer[1]();
+  t.same(asked, ['b-i0']);
+  live.stop();
+  t.equal(live.pending(), 0);
+  t.equal(timers.size, 0, 'every timer cleared');
+  live.add(observation('d', 0, 'client', { mesh: false }));
+  live.flush();
+  answer(observation('b', 0, 'server'));
+  await live.idle();
+  t.same(emitted, [], 'nothing emitted after stop: not the looked-up call, not a complete one');
+});
+
 void t.test('property: every record lands in exactly one call, no call has two records of one side', async (t) => {
   fc.assert(
     fc.property(stream, ({ exchanges: xs, records }) => {

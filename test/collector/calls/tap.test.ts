@@ -91,6 +91,24 @@ void t.test('text: one line per call; both latencies when both sides are known; 
   t.equal(tap.stderr(), '');
 });
 
+void t.test('a reader that goes away (`meshtap tap | head`): tap ends quietly, exit 0, even with calls still waiting for a partner', async (t) => {
+  const c = await collector(t);
+  const tap = spawnTap(t, ['--collector', `http://127.0.0.1:${c.httpPort}`, '--token', TOKEN, '--join-wait', '300']);
+  await subscribed(c);
+  await c.store.add([callRecord({ id: 'first', at: 1, method: 'GET', path: '/one', status: 200 })]);
+  await waitFor('the first line', () => tap.lines().length >= 1);
+  // The reader closes its end, as `head -1` does after its line.
+  tap.child.stdout!.destroy();
+  // Meshed calls whose other side never comes wait for it, then are written to nobody; the call
+  // after them is written at once and meets the closed pipe first.
+  const waiting = [0, 1, 2].map((n) => meshed(`w${n}`, 0, 2 + n)[0]);
+  await c.store.add([...waiting, callRecord({ id: 'second', at: 9, method: 'GET', path: '/two', status: 200 })]);
+  const [code, signal] = await tap.exit;
+  t.equal(signal, null);
+  t.equal(code, 0, 'exit 0');
+  t.equal(tap.stderr(), '', 'no stack trace, nothing on stderr');
+});
+
 void t.test('--observations: one line per record, as before', async (t) => {
   const c = await collector(t);
   const tap = spawnTap(t, ['--collector', `http://127.0.0.1:${c.httpPort}`, '--token', TOKEN, '--observations']);
