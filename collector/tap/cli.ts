@@ -41,8 +41,8 @@ options:
 Text lines: time (UTC), caller → callee, method and path, status, latency; coloured when
 stdout is a terminal and NO_COLOR is unset.
 
-Exit: 0 after Ctrl-C, 1 when the collector is unreachable or goes away, 2 for a usage error
-or a filter the collector rejects.
+Exit: 0 after Ctrl-C, --limit or when the reader goes away (| head), 1 when the collector is
+unreachable or goes away, 2 for a usage error or a filter the collector rejects.
 `;
 
 const OPTIONS = {
