@@ -71,8 +71,9 @@ export async function runHook(host: ContainerHost, ps: PodState, proc: ProcessPl
   if (code !== 0) throw new MeshtapError(LAB_ERR_POD_FAILED, `postStart hook of ${proc.container} in ${ps.namespace}/${ps.name} exited ${code}; log ${cs.log}:\n${tailLog(cs.log)}`);
 }
 
-function probeTarget(pod: Pod, ps: PodState, proc: ProcessPlan, port: number | string | undefined): ProbeTarget {
+function probeTarget(pod: Pod, ps: PodState, proc: ProcessPlan, cs: ContainerState, port: number | string | undefined): ProbeTarget {
   return {
+    ...(cs.pid !== undefined ? { pid: cs.pid } : {}),
     ip: ps.ip,
     port: port === undefined ? undefined : resolveProbePort(pod, port),
     netns: ps.netns,
@@ -98,7 +99,7 @@ export async function awaitContainer(
   for (const probe of [proc.startupProbe, proc.readinessProbe]) {
     if (!probe) continue;
     const port = probe.httpGet?.port ?? probe.tcpSocket?.port;
-    const outcome = await waitForProbe(probe, probeTarget(pod, ps, proc, port), { deadline, stopped });
+    const outcome = await waitForProbe(probe, probeTarget(pod, ps, proc, cs, port), { deadline, stopped });
     if (!outcome.ok) throw fail(outcome.why);
   }
   if (!proc.startupProbe && !proc.readinessProbe) {

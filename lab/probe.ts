@@ -2,8 +2,16 @@
  * Probes as the kubelet runs them: httpGet and tcpSocket from the node (the host namespace) to
  * the pod's IP, exec inside the pod's namespace as the container's user. The lab waits for a
  * container by repeating its probe until it succeeds, the container exits or time runs out.
+ *
+ * The lab repeats a probe far more often than a kubelet would (every 200 ms, not every
+ * `periodSeconds`), and each httpGet or tcpSocket probe of a meshed pod is a call its sidecar
+ * captures: an app still starting refused a dozen of them, so the node's calls to every
+ * service stood at 80–100 % errors on a fresh lab's service map. So while the probed port is not
+ * listening yet (read from the container's own `/proc/<pid>/net/tcp` and `tcp6`: no traffic), the
+ * lab waits without probing; once it listens, or when that cannot be read, it probes as before.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { wrapArgv } from './processes.ts';
@@ -17,6 +25,8 @@ export interface ProbeTarget {
   uid: number;
   gid: number;
   env: Record<string, string>;
+  /** A process of the container (in the pod's network namespace), to see whether the port listens. */
+  pid?: number;
 }
 
 export type ProbeOutcome = { ok: true } | { ok: false; why: string };
@@ -58,6 +68,55 @@ function execProbe(command: string[], target: ProbeTarget, timeoutMs: number): P
   });
 }
 
+const TCP_LISTEN = '0A';
+
+/**
+ * Whether a `/proc/net/tcp` or `tcp6` table (of one network namespace) has a socket listening on
+ * `port`, on any address.
+ */
+export function listensOn(table: string, port: number): boolean {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const line of table.split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    // sl, local_address (ADDR:PORT in hex), rem_address, st, …
+    if (fields.length < 4 || fields[3] !== TCP_LISTEN) continue;
+    if (fields[1].endsWith(`:${hexPort}`)) return true;
+  }
+  return false;
+}
+
+function netnsOf(pid: number | 'self'): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the network namespace of process `pid` listens on TCP `port`; undefined when that
+ * cannot be read. `inPod`: the process belongs in a namespace of its own, so while it is still
+ * in this one (`ip netns exec` has not switched yet) nothing listens for it.
+ */
+export function portListening(pid: number, port: number, inPod = false): boolean | undefined {
+  if (inPod) {
+    const ns = netnsOf(pid);
+    if (ns !== undefined && ns === netnsOf('self')) return false;
+  }
+  let any = false;
+  for (const table of ['tcp', 'tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8');
+    } catch {
+      continue;
+    }
+    any = true;
+    if (listensOn(text, port)) return true;
+  }
+  return any ? false : undefined;
+}
+
 /** Runs a probe once. */
 export function runProbe(probe: Probe, target: ProbeTarget): Promise<ProbeOutcome> {
   const timeoutMs = Math.max(1, probe.timeoutSeconds ?? 1) * 1000;
@@ -85,7 +144,8 @@ export async function waitForProbe(probe: Probe, target: ProbeTarget, options: W
   for (;;) {
     const stop = options.stopped?.();
     if (stop) return { ok: false, why: stop };
-    last = await runProbe(probe, target);
+    const quiet = !probe.exec && target.pid !== undefined && target.port !== undefined && portListening(target.pid, target.port, target.netns !== '') === false;
+    last = quiet ? { ok: false, why: `nothing listens on port ${target.port} yet` } : await runProbe(probe, target);
     if (last.ok) return last;
     if (Date.now() >= options.deadline) return { ok: false, why: `timed out; last probe: ${last.why}` };
     await sleep(Math.min(options.intervalMs ?? 200, (probe.periodSeconds ?? 10) * 1000));
