@@ -6,9 +6,10 @@
  * The lab repeats a probe far more often than a kubelet would (every 200 ms, not every
  * `periodSeconds`), and each httpGet or tcpSocket probe of a meshed pod is a call its sidecar
  * captures: apps still starting refused them (28 of 34 probe calls in a fresh lab), so the
- * node's calls to every service stood at 80–100 % errors on its service map. So while the probed port is not
- * listening yet (read from the container's own `/proc/<pid>/net/tcp` and `tcp6`: no traffic), the
- * lab waits without probing; once it listens, or when that cannot be read, it probes as before.
+ * node's calls to every service stood at 80–100 % errors on its service map. So while the
+ * probed port is not listening yet (read from the container's own `/proc/<pid>/net/tcp` and
+ * `tcp6`: no traffic), the lab waits without probing; once it listens, or when that cannot be
+ * read, it probes as before.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
@@ -85,7 +86,8 @@ export function listensOn(table: string, port: number): boolean {
   return false;
 }
 
-function netnsOf(pid: number | 'self'): string | undefined {
+/** The identity of a process's network namespace (`net:[inode]`), undefined when it cannot be read. */
+export function netnsOf(pid: number | 'self'): string | undefined {
   try {
     return readlinkSync(`/proc/${pid}/ns/net`);
   } catch {
@@ -117,6 +119,12 @@ export function portListening(pid: number, port: number, inPod = false): boolean
   return any ? false : undefined;
 }
 
+/** A connecting probe whose port does not listen in the container's namespace yet: sending it would only be refused. */
+function portNotListeningYet(probe: Probe, target: ProbeTarget): boolean {
+  if (probe.exec || target.pid === undefined || target.port === undefined) return false;
+  return portListening(target.pid, target.port, target.netns !== '') === false;
+}
+
 /** Runs a probe once. */
 export function runProbe(probe: Probe, target: ProbeTarget): Promise<ProbeOutcome> {
   const timeoutMs = Math.max(1, probe.timeoutSeconds ?? 1) * 1000;
@@ -144,8 +152,7 @@ export async function waitForProbe(probe: Probe, target: ProbeTarget, options: W
   for (;;) {
     const stop = options.stopped?.();
     if (stop) return { ok: false, why: stop };
-    const quiet = !probe.exec && target.pid !== undefined && target.port !== undefined && portListening(target.pid, target.port, target.netns !== '') === false;
-    last = quiet ? { ok: false, why: `nothing listens on port ${target.port} yet` } : await runProbe(probe, target);
+    last = portNotListeningYet(probe, target) ? { ok: false, why: `nothing listens on port ${target.port} yet` } : await runProbe(probe, target);
     if (last.ok) return last;
     if (Date.now() >= options.deadline) return { ok: false, why: `timed out; last probe: ${last.why}` };
     await sleep(Math.min(options.intervalMs ?? 200, (probe.periodSeconds ?? 10) * 1000));

@@ -4,13 +4,7 @@ import { startCollector, type RunningCollector } from '../../collector/collector
 import { createMemoryStore } from '../../collector/memory-store.ts';
 import type { RecordStore } from '../../collector/record-store.ts';
 
-export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { waitFor } from '../helpers/wait-for.ts';
 
 /** A collector on loopback; port 0 picks free ports. */
 export function startTestCollector(options: { grpcPort?: number; store?: RecordStore; maxRecords?: number } = {}): Promise<RunningCollector> {

@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { waitFor as sharedWaitFor } from '../helpers/wait-for.ts';
 import { resolveCollectorOptions } from '../../collector/config.ts';
 import { startCollector, type RunningCollector } from '../../collector/collector.ts';
 import type { CallRecord } from '../../record/record.ts';
@@ -14,13 +15,7 @@ import { createShipper, type Shipper } from '../../sidecar/shipper/index.ts';
 export const CHROMIUM = '/usr/bin/chromium';
 export const SCREENSHOT_DIR = join(import.meta.dirname, '..', '..', 'out', 'screenshots');
 
-export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export const waitFor = (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> => sharedWaitFor(what, cond, timeoutMs, 20);
 
 export interface DashboardBackend {
   collector: RunningCollector;

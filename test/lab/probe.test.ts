@@ -1,10 +1,11 @@
 /** The lab's probes: whether a port listens, read from a process's own /proc tables (no traffic). */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import t from 'tap';
-import { listensOn, portListening, waitForProbe } from '../../lab/probe.ts';
+import { listensOn, netnsOf, portListening, waitForProbe } from '../../lab/probe.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const TABLE = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1355 1 0000000000000000 100 0 0 10 0
@@ -36,7 +37,7 @@ void t.test('waitForProbe: no probe is sent while the container\'s namespace has
   // The container: a process in a network namespace of its own, where nothing listens.
   const container = spawn('unshare', ['--net', 'sleep', '30'], { stdio: 'ignore' });
   t.teardown(() => container.kill('SIGKILL'));
-  await waitUntil(() => readlinkOrEmpty(`/proc/${container.pid}/ns/net`) !== readlinkOrEmpty('/proc/self/ns/net'));
+  await waitFor('the container in a namespace of its own', () => netnsOf(container.pid!) !== undefined && netnsOf(container.pid!) !== netnsOf('self'), 5000);
   // What the probe would reach: a server on the node's side, counting the probes that arrive.
   let connections = 0;
   const server = createServer((s) => {
@@ -57,22 +58,6 @@ void t.test('waitForProbe: no probe is sent while the container\'s namespace has
   t.same(await waitForProbe({ tcpSocket: { port } }, { ...target, pid: process.pid }, { deadline: Date.now() + 2000, intervalMs: 20 }), { ok: true });
   // Without a pid to look at, as before: probed at once.
   t.same(await waitForProbe({ tcpSocket: { port } }, target, { deadline: Date.now() + 2000, intervalMs: 20 }), { ok: true });
-  await waitUntil(() => connections === 2);
+  await waitFor('both probes to arrive', () => connections === 2, 5000);
   t.equal(connections, 2);
 });
-
-function readlinkOrEmpty(path: string): string {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return '';
-  }
-}
-
-async function waitUntil(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { waitFor as sharedWaitFor } from '../../../helpers/wait-for.ts';
 import type { InventoryResource } from '../../../../lib/kube/inventory/inventory.ts';
 import { InventoryIndex, type InventoryIndexOptions } from '../../../../lib/kube/inventory/index.ts';
 
@@ -49,10 +50,4 @@ export function seededIndex(
   return index;
 }
 
-export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export const waitFor = (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> => sharedWaitFor(what, cond, timeoutMs);
