@@ -155,6 +155,11 @@ async function visible<T extends { src: { namespace?: string }; dst: { namespace
   return items.filter((r) => viewer.sees(r.src.namespace, r.dst.namespace));
 }
 
+/** Routes (as registered) that serve call data or act for a viewer: everything under /api/, and MCP. */
+export function needsAuthentication(route: string): boolean {
+  return route.startsWith('/api/') || route === MCP_PATH;
+}
+
 /** The calls the retry rules cover: what the offenders ranking reads. */
 const OFFENDER_FILTER = 'http || http2 || grpc';
 
@@ -175,10 +180,13 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     if (deps.bindHost !== undefined && !hostAllowed(deps.bindHost, request.headers.host)) {
       return sendError(reply, 403, COL_ERR_HOST, `the API is bound to ${deps.bindHost} and serves only loopback names in the Host header, got ${JSON.stringify(request.headers.host ?? '')}`);
     }
-    const path = request.url.split('?')[0];
-    if (!path.startsWith('/api/') && path !== MCP_PATH) return undefined;
+    // Decided on the route the router matched, not on the URL as sent: the router decodes the
+    // path (`/%61pi/calls` is `/api/calls`), so a check of the raw URL could be walked around.
+    // An unmatched request (undefined) reaches only the not-found answer.
+    const route = request.routeOptions.url;
+    if (route === undefined || !needsAuthentication(route)) return undefined;
     // MCP clients send a bearer token; the dashboard's session cookie does not open /mcp.
-    const token = bearer(request.headers.authorization) ?? (path === MCP_PATH ? undefined : sessions.token(readCookie(request.headers.cookie, SESSION_COOKIE)));
+    const token = bearer(request.headers.authorization) ?? (route === MCP_PATH ? undefined : sessions.token(readCookie(request.headers.cookie, SESSION_COOKIE)));
     const result = await access.authenticate(token);
     if (!result.ok) {
       metrics.authFailures.inc({ status: String(result.status) });

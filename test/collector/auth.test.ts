@@ -102,6 +102,43 @@ void t.test('token auth: 401 without a valid token on every call-data route; hea
   t.notMatch(logs.join('\n'), /first-token|second-token/, 'no token in the logs');
 });
 
+void t.test('token auth: a route spelled with percent-escapes is still behind the token', async (t) => {
+  const dir = tempDir(t);
+  const tokenFile = join(dir, 'tokens');
+  writeFileSync(tokenFile, 'only-token-cccccccccccccccccc\n');
+  const { c, logs } = await collectorWith(t, { auth: 'token', authTokenFile: tokenFile });
+  // The router decodes these to /api/... and /mcp; each must answer 401 like its plain spelling.
+  const spellings = ['/%61pi/calls', '/%61pi/calls/call-1', '/%61pi/calls/nope', '/%61pi/servicemap', '/%61pi/traces/trace-1', '/%61pi/stream', '/%61pi/session', '/api/%63alls', '/%61%70%69/coverage'];
+  for (const path of spellings) {
+    const none = await call(c.httpPort, path);
+    t.equal(none.status, 401, `${path}: no token`);
+    t.equal((JSON.parse(none.body) as { error: { code: string } }).error.code, 'COL_ERR_UNAUTHENTICATED', `${path}: the 401's code`);
+  }
+  const session = await call(c.httpPort, '/%61pi/session', { authorization: 'Bearer not-the-token-ddddddddddd' }, 'POST');
+  t.equal(session.status, 401, 'no session is opened for a wrong token');
+  t.equal(session.headers['set-cookie'], undefined, 'and no cookie is set');
+  t.equal((await call(c.httpPort, '/%61pi/session', {}, 'DELETE')).status, 401);
+  for (const path of ['/%6dcp', '/mc%70']) {
+    const mcp = await new Promise<Reply>((resolve, reject) => {
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+      const req = httpRequest({ host: '127.0.0.1', port: c.httpPort, path, method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    t.equal(mcp.status, 401, `POST ${path}: no token`);
+    t.notMatch(mcp.body, /search_calls/, `POST ${path}: no tool list`);
+  }
+  const ok = await call(c.httpPort, '/%61pi/calls', { authorization: 'Bearer only-token-cccccccccccccccccc' });
+  t.equal(ok.status, 200, 'with the token the escaped spelling is the same route');
+  t.equal((JSON.parse(ok.body) as { calls: unknown[] }).calls.length, 4);
+  t.notMatch(logs.join('\n'), /no viewer/, 'no route ran without a viewer');
+});
+
 void t.test('token auth: the file is reloaded when it changes', async (t) => {
   const dir = tempDir(t);
   const tokenFile = join(dir, 'tokens');
