@@ -38,9 +38,8 @@ import type { AccessControl, Viewer } from './auth/access.ts';
 import { hostAllowed } from './auth/host-check.ts';
 import { clearedSessionCookie, createSessionStore, readCookie, SESSION_COOKIE, sessionCookie, type SessionStore } from './auth/sessions.ts';
 import type { CallRecord } from '../record/record.ts';
+import { paramText, parseLimit, parseSince, queryProblem, type QueryResult } from './api-query.ts';
 
-export const DEFAULT_LIST_LIMIT = 100;
-export const MAX_LIST_LIMIT = 1000;
 export const DEFAULT_SERVICEMAP_WINDOW_MS = 15 * 60_000;
 /** Most records one worst-offenders ranking reads (the newest of its window). */
 export const MAX_OFFENDER_RECORDS = 50_000;
@@ -75,52 +74,6 @@ function sendError(reply: FastifyReply, status: number, code: string, message: s
     .send({ error: { code, message, ...(position !== undefined ? { position } : {}) } });
 }
 
-type QueryResult<T> = { ok: true; value: T } | { ok: false; message: string };
-
-function single(raw: unknown): string {
-  return Array.isArray(raw) ? raw.join(',') : String(raw);
-}
-
-export function parseLimit(raw: unknown): QueryResult<number> {
-  if (raw === undefined) return { ok: true, value: DEFAULT_LIST_LIMIT };
-  const text = single(raw);
-  if (!/^\d{1,7}$/.test(text) || Number(text) < 1 || Number(text) > MAX_LIST_LIMIT) {
-    return { ok: false, message: `limit must be an integer from 1 to ${MAX_LIST_LIMIT}, got ${JSON.stringify(text)}` };
-  }
-  return { ok: true, value: Number(text) };
-}
-
-const UNIT_NS: Record<string, bigint> = {
-  ms: 1_000_000n,
-  s: 1_000_000_000n,
-  m: 60_000_000_000n,
-  h: 3_600_000_000_000n,
-  d: 86_400_000_000_000n,
-};
-
-/**
- * `since`: nanoseconds since the epoch (digits), an RFC 3339 timestamp
- * (`2025-11-27T10:00:00Z`, `…+01:00`, fractions to the nanosecond), or a duration back from
- * now (`500ms`, `30s`, `5m`, `2h`, `1d`).
- */
-export function parseSince(raw: unknown, now: bigint): QueryResult<bigint | undefined> {
-  if (raw === undefined) return { ok: true, value: undefined };
-  const text = single(raw);
-  if (/^\d{1,19}$/.test(text)) return { ok: true, value: BigInt(text) };
-  const relative = /^(\d{1,9})(ms|s|m|h|d)$/.exec(text);
-  if (relative) return { ok: true, value: now - BigInt(relative[1]) * UNIT_NS[relative[2]] };
-  const rfc = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i.exec(text);
-  const ms = rfc ? Date.parse(`${rfc[1]}${rfc[3].toUpperCase()}`) : NaN;
-  if (!rfc || Number.isNaN(ms)) {
-    return {
-      ok: false,
-      message: `since must be nanoseconds since the epoch, an RFC 3339 timestamp or a duration like 5m (ms, s, m, h, d), got ${JSON.stringify(text)}`,
-    };
-  }
-  const fraction = BigInt((rfc[2] ?? '').padEnd(9, '0'));
-  return { ok: true, value: BigInt(ms) * 1_000_000n + fraction };
-}
-
 /** The filter that matches everything, as a compiled filter the stream can wrap. */
 function compileAll(): CompiledFilter {
   const all = compileFilter('true');
@@ -132,7 +85,6 @@ type FilterResult = { ok: true; filter: CompiledFilter | undefined } | { ok: fal
 
 function parseFilter(raw: unknown, reply: FastifyReply, limits?: FilterLimits): FilterResult {
   if (raw === undefined) return { ok: true, filter: undefined };
-  if (Array.isArray(raw)) return { ok: false, reply: sendError(reply, 400, COL_ERR_BAD_QUERY, 'give filter once (combine conditions with && or ||)') };
   const compiled = compileFilter(String(raw), limits !== undefined ? { limits } : {});
   if (isFilterError(compiled)) return { ok: false, reply: sendError(reply, 400, compiled.code, compiled.message, compiled.position) };
   return { ok: true, filter: compiled.ast === undefined ? undefined : compiled };
@@ -196,6 +148,13 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     return undefined;
   });
 
+  // After authentication: a query a route does not take is refused before the route runs.
+  app.addHook('preValidation', async (request, reply) => {
+    const route = request.routeOptions.url;
+    const problem = route === undefined ? undefined : queryProblem(route, request.query as Record<string, unknown>);
+    return problem === undefined ? undefined : sendError(reply, 400, COL_ERR_BAD_QUERY, problem);
+  });
+
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   // The dashboard trades its token (from the login link's fragment) for an HttpOnly cookie.
@@ -244,7 +203,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
 
   app.get('/api/calls', async (request, reply) => {
     const query = request.query as Record<string, unknown>;
-    const view = query.view === undefined ? 'record' : single(query.view);
+    const view = query.view === undefined ? 'record' : paramText(query.view);
     if (view !== 'record' && view !== 'call') return sendError(reply, 400, COL_ERR_BAD_QUERY, `view must be record or call, got ${JSON.stringify(view)}`);
     const limit = parseLimit(query.limit);
     if (!limit.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, limit.message);
@@ -281,7 +240,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     // The user's filter alone first, so that an error points into their own text.
     const own = parseFilter(query.filter, reply);
     if (!own.ok) return own.reply;
-    const filter = parseFilter(own.filter === undefined ? HAR_FILTER : `(${HAR_FILTER}) && (\n${single(query.filter)}\n)`, reply);
+    const filter = parseFilter(own.filter === undefined ? HAR_FILTER : `(${HAR_FILTER}) && (\n${paramText(query.filter)}\n)`, reply);
     if (!filter.ok) return filter.reply;
     const stats: ListStats = { scanned: 0, truncated: false };
     let calls: JoinedCall[];
@@ -311,6 +270,8 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
       // A stream filter runs on every new record for as long as the client stays: a smaller budget, per tick.
       const filter = parseFilter(query.filter, reply, STREAM_TICK_LIMITS);
       if (!filter.ok) return filter.reply;
+      // HEAD: the stream's headers, and no stream (nothing would ever be sent on it).
+      if (request.method === 'HEAD') return reply.code(200).type('text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send();
       const refuseFull = (): FastifyReply => {
         metrics.streamClientsRefused.inc();
         const message = `the collector already serves its maximum of ${hub.clients().length} live stream clients (--max-stream-clients); retry later`;
@@ -373,11 +334,9 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     const window = windowOf(query.since);
     if (!window.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, window.message);
     const { from, until } = window.value;
-    const rows = query.limit === undefined ? String(DEFAULT_OFFENDER_ROWS) : single(query.limit);
-    if (!/^\d{1,4}$/.test(rows) || Number(rows) < 1 || Number(rows) > MAX_OFFENDER_ROWS) {
-      return sendError(reply, 400, COL_ERR_BAD_QUERY, `limit must be an integer from 1 to ${MAX_OFFENDER_ROWS}, got ${JSON.stringify(rows)}`);
-    }
-    const by = query.by === undefined ? 'score' : single(query.by);
+    const rows = parseLimit(query.limit, MAX_OFFENDER_ROWS, DEFAULT_OFFENDER_ROWS);
+    if (!rows.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, rows.message);
+    const by = query.by === undefined ? 'score' : paramText(query.by);
     if (by !== 'score' && !(RANKED_KINDS as readonly string[]).includes(by)) {
       return sendError(reply, 400, COL_ERR_BAD_QUERY, `by must be one of score, ${RANKED_KINDS.join(', ')}, got ${JSON.stringify(by)}`);
     }
@@ -386,7 +345,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     const filter = compileFilter(OFFENDER_FILTER);
     if (isFilterError(filter)) throw new Error(filter.message);
     const records = await listVisible(viewerOf(request), MAX_OFFENDER_RECORDS, from, filter, stats);
-    const result = buildOffenders(records, { limit: Number(rows), by: by as RankedKind | 'score' });
+    const result = buildOffenders(records, { limit: rows.value, by: by as RankedKind | 'score' });
     return {
       since: from.toString(),
       until: until.toString(),

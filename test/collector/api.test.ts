@@ -2,7 +2,7 @@
 import http from 'node:http';
 import t, { type Test } from 'tap';
 import type { RunningCollector } from '../../collector/collector.ts';
-import { parseSince } from '../../collector/http-server.ts';
+import { parseSince } from '../../collector/api-query.ts';
 import { recordToJson } from '../../record/record-json.ts';
 import { resolveCollectorOptions } from '../../collector/config.ts';
 import { startCollector } from '../../collector/collector.ts';
@@ -81,6 +81,76 @@ void t.test('parseSince', async (t) => {
   t.same(parseSince('2025-11-24T17:00:00.5+01:00', now), { ok: true, value: 1764000000500000000n });
   t.equal(parseSince('2025-11-24', now).ok, false);
   t.same(parseSince(undefined, now), { ok: true, value: undefined });
+  // Days that do not exist are refused, not rolled over into the next month.
+  for (const text of ['2026-02-29T00:00:00Z', '2026-02-30T00:00:00Z', '2026-04-31T00:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01T00:60:00Z', '2026-01-01T00:00:61Z', '2026-01-01T00:00:00+24:00']) {
+    const r = parseSince(text, now);
+    t.equal(r.ok, false, text);
+    if (!r.ok) t.match(r.message, /not a real date and time/, text);
+  }
+  t.same(parseSince('2024-02-29T00:00:00Z', now), { ok: true, value: 1709164800000000000n }, 'a leap day');
+  t.same(parseSince('2016-12-31T23:59:60Z', now), { ok: true, value: 1483228800000000000n }, 'a leap second is the next minute to the second');
+  t.same(parseSince('2025-11-25T16:00:00.123456789+23:59', now), { ok: true, value: 1764000000123456789n + 60_000_000_000n }, 'the largest offset');
+  t.same(parseSince('2025-11-24T15:00:00-01:00', now), { ok: true, value: 1764000000000000000n });
+  // What a record's time cannot hold is refused; before 1970 means from the first record.
+  for (const text of ['9223372036854775808', '9999999999999999999', '2262-04-12T00:00:00Z', '9999-12-31T23:59:59Z']) {
+    const r = parseSince(text, now);
+    t.equal(r.ok, false, text);
+    if (!r.ok) t.match(r.message, /at most 9223372036854775807 ns/, text);
+  }
+  t.same(parseSince('9223372036854775807', now), { ok: true, value: 9223372036854775807n });
+  t.same(parseSince('999999999d', now), { ok: true, value: 0n }, 'a duration back past 1970');
+  t.same(parseSince('0000-01-01T00:00:00Z', now), { ok: true, value: 0n });
+  t.same(parseSince('1969-12-31T23:59:59Z', now), { ok: true, value: 0n });
+});
+
+void t.test('API query parameters: unknown, repeated, out of range and HEAD of the stream', async (t) => {
+  const c = await start(t);
+  await feed(c, shopDataset(20));
+  const cases: [string, RegExp][] = [
+    ['/api/calls?fitler=http', /unknown query parameter "fitler": \/api\/calls takes view, limit, since, filter/],
+    ['/api/calls?limt=5', /unknown query parameter "limt"/],
+    ['/api/calls/d-1?limit=1', /\/api\/calls\/:id takes no query parameters/],
+    ['/api/servicemap?limit=5', /unknown query parameter "limit": \/api\/servicemap takes since/],
+    ['/api/stream?since=5m', /unknown query parameter "since": \/api\/stream takes filter/],
+    ['/api/calls?limit=1&limit=2', /^give limit once$/],
+    ['/api/calls?since=5m&since=1h', /^give since once$/],
+    ['/api/calls?view=call&view=call', /^give view once$/],
+    ['/api/offenders?by=retry&by=timeout', /^give by once$/],
+    ['/api/har?filter=http&filter=grpc', /^give filter once/],
+    ['/api/calls?since=9999999999999999999', /since must be at most/],
+    ['/api/calls?since=9223372036854775808', /since must be at most/],
+    ['/api/har?since=9999-01-01T00:00:00Z', /since must be at most/],
+    ['/api/servicemap?since=2026-02-30T00:00:00Z', /not a real date and time/],
+    ['/api/offenders?limit=0', /limit must be an integer from 1 to 200, got "0"/],
+    ['/api/offenders?limit=201', /limit must be an integer from 1 to 200/],
+  ];
+  for (const [path, message] of cases) {
+    const res = await getJson(c, path);
+    t.equal(res.status, 400, path);
+    t.equal(res.body.error?.code, 'COL_ERR_BAD_QUERY', path);
+    t.match(res.body.error?.message, message, path);
+  }
+  const all = await getJson(c, '/api/calls?since=999999999d');
+  t.equal(all.status, 200, 'a duration back past 1970 reads from the first record');
+  t.equal(all.body.calls.length, 20);
+  const map = await getJson(c, '/api/servicemap?since=999999999d');
+  t.equal(map.status, 200);
+  t.equal(map.body.since, '0');
+  t.equal((await getJson(c, '/api/offenders?limit=200&by=retry')).status, 200);
+
+  // HEAD of the live stream answers its headers at once (it used to hang with no answer).
+  const head = await new Promise<{ status: number; type: string | undefined }>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: c.httpPort, path: '/api/stream', method: 'HEAD', timeout: 5000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'] }));
+    });
+    req.on('timeout', () => req.destroy(new Error('HEAD /api/stream: no answer in 5 s')));
+    req.on('error', reject);
+    req.end();
+  });
+  t.equal(head.status, 200);
+  t.match(head.type, /^text\/event-stream/);
+  t.equal(c.hub.clients().length, 0, 'a HEAD holds no stream client');
 });
 
 void t.test('GET /api/calls/:id and /api/traces/:traceId', async (t) => {

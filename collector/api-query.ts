@@ -1,0 +1,106 @@
+/**
+ * The HTTP API's query parameters: which each route takes, and reading `limit` and `since`.
+ * Pure: a bad value is a message for a 400 `COL_ERR_BAD_QUERY`, never a throw.
+ *
+ * A parameter a route does not take is refused rather than ignored (`?fitler=…` would
+ * otherwise answer every call, as if the filter matched), and so is a parameter given twice.
+ */
+
+export const DEFAULT_LIST_LIMIT = 100;
+export const MAX_LIST_LIMIT = 1000;
+
+export type QueryResult<T> = { ok: true; value: T } | { ok: false; message: string };
+
+/** The query parameters each API route takes (routes as registered). */
+export const ROUTE_QUERY_PARAMS: Readonly<Record<string, readonly string[]>> = {
+  '/api/calls': ['view', 'limit', 'since', 'filter'],
+  '/api/har': ['limit', 'since', 'filter'],
+  '/api/calls/:id': [],
+  '/api/stream': ['filter'],
+  '/api/servicemap': ['since'],
+  '/api/offenders': ['since', 'limit', 'by'],
+  '/api/coverage': ['since'],
+  '/api/traces/:traceId': [],
+  '/api/session': [],
+};
+
+/**
+ * Undefined when `query` holds only parameters `route` takes, each once; else why not. Routes
+ * not in the table are not checked (the dashboard's files, health, metrics, MCP).
+ */
+export function queryProblem(route: string, query: Record<string, unknown>): string | undefined {
+  const accepted = ROUTE_QUERY_PARAMS[route];
+  if (accepted === undefined) return undefined;
+  for (const [name, value] of Object.entries(query)) {
+    if (!accepted.includes(name)) {
+      const takes = accepted.length === 0 ? 'takes no query parameters' : `takes ${accepted.join(', ')}`;
+      return `unknown query parameter ${JSON.stringify(name)}: ${route} ${takes}`;
+    }
+    if (Array.isArray(value)) return name === 'filter' ? 'give filter once (combine conditions with && or ||)' : `give ${name} once`;
+  }
+  return undefined;
+}
+
+/** A parameter's value as text (a repeated one was refused before the route ran). */
+export function paramText(raw: unknown): string {
+  return Array.isArray(raw) ? String(raw[0]) : String(raw);
+}
+
+export function parseLimit(raw: unknown, max = MAX_LIST_LIMIT, fallback = DEFAULT_LIST_LIMIT): QueryResult<number> {
+  if (raw === undefined) return { ok: true, value: fallback };
+  const text = paramText(raw);
+  if (!/^\d{1,7}$/.test(text) || Number(text) < 1 || Number(text) > max) {
+    return { ok: false, message: `limit must be an integer from 1 to ${max}, got ${JSON.stringify(text)}` };
+  }
+  return { ok: true, value: Number(text) };
+}
+
+const UNIT_NS: Record<string, bigint> = {
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
+  d: 86_400_000_000_000n,
+};
+
+/** The last nanosecond a record's time (a signed 64-bit number) can hold: 2262-04-11T23:47:16Z. */
+const MAX_NS = 2n ** 63n - 1n;
+
+const SINCE_FORMS = 'nanoseconds since the epoch, an RFC 3339 timestamp or a duration like 5m (ms, s, m, h, d)';
+
+/**
+ * `since`: nanoseconds since the epoch (digits), an RFC 3339 timestamp
+ * (`2025-11-27T10:00:00Z`, `…+01:00`, fractions to the nanosecond, `:60` for a leap second), or a
+ * duration back from now (`500ms`, `30s`, `5m`, `2h`, `1d`). A time before 1970 (a duration
+ * longer than the time since then) means from the first record: 0. A calendar date that does
+ * not exist (`2026-02-30`) and a time past what a record's time can hold are refused.
+ */
+export function parseSince(raw: unknown, now: bigint): QueryResult<bigint | undefined> {
+  if (raw === undefined) return { ok: true, value: undefined };
+  const text = paramText(raw);
+  if (/^\d{1,19}$/.test(text)) return inRange(BigInt(text), text);
+  const relative = /^(\d{1,9})(ms|s|m|h|d)$/.exec(text);
+  if (relative) return inRange(now - BigInt(relative[1]) * UNIT_NS[relative[2]], text);
+  const rfc = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))$/i.exec(text);
+  if (!rfc) return { ok: false, message: `since must be ${SINCE_FORMS}, got ${JSON.stringify(text)}` };
+  const [year, month, day, hour, minute, second] = rfc.slice(1, 7).map(Number);
+  const offsetHours = rfc[8] === undefined ? Number(rfc[10]) : 0;
+  const offsetMinutes = rfc[8] === undefined ? Number(rfc[11]) : 0;
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  const realDay = date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+  if (!realDay || hour > 23 || minute > 59 || second > 60 || offsetHours > 23 || offsetMinutes > 59) {
+    return { ok: false, message: `since is not a real date and time: ${JSON.stringify(text)}` };
+  }
+  const sign = rfc[9] === '-' ? -1n : 1n;
+  const offsetS = sign * BigInt(offsetHours * 3600 + offsetMinutes * 60);
+  // A leap second (:60) is the instant the next minute starts, to the second.
+  const seconds = BigInt(date.getTime() / 1000) + BigInt(hour * 3600 + minute * 60 + second) - offsetS;
+  const fraction = BigInt((rfc[7] ?? '').padEnd(9, '0'));
+  return inRange(seconds * 1_000_000_000n + fraction, text);
+}
+
+function inRange(ns: bigint, text: string): QueryResult<bigint> {
+  if (ns > MAX_NS) return { ok: false, message: `since must be at most ${MAX_NS} ns (2262-04-11T23:47:16Z), got ${JSON.stringify(text)}` };
+  return { ok: true, value: ns < 0n ? 0n : ns };
+}
