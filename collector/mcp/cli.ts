@@ -2,15 +2,11 @@
 import type { Readable, Writable } from 'node:stream';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { CommandIO } from '../../lib/cli.ts';
-import { CLI_ERR_USAGE, parseCommandArgs } from '../../lib/cli.ts';
-import { MeshtapError } from '../../lib/errors.ts';
-import { findLabCollector } from '../../lib/lab-locator.ts';
-import { resolveAuthorization } from '../tap/credentials.ts';
+import { parseCommandArgs } from '../../lib/cli.ts';
+import { DEFAULT_COLLECTOR_URL, resolveCollectorTarget } from '../tap/collector-target.ts';
 import { createHttpApiClient } from './api-client.ts';
 import { createMcpServer } from './server.ts';
 import { MCP_TOOLS } from './tools.ts';
-
-export const DEFAULT_COLLECTOR_URL = 'http://127.0.0.1:8080';
 
 const USAGE = `usage: meshtap mcp [options]
 
@@ -35,30 +31,13 @@ const OPTIONS = {
   token: { type: 'string' },
 } as const;
 
-function parseCollectorUrl(raw: string, name: string): URL {
-  let url: URL | undefined;
-  try {
-    url = new URL(raw);
-  } catch {
-    url = undefined;
-  }
-  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new MeshtapError(CLI_ERR_USAGE, `${name} must be an http:// or https:// URL, got "${raw}"`);
-  }
-  return url;
-}
-
 export async function run(argv: string[], io: CommandIO): Promise<number> {
   const { values } = parseCommandArgs('mcp', argv, OPTIONS);
   if (values.help) {
     io.stdout.write(USAGE);
     return 0;
   }
-  const fromFlag = values.collector !== undefined;
-  const rawUrl = values.collector ?? (io.env.MESHTAP_COLLECTOR_URL || findLabCollector()?.url || DEFAULT_COLLECTOR_URL);
-  const base = parseCollectorUrl(rawUrl, fromFlag ? '--collector' : io.env.MESHTAP_COLLECTOR_URL ? 'MESHTAP_COLLECTOR_URL' : 'the default collector URL');
-  if (values.token !== undefined && values.token.trim() === '') throw new MeshtapError(CLI_ERR_USAGE, '--token must not be empty');
-  const authorization = await resolveAuthorization(base, { ...(values.token !== undefined ? { token: values.token } : {}), env: io.env });
+  const { base, authorization } = await resolveCollectorTarget({ collector: values.collector, token: values.token, env: io.env });
 
   const api = createHttpApiClient({ baseUrl: base, authorization });
   const server = createMcpServer({ api, now: () => BigInt(Date.now()) * 1_000_000n });

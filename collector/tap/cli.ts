@@ -7,15 +7,15 @@ import type { CommandIO } from '../../lib/cli.ts';
 import { CLI_ERR_USAGE, parseCommandArgs } from '../../lib/cli.ts';
 import { MeshtapError } from '../../lib/errors.ts';
 import type { CallRecordJson } from '../../record/record-json.ts';
-import { findLabCollector } from '../../lib/lab-locator.ts';
-import { resolveAuthorization } from './credentials.ts';
+import { DEFAULT_COLLECTOR_URL, resolveCollectorTarget } from './collector-target.ts';
+import { compileFilter } from '../filter/compile.ts';
+import { isFilterError } from '../filter/errors.ts';
 import { formatCallLine, formatJoinedCallLine } from './format.ts';
 import { buildCall, callKey, sideOf, type JoinedCall } from '../calls/join.ts';
 import { createLiveJoiner } from '../calls/live-join.ts';
 import { buildHar, harEntry } from '../calls/har.ts';
 import { harCreator } from '../calls/version.ts';
 
-export const DEFAULT_COLLECTOR_URL = 'http://127.0.0.1:8080';
 /** How long a meshed call's first observation waits for the other sidecar's. */
 export const DEFAULT_JOIN_WAIT_MS = 2000;
 
@@ -41,8 +41,8 @@ options:
 Text lines: time (UTC), caller → callee, method and path, status, latency; coloured when
 stdout is a terminal and NO_COLOR is unset.
 
-Exit: 0 after Ctrl-C, --limit or when the reader goes away (| head), 1 when the collector is
-unreachable or goes away, 2 for a usage error or a filter the collector rejects.
+Exit: 0 after Ctrl-C or SIGTERM, --limit or when the reader goes away (| head), 1 when the
+collector is unreachable or goes away, 2 for a usage error or a filter that does not compile.
 `;
 
 const OPTIONS = {
@@ -107,7 +107,7 @@ function lineAndColumn(source: string, offset: number): { line: number; column: 
 }
 
 /** The server's message, with its position moved into the user's own filter text and a caret under it. */
-export function describeFilterError(error: ServerFilterError, userFilter: string | undefined, userOffset: number): string {
+export function describeFilterError(error: ServerFilterError, userFilter: string | undefined, userOffset: number, what = 'the collector rejected the filter'): string {
   let message = error.message;
   let caret = '';
   const pos = error.position;
@@ -120,20 +120,7 @@ export function describeFilterError(error: ServerFilterError, userFilter: string
       caret = `\n  ${text}\n  ${' '.repeat(at.column - 1)}^`;
     }
   }
-  return `meshtap tap: the collector rejected the filter (${error.code}): ${message}${caret}\n`;
-}
-
-function parseCollectorUrl(raw: string, name: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new MeshtapError(CLI_ERR_USAGE, `${name} must be an http:// or https:// URL, got "${raw}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new MeshtapError(CLI_ERR_USAGE, `${name} must be an http:// or https:// URL, got "${raw}"`);
-  }
-  return url;
+  return `meshtap tap: ${what} (${error.code}): ${message}${caret}\n`;
 }
 
 function causeText(err: unknown): string {
@@ -176,14 +163,20 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     io.stdout.write(USAGE);
     return 0;
   }
-  const fromFlag = values.collector !== undefined;
-  const rawUrl = values.collector ?? (io.env.MESHTAP_COLLECTOR_URL || findLabCollector()?.url || DEFAULT_COLLECTOR_URL);
-  const base = parseCollectorUrl(rawUrl, fromFlag ? '--collector' : io.env.MESHTAP_COLLECTOR_URL ? 'MESHTAP_COLLECTOR_URL' : 'the default collector URL');
   if (values.namespace !== undefined && values.namespace.trim() === '') throw new MeshtapError(CLI_ERR_USAGE, '--namespace must not be empty');
   const mode = resolveTapMode(values);
+  // The filter alone first: its errors point into the user's own text, and a filter that is a
+  // whole expression cannot reach out of the parentheses --namespace puts it in.
+  if (values.filter !== undefined) {
+    const own = compileFilter(values.filter);
+    if (isFilterError(own)) {
+      io.stderr.write(describeFilterError(own, values.filter, 0, 'the filter does not compile'));
+      return 2;
+    }
+  }
+  const { base, authorization } = await resolveCollectorTarget({ collector: values.collector, token: values.token, env: io.env });
   const { source, userOffset } = buildTapFilter(values.namespace, values.filter);
   const url = new URL('api/stream', base.href.endsWith('/') ? base : `${base.href}/`);
-  const authorization = await resolveAuthorization(base, { ...(values.token !== undefined ? { token: values.token } : {}), env: io.env });
   if (source !== undefined) url.searchParams.set('filter', source);
 
   const color = (io.stdout as { isTTY?: boolean }).isTTY === true && (io.env.NO_COLOR === undefined || io.env.NO_COLOR === '');
@@ -245,6 +238,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     abort.abort();
   };
   process.on('SIGINT', onSigint);
+  // SIGTERM (a supervisor, `timeout`) ends it the same way: calls waiting for a partner and a HAR document are written.
+  process.on('SIGTERM', onSigint);
   // A closed pipe (`meshtap tap | head`) ends the command quietly.
   let pipeClosed = false;
   const onStdoutError = (err: NodeJS.ErrnoException): void => {
@@ -311,6 +306,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     return 1;
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
     io.stdout.off?.('error', onStdoutError);
   }
 }

@@ -90,8 +90,46 @@ void t.test('a rejected filter exits 2 with the position in the user\'s filter',
   const tap = spawnTap(t, ['--collector', `http://127.0.0.1:${c.httpPort}`, '--namespace', 'shop', '--filter', 'http && dst.wrkload == "x"']);
   const [code] = await tap.exit;
   t.equal(code, 2);
-  t.match(tap.stderr(), /the collector rejected the filter \(COL_ERR_FILTER_UNDECLARED\): .*wrkload.* at line 1, column 13\n {2}http && dst\.wrkload == "x"\n {14}\^/);
+  t.match(tap.stderr(), /the filter does not compile \(COL_ERR_FILTER_UNDECLARED\): .*wrkload.* at line 1, column 13\n {2}http && dst\.wrkload == "x"\n {14}\^/);
   t.equal(tap.stdout(), '');
+});
+
+void t.test('--namespace holds whatever the filter says: a filter is a whole expression or refused', async (t) => {
+  const c = await collector(t);
+  const url = `http://127.0.0.1:${c.httpPort}`;
+  // Unbalanced: pasted after the namespace clause, ") || (" would have ended it (every namespace's calls printed).
+  const escape = spawnTap(t, ['--collector', url, '-n', 'nosuchns', '-f', 'true) || (true', '--limit', '1']);
+  t.equal((await escape.exit)[0], 2);
+  t.match(escape.stderr(), /the filter does not compile \(COL_ERR_FILTER_SYNTAX\): .* at line 1, column 5\n {2}true\) \|\| \(true\n {6}\^/);
+  t.equal(c.hub.clients().length, 0, 'it never subscribed');
+  // An incomplete filter's position is in the user's text, not in the namespace clause around it.
+  const incomplete = spawnTap(t, ['--collector', url, '-n', 'shop', '-f', 'status_code >=']);
+  t.equal((await incomplete.exit)[0], 2);
+  t.match(incomplete.stderr(), /COL_ERR_FILTER_SYNTAX\): .* at line 1, column 13\n {2}status_code >=\n {14}\^/);
+  // A whole expression stays inside the namespace clause.
+  const tap = spawnTap(t, ['--collector', url, '-n', 'shop', '-f', 'true || true', '--json']);
+  await waitFor('the tap to subscribe', () => c.hub.clients().length === 1, 30_000);
+  await c.store.add([callRecord({ id: 'other', src: { namespace: 'other' }, dst: { namespace: 'other' } }), callRecord({ id: 'mine', dst: { namespace: 'shop' } })]);
+  await waitFor('one line', () => tap.stdout().split('\n').filter(Boolean).length >= 1);
+  tap.child.kill('SIGINT');
+  t.equal((await tap.exit)[0], 0);
+  t.same(tap.stdout().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id), ['mine']);
+});
+
+void t.test('-o har is written on SIGTERM too', async (t) => {
+  const c = await collector(t);
+  const tap = spawnTap(t, ['--collector', `http://127.0.0.1:${c.httpPort}`, '-o', 'har', '--observations']);
+  await waitFor('the tap to subscribe', () => c.hub.clients().length === 1, 30_000);
+  await c.store.add([callRecord({ id: 'h1', method: 'GET', path: '/har-me', status: 200 })]);
+  // The stream's first call reaches tap within a moment; SIGTERM then must not lose it.
+  await new Promise((r) => setTimeout(r, 500));
+  tap.child.kill('SIGTERM');
+  const [code, signal] = await tap.exit;
+  t.equal(signal, null, 'not killed by the signal');
+  t.equal(code, 0);
+  const har = JSON.parse(tap.stdout()) as { log: { entries: { request: { url: string } }[] } };
+  t.equal(har.log.entries.length, 1);
+  t.match(har.log.entries[0].request.url, /\/har-me$/);
 });
 
 void t.test('an unreachable collector exits 1 with a message; bad usage exits 2', async (t) => {
@@ -110,6 +148,15 @@ void t.test('an unreachable collector exits 1 with a message; bad usage exits 2'
   const usage = spawnTap(t, ['--collector', 'ftp://x']);
   t.equal((await usage.exit)[0], 2);
   t.match(usage.stderr(), /--collector must be an http:\/\/ or https:\/\/ URL/);
+  const badPort = spawnTap(t, ['--collector', 'http://127.0.0.1:99999']);
+  t.equal((await badPort.exit)[0], 2);
+  t.match(badPort.stderr(), /--collector has port 99999, out of range \(1-65535\)/);
+  const notUrl = spawnTap(t, [], { MESHTAP_COLLECTOR_URL: 'localhost:8080/x y' });
+  t.equal((await notUrl.exit)[0], 2);
+  t.match(notUrl.stderr(), /MESHTAP_COLLECTOR_URL (is not a valid URL|must be an http)/);
+  const emptyToken = spawnTap(t, ['--collector', 'http://127.0.0.1:1', '--token', '']);
+  t.equal((await emptyToken.exit)[0], 2);
+  t.match(emptyToken.stderr(), /--token must not be empty/);
   const help = spawnTap(t, ['--help']);
   t.equal((await help.exit)[0], 0);
   t.match(help.stdout(), /--namespace NS/);
