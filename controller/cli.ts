@@ -82,7 +82,7 @@ options:
   --strict-namespace-labels    when a namespace's labels cannot be read, do not inject
   --service-account-dir DIR    in-cluster credentials (default ${DEFAULT_SERVICE_ACCOUNT_DIR})
   --drain-seconds N            keep serving N seconds after SIGTERM before closing (default 0)
-  --log-level LEVEL            trace, debug, info, warn, error (default info)
+  --log-level LEVEL            trace, debug, info, warn, error, fatal or silent (default info)
   -h, --help                   show this help
 `;
 

@@ -21,7 +21,7 @@ const USAGE = `usage: meshtap lab <command> [options]
 
 A cluster on this machine: every pod of a scenario (a directory of Kubernetes YAML) is a
 network namespace on a bridge, admitted by the real controller (webhook, CA, membership feed),
-with the injected init container and sidecar run as the patch says, and a real collector. Needs root (or CAP_NET_ADMIN).
+with the injected init container and sidecar run as the patch says, and a real collector. Needs root.
 
 commands:
   up [--scenario NAME|DIR] [--foreground] [--grpc-port P] [--http-port P] [--timeout SECONDS]

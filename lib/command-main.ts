@@ -20,9 +20,22 @@ function usage(commands: Record<string, CommandEntry>): string {
 
 async function main(commands: Record<string, CommandEntry>, argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined) {
+    // No command is a usage error: the usage goes to stderr, like every other one.
+    process.stderr.write(usage(commands));
+    return 2;
+  }
+  if (name === 'help' && rest.length > 0) {
+    // `meshtap help tap` is `meshtap tap --help`.
+    if (commands[rest[0]] === undefined) {
+      process.stderr.write(`meshtap: unknown command "${rest[0]}"\n\n${usage(commands)}`);
+      return 2;
+    }
+    return (await commands[rest[0]].load()).run(['--help'], { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage(commands));
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   const command = commands[name];
   if (!command) {
@@ -34,17 +47,19 @@ async function main(commands: Record<string, CommandEntry>, argv: string[]): Pro
 }
 
 /**
- * A reader that went away (`meshtap lab status | head -3`) is not the command's failure: what is
- * still written goes nowhere (a command that streams, like `tap`, also ends itself on it), and a
- * sidecar whose log reader is gone goes on forwarding. Any other error on stdout stays fatal.
+ * A reader that went away (`meshtap lab status | head -3`, `meshtap inject … 2>&1 | head -1`) is
+ * not the command's failure: what is still written goes nowhere (a command that streams, like
+ * `tap`, also ends itself on it), and a sidecar whose log reader is gone goes on forwarding.
+ * Any other error on stdout or stderr stays fatal.
  */
-export function ignoreClosedStdout(err: NodeJS.ErrnoException): void {
+export function ignoreClosedPipe(err: NodeJS.ErrnoException): void {
   if (err.code !== 'EPIPE') throw err;
 }
 
 /** Runs the command named by `argv[0]` and sets the process's exit code from it. */
 export function runCommandMain(commands: Record<string, CommandEntry>, argv: string[]): void {
-  process.stdout.on('error', ignoreClosedStdout);
+  process.stdout.on('error', ignoreClosedPipe);
+  process.stderr.on('error', ignoreClosedPipe);
   main(commands, argv).then(
     (code) => {
       process.exitCode = code;

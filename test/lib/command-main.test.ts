@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { ignoreClosedStdout } from '../../lib/command-main.ts';
+import { ignoreClosedPipe } from '../../lib/command-main.ts';
 
 const bin = fileURLToPath(new URL('../../bin/meshtap.ts', import.meta.url));
 
@@ -19,7 +19,41 @@ void t.test('`meshtap help | head -c0`: the reader closed before the usage was w
   t.equal(err, '');
 });
 
-void t.test('any other error on stdout stays fatal', async (t) => {
-  t.doesNotThrow(() => ignoreClosedStdout(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })));
-  t.throws(() => ignoreClosedStdout(Object.assign(new Error('write EIO'), { code: 'EIO' })), { code: 'EIO' });
+void t.test('`meshtap nosuch 2>&1 | head -c0`: a closed stderr is not a crash either; the command\'s own exit code stands', async (t) => {
+  const child = spawn(process.execPath, [bin, 'nosuch-command'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr.destroy();
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  t.equal(signal, null);
+  t.equal(code, 2, 'the usage error, not 1 from an uncaught EPIPE');
+  t.equal(out, '');
+});
+
+async function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, out, err };
+}
+
+void t.test('`meshtap` alone is a usage error on stderr; `meshtap help CMD` is CMD\'s help', async (t) => {
+  const none = await run([]);
+  t.equal(none.code, 2);
+  t.equal(none.out, '');
+  t.match(none.err, /^usage: meshtap <command>/);
+  const help = await run(['help', 'tap']);
+  t.equal(help.code, 0);
+  t.match(help.out, /^usage: meshtap tap \[options\]/);
+  const unknown = await run(['help', 'nosuch']);
+  t.equal(unknown.code, 2);
+  t.match(unknown.err, /unknown command "nosuch"/);
+});
+
+void t.test('any other error on stdout or stderr stays fatal', async (t) => {
+  t.doesNotThrow(() => ignoreClosedPipe(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })));
+  t.throws(() => ignoreClosedPipe(Object.assign(new Error('write EIO'), { code: 'EIO' })), { code: 'EIO' });
 });
