@@ -28,6 +28,7 @@
  * connections are captured by the new one.
  */
 import { Worker } from 'node:worker_threads';
+import { epochAtPerformanceZero } from '../clock.ts';
 import type { ForwardingFact } from '../capture/connection-facts.ts';
 import type { CloseReason, NsClock } from '../capture/session.ts';
 import type { DirectionStats, SidecarStats } from '../metrics.ts';
@@ -257,7 +258,7 @@ class HandOff implements CaptureHandOff {
     this.sidecarBytes = options.sidecarBytes ?? DEFAULT_SIDECAR_CAPTURE_BYTES;
     this.connectionBytes = options.connectionBytes ?? DEFAULT_CONNECTION_CAPTURE_BYTES;
     this.chooseFraming = options.framingFor ?? openingFraming;
-    this.timeBaseNs = options.clock() - BigInt(Math.round(performance.now() * 1e6));
+    this.timeBaseNs = epochAtPerformanceZero(options.clock);
     this.start();
   }
 
