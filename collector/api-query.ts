@@ -41,6 +41,34 @@ export function queryProblem(route: string, query: Record<string, unknown>): str
   return undefined;
 }
 
+/**
+ * Undefined when the query part of `url` is valid percent-encoding; else which parameter is not.
+ * (The router's parser keeps a value with a bad escape as it came, so a filter with `%zz` in it
+ * would reach the compiler as text the user never wrote.)
+ */
+export function encodingProblem(url: string): string | undefined {
+  const q = url.indexOf('?');
+  if (q === -1) return undefined;
+  for (const pair of url.slice(q + 1).split('&')) {
+    const eq = pair.indexOf('=');
+    const name = eq === -1 ? pair : pair.slice(0, eq);
+    for (const part of eq === -1 ? [pair] : [name, pair.slice(eq + 1)]) {
+      try {
+        decodeURIComponent(part.replace(/\+/g, ' '));
+      } catch {
+        let shown = name;
+        try {
+          shown = decodeURIComponent(name);
+        } catch {
+          // the name itself is badly encoded: shown as it came
+        }
+        return `the query parameter ${JSON.stringify(shown)} is not valid URL encoding (each % must start a UTF-8 byte as two hex digits, %25 for a % itself)`;
+      }
+    }
+  }
+  return undefined;
+}
+
 /** A parameter's value as text (a repeated one was refused before the route ran). */
 export function paramText(raw: unknown): string {
   return Array.isArray(raw) ? String(raw[0]) : String(raw);

@@ -5,6 +5,7 @@
  */
 import { registerDashboard } from './dashboard/routes.ts';
 import { MCP_PATH, registerMcpRoute } from './mcp/http-route.ts';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { CompiledFilter } from './filter/compile.ts';
 import { compileFilter } from './filter/compile.ts';
@@ -38,7 +39,7 @@ import type { AccessControl, Viewer } from './auth/access.ts';
 import { hostAllowed } from './auth/host-check.ts';
 import { clearedSessionCookie, createSessionStore, readCookie, SESSION_COOKIE, sessionCookie, type SessionStore } from './auth/sessions.ts';
 import type { CallRecord } from '../record/record.ts';
-import { paramText, parseLimit, parseSince, queryProblem, type QueryResult } from './api-query.ts';
+import { encodingProblem, paramText, parseLimit, parseSince, queryProblem, type QueryResult } from './api-query.ts';
 
 export const DEFAULT_SERVICEMAP_WINDOW_MS = 15 * 60_000;
 /** Most records one worst-offenders ranking reads (the newest of its window). */
@@ -112,6 +113,23 @@ export function needsAuthentication(route: string): boolean {
   return route.startsWith('/api/') || route === MCP_PATH;
 }
 
+/**
+ * A request Node's HTTP parser refused (headers over 16 KiB — a long filter in the URL —, a
+ * timeout, bytes that are not HTTP), answered in the API's error shape before the connection closes.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'the request line and headers are over 16 KiB: a filter that long must be shortened (percent-encoding makes quotes, & and | three characters each)']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'the request did not arrive in time']
+        : [400, 'Bad Request', 'the request is not valid HTTP (a URL must be ASCII: percent-encode other characters)'];
+  const body = JSON.stringify({ error: { code: COL_ERR_BAD_QUERY, message } });
+  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+  socket.destroy(err);
+}
+
 /** The calls the retry rules cover: what the offenders ranking reads. */
 const OFFENDER_FILTER = 'http || http2 || grpc';
 
@@ -120,7 +138,16 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   const sessions = deps.sessions ?? createSessionStore();
   const now = deps.now ?? nowNs;
   const windowNs = BigInt(deps.servicemapWindowMs ?? DEFAULT_SERVICEMAP_WINDOW_MS) * 1_000_000n;
-  const app = Fastify({ logger: false });
+  const app = Fastify({
+    logger: false,
+    // What the router refuses before any route runs answers in the API's error shape too.
+    frameworkErrors: (error, _request, reply) => {
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(reply, 414, COL_ERR_BAD_QUERY, 'a part of the path is longer than the 100 characters an id or trace id can be');
+      if (error.code === 'FST_ERR_BAD_URL') return sendError(reply, 400, COL_ERR_BAD_QUERY, 'the path is not valid URL encoding (each % must start a UTF-8 byte as two hex digits)');
+      return sendError(reply, 400, COL_ERR_BAD_QUERY, error.message);
+    },
+    clientErrorHandler: answerClientError,
+  });
   const viewers = new WeakMap<object, Viewer>();
   const viewerOf = (request: object): Viewer => {
     const v = viewers.get(request);
@@ -151,7 +178,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   // After authentication: a query a route does not take is refused before the route runs.
   app.addHook('preValidation', async (request, reply) => {
     const route = request.routeOptions.url;
-    const problem = route === undefined ? undefined : queryProblem(route, request.query as Record<string, unknown>);
+    const problem = route === undefined ? undefined : (encodingProblem(request.url) ?? queryProblem(route, request.query as Record<string, unknown>));
     return problem === undefined ? undefined : sendError(reply, 400, COL_ERR_BAD_QUERY, problem);
   });
 

@@ -50,12 +50,14 @@ export interface ServiceMap {
 
 export function nodeFor(e: CallSummary['src']): ServiceMapNode {
   const namespace = e.namespace ?? '';
-  if (e.workload) return { id: `${namespace}/${e.workload}`, namespace, workload: e.workload, kind: e.workload_kind ?? 'Workload' };
-  if (e.pod) return { id: `${namespace}/pod/${e.pod}`, namespace, workload: e.pod, kind: 'Pod' };
-  if (e.service) return { id: `${namespace}/service/${e.service}`, namespace, workload: e.service, kind: 'Service' };
+  // `ns/…`, or without a namespace the rest alone (never an id that starts with a slash).
+  const id = (rest: string): string => (namespace ? `${namespace}/${rest}` : rest);
+  if (e.workload) return { id: id(e.workload), namespace, workload: e.workload, kind: e.workload_kind ?? 'Workload' };
+  if (e.pod) return { id: id(`pod/${e.pod}`), namespace, workload: e.pod, kind: 'Pod' };
+  if (e.service) return { id: id(`service/${e.service}`), namespace, workload: e.service, kind: 'Service' };
   // A node's own address (kubelet probes, hostNetwork pods): the node.
   if (e.node) return { id: `node/${e.node}`, namespace: '', workload: e.node, kind: 'Node' };
-  return { id: namespace ? `${namespace}/ip/${e.ip}` : `ip/${e.ip}`, namespace, workload: e.ip, kind: 'External' };
+  return { id: id(`ip/${e.ip}`), namespace, workload: e.ip, kind: 'External' };
 }
 
 /** An error: a failed exchange, an HTTP 5xx, or a non-OK gRPC status. */

@@ -13,15 +13,13 @@ export function isLoopbackHost(host: string): boolean {
   return false;
 }
 
-/** The Host header's name part: `[::1]:8080` → `::1`, `localhost:80` → `localhost`. */
+/**
+ * The Host header's name part: `[::1]:8080` → `::1`, `localhost:80` → `localhost`; '' for a
+ * header that is not a name or address with an optional port (`localhost:80@evil.com`).
+ */
 export function hostName(header: string): string {
-  const h = header.trim().toLowerCase();
-  if (h.startsWith('[')) {
-    const end = h.indexOf(']');
-    return end === -1 ? h : h.slice(1, end);
-  }
-  const colon = h.lastIndexOf(':');
-  return colon === -1 ? h : h.slice(0, colon);
+  const m = /^(?:\[([0-9a-f:.]+)\]|([a-z0-9._-]+))(?::\d{1,5})?$/.exec(header.trim().toLowerCase());
+  return m === null ? '' : (m[1] ?? m[2]);
 }
 
 /** Whether a request with this Host header may be served by an API bound to `bindHost`. */

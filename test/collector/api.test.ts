@@ -1,5 +1,7 @@
 /** The HTTP API over real HTTP, with a collector whose store is fed through its ingest path. */
+import { once } from 'node:events';
 import http from 'node:http';
+import net from 'node:net';
 import t, { type Test } from 'tap';
 import type { RunningCollector } from '../../collector/collector.ts';
 import { parseSince } from '../../collector/api-query.ts';
@@ -137,6 +139,37 @@ void t.test('API query parameters: unknown, repeated, out of range and HEAD of t
   t.equal(map.status, 200);
   t.equal(map.body.since, '0');
   t.equal((await getJson(c, '/api/offenders?limit=200&by=retry')).status, 200);
+
+  // Bad encoding, in the path or in a parameter, is named; nothing is compiled from text the user never wrote.
+  for (const [path, status, message] of [
+    ['/api/calls/%zz', 400, /path is not valid URL encoding/],
+    [`/api/calls/${'x'.repeat(150)}`, 414, /longer than the 100 characters/],
+    ['/api/calls?filter=path%20%3D%3D%20%22%zz%22', 400, /query parameter "filter" is not valid URL encoding/],
+    ['/api/calls?limit=%ff', 400, /query parameter "limit" is not valid URL encoding/],
+  ] as const) {
+    const res = await getJson(c, path);
+    t.equal(res.status, status, path);
+    t.equal(res.body.error?.code, 'COL_ERR_BAD_QUERY', path);
+    t.match(res.body.error?.message, message, path);
+    t.notMatch(JSON.stringify(res.body), /x{150}/, 'the long path is not echoed');
+  }
+  // What Node's HTTP parser refuses is answered in the same shape.
+  const raw = async (request: string): Promise<{ status: number; body: any }> => {
+    const socket = net.connect(c.httpPort, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.end(Buffer.from(request, 'latin1'));
+    let text = '';
+    for await (const chunk of socket) text += (chunk as Buffer).toString('utf8');
+    const [head, body] = text.split('\r\n\r\n');
+    return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]), body: JSON.parse(body) };
+  };
+  const long = await raw(`GET /api/calls?filter=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  t.equal(long.status, 431);
+  t.equal(long.body.error.code, 'COL_ERR_BAD_QUERY');
+  t.match(long.body.error.message, /over 16 KiB: a filter that long must be shortened/);
+  const utf8 = await raw(`GET /api/calls?limit=\xef\xbc\x91 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  t.equal(utf8.status, 400);
+  t.match(utf8.body.error.message, /not valid HTTP \(a URL must be ASCII/);
 
   // HEAD of the live stream answers its headers at once (it used to hang with no answer).
   const head = await new Promise<{ status: number; type: string | undefined }>((resolve, reject) => {

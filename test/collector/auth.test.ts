@@ -319,6 +319,12 @@ void t.test('an API bound to loopback serves only loopback Host names (DNS rebin
   const evil = await call(c.httpPort, '/api/calls', { host: `rebind.example:${c.httpPort}` });
   t.equal(evil.status, 403);
   t.equal(JSON.parse(evil.body).error.code, 'COL_ERR_HOST');
+  // Only a name or address with an optional port: what follows a loopback name does not ride along.
+  for (const host of [`localhost:80@rebind.example`, `127.0.0.1:${c.httpPort}/x`, `localhost:${c.httpPort}:1`, `[::1`, `localhost :80`]) {
+    t.equal((await call(c.httpPort, '/healthz', { host })).status, 403, host);
+  }
+  t.equal((await call(c.httpPort, '/healthz', { host: `[::1]:${c.httpPort}` })).status, 200);
+  t.equal((await call(c.httpPort, '/healthz', { host: 'LOCALHOST' })).status, 200);
 });
 
 void t.test('meshtap tap finds its credentials: explicit, the lab\'s for the lab\'s URL, else the kubeconfig user', async (t) => {

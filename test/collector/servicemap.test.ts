@@ -2,7 +2,7 @@
 import t from 'tap';
 import { resolveCollectorOptions } from '../../collector/config.ts';
 import { startCollector } from '../../collector/collector.ts';
-import { buildServiceMap, percentile } from '../../collector/servicemap.ts';
+import { buildServiceMap, nodeFor, percentile } from '../../collector/servicemap.ts';
 import type { CallRecord } from '../../record/record.ts';
 import { callRecord } from './helpers.ts';
 
@@ -113,6 +113,15 @@ void t.test('buildServiceMap: a call to a service VIP is drawn to the workload t
     map.edges.map((e) => `${e.source} -> ${e.target} x${e.requests}`),
     ['shop/frontend -> shop/payment x1', 'shop/frontend -> shop/service/legacy-db x1'],
   );
+});
+
+void t.test('nodeFor: an endpoint without a namespace has an id without a leading slash', async (t) => {
+  t.equal(nodeFor({ service: 'payment', ip: '10.96.0.9' }).id, 'service/payment');
+  t.equal(nodeFor({ pod: 'db-0', ip: '10.1.0.9' }).id, 'pod/db-0');
+  t.equal(nodeFor({ workload: 'loadgen', ip: '10.1.0.8' }).id, 'loadgen');
+  t.equal(nodeFor({ ip: '1.2.3.4' }).id, 'ip/1.2.3.4');
+  t.equal(nodeFor({ service: 'payment', namespace: 'shop', ip: '10.96.0.9' }).id, 'shop/service/payment');
+  t.equal(nodeFor({ workload: 'frontend', namespace: 'shop', ip: '10.1.0.2' }).id, 'shop/frontend');
 });
 
 void t.test('buildServiceMap: calls from a node address (kubelet probes) come from the node', async (t) => {
