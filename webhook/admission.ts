@@ -65,8 +65,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function describeJsonType(v: unknown): string {
   if (v === null) return 'null';
+  if (v === undefined) return 'nothing';
   if (Array.isArray(v)) return 'an array';
-  return `a ${typeof v}`;
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
 function badField(message: string): MeshtapError {
@@ -86,6 +87,9 @@ function readGroupVersion<K extends 'kind' | 'resource'>(
   nameKey: K,
 ): Record<'group' | 'version' | K, string> {
   const v = request[field];
+  if (v === undefined || v === null) {
+    throw badField(`request.${field} is missing: it must be an object like {"group":"","version":"v1","${nameKey}":"..."}`);
+  }
   if (!isObject(v)) {
     throw badField(`request.${field} must be an object like {"group":"","version":"v1","${nameKey}":"..."}, got ${describeJsonType(v)}`);
   }

@@ -48,7 +48,7 @@ options:
                                  (default: assume opted in, as the API server already filtered)
   --service-account-dir DIR      in-cluster credentials (default ${DEFAULT_SERVICE_ACCOUNT_DIR})
   --drain-seconds N              keep serving N seconds after SIGTERM before closing (default 0)
-  --log-level LEVEL              trace, debug, info, warn, error (default info)
+  --log-level LEVEL              trace, debug, info, warn, error, fatal or silent (default info)
   -h, --help                     show this help
 `;
 

@@ -75,6 +75,21 @@ void t.test('rejects malformed reviews with a stable code and a message that say
     message: /apiVersion must be "admission\.k8s\.io\/v1", got "admission\.k8s\.io\/v1beta1".*admissionReviewVersions/,
   });
   t.throws(() => parseAdmissionReview(fixture('invalid-missing-object.json')), { message: /request\.object is missing: a CREATE review/ });
+  // A missing field reads as missing, never as "got a undefined".
+  for (const field of ['kind', 'resource']) {
+    const review = JSON.stringify(mutate((d) => delete d.request[field]));
+    t.throws(() => parseAdmissionReview(review), { code: 'WH_ERR_BAD_REQUEST_FIELD', message: new RegExp(`^request\\.${field} is missing: it must be an object like`) }, `no ${field}`);
+    const error = (() => {
+      try {
+        parseAdmissionReview(review);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return '';
+    })();
+    t.notMatch(error, /undefined/, `no ${field}: the message does not say undefined`);
+  }
+  t.throws(() => parseAdmissionReview(JSON.stringify(mutate((d) => (d.request.kind = 'Pod')))), { message: /request\.kind must be an object like .*, got a string$/ });
   // DELETE reviews legitimately carry no object.
   const del = mutate((d) => {
     d.request.operation = 'DELETE';

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -163,4 +164,154 @@ void t.test('JSON in, JSON out; namespace default; kube-system', async (t) => {
   const sys = await runInProcess(['-f', '-', '-n', 'kube-system'], 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: b}]\n');
   t.equal(sys.stderr, 'pod/p: skipped (system-namespace: namespace "kube-system" is a system namespace)\n');
   t.same(parse(sys.stdout), { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'a', image: 'b' }] } });
+});
+
+const podJson = (name: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'a', image: 'b' }] } });
+
+function tempFiles(t: Test, files: Record<string, string>): Record<string, string> {
+  const dir = mkdtempSync(join(tmpdir(), 'meshtap-inject-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return Object.fromEntries(Object.entries(files).map(([name, text]) => {
+    writeFileSync(join(dir, name), text);
+    return [name, join(dir, name)];
+  }));
+}
+
+const initNames = (pod: Obj) => (pod.spec.initContainers as Obj[] | undefined)?.map((c) => c.name);
+
+void t.test('npx: a top-level JSON array or YAML sequence is injected item by item and stays a sequence', async (t) => {
+  const files = tempFiles(t, {
+    'arr.json': JSON.stringify([podJson('a'), 42, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } }]),
+    'seq.yaml': '# pods\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: y}\n  spec:\n    containers: [{name: a, image: b}]\n',
+  });
+  const [json, yaml] = await Promise.all([spawnMeshtap(['inject', '-f', files['arr.json']]), spawnMeshtap(['inject', '-f', files['seq.yaml']])]);
+  t.equal(json.code, 0);
+  t.same(json.stderr.trim().split('\n'), [
+    'pod/a: injected',
+    'document 1 at [1]: unchanged (not a Kubernetes object: a number)',
+    'configmap/c: unchanged (no pod template)',
+  ]);
+  const out = JSON.parse(json.stdout) as Obj[];
+  t.ok(Array.isArray(out) && out.length === 3, 'still a JSON array of three');
+  t.same(initNames(out[0]), ['meshtap-init', 'meshtap-proxy']);
+  t.same(podProblems(out[0] as PodLike), []);
+  t.same(out.slice(1), [42, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } }], 'the rest passes through');
+
+  t.equal(yaml.code, 0);
+  t.equal(yaml.stderr, 'pod/y: injected\n');
+  t.ok(yaml.stdout.startsWith('# pods\n'), 'comments survive');
+  const seq = parse(yaml.stdout) as Obj[];
+  t.ok(Array.isArray(seq) && seq.length === 1, 'still a YAML sequence');
+  t.same(initNames(seq[0]), ['meshtap-init', 'meshtap-proxy']);
+});
+
+void t.test('npx: the items of any *List kind (PodList, DeploymentList) are injected', async (t) => {
+  const podList = 'apiVersion: v1\nkind: PodList\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: p}\n  spec:\n    containers: [{name: a, image: b}]\n';
+  const deploymentList = JSON.stringify({
+    apiVersion: 'apps/v1',
+    kind: 'DeploymentList',
+    items: [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' }, spec: { template: { spec: { containers: [{ name: 'a', image: 'b' }] } } } }],
+  });
+  const [yaml, json] = await Promise.all([spawnMeshtap(['inject', '-f', '-'], podList), spawnMeshtap(['inject', '-f', '-'], deploymentList)]);
+  t.equal(yaml.code, 0);
+  t.equal(yaml.stderr, 'pod/p: injected\n');
+  const list = parse(yaml.stdout) as Obj;
+  t.equal(list.kind, 'PodList');
+  t.same(initNames(list.items[0]), ['meshtap-init', 'meshtap-proxy']);
+  t.equal(json.code, 0);
+  t.equal(json.stderr, 'deployment/d: injected\n');
+  t.same(initNames((JSON.parse(json.stdout) as Obj).items[0].spec.template), ['meshtap-init', 'meshtap-proxy']);
+  // A kind that merely ends in List without items is an ordinary object.
+  const notAList = await runInProcess(['-f', '-'], 'apiVersion: v1\nkind: List\nmetadata: {name: l}\n');
+  t.equal(notAList.stderr, 'list/l: unchanged (no pod template)\n');
+});
+
+void t.test('npx: empty input and scalar documents are reported, exit 0 and pass through', async (t) => {
+  const [devNull, emptyStdin, scalars] = await Promise.all([
+    spawnMeshtap(['inject', '-f', '/dev/null']),
+    spawnMeshtap(['inject', '-f', '-'], ''),
+    spawnMeshtap(['inject', '-f', '-'], '42\n---\n"just a string"\n---\n' + 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n'),
+  ]);
+  t.same([devNull.code, devNull.stdout, devNull.stderr], [0, '', 'no Kubernetes objects in /dev/null: nothing to inject\n']);
+  t.same([emptyStdin.code, emptyStdin.stdout, emptyStdin.stderr], [0, '', 'no Kubernetes objects in stdin: nothing to inject\n']);
+  t.equal(scalars.code, 0, 'unchanged documents are not errors');
+  t.same(scalars.stderr.trim().split('\n'), [
+    'document 1: unchanged (not a Kubernetes object: a number)',
+    'document 2: unchanged (not a Kubernetes object: a string)',
+    'configmap/c: unchanged (no pod template)',
+  ]);
+  t.same(docs(scalars.stdout), [42, 'just a string', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } }]);
+  const onlySeparators = await runInProcess(['-f', '-'], '---\n# nothing\n---\n');
+  t.equal(onlySeparators.stderr, 'no Kubernetes objects in stdin: nothing to inject\n');
+});
+
+void t.test('npx: several -f are processed in order into one stream', async (t) => {
+  const files = tempFiles(t, { 'arr.json': JSON.stringify([podJson('a')]), 'empty.yaml': '' });
+  const r = await spawnMeshtap(['inject', '-f', files['arr.json'], '-f', mixed, '-f', files['empty.yaml'], '-f', '-'], JSON.stringify(podJson('z')));
+  t.equal(r.code, 0);
+  t.same(r.stderr.trim().split('\n'), [
+    'pod/a: injected',
+    'service/web: unchanged (no pod template)',
+    'deployment/web: injected',
+    'pod/node-agent: skipped (host-network: spec.hostNetwork is true)',
+    'configmap/settings: unchanged (no pod template)',
+    'cronjob/nightly: injected',
+    `no Kubernetes objects in ${files['empty.yaml']}: nothing to inject`,
+    'pod/z: injected',
+  ]);
+  const out = docs(r.stdout) as Obj[];
+  t.equal(out.length, 6, 'the array, the four documents of mixed.yaml, the stdin pod');
+  t.ok(Array.isArray(out[0]) && initNames((out[0] as Obj[])[0])?.length === 2, 'the JSON array first');
+  t.same(out.slice(1, 5).map((d) => d.kind), ['Service', 'Deployment', 'Pod', 'List']);
+  t.equal(out[5].metadata.name, 'z');
+  t.same(podProblems(out[5] as PodLike), []);
+  t.match(r.stdout, /^\[\n/, 'a JSON input stays JSON text in the stream');
+  t.match(r.stdout, /\n---\n# The shop's web tier\.\n/, 'YAML comments survive');
+
+  const twice = await runInProcess(['-f', '-', '-f', '-']);
+  t.equal(twice.code, 2);
+  t.match(twice.stderr, /-f - \(stdin\) can be given only once/);
+  const badSecond = await runInProcess(['-f', mixed, '-f', join(fixtures, 'broken.yaml')]);
+  t.equal(badSecond.code, 1);
+  t.match(badSecond.stderr, /INJ_ERR_PARSE: document 2 of .*broken\.yaml is not valid YAML/, 'names the file when there are several');
+  t.equal(badSecond.stdout, '', 'nothing half-written');
+  t.notMatch(badSecond.stderr, /injected/, 'nothing is injected before every input parsed');
+});
+
+void t.test('npx: bad JSON is reported as JSON with its position; a cross-document alias is a parse error', async (t) => {
+  const [two, cut, alias] = await Promise.all([
+    spawnMeshtap(['inject', '-f', '-'], '{"a":1}{"b":2}'),
+    spawnMeshtap(['inject', '-f', '-'], '{"a":'),
+    spawnMeshtap(['inject', '-f', '-'], 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: &n c}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: *n}\n'),
+  ]);
+  t.equal(two.code, 1);
+  t.equal(two.stderr, 'meshtap inject: INJ_ERR_PARSE: document 1 of the input is not valid JSON: Unexpected non-whitespace character after JSON at line 1, column 8\n');
+  t.equal(cut.code, 1);
+  t.match(cut.stderr, /^meshtap inject: INJ_ERR_PARSE: document 1 of the input is not valid JSON: Unexpected end of JSON input at line 1, column 6\n$/);
+  t.equal(alias.code, 1, 'the same exit code as other parse errors');
+  t.match(alias.stderr, /^meshtap inject: INJ_ERR_PARSE: document 2 of the input is not valid YAML: Unresolved alias .*: n/);
+  t.same([two.stdout, cut.stdout, alias.stdout], ['', '', '']);
+
+  const inStream = await runInProcess(['-f', '-'], 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n{"kind": "Pod",\n "metadata": {"name": "p"}}}\n');
+  t.equal(inStream.code, 1);
+  t.match(inStream.stderr, /document 2 of the input is not valid JSON: .* at line 6, column 28/, 'the position is in the whole input');
+  const flowYaml = await runInProcess(['-f', '-'], '{apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n');
+  t.equal(flowYaml.code, 0, 'YAML flow style that is not JSON is still YAML');
+  t.equal(flowYaml.stderr, 'configmap/c: unchanged (no pod template)\n');
+});
+
+void t.test('npx: --collector-addr must be a real host:port', async (t) => {
+  const results = await Promise.all(
+    ['h:99999', 'h:0', 'h:00080', 'a..b:80'].map((addr) => spawnMeshtap(['inject', '-f', '/dev/null', '--collector-addr', addr])),
+  );
+  for (const [i, addr] of ['h:99999', 'h:0', 'h:00080', 'a..b:80'].entries()) {
+    t.equal(results[i].code, 2, addr);
+    t.match(results[i].stderr, `--collector-addr: must be "host:port"`);
+    t.match(results[i].stderr, `(got "${addr}")`);
+    t.equal(results[i].stdout, '');
+  }
+  for (const addr of ['[::1]:9400', '10.0.0.1:1', 'collector.obs.svc:65535']) {
+    const r = await runInProcess(['-f', '/dev/null', '--collector-addr', addr]);
+    t.equal(r.code, 0, addr);
+  }
 });

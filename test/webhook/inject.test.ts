@@ -95,6 +95,46 @@ void t.test('config: bad values name the key and the problem', async (t) => {
   }
 });
 
+void t.test('config: host:port values need a DNS name or IP address and a port 1-65535', async (t) => {
+  const bad: Array<[string, RegExp]> = [
+    ['h:99999', /the port 99999 is not in 1-65535/],
+    ['h:0', /the port 0 is not in 1-65535/],
+    ['h:00080', /the port "00080" has a leading zero/],
+    ['h:', /the port is empty/],
+    ['h:http', /the port "http" is not a number/],
+    ['h', /the ":port" is missing/],
+    ['[::1]', /the ":port" is missing/],
+    [':80', /the host is empty/],
+    ['a..b:80', /the host name "a\.\.b" has an empty label/],
+    ['.a:80', /empty label/],
+    ['a.:80', /empty label/],
+    ['-a.b:80', /the label "-a" starts or ends with a hyphen/],
+    ['a-.b:80', /the label "a-" starts or ends with a hyphen/],
+    ['a_b:80', /the label "a_b" has a character other than letters, digits and hyphens/],
+    [`${'x'.repeat(64)}:80`, /at most 63/],
+    [`${Array(64).fill('abc').join('.')}:80`, /at most 253/],
+    ['999.1.1.1:80', /"999\.1\.1\.1" is not an IPv4 address/],
+    ['1.2.3:80', /not an IPv4 address/],
+    ['01.2.3.4:80', /not an IPv4 address/],
+    ['::1:80', /must be in brackets/],
+    ['[zz]:80', /"\[zz\]" is not a bracketed IPv6 address/],
+    ['[1::2::3]:80', /not a bracketed IPv6 address/],
+  ];
+  for (const key of ['collectorAddr', 'caAddr', 'controllerAddr'] as const) {
+    for (const [value, why] of bad) {
+      t.throws(
+        () => resolveInjectorConfig({ [key]: value }),
+        { code: INJ_ERR_CONFIG, message: new RegExp(`${key}: must be "host:port" \\(a DNS name, an IPv4 address or a bracketed IPv6 address, and a port 1-65535\\): .*${why.source}.* \\(got ${JSON.stringify(value).replace(/[[\].]/g, '\\$&')}\\)`) },
+        `${key}=${value}`,
+      );
+    }
+  }
+  for (const value of ['h:1', 'h:65535', 'meshtap-collector.meshtap-system.svc:9400', 'A-1.b2:80', '10.244.0.1:9400', '[::1]:80', '[fd00::1]:9443', '[::ffff:10.0.0.1]:80']) {
+    t.equal(resolveInjectorConfig({ collectorAddr: value }).collectorAddr, value, value);
+  }
+  t.throws(() => resolveInjectorConfig({ collectorAddr: 'h:0' }, { keyName: (k) => `--${k}`, prefix: 'bad flag' }), { message: /^bad flag: --collectorAddr: must be "host:port"/ }, 'callers name their own keys');
+});
+
 void t.test('reasons: every code has a description; formatting', async (t) => {
   for (const r of SKIP_REASON_CODES) t.ok(describeSkipReason(r).length > 10, r);
   t.equal(formatSkipReasons(['host-network'], {}), `host-network: ${describeSkipReason('host-network')}`);

@@ -86,6 +86,15 @@ void t.test('usage errors exit 2, runtime failures exit 1, both with a clear mes
   const badConfig = runWebhook(t, ['--cert-dir', dir, '--port', '0', '--config', cfg]);
   t.equal(await badConfig.exited, 1);
   t.match(badConfig.stderr(), /WH_ERR_CONFIG: --config .*injector\.yaml: .*proxyUID.*did you mean "proxyUid"/);
+  writeFileSync(cfg, 'caAddr: "meshtap-controller..svc:15012"\ncollectorAddr: "collector:99999"\n');
+  const badAddr = runWebhook(t, ['--cert-dir', dir, '--port', '0', '--config', cfg]);
+  // Raced with a timer: a regression would start serving with the bad config and never exit.
+  let timer: NodeJS.Timeout | undefined;
+  const stillServing = new Promise<string>((resolve) => (timer = setTimeout(resolve, 20_000, 'still serving')));
+  t.equal(await Promise.race([badAddr.exited, stillServing]), 1);
+  clearTimeout(timer);
+  t.match(badAddr.stderr(), /WH_ERR_CONFIG: --config .*injector\.yaml: .*collectorAddr: must be "host:port" .*: the port 99999 is not in 1-65535 \(got "collector:99999"\)/);
+  t.match(badAddr.stderr(), /caAddr: must be "host:port" .*: the host name "meshtap-controller\.\.svc" has an empty label \(got "meshtap-controller\.\.svc:15012"\)/);
 
   const noCa = tempDir(t);
   const leaf = issueWebhookCert(ca, leafOptions);
