@@ -1,7 +1,7 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { MeshtapError } from '../lib/errors.ts';
-import { CLI_ERR_USAGE, parsePort } from '../lib/cli.ts';
+import { CLI_ERR_USAGE, flagValue, parsePort } from '../lib/cli.ts';
 import { COL_ERR_CONFIG } from './errors.ts';
 
 export const DEFAULT_GRPC_PORT = 9400;
@@ -26,6 +26,17 @@ export const DEFAULT_GROUP_COMMIT_MS = 20;
 
 const port = () => z.number().int().min(0).max(65535);
 
+/** Bounds of `--retention-hours`: 36 s (retention runs every 10 s) up to 100 years (365.25 days each). */
+export const MIN_RETENTION_HOURS = 0.01;
+export const MAX_RETENTION_HOURS = 876_600;
+/** Bounds of `--retention-max-mb` (MiB): the empty database's own pages take a few hundred KiB. */
+export const MIN_RETENTION_MAX_MB = 1;
+export const MAX_RETENTION_MAX_MB = 1024 * 1024;
+/** Bounds of `--max-ingest-message-bytes`: 64 KiB (a 1 MiB shipper batch split in 16) up to 256 MiB. */
+export const MIN_INGEST_MESSAGE_BYTES = 64 * 1024;
+export const MAX_INGEST_MESSAGE_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_INGEST_MESSAGE_BYTES = 4 * 1024 * 1024;
+
 /**
  * Records per second from one sidecar. A busy sidecar at saturation ships a few thousand; the
  * bound is for a runaway or forged one, so it sits well above that.
@@ -49,9 +60,9 @@ export const collectorOptionsSchema = z.strictObject({
    */
   dbPath: z.string().min(1).default(MEMORY_DB),
   /** Records older than this (time since they were stored) are deleted. */
-  retentionHours: z.number().positive().default(DEFAULT_RETENTION_HOURS),
+  retentionHours: z.number().min(MIN_RETENTION_HOURS).max(MAX_RETENTION_HOURS).default(DEFAULT_RETENTION_HOURS),
   /** Live data in the database (records, indexes, full-text index) is kept under this size. */
-  retentionMaxMb: z.number().positive().default(DEFAULT_RETENTION_MAX_MB),
+  retentionMaxMb: z.number().min(MIN_RETENTION_MAX_MB).max(MAX_RETENTION_MAX_MB).default(DEFAULT_RETENTION_MAX_MB),
   /**
    * FTS5 index over paths and bodies, so body filters read only candidate rows. It costs most
    * of the SQLite insert time (see README); `false` drops it.
@@ -97,7 +108,7 @@ export const collectorOptionsSchema = z.strictObject({
   /** Open ingest streams at most (one per sidecar): a flood of connections cannot exhaust the collector. */
   maxIngestStreams: z.number().int().positive().default(4096),
   /** Largest ingest message (a batch) in bytes; a larger one ends its stream, counted `too_large`. */
-  maxIngestMessageBytes: z.number().int().min(64 * 1024).default(4 * 1024 * 1024),
+  maxIngestMessageBytes: z.number().int().min(MIN_INGEST_MESSAGE_BYTES).max(MAX_INGEST_MESSAGE_BYTES).default(DEFAULT_INGEST_MESSAGE_BYTES),
   /** Records per second taken from one sidecar (its identity); beyond it they are refused as `rate_limited`. 0: no limit. */
   maxIngestRate: z.number().int().min(0).default(DEFAULT_MAX_INGEST_RATE),
   /** Open live stream clients at most: each costs a socket and a filter evaluated per record; beyond it new ones get 503. */
@@ -113,10 +124,54 @@ export const collectorOptionsSchema = z.strictObject({
 export type CollectorOptions = z.input<typeof collectorOptionsSchema>;
 export type CollectorConfig = Readonly<z.output<typeof collectorOptionsSchema>>;
 
+/** The flag and the environment variable of each option a user can set, for errors that name them. */
+const OPTION_NAMES: Partial<Record<keyof CollectorOptions, readonly [flag: string | undefined, env: string]>> = {
+  host: ['--host', 'MESHTAP_COLLECTOR_HOST'],
+  grpcPort: ['--grpc-port', 'MESHTAP_COLLECTOR_GRPC_PORT'],
+  httpPort: ['--http-port', 'MESHTAP_COLLECTOR_HTTP_PORT'],
+  maxRecords: ['--max-records', 'MESHTAP_COLLECTOR_MAX_RECORDS'],
+  store: ['--store', 'MESHTAP_COLLECTOR_STORE'],
+  dbPath: ['--db', 'MESHTAP_COLLECTOR_DB'],
+  retentionHours: ['--retention-hours', 'MESHTAP_COLLECTOR_RETENTION_HOURS'],
+  retentionMaxMb: ['--retention-max-mb', 'MESHTAP_COLLECTOR_RETENTION_MAX_MB'],
+  fullTextIndex: ['--full-text', 'MESHTAP_COLLECTOR_FULL_TEXT'],
+  groupCommitMs: [undefined, 'MESHTAP_COLLECTOR_GROUP_COMMIT_MS'],
+  inventory: ['--inventory', 'MESHTAP_COLLECTOR_INVENTORY'],
+  inventoryFile: ['--inventory-file', 'MESHTAP_COLLECTOR_INVENTORY_FILE'],
+  kubeconfig: ['--kubeconfig', 'KUBECONFIG'],
+  tlsCertDir: ['--tls-cert-dir', 'MESHTAP_COLLECTOR_TLS_CERT_DIR'],
+  auth: ['--auth', 'MESHTAP_COLLECTOR_AUTH'],
+  authTokenFile: ['--auth-token-file', 'MESHTAP_COLLECTOR_AUTH_TOKEN_FILE'],
+  httpHost: ['--http-host', 'MESHTAP_COLLECTOR_HTTP_HOST'],
+  maxIngestStreams: ['--max-ingest-streams', 'MESHTAP_COLLECTOR_MAX_INGEST_STREAMS'],
+  maxIngestMessageBytes: ['--max-ingest-message-bytes', 'MESHTAP_COLLECTOR_MAX_INGEST_MESSAGE_BYTES'],
+  maxIngestRate: ['--max-ingest-rate', 'MESHTAP_COLLECTOR_MAX_INGEST_RATE'],
+  maxStreamClients: ['--max-stream-clients', 'MESHTAP_COLLECTOR_MAX_STREAM_CLIENTS'],
+  exportHoldMs: [undefined, 'MESHTAP_COLLECTOR_EXPORT_HOLD_MS'],
+};
+
+/** Where an option's value came from: the flag or variable as the user wrote it, and the text given. */
+interface Source {
+  name: string;
+  value: string;
+}
+
+/** `key (--flag / ENV)`, or the key alone for options only code sets. */
+function optionLabel(key: string): string {
+  const names = OPTION_NAMES[key as keyof CollectorOptions];
+  if (names === undefined) return key;
+  return `${key} (${names.filter((n) => n !== undefined).join(' / ')})`;
+}
+
+/** Validates options given in code; an error names each bad option with its flag and variable and the value. */
 export function resolveCollectorOptions(options: CollectorOptions): CollectorConfig {
   const parsed = collectorOptionsSchema.safeParse(options);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`);
+    const problems = parsed.error.issues.map((i) => {
+      const key = i.path.length > 0 ? String(i.path[0]) : undefined;
+      if (key === undefined) return `(options): ${i.message}`;
+      return `${optionLabel(key)} = ${JSON.stringify((options as Record<string, unknown>)[key]) ?? 'undefined'}: ${i.message}`;
+    });
     throw new MeshtapError(COL_ERR_CONFIG, `invalid collector options: ${problems.join('; ')}`);
   }
   return Object.freeze(parsed.data);
@@ -147,57 +202,131 @@ export interface CollectorFlags {
   'max-stream-clients'?: string;
 }
 
-function pick(flag: string | undefined, env: string | undefined): [string | undefined, 'flag' | 'env'] {
-  return flag !== undefined ? [flag, 'flag'] : [env !== undefined && env !== '' ? env : undefined, 'env'];
-}
-
 function usage(message: string): MeshtapError {
   return new MeshtapError(CLI_ERR_USAGE, message);
 }
 
-function positiveNumber(name: string, value: string, integer: boolean): number {
-  const pattern = integer ? /^\d+$/ : /^\d+(\.\d+)?$/;
-  const n = Number(value);
-  if (!pattern.test(value.trim()) || !(n > 0) || !Number.isFinite(n) || (integer && !Number.isSafeInteger(n))) {
-    throw usage(`${name} must be a positive ${integer ? 'integer' : 'number'}, got "${value}"`);
+/**
+ * The flag's value if given, else the variable's, else undefined (the default applies). A flag
+ * given empty (`--db ''`) is a usage error: it never means "not given". An empty (or blank)
+ * variable counts as unset, as it always has: templates leave variables out that way.
+ */
+function pick(flags: CollectorFlags, flag: keyof CollectorFlags, env: NodeJS.ProcessEnv, envName: string, what: string): Source | undefined {
+  const fromFlag = flagValue(`--${flag}`, flags[flag], what);
+  if (fromFlag !== undefined) return { name: `--${flag}`, value: fromFlag };
+  const fromEnv = env[envName];
+  if (fromEnv === undefined || fromEnv.trim() === '') return undefined;
+  return { name: envName, value: fromEnv };
+}
+
+interface NumberOption {
+  key: keyof CollectorOptions;
+  flag: keyof CollectorFlags;
+  env: string;
+  integer: boolean;
+  min: number;
+  max: number;
+  /** What the error says is expected. */
+  expected: string;
+}
+
+const NUMBER_OPTIONS: readonly NumberOption[] = [
+  { key: 'maxRecords', flag: 'max-records', env: 'MESHTAP_COLLECTOR_MAX_RECORDS', integer: true, min: 1, max: Number.MAX_SAFE_INTEGER, expected: 'a positive integer' },
+  {
+    key: 'retentionHours',
+    flag: 'retention-hours',
+    env: 'MESHTAP_COLLECTOR_RETENTION_HOURS',
+    integer: false,
+    min: MIN_RETENTION_HOURS,
+    max: MAX_RETENTION_HOURS,
+    expected: `a number of hours from ${MIN_RETENTION_HOURS} (36 s) to ${MAX_RETENTION_HOURS} (100 years)`,
+  },
+  {
+    key: 'retentionMaxMb',
+    flag: 'retention-max-mb',
+    env: 'MESHTAP_COLLECTOR_RETENTION_MAX_MB',
+    integer: false,
+    min: MIN_RETENTION_MAX_MB,
+    max: MAX_RETENTION_MAX_MB,
+    expected: `a number of MiB from ${MIN_RETENTION_MAX_MB} to ${MAX_RETENTION_MAX_MB} (1 TiB)`,
+  },
+  { key: 'maxIngestStreams', flag: 'max-ingest-streams', env: 'MESHTAP_COLLECTOR_MAX_INGEST_STREAMS', integer: true, min: 1, max: Number.MAX_SAFE_INTEGER, expected: 'a positive integer' },
+  {
+    key: 'maxIngestMessageBytes',
+    flag: 'max-ingest-message-bytes',
+    env: 'MESHTAP_COLLECTOR_MAX_INGEST_MESSAGE_BYTES',
+    integer: true,
+    min: MIN_INGEST_MESSAGE_BYTES,
+    max: MAX_INGEST_MESSAGE_BYTES,
+    expected: `a positive integer from ${MIN_INGEST_MESSAGE_BYTES} (64 KiB) to ${MAX_INGEST_MESSAGE_BYTES} (256 MiB)`,
+  },
+  { key: 'maxStreamClients', flag: 'max-stream-clients', env: 'MESHTAP_COLLECTOR_MAX_STREAM_CLIENTS', integer: true, min: 1, max: Number.MAX_SAFE_INTEGER, expected: 'a positive integer' },
+];
+
+function parseNumber(spec: NumberOption, source: Source): number {
+  const text = source.value.trim();
+  const n = Number(text);
+  const shaped = (spec.integer ? /^\d+$/ : /^\d+(\.\d+)?$/).test(text);
+  if (!shaped || !Number.isFinite(n) || n < spec.min || n > spec.max || (spec.integer && !Number.isSafeInteger(n))) {
+    throw usage(`${source.name} must be ${spec.expected}, got "${source.value}"`);
   }
   return n;
 }
 
-/** Flags, then MESHTAP_COLLECTOR_* environment variables, then defaults; a bad value names its source. */
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
+
+/** Whether listeners on these two hosts and one port would collide. */
+function hostsOverlap(host: string, httpHost: string | undefined): boolean {
+  if (httpHost === undefined || httpHost === host) return true;
+  return WILDCARD_HOSTS.has(host) || WILDCARD_HOSTS.has(httpHost);
+}
+
+/**
+ * Flags, then MESHTAP_COLLECTOR_* environment variables, then defaults. Every problem is a
+ * usage error (`CLI_ERR_USAGE`, exit 2) naming the flag or variable, the value and what is
+ * expected; so are combinations that make no sense. Pure: nothing is read or created here.
+ */
 export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.ProcessEnv): CollectorConfig {
   const options: Record<string, unknown> = {};
-  const [host] = pick(flags.host, env.MESHTAP_COLLECTOR_HOST);
-  if (host !== undefined) options.host = host;
+  const sources = new Map<string, Source>();
+  const set = (key: keyof CollectorOptions, source: Source, value: unknown): void => {
+    options[key] = value;
+    sources.set(key, source);
+  };
+
+  const host = pick(flags, 'host', env, 'MESHTAP_COLLECTOR_HOST', 'an address to listen on, e.g. 0.0.0.0');
+  if (host !== undefined) set('host', host, host.value);
+  const httpHost = pick(flags, 'http-host', env, 'MESHTAP_COLLECTOR_HTTP_HOST', 'an address for the HTTP API, e.g. 127.0.0.1');
+  if (httpHost !== undefined) set('httpHost', httpHost, httpHost.value);
 
   const ports = [
     ['grpcPort', 'grpc-port', 'MESHTAP_COLLECTOR_GRPC_PORT', DEFAULT_GRPC_PORT],
     ['httpPort', 'http-port', 'MESHTAP_COLLECTOR_HTTP_PORT', DEFAULT_HTTP_PORT],
   ] as const;
   for (const [key, flag, envName, fallback] of ports) {
-    const [value, source] = pick(flags[flag], env[envName]);
-    options[key] = parsePort(source === 'flag' ? `--${flag}` : envName, value, fallback);
+    const source = pick(flags, flag, env, envName, 'a port number 0-65535');
+    options[key] = parsePort(source?.name ?? `--${flag}`, source?.value, fallback);
+    if (source !== undefined) sources.set(key, source);
+  }
+  const grpcPort = options.grpcPort as number;
+  if (grpcPort !== 0 && grpcPort === options.httpPort && hostsOverlap(host?.value ?? '0.0.0.0', httpHost?.value)) {
+    const named = (key: string, flag: string) => sources.get(key)?.name ?? `${flag}'s default`;
+    throw usage(
+      `the gRPC ingest port (${named('grpcPort', '--grpc-port')}) and the HTTP API port (${named('httpPort', '--http-port')}) are both ${grpcPort}: give two different ports (0 picks a free one)`,
+    );
   }
 
-  const numbers = [
-    ['maxRecords', 'max-records', 'MESHTAP_COLLECTOR_MAX_RECORDS', true],
-    ['retentionHours', 'retention-hours', 'MESHTAP_COLLECTOR_RETENTION_HOURS', false],
-    ['retentionMaxMb', 'retention-max-mb', 'MESHTAP_COLLECTOR_RETENTION_MAX_MB', false],
-    ['maxIngestStreams', 'max-ingest-streams', 'MESHTAP_COLLECTOR_MAX_INGEST_STREAMS', true],
-    ['maxIngestMessageBytes', 'max-ingest-message-bytes', 'MESHTAP_COLLECTOR_MAX_INGEST_MESSAGE_BYTES', true],
-    ['maxStreamClients', 'max-stream-clients', 'MESHTAP_COLLECTOR_MAX_STREAM_CLIENTS', true],
-  ] as const;
-  for (const [key, flag, envName, integer] of numbers) {
-    const [value, source] = pick(flags[flag], env[envName]);
-    if (value !== undefined) options[key] = positiveNumber(source === 'flag' ? `--${flag}` : envName, value, integer);
+  for (const spec of NUMBER_OPTIONS) {
+    const source = pick(flags, spec.flag, env, spec.env, spec.expected);
+    if (source !== undefined) set(spec.key, source, parseNumber(spec, source));
   }
 
-  const [rate, rateSource] = pick(flags['max-ingest-rate'], env.MESHTAP_COLLECTOR_MAX_INGEST_RATE);
+  const rate = pick(flags, 'max-ingest-rate', env, 'MESHTAP_COLLECTOR_MAX_INGEST_RATE', 'a number of records per second, 0: no limit');
   if (rate !== undefined) {
-    if (!/^\d+$/.test(rate.trim()) || !Number.isSafeInteger(Number(rate))) {
-      throw usage(`${rateSource === 'flag' ? '--max-ingest-rate' : 'MESHTAP_COLLECTOR_MAX_INGEST_RATE'} must be a number of records per second (0: no limit), got "${rate}"`);
+    if (!/^\d+$/.test(rate.value.trim()) || !Number.isSafeInteger(Number(rate.value))) {
+      throw usage(`${rate.name} must be a number of records per second (0: no limit), got "${rate.value}"`);
     }
-    options.maxIngestRate = Number(rate);
+    set('maxIngestRate', rate, Number(rate.value));
   }
 
   // Waits in milliseconds, from the environment only: 0 up to a bound.
@@ -211,62 +340,85 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
     if (!/^\d+$/.test(value.trim()) || Number(value) > max) {
       throw usage(`${envName} must be a number of milliseconds from 0 to ${max}, got "${value}"`);
     }
-    options[key] = Number(value);
+    set(key, { name: envName, value }, Number(value));
   }
 
-  const [store, storeSource] = pick(flags.store, env.MESHTAP_COLLECTOR_STORE);
+  const store = pick(flags, 'store', env, 'MESHTAP_COLLECTOR_STORE', 'sqlite or memory');
   if (store !== undefined) {
-    if (store !== 'memory' && store !== 'sqlite') {
-      throw usage(`${storeSource === 'flag' ? '--store' : 'MESHTAP_COLLECTOR_STORE'} must be "memory" or "sqlite", got "${store}"`);
-    }
-    options.store = store;
+    if (store.value !== 'memory' && store.value !== 'sqlite') throw usage(`${store.name} must be "memory" or "sqlite", got "${store.value}"`);
+    set('store', store, store.value);
   }
-  const [fullText, ftSource] = pick(flags['full-text'], env.MESHTAP_COLLECTOR_FULL_TEXT);
+  const fullText = pick(flags, 'full-text', env, 'MESHTAP_COLLECTOR_FULL_TEXT', 'on or off');
   if (fullText !== undefined) {
-    if (fullText !== 'on' && fullText !== 'off') {
-      throw usage(`${ftSource === 'flag' ? '--full-text' : 'MESHTAP_COLLECTOR_FULL_TEXT'} must be "on" or "off", got "${fullText}"`);
-    }
-    options.fullTextIndex = fullText === 'on';
+    if (fullText.value !== 'on' && fullText.value !== 'off') throw usage(`${fullText.name} must be "on" or "off", got "${fullText.value}"`);
+    set('fullTextIndex', fullText, fullText.value === 'on');
   }
-  const [db, dbSource] = pick(flags.db, env.MESHTAP_COLLECTOR_DB);
-  const [dataDir, dirSource] = pick(flags['data-dir'], env.MESHTAP_COLLECTOR_DATA_DIR);
-  if (db !== undefined && dataDir !== undefined) {
-    const dbName = dbSource === 'flag' ? '--db' : 'MESHTAP_COLLECTOR_DB';
-    const dirName = dirSource === 'flag' ? '--data-dir' : 'MESHTAP_COLLECTOR_DATA_DIR';
-    throw usage(`${dbName} and ${dirName} both name the database; give one of them`);
+  const db = pick(flags, 'db', env, 'MESHTAP_COLLECTOR_DB', 'the SQLite database file, or :memory:');
+  const dataDir = pick(flags, 'data-dir', env, 'MESHTAP_COLLECTOR_DATA_DIR', 'the directory to keep the database in');
+  if (db !== undefined && dataDir !== undefined) throw usage(`${db.name} and ${dataDir.name} both name the database; give one of them`);
+  const onDisk = db ?? dataDir;
+  if (onDisk !== undefined && options.store === 'memory') {
+    throw usage(`${onDisk.name} "${onDisk.value}" is for --store sqlite, but ${store!.name} is "memory" (records kept in memory only); drop one of them`);
   }
-  const [inventory, invSource] = pick(flags.inventory, env.MESHTAP_COLLECTOR_INVENTORY);
+  if (db !== undefined) set('dbPath', db, db.value);
+  else if (dataDir !== undefined) set('dbPath', dataDir, join(dataDir.value, DB_FILE_NAME));
+
+  const inventory = pick(flags, 'inventory', env, 'MESHTAP_COLLECTOR_INVENTORY', 'auto, kube, file or none');
   if (inventory !== undefined) {
-    if (!['auto', 'kube', 'file', 'none'].includes(inventory)) {
-      throw usage(`${invSource === 'flag' ? '--inventory' : 'MESHTAP_COLLECTOR_INVENTORY'} must be auto, kube, file or none, got "${inventory}"`);
+    if (!['auto', 'kube', 'file', 'none'].includes(inventory.value)) {
+      throw usage(`${inventory.name} must be auto, kube, file or none, got "${inventory.value}"`);
     }
-    options.inventory = inventory;
+    set('inventory', inventory, inventory.value);
   }
-  const [inventoryFile] = pick(flags['inventory-file'], env.MESHTAP_COLLECTOR_INVENTORY_FILE);
-  if (inventoryFile !== undefined) options.inventoryFile = inventoryFile;
-  if (options.inventory === 'file' && inventoryFile === undefined) throw usage('--inventory file needs --inventory-file PATH');
-  const [kubeconfig] = pick(flags.kubeconfig, env.KUBECONFIG);
-  if (kubeconfig !== undefined) options.kubeconfig = kubeconfig;
-  const [tlsCertDir] = pick(flags['tls-cert-dir'], env.MESHTAP_COLLECTOR_TLS_CERT_DIR);
-  if (tlsCertDir !== undefined) options.tlsCertDir = tlsCertDir;
-  const [auth, authSource] = pick(flags.auth, env.MESHTAP_COLLECTOR_AUTH);
+  const inventoryFile = pick(flags, 'inventory-file', env, 'MESHTAP_COLLECTOR_INVENTORY_FILE', 'a Kubernetes List file');
+  if (inventoryFile !== undefined) {
+    if (inventory !== undefined && (inventory.value === 'none' || inventory.value === 'kube')) {
+      throw usage(`${inventoryFile.name} "${inventoryFile.value}" is for --inventory file (or auto), but ${inventory.name} is "${inventory.value}"; drop one of them`);
+    }
+    set('inventoryFile', inventoryFile, inventoryFile.value);
+  }
+  if (inventory?.value === 'file' && inventoryFile === undefined) {
+    throw usage(`${inventory.name} file needs --inventory-file PATH (or MESHTAP_COLLECTOR_INVENTORY_FILE)`);
+  }
+  const kubeconfig = pick(flags, 'kubeconfig', env, 'KUBECONFIG', 'a kubeconfig file');
+  if (kubeconfig !== undefined) set('kubeconfig', kubeconfig, kubeconfig.value);
+  const tlsCertDir = pick(flags, 'tls-cert-dir', env, 'MESHTAP_COLLECTOR_TLS_CERT_DIR', 'a directory with tls.crt, tls.key and ca.crt');
+  if (tlsCertDir !== undefined) set('tlsCertDir', tlsCertDir, tlsCertDir.value);
+  const auth = pick(flags, 'auth', env, 'MESHTAP_COLLECTOR_AUTH', 'kubernetes, token, none or auto');
   if (auth !== undefined) {
-    if (!['auto', 'kubernetes', 'token', 'none'].includes(auth)) {
-      throw usage(`${authSource === 'flag' ? '--auth' : 'MESHTAP_COLLECTOR_AUTH'} must be kubernetes, token, none or auto, got "${auth}"`);
+    if (!['auto', 'kubernetes', 'token', 'none'].includes(auth.value)) {
+      throw usage(`${auth.name} must be kubernetes, token, none or auto, got "${auth.value}"`);
     }
-    options.auth = auth;
+    set('auth', auth, auth.value);
   }
-  const [tokenFile] = pick(flags['auth-token-file'], env.MESHTAP_COLLECTOR_AUTH_TOKEN_FILE);
+  const tokenFile = pick(flags, 'auth-token-file', env, 'MESHTAP_COLLECTOR_AUTH_TOKEN_FILE', 'a file of bearer tokens, one per line');
   if (tokenFile !== undefined) {
-    if (options.auth === 'none' || options.auth === 'kubernetes') throw usage(`--auth-token-file is for --auth token, not --auth ${String(options.auth)}`);
-    options.authTokenFile = tokenFile;
+    if (auth !== undefined && (auth.value === 'none' || auth.value === 'kubernetes')) {
+      throw usage(`${tokenFile.name} is for --auth token, but ${auth.name} is "${auth.value}"; drop one of them`);
+    }
+    set('authTokenFile', tokenFile, tokenFile.value);
     options.auth ??= 'token';
   }
-  const [httpHost] = pick(flags['http-host'], env.MESHTAP_COLLECTOR_HTTP_HOST);
-  if (httpHost !== undefined) options.httpHost = httpHost;
-  if (db !== undefined) options.dbPath = db;
-  else if (dataDir !== undefined) options.dbPath = join(dataDir, DB_FILE_NAME);
-  return resolveCollectorOptions(options as CollectorOptions);
+
+  const parsed = collectorOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    // The checks above should leave nothing for the schema; if they miss one, still name what the user set.
+    const issue = parsed.error.issues[0];
+    const key = String(issue.path[0] ?? '');
+    const source = sources.get(key);
+    if (source !== undefined) throw usage(`${source.name} is not usable, got "${source.value}": ${issue.message}`);
+    return resolveCollectorOptions(options as CollectorOptions);
+  }
+  return Object.freeze(parsed.data);
+}
+
+/**
+ * The directory the SQLite database file lives in, when the store has a file: the collector
+ * creates it (mode 0700) when missing. Undefined for the memory store and `:memory:`.
+ */
+export function databaseDirectory(config: CollectorConfig): string | undefined {
+  if (config.store !== 'sqlite' || config.dbPath === MEMORY_DB) return undefined;
+  return dirname(config.dbPath);
 }
 
 /** Which inventory `auto` means here; pure so that it can be tested. */

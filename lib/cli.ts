@@ -28,15 +28,34 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
   }
 }
 
-/** Parses a TCP port given on the command line or in the environment. */
-export function parsePort(name: string, value: string | undefined, fallback?: number): number {
-  if (value === undefined || value === '') {
-    if (fallback === undefined) throw new MeshtapError(CLI_ERR_USAGE, `${name} is required`);
+/**
+ * A string flag's value: `undefined` when the flag is absent (the caller's default applies); a
+ * value given but empty (`--flag ''`, or only blanks) is a usage error naming the flag, never
+ * "not given". `what` says what the flag takes.
+ */
+export function flagValue(name: string, value: string | undefined, what: string): string | undefined {
+  if (value !== undefined && value.trim() === '') {
+    throw new MeshtapError(CLI_ERR_USAGE, `${name} needs a value (${what}), got "${value}"`);
+  }
+  return value;
+}
+
+/**
+ * Parses a TCP port given on the command line or in the environment. `undefined` (absent) gives
+ * `fallback`, or is an error without one; an empty value is an error ("needs a value"), not the
+ * fallback. `allowZero: false` for a port that must be a real one (0 picks a free port only
+ * where this process listens).
+ */
+export function parsePort(name: string, value: string | undefined, fallback?: number, options: { allowZero?: boolean } = {}): number {
+  const min = options.allowZero === false ? 1 : 0;
+  if (value === undefined) {
+    if (fallback === undefined) throw new MeshtapError(CLI_ERR_USAGE, `${name} is required (a port number ${min}-65535)`);
     return fallback;
   }
+  flagValue(name, value, `a port number ${min}-65535`);
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535 || !/^\d+$/.test(value.trim())) {
-    throw new MeshtapError(CLI_ERR_USAGE, `${name} must be a port number 0-65535, got "${value}"`);
+  if (!Number.isInteger(n) || n < min || n > 65535 || !/^\d+$/.test(value.trim())) {
+    throw new MeshtapError(CLI_ERR_USAGE, `${name} must be a port number ${min}-65535, got "${value}"`);
   }
   return n;
 }

@@ -77,7 +77,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     io.stdout.write(usage());
     return 0;
   }
-  const port = parsePort('--admin-port', values['admin-port'] ?? io.env.MESHTAP_ADMIN_PORT, DEFAULT_ADMIN_PORT);
+  // An empty variable is unset, as everywhere; an empty flag is a usage error.
+  const port = parsePort('--admin-port', values['admin-port'] ?? (io.env.MESHTAP_ADMIN_PORT || undefined), DEFAULT_ADMIN_PORT);
   if (port === 0) throw new MeshtapError(CLI_ERR_USAGE, '--admin-port must be a port number 1-65535, got "0"');
   const rawTimeout = values['timeout-seconds'] ?? String(DEFAULT_TIMEOUT_SECONDS);
   const timeoutSeconds = Number(rawTimeout);

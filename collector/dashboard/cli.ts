@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { CommandIO } from '../../lib/cli.ts';
-import { CLI_ERR_USAGE, parseCommandArgs, parsePort } from '../../lib/cli.ts';
+import { CLI_ERR_USAGE, flagValue, parseCommandArgs, parsePort } from '../../lib/cli.ts';
 import { MeshtapError } from '../../lib/errors.ts';
 import { startCredentialProxy } from './credential-proxy.ts';
 
@@ -20,7 +20,7 @@ namespaces where you may get calls.meshtap.io (ClusterRole meshtap-viewer).
 options:
   --namespace NS        where the collector runs (default meshtap-system)
   --selector LABELS     its pods' labels (default app.kubernetes.io/name=meshtap-collector)
-  --pod-port PORT       the collector's HTTP port in the pod (default 8080)
+  --pod-port PORT       the collector's HTTP port in the pod (default 8080; 1-65535)
   --port PORT           local port (default 8081; 0 picks a free one)
   --kubeconfig PATH     default: KUBECONFIG or ~/.kube/config
   --context NAME        kubeconfig context (default: the current one)
@@ -43,16 +43,20 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     io.stdout.write(USAGE);
     return 0;
   }
-  const namespace = values.namespace ?? 'meshtap-system';
-  const selector = values.selector ?? 'app.kubernetes.io/name=meshtap-collector';
-  const podPort = parsePort('--pod-port', values['pod-port'], 8080);
+  // An empty value is an error naming the flag, never the default.
+  const namespace = flagValue('--namespace', values.namespace, 'a namespace') ?? 'meshtap-system';
+  const selector = flagValue('--selector', values.selector, 'a label selector') ?? 'app.kubernetes.io/name=meshtap-collector';
+  // A pod's port is a real one: 0 ("pick a free port") means something only where we listen.
+  const podPort = parsePort('--pod-port', values['pod-port'], 8080, { allowZero: false });
   const localPort = parsePort('--port', values.port, 8081);
+  const kubeconfig = flagValue('--kubeconfig', values.kubeconfig, 'a kubeconfig file') ?? io.env.KUBECONFIG;
+  const context = flagValue('--context', values.context, 'a kubeconfig context');
   const { CoreV1Api, KubeConfig, PortForward } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   try {
-    if (values.kubeconfig ?? io.env.KUBECONFIG) kc.loadFromFile((values.kubeconfig ?? io.env.KUBECONFIG)!);
+    if (kubeconfig) kc.loadFromFile(kubeconfig);
     else kc.loadFromDefault();
-    if (values.context) kc.setCurrentContext(values.context);
+    if (context !== undefined) kc.setCurrentContext(context);
     if (!kc.getCurrentCluster()) throw new Error('no current cluster');
   } catch (err) {
     throw new MeshtapError(CLI_ERR_USAGE, `meshtap dashboard needs a kubeconfig: ${(err as Error).message}`);

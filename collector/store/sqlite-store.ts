@@ -95,6 +95,23 @@ export interface SqliteRecordStore extends RecordStore {
 
 const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
 
+/** SQLite's INTEGER range: a bound parameter outside it fails ("BigInt value is too large to bind"). */
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** The age limit in ns, kept inside SQLite's range: a limit beyond it (or not a number) keeps rows forever. */
+function maxAgeNanos(hours: number): bigint {
+  const ns = hours * 3600 * 1e9;
+  if (!(ns < Number(INT64_MAX))) return INT64_MAX;
+  return BigInt(Math.max(0, Math.round(ns)));
+}
+
+/** Rows stored before this are expired; clamped into SQLite's range (a long limit early in the clock's range). */
+function expiryCutoff(now: bigint, maxAgeNs: bigint): bigint {
+  const cutoff = now - maxAgeNs;
+  return cutoff < INT64_MIN ? INT64_MIN : cutoff > INT64_MAX ? INT64_MAX : cutoff;
+}
+
 function storeError(message: string, cause: unknown): MeshtapError {
   return new MeshtapError(COL_ERR_STORE, `${message}: ${(cause as Error).message}`, { cause });
 }
@@ -159,7 +176,7 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStore {
   const now = options.now ?? nowNs;
   const log = options.log ?? silentLogger;
-  const maxAgeNs = BigInt(Math.round((options.retentionHours ?? 24) * 3600 * 1e9));
+  const maxAgeNs = maxAgeNanos(options.retentionHours ?? 24);
   const maxBytes = options.retentionMaxBytes ?? 512 * 1024 * 1024;
   const scanLimit = options.listScanLimit ?? DEFAULT_LIST_SCAN_LIMIT;
 
@@ -300,7 +317,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
 
   let retaining: Promise<RetentionResult> | undefined;
   async function retention(): Promise<RetentionResult> {
-    const deletedByAge = await deleteBatches(Number.MAX_SAFE_INTEGER, now() - maxAgeNs);
+    // The size bound holds even when the age pass fails: its error is thrown after the size pass.
+    let deletedByAge = 0;
+    let ageFailure: unknown;
+    try {
+      deletedByAge = await deleteBatches(Number.MAX_SAFE_INTEGER, expiryCutoff(now(), maxAgeNs));
+    } catch (err) {
+      ageFailure = err;
+    }
     let deletedBySize = 0;
     // Pages freed by a delete are reused by later inserts; aim a little under the bound so a
     // store at its limit does not delete on every tick.
@@ -314,6 +338,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
     if (deletedByAge + deletedBySize > 0) {
       log.info({ deletedByAge, deletedBySize, rows, bytes: db.isOpen ? usedBytes() : 0 }, 'store retention');
     }
+    if (ageFailure !== undefined) throw ageFailure;
     return { deletedByAge, deletedBySize };
   }
 

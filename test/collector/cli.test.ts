@@ -166,8 +166,8 @@ void t.test('store flags: sqlite by default in memory, --data-dir / --db, retent
   t.equal(resolveCollectorConfig({ db: 'x.db' }, { MESHTAP_COLLECTOR_DATA_DIR: '' }).dbPath, 'x.db');
   t.throws(() => resolveCollectorConfig({ db: 'x.db', 'data-dir': '/d' }, {}), { code: 'CLI_ERR_USAGE', message: /--db and --data-dir both name the database/ });
   t.match(resolveCollectorConfig({ 'retention-hours': '0.5', 'retention-max-mb': '64', 'full-text': 'off' }, {}), { retentionHours: 0.5, retentionMaxMb: 64, fullTextIndex: false });
-  t.throws(() => resolveCollectorConfig({ 'retention-hours': '0' }, {}), { message: /--retention-hours must be a positive number, got "0"/ });
-  t.throws(() => resolveCollectorConfig({}, { MESHTAP_COLLECTOR_RETENTION_MAX_MB: 'lots' }), { message: /MESHTAP_COLLECTOR_RETENTION_MAX_MB must be a positive number/ });
+  t.throws(() => resolveCollectorConfig({ 'retention-hours': '0' }, {}), { message: /--retention-hours must be a number of hours from 0.01 \(36 s\) to 876600 \(100 years\), got "0"/ });
+  t.throws(() => resolveCollectorConfig({}, { MESHTAP_COLLECTOR_RETENTION_MAX_MB: 'lots' }), { message: /MESHTAP_COLLECTOR_RETENTION_MAX_MB must be a number of MiB from 1 to 1048576/ });
   t.throws(() => resolveCollectorConfig({ 'full-text': 'yes' }, {}), { message: /--full-text must be "on" or "off"/ });
   t.throws(() => resolveCollectorConfig({ store: 'redis' }, {}), { message: /--store must be "memory" or "sqlite"/ });
 });
