@@ -160,12 +160,12 @@ class WorkerCapture implements ConnectionCapture {
     this.meta = meta;
   }
 
-  clientData(chunk: Buffer): void {
-    if (!this.cut) this.owner.data(this, OP_CLIENT_DATA, chunk);
+  clientData(chunk: Buffer, seenAt: number = performance.now()): void {
+    if (!this.cut) this.owner.data(this, OP_CLIENT_DATA, chunk, seenAt);
   }
 
-  serverData(chunk: Buffer): void {
-    if (!this.cut) this.owner.data(this, OP_SERVER_DATA, chunk);
+  serverData(chunk: Buffer, seenAt: number = performance.now()): void {
+    if (!this.cut) this.owner.data(this, OP_SERVER_DATA, chunk, seenAt);
   }
 
   clientEnd(): void {
@@ -321,7 +321,8 @@ class HandOff implements CaptureHandOff {
     return capture;
   }
 
-  data(capture: WorkerCapture, op: number, chunk: Buffer): void {
+  /** `at`: `performance.now()` when forwarding read the chunk (the op's time). */
+  data(capture: WorkerCapture, op: number, chunk: Buffer, at: number): void {
     if (capture.generation !== this.generation) return;
     const n = chunk.byteLength;
     const processed = Atomics.load(this.progress, 0);
@@ -352,7 +353,7 @@ class HandOff implements CaptureHandOff {
       framing = undefined;
     }
     if (over === undefined) {
-      this.copy(capture, held, op, chunk);
+      this.copy(capture, held, op, chunk, at);
       return;
     }
     if (framing !== undefined) {
@@ -360,13 +361,13 @@ class HandOff implements CaptureHandOff {
       // PostgreSQL, MySQL: packet headers and every packet whose content cannot be cut) if that
       // fits, and skip only what the worker absorbs as cut bodies.
       if (must >= 0 && held.inFlight + must <= this.connectionBytes && this.counts.inFlightBytes + must <= this.sidecarBytes) {
-        this.copyRuns(capture, held, op, chunk, this.runs, over);
+        this.copyRuns(capture, held, op, chunk, this.runs, over, at);
         return;
       }
       // The worker loses the framing at this gap and stops capturing the connection.
       capture.framing = undefined;
     }
-    this.skip(capture, op, n, over);
+    this.skip(capture, op, n, over, at);
   }
 
   /**
@@ -387,9 +388,9 @@ class HandOff implements CaptureHandOff {
   }
 
   /** Hands a chunk (or part of one) off: it counts against both budgets until the worker processed its batch. */
-  private copy(capture: WorkerCapture, held: HeldBytes, op: number, bytes: Uint8Array): void {
+  private copy(capture: WorkerCapture, held: HeldBytes, op: number, bytes: Uint8Array, at: number): void {
     const n = bytes.byteLength;
-    this.writer.data(op, capture.id, performance.now(), bytes);
+    this.writer.data(op, capture.id, at, bytes);
     this.counts.inFlightBytes += n;
     this.batchBytes += n;
     held.inFlight += n;
@@ -400,13 +401,13 @@ class HandOff implements CaptureHandOff {
   }
 
   /** A chunk as `StreamFraming.split` described it: its runs copied or skipped, in order. */
-  private copyRuns(capture: WorkerCapture, held: HeldBytes, op: number, chunk: Buffer, runs: readonly number[], reason: SkipReason): void {
-    let at = 0;
+  private copyRuns(capture: WorkerCapture, held: HeldBytes, op: number, chunk: Buffer, runs: readonly number[], reason: SkipReason, at: number): void {
+    let offset = 0;
     for (let r = 0; r < runs.length; r += 2) {
       const len = runs[r + 1];
-      if (runs[r] === MUST_COPY) this.copy(capture, held, op, chunk.subarray(at, at + len));
-      else this.skip(capture, op, len, reason);
-      at += len;
+      if (runs[r] === MUST_COPY) this.copy(capture, held, op, chunk.subarray(offset, offset + len), at);
+      else this.skip(capture, op, len, reason, at);
+      offset += len;
     }
   }
 
@@ -444,9 +445,9 @@ class HandOff implements CaptureHandOff {
     held.head = h;
   }
 
-  private skip(capture: WorkerCapture, op: number, n: number, reason: SkipReason): void {
+  private skip(capture: WorkerCapture, op: number, n: number, reason: SkipReason, at: number): void {
     this.counts.skippedBytes[reason] += n;
-    this.writer.skip(op === OP_CLIENT_DATA ? OP_CLIENT_SKIP : OP_SERVER_SKIP, capture.id, performance.now(), n, reason);
+    this.writer.skip(op === OP_CLIENT_DATA ? OP_CLIENT_SKIP : OP_SERVER_SKIP, capture.id, at, n, reason);
     this.schedule();
   }
 

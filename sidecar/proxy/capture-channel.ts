@@ -13,8 +13,12 @@ import type { DirectionStats } from '../metrics.ts';
 import type { ConnectionMeta } from './connection.ts';
 
 export interface ConnectionCapture {
-  clientData(chunk: Buffer): void;
-  serverData(chunk: Buffer): void;
+  /**
+   * `seenAt`: `performance.now()` when the chunk was read, before it was forwarded (a peer's
+   * sidecar may record the forwarded bytes before this call returns); now when absent.
+   */
+  clientData(chunk: Buffer, seenAt?: number): void;
+  serverData(chunk: Buffer, seenAt?: number): void;
   clientEnd(): void;
   serverEnd(): void;
   /** The connection is gone (both sockets closed): flush what is pending. */

@@ -387,8 +387,10 @@ export class ProxyConnection {
     // Node never reuses a chunk it handed to 'data': keeping the reference is enough.
     this.meshDial?.held.push(chunk);
     const upstream = this.upstream;
+    // Read before the write: once forwarded, the peer's sidecar may record the bytes first.
+    const seenAt = this.tap ? performance.now() : 0;
     if (!upstream.destroyed && !upstream.write(chunk)) this.client.pause();
-    if (this.tap) this.tap.clientData(chunk);
+    if (this.tap) this.tap.clientData(chunk, seenAt);
   }
 
   private fromServer(chunk: Buffer): void {
@@ -401,8 +403,9 @@ export class ProxyConnection {
     this.bytesFromServer += chunk.length;
     this.env.direction.bytesFromServer += chunk.length;
     const client = this.client;
+    const seenAt = this.tap ? performance.now() : 0;
     if (!client.destroyed && !client.write(chunk)) this.upstream.pause();
-    if (this.tap) this.tap.serverData(chunk);
+    if (this.tap) this.tap.serverData(chunk, seenAt);
   }
 
   private clientEnded(): void {

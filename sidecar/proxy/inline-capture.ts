@@ -42,6 +42,7 @@ export function createInlineCapture(options: InlineCaptureOptions): CaptureChann
         onFault: () => stats.parserErrors.exception++,
       });
       return {
+        // The tap reads its own clock: this channel is for tests of the proxy and the parsers.
         clientData: (chunk) => tap.clientData(chunk),
         serverData: (chunk) => tap.serverData(chunk),
         clientEnd: () => tap.clientEnd(),
