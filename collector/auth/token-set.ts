@@ -26,11 +26,25 @@ function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 
+/** Shortest token taken: a guessable one would open every call's payload. */
+export const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * The tokens of a token file's text. A line that cannot be a bearer token is an error naming
+ * its line (never its text): one with spaces or control characters inside (an `Authorization:
+ * Bearer` header carries one word, so it could never match) or shorter than
+ * `MIN_TOKEN_LENGTH` characters.
+ */
 export function parseTokenFile(text: string): string[] {
-  return text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
+  const tokens: string[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    if (/[\s\x00-\x1f\x7f]/.test(line)) throw new Error(`line ${i + 1} holds spaces or control characters: a token is one word`);
+    if (line.length < MIN_TOKEN_LENGTH) throw new Error(`line ${i + 1} holds a token of ${line.length} characters: at least ${MIN_TOKEN_LENGTH} are needed`);
+    tokens.push(line);
+  });
+  return tokens;
 }
 
 function readTokens(path: string): Buffer[] {
@@ -40,7 +54,12 @@ function readTokens(path: string): Buffer[] {
   } catch (err) {
     throw new MeshtapError(COL_ERR_AUTH_CONFIG, `cannot read the token file ${path}: ${(err as Error).message}`, { cause: err });
   }
-  const tokens = parseTokenFile(text);
+  let tokens: string[];
+  try {
+    tokens = parseTokenFile(text);
+  } catch (err) {
+    throw new MeshtapError(COL_ERR_AUTH_CONFIG, `the token file ${path} cannot be used: ${(err as Error).message}`, { cause: err });
+  }
   if (tokens.length === 0) throw new MeshtapError(COL_ERR_AUTH_CONFIG, `the token file ${path} holds no token (one per line)`);
   return tokens.map(digest);
 }

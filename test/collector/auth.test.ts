@@ -169,6 +169,21 @@ void t.test('auth settings: flags, env, and clear errors', async (t) => {
     startCollector(resolveCollectorOptions({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, store: 'memory', auth: 'token', authTokenFile: join(dir, 'empty') })),
     { code: 'COL_ERR_AUTH_CONFIG', message: /holds no token/ },
   );
+  // A token that could never be sent (two words), or one short enough to guess, stops the start; the message names the line, never the token.
+  for (const [text, message] of [
+    ['# readers\nvalid-token-eeeeeeeeeeeeeeeee\ntok with space xxxxxxxxxx\n', /line 3 holds spaces or control characters: a token is one word/],
+    ['short\n', /line 1 holds a token of 5 characters: at least 16 are needed/],
+    ['tab\tseparated-token-ffffffffff\n', /line 1 holds spaces or control characters/],
+  ] as const) {
+    writeFileSync(join(dir, 'bad'), text);
+    const err = await startCollector(resolveCollectorOptions({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, store: 'memory', auth: 'token', authTokenFile: join(dir, 'bad') })).then(
+      (c) => c.close({ force: true }).then(() => undefined),
+      (e: unknown) => e as Error & { code?: string },
+    );
+    t.equal(err?.code, 'COL_ERR_AUTH_CONFIG', JSON.stringify(text));
+    t.match(err?.message, message);
+    t.notMatch(err?.message, /tok with|short\b|separated/, 'the token itself is not in the message');
+  }
 });
 
 void t.test('meshtap collector with no auth settings is closed: it generates a 0600 token and says where', async (t) => {

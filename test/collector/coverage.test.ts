@@ -96,7 +96,7 @@ const ShipClient = grpc.makeGenericClientConstructor({ Ship: ship } as unknown a
 void t.test('GET /api/coverage: the window, the workloads, the collector drops, and auth', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'meshtap-coverage-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'tokens'), 'secret-token\n');
+  writeFileSync(join(dir, 'tokens'), 'secret-token-0123456789\n');
   const collector = await startCollector(resolveCollectorOptions({ auth: 'token', authTokenFile: join(dir, 'tokens'), host: '127.0.0.1', grpcPort: 0, httpPort: 0, store: 'sqlite' }));
   t.teardown(() => collector.close({ force: true }));
   const now = BigInt(Date.now()) * 1_000_000n;
@@ -117,7 +117,7 @@ void t.test('GET /api/coverage: the window, the workloads, the collector drops, 
 
   const url = `http://127.0.0.1:${collector.httpPort}/api/coverage`;
   t.equal((await fetch(url)).status, 401, 'call data needs credentials');
-  const auth = { headers: { authorization: 'Bearer secret-token' } };
+  const auth = { headers: { authorization: 'Bearer secret-token-0123456789' } };
   const res = await fetch(`${url}?since=10m`, auth);
   t.equal(res.status, 200);
   const body = (await res.json()) as Omit<Coverage, 'since' | 'until'> & { since: string; until: string };
