@@ -70,8 +70,15 @@ function usageError(message: string, cause?: unknown): MeshtapError {
 }
 
 /** Flag values that are lists: repeated flags and comma-separated values both add entries. */
-function listFlag(values: string[] | undefined): string[] {
-  return (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+/** A repeatable, comma-separated flag's items; an empty one (`--dns ''`, `a,,b`) is a usage error, not skipped. */
+function listFlag(flag: string, values: string[] | undefined): string[] {
+  return (values ?? []).flatMap((v) =>
+    v.split(',').map((item) => {
+      const trimmed = item.trim();
+      if (trimmed === '') throw usageError(`${flag}: an empty item in ${JSON.stringify(v)} (give names separated by commas)`);
+      return trimmed;
+    }),
+  );
 }
 
 function checkFlag<T>(flag: string, check: () => T): T {
@@ -94,8 +101,8 @@ async function runInit(argv: string[], io: CommandIO): Promise<number> {
   }, true);
   if (positionals.length > 0) throw usageError(`init: unexpected argument "${positionals[0]}"`);
   if (!values.dir) throw usageError('init: --dir is required');
-  const dnsNames = listFlag(values.dns).map((n) => checkFlag('--dns', () => checkDnsName(n)));
-  const ips = listFlag(values.ip);
+  const dnsNames = listFlag('--dns', values.dns).map((n) => checkFlag('--dns', () => checkDnsName(n)));
+  const ips = listFlag('--ip', values.ip);
   for (const ip of ips) checkFlag('--ip', () => ipAddressBytes(ip));
   const trustDomain = values['trust-domain'] === undefined ? undefined : checkFlag('--trust-domain', () => checkTrustDomain(values['trust-domain'] as string));
   for (const flag of ['service', 'namespace'] as const) {

@@ -328,7 +328,10 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     if (filenames.length === 0) throw usageError('-f FILE or -f - (stdin) is required');
     if (filenames.includes('')) throw usageError('-f needs a file name, or - for stdin');
     if (filenames.filter((f) => f === '-').length > 1) throw usageError('-f - (stdin) can be given only once');
-    namespace = values.namespace === '' ? undefined : values.namespace;
+    namespace = values.namespace;
+    if (namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
+      throw usageError(`--namespace: ${JSON.stringify(namespace)} is not a namespace name (lower-case letters, digits and '-', 1-63 characters, a letter or digit at each end)`);
+    }
     namespaceLabels =
       values['namespace-labels'] === undefined ? { [INJECT_LABEL]: 'enabled' } : parseLabelList(values['namespace-labels']);
     try {

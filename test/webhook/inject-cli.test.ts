@@ -115,11 +115,15 @@ void t.test('usage and flag errors', async (t) => {
     ['-f', mixed, '--namespace-labels', 'novalue'],
     ['-f', mixed, '--collector-addr', 'nohostport'],
     ['-f', mixed, '--mtls-mode', 'off'],
+    ['-f', mixed, '-n', 'Bad_NS'],
+    ['-f', mixed, '-n', ''],
+    ['-f', mixed, '-n', 'x'.repeat(64)],
   ]) {
     const r = await runInProcess(args);
     t.equal(r.code, 2, args.slice(2).join(' '));
     t.equal(r.stdout, '');
   }
+  t.match((await runInProcess(['-f', mixed, '-n', 'Bad_NS'])).stderr, /--namespace: "Bad_NS" is not a namespace name/);
   const missing = await runInProcess(['-f', join(fixtures, 'does-not-exist.yaml')]);
   t.equal(missing.code, 1);
   t.match(missing.stderr, /INJ_ERR_READ: cannot read/);
