@@ -54,6 +54,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   io.stdin.on('end', onSignal);
   io.stdin.on('close', onSignal);
   transport.onclose = onSignal;
+  // A line that is not a JSON-RPC message is skipped by the transport: say so, for whoever writes the client.
+  transport.onerror = (err) => io.stderr.write(`meshtap mcp: ignored a line on stdin that is not a JSON-RPC message: ${err.message}\n`);
   try {
     await server.connect(transport);
     io.stderr.write(`meshtap mcp: serving ${MCP_TOOLS.length} tools over stdio for the collector at ${base.href}${authorization === undefined ? ' (no credentials found: give --token if it asks for them)' : ''}\n`);

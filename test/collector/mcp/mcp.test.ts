@@ -3,6 +3,8 @@
  * `meshtap mcp` over stdio (a child process reading the collector's HTTP API) and the
  * collector's `/mcp` over Streamable HTTP (refused without a valid bearer token).
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -258,4 +260,27 @@ void t.test('/mcp refuses callers without a valid bearer token', async (t) => {
   // The SDK client is refused too.
   await t.rejects(httpClient(t, c.httpPort), /401|Unauthorized|authentication required/i, 'the SDK client without a token');
   await t.rejects(httpClient(t, c.httpPort, 'not-the-token-aaaaaaaaaaaa'), /401|Unauthorized|not valid/i, 'the SDK client with a wrong token');
+});
+
+void t.test('meshtap mcp over stdio: a line that is not JSON-RPC is named on stderr, and the session goes on', async (t) => {
+  const port = await closedPort();
+  const child = spawn(NODE, ['bin/meshtap.ts', 'mcp', '--collector', `http://127.0.0.1:${port}`, '--token', 'mcp-token-0123456789abcdef'], { cwd: repo, stdio: ['pipe', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdin.write('this is not json\n');
+  child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } })}\n`);
+  const deadline = Date.now() + 20_000;
+  while (!out.includes('"id":1') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  child.stdin.end();
+  const [code] = (await once(child, 'exit')) as [number | null];
+  t.equal(code, 0);
+  t.match(err, /meshtap mcp: ignored a line on stdin that is not a JSON-RPC message/);
+  const answer = JSON.parse(out.split('\n')[0]) as { id?: number; result?: { serverInfo?: { name: string } } };
+  t.equal(answer.id, 1, 'the next message is answered');
+  t.equal(answer.result?.serverInfo?.name, 'meshtap');
 });
