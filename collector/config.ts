@@ -219,6 +219,13 @@ function pick(flags: CollectorFlags, flag: keyof CollectorFlags, env: NodeJS.Pro
   return { name: envName, value: fromEnv };
 }
 
+/** `pick`, and the value must be one of `choices` (`expected` says them in the message). */
+function pickOneOf(flags: CollectorFlags, flag: keyof CollectorFlags, env: NodeJS.ProcessEnv, envName: string, choices: readonly string[], expected: string): Source | undefined {
+  const source = pick(flags, flag, env, envName, expected);
+  if (source !== undefined && !choices.includes(source.value)) throw usage(`${source.name} must be ${expected}, got "${source.value}"`);
+  return source;
+}
+
 interface NumberOption {
   key: keyof CollectorOptions;
   flag: keyof CollectorFlags;
@@ -363,13 +370,8 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
   if (db !== undefined) set('dbPath', db, db.value);
   else if (dataDir !== undefined) set('dbPath', dataDir, join(dataDir.value, DB_FILE_NAME));
 
-  const inventory = pick(flags, 'inventory', env, 'MESHTAP_COLLECTOR_INVENTORY', 'auto, kube, file or none');
-  if (inventory !== undefined) {
-    if (!['auto', 'kube', 'file', 'none'].includes(inventory.value)) {
-      throw usage(`${inventory.name} must be auto, kube, file or none, got "${inventory.value}"`);
-    }
-    set('inventory', inventory, inventory.value);
-  }
+  const inventory = pickOneOf(flags, 'inventory', env, 'MESHTAP_COLLECTOR_INVENTORY', ['auto', 'kube', 'file', 'none'], 'auto, kube, file or none');
+  if (inventory !== undefined) set('inventory', inventory, inventory.value);
   const inventoryFile = pick(flags, 'inventory-file', env, 'MESHTAP_COLLECTOR_INVENTORY_FILE', 'a Kubernetes List file');
   if (inventoryFile !== undefined) {
     if (inventory !== undefined && (inventory.value === 'none' || inventory.value === 'kube')) {
@@ -384,13 +386,8 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
   if (kubeconfig !== undefined) set('kubeconfig', kubeconfig, kubeconfig.value);
   const tlsCertDir = pick(flags, 'tls-cert-dir', env, 'MESHTAP_COLLECTOR_TLS_CERT_DIR', 'a directory with tls.crt, tls.key and ca.crt');
   if (tlsCertDir !== undefined) set('tlsCertDir', tlsCertDir, tlsCertDir.value);
-  const auth = pick(flags, 'auth', env, 'MESHTAP_COLLECTOR_AUTH', 'kubernetes, token, none or auto');
-  if (auth !== undefined) {
-    if (!['auto', 'kubernetes', 'token', 'none'].includes(auth.value)) {
-      throw usage(`${auth.name} must be kubernetes, token, none or auto, got "${auth.value}"`);
-    }
-    set('auth', auth, auth.value);
-  }
+  const auth = pickOneOf(flags, 'auth', env, 'MESHTAP_COLLECTOR_AUTH', ['auto', 'kubernetes', 'token', 'none'], 'kubernetes, token, none or auto');
+  if (auth !== undefined) set('auth', auth, auth.value);
   const tokenFile = pick(flags, 'auth-token-file', env, 'MESHTAP_COLLECTOR_AUTH_TOKEN_FILE', 'a file of bearer tokens, one per line');
   if (tokenFile !== undefined) {
     if (auth !== undefined && (auth.value === 'none' || auth.value === 'kubernetes')) {

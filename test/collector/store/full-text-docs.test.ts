@@ -15,6 +15,7 @@ import { CALLS_INSERT_SQL, CALLS_SCHEMA, FTS_DOC_ROWS, SCHEMA_VERSION, callsRow 
 import { createSqliteStore } from '../../../collector/store/sqlite-store.ts';
 import { recordToJson } from '../../../record/record-json.ts';
 import { callRecord } from '../helpers.ts';
+import { filledStoreFile } from './filled-store.ts';
 
 function filter(source: string): CompiledFilter {
   const compiled = compileFilter(source);
@@ -77,14 +78,7 @@ void t.test('an index of one document per row, with its delete trigger, keeps wo
 });
 
 void t.test('a smaller size bound after a restart is enforced by retention and by the next write', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'meshtap-fts-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'calls.db');
-  const body = (i: number): string => JSON.stringify({ i, pad: `${i}-`.repeat(600) });
-  const big = createSqliteStore({ path, retentionIntervalMs: 0 });
-  for (let b = 0; b < 10; b++) await big.add(Array.from({ length: 100 }, (_, k) => callRecord({ id: `s-${b * 100 + k}`, requestBody: body(b * 100 + k) })));
-  const used = big.usedBytes();
-  await big.close();
+  const { path, used } = await filledStoreFile((fn) => t.teardown(fn));
 
   const maxBytes = Math.floor(used / 2);
   const small = createSqliteStore({ path, retentionMaxBytes: maxBytes, retentionIntervalMs: 0 });

@@ -3,12 +3,10 @@
  * not a finite number) keeps rows instead of failing every run, and a failing age pass does not
  * stop the size pass.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { createSqliteStore } from '../../../collector/store/sqlite-store.ts';
 import { callRecord } from '../helpers.ts';
+import { filledStoreFile } from './filled-store.ts';
 
 const HOUR_NS = 3_600_000_000_000n;
 
@@ -35,14 +33,7 @@ void t.test('a clock early in its range with a long limit: the cutoff is clamped
 });
 
 void t.test('the size pass runs when the age pass fails, and the age failure is still reported', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'meshtap-retention-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'calls.db');
-  const body = (i: number): string => JSON.stringify({ i, pad: `${i}-`.repeat(600) });
-  const big = createSqliteStore({ path, retentionIntervalMs: 0 });
-  for (let b = 0; b < 10; b++) await big.add(Array.from({ length: 100 }, (_, k) => callRecord({ id: `s-${b * 100 + k}`, requestBody: body(b * 100 + k) })));
-  const used = big.usedBytes();
-  await big.close();
+  const { path, used } = await filledStoreFile((fn) => t.teardown(fn));
 
   // Reopened with half the size bound and a clock that fails when retention asks it the time.
   const maxBytes = Math.floor(used / 2);
