@@ -16,7 +16,8 @@ import t, { type Test } from 'tap';
 import pg from 'pg';
 import { collectorMessageType } from '../../../record/codec.ts';
 import { createEpochClock } from '../../../sidecar/clock.ts';
-import { createCaptureHandOff, type CaptureHandOff } from '../../../sidecar/capture-worker/hand-off.ts';
+import { createCaptureHandOff, type CaptureHandOff, type CaptureHandOffOptions } from '../../../sidecar/capture-worker/hand-off.ts';
+import type { NsClock } from '../../../sidecar/capture/session.ts';
 import { createSidecarStats, type SidecarStats } from '../../../sidecar/metrics.ts';
 import { createSidecarProxy } from '../../../sidecar/proxy/proxy.ts';
 import { RemoteShipper } from '../../../sidecar/capture-worker/remote-shipper.ts';
@@ -36,6 +37,8 @@ interface Decoded {
   protocol: string;
   method?: string;
   path?: string;
+  start: string;
+  end: string;
   status_code?: number;
   error?: string;
   error_detail?: string;
@@ -46,6 +49,19 @@ interface Decoded {
 
 const decode = (bytes: Uint8Array) => recordType.toObject(recordType.decode(bytes), { longs: String }) as Decoded;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** A hand-off whose worker's records are decoded into `records` (no shipper). */
+function recordingHandOff(clock: NsClock, stats: SidecarStats, records: Decoded[], options: Partial<CaptureHandOffOptions> = {}): CaptureHandOff {
+  return createCaptureHandOff({
+    worker: { maxBodyBytes: 1024, detectTimeoutMs: 50, local: { pod: 'web', namespace: 'shop' }, mask: {}, shipping: true },
+    clock,
+    stats,
+    ...options,
+    onRecords: (batch) => {
+      for (const r of batch) records.push(decode(r));
+    },
+  });
+}
 
 interface Harness {
   stats: SidecarStats;
@@ -75,15 +91,7 @@ async function start(
   const stats = createSidecarStats();
   const records: Decoded[] = [];
   const clock = createEpochClock();
-  const handOff = createCaptureHandOff({
-    worker: { maxBodyBytes: 1024, detectTimeoutMs: 50, local: { pod: 'web', namespace: 'shop' }, mask: {}, shipping: true },
-    clock,
-    stats,
-    ...options,
-    onRecords: (batch) => {
-      for (const r of batch) records.push(decode(r));
-    },
-  });
+  const handOff = recordingHandOff(clock, stats, records, options);
   await handOff.ready();
   const proxy = createSidecarProxy({
     host: '127.0.0.1',
@@ -292,14 +300,7 @@ void t.test('100 000 pipelined requests with no responses: forwarded whole, the 
   const stats = createSidecarStats();
   const records: Decoded[] = [];
   const clock = createEpochClock();
-  const handOff = createCaptureHandOff({
-    worker: { maxBodyBytes: 1024, detectTimeoutMs: 50, local: { pod: 'web', namespace: 'shop' }, mask: {}, shipping: true },
-    clock,
-    stats,
-    onRecords: (batch) => {
-      for (const r of batch) records.push(decode(r));
-    },
-  });
+  const handOff = recordingHandOff(clock, stats, records);
   await handOff.ready();
   const proxy = createSidecarProxy({
     host: '127.0.0.1',
@@ -630,4 +631,25 @@ void t.test('MySQL: a stalled worker skips only rows, so a pooled connection sta
     isSmall: (r) => r.method === 'SELECT' && query(r).startsWith('SELECT ? + 0 AS small'),
     statementHeader: 'statement_id',
   });
+});
+
+void t.test('a record\'s times are when forwarding read the bytes (seenAt, before the write), not when the hand-off was called', async (t) => {
+  const stats = createSidecarStats();
+  const records: Decoded[] = [];
+  const handOff = recordingHandOff(createEpochClock(), stats, records);
+  t.teardown(() => handOff.close(2000));
+  await handOff.ready();
+  const capture = handOff.open({ connectionId: 'seen-at', observer: 'outbound', client: { ip: '10.0.0.1', port: 40000 }, dst: { ip: '10.0.0.2', port: 8080 }, mesh: false }, stats.outbound);
+  const requestSeen = performance.now() - 40;
+  const responseSeen = performance.now() - 20;
+  capture.clientData(Buffer.from('GET /seen-at HTTP/1.1\r\nhost: web\r\ncontent-length: 0\r\n\r\n'), requestSeen);
+  capture.serverData(Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'), responseSeen);
+  capture.close('fin');
+  await waitFor('the record', () => records.length === 1, 10_000);
+  const wallMs = (ns: string): number => Number(BigInt(ns) / 1000n) / 1000;
+  const start = wallMs(records[0].start) - (performance.timeOrigin + requestSeen);
+  const end = wallMs(records[0].end) - (performance.timeOrigin + responseSeen);
+  t.equal(records[0].path, '/seen-at');
+  t.ok(Math.abs(start) < 1, `starts when the request was read (off by ${start.toFixed(3)} ms), not 40 ms later`);
+  t.ok(Math.abs(end) < 1, `ends when the response was read (off by ${end.toFixed(3)} ms)`);
 });
