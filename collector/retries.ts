@@ -3,8 +3,8 @@
  * (workload, else pod, else address) sends the same method to the same target (path with its
  * query, authority) with the same request body, within the window after an attempt that
  * FAILED (a transport error such as a reset, `timeout` or `client_timeout`, a 5xx, 408 or 429, a
- * non-OK gRPC status). A success ends the chain, so a client polling `/healthz` every second is
- * not a retry storm.
+ * transient gRPC status such as UNAVAILABLE). A success or any other answer ends the chain, so
+ * a client polling `/healthz` every second is not a retry storm.
  *
  * A client's attempts are kept in order of `start`, not of arrival: records reach the collector in
  * the order their exchanges ended, from several pods of one workload, so a retry may be marked
@@ -58,10 +58,18 @@ interface Attempt {
 
 const RETRIED_PROTOCOLS = new Set(['http', 'http2', 'grpc']);
 
+/**
+ * gRPC statuses that are transient failures, the ones gRPC's own mapping puts beside HTTP 5xx,
+ * 408 and 429 (CANCELLED, UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL,
+ * UNAVAILABLE, DATA_LOSS). An answer such as NOT_FOUND, INVALID_ARGUMENT or PERMISSION_DENIED is
+ * the service's reply, like a 404: a client asking again is a new request, not a retry.
+ */
+export const RETRIED_GRPC_STATUSES: ReadonlySet<number> = new Set([1, 2, 4, 8, 10, 13, 14, 15]);
+
 /** Whether an attempt failed in a way a client retries. */
 export function attemptFailed(r: CallRecord): boolean {
   if (r.error !== undefined) return true;
-  if (r.protocol === 'grpc' && r.grpc_status !== undefined && r.grpc_status !== 0) return true;
+  if (r.protocol === 'grpc' && r.grpc_status !== undefined) return RETRIED_GRPC_STATUSES.has(r.grpc_status);
   const s = r.status_code;
   return s !== undefined && (s >= 500 || s === 408 || s === 429);
 }

@@ -63,6 +63,17 @@ void t.test('not a retry: another body, target, method or client; outside the wi
   const grpc = createRetryTracker();
   grpc.mark(call(400, { protocol: 'grpc', status_code: 200, grpc_status: 14 }));
   t.equal(grpc.mark(call(401, { protocol: 'grpc', status_code: 200, grpc_status: 0 })).attempt, 2, 'UNAVAILABLE then retried');
+  // An answer, not a failure: asking again for something NOT_FOUND (or refused) is a new request.
+  for (const status of [3, 5, 6, 7, 9, 11, 12, 16]) {
+    const answers = createRetryTracker();
+    answers.mark(call(500 + status, { protocol: 'grpc', status_code: 200, grpc_status: status }));
+    t.equal(answers.mark(call(500 + status, { protocol: 'grpc', status_code: 200, grpc_status: status })).attempt, 1, `gRPC status ${status} starts no chain`);
+  }
+  for (const status of [1, 2, 4, 8, 10, 13, 14, 15]) {
+    const transient = createRetryTracker();
+    transient.mark(call(600 + status, { protocol: 'grpc', status_code: 200, grpc_status: status }));
+    t.equal(transient.mark(call(600 + status, { protocol: 'grpc', status_code: 200, grpc_status: status })).attempt, 2, `gRPC status ${status} is retried`);
+  }
   const resets = createRetryTracker();
   resets.mark(call(500, { status_code: undefined, error: 'reset' }));
   t.equal(resets.mark(call(502)).attempt, 2, 'a reset (a client timeout) then retried');
