@@ -22,7 +22,7 @@ export function describeExclusions(e: CaptureExclusions): string {
 }
 
 /** The sentences for one workload's inbound and outbound counts and exclusions. */
-export function describeWorkloadCoverage(w: { kind: string; inbound: CoverageCounts; outbound: CoverageCounts; excluded: ExclusionsKnown }): string[] {
+export function describeWorkloadCoverage(w: { kind: string; inbound: CoverageCounts; outbound: CoverageCounts; excluded: ExclusionsKnown; selfObserved?: boolean }): string[] {
   const out: string[] = [];
   const { inbound, outbound } = w;
   if (inbound.unmeshed_peer > 0) {
@@ -32,11 +32,16 @@ export function describeWorkloadCoverage(w: { kind: string; inbound: CoverageCou
     out.push(`${percent(outbound.unmeshed_peer, outbound.calls)} of outbound calls go to unmeshed servers — their server side is not observed.`);
   }
   const meshed = w.kind !== 'External' && w.kind !== 'Node';
+  // A workload whose sidecar recorded other calls has one: what it did not record are calls that
+  // never reached it (a refused or reset connection) or records lost on the way (counted as drops).
+  const why = w.selfObserved === true
+    ? 'though this end has a meshtap sidecar (it recorded other calls): calls that never reached it, such as refused or reset connections, or records dropped on the way (see the drop counters)'
+    : 'this end has no meshtap sidecar, so its own view of them is missing';
   if (meshed && outbound.unobserved_here > 0) {
-    out.push(`${percent(outbound.unobserved_here, outbound.calls)} of outbound calls were recorded only by the server's sidecar — this end has no meshtap sidecar, so its own view of them is missing.`);
+    out.push(`${percent(outbound.unobserved_here, outbound.calls)} of outbound calls were recorded only by the server's sidecar — ${why}.`);
   }
   if (meshed && inbound.unobserved_here > 0) {
-    out.push(`${percent(inbound.unobserved_here, inbound.calls)} of inbound calls were recorded only by the caller's sidecar — this end has no meshtap sidecar, so its own view of them is missing.`);
+    out.push(`${percent(inbound.unobserved_here, inbound.calls)} of inbound calls were recorded only by the caller's sidecar — ${why}.`);
   }
   const all = inbound.calls + outbound.calls;
   const opaque = inbound.opaque + outbound.opaque;

@@ -120,7 +120,11 @@ export function buildCoverage(calls: readonly CallSummary[], input: CoverageInpu
     }
     return w;
   };
+  // Workloads whose own sidecar recorded something in the window: they have one, whatever else is missing.
+  const selfObserved = new Set<string>();
   for (const { call, src, dst, twinned } of resolveCalls(calls)) {
+    if (twinned || call.observer === 'outbound') selfObserved.add(src.id);
+    if (twinned || call.observer === 'inbound') selfObserved.add(dst.id);
     // Only one sidecar saw the call and it was not mesh TLS: the other end has no sidecar.
     const unmeshedPeer = !twinned && !call.tls.mesh;
     // The side that recorded the call is observed; the unmeshed one is counted on the observed side only.
@@ -140,7 +144,7 @@ export function buildCoverage(calls: readonly CallSummary[], input: CoverageInpu
     const found = node.kind === 'External' || node.kind === 'Node' ? undefined : input.exclusions?.(node.namespace, node.workload);
     const excluded: ExclusionsKnown = found === undefined ? { known: false } : { known: true, ...found };
     const w = { ...node, inbound, outbound, excluded };
-    return { ...w, summary: describeWorkloadCoverage(w) };
+    return { ...w, summary: describeWorkloadCoverage({ ...w, selfObserved: selfObserved.has(node.id) }) };
   });
   out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return {

@@ -78,6 +78,13 @@ void t.test('the sentences say what is not seen, and exclusions when known', asy
   const db = c.workloads.find((w) => w.id === 'shop/db')!.summary.join('\n');
   t.match(db, '100% of inbound calls were recorded only by the caller\'s sidecar — this end has no meshtap sidecar');
   t.notMatch(db, /parsed in full/);
+  // A workload with a sidecar (it recorded other calls) is not told it has none: a refused
+  // connection to it was recorded only by its caller.
+  const refused = callRecord({ id: 'r', observer: 'outbound', connectionId: 'r', at: 40, src: fe, dst: pay, error: 'upstream_unreachable' });
+  const withRefused = buildCoverage([...dataset(), refused], { since: 0n, until: 10n ** 12n, collector: noDrops });
+  const paymentText = withRefused.workloads.find((w) => w.id === 'shop/payment')!.summary.join('\n');
+  t.match(paymentText, /of inbound calls were recorded only by the caller's sidecar — though this end has a meshtap sidecar \(it recorded other calls\)/);
+  t.notMatch(paymentText, /this end has no meshtap sidecar/);
 
   const clean = buildCoverage(
     [callRecord({ id: 'a', observer: 'outbound', connectionId: 'a', mesh: true, src: fe, dst: pay }), callRecord({ id: 'b', observer: 'inbound', connectionId: 'a', mesh: true, src: fe, dst: pay })],
