@@ -110,8 +110,17 @@ export class UdpRelay {
     });
     p.timer = setTimeout(() => fail('timeout'), conf.timeoutMs);
     try {
-      socket.connect(resolver.port, resolver.ip, () => {
-        if (!p.done) socket.send(p.query, (err) => err && fail('error'));
+      // A failed connect (no route to the resolver, an address the socket cannot take) comes
+      // to this callback, not as an 'error' event, and leaves the socket unconnected: a send
+      // then throws, out of reach of the try around connect.
+      socket.connect(resolver.port, resolver.ip, (err?: Error) => {
+        if (err !== undefined && err !== null) return fail('error');
+        if (p.done) return;
+        try {
+          socket.send(p.query, (sendErr) => sendErr && fail('error'));
+        } catch {
+          fail('error');
+        }
       });
     } catch {
       fail('error');

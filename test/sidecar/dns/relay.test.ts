@@ -318,6 +318,25 @@ void t.test('resolvers in order: a silent one times out, a refused one fails at 
     t.ok(relay.stats.upstreamFailures.connect >= 1, 'the refused connect is counted');
   });
 
+  await t.test('a resolver the socket cannot connect to is counted and the next one answers (it crashed the sidecar)', async (t) => {
+    // A connect that fails (no route to the resolver, in a pod whose resolv.conf names an
+    // unreachable server) calls back with the error instead of emitting it; an IPv6 address on
+    // an IPv4 socket fails the same way here without sending anything.
+    const unconnectable: Resolver = { ip: '::1', port: 53, family: 4 };
+    relay.setResolvers([unconnectable, resolverOf(dnsmasq)], 300);
+    const before = relay.stats.upstreamFailures.error;
+    const { answer, clientPort } = await udpQuery(relay.port, query('web.test', 'A', 11));
+    t.ok(answer, 'the next resolver answered');
+    const record = await waitFor('record', () => relay.records.find((r) => r.src.port === clientPort));
+    t.same(record.dst, { ip: '127.0.0.1', port: dnsmasq.port });
+    t.equal(relay.stats.upstreamFailures.error, before + 1, 'the failed connect is counted');
+    relay.setResolvers([unconnectable], 300);
+    const alone = await udpQuery(relay.port, query('web.test', 'A', 12), 1000);
+    t.equal(alone.answer, undefined, 'only that resolver: no answer, and no crash');
+    const failed = await waitFor('record', () => relay.records.find((r) => r.src.port === alone.clientPort));
+    t.equal(failed.error, 'upstream_unreachable');
+  });
+
   await t.test('no resolver at all: counted, no answer, and a record with the reason', async (t) => {
     relay.setResolvers([]);
     const { answer, clientPort } = await udpQuery(relay.port, query('web.test', 'A', 10), 300);
