@@ -6,13 +6,14 @@
  */
 import { isIPv4 } from 'node:net';
 import { closestMatch } from '../lib/edit-distance.ts';
+import { hostPortProblem } from '../lib/host-port.ts';
+import { LOG_LEVELS, type LogLevel } from '../lib/log.ts';
 import { MeshtapError } from '../lib/errors.ts';
 import { SC_ERR_CONFIG } from './errors.ts';
 import { maskOptionsFromEnv } from './mask/env-policy.ts';
 import type { MaskPolicyOptions } from './mask/policy.ts';
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type LogLevel } from '../lib/log.ts';
 
 export const MTLS_MODES = ['off', 'permissive', 'strict'] as const;
 export type MtlsMode = (typeof MTLS_MODES)[number];
@@ -23,7 +24,6 @@ export type CollectorTlsMode = (typeof COLLECTOR_TLS_MODES)[number];
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9_]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9_]*[A-Za-z0-9])?)*$/;
 
 /** A problem with one variable: the variable is named when the message is built. */
 class Bad {
@@ -41,20 +41,15 @@ function integer(min: number, max: number, expected: string): Reader<number> {
 
 const tcpPort = () => integer(1, 65535, 'expected a TCP port 1-65535');
 
-/** `host:port` where host is a DNS name, an IPv4 address or a bracketed IPv6 address. */
-function isHostPort(value: string): boolean {
-  const m = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(value);
-  if (!m) return false;
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) return false;
-  return m[1].startsWith('[') || HOSTNAME.test(m[1]);
-}
-
 function matching(test: (s: string) => boolean, expected: string): Reader<string> {
   return (s) => (test(s) ? s : new Bad(expected));
 }
 
-const hostPort = () => matching(isHostPort, 'expected host:port (a DNS name or IP address, and a port 1-65535)');
+/** `host:port` as the injector checks it (`lib/host-port.ts`): the same values pass both. */
+const hostPort = (): Reader<string> => (s) => {
+  const problem = hostPortProblem(s);
+  return problem === undefined ? s : new Bad(`expected host:port (a DNS name, an IPv4 address or a bracketed IPv6 address, and a port 1-65535): ${problem}`);
+};
 
 const absolutePath = () => matching((s) => s.startsWith('/') && !s.includes('\0'), 'expected an absolute file path');
 

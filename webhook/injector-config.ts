@@ -1,5 +1,6 @@
-import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
+import { HOST_PORT_EXPECTED, hostPortProblem } from '../lib/host-port.ts';
+import { LOG_LEVELS } from '../lib/log.ts';
 import packageJson from '../package.json' with { type: 'json' };
 import { MTLS_MODES, MAX_BODY_BYTES_LIMIT } from './annotations.ts';
 import { INJ_ERR_CONFIG, MeshtapError } from './errors.ts';
@@ -14,46 +15,6 @@ const resources = z.strictObject({ requests: resourceList.optional(), limits: re
 
 const port = z.number().int().min(1).max(65535);
 const id = z.number().int().min(1, 'must not be 0: the proxy never runs as root').max(2147483647);
-const HOST_PORT_EXPECTED = 'must be "host:port" (a DNS name, an IPv4 address or a bracketed IPv6 address, and a port 1-65535)';
-const DNS_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/;
-
-function hostProblem(host: string): string | undefined {
-  if (host === '') return 'the host is empty';
-  if (host.startsWith('[') || host.endsWith(']')) {
-    const inner = host.slice(1, -1);
-    const ok = host.startsWith('[') && host.endsWith(']') && /^[0-9A-Fa-f:.]+$/.test(inner) && isIPv6(inner);
-    return ok ? undefined : `"${host}" is not a bracketed IPv6 address`;
-  }
-  if (host.includes(':')) return `the IPv6 address "${host}" must be in brackets, as in "[${host}]:port"`;
-  if (/^[0-9.]+$/.test(host)) return isIPv4(host) ? undefined : `"${host}" is not an IPv4 address (four numbers 0-255 without leading zeros)`;
-  if (host.length > 253) return `the host name is ${host.length} characters long (at most 253)`;
-  for (const label of host.split('.')) {
-    if (label === '') return `the host name "${host}" has an empty label`;
-    if (label.length > 63) return `the label "${label}" is ${label.length} characters long (at most 63)`;
-    if (!DNS_LABEL.test(label)) {
-      return /^[A-Za-z0-9-]+$/.test(label)
-        ? `the label "${label}" starts or ends with a hyphen`
-        : `the label "${label}" has a character other than letters, digits and hyphens`;
-    }
-  }
-  return undefined;
-}
-
-/**
- * Why `value` is not a `host:port` every sidecar accepts (a DNS name, an IPv4 address or a
- * bracketed IPv6 address, and a port 1-65535 without leading zeros); undefined when it is.
- */
-export function hostPortProblem(value: string): string | undefined {
-  const colon = value.lastIndexOf(':');
-  if (colon < 0 || value.endsWith(']')) return 'the ":port" is missing';
-  const host = value.slice(0, colon);
-  const port = value.slice(colon + 1);
-  if (!/^\d+$/.test(port)) return port === '' ? 'the port is empty' : `the port "${port}" is not a number`;
-  if (port.length > 1 && port.startsWith('0')) return `the port "${port}" has a leading zero`;
-  if (port.length > 5 || Number(port) < 1 || Number(port) > 65535) return `the port ${port} is not in 1-65535`;
-  return hostProblem(host);
-}
-
 const hostPort = z.string().superRefine((value, ctx) => {
   const problem = hostPortProblem(value);
   if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${HOST_PORT_EXPECTED}: ${problem}` });
@@ -83,7 +44,8 @@ const schema = z
     controllerAddr: hostPort.default('meshtap-controller.meshtap-system.svc:15012'),
     trustDomain: dnsName.default('cluster.local'),
     maxBodyBytes: z.number().int().min(0).max(MAX_BODY_BYTES_LIMIT).default(65536),
-    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    // The sidecar's levels (it refuses others: a webhook set to `trace` put every pod in a crash loop).
+    logLevel: z.enum(LOG_LEVELS).default('info'),
     nativeSidecar: z.boolean().default(true),
     mtlsMode: z.enum(MTLS_MODES).default('permissive'),
     trustBundleConfigMap: dnsName.default('meshtap-trust-bundle'),

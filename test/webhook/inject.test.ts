@@ -82,6 +82,9 @@ void t.test('config: bad values name the key and the problem', async (t) => {
     [{ image: 'has space' }, /image: /],
     [{ collectorAddress: 'x:1' }, /collectorAddress: unknown option \(did you mean "collectorAddr"\?\)/],
     [{ bogus: 1 }, /bogus: unknown option/],
+    // The sidecar refuses levels other than its four: every injected pod would exit at start.
+    [{ logLevel: 'trace' }, /logLevel: /],
+    [{ logLevel: 'silent' }, /logLevel: /],
   ];
   for (const [options, pattern] of bad) {
     let caught: unknown;

@@ -99,7 +99,17 @@ void t.test('a bad value names the variable, the value and what is expected', as
   t.equal(resolveSidecarConfig({ ...POD, MESHTAP_DNS_PORT: '5353' }).dnsPort, 5353);
   t.equal(configError({ MESHTAP_LOG_LEVEL: 'loud' }), 'MESHTAP_LOG_LEVEL="loud": expected one of debug, info, warn, error');
   t.equal(configError({ POD_IP: 'fd00::7' }), 'POD_IP="fd00::7": expected an IPv4 address');
-  t.equal(configError({ MESHTAP_COLLECTOR_ADDR: 'collector' }), 'MESHTAP_COLLECTOR_ADDR="collector": expected host:port (a DNS name or IP address, and a port 1-65535)');
+  t.equal(configError({ MESHTAP_COLLECTOR_ADDR: 'collector' }), 'MESHTAP_COLLECTOR_ADDR="collector": expected host:port (a DNS name, an IPv4 address or a bracketed IPv6 address, and a port 1-65535): the ":port" is missing');
+  // The injector's check (lib/host-port.ts): what it refuses, the sidecar refuses too.
+  for (const [value, problem] of [
+    ['999.999.999.999:80', /is not an IPv4 address/],
+    ['[:::::]:80', /is not a bracketed IPv6 address/],
+    ['host:0080', /has a leading zero/],
+    ['a..b:80', /has an empty label/],
+  ] as const) {
+    t.match(configError({ MESHTAP_COLLECTOR_ADDR: value }), problem, value);
+  }
+  t.equal(resolveSidecarConfig({ ...POD, MESHTAP_COLLECTOR_ADDR: '[fd00::1]:9400' }).collectorAddr, '[fd00::1]:9400');
   t.equal(configError({ MESHTAP_MAX_BODY_BYTES: '-1' }), 'MESHTAP_MAX_BODY_BYTES="-1": expected a number of bytes 0-67108864');
   t.equal(configError({ MESHTAP_TOKEN_FILE: 'token' }), 'MESHTAP_TOKEN_FILE="token": expected an absolute file path');
   t.equal(configError({ MESHTAP_OUTBOUND_PORT: '15006' }), 'MESHTAP_OUTBOUND_PORT="15006": expected a port different from MESHTAP_INBOUND_PORT (15006)');
