@@ -11,6 +11,7 @@ import type { SidecarInfo } from './config.ts';
 import { createShipper } from './create-shipper.ts';
 import type { ShipperMetrics } from './metrics.ts';
 import type { Shipper } from './shipper.ts';
+import { createShipperLog } from './shipper-log.ts';
 
 /** Plain data (it crosses into the capture worker by structured clone). */
 export interface SidecarShipperSettings {
@@ -42,12 +43,16 @@ export function createSidecarShipper(settings: SidecarShipperSettings, deps: Sid
         { mode: settings.tls.mode, ...(t.spiffeId ? { spiffe_id: t.spiffeId, serial: t.serial } : {}) },
       ),
   });
+  const line = createShipperLog(settings.collectorAddr);
   return createShipper(
     { collectorAddr: settings.collectorAddr, sidecar: settings.sidecar },
     {
       metrics: deps.metrics,
       credentials: credentials.credentials,
-      log: (event) => deps.log(event.event === 'connected' || event.event === 'stream_closed' ? 'info' : 'debug', `shipper ${event.event}`, { ...event }),
+      log: (event) => {
+        const { level, message, fields } = line(event);
+        deps.log(level, message, fields);
+      },
     },
   );
 }
