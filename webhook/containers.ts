@@ -111,6 +111,8 @@ export function buildSidecarContainer(config: InjectorConfig, settings: PodInjec
       { name: 'MESHTAP_OUTBOUND_PORT', value: String(config.outboundPort) },
       { name: 'MESHTAP_ADMIN_PORT', value: String(config.adminPort) },
       { name: 'MESHTAP_PROXY_UID', value: String(config.proxyUid) },
+      // The group the container runs as (runAsGroup below): without it the sidecar assumed the uid's number.
+      { name: 'MESHTAP_PROXY_GID', value: String(config.proxyGid) },
       { name: 'MESHTAP_MAX_BODY_BYTES', value: String(settings.maxBodyBytes) },
       { name: 'MESHTAP_LOG_LEVEL', value: config.logLevel },
       { name: 'MESHTAP_TOKEN_FILE', value: TOKEN_FILE },

@@ -43,7 +43,8 @@ export const INIT_DEFAULTS = Object.freeze({
   backend: 'auto' as IptablesBackendChoice,
 });
 
-const MAX_ID = 4294967294; // (uid_t)-1 means "no change" to the kernel, so it is not an id
+/** The largest id a pod's runAsUser/runAsGroup may take (Kubernetes validates 0-2147483647); the injector and the sidecar take the same range. */
+const MAX_ID = 2147483647;
 
 function integerIn(value: number | string, min: number, max: number): number | undefined {
   const text = typeof value === 'number' ? String(value) : value.trim();

@@ -246,6 +246,7 @@ void t.test('native sidecar layout', async (t) => {
     MESHTAP_OUTBOUND_PORT: '15001',
     MESHTAP_ADMIN_PORT: '15020',
     MESHTAP_PROXY_UID: '1337',
+    MESHTAP_PROXY_GID: '1337',
     MESHTAP_MAX_BODY_BYTES: '65536',
     MESHTAP_LOG_LEVEL: 'info',
     MESHTAP_TOKEN_FILE: '/var/run/secrets/meshtap/tokens/meshtap-token',

@@ -229,8 +229,8 @@ void t.test('properties over random configs', async (t) => {
   const cidr = fc.tuple(octet, octet, octet, octet, fc.integer({ min: 0, max: 32 })).map(([a, b, c, d, p]) => `${a}.${b}.${c}.${d}/${p}`);
   const options = fc
     .record({
-      proxyUid: fc.integer({ min: 1, max: 4294967294 }),
-      proxyGid: fc.integer({ min: 1, max: 4294967294 }),
+      proxyUid: fc.integer({ min: 1, max: 2147483647 }),
+      proxyGid: fc.integer({ min: 1, max: 2147483647 }),
       ports: fc.uniqueArray(port, { minLength: 4, maxLength: 4 }),
       dnsCapture: fc.boolean(),
       excludeInboundPorts: fc.array(port, { maxLength: 5 }),
