@@ -311,7 +311,10 @@ export function findPod(pods: readonly PodState[], ref: string): PodState {
   const inNs = pods.filter((p) => ns === undefined || p.namespace === ns);
   const exact = inNs.filter((p) => p.name === name);
   if (exact.length === 1) return exact[0];
-  const candidates = exact.length > 1 ? exact : inNs.filter((p) => p.name.startsWith(`${name}-`) || p.workload === `Deployment/${name}`);
+  const workloadName = (p: PodState): string | undefined => p.workload?.slice(p.workload.indexOf('/') + 1);
+  let candidates = exact.length > 1 ? exact : inNs.filter((p) => p.name.startsWith(`${name}-`) || workloadName(p) === name);
+  // Then a prefix of a workload's or a pod's name (`pay` for payment), as the help says.
+  if (candidates.length === 0) candidates = inNs.filter((p) => workloadName(p)?.startsWith(name) === true || p.name.startsWith(name));
   if (candidates.length === 1) return candidates[0];
   const list = (candidates.length > 0 ? candidates : pods).map((p) => `${p.namespace}/${p.name}`).join(', ');
   throw new MeshtapError(

@@ -233,4 +233,9 @@ void t.test('lab exec finds pods by name, namespace/name or Deployment prefix', 
   t.throws(() => findPod(pods, 'greeter'), { code: 'LAB_ERR_POD_NOT_FOUND', message: /matches several pods/ });
   t.throws(() => findPod(pods, 'client'), { code: 'LAB_ERR_POD_NOT_FOUND', message: /matches several pods/ });
   t.throws(() => findPod(pods, 'nobody'), { code: 'LAB_ERR_POD_NOT_FOUND', message: /no pod "nobody"/ });
+  // A prefix of a Deployment's name, as the help says (`vis` for visitor); one shared by several pods says so.
+  t.equal(findPod(pods, 'vis').name, 'visitor-xyz-1');
+  t.equal(findPod(pods, 'outside/vis').name, 'visitor-xyz-1');
+  t.throws(() => findPod(pods, 'gree'), { code: 'LAB_ERR_POD_NOT_FOUND', message: /"gree" matches several pods: hello\/greeter-abc-1, hello\/greeter-abc-2/ });
+  t.throws(() => findPod(pods, 'hello/vis'), { code: 'LAB_ERR_POD_NOT_FOUND', message: /no pod "hello\/vis"/ });
 });
