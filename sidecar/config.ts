@@ -276,7 +276,7 @@ function readVariables(input: Record<string, string>, problems: Problem[]): Side
 }
 
 /** What no single variable shows: the masking variables together, listener ports, mTLS settings that need each other. */
-function checkTogether(env: SidecarEnv, problems: Problem[]): void {
+function checkTogether(env: SidecarEnv, problems: Problem[], given: Readonly<Record<string, string>>): void {
   for (const p of maskOptionsFromEnv(env, env.MESHTAP_MAX_BODY_BYTES).problems) problems.push(p);
   const ports: Array<[string, number | undefined]> = [
     ['MESHTAP_INBOUND_PORT', env.MESHTAP_INBOUND_PORT],
@@ -287,7 +287,9 @@ function checkTogether(env: SidecarEnv, problems: Problem[]): void {
   for (let i = 0; i < ports.length; i++) {
     for (let j = i + 1; j < ports.length; j++) {
       if (ports[i][1] !== undefined && ports[i][1] === ports[j][1]) {
-        problems.push({ name: ports[j][0], message: `expected a port different from ${ports[i][0]} (${ports[i][1]})` });
+        // The variable that was set is the one to change: the other keeps its default.
+        const [blamed, other] = given[ports[j][0]] !== undefined || given[ports[i][0]] === undefined ? [ports[j][0], ports[i][0]] : [ports[i][0], ports[j][0]];
+        problems.push({ name: blamed, message: `expected a port different from ${other} (${ports[i][1]}${given[other] === undefined ? ', its default' : ''})` });
       }
     }
   }
@@ -376,7 +378,7 @@ export function resolveSidecarConfig(env: Record<string, string | undefined>): S
   }
   const problems: Problem[] = [];
   const vars = readVariables(input, problems);
-  checkTogether(vars, problems);
+  checkTogether(vars, problems, input);
   if (problems.length > 0) {
     const text = problems.map(({ name, message }) => {
       const value = input[name];

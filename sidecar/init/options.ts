@@ -200,15 +200,17 @@ const READERS: { readonly [K in InitOptionKey]-?: { read: Reader<InitConfig[K]>;
 };
 
 /** Each listener needs its own port (the DNS port too: its TCP side); compared only once all are valid. */
-function checkListeners(config: Partial<Record<InitOptionKey, unknown>>, issues: Issues): void {
+function checkListeners(config: Partial<Record<InitOptionKey, unknown>>, issues: Issues, given: ReadonlySet<string>, nameOf: (key: InitOptionKey) => string): void {
   const listeners = (['inboundPort', 'outboundPort', 'adminPort', 'dnsPort'] as const).map((key) => [key, config[key]] as const);
   if (listeners.some(([, port]) => typeof port !== 'number')) return;
   for (let i = 0; i < listeners.length; i++) {
     for (let j = i + 1; j < listeners.length; j++) {
       if (listeners[i][1] === listeners[j][1]) {
+        // The one the user set is the one to change: the other keeps its default.
+        const [blamed, other] = given.has(listeners[j][0]) || !given.has(listeners[i][0]) ? [listeners[j][0], listeners[i][0]] : [listeners[i][0], listeners[j][0]];
         issues.push({
-          path: [listeners[j][0]],
-          message: `must differ from ${OPTION_NAMES[listeners[i][0]].flag} (both are ${String(listeners[i][1])}): each listener needs its own port`,
+          path: [blamed],
+          message: `must differ from ${nameOf(other)}${given.has(other) ? '' : ' (its default)'} (both are ${String(listeners[i][1])}): each listener needs its own port`,
         });
       }
     }
@@ -280,7 +282,8 @@ export function resolveInitConfig(options: InitOptions = {}, env: Readonly<Recor
     if ('problem' in result) issues.push({ path: [key], message: result.problem });
     else config[key] = result.value;
   }
-  if (issues.length === 0) checkListeners(config, issues);
+  const nameOf = (key: InitOptionKey): string => (fromEnv.has(key) ? (OPTION_NAMES[key].env ?? OPTION_NAMES[key].flag) : OPTION_NAMES[key].flag);
+  if (issues.length === 0) checkListeners(config, issues, new Set(Object.keys(merged)), nameOf);
   const problems = issues.map((issue) => {
     const key = issue.path[0] as InitOptionKey;
     const names = OPTION_NAMES[key];

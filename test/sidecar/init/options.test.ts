@@ -87,9 +87,10 @@ void t.test('bad values name the flag, the value and what is expected', async (t
   badOption(t, { excludeOutboundCidrs: ['10.0.0.300'] }, /must list IPv4 or IPv6 CIDRs: "10.0.0.300" is not an IPv4 CIDR/);
   badOption(t, { backend: 'nftables' }, /--backend \(backend\) must be one of auto, nft, legacy, got "nftables"/);
   badOption(t, { dryRun: 'yes' }, /--dry-run \(dryRun\) must be true or false, got "yes"/);
-  badOption(t, { inboundPort: 15001 }, /--outbound-port \(outboundPort\) must differ from --inbound-port \(both are 15001\)/);
+  badOption(t, { inboundPort: 15001 }, /--inbound-port \(inboundPort\) must differ from --outbound-port \(its default\) \(both are 15001\)/);
+  badOption(t, { inboundPort: 15001, outboundPort: 15001 }, /--outbound-port \(outboundPort\) must differ from --inbound-port \(both are 15001\)/);
   badOption(t, { adminPort: 15006 }, /--admin-port \(adminPort\) must differ from --inbound-port/);
-  badOption(t, { proxyUid: 1, inboundPort: 'x', backend: 'y' }, /--inbound-port .*; --backend/);  badOption(t, { dnsPort: 15020 }, /--dns-port \(dnsPort\) must differ from --admin-port \(both are 15020\)/);
+  badOption(t, { proxyUid: 1, inboundPort: 'x', backend: 'y' }, /--inbound-port .*; --backend/);  badOption(t, { dnsPort: 15020 }, /--dns-port \(dnsPort\) must differ from --admin-port \(its default\) \(both are 15020\)/);
   badOption(t, { dnsPort: '53x' }, /--dns-port \(dnsPort\) must be a port number 1-65535, got "53x"/);
   badOption(t, { dnsCapture: 'no' }, /--no-dns-capture \(dnsCapture\) must be true or false, got "no"/);
   badOption(t, {}, /MESHTAP_DNS_CAPTURE must be true or false, got "off"/, { MESHTAP_DNS_CAPTURE: 'off' });

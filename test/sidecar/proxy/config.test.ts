@@ -94,7 +94,7 @@ void t.test('a bad value names the variable, the value and what is expected', as
   t.equal(configError({ MESHTAP_ADMIN_PORT: '70000' }), 'MESHTAP_ADMIN_PORT="70000": expected a TCP port 1-65535');
   t.equal(configError({ MESHTAP_CAPTURE: 'yes' }), 'MESHTAP_CAPTURE="yes": expected one of on, off');
   t.equal(configError({ MESHTAP_DNS_PORT: '53x' }), 'MESHTAP_DNS_PORT="53x": expected a port 1-65535 (UDP and TCP)');
-  t.equal(configError({ MESHTAP_DNS_PORT: '15020' }), 'MESHTAP_DNS_PORT="15020": expected a port different from MESHTAP_ADMIN_PORT (15020)');
+  t.equal(configError({ MESHTAP_DNS_PORT: '15020' }), 'MESHTAP_DNS_PORT="15020": expected a port different from MESHTAP_ADMIN_PORT (15020, its default)');
   t.equal(resolveSidecarConfig(POD).dnsPort, 15053, 'the DNS port defaults to 15053');
   t.equal(resolveSidecarConfig({ ...POD, MESHTAP_DNS_PORT: '5353' }).dnsPort, 5353);
   t.equal(configError({ MESHTAP_LOG_LEVEL: 'loud' }), 'MESHTAP_LOG_LEVEL="loud": expected one of debug, info, warn, error');
@@ -115,7 +115,10 @@ void t.test('a bad value names the variable, the value and what is expected', as
   t.equal(configError({ MESHTAP_PROXY_GID: '3000000000' }), 'MESHTAP_PROXY_GID="3000000000": expected a numeric gid 1-2147483647');
   t.equal(configError({ MESHTAP_MAX_BODY_BYTES: '-1' }), 'MESHTAP_MAX_BODY_BYTES="-1": expected a number of bytes 0-67108864');
   t.equal(configError({ MESHTAP_TOKEN_FILE: 'token' }), 'MESHTAP_TOKEN_FILE="token": expected an absolute file path');
-  t.equal(configError({ MESHTAP_OUTBOUND_PORT: '15006' }), 'MESHTAP_OUTBOUND_PORT="15006": expected a port different from MESHTAP_INBOUND_PORT (15006)');
+  t.equal(configError({ MESHTAP_OUTBOUND_PORT: '15006' }), 'MESHTAP_OUTBOUND_PORT="15006": expected a port different from MESHTAP_INBOUND_PORT (15006, its default)');
+  // The variable that was set is named, not the one left at its default.
+  t.equal(configError({ MESHTAP_INBOUND_PORT: '15001' }), 'MESHTAP_INBOUND_PORT="15001": expected a port different from MESHTAP_OUTBOUND_PORT (15001, its default)');
+  t.equal(configError({ MESHTAP_INBOUND_PORT: '7000', MESHTAP_OUTBOUND_PORT: '7000' }), 'MESHTAP_OUTBOUND_PORT="7000": expected a port different from MESHTAP_INBOUND_PORT (7000)');
   t.equal(configError({ MESHTAP_MTLS_MODE: 'permissive' }), 'MESHTAP_MTLS_MODE="permissive": expected MESHTAP_CA_ADDR to be set as well, or mode off');
   t.equal(configError({ MESHTAP_CAPTURE_BUFFER_BYTES: '1k' }), 'MESHTAP_CAPTURE_BUFFER_BYTES="1k": expected a number of bytes 65536-1073741824');
   t.equal(
