@@ -82,6 +82,14 @@ void t.test('dry run prints the restore text and needs nothing', async (t) => {
   t.equal(c6.split('\n').slice(1).join('\n'), planIpv6Cleanup(appliedIpv6Table(resolveInitConfig())).text, 'and the IPv6 one');
 });
 
+void t.test('a MESHTAP_ variable init does not read is named on stderr, with the likely one', async (t) => {
+  const res = await runInit(['--dry-run'], { PATH: '/nonexistent', MESHTAP_EXCLUDE_INBOUND_PORT: '8080', MESHTAP_BOGUS: '1', MESHTAP_OUTBOUND_PORT: '16001' });
+  t.equal(res.code, 0, 'a warning, not a failure');
+  t.match(res.stderr, 'meshtap init: warning: unknown variable MESHTAP_EXCLUDE_INBOUND_PORT is ignored (did you mean MESHTAP_EXCLUDE_INBOUND_PORTS?)');
+  t.match(res.stderr, 'meshtap init: warning: unknown variable MESHTAP_BOGUS is ignored\n');
+  t.notMatch(res.stderr, /MESHTAP_OUTBOUND_PORT/, 'the ones it reads are not named');
+});
+
 void t.test('backend detection from the version line', async (t) => {
   t.equal(parseBackend('iptables v1.8.9 (nf_tables)\n'), 'nft');
   t.equal(parseBackend('iptables v1.8.7 (legacy)\n'), 'legacy');
