@@ -118,3 +118,85 @@ void t.test('a failed list is a visible error; stream errors show as reconnectin
   t.same(seen, ['live'], 'subscribers hear changes until they unsubscribe');
   t.same(h.ids(), []);
 });
+
+type Rec = { id: string; connection_id: string; ordinal: number; observer: 'outbound' | 'inbound'; start: string; end: string };
+const rec = (conn: string, observer: 'outbound' | 'inbound'): Rec => ({ id: `${conn}-${observer === 'outbound' ? 'o' : 'i'}0`, connection_id: conn, ordinal: 0, observer, start: '1', end: '2' });
+
+function callHarness() {
+  const streams: Array<{ onCall: (c: Rec) => void }> = [];
+  const lists: Array<{ filter: string; view: string; resolve: (v: unknown) => void }> = [];
+  const lookups: Array<{ ids: string[]; resolve: (v: unknown) => void }> = [];
+  const timers: Array<{ fn: () => void; ms: number }> = [];
+  const feed = createCallFeed({
+    list: (filter: string, view: string) => new Promise((resolve) => lists.push({ filter, view, resolve })),
+    lookup: (ids: string[]) => new Promise((resolve) => lookups.push({ ids, resolve })),
+    stream: (_filter: string, h: { onCall: (c: Rec) => void }) => {
+      streams.push(h);
+      return { close: () => {} };
+    },
+    schedule: (fn: () => void) => fn(),
+    delay: (fn: () => void, ms: number) => timers.push({ fn, ms }),
+    cancel: () => {},
+  });
+  const ids = () => feed.state.calls.map((c: Rec) => c.id);
+  return { feed, streams, lists, lookups, timers, ids };
+}
+
+void t.test('call view: the list of calls is kept as their records; a live record alone is looked up and its partner put beside it', async (t) => {
+  const h = callHarness();
+  const started = h.feed.setFilter('observer == "inbound"');
+  t.equal(h.lists[0].view, 'call');
+  h.lists[0].resolve({ ok: true, value: { calls: [{ id: 'b:0', client: rec('b', 'outbound'), server: rec('b', 'inbound') }, { id: 'a:0', server: rec('a', 'inbound'), one_sided: 'server' }] } });
+  await started;
+  t.same(h.ids(), ['b-o0', 'b-i0', 'a-i0']);
+  t.equal(h.timers.length, 0, 'nothing listed is looked up again');
+
+  h.streams[0].onCall(rec('c', 'inbound'));
+  h.streams[0].onCall(rec('d', 'inbound'));
+  h.streams[0].onCall(rec('d', 'outbound'));
+  t.same(h.ids(), ['d-o0', 'd-i0', 'c-i0', 'b-o0', 'b-i0', 'a-i0']);
+  t.equal(h.timers.length, 1);
+  h.timers.shift()!.fn();
+  t.same(h.lookups[0].ids, ['c-i0'], 'only the record whose partner did not come');
+  h.lookups[0].resolve({ ok: true, value: { calls: [{ id: 'c:0', client: rec('c', 'outbound'), server: rec('c', 'inbound') }] } });
+  await tick();
+  t.same(h.ids(), ['d-o0', 'd-i0', 'c-i0', 'c-o0', 'b-o0', 'b-i0', 'a-i0'], 'the partner next to its record: the row stays where it was');
+  t.equal(h.feed.state.added, 0, 'nothing added on top');
+  h.streams[0].onCall(rec('c', 'outbound'));
+  t.equal(h.ids().filter((id: string) => id === 'c-o0').length, 1, 'the partner arriving later is not doubled');
+});
+
+void t.test('call view: a partner not found is looked up once more, then left; a new view reloads the list', async (t) => {
+  const h = callHarness();
+  const started = h.feed.setFilter('http');
+  h.lists[0].resolve({ ok: true, value: { calls: [] } });
+  await started;
+  h.streams[0].onCall(rec('e', 'outbound'));
+  h.timers.shift()!.fn();
+  h.lookups[0].resolve({ ok: true, value: { calls: [{ id: 'e:0', client: rec('e', 'outbound'), one_sided: 'client' }] } });
+  await tick();
+  t.equal(h.timers.length, 1, 'a second try later');
+  h.timers.shift()!.fn();
+  t.same(h.lookups[1].ids, ['e-o0']);
+  h.lookups[1].resolve({ ok: true, value: { calls: [{ id: 'e:0', client: rec('e', 'outbound'), one_sided: 'client' }] } });
+  await tick();
+  t.equal(h.timers.length, 0, 'then left one-sided');
+
+  const reloaded = h.feed.setView('record');
+  t.equal(h.lists[1].view, 'record');
+  t.same(h.ids(), []);
+  h.lists[1].resolve({ ok: true, value: { calls: [rec('e', 'outbound')] } });
+  await reloaded;
+  h.streams[1].onCall(rec('f', 'inbound'));
+  t.equal(h.timers.length, 0, 'records are not looked up in the record view');
+  t.same(h.ids(), ['f-i0', 'e-o0']);
+});
+
+void t.test('call view, no filter: every record comes on the stream, nothing is looked up', async (t) => {
+  const h = callHarness();
+  const started = h.feed.setFilter('');
+  h.lists[0].resolve({ ok: true, value: { calls: [] } });
+  await started;
+  h.streams[0].onCall(rec('g', 'inbound'));
+  t.equal(h.timers.length, 0);
+});

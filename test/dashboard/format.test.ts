@@ -17,6 +17,7 @@ void t.test('clock and timestamps', async (t) => {
   // 2025-11-24T16:00:00.123456789Z
   const ns = '1764000000123456789';
   t.equal(f.formatClock(ns, { utc: true }), '16:00:00.123');
+  t.equal(f.formatClock(ns), '16:00:00.123', 'UTC unless asked for local time, as the rest of the page');
   t.equal(f.formatTimestamp(ns), '2025-11-24T16:00:00.123456Z');
   t.equal(f.formatClock(undefined), '—');
   t.equal(f.formatTimestamp('nope'), '—');
@@ -112,4 +113,14 @@ void t.test('masked header lookup', async (t) => {
   t.ok(f.isRedactedHeader(['request.headers.authorization'], 'request', 'authorization'));
   t.notOk(f.isRedactedHeader(['request.headers.authorization'], 'response', 'authorization'));
   t.notOk(f.isRedactedHeader(undefined, 'request', 'cookie'));
+});
+
+void t.test('grpc-timeout values: digits and one unit (H, M, S, m, u, n)', async (t) => {
+  t.equal(f.parseGrpcTimeout('4999m'), 4_999_000, 'm is milliseconds');
+  t.equal(f.parseGrpcTimeout('2M'), 120_000_000, 'M is minutes');
+  t.equal(f.parseGrpcTimeout('1H'), 3_600_000_000);
+  t.equal(f.parseGrpcTimeout('3S'), 3_000_000);
+  t.equal(f.parseGrpcTimeout('250u'), 250);
+  t.equal(f.parseGrpcTimeout('5000n'), 5);
+  for (const bad of [undefined, '', 'm', '5', '5s', '123456789m', '1.5S', '-1S']) t.equal(f.parseGrpcTimeout(bad), undefined, JSON.stringify(bad));
 });

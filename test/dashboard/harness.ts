@@ -3,7 +3,8 @@
  * shipper over gRPC, the dashboard served next to its API, and Debian's Chromium driven by
  * playwright-core.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { waitFor as sharedWaitFor } from '../helpers/wait-for.ts';
@@ -28,9 +29,19 @@ export interface DashboardBackend {
   close(): Promise<void>;
 }
 
-/** A collector (which serves the dashboard at `/`), a shipper pointed at it, and the page's URL. */
-export async function startDashboardBackend(): Promise<DashboardBackend> {
-  const config = resolveCollectorOptions({ auth: 'none', host: '127.0.0.1', grpcPort: 0, httpPort: 0, maxRecords: 100_000 });
+/**
+ * A collector (which serves the dashboard at `/`), a shipper pointed at it, and the page's URL.
+ * `token`: the API takes this bearer token (and the session its login link opens) instead of
+ * answering everyone.
+ */
+export async function startDashboardBackend(options: { token?: string } = {}): Promise<DashboardBackend> {
+  let auth: { auth: 'none' } | { auth: 'token'; authTokenFile: string } = { auth: 'none' };
+  if (options.token !== undefined) {
+    const authTokenFile = join(mkdtempSync(join(tmpdir(), 'meshtap-dashboard-')), 'tokens');
+    writeFileSync(authTokenFile, `${options.token}\n`);
+    auth = { auth: 'token', authTokenFile };
+  }
+  const config = resolveCollectorOptions({ ...auth, host: '127.0.0.1', grpcPort: 0, httpPort: 0, maxRecords: 100_000 });
   const collector = await startCollector(config);
   const apiUrl = `http://127.0.0.1:${collector.httpPort}/`;
   const shipper: Shipper = createShipper({
@@ -78,7 +89,7 @@ export interface BrowserSession {
 }
 
 /** Headless Debian Chromium; playwright gives every launch a fresh temporary profile. */
-export async function openBrowser(options: { width?: number; height?: number; colorScheme?: 'light' | 'dark' } = {}): Promise<BrowserSession> {
+export async function openBrowser(options: { width?: number; height?: number; colorScheme?: 'light' | 'dark'; timezoneId?: string } = {}): Promise<BrowserSession> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -93,7 +104,11 @@ export async function openBrowser(options: { width?: number; height?: number; co
       '--disable-sync',
     ],
   });
-  const context = await browser.newContext({ viewport: { width: options.width ?? 1400, height: options.height ?? 860 }, colorScheme: options.colorScheme ?? 'light' });
+  const context = await browser.newContext({
+    viewport: { width: options.width ?? 1400, height: options.height ?? 860 },
+    colorScheme: options.colorScheme ?? 'light',
+    ...(options.timezoneId !== undefined ? { timezoneId: options.timezoneId } : {}),
+  });
   const page = await context.newPage();
   const requests: string[] = [];
   const errors: string[] = [];

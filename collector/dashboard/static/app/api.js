@@ -27,13 +27,19 @@ export async function getJson(url, signal) {
     body = undefined;
   }
   if (res.ok) return { ok: true, value: body };
-  if (res.status === 401) return { ok: false, status: 401, error: { code: body?.error?.code, message: NOT_SIGNED_IN } };
+  if (res.status === 401) return { ok: false, status: 401, error: { code: body?.error?.code, message: unauthenticated } };
   const error = body && typeof body === 'object' && body.error && typeof body.error.message === 'string' ? body.error : { message: `HTTP ${res.status}` };
   return { ok: false, status: res.status, error };
 }
 
 export const NOT_SIGNED_IN =
   'Not signed in: open the dashboard through its login link (meshtap lab status prints it; meshtap dashboard opens one in a cluster).';
+
+export const LOGIN_LINK_REFUSED =
+  'The login link is not valid (its token was refused): it may be mistyped or stale, or the collector\'s tokens changed. Open a fresh login link (meshtap lab status prints it; meshtap dashboard opens one in a cluster).';
+
+/** What a 401 says: "not signed in", or why the login link just opened did not sign in. */
+let unauthenticated = NOT_SIGNED_IN;
 
 /**
  * The login link carries the API token in the URL fragment, which browsers never send to a
@@ -50,10 +56,15 @@ export async function loginFromFragment(loc = location, hist = history) {
   hist.replaceState(null, '', `${loc.pathname}${loc.search}#/calls`);
   try {
     const res = await fetch('api/session', { method: 'POST', headers: { authorization: `Bearer ${token}` }, credentials: 'same-origin' });
-    if (res.ok) return { ok: true };
-    return { ok: false, message: res.status === 401 ? 'The login link is not valid (its token was refused).' : `Login failed: HTTP ${res.status}` };
+    if (res.ok) {
+      unauthenticated = NOT_SIGNED_IN;
+      return { ok: true };
+    }
+    unauthenticated = res.status === 401 ? LOGIN_LINK_REFUSED : `Not signed in: the login link did not sign in (HTTP ${res.status} from the collector). Try the link again.`;
+    return { ok: false, message: unauthenticated };
   } catch (err) {
-    return { ok: false, message: `collector unreachable: ${/** @type {Error} */ (err).message}` };
+    unauthenticated = `Not signed in: the login link could not reach the collector (${/** @type {Error} */ (err).message}). Try the link again.`;
+    return { ok: false, message: unauthenticated };
   }
 }
 
@@ -78,15 +89,21 @@ export const getOffenders = (p, signal) => getJson(`api/offenders${query(p)}`, s
 /** @param {string} traceId @param {AbortSignal} [signal] */
 export const getTrace = (traceId, signal) => getJson(`api/traces/${encodeURIComponent(traceId)}`, signal);
 
+/** The latest time a record can hold (2262-04-11): a list from then on reads nothing. */
+const END_OF_TIME_NS = '9223372036854775807';
+
 /**
- * Checks a filter the cheap way: the server compiles it and returns at most one call.
+ * Checks a filter the cheap way: the server compiles it (a filter that does not compile is a
+ * 400 naming where) and lists from the end of time, so no record is read or evaluated. The API
+ * has no check that answers 200 for a bad filter, so the browser still logs the 400 in its
+ * console.
  * @param {string} filter
  * @param {AbortSignal} [signal]
  * @returns {Promise<{ ok: true } | { ok: false, error: ApiError, status: number }>}
  */
 export async function checkFilter(filter, signal) {
   if (filter.trim() === '') return { ok: true };
-  const r = await listCalls({ filter, limit: 1 }, signal);
+  const r = await listCalls({ filter, limit: 1, since: END_OF_TIME_NS }, signal);
   return r.ok ? { ok: true } : r;
 }
 

@@ -42,13 +42,17 @@ export function CoverageView() {
         if (r.ok) {
           setData(r.value);
           setError(undefined);
-        } else setError(r.error.message);
+        } else {
+          setError(r.error.message);
+          // Not signed in: asking again every few seconds only repeats the 401 until a login link is opened.
+          if (r.status === 401) clearInterval(timer);
+        }
       } catch {
         // Aborted on leaving the view.
       }
     };
-    void load();
     const timer = setInterval(load, REFRESH_MS);
+    void load();
     return () => {
       clearInterval(timer);
       controller.abort();
@@ -74,7 +78,9 @@ export function CoverageView() {
             </p>
             ${data.workloads.length === 0 ? html`<p class="empty">No calls in this window.</p>` : data.workloads.map((w) => html`<${WorkloadCard} w=${w} />`)}
           `
-        : html`<p class="muted">Loading…</p>`}
+        : error
+          ? null
+          : html`<p class="muted loading">Loading…</p>`}
     </section>
   `;
 }

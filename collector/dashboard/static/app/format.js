@@ -25,7 +25,8 @@ export function diffUs(later, earlier) {
 const pad = (/** @type {number} */ n, /** @type {number} */ width = 2) => String(n).padStart(width, '0');
 
 /**
- * `HH:MM:SS.mmm` of a record time, local time unless `utc`.
+ * `HH:MM:SS.mmm` of a record time in UTC, as everything else on the page (and `meshtap tap`)
+ * shows times; `utc: false` for the browser's local time.
  * @param {string | undefined} ns
  * @param {{ utc?: boolean }} [options]
  */
@@ -33,7 +34,7 @@ export function formatClock(ns, options = {}) {
   const ms = nsToMs(ns);
   if (ms === undefined) return '—';
   const d = new Date(Math.floor(ms));
-  const [h, m, s, milli] = options.utc
+  const [h, m, s, milli] = options.utc !== false
     ? [d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds()]
     : [d.getHours(), d.getMinutes(), d.getSeconds(), d.getMilliseconds()];
   return `${pad(h)}:${pad(m)}:${pad(s)}.${pad(milli, 3)}`;
@@ -66,6 +67,21 @@ export function formatDuration(us) {
   if (a < 60_000_000) return `${sign}${(a / 1_000_000).toFixed(2)} s`;
   const totalSeconds = Math.round(a / 1_000_000);
   return `${sign}${Math.floor(totalSeconds / 60)} m ${pad(totalSeconds % 60)} s`;
+}
+
+/** The units of a gRPC `grpc-timeout` header in µs (gRPC over HTTP/2: H, M, S, m, u, n). */
+const GRPC_TIMEOUT_UNIT_US = { H: 3_600_000_000, M: 60_000_000, S: 1_000_000, m: 1000, u: 1, n: 0.001 };
+
+/**
+ * A `grpc-timeout` header value (`4999m` is 4999 ms, `2M` two minutes) in µs; undefined when it
+ * is not one (at most 8 digits and one unit letter).
+ * @param {string | undefined} value
+ * @returns {number | undefined}
+ */
+export function parseGrpcTimeout(value) {
+  const m = typeof value === 'string' ? /^\s*(\d{1,8})([HMSmun])\s*$/.exec(value) : null;
+  if (!m) return undefined;
+  return Number(m[1]) * GRPC_TIMEOUT_UNIT_US[/** @type {keyof typeof GRPC_TIMEOUT_UNIT_US} */ (m[2])];
 }
 
 /**

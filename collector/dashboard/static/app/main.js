@@ -4,20 +4,25 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { listCalls, loginFromFragment, streamUrl } from './api.js';
+import { celString } from './format.js';
 import { createCallFeed } from './call-feed.js';
 import { DetailPanel } from './detail-view.js';
 import { MapView } from './map-view.js';
 import { OffendersView } from './offenders-view.js';
 import { CoverageView } from './coverage-view.js';
 import { parseRoute } from './router.js';
-import { StreamView } from './stream-view.js';
+import { StreamView, feedView } from './stream-view.js';
 import { TraceView } from './trace-view.js';
 
 /** The server's newest-first page size limit. */
 const INITIAL_PAGE = 1000;
 
 const feed = createCallFeed({
-  list: (filter) => listCalls({ filter: filter || undefined, limit: INITIAL_PAGE }),
+  view: feedView(),
+  // One row per call: the calls (both records of each, when either matched); per observation: the records.
+  list: (filter, view) => listCalls({ filter: filter || undefined, limit: INITIAL_PAGE, view }),
+  // The calls of live records whose partner did not come on the stream (it may not match the filter).
+  lookup: (recordIds) => listCalls({ view: 'call', filter: `id in [${recordIds.map(celString).join(', ')}]`, limit: recordIds.length }),
   stream(filter, handlers) {
     const source = new EventSource(streamUrl(filter || undefined));
     source.addEventListener('call', (event) => {

@@ -38,13 +38,17 @@ export function MapView() {
         if (r.ok) {
           setData({ nodes: r.value?.nodes ?? [], edges: r.value?.edges ?? [] });
           setError(undefined);
-        } else setError(r.error.message);
+        } else {
+          setError(r.error.message);
+          // Not signed in: asking again every few seconds only repeats the 401 until a login link is opened.
+          if (r.status === 401) clearInterval(timer);
+        }
       } catch {
         // Aborted on leaving the view.
       }
     };
-    void load();
     const timer = setInterval(load, REFRESH_MS);
+    void load();
     return () => {
       clearInterval(timer);
       controller.abort();
@@ -75,7 +79,9 @@ export function MapView() {
           ? data.nodes.length === 0 && data.edges.length === 0
             ? html`<p class="empty">No calls in this window.</p>`
             : html`<${MapSvg} data=${data} selected=${selected} onSelect=${setSelected} />`
-          : html`<p class="muted">Loading…</p>`}
+          : error
+            ? null
+            : html`<p class="muted loading">Loading…</p>`}
         ${selectedEdge && data ? html`<${EdgePanel} edge=${selectedEdge} nodes=${data.nodes} onClose=${() => setSelected(undefined)} />` : null}
       </div>
     </section>

@@ -51,13 +51,17 @@ export function OffendersView() {
         if (r.ok) {
           setData(r.value);
           setError(undefined);
-        } else setError(r.error.message);
+        } else {
+          setError(r.error.message);
+          // Not signed in: asking again every few seconds only repeats the 401 until a login link is opened.
+          if (r.status === 401) clearInterval(timer);
+        }
       } catch {
         // Aborted on leaving the view.
       }
     };
-    void load();
     const timer = setInterval(load, REFRESH_MS);
+    void load();
     return () => {
       clearInterval(timer);
       controller.abort();
@@ -81,7 +85,7 @@ export function OffendersView() {
         ? html`<${OffenderTable} title="Clients" kind="clients" rows=${data.clients} />
             <${OffenderTable} title="Edges" kind="edges" rows=${data.edges} />`
         : !error
-          ? html`<p class="muted">Loading…</p>`
+          ? html`<p class="muted loading">Loading…</p>`
           : null}
     </section>
   `;

@@ -4,7 +4,7 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { checkFilter } from './api.js';
-import { caretAt, endpointName, formatBytes, formatClock, formatDuration, statusClass, statusText } from './format.js';
+import { caretAt, endpointName, formatBytes, formatClock, formatDuration, formatTimestamp, statusClass, statusText } from './format.js';
 import { formatRoute } from './router.js';
 import { LockIcon } from './icons.js';
 import { buildRows } from './call-rows.js';
@@ -23,6 +23,13 @@ function readMode() {
     return 'calls';
   }
 }
+
+/**
+ * What the call feed lists for the row mode: calls (both records of each) or records.
+ * @param {RowMode} [mode]
+ * @returns {import('./call-feed.js').FeedView}
+ */
+export const feedView = (mode = rowMode) => (mode === 'records' ? 'record' : 'call');
 
 /** @param {RowMode} mode */
 function saveMode(mode) {
@@ -52,25 +59,28 @@ const EXAMPLES = [
 export function StreamView({ feed, selectedId, routeFilter }) {
   const [state, setState] = useState(feed.state);
   const [mode, setMode] = useState(rowMode);
+  /** The filter box holds an expression that does not compile: the list is the last good filter's. */
+  const [stale, setStale] = useState(false);
   useEffect(() => feed.subscribe(setState), [feed]);
   const rows = useMemo(() => buildRows(state.calls, mode), [state.calls, mode]);
   /** @param {RowMode} next */
   const choose = (next) => {
     saveMode(next);
     setMode(next);
+    void feed.setView(feedView(next));
   };
   return html`
-    <section class="stream" aria-label="Live calls">
-      <${FilterBar} feed=${feed} state=${state} routeFilter=${routeFilter} mode=${mode} rows=${rows.length} onMode=${choose} />
+    <section class=${`stream${stale ? ' stale' : ''}`} aria-label="Live calls">
+      <${FilterBar} feed=${feed} state=${state} routeFilter=${routeFilter} mode=${mode} rows=${rows.length} onMode=${choose} onStale=${setStale} />
       <${CallTable} state=${state} rows=${rows} mode=${mode} selectedId=${selectedId} />
     </section>
   `;
 }
 
 /**
- * @param {{ feed: any, state: import('./call-feed.js').FeedState, routeFilter?: string, mode: RowMode, rows: number, onMode: (m: RowMode) => void }} props
+ * @param {{ feed: any, state: import('./call-feed.js').FeedState, routeFilter?: string, mode: RowMode, rows: number, onMode: (m: RowMode) => void, onStale: (stale: boolean) => void }} props
  */
-function FilterBar({ feed, state, routeFilter, mode, rows, onMode }) {
+function FilterBar({ feed, state, routeFilter, mode, rows, onMode, onStale }) {
   const [text, setText] = useState(routeFilter ?? state.filter);
   /** @type {[null | { message: string, code?: string, position?: any, source: string }, any]} */
   const [problem, setProblem] = useState(null);
@@ -111,6 +121,8 @@ function FilterBar({ feed, state, routeFilter, mode, rows, onMode }) {
     };
   }, [text]);
 
+  useEffect(() => onStale(problem !== null), [problem]);
+
   const caret = problem?.position ? caretAt(problem.source, problem.position) : undefined;
   return html`
     <div class="toolbar">
@@ -136,7 +148,10 @@ function FilterBar({ feed, state, routeFilter, mode, rows, onMode }) {
             ? html`<div class="filter-error-message"><strong>${problem.code ?? 'error'}</strong> ${problem.message}</div>
                 ${caret
                   ? html`<pre class="caret-view" data-line=${caret.line} data-column=${problem.position?.column}><code>${caret.text}</code>${'\n'}<span class="caret" aria-hidden="true">${' '.repeat(caret.caret)}^</span></pre>`
-                  : null}`
+                  : null}
+                <div class="filter-stale">
+                  Not applied: the list below still shows ${state.filter ? html`the calls of the previous filter <code>${state.filter}</code>` : 'every call (no filter)'}.
+                </div>`
             : null}
         </div>
       </form>
@@ -261,7 +276,7 @@ function CallTable({ state, rows, mode, selectedId }) {
       <table class="calls" aria-rowcount=${calls.length + 1}>
         <thead>
           <tr>
-            <th scope="col" class="c-time">Time</th>
+            <th scope="col" class="c-time" title="Times are UTC, as in the call detail, the trace view and meshtap tap">Time (UTC)</th>
             <th scope="col" class="c-route">Source → Destination</th>
             <th scope="col" class="c-method">Method</th>
             <th scope="col" class="c-path">Path</th>
@@ -315,7 +330,7 @@ function CallRow({ row, mode, index, selected, filter }) {
       aria-selected=${selected ? 'true' : 'false'}
       onClick=${() => (location.hash = href)}
     >
-      <td class="c-time mono">${formatClock(call.start)}</td>
+      <td class="c-time mono" title=${formatTimestamp(call.start)}>${formatClock(call.start)}</td>
       <td class="c-route" title=${`${call.src?.pod ?? src} (${call.src?.namespace ?? '?'}) → ${call.dst?.pod ?? dst} (${call.dst?.namespace ?? '?'})`}>
         <span class="ep">${src}</span><span class="arrow" aria-label="to">→</span><span class="ep">${dst}</span>
         ${call.tls?.mesh ? html`<${LockIcon} />` : null}
@@ -323,7 +338,7 @@ function CallRow({ row, mode, index, selected, filter }) {
         ${mode === 'records' ? html`<span class="side-badge observer">${call.observer === 'inbound' ? 'server' : 'client'}</span>` : null}
       </td>
       <td class="c-method"><span class="method">${call.method ?? ''}</span></td>
-      <td class="c-path mono" title=${call.path ?? ''}>${call.path ?? (call.protocol === 'tcp' ? `${call.bytes_out ?? 0}/${call.bytes_in ?? 0} B` : '')}</td>
+      <td class="c-path mono" title=${call.method ? `${call.method} ${call.path ?? ''}` : (call.path ?? '')}>${call.method ? html`<span class="method path-method">${call.method}${' '}</span>` : null}${call.path ?? (call.protocol === 'tcp' ? `${call.bytes_out ?? 0}/${call.bytes_in ?? 0} B` : '')}</td>
       <td class="c-status"><span class=${`status-pill ${cls}`}>${statusText(call)}</span></td>
       <td class="c-num mono" title=${row.client && row.server ? `client ${formatDuration(row.client.elapsed_us)}, server ${formatDuration(row.server.elapsed_us)}` : ''}>${formatDuration(call.elapsed_us)}</td>
       <td class="c-num c-size mono">${formatBytes(size)}</td>

@@ -1,0 +1,74 @@
+/**
+ * A collector that wants a token, in Debian's Chromium: a refused login link says so (not "open
+ * the login link", which the user just did); views opened without a session say they are not
+ * signed in once, with no "Loading…" beside it, and stop asking every few seconds; a good login
+ * link then works.
+ */
+import t from 'tap';
+import { openBrowser, startDashboardBackend, waitFor, type BrowserSession, type DashboardBackend } from './harness.ts';
+
+const TOKEN = 'dashboard-test-token-0123456789';
+
+let backend: DashboardBackend;
+let session: BrowserSession;
+
+t.before(async () => {
+  backend = await startDashboardBackend({ token: TOKEN });
+  session = await openBrowser();
+});
+
+t.teardown(async () => {
+  await session?.close();
+  await backend?.close();
+});
+
+const apiCalls = (path: string) => session.requests.filter((u) => new URL(u).pathname.endsWith(path)).length;
+
+void t.test('a bad login link says the link was refused', async (t) => {
+  const { page } = session;
+  await page.goto(`${backend.baseUrl}#token=bogus`);
+  const message = page.locator('.stream .empty');
+  await waitFor('the list says why it is empty', async () => /login link/i.test((await message.textContent().catch(() => '')) ?? ''));
+  t.match(await message.textContent(), /The login link is not valid \(its token was refused\)/);
+  t.notMatch(await message.textContent(), /Not signed in: open the dashboard through its login link/);
+  await session.screenshot('signed-out-01-bad-link');
+
+  // The other views say the same.
+  await page.locator('nav a[href="#/map"]').click();
+  await page.locator('.map-view .notice.error').waitFor();
+  t.match(await page.locator('.map-view .notice.error').textContent(), /The login link is not valid/);
+});
+
+for (const [view, path, section] of [
+  ['map', '/api/servicemap', '.map-view'],
+  ['coverage', '/api/coverage', '.coverage-view'],
+  ['offenders', '/api/offenders', '.offenders-view'],
+] as const) {
+  void t.test(`#/${view} without a session: the notice alone, and no polling of 401s`, async (t) => {
+    const { page } = session;
+    await page.goto(`${backend.baseUrl}#/calls`);
+    await page.goto(`${backend.baseUrl}#/${view}`);
+    // A fresh page: no login was tried, so the plain "not signed in".
+    await page.reload();
+    const notice = page.locator(`${section} .notice.error`);
+    await notice.waitFor();
+    t.match(await notice.textContent(), /^Not signed in/);
+    t.equal(await page.locator(`${section} .loading`).count(), 0, 'no "Loading…" under the notice');
+    t.notMatch(await page.locator(section).textContent(), /Loading…/);
+    const asked = apiCalls(path);
+    // The map refreshes every 5 s, coverage and offenders every 10 s.
+    await page.waitForTimeout(view === 'map' ? 6_000 : 11_000);
+    t.equal(apiCalls(path), asked, 'not asked again while signed out');
+    if (view === 'map') await session.screenshot('signed-out-02-map');
+  });
+}
+
+void t.test('a good login link signs in', async (t) => {
+  const { page } = session;
+  await page.goto(`${backend.baseUrl}#token=${TOKEN}`);
+  await page.reload();
+  await page.locator('.feed-status.live').waitFor();
+  await page.goto(`${backend.baseUrl}#/map`);
+  await page.locator('.map-view .empty').waitFor();
+  t.equal(await page.locator('.map-view .notice.error').count(), 0);
+});
