@@ -54,5 +54,29 @@ void t.test('timeline phases: offsets on the client clock, the server inside the
     ],
   );
   t.same(timelinePhases({ timing: { server_us: 900 } }).map((p: any) => [p.phase, p.from, p.us]), [['server', 0, 900]], 'a server-only call');
+  // The first exchange of an HTTP/1 connection waited for the connection inside its own latency
+  // (the lab's gateway → payment: 9.31 ms with 3.15 ms connect and 4.85 ms handshake).
+  const first = timelinePhases({
+    protocol: 'http',
+    timing: { client_us: 9_310, server_us: 1_030, network_us: 8_280, connect_us: 3_150, tls_handshake_us: 4_850 },
+    client: { id: 'c', ordinal: 0, start: '0', request_end: '0', end: '9310000' },
+    server: { id: 's', ordinal: 0, start: '8200000', request_end: '8200000', end: '9230000' },
+  });
+  t.same(
+    first.map((p: any) => [p.phase, p.from, p.us]),
+    [
+      ['connect', 0, 3_150],
+      ['tls', 3_150, 4_850],
+      ['client', 0, 9_310],
+      ['network', 0, 8_280],
+      ['server', 8_140, 1_030],
+    ],
+    'connect and handshake inside the client latency, the server after them',
+  );
+  t.equal(Math.max(...first.map((p: any) => p.from + p.us)), 9_310, 'nothing drawn past the call');
+  t.match(first.find((p: any) => p.phase === 'network').label, /set-up/);
+  // A later exchange, or a gRPC call (its first stream comes after the preface), keeps them before.
+  const grpc = timelinePhases({ protocol: 'grpc', timing: { client_us: 2_000, server_us: 1_500, network_us: 500, connect_us: 300, tls_handshake_us: 900 }, client: { id: 'c', ordinal: 0, start: '0', request_end: '0', end: '2000000' } });
+  t.same(grpc.slice(0, 3).map((p: any) => [p.phase, p.from]), [['connect', 0], ['tls', 300], ['client', 1_200]]);
   t.same(timelinePhases({}), []);
 });

@@ -24,23 +24,36 @@ export function timelinePhases(call) {
   /** @type {Phase[]} */
   const phases = [];
   let at = 0;
+  // The client's sidecar dials as it accepts the connection, while the app already sends its
+  // request: the first exchange of an HTTP/1 (or database, or TCP) connection waits for the
+  // connect and the handshake inside its own latency, and they account for part of the
+  // network + mesh time. An HTTP/2 or gRPC connection's first stream comes after its preface
+  // exchange, when the connection is up: there they come before the exchange.
+  const dialUs = (t.connect_us ?? 0) + (t.tls_handshake_us ?? 0);
+  const streams = call.protocol === 'http2' || call.protocol === 'grpc';
+  const inside = dialUs > 0 && !streams && call.client?.ordinal === 0 && t.network_us !== undefined && t.network_us >= dialUs;
+  const waited = inside ? ' — the request waited for it, inside the client latency' : '';
   if (t.connect_us !== undefined) {
-    phases.push({ phase: 'connect', label: 'TCP connect', from: at, us: t.connect_us, title: 'opening the connection (this call opened it)' });
+    phases.push({ phase: 'connect', label: 'TCP connect', from: at, us: t.connect_us, title: `opening the connection (this call opened it)${waited}` });
     at += t.connect_us;
   }
   if (t.tls_handshake_us !== undefined) {
-    phases.push({ phase: 'tls', label: 'mTLS handshake', from: at, us: t.tls_handshake_us, title: 'the sidecars’ mutual TLS handshake' });
+    phases.push({ phase: 'tls', label: 'mTLS handshake', from: at, us: t.tls_handshake_us, title: `the sidecars’ mutual TLS handshake${waited}` });
     at += t.tls_handshake_us;
   }
-  const exchange = at;
+  const exchange = inside ? 0 : at;
   if (t.queue_us !== undefined) phases.push({ phase: 'queue', label: 'queued', from: exchange, us: t.queue_us, title: 'waiting behind earlier requests on the connection' });
   if (t.client_us !== undefined) phases.push({ phase: 'client', label: 'client latency', from: exchange, us: t.client_us, title: 'the caller’s view: first request byte to last response byte' });
   const clientReqUs = call.client ? diffUs(call.client.request_end, call.client.start) : undefined;
   if (t.client_first_byte_us !== undefined) {
     phases.push({ phase: 'client-first-byte', label: 'client: first byte', from: exchange + (clientReqUs ?? 0), us: t.client_first_byte_us, title: 'request sent → first response byte, at the client' });
   }
-  const serverAt = exchange + (t.network_us !== undefined ? Math.max(0, t.network_us) / 2 : 0);
-  if (t.network_us !== undefined) phases.push({ phase: 'network', label: 'network + mesh', from: exchange, us: Math.max(0, t.network_us), title: 'client latency − server latency: both directions through the network and both sidecars' });
+  // The server sees the request half the remaining network time after the connection is up.
+  const serverAt = inside ? dialUs + Math.max(0, (t.network_us ?? 0) - dialUs) / 2 : exchange + (t.network_us !== undefined ? Math.max(0, t.network_us) / 2 : 0);
+  if (t.network_us !== undefined) {
+    const what = inside ? ': the connection set-up above, then both directions through the network and both sidecars' : ': both directions through the network and both sidecars';
+    phases.push({ phase: 'network', label: inside ? 'set-up + network + mesh' : 'network + mesh', from: exchange, us: Math.max(0, t.network_us), title: `client latency − server latency${what}` });
+  }
   if (t.server_us !== undefined) phases.push({ phase: 'server', label: 'server latency', from: serverAt, us: t.server_us, title: 'the callee’s view, measured by its sidecar' });
   const serverReqUs = call.server ? diffUs(call.server.request_end, call.server.start) : undefined;
   if (t.server_first_byte_us !== undefined) {
