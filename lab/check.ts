@@ -194,13 +194,7 @@ export async function runChecks(): Promise<CheckResult[]> {
     required: true,
   });
 
-  add({
-    name: 'lab state',
-    status: state ? 'warn' : 'ok',
-    detail: state ? `a lab is recorded in ${STATE_DIR} (${state.phase}, scenario ${state.scenario.name})` : existsSync(STATE_DIR) ? `${STATE_DIR} exists without a state file` : 'no lab is up',
-    fix: 'meshtap lab down',
-    required: false,
-  });
+  add(labStateCheck(state, existsSync(STATE_DIR), processAlive));
 
   const curl = await tool('curl', ['--version']);
   add({ name: 'curl', status: curl ? 'ok' : 'warn', detail: curl ? curl.split('\n')[0] : 'missing (scenarios and examples use it)', fix: 'apt-get install -y curl', required: false });
@@ -209,6 +203,36 @@ export async function runChecks(): Promise<CheckResult[]> {
   const postgres = (await tool('postgres', ['--version'])) ?? (await tool('pg_ctlcluster', ['--help']).then((t) => (t ? 'pg_ctlcluster' : undefined)));
   add({ name: 'postgres', status: postgres ? 'ok' : 'warn', detail: postgres ?? 'missing (optional: scenarios with PostgreSQL)', fix: 'apt-get install -y postgresql', required: false });
   return results;
+}
+
+/**
+ * The `lab state` line: a running lab is not a problem to fix (lab up refuses a second one, and
+ * says so); state left by a lab whose process is gone is, and `lab down` cleans it up.
+ */
+export function labStateCheck(state: { pid: number; phase: string; scenario: { name: string } } | undefined, dirExists: boolean, alive: (pid: number) => boolean): CheckResult {
+  const running = state !== undefined && alive(state.pid);
+  return {
+    name: 'lab state',
+    status: running || (state === undefined && !dirExists) ? 'ok' : 'warn',
+    detail: running
+      ? `a lab is up (pid ${state.pid}, ${state.phase}, scenario ${state.scenario.name}): meshtap lab status shows it; lab up refuses a second one`
+      : state
+        ? `a lab is recorded in ${STATE_DIR} (${state.phase}, scenario ${state.scenario.name}) but its process ${state.pid} is gone`
+        : dirExists
+          ? `${STATE_DIR} exists without a state file`
+          : 'no lab is up',
+    fix: 'meshtap lab down (cleans up what it left)',
+    required: false,
+  };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export function formatChecks(results: readonly CheckResult[]): string {
