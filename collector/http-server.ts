@@ -335,6 +335,20 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     app.addHook('preClose', async () => hub.close());
   }
 
+  /**
+   * Where the records behind a window's rates start: the oldest read when the read was cut (the
+   * newest were read), else the oldest the store holds (a collector up for less than the window,
+   * or whose store keeps less than it). Before that the window is unknown, not quiet.
+   */
+  async function dataSince(read: readonly { start: bigint }[], truncated: boolean): Promise<bigint | undefined> {
+    if (truncated) {
+      let oldest: bigint | undefined;
+      for (const c of read) if (oldest === undefined || c.start < oldest) oldest = c.start;
+      return oldest;
+    }
+    return store.oldestStart?.();
+  }
+
   /** The `since` window of the aggregate views (service map, offenders, coverage): default the last `windowNs`. */
   function windowOf(raw: unknown): QueryResult<{ from: bigint; until: bigint }> {
     const until = now();
@@ -350,9 +364,11 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     const window = windowOf(query.since);
     if (!window.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, window.message);
     const { from, until } = window.value;
-    const calls = await visible(viewerOf(request), await store.summaries({ since: from, limit: MAX_SERVICEMAP_RECORDS }));
-    const map = buildServiceMap(calls, { since: from, until, truncated: calls.length >= MAX_SERVICEMAP_RECORDS });
-    return { ...map, since: map.since.toString(), until: map.until.toString() };
+    const read = await store.summaries({ since: from, limit: MAX_SERVICEMAP_RECORDS });
+    const truncated = read.length >= MAX_SERVICEMAP_RECORDS;
+    const calls = await visible(viewerOf(request), read);
+    const map = buildServiceMap(calls, { since: from, until, truncated, ratesSince: await dataSince(read, truncated) });
+    return { ...map, since: map.since.toString(), until: map.until.toString(), ...(map.rates_since !== undefined ? { rates_since: map.rates_since.toString() } : {}) };
   });
 
   // Clients and edges ranked by retry, timeout and 429 rates over a window (collector/offenders.ts).

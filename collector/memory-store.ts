@@ -17,6 +17,14 @@ export function createMemoryStore(options: { maxRecords: number }): RecordStore 
   }
 
   return {
+    async oldestStart() {
+      let oldest: bigint | undefined;
+      for (let k = 0; k < size; k++) {
+        const start = slots[(next - 1 - k + capacity) % capacity]!.start;
+        if (oldest === undefined || start < oldest) oldest = start;
+      }
+      return oldest;
+    },
     async add(records): Promise<AddResult> {
       const added: CallRecord[] = [];
       for (const record of records) {

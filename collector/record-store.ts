@@ -85,6 +85,8 @@ export interface RecordStore {
   retrace(from: string, to: string): Promise<number>;
   /** Newest first. */
   summaries(query: SummaryQuery): Promise<CallSummary[]>;
+  /** The earliest `start` of any stored record (where the store's data begins), undefined when empty. */
+  oldestStart?(): Promise<bigint | undefined>;
   count(): Promise<number>;
   close(): Promise<void>;
 }

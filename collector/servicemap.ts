@@ -46,6 +46,8 @@ export interface ServiceMap {
   edges: ServiceMapEdge[];
   /** True when the window held more records than were read (the newest were used). */
   truncated: boolean;
+  /** Set when the rates are over a shorter span than the window: its start (see `buildServiceMap`). */
+  rates_since?: bigint;
 }
 
 export function nodeFor(e: CallSummary['src']): ServiceMapNode {
@@ -120,7 +122,12 @@ export function resolveCalls(calls: readonly CallSummary[]): ResolvedCall[] {
   return out;
 }
 
-export function buildServiceMap(calls: readonly CallSummary[], window: { since: bigint; until: bigint; truncated?: boolean }): ServiceMap {
+/**
+ * `ratesSince`: where the data behind the rates starts when that is later than `since` (a
+ * collector up for less than the window, or the newest records of a truncated window): rates
+ * are requests over `[ratesSince, until]`, not over an empty stretch of the window.
+ */
+export function buildServiceMap(calls: readonly CallSummary[], window: { since: bigint; until: bigint; truncated?: boolean; ratesSince?: bigint }): ServiceMap {
   const nodes = new Map<string, ServiceMapNode>();
   const edges = new Map<string, { source: string; target: string; protocols: Set<string>; latencies: number[]; errors: number; stats: EdgeStatsAccumulator }>();
   for (const { call: c, src, dst, callee, serverUs } of resolveCalls(calls)) {
@@ -137,7 +144,8 @@ export function buildServiceMap(calls: readonly CallSummary[], window: { since: 
     if (isErrorCall(c)) edge.errors++;
     edge.stats.add(c, callee, serverUs);
   }
-  const seconds = Math.max(Number(window.until - window.since) / 1e9, 1e-9);
+  const ratesSince = window.ratesSince !== undefined && window.ratesSince > window.since && window.ratesSince < window.until ? window.ratesSince : window.since;
+  const seconds = Math.max(Number(window.until - ratesSince) / 1e9, 1e-9);
   const out: ServiceMapEdge[] = [...edges.values()].map((e) => {
     const sorted = e.latencies.sort((a, b) => a - b);
     return {
@@ -157,6 +165,7 @@ export function buildServiceMap(calls: readonly CallSummary[], window: { since: 
   return {
     since: window.since,
     until: window.until,
+    ...(ratesSince !== window.since ? { rates_since: ratesSince } : {}),
     nodes: [...nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
     edges: out,
     truncated: window.truncated === true,

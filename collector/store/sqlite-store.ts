@@ -227,6 +227,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
   const pages = db.prepare('SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()) AS live, (SELECT page_size FROM pragma_page_size()) AS size');
   summariesSince.setReadBigInts(true);
   let rows = Number((db.prepare('SELECT COUNT(*) AS n FROM calls').get() as { n: number }).n);
+  const oldestStartStmt = db.prepare('SELECT MIN(start_ns) AS oldest FROM calls');
+  oldestStartStmt.setReadBigInts(true);
 
   // Filters produce a handful of distinct SQL shapes; keep their prepared statements.
   const listStatements = new Map<string, StatementSync>();
@@ -518,6 +520,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
 
     async summaries(query: SummaryQuery) {
       return (summariesSince.all(query.since, query.limit) as Row[]).map(summaryFromRow);
+    },
+
+    async oldestStart() {
+      // The calls_start index: one step, whatever the table holds.
+      const row = oldestStartStmt.get() as { oldest: number | bigint | null };
+      return row.oldest === null ? undefined : BigInt(row.oldest);
     },
 
     async count() {

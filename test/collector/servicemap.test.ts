@@ -94,6 +94,24 @@ for (const store of ['sqlite', 'memory'] as const) {
     const wide = (await (await fetch(`http://127.0.0.1:${collector.httpPort}/api/servicemap?since=2h`)).json()) as { nodes: { id: string }[] };
     t.ok(wide.nodes.some((n) => n.id === 'shop/ancient'), 'since widens the window');
     t.equal((await fetch(`http://127.0.0.1:${collector.httpPort}/api/servicemap?since=soon`)).status, 400);
+    t.equal((body as { rates_since?: string }).rates_since, undefined, 'the store holds the whole window: rates over all of it');
+  });
+
+  void t.test(`GET /api/servicemap (${store} store): a collector holding less than the window rates over what it holds`, async (t) => {
+    const collector = await startCollector(resolveCollectorOptions({ auth: 'none', host: '127.0.0.1', grpcPort: 0, httpPort: 0, store }));
+    t.teardown(() => collector.close({ force: true }));
+    // Only the last minute's calls (a lab started a minute ago): 10 frontend → payment calls.
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const shift = now - 60_000_000_000n - 1_764_000_000_000_000_000n;
+    await collector.store.add(dataset().map((r) => ({ ...r, start: r.start + shift, end: r.end + shift })));
+    const oldest = (await collector.store.oldestStart!())!;
+    for (const since of ['', '?since=24h']) {
+      const body = (await (await fetch(`http://127.0.0.1:${collector.httpPort}/api/servicemap${since}`)).json()) as { since: string; until: string; rates_since?: string; edges: { source: string; target: string; rate_per_s: number }[] };
+      t.equal(body.rates_since, String(oldest), `${since || 'default window'}: the rates start at the oldest stored call`);
+      const fp = body.edges.find((e) => e.source === 'shop/frontend' && e.target === 'shop/payment')!;
+      const span = Number(BigInt(body.until) - oldest) / 1e9;
+      t.ok(Math.abs(fp.rate_per_s - 10 / span) < 0.01, `${fp.rate_per_s}/s over the ${span.toFixed(0)} s held, not ${(10 / (Number(BigInt(body.until) - BigInt(body.since)) / 1e9)).toFixed(4)}/s over the window`);
+    }
   });
 }
 
