@@ -152,10 +152,11 @@ const SIDECAR_ENV = {
   MESHTAP_ADMIN_PORT: withDefault(tcpPort(), SIDECAR_DEFAULTS.adminPort),
   MESHTAP_DNS_PORT: withDefault(integer(1, 65535, 'expected a port 1-65535 (UDP and TCP)'), SIDECAR_DEFAULTS.dnsPort),
   MESHTAP_MAX_BODY_BYTES: withDefault(integer(0, 64 * 1024 * 1024, 'expected a number of bytes 0-67108864'), SIDECAR_DEFAULTS.maxBodyBytes),
-  // 1-2147483647 as init and the injector take them (0 would exempt every root process from capture).
-  MESHTAP_PROXY_UID: withDefault(integer(1, 2147483647, 'expected a numeric uid 1-2147483647'), SIDECAR_DEFAULTS.proxyUid),
+  // Up to 2147483647 as init and the injector (Kubernetes' runAsUser); 0 is refused there, where it
+  // would exempt every root process from capture, and taken here, where it only names who this process should be.
+  MESHTAP_PROXY_UID: withDefault(integer(0, 2147483647, 'expected a numeric uid 0-2147483647'), SIDECAR_DEFAULTS.proxyUid),
   /** The init container's variable; accepted so a shared env block does not warn. Defaults to the uid. */
-  MESHTAP_PROXY_GID: optional(integer(1, 2147483647, 'expected a numeric gid 1-2147483647')),
+  MESHTAP_PROXY_GID: optional(integer(0, 2147483647, 'expected a numeric gid 0-2147483647')),
   MESHTAP_LOG_LEVEL: withDefault(oneOf(LOG_LEVELS), SIDECAR_DEFAULTS.logLevel),
   MESHTAP_CAPTURE: withDefault<boolean>((s) => {
     const v = oneOf(['on', 'off'])(s);
