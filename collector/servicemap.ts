@@ -62,8 +62,14 @@ export function nodeFor(e: CallSummary['src']): ServiceMapNode {
   return { id: id(`ip/${e.ip}`), namespace, workload: e.ip, kind: 'External' };
 }
 
-/** An error: a failed exchange, an HTTP 5xx, or a non-OK gRPC status. */
-export function isErrorCall(c: Pick<CallSummary, 'error' | 'status_code' | 'grpc_status'>): boolean {
+/**
+ * An error: a failed exchange, an HTTP 5xx, or a non-OK gRPC status. Not one: an opaque TCP
+ * connection its client reset itself — how a TCP health check (a kubelet's tcpSocket probe) or
+ * a port scan ends when the server has written first (a gRPC server's SETTINGS): every probe of
+ * a gRPC pod painted its edge from the node 100 % red. The record keeps `error: reset`.
+ */
+export function isErrorCall(c: Pick<CallSummary, 'error' | 'status_code' | 'grpc_status' | 'protocol' | 'connection'>): boolean {
+  if (c.protocol === 'tcp' && c.error === 'reset' && c.connection?.reset_by === 'client') return false;
   return c.error !== undefined || (c.status_code !== undefined && c.status_code >= 500) || (c.grpc_status !== undefined && c.grpc_status !== 0);
 }
 

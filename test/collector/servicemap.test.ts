@@ -2,7 +2,7 @@
 import t from 'tap';
 import { resolveCollectorOptions } from '../../collector/config.ts';
 import { startCollector } from '../../collector/collector.ts';
-import { buildServiceMap, nodeFor, percentile } from '../../collector/servicemap.ts';
+import { buildServiceMap, isErrorCall, nodeFor, percentile } from '../../collector/servicemap.ts';
 import type { CallRecord } from '../../record/record.ts';
 import { callRecord } from './helpers.ts';
 
@@ -131,6 +131,18 @@ void t.test('buildServiceMap: a call to a service VIP is drawn to the workload t
     map.edges.map((e) => `${e.source} -> ${e.target} x${e.requests}`),
     ['shop/frontend -> shop/payment x1', 'shop/frontend -> shop/service/legacy-db x1'],
   );
+});
+
+void t.test('isErrorCall: an opaque TCP connection its client reset (a tcpSocket probe) is not the callee\'s error', async (t) => {
+  t.equal(isErrorCall({ protocol: 'tcp', error: 'reset', connection: { reset_by: 'client' } }), false);
+  t.equal(isErrorCall({ protocol: 'tcp', error: 'reset', connection: { reset_by: 'server' } }), true, 'reset by the server is');
+  t.equal(isErrorCall({ protocol: 'tcp', error: 'reset' }), true, 'who reset unknown: an error');
+  t.equal(isErrorCall({ protocol: 'http', error: 'reset', connection: { reset_by: 'client' } }), true, 'an HTTP call cut by its client is still an error');
+  t.equal(isErrorCall({ protocol: 'tcp', error: 'timeout', connection: { reset_by: 'client' } }), true);
+  const probe = callRecord({ id: 'probe', protocol: 'tcp', observer: 'inbound', connectionId: 'p', src: { ip: '10.244.0.1' }, dst: pay, error: 'reset' });
+  probe.connection = { reset_by: 'client', exchanges: 1 };
+  const map = buildServiceMap([probe], { since: 0n, until: 10n ** 19n });
+  t.equal(map.edges[0].errors, 0, 'the probe edge is not red');
 });
 
 void t.test('nodeFor: an endpoint without a namespace has an id without a leading slash', async (t) => {
