@@ -73,6 +73,11 @@ export function resolveServerFlags(command: string, values: ServerFlagValues): S
   if (!SERVER_LOG_LEVELS.includes(logLevel)) throw commandUsageError(command, `--log-level must be one of ${SERVER_LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const name = values['patch-webhook-config'];
   if (name !== undefined && !OBJECT_NAME.test(name)) throw commandUsageError(command, `--patch-webhook-config must be a Kubernetes object name, got "${name}"`);
+  // A flag given empty is a mistake to name, not "not given" (an empty --config served the defaults).
+  for (const flag of ['host', 'config', 'namespaces', 'service-account-dir'] as const) {
+    const value = values[flag];
+    if (value !== undefined && value.trim() === '') throw commandUsageError(command, `--${flag} needs a value, got ""`);
+  }
   return {
     host: values.host ?? '0.0.0.0',
     configFile: values.config,

@@ -43,6 +43,11 @@ void t.test('bad values are usage errors naming the command and the flag', async
   t.throws(() => resolveServerFlags('webhook', { 'patch-webhook-config': 'Meshtap' }), usage(/--patch-webhook-config must be a Kubernetes object name, got "Meshtap"/));
   t.throws(() => resolveServerFlags('webhook', { 'patch-webhook-config': 'a-' }), usage(/--patch-webhook-config/));
   t.throws(() => resolveServerFlags('webhook', { 'drain-seconds': 'x', 'log-level': 'loud' }), usage(/--drain-seconds/), 'the first bad flag in a fixed order');
+  // Given empty is not "not given": an empty --config would have served the defaults.
+  for (const flag of ['host', 'config', 'namespaces', 'service-account-dir'] as const) {
+    t.throws(() => resolveServerFlags('webhook', { [flag]: '' }), usage(new RegExp(`^meshtap webhook: --${flag} needs a value, got ""$`)), `--${flag} ''`);
+  }
+  t.equal(resolveServerFlags('webhook', {}).host, '0.0.0.0', 'absent: the default');
 });
 
 void t.test('required flags and ports', async (t) => {
