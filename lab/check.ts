@@ -10,6 +10,7 @@ import { BRIDGE, DEFAULT_COLLECTOR_GRPC_PORT, DEFAULT_COLLECTOR_HTTP_PORT, NAME_
 import { DNS_PROGRAM } from './cluster-dns.ts';
 import { sh } from './netns.ts';
 import { NODE } from './paths.ts';
+import { isAlive } from './processes.ts';
 import { readState } from './state.ts';
 
 export type CheckStatus = 'ok' | 'fail' | 'warn';
@@ -194,7 +195,7 @@ export async function runChecks(): Promise<CheckResult[]> {
     required: true,
   });
 
-  add(labStateCheck(state, existsSync(STATE_DIR), processAlive));
+  add(labStateCheck(state, existsSync(STATE_DIR), isAlive));
 
   const curl = await tool('curl', ['--version']);
   add({ name: 'curl', status: curl ? 'ok' : 'warn', detail: curl ? curl.split('\n')[0] : 'missing (scenarios and examples use it)', fix: 'apt-get install -y curl', required: false });
@@ -224,15 +225,6 @@ export function labStateCheck(state: { pid: number; phase: string; scenario: { n
     fix: 'meshtap lab down (cleans up what it left)',
     required: false,
   };
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export function formatChecks(results: readonly CheckResult[]): string {

@@ -5,7 +5,7 @@
  * a schema library, so the sidecar process does not load one.
  */
 import { isIPv4 } from 'node:net';
-import { closestMatch } from '../lib/edit-distance.ts';
+import { suggestVariable as suggestKnownVariable, unknownVariableWarnings } from '../lib/unknown-variables.ts';
 import { hostPortProblem } from '../lib/host-port.ts';
 import { LOG_LEVELS, type LogLevel } from '../lib/log.ts';
 import { MeshtapError } from '../lib/errors.ts';
@@ -356,7 +356,7 @@ function toConfig(env: SidecarEnv): Omit<SidecarConfig, 'warnings'> {
 
 /** The closest known variable to a misspelt one, if any is close enough to be a likely typo. */
 export function suggestVariable(name: string, known: readonly string[] = SIDECAR_ENV_VARS): string | undefined {
-  return closestMatch(name, known, { maxDistance: Math.max(2, Math.floor(name.length / 4)) });
+  return suggestKnownVariable(name, known);
 }
 
 function deepFreeze<T>(value: T): T {
@@ -388,12 +388,7 @@ export function resolveSidecarConfig(env: Record<string, string | undefined>): S
     throw new MeshtapError(SC_ERR_CONFIG, text.join('; '));
   }
   const config = toConfig(vars);
-  const warnings: string[] = [];
-  for (const name of Object.keys(env).sort()) {
-    if (!name.startsWith('MESHTAP_') || SIDECAR_ENV_VARS.includes(name)) continue;
-    const hint = suggestVariable(name);
-    warnings.push(`unknown variable ${name} is ignored${hint ? ` (did you mean ${hint}?)` : ''}`);
-  }
+  const warnings: string[] = unknownVariableWarnings(env, SIDECAR_ENV_VARS);
   const mtls = config.mtls;
   if (mtls.mode !== 'off') {
     if (mtls.trustBundle === undefined) warnings.push('MESHTAP_TRUST_BUNDLE is not set: the CA cannot be verified, so no certificate is requested and traffic stays plaintext');

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isDocument, parseAllDocuments, type Document } from 'yaml';
 import { CLI_ERR_USAGE, parseCommandArgs, type CommandIO } from '../lib/cli.ts';
 import { describeError, isMeshtapError } from '../lib/errors.ts';
+import { isRecord } from '../lib/validate.ts';
 import { INJECT_LABEL } from './annotations.ts';
 import { INJ_ERR_CONFIG, INJ_ERR_PARSE, INJ_ERR_READ, MeshtapError } from './errors.ts';
 import { resolveInjectorConfig, type InjectorConfig, type InjectorOptions } from './injector-config.ts';
@@ -166,10 +167,6 @@ export function parseInput(text: string, inputName?: string): ParsedInput {
     if (value !== null && value !== undefined) out.push({ number: i + 1, doc, value });
   });
   return { format: 'yaml', docs: out };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** `kind: List`, `PodList`, `DeploymentList`, ...: any kind ending in "List" with an `items` array. */

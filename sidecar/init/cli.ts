@@ -3,8 +3,8 @@
  * 1 failure (iptables missing, not permitted, rules rejected).
  */
 import { CLI_ERR_USAGE, parseCommandArgs, type CommandIO } from '../../lib/cli.ts';
-import { closestMatch } from '../../lib/edit-distance.ts';
 import { describeError, isMeshtapError } from '../../lib/errors.ts';
+import { unknownVariableWarnings } from '../../lib/unknown-variables.ts';
 import { runInit, type InitResult } from './apply.ts';
 import { MESHTAP_IPV6_CHAINS } from './plan-ipv6.ts';
 import { MESHTAP_IPV6_NAT_CHAINS } from './plan-ipv6-dns.ts';
@@ -195,17 +195,6 @@ function reportIpv4(config: InitConfig, result: InitResult): { out: string; err:
 
 const INIT_ENV_VARS: readonly string[] = Object.values(OPTION_NAMES).flatMap((n) => (n.env === undefined ? [] : [n.env]));
 
-/** `MESHTAP_*` variables init does not read, each with the closest one it does when that looks like a typo. */
-export function unknownVariables(env: Readonly<Record<string, string | undefined>>): string[] {
-  return Object.keys(env)
-    .filter((name) => name.startsWith('MESHTAP_') && !INIT_ENV_VARS.includes(name))
-    .sort()
-    .map((name) => {
-      const hint = closestMatch(name, INIT_ENV_VARS, { maxDistance: Math.max(2, Math.floor(name.length / 4)) });
-      return `unknown variable ${name} is ignored${hint ? ` (did you mean ${hint}?)` : ''}`;
-    });
-}
-
 export async function run(argv: string[], io: CommandIO): Promise<number> {
   let config: InitConfig;
   try {
@@ -216,7 +205,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     }
     config = resolveInitConfig(toOptions(values), io.env);
     // A misspelt variable would otherwise leave its setting at the default without a word.
-    for (const warning of unknownVariables(io.env)) io.stderr.write(`meshtap init: warning: ${warning}\n`);
+    for (const warning of unknownVariableWarnings(io.env, INIT_ENV_VARS)) io.stderr.write(`meshtap init: warning: ${warning}\n`);
   } catch (err) {
     if (isMeshtapError(err, CLI_ERR_USAGE) || isMeshtapError(err, SC_ERR_INIT_BAD_OPTION)) {
       io.stderr.write(`meshtap init: ${describeError(err)}\nRun "meshtap init --help" for the options.\n`);

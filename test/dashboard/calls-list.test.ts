@@ -6,38 +6,14 @@
  * previous filter's.
  */
 import t from 'tap';
-import type { CallRecord, Endpoint } from '../../record/record.ts';
+import type { CallRecord } from '../../record/record.ts';
 import { openBrowser, startDashboardBackend, waitFor, type BrowserSession, type DashboardBackend } from './harness.ts';
+import { ep, observation as observationAt } from './observation.ts';
 
-const now = BigInt(Date.now()) * 1_000_000n;
-const ep = (workload: string, ip: string, port: number): Endpoint => ({ ip, port, namespace: 'shop', workload, pod: `${workload}-0`, service: workload });
-
+/** Connection `conn`'s first exchange as `observer` saw it: the response's bytes all at its end, to payment. */
 function observation(conn: string, observer: 'outbound' | 'inbound', atMs: number, elapsedUs: number, extra: Partial<CallRecord> = {}): CallRecord {
-  const start = now - 60_000_000_000n + BigInt(atMs) * 1_000_000n;
-  const end = start + BigInt(elapsedUs) * 1000n;
-  return {
-    id: `${conn}-${observer === 'outbound' ? 'o' : 'i'}0`,
-    protocol: 'http',
-    observer,
-    connection_id: conn,
-    ordinal: 0,
-    start,
-    request_end: start,
-    response_start: end,
-    end,
-    elapsed_us: elapsedUs,
-    src: ep('web', '10.244.0.2', 40000),
-    dst: ep('payment', '10.244.0.3', 8080),
-    tls: { mesh: true },
-    method: 'POST',
-    path: '/charge',
-    status_code: 200,
-    bytes_in: 10,
-    bytes_out: 10,
-    redacted: [],
-    sensitive: [],
-    ...extra,
-  };
+  const id = `${conn}-${observer === 'outbound' ? 'o' : 'i'}0`;
+  return observationAt(id, observer, conn, 0, atMs, [0, elapsedUs, elapsedUs], { dst: ep('payment', '10.244.0.3', 8080), ...extra });
 }
 
 // A meshed call: the client saw 20 ms, the server 14 ms. A GET to the same path, client only.

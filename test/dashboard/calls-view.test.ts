@@ -5,40 +5,8 @@
  * one a client_timeout; bot: a 429 and a retry that did not wait).
  */
 import t from 'tap';
-import type { CallRecord, Endpoint } from '../../record/record.ts';
 import { openBrowser, startDashboardBackend, waitFor, type BrowserSession, type DashboardBackend } from './harness.ts';
-
-const now = BigInt(Date.now()) * 1_000_000n;
-const US = 1000n;
-const ep = (workload: string, ip: string, port: number): Endpoint => ({ ip, port, namespace: 'shop', workload, pod: `${workload}-0`, service: workload });
-
-/** One observation; `phases` are µs after its start: request end, response start, end. */
-function observation(id: string, observer: 'outbound' | 'inbound', conn: string, ordinal: number, atMs: number, phases: [number, number, number], extra: Partial<CallRecord> = {}): CallRecord {
-  const start = now - 60_000_000_000n + BigInt(atMs) * 1_000_000n;
-  return {
-    id,
-    protocol: 'http',
-    observer,
-    connection_id: conn,
-    ordinal,
-    start,
-    request_end: start + BigInt(phases[0]) * US,
-    response_start: start + BigInt(phases[1]) * US,
-    end: start + BigInt(phases[2]) * US,
-    elapsed_us: phases[2],
-    src: ep('web', '10.244.0.2', 40000),
-    dst: ep('pay', '10.244.0.3', 8080),
-    tls: { mesh: true },
-    method: 'POST',
-    path: '/charge',
-    status_code: 200,
-    bytes_in: 10,
-    bytes_out: 10,
-    redacted: [],
-    sensitive: [],
-    ...extra,
-  };
-}
+import { ep, observation } from './observation.ts';
 
 // Call "a" opened its connection: connect 1.5 ms, mTLS 3 ms, queued 0.2 ms; client 20 ms, server 14 ms.
 const callA = [
