@@ -3,27 +3,41 @@
  * monotonic offsets, so record times never go backwards when the system clock is stepped and
  * cost one `hrtime` call each.
  *
- * The epoch comes from `performance.timeOrigin` (microseconds), not `Date.now()` (whole
- * milliseconds): the truncation alone put two sidecars up to a millisecond apart, more than a
- * hop takes, so a callee's record could seem to start before its caller's.
+ * The epoch is taken at the moment `Date.now()` turns to its next millisecond, found by reading
+ * it between two `hrtime` reads until it changes: the wall clock is then a whole millisecond,
+ * known to a few microseconds. Neither `Date.now()` alone (its truncation put two sidecars up to a
+ * millisecond apart, more than a hop takes, so a callee's record could seem to start before its
+ * caller's) nor `performance.timeOrigin` (its wall time and its monotonic origin are read apart
+ * while Node starts: 0.1–0.9 ms ahead of the wall clock on an idle machine, more on a busy one)
+ * is that close.
  *
- * Tying the epoch to the monotonic clock takes two reads, and whatever runs between them (a
- * garbage collection, the thread waiting for a CPU on a node starting many pods) shifts every
- * time the sidecar records for its whole life: a lab's sidecar once stamped all its records
- * 15 ms early, so its callee answered before its caller asked. So both anchors bracket their
- * reads and keep the try with the smallest gap (`closestPair`).
+ * Whatever runs between the reads (a garbage collection, the thread waiting for a CPU on a node
+ * starting many pods) shifts every time the sidecar records for its whole life: a lab's sidecar
+ * once stamped all its records 15 ms early, so its callee answered before its caller asked. So
+ * every anchor brackets its reads and keeps the try with the smallest bracket (`bestBracket`).
  */
 import type { NsClock } from './capture/session.ts';
 
 /** A bracketed try is good enough at this gap (ns); else the best of `MAX_TRIES` is kept. */
 const GOOD_GAP_NS = 50_000n;
 const MAX_TRIES = 8;
+/** How long one try waits for the wall clock's next millisecond before it gives up (ns). */
+const EDGE_WAIT_LIMIT_NS = 5_000_000n;
 
-export interface EpochClockOptions {
-  /** The wall clock in ms with a fraction (default `performance.timeOrigin + performance.now()`). */
-  wallMs?: () => number;
-  /** The monotonic clock in ns (default `process.hrtime.bigint`). */
-  hrtime?: () => bigint;
+/** One bracketed reading: `gap` is how far apart the monotonic reads around it were (ns). */
+export interface Bracketed {
+  gap: bigint;
+}
+
+/** Runs `once` until its gap is good, at most `MAX_TRIES` times; the try with the smallest gap. */
+export function bestBracket<T extends Bracketed>(once: () => T): T {
+  let best: T | undefined;
+  for (let i = 0; i < MAX_TRIES; i++) {
+    const got = once();
+    if (best === undefined || got.gap < best.gap) best = got;
+    if (got.gap <= GOOD_GAP_NS) break;
+  }
+  return best!;
 }
 
 /**
@@ -31,23 +45,46 @@ export interface EpochClockOptions {
  * the monotonic time halfway between, from the try with the smallest gap.
  */
 export function closestPair<T>(read: () => T, hrtime: () => bigint): { value: T; at: bigint; gap: bigint } {
-  let best: { value: T; at: bigint; gap: bigint } | undefined;
-  for (let i = 0; i < MAX_TRIES; i++) {
+  return bestBracket(() => {
     const before = hrtime();
     const value = read();
     const after = hrtime();
-    const gap = after - before;
-    if (best === undefined || gap < best.gap) best = { value, at: before + gap / 2n, gap };
-    if (gap <= GOOD_GAP_NS) break;
+    return { value, at: before + (after - before) / 2n, gap: after - before };
+  });
+}
+
+/**
+ * The wall clock's next millisecond edge: `wallNs` (a whole millisecond) and the monotonic time
+ * `at` it was reached, within `gap` — from the start of the last read that still showed the old
+ * millisecond to the end of the first that showed the new one. A wall clock that does not move
+ * for `EDGE_WAIT_LIMIT_NS` gives its reading plus half a millisecond, with the whole wait as gap.
+ */
+export function wallClockEdge(dateNow: () => number, hrtime: () => bigint): { wallNs: bigint; at: bigint; gap: bigint } {
+  let lastBefore = hrtime();
+  const last = dateNow();
+  const giveUpAt = lastBefore + EDGE_WAIT_LIMIT_NS;
+  for (;;) {
+    const before = hrtime();
+    const now = dateNow();
+    const after = hrtime();
+    if (now !== last) return { wallNs: BigInt(now) * 1_000_000n, at: lastBefore + (after - lastBefore) / 2n, gap: after - lastBefore };
+    if (after > giveUpAt) return { wallNs: BigInt(now) * 1_000_000n + 500_000n, at: before + (after - before) / 2n, gap: EDGE_WAIT_LIMIT_NS };
+    lastBefore = before;
   }
-  return best!;
+}
+
+export interface EpochClockOptions {
+  /** The wall clock in whole milliseconds (default `Date.now`). */
+  dateNow?: () => number;
+  /** The monotonic clock in ns (default `process.hrtime.bigint`). */
+  hrtime?: () => bigint;
 }
 
 export function createEpochClock(options: EpochClockOptions = {}): NsClock {
-  const wallMs = options.wallMs ?? (() => performance.timeOrigin + performance.now());
+  const dateNow = options.dateNow ?? Date.now;
   const hrtime = options.hrtime ?? process.hrtime.bigint;
-  const anchor = closestPair(wallMs, hrtime);
-  const base = BigInt(Math.round(anchor.value * 1e6)) - anchor.at;
+  const edge = bestBracket(() => wallClockEdge(dateNow, hrtime));
+  const base = edge.wallNs - edge.at;
   return () => base + hrtime();
 }
 

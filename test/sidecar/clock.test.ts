@@ -1,35 +1,76 @@
-/** The sidecar's epoch clock: a stall between the two reads that anchor it must not shift it. */
+/** The sidecar's epoch clock: anchored at a millisecond edge of the wall clock, past stalls. */
 import t from 'tap';
-import { closestPair, createEpochClock, epochAtPerformanceZero } from '../../sidecar/clock.ts';
+import { bestBracket, createEpochClock, epochAtPerformanceZero, wallClockEdge } from '../../sidecar/clock.ts';
 
-/** A monotonic clock (ns) that stands still unless told to jump, and a wall clock on top of it. */
-function fakeClocks(wallAtZeroMs: number) {
+/**
+ * A monotonic clock (ns) that moves 1 µs per read, and a wall clock in whole milliseconds on top
+ * of it whose true time at monotonic zero is `wallAtZeroNs`. `stalls` maps a wall-clock read's
+ * number (from 1) to a pause just before it, as a GC or a wait for a CPU.
+ */
+function fakeClocks(wallAtZeroNs: bigint, stalls: (read: number) => bigint = () => 0n) {
   let mono = 1_000_000_000n;
-  const jumps: bigint[] = [];
-  const hrtime = (): bigint => {
-    mono += 1000n + (jumps.shift() ?? 0n);
-    return mono;
+  let reads = 0;
+  const hrtime = (): bigint => (mono += 1000n);
+  const dateNow = (): number => {
+    mono += stalls(++reads);
+    return Number((wallAtZeroNs + mono) / 1_000_000n);
   };
-  const wallMs = (): number => wallAtZeroMs + Number(mono) / 1e6;
-  return { hrtime, wallMs, jumps, mono: () => mono };
+  return { hrtime, dateNow, truth: (): bigint => wallAtZeroNs + mono, reads: () => reads };
 }
 
-void t.test('a stall between the anchor\'s reads (15 ms, as a GC or a wait for a CPU) does not shift the epoch', async (t) => {
-  const truth = 1_796_590_289_262;
-  const clocks = fakeClocks(truth);
-  clocks.jumps.push(0n, 15_000_000n); // the first try's second read comes 15 ms late
-  const clock = createEpochClock({ wallMs: clocks.wallMs, hrtime: clocks.hrtime });
+// A wall time with a fraction of a millisecond that Date.now() cannot show.
+const TRUTH_AT_ZERO = 1_796_590_289_262_345_600n;
+
+function offBy(clock: () => bigint, truth: () => bigint): bigint {
   const now = clock();
-  const expected = BigInt(truth) * 1_000_000n + clocks.mono();
-  t.ok(now - expected < 5_000n && expected - now < 5_000n, `within 5 µs of the wall clock (off by ${now - expected} ns)`);
+  return now - truth();
+}
+
+void t.test('the epoch is the wall clock\'s millisecond edge, to a few microseconds', async (t) => {
+  const clocks = fakeClocks(TRUTH_AT_ZERO);
+  const clock = createEpochClock({ dateNow: clocks.dateNow, hrtime: clocks.hrtime });
+  const off = offBy(clock, clocks.truth);
+  t.ok(off > -3_000n && off < 3_000n, `within 3 µs of the true wall time, not Date.now()'s whole millisecond (off by ${off} ns)`);
 });
 
-void t.test('closestPair keeps the try with the smallest gap when none is good', async (t) => {
-  const clocks = fakeClocks(0);
-  // Every try stalls; the fourth least.
-  clocks.jumps.push(0n, 9_000_000n, 0n, 8_000_000n, 0n, 7_000_000n, 0n, 200_000n, 0n, 6_000_000n, 0n, 5_000_000n, 0n, 4_000_000n, 0n, 3_000_000n);
-  const pair = closestPair(clocks.wallMs, clocks.hrtime);
-  t.equal(pair.gap, 201_000n);
+void t.test('a stall inside a try (15 ms, as a GC or a wait for a CPU) does not shift the epoch', async (t) => {
+  const clocks = fakeClocks(TRUTH_AT_ZERO, (read) => (read === 2 ? 15_000_000n : 0n));
+  const clock = createEpochClock({ dateNow: clocks.dateNow, hrtime: clocks.hrtime });
+  const off = offBy(clock, clocks.truth);
+  t.ok(off > -3_000n && off < 3_000n, `within 3 µs (off by ${off} ns)`);
+  const alone = fakeClocks(TRUTH_AT_ZERO, (read) => (read === 2 ? 15_000_000n : 0n));
+  const edge = wallClockEdge(alone.dateNow, alone.hrtime);
+  t.ok(edge.gap >= 15_000_000n, `the stalled try says how wide its bracket is (${edge.gap} ns)`);
+});
+
+void t.test('wallClockEdge: a wall clock that does not move gives up, its bracket the whole wait', async (t) => {
+  let mono = 0n;
+  const edge = wallClockEdge(() => 1_000, () => (mono += 10_000n));
+  t.equal(edge.wallNs, 1_000_500_000n, 'the reading plus half a millisecond');
+  t.equal(edge.gap, 5_000_000n);
+  t.ok(mono >= 5_000_000n && mono < 5_100_000n, 'after 5 ms of waiting');
+});
+
+void t.test('every try stalled: the one with the smallest bracket is kept, and it holds the truth', async (t) => {
+  // Each read pauses a different 60–400 µs: no bracket is good enough to stop early.
+  const clocks = fakeClocks(TRUTH_AT_ZERO, (read) => 60_000n + BigInt((read * 7919) % 341) * 1_000n);
+  const clock = createEpochClock({ dateNow: clocks.dateNow, hrtime: clocks.hrtime });
+  const off = offBy(clock, clocks.truth);
+  t.ok(off > -400_000n && off < 400_000n, `within half the worst bracket (off by ${off} ns)`);
+  t.ok(clocks.reads() > 8 * 2, `eight tries were made (${clocks.reads()} reads)`);
+});
+
+void t.test('bestBracket: stops at the first good try, else keeps the smallest gap of eight', async (t) => {
+  const script = (gaps: bigint[]) => {
+    let calls = 0;
+    return { once: () => ({ gap: gaps[calls], n: calls++ }), calls: () => calls };
+  };
+  const good = script([9_000_000n, 10_000n, 8_000_000n]);
+  t.same(bestBracket(good.once), { gap: 10_000n, n: 1 });
+  t.equal(good.calls(), 2, 'no try after a good one');
+  const bad = script([9_000_000n, 8_000_000n, 7_000_000n, 200_000n, 6_000_000n, 5_000_000n, 4_000_000n, 3_000_000n, 1n]);
+  t.same(bestBracket(bad.once), { gap: 200_000n, n: 3 });
+  t.equal(bad.calls(), 8, 'eight tries at most');
 });
 
 void t.test('epochAtPerformanceZero: the clock at performance.now() zero, past a stall', async (t) => {
@@ -50,7 +91,8 @@ void t.test('the real clocks agree with Date.now()', async (t) => {
   const before = BigInt(Date.now()) * 1_000_000n;
   const now = clock();
   const after = (BigInt(Date.now()) + 1n) * 1_000_000n;
-  t.ok(now >= before - 2_000_000n && now <= after + 2_000_000n, 'within the millisecond Date.now() can tell, and a little');
+  // Date.now() brackets the true time to its millisecond; the anchor is microseconds off.
+  t.ok(now >= before - 1_000_000n && now <= after + 1_000_000n, `between ${before} and ${after}: ${now}`);
   const zero = epochAtPerformanceZero(clock);
   const viaPerf = zero + BigInt(Math.round(performance.now() * 1e6));
   const direct = clock();

@@ -15,7 +15,7 @@ import { connect, createServer as createNetServer, type AddressInfo } from 'node
 import t, { type Test } from 'tap';
 import pg from 'pg';
 import { collectorMessageType } from '../../../record/codec.ts';
-import { createEpochClock } from '../../../sidecar/clock.ts';
+import { createEpochClock, epochAtPerformanceZero } from '../../../sidecar/clock.ts';
 import { createCaptureHandOff, type CaptureHandOff, type CaptureHandOffOptions } from '../../../sidecar/capture-worker/hand-off.ts';
 import type { NsClock } from '../../../sidecar/capture/session.ts';
 import { createSidecarStats, type SidecarStats } from '../../../sidecar/metrics.ts';
@@ -636,7 +636,8 @@ void t.test('MySQL: a stalled worker skips only rows, so a pooled connection sta
 void t.test('a record\'s times are when forwarding read the bytes (seenAt, before the write), not when the hand-off was called', async (t) => {
   const stats = createSidecarStats();
   const records: Decoded[] = [];
-  const handOff = recordingHandOff(createEpochClock(), stats, records);
+  const clock = createEpochClock();
+  const handOff = recordingHandOff(clock, stats, records);
   t.teardown(() => handOff.close(2000));
   await handOff.ready();
   const capture = handOff.open({ connectionId: 'seen-at', observer: 'outbound', client: { ip: '10.0.0.1', port: 40000 }, dst: { ip: '10.0.0.2', port: 8080 }, mesh: false }, stats.outbound);
@@ -646,9 +647,11 @@ void t.test('a record\'s times are when forwarding read the bytes (seenAt, befor
   capture.serverData(Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'), responseSeen);
   capture.close('fin');
   await waitFor('the record', () => records.length === 1, 10_000);
-  const wallMs = (ns: string): number => Number(BigInt(ns) / 1000n) / 1000;
-  const start = wallMs(records[0].start) - (performance.timeOrigin + requestSeen);
-  const end = wallMs(records[0].end) - (performance.timeOrigin + responseSeen);
+  // The times performance.now() gave, on the sidecar's clock.
+  const zero = epochAtPerformanceZero(clock);
+  const offMs = (ns: string, seen: number): number => Number(BigInt(ns) - zero - BigInt(Math.round(seen * 1e6))) / 1e6;
+  const start = offMs(records[0].start, requestSeen);
+  const end = offMs(records[0].end, responseSeen);
   t.equal(records[0].path, '/seen-at');
   t.ok(Math.abs(start) < 1, `starts when the request was read (off by ${start.toFixed(3)} ms), not 40 ms later`);
   t.ok(Math.abs(end) < 1, `ends when the response was read (off by ${end.toFixed(3)} ms)`);
