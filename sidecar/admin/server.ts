@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from '../../lib/prom/index.ts';
+import { Counter, type Registry } from '../../lib/prom/index.ts';
 import { MeshtapError } from '../../lib/errors.ts';
 import { SC_ERR_LISTEN } from '../errors.ts';
 
@@ -33,7 +33,20 @@ function reply(res: ServerResponse, status: number, body: string, contentType = 
   res.end(body);
 }
 
+/** What a request the admin port could not read is answered with, by Node's error code. */
+const CLIENT_ERRORS: Record<string, { status: number; text: string; reason: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, text: 'Request Header Fields Too Large', reason: 'too_large' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, text: 'Request Timeout', reason: 'timeout' },
+};
+const MALFORMED = { status: 400, text: 'Bad Request', reason: 'malformed' };
+
 export function createAdminServer(options: AdminServerOptions): AdminServer {
+  const badRequests = new Counter({
+    name: 'meshtap_sidecar_admin_bad_requests_total',
+    help: 'Requests to the admin port that could not be read, by reason (malformed: not HTTP/1; too_large: headers over the limit; timeout: headers too slow), answered 400, 431 or 408 and closed.',
+    labelNames: ['reason'],
+    registers: [options.registry],
+  });
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -61,7 +74,17 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   const server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
-  server.on('clientError', (_err, socket) => socket.destroy());
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // A peer that reset or already closed gets nothing: there is no one to answer.
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const answer = CLIENT_ERRORS[err.code ?? ''] ?? MALFORMED;
+    badRequests.inc({ reason: answer.reason });
+    const body = `${answer.text.toLowerCase()}: the admin port serves GET /healthz, /ready and /metrics\n`;
+    socket.end(`HTTP/1.1 ${answer.status} ${answer.text}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  });
 
   return {
     listen() {

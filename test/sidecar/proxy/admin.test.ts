@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { run as waitReadyRun, waitReady } from '../../../lib/wait-ready.ts';
@@ -81,6 +81,31 @@ function io(env: Record<string, string> = {}) {
   stderr.on('data', (d: Buffer) => (err += d.toString()));
   return { io: { stdin: new PassThrough(), stdout, stderr, env }, out: () => out, err: () => err };
 }
+
+/** Writes `bytes` to the admin port and reads until the server closes. */
+async function rawExchange(port: number, bytes: string | Buffer): Promise<string> {
+  const socket = connect({ host: '127.0.0.1', port });
+  await once(socket, 'connect');
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.write(bytes);
+  await once(socket, 'close');
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+void t.test('garbage on the admin port is answered 400, 431 too large, and counted by reason', async (t) => {
+  const { get, port } = await startAdmin(t, { listening: true, ready: true, draining: false });
+  const tls = await rawExchange(port, Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03, 0x0d, 0x0a, 0x0d, 0x0a]));
+  t.match(tls, /^HTTP\/1\.1 400 Bad Request\r\n/, 'a TLS hello is answered, not just closed');
+  t.match(tls, /connection: close\r\n[\s\S]*\r\n\r\nbad request: the admin port serves GET \/healthz, \/ready and \/metrics\n$/);
+  t.match(await rawExchange(port, 'SSH-2.0-OpenSSH_9.2\r\n'), /^HTTP\/1\.1 400 /, 'another protocol');
+  const huge = await rawExchange(port, `GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`);
+  t.match(huge, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+  const metrics = (await get('/metrics')).body;
+  t.match(metrics, /^meshtap_sidecar_admin_bad_requests_total\{reason="malformed"\} 2$/m);
+  t.match(metrics, /^meshtap_sidecar_admin_bad_requests_total\{reason="too_large"\} 1$/m);
+  t.equal((await get('/healthz')).status, 200, 'still answering');
+});
 
 void t.test('wait-ready: exits 0 once /ready answers 200', async (t) => {
   let calls = 0;
