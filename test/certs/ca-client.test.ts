@@ -103,13 +103,14 @@ void t.test('a certificate from a token file, checked against the key and the bu
 void t.test('a stopped CA: a clear UNAVAILABLE error well within the timeout', async (t) => {
   const { addr, server } = await realCa(t);
   await server.close();
+  const token = await tokenFor('shop', 'frontend');
   const started = Date.now();
-  const e = await failure(async () => requestWorkloadCertificate({ caAddr: addr, trustBundlePem: root.ca, token: await tokenFor('shop', 'frontend'), timeoutMs: 3000 }));
+  const e = await failure(async () => requestWorkloadCertificate({ caAddr: addr, trustBundlePem: root.ca, token, timeoutMs: 10_000 }));
   const elapsed = Date.now() - started;
   t.equal(e.code, CA_ERR_CA_UNAVAILABLE);
   t.equal(e.grpcStatus, grpc.status.UNAVAILABLE);
   t.match(e.message, new RegExp(`the CA at ${addr.replace(/\./g, '\\.')} is unavailable \\(UNAVAILABLE\\)`));
-  t.ok(elapsed < 3000, `failed in ${elapsed} ms, before the 3000 ms timeout`);
+  t.ok(elapsed < 5000, `failed in ${elapsed} ms, well before the 10 s timeout`);
 
   const nobody = `127.0.0.1:${await freePort()}`;
   const e2 = await failure(async () => requestWorkloadCertificate({ caAddr: nobody, trustBundlePem: root.ca, token: 'x', timeoutMs: 3000 }));

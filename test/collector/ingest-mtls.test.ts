@@ -82,14 +82,11 @@ function ship(t: Test, port: number, deps: ShipperDeps): Shipper {
 }
 
 /** Offers `count` records; returns the slowest single offer() in ms. */
+/** Offers records `from`..`from + count - 1`; how long all the offers took (ms). */
 function offerMany(shipper: Shipper, from: number, count: number): number {
-  let slowest = 0;
-  for (let i = from; i < from + count; i++) {
-    const started = performance.now();
-    shipper.offer(fullRecord(i));
-    slowest = Math.max(slowest, performance.now() - started);
-  }
-  return slowest;
+  const started = performance.now();
+  for (let i = from; i < from + count; i++) shipper.offer(fullRecord(i));
+  return performance.now() - started;
 }
 
 void t.test('config: --tls-cert-dir and MESHTAP_COLLECTOR_TLS_CERT_DIR', async (t) => {
@@ -142,8 +139,10 @@ void t.test('refused: plaintext, TLS without a client certificate, a certificate
   };
   for (const [what, deps] of Object.entries(cases)) {
     const shipper = ship(t, collector.grpcPort, deps);
-    const slowest = offerMany(shipper, 0, 200);
-    t.ok(slowest < 50, `${what}: offer() never blocks (slowest ${slowest.toFixed(2)} ms)`);
+    // An offer that waited for a connection or a handshake would take seconds for the 200; a
+    // bound per offer would measure the machine's pauses instead.
+    const took = offerMany(shipper, 0, 200);
+    t.ok(took < 2000, `${what}: offer() never blocks (200 offers in ${took.toFixed(1)} ms)`);
     await waitFor(`${what}: dropped as collector_unavailable`, () => shipper.stats().dropped.collector_unavailable > 0);
     await waitFor(`${what}: attempts failed`, () => shipper.stats().connectFailures + shipper.stats().streamBreaks >= 2);
     const stats = shipper.stats();

@@ -121,7 +121,12 @@ void t.test('-o har is written on SIGTERM too', async (t) => {
   const tap = spawnTap(t, ['--collector', `http://127.0.0.1:${c.httpPort}`, '-o', 'har', '--observations']);
   await waitFor('the tap to subscribe', () => c.hub.clients().length === 1, 30_000);
   await c.store.add([callRecord({ id: 'h1', method: 'GET', path: '/har-me', status: 200 })]);
-  // The stream's first call reaches tap within a moment; SIGTERM then must not lose it.
+  // Once the collector has written the call to tap's socket, tap reads it within a moment;
+  // SIGTERM then must not lose it.
+  await waitFor('the call written to tap', () => {
+    const sent = c.hub.clients()[0]?.stats();
+    return sent !== undefined && sent.sent >= 1 && sent.queued === 0;
+  });
   await new Promise((r) => setTimeout(r, 500));
   tap.child.kill('SIGTERM');
   const [code, signal] = await tap.exit;

@@ -237,5 +237,6 @@ void t.test('the hub publishes within maxDelayMs even while changes keep coming'
   });
   clearInterval(churn);
   t.not(hub.current()?.snapshot.version, first, 'published despite the churn');
-  t.ok(Date.now() - started < 400, `within the ceiling (${Date.now() - started} ms)`);
+  // Without the ceiling nothing would be published until the churn stops (after 1 s here).
+  t.ok(Date.now() - started < 900, `within the ceiling, while the churn goes on (${Date.now() - started} ms)`);
 });

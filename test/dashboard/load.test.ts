@@ -71,7 +71,7 @@ void t.test('10 000 live calls: bounded DOM, responsive page', async (t) => {
   });
   t.ok(jump.min <= 2500 && jump.max >= 2510, `rows around index 2500 rendered (${jump.min}..${jump.max})`);
   t.ok(jump.rows <= MAX_DOM_ROWS, `still bounded after the jump: ${jump.rows}`);
-  t.ok(jump.ms < 500, `scroll rendered in ${jump.ms.toFixed(1)} ms`);
+  t.ok(jump.ms < 1500, `scroll rendered in ${jump.ms.toFixed(1)} ms`);
   await session.screenshot('20-load-middle');
 
   // The page answers input promptly after the flood.
@@ -79,7 +79,7 @@ void t.test('10 000 live calls: bounded DOM, responsive page', async (t) => {
     const t0 = performance.now();
     setTimeout(() => resolve(performance.now() - t0), 0);
   }));
-  t.ok(echo < 200, `main thread free: a timer ran after ${echo.toFixed(1)} ms`);
+  t.ok(echo < 500, `main thread free: a timer ran after ${echo.toFixed(1)} ms`);
   const longTasks = await page.evaluate(() => (globalThis as any).longTasks as number[]);
   const worst = Math.max(0, ...longTasks);
   t.comment(`long tasks during the flood: ${longTasks.length}, worst ${worst.toFixed(0)} ms`);

@@ -61,7 +61,7 @@ void t.test('dnsmasq answers cluster names, NXDOMAIN inside cluster.local, REFUS
   const child = spawnInNetns(netns, argv[0], argv.slice(1), { stdio: 'ignore' });
   t.teardown(() => void child.kill('SIGKILL'));
 
-  const dig = async (...args: string[]) => (await execInNetns(netns, 'dig', ['@127.0.0.1', '+time=1', '+tries=1', ...args])).stdout;
+  const dig = async (...args: string[]) => (await execInNetns(netns, 'dig', ['@127.0.0.1', '+time=2', '+tries=3', ...args])).stdout;
   const status = (out: string) => /status: (\w+)/.exec(out)?.[1];
   // Up once it answers.
   for (let i = 0; i < 100 && status(await dig('kube-dns.kube-system.svc.cluster.local').catch(() => '')) !== 'NOERROR'; i++) await new Promise((r) => setTimeout(r, 100));

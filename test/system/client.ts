@@ -166,16 +166,20 @@ async function main(argv: string[]): Promise<unknown> {
     case 'many': {
       const [url, count, size] = args;
       let ok = 0;
+      // The first request also loads fetch and opens the connection (through both sidecars and
+      // their mTLS handshake): reported on its own, not as the slowest.
+      let firstMs = 0;
       let slowestMs = 0;
       for (let i = 0; i < Number(count); i++) {
         const body = randomBytes(Number(size));
         const started = performance.now();
         const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } });
         const echoed = Buffer.from(await res.arrayBuffer());
-        slowestMs = Math.max(slowestMs, performance.now() - started);
+        if (i === 0) firstMs = performance.now() - started;
+        else slowestMs = Math.max(slowestMs, performance.now() - started);
         if (res.status === 200 && echoed.equals(body)) ok++;
       }
-      return { ok, slowest_ms: slowestMs };
+      return { ok, slowest_ms: slowestMs, first_ms: firstMs };
     }
     case 'adversarial': {
       const [url, rounds] = args;
@@ -204,15 +208,18 @@ async function main(argv: string[]): Promise<unknown> {
       const [url, ms] = args;
       const until = performance.now() + Number(ms);
       let ok = 0;
+      // As in 'many': the first request, which loads fetch and connects, is reported on its own.
+      let firstMs = -1;
       let slowestMs = 0;
       while (performance.now() < until) {
         const started = performance.now();
         const res = await fetch(url);
         await res.arrayBuffer();
-        slowestMs = Math.max(slowestMs, performance.now() - started);
+        if (firstMs < 0) firstMs = performance.now() - started;
+        else slowestMs = Math.max(slowestMs, performance.now() - started);
         if (res.status === 200) ok++;
       }
-      return { ok, slowest_ms: slowestMs };
+      return { ok, slowest_ms: slowestMs, first_ms: firstMs };
     }
     default:
       throw new Error(`unknown command ${command}`);

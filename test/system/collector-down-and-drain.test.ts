@@ -25,10 +25,11 @@ void t.test('with the collector stopped, traffic is unaffected and drops are cou
   // burst skips bytes and cuts captures, counted as such.
   let calls = 0;
   for (let round = 0; round < 8; round++) {
-    const result = await lab.runClient<{ ok: number; slowest_ms: number }>('many', lab.appUrl('/echo?down=1'), '100', String(100 * 1024));
+    const result = await lab.runClient<{ ok: number; slowest_ms: number; first_ms: number }>('many', lab.appUrl('/echo?down=1'), '100', String(100 * 1024));
     calls += 100;
     t.equal(result.ok, 100, `round ${round + 1}: every call answered with its own bytes`);
-    t.ok(result.slowest_ms < 1000, `slowest call ${result.slowest_ms.toFixed(1)} ms`);
+    // Forwarding that waited for the shipper would take seconds a call; the first call connects.
+    t.ok(result.slowest_ms < 2000, `slowest call ${result.slowest_ms.toFixed(1)} ms (the first, connecting: ${result.first_ms.toFixed(1)} ms)`);
     for (const pod of [lab.client, lab.server]) {
       await eventually('the capture worker to catch up', async () => ((await lab.metric(pod, 'meshtap_sidecar_capture_handoff_bytes')) === 0 ? true : undefined));
     }

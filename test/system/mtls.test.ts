@@ -135,12 +135,12 @@ void t.test('a meshed call: encrypted on the wire, both records name both SPIFFE
   const tshark = lab.adopt(new Proc('tshark', spawn('tshark', ['-i', lab.server.hostIf, '-w', pcap, '-f', `tcp and host ${lab.client.ip} and host ${lab.server.ip}`], { stdio: ['ignore', 'pipe', 'pipe'] })));
   await tshark.waitFor(/Capturing on/);
   // tshark announces the interface a moment before its capture filter is live.
-  await sleep(1000);
+  await sleep(2000);
   const path = `/echo?mesh=${m}`;
   const body = `{"marker":"${m}"}`;
   const { stdout } = await curlClient(['-H', 'content-type: application/json', '--data-binary', body, lab.appUrl(path)]);
   t.equal(stdout, body, 'the app received and echoed the body');
-  await sleep(300);
+  await sleep(1000);
   tshark.child.kill('SIGINT');
   await tshark.wait(5000);
   const wire = await readFile(pcap);
@@ -293,13 +293,13 @@ void t.test('CA down at sidecar start: ready after the timeout, plaintext passth
   await killController();
   // The CA timeout runs from the sidecar's start; on a loaded machine the restart (module
   // loading, the workload key) has taken over two seconds, so leave it room to be seen waiting.
-  const caTimeoutMs = 6000;
+  const caTimeoutMs = 10_000;
   const started = Date.now();
   await lab.restartSidecar('client', sidecarEnv('client', { MESHTAP_CA_TIMEOUT_SECONDS: String(caTimeoutMs / 1000) }));
   const listeningAfter = Date.now() - started;
   t.ok(listeningAfter < caTimeoutMs - 500, `the sidecar listened ${listeningAfter} ms after its start, within the CA timeout`);
   t.equal((await lab.adminGet(lab.client, '/ready')).status, 503, 'not ready while waiting for the CA');
-  await lab.waitReady(lab.client, 15);
+  await lab.waitReady(lab.client, 20);
   t.ok(Date.now() - started >= caTimeoutMs - 100, 'ready only after the CA timeout');
   const m = marker();
   const path = `/echo?nocert=${m}`;

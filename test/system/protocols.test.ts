@@ -122,11 +122,11 @@ void t.test('h2c: curl with prior knowledge, both sidecars record each stream; t
   await chmod(pcap, 0o666);
   const tshark = lab.adopt(new Proc('tshark', spawn('tshark', ['-i', lab.server.hostIf, '-w', pcap, '-f', `tcp port ${PORTS.h2c}`], { stdio: ['ignore', 'pipe', 'pipe'] })));
   await tshark.waitFor(/Capturing on/);
-  await sleep(1000);
+  await sleep(2000);
   const url = (p: string) => `http://${lab.server.ip}:${PORTS.h2c}${p}`;
   t.equal((await lab.clientExec('curl', ['-sS', '--http2-prior-knowledge', '--data-binary', `body-${m}`, url(`/echo?m=${m}`)])).stdout, `body-${m}`);
   t.equal((await lab.clientExec('curl', ['-sS', '--http2-prior-knowledge', url(`/status/404?m=${m}`)])).stdout, 'status 404');
-  await sleep(300);
+  await sleep(1000);
   tshark.child.kill('SIGINT');
   await tshark.wait(5000);
 

@@ -65,7 +65,7 @@ const subscribed = (c: RunningCollector) => waitFor('the tap to subscribe', () =
 
 void t.test('text: one line per call; both latencies when both sides are known; partners found late or by id', async (t) => {
   const c = await collector(t);
-  const tap = spawnTap(t, ['--collector', `http://127.0.0.1:${c.httpPort}`, '--token', TOKEN, '--join-wait', '400', '--filter', 'observer == "outbound" || path == "/pay"']);
+  const tap = spawnTap(t, ['--collector', `http://127.0.0.1:${c.httpPort}`, '--token', TOKEN, '--join-wait', '1500', '--filter', 'observer == "outbound" || path == "/pay"']);
   await subscribed(c);
   const [o1, i1] = meshed('m1', 0, 1);
   // The server's observation first, the client's in a later batch.
@@ -164,8 +164,11 @@ void t.test('-o har: collects until --limit, or Ctrl-C, then prints one HAR docu
   t.same(har.log.entries[0].request.postData, { mimeType: 'application/json', text: '{"card":"****"}' });
   t.equal(har.log.entries[1].request.httpVersion, 'HTTP/2');
 
-  await waitFor('the held call', () => c.hub.clients().length === 1);
-  await new Promise((r) => setTimeout(r, 300));
+  await waitFor('the held call written to the remaining tap', () => {
+    const clients = c.hub.clients();
+    return clients.length === 1 && clients[0].stats().queued === 0;
+  });
+  await new Promise((r) => setTimeout(r, 500));
   untilCtrlC.child.kill('SIGINT');
   t.equal((await untilCtrlC.exit)[0], 0);
   const all = JSON.parse(untilCtrlC.stdout()) as any;

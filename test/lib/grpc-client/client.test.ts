@@ -162,7 +162,7 @@ void t.test('unary: the deadline ends the call DEADLINE_EXCEEDED and the server 
   const elapsed = Date.now() - started;
   t.equal(e.code, GRPC_STATUS.DEADLINE_EXCEEDED);
   t.ok(elapsed >= 280 && elapsed < 2000, `after ${elapsed} ms (deadline 300 ms)`);
-  for (let i = 0; i < 50 && seen.cancelled.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 250 && seen.cancelled.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
   t.same(seen.cancelled, ['Say'], 'the server was told (RST_STREAM or its own grpc-timeout)');
   t.equal(await unaryCall(connection, SAY, 'after'), 'you said after', 'the connection is still usable');
 });
@@ -197,7 +197,7 @@ void t.test('server streaming: every message in order, then OK; cancel reaches t
   const { status: c } = await cancelled;
   t.equal(c.code, GRPC_STATUS.CANCELLED);
   t.equal(call?.finished, true);
-  for (let i = 0; i < 50 && !seen.cancelled.includes('Count'); i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 250 && !seen.cancelled.includes('Count'); i++) await new Promise((r) => setTimeout(r, 20));
   t.ok(seen.cancelled.includes('Count'), 'the server saw the stream cancelled');
 });
 
@@ -250,11 +250,12 @@ void t.test('a method serializing with headroom: the call frames in place and th
 });
 
 void t.test('nothing listening: UNAVAILABLE at once, with the reason', async (t) => {
+  const port = await freePort();
   const started = Date.now();
-  const e = await rejection(connectGrpc({ address: `127.0.0.1:${await freePort()}`, connectTimeoutMs: 5000 }));
+  const e = await rejection(connectGrpc({ address: `127.0.0.1:${port}`, connectTimeoutMs: 5000 }));
   t.equal(e.code, GRPC_STATUS.UNAVAILABLE);
   t.match(e.details, /ECONNREFUSED/);
-  t.ok(Date.now() - started < 1000, 'not at the connect timeout');
+  t.ok(Date.now() - started < 4000, 'not at the 5 s connect timeout');
   t.equal((await rejection(connectGrpc({ address: 'no-port', connectTimeoutMs: 100 }))).code, GRPC_STATUS.UNAVAILABLE, 'a bad address');
 });
 
@@ -330,20 +331,21 @@ async function startRelay(t: Test, target: string): Promise<{ addr: string; free
 void t.test('keepalive: a peer that stops answering pings is noticed, the open stream ends UNAVAILABLE', async (t) => {
   const { addr } = await startEchoServer(t);
   const relay = await startRelay(t, addr);
-  const connection = await open(t, { address: relay.addr, keepalive: { intervalMs: 100, timeoutMs: 300 } });
+  // A ping timeout long enough that a stalled test process does not miss a live peer's answer.
+  const connection = await open(t, { address: relay.addr, keepalive: { intervalMs: 200, timeoutMs: 1500 } });
   let headers = false;
   const result = collect((h) => serverStreamCall(connection, COUNT, '-1', {}, { ...h, onHeaders: () => (headers = true) }));
-  for (let i = 0; i < 50 && !headers; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 250 && !headers; i++) await new Promise((r) => setTimeout(r, 20));
   t.ok(headers, 'the stream is open');
-  await new Promise((r) => setTimeout(r, 400));
+  await new Promise((r) => setTimeout(r, 700));
   t.equal(connection.unusable, undefined, 'pings answered while the peer is alive');
   const frozenAt = Date.now();
   relay.freeze();
   const { status } = await result;
   const noticedAfter = Date.now() - frozenAt;
   t.equal(status.code, GRPC_STATUS.UNAVAILABLE);
-  t.match(status.details, /keepalive: the server did not answer a ping within 300 ms/);
-  t.ok(noticedAfter >= 250 && noticedAfter < 2000, `noticed ${noticedAfter} ms after the peer went silent`);
+  t.match(status.details, /keepalive: the server did not answer a ping within 1500 ms/);
+  t.ok(noticedAfter >= 1400 && noticedAfter < 6000, `noticed ${noticedAfter} ms after the peer went silent`);
   t.ok(connection.unusable, 'the connection is gone');
 });
 

@@ -27,7 +27,8 @@ interface Harness {
 
 let nextId = 0;
 
-async function startRelay(t: Test, resolvers: Resolver[], timeoutMs = 400): Promise<Harness> {
+// A resolver timeout a stalled test process cannot outlast; the tests about timeouts give their own.
+async function startRelay(t: Test, resolvers: Resolver[], timeoutMs = 2500): Promise<Harness> {
   const stats = createDnsStats();
   const records: CallRecord[] = [];
   let conf: ResolvConf = { nameservers: resolvers, timeoutMs };
@@ -67,7 +68,7 @@ function resolverOf(d: Dnsmasq): Resolver {
 }
 
 /** One UDP query from a fresh client socket; resolves with the answer bytes or undefined after `waitMs`. */
-async function udpQuery(port: number, query: Buffer, waitMs = 3000): Promise<{ answer?: Buffer; clientPort: number }> {
+async function udpQuery(port: number, query: Buffer, waitMs = 5000): Promise<{ answer?: Buffer; clientPort: number }> {
   const socket: Socket = createSocket('udp4');
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
   const clientPort = socket.address().port;

@@ -114,7 +114,7 @@ function closed(socket: Socket): Promise<void> {
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function eventually(check: () => boolean, ms = 2000): Promise<boolean> {
+async function eventually(check: () => boolean, ms = 10_000): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (check()) return true;
@@ -266,7 +266,7 @@ void t.test('a server that speaks first is forwarded at once', async (t) => {
   const [banner] = (await once(socket, 'data')) as [Buffer];
   const ms = performance.now() - started;
   t.equal(banner.toString(), '220 banner\r\n');
-  t.ok(ms < 500, `banner after ${ms.toFixed(1)} ms, not after the detect timeout`);
+  t.ok(ms < 2500, `banner after ${ms.toFixed(1)} ms, not after the 5 s detect timeout`);
   const rest = readAll(socket);
   socket.end('QUIT\r\n');
   t.equal((await rest).toString(), '221 bye\r\n');
@@ -398,5 +398,5 @@ void t.test('drain returns at once when nothing is open', async (t) => {
   await h.proxy.stopAccepting();
   const started = Date.now();
   t.equal(await h.proxy.drain(5000), 0);
-  t.ok(Date.now() - started < 100);
+  t.ok(Date.now() - started < 2500, 'not at the 5 s deadline');
 });

@@ -134,7 +134,7 @@ void t.test('real redis-server through a recording relay', async (t) => {
     sock.write(Buffer.concat([cmd('SET', 'p', '1'), cmd('INCR', 'p'), cmd('HELLO', '3'), cmd('GET', 'p'), cmd('HGETALL', 'nope')]));
     let got = '';
     sock.on('data', (d: Buffer) => (got += d.toString('latin1')));
-    for (let i = 0; i < 100 && !got.endsWith('$1\r\n2\r\n%0\r\n'); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 500 && !got.endsWith('$1\r\n2\r\n%0\r\n'); i++) await new Promise((r) => setTimeout(r, 20));
     sock.end();
   });
   t.same(pipelined.map((e) => [e.method, e.path, e.response?.headers['reply-type'], e.error]), [
@@ -153,9 +153,9 @@ void t.test('real redis-server through a recording relay', async (t) => {
     let got = '';
     sub.on('data', (d: Buffer) => (got += d.toString('latin1')));
     sub.write(cmd('SUBSCRIBE', 'news', 'sport'));
-    for (let i = 0; i < 100 && !got.includes('sport'); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 500 && !got.includes('sport'); i++) await new Promise((r) => setTimeout(r, 20));
     await cli(relay.port, 'PUBLISH', 'news', 'extra extra');
-    for (let i = 0; i < 100 && !got.includes('extra extra'); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 500 && !got.includes('extra extra'); i++) await new Promise((r) => setTimeout(r, 20));
     sub.end();
   });
   const names = pubsub.map((e) => [e.method, e.path]);

