@@ -24,6 +24,7 @@ import type { SidecarShipperSettings } from './shipper/sidecar-shipper.ts';
 import { RemoteShipper } from './capture-worker/remote-shipper.ts';
 import { startSidecarMtls } from './mtls/start.ts';
 import { createDnsSide } from './dns/start.ts';
+import { trimBinaryPages } from './trim-pages.ts';
 import pkg from '../package.json' with { type: 'json' };
 
 const FLAGS = { help: { type: 'boolean', short: 'h' } } as const;
@@ -66,6 +67,8 @@ configuration (environment):
                                     (default ${d.captureBufferBytes}); beyond it capture skips and cuts, forwarding never waits
   MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES  the same per connection and direction (default ${d.captureConnectionBufferBytes})
   MESHTAP_DRAIN_SECONDS             drain time after SIGTERM (default ${d.drainSeconds})
+  MESHTAP_TRIM_AFTER_SECONDS        seconds after start to give back the node binary's pages only
+                                    starting used, read-only and never written (default ${d.trimAfterSeconds}; 0: never)
   MESHTAP_MTLS_MODE                 off|permissive|strict (default: permissive with a CA, else off)
   MESHTAP_CA_ADDR                   the CA (host:port); with it the sidecar gets a workload certificate
   MESHTAP_CONTROLLER_ADDR           the membership feed (host:port): which destinations are meshed
@@ -295,7 +298,22 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     return 1;
   }
 
+  // Started: the node binary's pages that only starting used go back (trim-pages.ts).
+  const trim =
+    config.trimAfterSeconds > 0
+      ? setTimeout(() => {
+          try {
+            const trimmed = trimBinaryPages();
+            const refused = trimmed.failed > 0 ? { refused: trimmed.failed, errno: trimmed.errno } : {};
+            log.info({ dropped_mib: Math.round(trimmed.droppedKiB / 102.4) / 10, ranges: trimmed.ranges, ...refused }, 'gave back the node binary pages only starting used');
+          } catch (err) {
+            log.warn({ error: describeError(err) }, 'cannot give back the node binary pages only starting used (MESHTAP_TRIM_AFTER_SECONDS=0 stops trying)');
+          }
+        }, config.trimAfterSeconds * 1000).unref()
+      : undefined;
+
   const received = await signal.promise;
+  clearTimeout(trim);
   signal.dispose();
   // Drain time, the shipper's flush, then out whatever still hangs (a vanished collector or peer).
   armExitDeadline({ ms: config.drainSeconds * 1000 + CAPTURE_DRAIN_MS + SHIPPER_DRAIN_MS + 5000, log: (message, fields) => log.warn(fields, message) });

@@ -101,6 +101,8 @@ export const SIDECAR_DEFAULTS = Object.freeze({
   captureConnectionBufferBytes: 4 * 1024 * 1024,
   /** Kubernetes gives 30 s by default between SIGTERM and SIGKILL; 5 s leaves room for the app. */
   drainSeconds: 5,
+  /** When the node binary's pages that only starting used are given back (trim-pages.ts); 0: never. */
+  trimAfterSeconds: 10,
   /** Without MESHTAP_MTLS_MODE: `permissive` when MESHTAP_CA_ADDR is set, else `off`. */
   mtlsMode: 'off' as MtlsMode,
   /** How long /ready waits for a first certificate before reporting ready in passthrough. */
@@ -169,6 +171,7 @@ const SIDECAR_ENV = {
     SIDECAR_DEFAULTS.captureConnectionBufferBytes,
   ),
   MESHTAP_DRAIN_SECONDS: withDefault(integer(0, 3600, 'expected seconds 0-3600'), SIDECAR_DEFAULTS.drainSeconds),
+  MESHTAP_TRIM_AFTER_SECONDS: withDefault(integer(0, 3600, 'expected seconds 0-3600 (0: never)'), SIDECAR_DEFAULTS.trimAfterSeconds),
   HOST_IP: optional(matching(isIPv4, 'expected the node IPv4 address (the webhook sets it from status.hostIP)')),
   MESHTAP_MTLS_MODE: optional(oneOf(MTLS_MODES)),
   MESHTAP_CA_TIMEOUT_SECONDS: withDefault(integer(0, 3600, 'expected seconds 0-3600'), SIDECAR_DEFAULTS.caTimeoutSeconds),
@@ -232,6 +235,7 @@ export interface SidecarConfig {
   readonly captureBufferBytes: number;
   readonly captureConnectionBufferBytes: number;
   readonly drainSeconds: number;
+  readonly trimAfterSeconds: number;
   readonly mtls: {
     readonly mode: MtlsMode;
     readonly caTimeoutSeconds: number;
@@ -336,6 +340,7 @@ function toConfig(env: SidecarEnv): Omit<SidecarConfig, 'warnings'> {
     captureBufferBytes: env.MESHTAP_CAPTURE_BUFFER_BYTES,
     captureConnectionBufferBytes: env.MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES,
     drainSeconds: env.MESHTAP_DRAIN_SECONDS,
+    trimAfterSeconds: env.MESHTAP_TRIM_AFTER_SECONDS,
     mtls: {
       mode: env.MESHTAP_MTLS_MODE ?? (env.MESHTAP_CA_ADDR !== undefined ? 'permissive' : SIDECAR_DEFAULTS.mtlsMode),
       caTimeoutSeconds: env.MESHTAP_CA_TIMEOUT_SECONDS,

@@ -8,8 +8,13 @@ import type { CallRecordJson } from '../../record/record-json.ts';
 import { APP_PORTS, MeshLab } from './harness.ts';
 
 // A long detection window: a server-first protocol held back by detection would wait it out.
+// The sidecars give back their startup pages of the node binary a second after they start, so
+// every test below runs through trimmed sidecars.
 const DETECT_TIMEOUT_MS = 3000;
-const lab = await MeshLab.start({ excludeInboundPorts: [APP_PORTS.httpExcluded], sidecarEnv: { MESHTAP_DETECT_TIMEOUT_MS: String(DETECT_TIMEOUT_MS) } });
+const lab = await MeshLab.start({
+  excludeInboundPorts: [APP_PORTS.httpExcluded],
+  sidecarEnv: { MESHTAP_DETECT_TIMEOUT_MS: String(DETECT_TIMEOUT_MS), MESHTAP_TRIM_AFTER_SECONDS: '1' },
+});
 t.teardown(() => lab.destroy());
 
 const marker = () => randomBytes(4).toString('hex');
@@ -149,6 +154,16 @@ void t.test('a server-first protocol is not held back by detection', async (t) =
   t.ok(best < DETECT_TIMEOUT_MS / 3, `banner ${best.toFixed(1)} ms after connect through two sidecars (detect timeout ${DETECT_TIMEOUT_MS} ms)`);
   const calls = await lab.waitForCalls('banner records', (c) => c.dst.port === APP_PORTS.banner, 6);
   t.same(new Set(calls.map((c) => c.protocol)), new Set(['tcp']));
+});
+
+void t.test('the sidecars gave back the node binary pages only starting used, and kept forwarding', async (t) => {
+  for (const name of ['client', 'server'] as const) {
+    const line = await lab.sidecars[name].proc.waitFor(/gave back the node binary pages only starting used/);
+    const fields = JSON.parse(line) as { dropped_mib: number; ranges: number; refused?: number };
+    t.ok(fields.dropped_mib > 5 && fields.ranges > 0 && fields.refused === undefined, `${name}: ${line}`);
+  }
+  const { stdout } = await lab.clientExec('curl', ['-sS', '--data-binary', 'after-trim', lab.appUrl('/echo?trimmed=1')]);
+  t.equal(stdout, 'after-trim', 'a call after the trim is answered');
 });
 
 void t.test('nothing is left behind', async (t) => {

@@ -31,6 +31,7 @@ void t.test('defaults from the pod environment alone', async (t) => {
     captureBufferBytes: 16 * 1024 * 1024,
     captureConnectionBufferBytes: 4 * 1024 * 1024,
     drainSeconds: 5,
+    trimAfterSeconds: 10,
     mtls: { mode: 'off', trustDomain: 'cluster.local' },
     warnings: [],
   });
@@ -55,6 +56,7 @@ void t.test('every documented variable is read', async (t) => {
     MESHTAP_CAPTURE_BUFFER_BYTES: '8388608',
     MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES: '1048576',
     MESHTAP_DRAIN_SECONDS: '0',
+    MESHTAP_TRIM_AFTER_SECONDS: '0',
     MESHTAP_MTLS_MODE: 'strict',
     MESHTAP_CA_ADDR: '10.96.0.10:8443',
     MESHTAP_CONTROLLER_ADDR: '[fd00::1]:9443',
@@ -77,6 +79,7 @@ void t.test('every documented variable is read', async (t) => {
     captureBufferBytes: 8388608,
     captureConnectionBufferBytes: 1048576,
     drainSeconds: 0,
+    trimAfterSeconds: 0,
     mtls: {
       mode: 'strict',
       caAddr: '10.96.0.10:8443',
@@ -113,6 +116,7 @@ void t.test('a bad value names the variable, the value and what is expected', as
   // Past Kubernetes' 2147483647 (which init and the injector refuse too) is refused here.
   t.equal(configError({ MESHTAP_PROXY_GID: '3000000000' }), 'MESHTAP_PROXY_GID="3000000000": expected a numeric gid 0-2147483647');
   t.equal(configError({ MESHTAP_MAX_BODY_BYTES: '-1' }), 'MESHTAP_MAX_BODY_BYTES="-1": expected a number of bytes 0-67108864');
+  t.equal(configError({ MESHTAP_TRIM_AFTER_SECONDS: 'soon' }), 'MESHTAP_TRIM_AFTER_SECONDS="soon": expected seconds 0-3600 (0: never)');
   t.equal(configError({ MESHTAP_TOKEN_FILE: 'token' }), 'MESHTAP_TOKEN_FILE="token": expected an absolute file path');
   t.equal(configError({ MESHTAP_OUTBOUND_PORT: '15006' }), 'MESHTAP_OUTBOUND_PORT="15006": expected a port different from MESHTAP_INBOUND_PORT (15006, its default)');
   // The variable that was set is named, not the one left at its default.
