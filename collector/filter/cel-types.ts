@@ -106,6 +106,18 @@ export function unify(a: FilterType, b: FilterType): FilterType {
   return T.dyn;
 }
 
+/**
+ * Whether two values can be the branches of one `?:` (CEL's `(bool, A, A) -> A`): the same
+ * type, `dyn` on either side (`dyn()` is how to mean it), `null` against anything, and lists
+ * and maps whose parts agree that way. An int and a double do not: CEL converts no number.
+ */
+export function branchesAgree(a: FilterType, b: FilterType): boolean {
+  if (isDyn(a) || isDyn(b) || isPrimitive(a, 'null_type') || isPrimitive(b, 'null_type')) return true;
+  if (a.kind === 'list' && b.kind === 'list') return branchesAgree(a.element, b.element);
+  if (a.kind === 'map' && b.kind === 'map') return branchesAgree(a.key, b.key) && branchesAgree(a.value, b.value);
+  return sameType(a, b);
+}
+
 export function sameType(a: FilterType, b: FilterType): boolean {
   if (a.kind !== b.kind) return false;
   switch (a.kind) {

@@ -19,6 +19,7 @@ import {
 } from './errors.ts';
 import {
   T,
+  branchesAgree,
   isComparable,
   isDyn,
   isNumeric,
@@ -276,6 +277,14 @@ class Checker {
           return this.checkIn(argTypes[0], argTypes[1], at);
         case '_?_:_':
           this.expectBool(args[0], argTypes[0], 'the condition of \'?:\'');
+          // CEL's conditional is (bool, A, A) -> A: branches of two types are an error, not dyn.
+          if (!branchesAgree(argTypes[1], argTypes[2])) {
+            this.fail(
+              COL_ERR_FILTER_TYPE,
+              `the branches of '?:' differ in type: ${typeName(argTypes[1])} and ${typeName(argTypes[2])} (wrap one in dyn() if that is meant)`,
+              this.startOf(args[2]),
+            );
+          }
           return unify(argTypes[1], argTypes[2]);
         case 'has':
           return this.fail(COL_ERR_FILTER_TYPE, 'has() needs a field selection, e.g. has(src.pod) or has(call.status_code)', at);

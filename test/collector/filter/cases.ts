@@ -86,4 +86,7 @@ export const CASES: FilterCase[] = [
   { filter: 'response.body.startsWith("{") && response.content_type == "application/json"', ids: ['r02'] },
   { filter: 'request.body.contains("A")', ids: ['r04'] },
   { filter: 'http &&\n  dst.workload == "payment" &&\n  status_code == 200', ids: ['r12'] },
+  // A conditional's branches of one type; dyn() when two types are meant.
+  { filter: '(http ? status_code : 0) >= 400', ids: ['r01', 'r08', 'r09'] },
+  { filter: '(http ? dyn(status_code) : "not http") == "not http"', ids: except('r01', 'r02', 'r08', 'r09', 'r10', 'r12') },
 ];

@@ -70,6 +70,8 @@ const ERRORS: ErrorCase[] = [
   { filter: 'method > 5', code: COL_ERR_FILTER_TYPE, offset: 7, line: 1, column: 8, message: /cannot order string and int/ },
   { filter: 'status_code > 5 && "x"', code: COL_ERR_FILTER_TYPE, offset: 19, line: 1, column: 20, message: /'&&' expects bool operands, got string/ },
   { filter: 'path.contains(1)', code: COL_ERR_FILTER_TYPE, offset: 5, line: 1, column: 6, message: /no overload of 'contains' for string.contains\(int\); expected string.contains\(string\) -> bool/ },
+  { filter: '(http ? status_code : "none") == "none"', code: COL_ERR_FILTER_TYPE, offset: 22, line: 1, column: 23, message: /the branches of '\?:' differ in type: int and string \(wrap one in dyn\(\)/ },
+  { filter: '(http ? status_code : 0.0) > 1', code: COL_ERR_FILTER_TYPE, offset: 22, line: 1, column: 23, message: /int and double/ },
   { filter: 'elapsed_us + 1.5 > 2.0', code: COL_ERR_FILTER_TYPE, offset: 11, line: 1, column: 12, message: /cannot apply '\+' to int and double/ },
   { filter: 'error == null', code: COL_ERR_FILTER_TYPE, offset: 6, line: 1, column: 7, message: /has\(\)/ },
   { filter: '1 + 2', code: COL_ERR_FILTER_TYPE, offset: 0, line: 1, column: 1, message: /must be a bool expression, but this one is of type int/ },
