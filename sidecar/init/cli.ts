@@ -10,7 +10,7 @@ import { MESHTAP_IPV6_CHAINS } from './plan-ipv6.ts';
 import { MESHTAP_IPV6_NAT_CHAINS } from './plan-ipv6-dns.ts';
 import { MESHTAP_DNS_WATCH_CHAINS } from './plan-dns-watch.ts';
 import { SC_ERR_INIT_BAD_OPTION } from './errors.ts';
-import { INIT_DEFAULTS, OPTION_NAMES, resolveInitConfig, type InitConfig, type InitOptions } from './options.ts';
+import { INIT_DEFAULTS, OPTION_NAMES, initConfigWarnings, resolveInitConfig, type InitConfig, type InitOptions } from './options.ts';
 import { INBOUND_PASSTHROUGH_SOURCE, MESHTAP_CHAINS, renderSavedRule } from './plan.ts';
 
 const FLAGS = {
@@ -205,7 +205,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     }
     config = resolveInitConfig(toOptions(values), io.env);
     // A misspelt variable would otherwise leave its setting at the default without a word.
-    for (const warning of unknownVariableWarnings(io.env, INIT_ENV_VARS)) io.stderr.write(`meshtap init: warning: ${warning}\n`);
+    for (const warning of [...unknownVariableWarnings(io.env, INIT_ENV_VARS), ...initConfigWarnings(config)]) io.stderr.write(`meshtap init: warning: ${warning}\n`);
   } catch (err) {
     if (isMeshtapError(err, CLI_ERR_USAGE) || isMeshtapError(err, SC_ERR_INIT_BAD_OPTION)) {
       io.stderr.write(`meshtap init: ${describeError(err)}\nRun "meshtap init --help" for the options.\n`);

@@ -311,3 +311,15 @@ export function resolveInitConfig(options: InitOptions = {}, env: Readonly<Recor
     excludeOutboundCidrs: Object.freeze([...c.excludeOutboundCidrs]),
   });
 }
+
+/**
+ * Settings that are valid but probably not meant: each a sentence for a warning. A CIDR of
+ * prefix length 0 takes every outbound address of its family out of capture.
+ */
+export function initConfigWarnings(config: InitConfig): string[] {
+  const everything = config.excludeOutboundCidrs.filter((cidr) => cidr.endsWith('/0'));
+  if (everything.length === 0) return [];
+  const family = everything.length === 2 ? 'IPv4 and IPv6' : everything[0].includes(':') ? 'IPv6' : 'IPv4';
+  const names = OPTION_NAMES.excludeOutboundCidrs;
+  return [`${names.flag} / ${names.env} lists ${everything.join(' and ')}: no outbound ${family} traffic of this pod is captured, only what comes in`];
+}
