@@ -1,5 +1,6 @@
 import type { CallRecord } from '../record/record.ts';
 import { MAX_TRACE_RECORDS, compareTraceOrder, type AddResult, type ListQuery, type RecordStore, type SummaryQuery } from './record-store.ts';
+import { createTimeSlicer } from './store/time-slice.ts';
 
 /**
  * A ring of the last `maxRecords` records, with an id index. The oldest is evicted first.
@@ -11,6 +12,8 @@ export function createMemoryStore(options: { maxRecords: number }): RecordStore 
   const byId = new Map<string, CallRecord>();
   let next = 0;
   let size = 0;
+  /** Records ever added: record number n (from 0) is in slot n % capacity while n >= everAdded - size. */
+  let everAdded = 0;
 
   function* newestFirst(): Generator<CallRecord> {
     for (let k = 0; k < size; k++) yield slots[(next - 1 - k + capacity) % capacity]!;
@@ -34,6 +37,7 @@ export function createMemoryStore(options: { maxRecords: number }): RecordStore 
         slots[next] = record;
         byId.set(record.id, record);
         next = (next + 1) % capacity;
+        everAdded++;
         if (size < capacity) size++;
         added.push(record);
       }
@@ -44,18 +48,29 @@ export function createMemoryStore(options: { maxRecords: number }): RecordStore 
       const stats = query.stats ?? { scanned: 0, truncated: false };
       stats.scanned = 0;
       stats.truncated = false;
+      stats.pauses = 0;
       if (query.limit <= 0) return out;
       const maxScan = query.maxScan ?? Infinity;
-      for (const record of newestFirst()) {
+      const slicer = createTimeSlicer(query.sliceMs);
+      // By record number, not slot: records added while the scan gives a turn are newer than it
+      // (not seen), and one evicted meanwhile ends it (everything older went with it).
+      for (let n = everAdded - 1; n >= 0 && n >= everAdded - size; n--) {
         if (stats.scanned >= maxScan) {
           stats.truncated = true;
           break;
         }
+        const record = slots[n % capacity]!;
         stats.scanned++;
         if (query.since !== undefined && record.start < query.since) continue;
-        if (query.filter !== undefined && !query.filter.matches(record)) continue;
-        out.push(record);
-        if (out.length >= query.limit) break;
+        const matched = query.filter === undefined || query.filter.matches(record);
+        if (matched) {
+          out.push(record);
+          if (out.length >= query.limit) break;
+        }
+        if (query.filter !== undefined && slicer.due()) {
+          await slicer.pause();
+          stats.pauses = slicer.pauses;
+        }
       }
       return out;
     },

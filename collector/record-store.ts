@@ -12,12 +12,16 @@ export interface ListQuery {
   maxScan?: number;
   /** Filled in by the store: how many rows it examined and whether it stopped at a scan limit before `limit` matches. */
   stats?: ListStats;
+  /** The scan's share of the thread before it gives the event loop a turn (ms; default `SCAN_SLICE_MS`). */
+  sliceMs?: number;
 }
 
 export interface ListStats {
   scanned: number;
   /** True when the scan stopped at its limit: older matching records may exist. */
   truncated: boolean;
+  /** Turns the scan gave the event loop while evaluating its filter (store/time-slice.ts). */
+  pauses?: number;
 }
 
 export interface AddResult {

@@ -39,6 +39,7 @@ import { planList } from './list-plan.ts';
 import { recordFromRow, storedRecord, type StoredRecordRow } from './stored-record.ts';
 import { createTrigramDigest } from './trigram-digest.ts';
 import { configureFullText, migrate } from './migrate.ts';
+import { createTimeSlicer } from './time-slice.ts';
 
 export { SCHEMA_VERSION } from './calls-schema.ts';
 export { fullTextTerms, ftsQuery, type FullTextTerm } from './full-text.ts';
@@ -471,12 +472,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
       const stats = query.stats ?? { scanned: 0, truncated: false };
       stats.scanned = 0;
       stats.truncated = false;
+      stats.pauses = 0;
       if (query.limit <= 0) return out;
       const plan = planList(query, ftsFrom);
       const page = plan.residual === undefined ? query.limit : Math.min(1000, Math.max(query.limit, 200));
       const stmt = listStatement(`SELECT seq, ${STORED_RECORD_COLUMNS} FROM calls WHERE ${plan.where} AND seq < ? ORDER BY seq DESC LIMIT ?`);
       const maxScan = Math.min(scanLimit, query.maxScan ?? scanLimit);
       let cursor: SQLInputValue = Number.MAX_SAFE_INTEGER;
+      const slicer = createTimeSlicer(query.sliceMs);
       for (;;) {
         if (!db.isOpen) return out;
         // Whole pages: the limit is checked between them, so a request reads at least one.
@@ -487,6 +490,11 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
           if (plan.residual === undefined || plan.residual.matches(record)) {
             out.push(record);
             if (out.length >= query.limit) return out;
+          }
+          // The page is read already: the scan can give a turn between any two of its rows.
+          if (plan.residual !== undefined && slicer.due()) {
+            await slicer.pause();
+            stats.pauses = slicer.pauses;
           }
         }
         if (batch.length < page) return out;
