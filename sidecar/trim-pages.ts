@@ -10,8 +10,11 @@
  * sidecar's resident set.
  *
  * Only clean pages are dropped: a mapping of the binary that is not writable and holds no page of
- * its own (`Anonymous: 0` in smaps). A private page that was ever written (relocations made
- * read-only afterwards) would be lost, not re-read: such mappings are left alone.
+ * its own, resident or swapped out (`Anonymous: 0`, `Swap: 0` in smaps). A private page that was
+ * ever written (relocations made read-only afterwards) would be lost, not re-read: such mappings
+ * are left alone, and so are the copies of V8's built-in code each isolate maps from the binary
+ * (`cleanMappingsOf`). The pages leave the sidecar's resident set, not the page cache: the pod's
+ * memory cgroup is still charged for them until the kernel reclaims them, which it may at will.
  */
 import { readFileSync } from 'node:fs';
 import koffi from 'koffi';
@@ -27,24 +30,54 @@ export interface MappedRange {
   residentKiB: number;
 }
 
-/** The read-only, never-written mappings of `file` in a /proc/PID/smaps text. */
+/** How far a loader segment's address may sit from where the file's start is mapped, less its offset. */
+const SEGMENT_SLACK = 2n * 1024n * 1024n;
+
+interface Candidate extends MappedRange {
+  offset: bigint;
+  /** Both `Anonymous` and `Swap` were read, and both were 0. */
+  anonymousZero: boolean;
+  swapZero: boolean;
+}
+
+/**
+ * The read-only, never-written mappings of `file` that its loader made, in a /proc/PID/smaps
+ * text. Never written: no anonymous page resident (`Anonymous: 0`) nor swapped out (`Swap: 0`;
+ * a written page that went to swap counts only there); a mapping without both lines is not
+ * taken. The loader's: at the address where the file's first page is mapped plus its offset
+ * (within alignment). V8 also maps a copy of its built-in code from the binary for each
+ * isolate, elsewhere; a worker's copy goes when the worker does and its addresses are reused,
+ * so such a copy is never taken: between reading smaps and the madvise, another thread could
+ * have mapped its own memory there.
+ */
 export function cleanMappingsOf(smaps: string, file: string): MappedRange[] {
-  const ranges: (MappedRange & { clean: boolean })[] = [];
-  let current: (MappedRange & { clean: boolean }) | undefined;
+  const candidates: Candidate[] = [];
+  let current: Candidate | undefined;
+  let base: bigint | undefined;
   for (const line of smaps.split('\n')) {
-    const header = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    const header = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ([0-9a-f]+) \S+ \S+\s*(.*)$/.exec(line);
     if (header) {
-      const [, start, end, perms, name] = header;
-      current = name === file && perms[1] !== 'w' ? { start: BigInt(`0x${start}`), end: BigInt(`0x${end}`), residentKiB: 0, clean: true } : undefined;
-      if (current) ranges.push(current);
+      const [, start, end, perms, offset, name] = header;
+      current = undefined;
+      if (name !== file) continue;
+      if (offset.replace(/^0+/, '') === '') base ??= BigInt(`0x${start}`);
+      if (perms[1] === 'w') continue;
+      current = { start: BigInt(`0x${start}`), end: BigInt(`0x${end}`), offset: BigInt(`0x${offset}`), residentKiB: 0, anonymousZero: false, swapZero: false };
+      candidates.push(current);
       continue;
     }
     if (!current) continue;
-    const field = /^(Rss|Anonymous):\s+(\d+) kB$/.exec(line);
+    const field = /^(Rss|Anonymous|Swap):\s+(\d+) kB$/.exec(line);
     if (field?.[1] === 'Rss') current.residentKiB = Number(field[2]);
-    else if (field?.[1] === 'Anonymous' && field[2] !== '0') current.clean = false;
+    else if (field?.[1] === 'Anonymous') current.anonymousZero = field[2] === '0';
+    else if (field?.[1] === 'Swap') current.swapZero = field[2] === '0';
   }
-  return ranges.filter((r) => r.clean).map(({ start, end, residentKiB }) => ({ start, end, residentKiB }));
+  if (base === undefined) return [];
+  const loaded = (c: Candidate): boolean => {
+    const distance = c.start - c.offset - base;
+    return distance > -SEGMENT_SLACK && distance < SEGMENT_SLACK;
+  };
+  return candidates.filter((c) => c.anonymousZero && c.swapZero && loaded(c)).map(({ start, end, residentKiB }) => ({ start, end, residentKiB }));
 }
 
 export interface TrimResult {

@@ -108,13 +108,17 @@ export function unify(a: FilterType, b: FilterType): FilterType {
 
 /**
  * Whether two values can be the branches of one `?:` (CEL's `(bool, A, A) -> A`): the same
- * type, `dyn` on either side (`dyn()` is how to mean it), `null` against anything, and lists
- * and maps whose parts agree that way. An int and a double do not: CEL converts no number.
+ * type, `dyn` on either side (`dyn()` is how to mean it), `null` against anything, lists and
+ * maps whose parts agree that way, and a struct against a map of string keys. An int and a
+ * double do not: CEL converts no number.
  */
 export function branchesAgree(a: FilterType, b: FilterType): boolean {
   if (isDyn(a) || isDyn(b) || isPrimitive(a, 'null_type') || isPrimitive(b, 'null_type')) return true;
   if (a.kind === 'list' && b.kind === 'list') return branchesAgree(a.element, b.element);
   if (a.kind === 'map' && b.kind === 'map') return branchesAgree(a.key, b.key) && branchesAgree(a.value, b.value);
+  // A struct is a map of string keys at run time, as `==` has it (`has(x) ? x : {}`).
+  if (a.kind === 'struct' && b.kind === 'map') return branchesAgree(T.string, b.key);
+  if (a.kind === 'map' && b.kind === 'struct') return branchesAgree(a.key, T.string);
   return sameType(a, b);
 }
 

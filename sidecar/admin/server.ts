@@ -39,6 +39,8 @@ const CLIENT_ERRORS: Record<string, { status: number; text: string; reason: stri
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, text: 'Request Timeout', reason: 'timeout' },
 };
 const MALFORMED = { status: 400, text: 'Bad Request', reason: 'malformed' };
+/** How long the answer to such a request has to reach the peer before its socket is closed. */
+const CLOSE_AFTER_ANSWER_MS = 1000;
 
 export function createAdminServer(options: AdminServerOptions): AdminServer {
   const badRequests = new Counter({
@@ -84,6 +86,8 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
     badRequests.inc({ reason: answer.reason });
     const body = `${answer.text.toLowerCase()}: the admin port serves GET /healthz, /ready and /metrics\n`;
     socket.end(`HTTP/1.1 ${answer.status} ${answer.text}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    // The server allows half-open sockets: a peer that never closes its end would hold this one.
+    setTimeout(() => socket.destroy(), CLOSE_AFTER_ANSWER_MS).unref();
   });
 
   return {

@@ -314,12 +314,16 @@ export function resolveInitConfig(options: InitOptions = {}, env: Readonly<Recor
 
 /**
  * Settings that are valid but probably not meant: each a sentence for a warning. A CIDR of
- * prefix length 0 takes every outbound address of its family out of capture.
+ * prefix length 0 excludes every outbound address of its family: IPv4 leaves uncaptured, and
+ * IPv6 TCP, otherwise refused (plan-ipv6.ts), leaves past the sidecar.
  */
 export function initConfigWarnings(config: InitConfig): string[] {
-  const everything = config.excludeOutboundCidrs.filter((cidr) => cidr.endsWith('/0'));
-  if (everything.length === 0) return [];
-  const family = everything.length === 2 ? 'IPv4 and IPv6' : everything[0].includes(':') ? 'IPv6' : 'IPv4';
   const names = OPTION_NAMES.excludeOutboundCidrs;
-  return [`${names.flag} / ${names.env} lists ${everything.join(' and ')}: no outbound ${family} traffic of this pod is captured, only what comes in`];
+  const said = `${names.flag} / ${names.env} lists`;
+  const warnings: string[] = [];
+  if (config.excludeOutboundCidrs.includes('0.0.0.0/0')) warnings.push(`${said} 0.0.0.0/0: no outbound IPv4 traffic of this pod is captured, only what comes in`);
+  if (config.excludeOutboundCidrs.includes('::/0')) {
+    warnings.push(`${said} ::/0: outbound IPv6 TCP, otherwise refused, leaves this pod past the sidecar, unseen and unencrypted (in strict mTLS mode too)`);
+  }
+  return warnings;
 }

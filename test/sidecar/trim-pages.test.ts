@@ -11,39 +11,65 @@ const SMAPS = `55d1c0a00000-55d1c0e00000 r--p 00000000 08:01 1234               
 Size:               4096 kB
 Rss:                3000 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 55d1c0e00000-55d1c4e00000 r-xp 00400000 08:01 1234                       ${NODE_BIN}
 Size:              65536 kB
 Rss:               24000 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 55d1c4e00000-55d1c5000000 r--p 04400000 08:01 1234                       ${NODE_BIN}
 Size:               2048 kB
 Rss:                2048 kB
 Anonymous:           120 kB
+Swap:                  0 kB
 55d1c5000000-55d1c5100000 rw-p 04600000 08:01 1234                       ${NODE_BIN}
 Size:               1024 kB
 Rss:                 900 kB
 Anonymous:             4 kB
+Swap:                  0 kB
+55d1c5100000-55d1c5200000 r--p 04700000 08:01 1234                       ${NODE_BIN}
+Size:               1024 kB
+Rss:                 100 kB
+Anonymous:             0 kB
+Swap:                  8 kB
+55d1c5200000-55d1c5300000 r--p 04800000 08:01 1234                       ${NODE_BIN}
+Size:               1024 kB
+Rss:                 100 kB
+Anonymous:             0 kB
 7f0000000000-7f0000100000 r-xp 00000000 08:01 99                         /usr/lib/x86_64-linux-gnu/libc.so.6
 Size:               1024 kB
 Rss:                1000 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 7f0000200000-7f0000300000 rw-p 00000000 00:00 0 
 Size:               1024 kB
 Rss:                1024 kB
 Anonymous:          1024 kB
+Swap:                  0 kB
 7f0000400000-7f0000500000 r--p 00000000 08:01 1234                       ${NODE_BIN} (deleted)
 Size:               1024 kB
 Rss:                 100 kB
 Anonymous:             0 kB
+Swap:                  0 kB
+7f1234000000-7f1234205000 r-xp 01627000 08:01 1234                       ${NODE_BIN}
+Size:               2068 kB
+Rss:                2068 kB
+Anonymous:             0 kB
+Swap:                  0 kB
 VmFlags: rd mr mw me sd
 `;
 
-void t.test('only the binary\'s read-only mappings that were never written are chosen', async (t) => {
-  t.same(cleanMappingsOf(SMAPS, NODE_BIN), [
-    { start: 0x55d1c0a00000n, end: 0x55d1c0e00000n, residentKiB: 3000 },
-    { start: 0x55d1c0e00000n, end: 0x55d1c4e00000n, residentKiB: 24000 },
-  ], 'not relocations made read-only (pages of its own), not writable data, not other files or anonymous memory');
+void t.test('only the binary\'s read-only mappings that its loader made and nobody wrote are chosen', async (t) => {
+  t.same(
+    cleanMappingsOf(SMAPS, NODE_BIN),
+    [
+      { start: 0x55d1c0a00000n, end: 0x55d1c0e00000n, residentKiB: 3000 },
+      { start: 0x55d1c0e00000n, end: 0x55d1c4e00000n, residentKiB: 24000 },
+    ],
+    'not pages of its own (relocations made read-only), resident or swapped out, nor a mapping whose lines say neither; not writable data, other files or anonymous memory; not an isolate\'s copy of the built-in code, mapped elsewhere',
+  );
   t.same(cleanMappingsOf(SMAPS, '/nowhere/node'), []);
+  t.same(cleanMappingsOf(SMAPS.split('\n').filter((l) => !l.includes(' 00000000 08:01 1234 ')).join('\n'), NODE_BIN), [], 'without the file\'s first page mapped, nothing can be told apart: nothing is taken');
 });
 
 void t.test('trimBinaryPages drops each chosen range and counts what madvise refused', async (t) => {

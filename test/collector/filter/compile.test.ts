@@ -97,6 +97,21 @@ void t.test('invalid filters are error values naming the position', async (t) =>
   }
 });
 
+void t.test('the branches of a ?: agree: the same type, dyn, null, a struct and a map of string keys', async (t) => {
+  for (const source of [
+    '(has(tls.app_tls) ? tls.app_tls : {}).sni == "x"',
+    '(http ? src : {"pod": "x"}).pod == "x"',
+    '(http ? [src] : [{"pod": "x"}]).size() > 0',
+    '(http ? src.labels : {}).size() > 0',
+    '(http ? [] : [1]).size() == 0',
+    '(http ? dyn(status_code) : "none") == "none"',
+    '(http ? method : null) == "GET"',
+  ]) {
+    const compiled = compileFilter(source);
+    t.notOk(isFilterError(compiled), `${source}: ${isFilterError(compiled) ? compiled.message : 'compiles'}`);
+  }
+});
+
 void t.test('deeply nested input is refused, not a crash', async (t) => {
   const sources = [
     '('.repeat(5000) + 'true' + ')'.repeat(5000),
