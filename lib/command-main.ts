@@ -4,7 +4,7 @@
  * full CLI (`bin/meshtap.ts`) and the pod's compiled entry (`bin/meshtap-pod.ts`).
  */
 import type { CommandRun } from './cli.ts';
-import { cliErrors, describeError, isMeshtapError } from './errors.ts';
+import { CLI_ERR_USAGE, MeshtapError, cliErrors, describeError, isMeshtapError } from './errors.ts';
 
 export interface CommandEntry {
   summary: string;
@@ -17,6 +17,22 @@ function usage(commands: Record<string, CommandEntry>): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
   return `usage: meshtap <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun "meshtap <command> --help" for a command's options.\n`;
 }
+
+/**
+ * What a command that threw says on stderr, one shape for every command: `meshtap CMD: CODE:
+ * message` (the command named once, though the message may name it too), and after a usage
+ * error where the command's options are.
+ */
+export function commandFailure(name: string, err: unknown): string {
+  const prefix = `meshtap ${name}: `;
+  const message = err instanceof Error ? err.message : String(err);
+  const said = message.startsWith(prefix) ? message.slice(prefix.length) : message;
+  const line = err instanceof MeshtapError ? `${prefix}${err.code}: ${said}\n` : `${prefix}${said}\n`;
+  return isMeshtapError(err, CLI_ERR_USAGE) ? `${line}Run "meshtap ${name} --help" for its options.\n` : line;
+}
+
+/** The exit code for what a command threw: its catalog's (usage errors 2), else 1. */
+const failureExitCode = (err: unknown): number => (isMeshtapError(err) && cliErrors.exitCode(err.code)) || 1;
 
 async function main(commands: Record<string, CommandEntry>, argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -43,7 +59,12 @@ async function main(commands: Record<string, CommandEntry>, argv: string[]): Pro
     return 2;
   }
   const mod = await command.load();
-  return mod.run(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+  try {
+    return await mod.run(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+  } catch (err) {
+    process.stderr.write(commandFailure(name, err));
+    return failureExitCode(err);
+  }
 }
 
 /**
@@ -69,7 +90,7 @@ export function runCommandMain(commands: Record<string, CommandEntry>, argv: str
     },
     (err: unknown) => {
       process.stderr.write(`meshtap: ${describeError(err)}\n`);
-      process.exitCode = (isMeshtapError(err) && cliErrors.exitCode(err.code)) || 1;
+      process.exitCode = failureExitCode(err);
     },
   );
 }

@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { ignoreClosedPipe } from '../../lib/command-main.ts';
+import { commandFailure, ignoreClosedPipe } from '../../lib/command-main.ts';
+import { CLI_ERR_USAGE, MeshtapError } from '../../lib/errors.ts';
 
 const bin = fileURLToPath(new URL('../../bin/meshtap.ts', import.meta.url));
 
@@ -56,4 +57,16 @@ void t.test('`meshtap` alone is a usage error on stderr; `meshtap help CMD` is C
 void t.test('any other error on stdout or stderr stays fatal', async (t) => {
   t.doesNotThrow(() => ignoreClosedPipe(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })));
   t.throws(() => ignoreClosedPipe(Object.assign(new Error('write EIO'), { code: 'EIO' })), { code: 'EIO' });
+});
+
+void t.test('a command that throws: one shape for every command, the command named once, the help pointed at after a usage error', async (t) => {
+  t.equal(
+    commandFailure('tap', new MeshtapError(CLI_ERR_USAGE, "meshtap tap: Option '--collector <value>' argument missing")),
+    'meshtap tap: CLI_ERR_USAGE: Option \'--collector <value>\' argument missing\nRun "meshtap tap --help" for its options.\n',
+  );
+  t.equal(commandFailure('inject', new MeshtapError('INJ_ERR_READ', 'cannot read x')), 'meshtap inject: INJ_ERR_READ: cannot read x\n', 'no help hint for what is not a usage error');
+  t.equal(commandFailure('lab', new Error('boom')), 'meshtap lab: boom\n');
+  const spawned = await run(['tap', '--collector']);
+  t.equal(spawned.code, 2);
+  t.equal(spawned.err, 'meshtap tap: CLI_ERR_USAGE: Option \'--collector <value>\' argument missing\nRun "meshtap tap --help" for its options.\n', 'was "meshtap: CLI_ERR_USAGE: meshtap tap: …"');
 });
