@@ -124,31 +124,44 @@ export const collectorOptionsSchema = z.strictObject({
 export type CollectorOptions = z.input<typeof collectorOptionsSchema>;
 export type CollectorConfig = Readonly<z.output<typeof collectorOptionsSchema>>;
 
-/** The flag and the environment variable of each option a user can set, for errors that name them. */
-const OPTION_NAMES: Partial<Record<keyof CollectorOptions, readonly [flag: string | undefined, env: string]>> = {
-  host: ['--host', 'MESHTAP_COLLECTOR_HOST'],
-  grpcPort: ['--grpc-port', 'MESHTAP_COLLECTOR_GRPC_PORT'],
-  httpPort: ['--http-port', 'MESHTAP_COLLECTOR_HTTP_PORT'],
-  maxRecords: ['--max-records', 'MESHTAP_COLLECTOR_MAX_RECORDS'],
-  store: ['--store', 'MESHTAP_COLLECTOR_STORE'],
-  dbPath: ['--db', 'MESHTAP_COLLECTOR_DB'],
-  retentionHours: ['--retention-hours', 'MESHTAP_COLLECTOR_RETENTION_HOURS'],
-  retentionMaxMb: ['--retention-max-mb', 'MESHTAP_COLLECTOR_RETENTION_MAX_MB'],
-  fullTextIndex: ['--full-text', 'MESHTAP_COLLECTOR_FULL_TEXT'],
-  groupCommitMs: [undefined, 'MESHTAP_COLLECTOR_GROUP_COMMIT_MS'],
-  inventory: ['--inventory', 'MESHTAP_COLLECTOR_INVENTORY'],
-  inventoryFile: ['--inventory-file', 'MESHTAP_COLLECTOR_INVENTORY_FILE'],
-  kubeconfig: ['--kubeconfig', 'KUBECONFIG'],
-  tlsCertDir: ['--tls-cert-dir', 'MESHTAP_COLLECTOR_TLS_CERT_DIR'],
-  auth: ['--auth', 'MESHTAP_COLLECTOR_AUTH'],
-  authTokenFile: ['--auth-token-file', 'MESHTAP_COLLECTOR_AUTH_TOKEN_FILE'],
-  httpHost: ['--http-host', 'MESHTAP_COLLECTOR_HTTP_HOST'],
-  maxIngestStreams: ['--max-ingest-streams', 'MESHTAP_COLLECTOR_MAX_INGEST_STREAMS'],
-  maxIngestMessageBytes: ['--max-ingest-message-bytes', 'MESHTAP_COLLECTOR_MAX_INGEST_MESSAGE_BYTES'],
-  maxIngestRate: ['--max-ingest-rate', 'MESHTAP_COLLECTOR_MAX_INGEST_RATE'],
-  maxStreamClients: ['--max-stream-clients', 'MESHTAP_COLLECTOR_MAX_STREAM_CLIENTS'],
-  exportHoldMs: [undefined, 'MESHTAP_COLLECTOR_EXPORT_HOLD_MS'],
+/** An option a user can set, and `dataDir`, which sets `dbPath` its own way. */
+type NamedOption = keyof CollectorOptions | 'dataDir';
+
+/**
+ * The flag and the environment variable of each option a user can set: what `pick` reads, and
+ * what errors about options set in code name.
+ */
+const OPTION_NAMES: Partial<Record<NamedOption, { readonly flag?: keyof CollectorFlags; readonly env: string }>> = {
+  host: { flag: 'host', env: 'MESHTAP_COLLECTOR_HOST' },
+  grpcPort: { flag: 'grpc-port', env: 'MESHTAP_COLLECTOR_GRPC_PORT' },
+  httpPort: { flag: 'http-port', env: 'MESHTAP_COLLECTOR_HTTP_PORT' },
+  maxRecords: { flag: 'max-records', env: 'MESHTAP_COLLECTOR_MAX_RECORDS' },
+  store: { flag: 'store', env: 'MESHTAP_COLLECTOR_STORE' },
+  dbPath: { flag: 'db', env: 'MESHTAP_COLLECTOR_DB' },
+  dataDir: { flag: 'data-dir', env: 'MESHTAP_COLLECTOR_DATA_DIR' },
+  retentionHours: { flag: 'retention-hours', env: 'MESHTAP_COLLECTOR_RETENTION_HOURS' },
+  retentionMaxMb: { flag: 'retention-max-mb', env: 'MESHTAP_COLLECTOR_RETENTION_MAX_MB' },
+  fullTextIndex: { flag: 'full-text', env: 'MESHTAP_COLLECTOR_FULL_TEXT' },
+  groupCommitMs: { env: 'MESHTAP_COLLECTOR_GROUP_COMMIT_MS' },
+  inventory: { flag: 'inventory', env: 'MESHTAP_COLLECTOR_INVENTORY' },
+  inventoryFile: { flag: 'inventory-file', env: 'MESHTAP_COLLECTOR_INVENTORY_FILE' },
+  kubeconfig: { flag: 'kubeconfig', env: 'KUBECONFIG' },
+  tlsCertDir: { flag: 'tls-cert-dir', env: 'MESHTAP_COLLECTOR_TLS_CERT_DIR' },
+  auth: { flag: 'auth', env: 'MESHTAP_COLLECTOR_AUTH' },
+  authTokenFile: { flag: 'auth-token-file', env: 'MESHTAP_COLLECTOR_AUTH_TOKEN_FILE' },
+  httpHost: { flag: 'http-host', env: 'MESHTAP_COLLECTOR_HTTP_HOST' },
+  maxIngestStreams: { flag: 'max-ingest-streams', env: 'MESHTAP_COLLECTOR_MAX_INGEST_STREAMS' },
+  maxIngestMessageBytes: { flag: 'max-ingest-message-bytes', env: 'MESHTAP_COLLECTOR_MAX_INGEST_MESSAGE_BYTES' },
+  maxIngestRate: { flag: 'max-ingest-rate', env: 'MESHTAP_COLLECTOR_MAX_INGEST_RATE' },
+  maxStreamClients: { flag: 'max-stream-clients', env: 'MESHTAP_COLLECTOR_MAX_STREAM_CLIENTS' },
+  exportHoldMs: { env: 'MESHTAP_COLLECTOR_EXPORT_HOLD_MS' },
 };
+
+function namesOf(key: NamedOption): { readonly flag?: keyof CollectorFlags; readonly env: string } {
+  const names = OPTION_NAMES[key];
+  if (names === undefined) throw new Error(`collector config: no flag or variable for ${key}`);
+  return names;
+}
 
 /** Where an option's value came from: the flag or variable as the user wrote it, and the text given. */
 interface Source {
@@ -158,9 +171,9 @@ interface Source {
 
 /** `key (--flag / ENV)`, or the key alone for options only code sets. */
 function optionLabel(key: string): string {
-  const names = OPTION_NAMES[key as keyof CollectorOptions];
+  const names = OPTION_NAMES[key as NamedOption];
   if (names === undefined) return key;
-  return `${key} (${names.filter((n) => n !== undefined).join(' / ')})`;
+  return `${key} (${names.flag === undefined ? names.env : `--${names.flag} / ${names.env}`})`;
 }
 
 /** Validates options given in code; an error names each bad option with its flag and variable and the value. */
@@ -211,25 +224,26 @@ function usage(message: string): MeshtapError {
  * given empty (`--db ''`) is a usage error: it never means "not given". An empty (or blank)
  * variable counts as unset, as it always has: templates leave variables out that way.
  */
-function pick(flags: CollectorFlags, flag: keyof CollectorFlags, env: NodeJS.ProcessEnv, envName: string, what: string): Source | undefined {
-  const fromFlag = flagValue(`--${flag}`, flags[flag], what);
-  if (fromFlag !== undefined) return { name: `--${flag}`, value: fromFlag };
+function pick(flags: CollectorFlags, env: NodeJS.ProcessEnv, key: NamedOption, what: string): Source | undefined {
+  const { flag, env: envName } = namesOf(key);
+  if (flag !== undefined) {
+    const fromFlag = flagValue(`--${flag}`, flags[flag], what);
+    if (fromFlag !== undefined) return { name: `--${flag}`, value: fromFlag };
+  }
   const fromEnv = env[envName];
   if (fromEnv === undefined || fromEnv.trim() === '') return undefined;
   return { name: envName, value: fromEnv };
 }
 
 /** `pick`, and the value must be one of `choices` (`expected` says them in the message). */
-function pickOneOf(flags: CollectorFlags, flag: keyof CollectorFlags, env: NodeJS.ProcessEnv, envName: string, choices: readonly string[], expected: string): Source | undefined {
-  const source = pick(flags, flag, env, envName, expected);
+function pickOneOf(flags: CollectorFlags, env: NodeJS.ProcessEnv, key: NamedOption, choices: readonly string[], expected: string): Source | undefined {
+  const source = pick(flags, env, key, expected);
   if (source !== undefined && !choices.includes(source.value)) throw usage(`${source.name} must be ${expected}, got "${source.value}"`);
   return source;
 }
 
 interface NumberOption {
   key: keyof CollectorOptions;
-  flag: keyof CollectorFlags;
-  env: string;
   integer: boolean;
   min: number;
   max: number;
@@ -238,11 +252,9 @@ interface NumberOption {
 }
 
 const NUMBER_OPTIONS: readonly NumberOption[] = [
-  { key: 'maxRecords', flag: 'max-records', env: 'MESHTAP_COLLECTOR_MAX_RECORDS', integer: true, min: 1, max: Number.MAX_SAFE_INTEGER, expected: 'a positive integer' },
+  { key: 'maxRecords', integer: true, min: 1, max: Number.MAX_SAFE_INTEGER, expected: 'a positive integer' },
   {
     key: 'retentionHours',
-    flag: 'retention-hours',
-    env: 'MESHTAP_COLLECTOR_RETENTION_HOURS',
     integer: false,
     min: MIN_RETENTION_HOURS,
     max: MAX_RETENTION_HOURS,
@@ -250,24 +262,20 @@ const NUMBER_OPTIONS: readonly NumberOption[] = [
   },
   {
     key: 'retentionMaxMb',
-    flag: 'retention-max-mb',
-    env: 'MESHTAP_COLLECTOR_RETENTION_MAX_MB',
     integer: false,
     min: MIN_RETENTION_MAX_MB,
     max: MAX_RETENTION_MAX_MB,
     expected: `a number of MiB from ${MIN_RETENTION_MAX_MB} to ${MAX_RETENTION_MAX_MB} (1 TiB)`,
   },
-  { key: 'maxIngestStreams', flag: 'max-ingest-streams', env: 'MESHTAP_COLLECTOR_MAX_INGEST_STREAMS', integer: true, min: 1, max: Number.MAX_SAFE_INTEGER, expected: 'a positive integer' },
+  { key: 'maxIngestStreams', integer: true, min: 1, max: Number.MAX_SAFE_INTEGER, expected: 'a positive integer' },
   {
     key: 'maxIngestMessageBytes',
-    flag: 'max-ingest-message-bytes',
-    env: 'MESHTAP_COLLECTOR_MAX_INGEST_MESSAGE_BYTES',
     integer: true,
     min: MIN_INGEST_MESSAGE_BYTES,
     max: MAX_INGEST_MESSAGE_BYTES,
     expected: `a positive integer from ${MIN_INGEST_MESSAGE_BYTES} (64 KiB) to ${MAX_INGEST_MESSAGE_BYTES} (256 MiB)`,
   },
-  { key: 'maxStreamClients', flag: 'max-stream-clients', env: 'MESHTAP_COLLECTOR_MAX_STREAM_CLIENTS', integer: true, min: 1, max: Number.MAX_SAFE_INTEGER, expected: 'a positive integer' },
+  { key: 'maxStreamClients', integer: true, min: 1, max: Number.MAX_SAFE_INTEGER, expected: 'a positive integer' },
 ];
 
 function parseNumber(spec: NumberOption, source: Source): number {
@@ -301,18 +309,18 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
     sources.set(key, source);
   };
 
-  const host = pick(flags, 'host', env, 'MESHTAP_COLLECTOR_HOST', 'an address to listen on, e.g. 0.0.0.0');
+  const host = pick(flags, env, 'host', 'an address to listen on, e.g. 0.0.0.0');
   if (host !== undefined) set('host', host, host.value);
-  const httpHost = pick(flags, 'http-host', env, 'MESHTAP_COLLECTOR_HTTP_HOST', 'an address for the HTTP API, e.g. 127.0.0.1');
+  const httpHost = pick(flags, env, 'httpHost', 'an address for the HTTP API, e.g. 127.0.0.1');
   if (httpHost !== undefined) set('httpHost', httpHost, httpHost.value);
 
   const ports = [
-    ['grpcPort', 'grpc-port', 'MESHTAP_COLLECTOR_GRPC_PORT', DEFAULT_GRPC_PORT],
-    ['httpPort', 'http-port', 'MESHTAP_COLLECTOR_HTTP_PORT', DEFAULT_HTTP_PORT],
+    ['grpcPort', DEFAULT_GRPC_PORT],
+    ['httpPort', DEFAULT_HTTP_PORT],
   ] as const;
-  for (const [key, flag, envName, fallback] of ports) {
-    const source = pick(flags, flag, env, envName, 'a port number 0-65535');
-    options[key] = parsePort(source?.name ?? `--${flag}`, source?.value, fallback);
+  for (const [key, fallback] of ports) {
+    const source = pick(flags, env, key, 'a port number 0-65535');
+    options[key] = parsePort(source?.name ?? `--${namesOf(key).flag}`, source?.value, fallback);
     if (source !== undefined) sources.set(key, source);
   }
   const grpcPort = options.grpcPort as number;
@@ -324,11 +332,11 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
   }
 
   for (const spec of NUMBER_OPTIONS) {
-    const source = pick(flags, spec.flag, env, spec.env, spec.expected);
+    const source = pick(flags, env, spec.key, spec.expected);
     if (source !== undefined) set(spec.key, source, parseNumber(spec, source));
   }
 
-  const rate = pick(flags, 'max-ingest-rate', env, 'MESHTAP_COLLECTOR_MAX_INGEST_RATE', 'a number of records per second, 0: no limit');
+  const rate = pick(flags, env, 'maxIngestRate', 'a number of records per second, 0: no limit');
   if (rate !== undefined) {
     if (!/^\d+$/.test(rate.value.trim()) || !Number.isSafeInteger(Number(rate.value))) {
       throw usage(`${rate.name} must be a number of records per second (0: no limit), got "${rate.value}"`);
@@ -338,10 +346,11 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
 
   // Waits in milliseconds, from the environment only: 0 up to a bound.
   const waits = [
-    ['groupCommitMs', 'MESHTAP_COLLECTOR_GROUP_COMMIT_MS', 1000],
-    ['exportHoldMs', 'MESHTAP_COLLECTOR_EXPORT_HOLD_MS', 60_000],
+    ['groupCommitMs', 1000],
+    ['exportHoldMs', 60_000],
   ] as const;
-  for (const [key, envName, max] of waits) {
+  for (const [key, max] of waits) {
+    const envName = namesOf(key).env;
     const value = env[envName];
     if (value === undefined || value === '') continue;
     if (!/^\d+$/.test(value.trim()) || Number(value) > max) {
@@ -350,18 +359,18 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
     set(key, { name: envName, value }, Number(value));
   }
 
-  const store = pick(flags, 'store', env, 'MESHTAP_COLLECTOR_STORE', 'sqlite or memory');
+  const store = pick(flags, env, 'store', 'sqlite or memory');
   if (store !== undefined) {
     if (store.value !== 'memory' && store.value !== 'sqlite') throw usage(`${store.name} must be "memory" or "sqlite", got "${store.value}"`);
     set('store', store, store.value);
   }
-  const fullText = pick(flags, 'full-text', env, 'MESHTAP_COLLECTOR_FULL_TEXT', 'on or off');
+  const fullText = pick(flags, env, 'fullTextIndex', 'on or off');
   if (fullText !== undefined) {
     if (fullText.value !== 'on' && fullText.value !== 'off') throw usage(`${fullText.name} must be "on" or "off", got "${fullText.value}"`);
     set('fullTextIndex', fullText, fullText.value === 'on');
   }
-  const db = pick(flags, 'db', env, 'MESHTAP_COLLECTOR_DB', 'the SQLite database file, or :memory:');
-  const dataDir = pick(flags, 'data-dir', env, 'MESHTAP_COLLECTOR_DATA_DIR', 'the directory to keep the database in');
+  const db = pick(flags, env, 'dbPath', 'the SQLite database file, or :memory:');
+  const dataDir = pick(flags, env, 'dataDir', 'the directory to keep the database in');
   if (db !== undefined && dataDir !== undefined) throw usage(`${db.name} and ${dataDir.name} both name the database; give one of them`);
   const onDisk = db ?? dataDir;
   if (onDisk !== undefined && options.store === 'memory') {
@@ -370,9 +379,9 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
   if (db !== undefined) set('dbPath', db, db.value);
   else if (dataDir !== undefined) set('dbPath', dataDir, join(dataDir.value, DB_FILE_NAME));
 
-  const inventory = pickOneOf(flags, 'inventory', env, 'MESHTAP_COLLECTOR_INVENTORY', ['auto', 'kube', 'file', 'none'], 'auto, kube, file or none');
+  const inventory = pickOneOf(flags, env, 'inventory', ['auto', 'kube', 'file', 'none'], 'auto, kube, file or none');
   if (inventory !== undefined) set('inventory', inventory, inventory.value);
-  const inventoryFile = pick(flags, 'inventory-file', env, 'MESHTAP_COLLECTOR_INVENTORY_FILE', 'a Kubernetes List file');
+  const inventoryFile = pick(flags, env, 'inventoryFile', 'a Kubernetes List file');
   if (inventoryFile !== undefined) {
     if (inventory !== undefined && (inventory.value === 'none' || inventory.value === 'kube')) {
       throw usage(`${inventoryFile.name} "${inventoryFile.value}" is for --inventory file (or auto), but ${inventory.name} is "${inventory.value}"; drop one of them`);
@@ -382,13 +391,13 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
   if (inventory?.value === 'file' && inventoryFile === undefined) {
     throw usage(`${inventory.name} file needs --inventory-file PATH (or MESHTAP_COLLECTOR_INVENTORY_FILE)`);
   }
-  const kubeconfig = pick(flags, 'kubeconfig', env, 'KUBECONFIG', 'a kubeconfig file');
+  const kubeconfig = pick(flags, env, 'kubeconfig', 'a kubeconfig file');
   if (kubeconfig !== undefined) set('kubeconfig', kubeconfig, kubeconfig.value);
-  const tlsCertDir = pick(flags, 'tls-cert-dir', env, 'MESHTAP_COLLECTOR_TLS_CERT_DIR', 'a directory with tls.crt, tls.key and ca.crt');
+  const tlsCertDir = pick(flags, env, 'tlsCertDir', 'a directory with tls.crt, tls.key and ca.crt');
   if (tlsCertDir !== undefined) set('tlsCertDir', tlsCertDir, tlsCertDir.value);
-  const auth = pickOneOf(flags, 'auth', env, 'MESHTAP_COLLECTOR_AUTH', ['auto', 'kubernetes', 'token', 'none'], 'kubernetes, token, none or auto');
+  const auth = pickOneOf(flags, env, 'auth', ['auto', 'kubernetes', 'token', 'none'], 'kubernetes, token, none or auto');
   if (auth !== undefined) set('auth', auth, auth.value);
-  const tokenFile = pick(flags, 'auth-token-file', env, 'MESHTAP_COLLECTOR_AUTH_TOKEN_FILE', 'a file of bearer tokens, one per line');
+  const tokenFile = pick(flags, env, 'authTokenFile', 'a file of bearer tokens, one per line');
   if (tokenFile !== undefined) {
     if (auth !== undefined && (auth.value === 'none' || auth.value === 'kubernetes')) {
       throw usage(`${tokenFile.name} is for --auth token, but ${auth.name} is "${auth.value}"; drop one of them`);

@@ -24,7 +24,7 @@ import type { SidecarShipperSettings } from './shipper/sidecar-shipper.ts';
 import { RemoteShipper } from './capture-worker/remote-shipper.ts';
 import { startSidecarMtls } from './mtls/start.ts';
 import { createDnsSide } from './dns/start.ts';
-import { trimBinaryPages } from './trim-pages.ts';
+import { scheduleBinaryTrim } from './trim-pages.ts';
 import pkg from '../package.json' with { type: 'json' };
 
 const FLAGS = { help: { type: 'boolean', short: 'h' } } as const;
@@ -298,22 +298,11 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     return 1;
   }
 
-  // Started: the node binary's pages that only starting used go back (trim-pages.ts).
-  const trim =
-    config.trimAfterSeconds > 0
-      ? setTimeout(() => {
-          try {
-            const trimmed = trimBinaryPages();
-            const refused = trimmed.failed > 0 ? { refused: trimmed.failed, errno: trimmed.errno } : {};
-            log.info({ dropped_mib: Math.round(trimmed.droppedKiB / 102.4) / 10, ranges: trimmed.ranges, ...refused }, 'gave back the node binary pages only starting used');
-          } catch (err) {
-            log.warn({ error: describeError(err) }, 'cannot give back the node binary pages only starting used (MESHTAP_TRIM_AFTER_SECONDS=0 stops trying)');
-          }
-        }, config.trimAfterSeconds * 1000).unref()
-      : undefined;
+  // Started: the node binary's pages that only starting used go back.
+  const cancelTrim = scheduleBinaryTrim(config.trimAfterSeconds, log);
 
   const received = await signal.promise;
-  clearTimeout(trim);
+  cancelTrim();
   signal.dispose();
   // Drain time, the shipper's flush, then out whatever still hangs (a vanished collector or peer).
   armExitDeadline({ ms: config.drainSeconds * 1000 + CAPTURE_DRAIN_MS + SHIPPER_DRAIN_MS + 5000, log: (message, fields) => log.warn(fields, message) });

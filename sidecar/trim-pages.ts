@@ -18,6 +18,8 @@
  */
 import { readFileSync } from 'node:fs';
 import koffi from 'koffi';
+import { describeError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
 
 const MADV_DONTNEED = 4;
 /** madvise's answer for a range no longer mapped (a thread's isolate unmapped it meanwhile). */
@@ -125,4 +127,22 @@ export function trimBinaryPages(options: TrimOptions = {}): TrimResult {
     }
   }
   return result;
+}
+
+/**
+ * Trims once, `afterSeconds` from now (0: never), and logs what went back or why nothing did.
+ * Returns what cancels it (the sidecar stopping first).
+ */
+export function scheduleBinaryTrim(afterSeconds: number, log: Logger): () => void {
+  if (afterSeconds <= 0) return () => undefined;
+  const timer = setTimeout(() => {
+    try {
+      const trimmed = trimBinaryPages();
+      const refused = trimmed.failed > 0 ? { refused: trimmed.failed, errno: trimmed.errno } : {};
+      log.info({ dropped_mib: Math.round(trimmed.droppedKiB / 102.4) / 10, ranges: trimmed.ranges, ...refused }, 'gave back the node binary pages only starting used');
+    } catch (err) {
+      log.warn({ error: describeError(err) }, 'cannot give back the node binary pages only starting used (MESHTAP_TRIM_AFTER_SECONDS=0 stops trying)');
+    }
+  }, afterSeconds * 1000).unref();
+  return () => clearTimeout(timer);
 }
