@@ -1,7 +1,7 @@
 import { readdir, readFile, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { CLI_ERR_USAGE, parseCommandArgs, type CommandIO } from '../lib/cli.ts';
-import { describeError, isMeshtapError, MeshtapError } from '../lib/errors.ts';
+import { CLI_ERR_USAGE, commandFailure, parseCommandArgs, type CommandIO } from '../lib/cli.ts';
+import { isMeshtapError, MeshtapError } from '../lib/errors.ts';
 import type { CertBundle } from '../lib/tls/cert-bundle.ts';
 import { describeCertificates, summarizeCertificate } from './describe-cert.ts';
 import { CA_ERR_CA_EXPIRED } from './errors.ts';
@@ -56,17 +56,14 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     if (sub === 'inspect') return await runInspect(rest, io);
     throw usageError(`unknown command "${sub}"`);
   } catch (err) {
-    if (isMeshtapError(err, CLI_ERR_USAGE)) {
-      io.stderr.write(`${err.message}\nRun "meshtap certs --help" for usage.\n`);
-      return 2;
-    }
-    io.stderr.write(`meshtap certs: ${describeError(err)}\n`);
-    return 1;
+    // The subcommand is named when there is one: `meshtap certs init: CODE: …`.
+    io.stderr.write(commandFailure(sub === 'init' || sub === 'inspect' ? `certs ${sub}` : 'certs', err));
+    return isMeshtapError(err, CLI_ERR_USAGE) ? 2 : 1;
   }
 }
 
 function usageError(message: string, cause?: unknown): MeshtapError {
-  return new MeshtapError(CLI_ERR_USAGE, `meshtap certs: ${message}`, cause === undefined ? undefined : { cause });
+  return new MeshtapError(CLI_ERR_USAGE, message, cause === undefined ? undefined : { cause });
 }
 
 /** Flag values that are lists: repeated flags and comma-separated values both add entries. */
@@ -90,7 +87,7 @@ function checkFlag<T>(flag: string, check: () => T): T {
 }
 
 async function runInit(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs('certs init', argv, {
+  const { values, positionals } = parseCommandArgs(argv, {
     dir: { type: 'string' },
     dns: { type: 'string', multiple: true },
     ip: { type: 'string', multiple: true },
@@ -194,7 +191,7 @@ async function existingCaFiles(caDir: string): Promise<string[]> {
 }
 
 async function runInspect(argv: string[], io: CommandIO): Promise<number> {
-  const { positionals } = parseCommandArgs('certs inspect', argv, {}, true);
+  const { positionals } = parseCommandArgs(argv, {}, true);
   if (positionals.length !== 1) throw usageError('inspect: exactly one FILE is required');
   const file = positionals[0];
   let text: string;

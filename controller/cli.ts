@@ -142,7 +142,7 @@ function splitList(values: string[] | undefined): string[] {
 }
 
 export function parseControllerArgs(argv: string[]): ControllerCliOptions | 'help' {
-  const { values } = parseCommandArgs('controller', argv, {
+  const { values } = parseCommandArgs(argv, {
     'webhook-cert-dir': { type: 'string' },
     'webhook-port': { type: 'string' },
     'ca-dir': { type: 'string' },

@@ -240,7 +240,7 @@ export function formatChecks(results: readonly CheckResult[]): string {
 }
 
 export async function run(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parseCommandArgs('check', argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  const { values } = parseCommandArgs(argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
   if (values.help) {
     io.stdout.write('usage: meshtap check [--json]\n\nChecks what "meshtap lab" needs (privileges, tools, kernel features, ports) and prints the fix for each failure.\nExit 1 when a required check fails.\n');
     return 0;

@@ -3,7 +3,7 @@
  * namespaces, through the real webhook, init, sidecar and collector.
  */
 import { spawn } from 'node:child_process';
-import { CLI_ERR_USAGE, parseCommandArgs, parsePort, type CommandIO } from '../lib/cli.ts';
+import { CLI_ERR_USAGE, commandFailure, parseCommandArgs, parsePort, type CommandIO } from '../lib/cli.ts';
 import { MeshtapError, describeError, isMeshtapError } from '../lib/errors.ts';
 import { waitForSignal } from '../lib/signals.ts';
 import { CONTROLLER_PORT, DEFAULT_COLLECTOR_GRPC_PORT, DEFAULT_COLLECTOR_HTTP_PORT, STATE_DIR } from './addresses.ts';
@@ -40,8 +40,11 @@ commands:
 State, logs and certificates live in ${STATE_DIR}.
 `;
 
+/** What `meshtap lab` runs. */
+const SUBCOMMANDS: ReadonlySet<string> = new Set(['up', 'status', 'exec', 'down']);
+
 function usageError(message: string): MeshtapError {
-  return new MeshtapError(CLI_ERR_USAGE, `meshtap lab: ${message}`);
+  return new MeshtapError(CLI_ERR_USAGE, message);
 }
 
 function requireRoot(command: string): void {
@@ -77,17 +80,14 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
         throw usageError(`unknown command "${sub}" (up, status, exec, down)`);
     }
   } catch (err) {
-    if (isMeshtapError(err, CLI_ERR_USAGE)) {
-      io.stderr.write(`${err.message}\n\n${USAGE}`);
-      return 2;
-    }
-    io.stderr.write(`meshtap lab: ${describeError(err)}\n`);
-    return 1;
+    // The subcommand is named when there is one: `meshtap lab up: CODE: …`.
+    io.stderr.write(commandFailure(sub !== undefined && SUBCOMMANDS.has(sub) ? `lab ${sub}` : 'lab', err));
+    return isMeshtapError(err, CLI_ERR_USAGE) ? 2 : 1;
   }
 }
 
 async function up(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs('lab up', argv, {
+  const { values, positionals } = parseCommandArgs(argv, {
     scenario: { type: 'string' },
     foreground: { type: 'boolean' },
     'grpc-port': { type: 'string' },
@@ -218,7 +218,7 @@ async function describePods(state: LabState): Promise<PodStatus[]> {
 }
 
 async function status(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs('lab status', argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, true);
+  const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, true);
   if (values.help) {
     io.stdout.write(USAGE);
     return 0;
@@ -357,7 +357,7 @@ async function exec(argv: string[], io: CommandIO): Promise<number> {
 }
 
 async function down(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs('lab down', argv, { help: { type: 'boolean', short: 'h' } }, true);
+  const { values, positionals } = parseCommandArgs(argv, { help: { type: 'boolean', short: 'h' } }, true);
   if (values.help) {
     io.stdout.write(USAGE);
     return 0;

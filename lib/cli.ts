@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { CLI_ERR_USAGE, MeshtapError } from './errors.ts';
+import { CLI_ERR_USAGE, MeshtapError, isMeshtapError } from './errors.ts';
 
 /** The signature every `meshtap <command>` module exports as `run`. Returns the exit code. */
 export type CommandRun = (argv: string[], io: CommandIO) => Promise<number>;
@@ -14,9 +14,11 @@ export interface CommandIO {
 /** Kept here too: every command's CLI imports it with the helpers below. */
 export { CLI_ERR_USAGE };
 
-/** `node:util` parseArgs with errors turned into usage errors that name the command. */
+/**
+ * `node:util` parseArgs with its errors turned into usage errors. The message does not name the
+ * command: whoever prints it does (`commandFailure`), once.
+ */
 export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
-  command: string,
   argv: string[],
   options: T,
   allowPositionals = false,
@@ -24,7 +26,7 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (err) {
-    throw new MeshtapError(CLI_ERR_USAGE, `meshtap ${command}: ${(err as Error).message}`, { cause: err });
+    throw new MeshtapError(CLI_ERR_USAGE, (err as Error).message, { cause: err });
   }
 }
 
@@ -58,4 +60,18 @@ export function parsePort(name: string, value: string | undefined, fallback?: nu
     throw new MeshtapError(CLI_ERR_USAGE, `${name} must be a port number ${min}-65535, got "${value}"`);
   }
   return n;
+}
+
+/**
+ * What a command that failed says on stderr, one shape for every command and subcommand:
+ * `meshtap NAME: CODE: message` (a message that already starts with `meshtap NAME: ` is not
+ * prefixed twice), and after a usage error where the options are. `usage` marks an error of
+ * another code as one the user fixes on the command line (it gets the hint too).
+ */
+export function commandFailure(name: string, err: unknown, usage = isMeshtapError(err, CLI_ERR_USAGE)): string {
+  const prefix = `meshtap ${name}: `;
+  const message = err instanceof Error ? err.message : String(err);
+  const said = message.startsWith(prefix) ? message.slice(prefix.length) : message;
+  const line = err instanceof MeshtapError ? `${prefix}${err.code}: ${said}\n` : `${prefix}${said}\n`;
+  return usage ? `${line}Run "meshtap ${name} --help" for its options.\n` : line;
 }

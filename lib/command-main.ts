@@ -3,8 +3,8 @@
  * process's streams and environment, and turns its result into the exit code. Shared by the
  * full CLI (`bin/meshtap.ts`) and the pod's compiled entry (`bin/meshtap-pod.ts`).
  */
-import type { CommandRun } from './cli.ts';
-import { CLI_ERR_USAGE, MeshtapError, cliErrors, describeError, isMeshtapError } from './errors.ts';
+import { commandFailure, type CommandRun } from './cli.ts';
+import { cliErrors, describeError, isMeshtapError } from './errors.ts';
 
 export interface CommandEntry {
   summary: string;
@@ -16,19 +16,6 @@ function usage(commands: Record<string, CommandEntry>): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
   return `usage: meshtap <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun "meshtap <command> --help" for a command's options.\n`;
-}
-
-/**
- * What a command that threw says on stderr, one shape for every command: `meshtap CMD: CODE:
- * message` (the command named once, though the message may name it too), and after a usage
- * error where the command's options are.
- */
-export function commandFailure(name: string, err: unknown): string {
-  const prefix = `meshtap ${name}: `;
-  const message = err instanceof Error ? err.message : String(err);
-  const said = message.startsWith(prefix) ? message.slice(prefix.length) : message;
-  const line = err instanceof MeshtapError ? `${prefix}${err.code}: ${said}\n` : `${prefix}${said}\n`;
-  return isMeshtapError(err, CLI_ERR_USAGE) ? `${line}Run "meshtap ${name} --help" for its options.\n` : line;
 }
 
 /** The exit code for what a command threw: its catalog's (usage errors 2), else 1. */

@@ -1,5 +1,5 @@
 import type { CommandIO } from './cli.ts';
-import { CLI_ERR_USAGE } from './cli.ts';
+import { CLI_ERR_USAGE, commandFailure } from './cli.ts';
 import { describeError, isMeshtapError } from './errors.ts';
 import { armExitDeadline } from './exit-deadline.ts';
 
@@ -33,7 +33,7 @@ export async function serveUntilSignal<O, R extends ServedProcess>(argv: string[
   try {
     options = command.parse(argv);
   } catch (err) {
-    io.stderr.write(`${(err as Error).message}\n\n${command.usage}`);
+    io.stderr.write(commandFailure(command.name, err, true));
     return 2;
   }
   if (options === 'help') {
@@ -44,7 +44,7 @@ export async function serveUntilSignal<O, R extends ServedProcess>(argv: string[
   try {
     running = await command.start(options, io);
   } catch (err) {
-    io.stderr.write(`meshtap ${command.name}: ${describeError(err)}\n`);
+    io.stderr.write(commandFailure(command.name, err));
     return isMeshtapError(err, CLI_ERR_USAGE) ? 2 : 1;
   }
   const drainMs = command.drainMs(options);

@@ -72,7 +72,7 @@ options:
 }
 
 export async function run(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parseCommandArgs('wait-ready', argv, FLAGS);
+  const { values } = parseCommandArgs(argv, FLAGS);
   if (values.help) {
     io.stdout.write(usage());
     return 0;

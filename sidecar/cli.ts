@@ -109,7 +109,7 @@ function checkIdentity(config: SidecarConfig, log: Logger): void {
 }
 
 export async function run(argv: string[], io: CommandIO): Promise<number> {
-  const args = parseCommandArgs('sidecar', argv, FLAGS);
+  const args = parseCommandArgs(argv, FLAGS);
   if (args.values.help) {
     io.stdout.write(usage());
     return 0;

@@ -66,7 +66,7 @@ export interface WebhookCliOptions {
 }
 
 export function parseWebhookArgs(argv: string[]): WebhookCliOptions | 'help' {
-  const { values } = parseCommandArgs('webhook', argv, {
+  const { values } = parseCommandArgs(argv, {
     'cert-dir': { type: 'string' },
     port: { type: 'string' },
     ...SERVER_FLAGS,

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isDocument, parseAllDocuments, type Document } from 'yaml';
-import { CLI_ERR_USAGE, parseCommandArgs, type CommandIO } from '../lib/cli.ts';
-import { describeError, isMeshtapError } from '../lib/errors.ts';
+import { CLI_ERR_USAGE, commandFailure, parseCommandArgs, type CommandIO } from '../lib/cli.ts';
+import { isMeshtapError } from '../lib/errors.ts';
 import { isRecord } from '../lib/validate.ts';
 import { INJECT_LABEL } from './annotations.ts';
 import { INJ_ERR_CONFIG, INJ_ERR_PARSE, INJ_ERR_READ, MeshtapError } from './errors.ts';
@@ -49,7 +49,7 @@ const OPTIONS = {
 } as const;
 
 function usageError(message: string): MeshtapError {
-  return new MeshtapError(CLI_ERR_USAGE, `meshtap inject: ${message}`);
+  return new MeshtapError(CLI_ERR_USAGE, message);
 }
 
 export function parseLabelList(text: string): Record<string, string> {
@@ -315,7 +315,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   let namespace: string | undefined;
   let namespaceLabels: Record<string, string>;
   try {
-    const { values, positionals } = parseCommandArgs('inject', argv, OPTIONS, true);
+    const { values, positionals } = parseCommandArgs(argv, OPTIONS, true);
     if (values.help) {
       io.stdout.write(USAGE);
       return 0;
@@ -338,8 +338,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       throw err;
     }
   } catch (err) {
-    const hint = isMeshtapError(err, CLI_ERR_USAGE) ? 'Run "meshtap inject --help" for usage.\n' : '';
-    io.stderr.write(`${describeError(err)}\n${hint}`);
+    io.stderr.write(commandFailure('inject', err));
     return isMeshtapError(err, CLI_ERR_USAGE) ? 2 : 1;
   }
 
@@ -364,7 +363,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     io.stdout.write(joinDocuments(documents));
     return 0;
   } catch (err) {
-    io.stderr.write(`meshtap inject: ${describeError(err)}\n`);
+    io.stderr.write(commandFailure('inject', err));
     return 1;
   }
 }

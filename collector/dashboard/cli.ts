@@ -38,7 +38,7 @@ const OPTIONS = {
 } as const;
 
 export async function run(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parseCommandArgs('dashboard', argv, OPTIONS);
+  const { values } = parseCommandArgs(argv, OPTIONS);
   if (values.help) {
     io.stdout.write(USAGE);
     return 0;

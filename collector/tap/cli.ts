@@ -158,7 +158,7 @@ export function createSseParser(onEvent: (e: SseEvent) => void): (chunk: string)
 }
 
 export async function run(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parseCommandArgs('tap', argv, OPTIONS);
+  const { values } = parseCommandArgs(argv, OPTIONS);
   if (values.help) {
     io.stdout.write(USAGE);
     return 0;

@@ -2,8 +2,8 @@
  * `meshtap init`: the init container's program. Exit codes: 0 done, 2 usage or bad option,
  * 1 failure (iptables missing, not permitted, rules rejected).
  */
-import { CLI_ERR_USAGE, parseCommandArgs, type CommandIO } from '../../lib/cli.ts';
-import { describeError, isMeshtapError } from '../../lib/errors.ts';
+import { CLI_ERR_USAGE, commandFailure, parseCommandArgs, type CommandIO } from '../../lib/cli.ts';
+import { isMeshtapError } from '../../lib/errors.ts';
 import { unknownVariableWarnings } from '../../lib/unknown-variables.ts';
 import { runInit, type InitResult } from './apply.ts';
 import { MESHTAP_IPV6_CHAINS } from './plan-ipv6.ts';
@@ -198,7 +198,7 @@ const INIT_ENV_VARS: readonly string[] = Object.values(OPTION_NAMES).flatMap((n)
 export async function run(argv: string[], io: CommandIO): Promise<number> {
   let config: InitConfig;
   try {
-    const { values } = parseCommandArgs('init', argv, FLAGS);
+    const { values } = parseCommandArgs(argv, FLAGS);
     if (values.help) {
       io.stdout.write(usage());
       return 0;
@@ -208,7 +208,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     for (const warning of [...unknownVariableWarnings(io.env, INIT_ENV_VARS), ...initConfigWarnings(config)]) io.stderr.write(`meshtap init: warning: ${warning}\n`);
   } catch (err) {
     if (isMeshtapError(err, CLI_ERR_USAGE) || isMeshtapError(err, SC_ERR_INIT_BAD_OPTION)) {
-      io.stderr.write(`meshtap init: ${describeError(err)}\nRun "meshtap init --help" for the options.\n`);
+      io.stderr.write(commandFailure('init', err, true));
       return 2;
     }
     throw err;
@@ -220,7 +220,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     io.stdout.write(out);
     return 0;
   } catch (err) {
-    io.stderr.write(`meshtap init: ${describeError(err)}\n`);
+    io.stderr.write(commandFailure('init', err));
     return 1;
   }
 }

@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { commandFailure, ignoreClosedPipe } from '../../lib/command-main.ts';
+import { ignoreClosedPipe } from '../../lib/command-main.ts';
+import { commandFailure } from '../../lib/cli.ts';
 import { CLI_ERR_USAGE, MeshtapError } from '../../lib/errors.ts';
 
 const bin = fileURLToPath(new URL('../../bin/meshtap.ts', import.meta.url));
@@ -69,4 +70,33 @@ void t.test('a command that throws: one shape for every command, the command nam
   const spawned = await run(['tap', '--collector']);
   t.equal(spawned.code, 2);
   t.equal(spawned.err, 'meshtap tap: CLI_ERR_USAGE: Option \'--collector <value>\' argument missing\nRun "meshtap tap --help" for its options.\n', 'was "meshtap: CLI_ERR_USAGE: meshtap tap: …"');
+});
+
+void t.test('commands that print their own errors print them in the same shape, a subcommand named with its command', async (t) => {
+  const unknown = (flag: string) => `Unknown option '${flag}'`;
+  const cases: Array<{ args: string[]; name: string; message: RegExp }> = [
+    // Was "meshtap init: CLI_ERR_USAGE: meshtap init: Unknown option …".
+    { args: ['init', '--bogus'], name: 'init', message: new RegExp(`^${unknown('--bogus')}`) },
+    // Was "CLI_ERR_USAGE: meshtap inject: …" (the code before the command).
+    { args: ['inject', '--bogus'], name: 'inject', message: new RegExp(`^${unknown('--bogus')}`) },
+    { args: ['inject'], name: 'inject', message: /^-f FILE or -f - \(stdin\) is required$/ },
+    // Were "meshtap certs init: Unknown option …" and "meshtap lab status: …" without a code.
+    { args: ['certs', 'init', '--bogus'], name: 'certs init', message: new RegExp(`^${unknown('--bogus')}`) },
+    { args: ['certs', 'nosuch'], name: 'certs', message: /^unknown command "nosuch"$/ },
+    { args: ['lab', 'status', '--bogus'], name: 'lab status', message: new RegExp(`^${unknown('--bogus')}`) },
+    { args: ['lab', 'nosuch'], name: 'lab', message: /^unknown command "nosuch" \(up, status, exec, down\)$/ },
+    // Was the message, a blank line and the whole usage.
+    { args: ['webhook', '--bogus'], name: 'webhook', message: new RegExp(`^${unknown('--bogus')}$`) },
+  ];
+  for (const c of cases) {
+    const res = await run(c.args);
+    const what = `meshtap ${c.args.join(' ')}`;
+    t.equal(res.code, 2, `${what}: exit 2`);
+    const lines = res.err.split('\n');
+    const prefix = `meshtap ${c.name}: CLI_ERR_USAGE: `;
+    t.ok(lines[0].startsWith(prefix), `${what}: "${lines[0]}" starts with "${prefix}"`);
+    t.match(lines[0].slice(prefix.length), c.message, `${what}: the message`);
+    t.equal(lines[0].split('meshtap ').length - 1, 1, `${what}: the command named once`);
+    t.same(lines.slice(1), [`Run "meshtap ${c.name} --help" for its options.`, ''], `${what}: then where the options are, and nothing else`);
+  }
 });

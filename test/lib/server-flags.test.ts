@@ -2,7 +2,7 @@ import t from 'tap';
 import { parseCommandArgs } from '../../lib/cli.ts';
 import { SERVER_FLAGS, commandPort, requireFlag, resolveServerFlags } from '../../lib/server-flags.ts';
 
-const parse = (argv: string[]) => parseCommandArgs('test', argv, { ...SERVER_FLAGS }).values;
+const parse = (argv: string[]) => parseCommandArgs(argv, { ...SERVER_FLAGS }).values;
 
 void t.test('defaults', async (t) => {
   t.same(resolveServerFlags('webhook', parse([])), {

@@ -54,7 +54,7 @@ void t.test('argument parsing', async (t) => {
   t.throws(() => parseWebhookArgs(['--cert-dir', 'd', '--port', 'https']), { code: 'CLI_ERR_USAGE' });
   t.throws(() => parseWebhookArgs(['--cert-dir', 'd', '--log-level', 'loud']), { code: 'CLI_ERR_USAGE', message: /--log-level/ });
   t.throws(() => parseWebhookArgs(['--cert-dir', 'd', '--patch-webhook-config', 'Bad Name']), { code: 'CLI_ERR_USAGE' });
-  t.throws(() => parseWebhookArgs(['--cert-dir', 'd', '--bogus']), { code: 'CLI_ERR_USAGE', message: /meshtap webhook: .*bogus/ });
+  t.throws(() => parseWebhookArgs(['--cert-dir', 'd', '--bogus']), { code: 'CLI_ERR_USAGE', message: "Unknown option '--bogus'" });
 });
 
 void t.test('usage errors exit 2, runtime failures exit 1, both with a clear message', async (t) => {
@@ -63,8 +63,7 @@ void t.test('usage errors exit 2, runtime failures exit 1, both with a clear mes
   t.ok(help.lines.some((l) => /usage: meshtap webhook --cert-dir DIR/.test(l.text)));
   const badPort = runWebhook(t, ['--cert-dir', '/nonexistent', '--port', 'abc']);
   t.equal(await badPort.exited, 2);
-  t.match(badPort.stderr(), /--port must be a port number 0-65535, got "abc"/);
-  t.match(badPort.stderr(), /usage: meshtap webhook/);
+  t.equal(badPort.stderr(), 'meshtap webhook: CLI_ERR_USAGE: --port must be a port number 0-65535, got "abc"\nRun "meshtap webhook --help" for its options.\n', 'the command named once, then where its options are');
 
   const empty = tempDir(t);
   const missing = runWebhook(t, ['--cert-dir', empty, '--port', '0']);
