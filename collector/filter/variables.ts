@@ -78,6 +78,8 @@ const RECORD_FIELDS: Record<string, FilterType> = {
   connection_id: T.string,
   ordinal: T.int,
   start: T.timestamp,
+  request_end: T.timestamp,
+  response_start: T.timestamp,
   end: T.timestamp,
   elapsed_us: T.int,
   src: ENDPOINT_TYPE,
@@ -299,6 +301,12 @@ class RecordActivation {
   }
   get start() {
     return toTimestamp(this.#r.start);
+  }
+  get request_end() {
+    return toTimestamp(this.#r.request_end);
+  }
+  get response_start() {
+    return toTimestamp(this.#r.response_start);
   }
   get end() {
     return toTimestamp(this.#r.end);

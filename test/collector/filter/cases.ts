@@ -35,6 +35,10 @@ export const CASES: FilterCase[] = [
   { filter: '"jwt" in sensitive', ids: ['r01'] },
   { filter: '"email" in sensitive', ids: ['r08', 'r12'] },
   { filter: 'src.workload == "frontend" && elapsed_us > 100000', ids: ['r01', 'r10'] },
+  // The request/response phase times: the server's think time, between the request's last byte and the response's first.
+  { filter: 'response_start - request_end > duration("100ms")', ids: ['r01'] },
+  { filter: 'has(call.request_end) && has(call.response_start)', ids: ['r01', 'r02'] },
+  { filter: 'request_end >= start && response_start <= end', ids: ['r01', 'r02'] },
   { filter: 'path.startsWith("/api/")', ids: ['r01', 'r02', 'r08', 'r10', 'r12'] },
   { filter: 'path.matches("^/orders/[0-9]+$")', ids: ['r09'] },
   { filter: 'path.matches("^/api/orders/[0-9]+$")', ids: ['r01', 'r10'] },

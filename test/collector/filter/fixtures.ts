@@ -116,10 +116,18 @@ function message(headers: Record<string, string>, body: string | Uint8Array, ext
   return { headers, body: bytes, body_size: bytes.length, truncated: false, ...extra };
 }
 
-function record(n: number, fields: Partial<CallRecord> & Pick<CallRecord, 'protocol' | 'src' | 'dst' | 'elapsed_us'>): CallRecord {
+/** When the request's last byte and the response's first byte were seen, in µs after the start. */
+interface Phases {
+  requestEndUs: number;
+  responseStartUs: number;
+}
+
+function record(n: number, fields: Partial<CallRecord> & Pick<CallRecord, 'protocol' | 'src' | 'dst' | 'elapsed_us'>, phases?: Phases): CallRecord {
   const id = `r${String(n).padStart(2, '0')}`;
   const start = at(n - 1);
+  const phaseFields = phases === undefined ? {} : { request_end: start + BigInt(phases.requestEndUs) * 1000n, response_start: start + BigInt(phases.responseStartUs) * 1000n };
   return {
+    ...phaseFields,
     id,
     observer: 'outbound',
     connection_id: `conn-${id}`,
@@ -153,7 +161,7 @@ export const RECORDS: readonly CallRecord[] = [
     trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
     redacted: ['request.headers.authorization', 'request.body.$.card'],
     sensitive: ['jwt', 'card'],
-  }),
+  }, { requestEndUs: 1000, responseStartUs: 140_000 }),
   record(2, {
     protocol: 'http',
     observer: 'inbound',
@@ -168,7 +176,7 @@ export const RECORDS: readonly CallRecord[] = [
     request: message({ accept: 'application/json' }, ''),
     response: message({ 'content-type': 'application/json' }, '{"items":[{"sku":"A-1"}]}', { content_type: 'application/json' }),
     trace_id: '0af7651916cd43dd8448eb211c80319c',
-  }),
+  }, { requestEndUs: 100, responseStartUs: 2000 }),
   record(3, {
     protocol: 'http2',
     method: 'GET',
