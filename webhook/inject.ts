@@ -184,14 +184,16 @@ export function injectPod(input: InjectInput): InjectDecision {
   const nsLabel = input.namespaceLabels[INJECT_LABEL];
   const podLabel = labels[INJECT_LABEL];
   const nsName = namespace === undefined ? 'the namespace' : `namespace "${namespace}"`;
-  // An explicitly disabled namespace wins over a pod's opt-in, as an unlabelled one does not.
-  const podOptIn = podLabel === 'true' && nsLabel !== 'disabled';
+  // A pod's opt-in counts only in a namespace without the label, as the second webhook's
+  // namespaceSelector (DoesNotExist) has it: a namespace labelled anything else (disabled, or a
+  // value that is not "enabled") keeps its pods out, and the API server would not even ask.
+  const podOptIn = podLabel === 'true' && nsLabel === undefined;
   if (nsLabel !== 'enabled' && !podOptIn) {
     problems.add(
       'namespace-not-enabled',
       nsLabel === undefined
         ? `${nsName} has no ${INJECT_LABEL}=enabled label and the pod is not labelled ${INJECT_LABEL}=true`
-        : `${nsName} is labelled ${INJECT_LABEL}=${nsLabel}`,
+        : `${nsName} is labelled ${INJECT_LABEL}=${nsLabel}${podLabel === 'true' ? ` (a pod's ${INJECT_LABEL}=true opts in only in a namespace without the label)` : ''}`,
     );
   }
   if (podLabel === 'false') problems.add('pod-opted-out', `pod is labelled ${INJECT_LABEL}=false`);

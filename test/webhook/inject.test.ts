@@ -198,6 +198,11 @@ void t.test('opt-in rules', async (t) => {
     ['namespace-not-enabled'],
     'a disabled namespace wins',
   );
+  // The handler re-checks the selectors' rules: the opt-in webhook only sees namespaces without the label.
+  for (const value of ['no', 'true', 'Enabled', '']) {
+    const d = decide(pod({ metadata: { labels: { 'meshtap.io/inject': 'true' } } }), { namespaceLabels: { 'meshtap.io/inject': value } });
+    t.same(d.reasons, ['namespace-not-enabled'], `a namespace labelled "${value}" keeps an opted-in pod out`);
+  }
   t.same(decide(pod({ metadata: { labels: { 'meshtap.io/inject': 'false' } } }), { namespaceLabels: {} }).reasons, ['namespace-not-enabled', 'pod-opted-out'], 'both reasons');
   t.ok(decide(pod({ metadata: { labels: { 'meshtap.io/inject': 'maybe' } } })).inject, 'other pod label values leave it to the namespace');
   t.ok(decide(pod({ metadata: { namespace: 'shop' } }), { namespace: 'kube-system' }).inject, 'metadata.namespace wins over the request namespace');
