@@ -113,6 +113,13 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       : undefined;
   const grpcCredentials = deps.grpcCredentials ?? ingestTls?.credentials;
   const ingestSecurity = deps.grpcCredentials ? 'custom' : config.tlsCertDir !== undefined ? 'mtls' : 'plaintext';
+  if (ingestSecurity === 'plaintext') {
+    // Accepted so that bare test pairs work; never what a cluster should run.
+    log.warn(
+      {},
+      'gRPC ingest is plaintext: records, payloads included, cross the network unencrypted and anyone who reaches the port can send records; give the collector a certificate with --tls-cert-dir (MESHTAP_COLLECTOR_TLS_CERT_DIR), as the manifests and the lab do',
+    );
+  }
   const hub = createStreamHub({
     bufferEvents: config.streamBufferEvents,
     bufferBytes: config.streamBufferBytes,

@@ -13,6 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
+import { createRootCa } from '../../certs/root-ca.ts';
+import { issueWebhookCert } from '../../certs/webhook-cert.ts';
+import { writeTlsDir } from '../../lib/tls/tls-dir.ts';
 import { startCollector, type RunningCollector } from '../../collector/collector.ts';
 import { resolveCollectorConfig, resolveCollectorOptions } from '../../collector/config.ts';
 import { resolveAuthorization } from '../../collector/tap/credentials.ts';
@@ -216,6 +219,17 @@ void t.test('--auth none is open, and warned about', async (t) => {
   const { c, logs } = await collectorWith(t, { auth: 'none' });
   t.equal((await call(c.httpPort, '/api/calls')).status, 200);
   t.ok(logs.some((l) => /"level":"warn".*the collector API is open/.test(l)), 'a warning at start');
+});
+
+void t.test('plaintext gRPC ingest is accepted, and warned about; an mTLS one is not warned about', async (t) => {
+  const plain = await collectorWith(t, { auth: 'none' });
+  t.equal(plain.c.ingestSecurity, 'plaintext');
+  t.ok(plain.logs.some((l) => /"level":"warn".*gRPC ingest is plaintext.*--tls-cert-dir/.test(l)), 'a warning at start naming the fix');
+  const dir = join(tempDir(t), 'collector-tls');
+  await writeTlsDir(dir, issueWebhookCert(createRootCa({ trustDomain: 'cluster.local' }), { service: 'meshtap-collector', namespace: 'meshtap-system' }));
+  const mtls = await collectorWith(t, { auth: 'none', tlsCertDir: dir });
+  t.equal(mtls.c.ingestSecurity, 'mtls');
+  t.notOk(mtls.logs.some((l) => /plaintext/.test(l)), 'no plaintext warning');
 });
 
 /** A stand-in API server: TokenReview and SubjectAccessReview with the API's own JSON shapes. */
