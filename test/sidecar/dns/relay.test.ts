@@ -68,6 +68,16 @@ function resolverOf(d: Dnsmasq): Resolver {
 }
 
 /** One UDP query from a fresh client socket; resolves with the answer bytes or undefined after `waitMs`. */
+/**
+ * The client sockets of `udpQuery`, kept bound until the file ends: records are found by the
+ * client's port, and a port closed after one query could come back for a later one, whose
+ * lookup would then find the earlier query's record.
+ */
+const udpClients: Socket[] = [];
+t.teardown(() => {
+  for (const socket of udpClients) socket.close();
+});
+
 async function udpQuery(port: number, query: Buffer, waitMs = 5000): Promise<{ answer?: Buffer; clientPort: number }> {
   const socket: Socket = createSocket('udp4');
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
@@ -80,7 +90,9 @@ async function udpQuery(port: number, query: Buffer, waitMs = 5000): Promise<{ a
     });
     socket.send(query, port, '127.0.0.1');
   });
-  socket.close();
+  socket.removeAllListeners('message');
+  socket.unref();
+  udpClients.push(socket);
   return { answer, clientPort };
 }
 
