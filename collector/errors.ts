@@ -70,7 +70,7 @@ export const collectorErrors = defineErrors(
     },
     [COL_ERR_AUTH_CONFIG]: {
       summary: 'The API authentication cannot be set up: the token file is missing, unreadable, empty or has a line that cannot be a token, or `--auth kubernetes` has no API server to ask.',
-      action: 'Fix the file or setting the message names (`--auth-token-file` holds one token per line: one word of at least 16 characters).',
+      action: 'Fix the file or setting the message names (`--auth-token-file` holds one token per line, each one word; use 16 characters or more, shorter ones are warned about).',
     },
     [COL_ERR_HOST]: {
       summary: 'A request to an API bound to loopback named another host in its Host header (a DNS-rebinding attempt, or a proxy that rewrites Host).',

@@ -11,7 +11,7 @@ import { MEMORY_DB } from '../config.ts';
 import { COL_ERR_AUTH_CONFIG } from '../errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import { kubernetesAccess, openAccess, tokenAccess, type AccessControl, type AuthMode } from './access.ts';
-import { ensureTokenFile, loadTokenSet } from './token-set.ts';
+import { ensureTokenFile, loadTokenSet, weakTokensMessage } from './token-set.ts';
 
 export const GENERATED_TOKEN_FILE_NAME = 'collector-token';
 
@@ -48,6 +48,7 @@ export async function buildAccess(config: CollectorConfig, env: NodeJS.ProcessEn
     const tokens = loadTokenSet(path, {
       onReload: (count) => log.info({ tokenFile: path, tokens: count }, 'token file reloaded'),
       onReloadError: (err) => log.warn({ tokenFile: path, detail: (err as Error).message }, 'token file reload failed; the previous tokens stay in force'),
+      onWeakTokens: (lines) => log.warn({ tokenFile: path, lines }, weakTokensMessage(path, lines)),
     });
     return { access: tokenAccess(tokens), describe: { auth: 'token', tokenFile: path } };
   }

@@ -26,42 +26,56 @@ function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 
-/** Shortest token taken: a guessable one would open every call's payload. */
+/** Shorter tokens are taken but warned about: a guessable one would open every call's payload. */
 export const MIN_TOKEN_LENGTH = 16;
+
+export interface ParsedTokenFile {
+  tokens: string[];
+  /** Lines (from 1) whose token is shorter than `MIN_TOKEN_LENGTH` characters. */
+  weakLines: number[];
+}
 
 /**
  * The tokens of a token file's text. A line that cannot be a bearer token is an error naming
  * its line (never its text): one with spaces or control characters inside (an `Authorization:
- * Bearer` header carries one word, so it could never match) or shorter than
- * `MIN_TOKEN_LENGTH` characters.
+ * Bearer` header carries one word, so it could never match). A token shorter than
+ * `MIN_TOKEN_LENGTH` characters is taken (the file is the operator's: one per line) and its
+ * line listed, for a warning.
  */
-export function parseTokenFile(text: string): string[] {
+export function parseTokenFile(text: string): ParsedTokenFile {
   const tokens: string[] = [];
+  const weakLines: number[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
     if (/[\s\x00-\x1f\x7f]/.test(line)) throw new Error(`line ${i + 1} holds spaces or control characters: a token is one word`);
-    if (line.length < MIN_TOKEN_LENGTH) throw new Error(`line ${i + 1} holds a token of ${line.length} characters: at least ${MIN_TOKEN_LENGTH} are needed`);
+    if (line.length < MIN_TOKEN_LENGTH) weakLines.push(i + 1);
     tokens.push(line);
   });
-  return tokens;
+  return { tokens, weakLines };
 }
 
-function readTokens(path: string): Buffer[] {
+/** What a warning about short tokens says (never the tokens). */
+export function weakTokensMessage(path: string, lines: readonly number[]): string {
+  return `the token file ${path} has tokens shorter than ${MIN_TOKEN_LENGTH} characters (line${lines.length > 1 ? 's' : ''} ${lines.join(', ')}): a short token can be guessed, and any token opens every captured payload; use long random ones (openssl rand -base64 32)`;
+}
+
+function readTokens(path: string, onWeak?: (lines: number[]) => void): Buffer[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new MeshtapError(COL_ERR_AUTH_CONFIG, `cannot read the token file ${path}: ${(err as Error).message}`, { cause: err });
   }
-  let tokens: string[];
+  let parsed: ParsedTokenFile;
   try {
-    tokens = parseTokenFile(text);
+    parsed = parseTokenFile(text);
   } catch (err) {
     throw new MeshtapError(COL_ERR_AUTH_CONFIG, `the token file ${path} cannot be used: ${(err as Error).message}`, { cause: err });
   }
-  if (tokens.length === 0) throw new MeshtapError(COL_ERR_AUTH_CONFIG, `the token file ${path} holds no token (one per line)`);
-  return tokens.map(digest);
+  if (parsed.tokens.length === 0) throw new MeshtapError(COL_ERR_AUTH_CONFIG, `the token file ${path} holds no token (one per line)`);
+  if (parsed.weakLines.length > 0) onWeak?.(parsed.weakLines);
+  return parsed.tokens.map(digest);
 }
 
 export interface TokenSetOptions {
@@ -69,12 +83,14 @@ export interface TokenSetOptions {
   /** Called when a reload fails; the previous tokens stay in force. */
   onReloadError?: (err: unknown) => void;
   onReload?: (count: number) => void;
+  /** Called at load and at each reload when the file has short tokens (their lines). */
+  onWeakTokens?: (lines: number[]) => void;
 }
 
 /** Loads the file now (a missing or empty file is a start-up error) and re-reads it when it changes. */
 export function loadTokenSet(path: string, options: TokenSetOptions = {}): TokenSet {
   const now = options.now ?? Date.now;
-  let digests = readTokens(path);
+  let digests = readTokens(path, options.onWeakTokens);
   let mtimeMs = statSync(path).mtimeMs;
   let checkedAt = now();
 
@@ -84,7 +100,7 @@ export function loadTokenSet(path: string, options: TokenSetOptions = {}): Token
     try {
       const m = statSync(path).mtimeMs;
       if (m === mtimeMs) return;
-      digests = readTokens(path);
+      digests = readTokens(path, options.onWeakTokens);
       mtimeMs = m;
       options.onReload?.(digests.length);
     } catch (err) {
