@@ -16,6 +16,7 @@ import { createAppTlsSession } from '../tls/session.ts';
 import { describeError } from '../../lib/errors.ts';
 import { type Call, type ConnState, MalformedPacket, type Statement, currentResult, feedReply, newCall, replyKeep } from './calls.ts';
 import { bindParams, readCommand } from './commands.ts';
+import { CompressedUnframer, compressionOf } from './compressed.ts';
 import { CLIENT, COM, MARIADB } from './constants.ts';
 import { parseGreeting, parseHandshakeResponse } from './handshake.ts';
 import { type MysqlPacket, PacketFramer, Reader } from './packets.ts';
@@ -58,6 +59,8 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
   let user: string | undefined;
   let serverVersion = '';
   let compressed = false;
+  /** Set once the login that negotiated compression is done: each side's frames are undone first. */
+  let unframers: { client: CompressedUnframer; server: CompressedUnframer } | undefined;
   const conn: ConnState = { caps: 0, deprecateEof: false, metadataFlag: false, extendedMetadata: false };
   /** Calls in client order, emitted from the head once answered. */
   const queue: Call[] = [];
@@ -191,7 +194,7 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
       }
       if (login?.request?.user !== undefined) user = login.request.user;
       if (call.command === COM.CHANGE_USER) conn.database = login?.request?.database;
-      if (call === loginCall && compressed) call.notes.push('compressed protocol: commands after the login are not captured');
+      if (call === loginCall && compressed) call.notes.push(`compressed protocol (${compressionOf(conn.caps)}): commands are read after decompression`);
       return;
     }
     if (call.kind === 'prepare' && failed) {
@@ -334,7 +337,37 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
 
   const afterPacket = (): void => {
     emitReady();
-    if (compressed && phase === 'command' && loginCall?.done && mode === 'mysql') stopParsing();
+    if (compressed && unframers === undefined && phase === 'command' && loginCall?.done && mode === 'mysql') {
+      // The login's last packet was the last one sent as is: what follows, either way, is frames.
+      // Both framers stop here; the rest of a chunk goes through the unframer (`feed`).
+      const algorithm = compressionOf(conn.caps);
+      unframers = { client: new CompressedUnframer(algorithm), server: new CompressedUnframer(algorithm) };
+      clientFramer.paused = true;
+      serverFramer.paused = true;
+    }
+  };
+
+  /** Undoes the compression of `bytes` from `side` and reads the packets they hold. */
+  const feed = (side: 'client' | 'server', bytes: Uint8Array): void => {
+    const u = unframers as { client: CompressedUnframer; server: CompressedUnframer };
+    const framer = side === 'client' ? clientFramer : serverFramer;
+    u[side].push(bytes, (packetBytes) => {
+      if (mode !== 'mysql') return;
+      framer.paused = false;
+      framer.push(packetBytes);
+    });
+  };
+
+  /** Reads `chunk` from `side`: packets, or frames of them once compression is on. */
+  const read = (side: 'client' | 'server', chunk: Uint8Array): number => {
+    if (unframers !== undefined) {
+      feed(side, chunk);
+      return chunk.byteLength;
+    }
+    const n = (side === 'client' ? clientFramer : serverFramer).push(chunk);
+    // Compression began inside this chunk: its rest is frames.
+    if (unframers !== undefined && mode === 'mysql' && n < chunk.byteLength) feed(side, chunk.subarray(n));
+    return unframers !== undefined ? chunk.byteLength : n;
   };
 
   const clientFramer: PacketFramer = new PacketFramer({
@@ -383,6 +416,8 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
       return (side === 'client' ? s.skipClient?.(n, t) : s.skipServer?.(n, t)) ?? false;
     }
     if (mode !== 'mysql') return true;
+    // Bytes of a compressed frame cannot be stepped over: the frame no longer decompresses.
+    if (unframers !== undefined) return false;
     const cur = framer.current;
     if (cur === undefined || !allowed(cur)) return false;
     now = t;
@@ -399,7 +434,7 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
       if (mode !== 'mysql') return;
       now = t;
       guard('client', () => {
-        const n = clientFramer.push(chunk);
+        const n = read('client', chunk);
         if (mode === 'tail' && n < chunk.byteLength) tail?.clientData(chunk.subarray(n), t);
       });
     },
@@ -408,7 +443,7 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
       if (mode !== 'mysql') return;
       now = t;
       guard('server', () => {
-        serverFramer.push(chunk);
+        read('server', chunk);
       });
     },
     skipClient(n, t) {
@@ -449,7 +484,7 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
       now = t;
       try {
         const head = awaiting();
-        const partial = serverFramer.partialBytes;
+        const partial = serverFramer.partialBytes + (unframers?.server.partialBytes ?? 0);
         if (head !== undefined && partial > 0) head.notes.push(`response cut short: ${partial} bytes of an incomplete packet`);
         const first: RecordError =
           reason === 'reset' || reason === 'error' ? 'reset' : reason === 'timeout' ? 'timeout' : reason === 'capture_overflow' ? 'capture_overflow' : 'closed';

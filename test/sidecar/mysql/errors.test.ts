@@ -6,7 +6,7 @@ import t from 'tap';
 import { COM } from '../../../sidecar/mysql/constants.ts';
 import { createMysqlSession } from '../../../sidecar/mysql/session.ts';
 import type { CaptureEvent, Exchange } from '../../../sidecar/capture/session.ts';
-import { SERVER_CAPS, cat, command, err, greeting, handshakeResponse, ok, pkt, query, resultSet } from './encoder.ts';
+import { cat, command, err, greeting, handshakeResponse, ok, pkt, query, resultSet } from './encoder.ts';
 import { json, runAllCuts, runMy, type Step } from './harness.ts';
 
 const login = (): Step[] => [
@@ -143,10 +143,3 @@ void t.test('resync flushes what is pending as capture_overflow and stops', asyn
   t.match(idle.exchanges.slice(1), [{ error: 'capture_overflow', error_detail: /capture fell behind/ }]);
 });
 
-void t.test('a compressed connection: the login is recorded, then capture stops', async (t) => {
-  const caps = (0x20 | 0x200 | 0x8000 | 0x80000 | 0x2000) >>> 0;
-  const { exchanges, events } = runAllCuts(t, [{ s: greeting({ caps: SERVER_CAPS | 0x20 }) }, { c: handshakeResponse({ user: 'z', caps }) }, { s: ok(2) }, { c: Buffer.from([9, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]) }, { close: 'fin' }]);
-  t.same(events, []);
-  t.equal(exchanges.length, 1);
-  t.match(exchanges[0].notes, [/compressed protocol/]);
-});

@@ -1,0 +1,148 @@
+/**
+ * The compressed protocol (zlib and zstd): frames undone before the packets are read, at every
+ * chunk cut, packets spanning frames, frames sent as is; a bad or oversized frame stops the
+ * connection's capture with a parse record, and a gap inside a frame cannot be stepped over.
+ */
+import { deflateSync, zstdCompressSync } from 'node:zlib';
+import t from 'tap';
+import { CompressedUnframer, compressionOf } from '../../../sidecar/mysql/compressed.ts';
+import { CLIENT, TYPE } from '../../../sidecar/mysql/constants.ts';
+import { createMysqlSession } from '../../../sidecar/mysql/session.ts';
+import type { Exchange } from '../../../sidecar/capture/session.ts';
+import { SERVER_CAPS, CLIENT_CAPS, cat, greeting, handshakeResponse, ok, query, resultSet } from './encoder.ts';
+import { json, runAllCuts, runMy, type Step } from './harness.ts';
+import { startRecordingRelay } from '../../helpers/recording-relay.ts';
+import { MYSQL_PASSWORD, runCommand, startMariadb } from '../../helpers/mariadb-server.ts';
+
+type Algorithm = 'zlib' | 'zstd';
+
+const u24 = (n: number): Buffer => Buffer.from([n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff]);
+
+/** One compressed-protocol frame holding `packets`: compressed with `algorithm`, or sent as is. */
+function frame(seq: number, packets: Buffer, algorithm: Algorithm | 'none'): Buffer {
+  if (algorithm === 'none') return cat(u24(packets.length), Buffer.from([seq]), u24(0), packets);
+  const payload = algorithm === 'zstd' ? zstdCompressSync(packets) : deflateSync(packets);
+  return cat(u24(payload.length), Buffer.from([seq]), u24(packets.length), payload);
+}
+
+const capsFor = (algorithm: Algorithm): number => (algorithm === 'zstd' ? CLIENT.ZSTD_COMPRESSION : CLIENT.COMPRESS);
+
+function login(algorithm: Algorithm): Step[] {
+  const caps = capsFor(algorithm);
+  return [{ s: greeting({ caps: SERVER_CAPS | caps }) }, { c: handshakeResponse({ user: 'app', db: 'shop', caps: CLIENT_CAPS | caps }) }, { s: ok(2) }];
+}
+
+const ROWS: Array<Array<string | null>> = [
+  ['1', 'apple'],
+  ['2', 'pear'],
+  ['3', null],
+];
+
+for (const algorithm of ['zlib', 'zstd'] as const) {
+  void t.test(`${algorithm}: queries and results read through the frames, at every cut`, async (t) => {
+    const rows = resultSet(1, [{ name: 'id', type: TYPE.LONG, charset: 63 }, { name: 'name' }], ROWS);
+    // The result's packets over two frames, the second starting inside a packet.
+    const cut = Math.floor(rows.length / 2);
+    const steps: Step[] = [
+      ...login(algorithm),
+      { c: frame(0, query('SELECT id, name FROM items ORDER BY id'), algorithm) },
+      { s: cat(frame(1, rows.subarray(0, cut), algorithm), frame(2, rows.subarray(cut), algorithm)) },
+      // A small command sent as is (uncompressed length 0), and its answer compressed.
+      { c: frame(0, query('UPDATE items SET name = name'), 'none') },
+      { s: frame(1, ok(1, { affected: 3 }), algorithm) },
+      { close: 'fin' },
+    ];
+    const { exchanges, events } = runAllCuts(t, steps);
+    t.same(events, [], 'no parse errors');
+    t.equal(exchanges.length, 3);
+    t.match(exchanges[0], { method: 'CONNECT', path: 'shop' });
+    t.match(exchanges[0].notes, [new RegExp(`compressed protocol \\(${algorithm}\\)`)]);
+    const select = exchanges[1];
+    t.match(select, { method: 'SELECT', error: undefined, response: { headers: { rows: '3' } } });
+    t.same(json(select.request?.body), { query: 'SELECT id, name FROM items ORDER BY id' });
+    t.same(json(select.response?.body).rows, [
+      { id: '1', name: 'apple' },
+      { id: '2', name: 'pear' },
+      { id: '3', name: null },
+    ]);
+    t.match(exchanges[2], { method: 'UPDATE', error: undefined, response: { headers: { affected_rows: '3' } } });
+  });
+}
+
+void t.test('a frame that does not decompress stops the capture with a parse record naming it', async (t) => {
+  const bad = frame(1, ok(1), 'zlib');
+  bad[bad.length - 2] ^= 0xff;
+  const { exchanges, events } = runMy([...login('zlib'), { c: frame(0, query('SELECT 1'), 'zlib') }, { s: bad }, { close: 'fin' }]);
+  t.match(events, [{ kind: 'parse_error', side: 'server', detail: /compressed frame \(zlib\) that does not decompress/ }]);
+  t.match(exchanges.at(-1), { method: 'SELECT', error: 'parse', error_detail: /does not decompress/ });
+});
+
+void t.test('a frame whose size after decompression is not its header\'s is malformed', async (t) => {
+  const packets = ok(1);
+  const payload = deflateSync(packets);
+  const lying = cat(u24(payload.length), Buffer.from([1]), u24(packets.length + 5), payload);
+  const { events } = runMy([...login('zlib'), { c: frame(0, query('SELECT 1'), 'zlib') }, { s: lying }, { close: 'fin' }]);
+  t.match(events, [{ kind: 'parse_error', detail: /header says 16 bytes and holds 11/ }]);
+});
+
+void t.test('the unframer: frames held only up to its bound; partial bytes counted; the algorithm from the capabilities', async (t) => {
+  const u = new CompressedUnframer('zlib', 1024);
+  const out: Buffer[] = [];
+  const packets = query('x'.repeat(5000));
+  const f = frame(0, packets, 'zlib');
+  t.ok(f.length < 1024, 'a frame of 5 KB compresses under the bound');
+  u.push(f.subarray(0, 10), (b) => out.push(b));
+  t.equal(u.partialBytes, 10);
+  u.push(f.subarray(10), (b) => out.push(b));
+  t.same(out, [packets]);
+  t.equal(u.partialBytes, 0);
+  t.equal(u.frames, 1);
+  t.throws(() => u.push(frame(1, Buffer.alloc(2000, 7), 'none'), () => undefined), /compressed frame of 2000 bytes: over the 1024 bytes/);
+  t.equal(compressionOf(CLIENT.COMPRESS), 'zlib');
+  t.equal(compressionOf(CLIENT.COMPRESS | CLIENT.ZSTD_COMPRESSION), 'zstd');
+});
+
+void t.test('a gap inside a compressed connection cannot be stepped over: capture falls back to a resync', async (t) => {
+  const records: Exchange[] = [];
+  const s = createMysqlSession({ maxBodyBytes: 64 * 1024, emit: (e) => records.push(e), event: () => undefined });
+  let at = 1n;
+  for (const step of login('zlib')) {
+    if ('s' in step) s.serverData(step.s, at++);
+    else if ('c' in step) s.clientData(step.c, at++);
+  }
+  const q = frame(0, query(`SELECT '${'y'.repeat(3000)}'`), 'none');
+  s.clientData(q.subarray(0, 20), at++);
+  t.equal(s.skipClient?.(100, at++), false, 'not absorbed');
+  s.resync?.(at++, 'gap');
+  t.match(records.at(-1), { error: 'capture_overflow' } as Partial<Exchange>);
+});
+
+void t.test('real MariaDB: the mariadb CLI with --compress, through a recording relay, replayed', async (t) => {
+  const port = await startMariadb(t);
+  const relay = await startRecordingRelay(port);
+  t.teardown(relay.close);
+  const sql = ['CREATE TABLE fruit (id INT PRIMARY KEY, name VARCHAR(20))', "INSERT INTO fruit VALUES (1, 'apple'), (2, 'pear')", 'SELECT id, name FROM fruit ORDER BY id', 'SELECT seq FROM seq_1_to_2000'];
+  const cli = await runCommand('mariadb', ['--no-defaults', '-h', '127.0.0.1', '-P', String(relay.port), '-u', 'app', `-p${MYSQL_PASSWORD}`, '--skip-ssl', '--compress', '--batch', 'shop', '-e', sql.join(';\n')]);
+  t.equal(cli.status, 0, cli.stderr);
+  t.match(cli.stdout, /1\tapple\n2\tpear/);
+  await new Promise((r) => setTimeout(r, 200));
+  const chunks = relay.connections[0];
+  const records: Exchange[] = [];
+  const events: unknown[] = [];
+  const s = createMysqlSession({ maxBodyBytes: 64 * 1024, emit: (e) => records.push(e), event: (e) => events.push(e) });
+  for (const c of chunks) (c.from === 'client' ? s.clientData : s.serverData).call(s, c.data, c.at);
+  s.close((chunks.at(-1)?.at ?? 0n) + 1n, 'fin');
+  t.same(events, [], 'no parse errors');
+  t.match(records[0], { method: 'CONNECT', path: 'shop' });
+  t.match(records[0].notes, [/compressed protocol \(zlib\)/]);
+  const queryOf = (e: Exchange): string => (e.request?.content_type === 'application/json' ? ((json(e.request.body) as { query?: string }).query ?? '') : '');
+  const byQuery = (q: string): Exchange | undefined => records.find((e) => queryOf(e) === q);
+  t.match(byQuery(sql[0]), { method: 'CREATE', error: undefined });
+  t.match(byQuery(sql[1]), { method: 'INSERT', response: { headers: { affected_rows: '2' } } });
+  t.same(json(byQuery(sql[2])?.response?.body).rows, [
+    { id: '1', name: 'apple' },
+    { id: '2', name: 'pear' },
+  ]);
+  // 2000 rows: a result over many frames, most of them compressed.
+  t.match(byQuery(sql[3]), { method: 'SELECT', error: undefined, response: { headers: { rows: '2000' } } });
+});
