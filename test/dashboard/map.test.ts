@@ -181,6 +181,48 @@ void t.test('hovering an edge shows its numbers; clicking opens the panel with a
   await waitFor('the edge calls listed', async () => (await page.locator('tbody tr.call-row').count()) >= expected);
 });
 
+void t.test('a map wider than the window is fitted to its width, and shown at its actual size on request (remembered)', async (t) => {
+  const { page } = session;
+  await page.setViewportSize({ width: 700, height: 800 });
+  t.teardown(() => page.setViewportSize({ width: 1500, height: 1000 }));
+  await page.goto(`${backend.baseUrl}#/map`);
+  await page.locator('svg.service-map g.node').first().waitFor();
+  const fitButton = page.locator('button.map-fit');
+  await fitButton.waitFor();
+  t.equal(await fitButton.getAttribute('aria-pressed'), 'true', 'fitted by default');
+  const measure = () =>
+    page.evaluate(() => {
+      const scroller = (globalThis as any).document.querySelector('.map-scroller');
+      const svg = scroller.querySelector('svg.service-map');
+      return { client: scroller.clientWidth as number, scroll: scroller.scrollWidth as number, drawn: svg.getBoundingClientRect().width as number, own: Number(svg.getAttribute('width')) };
+    });
+  const fitted = await measure();
+  t.ok(fitted.own > fitted.client, `the layout (${fitted.own} px) is wider than the window's map area (${fitted.client} px)`);
+  t.ok(fitted.drawn <= fitted.client, `drawn ${fitted.drawn.toFixed(0)} px wide, within ${fitted.client} px`);
+  t.ok(fitted.scroll <= fitted.client + 1, 'nothing to scroll sideways');
+  t.match(await page.locator('.map-scale').textContent(), /^\d+%$/);
+  // Labels still clear of each other and of the workloads when shrunk.
+  const labels = await boxOf('svg.service-map text.edge-label');
+  for (let i = 0; i < labels.length; i++) for (let j = i + 1; j < labels.length; j++) t.notOk(overlap(labels[i], labels[j]), `fitted: labels ${i} and ${j} apart`);
+  // A click on an edge still selects it.
+  await page.locator('g.edge[data-source="shop/gateway"][data-target="shop/auth"] path.edge-hit').click({ force: true });
+  await page.locator('aside.edge-panel').waitFor();
+  t.equal(await page.locator('aside.edge-panel').getAttribute('data-target'), 'shop/auth', 'the clicked edge opened');
+  await page.locator('aside.edge-panel button').first().click();
+  await session.screenshot('map-04-fitted');
+
+  await fitButton.click();
+  t.equal(await fitButton.getAttribute('aria-pressed'), 'false');
+  const actual = await measure();
+  t.ok(Math.abs(actual.drawn - actual.own) < 1, `actual size: drawn ${actual.drawn.toFixed(0)} px for ${actual.own} px`);
+  t.ok(actual.scroll > actual.client, 'the map area scrolls sideways');
+  await page.reload();
+  await page.locator('svg.service-map g.node').first().waitFor();
+  t.equal(await page.locator('button.map-fit').getAttribute('aria-pressed'), 'false', 'the choice is remembered');
+  await page.locator('button.map-fit').click();
+  t.ok((await measure()).drawn <= (await measure()).client, 'fitted again');
+});
+
 void t.test('the coverage view says what is not seen, per workload', async (t) => {
   const { page } = session;
   await page.goto(`${backend.baseUrl}#/coverage`);

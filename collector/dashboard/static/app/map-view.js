@@ -2,7 +2,7 @@
 // window, as SVG. Edges carry a short label where it fits; hovering shows a card with more,
 // clicking opens a side panel with every number and a link to the edge's calls. Calls crossing
 // nodes are dashed; a callee whose replicas share the load unevenly is marked hot.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { getServiceMap } from './api.js';
 import { errorBand } from './format.js';
@@ -17,6 +17,10 @@ const WINDOWS = [
   ['24h', 24 * 60 * 60],
 ];
 const REFRESH_MS = 5000;
+/** Where the map's "fit to width" choice is kept (on unless turned off). */
+const FIT_KEY = 'meshtap.map.fit';
+/** The scroller's horizontal padding (app.css `.map-scroller`), which the map does not get. */
+const SCROLLER_PADDING_X = 32;
 
 /**
  * @typedef {import('./map-edge.js').MapNode} MapNode
@@ -106,9 +110,36 @@ function MapSvg({ data, selected, onSelect }) {
   const hoveredIndex = data.edges.findIndex((e) => edgeKey(e) === hovered);
   const hoverEdge = hoveredIndex === -1 ? undefined : data.edges[hoveredIndex];
   const hoverAt = hoveredIndex === -1 ? undefined : hoverPoint(layout.edges[hoveredIndex], layout.nodes);
+  // A map wider than the window is shrunk to its width (the whole map at a glance) unless the
+  // user asked for its actual size, which scrolls; the choice is remembered.
+  const scroller = useRef(/** @type {HTMLDivElement | null} */ (null));
+  const [available, setAvailable] = useState(0);
+  const [fit, setFit] = useState(() => globalThis.localStorage?.getItem(FIT_KEY) !== 'off');
+  useEffect(() => {
+    const el = scroller.current;
+    if (!el) return undefined;
+    const measure = () => setAvailable(Math.max(0, el.clientWidth - SCROLLER_PADDING_X));
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
+  const wider = available > 0 && layout.width > available;
+  const scale = fit && wider ? available / layout.width : 1;
+  const toggleFit = () => {
+    globalThis.localStorage?.setItem(FIT_KEY, fit ? 'off' : 'on');
+    setFit(!fit);
+  };
   return html`
-    <div class="map-scroller">
-      <div class="map-canvas" style=${{ width: `${layout.width}px`, height: `${layout.height}px` }}>
+    <div class="map-scroller" ref=${scroller}>
+      ${wider
+        ? html`<div class="map-zoom">
+            <button type="button" class="map-fit" aria-pressed=${fit ? 'true' : 'false'} onClick=${toggleFit} title=${fit ? 'Show the map at its actual size (scrolls)' : 'Shrink the map to the window\'s width'}>Fit to width</button>
+            <span class="map-scale muted">${Math.round(scale * 100)}%</span>
+          </div>`
+        : null}
+      <div class="map-sizer" style=${{ width: `${layout.width * scale}px`, height: `${layout.height * scale}px` }}>
+      <div class="map-canvas" style=${{ width: `${layout.width}px`, height: `${layout.height}px`, transform: scale === 1 ? undefined : `scale(${scale})` }}>
       <svg class="service-map" width=${layout.width} height=${layout.height} viewBox=${`0 0 ${layout.width} ${layout.height}`} role="group" aria-label="Workloads and calls">
         <defs>
           ${['healthy', 'degraded', 'failing', 'idle'].map(
@@ -175,6 +206,7 @@ function MapSvg({ data, selected, onSelect }) {
             ${edgeHoverLines(hoverEdge).map((l) => html`<div>${l}</div>`)}
           </div>`
         : null}
+      </div>
       </div>
     </div>
   `;
