@@ -96,8 +96,8 @@ async function runInit(argv: string[], io: CommandIO): Promise<number> {
     namespace: { type: 'string' },
     force: { type: 'boolean', default: false },
   }, true);
-  if (positionals.length > 0) throw usageError(`init: unexpected argument "${positionals[0]}"`);
-  if (!values.dir) throw usageError('init: --dir is required');
+  if (positionals.length > 0) throw usageError(`unexpected argument "${positionals[0]}"`);
+  if (!values.dir) throw usageError('--dir is required');
   const dnsNames = listFlag('--dns', values.dns).map((n) => checkFlag('--dns', () => checkDnsName(n)));
   const ips = listFlag('--ip', values.ip);
   for (const ip of ips) checkFlag('--ip', () => ipAddressBytes(ip));
@@ -192,7 +192,7 @@ async function existingCaFiles(caDir: string): Promise<string[]> {
 
 async function runInspect(argv: string[], io: CommandIO): Promise<number> {
   const { positionals } = parseCommandArgs(argv, {}, true);
-  if (positionals.length !== 1) throw usageError('inspect: exactly one FILE is required');
+  if (positionals.length !== 1) throw usageError('exactly one FILE is required');
   const file = positionals[0];
   let text: string;
   try {

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { CLI_ERR_USAGE, commandFailure, parseCommandArgs, parsePort, type CommandIO } from '../lib/cli.ts';
-import { MeshtapError, describeError, isMeshtapError } from '../lib/errors.ts';
+import { MeshtapError, isMeshtapError } from '../lib/errors.ts';
 import { waitForSignal } from '../lib/signals.ts';
 import { CONTROLLER_PORT, DEFAULT_COLLECTOR_GRPC_PORT, DEFAULT_COLLECTOR_HTTP_PORT, STATE_DIR } from './addresses.ts';
 import { labDown, labExists } from './down.ts';
@@ -99,7 +99,7 @@ async function up(argv: string[], io: CommandIO): Promise<number> {
     io.stdout.write(USAGE);
     return 0;
   }
-  if (positionals.length > 0) throw usageError(`up: unexpected argument "${positionals[0]}"`);
+  if (positionals.length > 0) throw usageError(`unexpected argument "${positionals[0]}"`);
   const grpcPort = parsePort('--grpc-port', values['grpc-port'], DEFAULT_COLLECTOR_GRPC_PORT);
   const httpPort = parsePort('--http-port', values['http-port'], DEFAULT_COLLECTOR_HTTP_PORT);
   if (grpcPort === 0 || httpPort === 0 || grpcPort === httpPort) throw usageError('--grpc-port and --http-port must be two different ports 1-65535');
@@ -142,8 +142,8 @@ async function up(argv: string[], io: CommandIO): Promise<number> {
     state = await starter.run();
   } catch (err) {
     interrupt.dispose();
-    io.stderr.write(`meshtap lab: ${abort.signal.aborted ? 'interrupted' : describeError(err)}\n`);
-    io.stderr.write('meshtap lab: taking the partial lab down\n');
+    io.stderr.write(abort.signal.aborted ? 'meshtap lab up: interrupted\n' : commandFailure('lab up', err));
+    io.stderr.write('meshtap lab up: taking the partial lab down\n');
     await labDown({ stateDir: STATE_DIR, progress: (l) => io.stderr.write(`  ${l}\n`) });
     return abort.signal.aborted ? 130 : 1;
   }
@@ -223,7 +223,7 @@ async function status(argv: string[], io: CommandIO): Promise<number> {
     io.stdout.write(USAGE);
     return 0;
   }
-  if (positionals.length > 0) throw usageError(`status: unexpected argument "${positionals[0]}"`);
+  if (positionals.length > 0) throw usageError(`unexpected argument "${positionals[0]}"`);
   const state = readState(STATE_DIR);
   if (!state) {
     if (values.json) io.stdout.write(`${JSON.stringify({ up: false })}\n`);
@@ -331,7 +331,7 @@ async function exec(argv: string[], io: CommandIO): Promise<number> {
     io.stdout.write(USAGE);
     return 0;
   }
-  if (before.length !== 1 || command.length === 0) throw usageError('usage: meshtap lab exec POD -- CMD [ARGS...]');
+  if (before.length !== 1 || command.length === 0) throw usageError('give one pod, then -- and the command: meshtap lab exec POD -- CMD [ARGS...]');
   requireRoot('exec');
   const state = requireState();
   const pod = findPod(state.pods, before[0]);
@@ -362,7 +362,7 @@ async function down(argv: string[], io: CommandIO): Promise<number> {
     io.stdout.write(USAGE);
     return 0;
   }
-  if (positionals.length > 0) throw usageError(`down: unexpected argument "${positionals[0]}"`);
+  if (positionals.length > 0) throw usageError(`unexpected argument "${positionals[0]}"`);
   requireRoot('down');
   if (!(await labExists(STATE_DIR))) {
     io.stdout.write('no lab is up: nothing to do\n');

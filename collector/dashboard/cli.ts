@@ -59,7 +59,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     if (context !== undefined) kc.setCurrentContext(context);
     if (!kc.getCurrentCluster()) throw new Error('no current cluster');
   } catch (err) {
-    throw new MeshtapError(CLI_ERR_USAGE, `meshtap dashboard needs a kubeconfig: ${(err as Error).message}`);
+    throw new MeshtapError(CLI_ERR_USAGE, `a kubeconfig is needed: ${(err as Error).message}`);
   }
   const core = kc.makeApiClient(CoreV1Api);
   const pods = await core.listNamespacedPod({ namespace, labelSelector: selector });

@@ -22,5 +22,5 @@ void t.test('empty values are usage errors naming the flag, not the defaults', a
 });
 
 void t.test('valid ports get as far as the kubeconfig', async (t) => {
-  await t.rejects(run(['--pod-port', '8080', '--port', '0'], io), { code: 'CLI_ERR_USAGE', message: /meshtap dashboard needs a kubeconfig/ });
+  await t.rejects(run(['--pod-port', '8080', '--port', '0'], io), { code: 'CLI_ERR_USAGE', message: /a kubeconfig is needed/ });
 });

@@ -83,6 +83,9 @@ void t.test('commands that print their own errors print them in the same shape, 
     // Were "meshtap certs init: Unknown option …" and "meshtap lab status: …" without a code.
     { args: ['certs', 'init', '--bogus'], name: 'certs init', message: new RegExp(`^${unknown('--bogus')}`) },
     { args: ['certs', 'nosuch'], name: 'certs', message: /^unknown command "nosuch"$/ },
+    // A subcommand's own checks do not name it again (was "meshtap certs init: CLI_ERR_USAGE: init: --dir is required").
+    { args: ['certs', 'init'], name: 'certs init', message: /^--dir is required$/ },
+    { args: ['lab', 'up', 'extra'], name: 'lab up', message: /^unexpected argument "extra"$/ },
     { args: ['lab', 'status', '--bogus'], name: 'lab status', message: new RegExp(`^${unknown('--bogus')}`) },
     { args: ['lab', 'nosuch'], name: 'lab', message: /^unknown command "nosuch" \(up, status, exec, down\)$/ },
     // Was the message, a blank line and the whole usage.
