@@ -16,7 +16,7 @@ import { createAppTlsSession } from '../tls/session.ts';
 import { describeError } from '../../lib/errors.ts';
 import { type Call, type ConnState, MalformedPacket, type Statement, currentResult, feedReply, newCall, replyKeep } from './calls.ts';
 import { bindParams, readCommand } from './commands.ts';
-import { CompressedUnframer, compressionOf } from './compressed.ts';
+import { CompressedUnframer, FrameOverBound, compressionOf } from './compressed.ts';
 import { CLIENT, COM, MARIADB } from './constants.ts';
 import { parseGreeting, parseHandshakeResponse } from './handshake.ts';
 import { type MysqlPacket, PacketFramer, Reader } from './packets.ts';
@@ -120,6 +120,15 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
     mode = 'stopped';
     clientFramer.paused = true;
     serverFramer.paused = true;
+  };
+
+  /** Capture gives up on a valid connection it cannot follow within its bounds. */
+  const overBound = (what: string): void => {
+    const detail = `mysql: ${what}: capture stopped for this connection`;
+    safeEvent({ kind: 'capture_overflow', reason: 'compressed_frame' });
+    if (nothingPending()) marker('capture_overflow', detail);
+    else flushPending('capture_overflow', 'capture_overflow', detail);
+    stopParsing();
   };
 
   const stopWith = (side: 'client' | 'server', detail: string): void => {
@@ -332,6 +341,9 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
       }
       return stopWith('client', `packet with sequence ${p.seq} while no authentication or file upload is in progress`);
     }
+    // A command before the login's OK on a compressed connection (a pipelining client) is a
+    // frame, read here as a packet because compression starts at the OK: say so, never misread it.
+    if (compressed && loginCall?.done !== true) return stopWith('client', 'a command sent before the login ended, on a compressed connection: not followed');
     onCommand(p);
   };
 
@@ -403,7 +415,8 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
     } catch (err) {
       if (mode !== 'mysql') return;
       try {
-        stopWith(side, err instanceof MalformedPacket ? `malformed ${err.message}` : `internal: ${describeError(err)}`);
+        if (err instanceof FrameOverBound) overBound(err.message);
+        else stopWith(side, err instanceof MalformedPacket ? `malformed ${err.message}` : `internal: ${describeError(err)}`);
       } catch {
         mode = 'stopped';
       }
@@ -484,8 +497,10 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
       now = t;
       try {
         const head = awaiting();
-        const partial = serverFramer.partialBytes + (unframers?.server.partialBytes ?? 0);
+        const partial = serverFramer.partialBytes;
         if (head !== undefined && partial > 0) head.notes.push(`response cut short: ${partial} bytes of an incomplete packet`);
+        const partialFrame = unframers?.server.partialBytes ?? 0;
+        if (head !== undefined && partialFrame > 0) head.notes.push(`response cut short: ${partialFrame} bytes of an incomplete compressed frame`);
         const first: RecordError =
           reason === 'reset' || reason === 'error' ? 'reset' : reason === 'timeout' ? 'timeout' : reason === 'capture_overflow' ? 'capture_overflow' : 'closed';
         flushPending(first, reason === 'capture_overflow' ? 'capture_overflow' : 'unpaired');

@@ -3,13 +3,14 @@
  * chunk cut, packets spanning frames, frames sent as is; a bad or oversized frame stops the
  * connection's capture with a parse record, and a gap inside a frame cannot be stepped over.
  */
+import { randomBytes } from 'node:crypto';
 import { deflateSync, zstdCompressSync } from 'node:zlib';
 import t from 'tap';
 import { CompressedUnframer, compressionOf } from '../../../sidecar/mysql/compressed.ts';
 import { CLIENT, TYPE } from '../../../sidecar/mysql/constants.ts';
 import { createMysqlSession } from '../../../sidecar/mysql/session.ts';
 import type { Exchange } from '../../../sidecar/capture/session.ts';
-import { SERVER_CAPS, CLIENT_CAPS, cat, greeting, handshakeResponse, ok, query, resultSet } from './encoder.ts';
+import { SERVER_CAPS, CLIENT_CAPS, cat, err, greeting, handshakeResponse, ok, query, resultSet } from './encoder.ts';
 import { json, runAllCuts, runMy, type Step } from './harness.ts';
 import { startRecordingRelay } from '../../helpers/recording-relay.ts';
 import { MYSQL_PASSWORD, runCommand, startMariadb } from '../../helpers/mariadb-server.ts';
@@ -97,9 +98,22 @@ void t.test('the unframer: frames held only up to its bound; partial bytes count
   t.same(out, [packets]);
   t.equal(u.partialBytes, 0);
   t.equal(u.frames, 1);
-  t.throws(() => u.push(frame(1, Buffer.alloc(2000, 7), 'none'), () => undefined), /compressed frame of 2000 bytes: over the 1024 bytes/);
+  // A frame sent as is streams through whatever its size.
+  const big = Buffer.alloc(2000, 7);
+  const streamed: Buffer[] = [];
+  const asIs = frame(1, big, 'none');
+  u.push(asIs.subarray(0, 500), (b) => streamed.push(b));
+  t.ok(streamed.length > 0, 'its first bytes come out before the frame is complete');
+  u.push(asIs.subarray(500), (b) => streamed.push(b));
+  t.same(Buffer.concat(streamed), big);
+  t.equal(u.frames, 2);
+  // A compressed one over the bound is refused before it is held.
+  const random = randomBytes(3000);
+  t.throws(() => u.push(frame(2, random, 'zlib'), () => undefined), { name: 'Error', message: /a compressed frame of \d+ bytes, over the 1024 bytes capture holds/ });
   t.equal(compressionOf(CLIENT.COMPRESS), 'zlib');
-  t.equal(compressionOf(CLIENT.COMPRESS | CLIENT.ZSTD_COMPRESSION), 'zstd');
+  t.equal(compressionOf(CLIENT.ZSTD_COMPRESSION), 'zstd');
+  // Both agreed (a MySQL 8 server offers both by default): zlib, as MySQL's client and server choose.
+  t.equal(compressionOf(CLIENT.COMPRESS | CLIENT.ZSTD_COMPRESSION), 'zlib');
 });
 
 void t.test('a gap inside a compressed connection cannot be stepped over: capture falls back to a resync', async (t) => {
@@ -145,4 +159,51 @@ void t.test('real MariaDB: the mariadb CLI with --compress, through a recording 
   ]);
   // 2000 rows: a result over many frames, most of them compressed.
   t.match(byQuery(sql[3]), { method: 'SELECT', error: undefined, response: { headers: { rows: '2000' } } });
+});
+
+void t.test('both algorithms agreed: the frames are zlib', async (t) => {
+  const both = CLIENT.COMPRESS | CLIENT.ZSTD_COMPRESSION;
+  const { exchanges, events } = runAllCuts(t, [
+    { s: greeting({ caps: SERVER_CAPS | both }) },
+    { c: handshakeResponse({ user: 'app', db: 'shop', caps: CLIENT_CAPS | both }) },
+    { s: ok(2) },
+    { c: frame(0, query('SELECT 1'), 'zlib') },
+    { s: frame(1, resultSet(1, [{ name: '1' }], [['1']]), 'zlib') },
+    { close: 'fin' },
+  ]);
+  t.same(events, []);
+  t.match(exchanges[0].notes, [/compressed protocol \(zlib\)/]);
+  t.match(exchanges[1], { method: 'SELECT', error: undefined, response: { headers: { rows: '1' } } });
+});
+
+void t.test('bytes after the login OK in the same chunk are read as frames', async (t) => {
+  // The server's idle disconnect (an ERR no command awaits) written with the OK, compressed.
+  const idle = err(0, 4031, 'HY000', 'The client was disconnected by the server because of inactivity.');
+  const { exchanges, events } = runAllCuts(t, [...login('zlib').slice(0, 2), { s: cat(ok(2), frame(0, idle, 'zlib')) }, { close: 'fin' }]);
+  t.same(events, []);
+  t.match(exchanges[1], { error: 'server_error', error_detail: /ERROR 4031 \(HY000\)/, notes: ['error with no command awaiting an answer'] });
+});
+
+void t.test('a command pipelined before the login OK on a compressed connection is not misread', async (t) => {
+  const { exchanges, events } = runMy([...login('zlib').slice(0, 2), { c: frame(0, query('SELECT 1'), 'zlib') }, { s: ok(2) }, { close: 'fin' }]);
+  t.match(events, [{ kind: 'parse_error', side: 'client', detail: /a command sent before the login ended, on a compressed connection: not followed/ }]);
+  t.notOk(
+    exchanges.some((e) => e.method !== undefined && e.method !== 'CONNECT'),
+    'no command recorded from the misframed bytes',
+  );
+});
+
+void t.test('a compressed frame over 4 MiB cuts the capture as an overflow, not a parse error', async (t) => {
+  // Random bytes do not compress: the frame is as long on the wire as the packet it holds.
+  const noise = randomBytes(4 * 1024 * 1024 + 4096);
+  const { exchanges, events } = runMy([...login('zlib'), { c: frame(0, query('SELECT blob FROM b'), 'zlib') }, { s: frame(1, cat(Buffer.from([0xff, 0xff, 0xff, 1]), noise), 'zlib') }, { close: 'fin' }]);
+  t.match(events, [{ kind: 'capture_overflow', reason: 'compressed_frame' }]);
+  t.match(exchanges.at(-1), { method: 'SELECT', error: 'capture_overflow', error_detail: /a compressed frame of \d+ bytes, over the 4194304 bytes capture holds to decompress one: capture stopped/ });
+});
+
+void t.test('a connection closed inside a compressed frame says so on the call it cut', async (t) => {
+  const answer = frame(1, resultSet(1, [{ name: '1' }], [['1']]), 'zlib');
+  const { exchanges } = runMy([...login('zlib'), { c: frame(0, query('SELECT 1'), 'zlib') }, { s: answer.subarray(0, 12) }, { close: 'fin' }]);
+  t.match(exchanges.at(-1), { method: 'SELECT', error: 'closed' });
+  t.same(exchanges.at(-1)?.notes?.filter((n) => /cut short/.test(n)), ['response cut short: 12 bytes of an incomplete compressed frame']);
 });
