@@ -151,6 +151,16 @@ async function tcpExchange(port: number, queries: Buffer[], expect: number, spli
   return { answers, clientPort };
 }
 
+/** Whether `r` is the record of the client at `port` over `transport`: UDP and TCP ports are numbered apart, so one number can be both. */
+function fromClient(r: CallRecord, port: number, transport: 'udp' | 'tcp'): boolean {
+  if (r.src.port !== port || r.request === undefined) return false;
+  try {
+    return bodyOf(r, 'request').transport === transport;
+  } catch {
+    return false;
+  }
+}
+
 function bodyOf(record: CallRecord, side: 'request' | 'response'): Record<string, unknown> {
   return JSON.parse(Buffer.from(record[side]!.body).toString('utf8')) as Record<string, unknown>;
 }
@@ -169,7 +179,7 @@ void t.test('DNS relays against a real dnsmasq', async (t) => {
     t.same(new Set(dnsPacket.decode(answer!).answers!.map((a) => (a as { data: unknown }).data)), new Set(dnsPacket.decode(reference!).answers!.map((a) => (a as { data: unknown }).data)), 'the resolver\'s answer');
     const single = query('one.test', 'A', 0x2345);
     t.same((await udpQuery(relay.port, single)).answer, await direct(dnsmasq, single), 'a one-record answer is byte for byte the resolver\'s');
-    const record = await waitFor('the record', () => relay.records.find((r) => r.src.port === clientPort));
+    const record = await waitFor('the record', () => relay.records.find((r) => fromClient(r, clientPort, 'udp')));
     t.equal(record.protocol, 'dns');
     t.equal(record.observer, 'outbound');
     t.equal(record.method, 'A');
@@ -210,14 +220,14 @@ void t.test('DNS relays against a real dnsmasq', async (t) => {
     ];
     for (const [i, [name, type, check]] of cases.entries()) {
       const { clientPort } = await udpQuery(relay.port, query(name, type, 100 + i));
-      const record = await waitFor(name, () => relay.records.find((r) => r.src.port === clientPort));
+      const record = await waitFor(name, () => relay.records.find((r) => fromClient(r, clientPort, 'udp')));
       t.equal(record.method, type, `${name}: method is the query type`);
       const answers = (bodyOf(record, 'response') as { answers: { data: unknown }[] }).answers;
       check(answers.map((a) => a.data));
     }
     const { answer, clientPort } = await udpQuery(relay.port, query('nope.test', 'A', 200));
     t.equal((dnsPacket.decode(answer!) as { rcode?: string }).rcode, 'NXDOMAIN', 'the app gets NXDOMAIN');
-    const record = await waitFor('NXDOMAIN record', () => relay.records.find((r) => r.src.port === clientPort));
+    const record = await waitFor('NXDOMAIN record', () => relay.records.find((r) => fromClient(r, clientPort, 'udp')));
     t.equal(record.dns_rcode, 'NXDOMAIN');
     t.equal(record.error, undefined, 'NXDOMAIN is an answer, not an error');
     const body = bodyOf(record, 'response') as { rcode: string; answers: unknown[]; authority: { type: string; data: { mname: string; serial: number } }[] };
@@ -237,7 +247,7 @@ void t.test('DNS relays against a real dnsmasq', async (t) => {
       t.same(data(got!), data(reference!), `answer ${i} matches the resolver's`);
     }
     const records = await waitFor('three TCP records', () => {
-      const found = relay.records.filter((r) => r.src.port === clientPort);
+      const found = relay.records.filter((r) => fromClient(r, clientPort, 'tcp'));
       return found.length === 3 ? found : undefined;
     });
     t.same(records.map((r) => r.ordinal).sort(), [0, 1, 2]);
@@ -255,15 +265,15 @@ void t.test('DNS relays against a real dnsmasq', async (t) => {
     const { answer, clientPort } = await udpQuery(relay.port, q);
     t.ok(dnsPacket.decode(answer!).flag_tc, 'the app sees TC');
     t.equal(answer!.length, (await direct(dnsmasq, q))!.length, 'the truncated answer is the resolver\'s');
-    const udpRecord = await waitFor('UDP record', () => relay.records.find((r) => r.src.port === clientPort));
+    const udpRecord = await waitFor('UDP record', () => relay.records.find((r) => fromClient(r, clientPort, 'udp')));
     t.same(udpRecord.notes, [TRUNCATED_NOTE]);
     t.equal((bodyOf(udpRecord, 'response').flags as Record<string, boolean>).tc, true);
     const { answers, clientPort: tcpPort } = await tcpExchange(relay.port, [query('big.test', 'A', 0x4445)], 1);
     t.equal(dnsPacket.decode(answers[0]).answers!.length, 250, 'over TCP the whole answer comes');
-    const tcpRecord = await waitFor('TCP record', () => relay.records.find((r) => r.src.port === tcpPort));
+    const tcpRecord = await waitFor('TCP record', () => relay.records.find((r) => fromClient(r, tcpPort, 'tcp')));
     t.same(tcpRecord.notes, [TCP_RETRY_NOTE], 'the TCP record is a retry of the truncated UDP answer');
     const again = await tcpExchange(relay.port, [query('big.test', 'A', 0x4446)], 1);
-    const second = await waitFor('second TCP record', () => relay.records.find((r) => r.src.port === again.clientPort));
+    const second = await waitFor('second TCP record', () => relay.records.find((r) => fromClient(r, again.clientPort, 'tcp')));
     t.equal(second.notes, undefined, 'a later TCP query without a truncated answer before it is no retry');
     t.ok(relay.stats.truncated >= 1, 'truncated answers are counted');
   });
@@ -275,7 +285,7 @@ void t.test('DNS relays against a real dnsmasq', async (t) => {
     const reference = await direct(dnsmasq, garbage);
     const { answer, clientPort } = await udpQuery(relay.port, garbage, reference ? 3000 : 1500);
     t.same(answer, reference, reference ? 'the resolver\'s answer to it is relayed' : 'no answer, as without the sidecar');
-    const record = await waitFor('garbage record', () => relay.records.find((r) => r.src.port === clientPort));
+    const record = await waitFor('garbage record', () => relay.records.find((r) => fromClient(r, clientPort, 'udp')));
     t.equal(record.error, 'parse');
     t.match(record.error_detail, /^query: /);
     t.equal(record.method, undefined);
@@ -304,7 +314,7 @@ void t.test('resolvers in order: a silent one times out, a refused one fails at 
   t.ok(answer, 'the third resolver answered');
   t.equal(silentGot, 1, 'the silent resolver got the query');
   t.ok(took >= 250, `the silent resolver was given its timeout (${took} ms)`);
-  const record = await waitFor('record', () => relay.records.find((r) => r.src.port === clientPort));
+  const record = await waitFor('record', () => relay.records.find((r) => fromClient(r, clientPort, 'udp')));
   t.same(record.dst, { ip: '127.0.0.1', port: dnsmasq.port }, 'dst is the resolver that answered');
   t.equal(relay.stats.upstreamFailures.timeout, 1, 'one timeout counted');
   t.equal(relay.stats.upstreamFailures.error, 1, 'one refused attempt counted');
@@ -313,7 +323,7 @@ void t.test('resolvers in order: a silent one times out, a refused one fails at 
     relay.setResolvers([silentResolver], 200);
     const { answer, clientPort } = await udpQuery(relay.port, query('web.test', 'A', 8), 800);
     t.equal(answer, undefined, 'no answer, as with an unreachable resolver');
-    const record = await waitFor('timeout record', () => relay.records.find((r) => r.src.port === clientPort));
+    const record = await waitFor('timeout record', () => relay.records.find((r) => fromClient(r, clientPort, 'udp')));
     t.equal(record.error, 'timeout');
     t.equal(record.method, 'A');
     t.equal(record.path, 'web.test');
@@ -326,7 +336,7 @@ void t.test('resolvers in order: a silent one times out, a refused one fails at 
     relay.setResolvers([refusedResolver, resolverOf(dnsmasq)], 300);
     const { answers, clientPort } = await tcpExchange(relay.port, [query('web.test', 'A', 9)], 1);
     t.equal(dnsPacket.decode(answers[0]).answers!.length, 2);
-    const record = await waitFor('record', () => relay.records.find((r) => r.src.port === clientPort));
+    const record = await waitFor('record', () => relay.records.find((r) => fromClient(r, clientPort, 'tcp')));
     t.same(record.dst, { ip: '127.0.0.1', port: dnsmasq.port });
     t.ok(relay.stats.upstreamFailures.connect >= 1, 'the refused connect is counted');
   });
@@ -340,13 +350,13 @@ void t.test('resolvers in order: a silent one times out, a refused one fails at 
     const before = relay.stats.upstreamFailures.error;
     const { answer, clientPort } = await udpQuery(relay.port, query('web.test', 'A', 11));
     t.ok(answer, 'the next resolver answered');
-    const record = await waitFor('record', () => relay.records.find((r) => r.src.port === clientPort));
+    const record = await waitFor('record', () => relay.records.find((r) => fromClient(r, clientPort, 'udp')));
     t.same(record.dst, { ip: '127.0.0.1', port: dnsmasq.port });
     t.equal(relay.stats.upstreamFailures.error, before + 1, 'the failed connect is counted');
     relay.setResolvers([unconnectable], 300);
     const alone = await udpQuery(relay.port, query('web.test', 'A', 12), 1000);
     t.equal(alone.answer, undefined, 'only that resolver: no answer, and no crash');
-    const failed = await waitFor('record', () => relay.records.find((r) => r.src.port === alone.clientPort));
+    const failed = await waitFor('record', () => relay.records.find((r) => fromClient(r, alone.clientPort, 'udp')));
     t.equal(failed.error, 'upstream_unreachable');
   });
 
@@ -354,7 +364,7 @@ void t.test('resolvers in order: a silent one times out, a refused one fails at 
     relay.setResolvers([]);
     const { answer, clientPort } = await udpQuery(relay.port, query('web.test', 'A', 10), 300);
     t.equal(answer, undefined);
-    const record = await waitFor('record', () => relay.records.find((r) => r.src.port === clientPort));
+    const record = await waitFor('record', () => relay.records.find((r) => fromClient(r, clientPort, 'udp')));
     t.equal(record.error, 'upstream_unreachable');
     t.equal(relay.stats.upstreamFailures.no_resolver, 1);
   });
@@ -394,7 +404,7 @@ void t.test('bytes are forwarded exactly both ways, whatever they hold', async (
   const { answer, clientPort } = await udpQuery(relay.port, q);
   t.same(received[0], q, 'the resolver got the query bytes exactly, trailing bytes included');
   t.same(answer, odd(0x0a0b), 'the app got the answer bytes exactly');
-  const record = await waitFor('record', () => relay.records.find((r) => r.src.port === clientPort));
+  const record = await waitFor('record', () => relay.records.find((r) => fromClient(r, clientPort, 'udp')));
   t.equal(record.error, 'parse', 'the undecodable answer is a parse error on the record');
   t.match(record.error_detail, /^answer: .*compression pointer/);
   t.equal(record.method, 'A', 'what the query said is kept');
