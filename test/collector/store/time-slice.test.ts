@@ -56,6 +56,49 @@ void t.test('createTimeSlicer: due once the slice is spent, checked every few re
   t.notOk(Array.from({ length: 32 }, () => slicer.due()).includes(true), 'a new slice after the pause');
 });
 
+void t.test('concurrent scans go on one per turn of the loop: a timer waits one slice, not one per scan', async (t) => {
+  const log: string[] = [];
+  let ticking = true;
+  const tick = (): void => {
+    if (!ticking) return;
+    log.push('tick');
+    setTimeout(tick, 0);
+  };
+  setTimeout(tick, 0);
+  // Each slice holds the thread 3 ms, so a 1 ms timer is always due when the loop comes round.
+  const scan = async (name: string, slices: number): Promise<void> => {
+    const slicer = createTimeSlicer(0);
+    for (let i = 0; i < slices; i++) {
+      const until = performance.now() + 3;
+      while (performance.now() < until) {
+        // holding the thread, as an expensive filter does
+      }
+      log.push(name);
+      await slicer.pause();
+    }
+  };
+  await Promise.all(['a', 'b', 'c', 'd'].map((name) => scan(name, 5)));
+  ticking = false;
+  let run = 0;
+  let longest = 0;
+  for (const entry of log) {
+    run = entry === 'tick' ? 0 : run + 1;
+    longest = Math.max(longest, run);
+  }
+  t.equal(log.filter((e) => e !== 'tick').length, 20, 'every slice ran');
+  // The first slices run before any pause (each scan's first slice starts at once); after that one per turn.
+  const afterStart = log.slice(log.indexOf('tick'));
+  let runAfter = 0;
+  let longestAfter = 0;
+  for (const entry of afterStart) {
+    runAfter = entry === 'tick' ? 0 : runAfter + 1;
+    longestAfter = Math.max(longestAfter, runAfter);
+  }
+  t.equal(longestAfter, 1, `after the start, one slice between two timer turns (log: ${afterStart.join(' ')})`);
+  t.ok(longest <= 4, 'at the start, the four scans\' first slices');
+  t.same(['a', 'b', 'c', 'd'].map((n) => log.filter((e) => e === n).length), [5, 5, 5, 5], 'each scan got its turns');
+});
+
 const stores: Record<string, (t: Test) => RecordStore> = {
   memory: () => createMemoryStore({ maxRecords: 10_000 }),
   sqlite: (t) => {
