@@ -4,12 +4,16 @@
  * 127.0.0.1 through a proxy that adds the kubeconfig user's credentials to every request, so
  * the collector's `--auth kubernetes` decides what this user sees.
  */
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { CommandIO } from '../../lib/cli.ts';
 import { CLI_ERR_USAGE, flagValue, parseCommandArgs, parsePort } from '../../lib/cli.ts';
 import { MeshtapError } from '../../lib/errors.ts';
 import { startCredentialProxy } from './credential-proxy.ts';
+import { COL_ERR_DASHBOARD_CLUSTER } from './errors.ts';
 
 const USAGE = `usage: meshtap dashboard [options]
 
@@ -51,6 +55,12 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   const localPort = parsePort('--port', values.port, 8081);
   const kubeconfig = flagValue('--kubeconfig', values.kubeconfig, 'a kubeconfig file') ?? io.env.KUBECONFIG;
   const context = flagValue('--context', values.context, 'a kubeconfig context');
+  // Without any kubeconfig the client falls back to http://localhost:8080, whose refusal says
+  // nothing about the real problem.
+  const defaultFile = join(io.env.HOME ?? homedir(), '.kube', 'config');
+  if (!kubeconfig && !existsSync(defaultFile) && !(io.env.KUBERNETES_SERVICE_HOST && io.env.KUBERNETES_SERVICE_PORT)) {
+    throw new MeshtapError(CLI_ERR_USAGE, `a kubeconfig is needed: give --kubeconfig FILE or KUBECONFIG, or create ${defaultFile} (there is none), or run it inside the cluster`);
+  }
   const { CoreV1Api, KubeConfig, PortForward } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   try {
@@ -62,7 +72,12 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     throw new MeshtapError(CLI_ERR_USAGE, `a kubeconfig is needed: ${(err as Error).message}`);
   }
   const core = kc.makeApiClient(CoreV1Api);
-  const pods = await core.listNamespacedPod({ namespace, labelSelector: selector });
+  let pods;
+  try {
+    pods = await core.listNamespacedPod({ namespace, labelSelector: selector });
+  } catch (err) {
+    throw new MeshtapError(COL_ERR_DASHBOARD_CLUSTER, `cannot list the collector pods in ${namespace} (cluster ${kc.getCurrentCluster()?.server ?? 'unknown'}): ${(err as Error).message}`, { cause: err });
+  }
   const ready = pods.items.find((p) => p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'));
   if (!ready?.metadata?.name) {
     io.stderr.write(`meshtap dashboard: no ready collector pod in ${namespace} (selector ${selector})\n`);
