@@ -49,6 +49,8 @@ export interface HttpApiOptions {
   authorization: string | undefined;
   /** Per request; default 30 s. */
   timeoutMs?: number;
+  /** Says why the collector could not be reached (default: its address and the cause). */
+  unreachable?: (cause: string) => string;
   fetch?: typeof fetch;
 }
 
@@ -69,7 +71,8 @@ export function createHttpApiClient(options: HttpApiOptions): CollectorApi {
         });
         text = await res.text();
       } catch (err) {
-        return { status: 0, body: undefined, problem: `cannot reach the collector at ${options.baseUrl.origin}: ${causeText(err)}` };
+        const cause = causeText(err);
+        return { status: 0, body: undefined, problem: options.unreachable?.(cause) ?? `cannot reach the collector at ${options.baseUrl.origin}: ${cause}` };
       }
       return parseAnswer(res.status, text);
     },

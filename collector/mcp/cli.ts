@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { CommandIO } from '../../lib/cli.ts';
 import { parseCommandArgs } from '../../lib/cli.ts';
-import { DEFAULT_COLLECTOR_URL, resolveCollectorTarget } from '../tap/collector-target.ts';
+import { DEFAULT_COLLECTOR_URL, resolveCollectorTarget, unreachableText } from '../tap/collector-target.ts';
 import { createHttpApiClient } from './api-client.ts';
 import { createMcpServer } from './server.ts';
 import { MCP_TOOLS } from './tools.ts';
@@ -37,9 +37,10 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     io.stdout.write(USAGE);
     return 0;
   }
-  const { base, authorization } = await resolveCollectorTarget({ collector: values.collector, token: values.token, env: io.env });
+  const target = await resolveCollectorTarget({ collector: values.collector, token: values.token, env: io.env });
+  const { base, authorization } = target;
 
-  const api = createHttpApiClient({ baseUrl: base, authorization });
+  const api = createHttpApiClient({ baseUrl: base, authorization, unreachable: (cause) => unreachableText(target, cause) });
   const server = createMcpServer({ api, now: () => BigInt(Date.now()) * 1_000_000n });
   const transport = new StdioServerTransport(io.stdin as Readable, io.stdout as Writable);
 

@@ -7,7 +7,7 @@ import type { CommandIO } from '../../lib/cli.ts';
 import { CLI_ERR_USAGE, parseCommandArgs } from '../../lib/cli.ts';
 import { MeshtapError } from '../../lib/errors.ts';
 import type { CallRecordJson } from '../../record/record-json.ts';
-import { DEFAULT_COLLECTOR_URL, resolveCollectorTarget } from './collector-target.ts';
+import { DEFAULT_COLLECTOR_URL, resolveCollectorTarget, unreachableText } from './collector-target.ts';
 import { compileFilter } from '../filter/compile.ts';
 import { isFilterError } from '../filter/errors.ts';
 import { formatCallLine, formatJoinedCallLine } from './format.ts';
@@ -174,7 +174,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       return 2;
     }
   }
-  const { base, authorization } = await resolveCollectorTarget({ collector: values.collector, token: values.token, env: io.env });
+  const target = await resolveCollectorTarget({ collector: values.collector, token: values.token, env: io.env });
+  const { base, authorization } = target;
   const { source, userOffset } = buildTapFilter(values.namespace, values.filter);
   const url = new URL('api/stream', base.href.endsWith('/') ? base : `${base.href}/`);
   if (source !== undefined) url.searchParams.set('filter', source);
@@ -257,7 +258,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       res = await fetch(url, { headers: { accept: 'text/event-stream', ...(authorization ? { authorization } : {}) }, signal: abort.signal });
     } catch (err) {
       if (interrupted || pipeClosed || limitReached) return 0;
-      io.stderr.write(`meshtap tap: cannot reach the collector at ${base.origin}: ${causeText(err)}\n`);
+      io.stderr.write(`meshtap tap: ${unreachableText(target, causeText(err))}\n`);
       return 1;
     }
     if (res.status !== 200) {

@@ -13,6 +13,8 @@ export const DEFAULT_COLLECTOR_URL = 'http://127.0.0.1:8080';
 
 export interface CollectorTarget {
   base: URL;
+  /** Where `base` came from: when it is only the default, an unreachable collector is explained. */
+  source: 'flag' | 'env' | 'lab' | 'default';
   /** The Authorization header value, or undefined for none found. */
   authorization: string | undefined;
 }
@@ -45,7 +47,9 @@ export function parseCollectorUrl(raw: string, name: string): URL {
 export async function resolveCollectorTarget(options: TargetOptions): Promise<CollectorTarget> {
   const { env } = options;
   const lab = options.lab ?? findLabCollector;
-  const rawUrl = options.collector ?? (env.MESHTAP_COLLECTOR_URL || lab()?.url || DEFAULT_COLLECTOR_URL);
+  const labUrl = options.collector === undefined && !env.MESHTAP_COLLECTOR_URL ? lab()?.url : undefined;
+  const rawUrl = options.collector ?? (env.MESHTAP_COLLECTOR_URL || labUrl || DEFAULT_COLLECTOR_URL);
+  const source: CollectorTarget['source'] = options.collector !== undefined ? 'flag' : env.MESHTAP_COLLECTOR_URL ? 'env' : labUrl ? 'lab' : 'default';
   const base = parseCollectorUrl(rawUrl, options.collector !== undefined ? '--collector' : env.MESHTAP_COLLECTOR_URL ? 'MESHTAP_COLLECTOR_URL' : 'the default collector URL');
   if (options.token !== undefined && options.token.trim() === '') throw new MeshtapError(CLI_ERR_USAGE, '--token must not be empty');
   const authorization = await resolveAuthorization(base, {
@@ -54,5 +58,15 @@ export async function resolveCollectorTarget(options: TargetOptions): Promise<Co
     ...(options.token !== undefined ? { token: options.token } : {}),
     ...(options.kubeconfigAuthorization !== undefined ? { kubeconfigAuthorization: options.kubeconfigAuthorization } : {}),
   });
-  return { base, authorization };
+  return { base, authorization, source };
+}
+
+/**
+ * What to say when the collector at `target` cannot be reached: the address and the cause, and
+ * when the address was only the default, where else it could come from.
+ */
+export function unreachableText(target: Pick<CollectorTarget, 'base' | 'source'>, cause: string): string {
+  const text = `cannot reach the collector at ${target.base.origin}: ${cause}`;
+  if (target.source !== 'default') return text;
+  return `${text} (the default address: no --collector, no MESHTAP_COLLECTOR_URL and no lab running; give the collector's URL, for a cluster's through "meshtap dashboard" or a port-forward, or start the lab with "npm run lab")`;
 }
