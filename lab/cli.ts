@@ -227,7 +227,7 @@ async function status(argv: string[], io: CommandIO): Promise<number> {
   const state = readState(STATE_DIR);
   if (!state) {
     if (values.json) io.stdout.write(`${JSON.stringify({ up: false })}\n`);
-    else io.stdout.write('no lab is up\n');
+    else io.stdout.write('no lab is up (start one with "meshtap lab up")\n');
     return 1;
   }
   const pods = await describePods(state);
