@@ -31,6 +31,9 @@ const OPTIONS = {
   token: { type: 'string' },
 } as const;
 
+/** How long requests sent before stdin closed may take to be answered (the API client's own timeout). */
+const ANSWER_AFTER_EOF_MS = 30_000;
+
 export async function run(argv: string[], io: CommandIO): Promise<number> {
   const { values } = parseCommandArgs(argv, OPTIONS);
   if (values.help) {
@@ -51,21 +54,48 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   const onSignal = (): void => finish();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  // The client ends the session by closing our stdin.
-  io.stdin.on('end', onSignal);
-  io.stdin.on('close', onSignal);
+  // The client ends the session by closing our stdin; requests it sent before are still answered
+  // (a client that writes its calls and closes stdin at once gets its answers), for as long as
+  // a request may take.
+  const pending = new Set<string | number>();
+  let ending = false;
+  let endTimer: NodeJS.Timeout | undefined;
+  const onEnd = (): void => {
+    if (ending) return;
+    ending = true;
+    if (pending.size === 0) return finish();
+    endTimer = setTimeout(finish, ANSWER_AFTER_EOF_MS);
+    endTimer.unref();
+  };
+  io.stdin.on('end', onEnd);
+  io.stdin.on('close', onEnd);
   transport.onclose = onSignal;
   // A line that is not a JSON-RPC message is skipped by the transport: say so, for whoever writes the client.
   transport.onerror = (err) => io.stderr.write(`meshtap mcp: ignored a line on stdin that is not a JSON-RPC message: ${err.message}\n`);
   try {
     await server.connect(transport);
+    // Which requests are still unanswered: the server's own handlers stay as they are.
+    const receive = transport.onmessage;
+    transport.onmessage = (message) => {
+      if ('method' in message && 'id' in message) pending.add(message.id);
+      receive?.(message);
+    };
+    const send = transport.send.bind(transport);
+    transport.send = async (message) => {
+      await send(message);
+      if (!('method' in message) && 'id' in message) {
+        if (message.id !== undefined) pending.delete(message.id);
+        if (ending && pending.size === 0) finish();
+      }
+    };
     io.stderr.write(`meshtap mcp: serving ${MCP_TOOLS.length} tools over stdio for the collector at ${base.href}${authorization === undefined ? ' (no credentials found: give --token if it asks for them)' : ''}\n`);
     await done;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    io.stdin.off('end', onSignal);
-    io.stdin.off('close', onSignal);
+    io.stdin.off('end', onEnd);
+    io.stdin.off('close', onEnd);
+    clearTimeout(endTimer);
     await server.close().catch(() => {});
   }
   return 0;

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -283,4 +284,37 @@ void t.test('meshtap mcp over stdio: a line that is not JSON-RPC is named on std
   const answer = JSON.parse(out.split('\n')[0]) as { id?: number; result?: { serverInfo?: { name: string } } };
   t.equal(answer.id, 1, 'the next message is answered');
   t.equal(answer.result?.serverInfo?.name, 'meshtap');
+});
+
+void t.test('meshtap mcp over stdio: calls written before stdin closes are still answered, then it exits 0', async (t) => {
+  // A collector that takes 700 ms to answer: the call is in flight when stdin ends.
+  let asked = 0;
+  const slow = createHttpServer((req, res) => {
+    asked++;
+    setTimeout(() => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ calls: [] }));
+    }, 700);
+  });
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => slow.close());
+  const port = (slow.address() as AddressInfo).port;
+  const child = spawn(NODE, ['bin/meshtap.ts', 'mcp', '--collector', `http://127.0.0.1:${port}`, '--token', 'mcp-token-0123456789abcdef'], { cwd: repo, stdio: ['pipe', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const lines = [
+    { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } },
+    { jsonrpc: '2.0', method: 'notifications/initialized' },
+    { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'search_calls', arguments: { filter: 'http', limit: 5 } } },
+  ];
+  child.stdin.end(lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  t.equal(code, 0);
+  t.equal(asked, 1, 'the collector was asked');
+  const answers = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id?: number; result?: unknown; error?: unknown });
+  t.same(answers.map((a) => a.id), [1, 2], 'both requests answered before the exit');
+  t.match(answers[1], { result: { isError: undefined } }, `the tool call has its result: ${JSON.stringify(answers[1]).slice(0, 300)}`);
 });
