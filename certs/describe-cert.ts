@@ -61,7 +61,7 @@ export function describeCertificates(text: string, now: Date, source = 'input'):
         `  not before:  ${s.notBefore.toISOString()}`,
         `  not after:   ${s.notAfter.toISOString()} (${state})`,
         `  key:         ${s.keyType}${s.keyBits ? ` ${s.keyBits} bits` : ''}`,
-        ...(s.extendedKeyUsage.length ? [`  key usage:   ${s.extendedKeyUsage.join(', ')}`] : []),
+        ...(s.extendedKeyUsage.length ? [`  extended key usage: ${s.extendedKeyUsage.join(', ')}`] : []),
         `  serial:      ${s.serialNumber}`,
         `  sha256:      ${s.sha256Fingerprint}`,
       ];

@@ -15,6 +15,22 @@ export interface CommandIO {
 export { CLI_ERR_USAGE };
 
 /**
+ * What parseArgs said, for someone who mistyped: an unknown flag without its advice about
+ * positional arguments (which commands taking them got), a value starting with '-' (such as
+ * a negative number) with how to give it.
+ */
+function usageText(err: NodeJS.ErrnoException): string {
+  const message = err.message;
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return message.replace(/\. To specify a positional argument[\s\S]*$/, '');
+  const ambiguous = /^Option '([^']+)' argument is ambiguous\./.exec(message);
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && ambiguous) {
+    const flag = ambiguous[1].split(' ')[0];
+    return `${flag} got a value starting with '-': give it as ${flag}=VALUE (a flag's value that starts with '-' is read as another flag otherwise)`;
+  }
+  return message;
+}
+
+/**
  * `node:util` parseArgs with its errors turned into usage errors. The message does not name the
  * command: whoever prints it does (`commandFailure`), once.
  */
@@ -26,7 +42,7 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (err) {
-    throw new MeshtapError(CLI_ERR_USAGE, (err as Error).message, { cause: err });
+    throw new MeshtapError(CLI_ERR_USAGE, usageText(err as NodeJS.ErrnoException), { cause: err });
   }
 }
 

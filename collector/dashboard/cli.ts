@@ -69,7 +69,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     if (context !== undefined) kc.setCurrentContext(context);
     if (!kc.getCurrentCluster()) throw new Error('no current cluster');
   } catch (err) {
-    throw new MeshtapError(CLI_ERR_USAGE, `a kubeconfig is needed: ${(err as Error).message}`);
+    throw new MeshtapError(CLI_ERR_USAGE, kubeconfig ? `the kubeconfig ${kubeconfig} cannot be used: ${(err as Error).message}` : `a kubeconfig is needed: ${(err as Error).message}`);
   }
   const core = kc.makeApiClient(CoreV1Api);
   let pods;

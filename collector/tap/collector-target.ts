@@ -66,6 +66,10 @@ export async function resolveCollectorTarget(options: TargetOptions): Promise<Co
  * when the address was only the default, where else it could come from.
  */
 export function unreachableText(target: Pick<CollectorTarget, 'base' | 'source'>, cause: string): string {
+  if (cause === 'bad port') {
+    // fetch refuses the ports browsers block (1, 10080, 6000, …) without connecting.
+    return `cannot reach the collector at ${target.base.origin}: port ${target.base.port || '(default)'} is one fetch refuses to connect to (a port browsers block); run the collector's HTTP API on another port (--http-port)`;
+  }
   const text = `cannot reach the collector at ${target.base.origin}: ${cause}`;
   if (target.source !== 'default') return text;
   return `${text} (the default address: no --collector, no MESHTAP_COLLECTOR_URL and no lab running; give the collector's URL, for a cluster's through "meshtap dashboard" or a port-forward, or start the lab with "npm run lab")`;

@@ -146,7 +146,7 @@ void t.test('meshtap certs inspect', async (t) => {
   t.match(r.stdout, 'SANs:        DNS:meshtap-controller, ');
   t.match(r.stdout, `sha256:      ${x.fingerprint256}`);
   t.match(r.stdout, `not after:   ${new Date(x.validTo).toISOString()} (valid, 36`);
-  t.match(r.stdout, 'key usage:   serverAuth');
+  t.match(r.stdout, 'extended key usage: serverAuth');
   const ca = await runHere(['inspect', join(dir, 'ca', 'ca.crt')]);
   t.match(ca.stdout, /certificate 1 of 1 \(CA\)/);
   const missing = await runHere(['inspect', join(dir, 'nope.pem')]);

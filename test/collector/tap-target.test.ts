@@ -26,3 +26,8 @@ void t.test('an unreachable collector: the address and the cause; for the defaul
   t.match(text, /meshtap dashboard/);
   t.match(text, /npm run lab/);
 });
+
+void t.test('a port fetch refuses (one browsers block) is named as such, not as "bad port"', async (t) => {
+  const text = unreachableText({ base: new URL('http://127.0.0.1:10080'), source: 'flag' }, 'bad port');
+  t.equal(text, 'cannot reach the collector at http://127.0.0.1:10080: port 10080 is one fetch refuses to connect to (a port browsers block); run the collector\'s HTTP API on another port (--http-port)');
+});

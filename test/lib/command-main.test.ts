@@ -88,6 +88,10 @@ void t.test('commands that print their own errors print them in the same shape, 
     { args: ['lab', 'up', 'extra'], name: 'lab up', message: /^unexpected argument "extra"$/ },
     { args: ['lab', 'status', '--bogus'], name: 'lab status', message: new RegExp(`^${unknown('--bogus')}`) },
     { args: ['lab', 'nosuch'], name: 'lab', message: /^unknown command "nosuch" \(up, status, exec, down\)$/ },
+    // parseArgs' advice about positional arguments is not for someone who mistyped a flag.
+    { args: ['inject', '--imge', 'x'], name: 'inject', message: /^Unknown option '--imge'$/ },
+    // A negative number: how to give it, not parseArgs' "ambiguous".
+    { args: ['wait-ready', '--timeout-seconds', '-1'], name: 'wait-ready', message: /^--timeout-seconds got a value starting with '-': give it as --timeout-seconds=VALUE/ },
     // Was the message, a blank line and the whole usage.
     { args: ['webhook', '--bogus'], name: 'webhook', message: new RegExp(`^${unknown('--bogus')}$`) },
   ];
