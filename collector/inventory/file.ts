@@ -84,12 +84,15 @@ export function createFileInventory(options: FileInventoryOptions): FileInventor
   let pending: Promise<void> | undefined;
   let again = false;
 
+  /** What a file that cannot be used leaves the collector with. */
+  const kept = (): string => (loads > 0 ? 'keeping the last good state' : 'no names until it can be read (it is read again when it changes)');
+
   async function load(): Promise<void> {
     let text: string;
     try {
       text = await readFile(options.path, 'utf8');
     } catch (err) {
-      if (lastText !== undefined || loads === 0) log.warn({ path: options.path, detail: (err as Error).message }, 'inventory file unreadable; keeping the last good state');
+      if (lastText !== undefined || loads === 0) log.warn({ path: options.path, detail: (err as Error).message }, `inventory file unreadable; ${kept()}`);
       return;
     }
     if (text === lastText) return;
@@ -97,7 +100,7 @@ export function createFileInventory(options: FileInventoryOptions): FileInventor
     try {
       next = parseInventoryList(text, options.path);
     } catch (err) {
-      log.warn({ path: options.path, detail: (err as Error).message }, 'inventory file invalid; keeping the last good state');
+      log.warn({ path: options.path, detail: (err as Error).message }, `inventory file invalid; ${kept()}`);
       lastText = text;
       return;
     }

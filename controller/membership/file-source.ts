@@ -143,7 +143,10 @@ export function createFileSource(options: FileSourceOptions): FileSource {
     // The same problem is logged once, not once per poll.
     if (why === lastProblem) return;
     lastProblem = why;
-    log.warn({ event: 'inventory-file-rejected', file, error: why, keepingLastGood: state !== undefined }, 'inventory file not usable; keeping the last good state');
+    log.warn(
+      { event: 'inventory-file-rejected', file, error: why, keepingLastGood: state !== undefined },
+      state !== undefined ? 'inventory file not usable; keeping the last good state' : 'inventory file not usable; no membership until it is (it is read again when it changes)',
+    );
   };
 
   const load = async (): Promise<void> => {

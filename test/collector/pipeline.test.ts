@@ -178,3 +178,18 @@ void t.test('a broken inventory file keeps the last good state', async (t) => {
   t.equal(inv.lookupIp(FRONTEND_IP, BigInt(Date.now() + 3_600_000) * 1_000_000n)?.workload, undefined, 'removed pods are gone for later lookups');
   t.equal(inv.lookupIp(FRONTEND_IP, T0)?.workload, 'frontend', 'records from before the removal keep their names');
 });
+
+void t.test('an inventory file missing at start: the warning says nothing is named yet, not that a last good state is kept', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'meshtap-pipeline-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'inventory.json');
+  const { createFileInventory } = await import('../../collector/inventory/file.ts');
+  const warnings: string[] = [];
+  const inv = createFileInventory({ path: file, log: createSinkLogger((_l, msg) => warnings.push(msg)) });
+  await inv.start();
+  t.teardown(() => inv.stop());
+  t.same(warnings, ['inventory file unreadable; no names until it can be read (it is read again when it changes)']);
+  await writeFile(file, JSON.stringify(inventoryList));
+  await inv.reload();
+  t.equal(inv.lookupIp(FRONTEND_IP, T0)?.workload, 'frontend', 'named once the file appears');
+});
