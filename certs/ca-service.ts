@@ -138,7 +138,10 @@ export function createCaService(options: CaServiceOptions): CaService {
   const recorded = state.signer.trustDomain;
   const trustDomain = checkTrustDomain(opts.trustDomain ?? recorded ?? DEFAULT_TRUST_DOMAIN);
   if (recorded !== undefined && recorded !== trustDomain) {
-    throw caError(CA_ERR_BAD_OPTION, `createCaService: option "trustDomain" is "${trustDomain}" but the CA certificate records trust domain "${recorded}"`);
+    throw caError(
+      CA_ERR_BAD_OPTION,
+      `trust domain "${trustDomain}" asked for, but the CA certificate was made for trust domain "${recorded}": use "${recorded}" (the controller's --trust-domain) or a CA made for "${trustDomain}" (meshtap certs init --trust-domain)`,
+    );
   }
   const clock = opts.clock ?? (() => new Date());
   const metrics = opts.metrics ?? createCaMetrics();

@@ -285,7 +285,7 @@ void t.test('configuration is checked up front', async (t) => {
   t.match(e.message, /"tls".*required/);
   e = await errorCode(() => startCaServer({ ...base, tls: { cert: serving.cert, key: serving.key }, trustDomain: 'other.example' }));
   t.equal(e.code, CA_ERR_BAD_OPTION);
-  t.match(e.message, /records trust domain "cluster.local"/);
+  t.match(e.message, /but the CA certificate was made for trust domain "cluster.local": use "cluster.local" \(the controller's --trust-domain\)/);
   e = await errorCode(() => startCaServer({ ...base, tls: { cert: serving.cert, key: serving.key }, trustBundlePem: createRootCa().cert }));
   t.equal(e.code, CA_ERR_BAD_BUNDLE);
   e = await errorCode(() => startCaServer({ ...base, tls: { cert: serving.cert, key: serving.key }, maxValidityHours: -1 }));
