@@ -1,4 +1,4 @@
-import { readdir, readFile, rename } from 'node:fs/promises';
+import { readdir, readFile, rename, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CLI_ERR_USAGE, commandFailure, parseCommandArgs, type CommandIO } from '../lib/cli.ts';
 import { isMeshtapError, MeshtapError } from '../lib/errors.ts';
@@ -111,6 +111,12 @@ async function runInit(argv: string[], io: CommandIO): Promise<number> {
 
   const now = new Date();
   const dir = resolve(values.dir);
+  // An existing path that is not a directory would fail later as "cannot read DIR/ca".
+  const kind = await stat(dir).then(
+    (st) => (st.isDirectory() ? 'directory' : 'other'),
+    () => 'absent',
+  );
+  if (kind === 'other') throw usageError(`--dir ${dir} exists and is not a directory`);
   const caDir = join(dir, 'ca');
   const webhookDir = join(dir, 'webhook');
   const out: string[] = [];

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
@@ -91,6 +91,8 @@ void t.test('usage errors exit 2, --help exits 0', async (t) => {
   t.match(help.stdout, /meshtap certs init --dir DIR/);
 
   const dir = await tempDir(t);
+  const aFile = join(await tempDir(t), 'a-file');
+  await writeFile(aFile, 'not a directory');
   for (const [argv, message] of [
     [[], /a command is required/],
     [['rotate'], /unknown command "rotate"/],
@@ -104,6 +106,7 @@ void t.test('usage errors exit 2, --help exits 0', async (t) => {
     [['init', '--dir', dir, '--bogus'], /bogus/],
     [['init', '--dir', dir, 'extra'], /unexpected argument "extra"/],
     [['inspect'], /exactly one FILE/],
+    [['init', '--dir', aFile], /--dir .*a-file exists and is not a directory/],
   ] as const) {
     const r = await runHere([...argv]);
     t.equal(r.code, 2, argv.join(' '));
