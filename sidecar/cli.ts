@@ -3,9 +3,9 @@
  * Exit codes: 0 after a graceful drain (SIGTERM/SIGINT), 2 on a bad setting, 1 on a failure
  * to start (a port taken, libc not loadable).
  */
-import { parseCommandArgs, type CommandIO } from '../lib/cli.ts';
+import { commandFailure, parseCommandArgs, type CommandIO } from '../lib/cli.ts';
 import { armExitDeadline } from '../lib/exit-deadline.ts';
-import { describeError, isMeshtapError } from '../lib/errors.ts';
+import { MeshtapError, describeError, isMeshtapError } from '../lib/errors.ts';
 import { createJsonLogger, type Logger } from '../lib/log.ts';
 import { waitForSignal } from '../lib/signals.ts';
 import { createAdminServer } from './admin/server.ts';
@@ -119,14 +119,14 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     config = resolveSidecarConfig(io.env);
   } catch (err) {
     if (!isMeshtapError(err, SC_ERR_CONFIG)) throw err;
-    io.stderr.write(`meshtap sidecar: invalid configuration: ${err.message}\n`);
+    io.stderr.write(commandFailure('sidecar', err, true));
     return 2;
   }
   let grpcDescriptors: Uint8Array[];
   try {
     grpcDescriptors = readGrpcDescriptors(config.grpcDescriptors);
   } catch (err) {
-    io.stderr.write(`meshtap sidecar: invalid configuration: MESHTAP_GRPC_DESCRIPTORS: ${(err as Error).message}\n`);
+    io.stderr.write(commandFailure('sidecar', new MeshtapError(SC_ERR_CONFIG, `MESHTAP_GRPC_DESCRIPTORS: ${(err as Error).message}`), true));
     return 2;
   }
   const log = createJsonLogger(io.stdout, { level: config.logLevel, base: { component: 'sidecar' } });

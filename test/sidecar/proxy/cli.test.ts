@@ -24,7 +24,7 @@ void t.test('meshtap sidecar --help lists the environment', async (t) => {
 void t.test('a bad value exits 2 with the variable, the value and the expectation', async (t) => {
   const c = io({ POD_NAME: 'a', POD_NAMESPACE: 'b', POD_IP: '10.0.0.1', MESHTAP_INBOUND_PORT: 'abc' });
   t.equal(await run([], c.io), 2);
-  t.equal(c.err(), 'meshtap sidecar: invalid configuration: MESHTAP_INBOUND_PORT="abc": expected a TCP port 1-65535\n');
+  t.equal(c.err(), 'meshtap sidecar: SC_ERR_CONFIG: MESHTAP_INBOUND_PORT="abc": expected a TCP port 1-65535\nRun "meshtap sidecar --help" for its options.\n');
   t.equal(c.out(), '');
 });
 
