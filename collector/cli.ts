@@ -65,7 +65,7 @@ options:
   --auth MODE              who may read call data: kubernetes (TokenReview and
                            SubjectAccessReview: get calls.meshtap.io per namespace), token
                            (bearer tokens from --auth-token-file), none (open: warned about);
-                           default kubernetes in a cluster, else token    env MESHTAP_COLLECTOR_AUTH
+                           auto (the default): kubernetes in a cluster, else token    env MESHTAP_COLLECTOR_AUTH
   --auth-token-file PATH   bearer tokens, one per line, reloaded on change; token auth without
                            it generates one (mode 0600) next to the database or in ~/.meshtap
                            and logs where                                 env MESHTAP_COLLECTOR_AUTH_TOKEN_FILE
