@@ -77,7 +77,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       case 'down':
         return await down(rest, io);
       default:
-        throw usageError(`unknown command "${sub}" (up, status, exec, down)`);
+        throw usageError(`unknown command "${sub}" (${[...SUBCOMMANDS].join(', ')})`);
     }
   } catch (err) {
     // The subcommand is named when there is one: `meshtap lab up: CODE: …`.

@@ -44,13 +44,21 @@ export function parseCollectorUrl(raw: string, name: string): URL {
   return url;
 }
 
+/** How a bad URL names where it came from (a lab's address is read as the default is). */
+const URL_SOURCE_NAMES: Readonly<Record<CollectorTarget['source'], string>> = {
+  flag: '--collector',
+  env: 'MESHTAP_COLLECTOR_URL',
+  lab: 'the default collector URL',
+  default: 'the default collector URL',
+};
+
 export async function resolveCollectorTarget(options: TargetOptions): Promise<CollectorTarget> {
   const { env } = options;
   const lab = options.lab ?? findLabCollector;
   const labUrl = options.collector === undefined && !env.MESHTAP_COLLECTOR_URL ? lab()?.url : undefined;
   const rawUrl = options.collector ?? (env.MESHTAP_COLLECTOR_URL || labUrl || DEFAULT_COLLECTOR_URL);
   const source: CollectorTarget['source'] = options.collector !== undefined ? 'flag' : env.MESHTAP_COLLECTOR_URL ? 'env' : labUrl ? 'lab' : 'default';
-  const base = parseCollectorUrl(rawUrl, options.collector !== undefined ? '--collector' : env.MESHTAP_COLLECTOR_URL ? 'MESHTAP_COLLECTOR_URL' : 'the default collector URL');
+  const base = parseCollectorUrl(rawUrl, URL_SOURCE_NAMES[source]);
   if (options.token !== undefined && options.token.trim() === '') throw new MeshtapError(CLI_ERR_USAGE, '--token must not be empty');
   const authorization = await resolveAuthorization(base, {
     env,

@@ -122,13 +122,21 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
     serverFramer.paused = true;
   };
 
-  /** Capture gives up on a valid connection it cannot follow within its bounds. */
-  const overBound = (what: string): void => {
-    const detail = `mysql: ${what}: capture stopped for this connection`;
-    safeEvent({ kind: 'capture_overflow', reason: 'compressed_frame' });
-    if (nothingPending()) marker('capture_overflow', detail);
-    else flushPending('capture_overflow', 'capture_overflow', detail);
+  /** Capture gives up on a valid connection: what is pending (or a marker) becomes `capture_overflow`, then parsing stops. */
+  const cutCapture = (detail: string): void => {
+    try {
+      if (nothingPending()) marker('capture_overflow', detail);
+      else flushPending('capture_overflow', 'capture_overflow', detail);
+    } catch {
+      // Nothing more can be done for this connection's records.
+    }
     stopParsing();
+  };
+
+  /** A compressed frame too large to hold: the connection is valid, capture cannot follow it. */
+  const overBound = (what: string): void => {
+    safeEvent({ kind: 'capture_overflow', reason: 'compressed_frame' });
+    cutCapture(`mysql: ${what}: capture stopped for this connection`);
   };
 
   const stopWith = (side: 'client' | 'server', detail: string): void => {
@@ -470,14 +478,7 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
       // Framing cannot be found again in the middle of a stream: flush and stop.
       if (mode !== 'mysql') return;
       now = t;
-      try {
-        const detail = 'capture fell behind forwarding: bytes of this connection were not captured';
-        if (nothingPending()) marker('capture_overflow', detail);
-        else flushPending('capture_overflow', 'capture_overflow', detail);
-      } catch {
-        // Nothing more can be done for this connection's records.
-      }
-      stopParsing();
+      cutCapture('capture fell behind forwarding: bytes of this connection were not captured');
     },
     clientEnd(t) {
       if (mode === 'tail') return tail?.clientEnd(t);
