@@ -16,7 +16,8 @@ import { createAppTlsSession } from '../tls/session.ts';
 import { describeError } from '../../lib/errors.ts';
 import { type Call, type ConnState, MalformedPacket, type Statement, currentResult, feedReply, newCall, replyKeep } from './calls.ts';
 import { bindParams, readCommand } from './commands.ts';
-import { CompressedUnframer, FrameOverBound, compressionOf } from './compressed.ts';
+import type { HeldBytes } from '../capture/held-bytes.ts';
+import { CompressedUnframer, FrameOverBound, type FrameBound, compressionOf } from './compressed.ts';
 import { CLIENT, COM, MARIADB } from './constants.ts';
 import { parseGreeting, parseHandshakeResponse } from './handshake.ts';
 import { type MysqlPacket, PacketFramer, Reader } from './packets.ts';
@@ -32,6 +33,11 @@ export interface MysqlSessionOptions {
   maxPrepared?: number;
   /** Bytes of statement text remembered per connection (oldest forgotten). Default 4 MiB. */
   maxPreparedBytes?: number;
+  /**
+   * The bound on compressed frames held until complete, shared with the sidecar's other
+   * connections (`compressed.ts`); none: each connection is bounded only per frame.
+   */
+  heldFrames?: HeldBytes;
 }
 
 export const DEFAULT_MAX_PENDING_EXCHANGES = 128;
@@ -116,10 +122,17 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
     safeEmit({ protocol: 'mysql', ordinal: nextOrdinal++, start: now, end: now, bytes_out: 0, bytes_in: 0, error, error_detail: detail });
   };
 
+  /** Frames held until complete are let go, and what they held given back to the shared bound. */
+  const releaseFrames = (): void => {
+    unframers?.client.release();
+    unframers?.server.release();
+  };
+
   const stopParsing = (): void => {
     mode = 'stopped';
     clientFramer.paused = true;
     serverFramer.paused = true;
+    releaseFrames();
   };
 
   /** Capture gives up on a valid connection: what is pending (or a marker) becomes `capture_overflow`, then parsing stops. */
@@ -133,9 +146,9 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
     stopParsing();
   };
 
-  /** A compressed frame too large to hold: the connection is valid, capture cannot follow it. */
-  const overBound = (what: string): void => {
-    safeEvent({ kind: 'capture_overflow', reason: 'compressed_frame' });
+  /** A compressed frame capture cannot hold: the connection is valid, capture cannot follow it. */
+  const overBound = (bound: FrameBound, what: string): void => {
+    safeEvent({ kind: 'capture_overflow', reason: bound });
     cutCapture(`mysql: ${what}: capture stopped for this connection`);
   };
 
@@ -361,7 +374,8 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
       // The login's last packet was the last one sent as is: what follows, either way, is frames.
       // Both framers stop here; the rest of a chunk goes through the unframer (`feed`).
       const algorithm = compressionOf(conn.caps);
-      unframers = { client: new CompressedUnframer(algorithm), server: new CompressedUnframer(algorithm) };
+      const held = { held: options.heldFrames };
+      unframers = { client: new CompressedUnframer(algorithm, held), server: new CompressedUnframer(algorithm, held) };
       clientFramer.paused = true;
       serverFramer.paused = true;
     }
@@ -423,10 +437,11 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
     } catch (err) {
       if (mode !== 'mysql') return;
       try {
-        if (err instanceof FrameOverBound) overBound(err.message);
+        if (err instanceof FrameOverBound) overBound(err.bound, err.message);
         else stopWith(side, err instanceof MalformedPacket ? `malformed ${err.message}` : `internal: ${describeError(err)}`);
       } catch {
         mode = 'stopped';
+        releaseFrames();
       }
     }
   };
@@ -492,6 +507,7 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
         return tail?.close(t, reason);
       }
       if (mode !== 'mysql') {
+        releaseFrames();
         mode = 'closed';
         return;
       }
@@ -508,6 +524,7 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
       } catch {
         // Nothing more can be done for this connection's records.
       }
+      releaseFrames();
       mode = 'closed';
     },
   };

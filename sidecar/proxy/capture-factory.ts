@@ -12,6 +12,8 @@ import { toGrpcExchange } from '../grpc/grpc-exchange.ts';
 import { createH2cUpgradeSession, createHttp2Session } from '../http2/session.ts';
 import { createHttp1Session } from '../http1/session.ts';
 import type { UpgradeSessionFactory } from '../http1/upgrade.ts';
+import { HeldBytes } from '../capture/held-bytes.ts';
+import { DEFAULT_HELD_FRAME_BYTES } from '../mysql/compressed.ts';
 import { createMysqlSession } from '../mysql/session.ts';
 import { createPostgresSession } from '../postgres/session.ts';
 import { createRedisSession } from '../redis/session.ts';
@@ -22,9 +24,15 @@ import type { CaptureFactory } from './capture-tap.ts';
 export interface CaptureFactoryOptions {
   /** gRPC schemas (from FileDescriptorSets): messages of known methods get field names. */
   grpcSchema?: GrpcSchema;
+  /**
+   * Bytes of MySQL compressed frames held until complete by every connection together
+   * (default `DEFAULT_HELD_FRAME_BYTES`): one bound for the sessions this factory makes.
+   */
+  heldFrameBytes?: number;
 }
 
 export function createCaptureFactory(options: CaptureFactoryOptions = {}): CaptureFactory {
+  const heldFrames = new HeldBytes(options.heldFrameBytes ?? DEFAULT_HELD_FRAME_BYTES);
   /** HTTP/2 exchanges that carry gRPC become `grpc` records with their messages decoded. */
   const withGrpc = (ctx: CaptureContext): CaptureContext => ({
     ...ctx,
@@ -52,7 +60,7 @@ export function createCaptureFactory(options: CaptureFactoryOptions = {}): Captu
         case 'postgres':
           return createPostgresSession(ctx);
         case 'mysql':
-          return createMysqlSession(ctx);
+          return createMysqlSession(ctx, { heldFrames });
         case 'tls':
           return createAppTlsSession(ctx);
         default:

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { deflateSync, zstdCompressSync } from 'node:zlib';
 import t from 'tap';
+import { HeldBytes } from '../../../sidecar/capture/held-bytes.ts';
 import { CompressedUnframer, compressionOf } from '../../../sidecar/mysql/compressed.ts';
 import { CLIENT, TYPE } from '../../../sidecar/mysql/constants.ts';
 import { createMysqlSession } from '../../../sidecar/mysql/session.ts';
@@ -87,7 +88,7 @@ void t.test('a frame whose size after decompression is not its header\'s is malf
 });
 
 void t.test('the unframer: frames held only up to its bound; partial bytes counted; the algorithm from the capabilities', async (t) => {
-  const u = new CompressedUnframer('zlib', 1024);
+  const u = new CompressedUnframer('zlib', { maxFrameBytes: 1024 });
   const out: Buffer[] = [];
   const packets = query('x'.repeat(5000));
   const f = frame(0, packets, 'zlib');
@@ -109,7 +110,7 @@ void t.test('the unframer: frames held only up to its bound; partial bytes count
   t.equal(u.frames, 2);
   // A compressed one over the bound is refused before it is held.
   const random = randomBytes(3000);
-  t.throws(() => u.push(frame(2, random, 'zlib'), () => undefined), { name: 'Error', message: /a compressed frame of \d+ bytes, over the 1024 bytes capture holds/ });
+  t.throws(() => u.push(frame(2, random, 'zlib'), () => undefined), { bound: 'compressed_frame', message: /a compressed frame of \d+ bytes, over the 1024 bytes capture holds/ });
   t.equal(compressionOf(CLIENT.COMPRESS), 'zlib');
   t.equal(compressionOf(CLIENT.ZSTD_COMPRESSION), 'zstd');
   // Both agreed (a MySQL 8 server offers both by default): zlib, as MySQL's client and server choose.
@@ -206,4 +207,69 @@ void t.test('a connection closed inside a compressed frame says so on the call i
   const { exchanges } = runMy([...login('zlib'), { c: frame(0, query('SELECT 1'), 'zlib') }, { s: answer.subarray(0, 12) }, { close: 'fin' }]);
   t.match(exchanges.at(-1), { method: 'SELECT', error: 'closed' });
   t.same(exchanges.at(-1)?.notes?.filter((n) => /cut short/.test(n)), ['response cut short: 12 bytes of an incomplete compressed frame']);
+});
+
+void t.test('frames held by every connection together stay under the shared bound', async (t) => {
+  const held = new HeldBytes(3000);
+  const a = new CompressedUnframer('zlib', { held });
+  const b = new CompressedUnframer('zlib', { held });
+  // Random bytes do not compress: each frame is about as long on the wire as what it holds.
+  const fa = frame(0, query(randomBytes(1900).toString('latin1')), 'zlib');
+  const fb = frame(0, query(randomBytes(1400).toString('latin1')), 'zlib');
+  const out: Buffer[] = [];
+  a.push(fa.subarray(0, 100), (p) => out.push(p));
+  t.equal(held.held, fa.length - 7, "a frame's wire length is taken when its header arrives");
+  t.throws(() => b.push(fb, () => undefined), { bound: 'compressed_held', message: /while other connections' frames hold \d+ of the 3000 bytes/ });
+  t.equal(held.held, fa.length - 7, 'a refused frame takes nothing');
+  t.equal(held.refused, 1);
+  a.push(fa.subarray(100), (p) => out.push(p));
+  t.equal(out.length, 1, 'the held frame is decompressed when complete');
+  t.equal(held.held, 0, 'and what it held is given back');
+  const c = new CompressedUnframer('zlib', { held });
+  c.push(fb.subarray(0, 50), () => undefined);
+  t.equal(held.held, fb.length - 7, 'with the bound free again, a frame is held');
+  c.release();
+  t.equal(held.held, 0, 'a frame let go mid-way gives back what it held');
+  c.release();
+  t.equal(held.held, 0, 'releasing twice gives back nothing more');
+});
+
+void t.test('connections holding frames at once: the memory held is bounded, each cut one is an overflow, closing gives it all back', async (t) => {
+  const heldFrames = new HeldBytes(256 * 1024);
+  const sessions: Array<{ records: Exchange[]; events: unknown[]; s: ReturnType<typeof createMysqlSession> }> = [];
+  // 40 connections each midway through a 20 KB compressed answer: 800 KB if each were held.
+  const answer = frame(1, resultSet(1, [{ name: 'b' }], [[randomBytes(20_000).toString('hex').slice(0, 20_000)]]), 'zlib');
+  t.ok(answer.length > 8000, 'the answer does not compress much');
+  let at = 1n;
+  for (let i = 0; i < 40; i++) {
+    const records: Exchange[] = [];
+    const events: unknown[] = [];
+    const s = createMysqlSession({ maxBodyBytes: 64 * 1024, emit: (e) => records.push(e), event: (e) => events.push(e) }, { heldFrames });
+    const steps: Step[] = [...login('zlib'), { c: frame(0, query('SELECT b FROM t'), 'zlib') }, { s: answer.subarray(0, answer.length - 10) }];
+    for (const step of steps) {
+      if ('s' in step) s.serverData(step.s, at++);
+      else if ('c' in step) s.clientData(step.c, at++);
+      t.ok(heldFrames.held <= heldFrames.limit, 'never over the bound');
+    }
+    sessions.push({ records, events, s });
+  }
+  const holding = Math.floor(heldFrames.limit / (answer.length - 7));
+  t.equal(heldFrames.held, holding * (answer.length - 7), 'as many frames held as fit');
+  const cut = sessions.filter((x) => x.events.some((e) => (e as { reason?: string }).reason === 'compressed_held'));
+  t.equal(cut.length, 40 - holding, 'every other connection cut');
+  for (const x of cut) {
+    t.match(x.records.at(-1), { method: 'SELECT', error: 'capture_overflow', error_detail: /while other connections' frames hold .*capture stopped for this connection/ });
+  }
+  // Capture falling behind on a connection holding a frame cuts it and gives its frame back.
+  sessions[0].s.resync?.(at++, 'gap');
+  t.equal(heldFrames.held, (holding - 1) * (answer.length - 7), 'a cut connection holds nothing');
+  t.match(sessions[0].records.at(-1), { error: 'capture_overflow', error_detail: /capture fell behind forwarding/ });
+  // The connections holding a frame end: everything comes back.
+  for (const x of sessions) x.s.close(at++, 'fin');
+  t.equal(heldFrames.held, 0, 'closing the connections gives back every byte held');
+  // The first connection finishes its answer normally on a fresh one.
+  const { exchanges, events } = runMy([...login('zlib'), { c: frame(0, query('SELECT b FROM t'), 'zlib') }, { s: answer }, { close: 'fin' }], new Map(), 64 * 1024, { heldFrames });
+  t.same(events, []);
+  t.match(exchanges.at(-1), { method: 'SELECT', error: undefined, response: { headers: { rows: '1' } } });
+  t.equal(heldFrames.held, 0);
 });
