@@ -1,6 +1,6 @@
 import { readdir, readFile, rename, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { CLI_ERR_USAGE, commandFailure, parseCommandArgs, type CommandIO } from '../lib/cli.ts';
+import { CLI_ERR_USAGE, flagValue, parseCommandArgs, runSubcommands, type CommandIO, type Subcommand } from '../lib/cli.ts';
 import { isMeshtapError, MeshtapError } from '../lib/errors.ts';
 import type { CertBundle } from '../lib/tls/cert-bundle.ts';
 import { describeCertificates, summarizeCertificate } from './describe-cert.ts';
@@ -16,50 +16,53 @@ import { issueWebhookCert } from './webhook-cert.ts';
 const USAGE = `usage: meshtap certs <command> [options]
 
 commands:
-  init     create the CA and the webhook's serving certificate
-  inspect  describe the certificates in a PEM file
+  init --dir DIR [--dns NAME,...] [--ip IP,...] [--trust-domain TD] [--service NAME]
+       [--namespace NS] [--force]
+        create the CA and the webhook's serving certificate
+  inspect FILE
+        describe the certificates in a PEM file
 
-meshtap certs init --dir DIR [--dns NAME,...] [--ip IP,...] [--trust-domain TD]
-                   [--service NAME] [--namespace NS] [--force]
-  Writes DIR/ca/{tls.crt,tls.key,ca.crt} (the CA) and DIR/webhook/{tls.crt,tls.key,ca.crt}
-  (the webhook's serving certificate and the caBundle for its configuration), in the
-  layout of a Kubernetes TLS Secret. An existing CA in DIR/ca is reused and only the
-  webhook certificate is issued again; --force creates a new CA and moves the old one
-  aside to DIR/ca.replaced-<time>.
-    --dir DIR            output directory (required)
-    --dns NAME,...       extra DNS names for the webhook certificate (repeatable)
-    --ip IP,...          extra IP addresses for the webhook certificate (repeatable)
-    --trust-domain TD    SPIFFE trust domain recorded in a new CA (default ${DEFAULT_TRUST_DOMAIN})
-    --service NAME       the webhook's Service (default meshtap-controller)
-    --namespace NS       the webhook's namespace (default meshtap-system)
-    --force              replace an existing CA
+Run "meshtap certs <command> --help" for a command's options.
+`;
 
-meshtap certs inspect FILE
-  Prints subject, SANs, validity, key and SHA-256 fingerprint of each certificate in FILE.
+const INIT_USAGE = `usage: meshtap certs init --dir DIR [--dns NAME,...] [--ip IP,...] [--trust-domain TD]
+                          [--service NAME] [--namespace NS] [--force]
+
+Writes DIR/ca/{tls.crt,tls.key,ca.crt} (the CA) and DIR/webhook/{tls.crt,tls.key,ca.crt}
+(the webhook's serving certificate and the caBundle for its configuration), in the
+layout of a Kubernetes TLS Secret. An existing CA in DIR/ca is reused and only the
+webhook certificate is issued again; --force creates a new CA and moves the old one
+aside to DIR/ca.replaced-<time>.
+
+options:
+  --dir DIR            output directory (required)
+  --dns NAME,...       extra DNS names for the webhook certificate (repeatable)
+  --ip IP,...          extra IP addresses for the webhook certificate (repeatable)
+  --trust-domain TD    SPIFFE trust domain recorded in a new CA (default ${DEFAULT_TRUST_DOMAIN})
+  --service NAME       the webhook's Service (default meshtap-controller)
+  --namespace NS       the webhook's namespace (default meshtap-system)
+  --force              replace an existing CA
+  -h, --help           show this help
+`;
+
+const INSPECT_USAGE = `usage: meshtap certs inspect FILE
+
+Prints subject, SANs, validity, key and SHA-256 fingerprint of each certificate in FILE.
+
+options:
+  -h, --help  show this help
 `;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-export async function run(argv: string[], io: CommandIO): Promise<number> {
-  const [sub, ...rest] = argv;
-  try {
-    if (sub === '--help' || sub === '-h' || sub === 'help') {
-      io.stdout.write(USAGE);
-      return 0;
-    }
-    if (sub === undefined) throw usageError('a command is required (init or inspect)');
-    if (rest.includes('--help') || rest.includes('-h')) {
-      io.stdout.write(USAGE);
-      return 0;
-    }
-    if (sub === 'init') return await runInit(rest, io);
-    if (sub === 'inspect') return await runInspect(rest, io);
-    throw usageError(`unknown command "${sub}"`);
-  } catch (err) {
-    // The subcommand is named when there is one: `meshtap certs init: CODE: …`.
-    io.stderr.write(commandFailure(sub === 'init' || sub === 'inspect' ? `certs ${sub}` : 'certs', err));
-    return isMeshtapError(err, CLI_ERR_USAGE) ? 2 : 1;
-  }
+/** What `meshtap certs` runs. */
+const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
+  init: { usage: INIT_USAGE, run: runInit },
+  inspect: { usage: INSPECT_USAGE, run: runInspect },
+};
+
+export function run(argv: string[], io: CommandIO): Promise<number> {
+  return runSubcommands('certs', USAGE, SUBCOMMANDS, argv, io);
 }
 
 function usageError(message: string, cause?: unknown): MeshtapError {
@@ -97,20 +100,23 @@ async function runInit(argv: string[], io: CommandIO): Promise<number> {
     force: { type: 'boolean', default: false },
   }, true);
   if (positionals.length > 0) throw usageError(`unexpected argument "${positionals[0]}"`);
-  if (!values.dir) throw usageError('--dir is required');
+  // Given but empty is "needs a value", as for every flag; only an absent --dir is "required".
+  const dirFlag = flagValue('--dir', values.dir, 'the output directory');
+  if (dirFlag === undefined) throw usageError('--dir is required');
   const dnsNames = listFlag('--dns', values.dns).map((n) => checkFlag('--dns', () => checkDnsName(n)));
   const ips = listFlag('--ip', values.ip);
   for (const ip of ips) checkFlag('--ip', () => ipAddressBytes(ip));
-  const trustDomain = values['trust-domain'] === undefined ? undefined : checkFlag('--trust-domain', () => checkTrustDomain(values['trust-domain'] as string));
+  const trustDomainFlag = flagValue('--trust-domain', values['trust-domain'], 'a SPIFFE trust domain');
+  const trustDomain = trustDomainFlag === undefined ? undefined : checkFlag('--trust-domain', () => checkTrustDomain(trustDomainFlag));
   for (const flag of ['service', 'namespace'] as const) {
-    const v = values[flag];
+    const v = flagValue(`--${flag}`, values[flag], 'a Kubernetes name');
     if (v !== undefined && (!DNS_LABEL.test(v) || v.length > 63)) {
       throw usageError(`--${flag}: "${v}" is not a Kubernetes name (lower-case letters, digits and "-", at most 63 characters)`);
     }
   }
 
   const now = new Date();
-  const dir = resolve(values.dir);
+  const dir = resolve(dirFlag);
   // An existing path that is not a directory would fail later as "cannot read DIR/ca".
   const kind = await stat(dir).then(
     (st) => (st.isDirectory() ? 'directory' : 'other'),
@@ -199,7 +205,7 @@ async function existingCaFiles(caDir: string): Promise<string[]> {
 async function runInspect(argv: string[], io: CommandIO): Promise<number> {
   const { positionals } = parseCommandArgs(argv, {}, true);
   if (positionals.length !== 1) throw usageError('exactly one FILE is required');
-  const file = positionals[0];
+  const file = flagValue('FILE', positionals[0], 'a PEM file') as string;
   let text: string;
   try {
     text = await readFile(file, 'utf8');

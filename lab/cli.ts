@@ -3,14 +3,14 @@
  * namespaces, through the real webhook, init, sidecar and collector.
  */
 import { spawn } from 'node:child_process';
-import { CLI_ERR_USAGE, commandFailure, parseCommandArgs, parsePort, type CommandIO } from '../lib/cli.ts';
-import { MeshtapError, isMeshtapError } from '../lib/errors.ts';
+import { CLI_ERR_USAGE, parseCommandArgs, parsePort, reportFailure, runSubcommands, type CommandIO, type Subcommand } from '../lib/cli.ts';
+import { MeshtapError } from '../lib/errors.ts';
 import { waitForSignal } from '../lib/signals.ts';
 import { CONTROLLER_PORT, DEFAULT_COLLECTOR_GRPC_PORT, DEFAULT_COLLECTOR_HTTP_PORT, STATE_DIR } from './addresses.ts';
 import { labDown, labExists } from './down.ts';
 import { LAB_ERR_ALREADY_UP, LAB_ERR_NOT_ROOT, LAB_ERR_NOT_UP, LAB_ERR_POD_NOT_FOUND } from './errors.ts';
 import { netnsPids } from './node-network.ts';
-import { resolveScenario } from './paths.ts';
+import { DEFAULT_SCENARIO, FALLBACK_SCENARIO, resolveScenario } from './paths.ts';
 import { isAlive, wrapArgv } from './processes.ts';
 import { readState, type LabState, type PodState } from './state.ts';
 import { assertPortFree } from './host-helpers.ts';
@@ -25,65 +25,94 @@ with the injected init container and sidecar run as the patch says, and a real c
 
 commands:
   up [--scenario NAME|DIR] [--foreground] [--grpc-port P] [--http-port P] [--timeout SECONDS]
-        bring the scenario up; returns when every pod is ready and prints the dashboard URL.
-        NAME is a built-in scenario under lab/scenarios/ (default shop, or hello while shop
-        does not exist). --foreground stays attached and takes the lab down on Ctrl-C.
+        bring the scenario up; returns when every pod is ready and prints the dashboard URL
   status [--json]
         pods (namespace, netns, IP, injected, ready), services (VIP, ports), controller and
         collector addresses
   exec POD -- CMD [ARGS...]
-        run CMD in the pod's network namespace as its app user with the app's environment;
-        POD is NAME, NAMESPACE/NAME, or a unique Deployment-name prefix. Exit code is CMD's.
+        run CMD in the pod's network namespace as its app user with the app's environment
   down  stop every process and remove every namespace, link, /etc/netns file and the state
         (also after a crashed "lab up")
 
 State, logs and certificates live in ${STATE_DIR}.
+Run "meshtap lab <command> --help" for a command's options.
+`;
+
+const DEFAULT_POD_TIMEOUT_SECONDS = 90;
+
+const UP_USAGE = `usage: meshtap lab up [--scenario NAME|DIR] [--foreground] [--grpc-port P] [--http-port P]
+                      [--timeout SECONDS]
+
+Brings a scenario up: each pod a network namespace, admitted by the real controller, with the
+injected init container and sidecar, and a real collector. Returns when every pod is ready and
+prints the dashboard URL. Needs root.
+
+options:
+  --scenario NAME|DIR  a built-in scenario under lab/scenarios/ or a directory of Kubernetes YAML
+                       (default ${DEFAULT_SCENARIO}, or ${FALLBACK_SCENARIO} while ${DEFAULT_SCENARIO} does not exist)
+  --foreground         stay attached; Ctrl-C takes the lab down
+  --grpc-port P        the collector's gRPC port (default ${DEFAULT_COLLECTOR_GRPC_PORT})
+  --http-port P        the collector's HTTP port, for its API and dashboard (default ${DEFAULT_COLLECTOR_HTTP_PORT})
+  --timeout SECONDS    how long each pod may take to become ready (default ${DEFAULT_POD_TIMEOUT_SECONDS})
+  -h, --help           show this help
+
+Exit: 0 once the lab is ready (with --foreground, once it is down again), 1 when it cannot be
+brought up (what was started is taken down), 130 when interrupted on the way, 2 for a usage error.
+`;
+
+const STATUS_USAGE = `usage: meshtap lab status [--json]
+
+Prints the lab's pods (namespace, netns, IP, injected, ready), services (VIP, ports), and the
+controller's, collector's and dashboard's addresses.
+
+options:
+  --json      the same as one JSON document (with the collector's API token)
+  -h, --help  show this help
+
+Exit: 0 when a lab is up, 1 when none is, 2 for a usage error.
+`;
+
+const EXEC_USAGE = `usage: meshtap lab exec POD -- CMD [ARGS...]
+
+Runs CMD in the pod's network namespace as its app user, with the app's environment. POD is
+NAME, NAMESPACE/NAME, or a unique Deployment-name prefix. Needs root.
+
+options:
+  -h, --help  show this help (before the --)
+
+Exit: CMD's exit code.
+`;
+
+const DOWN_USAGE = `usage: meshtap lab down
+
+Stops every process of the lab and removes every namespace, link, /etc/netns file and the state
+in ${STATE_DIR}; also after a crashed "lab up". Nothing up is not an error. Needs root.
+
+options:
+  -h, --help  show this help
 `;
 
 /** What `meshtap lab` runs. */
-const SUBCOMMANDS: ReadonlySet<string> = new Set(['up', 'status', 'exec', 'down']);
+const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
+  up: { usage: UP_USAGE, run: up },
+  status: { usage: STATUS_USAGE, run: status },
+  exec: { usage: EXEC_USAGE, run: exec },
+  down: { usage: DOWN_USAGE, run: down },
+};
 
 function usageError(message: string): MeshtapError {
   return new MeshtapError(CLI_ERR_USAGE, message);
 }
 
-function requireRoot(command: string): void {
+/** `why`: what the subcommand does as root. The prefix names it (`meshtap lab up: LAB_ERR_NOT_ROOT: needs root …`). */
+function requireRoot(why: string): void {
   if (process.getuid?.() !== 0) {
-    throw new MeshtapError(
-      LAB_ERR_NOT_ROOT,
-      `lab ${command} needs root: it creates network namespaces, links and iptables rules (run it with sudo; "meshtap check" lists what else the lab needs)`,
-    );
+    throw new MeshtapError(LAB_ERR_NOT_ROOT, `needs root ${why}; run it with sudo ("meshtap check" lists what else the lab needs)`);
   }
 }
 
-export async function run(argv: string[], io: CommandIO): Promise<number> {
-  const [sub, ...rest] = argv;
-  try {
-    switch (sub) {
-      case undefined:
-        io.stderr.write(USAGE);
-        return 2;
-      case '-h':
-      case '--help':
-      case 'help':
-        io.stdout.write(USAGE);
-        return 0;
-      case 'up':
-        return await up(rest, io);
-      case 'status':
-        return await status(rest, io);
-      case 'exec':
-        return await exec(rest, io);
-      case 'down':
-        return await down(rest, io);
-      default:
-        throw usageError(`unknown command "${sub}" (${[...SUBCOMMANDS].join(', ')})`);
-    }
-  } catch (err) {
-    // The subcommand is named when there is one: `meshtap lab up: CODE: …`.
-    io.stderr.write(commandFailure(sub !== undefined && SUBCOMMANDS.has(sub) ? `lab ${sub}` : 'lab', err));
-    return isMeshtapError(err, CLI_ERR_USAGE) ? 2 : 1;
-  }
+export function run(argv: string[], io: CommandIO): Promise<number> {
+  return runSubcommands('lab', USAGE, SUBCOMMANDS, argv, io);
 }
 
 async function up(argv: string[], io: CommandIO): Promise<number> {
@@ -93,19 +122,14 @@ async function up(argv: string[], io: CommandIO): Promise<number> {
     'grpc-port': { type: 'string' },
     'http-port': { type: 'string' },
     timeout: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
   }, true);
-  if (values.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
   if (positionals.length > 0) throw usageError(`unexpected argument "${positionals[0]}"`);
   const grpcPort = parsePort('--grpc-port', values['grpc-port'], DEFAULT_COLLECTOR_GRPC_PORT);
   const httpPort = parsePort('--http-port', values['http-port'], DEFAULT_COLLECTOR_HTTP_PORT);
   if (grpcPort === 0 || httpPort === 0 || grpcPort === httpPort) throw usageError('--grpc-port and --http-port must be two different ports 1-65535');
-  const timeout = values.timeout ?? '90';
+  const timeout = values.timeout ?? String(DEFAULT_POD_TIMEOUT_SECONDS);
   if (!/^\d+$/.test(timeout) || Number(timeout) < 1) throw usageError(`--timeout must be a whole number of seconds, got "${timeout}"`);
-  requireRoot('up');
+  requireRoot('to create network namespaces, links and iptables rules');
 
   const scenario = resolveScenario(values.scenario, process.cwd());
   const existing = readState(STATE_DIR);
@@ -142,10 +166,11 @@ async function up(argv: string[], io: CommandIO): Promise<number> {
     state = await starter.run();
   } catch (err) {
     interrupt.dispose();
-    io.stderr.write(abort.signal.aborted ? 'meshtap lab up: interrupted\n' : commandFailure('lab up', err));
+    if (abort.signal.aborted) io.stderr.write('meshtap lab up: interrupted\n');
+    const code = abort.signal.aborted ? 130 : reportFailure(io.stderr, 'lab up', err);
     io.stderr.write('meshtap lab up: taking the partial lab down\n');
     await labDown({ stateDir: STATE_DIR, progress: (l) => io.stderr.write(`  ${l}\n`) });
-    return abort.signal.aborted ? 130 : 1;
+    return code;
   }
   interrupt.dispose();
   const ready = state.pods.filter((p) => p.phase === 'ready').length;
@@ -218,11 +243,7 @@ async function describePods(state: LabState): Promise<PodStatus[]> {
 }
 
 async function status(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, true);
-  if (values.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
+  const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } }, true);
   if (positionals.length > 0) throw usageError(`unexpected argument "${positionals[0]}"`);
   const state = readState(STATE_DIR);
   if (!state) {
@@ -327,12 +348,8 @@ async function exec(argv: string[], io: CommandIO): Promise<number> {
   const dash = argv.indexOf('--');
   const before = dash === -1 ? argv : argv.slice(0, dash);
   const command = dash === -1 ? [] : argv.slice(dash + 1);
-  if (before.includes('-h') || before.includes('--help')) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
   if (before.length !== 1 || command.length === 0) throw usageError('give one pod, then -- and the command: meshtap lab exec POD -- CMD [ARGS...]');
-  requireRoot('exec');
+  requireRoot("to enter the pod's network namespace as its app user");
   const state = requireState();
   const pod = findPod(state.pods, before[0]);
   const app = pod.app;
@@ -357,13 +374,9 @@ async function exec(argv: string[], io: CommandIO): Promise<number> {
 }
 
 async function down(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { help: { type: 'boolean', short: 'h' } }, true);
-  if (values.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
+  const { positionals } = parseCommandArgs(argv, {}, true);
   if (positionals.length > 0) throw usageError(`unexpected argument "${positionals[0]}"`);
-  requireRoot('down');
+  requireRoot("to remove the lab's network namespaces, links and iptables rules");
   if (!(await labExists(STATE_DIR))) {
     io.stdout.write('no lab is up: nothing to do\n');
     return 0;

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { CLI_ERR_USAGE, MeshtapError, isMeshtapError } from './errors.ts';
+import { closestMatch } from './edit-distance.ts';
+import { CLI_ERR_USAGE, MeshtapError, USAGE_EXIT_CODE, isMeshtapError } from './errors.ts';
 
 /** The signature every `meshtap <command>` module exports as `run`. Returns the exit code. */
 export type CommandRun = (argv: string[], io: CommandIO) => Promise<number>;
@@ -82,12 +83,106 @@ export function parsePort(name: string, value: string | undefined, fallback?: nu
  * What a command that failed says on stderr, one shape for every command and subcommand:
  * `meshtap NAME: CODE: message` (a message that already starts with `meshtap NAME: ` is not
  * prefixed twice), and after a usage error where the options are. `usage` marks an error of
- * another code as one the user fixes on the command line (it gets the hint too).
+ * another code as one the user fixes on the command line (it gets the hint too). An empty `name`
+ * is `meshtap` itself (no command, or not one).
  */
 export function commandFailure(name: string, err: unknown, usage = isMeshtapError(err, CLI_ERR_USAGE)): string {
-  const prefix = `meshtap ${name}: `;
+  const prefix = name === '' ? 'meshtap: ' : `meshtap ${name}: `;
   const message = err instanceof Error ? err.message : String(err);
   const said = message.startsWith(prefix) ? message.slice(prefix.length) : message;
   const line = err instanceof MeshtapError ? `${prefix}${err.code}: ${said}\n` : `${prefix}${said}\n`;
-  return usage ? `${line}Run "meshtap ${name} --help" for its options.\n` : line;
+  if (!usage) return line;
+  return `${line}${name === '' ? 'Run "meshtap --help" for the commands.' : `Run "meshtap ${name} --help" for its options.`}\n`;
+}
+
+/**
+ * The exit code of a command that failed, one rule for every command: a usage error
+ * (`CLI_ERR_USAGE`, or an error the command marks as one, as for `commandFailure`) exits 2,
+ * any other failure 1.
+ */
+export function failureExitCode(err: unknown, usage = isMeshtapError(err, CLI_ERR_USAGE)): number {
+  return usage ? USAGE_EXIT_CODE : 1;
+}
+
+/** Prints a command's failure (`commandFailure`) and gives its exit code (`failureExitCode`). */
+export function reportFailure(stderr: NodeJS.WritableStream, name: string, err: unknown, usage = isMeshtapError(err, CLI_ERR_USAGE)): number {
+  stderr.write(commandFailure(name, err, usage));
+  return failureExitCode(err, usage);
+}
+
+/** Up to this many commands are listed in an "unknown command" line; more are the help's to list. */
+const LISTED_COMMANDS = 6;
+
+/**
+ * The usage error for a word that is not a command (or, starting with '-', not an option) of
+ * `commands`/`options`: with the nearest one when it looks like a typo, else with the commands
+ * when they are few. A long list is in the help, which the failure's hint points at.
+ */
+export function unknownCommand(word: string, commands: readonly string[], options: readonly string[] = ['-h', '--help']): MeshtapError {
+  const isOption = word.startsWith('-');
+  // A typo is a few edits away, and fewer than the word is long ("ls" is not a typo of "lab").
+  const maxDistance = Math.min(word.length - 1, Math.max(2, Math.floor(word.length / 3)));
+  const nearest = closestMatch(word, isOption ? options : commands, { maxDistance });
+  if (isOption) return new MeshtapError(CLI_ERR_USAGE, `Unknown option '${word}'${nearest === undefined ? '' : ` (did you mean '${nearest}'?)`}`);
+  const hint = nearest !== undefined ? ` (did you mean "${nearest}"?)` : commands.length <= LISTED_COMMANDS ? ` (${commands.join(', ')})` : '';
+  return new MeshtapError(CLI_ERR_USAGE, `unknown command "${word}"${hint}`);
+}
+
+/** Whether argv asks for help: `-h` or `--help` before a `--` (what follows `--` is someone else's). */
+export function asksForHelp(argv: readonly string[]): boolean {
+  const dash = argv.indexOf('--');
+  return (dash === -1 ? argv : argv.slice(0, dash)).some((a) => a === '-h' || a === '--help');
+}
+
+/**
+ * Whether a command's first word asks for that command's own help: `-h`, `--help`, or `help`
+ * alone or before an option (`help SUB` asks for SUB's).
+ */
+export function asksForOwnHelp(word: string, rest: readonly string[]): boolean {
+  return word === '-h' || word === '--help' || (word === 'help' && (rest.length === 0 || rest[0].startsWith('-')));
+}
+
+/** One subcommand of a command made of them (`meshtap lab up`, `meshtap certs init`). */
+export interface Subcommand {
+  /** Its own help, for `meshtap PARENT SUB --help` and `meshtap PARENT help SUB`. */
+  usage: string;
+  /** Runs it with the arguments after its name; what it throws is printed as `meshtap PARENT SUB: …`. */
+  run: CommandRun;
+}
+
+/**
+ * A command made of subcommands, in one rule for all of them. No subcommand is a usage error:
+ * the command's help on stderr, exit 2, as `meshtap` alone. `--help`, `-h` and `help` print
+ * the command's help; `SUB --help` and `help SUB` the subcommand's. An unknown subcommand is a
+ * usage error naming the command (`meshtap lab: …`), a failure of a subcommand names both.
+ */
+export async function runSubcommands(
+  parent: string,
+  usage: string,
+  subcommands: Readonly<Record<string, Subcommand>>,
+  argv: string[],
+  io: CommandIO,
+): Promise<number> {
+  const [word, ...rest] = argv;
+  if (word === undefined) {
+    io.stderr.write(usage);
+    return USAGE_EXIT_CODE;
+  }
+  const names = Object.keys(subcommands);
+  const find = (name: string): Subcommand | undefined => (Object.hasOwn(subcommands, name) ? subcommands[name] : undefined);
+  if (asksForOwnHelp(word, rest)) {
+    io.stdout.write(usage);
+    return 0;
+  }
+  const sub = find(word === 'help' ? rest[0] : word);
+  if (sub === undefined) return reportFailure(io.stderr, parent, unknownCommand(word === 'help' ? rest[0] : word, names));
+  if (word === 'help' || asksForHelp(rest)) {
+    io.stdout.write(sub.usage);
+    return 0;
+  }
+  try {
+    return await sub.run(rest, io);
+  } catch (err) {
+    return reportFailure(io.stderr, `${parent} ${word}`, err);
+  }
 }

@@ -3,8 +3,8 @@
  * process's streams and environment, and turns its result into the exit code. Shared by the
  * full CLI (`bin/meshtap.ts`) and the pod's compiled entry (`bin/meshtap-pod.ts`).
  */
-import { commandFailure, type CommandRun } from './cli.ts';
-import { cliErrors, describeError, isMeshtapError } from './errors.ts';
+import { asksForOwnHelp, reportFailure, unknownCommand, type CommandIO, type CommandRun } from './cli.ts';
+import { USAGE_EXIT_CODE } from './errors.ts';
 
 export interface CommandEntry {
   summary: string;
@@ -12,45 +12,58 @@ export interface CommandEntry {
   load: () => Promise<{ run: CommandRun }>;
 }
 
+/** `meshtap`'s own options, besides the commands. */
+const OPTIONS = ['-h', '--help', '-V', '--version'];
+
 function usage(commands: Record<string, CommandEntry>): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `usage: meshtap <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun "meshtap <command> --help" for a command's options.\n`;
+  return [
+    'usage: meshtap <command> [options]',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    'options:',
+    '  -h, --help     show this help',
+    "  -V, --version  print meshtap's version",
+    '',
+    'Run "meshtap <command> --help" for a command\'s options.',
+    '',
+  ].join('\n');
 }
 
-/** The exit code for what a command threw: its catalog's (usage errors 2), else 1. */
-const failureExitCode = (err: unknown): number => (isMeshtapError(err) && cliErrors.exitCode(err.code)) || 1;
+/** The version in package.json: compiled into the pod entry too, and loaded only when asked for. */
+async function version(): Promise<string> {
+  const { default: pkg } = await import('../package.json', { with: { type: 'json' } });
+  return pkg.version;
+}
 
 async function main(commands: Record<string, CommandEntry>, argv: string[]): Promise<number> {
+  const io: CommandIO = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
   const [name, ...rest] = argv;
   if (name === undefined) {
     // No command is a usage error: the usage goes to stderr, like every other one.
     process.stderr.write(usage(commands));
-    return 2;
+    return USAGE_EXIT_CODE;
   }
-  if (name === 'help' && rest.length > 0) {
-    // `meshtap help tap` is `meshtap tap --help`.
-    if (commands[rest[0]] === undefined) {
-      process.stderr.write(`meshtap: unknown command "${rest[0]}"\n\n${usage(commands)}`);
-      return 2;
-    }
-    return (await commands[rest[0]].load()).run(['--help'], { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`meshtap ${await version()}\n`);
+    return 0;
   }
-  if (name === '--help' || name === '-h' || name === 'help') {
+  if (asksForOwnHelp(name, rest)) {
     process.stdout.write(usage(commands));
     return 0;
   }
-  const command = commands[name];
-  if (!command) {
-    process.stderr.write(`meshtap: unknown command "${name}"\n\n${usage(commands)}`);
-    return 2;
-  }
+  // `meshtap help tap` is `meshtap tap --help`.
+  const wanted = name === 'help' ? rest[0] : name;
+  const command = Object.hasOwn(commands, wanted) ? commands[wanted] : undefined;
+  if (command === undefined) return reportFailure(process.stderr, '', unknownCommand(wanted, Object.keys(commands), OPTIONS));
   const mod = await command.load();
   try {
-    return await mod.run(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+    return await mod.run(name === 'help' ? ['--help'] : rest, io);
   } catch (err) {
-    process.stderr.write(commandFailure(name, err));
-    return failureExitCode(err);
+    return reportFailure(process.stderr, wanted, err);
   }
 }
 
@@ -76,8 +89,7 @@ export function runCommandMain(commands: Record<string, CommandEntry>, argv: str
       setTimeout(() => process.exit(code), 2000).unref();
     },
     (err: unknown) => {
-      process.stderr.write(`meshtap: ${describeError(err)}\n`);
-      process.exitCode = failureExitCode(err);
+      process.exitCode = reportFailure(process.stderr, '', err);
     },
   );
 }

@@ -97,6 +97,8 @@ export function isErrorCatalog(value: unknown): value is ErrorCatalog {
 
 /** Codes shared by every `meshtap` command (the CLI helpers in `cli.ts`). */
 export const CLI_ERR_USAGE = 'CLI_ERR_USAGE';
+/** The exit status of every usage error (any other failure exits 1): `failureExitCode` in `cli.ts`. */
+export const USAGE_EXIT_CODE = 2;
 export const CLI_ERR_NOT_BUILT = 'CLI_ERR_NOT_BUILT';
 
 export const cliErrors = defineErrors(
@@ -105,7 +107,7 @@ export const cliErrors = defineErrors(
     [CLI_ERR_USAGE]: {
       summary: 'A flag, argument or environment variable of a `meshtap` command is missing, unknown or has a value the command cannot use.',
       action: 'Read the message (it names the flag and the value); run `meshtap <command> --help` for usage.',
-      exitCode: 2,
+      exitCode: USAGE_EXIT_CODE,
     },
     [CLI_ERR_NOT_BUILT]: {
       summary: 'The compiled pod entry (`dist/meshtap-pod.js`, what sidecars and init containers run) is missing.',

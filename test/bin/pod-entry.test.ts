@@ -4,7 +4,7 @@
  * packages; the capture worker sits beside the entry, where the sidecar looks for it.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +62,18 @@ void t.test('the compiled commands run', async (t) => {
   t.match(init.stdout, /usage: meshtap init/);
   const unknown = await run(NODE, [podEntry(), 'collector']).catch((err: { code: number; stderr: string }) => err);
   t.equal((unknown as { code: number }).code, 2, 'only the pod commands are in it');
-  t.match((unknown as { stderr: string }).stderr, /unknown command "collector"/);
+  t.equal(
+    (unknown as { stderr: string }).stderr,
+    'meshtap: CLI_ERR_USAGE: unknown command "collector" (init, sidecar, wait-ready)\nRun "meshtap --help" for the commands.\n',
+    'in the shape of every usage error',
+  );
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V']) t.equal((await run(NODE, [podEntry(), flag])).stdout, `meshtap ${version}\n`, flag);
+  // The version is compiled in: a copy of dist/ with no package.json near it says the same.
+  const elsewhere = mkdtempSync(join(tmpdir(), 'meshtap-dist-'));
+  t.teardown(() => rmSync(elsewhere, { recursive: true, force: true }));
+  cpSync(DIST, join(elsewhere, 'dist'), { recursive: true });
+  t.equal((await run(NODE, [join(elsewhere, 'dist', 'meshtap-pod.js'), '--version'], { cwd: elsewhere })).stdout, `meshtap ${version}\n`, 'without package.json');
 });
 
 void t.test("the sidecar's V8 flags: accepted by the pinned Node, and the image's launcher passes the same ones", async (t) => {

@@ -88,13 +88,23 @@ void t.test('usage errors exit 2, --help exits 0', async (t) => {
   t.match(spawned.stderr, /--dir is required/);
   const help = await runHere(['--help']);
   t.equal(help.code, 0);
-  t.match(help.stdout, /meshtap certs init --dir DIR/);
+  t.match(help.stdout, /^ {2}init --dir DIR/m);
+  t.match(help.stdout, /^ {2}inspect FILE/m);
+  const initHelp = await runHere(['init', '--help']);
+  t.equal(initHelp.code, 0);
+  t.match(initHelp.stdout, /^usage: meshtap certs init --dir DIR/, "init's own usage (was the command's)");
+  t.match(initHelp.stdout, /^ {2}--dir DIR {12}output directory \(required\)$/m);
+  t.notMatch(initHelp.stdout, /inspect/);
+  const inspectHelp = await runHere(['inspect', '--help']);
+  t.match(inspectHelp.stdout, /^usage: meshtap certs inspect FILE\n/);
+  t.notMatch(inspectHelp.stdout, /--dir/);
 
   const dir = await tempDir(t);
   const aFile = join(await tempDir(t), 'a-file');
   await writeFile(aFile, 'not a directory');
   for (const [argv, message] of [
-    [[], /a command is required/],
+    // No command: the help, on stderr (as `meshtap` and `meshtap lab` alone).
+    [[], /^usage: meshtap certs <command> \[options\]\n/],
     [['rotate'], /unknown command "rotate"/],
     [['init', '--dir', dir, '--ip', '10.0.0'], /--ip: "10.0.0" is not an IPv4 or IPv6 address/],
     [['init', '--dir', dir, '--dns', '*.example.com'], /--dns: "\*\.example\.com" is not a DNS name/],
@@ -103,6 +113,13 @@ void t.test('usage errors exit 2, --help exits 0', async (t) => {
     [['init', '--dir', dir, '--dns', ''], /--dns: an empty item in ""/],
     [['init', '--dir', dir, '--dns', 'a.example.com,,b.example.com'], /--dns: an empty item in "a\.example\.com,,b\.example\.com"/],
     [['init', '--dir', dir, '--ip', ''], /--ip: an empty item/],
+    // Given but empty is "needs a value", as for every flag; only an absent --dir is "required".
+    [['init', '--dir', ''], /^meshtap certs init: CLI_ERR_USAGE: --dir needs a value \(the output directory\), got ""\n/],
+    [['init', '--dir', ' '], /--dir needs a value/],
+    [['init', '--dir', dir, '--trust-domain', ''], /--trust-domain needs a value \(a SPIFFE trust domain\), got ""/],
+    [['init', '--dir', dir, '--service', ''], /--service needs a value \(a Kubernetes name\), got ""/],
+    [['init', '--dir', dir, '--namespace', ''], /--namespace needs a value/],
+    [['inspect', ''], /FILE needs a value \(a PEM file\), got ""/],
     [['init', '--dir', dir, '--bogus'], /bogus/],
     [['init', '--dir', dir, 'extra'], /unexpected argument "extra"/],
     [['inspect'], /exactly one FILE/],

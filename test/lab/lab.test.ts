@@ -176,7 +176,7 @@ void t.test('meshtap check', async (t) => {
 void t.test('not root: a clear error', async (t) => {
   const res = await meshtap(['lab', 'down'], { uid: 1000 });
   t.equal(res.code, 1);
-  t.match(res.stderr, /LAB_ERR_NOT_ROOT: lab down needs root/);
+  t.match(res.stderr, /^meshtap lab down: LAB_ERR_NOT_ROOT: needs root to remove/);
 });
 
 void t.test('lab up, status, exec, the records, lab down', async (t) => {
