@@ -1,6 +1,6 @@
 import type { CommandIO } from './cli.ts';
-import { CLI_ERR_USAGE, commandFailure } from './cli.ts';
-import { describeError, isMeshtapError } from './errors.ts';
+import { reportFailure } from './cli.ts';
+import { describeError } from './errors.ts';
 import { armExitDeadline } from './exit-deadline.ts';
 
 /** After the drain time, how long closing may take before the process exits regardless. */
@@ -33,8 +33,7 @@ export async function serveUntilSignal<O, R extends ServedProcess>(argv: string[
   try {
     options = command.parse(argv);
   } catch (err) {
-    io.stderr.write(commandFailure(command.name, err, true));
-    return 2;
+    return reportFailure(io.stderr, command.name, err, true);
   }
   if (options === 'help') {
     io.stdout.write(command.usage);
@@ -44,8 +43,7 @@ export async function serveUntilSignal<O, R extends ServedProcess>(argv: string[
   try {
     running = await command.start(options, io);
   } catch (err) {
-    io.stderr.write(commandFailure(command.name, err));
-    return isMeshtapError(err, CLI_ERR_USAGE) ? 2 : 1;
+    return reportFailure(io.stderr, command.name, err);
   }
   const drainMs = command.drainMs(options);
   return new Promise<number>((resolve) => {

@@ -3,7 +3,7 @@
  * Exit codes: 0 after a graceful drain (SIGTERM/SIGINT), 2 on a bad setting, 1 on a failure
  * to start (a port taken, libc not loadable).
  */
-import { commandFailure, parseCommandArgs, type CommandIO } from '../lib/cli.ts';
+import { parseCommandArgs, reportFailure, type CommandIO } from '../lib/cli.ts';
 import { armExitDeadline } from '../lib/exit-deadline.ts';
 import { MeshtapError, describeError, isMeshtapError } from '../lib/errors.ts';
 import { createJsonLogger, type Logger } from '../lib/log.ts';
@@ -119,15 +119,13 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     config = resolveSidecarConfig(io.env);
   } catch (err) {
     if (!isMeshtapError(err, SC_ERR_CONFIG)) throw err;
-    io.stderr.write(commandFailure('sidecar', err, true));
-    return 2;
+    return reportFailure(io.stderr, 'sidecar', err, true);
   }
   let grpcDescriptors: Uint8Array[];
   try {
     grpcDescriptors = readGrpcDescriptors(config.grpcDescriptors);
   } catch (err) {
-    io.stderr.write(commandFailure('sidecar', new MeshtapError(SC_ERR_CONFIG, `MESHTAP_GRPC_DESCRIPTORS: ${(err as Error).message}`), true));
-    return 2;
+    return reportFailure(io.stderr, 'sidecar', new MeshtapError(SC_ERR_CONFIG, `MESHTAP_GRPC_DESCRIPTORS: ${(err as Error).message}`), true);
   }
   const log = createJsonLogger(io.stdout, { level: config.logLevel, base: { component: 'sidecar' } });
   for (const warning of config.warnings) log.warn({}, warning);
