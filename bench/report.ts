@@ -8,8 +8,8 @@ import { SETUP, type Pair, type RecordAccount, type SetupResult, type ThreadCpu 
 import { describeAccount } from './sidecar-counters.ts';
 
 /**
- * The budget: the capture-cost issue's figures. They replace ARCHITECTURE.md's "Performance
- * budget" where the two differ (RSS: ≤ 80 MiB must, 64 aimed at; ARCHITECTURE.md has ≤ 64).
+ * The budget: the capture-cost issue's figures, the targets of the table in README.md's
+ * "Performance" (RSS: ≤ 80 MiB must, 64 aimed at).
  */
 export const BUDGET = {
   cpuVsHaproxy: { must: 1.5, aim: 1.0 },

@@ -1,8 +1,8 @@
 /**
  * What one bench run measures, as plain data: the load generator's summary, one setup's figures
  * per round, and the median over rounds. The last line the bench prints is an array of rounds
- * of `SetupResult`s, so field names and shapes here are a contract (see ARCHITECTURE.md,
- * "Bench output"): add fields, never reshape the existing ones.
+ * of `SetupResult`s, so field names and shapes here are a contract (see bench/README.md,
+ * "Output"): add fields, never reshape the existing ones.
  */
 
 export interface LatencyMs {
