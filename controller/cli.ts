@@ -17,8 +17,8 @@
 import { serveUntilSignal } from '../lib/serve.ts';
 import * as grpc from '@grpc/grpc-js';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { parseCommandArgs, type CommandIO } from '../lib/cli.ts';
-import { MeshtapError, describeError } from '../lib/errors.ts';
+import { CLI_ERR_USAGE, flagValue, parseCommandArgs, type CommandIO } from '../lib/cli.ts';
+import { MeshtapError, describeError, isMeshtapError } from '../lib/errors.ts';
 import { shutdownGrpcServer } from '../lib/grpc-shutdown.ts';
 import { formatHost, formatHostPort } from '../lib/host-port.ts';
 import { withFields, type Logger } from '../lib/log.ts';
@@ -116,21 +116,58 @@ export interface ControllerCliOptions {
 }
 
 const DNS_LABEL = /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const KUBERNETES_NAME = "a Kubernetes name (lower-case letters, digits and '-', at most 63)";
+
+/** The names of the collector's certificate: each from its flag, else its variable, else the bundled manifests' name. */
+const COLLECTOR_NAMES = [
+  { option: 'collectorTlsSecret', flag: '--collector-tls-secret', env: 'MESHTAP_COLLECTOR_TLS_SECRET', fallback: COLLECTOR_TLS_SECRET },
+  { option: 'collectorNamespace', flag: '--collector-namespace', env: 'MESHTAP_COLLECTOR_NAMESPACE', fallback: COLLECTOR_NAMESPACE },
+  { option: 'collectorService', flag: '--collector-service', env: 'MESHTAP_COLLECTOR_SERVICE', fallback: COLLECTOR_SERVICE },
+] as const;
+
+/** What the environment decides: cluster access, and the collector names not given as flags. */
+type EnvironmentSettings = Pick<ControllerCliOptions, 'tokenKeyFile' | 'inventoryFile' | 'kubeconfig' | 'publishTrustBundle' | 'collectorTlsSecret' | 'collectorNamespace' | 'collectorService'>;
+
+/** Where "outside a cluster" comes from, for messages. */
+const OUTSIDE_A_CLUSTER = 'outside a cluster (KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT unset)';
+
+/**
+ * What is missing or invalid given the environment, every problem at once, each naming the
+ * flag (and the variable) that sets it. Outside a cluster the controller needs a way to
+ * authenticate sidecars and a membership source, which a cluster provides. Pure.
+ */
+export function environmentProblems(opts: EnvironmentSettings, env: NodeJS.ProcessEnv): string[] {
+  const problems: string[] = [];
+  const inCluster = isInCluster(env);
+  // A flag given, even empty (a usage error of its own), is not also missing.
+  if (opts.tokenKeyFile === undefined && !inCluster) {
+    problems.push(`--token-key FILE is required ${OUTSIDE_A_CLUSTER}: the PEM public key or JWKS that checks sidecars' tokens (in a cluster, TokenReview does)`);
+  }
+  if (opts.inventoryFile === undefined && opts.kubeconfig === undefined && !inCluster) {
+    problems.push(`--inventory-file FILE or --kubeconfig FILE is required ${OUTSIDE_A_CLUSTER}: the membership source (in a cluster, its informers)`);
+  }
+  if (opts.publishTrustBundle && opts.kubeconfig === undefined && !inCluster) {
+    problems.push(`--publish-trust-bundle needs cluster access: run in a cluster or give --kubeconfig FILE`);
+  }
+  return [...problems, ...collectorVariableProblems(opts, env)];
+}
+
+/** MESHTAP_COLLECTOR_* variables that are not Kubernetes names, where no flag overrides them. Pure. */
+function collectorVariableProblems(opts: EnvironmentSettings, env: NodeJS.ProcessEnv): string[] {
+  return COLLECTOR_NAMES.flatMap((name) => {
+    const value = env[name.env];
+    if (opts[name.option] !== undefined || value === undefined || value === '' || DNS_LABEL.test(value)) return [];
+    return [`${name.env} (or ${name.flag}) must be ${KUBERNETES_NAME}, got "${value}"`];
+  });
+}
 
 /** Where the collector's certificate goes: flags, then MESHTAP_COLLECTOR_* variables, then the bundled manifests' names. */
 export function resolveCollectorCertTarget(opts: ControllerCliOptions, env: NodeJS.ProcessEnv): { secretName: string; namespace: string; service: string } {
-  const pick = (flag: string | undefined, envName: string, fallback: string): string => {
-    if (flag !== undefined) return flag;
-    const v = env[envName];
-    if (v === undefined || v === '') return fallback;
-    if (!DNS_LABEL.test(v)) throw configError(`${envName} must be a Kubernetes name (lower-case letters, digits and '-', at most 63), got "${v}"`);
-    return v;
-  };
-  return {
-    secretName: pick(opts.collectorTlsSecret, 'MESHTAP_COLLECTOR_TLS_SECRET', COLLECTOR_TLS_SECRET),
-    namespace: pick(opts.collectorNamespace, 'MESHTAP_COLLECTOR_NAMESPACE', COLLECTOR_NAMESPACE),
-    service: pick(opts.collectorService, 'MESHTAP_COLLECTOR_SERVICE', COLLECTOR_SERVICE),
-  };
+  const problems = collectorVariableProblems(opts, env);
+  if (problems.length > 0) throw usageError(problems.join('; '));
+  const pick = (name: (typeof COLLECTOR_NAMES)[number]): string => opts[name.option] ?? (env[name.env] || name.fallback);
+  const [secretName, namespace, service] = COLLECTOR_NAMES.map(pick);
+  return { secretName, namespace, service };
 }
 
 function usageError(message: string): MeshtapError {
@@ -141,7 +178,16 @@ function splitList(values: string[] | undefined): string[] {
   return (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
 }
 
-export function parseControllerArgs(argv: string[]): ControllerCliOptions | 'help' {
+/** The usage errors of the shared helpers say "meshtap controller: …"; a list of problems says it once. */
+const COMMAND_PREFIX = 'meshtap controller: ';
+
+/**
+ * Parses and checks the command line, naming every problem at once in one usage error
+ * (`CLI_ERR_USAGE`, exit 2). With `env`, what the environment decides is checked too
+ * (`environmentProblems`: outside a cluster, --token-key and --inventory-file are needed);
+ * without it only the command line is (what a manifest's args can be checked for).
+ */
+export function parseControllerArgs(argv: string[], env?: NodeJS.ProcessEnv): ControllerCliOptions | 'help' {
   const { values } = parseCommandArgs(argv, {
     'webhook-cert-dir': { type: 'string' },
     'webhook-port': { type: 'string' },
@@ -162,18 +208,38 @@ export function parseControllerArgs(argv: string[]): ControllerCliOptions | 'hel
     ...SERVER_FLAGS,
   });
   if (values.help) return 'help';
-  const webhookCertDir = requireFlag('controller', '--webhook-cert-dir', values['webhook-cert-dir'], "the directory holding the webhook's tls.crt and tls.key");
-  const caDir = requireFlag('controller', '--ca-dir', values['ca-dir'], 'the CA directory holding tls.crt, tls.key and ca.crt');
-  const webhookPort = commandPort('controller', '--webhook-port', values['webhook-port'], 9443);
-  const grpcPort = commandPort('controller', '--grpc-port', values['grpc-port'], DEFAULT_CA_PORT);
-  if (webhookPort !== 0 && webhookPort === grpcPort) throw usageError(`--webhook-port and --grpc-port must differ, both are ${grpcPort}`);
-  const shared = resolveServerFlags('controller', values);
+  const problems: string[] = [];
+  /** Runs one check; a usage error it throws is recorded and the next check runs. */
+  const check = <T>(fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (err) {
+      if (!isMeshtapError(err, CLI_ERR_USAGE)) throw err;
+      problems.push(err.message.startsWith(COMMAND_PREFIX) ? err.message.slice(COMMAND_PREFIX.length) : err.message);
+      return undefined;
+    }
+  };
+  const webhookCertDir = check(() => requireFlag('controller', '--webhook-cert-dir', values['webhook-cert-dir'], "the directory holding the webhook's tls.crt and tls.key"));
+  const caDir = check(() => requireFlag('controller', '--ca-dir', values['ca-dir'], 'the CA directory holding tls.crt, tls.key and ca.crt'));
+  // A file flag given empty is a mistake to name (an empty --token-key would mean TokenReview in a cluster).
+  for (const [flag, what] of [
+    ['--grpc-cert-dir', 'a directory holding tls.crt and tls.key'],
+    ['--token-key', 'a PEM public key or JWKS file'],
+    ['--inventory-file', 'a membership JSON file'],
+    ['--kubeconfig', 'a kubeconfig file'],
+  ] as const) {
+    check(() => flagValue(flag, values[flag.slice(2) as 'grpc-cert-dir' | 'token-key' | 'inventory-file' | 'kubeconfig'], what));
+  }
+  const webhookPort = check(() => commandPort('controller', '--webhook-port', values['webhook-port'], 9443));
+  const grpcPort = check(() => commandPort('controller', '--grpc-port', values['grpc-port'], DEFAULT_CA_PORT));
+  if (webhookPort !== undefined && webhookPort !== 0 && webhookPort === grpcPort) problems.push(`--webhook-port and --grpc-port must differ, both are ${grpcPort}`);
+  const shared = check(() => resolveServerFlags('controller', values));
   const trustDomain = values['trust-domain'];
   if (trustDomain !== undefined) {
     try {
       checkTrustDomain(trustDomain);
     } catch (err) {
-      throw usageError(`--trust-domain: ${(err as Error).message}`);
+      problems.push(`--trust-domain: ${(err as Error).message}`);
     }
   }
   const grpcDns = splitList(values['grpc-dns']);
@@ -182,17 +248,30 @@ export function parseControllerArgs(argv: string[]): ControllerCliOptions | 'hel
     grpcDns.forEach((n) => checkDnsName(n));
     grpcIps.forEach((ip) => ipAddressBytes(ip));
   } catch (err) {
-    throw usageError(`--grpc-dns/--grpc-ip: ${(err as Error).message}`);
+    problems.push(`--grpc-dns/--grpc-ip: ${(err as Error).message}`);
   }
   if (values['no-collector-cert'] && (values['collector-tls-secret'] ?? values['collector-namespace'] ?? values['collector-service']) !== undefined) {
-    throw usageError('--collector-tls-secret, --collector-namespace and --collector-service name what --no-collector-cert turns off; give one or the other');
+    problems.push('--collector-tls-secret, --collector-namespace and --collector-service name what --no-collector-cert turns off; give one or the other');
   }
-  for (const flag of ['collector-tls-secret', 'collector-namespace', 'collector-service'] as const) {
-    const v = values[flag];
-    if (v !== undefined && !DNS_LABEL.test(v)) throw usageError(`--${flag} must be a Kubernetes name (lower-case letters, digits and '-', at most 63), got "${v}"`);
+  for (const { flag } of COLLECTOR_NAMES) {
+    const v = values[flag.slice(2) as 'collector-tls-secret' | 'collector-namespace' | 'collector-service'];
+    if (v !== undefined && !DNS_LABEL.test(v)) problems.push(`${flag} must be ${KUBERNETES_NAME}, got "${v}"`);
   }
   if (values['grpc-cert-dir'] && (grpcDns.length > 0 || grpcIps.length > 0)) {
-    throw usageError('--grpc-dns and --grpc-ip name the issued certificate; they do not apply with --grpc-cert-dir');
+    problems.push('--grpc-dns and --grpc-ip name the issued certificate; they do not apply with --grpc-cert-dir');
+  }
+  const settings: EnvironmentSettings = {
+    tokenKeyFile: values['token-key'],
+    inventoryFile: values['inventory-file'],
+    kubeconfig: values.kubeconfig,
+    publishTrustBundle: values['publish-trust-bundle'] ?? false,
+    collectorTlsSecret: values['collector-tls-secret'],
+    collectorNamespace: values['collector-namespace'],
+    collectorService: values['collector-service'],
+  };
+  if (env !== undefined) problems.push(...environmentProblems(settings, env));
+  if (problems.length > 0 || webhookCertDir === undefined || caDir === undefined || webhookPort === undefined || grpcPort === undefined || shared === undefined) {
+    throw usageError(problems.join('; '));
   }
   return {
     webhookCertDir,
@@ -203,14 +282,8 @@ export function parseControllerArgs(argv: string[]): ControllerCliOptions | 'hel
     grpcDns,
     grpcIps,
     trustDomain,
-    tokenKeyFile: values['token-key'],
-    inventoryFile: values['inventory-file'],
-    kubeconfig: values.kubeconfig,
-    publishTrustBundle: values['publish-trust-bundle'] ?? false,
+    ...settings,
     collectorCert: !(values['no-collector-cert'] ?? false),
-    collectorTlsSecret: values['collector-tls-secret'],
-    collectorNamespace: values['collector-namespace'],
-    collectorService: values['collector-service'],
     ...shared,
     serviceAccountDir: shared.serviceAccountDir ?? DEFAULT_SERVICE_ACCOUNT_DIR,
   };
@@ -238,11 +311,9 @@ async function loadCa(dir: string): Promise<SigningCa> {
   }
 }
 
+/** The token key's, else (in a cluster: `environmentProblems` checked) the API server's TokenReview. */
 async function resolveAuthenticator(opts: ControllerCliOptions, env: NodeJS.ProcessEnv): Promise<Authenticator> {
   if (opts.tokenKeyFile) return loadJwtKeyAuthenticator({ keyFile: opts.tokenKeyFile });
-  if (!isInCluster(env)) {
-    throw configError('no way to authenticate sidecars: outside a cluster give --token-key FILE (a PEM public key or JWKS); in a cluster the TokenReview API is used');
-  }
   return createInClusterTokenReviewAuthenticator({ env, serviceAccountDir: opts.serviceAccountDir });
 }
 
@@ -266,6 +337,9 @@ function bindGrpc(server: grpc.Server, host: string, port: number, credentials: 
 /** Starts the controller as the CLI would, without signal handling; for `run` and tests. */
 export async function startController(opts: ControllerCliOptions, io: Pick<CommandIO, 'stdout' | 'env'>, webhookPart: WebhookPart): Promise<RunningController> {
   const { loadServingCertificate, startWebhook } = webhookPart;
+  // The command checked these with the flags (all at once); a caller starting it directly gets the same.
+  const missing = environmentProblems(opts, io.env);
+  if (missing.length > 0) throw usageError(missing.join('; '));
   const signer = await loadCa(opts.caDir);
   const authenticator = await resolveAuthenticator(opts, io.env);
   let grpcTls: ServingCertificate;
@@ -274,12 +348,6 @@ export async function startController(opts: ControllerCliOptions, io: Pick<Comma
   } else {
     const issued = issueWebhookCert(signer, { extraDnsNames: opts.grpcDns, extraIps: opts.grpcIps });
     grpcTls = { cert: issued.cert, key: issued.key };
-  }
-  if (!opts.inventoryFile && !opts.kubeconfig && !isInCluster(io.env)) {
-    throw configError('no membership source: outside a cluster give --inventory-file FILE (or --kubeconfig FILE)');
-  }
-  if (opts.publishTrustBundle && !opts.kubeconfig && !isInCluster(io.env)) {
-    throw configError('--publish-trust-bundle needs cluster access (run in a cluster, or give --kubeconfig FILE)');
   }
 
   const webhook = await startWebhook(
@@ -428,7 +496,8 @@ function serveController(argv: string[], io: CommandIO, webhookPart: WebhookPart
   return serveUntilSignal<ControllerCliOptions, RunningController>(argv, io, {
     name: 'controller',
     usage: USAGE,
-    parse: parseControllerArgs,
+    // The environment is checked with the flags, so one run names every missing setting.
+    parse: (args) => parseControllerArgs(args, io.env),
     start: (opts, cmdIo) => startController(opts, cmdIo, webhookPart),
     drainMs: (opts) => opts.drainSeconds * 1000,
     onSignal: (running, signal) =>

@@ -8,8 +8,8 @@ export const controllerErrors = defineErrors(
   { component: 'controller', title: '`meshtap controller`', prefix: 'CTL_ERR_' },
   {
     [CTL_ERR_CONFIG]: {
-      summary: 'A flag or file the controller needs is missing or unusable (certificates, token key, trust domain).',
-      action: 'Fix the flag or file the message names; `meshtap controller --help` lists them.',
+      summary: 'A file the controller reads at start is missing or unusable: the CA (`--ca-dir`) or the gRPC serving certificate. Missing or invalid flags and variables are usage errors (`CLI_ERR_USAGE`, exit 2), every one named in one message.',
+      action: 'Fix the file the message names (`meshtap certs init` writes the CA); `meshtap controller --help` lists the flags.',
     },
     [CTL_ERR_LISTEN]: {
       summary: 'The controller\'s gRPC port (CA signing and membership) could not be bound.',

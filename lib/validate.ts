@@ -1,9 +1,11 @@
 /**
- * Small hand-written checks for options and environments, for code that runs in the pod (the
- * sidecar, `meshtap init` and the CA client the sidecar calls) and must not load a schema
- * library there. The messages use the wording of the schema-checked options elsewhere in
- * meshtap ("Too small: expected number to be >=1", "Unrecognized key: "x""), so a user reads
- * one style whichever process reports the problem.
+ * Small hand-written checks for programmatic options, for code that runs in the pod (the
+ * sidecar's parts and the CA client the sidecar calls) and must not load a schema library
+ * there. The messages use the schema library's wording ("Too small: expected number to be
+ * >=1", "Unrecognized key: "x""), as programmatic options checked by schemas elsewhere do.
+ * What a user sets (flags, variables, a config file) is worded by its command instead, naming
+ * the flag or variable, what it got and what it takes; `ValidationError` keeps the issues as the
+ * `cause` of such a message (`meshtap init` does).
  *
  * Each reader takes the value, its path and the list the problems go to; it returns the
  * checked value, or undefined after recording why not. Pure.

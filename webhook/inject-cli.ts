@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { isDocument, parseAllDocuments, type Document } from 'yaml';
-import { CLI_ERR_USAGE, commandFailure, parseCommandArgs, type CommandIO } from '../lib/cli.ts';
+import { CLI_ERR_USAGE, flagValue, parseCommandArgs, reportFailure, type CommandIO } from '../lib/cli.ts';
 import { isMeshtapError } from '../lib/errors.ts';
 import { isRecord } from '../lib/validate.ts';
 import { INJECT_LABEL } from './annotations.ts';
 import { INJ_ERR_CONFIG, INJ_ERR_PARSE, INJ_ERR_READ, MeshtapError } from './errors.ts';
-import { resolveInjectorConfig, type InjectorConfig, type InjectorOptions } from './injector-config.ts';
+import { optionTakes, resolveInjectorConfig, type InjectorConfig, type InjectorOptions } from './injector-config.ts';
 import { describeObject, injectObject, type ObjectInjection } from './inject-workloads.ts';
 import { formatSkipReasons } from './reasons.ts';
 
@@ -65,7 +65,7 @@ export function parseLabelList(text: string): Record<string, string> {
 function parseBoolFlag(name: string, value: string): boolean {
   if (value === 'true') return true;
   if (value === 'false') return false;
-  throw usageError(`--${name} must be "true" or "false", got "${value}"`);
+  throw usageError(`${name} must be true or false; got ${JSON.stringify(value)}`);
 }
 
 /** One `-f`: where it came from (a path, or "stdin") and its text. */
@@ -292,22 +292,43 @@ export function joinDocuments(documents: readonly string[]): string {
     .replace(/^---\n/, '');
 }
 
-function buildOptions(values: Record<string, string | boolean | string[] | undefined>): InjectorOptions {
-  const options: InjectorOptions = {};
-  if (typeof values.image === 'string') options.image = values.image;
-  if (typeof values['collector-addr'] === 'string') options.collectorAddr = values['collector-addr'];
-  if (typeof values['native-sidecar'] === 'string') options.nativeSidecar = parseBoolFlag('native-sidecar', values['native-sidecar']);
-  if (typeof values['mtls-mode'] === 'string') options.mtlsMode = values['mtls-mode'] as InjectorOptions['mtlsMode'];
-  return options;
-}
-
 /** The flag behind each injector option the command sets, for error messages. */
-const FLAG_OF: Record<string, string> = {
+const FLAG_OF = {
   image: '--image',
   collectorAddr: '--collector-addr',
   nativeSidecar: '--native-sidecar',
   mtlsMode: '--mtls-mode',
-};
+} as const satisfies Partial<Record<keyof InjectorOptions, string>>;
+
+type FlagOption = keyof typeof FLAG_OF;
+
+/**
+ * The injector options the flags set. A flag given empty is a usage error ("needs a value");
+ * the values themselves are checked by `resolveInjectorConfig`, which names the flag.
+ */
+function buildOptions(values: Record<string, string | boolean | string[] | undefined>): InjectorOptions {
+  const given = (key: FlagOption): string | undefined => {
+    const flag = FLAG_OF[key];
+    const value = values[flag.slice(2)];
+    return flagValue(flag, typeof value === 'string' ? value : undefined, optionTakes(key));
+  };
+  const options: InjectorOptions = {};
+  const image = given('image');
+  if (image !== undefined) options.image = image;
+  const collectorAddr = given('collectorAddr');
+  if (collectorAddr !== undefined) options.collectorAddr = collectorAddr;
+  const nativeSidecar = given('nativeSidecar');
+  if (nativeSidecar !== undefined) options.nativeSidecar = parseBoolFlag(FLAG_OF.nativeSidecar, nativeSidecar);
+  // Checked by the schema, which names the flag when the value is not a mode.
+  const mtlsMode = given('mtlsMode');
+  if (mtlsMode !== undefined) options.mtlsMode = mtlsMode as InjectorOptions['mtlsMode'];
+  return options;
+}
+
+/** The flag an injector option key came from, in `resolveInjectorConfig`'s messages. */
+function flagOf(key: string): string {
+  return Object.hasOwn(FLAG_OF, key) ? FLAG_OF[key as FlagOption] : key;
+}
 
 export async function run(argv: string[], io: CommandIO): Promise<number> {
   let config: InjectorConfig;
@@ -332,14 +353,13 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     namespaceLabels =
       values['namespace-labels'] === undefined ? { [INJECT_LABEL]: 'enabled' } : parseLabelList(values['namespace-labels']);
     try {
-      config = resolveInjectorConfig(buildOptions(values), { keyName: (key) => FLAG_OF[key] ?? key, prefix: 'invalid option' });
+      config = resolveInjectorConfig(buildOptions(values), { keyName: flagOf });
     } catch (err) {
       if (isMeshtapError(err, INJ_ERR_CONFIG)) throw usageError(err.message);
       throw err;
     }
   } catch (err) {
-    io.stderr.write(commandFailure('inject', err));
-    return isMeshtapError(err, CLI_ERR_USAGE) ? 2 : 1;
+    return reportFailure(io.stderr, 'inject', err);
   }
 
   try {
@@ -363,7 +383,6 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     io.stdout.write(joinDocuments(documents));
     return 0;
   } catch (err) {
-    io.stderr.write(commandFailure('inject', err));
-    return 1;
+    return reportFailure(io.stderr, 'inject', err);
   }
 }

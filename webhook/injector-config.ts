@@ -9,12 +9,17 @@ import { INJ_ERR_CONFIG, MeshtapError } from './errors.ts';
 export const MESHTAP_VERSION: string = packageJson.version;
 
 const QUANTITY = /^\d+(\.\d+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
-const quantity = z.string().regex(QUANTITY, 'must be a Kubernetes quantity such as "50m", "1" or "64Mi"');
+const quantity = z.string().regex(QUANTITY);
 const resourceList = z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() });
 const resources = z.strictObject({ requests: resourceList.optional(), limits: resourceList.optional() });
 
+const MAX_ID = 2147483647;
+const TOKEN_EXPIRATION_MAX = 2 ** 32 - 1;
+const PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
+const COLLECTOR_TLS_MODES = ['auto', 'on', 'off'] as const;
+
 const port = z.number().int().min(1).max(65535);
-const id = z.number().int().min(1, 'must not be 0: the proxy never runs as root').max(2147483647);
+const id = z.number().int().min(1).max(MAX_ID);
 const hostPort = z.string().superRefine((value, ctx) => {
   const problem = hostPortProblem(value);
   if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${HOST_PORT_EXPECTED}: ${problem}` });
@@ -23,12 +28,12 @@ const dnsName = z
   .string()
   .min(1)
   .max(253)
-  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'must be a lower-case DNS name');
+  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/);
 
 const schema = z
   .strictObject({
-    image: z.string().regex(/^\S+$/, 'must be a non-empty image reference without spaces').default(`ghcr.io/meshtap/meshtap:${MESHTAP_VERSION}`),
-    imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
+    image: z.string().regex(/^\S+$/).default(`ghcr.io/meshtap/meshtap:${MESHTAP_VERSION}`),
+    imagePullPolicy: z.enum(PULL_POLICIES).default('IfNotPresent'),
     proxyUid: id.default(1337),
     proxyGid: id.default(1337),
     inboundPort: port.default(15006),
@@ -39,7 +44,7 @@ const schema = z
     // collector serves ingest over mTLS only (--tls-cert-dir, with the certificate the controller
     // issues): records come only from sidecars holding a workload certificate. `off` is for a
     // collector deployed without --tls-cert-dir, and must be chosen explicitly.
-    collectorTls: z.enum(['auto', 'on', 'off']).default('on'),
+    collectorTls: z.enum(COLLECTOR_TLS_MODES).default('on'),
     caAddr: hostPort.default('meshtap-controller.meshtap-system.svc:15012'),
     controllerAddr: hostPort.default('meshtap-controller.meshtap-system.svc:15012'),
     trustDomain: dnsName.default('cluster.local'),
@@ -51,7 +56,7 @@ const schema = z
     trustBundleConfigMap: dnsName.default('meshtap-trust-bundle'),
     tokenAudience: z.string().min(1).default('meshtap-ca'),
     // The API server refuses projected tokens that live less than 10 minutes.
-    tokenExpirationSeconds: z.number().int().min(600).max(2 ** 32 - 1).default(3600),
+    tokenExpirationSeconds: z.number().int().min(600).max(TOKEN_EXPIRATION_MAX).default(3600),
     // Memory: the request is what a sidecar holds under steady load (about 100–125 MiB RSS in
     // `npm run bench`, idle ~100); the limit sits above what its own bounds let it reach (two V8
     // heaps capped at 128 + 96 MiB, a 16 MiB capture hand-off, a 16 MiB shipper queue, the node
@@ -73,7 +78,7 @@ const schema = z
     for (let i = 0; i < ports.length; i++) {
       for (let j = i + 1; j < ports.length; j++) {
         if (ports[i][1] === ports[j][1]) {
-          ctx.addIssue({ code: 'custom', path: [ports[j][0]], message: `must differ from ${ports[i][0]} (both are ${ports[j][1]})` });
+          ctx.addIssue({ code: 'custom', path: [ports[j][0]], message: 'must differ', params: { differsFrom: ports[i][0], both: ports[j][1] } });
         }
       }
     }
@@ -112,7 +117,59 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** Option keys of the schema: what a `--config` file and `InjectorOptions` name. */
+type OptionKey = keyof InjectorOptions;
+
+const oneOf = (values: readonly string[]): string => `one of ${values.join(', ')}`;
+const PORT = 'a port number 1-65535';
+const HOST_PORT = HOST_PORT_EXPECTED.replace(/^must be /, '');
+const ID_NOT_ROOT = '(not 0: the proxy never runs as root)';
+const RESOURCES = 'a mapping with requests and limits, each a mapping of cpu and memory';
+
+/** What each option takes, as a message says it: `NAME must be WHAT; got VALUE`. */
+const TAKES: Readonly<Record<OptionKey, string>> = {
+  image: 'an image reference without spaces',
+  imagePullPolicy: oneOf(PULL_POLICIES),
+  proxyUid: `a user id 1-${MAX_ID} ${ID_NOT_ROOT}`,
+  proxyGid: `a group id 1-${MAX_ID} ${ID_NOT_ROOT}`,
+  inboundPort: PORT,
+  outboundPort: PORT,
+  adminPort: PORT,
+  collectorAddr: HOST_PORT,
+  collectorTls: oneOf(COLLECTOR_TLS_MODES),
+  caAddr: HOST_PORT,
+  controllerAddr: HOST_PORT,
+  trustDomain: 'a lower-case DNS name',
+  maxBodyBytes: `a byte count 0-${MAX_BODY_BYTES_LIMIT}`,
+  logLevel: oneOf(LOG_LEVELS),
+  nativeSidecar: 'true or false',
+  mtlsMode: oneOf(MTLS_MODES),
+  trustBundleConfigMap: 'a ConfigMap name (a lower-case DNS name)',
+  tokenAudience: 'a non-empty string',
+  tokenExpirationSeconds: `a whole number of seconds 600-${TOKEN_EXPIRATION_MAX} (the API server refuses shorter-lived tokens)`,
+  sidecarResources: RESOURCES,
+  initResources: RESOURCES,
+};
+
+/** What option `key` takes, for a caller's own messages (a flag given empty). */
+export function optionTakes(key: OptionKey): string {
+  return TAKES[key];
+}
+
+/** The keys each level of a resources option takes: `requests`/`limits`, then `cpu`/`memory`. */
+const RESOURCE_KEYS: readonly (readonly string[])[] = [[], ['requests', 'limits'], ['cpu', 'memory']];
+
+/** What the value at `path` takes: the option's phrase, or inside resources its level's. */
+function takesAt(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return 'a mapping of option names to values';
+  if (path.length === 2) return 'a mapping of cpu and memory';
+  if (path.length === 3) return 'a Kubernetes quantity such as "50m", "1" or "64Mi"';
+  return TAKES[path[0] as OptionKey] ?? 'a valid value';
+}
+
+/** A value as a message shows it: JSON, with numbers JSON cannot say (NaN, Infinity) as written. */
 function describeValue(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {
@@ -130,30 +187,44 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 export interface ConfigNaming {
   /** The name of an option key (dotted path) in messages; the key itself by default. */
   keyName?: (key: string) => string;
-  /** What the message starts with; default "invalid injector config". */
-  prefix?: string;
+}
+
+/**
+ * One problem in the user's terms: `NAME must be WHAT; got VALUE`, `NAME must differ from
+ * OTHER (both are N)`, `NAME is not an option`. Zod's own wording and the schema's internal
+ * names never reach the message: only what the caller names (`naming.keyName`).
+ */
+function describeIssue(issue: z.core.$ZodIssue, options: unknown, nameOf: (key: string) => string): string {
+  const pathName = (path: readonly PropertyKey[]): string => (path.length > 0 ? nameOf(path.map(String).join('.')) : 'the injector options');
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys
+      .map((k) => {
+        const name = nameOf([...issue.path, k].map(String).join('.'));
+        const hint = issue.path.length === 0 ? RENAMED_KEYS[k] : undefined;
+        if (hint !== undefined) return `${name} is not an option (did you mean "${nameOf(hint)}"?)`;
+        const known = RESOURCE_KEYS[issue.path.length];
+        return known && known.length > 0 ? `${name} is not an option (${pathName(issue.path)} takes ${known.join(' and ')})` : `${name} is not an option`;
+      })
+      .join('; ');
+  }
+  const name = pathName(issue.path);
+  if (issue.code === 'custom' && typeof issue.params?.differsFrom === 'string') {
+    return `${name} must differ from ${nameOf(issue.params.differsFrom)} (both are ${String(issue.params.both)})`;
+  }
+  // A custom issue says what is wrong in its own words (host:port: which part); others say what the option takes.
+  const must = issue.code === 'custom' ? issue.message : `must be ${takesAt(issue.path)}`;
+  return `${name} ${must}; got ${describeValue(valueAt(options, issue.path))}`;
 }
 
 /**
  * Validates options once and returns the frozen config. Any problem throws `INJ_ERR_CONFIG`
- * naming every bad key, its value and what is expected.
+ * naming every bad key (as `naming` names it), its value and what it takes.
  */
 export function resolveInjectorConfig(options: InjectorOptions = {}, naming: ConfigNaming = {}): InjectorConfig {
   const result = schema.safeParse(options);
   if (result.success) return deepFreeze(result.data);
   const nameOf = naming.keyName ?? ((key: string) => key);
-  const problems = result.error.issues.map((issue) => {
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys
-        .map((k) => {
-          const key = nameOf([...issue.path, k].join('.'));
-          const hint = RENAMED_KEYS[k];
-          return hint ? `${key}: unknown option (did you mean "${hint}"?)` : `${key}: unknown option`;
-        })
-        .join('; ');
-    }
-    const key = issue.path.length > 0 ? nameOf(issue.path.join('.')) : '(options)';
-    return `${key}: ${issue.message} (got ${describeValue(valueAt(options, issue.path))})`;
-  });
-  throw new MeshtapError(INJ_ERR_CONFIG, `${naming.prefix ?? 'invalid injector config'}: ${problems.join('; ')}`, { cause: result.error });
+  // One line per problem: several checks failing on one value (too short and not a DNS name) say the same.
+  const problems = new Set(result.error.issues.map((issue) => describeIssue(issue, options, nameOf)));
+  throw new MeshtapError(INJ_ERR_CONFIG, [...problems].join('; '), { cause: result.error });
 }

@@ -2,7 +2,7 @@
  * `meshtap init`: the init container's program. Exit codes: 0 done, 2 usage or bad option,
  * 1 failure (iptables missing, not permitted, rules rejected).
  */
-import { CLI_ERR_USAGE, commandFailure, parseCommandArgs, type CommandIO } from '../../lib/cli.ts';
+import { CLI_ERR_USAGE, flagValue, parseCommandArgs, reportFailure, type CommandIO } from '../../lib/cli.ts';
 import { isMeshtapError } from '../../lib/errors.ts';
 import { unknownVariableWarnings } from '../../lib/unknown-variables.ts';
 import { runInit, type InitResult } from './apply.ts';
@@ -10,7 +10,17 @@ import { MESHTAP_IPV6_CHAINS } from './plan-ipv6.ts';
 import { MESHTAP_IPV6_NAT_CHAINS } from './plan-ipv6-dns.ts';
 import { MESHTAP_DNS_WATCH_CHAINS } from './plan-dns-watch.ts';
 import { SC_ERR_INIT_BAD_OPTION } from './errors.ts';
-import { INIT_DEFAULTS, OPTION_NAMES, initConfigWarnings, resolveInitConfig, type InitConfig, type InitOptions } from './options.ts';
+import {
+  BACKEND_TAKES,
+  ID_TAKES,
+  INIT_DEFAULTS,
+  OPTION_NAMES,
+  PORT_TAKES,
+  initConfigWarnings,
+  resolveInitConfig,
+  type InitConfig,
+  type InitOptions,
+} from './options.ts';
 import { INBOUND_PASSTHROUGH_SOURCE, MESHTAP_CHAINS, renderSavedRule } from './plan.ts';
 
 const FLAGS = {
@@ -49,34 +59,46 @@ options (environment variable in brackets; flags win):
   --inbound-port PORT           inbound listener (default ${INIT_DEFAULTS.inboundPort}) [${env('inboundPort')}]
   --outbound-port PORT          outbound listener (default ${INIT_DEFAULTS.outboundPort}) [${env('outboundPort')}]
   --admin-port PORT             admin port, never captured (default ${INIT_DEFAULTS.adminPort}) [${env('adminPort')}]
-  --exclude-inbound-ports a,b   inbound ports not captured [${env('excludeInboundPorts')}]
-  --exclude-outbound-ports a,b  destination ports not captured [${env('excludeOutboundPorts')}]
-  --exclude-outbound-cidrs c,d  destinations not captured (IPv4) or not refused (IPv6), e.g. 10.0.0.0/8,fd00::/8 [${env('excludeOutboundCidrs')}]
+  --exclude-inbound-ports a,b   inbound ports not captured; '' for none [${env('excludeInboundPorts')}]
+  --exclude-outbound-ports a,b  destination ports not captured; '' for none [${env('excludeOutboundPorts')}]
+  --exclude-outbound-cidrs c,d  destinations not captured (IPv4) or not refused (IPv6), e.g. 10.0.0.0/8,fd00::/8;
+                                '' for none [${env('excludeOutboundCidrs')}]
   --dns-port PORT               the sidecar's DNS listener (default ${INIT_DEFAULTS.dnsPort}) [${env('dnsPort')}]
   --no-dns-capture              leave the app's DNS alone [${env('dnsCapture')}=false]
   --backend auto|nft|legacy     iptables backend (default auto: what "iptables --version" says) [${env('backend')}]
   --dry-run                     print the iptables-restore input for a fresh pod; change nothing
   --cleanup                     remove the jumps and chains init added (${[...MESHTAP_CHAINS, ...MESHTAP_IPV6_CHAINS, ...MESHTAP_IPV6_NAT_CHAINS, ...MESHTAP_DNS_WATCH_CHAINS].join(', ')})
   -h, --help                    show this help
+
+A list flag given '' means none, overriding its variable; any other flag given '' is an error.
+An empty variable counts as unset.
 `;
 }
 
+/**
+ * The options the flags give. A list flag given '' means none (flags win: it clears its
+ * variable's list); any other flag given '' is a usage error, "needs a value" (lib/cli.ts's
+ * rule for every command), never "not given".
+ */
 function toOptions(values: Record<string, string | boolean | string[] | undefined>): InitOptions {
   const list = (v: unknown) => (Array.isArray(v) ? v.join(',') : undefined);
-  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const str = (flag: string, what: string) => {
+    const v = values[flag];
+    return flagValue(`--${flag}`, typeof v === 'string' ? v : undefined, what);
+  };
   return {
-    proxyUid: str(values['proxy-uid']),
-    proxyGid: str(values['proxy-gid']),
-    inboundPort: str(values['inbound-port']),
-    outboundPort: str(values['outbound-port']),
-    adminPort: str(values['admin-port']),
+    proxyUid: str('proxy-uid', ID_TAKES),
+    proxyGid: str('proxy-gid', ID_TAKES),
+    inboundPort: str('inbound-port', PORT_TAKES),
+    outboundPort: str('outbound-port', PORT_TAKES),
+    adminPort: str('admin-port', PORT_TAKES),
     excludeInboundPorts: list(values['exclude-inbound-ports']),
     excludeOutboundPorts: list(values['exclude-outbound-ports']),
     excludeOutboundCidrs: list(values['exclude-outbound-cidrs']),
-    dnsPort: str(values['dns-port']),
+    dnsPort: str('dns-port', PORT_TAKES),
     dnsCapture: values['no-dns-capture'] === true ? false : undefined,
-    // Validated by the schema, which names the flag when the value is wrong.
-    backend: str(values.backend) as InitOptions['backend'],
+    // Checked by resolveInitConfig, which names the flag when the value is not a backend.
+    backend: str('backend', BACKEND_TAKES) as InitOptions['backend'],
     dryRun: values['dry-run'] === true ? true : undefined,
     cleanup: values.cleanup === true ? true : undefined,
   };
@@ -208,8 +230,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     for (const warning of [...unknownVariableWarnings(io.env, INIT_ENV_VARS), ...initConfigWarnings(config)]) io.stderr.write(`meshtap init: warning: ${warning}\n`);
   } catch (err) {
     if (isMeshtapError(err, CLI_ERR_USAGE) || isMeshtapError(err, SC_ERR_INIT_BAD_OPTION)) {
-      io.stderr.write(commandFailure('init', err, true));
-      return 2;
+      return reportFailure(io.stderr, 'init', err, true);
     }
     throw err;
   }
@@ -220,7 +241,6 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     io.stdout.write(out);
     return 0;
   } catch (err) {
-    io.stderr.write(commandFailure('init', err));
-    return 1;
+    return reportFailure(io.stderr, 'init', err);
   }
 }

@@ -46,6 +46,11 @@ export const INIT_DEFAULTS = Object.freeze({
 /** The largest id a pod's runAsUser/runAsGroup may take (Kubernetes validates 0-2147483647); the injector and the sidecar take the same range. */
 const MAX_ID = 2147483647;
 
+/** What a kind of option takes, as its messages and "needs a value" say it. */
+export const ID_TAKES = `a numeric id 1-${MAX_ID}`;
+export const PORT_TAKES = 'a port number 1-65535';
+export const BACKEND_TAKES = `one of ${IPTABLES_BACKENDS.join(', ')}`;
+
 function integerIn(value: number | string, min: number, max: number): number | undefined {
   const text = typeof value === 'number' ? String(value) : value.trim();
   if (!/^\d+$/.test(text)) return undefined;
@@ -54,13 +59,12 @@ function integerIn(value: number | string, min: number, max: number): number | u
 }
 
 function describeValue(value: unknown): string {
-  return typeof value === 'string' ? `"${value}"` : JSON.stringify(value);
+  if (typeof value === 'string') return `"${value}"`;
+  return typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value));
 }
 
-/** A reader turns one option's input into its value, or returns why it cannot (`Invalid input` for a wrong type). */
+/** A reader turns one option's input into its value, or returns why it cannot (what it takes, and the value). */
 type Reader<T> = (value: unknown) => { value: T } | { problem: string };
-
-const INVALID = { problem: 'Invalid input' } as const;
 
 function isNumberLike(value: unknown): value is number | string {
   return typeof value === 'number' || typeof value === 'string';
@@ -68,17 +72,13 @@ function isNumberLike(value: unknown): value is number | string {
 
 // Root's traffic must stay capturable: an app running as root would otherwise bypass the proxy.
 const readId: Reader<number> = (value) => {
-  if (!isNumberLike(value)) return INVALID;
-  const n = integerIn(value, 1, MAX_ID);
-  return n === undefined
-    ? { problem: `must be a numeric id 1-${MAX_ID} (0 would exempt every root process from capture), got ${describeValue(value)}` }
-    : { value: n };
+  const n = isNumberLike(value) ? integerIn(value, 1, MAX_ID) : undefined;
+  return n === undefined ? { problem: `must be ${ID_TAKES} (0 would exempt every root process from capture), got ${describeValue(value)}` } : { value: n };
 };
 
 const readPort: Reader<number> = (value) => {
-  if (!isNumberLike(value)) return INVALID;
-  const n = integerIn(value, 1, 65535);
-  return n === undefined ? { problem: `must be a port number 1-65535, got ${describeValue(value)}` } : { value: n };
+  const n = isNumberLike(value) ? integerIn(value, 1, 65535) : undefined;
+  return n === undefined ? { problem: `must be ${PORT_TAKES}, got ${describeValue(value)}` } : { value: n };
 };
 
 /** "a,b" or ["a", b]: empty entries are ignored so "" means "none". */
@@ -94,7 +94,7 @@ function isListInput(value: unknown): value is ListInput {
 }
 
 const readPortList: Reader<number[]> = (value) => {
-  if (!isListInput(value)) return INVALID;
+  if (!isListInput(value)) return { problem: `must list port numbers 1-65535, comma-separated, got ${describeValue(value)}` };
   const ports: number[] = [];
   for (const item of listItems(value)) {
     const n = integerIn(item, 1, 65535);
@@ -137,7 +137,7 @@ function cidrSortKey(cidr: string): [number, number] {
 }
 
 const readCidrList: Reader<string[]> = (value) => {
-  if (!isListInput(value)) return INVALID;
+  if (!isListInput(value)) return { problem: `must list IPv4 or IPv6 CIDRs, comma-separated, got ${describeValue(value)}` };
   const cidrs: string[] = [];
   for (const item of listItems(value)) {
     const parsed = String(item).includes(':') ? parseIpv6Cidr(String(item)) : parseIpv4Cidr(String(item));
@@ -156,7 +156,7 @@ const readCidrList: Reader<string[]> = (value) => {
 const readBackend: Reader<IptablesBackendChoice> = (value) =>
   IPTABLES_BACKENDS.includes(value as IptablesBackendChoice)
     ? { value: value as IptablesBackendChoice }
-    : { problem: `must be one of ${IPTABLES_BACKENDS.join(', ')}, got ${describeValue(value)}` };
+    : { problem: `must be ${BACKEND_TAKES}, got ${describeValue(value)}` };
 
 const readFlag: Reader<boolean> = (value) => (typeof value === 'boolean' ? { value } : { problem: `must be true or false, got ${describeValue(value)}` });
 
@@ -250,8 +250,9 @@ function suggestKey(key: string): InitOptionKey | undefined {
 }
 
 /**
- * Options win over environment variables, which win over defaults. Throws
- * `SC_ERR_INIT_BAD_OPTION` naming the flag or variable, the value and what is expected.
+ * Options win over environment variables, which win over defaults; an empty or blank variable
+ * counts as unset. Throws `SC_ERR_INIT_BAD_OPTION` naming what the user set (the flag, or the
+ * variable the value came from; never the option's key), the value and what is expected.
  */
 export function resolveInitConfig(options: InitOptions = {}, env: Readonly<Record<string, string | undefined>> = {}): InitConfig {
   const merged: Record<string, unknown> = {};
@@ -259,7 +260,8 @@ export function resolveInitConfig(options: InitOptions = {}, env: Readonly<Recor
   for (const key of OPTION_KEYS) {
     const envName = OPTION_NAMES[key].env;
     const envValue = envName === undefined ? undefined : env[envName];
-    if (envValue !== undefined && envValue !== '') {
+    // An empty (or blank) variable counts as unset: templates leave a variable out that way.
+    if (envValue !== undefined && envValue.trim() !== '') {
       merged[key] = envValue;
       fromEnv.add(key);
     }
@@ -286,9 +288,7 @@ export function resolveInitConfig(options: InitOptions = {}, env: Readonly<Recor
   if (issues.length === 0) checkListeners(config, issues, new Set(Object.keys(merged)), nameOf);
   const problems = issues.map((issue) => {
     const key = issue.path[0] as InitOptionKey;
-    const names = OPTION_NAMES[key];
-    const label = fromEnv.has(key) ? names.env : `${names.flag} (${key})`;
-    return `${label} ${issue.message}`;
+    return `${nameOf(key)} ${issue.message}`;
   });
   const unknown = Object.keys(merged).filter((key) => !(OPTION_KEYS as string[]).includes(key));
   if (unknown.length > 0) {

@@ -165,7 +165,18 @@ void t.test('flags and variables: names, defaults, and the switch', async (t) =>
   const flagged = parseControllerArgs([...base, '--collector-tls-secret', 'a', '--collector-namespace', 'b', '--collector-service', 'c']);
   if (flagged === 'help') throw new Error('unexpected');
   t.same(resolveCollectorCertTarget(flagged, { MESHTAP_COLLECTOR_NAMESPACE: 'obs' }), { secretName: 'a', namespace: 'b', service: 'c' }, 'flags win');
-  t.throws(() => resolveCollectorCertTarget(d, { MESHTAP_COLLECTOR_NAMESPACE: 'Not_A_Name' }), { code: 'CTL_ERR_CONFIG', message: /MESHTAP_COLLECTOR_NAMESPACE must be a Kubernetes name/ });
+  t.throws(() => resolveCollectorCertTarget(d, { MESHTAP_COLLECTOR_NAMESPACE: 'Not_A_Name' }), { code: 'CLI_ERR_USAGE', message: /MESHTAP_COLLECTOR_NAMESPACE \(or --collector-namespace\) must be a Kubernetes name/ });
+  t.throws(
+    () => parseControllerArgs(base, { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', MESHTAP_COLLECTOR_NAMESPACE: 'Not_A_Name', MESHTAP_COLLECTOR_SERVICE: '-x' }),
+    {
+      code: 'CLI_ERR_USAGE',
+      message:
+        'meshtap controller: MESHTAP_COLLECTOR_NAMESPACE (or --collector-namespace) must be a Kubernetes name (lower-case letters, digits and \'-\', at most 63), got "Not_A_Name"; ' +
+        'MESHTAP_COLLECTOR_SERVICE (or --collector-service) must be a Kubernetes name (lower-case letters, digits and \'-\', at most 63), got "-x"',
+    },
+    'bad variables are usage errors of the command line, both named',
+  );
+  t.match(parseControllerArgs([...base, '--collector-namespace', 'obs'], { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', MESHTAP_COLLECTOR_NAMESPACE: 'Not_A_Name' }), { collectorNamespace: 'obs' }, 'a flag overrides a bad variable');
   t.match(parseControllerArgs([...base, '--no-collector-cert']), { collectorCert: false });
   t.throws(() => parseControllerArgs([...base, '--no-collector-cert', '--collector-service', 'x']), { code: 'CLI_ERR_USAGE', message: /--no-collector-cert/ });
   t.throws(() => parseControllerArgs([...base, '--collector-tls-secret', 'UPPER']), { code: 'CLI_ERR_USAGE', message: /--collector-tls-secret must be a Kubernetes name/ });

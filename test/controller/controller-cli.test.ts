@@ -102,17 +102,54 @@ void t.test('argument parsing', async (t) => {
   t.throws(() => parseControllerArgs(['--webhook-cert-dir', 'w', '--ca-dir', 'c', '--grpc-cert-dir', 'g', '--grpc-dns', 'x.example']), { message: /do not apply/ });
 });
 
-void t.test('configuration errors exit 1 with the reason, usage errors exit 2', async (t) => {
+void t.test('every missing or invalid setting is named at once, a usage error (exit 2); an unusable file exits 1', async (t) => {
   const s = await setup(t);
+  const hint = 'Run "meshtap controller --help" for its options.\n';
+  const outside = 'outside a cluster (KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT unset)';
+  const tokenKey = `--token-key FILE is required ${outside}: the PEM public key or JWKS that checks sidecars' tokens (in a cluster, TokenReview does)`;
+  const membership = `--inventory-file FILE or --kubeconfig FILE is required ${outside}: the membership source (in a cluster, its informers)`;
+  const bare = runMeshtap(t, ['controller']);
+  t.equal(await bare.exited, 2);
+  t.equal(
+    bare.stderr(),
+    'meshtap controller: CLI_ERR_USAGE: ' +
+      "--webhook-cert-dir is required (the directory holding the webhook's tls.crt and tls.key); " +
+      '--ca-dir is required (the CA directory holding tls.crt, tls.key and ca.crt); ' +
+      `${tokenKey}; ${membership}\n${hint}`,
+    'one run names all four',
+  );
   const usage = runMeshtap(t, ['controller', '--ca-dir', 'x']);
   t.equal(await usage.exited, 2);
   t.match(usage.stderr(), /--webhook-cert-dir is required/);
   const noAuth = runMeshtap(t, s.args().filter((a, i, all) => a !== '--token-key' && all[i - 1] !== '--token-key'));
-  t.equal(await noAuth.exited, 1);
-  t.match(noAuth.stderr(), /CTL_ERR_CONFIG: no way to authenticate sidecars: outside a cluster give --token-key/);
+  t.equal(await noAuth.exited, 2, 'a missing token key outside a cluster is a usage error');
+  t.equal(noAuth.stderr(), `meshtap controller: CLI_ERR_USAGE: ${tokenKey}\n${hint}`);
   const noCa = runMeshtap(t, s.args().map((a) => (a === join(s.dir, 'ca') ? join(s.dir, 'missing') : a)));
   t.equal(await noCa.exited, 1);
   t.match(noCa.stderr(), /CTL_ERR_CONFIG: --ca-dir .*missing/);
+});
+
+void t.test('argument parsing with the environment: what a cluster provides is needed only outside one', async (t) => {
+  const base = ['--webhook-cert-dir', 'w', '--ca-dir', 'c'];
+  const inCluster = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' };
+  t.match(parseControllerArgs([...base, '--publish-trust-bundle'], inCluster), { publishTrustBundle: true, tokenKeyFile: undefined }, 'in a cluster: TokenReview and informers');
+  t.match(parseControllerArgs([...base, '--token-key', 'k', '--inventory-file', 'f'], {}), { tokenKeyFile: 'k', inventoryFile: 'f' });
+  t.match(parseControllerArgs([...base, '--token-key', 'k', '--kubeconfig', 'kc', '--publish-trust-bundle'], {}), { kubeconfig: 'kc' }, 'a kubeconfig gives cluster access');
+  t.throws(() => parseControllerArgs([...base, '--publish-trust-bundle', '--grpc-port', 'x'], { KUBERNETES_SERVICE_HOST: '10.96.0.1' }), {
+    code: 'CLI_ERR_USAGE',
+    message: new RegExp(
+      '^meshtap controller: --grpc-port must be a port number 0-65535, got "x"; --token-key FILE is required outside a cluster .*; ' +
+        '--inventory-file FILE or --kubeconfig FILE is required outside a cluster .*; --publish-trust-bundle needs cluster access: run in a cluster or give --kubeconfig FILE$',
+    ),
+  }, 'a host without a port is not a cluster; flag and environment problems in one message');
+  t.throws(() => parseControllerArgs([...base, '--token-key', '', '--inventory-file', ' '], {}), {
+    code: 'CLI_ERR_USAGE',
+    message: 'meshtap controller: --token-key needs a value (a PEM public key or JWKS file), got ""; --inventory-file needs a value (a membership JSON file), got " "',
+  }, 'a file flag given empty needs a value, and is not also missing');
+  t.throws(() => parseControllerArgs(['--webhook-cert-dir', 'w', '--grpc-ip', 'nope', '--collector-tls-secret', 'UPPER']), {
+    code: 'CLI_ERR_USAGE',
+    message: /^meshtap controller: --ca-dir is required .*; --grpc-dns\/--grpc-ip: .*; --collector-tls-secret must be a Kubernetes name .*, got "UPPER"$/,
+  }, 'without the environment, the command line alone, every problem of it');
 });
 
 void t.test('one process: webhook, CA and membership on one TLS gRPC port; membership follows the file; clients survive a restart', async (t) => {

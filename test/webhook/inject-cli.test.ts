@@ -124,6 +124,24 @@ void t.test('usage and flag errors', async (t) => {
     t.equal(r.stdout, '');
   }
   t.match((await runInProcess(['-f', mixed, '-n', 'Bad_NS'])).stderr, /--namespace: "Bad_NS" is not a namespace name/);
+  const hint = 'Run "meshtap inject --help" for its options.\n';
+  // Each flag the injector's options check is named as typed, with what it got and what it takes.
+  for (const [args, said] of [
+    [['--mtls-mode', 'off'], '--mtls-mode must be one of permissive, strict; got "off"'],
+    [['--native-sidecar=maybe'], '--native-sidecar must be true or false; got "maybe"'],
+    [['--image', 'my image'], '--image must be an image reference without spaces; got "my image"'],
+    [['--collector-addr', 'nohostport'], '--collector-addr must be "host:port" (a DNS name, an IPv4 address or a bracketed IPv6 address, and a port 1-65535): the ":port" is missing; got "nohostport"'],
+    [['--mtls-mode', 'off', '--image', 'a b'], '--image must be an image reference without spaces; got "a b"; --mtls-mode must be one of permissive, strict; got "off"'],
+    // A flag given empty needs a value, as every command's flags.
+    [['--mtls-mode', ''], '--mtls-mode needs a value (one of permissive, strict), got ""'],
+    [['--image', ' '], '--image needs a value (an image reference without spaces), got " "'],
+    [['--native-sidecar', ''], '--native-sidecar needs a value (true or false), got ""'],
+    [['--collector-addr', ''], '--collector-addr needs a value ("host:port" (a DNS name, an IPv4 address or a bracketed IPv6 address, and a port 1-65535)), got ""'],
+  ] as const) {
+    const r = await runInProcess(['-f', mixed, ...args]);
+    t.equal(r.code, 2, args.join(' '));
+    t.equal(r.stderr, `meshtap inject: CLI_ERR_USAGE: ${said}\n${hint}`, args.join(' '));
+  }
   const missing = await runInProcess(['-f', join(fixtures, 'does-not-exist.yaml')]);
   t.equal(missing.code, 1);
   t.match(missing.stderr, /INJ_ERR_READ: cannot read/);
@@ -310,8 +328,8 @@ void t.test('npx: --collector-addr must be a real host:port', async (t) => {
   );
   for (const [i, addr] of ['h:99999', 'h:0', 'h:00080', 'a..b:80'].entries()) {
     t.equal(results[i].code, 2, addr);
-    t.match(results[i].stderr, `--collector-addr: must be "host:port"`);
-    t.match(results[i].stderr, `(got "${addr}")`);
+    t.match(results[i].stderr, `--collector-addr must be "host:port"`);
+    t.match(results[i].stderr, `; got "${addr}"\n`);
     t.equal(results[i].stdout, '');
   }
   for (const addr of ['[::1]:9400', '10.0.0.1:1', 'collector.obs.svc:65535']) {

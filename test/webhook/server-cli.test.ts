@@ -92,8 +92,8 @@ void t.test('usage errors exit 2, runtime failures exit 1, both with a clear mes
   const stillServing = new Promise<string>((resolve) => (timer = setTimeout(resolve, 20_000, 'still serving')));
   t.equal(await Promise.race([badAddr.exited, stillServing]), 1);
   clearTimeout(timer);
-  t.match(badAddr.stderr(), /WH_ERR_CONFIG: --config .*injector\.yaml: .*collectorAddr: must be "host:port" .*: the port 99999 is not in 1-65535 \(got "collector:99999"\)/);
-  t.match(badAddr.stderr(), /caAddr: must be "host:port" .*: the host name "meshtap-controller\.\.svc" has an empty label \(got "meshtap-controller\.\.svc:15012"\)/);
+  t.match(badAddr.stderr(), /WH_ERR_CONFIG: --config .*injector\.yaml: .*collectorAddr must be "host:port" .*: the port 99999 is not in 1-65535; got "collector:99999"; /);
+  t.match(badAddr.stderr(), /caAddr must be "host:port" .*: the host name "meshtap-controller\.\.svc" has an empty label; got "meshtap-controller\.\.svc:15012"\n/);
 
   const noCa = tempDir(t);
   const leaf = issueWebhookCert(ca, leafOptions);

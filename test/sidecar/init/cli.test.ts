@@ -51,6 +51,57 @@ void t.test('help and usage errors', async (t) => {
   }
 });
 
+void t.test('a flag given empty: "needs a value", except a list, where it means none', async (t) => {
+  const hint = 'Run "meshtap init --help" for its options.\n';
+  for (const [flag, what] of [
+    ['--proxy-uid', 'a numeric id 1-2147483647'],
+    ['--proxy-gid', 'a numeric id 1-2147483647'],
+    ['--inbound-port', 'a port number 1-65535'],
+    ['--outbound-port', 'a port number 1-65535'],
+    ['--admin-port', 'a port number 1-65535'],
+    ['--dns-port', 'a port number 1-65535'],
+    ['--backend', 'one of auto, nft, legacy'],
+  ]) {
+    for (const value of ['', ' ']) {
+      const res = await runInit(['--dry-run', flag, value], { PATH: '/nonexistent' });
+      t.equal(res.code, 2, `${flag} "${value}": exit 2`);
+      t.equal(res.stderr, `meshtap init: CLI_ERR_USAGE: ${flag} needs a value (${what}), got "${value}"\n${hint}`);
+      t.equal(res.stdout, '');
+    }
+  }
+  const env = { PATH: '/nonexistent', MESHTAP_EXCLUDE_OUTBOUND_CIDRS: '10.0.0.0/8', MESHTAP_EXCLUDE_INBOUND_PORTS: '22', MESHTAP_EXCLUDE_OUTBOUND_PORTS: '5432' };
+  const fromEnv = await runInit(['--dry-run'], env);
+  t.match(fromEnv.stdout, /-A MESHTAP_OUTPUT -d 10\.0\.0\.0\/8 /, 'the variable lists a CIDR');
+  const none = await runInit(['--dry-run', '--exclude-outbound-cidrs', '', '--exclude-inbound-ports', '', '--exclude-outbound-ports', ''], env);
+  t.equal(none.code, 0, 'an empty list flag is accepted');
+  t.equal(none.stderr, '');
+  t.equal(none.stdout, (await runInit(['--dry-run'], { PATH: '/nonexistent' })).stdout, "it means none, over the variables' lists");
+  const help = await runInit(['--help']);
+  t.match(help.stdout, /--exclude-inbound-ports a,b .*'' for none/);
+  t.match(help.stdout, /--exclude-outbound-ports a,b .*'' for none/);
+  t.match(help.stdout, /--exclude-outbound-cidrs c,d [^\n]*\n\s+'' for none/);
+  t.match(help.stdout, /A list flag given '' means none, overriding its variable; any other flag given '' is an error\./);
+  const blank = await runInit(['--dry-run'], { PATH: '/nonexistent', MESHTAP_PROXY_UID: ' ', MESHTAP_IPTABLES_BACKEND: '' });
+  t.equal(blank.code, 0, 'an empty or blank variable counts as unset');
+});
+
+void t.test('a bad value names the flag or the variable it came from, never the option key', async (t) => {
+  const hint = 'Run "meshtap init --help" for its options.\n';
+  const flag = await runInit(['--dry-run', '--proxy-uid', '0'], { PATH: '/nonexistent' });
+  t.equal(flag.code, 2);
+  t.equal(flag.stderr, `meshtap init: SC_ERR_INIT_BAD_OPTION: invalid init options: --proxy-uid must be a numeric id 1-2147483647 (0 would exempt every root process from capture), got "0"\n${hint}`);
+  const variable = await runInit(['--dry-run'], { PATH: '/nonexistent', MESHTAP_INBOUND_PORT: '15001' });
+  t.equal(variable.code, 2);
+  t.equal(variable.stderr, `meshtap init: SC_ERR_INIT_BAD_OPTION: invalid init options: MESHTAP_INBOUND_PORT must differ from --outbound-port (its default) (both are 15001): each listener needs its own port\n${hint}`);
+  const both = await runInit(['--dry-run', '--backend', 'iptables', '--exclude-outbound-cidrs', '10.0.0.0/33'], { PATH: '/nonexistent', MESHTAP_ADMIN_PORT: 'admin' });
+  t.equal(
+    both.stderr,
+    'meshtap init: SC_ERR_INIT_BAD_OPTION: invalid init options: MESHTAP_ADMIN_PORT must be a port number 1-65535, got "admin"; ' +
+      '--exclude-outbound-cidrs must list IPv4 or IPv6 CIDRs: "10.0.0.0/33" is not an IPv4 CIDR: the prefix length must be 0-32; ' +
+      `--backend must be one of auto, nft, legacy, got "iptables"\n${hint}`,
+  );
+});
+
 void t.test('dry run prints the restore text and needs nothing', async (t) => {
   const res = await runInit(
     ['--dry-run', '--proxy-uid=2000', '--exclude-inbound-ports', '22', '--exclude-inbound-ports', '8081,9000', '--exclude-outbound-cidrs=10.96.0.0/12'],

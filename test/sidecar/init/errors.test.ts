@@ -89,9 +89,10 @@ void t.test('init fails clearly and changes nothing', async (t) => {
     // The in-process CLI tests cover every usage error; these prove the real command's exit codes.
     const cases: [string[], RegExp][] = [
       [['--bogus'], /Unknown option '--bogus'/],
-      [['--inbound-port=http'], /--inbound-port \(inboundPort\) must be a port number 1-65535, got "http"/],
+      [['--inbound-port=http'], /--inbound-port must be a port number 1-65535, got "http"/],
+      [['--inbound-port='], /--inbound-port needs a value \(a port number 1-65535\), got ""/],
       [['--exclude-outbound-cidrs=fd00::/129'], /not an IPv6 CIDR/],
-      [['--admin-port=15001'], /--admin-port \(adminPort\) must differ from --outbound-port/],
+      [['--admin-port=15001'], /--admin-port must differ from --outbound-port/],
     ];
     const exits = await Promise.all(cases.map(([args]) => runInitIn(pod.netns, args)));
     cases.forEach(([args, message], i) => {

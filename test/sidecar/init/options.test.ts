@@ -52,6 +52,8 @@ void t.test('values from flags, annotations and code', async (t) => {
   t.equal(config.backend, 'legacy');
   t.equal(config.dryRun, true);
   t.same(resolveInitConfig({ excludeOutboundCidrs: '' }).excludeOutboundCidrs, [], 'an empty list is none');
+  const cleared = resolveInitConfig({ excludeOutboundCidrs: '', excludeInboundPorts: ' ' }, { MESHTAP_EXCLUDE_OUTBOUND_CIDRS: '10.0.0.0/8', MESHTAP_EXCLUDE_INBOUND_PORTS: '22' });
+  t.same([cleared.excludeOutboundCidrs, cleared.excludeInboundPorts], [[], []], "an empty list given as an option is none, over the variable's");
 });
 
 void t.test('IPv4 CIDRs', async (t) => {
@@ -73,27 +75,53 @@ void t.test('IPv6 CIDRs are accepted, normalised as ip6tables-save prints them, 
 });
 
 void t.test('bad values name the flag, the value and what is expected', async (t) => {
-  badOption(t, { inboundPort: 0 }, /--inbound-port \(inboundPort\) must be a port number 1-65535, got 0/);
-  badOption(t, { outboundPort: '15001x' }, /--outbound-port \(outboundPort\) must be a port number 1-65535, got "15001x"/);
-  badOption(t, { adminPort: 70000 }, /--admin-port \(adminPort\) must be a port number/);
+  badOption(t, { inboundPort: 0 }, /--inbound-port must be a port number 1-65535, got 0/);
+  badOption(t, { outboundPort: '15001x' }, /--outbound-port must be a port number 1-65535, got "15001x"/);
+  badOption(t, { adminPort: 70000 }, /--admin-port must be a port number/);
   badOption(t, { inboundPort: 1.5 }, /--inbound-port/);
-  badOption(t, { proxyUid: 0 }, /--proxy-uid \(proxyUid\) must be a numeric id .* \(0 would exempt every root process from capture\), got 0/);
+  badOption(t, { proxyUid: 0 }, /--proxy-uid must be a numeric id .* \(0 would exempt every root process from capture\), got 0/);
   badOption(t, { proxyGid: -1 }, /--proxy-gid/);
-  badOption(t, { proxyUid: 'proxy' }, /--proxy-uid \(proxyUid\) must be a numeric id/);
-  badOption(t, { excludeInboundPorts: '80,http' }, /--exclude-inbound-ports \(excludeInboundPorts\) must list port numbers 1-65535, got "http"/);
+  badOption(t, { proxyUid: 'proxy' }, /--proxy-uid must be a numeric id/);
+  badOption(t, { excludeInboundPorts: '80,http' }, /--exclude-inbound-ports must list port numbers 1-65535, got "http"/);
   badOption(t, { excludeOutboundPorts: [80, 0] }, /--exclude-outbound-ports .* got 0/);
-  badOption(t, { excludeOutboundCidrs: '10.0.0.0/8,fd00::/129' }, /--exclude-outbound-cidrs \(excludeOutboundCidrs\) must list IPv4 or IPv6 CIDRs: "fd00::\/129" is not an IPv6 CIDR: the prefix length must be 0-128/);
+  badOption(t, { excludeOutboundCidrs: '10.0.0.0/8,fd00::/129' }, /--exclude-outbound-cidrs must list IPv4 or IPv6 CIDRs: "fd00::\/129" is not an IPv6 CIDR: the prefix length must be 0-128/);
   badOption(t, { excludeOutboundCidrs: 'fe80::1%eth0' }, /must list IPv4 or IPv6 CIDRs: "fe80::1%eth0" is not an IPv6 CIDR/);
   badOption(t, { excludeOutboundCidrs: ['10.0.0.300'] }, /must list IPv4 or IPv6 CIDRs: "10.0.0.300" is not an IPv4 CIDR/);
-  badOption(t, { backend: 'nftables' }, /--backend \(backend\) must be one of auto, nft, legacy, got "nftables"/);
-  badOption(t, { dryRun: 'yes' }, /--dry-run \(dryRun\) must be true or false, got "yes"/);
-  badOption(t, { inboundPort: 15001 }, /--inbound-port \(inboundPort\) must differ from --outbound-port \(its default\) \(both are 15001\)/);
-  badOption(t, { inboundPort: 15001, outboundPort: 15001 }, /--outbound-port \(outboundPort\) must differ from --inbound-port \(both are 15001\)/);
-  badOption(t, { adminPort: 15006 }, /--admin-port \(adminPort\) must differ from --inbound-port/);
-  badOption(t, { proxyUid: 1, inboundPort: 'x', backend: 'y' }, /--inbound-port .*; --backend/);  badOption(t, { dnsPort: 15020 }, /--dns-port \(dnsPort\) must differ from --admin-port \(its default\) \(both are 15020\)/);
-  badOption(t, { dnsPort: '53x' }, /--dns-port \(dnsPort\) must be a port number 1-65535, got "53x"/);
-  badOption(t, { dnsCapture: 'no' }, /--no-dns-capture \(dnsCapture\) must be true or false, got "no"/);
+  badOption(t, { backend: 'nftables' }, /--backend must be one of auto, nft, legacy, got "nftables"/);
+  badOption(t, { dryRun: 'yes' }, /--dry-run must be true or false, got "yes"/);
+  badOption(t, { inboundPort: 15001 }, /--inbound-port must differ from --outbound-port \(its default\) \(both are 15001\)/);
+  badOption(t, { inboundPort: 15001, outboundPort: 15001 }, /--outbound-port must differ from --inbound-port \(both are 15001\)/);
+  badOption(t, { adminPort: 15006 }, /--admin-port must differ from --inbound-port/);
+  badOption(t, { proxyUid: 1, inboundPort: 'x', backend: 'y' }, /--inbound-port .*; --backend/);
+  badOption(t, { dnsPort: 15020 }, /--dns-port must differ from --admin-port \(its default\) \(both are 15020\)/);
+  badOption(t, { dnsPort: '53x' }, /--dns-port must be a port number 1-65535, got "53x"/);
+  badOption(t, { dnsCapture: 'no' }, /--no-dns-capture must be true or false, got "no"/);
   badOption(t, {}, /MESHTAP_DNS_CAPTURE must be true or false, got "off"/, { MESHTAP_DNS_CAPTURE: 'off' });
+});
+
+void t.test('messages name only what the user set: the flag, or the variable the value came from', async (t) => {
+  const said = (options: unknown, env: Record<string, string> = {}): string => {
+    try {
+      resolveInitConfig(options as InitOptions, env);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return '';
+  };
+  t.equal(said({ proxyUid: '0' }), 'invalid init options: --proxy-uid must be a numeric id 1-2147483647 (0 would exempt every root process from capture), got "0"');
+  t.equal(said({}, { MESHTAP_PROXY_UID: '0' }), 'invalid init options: MESHTAP_PROXY_UID must be a numeric id 1-2147483647 (0 would exempt every root process from capture), got "0"');
+  t.equal(said({ dnsPort: '15001' }), 'invalid init options: --dns-port must differ from --outbound-port (its default) (both are 15001): each listener needs its own port');
+  t.equal(said({}, { MESHTAP_DNS_PORT: '16001', MESHTAP_OUTBOUND_PORT: '16001' }), 'invalid init options: MESHTAP_DNS_PORT must differ from MESHTAP_OUTBOUND_PORT (both are 16001): each listener needs its own port');
+  t.equal(said({ excludeOutboundCidrs: 'x' }, { MESHTAP_EXCLUDE_OUTBOUND_CIDRS: '10.0.0.0/8' }), 'invalid init options: --exclude-outbound-cidrs must list IPv4 or IPv6 CIDRs: "x" is not an IPv4 CIDR like 10.0.0.0/8 or 192.168.1.7', 'the flag won, so the flag is named');
+  // A wrong type from code says what the option takes too, not the schema wording "Invalid input".
+  t.equal(said({ proxyGid: true }), 'invalid init options: --proxy-gid must be a numeric id 1-2147483647 (0 would exempt every root process from capture), got true');
+  t.equal(said({ adminPort: null }), 'invalid init options: --admin-port must be a port number 1-65535, got null');
+  t.equal(said({ excludeInboundPorts: { a: 1 } }), 'invalid init options: --exclude-inbound-ports must list port numbers 1-65535, comma-separated, got {"a":1}');
+  t.equal(said({ excludeOutboundCidrs: 7 }), 'invalid init options: --exclude-outbound-cidrs must list IPv4 or IPv6 CIDRs, comma-separated, got 7');
+  t.equal(said({ backend: 3 }), 'invalid init options: --backend must be one of auto, nft, legacy, got 3');
+  for (const message of [said({ proxyUid: 0, inboundPort: 'x', backend: 'y', dnsCapture: 'no', cleanup: 1 }), said({}, { MESHTAP_ADMIN_PORT: 'a', MESHTAP_IPTABLES_BACKEND: 'b' })]) {
+    t.notMatch(message, /proxyUid|inboundPort|adminPort|backend\b(?! must)|dnsCapture|Invalid input/, `no option key in ${message}`);
+  }
 });
 
 void t.test('DNS capture: on unless switched off, its port from flag, environment or default', async (t) => {
@@ -118,11 +146,13 @@ void t.test('environment variables sit between options and defaults', async (t) 
     MESHTAP_EXCLUDE_OUTBOUND_CIDRS: '10.96.0.0/12',
     MESHTAP_IPTABLES_BACKEND: 'nft',
     MESHTAP_OUTBOUND_PORT: '',
+    MESHTAP_ADMIN_PORT: '  ',
   };
   const config = resolveInitConfig({ inboundPort: 17006 }, env);
   t.equal(config.proxyUid, 1500, 'env over default');
   t.equal(config.inboundPort, 17006, 'option over env');
   t.equal(config.outboundPort, 15001, 'an empty variable is unset');
+  t.equal(config.adminPort, 15020, 'so is a blank one');
   t.same(config.excludeOutboundCidrs, ['10.96.0.0/12']);
   t.equal(config.backend, 'nft');
   badOption(t, {}, /MESHTAP_ADMIN_PORT must be a port number 1-65535, got "admin"/, { MESHTAP_ADMIN_PORT: 'admin' });
@@ -135,6 +165,6 @@ void t.test('environment variables sit between options and defaults', async (t) 
         return isMeshtapError(err, SC_ERR_INIT_BAD_OPTION) && err.cause !== undefined;
       }
     })(),
-    'the zod error is kept as the cause',
+    'the validation error is kept as the cause',
   );
 });
