@@ -13,8 +13,10 @@
  * within one period. Updates carry the resourceVersion they read: two replicas cannot clobber
  * each other, and the one that loses re-reads and finds the winner's certificate good.
  *
- * The collector reads its certificate directory at start: after a renewal it serves the old
- * certificate until restarted, which is why renewal comes a third of the lifetime early.
+ * The collector re-reads its certificate directory every 30 s (`collector/ingest-cert-watch.ts`),
+ * so a renewal is served within a minute of the kubelet swapping the mounted files; renewal
+ * still comes a third of the lifetime early, so a collector that cannot read the new set (it
+ * keeps the last good one) has weeks to be fixed before the old one expires.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
