@@ -2,9 +2,10 @@
  * The service map and coverage views in Debian's Chromium against a real collector fed over
  * gRPC: namespaces drawn as boxes holding their workloads, edge labels that never overlap
  * (measured on the rendered page), hover and click details, dashed cross-node edges, a hot
- * replica, and the coverage panel's sentences and table.
+ * replica, the map laid out for 700 and 1280 px windows (readable scale, nothing cut off), and
+ * the coverage panel's sentences and table.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { CallRecord, Endpoint } from '../../record/record.ts';
 import { openBrowser, startDashboardBackend, waitFor, type BrowserSession, type DashboardBackend } from './harness.ts';
 
@@ -221,6 +222,104 @@ void t.test('a map wider than the window is fitted to its width, and shown at it
   t.equal(await page.locator('button.map-fit').getAttribute('aria-pressed'), 'false', 'the choice is remembered');
   await page.locator('button.map-fit').click();
   t.ok((await measure()).drawn <= (await measure()).client, 'fitted again');
+});
+
+/** The map page freshly loaded in a window `width` px wide (restored to 1500 after the test). */
+async function openMapAt(t: Test, width: number) {
+  const { page } = session;
+  await page.setViewportSize({ width, height: 800 });
+  t.teardown(() => page.setViewportSize({ width: 1500, height: 1000 }));
+  await page.goto(`${backend.baseUrl}#/map`);
+  // The same address keeps the page: load it again so the map is laid out for this width.
+  await page.reload();
+  await waitFor('every workload drawn', async () => (await page.locator('svg.service-map g.node').count()) >= 12);
+}
+
+/** What the page draws of the map: every box, text and label on the screen, and the scale. */
+const drawnMap = () =>
+  session.page.evaluate(() => {
+    const doc = (globalThis as any).document;
+    const box = (e: any) => {
+      const r = e.getBoundingClientRect();
+      return { x: r.x, y: r.y, width: r.width, height: r.height };
+    };
+    const scroller = doc.querySelector('.map-scroller');
+    const svg = scroller.querySelector('svg.service-map');
+    return {
+      scale: svg.getBoundingClientRect().width / Number(svg.getAttribute('width')),
+      shown: doc.querySelector('.map-scale')?.textContent ?? '100%',
+      scroller: { ...box(scroller), client: scroller.clientWidth as number, scroll: scroller.scrollWidth as number },
+      svg: box(svg),
+      groups: [...doc.querySelectorAll('g.ns-group')].map((g: any) => ({ ns: g.getAttribute('data-namespace') as string, ...box(g.querySelector('rect')) })),
+      nodes: [...doc.querySelectorAll('g.node')].map((g: any) => ({ id: g.getAttribute('data-id') as string, ...box(g.querySelector('rect')), texts: [...g.querySelectorAll('text')].map(box) })),
+      labels: [...doc.querySelectorAll('text.edge-label')].map(box),
+      fontPx: Math.min(...[...doc.querySelectorAll('text.node-name')].map((e: any) => e.getBoundingClientRect().height)),
+      // Painted after the last line (DOCUMENT_POSITION_FOLLOWING), so no line crosses a label's text.
+      labelsOverLines: [...doc.querySelectorAll('text.edge-label')].every((l: any) => [...doc.querySelectorAll('path.edge-line')].every((p: any) => p.compareDocumentPosition(l) & 4)),
+    };
+  });
+
+/** Nothing cut off or on top of another: texts inside their nodes, all of it inside the map area. */
+function checkDrawn(t: Test, m: Awaited<ReturnType<typeof drawnMap>>, at: string) {
+  t.ok(m.scroller.scroll <= m.scroller.client + 1, `${at}: nothing to scroll sideways (${m.scroller.scroll} in ${m.scroller.client} px)`);
+  t.ok(m.svg.x >= m.scroller.x - 0.5 && m.svg.x + m.svg.width <= m.scroller.x + m.scroller.width + 0.5, `${at}: the map within its area`);
+  for (const n of m.nodes) {
+    t.ok(inside(n, m.svg), `${at}: ${n.id} inside the map`);
+    for (const text of n.texts) t.ok(inside(text, n), `${at}: ${n.id}'s text within its box`);
+  }
+  for (const g of m.groups) t.ok(inside(g, m.svg), `${at}: the ${g.ns || 'outside'} box inside the map`);
+  for (let i = 0; i < m.nodes.length; i++) for (let j = i + 1; j < m.nodes.length; j++) t.notOk(overlap(m.nodes[i], m.nodes[j]), `${at}: ${m.nodes[i].id} and ${m.nodes[j].id} apart`);
+  t.ok(m.labels.length >= 10, `${at}: labels drawn (${m.labels.length})`);
+  t.ok(m.labelsOverLines, `${at}: every label drawn over every line`);
+  for (let i = 0; i < m.labels.length; i++) {
+    t.ok(inside(m.labels[i], m.svg), `${at}: label ${i} inside the map`);
+    for (let j = i + 1; j < m.labels.length; j++) t.notOk(overlap(m.labels[i], m.labels[j]), `${at}: labels ${i} and ${j} apart`);
+    for (const n of m.nodes) t.notOk(overlap(m.labels[i], n), `${at}: label ${i} clear of ${n.id}`);
+  }
+}
+
+void t.test('in a 700 px window the namespaces wrap into rows and the map is drawn at a readable scale; its edges still open', async (t) => {
+  const { page } = session;
+  await openMapAt(t, 700);
+  t.equal(await page.locator('button.map-fit').getAttribute('aria-pressed'), 'true', 'fitted to the width');
+  const m = await drawnMap();
+  t.ok(m.scale >= 0.7, `drawn at ${Math.round(m.scale * 100)}% (${m.shown} shown)`);
+  t.ok(m.fontPx >= 9, `workload names ${m.fontPx.toFixed(1)} px high`);
+  const g = new Map(m.groups.map((x) => [x.ns, x]));
+  t.ok(g.get('legacy')!.y + g.get('legacy')!.height <= g.get('shop')!.y, 'the calling namespace in a row above shop');
+  t.ok(g.get('shop')!.y + g.get('shop')!.height <= g.get('infra')!.y, 'the called namespaces in a row below');
+  checkDrawn(t, m, '700 px');
+  await session.screenshot('map-05-narrow');
+
+  // A click on a drawn point of an edge that runs between the rows opens that edge.
+  const at = await page.locator('g.edge[data-source="shop/orders"][data-target="infra/postgres"] path.edge-line').evaluate((path: any) => {
+    const p = path.getPointAtLength(path.getTotalLength() * 0.4);
+    const ctm = path.getScreenCTM();
+    return { x: ctm.a * p.x + ctm.c * p.y + ctm.e, y: ctm.b * p.x + ctm.d * p.y + ctm.f };
+  });
+  await page.mouse.click(at.x, at.y);
+  const panel = page.locator('aside.edge-panel');
+  await panel.waitFor();
+  t.same([await panel.getAttribute('data-source'), await panel.getAttribute('data-target')], ['shop/orders', 'infra/postgres'], 'the clicked edge opened');
+  await panel.locator('button').first().click();
+  await panel.waitFor({ state: 'detached' });
+  // Its label opens it too.
+  await page.locator('g.edge-tag[data-source="shop/gateway"][data-target="shop/payment"]').click();
+  await panel.waitFor();
+  t.equal(await panel.getAttribute('data-target'), 'shop/payment', 'a click on a label opens its edge');
+  await panel.locator('button').first().click();
+});
+
+void t.test('in a 1280 px window the namespaces stay side by side, drawn larger than before', async (t) => {
+  await openMapAt(t, 1280);
+  const m = await drawnMap();
+  t.ok(m.scale >= 0.85, `drawn at ${Math.round(m.scale * 100)}%`);
+  t.equal(m.labels.length, await session.page.locator('g.edge').count(), 'every edge labelled, as before');
+  const g = new Map(m.groups.map((x) => [x.ns, x]));
+  t.ok(g.get('legacy')!.x + g.get('legacy')!.width <= g.get('shop')!.x && g.get('shop')!.x + g.get('shop')!.width <= g.get('infra')!.x, 'callers left of callees: legacy, shop, infra');
+  t.ok(m.groups.every((x) => x.y < g.get('shop')!.y + g.get('shop')!.height), 'one row of namespace columns, none wrapped below shop');
+  checkDrawn(t, m, '1280 px');
+  await session.screenshot('map-06-laptop');
 });
 
 void t.test('the coverage view says what is not seen, per workload', async (t) => {

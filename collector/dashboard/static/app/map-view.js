@@ -1,14 +1,16 @@
 // The service map: workloads grouped by namespace and the calls between them over a time
-// window, as SVG. Edges carry a short label where it fits; hovering shows a card with more,
-// clicking opens a side panel with every number and a link to the edge's calls. Calls crossing
-// nodes are dashed; a callee whose replicas share the load unevenly is marked hot.
-import { useEffect, useRef, useState } from 'preact/hooks';
+// window, as SVG, laid out for the width it is shown in (map-layout.js). Edges carry a short
+// label where it fits, drawn above every line; hovering shows a card with more, clicking opens
+// a side panel with every number and a link to the edge's calls. Calls crossing nodes are
+// dashed; a callee whose replicas share the load unevenly is marked hot.
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { getServiceMap } from './api.js';
 import { errorBand } from './format.js';
 import { EdgePanel } from './edge-panel.js';
 import { edgeHoverLines, edgeLabel } from './map-edge.js';
 import { layoutGroupedMap } from './map-layout.js';
+import { measureTextWidth } from './text-measure.js';
 
 const WINDOWS = [
   ['5m', 5 * 60],
@@ -98,24 +100,34 @@ const edgeKey = (e) => `${e.source}\u0000${e.target}`;
 /** @param {{ data: { nodes: MapNode[], edges: MapEdge[] }, selected?: string, onSelect: (key: string | undefined) => void }} props */
 function MapSvg({ data, selected, onSelect }) {
   const [hovered, setHovered] = useState(/** @type {string | undefined} */ (undefined));
-  const layout = layoutGroupedMap(
-    data.nodes,
-    data.edges.map((e) => ({ source: e.source, target: e.target, label: edgeLabel(e) })),
-  );
+  // The layout fits the map area's width (measured before the first paint), so a narrow window
+  // gets namespace boxes in rows rather than one row shrunk past reading.
+  const scroller = useRef(/** @type {HTMLDivElement | null} */ (null));
+  const [available, setAvailable] = useState(0);
   const byId = new Map(data.nodes.map((n) => [n.id, n]));
   // A callee is hot when any edge into it leans on some replicas more than the others.
   /** @type {Map<string, string[]>} */
   const hotPods = new Map();
   for (const e of data.edges) if ((e.hot_replicas ?? []).length > 0) hotPods.set(e.target, [...new Set([...(hotPods.get(e.target) ?? []), ...(e.hot_replicas ?? [])])]);
+  const layout = useMemo(() => {
+    // An edge may name a peer the node list lacks.
+    const peers = [...new Set(data.edges.flatMap((e) => [e.source, e.target]))].filter((id) => !byId.has(id));
+    return layoutGroupedMap(
+      [
+        ...data.nodes.map((n) => ({ id: n.id, namespace: n.namespace, name: n.workload ?? n.id, meta: n.kind ?? 'unknown peer', mark: hotPods.has(n.id) })),
+        ...peers.map((id) => ({ id, name: id, meta: 'unknown peer', mark: hotPods.has(id) })),
+      ],
+      data.edges.map((e) => ({ source: e.source, target: e.target, label: edgeLabel(e) })),
+      { width: available, textWidth: measureTextWidth },
+    );
+  }, [data, available]);
   const hoveredIndex = data.edges.findIndex((e) => edgeKey(e) === hovered);
   const hoverEdge = hoveredIndex === -1 ? undefined : data.edges[hoveredIndex];
-  const hoverAt = hoveredIndex === -1 ? undefined : hoverPoint(layout.edges[hoveredIndex], layout.nodes);
-  // A map wider than the window is shrunk to its width (the whole map at a glance) unless the
-  // user asked for its actual size, which scrolls; the choice is remembered.
-  const scroller = useRef(/** @type {HTMLDivElement | null} */ (null));
-  const [available, setAvailable] = useState(0);
+  const hoverAt = hoveredIndex === -1 ? undefined : hoverPoint(layout.edges[hoveredIndex]);
+  // A map still wider than the window is shrunk to its width (the whole map at a glance) unless
+  // the user asked for its actual size, which scrolls; the choice is remembered.
   const [fit, setFit] = useState(() => globalThis.localStorage?.getItem(FIT_KEY) !== 'off');
-  useEffect(() => {
+  useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return undefined;
     const measure = () => setAvailable(Math.max(0, el.clientWidth - SCROLLER_PADDING_X));
@@ -149,8 +161,9 @@ function MapSvg({ data, selected, onSelect }) {
         <g class="groups">
           ${layout.groups.map(
             (g) => html`<g class="ns-group" data-namespace=${g.namespace}>
+              <title>${g.namespace ? `namespace ${g.namespace}` : 'outside the cluster'}</title>
               <rect x=${g.x} y=${g.y} width=${g.width} height=${g.height} rx="12" />
-              <text class="ns-name" x=${g.x + 12} y=${g.y + 18}>${g.namespace || 'outside the cluster'}</text>
+              <text class="ns-name" x=${g.x + 12} y=${g.y + 18}>${g.title}</text>
             </g>`,
           )}
         </g>
@@ -162,7 +175,7 @@ function MapSvg({ data, selected, onSelect }) {
             const name = `${byId.get(e.source)?.workload ?? e.source} to ${byId.get(e.target)?.workload ?? e.target}`;
             const open = () => onSelect(selected === key ? undefined : key);
             return html`<g
-              class=${`edge ${band}${e.cross_node ? ' cross-node' : ''}${selected === key ? ' selected' : ''}`}
+              class=${`edge ${band}${e.cross_node ? ' cross-node' : ''}${selected === key ? ' selected' : ''}${hovered === key ? ' hovered' : ''}`}
               data-source=${e.source}
               data-target=${e.target}
               role="button"
@@ -179,9 +192,6 @@ function MapSvg({ data, selected, onSelect }) {
               <title>${name}\n${edgeHoverLines(e).slice(0, -1).join('\n')}</title>
               <path class="edge-hit" d=${pe.path} />
               <path class="edge-line" d=${pe.path} marker-end=${`url(#arrow-${band})`} style=${{ strokeWidth: `${edgeWidth(e.rate_per_s)}px` }} />
-              ${pe.label
-                ? html`<text class="edge-label" x=${pe.label.x + pe.label.width / 2} y=${pe.label.y + pe.label.height - 4} text-anchor="middle">${pe.label.text}</text>`
-                : null}
             </g>`;
           })}
         </g>
@@ -190,12 +200,34 @@ function MapSvg({ data, selected, onSelect }) {
             const n = byId.get(pn.id);
             const hot = hotPods.get(pn.id);
             return html`<g class=${`node${hot ? ' hot' : ''}`} data-id=${pn.id} data-namespace=${pn.namespace} transform=${`translate(${pn.x} ${pn.y})`}>
+              <title>${pn.fullName}${n?.kind ? ` (${n.kind})` : ''}${pn.namespace ? ` in ${pn.namespace}` : ''}</title>
               <rect width=${pn.width} height=${pn.height} rx="10" />
-              <text class="node-name" x="12" y="21">${truncate(n?.workload ?? pn.id, hot ? 15 : 20)}</text>
-              <text class="node-meta" x="12" y="38">${truncate(n?.kind ?? 'unknown peer', 24)}</text>
+              <text class="node-name" x="12" y="21">${pn.name}</text>
+              <text class="node-meta" x="12" y="38">${pn.meta}</text>
               ${hot
                 ? html`<g class="hot-mark"><title>${`Hot replica${hot.length > 1 ? 's' : ''}: ${hot.join(', ')} take more than their share of calls`}</title><circle cx=${pn.width - 14} cy="14" r="6" /></g>`
                 : null}
+            </g>`;
+          })}
+        </g>
+        <g class="edge-labels">
+          ${layout.edges.map((pe, i) => {
+            if (!pe.label) return null;
+            const e = data.edges[i];
+            const key = edgeKey(e);
+            // Part of the edge above (its button carries the label's words): a larger target to
+            // hover and click, drawn over every line so none runs through its text.
+            return html`<g
+              class=${`edge-tag ${errorBand(e.error_rate)}${selected === key ? ' selected' : ''}`}
+              data-source=${e.source}
+              data-target=${e.target}
+              aria-hidden="true"
+              onClick=${() => onSelect(selected === key ? undefined : key)}
+              onMouseEnter=${() => setHovered(key)}
+              onMouseLeave=${() => setHovered((h) => (h === key ? undefined : h))}
+            >
+              <rect x=${pe.label.x} y=${pe.label.y} width=${pe.label.width} height=${pe.label.height} rx="4" />
+              <text class="edge-label" x=${pe.label.x + pe.label.width / 2} y=${pe.label.y + pe.label.height - 4} text-anchor="middle">${pe.label.text}</text>
             </g>`;
           })}
         </g>
@@ -213,24 +245,16 @@ function MapSvg({ data, selected, onSelect }) {
 }
 
 /**
- * Where the hover card goes: at the edge's label, else midway between its nodes.
+ * Where the hover card goes: at the edge's label, else halfway along its line.
  * @param {import('./map-layout.js').PlacedMapEdge} pe
- * @param {import('./map-layout.js').PlacedMapNode[]} nodes
- * @returns {[number, number] | undefined}
+ * @returns {[number, number]}
  */
-function hoverPoint(pe, nodes) {
+function hoverPoint(pe) {
   if (pe.label) return [pe.label.x, pe.label.y + pe.label.height + 4];
-  const a = nodes.find((n) => n.id === pe.source);
-  const b = nodes.find((n) => n.id === pe.target);
-  if (!a || !b) return undefined;
-  return [(a.x + a.width + b.x) / 2, (a.y + b.y + a.height) / 2 + 8];
+  return [pe.mid[0], pe.mid[1] + 8];
 }
 
 /** Thicker for busier edges, on a log scale so one hot edge does not dwarf the rest. */
 function edgeWidth(/** @type {number | undefined} */ rate) {
   return 1.5 + Math.min(4, Math.log10(1 + (rate ?? 0)) * 1.5);
-}
-
-function truncate(/** @type {string} */ s, /** @type {number} */ n) {
-  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 }
