@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { childOutput } from './child-output.ts';
 import { freePort } from './recording-relay.ts';
 import { stopOnTeardown } from './server-process.ts';
 
@@ -14,19 +15,9 @@ export const MARIADB_SERVER = '/usr/sbin/mariadbd';
 export const MYSQL_PASSWORD = 'Sup3r-s3cret-pw!';
 
 /** Runs a command without blocking the event loop (relays and proxies live on it); never rejects. */
-export function runCommand(cmd: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
-    p.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+export async function runCommand(cmd: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await childOutput(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }), 30_000);
+  return { status: code, stdout, stderr };
 }
 
 async function waitReady(sock: string, server: ChildProcess, log: () => string): Promise<void> {

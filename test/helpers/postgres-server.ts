@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { childOutput } from './child-output.ts';
 import { freePort } from './recording-relay.ts';
 import { stopOnTeardown } from './server-process.ts';
 
@@ -66,21 +67,13 @@ export async function startPostgres(t: { teardown(fn: () => unknown): void }): P
 }
 
 /** Runs psql against `port` (plaintext allowed, SSL tried first), `stdin` piped in; never rejects. */
-export function runPsql(port: number, args: string[], stdin = ''): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-X', '-A', '-t', ...args], {
-      env: { ...process.env, PGPASSWORD: PG_PASSWORD, PGSSLMODE: 'prefer', PGGSSENCMODE: 'disable', PGCONNECT_TIMEOUT: '10' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.stdin.end(stdin);
-    const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
-    p.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
+export async function runPsql(port: number, args: string[], stdin = ''): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const p = spawn('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-X', '-A', '-t', ...args], {
+    env: { ...process.env, PGPASSWORD: PG_PASSWORD, PGSSLMODE: 'prefer', PGGSSENCMODE: 'disable', PGCONNECT_TIMEOUT: '10' },
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  const output = childOutput(p, 20_000);
+  p.stdin.end(stdin);
+  const { code, stdout, stderr } = await output;
+  return { status: code, stdout, stderr };
 }

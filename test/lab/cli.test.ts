@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { childOutput } from '../helpers/child-output.ts';
 
 const MESHTAP = fileURLToPath(new URL('../../bin/meshtap.ts', import.meta.url));
 /** An unprivileged user: as root, the test drops to one; otherwise it already is one. */
@@ -17,15 +18,7 @@ const UNPRIVILEGED = 1000;
 function meshtapWithoutRoot(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const command = ['env', '-u', 'NODE_OPTIONS', process.execPath, MESHTAP, ...args];
   const argv = process.getuid?.() === 0 ? ['setpriv', `--reuid=${UNPRIVILEGED}`, `--regid=${UNPRIVILEGED}`, '--clear-groups', ...command] : command;
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return childOutput(spawn(argv[0], argv.slice(1), { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 void t.test('without root: one line naming the subcommand once, with why and what to do; exit 1', async (t) => {

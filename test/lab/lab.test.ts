@@ -20,6 +20,7 @@ import { STATE_DIR } from '../../lab/addresses.ts';
 import { sh } from '../../lab/netns.ts';
 import type { LabState } from '../../lab/state.ts';
 import { createMembershipClient } from '../../sidecar/membership/client.ts';
+import { childOutput } from '../helpers/child-output.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const NODE = join(REPO, 'node_modules/.bin/node');
@@ -33,18 +34,7 @@ interface Run {
 
 function meshtap(args: string[], options: { timeoutMs?: number; uid?: number } = {}): Promise<Run> {
   const argv = options.uid !== undefined ? ['setpriv', `--reuid=${options.uid}`, `--regid=${options.uid}`, '--clear-groups', NODE, MESHTAP, ...args] : [NODE, MESHTAP, ...args];
-  return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return childOutput(spawn(argv[0], argv.slice(1), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } }), options.timeoutMs ?? 60_000);
 }
 
 /**

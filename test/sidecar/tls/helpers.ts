@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createServer as createTlsServer, connect as tlsConnect, type ConnectionOptions, type TlsOptions, type TLSSocket } from 'node:tls';
 import type { CaptureEvent, CloseReason, Exchange } from '../../../sidecar/capture/session.ts';
 import { createAppTlsSession } from '../../../sidecar/tls/session.ts';
+import { childOutput } from '../../helpers/child-output.ts';
 
 type Teardown = { teardown: (fn: () => unknown) => void };
 
@@ -172,15 +173,9 @@ export function nodeClient(port: number, options: ConnectionOptions): Promise<Cl
 
 /** Runs `openssl s_client` through the relay and waits for it to exit. */
 export function opensslClient(port: number, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    // No input: s_client sends nothing after the handshake and exits at EOF on stdin.
-    child.stdin.end();
-  });
+  const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const output = childOutput(child);
+  // No input: s_client sends nothing after the handshake and exits at EOF on stdin.
+  child.stdin.end();
+  return output;
 }
