@@ -63,21 +63,21 @@ export function commandPort(command: string, flag: string, value: string | undef
   }
 }
 
-/** Validates the shared flags, in a fixed order: drain seconds, log level, webhook configuration name. */
+/** Validates the shared flags: every bad one is named, in one usage error, in a fixed order. */
 export function resolveServerFlags(command: string, values: ServerFlagValues): ServerFlags {
+  const problems: string[] = [];
   const drain = values['drain-seconds'] ?? '0';
-  if (!/^\d+$/.test(drain) || Number(drain) > MAX_DRAIN_SECONDS) {
-    throw commandUsageError(command, `--drain-seconds must be a whole number 0-${MAX_DRAIN_SECONDS}, got "${drain}"`);
-  }
+  if (!/^\d+$/.test(drain) || Number(drain) > MAX_DRAIN_SECONDS) problems.push(`--drain-seconds must be a whole number 0-${MAX_DRAIN_SECONDS}, got "${drain}"`);
   const logLevel = values['log-level'] ?? 'info';
-  if (!SERVER_LOG_LEVELS.includes(logLevel)) throw commandUsageError(command, `--log-level must be one of ${SERVER_LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  if (!SERVER_LOG_LEVELS.includes(logLevel)) problems.push(`--log-level must be one of ${SERVER_LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const name = values['patch-webhook-config'];
-  if (name !== undefined && !OBJECT_NAME.test(name)) throw commandUsageError(command, `--patch-webhook-config must be a Kubernetes object name, got "${name}"`);
+  if (name !== undefined && !OBJECT_NAME.test(name)) problems.push(`--patch-webhook-config must be a Kubernetes object name, got "${name}"`);
   // A flag given empty is a mistake to name, not "not given" (an empty --config served the defaults).
   for (const flag of ['host', 'config', 'namespaces', 'service-account-dir'] as const) {
     const value = values[flag];
-    if (value !== undefined && value.trim() === '') throw commandUsageError(command, `--${flag} needs a value, got ""`);
+    if (value !== undefined && value.trim() === '') problems.push(`--${flag} needs a value, got ""`);
   }
+  if (problems.length > 0) throw commandUsageError(command, problems.join('; '));
   return {
     host: values.host ?? '0.0.0.0',
     configFile: values.config,

@@ -42,7 +42,11 @@ void t.test('bad values are usage errors naming the command and the flag', async
   t.throws(() => resolveServerFlags('controller', { 'log-level': 'loud' }), usage(/^meshtap controller: --log-level must be one of trace, debug, info, warn, error, fatal, silent, got "loud"$/));
   t.throws(() => resolveServerFlags('webhook', { 'patch-webhook-config': 'Meshtap' }), usage(/--patch-webhook-config must be a Kubernetes object name, got "Meshtap"/));
   t.throws(() => resolveServerFlags('webhook', { 'patch-webhook-config': 'a-' }), usage(/--patch-webhook-config/));
-  t.throws(() => resolveServerFlags('webhook', { 'drain-seconds': 'x', 'log-level': 'loud' }), usage(/--drain-seconds/), 'the first bad flag in a fixed order');
+  t.throws(
+    () => resolveServerFlags('webhook', { 'drain-seconds': 'x', 'log-level': 'loud', host: '' }),
+    usage(/^meshtap webhook: --drain-seconds must be a whole number 0-300, got "x"; --log-level must be one of .*, got "loud"; --host needs a value, got ""$/),
+    'every bad flag named at once, in a fixed order',
+  );
   // Given empty is not "not given": an empty --config would have served the defaults.
   for (const flag of ['host', 'config', 'namespaces', 'service-account-dir'] as const) {
     t.throws(() => resolveServerFlags('webhook', { [flag]: '' }), usage(new RegExp(`^meshtap webhook: --${flag} needs a value, got ""$`)), `--${flag} ''`);
