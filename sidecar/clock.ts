@@ -24,18 +24,25 @@ const MAX_TRIES = 8;
 /** How long one try waits for the wall clock's next millisecond before it gives up (ns). */
 const EDGE_WAIT_LIMIT_NS = 5_000_000n;
 
-/** One bracketed reading: `gap` is how far apart the monotonic reads around it were (ns). */
+/**
+ * One bracketed reading: `gap` is how far apart the monotonic reads around it were (ns);
+ * `final` when another try cannot do better (a wall clock that does not move).
+ */
 export interface Bracketed {
   gap: bigint;
+  final?: boolean;
 }
 
-/** Runs `once` until its gap is good, at most `MAX_TRIES` times; the try with the smallest gap. */
+/**
+ * Runs `once` until its gap is good (or a try says no other can do better), at most
+ * `MAX_TRIES` times; the try with the smallest gap.
+ */
 export function bestBracket<T extends Bracketed>(once: () => T): T {
   let best: T | undefined;
   for (let i = 0; i < MAX_TRIES; i++) {
     const got = once();
     if (best === undefined || got.gap < best.gap) best = got;
-    if (got.gap <= GOOD_GAP_NS) break;
+    if (got.gap <= GOOD_GAP_NS || got.final === true) break;
   }
   return best!;
 }
@@ -57,9 +64,10 @@ export function closestPair<T>(read: () => T, hrtime: () => bigint): { value: T;
  * The wall clock's next millisecond edge: `wallNs` (a whole millisecond) and the monotonic time
  * `at` it was reached, within `gap` — from the start of the last read that still showed the old
  * millisecond to the end of the first that showed the new one. A wall clock that does not move
- * for `EDGE_WAIT_LIMIT_NS` gives its reading plus half a millisecond, with the whole wait as gap.
+ * for `EDGE_WAIT_LIMIT_NS` gives its reading plus half a millisecond, with the whole wait as gap,
+ * and says so (`final`): waiting again would only delay the sidecar's start.
  */
-export function wallClockEdge(dateNow: () => number, hrtime: () => bigint): { wallNs: bigint; at: bigint; gap: bigint } {
+export function wallClockEdge(dateNow: () => number, hrtime: () => bigint): { wallNs: bigint; at: bigint; gap: bigint; final?: boolean } {
   let lastBefore = hrtime();
   const last = dateNow();
   const giveUpAt = lastBefore + EDGE_WAIT_LIMIT_NS;
@@ -68,7 +76,7 @@ export function wallClockEdge(dateNow: () => number, hrtime: () => bigint): { wa
     const now = dateNow();
     const after = hrtime();
     if (now !== last) return { wallNs: BigInt(now) * 1_000_000n, at: lastBefore + (after - lastBefore) / 2n, gap: after - lastBefore };
-    if (after > giveUpAt) return { wallNs: BigInt(now) * 1_000_000n + 500_000n, at: before + (after - before) / 2n, gap: EDGE_WAIT_LIMIT_NS };
+    if (after > giveUpAt) return { wallNs: BigInt(now) * 1_000_000n + 500_000n, at: before + (after - before) / 2n, gap: EDGE_WAIT_LIMIT_NS, final: true };
     lastBefore = before;
   }
 }

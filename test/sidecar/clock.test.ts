@@ -49,6 +49,15 @@ void t.test('wallClockEdge: a wall clock that does not move gives up, its bracke
   t.equal(edge.wallNs, 1_000_500_000n, 'the reading plus half a millisecond');
   t.equal(edge.gap, 5_000_000n);
   t.ok(mono >= 5_000_000n && mono < 5_100_000n, 'after 5 ms of waiting');
+  t.equal(edge.final, true, 'no other try can do better');
+});
+
+void t.test('a wall clock that does not move is waited for once, not once per try', async (t) => {
+  let mono = 0n;
+  const clock = createEpochClock({ dateNow: () => 1_000, hrtime: () => (mono += 10_000n) });
+  t.ok(mono >= 5_000_000n && mono < 5_100_000n, `one 5 ms wait (${Number(mono) / 1e6} ms)`);
+  const now = clock();
+  t.ok(now >= 1_000_500_000n && now < 1_000_600_000n, `the frozen reading plus half a millisecond (${now})`);
 });
 
 void t.test('every try stalled: the one with the smallest bracket is kept, and it holds the truth', async (t) => {
