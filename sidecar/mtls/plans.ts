@@ -20,6 +20,11 @@ export interface OutboundMeshPlan {
 /** Inbound: the listener's side of mTLS. */
 export interface InboundMesh {
   decide(facts: { bytes: Uint8Array; serverFirst: boolean; srcIp: string; dst: OriginalDst }): InboundDecision;
+  /**
+   * Whether a client at `srcIp` opens with a mesh ClientHello (the membership feed lists it as
+   * a meshed pod): its app may wait for a server-first protocol's greeting, its sidecar does not.
+   */
+  expectsHello(srcIp: string): boolean;
   /** What terminates mesh mTLS with the current certificate; undefined without one. */
   terminator(): MeshTerminator | undefined;
 }

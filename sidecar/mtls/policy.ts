@@ -77,6 +77,10 @@ export function createMtlsHooks(options: MtlsPolicyOptions): MtlsHooks {
           srcIp: facts.srcIp.startsWith('::ffff:') ? facts.srcIp.slice(7) : facts.srcIp,
           dstPort: facts.dst.port,
         }),
+      expectsHello: (srcIp) => {
+        const answer = options.lookup?.(srcIp.startsWith('::ffff:') ? srcIp.slice(7) : srcIp, 0);
+        return answer?.meshed === true && answer.via === 'pod';
+      },
       terminator: () => {
         const current = options.identity();
         if (!current) return undefined;

@@ -37,7 +37,7 @@ import type { DirectionStats, SidecarStats } from '../metrics.ts';
 import type { CaptureChannel, ConnectionCapture } from './capture-channel.ts';
 import type { MtlsHooks, OutboundMeshPlan } from '../mtls/plans.ts';
 import { ConnectionPhase } from './connection-phase.ts';
-import { MESH_SETUP_TIMEOUT_MS, NO_MESH_ALERT, acceptMeshClient, decideInbound } from './inbound-gate.ts';
+import { HELLO_GRACE_MS, MESH_SETUP_TIMEOUT_MS, NO_MESH_ALERT, acceptMeshClient, decideInbound } from './inbound-gate.ts';
 import { canFallBackToPlaintext, dialMesh, fallbackForbidden, type MeshDial } from './outbound-mesh.ts';
 
 /** What a record needs to know about the connection an exchange came from. */
@@ -110,6 +110,12 @@ export class ProxyConnection {
   /** App bytes held while the client is not `open` yet (it must not see them). */
   private heldServer: Buffer[] = [];
   private clientEndHeld = false;
+  /**
+   * The wait for a meshed pod's ClientHello after the app spoke first (`HELLO_GRACE_MS`):
+   * undefined until the app speaks first, then the timer, then 'over' (or at once when the
+   * client is not expected to send one).
+   */
+  private helloGrace: NodeJS.Timeout | 'over' | undefined;
   /** The decline alert's close timer, or the mesh setup's cancel. */
   private setupTimer: NodeJS.Timeout | undefined;
   private cancelMeshSetup: (() => void) | undefined;
@@ -280,8 +286,10 @@ export class ProxyConnection {
     const bytes = held.length === 1 ? held[0] : Buffer.concat(held);
     const end = this.clientEndHeld;
     const mtls = this.env.mtls!;
-    const decision = decideInbound(mtls, bytes, { clientEnded: end, serverFirst, srcIp: this.meta.client.ip, dst: this.meta.dst });
+    const awaitingHello = serverFirst && bytes.length === 0 && this.awaitingHello(mtls);
+    const decision = decideInbound(mtls, bytes, { clientEnded: end, serverFirst, awaitingHello, srcIp: this.meta.client.ip, dst: this.meta.dst });
     if (decision.kind === 'need-more') return;
+    this.endHelloGrace();
     this.held = [];
     this.client.removeAllListeners('data');
     this.client.removeAllListeners('end');
@@ -308,6 +316,31 @@ export class ProxyConnection {
     if (bytes.length > 0) this.fromClient(bytes);
     this.releaseServer();
     if (end) this.clientEnded();
+  }
+
+  /**
+   * The app spoke before the client sent a byte: true while a meshed pod's ClientHello is
+   * awaited (its sidecar sends it as soon as it is connected; only its app waits for the
+   * greeting). Starts the grace on the first call; when it ends, classification goes on.
+   */
+  private awaitingHello(mtls: MtlsHooks): boolean {
+    if (this.helloGrace === 'over') return false;
+    if (this.helloGrace !== undefined) return true;
+    if (!mtls.inbound.expectsHello(this.meta.client.ip)) {
+      this.helloGrace = 'over';
+      return false;
+    }
+    this.helloGrace = setTimeout(() => {
+      this.helloGrace = 'over';
+      this.classify(true);
+    }, HELLO_GRACE_MS);
+    this.helloGrace.unref();
+    return true;
+  }
+
+  private endHelloGrace(): void {
+    if (this.helloGrace !== undefined && this.helloGrace !== 'over') clearTimeout(this.helloGrace);
+    this.helloGrace = 'over';
   }
 
   /**
@@ -486,6 +519,7 @@ export class ProxyConnection {
     }
     if (!(this.clientClosed && this.upstreamClosed)) return;
     clearTimeout(this.setupTimer);
+    this.endHelloGrace();
     this.cancelMeshSetup?.();
     this.env.direction.active--;
     if (this.tap) this.tap.close(this.reason ?? 'fin');

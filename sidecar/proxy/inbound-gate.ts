@@ -15,6 +15,12 @@ import type { MtlsHooks } from '../mtls/plans.ts';
 export const MAX_HELD_BYTES = 16 * 1024 + 5;
 /** How long an inbound mesh client may take to finish its handshake and send the id frame. */
 export const MESH_SETUP_TIMEOUT_MS = 10_000;
+/**
+ * How long the server speaking first waits for a meshed pod's ClientHello before the
+ * connection is taken as plaintext (`decideInbound`): the client sidecar sends its hello as
+ * soon as it is connected, so it is normally in well within this.
+ */
+export const HELLO_GRACE_MS = 100;
 
 /**
  * What a sidecar without a certificate answers a mesh ClientHello with: a fatal
@@ -25,21 +31,39 @@ export const NO_MESH_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x
 
 export type InboundDecision = ReturnType<MtlsHooks['inbound']['decide']>;
 
+export interface InboundGateState {
+  /** The client half-closed: no more bytes will come. */
+  clientEnded: boolean;
+  /** The app has sent bytes (held) before the connection was classified. */
+  serverFirst: boolean;
+  /**
+   * The server spoke before any client byte, but the client opens with a mesh ClientHello
+   * (`expectsHello`) and `HELLO_GRACE_MS` has not passed: wait for it.
+   */
+  awaitingHello: boolean;
+  srcIp: string;
+  dst: OriginalDst;
+}
+
 /**
- * Classifies the held bytes; `need-more` while they cannot tell yet. The client ending, the
- * server speaking first or too many held bytes force a decision on what is there.
+ * Classifies the held bytes; `need-more` while they cannot tell yet. What the client sent
+ * decides: a client that has begun (a ClientHello in two TCP segments, a probe's request line)
+ * does not wait for the server to finish its first message, so the server speaking meanwhile
+ * (an HTTP/2 server's SETTINGS, a greeting) changes nothing. The server speaking first decides
+ * only for a client that has sent nothing and is not expected to open with a ClientHello (a
+ * server-first protocol's client, waiting for the greeting). The client ending or too many
+ * held bytes force a decision on what is there.
  */
-export function decideInbound(
-  mtls: MtlsHooks,
-  bytes: Buffer,
-  options: { clientEnded: boolean; serverFirst: boolean; srcIp: string; dst: OriginalDst },
-): InboundDecision {
-  const { clientEnded, serverFirst, srcIp, dst } = options;
-  let decision = mtls.inbound.decide({ bytes, serverFirst: serverFirst && bytes.length === 0, srcIp, dst });
-  if (decision.kind === 'need-more' && (clientEnded || serverFirst || bytes.length >= MAX_HELD_BYTES)) {
-    decision = mtls.inbound.decide({ bytes, serverFirst: true, srcIp, dst });
+export function decideInbound(mtls: MtlsHooks, bytes: Buffer, state: InboundGateState): InboundDecision {
+  const { clientEnded, serverFirst, awaitingHello, srcIp, dst } = state;
+  const forced = clientEnded || bytes.length >= MAX_HELD_BYTES || (serverFirst && bytes.length === 0 && !awaitingHello);
+  if (bytes.length > 0) {
+    const decision = mtls.inbound.decide({ bytes, serverFirst: false, srcIp, dst });
+    if (decision.kind !== 'need-more' || !forced) return decision;
+  } else if (!forced) {
+    return { kind: 'need-more' };
   }
-  return decision;
+  return mtls.inbound.decide({ bytes, serverFirst: true, srcIp, dst });
 }
 
 export interface MeshAcceptEvents {

@@ -9,6 +9,9 @@
  *   reset-mid-response URL             GET, then resets the connection after the first bytes
  *   half-close HOST PORT BYTES         send, shut down writing, read the answer
  *   banner HOST PORT                   time from connect to the server's first bytes
+ *   banners HOST PORT COUNT            COUNT fresh connections one after another, each: read the banner, send a
+ *                                      line, shut down writing, read to the end; the answers that were not
+ *                                      banner, echo, bye (with the error, if any)
  *   many URL COUNT BYTES               COUNT sequential echo POSTs of BYTES random bytes each
  *   adversarial URL ROUNDS             POSTs of bodies built to make detectors slow ('a' x 60 000 + '@', long
  *                                      digit runs, 'eyJ.' runs, deep JSON), every kind ROUNDS times, sequentially
@@ -162,6 +165,22 @@ async function main(argv: string[]): Promise<unknown> {
       const rest = readToEnd(socket);
       socket.end('HELO test\r\n');
       return { connect_ms: connected - started, banner_ms: bannerMs, text: first.toString() + (await rest).toString() };
+    }
+    case 'banners': {
+      const [host, port, count] = args;
+      const failures: string[] = [];
+      for (let i = 0; i < Number(count); i++) {
+        try {
+          const socket = await dial(host, Number(port));
+          const rest = readToEnd(socket);
+          socket.end(`HELO ${i}\r\n`);
+          const text = (await rest).toString();
+          if (text !== `220 meshtap-test ready\r\nHELO ${i}\r\n221 bye\r\n`) failures.push(`#${i}: ${JSON.stringify(text)}`);
+        } catch (err) {
+          failures.push(`#${i}: ${(err as Error).message}`);
+        }
+      }
+      return { count: Number(count), failures };
     }
     case 'many': {
       const [url, count, size] = args;

@@ -310,9 +310,17 @@ export class MeshLab {
 
   /** Runs `test/system/client.ts` in the client pod as the app uid; returns its JSON result. */
   async runClient<T = Record<string, unknown>>(...args: string[]): Promise<T> {
+    return this.runClientAs<T>(APP_UID, ...args);
+  }
+
+  /**
+   * `runClient` as another user: as the proxy's (`PROXY_UID`), whose traffic iptables never
+   * redirects, the client pod's connections bypass its sidecar.
+   */
+  async runClientAs<T = Record<string, unknown>>(uid: number, ...args: string[]): Promise<T> {
     const { stdout } = await execInNetns(this.client.netns, 'setpriv', [
-      `--reuid=${APP_UID}`,
-      `--regid=${APP_UID}`,
+      `--reuid=${uid}`,
+      `--regid=${uid}`,
       '--clear-groups',
       NODE,
       CLIENT_SCRIPT,

@@ -17,7 +17,8 @@ import { signWorkloadCsr } from '../../certs/workload-cert.ts';
 import { createWorkloadCsr } from '../../certs/workload-csr.ts';
 import type { CallRecordJson } from '../../record/record-json.ts';
 import { execInNetns, sh, spawnInNetns, type PodNetns } from '../../lab/netns.ts';
-import { APP_PORTS, APP_UID, MeshLab, NODE, Proc, REPO, eventually, sleep } from './harness.ts';
+import { HELLO_GRACE_MS } from '../../sidecar/proxy/inbound-gate.ts';
+import { APP_PORTS, APP_UID, MeshLab, NODE, PROXY_UID, Proc, REPO, eventually, sleep } from './harness.ts';
 import { createMeshPki, meshSidecarEnv, startController as startMeshController } from './mesh-pki.ts';
 
 const NS = 'systest';
@@ -244,6 +245,37 @@ void t.test('expected-identity mismatch: the client sidecar resets the app conne
   const v2 = await membershipVersion(lab.client);
   await writeInventory(lab);
   await eventually('membership restored', async () => ((await membershipVersion(lab.client)) > v2 ? true : undefined));
+});
+
+void t.test('a server-first app through the mesh: every fresh connection is meshed and answered', async (t) => {
+  // The app writes its banner as soon as the server sidecar connects to it, often before the
+  // client sidecar's ClientHello (about 1.5 KB: two TCP segments) is all in; the hello decides.
+  const COUNT = 40;
+  const meshBefore = await mtlsCount(lab.server, 'inbound', 'mesh');
+  const plaintextBefore = await mtlsCount(lab.server, 'inbound', 'plaintext');
+  const result = await lab.runClient<{ count: number; failures: string[] }>('banners', lab.server.ip, String(APP_PORTS.banner), String(COUNT));
+  t.same(result.failures, [], 'every connection got the banner, its echo and the goodbye');
+  t.equal((await mtlsCount(lab.server, 'inbound', 'mesh')) - meshBefore, COUNT, 'every connection terminated as mesh');
+  t.equal((await mtlsCount(lab.server, 'inbound', 'plaintext')) - plaintextBefore, 0, 'none taken as plaintext');
+});
+
+void t.test('a server-first app and a meshed pod that connects in plaintext: the greeting waits briefly for a hello, then flows', async (t) => {
+  // As the proxy's user the client pod's connection bypasses its sidecar: plaintext from an
+  // address the membership feed calls meshed, whose hello the server sidecar waits for a moment.
+  const plaintextBefore = await mtlsCount(lab.server, 'inbound', 'plaintext');
+  const result = await lab.runClientAs<{ banner_ms: number; text: string }>(PROXY_UID, 'banner', lab.server.ip, String(APP_PORTS.banner));
+  t.equal(result.text, '220 meshtap-test ready\r\nHELO test\r\n221 bye\r\n');
+  t.ok(result.banner_ms >= HELLO_GRACE_MS * 0.9, `the greeting waited for a hello (${result.banner_ms.toFixed(1)} ms)`);
+  t.equal((await mtlsCount(lab.server, 'inbound', 'plaintext')) - plaintextBefore, 1, 'then taken as plaintext');
+  // From an unmeshed pod nothing is waited for (the best of three, on a busy machine).
+  const samples: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const { stdout } = await execInNetns(legacy.netns, NODE, [join(REPO, 'test/system/client.ts'), 'banner', lab.server.ip, String(APP_PORTS.banner)]);
+    const legacyResult = JSON.parse(stdout.trim().split('\n').at(-1)!) as { banner_ms: number; text: string };
+    t.match(legacyResult.text, /^220 meshtap-test ready/);
+    samples.push(legacyResult.banner_ms);
+  }
+  t.ok(Math.min(...samples) < HELLO_GRACE_MS / 2, `an unmeshed pod's greeting is not held (best ${Math.min(...samples).toFixed(1)} ms)`);
 });
 
 void t.test('permissive: plaintext from an unmeshed pod is accepted and recorded without mesh', async (t) => {
