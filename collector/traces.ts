@@ -4,9 +4,15 @@
  *
  * Parent, first match wins: the record whose `span_id` is this record's `parent_span_id`; for
  * an inbound record, the outbound record of the same exchange (same `connection_id` and
- * `ordinal`: the caller's side of the same call).
+ * `ordinal`: the caller's side of the same call); for an outbound record still without one,
+ * by timing: the inbound record at the same pod whose time encloses it, the latest-starting
+ * one (the request the pod was handling when it called out; both dated by that pod's sidecar,
+ * so no clock skew enters). The last is what nests a flow whose apps forward `traceparent`
+ * without adding spans of their own: every hop then names the first app's span as its parent,
+ * which no record carries, and each hop would be a root of its own. Such a link is marked
+ * `linkedBy: 'timing'`: with several requests in flight at the pod it may pick the wrong one.
  */
-import type { CallRecord } from '../record/record.ts';
+import type { CallRecord, Endpoint } from '../record/record.ts';
 import { compareTraceOrder } from './record-store.ts';
 
 export interface TraceEntry {
@@ -15,7 +21,12 @@ export interface TraceEntry {
   parentId?: string;
   /** 0 for roots. */
   depth: number;
+  /** Set when the parent was found by timing alone (no span id or exchange named it). */
+  linkedBy?: 'timing';
 }
+
+/** Where a sidecar sits: its pod (namespace and name), else its address. */
+const podOf = (e: Endpoint): string => (e.pod !== undefined && e.pod !== '' ? `pod\u0000${e.namespace ?? ''}\u0000${e.pod}` : `ip\u0000${e.ip}`);
 
 export function buildTrace(records: readonly CallRecord[]): TraceEntry[] {
   const ordered = [...records].sort(compareTraceOrder);
@@ -33,6 +44,27 @@ export function buildTrace(records: readonly CallRecord[]): TraceEntry[] {
     }
     if (parent !== undefined && parent !== r) parentOf.set(r.id, parent.id);
   }
+  // By timing: an outbound record still without a parent, under the request its pod was serving.
+  const inboundAt = new Map<string, CallRecord[]>();
+  for (const r of ordered) {
+    if (r.observer !== 'inbound') continue;
+    const key = podOf(r.dst);
+    const list = inboundAt.get(key);
+    if (list === undefined) inboundAt.set(key, [r]);
+    else list.push(r);
+  }
+  const byTiming = new Set<string>();
+  for (const r of ordered) {
+    if (r.observer !== 'outbound' || parentOf.has(r.id)) continue;
+    let best: CallRecord | undefined;
+    for (const candidate of inboundAt.get(podOf(r.src)) ?? []) {
+      if (candidate.start > r.start || candidate.end < r.end) continue;
+      if (best === undefined || candidate.start > best.start) best = candidate;
+    }
+    if (best === undefined) continue;
+    parentOf.set(r.id, best.id);
+    byTiming.add(r.id);
+  }
   const depthOf = (id: string): number => {
     // Bounded walk: a cycle in hostile span ids cannot loop forever.
     let depth = 0;
@@ -47,6 +79,6 @@ export function buildTrace(records: readonly CallRecord[]): TraceEntry[] {
   };
   return ordered.map((record) => {
     const parentId = parentOf.get(record.id);
-    return { record, depth: depthOf(record.id), ...(parentId !== undefined ? { parentId } : {}) };
+    return { record, depth: depthOf(record.id), ...(parentId !== undefined ? { parentId } : {}), ...(byTiming.has(record.id) ? { linkedBy: 'timing' as const } : {}) };
   });
 }

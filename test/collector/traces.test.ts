@@ -1,0 +1,71 @@
+/**
+ * A trace's records as a tree (`buildTrace`): parents by span id, by exchange, and by timing at
+ * the pod for apps that forward `traceparent` without spans of their own.
+ */
+import t from 'tap';
+import { buildTrace } from '../../collector/traces.ts';
+import type { CallRecord } from '../../record/record.ts';
+import { FRONTEND, GATEWAY, PAYMENT, hop } from './otel/records.ts';
+
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+/** The first app's span, forwarded unchanged by every app after it: no record carries it. */
+const APP_SPAN = '00f067aa0ba902b7';
+const LEDGER = { ...PAYMENT, pod: 'ledger-0', workload: 'ledger', ip: '10.244.0.13' };
+const MS = 1_000_000n;
+
+/** One hop whose client side runs from `fromMs` for `forMs`; the server side 0.1 ms inside it at both ends. */
+function timedHop(connection: string, from: typeof FRONTEND, to: typeof FRONTEND, fromMs: number, forMs: number): { outbound: CallRecord; inbound: CallRecord } {
+  const h = hop({ connection, ordinal: 0, from, to, at: BigInt(fromMs) * MS, method: 'GET', path: `/${connection}` });
+  h.outbound.end = h.outbound.start + BigInt(forMs) * MS;
+  h.inbound.start = h.outbound.start + MS / 10n;
+  h.inbound.end = h.outbound.end - MS / 10n;
+  for (const r of [h.outbound, h.inbound]) {
+    r.trace_id = TRACE;
+    r.parent_span_id = APP_SPAN;
+  }
+  return h;
+}
+
+void t.test('apps that forward traceparent without spans: the hops nest by timing at each pod', async (t) => {
+  const first = timedHop('fe-gw', FRONTEND, GATEWAY, 0, 20);
+  const second = timedHop('gw-pay', GATEWAY, PAYMENT, 2, 10);
+  const third = timedHop('pay-led', PAYMENT, LEDGER, 4, 3);
+  const records = [third.inbound, second.outbound, first.inbound, third.outbound, first.outbound, second.inbound];
+  const tree = new Map(buildTrace(records).map((e) => [e.record.id, e]));
+  t.same(
+    [...tree.values()].filter((e) => e.parentId === undefined).map((e) => e.record.id),
+    [first.outbound.id],
+    'one root: the first call',
+  );
+  t.match(tree.get(first.inbound.id), { parentId: first.outbound.id, depth: 1 });
+  t.match(tree.get(second.outbound.id), { parentId: first.inbound.id, depth: 2, linkedBy: 'timing' }, 'the gateway called out while serving the first call');
+  t.match(tree.get(second.inbound.id), { parentId: second.outbound.id, depth: 3 });
+  t.match(tree.get(third.outbound.id), { parentId: second.inbound.id, depth: 4, linkedBy: 'timing' });
+  t.equal(tree.get(first.inbound.id)?.linkedBy, undefined, 'an exchange link is not a timing link');
+});
+
+void t.test('by timing: the latest-starting request that encloses the call, at the same pod only', async (t) => {
+  const early = timedHop('fe-gw-1', FRONTEND, GATEWAY, 0, 30);
+  const late = timedHop('fe-gw-2', FRONTEND, GATEWAY, 5, 20);
+  const call = timedHop('gw-pay', GATEWAY, PAYMENT, 8, 4);
+  // A request at another pod that encloses the call too: not where the gateway called from.
+  const elsewhere = timedHop('fe-led', FRONTEND, LEDGER, 1, 25);
+  // A call the gateway makes after every request it served ended: no parent to be found.
+  const after = timedHop('gw-pay-2', GATEWAY, PAYMENT, 40, 2);
+  const tree = new Map(buildTrace([early.outbound, early.inbound, late.outbound, late.inbound, call.outbound, call.inbound, elsewhere.outbound, elsewhere.inbound, after.outbound, after.inbound]).map((e) => [e.record.id, e]));
+  t.equal(tree.get(call.outbound.id)?.parentId, late.inbound.id, 'the later of the two enclosing requests');
+  t.equal(tree.get(after.outbound.id)?.parentId, undefined, 'not enclosed: a root');
+  t.equal(tree.get(after.outbound.id)?.linkedBy, undefined);
+});
+
+void t.test('span ids win over timing', async (t) => {
+  const first = timedHop('fe-gw', FRONTEND, GATEWAY, 0, 20);
+  const second = timedHop('gw-pay', GATEWAY, PAYMENT, 2, 10);
+  first.outbound.span_id = 'aaaaaaaaaaaaaaaa';
+  first.inbound.span_id = 'bbbbbbbbbbbbbbbb';
+  // The gateway's app made a span of its own and named the first call's client span as parent.
+  second.outbound.parent_span_id = 'aaaaaaaaaaaaaaaa';
+  const tree = new Map(buildTrace([first.outbound, first.inbound, second.outbound, second.inbound]).map((e) => [e.record.id, e]));
+  t.equal(tree.get(second.outbound.id)?.parentId, first.outbound.id);
+  t.equal(tree.get(second.outbound.id)?.linkedBy, undefined);
+});
