@@ -2,8 +2,8 @@
 import t from 'tap';
 import { loadBrowserModule } from './browser-modules.ts';
 
-const { buildRows, callFilter, partnerId } = await loadBrowserModule('call-rows.js');
-const { timelinePhases } = await loadBrowserModule('call-timeline.js');
+const { buildRows, callFilter, partnerId, statusColumnWidth } = await loadBrowserModule('call-rows.js');
+const { setupNote, timelinePhases } = await loadBrowserModule('call-timeline.js');
 
 type Rec = { id: string; observer: 'outbound' | 'inbound'; connection_id: string; ordinal: number; start: string; end: string };
 const rec = (conn: string, ordinal: number, observer: Rec['observer']): Rec => ({ id: `${conn}-${observer === 'outbound' ? 'o' : 'i'}${ordinal}`, observer, connection_id: conn, ordinal, start: '1', end: '2' });
@@ -45,8 +45,8 @@ void t.test('timeline phases: offsets on the client clock, the server inside the
     [
       ['connect', 0, 1_500],
       ['tls', 1_500, 3_000],
-      ['queue', 4_500, 200],
       ['client', 4_500, 20_000],
+      ['queue', 4_500, 200],
       ['client-first-byte', 4_900, 18_000],
       ['network', 4_500, 6_000],
       ['server', 7_500, 14_000],
@@ -63,20 +63,45 @@ void t.test('timeline phases: offsets on the client clock, the server inside the
     server: { id: 's', ordinal: 0, start: '8200000', request_end: '8200000', end: '9230000' },
   });
   t.same(
-    first.map((p: any) => [p.phase, p.from, p.us]),
+    first.map((p: any) => [p.phase, p.from, p.us, p.within]),
     [
-      ['connect', 0, 3_150],
-      ['tls', 3_150, 4_850],
-      ['client', 0, 9_310],
-      ['network', 0, 8_280],
-      ['server', 8_140, 1_030],
+      ['client', 0, 9_310, undefined],
+      ['connect', 0, 3_150, 'client'],
+      ['tls', 3_150, 4_850, 'client'],
+      ['network', 0, 8_280, undefined],
+      ['server', 8_140, 1_030, undefined],
     ],
-    'connect and handshake inside the client latency, the server after them',
+    'connect and handshake listed under the client latency as its parts, start-aligned in it, the server after them',
   );
+  t.match(first.find((p: any) => p.phase === 'tls').title, /part of the client latency/);
+  t.match(setupNote(first), /the TCP connect and the mTLS handshake are part of the client latency/);
   t.equal(Math.max(...first.map((p: any) => p.from + p.us)), 9_310, 'nothing drawn past the call');
   t.match(first.find((p: any) => p.phase === 'network').label, /set-up/);
   // A later exchange, or a gRPC call (its first stream comes after the preface), keeps them before.
   const grpc = timelinePhases({ protocol: 'grpc', timing: { client_us: 2_000, server_us: 1_500, network_us: 500, connect_us: 300, tls_handshake_us: 900 }, client: { id: 'c', ordinal: 0, start: '0', request_end: '0', end: '2000000' } });
-  t.same(grpc.slice(0, 3).map((p: any) => [p.phase, p.from]), [['connect', 0], ['tls', 300], ['client', 1_200]]);
+  t.same(grpc.slice(0, 3).map((p: any) => [p.phase, p.from, p.within]), [['connect', 0, undefined], ['tls', 300, undefined], ['client', 1_200, undefined]]);
+  t.match(grpc[0].title, /before the request, not part of the client latency/);
+  t.match(setupNote(grpc), /came before its request and are not part of the client latency/);
   t.same(timelinePhases({}), []);
+  t.equal(setupNote(timelinePhases({ timing: { client_us: 5 } })), undefined, 'no set-up, nothing to say');
+});
+
+void t.test('timeline phases: a first HTTP/1 exchange only the client saw waited for its connect inside its latency', async (t) => {
+  const call = (clientUs: number) =>
+    timelinePhases({ protocol: 'http', timing: { client_us: clientUs, connect_us: 2_000 }, client: { id: 'c', ordinal: 0, start: '0', request_end: '0', end: String(clientUs * 1000) } });
+  t.same(call(9_000).map((p: any) => [p.phase, p.from, p.us, p.within]), [['client', 0, 9_000, undefined], ['connect', 0, 2_000, 'client']]);
+  t.match(setupNote(call(9_000)), /the TCP connect is part of the client latency \(the request waited for it\)/);
+  // A connect longer than the whole call cannot be inside it: drawn before.
+  t.same(call(1_000).map((p: any) => [p.phase, p.from, p.within]), [['connect', 0, undefined], ['client', 2_000, undefined]]);
+});
+
+void t.test('the Status column fits the widest status listed, and no more', async (t) => {
+  const row = (call: object) => ({ key: 'k', call });
+  const measure = (text: string) => text.length * 7;
+  const ok = statusColumnWidth([row({ status_code: 200 }), row({ status_code: 404 })], measure);
+  t.equal(ok, 64, 'three digits: the column is as wide as its title needs');
+  const failed = statusColumnWidth([row({ status_code: 200 }), row({ error: 'upstream_unreachable' }), row({ error: 'client_timeout' })], measure);
+  t.equal(failed, 20 * 7 + 16 + 16, 'upstream_unreachable in full: its text, the pill padding, the cell padding');
+  t.equal(statusColumnWidth([row({ status_code: 200, grpc_status: 14 })], () => undefined), Math.ceil('grpc 14'.length * 7.3 + 32), 'a guess per character where nothing measures');
+  t.equal(statusColumnWidth([], measure), 64);
 });

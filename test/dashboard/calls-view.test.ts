@@ -1,17 +1,24 @@
 /**
  * The call list in Debian's Chromium, one row per call: a meshed call's two records joined, a
  * one-sided call marked, the toggle to one row per observation; the call detail's observation
- * tabs and its "where the time went" timeline; the worst-offenders view (web: 5 calls by the end,
+ * tabs, its header and identities (a two-sided call's destination as the server saw it), and its
+ * "where the time went" timeline (the connection's set-up inside the client latency); the
+ * worst-offenders view (web: 5 calls by the end,
  * one a client_timeout; bot: a 429 and a retry that did not wait).
  */
 import t from 'tap';
-import { openBrowser, startDashboardBackend, waitFor, type BrowserSession, type DashboardBackend } from './harness.ts';
+import { openBrowser, SCREENSHOT_DIR, startDashboardBackend, waitFor, type BrowserSession, type DashboardBackend } from './harness.ts';
 import { ep, observation } from './observation.ts';
 
 // Call "a" opened its connection: connect 1.5 ms, mTLS 3 ms, queued 0.2 ms; client 20 ms, server 14 ms.
+// The client dialled the pay Service's virtual IP; the server's sidecar knows the pod, its node and IP.
 const callA = [
-  observation('a-o0', 'outbound', 'a', 0, 0, [400, 18_400, 20_000], { connection: { connect_us: 1_500, tls_handshake_us: 3_000, exchanges: 1 }, queue_us: 200 }),
-  observation('a-i0', 'inbound', 'a', 0, 3, [300, 12_300, 14_000]),
+  observation('a-o0', 'outbound', 'a', 0, 0, [400, 18_400, 20_000], {
+    connection: { connect_us: 1_500, tls_handshake_us: 3_000, exchanges: 1 },
+    queue_us: 200,
+    dst: { ip: '10.96.12.40', port: 80, namespace: 'shop', service: 'pay' },
+  }),
+  observation('a-i0', 'inbound', 'a', 0, 3, [300, 12_300, 14_000], { dst: { ...ep('pay', '10.244.1.7', 8080), pod: 'pay-7d9f-x2k', node: 'worker-2' } }),
 ];
 const callB = [observation('a-o1', 'outbound', 'a', 1, 100, [100, 900, 1_000]), observation('a-i1', 'inbound', 'a', 1, 100, [100, 600, 700])];
 // An unmeshed peer: only the client's sidecar saw it.
@@ -111,19 +118,62 @@ void t.test('the call detail: both observations as tabs, and where the time went
   t.ok(Math.abs(width.tls / width.connect - 2) < 0.05, `bars to scale: tls/connect ${width.tls / width.connect}`);
   t.match(await timeline.locator('.tl-row[data-phase="network"] .tl-bar').getAttribute('title'), /network \+ mesh: 6\.00 ms/);
 
+  // The connect and the handshake are parts of the client latency: listed under it, indented,
+  // start-aligned inside its span, and drawn inside its bar.
+  const order = phases.map((p) => p.phase);
+  t.ok(order.indexOf('client') < order.indexOf('connect') && order.indexOf('connect') < order.indexOf('tls'), `listed under the client latency: ${order.join(', ')}`);
+  const box = async (selector: string) => timeline.locator(selector).evaluate((e) => {
+    const r = (e as any).getBoundingClientRect();
+    return { left: r.left as number, right: r.right as number };
+  });
+  const client = await box('.tl-row[data-phase="client"] .tl-bar');
+  for (const phase of ['connect', 'tls']) {
+    const row = timeline.locator(`.tl-row[data-phase="${phase}"]`);
+    t.equal(await row.getAttribute('data-within'), 'client', `${phase} marked as part of the client latency`);
+    t.match(await row.getAttribute('class'), /\bnested\b/);
+    t.match(await row.locator('.tl-label').textContent(), /^↳ .*part of the client latency$/);
+    const bar = await box(`.tl-row[data-phase="${phase}"] .tl-bar`);
+    t.ok(bar.left >= client.left - 0.5 && bar.right <= client.right + 0.5, `${phase} drawn within the client latency's span`);
+    const part = await box(`.tl-row[data-phase="client"] .tl-part[data-phase="${phase}"]`);
+    t.ok(Math.abs(part.left - bar.left) < 1 && Math.abs(part.right - bar.right) < 1, `${phase} drawn inside the client bar where its own row draws it`);
+  }
+  t.equal(Math.round((await box('.tl-row[data-phase="connect"] .tl-bar')).left), Math.round(client.left), 'the connect starts where the client latency starts');
+  t.match(await timeline.locator('.tl-note').textContent(), /TCP connect and the mTLS handshake are part of the client latency/);
+
+  // The header says what the panel says: both sidecars saw it.
+  t.match(await detail.locator('section[aria-label="Call"] > h3').textContent(), /seen by both sidecars/);
+  t.match(await detail.locator('.detail-sub').textContent(), /seen by both sidecars · showing the client observation/);
+  t.notMatch(await detail.locator('.detail-sub').textContent(), /seen by the caller/);
+  t.match(await detail.locator('.detail-sub').textContent(), /web → pay ·/);
+
+  // The destination as the server saw it; the Service address the client dialled kept.
+  const identities = async () =>
+    Object.fromEntries(
+      await detail.locator('section[aria-label="Identities"] tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-row'), [...tr.querySelectorAll('td')].map((td) => td.textContent)])),
+    );
+  const expected = { pod: ['web-0', 'pay-7d9f-x2k'], node: ['—', 'worker-2'], ip: ['10.244.0.2:40000', '10.244.1.7:8080'], dialled: ['', '10.96.12.40:80'] };
+  await detail.locator('section[aria-label="Identities"]').waitFor();
+  t.match(await identities(), expected, 'the client observation shown');
+  t.match(await detail.locator('section[aria-label="Identities"] tr[data-row="dialled"] th').textContent(), 'client dialled');
+  await detail.locator('section[aria-label="Identities"]').screenshot({ path: `${SCREENSHOT_DIR}/calls-02b-identities.png` });
+
   const tabs = detail.locator('[role="tab"]');
   t.equal(await tabs.count(), 2);
   t.equal(await detail.locator('[role="tab"][data-side="client"]').getAttribute('aria-selected'), 'true', 'the opened record is shown');
   t.match(await detail.locator('section[aria-label="Connection"]').textContent(), /a-o0/);
   await detail.locator('[role="tab"][data-side="server"]').click();
   await waitFor('the server observation', async () => /a-i0/.test((await detail.locator('section[aria-label="Connection"]').textContent()) ?? ''));
-  t.match(await detail.locator('.detail-sub').textContent(), /by the callee/);
+  t.match(await detail.locator('.detail-sub').textContent(), /seen by both sidecars · showing the server observation/);
+  t.match(await identities(), expected, 'the server observation shown: the same ends');
   await session.screenshot('calls-02-detail-timeline');
 
   await page.goto(`${backend.baseUrl}#/calls/x-o0`);
   await detail.locator('section[aria-label="Call"]').waitFor();
   t.match(await detail.locator('section[aria-label="Call"] > h3').textContent(), /client-only/);
+  t.match(await detail.locator('.detail-sub').textContent(), /seen only by the client sidecar \(the caller\)/, 'the header agrees: one side');
   t.equal(await detail.locator('[role="tab"][data-side="server"]').isDisabled(), true, 'no server observation to show');
+  t.match(await identities(), { pod: ['web-0', '—'], ip: ['10.244.0.2:40000', '93.184.216.34:443'] }, 'a one-sided call: its own observation');
+  t.equal(await detail.locator('section[aria-label="Identities"] tr[data-row="dialled"]').count(), 0);
 });
 
 void t.test('worst offenders: the retrying and the timing-out clients, ranked', async (t) => {

@@ -64,6 +64,14 @@ void t.test('status classes and text', async (t) => {
   t.equal(f.statusText({}), '—');
 });
 
+void t.test('the whole status for a hover: the error with its detail, the gRPC status with its message', async (t) => {
+  t.equal(f.statusTitle({ error: 'upstream_unreachable', error_detail: 'connect ECONNREFUSED 10.244.1.9:8080' }), 'upstream_unreachable — connect ECONNREFUSED 10.244.1.9:8080');
+  t.equal(f.statusTitle({ error: 'client_timeout' }), 'client_timeout');
+  t.equal(f.statusTitle({ status_code: 200, grpc_status: 14, grpc_message: 'no healthy upstream' }), 'gRPC status 14: no healthy upstream (HTTP 200)');
+  t.equal(f.statusTitle({ status_code: 503 }), 'HTTP 503');
+  t.equal(f.statusTitle({}), 'no status');
+});
+
 void t.test('endpoint names and edge filters', async (t) => {
   t.equal(f.endpointName({ workload: 'gateway', pod: 'gateway-1' }), 'gateway');
   t.equal(f.endpointName({ service: 'payment', ip: '10.96.0.3', port: 80 }), 'payment');

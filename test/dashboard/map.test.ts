@@ -3,7 +3,7 @@
  * gRPC: namespaces drawn as boxes holding their workloads, edge labels that never overlap
  * (measured on the rendered page), hover and click details, dashed cross-node edges, a hot
  * replica, the map laid out for 700 and 1280 px windows (readable scale, nothing cut off), and
- * the coverage panel's sentences and table.
+ * the coverage panel's sentences and table, over the same time windows as the map.
  */
 import t, { type Test } from 'tap';
 import type { CallRecord, Endpoint } from '../../record/record.ts';
@@ -340,5 +340,34 @@ void t.test('the coverage view says what is not seen, per workload', async (t) =
   t.match(await payment.locator('.coverage-summary').textContent(), /opaque TCP/);
   t.match(await page.locator('.coverage-collector').textContent(), 'The collector refused nothing since it started.');
   await session.screenshot('map-04-coverage');
+  t.same(session.errors, [], 'no page or console errors');
+});
+
+void t.test('coverage offers the service map\'s time windows, 5m included, and the API answers for 5 minutes', async (t) => {
+  const { page } = session;
+  const windows = () => page.locator('[role="group"][aria-label="Time window"] button').allTextContents();
+  await page.goto(`${backend.baseUrl}#/map`);
+  await page.locator('svg.service-map g.node').first().waitFor();
+  const mapWindows = await windows();
+  t.same(mapWindows, ['5m', '15m', '1h', '24h']);
+  await page.goto(`${backend.baseUrl}#/coverage`);
+  await page.locator('article.coverage-card').first().waitFor();
+  t.same(await windows(), mapWindows, 'the same windows on both');
+
+  const asked = page.waitForResponse((r) => r.url().includes('/api/coverage?'));
+  const clicked = Date.now();
+  await page.locator('[role="group"][aria-label="Time window"] button', { hasText: /^5m$/ }).click();
+  const response = await asked;
+  t.equal(response.status(), 200);
+  const sinceMs = Number(BigInt(new URL(response.url()).searchParams.get('since')!) / 1_000_000n);
+  t.ok(Math.abs(clicked - 5 * 60_000 - sinceMs) < 30_000, `asked for the last 5 minutes (since ${new Date(sinceMs).toISOString()})`);
+  t.equal(await page.locator('[role="group"][aria-label="Time window"] button[aria-pressed="true"]').textContent(), '5m');
+  // The records are a minute old: inside the 5 minutes.
+  await page.locator('article.coverage-card[data-id="shop/frontend"]').waitFor();
+  for (const since of ['5m', String(BigInt(Date.now() - 5 * 60_000) * 1_000_000n)]) {
+    const direct = await fetch(`${backend.apiUrl}api/coverage?since=${since}`);
+    t.equal(direct.status, 200, `GET /api/coverage?since=${since.length > 3 ? '<5 minutes ago, in ns>' : since}`);
+    t.ok(Array.isArray(((await direct.json()) as { workloads?: unknown }).workloads));
+  }
   t.same(session.errors, [], 'no page or console errors');
 });

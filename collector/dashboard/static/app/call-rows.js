@@ -1,6 +1,7 @@
 // The rows of the call list: one per call (the client sidecar's and the server sidecar's
 // records of one exchange share `connection_id` and `ordinal`, as collector/calls/join.ts joins
 // them), or one per observation (record). Pure: the feed keeps records, the table asks for rows.
+import { statusText } from './format.js';
 
 /**
  * @typedef {import('./types.js').CallJson} CallJson
@@ -58,3 +59,28 @@ export function buildRows(records, mode) {
  * @param {CallJson} r
  */
 export const callFilter = (r) => `connection_id == ${JSON.stringify(r.connection_id ?? '')} && ordinal == ${Number(r.ordinal ?? 0)}`;
+
+/** The Status cell around its pill's text: the pill's padding (8 px a side) and the cell's (8 px a side). */
+const STATUS_PILL_PADDING = 16;
+const STATUS_CELL_PADDING = 16;
+/** The pill's own minimum width (app.css `.status-pill`). */
+const STATUS_PILL_MIN = 40;
+/** Room for the column's title, "Status". */
+const STATUS_COLUMN_MIN = 64;
+/** A 12 px monospace character, where nothing can measure (Node). */
+const MONO_CHAR_PX = 7.3;
+
+/**
+ * How wide the Status column must be for every status among `rows` to show in full (`200`,
+ * `grpc 14`, `upstream_unreachable`): as wide as its widest pill, and no wider.
+ * @param {Row[]} rows
+ * @param {(text: string) => number | undefined} measure the drawn width of a pill's text
+ * @returns {number} px
+ */
+export function statusColumnWidth(rows, measure) {
+  const texts = new Set();
+  for (const row of rows) texts.add(statusText(row.call));
+  let widest = 0;
+  for (const text of texts) widest = Math.max(widest, measure(text) ?? text.length * MONO_CHAR_PX);
+  return Math.ceil(Math.max(STATUS_COLUMN_MIN, Math.max(STATUS_PILL_MIN, widest + STATUS_PILL_PADDING) + STATUS_CELL_PADDING));
+}

@@ -4,12 +4,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { getJson } from './api.js';
+import { TIME_WINDOWS as WINDOWS } from './time-windows.js';
 
-const WINDOWS = [
-  ['15m', 15 * 60],
-  ['1h', 60 * 60],
-  ['24h', 24 * 60 * 60],
-];
 const REFRESH_MS = 10_000;
 
 /**

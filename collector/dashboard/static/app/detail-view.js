@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { getCall, listCalls } from './api.js';
 import { callFilter } from './call-rows.js';
+import { callEnds, identityRows, seenByText } from './call-detail.js';
 import { CallTimeline } from './call-timeline.js';
 import {
   bodyView,
@@ -78,11 +79,11 @@ export function DetailPanel({ id, initial, filter }) {
     <aside class="detail" aria-label="Call detail" tabindex="-1" ref=${panel}>
       <header class="detail-head">
         <a class="close" href=${closeHref} aria-label="Close detail">✕</a>
-        ${call ? html`<${Summary} call=${call} />` : html`<h2>Call ${id}</h2>`}
+        ${call ? html`<${Summary} call=${call} joined=${joined} />` : html`<h2>Call ${id}</h2>`}
       </header>
       ${error ? html`<p class="notice error">${error}</p>` : null}
       ${call && joined ? html`<${CallOverview} joined=${joined} shown=${shown} onSide=${setSide} />` : null}
-      ${call ? html`<${DetailBody} key=${call.id} call=${call} />` : !error ? html`<p class="muted">Loading…</p>` : null}
+      ${call ? html`<${DetailBody} key=${call.id} call=${call} joined=${joined} />` : !error ? html`<p class="muted">Loading…</p>` : null}
     </aside>
   `;
 }
@@ -121,9 +122,13 @@ function CallOverview({ joined, shown, onSide }) {
   `;
 }
 
-/** @param {{ call: CallJson }} props */
-function Summary({ call }) {
+/**
+ * The header: what the call was, between whom, and which sidecars saw it, as the panel below says.
+ * @param {{ call: CallJson, joined?: import('./call-detail.js').JoinedJson }} props
+ */
+function Summary({ call, joined }) {
   const cls = statusClass(call);
+  const ends = callEnds(call, joined);
   return html`
     <h2 class="detail-title">
       <span class="method">${call.method ?? call.protocol}</span>
@@ -131,15 +136,15 @@ function Summary({ call }) {
       <span class=${`status-pill ${cls}`}>${statusText(call)}</span>
     </h2>
     <p class="detail-sub">
-      <strong>${endpointName(call.src)}</strong> → <strong>${endpointName(call.dst)}</strong>${' '}
-      · ${formatDuration(call.elapsed_us)} · ${call.protocol} · seen ${call.observer === 'inbound' ? 'by the callee (server side)' : 'by the caller (client side)'}
+      <strong>${endpointName(ends.src)}</strong> → <strong>${endpointName(ends.dst)}</strong>${' '}
+      · ${formatDuration(call.elapsed_us)} · ${call.protocol} · <span class="seen-by">${seenByText(call, joined)}</span>
       ${call.tls?.mesh ? html` · <${LockIcon} /> mesh mTLS` : null}
     </p>
   `;
 }
 
-/** @param {{ call: CallJson }} props */
-function DetailBody({ call }) {
+/** @param {{ call: CallJson, joined?: import('./call-detail.js').JoinedJson }} props */
+function DetailBody({ call, joined }) {
   const masked = (call.redacted?.length ?? 0) > 0 || (call.sensitive?.length ?? 0) > 0;
   return html`
     <div class="detail-body">
@@ -151,7 +156,7 @@ function DetailBody({ call }) {
       <${ProtocolCard} call=${call} />
       ${call.request ? html`<${Message} title="Request" side="request" message=${call.request} call=${call} />` : null}
       ${call.response ? html`<${Message} title="Response" side="response" message=${call.response} call=${call} />` : null}
-      <${Identities} call=${call} />
+      <${Identities} call=${call} joined=${joined} />
       <${Tls} call=${call} />
       <section class="card" aria-label="Connection">
         <h3>Connection</h3>
@@ -270,31 +275,27 @@ function highlightMasks(/** @type {string} */ text) {
   return parts.map((p, i) => (i % 2 === 1 ? html`<mark class="masked-value" title="masked by the sidecar">${p}</mark>` : p));
 }
 
-/** @param {{ call: CallJson }} props */
-function Identities({ call }) {
-  const rows = /** @type {const} */ ([
-    ['pod', 'pod'],
-    ['namespace', 'namespace'],
-    ['workload', 'workload'],
-    ['kind', 'workload_kind'],
-    ['service', 'service'],
-    ['node', 'node'],
-    ['identity', 'identity'],
-    ['address', 'ip'],
-  ]);
-  /** @param {CallJson['src']} end */
-  const value = (end, /** @type {string} */ key) => {
-    if (!end) return '—';
-    if (key === 'ip') return end.ip ? `${end.ip}:${end.port ?? ''}` : '—';
-    return /** @type {Record<string, any>} */ (end)[key] ?? '—';
-  };
+/**
+ * Both ends of the call; for a call both sidecars saw, each end as the sidecar beside it saw it.
+ * @param {{ call: CallJson, joined?: import('./call-detail.js').JoinedJson }} props
+ */
+function Identities({ call, joined }) {
+  const { rows, both } = identityRows(call, joined);
   return html`
     <section class="card" aria-label="Identities">
       <h3>Identities</h3>
       <table class="identities">
-        <thead><tr><th></th><th scope="col">source</th><th scope="col">destination</th></tr></thead>
+        <thead>
+          <tr>
+            <th></th>
+            <th scope="col" title=${both ? "as the client's sidecar saw it" : undefined}>source${both ? html` <span class="muted side-note">(client side)</span>` : null}</th>
+            <th scope="col" title=${both ? "as the server's sidecar saw it" : undefined}>destination${both ? html` <span class="muted side-note">(server side)</span>` : null}</th>
+          </tr>
+        </thead>
         <tbody>
-          ${rows.map(([label, key]) => html`<tr><th scope="row">${label}</th><td class="mono">${value(call.src, key)}</td><td class="mono">${value(call.dst, key)}</td></tr>`)}
+          ${rows.map(
+            (r) => html`<tr data-row=${r.key}><th scope="row">${r.label}</th><td class="mono" title=${r.srcTitle}>${r.src}</td><td class="mono" title=${r.dstTitle}>${r.dst}</td></tr>`,
+          )}
         </tbody>
       </table>
     </section>

@@ -165,6 +165,20 @@ export function statusText(call) {
 }
 
 /**
+ * The whole of a call's outcome, for a hover: the HTTP status, the gRPC status and message, or
+ * the error with its detail.
+ * @param {{ status_code?: number, grpc_status?: number, grpc_message?: string, error?: string, error_detail?: string }} call
+ */
+export function statusTitle(call) {
+  if (typeof call.grpc_status === 'number' && call.grpc_status !== 0) {
+    return `gRPC status ${call.grpc_status}${call.grpc_message ? `: ${call.grpc_message}` : ''}${typeof call.status_code === 'number' ? ` (HTTP ${call.status_code})` : ''}`;
+  }
+  if (typeof call.status_code === 'number') return `HTTP ${call.status_code}`;
+  if (call.error) return `${call.error}${call.error_detail ? ` — ${call.error_detail}` : ''}`;
+  return 'no status';
+}
+
+/**
  * `workload` (or pod, service, ip) of one end, the name an SRE recognises first.
  * @param {{ workload?: string, pod?: string, service?: string, ip?: string, port?: number } | undefined} end
  */

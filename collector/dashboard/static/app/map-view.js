@@ -11,13 +11,8 @@ import { EdgePanel } from './edge-panel.js';
 import { edgeHoverLines, edgeLabel } from './map-edge.js';
 import { layoutGroupedMap } from './map-layout.js';
 import { measureTextWidth } from './text-measure.js';
+import { TIME_WINDOWS as WINDOWS } from './time-windows.js';
 
-const WINDOWS = [
-  ['5m', 5 * 60],
-  ['15m', 15 * 60],
-  ['1h', 60 * 60],
-  ['24h', 24 * 60 * 60],
-];
 const REFRESH_MS = 5000;
 /** Where the map's "fit to width" choice is kept (on unless turned off). */
 const FIT_KEY = 'meshtap.map.fit';

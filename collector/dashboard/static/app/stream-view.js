@@ -4,10 +4,10 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { checkFilter } from './api.js';
-import { caretAt, endpointName, formatBytes, formatClock, formatDuration, formatTimestamp, statusClass, statusText } from './format.js';
+import { caretAt, endpointName, formatBytes, formatClock, formatDuration, formatTimestamp, statusClass, statusText, statusTitle } from './format.js';
 import { formatRoute } from './router.js';
 import { LockIcon } from './icons.js';
-import { buildRows } from './call-rows.js';
+import { buildRows, statusColumnWidth } from './call-rows.js';
 
 /** @typedef {import('./call-rows.js').RowMode} RowMode */
 
@@ -39,6 +39,27 @@ function saveMode(mode) {
   } catch {
     // Storage may be off: the choice then lasts as long as the page.
   }
+}
+
+/** @type {Map<string, number>} */
+const pillWidths = new Map();
+/** @type {CanvasRenderingContext2D | null | undefined} */
+let pillContext;
+
+/**
+ * The drawn width of a status pill's text, in the pill's font (app.css `.status-pill`: 600 12px
+ * monospace), measured on a canvas; undefined where there is none.
+ * @param {string} text
+ */
+function measurePill(text) {
+  const known = pillWidths.get(text);
+  if (known !== undefined) return known;
+  pillContext ??= globalThis.document?.createElement('canvas').getContext('2d') ?? null;
+  if (!pillContext) return undefined;
+  pillContext.font = `600 12px ${getComputedStyle(document.documentElement).getPropertyValue('--mono').trim() || 'monospace'}`;
+  const width = pillContext.measureText(text).width;
+  pillWidths.set(text, width);
+  return width;
 }
 
 /** Must match `--row-height` in app.css. */
@@ -234,6 +255,8 @@ function CallTable({ state, rows, mode, selectedId }) {
   }, [state.filter]);
 
   const calls = rows;
+  // The Status column is as wide as the widest status listed: an error name is never cut.
+  const statusWidth = useMemo(() => statusColumnWidth(rows, measurePill), [rows]);
   // The list may have shrunk under a scrolled view before any scroll event says so.
   const top = Math.min(scrollTop, Math.max(0, calls.length * ROW_HEIGHT - viewport + ROW_HEIGHT));
   const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
@@ -280,7 +303,7 @@ function CallTable({ state, rows, mode, selectedId }) {
             <th scope="col" class="c-route">Source → Destination</th>
             <th scope="col" class="c-method">Method</th>
             <th scope="col" class="c-path">Path</th>
-            <th scope="col" class="c-status">Status</th>
+            <th scope="col" class="c-status" style=${{ width: `${statusWidth}px` }}>Status</th>
             <th scope="col" class="c-num">Latency</th>
             <th scope="col" class="c-num c-size">Size</th>
             <th scope="col" class="c-proto">Proto</th>
@@ -339,7 +362,7 @@ function CallRow({ row, mode, index, selected, filter }) {
       </td>
       <td class="c-method"><span class="method">${call.method ?? ''}</span></td>
       <td class="c-path mono" title=${call.method ? `${call.method} ${call.path ?? ''}` : (call.path ?? '')}>${call.method ? html`<span class="method path-method">${call.method}${' '}</span>` : null}${call.path ?? (call.protocol === 'tcp' ? `${call.bytes_out ?? 0}/${call.bytes_in ?? 0} B` : '')}</td>
-      <td class="c-status"><span class=${`status-pill ${cls}`}>${statusText(call)}</span></td>
+      <td class="c-status" title=${statusTitle(call)}><span class=${`status-pill ${cls}`}>${statusText(call)}</span></td>
       <td class="c-num mono" title=${row.client && row.server ? `client ${formatDuration(row.client.elapsed_us)}, server ${formatDuration(row.server.elapsed_us)}` : ''}>${formatDuration(call.elapsed_us)}</td>
       <td class="c-num c-size mono">${formatBytes(size)}</td>
       <td class="c-proto">${call.protocol ?? ''}</td>
