@@ -15,14 +15,64 @@ export interface CommandIO {
 /** Kept here too: every command's CLI imports it with the helpers below. */
 export { CLI_ERR_USAGE };
 
+type CommandOptions = NonNullable<ParseArgsConfig['options']>;
+
+/** How far a mistyped name may be from the one meant: a few edits, fewer than the name is long. */
+function typoDistance(name: string): number {
+  return Math.min(name.length - 1, Math.max(2, Math.floor(name.length / 3)));
+}
+
+/** The long option (`--name`) a mistyped `--nmae` or `-name` (without its dashes) most likely meant. */
+function nearestLongOption(typed: string, options: CommandOptions): string | undefined {
+  const names = Object.keys(options);
+  const nearest =
+    closestMatch(typed, names, { maxDistance: typoDistance(typed), ignoreCase: true }) ??
+    // A start of the name: `--lim` for `--limit`, when only one name starts so.
+    (typed.length >= 2 ? singleOrNone(names.filter((n) => n.toLowerCase().startsWith(typed.toLowerCase()))) : undefined);
+  return nearest === undefined ? undefined : `--${nearest}`;
+}
+
+function singleOrNone<T>(items: readonly T[]): T | undefined {
+  return items.length === 1 ? items[0] : undefined;
+}
+
+/**
+ * The option an unknown one most likely meant. `--fliter`: the nearest long option. `-F`: the
+ * short option of that letter in the other case. `-limit` (one dash; parseArgs names only its
+ * first letter, `-l`): the long option it spells. `-l` alone: the only long option starting
+ * with that letter, when it has no short form. Every other letter is one edit from every
+ * short option, so nearness says nothing there.
+ */
+function nearestOption(unknown: string, argv: readonly string[], options: CommandOptions): string | undefined {
+  if (unknown.startsWith('--')) {
+    const typed = unknown.slice(2);
+    const short = typed.length === 1 ? Object.entries(options).find(([, o]) => o.short === typed) : undefined;
+    return short !== undefined ? `--${short[0]}` : nearestLongOption(typed, options);
+  }
+  const letter = unknown.slice(1);
+  const dash = argv.indexOf('--');
+  const word = (dash === -1 ? argv : argv.slice(0, dash)).find((a) => /^-[^-]/.test(a) && a.split('=')[0].length > 2 && a.split('=')[0].includes(letter));
+  const spelt = word === undefined ? undefined : nearestLongOption(word.split('=')[0].slice(1), options);
+  if (spelt !== undefined) return spelt;
+  const otherCase = Object.values(options).find((o) => o.short !== undefined && o.short !== letter && o.short.toLowerCase() === letter.toLowerCase());
+  if (otherCase !== undefined) return `-${otherCase.short}`;
+  const starting = singleOrNone(Object.entries(options).filter(([name]) => name[0]?.toLowerCase() === letter.toLowerCase()));
+  return starting !== undefined && starting[1].short === undefined ? `--${starting[0]}` : undefined;
+}
+
 /**
  * What parseArgs said, for someone who mistyped: an unknown flag without its advice about
- * positional arguments (which commands taking them got), a value starting with '-' (such as
- * a negative number) with how to give it.
+ * positional arguments (which commands taking them got) and with the option it most likely
+ * meant, a value starting with '-' (such as a negative number) with how to give it.
  */
-function usageText(err: NodeJS.ErrnoException): string {
+function usageText(err: NodeJS.ErrnoException, argv: readonly string[], options: CommandOptions): string {
   const message = err.message;
-  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return message.replace(/\. To specify a positional argument[\s\S]*$/, '');
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const said = message.replace(/\. To specify a positional argument[\s\S]*$/, '');
+    const unknown = /^Unknown option '([^']+)'$/.exec(said)?.[1];
+    const meant = unknown === undefined ? undefined : nearestOption(unknown, argv, options);
+    return meant === undefined ? said : `${said} (did you mean '${meant}'?)`;
+  }
   const ambiguous = /^Option '([^']+)' argument is ambiguous\./.exec(message);
   if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && ambiguous) {
     const flag = ambiguous[1].split(' ')[0];
@@ -35,7 +85,7 @@ function usageText(err: NodeJS.ErrnoException): string {
  * `node:util` parseArgs with its errors turned into usage errors. The message does not name the
  * command: whoever prints it does (`commandFailure`), once.
  */
-export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
+export function parseCommandArgs<T extends CommandOptions>(
   argv: string[],
   options: T,
   allowPositionals = false,
@@ -43,7 +93,7 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (err) {
-    throw new MeshtapError(CLI_ERR_USAGE, usageText(err as NodeJS.ErrnoException), { cause: err });
+    throw new MeshtapError(CLI_ERR_USAGE, usageText(err as NodeJS.ErrnoException, argv, options), { cause: err });
   }
 }
 
@@ -121,8 +171,7 @@ const LISTED_COMMANDS = 6;
 export function unknownCommand(word: string, commands: readonly string[], options: readonly string[] = ['-h', '--help']): MeshtapError {
   const isOption = word.startsWith('-');
   // A typo is a few edits away, and fewer than the word is long ("ls" is not a typo of "lab").
-  const maxDistance = Math.min(word.length - 1, Math.max(2, Math.floor(word.length / 3)));
-  const nearest = closestMatch(word, isOption ? options : commands, { maxDistance });
+  const nearest = closestMatch(word, isOption ? options : commands, { maxDistance: typoDistance(word) });
   if (isOption) return new MeshtapError(CLI_ERR_USAGE, `Unknown option '${word}'${nearest === undefined ? '' : ` (did you mean '${nearest}'?)`}`);
   const hint = nearest !== undefined ? ` (did you mean "${nearest}"?)` : commands.length <= LISTED_COMMANDS ? ` (${commands.join(', ')})` : '';
   return new MeshtapError(CLI_ERR_USAGE, `unknown command "${word}"${hint}`);

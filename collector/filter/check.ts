@@ -34,6 +34,7 @@ import {
 import { FILTER_VARIABLES } from './variables.ts';
 import { MAX_FILTER_DEPTH, walk, type CelCall, type CelConstant, type CelExpr, type KindValue, type ParsedFilter } from './ast.ts';
 import { ARITHMETIC, FUNCTIONS, METHODS, OPERATOR_TEXT, TYPE_NAMES } from './overloads.ts';
+import { wordOperator } from './syntax-hints.ts';
 
 
 class CheckFailure {
@@ -185,8 +186,54 @@ class Checker {
     const declared = Object.hasOwn(FILTER_VARIABLES, name) ? FILTER_VARIABLES[name] : undefined;
     if (declared !== undefined) return declared;
     if (TYPE_NAMES.has(name)) return T.type;
-    const known = [...Object.keys(FILTER_VARIABLES), ...this.scopes.flatMap((s) => [...s.keys()])];
-    return this.fail(COL_ERR_FILTER_UNDECLARED, `unknown variable '${name}'${suggestion(name, known)}`, this.offsetOf(e));
+    return this.fail(COL_ERR_FILTER_UNDECLARED, `unknown variable '${name}'${this.variableHint(name)}`, this.offsetOf(e));
+  }
+
+  /** `AND` is an operator of other languages; anything else may be a misspelt variable. */
+  private variableHint(name: string): string {
+    const operator = wordOperator(name);
+    if (operator !== undefined) return ` (did you mean the operator '${operator}'?)`;
+    return suggestion(name, [...Object.keys(FILTER_VARIABLES), ...this.scopes.flatMap((s) => [...s.keys()])]);
+  }
+
+  /** A name that is no variable, type or macro variable in scope: `GET` in `method == GET`. */
+  private isUndeclared(e: CelExpr): e is CelExpr & { exprKind: { case: 'identExpr' } } {
+    if (e.exprKind.case !== 'identExpr') return false;
+    const name = e.exprKind.value.name;
+    return !this.scopes.some((s) => s.has(name)) && !Object.hasOwn(FILTER_VARIABLES, name) && !TYPE_NAMES.has(name);
+  }
+
+  /**
+   * `method == GET`, `method in [GET, POST]`: text without its quotes reads as a variable. When
+   * such a name (not a likely misspelling of a variable) stands against a string, the error
+   * says to quote it instead of only that the variable is unknown.
+   */
+  private checkUnquotedText(fn: string, args: readonly CelExpr[], depth: number): void {
+    const comparison = fn === '_==_' || fn === '_!=_';
+    if (args.length !== 2 || (!comparison && fn !== '@in')) return;
+    const candidates: Array<{ word: CelExpr; against: CelExpr }> = [];
+    if (comparison) {
+      candidates.push({ word: args[0], against: args[1] }, { word: args[1], against: args[0] });
+    } else if (args[1].exprKind.case === 'listExpr') {
+      for (const element of args[1].exprKind.value.elements) candidates.push({ word: element, against: args[0] });
+    }
+    const bare = candidates.find(({ word, against }) => this.isUndeclared(word) && !this.isUndeclared(against) && this.variableHint(word.exprKind.value.name) === '');
+    // `against` is checked twice only here, where compiling fails right after either way (the name is unknown).
+    if (bare === undefined || !this.isUndeclared(bare.word) || !isPrimitive(this.check(bare.against, depth + 1), 'string')) return;
+    const name = bare.word.exprKind.value.name;
+    this.fail(COL_ERR_FILTER_UNDECLARED, `unknown variable '${name}'; for the text ${name}, write "${name}"`, this.offsetOf(bare.word));
+  }
+
+  /** `protocol == http`: a variable where its name was meant as text. */
+  private textHint(args: readonly CelExpr[], types: readonly FilterType[]): string {
+    for (const i of [1, 0]) {
+      const e = args[i];
+      if (e.exprKind.case === 'identExpr' && isPrimitive(types[1 - i], 'string') && !isPrimitive(types[i], 'string')) {
+        const name = e.exprKind.value.name;
+        return `; for the text ${name}, write "${name}"`;
+      }
+    }
+    return '';
   }
 
   private checkSelect(operand: FilterType, field: string, testOnly: boolean, e: CelExpr): FilterType {
@@ -226,6 +273,7 @@ class Checker {
   private checkCall(call: CelCall, e: CelExpr, depth: number): FilterType {
     const fn = call.function;
     const args = call.args;
+    if (call.target === undefined) this.checkUnquotedText(fn, args, depth);
     const argTypes = args.map((a) => this.check(a, depth + 1));
     const targetType = call.target !== undefined ? this.check(call.target, depth + 1) : undefined;
     const op = OPERATOR_TEXT[fn] ?? fn;
@@ -252,7 +300,7 @@ class Checker {
             this.fail(
               COL_ERR_FILTER_TYPE,
               `cannot compare ${typeName(argTypes[0])} with ${typeName(argTypes[1])} using '${op}'` +
-                (isPrimitive(argTypes[1], 'null_type') || isPrimitive(argTypes[0], 'null_type') ? '; test presence with has(), e.g. has(src.pod)' : ''),
+                (isPrimitive(argTypes[1], 'null_type') || isPrimitive(argTypes[0], 'null_type') ? '; test presence with has(), e.g. has(src.pod)' : this.textHint(args, argTypes)),
               at,
             );
           }
@@ -303,7 +351,9 @@ class Checker {
         ? targetType === undefined
           ? ` (it is a method: write x.${fn}(...))`
           : ` (it is a function: write ${fn}(x))`
-        : suggestion(fn, Object.keys(table));
+        : targetType === undefined && wordOperator(fn) !== undefined
+          ? ` (did you mean the operator '${wordOperator(fn)}'?)`
+          : suggestion(fn, Object.keys(table));
       return this.fail(COL_ERR_FILTER_UNDECLARED, `unknown ${targetType === undefined ? 'function' : 'method'} '${fn}'${hint}`, memberAt);
     }
     const match = overloads.find(

@@ -7,7 +7,6 @@ import { celEnv, isCelError, parse, plan } from '@bufbuild/cel';
 import type { CallRecord } from '../../record/record.ts';
 import { readsBodies, type CelExpr } from './ast.ts';
 import { checkFilter } from './check.ts';
-import { findDelimiterProblem } from './delimiters.ts';
 import { createRegexCache } from './regex-cache.ts';
 import { budgetError, createEvalBudget, type EvalBudget } from './budget.ts';
 import { checkExpressionSize, checkFilterCost } from './cost.ts';
@@ -20,6 +19,7 @@ import {
   buildFilterError,
   type FilterError,
 } from './errors.ts';
+import { explainSyntaxError } from './syntax-hints.ts';
 import { buildActivation, type FilterActivation } from './variables.ts';
 
 /** Longest filter source accepted (UTF-16 code units). */
@@ -109,8 +109,8 @@ export function compileFilter(source: string, options: CompileFilterOptions = {}
     parsed = parse(source);
   } catch (err) {
     if (err instanceof RangeError) return buildFilterError(COL_ERR_FILTER_TOO_COMPLEX, 'expression too deeply nested', source, 0);
-    const delimiter = findDelimiterProblem(source);
-    if (delimiter !== undefined) return buildFilterError(COL_ERR_FILTER_SYNTAX, `syntax error: ${delimiter.message}`, source, delimiter.offset);
+    const problem = explainSyntaxError(source);
+    if (problem !== undefined) return buildFilterError(COL_ERR_FILTER_SYNTAX, `syntax error: ${problem.message}`, source, problem.offset);
     const { message, offset } = locatedParseError(err);
     return buildFilterError(COL_ERR_FILTER_SYNTAX, `syntax error: ${message}`, source, offset);
   }

@@ -1,63 +1,50 @@
 /**
  * A second look at a filter the parser rejected. The parser reports where its top-level
- * rule stopped, which for an unclosed bracket or string is far from the mistake; scanning
- * brackets and string literals finds those mistakes where they are.
+ * rule stopped, which for an unclosed bracket or string is far from the mistake; pairing
+ * the brackets of the token stream finds those mistakes where they are.
  */
+import { positionAt } from './errors.ts';
+import type { Token } from './tokens.ts';
+
 export interface DelimiterProblem {
   message: string;
   offset: number;
 }
 
 const CLOSER: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
-const OPENERS = new Set(Object.keys(CLOSER));
-const CLOSERS = new Set(Object.values(CLOSER));
+const OPENER: Record<string, string> = { ')': '(', ']': '[', '}': '{' };
 
-/** Where a string literal starting at `start` (its opening quote) ends, or -1 when it does not. */
-function stringEnd(source: string, start: number, raw: boolean): number {
-  const quote = source[start];
-  const triple = source.startsWith(quote.repeat(3), start);
-  const delimiter = triple ? quote.repeat(3) : quote;
-  let i = start + delimiter.length;
-  while (i < source.length) {
-    if (!raw && source[i] === '\\') {
-      i += 2;
-      continue;
-    }
-    if (!triple && (source[i] === '\n' || source[i] === '\r')) return -1;
-    if (source.startsWith(delimiter, i)) return i + delimiter.length;
-    i++;
-  }
-  return -1;
+/** The quote(s) a string literal token opens with, after any `r`/`b` prefix. */
+function openingQuote(token: Token): string {
+  const quoteAt = token.text.search(/["']/);
+  const quote = token.text[quoteAt];
+  return token.text.startsWith(quote.repeat(3), quoteAt) ? quote.repeat(3) : quote;
 }
 
-export function findDelimiterProblem(source: string): DelimiterProblem | undefined {
-  const open: Array<{ char: string; offset: number }> = [];
-  let i = 0;
-  while (i < source.length) {
-    const c = source[i];
-    if (c === '/' && source[i + 1] === '/') {
-      const newline = source.indexOf('\n', i);
-      i = newline === -1 ? source.length : newline + 1;
-      continue;
+export function findDelimiterProblem(source: string, tokens: readonly Token[]): DelimiterProblem | undefined {
+  const open: Token[] = [];
+  for (const token of tokens) {
+    if (token.kind === 'unclosed-string') {
+      const quote = openingQuote(token);
+      // "C:\" or "a \"b\": the backslash makes the last quote part of the text.
+      const escaped = !/^[bB]?[rR]/.test(token.text) && token.text.includes(`\\${quote[0]}`) ? ` (\\${quote[0]} is a quote inside the text; a backslash is written \\\\)` : '';
+      return { message: `the string starting here is never closed: end it with ${quote}${escaped}`, offset: token.offset };
     }
-    if (c === '"' || c === "'") {
-      // r"..." and br"..." are raw: a backslash is an ordinary character there.
-      const prefix = /(?:^|[^A-Za-z0-9_])([rRbB]{1,2})$/.exec(source.slice(Math.max(0, i - 3), i));
-      const raw = prefix !== null && /r/i.test(prefix[1]);
-      const end = stringEnd(source, i, raw);
-      if (end === -1) return { message: 'string literal is never closed', offset: i };
-      i = end;
-      continue;
+    if (token.kind === 'open') open.push(token);
+    if (token.kind !== 'close') continue;
+    const last = open.pop();
+    if (last === undefined) {
+      return { message: `'${token.text}' has no matching '${OPENER[token.text]}': remove it, or add the '${OPENER[token.text]}' it closes`, offset: token.offset };
     }
-    if (OPENERS.has(c)) open.push({ char: c, offset: i });
-    else if (CLOSERS.has(c)) {
-      const last = open.pop();
-      if (last === undefined) return { message: `'${c}' has no matching opening bracket`, offset: i };
-      if (CLOSER[last.char] !== c) return { message: `'${c}' does not close '${last.char}' opened at offset ${last.offset}`, offset: i };
+    if (CLOSER[last.text] !== token.text) {
+      const at = positionAt(source, last.offset);
+      return {
+        message: `'${token.text}' does not close the '${last.text}' at line ${at.line}, column ${at.column}: did you mean '${CLOSER[last.text]}'?`,
+        offset: token.offset,
+      };
     }
-    i++;
   }
   const unclosed = open.pop();
-  if (unclosed !== undefined) return { message: `'${unclosed.char}' is never closed`, offset: unclosed.offset };
+  if (unclosed !== undefined) return { message: `'${unclosed.text}' is never closed: add the matching '${CLOSER[unclosed.text]}'`, offset: unclosed.offset };
   return undefined;
 }

@@ -1,6 +1,6 @@
-/** The shared flag parsers: an absent flag gets its default, an empty one is a usage error naming it. */
+/** The shared flag parsers: an absent flag gets its default, an empty one is a usage error naming it, an unknown one the option it most likely meant. */
 import t from 'tap';
-import { flagValue, parsePort } from '../../lib/cli.ts';
+import { flagValue, parseCommandArgs, parsePort } from '../../lib/cli.ts';
 import { commandPort } from '../../lib/server-flags.ts';
 import { parseWebhookArgs } from '../../webhook/cli.ts';
 
@@ -37,4 +37,49 @@ void t.test('commands that share parsePort: `webhook --port \'\'` and the contro
   t.equal(commandPort('controller', '--grpc-port', undefined, 9443), 9443, 'absent: the default');
   t.throws(() => parseWebhookArgs(['--cert-dir', '/d', '--port', '']), usage(/^meshtap webhook: --port needs a value/));
   t.match(parseWebhookArgs(['--cert-dir', '/d']), { port: 9443 }, 'absent: the default');
+});
+
+void t.test('parseCommandArgs: an unknown option names the one it most likely meant', async (t) => {
+  const options = {
+    filter: { type: 'string', short: 'f' },
+    namespace: { type: 'string', short: 'n' },
+    limit: { type: 'string' },
+    json: { type: 'boolean' },
+    'join-wait': { type: 'string' },
+    collector: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  } as const;
+  const said = (argv: string[], allowPositionals = false): string | undefined => {
+    try {
+      parseCommandArgs(argv, options, allowPositionals);
+    } catch (err) {
+      t.match(err, { code: 'CLI_ERR_USAGE' });
+      return (err as Error).message;
+    }
+    return undefined;
+  };
+  const refused = (argv: string[], message: string) => t.equal(said(argv), message, argv.join(' '));
+  // A misspelt long option, in any case, with or without its value attached.
+  refused(['--fliter', 'http'], "Unknown option '--fliter' (did you mean '--filter'?)");
+  refused(['--fliter=http'], "Unknown option '--fliter' (did you mean '--filter'?)");
+  refused(['--Filter', 'http'], "Unknown option '--Filter' (did you mean '--filter'?)");
+  refused(['--colector', 'http://c'], "Unknown option '--colector' (did you mean '--collector'?)");
+  refused(['--jsno'], "Unknown option '--jsno' (did you mean '--json'?)");
+  // The start of exactly one option's name; a short option's letter after two dashes.
+  refused(['--lim', '5'], "Unknown option '--lim' (did you mean '--limit'?)");
+  refused(['--f', 'http'], "Unknown option '--f' (did you mean '--filter'?)");
+  // Short options: the letter in the other case; a long option written with one dash.
+  refused(['-F', 'http'], "Unknown option '-F' (did you mean '-f'?)");
+  refused(['-limit', '5'], "Unknown option '-l' (did you mean '--limit'?)");
+  refused(['-colector', 'x'], "Unknown option '-c' (did you mean '--collector'?)");
+  // No guess where nothing is near: any letter is one edit from any other, and both --json and --join-wait start with j.
+  refused(['--bogus'], "Unknown option '--bogus'");
+  refused(['-x'], "Unknown option '-x'");
+  refused(['-j'], "Unknown option '-j'");
+  refused(['--x'], "Unknown option '--x'");
+  // parseArgs' advice about positional arguments stays out, with or without a guess.
+  t.equal(said(['--fliter', 'x'], true), "Unknown option '--fliter' (did you mean '--filter'?)");
+  // What follows `--` is not an option: no guess from it.
+  t.equal(said(['-x', '--', '-xlimit'], true), "Unknown option '-x'");
+  t.same(parseCommandArgs(['-f', 'http', '--limit', '5'], options).values, { filter: 'http', limit: '5' }, 'known options still parse');
 });

@@ -157,8 +157,9 @@ void t.test('commands that print their own errors print them in the same shape, 
     { args: ['lab', 'nosuch'], name: 'lab', message: /^unknown command "nosuch" \(up, status, exec, down\)$/ },
     { args: ['lab', 'stauts'], name: 'lab', message: /^unknown command "stauts" \(did you mean "status"\?\)$/ },
     { args: ['lab', '--bogus'], name: 'lab', message: /^Unknown option '--bogus'$/ },
-    // parseArgs' advice about positional arguments is not for someone who mistyped a flag.
-    { args: ['inject', '--imge', 'x'], name: 'inject', message: /^Unknown option '--imge'$/ },
+    // parseArgs' advice about positional arguments is not for someone who mistyped a flag; the flag meant is.
+    { args: ['inject', '--imge', 'x'], name: 'inject', message: /^Unknown option '--imge' \(did you mean '--image'\?\)$/ },
+    { args: ['tap', '--fliter', 'http'], name: 'tap', message: /^Unknown option '--fliter' \(did you mean '--filter'\?\)$/ },
     // A negative number: how to give it, not parseArgs' "ambiguous".
     { args: ['wait-ready', '--timeout-seconds', '-1'], name: 'wait-ready', message: /^--timeout-seconds got a value starting with '-': give it as --timeout-seconds=VALUE/ },
     // Was the message, a blank line and the whole usage.

@@ -11,6 +11,7 @@ import {
   type FilterError,
 } from '../../../collector/filter/errors.ts';
 import type { CallRecord } from '../../../record/record.ts';
+import { tokenize } from '../../../collector/filter/tokens.ts';
 import { CASES } from './cases.ts';
 import { RECORDS } from './fixtures.ts';
 
@@ -48,12 +49,76 @@ interface ErrorCase {
 }
 
 const ERRORS: ErrorCase[] = [
-  { filter: 'method = "GET"', code: COL_ERR_FILTER_SYNTAX, offset: 7, line: 1, column: 8, message: /^syntax error: .*line 1, column 8$/ },
-  { filter: 'http && (status_code > 1', code: COL_ERR_FILTER_SYNTAX, offset: 8, line: 1, column: 9, message: /syntax error: '\(' is never closed/ },
-  { filter: 'path == "/api', code: COL_ERR_FILTER_SYNTAX, offset: 8, line: 1, column: 9, message: /string literal is never closed/ },
-  { filter: 'method in ["GET")', code: COL_ERR_FILTER_SYNTAX, offset: 16, line: 1, column: 17, message: /'\)' does not close '\['/ },
-  { filter: 'http &&\n  method == "GET" "POST"', code: COL_ERR_FILTER_SYNTAX, offset: 26, line: 2, column: 19, message: /syntax error/ },
-  { filter: 'foo == 1', code: COL_ERR_FILTER_UNDECLARED, offset: 0, line: 1, column: 1, message: /unknown variable 'foo'/ },
+  { filter: 'method = "GET"', code: COL_ERR_FILTER_SYNTAX, offset: 7, line: 1, column: 8, message: /^syntax error: '=' is not an operator in CEL: did you mean '=='\? at line 1, column 8$/ },
+  { filter: 'http && (status_code > 1', code: COL_ERR_FILTER_SYNTAX, offset: 8, line: 1, column: 9, message: /^syntax error: '\(' is never closed: add the matching '\)' at/ },
+  { filter: 'path == "/api', code: COL_ERR_FILTER_SYNTAX, offset: 8, line: 1, column: 9, message: /^syntax error: the string starting here is never closed: end it with " at/ },
+  { filter: "path == '/api", code: COL_ERR_FILTER_SYNTAX, offset: 8, line: 1, column: 9, message: /never closed: end it with ' at/ },
+  { filter: 'path == """/api', code: COL_ERR_FILTER_SYNTAX, offset: 8, line: 1, column: 9, message: /never closed: end it with """ at/ },
+  { filter: 'path == "C:\\" && http', code: COL_ERR_FILTER_SYNTAX, offset: 8, line: 1, column: 9, message: /never closed: end it with " \(\\" is a quote inside the text; a backslash is written \\\\\) at/ },
+  {
+    filter: 'method in ["GET")',
+    code: COL_ERR_FILTER_SYNTAX,
+    offset: 16,
+    line: 1,
+    column: 17,
+    message: /^syntax error: '\)' does not close the '\[' at line 1, column 11: did you mean '\]'\? at/,
+  },
+  { filter: 'true) || (true', code: COL_ERR_FILTER_SYNTAX, offset: 4, line: 1, column: 5, message: /^syntax error: '\)' has no matching '\(': remove it, or add the '\(' it closes at/ },
+  {
+    filter: 'http &&\n  method == "GET" "POST"',
+    code: COL_ERR_FILTER_SYNTAX,
+    offset: 26,
+    line: 2,
+    column: 19,
+    message: /^syntax error: an operator such as '&&' or '==' is missing before '"POST"' at/,
+  },
+  // A filter that stops where a value should follow: the caret goes after the operator, not under it.
+  { filter: 'status_code ==', code: COL_ERR_FILTER_SYNTAX, offset: 14, line: 1, column: 15, message: /^syntax error: the filter ends after '==': a value is missing at/ },
+  { filter: 'status_code >=', code: COL_ERR_FILTER_SYNTAX, offset: 14, line: 1, column: 15, message: /^syntax error: the filter ends after '>=': a value is missing at/ },
+  { filter: 'http &&', code: COL_ERR_FILTER_SYNTAX, offset: 7, line: 1, column: 8, message: /^syntax error: the filter ends after '&&': a value is missing at/ },
+  { filter: 'method == ', code: COL_ERR_FILTER_SYNTAX, offset: 9, line: 1, column: 10, message: /^syntax error: the filter ends after '==': a value is missing at/ },
+  { filter: 'http ||\n  // more later\n', code: COL_ERR_FILTER_SYNTAX, offset: 7, line: 1, column: 8, message: /the filter ends after '\|\|': a value is missing/ },
+  { filter: 'status_code in', code: COL_ERR_FILTER_SYNTAX, offset: 14, line: 1, column: 15, message: /the filter ends after 'in': a value is missing/ },
+  { filter: 'http && !', code: COL_ERR_FILTER_SYNTAX, offset: 9, line: 1, column: 10, message: /the filter ends after '!': a value is missing/ },
+  { filter: 'dst.', code: COL_ERR_FILTER_SYNTAX, offset: 4, line: 1, column: 5, message: /^syntax error: the filter ends after '\.': a field or method name is missing at/ },
+  { filter: 'path.(1)', code: COL_ERR_FILTER_SYNTAX, offset: 5, line: 1, column: 6, message: /^syntax error: a field or method name is missing after '\.' at/ },
+  // Inside brackets (as where the tap or the MCP tools wrap a filter), before the closing bracket.
+  { filter: '(\nstatus_code ==\n) && http', code: COL_ERR_FILTER_SYNTAX, offset: 16, line: 2, column: 15, message: /^syntax error: a value is missing between '==' and '\)' at/ },
+  { filter: 'status_code == == 500', code: COL_ERR_FILTER_SYNTAX, offset: 14, line: 1, column: 15, message: /^syntax error: a value is missing between '==' and '==' at/ },
+  { filter: '== 500', code: COL_ERR_FILTER_SYNTAX, offset: 0, line: 1, column: 1, message: /^syntax error: the filter starts with '==': a value is missing before it at/ },
+  { filter: 'size(path,) > 1', code: COL_ERR_FILTER_SYNTAX, offset: 10, line: 1, column: 11, message: /a value is missing between ',' and '\)'/ },
+  // Operators of other languages, each with CEL's.
+  { filter: 'status_code = 500', code: COL_ERR_FILTER_SYNTAX, offset: 12, line: 1, column: 13, message: /^syntax error: '=' is not an operator in CEL: did you mean '=='\? at/ },
+  { filter: 'status_code === 500', code: COL_ERR_FILTER_SYNTAX, offset: 12, line: 1, column: 13, message: /'===' is not an operator in CEL: did you mean '=='\?/ },
+  { filter: 'method !== "GET"', code: COL_ERR_FILTER_SYNTAX, offset: 7, line: 1, column: 8, message: /'!==' is not an operator in CEL: did you mean '!='\?/ },
+  { filter: 'status_code <> 200', code: COL_ERR_FILTER_SYNTAX, offset: 12, line: 1, column: 13, message: /'<>' is not an operator in CEL: did you mean '!='\?/ },
+  { filter: 'status_code => 500', code: COL_ERR_FILTER_SYNTAX, offset: 12, line: 1, column: 13, message: /'=>' is not an operator in CEL: did you mean '>='\?/ },
+  { filter: 'status_code =< 500', code: COL_ERR_FILTER_SYNTAX, offset: 12, line: 1, column: 13, message: /'=<' is not an operator in CEL: did you mean '<='\?/ },
+  { filter: 'http & grpc', code: COL_ERR_FILTER_SYNTAX, offset: 5, line: 1, column: 6, message: /'&' is not an operator in CEL: did you mean '&&'\?/ },
+  { filter: 'http | grpc', code: COL_ERR_FILTER_SYNTAX, offset: 5, line: 1, column: 6, message: /'\|' is not an operator in CEL: did you mean '\|\|'\?/ },
+  { filter: 'http &&& grpc', code: COL_ERR_FILTER_SYNTAX, offset: 5, line: 1, column: 6, message: /'&&&' is not an operator in CEL: did you mean '&&'\?/ },
+  { filter: 'http && !grpc &!mesh', code: COL_ERR_FILTER_SYNTAX, offset: 14, line: 1, column: 15, message: /'&' is not an operator in CEL: did you mean '&&'\?/ },
+  { filter: 'http AND status_code >= 500', code: COL_ERR_FILTER_SYNTAX, offset: 5, line: 1, column: 6, message: /^syntax error: 'AND' is not an operator in CEL: did you mean '&&'\? at/ },
+  { filter: 'http or grpc', code: COL_ERR_FILTER_SYNTAX, offset: 5, line: 1, column: 6, message: /'or' is not an operator in CEL: did you mean '\|\|'\?/ },
+  { filter: 'NOT mesh', code: COL_ERR_FILTER_SYNTAX, offset: 0, line: 1, column: 1, message: /'NOT' is not an operator in CEL: did you mean '!'\?/ },
+  { filter: 'status_code == 500 || AND', code: COL_ERR_FILTER_UNDECLARED, offset: 22, line: 1, column: 23, message: /unknown variable 'AND' \(did you mean the operator '&&'\?\)/ },
+  { filter: 'not(mesh)', code: COL_ERR_FILTER_UNDECLARED, offset: 0, line: 1, column: 1, message: /unknown function 'not' \(did you mean the operator '!'\?\)/ },
+  // Quotes: CEL takes "…" and '…' alike, not backticks, typographic quotes or SQL's doubled quote.
+  { filter: 'method == `GET`', code: COL_ERR_FILTER_SYNTAX, offset: 10, line: 1, column: 11, message: /'`' does not quote text in CEL: use "…" or '…'/ },
+  { filter: 'method == \u201cGET\u201d', code: COL_ERR_FILTER_SYNTAX, offset: 10, line: 1, column: 11, message: /'\u201c' is a typographic quote: CEL quotes text with straight quotes, "…" or '…'/ },
+  { filter: "path == 'it''s'", code: COL_ERR_FILTER_SYNTAX, offset: 11, line: 1, column: 12, message: /'' is not a quote inside a string in CEL: write \\', or put the text between "…"/ },
+  { filter: 'method == GET', code: COL_ERR_FILTER_UNDECLARED, offset: 10, line: 1, column: 11, message: /^unknown variable 'GET'; for the text GET, write "GET" at/ },
+  { filter: 'method in ["PUT", POST]', code: COL_ERR_FILTER_UNDECLARED, offset: 18, line: 1, column: 19, message: /unknown variable 'POST'; for the text POST, write "POST"/ },
+  { filter: 'protocol == http', code: COL_ERR_FILTER_TYPE, offset: 9, line: 1, column: 10, message: /cannot compare string with bool using '=='; for the text http, write "http"/ },
+  // Other stray characters and separators.
+  { filter: 'http, grpc', code: COL_ERR_FILTER_SYNTAX, offset: 4, line: 1, column: 5, message: /',' separates list items and arguments: join conditions with '&&' or '\|\|'/ },
+  { filter: 'status_code in [500 503]', code: COL_ERR_FILTER_SYNTAX, offset: 20, line: 1, column: 21, message: /a ',' is missing before '503'/ },
+  { filter: 'method == "GET";', code: COL_ERR_FILTER_SYNTAX, offset: 15, line: 1, column: 16, message: /';' is not part of CEL: a filter is one expression/ },
+  { filter: 'http\u00a0&& grpc', code: COL_ERR_FILTER_SYNTAX, offset: 4, line: 1, column: 5, message: /the invisible character U\+00A0 is not part of CEL's syntax/ },
+  // The parser takes a comment only when a line break ends it.
+  { filter: 'http && mesh // no line break', code: COL_ERR_FILTER_SYNTAX, offset: 13, line: 1, column: 14, message: /a comment at the end of the filter needs a line break after it/ },
+  { filter: '// only a comment', code: COL_ERR_FILTER_SYNTAX, offset: 0, line: 1, column: 1, message: /the filter holds only comments: an expression is missing/ },
+  { filter: 'foo == 1', code: COL_ERR_FILTER_UNDECLARED, offset: 0, line: 1, column: 1, message: /^unknown variable 'foo' at/ },
   { filter: 'http && stauts_code == 200', code: COL_ERR_FILTER_UNDECLARED, offset: 8, line: 1, column: 9, message: /unknown variable 'stauts_code' \(did you mean 'status_code'\?\)/ },
   {
     filter: 'http &&\n  dst.namepsace == "shop"',
@@ -94,6 +159,43 @@ void t.test('invalid filters are error values naming the position', async (t) =>
     t.same(result.position, { offset: c.offset, line: c.line, column: c.column }, `${label} position`);
     t.match(result.message, c.message, `${label} message`);
     t.match(result.message, new RegExp(`at line ${c.line}, column ${c.column}$`), `${label} message names the position`);
+  }
+});
+
+void t.test('any valid filter cut after an operator says a value is missing there, never what the parser says', async (t) => {
+  let cuts = 0;
+  for (const { filter } of CASES) {
+    for (const token of tokenize(filter)) {
+      if (token.kind !== 'operator' || token.text === '.' || token.text === ',') continue;
+      const cut = filter.slice(0, token.end);
+      const result = compileFilter(cut);
+      cuts++;
+      if (!isFilterError(result)) {
+        t.fail(`${JSON.stringify(cut)} should not compile`);
+        continue;
+      }
+      t.equal(result.code, COL_ERR_FILTER_SYNTAX, JSON.stringify(cut));
+      t.match(result.message, `the filter ends after '${token.text}': a value is missing`, JSON.stringify(cut));
+      t.equal(result.position.offset, cut.length, `${JSON.stringify(cut)}: right after the operator`);
+    }
+  }
+  t.ok(cuts > 50, `${cuts} cuts`);
+});
+
+void t.test('valid filters with what the syntax hints look for compile: single quotes, raw strings, operators in strings and comments', async (t) => {
+  for (const source of [
+    "method == 'GET'",
+    "method in ['GET', \"POST\"]",
+    "path == '''a'b'''",
+    'path.matches(r"\\d+")',
+    'path == "a = b & c | d AND e" // = & | AND\n',
+    'http &&!mesh',
+    'status_code ==-1 || elapsed_us > .5',
+    'method in ["GET",]',
+    'request.headers.exists(h, h == "accept")',
+  ]) {
+    const compiled = compileFilter(source);
+    t.notOk(isFilterError(compiled), `${source}: ${isFilterError(compiled) ? compiled.message : 'compiles'}`);
   }
 });
 
