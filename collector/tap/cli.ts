@@ -1,7 +1,8 @@
 /**
  * `meshtap tap`: follow calls live from a collector's stream, one line (or JSON object) per
  * call, both sidecars' observations of a meshed call joined into one (`--observations`: one
- * per record, as stored); `-o har` collects calls into one HAR document.
+ * per record, as stored); `-o har` collects calls into one HAR document. `--since` first prints
+ * the calls that started in a window back from now (`backfill.ts`), then follows the stream.
  */
 import type { CommandIO } from '../../lib/cli.ts';
 import { CLI_ERR_USAGE, parseCommandArgs } from '../../lib/cli.ts';
@@ -15,14 +16,19 @@ import { buildCall, callKey, sideOf, type JoinedCall } from '../calls/join.ts';
 import { createLiveJoiner } from '../calls/live-join.ts';
 import { buildHar, harEntry } from '../calls/har.ts';
 import { harCreator } from '../calls/version.ts';
+import { ApiAnswerError, callsPageReader, MAX_BACKFILL_ITEMS, parseSinceFlag, readBackfill, type BackfillResult } from './backfill.ts';
 
 /** How long a meshed call's first observation waits for the other sidecar's. */
 export const DEFAULT_JOIN_WAIT_MS = 2000;
 
+/** Records the stream delivers while `--since`'s window is read, held at most (newer ones are counted and skipped). */
+export const MAX_HELD_DURING_BACKFILL = 100_000;
+
 const USAGE = `usage: meshtap tap [options]
 
-Prints calls as the collector stores them, until Ctrl-C (or --limit). A meshed call, seen by
-both sidecars, is one line with both latencies (client, then server).
+Prints calls as the collector stores them, until Ctrl-C (or --limit); with --since, first those
+of that window. A meshed call, seen by both sidecars, is one line with both latencies (client,
+then server).
 
 options:
   --collector URL      the collector's HTTP API (default: the running lab's, else ${DEFAULT_COLLECTOR_URL})   env MESHTAP_COLLECTOR_URL
@@ -33,7 +39,9 @@ options:
   -o, --output FORMAT  text (default), json (one JSON object per line: a call, or a record with
                        --observations) or har (collects calls, prints one HAR 1.2 document at the end)
   --observations       one item per record (each sidecar's observation) instead of per call
-  --limit N            stop after N calls (HAR: N entries)
+  --since DURATION     first print the calls that started in the last DURATION (30s, 10m, 2h,
+                       1d), oldest first (the newest ${MAX_BACKFILL_ITEMS} at most), then follow new ones; none twice
+  --limit N            stop after N calls (HAR: N entries), those of --since included
   --join-wait MS       how long a meshed call waits for its other observation (default ${DEFAULT_JOIN_WAIT_MS})
   --json               one JSON record per line (the same as -o json --observations)
   -h, --help           show this help
@@ -56,6 +64,7 @@ const OPTIONS = {
   observations: { type: 'boolean' },
   limit: { type: 'string' },
   'join-wait': { type: 'string' },
+  since: { type: 'string' },
 } as const;
 
 export type TapOutput = 'text' | 'json' | 'har';
@@ -123,6 +132,8 @@ export function describeFilterError(error: ServerFilterError, userFilter: string
   return `meshtap tap: ${what} (${error.code}): ${message}${caret}\n`;
 }
 
+const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
+
 function causeText(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? (err as Error).message;
@@ -165,6 +176,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   }
   if (values.namespace !== undefined && values.namespace.trim() === '') throw new MeshtapError(CLI_ERR_USAGE, '--namespace must not be empty');
   const mode = resolveTapMode(values);
+  const sinceNs = values.since === undefined ? undefined : parseSinceFlag(values.since, nowNs());
   // The filter alone first: its errors point into the user's own text, and a filter that is a
   // whole expression cannot reach out of the parentheses --namespace puts it in.
   if (values.filter !== undefined) {
@@ -210,11 +222,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       abort.abort();
     }
   };
-  const live = createLiveJoiner({
-    waitMs: mode.joinWaitMs,
-    lookup,
-    emit: (call) => deliver(() => (mode.output === 'json' ? JSON.stringify(call) : formatJoinedCallLine(call, { color })), () => call),
-  });
+  const emitCall = (call: JoinedCall): void => deliver(() => (mode.output === 'json' ? JSON.stringify(call) : formatJoinedCallLine(call, { color })), () => call);
+  const live = createLiveJoiner({ waitMs: mode.joinWaitMs, lookup, emit: emitCall });
   const onRecord = (record: CallRecordJson): void => {
     if (!mode.observations) {
       live.add(record);
@@ -225,6 +234,43 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       () => (mode.output === 'json' ? JSON.stringify(record) : formatCallLine(record, { color })),
       () => buildCall(`${callKey(record)}#${record.id}`, side === 'client' ? record : undefined, side === 'server' ? record : undefined),
     );
+  };
+  // What --since printed: the stream may deliver it too (stored after the stream opened, before
+  // the window was read); it is not printed again. Per call: a call printed with one side is not
+  // printed again when its other side arrives.
+  const backfilledIds = new Set<string>();
+  const backfilledCalls = new Set<string>();
+  const onLiveRecord = (record: CallRecordJson): void => {
+    if (backfilledIds.has(record.id) || (!mode.observations && backfilledCalls.has(callKey(record)))) return;
+    onRecord(record);
+  };
+  /** The window's calls (or records), oldest first. */
+  const printBackfill = (items: readonly (JoinedCall | CallRecordJson)[]): void => {
+    let newestEnd = 0n;
+    if (!mode.observations) {
+      for (const call of items as JoinedCall[]) for (const r of [call.client, call.server]) if (r !== undefined && BigInt(r.end) > newestEnd) newestEnd = BigInt(r.end);
+    }
+    // A meshed call's other side may still be on its way for the calls that ended within
+    // --join-wait of the newest: those wait for it as a live call does (the stream or a lookup).
+    const recentFrom = newestEnd - BigInt(mode.joinWaitMs) * 1_000_000n;
+    for (const item of items) {
+      if (limitReached || pipeClosed) return;
+      if (mode.observations) {
+        const record = item as CallRecordJson;
+        backfilledIds.add(record.id);
+        onRecord(record);
+        continue;
+      }
+      const call = item as JoinedCall;
+      const have = (call.client ?? call.server)!;
+      if (call.one_sided !== undefined && have.tls.mesh && call.id === callKey(have) && BigInt(have.end) >= recentFrom) {
+        live.add(have);
+        continue;
+      }
+      for (const r of [call.client, call.server]) if (r !== undefined) backfilledIds.add(r.id);
+      if (call.id === callKey(have)) backfilledCalls.add(call.id);
+      emitCall(call);
+    }
   };
   /** Whatever is still waiting for a partner is printed as it is; a HAR document is printed whole. */
   const finish = async (): Promise<void> => {
@@ -278,6 +324,11 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       io.stderr.write(`meshtap tap: the collector at ${base.origin} answered ${res.status}${error ? `: ${error.message}` : ''}\n`);
       return 1;
     }
+    // With --since, the stream is open before the window is read: a call stored meanwhile is on
+    // the stream or in the window (or both), never in neither. The stream's records wait here
+    // until the window is printed; those it printed already are left out.
+    let held: CallRecordJson[] | undefined = sinceNs === undefined ? undefined : [];
+    let heldSkipped = 0;
     const parse = createSseParser((event) => {
       if (event.event === 'call') {
         let record: CallRecordJson;
@@ -286,19 +337,76 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
         } catch {
           return;
         }
-        onRecord(record);
+        if (held === undefined) onLiveRecord(record);
+        else if (held.length < MAX_HELD_DURING_BACKFILL) held.push(record);
+        else heldSkipped++;
       } else if (event.event === 'dropped') {
         const count = (JSON.parse(event.data) as { count?: number }).count ?? 0;
         io.stderr.write(`meshtap tap: ${count} calls were skipped: this terminal fell behind the collector\n`);
       }
     });
     const decoder = new TextDecoder();
-    try {
-      for await (const chunk of res.body!) parse(decoder.decode(chunk as Uint8Array, { stream: true }));
-    } catch (err) {
+    const reading = (async (): Promise<{ failed: false } | { failed: true; error: unknown }> => {
+      try {
+        for await (const chunk of res.body!) parse(decoder.decode(chunk as Uint8Array, { stream: true }));
+        return { failed: false };
+      } catch (error) {
+        return { failed: true, error };
+      }
+    })();
+    if (sinceNs !== undefined) {
+      const window = values.since!;
+      let result: BackfillResult<JoinedCall | CallRecordJson>;
+      try {
+        result = await readBackfill<JoinedCall | CallRecordJson>({
+          since: sinceNs,
+          now: nowNs(),
+          page: callsPageReader({ apiBase, authorization, view: mode.observations ? 'record' : 'call', filter: source, signal: abort.signal }),
+          idOf: (item) => item.id,
+          startOf: (item) => BigInt(item.start),
+          // A call whose two records start in two slices is read twice: the copy with both sides is kept.
+          prefer: (kept, other) => ((kept as JoinedCall).one_sided !== undefined && (other as JoinedCall).one_sided === undefined ? other : kept),
+        });
+      } catch (err) {
+        abort.abort();
+        await reading;
+        await finish();
+        if (interrupted || pipeClosed || limitReached) return 0;
+        if (err instanceof ApiAnswerError) {
+          if (err.status === 400 && err.error !== undefined) {
+            io.stderr.write(
+              err.error.position !== undefined
+                ? describeFilterError(err.error, values.filter, userOffset + err.shift)
+                : `meshtap tap: the collector rejected the request for the calls of the last ${window}: ${err.error.message}\n`,
+            );
+            return 2;
+          }
+          io.stderr.write(`meshtap tap: the collector at ${base.origin} answered ${err.status} to the request for the calls of the last ${window}${err.error ? `: ${err.error.message}` : ''}\n`);
+          return 1;
+        }
+        io.stderr.write(`meshtap tap: lost the connection to the collector at ${base.origin} while reading the calls of the last ${window}: ${causeText(err)}\n`);
+        return 1;
+      }
+      printBackfill(result.items);
+      if (!limitReached && !pipeClosed) {
+        const n = result.items.length;
+        let note = `meshtap tap: ${n === 1 ? '1 call' : `${n} calls`} from the last ${window}`;
+        if (result.skipped > 0) {
+          note += ` (the newest ${MAX_BACKFILL_ITEMS} at most: ${result.skipped}${result.skippedAtLeast ? ' or more' : ''} older ones skipped; narrow it with --filter or a shorter --since)`;
+        }
+        io.stderr.write(`${note}; following new calls\n`);
+        if (result.incomplete) io.stderr.write(`meshtap tap: the collector could not list every call of the last ${window} (its search stopped early): some may be missing\n`);
+      }
+      const queued = held!;
+      held = undefined;
+      for (const record of queued) onLiveRecord(record);
+      if (heldSkipped > 0) io.stderr.write(`meshtap tap: ${heldSkipped} calls stored while the window was read were skipped (more than ${MAX_HELD_DURING_BACKFILL} arrived)\n`);
+    }
+    const outcome = await reading;
+    if (outcome.failed) {
       await finish();
       if (interrupted || pipeClosed || limitReached) return 0;
-      io.stderr.write(`meshtap tap: lost the connection to the collector at ${base.origin}: ${causeText(err)}\n`);
+      io.stderr.write(`meshtap tap: lost the connection to the collector at ${base.origin}: ${causeText(outcome.error)}\n`);
       return 1;
     }
     await finish();
