@@ -15,7 +15,7 @@ export type QueryResult<T> = { ok: true; value: T } | { ok: false; message: stri
 export const ROUTE_QUERY_PARAMS: Readonly<Record<string, readonly string[]>> = {
   '/api/calls': ['view', 'limit', 'since', 'filter'],
   '/api/har': ['limit', 'since', 'filter'],
-  '/api/calls/:id': [],
+  '/api/calls/:id': ['view'],
   '/api/stream': ['filter'],
   '/api/servicemap': ['since'],
   '/api/offenders': ['since', 'limit', 'by'],
@@ -36,7 +36,10 @@ export function queryProblem(route: string, query: Record<string, unknown>): str
       const takes = accepted.length === 0 ? 'takes no query parameters' : `takes ${accepted.join(', ')}`;
       return `unknown query parameter ${JSON.stringify(name)}: ${route} ${takes}`;
     }
-    if (Array.isArray(value)) return name === 'filter' ? 'give filter once (combine conditions with && or ||)' : `give ${name} once`;
+    if (Array.isArray(value)) {
+      const how = name === 'filter' ? 'give it once, combining conditions with && or ||' : 'give it once';
+      return `${name} was given ${value.length} times: ${how} (${route} takes ${accepted.join(', ')}, each once)`;
+    }
   }
   return undefined;
 }

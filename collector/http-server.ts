@@ -15,13 +15,14 @@ import { STREAM_TICK_LIMITS, type FilterLimits } from './filter/limits.ts';
 import { isMeshtapError } from '../lib/errors.ts';
 import type { CollectorMetrics } from './metrics.ts';
 import type { ListStats, RecordStore } from './record-store.ts';
-import { recordToJson } from '../record/record-json.ts';
+import { recordToJson, type CallRecordJson } from '../record/record-json.ts';
 import { buildServiceMap } from './servicemap.ts';
 import { buildCoverage, type CaptureExclusions } from './coverage.ts';
 import { collectorDrops } from './coverage-drops.ts';
 import type { StreamHub } from './stream.ts';
 import { buildTrace } from './traces.ts';
 import { joinWithPartners, type JoinedCall } from './calls/join.ts';
+import { callIdAsRecordMessage, callOfRecord, findCall, missingCallMessage, parseCallId, unknownIdMessage } from './calls/call-id.ts';
 import { buildHar, HAR_FILTER } from './calls/har.ts';
 import { harCreator } from './calls/version.ts';
 import { buildOffenders, RANKED_KINDS, type RankedKind } from './offenders.ts';
@@ -283,12 +284,26 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     return reply.type('application/json').header('content-disposition', 'attachment; filename="meshtap.har"').send(har);
   });
 
+  // A record id answers its record; a call id (as view=call gives it) the joined call, found from its records.
   app.get('/api/calls/:id', async (request, reply) => {
     const { id } = request.params as { id: string };
-    const record = await store.get(id);
-    // A call the viewer may not see does not exist for them.
-    if (!record || (await visible(viewerOf(request), [record])).length === 0) return sendError(reply, 404, COL_ERR_NOT_FOUND, `no call with id ${JSON.stringify(id)}`);
-    return { call: recordToJson(record) };
+    const query = request.query as Record<string, unknown>;
+    const view = query.view === undefined ? undefined : paramText(query.view);
+    if (view !== undefined && view !== 'record' && view !== 'call') return sendError(reply, 400, COL_ERR_BAD_QUERY, `view must be record or call, got ${JSON.stringify(view)}`);
+    const viewer = viewerOf(request);
+    // A record the viewer may not see does not exist for them.
+    const lookup = async (recordId: string): Promise<CallRecordJson | undefined> => {
+      const record = await store.get(recordId);
+      return record !== undefined && (await visible(viewer, [record])).length > 0 ? recordToJson(record) : undefined;
+    };
+    const record = await lookup(id);
+    if (record !== undefined) return { call: view === 'call' ? await callOfRecord(record, lookup) : record };
+    const parts = parseCallId(id);
+    if (parts === undefined) return sendError(reply, 404, COL_ERR_NOT_FOUND, unknownIdMessage(id));
+    if (view === 'record') return sendError(reply, 400, COL_ERR_BAD_QUERY, callIdAsRecordMessage(id, parts));
+    const call = await findCall(id, parts, lookup);
+    if (call === undefined) return sendError(reply, 404, COL_ERR_NOT_FOUND, missingCallMessage(id, parts));
+    return { call };
   });
 
   if (hub !== undefined) {

@@ -6,7 +6,7 @@
 import type { CallRecordJson } from '../../record/record-json.ts';
 import type { JoinedCall } from '../calls/join.ts';
 import { grpcStatusName } from '../../record/grpc-status.ts';
-import { isErrorCall, percentile } from '../servicemap.ts';
+import { isErrorCall } from '../servicemap.ts';
 import { endpointName } from '../tap/format.ts';
 
 type EndpointJson = CallRecordJson['src'];
@@ -183,46 +183,75 @@ export interface EdgeStats {
   top_errors: [string, number][];
 }
 
+/** What one record stands for: a number of calls (1 when every record was read; 0 leaves it out). */
+export type RecordWeight = (record: CallRecordJson) => number;
+
+const eachOnce: RecordWeight = () => 1;
+
 interface Acc {
   edge: string;
+  /** Σ weights: the calls. */
+  calls: number;
   latencies: number[];
+  weights: number[];
   errors: number;
   http4xx: number;
   errorKinds: Map<string, number>;
 }
 
-function accumulate(records: readonly CallRecordJson[]): Map<string, Acc> {
+function accumulate(records: readonly CallRecordJson[], weightOf: RecordWeight = eachOnce): Map<string, Acc> {
   const edges = new Map<string, Acc>();
   for (const r of onePerCall(records)) {
+    const w = weightOf(r);
+    if (!(w > 0)) continue;
     const edge = edgeName(r);
     let acc = edges.get(edge);
     if (acc === undefined) {
-      acc = { edge, latencies: [], errors: 0, http4xx: 0, errorKinds: new Map() };
+      acc = { edge, calls: 0, latencies: [], weights: [], errors: 0, http4xx: 0, errorKinds: new Map() };
       edges.set(edge, acc);
     }
+    acc.calls += w;
     acc.latencies.push(r.elapsed_us);
+    acc.weights.push(w);
     if (isErrorCall(r)) {
-      acc.errors++;
+      acc.errors += w;
       const key = errorKey(r);
-      acc.errorKinds.set(key, (acc.errorKinds.get(key) ?? 0) + 1);
+      acc.errorKinds.set(key, (acc.errorKinds.get(key) ?? 0) + w);
     } else if (r.status_code !== undefined && r.status_code >= 400 && r.status_code < 500) {
-      acc.http4xx++;
+      acc.http4xx += w;
     }
   }
   return edges;
 }
 
+/** Nearest-rank percentile of weighted values: the smallest value whose cumulative weight reaches p % of the total (with weights of 1, `percentile`). */
+export function weightedPercentile(values: readonly number[], weights: readonly number[], p: number): number {
+  if (values.length === 0) return 0;
+  const order = values.map((_, i) => i).sort((a, b) => values[a] - values[b]);
+  const total = weights.reduce((sum, w) => sum + w, 0);
+  const target = (p / 100) * total;
+  let cumulative = 0;
+  for (const i of order) {
+    cumulative += weights[i];
+    if (cumulative >= target) return values[i];
+  }
+  return values[order[order.length - 1]];
+}
+
+/** The stats of one edge; `calls` unrounded when records were weighted. */
 function statsOf(acc: Acc, topErrors: number): EdgeStats {
-  const sorted = [...acc.latencies].sort((a, b) => a - b);
-  const top = [...acc.errorKinds.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, topErrors);
+  const top = [...acc.errorKinds.entries()]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, topErrors)
+    .map(([key, n]): [string, number] => [key, Math.round(n)]);
   return {
     edge: acc.edge,
-    calls: sorted.length,
-    errors: acc.errors,
-    error_rate: rate(acc.errors / sorted.length),
-    http_4xx: acc.http4xx,
-    p50_ms: latencyMs(percentile(sorted, 50)),
-    p99_ms: latencyMs(percentile(sorted, 99)),
+    calls: acc.calls,
+    errors: Math.round(acc.errors),
+    error_rate: rate(acc.errors / acc.calls),
+    http_4xx: Math.round(acc.http4xx),
+    p50_ms: latencyMs(weightedPercentile(acc.latencies, acc.weights, 50)),
+    p99_ms: latencyMs(weightedPercentile(acc.latencies, acc.weights, 99)),
     top_errors: top,
   };
 }
@@ -273,11 +302,19 @@ export function changeScore(a: WindowSide, b: WindowSide, lengthRatio: number): 
 
 /**
  * Per edge seen in either window: calls, error rate and p99 in each, and the deltas, biggest
- * change first. `lengthA`/`lengthB` are the windows' lengths (any unit, same for both).
+ * change first. `lengthA`/`lengthB` are the windows' lengths (any unit, same for both);
+ * `weights` say what each record of a window stands for when not every record was read
+ * (`window-sample.ts`): calls are then scaled counts, error rates and p99 weighted alike.
  */
-export function compareWindows(a: readonly CallRecordJson[], b: readonly CallRecordJson[], lengthA: number, lengthB: number): EdgeChange[] {
-  const accA = accumulate(a);
-  const accB = accumulate(b);
+export function compareWindows(
+  a: readonly CallRecordJson[],
+  b: readonly CallRecordJson[],
+  lengthA: number,
+  lengthB: number,
+  weights: { a?: RecordWeight; b?: RecordWeight } = {},
+): EdgeChange[] {
+  const accA = accumulate(a, weights.a);
+  const accB = accumulate(b, weights.b);
   const lengthRatio = lengthB > 0 ? lengthA / lengthB : 1;
   const side = (acc: Acc | undefined): WindowSide => {
     if (acc === undefined) return { calls: 0, error_rate: null, p99_ms: null };
@@ -299,7 +336,8 @@ export function compareWindows(a: readonly CallRecordJson[], b: readonly CallRec
     rows.push({
       edge,
       ...(sa.calls === 0 ? { change: 'new' as const } : sb.calls === 0 ? { change: 'gone' as const } : {}),
-      calls: [sa.calls, sb.calls],
+      // Scaled counts are estimates: shown whole, compared unrounded.
+      calls: [Math.round(sa.calls), Math.round(sb.calls)],
       error_rate: [sa.error_rate, sb.error_rate],
       p99_ms: [sa.p99_ms, sb.p99_ms],
       delta,

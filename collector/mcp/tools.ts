@@ -8,7 +8,8 @@ import { z } from 'zod';
 import type { CallRecordJson } from '../../record/record-json.ts';
 import type { ApiAnswer, CollectorApi } from './api-client.ts';
 import type { JoinedCall } from '../calls/join.ts';
-import { briefCall, briefJoinedCall, clipText, compareWindows, edgeSummaries, isoTime, parseInstant, rfc3339Ns, withoutUndefined } from './summaries.ts';
+import { SUB_WINDOWS, subWindows, weighWindow, type SubWindowRead, type WindowSample } from './window-sample.ts';
+import { briefCall, briefJoinedCall, clipText, compareWindows, edgeSummaries, isoTime, onePerCall, parseInstant, rfc3339Ns, withoutUndefined, type CallBrief, type JoinedCallBrief } from './summaries.ts';
 
 export interface ToolResult {
   [key: string]: unknown;
@@ -129,8 +130,8 @@ async function collectCalls(
   let scanLimited = false;
   let capped = false;
   for (let page = 0; records.length < options.max; page++) {
-    // Later pages overlap the earliest instant already read: ask for whole pages.
-    const limit = page === 0 ? Math.min(API_PAGE, options.max) : API_PAGE;
+    // One more than wanted tells whether more match; later pages overlap the earliest instant already read: whole pages.
+    const limit = page === 0 ? Math.min(API_PAGE, options.max + 1) : API_PAGE;
     const filter = combineFilter(options.filter, ...(upper !== undefined ? [upper] : []));
     const answer = await ctx.api.get('/api/calls', { filter, limit, since: options.since });
     if (answer.status !== 200) {
@@ -225,24 +226,41 @@ function clipMessage(m: MessageJson, maxBody: number, name: string, notes: strin
   return withoutUndefined({ ...m, headers: clipMap(m.headers) ?? {}, trailers: clipMap(m.trailers), body: clipped });
 }
 
+/** A record with its bodies and header values cut (each cut named in `notes`, prefixed by `where`). */
+function clipRecord(record: CallRecordJson, maxBody: number, notes: string[], where = ''): CallRecordJson {
+  const shown: CallRecordJson = { ...record };
+  if (record.request) shown.request = clipMessage(record.request, maxBody, `${where}request`, notes);
+  if (record.response) shown.response = clipMessage(record.response, maxBody, `${where}response`, notes);
+  return shown;
+}
+
 const getCall = defineTool({
   name: 'get_call',
   title: 'Get one call in full',
   description:
-    'One call by id (from search_calls or get_trace), in full: timing (ns), both endpoints with Kubernetes identity, TLS, method, path, status, request and response headers and bodies as captured (secrets already masked by the sidecar; masked fields are listed in "redacted"). Bodies are {"text": …} or {"base64": …}, cut to max_body_chars with a note.',
+    'One call by id, in full: timing (ns), both endpoints with Kubernetes identity, TLS, method, path, status, request and response headers and bodies as captured (secrets already masked by the sidecar; masked fields are listed in "redacted"). Takes either kind of id: a record id (what search_calls and get_trace give, e.g. "6b16…-o0": one sidecar\'s observation, "-o" the caller\'s, "-i" the callee\'s) answers that record; a call id ("6b16…:0", as the API\'s view=call gives) answers the joined call, with the caller\'s record under "client" and the callee\'s under "server" (one of them absent when only one sidecar saw it). Bodies are {"text": …} or {"base64": …}, cut to max_body_chars with a note.',
   inputSchema: {
-    id: z.string().min(1).max(256).describe('The call id.'),
+    id: z.string().min(1).max(256).describe('A record id (from search_calls or get_trace, "<connection>-o<n>" or "-i<n>") or a call id ("<connection>:<n>").'),
     max_body_chars: z.number().int().min(0).max(65536).default(4000).describe('Longest request/response body shown, in characters (default 4000, max 65536).'),
   },
   async run({ id, max_body_chars }, ctx) {
     const answer = await ctx.api.get(`/api/calls/${encodeURIComponent(id)}`);
     if (answer.status !== 200) return answerProblem(answer);
-    const call = (answer.body as { call: CallRecordJson }).call;
+    const found = (answer.body as { call: CallRecordJson | JoinedCall }).call;
     const notes: string[] = [];
-    const shown: CallRecordJson = { ...call };
-    if (call.request) shown.request = clipMessage(call.request, max_body_chars, 'request', notes);
-    if (call.response) shown.response = clipMessage(call.response, max_body_chars, 'response', notes);
-    return ok(withoutUndefined({ summary: briefCall(call), call: shown, notes: notes.length > 0 ? notes : undefined }));
+    let summary: CallBrief | JoinedCallBrief;
+    let shown: CallRecordJson | JoinedCall;
+    if ('observer' in found) {
+      summary = briefCall(found);
+      shown = clipRecord(found, max_body_chars, notes);
+    } else {
+      // A joined call: its short form under the id asked, each observation cut as a record is.
+      summary = { ...briefJoinedCall(found), id: found.id };
+      shown = { ...found };
+      if (found.client) shown.client = clipRecord(found.client, max_body_chars, notes, 'client.');
+      if (found.server) shown.server = clipRecord(found.server, max_body_chars, notes, 'server.');
+    }
+    return ok(withoutUndefined({ summary, call: shown, notes: notes.length > 0 ? notes : undefined }));
   },
 });
 
@@ -330,31 +348,89 @@ const getTrace = defineTool({
   },
 });
 
-const maxCalls = (dflt: number) => z.number().int().min(1).max(5000).default(dflt).describe(`Most calls read (default ${dflt}, max 5000): the newest matching calls are summarised.`);
+/** A bound on records read (the name says calls: it was given before the two were told apart, and agents pass it). */
+const maxRecords = (dflt: number, what: string) => z.number().int().min(1).max(5000).default(dflt).describe(`Most records read (default ${dflt}, max 5000; a call both sidecars saw is two records): ${what}.`);
 
 const edgeSummary = defineTool({
   name: 'edge_summary',
   title: 'Error and latency per edge',
   description:
-    'Error and latency summary per edge (caller → callee) over the newest calls matching an optional CEL filter and time bound: calls, errors (5xx, non-OK gRPC, failed exchanges), error_rate (0–1), http_4xx, p50_ms, p99_ms, top_errors [[status, count]…]. Each meshed call counted once. Most errors first. Use it to find which dependency fails or is slow; then search_calls on that edge for examples.',
+    'Error and latency summary per edge (caller → callee) over the newest call records matching an optional CEL filter and time bound: calls, errors (5xx, non-OK gRPC, failed exchanges), error_rate (0–1), http_4xx, p50_ms, p99_ms, top_errors [[status, count]…]. Each meshed call counted once (its two sidecars\' records are one call). records_read says how many records were read, calls how many calls they make. Most errors first. Use it to find which dependency fails or is slow; then search_calls on that edge for examples.',
   inputSchema: {
     filter: optionalFilter('which calls to summarise, e.g. \'dst.namespace == "shop"\''),
-    since: z.string().max(64).optional().describe('Only calls that started after this: a duration back from now (15m, 2h) or an RFC 3339 time. Default: no bound (the newest max_calls calls).'),
-    max_calls: maxCalls(1000),
+    since: z.string().max(64).optional().describe('Only calls that started after this: a duration back from now (15m, 2h) or an RFC 3339 time. Default: no bound (the newest max_calls records).'),
+    max_calls: maxRecords(1000, 'the newest matching records are summarised'),
   },
   async run({ filter, since, max_calls }, ctx) {
     const got = await collectCalls(ctx, { filter, since, max: max_calls });
     if (!got.ok) return got.result;
     const { records, capped, scanLimited } = got.value;
     const edges = edgeSummaries(records);
+    const calls = onePerCall(records).length;
     const notes = [
-      capped ? `max_calls (${max_calls}) reached: the newest ${max_calls} matching calls were summarised, more may match (raise max_calls or narrow filter/since)` : undefined,
+      capped
+        ? `max_calls (${max_calls}) reached: the newest ${max_calls} matching records (${calls} calls: a call both sidecars saw is two records) were summarised, more may match (raise max_calls or narrow filter/since)`
+        : undefined,
       scanLimited ? 'the collector stopped scanning before the end: older matches were not read' : undefined,
       edges.length > 100 ? `${edges.length - 100} more edges left out` : undefined,
     ].filter((n): n is string => n !== undefined);
-    return ok(withoutUndefined({ calls_read: records.length, span: spanOf(records), edges: edges.slice(0, 100), note: notes.length > 0 ? notes.join('; ') : undefined }));
+    return ok(withoutUndefined({ records_read: records.length, calls, span: spanOf(records), edges: edges.slice(0, 100), note: notes.length > 0 ? notes.join('; ') : undefined }));
   },
 });
+
+interface WindowRead {
+  records: CallRecordJson[];
+  sample: WindowSample;
+  /** Sub-windows, and the most records read from each. */
+  parts: number;
+  share: number;
+}
+
+/** A window read as `SUB_WINDOWS` sub-windows, an equal share of `max` records from each (`window-sample.ts`). */
+async function readWindow(ctx: ToolContext, filter: string | undefined, from: bigint, to: bigint, max: number): Promise<{ ok: true; value: WindowRead } | { ok: false; result: ToolResult }> {
+  const spans = subWindows(from, to, Math.min(SUB_WINDOWS, max));
+  const share = Math.floor(max / spans.length);
+  const reads: SubWindowRead[] = [];
+  for (const span of spans) {
+    const got = await collectCalls(ctx, { filter, since: span.from.toString(), untilNs: span.to, max: share });
+    if (!got.ok) return got;
+    reads.push({ span, records: got.value.records, whole: !got.value.capped && !got.value.scanLimited });
+  }
+  return { ok: true, value: { records: reads.flatMap((r) => r.records), sample: weighWindow(reads), parts: spans.length, share } };
+}
+
+/** A length of time in words: `250 ms`, `48 s`, `6.5 min`, `2 h`. */
+function durationText(ns: bigint): string {
+  const ms = Number(ns) / 1e6;
+  const one = (n: number): number => Math.round(n * 10) / 10;
+  if (ms < 1000) return `${one(ms)} ms`;
+  if (ms < 120_000) return `${one(ms / 1000)} s`;
+  if (ms < 7_200_000) return `${one(ms / 60_000)} min`;
+  return `${one(ms / 3_600_000)} h`;
+}
+
+/** A share as a percentage, never rounded to 0 % or 100 % when it is not. */
+function percentText(share: number): string {
+  const pct = Math.round(share * 100);
+  return share > 0 && pct === 0 ? 'under 1%' : share < 1 && pct === 100 ? 'over 99%' : `${pct}%`;
+}
+
+/** What a window's figures stand on, when not every call of it was read. */
+function windowNotes(name: string, from: bigint, to: bigint, read: WindowRead): string[] {
+  const { sample, parts, share } = read;
+  const notes: string[] = [];
+  if (sample.scaled > 0) {
+    notes.push(
+      `window ${name} held more records than were read (${read.records.length}): it was read as ${parts} sub-windows of ${durationText((to - from) / BigInt(parts))}, up to ${share} records from each, ` +
+        `and ${sample.scaled} of them held more, of which only the latest part was read in full — the figures rest on the calls of ${percentText(sample.covered)} of window ${name}'s time, spread over the whole window, ` +
+        `so its calls are estimates scaled up from that time (as if traffic were steady within each sub-window), and its error rates and p99 weigh each sub-window by its estimated calls`,
+    );
+  }
+  if (sample.unread > 0) {
+    notes.push(`window ${name}: ${sample.unread} of its ${parts} sub-windows could not be read (the collector stopped scanning before finding a match): their calls are missing from its figures`);
+  }
+  return notes;
+}
 
 const instant = (what: string) => z.string().max(64).describe(`${what}: ISO 8601 / RFC 3339 with zone (2025-11-24T16:00:00Z), "now", or a duration ago (90m, 2h).`);
 
@@ -362,14 +438,14 @@ const whatChanged = defineTool({
   name: 'what_changed',
   title: 'What changed between two windows',
   description:
-    'Compare two time windows (A = before/baseline, B = after/incident) per edge (caller → callee): calls [A, B], error_rate [A, B] (0–1), p99_ms [A, B], delta {rate_pct (call rate change, %), error_rate (B−A), p99_ms (B−A)}, change "new"/"gone" for edges seen in one window only, top_errors_b; sorted by biggest change (score: error-rate change, p99 ratio, traffic ratio). Answers "what is different since the incident started". Optional CEL filter narrows both windows.',
+    `Compare two time windows (A = before/baseline, B = after/incident) per edge (caller → callee): calls [A, B], error_rate [A, B] (0–1), p99_ms [A, B], delta {rate_pct (call rate change, %), error_rate (B−A), p99_ms (B−A)}, change "new"/"gone" for edges seen in one window only, top_errors_b; sorted by biggest change (score: error-rate change, p99 ratio, traffic ratio). Answers "what is different since the incident started". Optional CEL filter narrows both windows. Each window is read as ${SUB_WINDOWS} equal sub-windows, an equal share of max_calls_per_window records from each, so the figures span the whole window; when a sub-window holds more, its calls are estimated from its latest part (read in full): the window then says estimated: true and time_read_pct (the share of its time whose calls were all read), and a note explains.`,
   inputSchema: {
     window_a_start: instant('Start of window A (baseline)'),
     window_a_end: instant('End of window A'),
     window_b_start: instant('Start of window B (the period to explain)'),
     window_b_end: instant('End of window B'),
     filter: optionalFilter('which calls to compare'),
-    max_calls_per_window: maxCalls(2000),
+    max_calls_per_window: maxRecords(2000, `per window, an equal share from each of its ${SUB_WINDOWS} sub-windows`),
   },
   async run(args, ctx) {
     const now = ctx.now();
@@ -382,21 +458,26 @@ const whatChanged = defineTool({
     const [a0, a1, b0, b1] = bounds;
     if (a1 <= a0) return fail('window A must end after it starts (window_a_end > window_a_start)');
     if (b1 <= b0) return fail('window B must end after it starts (window_b_end > window_b_start)');
-    const read = (from: bigint, to: bigint) => collectCalls(ctx, { filter: args.filter, since: from.toString(), untilNs: to, max: args.max_calls_per_window });
-    const a = await read(a0, a1);
+    const a = await readWindow(ctx, args.filter, a0, a1, args.max_calls_per_window);
     if (!a.ok) return a.result;
-    const b = await read(b0, b1);
+    const b = await readWindow(ctx, args.filter, b0, b1, args.max_calls_per_window);
     if (!b.ok) return b.result;
-    const rows = compareWindows(a.value.records, b.value.records, Number(a1 - a0), Number(b1 - b0));
-    const notes = [
-      a.value.capped || a.value.scanLimited ? `window A may hold more calls than were read (${a.value.records.length}): its figures come from the newest of them` : undefined,
-      b.value.capped || b.value.scanLimited ? `window B may hold more calls than were read (${b.value.records.length}): its figures come from the newest of them` : undefined,
-      rows.length > 50 ? `${rows.length - 50} edges with smaller changes left out` : undefined,
-    ].filter((n): n is string => n !== undefined);
+    const rows = compareWindows(a.value.records, b.value.records, Number(a1 - a0), Number(b1 - b0), { a: a.value.sample.weight, b: b.value.sample.weight });
+    const notes = [...windowNotes('A', a0, a1, a.value), ...windowNotes('B', b0, b1, b.value), ...(rows.length > 50 ? [`${rows.length - 50} edges with smaller changes left out`] : [])];
+    const windowOf = (from: bigint, to: bigint, read: WindowRead) => {
+      const estimated = read.sample.scaled > 0 || read.sample.unread > 0;
+      return withoutUndefined({
+        start: isoTime(from),
+        end: isoTime(to),
+        records_read: read.records.length,
+        estimated: estimated ? true : undefined,
+        time_read_pct: estimated ? Math.round(read.sample.covered * 1000) / 10 : undefined,
+      });
+    };
     return ok(
       withoutUndefined({
-        window_a: { start: isoTime(a0), end: isoTime(a1), records_read: a.value.records.length },
-        window_b: { start: isoTime(b0), end: isoTime(b1), records_read: b.value.records.length },
+        window_a: windowOf(a0, a1, a.value),
+        window_b: windowOf(b0, b1, b.value),
         edges: rows.slice(0, 50),
         note: notes.length > 0 ? notes.join('; ') : undefined,
       }),

@@ -102,6 +102,29 @@ for (const kind of ['memory', 'sqlite'] as const) {
     t.same(records.body.calls, [...data].reverse().map(recordToJson));
     t.same((await get(c, '/api/calls?view=record&limit=1')).body.calls, [recordToJson(data.at(-1)!)]);
 
+    // A call id from view=call answers that call, as view=call lists it; a record id its record, as before.
+    for (const listed of calls) {
+      const one = await get(c, `/api/calls/${encodeURIComponent(listed.id)}`);
+      t.equal(one.status, 200, listed.id);
+      t.same(one.body, { call: listed }, `${listed.id}: the call view=call lists`);
+    }
+    for (const r of data) t.same((await get(c, `/api/calls/${r.id}`)).body, { call: recordToJson(r) }, `${r.id}: the record`);
+    t.same((await get(c, '/api/calls/cb-i0?view=call')).body, { call: calls.find((x) => x.id === 'cb:0') }, 'view=call with a record id: the call it belongs to');
+    t.same((await get(c, '/api/calls/cu-i0?view=call')).body.call.one_sided, 'server');
+    t.same((await get(c, '/api/calls/ca-o0?view=record')).body, { call: byId.get('ca-o0') });
+    const gone = await get(c, '/api/calls/cz:7');
+    t.equal(gone.status, 404);
+    t.same(gone.body.error, { code: 'COL_ERR_NOT_FOUND', message: 'no call with id "cz:7": looked for its records "cz-o7" (the client\'s) and "cz-i7" (the server\'s), found neither' });
+    const neither = await get(c, '/api/calls/nothing-like-an-id');
+    t.equal(neither.status, 404);
+    t.match(neither.body.error.message, /^no call with id "nothing-like-an-id": an id is a record id \(<connection id>-o<n> for the client's observation, <connection id>-i<n> for the server's\) or a call id \(<connection id>:<n>, as view=call gives it\)$/);
+    t.equal((await get(c, '/api/calls/cz-o7')).body.error.message, 'no call with id "cz-o7"', 'a missing record id: as before');
+    const asRecord = await get(c, '/api/calls/ca:0?view=record');
+    t.equal(asRecord.status, 400);
+    t.equal(asRecord.body.error.message, 'view=record takes a record id: "ca:0" is a call id (its records are "ca-o0" and "ca-i0")');
+    t.equal((await get(c, '/api/calls/ca:0?view=calls')).status, 400);
+    t.equal((await get(c, '/api/calls/ca:0', null)).status, 401, 'a call id: the same authentication');
+
     const bad = await get(c, '/api/calls?view=calls');
     t.equal(bad.status, 400);
     t.equal(bad.body.error.code, 'COL_ERR_BAD_QUERY');
@@ -227,4 +250,9 @@ void t.test('a namespace-limited viewer: calls and partners it may not see are n
   t.same(calls.map((x: any) => [x.id, x.client?.id ?? null, x.server?.id ?? null]), [['cv:0', 'cv-o0', null]], 'the invisible call is absent, the invisible partner is not filled in');
   const har = (await inject('/api/har', 'shop')).body;
   t.same(har.log.entries.map((e: any) => e._meshtap.call_id), ['cv:0']);
+  const byCallId = await inject('/api/calls/cv:0', 'shop');
+  t.same(byCallId.body, { call: calls[0] }, 'a call id: only the observation the viewer may see');
+  const hiddenCall = await inject('/api/calls/ch:0', 'shop');
+  t.equal(hiddenCall.status, 404, 'a call of which the viewer may see nothing does not exist for them');
+  t.match(hiddenCall.body.error.message, /looked for its records "ch-o0" \(the client's\) and "ch-i0" \(the server's\), found neither/);
 });

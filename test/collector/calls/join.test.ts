@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { buildCall, callKey, createJoiner, joinRecords, joinWithPartners, partnerId, type JoinedCall } from '../../../collector/calls/join.ts';
 import { createLiveJoiner } from '../../../collector/calls/live-join.ts';
+import { callOfRecord, findCall, looksLikeRecordId, missingCallMessage, parseCallId, recordIdsOf, unknownIdMessage } from '../../../collector/calls/call-id.ts';
 import { recordToJson, type CallRecordJson } from '../../../record/record-json.ts';
 import { callRecord } from '../helpers.ts';
 
@@ -126,6 +127,39 @@ void t.test('joinWithPartners: a call missing a side gets it by id; limit counts
   // A record stored under the partner's id that is not its partner is not joined.
   const liar = await joinWithPartners([store.get('c-o0')!], 1, async () => ({ ...observation('zz', 9, 'server'), id: 'c-i0' }));
   t.equal(liar[0].one_sided, 'client');
+});
+
+void t.test('call ids: parsed, and the call found from its records as joinRecords makes it', async (t) => {
+  t.same(parseCallId('6b163e0ba85e03b702407a5a:0'), { connectionId: '6b163e0ba85e03b702407a5a', ordinal: 0 });
+  t.same(parseCallId('a:b:12'), { connectionId: 'a:b', ordinal: 12 }, 'the ordinal is after the last colon');
+  t.same(parseCallId('c5:0#other-id'), { connectionId: 'c5', ordinal: 0, clashing: 'other-id' });
+  for (const id of ['6b163e0ba85e03b702407a5a-o0', 'c5', ':0', 'c5:', 'c5:01', 'c5:-1', 'c5:0#', 'c5:99999999999']) t.equal(parseCallId(id), undefined, id);
+  t.ok(looksLikeRecordId('6b163e0ba85e03b702407a5a-o0'));
+  t.ok(looksLikeRecordId('c5-i12'));
+  t.notOk(looksLikeRecordId('c5:0'));
+  t.same(recordIdsOf(parseCallId('c5:3')!), ['c5-o3', 'c5-i3']);
+  t.same(recordIdsOf(parseCallId('c5:3#x')!), ['x']);
+
+  const client = observation('c5', 0, 'client');
+  const server = observation('c5', 0, 'server');
+  const clash = { ...observation('c5', 0, 'client'), id: 'other-id' };
+  const stored = new Map([client, server, clash, { ...observation('zz', 1, 'client'), id: 'c6-o0' }].map((r) => [r.id, r]));
+  const lookup = async (id: string): Promise<CallRecordJson | undefined> => stored.get(id);
+  const [joined, clashing] = joinRecords([client, clash, server]);
+  t.same(await findCall('c5:0', parseCallId('c5:0')!, lookup), joined, 'both sides, as joined');
+  t.same(await findCall('c5:0#other-id', parseCallId('c5:0#other-id')!, lookup), clashing, 'a clashing record: its call alone');
+  stored.delete('c5-o0');
+  t.match(await findCall('c5:0', parseCallId('c5:0')!, lookup), { id: 'c5:0', server, one_sided: 'server' }, 'one side found');
+  t.equal(await findCall('c6:0', parseCallId('c6:0')!, lookup), undefined, 'a record under the id that is not of that exchange is not taken');
+  t.equal(await findCall('c7:0', parseCallId('c7:0')!, lookup), undefined);
+  t.equal(missingCallMessage('c7:0', parseCallId('c7:0')!), 'no call with id "c7:0": looked for its records "c7-o0" (the client\'s) and "c7-i0" (the server\'s), found neither');
+  t.equal(missingCallMessage('c7:0#x', parseCallId('c7:0#x')!), 'no call with id "c7:0#x": looked for its record "x", found none');
+  t.equal(unknownIdMessage('c7-o0'), 'no call with id "c7-o0"');
+  t.match(unknownIdMessage('nope'), /^no call with id "nope": an id is a record id .* or a call id \(<connection id>:<n>, as view=call gives it\)$/);
+
+  stored.set('c5-o0', client);
+  t.same(await callOfRecord(server, lookup), joined, 'a record\'s call: the record and its partner');
+  t.match(await callOfRecord(observation('c8', 2, 'client'), lookup), { id: 'c8:2', one_sided: 'client' });
 });
 
 // ---- the property: exactly once, any order, late, re-sent ----

@@ -174,7 +174,7 @@ async function exercise(t: Test, client: Client): Promise<void> {
   t.equal(full.summary.path, '/api/orders?status=open&page=2');
   const missing = (await client.callTool({ name: 'get_call', arguments: { id: 'nope' } })) as ToolCall;
   t.equal(missing.isError, true);
-  t.match(textOf(missing), /no call with id "nope"/);
+  t.match(textOf(missing), /no call with id "nope": an id is a record id \(<connection id>-o<n> .*\) or a call id \(<connection id>:<n>/);
 
   const trace = jsonOf(await client.callTool({ name: 'get_trace', arguments: { trace_id: 'trace-q' } }));
   t.equal(trace.span_count, 2);

@@ -13,7 +13,9 @@ import { buildHttpApp } from '../../../collector/http-server.ts';
 import { createMemoryStore } from '../../../collector/memory-store.ts';
 import { createCollectorMetrics } from '../../../collector/metrics.ts';
 import { createHttpApiClient, routeWithQuery } from '../../../collector/mcp/api-client.ts';
-import { briefCall, callStatus, changeScore, clipText, compareWindows, edgeName, onePerCall, parseInstant, rfc3339Ns } from '../../../collector/mcp/summaries.ts';
+import { briefCall, callStatus, changeScore, clipText, compareWindows, edgeName, onePerCall, parseInstant, rfc3339Ns, weightedPercentile } from '../../../collector/mcp/summaries.ts';
+import { SUB_WINDOWS, subWindows, weighWindow } from '../../../collector/mcp/window-sample.ts';
+import { percentile } from '../../../collector/servicemap.ts';
 import { combineFilter, MCP_TOOLS } from '../../../collector/mcp/tools.ts';
 import { createRetryTracker } from '../../../collector/retries.ts';
 import { createSinkLogger } from '../../../lib/log.ts';
@@ -80,6 +82,66 @@ void t.test('compareWindows and changeScore', async (t) => {
   t.equal(changeScore({ calls: 10, error_rate: 0, p99_ms: 10 }, { calls: 10, error_rate: 0, p99_ms: 10 }, 1), 0, 'no change, no score');
   t.equal(changeScore({ calls: 10, error_rate: 0, p99_ms: 10 }, { calls: 10, error_rate: 0, p99_ms: 21 }, 1), 1, 'p99 doubled (with 1 ms slack)');
   t.equal(changeScore({ calls: 10, error_rate: 0, p99_ms: 10 }, { calls: 5, error_rate: 0, p99_ms: 10 }, 2), 0, 'same rate over a window half as long');
+});
+
+void t.test('weighted figures: percentiles, and window comparisons when records stand for more than one call', async (t) => {
+  const values = [5, 1, 4, 2, 3];
+  for (const p of [0, 1, 20, 50, 99, 100]) t.equal(weightedPercentile(values, [1, 1, 1, 1, 1], p), percentile([1, 2, 3, 4, 5], p), `weights of 1: nearest rank, p${p}`);
+  t.equal(weightedPercentile([10, 900], [9, 1], 50), 10);
+  t.equal(weightedPercentile([10, 900], [9, 1], 95), 900, 'the slow call stands for a tenth of the calls');
+  t.equal(weightedPercentile([], [], 99), 0);
+
+  const rec = (id: string, status: number, ms: number) => recordToJson(callRecord({ id, status, elapsedMs: ms, src: { namespace: 'a', workload: 'x' }, dst: { namespace: 'a', workload: 'y' } }));
+  const a = [rec('a1', 200, 10), rec('a2', 200, 10)];
+  const b = [rec('b1', 200, 10), rec('b2', 503, 40), rec('b3', 200, 10)];
+  const [row] = compareWindows(a, b, 60, 60, { b: (r) => (r.id === 'b2' ? 4 : r.id === 'b3' ? 0 : 1) });
+  t.same(row, {
+    edge: 'a/x → a/y',
+    calls: [2, 5],
+    error_rate: [0, 0.8],
+    p99_ms: [10, 40],
+    delta: { rate_pct: 150, error_rate: 0.8, p99_ms: 30 },
+    top_errors_b: [['503', 4]],
+    score: 8,
+  }, 'b2 stands for four calls, b3 for none');
+  const [scaled] = compareWindows(a, b, 60, 60, { a: () => 2.5, b: () => 2.5 });
+  t.match(scaled, { calls: [5, 8], delta: { rate_pct: 50 } }, 'scaled counts shown whole, compared unrounded');
+});
+
+void t.test('windows read in sub-windows: what each record read stands for', async (t) => {
+  t.same(subWindows(0n, 100n, 4), [
+    { from: 0n, to: 25n },
+    { from: 25n, to: 50n },
+    { from: 50n, to: 75n },
+    { from: 75n, to: 100n },
+  ]);
+  t.same(subWindows(0n, 10n, 3).map((w) => w.to - w.from), [3n, 3n, 4n], 'the last takes the remainder');
+  t.same(subWindows(5n, 7n, 20), [
+    { from: 5n, to: 6n },
+    { from: 6n, to: 7n },
+  ], 'never a sub-window under 1 ns');
+  t.equal(subWindows(T0_NS, T0_NS + 480_000_000_000n).length, SUB_WINDOWS);
+
+  const s = 1_000_000_000n;
+  const rec = (id: string, startS: number, elapsedMs: number) => recordToJson(callRecord({ id, at: startS * 1000, elapsedMs }));
+  const span = (fromS: number, toS: number) => ({ from: T0_NS + BigInt(fromS) * s, to: T0_NS + BigInt(toS) * s });
+  const whole = { span: span(0, 10), records: [rec('w1', 1, 5), rec('w2', 9, 5)], whole: true };
+  // Held more: the newest arrivals were read, the earliest to end at 15.1 s (h2); every call that started from then on was read.
+  const held = { span: span(10, 20), records: [rec('h1', 19, 100), rec('h2', 15, 100), rec('h3', 12, 4500), rec('h4', 16, 0)], whole: false };
+  const empty = { span: span(20, 30), records: [], whole: false };
+  const sample = weighWindow([whole, held, empty]);
+  t.same(['w1', 'w2'].map((id) => sample.weight(whole.records.find((r) => r.id === id)!)), [1, 1], 'read whole: each record itself');
+  // The 4.9 s from 15.1 s to 20 s stand for the 10 s sub-window; h2 and the long h3 started before, as did calls not read.
+  const w = 10 / 4.9;
+  t.same(held.records.map((r) => Math.round(sample.weight(r) * 1e6) / 1e6), [w, 0, 0, w].map((x) => Math.round(x * 1e6) / 1e6));
+  t.equal(sample.scaled, 1);
+  t.equal(sample.unread, 1, 'a sub-window of which nothing could be read');
+  t.equal(Math.round(sample.covered * 1000) / 1000, Math.round(((10 + 4.9) / 30) * 1000) / 1000, 'the share of the time whose calls were all read');
+  // Calls longer than the sub-window: every record read ended after it; kept from the earliest start.
+  const long = weighWindow([{ span: span(0, 1), records: [rec('l1', 0.5, 5000), rec('l2', 0.75, 5000)], whole: false }]);
+  t.equal(long.weight(rec('l1', 0.5, 5000)), 2);
+  t.equal(long.weight(rec('l2', 0.75, 5000)), 2);
+  t.equal(weighWindow([whole]).covered, 1);
 });
 
 void t.test('parseInstant and rfc3339Ns', async (t) => {
@@ -178,13 +240,15 @@ void t.test('meshtap mcp --help and usage errors', async (t) => {
   t.match(closed.stderr, /meshtap mcp: serving 7 tools over stdio for the collector at http:\/\/127\.0\.0\.1:9\//);
 });
 
-void t.test('search_calls returns calls: a meshed call once with both views, a retry chain with its attempts', async (t) => {
+const DECLINED = '{"ok":false,"reason":"card declined"}';
+
+void t.test('search_calls returns calls: a meshed call once with both views, a retry chain with its attempts; get_call takes a record or a call id', async (t) => {
   const store = createMemoryStore({ maxRecords: 1000 });
   const retries = createRetryTracker();
   const ends = { src: { namespace: 'shop', workload: 'web', pod: 'web-5d8f-abcde' }, dst: { namespace: 'shop', workload: 'pay', pod: 'pay-0' } };
   const pair = (conn: string, at: number, status: number) => [
-    callRecord({ id: `${conn}-o0`, observer: 'outbound', connectionId: conn, ordinal: 0, mesh: true, at, elapsedMs: 20, method: 'POST', path: '/charge?currency=eur', status, ...ends }),
-    callRecord({ id: `${conn}-i0`, observer: 'inbound', connectionId: conn, ordinal: 0, mesh: true, at: at + 1, elapsedMs: 15, method: 'POST', path: '/charge?currency=eur', status, src: { ip: '127.0.0.6', namespace: 'shop' }, dst: ends.dst }),
+    callRecord({ id: `${conn}-o0`, observer: 'outbound', connectionId: conn, ordinal: 0, mesh: true, at, elapsedMs: 20, method: 'POST', path: '/charge?currency=eur', status, responseBody: DECLINED, ...ends }),
+    callRecord({ id: `${conn}-i0`, observer: 'inbound', connectionId: conn, ordinal: 0, mesh: true, at: at + 1, elapsedMs: 15, method: 'POST', path: '/charge?currency=eur', status, responseBody: DECLINED, src: { ip: '127.0.0.6', namespace: 'shop' }, dst: ends.dst }),
   ];
   await store.add([...pair('a', 0, 503), ...pair('b', 1000, 503), ...pair('c', 2000, 200)].map((r) => retries.mark(r)));
   const app = buildHttpApp({ store, access: { mode: 'none', authenticate: async () => ({ ok: true, viewer: { name: 'all', all: true, prepare: async () => {}, sees: () => true } }) }, metrics: createCollectorMetrics(() => store.count()), log: createSinkLogger(() => {}) });
@@ -218,4 +282,21 @@ void t.test('search_calls returns calls: a meshed call once with both views, a r
   const inbound = JSON.parse(text(await client.callTool({ name: 'search_calls', arguments: { filter: 'observer == "inbound" && retry', limit: 1 } }))) as { calls: Record<string, unknown>[]; note?: string };
   t.match(inbound.calls, [{ id: 'c-o0', seen_by: 'both', latency_ms: 20 }]);
   t.match(inbound.note, /limit of 1 reached/);
+
+  // get_call: a record id answers the record, a call id the joined call, each body cut alike.
+  const record = JSON.parse(text(await client.callTool({ name: 'get_call', arguments: { id: 'c-o0', max_body_chars: 5 } })));
+  t.match(record, { summary: { id: 'c-o0', observer: 'outbound', status: 200 }, call: { id: 'c-o0', observer: 'outbound', response: { body: { text: '{"ok"' } } } });
+  t.same(record.notes, [`response.body: first 5 of ${DECLINED.length} characters shown (raise max_body_chars for more)`]);
+  const call = JSON.parse(text(await client.callTool({ name: 'get_call', arguments: { id: 'c:0', max_body_chars: 5 } })));
+  t.same(call.summary, { ...found.calls[0], id: 'c:0' }, 'the short form search_calls gives, under the call id');
+  t.match(call.call, { id: 'c:0', client: { id: 'c-o0', response: { body: { text: '{"ok"' } } }, server: { id: 'c-i0', response: { body: { text: '{"ok"' } } }, latency: { client_us: 20_000, server_us: 15_000 } });
+  t.same(call.notes, [
+    `client.response.body: first 5 of ${DECLINED.length} characters shown (raise max_body_chars for more)`,
+    `server.response.body: first 5 of ${DECLINED.length} characters shown (raise max_body_chars for more)`,
+  ]);
+  const missing = (await client.callTool({ name: 'get_call', arguments: { id: 'z:0' } })) as { isError?: boolean; content: { text: string }[] };
+  t.equal(missing.isError, true);
+  t.match(missing.content[0].text, /no call with id "z:0": looked for its records "z-o0" \(the client's\) and "z-i0" \(the server's\), found neither/);
+  const { tools } = await client.listTools();
+  t.match(tools.find((x) => x.name === 'get_call')?.description, /record id .* call id/s, 'get_call says it takes either id');
 });
