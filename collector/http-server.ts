@@ -436,7 +436,12 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     const entries = buildTrace(records);
     return {
       trace_id: traceId,
-      calls: entries.map((e) => ({ call: recordToJson(e.record), depth: e.depth, ...(e.parentId !== undefined ? { parent_id: e.parentId } : {}) })),
+      calls: entries.map((e) => ({
+        call: recordToJson(e.record),
+        depth: e.depth,
+        ...(e.parentId !== undefined ? { parent_id: e.parentId } : {}),
+        ...(e.linkedBy !== undefined ? { linked_by: e.linkedBy } : {}),
+      })),
     };
   });
 

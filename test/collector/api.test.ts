@@ -194,6 +194,9 @@ void t.test('GET /api/calls/:id and /api/traces/:traceId', async (t) => {
     callRecord({ id: 'hop-out', observer: 'outbound', at: 1, traceId: 'T', parentSpanId: 'aaaa000000000001', spanId: 'bbbb000000000002', connectionId: 'c1' }),
     callRecord({ id: 'leaf', at: 3, traceId: 'T', parentSpanId: 'bbbb000000000002', connectionId: 'c2' }),
     callRecord({ id: 'elsewhere', at: 1, traceId: 'U' }),
+    // Apps that forward traceparent without spans: only timing at the gateway pod links these.
+    callRecord({ id: 'v-in', observer: 'inbound', at: 0, elapsedMs: 10, traceId: 'V', parentSpanId: 'cccc000000000003', dst: { ip: '10.244.0.7', pod: 'gw-0', namespace: 'shop' } }),
+    callRecord({ id: 'v-out', at: 2, elapsedMs: 3, traceId: 'V', parentSpanId: 'cccc000000000003', src: { ip: '10.244.0.7', pod: 'gw-0', namespace: 'shop' } }),
   ]);
   const one = await getJson(c, '/api/calls/hop-in');
   t.equal(one.status, 200);
@@ -212,6 +215,16 @@ void t.test('GET /api/calls/:id and /api/traces/:traceId', async (t) => {
       ['leaf', 'hop-out', 2],
     ],
     'ordered by start, parents by span id or by the same exchange',
+  );
+  t.equal(trace.body.calls.some((e: { linked_by?: string }) => e.linked_by !== undefined), false, 'no timing link where spans and exchanges link');
+  const timed = await getJson(c, '/api/traces/V');
+  t.same(
+    timed.body.calls.map((e: { call: { id: string }; parent_id?: string; depth: number; linked_by?: string }) => [e.call.id, e.parent_id ?? null, e.depth, e.linked_by ?? null]),
+    [
+      ['v-in', null, 0, null],
+      ['v-out', 'v-in', 1, 'timing'],
+    ],
+    'a call out of the gateway pod nests under the request it was serving, marked as linked by timing',
   );
   const missing = await getJson(c, '/api/traces/nope');
   t.equal(missing.status, 404);
