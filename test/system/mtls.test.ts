@@ -263,9 +263,11 @@ void t.test('a server-first app and a meshed pod that connects in plaintext: the
   // As the proxy's user the client pod's connection bypasses its sidecar: plaintext from an
   // address the membership feed calls meshed, whose hello the server sidecar waits for a moment.
   const plaintextBefore = await mtlsCount(lab.server, 'inbound', 'plaintext');
-  const result = await lab.runClientAs<{ banner_ms: number; text: string }>(PROXY_UID, 'banner', lab.server.ip, String(APP_PORTS.banner));
+  const result = await lab.runClientAs<{ connect_ms: number; banner_ms: number; text: string }>(PROXY_UID, 'banner', lab.server.ip, String(APP_PORTS.banner));
   t.equal(result.text, '220 meshtap-test ready\r\nHELO test\r\n221 bye\r\n');
-  t.ok(result.banner_ms >= HELLO_GRACE_MS * 0.9, `the greeting waited for a hello (${result.banner_ms.toFixed(1)} ms)`);
+  // From before the dial: the client's 'connect' callback may run late on a busy machine, never early.
+  const waited = result.connect_ms + result.banner_ms;
+  t.ok(waited >= HELLO_GRACE_MS * 0.95, `the greeting waited for a hello (${waited.toFixed(1)} ms from the dial)`);
   t.equal((await mtlsCount(lab.server, 'inbound', 'plaintext')) - plaintextBefore, 1, 'then taken as plaintext');
   // From an unmeshed pod nothing is waited for (the best of three, on a busy machine).
   const samples: number[] = [];
