@@ -212,6 +212,21 @@ void t.test('keyboard: arrows move between rows, Enter opens the call, Escape cl
   await page.waitForURL((u) => u.hash === '#/calls');
   await page.locator('aside.detail').waitFor({ state: 'detached' });
   t.equal(await page.locator('aside.detail').count(), 0);
+  // Escape the moment the panel is in the page (before a frame is painted) closes it too.
+  await page.evaluate(() => {
+    const g = globalThis as any;
+    const observer = new g.MutationObserver(() => {
+      if (g.document.querySelector('aside.detail') === null) return;
+      observer.disconnect();
+      g.dispatchEvent(new g.KeyboardEvent('keydown', { key: 'Escape' }));
+    });
+    observer.observe(g.document.body, { childList: true, subtree: true });
+  });
+  await page.locator('tbody tr.call-row').first().focus();
+  await page.keyboard.press('Enter');
+  await page.waitForURL((u) => u.hash === '#/calls', { timeout: 10_000 });
+  await page.locator('aside.detail').waitFor({ state: 'detached' });
+  t.pass('an Escape as the panel appears closes it');
 });
 
 void t.test('dark mode renders and the page never left loopback', async (t) => {

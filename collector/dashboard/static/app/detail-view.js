@@ -1,7 +1,7 @@
 // One call in full: headers, bodies, timing, both identities, TLS, what was masked. The call's
 // two observations (the client sidecar's and the server sidecar's records) are tabs; above them,
 // the joined call and where its time went.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { getCall, listCalls } from './api.js';
 import { callFilter } from './call-rows.js';
@@ -60,7 +60,9 @@ export function DetailPanel({ id, initial, filter }) {
     return () => controller.abort();
   }, [id]);
 
-  useEffect(() => {
+  // Attached as the panel is put in the page, before it is painted: an Escape pressed the moment
+  // the panel shows (a passive effect runs a frame later) still closes it.
+  useLayoutEffect(() => {
     /** @param {KeyboardEvent} e */
     const onKey = (e) => {
       if (e.key === 'Escape') location.hash = closeHref;
