@@ -9,6 +9,11 @@
  * - half-close: a FIN from one side becomes `end()` on the other after its pending writes;
  * - reset: an RST (or any socket error) on one side resets the other;
  * - upstream connect failure: the client is reset, and an `upstream_unreachable` record made;
+ *   inbound, while the client is still telling what it speaks (a mesh peer's hello or
+ *   handshake under way), only once it has: the record then carries the mesh connection id, so
+ *   it joins the client sidecar's record of the same call, and the client sidecar sees the
+ *   reset after its handshake (not before its ServerHello, which it would take for a peer
+ *   without a certificate and retry in plaintext);
  * - no idle timeout: long-lived quiet connections are the application's business.
  *
  * mTLS (when the sidecar has `mtls` hooks):
@@ -116,6 +121,8 @@ export class ProxyConnection {
    * client is not expected to send one).
    */
   private helloGrace: NodeJS.Timeout | 'over' | undefined;
+  /** The app could not be reached while the client was still being classified (`upstreamUnreachable`). */
+  private deferredUnreachable: { err: NodeJS.ErrnoException; timer: NodeJS.Timeout } | undefined;
   /** The decline alert's close timer, or the mesh setup's cancel. */
   private setupTimer: NodeJS.Timeout | undefined;
   private cancelMeshSetup: (() => void) | undefined;
@@ -366,6 +373,7 @@ export class ProxyConnection {
     const pending = this.heldServer;
     this.heldServer = [];
     for (const chunk of pending) this.fromServer(chunk);
+    this.settleUnreachable();
   }
 
   private meshServer(hello: Buffer): void {
@@ -474,8 +482,9 @@ export class ProxyConnection {
     resetSocket(other);
   }
 
-  private upstreamUnreachable(err: NodeJS.ErrnoException): void {
+  private upstreamUnreachable(err: NodeJS.ErrnoException, settled = false): void {
     if (this.reason !== undefined && this.rawClient.destroyed) return;
+    if (!settled && this.deferUnreachable(err)) return;
     const dial = this.meshDial;
     if (dial !== undefined && canFallBackToPlaintext(dial, this.rawUpstream) && !this.rawClient.destroyed) {
       if (!fallbackForbidden(dial)) {
@@ -496,6 +505,44 @@ export class ProxyConnection {
     this.tap?.unreachable(err.code ?? err.message, this.bytesFromClient);
     resetSocket(this.rawClient);
     resetSocket(this.rawUpstream);
+  }
+
+  /**
+   * Inbound, the app unreachable while the client is still being classified: when the client
+   * is a mesh peer on its way (its hello held or awaited, its handshake under way), the failure
+   * waits until the connection id is known (`releaseServer` settles it) — at most the mesh
+   * setup's bound, or the hello grace while no byte has come. Otherwise it is handled now.
+   */
+  private deferUnreachable(err: NodeJS.ErrnoException): boolean {
+    if (this.env.observer !== 'inbound' || !this.phase.clientPending) return false;
+    const setup = this.clientSpeaking();
+    if (!setup && this.env.mtls?.inbound.expectsHello(this.meta.client.ip) !== true) return false;
+    if (this.deferredUnreachable !== undefined) return true;
+    const timer = setTimeout(() => {
+      const deferred = this.deferredUnreachable;
+      this.deferredUnreachable = undefined;
+      if (deferred === undefined) return;
+      // A hello that came meanwhile gets the rest of the mesh setup's time.
+      if (!setup && this.clientSpeaking() && this.deferUnreachable(deferred.err)) return;
+      this.upstreamUnreachable(deferred.err, true);
+    }, setup ? MESH_SETUP_TIMEOUT_MS : HELLO_GRACE_MS);
+    timer.unref();
+    this.deferredUnreachable = { err, timer };
+    return true;
+  }
+
+  /** The client has begun: bytes held for classification, or its mesh handshake under way. */
+  private clientSpeaking(): boolean {
+    return this.phase.client === 'mesh-setup' || (this.phase.client === 'classifying' && this.held.length > 0);
+  }
+
+  /** A deferred failure to reach the app, now that the client is classified. */
+  private settleUnreachable(): void {
+    const deferred = this.deferredUnreachable;
+    if (deferred === undefined) return;
+    this.deferredUnreachable = undefined;
+    clearTimeout(deferred.timer);
+    this.upstreamUnreachable(deferred.err, true);
   }
 
   private countProtocol(protocol: string): void {
@@ -519,6 +566,7 @@ export class ProxyConnection {
     }
     if (!(this.clientClosed && this.upstreamClosed)) return;
     clearTimeout(this.setupTimer);
+    if (this.deferredUnreachable !== undefined) clearTimeout(this.deferredUnreachable.timer);
     this.endHelloGrace();
     this.cancelMeshSetup?.();
     this.env.direction.active--;

@@ -280,6 +280,24 @@ void t.test('a server-first app and a meshed pod that connects in plaintext: the
   t.ok(Math.min(...samples) < HELLO_GRACE_MS / 2, `an unmeshed pod's greeting is not held (best ${Math.min(...samples).toFixed(1)} ms)`);
 });
 
+void t.test('a meshed call to a port the app does not listen on: one call, both sides, one connection id', async (t) => {
+  // Each try: the server sidecar's app connection is refused while the client's hello or
+  // handshake is still under way; its record must wait for the mesh connection id.
+  const CLOSED_PORT = 9999;
+  for (let i = 0; i < 5; i++) {
+    const path = `/refused-${marker()}`;
+    const failed = await lab.clientExec('curl', ['-sS', '-m', '10', '-o', '/dev/null', `http://${lab.server.ip}:${CLOSED_PORT}${path}`]).then(
+      () => false,
+      () => true,
+    );
+    t.ok(failed, 'curl fails: nothing listens there');
+    const [out] = await lab.waitForCalls(`the client sidecar's record of ${path}`, (c) => c.observer === 'outbound' && c.path === path, 1);
+    t.match(out, { tls: { mesh: true } }, 'over mTLS, not a plaintext retry');
+    const [inbound] = await lab.waitForCalls(`the server sidecar's record of ${path}'s connection`, (c) => c.observer === 'inbound' && c.connection_id === out.connection_id, 1);
+    t.match(inbound, { error: 'upstream_unreachable', tls: { mesh: true } }, 'the server sidecar\'s record shares its connection id');
+  }
+});
+
 void t.test('permissive: plaintext from an unmeshed pod is accepted and recorded without mesh', async (t) => {
   const m = marker();
   const path = `/echo?legacy=${m}`;
