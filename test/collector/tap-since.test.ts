@@ -1,8 +1,6 @@
 /** `meshtap tap --since`: the calls of a window first, then live ones, none twice; as a real process against a running collector. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
+import { spawnTap, type TapProcess } from '../helpers/tap-process.ts';
 import { resolveCollectorOptions } from '../../collector/config.ts';
 import { startCollector, type RunningCollector } from '../../collector/collector.ts';
 import { createMemoryStore } from '../../collector/memory-store.ts';
@@ -12,29 +10,7 @@ import { createSinkLogger } from '../../lib/log.ts';
 import type { CallRecord } from '../../record/record.ts';
 import { callRecord, waitFor, type CallSpec } from './helpers.ts';
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
-const NODE = `${repo}node_modules/.bin/node`;
 
-interface TapProcess {
-  child: ChildProcess;
-  stdout: () => string;
-  lines: () => string[];
-  stderr: () => string;
-  exit: Promise<[number | null, NodeJS.Signals | null]>;
-}
-
-function spawnTap(t: Test, args: string[]): TapProcess {
-  const child = spawn(NODE, ['bin/meshtap.ts', 'tap', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', MESHTAP_COLLECTOR_TOKEN: '' } });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return { child, stdout: () => out, lines: () => out.split('\n').filter(Boolean), stderr: () => err, exit };
-}
 
 async function collector(t: Test, store?: RecordStore): Promise<RunningCollector> {
   const c = await startCollector(resolveCollectorOptions({ auth: 'none', host: '127.0.0.1', grpcPort: 0, httpPort: 0 }), { log: createSinkLogger(() => {}), ...(store ? { store } : {}) });

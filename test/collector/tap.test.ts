@@ -1,40 +1,16 @@
 /** `meshtap tap` as a real process against a running collector. */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
+import { spawnTap as spawnTapProcess, type TapProcess } from '../helpers/tap-process.ts';
 import { resolveCollectorOptions } from '../../collector/config.ts';
 import { startCollector, type RunningCollector } from '../../collector/collector.ts';
 import { recordToJson } from '../../record/record-json.ts';
 import { callRecord, waitFor } from './helpers.ts';
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
-const NODE = `${repo}node_modules/.bin/node`;
 
-interface TapProcess {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<[number | null, NodeJS.Signals | null]>;
-}
-
-function spawnTap(t: Test, args: string[], env: NodeJS.ProcessEnv = {}): TapProcess {
-  const child = spawn(NODE, ['bin/meshtap.ts', 'tap', ...args], {
-    cwd: repo,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '', ...env },
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return { child, stdout: () => out, stderr: () => err, exit };
-}
+/** Colours on (NO_COLOR empty) unless a test says otherwise: the format tests check them. */
+const spawnTap = (t: Test, args: string[], env: NodeJS.ProcessEnv = {}): TapProcess => spawnTapProcess(t, args, { NO_COLOR: '', ...env });
 
 async function collector(t: Test): Promise<RunningCollector> {
   const c = await startCollector(resolveCollectorOptions({ auth: 'none', host: '127.0.0.1', grpcPort: 0, httpPort: 0 }));

@@ -1,11 +1,9 @@
 /** `meshtap tap` per call: one line per meshed call, `--observations`, `-o json`, `-o har`; as a real process. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
+import { spawnTap } from '../../helpers/tap-process.ts';
 import { resolveCollectorOptions } from '../../../collector/config.ts';
 import { startCollector, type RunningCollector } from '../../../collector/collector.ts';
 import { resolveTapMode } from '../../../collector/tap/cli.ts';
@@ -17,31 +15,9 @@ import type { CallRecord } from '../../../record/record.ts';
 import { callRecord, waitFor, type CallSpec } from '../helpers.ts';
 import { checkSchema, type Schema } from './schema-check.ts';
 
-const repo = fileURLToPath(new URL('../../..', import.meta.url));
-const NODE = `${repo}node_modules/.bin/node`;
 const TOKEN = 'tap-token-bbbbbbbbbbbbbbbbbbbbbbbb';
 const HAR_SCHEMA = JSON.parse(readFileSync(new URL('har-schema.json', import.meta.url), 'utf8')) as Schema;
 
-interface TapProcess {
-  child: ChildProcess;
-  stdout: () => string;
-  lines: () => string[];
-  stderr: () => string;
-  exit: Promise<[number | null, NodeJS.Signals | null]>;
-}
-
-function spawnTap(t: Test, args: string[]): TapProcess {
-  const child = spawn(NODE, ['bin/meshtap.ts', 'tap', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', MESHTAP_COLLECTOR_TOKEN: '' } });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return { child, stdout: () => out, lines: () => out.split('\n').filter(Boolean), stderr: () => err, exit };
-}
 
 /** A collector behind token auth: tap's stream and its partner lookups both carry the token. */
 async function collector(t: Test): Promise<RunningCollector> {
