@@ -406,14 +406,14 @@ function ports(a, b, rowA, rowB) {
   const back = !down && !up && b.x + b.width <= a.x;
   return [
     [
-      { port: [a.x + a.width, acy], stub: [a.x + a.width + c, acy], cost: 0 },
-      { port: [acx, a.y + a.height], stub: [acx, a.y + a.height + c], cost: down ? 40 : back ? 0 : 60 },
-      { port: [acx, a.y], stub: [acx, a.y - c], cost: up ? 40 : 60 },
+      { port: [a.x + a.width, acy], lead: [a.x + a.width + c, acy], cost: 0 },
+      { port: [acx, a.y + a.height], lead: [acx, a.y + a.height + c], cost: down ? 40 : back ? 0 : 60 },
+      { port: [acx, a.y], lead: [acx, a.y - c], cost: up ? 40 : 60 },
     ],
     [
-      { port: [b.x, bcy], stub: [b.x - c, bcy], cost: 0 },
-      { port: [bcx, b.y], stub: [bcx, b.y - c], cost: down ? 0 : 60 },
-      { port: [bcx, b.y + b.height], stub: [bcx, b.y + b.height + c], cost: up || back ? 0 : 60 },
+      { port: [b.x, bcy], lead: [b.x - c, bcy], cost: 0 },
+      { port: [bcx, b.y], lead: [bcx, b.y - c], cost: down ? 0 : 60 },
+      { port: [bcx, b.y + b.height], lead: [bcx, b.y + b.height + c], cost: up || back ? 0 : 60 },
     ],
   ];
 }

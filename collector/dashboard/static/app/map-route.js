@@ -9,8 +9,8 @@
 /**
  * @typedef {[number, number]} Point
  * @typedef {{ x: number, y: number, width: number, height: number }} Box
- * @typedef {{ port: Point, stub: Point, cost: number }} Port where the line meets its box
- *   (port), the grid point straight out from it (stub), and what choosing this side costs
+ * @typedef {{ port: Point, lead: Point, cost: number }} Port where the line meets its box
+ *   (port), the grid point straight out from it (lead), and what choosing this side costs
  */
 
 /** Directions: right, down, left, up. */
@@ -18,7 +18,7 @@ const DX = [1, 0, -1, 0];
 const DY = [0, 1, 0, -1];
 
 const DEFAULTS = {
-  /** How far routes keep from every box; stubs sit this far out. */
+  /** How far routes keep from every box; leads sit this far out. */
   clearance: 8,
   /** A bend costs as much as this many pixels of line. */
   bend: 24,
@@ -35,7 +35,7 @@ const DEFAULTS = {
   searchBudget: 20_000,
 };
 
-/** Grid coordinates are kept to half pixels so a stub always finds its line. */
+/** Grid coordinates are kept to half pixels so a lead always finds its line. */
 const snap = (/** @type {number} */ v) => Math.round(v * 2) / 2;
 
 /**
@@ -175,7 +175,7 @@ export function createRouter(boxes, lines = {}, drawn = [], sides = [], options 
   }
   // How many lines run within the clearance of each grid point (a route through a bundle of
   // lines crosses each of them), walked in steps shorter than that; not where a line leaves its
-  // node (the stub every line from that side starts at), nor where it comes into its target,
+  // node (the lead every line from that side starts at), nor where it comes into its target,
   // which routes to the same node come into as well.
   const near = new Uint8Array(nx * ny);
   const stamp = new Int32Array(nx * ny);
@@ -269,7 +269,7 @@ export function createRouter(boxes, lines = {}, drawn = [], sides = [], options 
     searchNumber++;
     const heap = new Heap();
     const goals = ends
-      .map((e) => ({ e, v: vertexOf(e.stub), dir: dirOf(e.stub, e.port), extra: Math.hypot(e.port[0] - e.stub[0], e.port[1] - e.stub[1]) + e.cost }))
+      .map((e) => ({ e, v: vertexOf(e.lead), dir: dirOf(e.lead, e.port), extra: Math.hypot(e.port[0] - e.lead[0], e.port[1] - e.lead[1]) + e.cost }))
       .filter((g) => g.v >= 0 && !blocked[g.v]);
     if (goals.length === 0) return undefined;
     /** Manhattan distance to the nearest goal (never more than the way there costs), weighted. @param {number} v */
@@ -277,7 +277,7 @@ export function createRouter(boxes, lines = {}, drawn = [], sides = [], options 
       const x = xs[Math.floor(v / ny)];
       const y = ys[v % ny];
       let h = Infinity;
-      for (const g of goals) h = Math.min(h, Math.abs(x - g.e.stub[0]) + Math.abs(y - g.e.stub[1]));
+      for (const g of goals) h = Math.min(h, Math.abs(x - g.e.lead[0]) + Math.abs(y - g.e.lead[1]));
       return h * greed;
     };
     /** @param {number} state @param {number} g @param {number} from @param {number} v */
@@ -291,10 +291,10 @@ export function createRouter(boxes, lines = {}, drawn = [], sides = [], options 
     /** @type {Map<number, Port>} */
     const startOf = new Map();
     for (const s of starts) {
-      const v = vertexOf(s.stub);
+      const v = vertexOf(s.lead);
       if (v < 0 || blocked[v]) continue;
-      const state = v * 4 + dirOf(s.port, s.stub);
-      const g = Math.hypot(s.stub[0] - s.port[0], s.stub[1] - s.port[1]) + s.cost;
+      const state = v * 4 + dirOf(s.port, s.lead);
+      const g = Math.hypot(s.lead[0] - s.port[0], s.lead[1] - s.port[1]) + s.cost;
       if (generation[state] === searchNumber && cost[state] <= g) continue;
       startOf.set(state, s);
       reach(state, g, -1, v);
