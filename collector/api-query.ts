@@ -112,23 +112,33 @@ export function parseSince(raw: unknown, now: bigint): QueryResult<bigint | unde
   if (/^\d{1,19}$/.test(text)) return inRange(BigInt(text), text);
   const relative = /^(\d{1,9})(ms|s|m|h|d)$/.exec(text);
   if (relative) return inRange(now - BigInt(relative[1]) * UNIT_NS[relative[2]], text);
+  const time = parseRfc3339(text);
+  if (time === 'shape') return { ok: false, message: `since must be ${SINCE_FORMS}, got ${JSON.stringify(text)}` };
+  if (time === 'not-real') return { ok: false, message: `since is not a real date and time: ${JSON.stringify(text)}` };
+  return inRange(time, text);
+}
+
+/**
+ * An RFC 3339 time (`2025-11-27T10:00:00Z`, `…+01:00`, fractions to the nanosecond, `:60` for a
+ * leap second) in ns since the epoch (negative before 1970); `shape` when the text is not one,
+ * `not-real` for a calendar date or a time of day that does not exist.
+ */
+export function parseRfc3339(text: string): bigint | 'shape' | 'not-real' {
   const rfc = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))$/i.exec(text);
-  if (!rfc) return { ok: false, message: `since must be ${SINCE_FORMS}, got ${JSON.stringify(text)}` };
+  if (!rfc) return 'shape';
   const [year, month, day, hour, minute, second] = rfc.slice(1, 7).map(Number);
   const offsetHours = rfc[8] === undefined ? Number(rfc[10]) : 0;
   const offsetMinutes = rfc[8] === undefined ? Number(rfc[11]) : 0;
   const date = new Date(0);
   date.setUTCFullYear(year, month - 1, day);
   const realDay = date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
-  if (!realDay || hour > 23 || minute > 59 || second > 60 || offsetHours > 23 || offsetMinutes > 59) {
-    return { ok: false, message: `since is not a real date and time: ${JSON.stringify(text)}` };
-  }
+  if (!realDay || hour > 23 || minute > 59 || second > 60 || offsetHours > 23 || offsetMinutes > 59) return 'not-real';
   const sign = rfc[9] === '-' ? -1n : 1n;
   const offsetS = sign * BigInt(offsetHours * 3600 + offsetMinutes * 60);
   // A leap second (:60) is the instant the next minute starts, to the second.
   const seconds = BigInt(date.getTime() / 1000) + BigInt(hour * 3600 + minute * 60 + second) - offsetS;
   const fraction = BigInt((rfc[7] ?? '').padEnd(9, '0'));
-  return inRange(seconds * 1_000_000_000n + fraction, text);
+  return seconds * 1_000_000_000n + fraction;
 }
 
 function inRange(ns: bigint, text: string): QueryResult<bigint> {

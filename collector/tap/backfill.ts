@@ -12,7 +12,7 @@
  */
 import { CLI_ERR_USAGE } from '../../lib/cli.ts';
 import { MeshtapError } from '../../lib/errors.ts';
-import { MAX_LIST_LIMIT, parseSince } from '../api-query.ts';
+import { MAX_LIST_LIMIT, parseRfc3339, parseSince } from '../api-query.ts';
 
 /** Calls printed from the window at most; older ones are counted and skipped. */
 export const MAX_BACKFILL_ITEMS = 10_000;
@@ -21,21 +21,36 @@ export const MAX_BACKFILL_ITEMS = 10_000;
 export const MAX_BACKFILL_REQUESTS = 500;
 
 const DURATION = /^\d+(?:ms|s|m|h|d)$/;
+/** What an RFC 3339 timestamp starts with: a date. The API's parser checks the rest. */
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]/i;
 
 function usage(message: string): MeshtapError {
   return new MeshtapError(CLI_ERR_USAGE, message);
 }
 
+const FORMS = 'a duration back from now, like 30s, 10m, 2h or 1d (a whole number of ms, s, m, h or d), or an RFC 3339 time, like 2026-12-07T02:14:00Z';
+
 /**
- * `--since`: a duration back from now in the API's own syntax (`30s`, `10m`, `2h`, `1d`), read by
- * the API's parser. The start of the window, in ns since the epoch (0 for a window reaching back
- * before 1970, as for the API). Timestamps and bare numbers, which the API's `since` also takes,
- * are refused: `--since 5` would be 5 ns after 1970, every call stored.
+ * `--since`: a duration back from now in the API's own syntax (`30s`, `10m`, `2h`, `1d`) or an
+ * RFC 3339 time (`2026-12-07T02:14:00Z`, `…+01:00`: "since the page at 02:14"), read by the
+ * API's parser. The start of the window, in ns since the epoch (0 for a window reaching back
+ * before 1970, as for the API). Bare numbers, which the API's `since` also takes as ns, are
+ * refused: `--since 5` would be 5 ns after 1970, every call stored. A time after `nowNs` is
+ * refused too: the window would hold nothing, which is never what was meant.
  */
 export function parseSinceFlag(raw: string, nowNs: bigint): bigint {
+  if (TIMESTAMP.test(raw)) {
+    const time = parseRfc3339(raw);
+    if (time === 'shape') {
+      throw usage(`--since "${raw}" is not an RFC 3339 time: a date, T, the time to the second (a fraction may follow), then Z or an offset such as +01:00, like 2026-12-07T02:14:00Z`);
+    }
+    if (time === 'not-real') throw usage(`--since "${raw}" is not a real date and time`);
+    if (time > nowNs) throw usage(`--since ${raw} is in the future (now is ${rfc3339Seconds(nowNs)}): the window would hold no call`);
+    return time < 0n ? 0n : time;
+  }
   if (!DURATION.test(raw)) {
     const hint = /^\d+$/.test(raw) ? ` (a number needs its unit: ${raw}m is ${raw} minutes)` : '';
-    throw usage(`--since must be a duration back from now, like 30s, 10m, 2h or 1d (a whole number of ms, s, m, h or d), got "${raw}"${hint}`);
+    throw usage(`--since must be ${FORMS}, got "${raw}"${hint}`);
   }
   if (/^0+[a-z]+$/.test(raw)) throw usage(`--since must be longer than 0, got "${raw}"`);
   const parsed = parseSince(raw, nowNs);
@@ -43,6 +58,16 @@ export function parseSinceFlag(raw: string, nowNs: bigint): bigint {
     throw usage(`--since "${raw}" is beyond what the collector's API accepts: at most 9 digits before the unit (999999999d)`);
   }
   return parsed.value;
+}
+
+/** How messages name `--since`'s window after "calls": "in the last 10m", "since 2026-12-07T02:14:00Z". */
+export function sinceWindowText(raw: string): string {
+  return DURATION.test(raw) ? `in the last ${raw}` : `since ${raw}`;
+}
+
+/** `ns` since the epoch as RFC 3339 to the second, for messages. */
+function rfc3339Seconds(ns: bigint): string {
+  return `${new Date(Number(ns / 1_000_000n)).toISOString().slice(0, 19)}Z`;
 }
 
 /** `ns` since the epoch as RFC 3339 with all nine digits of the fraction, e.g. `2025-11-24T16:00:00.000000001Z`. */

@@ -16,7 +16,7 @@ import { buildCall, callKey, sideOf, type JoinedCall } from '../calls/join.ts';
 import { createLiveJoiner } from '../calls/live-join.ts';
 import { buildHar, harEntry } from '../calls/har.ts';
 import { harCreator } from '../calls/version.ts';
-import { ApiAnswerError, callsPageReader, MAX_BACKFILL_ITEMS, parseSinceFlag, readBackfill, type BackfillResult } from './backfill.ts';
+import { ApiAnswerError, callsPageReader, MAX_BACKFILL_ITEMS, parseSinceFlag, readBackfill, sinceWindowText, type BackfillResult } from './backfill.ts';
 
 /** How long a meshed call's first observation waits for the other sidecar's. */
 export const DEFAULT_JOIN_WAIT_MS = 2000;
@@ -39,8 +39,9 @@ options:
   -o, --output FORMAT  text (default), json (one JSON object per line: a call, or a record with
                        --observations) or har (collects calls, prints one HAR 1.2 document at the end)
   --observations       one item per record (each sidecar's observation) instead of per call
-  --since DURATION     first print the calls that started in the last DURATION (30s, 10m, 2h,
-                       1d), oldest first (the newest ${MAX_BACKFILL_ITEMS} at most), then follow new ones; none twice
+  --since WHEN         first print the calls that started in the last WHEN (30s, 10m, 2h, 1d) or
+                       since the time WHEN (2026-12-07T02:14:00Z, or with an offset: +01:00),
+                       oldest first (the newest ${MAX_BACKFILL_ITEMS} at most), then follow new ones; none twice
   --limit N            stop after N calls (HAR: N entries), those of --since included
   --join-wait MS       how long a meshed call waits for its other observation (default ${DEFAULT_JOIN_WAIT_MS})
   --json               one JSON record per line (the same as -o json --observations)
@@ -355,7 +356,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       }
     })();
     if (sinceNs !== undefined) {
-      const window = values.since!;
+      const window = sinceWindowText(values.since!);
       let result: BackfillResult<JoinedCall | CallRecordJson>;
       try {
         result = await readBackfill<JoinedCall | CallRecordJson>({
@@ -377,25 +378,25 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
             io.stderr.write(
               err.error.position !== undefined
                 ? describeFilterError(err.error, values.filter, userOffset + err.shift)
-                : `meshtap tap: the collector rejected the request for the calls of the last ${window}: ${err.error.message}\n`,
+                : `meshtap tap: the collector rejected the request for the calls ${window}: ${err.error.message}\n`,
             );
             return 2;
           }
-          io.stderr.write(`meshtap tap: the collector at ${base.origin} answered ${err.status} to the request for the calls of the last ${window}${err.error ? `: ${err.error.message}` : ''}\n`);
+          io.stderr.write(`meshtap tap: the collector at ${base.origin} answered ${err.status} to the request for the calls ${window}${err.error ? `: ${err.error.message}` : ''}\n`);
           return 1;
         }
-        io.stderr.write(`meshtap tap: lost the connection to the collector at ${base.origin} while reading the calls of the last ${window}: ${causeText(err)}\n`);
+        io.stderr.write(`meshtap tap: lost the connection to the collector at ${base.origin} while reading the calls ${window}: ${causeText(err)}\n`);
         return 1;
       }
       printBackfill(result.items);
       if (!limitReached && !pipeClosed) {
         const n = result.items.length;
-        let note = `meshtap tap: ${n === 1 ? '1 call' : `${n} calls`} from the last ${window}`;
+        let note = `meshtap tap: ${n === 1 ? '1 call' : `${n} calls`} ${window}`;
         if (result.skipped > 0) {
           note += ` (the newest ${MAX_BACKFILL_ITEMS} at most: ${result.skipped}${result.skippedAtLeast ? ' or more' : ''} older ones skipped; narrow it with --filter or a shorter --since)`;
         }
         io.stderr.write(`${note}; following new calls\n`);
-        if (result.incomplete) io.stderr.write(`meshtap tap: the collector could not list every call of the last ${window} (its search stopped early): some may be missing\n`);
+        if (result.incomplete) io.stderr.write(`meshtap tap: the collector could not list every call ${window} (its search stopped early): some may be missing\n`);
       }
       const queued = held!;
       held = undefined;

@@ -102,18 +102,28 @@ void t.test('a page of items at one instant, or a search cut short, is said to b
   t.equal(r2.incomplete, false);
 });
 
-void t.test('--since: durations only, as the API reads them', async (t) => {
+void t.test('--since: a duration or an RFC 3339 time, as the API reads them', async (t) => {
   t.equal(parseSinceFlag('10m', NOW), NOW - 600n * S);
   t.equal(parseSinceFlag('1500ms', NOW), NOW - 1_500_000_000n);
   t.equal(parseSinceFlag('2h', NOW), NOW - 7200n * S);
   t.equal(parseSinceFlag('999999999d', NOW), 0n, 'back past 1970: from the first record, as for the API');
+  // NOW is 2025-11-24T16:00:00Z (below).
+  t.equal(parseSinceFlag('2025-11-24T15:00:00Z', NOW), NOW - 3600n * S);
+  t.equal(parseSinceFlag('2025-11-24T16:30:00.5+01:00', NOW), NOW - 1800n * S + 500_000_000n, 'an offset and a fraction');
+  t.equal(parseSinceFlag('2025-11-24T16:00:00Z', NOW), NOW, 'now itself');
+  t.equal(parseSinceFlag('1960-01-01T00:00:00Z', NOW), 0n, 'before 1970: from the first record');
   for (const [raw, message] of [
     ['abc', /must be a duration back from now, like 30s, 10m, 2h or 1d .* got "abc"$/],
     ['-5m', /got "-5m"/],
     ['5', /got "5" \(a number needs its unit: 5m is 5 minutes\)/],
     ['10 m', /got "10 m"/],
     ['1w', /got "1w"/],
-    ['2025-11-24T16:00:00Z', /must be a duration/],
+    ['yesterday', /or an RFC 3339 time, like 2026-12-07T02:14:00Z, got "yesterday"$/],
+    ['2025-11-24T16:00:01Z', /^--since 2025-11-24T16:00:01Z is in the future \(now is 2025-11-24T16:00:00Z\): the window would hold no call$/],
+    ['2300-01-01T00:00:00Z', /is in the future/],
+    ['2025-11-24 15:00:00Z', /^--since "2025-11-24 15:00:00Z" is not an RFC 3339 time: .*like 2026-12-07T02:14:00Z$/],
+    ['2025-11-24T15:00', /is not an RFC 3339 time/],
+    ['2025-02-30T00:00:00Z', /^--since "2025-02-30T00:00:00Z" is not a real date and time$/],
     ['0s', /must be longer than 0/],
     ['1234567890m', /beyond what the collector's API accepts: at most 9 digits before the unit/],
   ] as const) {

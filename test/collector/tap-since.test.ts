@@ -55,12 +55,25 @@ void t.test('--since: the window\'s calls that match, oldest first, then live on
   const tap = spawnTap(t, ['--collector', `http://127.0.0.1:${c.httpPort}`, '--since', '10m', '--filter', 'path.startsWith("/keep")', '-o', 'json', '--observations']);
   await waitFor('the window', () => tap.lines().length >= 3 && /following new calls/.test(tap.stderr()), 30_000);
   t.same(ids(tap), ['w1', 'w2', 'w3']);
-  t.equal(tap.stderr(), 'meshtap tap: 3 calls from the last 10m; following new calls\n');
+  t.equal(tap.stderr(), 'meshtap tap: 3 calls in the last 10m; following new calls\n');
   // Re-sent and new: the re-sent one is not stored again (nor streamed); the new ones are.
   await c.store.add([ago(1 * MIN, { id: 'w3', path: '/keep/3' }), ago(0, { id: 'live-drop', path: '/drop' }), ago(0, { id: 'live', path: '/keep/live' })]);
   await waitFor('the live call', () => tap.lines().length >= 4);
   await new Promise((r) => setTimeout(r, 300));
   t.same(ids(tap), ['w1', 'w2', 'w3', 'live']);
+  tap.child.kill('SIGINT');
+  t.equal((await tap.exit)[0], 0);
+});
+
+void t.test('--since with an RFC 3339 time: the calls since then, in a zone offset too', async (t) => {
+  const c = await collector(t);
+  await c.store.add([ago(2 * MIN, { id: 'after', path: '/after' }), ago(20 * MIN, { id: 'before', path: '/before' }), ago(6 * MIN, { id: 'at-edge', path: '/edge' })]);
+  // Seven minutes ago, written as a time in UTC+01:30.
+  const at = new Date(Date.now() - 7 * MIN + 90 * MIN).toISOString().slice(0, 19) + '+01:30';
+  const tap = spawnTap(t, ['--collector', `http://127.0.0.1:${c.httpPort}`, '--since', at, '-o', 'json', '--observations']);
+  await waitFor('the window', () => tap.lines().length >= 2 && /following new calls/.test(tap.stderr()), 30_000);
+  t.same(ids(tap), ['at-edge', 'after']);
+  t.equal(tap.stderr(), `meshtap tap: 2 calls since ${at}; following new calls\n`);
   tap.child.kill('SIGINT');
   t.equal((await tap.exit)[0], 0);
 });
@@ -91,7 +104,7 @@ void t.test('--since per call: the window\'s meshed calls joined, in the text fo
   t.same(tap.lines().slice(4).map(untimed), ['shop/frontend → shop/payment  POST /c3  201  12.3ms (server 9.50ms)'], 'the late server side of a call already printed is not printed again');
   tap.child.kill('SIGINT');
   t.equal((await tap.exit)[0], 0);
-  t.equal(tap.stderr(), 'meshtap tap: 4 calls from the last 1h; following new calls\n');
+  t.equal(tap.stderr(), 'meshtap tap: 4 calls in the last 1h; following new calls\n');
 });
 
 /** A memory store whose next list() runs `during` around its read: calls stored while tap reads the window. */
@@ -165,7 +178,7 @@ void t.test('a window of more than one page (the API answers 1000 at most) is pr
   await c.store.add([ago(0, { id: 'live' })]);
   await waitFor('the live call', () => tap.lines().length >= 2501);
   t.same(ids(tap), [...window.map((r) => r.id), 'live']);
-  t.equal(tap.stderr(), 'meshtap tap: 2500 calls from the last 10m; following new calls\n');
+  t.equal(tap.stderr(), 'meshtap tap: 2500 calls in the last 10m; following new calls\n');
   tap.child.kill('SIGINT');
   t.equal((await tap.exit)[0], 0);
 });
@@ -180,7 +193,7 @@ void t.test('a window of more calls than tap prints: the newest, and how many ol
   t.same(ids(tap), window.slice(40).map((r) => r.id), 'the newest, oldest first');
   t.equal(
     tap.stderr(),
-    `meshtap tap: ${MAX_BACKFILL_ITEMS} calls from the last 10m (the newest ${MAX_BACKFILL_ITEMS} at most: 40 older ones skipped; narrow it with --filter or a shorter --since); following new calls\n`,
+    `meshtap tap: ${MAX_BACKFILL_ITEMS} calls in the last 10m (the newest ${MAX_BACKFILL_ITEMS} at most: 40 older ones skipped; narrow it with --filter or a shorter --since); following new calls\n`,
   );
   tap.child.kill('SIGINT');
   t.equal((await tap.exit)[0], 0);
@@ -214,7 +227,8 @@ void t.test('bad --since values are usage errors, before tap connects', async (t
     [['--since', '10'], /got "10" \(a number needs its unit: 10m is 10 minutes\)/],
     [['--since', '0m'], /--since must be longer than 0, got "0m"/],
     [['--since', '1000000000d'], /--since "1000000000d" is beyond what the collector's API accepts: at most 9 digits before the unit/],
-    [['--since', '2025-11-24T16:00:00Z'], /--since must be a duration/],
+    [['--since', '2999-01-01T00:00:00Z'], /--since 2999-01-01T00:00:00Z is in the future \(now is \d{4}-.*\): the window would hold no call\n/],
+    [['--since', '2026-12-07 02:14'], /--since "2026-12-07 02:14" is not an RFC 3339 time/],
   ] as const) {
     const tap = spawnTap(t, ['--collector', `http://127.0.0.1:${c.httpPort}`, ...args]);
     t.equal((await tap.exit)[0], 2, args.join(' '));
@@ -225,5 +239,5 @@ void t.test('bad --since values are usage errors, before tap connects', async (t
   t.equal(c.hub.clients().length, 0, 'none subscribed');
   const help = spawnTap(t, ['--help']);
   t.equal((await help.exit)[0], 0);
-  t.match(help.stdout(), /--since DURATION/);
+  t.match(help.stdout(), /--since WHEN .*\n.*since the time WHEN \(2026-12-07T02:14:00Z/);
 });
