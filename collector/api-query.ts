@@ -1,5 +1,5 @@
 /**
- * The HTTP API's query parameters: which each route takes, and reading `limit` and `since`.
+ * The HTTP API's query parameters: which each route takes, and reading `limit`, `since` and `until`.
  * Pure: a bad value is a message for a 400 `COL_ERR_BAD_QUERY`, never a throw.
  *
  * A parameter a route does not take is refused rather than ignored (`?fitler=…` would
@@ -13,8 +13,8 @@ export type QueryResult<T> = { ok: true; value: T } | { ok: false; message: stri
 
 /** The query parameters each API route takes (routes as registered). */
 export const ROUTE_QUERY_PARAMS: Readonly<Record<string, readonly string[]>> = {
-  '/api/calls': ['view', 'limit', 'since', 'filter'],
-  '/api/har': ['limit', 'since', 'filter'],
+  '/api/calls': ['view', 'limit', 'since', 'until', 'filter'],
+  '/api/har': ['limit', 'since', 'until', 'filter'],
   '/api/calls/:id': ['view'],
   '/api/stream': ['filter'],
   '/api/servicemap': ['since'],
@@ -97,7 +97,7 @@ const UNIT_NS: Record<string, bigint> = {
 /** The last nanosecond a record's time (a signed 64-bit number) can hold: 2262-04-11T23:47:16Z. */
 const MAX_NS = 2n ** 63n - 1n;
 
-const SINCE_FORMS = 'nanoseconds since the epoch, an RFC 3339 timestamp or a duration like 5m (ms, s, m, h, d)';
+const TIME_FORMS = 'nanoseconds since the epoch, an RFC 3339 timestamp or a duration like 5m (ms, s, m, h, d)';
 
 /**
  * `since`: nanoseconds since the epoch (digits), an RFC 3339 timestamp
@@ -107,15 +107,29 @@ const SINCE_FORMS = 'nanoseconds since the epoch, an RFC 3339 timestamp or a dur
  * not exist (`2026-02-30`) and a time past what a record's time can hold are refused.
  */
 export function parseSince(raw: unknown, now: bigint): QueryResult<bigint | undefined> {
+  return parseTimeParam('since', raw, now);
+}
+
+/**
+ * `until`: in the forms `since` takes, the end of a window (exclusive: calls that started before
+ * it). With `since`, it must come after it: an empty window is a mistake, not a question.
+ */
+export function parseUntil(raw: unknown, now: bigint, since: bigint | undefined): QueryResult<bigint | undefined> {
+  const until = parseTimeParam('until', raw, now);
+  if (!until.ok || until.value === undefined || since === undefined || until.value > since) return until;
+  return { ok: false, message: `until must be after since (the window is from since up to, not including, until), got until ${JSON.stringify(paramText(raw))}` };
+}
+
+function parseTimeParam(name: 'since' | 'until', raw: unknown, now: bigint): QueryResult<bigint | undefined> {
   if (raw === undefined) return { ok: true, value: undefined };
   const text = paramText(raw);
-  if (/^\d{1,19}$/.test(text)) return inRange(BigInt(text), text);
+  if (/^\d{1,19}$/.test(text)) return inRange(name, BigInt(text), text);
   const relative = /^(\d{1,9})(ms|s|m|h|d)$/.exec(text);
-  if (relative) return inRange(now - BigInt(relative[1]) * UNIT_NS[relative[2]], text);
+  if (relative) return inRange(name, now - BigInt(relative[1]) * UNIT_NS[relative[2]], text);
   const time = parseRfc3339(text);
-  if (time === 'shape') return { ok: false, message: `since must be ${SINCE_FORMS}, got ${JSON.stringify(text)}` };
-  if (time === 'not-real') return { ok: false, message: `since is not a real date and time: ${JSON.stringify(text)}` };
-  return inRange(time, text);
+  if (time === 'shape') return { ok: false, message: `${name} must be ${TIME_FORMS}, got ${JSON.stringify(text)}` };
+  if (time === 'not-real') return { ok: false, message: `${name} is not a real date and time: ${JSON.stringify(text)}` };
+  return inRange(name, time, text);
 }
 
 /**
@@ -141,7 +155,7 @@ export function parseRfc3339(text: string): bigint | 'shape' | 'not-real' {
   return seconds * 1_000_000_000n + fraction;
 }
 
-function inRange(ns: bigint, text: string): QueryResult<bigint> {
-  if (ns > MAX_NS) return { ok: false, message: `since must be at most ${MAX_NS} ns (2262-04-11T23:47:16Z), got ${JSON.stringify(text)}` };
+function inRange(name: string, ns: bigint, text: string): QueryResult<bigint> {
+  if (ns > MAX_NS) return { ok: false, message: `${name} must be at most ${MAX_NS} ns (2262-04-11T23:47:16Z), got ${JSON.stringify(text)}` };
   return { ok: true, value: ns < 0n ? 0n : ns };
 }

@@ -14,7 +14,7 @@ import { COL_ERR_FILTER_BUDGET, isFilterError } from './filter/errors.ts';
 import { STREAM_TICK_LIMITS, type FilterLimits } from './filter/limits.ts';
 import { isMeshtapError } from '../lib/errors.ts';
 import type { CollectorMetrics } from './metrics.ts';
-import type { ListStats, RecordStore } from './record-store.ts';
+import type { ListQuery, ListStats, RecordStore } from './record-store.ts';
 import { recordToJson, type CallRecordJson } from '../record/record-json.ts';
 import { buildServiceMap } from './servicemap.ts';
 import { buildCoverage, type CaptureExclusions } from './coverage.ts';
@@ -40,7 +40,7 @@ import type { AccessControl, Viewer } from './auth/access.ts';
 import { hostAllowed } from './auth/host-check.ts';
 import { clearedSessionCookie, createSessionStore, readCookie, SESSION_COOKIE, sessionCookie, type SessionStore } from './auth/sessions.ts';
 import type { CallRecord } from '../record/record.ts';
-import { encodingProblem, paramText, parseLimit, parseSince, queryProblem, type QueryResult } from './api-query.ts';
+import { encodingProblem, paramText, parseLimit, parseSince, parseUntil, queryProblem, type QueryResult } from './api-query.ts';
 
 export const DEFAULT_SERVICEMAP_WINDOW_MS = 15 * 60_000;
 /** Most records one worst-offenders ranking reads (the newest of its window). */
@@ -84,6 +84,9 @@ function compileAll(): CompiledFilter {
 }
 
 type FilterResult = { ok: true; filter: CompiledFilter | undefined } | { ok: false; reply: FastifyReply };
+
+/** A list's start-time window: from `since` (inclusive) to `until` (exclusive), each open when absent. */
+type TimeWindow = Pick<ListQuery, 'since' | 'until'>;
 
 function parseFilter(raw: unknown, reply: FastifyReply, limits?: FilterLimits): FilterResult {
   if (raw === undefined) return { ok: true, filter: undefined };
@@ -205,24 +208,34 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     return reply.type(metrics.registry.contentType).send(text);
   });
 
+  /** A list's `since` and `until`, read against one clock reading. */
+  function timeWindow(query: Record<string, unknown>): QueryResult<TimeWindow> {
+    const at = now();
+    const since = parseSince(query.since, at);
+    if (!since.ok) return since;
+    const until = parseUntil(query.until, at, since.value);
+    if (!until.ok) return until;
+    return { ok: true, value: { since: since.value, until: until.value } };
+  }
+
   /** Newest first: at most `want` records the query matches that the viewer may see. */
-  async function listVisible(viewer: Viewer, want: number, since: bigint | undefined, filter: CompiledFilter | undefined, stats: ListStats): Promise<CallRecord[]> {
-    let records = await store.list({ limit: want, since, filter, stats });
+  async function listVisible(viewer: Viewer, want: number, window: TimeWindow, filter: CompiledFilter | undefined, stats: ListStats): Promise<CallRecord[]> {
+    let records = await store.list({ limit: want, ...window, filter, stats });
     if (viewer.all) return records;
     // The store pages by time, not by namespace: read more until a page of visible calls or the end.
     let fetchLimit = want;
     let shown: CallRecord[] = await visible(viewer, records);
     while (shown.length < want && records.length === fetchLimit && !stats.truncated && fetchLimit < want * MAX_VISIBILITY_OVERFETCH) {
       fetchLimit *= 4;
-      records = await store.list({ limit: fetchLimit, since, filter, stats });
+      records = await store.list({ limit: fetchLimit, ...window, filter, stats });
       shown = await visible(viewer, records);
     }
     return shown.slice(0, want);
   }
 
   /** `view=call` and `/api/har`: the newest `limit` calls with a matching observation, the other one looked up by its id. */
-  async function listJoined(viewer: Viewer, limit: number, since: bigint | undefined, filter: CompiledFilter | undefined, stats: ListStats): Promise<JoinedCall[]> {
-    const records = await listVisible(viewer, limit * 2, since, filter, stats);
+  async function listJoined(viewer: Viewer, limit: number, window: TimeWindow, filter: CompiledFilter | undefined, stats: ListStats): Promise<JoinedCall[]> {
+    const records = await listVisible(viewer, limit * 2, window, filter, stats);
     return joinWithPartners(records.map(recordToJson), limit, async (id) => {
       const partner = await store.get(id);
       return partner !== undefined && (await visible(viewer, [partner])).length > 0 ? recordToJson(partner) : undefined;
@@ -235,8 +248,8 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     if (view !== 'record' && view !== 'call') return sendError(reply, 400, COL_ERR_BAD_QUERY, `view must be record or call, got ${JSON.stringify(view)}`);
     const limit = parseLimit(query.limit);
     if (!limit.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, limit.message);
-    const since = parseSince(query.since, now());
-    if (!since.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, since.message);
+    const window = timeWindow(query);
+    if (!window.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, window.message);
     const filter = parseFilter(query.filter, reply);
     if (!filter.ok) return filter.reply;
     const viewer = viewerOf(request);
@@ -245,10 +258,10 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     let records: CallRecord[];
     try {
       if (view === 'call') {
-        const calls = await listJoined(viewer, limit.value, since.value, filter.filter, stats);
+        const calls = await listJoined(viewer, limit.value, window.value, filter.filter, stats);
         return { calls, ...(stats.truncated ? { truncated: true, scanned: stats.scanned } : {}) };
       }
-      records = await listVisible(viewer, limit.value, since.value, filter.filter, stats);
+      records = await listVisible(viewer, limit.value, window.value, filter.filter, stats);
     } catch (err) {
       if (!isMeshtapError(err, COL_ERR_FILTER_BUDGET)) throw err;
       metrics.filterBudgetExceeded.inc({ where: 'list' });
@@ -263,8 +276,8 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     const query = request.query as Record<string, unknown>;
     const limit = parseLimit(query.limit);
     if (!limit.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, limit.message);
-    const since = parseSince(query.since, now());
-    if (!since.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, since.message);
+    const window = timeWindow(query);
+    if (!window.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, window.message);
     // The user's filter alone first, so that an error points into their own text.
     const own = parseFilter(query.filter, reply);
     if (!own.ok) return own.reply;
@@ -273,7 +286,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     const stats: ListStats = { scanned: 0, truncated: false };
     let calls: JoinedCall[];
     try {
-      calls = await listJoined(viewerOf(request), limit.value, since.value, filter.filter, stats);
+      calls = await listJoined(viewerOf(request), limit.value, window.value, filter.filter, stats);
     } catch (err) {
       if (!isMeshtapError(err, COL_ERR_FILTER_BUDGET)) throw err;
       metrics.filterBudgetExceeded.inc({ where: 'list' });
@@ -402,7 +415,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     // Compiled per request: a compiled filter's evaluation budget is one request's.
     const filter = compileFilter(OFFENDER_FILTER);
     if (isFilterError(filter)) throw new Error(filter.message);
-    const records = await listVisible(viewerOf(request), MAX_OFFENDER_RECORDS, from, filter, stats);
+    const records = await listVisible(viewerOf(request), MAX_OFFENDER_RECORDS, { since: from }, filter, stats);
     const result = buildOffenders(records, { limit: rows.value, by: by as RankedKind | 'score' });
     return {
       since: from.toString(),

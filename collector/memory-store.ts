@@ -62,6 +62,7 @@ export function createMemoryStore(options: { maxRecords: number }): RecordStore 
         const record = slots[n % capacity]!;
         stats.scanned++;
         if (query.since !== undefined && record.start < query.since) continue;
+        if (query.until !== undefined && record.start >= query.until) continue;
         const matched = query.filter === undefined || query.filter.matches(record);
         if (matched) {
           out.push(record);

@@ -6,6 +6,8 @@ export interface ListQuery {
   limit: number;
   /** Only records whose `start` is at or after this time (ns since the epoch). */
   since?: bigint;
+  /** Only records whose `start` is before this time (ns since the epoch). */
+  until?: bigint;
   /** Only records the filter matches. */
   filter?: CompiledFilter;
   /** Most rows examined (the request's row budget); the store's own scan limit applies too. */

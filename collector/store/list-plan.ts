@@ -24,6 +24,10 @@ export function planList(query: ListQuery, ftsFrom: bigint | undefined): ListPla
     where.push('start_ns >= ?');
     params.push(query.since);
   }
+  if (query.until !== undefined) {
+    where.push('start_ns < ?');
+    params.push(query.until);
+  }
   let residual: CompiledFilter | undefined;
   if (query.filter !== undefined) {
     const pushed = buildSqlPushdown(query.filter);

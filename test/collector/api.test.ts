@@ -74,6 +74,40 @@ void t.test('GET /api/calls: filters, limit, since, errors', async (t) => {
   }
 });
 
+for (const store of ['memory', 'sqlite'] as const) {
+  void t.test(`GET /api/calls and /api/har: since and until bound the window (${store} store)`, async (t) => {
+    const c = await start(t, { store, ...(store === 'sqlite' ? { dbPath: ':memory:' } : {}) });
+    // One call a second from T0 (2025-11-24T16:00:00Z): starts at 0 s, 1 s, … 9 s.
+    await feed(c, Array.from({ length: 10 }, (_, i) => callRecord({ id: `u${i}`, at: i * 1000, method: 'GET', path: `/u${i}`, status: 200 })));
+    const ids = async (query: string): Promise<string[]> => {
+      const res = await getJson(c, `/api/calls?${query}`);
+      t.equal(res.status, 200, query);
+      return (res.body.calls as { id: string }[]).map((r) => r.id).sort();
+    };
+    t.same(await ids('since=2025-11-24T16:00:03Z&until=2025-11-24T16:00:06Z'), ['u3', 'u4', 'u5'], 'since inclusive, until exclusive');
+    t.same(await ids('until=2025-11-24T16:00:02Z'), ['u0', 'u1'], 'until alone');
+    t.same(await ids(`until=${1_764_000_000_000_000_000n + 1n}`), ['u0'], 'in ns, to the nanosecond');
+    const perCall = await getJson(c, '/api/calls?since=2025-11-24T16:00:08Z&until=5m&view=call');
+    t.same((perCall.body.calls as { client?: { path: string } }[]).map((call) => call.client?.path).sort(), ['/u8', '/u9'], 'a duration, per call');
+    t.same(await ids(`until=2025-11-24T16:00:05Z&${q('path != "/u1"')}&limit=2`), ['u3', 'u4'], 'with a filter and a limit: the newest before until');
+    const har = await fetch(`http://127.0.0.1:${c.httpPort}/api/har?since=2025-11-24T16:00:01Z&until=2025-11-24T16:00:03Z`);
+    t.same(((await har.json()) as { log: { entries: { request: { url: string } }[] } }).log.entries.map((e) => new URL(e.request.url).pathname).sort(), ['/u1', '/u2']);
+    for (const [query, message] of [
+      ['since=2025-11-24T16:00:05Z&until=2025-11-24T16:00:05Z', /^until must be after since \(the window is from since up to, not including, until\), got until "2025-11-24T16:00:05Z"$/],
+      ['since=2025-11-24T16:00:05Z&until=2025-11-24T16:00:04Z', /until must be after since/],
+      ['until=tomorrow', /^until must be nanoseconds since the epoch, an RFC 3339 timestamp or a duration/],
+      ['until=2026-02-30T00:00:00Z', /^until is not a real date and time/],
+      ['until=9999-01-01T00:00:00Z', /^until must be at most/],
+      ['until=1m&until=2m', /^until was given 2 times/],
+    ] as const) {
+      const res = await getJson(c, `/api/calls?${query}`);
+      t.equal(res.status, 400, query);
+      t.equal(res.body.error?.code, 'COL_ERR_BAD_QUERY', query);
+      t.match(res.body.error?.message, message, query);
+    }
+  });
+}
+
 void t.test('parseSince', async (t) => {
   const now = 1_800_000_000_000_000_000n;
   t.same(parseSince('5m', now), { ok: true, value: now - 300_000_000_000n });
@@ -109,16 +143,16 @@ void t.test('API query parameters: unknown, repeated, out of range and HEAD of t
   const c = await start(t);
   await feed(c, shopDataset(20));
   const cases: [string, RegExp][] = [
-    ['/api/calls?fitler=http', /unknown query parameter "fitler": \/api\/calls takes view, limit, since, filter/],
+    ['/api/calls?fitler=http', /unknown query parameter "fitler": \/api\/calls takes view, limit, since, until, filter/],
     ['/api/calls?limt=5', /unknown query parameter "limt"/],
     ['/api/calls/d-1?limit=1', /unknown query parameter "limit": \/api\/calls\/:id takes view$/],
     ['/api/servicemap?limit=5', /unknown query parameter "limit": \/api\/servicemap takes since/],
     ['/api/stream?since=5m', /unknown query parameter "since": \/api\/stream takes filter/],
-    ['/api/calls?limit=1&limit=2', /^limit was given 2 times: give it once \(\/api\/calls takes view, limit, since, filter, each once\)$/],
-    ['/api/calls?since=5m&since=1h&since=2h', /^since was given 3 times: give it once \(\/api\/calls takes view, limit, since, filter, each once\)$/],
+    ['/api/calls?limit=1&limit=2', /^limit was given 2 times: give it once \(\/api\/calls takes view, limit, since, until, filter, each once\)$/],
+    ['/api/calls?since=5m&since=1h&since=2h', /^since was given 3 times: give it once \(\/api\/calls takes view, limit, since, until, filter, each once\)$/],
     ['/api/calls?view=call&view=call', /^view was given 2 times: give it once \(/],
     ['/api/offenders?by=retry&by=timeout', /^by was given 2 times: give it once \(\/api\/offenders takes since, limit, by, each once\)$/],
-    ['/api/har?filter=http&filter=grpc', /^filter was given 2 times: give it once, combining conditions with && or \|\| \(\/api\/har takes limit, since, filter, each once\)$/],
+    ['/api/har?filter=http&filter=grpc', /^filter was given 2 times: give it once, combining conditions with && or \|\| \(\/api\/har takes limit, since, until, filter, each once\)$/],
     ['/api/calls?since=9999999999999999999', /since must be at most/],
     ['/api/calls?since=9223372036854775808', /since must be at most/],
     ['/api/har?since=9999-01-01T00:00:00Z', /since must be at most/],
