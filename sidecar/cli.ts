@@ -75,8 +75,9 @@ configuration (environment):
   MESHTAP_TOKEN_FILE                the projected service-account token shown to the CA and controller
   MESHTAP_TRUST_BUNDLE              the roots (PEM) the CA, the controller and mesh peers chain to
   MESHTAP_TRUST_DOMAIN              SPIFFE trust domain (default ${d.trustDomain})
-  MESHTAP_CA_TIMEOUT_SECONDS        /ready waits this long for a first certificate, then reports
-                                    ready in plaintext passthrough and keeps retrying (default ${d.caTimeoutSeconds})
+  MESHTAP_CA_TIMEOUT_SECONDS        /ready waits this long for a first certificate and membership
+                                    snapshot, then reports ready in plaintext passthrough and keeps
+                                    retrying (default ${d.caTimeoutSeconds})
   MESHTAP_CERT_TTL_SECONDS          certificate lifetime to ask for (default 0: the CA's maximum)
   MESHTAP_MASK_KEYS                 extra key names to mask (JSON, form, multipart, query, headers), comma-separated
   MESHTAP_MASK_HEADERS              extra header names to mask, comma-separated
@@ -146,13 +147,27 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   let shipper: Shipper | undefined;
   let capture: CaptureHandOff | undefined;
   const mtls = startSidecarMtls(config, stats, log);
-  // Ready once a certificate is in hand, or once the CA has had its time (then: passthrough).
-  let identityGate = mtls === undefined;
+  // Ready once a certificate and the first membership snapshot are in hand, or once the CA
+  // timeout has passed (then: passthrough, or plaintext towards peers until the feed answers).
+  // Without the snapshot an app's first connections, opened as soon as the sidecar is ready and
+  // often pooled for the app's life, would all go out in plaintext to meshed peers: two
+  // observations per call that never join (their connection ids differ).
+  const meshWaits = new Set<string>();
   if (mtls) {
-    void mtls.identity.waitForFirst(config.mtls.caTimeoutSeconds * 1000).then((ok) => {
-      identityGate = true;
-      if (!ok) log.warn({ timeout_seconds: config.mtls.caTimeoutSeconds }, 'mtls: no certificate yet; ready in plaintext passthrough while the CA is retried');
+    const timeoutMs = config.mtls.caTimeoutSeconds * 1000;
+    const fields = { timeout_seconds: config.mtls.caTimeoutSeconds };
+    meshWaits.add('a workload certificate');
+    void mtls.identity.waitForFirst(timeoutMs).then((ok) => {
+      meshWaits.delete('a workload certificate');
+      if (!ok) log.warn(fields, 'mtls: no certificate yet; ready in plaintext passthrough while the CA is retried');
     });
+    if (mtls.membership) {
+      meshWaits.add('the membership feed');
+      void mtls.membership.waitForSnapshot(timeoutMs).then((ok) => {
+        meshWaits.delete('the membership feed');
+        if (!ok) log.warn(fields, 'mtls: no membership snapshot yet; ready, outbound connections are plaintext until the feed answers');
+      });
+    }
   }
   // Where the shipper runs: with capture on, in the capture worker (its gRPC stream and garbage
   // stay off the forwarding thread; remote-shipper.ts); with capture off, here (DNS records only).
@@ -260,7 +275,12 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     host: '0.0.0.0',
     port: config.adminPort,
     registry: metricsRegistry,
-    state: () => ({ listening, ready: listening && !draining && identityGate && dns.listening, draining }),
+    state: () => ({
+      listening,
+      ready: listening && !draining && meshWaits.size === 0 && dns.listening,
+      draining,
+      waitingFor: [...meshWaits, ...(dns.listening ? [] : ['the DNS port'])].join(' and ') || undefined,
+    }),
   });
 
   const signal = waitForSignal();

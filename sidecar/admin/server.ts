@@ -14,6 +14,8 @@ export interface AdminState {
   /** Ready to take traffic: listening and not draining. */
   ready: boolean;
   draining: boolean;
+  /** What readiness still waits for, when listening and not ready (for the 503's text). */
+  waitingFor?: string;
 }
 
 export interface AdminServerOptions {
@@ -62,7 +64,7 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       else reply(res, 503, 'listeners not bound\n');
     } else if (path === '/ready') {
       if (state.ready) reply(res, 200, 'ready\n');
-      else reply(res, 503, state.draining ? 'draining\n' : state.listening ? 'not ready: waiting for a workload certificate\n' : 'not ready: listeners not bound\n');
+      else reply(res, 503, state.draining ? 'draining\n' : state.listening ? `not ready: waiting for ${state.waitingFor ?? 'start-up'}\n` : 'not ready: listeners not bound\n');
     } else if (path === '/metrics') {
       try {
         reply(res, 200, await options.registry.metrics(), options.registry.contentType);

@@ -228,7 +228,7 @@ void t.test('a DNS port that cannot be bound keeps the sidecar not ready until i
   await execInNetns(lab.client.netns, NODE, [podEntry(), 'init', '--dns-port', port]);
   const handle = await lab.restartSidecar('client', { MESHTAP_DNS_PORT: port });
   await handle.proc.waitFor(/SC_ERR_DNS_LISTEN/);
-  t.equal((await lab.adminGet(lab.client, '/ready')).status, 503, '/ready says not ready');
+  t.same(await lab.adminGet(lab.client, '/ready'), { status: 503, body: 'not ready: waiting for the DNS port\n' }, '/ready says not ready, and what for');
   t.equal(await lab.metric(lab.client, 'meshtap_sidecar_dns_listening'), 0, 'the listener metric says why');
   t.match(handle.proc.output, new RegExp(`cannot listen for DNS on 127\\.0\\.0\\.1:${port}`), 'the log names the address');
   for (const pid of await netnsPids(lab.client.netns, 'dgram')) process.kill(pid, 'SIGKILL');

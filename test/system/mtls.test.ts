@@ -341,6 +341,34 @@ void t.test('CA killed mid-run: meshed traffic carries on', async (t) => {
   await startController(lab);
 });
 
+void t.test('/ready waits for the first membership snapshot (up to the CA timeout), so an app\'s first connections are meshed', async (t) => {
+  await lab.restartSidecar('client', sidecarEnv('client'));
+  await lab.waitReady(lab.client, 20);
+  t.ok((await membershipVersion(lab.client)) > 0, 'a snapshot is in use the moment the sidecar is ready');
+  const m = marker();
+  const path = `/echo?first=${m}`;
+  await curlClient(['--data-binary', m, lab.appUrl(path)]);
+  const first = pair(await recordsFor(path));
+  t.equal(first.out.tls.mesh, true, 'the first call after ready is meshed');
+  t.equal(first.in.connection_id, first.out.connection_id, 'and its two observations join');
+  // The feed away, the CA up: not ready, saying why, until the timeout; then ready (plaintext out).
+  const timeoutMs = 10_000;
+  const started = Date.now();
+  await lab.restartSidecar('client', sidecarEnv('client', { MESHTAP_CONTROLLER_ADDR: `${lab.net.gateway}:1`, MESHTAP_CA_TIMEOUT_SECONDS: String(timeoutMs / 1000) }));
+  await eventually('the certificate', async () => ((await certSerial(lab.client)) ? true : undefined), timeoutMs - 2000);
+  t.same(await lab.adminGet(lab.client, '/ready'), { status: 503, body: 'not ready: waiting for the membership feed\n' }, 'a certificate alone is not ready');
+  await lab.waitReady(lab.client, 20);
+  t.ok(Date.now() - started >= timeoutMs - 100, 'ready at the timeout');
+  const m2 = marker();
+  const path2 = `/echo?nofeed=${m2}`;
+  const { stdout } = await curlClient(['--data-binary', m2, lab.appUrl(path2)]);
+  t.equal(stdout, m2, 'traffic flows without the feed');
+  t.equal(pair(await recordsFor(path2)).out.tls.mesh, false, 'in plaintext: no snapshot says the server is meshed');
+  await lab.restartSidecar('client', sidecarEnv('client'));
+  await lab.waitReady(lab.client, 20);
+  await waitMeshReady();
+});
+
 void t.test('CA down at sidecar start: ready after the timeout, plaintext passthrough, mesh once the CA is back', async (t) => {
   await killController();
   // The CA timeout runs from the sidecar's start; on a loaded machine the restart (module
