@@ -14,6 +14,7 @@
  */
 import type { Attributes } from '@opentelemetry/api';
 import type { CallRecord, HttpMessage } from '../../record/record.ts';
+import { dnsAnswerText } from '../../record/dns-answer.ts';
 
 /** Attribute names of the DNS semantic conventions (still in development upstream). */
 export const ATTR_DNS_QUESTION_NAME = 'dns.question.name';
@@ -47,8 +48,8 @@ export function dnsAnswerData(record: CallRecord): string[] {
   if (!Array.isArray(answers)) return [];
   const out: string[] = [];
   for (const a of answers) {
-    const data = (a as { data?: unknown } | null)?.data;
-    if (typeof data === 'string' && data !== '') out.push(data.slice(0, MAX_VALUE));
+    const data = dnsAnswerText((a as { data?: unknown } | null)?.data);
+    if (data !== undefined) out.push(data.slice(0, MAX_VALUE));
     if (out.length === MAX_ANSWERS) break;
   }
   return out;

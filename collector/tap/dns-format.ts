@@ -6,6 +6,7 @@
  * (`{"rcode", "answers": [{"name","type","ttl","data"}], …}`); a body that does not parse shows
  * the rcode alone.
  */
+import { dnsAnswerText } from '../../record/dns-answer.ts';
 import type { CallRecordJson } from '../../record/record-json.ts';
 
 export type DnsOutcomeClass = 'ok' | 'client-error' | 'error';
@@ -25,7 +26,7 @@ function answerData(r: CallRecordJson): string[] {
   try {
     const answers = (JSON.parse(body.text) as { answers?: unknown }).answers;
     if (!Array.isArray(answers)) return [];
-    return answers.map((a) => (a as { data?: unknown } | null)?.data).filter((d): d is string => typeof d === 'string' && d !== '');
+    return answers.map((a) => dnsAnswerText((a as { data?: unknown } | null)?.data)).filter((d): d is string => d !== undefined);
   } catch {
     return [];
   }

@@ -9,7 +9,8 @@ export interface DnsAnswer {
   name: string;
   type: string;
   ttl: number;
-  data: string;
+  /** As the sidecar records it (sidecar/dns/rdata.ts): text, TXT strings, or an SRV/MX/SOA's fields. */
+  data: string | string[] | Record<string, string | number>;
 }
 
 export interface DnsRecordOptions {
@@ -75,13 +76,14 @@ export const DNS_RECORDS: readonly CallRecord[] = [
     name: 'catlog.shop',
     rcode: 'NXDOMAIN',
     elapsedUs: 100,
-    authority: [{ name: 'cluster.local', type: 'SOA', ttl: 5, data: 'ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5' }],
+    authority: [{ name: 'cluster.local', type: 'SOA', ttl: 5, data: { mname: 'ns.dns.cluster.local', rname: 'hostmaster.cluster.local', serial: 1, refresh: 7200, retry: 1800, expire: 86400, minimum: 5 } }],
   }),
   dnsRecord({
     id: 'dns-srv',
     name: '_http._tcp.catalog.shop.svc.cluster.local',
     type: 'SRV',
-    answers: [{ name: '_http._tcp.catalog.shop.svc.cluster.local', type: 'SRV', ttl: 5, data: '0 100 8080 catalog.shop.svc.cluster.local' }],
+    // The shape the sidecar records (sidecar/dns/rdata.ts), not text.
+    answers: [{ name: '_http._tcp.catalog.shop.svc.cluster.local', type: 'SRV', ttl: 5, data: { priority: 0, weight: 100, port: 8080, target: 'catalog.shop.svc.cluster.local' } }],
     transport: 'tcp',
   }),
   dnsRecord({ id: 'dns-servfail', name: 'example.com', rcode: 'SERVFAIL', elapsedUs: 1500 }),

@@ -17,6 +17,16 @@ void t.test('answers, rcodes and errors', async (t) => {
   t.match(line('dns-servfail', true), /\u001b\[31m→ SERVFAIL\u001b\[0m/, 'SERVFAIL: red');
 });
 
+void t.test('structured answers read as dig prints them: MX, TXT, SOA fields, SVCB', async (t) => {
+  const answer = (type: string, data: unknown) => formatCallLine(recordToJson(dnsRecord({ id: type, name: 'x.example', type, answers: [{ name: 'x.example', type, ttl: 1, data: data as string }] })), { color: false });
+  t.match(answer('MX', { preference: 10, exchange: 'mail.x.example' }), / MX x\.example → 10 mail\.x\.example /);
+  t.match(answer('TXT', ['v=spf1 -all', 'two words']), / TXT x\.example → "v=spf1 -all" "two words" /);
+  t.match(answer('SOA', { mname: 'ns.x', rname: 'host.x', serial: 7, refresh: 1, retry: 2, expire: 3, minimum: 4 }), /→ ns\.x host\.x 7 1 2 3 4 /);
+  t.match(answer('HTTPS', { priority: 1, target: '.', params: '0001000302683200' }), /→ 1 \. 0001000302683200 /);
+  t.match(answer('CAA', '0005697373756500'), /→ 0005697373756500 /, 'hex data as it is');
+  t.match(answer('SRV', {}), /→ NOERROR \(no answers\)/, 'nothing to show is not an answer');
+});
+
 void t.test('many answers are cut; odd bodies and control characters are harmless', async (t) => {
   const many = dnsRecord({ id: 'm', name: 'big.example', answers: Array.from({ length: 9 }, (_, i) => ({ name: 'big.example', type: 'A', ttl: 1, data: `10.0.0.${i}` })) });
   t.match(formatCallLine(recordToJson(many), { color: false }), /→ 10\.0\.0\.0, 10\.0\.0\.1, 10\.0\.0\.2, 10\.0\.0\.3, … \(9\)  200µs$/);

@@ -23,7 +23,7 @@ const nx = dnsRecord({
   name: 'catlog.shop.svc.cluster.local',
   rcode: 'NXDOMAIN',
   start: start + 1_000_000n,
-  authority: [{ name: 'cluster.local', type: 'SOA', ttl: 5, data: 'ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5' }],
+  authority: [{ name: 'cluster.local', type: 'SOA', ttl: 5, data: { mname: 'ns.dns.cluster.local', rname: 'hostmaster.cluster.local', serial: 1, refresh: 7200, retry: 1800, expire: 86400, minimum: 5 } }],
 });
 const srv = dnsRecord({
   id: 'dash-dns-srv',
@@ -31,7 +31,7 @@ const srv = dnsRecord({
   type: 'SRV',
   transport: 'tcp',
   start: start + 2_000_000n,
-  answers: [{ name: '_http._tcp.catalog.shop.svc.cluster.local', type: 'SRV', ttl: 5, data: '0 100 8080 catalog.shop.svc.cluster.local' }],
+  answers: [{ name: '_http._tcp.catalog.shop.svc.cluster.local', type: 'SRV', ttl: 5, data: { priority: 0, weight: 100, port: 8080, target: 'catalog.shop.svc.cluster.local' } }],
 });
 const timeout = dnsRecord({ id: 'dash-dns-timeout', name: 'slow.example', type: 'AAAA', timeout: true, start: start + 3_000_000n });
 
@@ -80,7 +80,7 @@ void t.test('NXDOMAIN: the rcode as an error, no answers, the authority that sai
   t.ok(await card.locator('.dns-rcode').evaluate((e) => e.classList.contains('error-text')), 'shown as an error');
   t.equal(await card.locator('table.dns-records[data-section="answers"]').count(), 0);
   t.equal(await card.locator('.dns-no-answers').count(), 1);
-  t.same(await rows(card, 'authority'), [['cluster.local', 'SOA', '5', 'ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5']]);
+  t.same(await rows(card, 'authority'), [['cluster.local', 'SOA', '5', 'ns.dns.cluster.local hostmaster.cluster.local 1 7200 1800 86400 5']]);
 });
 
 void t.test('SRV over TCP, and an unanswered query', async (t) => {

@@ -145,6 +145,30 @@ function WebSocketCard({ call }) {
   `;
 }
 
+/** Field orders of structured DNS data (SRV, MX, SOA, SVCB/HTTPS), as their presentation format writes them. */
+const DNS_DATA_ORDERS = [
+  ['priority', 'weight', 'port', 'target'],
+  ['preference', 'exchange'],
+  ['mname', 'rname', 'serial', 'refresh', 'retry', 'expire', 'minimum'],
+  ['priority', 'target', 'params'],
+];
+
+/**
+ * A record's data as `dig` prints it: an address or name as is, an SRV as `priority weight port
+ * target`, TXT strings quoted (the collector's tap and spans read it the same way:
+ * record/dns-answer.ts).
+ * @param {unknown} data
+ */
+export function dnsDataText(data) {
+  if (data === undefined || data === null) return '';
+  if (Array.isArray(data)) return data.map((s) => JSON.stringify(String(s))).join(' ');
+  if (typeof data !== 'object') return String(data);
+  const fields = /** @type {Record<string, unknown>} */ (data);
+  const keys = Object.keys(fields);
+  const order = DNS_DATA_ORDERS.find((o) => o.length === keys.length && o.every((k) => k in fields)) ?? keys;
+  return order.map((k) => fields[k]).filter((v) => ['string', 'number', 'boolean'].includes(typeof v)).map(String).join(' ');
+}
+
 /**
  * One section of a DNS response (answers, authority, additional) as a table.
  * @param {{ title: string, kind: string, records: unknown }} props
@@ -158,7 +182,7 @@ function DnsRecords({ title, kind, records }) {
     <h4>${title} <span class="muted">${rows.length}</span></h4>
     <div class="sql-result-wrap"><table class="sql-result dns-records" data-section=${kind}>
       <thead><tr><th scope="col">name</th><th scope="col">type</th><th scope="col">TTL</th><th scope="col">data</th></tr></thead>
-      <tbody>${rows.map((r) => html`<tr><td class="mono">${cell(r.name)}</td><td class="mono">${cell(r.type)}</td><td class="mono">${cell(r.ttl)}</td><td class="mono">${cell(r.data)}</td></tr>`)}</tbody>
+      <tbody>${rows.map((r) => html`<tr><td class="mono">${cell(r.name)}</td><td class="mono">${cell(r.type)}</td><td class="mono">${cell(r.ttl)}</td><td class="mono">${dnsDataText(r.data)}</td></tr>`)}</tbody>
     </table></div>
   `;
 }
