@@ -269,8 +269,11 @@ export interface WindowSide {
 
 export interface EdgeChange {
   edge: string;
-  /** `new`: no calls in window A; `gone`: none in window B. */
-  change?: 'new' | 'gone';
+  /**
+   * `new`: no calls in window A; `gone`: none in window B. When that window was sampled (not every
+   * call read), its absence is not known: `unseen_in_a` / `unseen_in_b`, none among the calls read.
+   */
+  change?: 'new' | 'gone' | 'unseen_in_a' | 'unseen_in_b';
   calls: [number, number];
   error_rate: [number | null, number | null];
   p99_ms: [number | null, number | null];
@@ -305,6 +308,8 @@ export function changeScore(a: WindowSide, b: WindowSide, lengthRatio: number): 
  * change first. `lengthA`/`lengthB` are the windows' lengths (any unit, same for both);
  * `weights` say what each record of a window stands for when not every record was read
  * (`window-sample.ts`): calls are then scaled counts, error rates and p99 weighted alike.
+ * `sampled` says which windows were not read whole: an edge missing from one of those is
+ * `unseen_in_…`, not `new` or `gone` (it may have calls in the part not read).
  */
 export function compareWindows(
   a: readonly CallRecordJson[],
@@ -312,6 +317,7 @@ export function compareWindows(
   lengthA: number,
   lengthB: number,
   weights: { a?: RecordWeight; b?: RecordWeight } = {},
+  sampled: { a?: boolean; b?: boolean } = {},
 ): EdgeChange[] {
   const accA = accumulate(a, weights.a);
   const accB = accumulate(b, weights.b);
@@ -335,7 +341,7 @@ export function compareWindows(
     const accB1 = accB.get(edge);
     rows.push({
       edge,
-      ...(sa.calls === 0 ? { change: 'new' as const } : sb.calls === 0 ? { change: 'gone' as const } : {}),
+      ...(sa.calls === 0 ? { change: sampled.a ? ('unseen_in_a' as const) : ('new' as const) } : sb.calls === 0 ? { change: sampled.b ? ('unseen_in_b' as const) : ('gone' as const) } : {}),
       // Scaled counts are estimates: shown whole, compared unrounded.
       calls: [Math.round(sa.calls), Math.round(sb.calls)],
       error_rate: [sa.error_rate, sb.error_rate],

@@ -439,7 +439,7 @@ const whatChanged = defineTool({
   name: 'what_changed',
   title: 'What changed between two windows',
   description:
-    `Compare two time windows (A = before/baseline, B = after/incident) per edge (caller → callee): calls [A, B], error_rate [A, B] (0–1), p99_ms [A, B], delta {rate_pct (call rate change, %), error_rate (B−A), p99_ms (B−A)}, change "new"/"gone" for edges seen in one window only, top_errors_b; sorted by biggest change (score: error-rate change, p99 ratio, traffic ratio). Answers "what is different since the incident started". Optional CEL filter narrows both windows. Each window is read as ${SUB_WINDOWS} equal sub-windows, an equal share of max_calls_per_window records from each, so the figures span the whole window; when a sub-window holds more, its calls are estimated from its latest part (read in full): the window then says estimated: true and time_read_pct (the share of its time whose calls were all read), and a note explains.`,
+    `Compare two time windows (A = before/baseline, B = after/incident) per edge (caller → callee): calls [A, B], error_rate [A, B] (0–1), p99_ms [A, B], delta {rate_pct (call rate change, %), error_rate (B−A), p99_ms (B−A)}, change "new"/"gone" for edges seen in one window only ("unseen_in_a"/"unseen_in_b" instead when that window was sampled: none of the edge's calls among those read, which does not prove there were none), top_errors_b; sorted by biggest change (score: error-rate change, p99 ratio, traffic ratio). Answers "what is different since the incident started". Optional CEL filter narrows both windows. Each window is read as ${SUB_WINDOWS} equal sub-windows, an equal share of max_calls_per_window records from each, so the figures span the whole window; when a sub-window holds more, its calls are estimated from its latest part (read in full): the window then says estimated: true and time_read_pct (the share of its time whose calls were all read), and a note explains.`,
   inputSchema: {
     window_a_start: instant('Start of window A (baseline)'),
     window_a_end: instant('End of window A'),
@@ -463,8 +463,20 @@ const whatChanged = defineTool({
     if (!a.ok) return a.result;
     const b = await readWindow(ctx, args.filter, b0, b1, args.max_calls_per_window);
     if (!b.ok) return b.result;
-    const rows = compareWindows(a.value.records, b.value.records, Number(a1 - a0), Number(b1 - b0), { a: a.value.sample.weight, b: b.value.sample.weight });
-    const notes = [...windowNotes('A', a0, a1, a.value), ...windowNotes('B', b0, b1, b.value), ...(rows.length > 50 ? [`${rows.length - 50} edges with smaller changes left out`] : [])];
+    const sampledA = a.value.sample.scaled > 0 || a.value.sample.unread > 0;
+    const sampledB = b.value.sample.scaled > 0 || b.value.sample.unread > 0;
+    const rows = compareWindows(a.value.records, b.value.records, Number(a1 - a0), Number(b1 - b0), { a: a.value.sample.weight, b: b.value.sample.weight }, { a: sampledA, b: sampledB });
+    const unseen = rows.filter((r) => r.change === 'unseen_in_a' || r.change === 'unseen_in_b').length;
+    const notes = [
+      ...windowNotes('A', a0, a1, a.value),
+      ...windowNotes('B', b0, b1, b.value),
+      ...(unseen > 0
+        ? [
+            `${unseen} edge${unseen === 1 ? ' is' : 's are'} marked unseen_in_a or unseen_in_b: no call of ${unseen === 1 ? 'it' : 'them'} was among those read of that window, which was not read whole, so ${unseen === 1 ? 'it' : 'they'} may have calls there — not proof of a new or gone edge (search_calls with the edge's filter and that window's since, or a higher max_calls_per_window, tells)`,
+          ]
+        : []),
+      ...(rows.length > 50 ? [`${rows.length - 50} edges with smaller changes left out`] : []),
+    ];
     const windowOf = (from: bigint, to: bigint, read: WindowRead) => {
       const estimated = read.sample.scaled > 0 || read.sample.unread > 0;
       return withoutUndefined({

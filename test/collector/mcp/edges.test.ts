@@ -217,3 +217,30 @@ void t.test('what_changed reads every part of each window: an incident early in 
   t.match(all.edges[0], { calls: [4000, 4000], error_rate: [0, 0.5] });
   t.notOk('note' in all);
 });
+
+void t.test('what_changed: an edge missing from a sampled window is unseen there, not new or gone', async (t) => {
+  // Windows A (15:52–16:00) and B (16:00–16:08): frontend → payment every 120 ms, 4000 calls each,
+  // more than the 2000 read; frontend → audit twice a sub-window (24 s), early in A's (before the
+  // part read) and late in B's. An edge only in B's read part, with one in A's unread parts.
+  const records: CallRecord[] = [];
+  for (let i = 0; i < 8000; i++) records.push(callRecord({ id: `p-${i}`, at: -480_000 + i * 120, src: frontend, dst: at('payment'), status: 200 }));
+  for (let s = 0; s < 40; s++) {
+    const sub = -480_000 + s * 24_000;
+    const offsets = sub < 0 ? [500, 1500] : [23_000, 23_500];
+    for (const o of offsets) records.push(callRecord({ id: `a-${s}-${o}`, at: sub + o, src: frontend, dst: at('audit'), status: 200 }));
+  }
+  // Stored in the order they started, as a collector receives them.
+  records.sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : 0));
+  const mcp = await client(t, await collector(t, records));
+  const windows = { window_a_start: '2025-11-24T15:52:00Z', window_a_end: '2025-11-24T16:00:00Z', window_b_start: '2025-11-24T16:00:00Z', window_b_end: '2025-11-24T16:08:00Z' };
+  const sampled = jsonOf(await mcp.callTool({ name: 'what_changed', arguments: windows }));
+  t.match(sampled.window_a, { estimated: true });
+  const audit = sampled.edges.find((e: { edge: string }) => e.edge === 'shop/frontend → shop/audit');
+  t.match(audit, { change: 'unseen_in_a' }, 'not "new": window A was sampled');
+  t.equal(audit.calls[0], 0, 'none among the calls read of A');
+  t.match(sampled.note, /1 edge is marked unseen_in_a or unseen_in_b: no call of it was among those read of that window, which was not read whole, so it may have calls there/);
+  const whole = jsonOf(await mcp.callTool({ name: 'what_changed', arguments: { ...windows, max_calls_per_window: 5000 } }));
+  const auditWhole = whole.edges.find((e: { edge: string }) => e.edge === 'shop/frontend → shop/audit');
+  t.match(auditWhole, { calls: [40, 40] }, 'read whole, the edge is in both windows');
+  t.notOk('change' in auditWhole);
+});
