@@ -29,7 +29,8 @@ read or is not valid YAML/JSON (nothing is written to stdout); 2 for usage error
 options:
   -f, --filename FILE|-        an input file, or - for stdin (required; repeat for several)
   -n, --namespace NS           namespace of objects that name none
-  --namespace-labels K=V,...   the namespace's labels (default: ${INJECT_LABEL}=enabled)
+  --namespace-labels K=V,...   the labels of namespaces the input does not define (default:
+                               ${INJECT_LABEL}=enabled); a Namespace in the input gives its own
   --image IMAGE                the meshtap image
   --collector-addr HOST:PORT   where sidecars send records (a DNS name, IPv4 or [IPv6], port 1-65535)
   --native-sidecar true|false  run the proxy as a native sidecar (default: true)
@@ -207,6 +208,35 @@ interface Injector {
   (object: unknown): ObjectInjection;
 }
 
+/** A namespace's labels and annotations, as the webhook would read them from the cluster. */
+export interface NamespaceFacts {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+function stringMap(value: unknown): Record<string, string> {
+  if (!isRecord(value)) return {};
+  return Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+/**
+ * The Namespace objects among the inputs, by name: applied together with the workloads, they are
+ * what the webhook would find, so their labels decide injection, not `--namespace-labels`. Pure.
+ */
+export function namespacesIn(inputs: readonly ParsedInput[]): Map<string, NamespaceFacts> {
+  const found = new Map<string, NamespaceFacts>();
+  const values = inputs.flatMap((p) => (p.format === 'json' ? [p.value] : p.docs.map((d) => d.value)));
+  for (const value of values) {
+    for (const { value: object } of slotsOf(value)) {
+      if (!isRecord(object) || object.kind !== 'Namespace' || !isRecord(object.metadata)) continue;
+      const name = object.metadata.name;
+      if (typeof name !== 'string' || name === '') continue;
+      found.set(name, { labels: stringMap(object.metadata.labels), annotations: stringMap(object.metadata.annotations) });
+    }
+  }
+  return found;
+}
+
 /** What happened to one slot, for the stderr line. */
 type SlotReport = { slot: string; value: unknown } | ObjectInjection;
 
@@ -370,7 +400,12 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       const input = await readInput(filename, io.stdin);
       parsed.push({ name: input.name, parsed: parseInput(input.text, several ? input.name : undefined) });
     }
-    const inject: Injector = (object) => injectObject(object, { namespace, namespaceLabels, config });
+    const defined = namespacesIn(parsed.map((p) => p.parsed));
+    const inject: Injector = (object) => {
+      const own = isRecord(object) && isRecord(object.metadata) && typeof object.metadata.namespace === 'string' && object.metadata.namespace !== '' ? object.metadata.namespace : namespace;
+      const facts = own === undefined ? undefined : defined.get(own);
+      return injectObject(object, facts === undefined ? { namespace, namespaceLabels, config } : { namespace, namespaceLabels: facts.labels, namespaceAnnotations: facts.annotations, config });
+    };
     const documents: string[] = [];
     const lines: string[] = [];
     for (const { name, parsed: p } of parsed) {

@@ -156,6 +156,34 @@ void t.test('--namespace-labels decides for the namespace', async (t) => {
   t.match(optIn.stderr, /pod\/p: injected/, 'the default treats the namespace as enabled');
 });
 
+void t.test('a Namespace in the input decides for its namespace, as the webhook would find it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'meshtap-inject-ns-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const namespaces = join(dir, 'namespaces.yaml');
+  writeFileSync(
+    namespaces,
+    [
+      'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: legacy\n',
+      'apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Namespace\n  metadata:\n    name: shop\n    labels: {meshtap.io/inject: enabled}\n    annotations: {meshtap.io/mtls-mode: strict}\n',
+    ].join('---\n'),
+  );
+  const deployment = (name: string, ns?: string) =>
+    `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${name}\n${ns ? `  namespace: ${ns}\n` : ''}spec:\n  selector: {matchLabels: {app: ${name}}}\n  template:\n    metadata: {labels: {app: ${name}}}\n    spec:\n      containers: [{name: app, image: app}]\n`;
+  const workloads = join(dir, 'workloads.yaml');
+  writeFileSync(workloads, [deployment('legacy-client', 'legacy'), deployment('web', 'shop'), deployment('other', 'elsewhere'), deployment('unnamed')].join('---\n'));
+  const r = await runInProcess(['-f', namespaces, '-f', workloads, '-n', 'legacy']);
+  t.equal(r.code, 0);
+  t.match(r.stderr, /deployment\/legacy-client: skipped \(namespace-not-enabled: namespace "legacy" has no meshtap.io\/inject=enabled label/, 'the input\'s Namespace has no label: skipped, not injected by the default');
+  t.match(r.stderr, /deployment\/web: injected/);
+  t.match(r.stderr, /deployment\/other: injected/, 'a namespace the input does not define: the default labels');
+  t.match(r.stderr, /deployment\/unnamed: skipped \(namespace-not-enabled/, '-n names the namespace of an object that names none, and the input defines it');
+  const web = (docs(r.stdout).find((d) => (d as Obj).metadata && ((d as Obj).metadata as Obj).name === 'web') as Obj).spec as Obj;
+  const spec = (web.template as PodLike).spec!;
+  const proxy = [...(spec.initContainers ?? []), ...(spec.containers ?? [])].find((c) => c.name === 'meshtap-proxy')!;
+  const env = Object.fromEntries((proxy.env as Array<{ name: string; value?: string }>).map((e) => [e.name, e.value]));
+  t.equal(env.MESHTAP_MTLS_MODE, 'strict', 'and its annotations count too');
+});
+
 void t.test('overrides reach the injected pod', async (t) => {
   const r = await runInProcess([
     '-f', mixed, '--image', 'registry.example.com/meshtap:dev', '--collector-addr', 'collector.obs:9400', '--native-sidecar=false', '--mtls-mode', 'strict',
