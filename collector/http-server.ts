@@ -445,7 +445,10 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   app.get('/api/traces/:traceId', async (request, reply) => {
     const { traceId } = request.params as { traceId: string };
     const records = await visible(viewerOf(request), await store.byTrace(traceId));
-    if (records.length === 0) return sendError(reply, 404, COL_ERR_NOT_FOUND, `no calls in trace ${JSON.stringify(traceId)}`);
+    if (records.length === 0) {
+      const shape = /^[0-9a-f]{32}$/.test(traceId) ? '' : ' (a trace id is 32 lower-case hexadecimal digits, as in a traceparent header and the trace_id of a call)';
+      return sendError(reply, 404, COL_ERR_NOT_FOUND, `no calls in trace ${JSON.stringify(traceId)}${shape}`);
+    }
     const entries = buildTrace(records);
     return {
       trace_id: traceId,

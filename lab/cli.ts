@@ -308,7 +308,7 @@ async function status(argv: string[], io: CommandIO): Promise<number> {
   lines.push(
     ...table(
       ['SERVICE', 'VIP', 'PORTS'],
-      services.map((s) => [`${s.namespace}/${s.name}`, s.vip, s.ports.map((p) => `${p.port}->${p.targetPort} (${p.endpoints.length} endpoints)`).join(', ')]),
+      services.map((s) => [`${s.namespace}/${s.name}`, s.vip, s.ports.map((p) => `${p.port}->${p.targetPort} (${p.endpoints.length} endpoint${p.endpoints.length === 1 ? '' : 's'})`).join(', ')]),
     ),
     '',
   );

@@ -263,6 +263,9 @@ void t.test('GET /api/calls/:id and /api/traces/:traceId', async (t) => {
   const missing = await getJson(c, '/api/traces/nope');
   t.equal(missing.status, 404);
   t.equal(missing.body.error.code, 'COL_ERR_NOT_FOUND');
+  t.equal(missing.body.error.message, 'no calls in trace "nope" (a trace id is 32 lower-case hexadecimal digits, as in a traceparent header and the trace_id of a call)');
+  const unknown = await getJson(c, `/api/traces/${'ab'.repeat(16)}`);
+  t.equal(unknown.body.error.message, `no calls in trace "${'ab'.repeat(16)}"`, 'a well-formed id needs no explanation');
 });
 
 interface SseReader {
