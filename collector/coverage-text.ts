@@ -31,6 +31,13 @@ export function describeWorkloadCoverage(w: { kind: string; inbound: CoverageCou
   if (outbound.unmeshed_peer > 0) {
     out.push(`${percent(outbound.unmeshed_peer, outbound.calls)} of outbound calls go to unmeshed servers — their server side is not observed.`);
   }
+  const unjoined = inbound.unjoined + outbound.unjoined;
+  if (unjoined > 0) {
+    out.push(
+      `${percent(unjoined, inbound.calls + outbound.calls)} of calls crossed in plaintext between two meshed workloads, so each side's record stands alone (not joined, counted once per side): ` +
+        'a connection opened before the caller\'s sidecar knew the callee was meshed stays plaintext for its life — a new connection is meshed (restarting the caller, or its pool, resets them).',
+    );
+  }
   const meshed = w.kind !== 'External' && w.kind !== 'Node';
   // A workload whose sidecar recorded other calls has one: what it did not record are calls that
   // never reached it (a refused or reset connection) or records lost on the way (counted as drops).

@@ -32,6 +32,13 @@ export interface CoverageCounts {
    * meshtap sidecar, so its own view of the call (its latency, its errors) is missing.
    */
   unobserved_here: number;
+  /**
+   * Both ends have a meshtap sidecar (each recorded calls in the window), yet this call crossed
+   * in plaintext and each side's record stands alone: a connection the caller opened before its
+   * sidecar knew the callee was meshed, kept in plaintext for its life. Its two observations
+   * cannot be joined (their connection ids differ), so each is counted here, once per side.
+   */
+  unjoined: number;
   /** Capture fell behind forwarding and cut the call (`error == "capture_overflow"`). */
   capture_overflow: number;
   /** A request or response body held less than the whole (the body limit). */
@@ -95,12 +102,13 @@ const OPAQUE = 'tcp';
 const APP_TLS = 'tls';
 
 export function emptyCounts(): CoverageCounts {
-  return { calls: 0, parsed: {}, opaque: 0, app_tls: 0, unmeshed_peer: 0, unobserved_here: 0, capture_overflow: 0, truncated_bodies: 0 };
+  return { calls: 0, parsed: {}, opaque: 0, app_tls: 0, unmeshed_peer: 0, unobserved_here: 0, unjoined: 0, capture_overflow: 0, truncated_bodies: 0 };
 }
 
-function count(into: CoverageCounts, c: CallSummary, unmeshedPeer: boolean, unobservedHere = false): void {
+function count(into: CoverageCounts, c: CallSummary, unmeshedPeer: boolean, unobservedHere = false, unjoined = false): void {
   into.calls++;
   if (unobservedHere) into.unobserved_here++;
+  if (unjoined) into.unjoined++;
   if (c.protocol === OPAQUE) into.opaque++;
   else if (c.protocol === APP_TLS) into.app_tls++;
   else into.parsed[c.protocol] = (into.parsed[c.protocol] ?? 0) + 1;
@@ -121,24 +129,36 @@ export function buildCoverage(calls: readonly CallSummary[], input: CoverageInpu
     return w;
   };
   // Workloads whose own sidecar recorded something in the window: they have one, whatever else is missing.
+  const resolved = resolveCalls(calls);
   const selfObserved = new Set<string>();
-  for (const { call, src, dst, twinned } of resolveCalls(calls)) {
+  // Edges with plaintext records standing alone, by the side that recorded them.
+  const aloneBy = { outbound: new Set<string>(), inbound: new Set<string>() };
+  for (const { call, src, dst, twinned } of resolved) {
     if (twinned || call.observer === 'outbound') selfObserved.add(src.id);
     if (twinned || call.observer === 'inbound') selfObserved.add(dst.id);
-    // Only one sidecar saw the call and it was not mesh TLS: the other end has no sidecar.
-    const unmeshedPeer = !twinned && !call.tls.mesh;
+    if (!twinned && !call.tls.mesh) aloneBy[call.observer].add(`${src.id}\u0000${dst.id}`);
+  }
+  for (const { call, src, dst, twinned } of resolved) {
+    const alone = !twinned && !call.tls.mesh;
+    // A plaintext record standing alone on an edge where both sidecars recorded such records:
+    // plaintext between two meshed workloads, whose two records of a call cannot be joined (a
+    // call only one side saw — refused, reset before it reached the server — stays as below).
+    const edgeKey = `${src.id}\u0000${dst.id}`;
+    const unjoined = alone && src.id !== dst.id && aloneBy.outbound.has(edgeKey) && aloneBy.inbound.has(edgeKey);
+    // Otherwise the other end has no sidecar.
+    const unmeshedPeer = alone && !unjoined;
     // The side that recorded the call is observed; the unmeshed one is counted on the observed side only.
     const callerUnmeshed = unmeshedPeer && call.observer === 'inbound';
     const calleeUnmeshed = unmeshedPeer && call.observer === 'outbound';
-    count(entry(src).outbound, call, calleeUnmeshed, callerUnmeshed);
-    count(entry(dst).inbound, call, callerUnmeshed, calleeUnmeshed);
+    count(entry(src).outbound, call, calleeUnmeshed, callerUnmeshed, unjoined);
+    count(entry(dst).inbound, call, callerUnmeshed, calleeUnmeshed, unjoined);
     const key = `${src.id}\u0000${dst.id}`;
     let edge = edges.get(key);
     if (edge === undefined) {
       edge = { source: src.id, target: dst.id, ...emptyCounts() };
       edges.set(key, edge);
     }
-    count(edge, call, unmeshedPeer);
+    count(edge, call, unmeshedPeer, false, unjoined);
   }
   const out: WorkloadCoverage[] = [...workloads.values()].map(({ node, inbound, outbound }) => {
     const found = node.kind === 'External' || node.kind === 'Node' ? undefined : input.exclusions?.(node.namespace, node.workload);

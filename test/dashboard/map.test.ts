@@ -331,11 +331,11 @@ void t.test('the coverage view says what is not seen, per workload', async (t) =
   t.match(await frontend.locator('.coverage-summary').textContent(), '40% of inbound calls come from unmeshed peers — their client side is not observed.');
   t.match(await frontend.locator('.coverage-summary').textContent(), /Exclusions by configuration: unknown/);
   const inbound = await frontend.locator('tr[data-side="inbound"] td').allTextContents();
-  t.same(inbound, ['5', '5 http', '0', '0', '2', '0', '0', '0']);
+  t.same(inbound, ['5', '5 http', '0', '0', '2', '0', '0', '0', '0']);
   // legacy-client has no sidecar: frontend's sidecar alone recorded its calls.
   const legacy = page.locator('article.coverage-card[data-id="legacy/legacy-client"]');
   t.match(await legacy.locator('.coverage-summary').textContent(), "100% of outbound calls were recorded only by the server's sidecar");
-  t.same(await legacy.locator('tr[data-side="outbound"] td').allTextContents(), ['2', '2 http', '0', '0', '0', '2', '0', '0']);
+  t.same(await legacy.locator('tr[data-side="outbound"] td').allTextContents(), ['2', '2 http', '0', '0', '0', '2', '0', '0', '0']);
   const payment = page.locator('article.coverage-card[data-id="shop/payment"]');
   t.match(await payment.locator('.coverage-summary').textContent(), /opaque TCP/);
   t.match(await page.locator('.coverage-collector').textContent(), 'The collector refused nothing since it started.');

@@ -9,7 +9,7 @@ import { TIME_WINDOWS as WINDOWS } from './time-windows.js';
 const REFRESH_MS = 10_000;
 
 /**
- * @typedef {{ calls: number, parsed: Record<string, number>, opaque: number, app_tls: number, unmeshed_peer: number, unobserved_here: number, capture_overflow: number, truncated_bodies: number }} Counts
+ * @typedef {{ calls: number, parsed: Record<string, number>, opaque: number, app_tls: number, unmeshed_peer: number, unobserved_here: number, unjoined?: number, capture_overflow: number, truncated_bodies: number }} Counts
  * @typedef {{ id: string, namespace: string, workload: string, kind: string, inbound: Counts, outbound: Counts, excluded: { known: boolean }, summary: string[] }} WorkloadCoverage
  * @typedef {{ workloads: WorkloadCoverage[], collector: { records_rejected: Record<string, number>, batches_rejected: Record<string, number>, streams_refused: number } }} CoverageJson
  */
@@ -95,12 +95,12 @@ function WorkloadCard({ w }) {
       </ul>
       <table class="coverage-table">
         <thead>
-          <tr><th scope="col">calls</th><th scope="col">total</th><th scope="col">parsed</th><th scope="col">opaque TCP</th><th scope="col">app TLS</th><th scope="col">unmeshed peer</th><th scope="col">not seen here</th><th scope="col">capture cut</th><th scope="col">truncated body</th></tr>
+          <tr><th scope="col">calls</th><th scope="col">total</th><th scope="col">parsed</th><th scope="col">opaque TCP</th><th scope="col">app TLS</th><th scope="col">unmeshed peer</th><th scope="col">not seen here</th><th scope="col" title="plaintext between two meshed workloads: each side's record stands alone">not joined</th><th scope="col">capture cut</th><th scope="col">truncated body</th></tr>
         </thead>
         <tbody>
           ${rows.map(
             ([side, c]) => html`<tr data-side=${side}>
-              <th scope="row">${side}</th><td>${c.calls}</td><td>${parsedText(c.parsed)}</td><td>${c.opaque}</td><td>${c.app_tls}</td><td>${c.unmeshed_peer}</td><td>${c.unobserved_here}</td><td>${c.capture_overflow}</td><td>${c.truncated_bodies}</td>
+              <th scope="row">${side}</th><td>${c.calls}</td><td>${parsedText(c.parsed)}</td><td>${c.opaque}</td><td>${c.app_tls}</td><td>${c.unmeshed_peer}</td><td>${c.unobserved_here}</td><td>${c.unjoined ?? 0}</td><td>${c.capture_overflow}</td><td>${c.truncated_bodies}</td>
             </tr>`,
           )}
         </tbody>
