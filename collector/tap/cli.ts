@@ -208,11 +208,16 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   let emitted = 0;
   let limitReached = false;
   const harCalls: JoinedCall[] = [];
+  /** Calls `-o har` left out: not HTTP, HTTP/2 or gRPC (Redis, SQL, DNS, TCP…), by protocol. */
+  const notHar = new Map<string, number>();
   const deliver = (line: () => string, call: () => JoinedCall): void => {
     if (limitReached || pipeClosed) return;
     if (mode.output === 'har') {
       const c = call();
-      if (harEntry(c) === undefined) return;
+      if (harEntry(c) === undefined) {
+        notHar.set(c.protocol, (notHar.get(c.protocol) ?? 0) + 1);
+        return;
+      }
       harCalls.push(c);
     } else {
       io.stdout.write(`${line()}\n`);
@@ -278,7 +283,13 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     if (pipeClosed) return;
     live.flush();
     await live.idle();
-    if (mode.output === 'har') io.stdout.write(`${JSON.stringify(buildHar(harCalls, harCreator()), null, 2)}\n`);
+    if (mode.output === 'har') {
+      io.stdout.write(`${JSON.stringify(buildHar(harCalls, harCreator()), null, 2)}\n`);
+      if (notHar.size > 0) {
+        const left = [...notHar].map(([protocol, n]) => `${n} ${protocol}`).join(', ');
+        io.stderr.write(`meshtap tap: the HAR holds ${harCalls.length === 1 ? '1 call' : `${harCalls.length} calls`}; left out, as HAR holds only HTTP, HTTP/2 and gRPC: ${left}\n`);
+      }
+    }
   };
   let interrupted = false;
   const onSigint = (): void => {

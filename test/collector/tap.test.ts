@@ -96,12 +96,16 @@ void t.test('-o har is written on SIGTERM too', async (t) => {
   const c = await collector(t);
   const tap = spawnTap(t, ['--collector', `http://127.0.0.1:${c.httpPort}`, '-o', 'har', '--observations']);
   await waitFor('the tap to subscribe', () => c.hub.clients().length === 1, 30_000);
-  await c.store.add([callRecord({ id: 'h1', method: 'GET', path: '/har-me', status: 200 })]);
-  // Once the collector has written the call to tap's socket, tap reads it within a moment;
-  // SIGTERM then must not lose it.
-  await waitFor('the call written to tap', () => {
+  await c.store.add([
+    callRecord({ id: 'h1', method: 'GET', path: '/har-me', status: 200 }),
+    callRecord({ id: 'r1', protocol: 'redis', method: 'GET', path: 'session:1' }),
+    callRecord({ id: 'r2', protocol: 'redis', method: 'SET', path: 'session:2' }),
+  ]);
+  // Once the collector has written the calls to tap's socket, tap reads them within a moment;
+  // SIGTERM then must not lose them.
+  await waitFor('the calls written to tap', () => {
     const sent = c.hub.clients()[0]?.stats();
-    return sent !== undefined && sent.sent >= 1 && sent.queued === 0;
+    return sent !== undefined && sent.sent >= 3 && sent.queued === 0;
   });
   await new Promise((r) => setTimeout(r, 500));
   tap.child.kill('SIGTERM');
@@ -111,6 +115,7 @@ void t.test('-o har is written on SIGTERM too', async (t) => {
   const har = JSON.parse(tap.stdout()) as { log: { entries: { request: { url: string } }[] } };
   t.equal(har.log.entries.length, 1);
   t.match(har.log.entries[0].request.url, /\/har-me$/);
+  t.equal(tap.stderr(), 'meshtap tap: the HAR holds 1 call; left out, as HAR holds only HTTP, HTTP/2 and gRPC: 2 redis\n', 'what was left out is said, not silently dropped');
 });
 
 void t.test('an unreachable collector exits 1 with a message; bad usage exits 2', async (t) => {
