@@ -49,12 +49,23 @@ void t.test('a captured prefix decodes to a prefix, marked truncated', async (t)
 void t.test('output is capped (zip bomb)', async (t) => {
   const gz = decodeBody(zlib.gzipSync(Buffer.alloc(16 << 20)), 'gzip', { maxOutputBytes: 1000, inputComplete: true });
   t.same([gz.body.length, gz.truncated], [1000, true], 'gzip: exactly the cap');
-  // Brotli can expand one input byte into megabytes: the preview may stop short of the cap,
-  // but never goes over it.
+  // Brotli expands one input byte into megabytes: decoded in one pass that stops at the cap, the
+  // preview is still exactly the cap (bisecting the input found no prefix that fit, and gave none).
   const brBomb = zlib.brotliCompressSync(Buffer.alloc(16 << 20), { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 1 } });
   const br = decodeBody(brBomb, 'br', { maxOutputBytes: 1000, inputComplete: true });
-  t.ok(br.body.length <= 1000, 'br: at most the cap');
-  t.equal(br.truncated, true);
+  t.same([br.body.length, br.truncated, br.error], [1000, true, undefined], 'br: exactly the cap');
+  t.ok(Buffer.from(br.body).equals(Buffer.alloc(1000)), 'the content\'s first bytes');
+  const run = zlib.brotliCompressSync(Buffer.alloc(60_000_000, 0x61));
+  t.ok(run.length < 200, `a long run compresses to a few bytes (${run.length})`);
+  const bomb = decodeBody(run, 'br', { maxOutputBytes: 65536, inputComplete: true });
+  t.same([bomb.body.length, bomb.truncated], [65536, true]);
+  t.ok(Buffer.from(bomb.body).equals(Buffer.alloc(65536, 0x61)));
+  const deflated = decodeBody(zlib.deflateRawSync(Buffer.alloc(8 << 20, 0x62)), 'deflate', { maxOutputBytes: 4096, inputComplete: true });
+  t.same([deflated.body.length, deflated.truncated], [4096, true], 'raw deflate: exactly the cap');
+  const members = decodeBody(Buffer.concat([zlib.gzipSync('hello '), zlib.gzipSync('world')]), 'gzip', { maxOutputBytes: 1000, inputComplete: true });
+  t.same([Buffer.from(members.body).toString(), members.truncated], ['hello world', false], 'gzip members one after another: all of them');
+  const fits = decodeBody(zlib.gzipSync('short'), 'gzip', { maxOutputBytes: 5, inputComplete: true });
+  t.same([Buffer.from(fits.body).toString(), fits.truncated], ['short', false], 'exactly the cap is not truncated');
   const lines = Buffer.from(Array.from({ length: 5000 }, (_, i) => `row ${i}\n`).join(''));
   const brText = decodeBody(zlib.brotliCompressSync(lines), 'br', { maxOutputBytes: 1000, inputComplete: true });
   t.same([brText.body.length, brText.truncated], [1000, true], 'br of ordinary text: exactly the cap');
