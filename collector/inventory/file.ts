@@ -4,7 +4,10 @@
  * (`{"kind":"List","items":[...]}`) of Pods, Services, EndpointSlices, ReplicaSets, Jobs, Nodes
  * and Namespaces, exactly as the API server would return them. It is re-read whenever it changes
  * and diffed into the same time-aware index the informers feed, so lookups keep their history.
- * A file that cannot be read or parsed is logged and the last good state is kept.
+ * A file that cannot be read or parsed is logged (once, until the problem changes) and the last
+ * good state is kept. Only a regular file of at most `MAX_INVENTORY_BYTES` is read (a device or
+ * FIFO given by mistake — `/dev/zero` — would otherwise be read without end), and the poll reads
+ * it only when its size, time or inode changed.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
@@ -41,6 +44,9 @@ export interface FileInventory extends Inventory {
 }
 
 type Keyed = { resource: InventoryResource; obj: KubeObject };
+
+/** Largest inventory file read: a cluster of 50 000 pods as the API server writes them is about a quarter of this. */
+export const MAX_INVENTORY_BYTES = 512 * 1024 * 1024;
 
 function keyOf(resource: InventoryResource, obj: KubeObject): string | undefined {
   const name = obj.metadata?.name;
@@ -83,6 +89,16 @@ export function createFileInventory(options: FileInventoryOptions): FileInventor
   let timer: NodeJS.Timeout | undefined;
   let pending: Promise<void> | undefined;
   let again = false;
+  /** The problem last logged, so a poll does not log it again every second. */
+  let lastProblem: string | undefined;
+  /** Size, modification time and inode of the file as last read, for the poll. */
+  let lastSeen: string | undefined;
+
+  const problem = (message: string, detail: string): void => {
+    if (`${message}\u0000${detail}` === lastProblem) return;
+    lastProblem = `${message}\u0000${detail}`;
+    log.warn({ path: options.path, detail }, `${message}; ${kept()}`);
+  };
 
   /** What a file that cannot be used leaves the collector with. */
   const kept = (): string => (loads > 0 ? 'keeping the last good state' : 'no names until it can be read (it is read again when it changes)');
@@ -90,9 +106,19 @@ export function createFileInventory(options: FileInventoryOptions): FileInventor
   async function load(): Promise<void> {
     let text: string;
     try {
+      const s = await stat(options.path);
+      if (!s.isFile()) {
+        problem('inventory file unreadable', 'not a regular file (a Kubernetes List in JSON is expected)');
+        return;
+      }
+      if (s.size > MAX_INVENTORY_BYTES) {
+        problem('inventory file unreadable', `${s.size} bytes, more than the ${MAX_INVENTORY_BYTES} read`);
+        return;
+      }
+      lastSeen = `${s.size}:${s.mtimeMs}:${s.ino}`;
       text = await readFile(options.path, 'utf8');
     } catch (err) {
-      if (lastText !== undefined || loads === 0) log.warn({ path: options.path, detail: (err as Error).message }, `inventory file unreadable; ${kept()}`);
+      problem('inventory file unreadable', (err as Error).message);
       return;
     }
     if (text === lastText) return;
@@ -100,10 +126,11 @@ export function createFileInventory(options: FileInventoryOptions): FileInventor
     try {
       next = parseInventoryList(text, options.path);
     } catch (err) {
-      log.warn({ path: options.path, detail: (err as Error).message }, `inventory file invalid; ${kept()}`);
+      problem('inventory file invalid', (err as Error).message);
       lastText = text;
       return;
     }
+    lastProblem = undefined;
     const at = now();
     for (const [key, { resource, obj }] of current) if (!next.has(key)) index.remove(resource, obj, at);
     for (const { resource, obj } of next.values()) index.apply(resource, obj, at);
@@ -163,7 +190,9 @@ export function createFileInventory(options: FileInventoryOptions): FileInventor
       }
       timer = setInterval(() => {
         void stat(options.path).then(
-          () => reload(),
+          (s) => {
+            if (`${s.size}:${s.mtimeMs}:${s.ino}` !== lastSeen) return reload();
+          },
           () => undefined,
         );
       }, options.pollMs ?? 1000);

@@ -179,6 +179,28 @@ void t.test('a broken inventory file keeps the last good state', async (t) => {
   t.equal(inv.lookupIp(FRONTEND_IP, T0)?.workload, 'frontend', 'records from before the removal keep their names');
 });
 
+void t.test('an inventory path that is not a regular file is refused, not read without end; each problem is logged once', async (t) => {
+  const { createFileInventory } = await import('../../collector/inventory/file.ts');
+  const warnings: string[] = [];
+  const details: unknown[] = [];
+  const inv = createFileInventory({
+    path: '/dev/zero',
+    pollMs: 20,
+    log: createSinkLogger((_l, msg, fields) => {
+      warnings.push(msg);
+      details.push((fields as { detail?: unknown } | undefined)?.detail);
+    }),
+  });
+  const rss = process.memoryUsage().rss;
+  await inv.start();
+  t.teardown(() => inv.stop());
+  await new Promise((r) => setTimeout(r, 300));
+  t.same(warnings, ['inventory file unreadable; no names until it can be read (it is read again when it changes)'], 'once, though polled every 20 ms');
+  t.same(details, ['not a regular file (a Kubernetes List in JSON is expected)']);
+  t.ok(process.memoryUsage().rss - rss < 64 * 1024 * 1024, 'nothing was read from it');
+  t.equal(inv.loads, 0);
+});
+
 void t.test('an inventory file missing at start: the warning says nothing is named yet, not that a last good state is kept', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'meshtap-pipeline-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
