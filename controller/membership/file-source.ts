@@ -43,6 +43,10 @@ const PortSchema = z.union([
   }),
 ]);
 
+
+/** Largest inventory file read (a cluster's worth of pods and services is a small part of this). */
+export const MAX_MEMBERSHIP_FILE_BYTES = 256 * 1024 * 1024;
+
 export const InventoryFileSchema = z.object({
   pods: z
     .array(
@@ -152,6 +156,16 @@ export function createFileSource(options: FileSourceOptions): FileSource {
   const load = async (): Promise<void> => {
     let text: string;
     try {
+      // A device or FIFO given by mistake would be read without end.
+      const s = await stat(file);
+      if (!s.isFile()) {
+        problem('not a regular file (the inventory JSON is expected)');
+        return;
+      }
+      if (s.size > MAX_MEMBERSHIP_FILE_BYTES) {
+        problem(`${s.size} bytes, more than the ${MAX_MEMBERSHIP_FILE_BYTES} read`);
+        return;
+      }
       text = await readFile(file, 'utf8');
     } catch (err) {
       problem((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (err as Error).message);

@@ -116,3 +116,13 @@ void t.test('a file that appears after start is picked up', async (t) => {
   await until(() => source.read()?.pods.length === 2, 'the file to appear');
   t.pass('picked up');
 });
+
+void t.test('a path that is not a regular file is refused with a reason, not read without end', async (t) => {
+  const { log, lines } = capture();
+  const source = createFileSource({ file: '/dev/zero', pollMs: 30, settleMs: 5, log });
+  await source.start();
+  t.teardown(() => source.stop());
+  await until(() => lines.some((l) => l.fields.event === 'inventory-file-rejected'), 'the rejection log');
+  t.match(String(lines.find((l) => l.fields.event === 'inventory-file-rejected')!.fields.error), /not a regular file/);
+  t.equal(source.read(), undefined, 'no state');
+});
