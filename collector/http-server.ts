@@ -38,6 +38,7 @@ import {
 import type { Logger } from '../lib/log.ts';
 import type { AccessControl, Viewer } from './auth/access.ts';
 import { hostAllowed } from './auth/host-check.ts';
+import { createStreamAccessGuard, type StreamCredential } from './stream-access.ts';
 import { clearedSessionCookie, createSessionStore, readCookie, SESSION_COOKIE, sessionCookie, type SessionStore } from './auth/sessions.ts';
 import type { CallRecord } from '../record/record.ts';
 import { encodingProblem, paramText, parseLimit, parseSince, parseUntil, queryProblem, type QueryResult } from './api-query.ts';
@@ -67,6 +68,8 @@ export interface HttpAppDeps {
   coverageExclusions?: (namespace: string, workload: string) => CaptureExclusions | undefined;
   /** ns since the epoch; injected by tests. */
   now?: () => bigint;
+  /** How often open live streams have their credentials checked again (ms; default 60 s). */
+  streamRecheckMs?: number;
 }
 
 function sendError(reply: FastifyReply, status: number, code: string, message: string, position?: FilterPosition): FastifyReply {
@@ -153,6 +156,9 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     clientErrorHandler: answerClientError,
   });
   const viewers = new WeakMap<object, Viewer>();
+  /** How each request was authenticated, for the streams that must stay held to it. */
+  const credentials = new WeakMap<object, StreamCredential>();
+  const streamAccess = createStreamAccessGuard({ access, sessionToken: (id) => sessions.token(id), log, ...(deps.streamRecheckMs !== undefined ? { recheckMs: deps.streamRecheckMs } : {}) });
   const viewerOf = (request: object): Viewer => {
     const v = viewers.get(request);
     if (v === undefined) throw new Error('no viewer: the route is not behind authentication');
@@ -169,13 +175,16 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     const route = request.routeOptions.url;
     if (route === undefined || !needsAuthentication(route)) return undefined;
     // MCP clients send a bearer token; the dashboard's session cookie does not open /mcp.
-    const token = bearer(request.headers.authorization) ?? (route === MCP_PATH ? undefined : sessions.token(readCookie(request.headers.cookie, SESSION_COOKIE)));
+    const bearerToken = bearer(request.headers.authorization);
+    const sessionId = bearerToken === undefined && route !== MCP_PATH ? readCookie(request.headers.cookie, SESSION_COOKIE) : undefined;
+    const token = bearerToken ?? (sessionId === undefined ? undefined : sessions.token(sessionId));
     const result = await access.authenticate(token);
     if (!result.ok) {
       metrics.authFailures.inc({ status: String(result.status) });
       return sendError(reply.header('www-authenticate', 'Bearer realm="meshtap"'), result.status, result.status === 401 ? COL_ERR_UNAUTHENTICATED : COL_ERR_AUTH_UNAVAILABLE, result.message);
     }
     viewers.set(request, result.viewer);
+    credentials.set(request, sessionId !== undefined && token !== undefined ? { sessionId } : { token });
     return undefined;
   });
 
@@ -197,11 +206,15 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   });
   app.get('/api/session', async (request) => ({ viewer: viewerOf(request).name, all: viewerOf(request).all }));
   app.delete('/api/session', async (request, reply) => {
-    sessions.remove(readCookie(request.headers.cookie, SESSION_COOKIE));
+    const id = readCookie(request.headers.cookie, SESSION_COOKIE);
+    sessions.remove(id);
+    // Signing out ends the live streams the session opened, not only its later requests.
+    if (id !== undefined) streamAccess.endSession(id);
     return reply.header('set-cookie', clearedSessionCookie()).send({ ok: true });
   });
   registerDashboard(app);
   registerMcpRoute(app, { now });
+  app.addHook('onClose', async () => streamAccess.stop());
 
   app.get('/metrics', async (_request, reply) => {
     const text = await metrics.registry.metrics();
@@ -356,7 +369,8 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
       // Checked again: other streams may have opened while this one awaited its viewer's decisions.
       if (hub.full()) return refuseFull();
       reply.hijack();
-      hub.attach(reply.raw, streamFilter);
+      const client = hub.attach(reply.raw, streamFilter);
+      streamAccess.track(client, credentials.get(request) ?? { token: undefined }, reply.raw);
       return reply;
     });
     // Open streams never end by themselves: end them so closing the server does not wait on them.

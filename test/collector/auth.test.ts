@@ -357,6 +357,38 @@ void t.test('dashboard sessions: the token becomes an HttpOnly SameSite=Strict c
   t.equal((await call(c.httpPort, '/api/calls', { cookie: session })).status, 401, 'logged out');
 });
 
+void t.test('signing out ends the live streams the session opened, not only its later requests', async (t) => {
+  const dir = tempDir(t);
+  const tokenFile = join(dir, 'tokens');
+  writeFileSync(tokenFile, 'browser-token-ffffffffffffffffff\n');
+  const { c } = await collectorWith(t, { auth: 'token', authTokenFile: tokenFile });
+  const open = async (): Promise<string> => String((await call(c.httpPort, '/api/session', { authorization: 'Bearer browser-token-ffffffffffffffffff' }, 'POST')).headers['set-cookie']).split(';')[0];
+  const mine = await open();
+  const other = await open();
+  /** A stream held open: resolves `ended` when the collector ends it. */
+  const stream = (headers: Record<string, string>) =>
+    new Promise<{ ended: Promise<void>; stop: () => void }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: c.httpPort, path: '/api/stream', headers }, (res) => {
+        t.equal(res.statusCode, 200);
+        res.resume();
+        resolve({ ended: new Promise((done) => res.on('close', () => done())), stop: () => res.destroy() });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const a = await stream({ cookie: mine });
+  const b = await stream({ cookie: other });
+  const bearerStream = await stream({ authorization: 'Bearer browser-token-ffffffffffffffffff' });
+  t.teardown(() => [a, b, bearerStream].forEach((s) => s.stop()));
+  await waitFor('three streams', () => c.hub.clients().length === 3);
+  let aEnded = false;
+  void a.ended.then(() => (aEnded = true));
+  t.equal((await call(c.httpPort, '/api/session', { cookie: mine }, 'DELETE')).status, 200);
+  await waitFor('the signed-out session\'s stream to end', () => aEnded, 5000);
+  t.equal(c.hub.clients().length, 2, 'the other session\'s stream and the bearer stream stay');
+  t.equal((await call(c.httpPort, '/api/stream', { cookie: mine })).status, 401, 'and it cannot reopen');
+});
+
 void t.test('an API bound to loopback serves only loopback Host names (DNS rebinding)', async (t) => {
   const { c } = await collectorWith(t, { auth: 'none', httpHost: '127.0.0.1', host: '127.0.0.1' });
   t.equal((await call(c.httpPort, '/healthz', { host: `localhost:${c.httpPort}` })).status, 200);
