@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { JSON_YAML_OPTIONS } from '../lib/yaml-json.ts';
 import { parseCommandArgs, type CommandIO } from '../lib/cli.ts';
 import { MeshtapError, describeError } from '../lib/errors.ts';
 import { formatHost } from '../lib/host-port.ts';
@@ -117,7 +118,7 @@ export async function loadInjectorConfigFile(file: string | undefined): Promise<
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = parseYaml(text, JSON_YAML_OPTIONS);
   } catch (err) {
     throw new MeshtapError(WH_ERR_CONFIG, `--config ${file} is not valid YAML: ${(err as Error).message}`, { cause: err });
   }
@@ -153,7 +154,7 @@ export async function loadNamespacesFile(file: string): Promise<Pick<KubeClient,
     }
     byName.set(o.metadata.name, obj as Record<string, unknown>);
   };
-  for (const doc of parseAllDocuments(text)) {
+  for (const doc of parseAllDocuments(text, JSON_YAML_OPTIONS)) {
     if (doc.errors.length > 0) throw new MeshtapError(WH_ERR_CONFIG, `--namespaces ${file} is not valid YAML: ${doc.errors[0].message}`);
     add(doc.toJS());
   }

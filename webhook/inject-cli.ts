@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { isDocument, parseAllDocuments, type Document } from 'yaml';
+import { JSON_YAML_OPTIONS } from '../lib/yaml-json.ts';
 import { CLI_ERR_USAGE, flagValue, parseCommandArgs, reportFailure, type CommandIO } from '../lib/cli.ts';
 import { isMeshtapError } from '../lib/errors.ts';
 import { isRecord } from '../lib/validate.ts';
@@ -139,7 +140,7 @@ export function parseInput(text: string, inputName?: string): ParsedInput {
       // Not one JSON value: maybe a YAML stream, or YAML flow style; the YAML parser decides.
     }
   }
-  const docs = parseAllDocuments(text, { prettyErrors: true });
+  const docs = parseAllDocuments(text, { prettyErrors: true, ...JSON_YAML_OPTIONS });
   if (!Array.isArray(docs)) return { format: 'yaml', docs: [] };
   docs.forEach((doc, i) => {
     const error = doc.errors[0];

@@ -184,6 +184,17 @@ void t.test('a Namespace in the input decides for its namespace, as the webhook 
   t.equal(env.MESHTAP_MTLS_MODE, 'strict', 'and its annotations count too');
 });
 
+void t.test('YAML 1.1 tags (!!binary, !!set) are read as the JSON they stand for; no memory of the process reaches the output', async (t) => {
+  const r = await runInProcess(['-f', '-'], 'kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: b, args: [!!binary AAAA, !!set {x}]}]}\n');
+  t.equal(r.code, 0);
+  t.match(r.stderr, /pod\/p: injected/);
+  t.ok(r.stdout.length < 20_000, `the output is the pod, not 64 KiB of a buffer pool (${r.stdout.length} bytes)`);
+  t.notMatch(r.stdout, /!!binary/);
+  const pod = docs(r.stdout)[0] as PodLike;
+  const app = pod.spec!.containers!.find((c) => c.name === 'a')!;
+  t.same(app.args, ['AAAA', { x: null }], 'as kubectl would send them: the text, the mapping');
+});
+
 void t.test('overrides reach the injected pod', async (t) => {
   const r = await runInProcess([
     '-f', mixed, '--image', 'registry.example.com/meshtap:dev', '--collector-addr', 'collector.obs:9400', '--native-sidecar=false', '--mtls-mode', 'strict',

@@ -85,6 +85,10 @@ void t.test('usage errors exit 2, runtime failures exit 1, both with a clear mes
   const badConfig = runWebhook(t, ['--cert-dir', dir, '--port', '0', '--config', cfg]);
   t.equal(await badConfig.exited, 1);
   t.match(badConfig.stderr(), /WH_ERR_CONFIG: --config .*injector\.yaml: .*proxyUID.*did you mean "proxyUid"/);
+  writeFileSync(cfg, '!!binary AAAA\n');
+  const binary = runWebhook(t, ['--cert-dir', dir, '--port', '0', '--config', cfg]);
+  t.equal(await binary.exited, 1);
+  t.match(binary.stderr(), /WH_ERR_CONFIG: --config .*injector\.yaml must be a YAML mapping of injector options/, 'a !!binary document is text, not a Buffer whose methods are listed as unknown options');
   writeFileSync(cfg, 'caAddr: "meshtap-controller..svc:15012"\ncollectorAddr: "collector:99999"\n');
   const badAddr = runWebhook(t, ['--cert-dir', dir, '--port', '0', '--config', cfg]);
   // Raced with a timer: a regression would start serving with the bad config and never exit.
