@@ -1,3 +1,4 @@
+import { podShapeProblems } from './pod-shape.ts';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { formatProbePaths, probePathsOf, probePortsOf } from './probe-ports.ts';
 import {
@@ -169,6 +170,12 @@ export function injectPod(input: InjectInput): InjectDecision {
 
   if (!isRecord(pod) || !isRecord(pod.spec) || !Array.isArray(pod.spec.containers) || pod.spec.containers.length === 0) {
     problems.add('invalid-pod', 'spec.containers is missing or empty');
+    return skip(pod, found);
+  }
+  const shape = podShapeProblems(pod);
+  if (shape.length > 0) {
+    for (const problem of shape.slice(0, 5)) problems.add('invalid-pod', problem);
+    if (shape.length > 5) problems.add('invalid-pod', `and ${shape.length - 5} more`);
     return skip(pod, found);
   }
   const metadata = stringMap(pod.metadata);

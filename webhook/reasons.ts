@@ -3,7 +3,7 @@
  * `meshtap inject` prints them. Codes are stable (metrics labels and tests use them).
  */
 export const SKIP_REASONS = {
-  'invalid-pod': 'the object has no pod spec with a containers list',
+  'invalid-pod': 'the object is not a pod the API server would hold: no containers list, or a field of the wrong shape (a null container, ports that are not a list)',
   'system-namespace': 'pods in system namespaces are never injected',
   'namespace-not-enabled': 'the namespace is not labelled meshtap.io/inject=enabled and the pod is not labelled meshtap.io/inject=true',
   'pod-opted-out': 'the pod is labelled meshtap.io/inject=false',

@@ -161,6 +161,28 @@ void t.test('reasons: every code has a description; formatting', async (t) => {
   t.equal(formatSkipReasons(['host-network', 'pod-opted-out'], { 'host-network': 'x' }), `host-network: x; pod-opted-out: ${describeSkipReason('pod-opted-out')}`);
 });
 
+void t.test('a pod of a shape the API server never gives is invalid-pod, saying where, never an exception', async (t) => {
+  const base = pod();
+  const app = base.spec!.containers![0];
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['a null container', { ...base, spec: { ...base.spec, containers: [app, null] } }, /^spec\.containers\[1\] is null, not a container$/],
+    ['ports that are text', { ...base, spec: { ...base.spec, containers: [{ ...app, ports: 'x', readinessProbe: { httpGet: { port: 'http' } } }] } }, /^spec\.containers\[0\]\.ports is a string, not a list$/],
+    ['annotations that are text', { ...base, metadata: { ...base.metadata, annotations: 'x' } }, /^metadata\.annotations is a string, not an object$/],
+    ['init containers that are an object', { ...base, spec: { ...base.spec, initContainers: { name: 'x' } } }, /^spec\.initContainers is an object, not a list$/],
+    ['a probe that is a list', { ...base, spec: { ...base.spec, containers: [{ ...app, livenessProbe: [] }] } }, /^spec\.containers\[0\]\.livenessProbe is a list, not an object$/],
+    ['volumes holding text', { ...base, spec: { ...base.spec, volumes: ['v'] } }, /^spec\.volumes\[0\] is a string, not a volume$/],
+  ];
+  for (const [what, p, message] of cases) {
+    let decision: InjectDecision | undefined;
+    t.doesNotThrow(() => (decision = decide(p as PodLike)), what);
+    t.equal(decision?.inject, false, what);
+    if (decision !== undefined && !decision.inject) {
+      t.same(decision.reasons, ['invalid-pod'], what);
+      t.match(decision.details['invalid-pod'], message, what);
+    }
+  }
+});
+
 void t.test('each skip reason, alone', async (t) => {
   const cases: Array<[SkipReason, InjectDecision]> = [
     ['invalid-pod', decide({ metadata: { name: 'x' } })],
