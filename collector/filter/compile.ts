@@ -90,6 +90,17 @@ function regexCompilerFor(limits: FilterLimits): (pattern: string) => unknown {
   return (pattern) => own.compile(pattern);
 }
 
+/** Where the first escape that is not a character starts (`\\x` without two hex digits, a code point past 10FFFF); 0 when none is found. */
+function badEscapeOffset(source: string): number {
+  const escape = /\\(?:x([0-9a-fA-F]{2})?|u([0-9a-fA-F]{4})?|U([0-9a-fA-F]{8})?|\\)/g;
+  for (let m = escape.exec(source); m !== null; m = escape.exec(source)) {
+    if (m[0] === '\\\\') continue;
+    const hex = m[1] ?? m[2] ?? m[3];
+    if (hex === undefined || Number.parseInt(hex, 16) > 0x10ffff) return m.index;
+  }
+  return 0;
+}
+
 export function compileFilter(source: string, options: CompileFilterOptions = {}): CompiledFilter | FilterError {
   if (typeof source !== 'string') return buildFilterError(COL_ERR_FILTER_SYNTAX, 'the filter must be a string', '', 0);
   const limits = resolveFilterLimits(options.limits);
@@ -108,7 +119,16 @@ export function compileFilter(source: string, options: CompileFilterOptions = {}
   try {
     parsed = parse(source);
   } catch (err) {
-    if (err instanceof RangeError) return buildFilterError(COL_ERR_FILTER_TOO_COMPLEX, 'expression too deeply nested', source, 0);
+    if (err instanceof RangeError && /call stack/i.test(err.message)) return buildFilterError(COL_ERR_FILTER_TOO_COMPLEX, 'expression too deeply nested', source, 0);
+    if (err instanceof RangeError) {
+      // The parser builds a string's characters with String.fromCodePoint: an escape that is no character.
+      return buildFilterError(
+        COL_ERR_FILTER_SYNTAX,
+        'syntax error: an escape in a string is not a character (\\xHH takes two hex digits, \\uHHHH four, \\UHHHHHHHH eight, up to 10FFFF)',
+        source,
+        badEscapeOffset(source),
+      );
+    }
     const problem = explainSyntaxError(source);
     if (problem !== undefined) return buildFilterError(COL_ERR_FILTER_SYNTAX, `syntax error: ${problem.message}`, source, problem.offset);
     const { message, offset } = locatedParseError(err);

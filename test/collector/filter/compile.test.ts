@@ -144,6 +144,10 @@ const ERRORS: ErrorCase[] = [
   { filter: 'src', code: COL_ERR_FILTER_TYPE, offset: 0, line: 1, column: 1, message: /of type endpoint/ },
   { filter: 'has(method)', code: COL_ERR_FILTER_TYPE, offset: 0, line: 1, column: 1, message: /has\(\) needs a field selection/ },
   { filter: 'path.matches("[a-")', code: COL_ERR_FILTER_REGEX, offset: 13, line: 1, column: 14, message: /invalid regular expression "\[a-"/ },
+  // An escape that is no character: a syntax error at the escape, not "too deeply nested".
+  { filter: '"\\x" == path', code: COL_ERR_FILTER_SYNTAX, offset: 1, line: 1, column: 2, message: /an escape in a string is not a character \(\\xHH takes two hex digits/ },
+  { filter: 'path == "ok" &&\n  "\\U00110000" == path', code: COL_ERR_FILTER_SYNTAX, offset: 19, line: 2, column: 4, message: /escape in a string is not a character/ },
+  { filter: '"\\u{1}" == path', code: COL_ERR_FILTER_SYNTAX, offset: 1, line: 1, column: 2, message: /escape in a string is not a character/ },
   { filter: 'x'.repeat(MAX_FILTER_LENGTH + 1), code: COL_ERR_FILTER_TOO_COMPLEX, offset: MAX_FILTER_LENGTH, line: 1, column: MAX_FILTER_LENGTH + 1, message: /longer than/ },
 ];
 
