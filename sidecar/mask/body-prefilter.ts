@@ -5,6 +5,7 @@
  * - JWTs start with `eyJ` (the encoded `{"`);
  * - cards are digits;
  * - e-mails need an `@` (only when the policy detects them);
+ * - passwords in URLs need `://` (percent-encoded, `%3A%2F%2F`, it holds digits);
  * - user patterns can match anything, so a policy with patterns always scans.
  * A body with none of these comes back unchanged from every masker; skipping it saves decoding
  * it into a string, garbage that the capture worker's collections pay for (opaque and binary
@@ -15,10 +16,12 @@
  */
 import { JWT_START as JWT_START_TEXT } from './detectors.ts';
 import type { MaskPolicy } from './policy.ts';
+import { URL_SEPARATOR as URL_SEPARATOR_TEXT } from './url-credentials.ts';
 
 const QUOTE = 0x22;
 const AT = 0x40;
 const JWT_START = Buffer.from(JWT_START_TEXT, 'latin1');
+const URL_SEPARATOR = Buffer.from(URL_SEPARATOR_TEXT, 'latin1');
 
 export function bodyMayHoldSecret(body: Uint8Array, policy: MaskPolicy): boolean {
   if (policy.patterns.length > 0) return true;
@@ -26,5 +29,5 @@ export function bodyMayHoldSecret(body: Uint8Array, policy: MaskPolicy): boolean
   if (bytes.indexOf(QUOTE) !== -1 || bytes.indexOf(JWT_START) !== -1) return true;
   if (policy.detectEmails && bytes.indexOf(AT) !== -1) return true;
   for (let digit = 0x30; digit <= 0x39; digit++) if (bytes.indexOf(digit) !== -1) return true;
-  return false;
+  return bytes.indexOf(URL_SEPARATOR) !== -1;
 }

@@ -1,6 +1,6 @@
 /**
- * Pattern detectors for secrets inside free text: JWTs, payment card numbers, e-mail addresses,
- * plus the policy's own patterns.
+ * Pattern detectors for secrets inside free text: passwords in URLs (`url-credentials.ts`),
+ * JWTs, payment card numbers, e-mail addresses, plus the policy's own patterns.
  *
  * Every detector is a hand-written scanner that looks at each character a bounded number of
  * times: a request body is attacker-controlled, and a backtracking regular expression over it
@@ -12,6 +12,7 @@
  */
 import type { MaskPolicy, SensitiveKind } from './policy.ts';
 import { scanMeter } from './scan-meter.ts';
+import { findUrlPasswords, URL_SEPARATOR } from './url-credentials.ts';
 import { findPatternSpans } from './user-patterns.ts';
 
 export const MASK = '****';
@@ -294,21 +295,25 @@ function nextMatch(find: (from: number) => number): (from: number) => number {
 /**
  * For a caller that would cut many pieces out of one text to scan each with `maskText` (the
  * JSON masker's string values): whether `text[start, end)` holds anything a detector of
- * `maskText` starts from — `eyJ` (JWTs), a digit (cards), `@` (e-mails, when detected) — or
- * the policy has patterns, which can match anything. A range that holds none would come back
- * from `maskText` unchanged, so it need not be cut out. Ranges asked about left to right read
- * the text about once.
+ * `maskText` starts from — `eyJ` (JWTs), a digit (cards; also every percent-encoded URL
+ * separator, `%3A%2F%2F`), `://` (passwords in URLs), `@` (e-mails, when detected) — or the
+ * policy has patterns, which can match anything. A range that holds none would come back from
+ * `maskText` unchanged, so it need not be cut out. Ranges asked about left to right read the
+ * text about once.
  */
 export function scanTriggers(text: string, policy: MaskPolicy): (start: number, end: number) => boolean {
   if (policy.patterns.length > 0) return () => true;
   const nextJwt = nextMatch((from) => text.indexOf(JWT_START, from));
   const nextDigit = nextMatch((from) => indexOfDigit(text, from));
+  const nextUrl = nextMatch((from) => text.indexOf(URL_SEPARATOR, from));
   const nextAt = nextMatch((from) => text.indexOf('@', from));
   return (start, end) => {
     const jwt = nextJwt(start);
     if (jwt !== -1 && jwt + JWT_START.length <= end) return true;
     const digit = nextDigit(start);
     if (digit !== -1 && digit < end) return true;
+    const url = nextUrl(start);
+    if (url !== -1 && url + URL_SEPARATOR.length <= end) return true;
     if (!policy.detectEmails) return false;
     const at = nextAt(start);
     return at !== -1 && at < end;
@@ -316,15 +321,23 @@ export function scanTriggers(text: string, policy: MaskPolicy): (start: number, 
 }
 
 /**
- * Mask JWTs and cards (and e-mails when the policy says so) in `text`, reporting every finding.
- * `sameLength` keeps the byte length (for binary bodies, where offsets matter). What each
- * detector starts from is also what `scanTriggers` and `body-prefilter.ts` look for to skip
- * text: a detector added here adds its trigger there.
+ * Mask passwords in URLs, JWTs and cards (and e-mails when the policy says so) in `text`,
+ * reporting every finding. `sameLength` keeps the byte length (for binary bodies, where offsets
+ * matter). What each detector starts from is also what `scanTriggers` and `body-prefilter.ts`
+ * look for to skip text: a detector added here adds its trigger there.
  */
 export function maskText(text: string, policy: MaskPolicy, hit: Hit, sameLength = false): string {
   let out = text;
   // Each replacer is made only when its detector found something (most text has nothing).
   if (out.length >= MIN_MATCH_LENGTH) {
+    // First: once masked, `user:****@example.com` is no e-mail address for the detector below.
+    const urls = findUrlPasswords(out);
+    if (urls.length > 0) {
+      out = applySpans(out, urls, (m) => {
+        hit('url_password', true);
+        return fill(m, sameLength);
+      });
+    }
     if (out.includes(JWT_START)) {
       const jwts = findJwts(out);
       if (jwts.length > 0) {

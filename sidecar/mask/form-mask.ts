@@ -1,10 +1,13 @@
 /**
  * `a=1&password=x` text (form-urlencoded bodies, URL query strings): values of sensitive keys
- * masked in place, everything else kept byte for byte.
+ * masked in place, everything else kept byte for byte. A `code` is masked too where it is an
+ * OAuth authorization code (`oauth-code.ts`): `path` is the path (without its query) of the
+ * call the text belongs to, when known.
  */
 import { MASK } from './detectors.ts';
 import type { Findings } from './findings.ts';
 import { keyKind } from './key-kind.ts';
+import { isOAuthCodePath, isOAuthContextParam, OAUTH_CODE_PARAM } from './oauth-code.ts';
 import type { MaskPolicy } from './policy.ts';
 import { scanMeter } from './scan-meter.ts';
 
@@ -18,19 +21,33 @@ function decodeKey(raw: string): string {
   }
 }
 
-export function maskForm(text: string, where: string, policy: MaskPolicy, f: Findings): string {
+export function maskForm(text: string, where: string, policy: MaskPolicy, f: Findings, path?: string): string {
   scanMeter.steps += text.length;
   let changed = false;
   const pairs = text.split('&');
+  // Made on the first `code` (most forms and queries have none).
+  let codes: number[] | undefined;
+  let oauth = false;
   for (let i = 0; i < pairs.length; i++) {
     const pair = pairs[i];
     const eq = pair.indexOf('=');
     if (eq === -1) continue;
     const key = decodeKey(pair.slice(0, eq));
+    if (!oauth && isOAuthContextParam(key)) oauth = true;
     const kind = keyKind(policy, key);
-    if (kind === undefined) continue;
+    if (kind === undefined) {
+      if (key === OAUTH_CODE_PARAM && eq + 1 < pair.length) (codes ??= []).push(i);
+      continue;
+    }
     f.add(`${where}.${key}`, kind, true);
     pairs[i] = `${pair.slice(0, eq + 1)}${MASK}`;
+    changed = true;
+  }
+  if (codes !== undefined && (oauth || (path !== undefined && isOAuthCodePath(path)))) {
+    for (const i of codes) {
+      f.add(`${where}.${OAUTH_CODE_PARAM}`, 'oauth_code', true);
+      pairs[i] = `${pairs[i].slice(0, pairs[i].indexOf('=') + 1)}${MASK}`;
+    }
     changed = true;
   }
   return changed ? pairs.join('&') : text;

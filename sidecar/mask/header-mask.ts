@@ -63,8 +63,23 @@ function maskedValue(name: string, kind: SensitiveKind, value: string): string {
 /** Standard headers whose names contain a family word but whose values are never secrets. */
 const NOT_SECRET = new Set(['access-control-allow-credentials']);
 
-function headerKind(policy: MaskPolicy, name: string): SensitiveKind | undefined {
-  return policy.headers.get(name) ?? (NOT_SECRET.has(name) ? undefined : keyKind(policy, name));
+/**
+ * The same, for the response headers of one protocol's records, which its capture session fills
+ * from fixed protocol fields: PostgreSQL's `session_authorization` (a ParameterStatus of the
+ * startup record) is the session's user name, and `auth` of a PostgreSQL or MySQL login is the
+ * authentication method (`sasl SCRAM-SHA-256`, `caching_sha2_password`), although their words
+ * name families. Only there: elsewhere a header of that name may hold a token.
+ */
+const NOT_SECRET_BY_PROTOCOL: Readonly<Record<string, ReadonlySet<string>>> = {
+  postgres: new Set(['session_authorization', 'auth']),
+  mysql: new Set(['auth']),
+};
+
+function headerKind(policy: MaskPolicy, name: string, keep: ReadonlySet<string> | undefined): SensitiveKind | undefined {
+  const added = policy.headers.get(name);
+  if (added !== undefined) return added;
+  if (NOT_SECRET.has(name) || keep?.has(name)) return undefined;
+  return keyKind(policy, name);
 }
 
 /** The header value `headerHit` reports on (set before each scan: one callback, not one per header). */
@@ -81,12 +96,14 @@ function setHeader(out: Record<string, string>, name: string, value: string): vo
   Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
 }
 
-export function maskHeaders(headers: Record<string, string>, where: string, policy: MaskPolicy, f: Findings): Record<string, string> {
+/** `protocol`: the record's (`postgres`, …) for response headers, for the names that protocol says are not secrets. */
+export function maskHeaders(headers: Record<string, string>, where: string, policy: MaskPolicy, f: Findings, protocol?: string): Record<string, string> {
   let out: Record<string, string> | undefined;
+  const keep = protocol === undefined ? undefined : NOT_SECRET_BY_PROTOCOL[protocol];
   // `for…in` over a plain record: no entries array per message.
   for (const name in headers) {
     const value = headers[name];
-    const kind = headerKind(policy, name.toLowerCase());
+    const kind = headerKind(policy, name.toLowerCase(), keep);
     if (kind !== undefined) {
       const path = `${where}.${name}`;
       maskText(value, policy, (k) => f.add(path, k, false));

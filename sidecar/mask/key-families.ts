@@ -35,6 +35,9 @@ const WORDS = new Map<string, KeyFamilyKind>([
   ['pwd', 'password'],
   ['passphrase', 'password'],
   ['passcode', 'password'],
+  ['pass', 'password'],
+  ['pin', 'password'],
+  ['pincode', 'password'],
   ['otp', 'password'],
   ['secret', 'secret'],
   ['secrets', 'secret'],
@@ -182,8 +185,13 @@ function wordKind(w: string): KeyFamilyKind | undefined {
   return undefined;
 }
 
-/** The family of a key name, or undefined for a key that names no secret. */
-export function keyFamily(key: string): KeyFamilyKind | undefined {
+/**
+ * The family of a key name, or undefined for a key that names no secret. `lastWord`: only a
+ * family word (or phrase) that ends the key counts (`reset_token`, `api_key`, but not
+ * `password_hash`): for names of stored data (Redis keys), where the last word says what the
+ * value is.
+ */
+export function keyFamily(key: string, lastWord = false): KeyFamilyKind | undefined {
   const words = keyWords(key);
   if (words.length === 0) return undefined;
   const last = words.length - 1;
@@ -192,7 +200,7 @@ export function keyFamily(key: string): KeyFamilyKind | undefined {
   let bestRank = PRECEDENCE.length;
   const consider = (kind: KeyFamilyKind, endIndex: number): void => {
     // `token_type` describes a token; `type_token` or `token` holds one.
-    if (metaLast && endIndex < last) return;
+    if ((metaLast || lastWord) && endIndex < last) return;
     const rank = PRECEDENCE.indexOf(kind);
     if (rank < bestRank) {
       best = kind;
@@ -212,4 +220,38 @@ export function keyFamily(key: string): KeyFamilyKind | undefined {
     }
   }
   return best;
+}
+
+/** Roots a family word may end with or hold inside a longer word (`newpassword`, `authtoken`), any case. */
+const GLUED_ROOTS = ['passw', 'passphrase', 'secret', 'token', 'apikey', 'sessid', 'sessionid', 'privatekey'];
+
+/** Where every other family word (or phrase) starts: a word of its own. */
+const WORD_STARTS = ['pass', 'pwd', 'otp', 'key', 'auth', 'cred', 'sess', 'cookie', 'cvv', 'cvc', 'cvn', 'csc', 'ssn', 'pan', 'card', 'cc', 'sig', 'pin', 'secur'];
+const capitalized = (w: string): string => w[0].toUpperCase() + w.slice(1);
+/**
+ * A stem at the start of a word as `keyWords` cuts them: lower case after no letter (`db_pin`,
+ * `x2pin`), capitalized anywhere (`userPin`, `APIKey`), upper case after no capital (`USER_PIN`,
+ * `userPIN`). `shipping`, `company`, `design` hold no such start.
+ */
+const STARTING_STEMS = new RegExp(
+  `(?<![A-Za-z])(?:${WORD_STARTS.join('|')})|(?:${WORD_STARTS.map(capitalized).join('|')})|(?<![A-Z])(?:${WORD_STARTS.map((w) => w.toUpperCase()).join('|')})`,
+);
+
+/**
+ * A test of whether text may name a key of some family: true for every key `keyFamily` places
+ * (a test holds it to that), false for most text that names none; `alsoAnywhere`: more words
+ * to look for in any case (SQL's `identified`). For scanners of text that is not key/value
+ * pairs (SQL statements, Redis key names), to skip at the cost of two native searches what a
+ * family could not match. Neither expression nests or repeats: linear.
+ */
+export function familyMatcher(alsoAnywhere: readonly string[] = []): (text: string) => boolean {
+  const glued = new RegExp([...GLUED_ROOTS, ...alsoAnywhere].join('|'), 'i');
+  return (text) => STARTING_STEMS.test(text) || glued.test(text);
+}
+
+export const mayNameFamily = familyMatcher();
+
+/** Every word, phrase (as `api_key`) and root the families match, for testing `mayNameFamily` against. */
+export function familyVocabulary(): string[] {
+  return [...WORDS.keys(), ...PHRASES.map(([p]) => p.join('_')), ...SUFFIXES.map(([r]) => r), ...INFIXES.map(([r]) => r)];
 }

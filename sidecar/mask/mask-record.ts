@@ -5,7 +5,8 @@
  * data found, masked or not) filled in, and `notes` saying why a body was cut.
  *
  * Keys are matched by family (`key-families.ts`) in headers, query parameters, JSON, form and
- * multipart fields. Bodies are masked on the captured (decoded) bytes:
+ * multipart fields; an OAuth authorization `code` where the query or form is an OAuth one
+ * (`oauth-code.ts`). Bodies are masked on the captured (decoded) bytes:
  * - valid JSON: values under sensitive keys, plus JWTs/cards/e-mails inside other values, edited
  *   in place so the rest of the document stays byte-identical;
  * - form-urlencoded: values of sensitive keys;
@@ -14,6 +15,11 @@
  *   then JWTs/cards/e-mails;
  * - binary (not UTF-8): JWTs and cards overwritten with `*` byte for byte, so lengths and
  *   offsets inside the body do not move.
+ * Wherever JWTs are looked for, so are passwords in URLs (`url-credentials.ts`).
+ *
+ * Secrets only a protocol's parser can place (a password message, SQL literals, Redis values
+ * under secret keys) are masked by the capture session before the record is built; they arrive
+ * here already masked, listed in the record's `redacted` and `sensitive`.
  *
  * A body holding none of the bytes any of these needs (`body-prefilter.ts`: no `"`, no `eyJ`,
  * no digit, no `@` when e-mails are detected, no user patterns) is not decoded at all, and
@@ -36,6 +42,8 @@ import { DEFAULT_MASK_POLICY, type MaskPolicy, type SensitiveKind } from './poli
 import { maskKeyValuePairs } from './text-pairs.ts';
 
 export interface MaskableRecord {
+  /** `http`, `postgres`, …: some response header names are not secrets under one protocol (`header-mask.ts`). */
+  protocol?: string;
   path?: string;
   request?: HttpMessage;
   response?: HttpMessage;
@@ -73,8 +81,8 @@ interface MaskedBody {
   truncated: boolean;
 }
 
-/** Mask `body`, all of which is to be scanned. */
-function maskScanned(body: Uint8Array, truncated: boolean, where: string, contentType: string, policy: MaskPolicy, f: Findings): Uint8Array {
+/** Mask `body`, all of which is to be scanned; `path`: the call's path without its query. */
+function maskScanned(body: Uint8Array, truncated: boolean, where: string, contentType: string, policy: MaskPolicy, f: Findings, path: string | undefined): Uint8Array {
   // The boundary is case-sensitive; everything else about the type is not.
   const ct = contentType.toLowerCase();
   const form = ct.includes('x-www-form-urlencoded');
@@ -108,7 +116,7 @@ function maskScanned(body: Uint8Array, truncated: boolean, where: string, conten
     }
   }
   if (!done) {
-    if (form) out = maskForm(out, where, policy, f);
+    if (form) out = maskForm(out, where, policy, f, path);
     else out = maskKeyValuePairs(out, where, policy, f);
     out = maskText(out, policy, (k, m) => f.add(where, k, m));
   }
@@ -129,7 +137,7 @@ function stillEncoded(msg: HttpMessage, side: string, notes: readonly string[] |
   return notes?.some((n) => n.startsWith(prefix) && isDecodeError(n.slice(prefix.length))) ?? false;
 }
 
-function maskBody(msg: HttpMessage, side: string, policy: MaskPolicy, f: Findings, notes: readonly string[] | undefined): MaskedBody {
+function maskBody(msg: HttpMessage, side: string, policy: MaskPolicy, f: Findings, notes: readonly string[] | undefined, path: string | undefined): MaskedBody {
   const body = msg.body;
   if (body.length === 0) return { body, truncated: msg.truncated };
   const where = `${side}.body`;
@@ -145,10 +153,10 @@ function maskBody(msg: HttpMessage, side: string, policy: MaskPolicy, f: Finding
   const allowed = Math.max(0, f.budget);
   if (body.length <= allowed) {
     f.budget -= body.length;
-    return { body: maskScanned(body, msg.truncated, where, ct, policy, f), truncated: msg.truncated };
+    return { body: maskScanned(body, msg.truncated, where, ct, policy, f, path), truncated: msg.truncated };
   }
   f.budget = 0;
-  const scanned = allowed === 0 ? new Uint8Array(0) : maskScanned(body.subarray(0, allowed), true, where, ct, policy, f);
+  const scanned = allowed === 0 ? new Uint8Array(0) : maskScanned(body.subarray(0, allowed), true, where, ct, policy, f, path);
   if (policy.unscannedBodies === 'raw') {
     f.notes.push(`${where}: scanned the first ${allowed} of ${body.length} bytes (scan budget); the rest shipped unscanned (unscannedBodies: raw)`);
     return { body: Buffer.concat([scanned, body.subarray(allowed)]), truncated: msg.truncated };
@@ -157,24 +165,39 @@ function maskBody(msg: HttpMessage, side: string, policy: MaskPolicy, f: Finding
   return { body: scanned, truncated: true };
 }
 
+/** The path without its query. */
+function pathBase(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  const q = path.indexOf('?');
+  return q === -1 ? path : path.slice(0, q);
+}
+
 function maskPath(path: string, policy: MaskPolicy, f: Findings): string {
   const q = path.indexOf('?');
   let base = q === -1 ? path : path.slice(0, q);
   let query = q === -1 ? undefined : path.slice(q + 1);
-  if (query !== undefined) query = maskForm(query, 'path.query', policy, f);
+  if (query !== undefined) query = maskForm(query, 'path.query', policy, f, base);
   base = maskText(base, policy, (k, m) => f.add('path', k, m));
   if (query !== undefined) query = maskText(query, policy, (k, m) => f.add('path', k, m));
   return query === undefined ? base : `${base}?${query}`;
 }
 
 /** The message masked; the message itself when nothing in it changed. */
-function maskMessage(msg: HttpMessage, side: 'request' | 'response', policy: MaskPolicy, f: Findings, notes: readonly string[] | undefined): HttpMessage {
-  const headers = maskHeaders(msg.headers, `${side}.headers`, policy, f);
-  const trailers = msg.trailers === undefined ? undefined : maskHeaders(msg.trailers, `${side}.trailers`, policy, f);
+function maskMessage(
+  msg: HttpMessage,
+  side: 'request' | 'response',
+  policy: MaskPolicy,
+  f: Findings,
+  record: MaskableRecord,
+): HttpMessage {
+  // Names a protocol says are not secrets are the response's: request headers carry names the client chose.
+  const protocol = side === 'response' ? record.protocol : undefined;
+  const headers = maskHeaders(msg.headers, `${side}.headers`, policy, f, protocol);
+  const trailers = msg.trailers === undefined ? undefined : maskHeaders(msg.trailers, `${side}.trailers`, policy, f, protocol);
   let body: Uint8Array;
   let truncated: boolean;
   try {
-    const masked = maskBody(msg, side, policy, f, notes);
+    const masked = maskBody(msg, side, policy, f, record.notes, side === 'request' ? pathBase(record.path) : undefined);
     body = masked.body;
     truncated = masked.truncated;
   } catch {
@@ -208,8 +231,8 @@ export function maskRecord<T extends MaskableRecord>(record: T, policy: MaskPoli
   if (!policy.enabled) return { ...record, redacted: [...redacted], sensitive: [...sensitive] };
   const f = new Findings(policy.scanBudgetBytes);
   const path = record.path === undefined ? undefined : maskPath(record.path, policy, f);
-  const request = record.request === undefined ? undefined : maskMessage(record.request, 'request', policy, f, record.notes);
-  const response = record.response === undefined ? undefined : maskMessage(record.response, 'response', policy, f, record.notes);
+  const request = record.request === undefined ? undefined : maskMessage(record.request, 'request', policy, f, record);
+  const response = record.response === undefined ? undefined : maskMessage(record.response, 'response', policy, f, record);
   const unchanged =
     path === record.path &&
     request === record.request &&

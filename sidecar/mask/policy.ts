@@ -95,8 +95,12 @@ function checkMaskOptions(options: unknown): string[] {
   return problems;
 }
 
-/** What a masked value was, reported in `sensitive`. */
-export type SensitiveKind = KeyFamilyKind | 'jwt' | 'email' | 'pattern';
+/**
+ * What a masked value was, reported in `sensitive`: a key family's kind, or a detector's
+ * (`url_password`: the password of `scheme://user:password@host`; `oauth_code`: an OAuth
+ * authorization code in a callback's query or a token request's form).
+ */
+export type SensitiveKind = KeyFamilyKind | 'jwt' | 'email' | 'pattern' | 'url_password' | 'oauth_code';
 
 export interface MaskPolicy {
   readonly enabled: boolean;

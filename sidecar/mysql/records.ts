@@ -1,10 +1,13 @@
 /**
  * Turning finished (or abandoned) calls into `Exchange`s: the login, one record per result of
  * a query or an execute (a multi-statement query split at its statement boundaries when that is
- * certain), one for everything else.
+ * certain), one for everything else. Secrets a statement carries (`IDENTIFIED BY '…'`, values of
+ * secret columns, and the bound parameters in their place) are masked in each record's request
+ * (`../mask/sql-secrets.ts`) before its JSON is built, and in its error when the server quotes them.
  */
 import type { HttpMessage, RecordError } from '../../record/record.ts';
 import type { Exchange } from '../capture/session.ts';
+import { maskErrorEchoes, maskSqlRequest } from '../mask/sql-secrets.ts';
 import type { Call, LoginState } from './calls.ts';
 import { utf8Prefix } from './packets.ts';
 import type { ResultLimits, StatementResult } from './result-set.ts';
@@ -132,9 +135,14 @@ function resultExchange(
   if (part !== undefined) headers.part = part;
   if (call.statementId !== undefined) headers.statement_id = String(call.statementId);
   const value: Record<string, unknown> = {};
-  if (text !== undefined) value.query = text;
-  if (call.params !== undefined) value.parameters = call.params;
+  const secrets = maskSqlRequest(text, call.params, 'mysql', call.paramNames);
+  if (text !== undefined) value.query = secrets?.query ?? text;
+  if (call.params !== undefined) value.parameters = secrets?.params ?? call.params;
   if (call.paramNames !== undefined && call.paramNames.some((n) => n !== '')) value.parameter_names = call.paramNames;
+  if (secrets !== undefined) {
+    out.redacted = secrets.redacted;
+    out.sensitive = secrets.sensitive;
+  }
   out.request = requestMessage(headers, value, call.requestSize, call.requestCut, rc.limits.maxBodyBytes);
   const notes = first ? call.notes.slice() : [];
   if (r !== undefined) {
@@ -146,6 +154,7 @@ function resultExchange(
   }
   notes.push(...extraNotes);
   if (notes.length > 0) out.notes = notes;
+  if (secrets !== undefined) out.redacted?.push(...maskErrorEchoes(out, secrets.values));
   return out;
 }
 

@@ -6,11 +6,15 @@
  * method and server parameters, the client's secrets already masked), the request body JSON
  * kept valid within the body limit (query text shortened first, then long parameters), the
  * response from a statement's result, and a simple query's statements split into one record
- * each only when the boundaries are certain. `error` always goes to the part that did not
- * complete. Pure given the connection state: it emits nothing.
+ * each only when the boundaries are certain. Secrets a statement carries (`PASSWORD '…'`, values
+ * of secret columns, and the bound parameters in their place) are masked in each record's request
+ * (`../mask/sql-secrets.ts`) before its JSON is built, and in its error when the server quotes
+ * them. `error` always goes to the part that did not complete. Pure given the connection state:
+ * it emits nothing.
  */
 import type { HttpMessage, RecordError } from '../../record/record.ts';
 import type { Exchange } from '../capture/session.ts';
+import { maskErrorEchoes, maskSqlRequest } from '../mask/sql-secrets.ts';
 import type { Call, Conn, StartupState } from './conn.ts';
 import { type PgValue, tagRowCount, utf8Prefix } from './decode.ts';
 import { type StatementResult, namedFields } from './result.ts';
@@ -147,8 +151,14 @@ export function resultExchange(
   if (method !== undefined && method !== '') out.method = method;
   const headers = { ...identity(conn), ...headersExtra };
   const value: Record<string, unknown> = {};
-  if (text !== undefined) value.query = text;
-  if (call.kind === 'extended' && call.params !== undefined) value.parameters = call.params;
+  const params = call.kind === 'extended' ? call.params : undefined;
+  const secrets = maskSqlRequest(text, params, 'postgres');
+  if (text !== undefined) value.query = secrets?.query ?? text;
+  if (params !== undefined) value.parameters = secrets?.params ?? params;
+  if (secrets !== undefined) {
+    out.redacted = secrets.redacted;
+    out.sensitive = secrets.sensitive;
+  }
   out.request = requestMessage(conn.config.maxBody, headers, value, call.requestSize, call.requestCut);
   if (r !== undefined && (r.responseStart !== undefined || r.done)) {
     if (call.kind !== 'simple') resolveColumns(call, r);
@@ -165,6 +175,7 @@ export function resultExchange(
   else if (call.skippedBy !== undefined && error === undefined) withError(out, 'server_error', `not executed: ${call.skippedBy.detail}`);
   else withError(out, error, detail);
   if (notes.length > 0) out.notes = notes;
+  if (secrets !== undefined) out.redacted?.push(...maskErrorEchoes(out, secrets.values));
   return out;
 }
 

@@ -2,17 +2,24 @@
  * What a record says about a Redis command besides its text: a method (`GET`, `CONFIG SET`), a
  * path (the first key, so calls group by the data they touch) and which arguments are secrets.
  * Only the session knows where a password sits in a command (`AUTH user pw`, `HELLO 3 AUTH u pw`),
- * so it masks them at the source; the general masking policy never sees the raw value.
+ * or which value a secret field or key holds (`secrets.ts`), so it masks them at the source; the
+ * general masking policy never sees the raw value.
  */
+import type { SensitiveKind } from '../mask/policy.ts';
 import { plainText, type CommandArg } from './render.ts';
+import { dataSecrets, type ReplySecrets } from './secrets.ts';
 
 export interface CommandInfo {
   /** Upper-cased command name; container commands with their subcommand (`CONFIG GET`). */
   name: string;
   /** The first key, when the command has one and it was sent. */
   key?: string;
-  /** Argument positions holding credentials. */
+  /** Argument positions holding credentials or secret values. */
   masked: Set<number>;
+  /** Kinds of what `masked` holds (`password` for credentials), first-seen order. */
+  sensitive: SensitiveKind[];
+  /** Which parts of the reply hold secrets, when some may. */
+  reply?: ReplySecrets;
 }
 
 /** Commands whose first argument is a subcommand (`CONFIG GET`, `CLIENT REPLY`). */
@@ -132,7 +139,16 @@ function maskedArgs(name: string, args: readonly CommandArg[]): Set<number> {
 export function describeCommand(args: readonly CommandArg[]): CommandInfo {
   let name = upper(args[0]);
   if (CONTAINERS.has(name) && args.length > 1) name = `${name} ${upper(args[1])}`;
-  const info: CommandInfo = { name, masked: maskedArgs(name, args) };
+  const masked = maskedArgs(name, args);
+  const info: CommandInfo = { name, masked, sensitive: masked.size > 0 ? ['password'] : [] };
+  const data = dataSecrets(name, args);
+  if (data !== undefined) {
+    for (const [i, kind] of data.masked) {
+      masked.add(i);
+      if (!info.sensitive.includes(kind)) info.sensitive.push(kind);
+    }
+    if (data.reply !== undefined) info.reply = data.reply;
+  }
   const k = keyIndex(name, args);
   if (k !== undefined && k < args.length && !info.masked.has(k)) info.key = plainText(args[k].data);
   return info;

@@ -12,16 +12,20 @@
  *   - after `CLIENT REPLY OFF|SKIP` commands get no reply at all: they are recorded with a note
  *     instead of waiting for a reply that never comes.
  * Exchanges leave in ordinal order: one that is complete waits behind an older one still waiting
- * for its reply. Credentials (AUTH, HELLO ... AUTH, ...) are masked before any text is built.
+ * for its reply. Credentials (AUTH, HELLO ... AUTH, ...) and values stored under secret fields
+ * or keys (`secrets.ts`) are masked before any text is built, in commands and in the replies that
+ * return them (inside MULTI/EXEC too: EXEC's array is masked with the queued commands' rules).
  *
  * Like every capture session it never throws into the proxy: a stream that is not RESP is a
  * `parse_error` event, the pending commands are flushed, and the session stops observing.
  */
 import type { CaptureContext, CaptureEvent, CaptureSession, CloseReason, Exchange } from '../capture/session.ts';
+import type { SensitiveKind } from '../mask/policy.ts';
 import type { HttpMessage, RecordError } from '../../record/record.ts';
 import { describeCommand, isSecretConfigName, upper } from './command.ts';
 import { capText, errorText, MASK, plainText, renderCommand, renderReply, replyType, valueCut, type CommandArg } from './render.ts';
 import { RespReader, type RespValue, type RespValueInfo } from './resp-reader.ts';
+import { maskReply, type ReplySecrets } from './secrets.ts';
 
 export interface RedisSessionOptions {
   /**
@@ -50,8 +54,14 @@ interface Pending {
   method?: string;
   path?: string;
   request?: HttpMessage;
-  /** Where the session masked a credential itself (`request.body`, `response.body`). */
+  /** Where the session masked a credential or a secret value itself (`request.body`, `response.body`). */
   redacted: string[];
+  /** The kinds it masked (`password`, `token`, …). */
+  sensitive: SensitiveKind[];
+  /** Which parts of the reply hold secrets. */
+  replySecrets?: ReplySecrets;
+  /** EXEC: the reply rules of the commands queued since MULTI, by position. */
+  execSecrets?: Array<ReplySecrets | undefined>;
   /** Rendered replies (several for SUBSCRIBE-like commands). */
   replies: string[];
   replyType?: string;
@@ -90,6 +100,8 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
   let replyOff = false;
   let skipNext = false;
   let monitoring = false;
+  /** Inside MULTI: the reply rules of the commands queued so far (EXEC answers them in one array). */
+  let queued: Array<ReplySecrets | undefined> | undefined;
   /** After a gap: the client waits for a chunk starting a RESP array, the server for the client. */
   let resyncClient = false;
   let resyncServer = false;
@@ -121,6 +133,7 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
     done: false,
     start,
     redacted: [],
+    sensitive: [],
     replies: [],
     replyCut: false,
     bytesOut: 0,
@@ -160,7 +173,7 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
     if (p.notes.length > 0) out.notes = p.notes.slice();
     if (p.redacted.length > 0) {
       out.redacted = p.redacted.slice();
-      out.sensitive = ['password'];
+      out.sensitive = p.sensitive.length > 0 ? p.sensitive.slice() : ['password'];
     }
     return out;
   };
@@ -234,7 +247,11 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
     p.method = cmd.name;
     if (cmd.key !== undefined) p.path = cmd.key;
     p.bytesOut = info.wireBytes;
-    if (cmd.masked.size > 0) p.redacted.push('request.body');
+    if (cmd.masked.size > 0) {
+      p.redacted.push('request.body');
+      p.sensitive.push(...cmd.sensitive);
+    }
+    if (cmd.reply !== undefined) p.replySecrets = cmd.reply;
     const dropped = value.dropped ?? 0;
     let text = renderCommand(args, cmd.masked, maxBody);
     if (dropped > 0) text += ` \u2026 [${dropped} more arguments not kept]`;
@@ -287,17 +304,24 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
     if (name === 'RESET') p.reset = true;
     if (name === 'MONITOR') p.monitor = true;
     if (name === 'CONFIG GET') p.configGet = true;
+    if (name === 'MULTI') queued = [];
+    else if (name === 'EXEC') {
+      if (queued?.some((r) => r !== undefined)) p.execSecrets = queued;
+      queued = undefined;
+    } else if (name === 'DISCARD' || name === 'RESET') queued = undefined;
+    else queued?.push(cmd.reply);
     queue.push(p);
   };
 
   // ---- server side ---------------------------------------------------------------------------
 
-  const addReply = (p: Pending, v: RespValue, info: RespValueInfo): void => {
+  /** `shown`: the reply with its secrets masked (`v` itself when it has none). */
+  const addReply = (p: Pending, v: RespValue, info: RespValueInfo, shown: RespValue = v): void => {
     p.responseStart ??= replyStart;
     p.end = now;
     p.bytesIn += info.wireBytes;
     p.replyType ??= replyType(v);
-    p.replies.push(renderReply(v, maxBody));
+    p.replies.push(renderReply(shown, maxBody));
     if (valueCut(v)) {
       if (!p.replyCut) safeEvent({ kind: 'body_truncated' });
       p.replyCut = true;
@@ -375,12 +399,19 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
     }
     if (p.hello === 2 || p.hello === 3) resp3 = p.hello === 3;
     if (p.reset) {
+      queued = undefined;
       resp3 = false;
       channels = patterns = shards = 0;
       replyOff = skipNext = false;
       monitoring = false;
     }
     if (p.monitor) monitoring = true;
+  };
+
+  const maskedResponse = (p: Pending, kinds: readonly SensitiveKind[]): void => {
+    if (kinds.length === 0) return;
+    if (!p.redacted.includes('response.body')) p.redacted.push('response.body');
+    for (const k of kinds) if (!p.sensitive.includes(k)) p.sensitive.push(k);
   };
 
   /** CONFIG GET answers parameter/value pairs: values of secret parameters never leave the session. */
@@ -391,9 +422,29 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
       const name = itemText(items[i]);
       if (name !== undefined && isSecretConfigName(name) && (items[i + 1].data?.length ?? 0) > 0) {
         items[i + 1] = { kind: 'simple', text: MASK };
-        if (!p.redacted.includes('response.body')) p.redacted.push('response.body');
+        maskedResponse(p, ['password']);
       }
     }
+  };
+
+  /** The reply with the secret values the command's rules (or, for EXEC, the queued commands' rules) point at masked. */
+  const shownReply = (p: Pending, v: RespValue): RespValue => {
+    if (p.replySecrets !== undefined) {
+      const { value, kinds } = maskReply(v, p.replySecrets);
+      maskedResponse(p, kinds);
+      return value;
+    }
+    const rules = p.execSecrets;
+    if (rules === undefined || v.items === undefined) return v;
+    let items: RespValue[] | undefined;
+    rules.forEach((rule, i) => {
+      const item = v.items?.[i];
+      if (rule === undefined || item === undefined) return;
+      const { value, kinds } = maskReply(item, rule);
+      maskedResponse(p, kinds);
+      if (value !== item) (items ??= v.items!.slice())[i] = value;
+    });
+    return items === undefined ? v : { ...v, items };
   };
 
   const onReply = (v: RespValue, info: RespValueInfo): void => {
@@ -429,7 +480,7 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
       return;
     }
     if (head.configGet) maskConfigReply(head, v);
-    addReply(head, v, info);
+    addReply(head, v, info, shownReply(head, v));
     head.done = true;
     afterReply(head, v);
     emitReady();
@@ -474,6 +525,7 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
   };
 
   const resync = (): void => {
+    queued = undefined;
     flushAll('capture_overflow', 'capture fell behind forwarding: bytes of this call were not captured', 'all');
     clientReader.reset();
     serverReader.reset();

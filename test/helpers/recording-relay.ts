@@ -15,6 +15,8 @@ export interface RecordingRelay {
   port: number;
   /** One list per accepted connection, chunks in arrival order. */
   connections: RelayChunk[][];
+  /** Resolves once every connection relayed so far has closed on both sides: all its chunks are recorded. */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -33,6 +35,13 @@ export async function freePort(): Promise<number> {
 export async function startRecordingRelay(target: number): Promise<RecordingRelay> {
   const connections: RelayChunk[][] = [];
   const sockets = new Set<net.Socket>();
+  let waiters: Array<() => void> = [];
+  const closed = (s: net.Socket): void => {
+    sockets.delete(s);
+    if (sockets.size > 0) return;
+    for (const w of waiters) w();
+    waiters = [];
+  };
   const server = net.createServer((client) => {
     const log: RelayChunk[] = [];
     connections.push(log);
@@ -51,13 +60,14 @@ export async function startRecordingRelay(target: number): Promise<RecordingRela
     upstream.on('end', () => client.end());
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
-    client.on('close', () => sockets.delete(client));
-    upstream.on('close', () => sockets.delete(upstream));
+    client.on('close', () => closed(client));
+    upstream.on('close', () => closed(upstream));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as net.AddressInfo).port,
     connections,
+    settled: () => (sockets.size === 0 ? Promise.resolve() : new Promise<void>((r) => waiters.push(r))),
     close: () =>
       new Promise<void>((r) => {
         for (const s of sockets) s.destroy();

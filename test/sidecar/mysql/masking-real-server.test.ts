@@ -1,0 +1,77 @@
+/**
+ * The walkthrough's secrets, sent by `mysql2` to a real MariaDB through a recording relay,
+ * replayed into the capture session and shipped as the capture worker ships them (record built,
+ * default masking policy). The test user may not create users: the server refuses those
+ * statements, but their text crossed the wire all the same and must be masked — in the request,
+ * and in the error when the server quotes it (MariaDB has no `IDENTIFIED WITH plugin BY`: its
+ * syntax error echoes the statement; a duplicate entry echoes the value).
+ */
+import t from 'tap';
+import mysql from 'mysql2/promise';
+import type { CallRecord } from '../../../record/record.ts';
+import { recordToJson } from '../../../record/record-json.ts';
+import type { Exchange } from '../../../sidecar/capture/session.ts';
+import { maskRecord } from '../../../sidecar/mask/mask-record.ts';
+import { createMysqlSession } from '../../../sidecar/mysql/session.ts';
+import { buildCallRecord } from '../../../sidecar/proxy/record-builder.ts';
+import { MYSQL_PASSWORD, startMariadb } from '../../helpers/mariadb-server.ts';
+import { startRecordingRelay, type RelayChunk } from '../../helpers/recording-relay.ts';
+import { json } from './harness.ts';
+
+const meta = { connectionId: 'c1', observer: 'outbound' as const, client: { ip: '10.0.0.1', port: 40000 }, dst: { ip: '10.0.0.2', port: 3306 }, mesh: false };
+
+function shipped(chunks: RelayChunk[]): CallRecord[] {
+  const exchanges: Exchange[] = [];
+  const s = createMysqlSession({ maxBodyBytes: 64 * 1024, emit: (e) => exchanges.push(e), event: () => undefined });
+  let last = 0n;
+  for (const c of chunks) {
+    last = c.at;
+    if (c.from === 'client') s.clientData(c.data, c.at);
+    else s.serverData(c.data, c.at);
+  }
+  s.close(last + 1n, 'fin');
+  return exchanges.map((e) => maskRecord(buildCallRecord(e, meta, { pod: 'p', namespace: 'n' })));
+}
+
+void t.test('real MariaDB: IDENTIFIED BY, SET PASSWORD, secret columns, prepared parameters', async (t) => {
+  const port = await startMariadb(t);
+  const relay = await startRecordingRelay(port);
+  t.teardown(relay.close);
+
+  const conn = await mysql.createConnection({ host: '127.0.0.1', port: relay.port, user: 'app', password: MYSQL_PASSWORD, database: 'shop' });
+  for (const sql of ["CREATE USER 'u'@'%' IDENTIFIED BY 'MYSQLPW'", "ALTER USER 'u'@'%' IDENTIFIED WITH mysql_native_password BY 'alter-pw'", "GRANT SELECT ON shop.* TO 'u'@'%' IDENTIFIED BY 'grant-pw'"]) {
+    await t.rejects(conn.query(sql), /denied|syntax/i, `refused: ${sql.slice(0, 24)}…`);
+  }
+  // Setting one's own password is allowed: set it to what it is.
+  await conn.query(`SET PASSWORD = PASSWORD('${MYSQL_PASSWORD}')`);
+  await conn.query('CREATE TABLE u (name VARCHAR(20) PRIMARY KEY, password VARCHAR(64) UNIQUE, pin INT)');
+  await conn.query("INSERT INTO u (name, password, pin) VALUES ('bob', 'hunter2-plain', 4321)");
+  await t.rejects(conn.query("INSERT INTO u (name, password) VALUES ('carl', 'hunter2-plain')"), /Duplicate entry/);
+  await conn.execute('INSERT INTO u (name, password, pin) VALUES (?, ?, ?)', ['al', 'exec-secret', 8765]);
+  await conn.query("UPDATE u SET password = 'update-secret' WHERE name = 'bob'");
+  const [rows] = await conn.query('SELECT * FROM u ORDER BY name');
+  t.equal((rows as unknown[]).length, 2);
+  await conn.end();
+  await relay.settled();
+
+  const records = shipped(relay.connections[0]);
+  const all = JSON.stringify(records.map(recordToJson));
+  for (const secret of [MYSQL_PASSWORD, 'MYSQLPW', 'alter-pw', 'grant-pw', 'hunter2-plain', '4321', 'exec-secret', '8765', 'update-secret']) t.notOk(all.includes(secret), `${secret} is in no field`);
+  const byQuery = (prefix: string, method?: string): CallRecord =>
+    records.find((r) => (method === undefined || r.method === method) && r.request?.content_type === 'application/json' && json(r.request.body).query?.startsWith(prefix)) as CallRecord;
+  t.equal(json(byQuery('CREATE USER').request?.body).query, "CREATE USER 'u'@'%' IDENTIFIED BY '****'");
+  t.match(byQuery('CREATE USER'), { error: 'server_error', redacted: ['request.body.$.query'], sensitive: ['password'] });
+  const alter = byQuery('ALTER USER');
+  t.equal(json(alter.request?.body).query, "ALTER USER 'u'@'%' IDENTIFIED WITH mysql_native_password BY '****'");
+  t.match(alter.error_detail, /near 'BY '\*\*\*\*'' at line 1$/, 'the syntax error quotes the statement: masked there too');
+  t.same(alter.redacted, ['request.body.$.query', 'error_detail', 'response.headers.message', 'response.body']);
+  const duplicate = byQuery("INSERT INTO u (name, password) VALUES ('carl'");
+  t.match(duplicate.error_detail, /Duplicate entry '\*\*\*\*' for key/);
+  t.equal(json(byQuery('GRANT').request?.body).query, "GRANT SELECT ON shop.* TO 'u'@'%' IDENTIFIED BY '****'");
+  t.equal(json(byQuery('SET PASSWORD').request?.body).query, "SET PASSWORD = PASSWORD('****')");
+  t.equal(json(byQuery("INSERT INTO u (name, password, pin) VALUES ('bob'").request?.body).query, "INSERT INTO u (name, password, pin) VALUES ('bob', '****', ****)");
+  const exec = byQuery('INSERT INTO u (name, password, pin) VALUES (?', 'INSERT');
+  t.same(json(exec.request?.body).parameters, ['al', '****', '****']);
+  t.same(exec.redacted, ['request.body.$.parameters[1]', 'request.body.$.parameters[2]']);
+  t.equal(records[0].response?.headers.auth, 'mysql_native_password', 'the login keeps its plugin name');
+});
