@@ -102,6 +102,6 @@ void t.test('the Status column fits the widest status listed, and no more', asyn
   t.equal(ok, 64, 'three digits: the column is as wide as its title needs');
   const failed = statusColumnWidth([row({ status_code: 200 }), row({ error: 'upstream_unreachable' }), row({ error: 'client_timeout' })], measure);
   t.equal(failed, 20 * 7 + 16 + 16, 'upstream_unreachable in full: its text, the pill padding, the cell padding');
-  t.equal(statusColumnWidth([row({ status_code: 200, grpc_status: 14 })], () => undefined), Math.ceil('grpc 14'.length * 7.3 + 32), 'a guess per character where nothing measures');
+  t.equal(statusColumnWidth([row({ protocol: 'grpc', status_code: 200, grpc_status: 14 })], () => undefined), Math.ceil('200 UNAVAILABLE'.length * 7.3 + 32), 'a guess per character where nothing measures');
   t.equal(statusColumnWidth([], measure), 64);
 });

@@ -60,6 +60,7 @@ const cells = (): Promise<Cell[]> =>
 const layouts = [
   { name: '1280 px', width: 1280, hash: '#/calls' },
   { name: '900 px', width: 900, hash: '#/calls' },
+  { name: '700 px', width: 700, hash: '#/calls' },
   { name: '1280 px with a call open beside the list', width: 1280, hash: '#/calls/ok-o0' },
 ];
 
@@ -72,13 +73,18 @@ for (const layout of layouts) {
     if (layout.hash !== '#/calls') await page.locator('aside.detail section[aria-label="Identities"]').waitFor();
     const all = await cells();
     const status = all.filter((c) => c.column === 'c-status');
-    t.same(status.map((c) => c.text).sort(), ['200', 'capture_overflow', 'client_timeout', 'grpc 14', 'upstream_unreachable', '—'].sort());
+    t.same(status.map((c) => c.text).sort(), ['200', 'capture_overflow', 'client_timeout', '200 UNAVAILABLE', 'upstream_unreachable', '—'].sort());
     for (const c of status) t.notOk(c.cut, `${c.text} shown in full`);
     for (const c of all.filter((x) => ['c-time', 'c-method', 'c-latency', 'c-size', 'c-proto'].includes(x.column))) t.notOk(c.cut, `${c.column} of ${c.id} (${c.text}) not cut`);
     const path = all.filter((c) => c.column === 'c-path');
     t.ok(Math.min(...path.map((c) => c.width)) >= 120, `the path keeps room: ${Math.round(path[0].width)} px`);
+    if (layout.width <= 760) {
+      const route = all.find((c) => c.column === 'c-route')!;
+      t.ok(path[0].width > route.width, `a narrow list gives the path (${Math.round(path[0].width)} px) more than the route (${Math.round(route.width)} px)`);
+    }
+    if (layout.hash === '#/calls') t.equal(await page.locator('tr.call-row[aria-selected="true"]').count(), 0, 'no call open, no row selected');
     t.equal(status.find((c) => c.id === 'unreachable')!.title, 'upstream_unreachable — connect ECONNREFUSED 10.244.1.9:8080', 'the whole outcome on hover');
-    t.equal(status.find((c) => c.id === 'grpc')!.title, 'gRPC status 14: no healthy upstream (HTTP 200)');
+    t.equal(status.find((c) => c.id === 'grpc')!.title, 'gRPC status 14 UNAVAILABLE: no healthy upstream (HTTP 200)');
     const align = await page.$$eval('thead th.c-num', (ths) => ths.filter((th) => (th as any).offsetParent !== null).map((th) => (globalThis as any).getComputedStyle(th).textAlign as string));
     t.ok(align.length > 0 && align.every((a) => a === 'right'), 'number headings over their right-aligned numbers');
     await session.screenshot(`calls-columns-${layout.width}${layout.hash === '#/calls' ? '' : '-detail'}`);
@@ -92,5 +98,6 @@ void t.test('a list without errors keeps a narrow Status column', async (t) => {
   await waitFor('the one OK call', async () => (await page.locator('tbody tr.call-row').count()) === 1);
   const width = await page.locator('thead th.c-status').evaluate((e) => e.getBoundingClientRect().width);
   t.ok(width <= 80, `as wide as "200" and its title need: ${width} px`);
+  t.match(await page.locator('.feed-status').textContent(), /· 1 call$/, 'one call, not "1 calls"');
   t.same(session.errors, [], 'no page or console errors');
 });

@@ -129,3 +129,47 @@ void t.test('a filter that does not compile: the rows shown are said to be the p
   const pageErrors = session.errors.filter((e) => !/status of 400/.test(e));
   t.same(pageErrors, [], 'no page errors (the 400s of checking a bad filter aside)');
 });
+
+void t.test('Escape does one thing: with a call open it closes the call (the filter kept, the focus back on its row); with none open the filter box clears itself', async (t) => {
+  const { page } = session;
+  await page.setViewportSize({ width: 1400, height: 860 });
+  const filter = 'connection_id == "m"';
+  const filtered = `#/calls?${new URLSearchParams({ filter })}`;
+  await open(filter);
+  await waitFor('rows', async () => (await rows()).length === 1);
+  const focused = () => page.evaluate(() => {
+    const active = (globalThis as any).document.activeElement;
+    return (active?.id || active?.getAttribute('data-id') || active?.tagName) as string;
+  });
+  const input = page.locator('#filter-input');
+
+  // In the filter box, with a call open.
+  await page.locator('tr.call-row[data-id="m-o0"]').click();
+  await page.locator('aside.detail').waitFor();
+  await input.focus();
+  await page.keyboard.press('Escape');
+  await page.locator('aside.detail').waitFor({ state: 'detached' });
+  t.equal(await input.inputValue(), filter, 'the filter box keeps its text');
+  // Longer than the filter box's debounce: an emptied box would have been applied by now.
+  await page.waitForTimeout(600);
+  t.equal(new URL(page.url()).hash, filtered, 'the URL keeps the filter');
+  t.same((await rows()).map((r) => r.id), ['m-o0'], 'the list is still filtered');
+  t.equal(await focused(), 'filter-input', 'the focus stays where the reader typed');
+
+  // In the panel: the focus goes back to the row that opened it.
+  await page.locator('tr.call-row[data-id="m-o0"]').click();
+  await page.locator('aside.detail').waitFor();
+  await waitFor('the panel has the focus', async () => (await focused()) === 'ASIDE');
+  await page.keyboard.press('Escape');
+  await page.locator('aside.detail').waitFor({ state: 'detached' });
+  await waitFor('the focus back on the row', async () => (await focused()) === 'm-o0');
+  t.equal(await focused(), 'm-o0');
+  t.equal(new URL(page.url()).hash, filtered);
+
+  // No call open: Escape in the filter box empties it, as before.
+  await input.focus();
+  await page.keyboard.press('Escape');
+  await page.waitForURL((u) => u.hash === '#/calls');
+  t.equal(await input.inputValue(), '');
+  await waitFor('every call listed', async () => (await rows()).length === 3);
+});

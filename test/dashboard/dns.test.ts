@@ -34,13 +34,14 @@ const srv = dnsRecord({
   answers: [{ name: '_http._tcp.catalog.shop.svc.cluster.local', type: 'SRV', ttl: 5, data: { priority: 0, weight: 100, port: 8080, target: 'catalog.shop.svc.cluster.local' } }],
 });
 const timeout = dnsRecord({ id: 'dash-dns-timeout', name: 'slow.example', type: 'AAAA', timeout: true, start: start + 3_000_000n });
+const servfail = dnsRecord({ id: 'dash-dns-servfail', name: 'example.com', rcode: 'SERVFAIL', start: start + 4_000_000n });
 
 let backend: DashboardBackend;
 let session: BrowserSession;
 
 t.before(async () => {
   backend = await startDashboardBackend();
-  await backend.feed([answered, nx, srv, timeout]);
+  await backend.feed([answered, nx, srv, timeout, servfail]);
   session = await openBrowser();
 });
 
@@ -92,4 +93,21 @@ void t.test('SRV over TCP, and an unanswered query', async (t) => {
   t.equal((await none.locator('.dns-rcode').textContent())?.trim(), 'no answer (timeout)');
   t.equal(await none.locator('table.dns-records').count(), 0);
   t.same(session.errors, [], 'no page errors');
+});
+
+void t.test('the list: the response code in the Status column, coloured as meshtap tap colours it', async (t) => {
+  const { page } = session;
+  await page.goto(`${backend.baseUrl}#/calls`);
+  await page.locator('tbody tr.call-row').nth(4).waitFor();
+  const status = async (record: CallRecord) => {
+    const cell = page.locator(`tr.call-row[data-id="${record.id}"] td.c-status`);
+    return { text: await cell.textContent(), pill: await cell.locator('.status-pill').getAttribute('class'), title: await cell.getAttribute('title') };
+  };
+  t.same(await status(nx), { text: 'NXDOMAIN', pill: 'status-pill client-error', title: 'DNS NXDOMAIN' }, "a name that does not exist: the asker's mistake");
+  t.same(await status(servfail), { text: 'SERVFAIL', pill: 'status-pill server-error', title: 'DNS SERVFAIL' }, 'a failing server: an error');
+  t.same(await status(answered), { text: 'NOERROR', pill: 'status-pill ok', title: 'DNS NOERROR' });
+  t.same(await status(timeout), { text: 'timeout', pill: 'status-pill failed', title: 'timeout' }, 'never answered: the error');
+  await page.locator(`tr.call-row[data-id="${nx.id}"]`).click();
+  await page.locator('aside.detail section.protocol.dns').waitFor();
+  t.equal(await page.locator('aside.detail .detail-title .status-pill').textContent(), 'NXDOMAIN', 'the header says the same');
 });

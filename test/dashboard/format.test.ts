@@ -58,16 +58,40 @@ void t.test('status classes and text', async (t) => {
   t.equal(f.statusClass({ protocol: 'grpc', status_code: 200, grpc_status: 14 }), 'server-error');
   t.equal(f.statusClass({ error: 'reset' }), 'failed');
   t.equal(f.statusClass({ protocol: 'tcp' }), 'none');
-  t.equal(f.statusText({ status_code: 200, grpc_status: 14 }), 'grpc 14');
   t.equal(f.statusText({ status_code: 201 }), '201');
   t.equal(f.statusText({ error: 'timeout' }), 'timeout');
   t.equal(f.statusText({}), '—');
 });
 
+void t.test('status in each protocol\'s words, as meshtap tap says it', async (t) => {
+  // gRPC: the HTTP status, then the gRPC status name.
+  t.equal(f.statusText({ protocol: 'grpc', status_code: 200, grpc_status: 5 }), '200 NOT_FOUND');
+  t.equal(f.statusText({ protocol: 'grpc', status_code: 200, grpc_status: 0 }), '200 OK');
+  t.equal(f.statusText({ protocol: 'grpc', grpc_status: 14 }), 'UNAVAILABLE', 'a trailers-only answer');
+  t.equal(f.statusText({ protocol: 'grpc', status_code: 200, grpc_status: 99 }), '200 99', 'a code outside the table as its number');
+  t.equal(f.statusClass({ protocol: 'grpc', grpc_status: 14 }), 'server-error');
+  t.equal(f.statusClass({ protocol: 'grpc', grpc_status: 0 }), 'ok');
+  t.equal(f.grpcStatusName(16), 'UNAUTHENTICATED');
+  // DNS: the response code; NXDOMAIN is the asker's mistake, others the server's.
+  t.equal(f.statusText({ protocol: 'dns', dns_rcode: 'NXDOMAIN' }), 'NXDOMAIN');
+  t.equal(f.statusClass({ protocol: 'dns', dns_rcode: 'NXDOMAIN' }), 'client-error');
+  t.equal(f.statusClass({ protocol: 'dns', dns_rcode: 'SERVFAIL' }), 'server-error');
+  t.equal(f.statusClass({ protocol: 'dns', dns_rcode: 'NOERROR' }), 'ok');
+  t.equal(f.statusText({ protocol: 'dns', error: 'timeout' }), 'timeout', 'never answered');
+  t.equal(f.statusTitle({ protocol: 'dns', dns_rcode: 'SERVFAIL' }), 'DNS SERVFAIL');
+  // SQL: a failed statement's SQLSTATE; one that ran has no status.
+  const failed = { protocol: 'postgres', error: 'server_error', error_detail: 'ERROR 42P01: relation "nope" does not exist', response: { headers: { severity: 'ERROR', sqlstate: '42P01', message: 'relation "nope" does not exist' } } };
+  t.equal(f.statusText(failed), '42P01');
+  t.equal(f.statusClass(failed), 'server-error');
+  t.equal(f.statusTitle(failed), 'SQLSTATE 42P01: relation "nope" does not exist');
+  t.equal(f.statusText({ protocol: 'mysql', response: { headers: { tag: 'SELECT 2' } } }), '—');
+  t.equal(f.statusCode({ protocol: 'tcp', error: 'reset' }), undefined, 'no status of its own: the error shows');
+});
+
 void t.test('the whole status for a hover: the error with its detail, the gRPC status with its message', async (t) => {
   t.equal(f.statusTitle({ error: 'upstream_unreachable', error_detail: 'connect ECONNREFUSED 10.244.1.9:8080' }), 'upstream_unreachable — connect ECONNREFUSED 10.244.1.9:8080');
   t.equal(f.statusTitle({ error: 'client_timeout' }), 'client_timeout');
-  t.equal(f.statusTitle({ status_code: 200, grpc_status: 14, grpc_message: 'no healthy upstream' }), 'gRPC status 14: no healthy upstream (HTTP 200)');
+  t.equal(f.statusTitle({ protocol: 'grpc', status_code: 200, grpc_status: 14, grpc_message: 'no healthy upstream' }), 'gRPC status 14 UNAVAILABLE: no healthy upstream (HTTP 200)');
   t.equal(f.statusTitle({ status_code: 503 }), 'HTTP 503');
   t.equal(f.statusTitle({}), 'no status');
 });

@@ -50,6 +50,15 @@ const sql = toRecords(
   ]),
   5432,
 );
+const sqlError = toRecords(
+  capture('postgres', [
+    { c: cat(serialize.startup({ user: 'shop', database: 'shop' })) },
+    { s: greeting() },
+    { c: cat(serialize.query('SELECT * FROM nope')) },
+    { s: cat(be.error({ S: 'ERROR', V: 'ERROR', C: '42P01', M: 'relation "nope" does not exist' }), be.ready()) },
+  ]),
+  5432,
+);
 const redis = toRecords(capture('redis', [{ c: cmd('GET', 'cart:42') }, { s: Buffer.from(bulk('tea,cup')) }]), 6379);
 
 const Reply = protobuf.parse('syntax = "proto3"; message Level { string sku = 1; int32 level = 2; }').root.lookupType('Level');
@@ -87,7 +96,7 @@ let session: BrowserSession;
 
 t.before(async () => {
   backend = await startDashboardBackend();
-  await backend.feed([...sql, ...redis, ...grpc, ...ws]);
+  await backend.feed([...sql, ...sqlError, ...redis, ...grpc, ...ws]);
   session = await openBrowser();
 });
 
@@ -140,5 +149,29 @@ void t.test('WebSocket: the direction and a link to the conversation', async (t)
   const hash = new URL(session.page.url()).hash;
   t.match(new URLSearchParams(hash.slice(hash.indexOf('?') + 1)).get('filter'), /^ws && connection_id == "proto-\d+"$/, 'the stream filtered to the connection');
   await session.page.locator(`tr.call-row[data-id="${ws[0].id}"]`).waitFor();
+  t.same(session.errors, [], 'no page errors');
+});
+
+void t.test('the status in each protocol\'s words, the same in the list, the header and the Call card', async (t) => {
+  const { page } = session;
+  const failed = sqlError.find((r) => r.method === 'SELECT')!;
+  const ran = sql.find((r) => r.method === 'SELECT')!;
+  for (const [record, text, cls, title] of [
+    [grpc[0], '200 NOT_FOUND', 'server-error', 'gRPC status 5 NOT_FOUND: sku tea gone (HTTP 200)'],
+    [failed, '42P01', 'server-error', 'SQLSTATE 42P01: relation "nope" does not exist'],
+    [ran, '—', 'none', 'no status'],
+  ] as const) {
+    await page.goto(`${backend.baseUrl}#/calls/${encodeURIComponent(record.id)}`);
+    const cell = page.locator(`tr.call-row[data-id="${record.id}"] td.c-status`);
+    await cell.waitFor();
+    t.equal(await cell.textContent(), text, `${record.protocol} ${record.method}: the list`);
+    t.equal(await cell.locator('.status-pill').getAttribute('class'), `status-pill ${cls}`);
+    t.equal(await cell.getAttribute('title'), title);
+    t.equal(await page.locator('aside.detail .detail-title .status-pill').textContent(), text, 'the header');
+    await page.locator('aside.detail section[aria-label="Call"]').waitFor();
+    const card = page.locator('aside.detail section[aria-label="Call"] dd.call-status');
+    if (text === '—') t.equal(await card.count(), 0, 'no status to say');
+    else t.equal(await card.textContent(), text, 'the Call card');
+  }
   t.same(session.errors, [], 'no page errors');
 });

@@ -13,6 +13,7 @@ void t.test('parses every route, filter included', async (t) => {
   t.same(r.parseRoute('#/coverage'), { view: 'coverage' });
   t.same(r.parseRoute('#/trace/4bf92f3577b34da6a3ce929d0e0e4736'), { view: 'trace', traceId: '4bf92f3577b34da6a3ce929d0e0e4736' });
   t.same(r.parseRoute('#/nope/x'), { view: 'not-found', hash: '/nope/x' });
+  t.same(r.parseRoute('#token=secret-1&x'), { view: 'not-found', hash: 'token=…&x' }, 'a token is never part of what the page shows');
   t.same(r.parseRoute('#/calls/%E0%A4%A'), { view: 'calls', callId: '%E0%A4%A', filter: undefined }, 'a broken escape is kept as is');
 });
 

@@ -72,3 +72,48 @@ void t.test('a good login link signs in', async (t) => {
   await page.locator('.map-view .empty').waitFor();
   t.equal(await page.locator('.map-view .notice.error').count(), 0);
 });
+
+void t.test('a login link pasted into an open tab (only the fragment changes) signs in; the token leaves the address bar, history and page', async (t) => {
+  const { page } = session;
+  await page.context().clearCookies();
+  await page.goto(`${backend.baseUrl}#/coverage`);
+  await page.reload();
+  await page.locator('.coverage-view .notice.error').waitFor();
+  t.match(await page.locator('.coverage-view .notice.error').textContent(), /^Not signed in/);
+
+  // A refused link first: it says so, in the list it lands on.
+  await page.goto(`${backend.baseUrl}#token=not-the-token`);
+  await page.waitForURL((u) => u.hash === '#/calls');
+  const message = page.locator('.stream .empty');
+  await waitFor('the list says the link was refused', async () => /not valid/.test((await message.textContent().catch(() => '')) ?? ''));
+  t.notMatch(await page.locator('body').innerText(), /not-the-token|Nothing at/);
+
+  await page.goto(`${backend.baseUrl}#token=${TOKEN}`);
+  await page.waitForURL((u) => u.hash === '#/calls');
+  await page.locator('.feed-status.live').waitFor();
+  t.notMatch(page.url(), TOKEN, 'not in the address bar');
+  t.notMatch(await page.locator('body').innerText(), new RegExp(`${TOKEN}|Nothing at`), 'not on the page');
+  t.equal(await page.locator('.stream .empty').textContent(), 'Waiting for calls… traffic between meshed workloads appears here as it happens.', 'signed in: the list is just empty');
+
+  // Back and forth through the tab's history: no entry holds a token.
+  const seen: string[] = [new URL(page.url()).hash];
+  for (let i = 0; i < 2; i++) {
+    await page.goBack();
+    seen.push(new URL(page.url()).hash);
+  }
+  await page.goForward();
+  seen.push(new URL(page.url()).hash);
+  t.same(seen, ['#/calls', '#/calls', '#/coverage', '#/calls'], 'each login link left #/calls in its place');
+  await page.goBack();
+  await page.locator('.coverage-view .coverage-collector').waitFor();
+  t.equal(await page.locator('.coverage-view .notice.error').count(), 0, 'the other views are signed in too');
+});
+
+void t.test('an unknown route never shows a token', async (t) => {
+  const { page } = session;
+  await page.goto(`${backend.baseUrl}#/nope?token=${TOKEN}`);
+  const empty = page.locator('main .empty');
+  await waitFor('the unknown route message', async () => /Nothing at/.test((await empty.textContent().catch(() => '')) ?? ''));
+  t.notMatch(await empty.textContent(), TOKEN);
+  t.match(await empty.textContent(), /Nothing at #\/nope\?token=…/);
+});

@@ -41,6 +41,15 @@ export const LOGIN_LINK_REFUSED =
 /** What a 401 says: "not signed in", or why the login link just opened did not sign in. */
 let unauthenticated = NOT_SIGNED_IN;
 
+const LOGIN_FRAGMENT = /^#token=([^&]+)/;
+
+/**
+ * Whether a fragment is a login link's (`#token=…`): at load, or pasted into an open tab, where
+ * only the fragment changes.
+ * @param {string} hash
+ */
+export const isLoginFragment = (hash) => LOGIN_FRAGMENT.test(hash);
+
 /**
  * The login link carries the API token in the URL fragment, which browsers never send to a
  * server or write to its logs. The page trades it once for an HttpOnly session cookie and takes
@@ -50,7 +59,7 @@ let unauthenticated = NOT_SIGNED_IN;
  * @returns {Promise<{ ok: boolean, message?: string }>}
  */
 export async function loginFromFragment(loc = location, hist = history) {
-  const m = /^#token=([^&]+)/.exec(loc.hash);
+  const m = LOGIN_FRAGMENT.exec(loc.hash);
   if (!m) return { ok: true };
   const token = decodeURIComponent(m[1]);
   hist.replaceState(null, '', `${loc.pathname}${loc.search}#/calls`);

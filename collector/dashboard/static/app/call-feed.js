@@ -10,11 +10,14 @@
 // partner is put next to it. In the record view the list and the stream are the matching
 // records only.
 
+import { callKey } from './call-rows.js';
+
 /**
  * @typedef {import('./types.js').CallJson} CallJson
  * @typedef {'connecting' | 'live' | 'reconnecting' | 'error'} FeedStatus
  * @typedef {{ calls: CallJson[], pending: number, paused: boolean, filter: string, status: FeedStatus,
- *   error?: string, version: number, added: number }} FeedState
+ *   error?: string, version: number }} FeedState
+ *   `pending`: what a paused feed holds back, in rows of its view (calls, or records)
  * @typedef {{ onCall: (call: CallJson) => void, onOpen: () => void, onError: () => void, close: () => void }} StreamHandle
  * @typedef {'call' | 'record'} FeedView
  * @typedef {{ ok: true, value: any } | { ok: false, error: { message: string } }} ListResult
@@ -34,7 +37,7 @@
 
 /** Enough for a busy minute of a small cluster; the table renders only what is on screen. */
 export const DEFAULT_CAPACITY = 20_000;
-/** The most a paused feed holds back; beyond that the oldest held calls are dropped. */
+/** The most records a paused feed holds back; beyond that the oldest held are dropped. */
 const MAX_PENDING = 50_000;
 /**
  * When a live record still without its partner is looked up, after it arrived: the partner
@@ -81,7 +84,7 @@ export function createCallFeed(deps) {
   /** @type {unknown[]} */
   let lookupTimers = [];
   /** @type {FeedState} */
-  let state = { calls: [], pending: 0, paused: false, filter: '', status: 'connecting', version: 0, added: 0 };
+  let state = { calls: [], pending: 0, paused: false, filter: '', status: 'connecting', version: 0 };
   /** @type {Set<string>} */
   let ids = new Set();
   /** Arrived, not yet shown: in arrival order (oldest first). */
@@ -89,6 +92,11 @@ export function createCallFeed(deps) {
   let incoming = [];
   /** @type {CallJson[]} */
   let held = [];
+  /** The rows the held records will add (row keys: see `rowKey`), and the list they were counted against. */
+  let heldRows = new Set();
+  /** @type {CallJson[] | undefined} */
+  let countedFor;
+  let listedRows = new Set();
   let flushScheduled = false;
   let generation = 0;
   /** @type {{ close: () => void } | undefined} */
@@ -117,8 +125,28 @@ export function createCallFeed(deps) {
       for (const dropped of calls.slice(capacity)) ids.delete(dropped.id);
       calls = calls.slice(0, capacity);
     }
-    set({ calls, added: fresh.length });
+    set({ calls });
     return fresh.length;
+  }
+
+  /** A record's row: its call's (both records of a call are one row), or its own. */
+  const rowKey = (/** @type {CallJson} */ r) => (view === 'call' ? callKey(r) : r.id);
+
+  /**
+   * How many rows a resume will add: the held records' rows that are not listed (a record of a
+   * listed call moves that call's row up, it adds none).
+   * @param {CallJson[]} arrived the records just held; all of them are counted afresh when the
+   *   list changed or `afresh`
+   */
+  function countHeld(arrived, afresh = false) {
+    if (countedFor !== state.calls) {
+      countedFor = state.calls;
+      listedRows = new Set(state.calls.map(rowKey));
+      afresh = true;
+    }
+    if (afresh) heldRows = new Set();
+    for (const r of afresh ? held : arrived) if (r && typeof r.id === 'string' && !listedRows.has(rowKey(r))) heldRows.add(rowKey(r));
+    return heldRows.size;
   }
 
   /** Whether a record with this id is shown or held. */
@@ -153,14 +181,15 @@ export function createCallFeed(deps) {
     let calls = insert(state.calls, inserted);
     const heldBefore = held.length;
     held = insert(held);
-    if (held.length !== heldBefore) set({ pending: held.length, added: 0 });
-    if (inserted.length === 0) return;
-    for (const c of inserted) ids.add(c.id);
-    if (calls.length > capacity) {
-      for (const dropped of calls.slice(capacity)) ids.delete(dropped.id);
-      calls = calls.slice(0, capacity);
+    if (inserted.length > 0) {
+      for (const c of inserted) ids.add(c.id);
+      if (calls.length > capacity) {
+        for (const dropped of calls.slice(capacity)) ids.delete(dropped.id);
+        calls = calls.slice(0, capacity);
+      }
+      set({ calls });
     }
-    set({ calls, added: 0 });
+    if (held.length !== heldBefore) set({ pending: countHeld([], true) });
   }
 
   /** @param {CallJson} record @param {number} attempt */
@@ -221,8 +250,9 @@ export function createCallFeed(deps) {
     watchPartners(arrived);
     if (state.paused) {
       held = held.concat(arrived);
-      if (held.length > MAX_PENDING) held = held.slice(held.length - MAX_PENDING);
-      set({ pending: held.length, added: 0 });
+      const trimmed = held.length > MAX_PENDING;
+      if (trimmed) held = held.slice(held.length - MAX_PENDING);
+      set({ pending: countHeld(arrived, trimmed) });
     } else {
       prepend(arrived);
     }
@@ -234,11 +264,12 @@ export function createCallFeed(deps) {
     stream?.close();
     incoming = [];
     held = [];
+    heldRows = new Set();
     ids = new Set();
     for (const timer of lookupTimers) if (timer !== undefined) cancel(timer);
     lookupTimers = [];
     awaiting = LOOKUP_DELAYS_MS.map(() => new Map());
-    set({ calls: [], pending: 0, filter, status: 'connecting', error: undefined, added: 0 });
+    set({ calls: [], pending: 0, filter, status: 'connecting', error: undefined });
     let listed = false;
     /** @type {CallJson[]} */
     const early = [];
@@ -258,12 +289,12 @@ export function createCallFeed(deps) {
         }
       },
       onOpen() {
-        if (mine === generation && listed) set({ status: 'live', error: undefined, added: 0 });
+        if (mine === generation && listed) set({ status: 'live', error: undefined });
       },
       onError() {
         // A list that failed (not signed in, a bad filter) keeps its message: the stream's own
         // failure, which may come after it, is not news.
-        if (mine === generation && state.status !== 'error') set({ status: 'reconnecting', added: 0 });
+        if (mine === generation && state.status !== 'error') set({ status: 'reconnecting' });
       },
     });
     const result = await deps.list(filter, view);
@@ -275,7 +306,7 @@ export function createCallFeed(deps) {
         stream?.close();
         stream = undefined;
       }
-      set({ status: 'error', error: result.error.message, added: 0 });
+      set({ status: 'error', error: result.error.message });
       return;
     }
     const calls = Array.isArray(result.value?.calls) ? result.value.calls : [];
@@ -283,7 +314,7 @@ export function createCallFeed(deps) {
     prepend(calls.flatMap(recordsOf).reverse());
     prepend(early);
     watchPartners(early);
-    set({ status: 'live', added: 0 });
+    set({ status: 'live' });
   }
 
   return {
@@ -317,19 +348,21 @@ export function createCallFeed(deps) {
       return start(filter);
     },
     pause() {
-      if (!state.paused) set({ paused: true, added: 0 });
+      if (!state.paused) set({ paused: true });
     },
     resume() {
       if (!state.paused) return;
       const release = held;
       held = [];
-      set({ paused: false, pending: 0, added: 0 });
+      heldRows = new Set();
+      set({ paused: false, pending: 0 });
       prepend(release);
     },
     clear() {
       ids = new Set();
       held = [];
-      set({ calls: [], pending: 0, added: 0 });
+      heldRows = new Set();
+      set({ calls: [], pending: 0 });
     },
     close() {
       generation++;

@@ -72,7 +72,7 @@ const MONO_CHAR_PX = 7.3;
 
 /**
  * How wide the Status column must be for every status among `rows` to show in full (`200`,
- * `grpc 14`, `upstream_unreachable`): as wide as its widest pill, and no wider.
+ * `200 UNAVAILABLE`, `upstream_unreachable`): as wide as its widest pill, and no wider.
  * @param {Row[]} rows
  * @param {(text: string) => number | undefined} measure the drawn width of a pill's text
  * @returns {number} px

@@ -16,9 +16,10 @@ import {
   formatTimestamp,
   isRedactedHeader,
   statusClass,
+  statusCode,
   statusText,
 } from './format.js';
-import { formatRoute } from './router.js';
+import { formatRoute, parseRoute } from './router.js';
 import { LockIcon } from './icons.js';
 import { ProtocolCard } from './protocol-view.js';
 
@@ -65,11 +66,16 @@ export function DetailPanel({ id, initial, filter }) {
   useLayoutEffect(() => {
     /** @param {KeyboardEvent} e */
     const onKey = (e) => {
-      if (e.key === 'Escape') location.hash = closeHref;
+      if (e.key !== 'Escape' || e.defaultPrevented) return;
+      // One Escape does one thing: it closes the panel, and the filter box's own Escape (a
+      // search field empties itself) does not also run. The filter is the one applied now.
+      e.preventDefault();
+      const current = parseRoute(location.hash);
+      location.hash = formatRoute({ view: 'calls', filter: current.view === 'calls' ? current.filter : filter || undefined });
     };
     addEventListener('keydown', onKey);
     return () => removeEventListener('keydown', onKey);
-  }, [closeHref]);
+  }, [filter]);
 
   useEffect(() => panel.current?.focus(), [id]);
 
@@ -96,6 +102,8 @@ export function DetailPanel({ id, initial, filter }) {
  */
 function CallOverview({ joined, shown, onSide }) {
   const sides = /** @type {const} */ (['client', 'server']);
+  // In the words of the list and the header (the joined fields are the client record's first).
+  const status = statusCode(joined.client ?? joined.server ?? joined);
   return html`
     <section class="card call-overview" aria-label="Call">
       <h3>
@@ -113,7 +121,7 @@ function CallOverview({ joined, shown, onSide }) {
       </div>
       <dl class="kv joined">
         <dt>call</dt><dd class="mono">${joined.id}</dd>
-        ${joined.status_code !== undefined ? html`<dt>status</dt><dd>${joined.status_code}</dd>` : null}
+        ${status !== undefined ? html`<dt>status</dt><dd class="call-status">${status}</dd>` : null}
         ${joined.error ? html`<dt>error</dt><dd class="error-text">${joined.error}</dd>` : null}
         ${(joined.client ?? joined.server)?.attempt > 1
           ? html`<dt>attempt</dt><dd>${(joined.client ?? joined.server).attempt} (retry of <a class="mono" href=${formatRoute({ view: 'calls', callId: (joined.client ?? joined.server).first_attempt_id })}>${(joined.client ?? joined.server).first_attempt_id}</a>)${(joined.client ?? joined.server).retry_after_honoured === false ? ' · did not wait as Retry-After asked' : (joined.client ?? joined.server).retry_after_honoured === true ? ' · waited as Retry-After asked' : ''}</dd>`
@@ -134,7 +142,7 @@ function Summary({ call, joined }) {
   return html`
     <h2 class="detail-title">
       <span class="method">${call.method ?? call.protocol}</span>
-      <span class="mono path">${call.path ?? ''}</span>
+      <span class="mono path" title=${call.path || undefined}>${call.path ?? ''}</span>
       <span class=${`status-pill ${cls}`}>${statusText(call)}</span>
     </h2>
     <p class="detail-sub">
@@ -295,13 +303,24 @@ function Identities({ call, joined }) {
           </tr>
         </thead>
         <tbody>
-          ${rows.map(
-            (r) => html`<tr data-row=${r.key}><th scope="row">${r.label}</th><td class="mono" title=${r.srcTitle}>${r.src}</td><td class="mono" title=${r.dstTitle}>${r.dst}</td></tr>`,
+          ${rows.map((r) =>
+            r.key === 'identity'
+              ? html`<tr data-row=${r.key}><th scope="row">${r.label}</th><td class="mono identity">${breakAtSlashes(r.src)}</td><td class="mono identity">${breakAtSlashes(r.dst)}</td></tr>`
+              : html`<tr data-row=${r.key}><th scope="row">${r.label}</th><td class="mono" title=${r.srcTitle}>${r.src}</td><td class="mono" title=${r.dstTitle}>${r.dst}</td></tr>`,
           )}
         </tbody>
       </table>
     </section>
   `;
+}
+
+/**
+ * An identity (`spiffe://cluster.local/ns/shop/sa/web`) that may wrap only after a `/` (not
+ * inside `//`), never inside a name (not even at its hyphens).
+ * @param {string} value
+ */
+function breakAtSlashes(value) {
+  return value.split(/(?<=\/)(?!\/)/).map((part, i) => html`${i === 0 ? null : html`<wbr />`}<span class="unbroken">${part}</span>`);
 }
 
 /** @param {{ call: CallJson }} props */

@@ -134,15 +134,41 @@ export function formatPercent(ratio) {
   return `${Math.round(p)}%`;
 }
 
+/** gRPC status code names, as the gRPC spec and `meshtap tap` (record/grpc-status.ts) name them. */
+const GRPC_CODES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
+
 /**
- * The colour class of a call's outcome.
- * @param {{ status_code?: number, grpc_status?: number, error?: string, protocol?: string }} call
+ * `NOT_FOUND` for 5; the number itself for a code outside the table.
+ * @param {number} code
+ */
+export const grpcStatusName = (code) => GRPC_CODES[code] ?? String(code);
+
+/**
+ * @typedef {{ protocol?: string, status_code?: number, grpc_status?: number, grpc_message?: string, dns_rcode?: string,
+ *   error?: string, error_detail?: string, response?: { headers?: Record<string, string> } }} OutcomeJson
+ */
+
+/**
+ * The SQLSTATE of a failed SQL statement, which the PostgreSQL and MySQL captures put in the
+ * response headers.
+ * @param {OutcomeJson} call
+ */
+const sqlState = (call) => ((call.protocol === 'postgres' || call.protocol === 'mysql') && call.response?.headers?.sqlstate) || undefined;
+
+/**
+ * The colour class of a call's outcome: by HTTP status, a failed gRPC status, a DNS response code
+ * (a name that does not exist is the asker's mistake, like a 4xx; a failing server is an error,
+ * as `meshtap tap` colours them), a SQL error, or the record's error.
+ * @param {OutcomeJson} call
  * @returns {'info' | 'ok' | 'redirect' | 'client-error' | 'server-error' | 'failed' | 'none'}
  */
 export function statusClass(call) {
+  if (call.protocol === 'dns' && typeof call.dns_rcode === 'string') return call.dns_rcode === 'NOERROR' ? 'ok' : call.dns_rcode === 'NXDOMAIN' ? 'client-error' : 'server-error';
+  if (sqlState(call)) return 'server-error';
+  const grpc = call.protocol === 'grpc' && typeof call.grpc_status === 'number' ? call.grpc_status : undefined;
+  if (grpc !== undefined && grpc !== 0) return 'server-error';
   const code = call.status_code;
   if (typeof code === 'number') {
-    if (call.protocol === 'grpc' && typeof call.grpc_status === 'number' && call.grpc_status !== 0) return 'server-error';
     if (code >= 500) return 'server-error';
     if (code >= 400) return 'client-error';
     if (code >= 300) return 'redirect';
@@ -150,29 +176,51 @@ export function statusClass(call) {
     return 'info';
   }
   if (call.error) return 'failed';
+  if (grpc === 0) return 'ok';
   return 'none';
 }
 
 /**
- * What the status column shows: the HTTP status, the gRPC status, or the error.
- * @param {{ status_code?: number, grpc_status?: number, error?: string }} call
+ * A call's own status in its protocol's words, as `meshtap tap` says it: the HTTP status, then a
+ * gRPC call's status name (`200 NOT_FOUND`); a DNS response code (`NXDOMAIN`); a failed SQL
+ * statement's SQLSTATE (`42P01`). Undefined when it has none (a TCP stream, a SQL statement that
+ * ran, a query never answered).
+ * @param {OutcomeJson} call
+ * @returns {string | undefined}
  */
-export function statusText(call) {
-  if (typeof call.grpc_status === 'number' && call.grpc_status !== 0) return `grpc ${call.grpc_status}`;
-  if (typeof call.status_code === 'number') return String(call.status_code);
-  if (call.error) return call.error;
-  return '—';
+export function statusCode(call) {
+  if (call.protocol === 'dns') return call.dns_rcode;
+  const sql = sqlState(call);
+  if (sql) return sql;
+  const parts = [];
+  if (typeof call.status_code === 'number') parts.push(String(call.status_code));
+  if (call.protocol === 'grpc' && typeof call.grpc_status === 'number') parts.push(grpcStatusName(call.grpc_status));
+  return parts.length > 0 ? parts.join(' ') : undefined;
 }
 
 /**
- * The whole of a call's outcome, for a hover: the HTTP status, the gRPC status and message, or
- * the error with its detail.
- * @param {{ status_code?: number, grpc_status?: number, grpc_message?: string, error?: string, error_detail?: string }} call
+ * What the status column shows: the call's status (`statusCode`), else its error.
+ * @param {OutcomeJson} call
+ */
+export function statusText(call) {
+  return statusCode(call) ?? (call.error || '—');
+}
+
+/**
+ * The whole of a call's outcome, for a hover: the gRPC status with its message, the SQL error
+ * with its message, the HTTP status or DNS response code, or the error with its detail.
+ * @param {OutcomeJson} call
  */
 export function statusTitle(call) {
-  if (typeof call.grpc_status === 'number' && call.grpc_status !== 0) {
-    return `gRPC status ${call.grpc_status}${call.grpc_message ? `: ${call.grpc_message}` : ''}${typeof call.status_code === 'number' ? ` (HTTP ${call.status_code})` : ''}`;
+  if (call.protocol === 'grpc' && typeof call.grpc_status === 'number' && call.grpc_status !== 0) {
+    return `gRPC status ${call.grpc_status} ${grpcStatusName(call.grpc_status)}${call.grpc_message ? `: ${call.grpc_message}` : ''}${typeof call.status_code === 'number' ? ` (HTTP ${call.status_code})` : ''}`;
   }
+  const sql = sqlState(call);
+  if (sql) {
+    const message = call.response?.headers?.message ?? call.error_detail;
+    return `SQLSTATE ${sql}${message ? `: ${message}` : ''}`;
+  }
+  if (call.protocol === 'dns' && call.dns_rcode) return `DNS ${call.dns_rcode}`;
   if (typeof call.status_code === 'number') return `HTTP ${call.status_code}`;
   if (call.error) return `${call.error}${call.error_detail ? ` — ${call.error_detail}` : ''}`;
   return 'no status';

@@ -3,7 +3,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
-import { listCalls, loginFromFragment, streamUrl } from './api.js';
+import { isLoginFragment, listCalls, loginFromFragment, streamUrl } from './api.js';
 import { celString } from './format.js';
 import { createCallFeed } from './call-feed.js';
 import { DetailPanel } from './detail-view.js';
@@ -42,7 +42,11 @@ const feed = createCallFeed({
 function App() {
   const [route, setRoute] = useState(() => parseRoute(location.hash));
   useEffect(() => {
-    const onHash = () => setRoute(parseRoute(location.hash));
+    const onHash = () => {
+      // A login link pasted into this tab changes only the fragment: it signs in as at load.
+      if (isLoginFragment(location.hash)) void signIn().then(() => setRoute(parseRoute(location.hash)));
+      else setRoute(parseRoute(location.hash));
+    };
     addEventListener('hashchange', onHash);
     return () => removeEventListener('hashchange', onHash);
   }, []);
@@ -85,8 +89,19 @@ function App() {
   `;
 }
 
-// A login link (#token=…) becomes a session cookie before anything is fetched.
-const login = await loginFromFragment();
-if (!login.ok) console.warn(login.message);
+/**
+ * Trades a login link's token (#token=…) for a session cookie; the fragment leaves the address
+ * bar and history (the entry becomes #/calls) before the collector is asked. A feed already
+ * started lists again, with the session or with why there is none.
+ */
+async function signIn() {
+  const login = await loginFromFragment();
+  if (!login.ok) console.warn(login.message);
+  const route = parseRoute(location.hash);
+  if (feed.state.version > 0) void feed.setFilter((route.view === 'calls' && route.filter) || '', { force: true });
+}
+
+// At load, before anything is fetched.
+await signIn();
 const root = document.getElementById('app');
 if (root) render(html`<${App} />`, root);

@@ -4,7 +4,7 @@
 // response code and answers. The raw bodies stay
 // below in the request and response cards.
 import { html } from './html.js';
-import { celString, formatBytes, formatDuration, parseGrpcTimeout } from './format.js';
+import { celString, formatBytes, formatDuration, grpcStatusName, parseGrpcTimeout } from './format.js';
 import { formatRoute } from './router.js';
 
 /**
@@ -26,8 +26,6 @@ function parseJson(text) {
     return undefined;
   }
 }
-
-const GRPC_CODES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
 
 /** @param {{ call: CallJson }} props */
 export function ProtocolCard({ call }) {
@@ -74,7 +72,7 @@ function GrpcCard({ call }) {
   const res = parseJson(bodyText(call.response));
   const code = call.grpc_status;
   // A message that only repeats the code's name ("0 OK — OK") is said once.
-  const message = call.grpc_message && (code === undefined || call.grpc_message.trim().toUpperCase().replace(/[\s-]+/g, '_') !== GRPC_CODES[code]) ? call.grpc_message : undefined;
+  const message = call.grpc_message && (code === undefined || call.grpc_message.trim().toUpperCase().replace(/[\s-]+/g, '_') !== grpcStatusName(code)) ? call.grpc_message : undefined;
   const timeout = call.request?.headers?.['grpc-timeout'];
   const timeoutUs = parseGrpcTimeout(timeout);
   return html`
@@ -82,7 +80,7 @@ function GrpcCard({ call }) {
       <h3>gRPC</h3>
       <dl class="kv">
         <dt>method</dt><dd class="mono">${call.path ?? '—'}</dd>
-        <dt>status</dt><dd class=${code !== undefined && code !== 0 ? 'error-text' : ''}>${code === undefined ? '—' : `${code} ${GRPC_CODES[code] ?? ''}`}${message ? html` — <span class="grpc-status-message">${message}</span>` : null}</dd>
+        <dt>status</dt><dd class=${code !== undefined && code !== 0 ? 'error-text' : ''}>${code === undefined ? '—' : grpcStatusName(code) === String(code) ? String(code) : `${code} ${grpcStatusName(code)}`}${message ? html` — <span class="grpc-status-message">${message}</span>` : null}</dd>
         ${timeout ? html`<dt>deadline</dt><dd class="grpc-deadline" title=${`grpc-timeout: ${timeout}`}>${timeoutUs !== undefined ? html`${formatDuration(timeoutUs)} <span class="muted mono">(grpc-timeout ${timeout})</span>` : html`<span class="mono">${timeout}</span>`}</dd>` : null}
       </dl>
       ${Array.isArray(req?.messages) ? html`<${GrpcMessages} side="Request" messages=${req.messages} />` : null}

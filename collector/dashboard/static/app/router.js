@@ -22,7 +22,8 @@ export function parseRoute(hash) {
   if (parts[0] === 'offenders' && parts.length === 1) return { view: 'offenders' };
   if (parts[0] === 'coverage' && parts.length === 1) return { view: 'coverage' };
   if (parts[0] === 'trace' && parts.length === 2) return { view: 'trace', traceId: parts[1] };
-  return { view: 'not-found', hash: raw };
+  // Shown on the page ("Nothing at #…"): a token in it (a mangled login link) is not.
+  return { view: 'not-found', hash: raw.replace(/(^|[?&/])token=[^&]*/g, '$1token=…') };
 }
 
 /** @param {string} s */

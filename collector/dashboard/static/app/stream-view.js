@@ -8,6 +8,7 @@ import { caretAt, endpointName, formatBytes, formatClock, formatDuration, format
 import { formatRoute } from './router.js';
 import { LockIcon } from './icons.js';
 import { buildRows, statusColumnWidth } from './call-rows.js';
+import { anchorAt, anchoredTop } from './scroll-anchor.js';
 
 /** @typedef {import('./call-rows.js').RowMode} RowMode */
 
@@ -211,7 +212,7 @@ function syncFilterToUrl(/** @type {string} */ filter) {
 function FeedStatusBadge({ state, mode, rows }) {
   const label = state.paused ? 'paused' : state.status;
   return html`<span class="feed-status ${label}" title=${state.error ?? ''} role="status">
-    <span class="dot" aria-hidden="true"></span>${label} · <span class="count">${rows.toLocaleString()}</span> ${mode === 'records' ? 'observations' : 'calls'}
+    <span class="dot" aria-hidden="true"></span>${label} · <span class="count">${rows.toLocaleString()}</span> ${mode === 'records' ? (rows === 1 ? 'observation' : 'observations') : rows === 1 ? 'call' : 'calls'}
   </span>`;
 }
 
@@ -223,7 +224,10 @@ function CallTable({ state, rows, mode, selectedId }) {
   const scroller = useRef(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [viewport, setViewport] = useState(600);
-  const lastVersion = useRef(state.version);
+  const rowsNow = useRef(rows);
+  rowsNow.current = rows;
+  /** The row at the top of the window, while the reader is scrolled down (scroll-anchor.js). */
+  const anchor = useRef(/** @type {import('./scroll-anchor.js').Anchor | undefined} */ (undefined));
 
   useEffect(() => {
     const el = scroller.current;
@@ -234,15 +238,18 @@ function CallTable({ state, rows, mode, selectedId }) {
     return () => observer.disconnect();
   }, []);
 
-  // Someone reading further down keeps their place when new calls arrive on top.
+  // Someone reading further down keeps their place when rows arrive or move above them (the
+  // browser's own scroll anchoring is off: app.css).
   useLayoutEffect(() => {
     const el = scroller.current;
-    if (el && state.version !== lastVersion.current && state.added > 0 && el.scrollTop > 0) {
-      el.scrollTop += state.added * ROW_HEIGHT;
+    if (!el) return;
+    const top = anchoredTop(rows, anchor.current, ROW_HEIGHT);
+    if (top !== undefined && top !== el.scrollTop) {
+      el.scrollTop = top;
       setScrollTop(el.scrollTop);
     }
-    lastVersion.current = state.version;
-  }, [state.version]);
+    anchor.current = anchorAt(rows, el.scrollTop, ROW_HEIGHT);
+  }, [rows]);
 
   // A new filter starts a new list: back to its top.
   const lastFilter = useRef(state.filter);
@@ -263,6 +270,33 @@ function CallTable({ state, rows, mode, selectedId }) {
   const last = Math.min(calls.length, Math.ceil((top + viewport) / ROW_HEIGHT) + OVERSCAN);
   const visible = calls.slice(first, last);
 
+  /** Scrolls row `index` into sight and gives it the keyboard focus. */
+  function focusRow(/** @type {number} */ index) {
+    const el = scroller.current;
+    if (!el) return;
+    const top = index * ROW_HEIGHT;
+    const headerHeight = ROW_HEIGHT;
+    if (top < el.scrollTop) el.scrollTop = top;
+    else if (top + ROW_HEIGHT > el.scrollTop + el.clientHeight - headerHeight) el.scrollTop = top + ROW_HEIGHT - el.clientHeight + headerHeight;
+    setScrollTop(el.scrollTop);
+    const focus = () => /** @type {HTMLElement | null} */ (el.querySelector(`tr[data-index="${index}"]`))?.focus();
+    // The row is usually rendered already (overscan); after a long jump it appears next frame.
+    if (el.querySelector(`tr[data-index="${index}"]`)) focus();
+    else requestAnimationFrame(focus);
+  }
+
+  // The detail closed with the focus in it (gone with it): the focus goes back to the row that
+  // opened it. Focus the reader put elsewhere (the filter box) stays there.
+  const lastSelected = useRef(selectedId);
+  useEffect(() => {
+    const closed = lastSelected.current;
+    lastSelected.current = selectedId;
+    if (selectedId !== undefined || closed === undefined) return;
+    if (document.activeElement && document.activeElement !== document.body) return;
+    const index = rowsNow.current.findIndex((r) => r.call.id === closed || r.client?.id === closed || r.server?.id === closed);
+    if (index >= 0) focusRow(index);
+  }, [selectedId]);
+
   /** @param {KeyboardEvent} e */
   function onKeyDown(e) {
     const row = /** @type {HTMLElement} */ (e.target).closest?.('tr[data-index]');
@@ -276,25 +310,18 @@ function CallTable({ state, rows, mode, selectedId }) {
     const step = e.key === 'ArrowDown' ? 1 : e.key === 'ArrowUp' ? -1 : e.key === 'PageDown' ? 20 : e.key === 'PageUp' ? -20 : 0;
     if (step === 0) return;
     e.preventDefault();
-    const next = Math.min(calls.length - 1, Math.max(0, index + step));
-    const el = scroller.current;
-    if (!el) return;
-    const top = next * ROW_HEIGHT;
-    const headerHeight = ROW_HEIGHT;
-    if (top < el.scrollTop) el.scrollTop = top;
-    else if (top + ROW_HEIGHT > el.scrollTop + el.clientHeight - headerHeight) el.scrollTop = top + ROW_HEIGHT - el.clientHeight + headerHeight;
-    setScrollTop(el.scrollTop);
-    const focusRow = () => /** @type {HTMLElement | null} */ (el.querySelector(`tr[data-index="${next}"]`))?.focus();
-    // The row is usually rendered already (overscan); after a long jump it appears next frame.
-    if (el.querySelector(`tr[data-index="${next}"]`)) focusRow();
-    else requestAnimationFrame(focusRow);
+    focusRow(Math.min(calls.length - 1, Math.max(0, index + step)));
   }
 
   return html`
     <div
       class="table-scroller"
       ref=${scroller}
-      onScroll=${(/** @type {Event} */ e) => setScrollTop(/** @type {HTMLElement} */ (e.currentTarget).scrollTop)}
+      onScroll=${(/** @type {Event} */ e) => {
+        const top = /** @type {HTMLElement} */ (e.currentTarget).scrollTop;
+        anchor.current = anchorAt(rowsNow.current, top, ROW_HEIGHT);
+        setScrollTop(top);
+      }}
     >
       <table class="calls" aria-rowcount=${calls.length + 1}>
         <thead>
@@ -313,7 +340,7 @@ function CallTable({ state, rows, mode, selectedId }) {
           ${first > 0 ? html`<tr class="spacer" aria-hidden="true" style=${{ height: `${first * ROW_HEIGHT}px` }}></tr>` : null}
           ${visible.map(
             (row, i) =>
-              html`<${CallRow} key=${row.key} row=${row} mode=${mode} index=${first + i} selected=${row.call.id === selectedId || row.server?.id === selectedId} filter=${state.filter} />`,
+              html`<${CallRow} key=${row.key} row=${row} mode=${mode} index=${first + i} selected=${selectedId !== undefined && (row.call.id === selectedId || row.server?.id === selectedId)} filter=${state.filter} />`,
           )}
           ${last < calls.length ? html`<tr class="spacer" aria-hidden="true" style=${{ height: `${(calls.length - last) * ROW_HEIGHT}px` }}></tr>` : null}
         </tbody>

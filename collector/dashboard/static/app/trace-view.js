@@ -70,7 +70,7 @@ function WaterfallRow({ row, totalUs }) {
     <div class=${`wf-row status-${cls}`} role="row" data-depth=${row.depth} data-key=${row.key}>
       <div class="wf-label" role="cell" style=${{ paddingLeft: `${8 + row.depth * 18}px` }}>
         ${row.depth > 0 ? html`<span class="wf-elbow" aria-hidden="true">└</span>` : null}
-        <a href=${formatRoute({ view: 'calls', callId: call.id })} class="wf-call">
+        <a href=${formatRoute({ view: 'calls', callId: call.id })} class="wf-call" title=${`${endpointName(call.src)} → ${endpointName(call.dst)} ${call.method ?? call.protocol}${call.path ? ` ${call.path}` : ''}`}>
           <span class="ep">${endpointName(call.src)}</span> → <span class="ep">${endpointName(call.dst)}</span>
           <span class="method">${call.method ?? call.protocol}</span> <span class="mono">${call.path ?? ''}</span>
         </a>

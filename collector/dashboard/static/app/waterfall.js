@@ -133,9 +133,7 @@ export function buildWaterfall(records) {
   const rows = [];
   /** @param {string | undefined} parent @param {number} depth @param {bigint} shift the caller's sidecar's clock correction */
   const walk = (parent, depth, shift) => {
-    const list = (children.get(parent) ?? []).sort((a, b) => cmpNs(a.startNs, b.startNs));
-    for (const c of list) {
-      c.depth = depth;
+    const list = (children.get(parent) ?? []).map((c) => {
       /** @type {{ client?: [bigint, bigint], server?: [bigint, bigint] }} */
       const times = {};
       if (c.client) times.client = [BigInt(c.client.start) + shift, BigInt(c.client.end) + shift];
@@ -154,6 +152,14 @@ export function buildWaterfall(records) {
       }
       if (typeof c.client?.link_confidence === 'number') c.linkConfidence = c.client.link_confidence;
       adjusted.set(c, times);
+      const starts = [times.client?.[0], times.server?.[0]].filter((t) => t !== undefined);
+      return { c, calleeShift, start: starts.reduce((a, b) => (a < b ? a : b)) };
+    });
+    // Siblings in the order they are drawn: by their start once corrected, never by a raw start
+    // that mixes the clocks of different callees' sidecars.
+    list.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    for (const { c, calleeShift } of list) {
+      c.depth = depth;
       rows.push(c);
       walk(c.key, depth + 1, calleeShift);
     }
