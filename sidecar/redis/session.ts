@@ -553,6 +553,16 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
       p.end = now;
       safeEmit(toExchange(p, error));
     }
+    // A command the client had begun and never finished: no command to name, but a record, so
+    // the bytes it sent are not silently lost.
+    const partial = clientReader.messageBytes;
+    if (partial > 0 && reason !== 'capture_overflow') {
+      const p = newPending(true, commandStart);
+      p.bytesOut = partial;
+      p.end = now;
+      p.notes.push(`request: a command cut off after ${partial} bytes by the connection's end (${reason}), never sent whole`);
+      safeEmit(toExchange(p, reason === 'reset' || reason === 'error' ? 'reset' : reason === 'timeout' ? 'timeout' : 'closed'));
+    }
   };
 
   return {

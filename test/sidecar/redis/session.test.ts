@@ -418,3 +418,18 @@ void t.test('the exchange sink or event sink throwing does not break the session
   });
   t.equal(n, 3, 'two exchanges and one unpaired marker for the parse error');
 });
+
+void t.test('a command cut off by the end of the connection is a record, not silently lost', async (t) => {
+  const whole = cmd('GET', 'abcdefghij');
+  const part = whole.subarray(0, whole.length - 6);
+  for (const reason of ['fin', 'reset'] as const) {
+    const r = runSession([{ c: cmd('PING') }, { s: '+PONG\r\n' }, { c: part }, { close: reason }]);
+    t.equal(r.exchanges.length, 2, reason);
+    const cut = r.exchanges[1];
+    t.match(cut, { protocol: 'redis', ordinal: 1, bytes_out: part.length, bytes_in: 0, error: reason === 'fin' ? 'closed' : 'reset' }, reason);
+    t.notOk('method' in cut, 'no command to name');
+    t.match(cut.notes, [new RegExp(`^request: a command cut off after ${part.length} bytes by the connection's end \\(${reason}\\), never sent whole$`)]);
+  }
+  const clean = runSession([{ c: cmd('PING') }, { s: '+PONG\r\n' }, { close: 'fin' }]);
+  t.equal(clean.exchanges.length, 1, 'a connection that ends between commands has no such record');
+});
