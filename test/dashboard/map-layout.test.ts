@@ -83,6 +83,7 @@ void t.test('edge helpers: the label, the calls filter by node kind, the detail 
   ];
   t.equal(edgeCallsFilter({ source: 'legacy/ip/10.1.2.3', target: 'shop/gateway' }, mapNodes), 'src.namespace == "legacy" && src.ip == "10.1.2.3" && dst.namespace == "shop" && dst.workload == "gateway"');
   t.equal(edgeCallsFilter({ source: 'node/lab', target: 'shop/service/db' }, mapNodes), 'src.node == "lab" && dst.namespace == "shop" && dst.service == "db"');
+  t.equal(edgeCallsFilter({ source: 'node/lab', target: 'shop/service/db' }, mapNodes, Date.UTC(2026, 0, 2, 3, 4, 5)), 'src.node == "lab" && dst.namespace == "shop" && dst.service == "db" && start >= timestamp("2026-01-02T03:04:05.000Z")', 'from the window\'s start');
   const rows = new Map(
     edgeDetailRows({
       source: 'a',

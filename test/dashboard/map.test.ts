@@ -322,6 +322,71 @@ void t.test('in a 1280 px window the namespaces stay side by side, drawn larger 
   await session.screenshot('map-06-laptop');
 });
 
+void t.test('opening and closing an edge\'s panel moves no workload; the edge clicked stays the one shown', async (t) => {
+  const { page } = session;
+  await openMapAt(t, 700);
+  const before = await drawnMap();
+  const at = await page.locator('g.edge[data-source="shop/gateway"][data-target="shop/auth"] path.edge-line').evaluate((path: any) => {
+    const p = path.getPointAtLength(path.getTotalLength() * 0.5);
+    const ctm = path.getScreenCTM();
+    return { x: ctm.a * p.x + ctm.c * p.y + ctm.e, y: ctm.b * p.x + ctm.d * p.y + ctm.f };
+  });
+  await page.mouse.move(at.x, at.y);
+  await page.mouse.click(at.x, at.y);
+  const panel = page.locator('aside.edge-panel');
+  await panel.waitFor();
+  await page.evaluate(() => new Promise((resolve) => (globalThis as any).requestAnimationFrame(() => (globalThis as any).requestAnimationFrame(resolve))));
+  const open = await drawnMap();
+  const moved = (a: typeof before, b: typeof before) =>
+    [...a.nodes, ...a.groups.map((g) => ({ ...g, id: `ns ${g.ns}` }))].filter((x) => {
+      const y = [...b.nodes, ...b.groups.map((g) => ({ ...g, id: `ns ${g.ns}` }))].find((z) => z.id === x.id);
+      return !y || Math.abs(x.x - y.x) > 0.5 || Math.abs(x.y - y.y) > 0.5 || Math.abs(x.width - y.width) > 0.5;
+    }).map((x) => x.id);
+  t.same(moved(before, open), [], 'no workload or namespace moved when the panel opened');
+  t.equal(open.shown, before.shown, `the same scale (${before.shown})`);
+  t.same([await panel.getAttribute('data-source'), await panel.getAttribute('data-target')], ['shop/gateway', 'shop/auth'], 'the clicked edge is the one shown');
+  t.equal(await page.locator('g.edge.selected').getAttribute('data-target'), 'shop/auth', 'and the one selected');
+  t.match(await page.locator('.edge-hover').textContent(), /^gateway → auth/, 'the hover card still names the edge under the pointer');
+  await session.screenshot('map-07-panel-narrow');
+  await panel.locator('button').first().click();
+  await panel.waitFor({ state: 'detached' });
+  t.same(moved(before, await drawnMap()), [], 'nothing moved when it closed either');
+});
+
+void t.test('the time window is in the address: kept on reload and Back, and carried by the edge\'s calls link', async (t) => {
+  const { page } = session;
+  await page.goto(`${backend.baseUrl}#/map`);
+  await page.locator('svg.service-map g.node').first().waitFor();
+  const pressed = page.locator('[role="group"][aria-label="Time window"] button[aria-pressed="true"]');
+  t.equal(await pressed.textContent(), '15m', '15 minutes by default');
+  await page.locator('[role="group"][aria-label="Time window"] button', { hasText: /^1h$/ }).click();
+  await page.waitForURL(/#\/map\?window=1h$/);
+  t.equal(await pressed.textContent(), '1h');
+  const asked = page.waitForResponse((r) => r.url().includes('/api/servicemap?'));
+  await page.reload();
+  const sinceMs = Number(BigInt(new URL((await asked).url()).searchParams.get('since')!) / 1_000_000n);
+  t.ok(Math.abs(Date.now() - 3_600_000 - sinceMs) < 60_000, 'the reloaded map asks for the last hour');
+  await page.locator('svg.service-map g.node').first().waitFor();
+  t.equal(await pressed.textContent(), '1h', 'kept on reload');
+
+  await page.locator('g.edge-tag[data-source="shop/gateway"][data-target="shop/payment"]').click();
+  const clicked = Date.now();
+  await page.locator('aside.edge-panel a.edge-calls-link').click();
+  await page.waitForURL(/#\/calls\?filter=/);
+  const filter = await page.locator('#filter-input').inputValue();
+  t.match(filter, /src\.workload == "gateway" && .*dst\.workload == "payment" && start >= timestamp\("[^"]+"\)$/);
+  const start = Date.parse(/timestamp\("([^"]+)"\)/.exec(filter)![1]);
+  t.ok(Math.abs(clicked - 3_600_000 - start) < 60_000, `the calls from the window's start (${new Date(start).toISOString()})`);
+  const expected = records.filter((r) => r.observer === 'outbound' && r.src.workload === 'gateway' && r.dst.workload === 'payment').length;
+  await waitFor('the edge calls listed', async () => (await page.locator('tbody tr.call-row').count()) >= expected);
+
+  await page.goBack();
+  await page.waitForURL(/#\/map\?window=1h$/);
+  await page.locator('svg.service-map g.node').first().waitFor();
+  t.equal(await pressed.textContent(), '1h', 'kept on Back');
+  t.same(session.errors, [], 'no page or console errors');
+});
+
 void t.test('the coverage view says what is not seen, per workload', async (t) => {
   const { page } = session;
   await page.goto(`${backend.baseUrl}#/coverage`);

@@ -117,3 +117,36 @@ void t.test('an unknown route never shows a token', async (t) => {
   t.notMatch(await empty.textContent(), TOKEN);
   t.match(await empty.textContent(), /Nothing at #\/nope\?token=…/);
 });
+
+void t.test('signing out ends the session, stops the live stream and shows the signed-out state', async (t) => {
+  const { page } = session;
+  await page.goto(`${backend.baseUrl}#token=${TOKEN}`);
+  await page.waitForURL((u) => u.hash === '#/calls');
+  await page.reload();
+  await page.locator('.feed-status.live').waitFor();
+
+  const signedOut = page.waitForResponse((r) => new URL(r.url()).pathname.endsWith('/api/session') && r.request().method() === 'DELETE');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  t.equal((await signedOut).status(), 200, 'DELETE /api/session');
+  const message = page.locator('.stream .empty');
+  await waitFor('the list says not signed in', async () => /^Cannot list calls: Not signed in/.test((await message.textContent().catch(() => '')) ?? ''));
+  t.equal(await page.locator('.feed-status.live').count(), 0, 'no longer live');
+  t.equal(await page.evaluate(() => fetch('api/calls').then((r) => r.status)), 401, 'the session is gone');
+  await session.screenshot('signed-out-03-signed-out');
+
+  // The page's stream is closed: it does not reconnect (EventSource retries after ~3 s).
+  const streams = apiCalls('/api/stream');
+  await page.waitForTimeout(4_000);
+  t.equal(apiCalls('/api/stream'), streams, 'the live stream is not asked for again');
+
+  // The other views say the same at once.
+  await page.goto(`${backend.baseUrl}#token=${TOKEN}`);
+  await page.waitForURL((u) => u.hash === '#/calls');
+  await page.locator('.feed-status.live').waitFor();
+  await page.locator('nav a[href="#/map"]').click();
+  await page.locator('.map-view .empty').waitFor();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.locator('.map-view .notice.error').waitFor({ timeout: 3_000 });
+  t.match(await page.locator('.map-view .notice.error').textContent(), /^Not signed in/);
+  t.same(session.errors.filter((e) => !/401/.test(e)), [], 'no page errors but the expected 401s');
+});

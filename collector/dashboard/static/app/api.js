@@ -78,6 +78,21 @@ export async function loginFromFragment(loc = location, hist = history) {
 }
 
 /**
+ * Signs out: the collector ends the session and the live streams it opened, and clears the
+ * cookie. Afterwards a 401 says "not signed in", as before any login link.
+ * @returns {Promise<{ ok: boolean, message?: string }>}
+ */
+export async function signOut() {
+  unauthenticated = NOT_SIGNED_IN;
+  try {
+    const res = await fetch('api/session', { method: 'DELETE', credentials: 'same-origin' });
+    return res.ok ? { ok: true } : { ok: false, message: `Sign-out failed: HTTP ${res.status} from the collector.` };
+  } catch (err) {
+    return { ok: false, message: `Sign-out failed: the collector could not be reached (${/** @type {Error} */ (err).message}).` };
+  }
+}
+
+/**
  * @param {Record<string, string | number | undefined>} params
  */
 function query(params) {

@@ -364,6 +364,22 @@ export function createCallFeed(deps) {
       heldRows = new Set();
       set({ calls: [], pending: 0 });
     },
+    /**
+     * Stops listing and streaming and shows `error` instead of the calls (signed out: what a
+     * 401 shows); the next `setFilter` starts again.
+     * @param {string} error
+     */
+    stop(error) {
+      generation++;
+      for (const timer of lookupTimers) if (timer !== undefined) cancel(timer);
+      lookupTimers = [];
+      stream?.close();
+      stream = undefined;
+      ids = new Set();
+      held = [];
+      heldRows = new Set();
+      set({ calls: [], pending: 0, status: 'error', error });
+    },
     close() {
       generation++;
       for (const timer of lookupTimers) if (timer !== undefined) cancel(timer);

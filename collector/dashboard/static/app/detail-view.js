@@ -21,6 +21,7 @@ import {
 } from './format.js';
 import { formatRoute, parseRoute } from './router.js';
 import { LockIcon } from './icons.js';
+import { CopyButton } from './copy-button.js';
 import { ProtocolCard } from './protocol-view.js';
 
 /**
@@ -133,7 +134,8 @@ function CallOverview({ joined, shown, onSide }) {
 }
 
 /**
- * The header: what the call was, between whom, and which sidecars saw it, as the panel below says.
+ * The header: what the call was, between whom, and which sidecars saw it, as the panel below says;
+ * its call and trace ids, each with a button that copies it.
  * @param {{ call: CallJson, joined?: import('./call-detail.js').JoinedJson }} props
  */
 function Summary({ call, joined }) {
@@ -149,6 +151,10 @@ function Summary({ call, joined }) {
       <strong>${endpointName(ends.src)}</strong> → <strong>${endpointName(ends.dst)}</strong>${' '}
       · ${formatDuration(call.elapsed_us)} · ${call.protocol} · <span class="seen-by">${seenByText(call, joined)}</span>
       ${call.tls?.mesh ? html` · <${LockIcon} /> mesh mTLS` : null}
+    </p>
+    <p class="detail-ids">
+      <span class="detail-id">call <code class="mono">${joined?.id ?? call.id}</code> <${CopyButton} text=${joined?.id ?? call.id} what="call id" /></span>
+      ${call.trace_id ? html`<span class="detail-id">trace <code class="mono">${call.trace_id}</code> <${CopyButton} text=${call.trace_id} what="trace id" /></span>` : null}
     </p>
   `;
 }

@@ -1,5 +1,5 @@
 // The side panel of one service map edge: every number the map has for it, how the callee's
-// replicas share the load, and a link to the edge's calls in the stream.
+// replicas share the load, and a link to the edge's calls in the stream (over the map's window).
 import { html } from './html.js';
 import { formatPercent } from './format.js';
 import { edgeCallsFilter, edgeDetailRows } from './map-edge.js';
@@ -11,13 +11,14 @@ import { formatRoute } from './router.js';
  */
 
 /**
- * @param {{ edge: MapEdge, nodes: MapNode[], onClose: () => void }} props
+ * @param {{ edge: MapEdge, nodes: MapNode[], sinceMs?: number, onClose: () => void }} props
+ *   `sinceMs`: where the map's window starts; the link to the calls starts there too
  */
-export function EdgePanel({ edge, nodes, onClose }) {
+export function EdgePanel({ edge, nodes, sinceMs, onClose }) {
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const name = (/** @type {string} */ id) => byId.get(id)?.workload ?? id;
   const hot = new Set(edge.hot_replicas ?? []);
-  const href = formatRoute({ view: 'calls', filter: edgeCallsFilter(edge, nodes) });
+  const href = formatRoute({ view: 'calls', filter: edgeCallsFilter(edge, nodes, sinceMs) });
   return html`
     <aside class="edge-panel" aria-label="Edge details" data-source=${edge.source} data-target=${edge.target}>
       <div class="detail-head">

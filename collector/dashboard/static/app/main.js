@@ -3,7 +3,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
-import { isLoginFragment, listCalls, loginFromFragment, streamUrl } from './api.js';
+import { NOT_SIGNED_IN, isLoginFragment, listCalls, loginFromFragment, signOut, streamUrl } from './api.js';
 import { celString } from './format.js';
 import { createCallFeed } from './call-feed.js';
 import { DetailPanel } from './detail-view.js';
@@ -57,6 +57,18 @@ function App() {
     document.title = route.view === 'map' ? 'Service map · meshtap' : route.view === 'offenders' ? 'Worst offenders · meshtap' : route.view === 'coverage' ? 'Coverage · meshtap' : route.view === 'trace' ? `Trace ${route.traceId.slice(0, 8)} · meshtap` : 'Calls · meshtap';
   }, [route]);
 
+  // Bumped on sign-out: a view other than the calls' (whose feed is stopped) is built again, so
+  // it asks once more and shows the 401's notice.
+  const [signedOutAt, setSignedOutAt] = useState(0);
+  const [signOutError, setSignOutError] = useState(/** @type {string | undefined} */ (undefined));
+  const onSignOut = async () => {
+    const result = await signOut();
+    setSignOutError(result.message);
+    if (!result.ok) return;
+    feed.stop(NOT_SIGNED_IN);
+    setSignedOutAt((n) => n + 1);
+  };
+
   const current = route.view === 'calls' ? 'calls' : route.view;
   return html`
     <header class="app-header">
@@ -67,8 +79,12 @@ function App() {
         <a href="#/offenders" aria-current=${current === 'offenders' ? 'page' : undefined}>Offenders</a>
         <a href="#/coverage" aria-current=${current === 'coverage' ? 'page' : undefined}>Coverage</a>
       </nav>
+      <span class="header-end">
+        ${signOutError ? html`<span class="sign-out-error error-text" role="alert">${signOutError}</span>` : null}
+        <button type="button" class="sign-out" onClick=${onSignOut}>Sign out</button>
+      </span>
     </header>
-    <main id="main" class=${`view-${route.view}`}>
+    <main id="main" class=${`view-${route.view}`} key=${route.view === 'calls' ? 0 : signedOutAt}>
       ${route.view === 'calls'
         ? html`<div class=${`calls-layout${route.callId ? ' with-detail' : ''}`}>
             <${StreamView} feed=${feed} selectedId=${route.callId} routeFilter=${route.filter} />
@@ -77,7 +93,7 @@ function App() {
               : null}
           </div>`
         : route.view === 'map'
-          ? html`<${MapView} />`
+          ? html`<${MapView} window=${route.window} />`
           : route.view === 'offenders'
             ? html`<${OffendersView} />`
           : route.view === 'coverage'

@@ -47,13 +47,16 @@ function endFilter(side, node, id) {
 }
 
 /**
- * The filter selecting an edge's calls in the stream.
+ * The filter selecting an edge's calls in the stream; with `sinceMs`, only those that started
+ * from then on (the map's window), so the list holds the calls the map counted.
  * @param {{ source: string, target: string }} edge
  * @param {MapNode[]} nodes
+ * @param {number} [sinceMs] the window's start, in ms since the epoch
  */
-export function edgeCallsFilter(edge, nodes) {
+export function edgeCallsFilter(edge, nodes, sinceMs) {
   const byId = new Map(nodes.map((n) => [n.id, n]));
-  return `${endFilter('src', byId.get(edge.source), edge.source)} && ${endFilter('dst', byId.get(edge.target), edge.target)}`;
+  const ends = `${endFilter('src', byId.get(edge.source), edge.source)} && ${endFilter('dst', byId.get(edge.target), edge.target)}`;
+  return sinceMs === undefined ? ends : `${ends} && start >= timestamp("${new Date(sinceMs).toISOString()}")`;
 }
 
 /**

@@ -2,7 +2,8 @@
 // window, as SVG, laid out for the width it is shown in (map-layout.js). Edges carry a short
 // label where it fits, drawn above every line; hovering shows a card with more, clicking opens
 // a side panel with every number and a link to the edge's calls. Calls crossing nodes are
-// dashed; a callee whose replicas share the load unevenly is marked hot.
+// dashed; a callee whose replicas share the load unevenly is marked hot. The window is in the
+// address (#/map?window=1h), so a reload or Back keeps it.
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { getServiceMap } from './api.js';
@@ -11,7 +12,8 @@ import { EdgePanel } from './edge-panel.js';
 import { edgeHoverLines, edgeLabel } from './map-edge.js';
 import { layoutGroupedMap } from './map-layout.js';
 import { measureTextWidth } from './text-measure.js';
-import { TIME_WINDOWS as WINDOWS } from './time-windows.js';
+import { formatRoute } from './router.js';
+import { TIME_WINDOWS as WINDOWS, windowSeconds as secondsOf } from './time-windows.js';
 
 const REFRESH_MS = 5000;
 /** Where the map's "fit to width" choice is kept (on unless turned off). */
@@ -24,20 +26,27 @@ const SCROLLER_PADDING_X = 32;
  * @typedef {import('./map-edge.js').MapEdge} MapEdge
  */
 
-export function MapView() {
-  const [windowSeconds, setWindowSeconds] = useState(15 * 60);
-  const [data, setData] = useState(/** @type {{ nodes: MapNode[], edges: MapEdge[] } | undefined} */ (undefined));
+/**
+ * @param {{ window?: string }} props the time window's label, from the address (#/map?window=1h)
+ */
+export function MapView({ window: windowLabel }) {
+  const windowSeconds = secondsOf(windowLabel);
+  // The window lives in the address: a reload or Back keeps it. Replaced, not pushed, so Back
+  // leaves the map rather than stepping through the windows chosen on it.
+  const choose = (/** @type {string} */ label) => location.replace(formatRoute({ view: 'map', window: label }));
+  const [data, setData] = useState(/** @type {{ nodes: MapNode[], edges: MapEdge[], sinceMs: number } | undefined} */ (undefined));
   const [error, setError] = useState(/** @type {string | undefined} */ (undefined));
   const [selected, setSelected] = useState(/** @type {string | undefined} */ (undefined));
 
   useEffect(() => {
     const controller = new AbortController();
     const load = async () => {
-      const since = String(BigInt(Date.now() - windowSeconds * 1000) * 1_000_000n);
+      const sinceMs = Date.now() - windowSeconds * 1000;
+      const since = String(BigInt(sinceMs) * 1_000_000n);
       try {
         const r = await getServiceMap({ since }, controller.signal);
         if (r.ok) {
-          setData({ nodes: r.value?.nodes ?? [], edges: r.value?.edges ?? [] });
+          setData({ nodes: r.value?.nodes ?? [], edges: r.value?.edges ?? [], sinceMs });
           setError(undefined);
         } else {
           setError(r.error.message);
@@ -63,7 +72,7 @@ export function MapView() {
         <h2 class="view-title">Service map</h2>
         <div class="segmented" role="group" aria-label="Time window">
           ${WINDOWS.map(
-            ([label, s]) => html`<button type="button" aria-pressed=${s === windowSeconds ? 'true' : 'false'} onClick=${() => setWindowSeconds(/** @type {number} */ (s))}>${label}</button>`,
+            ([label, s]) => html`<button type="button" aria-pressed=${s === windowSeconds ? 'true' : 'false'} onClick=${() => choose(label)}>${label}</button>`,
           )}
         </div>
         <div class="legend" aria-label="Edge colours">
@@ -83,7 +92,7 @@ export function MapView() {
           : error
             ? null
             : html`<p class="muted loading">Loading…</p>`}
-        ${selectedEdge && data ? html`<${EdgePanel} edge=${selectedEdge} nodes=${data.nodes} onClose=${() => setSelected(undefined)} />` : null}
+        ${selectedEdge && data ? html`<${EdgePanel} edge=${selectedEdge} nodes=${data.nodes} sinceMs=${data.sinceMs} onClose=${() => setSelected(undefined)} />` : null}
       </div>
     </section>
   `;
@@ -96,7 +105,10 @@ const edgeKey = (e) => `${e.source}\u0000${e.target}`;
 function MapSvg({ data, selected, onSelect }) {
   const [hovered, setHovered] = useState(/** @type {string | undefined} */ (undefined));
   // The layout fits the map area's width (measured before the first paint), so a narrow window
-  // gets namespace boxes in rows rather than one row shrunk past reading.
+  // gets namespace boxes in rows rather than one row shrunk past reading. The width is the map
+  // body's, the edge panel's included: opening or closing the panel moves nothing (the map is
+  // laid out, scaled and placed as without it, and scrolls under a narrower scroller), so the
+  // edge under the pointer stays the one clicked.
   const scroller = useRef(/** @type {HTMLDivElement | null} */ (null));
   const [available, setAvailable] = useState(0);
   const byId = new Map(data.nodes.map((n) => [n.id, n]));
@@ -123,7 +135,7 @@ function MapSvg({ data, selected, onSelect }) {
   // the user asked for its actual size, which scrolls; the choice is remembered.
   const [fit, setFit] = useState(() => globalThis.localStorage?.getItem(FIT_KEY) !== 'off');
   useLayoutEffect(() => {
-    const el = scroller.current;
+    const el = scroller.current?.parentElement;
     if (!el) return undefined;
     const measure = () => setAvailable(Math.max(0, el.clientWidth - SCROLLER_PADDING_X));
     measure();
@@ -145,7 +157,7 @@ function MapSvg({ data, selected, onSelect }) {
             <span class="map-scale muted">${Math.round(scale * 100)}%</span>
           </div>`
         : null}
-      <div class="map-sizer" style=${{ width: `${layout.width * scale}px`, height: `${layout.height * scale}px` }}>
+      <div class="map-sizer" style=${{ width: `${layout.width * scale}px`, height: `${layout.height * scale}px`, marginLeft: `${Math.max(0, (available - layout.width * scale) / 2)}px` }}>
       <div class="map-canvas" style=${{ width: `${layout.width}px`, height: `${layout.height}px`, transform: scale === 1 ? undefined : `scale(${scale})` }}>
       <svg class="service-map" width=${layout.width} height=${layout.height} viewBox=${`0 0 ${layout.width} ${layout.height}`} role="group" aria-label="Workloads and calls">
         <defs>

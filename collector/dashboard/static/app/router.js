@@ -1,8 +1,9 @@
-// Hash routes: #/calls, #/calls/<id>, #/map, #/offenders, #/coverage, #/trace/<id>; the stream's filter rides along
+// Hash routes: #/calls, #/calls/<id>, #/map (?window=1h: its time window), #/offenders, #/coverage, #/trace/<id>; the stream's filter rides along
 // as ?filter= so a link (from a map edge, or pasted in a chat at 3 AM) opens the same view.
+import { TIME_WINDOWS } from './time-windows.js';
 
 /**
- * @typedef {{ view: 'calls', callId?: string, filter?: string } | { view: 'map' } | { view: 'offenders' } | { view: 'coverage' } | { view: 'trace', traceId: string } | { view: 'not-found', hash: string }} Route
+ * @typedef {{ view: 'calls', callId?: string, filter?: string } | { view: 'map', window?: string } | { view: 'offenders' } | { view: 'coverage' } | { view: 'trace', traceId: string } | { view: 'not-found', hash: string }} Route
  */
 
 /**
@@ -18,7 +19,11 @@ export function parseRoute(hash) {
   const filter = params.get('filter') ?? undefined;
   if (parts.length === 0 || (parts[0] === 'calls' && parts.length === 1)) return { view: 'calls', filter };
   if (parts[0] === 'calls' && parts.length === 2) return { view: 'calls', callId: parts[1], filter };
-  if (parts[0] === 'map' && parts.length === 1) return { view: 'map' };
+  if (parts[0] === 'map' && parts.length === 1) {
+    // One of the map's windows (its label, as on its button); anything else is the default.
+    const window = params.get('window') ?? undefined;
+    return window !== undefined && TIME_WINDOWS.some(([label]) => label === window) ? { view: 'map', window } : { view: 'map' };
+  }
   if (parts[0] === 'offenders' && parts.length === 1) return { view: 'offenders' };
   if (parts[0] === 'coverage' && parts.length === 1) return { view: 'coverage' };
   if (parts[0] === 'trace' && parts.length === 2) return { view: 'trace', traceId: parts[1] };
@@ -40,7 +45,7 @@ function safeDecode(s) {
  * @returns {string} a hash beginning with '#'
  */
 export function formatRoute(route) {
-  if (route.view === 'map') return '#/map';
+  if (route.view === 'map') return route.window ? `#/map?${new URLSearchParams({ window: route.window })}` : '#/map';
   if (route.view === 'offenders') return '#/offenders';
   if (route.view === 'coverage') return '#/coverage';
   if (route.view === 'trace') return `#/trace/${encodeURIComponent(route.traceId)}`;
