@@ -61,7 +61,7 @@ const { reply } = fc.letrec<{ reply: Reply }>((tie) => ({
   ),
 }));
 
-/** Commands that pair one-to-one (no pub/sub, no CLIENT REPLY, no AUTH masking). */
+/** Commands that pair one-to-one (no pub/sub, no CLIENT REPLY, no AUTH). */
 const name = fc.constantFrom('GET', 'SET', 'DEL', 'LRANGE', 'HGETALL', 'ECHO', 'PING', 'ZADD', 'MGET', 'XADD');
 const command = fc.tuple(name, fc.array(fc.uint8Array({ maxLength: 20 }), { maxLength: 5 }));
 
@@ -104,7 +104,9 @@ void t.test('random pipelines pair every command with its reply, whatever the ch
           return (
             e.ordinal === i &&
             e.method === n &&
-            Buffer.from(e.request!.body).toString('latin1') === rendered &&
+            // Random arguments may spell a secret's name (an XADD field "Pin"): the value after it
+            // is then masked (redis/secrets.ts, tested there); this property is about pairing.
+            ((e.redacted?.length ?? 0) > 0 || Buffer.from(e.request!.body).toString('latin1') === rendered) &&
             e.bytes_out === encodeCommand([n, rest]).length &&
             e.bytes_in === encode(r).length &&
             (e.error === 'server_error') === (r.t === 'error') &&
