@@ -10,28 +10,13 @@ import t from 'tap';
 import mysql from 'mysql2/promise';
 import type { CallRecord } from '../../../record/record.ts';
 import { recordToJson } from '../../../record/record-json.ts';
-import type { Exchange } from '../../../sidecar/capture/session.ts';
-import { maskRecord } from '../../../sidecar/mask/mask-record.ts';
 import { createMysqlSession } from '../../../sidecar/mysql/session.ts';
-import { buildCallRecord } from '../../../sidecar/proxy/record-builder.ts';
 import { MYSQL_PASSWORD, startMariadb } from '../../helpers/mariadb-server.ts';
-import { startRecordingRelay, type RelayChunk } from '../../helpers/recording-relay.ts';
+import { replayShipped } from '../../helpers/replay-shipped.ts';
+import { startRecordingRelay } from '../../helpers/recording-relay.ts';
 import { json } from './harness.ts';
 
-const meta = { connectionId: 'c1', observer: 'outbound' as const, client: { ip: '10.0.0.1', port: 40000 }, dst: { ip: '10.0.0.2', port: 3306 }, mesh: false };
 
-function shipped(chunks: RelayChunk[]): CallRecord[] {
-  const exchanges: Exchange[] = [];
-  const s = createMysqlSession({ maxBodyBytes: 64 * 1024, emit: (e) => exchanges.push(e), event: () => undefined });
-  let last = 0n;
-  for (const c of chunks) {
-    last = c.at;
-    if (c.from === 'client') s.clientData(c.data, c.at);
-    else s.serverData(c.data, c.at);
-  }
-  s.close(last + 1n, 'fin');
-  return exchanges.map((e) => maskRecord(buildCallRecord(e, meta, { pod: 'p', namespace: 'n' })));
-}
 
 void t.test('real MariaDB: IDENTIFIED BY, SET PASSWORD, secret columns, prepared parameters', async (t) => {
   const port = await startMariadb(t);
@@ -54,7 +39,7 @@ void t.test('real MariaDB: IDENTIFIED BY, SET PASSWORD, secret columns, prepared
   await conn.end();
   await relay.settled();
 
-  const records = shipped(relay.connections[0]);
+  const records = replayShipped(createMysqlSession, relay.connections[0], 3306);
   const all = JSON.stringify(records.map(recordToJson));
   for (const secret of [MYSQL_PASSWORD, 'MYSQLPW', 'alter-pw', 'grant-pw', 'hunter2-plain', '4321', 'exec-secret', '8765', 'update-secret']) t.notOk(all.includes(secret), `${secret} is in no field`);
   const byQuery = (prefix: string, method?: string): CallRecord =>

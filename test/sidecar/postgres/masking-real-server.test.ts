@@ -8,28 +8,13 @@ import t from 'tap';
 import pg from 'pg';
 import type { CallRecord } from '../../../record/record.ts';
 import { recordToJson } from '../../../record/record-json.ts';
-import type { Exchange } from '../../../sidecar/capture/session.ts';
-import { maskRecord } from '../../../sidecar/mask/mask-record.ts';
 import { createPostgresSession } from '../../../sidecar/postgres/session.ts';
-import { buildCallRecord } from '../../../sidecar/proxy/record-builder.ts';
 import { PG_PASSWORD, startPostgres } from '../../helpers/postgres-server.ts';
-import { startRecordingRelay, type RelayChunk } from '../../helpers/recording-relay.ts';
+import { replayShipped } from '../../helpers/replay-shipped.ts';
+import { startRecordingRelay } from '../../helpers/recording-relay.ts';
 import { json } from './harness.ts';
 
-const meta = { connectionId: 'c1', observer: 'outbound' as const, client: { ip: '10.0.0.1', port: 40000 }, dst: { ip: '10.0.0.2', port: 5432 }, mesh: false };
 
-function shipped(chunks: RelayChunk[]): CallRecord[] {
-  const exchanges: Exchange[] = [];
-  const s = createPostgresSession({ maxBodyBytes: 64 * 1024, emit: (e) => exchanges.push(e), event: () => undefined });
-  let last = 0n;
-  for (const c of chunks) {
-    last = c.at;
-    if (c.from === 'client') s.clientData(c.data, c.at);
-    else s.serverData(c.data, c.at);
-  }
-  s.close(last + 1n, 'fin');
-  return exchanges.map((e) => maskRecord(buildCallRecord(e, meta, { pod: 'p', namespace: 'n' })));
-}
 
 void t.test('real PostgreSQL: role passwords, secret columns, bound parameters, URLs', async (t) => {
   const port = await startPostgres(t);
@@ -54,7 +39,7 @@ void t.test('real PostgreSQL: role passwords, secret columns, bound parameters, 
   await client.end();
   await relay.settled();
 
-  const records = shipped(relay.connections[0]);
+  const records = replayShipped(createPostgresSession, relay.connections[0], 5432);
   const all = JSON.stringify(records.map(recordToJson));
   for (const secret of [PG_PASSWORD, 'create-role-pw', 'meshtap-lab-only-orders-pw', 'create-user-pw', 'alter-user-pw', 'hunter2-plain', 'bind-secret', 'update-secret', 'URLPW1']) {
     t.notOk(all.includes(secret), `${secret} is in no field`);

@@ -4,47 +4,17 @@
  * built, default masking policy): no secret value may appear in any field.
  */
 import t from 'tap';
-import net from 'node:net';
 import { spawn } from 'node:child_process';
 import type { CallRecord } from '../../../record/record.ts';
 import { recordToJson } from '../../../record/record-json.ts';
-import type { Exchange } from '../../../sidecar/capture/session.ts';
-import { maskRecord } from '../../../sidecar/mask/mask-record.ts';
-import { buildCallRecord } from '../../../sidecar/proxy/record-builder.ts';
 import { createRedisSession } from '../../../sidecar/redis/session.ts';
-import { freePort, startRecordingRelay, type RelayChunk } from '../../helpers/recording-relay.ts';
+import { replayShipped } from '../../helpers/replay-shipped.ts';
+import { startRecordingRelay } from '../../helpers/recording-relay.ts';
+import { startRedis } from '../../helpers/redis-server.ts';
 import { text } from './harness.ts';
 
-const meta = { connectionId: 'c1', observer: 'outbound' as const, client: { ip: '10.0.0.1', port: 40000 }, dst: { ip: '10.0.0.2', port: 6379 }, mesh: false };
 
-function shipped(chunks: RelayChunk[]): CallRecord[] {
-  const exchanges: Exchange[] = [];
-  const s = createRedisSession({ maxBodyBytes: 64 * 1024, emit: (e) => exchanges.push(e), event: () => undefined });
-  let last = 0n;
-  for (const c of chunks) {
-    last = c.at;
-    if (c.from === 'client') s.clientData(c.data, c.at);
-    else s.serverData(c.data, c.at);
-  }
-  s.close(last + 1n, 'fin');
-  return exchanges.map((e) => maskRecord(buildCallRecord(e, meta, { pod: 'p', namespace: 'n' })));
-}
 
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`redis-server did not listen on ${port}`);
-}
 
 /** `redis-cli` reading commands from its input: all of them on one connection. */
 function cli(port: number, lines: string[]): Promise<string> {
@@ -59,12 +29,7 @@ function cli(port: number, lines: string[]): Promise<string> {
 }
 
 void t.test('real redis-server: hash fields, secret keys, their replies, MULTI/EXEC, AUTH', async (t) => {
-  const redisPort = await freePort();
-  const server = spawn('/usr/bin/redis-server', ['--save', '', '--appendonly', 'no', '--port', String(redisPort), '--bind', '127.0.0.1'], { stdio: 'ignore' });
-  t.teardown(() => {
-    server.kill('SIGTERM');
-  });
-  await waitForPort(redisPort);
+  const redisPort = await startRedis(t);
   const relay = await startRecordingRelay(redisPort);
   t.teardown(relay.close);
 
@@ -85,7 +50,7 @@ void t.test('real redis-server: hash fields, secret keys, their replies, MULTI/E
   t.match(out, /hunter3hash/, 'the server really stored and returned the values');
   await relay.settled();
 
-  const records = shipped(relay.connections[0]).filter((r) => r.method !== 'COMMAND' && r.method !== 'COMMAND DOCS');
+  const records = replayShipped(createRedisSession, relay.connections[0], 6379).filter((r) => r.method !== 'COMMAND' && r.method !== 'COMMAND DOCS');
   const all = JSON.stringify(records.map(recordToJson));
   for (const secret of ['hunter3hash', 'hunter2redis', 'mset-secret', 'URLPW3', 'auth-secret']) t.notOk(all.includes(secret), `${secret} is in no field`);
   const first = (method: string): CallRecord => records.find((r) => r.method === method) as CallRecord;

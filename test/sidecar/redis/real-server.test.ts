@@ -5,10 +5,11 @@
  */
 import t from 'tap';
 import net from 'node:net';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import type { Exchange } from '../../../sidecar/capture/session.ts';
 import { createRedisSession } from '../../../sidecar/redis/session.ts';
+import { startRedis } from '../../helpers/redis-server.ts';
 import { cmd, plain, text } from './harness.ts';
 
 interface Chunk {
@@ -16,30 +17,7 @@ interface Chunk {
   data: Buffer;
 }
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`redis-server did not listen on ${port}`);
-}
 
 /** Each accepted connection is piped to Redis; its chunks are recorded until both sides close. */
 async function startRelay(target: number) {
@@ -88,12 +66,7 @@ const cli = (port: number, ...args: string[]) =>
   });
 
 void t.test('real redis-server through a recording relay', async (t) => {
-  const redisPort = await freePort();
-  const server = spawn('/usr/bin/redis-server', ['--save', '', '--appendonly', 'no', '--port', String(redisPort), '--bind', '127.0.0.1'], { stdio: 'ignore' });
-  t.teardown(() => {
-    server.kill('SIGTERM');
-  });
-  await waitForPort(redisPort);
+  const redisPort = await startRedis(t);
   const relay = await startRelay(redisPort);
   t.teardown(() => new Promise<void>((r) => relay.server.close(() => r())));
 
