@@ -4,6 +4,9 @@ import type { CaptureEvent, CaptureSession, Exchange } from '../../../sidecar/ca
 import type { CloseReason } from '../../../sidecar/capture/session.ts';
 import { createHttp1Session, type Http1SessionOptions } from '../../../sidecar/http1/session.ts';
 import { Http1Parser, type Http1Kind, type Http1ParserOptions } from '../../../sidecar/http1/parser.ts';
+import { rng } from '../../helpers/rng.ts';
+
+export { rng };
 
 export type Step =
   | { c: string | Uint8Array }
@@ -66,18 +69,6 @@ export function runSession(
   return { exchanges, events };
 }
 
-/** Deterministic PRNG so failures reproduce. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
 
 export function randomCuts(n: number, pieces: number, rand: () => number): number[] {
   const set = new Set<number>();

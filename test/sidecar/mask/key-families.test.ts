@@ -1,6 +1,7 @@
 import t from 'tap';
 import { familyVocabulary, keyFamily, keyWords, mayNameFamily } from '../../../sidecar/mask/key-families.ts';
 import { maskRecord } from '../../../sidecar/mask/mask-record.ts';
+import { rng } from '../../helpers/rng.ts';
 
 void t.test('keys are cut into words at separators, case changes and digits', async (t) => {
   t.same(keyWords('newPassword'), ['new', 'password']);
@@ -148,18 +149,6 @@ void t.test('lastWord: only a family word or phrase that ends the name counts', 
   for (const k of ['password_hash', 'password_policy', 'pin_code', 'token_count', 'api', 'profile', 'password-reset-queue']) t.equal(keyFamily(k, true), undefined, k);
 });
 
-/** Deterministic PRNG so failures reproduce. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
 
 void t.test('mayNameFamily is true for every name keyFamily places, in every spelling', async (t) => {
   const spell = (words: string[], style: number): string => {

@@ -89,7 +89,7 @@ void t.test('bound parameters in a secret place are reported by position', async
   t.same(params('UPDATE u SET password = $1, api_key = $3 WHERE id = $2', 'postgres'), [0, 2]);
   t.same(params("SELECT * FROM s WHERE session_id = $1 AND data ? 'k'", 'postgres'), [0], '`?` is an operator in PostgreSQL');
   t.same(params('INSERT INTO u (name, `password`, pin) VALUES (?, ?, ?)', 'mysql'), [1, 2]);
-  t.same(params("UPDATE u SET name = ?, token = ? WHERE note = 'a?b' AND id = ?", 'mysql'), [1], 'a `?` inside a string is no placeholder');
+  t.same(params("UPDATE u SET name = ?, token = ? WHERE note = 'a?b' AND id = ?", 'mysql'), [1], 'a `?` inside a string is not a bound parameter');
   t.same(params('SELECT * FROM u WHERE id = $1', 'postgres'), []);
   t.equal(maskSqlSecrets('INSERT INTO u (name, password) VALUES ($1, $2)', 'postgres')?.text, 'INSERT INTO u (name, password) VALUES ($1, $2)', 'the text is unchanged');
 });

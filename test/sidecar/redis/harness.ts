@@ -5,6 +5,7 @@
 import type { Test } from 'tap';
 import type { CaptureEvent, CloseReason, Exchange } from '../../../sidecar/capture/session.ts';
 import { createRedisSession, type RedisSessionOptions } from '../../../sidecar/redis/session.ts';
+import { rng } from '../../helpers/rng.ts';
 
 export type Step = { c: string | Uint8Array } | { s: string | Uint8Array } | { close: CloseReason };
 
@@ -56,18 +57,6 @@ export function runSession(steps: Step[], cuts: Cuts = new Map(), maxBodyBytes =
   return { exchanges, events };
 }
 
-/** Deterministic PRNG so failures reproduce. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
 
 const range = (n: number): number[] => Array.from({ length: Math.max(0, n - 1) }, (_, k) => k + 1);
 
