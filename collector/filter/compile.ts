@@ -91,6 +91,9 @@ function regexCompilerFor(limits: FilterLimits): (pattern: string) => unknown {
 }
 
 /** Where the first escape that is not a character starts (`\\x` without two hex digits, a code point past 10FFFF); 0 when none is found. */
+/** `//` on the last line: a comment there, or only text in a string (where a line break changes nothing). */
+const LAST_LINE_COMMENT = /\/\/[^\r\n]*$/;
+
 function badEscapeOffset(source: string): number {
   const escape = /\\(?:x([0-9a-fA-F]{2})?|u([0-9a-fA-F]{4})?|U([0-9a-fA-F]{8})?|\\)/g;
   for (let m = escape.exec(source); m !== null; m = escape.exec(source)) {
@@ -117,7 +120,8 @@ export function compileFilter(source: string, options: CompileFilterOptions = {}
 
   let parsed: ReturnType<typeof parse>;
   try {
-    parsed = parse(source);
+    // The parser ends a comment only at a line break: a comment on the filter's last line gets one.
+    parsed = parse(LAST_LINE_COMMENT.test(source) ? `${source}\n` : source);
   } catch (err) {
     if (err instanceof RangeError && /call stack/i.test(err.message)) return buildFilterError(COL_ERR_FILTER_TOO_COMPLEX, 'expression too deeply nested', source, 0);
     if (err instanceof RangeError) {

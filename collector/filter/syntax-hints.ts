@@ -204,14 +204,6 @@ function walkTokens(tokens: readonly Token[]): SyntaxProblem | undefined {
   return undefined;
 }
 
-/** `http // note` at the very end: the parser takes a comment only when a line break ends it. */
-function unendedComment(source: string, tokens: readonly Token[]): SyntaxProblem | undefined {
-  const after = tokens.length === 0 ? 0 : tokens[tokens.length - 1].end;
-  const comment = /^[ \t\n\r\f]*(\/\/[^\r\n]*)$/.exec(source.slice(after));
-  if (comment === null) return undefined;
-  return { message: 'a comment at the end of the filter needs a line break after it', offset: after + comment[0].length - comment[1].length };
-}
-
 /**
  * The likely mistake in a filter `@bufbuild/cel` could not parse, or undefined when none is
  * recognised (the parser's own message is all there is then).
@@ -219,5 +211,5 @@ function unendedComment(source: string, tokens: readonly Token[]): SyntaxProblem
 export function explainSyntaxError(source: string): SyntaxProblem | undefined {
   const tokens = tokenize(source);
   if (tokens.length === 0) return { message: 'the filter holds only comments: an expression is missing', offset: 0 };
-  return walkTokens(tokens) ?? findDelimiterProblem(source, tokens) ?? unendedComment(source, tokens);
+  return walkTokens(tokens) ?? findDelimiterProblem(source, tokens);
 }
