@@ -33,10 +33,11 @@ export interface CoverageCounts {
    */
   unobserved_here: number;
   /**
-   * Both ends have a meshtap sidecar (each recorded calls in the window), yet this call crossed
-   * in plaintext and each side's record stands alone: a connection the caller opened before its
-   * sidecar knew the callee was meshed, kept in plaintext for its life. Its two observations
-   * cannot be joined (their connection ids differ), so each is counted here, once per side.
+   * Both ends have a meshtap sidecar, yet this call crossed in plaintext: a connection the
+   * caller opened before its sidecar knew the callee was meshed, kept in plaintext for its life.
+   * Its two records share no connection id; when both are in the window they are joined by the
+   * client's address and port and counted once, else each stands alone (on an edge where both
+   * sidecars recorded such records) and is counted once per side.
    */
   unjoined: number;
   /** Capture fell behind forwarding and cut the call (`error == "capture_overflow"`). */
@@ -138,13 +139,13 @@ export function buildCoverage(calls: readonly CallSummary[], input: CoverageInpu
     if (twinned || call.observer === 'inbound') selfObserved.add(dst.id);
     if (!twinned && !call.tls.mesh) aloneBy[call.observer].add(`${src.id}\u0000${dst.id}`);
   }
-  for (const { call, src, dst, twinned } of resolved) {
+  for (const { call, src, dst, twinned, joinedByAddress } of resolved) {
     const alone = !twinned && !call.tls.mesh;
-    // A plaintext record standing alone on an edge where both sidecars recorded such records:
-    // plaintext between two meshed workloads, whose two records of a call cannot be joined (a
-    // call only one side saw — refused, reset before it reached the server — stays as below).
+    // Plaintext between two meshed workloads: twins joined by the client's address, or a plaintext
+    // record standing alone on an edge where both sidecars recorded such records (a call only one
+    // side saw — refused, reset before it reached the server — stays as below).
     const edgeKey = `${src.id}\u0000${dst.id}`;
-    const unjoined = alone && src.id !== dst.id && aloneBy.outbound.has(edgeKey) && aloneBy.inbound.has(edgeKey);
+    const unjoined = joinedByAddress === true || (alone && src.id !== dst.id && aloneBy.outbound.has(edgeKey) && aloneBy.inbound.has(edgeKey));
     // Otherwise the other end has no sidecar.
     const unmeshedPeer = alone && !unjoined;
     // The side that recorded the call is observed; the unmeshed one is counted on the observed side only.

@@ -35,7 +35,8 @@ export interface AddResult {
   added: readonly CallRecord[];
 }
 
-type EndpointSummary = Pick<Endpoint, 'ip' | 'namespace' | 'pod' | 'workload' | 'workload_kind' | 'service' | 'node'>;
+/** `port` is the source's only (the client's port, which joins the two records of a plaintext call); absent on rows stored without it. */
+type EndpointSummary = Pick<Endpoint, 'ip' | 'namespace' | 'pod' | 'workload' | 'workload_kind' | 'service' | 'node'> & { port?: number };
 
 /** The part of a record the service map reads: stores answer it without decoding whole records. */
 export interface CallSummary {
