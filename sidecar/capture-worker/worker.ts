@@ -91,13 +91,16 @@ function countersLater(): void {
   }, COUNTERS_EVERY_MS);
 }
 
+/** Resolved once: the sessions that mask while parsing (Redis, SQL) and the record masker share it. */
+const maskPolicy = resolveMaskPolicy(data.mask);
+
 const engine = new CaptureEngine({
-  factory: createCaptureFactory({ grpcSchema: grpcSchemaOf(data.grpcDescriptors) }),
+  factory: createCaptureFactory({ grpcSchema: grpcSchemaOf(data.grpcDescriptors), maskPolicy }),
   maxBodyBytes: data.maxBodyBytes,
   detectTimeoutMs: data.detectTimeoutMs,
   local: data.local,
   timeBaseNs: BigInt(data.timeBaseNs),
-  mask: createRecordMasker(resolveMaskPolicy(data.mask)),
+  mask: createRecordMasker(maskPolicy),
   encode: encodeCallRecord,
   shipping: data.shipping,
   onRecord(bytes) {

@@ -6,28 +6,30 @@
  *   of a family directly followed by a literal (`OPTIONS (user 'u', password 'x')`), MySQL's
  *   `IDENTIFIED [WITH plugin] BY|AS 'x'` (every literal of the clause, up to the next user or
  *   the statement's end: `REPLACE 'current'` too), `SET PASSWORD [FOR u] = 'x' | PASSWORD('x')`;
- * - values assigned to or compared with a column whose name is in a secret key family, the
- *   families the JSON and form maskers use (`UPDATE u SET password = 'x'`, `… WHERE token = $1`,
- *   `CHANGE MASTER TO MASTER_PASSWORD = 'x'`): every literal and parameter of the value
- *   expression;
+ * - values assigned to or compared with a column whose name the masking policy calls secret,
+ *   as it would a JSON key (`keyKind`: the families, and the keys the policy adds): `UPDATE u SET
+ *   password = 'x'`, `… WHERE token = $1`, `CHANGE MASTER TO MASTER_PASSWORD = 'x'`; every
+ *   literal and parameter of the value expression;
  * - `INSERT` (and `REPLACE`) with a column list: the literals and parameters of each VALUES row
  *   (or SELECT list) at the position of a secret column. Without a column list the statement
  *   does not say which value goes to which column, and nothing is masked.
  * A bound parameter (`$n`, or MySQL's n-th `?`) in such a place is reported so that the session
- * masks its value in the record too.
+ * masks its value in the record too. A policy with `enabled: false` masks nothing here (as it
+ * masks nothing in `maskRecord`), the password clauses included; with `keyFamilies: false` only
+ * its exact keys name secret columns, while `PASSWORD 'x'` (a default key) and `IDENTIFIED BY`
+ * stay masked.
  *
  * The text is attacker-controlled: one hand-written tokenizer pass (comments, quoted names,
  * strings with either escaping rule, dollar quotes), each character looked at a bounded number
  * of times, and a statement that names no family and holds no `IDENTIFIED` (`familyMatcher`: two
- * native searches) is not tokenized at all. A string holding a backslash reads differently with
+ * native searches; with a policy that adds keys, `namePrefilter`: one more) is not tokenized at all. A string holding a backslash reads differently with
  * and without backslash escapes (PostgreSQL's `standard_conforming_strings`, MySQL's
  * `NO_BACKSLASH_ESCAPES`): such text is read both ways and what either reading masks is masked.
  */
 import type { HttpMessage } from '../../record/record.ts';
 import { MASK } from './detectors.ts';
-import { familyMatcher } from './key-families.ts';
-import { keyKind } from './key-kind.ts';
-import { DEFAULT_MASK_POLICY, type SensitiveKind } from './policy.ts';
+import { keyKind, namePrefilter } from './key-kind.ts';
+import { DEFAULT_MASK_POLICY, type MaskPolicy, type SensitiveKind } from './policy.ts';
 import { scanMeter } from './scan-meter.ts';
 
 export type SqlDialect = 'postgres' | 'mysql';
@@ -43,8 +45,8 @@ export interface SqlSecrets {
   values: string[];
 }
 
-/** Whether the text may hold anything masked here: a family's name, or MySQL's `IDENTIFIED`. */
-const mayHoldSecret = familyMatcher(['identified']);
+/** Whether the text may hold anything masked here under a policy: a name it masks, or MySQL's `IDENTIFIED`. */
+const mayHoldSecret = namePrefilter(['identified']);
 
 /** Names whose values are not secrets although their words are in families (PostgreSQL settings). */
 const NOT_SECRET_NAMES: ReadonlySet<string> = new Set(['session_authorization', 'password_encryption']);
@@ -173,13 +175,13 @@ const upperWord = (sql: string, k: number): string => (tt[k] === T.Word && te[k]
 /** A name token: a word, a quoted name, or (MySQL's ANSI_QUOTES) a double-quoted string where a name stands. */
 const isName = (sql: string, k: number): boolean => tt[k] === T.Word || tt[k] === T.QuotedName || (tt[k] === T.Str && sql.charCodeAt(ts[k]) === 34);
 
-/** The family kind a name token belongs to. */
-function nameKind(sql: string, k: number): SensitiveKind | undefined {
+/** The kind of secret a name token names under the policy. */
+function nameKind(sql: string, k: number, policy: MaskPolicy): SensitiveKind | undefined {
   const start = tt[k] === T.Word ? ts[k] : tcs[k];
   const end = tt[k] === T.Word ? te[k] : tce[k];
   if (end - start > 128 || end <= start) return undefined;
   const name = sql.slice(start, end);
-  const kind = keyKind(DEFAULT_MASK_POLICY, name);
+  const kind = keyKind(policy, name);
   return kind === undefined || NOT_SECRET_NAMES.has(name.toLowerCase()) ? undefined : kind;
 }
 
@@ -363,7 +365,7 @@ function tokenize(sql: string, dialect: SqlDialect, backslashEscapes: boolean): 
 }
 
 /** One reading of `sql`: the spans, kinds and parameters it masks. */
-function read(sql: string, dialect: SqlDialect, backslashEscapes: boolean, found: Found): void {
+function read(sql: string, dialect: SqlDialect, backslashEscapes: boolean, found: Found, policy: MaskPolicy): void {
   const count = tokenize(sql, dialect, backslashEscapes);
   let depth = 0;
   /** The first token of the current statement. */
@@ -416,13 +418,13 @@ function read(sql: string, dialect: SqlDialect, backslashEscapes: boolean, found
       if (kind === undefined && insert !== undefined && (insert.phase === 'tuple' || insert.phase === 'select')) kind = insert.cols[insert.item];
       if (kind === undefined && prevIsName) {
         // `PASSWORD 'x'`, `OPTIONS (password 'x')`; not `SET SESSION AUTHORIZATION 'user'`.
-        const named = nameKind(sql, prev);
+        const named = nameKind(sql, prev, policy);
         if (named !== 'authorization') kind = named;
       }
       if (kind !== undefined) mask(k, kind);
     } else if (region === undefined && prevIsName) {
       if (isAssign(sql, k)) {
-        const named = nameKind(sql, prev);
+        const named = nameKind(sql, prev, policy);
         if (named !== undefined) region = { kind: named, depth, stops: VALUE_STOPS, cases: 0 };
       } else if (punct === OPEN && (wordIs(sql, prev, 'PASSWORD') || wordIs(sql, prev, 'OLD_PASSWORD'))) {
         region = { kind: 'password', depth: after, stops: VALUE_STOPS, cases: 0 };
@@ -458,7 +460,7 @@ function read(sql: string, dialect: SqlDialect, backslashEscapes: boolean, found
         case 'cols':
           if (isName(sql, k) && depth === s.depth + 1) s.name = k;
           else if ((punct === COMMA && depth === s.depth + 1) || (punct === CLOSE && after === s.depth)) {
-            s.cols.push(s.name === -1 ? undefined : nameKind(sql, s.name));
+            s.cols.push(s.name === -1 ? undefined : nameKind(sql, s.name, policy));
             s.name = -1;
             if (punct === CLOSE) {
               s.phase = 'after';
@@ -508,19 +510,20 @@ function merged(spans: Array<{ start: number; end: number }>): Array<{ start: nu
 }
 
 /** Repeated statements (a prepared statement executed again and again) are masked once. */
-const lastByDialect: Record<SqlDialect, { sql: string; result: SqlSecrets | undefined } | undefined> = { postgres: undefined, mysql: undefined };
+const lastByDialect: Record<SqlDialect, { sql: string; policy: MaskPolicy; result: SqlSecrets | undefined } | undefined> = { postgres: undefined, mysql: undefined };
 
-/** The statement with its secrets masked, or undefined when it holds none. */
-export function maskSqlSecrets(sql: string, dialect: SqlDialect): SqlSecrets | undefined {
+/** The statement with its secrets masked under the policy (default: the default policy), or undefined when it holds none. */
+export function maskSqlSecrets(sql: string, dialect: SqlDialect, policy: MaskPolicy = DEFAULT_MASK_POLICY): SqlSecrets | undefined {
+  if (!policy.enabled) return undefined;
   const last = lastByDialect[dialect];
-  if (last !== undefined && last.sql === sql) return last.result;
+  if (last !== undefined && last.sql === sql && last.policy === policy) return last.result;
   let result: SqlSecrets | undefined;
-  if (mayHoldSecret(sql)) {
+  if (mayHoldSecret(policy)(sql)) {
     const found: Found = { spans: [], kinds: new Set(), params: new Map() };
     // The dialect's usual reading first; the other one too when a backslash makes them differ.
     const usual = dialect === 'mysql';
-    read(sql, dialect, usual, found);
-    if (sql.includes('\\')) read(sql, dialect, !usual, found);
+    read(sql, dialect, usual, found, policy);
+    if (sql.includes('\\')) read(sql, dialect, !usual, found, policy);
     if (capacity > KEEP_SLOTS) resize(KEEP_SLOTS);
     if (found.spans.length > 0 || found.params.size > 0) {
       let text = found.spans.length === 0 ? sql : '';
@@ -541,7 +544,7 @@ export function maskSqlSecrets(sql: string, dialect: SqlDialect): SqlSecrets | u
       result = { text, kinds: [...found.kinds], params: found.params, values: [...values] };
     }
   }
-  lastByDialect[dialect] = { sql, result };
+  lastByDialect[dialect] = { sql, policy, result };
   return result;
 }
 
@@ -558,16 +561,19 @@ export interface SqlRequestSecrets {
 
 /**
  * The request a SQL session records (statement text, bound parameters, and for MySQL the names of
- * query attributes) with secrets masked; undefined when nothing was. A parameter is masked when
- * the statement puts it in a secret place, or when its name (a query attribute's) is in a family.
+ * query attributes) with secrets masked under the policy; undefined when nothing was (always,
+ * when the policy is disabled). A parameter is masked when the statement puts it in a secret
+ * place, or when its name (a query attribute's) is one the policy masks.
  */
 export function maskSqlRequest(
   query: string | undefined,
   params: ReadonlyArray<string | null> | undefined,
   dialect: SqlDialect,
   names?: readonly string[],
+  policy: MaskPolicy = DEFAULT_MASK_POLICY,
 ): SqlRequestSecrets | undefined {
-  const secrets = query === undefined ? undefined : maskSqlSecrets(query, dialect);
+  if (!policy.enabled) return undefined;
+  const secrets = query === undefined ? undefined : maskSqlSecrets(query, dialect, policy);
   const redacted: string[] = [];
   const sensitive = new Set<SensitiveKind>();
   const values: string[] = secrets?.values.slice() ?? [];
@@ -587,7 +593,7 @@ export function maskSqlRequest(
     };
     if (secrets !== undefined) for (const [i, kind] of secrets.params) mask(i, kind);
     names?.forEach((name, i) => {
-      const kind = name === '' ? undefined : keyKind(DEFAULT_MASK_POLICY, name);
+      const kind = name === '' ? undefined : keyKind(policy, name);
       if (kind !== undefined) mask(i, kind);
     });
   }

@@ -3,10 +3,12 @@
  * a query or an execute (a multi-statement query split at its statement boundaries when that is
  * certain), one for everything else. Secrets a statement carries (`IDENTIFIED BY '…'`, values of
  * secret columns, and the bound parameters in their place) are masked in each record's request
- * (`../mask/sql-secrets.ts`) before its JSON is built, and in its error when the server quotes them.
+ * (`../mask/sql-secrets.ts`, under the session's masking policy) before its JSON is built, and in
+ * its error when the server quotes them.
  */
 import type { HttpMessage, RecordError } from '../../record/record.ts';
 import type { Exchange } from '../capture/session.ts';
+import type { MaskPolicy } from '../mask/policy.ts';
 import { maskErrorEchoes, maskSqlRequest } from '../mask/sql-secrets.ts';
 import type { Call, LoginState } from './calls.ts';
 import { utf8Prefix } from './packets.ts';
@@ -21,6 +23,8 @@ export interface RecordContext {
   now: bigint;
   nextOrdinal: () => number;
   user: string | undefined;
+  /** The masking policy: which column and attribute names hold secrets, and whether to mask them. */
+  maskPolicy: MaskPolicy;
 }
 
 const withError = (out: Exchange, error: RecordError | undefined, detail: string | undefined): void => {
@@ -135,7 +139,7 @@ function resultExchange(
   if (part !== undefined) headers.part = part;
   if (call.statementId !== undefined) headers.statement_id = String(call.statementId);
   const value: Record<string, unknown> = {};
-  const secrets = maskSqlRequest(text, call.params, 'mysql', call.paramNames);
+  const secrets = maskSqlRequest(text, call.params, 'mysql', call.paramNames, rc.maskPolicy);
   if (text !== undefined) value.query = secrets?.query ?? text;
   if (call.params !== undefined) value.parameters = secrets?.params ?? call.params;
   if (call.paramNames !== undefined && call.paramNames.some((n) => n !== '')) value.parameter_names = call.paramNames;

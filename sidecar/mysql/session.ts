@@ -17,6 +17,7 @@ import { describeError } from '../../lib/errors.ts';
 import { type Call, type ConnState, MalformedPacket, type Statement, currentResult, feedReply, newCall, replyKeep } from './calls.ts';
 import { bindParams, readCommand } from './commands.ts';
 import type { HeldBytes } from '../capture/held-bytes.ts';
+import { DEFAULT_MASK_POLICY, type MaskPolicy } from '../mask/policy.ts';
 import { CompressedUnframer, FrameOverBound, type FrameBound, compressionOf } from './compressed.ts';
 import { CLIENT, COM, MARIADB } from './constants.ts';
 import { parseGreeting, parseHandshakeResponse } from './handshake.ts';
@@ -38,6 +39,11 @@ export interface MysqlSessionOptions {
    * connections (`compressed.ts`); none: each connection is bounded only per frame.
    */
   heldFrames?: HeldBytes;
+  /**
+   * The masking policy (resolved once per sidecar): which column and query attribute names hold
+   * secrets in statements, and whether to mask them. Default `DEFAULT_MASK_POLICY`.
+   */
+  maskPolicy?: MaskPolicy;
 }
 
 export const DEFAULT_MAX_PENDING_EXCHANGES = 128;
@@ -56,6 +62,7 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
   let preparedBytes = 0;
   const limits = { maxRows: options.maxRows ?? DEFAULT_MAX_ROWS, maxBodyBytes: maxBody };
   const queryKeep = maxBody + 4096;
+  const maskPolicy = options.maskPolicy ?? DEFAULT_MASK_POLICY;
 
   let mode: 'mysql' | 'tail' | 'stopped' | 'closed' = 'mysql';
   let phase: 'greeting' | 'handshake' | 'command' | 'ended' = 'greeting';
@@ -89,7 +96,7 @@ export function createMysqlSession(ctx: CaptureContext, options: MysqlSessionOpt
     }
   };
 
-  const rc = (): RecordContext => ({ limits, now, user, nextOrdinal: () => nextOrdinal++ });
+  const rc = (): RecordContext => ({ limits, now, user, maskPolicy, nextOrdinal: () => nextOrdinal++ });
   const awaiting = (): Call | undefined => queue.find((c) => !c.done);
   const emitCall = (call: Call, error?: RecordError, detail?: string): void => {
     for (const ex of exchangesOf(call, rc(), error, detail)) safeEmit(ex);

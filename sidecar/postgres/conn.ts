@@ -9,6 +9,7 @@
  * without letting a sink break parsing). It decides nothing about the protocol.
  */
 import type { CaptureContext, CaptureEvent, CaptureSession, Exchange } from '../capture/session.ts';
+import type { MaskPolicy } from '../mask/policy.ts';
 import type { Column, PgValue } from './decode.ts';
 import type { PgFramer, PgMessage } from './messages.ts';
 import { type PgError, type ResultLimits, StatementResult } from './result.ts';
@@ -106,6 +107,8 @@ export interface ConnConfig {
   limits: ResultLimits;
   /** Kept of a Query, Parse or Bind. */
   queryKeep: number;
+  /** The masking policy: which column names hold secrets in statements, and whether to mask them. */
+  maskPolicy: MaskPolicy;
 }
 
 export interface Conn {

@@ -8,8 +8,8 @@
  * response from a statement's result, and a simple query's statements split into one record
  * each only when the boundaries are certain. Secrets a statement carries (`PASSWORD '…'`, values
  * of secret columns, and the bound parameters in their place) are masked in each record's request
- * (`../mask/sql-secrets.ts`) before its JSON is built, and in its error when the server quotes
- * them. `error` always goes to the part that did not complete. Pure given the connection state:
+ * (`../mask/sql-secrets.ts`, under the session's masking policy) before its JSON is built, and in
+ * its error when the server quotes them. `error` always goes to the part that did not complete. Pure given the connection state:
  * it emits nothing.
  */
 import type { HttpMessage, RecordError } from '../../record/record.ts';
@@ -152,7 +152,7 @@ export function resultExchange(
   const headers = { ...identity(conn), ...headersExtra };
   const value: Record<string, unknown> = {};
   const params = call.kind === 'extended' ? call.params : undefined;
-  const secrets = maskSqlRequest(text, params, 'postgres');
+  const secrets = maskSqlRequest(text, params, 'postgres', undefined, conn.config.maskPolicy);
   if (text !== undefined) value.query = secrets?.query ?? text;
   if (params !== undefined) value.parameters = secrets?.params ?? params;
   if (secrets !== undefined) {

@@ -26,6 +26,7 @@
  * `server-messages.ts` routing each direction's messages and `conn.ts` the shared state.
  */
 import type { CaptureContext, CaptureSession } from '../capture/session.ts';
+import { DEFAULT_MASK_POLICY, type MaskPolicy } from '../mask/policy.ts';
 import { onClientMessage, clientKeep } from './client-messages.ts';
 import { type Conn, type ConnConfig, initialConn } from './conn.ts';
 import { feedClient, handOff } from './encryption.ts';
@@ -48,6 +49,11 @@ export interface PostgresSessionOptions {
   maxHeldBytes?: number;
   /** Prepared statements and portals remembered per connection (oldest forgotten). Default 1000. */
   maxPrepared?: number;
+  /**
+   * The masking policy (resolved once per sidecar): which column names hold secrets in
+   * statements, and whether to mask them. Default `DEFAULT_MASK_POLICY`.
+   */
+  maskPolicy?: MaskPolicy;
 }
 
 export const DEFAULT_MAX_PENDING_EXCHANGES = 128;
@@ -64,6 +70,7 @@ export function createPostgresSession(ctx: CaptureContext, options: PostgresSess
     maxPrepared: options.maxPrepared ?? 1000,
     limits: { maxRows: options.maxRows ?? DEFAULT_MAX_ROWS, maxBodyBytes: maxBody },
     queryKeep: maxBody + 4096,
+    maskPolicy: options.maskPolicy ?? DEFAULT_MASK_POLICY,
   };
 
   const conn: Conn = {

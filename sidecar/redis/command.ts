@@ -3,9 +3,10 @@
  * path (the first key, so calls group by the data they touch) and which arguments are secrets.
  * Only the session knows where a password sits in a command (`AUTH user pw`, `HELLO 3 AUTH u pw`),
  * or which value a secret field or key holds (`secrets.ts`), so it masks them at the source; the
- * general masking policy never sees the raw value.
+ * general masking policy never sees the raw value. Under a policy with `enabled: false` nothing
+ * is masked here, credentials included: as `maskRecord` then ships an `Authorization` header.
  */
-import type { SensitiveKind } from '../mask/policy.ts';
+import { DEFAULT_MASK_POLICY, type MaskPolicy, type SensitiveKind } from '../mask/policy.ts';
 import { plainText, type CommandArg } from './render.ts';
 import { dataSecrets, type ReplySecrets } from './secrets.ts';
 
@@ -136,12 +137,13 @@ function maskedArgs(name: string, args: readonly CommandArg[]): Set<number> {
   return masked;
 }
 
-export function describeCommand(args: readonly CommandArg[]): CommandInfo {
+/** The command's name, key and secrets under the masking policy (default: the default policy). */
+export function describeCommand(args: readonly CommandArg[], policy: MaskPolicy = DEFAULT_MASK_POLICY): CommandInfo {
   let name = upper(args[0]);
   if (CONTAINERS.has(name) && args.length > 1) name = `${name} ${upper(args[1])}`;
-  const masked = maskedArgs(name, args);
+  const masked = policy.enabled ? maskedArgs(name, args) : new Set<number>();
   const info: CommandInfo = { name, masked, sensitive: masked.size > 0 ? ['password'] : [] };
-  const data = dataSecrets(name, args);
+  const data = dataSecrets(name, args, policy);
   if (data !== undefined) {
     for (const [i, kind] of data.masked) {
       masked.add(i);

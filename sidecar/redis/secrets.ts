@@ -1,21 +1,22 @@
 /**
- * Secrets stored as data: values under a hash field (or stream field) whose name is in a secret
- * key family (`HSET user:7 password x`), and values of keys whose last word is one
+ * Secrets stored as data: values under a hash field (or stream field) whose name the masking
+ * policy calls secret (`HSET user:7 password x`), and values of keys whose last word is one
  * (`SET user:7:password x`, `user:7:api_key`), masked in the command and in the reply that
- * returns them (`HGET user:7 password`, `HGETALL user:7`, `GET user:7:password`). The families
- * are the JSON and form maskers' (`../mask/key-families.ts`).
+ * returns them (`HGET user:7 password`, `HGETALL user:7`, `GET user:7:password`). The names are
+ * the JSON and form maskers' under the same policy (`../mask/key-kind.ts`): the key families,
+ * and the keys the policy adds (`MESHTAP_MASK_KEYS=ssn`: `HSET user:7 ssn x`, `SET user:7:ssn x`);
+ * with `keyFamilies: false`, only its exact keys. A disabled policy masks nothing here.
  *
  * A field is matched like a JSON key (any family word in it: `password_hash` is a secret). A key
  * is a path of names: only its last segment (after the last `:`, `.` or `/`) names the value,
- * and only a family word (or phrase) that ends it counts: `user:7:password`, `session_token`,
- * `cfg:api-key` are secrets; `user:7:password_policy`, `password:reset:queue`, `user:7:pin_code`
- * are not. Names are looked at only where a command puts a field or a key whose value it carries,
- * and a key is first tested with `mayNameFamily` (native searches), so GET and SET of ordinary
- * keys cost about nothing.
+ * and only a family word (or phrase, or added key) that ends it counts: `user:7:password`,
+ * `session_token`, `cfg:api-key` are secrets; `user:7:password_policy`, `password:reset:queue`,
+ * `user:7:pin_code` are not. Names are looked at only where a command puts a field or a key whose
+ * value it carries, and a key is first tested with the policy's `namePrefilter` (native
+ * searches), so GET and SET of ordinary keys cost about nothing.
  */
-import { keyFamily, mayNameFamily } from '../mask/key-families.ts';
-import { keyKind } from '../mask/key-kind.ts';
-import { DEFAULT_MASK_POLICY, type SensitiveKind } from '../mask/policy.ts';
+import { keyKind, namePrefilter, storedNameKind } from '../mask/key-kind.ts';
+import { DEFAULT_MASK_POLICY, type MaskPolicy, type SensitiveKind } from '../mask/policy.ts';
 import { MASK, type CommandArg } from './render.ts';
 import type { RespValue } from './resp-reader.ts';
 
@@ -52,27 +53,37 @@ function count(a: CommandArg | undefined): number | undefined {
   return /^\d+$/.test(t) ? Number(t) : undefined;
 }
 
-/** The family of a hash or stream field name. */
-export function fieldKind(a: CommandArg | undefined): SensitiveKind | undefined {
+/** Whether a key's last segment may name a secret under a policy. */
+const mayNameSecret = namePrefilter();
+
+/** The kind of secret a hash or stream field name names under the policy. */
+export function fieldKind(a: CommandArg | undefined, policy: MaskPolicy = DEFAULT_MASK_POLICY): SensitiveKind | undefined {
   if (a === undefined || a.data.length === 0 || a.data.length > MAX_NAME) return undefined;
-  return keyKind(DEFAULT_MASK_POLICY, a.data.toString('latin1'));
+  return keyKind(policy, a.data.toString('latin1'));
 }
 
-/** The family of a key's value, from the key's last segment. */
-export function keyNameKind(a: CommandArg | undefined): SensitiveKind | undefined {
+/** The kind of a key's value under the policy, from the key's last segment. */
+export function keyNameKind(a: CommandArg | undefined, policy: MaskPolicy = DEFAULT_MASK_POLICY): SensitiveKind | undefined {
   if (a === undefined || a.data.length === 0 || a.data.length > MAX_NAME) return undefined;
   const key = a.data.toString('latin1');
   const segment = key.slice(Math.max(key.lastIndexOf(':'), key.lastIndexOf('.'), key.lastIndexOf('/')) + 1);
-  if (!mayNameFamily(segment)) return undefined;
-  return keyFamily(segment, true);
+  if (!mayNameSecret(policy)(segment)) return undefined;
+  return storedNameKind(policy, segment);
 }
 
-/** Field/value pairs from `from` on: values of secret fields. */
-function pairs(args: readonly CommandArg[], from: number, masked: Map<number, SensitiveKind>, kindOf = fieldKind): void {
+/** Field/value pairs from `from` on: values of secret fields (or, `keys`, of secret keys). */
+function pairs(args: readonly CommandArg[], from: number, masked: Map<number, SensitiveKind>, policy: MaskPolicy, keys = false): void {
   for (let i = from; i + 1 < args.length; i += 2) {
-    const kind = kindOf(args[i]);
+    const kind = keys ? keyNameKind(args[i], policy) : fieldKind(args[i], policy);
     if (kind !== undefined) masked.set(i + 1, kind);
   }
+}
+
+/** The kinds of `args[from…]`, names of fields (or, `keys`, of keys). */
+function kindsFrom(args: readonly CommandArg[], from: number, policy: MaskPolicy, keys = false): Array<SensitiveKind | undefined> {
+  const kinds: Array<SensitiveKind | undefined> = [];
+  for (let i = from; i < args.length; i++) kinds.push(keys ? keyNameKind(args[i], policy) : fieldKind(args[i], policy));
+  return kinds;
 }
 
 /** `… FIELDS numfields f1 …` (HSETEX, HGETEX, HGETDEL): the position of the first field, or -1. */
@@ -104,30 +115,31 @@ const VALUE_AT: Readonly<Record<string, number>> = { SET: 2, SETNX: 2, GETSET: 2
 const VALUE_REPLY = new Set(['GET', 'GETDEL', 'GETEX', 'GETSET', 'GETRANGE', 'SUBSTR', 'SET']);
 const ENTRY_REPLY = new Set(['XRANGE', 'XREVRANGE', 'XREAD', 'XREADGROUP', 'XCLAIM', 'XAUTOCLAIM']);
 
-/** The data secrets of a command (`name` as `describeCommand` gives it). */
-export function dataSecrets(name: string, args: readonly CommandArg[]): DataSecrets | undefined {
+/** The data secrets of a command (`name` as `describeCommand` gives it) under the policy; none when it is disabled. */
+export function dataSecrets(name: string, args: readonly CommandArg[], policy: MaskPolicy = DEFAULT_MASK_POLICY): DataSecrets | undefined {
+  if (!policy.enabled) return undefined;
   const masked = new Map<number, SensitiveKind>();
   let reply: ReplySecrets | undefined;
   switch (name) {
     case 'HSET':
     case 'HMSET':
     case 'HSETNX':
-      pairs(args, 2, masked);
+      pairs(args, 2, masked, policy);
       break;
     case 'HSETEX': {
       const at = fieldsAt(args);
-      if (at !== -1) pairs(args, at, masked);
+      if (at !== -1) pairs(args, at, masked, policy);
       break;
     }
     case 'XADD':
-      pairs(args, xaddFields(args), masked);
+      pairs(args, xaddFields(args), masked, policy);
       break;
     case 'MSET':
     case 'MSETNX':
-      pairs(args, 1, masked, keyNameKind);
+      pairs(args, 1, masked, policy, true);
       break;
     case 'HGET': {
-      const kind = fieldKind(args[2]);
+      const kind = fieldKind(args[2], policy);
       if (kind !== undefined) reply = { shape: 'value', kind };
       break;
     }
@@ -136,12 +148,12 @@ export function dataSecrets(name: string, args: readonly CommandArg[]): DataSecr
     case 'HGETEX': {
       const at = name === 'HMGET' ? 2 : fieldsAt(args);
       if (at === -1) break;
-      const kinds = args.slice(at).map(fieldKind);
+      const kinds = kindsFrom(args, at, policy);
       if (kinds.some((k) => k !== undefined)) reply = { shape: 'values', kinds };
       break;
     }
     case 'MGET': {
-      const kinds = args.slice(1).map(keyNameKind);
+      const kinds = kindsFrom(args, 1, policy, true);
       if (kinds.some((k) => k !== undefined)) reply = { shape: 'values', kinds };
       break;
     }
@@ -159,7 +171,7 @@ export function dataSecrets(name: string, args: readonly CommandArg[]): DataSecr
   }
   const valueAt = VALUE_AT[name];
   if (valueAt !== undefined || VALUE_REPLY.has(name)) {
-    const kind = keyNameKind(args[1]);
+    const kind = keyNameKind(args[1], policy);
     if (kind !== undefined) {
       if (valueAt !== undefined && valueAt < args.length) masked.set(valueAt, kind);
       if (VALUE_REPLY.has(name)) reply = { shape: 'value', kind };
@@ -180,19 +192,19 @@ function nameOf(v: RespValue | undefined): string | undefined {
 }
 
 /** Values of secret fields in flat `[f, v, …]` items (a copy when one changed). */
-function maskPairs(items: readonly RespValue[], found: Set<SensitiveKind>): RespValue[] | undefined {
+function maskPairs(items: readonly RespValue[], found: Set<SensitiveKind>, policy: MaskPolicy): RespValue[] | undefined {
   let out: RespValue[] | undefined;
   // RESP3 HRANDFIELD … WITHVALUES: each pair an array of two.
   if (items.length > 0 && items[0].items !== undefined) {
     items.forEach((pair, i) => {
-      const masked = pair.items === undefined ? undefined : maskPairs(pair.items, found);
+      const masked = pair.items === undefined ? undefined : maskPairs(pair.items, found, policy);
       if (masked !== undefined) (out ??= items.slice())[i] = { ...pair, items: masked };
     });
     return out;
   }
   for (let i = 0; i + 1 < items.length; i += 2) {
     const name = nameOf(items[i]);
-    const kind = name === undefined ? undefined : keyKind(DEFAULT_MASK_POLICY, name);
+    const kind = name === undefined ? undefined : keyKind(policy, name);
     if (kind !== undefined && isString(items[i + 1])) {
       (out ??= items.slice())[i + 1] = MASKED;
       found.add(kind);
@@ -204,16 +216,16 @@ function maskPairs(items: readonly RespValue[], found: Set<SensitiveKind>): Resp
 const STREAM_ID = /^\d+-\d+$/;
 
 /** Stream entries `[id, [f, v, …]]` anywhere in `v`, their secret values masked. */
-function maskEntries(v: RespValue, found: Set<SensitiveKind>, depth: number): RespValue | undefined {
+function maskEntries(v: RespValue, found: Set<SensitiveKind>, depth: number, policy: MaskPolicy): RespValue | undefined {
   const items = v.items;
   if (items === undefined || depth > 32) return undefined;
   if (items.length === 2 && items[1].items !== undefined && STREAM_ID.test(nameOf(items[0]) ?? '')) {
-    const fields = maskPairs(items[1].items, found);
+    const fields = maskPairs(items[1].items, found, policy);
     return fields === undefined ? undefined : { ...v, items: [items[0], { ...items[1], items: fields }] };
   }
   let out: RespValue[] | undefined;
   items.forEach((item, i) => {
-    const masked = maskEntries(item, found, depth + 1);
+    const masked = maskEntries(item, found, depth + 1, policy);
     if (masked !== undefined) (out ??= items.slice())[i] = masked;
   });
   return out === undefined ? undefined : { ...v, items: out };
@@ -221,9 +233,10 @@ function maskEntries(v: RespValue, found: Set<SensitiveKind>, depth: number): Re
 
 /**
  * The reply as it may be shown: a copy with secret values replaced by `****` (the reply itself
- * when nothing was), and the kinds masked.
+ * when nothing was), and the kinds masked. `policy`: the one that made `secrets`, which names
+ * the secret fields of replies that carry their names (`HGETALL`, `HSCAN`, stream entries).
  */
-export function maskReply(v: RespValue, secrets: ReplySecrets): { value: RespValue; kinds: SensitiveKind[] } {
+export function maskReply(v: RespValue, secrets: ReplySecrets, policy: MaskPolicy = DEFAULT_MASK_POLICY): { value: RespValue; kinds: SensitiveKind[] } {
   const found = new Set<SensitiveKind>();
   let value = v;
   switch (secrets.shape) {
@@ -247,18 +260,18 @@ export function maskReply(v: RespValue, secrets: ReplySecrets): { value: RespVal
       break;
     }
     case 'pairs': {
-      const out = v.items === undefined ? undefined : maskPairs(v.items, found);
+      const out = v.items === undefined ? undefined : maskPairs(v.items, found, policy);
       if (out !== undefined) value = { ...v, items: out };
       break;
     }
     case 'scan': {
       const page = v.items?.[1];
-      const out = page?.items === undefined ? undefined : maskPairs(page.items, found);
+      const out = page?.items === undefined ? undefined : maskPairs(page.items, found, policy);
       if (out !== undefined && v.items !== undefined && page !== undefined) value = { ...v, items: [v.items[0], { ...page, items: out }, ...v.items.slice(2)] };
       break;
     }
     case 'entries':
-      value = maskEntries(v, found, 0) ?? v;
+      value = maskEntries(v, found, 0, policy) ?? v;
       break;
   }
   return { value, kinds: [...found] };

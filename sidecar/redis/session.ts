@@ -15,12 +15,14 @@
  * for its reply. Credentials (AUTH, HELLO ... AUTH, ...) and values stored under secret fields
  * or keys (`secrets.ts`) are masked before any text is built, in commands and in the replies that
  * return them (inside MULTI/EXEC too: EXEC's array is masked with the queued commands' rules).
+ * Which names are secret is the sidecar's masking policy's (`maskPolicy`); a disabled policy
+ * masks nothing here, credentials included, as it masks nothing in `maskRecord`.
  *
  * Like every capture session it never throws into the proxy: a stream that is not RESP is a
  * `parse_error` event, the pending commands are flushed, and the session stops observing.
  */
 import type { CaptureContext, CaptureEvent, CaptureSession, CloseReason, Exchange } from '../capture/session.ts';
-import type { SensitiveKind } from '../mask/policy.ts';
+import { DEFAULT_MASK_POLICY, type MaskPolicy, type SensitiveKind } from '../mask/policy.ts';
 import type { HttpMessage, RecordError } from '../../record/record.ts';
 import { describeCommand, isSecretConfigName, upper } from './command.ts';
 import { capText, errorText, MASK, plainText, renderCommand, renderReply, replyType, valueCut, type CommandArg } from './render.ts';
@@ -33,6 +35,11 @@ export interface RedisSessionOptions {
    * the waiting commands become `capture_overflow` records and the rest is not parsed. Default 128.
    */
   maxPendingExchanges?: number;
+  /**
+   * The masking policy (resolved once per sidecar): which field and key names hold secrets, and
+   * whether to mask at all. Default `DEFAULT_MASK_POLICY`.
+   */
+  maskPolicy?: MaskPolicy;
 }
 
 export const DEFAULT_MAX_PENDING_EXCHANGES = 128;
@@ -85,6 +92,7 @@ const REQUEST_CAP_NOTE = 'request.body: rendered command cut at the body limit';
 export function createRedisSession(ctx: CaptureContext, options: RedisSessionOptions = {}): CaptureSession {
   const maxBody = Math.max(0, ctx.maxBodyBytes);
   const maxPending = options.maxPendingExchanges ?? DEFAULT_MAX_PENDING_EXCHANGES;
+  const policy = options.maskPolicy ?? DEFAULT_MASK_POLICY;
 
   let mode: 'active' | 'stopped' | 'closed' = 'active';
   let now = 0n;
@@ -241,7 +249,7 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
       cutBacklog();
       return;
     }
-    const cmd = describeCommand(args);
+    const cmd = describeCommand(args, policy);
     const p = newPending(true, commandStart);
     p.requestEnd = now;
     p.method = cmd.name;
@@ -303,7 +311,7 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
     if (name === 'HELLO' && args.length > 1) p.hello = Number(args[1].data.toString('latin1'));
     if (name === 'RESET') p.reset = true;
     if (name === 'MONITOR') p.monitor = true;
-    if (name === 'CONFIG GET') p.configGet = true;
+    if (name === 'CONFIG GET' && policy.enabled) p.configGet = true;
     if (name === 'MULTI') queued = [];
     else if (name === 'EXEC') {
       if (queued?.some((r) => r !== undefined)) p.execSecrets = queued;
@@ -430,7 +438,7 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
   /** The reply with the secret values the command's rules (or, for EXEC, the queued commands' rules) point at masked. */
   const shownReply = (p: Pending, v: RespValue): RespValue => {
     if (p.replySecrets !== undefined) {
-      const { value, kinds } = maskReply(v, p.replySecrets);
+      const { value, kinds } = maskReply(v, p.replySecrets, policy);
       maskedResponse(p, kinds);
       return value;
     }
@@ -440,7 +448,7 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
     rules.forEach((rule, i) => {
       const item = v.items?.[i];
       if (rule === undefined || item === undefined) return;
-      const { value, kinds } = maskReply(item, rule);
+      const { value, kinds } = maskReply(item, rule, policy);
       maskedResponse(p, kinds);
       if (value !== item) (items ??= v.items!.slice())[i] = value;
     });
