@@ -31,10 +31,10 @@ export function describeWorkloadCoverage(w: { kind: string; inbound: CoverageCou
   if (outbound.unmeshed_peer > 0) {
     out.push(`${percent(outbound.unmeshed_peer, outbound.calls)} of outbound calls go to unmeshed servers — their server side is not observed.`);
   }
-  const unjoined = inbound.unjoined + outbound.unjoined;
-  if (unjoined > 0) {
+  const plaintextMeshed = inbound.plaintext_meshed + outbound.plaintext_meshed;
+  if (plaintextMeshed > 0) {
     out.push(
-      `${percent(unjoined, inbound.calls + outbound.calls)} of calls crossed in plaintext between two meshed workloads (their two records joined by the client's address and port, not by a mesh connection id; one whose twin is outside the window counts once per side): ` +
+      `${percent(plaintextMeshed, inbound.calls + outbound.calls)} of calls crossed in plaintext between two meshed workloads (their two records joined by the client's address and port, not by a mesh connection id; one whose twin is outside the window counts once per side): ` +
         'a connection opened before the caller\'s sidecar knew the callee was meshed stays plaintext for its life — a new connection is meshed (restarting the caller, or its pool, resets them).',
     );
   }

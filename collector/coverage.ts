@@ -39,7 +39,7 @@ export interface CoverageCounts {
    * client's address and port and counted once, else each stands alone (on an edge where both
    * sidecars recorded such records) and is counted once per side.
    */
-  unjoined: number;
+  plaintext_meshed: number;
   /** Capture fell behind forwarding and cut the call (`error == "capture_overflow"`). */
   capture_overflow: number;
   /** A request or response body held less than the whole (the body limit). */
@@ -103,13 +103,13 @@ const OPAQUE = 'tcp';
 const APP_TLS = 'tls';
 
 export function emptyCounts(): CoverageCounts {
-  return { calls: 0, parsed: {}, opaque: 0, app_tls: 0, unmeshed_peer: 0, unobserved_here: 0, unjoined: 0, capture_overflow: 0, truncated_bodies: 0 };
+  return { calls: 0, parsed: {}, opaque: 0, app_tls: 0, unmeshed_peer: 0, unobserved_here: 0, plaintext_meshed: 0, capture_overflow: 0, truncated_bodies: 0 };
 }
 
-function count(into: CoverageCounts, c: CallSummary, unmeshedPeer: boolean, unobservedHere = false, unjoined = false): void {
+function count(into: CoverageCounts, c: CallSummary, unmeshedPeer: boolean, unobservedHere = false, plaintextMeshed = false): void {
   into.calls++;
   if (unobservedHere) into.unobserved_here++;
-  if (unjoined) into.unjoined++;
+  if (plaintextMeshed) into.plaintext_meshed++;
   if (c.protocol === OPAQUE) into.opaque++;
   else if (c.protocol === APP_TLS) into.app_tls++;
   else into.parsed[c.protocol] = (into.parsed[c.protocol] ?? 0) + 1;
@@ -145,21 +145,21 @@ export function buildCoverage(calls: readonly CallSummary[], input: CoverageInpu
     // record standing alone on an edge where both sidecars recorded such records (a call only one
     // side saw — refused, reset before it reached the server — stays as below).
     const edgeKey = `${src.id}\u0000${dst.id}`;
-    const unjoined = joinedByAddress === true || (alone && src.id !== dst.id && aloneBy.outbound.has(edgeKey) && aloneBy.inbound.has(edgeKey));
+    const plaintextMeshed = joinedByAddress === true || (alone && src.id !== dst.id && aloneBy.outbound.has(edgeKey) && aloneBy.inbound.has(edgeKey));
     // Otherwise the other end has no sidecar.
-    const unmeshedPeer = alone && !unjoined;
+    const unmeshedPeer = alone && !plaintextMeshed;
     // The side that recorded the call is observed; the unmeshed one is counted on the observed side only.
     const callerUnmeshed = unmeshedPeer && call.observer === 'inbound';
     const calleeUnmeshed = unmeshedPeer && call.observer === 'outbound';
-    count(entry(src).outbound, call, calleeUnmeshed, callerUnmeshed, unjoined);
-    count(entry(dst).inbound, call, callerUnmeshed, calleeUnmeshed, unjoined);
+    count(entry(src).outbound, call, calleeUnmeshed, callerUnmeshed, plaintextMeshed);
+    count(entry(dst).inbound, call, callerUnmeshed, calleeUnmeshed, plaintextMeshed);
     const key = `${src.id}\u0000${dst.id}`;
     let edge = edges.get(key);
     if (edge === undefined) {
       edge = { source: src.id, target: dst.id, ...emptyCounts() };
       edges.set(key, edge);
     }
-    count(edge, call, unmeshedPeer, false, unjoined);
+    count(edge, call, unmeshedPeer, false, plaintextMeshed);
   }
   const out: WorkloadCoverage[] = [...workloads.values()].map(({ node, inbound, outbound }) => {
     const found = node.kind === 'External' || node.kind === 'Node' ? undefined : input.exclusions?.(node.namespace, node.workload);

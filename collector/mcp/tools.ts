@@ -505,7 +505,7 @@ interface CoverageCountsJson {
   app_tls: number;
   unmeshed_peer: number;
   unobserved_here: number;
-  unjoined: number;
+  plaintext_meshed: number;
   capture_overflow: number;
   truncated_bodies: number;
 }
@@ -526,7 +526,7 @@ const coverage = defineTool({
   name: 'coverage',
   title: 'What meshtap can see',
   description:
-    "What meshtap observes and what it misses, per workload and per edge, over a recent window — check this before concluding that a call did not happen or that a payload is absent. Per workload (namespace/workload): inbound and outbound call counts with parsed (calls decoded, by protocol), opaque (tcp: no protocol recognised, timing and bytes only), app_tls (the app's own TLS: handshake metadata only, no payloads), unmeshed_peer (the other end has no meshtap sidecar, so only this side was observed: inbound from unmeshed clients, outbound to unmeshed servers), unobserved_here (the reverse: this end has no sidecar, only the peer saw the call), unjoined (both ends have sidecars but the call crossed in plaintext: a connection opened before the caller knew the callee was meshed; its two records are joined by the client's address and port, or counted once per side when one is outside the window), capture_overflow (capture fell behind and cut the call; bytes were still forwarded), truncated_bodies (a body over the capture limit), excluded (ports/CIDRs excluded from capture by the pod's meshtap.io/exclude-* annotations; known=false means unknown, not none), and summary sentences in plain language. Also the collector's own refusals since it started (records_rejected, batches_rejected by reason). Optional workload narrows to one (namespace/workload or workload).",
+    "What meshtap observes and what it misses, per workload and per edge, over a recent window — check this before concluding that a call did not happen or that a payload is absent. Per workload (namespace/workload): inbound and outbound call counts with parsed (calls decoded, by protocol), opaque (tcp: no protocol recognised, timing and bytes only), app_tls (the app's own TLS: handshake metadata only, no payloads), unmeshed_peer (the other end has no meshtap sidecar, so only this side was observed: inbound from unmeshed clients, outbound to unmeshed servers), unobserved_here (the reverse: this end has no sidecar, only the peer saw the call), plaintext_meshed (both ends have sidecars but the call crossed in plaintext: a connection opened before the caller knew the callee was meshed; its two records are joined by the client's address and port, or counted once per side when one is outside the window), capture_overflow (capture fell behind and cut the call; bytes were still forwarded), truncated_bodies (a body over the capture limit), excluded (ports/CIDRs excluded from capture by the pod's meshtap.io/exclude-* annotations; known=false means unknown, not none), and summary sentences in plain language. Also the collector's own refusals since it started (records_rejected, batches_rejected by reason). Optional workload narrows to one (namespace/workload or workload).",
   inputSchema: {
     window: z.string().max(64).optional().describe('How far back: a duration (30s, 15m, 2h, 1d; default 15m) or an RFC 3339 start time (2025-11-24T16:00:00Z).'),
     workload: z.string().max(256).optional().describe('Only this workload: "namespace/workload" (shop/payment) or a bare workload name.'),

@@ -9,7 +9,7 @@ import { TIME_WINDOWS as WINDOWS } from './time-windows.js';
 const REFRESH_MS = 10_000;
 
 /**
- * @typedef {{ calls: number, parsed: Record<string, number>, opaque: number, app_tls: number, unmeshed_peer: number, unobserved_here: number, unjoined?: number, capture_overflow: number, truncated_bodies: number }} Counts
+ * @typedef {{ calls: number, parsed: Record<string, number>, opaque: number, app_tls: number, unmeshed_peer: number, unobserved_here: number, plaintext_meshed?: number, capture_overflow: number, truncated_bodies: number }} Counts
  * @typedef {{ id: string, namespace: string, workload: string, kind: string, inbound: Counts, outbound: Counts, excluded: { known: boolean }, summary: string[] }} WorkloadCoverage
  * @typedef {{ workloads: WorkloadCoverage[], collector: { records_rejected: Record<string, number>, batches_rejected: Record<string, number>, streams_refused: number } }} CoverageJson
  */
@@ -100,7 +100,7 @@ function WorkloadCard({ w }) {
         <tbody>
           ${rows.map(
             ([side, c]) => html`<tr data-side=${side}>
-              <th scope="row">${side}</th><td>${c.calls}</td><td>${parsedText(c.parsed)}</td><td>${c.opaque}</td><td>${c.app_tls}</td><td>${c.unmeshed_peer}</td><td>${c.unobserved_here}</td><td>${c.unjoined ?? 0}</td><td>${c.capture_overflow}</td><td>${c.truncated_bodies}</td>
+              <th scope="row">${side}</th><td>${c.calls}</td><td>${parsedText(c.parsed)}</td><td>${c.opaque}</td><td>${c.app_tls}</td><td>${c.unmeshed_peer}</td><td>${c.unobserved_here}</td><td>${c.plaintext_meshed ?? 0}</td><td>${c.capture_overflow}</td><td>${c.truncated_bodies}</td>
             </tr>`,
           )}
         </tbody>
