@@ -260,7 +260,8 @@ export class LabStarter {
       NODE, MESHTAP_BIN, 'collector',
       '--grpc-port', String(this.options.grpcPort),
       '--http-port', String(this.options.httpPort),
-      '--host', '0.0.0.0',
+      // Ingest on the bridge only: the pods' one way to the node, and no other interface's.
+      '--host', GATEWAY_IP,
       '--store', 'sqlite',
       '--db', join(stateDir, 'collector.db'),
       '--inventory-file', this.state.inventory.clusterFile,

@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
@@ -221,6 +221,16 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
   const auth = { authorization: `Bearer ${token}` };
   t.equal((await fetch(`http://127.0.0.1:${httpPort}/api/calls?limit=1`)).status, 401, 'the API needs the token');
   t.equal((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status, 200, 'health stays open');
+  const dial = (host: string): Promise<string> =>
+    new Promise((resolve) => {
+      const socket = connect({ host, port: grpcPort }, () => {
+        socket.destroy();
+        resolve('open');
+      });
+      socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    });
+  t.equal(await dial('10.244.0.1'), 'open', 'ingest listens on the bridge');
+  t.equal(await dial('127.0.0.1'), 'ECONNREFUSED', 'and on no other address');
   t.equal(status.pods.length, 5);
   for (const p of status.pods) {
     t.ok(p.ready, `${p.namespace}/${p.name} ready`);
