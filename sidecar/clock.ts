@@ -66,17 +66,29 @@ export function closestPair<T>(read: () => T, hrtime: () => bigint): { value: T;
  * millisecond to the end of the first that showed the new one. A wall clock that does not move
  * for `EDGE_WAIT_LIMIT_NS` gives its reading plus half a millisecond, with the whole wait as gap,
  * and says so (`final`): waiting again would only delay the sidecar's start.
+ *
+ * "Does not move" is judged by the reads themselves: a read that still shows the first reading
+ * although it began more than the limit after the first read ended. A monotonic read that
+ * merely comes late — the thread stopped for a CPU or a GC between a wall-clock read and the
+ * read after it — says nothing about the wall clock: the next read shows whether it moved. Taken
+ * for a frozen clock, such a stall anchored the epoch at the middle of the stall with the
+ * reading before it, S/2 early for a stall of S, and stopped the tries: sidecars started on a
+ * saturated machine (a third of them, in a test with three busy loops per core) stamped every
+ * record 5–130 ms early, and a callee's record began before its caller's.
  */
 export function wallClockEdge(dateNow: () => number, hrtime: () => bigint): { wallNs: bigint; at: bigint; gap: bigint; final?: boolean } {
   let lastBefore = hrtime();
   const last = dateNow();
-  const giveUpAt = lastBefore + EDGE_WAIT_LIMIT_NS;
+  // The first reading was taken by then: a later read that starts past the limit from here is
+  // one the wall clock had that long to move for.
+  const firstReadBy = hrtime();
+  const giveUpAt = firstReadBy + EDGE_WAIT_LIMIT_NS;
   for (;;) {
     const before = hrtime();
     const now = dateNow();
     const after = hrtime();
     if (now !== last) return { wallNs: BigInt(now) * 1_000_000n, at: lastBefore + (after - lastBefore) / 2n, gap: after - lastBefore };
-    if (after > giveUpAt) return { wallNs: BigInt(now) * 1_000_000n + 500_000n, at: before + (after - before) / 2n, gap: EDGE_WAIT_LIMIT_NS, final: true };
+    if (before > giveUpAt) return { wallNs: BigInt(now) * 1_000_000n + 500_000n, at: before + (after - before) / 2n, gap: EDGE_WAIT_LIMIT_NS, final: true };
     lastBefore = before;
   }
 }

@@ -1,21 +1,25 @@
 /** The sidecar's epoch clock: anchored at a millisecond edge of the wall clock, past stalls. */
 import t from 'tap';
 import { bestBracket, createEpochClock, epochAtPerformanceZero, wallClockEdge } from '../../sidecar/clock.ts';
+import { rng } from '../helpers/rng.ts';
 
 /**
  * A monotonic clock (ns) that moves 1 µs per read, and a wall clock in whole milliseconds on top
  * of it whose true time at monotonic zero is `wallAtZeroNs`. `stalls` maps a wall-clock read's
- * number (from 1) to a pause just before it, as a GC or a wait for a CPU.
+ * number (from 1) to a pause just before it, as a GC or a wait for a CPU; `stallsAfter` to a
+ * pause just after it, before the monotonic read that follows.
  */
-function fakeClocks(wallAtZeroNs: bigint, stalls: (read: number) => bigint = () => 0n) {
+function fakeClocks(wallAtZeroNs: bigint, stalls: (read: number) => bigint = () => 0n, stallsAfter: (read: number) => bigint = () => 0n) {
   let mono = 1_000_000_000n;
   let reads = 0;
   const hrtime = (): bigint => (mono += 1000n);
   const dateNow = (): number => {
     mono += stalls(++reads);
-    return Number((wallAtZeroNs + mono) / 1_000_000n);
+    const ms = Number((wallAtZeroNs + mono) / 1_000_000n);
+    mono += stallsAfter(reads);
+    return ms;
   };
-  return { hrtime, dateNow, truth: (): bigint => wallAtZeroNs + mono, reads: () => reads };
+  return { hrtime, dateNow, truth: (): bigint => wallAtZeroNs + mono, truthAt: (at: bigint): bigint => wallAtZeroNs + at, reads: () => reads };
 }
 
 // A wall time with a fraction of a millisecond that Date.now() cannot show.
@@ -41,6 +45,42 @@ void t.test('a stall inside a try (15 ms, as a GC or a wait for a CPU) does not 
   const alone = fakeClocks(TRUTH_AT_ZERO, (read) => (read === 2 ? 15_000_000n : 0n));
   const edge = wallClockEdge(alone.dateNow, alone.hrtime);
   t.ok(edge.gap >= 15_000_000n, `the stalled try says how wide its bracket is (${edge.gap} ns)`);
+});
+
+void t.test('a stall just after a wall-clock read (10 ms, the thread waiting for a CPU) is not taken for a frozen wall clock', async (t) => {
+  // Read 2 (the try's first in its loop) still shows the first reading; the monotonic read after
+  // it comes 10 ms late. The wall clock moved meanwhile, as the next read shows.
+  const alone = fakeClocks(TRUTH_AT_ZERO, () => 0n, (read) => (read === 2 ? 10_000_000n : 0n));
+  const edge = wallClockEdge(alone.dateNow, alone.hrtime);
+  t.not(edge.final, true, 'not given up on: the wall clock moved');
+  t.ok(edge.gap >= 10_000_000n, `the try says how wide its bracket is (${edge.gap} ns)`);
+  const off = edge.wallNs - alone.truthAt(edge.at);
+  t.ok(off >= -edge.gap / 2n && off <= edge.gap / 2n, `the edge is inside its bracket (off by ${off} ns)`);
+  const clocks = fakeClocks(TRUTH_AT_ZERO, () => 0n, (read) => (read === 2 ? 10_000_000n : 0n));
+  const clock = createEpochClock({ dateNow: clocks.dateNow, hrtime: clocks.hrtime });
+  const drift = offBy(clock, clocks.truth);
+  t.ok(drift > -3_000n && drift < 3_000n, `another try anchors the clock within 3 µs, not 4.5 ms early (off by ${drift} ns)`);
+});
+
+void t.test('wallClockEdge: wherever a moving wall clock\'s reads are stalled, the edge is inside its bracket and not final', async (t) => {
+  for (let seed = 1; seed <= 500; seed++) {
+    const random = rng(seed);
+    // Up to three pauses of up to 30 ms, before or after any of the first twenty reads.
+    const before = new Map<number, bigint>();
+    const after = new Map<number, bigint>();
+    for (let i = 0; i < 1 + Math.floor(random() * 3); i++) {
+      (random() < 0.5 ? before : after).set(1 + Math.floor(random() * 20), BigInt(Math.floor(random() * 30_000_000)));
+    }
+    const truthAtZero = TRUTH_AT_ZERO + BigInt(Math.floor(random() * 1_000_000));
+    const clocks = fakeClocks(truthAtZero, (read) => before.get(read) ?? 0n, (read) => after.get(read) ?? 0n);
+    const edge = wallClockEdge(clocks.dateNow, clocks.hrtime);
+    const off = edge.wallNs - clocks.truthAt(edge.at);
+    if (edge.final === true || off < -edge.gap / 2n || off > edge.gap / 2n) {
+      t.fail(`seed ${seed}: final ${edge.final}, off by ${off} ns with a bracket of ${edge.gap} ns`, { before: [...before], after: [...after] });
+      return;
+    }
+  }
+  t.pass('500 stalled conversations, every edge honest');
 });
 
 void t.test('wallClockEdge: a wall clock that does not move gives up, its bracket the whole wait', async (t) => {
