@@ -204,7 +204,14 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     const { id, maxAgeSeconds } = sessions.create(token);
     return reply.header('set-cookie', sessionCookie(id, maxAgeSeconds)).send({ viewer: viewerOf(request).name });
   });
-  app.get('/api/session', async (request) => ({ viewer: viewerOf(request).name, all: viewerOf(request).all }));
+  // `auth` and `session` tell the dashboard whether it has anything to sign out of: not with
+  // `--auth none` (no token is needed), nor when a bearer token came instead of the session
+  // cookie (a proxy in front adds the user's credentials to every request).
+  app.get('/api/session', async (request) => {
+    const viewer = viewerOf(request);
+    const credential = credentials.get(request);
+    return { viewer: viewer.name, all: viewer.all, auth: access.mode, session: credential !== undefined && 'sessionId' in credential };
+  });
   app.delete('/api/session', async (request, reply) => {
     const id = readCookie(request.headers.cookie, SESSION_COOKIE);
     sessions.remove(id);

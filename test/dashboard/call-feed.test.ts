@@ -8,13 +8,13 @@ type Call = { id: string; start: string; end: string };
 const call = (id: string): Call => ({ id, start: '1', end: '2' });
 
 function harness(options: { capacity?: number } = {}) {
-  const streams: Array<{ filter: string; onCall: (c: Call) => void; onOpen: () => void; onError: () => void; closed: boolean }> = [];
+  const streams: Array<{ filter: string; onCall: (c: Call) => void; onOpen: () => void; onError: () => void; onUnauthenticated: (message: string) => void; closed: boolean }> = [];
   const lists: Array<{ filter: string; resolve: (v: unknown) => void }> = [];
   const queued: Array<() => void> = [];
   const feed = createCallFeed({
     capacity: options.capacity,
     list: (filter: string) => new Promise((resolve) => lists.push({ filter, resolve })),
-    stream: (filter: string, h: { onCall: (c: Call) => void; onOpen: () => void; onError: () => void }) => {
+    stream: (filter: string, h: { onCall: (c: Call) => void; onOpen: () => void; onError: () => void; onUnauthenticated: (message: string) => void }) => {
       const s = { filter, ...h, closed: false };
       streams.push(s);
       return { close: () => (s.closed = true) };
@@ -116,6 +116,33 @@ void t.test('a failed list is a visible error; stream errors show as reconnectin
   h.feed.pause();
   t.same(seen, ['live'], 'subscribers hear changes until they unsubscribe');
   t.same(h.ids(), []);
+});
+
+void t.test('a stream refused with a 401 (signed out under the page) stops the feed with its message, not "reconnecting"', async (t) => {
+  const h = harness();
+  const first = h.feed.setFilter('');
+  h.lists[0].resolve({ ok: true, value: { calls: [call('a')] } });
+  await first;
+  const second = h.feed.setFilter('http');
+  h.lists[1].resolve({ ok: true, value: { calls: [call('b')] } });
+  await second;
+  h.streams[0].onUnauthenticated('from the old filter');
+  t.equal(h.feed.state.status, 'live', 'a stream of an earlier filter is not heard');
+  h.streams[1].onError();
+  t.equal(h.feed.state.status, 'reconnecting');
+  h.streams[1].onUnauthenticated('Signed out: the session ended');
+  t.equal(h.feed.state.status, 'error');
+  t.equal(h.feed.state.error, 'Signed out: the session ended');
+  t.same(h.ids(), [], 'the calls go');
+  t.ok(h.streams[1].closed, 'the stream is closed');
+  h.streams[1].onCall(call('late'));
+  h.flush();
+  t.same(h.ids(), [], 'nothing more is shown from it');
+  const again = h.feed.setFilter('http', { force: true });
+  h.lists[2].resolve({ ok: true, value: { calls: [call('c')] } });
+  await again;
+  t.equal(h.feed.state.status, 'live', 'signed in again, it starts afresh');
+  t.same(h.ids(), ['c']);
 });
 
 type Rec = { id: string; connection_id: string; ordinal: number; observer: 'outbound' | 'inbound'; start: string; end: string };

@@ -13,6 +13,7 @@
  * @returns {Promise<ApiResult>}
  */
 export async function getJson(url, signal) {
+  const asked = epoch;
   let res;
   try {
     res = await fetch(url, { signal, headers: { accept: 'application/json' } });
@@ -26,8 +27,11 @@ export async function getJson(url, signal) {
   } catch {
     body = undefined;
   }
-  if (res.ok) return { ok: true, value: body };
-  if (res.status === 401) return { ok: false, status: 401, error: { code: body?.error?.code, message: unauthenticated } };
+  if (res.ok) {
+    if (asked === epoch) answered = true;
+    return { ok: true, value: body };
+  }
+  if (res.status === 401) return { ok: false, status: 401, error: { code: body?.error?.code, message: answered ? SESSION_ENDED : unauthenticated } };
   const error = body && typeof body === 'object' && body.error && typeof body.error.message === 'string' ? body.error : { message: `HTTP ${res.status}` };
   return { ok: false, status: res.status, error };
 }
@@ -38,8 +42,24 @@ export const NOT_SIGNED_IN =
 export const LOGIN_LINK_REFUSED =
   'The login link is not valid (its token was refused): it may be mistyped or stale, or the collector\'s tokens changed. Open a fresh login link (meshtap lab status prints it; meshtap dashboard opens one in a cluster).';
 
+export const SESSION_ENDED =
+  'Signed out: the collector no longer accepts this page\'s session (it expired or was signed out in another tab, the collector restarted, or its token was revoked). Open a fresh login link to sign in again (meshtap lab status prints it; meshtap dashboard opens one in a cluster).';
+
 /** What a 401 says: "not signed in", or why the login link just opened did not sign in. */
 let unauthenticated = NOT_SIGNED_IN;
+/**
+ * Whether the collector has answered this page with data since the last sign-in or sign-out: a
+ * 401 after that is a session that ended under the page, not one that never began.
+ */
+let answered = false;
+/** Bumped by each sign-in and sign-out: an answer to a request asked before does not count. */
+let epoch = 0;
+
+/** A sign-in or sign-out starts afresh: until the collector answers, a 401 means "not signed in". */
+function newEpoch() {
+  epoch++;
+  answered = false;
+}
 
 const LOGIN_FRAGMENT = /^#token=([^&]+)/;
 
@@ -63,6 +83,7 @@ export async function loginFromFragment(loc = location, hist = history) {
   if (!m) return { ok: true };
   const token = decodeURIComponent(m[1]);
   hist.replaceState(null, '', `${loc.pathname}${loc.search}#/calls`);
+  newEpoch();
   try {
     const res = await fetch('api/session', { method: 'POST', headers: { authorization: `Bearer ${token}` }, credentials: 'same-origin' });
     if (res.ok) {
@@ -84,13 +105,34 @@ export async function loginFromFragment(loc = location, hist = history) {
  */
 export async function signOut() {
   unauthenticated = NOT_SIGNED_IN;
+  newEpoch();
   try {
     const res = await fetch('api/session', { method: 'DELETE', credentials: 'same-origin' });
+    // What was asked while the DELETE was on its way may have been answered with data.
+    newEpoch();
     return res.ok ? { ok: true } : { ok: false, message: `Sign-out failed: HTTP ${res.status} from the collector.` };
   } catch (err) {
     return { ok: false, message: `Sign-out failed: the collector could not be reached (${/** @type {Error} */ (err).message}).` };
   }
 }
+
+/**
+ * How the collector sees this page: `{ viewer, all, auth, session }`, where `auth` is the
+ * collector's auth mode (`none`: no token is needed) and `session` whether the page's session
+ * cookie authenticated the request (not when a proxy in front adds a bearer token). A 401: a
+ * token is needed and the page has no session.
+ * @param {AbortSignal} [signal]
+ */
+export const getSession = (signal) => getJson('api/session', signal);
+
+/**
+ * Whether the page has a session to sign out of, from what `getSession` answered. Not with
+ * `--auth none`, where signing out would end nothing (the API answers everyone), nor when a
+ * proxy in front adds the credentials (`meshtap dashboard`): the API answers the next request
+ * just the same. A 401 (a token is needed, none given yet) or no answer keeps Sign out.
+ * @param {ApiResult} result
+ */
+export const offersSignOut = (result) => !(result.ok && (result.value?.auth === 'none' || result.value?.session === false));
 
 /**
  * @param {Record<string, string | number | undefined>} params

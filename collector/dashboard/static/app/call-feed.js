@@ -18,12 +18,14 @@ import { callKey } from './call-rows.js';
  * @typedef {{ calls: CallJson[], pending: number, paused: boolean, filter: string, status: FeedStatus,
  *   error?: string, version: number }} FeedState
  *   `pending`: what a paused feed holds back, in rows of its view (calls, or records)
- * @typedef {{ onCall: (call: CallJson) => void, onOpen: () => void, onError: () => void, close: () => void }} StreamHandle
+ * @typedef {{ onCall: (call: CallJson) => void, onOpen: () => void, onError: () => void, onUnauthenticated: (message: string) => void }} StreamHandlers
+ *   `onUnauthenticated`: the collector refused the stream with a 401 (the session ended under the
+ *   page); `message` says so
  * @typedef {'call' | 'record'} FeedView
  * @typedef {{ ok: true, value: any } | { ok: false, error: { message: string } }} ListResult
  * @typedef {{
  *   list: (filter: string, view: FeedView) => Promise<ListResult>,
- *   stream: (filter: string, handlers: { onCall: (call: CallJson) => void, onOpen: () => void, onError: () => void }) => { close: () => void },
+ *   stream: (filter: string, handlers: StreamHandlers) => { close: () => void },
  *   lookup?: (recordIds: string[]) => Promise<ListResult>,
  *   schedule?: (fn: () => void) => void,
  *   delay?: (fn: () => void, ms: number) => unknown,
@@ -258,6 +260,22 @@ export function createCallFeed(deps) {
     }
   }
 
+  /**
+   * Stops listing and streaming and shows `error` instead of the calls.
+   * @param {string} error
+   */
+  function stop(error) {
+    generation++;
+    for (const timer of lookupTimers) if (timer !== undefined) cancel(timer);
+    lookupTimers = [];
+    stream?.close();
+    stream = undefined;
+    ids = new Set();
+    held = [];
+    heldRows = new Set();
+    set({ calls: [], pending: 0, status: 'error', error });
+  }
+
   /** @param {string} filter */
   async function start(filter) {
     const mine = ++generation;
@@ -295,6 +313,10 @@ export function createCallFeed(deps) {
         // A list that failed (not signed in, a bad filter) keeps its message: the stream's own
         // failure, which may come after it, is not news.
         if (mine === generation && state.status !== 'error') set({ status: 'reconnecting' });
+      },
+      onUnauthenticated(message) {
+        // Signed out under the page: "reconnecting" would never end. The calls go, as on Sign out.
+        if (mine === generation) stop(message);
       },
     });
     const result = await deps.list(filter, view);
@@ -367,19 +389,8 @@ export function createCallFeed(deps) {
     /**
      * Stops listing and streaming and shows `error` instead of the calls (signed out: what a
      * 401 shows); the next `setFilter` starts again.
-     * @param {string} error
      */
-    stop(error) {
-      generation++;
-      for (const timer of lookupTimers) if (timer !== undefined) cancel(timer);
-      lookupTimers = [];
-      stream?.close();
-      stream = undefined;
-      ids = new Set();
-      held = [];
-      heldRows = new Set();
-      set({ calls: [], pending: 0, status: 'error', error });
-    },
+    stop,
     close() {
       generation++;
       for (const timer of lookupTimers) if (timer !== undefined) cancel(timer);

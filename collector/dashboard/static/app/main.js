@@ -3,7 +3,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
-import { NOT_SIGNED_IN, isLoginFragment, listCalls, loginFromFragment, signOut, streamUrl } from './api.js';
+import { NOT_SIGNED_IN, getSession, isLoginFragment, listCalls, loginFromFragment, offersSignOut, signOut, streamUrl } from './api.js';
 import { celString } from './format.js';
 import { createCallFeed } from './call-feed.js';
 import { DetailPanel } from './detail-view.js';
@@ -34,18 +34,37 @@ const feed = createCallFeed({
       }
     });
     source.onopen = () => handlers.onOpen();
-    source.onerror = () => handlers.onError();
+    source.onerror = () => {
+      handlers.onError();
+      // The browser gave up: the collector answered the reconnection with an error, not a
+      // stream (a dropped connection is retried, still CONNECTING). The status is not visible
+      // here; a 401 to the session check is a session that ended under the page.
+      if (source.readyState !== EventSource.CLOSED) return;
+      void getSession().then((r) => {
+        if (!r.ok && r.status === 401) handlers.onUnauthenticated(r.error.message);
+      });
+    };
     return { close: () => source.close() };
   },
 });
 
 function App() {
   const [route, setRoute] = useState(() => parseRoute(location.hash));
+  // Sign out is offered once the collector says there is a session to end (not with `--auth
+  // none`, nor behind a proxy that adds the credentials): see `offersSignOut`.
+  const [signOutOffered, setSignOutOffered] = useState(false);
+  useEffect(() => {
+    void sessionAtLoad.then((r) => setSignOutOffered(offersSignOut(r)));
+  }, []);
   useEffect(() => {
     const onHash = () => {
       // A login link pasted into this tab changes only the fragment: it signs in as at load.
-      if (isLoginFragment(location.hash)) void signIn().then(() => setRoute(parseRoute(location.hash)));
-      else setRoute(parseRoute(location.hash));
+      if (isLoginFragment(location.hash)) {
+        void signIn().then(async () => {
+          setRoute(parseRoute(location.hash));
+          setSignOutOffered(offersSignOut(await getSession()));
+        });
+      } else setRoute(parseRoute(location.hash));
     };
     addEventListener('hashchange', onHash);
     return () => removeEventListener('hashchange', onHash);
@@ -80,8 +99,8 @@ function App() {
         <a href="#/coverage" aria-current=${current === 'coverage' ? 'page' : undefined}>Coverage</a>
       </nav>
       <span class="header-end">
-        ${signOutError ? html`<span class="sign-out-error error-text" role="alert">${signOutError}</span>` : null}
-        <button type="button" class="sign-out" onClick=${onSignOut}>Sign out</button>
+        ${signOutOffered && signOutError ? html`<span class="sign-out-error error-text" role="alert">${signOutError}</span>` : null}
+        ${signOutOffered ? html`<button type="button" class="sign-out" onClick=${onSignOut}>Sign out</button>` : null}
       </span>
     </header>
     <main id="main" class=${`view-${route.view}`} key=${route.view === 'calls' ? 0 : signedOutAt}>
@@ -117,7 +136,8 @@ async function signIn() {
   if (feed.state.version > 0) void feed.setFilter((route.view === 'calls' && route.filter) || '', { force: true });
 }
 
-// At load, before anything is fetched.
+// At load, before anything is fetched; then how the collector sees the page (Sign out or not).
 await signIn();
+const sessionAtLoad = getSession();
 const root = document.getElementById('app');
 if (root) render(html`<${App} />`, root);
