@@ -64,15 +64,25 @@ export function nodeFor(e: CallSummary['src']): ServiceMapNode {
 }
 
 /**
- * An error: a failed exchange, an HTTP 5xx, or a non-OK gRPC status. Not one: an opaque TCP
+ * An error: a failed exchange, an HTTP 5xx, or a gRPC status of the server's failure. Not one: an opaque TCP
  * connection its client reset itself — how a TCP health check (a kubelet's tcpSocket probe) or
  * a port scan ends when the server has written first (a gRPC server's SETTINGS): every probe of
  * a gRPC pod painted its edge from the node 100 % red. The record keeps `error: reset`.
  */
 export function isErrorCall(c: Pick<CallSummary, 'error' | 'status_code' | 'grpc_status' | 'protocol' | 'connection'>): boolean {
   if (c.protocol === 'tcp' && c.error === 'reset' && c.connection?.reset_by === 'client') return false;
-  return c.error !== undefined || (c.status_code !== undefined && c.status_code >= 500) || (c.grpc_status !== undefined && c.grpc_status !== 0);
+  return c.error !== undefined || (c.status_code !== undefined && c.status_code >= 500) || (c.grpc_status !== undefined && GRPC_SERVER_FAILURES.has(c.grpc_status));
 }
+
+/**
+ * gRPC statuses that are the server's failure, counted as errors like HTTP 5xx: the ones gRPC's
+ * own HTTP mapping answers with a 5xx — UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL,
+ * UNAVAILABLE, DATA_LOSS. The others are answers about the request, like a 4xx: NOT_FOUND,
+ * INVALID_ARGUMENT, ALREADY_EXISTS, PERMISSION_DENIED, UNAUTHENTICATED, FAILED_PRECONDITION,
+ * ABORTED, OUT_OF_RANGE, RESOURCE_EXHAUSTED (429: the edge counts those apart), CANCELLED
+ * (the caller gave up). A service whose lookups miss is not failing.
+ */
+export const GRPC_SERVER_FAILURES: ReadonlySet<number> = new Set([2, 4, 12, 13, 14, 15]);
 
 /** Nearest-rank percentile of sorted values. */
 export function percentile(sorted: readonly number[], p: number): number {

@@ -275,7 +275,7 @@ const serviceMap = defineTool({
   name: 'service_map',
   title: 'Service map',
   description:
-    'Who calls whom over a recent window: one edge per caller → callee (workloads as namespace/workload; namespace/pod/NAME, namespace/service/NAME or ip/ADDR when the workload is unknown) with protocols, requests, rate_per_s, errors (5xx, non-OK gRPC, failed exchanges), error_rate (0–1), p50_ms and p99_ms. Each meshed call counted once. Busiest edges first. Start here to see the topology and where errors or latency are.',
+    'Who calls whom over a recent window: one edge per caller → callee (workloads as namespace/workload; namespace/pod/NAME, namespace/service/NAME or ip/ADDR when the workload is unknown) with protocols, requests, rate_per_s, errors (5xx, gRPC server failures such as UNAVAILABLE or INTERNAL — not NOT_FOUND or INVALID_ARGUMENT, failed exchanges), error_rate (0–1), p50_ms and p99_ms. Each meshed call counted once. Busiest edges first. Start here to see the topology and where errors or latency are.',
   inputSchema: {
     window: z.string().max(64).optional().describe('How far back: a duration (30s, 15m, 2h, 1d; default 15m) or an RFC 3339 start time (2025-11-24T16:00:00Z).'),
     limit: z.number().int().min(1).max(500).default(100).describe('Most edges to return (default 100).'),
@@ -356,7 +356,7 @@ const edgeSummary = defineTool({
   name: 'edge_summary',
   title: 'Error and latency per edge',
   description:
-    'Error and latency summary per edge (caller → callee) over the newest call records matching an optional CEL filter and time bound: calls, errors (5xx, non-OK gRPC, failed exchanges), error_rate (0–1), http_4xx, p50_ms, p99_ms, top_errors [[status, count]…]. Each meshed call counted once (its two sidecars\' records are one call). records_read says how many records were read, calls how many calls they make. Most errors first. Use it to find which dependency fails or is slow; then search_calls on that edge for examples.',
+    'Error and latency summary per edge (caller → callee) over the newest call records matching an optional CEL filter and time bound: calls, errors (5xx, gRPC server failures such as UNAVAILABLE or INTERNAL — not NOT_FOUND or INVALID_ARGUMENT, failed exchanges), error_rate (0–1), http_4xx, p50_ms, p99_ms, top_errors [[status, count]…]. Each meshed call counted once (its two sidecars\' records are one call). records_read says how many records were read, calls how many calls they make. Most errors first. Use it to find which dependency fails or is slow; then search_calls on that edge for examples.',
   inputSchema: {
     filter: optionalFilter('which calls to summarise, e.g. \'dst.namespace == "shop"\''),
     since: z.string().max(64).optional().describe('Only calls that started after this: a duration back from now (15m, 2h) or an RFC 3339 time. Default: no bound (the newest max_calls records).'),

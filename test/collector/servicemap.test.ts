@@ -176,6 +176,13 @@ void t.test('isErrorCall: an opaque TCP connection its client reset (a tcpSocket
   t.equal(map.edges[0].errors, 0, 'the probe edge is not red');
 });
 
+void t.test('isErrorCall: gRPC statuses of the server\'s failure are errors, answers about the request are not (as HTTP 5xx and 4xx)', async (t) => {
+  const names = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
+  const errors = names.filter((_, code) => isErrorCall({ protocol: 'grpc', grpc_status: code }));
+  t.same(errors, ['UNKNOWN', 'DEADLINE_EXCEEDED', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS']);
+  t.equal(isErrorCall({ protocol: 'grpc', grpc_status: 5, error: 'reset' }), true, 'a failed exchange is an error whatever its status');
+});
+
 void t.test('nodeFor: an endpoint without a namespace has an id without a leading slash', async (t) => {
   t.equal(nodeFor({ service: 'payment', ip: '10.96.0.9' }).id, 'service/payment');
   t.equal(nodeFor({ pod: 'db-0', ip: '10.1.0.9' }).id, 'pod/db-0');
