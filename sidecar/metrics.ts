@@ -124,7 +124,7 @@ export function createSidecarMetrics(sources: SidecarMetricsSources): Registry {
   });
   new Counter({
     name: 'meshtap_sidecar_capture_overflow_total',
-    help: 'Connection captures cut, by reason (connection_budget, sidecar_budget: the hand-off to the capture worker was full; worker_failed; pending_exchanges: too many pipelined requests awaiting responses); their records say capture_overflow.',
+    help: 'Connection captures cut, by reason (connection_budget, sidecar_budget: the hand-off to the capture worker was full; worker_failed; pending_exchanges: too many pipelined requests awaiting responses); ws_message_rate counts WebSocket messages not recorded because their connection exceeded its record rate, one per message. Their records say capture_overflow.',
     labelNames: ['reason'],
     registers,
     collect() {

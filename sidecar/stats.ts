@@ -21,7 +21,8 @@ export interface SidecarStats {
   parserErrors: { exception: number; parse_error: number };
   /**
    * Connection captures cut, by reason: `connection_budget` and `sidecar_budget` (the hand-off
-   * to the capture worker was full), `worker_failed`, `pending_exchanges` (a parser's backlog).
+   * to the capture worker was full), `worker_failed`, `pending_exchanges` (a parser's backlog);
+   * `ws_message_rate` counts WebSocket messages not recorded (over a connection's rate), one each.
    */
   captureOverflow: Record<string, number>;
   /** mTLS outcomes per listener direction (`mesh`, `plaintext`, `peer_rejected`, `strict_plaintext_refused`, ...). */

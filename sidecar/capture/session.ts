@@ -73,7 +73,10 @@ export type CaptureEvent =
   | { kind: 'parse_error'; side: 'client' | 'server'; detail: string }
   | { kind: 'upgraded'; protocol: string }
   | { kind: 'body_truncated' }
-  /** The session cut its own capture (e.g. too many pipelined requests awaiting responses). */
+  /**
+   * The session cut its own capture (e.g. too many pipelined requests awaiting responses); with
+   * `reason: "ws_message_rate"`, one WebSocket message not recorded (one event per message).
+   */
   | { kind: 'capture_overflow'; reason: string };
 
 export interface CaptureContext {

@@ -8,8 +8,10 @@ import { once } from 'node:events';
 import t from 'tap';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createWebSocketSession } from '../../../sidecar/websocket/session.ts';
-import { allCuts, plain, runSession, type Step } from '../http1/harness.ts';
-import type { Exchange } from '../../../sidecar/capture/session.ts';
+import { allCuts, bytes, plain, runSession, type Step } from '../http1/harness.ts';
+import type { CaptureEvent, Exchange } from '../../../sidecar/capture/session.ts';
+import { createHttp1Session } from '../../../sidecar/http1/session.ts';
+import type { WebSocketSessionOptions } from '../../../sidecar/websocket/session.ts';
 
 interface Recorded {
   steps: Step[];
@@ -119,17 +121,72 @@ void t.test('permessage-deflate with context takeover is inflated for display', 
   t.ok(second.bytes_out < big.length / 4, 'the second copy was tiny on the wire');
 });
 
-void t.test('garbage after the upgrade is a parse error event, never a throw; messages beyond the cap are counted', async (t) => {
+/** Replays recorded steps `gapMs` apart (capture time), the WebSocket session under `options`. */
+function paced(steps: Step[], gapMs: number, options: WebSocketSessionOptions): { exchanges: Exchange[]; events: CaptureEvent[] } {
+  const exchanges: Exchange[] = [];
+  const events: CaptureEvent[] = [];
+  const session = createHttp1Session(
+    { maxBodyBytes: 64 * 1024, emit: (e) => exchanges.push(e), event: (e) => events.push(e) },
+    { upgradeSession: (ctx, info) => (info.protocol === 'websocket' ? createWebSocketSession(ctx, info, options) : undefined) },
+  );
+  steps.forEach((step, i) => {
+    const now = 1_700_000_000_000_000_000n + BigInt(i * gapMs) * 1_000_000n;
+    if ('c' in step) session.clientData(bytes(step.c), now);
+    else if ('s' in step) session.serverData(bytes(step.s), now);
+    else if ('cend' in step) session.clientEnd(now);
+    else if ('send' in step) session.serverEnd(now);
+    else session.close(now, step.close);
+  });
+  return { exchanges, events };
+}
+
+void t.test('permessage-deflate with context takeover: messages not recorded still carry the context, later ones stay readable', async (t) => {
+  const common = 'order status shipped to the customer at the usual address; '.repeat(12);
+  // Different lengths before the common text: a back-reference read against a stale context gives other bytes.
+  const message = (i: number) => `${i}:${'#'.repeat(i * 7)} ${common}`;
+  const { steps } = await record({ perMessageDeflate: { threshold: 0 } }, { perMessageDeflate: { threshold: 0 } }, async (ws) => {
+    // One at a time, so that each message is its own chunk.
+    for (let i = 0; i < 20; i++) {
+      const reply = once(ws, 'message');
+      ws.send(message(i));
+      await reply;
+    }
+  });
+  // A burst of 3, then 2 a second, chunks 100 ms apart: most messages go unrecorded.
+  const { exchanges, events } = paced(steps, 100, { burst: 3, messagesPerSecond: 2 });
+  const ws = exchanges.filter((e) => e.protocol === 'ws');
+  const texts = ws.filter((e) => e.method === 'TEXT');
+  const markers = ws.filter((e) => e.error === 'capture_overflow');
+  const reported = markers.reduce((n, e) => n + Number(/^(\d+) /.exec(e.error_detail ?? '')![1]), 0);
+  t.ok(markers.length > 0 && texts.length > 3, `some recorded (${texts.length}), some not (${reported})`);
+  t.equal(texts.length + reported, 40, 'recorded + reported = the 40 text messages (close frames always recorded)');
+  t.equal(events.filter((e) => e.kind === 'capture_overflow').length, reported, 'each counted');
+  for (const dir of ['client', 'server'] as const) {
+    const firstDrop = markers.find((e) => new RegExp(`[1-9]\\d* from the ${dir}`).test(e.error_detail ?? ''));
+    const after = texts.filter((e) => side(e) === dir && firstDrop !== undefined && e.ordinal > firstDrop.ordinal);
+    t.ok(after.length > 0, `${dir}: messages recorded after some were not`);
+  }
+  t.ok(
+    texts.every((e) => text(e) === message(Number(text(e).split(':')[0])) && e.notes?.includes(`${e.request ? 'request' : 'response'}.body: permessage-deflate removed`)),
+    'every recorded message inflated, also those referring back into unrecorded ones',
+  );
+  t.ok(texts.some((e) => (e.bytes_out || e.bytes_in) < common.length / 4), 'they did refer back (tiny on the wire)');
+  t.same(ws.filter((e) => e.method === 'CLOSE').map(text), ['1000 normal closure: bye', '1000 normal closure: bye'], 'the close frames, recorded whatever the rate');
+});
+
+void t.test('garbage after the upgrade is a parse error event, never a throw; messages beyond the rate bound are counted', async (t) => {
   const head = 'GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: x\r\n\r\n';
   const ok = 'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n';
   const garbage = run([{ c: head }, { s: ok }, { s: Buffer.from([0x83, 0x01, 0x00]) }, { close: 'fin' }]);
   t.ok(garbage.events.some((e) => e.kind === 'parse_error'));
   const frames = Buffer.concat(Array.from({ length: 5 }, () => Buffer.from([0x81, 0x01, 0x61])));
+  // A burst of three and no refill: the last two messages of the chunk are not recorded.
   const capped = runSession([{ c: head }, { s: ok }, { s: frames }, { close: 'fin' }], new Map(), 1024, {
-    upgradeSession: (ctx, info) => createWebSocketSession(ctx, info, { maxMessages: 3 }),
+    upgradeSession: (ctx, info) => createWebSocketSession(ctx, info, { burst: 3, messagesPerSecond: 0 }),
   });
   const ws = capped.exchanges.filter((e) => e.protocol === 'ws');
-  t.equal(ws.length, 4, 'three messages and one summary');
-  t.match(ws[3], { error: 'capture_overflow', error_detail: /2 more WebSocket messages/ });
-  t.ok(capped.events.some((e) => e.kind === 'capture_overflow'));
+  t.same(ws.map((e) => e.method ?? e.error), ['TEXT', 'TEXT', 'TEXT', 'capture_overflow', 'capture_overflow'], 'three messages, a marker at the first drop, one at close');
+  t.match(ws[3], { error: 'capture_overflow', error_detail: /^1 WebSocket message was forwarded but not recorded/, path: '/ws', bytes_in: 3 });
+  t.match(ws[4], { error: 'capture_overflow', error_detail: /^1 WebSocket message was forwarded but not recorded/, bytes_in: 3 });
+  t.same(capped.events.filter((e) => e.kind === 'capture_overflow'), [{ kind: 'capture_overflow', reason: 'ws_message_rate' }, { kind: 'capture_overflow', reason: 'ws_message_rate' }], 'each message not recorded counted once');
 });
