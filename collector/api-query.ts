@@ -17,9 +17,9 @@ export const ROUTE_QUERY_PARAMS: Readonly<Record<string, readonly string[]>> = {
   '/api/har': ['limit', 'since', 'until', 'filter'],
   '/api/calls/:id': ['view'],
   '/api/stream': ['filter'],
-  '/api/servicemap': ['since'],
-  '/api/offenders': ['since', 'limit', 'by'],
-  '/api/coverage': ['since'],
+  '/api/servicemap': ['since', 'until'],
+  '/api/offenders': ['since', 'until', 'limit', 'by'],
+  '/api/coverage': ['since', 'until'],
   '/api/traces/:traceId': [],
   '/api/session': [],
 };

@@ -398,11 +398,17 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     return store.oldestStart?.();
   }
 
-  /** The `since` window of the aggregate views (service map, offenders, coverage): default the last `windowNs`. */
-  function windowOf(raw: unknown): QueryResult<{ from: bigint; until: bigint }> {
-    const until = now();
-    const since = parseSince(raw, until);
+  /**
+   * The window of the aggregate views (service map, offenders, coverage): `since` up to `until`
+   * (exclusive, at most now), by default the last `windowNs` before `until` or now.
+   */
+  function windowOf(query: Record<string, unknown>): QueryResult<{ from: bigint; until: bigint }> {
+    const at = now();
+    const since = parseSince(query.since, at);
     if (!since.ok) return since;
+    const upTo = parseUntil(query.until, at, since.value);
+    if (!upTo.ok) return upTo;
+    const until = upTo.value === undefined || upTo.value > at ? at : upTo.value;
     const from = since.value ?? until - windowNs;
     if (from >= until) return { ok: false, message: 'since must be in the past' };
     return { ok: true, value: { from, until } };
@@ -410,10 +416,10 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
 
   app.get('/api/servicemap', async (request, reply) => {
     const query = request.query as Record<string, unknown>;
-    const window = windowOf(query.since);
+    const window = windowOf(query);
     if (!window.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, window.message);
     const { from, until } = window.value;
-    const read = await store.summaries({ since: from, limit: MAX_SERVICEMAP_RECORDS });
+    const read = await store.summaries({ since: from, until, limit: MAX_SERVICEMAP_RECORDS });
     const truncated = read.length >= MAX_SERVICEMAP_RECORDS;
     const calls = await visible(viewerOf(request), read);
     const map = buildServiceMap(calls, { since: from, until, truncated, ratesSince: await dataSince(read, truncated) });
@@ -423,7 +429,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   // Clients and edges ranked by retry, timeout and 429 rates over a window (collector/offenders.ts).
   app.get('/api/offenders', async (request, reply) => {
     const query = request.query as Record<string, unknown>;
-    const window = windowOf(query.since);
+    const window = windowOf(query);
     if (!window.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, window.message);
     const { from, until } = window.value;
     const rows = parseLimit(query.limit, MAX_OFFENDER_ROWS, DEFAULT_OFFENDER_ROWS);
@@ -436,7 +442,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     // Compiled per request: a compiled filter's evaluation budget is one request's.
     const filter = compileFilter(OFFENDER_FILTER);
     if (isFilterError(filter)) throw new Error(filter.message);
-    const records = await listVisible(viewerOf(request), MAX_OFFENDER_RECORDS, { since: from }, filter, stats);
+    const records = await listVisible(viewerOf(request), MAX_OFFENDER_RECORDS, { since: from, until }, filter, stats);
     const result = buildOffenders(records, { limit: rows.value, by: by as RankedKind | 'score' });
     return {
       since: from.toString(),
@@ -449,10 +455,10 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   // What meshtap can see over the window (same window rules as the service map).
   app.get('/api/coverage', async (request, reply) => {
     const query = request.query as Record<string, unknown>;
-    const window = windowOf(query.since);
+    const window = windowOf(query);
     if (!window.ok) return sendError(reply, 400, COL_ERR_BAD_QUERY, window.message);
     const { from, until } = window.value;
-    const calls = await visible(viewerOf(request), await store.summaries({ since: from, limit: MAX_SERVICEMAP_RECORDS }));
+    const calls = await visible(viewerOf(request), await store.summaries({ since: from, until, limit: MAX_SERVICEMAP_RECORDS }));
     const coverage = buildCoverage(calls, {
       since: from,
       until,

@@ -104,7 +104,7 @@ export function createMemoryStore(options: { maxRecords: number }): RecordStore 
       const out: CallRecord[] = [];
       for (const record of newestFirst()) {
         if (out.length >= query.limit) break;
-        if (record.start >= query.since) out.push(record);
+        if (record.start >= query.since && (query.until === undefined || record.start < query.until)) out.push(record);
       }
       return out;
     },

@@ -65,6 +65,8 @@ export interface CallSummary {
 export interface SummaryQuery {
   /** Records whose `start` is at or after this time (ns). */
   since: bigint;
+  /** And before this time (ns, exclusive); open when absent. */
+  until?: bigint;
   /** The newest this many at most. */
   limit: number;
 }

@@ -229,6 +229,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
   const summariesSince = db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM calls WHERE start_ns >= ? ORDER BY seq DESC LIMIT ?`);
   const pages = db.prepare('SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()) AS live, (SELECT page_size FROM pragma_page_size()) AS size');
   summariesSince.setReadBigInts(true);
+  const summariesBetween = db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM calls WHERE start_ns >= ? AND start_ns < ? ORDER BY seq DESC LIMIT ?`);
+  summariesBetween.setReadBigInts(true);
   let rows = Number((db.prepare('SELECT COUNT(*) AS n FROM calls').get() as { n: number }).n);
   const oldestStartStmt = db.prepare('SELECT MIN(start_ns) AS oldest FROM calls');
   oldestStartStmt.setReadBigInts(true);
@@ -529,7 +531,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
     },
 
     async summaries(query: SummaryQuery) {
-      return (summariesSince.all(query.since, query.limit) as Row[]).map(summaryFromRow);
+      const rows = query.until === undefined ? summariesSince.all(query.since, query.limit) : summariesBetween.all(query.since, query.until, query.limit);
+      return (rows as Row[]).map(summaryFromRow);
     },
 
     async oldestStart() {

@@ -94,6 +94,20 @@ for (const store of ['sqlite', 'memory'] as const) {
     const wide = (await (await fetch(`http://127.0.0.1:${collector.httpPort}/api/servicemap?since=2h`)).json()) as { nodes: { id: string }[] };
     t.ok(wide.nodes.some((n) => n.id === 'shop/ancient'), 'since widens the window');
     t.equal((await fetch(`http://127.0.0.1:${collector.httpPort}/api/servicemap?since=soon`)).status, 400);
+    // A fixed window in the past: only the old call, rates over that window.
+    const oldStart = now - 3_600_000_000_000n;
+    const past = (await (await fetch(`http://127.0.0.1:${collector.httpPort}/api/servicemap?since=${oldStart - 60_000_000_000n}&until=${oldStart + 60_000_000_000n}`)).json()) as typeof body;
+    t.same(past.edges.map((e) => `${e.source} -> ${e.target} x${e.requests}`), ['shop/frontend -> shop/ancient x1'], 'until closes the window');
+    t.equal(past.until, String(oldStart + 60_000_000_000n));
+    // The store holds nothing older than that call: the rate is over the minute from it to until.
+    t.ok(Math.abs(past.edges[0].rate_per_s - 1 / 60) < 0.001, `rate over the minute held (${past.edges[0].rate_per_s})`);
+    const upTo = (await (await fetch(`http://127.0.0.1:${collector.httpPort}/api/servicemap?until=${oldStart + 1n}`)).json()) as typeof body;
+    t.equal(BigInt(upTo.until) - BigInt(upTo.since), 900_000_000_000n, 'until alone: the 15 minutes before it');
+    t.same(upTo.edges.map((e) => e.target), ['shop/ancient']);
+    const cov = (await (await fetch(`http://127.0.0.1:${collector.httpPort}/api/coverage?since=${oldStart - 1n}&until=${oldStart + 1n}`)).json()) as { edges: { source: string; target: string; calls: number }[] };
+    t.same(cov.edges.map((e) => `${e.target} ${e.calls}`), ['shop/ancient 1'], 'coverage takes until too');
+    const future = (await (await fetch(`http://127.0.0.1:${collector.httpPort}/api/servicemap?until=${now + 3_600_000_000_000n}`)).json()) as typeof body;
+    t.ok(BigInt(future.until) <= BigInt(Date.now()) * 1_000_000n, 'an until in the future is now');
     t.equal((body as { rates_since?: string }).rates_since, undefined, 'the store holds the whole window: rates over all of it');
   });
 
