@@ -278,10 +278,11 @@ const serviceMap = defineTool({
     'Who calls whom over a recent window: one edge per caller → callee (workloads as namespace/workload; namespace/pod/NAME, namespace/service/NAME or ip/ADDR when the workload is unknown) with protocols, requests, rate_per_s, errors (5xx, gRPC server failures such as UNAVAILABLE or INTERNAL — not NOT_FOUND or INVALID_ARGUMENT, failed exchanges), error_rate (0–1), p50_ms and p99_ms. Each meshed call counted once. Busiest edges first. Start here to see the topology and where errors or latency are.',
   inputSchema: {
     window: z.string().max(64).optional().describe('How far back: a duration (30s, 15m, 2h, 1d; default 15m) or an RFC 3339 start time (2025-11-24T16:00:00Z).'),
+    until: z.string().max(64).optional().describe('End of the window, exclusive (default now): a duration back from now (1h) or an RFC 3339 time, to look at a fixed window in the past (an incident); without window, the 15 minutes before it.'),
     limit: z.number().int().min(1).max(500).default(100).describe('Most edges to return (default 100).'),
   },
-  async run({ window, limit }, ctx) {
-    const answer = await ctx.api.get('/api/servicemap', { since: window });
+  async run({ window, until, limit }, ctx) {
+    const answer = await ctx.api.get('/api/servicemap', { since: window, until });
     if (answer.status !== 200) return answerProblem(answer);
     const map = answer.body as ServiceMapJson;
     const edges = [...map.edges].sort((a, b) => b.requests - a.requests || b.errors - a.errors);
@@ -530,10 +531,11 @@ const coverage = defineTool({
   inputSchema: {
     window: z.string().max(64).optional().describe('How far back: a duration (30s, 15m, 2h, 1d; default 15m) or an RFC 3339 start time (2025-11-24T16:00:00Z).'),
     workload: z.string().max(256).optional().describe('Only this workload: "namespace/workload" (shop/payment) or a bare workload name.'),
+    until: z.string().max(64).optional().describe('End of the window, exclusive (default now): a duration back from now (1h) or an RFC 3339 time, to look at a fixed window in the past (an incident); without window, the 15 minutes before it.'),
     limit: z.number().int().min(1).max(500).default(50).describe('Most workloads and most edges to return (default 50; those with the most calls first).'),
   },
-  async run({ window, workload, limit }, ctx) {
-    const answer = await ctx.api.get('/api/coverage', { since: window });
+  async run({ window, workload, until, limit }, ctx) {
+    const answer = await ctx.api.get('/api/coverage', { since: window, until });
     if (answer.status !== 200) return answerProblem(answer);
     const cov = answer.body as CoverageJson;
     const matches = (id: string): boolean => workload === undefined || id === workload || id.endsWith(`/${workload}`);

@@ -53,7 +53,7 @@ void t.test('coverage over MCP: the tool is listed with a usable description and
   t.ok(tool, 'listed');
   t.match(tool!.description, /unmeshed_peer/);
   t.match(tool!.description, /opaque/);
-  t.same(Object.keys((tool!.inputSchema as { properties: object }).properties).sort(), ['limit', 'window', 'workload']);
+  t.same(Object.keys((tool!.inputSchema as { properties: object }).properties).sort(), ['limit', 'until', 'window', 'workload']);
 
   const all = JSON.parse(textOf(await client.callTool({ name: 'coverage', arguments: {} })));
   const ids = all.workloads.map((w: { workload: string }) => w.workload);

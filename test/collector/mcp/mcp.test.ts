@@ -186,6 +186,13 @@ async function exercise(t: Test, client: Client): Promise<void> {
   const map = jsonOf(await client.callTool({ name: 'service_map', arguments: { window: '1000d' } }));
   t.ok(map.edges.length > 0, 'service map edges');
   t.match(map.edges.find((e: { edge: string }) => e.edge === 'shop/frontend → shop/orders'), { requests: 1, errors: 1, error_rate: 1, p99_ms: 12.5 });
+  const before = jsonOf(await client.callTool({ name: 'service_map', arguments: { window: '2000d', until: '1000d' } }));
+  t.equal(before.edge_count, 0, 'a window that ends before the calls has no edges');
+  const beforeCoverage = jsonOf(await client.callTool({ name: 'coverage', arguments: { window: '2000d', until: '1000d' } }));
+  t.same(beforeCoverage.edges, [], 'coverage over the same window neither');
+  const badUntil = (await client.callTool({ name: 'service_map', arguments: { window: '1h', until: '2h' } })) as ToolCall;
+  t.equal(badUntil.isError, true);
+  t.match(textOf(badUntil), /until must be after since/);
   const badWindow = (await client.callTool({ name: 'service_map', arguments: { window: 'yesterday' } })) as ToolCall;
   t.equal(badWindow.isError, true);
   t.match(textOf(badWindow), /COL_ERR_BAD_QUERY.*since must be/);
