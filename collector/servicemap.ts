@@ -31,8 +31,14 @@ export interface ServiceMapEdge extends EdgeStats {
   source: string;
   target: string;
   protocols: string[];
+  /** Calls: request/response exchanges (not WebSocket messages, which are `messages`). */
   requests: number;
   rate_per_s: number;
+  /**
+   * WebSocket messages over the edge's upgraded connections, either way; absent when none. They
+   * are not calls: no answer, no latency, so neither in `requests` nor in the percentiles.
+   */
+  messages?: number;
   errors: number;
   error_rate: number;
   p50_ms: number;
@@ -219,17 +225,21 @@ export function resolveCalls(calls: readonly CallSummary[]): ResolvedCall[] {
  */
 export function buildServiceMap(calls: readonly CallSummary[], window: { since: bigint; until: bigint; truncated?: boolean; ratesSince?: bigint }): ServiceMap {
   const nodes = new Map<string, ServiceMapNode>();
-  const edges = new Map<string, { source: string; target: string; protocols: Set<string>; latencies: number[]; errors: number; stats: EdgeStatsAccumulator }>();
+  const edges = new Map<string, { source: string; target: string; protocols: Set<string>; latencies: number[]; errors: number; messages: number; stats: EdgeStatsAccumulator }>();
   for (const { call: c, src, dst, callee, serverUs } of resolveCalls(calls)) {
     if (!nodes.has(src.id)) nodes.set(src.id, src);
     if (!nodes.has(dst.id)) nodes.set(dst.id, dst);
     const edgeKey = `${src.id}\u0000${dst.id}`;
     let edge = edges.get(edgeKey);
     if (edge === undefined) {
-      edge = { source: src.id, target: dst.id, protocols: new Set(), latencies: [], errors: 0, stats: createEdgeStats() };
+      edge = { source: src.id, target: dst.id, protocols: new Set(), latencies: [], errors: 0, messages: 0, stats: createEdgeStats() };
       edges.set(edgeKey, edge);
     }
     edge.protocols.add(c.protocol);
+    if (c.protocol === 'ws') {
+      edge.messages++;
+      continue;
+    }
     edge.latencies.push(c.elapsed_us / 1000);
     if (isErrorCall(c)) edge.errors++;
     edge.stats.add(c, callee, serverUs);
@@ -244,8 +254,9 @@ export function buildServiceMap(calls: readonly CallSummary[], window: { since: 
       protocols: [...e.protocols].sort(),
       requests: sorted.length,
       rate_per_s: round3(sorted.length / seconds),
+      ...(e.messages > 0 ? { messages: e.messages } : {}),
       errors: e.errors,
-      error_rate: round3(e.errors / sorted.length),
+      error_rate: sorted.length === 0 ? 0 : round3(e.errors / sorted.length),
       p50_ms: round3(percentile(sorted, 50)),
       p99_ms: round3(percentile(sorted, 99)),
       ...e.stats.result(),

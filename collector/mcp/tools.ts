@@ -267,7 +267,7 @@ const getCall = defineTool({
 interface ServiceMapJson {
   since: string;
   until: string;
-  edges: { source: string; target: string; protocols: string[]; requests: number; rate_per_s: number; errors: number; error_rate: number; p50_ms: number; p99_ms: number }[];
+  edges: { source: string; target: string; protocols: string[]; requests: number; rate_per_s: number; messages?: number; errors: number; error_rate: number; p50_ms: number; p99_ms: number }[];
   truncated: boolean;
 }
 
@@ -275,7 +275,7 @@ const serviceMap = defineTool({
   name: 'service_map',
   title: 'Service map',
   description:
-    'Who calls whom over a recent window: one edge per caller → callee (workloads as namespace/workload; namespace/pod/NAME, namespace/service/NAME or ip/ADDR when the workload is unknown) with protocols, requests, rate_per_s, errors (5xx, gRPC server failures such as UNAVAILABLE or INTERNAL — not NOT_FOUND or INVALID_ARGUMENT, failed exchanges), error_rate (0–1), p50_ms and p99_ms. Each meshed call counted once. Busiest edges first. Start here to see the topology and where errors or latency are.',
+    'Who calls whom over a recent window: one edge per caller → callee (workloads as namespace/workload; namespace/pod/NAME, namespace/service/NAME or ip/ADDR when the workload is unknown) with protocols, requests, rate_per_s, messages (WebSocket messages: not calls, not in requests or latencies), errors (5xx, gRPC server failures such as UNAVAILABLE or INTERNAL — not NOT_FOUND or INVALID_ARGUMENT, failed exchanges), error_rate (0–1), p50_ms and p99_ms. Each meshed call counted once. Busiest edges first. Start here to see the topology and where errors or latency are.',
   inputSchema: {
     window: z.string().max(64).optional().describe('How far back: a duration (30s, 15m, 2h, 1d; default 15m) or an RFC 3339 start time (2025-11-24T16:00:00Z).'),
     until: z.string().max(64).optional().describe('End of the window, exclusive (default now): a duration back from now (1h) or an RFC 3339 time, to look at a fixed window in the past (an incident); without window, the 15 minutes before it.'),
@@ -296,6 +296,7 @@ const serviceMap = defineTool({
           protocols: e.protocols,
           requests: e.requests,
           rate_per_s: e.rate_per_s,
+          messages: e.messages,
           errors: e.errors,
           error_rate: e.error_rate,
           p50_ms: e.p50_ms,

@@ -178,6 +178,19 @@ void t.test('resolveCalls: a plaintext call between meshed pods is joined by the
   t.same(ids([o0, later, i0, second]), ['o0+', 'o0-later+']);
 });
 
+void t.test('buildServiceMap: WebSocket messages are counted apart, not as calls, and not in the latencies', async (t) => {
+  const upgrade = callRecord({ id: 'up', observer: 'outbound', connectionId: 'ws-1', ordinal: 0, at: 1000, elapsedMs: 8, src: fe, dst: pay, method: 'GET', path: '/feed', status: 101 });
+  const messages = Array.from({ length: 40 }, (_, i) =>
+    callRecord({ id: `m${i}`, observer: 'outbound', protocol: 'ws', connectionId: 'ws-1', ordinal: i + 1, at: 1001 + i, elapsedMs: 0, src: fe, dst: pay, method: 'TEXT' }),
+  );
+  const marker = callRecord({ id: 'cut', observer: 'outbound', protocol: 'ws', connectionId: 'ws-1', ordinal: 41, at: 1100, elapsedMs: 0, src: fe, dst: pay, error: 'capture_overflow' });
+  const map = buildServiceMap([upgrade, ...messages, marker], { since: 0n, until: 10n ** 19n });
+  t.match(map.edges, [{ source: 'shop/frontend', target: 'shop/payment', protocols: ['http', 'ws'], requests: 1, messages: 41, errors: 0, p50_ms: 8, p99_ms: 8 }]);
+  const onlyMessages = buildServiceMap(messages, { since: 0n, until: 10n ** 19n });
+  t.match(onlyMessages.edges, [{ requests: 0, messages: 40, error_rate: 0, p50_ms: 0 }], 'an edge of messages alone (its upgrade outside the window)');
+  t.equal(buildServiceMap([upgrade], { since: 0n, until: 10n ** 19n }).edges[0].messages, undefined, 'no messages: no field');
+});
+
 void t.test('isErrorCall: an opaque TCP connection its client reset (a tcpSocket probe) is not the callee\'s error', async (t) => {
   t.equal(isErrorCall({ protocol: 'tcp', error: 'reset', connection: { reset_by: 'client' } }), false);
   t.equal(isErrorCall({ protocol: 'tcp', error: 'reset', connection: { reset_by: 'server' } }), true, 'reset by the server is');

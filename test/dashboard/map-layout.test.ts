@@ -105,6 +105,8 @@ void t.test('edge helpers: the label, the calls filter by node kind, the detail 
   t.equal(rows.get('Cross-node'), 'yes: 6 calls crossed nodes');
   t.equal(rows.get('Replica imbalance'), '1.4× the even share over 2 replicas');
   t.equal(new Map(edgeDetailRows({ source: 'a', target: 'b' })).get('Connect p50 / p99'), 'no connect seen');
+  t.equal(new Map(edgeDetailRows({ source: 'a', target: 'b' })).get('WebSocket messages'), undefined, 'no messages, no row');
+  t.match(new Map(edgeDetailRows({ source: 'a', target: 'b', requests: 1, messages: 40 })).get('WebSocket messages'), /^40 \(not calls/);
 });
 
 void t.test('a forward edge never runs through a workload it does not connect', async (t) => {

@@ -5,7 +5,7 @@ import { celString, formatMs, formatPercent, formatRate } from './format.js';
 /**
  * @typedef {{ id: string, namespace?: string, workload?: string, kind?: string }} MapNode
  * @typedef {{ pod: string, requests: number, share: number }} ReplicaLoad
- * @typedef {{ source: string, target: string, protocols?: string[], requests?: number, rate_per_s?: number,
+ * @typedef {{ source: string, target: string, protocols?: string[], requests?: number, rate_per_s?: number, messages?: number,
  *   errors?: number, error_rate?: number, p50_ms?: number, p99_ms?: number,
  *   retries?: number, retry_rate?: number, timeouts?: number, timeout_rate?: number, throttled?: number, throttled_rate?: number,
  *   connects?: number, connect_p50_ms?: number, connect_p99_ms?: number, resets_by_client?: number, resets_by_server?: number,
@@ -75,6 +75,7 @@ export function edgeDetailRows(e) {
   const rows = [
     ['Protocols', (e.protocols ?? []).join(', ') || '—'],
     ['Requests', `${e.requests ?? 0} · ${formatRate(e.rate_per_s)}`],
+    ...(e.messages ? /** @type {Array<[string, string]>} */ ([['WebSocket messages', `${e.messages} (not calls: neither in the requests nor in the latencies)`]]) : []),
     ['Errors', countAndShare(e.errors, e.error_rate)],
     ['Latency p50 / p99', `${formatMs(e.p50_ms)} / ${formatMs(e.p99_ms)}`],
     [
@@ -105,6 +106,7 @@ export function edgeHoverLines(e) {
     e.retries ? `${e.retries} retries` : '',
     e.timeouts ? `${e.timeouts} timeouts` : '',
     e.throttled ? `${e.throttled}× 429` : '',
+    e.messages ? `${e.messages} WebSocket messages` : '',
     e.cross_node ? 'cross-node' : '',
     (e.hot_replicas ?? []).length > 0 ? `hot: ${(e.hot_replicas ?? []).join(', ')}` : '',
   ].filter((s) => s !== '');
