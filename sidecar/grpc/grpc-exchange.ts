@@ -30,7 +30,11 @@ export interface GrpcMessageJson {
   at_us?: number;
 }
 
-/** `grpc-message` is percent-encoded (gRPC over HTTP/2 spec); a bad escape is kept as is. */
+/**
+ * `grpc-message` is percent-encoded (gRPC over HTTP/2 spec); a bad escape is kept as is. The
+ * text may quote the client's values: the record masker scans both the decoded `grpc_message`
+ * and the encoded trailer.
+ */
 export function decodeGrpcMessage(value: string): string {
   try {
     return decodeURIComponent(value);

@@ -9,7 +9,17 @@
  * Card numbers: 13–19 digits, single spaces or dashes allowed between digits, passing Luhn and
  * starting like an issued card (2–6). The prefix rule keeps 13-digit millisecond timestamps
  * (which pass Luhn one time in ten) from being masked.
+ *
+ * Text that may be URL-encoded (paths, query strings, form bodies, header values such as
+ * `grpc-message`) is scanned with every percent-escape (`%20`, `percent-escape.ts`) taken as a
+ * separator: its hex digits never join a card's digits and never keep a JWT from starting right
+ * after it, and only the secret's own characters are masked (`card%20****0004`, `tok%20****`).
+ * Between two digits of a card `%20` and `%2D` are the space and dash they encode
+ * (`4111%201111%201111%201111` is a card), and in a query string or form body so is `+` (a space
+ * there). An e-mail's local part ends at an escape of a character no address holds (`%20bob@…`
+ * starts at `bob`).
  */
+import { byteEscapedBefore, escapeAround } from './percent-escape.ts';
 import type { MaskPolicy, SensitiveKind } from './policy.ts';
 import { scanMeter } from './scan-meter.ts';
 import { findUrlPasswords, URL_SEPARATOR } from './url-credentials.ts';
@@ -35,16 +45,37 @@ export function luhnValid(digits: string): boolean {
   return digits.length > 0 && sum % 10 === 0;
 }
 
-/** Digits only (separators removed) of a plausible card number, else undefined. */
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+
+/** Whether `text[i, i + 3)` is `%20` or `%2D`: a space or dash, percent-encoded. */
+function encodedSeparatorAt(text: string, i: number): boolean {
+  if (text.charCodeAt(i) !== 37 || text.charCodeAt(i + 1) !== 50) return false;
+  const c = text.charCodeAt(i + 2);
+  return c === 48 || c === 68 || c === 100;
+}
+
+/** Most characters a card candidate spans: 19 digits and 18 separators of three characters. */
+const CARD_MAX_CHARS = 19 + 18 * 3;
+
+/**
+ * Digits only (separators removed) of a plausible card number, else undefined. Separators are
+ * those `findCardCandidates` lets through: space, dash, `+`, `%20`, `%2D`.
+ */
 export function cardDigits(candidate: string): string | undefined {
-  if (candidate.length > 40) return undefined;
-  const digits = candidate.replace(/[ -]/g, '');
+  const n = candidate.length;
+  if (n > CARD_MAX_CHARS) return undefined;
+  let digits = '';
+  for (let i = 0; i < n; i++) {
+    const c = candidate.charCodeAt(i);
+    if (isDigit(c)) digits += candidate[i];
+    else if (c === 37 && encodedSeparatorAt(candidate, i)) i += 2;
+    else if (c !== 32 && c !== 45 && c !== 43) return undefined;
+  }
   if (digits.length < 13 || digits.length > 19) return undefined;
   if (!CARD_PREFIX.test(digits) || !luhnValid(digits)) return undefined;
   return digits;
 }
 
-const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 const isAlpha = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 /** `[A-Za-z0-9_-]`: the base64url alphabet of JWT segments. */
 const isB64Url = (c: number): boolean => isAlpha(c) || isDigit(c) || c === 95 || c === 45;
@@ -71,14 +102,15 @@ function b64End(text: string, i: number): number {
   return i;
 }
 
-/**
- * JWTs: `eyJ` + 4 or more base64url, `.`, `eyJ` + 4 or more, `.`, base64url (possibly empty),
- * starting at a word boundary. A failed candidate is skipped past its first segment: any
- * other start inside that segment would end at the same place and fail the same way.
- */
 /** How every JWT starts (the base64url of `{"`). */
 export const JWT_START = 'eyJ';
 
+/**
+ * JWTs: `eyJ` + 4 or more base64url, `.`, `eyJ` + 4 or more, `.`, base64url (possibly empty),
+ * starting at a word boundary or right after a percent-escape (`tok%20eyJ…`). A failed candidate
+ * is skipped past its first segment: any other start inside that segment would end at the same
+ * place and fail the same way.
+ */
 export function findJwts(text: string): Span[] {
   const spans: Span[] = [];
   let from = 0;
@@ -86,7 +118,7 @@ export function findJwts(text: string): Span[] {
     const p = text.indexOf(JWT_START, from);
     if (p === -1) return spans;
     scanMeter.steps++;
-    if (p > 0 && isWord(text.charCodeAt(p - 1))) {
+    if (p > 0 && isWord(text.charCodeAt(p - 1)) && byteEscapedBefore(text, p) === -1) {
       from = p + 1;
       continue;
     }
@@ -118,8 +150,10 @@ export function isJwt(s: string): boolean {
 
 /**
  * Card candidates: a digit not preceded by a digit or `.`, then 12–18 more digits each
- * optionally after one space or dash, not followed by a digit; the longest such run wins.
- * Each start looks at no more than 37 characters, so the scan is linear.
+ * optionally after one separator (a space or dash, `%20` or `%2D`, and `+` when `plusIsSpace`),
+ * not followed by a digit; the longest such run wins. A digit of a percent-escape is not a
+ * digit of the text: it starts no run, and the escape is a separator before one (`%204111…`,
+ * `%2F4111…`). Each start looks at no more than 73 characters, so the scan is linear.
  */
 const NEXT_DIGIT = /[0-9]/g;
 
@@ -136,7 +170,7 @@ const CARD_MAX_DIGITS = 19;
 const cardEnds = new Int32Array(CARD_MAX_DIGITS);
 const NO_SPANS: readonly Span[] = Object.freeze([]);
 
-export function findCardCandidates(text: string): readonly Span[] {
+export function findCardCandidates(text: string, plusIsSpace = false): readonly Span[] {
   // Most texts hold no card: no array is made for them.
   let spans: Span[] | undefined;
   const n = text.length;
@@ -164,6 +198,14 @@ export function findCardCandidates(text: string): readonly Span[] {
       i++;
       continue;
     }
+    const escape = escapeAround(text, i);
+    if (escape !== -1) {
+      // `%20` before a card: the run may start right after the escape.
+      blocked = false;
+      steps += escape + 3 - i;
+      i = escape + 3;
+      continue;
+    }
     // A fixed scratch array and a count: `length = 0` on an array drops its storage each time.
     ends[0] = i + 1;
     let count = 1;
@@ -174,8 +216,11 @@ export function findCardCandidates(text: string): readonly Span[] {
       if (isDigit(d)) {
         j++;
         ends[count++] = j;
-      } else if ((d === 32 || d === 45) && j + 1 < n && isDigit(text.charCodeAt(j + 1))) {
+      } else if ((d === 32 || d === 45 || (d === 43 && plusIsSpace)) && isDigit(text.charCodeAt(j + 1))) {
         j += 2;
+        ends[count++] = j;
+      } else if (d === 37 && encodedSeparatorAt(text, j) && isDigit(text.charCodeAt(j + 3))) {
+        j += 4;
         ends[count++] = j;
       } else break;
     }
@@ -202,9 +247,10 @@ export function findCardCandidates(text: string): readonly Span[] {
 
 /**
  * E-mail addresses, found from each `@`: the local part is the run of local characters right
- * before it (not reaching back into the previous match), the domain the dot-separated labels
- * after it, ending with the last label that starts with two letters. Every character is
- * looked at once backwards and once forwards at most.
+ * before it (not reaching back into the previous match; a percent-escape counts as the
+ * character it encodes, so `to%20bob@…` starts at `bob` and `%41lice@…` at `%41`), the domain the
+ * dot-separated labels after it, ending with the last label that starts with two letters. Every
+ * character is looked at once backwards and once forwards at most.
  */
 export function findEmails(text: string): Span[] {
   const spans: Span[] = [];
@@ -217,9 +263,14 @@ export function findEmails(text: string): Span[] {
     scanMeter.steps++;
     from = at + 1;
     let s = at;
-    while (s > floor && isLocal(text.charCodeAt(s - 1))) {
+    while (s > floor) {
       scanMeter.steps++;
-      s--;
+      const escaped = byteEscapedBefore(text, s);
+      if (escaped !== -1) {
+        if (s - 3 < floor || !isLocal(escaped)) break;
+        s -= 3;
+      } else if (isLocal(text.charCodeAt(s - 1))) s--;
+      else break;
     }
     // Characters before this `@` are never part of a later local part.
     floor = at + 1;
@@ -323,10 +374,11 @@ export function scanTriggers(text: string, policy: MaskPolicy): (start: number, 
 /**
  * Mask passwords in URLs, JWTs and cards (and e-mails when the policy says so) in `text`,
  * reporting every finding. `sameLength` keeps the byte length (for binary bodies, where offsets
- * matter). What each detector starts from is also what `scanTriggers` and `body-prefilter.ts`
- * look for to skip text: a detector added here adds its trigger there.
+ * matter); `formEncoded` says the text is a query string or a form body, where `+` is a space.
+ * What each detector starts from is also what `scanTriggers` and `body-prefilter.ts` look for
+ * to skip text: a detector added here adds its trigger there.
  */
-export function maskText(text: string, policy: MaskPolicy, hit: Hit, sameLength = false): string {
+export function maskText(text: string, policy: MaskPolicy, hit: Hit, sameLength = false, formEncoded = false): string {
   let out = text;
   // Each replacer is made only when its detector found something (most text has nothing).
   if (out.length >= MIN_MATCH_LENGTH) {
@@ -349,7 +401,7 @@ export function maskText(text: string, policy: MaskPolicy, hit: Hit, sameLength 
     }
     // A card is at least 13 digits: shorter text (most header values) cannot hold one.
     if (out.length >= 13) {
-      const cards = findCardCandidates(out);
+      const cards = findCardCandidates(out, formEncoded);
       if (cards.length > 0) {
         out = applySpans(out, cards, (m) => {
           if (cardDigits(m) === undefined) return m;

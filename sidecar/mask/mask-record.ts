@@ -15,7 +15,11 @@
  *   then JWTs/cards/e-mails;
  * - binary (not UTF-8): JWTs and cards overwritten with `*` byte for byte, so lengths and
  *   offsets inside the body do not move.
- * Wherever JWTs are looked for, so are passwords in URLs (`url-credentials.ts`).
+ * Wherever JWTs are looked for, so are passwords in URLs (`url-credentials.ts`). The path, the
+ * headers and the record's free text (`grpc_message`, `error_detail`: what a server says back may
+ * quote what a client sent) go through the same text detectors, which take a percent-escape
+ * as a separator (`card%20****0004`) and, in a query string or form body, `+` as a space
+ * (`detectors.ts`).
  *
  * Secrets only a protocol's parser can place (a password message, SQL literals, Redis values
  * under secret keys) are masked by the capture session before the record is built; they arrive
@@ -47,6 +51,10 @@ export interface MaskableRecord {
   path?: string;
   request?: HttpMessage;
   response?: HttpMessage;
+  /** gRPC: the status message, percent-decoded; the server may quote what the client sent. */
+  grpc_message?: string;
+  /** The text of an error, a server's own (a Redis error reply, a PostgreSQL error) or the sidecar's. */
+  error_detail?: string;
   redacted?: string[];
   sensitive?: string[];
   notes?: string[];
@@ -118,7 +126,7 @@ function maskScanned(body: Uint8Array, truncated: boolean, where: string, conten
   if (!done) {
     if (form) out = maskForm(out, where, policy, f, path);
     else out = maskKeyValuePairs(out, where, policy, f);
-    out = maskText(out, policy, (k, m) => f.add(where, k, m));
+    out = maskText(out, policy, (k, m) => f.add(where, k, m), false, form);
   }
   if (out === text) return body;
   const encoded = Buffer.from(out, 'utf8');
@@ -178,8 +186,16 @@ function maskPath(path: string, policy: MaskPolicy, f: Findings): string {
   let query = q === -1 ? undefined : path.slice(q + 1);
   if (query !== undefined) query = maskForm(query, 'path.query', policy, f, base);
   base = maskText(base, policy, (k, m) => f.add('path', k, m));
-  if (query !== undefined) query = maskText(query, policy, (k, m) => f.add('path', k, m));
+  if (query !== undefined) query = maskText(query, policy, (k, m) => f.add('path', k, m), false, true);
   return query === undefined ? base : `${base}?${query}`;
+}
+
+/**
+ * A free-text field of the record (`grpc_message`, `error_detail`) through the text detectors,
+ * listed in `redacted` by its name: the text a server sends back may quote what a client sent.
+ */
+function maskField(value: string | undefined, name: string, policy: MaskPolicy, f: Findings): string | undefined {
+  return value === undefined ? undefined : maskText(value, policy, (k, m) => f.add(name, k, m));
 }
 
 /** The message masked; the message itself when nothing in it changed. */
@@ -233,10 +249,14 @@ export function maskRecord<T extends MaskableRecord>(record: T, policy: MaskPoli
   const path = record.path === undefined ? undefined : maskPath(record.path, policy, f);
   const request = record.request === undefined ? undefined : maskMessage(record.request, 'request', policy, f, record);
   const response = record.response === undefined ? undefined : maskMessage(record.response, 'response', policy, f, record);
+  const grpcMessage = maskField(record.grpc_message, 'grpc_message', policy, f);
+  const errorDetail = maskField(record.error_detail, 'error_detail', policy, f);
   const unchanged =
     path === record.path &&
     request === record.request &&
     response === record.response &&
+    grpcMessage === record.grpc_message &&
+    errorDetail === record.error_detail &&
     f.redacted.size === 0 &&
     f.sensitive.size === 0 &&
     f.notes.length === 0 &&
@@ -247,6 +267,8 @@ export function maskRecord<T extends MaskableRecord>(record: T, policy: MaskPoli
   if (path !== undefined) out.path = path;
   if (request !== undefined) out.request = request;
   if (response !== undefined) out.response = response;
+  if (grpcMessage !== undefined) out.grpc_message = grpcMessage;
+  if (errorDetail !== undefined) out.error_detail = errorDetail;
   out.redacted = distinct(redacted, f.redacted);
   out.sensitive = distinct(sensitive, f.sensitive);
   if (f.notes.length > 0) out.notes = [...(record.notes ?? []), ...f.notes];

@@ -12,6 +12,7 @@
  * looked at a bounded number of times.
  */
 import type { Span } from './detectors.ts';
+import { percentByte } from './percent-escape.ts';
 import { scanMeter } from './scan-meter.ts';
 
 /** What a URL with credentials holds: the text a caller may search for before scanning. */
@@ -26,21 +27,6 @@ const MAX_AUTHORITY = 1024;
 const isAlpha = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 /** `[A-Za-z0-9+.-]`: RFC 3986 scheme characters. */
 const isSchemeChar = (c: number): boolean => isAlpha(c) || (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46;
-
-function hexValue(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 65 && c <= 70) return c - 55;
-  if (c >= 97 && c <= 102) return c - 87;
-  return -1;
-}
-
-/** The byte `%XX` at `i` stands for, or -1. */
-function percentByte(text: string, i: number): number {
-  if (i + 2 >= text.length) return -1;
-  const hi = hexValue(text.charCodeAt(i + 1));
-  const lo = hexValue(text.charCodeAt(i + 2));
-  return hi === -1 || lo === -1 ? -1 : hi * 16 + lo;
-}
 
 /** Whether the character at `i` ends an authority (before any encoded-form rule). */
 function endsAuthority(text: string, i: number, c: number): boolean {

@@ -5,6 +5,7 @@ import protobuf from 'protobufjs';
 import { decodeProtobuf } from '../../../sidecar/grpc/protobuf-text.ts';
 import { splitGrpcFrames } from '../../../sidecar/grpc/length-prefixed.ts';
 import { decodeGrpcMessage, toGrpcExchange } from '../../../sidecar/grpc/grpc-exchange.ts';
+import { maskRecord } from '../../../sidecar/mask/mask-record.ts';
 import type { Exchange } from '../../../sidecar/capture/session.ts';
 
 // The reference encoder: protobufjs with a schema the decoder never sees.
@@ -157,4 +158,28 @@ void t.test('each message carries when its first byte arrived (streaming timelin
   const messages = (JSON.parse(Buffer.from(out.response!.body).toString()) as { messages: Array<{ at_us?: number; message: unknown }> }).messages;
   t.same(messages.map((m) => [m.at_us, m.message]), [[2000, { 1: 1 }], [2000, { 1: 2 }], [7500, { 1: 3 }]]);
   t.equal('body_arrivals' in out, true, 'the exchange keeps it; the record builder drops it');
+});
+
+void t.test('a status message echoing the request: masked in grpc_message and in the encoded trailer', async (t) => {
+  const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJncnBjd2FsayJ9.Z3JwY3dhbGtzaWduYXR1cmU';
+  const cases = [
+    { sku: `tok ${jwt}`, secret: jwt, masked: 'tok ****', kind: 'jwt' },
+    { sku: 'card 4111111111111111', secret: '4111111111111111', masked: 'card ****1111', kind: 'card' },
+  ];
+  const Item = root.lookupType('Item');
+  for (const c of cases) {
+    const req = Item.encode(Item.fromObject({ sku: c.sku, qty: 1 })).finish();
+    // As a gRPC server sends it: percent-encoded (spaces and quotes too).
+    const trailer = encodeURIComponent(`sku "${c.sku}" is not stocked`);
+    const ex = toGrpcExchange(exchange(frame(req), Buffer.alloc(0), {}, { 'grpc-status': '5', 'grpc-message': trailer }), 64 * 1024);
+    t.equal(ex.grpc_message, `sku "${c.sku}" is not stocked`, 'the exchange carries the decoded message as sent');
+    const r = maskRecord({ ...ex, redacted: [] as string[], sensitive: [] as string[] });
+    t.equal(r.grpc_message, `sku "${c.masked}" is not stocked`, `${c.kind}: grpc_message`);
+    t.equal(r.response?.trailers?.['grpc-message'], encodeURIComponent(`sku "${c.masked}" is not stocked`), `${c.kind}: the trailer, its escapes kept`);
+    t.ok(r.redacted.includes('grpc_message') && r.redacted.includes('response.trailers.grpc-message'), `${c.kind}: both in redacted`);
+    t.ok(r.redacted.some((p) => p.startsWith('request.body')), `${c.kind}: the request side too`);
+    t.ok(r.sensitive.includes(c.kind), `${c.kind}: in sensitive`);
+    const shipped = [r.grpc_message, Buffer.from(r.request!.body).toString(), JSON.stringify(r.response?.trailers), JSON.stringify(r.response?.headers)].join('\n');
+    t.notOk(shipped.includes(c.secret), `${c.kind}: nowhere in the record`);
+  }
 });

@@ -73,6 +73,8 @@ const multipart = [
 ].join('\r\n');
 
 const basic = Buffer.from('alice:BasicPass-91d2').toString('base64');
+/** A JWT as a gRPC server echoed it back to the security review. */
+const ECHO_JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJncnBjd2FsayJ9.Z3JwY3dhbGtzaWduYXR1cmU';
 
 const cases: Case[] = [
   {
@@ -193,6 +195,55 @@ const cases: Case[] = [
     record: { response: message({}, 'compressed-ish PLAIN-looking-9e0f', 'text/plain', { content_encoding: 'compress' }) },
     secrets: ['PLAIN-looking-9e0f'],
     redacted: ['response.body'],
+  },
+  {
+    name: 'percent-encoded path and query: a card and a JWT right after %20',
+    record: { path: `/products/card%205500000000000004/tok%20${ECHO_JWT}?q=card%205500000000000004&t=tok%20${ECHO_JWT}&page=2-visible` },
+    secrets: ['550000000000', ECHO_JWT, 'Z3JwY3dhbGtzaWduYXR1cmU'],
+    visible: ['/products/card%20****0004/tok%20****?q=card%20****0004&t=tok%20****&page=2-visible'],
+    redacted: ['path'],
+  },
+  {
+    name: 'form body: a card typed with spaces (+) and a JWT after %20',
+    record: { request: message({}, `q=4111+1111+1111+1111&t=tok%20${ECHO_JWT}&who=visible-w`, 'application/x-www-form-urlencoded') },
+    secrets: ['4111+1111+1111', ECHO_JWT],
+    visible: ['q=****1111&t=tok%20****&who=visible-w'],
+    redacted: ['request.body'],
+  },
+  {
+    name: 'gRPC status message echoing a JWT: grpc_message and the grpc-message trailer',
+    record: {
+      protocol: 'grpc',
+      grpc_status: 5,
+      grpc_message: `sku "tok ${ECHO_JWT}" is not stocked`,
+      response: message({ 'content-type': 'application/grpc' }, '', 'application/grpc', {
+        trailers: { 'grpc-status': '5', 'grpc-message': `sku%20%22tok%20${ECHO_JWT}%22%20is%20not%20stocked` },
+      }),
+    },
+    secrets: [ECHO_JWT, 'Z3JwY3dhbGtzaWduYXR1cmU'],
+    visible: ['sku "tok ****" is not stocked', 'sku%20%22tok%20****%22%20is%20not%20stocked'],
+    redacted: ['grpc_message', 'response.trailers.grpc-message'],
+  },
+  {
+    name: 'gRPC status message echoing a card',
+    record: {
+      protocol: 'grpc',
+      grpc_status: 5,
+      grpc_message: 'sku "card 4111111111111111" is not stocked',
+      response: message({ 'content-type': 'application/grpc' }, '', 'application/grpc', {
+        trailers: { 'grpc-status': '5', 'grpc-message': 'sku%20%22card%204111111111111111%22%20is%20not%20stocked' },
+      }),
+    },
+    secrets: ['411111111111'],
+    visible: ['sku "card ****1111" is not stocked', 'sku%20%22card%20****1111%22%20is%20not%20stocked'],
+    redacted: ['grpc_message', 'response.trailers.grpc-message'],
+  },
+  {
+    name: 'error_detail quoting a card',
+    record: { status_code: 502, error: 'reset', error_detail: 'upstream: card 5500-0000-0000-0004 declined (visible-reason)' },
+    secrets: ['5500-0000-0000'],
+    visible: ['upstream: card ****0004 declined (visible-reason)'],
+    redacted: ['error_detail'],
   },
 ];
 
