@@ -3,7 +3,7 @@
  * it and why, for the dashboard panel and the MCP tool. Only what applies is said; a workload
  * seen in full gets one sentence saying so. Pure.
  */
-import type { CaptureExclusions, CoverageCounts, ExclusionsKnown } from './coverage.ts';
+import type { CaptureExclusions, CoverageCounts, ExclusionsKnown, UnmeshedPeer } from './coverage.ts';
 
 const percent = (n: number, of: number): string => {
   const p = (n / of) * 100;
@@ -22,14 +22,33 @@ export function describeExclusions(e: CaptureExclusions): string {
 }
 
 /** The sentences for one workload's inbound and outbound counts and exclusions. */
-export function describeWorkloadCoverage(w: { kind: string; inbound: CoverageCounts; outbound: CoverageCounts; excluded: ExclusionsKnown; selfObserved?: boolean }): string[] {
+/** Most peers named in a sentence. */
+const NAMED_PEERS = 3;
+
+/** `: kube-system/service/kube-dns (dns, 120 calls), ip/10.0.0.9 (tcp, 3 calls) and 2 others`, or nothing when none is known. */
+function whichPeers(peers: readonly UnmeshedPeer[] | undefined): string {
+  if (peers === undefined || peers.length === 0) return '';
+  const named = peers.slice(0, NAMED_PEERS).map((p) => `${p.id} (${p.protocols.join(', ')}, ${plural(p.calls, 'call')})`);
+  const more = peers.length - named.length;
+  return `: ${named.join(', ')}${more > 0 ? ` and ${plural(more, 'other')}` : ''}`;
+}
+
+export function describeWorkloadCoverage(w: {
+  kind: string;
+  inbound: CoverageCounts;
+  outbound: CoverageCounts;
+  excluded: ExclusionsKnown;
+  selfObserved?: boolean;
+  /** The unmeshed peers behind `unmeshed_peer`, busiest first. */
+  unmeshed?: { servers: readonly UnmeshedPeer[]; clients: readonly UnmeshedPeer[] };
+}): string[] {
   const out: string[] = [];
   const { inbound, outbound } = w;
   if (inbound.unmeshed_peer > 0) {
-    out.push(`${percent(inbound.unmeshed_peer, inbound.calls)} of inbound calls come from unmeshed peers — their client side is not observed.`);
+    out.push(`${percent(inbound.unmeshed_peer, inbound.calls)} of inbound calls come from unmeshed peers — their client side is not observed${whichPeers(w.unmeshed?.clients)}.`);
   }
   if (outbound.unmeshed_peer > 0) {
-    out.push(`${percent(outbound.unmeshed_peer, outbound.calls)} of outbound calls go to unmeshed servers — their server side is not observed.`);
+    out.push(`${percent(outbound.unmeshed_peer, outbound.calls)} of outbound calls go to unmeshed servers — their server side is not observed${whichPeers(w.unmeshed?.servers)}.`);
   }
   const plaintextMeshed = inbound.plaintext_meshed + outbound.plaintext_meshed;
   if (plaintextMeshed > 0) {

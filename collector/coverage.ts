@@ -118,6 +118,32 @@ function count(into: CoverageCounts, c: CallSummary, unmeshedPeer: boolean, unob
   if (c.request?.truncated === true || c.response?.truncated === true) into.truncated_bodies++;
 }
 
+/** An unmeshed peer of a workload: its node id, the calls with it, their protocols. */
+export interface UnmeshedPeer {
+  id: string;
+  calls: number;
+  protocols: string[];
+}
+
+function notePeer(into: Map<string, Map<string, UnmeshedPeer>>, of: string, peer: string, protocol: string): void {
+  let peers = into.get(of);
+  if (peers === undefined) {
+    peers = new Map();
+    into.set(of, peers);
+  }
+  const p = peers.get(peer);
+  if (p === undefined) peers.set(peer, { id: peer, calls: 1, protocols: [protocol] });
+  else {
+    p.calls++;
+    if (!p.protocols.includes(protocol)) p.protocols.push(protocol);
+  }
+}
+
+/** Most calls first, then by id. */
+function busiest(peers: Map<string, UnmeshedPeer> | undefined): UnmeshedPeer[] {
+  return peers === undefined ? [] : [...peers.values()].sort((a, b) => b.calls - a.calls || (a.id < b.id ? -1 : 1));
+}
+
 export function buildCoverage(calls: readonly CallSummary[], input: CoverageInput): Coverage {
   const workloads = new Map<string, { node: ServiceMapNode; inbound: CoverageCounts; outbound: CoverageCounts }>();
   const edges = new Map<string, EdgeCoverage>();
@@ -129,6 +155,9 @@ export function buildCoverage(calls: readonly CallSummary[], input: CoverageInpu
     }
     return w;
   };
+  // Who the unmeshed peers are, per workload: the sentences name the busiest (often all of it DNS).
+  const unmeshedServers = new Map<string, Map<string, UnmeshedPeer>>();
+  const unmeshedClients = new Map<string, Map<string, UnmeshedPeer>>();
   // Workloads whose own sidecar recorded something in the window: they have one, whatever else is missing.
   const resolved = resolveCalls(calls);
   const selfObserved = new Set<string>();
@@ -153,6 +182,8 @@ export function buildCoverage(calls: readonly CallSummary[], input: CoverageInpu
     const calleeUnmeshed = unmeshedPeer && call.observer === 'outbound';
     count(entry(src).outbound, call, calleeUnmeshed, callerUnmeshed, plaintextMeshed);
     count(entry(dst).inbound, call, callerUnmeshed, calleeUnmeshed, plaintextMeshed);
+    if (calleeUnmeshed) notePeer(unmeshedServers, src.id, dst.id, call.protocol);
+    if (callerUnmeshed) notePeer(unmeshedClients, dst.id, src.id, call.protocol);
     const key = `${src.id}\u0000${dst.id}`;
     let edge = edges.get(key);
     if (edge === undefined) {
@@ -165,7 +196,8 @@ export function buildCoverage(calls: readonly CallSummary[], input: CoverageInpu
     const found = node.kind === 'External' || node.kind === 'Node' ? undefined : input.exclusions?.(node.namespace, node.workload);
     const excluded: ExclusionsKnown = found === undefined ? { known: false } : { known: true, ...found };
     const w = { ...node, inbound, outbound, excluded };
-    return { ...w, summary: describeWorkloadCoverage({ ...w, selfObserved: selfObserved.has(node.id) }) };
+    const unmeshed = { servers: busiest(unmeshedServers.get(node.id)), clients: busiest(unmeshedClients.get(node.id)) };
+    return { ...w, summary: describeWorkloadCoverage({ ...w, selfObserved: selfObserved.has(node.id), unmeshed }) };
   });
   out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return {

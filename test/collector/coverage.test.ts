@@ -64,8 +64,8 @@ void t.test('the sentences say what is not seen, and exclusions when known', asy
   const payment = c.workloads.find((w) => w.id === 'shop/payment')!;
   t.same(payment.excluded, { known: true, inbound_ports: [9090], outbound_ports: [], outbound_cidrs: ['10.0.0.0/8'] });
   const text = payment.summary.join('\n');
-  t.match(text, '25% of inbound calls come from unmeshed peers — their client side is not observed.');
-  t.match(text, '100% of outbound calls go to unmeshed servers');
+  t.match(text, '25% of inbound calls come from unmeshed peers — their client side is not observed: legacy/ip/10.1.2.3 (http, 2 calls).');
+  t.match(text, '100% of outbound calls go to unmeshed servers — their server side is not observed: shop/db (tcp, 3 calls), ip/203.0.113.7 (tls, 1 call).', 'the busiest first');
   t.match(text, '25% of calls are opaque TCP');
   t.match(text, /8\.3% of calls use the application's own TLS/);
   t.match(text, '1 call lost part of its capture');
@@ -163,4 +163,12 @@ void t.test('GET /api/coverage: the window, the workloads, the collector drops, 
   const narrow = (await (await fetch(`${url}?since=1s`, auth)).json()) as { workloads: unknown[] };
   t.same(narrow.workloads, [], 'a window before the calls holds none');
   t.equal((await fetch(`${url}?since=soon`, auth)).status, 400);
+});
+
+void t.test('the sentence names the three busiest unmeshed peers and counts the rest', async (t) => {
+  const calls = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5'].flatMap((ip, i) =>
+    Array.from({ length: 5 - i }, (_, n) => callRecord({ id: `${ip}-${n}`, protocol: i === 0 ? 'dns' : 'tcp', observer: 'outbound', connectionId: `${ip}-${n}`, src: fe, dst: { ip } })),
+  );
+  const text = buildCoverage(calls, { since: 0n, until: 10n ** 12n, collector: noDrops }).workloads.find((w) => w.id === 'shop/frontend')!.summary.join('\n');
+  t.match(text, '100% of outbound calls go to unmeshed servers — their server side is not observed: ip/10.0.0.1 (dns, 5 calls), ip/10.0.0.2 (tcp, 4 calls), ip/10.0.0.3 (tcp, 3 calls) and 2 others.');
 });

@@ -61,7 +61,7 @@ void t.test('coverage over MCP: the tool is listed with a usable description and
   t.same([...ids].sort(), ['ip/10.1.2.3', 'ip/10.9.9.9', 'shop/frontend', 'shop/payment']);
   const payment = all.workloads[0];
   t.match(payment, { inbound: { calls: 4, unmeshed_peer: 1, parsed: { http: 4 } }, outbound: { calls: 1, opaque: 1, unmeshed_peer: 1 }, excluded: { known: false } });
-  t.match(payment.summary[0], '25% of inbound calls come from unmeshed peers — their client side is not observed.');
+  t.match(payment.summary[0], '25% of inbound calls come from unmeshed peers — their client side is not observed: ip/10.1.2.3 (http, 1 call).');
   t.same(all.collector_refused_since_start, { records_rejected: {}, batches_rejected: {} }, 'only non-zero reasons, none here');
   t.ok(all.edges.some((e: { edge: string; calls: number }) => e.edge === 'shop/frontend → shop/payment' && e.calls === 3));
 
