@@ -87,11 +87,16 @@ export function isoTime(ns: string): string {
   return Number.isNaN(date.getTime()) ? new Date(0).toISOString() : date.toISOString();
 }
 
-/** Record headers join repeats with ", " (set-cookie with "\n"): HAR lists each. */
+/**
+ * Record headers join repeats with ", " (set-cookie with "\n"): HAR lists each. Trailers follow
+ * the headers (HAR has no place of their own for them), except one the headers already hold
+ * with the same value: a gRPC trailers-only response's status is recorded in both.
+ */
 function headerList(headers: Record<string, string> | undefined, trailers?: Record<string, string>): HarNameValue[] {
   const out: HarNameValue[] = [];
   for (const source of [headers, trailers]) {
     for (const [name, value] of Object.entries(source ?? {})) {
+      if (source === trailers && headers?.[name] === value) continue;
       if (name === 'set-cookie') for (const v of value.split('\n')) out.push({ name, value: v });
       else out.push({ name, value });
     }
