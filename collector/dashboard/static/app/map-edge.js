@@ -88,7 +88,7 @@ export function edgeDetailRows(e) {
     ['Connect p50 / p99', e.connects ? `${formatMs(e.connect_p50_ms)} / ${formatMs(e.connect_p99_ms)} (${e.connects} connects)` : 'no connect seen'],
     ['mTLS handshake p50', e.tls_handshake_p50_ms !== undefined ? formatMs(e.tls_handshake_p50_ms) : '—'],
     ['Resets', `client ${e.resets_by_client ?? 0} · server ${e.resets_by_server ?? 0}`],
-    ['Connection reuse', e.connections ? `${e.exchanges_per_connection ?? 0} calls per connection (${e.connections} connections)` : '—'],
+    ['Connection reuse', e.connections ? `${e.exchanges_per_connection ?? 0} calls per connection over its life so far (${e.connections} connections in the window)` : '—'],
     ['Cross-node', e.cross_node ? `yes: ${e.cross_node_calls ?? 0} calls crossed nodes` : 'no'],
   ];
   if ((e.replicas ?? []).length > 0) rows.push(['Replica imbalance', `${e.replica_imbalance ?? 0}× the even share over ${(e.replicas ?? []).length} replicas`]);
