@@ -393,7 +393,7 @@ void t.test('the coverage view says what is not seen, per workload', async (t) =
   const frontend = page.locator('article.coverage-card[data-id="shop/frontend"]');
   await frontend.waitFor();
   // frontend answered 3 meshed calls from loadgen and 2 from the unmeshed legacy client.
-  t.match(await frontend.locator('.coverage-summary').textContent(), '40% of inbound calls come from unmeshed peers — their client side is not observed.');
+  t.match(await frontend.locator('.coverage-summary').textContent(), '40% of inbound calls come from unmeshed peers — their client side is not observed: legacy/legacy-client (http, 2 calls).');
   t.match(await frontend.locator('.coverage-summary').textContent(), /Exclusions by configuration: unknown/);
   const inbound = await frontend.locator('tr[data-side="inbound"] td').allTextContents();
   t.same(inbound, ['5', '5 http', '0', '0', '2', '0', '0', '0', '0']);

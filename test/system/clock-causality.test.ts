@@ -25,14 +25,12 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rename, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import type { CallRecordJson } from '../../record/record-json.ts';
-import { MeshLab, NODE, Proc, eventually, sleep } from './harness.ts';
-import { createMeshPki, meshSidecarEnv, startController } from './mesh-pki.ts';
+import { NODE, Proc, eventually, sleep } from './harness.ts';
+import { createMeshPki, startMeshedPair } from './mesh-pki.ts';
 
 const NS = 'systest';
 const SA = { client: 'frontend', server: 'payment' } as const;
@@ -46,35 +44,7 @@ const BURNERS_PER_CORE = 3;
 const KEEP_ALIVE_RATE = '20/m';
 
 const pki = await createMeshPki(t, 'meshtap-clock', NS, SA);
-const inventoryFile = join(pki.dir, 'inventory.json');
-
-let grpcPort = 0;
-const sidecarEnv = (pod: 'client' | 'server') => meshSidecarEnv(lab, pki, grpcPort, pod, SA[pod]);
-
-let lab!: MeshLab;
-lab = await MeshLab.start({
-  beforeSidecars: async (l) => {
-    lab = l;
-    const doc = {
-      pods: [
-        { name: 'client', namespace: NS, ip: l.client.ip, serviceAccount: SA.client, meshed: true },
-        { name: 'server', namespace: NS, ip: l.server.ip, serviceAccount: SA.server, meshed: true },
-      ],
-    };
-    await writeFile(`${inventoryFile}.tmp`, JSON.stringify(doc));
-    await rename(`${inventoryFile}.tmp`, inventoryFile);
-    grpcPort = (await startController(l, pki, inventoryFile)).grpcPort;
-  },
-  sidecarEnvFor: {
-    get client() {
-      return sidecarEnv('client');
-    },
-    get server() {
-      return sidecarEnv('server');
-    },
-  },
-});
-t.teardown(() => lab.destroy());
+const { lab, sidecarEnv } = await startMeshedPair(t, pki, NS, SA);
 
 const marker = () => randomBytes(6).toString('hex');
 const curlClient = (args: string[]) => lab.clientExec('curl', ['-sS', '-m', '20', ...args]);

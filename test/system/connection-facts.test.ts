@@ -5,46 +5,16 @@
  * (`curl --max-time 1` against a slow endpoint) is recorded as `client_timeout`.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import t from 'tap';
 import type { CallRecordJson } from '../../record/record-json.ts';
-import { MeshLab, eventually } from './harness.ts';
-import { createMeshPki, meshSidecarEnv, startController } from './mesh-pki.ts';
+import { eventually } from './harness.ts';
+import { createMeshPki, startMeshedPair } from './mesh-pki.ts';
 
 const NS = 'systest';
 const SA = { client: 'frontend', server: 'payment' } as const;
 
 const pki = await createMeshPki(t, 'meshtap-connfacts', NS, SA);
-let grpcPort = 0;
-const sidecarEnv = (pod: 'client' | 'server') => meshSidecarEnv(lab, pki, grpcPort, pod, SA[pod]);
-
-let lab!: MeshLab;
-lab = await MeshLab.start({
-  beforeSidecars: async (l) => {
-    lab = l;
-    const inventory = join(pki.dir, 'inventory.json');
-    await writeFile(
-      inventory,
-      JSON.stringify({
-        pods: [
-          { name: 'client', namespace: NS, ip: l.client.ip, serviceAccount: SA.client, meshed: true },
-          { name: 'server', namespace: NS, ip: l.server.ip, serviceAccount: SA.server, meshed: true },
-        ],
-      }),
-    );
-    grpcPort = (await startController(l, pki, inventory)).grpcPort;
-  },
-  sidecarEnvFor: {
-    get client() {
-      return sidecarEnv('client');
-    },
-    get server() {
-      return sidecarEnv('server');
-    },
-  },
-});
-t.teardown(() => lab.destroy());
+const { lab } = await startMeshedPair(t, pki, NS, SA);
 
 // Certificates and membership in both sidecars before the first meshed call.
 await eventually('certificates and membership in both sidecars', async () => {

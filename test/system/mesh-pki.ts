@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { issueTestToken } from '../../certs/authn/jwt-key.ts';
 import { sh } from '../../lab/netns.ts';
-import { MESHTAP, NODE, Proc, REPO, type MeshLab } from './harness.ts';
+import { MESHTAP, MeshLab, NODE, Proc, REPO } from './harness.ts';
 
 export interface MeshPki {
   /** The test's directory (removed at teardown); `pki/` holds the CA and the webhook's certificate. */
@@ -81,4 +81,39 @@ export function meshSidecarEnv(lab: MeshLab, pki: MeshPki, grpcPort: number, pod
     MESHTAP_TOKEN_FILE: join(pki.shared, `${pod}.token`),
     MESHTAP_TRUST_BUNDLE: pki.trustBundle,
   };
+}
+
+/**
+ * A client and a server pod, both meshed (in the controller's inventory file), with the real
+ * controller and sidecars pointed at it; the lab is destroyed at teardown. `sidecarEnv` gives a
+ * pod's environment as the sidecars got it (for restarts).
+ */
+export async function startMeshedPair(
+  t: Test,
+  pki: MeshPki,
+  namespace: string,
+  accounts: { client: string; server: string },
+): Promise<{ lab: MeshLab; sidecarEnv: (pod: 'client' | 'server') => Record<string, string> }> {
+  let grpcPort = 0;
+  let lab!: MeshLab;
+  const sidecarEnv = (pod: 'client' | 'server'): Record<string, string> => meshSidecarEnv(lab, pki, grpcPort, pod, accounts[pod]);
+  lab = await MeshLab.start({
+    beforeSidecars: async (l) => {
+      lab = l;
+      const inventory = join(pki.dir, 'inventory.json');
+      const pods = (['client', 'server'] as const).map((name) => ({ name, namespace, ip: l[name].ip, serviceAccount: accounts[name], meshed: true }));
+      await writeFile(inventory, JSON.stringify({ pods }));
+      grpcPort = (await startController(l, pki, inventory)).grpcPort;
+    },
+    sidecarEnvFor: {
+      get client() {
+        return sidecarEnv('client');
+      },
+      get server() {
+        return sidecarEnv('server');
+      },
+    },
+  });
+  t.teardown(() => lab.destroy());
+  return { lab, sidecarEnv };
 }
