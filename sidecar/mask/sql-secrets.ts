@@ -25,6 +25,7 @@
  * native searches; with a policy that adds keys, `namePrefilter`: one more) is not tokenized at all. A string holding a backslash reads differently with
  * and without backslash escapes (PostgreSQL's `standard_conforming_strings`, MySQL's
  * `NO_BACKSLASH_ESCAPES`): such text is read both ways and what either reading masks is masked.
+ * The same tokenizer reads the select lists of `sql-result-columns.ts` (`sqlTokens`).
  */
 import type { HttpMessage } from '../../record/record.ts';
 import { MASK } from './detectors.ts';
@@ -76,7 +77,7 @@ const SELECT_END: ReadonlySet<string> = new Set([
 ]);
 
 /** Token types. */
-const T = { Word: 0, QuotedName: 1, Str: 2, Num: 3, Param: 4, Punct: 5, Op: 6 } as const;
+export const T = { Word: 0, QuotedName: 1, Str: 2, Num: 3, Param: 4, Punct: 5, Op: 6 } as const;
 
 const SEMI = 59;
 const COMMA = 44;
@@ -175,14 +176,19 @@ const upperWord = (sql: string, k: number): string => (tt[k] === T.Word && te[k]
 /** A name token: a word, a quoted name, or (MySQL's ANSI_QUOTES) a double-quoted string where a name stands. */
 const isName = (sql: string, k: number): boolean => tt[k] === T.Word || tt[k] === T.QuotedName || (tt[k] === T.Str && sql.charCodeAt(ts[k]) === 34);
 
+/** The kind of secret a column name (as written, up to 128 characters) names under the policy. */
+export function columnNameKind(name: string, policy: MaskPolicy): SensitiveKind | undefined {
+  if (name.length > 128 || name.length === 0) return undefined;
+  const kind = keyKind(policy, name);
+  return kind === undefined || NOT_SECRET_NAMES.has(name.toLowerCase()) ? undefined : kind;
+}
+
 /** The kind of secret a name token names under the policy. */
 function nameKind(sql: string, k: number, policy: MaskPolicy): SensitiveKind | undefined {
   const start = tt[k] === T.Word ? ts[k] : tcs[k];
   const end = tt[k] === T.Word ? te[k] : tce[k];
   if (end - start > 128 || end <= start) return undefined;
-  const name = sql.slice(start, end);
-  const kind = keyKind(policy, name);
-  return kind === undefined || NOT_SECRET_NAMES.has(name.toLowerCase()) ? undefined : kind;
+  return columnNameKind(sql.slice(start, end), policy);
 }
 
 const isValue = (k: number): boolean => tt[k] === T.Str || tt[k] === T.Num || tt[k] === T.Param;
@@ -364,6 +370,33 @@ function tokenize(sql: string, dialect: SqlDialect, backslashEscapes: boolean): 
   return count;
 }
 
+/**
+ * The tokens of one reading of a statement, for the other readers of SQL text in this directory
+ * (`sql-result-columns.ts`): the slots as they are after the reading, valid until the next one.
+ * `releaseSqlTokens` gives back the slots a long text needed once its reader is done.
+ */
+export interface SqlTokens {
+  count: number;
+  /** `T.*` */
+  type: Uint8Array;
+  start: Int32Array;
+  end: Int32Array;
+  /** A string's or quoted name's content: `[contentStart, contentEnd)`. */
+  contentStart: Int32Array;
+  contentEnd: Int32Array;
+  /** A punctuation's character code, a parameter's 0-based index. */
+  num: Int32Array;
+}
+
+export function sqlTokens(sql: string, dialect: SqlDialect, backslashEscapes: boolean): SqlTokens {
+  const count = tokenize(sql, dialect, backslashEscapes);
+  return { count, type: tt, start: ts, end: te, contentStart: tcs, contentEnd: tce, num: tn };
+}
+
+export function releaseSqlTokens(): void {
+  if (capacity > KEEP_SLOTS) resize(KEEP_SLOTS);
+}
+
 /** One reading of `sql`: the spans, kinds and parameters it masks. */
 function read(sql: string, dialect: SqlDialect, backslashEscapes: boolean, found: Found, policy: MaskPolicy): void {
   const count = tokenize(sql, dialect, backslashEscapes);
@@ -524,7 +557,7 @@ export function maskSqlSecrets(sql: string, dialect: SqlDialect, policy: MaskPol
     const usual = dialect === 'mysql';
     read(sql, dialect, usual, found, policy);
     if (sql.includes('\\')) read(sql, dialect, !usual, found, policy);
-    if (capacity > KEEP_SLOTS) resize(KEEP_SLOTS);
+    releaseSqlTokens();
     if (found.spans.length > 0 || found.params.size > 0) {
       let text = found.spans.length === 0 ? sql : '';
       if (found.spans.length > 0) {

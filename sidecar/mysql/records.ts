@@ -4,11 +4,14 @@
  * certain), one for everything else. Secrets a statement carries (`IDENTIFIED BY '…'`, values of
  * secret columns, and the bound parameters in their place) are masked in each record's request
  * (`../mask/sql-secrets.ts`, under the session's masking policy) before its JSON is built, and in
- * its error when the server quotes them.
+ * its error when the server quotes them. Result columns that read a secret column under another
+ * name (``SELECT password AS `pw` ``, `lower(token)`) are masked in the rows before the response
+ * JSON is built (`../mask/sql-result-columns.ts`); columns named as secrets are the JSON masker's.
  */
 import type { HttpMessage, RecordError } from '../../record/record.ts';
 import type { Exchange } from '../capture/session.ts';
 import type { MaskPolicy } from '../mask/policy.ts';
+import { columnsToMask, secretResultColumns } from '../mask/sql-result-columns.ts';
 import { maskErrorEchoes, maskSqlRequest } from '../mask/sql-secrets.ts';
 import type { Call, LoginState } from './calls.ts';
 import { utf8Prefix } from './packets.ts';
@@ -150,6 +153,14 @@ function resultExchange(
   out.request = requestMessage(headers, value, call.requestSize, call.requestCut, rc.limits.maxBodyBytes);
   const notes = first ? call.notes.slice() : [];
   if (r !== undefined) {
+    const derived = r.rows.length > 0 && text !== undefined ? secretResultColumns(text, 'mysql', rc.maskPolicy) : undefined;
+    if (derived !== undefined) {
+      const rows = r.maskColumns(columnsToMask(derived, r.columns.map((c) => c.name)));
+      if (rows.redacted.length > 0) {
+        out.redacted = [...(out.redacted ?? []), ...rows.redacted];
+        out.sensitive = [...new Set([...(out.sensitive ?? []), ...rows.sensitive])];
+      }
+    }
     out.response_start = r.responseStart ?? call.responseStart ?? out.end;
     out.response = r.toResponse(method);
     if (call.results.length <= 1) out.response.body_size = call.bytesIn;

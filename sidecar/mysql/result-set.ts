@@ -5,6 +5,8 @@
  * hundred rows of memory.
  */
 import type { HttpMessage } from '../../record/record.ts';
+import type { SensitiveKind } from '../mask/policy.ts';
+import { maskResultRows } from '../mask/sql-result-columns.ts';
 import { utf8Prefix } from './packets.ts';
 import type { OkReply, ServerError } from './replies.ts';
 import type { Column, DecodedRow, Value } from './values.ts';
@@ -94,6 +96,18 @@ export class StatementResult {
     }
     this.rowBytes += size;
     this.rows.push(obj);
+  }
+
+  /**
+   * The values of the given columns (by index) replaced by `****` in the rows kept: a secret read
+   * under another name (`SELECT password AS pw`). Rows the longer values no longer fit in the
+   * body limit are dropped, as `addRow` drops them. The paths replaced and the kinds.
+   */
+  maskColumns(columns: ReadonlyMap<number, SensitiveKind>): { redacted: string[]; sensitive: SensitiveKind[] } {
+    const masked = maskResultRows(this.rows, this.keys, columns, this.limits.maxBodyBytes - ENVELOPE_RESERVE);
+    if (masked.bytes !== undefined) this.rowBytes = masked.bytes;
+    if (masked.cut) this.rowsCut = true;
+    return masked;
   }
 
   /** A row of which `bytes` passed unseen (capture fell behind forwarding). */

@@ -9,11 +9,15 @@
  * each only when the boundaries are certain. Secrets a statement carries (`PASSWORD '…'`, values
  * of secret columns, and the bound parameters in their place) are masked in each record's request
  * (`../mask/sql-secrets.ts`, under the session's masking policy) before its JSON is built, and in
- * its error when the server quotes them. `error` always goes to the part that did not complete. Pure given the connection state:
- * it emits nothing.
+ * its error when the server quotes them. Result columns that read a secret column under another
+ * name (`SELECT password AS pw`, `lower(token)`) are masked in the rows before the response JSON
+ * is built (`../mask/sql-result-columns.ts`); columns named as secrets are the JSON masker's.
+ * `error` always goes to the part that did not complete. Pure given the connection state: it
+ * emits nothing.
  */
 import type { HttpMessage, RecordError } from '../../record/record.ts';
 import type { Exchange } from '../capture/session.ts';
+import { columnsToMask, secretResultColumns } from '../mask/sql-result-columns.ts';
 import { maskErrorEchoes, maskSqlRequest } from '../mask/sql-secrets.ts';
 import type { Call, Conn, StartupState } from './conn.ts';
 import { type PgValue, tagRowCount, utf8Prefix } from './decode.ts';
@@ -162,6 +166,14 @@ export function resultExchange(
   out.request = requestMessage(conn.config.maxBody, headers, value, call.requestSize, call.requestCut);
   if (r !== undefined && (r.responseStart !== undefined || r.done)) {
     if (call.kind !== 'simple') resolveColumns(call, r);
+    const derived = r.rows.length > 0 && text !== undefined ? secretResultColumns(text, 'postgres', conn.config.maskPolicy) : undefined;
+    if (derived !== undefined) {
+      const rows = r.maskColumns(columnsToMask(derived, r.columns?.map((c) => c.name)));
+      if (rows.redacted.length > 0) {
+        out.redacted = [...(out.redacted ?? []), ...rows.redacted];
+        out.sensitive = [...new Set([...(out.sensitive ?? []), ...rows.sensitive])];
+      }
+    }
     out.response_start = r.responseStart ?? call.responseStart ?? out.end;
     out.response = r.toResponse(tagCount);
     if (call.kind !== 'simple') out.response.body_size = call.bytesIn;

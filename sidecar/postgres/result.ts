@@ -4,6 +4,8 @@
  * row is counted, so a `SELECT` of a million rows costs the capture a hundred rows of memory.
  */
 import type { HttpMessage } from '../../record/record.ts';
+import type { SensitiveKind } from '../mask/policy.ts';
+import { maskResultRows } from '../mask/sql-result-columns.ts';
 import { type Column, type DataRowContent, type PgValue, formatAt, hexValue, utf8Prefix } from './decode.ts';
 import { SkippedNote } from '../capture/skipped-note.ts';
 
@@ -142,6 +144,18 @@ export class StatementResult {
     }
     this.rowBytes += size;
     this.rows.push(obj);
+  }
+
+  /**
+   * The values of the given columns (by index) replaced by `****` in the rows kept: a secret read
+   * under another name (`SELECT password AS pw`). Rows the longer values no longer fit in the
+   * body limit are dropped, as `addRow` drops them. The paths replaced and the kinds.
+   */
+  maskColumns(columns: ReadonlyMap<number, SensitiveKind>): { redacted: string[]; sensitive: SensitiveKind[] } {
+    const masked = maskResultRows(this.rows, this.keys, columns, this.limits.maxBodyBytes - ENVELOPE_RESERVE);
+    if (masked.bytes !== undefined) this.rowBytes = masked.bytes;
+    if (masked.cut) this.rowsCut = true;
+    return masked;
   }
 
   /**

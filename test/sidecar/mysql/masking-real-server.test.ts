@@ -1,7 +1,7 @@
 /**
  * The walkthrough's secrets, sent by `mysql2` to a real MariaDB through a recording relay,
  * replayed into the capture session and shipped as the capture worker ships them (record built,
- * default masking policy). The test user may not create users: the server refuses those
+ * default masking policy), result columns that rename a secret column included. The test user may not create users: the server refuses those
  * statements, but their text crossed the wire all the same and must be masked — in the request,
  * and in the error when the server quotes it (MariaDB has no `IDENTIFIED WITH plugin BY`: its
  * syntax error echoes the statement; a duplicate entry echoes the value).
@@ -36,6 +36,13 @@ void t.test('real MariaDB: IDENTIFIED BY, SET PASSWORD, secret columns, prepared
   await conn.query("UPDATE u SET password = 'update-secret' WHERE name = 'bob'");
   const [rows] = await conn.query('SELECT * FROM u ORDER BY name');
   t.equal((rows as unknown[]).length, 2);
+  // The same secrets under other names: aliases, an expression, a prepared statement, an expression after `*`.
+  const [aliased] = await conn.query('SELECT name, password AS `Pw`, u.password pw2, lower(password) FROM u ORDER BY name');
+  t.same((aliased as unknown[])[0], { name: 'al', Pw: 'exec-secret', pw2: 'exec-secret', 'lower(password)': 'exec-secret' }, 'the server named the columns as the session expects');
+  const [executed] = await conn.execute("SELECT coalesce(password, '') t FROM u WHERE name = ?", ['bob']);
+  t.same(executed, [{ t: 'update-secret' }]);
+  const [starred] = await conn.query('SELECT *, lower(password) FROM u ORDER BY name');
+  t.same(Object.keys((starred as object[])[0]), ['name', 'password', 'pin', 'lower(password)']);
   await conn.end();
   await relay.settled();
 
@@ -61,4 +68,15 @@ void t.test('real MariaDB: IDENTIFIED BY, SET PASSWORD, secret columns, prepared
   t.same(json(exec.request?.body).parameters, ['al', '****', '****']);
   t.same(exec.redacted, ['request.body.$.parameters[1]', 'request.body.$.parameters[2]']);
   t.equal(records[0].response?.headers.auth, 'mysql_native_password', 'the login keeps its plugin name');
+  const aliasRecord = byQuery('SELECT name, password AS `Pw`');
+  t.same(json(aliasRecord.response?.body).rows, [
+    { name: 'al', Pw: '****', pw2: '****', 'lower(password)': '****' },
+    { name: 'bob', Pw: '****', pw2: '****', 'lower(password)': '****' },
+  ]);
+  t.same(aliasRecord.sensitive, ['password']);
+  const executeRecord = byQuery("SELECT coalesce(password, '') t", 'SELECT');
+  t.same(json(executeRecord.request?.body).parameters, ['bob'], 'COM_STMT_EXECUTE');
+  t.same(json(executeRecord.response?.body).rows, [{ t: '****' }]);
+  t.same(executeRecord.redacted, ['response.body.$.rows[0].t']);
+  t.same(json(byQuery('SELECT *, lower(password)').response?.body).rows.map((r: Record<string, unknown>) => r['lower(password)']), ['****', '****']);
 });

@@ -1,8 +1,8 @@
 /**
  * The walkthrough's secrets, sent by the `pg` client to a real PostgreSQL 15 through a recording
  * relay, replayed into the capture session and shipped as the capture worker ships them (record
- * built, default masking policy): no secret may appear in any field, and each record names what
- * was masked.
+ * built, default masking policy): no secret may appear in any field (result columns that rename a
+ * secret column included), and each record names what was masked.
  */
 import t from 'tap';
 import pg from 'pg';
@@ -35,6 +35,13 @@ void t.test('real PostgreSQL: role passwords, secret columns, bound parameters, 
   await client.query("UPDATE u SET password = 'update-secret' WHERE name = 'bob'");
   const rows = await client.query('SELECT * FROM u ORDER BY name');
   t.equal(rows.rows.length, 2);
+  // The same secrets under other names: aliases, an expression, a `*` and an expression after it.
+  const aliased = await client.query('SELECT name, password AS pw, lower(password), u.password "P" FROM u ORDER BY name');
+  t.same(aliased.rows[0], { name: 'al', pw: 'bind-secret', lower: 'bind-secret', P: 'bind-secret' }, 'the server named the columns as the session expects');
+  const coalesced = await client.query("SELECT coalesce(password, '') t FROM u WHERE name = $1", ['bob']);
+  t.same(coalesced.rows, [{ t: 'update-secret' }]);
+  const starred = await client.query("SELECT *, password || '' FROM u ORDER BY name");
+  t.same(Object.keys(starred.rows[0]), ['name', 'password', '?column?']);
   await client.query("SELECT 'postgres://shop:URLPW1@db:5432/x' AS conn");
   await client.end();
   await relay.settled();
@@ -60,6 +67,20 @@ void t.test('real PostgreSQL: role passwords, secret columns, bound parameters, 
   t.equal(json(duplicate.response?.body).error.detail, 'Key (password)=(****) already exists.', 'the error quoting the value: masked there too');
   t.ok(duplicate.redacted.includes('response.body'));
   t.same(json(byQuery('SELECT * FROM u').response?.body).rows, [{ name: 'al', password: '****' }, { name: 'bob', password: '****' }]);
+  const aliasRecord = byQuery('SELECT name, password AS pw');
+  t.same(json(aliasRecord.response?.body).rows, [
+    { name: 'al', pw: '****', lower: '****', P: '****' },
+    { name: 'bob', pw: '****', lower: '****', P: '****' },
+  ]);
+  t.same(aliasRecord.sensitive, ['password']);
+  const boundRecord = byQuery('SELECT coalesce(password');
+  t.same(json(boundRecord.request?.body).parameters, ['bob'], 'the extended protocol');
+  t.same(json(boundRecord.response?.body).rows, [{ t: '****' }]);
+  t.same(boundRecord.redacted, ['response.body.$.rows[0].t']);
+  t.same(json(byQuery('SELECT *, password').response?.body).rows, [
+    { name: 'al', password: '****', '?column?': '****' },
+    { name: 'bob', password: '****', '?column?': '****' },
+  ]);
   const url = byQuery("SELECT 'postgres://");
   t.equal(json(url.request?.body).query, "SELECT 'postgres://shop:****@db:5432/x' AS conn");
   t.same(url.sensitive, ['url_password']);
