@@ -18,14 +18,24 @@
  * (`4111%201111%201111%201111` is a card), and in a query string or form body so is `+` (a space
  * there). An e-mail's local part ends at an escape of a character no address holds (`%20bob@…`
  * starts at `bob`).
+ *
+ * `KEY=VALUE` and `KEY: VALUE` under a secret KEY (`password=wspw5`, a connection string's
+ * `Password=connpw77;`) are found by `text-pairs.ts`, and only VALUE is masked.
+ *
+ * Text cut short (a body truncated by the capture limit or the scan budget, `cut`) may end in
+ * the first part of a secret: a token at the very end that starts like a JWT (`eyJ` and
+ * base64url, with at most two dots) is masked as a JWT, and a run of 13–18 digits at the very
+ * end that starts like an issued card as a card (whole: its last digits are not the card's).
+ * Shorter digit runs stay: they are not told apart from the numbers that end cut text.
  */
 import { byteEscapedBefore, escapeAround } from './percent-escape.ts';
-import type { MaskPolicy, SensitiveKind } from './policy.ts';
+import { MASK, type MaskPolicy, type SensitiveKind } from './policy.ts';
 import { scanMeter } from './scan-meter.ts';
+import { findKeyValueText, shortestKeyValue, type KeyValueSpan } from './text-pairs.ts';
 import { findUrlPasswords, URL_SEPARATOR } from './url-credentials.ts';
 import { findPatternSpans } from './user-patterns.ts';
 
-export const MASK = '****';
+export { MASK };
 
 const CARD_PREFIX = /^(?:4|5[1-5]|2[2-7]|3[0-9]|6)/;
 
@@ -149,6 +159,48 @@ export function isJwt(s: string): boolean {
 }
 
 /**
+ * Where a JWT cut by the end of the text starts, or -1: `eyJ` and at least one more base64url
+ * character, at a word boundary (or right after a percent-escape), then base64url and at most
+ * two dots up to the very end; a second part, when there is one, starts like a JWT's
+ * (`eyJ`, or as much of it as the cut left). Looks at the trailing run of base64url and dots
+ * once backwards and once forwards.
+ */
+export function findCutJwt(text: string): number {
+  const n = text.length;
+  let s = n;
+  // The last three dots of the run: a start has at most two after it, the first of them
+  // ending its first part.
+  let last = -1;
+  let secondLast = -1;
+  let third = -1;
+  while (s > 0) {
+    const c = text.charCodeAt(s - 1);
+    if (c === 46) {
+      if (last === -1) last = s - 1;
+      else if (secondLast === -1) secondLast = s - 1;
+      else if (third === -1) third = s - 1;
+    } else if (!isB64Url(c)) break;
+    s--;
+  }
+  scanMeter.steps += n - s;
+  let from = third === -1 ? s : third + 1;
+  for (;;) {
+    const p = text.indexOf(JWT_START, from);
+    if (p === -1 || p + JWT_START.length >= n) return -1;
+    scanMeter.steps++;
+    from = p + 1;
+    if (p > 0 && isWord(text.charCodeAt(p - 1)) && byteEscapedBefore(text, p) === -1) continue;
+    const dot = secondLast > p ? secondLast : last > p ? last : -1;
+    if (dot === -1) return p;
+    if (dot === p + JWT_START.length) continue;
+    // The second part: `eyJ…`, or as much of `eyJ` as the cut left.
+    let k = dot + 1;
+    while (k < n && k - dot - 1 < JWT_START.length && text.charCodeAt(k) === JWT_START.charCodeAt(k - dot - 1)) k++;
+    if (k - dot - 1 === JWT_START.length || k === n) return p;
+  }
+}
+
+/**
  * Card candidates: a digit not preceded by a digit or `.`, then 12–18 more digits each
  * optionally after one separator (a space or dash, `%20` or `%2D`, and `+` when `plusIsSpace`),
  * not followed by a digit; the longest such run wins. A digit of a percent-escape is not a
@@ -245,6 +297,36 @@ export function findCardCandidates(text: string, plusIsSpace = false): readonly 
   return spans ?? NO_SPANS;
 }
 
+/** Whether `text[i]` is a digit of the text itself (not a hex digit of a percent-escape). */
+const textDigit = (text: string, i: number): boolean => isDigit(text.charCodeAt(i)) && escapeAround(text, i) === -1;
+
+/**
+ * Where a run of digits cut by the end of the text starts that may be the first 13–18 digits of
+ * a card, or -1: separated as `findCardCandidates` separates them (`plusIsSpace` as there), not
+ * preceded by a digit or `.`, starting like an issued card, and too short to be a whole one
+ * judged by Luhn (a whole card is `findCardCandidates`'s). Looks back over 73 characters at most.
+ */
+export function findCutCard(text: string, plusIsSpace = false): number {
+  const n = text.length;
+  if (n === 0 || !textDigit(text, n - 1)) return -1;
+  let start = n - 1;
+  let digits = 1;
+  while (digits <= CARD_MAX_DIGITS) {
+    scanMeter.steps++;
+    const c = text.charCodeAt(start - 1);
+    if (textDigit(text, start - 1)) start--;
+    else if ((c === 32 || c === 45 || (c === 43 && plusIsSpace)) && textDigit(text, start - 2)) start -= 2;
+    else if (start >= 4 && encodedSeparatorAt(text, start - 3) && textDigit(text, start - 4)) start -= 4;
+    else break;
+    digits++;
+  }
+  // Longer than a card, or as long as a whole one; `.` before the digits: a decimal fraction.
+  if (digits < 13 || digits >= CARD_MAX_DIGITS || text.charCodeAt(start - 1) === 46) return -1;
+  let leading = '';
+  for (let i = start; leading.length < 2; i++) if (textDigit(text, i)) leading += text[i];
+  return CARD_PREFIX.test(leading) ? start : -1;
+}
+
 /**
  * E-mail addresses, found from each `@`: the local part is the run of local characters right
  * before it (not reaching back into the previous match; a percent-escape counts as the
@@ -303,28 +385,38 @@ export function findEmails(text: string): Span[] {
 
 export type Hit = (kind: SensitiveKind, masked: boolean) => void;
 
+/** A span `maskedSpans` replaced: the text keeps `keep` characters at its end (a card's last four). */
+export interface MaskedSpan extends Span {
+  keep: number;
+}
+
 function fill(s: string, sameLength: boolean, keepTail = 0): string {
   return sameLength ? '*'.repeat(s.length - keepTail) + s.slice(s.length - keepTail) : keepTail > 0 ? MASK + s.slice(-keepTail) : MASK;
 }
 
-/** Replace `spans` (sorted, disjoint) of `text` through `replace`; the text itself when none changed. */
-function applySpans(text: string, spans: readonly Span[], replace: (m: string) => string): string {
+/**
+ * Replace `spans` (sorted, disjoint) of `text` through `replace` (given the span's text and the
+ * span); the text itself when none changed. `replaced`: where to note each replaced span, with
+ * the `keep` its replacement keeps (the text keeps its length then, see `maskedSpans`).
+ */
+function applySpans<S extends Span>(text: string, spans: readonly S[], replace: (m: string, s: S) => string, replaced?: MaskedSpan[], keep = 0): string {
   if (spans.length === 0) return text;
   let out = '';
   let last = 0;
   let changed = false;
   for (const s of spans) {
     const m = text.slice(s.start, s.end);
-    const r = replace(m);
+    const r = replace(m, s);
     if (r === m) continue;
     changed = true;
     out += text.slice(last, s.start) + r;
     last = s.end;
+    replaced?.push({ start: s.start, end: s.end, keep });
   }
   return changed ? out + text.slice(last) : text;
 }
 
-/** The shortest text any detector can match: an e-mail like `a@b.cd` (cards need 13, JWTs 16). */
+/** The shortest text any detector but the key/value one can match: an e-mail like `a@b.cd` (cards need 13, JWTs 16). */
 export const MIN_MATCH_LENGTH = 6;
 
 /**
@@ -343,14 +435,23 @@ function nextMatch(find: (from: number) => number): (from: number) => number {
   };
 }
 
+const NEXT_PAIR_SEPARATOR = /[=:]/g;
+
+/** The first `=` or `:` at or after `from`, or -1. */
+function indexOfPairSeparator(text: string, from: number): number {
+  NEXT_PAIR_SEPARATOR.lastIndex = from;
+  return NEXT_PAIR_SEPARATOR.test(text) ? NEXT_PAIR_SEPARATOR.lastIndex - 1 : -1;
+}
+
 /**
  * For a caller that would cut many pieces out of one text to scan each with `maskText` (the
  * JSON masker's string values): whether `text[start, end)` holds anything a detector of
  * `maskText` starts from — `eyJ` (JWTs), a digit (cards; also every percent-encoded URL
- * separator, `%3A%2F%2F`), `://` (passwords in URLs), `@` (e-mails, when detected) — or the
- * policy has patterns, which can match anything. A range that holds none would come back from
- * `maskText` unchanged, so it need not be cut out. Ranges asked about left to right read the
- * text about once.
+ * separator, `%3A%2F%2F`), `://` (passwords in URLs), `@` (e-mails, when detected), `=` or `:`
+ * (`KEY=VALUE` pairs, in a range as long as the shortest the policy masks) — or the policy has
+ * patterns, which can match anything. A range that holds none would come back from `maskText`
+ * unchanged, so it need not be cut out. Ranges asked about left to right read the text about
+ * once.
  */
 export function scanTriggers(text: string, policy: MaskPolicy): (start: number, end: number) => boolean {
   if (policy.patterns.length > 0) return () => true;
@@ -358,73 +459,184 @@ export function scanTriggers(text: string, policy: MaskPolicy): (start: number, 
   const nextDigit = nextMatch((from) => indexOfDigit(text, from));
   const nextUrl = nextMatch((from) => text.indexOf(URL_SEPARATOR, from));
   const nextAt = nextMatch((from) => text.indexOf('@', from));
+  const shortestPair = shortestKeyValue(policy);
+  // Made when first asked: most ranges have another trigger, or none of a pair's length.
+  let nextPair: ((from: number) => number) | undefined;
   return (start, end) => {
-    const jwt = nextJwt(start);
-    if (jwt !== -1 && jwt + JWT_START.length <= end) return true;
-    const digit = nextDigit(start);
-    if (digit !== -1 && digit < end) return true;
-    const url = nextUrl(start);
-    if (url !== -1 && url + URL_SEPARATOR.length <= end) return true;
-    if (!policy.detectEmails) return false;
-    const at = nextAt(start);
-    return at !== -1 && at < end;
+    if (end - start >= MIN_MATCH_LENGTH) {
+      const jwt = nextJwt(start);
+      if (jwt !== -1 && jwt + JWT_START.length <= end) return true;
+      const digit = nextDigit(start);
+      if (digit !== -1 && digit < end) return true;
+      const url = nextUrl(start);
+      if (url !== -1 && url + URL_SEPARATOR.length <= end) return true;
+      if (policy.detectEmails) {
+        const at = nextAt(start);
+        if (at !== -1 && at < end) return true;
+      }
+    }
+    if (end - start < shortestPair) return false;
+    nextPair ??= nextMatch((from) => indexOfPairSeparator(text, from));
+    const pair = nextPair(start);
+    return pair !== -1 && pair < end;
   };
 }
 
 /**
- * Mask passwords in URLs, JWTs and cards (and e-mails when the policy says so) in `text`,
- * reporting every finding. `sameLength` keeps the byte length (for binary bodies, where offsets
- * matter); `formEncoded` says the text is a query string or a form body, where `+` is a space.
- * What each detector starts from is also what `scanTriggers` and `body-prefilter.ts` look for
- * to skip text: a detector added here adds its trigger there.
+ * The detectors in order over `text`, each on what the ones before it left: URL passwords,
+ * JWTs, cards, `KEY=VALUE` pairs (`text-pairs.ts`; not when `pairs` is false), what a cut left
+ * at the end (`cut`), e-mails, the policy's patterns. `replaced`: note each replaced span (with
+ * `sameLength`, so that spans stay where they were in `text`).
  */
-export function maskText(text: string, policy: MaskPolicy, hit: Hit, sameLength = false, formEncoded = false): string {
+function detect(text: string, policy: MaskPolicy, hit: Hit, sameLength: boolean, formEncoded: boolean, cut: boolean, pairs: boolean, replaced?: MaskedSpan[]): string {
   let out = text;
   // Each replacer is made only when its detector found something (most text has nothing).
   if (out.length >= MIN_MATCH_LENGTH) {
     // First: once masked, `user:****@example.com` is no e-mail address for the detector below.
     const urls = findUrlPasswords(out);
     if (urls.length > 0) {
-      out = applySpans(out, urls, (m) => {
-        hit('url_password', true);
-        return fill(m, sameLength);
-      });
+      out = applySpans(
+        out,
+        urls,
+        (m) => {
+          hit('url_password', true);
+          return fill(m, sameLength);
+        },
+        replaced,
+      );
     }
     if (out.includes(JWT_START)) {
       const jwts = findJwts(out);
       if (jwts.length > 0) {
-        out = applySpans(out, jwts, (m) => {
-          hit('jwt', policy.maskJwts);
-          return policy.maskJwts ? fill(m, sameLength) : m;
-        });
+        out = applySpans(
+          out,
+          jwts,
+          (m) => {
+            hit('jwt', policy.maskJwts);
+            return policy.maskJwts ? fill(m, sameLength) : m;
+          },
+          replaced,
+        );
       }
     }
     // A card is at least 13 digits: shorter text (most header values) cannot hold one.
     if (out.length >= 13) {
       const cards = findCardCandidates(out, formEncoded);
       if (cards.length > 0) {
-        out = applySpans(out, cards, (m) => {
-          if (cardDigits(m) === undefined) return m;
-          hit('card', policy.maskCards);
-          return policy.maskCards ? fill(m, sameLength, 4) : m;
-        });
+        out = applySpans(
+          out,
+          cards,
+          (m) => {
+            if (cardDigits(m) === undefined) return m;
+            hit('card', policy.maskCards);
+            return policy.maskCards ? fill(m, sameLength, 4) : m;
+          },
+          replaced,
+          4,
+        );
       }
     }
-    if (policy.detectEmails && out.includes('@')) {
-      const emails = findEmails(out);
-      if (emails.length > 0) {
-        out = applySpans(out, emails, (m) => {
+  }
+  // After the detectors above: a JWT or a card under a secret key is reported as what it is,
+  // and the rest of the value (a card's last four) goes with the key's kind.
+  const values = pairs ? findKeyValueText(out, policy, formEncoded) : undefined;
+  if (values !== undefined && values.length > 0) {
+    out = applySpans(
+      out,
+      values,
+      (m, s: KeyValueSpan) => {
+        hit(s.kind, true);
+        return fill(m, sameLength);
+      },
+      replaced,
+    );
+  }
+  if (cut) out = maskCutEnd(out, policy, hit, sameLength, formEncoded, replaced);
+  if (out.length >= MIN_MATCH_LENGTH && policy.detectEmails && out.includes('@')) {
+    const emails = findEmails(out);
+    if (emails.length > 0) {
+      out = applySpans(
+        out,
+        emails,
+        (m) => {
           hit('email', policy.maskEmails);
           return policy.maskEmails ? fill(m, sameLength) : m;
-        });
-      }
+        },
+        replaced,
+      );
     }
   }
   if (policy.patterns.length > 0) {
-    out = applySpans(out, findPatternSpans(out, policy.patterns), (m) => {
-      hit('pattern', true);
-      return fill(m, sameLength);
-    });
+    out = applySpans(
+      out,
+      findPatternSpans(out, policy.patterns),
+      (m) => {
+        hit('pattern', true);
+        return fill(m, sameLength);
+      },
+      replaced,
+    );
   }
   return out;
+}
+
+/** The start of a JWT or card cut by the end of `text` masked, as a JWT or a card (see the top). */
+function maskCutEnd(text: string, policy: MaskPolicy, hit: Hit, sameLength: boolean, formEncoded: boolean, replaced?: MaskedSpan[]): string {
+  const jwt = text.includes(JWT_START) ? findCutJwt(text) : -1;
+  if (jwt !== -1) {
+    hit('jwt', policy.maskJwts);
+    if (!policy.maskJwts) return text;
+    replaced?.push({ start: jwt, end: text.length, keep: 0 });
+    return text.slice(0, jwt) + fill(text.slice(jwt), sameLength);
+  }
+  const card = findCutCard(text, formEncoded);
+  if (card === -1) return text;
+  hit('card', policy.maskCards);
+  if (!policy.maskCards) return text;
+  replaced?.push({ start: card, end: text.length, keep: 0 });
+  return text.slice(0, card) + fill(text.slice(card), sameLength);
+}
+
+/**
+ * Mask passwords in URLs, values under secret keys, JWTs and cards (and e-mails when the policy
+ * says so) in `text`, reporting every finding. `sameLength` keeps the byte length (for binary
+ * bodies, where offsets matter); `formEncoded` says the text is a query string or a form body,
+ * where `+` is a space; `cut` says the text was cut short (a truncated body), so that what
+ * starts a JWT or a card at its very end is masked too. What each detector starts from is also
+ * what `scanTriggers` and `body-prefilter.ts` look for to skip text: a detector added here adds
+ * its trigger there.
+ */
+export function maskText(text: string, policy: MaskPolicy, hit: Hit, sameLength = false, formEncoded = false, cut = false): string {
+  return detect(text, policy, hit, sameLength, formEncoded, cut, true);
+}
+
+/**
+ * What a value that is masked whole anyway (a sensitive header's) holds, reported through `hit`
+ * for `sensitive` (a JWT in `Authorization: Bearer …`). Its own `name=value` pairs are not
+ * looked for: the header's name already says what the value is (`Cookie: session=…` is a
+ * cookie).
+ */
+export function reportText(text: string, policy: MaskPolicy, hit: Hit): void {
+  detect(text, policy, hit, false, false, false, false);
+}
+
+/**
+ * What `maskText` would replace in `text`, as spans of `text` itself (sorted; overlapping
+ * replacements merged), for a caller that masks another spelling of the same text (the JSON
+ * masker, which scans a string's escapes decoded and replaces the escaped characters). Each
+ * finding is reported through `hit` as `maskText` reports it.
+ */
+export function maskedSpans(text: string, policy: MaskPolicy, hit: Hit, formEncoded = false, cut = false): MaskedSpan[] {
+  const replaced: MaskedSpan[] = [];
+  detect(text, policy, hit, true, formEncoded, cut, true, replaced);
+  if (replaced.length < 2) return replaced;
+  replaced.sort((a, b) => a.start - b.start);
+  const merged: MaskedSpan[] = [replaced[0]];
+  for (let i = 1; i < replaced.length; i++) {
+    const s = replaced[i];
+    const top = merged[merged.length - 1];
+    if (s.start < top.end) merged[merged.length - 1] = { start: top.start, end: Math.max(top.end, s.end), keep: 0 };
+    else merged.push(s);
+  }
+  return merged;
 }

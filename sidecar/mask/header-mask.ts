@@ -3,7 +3,7 @@
  * revealing a secret (the scheme of `Authorization: Bearer …`, cookie names); every other value
  * goes through the text detectors.
  */
-import { MASK, maskText } from './detectors.ts';
+import { MASK, maskText, reportText } from './detectors.ts';
 import type { Findings } from './findings.ts';
 import { keyKind } from './key-kind.ts';
 import type { MaskPolicy, SensitiveKind } from './policy.ts';
@@ -106,7 +106,7 @@ export function maskHeaders(headers: Record<string, string>, where: string, poli
     const kind = headerKind(policy, name.toLowerCase(), keep);
     if (kind !== undefined) {
       const path = `${where}.${name}`;
-      maskText(value, policy, (k) => f.add(path, k, false));
+      reportText(value, policy, (k) => f.add(path, k, false));
       f.add(path, kind, true);
       setHeader((out ??= { ...headers }), name, maskedValue(name.toLowerCase(), kind, value));
       continue;

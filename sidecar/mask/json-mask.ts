@@ -2,10 +2,12 @@
  * Masking inside JSON text without re-serialising it: a scanner finds the spans to replace and
  * everything else (whitespace, number spelling, key order, big integers) stays byte-identical.
  */
-import { cardDigits, maskText, MASK, MIN_MATCH_LENGTH, scanTriggers } from './detectors.ts';
+import { cardDigits, MASK, MIN_MATCH_LENGTH, scanTriggers } from './detectors.ts';
+import { maskJsonText } from './json-escapes.ts';
 import { keyKind } from './key-kind.ts';
 import type { MaskPolicy, SensitiveKind } from './policy.ts';
 import { scanMeter } from './scan-meter.ts';
+import { shortestKeyValue } from './text-pairs.ts';
 
 export interface JsonFinding {
   /** JSONPath of the value, e.g. `$.user.password`, `$.items[0].token`. */
@@ -78,8 +80,10 @@ function keyAt(text: string, start: number, end: number): string {
 
 /**
  * Mask a JSON document: values under sensitive keys become "****" whatever their type, and JWTs,
- * cards (also as bare numbers) and e-mails inside other values are handled like free text.
- * Returns undefined when `text` is not exactly one JSON value (the caller falls back to patterns).
+ * cards (also as bare numbers), e-mails and `KEY=VALUE` pairs inside other values are handled
+ * like free text, read with their escapes decoded (`json-escapes.ts`: `card\u00204111…` holds a
+ * card, masked as `card\u0020****1111`). Returns undefined when `text` is not exactly one JSON
+ * value (the caller falls back to patterns).
  */
 export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding[]): string | undefined {
   const n = text.length;
@@ -91,8 +95,13 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
   // value being scanned.
   let hitDepth = 0;
   const stringHit = (kind: SensitiveKind, masked: boolean): void => void found.push({ path: pathText(keys, hitDepth), kind, masked });
-  // A string value holding nothing `maskText` starts from is not cut out of the document to be scanned.
+  // A string value holding nothing `maskText` starts from is not cut out of the document to be
+  // scanned, unless it holds an escape, which may hide one (`\u0065yJ…`).
   const mayMatch = scanTriggers(text, policy);
+  // The first backslash at or after the last string value asked about (-1: none is left).
+  let escapeAt = text.indexOf('\\');
+  // Shorter strings hold nothing a detector could match (a `KEY=V` is the shortest).
+  const shortest = policy.patterns.length > 0 ? 0 : Math.min(MIN_MATCH_LENGTH, shortestKeyValue(policy));
 
   const ws = (): void => {
     while (i < n) {
@@ -188,11 +197,14 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
     if (c === 34 /* " */) {
       skipString();
       // Nothing in a string this short can match (maskText would return it as it is).
-      if (quiet || (i - start - 2 < MIN_MATCH_LENGTH && policy.patterns.length === 0)) return;
-      if (!mayMatch(start + 1, i - 1)) return;
+      if (quiet || i - start - 2 < shortest) return;
+      if (!mayMatch(start + 1, i - 1)) {
+        if (escapeAt !== -1 && escapeAt <= start) escapeAt = text.indexOf('\\', start + 1);
+        if (escapeAt === -1 || escapeAt >= i - 1) return;
+      }
       const inner = text.slice(start + 1, i - 1);
       hitDepth = depth;
-      const masked = maskText(inner, policy, stringHit);
+      const masked = maskJsonText(inner, policy, stringHit);
       if (masked !== inner) edits.push({ start: start + 1, end: i - 1, text: masked });
       return;
     }

@@ -38,7 +38,10 @@ const WORDS = new Map<string, KeyFamilyKind>([
   ['pass', 'password'],
   ['pin', 'password'],
   ['pincode', 'password'],
+  // One-time codes (see `ONE_TIME_CODES`): what the user types from an SMS, an app or a list.
   ['otp', 'password'],
+  ['totp', 'password'],
+  ['hotp', 'password'],
   ['secret', 'secret'],
   ['secrets', 'secret'],
   ['privatekey', 'secret'],
@@ -70,8 +73,29 @@ const WORDS = new Map<string, KeyFamilyKind>([
   ['sig', 'signature'],
 ]);
 
+/**
+ * One-time codes: a second factor (`mfa_code`, `totp`, `2fa_code`, `otp_code`), a code sent to
+ * prove an address (`verification_code`) and the codes kept for a lost device (`recovery_code`,
+ * `backup_codes`). Passwords for a moment, of the kind `otp` has. `code` alone is no secret (an
+ * OAuth authorization code is `oauth-code.ts`'s), nor are the codes that only name something:
+ * `zip_code`, `country_code`, `status_code`, `error_code`, `promo_code`. `2fa` is cut into `2`
+ * and `fa` by `keyWords`; `mfa` and `2fa` alone are not codes (they are usually flags).
+ */
+const ONE_TIME_CODES: ReadonlyArray<readonly string[]> = [
+  ['otp', 'code'],
+  ['totp', 'code'],
+  ['hotp', 'code'],
+  ['mfa', 'code'],
+  ['2', 'fa', 'code'],
+  ['two', 'factor', 'code'],
+  ['verification', 'code'],
+  ['recovery', 'code'],
+  ['backup', 'code'],
+].flatMap((words) => [words, [...words.slice(0, -1), 'codes']]);
+
 /** Consecutive words that name a secret together (`api key`, `card number`). */
 const PHRASES: ReadonlyArray<readonly [readonly string[], KeyFamilyKind]> = [
+  ...ONE_TIME_CODES.map((words) => [words, 'password'] as const),
   [['api', 'key'], 'api_key'],
   [['api', 'keys'], 'api_key'],
   [['access', 'key'], 'api_key'],
@@ -132,7 +156,8 @@ const META_LAST_WORDS = setOf([
   'type', 'types', 'count', 'length', 'len', 'size', 'limit', 'max', 'min', 'url', 'uri',
   'endpoint', 'path', 'domain', 'name', 'names', 'provider', 'method', 'methods', 'mode',
   'ttl', 'timeout', 'expires', 'expiry', 'expiration', 'expire', 'at', 'in', 'policy',
-  'enabled', 'required', 'format', 'version', 'scheme', 'location', 'strength',
+  'enabled', 'required', 'format', 'version', 'scheme', 'location', 'strength', 'attempts',
+  'remaining',
 ]);
 
 /** Order of precedence when a key has words of several families (`x-auth-token` is a token). */
@@ -222,11 +247,18 @@ export function keyFamily(key: string, lastWord = false): KeyFamilyKind | undefi
   return best;
 }
 
-/** Roots a family word may end with or hold inside a longer word (`newpassword`, `authtoken`), any case. */
-const GLUED_ROOTS = ['passw', 'passphrase', 'secret', 'token', 'apikey', 'sessid', 'sessionid', 'privatekey'];
+/**
+ * Roots a family word may end with or hold inside a longer word (`newpassword`, `authtoken`), any
+ * case; and `2fa` with anything but a letter or digit between its `2` and `fa` (`2-FA-code`).
+ * Expressions: the gap cannot hold the `f` after it, so none gives back characters.
+ */
+const GLUED_ROOTS = ['passw', 'passphrase', 'secret', 'token', 'apikey', 'sessid', 'sessionid', 'privatekey', '2[^a-z0-9]*fa'];
 
 /** Where every other family word (or phrase) starts: a word of its own. */
-const WORD_STARTS = ['pass', 'pwd', 'otp', 'key', 'auth', 'cred', 'sess', 'cookie', 'cvv', 'cvc', 'cvn', 'csc', 'ssn', 'pan', 'card', 'cc', 'sig', 'pin', 'secur'];
+const WORD_STARTS = [
+  'pass', 'pwd', 'otp', 'totp', 'hotp', 'mfa', 'two', 'verif', 'recover', 'backup', 'key', 'auth', 'cred', 'sess', 'cookie',
+  'cvv', 'cvc', 'cvn', 'csc', 'ssn', 'pan', 'card', 'cc', 'sig', 'pin', 'secur',
+];
 const capitalized = (w: string): string => w[0].toUpperCase() + w.slice(1);
 /**
  * A stem at the start of a word as `keyWords` cuts them: lower case after no letter (`db_pin`,

@@ -7,19 +7,23 @@
  * Keys are matched by family (`key-families.ts`) in headers, query parameters, JSON, form and
  * multipart fields; an OAuth authorization `code` where the query or form is an OAuth one
  * (`oauth-code.ts`). Bodies are masked on the captured (decoded) bytes:
- * - valid JSON: values under sensitive keys, plus JWTs/cards/e-mails inside other values, edited
- *   in place so the rest of the document stays byte-identical;
+ * - valid JSON: values under sensitive keys, plus JWTs/cards/e-mails/`KEY=VALUE` pairs inside
+ *   other values (read with their escapes decoded, `json-escapes.ts`), edited in place so the
+ *   rest of the document stays byte-identical;
  * - form-urlencoded: values of sensitive keys;
  * - multipart/form-data: the content of parts with a sensitive name;
- * - other UTF-8 text, and JSON cut short by the body limit: `"key": value` pairs by a scanner,
- *   then JWTs/cards/e-mails;
- * - binary (not UTF-8): JWTs and cards overwritten with `*` byte for byte, so lengths and
- *   offsets inside the body do not move.
- * Wherever JWTs are looked for, so are passwords in URLs (`url-credentials.ts`). The path, the
- * headers and the record's free text (`grpc_message`, `error_detail`: what a server says back may
- * quote what a client sent) go through the same text detectors, which take a percent-escape
- * as a separator (`card%20****0004`) and, in a query string or form body, `+` as a space
- * (`detectors.ts`).
+ * - other UTF-8 text (WebSocket text messages too), and JSON cut short by the body limit:
+ *   `"key": value` pairs by a scanner, then the text detectors (cut JSON with its escapes
+ *   decoded);
+ * - binary (not UTF-8): JWTs, cards and `KEY=VALUE` values overwritten with `*` byte for byte,
+ *   so lengths and offsets inside the body do not move.
+ * Wherever JWTs are looked for, so are passwords in URLs (`url-credentials.ts`) and values under
+ * secret keys in `KEY=VALUE` / `KEY: VALUE` text (`text-pairs.ts`). The path, the headers and the
+ * record's free text (`grpc_message`, `error_detail`: what a server says back may quote what a
+ * client sent) go through the same text detectors, which take a percent-escape as a separator
+ * (`card%20****0004`) and, in a query string or form body, `+` as a space (`detectors.ts`). A
+ * body cut short (its `truncated` flag, or the scan budget) has what starts a JWT or a card at
+ * its very end masked too.
  *
  * Secrets only a protocol's parser can place (a password message, SQL literals, Redis values
  * under secret keys) are masked by the capture session before the record is built; they arrive
@@ -40,6 +44,7 @@ import { maskText } from './detectors.ts';
 import { Findings } from './findings.ts';
 import { maskForm } from './form-mask.ts';
 import { maskHeaders } from './header-mask.ts';
+import { maskJsonText } from './json-escapes.ts';
 import { maskJson } from './json-mask.ts';
 import { maskMultipart, multipartBoundary } from './multipart-mask.ts';
 import { DEFAULT_MASK_POLICY, type MaskPolicy, type SensitiveKind } from './policy.ts';
@@ -89,7 +94,11 @@ interface MaskedBody {
   truncated: boolean;
 }
 
-/** Mask `body`, all of which is to be scanned; `path`: the call's path without its query. */
+/**
+ * Mask `body`, all of which is to be scanned; `truncated`: it was cut short (by the capture limit
+ * or the scan budget), so what starts a secret at its very end is masked too; `path`: the
+ * call's path without its query.
+ */
 function maskScanned(body: Uint8Array, truncated: boolean, where: string, contentType: string, policy: MaskPolicy, f: Findings, path: string | undefined): Uint8Array {
   // The boundary is case-sensitive; everything else about the type is not.
   const ct = contentType.toLowerCase();
@@ -97,7 +106,7 @@ function maskScanned(body: Uint8Array, truncated: boolean, where: string, conten
   const boundary = multipartBoundary(contentType);
   if (boundary !== undefined) {
     const latin1 = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
-    const masked = maskMultipart(latin1, boundary, where, policy, f);
+    const masked = maskMultipart(latin1, boundary, where, policy, f, truncated);
     if (masked !== undefined) return masked === latin1 ? body : Buffer.from(masked, 'latin1');
   }
   // Nothing any masker could find: the body is not decoded at all (form bodies excepted).
@@ -106,15 +115,18 @@ function maskScanned(body: Uint8Array, truncated: boolean, where: string, conten
   if (text === undefined) {
     // Binary: overwrite matches byte for byte in a latin1 view (offsets equal byte offsets).
     const latin1 = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
-    const masked = maskText(latin1, { ...policy, maskEmails: false, detectEmails: false }, (k, m) => f.add(where, k, m), true);
+    const masked = maskText(latin1, { ...policy, maskEmails: false, detectEmails: false }, (k, m) => f.add(where, k, m), true, false, truncated);
     return masked === latin1 ? body : Buffer.from(masked, 'latin1');
   }
   const tail = body.subarray(Buffer.byteLength(text, 'utf8'));
+  // Cut inside a character (the tail): what came before that character ended before the cut.
+  const cut = truncated && tail.length === 0;
   let out = text;
   const first = text.trimStart().charCodeAt(0);
   const looksJson = first === 123 || first === 91;
+  const json = isJsonType(ct) || (looksJson && !ct.includes('form'));
   let done = false;
-  if (isJsonType(ct) || (looksJson && !ct.includes('form'))) {
+  if (json) {
     const findings: Array<{ path: string; kind: SensitiveKind; masked: boolean }> = [];
     const masked = maskJson(text, policy, findings);
     if (masked !== undefined) {
@@ -124,9 +136,13 @@ function maskScanned(body: Uint8Array, truncated: boolean, where: string, conten
     }
   }
   if (!done) {
-    if (form) out = maskForm(out, where, policy, f, path);
-    else out = maskKeyValuePairs(out, where, policy, f);
-    out = maskText(out, policy, (k, m) => f.add(where, k, m), false, form);
+    const hit = (k: SensitiveKind, m: boolean): void => f.add(where, k, m);
+    if (form) out = maskText(maskForm(out, where, policy, f, path), policy, hit, false, true, cut);
+    else {
+      out = maskKeyValuePairs(out, where, policy, f);
+      // JSON cut short is read with its string escapes decoded, as whole JSON is.
+      out = json ? maskJsonText(out, policy, hit, cut) : maskText(out, policy, hit, false, false, cut);
+    }
   }
   if (out === text) return body;
   const encoded = Buffer.from(out, 'utf8');

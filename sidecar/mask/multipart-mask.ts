@@ -45,9 +45,10 @@ function partName(headerText: string): string | undefined {
 
 /**
  * Mask a multipart body given as latin1 text. Returns undefined when the boundary never
- * appears (the caller then treats the body as other text).
+ * appears (the caller then treats the body as other text). `cut`: the body was cut short, so
+ * the text that reaches its end is scanned as cut text (`maskText`).
  */
-export function maskMultipart(latin1: string, boundary: string, where: string, policy: MaskPolicy, f: Findings): string | undefined {
+export function maskMultipart(latin1: string, boundary: string, where: string, policy: MaskPolicy, f: Findings, cut = false): string | undefined {
   const delimiter = `--${boundary}`;
   const first = latin1.indexOf(delimiter);
   if (first === -1) return undefined;
@@ -63,7 +64,7 @@ export function maskMultipart(latin1: string, boundary: string, where: string, p
     scanMeter.steps += partStart - pos;
     if (latin1.startsWith('--', pos + delimiter.length) || partStart >= n) {
       // The closing delimiter: the epilogue is kept as it is, but still scanned.
-      out += maskText(latin1.slice(partStart), policy, (k, m) => f.add(where, k, m));
+      out += maskText(latin1.slice(partStart), policy, (k, m) => f.add(where, k, m), false, false, cut);
       return out;
     }
     let next = latin1.indexOf(`\n${delimiter}`, partStart);
@@ -76,13 +77,15 @@ export function maskMultipart(latin1: string, boundary: string, where: string, p
     const content = part.slice(headerLength);
     const name = blank === null ? undefined : partName(headers);
     const kind = name === undefined ? undefined : keyKind(policy, name);
-    out += maskText(headers, policy, (k, m) => f.add(where, k, m));
+    // The last part of a body cut short ends at the cut.
+    const last = cut && next === -1;
+    out += maskText(headers, policy, (k, m) => f.add(where, k, m), false, false, last && content.length === 0);
     if (kind !== undefined && name !== undefined) {
       f.add(`${where}.${name}`, kind, true);
       out += content.length === 0 ? '' : MASK;
     } else {
       const paired = maskKeyValuePairs(content, where, policy, f);
-      out += maskText(paired, policy, (k, m) => f.add(where, k, m));
+      out += maskText(paired, policy, (k, m) => f.add(where, k, m), false, false, last);
     }
     if (next === -1) return out;
     out += latin1.slice(partEnd, next + 1);

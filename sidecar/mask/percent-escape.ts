@@ -8,7 +8,7 @@
  */
 
 /** The value of hex digit `c`, or -1. */
-function hexValue(c: number): number {
+export function hexValue(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
   if (c >= 65 && c <= 70) return c - 55;
   if (c >= 97 && c <= 102) return c - 87;

@@ -102,6 +102,9 @@ function checkMaskOptions(options: unknown): string[] {
  */
 export type SensitiveKind = KeyFamilyKind | 'jwt' | 'email' | 'pattern' | 'url_password' | 'oauth_code';
 
+/** What a masked value becomes (a card keeps its last four digits after it). */
+export const MASK = '****';
+
 export interface MaskPolicy {
   readonly enabled: boolean;
   /** Lower-case header name → kind. */

@@ -1,6 +1,9 @@
 import t from 'tap';
 import { familyVocabulary, keyFamily, keyWords, mayNameFamily } from '../../../sidecar/mask/key-families.ts';
 import { maskRecord } from '../../../sidecar/mask/mask-record.ts';
+import { maskSqlSecrets } from '../../../sidecar/mask/sql-secrets.ts';
+import { dataSecrets, fieldKind, keyNameKind } from '../../../sidecar/redis/secrets.ts';
+import type { CommandArg } from '../../../sidecar/redis/render.ts';
 import { rng } from '../../helpers/rng.ts';
 
 void t.test('keys are cut into words at separators, case changes and digits', async (t) => {
@@ -142,6 +145,115 @@ void t.test('JSON keys pass and pin mask their values; pinned and pass_count do 
     '{"pass":"****","pin":"****","pin_code":"****","passcode":"****","pinned":true,"spin":3,"passage":"text","compass":"N","pass_count":7}',
   );
   t.same(r.redacted, ['request.body.$.pass', 'request.body.$.pin', 'request.body.$.pin_code', 'request.body.$.passcode']);
+});
+
+/** The one-time codes family: second factors, verification and recovery codes. */
+const oneTimeCodes = [
+  'otp',
+  'otp_code',
+  'mfa_code',
+  'mfaCode',
+  'MFA-Code',
+  'totp',
+  'TOTP',
+  'totp_code',
+  'hotp',
+  '2fa_code',
+  '2faCode',
+  '2FA-CODE',
+  'two_factor_code',
+  'twoFactorCode',
+  'verification_code',
+  'verificationCode',
+  'email_verification_code',
+  'recovery_code',
+  'recovery_codes',
+  'backup_code',
+  'backupCodes',
+  'x-mfa-code',
+];
+/** Codes that name something rather than prove someone, and words of the family that are no code. */
+const notOneTimeCodes = [
+  'code',
+  'zip_code',
+  'zipCode',
+  'country_code',
+  'status_code',
+  'statusCode',
+  'error_code',
+  'promo_code',
+  'promoCode',
+  'discount_code',
+  'postal_code',
+  'currency_code',
+  'language_code',
+  'code_verifier',
+  'mfa',
+  '2fa',
+  'mfa_enabled',
+  'totp_enabled',
+  'mfa_method',
+  'otp_length',
+  'otp_attempts',
+  'backup_code_count',
+  'recovery_codes_remaining',
+  'verification_status',
+  'verification',
+  'recovery_email',
+  'backup',
+  'backup_enabled',
+  'two_factor',
+];
+
+void t.test('one-time codes are passwords, as otp is; codes that name something are not', async (t) => {
+  for (const key of oneTimeCodes) t.equal(keyFamily(key), 'password', key);
+  for (const key of notOneTimeCodes) t.equal(keyFamily(key), undefined, key);
+  // Redis key names by their last word: a code that ends the name.
+  for (const key of ['otp_code', 'mfa_code', 'backup_codes', '2fa_code']) t.equal(keyFamily(key, true), 'password', `${key}, last word`);
+  t.equal(keyFamily('mfa_code_length', true), undefined);
+  for (const key of oneTimeCodes) t.ok(mayNameFamily(key), `the prefilter passes ${key}`);
+});
+
+void t.test('one-time codes in every place a key names a value', async (t) => {
+  const json = '{"mfa_code":"111222","totp":333444,"2fa_code":"555666","verification_code":"v-777","backup_codes":["b-1","b-2"],"zip_code":"90210","promo_code":"SAVE10","code":"abc","status_code":200}';
+  const form = 'otp_code=888999&recovery_code=r-123&country_code=NO';
+  const r = maskRecord({
+    path: '/v1/verify?totp_code=424242&error_code=E42&code=xyz',
+    request: {
+      headers: { 'x-mfa-code': '135790', 'x-error-code': 'E7' },
+      body: Buffer.from(json),
+      body_size: json.length,
+      truncated: false,
+      content_type: 'application/json',
+    },
+    response: { headers: {}, body: Buffer.from(form), body_size: form.length, truncated: false, content_type: 'application/x-www-form-urlencoded' },
+    redacted: [],
+    sensitive: [],
+  });
+  t.equal(r.path, '/v1/verify?totp_code=****&error_code=E42&code=xyz');
+  t.same(r.request?.headers, { 'x-mfa-code': '****', 'x-error-code': 'E7' });
+  t.equal(
+    Buffer.from(r.request!.body).toString(),
+    '{"mfa_code":"****","totp":"****","2fa_code":"****","verification_code":"****","backup_codes":"****","zip_code":"90210","promo_code":"SAVE10","code":"abc","status_code":200}',
+  );
+  t.equal(Buffer.from(r.response!.body).toString(), 'otp_code=****&recovery_code=****&country_code=NO');
+  t.same(r.sensitive, ['password']);
+
+  // SQL columns and Redis fields and keys, as their sessions judge them.
+  t.equal(
+    maskSqlSecrets("UPDATE users SET mfa_code = '246810', zip_code = '90210', status_code = 3 WHERE id = 1", 'postgres')?.text,
+    "UPDATE users SET mfa_code = '****', zip_code = '90210', status_code = 3 WHERE id = 1",
+  );
+  t.equal(maskSqlSecrets("INSERT INTO codes (user_id, recovery_code, promo_code) VALUES (7, 'rc-1', 'SAVE')", 'mysql')?.text, "INSERT INTO codes (user_id, recovery_code, promo_code) VALUES (7, '****', 'SAVE')");
+  t.equal(maskSqlSecrets("UPDATE orders SET promo_code = 'SAVE10', country_code = 'NO'", 'postgres'), undefined);
+  const arg = (x: string): CommandArg => ({ data: Buffer.from(x), size: x.length });
+  t.equal(fieldKind(arg('totp')), 'password');
+  t.equal(fieldKind(arg('zip_code')), undefined);
+  t.equal(keyNameKind(arg('user:7:otp_code')), 'password');
+  t.equal(keyNameKind(arg('user:7:verification_code')), 'password');
+  t.equal(keyNameKind(arg('user:7:promo_code')), undefined);
+  t.same([...(dataSecrets('HSET', ['HSET', 'user:7', 'mfa_code', '97531', 'country_code', 'NO'].map(arg))?.masked ?? [])], [[3, 'password']]);
+  t.same([...(dataSecrets('SET', ['SET', 'user:7:backup_codes', 'b1,b2'].map(arg))?.masked ?? [])], [[2, 'password']]);
 });
 
 void t.test('lastWord: only a family word or phrase that ends the name counts', async (t) => {

@@ -6,10 +6,12 @@
  */
 import t, { type Test } from 'tap';
 import { maskRecord } from '../../../sidecar/mask/mask-record.ts';
-import { findCardCandidates, findEmails, findJwts, maskText } from '../../../sidecar/mask/detectors.ts';
+import { findCardCandidates, findCutCard, findCutJwt, findEmails, findJwts, maskText } from '../../../sidecar/mask/detectors.ts';
+import { decodeJsonEscapes, maskJsonText } from '../../../sidecar/mask/json-escapes.ts';
 import { keyFamily } from '../../../sidecar/mask/key-families.ts';
 import { resolveMaskPolicy } from '../../../sidecar/mask/policy.ts';
 import { resetScanMeter, scanMeter } from '../../../sidecar/mask/scan-meter.ts';
+import { findKeyValueText } from '../../../sidecar/mask/text-pairs.ts';
 import type { HttpMessage } from '../../../record/record.ts';
 
 /** Scan everything: these tests are about the scanners, not the budget. */
@@ -79,6 +81,30 @@ const adversarial: Array<[string, (n: number) => () => unknown]> = [
   ['record: binary body', (n) => () => maskRecord({ request: body(Buffer.alloc(n, 0xff)) }, policy)],
   ['record: user patterns over many tokens', (n) => () => maskRecord({ request: body('AKIA s3cr3t '.repeat(n / 12), 'text/plain') }, policy)],
   ['key families: a long camelCase key', (n) => () => keyFamily('aB'.repeat(n / 2))],
+  ['key/value text: a=a=a=…', (n) => () => findKeyValueText('a='.repeat(n / 2), policy)],
+  ['key/value text: separators only', (n) => () => findKeyValueText(':='.repeat(n / 2), policy)],
+  ['key/value text: 63-character keys before each :', (n) => () => findKeyValueText(('k'.repeat(63) + ':').repeat(n / 64), policy)],
+  ['key/value text: a key longer than any key', (n) => () => findKeyValueText('k'.repeat(n) + '=v', policy)],
+  ['key/value text: secret keys with empty values', (n) => () => findKeyValueText('password= '.repeat(n / 10), policy)],
+  ['key/value text: secret keys, one value each', (n) => () => findKeyValueText('pin=1 '.repeat(n / 6), policy)],
+  ['key/value text: quoted keys without their opening quote', (n) => () => findKeyValueText(('k'.repeat(61) + '":').repeat(n / 64), policy)],
+  ['key/value text: quoted secret keys, unclosed quoted values', (n) => () => findKeyValueText(`"token":"${'x'.repeat(20)} `.repeat(n / 31), policy)],
+  ["key/value text: unclosed ' and \" values on one line", (n) => () => findKeyValueText(`pwd='a pwd="b `.repeat(n / 14), policy)],
+  ['key/value text: escaped quotes inside a quoted value', (n) => () => findKeyValueText('token="' + '\\"'.repeat(n / 2), policy)],
+  ['key/value text: arrows', (n) => () => findKeyValueText('pwd=>'.repeat(n / 5), policy)],
+  ['key/value text: authorization schemes without credentials', (n) => () => findKeyValueText('auth=Bearer '.repeat(n / 12), policy)],
+  ['record: a text body of key=value pairs', (n) => () => maskRecord({ request: body('user=bob password=x otp: 12 '.repeat(n / 28), 'text/plain') }, policy)],
+  ['cut JWT: -eyJ repeated to the end', (n) => () => findCutJwt('-eyJ'.repeat(n / 4))],
+  ['cut JWT: dots and eyJ to the end', (n) => () => findCutJwt('.eyJ'.repeat(n / 4) + 'a')],
+  ['cut JWT: a base64url run to the end', (n) => () => findCutJwt('a'.repeat(n))],
+  ['cut card: digits to the end', (n) => () => findCutCard('4'.repeat(n))],
+  ['record: cut text body of JWT starts', (n) => () => maskRecord({ request: body('-eyJ'.repeat(n / 4), 'text/plain', true) }, policy)],
+  ['JSON escapes: \\u0020 repeated', (n) => () => decodeJsonEscapes('\\u0020'.repeat(n / 6))],
+  ['JSON escapes: backslashes only', (n) => () => decodeJsonEscapes('\\'.repeat(n))],
+  ['JSON escapes: cut \\u escapes', (n) => () => maskJsonText('\\u00'.repeat(n / 4), policy, () => {})],
+  ['JSON escapes: escapes between card digits and JWT starts', (n) => () => maskJsonText('4\\u0020eyJ\\n'.repeat(n / 14), policy, () => {})],
+  ['record: JSON strings full of escapes', (n) => () => maskRecord({ request: body(`{"a":"${'\\u0020pin=1\\"'.repeat(n / 14)}"}`, 'application/json') }, policy)],
+  ['record: cut JSON full of escapes', (n) => () => maskRecord({ request: body(`{"a":"${'\\u00204111'.repeat(n / 10)}`, 'application/json', true) }, policy)],
 ];
 
 void t.test('every detector and masker is linear on adversarial inputs', async (t) => {
