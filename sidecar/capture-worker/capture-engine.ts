@@ -34,6 +34,7 @@ import {
   OP_FACT,
   payloadFact,
   payloadText,
+  HANDOFF_POST_MS,
   type OpVisitor,
 } from './ops.ts';
 
@@ -189,6 +190,9 @@ export class CaptureEngine implements OpVisitor {
         clock: () => this.now,
         maxBodyBytes: o.maxBodyBytes,
         detectTimeoutMs: o.detectTimeoutMs,
+        // Bytes come here in the forwarding thread's batches (every `HANDOFF_POST_MS`): a detection
+        // still waiting is ended by its timer only once bytes seen within the timeout have come.
+        detectGraceMs: 2 * HANDOFF_POST_MS,
         onExchange: (exchange) => {
           capture.nextOrdinal = Math.max(capture.nextOrdinal, exchange.ordinal + 1);
           this.link(capture.meta, exchange);

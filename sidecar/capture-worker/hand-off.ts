@@ -48,6 +48,7 @@ import {
   OP_CLIENT_SKIP,
   OP_SERVER_SKIP,
   OP_UNREACHABLE,
+  HANDOFF_POST_MS,
   OpWriter,
   type SkipReason,
 } from './ops.ts';
@@ -67,7 +68,7 @@ import { MUST_COPY, type StreamFraming } from './stream-framing.ts';
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 96 };
 
 const POST_BYTES = 256 * 1024;
-const POST_MS = 100;
+const POST_MS = HANDOFF_POST_MS;
 
 /** The sidecar's defaults (`MESHTAP_CAPTURE_BUFFER_BYTES`, `MESHTAP_CAPTURE_CONNECTION_BUFFER_BYTES`). */
 export const DEFAULT_SIDECAR_CAPTURE_BYTES = 16 * 1024 * 1024;

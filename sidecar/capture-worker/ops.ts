@@ -22,6 +22,9 @@
  */
 import type { ForwardingFact } from '../capture/connection-facts.ts';
 
+/** The forwarding thread hands a batch of ops over at least this often (ms): how late an op may reach the worker. */
+export const HANDOFF_POST_MS = 100;
+
 export const OP_OPEN = 1;
 export const OP_CLIENT_DATA = 2;
 export const OP_SERVER_DATA = 3;

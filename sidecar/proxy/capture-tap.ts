@@ -45,6 +45,13 @@ export interface CaptureTapOptions {
   clock: NsClock;
   maxBodyBytes: number;
   detectTimeoutMs: number;
+  /**
+   * How late bytes may reach this tap after forwarding saw them (ms, default 0): the capture
+   * worker is handed them in batches. The detect timeout is judged on the bytes' own times (the
+   * clock): bytes seen within it still decide, however late they arrive. Only the timer that
+   * ends a detection no more bytes came for waits this much longer.
+   */
+  detectGraceMs?: number;
   onExchange: (exchange: Exchange) => void;
   onEvent: (event: CaptureEvent) => void;
   /** A request's head was read (see `CaptureContext.requestStarted`); absent: not asked for. */
@@ -93,6 +100,8 @@ export class CaptureTap {
   /** The server spoke first: its bytes so far, while its greeting is still incomplete. */
   private serverProbe: Buffer | undefined;
   private sawClient = false;
+  /** When detection began to wait for more bytes (the clock's time), if it has. */
+  private detectFrom: bigint | undefined;
   /** The server's first bytes said: let the client's first bytes decide. */
   private clientDecides = false;
   private chosen: CapturedProtocol | undefined;
@@ -121,7 +130,12 @@ export class CaptureTap {
     if (this.state === OFF) return;
     this.sawBytes = true;
     this.sawClient = true;
-    this.pending.push({ kind: CLIENT_DATA, chunk, at: this.options.clock() });
+    const at = this.options.clock();
+    this.pending.push({ kind: CLIENT_DATA, chunk, at });
+    if (this.pastDetectTimeout(at)) {
+      this.choose('tcp');
+      return;
+    }
     if (this.serverProbe !== undefined) {
       // The client answers a greeting the detector has not placed yet: opaque.
       this.choose('tcp');
@@ -143,12 +157,18 @@ export class CaptureTap {
 
   /** Detection that still wants bytes gives up after the detect timeout: opaque. */
   private armTimer(): void {
+    this.detectFrom ??= this.options.clock();
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.state === DETECTING) this.choose('tcp');
-    }, this.options.detectTimeoutMs);
+    }, this.options.detectTimeoutMs + (this.options.detectGraceMs ?? 0));
     this.timer.unref();
+  }
+
+  /** Bytes seen at `at` came after the detect timeout ran out: detection gave up before them. */
+  private pastDetectTimeout(at: bigint): boolean {
+    return this.detectFrom !== undefined && at - this.detectFrom > BigInt(this.options.detectTimeoutMs) * 1_000_000n;
   }
 
   serverData(chunk: Uint8Array): void {
@@ -163,7 +183,12 @@ export class CaptureTap {
     }
     if (this.state === OFF) return;
     this.sawBytes = true;
-    this.pending.push({ kind: SERVER_DATA, chunk, at: this.options.clock() });
+    const at = this.options.clock();
+    this.pending.push({ kind: SERVER_DATA, chunk, at });
+    if (this.pastDetectTimeout(at)) {
+      this.choose('tcp');
+      return;
+    }
     // A server answering bytes the detector could not place: opaque.
     const detect = this.options.factory.detectServerFirst;
     if (this.clientDecides && !this.sawClient) return;

@@ -90,6 +90,47 @@ void t.test('a client that trickles past the detect timeout is opaque', async (t
   t.same(created, ['tcp']);
 });
 
+void t.test('the detect timeout is judged on the bytes\' own times: bytes seen in time decide however late they arrive', async (t) => {
+  // The capture worker is handed bytes in batches: the rest of a request line seen 5 ms after its
+  // start may reach the tap a batch (and more than the timeout) later.
+  const { factory, created } = recordingFactory(httpish);
+  let now = 1_000_000_000n;
+  const protocols: CapturedProtocol[] = [];
+  const tap = new CaptureTap({
+    factory,
+    clock: () => now,
+    maxBodyBytes: 1024,
+    detectTimeoutMs: 10,
+    detectGraceMs: 60,
+    onExchange: () => undefined,
+    onEvent: () => undefined,
+    onProtocol: (p) => protocols.push(p),
+    onFault: () => undefined,
+  });
+  tap.clientData(Buffer.from('GE'));
+  await new Promise((r) => setTimeout(r, 30));
+  now += 5_000_000n;
+  tap.clientData(Buffer.from('T / HTTP/1.1\r\n\r\n'));
+  t.same(created, ['http'], 'seen 5 ms after the first bytes, delivered 30 ms later: still HTTP');
+
+  // Seen after the timeout (by their own time): opaque, however soon they arrive.
+  const late = recordingFactory(httpish);
+  const lateTap = new CaptureTap({ factory: late.factory, clock: () => now, maxBodyBytes: 1024, detectTimeoutMs: 10, detectGraceMs: 60, onExchange: () => undefined, onEvent: () => undefined, onProtocol: () => undefined, onFault: () => undefined });
+  lateTap.clientData(Buffer.from('GE'));
+  now += 11_000_000n;
+  lateTap.clientData(Buffer.from('T / HTTP/1.1\r\n\r\n'));
+  t.same(late.created, ['tcp'], 'seen 11 ms after, with a 10 ms timeout: opaque');
+
+  // No more bytes at all: the timer ends it, after the grace.
+  const silent = recordingFactory(httpish);
+  const silentTap = new CaptureTap({ factory: silent.factory, clock: () => now, maxBodyBytes: 1024, detectTimeoutMs: 10, detectGraceMs: 40, onExchange: () => undefined, onEvent: () => undefined, onProtocol: () => undefined, onFault: () => undefined });
+  silentTap.clientData(Buffer.from('GE'));
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(silent.created, [], 'still waiting within the grace');
+  await new Promise((r) => setTimeout(r, 60));
+  t.same(silent.created, ['tcp'], 'opaque once the timeout and the grace have passed');
+});
+
 void t.test('a silent connection is never classified and yields nothing', async (t) => {
   const { factory, calls, created } = recordingFactory(httpish);
   const { tap, protocols } = tapWith(factory, 5);
