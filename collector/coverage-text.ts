@@ -53,7 +53,7 @@ export function describeWorkloadCoverage(w: {
   const plaintextMeshed = inbound.plaintext_meshed + outbound.plaintext_meshed;
   if (plaintextMeshed > 0) {
     out.push(
-      `${percent(plaintextMeshed, inbound.calls + outbound.calls)} of calls crossed in plaintext between two meshed workloads (their two records joined by the client's address and port, not by a mesh connection id; one whose twin is outside the window counts once per side): ` +
+      `${percent(plaintextMeshed, inbound.calls + outbound.calls)} of calls crossed in plaintext between two meshed workloads, so each side's record stands alone (not joined, counted once per side): ` +
         'a connection opened before the caller\'s sidecar knew the callee was meshed stays plaintext for its life — a new connection is meshed (restarting the caller, or its pool, resets them).',
     );
   }

@@ -33,11 +33,11 @@ export interface CoverageCounts {
    */
   unobserved_here: number;
   /**
-   * Both ends have a meshtap sidecar, yet this call crossed in plaintext: a connection the
-   * caller opened before its sidecar knew the callee was meshed, kept in plaintext for its life.
-   * Its two records share no connection id; when both are in the window they are joined by the
-   * client's address and port and counted once, else each stands alone (on an edge where both
-   * sidecars recorded such records) and is counted once per side.
+   * Both ends have a meshtap sidecar (each recorded such records on the edge), yet this call
+   * crossed in plaintext: a connection the caller opened before its sidecar knew the callee was
+   * meshed, kept in plaintext for its life. Its two records share no connection id (only a mesh
+   * connection carries one) and each sidecar's connection has its own client port, so they
+   * cannot be joined: each is counted here, once per side.
    */
   plaintext_meshed: number;
   /** Capture fell behind forwarding and cut the call (`error == "capture_overflow"`). */
@@ -168,13 +168,13 @@ export function buildCoverage(calls: readonly CallSummary[], input: CoverageInpu
     if (twinned || call.observer === 'inbound') selfObserved.add(dst.id);
     if (!twinned && !call.tls.mesh) aloneBy[call.observer].add(`${src.id}\u0000${dst.id}`);
   }
-  for (const { call, src, dst, twinned, joinedByAddress } of resolved) {
+  for (const { call, src, dst, twinned } of resolved) {
     const alone = !twinned && !call.tls.mesh;
-    // Plaintext between two meshed workloads: twins joined by the client's address, or a plaintext
-    // record standing alone on an edge where both sidecars recorded such records (a call only one
-    // side saw — refused, reset before it reached the server — stays as below).
+    // Plaintext between two meshed workloads: a plaintext record standing alone on an edge where
+    // both sidecars recorded such records (a call only one side saw — refused, reset before it
+    // reached the server — stays as below).
     const edgeKey = `${src.id}\u0000${dst.id}`;
-    const plaintextMeshed = joinedByAddress === true || (alone && src.id !== dst.id && aloneBy.outbound.has(edgeKey) && aloneBy.inbound.has(edgeKey));
+    const plaintextMeshed = alone && src.id !== dst.id && aloneBy.outbound.has(edgeKey) && aloneBy.inbound.has(edgeKey);
     // Otherwise the other end has no sidecar.
     const unmeshedPeer = alone && !plaintextMeshed;
     // The side that recorded the call is observed; the unmeshed one is counted on the observed side only.

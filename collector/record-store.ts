@@ -35,8 +35,7 @@ export interface AddResult {
   added: readonly CallRecord[];
 }
 
-/** `port` is the source's only (the client's port, which joins the two records of a plaintext call); absent on rows stored without it. */
-type EndpointSummary = Pick<Endpoint, 'ip' | 'namespace' | 'pod' | 'workload' | 'workload_kind' | 'service' | 'node'> & { port?: number };
+type EndpointSummary = Pick<Endpoint, 'ip' | 'namespace' | 'pod' | 'workload' | 'workload_kind' | 'service' | 'node'>;
 
 /** The part of a record the service map reads: stores answer it without decoding whole records. */
 export interface CallSummary {

@@ -4,8 +4,7 @@
  *
  * Each call is counted once. Both sidecars of a meshed call record it (an outbound and an
  * inbound record sharing `connection_id` and `ordinal`); the outbound one is used, since it
- * measures what the caller experienced. Two records of a plaintext call between meshed pods
- * share no connection id; they are joined by the client's address and port (`joinByAddress`). An inbound record with no outbound twin (an unmeshed
+ * measures what the caller experienced. An inbound record with no outbound twin (an unmeshed
  * client, or an outbound record lost) still counts; its caller is named by what is known of it:
  * workload, pod, service, else its IP. An outbound record addressed to a service VIP takes its
  * callee's workload from the inbound twin when there is one, and its pod and node (which replica
@@ -108,99 +107,28 @@ export interface ResolvedCall {
   callee: CallSummary['dst'];
   /** Both sidecars recorded the call (an outbound record with its inbound twin in the window). */
   twinned: boolean;
-  /**
-   * The twins crossed in plaintext and were joined by the client's address, port and the call's
-   * place on the connection, not by a shared connection id (which only a meshed connection carries).
-   */
-  joinedByAddress?: boolean;
   /** The server side's own latency (its inbound twin's `elapsed_us`), when both sides recorded the call. */
   serverUs?: number;
-}
-
-/**
- * How far apart the two sidecars' starts of one plaintext call may be (ns): a hop, plus clocks
- * anchored apart. A client port used again for another connection is minutes away (TIME_WAIT).
- */
-export const ADDRESS_JOIN_WINDOW_NS = 2_000_000_000n;
-
-const addressKey = (c: CallSummary): string | undefined =>
-  c.tls.mesh || c.src.port === undefined || c.src.port === 0 ? undefined : `${c.src.ip}\u0000${c.src.port}\u0000${c.ordinal}\u0000${c.protocol}`;
-
-/** The same server behind both records: its address, or (a caller that dialled a service VIP) the same service. */
-function sameCallee(outbound: CallSummary['dst'], inbound: CallSummary['dst']): boolean {
-  if (outbound.ip === inbound.ip) return true;
-  return outbound.service !== undefined && outbound.service === inbound.service && outbound.namespace === inbound.namespace;
-}
-
-/**
- * Plaintext twins: a connection opened before its caller knew the callee was meshed carries no
- * connection id, so each sidecar names it its own. Both saw the same TCP connection, though: the
- * client's address and port, and each call's ordinal on it, agree. Each inbound record with no
- * twin by id is matched to at most one such outbound record (the nearest start in the window).
- */
-function joinByAddress(calls: readonly CallSummary[], twinnedOutbound: ReadonlySet<CallSummary>, outboundKeys: ReadonlySet<string>): Map<CallSummary, CallSummary> {
-  const candidates = new Map<string, CallSummary[]>();
-  for (const c of calls) {
-    if (c.observer !== 'outbound' || twinnedOutbound.has(c)) continue;
-    const k = addressKey(c);
-    if (k === undefined) continue;
-    const list = candidates.get(k);
-    if (list === undefined) candidates.set(k, [c]);
-    else list.push(c);
-  }
-  const twinOf = new Map<CallSummary, CallSummary>();
-  if (candidates.size === 0) return twinOf;
-  const claimed = new Set<CallSummary>();
-  for (const c of calls) {
-    if (c.observer !== 'inbound' || (c.connection_id !== '' && outboundKeys.has(`${c.connection_id}\u0000${c.ordinal}`))) continue;
-    const k = addressKey(c);
-    const list = k === undefined ? undefined : candidates.get(k);
-    if (list === undefined) continue;
-    let best: CallSummary | undefined;
-    let bestGap = ADDRESS_JOIN_WINDOW_NS + 1n;
-    for (const o of list) {
-      const gap = o.start > c.start ? o.start - c.start : c.start - o.start;
-      if (gap < bestGap && !claimed.has(o) && sameCallee(o.dst, c.dst)) {
-        best = o;
-        bestGap = gap;
-      }
-    }
-    if (best === undefined) continue;
-    claimed.add(best);
-    twinOf.set(c, best);
-    twinOf.set(best, c);
-  }
-  return twinOf;
 }
 
 /** Each call once (the outbound record when both sides recorded it), with its ends named. */
 export function resolveCalls(calls: readonly CallSummary[]): ResolvedCall[] {
   const key = (c: CallSummary): string | undefined => (c.connection_id === '' ? undefined : `${c.connection_id}\u0000${c.ordinal}`);
   const outboundKeys = new Set<string>();
-  const inboundKeys = new Set<string>();
-  for (const c of calls) {
-    const k = key(c);
-    if (k !== undefined) (c.observer === 'outbound' ? outboundKeys : inboundKeys).add(k);
-  }
-  const twinnedById = new Set<CallSummary>();
-  for (const c of calls) {
-    const k = key(c);
-    if (c.observer === 'outbound' && k !== undefined && inboundKeys.has(k)) twinnedById.add(c);
-  }
-  const addressTwin = joinByAddress(calls, twinnedById, outboundKeys);
-  // The inbound twin of each outbound record, by the outbound record's id key or, joined by address, by the record itself.
+  // The inbound twin of each outbound record, by the id key they share.
   const inboundById = new Map<string, CallSummary>();
   for (const c of calls) {
     const k = key(c);
-    if (c.observer === 'inbound' && k !== undefined && !addressTwin.has(c)) inboundById.set(k, c);
+    if (k === undefined) continue;
+    if (c.observer === 'outbound') outboundKeys.add(k);
+    else inboundById.set(k, c);
   }
   const out: ResolvedCall[] = [];
   for (const c of calls) {
     const k = key(c);
-    if (c.observer === 'inbound' && ((k !== undefined && outboundKeys.has(k)) || addressTwin.has(c))) continue;
-    const byAddress = c.observer === 'outbound' ? addressTwin.get(c) : undefined;
+    if (c.observer === 'inbound' && k !== undefined && outboundKeys.has(k)) continue;
     // Only an outbound record has a twin here: inbound records with one were skipped above.
-    const answered = c.observer !== 'outbound' ? undefined : (byAddress ?? (k !== undefined ? inboundById.get(k) : undefined));
+    const answered = c.observer === 'outbound' && k !== undefined ? inboundById.get(k) : undefined;
     // The callee as its own sidecar saw it: an outbound record addressed to a service VIP knows
     // the service, its inbound twin knows which workload answered and which replica (pod, node).
     const twin = answered !== undefined && !c.dst.workload && answered.dst.workload ? answered.dst : undefined;
@@ -211,7 +139,6 @@ export function resolveCalls(calls: readonly CallSummary[]): ResolvedCall[] {
       dst: nodeFor(twin ?? c.dst),
       callee,
       twinned: answered !== undefined,
-      ...(byAddress !== undefined ? { joinedByAddress: true } : {}),
       ...(answered !== undefined ? { serverUs: answered.elapsed_us } : {}),
     });
   }

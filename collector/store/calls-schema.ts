@@ -65,7 +65,7 @@ const stored = (name: keyof CallRecord & string, sql: string): RecordColumn => (
  * the `summary` column on rows stored from schema 4, `json_extract` of these paths over the
  * record's JSON on older rows (`SUMMARY_JSON`).
  */
-export const SUMMARY_JSON_PATHS = ['$.attempt', '$.connection', '$.request.truncated', '$.response.truncated', '$.tls.app_tls.sni', '$.tls.app_tls.version', '$.tls.app_tls', '$.src.port'] as const;
+export const SUMMARY_JSON_PATHS = ['$.attempt', '$.connection', '$.request.truncated', '$.response.truncated', '$.tls.app_tls.sni', '$.tls.app_tls.version', '$.tls.app_tls'] as const;
 
 /** The `summary` column's text for a record: what `json_extract(record, SUMMARY_JSON_PATHS)` answers on its JSON. */
 export function summaryJson(r: CallRecord): string {
@@ -78,7 +78,6 @@ export function summaryJson(r: CallRecord): string {
     appTls?.sni ?? null,
     appTls?.version ?? null,
     appTls ?? null,
-    r.src.port,
   ]);
 }
 

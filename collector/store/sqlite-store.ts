@@ -122,7 +122,7 @@ const SUMMARY_COLUMNS =
   ['src', 'dst'].flatMap((side) => ['ip', 'namespace', 'pod', 'workload', 'workload_kind', 'service', 'node'].map((f) => `${side}_${f}`)).join(', ') +
   `, ${SUMMARY_JSON} AS summary_json`;
 
-type SummaryJson = [number | null, CallSummary['connection'] | null, boolean | null, boolean | null, string | null, string | null, object | null, number | null | undefined];
+type SummaryJson = [number | null, CallSummary['connection'] | null, boolean | null, boolean | null, string | null, string | null, object | null];
 
 /** The JSON-held summary fields onto `s`; a row whose JSON cannot be read keeps the column fields only. */
 function addJsonFields(s: CallSummary, text: SQLInputValue): void {
@@ -134,14 +134,12 @@ function addJsonFields(s: CallSummary, text: SQLInputValue): void {
     return;
   }
   if (!Array.isArray(v)) return;
-  // Rows stored before the client's port was in the summary have seven fields.
-  const [attempt, connection, requestTruncated, responseTruncated, sni, version, appTls, srcPort] = v;
+  const [attempt, connection, requestTruncated, responseTruncated, sni, version, appTls] = v;
   if (typeof attempt === 'number') s.attempt = attempt;
   if (connection !== null && typeof connection === 'object') s.connection = connection;
   if (requestTruncated !== null) s.request = { truncated: requestTruncated === true };
   if (responseTruncated !== null) s.response = { truncated: responseTruncated === true };
   if (appTls !== null) s.tls.app_tls = { ...(typeof sni === 'string' ? { sni } : {}), ...(typeof version === 'string' ? { version } : {}) };
-  if (typeof srcPort === 'number') s.src.port = srcPort;
 }
 
 type Row = Record<string, SQLInputValue>;

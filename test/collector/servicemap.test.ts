@@ -2,7 +2,7 @@
 import t from 'tap';
 import { resolveCollectorOptions } from '../../collector/config.ts';
 import { startCollector } from '../../collector/collector.ts';
-import { buildServiceMap, isErrorCall, nodeFor, percentile, resolveCalls } from '../../collector/servicemap.ts';
+import { buildServiceMap, isErrorCall, nodeFor, percentile } from '../../collector/servicemap.ts';
 import type { CallRecord } from '../../record/record.ts';
 import { callRecord } from './helpers.ts';
 
@@ -145,37 +145,6 @@ void t.test('buildServiceMap: a call to a service VIP is drawn to the workload t
     map.edges.map((e) => `${e.source} -> ${e.target} x${e.requests}`),
     ['shop/frontend -> shop/payment x1', 'shop/frontend -> shop/service/legacy-db x1'],
   );
-});
-
-void t.test('resolveCalls: a plaintext call between meshed pods is joined by the client address and port, once', async (t) => {
-  const client = { ...fe, ip: '10.244.0.5', port: 51234 };
-  const svc = { ip: '10.96.0.16', port: 80, namespace: 'shop', service: 'payment' };
-  const server = { ...pay, ip: '10.244.0.9', port: 8080, service: 'payment' };
-  // One plaintext connection (each sidecar named it its own), two calls on it; the server's clock 3 ms behind.
-  const plain = [0, 1].flatMap((n) => [
-    callRecord({ id: `o${n}`, observer: 'outbound', connectionId: 'client-side', ordinal: n, at: 1000 + n * 10, elapsedMs: 4, src: client, dst: svc, status: 200 }),
-    callRecord({ id: `i${n}`, observer: 'inbound', connectionId: 'server-side', ordinal: n, at: 997 + n * 10, elapsedMs: 2, src: client, dst: server, status: 200 }),
-  ]);
-  const resolved = resolveCalls(plain);
-  t.same(resolved.map((r) => r.call.id), ['o0', 'o1'], 'the outbound record stands for each call');
-  t.same(resolved.map((r) => [r.twinned, r.joinedByAddress, r.serverUs, r.dst.id, r.callee.pod]), [
-    [true, true, 2000, 'shop/payment', 'payment-1'],
-    [true, true, 2000, 'shop/payment', 'payment-1'],
-  ]);
-  t.same(buildServiceMap(plain, { since: 0n, until: 10n ** 12n }).edges.map((e) => `${e.source} -> ${e.target} x${e.requests}`), ['shop/frontend -> shop/payment x2']);
-
-  const ids = (records: CallRecord[]): string[] => resolveCalls(records).map((r) => `${r.call.id}${r.joinedByAddress ? '+' : ''}`);
-  const [o0, i0] = plain;
-  t.same(ids([o0, { ...i0, src: { ...client, port: 51235 } }]), ['o0', 'i0'], 'another client port: another connection');
-  t.same(ids([o0, { ...i0, ordinal: 1 }]), ['o0', 'i0'], 'another place on the connection: another call');
-  t.same(ids([o0, { ...i0, start: o0.start + 2_500_000_000n }]), ['o0', 'i0'], 'starts more than 2 s apart: the port was used again');
-  t.same(ids([o0, { ...i0, dst: { ...server, ip: '10.244.0.10', service: 'orders' } }]), ['o0', 'i0'], 'another server');
-  t.same(ids([{ ...o0, tls: { mesh: true } }, { ...i0, tls: { mesh: true } }]), ['o0', 'i0'], 'meshed records are joined by their connection id only');
-  t.same(ids([{ ...o0, dst: { ...server } }, i0]), ['o0+'], 'dialled the pod itself: the same address');
-  // Two outbound candidates: the nearest start wins, and each is claimed once.
-  const later = { ...o0, id: 'o0-later', start: o0.start + 1_000_000_000n };
-  const second = { ...i0, id: 'i0-later', start: later.start };
-  t.same(ids([o0, later, i0, second]), ['o0+', 'o0-later+']);
 });
 
 void t.test('buildServiceMap: WebSocket messages are counted apart, not as calls, and not in the latencies', async (t) => {

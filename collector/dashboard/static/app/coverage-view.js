@@ -95,7 +95,7 @@ function WorkloadCard({ w }) {
       </ul>
       <table class="coverage-table">
         <thead>
-          <tr><th scope="col">calls</th><th scope="col">total</th><th scope="col">parsed</th><th scope="col">opaque TCP</th><th scope="col">app TLS</th><th scope="col">unmeshed peer</th><th scope="col">not seen here</th><th scope="col" title="plaintext between two meshed workloads: no mesh connection id joins the two records; joined by the client's address and port, else each side's record stands alone">plaintext meshed</th><th scope="col">capture cut</th><th scope="col">truncated body</th></tr>
+          <tr><th scope="col">calls</th><th scope="col">total</th><th scope="col">parsed</th><th scope="col">opaque TCP</th><th scope="col">app TLS</th><th scope="col">unmeshed peer</th><th scope="col">not seen here</th><th scope="col" title="plaintext between two meshed workloads: no mesh connection id joins the two records, so each side's record stands alone">plaintext meshed</th><th scope="col">capture cut</th><th scope="col">truncated body</th></tr>
         </thead>
         <tbody>
           ${rows.map(
