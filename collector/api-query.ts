@@ -100,6 +100,15 @@ const MAX_NS = 2n ** 63n - 1n;
 const TIME_FORMS = 'nanoseconds since the epoch, an RFC 3339 timestamp or a duration like 5m (ms, s, m, h, d)';
 
 /**
+ * Why a date and time without `Z` or an offset is refused, after the name of what was given
+ * (`since`, `--since`): which instant it means depends on a zone the text does not name. Shared
+ * by the API and `meshtap tap --since`, so both say the same.
+ */
+export function zonelessTimeText(text: string): string {
+  return `${JSON.stringify(text)} is a date and time without a zone: add Z (UTC) or an offset such as +01:00, like ${text}Z`;
+}
+
+/**
  * `since`: nanoseconds since the epoch (digits), an RFC 3339 timestamp
  * (`2025-11-27T10:00:00Z`, `…+01:00`, fractions to the nanosecond, `:60` for a leap second), or a
  * duration back from now (`500ms`, `30s`, `5m`, `2h`, `1d`). A time before 1970 (a duration
@@ -128,18 +137,21 @@ function parseTimeParam(name: 'since' | 'until', raw: unknown, now: bigint): Que
   if (relative) return inRange(name, now - BigInt(relative[1]) * UNIT_NS[relative[2]], text);
   const time = parseRfc3339(text);
   if (time === 'shape') return { ok: false, message: `${name} must be ${TIME_FORMS}, got ${JSON.stringify(text)}` };
+  if (time === 'no-zone') return { ok: false, message: `${name} ${zonelessTimeText(text)}` };
   if (time === 'not-real') return { ok: false, message: `${name} is not a real date and time: ${JSON.stringify(text)}` };
   return inRange(name, time, text);
 }
 
 /**
  * An RFC 3339 time (`2025-11-27T10:00:00Z`, `…+01:00`, fractions to the nanosecond, `:60` for a
- * leap second) in ns since the epoch (negative before 1970); `shape` when the text is not one,
- * `not-real` for a calendar date or a time of day that does not exist.
+ * leap second) in ns since the epoch (negative before 1970); `no-zone` for a date and time
+ * without `Z` or an offset, `shape` when the text is not one otherwise, `not-real` for a calendar
+ * date or a time of day that does not exist.
  */
-export function parseRfc3339(text: string): bigint | 'shape' | 'not-real' {
-  const rfc = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))$/i.exec(text);
+export function parseRfc3339(text: string): bigint | 'shape' | 'no-zone' | 'not-real' {
+  const rfc = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))?$/i.exec(text);
   if (!rfc) return 'shape';
+  if (rfc[8] === undefined && rfc[9] === undefined) return 'no-zone';
   const [year, month, day, hour, minute, second] = rfc.slice(1, 7).map(Number);
   const offsetHours = rfc[8] === undefined ? Number(rfc[10]) : 0;
   const offsetMinutes = rfc[8] === undefined ? Number(rfc[11]) : 0;

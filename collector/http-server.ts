@@ -23,7 +23,7 @@ import type { StreamHub } from './stream.ts';
 import { buildTrace } from './traces.ts';
 import { joinWithPartners, type JoinedCall } from './calls/join.ts';
 import { callIdAsRecordMessage, callOfRecord, findCall, missingCallMessage, parseCallId, unknownIdMessage } from './calls/call-id.ts';
-import { buildHar, HAR_FILTER } from './calls/har.ts';
+import { buildHar, HAR_FILTER, NOT_HAR_FILTER } from './calls/har.ts';
 import { harCreator } from './calls/version.ts';
 import { buildOffenders, RANKED_KINDS, type RankedKind } from './offenders.ts';
 import {
@@ -36,6 +36,7 @@ import {
   COL_ERR_UNAUTHENTICATED,
 } from './errors.ts';
 import type { Logger } from '../lib/log.ts';
+import { bearerToken as bearer } from './auth/bearer.ts';
 import type { AccessControl, Viewer } from './auth/access.ts';
 import { hostAllowed } from './auth/host-check.ts';
 import { createStreamAccessGuard, type StreamCredential } from './stream-access.ts';
@@ -102,12 +103,6 @@ const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
 
 /** A viewer limited to some namespaces may see fewer calls than a page: read more, this many times over at most. */
 const MAX_VISIBILITY_OVERFETCH = 16;
-
-function bearer(header: unknown): string | undefined {
-  if (typeof header !== 'string') return undefined;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return m ? m[1] : undefined;
-}
 
 async function visible<T extends { src: { namespace?: string }; dst: { namespace?: string } }>(viewer: Viewer, items: T[]): Promise<T[]> {
   if (viewer.all) return items;
@@ -178,7 +173,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     const bearerToken = bearer(request.headers.authorization);
     const sessionId = bearerToken === undefined && route !== MCP_PATH ? readCookie(request.headers.cookie, SESSION_COOKIE) : undefined;
     const token = bearerToken ?? (sessionId === undefined ? undefined : sessions.token(sessionId));
-    const result = await access.authenticate(token);
+    const result = await access.authenticate(token, request.headers.authorization);
     if (!result.ok) {
       metrics.authFailures.inc({ status: String(result.status) });
       return sendError(reply.header('www-authenticate', 'Bearer realm="meshtap"'), result.status, result.status === 401 ? COL_ERR_UNAUTHENTICATED : COL_ERR_AUTH_UNAVAILABLE, result.message);
@@ -312,8 +307,33 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
       metrics.filterBudgetExceeded.inc({ where: 'list' });
       return sendError(reply, 400, COL_ERR_FILTER_BUDGET, err.message);
     }
-    const har = buildHar(calls, harCreator());
-    if (stats.truncated) har.log.comment = `the search stopped after examining ${stats.scanned} records: older matching calls may exist`;
+    // The calls of other protocols the same filter and window hold, counted for `log.comment`:
+    // when the limit cut the entries, only those since the oldest entry's start.
+    const otherFilter = parseFilter(own.filter === undefined ? NOT_HAR_FILTER : `(${NOT_HAR_FILTER}) && (\n${paramText(query.filter)}\n)`, reply);
+    if (!otherFilter.ok) return otherFilter.reply;
+    let since = window.value.since;
+    if (calls.length >= limit.value) {
+      let oldest: bigint | undefined;
+      for (const call of calls) {
+        const start = BigInt((call.client ?? call.server)!.start);
+        if (oldest === undefined || start < oldest) oldest = start;
+      }
+      if (oldest !== undefined && (since === undefined || oldest > since)) since = oldest;
+    }
+    const otherStats: ListStats = { scanned: 0, truncated: false };
+    let others: JoinedCall[];
+    try {
+      others = await listJoined(viewerOf(request), limit.value, { ...window.value, since }, otherFilter.filter, otherStats);
+    } catch (err) {
+      if (!isMeshtapError(err, COL_ERR_FILTER_BUDGET)) throw err;
+      metrics.filterBudgetExceeded.inc({ where: 'list' });
+      return sendError(reply, 400, COL_ERR_FILTER_BUDGET, err.message);
+    }
+    const leftOut = new Map<string, number>();
+    for (const call of others) leftOut.set(call.protocol, (leftOut.get(call.protocol) ?? 0) + 1);
+    const har = buildHar(calls, harCreator(), { leftOut, leftOutAtLeast: others.length >= limit.value || otherStats.truncated });
+    const notes = [har.log.comment, stats.truncated ? `the search stopped after examining ${stats.scanned} records: older matching calls may exist` : undefined].filter((n): n is string => n !== undefined);
+    if (notes.length > 0) har.log.comment = notes.join('; ');
     return reply.type('application/json').header('content-disposition', 'attachment; filename="meshtap.har"').send(har);
   });
 
@@ -470,7 +490,9 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   });
 
   app.get('/api/traces/:traceId', async (request, reply) => {
-    const { traceId } = request.params as { traceId: string };
+    const { traceId: asked } = request.params as { traceId: string };
+    // Stored trace ids are lower-case hex: an id of 32 hex digits in any case is that id.
+    const traceId = /^[0-9a-f]{32}$/i.test(asked) ? asked.toLowerCase() : asked;
     const records = await visible(viewerOf(request), await store.byTrace(traceId));
     if (records.length === 0) {
       const shape = /^[0-9a-f]{32}$/.test(traceId) ? '' : ' (a trace id is 32 lower-case hexadecimal digits, as in a traceparent header and the trace_id of a call)';
@@ -484,6 +506,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
         depth: e.depth,
         ...(e.parentId !== undefined ? { parent_id: e.parentId } : {}),
         ...(e.linkedBy !== undefined ? { linked_by: e.linkedBy } : {}),
+        ...(e.linkConfidence !== undefined ? { link_confidence: e.linkConfidence } : {}),
       })),
     };
   });

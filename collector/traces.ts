@@ -11,6 +11,12 @@
  * without adding spans of their own: every hop then names the first app's span as its parent,
  * which no record carries, and each hop would be a root of its own. Such a link is marked
  * `linkedBy: 'timing'`: with several requests in flight at the pod it may pick the wrong one.
+ *
+ * A sidecar links by timing too, before the collector sees the record: an outbound call without
+ * trace context gets the trace and parent of the inbound request its pod was serving, and
+ * `link_confidence` (1: one request was in flight; 1/n: n overlapped, the latest was taken).
+ * Such a parent is found by span id here, so each entry repeats the record's confidence as
+ * `linkConfidence`: without it, that guess would read as a causal link.
  */
 import type { CallRecord, Endpoint } from '../record/record.ts';
 import { compareTraceOrder } from './record-store.ts';
@@ -23,6 +29,8 @@ export interface TraceEntry {
   depth: number;
   /** Set when the parent was found by timing alone (no span id or exchange named it). */
   linkedBy?: 'timing';
+  /** The sidecar linked this record to its parent by timing: how sure it was (1, or 1/n with n requests in flight). */
+  linkConfidence?: number;
 }
 
 /** Where a sidecar sits: its pod (namespace and name), else its address. */
@@ -79,6 +87,12 @@ export function buildTrace(records: readonly CallRecord[]): TraceEntry[] {
   };
   return ordered.map((record) => {
     const parentId = parentOf.get(record.id);
-    return { record, depth: depthOf(record.id), ...(parentId !== undefined ? { parentId } : {}), ...(byTiming.has(record.id) ? { linkedBy: 'timing' as const } : {}) };
+    return {
+      record,
+      depth: depthOf(record.id),
+      ...(parentId !== undefined ? { parentId } : {}),
+      ...(byTiming.has(record.id) ? { linkedBy: 'timing' as const } : {}),
+      ...(record.link_confidence !== undefined ? { linkConfidence: record.link_confidence } : {}),
+    };
   });
 }

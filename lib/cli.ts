@@ -65,7 +65,7 @@ function nearestOption(unknown: string, argv: readonly string[], options: Comman
  * positional arguments (which commands taking them got) and with the option it most likely
  * meant, a value starting with '-' (such as a negative number) with how to give it.
  */
-function usageText(err: NodeJS.ErrnoException, argv: readonly string[], options: CommandOptions): string {
+function usageText(err: NodeJS.ErrnoException, argv: readonly string[], options: CommandOptions, dashValue?: DashValueAdvice): string {
   const message = err.message;
   if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     const said = message.replace(/\. To specify a positional argument[\s\S]*$/, '');
@@ -76,24 +76,49 @@ function usageText(err: NodeJS.ErrnoException, argv: readonly string[], options:
   const ambiguous = /^Option '([^']+)' argument is ambiguous\./.exec(message);
   if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && ambiguous) {
     const flag = ambiguous[1].split(' ')[0];
-    return `${flag} got a value starting with '-': give it as ${flag}=VALUE (a flag's value that starts with '-' is read as another flag otherwise)`;
+    const advice = dashValue === undefined ? undefined : dashValue(longName(flag, options), valueAfter(flag, argv) ?? '');
+    return advice ?? `${flag} got a value starting with '-': give it as ${flag}=VALUE (a flag's value that starts with '-' is read as another flag otherwise)`;
   }
   return message;
 }
 
 /**
+ * What to say instead of the `--flag=VALUE` advice when a flag's value starts with '-' (`flag`
+ * is the long option's name, `--since`; `value` as given): a value that is a mistake either way,
+ * such as `--since -5m`, gets an answer that fixes it. Undefined keeps the advice.
+ */
+export type DashValueAdvice = (flag: string, value: string) => string | undefined;
+
+/** `--since` for `-s` when that is its short form; a long flag as it is. */
+function longName(flag: string, options: CommandOptions): string {
+  if (flag.startsWith('--')) return flag;
+  const long = Object.entries(options).find(([, o]) => o.short !== undefined && `-${o.short}` === flag);
+  return long === undefined ? flag : `--${long[0]}`;
+}
+
+/** The word after the first `flag` that is followed by a word starting with '-' (before `--`). */
+function valueAfter(flag: string, argv: readonly string[]): string | undefined {
+  for (let i = 0; i + 1 < argv.length && argv[i] !== '--'; i++) {
+    if (argv[i] === flag && argv[i + 1].startsWith('-')) return argv[i + 1];
+  }
+  return undefined;
+}
+
+/**
  * `node:util` parseArgs with its errors turned into usage errors. The message does not name the
- * command: whoever prints it does (`commandFailure`), once.
+ * command: whoever prints it does (`commandFailure`), once. `dashValue` may answer a flag's value
+ * that starts with '-' better than the generic advice.
  */
 export function parseCommandArgs<T extends CommandOptions>(
   argv: string[],
   options: T,
   allowPositionals = false,
+  dashValue?: DashValueAdvice,
 ) {
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (err) {
-    throw new MeshtapError(CLI_ERR_USAGE, usageText(err as NodeJS.ErrnoException, argv, options), { cause: err });
+    throw new MeshtapError(CLI_ERR_USAGE, usageText(err as NodeJS.ErrnoException, argv, options, dashValue), { cause: err });
   }
 }
 

@@ -10,6 +10,7 @@
  * Pure of IO but for the injected token set and review API.
  */
 import { createHash } from 'node:crypto';
+import { authorizationProblem } from './bearer.ts';
 import type { KubeReviewApi, ReviewedUser } from './kube-review.ts';
 import type { TokenSet } from './token-set.ts';
 
@@ -30,7 +31,11 @@ export type AuthResult = { ok: true; viewer: Viewer } | { ok: false; status: 401
 
 export interface AccessControl {
   readonly mode: AuthMode;
-  authenticate(token: string | undefined): Promise<AuthResult>;
+  /**
+   * `token` from the request's bearer header or its session; `authorization`, the request's
+   * `Authorization` header as sent, says what is wrong with it when it gave no token.
+   */
+  authenticate(token: string | undefined, authorization?: unknown): Promise<AuthResult>;
 }
 
 const EVERYONE: Viewer = Object.freeze({
@@ -46,19 +51,34 @@ export function openAccess(): AccessControl {
   return Object.freeze({ mode: 'none', authenticate: async () => ({ ok: true, viewer: EVERYONE }) as AuthResult });
 }
 
-export function howToAuthenticate(mode: AuthMode, tokenFile?: string): string {
+/** Which token a request needs, after "with" or "<token> is". */
+function whichToken(mode: AuthMode, tokenFile?: string): string {
   if (mode === 'kubernetes') {
-    return 'send "Authorization: Bearer <token>" with a Kubernetes token (kubectl create token, or your kubeconfig\'s) of a user allowed to get calls.meshtap.io (ClusterRole meshtap-viewer)';
+    return 'a Kubernetes token (kubectl create token, or your kubeconfig\'s) of a user allowed to get calls.meshtap.io (ClusterRole meshtap-viewer)';
   }
-  return `send "Authorization: Bearer <token>" with a token from the collector's token file${tokenFile ? ` (${tokenFile})` : ''}; meshtap tap and meshtap lab status find it for the lab`;
+  return `a token from the collector's token file${tokenFile ? ` (${tokenFile})` : ''}; meshtap tap and meshtap lab status find it for the lab`;
+}
+
+export function howToAuthenticate(mode: AuthMode, tokenFile?: string): string {
+  return `send "Authorization: Bearer <token>" with ${whichToken(mode, tokenFile)}`;
+}
+
+/**
+ * The 401 message for a request without a token: how to write the Authorization header when
+ * one was sent without the Bearer scheme (`Authorization: <token>`), else that a token is needed.
+ */
+function noTokenMessage(authorization: unknown, mode: AuthMode, tokenFile?: string): string {
+  const problem = authorizationProblem(authorization);
+  if (problem === undefined) return `authentication required: ${howToAuthenticate(mode, tokenFile)}`;
+  return `the Authorization header must be "Authorization: Bearer <token>", and this one ${problem}; <token> is ${whichToken(mode, tokenFile)}`;
 }
 
 export function tokenAccess(tokens: TokenSet): AccessControl {
   const missing = howToAuthenticate('token', tokens.path);
   return Object.freeze({
     mode: 'token',
-    async authenticate(token: string | undefined): Promise<AuthResult> {
-      if (token === undefined || token === '') return { ok: false, status: 401, message: `authentication required: ${missing}` };
+    async authenticate(token: string | undefined, authorization?: unknown): Promise<AuthResult> {
+      if (token === undefined || token === '') return { ok: false, status: 401, message: noTokenMessage(authorization, 'token', tokens.path) };
       if (!tokens.matches(token)) return { ok: false, status: 401, message: `the bearer token is not valid: ${missing}` };
       return { ok: true, viewer: TOKEN_HOLDER };
     },
@@ -121,8 +141,8 @@ export function kubernetesAccess(options: KubernetesAccessOptions): AccessContro
 
   return Object.freeze({
     mode: 'kubernetes',
-    async authenticate(token: string | undefined): Promise<AuthResult> {
-      if (token === undefined || token === '') return { ok: false, status: 401, message: `authentication required: ${missing}` };
+    async authenticate(token: string | undefined, authorization?: unknown): Promise<AuthResult> {
+      if (token === undefined || token === '') return { ok: false, status: 401, message: noTokenMessage(authorization, 'kubernetes') };
       const key = createHash('sha256').update(token).digest('base64');
       let hit = users.get(key);
       if (!fresh(hit)) {

@@ -1,8 +1,10 @@
 /**
  * HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/) from joined calls: one entry per
- * HTTP-family call (HTTP/1, HTTP/2, gRPC), from the client's observation when there is one.
- * Bodies are as captured: masked values stay masked, a truncated body is what was kept (the
- * entry's comment says so), bytes that are not UTF-8 are base64 (`content.encoding`).
+ * HTTP-family call (HTTP/1, HTTP/2, gRPC), from the client's observation when there is one,
+ * oldest first. Bodies are as captured: masked values stay masked, a truncated body is what was
+ * kept (the entry's comment says so), bytes that are not UTF-8 are base64 (`content.encoding`).
+ * A gRPC body the sidecar decoded is its JSON text, `application/json`, with a comment naming
+ * the wire content type. `size`/`bodySize` are always the body's size on the wire.
  */
 import { STATUS_CODES } from 'node:http';
 import { formatHostPort } from '../../lib/host-port.ts';
@@ -13,6 +15,9 @@ export const HAR_PROTOCOLS: readonly string[] = ['http', 'http2', 'grpc'];
 
 /** The CEL filter that keeps HTTP-family records only. */
 export const HAR_FILTER = 'http || http2 || grpc';
+
+/** The CEL filter that keeps the records a HAR leaves out. */
+export const NOT_HAR_FILTER = `!(${HAR_FILTER})`;
 
 export interface HarNameValue {
   name: string;
@@ -31,7 +36,7 @@ export interface HarEntry {
     cookies: [];
     headersSize: -1;
     bodySize: number;
-    postData?: { mimeType: string; text: string; _encoding?: 'base64' };
+    postData?: { mimeType: string; text: string; _encoding?: 'base64'; comment?: string };
   };
   response: {
     status: number;
@@ -39,7 +44,7 @@ export interface HarEntry {
     httpVersion: string;
     headers: HarNameValue[];
     cookies: [];
-    content: { size: number; mimeType: string; text?: string; encoding?: 'base64' };
+    content: { size: number; mimeType: string; text?: string; encoding?: 'base64'; comment?: string };
     redirectURL: string;
     headersSize: -1;
     bodySize: number;
@@ -109,6 +114,21 @@ function bodyContent(body: BodyJson): { text: string; base64: boolean } {
 }
 
 const mimeOf = (m: HttpMessageJson | undefined): string => m?.content_type ?? m?.headers['content-type'] ?? '';
+
+/**
+ * A gRPC body the sidecar decoded into `{"messages":[…]}` JSON: its HAR mime type and comment.
+ * Undefined for a body kept as captured (empty, or not gRPC framing): on the wire a gRPC body
+ * begins with a flag byte 0 or 1, never with `{`.
+ */
+function grpcDecoded(r: CallRecordJson, side: 'request' | 'response', m: HttpMessageJson, body: { text: string; base64: boolean }): { mimeType: string; comment: string } | undefined {
+  if (r.protocol !== 'grpc' || body.base64 || !body.text.startsWith('{"messages":[')) return undefined;
+  const wire = mimeOf(m) || 'application/grpc';
+  const note = r.notes?.find((n) => n.startsWith(`${side}.body: `) && n.includes('decoded'))?.slice(`${side}.body: `.length);
+  return {
+    mimeType: 'application/json',
+    comment: `text is meshtap's JSON decoding of the gRPC messages, not the bytes sent (content type ${wire}, ${m.body_size} bytes on the wire)${note !== undefined ? `: ${note}` : ''}`,
+  };
+}
 
 function urlOf(r: CallRecordJson): { url: string; query: HarNameValue[] } {
   const tls = r.tls.app_tls !== undefined;
@@ -181,12 +201,18 @@ export function harEntry(call: JoinedCall): HarEntry | undefined {
   };
   if (req !== undefined && (req.body_size > 0 || bodyContent(req.body).text !== '')) {
     const body = bodyContent(req.body);
-    entry.request.postData = { mimeType: mimeOf(req), text: body.text, ...(body.base64 ? { _encoding: 'base64' as const } : {}) };
+    const decoded = grpcDecoded(r, 'request', req, body);
+    entry.request.postData = { mimeType: decoded?.mimeType ?? mimeOf(req), text: body.text, ...(body.base64 ? { _encoding: 'base64' as const } : {}), ...(decoded !== undefined ? { comment: decoded.comment } : {}) };
   }
   if (res !== undefined) {
     const body = bodyContent(res.body);
     entry.response.content.text = body.text;
     if (body.base64) entry.response.content.encoding = 'base64';
+    const decoded = grpcDecoded(r, 'response', res, body);
+    if (decoded !== undefined) {
+      entry.response.content.mimeType = decoded.mimeType;
+      entry.response.content.comment = decoded.comment;
+    }
   }
   if (r.dst.ip !== '') entry.serverIPAddress = (call.server ?? r).dst.ip;
   entry.connection = r.connection_id;
@@ -201,11 +227,35 @@ export function harEntry(call: JoinedCall): HarEntry | undefined {
   return entry;
 }
 
-export function buildHar(calls: Iterable<JoinedCall>, creator: { name: string; version: string }): Har {
-  const entries: HarEntry[] = [];
+export interface HarOptions {
+  /** Calls of other protocols left out before the builder saw them, by protocol. */
+  leftOut?: ReadonlyMap<string, number>;
+  /** The calls left out were counted up to a bound: there may be more. */
+  leftOutAtLeast?: boolean;
+}
+
+/** `left out 4 redis, 2 postgres calls: …`, most first; undefined when none was. */
+export function leftOutComment(leftOut: ReadonlyMap<string, number>, atLeast = false): string | undefined {
+  const counts = [...leftOut].filter(([, n]) => n > 0).sort(([a, m], [b, n]) => n - m || (a < b ? -1 : a > b ? 1 : 0));
+  if (counts.length === 0) return undefined;
+  const total = counts.reduce((sum, [, n]) => sum + n, 0);
+  return `left out ${atLeast ? 'at least ' : ''}${counts.map(([protocol, n]) => `${n} ${protocol}`).join(', ')} ${total === 1 ? 'call' : 'calls'}: HAR holds HTTP, HTTP/2 and gRPC only`;
+}
+
+/**
+ * One HAR document: an entry per HTTP-family call, oldest `startedDateTime` first (the same
+ * instant: by call id). Other calls are left out and counted, with `options.leftOut`, in
+ * `log.comment`.
+ */
+export function buildHar(calls: Iterable<JoinedCall>, creator: { name: string; version: string }, options: HarOptions = {}): Har {
+  const dated: { start: bigint; id: string; entry: HarEntry }[] = [];
+  const leftOut = new Map(options.leftOut ?? []);
   for (const call of calls) {
     const entry = harEntry(call);
-    if (entry !== undefined) entries.push(entry);
+    if (entry !== undefined) dated.push({ start: BigInt((call.client ?? call.server)!.start), id: call.id, entry });
+    else leftOut.set(call.protocol, (leftOut.get(call.protocol) ?? 0) + 1);
   }
-  return { log: { version: '1.2', creator: { ...creator }, entries } };
+  dated.sort((a, b) => (a.start !== b.start ? (a.start < b.start ? -1 : 1) : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const comment = leftOutComment(leftOut, options.leftOutAtLeast);
+  return { log: { version: '1.2', creator: { ...creator }, entries: dated.map((d) => d.entry), ...(comment !== undefined ? { comment } : {}) } };
 }

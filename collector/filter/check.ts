@@ -31,7 +31,7 @@ import {
   unify,
   type FilterType,
 } from './cel-types.ts';
-import { FILTER_VARIABLES } from './variables.ts';
+import { FILTER_VARIABLES, HEADER_NAME } from './variables.ts';
 import { MAX_FILTER_DEPTH, walk, type CelCall, type CelConstant, type CelExpr, type KindValue, type ParsedFilter } from './ast.ts';
 import { ARITHMETIC, FUNCTIONS, METHODS, OPERATOR_TEXT, TYPE_NAMES } from './overloads.ts';
 import { wordOperator } from './syntax-hints.ts';
@@ -51,6 +51,37 @@ class CheckFailure {
 function suggestion(name: string, candidates: Iterable<string>): string {
   const best = closestMatch(name, candidates, { maxDistance: Math.max(1, Math.floor(name.length / 3)), ignoreCase: true });
   return best !== undefined ? ` (did you mean '${best}'?)` : '';
+}
+
+const HEADER_CASE = 'header names are lower-case in records: write ';
+
+/** Methods whose string argument, tested against a header name, can only match in lower case. */
+const HEADER_NAME_METHODS = new Set(['startsWith', 'endsWith', 'contains']);
+
+function isHeaderMap(t: FilterType): boolean {
+  return t.kind === 'map' && t.key === HEADER_NAME;
+}
+
+function stringLiteral(e: CelExpr): string | undefined {
+  return e.exprKind.case === 'constExpr' && e.exprKind.value.constantKind.case === 'stringValue' ? e.exprKind.value.constantKind.value : undefined;
+}
+
+/** A string literal that no lower-case name can equal: `"X-Walk2"`. */
+function capitalised(e: CelExpr): string | undefined {
+  const text = stringLiteral(e);
+  return text !== undefined && text !== text.toLowerCase() ? text : undefined;
+}
+
+const quoted = (text: string): string => JSON.stringify(text.toLowerCase());
+
+/** `request.headers`, `call.response.trailers`, `h`: a chain of names as written, or undefined for anything else. */
+function pathText(e: CelExpr): string | undefined {
+  if (e.exprKind.case === 'identExpr') return e.exprKind.value.name;
+  if (e.exprKind.case === 'selectExpr' && !e.exprKind.value.testOnly && e.exprKind.value.operand !== undefined) {
+    const operand = pathText(e.exprKind.value.operand);
+    return operand === undefined ? undefined : `${operand}.${e.exprKind.value.field}`;
+  }
+  return undefined;
 }
 
 function isOrderable(a: FilterType, b: FilterType): boolean {
@@ -114,6 +145,7 @@ class Checker {
         const operand = kind.value.operand;
         if (operand === undefined) this.fail(COL_ERR_FILTER_TYPE, 'field selection without an operand', this.offsetOf(e));
         const operandType = this.check(operand, depth + 1);
+        if (isHeaderMap(operandType)) this.checkHeaderField(operand, kind.value.field, kind.value.testOnly, e);
         return this.checkSelect(operandType, kind.value.field, kind.value.testOnly, e);
       }
       case 'callExpr':
@@ -236,6 +268,68 @@ class Checker {
     return '';
   }
 
+  /**
+   * Header and trailer names are stored lower-case, so a literal name with capitals would
+   * silently match nothing: `request.headers["X-A"]`, `"X-A" in request.headers`, and within a
+   * macro over the names `h == "X-A"`, `h in ["X-A"]`, `h.startsWith("X-")`.
+   */
+  private checkHeaderNames(call: CelCall, argTypes: readonly FilterType[], targetType: FilterType | undefined): void {
+    const { function: fn, args, target } = call;
+    if (target !== undefined) {
+      if (targetType === HEADER_NAME && HEADER_NAME_METHODS.has(fn) && args.length === 1) {
+        const name = capitalised(args[0]);
+        const self = pathText(target);
+        if (name !== undefined) this.refuseCapitals(args[0], self === undefined ? undefined : `${self}.${fn}(${quoted(name)})`);
+      }
+      return;
+    }
+    if (args.length !== 2) return;
+    if (fn === '_[_]' && isHeaderMap(argTypes[0])) {
+      const name = capitalised(args[1]);
+      const map = pathText(args[0]);
+      if (name !== undefined) this.refuseCapitals(args[1], map === undefined ? undefined : `${map}[${quoted(name)}]`);
+    } else if (fn === '@in' && isHeaderMap(argTypes[1])) {
+      const name = capitalised(args[0]);
+      const map = pathText(args[1]);
+      if (name !== undefined) this.refuseCapitals(args[0], map === undefined ? undefined : `${quoted(name)} in ${map}`);
+    } else if (fn === '@in' && argTypes[0] === HEADER_NAME && args[1].exprKind.case === 'listExpr') {
+      const elements = args[1].exprKind.value.elements;
+      const wrong = elements.find((element) => capitalised(element) !== undefined);
+      const self = pathText(args[0]);
+      const texts = elements.map(stringLiteral);
+      if (wrong !== undefined) {
+        const list = texts.every((text) => text !== undefined) ? `[${texts.map((text) => quoted(text)).join(', ')}]` : undefined;
+        this.refuseCapitals(wrong, self === undefined || list === undefined ? undefined : `${self} in ${list}`);
+      }
+    } else if (fn === '_==_' || fn === '_!=_') {
+      for (const [side, other] of [
+        [0, 1],
+        [1, 0],
+      ] as const) {
+        const name = capitalised(args[other]);
+        if (argTypes[side] !== HEADER_NAME || name === undefined) continue;
+        const self = pathText(args[side]);
+        this.refuseCapitals(args[other], self === undefined ? undefined : `${self} ${OPERATOR_TEXT[fn]} ${quoted(name)}`);
+      }
+    }
+  }
+
+  /** `has(request.headers.Accept)`, `request.headers.Accept`: a field of a header map is a name too. */
+  private checkHeaderField(operand: CelExpr, field: string, testOnly: boolean, e: CelExpr): void {
+    if (field === field.toLowerCase()) return;
+    const map = pathText(operand);
+    const written = map === undefined ? undefined : `${map}.${field.toLowerCase()}`;
+    // Inside has() the select sits at the call; the name has capitals, so it is not found in the operand's lower-case last name.
+    const named = this.source.indexOf(field, this.offsetOf(operand));
+    const offset = testOnly ? (named >= 0 ? named : this.offsetOf(e)) : this.afterDot(this.offsetOf(e));
+    this.fail(COL_ERR_FILTER_TYPE, `${HEADER_CASE}${written === undefined ? field.toLowerCase() : testOnly ? `has(${written})` : written}`, offset);
+  }
+
+  /** Refuses the literal `name`, saying what to write instead (the lower-case name alone when the expression has no simple spelling). */
+  private refuseCapitals(name: CelExpr, written: string | undefined): never {
+    return this.fail(COL_ERR_FILTER_TYPE, `${HEADER_CASE}${written ?? quoted(stringLiteral(name) ?? '')}`, this.startOf(name));
+  }
+
   private checkSelect(operand: FilterType, field: string, testOnly: boolean, e: CelExpr): FilterType {
     // The select's position is its dot; the field name starts right after it.
     const fieldOffset = testOnly ? this.offsetOf(e) : this.afterDot(this.offsetOf(e));
@@ -278,6 +372,7 @@ class Checker {
     const targetType = call.target !== undefined ? this.check(call.target, depth + 1) : undefined;
     const op = OPERATOR_TEXT[fn] ?? fn;
     const at = this.offsetOf(e);
+    this.checkHeaderNames(call, argTypes, targetType);
 
     if (targetType === undefined) {
       switch (fn) {

@@ -17,6 +17,13 @@ import { T, listOf, mapOf, structOf, type FilterType } from './cel-types.ts';
 
 const STRING_MAP = mapOf(T.string, T.string);
 
+/**
+ * A header or trailer name: a string, stored lower-case. Its own instance, so the checker can
+ * tell `request.headers["X-A"]` (which never matches) from an index of any other map.
+ */
+export const HEADER_NAME: FilterType = Object.freeze({ kind: 'primitive', name: 'string' });
+const HEADER_MAP = mapOf(HEADER_NAME, T.string);
+
 export const ENDPOINT_TYPE = structOf('endpoint', {
   ip: T.string,
   port: T.int,
@@ -31,8 +38,8 @@ export const ENDPOINT_TYPE = structOf('endpoint', {
 });
 
 export const MESSAGE_TYPE = structOf('message', {
-  headers: STRING_MAP,
-  trailers: STRING_MAP,
+  headers: HEADER_MAP,
+  trailers: HEADER_MAP,
   body: T.string,
   body_size: T.int,
   truncated: T.bool,

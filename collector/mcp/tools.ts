@@ -320,14 +320,15 @@ const getTrace = defineTool({
   name: 'get_trace',
   title: 'Get a trace',
   description:
-    'The calls of one trace (trace_id from search_calls or get_call), ordered by start: each with id, parent_id, depth (0 = root), offset_ms from the trace start, latency_ms, observer, protocol, method, path, status, src → dst; linked_by "timing" when the parent was found by timing alone (the request its pod was serving when it called out: a guess when the pod served several at once). Shows how a request fanned out and which hop failed or was slow. At most 200 calls.',
+    'The calls of one trace (trace_id from search_calls or get_call), ordered by start: each with id, parent_id, depth (0 = root), offset_ms from the trace start, latency_ms, observer, protocol, method, path, status, src → dst; linked_by "timing" when the parent was found by timing alone (the request its pod was serving when it called out: a guess when the pod served several at once). link_confidence, when present, says the sidecar put the call under its parent by timing alone, as the app sent no trace context: 1 = one inbound request was in flight at that pod, so the parent is right; 1/n (0.5, 0.33…) = n requests overlapped and the latest-started was taken: a guess, not evidence that the parent caused the call. Shows how a request fanned out and which hop failed or was slow. At most 200 calls.',
   inputSchema: {
-    trace_id: z.string().min(1).max(256).describe('The trace id (32 hex characters for W3C traces).'),
+    trace_id: z.string().min(1).max(256).describe('The trace id (32 hex characters for W3C traces; any case).'),
   },
   async run({ trace_id }, ctx) {
-    const answer = await ctx.api.get(`/api/traces/${encodeURIComponent(trace_id)}`);
+    const id = /^[0-9a-f]{32}$/i.test(trace_id) ? trace_id.toLowerCase() : trace_id;
+    const answer = await ctx.api.get(`/api/traces/${encodeURIComponent(id)}`);
     if (answer.status !== 200) return answerProblem(answer);
-    const trace = answer.body as { trace_id: string; calls: { call: CallRecordJson; parent_id?: string; depth: number; linked_by?: string }[] };
+    const trace = answer.body as { trace_id: string; calls: { call: CallRecordJson; parent_id?: string; depth: number; linked_by?: string; link_confidence?: number }[] };
     const first = trace.calls.length > 0 ? BigInt(trace.calls[0].call.start) : 0n;
     const spans = trace.calls.slice(0, MAX_TRACE_SPANS).map((e) => {
       const { trace_id: _omit, time: _time, ...brief } = briefCall(e.call);
@@ -335,6 +336,7 @@ const getTrace = defineTool({
         depth: e.depth,
         parent_id: e.parent_id,
         linked_by: e.linked_by,
+        link_confidence: e.link_confidence ?? e.call.link_confidence,
         offset_ms: Number((BigInt(e.call.start) - first) / 1000n) / 1000,
         ...brief,
       });

@@ -12,7 +12,7 @@
  */
 import { CLI_ERR_USAGE } from '../../lib/cli.ts';
 import { MeshtapError } from '../../lib/errors.ts';
-import { MAX_LIST_LIMIT, parseRfc3339, parseSince } from '../api-query.ts';
+import { MAX_LIST_LIMIT, parseRfc3339, parseSince, zonelessTimeText } from '../api-query.ts';
 
 /** Calls printed from the window at most; older ones are counted and skipped. */
 export const MAX_BACKFILL_ITEMS = 10_000;
@@ -30,6 +30,20 @@ function usage(message: string): MeshtapError {
 
 const FORMS = 'a duration back from now, like 30s, 10m, 2h or 1d (a whole number of ms, s, m, h or d), or an RFC 3339 time, like 2026-12-07T02:14:00Z';
 
+const UNIT_WORDS: Record<string, string> = { ms: 'millisecond', s: 'second', m: 'minute', h: 'hour', d: 'day' };
+
+/**
+ * `--since -5m`: a duration with a minus sign, which no spelling makes valid (`--since=-5m` fails
+ * too), answered with what was likely meant; undefined for any other value.
+ */
+export function negativeSinceText(raw: string): string | undefined {
+  const negative = /^-(\d{1,9})(ms|s|m|h|d)$/.exec(raw);
+  if (negative === null) return undefined;
+  const [, count, unit] = negative;
+  const span = Number(count) === 1 ? UNIT_WORDS[unit] : `${Number(count)} ${UNIT_WORDS[unit]}s`;
+  return `--since ${raw}: a negative duration is not a time: --since ${count}${unit} means the last ${span}`;
+}
+
 /**
  * `--since`: a duration back from now in the API's own syntax (`30s`, `10m`, `2h`, `1d`) or an
  * RFC 3339 time (`2026-12-07T02:14:00Z`, `…+01:00`: "since the page at 02:14"), read by the
@@ -44,10 +58,13 @@ export function parseSinceFlag(raw: string, nowNs: bigint): bigint {
     if (time === 'shape') {
       throw usage(`--since "${raw}" is not an RFC 3339 time: a date, T, the time to the second (a fraction may follow), then Z or an offset such as +01:00, like 2026-12-07T02:14:00Z`);
     }
+    if (time === 'no-zone') throw usage(`--since ${zonelessTimeText(raw)}`);
     if (time === 'not-real') throw usage(`--since "${raw}" is not a real date and time`);
     if (time > nowNs) throw usage(`--since ${raw} is in the future (now is ${rfc3339Seconds(nowNs)}): the window would hold no call`);
     return time < 0n ? 0n : time;
   }
+  const negative = negativeSinceText(raw);
+  if (negative !== undefined) throw usage(negative);
   if (!DURATION.test(raw)) {
     const hint = /^\d+$/.test(raw) ? ` (a number needs its unit: ${raw}m is ${raw} minutes)` : '';
     throw usage(`--since must be ${FORMS}, got "${raw}"${hint}`);

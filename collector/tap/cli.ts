@@ -16,7 +16,7 @@ import { buildCall, callKey, sideOf, type JoinedCall } from '../calls/join.ts';
 import { createLiveJoiner } from '../calls/live-join.ts';
 import { buildHar, harEntry } from '../calls/har.ts';
 import { harCreator } from '../calls/version.ts';
-import { ApiAnswerError, callsPageReader, MAX_BACKFILL_ITEMS, parseSinceFlag, readBackfill, sinceWindowText, type BackfillResult } from './backfill.ts';
+import { ApiAnswerError, callsPageReader, MAX_BACKFILL_ITEMS, negativeSinceText, parseSinceFlag, readBackfill, sinceWindowText, type BackfillResult } from './backfill.ts';
 
 /** How long a meshed call's first observation waits for the other sidecar's. */
 export const DEFAULT_JOIN_WAIT_MS = 2000;
@@ -170,7 +170,8 @@ export function createSseParser(onEvent: (e: SseEvent) => void): (chunk: string)
 }
 
 export async function run(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parseCommandArgs(argv, OPTIONS);
+  // `--since -5m` is no time however it is spelt: say what was meant rather than `--since=-5m`.
+  const { values } = parseCommandArgs(argv, OPTIONS, false, (flag, value) => (flag === '--since' ? negativeSinceText(value) : undefined));
   if (values.help) {
     io.stdout.write(USAGE);
     return 0;
@@ -284,7 +285,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     live.flush();
     await live.idle();
     if (mode.output === 'har') {
-      io.stdout.write(`${JSON.stringify(buildHar(harCalls, harCreator()), null, 2)}\n`);
+      io.stdout.write(`${JSON.stringify(buildHar(harCalls, harCreator(), { leftOut: notHar }), null, 2)}\n`);
       if (notHar.size > 0) {
         const left = [...notHar].map(([protocol, n]) => `${n} ${protocol}`).join(', ');
         io.stderr.write(`meshtap tap: the HAR holds ${harCalls.length === 1 ? '1 call' : `${harCalls.length} calls`}; left out, as HAR holds only HTTP, HTTP/2 and gRPC: ${left}\n`);

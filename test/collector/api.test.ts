@@ -116,6 +116,10 @@ void t.test('parseSince', async (t) => {
   t.same(parseSince('2025-11-24T16:00:00.123456789Z', now), { ok: true, value: 1764000000123456789n });
   t.same(parseSince('2025-11-24T17:00:00.5+01:00', now), { ok: true, value: 1764000000500000000n });
   t.equal(parseSince('2025-11-24', now).ok, false);
+  // A date and time without a zone could be any of 26 hours: the message says what to add.
+  for (const text of ['2026-12-07T11:00:00', '2026-12-07T11:00:00.5', '2026-02-30T11:00:00']) {
+    t.same(parseSince(text, now), { ok: false, message: `since "${text}" is a date and time without a zone: add Z (UTC) or an offset such as +01:00, like ${text}Z` }, text);
+  }
   t.same(parseSince(undefined, now), { ok: true, value: undefined });
   // Days that do not exist are refused, not rolled over into the next month.
   for (const text of ['2026-02-29T00:00:00Z', '2026-02-30T00:00:00Z', '2026-04-31T00:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01T00:60:00Z', '2026-01-01T00:00:61Z', '2026-01-01T00:00:00+24:00']) {
@@ -159,6 +163,8 @@ void t.test('API query parameters: unknown, repeated, out of range and HEAD of t
     ['/api/calls?since=9223372036854775808', /since must be at most/],
     ['/api/har?since=9999-01-01T00:00:00Z', /since must be at most/],
     ['/api/servicemap?since=2026-02-30T00:00:00Z', /not a real date and time/],
+    ['/api/calls?since=2026-12-07T11:00:00', /^since "2026-12-07T11:00:00" is a date and time without a zone: add Z \(UTC\) or an offset such as \+01:00, like 2026-12-07T11:00:00Z$/],
+    ['/api/har?until=2026-12-07T11:00:00', /^until "2026-12-07T11:00:00" is a date and time without a zone: add Z \(UTC\)/],
     ['/api/offenders?limit=0', /limit must be an integer from 1 to 200, got "0"/],
     ['/api/offenders?limit=201', /limit must be an integer from 1 to 200/],
   ];
@@ -233,6 +239,9 @@ void t.test('GET /api/calls/:id and /api/traces/:traceId', async (t) => {
     // Apps that forward traceparent without spans: only timing at the gateway pod links these.
     callRecord({ id: 'v-in', observer: 'inbound', at: 0, elapsedMs: 10, traceId: 'V', parentSpanId: 'cccc000000000003', dst: { ip: '10.244.0.7', pod: 'gw-0', namespace: 'shop' } }),
     callRecord({ id: 'v-out', at: 2, elapsedMs: 3, traceId: 'V', parentSpanId: 'cccc000000000003', src: { ip: '10.244.0.7', pod: 'gw-0', namespace: 'shop' } }),
+    // Linked by the sidecar (no context from the app): two inbound requests were in flight.
+    callRecord({ id: 'w-in', observer: 'inbound', at: 0, elapsedMs: 10, traceId: 'ab56'.repeat(8), spanId: 'dddd000000000004', dst: { ip: '10.244.0.8', pod: 'gw-1', namespace: 'shop' } }),
+    { ...callRecord({ id: 'w-out', at: 2, elapsedMs: 3, traceId: 'ab56'.repeat(8), parentSpanId: 'dddd000000000004', src: { ip: '10.244.0.8', pod: 'gw-1', namespace: 'shop' } }), link_confidence: 0.5 },
   ]);
   const one = await getJson(c, '/api/calls/hop-in');
   t.equal(one.status, 200);
@@ -268,6 +277,26 @@ void t.test('GET /api/calls/:id and /api/traces/:traceId', async (t) => {
   t.equal(missing.body.error.message, 'no calls in trace "nope" (a trace id is 32 lower-case hexadecimal digits, as in a traceparent header and the trace_id of a call)');
   const unknown = await getJson(c, `/api/traces/${'ab'.repeat(16)}`);
   t.equal(unknown.body.error.message, `no calls in trace "${'ab'.repeat(16)}"`, 'a well-formed id needs no explanation');
+  t.equal((await getJson(c, `/api/traces/${'AB'.repeat(16)}`)).body.error.message, `no calls in trace "${'ab'.repeat(16)}"`, 'upper case: the same id, no hint');
+
+  const linked = await getJson(c, `/api/traces/${'ab56'.repeat(8)}`);
+  t.same(
+    linked.body.calls.map((e: { call: { id: string }; parent_id?: string; linked_by?: string; link_confidence?: number }) => [e.call.id, e.parent_id ?? null, e.linked_by ?? null, e.link_confidence ?? null]),
+    [
+      ['w-in', null, null, null],
+      ['w-out', 'w-in', null, 0.5],
+    ],
+    'the sidecar\'s guess shows on the entry',
+  );
+  const upper = await getJson(c, `/api/traces/${'AB56'.repeat(8)}`);
+  t.equal(upper.status, 200, 'an upper-case trace id is the same trace');
+  t.equal(upper.body.trace_id, 'ab56'.repeat(8));
+  t.same(upper.body.calls, linked.body.calls);
+  t.equal((await getJson(c, `/api/traces/${'Ab56'.repeat(8)}`)).status, 200, 'mixed case too');
+  const notHex = await getJson(c, `/api/traces/${'XY'.repeat(16)}`);
+  t.equal(notHex.status, 404);
+  t.match(notHex.body.error.message, /\(a trace id is 32 lower-case hexadecimal digits/, 'not hex: the hint');
+  t.equal((await getJson(c, '/api/traces/v')).status, 404, 'an id that is not 32 hex digits is not lower-cased');
 });
 
 interface SseReader {

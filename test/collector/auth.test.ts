@@ -89,6 +89,12 @@ void t.test('token auth: 401 without a valid token on every call-data route; hea
     t.equal((await call(c.httpPort, route, { authorization: 'Bearer first-token-aaaaaaaaaaaaaaaX' })).status, 401, `${route}: wrong token`);
     t.equal((await call(c.httpPort, route, { authorization: 'Basic Zmlyc3Q=' })).status, 401, `${route}: not a bearer token`);
   }
+  const tokenAlone = await call(c.httpPort, '/api/calls', { authorization: 'second-token-bbbbbbbbbbbbbbb' });
+  t.equal(tokenAlone.status, 401, 'the token without its scheme');
+  const tokenAloneBody = JSON.parse(tokenAlone.body) as { error: { code: string; message: string } };
+  t.equal(tokenAloneBody.error.code, 'COL_ERR_UNAUTHENTICATED');
+  t.match(tokenAloneBody.error.message, /must be "Authorization: Bearer <token>".*write "Bearer " before it/, 'the 401 says what the header lacks');
+  t.notMatch(tokenAloneBody.error.message, /second-token/, 'and does not repeat the header back');
   const ok = { authorization: 'Bearer second-token-bbbbbbbbbbbbbbb' };
   const list = await call(c.httpPort, '/api/calls', ok);
   t.equal(list.status, 200);

@@ -3,6 +3,8 @@ import t from 'tap';
 import { isMeshtapError } from '../../lib/errors.ts';
 import { CLI_ERR_USAGE } from '../../lib/cli.ts';
 import { parseSinceFlag, readBackfill, rfc3339Nanos, sliceFilter, type BackfillPage } from '../../collector/tap/backfill.ts';
+import { run as runTap } from '../../collector/tap/cli.ts';
+import type { CommandIO } from '../../lib/cli.ts';
 
 interface Item {
   id: string;
@@ -114,7 +116,10 @@ void t.test('--since: a duration or an RFC 3339 time, as the API reads them', as
   t.equal(parseSinceFlag('1960-01-01T00:00:00Z', NOW), 0n, 'before 1970: from the first record');
   for (const [raw, message] of [
     ['abc', /must be a duration back from now, like 30s, 10m, 2h or 1d .* got "abc"$/],
-    ['-5m', /got "-5m"/],
+    // A minus sign: what was meant, not how to pass a value starting with '-' (--since=-5m lands here).
+    ['-5m', /^--since -5m: a negative duration is not a time: --since 5m means the last 5 minutes$/],
+    ['-1h', /^--since -1h: a negative duration is not a time: --since 1h means the last hour$/],
+    ['-500ms', /--since 500ms means the last 500 milliseconds$/],
     ['5', /got "5" \(a number needs its unit: 5m is 5 minutes\)/],
     ['10 m', /got "10 m"/],
     ['1w', /got "1w"/],
@@ -123,6 +128,8 @@ void t.test('--since: a duration or an RFC 3339 time, as the API reads them', as
     ['2300-01-01T00:00:00Z', /is in the future/],
     ['2025-11-24 15:00:00Z', /^--since "2025-11-24 15:00:00Z" is not an RFC 3339 time: .*like 2026-12-07T02:14:00Z$/],
     ['2025-11-24T15:00', /is not an RFC 3339 time/],
+    // Without a zone: the API's own words, after the flag's name.
+    ['2025-11-24T15:00:00', /^--since "2025-11-24T15:00:00" is a date and time without a zone: add Z \(UTC\) or an offset such as \+01:00, like 2025-11-24T15:00:00Z$/],
     ['2025-02-30T00:00:00Z', /^--since "2025-02-30T00:00:00Z" is not a real date and time$/],
     ['0s', /must be longer than 0/],
     ['1234567890m', /beyond what the collector's API accepts: at most 9 digits before the unit/],
@@ -134,6 +141,26 @@ void t.test('--since: a duration or an RFC 3339 time, as the API reads them', as
       t.ok(isMeshtapError(err, CLI_ERR_USAGE), `${raw}: a usage error`);
     }
   }
+});
+
+void t.test('meshtap tap --since -5m: a negative duration is answered with what it likely meant', async (t) => {
+  const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: {} } as unknown as CommandIO;
+  const refusal = async (argv: string[]): Promise<string | undefined> => {
+    try {
+      await runTap(argv, io);
+    } catch (err) {
+      t.ok(isMeshtapError(err, CLI_ERR_USAGE), `${argv.join(' ')}: a usage error`);
+      return (err as Error).message;
+    }
+    return undefined;
+  };
+  const meant = '--since -5m: a negative duration is not a time: --since 5m means the last 5 minutes';
+  t.equal(await refusal(['--since', '-5m']), meant, 'a separate value, which parseArgs calls ambiguous');
+  t.equal(await refusal(['--since=-5m']), meant, 'the value attached');
+  t.equal(await refusal(['--since', '-2d', '-f', 'http']), '--since -2d: a negative duration is not a time: --since 2d means the last 2 days');
+  // A value that looks like a flag keeps the advice on how to give it.
+  t.match(await refusal(['--since', '-x']), /^--since got a value starting with '-': give it as --since=VALUE/);
+  t.match(await refusal(['--filter', '-x']), /^--filter got a value starting with '-': give it as --filter=VALUE/);
 });
 
 void t.test('slices: the upper bound is in the filter, to the nanosecond', async (t) => {

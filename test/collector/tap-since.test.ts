@@ -222,8 +222,10 @@ void t.test('bad --since values are usage errors, before tap connects', async (t
   const c = await collector(t);
   for (const [args, message] of [
     [['--since', 'abc'], /--since must be a duration back from now, like 30s, 10m, 2h or 1d .*, got "abc"\n/],
-    [['--since=-5m'], /--since must be a duration back from now.*, got "-5m"\n/],
-    [['--since', '-5m'], /--since got a value starting with '-'/],
+    [['--since=-5m'], /--since -5m: a negative duration is not a time: --since 5m means the last 5 minutes\n/],
+    [['--since', '-5m'], /--since -5m: a negative duration is not a time: --since 5m means the last 5 minutes\n/],
+    [['--since', '-n'], /--since got a value starting with '-': give it as --since=VALUE/],
+    [['--since', '2026-12-07T11:00:00'], /--since "2026-12-07T11:00:00" is a date and time without a zone: add Z \(UTC\) or an offset such as \+01:00, like 2026-12-07T11:00:00Z\n/],
     [['--since', '10'], /got "10" \(a number needs its unit: 10m is 10 minutes\)/],
     [['--since', '0m'], /--since must be longer than 0, got "0m"/],
     [['--since', '1000000000d'], /--since "1000000000d" is beyond what the collector's API accepts: at most 9 digits before the unit/],

@@ -69,3 +69,16 @@ void t.test('span ids win over timing', async (t) => {
   t.equal(tree.get(second.outbound.id)?.parentId, first.outbound.id);
   t.equal(tree.get(second.outbound.id)?.linkedBy, undefined);
 });
+
+void t.test('a sidecar\'s link by timing: each entry carries the record\'s link_confidence', async (t) => {
+  const first = timedHop('fe-gw', FRONTEND, GATEWAY, 0, 20);
+  const second = timedHop('gw-pay', GATEWAY, PAYMENT, 2, 10);
+  first.inbound.span_id = 'bbbbbbbbbbbbbbbb';
+  // The sidecar named the request in flight as the parent: two were, so it guessed.
+  second.outbound.parent_span_id = 'bbbbbbbbbbbbbbbb';
+  second.outbound.link_confidence = 0.5;
+  const tree = new Map(buildTrace([first.outbound, first.inbound, second.outbound, second.inbound]).map((e) => [e.record.id, e]));
+  t.match(tree.get(second.outbound.id), { parentId: first.inbound.id, linkConfidence: 0.5 }, 'found by span id, still a guess');
+  t.equal(tree.get(second.outbound.id)?.linkedBy, undefined, 'the collector did not link it by timing itself');
+  t.notOk('linkConfidence' in tree.get(second.inbound.id)!, 'absent where the record has none');
+});

@@ -83,3 +83,25 @@ void t.test('parseCommandArgs: an unknown option names the one it most likely me
   t.equal(said(['-x', '--', '-xlimit'], true), "Unknown option '-x'");
   t.same(parseCommandArgs(['-f', 'http', '--limit', '5'], options).values, { filter: 'http', limit: '5' }, 'known options still parse');
 });
+
+void t.test('parseCommandArgs: a value starting with \'-\' gets the command\'s own answer, else how to give it', async (t) => {
+  const options = { since: { type: 'string', short: 's' }, limit: { type: 'string' } } as const;
+  const asked: Array<[string, string]> = [];
+  const advice = (flag: string, value: string): string | undefined => {
+    asked.push([flag, value]);
+    return value === '-5m' ? `${flag} ${value} is negative` : undefined;
+  };
+  const said = (argv: string[]): string | undefined => {
+    try {
+      parseCommandArgs(argv, options, false, advice);
+    } catch (err) {
+      t.match(err, { code: 'CLI_ERR_USAGE' });
+      return (err as Error).message;
+    }
+    return undefined;
+  };
+  t.equal(said(['--since', '-5m']), '--since -5m is negative');
+  t.equal(said(['--limit', '5', '-s', '-5m']), '--since -5m is negative', 'a short flag is named by its long name');
+  t.equal(said(['--limit', '-3']), "--limit got a value starting with '-': give it as --limit=VALUE (a flag's value that starts with '-' is read as another flag otherwise)");
+  t.same(asked.at(-1), ['--limit', '-3']);
+});

@@ -146,7 +146,13 @@ void t.test('GET /api/har: HAR 1.2, one entry per HTTP call, bodies as captured,
   bin.request = { headers: { host: 'payment.shop:8080' }, body: new Uint8Array([0xc3, 0x28]), body_size: 900, truncated: true };
   bin.request_end = bin.start + 2_000_000n;
   bin.response_start = bin.start + 10_000_000n;
-  await c.store.add([...data, bin]);
+  // A gRPC call whose messages the sidecar decoded: JSON text, longer than the wire body.
+  const grpc = callRecord({ id: 'cg-o0', connectionId: 'cg', protocol: 'grpc', at: 55, method: 'POST', path: '/shop.Inventory/Reserve', status: 200, grpcStatus: 0, requestBody: '{"messages":[{"size":9,"message":{"1":"sku-5","2":3}}]}', responseBody: '{"messages":[]}' });
+  grpc.request!.headers = { 'content-type': 'application/grpc' };
+  grpc.request!.body_size = 14;
+  grpc.response!.headers = { 'content-type': 'application/grpc' };
+  grpc.response!.body_size = 0;
+  await c.store.add([...data, bin, grpc]);
 
   const res = await fetch(`http://127.0.0.1:${c.httpPort}/api/har`, { headers: { authorization: `Bearer ${TOKEN}` } });
   t.equal(res.status, 200);
@@ -159,12 +165,20 @@ void t.test('GET /api/har: HAR 1.2, one entry per HTTP call, bodies as captured,
   const entries = har.log.entries as any[];
   t.same(
     entries.map((e) => e._meshtap.call_id),
-    ['cz:0', 'ca:0', 'cx:0', 'cu:0', 'cb:1', 'cb:0'],
-    'one entry per HTTP call (the Redis call has none), newest first',
+    ['ca:0', 'cb:0', 'cb:1', 'cu:0', 'cx:0', 'cg:0', 'cz:0'],
+    'one entry per HTTP call (the Redis call has none), oldest start first whatever the order of arrival',
   );
+  const started = entries.map((e) => Date.parse(e.startedDateTime));
+  t.same(started, [...started].sort((x, y) => x - y), 'startedDateTime ascending');
+  t.equal(har.log.comment, 'left out 1 redis call: HAR holds HTTP, HTTP/2 and gRPC only', 'the non-HTTP calls left out are counted');
   for (const e of entries) t.equal(e.time, Math.round((e.timings.send + e.timings.wait + e.timings.receive) * 1000) / 1000, `${e._meshtap.call_id}: time is the sum of the timings`);
 
-  const [z, a] = entries;
+  const a = entries[0];
+  const z = entries.at(-1);
+  const g = entries.find((e) => e._meshtap.call_id === 'cg:0');
+  t.match(g.request.postData, { mimeType: 'application/json', text: '{"messages":[{"size":9,"message":{"1":"sku-5","2":3}}]}', comment: /JSON decoding of the gRPC messages.*application\/grpc, 14 bytes on the wire/ }, 'decoded gRPC: JSON, the wire type in a comment');
+  t.equal(g.request.bodySize, 14, 'the wire size');
+  t.match(g.response.content, { size: 0, mimeType: 'application/json', text: '{"messages":[]}' });
   t.equal(z.request.url, 'http://payment.shop:8080/pay?order=0&x=a%20b', 'host header, path and query');
   t.same(z.request.queryString, [
     { name: 'order', value: '0' },
@@ -201,8 +215,15 @@ void t.test('GET /api/har: HAR 1.2, one entry per HTTP call, bodies as captured,
   const filtered = await get(c, `/api/har?${q('status_code >= 500')}&limit=5`);
   t.same(filtered.body.log.entries.map((e: any) => e._meshtap.call_id), ['cb:0']);
   t.same(checkSchema(HAR_SCHEMA, filtered.body), []);
-  t.same((await get(c, `/api/har?${q('redis')}`)).body.log.entries, [], 'no HTTP call: an empty log');
-  t.equal((await get(c, '/api/har?limit=1')).body.log.entries.length, 1);
+  t.equal(filtered.body.log.comment, undefined, 'the filter matches no other call: nothing said');
+  const onlyRedis = (await get(c, `/api/har?${q('redis')}`)).body;
+  t.same(onlyRedis.log.entries, [], 'no HTTP call: an empty log');
+  t.equal(onlyRedis.log.comment, 'left out 1 redis call: HAR holds HTTP, HTTP/2 and gRPC only');
+  t.same(checkSchema(HAR_SCHEMA, onlyRedis), []);
+  const newest = (await get(c, '/api/har?limit=1')).body;
+  t.same(newest.log.entries.map((e: any) => e._meshtap.call_id), ['cg:0'], 'limit: the newest stored');
+  t.equal(newest.log.comment, undefined, 'the Redis call started before the oldest entry: not one the limit left out');
+  t.equal((await get(c, '/api/har?limit=3')).body.log.comment, 'left out 1 redis call: HAR holds HTTP, HTTP/2 and gRPC only', 'within the span of the entries');
 
   const bad = await get(c, `/api/har?${q('http && dst.wrkload == "x"')}`);
   t.equal(bad.status, 400);

@@ -149,7 +149,9 @@ void t.test('-o har: collects until --limit, or Ctrl-C, then prints one HAR docu
   t.equal((await untilCtrlC.exit)[0], 0);
   const all = JSON.parse(untilCtrlC.stdout()) as any;
   t.same(checkSchema(HAR_SCHEMA, all), []);
-  t.same(all.log.entries.map((e: any) => e._meshtap.call_id).sort(), ['conn-g-1:0', 'conn-late:0', 'm1:0', 'm9:0']);
+  t.same(all.log.entries.map((e: any) => e._meshtap.call_id), ['m1:0', 'conn-g-1:0', 'conn-late:0', 'm9:0'], 'oldest start first');
+  t.equal(all.log.comment, 'left out 1 redis call: HAR holds HTTP, HTTP/2 and gRPC only', 'the document says what stderr says');
+  t.match(untilCtrlC.stderr(), /left out, as HAR holds only HTTP, HTTP\/2 and gRPC: 1 redis/);
 });
 
 void t.test('usage errors exit 2', async (t) => {

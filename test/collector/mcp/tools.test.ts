@@ -300,3 +300,60 @@ void t.test('search_calls returns calls: a meshed call once with both views, a r
   const { tools } = await client.listTools();
   t.match(tools.find((x) => x.name === 'get_call')?.description, /record id .* call id/s, 'get_call says it takes either id');
 });
+
+void t.test('get_trace: link_confidence on each span the sidecar linked by timing; a trace id in any case', async (t) => {
+  const getTrace = MCP_TOOLS.find((x) => x.name === 'get_trace')!;
+  t.match(getTrace.description, /link_confidence.*1 = one inbound request was in flight.*1\/n.*n requests overlapped.*a guess/s, 'the description says what the confidence means');
+  const TRACE = 'ab56'.repeat(8);
+  const viewer: Viewer = { name: 'all', all: true, prepare: async () => {}, sees: () => true };
+  const access: AccessControl = { mode: 'token', authenticate: async () => ({ ok: true, viewer }) };
+  const store = createMemoryStore({ maxRecords: 1000 });
+  const pod = { ip: '10.244.0.8', pod: 'gw-1', namespace: 'shop', workload: 'gw' };
+  await store.add([
+    callRecord({ id: 'w-in', observer: 'inbound', at: 0, elapsedMs: 10, traceId: TRACE, spanId: 'dddd000000000004', dst: pod }),
+    { ...callRecord({ id: 'w-out', at: 2, elapsedMs: 3, traceId: TRACE, parentSpanId: 'dddd000000000004', src: pod }), link_confidence: 1 / 3 },
+  ]);
+  const app = buildHttpApp({ store, access, metrics: createCollectorMetrics(() => store.count()), log: createSinkLogger(() => {}) });
+  t.teardown(() => app.close());
+  const asked: string[] = [];
+  const api = createHttpApiClient({
+    baseUrl: new URL('http://collector.test/'),
+    authorization: 'Bearer x',
+    fetch: async (url) => {
+      asked.push(new URL(String(url)).pathname);
+      const res = await app.inject({ method: 'GET', url: new URL(String(url)).pathname, headers: { authorization: 'Bearer x' } });
+      return new Response(res.body, { status: res.statusCode, headers: { 'content-type': 'application/json' } });
+    },
+  });
+  const ctx = { api, now: () => T0_NS };
+  const upper = await getTrace.call({ trace_id: TRACE.toUpperCase() }, ctx);
+  t.notOk(upper.isError, 'an upper-case trace id is found');
+  t.equal(asked[0], `/api/traces/${TRACE}`, 'asked for in lower case');
+  const spans = (JSON.parse(upper.content[0].text) as { spans: { id: string; parent_id?: string; link_confidence?: number }[] }).spans;
+  t.same(
+    spans.map((s) => [s.id, s.parent_id ?? null, s.link_confidence ?? null]),
+    [
+      ['w-in', null, null],
+      ['w-out', 'w-in', 1 / 3],
+    ],
+    'the guess is on the span',
+  );
+  const notHex = await getTrace.call({ trace_id: 'NOT-A-TRACE' }, ctx);
+  t.equal(notHex.isError, true);
+  t.equal(asked[1], '/api/traces/NOT-A-TRACE', 'an id that is not 32 hex digits is passed as given');
+  t.match(notHex.content[0].text, /32 lower-case hexadecimal digits/);
+
+  // A collector whose trace entries do not carry it: taken from the record.
+  const older = createHttpApiClient({
+    baseUrl: new URL('http://collector.test/'),
+    authorization: undefined,
+    fetch: async () => {
+      const res = await app.inject({ method: 'GET', url: `/api/traces/${TRACE}`, headers: { authorization: 'Bearer x' } });
+      const body = res.json() as { calls: Record<string, unknown>[] };
+      for (const e of body.calls) delete e.link_confidence;
+      return new Response(JSON.stringify(body), { status: 200 });
+    },
+  });
+  const fromRecord = JSON.parse((await getTrace.call({ trace_id: TRACE }, { api: older, now: () => T0_NS })).content[0].text) as { spans: { id: string; link_confidence?: number }[] };
+  t.same(fromRecord.spans.map((s) => s.link_confidence ?? null), [null, 1 / 3]);
+});
