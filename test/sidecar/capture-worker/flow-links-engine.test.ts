@@ -3,34 +3,16 @@
  * parsers (HTTP/1, HTTP/2, gRPC) fed the ops the forwarding thread would post, records out.
  */
 import t from 'tap';
-import { CaptureEngine } from '../../../sidecar/capture-worker/capture-engine.ts';
 import { OP_CLIENT_DATA, OP_CLOSE, OP_META, OP_OPEN, OP_SERVER_DATA } from '../../../sidecar/capture-worker/ops.ts';
-import { createCaptureFactory } from '../../../sidecar/proxy/capture-factory.ts';
 import type { ConnectionMeta } from '../../../sidecar/proxy/connection.ts';
-import type { CallRecord } from '../../../record/record.ts';
+import type { CaptureEngine } from '../../../sidecar/capture-worker/capture-engine.ts';
 import { derivedTraceId, serverSpanId } from '../../../record/trace-ids.ts';
 import { data, headers, PREFACE, settings, TestHpackEncoder } from '../http2/h2-wire.ts';
+import { recordingEngine } from './recording-engine.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
-function engine(): { engine: CaptureEngine; records: CallRecord[] } {
-  const records: CallRecord[] = [];
-  const e = new CaptureEngine({
-    factory: createCaptureFactory({}),
-    maxBodyBytes: 1024,
-    detectTimeoutMs: 1000,
-    local: { pod: 'middle', namespace: 'shop' },
-    timeBaseNs: 1_764_000_000_000_000_000n,
-    mask: (r) => r,
-    encode: (r) => {
-      records.push(r);
-      return new Uint8Array(0);
-    },
-    shipping: true,
-    onRecord: () => true,
-  });
-  return { engine: e, records };
-}
+const engine = () => recordingEngine('middle');
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const meta = (observer: 'inbound' | 'outbound', connectionId: string): ConnectionMeta => ({

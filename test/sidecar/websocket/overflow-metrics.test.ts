@@ -4,12 +4,10 @@
  * connection, its counters read through the sidecar's Prometheus view.
  */
 import t from 'tap';
-import { CaptureEngine } from '../../../sidecar/capture-worker/capture-engine.ts';
 import { OP_CLIENT_DATA, OP_CLOSE, OP_OPEN, OP_SERVER_DATA } from '../../../sidecar/capture-worker/ops.ts';
 import { createSidecarMetrics } from '../../../sidecar/metrics.ts';
-import { createCaptureFactory } from '../../../sidecar/proxy/capture-factory.ts';
 import type { ConnectionMeta } from '../../../sidecar/proxy/connection.ts';
-import type { CallRecord } from '../../../record/record.ts';
+import { recordingEngine } from '../capture-worker/recording-engine.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 /** A server text frame (unmasked). */
@@ -18,21 +16,7 @@ const frame = (s: string) => Buffer.concat([Buffer.from([0x81, s.length]), Buffe
 const METRIC = 'meshtap_sidecar_capture_overflow_total{reason="ws_message_rate"}';
 
 void t.test('messages not recorded move meshtap_sidecar_capture_overflow_total{reason="ws_message_rate"} before the connection closes', async (t) => {
-  const records: CallRecord[] = [];
-  const engine = new CaptureEngine({
-    factory: createCaptureFactory({}),
-    maxBodyBytes: 1024,
-    detectTimeoutMs: 1000,
-    local: { pod: 'frontend', namespace: 'shop' },
-    timeBaseNs: 1_764_000_000_000_000_000n,
-    mask: (r) => r,
-    encode: (r) => {
-      records.push(r);
-      return new Uint8Array(0);
-    },
-    shipping: true,
-    onRecord: () => true,
-  });
+  const { engine, records } = recordingEngine('frontend');
   const registry = createSidecarMetrics({ stats: engine.counters, shipper: () => undefined, draining: () => false });
   const scrape = async (): Promise<number> => {
     const line = (await registry.metrics()).split('\n').find((l) => l.startsWith(METRIC));
