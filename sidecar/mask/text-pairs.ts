@@ -20,7 +20,7 @@
  * Ruby hash, `'pwd'=>'x'`). Only VALUE is masked, and nothing for `password=` with nothing after
  * it, for prose whose word before the `:` names no secret (`the password policy: strong`), for
  * keys that describe a secret (`token_count: 5`: the families decide), for `==`, `::` and
- * `scheme://`, for a path segment before a `:` (`/v1/token:exchange`), for a placeholder
+ * `scheme://`, for a path segment before a `:` (`/v1/token:exchange`), for a bind parameter
  * (`token=$1`, `password=?`, `pwd=%s`) or for a value already masked (`****`). After an
  * authorization scheme (`Authorization: Bearer abc`) the credentials are masked and the scheme
  * kept, as in a header.
@@ -240,8 +240,8 @@ const allStars = (text: string, start: number, end: number): boolean => {
   return true;
 };
 
-/** A bind parameter or format placeholder, no value: `?`, `$1`, `%s` (`WHERE token=$1`). */
-function isPlaceholder(text: string, start: number, end: number): boolean {
+/** A bind parameter or a format directive, no value: `?`, `$1`, `%s` (`WHERE token=$1`). */
+function isBindParameter(text: string, start: number, end: number): boolean {
   const c = text.charCodeAt(start);
   if (end - start === 1) return c === 63;
   if (c === 37) return end - start === 2 && (text.charCodeAt(start + 1) === 115 || text.charCodeAt(start + 1) === 100);
@@ -335,7 +335,7 @@ export function findKeyValueText(text: string, policy: MaskPolicy, formEncoded =
           }
         }
       }
-      if (end > start && !allStars(text, start, end) && !isPlaceholder(text, start, end)) (spans ??= []).push({ start, end, kind });
+      if (end > start && !allStars(text, start, end) && !isBindParameter(text, start, end)) (spans ??= []).push({ start, end, kind });
     }
     if (next >= n) break;
     SEPARATOR.lastIndex = next;
