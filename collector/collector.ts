@@ -173,6 +173,7 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     access: built.access,
     bindHost: httpHost,
     servicemapWindowMs: config.servicemapWindowMs,
+    resolveTrace: traceLinks.resolve,
     ...(coverageExclusions !== undefined ? { coverageExclusions } : {}),
   });
   try {

@@ -71,6 +71,11 @@ export interface HttpAppDeps {
   now?: () => bigint;
   /** How often open live streams have their credentials checked again (ms; default 60 s). */
   streamRecheckMs?: number;
+  /**
+   * The trace a trace id was joined into (`trace-links.ts`), so `/api/traces/:id` still finds a
+   * flow by an id its records no longer carry (an app's own trace id, a hop's derived one).
+   */
+  resolveTrace?: (traceId: string) => string;
 }
 
 function sendError(reply: FastifyReply, status: number, code: string, message: string, position?: FilterPosition): FastifyReply {
@@ -492,11 +497,18 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   app.get('/api/traces/:traceId', async (request, reply) => {
     const { traceId: asked } = request.params as { traceId: string };
     // Stored trace ids are lower-case hex: an id of 32 hex digits in any case is that id.
-    const traceId = /^[0-9a-f]{32}$/i.test(asked) ? asked.toLowerCase() : asked;
-    const records = await visible(viewerOf(request), await store.byTrace(traceId));
+    const askedId = /^[0-9a-f]{32}$/i.test(asked) ? asked.toLowerCase() : asked;
+    let traceId = askedId;
+    let records = await visible(viewerOf(request), await store.byTrace(traceId));
+    // A trace joined into another since (an app's own id, a hop's derived one): the flow it is part of.
+    const joined = records.length === 0 ? deps.resolveTrace?.(traceId) : undefined;
+    if (joined !== undefined && joined !== traceId) {
+      records = await visible(viewerOf(request), await store.byTrace(joined));
+      traceId = joined;
+    }
     if (records.length === 0) {
-      const shape = /^[0-9a-f]{32}$/.test(traceId) ? '' : ' (a trace id is 32 lower-case hexadecimal digits, as in a traceparent header and the trace_id of a call)';
-      return sendError(reply, 404, COL_ERR_NOT_FOUND, `no calls in trace ${JSON.stringify(traceId)}${shape}`);
+      const shape = /^[0-9a-f]{32}$/.test(askedId) ? '' : ' (a trace id is 32 lower-case hexadecimal digits, as in a traceparent header and the trace_id of a call)';
+      return sendError(reply, 404, COL_ERR_NOT_FOUND, `no calls in trace ${JSON.stringify(askedId)}${shape}`);
     }
     const entries = buildTrace(records);
     return {

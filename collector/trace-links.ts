@@ -15,6 +15,14 @@
  *   after the inbound record, the alias is made then, and what is stored under the old id must
  *   be rewritten (the caller does it with the `rewrites` returned).
  *
+ * An app may also start a trace of its own for the work a request without trace context caused
+ * (its tracing SDK mints one): the sidecar then names the inbound call's trace on the outbound
+ * record (`caused_by_trace_id`, set only when exactly one inbound call was in flight), and the
+ * app's new trace becomes an alias of it.
+ *
+ * Every alias points from a later hop's trace to an earlier one's, so a flow ends in the trace
+ * of its first hop whatever the order in which its records arrive.
+ *
  * Aliases always join two roots (`resolve` of each side), so the map is a forest and chains
  * (multi-hop flows, any order of arrival) resolve to one id. Stored records hold roots: a record
  * is resolved on its way in, and each new alias comes with a rewrite of the old root.
@@ -54,6 +62,8 @@ export interface TraceLinkStats {
   aliased: number;
   /** Inbound records that took their outbound twin's trace id on arrival. */
   adopted: number;
+  /** Traces an app started for the work of an inbound call without context, joined to that call's trace. */
+  new_trace_joined: number;
   /** Aliases dropped before their time because the table was full, or at their age. */
   aliases_evicted_full: number;
   aliases_evicted_age: number;
@@ -100,7 +110,7 @@ export function createTraceLinks(options: Partial<TraceLinksOptions> = {}): Trac
   const o = { ...DEFAULT_TRACE_LINKS, ...options };
   const aliases = new Map<string, Alias>();
   const hops = new Map<string, Hop>();
-  const counts = { aliased: 0, adopted: 0, aliases_evicted_full: 0, aliases_evicted_age: 0, exchanges_evicted_full: 0 };
+  const counts = { aliased: 0, adopted: 0, new_trace_joined: 0, aliases_evicted_full: 0, aliases_evicted_age: 0, exchanges_evicted_full: 0 };
 
   const expire = (now: number): void => {
     // Both maps are in creation order, so the expired entries are at the front.
@@ -157,25 +167,28 @@ export function createTraceLinks(options: Partial<TraceLinksOptions> = {}): Trac
     observe(record, source, nowMs) {
       expire(nowMs);
       const own = record.trace_id ?? '';
+      const causedBy = record.observer === 'outbound' && own !== '' ? record.caused_by_trace_id : undefined;
+      const joined = causedBy !== undefined && causedBy !== own ? alias(own, causedBy, nowMs) : [];
+      if (joined.length > 0) counts.new_trace_joined++;
       const traceId = resolve(own);
       // Only a meshed hop has twins: both sidecars share the connection id.
-      if (!record.tls.mesh || record.connection_id === '' || own === '') return { traceId, rewrites: [] };
+      if (!record.tls.mesh || record.connection_id === '' || own === '') return { traceId, rewrites: joined };
       const key = `${record.connection_id}\u0000${record.ordinal}`;
       if (record.observer === 'outbound') {
         const hop = hopOf(key, nowMs);
         hop.outbound = traceId;
         const rewrites = hop.inbound !== undefined ? alias(hop.inbound, traceId, nowMs) : [];
-        return { traceId: resolve(traceId), rewrites };
+        return { traceId: resolve(traceId), rewrites: [...joined, ...rewrites] };
       }
-      if (OWN_CONTEXT.has(source)) return { traceId, rewrites: [] };
+      if (OWN_CONTEXT.has(source)) return { traceId, rewrites: joined };
       const hop = hopOf(key, nowMs);
       hop.inbound = own;
-      if (hop.outbound === undefined) return { traceId, rewrites: [] };
+      if (hop.outbound === undefined) return { traceId, rewrites: joined };
       const before = resolve(own);
       const rewrites = alias(own, hop.outbound, nowMs);
       const final = resolve(own);
       if (final !== before) counts.adopted++;
-      return { traceId: final, rewrites };
+      return { traceId: final, rewrites: [...joined, ...rewrites] };
     },
     stats: () => ({ aliases: aliases.size, exchanges: hops.size, ...counts }),
   };
@@ -185,7 +198,7 @@ export function createTraceLinks(options: Partial<TraceLinksOptions> = {}): Trac
 export function registerTraceLinkMetrics(registry: Registry, links: TraceLinks): void {
   new Gauge({
     name: 'meshtap_collector_trace_links',
-    help: 'Trace links across hops: aliases and hops held now; aliased, adopted, aliases_evicted_full, aliases_evicted_age, exchanges_evicted_full (cumulative).',
+    help: 'Trace links across hops: aliases and hops held now; aliased, adopted, new_trace_joined, aliases_evicted_full, aliases_evicted_age, exchanges_evicted_full (cumulative).',
     labelNames: ['kind'] as const,
     registers: [registry],
     collect() {

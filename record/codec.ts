@@ -159,6 +159,7 @@ export interface CallRecordMessage {
   connection?: ConnectionFactsMessage | null;
   queue_us?: Int64Value;
   link_confidence?: number;
+  caused_by_trace_id?: string;
 }
 
 export interface SidecarInfoMessage {
@@ -279,6 +280,7 @@ export function recordToProto(r: CallRecord): CallRecordMessage {
     connection: r.connection === undefined ? null : connectionToProto(r.connection),
     queue_us: r.queue_us,
     link_confidence: r.link_confidence,
+    caused_by_trace_id: r.caused_by_trace_id,
   };
 }
 
@@ -316,6 +318,7 @@ const INT64 = /^-?\d{1,19}$/;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const TOKEN = /^[a-z0-9][a-z0-9_.-]{0,31}$/;
+const TRACE_ID = /^[0-9a-f]{32}$/;
 const MAX_ID_LENGTH = 256;
 
 function toBigInt(field: string, v: unknown): bigint {
@@ -426,7 +429,7 @@ function connectionFromProto(m: ConnectionFactsMessage): ConnectionFacts {
 }
 
 const RECORD_OPTIONAL_STRINGS_A = ['method', 'path', 'authority'] as const;
-const RECORD_OPTIONAL_STRINGS_B = ['error', 'error_detail', 'close_reason', 'trace_id', 'span_id', 'parent_span_id', 'grpc_message', 'dns_rcode'] as const;
+const RECORD_OPTIONAL_STRINGS_B = ['error', 'error_detail', 'close_reason', 'trace_id', 'span_id', 'parent_span_id', 'grpc_message', 'dns_rcode', 'caused_by_trace_id'] as const;
 
 function decode(m: CallRecordMessage): CallRecord {
   if (m === null || typeof m !== 'object') throw new Reject('missing_field', 'record is not a message');
@@ -471,6 +474,10 @@ function decode(m: CallRecordMessage): CallRecord {
   if (optionalB.parent_span_id !== undefined) r.parent_span_id = optionalB.parent_span_id;
   if (optionalB.grpc_message !== undefined) r.grpc_message = optionalB.grpc_message;
   if (optionalB.dns_rcode !== undefined) r.dns_rcode = optionalB.dns_rcode;
+  if (optionalB.caused_by_trace_id !== undefined) {
+    if (!TRACE_ID.test(optionalB.caused_by_trace_id)) throw new Reject('bad_value', `caused_by_trace_id "${optionalB.caused_by_trace_id}" is not 32 lower-case hexadecimal digits`);
+    r.caused_by_trace_id = optionalB.caused_by_trace_id;
+  }
   if (m.connection !== undefined && m.connection !== null) r.connection = connectionFromProto(m.connection);
   if (m.queue_us !== undefined && m.queue_us !== null) r.queue_us = toNumber('queue_us', m.queue_us);
   if (m.link_confidence !== undefined && m.link_confidence !== null) {

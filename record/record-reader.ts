@@ -239,6 +239,7 @@ function callRecordFields(r: Reader, to: number): CallRecordMessage {
       case (34 << 3) | LEN: m.connection = connectionFacts(r, to); break;
       case (35 << 3) | VARINT: m.queue_us = r.uint64String(to); break;
       case (36 << 3) | FIXED64: m.link_confidence = r.double(to); break;
+      case (37 << 3) | LEN: m.caused_by_trace_id = r.string(to); break;
       default: r.skip(tag & 7, to);
     }
   }

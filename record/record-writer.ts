@@ -60,6 +60,7 @@ const R_DNS_RCODE = tag(33, LEN);
 const R_CONNECTION = tag(34, LEN);
 const R_QUEUE_US = tag(35, VARINT);
 const R_LINK_CONFIDENCE = tag(36, FIXED64);
+const R_CAUSED_BY_TRACE_ID = tag(37, LEN);
 
 // ConnectionFacts
 const C_CONNECT_US = tag(1, VARINT);
@@ -255,6 +256,7 @@ function writeCallRecord(w: ProtoWriter, r: CallRecord): void {
   if (r.connection !== undefined) writeConnection(w, R_CONNECTION, r.connection);
   if (r.queue_us !== undefined) w.uint64Field(R_QUEUE_US, r.queue_us);
   if (r.link_confidence !== undefined) w.doubleField(R_LINK_CONFIDENCE, r.link_confidence);
+  writeOptionalString(w, R_CAUSED_BY_TRACE_ID, r.caused_by_trace_id);
 }
 
 /** Shared by every call: encoding is synchronous, so one scratch buffer serves the process. */

@@ -149,6 +149,13 @@ export interface CallRecord {
    */
   link_confidence?: number;
   /**
+   * Set by the sidecar on an outbound call that carries a trace context of its own made while
+   * exactly one inbound call of its pod was in flight, and that inbound call carried none: the
+   * app started a new trace for the work the request caused. The inbound call's trace id (derived,
+   * or from its `x-request-id`); the collector joins the two traces into one.
+   */
+  caused_by_trace_id?: string;
+  /**
    * Set by the collector on HTTP, HTTP/2 and gRPC calls: 1 for a first attempt, 2, 3, … for a
    * repeat of a call that failed (same client, method, target and request body, within the
    * retry window), with `first_attempt_id` naming the chain's first call.

@@ -17,7 +17,7 @@ import { CaptureTap, type CaptureFactory } from '../proxy/capture-tap.ts';
 import type { ConnectionMeta } from '../proxy/connection.ts';
 import type { LocalPod } from '../proxy/record-builder.ts';
 import { createRecordSink } from '../proxy/record-sink.ts';
-import { FlowLinks, hasTraceContext, type FlowLinksOptions } from '../capture/flow-links.ts';
+import { FlowLinks, headerTraceId, type FlowLinksOptions } from '../capture/flow-links.ts';
 import {
   OP_CLIENT_DATA,
   OP_CLIENT_END,
@@ -265,14 +265,20 @@ export class CaptureEngine implements OpVisitor {
 
   /**
    * Inbound exchanges end their flow-link entry; outbound ones without trace context of their
-   * own take the trace of the inbound call that contains them (`flow-links.ts`).
+   * own take the trace of the inbound call that contains them, and outbound ones with a new
+   * trace of their own name the trace of the inbound call that caused them (`flow-links.ts`).
    */
   private link(meta: ConnectionMeta, exchange: Exchange): void {
     if (meta.observer === 'inbound') {
       this.flowLinks.inboundEnded(meta.connectionId, exchange.ordinal, exchange.end);
       return;
     }
-    if (exchange.trace_id !== undefined || hasTraceContext(exchange.request?.headers)) return;
+    const own = exchange.trace_id ?? headerTraceId(exchange.request?.headers);
+    if (own !== undefined) {
+      const causedBy = this.flowLinks.causedBy(exchange.start, own, this.now);
+      if (causedBy !== undefined) exchange.caused_by_trace_id = causedBy;
+      return;
+    }
     const link = this.flowLinks.linkOutbound(exchange.start, this.now);
     if (link === undefined) return;
     exchange.trace_id = link.trace_id;

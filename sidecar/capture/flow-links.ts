@@ -13,6 +13,13 @@
  * inbound call's trace id (from its headers, else derived from its connection id and ordinal)
  * and its SERVER span id, so the outbound CLIENT span lands under it without shared state.
  *
+ * An outbound exchange that does carry a trace context of its own may still have been caused by
+ * an inbound call that carried none: the app's tracing SDK started a new trace for it. When
+ * exactly one inbound call contains it and that call had no trace header (its trace derived, or
+ * from its `x-request-id`), `causedBy` names that call's trace, and the collector joins the two
+ * traces (`collector/trace-links.ts`). With several candidates it names none: joining two whole
+ * traces on a guess would mix two users' requests.
+ *
  * Pure: times are the ops' times (ns), handed in; nothing here reads a clock. Bounded by count
  * and age, and every entry that leaves before it could serve its purpose is counted.
  */
@@ -62,6 +69,11 @@ export interface FlowLinkCounts {
   linked_ambiguous: number;
   /** Outbound exchanges without context and without an inbound call in flight. */
   unlinked: number;
+  /**
+   * Outbound exchanges with a trace context of their own made during exactly one inbound call
+   * that had none: that call's trace goes with them (`caused_by_trace_id`).
+   */
+  new_trace_joined: number;
   /** Entries dropped because the table was full. */
   evicted_full: number;
   /** Inbound calls forgotten without ever ending (their record never came). */
@@ -104,13 +116,13 @@ export function inboundTraceId(connectionId: string, info: RequestStartInfo): st
   return traceIdOf(connectionId, info.ordinal, traceFacts(info));
 }
 
-/** True when the request headers carry a trace context the collector would use. */
-export function hasTraceContext(headers: Readonly<Record<string, string>> | undefined): boolean {
-  return headers !== undefined && resolveTraceContext(headers as Record<string, string>) !== undefined;
+/** The trace id of the context the request headers carry (traceparent, b3), as the collector reads it; undefined without one. */
+export function headerTraceId(headers: Readonly<Record<string, string>> | undefined): string | undefined {
+  return headers === undefined ? undefined : resolveTraceContext(headers as Record<string, string>)?.trace_id;
 }
 
 export class FlowLinks {
-  readonly counts: FlowLinkCounts = { started: 0, linked: 0, linked_ambiguous: 0, unlinked: 0, evicted_full: 0, evicted_age: 0 };
+  readonly counts: FlowLinkCounts = { started: 0, linked: 0, linked_ambiguous: 0, unlinked: 0, new_trace_joined: 0, evicted_full: 0, evicted_age: 0 };
   private readonly options: FlowLinksOptions;
   /** Inbound calls whose record has not come yet; insertion order is arrival order. */
   private readonly inFlight = new Map<string, Entry>();
@@ -155,11 +167,46 @@ export class FlowLinks {
 
   /**
    * The link for an outbound exchange without trace context that started at `start`, or
-   * undefined when no inbound call contains it. Reads the calls in flight and the ended calls
-   * that ended at or after `start` — not the whole table.
+   * undefined when no inbound call contains it.
    */
   linkOutbound(start: bigint, now: bigint): FlowLink | undefined {
     this.sweep(now);
+    const { best, n } = this.containing(start);
+    if (best === undefined) {
+      this.counts.unlinked++;
+      return undefined;
+    }
+    if (n === 1) this.counts.linked++;
+    else this.counts.linked_ambiguous++;
+    return {
+      trace_id: traceIdOf(best.connectionId, best.ordinal, best),
+      parent_span_id: serverSpanId(best.connectionId, best.ordinal),
+      link_confidence: 1 / n,
+    };
+  }
+
+  /**
+   * For an outbound exchange that started at `start` carrying trace `ownTraceId` from its own
+   * headers: the trace of the one inbound call that contains it when that call had no trace
+   * header, else undefined (none, several, or one whose context the app could have propagated).
+   */
+  causedBy(start: bigint, ownTraceId: string, now: bigint): string | undefined {
+    this.sweep(now);
+    const { best, n } = this.containing(start);
+    if (best === undefined || n !== 1 || best.headerTrace !== undefined) return undefined;
+    const traceId = traceIdOf(best.connectionId, best.ordinal, best);
+    if (traceId === ownTraceId) return undefined;
+    this.counts.new_trace_joined++;
+    return traceId;
+  }
+
+  /**
+   * The inbound calls that contain an outbound exchange starting at `start` — started at or
+   * before it, not ended before it: how many, and the most recent start (ties: the one seen
+   * last). Reads the calls in flight and the ended calls that ended at or after `start`, not the
+   * whole table.
+   */
+  private containing(start: bigint): { best: Entry | undefined; n: number } {
     let best: Entry | undefined;
     let n = 0;
     const consider = (entry: Entry): void => {
@@ -173,18 +220,7 @@ export class FlowLinks {
       if (entry.end! < start) break;
       consider(entry);
     }
-    if (best === undefined) {
-      this.counts.unlinked++;
-      return undefined;
-    }
-    const found: Entry = best;
-    if (n === 1) this.counts.linked++;
-    else this.counts.linked_ambiguous++;
-    return {
-      trace_id: traceIdOf(found.connectionId, found.ordinal, found),
-      parent_span_id: serverSpanId(found.connectionId, found.ordinal),
-      link_confidence: 1 / n,
-    };
+    return { best, n };
   }
 
   /** The table is full: the oldest ended call goes first, else the oldest in flight (counted). */

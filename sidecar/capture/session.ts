@@ -40,6 +40,7 @@ export type Exchange = Pick<
   | 'span_id'
   | 'parent_span_id'
   | 'link_confidence'
+  | 'caused_by_trace_id'
 > & {
   /** Bytes of this exchange from client to server and back (headers + bodies as on the wire). */
   bytes_out: number;

@@ -53,6 +53,7 @@ const EXCHANGE_FIELDS = [
   'span_id',
   'parent_span_id',
   'link_confidence',
+  'caused_by_trace_id',
   'notes',
 ] as const satisfies ReadonlyArray<keyof CallRecord>;
 

@@ -9,7 +9,7 @@ import { recordToJson } from '../../record/record-json.ts';
 import { resolveCollectorOptions } from '../../collector/config.ts';
 import { startCollector } from '../../collector/collector.ts';
 import type { CallRecord } from '../../record/record.ts';
-import { callRecord, shopDataset, waitFor } from './helpers.ts';
+import { callRecord, shipBatch, shopDataset, waitFor } from './helpers.ts';
 
 async function start(t: Test, options: Parameters<typeof resolveCollectorOptions>[0] = {}): Promise<RunningCollector> {
   const config = resolveCollectorOptions({ auth: 'none', host: '127.0.0.1', grpcPort: 0, httpPort: 0, ...options });
@@ -297,6 +297,34 @@ void t.test('GET /api/calls/:id and /api/traces/:traceId', async (t) => {
   t.equal(notHex.status, 404);
   t.match(notHex.body.error.message, /\(a trace id is 32 lower-case hexadecimal digits/, 'not hex: the hint');
   t.equal((await getJson(c, '/api/traces/v')).status, 404, 'an id that is not 32 hex digits is not lower-cased');
+});
+
+void t.test('GET /api/traces/:traceId: an app that started a new trace for a request without context is one flow, found by either id', async (t) => {
+  const c = await start(t, { store: 'memory' });
+  const derived = 'cd'.repeat(16);
+  const minted = 'ef'.repeat(16);
+  const gw = { ip: '10.244.0.9', pod: 'gw-2', namespace: 'shop' };
+  // The app's call carries its own new trace; its sidecar named the request that caused it.
+  const out = { ...callRecord({ id: 'x-out', at: 2, elapsedMs: 3, traceId: minted, parentSpanId: '5555555555555555', src: gw }), caused_by_trace_id: derived };
+  // Through the real ingest, the caller's request last: what was stored under the app's id moves.
+  const first = await shipBatch(c, [out, callRecord({ id: 'x-next', observer: 'inbound', at: 3, elapsedMs: 1, traceId: minted, parentSpanId: '5555555555555555', connectionId: 'x2' })]);
+  const second = await shipBatch(c, [callRecord({ id: 'x-in', observer: 'inbound', at: 0, elapsedMs: 10, traceId: derived, dst: gw, connectionId: 'x1' })], 2);
+  t.same([first.accepted, second.accepted], [2, 1]);
+  for (const id of [derived, minted, minted.toUpperCase()]) {
+    const trace = await getJson(c, `/api/traces/${id}`);
+    t.equal(trace.status, 200, id);
+    t.equal(trace.body.trace_id, derived, `${id}: the flow's first trace`);
+    t.same(
+      trace.body.calls.map((e: { call: { id: string; trace_id: string }; parent_id?: string; linked_by?: string }) => [e.call.id, e.parent_id ?? null, e.linked_by ?? null, e.call.trace_id]),
+      [
+        ['x-in', null, null, derived],
+        ['x-out', 'x-in', 'timing', derived],
+        ['x-next', null, null, derived],
+      ],
+      `${id}: the app's call under the request it served`,
+    );
+  }
+  t.equal((await getJson(c, `/api/traces/${'12'.repeat(16)}`)).status, 404, 'an unknown id is still not found');
 });
 
 interface SseReader {

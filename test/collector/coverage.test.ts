@@ -2,15 +2,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
 import { resolveCollectorOptions } from '../../collector/config.ts';
 import { startCollector } from '../../collector/collector.ts';
 import { buildCoverage, type Coverage } from '../../collector/coverage.ts';
-import { loadCollectorProto, recordToProto, type RecordBatchMessage, type ShipAckMessage } from '../../record/codec.ts';
+import { recordToProto, type ShipAckMessage } from '../../record/codec.ts';
 import type { CallRecord } from '../../record/record.ts';
 import { fullRecord } from '../proto/record-fixtures.ts';
-import { callRecord, waitFor } from './helpers.ts';
+import { callRecord, shipClient, waitFor } from './helpers.ts';
 
 const fe = { workload: 'frontend', namespace: 'shop', workload_kind: 'Deployment', pod: 'frontend-1' };
 const pay = { workload: 'payment', namespace: 'shop', workload_kind: 'Deployment', pod: 'payment-1' };
@@ -108,13 +107,6 @@ void t.test('the sentences say what is not seen, and exclusions when known', asy
   t.match(clean.workloads.find((w) => w.id === 'shop/payment')!.summary[0], 'Every call in this window was parsed in full on both sides.');
 });
 
-const definition = loadCollectorProto()['meshtap.v1.Collector'] as grpc.ServiceDefinition;
-const ship = definition.Ship as grpc.MethodDefinition<RecordBatchMessage, ShipAckMessage>;
-const ShipClient = grpc.makeGenericClientConstructor({ Ship: ship } as unknown as grpc.ServiceDefinition, 'Collector') as unknown as new (
-  addr: string,
-  creds: grpc.ChannelCredentials,
-) => grpc.Client & { Ship(): grpc.ClientDuplexStream<RecordBatchMessage, ShipAckMessage> };
-
 void t.test('GET /api/coverage: the window, the workloads, the collector drops, and auth', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'meshtap-coverage-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -126,7 +118,7 @@ void t.test('GET /api/coverage: the window, the workloads, the collector drops, 
   await collector.store.add(records);
 
   // Two malformed records over real gRPC: the collector counts them by reason.
-  const client = new ShipClient(`127.0.0.1:${collector.grpcPort}`, grpc.credentials.createInsecure());
+  const client = shipClient(`127.0.0.1:${collector.grpcPort}`);
   t.teardown(() => client.close());
   const call = client.Ship();
   const acks: ShipAckMessage[] = [];

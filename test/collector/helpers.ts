@@ -3,8 +3,41 @@ import { resolveCollectorOptions } from '../../collector/config.ts';
 import { startCollector, type RunningCollector } from '../../collector/collector.ts';
 import { createMemoryStore } from '../../collector/memory-store.ts';
 import type { RecordStore } from '../../collector/record-store.ts';
+import * as grpc from '@grpc/grpc-js';
+import { loadCollectorProto, recordToProto, type RecordBatchMessage, type ShipAckMessage } from '../../record/codec.ts';
 
 export { waitFor } from '../helpers/wait-for.ts';
+
+type ShipClientType = grpc.Client & { Ship(): grpc.ClientDuplexStream<RecordBatchMessage, ShipAckMessage> };
+
+/** A client of the collector's `Ship` stream, built from the official proto. */
+export function shipClient(address: string): ShipClientType {
+  const definition = loadCollectorProto()['meshtap.v1.Collector'] as grpc.ServiceDefinition;
+  const ship = definition.Ship as grpc.MethodDefinition<RecordBatchMessage, ShipAckMessage>;
+  const Client = grpc.makeGenericClientConstructor({ Ship: ship } as unknown as grpc.ServiceDefinition, 'Collector') as unknown as new (
+    addr: string,
+    creds: grpc.ChannelCredentials,
+  ) => ShipClientType;
+  return new Client(address, grpc.credentials.createInsecure());
+}
+
+/** Ships one batch through a collector's real gRPC ingest (plaintext) and returns its ack. */
+export async function shipBatch(collector: RunningCollector, records: readonly CallRecord[], seq = 1): Promise<ShipAckMessage> {
+  const client = shipClient(`127.0.0.1:${collector.grpcPort}`);
+  try {
+    const call = client.Ship();
+    const ack = new Promise<ShipAckMessage>((resolve, reject) => {
+      call.once('data', resolve);
+      call.once('error', reject);
+    });
+    call.write({ seq: String(seq), sidecar: { pod: 'p', namespace: 'ns', pod_ip: '10.0.0.1', node: 'n', service_account: 'sa', sidecar_version: 'v' }, records: records.map((r) => recordToProto(r)) });
+    const answer = await ack;
+    call.end();
+    return answer;
+  } finally {
+    client.close();
+  }
+}
 
 /** A collector on loopback; port 0 picks free ports. */
 export function startTestCollector(options: { grpcPort?: number; store?: RecordStore; maxRecords?: number } = {}): Promise<RunningCollector> {

@@ -31,7 +31,17 @@ interface FlowSpec {
   ordinals: number[];
   /** The first app sends a traceparent (and no app after it propagates one). */
   rootHeader: boolean;
+  /**
+   * The app at this pod (1 … hops - 1) starts a trace of its own for its call, as a tracing SDK
+   * does for a request without context: that hop carries `mintedTrace`, and its sidecar names
+   * the inbound call's trace (`caused_by_trace_id`). Never the pod right after a root header,
+   * whose request had a context the app could have kept.
+   */
+  mintAt?: number;
 }
+
+/** The trace the app at `mintAt` starts. */
+const mintedTrace = (name: string): string => derivedTraceId(`minted|${name}`, 0);
 
 /**
  * The records two sidecars per hop would ship for a chain pod0 → pod1 → … with apps that
@@ -42,7 +52,10 @@ function flowRecords(spec: FlowSpec): CallRecord[] {
   const out: CallRecord[] = [];
   for (let i = 0; i < spec.hops; i++) {
     const connection = `${spec.name}-h${i}`;
-    const headers: Record<string, string> = i === 0 && spec.rootHeader ? { traceparent: appTraceparent(spec.name) } : {};
+    const minted = i === spec.mintAt;
+    const headerFor = (j: number): Record<string, string> =>
+      j === 0 && spec.rootHeader ? { traceparent: appTraceparent(spec.name) } : j === spec.mintAt ? { traceparent: `00-${mintedTrace(spec.name)}-${'5'.repeat(16)}-01` } : {};
+    const headers = headerFor(i);
     const { outbound, inbound } = hop({
       connection,
       ordinal: spec.ordinals[i],
@@ -61,13 +74,36 @@ function flowRecords(spec: FlowSpec): CallRecord[] {
         r.parent_span_id = '00f067aa0ba902b7';
       }
     }
+    if (minted) {
+      for (const r of [outbound, inbound]) {
+        r.trace_id = mintedTrace(spec.name);
+        r.parent_span_id = '5'.repeat(16);
+      }
+    }
     if (i > 0) {
       const prevConnection = `${spec.name}-h${i - 1}`;
       const prevOrdinal = spec.ordinals[i - 1];
-      const prevHeaders: Record<string, string> = i - 1 === 0 && spec.rootHeader ? { traceparent: appTraceparent(spec.name) } : {};
-      outbound.trace_id = inboundTraceId(prevConnection, { ordinal: prevOrdinal, start: 0n, headers: prevHeaders });
-      outbound.parent_span_id = serverSpanId(prevConnection, prevOrdinal);
-      outbound.link_confidence = 1;
+      const prevTrace = inboundTraceId(prevConnection, { ordinal: prevOrdinal, start: 0n, headers: headerFor(i - 1) });
+      if (minted) {
+        outbound.caused_by_trace_id = prevTrace;
+      } else {
+        outbound.trace_id = prevTrace;
+        outbound.parent_span_id = serverSpanId(prevConnection, prevOrdinal);
+        outbound.link_confidence = 1;
+      }
+    }
+    if (spec.mintAt !== undefined && i > 0) {
+      // Each hop inside the one before it, as a real flow is: the minted hop's parent is found by timing.
+      const prev = out[out.length - 1];
+      const inner = (r: CallRecord, from: bigint, to: bigint) => {
+        r.start = from;
+        r.end = to;
+        delete r.request_end;
+        delete r.response_start;
+        r.elapsed_us = Number((to - from) / 1000n);
+      };
+      inner(outbound, prev.start + 10_000n, prev.end - 10_000n);
+      inner(inbound, outbound.start + 10_000n, outbound.end - 10_000n);
     }
     out.push(outbound, inbound);
   }
@@ -96,7 +132,13 @@ const flowSpec = (name: string) =>
     hops: fc.integer({ min: 1, max: 4 }),
     ordinals: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 4, maxLength: 4 }),
     rootHeader: fc.boolean(),
-  }).map((s): FlowSpec => ({ ...s, name }));
+    mint: fc.nat(),
+  }).map(({ mint, ...s }): FlowSpec => {
+    // A minting app somewhere after the first pod, in about half the flows that have room for one.
+    const first = s.rootHeader ? 2 : 1;
+    const room = s.hops - first;
+    return room > 0 && mint % 2 === 0 ? { ...s, name, mintAt: first + (mint >> 1) % room } : { ...s, name };
+  });
 
 const SIDECAR = { pod: 'p', namespace: 'ns', pod_ip: '10.0.0.1', node: 'n', service_account: 'sa', sidecar_version: 'v' };
 
@@ -138,9 +180,11 @@ void t.test('property: any arrival order, batching and re-sends end in one trace
           // Every derived id of the flow resolves to the final one (what the exports use).
           for (let i = 0; i < spec.hops; i++) {
             const own = derivedTraceId(`${spec.name}-h${i}`, spec.ordinals[i]);
-            // Hop 0's id is never aliased (it is the root, or unused under the app's header).
-            if (links.resolve(own) !== (i === 0 ? own : trace)) return false;
+            // Hop 0's id is never aliased (it is the root, or unused under the app's header), nor a
+            // minted hop's (unused under the minted header).
+            if (links.resolve(own) !== (i === 0 || i === spec.mintAt ? own : trace)) return false;
           }
+          if (spec.mintAt !== undefined && links.resolve(mintedTrace(spec.name)) !== trace) return false;
           // One tree: a single root (the first CLIENT span), every other record under one parent.
           const tree = buildTrace(byTrace);
           if (tree.filter((e) => e.parentId === undefined).length !== 1) return false;

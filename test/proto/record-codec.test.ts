@@ -106,6 +106,9 @@ void t.test('malformed messages are rejected with a reason, never thrown', async
     ['missing tls', { tls: null }, 'missing_field'],
     ['header not a string', { request: { ...good.request, headers: { a: 1 } } }, 'bad_value'],
     ['note not a string', { notes: ['ok', 7] }, 'bad_value'],
+    ['link confidence above 1', { link_confidence: 1.5 }, 'bad_value'],
+    ['caused-by trace id not a trace id', { caused_by_trace_id: 'ABC' }, 'bad_value'],
+    ['caused-by trace id in upper case', { caused_by_trace_id: '0AF7651916CD43DD8448EB211C80319C' }, 'bad_value'],
   ];
   for (const [name, patch, reason] of cases) {
     const result = decodeRecord({ ...good, ...patch } as CallRecordMessage);

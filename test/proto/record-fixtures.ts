@@ -66,6 +66,7 @@ export function fullRecord(i = 0): CallRecord {
     connection: { connect_us: 412, tls_handshake_us: 2_950, reset_by: 'server', half_closed_by: 'client', exchanges: 3 },
     queue_us: 1_250,
     link_confidence: 0.5,
+    caused_by_trace_id: '0af7651916cd43dd8448eb211c80319c',
   };
 }
 

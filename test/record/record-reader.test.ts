@@ -233,6 +233,7 @@ const message: fc.Arbitrary<Record<string, unknown>> = fc.record(
     connection: fc.record({ connect_us: uint64, tls_handshake_us: uint64, reset_by: text, half_closed_by: text, exchanges: fc.nat({ max: 0xffffffff }) }, { requiredKeys: [] }),
     queue_us: uint64,
     link_confidence: fc.double(),
+    caused_by_trace_id: text,
   },
   { requiredKeys: [] },
 );

@@ -125,6 +125,31 @@ void t.test('an app that propagates traceparent keeps its own trace; nothing is 
   t.equal(side(hop2, 'outbound').link_confidence, undefined, 'the app\'s context wins: no link');
 });
 
+void t.test('an app that starts a new trace for a request without context: one flow, in the client\'s trace', async (t) => {
+  const flow = randomBytes(6).toString('hex');
+  const { stdout } = await lab.clientExec('curl', ['-sS', '--max-time', '10', `http://${middle.ip}:${RELAY_PORT}/mint?flow=${flow}`]);
+  const minted = /^upstream said: relayed trace=([0-9a-f]{32})$/.exec(stdout)?.[1];
+  t.ok(minted, `the middle app started a trace of its own (${stdout})`);
+  const { hop1, hop2 } = await flowRecords(flow);
+  const first = side(hop1, 'outbound');
+  const trace = derivedTraceId(first.connection_id, first.ordinal);
+  for (const r of [...hop1, ...hop2]) t.equal(r.trace_id, trace, `${r.id} (${r.observer} ${r.path}) in the client's trace`);
+  const call = side(hop2, 'outbound');
+  t.equal(call.caused_by_trace_id, trace, 'the middle sidecar named the request that caused the call');
+  t.equal(call.link_confidence, undefined, 'the call kept its own context: nothing linked by timing in the sidecar');
+
+  for (const id of [trace, minted!]) {
+    const { status, body } = await collectorGet<{ trace_id: string; calls: { call: CallRecordJson; depth: number; parent_id?: string; linked_by?: string }[] }>(`/api/traces/${id}`);
+    t.equal(status, 200, `found by ${id === trace ? 'the flow\'s' : 'the app\'s'} trace id`);
+    t.equal(body.trace_id, trace);
+    t.equal(body.calls.length, 4, 'all four records in the trace');
+    const byId = new Map(body.calls.map((c) => [c.call.id, c]));
+    t.equal(body.calls.filter((c) => c.parent_id === undefined).length, 1, 'one root');
+    t.equal(byId.get(call.id)?.parent_id, side(hop1, 'inbound').id, 'the app\'s call under the request it served');
+    t.equal(byId.get(side(hop2, 'inbound').id)?.depth, 3);
+  }
+});
+
 void t.test('nothing is left behind', async (t) => {
   await lab.destroy();
   t.same(await lab.leftovers(), []);

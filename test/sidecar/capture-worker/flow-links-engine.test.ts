@@ -52,9 +52,13 @@ void t.test('HTTP/1 inbound (mesh id from META) → an outbound call without con
   const own = byConn.get('out-3')!;
   t.equal(own.trace_id, TRACE, 'its own traceparent wins');
   t.equal(own.link_confidence, undefined);
+  t.equal(own.caused_by_trace_id, derivedTraceId('client-conn', 0), 'a new trace of its own: the inbound call that caused it is named');
+  t.equal(own.parent_span_id, '00f067aa0ba902b7', 'its parent stays the app\'s span');
   t.equal(byConn.get('out-4')!.trace_id, undefined, 'no inbound call in flight');
+  t.equal(byConn.get('out-2')!.caused_by_trace_id, undefined, 'a linked call is in that trace already');
   t.equal(e.counters.flowLinks.linked, 1);
   t.equal(e.counters.flowLinks.unlinked, 1);
+  t.equal(e.counters.flowLinks.new_trace_joined, 1);
 });
 
 void t.test('HTTP/2 and gRPC inbound streams start flows; two in flight give confidence 1/2', async (t) => {
@@ -75,5 +79,9 @@ void t.test('HTTP/2 and gRPC inbound streams start flows; two in flight give con
   t.equal(second.trace_id, TRACE, 'the most recent stream, with its own traceparent');
   t.equal(second.parent_span_id, serverSpanId('h2-conn', 1));
   t.equal(second.link_confidence, 0.5);
+  outboundCall(e, 5, 5, `traceparent: 00-${'ab'.repeat(16)}-00f067aa0ba902b7-01\r\n`);
+  const guessed = records.find((r) => r.connection_id === 'out-5')!;
+  t.equal(guessed.trace_id, 'ab'.repeat(16), 'its own trace');
+  t.equal(guessed.caused_by_trace_id, undefined, 'two inbound streams in flight: no trace is named on a guess');
   t.ok(records.some((r) => r.observer === 'inbound' && r.protocol === 'grpc'), 'the inbound streams were parsed as gRPC');
 });

@@ -108,3 +108,40 @@ void t.test('a full table drops ended calls before calls in flight; ended calls 
   t.equal(link?.link_confidence, 1);
   t.equal(links.linkOutbound(T0 + 4005n, T0 + 5000n)?.link_confidence, 1 / 2, 'short3 and long contain it');
 });
+
+void t.test('an outbound call with a new trace of its own names the trace of the one inbound call that had none', async (t) => {
+  const own = '0af7651916cd43dd8448eb211c80319c';
+  const links = new FlowLinks();
+  links.inboundStarted('c1', { ordinal: 2, start: T0, headers: {} }, T0);
+  t.equal(links.causedBy(T0 + 10n, own, T0 + 20n), derivedTraceId('c1', 2), 'derived trace of the call in flight');
+  links.inboundEnded('c1', 2, T0 + 100n);
+  t.equal(links.causedBy(T0 + 100n, own, T0 + 200n), derivedTraceId('c1', 2), 'still contained the instant it ended');
+  t.equal(links.causedBy(T0 + 101n, own, T0 + 200n), undefined, 'started after it ended');
+  t.equal(links.causedBy(T0 - 1n, own, T0 + 200n), undefined, 'started before it');
+  t.equal(links.counts.new_trace_joined, 2);
+  t.equal(links.counts.linked + links.counts.linked_ambiguous + links.counts.unlinked, 0, 'the link counts are for calls without context');
+
+  const byRequestId = new FlowLinks();
+  byRequestId.inboundStarted('c2', { ordinal: 0, start: T0, headers: { 'x-request-id': 'req-7' } }, T0);
+  t.equal(byRequestId.causedBy(T0 + 1n, own, T0 + 1n), requestIdTraceId('req-7'), 'an x-request-id is not a trace context: its trace is named');
+});
+
+void t.test('no trace is named on a guess, nor for an inbound call whose context the app could have kept', async (t) => {
+  const own = '0af7651916cd43dd8448eb211c80319c';
+  const two = new FlowLinks();
+  two.inboundStarted('a', { ordinal: 0, start: T0, headers: {} }, T0);
+  two.inboundStarted('b', { ordinal: 0, start: T0 + 5n, headers: {} }, T0 + 5n);
+  t.equal(two.causedBy(T0 + 10n, own, T0 + 10n), undefined, 'two inbound calls in flight');
+  two.inboundEnded('a', 0, T0 + 20n);
+  two.inboundEnded('b', 0, T0 + 20n);
+  t.equal(two.causedBy(T0 + 30n, own, T0 + 30n), undefined, 'none in flight');
+
+  const traced = new FlowLinks();
+  traced.inboundStarted('c', { ordinal: 0, start: T0, headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } }, T0);
+  t.equal(traced.causedBy(T0 + 1n, own, T0 + 1n), undefined, 'the inbound call carried a traceparent');
+
+  const same = new FlowLinks();
+  same.inboundStarted('d', { ordinal: 4, start: T0, headers: {} }, T0);
+  t.equal(same.causedBy(T0 + 1n, derivedTraceId('d', 4), T0 + 1n), undefined, 'already the same trace');
+  t.equal(two.counts.new_trace_joined + traced.counts.new_trace_joined + same.counts.new_trace_joined, 0);
+});

@@ -78,6 +78,7 @@ void t.test('every field an exchange can carry reaches the record as it was', as
     span_id: 's'.repeat(16),
     parent_span_id: 'p'.repeat(16),
     link_confidence: 0.5,
+    caused_by_trace_id: 'c'.repeat(32),
     bytes_out: 30,
     bytes_in: 40,
     notes: ['a note'],
