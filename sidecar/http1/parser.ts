@@ -195,6 +195,8 @@ export class Http1Parser {
           }
           this.state = S_HEAD;
           this.startSeen = false;
+          this.method = '';
+          this.target = '';
           this.sectionBytes = 0;
           this.headers = [];
           this.handler.onMessageBegin();
@@ -470,6 +472,15 @@ export class Http1Parser {
     this.reason = reason;
     this.method = '';
     this.target = '';
+  }
+
+  /**
+   * The request line of the message being read once it was read whole and valid, though its
+   * head may have failed after it (too large, a bad header): what a record of that failure can
+   * still say. Undefined before it, for responses, and when the request line itself failed.
+   */
+  requestLine(): { method: string; target: string } | undefined {
+    return this.kind === 'request' && this.method !== '' ? { method: this.method, target: this.target } : undefined;
   }
 
   private headComplete(): void {

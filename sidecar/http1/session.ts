@@ -192,6 +192,13 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
       culprit = newExchangeDetached();
       pending.push(culprit);
     }
+    // A request whose head failed after its request line (too large, a bad header) still says what it asked for.
+    const line = side === 'client' && culprit === reqCurrent && culprit.method === undefined ? requests.requestLine() : undefined;
+    if (line !== undefined) {
+      culprit.method = line.method;
+      const abs = line.method === 'CONNECT' ? null : ABSOLUTE_FORM.exec(line.target);
+      culprit.path = abs === null ? line.target : abs[2].length > 0 ? abs[2] : '/';
+    }
     for (const ex of pending) {
       if (ex === reqCurrent) ex.bytesOut += requests.messageBytes;
       if (ex === resCurrent) ex.bytesIn += responses.messageBytes;

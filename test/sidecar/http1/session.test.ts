@@ -286,6 +286,24 @@ void t.test('oversized head is a parse error', async (t) => {
   t.match(r.exchanges, [{ error: 'parse', error_detail: /HEAD_TOO_LARGE/ }]);
 });
 
+void t.test('a head that fails after its request line keeps the method and path; one that fails on it has none', async (t) => {
+  const big = `X: ${'a'.repeat(300)}\r\n`;
+  const cases: [string, string, { method?: string; path?: string }][] = [
+    ['too large', `POST /orders?id=7 HTTP/1.1\r\n${big}\r\n`, { method: 'POST', path: '/orders?id=7' }],
+    ['absolute form', `GET http://api.example/v1/x HTTP/1.1\r\n${big}\r\n`, { method: 'GET', path: '/v1/x' }],
+    ['a bad header', 'PUT /items/3 HTTP/1.1\r\nbad header\r\n\r\n', { method: 'PUT', path: '/items/3' }],
+    ['the second request of a connection', `GET /first HTTP/1.1\r\n\r\nDELETE /second HTTP/1.1\r\n${big}\r\n`, { method: 'DELETE', path: '/second' }],
+    ['the request line itself', 'G@T / HTTP/1.1\r\n\r\n', {}],
+    ['a request line cut by the limit', `GET /${'p'.repeat(300)} HTTP/1.1\r\n\r\n`, {}],
+  ];
+  for (const [name, bytes, want] of cases) {
+    const r = runSession([{ c: bytes }, { close: 'fin' }], new Map(), 1024, { maxHeadBytes: 256 });
+    const failed = r.exchanges.find((e) => e.error === 'parse');
+    t.ok(failed, `${name}: a parse error record`);
+    t.same({ method: failed?.method, path: failed?.path }, { method: want.method, path: want.path }, name);
+  }
+});
+
 void t.test('a response nobody asked for is recorded as unpaired', async (t) => {
   const r = invariant(t, [{ s: 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n' }, { close: 'fin' }]);
   t.same(r.exchanges.map((e) => [e.status_code, e.error, 'request' in e]), [[408, 'unpaired', false]]);
