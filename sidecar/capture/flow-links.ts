@@ -17,8 +17,10 @@
  * an inbound call that carried none: the app's tracing SDK started a new trace for it. When
  * exactly one inbound call contains it and that call had no trace header (its trace derived, or
  * from its `x-request-id`), `causedBy` names that call's trace, and the collector joins the two
- * traces (`collector/trace-links.ts`). With several candidates it names none: joining two whole
- * traces on a guess would mix two users' requests.
+ * traces (`collector/trace-links.ts`). An app starts one trace per request, so an inbound call
+ * already joined to another new trace did not cause this one, and is not counted among the
+ * candidates. With several candidates left it names none: joining two whole traces on a guess
+ * would mix two users' requests.
  *
  * Pure: times are the ops' times (ns), handed in; nothing here reads a clock. Bounded by count
  * and age, and every entry that leaves before it could serve its purpose is counted.
@@ -90,6 +92,8 @@ interface Entry {
   requestId?: string;
   /** Arrival order: breaks ties between equal starts. */
   seq: number;
+  /** The new trace its app started for it, once an outbound call named this call (`causedBy`). */
+  newTrace?: string;
 }
 
 const entryKey = (connectionId: string, ordinal: number): string => `${connectionId}\u0000${ordinal}`;
@@ -171,7 +175,7 @@ export class FlowLinks {
    */
   linkOutbound(start: bigint, now: bigint): FlowLink | undefined {
     this.sweep(now);
-    const { best, n } = this.containing(start);
+    const { best, n } = this.latestContaining(start);
     if (best === undefined) {
       this.counts.unlinked++;
       return undefined;
@@ -192,35 +196,50 @@ export class FlowLinks {
    */
   causedBy(start: bigint, ownTraceId: string, now: bigint): string | undefined {
     this.sweep(now);
-    const { best, n } = this.containing(start);
-    if (best === undefined || n !== 1 || best.headerTrace !== undefined) return undefined;
-    const traceId = traceIdOf(best.connectionId, best.ordinal, best);
+    let cause: Entry | undefined;
+    let joined: Entry | undefined;
+    let n = 0;
+    this.containing(start, (entry) => {
+      if (entry.newTrace === undefined) {
+        n++;
+        cause = entry;
+      } else if (entry.newTrace === ownTraceId) {
+        joined = entry;
+      }
+    });
+    // Another call of the same new trace named its cause already.
+    const found = (joined ?? (n === 1 ? cause : undefined)) as Entry | undefined;
+    if (found === undefined || found.headerTrace !== undefined) return undefined;
+    const traceId = traceIdOf(found.connectionId, found.ordinal, found);
     if (traceId === ownTraceId) return undefined;
+    found.newTrace = ownTraceId;
     this.counts.new_trace_joined++;
     return traceId;
   }
 
-  /**
-   * The inbound calls that contain an outbound exchange starting at `start` — started at or
-   * before it, not ended before it: how many, and the most recent start (ties: the one seen
-   * last). Reads the calls in flight and the ended calls that ended at or after `start`, not the
-   * whole table.
-   */
-  private containing(start: bigint): { best: Entry | undefined; n: number } {
+  /** The most recent start among the calls that contain `start` (ties: the one seen last), and how many there are. */
+  private latestContaining(start: bigint): { best: Entry | undefined; n: number } {
     let best: Entry | undefined;
     let n = 0;
-    const consider = (entry: Entry): void => {
-      if (entry.start > start) return;
+    this.containing(start, (entry) => {
       n++;
       if (best === undefined || entry.start > best.start || (entry.start === best.start && entry.seq > best.seq)) best = entry;
-    };
-    for (const entry of this.inFlight.values()) consider(entry);
+    });
+    return { best, n };
+  }
+
+  /**
+   * Visits the inbound calls that contain an outbound exchange starting at `start`: started at or
+   * before it, not ended before it. Reads the calls in flight and the ended calls that ended at or
+   * after `start`, not the whole table.
+   */
+  private containing(start: bigint, visit: (entry: Entry) => void): void {
+    for (const entry of this.inFlight.values()) if (entry.start <= start) visit(entry);
     for (let i = this.ended.length - 1; i >= this.endedHead; i--) {
       const entry = this.ended[i]!;
       if (entry.end! < start) break;
-      consider(entry);
+      if (entry.start <= start) visit(entry);
     }
-    return { best, n };
   }
 
   /** The table is full: the oldest ended call goes first, else the oldest in flight (counted). */

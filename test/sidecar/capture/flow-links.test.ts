@@ -145,3 +145,18 @@ void t.test('no trace is named on a guess, nor for an inbound call whose context
   t.equal(same.causedBy(T0 + 1n, derivedTraceId('d', 4), T0 + 1n), undefined, 'already the same trace');
   t.equal(two.counts.new_trace_joined + traced.counts.new_trace_joined + same.counts.new_trace_joined, 0);
 });
+
+void t.test('an inbound call already joined to another new trace is not a candidate; one joined to this trace is the cause', async (t) => {
+  const mintedA = 'a1'.repeat(16);
+  const mintedB = 'b2'.repeat(16);
+  const links = new FlowLinks();
+  links.inboundStarted('a', { ordinal: 0, start: T0, headers: {} }, T0);
+  t.equal(links.causedBy(T0 + 10n, mintedA, T0 + 10n), derivedTraceId('a', 0), 'A alone in flight: its app\'s trace joins it');
+  links.inboundStarted('b', { ordinal: 0, start: T0 + 20n, headers: {} }, T0 + 20n);
+  t.equal(links.causedBy(T0 + 30n, mintedB, T0 + 30n), derivedTraceId('b', 0), 'A and B in flight, A taken by another trace: B');
+  t.equal(links.causedBy(T0 + 40n, mintedA, T0 + 40n), derivedTraceId('a', 0), 'a second call of A\'s trace: A again');
+  links.inboundStarted('c', { ordinal: 0, start: T0 + 50n, headers: {} }, T0 + 50n);
+  links.inboundStarted('d', { ordinal: 0, start: T0 + 60n, headers: {} }, T0 + 60n);
+  t.equal(links.causedBy(T0 + 70n, 'c3'.repeat(16), T0 + 70n), undefined, 'C and D both free: still a guess');
+  t.equal(links.counts.new_trace_joined, 3);
+});
