@@ -273,6 +273,24 @@ export function encodeCallRecord(r: CallRecord): Uint8Array {
   return scratch.take();
 }
 
+/**
+ * An encoded record with a flow link's fields (`trace_id`, `parent_span_id`, `link_confidence`)
+ * appended: protobuf takes fields in any order, so a record made and encoded elsewhere (DNS)
+ * gets its link without being decoded and encoded again. For a record that has none of the
+ * three; it reads as the record with them set.
+ */
+export function appendFlowLink(record: Uint8Array, link: { trace_id: string; parent_span_id: string; link_confidence: number }): Uint8Array {
+  scratch.reset();
+  scratch.stringField(R_TRACE_ID, link.trace_id);
+  scratch.stringField(R_PARENT_SPAN_ID, link.parent_span_id);
+  scratch.doubleField(R_LINK_CONFIDENCE, link.link_confidence);
+  const tail = scratch.take();
+  const out = new Uint8Array(record.byteLength + tail.byteLength);
+  out.set(record);
+  out.set(tail, record.byteLength);
+  return out;
+}
+
 /** The `meshtap.v1.SidecarInfo` message, encoded once per stream and reused by every batch. */
 export function encodeSidecarInfo(info: SidecarInfoMessage): Uint8Array {
   scratch.reset();

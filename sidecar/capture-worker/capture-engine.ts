@@ -18,6 +18,8 @@ import type { ConnectionMeta } from '../proxy/connection.ts';
 import type { LocalPod } from '../proxy/record-builder.ts';
 import { createRecordSink } from '../proxy/record-sink.ts';
 import { FlowLinks, headerTraceId, type FlowLinksOptions } from '../capture/flow-links.ts';
+import { decodeCallRecordMessage } from '../../record/record-reader.ts';
+import { appendFlowLink } from '../../record/record-writer.ts';
 import {
   OP_CLIENT_DATA,
   OP_CLIENT_END,
@@ -268,6 +270,27 @@ export class CaptureEngine implements OpVisitor {
    * own take the trace of the inbound call that contains them, and outbound ones with a new
    * trace of their own name the trace of the inbound call that caused them (`flow-links.ts`).
    */
+  /**
+   * A record made and encoded on the forwarding thread (a DNS lookup), on its way to the
+   * shipper: an outbound one without trace context takes the trace of the inbound call it was
+   * made during, as the worker's own outbound exchanges do (the link is appended to its bytes).
+   * Anything unreadable goes on as it came.
+   */
+  linkEncoded(bytes: Uint8Array): Uint8Array {
+    let start: bigint;
+    let end: bigint;
+    try {
+      const m = decodeCallRecordMessage(bytes);
+      if (m.observer !== 'outbound' || (m.trace_id !== undefined && m.trace_id !== '') || m.link_confidence !== undefined) return bytes;
+      start = BigInt(String(m.start));
+      end = BigInt(String(m.end));
+    } catch {
+      return bytes;
+    }
+    const link = this.flowLinks.linkOutbound(start, end > this.now ? end : this.now);
+    return link === undefined ? bytes : appendFlowLink(bytes, link);
+  }
+
   private link(meta: ConnectionMeta, exchange: Exchange): void {
     if (meta.observer === 'inbound') {
       this.flowLinks.inboundEnded(meta.connectionId, exchange.ordinal, exchange.end);

@@ -281,7 +281,12 @@ class HandOff implements CaptureHandOff {
       stderr: false,
     });
     this.worker = worker;
-    remote?.attach((message, transfer) => worker.postMessage(message, transfer ?? []));
+    remote?.attach((message, transfer) => {
+      // Records made on this thread (DNS) go after the ops seen before them: the worker links a
+      // lookup to the inbound request whose head is in those ops.
+      if (message.kind === 'ship' && generation === this.generation) this.post();
+      worker.postMessage(message, transfer ?? []);
+    });
     this.readyPromise = new Promise<void>((resolve, reject) => {
       const onMessage = (message: FromWorker) => {
         if (message.kind === 'ready') {

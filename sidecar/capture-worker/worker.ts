@@ -125,9 +125,10 @@ if (data.shipper !== undefined) {
   });
 }
 
-/** Records encoded elsewhere (DNS) for this thread's shipper. */
+/** Records encoded elsewhere (DNS) for this thread's shipper, linked to the inbound call in flight. */
 function ship(packed: ArrayBuffer): void {
-  for (const record of unpackRecords(packed)) {
+  for (const encoded of unpackRecords(packed)) {
+    const record = engine.linkEncoded(encoded);
     if (shipper === undefined) {
       out.push(record);
       outBytes += 4 + record.byteLength;

@@ -16,7 +16,7 @@ import {
   type RecordBatchMessage,
   type SidecarInfoMessage,
 } from '../../record/codec.ts';
-import { encodeCallRecord, encodeRecordBatch, encodeSidecarInfo } from '../../record/record-writer.ts';
+import { appendFlowLink, encodeCallRecord, encodeRecordBatch, encodeSidecarInfo } from '../../record/record-writer.ts';
 import type { CallRecord, HttpMessage, Protocol, RecordError } from '../../record/record.ts';
 import { fullRecord, minimalRecord, sizedRecord } from '../proto/record-fixtures.ts';
 
@@ -451,4 +451,17 @@ void t.test('random batches: identical to recordBatchEncoder', async (t) => {
       { numRuns: 200 },
     ),
   );
+});
+
+void t.test('a flow link appended to an encoded record reads, with the official proto, as the record with the link set', async (t) => {
+  const link = { trace_id: '4bf92f3577b34da6a3ce929d0e0e4736', parent_span_id: '00f067aa0ba902b7', link_confidence: 1 / 3 };
+  for (const r of [minimalRecord(4), { ...fullRecord(5), trace_id: undefined, parent_span_id: undefined, link_confidence: undefined }]) {
+    const appended = appendFlowLink(encodeCallRecord(r), link);
+    const official = callRecordType.decode(appended) as unknown as { trace_id: string; parent_span_id: string; link_confidence: number };
+    t.same([official.trace_id, official.parent_span_id, official.link_confidence], [link.trace_id, link.parent_span_id, link.link_confidence], `${r.id}: protobufjs`);
+    t.equal(byteDifference(appended, Buffer.concat([reference(r), Buffer.from(appendFlowLink(new Uint8Array(0), link))])), undefined, `${r.id}: the record's bytes, then the link's`);
+    const back = method.requestDeserialize(encodeRecordBatch(1, null, [appended])).records.map((m) => decodeRecord(m));
+    t.ok(back[0].ok);
+    if (back[0].ok) t.same({ trace_id: back[0].record.trace_id, parent_span_id: back[0].record.parent_span_id, link_confidence: back[0].record.link_confidence }, link, `${r.id}: the collector's decode`);
+  }
 });

@@ -12,12 +12,14 @@
  *   /flaky/<key>?fail=N      503 for the first N requests (default 2) with that key, then 200
  *   /ratelimited/<key>?after=S   429 with `Retry-After: S` (default 1) for the first request with
  *                    that key, then 200
+ *   /resolve?name=N  looks N up (A records, the pod's resolver) and answers with the addresses
  * TCP:
  *   halfClose        reads until the client's FIN, then answers "<size> <sha256>" and ends
  *   banner           writes "220 meshtap-test ready\r\n" at once (server-first), echoes lines,
  *                    answers "221 bye\r\n" and ends after the client's FIN
  */
 import { createHash } from 'node:crypto';
+import { resolve4 } from 'node:dns/promises';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 
@@ -82,6 +84,11 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     return plain(res, 200, 'ok\n');
   }
   switch (url.pathname) {
+    case '/resolve': {
+      await readBody(req);
+      const addresses = await resolve4(url.searchParams.get('name') ?? '').catch((err: Error) => [`error: ${err.message}`]);
+      return plain(res, 200, `${addresses.sort().join(',')}\n`);
+    }
     case '/echo': {
       const body = await readBody(req);
       res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/octet-stream', 'content-length': body.length });

@@ -33,6 +33,7 @@ const lab = await MeshLab.start({
     resolverPod = await lab.net.addPod('dns');
     dnsmasq = await startDnsmasq({ address: resolverPod.ip, port: 53, netnsExec: ['ip', 'netns', 'exec', resolverPod.netns] });
     await podResolvConf(lab.client, resolverPod.ip);
+    await podResolvConf(lab.server, resolverPod.ip);
   },
 });
 t.teardown(async () => {
@@ -89,6 +90,18 @@ void t.test('dig over UDP: the answer, and a record with the name, type, answers
   t.ok(call.elapsed_us > 0);
   // The sidecar's own query to the resolver was not redirected back to it: one query reached dnsmasq.
   t.equal(dnsmasq!.log().split('\n').filter((l) => /query\[A\] web\.test from/.test(l)).length, 1, 'the resolver saw the query once');
+});
+
+void t.test('a lookup an app makes while serving a request is in that request\'s trace', async (t) => {
+  const { stdout } = await app('curl', ['-sS', '--max-time', '10', lab.appUrl('/resolve?name=one.test')]);
+  t.equal(stdout.trim(), '10.5.5.5', 'the server app resolved the name through its pod\'s resolver');
+  const [lookup] = await waitForDns('the server pod\'s one.test lookup', (c) => c.path === 'one.test' && c.src.pod === 'server');
+  const [served] = await lab.waitForCalls('the /resolve request at the server', (c) => c.observer === 'inbound' && c.path === '/resolve?name=one.test', 1);
+  t.equal(lookup.trace_id, served.trace_id, 'the request\'s trace');
+  t.equal(lookup.parent_span_id, served.span_id, 'under the request\'s SERVER span');
+  t.equal(lookup.link_confidence, 1, 'one request was in flight');
+  const [dug] = await waitForDns('the web.test A record', (c) => c.path === 'web.test' && c.src.pod === 'client');
+  t.equal(dug.link_confidence, undefined, 'a lookup made outside any request is not linked');
 });
 
 void t.test('NXDOMAIN and the TCP path (dig +tcp)', async (t) => {

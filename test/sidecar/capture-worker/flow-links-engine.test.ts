@@ -9,6 +9,10 @@ import type { CaptureEngine } from '../../../sidecar/capture-worker/capture-engi
 import { derivedTraceId, serverSpanId } from '../../../record/trace-ids.ts';
 import { data, headers, PREFACE, settings, TestHpackEncoder } from '../http2/h2-wire.ts';
 import { recordingEngine } from './recording-engine.ts';
+import type { CallRecord } from '../../../record/record.ts';
+import { decodeRecord } from '../../../record/codec.ts';
+import { decodeCallRecordMessage } from '../../../record/record-reader.ts';
+import { encodeCallRecord } from '../../../record/record-writer.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
@@ -84,4 +88,48 @@ void t.test('HTTP/2 and gRPC inbound streams start flows; two in flight give con
   t.equal(guessed.trace_id, 'ab'.repeat(16), 'its own trace');
   t.equal(guessed.caused_by_trace_id, undefined, 'two inbound streams in flight: no trace is named on a guess');
   t.ok(records.some((r) => r.observer === 'inbound' && r.protocol === 'grpc'), 'the inbound streams were parsed as gRPC');
+});
+
+void t.test('a DNS lookup made during an inbound request (encoded on the forwarding thread) is linked to it', async (t) => {
+  const { engine: e } = engine();
+  open(e, 1, meta('inbound', 'dns-in'), 0);
+  e.op(OP_CLIENT_DATA, 1, 1, enc('GET /resolve HTTP/1.1\r\nhost: middle\r\n\r\n'));
+  // Op times are ms after the engine's time base; records carry epoch ns.
+  const ns = (ms: number) => 1_764_000_000_000_000_000n + BigInt(ms * 1e6);
+  const lookup = (at: number, extra: Partial<CallRecord> = {}): CallRecord => ({
+    id: `dns-${at}`,
+    protocol: 'dns',
+    observer: 'outbound',
+    connection_id: `udp-${at}`,
+    ordinal: 0,
+    start: ns(at),
+    end: ns(at + 1),
+    elapsed_us: 1000,
+    src: { ip: '10.0.0.2', port: 5353 },
+    dst: { ip: '10.96.0.10', port: 53 },
+    tls: { mesh: false },
+    bytes_in: 80,
+    bytes_out: 40,
+    redacted: [],
+    sensitive: [],
+    method: 'QUERY',
+    path: 'catalog.shop.svc.cluster.local A',
+    ...extra,
+  });
+  const linked = decodeRecord(decodeCallRecordMessage(e.linkEncoded(encodeCallRecord(lookup(2)))));
+  t.ok(linked.ok);
+  if (linked.ok) {
+    t.equal(linked.record.trace_id, derivedTraceId('dns-in', 0), 'the inbound request\'s trace');
+    t.equal(linked.record.parent_span_id, serverSpanId('dns-in', 0), 'under its SERVER span');
+    t.equal(linked.record.link_confidence, 1);
+    t.equal(linked.record.path, 'catalog.shop.svc.cluster.local A', 'the rest of the record as it was');
+  }
+  const before = encodeCallRecord(lookup(-5));
+  t.equal(e.linkEncoded(before), before, 'a lookup before the request started: the same bytes');
+  const inbound = encodeCallRecord(lookup(3, { observer: 'inbound' }));
+  t.equal(e.linkEncoded(inbound), inbound, 'not an outbound record: untouched');
+  const garbage = new Uint8Array([0xff, 0xff, 0xff]);
+  t.equal(e.linkEncoded(garbage), garbage, 'unreadable bytes go on as they came');
+  t.equal(e.counters.flowLinks.linked, 1);
+  t.equal(e.counters.flowLinks.unlinked, 1);
 });
