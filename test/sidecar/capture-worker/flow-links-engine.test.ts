@@ -10,6 +10,7 @@ import { derivedTraceId, serverSpanId } from '../../../record/trace-ids.ts';
 import { data, headers, PREFACE, settings, TestHpackEncoder } from '../http2/h2-wire.ts';
 import { recordingEngine } from './recording-engine.ts';
 import type { CallRecord } from '../../../record/record.ts';
+import { minimalRecord } from '../../proto/record-fixtures.ts';
 import { decodeRecord } from '../../../record/codec.ts';
 import { decodeCallRecordMessage } from '../../../record/record-reader.ts';
 import { encodeCallRecord } from '../../../record/record-writer.ts';
@@ -97,21 +98,11 @@ void t.test('a DNS lookup made during an inbound request (encoded on the forward
   // Op times are ms after the engine's time base; records carry epoch ns.
   const ns = (ms: number) => 1_764_000_000_000_000_000n + BigInt(ms * 1e6);
   const lookup = (at: number, extra: Partial<CallRecord> = {}): CallRecord => ({
-    id: `dns-${at}`,
+    ...minimalRecord(at),
     protocol: 'dns',
     observer: 'outbound',
-    connection_id: `udp-${at}`,
-    ordinal: 0,
     start: ns(at),
     end: ns(at + 1),
-    elapsed_us: 1000,
-    src: { ip: '10.0.0.2', port: 5353 },
-    dst: { ip: '10.96.0.10', port: 53 },
-    tls: { mesh: false },
-    bytes_in: 80,
-    bytes_out: 40,
-    redacted: [],
-    sensitive: [],
     method: 'QUERY',
     path: 'catalog.shop.svc.cluster.local A',
     ...extra,
