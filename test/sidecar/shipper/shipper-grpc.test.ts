@@ -35,10 +35,11 @@ void t.test('records arrive intact, in batches', async (t) => {
   for (const original of originals) {
     const got = await collector.store.get(original.id);
     // The collector adds what only it can know (retry attempts, the span id it derives from the
-    // connection and ordinal, otel/ids.ts); the rest must arrive as sent.
+    // connection and ordinal, otel/ids.ts) and joins the app's new trace into the one that
+    // caused it (trace-links.ts); the rest must arrive as sent.
     const { attempt, first_attempt_id: _first, span_id: spanId, ...stored } = got ?? ({} as NonNullable<typeof got>);
     if (!/^[0-9a-f]{16}$/.test(spanId ?? '')) t.fail(`${original.id}: span id ${String(spanId)}`);
-    const { span_id: _sent, ...sent } = original;
+    const { span_id: _sent, ...sent } = { ...original, trace_id: original.caused_by_trace_id ?? original.trace_id };
     if (original.protocol === 'http' && attempt === undefined) t.fail(`${original.id}: no attempt`);
     try {
       assert.deepStrictEqual(stored, sent);
