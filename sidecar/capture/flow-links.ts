@@ -139,6 +139,11 @@ export class FlowLinks {
   private endedHead = 0;
   private seq = 0;
   private lastSweep = 0n;
+  /**
+   * Entries whose request had no trace header: without any, `causedBy` has no candidate and
+   * returns at once (an instrumented app's calls all carry context, and it is asked for each).
+   */
+  private unheaded = 0;
 
   constructor(options: Partial<FlowLinksOptions> = {}) {
     this.options = { ...DEFAULT_FLOW_LINKS, ...options };
@@ -156,7 +161,9 @@ export class FlowLinks {
     if (this.size >= this.options.maxEntries) this.evictOldest();
     this.counts.started++;
     // Ids are hashed only for the entries that get linked: most inbound requests never are.
-    this.inFlight.set(key, { start: info.start, connectionId, ordinal: info.ordinal, seq: this.seq++, ...traceFacts(info) });
+    const entry: Entry = { start: info.start, connectionId, ordinal: info.ordinal, seq: this.seq++, ...traceFacts(info) };
+    if (entry.headerTrace === undefined) this.unheaded++;
+    this.inFlight.set(key, entry);
   }
 
   /** The inbound exchange's record was made: it stays linkable for `keepEndedNs` after `end`. */
@@ -196,6 +203,7 @@ export class FlowLinks {
    */
   causedBy(start: bigint, ownTraceId: string, now: bigint): string | undefined {
     this.sweep(now);
+    if (this.unheaded === 0) return undefined;
     let cause: Entry | undefined;
     let joined: Entry | undefined;
     let n = 0;
@@ -244,8 +252,12 @@ export class FlowLinks {
 
   /** The table is full: the oldest ended call goes first, else the oldest in flight (counted). */
   private evictOldest(): void {
-    if (this.endedHead < this.ended.length) this.ended[this.endedHead++] = undefined as unknown as Entry;
-    else this.inFlight.delete(this.inFlight.keys().next().value!);
+    if (this.endedHead < this.ended.length) this.dropEndedFront();
+    else {
+      const [key, entry] = this.inFlight.entries().next().value!;
+      this.inFlight.delete(key);
+      this.drop(entry);
+    }
     this.counts.evicted_full++;
     this.compact();
   }
@@ -258,7 +270,7 @@ export class FlowLinks {
   private sweep(now: bigint): void {
     const { keepEndedNs, maxInFlightNs } = this.options;
     while (this.endedHead < this.ended.length && now - this.ended[this.endedHead]!.end! > keepEndedNs) {
-      this.ended[this.endedHead++] = undefined as unknown as Entry;
+      this.dropEndedFront();
     }
     this.compact();
     if (now - this.lastSweep < 1_000_000_000n) return;
@@ -266,9 +278,21 @@ export class FlowLinks {
     for (const [key, entry] of this.inFlight) {
       if (now - entry.start > maxInFlightNs) {
         this.inFlight.delete(key);
+        this.drop(entry);
         this.counts.evicted_age++;
       }
     }
+  }
+
+  /** An entry left the table. */
+  private drop(entry: Entry): void {
+    if (entry.headerTrace === undefined) this.unheaded--;
+  }
+
+  /** The oldest ended entry leaves (its slot cleared, so it can be collected before `compact` runs). */
+  private dropEndedFront(): void {
+    this.drop(this.ended[this.endedHead]!);
+    this.ended[this.endedHead++] = undefined as unknown as Entry;
   }
 
   /** Gives the dropped front of `ended` back once it is most of the array. */

@@ -160,3 +160,29 @@ void t.test('an inbound call already joined to another new trace is not a candid
   t.equal(links.causedBy(T0 + 70n, 'c3'.repeat(16), T0 + 70n), undefined, 'C and D both free: still a guess');
   t.equal(links.counts.new_trace_joined, 3);
 });
+
+void t.test('causedBy still finds a request after others left the table by every way there is', async (t) => {
+  const own = 'd4'.repeat(16);
+  const tp = (i: number) => `00-${String(i).padStart(32, '0').replace(/^0/, '1')}-00f067aa0ba902b7-01`;
+  const links = new FlowLinks({ maxEntries: 3, maxInFlightNs: 10n * S, keepEndedNs: S });
+  // Unheaded and headed calls evicted by a full table, ended calls expired, in-flight ones aged out.
+  links.inboundStarted('u1', { ordinal: 0, start: T0, headers: {} }, T0);
+  links.inboundStarted('h1', { ordinal: 0, start: T0, headers: { traceparent: tp(1) } }, T0);
+  links.inboundStarted('u2', { ordinal: 0, start: T0, headers: {} }, T0);
+  links.inboundStarted('h2', { ordinal: 0, start: T0 + 1n, headers: { traceparent: tp(2) } }, T0 + 1n);
+  links.inboundStarted('h3', { ordinal: 0, start: T0 + 2n, headers: { traceparent: tp(3) } }, T0 + 2n);
+  links.inboundEnded('h2', 0, T0 + 3n);
+  links.inboundStarted('u3', { ordinal: 0, start: T0 + 4n, headers: {} }, T0 + 4n);
+  t.equal(links.counts.evicted_full, 3);
+  links.inboundEnded('u3', 0, T0 + 5n);
+  t.equal(links.causedBy(T0 + 60n * S, own, T0 + 60n * S), undefined, 'everything expired or aged out');
+  t.equal(links.counts.evicted_age, 2, 'u2 and h3 never ended');
+  t.equal(links.size, 0);
+  links.inboundStarted('u4', { ordinal: 7, start: T0 + 61n * S, headers: {} }, T0 + 61n * S);
+  t.equal(links.causedBy(T0 + 61n * S + 1n, own, T0 + 61n * S + 1n), derivedTraceId('u4', 7), 'a new request without context is found');
+  // A request with context leaving does not count against one without.
+  const one = new FlowLinks({ maxEntries: 1 });
+  one.inboundStarted('h', { ordinal: 0, start: T0, headers: { traceparent: tp(9) } }, T0);
+  one.inboundStarted('u', { ordinal: 0, start: T0 + 1n, headers: {} }, T0 + 1n);
+  t.equal(one.causedBy(T0 + 2n, own, T0 + 2n), derivedTraceId('u', 0), 'the request without context that replaced it is found');
+});
