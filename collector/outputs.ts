@@ -89,7 +89,9 @@ export function openOutputs(env: NodeJS.ProcessEnv, deps: OutputsDeps): Outputs 
     for (const stored of records) {
       try {
         const traceId = stored.trace_id !== undefined && resolveTrace !== undefined ? resolveTrace(stored.trace_id) : stored.trace_id;
-        const record = traceId !== stored.trace_id ? { ...stored, trace_id: traceId } : stored;
+        // The request that caused a joined new trace is exported under its own final trace too.
+        const causedBy = stored.caused_by_trace_id !== undefined && resolveTrace !== undefined ? resolveTrace(stored.caused_by_trace_id) : stored.caused_by_trace_id;
+        const record = traceId !== stored.trace_id || causedBy !== stored.caused_by_trace_id ? { ...stored, trace_id: traceId, caused_by_trace_id: causedBy } : stored;
         if (spans.enabled) spans.export(record);
         loki?.push(record);
       } catch (err) {

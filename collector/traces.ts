@@ -4,8 +4,9 @@
  *
  * Parent, first match wins: the record whose `span_id` is this record's `parent_span_id`; for
  * an inbound record, the outbound record of the same exchange (same `connection_id` and
- * `ordinal`: the caller's side of the same call); for an outbound record still without one,
- * by timing: the inbound record at the same pod whose time encloses it, the latest-starting
+ * `ordinal`: the caller's side of the same call); for an outbound record that carries a new
+ * trace its app started, the request that caused it (`caused_by_span_id`, whose trace this one
+ * was joined into); for an outbound record still without one, by timing: the inbound record at the same pod whose time encloses it, the latest-starting
  * one (the request the pod was handling when it called out; both dated by that pod's sidecar,
  * so no clock skew enters). The last is what nests a flow whose apps forward `traceparent`
  * without adding spans of their own: every hop then names the first app's span as its parent,
@@ -49,6 +50,9 @@ export function buildTrace(records: readonly CallRecord[]): TraceEntry[] {
     let parent = r.parent_span_id !== undefined ? bySpan.get(r.parent_span_id) : undefined;
     if ((parent === undefined || parent === r) && r.observer === 'inbound' && r.connection_id !== '') {
       parent = outboundByExchange.get(`${r.connection_id}\u0000${r.ordinal}`);
+    }
+    if ((parent === undefined || parent === r) && r.observer === 'outbound' && r.caused_by_span_id !== undefined) {
+      parent = bySpan.get(r.caused_by_span_id);
     }
     if (parent !== undefined && parent !== r) parentOf.set(r.id, parent.id);
   }

@@ -160,6 +160,7 @@ export interface CallRecordMessage {
   queue_us?: Int64Value;
   link_confidence?: number;
   caused_by_trace_id?: string;
+  caused_by_span_id?: string;
 }
 
 export interface SidecarInfoMessage {
@@ -281,6 +282,7 @@ export function recordToProto(r: CallRecord): CallRecordMessage {
     queue_us: r.queue_us,
     link_confidence: r.link_confidence,
     caused_by_trace_id: r.caused_by_trace_id,
+    caused_by_span_id: r.caused_by_span_id,
   };
 }
 
@@ -319,6 +321,7 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const TOKEN = /^[a-z0-9][a-z0-9_.-]{0,31}$/;
 const TRACE_ID = /^[0-9a-f]{32}$/;
+const SPAN_ID = /^[0-9a-f]{16}$/;
 const MAX_ID_LENGTH = 256;
 
 function toBigInt(field: string, v: unknown): bigint {
@@ -429,7 +432,7 @@ function connectionFromProto(m: ConnectionFactsMessage): ConnectionFacts {
 }
 
 const RECORD_OPTIONAL_STRINGS_A = ['method', 'path', 'authority'] as const;
-const RECORD_OPTIONAL_STRINGS_B = ['error', 'error_detail', 'close_reason', 'trace_id', 'span_id', 'parent_span_id', 'grpc_message', 'dns_rcode', 'caused_by_trace_id'] as const;
+const RECORD_OPTIONAL_STRINGS_B = ['error', 'error_detail', 'close_reason', 'trace_id', 'span_id', 'parent_span_id', 'grpc_message', 'dns_rcode', 'caused_by_trace_id', 'caused_by_span_id'] as const;
 
 function decode(m: CallRecordMessage): CallRecord {
   if (m === null || typeof m !== 'object') throw new Reject('missing_field', 'record is not a message');
@@ -477,6 +480,10 @@ function decode(m: CallRecordMessage): CallRecord {
   if (optionalB.caused_by_trace_id !== undefined) {
     if (!TRACE_ID.test(optionalB.caused_by_trace_id)) throw new Reject('bad_value', `caused_by_trace_id "${optionalB.caused_by_trace_id}" is not 32 lower-case hexadecimal digits`);
     r.caused_by_trace_id = optionalB.caused_by_trace_id;
+  }
+  if (optionalB.caused_by_span_id !== undefined) {
+    if (!SPAN_ID.test(optionalB.caused_by_span_id)) throw new Reject('bad_value', `caused_by_span_id "${optionalB.caused_by_span_id}" is not 16 lower-case hexadecimal digits`);
+    r.caused_by_span_id = optionalB.caused_by_span_id;
   }
   if (m.connection !== undefined && m.connection !== null) r.connection = connectionFromProto(m.connection);
   if (m.queue_us !== undefined && m.queue_us !== null) r.queue_us = toNumber('queue_us', m.queue_us);

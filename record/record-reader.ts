@@ -240,6 +240,7 @@ function callRecordFields(r: Reader, to: number): CallRecordMessage {
       case (35 << 3) | VARINT: m.queue_us = r.uint64String(to); break;
       case (36 << 3) | FIXED64: m.link_confidence = r.double(to); break;
       case (37 << 3) | LEN: m.caused_by_trace_id = r.string(to); break;
+      case (38 << 3) | LEN: m.caused_by_span_id = r.string(to); break;
       default: r.skip(tag & 7, to);
     }
   }

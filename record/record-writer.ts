@@ -61,6 +61,7 @@ const R_CONNECTION = tag(34, LEN);
 const R_QUEUE_US = tag(35, VARINT);
 const R_LINK_CONFIDENCE = tag(36, FIXED64);
 const R_CAUSED_BY_TRACE_ID = tag(37, LEN);
+const R_CAUSED_BY_SPAN_ID = tag(38, LEN);
 
 // ConnectionFacts
 const C_CONNECT_US = tag(1, VARINT);
@@ -257,6 +258,7 @@ function writeCallRecord(w: ProtoWriter, r: CallRecord): void {
   if (r.queue_us !== undefined) w.uint64Field(R_QUEUE_US, r.queue_us);
   if (r.link_confidence !== undefined) w.doubleField(R_LINK_CONFIDENCE, r.link_confidence);
   writeOptionalString(w, R_CAUSED_BY_TRACE_ID, r.caused_by_trace_id);
+  writeOptionalString(w, R_CAUSED_BY_SPAN_ID, r.caused_by_span_id);
 }
 
 /** Shared by every call: encoding is synchronous, so one scratch buffer serves the process. */

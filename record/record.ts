@@ -155,6 +155,8 @@ export interface CallRecord {
    * or from its `x-request-id`); the collector joins the two traces into one.
    */
   caused_by_trace_id?: string;
+  /** With `caused_by_trace_id`: that inbound call's SERVER span id (the parent of this call's work in that trace). */
+  caused_by_span_id?: string;
   /**
    * Set by the collector on HTTP, HTTP/2 and gRPC calls: 1 for a first attempt, 2, 3, … for a
    * repeat of a call that failed (same client, method, target and request body, within the

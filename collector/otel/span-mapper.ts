@@ -72,6 +72,8 @@ export const ATTR_MESHTAP_PROTOCOL = 'meshtap.protocol';
 export const ATTR_MESHTAP_TRACE_CONTEXT = 'meshtap.trace_context';
 /** How sure the sidecar's timing link to the parent is (1/n of the requests in flight). */
 export const ATTR_MESHTAP_LINK_CONFIDENCE = 'meshtap.link_confidence';
+/** On a span link: why the span points there (`caused_by`: the request whose work started this span's new trace). */
+export const ATTR_MESHTAP_LINK = 'meshtap.link';
 export const ATTR_MESHTAP_TLS_MESH = 'meshtap.tls.mesh';
 export const ATTR_MESHTAP_PEER_IDENTITY = 'meshtap.peer.identity';
 export const ATTR_MESHTAP_PEER_NAMESPACE = 'meshtap.peer.k8s.namespace.name';
@@ -521,7 +523,12 @@ export function createSpanMapper(options: SpanMapperOptions): SpanMapper {
         duration: hrTimeFromNs(end - start),
         status,
         attributes: buildAttributes(record, client, ids.source, failure, route),
-        links: [],
+        // An app's new trace, started for a request that came without one: the span points at
+        // that request's SERVER span, in the trace the request is exported under.
+        links:
+          record.caused_by_trace_id !== undefined && record.caused_by_span_id !== undefined
+            ? [{ context: { traceId: record.caused_by_trace_id, spanId: record.caused_by_span_id, traceFlags: TraceFlags.SAMPLED, isRemote: true }, attributes: { [ATTR_MESHTAP_LINK]: 'caused_by' } }]
+            : [],
         events: buildEvents(record, start, end, client),
         ended: true,
         resource: resources.get(client ? record.src : record.dst),

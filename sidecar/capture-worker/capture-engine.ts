@@ -299,7 +299,10 @@ export class CaptureEngine implements OpVisitor {
     const own = exchange.trace_id ?? headerTraceId(exchange.request?.headers);
     if (own !== undefined) {
       const causedBy = this.flowLinks.causedBy(exchange.start, own, this.now);
-      if (causedBy !== undefined) exchange.caused_by_trace_id = causedBy;
+      if (causedBy !== undefined) {
+        exchange.caused_by_trace_id = causedBy.trace_id;
+        exchange.caused_by_span_id = causedBy.span_id;
+      }
       return;
     }
     const link = this.flowLinks.linkOutbound(exchange.start, this.now);

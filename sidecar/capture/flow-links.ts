@@ -16,7 +16,7 @@
  * An outbound exchange that does carry a trace context of its own may still have been caused by
  * an inbound call that carried none: the app's tracing SDK started a new trace for it. When
  * exactly one inbound call contains it and that call had no trace header (its trace derived, or
- * from its `x-request-id`), `causedBy` names that call's trace, and the collector joins the two
+ * from its `x-request-id`), `causedBy` names that call's trace and SERVER span, and the collector joins the two
  * traces (`collector/trace-links.ts`). An app starts one trace per request, so an inbound call
  * already joined to another new trace did not cause this one, and is not counted among the
  * candidates. With several candidates left it names none: joining two whole traces on a guess
@@ -198,10 +198,11 @@ export class FlowLinks {
 
   /**
    * For an outbound exchange that started at `start` carrying trace `ownTraceId` from its own
-   * headers: the trace of the one inbound call that contains it when that call had no trace
-   * header, else undefined (none, several, or one whose context the app could have propagated).
+   * headers: the trace and SERVER span of the one inbound call that caused it when that call had
+   * no trace header — the only candidate, or the one an earlier call of the same trace named —
+   * else undefined (none, several, or one whose context the app could have propagated).
    */
-  causedBy(start: bigint, ownTraceId: string, now: bigint): string | undefined {
+  causedBy(start: bigint, ownTraceId: string, now: bigint): { trace_id: string; span_id: string } | undefined {
     this.sweep(now);
     if (this.unheaded === 0) return undefined;
     let cause: Entry | undefined;
@@ -222,7 +223,7 @@ export class FlowLinks {
     if (traceId === ownTraceId) return undefined;
     found.newTrace = ownTraceId;
     this.counts.new_trace_joined++;
-    return traceId;
+    return { trace_id: traceId, span_id: serverSpanId(found.connectionId, found.ordinal) };
   }
 
   /** The most recent start among the calls that contain `start` (ties: the one seen last), and how many there are. */

@@ -41,6 +41,7 @@ export type Exchange = Pick<
   | 'parent_span_id'
   | 'link_confidence'
   | 'caused_by_trace_id'
+  | 'caused_by_span_id'
 > & {
   /** Bytes of this exchange from client to server and back (headers + bodies as on the wire). */
   bytes_out: number;

@@ -54,6 +54,7 @@ const EXCHANGE_FIELDS = [
   'parent_span_id',
   'link_confidence',
   'caused_by_trace_id',
+  'caused_by_span_id',
   'notes',
 ] as const satisfies ReadonlyArray<keyof CallRecord>;
 

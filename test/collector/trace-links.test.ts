@@ -86,6 +86,7 @@ function flowRecords(spec: FlowSpec): CallRecord[] {
       const prevTrace = inboundTraceId(prevConnection, { ordinal: prevOrdinal, start: 0n, headers: headerFor(i - 1) });
       if (minted) {
         outbound.caused_by_trace_id = prevTrace;
+        outbound.caused_by_span_id = serverSpanId(prevConnection, prevOrdinal);
       } else {
         outbound.trace_id = prevTrace;
         outbound.parent_span_id = serverSpanId(prevConnection, prevOrdinal);
@@ -93,7 +94,7 @@ function flowRecords(spec: FlowSpec): CallRecord[] {
       }
     }
     if (spec.mintAt !== undefined && i > 0) {
-      // Each hop inside the one before it, as a real flow is: the minted hop's parent is found by timing.
+      // Each hop inside the one before it, as a real flow is.
       const prev = out[out.length - 1];
       const inner = (r: CallRecord, from: bigint, to: bigint) => {
         r.start = from;

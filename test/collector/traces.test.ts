@@ -82,3 +82,19 @@ void t.test('a sidecar\'s link by timing: each entry carries the record\'s link_
   t.equal(tree.get(second.outbound.id)?.linkedBy, undefined, 'the collector did not link it by timing itself');
   t.notOk('linkConfidence' in tree.get(second.inbound.id)!, 'absent where the record has none');
 });
+
+void t.test('a call whose app started a new trace sits under the request the sidecar named, not the one timing would pick', async (t) => {
+  const named = timedHop('fe-gw-1', FRONTEND, GATEWAY, 0, 30);
+  const later = timedHop('fe-gw-2', FRONTEND, GATEWAY, 5, 20);
+  const call = timedHop('gw-pay', GATEWAY, PAYMENT, 8, 4);
+  named.inbound.span_id = 'cccccccccccccccc';
+  later.inbound.span_id = 'dddddddddddddddd';
+  call.outbound.caused_by_trace_id = TRACE;
+  call.outbound.caused_by_span_id = 'cccccccccccccccc';
+  const tree = new Map(buildTrace([named.outbound, named.inbound, later.outbound, later.inbound, call.outbound, call.inbound]).map((e) => [e.record.id, e]));
+  t.equal(tree.get(call.outbound.id)?.parentId, named.inbound.id, 'the named request (timing alone would take the later one)');
+  t.equal(tree.get(call.outbound.id)?.linkedBy, undefined, 'not a timing link');
+  delete call.outbound.caused_by_span_id;
+  const timed = new Map(buildTrace([named.outbound, named.inbound, later.outbound, later.inbound, call.outbound, call.inbound]).map((e) => [e.record.id, e]));
+  t.equal(timed.get(call.outbound.id)?.parentId, later.inbound.id, 'without it: timing');
+});

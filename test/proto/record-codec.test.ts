@@ -109,6 +109,7 @@ void t.test('malformed messages are rejected with a reason, never thrown', async
     ['link confidence above 1', { link_confidence: 1.5 }, 'bad_value'],
     ['caused-by trace id not a trace id', { caused_by_trace_id: 'ABC' }, 'bad_value'],
     ['caused-by trace id in upper case', { caused_by_trace_id: '0AF7651916CD43DD8448EB211C80319C' }, 'bad_value'],
+    ['caused-by span id too long', { caused_by_span_id: 'b7ad6b71692033310' }, 'bad_value'],
   ];
   for (const [name, patch, reason] of cases) {
     const result = decodeRecord({ ...good, ...patch } as CallRecordMessage);

@@ -67,6 +67,7 @@ export function fullRecord(i = 0): CallRecord {
     queue_us: 1_250,
     link_confidence: 0.5,
     caused_by_trace_id: '0af7651916cd43dd8448eb211c80319c',
+    caused_by_span_id: 'b7ad6b7169203331',
   };
 }
 

@@ -234,6 +234,7 @@ const message: fc.Arbitrary<Record<string, unknown>> = fc.record(
     queue_us: uint64,
     link_confidence: fc.double(),
     caused_by_trace_id: text,
+    caused_by_span_id: text,
   },
   { requiredKeys: [] },
 );

@@ -155,6 +155,7 @@ function validCorpus(): [string, CallRecord][] {
     'queue_us',
     'link_confidence',
     'caused_by_trace_id',
+    'caused_by_span_id',
   ];
   const full = fullRecord(9);
   for (const key of optionalKeys) {
@@ -370,6 +371,7 @@ function recordArbitrary(s: Shapes): fc.Arbitrary<CallRecord> {
       queue_us: s.uint64,
       link_confidence: fc.double({ min: Number.MIN_VALUE, max: 1, noNaN: true }),
       caused_by_trace_id: fc.stringMatching(/^[0-9a-f]{32}$/),
+      caused_by_span_id: fc.stringMatching(/^[0-9a-f]{16}$/),
     },
     {
       requiredKeys: ['id', 'protocol', 'observer', 'connection_id', 'ordinal', 'start', 'end', 'elapsed_us', 'src', 'dst', 'tls', 'bytes_in', 'bytes_out', 'redacted', 'sensitive'],

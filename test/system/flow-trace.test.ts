@@ -136,6 +136,7 @@ void t.test('an app that starts a new trace for a request without context: one f
   for (const r of [...hop1, ...hop2]) t.equal(r.trace_id, trace, `${r.id} (${r.observer} ${r.path}) in the client's trace`);
   const call = side(hop2, 'outbound');
   t.equal(call.caused_by_trace_id, trace, 'the middle sidecar named the request that caused the call');
+  t.equal(call.caused_by_span_id, serverSpanId(first.connection_id, first.ordinal), 'and its SERVER span');
   t.equal(call.link_confidence, undefined, 'the call kept its own context: nothing linked by timing in the sidecar');
 
   for (const id of [trace, minted!]) {
@@ -146,6 +147,7 @@ void t.test('an app that starts a new trace for a request without context: one f
     const byId = new Map(body.calls.map((c) => [c.call.id, c]));
     t.equal(body.calls.filter((c) => c.parent_id === undefined).length, 1, 'one root');
     t.equal(byId.get(call.id)?.parent_id, side(hop1, 'inbound').id, 'the app\'s call under the request it served');
+    t.equal(byId.get(call.id)?.linked_by, undefined, 'named by the sidecar (caused_by_span_id), not guessed by timing');
     t.equal(byId.get(side(hop2, 'inbound').id)?.depth, 3);
   }
 });

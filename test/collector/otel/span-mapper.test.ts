@@ -466,3 +466,16 @@ void t.test('gRPC streaming: each decoded message is a span event at its arrival
   const http = plain(mapper().toSpan({ ...grpc, protocol: 'http' }));
   t.equal(http.events.filter((e) => e.name === 'message').length, 0, 'only gRPC records get message events');
 });
+
+void t.test('a call whose app started a new trace links to the request that caused it', async (t) => {
+  const { outbound } = hopFrontendGateway;
+  const caused = 'c4'.repeat(16);
+  const span = mapper().toSpan({ ...outbound, caused_by_trace_id: caused, caused_by_span_id: 'ab'.repeat(8) });
+  t.same(
+    span.links.map((l) => ({ traceId: l.context.traceId, spanId: l.context.spanId, attributes: l.attributes })),
+    [{ traceId: caused, spanId: 'ab'.repeat(8), attributes: { 'meshtap.link': 'caused_by' } }],
+  );
+  t.equal(span.spanContext().traceId, TRACE_A, 'the span stays in the trace its headers name');
+  t.same(mapper().toSpan({ ...outbound, caused_by_trace_id: caused }).links, [], 'no span id, no link');
+  t.same(mapper().toSpan(outbound).links, []);
+});

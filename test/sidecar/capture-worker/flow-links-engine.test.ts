@@ -58,6 +58,7 @@ void t.test('HTTP/1 inbound (mesh id from META) → an outbound call without con
   t.equal(own.trace_id, TRACE, 'its own traceparent wins');
   t.equal(own.link_confidence, undefined);
   t.equal(own.caused_by_trace_id, derivedTraceId('client-conn', 0), 'a new trace of its own: the inbound call that caused it is named');
+  t.equal(own.caused_by_span_id, serverSpanId('client-conn', 0), 'and its SERVER span');
   t.equal(own.parent_span_id, '00f067aa0ba902b7', 'its parent stays the app\'s span');
   t.equal(byConn.get('out-4')!.trace_id, undefined, 'no inbound call in flight');
   t.equal(byConn.get('out-2')!.caused_by_trace_id, undefined, 'a linked call is in that trace already');

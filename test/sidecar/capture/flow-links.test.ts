@@ -113,17 +113,17 @@ void t.test('an outbound call with a new trace of its own names the trace of the
   const own = '0af7651916cd43dd8448eb211c80319c';
   const links = new FlowLinks();
   links.inboundStarted('c1', { ordinal: 2, start: T0, headers: {} }, T0);
-  t.equal(links.causedBy(T0 + 10n, own, T0 + 20n), derivedTraceId('c1', 2), 'derived trace of the call in flight');
+  t.equal(links.causedBy(T0 + 10n, own, T0 + 20n)?.trace_id, derivedTraceId('c1', 2), 'derived trace of the call in flight');
   links.inboundEnded('c1', 2, T0 + 100n);
-  t.equal(links.causedBy(T0 + 100n, own, T0 + 200n), derivedTraceId('c1', 2), 'still contained the instant it ended');
-  t.equal(links.causedBy(T0 + 101n, own, T0 + 200n), undefined, 'started after it ended');
-  t.equal(links.causedBy(T0 - 1n, own, T0 + 200n), undefined, 'started before it');
+  t.equal(links.causedBy(T0 + 100n, own, T0 + 200n)?.trace_id, derivedTraceId('c1', 2), 'still contained the instant it ended');
+  t.equal(links.causedBy(T0 + 101n, own, T0 + 200n)?.trace_id, undefined, 'started after it ended');
+  t.equal(links.causedBy(T0 - 1n, own, T0 + 200n)?.trace_id, undefined, 'started before it');
   t.equal(links.counts.new_trace_joined, 2);
   t.equal(links.counts.linked + links.counts.linked_ambiguous + links.counts.unlinked, 0, 'the link counts are for calls without context');
 
   const byRequestId = new FlowLinks();
   byRequestId.inboundStarted('c2', { ordinal: 0, start: T0, headers: { 'x-request-id': 'req-7' } }, T0);
-  t.equal(byRequestId.causedBy(T0 + 1n, own, T0 + 1n), requestIdTraceId('req-7'), 'an x-request-id is not a trace context: its trace is named');
+  t.equal(byRequestId.causedBy(T0 + 1n, own, T0 + 1n)?.trace_id, requestIdTraceId('req-7'), 'an x-request-id is not a trace context: its trace is named');
 });
 
 void t.test('no trace is named on a guess, nor for an inbound call whose context the app could have kept', async (t) => {
@@ -131,18 +131,18 @@ void t.test('no trace is named on a guess, nor for an inbound call whose context
   const two = new FlowLinks();
   two.inboundStarted('a', { ordinal: 0, start: T0, headers: {} }, T0);
   two.inboundStarted('b', { ordinal: 0, start: T0 + 5n, headers: {} }, T0 + 5n);
-  t.equal(two.causedBy(T0 + 10n, own, T0 + 10n), undefined, 'two inbound calls in flight');
+  t.equal(two.causedBy(T0 + 10n, own, T0 + 10n)?.trace_id, undefined, 'two inbound calls in flight');
   two.inboundEnded('a', 0, T0 + 20n);
   two.inboundEnded('b', 0, T0 + 20n);
-  t.equal(two.causedBy(T0 + 30n, own, T0 + 30n), undefined, 'none in flight');
+  t.equal(two.causedBy(T0 + 30n, own, T0 + 30n)?.trace_id, undefined, 'none in flight');
 
   const traced = new FlowLinks();
   traced.inboundStarted('c', { ordinal: 0, start: T0, headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } }, T0);
-  t.equal(traced.causedBy(T0 + 1n, own, T0 + 1n), undefined, 'the inbound call carried a traceparent');
+  t.equal(traced.causedBy(T0 + 1n, own, T0 + 1n)?.trace_id, undefined, 'the inbound call carried a traceparent');
 
   const same = new FlowLinks();
   same.inboundStarted('d', { ordinal: 4, start: T0, headers: {} }, T0);
-  t.equal(same.causedBy(T0 + 1n, derivedTraceId('d', 4), T0 + 1n), undefined, 'already the same trace');
+  t.equal(same.causedBy(T0 + 1n, derivedTraceId('d', 4), T0 + 1n)?.trace_id, undefined, 'already the same trace');
   t.equal(two.counts.new_trace_joined + traced.counts.new_trace_joined + same.counts.new_trace_joined, 0);
 });
 
@@ -151,13 +151,13 @@ void t.test('an inbound call already joined to another new trace is not a candid
   const mintedB = 'b2'.repeat(16);
   const links = new FlowLinks();
   links.inboundStarted('a', { ordinal: 0, start: T0, headers: {} }, T0);
-  t.equal(links.causedBy(T0 + 10n, mintedA, T0 + 10n), derivedTraceId('a', 0), 'A alone in flight: its app\'s trace joins it');
+  t.equal(links.causedBy(T0 + 10n, mintedA, T0 + 10n)?.trace_id, derivedTraceId('a', 0), 'A alone in flight: its app\'s trace joins it');
   links.inboundStarted('b', { ordinal: 0, start: T0 + 20n, headers: {} }, T0 + 20n);
-  t.equal(links.causedBy(T0 + 30n, mintedB, T0 + 30n), derivedTraceId('b', 0), 'A and B in flight, A taken by another trace: B');
-  t.equal(links.causedBy(T0 + 40n, mintedA, T0 + 40n), derivedTraceId('a', 0), 'a second call of A\'s trace: A again');
+  t.equal(links.causedBy(T0 + 30n, mintedB, T0 + 30n)?.trace_id, derivedTraceId('b', 0), 'A and B in flight, A taken by another trace: B');
+  t.equal(links.causedBy(T0 + 40n, mintedA, T0 + 40n)?.trace_id, derivedTraceId('a', 0), 'a second call of A\'s trace: A again');
   links.inboundStarted('c', { ordinal: 0, start: T0 + 50n, headers: {} }, T0 + 50n);
   links.inboundStarted('d', { ordinal: 0, start: T0 + 60n, headers: {} }, T0 + 60n);
-  t.equal(links.causedBy(T0 + 70n, 'c3'.repeat(16), T0 + 70n), undefined, 'C and D both free: still a guess');
+  t.equal(links.causedBy(T0 + 70n, 'c3'.repeat(16), T0 + 70n)?.trace_id, undefined, 'C and D both free: still a guess');
   t.equal(links.counts.new_trace_joined, 3);
 });
 
@@ -175,14 +175,20 @@ void t.test('causedBy still finds a request after others left the table by every
   links.inboundStarted('u3', { ordinal: 0, start: T0 + 4n, headers: {} }, T0 + 4n);
   t.equal(links.counts.evicted_full, 3);
   links.inboundEnded('u3', 0, T0 + 5n);
-  t.equal(links.causedBy(T0 + 60n * S, own, T0 + 60n * S), undefined, 'everything expired or aged out');
+  t.equal(links.causedBy(T0 + 60n * S, own, T0 + 60n * S)?.trace_id, undefined, 'everything expired or aged out');
   t.equal(links.counts.evicted_age, 2, 'u2 and h3 never ended');
   t.equal(links.size, 0);
   links.inboundStarted('u4', { ordinal: 7, start: T0 + 61n * S, headers: {} }, T0 + 61n * S);
-  t.equal(links.causedBy(T0 + 61n * S + 1n, own, T0 + 61n * S + 1n), derivedTraceId('u4', 7), 'a new request without context is found');
+  t.equal(links.causedBy(T0 + 61n * S + 1n, own, T0 + 61n * S + 1n)?.trace_id, derivedTraceId('u4', 7), 'a new request without context is found');
   // A request with context leaving does not count against one without.
   const one = new FlowLinks({ maxEntries: 1 });
   one.inboundStarted('h', { ordinal: 0, start: T0, headers: { traceparent: tp(9) } }, T0);
   one.inboundStarted('u', { ordinal: 0, start: T0 + 1n, headers: {} }, T0 + 1n);
-  t.equal(one.causedBy(T0 + 2n, own, T0 + 2n), derivedTraceId('u', 0), 'the request without context that replaced it is found');
+  t.equal(one.causedBy(T0 + 2n, own, T0 + 2n)?.trace_id, derivedTraceId('u', 0), 'the request without context that replaced it is found');
+});
+
+void t.test('causedBy names the cause\'s SERVER span with its trace', async (t) => {
+  const links = new FlowLinks();
+  links.inboundStarted('s', { ordinal: 5, start: T0, headers: {} }, T0);
+  t.same(links.causedBy(T0 + 1n, 'e5'.repeat(16), T0 + 1n), { trace_id: derivedTraceId('s', 5), span_id: serverSpanId('s', 5) });
 });

@@ -79,6 +79,7 @@ void t.test('every field an exchange can carry reaches the record as it was', as
     parent_span_id: 'p'.repeat(16),
     link_confidence: 0.5,
     caused_by_trace_id: 'c'.repeat(32),
+    caused_by_span_id: 'd'.repeat(16),
     bytes_out: 30,
     bytes_in: 40,
     notes: ['a note'],
