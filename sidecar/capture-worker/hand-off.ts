@@ -61,9 +61,12 @@ import { openingFraming } from './framing.ts';
 import { MUST_COPY, type StreamFraming } from './stream-framing.ts';
 
 /**
- * The worker's V8 heap: a small young generation (its garbage is short-lived parse state and
- * records, collected often and cheaply) and an old generation well above what the budgets let
- * it hold. A worker out of memory dies and is replaced (its captures counted as cut).
+ * The worker's V8 heap where the process sets no V8 heap flags (tests, a sidecar run from
+ * source): a small young generation (its garbage is short-lived parse state and records,
+ * collected often and cheaply) and an old generation well above what the budgets let it hold.
+ * A pod's sidecar runs with `NODE_OPTIONS` heap flags (`lib/pod-entry.ts`), and V8's flags take
+ * precedence over a worker's `resourceLimits` (which still reports these): there the worker's
+ * heap is the flags'. A worker out of memory dies and is replaced (its captures counted as cut).
  */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 96 };
 

@@ -297,7 +297,7 @@ void t.test('native sidecar layout', async (t) => {
     MESHTAP_TRUST_BUNDLE: '/var/run/secrets/meshtap/trust/ca.crt',
     MESHTAP_TRUST_DOMAIN: 'cluster.local',
     MESHTAP_MTLS_MODE: 'permissive',
-    NODE_OPTIONS: '--max-semi-space-size=2 --max-old-space-size=128',
+    NODE_OPTIONS: '--max-semi-space-size=1 --max-old-space-size=128',
     MALLOC_ARENA_MAX: '2',
     MALLOC_MMAP_THRESHOLD_: '131072',
   });
