@@ -134,7 +134,7 @@ export function createSidecarMetrics(sources: SidecarMetricsSources): Registry {
   });
   new Counter({
     name: 'meshtap_sidecar_flow_links_total',
-    help: 'Outbound calls without trace context linked to the inbound call that caused them (linked, linked_ambiguous: several were in flight), not linked (unlinked), outbound calls with a new trace of their own joined to the trace of the one inbound call that caused them (new_trace_joined), and inbound calls dropped from the link table early (evicted_full, evicted_age).',
+    help: 'Outbound calls without trace context, DNS lookups included, linked to the inbound call that caused them (linked, linked_ambiguous: several were in flight), not linked (unlinked), outbound calls with a new trace of their own joined to the trace of the one inbound call that caused them (new_trace_joined), and inbound calls dropped from the link table early (evicted_full, evicted_age).',
     labelNames: ['outcome'],
     registers,
     collect() {

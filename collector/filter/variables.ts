@@ -120,6 +120,8 @@ const RECORD_FIELDS: Record<string, FilterType> = {
   trace_id: T.string,
   span_id: T.string,
   parent_span_id: T.string,
+  caused_by_trace_id: T.string,
+  caused_by_span_id: T.string,
   redacted: listOf(T.string),
   sensitive: listOf(T.string),
   // DNS: the response code by name (`NOERROR`, `NXDOMAIN`, `SERVFAIL`, …); absent on other records.
@@ -424,6 +426,13 @@ class RecordActivation {
   }
   get parent_span_id() {
     return this.#r.parent_span_id ?? undefined;
+  }
+  /** Set on a call whose app started a new trace for a request without context: that request's trace (and SERVER span). */
+  get caused_by_trace_id() {
+    return this.#r.caused_by_trace_id ?? undefined;
+  }
+  get caused_by_span_id() {
+    return this.#r.caused_by_span_id ?? undefined;
   }
   get redacted() {
     return stringList(this.#r.redacted);

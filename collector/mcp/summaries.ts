@@ -38,8 +38,9 @@ const latencyMs = (us: number): number => Math.round(us / 10) / 100;
 const rate = (n: number): number => Math.round(n * 10_000) / 10_000;
 
 /** HTTP status (a number); gRPC `NAME(code)`; `error` when the exchange failed without a status; null when there is none (opaque TCP). */
-export function callStatus(r: Pick<CallRecordJson, 'protocol' | 'status_code' | 'grpc_status' | 'error'>): number | string | null {
+export function callStatus(r: Pick<CallRecordJson, 'protocol' | 'status_code' | 'grpc_status' | 'error' | 'dns_rcode'>): number | string | null {
   if (r.protocol === 'grpc' && r.grpc_status !== undefined) return `${grpcStatusName(r.grpc_status)}(${r.grpc_status})`;
+  if (r.dns_rcode !== undefined) return r.error !== undefined ? `${r.dns_rcode} (error=${r.error})` : r.dns_rcode;
   if (r.status_code !== undefined) return r.status_code;
   if (r.error !== undefined) return 'error';
   return null;

@@ -17,7 +17,7 @@ import { CaptureTap, type CaptureFactory } from '../proxy/capture-tap.ts';
 import type { ConnectionMeta } from '../proxy/connection.ts';
 import type { LocalPod } from '../proxy/record-builder.ts';
 import { createRecordSink } from '../proxy/record-sink.ts';
-import { FlowLinks, headerTraceId, type FlowLinksOptions } from '../capture/flow-links.ts';
+import { FlowLinks, headerTraceId, type FlowLinksOptions, type RequestStartInfo } from '../capture/flow-links.ts';
 import { decodeCallRecordMessage } from '../../record/record-reader.ts';
 import { appendFlowLink } from '../../record/record-writer.ts';
 import {
@@ -73,6 +73,13 @@ interface Capture {
   openedAt: bigint;
   /** The next ordinal after the exchanges seen so far (a cut marker takes it). */
   nextOrdinal: number;
+  /**
+   * Inbound: the requests entered in the flow-link table whose exchange has not ended there yet,
+   * as `[connection id, ordinal]` (the id they were entered under). Those still here when the
+   * capture stops (unreachable app, a cut, the connection's close) are ended then: an entry
+   * left behind would stay "in flight" for minutes and take every later link in the pod.
+   */
+  started?: [string, number][];
 }
 
 function bump(counts: Record<string, number>, key: string): void {
@@ -197,12 +204,12 @@ export class CaptureEngine implements OpVisitor {
         detectGraceMs: 2 * HANDOFF_POST_MS,
         onExchange: (exchange) => {
           capture.nextOrdinal = Math.max(capture.nextOrdinal, exchange.ordinal + 1);
-          this.link(capture.meta, exchange);
+          this.link(capture, exchange);
           this.record(exchange, capture.meta);
         },
         onEvent: (event) => this.event(event),
         // Read when the head is seen: a mesh connection has taken the client sidecar's id by then.
-        ...(meta.observer === 'inbound' ? { onRequestStarted: (info) => this.flowLinks.inboundStarted(capture.meta.connectionId, info, this.now) } : {}),
+        ...(meta.observer === 'inbound' ? { onRequestStarted: (info) => this.requestStarted(capture, info) } : {}),
         onProtocol: (protocol) => bump(this.counters[meta.observer].connectionsByProtocol, protocol),
         onFault: () => this.counters.parserErrors.exception++,
       }),
@@ -251,6 +258,7 @@ export class CaptureEngine implements OpVisitor {
     }
     const protocol = capture.tap.protocol ?? 'tcp';
     capture.tap.disable();
+    this.endStarted(capture);
     this.record(
       { protocol, ordinal: 0, start: capture.openedAt, end: this.now, error: 'upstream_unreachable', error_detail: facts.detail, bytes_out: facts.bytesOut, bytes_in: 0 },
       capture.meta,
@@ -262,14 +270,24 @@ export class CaptureEngine implements OpVisitor {
     const direction = this.counters[capture.meta.observer];
     direction.active--;
     capture.tap.close(reason);
+    this.endStarted(capture);
     if (capture.tap.protocol === undefined) bump(direction.connectionsByProtocol, 'none');
   }
 
-  /**
-   * Inbound exchanges end their flow-link entry; outbound ones without trace context of their
-   * own take the trace of the inbound call that contains them, and outbound ones with a new
-   * trace of their own name the trace of the inbound call that caused them (`flow-links.ts`).
-   */
+  private requestStarted(capture: Capture, info: RequestStartInfo): void {
+    const connectionId = capture.meta.connectionId;
+    this.flowLinks.inboundStarted(connectionId, info, this.now);
+    (capture.started ??= []).push([connectionId, info.ordinal]);
+  }
+
+  /** The inbound requests of a capture that stops without their exchanges end in the flow-link table now. */
+  private endStarted(capture: Capture): void {
+    const started = capture.started;
+    if (started === undefined) return;
+    for (const [connectionId, ordinal] of started) this.flowLinks.inboundEnded(connectionId, ordinal, this.now);
+    started.length = 0;
+  }
+
   /**
    * A record made and encoded on the forwarding thread (a DNS lookup), on its way to the
    * shipper: an outbound one without trace context takes the trace of the inbound call it was
@@ -291,9 +309,19 @@ export class CaptureEngine implements OpVisitor {
     return link === undefined ? bytes : appendFlowLink(bytes, link);
   }
 
-  private link(meta: ConnectionMeta, exchange: Exchange): void {
+  /**
+   * Inbound exchanges end their flow-link entry; outbound ones without trace context of their
+   * own take the trace of the inbound call that contains them, and outbound ones with a new
+   * trace of their own name the trace of the inbound call that caused them (`flow-links.ts`).
+   */
+  private link(capture: Capture, exchange: Exchange): void {
+    const meta = capture.meta;
     if (meta.observer === 'inbound') {
-      this.flowLinks.inboundEnded(meta.connectionId, exchange.ordinal, exchange.end);
+      const started = capture.started;
+      const at = started?.findIndex(([, ordinal]) => ordinal === exchange.ordinal) ?? -1;
+      const connectionId = at >= 0 ? started![at][0] : meta.connectionId;
+      if (at >= 0) started!.splice(at, 1);
+      this.flowLinks.inboundEnded(connectionId, exchange.ordinal, exchange.end);
       return;
     }
     const own = exchange.trace_id ?? headerTraceId(exchange.request?.headers);

@@ -61,3 +61,19 @@ void t.test('a label cut for room has the whole of it as its title', async (t) =
   t.equal(await label.getAttribute('title'), `gateway → catalog GET ${longPath}`);
   t.equal(await session.page.locator('.wf-row[data-depth="0"] a.wf-call').getAttribute('title'), 'frontend → gateway GET /api/checkout');
 });
+
+void t.test('a trace id the collector joined into another opens that trace, says so, and streams it', async (t) => {
+  const flow = 'cd'.repeat(16);
+  const minted = 'ef'.repeat(16);
+  const first = buildCallPair({ id: 'first', from: 'frontend', to: 'gateway', method: 'POST', path: '/checkout', status: 201, atMs: 0, elapsedMs: 50, traceId: flow }, baseNs, 20);
+  const next = buildCallPair({ id: 'next', from: 'gateway', to: 'payment', method: 'POST', path: '/charge', status: 200, atMs: 5, elapsedMs: 10, traceId: minted, parentSpanId: '5555555555555555' }, baseNs, 21);
+  for (const r of next) if (r.observer === 'outbound') r.caused_by_trace_id = flow;
+  await backend.feed([...first, ...next]);
+  const { page } = session;
+  await page.goto(`${backend.baseUrl}#/trace/${minted}`);
+  await page.locator('.joined-from').waitFor();
+  t.match(await page.locator('.view-title').textContent(), flow, 'the trace answered');
+  t.match(await page.locator('.joined-from').textContent(), `${minted} was joined into this trace`);
+  t.equal(await page.locator('.wf-row').count(), 3, 'both calls, under the axis row');
+  t.match(decodeURIComponent(((await page.getByRole('link', { name: 'Show in stream' }).getAttribute('href')) ?? '').replace(/\+/g, ' ')), `trace_id == "${flow}"`);
+});

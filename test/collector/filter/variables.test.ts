@@ -116,3 +116,21 @@ void t.test('connection facts, queue_us and link_confidence: bound when present,
   }
   t.ok('connection' in FILTER_VARIABLES && 'queue_us' in FILTER_VARIABLES && 'link_confidence' in FILTER_VARIABLES, 'declared');
 });
+
+void t.test('caused_by_trace_id and caused_by_span_id: bound when present, filterable', async (t) => {
+  const { compileFilter, isCompiledFilter } = await import('../../../collector/filter/compile.ts');
+  const base = byId('r01');
+  const joined = { ...base, id: 'j1', caused_by_trace_id: 'cd'.repeat(16), caused_by_span_id: 'ab'.repeat(8) };
+  const plain = { ...base, id: 'j2', caused_by_trace_id: undefined, caused_by_span_id: undefined };
+  t.equal(buildActivation(joined).caused_by_trace_id, 'cd'.repeat(16));
+  t.equal(buildActivation(plain).caused_by_trace_id, undefined);
+  for (const [filter, ids] of [
+    ['has(call.caused_by_trace_id)', ['j1']],
+    [`caused_by_span_id == "${'ab'.repeat(8)}"`, ['j1']],
+    ['!has(call.caused_by_trace_id)', ['j2']],
+  ] as const) {
+    const compiled = compileFilter(filter);
+    if (!isCompiledFilter(compiled)) throw new Error(`${filter}: ${compiled.message}`);
+    t.same([joined, plain].filter((r) => compiled.matches(r)).map((r) => r.id), ids, filter);
+  }
+});

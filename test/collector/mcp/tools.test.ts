@@ -42,6 +42,8 @@ void t.test('briefCall: the short form of a call', async (t) => {
   t.equal(callStatus(tcp), 'error');
   t.equal(briefCall(tcp).error, 'reset');
   t.equal(callStatus(recordToJson(callRecord({ id: 'o', protocol: 'tcp' }))), null);
+  t.equal(callStatus({ ...recordToJson(callRecord({ id: 'd', protocol: 'dns' })), dns_rcode: 'NXDOMAIN' }), 'NXDOMAIN', 'a lookup\'s status is its response code');
+  t.equal(callStatus({ ...recordToJson(callRecord({ id: 'd2', protocol: 'dns', error: 'parse' })), dns_rcode: 'SERVFAIL' }), 'SERVFAIL (error=parse)');
   const long = recordToJson(callRecord({ id: 'l', path: `/q?${'a'.repeat(3000)}` }));
   t.match(briefCall(long).path, /^\/q\?a+…\[\+955 chars\]$/);
   t.equal(clipText('abc', 3), 'abc');

@@ -3,7 +3,7 @@
  * parsers (HTTP/1, HTTP/2, gRPC) fed the ops the forwarding thread would post, records out.
  */
 import t from 'tap';
-import { OP_CLIENT_DATA, OP_CLOSE, OP_META, OP_OPEN, OP_SERVER_DATA } from '../../../sidecar/capture-worker/ops.ts';
+import { OP_CLIENT_DATA, OP_CLOSE, OP_META, OP_OPEN, OP_SERVER_DATA, OP_UNREACHABLE } from '../../../sidecar/capture-worker/ops.ts';
 import type { ConnectionMeta } from '../../../sidecar/proxy/connection.ts';
 import type { CaptureEngine } from '../../../sidecar/capture-worker/capture-engine.ts';
 import { derivedTraceId, serverSpanId } from '../../../record/trace-ids.ts';
@@ -124,4 +124,19 @@ void t.test('a DNS lookup made during an inbound request (encoded on the forward
   t.equal(e.linkEncoded(garbage), garbage, 'unreadable bytes go on as they came');
   t.equal(e.counters.flowLinks.linked, 1);
   t.equal(e.counters.flowLinks.unlinked, 1);
+});
+
+void t.test('a request whose app could not be reached leaves the link table with its connection', async (t) => {
+  const { engine: e, records } = engine();
+  open(e, 1, meta('inbound', 'gone'), 0);
+  e.op(OP_CLIENT_DATA, 1, 1, enc('POST /checkout HTTP/1.1\r\nhost: middle\r\ncontent-length: 0\r\n\r\n'));
+  e.op(OP_UNREACHABLE, 1, 2, enc(JSON.stringify({ detail: 'connect ECONNREFUSED', bytesOut: 0 })));
+  e.op(OP_CLOSE, 1, 3, enc('reset'));
+  t.equal(records.find((r) => r.connection_id === 'gone')?.error, 'upstream_unreachable');
+  // Later, one request without context in flight: the app's new trace is joined to it alone.
+  open(e, 2, meta('inbound', 'next'), 5000);
+  e.op(OP_CLIENT_DATA, 2, 5001, enc('GET /next HTTP/1.1\r\nhost: middle\r\n\r\n'));
+  outboundCall(e, 3, 5002, `traceparent: 00-${'9a'.repeat(16)}-00f067aa0ba902b7-01\r\n`);
+  t.equal(records.find((r) => r.connection_id === 'out-3')?.caused_by_trace_id, derivedTraceId('next', 0), 'the unreachable request is no longer a candidate');
+  t.equal(e.flowLinks.size, 1, 'only the request in flight is left');
 });

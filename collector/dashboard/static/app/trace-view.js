@@ -2,7 +2,8 @@
 // caller's (CLIENT) and callee's (SERVER) view of the same call drawn as two bars. A call linked
 // to its parent by timing alone (the app propagated no trace context) shows the link's
 // confidence when several requests could have caused it; a SERVER bar moved for clock skew says
-// so in its title (see waterfall.js).
+// so in its title (see waterfall.js). An id the collector joined into another trace (an app's own
+// trace id, for a request that came without one) opens that trace, and says so.
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { getTrace, traceRecords } from './api.js';
@@ -13,6 +14,8 @@ import { buildWaterfall } from './waterfall.js';
 /** @param {{ traceId: string }} props */
 export function TraceView({ traceId }) {
   const [records, setRecords] = useState(/** @type {import('./types.js').CallJson[] | undefined} */ (undefined));
+  // The trace the collector answered with: another one when `traceId` was joined into it.
+  const [answered, setAnswered] = useState(/** @type {string | undefined} */ (undefined));
   const [error, setError] = useState(/** @type {string | undefined} */ (undefined));
   const [reload, setReload] = useState(0);
 
@@ -22,6 +25,7 @@ export function TraceView({ traceId }) {
       .then((r) => {
         if (r.ok) {
           setRecords(traceRecords(r.value));
+          setAnswered(typeof r.value?.trace_id === 'string' ? r.value.trace_id : undefined);
           setError(undefined);
         } else setError(r.error.message);
       })
@@ -30,14 +34,16 @@ export function TraceView({ traceId }) {
   }, [traceId, reload]);
 
   const model = records ? buildWaterfall(records) : undefined;
+  const shown = answered ?? traceId;
   const ticks = model ? axisTicks(model.totalUs) : [];
   return html`
     <section class="trace-view" aria-label="Trace">
       <div class="toolbar">
-        <h2 class="view-title">Trace <span class="mono">${traceId}</span></h2>
+        <h2 class="view-title">Trace <span class="mono">${shown}</span></h2>
+        ${shown !== traceId ? html`<span class="muted joined-from"><span class="mono">${traceId}</span> was joined into this trace</span>` : null}
         ${model?.startNs ? html`<span class="muted">${formatTimestamp(model.startNs)} · ${formatDuration(model.totalUs)} · ${model.rows.length} calls</span>` : null}
         <div class="controls">
-          <a class="button" href=${formatRoute({ view: 'calls', filter: `trace_id == ${JSON.stringify(traceId)}` })}>Show in stream</a>
+          <a class="button" href=${formatRoute({ view: 'calls', filter: `trace_id == ${JSON.stringify(shown)}` })}>Show in stream</a>
           <button type="button" onClick=${() => setReload((n) => n + 1)}>Refresh</button>
         </div>
       </div>
