@@ -71,7 +71,7 @@ void t.test('a trace id the collector joined into another opens that trace, says
   await backend.feed([...first, ...next]);
   const { page } = session;
   await page.goto(`${backend.baseUrl}#/trace/${minted}`);
-  await page.locator('.joined-from').waitFor();
+  await page.locator('.view-title', { hasText: flow }).waitFor();
   t.match(await page.locator('.view-title').textContent(), flow, 'the trace answered');
   t.match(await page.locator('.joined-from').textContent(), `${minted} was joined into this trace`);
   t.equal(await page.locator('.wf-row').count(), 3, 'both calls, under the axis row');

@@ -14,8 +14,8 @@ import { buildWaterfall } from './waterfall.js';
 /** @param {{ traceId: string }} props */
 export function TraceView({ traceId }) {
   const [records, setRecords] = useState(/** @type {import('./types.js').CallJson[] | undefined} */ (undefined));
-  // The trace the collector answered with: another one when `traceId` was joined into it.
-  const [answered, setAnswered] = useState(/** @type {string | undefined} */ (undefined));
+  // The trace the collector answered `asked` with: another one when `asked` was joined into it.
+  const [answered, setAnswered] = useState(/** @type {{ asked: string, id: string } | undefined} */ (undefined));
   const [error, setError] = useState(/** @type {string | undefined} */ (undefined));
   const [reload, setReload] = useState(0);
 
@@ -25,7 +25,7 @@ export function TraceView({ traceId }) {
       .then((r) => {
         if (r.ok) {
           setRecords(traceRecords(r.value));
-          setAnswered(typeof r.value?.trace_id === 'string' ? r.value.trace_id : undefined);
+          setAnswered(typeof r.value?.trace_id === 'string' ? { asked: traceId, id: r.value.trace_id } : undefined);
           setError(undefined);
         } else setError(r.error.message);
       })
@@ -34,7 +34,8 @@ export function TraceView({ traceId }) {
   }, [traceId, reload]);
 
   const model = records ? buildWaterfall(records) : undefined;
-  const shown = answered ?? traceId;
+  // Until this id's answer comes, the previous trace's answer says nothing about it.
+  const shown = answered !== undefined && answered.asked === traceId ? answered.id : traceId;
   const ticks = model ? axisTicks(model.totalUs) : [];
   return html`
     <section class="trace-view" aria-label="Trace">
