@@ -19,7 +19,7 @@ import { createEpochClock, epochAtPerformanceZero } from '../../../sidecar/clock
 import { createCaptureHandOff, type CaptureHandOff, type CaptureHandOffOptions } from '../../../sidecar/capture-worker/hand-off.ts';
 import type { NsClock } from '../../../sidecar/capture/session.ts';
 import { createSidecarStats, type SidecarStats } from '../../../sidecar/metrics.ts';
-import { createSidecarProxy } from '../../../sidecar/proxy/proxy.ts';
+import { loopbackProxy } from '../proxy/loopback-proxy.ts';
 import { RemoteShipper } from '../../../sidecar/capture-worker/remote-shipper.ts';
 import type { StreamFraming } from '../../../sidecar/capture-worker/stream-framing.ts';
 import { createShipperMetricsRecorder, type ShipperDeltas } from '../../../sidecar/shipper/metrics-relay.ts';
@@ -93,17 +93,7 @@ async function start(
   const clock = createEpochClock();
   const handOff = recordingHandOff(clock, stats, records, options);
   await handOff.ready();
-  const proxy = createSidecarProxy({
-    host: '127.0.0.1',
-    outboundPort: 0,
-    inboundPort: 0,
-    podIp: '127.0.0.1',
-    inboundSourceAddress: '127.0.0.6',
-    clock,
-    stats,
-    capture: handOff,
-    originalDst: () => ({ ok: true, dst: { ip: '127.0.0.1', port: appPort } }),
-  });
+  const proxy = loopbackProxy({ clock, stats, capture: handOff, targetPort: appPort });
   const addresses = await proxy.listen();
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
   t.teardown(async () => {
@@ -302,17 +292,7 @@ void t.test('100 000 pipelined requests with no responses: forwarded whole, the 
   const clock = createEpochClock();
   const handOff = recordingHandOff(clock, stats, records);
   await handOff.ready();
-  const proxy = createSidecarProxy({
-    host: '127.0.0.1',
-    outboundPort: 0,
-    inboundPort: 0,
-    podIp: '127.0.0.1',
-    inboundSourceAddress: '127.0.0.6',
-    clock,
-    stats,
-    capture: handOff,
-    originalDst: () => ({ ok: true, dst: { ip: '127.0.0.1', port: sinkPort } }),
-  });
+  const proxy = loopbackProxy({ clock, stats, capture: handOff, targetPort: sinkPort });
   const { outbound } = await proxy.listen();
   t.teardown(async () => {
     await proxy.stopAccepting();

@@ -12,7 +12,7 @@ import { createCaptureHandOff } from '../../../sidecar/capture-worker/hand-off.t
 import { createEpochClock } from '../../../sidecar/clock.ts';
 import { maskOptionsFromEnv } from '../../../sidecar/mask/env-policy.ts';
 import { createSidecarStats } from '../../../sidecar/metrics.ts';
-import { createSidecarProxy } from '../../../sidecar/proxy/proxy.ts';
+import { loopbackProxy } from '../proxy/loopback-proxy.ts';
 
 const recordType = collectorMessageType('meshtap.v1.CallRecord');
 const decode = (bytes: Uint8Array) => recordType.toObject(recordType.decode(bytes), { longs: String }) as { method?: string; request?: { body: Uint8Array }; sensitive?: string[] };
@@ -53,17 +53,7 @@ void t.test('a key of the sidecar policy is masked by the Redis session in the w
     },
   });
   await handOff.ready();
-  const proxy = createSidecarProxy({
-    host: '127.0.0.1',
-    outboundPort: 0,
-    inboundPort: 0,
-    podIp: '127.0.0.1',
-    inboundSourceAddress: '127.0.0.6',
-    clock,
-    stats,
-    capture: handOff,
-    originalDst: () => ({ ok: true, dst: { ip: '127.0.0.1', port: appPort } }),
-  });
+  const proxy = loopbackProxy({ clock, stats, capture: handOff, targetPort: appPort });
   const addresses = await proxy.listen();
   t.teardown(async () => {
     await proxy.stopAccepting();

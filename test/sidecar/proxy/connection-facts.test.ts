@@ -16,7 +16,7 @@ import { createEpochClock } from '../../../sidecar/clock.ts';
 import { createSidecarStats } from '../../../sidecar/metrics.ts';
 import { createCaptureFactory } from '../../../sidecar/proxy/capture-factory.ts';
 import { createInlineCapture } from '../../../sidecar/proxy/inline-capture.ts';
-import { createSidecarProxy } from '../../../sidecar/proxy/proxy.ts';
+import { loopbackProxy } from './loopback-proxy.ts';
 import type { CaptureChannel } from '../../../sidecar/proxy/capture-channel.ts';
 
 type Channel = 'inline' | 'worker';
@@ -79,17 +79,7 @@ async function startProxy(t: Teardown, channel: Channel, targetPort: number): Pr
     flush = () => handOff.flush(5000);
     t.teardown(() => handOff.close(2000));
   }
-  const proxy = createSidecarProxy({
-    host: '127.0.0.1',
-    outboundPort: 0,
-    inboundPort: 0,
-    podIp: '127.0.0.1',
-    inboundSourceAddress: '127.0.0.6',
-    clock,
-    stats,
-    capture,
-    originalDst: () => ({ ok: true, dst: { ip: '127.0.0.1', port: targetPort } }),
-  });
+  const proxy = loopbackProxy({ clock, stats, capture, targetPort });
   const addresses = await proxy.listen();
   t.teardown(async () => {
     await proxy.stopAccepting();

@@ -14,7 +14,8 @@ import { createCaptureFactory } from '../../../sidecar/proxy/capture-factory.ts'
 import type { CaptureFactory } from '../../../sidecar/proxy/capture-tap.ts';
 import type { ConnectionMeta } from '../../../sidecar/proxy/connection.ts';
 import { createInlineCapture } from '../../../sidecar/proxy/inline-capture.ts';
-import { createSidecarProxy, type SidecarProxy } from '../../../sidecar/proxy/proxy.ts';
+import type { SidecarProxy } from '../../../sidecar/proxy/proxy.ts';
+import { loopbackProxy } from './loopback-proxy.ts';
 
 /** The part of a tap test the helpers need. */
 interface Teardown {
@@ -38,12 +39,7 @@ async function startProxy(
   const exchanges: Harness['exchanges'] = [];
   let target = 1;
   const clock = createEpochClock();
-  const proxy = createSidecarProxy({
-    host: '127.0.0.1',
-    outboundPort: 0,
-    inboundPort: 0,
-    podIp: '127.0.0.1',
-    inboundSourceAddress: '127.0.0.6',
+  const proxy = loopbackProxy({
     clock,
     stats,
     capture:
@@ -57,7 +53,8 @@ async function startProxy(
             detectTimeoutMs: options.detectTimeoutMs ?? 50,
             onExchange: (exchange, meta) => exchanges.push({ exchange, meta }),
           }),
-    originalDst: options.originalDst ?? (() => ({ ok: true, dst: { ip: '127.0.0.1', port: target } })),
+    targetPort: () => target,
+    ...(options.originalDst !== undefined ? { originalDst: options.originalDst } : {}),
   });
   const addresses = await proxy.listen();
   t.teardown(async () => {
