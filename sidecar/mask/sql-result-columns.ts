@@ -39,7 +39,7 @@ import { MASK } from './detectors.ts';
 import { namePrefilter } from './key-kind.ts';
 import { DEFAULT_MASK_POLICY, type MaskPolicy, type SensitiveKind } from './policy.ts';
 import { scanMeter } from './scan-meter.ts';
-import { T, columnNameKind, releaseSqlTokens, sqlTokens, type SqlDialect, type SqlTokens } from './sql-secrets.ts';
+import { T, columnNameKind, lastStatementMemo, releaseSqlTokens, sqlTokens, type SqlDialect, type SqlTokens } from './sql-secrets.ts';
 
 /** Result columns derived from secret columns: by the name the server gives them, and by position. */
 export interface SecretResultColumns {
@@ -551,18 +551,16 @@ class Walk {
   }
 }
 
-/** Repeated statements (a prepared statement executed again and again) are read once. */
-const lastByDialect: Record<SqlDialect, { sql: string; policy: MaskPolicy; result: SecretResultColumns | undefined } | undefined> = { postgres: undefined, mysql: undefined };
-
 /**
  * The result columns of `sql` whose values come from secret columns under the policy, by the
  * name the server gives them and by position; undefined when there are none (always when the
  * policy is disabled, or the text names no secret name).
  */
 export function secretResultColumns(sql: string, dialect: SqlDialect, policy: MaskPolicy = DEFAULT_MASK_POLICY): SecretResultColumns | undefined {
-  if (!policy.enabled) return undefined;
-  const last = lastByDialect[dialect];
-  if (last !== undefined && last.sql === sql && last.policy === policy) return last.result;
+  return readResultColumns(sql, dialect, policy);
+}
+
+const readResultColumns = lastStatementMemo((sql: string, dialect: SqlDialect, policy: MaskPolicy): SecretResultColumns | undefined => {
   let result: SecretResultColumns | undefined;
   if (mayNameSecret(policy)(sql)) {
     const out: Out = { names: new Map(), positions: new Map(), star: false };
@@ -588,9 +586,8 @@ export function secretResultColumns(sql: string, dialect: SqlDialect, policy: Ma
     if (out.star) for (const d of derived.values()) if (!out.names.has(d.name) && columnNameKind(d.name, policy) === undefined) out.names.set(d.name, d.kind);
     if (out.names.size > 0 || out.positions.size > 0) result = { names: out.names, positions: out.positions };
   }
-  lastByDialect[dialect] = { sql, policy, result };
   return result;
-}
+});
 
 /** The columns of a result to mask, by index: by position, or by the name the server gave them. */
 export function columnsToMask(secrets: SecretResultColumns, names: ReadonlyArray<string> | undefined): Map<number, SensitiveKind> {

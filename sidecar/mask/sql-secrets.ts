@@ -542,14 +542,24 @@ function merged(spans: Array<{ start: number; end: number }>): Array<{ start: nu
   return out;
 }
 
-/** Repeated statements (a prepared statement executed again and again) are masked once. */
-const lastByDialect: Record<SqlDialect, { sql: string; policy: MaskPolicy; result: SqlSecrets | undefined } | undefined> = { postgres: undefined, mysql: undefined };
+/**
+ * A reading of a statement under an enabled policy, remembered for the last statement of each
+ * dialect: repeated statements (a prepared statement executed again and again) are read once.
+ * A disabled policy reads nothing.
+ */
+export function lastStatementMemo<R>(read: (sql: string, dialect: SqlDialect, policy: MaskPolicy) => R | undefined): (sql: string, dialect: SqlDialect, policy: MaskPolicy) => R | undefined {
+  const last: Record<SqlDialect, { sql: string; policy: MaskPolicy; result: R | undefined } | undefined> = { postgres: undefined, mysql: undefined };
+  return (sql, dialect, policy) => {
+    if (!policy.enabled) return undefined;
+    const seen = last[dialect];
+    if (seen !== undefined && seen.sql === sql && seen.policy === policy) return seen.result;
+    const result = read(sql, dialect, policy);
+    last[dialect] = { sql, policy, result };
+    return result;
+  };
+}
 
-/** The statement with its secrets masked under the policy (default: the default policy), or undefined when it holds none. */
-export function maskSqlSecrets(sql: string, dialect: SqlDialect, policy: MaskPolicy = DEFAULT_MASK_POLICY): SqlSecrets | undefined {
-  if (!policy.enabled) return undefined;
-  const last = lastByDialect[dialect];
-  if (last !== undefined && last.sql === sql && last.policy === policy) return last.result;
+const maskStatement = lastStatementMemo((sql: string, dialect: SqlDialect, policy: MaskPolicy): SqlSecrets | undefined => {
   let result: SqlSecrets | undefined;
   if (mayHoldSecret(policy)(sql)) {
     const found: Found = { spans: [], kinds: new Set(), params: new Map() };
@@ -577,8 +587,12 @@ export function maskSqlSecrets(sql: string, dialect: SqlDialect, policy: MaskPol
       result = { text, kinds: [...found.kinds], params: found.params, values: [...values] };
     }
   }
-  lastByDialect[dialect] = { sql, policy, result };
   return result;
+});
+
+/** The statement with its secrets masked under the policy (default: the default policy), or undefined when it holds none. */
+export function maskSqlSecrets(sql: string, dialect: SqlDialect, policy: MaskPolicy = DEFAULT_MASK_POLICY): SqlSecrets | undefined {
+  return maskStatement(sql, dialect, policy);
 }
 
 /** A statement's request with its secrets masked, and what a record says about them. */
