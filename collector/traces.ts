@@ -6,9 +6,10 @@
  * an inbound record, the outbound record of the same exchange (same `connection_id` and
  * `ordinal`: the caller's side of the same call); for an outbound record that carries a new
  * trace its app started, the request that caused it (`caused_by_span_id`, whose trace this one
- * was joined into); for an outbound record still without one, by timing: the inbound record at the same pod whose time encloses it, the latest-starting
- * one (the request the pod was handling when it called out; both dated by that pod's sidecar,
- * so no clock skew enters). The last is what nests a flow whose apps forward `traceparent`
+ * was joined into); for an outbound record still without one, by timing: the inbound record at the same pod that was in flight when it started, the
+ * latest-starting one (the request the pod was handling when it called out; both dated by that
+ * pod's sidecar, so no clock skew enters). In flight at its start, not enclosing it: a stream or
+ * long poll the request opened may outlive it. The last is what nests a flow whose apps forward `traceparent`
  * without adding spans of their own: every hop then names the first app's span as its parent,
  * which no record carries, and each hop would be a root of its own. Such a link is marked
  * `linkedBy: 'timing'`: with several requests in flight at the pod it may pick the wrong one.
@@ -70,7 +71,7 @@ export function buildTrace(records: readonly CallRecord[]): TraceEntry[] {
     if (r.observer !== 'outbound' || parentOf.has(r.id)) continue;
     let best: CallRecord | undefined;
     for (const candidate of inboundAt.get(podOf(r.src)) ?? []) {
-      if (candidate.start > r.start || candidate.end < r.end) continue;
+      if (candidate.start > r.start || candidate.end < r.start) continue;
       if (best === undefined || candidate.start > best.start) best = candidate;
     }
     if (best === undefined) continue;

@@ -17,7 +17,7 @@ import { CaptureTap, type CaptureFactory } from '../proxy/capture-tap.ts';
 import type { ConnectionMeta } from '../proxy/connection.ts';
 import type { LocalPod } from '../proxy/record-builder.ts';
 import { createRecordSink } from '../proxy/record-sink.ts';
-import { FlowLinks, headerTraceId, type FlowLinksOptions, type RequestStartInfo } from '../capture/flow-links.ts';
+import { FlowLinks, headerTraceId, type FlowLink, type FlowLinksOptions, type RequestStartInfo } from '../capture/flow-links.ts';
 import { decodeCallRecordMessage } from '../../record/record-reader.ts';
 import { appendFlowLink } from '../../record/record-writer.ts';
 import {
@@ -80,7 +80,20 @@ interface Capture {
    * left behind would stay "in flight" for minutes and take every later link in the pod.
    */
   started?: [string, number][];
+  /**
+   * Outbound: the link decided when each request's head was read, by ordinal, until its
+   * exchange ends. A long-lived call (a gRPC stream, a long poll, a WebSocket) ends long after
+   * the inbound request that opened it; decided at its end, that request would have left the
+   * table and the call would start a trace of its own.
+   */
+  decided?: Map<number, StartLink>;
 }
+
+/** What `link` applies to an outbound exchange, decided at its start. */
+type StartLink = { link?: FlowLink; causedBy?: { trace_id: string; span_id: string } };
+
+/** Outbound requests whose link waits for their exchange, per connection (beyond it, decided at the end). */
+const MAX_DECIDED_PER_CONNECTION = 1024;
 
 function bump(counts: Record<string, number>, key: string): void {
   counts[key] = (counts[key] ?? 0) + 1;
@@ -209,7 +222,7 @@ export class CaptureEngine implements OpVisitor {
         },
         onEvent: (event) => this.event(event),
         // Read when the head is seen: a mesh connection has taken the client sidecar's id by then.
-        ...(meta.observer === 'inbound' ? { onRequestStarted: (info) => this.requestStarted(capture, info) } : {}),
+        onRequestStarted: (info) => (capture.meta.observer === 'inbound' ? this.requestStarted(capture, info) : this.outboundStarted(capture, info)),
         onProtocol: (protocol) => bump(this.counters[meta.observer].connectionsByProtocol, protocol),
         onFault: () => this.counters.parserErrors.exception++,
       }),
@@ -280,6 +293,20 @@ export class CaptureEngine implements OpVisitor {
     (capture.started ??= []).push([connectionId, info.ordinal]);
   }
 
+  /** An outbound request's head: its link is decided now, while the request that caused it is in flight. */
+  private outboundStarted(capture: Capture, info: RequestStartInfo): void {
+    const decided = (capture.decided ??= new Map());
+    if (decided.size >= MAX_DECIDED_PER_CONNECTION) return;
+    const own = headerTraceId(info.headers);
+    if (own !== undefined) {
+      const causedBy = this.flowLinks.causedBy(info.start, own, this.now);
+      decided.set(info.ordinal, causedBy === undefined ? {} : { causedBy });
+      return;
+    }
+    const link = this.flowLinks.linkOutbound(info.start, this.now);
+    decided.set(info.ordinal, link === undefined ? {} : { link });
+  }
+
   /** The inbound requests of a capture that stops without their exchanges end in the flow-link table now. */
   private endStarted(capture: Capture): void {
     const started = capture.started;
@@ -324,16 +351,18 @@ export class CaptureEngine implements OpVisitor {
       this.flowLinks.inboundEnded(connectionId, exchange.ordinal, exchange.end);
       return;
     }
+    const decided = capture.decided?.get(exchange.ordinal);
+    if (decided !== undefined) capture.decided!.delete(exchange.ordinal);
     const own = exchange.trace_id ?? headerTraceId(exchange.request?.headers);
     if (own !== undefined) {
-      const causedBy = this.flowLinks.causedBy(exchange.start, own, this.now);
+      const causedBy = decided !== undefined ? decided.causedBy : this.flowLinks.causedBy(exchange.start, own, this.now);
       if (causedBy !== undefined) {
         exchange.caused_by_trace_id = causedBy.trace_id;
         exchange.caused_by_span_id = causedBy.span_id;
       }
       return;
     }
-    const link = this.flowLinks.linkOutbound(exchange.start, this.now);
+    const link = decided !== undefined ? decided.link : this.flowLinks.linkOutbound(exchange.start, this.now);
     if (link === undefined) return;
     exchange.trace_id = link.trace_id;
     exchange.parent_span_id = link.parent_span_id;

@@ -51,7 +51,9 @@ export interface FlowLinksOptions {
   maxInFlightNs: bigint;
   /**
    * How long an ended inbound call stays linkable, in ns: an outbound exchange that started
-   * before it ended may complete (and reach this table) after it.
+   * before it ended may complete (and reach this table) after it. The capture worker asks at an
+   * outbound request's head where a session reports one, so this grace serves the rest (DNS
+   * lookups, exchanges whose head was never read).
    */
   keepEndedNs: bigint;
 }

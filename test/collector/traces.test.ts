@@ -44,7 +44,7 @@ void t.test('apps that forward traceparent without spans: the hops nest by timin
   t.equal(tree.get(first.inbound.id)?.linkedBy, undefined, 'an exchange link is not a timing link');
 });
 
-void t.test('by timing: the latest-starting request that encloses the call, at the same pod only', async (t) => {
+void t.test('by timing: the latest-starting request in flight when the call started, at the same pod only', async (t) => {
   const early = timedHop('fe-gw-1', FRONTEND, GATEWAY, 0, 30);
   const late = timedHop('fe-gw-2', FRONTEND, GATEWAY, 5, 20);
   const call = timedHop('gw-pay', GATEWAY, PAYMENT, 8, 4);
@@ -56,6 +56,22 @@ void t.test('by timing: the latest-starting request that encloses the call, at t
   t.equal(tree.get(call.outbound.id)?.parentId, late.inbound.id, 'the later of the two enclosing requests');
   t.equal(tree.get(after.outbound.id)?.parentId, undefined, 'not enclosed: a root');
   t.equal(tree.get(after.outbound.id)?.linkedBy, undefined);
+});
+
+void t.test('by timing: a stream the request opened stays under it after the request ended', async (t) => {
+  const request = timedHop('fe-gw', FRONTEND, GATEWAY, 0, 20);
+  // Opened 5 ms into the request, open for a minute.
+  const stream = timedHop('gw-stock', GATEWAY, PAYMENT, 5, 60_000);
+  // Another request the gateway served while the stream was open: the stream did not start in it.
+  const later = timedHop('fe-gw-2', FRONTEND, GATEWAY, 30, 20);
+  const tree = new Map(buildTrace([request.outbound, request.inbound, stream.outbound, stream.inbound, later.outbound, later.inbound]).map((e) => [e.record.id, e]));
+  t.match(tree.get(stream.outbound.id), { parentId: request.inbound.id, depth: 2, linkedBy: 'timing' }, 'under the request in flight when it opened');
+  t.match(tree.get(stream.inbound.id), { parentId: stream.outbound.id, depth: 3 });
+  t.same(
+    [...tree.values()].filter((e) => e.parentId === undefined).map((e) => e.record.id).sort(),
+    [request.outbound.id, later.outbound.id].sort(),
+    'no root of its own',
+  );
 });
 
 void t.test('span ids win over timing', async (t) => {

@@ -52,6 +52,20 @@ void t.test('span ids win over time containment when the records carry them', as
   t.equal(depth.catalog, 2, 'catalog under auth, as the span ids say');
 });
 
+void t.test('a call that outlives the request it started in stays under that request', async (t) => {
+  const records = buildShopRecords(baseNs).filter((r) => r.trace_id === CHECKOUT_TRACE_ID);
+  const root = records.find((r) => r.id === 'checkout-frontend-gateway-c')!;
+  // The gateway's call to payment (a stream, say) ends a minute after the checkout did.
+  for (const r of records.filter((r) => r.id.startsWith('checkout-gateway-payment'))) {
+    r.end = root.end + 60_000_000_000n;
+    r.elapsed_us = Number((r.end - r.start) / 1000n);
+  }
+  const rows: Row[] = buildWaterfall(records.map(recordToJson)).rows;
+  const payment = rows.find((r) => r.callee === 'payment')!;
+  t.equal(payment.depth, 1, 'under the checkout, not a root');
+  t.equal(payment.parentKey, rows.find((r) => r.callee === 'gateway')!.key);
+});
+
 void t.test('empty and cyclic input', async (t) => {
   t.same(buildWaterfall([]), { rows: [], startNs: undefined, totalUs: 0 });
   const a = { ...trace[0], id: 'a', connection_id: 'ca', span_id: 'aaaaaaaaaaaaaaaa', parent_span_id: 'bbbbbbbbbbbbbbbb' };

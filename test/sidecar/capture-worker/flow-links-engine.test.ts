@@ -140,3 +140,45 @@ void t.test('a request whose app could not be reached leaves the link table with
   t.equal(records.find((r) => r.connection_id === 'out-3')?.caused_by_trace_id, derivedTraceId('next', 0), 'the unreachable request is no longer a candidate');
   t.equal(e.flowLinks.size, 1, 'only the request in flight is left');
 });
+
+void t.test('a long-lived outbound stream is linked to the request that opened it, however long after that request it ends', async (t) => {
+  const { engine: e, records } = engine();
+  open(e, 1, meta('inbound', 'checkout'), 0);
+  e.op(OP_CLIENT_DATA, 1, 1, enc('POST /checkout HTTP/1.1\r\nhost: middle\r\ncontent-length: 0\r\n\r\n'));
+  // During the checkout the app opens a gRPC server stream (no trace context) and a second
+  // one under a trace of its own; both outlive the checkout by a minute.
+  open(e, 2, meta('outbound', 'watch'), 2);
+  const hp = new TestHpackEncoder();
+  const request = (path: string, extra: [string, string][] = []) =>
+    hp.encode([[':method', 'POST'], [':scheme', 'http'], [':path', path], [':authority', 'stock'], ['content-type', 'application/grpc'], ...extra]);
+  e.op(OP_CLIENT_DATA, 2, 2, new Uint8Array(Buffer.concat([PREFACE, settings(), headers(1, request('/shop.Stock/Watch')), data(1, Buffer.alloc(5), { endStream: true })])));
+  e.op(
+    OP_CLIENT_DATA,
+    2,
+    3,
+    new Uint8Array(Buffer.concat([headers(3, request('/shop.Stock/Watch', [['traceparent', `00-${'7c'.repeat(16)}-00f067aa0ba902b7-01`]])), data(3, Buffer.alloc(5), { endStream: true })])),
+  );
+  const server = new TestHpackEncoder();
+  e.op(OP_SERVER_DATA, 2, 4, new Uint8Array(Buffer.concat([settings(), headers(1, server.encode([[':status', '200'], ['content-type', 'application/grpc']])), headers(3, server.encode([[':status', '200'], ['content-type', 'application/grpc']]))])));
+  e.op(OP_SERVER_DATA, 1, 5, enc('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n'));
+  e.op(OP_CLOSE, 1, 6, enc('fin'));
+  // Other requests come and go meanwhile; the streams end a minute later.
+  open(e, 3, meta('inbound', 'later'), 30_000);
+  e.op(OP_CLIENT_DATA, 3, 30_001, enc('GET /later HTTP/1.1\r\nhost: middle\r\n\r\n'));
+  const trailers = () => server.encode([['grpc-status', '0']]);
+  e.op(OP_SERVER_DATA, 2, 60_000, new Uint8Array(Buffer.concat([data(1, Buffer.alloc(5)), headers(1, trailers(), { endStream: true }), data(3, Buffer.alloc(5)), headers(3, trailers(), { endStream: true })])));
+  e.op(OP_CLOSE, 2, 60_001, enc('fin'));
+  const streams = records.filter((r) => r.connection_id === 'watch');
+  t.equal(streams.length, 2, 'both streams recorded');
+  const plain = streams.find((r) => r.ordinal === 0)!;
+  t.equal(plain.protocol, 'grpc');
+  t.equal(plain.trace_id, derivedTraceId('checkout', 0), 'in the checkout\'s trace, not the request in flight when it ended');
+  t.equal(plain.parent_span_id, serverSpanId('checkout', 0));
+  t.equal(plain.link_confidence, 1);
+  const own = streams.find((r) => r.ordinal === 1)!;
+  t.equal(own.trace_id, '7c'.repeat(16), 'its own trace');
+  t.equal(own.caused_by_trace_id, derivedTraceId('checkout', 0), 'joined to the checkout that opened it');
+  t.equal(e.counters.flowLinks.linked, 1, 'each stream counted once');
+  t.equal(e.counters.flowLinks.new_trace_joined, 1);
+  t.equal(e.counters.flowLinks.unlinked, 0);
+});

@@ -68,8 +68,9 @@ export function buildWaterfall(records) {
     });
   }
 
-  // Parent by span ids where the records carry them; else the tightest enclosing call made
-  // to the workload that makes this one (a callee's outgoing calls happen inside its handling).
+  // Parent by span ids where the records carry them; else the latest-starting call made to the
+  // workload that makes this one and in flight when it started (a callee's outgoing calls start
+  // while it handles a request; a stream it opened may outlive that request).
   /** @type {Map<string, WaterfallRow>} */
   const bySpan = new Map();
   for (const c of calls) {
@@ -98,7 +99,7 @@ export function buildWaterfall(records) {
     let best;
     for (const p of calls) {
       if (p === c || !sameEnd(c.call.src, p.call.dst)) continue;
-      if (cmpNs(p.startNs, c.startNs) > 0 || cmpNs(p.endNs, c.endNs) < 0) continue;
+      if (cmpNs(p.startNs, c.startNs) > 0 || cmpNs(p.endNs, c.startNs) < 0) continue;
       if (!best || cmpNs(p.startNs, best.startNs) > 0) best = p;
     }
     if (best) c.parentKey = best.key;
