@@ -107,6 +107,12 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
   let resyncClient = false;
   let resyncServer = false;
   let resumed = false;
+  /**
+   * A request whose head failed (too large, a bad header) waits for its response before capture
+   * stops: the server's answer (often a 400 or 431) and its bytes are what became of it. Nothing
+   * more of the client's bytes is parsed meanwhile; the responses to the requests before it are.
+   */
+  let failedRequest: { culprit: PendingExchange; code: string; message: string } | undefined;
 
   const safeEmit = (exchange: Exchange): void => {
     try {
@@ -181,6 +187,12 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
 
   /** Capture stops: the exchange in trouble gets `error`, the others waiting behind it are unpaired. */
   const stopWith = (side: 'client' | 'server', code: string, message: string, culprit: PendingExchange | undefined): void => {
+    if (failedRequest !== undefined) {
+      // Whatever stops capture now, the request that failed first is the one in trouble.
+      ({ culprit, code, message } = failedRequest);
+      side = 'client';
+      failedRequest = undefined;
+    }
     mode = 'stopped';
     requests.stop();
     responses.stop();
@@ -255,7 +267,17 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
   };
 
   const onParseError = (side: 'client' | 'server', err: Http1ParseError): void => {
+    if (side === 'client' && failedRequest === undefined && reqCurrent !== undefined && !holding) {
+      requests.stop();
+      failedRequest = { culprit: reqCurrent, code: err.code, message: err.message };
+      return;
+    }
     stopWith(side, err.code, err.message, side === 'client' ? reqCurrent : resCurrent);
+  };
+  /** The failed request's response ended (or the connection did): its record goes out, capture stops. */
+  const endFailedRequest = (): void => {
+    const f = failedRequest!;
+    stopWith('client', f.code, f.message, f.culprit);
   };
 
   const requests: Http1Parser = new Http1Parser(
@@ -358,6 +380,10 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
           return;
         }
         advanceResponse(ex, 'response_done');
+        if (ex === failedRequest?.culprit) {
+          endFailedRequest();
+          return;
+        }
         if (ex.req === 'request_done') ex.end = now;
         else ex.notes.push('response completed before the request');
         if (responses.upgraded) {
@@ -429,7 +455,10 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
       hold(data);
       return;
     }
+    const failedBefore = failedRequest;
     const n = requests.execute(data);
+    // A head that failed: the rest of the chunk is the failed request's too (its bytes_out counts everything sent until capture stops).
+    if (failedRequest !== undefined && failedBefore === undefined) failedRequest.culprit.bytesOut += data.byteLength - n;
     if (mode === 'http' && n < data.byteLength && requests.paused) {
       holding = true;
       hold(data.subarray(n));
@@ -501,6 +530,10 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
     clientData(chunk, t) {
       if (mode === 'upgraded') return tail?.clientData(chunk, t);
       if (mode !== 'http') return;
+      if (failedRequest !== undefined) {
+        failedRequest.culprit.bytesOut += chunk.byteLength;
+        return;
+      }
       now = t;
       if (resyncClient) {
         if (!startsRequest(chunk)) return;
@@ -526,6 +559,10 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
     skipClient(n, t) {
       if (mode === 'upgraded') return tail?.skipClient?.(n, t) ?? false;
       if (mode !== 'http') return true;
+      if (failedRequest !== undefined) {
+        failedRequest.culprit.bytesOut += n;
+        return true;
+      }
       if (resyncClient) return true;
       if (holding) return false;
       now = t;
@@ -542,14 +579,15 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
       // The caller counts the cut (it knows which budget was full).
       if (mode !== 'http') return;
       now = t;
-      resync();
+      if (failedRequest !== undefined) endFailedRequest();
+      else resync();
     },
     clientEnd(t) {
       if (mode === 'upgraded') return tail?.clientEnd(t);
       if (mode !== 'http') return;
       now = t;
       guard('client', () => {
-        if (!holding) requests.finish();
+        if (!holding && failedRequest === undefined) requests.finish();
       });
     },
     serverEnd(t) {
@@ -575,7 +613,8 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
       });
       if (mode === 'http') {
         try {
-          flushAtClose(reason);
+          if (failedRequest !== undefined) endFailedRequest();
+          else flushAtClose(reason);
         } catch {
           // Nothing more can be done for this connection's records.
         }

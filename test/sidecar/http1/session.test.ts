@@ -269,8 +269,10 @@ void t.test('garbage from the client: one parse error record, then the connectio
     { close: 'fin' },
   ]);
   t.equal(r.exchanges.length, 2);
-  t.match(r.exchanges[0], { path: '/ok', error: 'unpaired' });
-  t.match(r.exchanges[1], { error: 'parse', error_detail: /^SC_ERR_HTTP1_START_LINE/, start: timeOf(1), end: timeOf(1) });
+  t.match(r.exchanges[0], { path: '/ok', status_code: 200 }, 'the response to the request before the garbage still pairs');
+  t.equal(r.exchanges[0].error, undefined);
+  t.match(r.exchanges[1], { error: 'parse', error_detail: /^SC_ERR_HTTP1_START_LINE/, start: timeOf(1), end: timeOf(4) }, 'unanswered: it ends with the connection');
+  t.equal(r.exchanges[1].status_code, undefined);
   t.equal(r.events.length, 1);
   t.match(r.events[0], { kind: 'parse_error', side: 'client', detail: /SC_ERR_HTTP1_START_LINE/ });
 });
@@ -284,6 +286,50 @@ void t.test('garbage from the server: the exchange waiting for it gets the parse
 void t.test('oversized head is a parse error', async (t) => {
   const r = runSession([{ c: `GET / HTTP/1.1\r\nX: ${'a'.repeat(300)}\r\n\r\n` }, { close: 'fin' }], new Map(), 1024, { maxHeadBytes: 256 });
   t.match(r.exchanges, [{ error: 'parse', error_detail: /HEAD_TOO_LARGE/ }]);
+});
+
+void t.test('a request whose head failed gets the response the server sent it, then capture stops', async (t) => {
+  const big = `X-Big: ${'a'.repeat(300)}\r\n`;
+  const answer = 'HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 5\r\nConnection: close\r\n\r\nlarge';
+  const r = invariant(
+    t,
+    [
+      { c: 'GET /first HTTP/1.1\r\n\r\n' },
+      { c: `POST /orders HTTP/1.1\r\n${big}\r\n` },
+      { c: 'more of the request' },
+      { s: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' },
+      { s: answer },
+      { c: 'GET /never HTTP/1.1\r\n\r\n' },
+      { s: 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n' },
+      { close: 'fin' },
+    ],
+    1024,
+    { maxHeadBytes: 256 },
+  );
+  t.same(
+    r.exchanges.map((e) => [e.method, e.path, e.status_code, e.error]),
+    [
+      ['GET', '/first', 200, undefined],
+      ['POST', '/orders', 431, 'parse'],
+    ],
+    'the request before it pairs; the failed one has its answer; nothing after it is parsed',
+  );
+  const failed = r.exchanges[1];
+  t.match(failed, { error_detail: /HEAD_TOO_LARGE/, start: timeOf(1), end: timeOf(4) });
+  t.equal(failed.bytes_in, Buffer.byteLength(answer), 'the response\'s bytes');
+  t.equal(failed.bytes_out, Buffer.byteLength(`POST /orders HTTP/1.1\r\n${big}\r\nmore of the request`), 'what the client sent until its answer');
+  t.equal(Buffer.from(failed.response!.body!).toString(), 'large');
+  t.match(r.events, [{ kind: 'parse_error', side: 'client', detail: /HEAD_TOO_LARGE/ }]);
+});
+
+void t.test('a failed request cut off by a reset, or by garbage from the server, keeps its own parse error', async (t) => {
+  const big = `X-Big: ${'a'.repeat(300)}\r\n`;
+  const reset = runSession([{ c: `GET /a HTTP/1.1\r\n${big}\r\n` }, { s: 'HTTP/1.1 431 Too' }, { close: 'reset' }], new Map(), 1024, { maxHeadBytes: 256 });
+  t.match(reset.exchanges, [{ path: '/a', error: 'parse', error_detail: /HEAD_TOO_LARGE/ }]);
+  t.equal(reset.exchanges[0].bytes_in, 'HTTP/1.1 431 Too'.length, 'the response bytes seen before the reset');
+  const garbage = runSession([{ c: `GET /b HTTP/1.1\r\n${big}\r\n` }, { s: 'NOT HTTP AT ALL\r\n\r\n' }, { close: 'fin' }], new Map(), 1024, { maxHeadBytes: 256 });
+  t.match(garbage.exchanges, [{ path: '/b', error: 'parse', error_detail: /HEAD_TOO_LARGE/ }]);
+  t.equal(garbage.events.length, 1, 'one parse error counted');
 });
 
 void t.test('a head that fails after its request line keeps the method and path; one that fails on it has none', async (t) => {

@@ -2,7 +2,9 @@
  * The proxy over loopback: the original destination is injected (no iptables), so these run
  * without root. Forwarding, half-close, resets, backpressure, failures and capture wiring.
  */
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import t from 'tap';
@@ -108,6 +110,8 @@ function closed(socket: Socket): Promise<void> {
   socket.on('error', () => undefined);
   return new Promise((resolve) => socket.once('close', () => resolve()));
 }
+
+const execFileAsync = promisify(execFile);
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -304,6 +308,28 @@ void t.test('HTTP/1 through the proxy: records with method, path, status', async
     ],
   );
   t.same(h.stats.inbound.connectionsByProtocol, { http: 1 });
+});
+
+void t.test('a request with 70 KB of headers: curl gets the server\'s 431, the record has it too', async (t) => {
+  // The sidecar's head limit (64 KiB) stops parsing the request; the server reads the whole
+  // head, answers 431 and closes, and the record waits for that answer.
+  const answer = 'HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 9\r\nconnection: close\r\n\r\ntoo large';
+  const { port } = await startServer(t, (socket) => {
+    let seen = '';
+    socket.on('data', (c: Buffer) => {
+      seen += c.toString('latin1');
+      if (seen.includes('\r\n\r\n')) socket.end(answer);
+    });
+  });
+  const h = await startProxy(t);
+  h.setTarget(port);
+  const out = await execFileAsync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', `X-Big: ${'b'.repeat(70_000)}`, `http://127.0.0.1:${h.inboundPort}/orders?id=7`]);
+  t.equal(out.stdout, '431', 'the client got the server\'s answer');
+  t.ok(await eventually(() => h.exchanges.length === 1));
+  const e = h.exchanges[0].exchange;
+  t.match(e, { method: 'GET', path: '/orders?id=7', status_code: 431, error: 'parse', error_detail: /HEAD_TOO_LARGE/ });
+  t.equal(e.bytes_in, answer.length, 'the answer\'s bytes are counted');
+  t.ok(e.bytes_out > 70_000, 'so are the request\'s');
 });
 
 void t.test('a parser that throws never breaks the connection', async (t) => {
