@@ -21,7 +21,8 @@
  * it, for prose whose word before the `:` names no secret (`the password policy: strong`), for
  * keys that describe a secret (`token_count: 5`: the families decide), for `==`, `::` and
  * `scheme://`, for a path segment before a `:` (`/v1/token:exchange`), for a bind parameter
- * (`token=$1`, `password=?`, `pwd=%s`) or for a value already masked (`****`). After an
+ * (`token=$1`, `password=?`, `pwd=%s`), for a value already masked (`****`), for a host and
+ * its port (`auth:8080`: `isHostPort`) or for a scheme named in brackets. After an
  * authorization scheme (`Authorization: Bearer abc`) the credentials are masked and the scheme
  * kept, as in a header.
  */
@@ -204,6 +205,34 @@ export function shortestKeyValue(policy: MaskPolicy): number {
   return n;
 }
 
+/** What may follow a port in `host:port`: the end of an address or of the text around it. */
+const endsPort = (c: number): boolean => Number.isNaN(c) || endsValue(c) || c === 47 || c === 63 || c === 35 || c === 44 || c === 41 || c === 93 || c === 125;
+
+/**
+ * `auth:8080`, `password.example:9000`: a `:` followed at once by a port number (at most
+ * 65535) names a host and its port, as in a `Host` header or a log line, not a secret under a
+ * key. With a space (`pin: 1234`), after `=` or after a quoted key it is still a value.
+ */
+function isHostPort(text: string, sep: number, p: number, v: number): boolean {
+  if (sep !== 58 || v !== p + 1) return false;
+  let d = v;
+  while (d < text.length && d - v <= 5 && text.charCodeAt(d) >= 48 && text.charCodeAt(d) <= 57) d++;
+  if (d === v || d - v > 5 || Number(text.slice(v, d)) > 65535) return false;
+  // `auth:8080.` ends a sentence.
+  const c = text.charCodeAt(d);
+  return endsPort(c) || (c === 46 && (d + 1 === text.length || isWs(text.charCodeAt(d + 1))));
+}
+
+/**
+ * `(authorization: Bearer)`: prose naming a scheme, closed by a bracket right after it, hides
+ * no credentials (`auth: token` alone is still masked: there the word may be the secret).
+ */
+function isSchemeInBrackets(text: string, v: number, end: number): boolean {
+  let e = end;
+  while (e > v && ')]}>'.includes(text[e - 1])) e--;
+  return e < end && e - v <= 16 && AUTH_SCHEMES.has(text.slice(v, e).toLowerCase());
+}
+
 /** End of the bare value starting at `v`; `json`: after a quoted key. */
 function bareValueEnd(text: string, v: number, json = false): number {
   const n = text.length;
@@ -325,8 +354,9 @@ export function findKeyValueText(text: string, policy: MaskPolicy, formEncoded =
       } else {
         end = bareValueEnd(text, v, json);
         next = end;
+        if (!json && (isHostPort(text, sep, p, v) || isSchemeInBrackets(text, v, end))) end = start;
         // `Bearer abc`: the credentials after the scheme.
-        if (end - v <= 16 && text.charCodeAt(end) === 32 && AUTH_SCHEMES.has(text.slice(v, end).toLowerCase())) {
+        else if (end - v <= 16 && text.charCodeAt(end) === 32 && AUTH_SCHEMES.has(text.slice(v, end).toLowerCase())) {
           const credentials = bareValueEnd(text, end + 1);
           if (credentials > end + 1) {
             start = end + 1;

@@ -39,6 +39,18 @@ void t.test("the security review's WebSocket frame and connection strings", asyn
   t.same([plain.redacted, plain.sensitive], [['response.body'], ['password']]);
 });
 
+void t.test('a Host header naming a service whose name is a secret word is left alone', async (t) => {
+  const r = maskRecord({
+    authority: 'auth.shop:8080',
+    request: message('', 'text/plain', { host: 'auth.shop:8080', 'x-upstream': 'password.example:9000' }),
+    redacted: [],
+    sensitive: [],
+  });
+  t.equal(r.request?.headers.host, 'auth.shop:8080');
+  t.equal(r.request?.headers['x-upstream'], 'password.example:9000');
+  t.same([r.redacted, r.sensitive], [[], []]);
+});
+
 void t.test('every field the text detectors scan', async (t) => {
   const r = maskRecord({
     path: '/app/home;jsessionid=JS-77a?next=%2Fx&redirect=/cb?token=tk-in-query',
@@ -97,6 +109,13 @@ const found: Array<[string, string, string[]]> = [
   // A JWT or card under a secret key is reported as what it is; the value goes whole.
   ['token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln', 'token=****', ['jwt']],
   ['card_number=4111111111111111', 'card_number=****', ['card', 'card']],
+  // A number right after the `:` that cannot be a port, or with a space or `=` before it, is a value.
+  ['password:123456', 'password:****', ['password']],
+  ['password:65536', 'password:****', ['password']],
+  ['pin: 1234', 'pin: ****', ['password']],
+  ['password=8080', 'password=****', ['password']],
+  ['auth:8080x', 'auth:****', ['authorization']],
+  ['(authorization: Bearer tk-9 rest)', '(authorization: Bearer **** rest)', ['authorization']],
 ];
 
 void t.test('pairs under secret keys: the value masked, key and separators kept', async (t) => {
@@ -128,6 +147,14 @@ const ordinary = [
   'x=>y and (a)=>b',
   "SELECT id FROM sessions WHERE token=$1 AND pin=? AND pwd='%s'",
   'dGhlIHNhbXBsZSBub25jZQ==',
+  // host:port, where a host is named like a secret (a Service called auth is common).
+  'auth:8080',
+  'auth.shop:8080',
+  'connecting to auth:8080/login, then password.example:9000?x=1 (session-store:6379) and token-svc:443.',
+  'x-trace-me: host-auth:8080',
+  '[secret:0]',
+  // Prose naming a scheme, in brackets.
+  'POST /checkout {items,card} (authorization: Bearer)',
 ];
 
 void t.test('ordinary text stays: prose, empty values, keys that describe a secret, operators, URLs', async (t) => {
