@@ -6,10 +6,8 @@
 import type { CallRecordJson } from '../../record/record-json.ts';
 import type { JoinedCall } from '../calls/join.ts';
 import { grpcStatusName } from '../../record/grpc-status.ts';
-import { isErrorCall } from '../servicemap.ts';
+import { isErrorCall, nodeFor } from '../servicemap.ts';
 import { endpointName } from '../tap/format.ts';
-
-type EndpointJson = CallRecordJson['src'];
 
 /** Longest path shown in a call's short form; anything longer says how much was cut. */
 export const MAX_PATH_CHARS = 2048;
@@ -145,16 +143,12 @@ export function briefJoinedCall(c: JoinedCall): JoinedCallBrief {
 }
 
 /**
- * A caller is named without its (ephemeral) port when nothing else is known of it; a callee
- * with its port: edges then group calls by who called what.
+ * An edge as `service_map` and `coverage` name it: each end by its service-map node
+ * (`namespace/workload`, `namespace/pod/NAME`, `namespace/service/NAME`, `node/NAME` or
+ * `ip/ADDR`, no port), so an agent can match one tool's edges with another's.
  */
-function edgeEnd(e: EndpointJson, side: 'src' | 'dst'): string {
-  if (e.workload || e.pod || e.service || side === 'dst') return endpointName(e);
-  return e.namespace ? `${e.namespace}/${e.ip}` : e.ip;
-}
-
 export function edgeName(r: Pick<CallRecordJson, 'src' | 'dst'>): string {
-  return `${edgeEnd(r.src, 'src')} → ${edgeEnd(r.dst, 'dst')}`;
+  return `${nodeFor(r.src).id} → ${nodeFor(r.dst).id}`;
 }
 
 /**

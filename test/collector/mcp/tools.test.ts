@@ -51,7 +51,9 @@ void t.test('briefCall: the short form of a call', async (t) => {
 
 void t.test('edges: callers without identity by IP, one record per meshed call', async (t) => {
   const r = recordToJson(callRecord({ id: 'x', src: { ip: '10.0.0.7', port: 50000 }, dst: { ip: '10.0.0.9', port: 80 } }));
-  t.equal(edgeName(r), '10.0.0.7 → 10.0.0.9:80', 'the ephemeral port of the caller is left out');
+  t.equal(edgeName(r), 'ip/10.0.0.7 → ip/10.0.0.9', 'named as the service map names its nodes: no ports');
+  const dns = recordToJson(callRecord({ id: 'd', src: { ip: '10.0.0.7', port: 50000, namespace: 'shop', workload: 'gateway' }, dst: { ip: '10.96.0.10', port: 53, namespace: 'kube-system', service: 'kube-dns' } }));
+  t.equal(edgeName(dns), 'shop/gateway → kube-system/service/kube-dns', 'a Service as service_map and coverage name it');
   const inbound = recordToJson(callRecord({ id: 'i', observer: 'inbound', connectionId: 'k', ordinal: 3 }));
   const outbound = recordToJson(callRecord({ id: 'o', observer: 'outbound', connectionId: 'k', ordinal: 3 }));
   const other = recordToJson(callRecord({ id: 'p', observer: 'inbound', connectionId: 'k', ordinal: 4 }));
