@@ -19,9 +19,12 @@
  * masks nothing here, credentials included, as it masks nothing in `maskRecord`.
  *
  * Like every capture session it never throws into the proxy: a stream that is not RESP is a
- * `parse_error` event, the pending commands are flushed, and the session stops observing.
+ * `parse_error` event, the pending commands are flushed, and the session stops observing —
+ * unless the server's first answer on a connection opened inline is not RESP: then it was never
+ * Redis, and the connection is one opaque `tcp` record (`notRedis` below).
  */
 import type { CaptureContext, CaptureEvent, CaptureSession, CloseReason, Exchange } from '../capture/session.ts';
+import { createOpaqueSession } from '../capture/opaque.ts';
 import { DEFAULT_MASK_POLICY, type MaskPolicy, type SensitiveKind } from '../mask/policy.ts';
 import type { HttpMessage, RecordError } from '../../record/record.ts';
 import { describeCommand, isSecretConfigName, upper } from './command.ts';
@@ -94,7 +97,7 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
   const maxPending = options.maxPendingExchanges ?? DEFAULT_MAX_PENDING_EXCHANGES;
   const policy = options.maskPolicy ?? DEFAULT_MASK_POLICY;
 
-  let mode: 'active' | 'stopped' | 'closed' = 'active';
+  let mode: 'active' | 'stopped' | 'opaque' | 'closed' = 'active';
   let now = 0n;
   let nextOrdinal = 0;
   const queue: Pending[] = [];
@@ -114,8 +117,23 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
   let resyncClient = false;
   let resyncServer = false;
   let resumed = false;
+  /**
+   * Not Redis after all. An inline first line (`GET key`, `set k 0 0 3`) is how memcached's text
+   * protocol and other line protocols open too; when the server's first answer is not RESP and
+   * nothing was recorded yet, the connection is an opaque `tcp` one from its start (`opaque`),
+   * not a Redis parse error.
+   */
+  let inlineOpened: boolean | undefined;
+  let firstAt: bigint | undefined;
+  let clientBytes = 0;
+  let serverBytes = 0;
+  let replied = false;
+  let emitted = 0;
+  let notRedis = false;
+  let opaque: CaptureSession | undefined;
 
   const safeEmit = (exchange: Exchange): void => {
+    emitted++;
     try {
       ctx.emit(exchange);
     } catch {
@@ -223,6 +241,10 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
   const parseError = (side: 'client' | 'server', detail: string): void => {
     if (mode !== 'active') return;
     stop();
+    if (side === 'server' && inlineOpened === true && !replied && emitted === 0) {
+      notRedis = true;
+      return;
+    }
     const message = `redis ${side} stream: ${detail}`;
     safeEvent({ kind: 'parse_error', side, detail: message });
     // A broken reply belongs to the command waiting for it; a broken command to no one yet.
@@ -456,6 +478,7 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
   };
 
   const onReply = (v: RespValue, info: RespValueInfo): void => {
+    replied = true;
     const items = v.items ?? [];
     const first = items[0]?.kind === 'bulk' || items[0]?.kind === 'simple' ? (itemText(items[0]) ?? '').toLowerCase() : '';
     if (v.kind === 'push') {
@@ -575,8 +598,14 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
 
   return {
     clientData(chunk, t) {
+      if (mode === 'opaque') return opaque!.clientData(chunk, t);
       if (mode !== 'active') return;
       now = t;
+      if (inlineOpened === undefined && chunk.byteLength > 0) {
+        inlineOpened = chunk[0] !== 0x2a;
+        firstAt = t;
+      }
+      clientBytes += chunk.byteLength;
       if (resyncClient) {
         if (!startsCommand(chunk)) return;
         resyncClient = false;
@@ -585,6 +614,7 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
       guard('client', () => clientReader.execute(chunk));
     },
     serverData(chunk, t) {
+      if (mode === 'opaque') return opaque!.serverData(chunk, t);
       if (mode !== 'active') return;
       now = t;
       if (resyncServer) {
@@ -593,13 +623,25 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
         resyncServer = false;
       }
       guard('server', () => serverReader.execute(chunk));
+      if (notRedis) {
+        queue.length = 0;
+        mode = 'opaque';
+        opaque = createOpaqueSession(ctx, 'tcp', { start: firstAt ?? t, ordinal: 0, bytesOut: clientBytes, bytesIn: serverBytes });
+        opaque.serverData(chunk, t);
+        return;
+      }
+      serverBytes += chunk.byteLength;
     },
     skipClient(n, t) {
+      if (mode === 'opaque') return opaque!.skipClient?.(n, t) ?? true;
+      clientBytes += n;
       if (mode !== 'active' || resyncClient) return true;
       now = t;
       return clientReader.skip(n);
     },
     skipServer(n, t) {
+      if (mode === 'opaque') return opaque!.skipServer?.(n, t) ?? true;
+      serverBytes += n;
       if (mode !== 'active' || resyncServer) return true;
       now = t;
       return serverReader.skip(n);
@@ -611,12 +653,18 @@ export function createRedisSession(ctx: CaptureContext, options: RedisSessionOpt
       guard('server', resync);
     },
     clientEnd(t) {
+      if (mode === 'opaque') return opaque!.clientEnd(t);
       if (mode === 'active') now = t;
     },
     serverEnd(t) {
+      if (mode === 'opaque') return opaque!.serverEnd(t);
       if (mode === 'active') now = t;
     },
     close(t, reason) {
+      if (mode === 'opaque') {
+        mode = 'closed';
+        return opaque!.close(t, reason);
+      }
       if (mode === 'closed') return;
       const wasActive = mode === 'active';
       mode = 'closed';

@@ -332,6 +332,27 @@ void t.test('a request with 70 KB of headers: curl gets the server\'s 431, the r
   t.ok(e.bytes_out > 70_000, 'so are the request\'s');
 });
 
+void t.test('a memcached-style text protocol (opens like an inline Redis command) is recorded as opaque tcp', async (t) => {
+  const { port } = await startServer(t, (socket) => {
+    socket.on('data', (c: Buffer) => {
+      if (c.toString().startsWith('set ')) socket.write('STORED\r\n');
+      else socket.end('VALUE k 0 3\r\nbar\r\nEND\r\n');
+    });
+  });
+  const h = await startProxy(t);
+  h.setTarget(port);
+  const socket = await dial(h.inboundPort);
+  const reply = readAll(socket);
+  socket.write('set k 0 0 3\r\nbar\r\n');
+  await new Promise((r) => setTimeout(r, 50));
+  socket.end('get k\r\n');
+  t.equal((await reply).toString(), 'STORED\r\nVALUE k 0 3\r\nbar\r\nEND\r\n');
+  t.ok(await eventually(() => h.exchanges.length === 1));
+  t.match(h.exchanges[0].exchange, { protocol: 'tcp', bytes_out: 'set k 0 0 3\r\nbar\r\nget k\r\n'.length, bytes_in: 'STORED\r\nVALUE k 0 3\r\nbar\r\nEND\r\n'.length });
+  t.equal(h.exchanges[0].exchange.error, undefined);
+  t.same(h.stats.parserErrors, createSidecarStats().parserErrors, 'no parse error counted');
+});
+
 void t.test('a parser that throws never breaks the connection', async (t) => {
   const real = createCaptureFactory();
   const faulty: CaptureFactory = {

@@ -433,3 +433,32 @@ void t.test('a command cut off by the end of the connection is a record, not sil
   const clean = runSession([{ c: cmd('PING') }, { s: '+PONG\r\n' }, { close: 'fin' }]);
   t.equal(clean.exchanges.length, 1, 'a connection that ends between commands has no such record');
 });
+
+void t.test('an inline first line whose server does not answer in RESP is not Redis: one opaque tcp record', async (t) => {
+  // memcached's text protocol opens like an inline Redis command (`set`, `get`).
+  const memcached: Step[] = [
+    { c: 'set k 0 0 3\r\nbar\r\n' },
+    { s: 'STORED\r\n' },
+    { c: 'get k\r\n' },
+    { s: 'VALUE k 0 3\r\nbar\r\nEND\r\n' },
+    { close: 'fin' },
+  ];
+  const r = invariant(t, memcached);
+  t.same(
+    r.exchanges.map((e) => [e.protocol, e.ordinal, e.bytes_out, e.bytes_in, e.error]),
+    [['tcp', 0, 'set k 0 0 3\r\nbar\r\nget k\r\n'.length, 'STORED\r\nVALUE k 0 3\r\nbar\r\nEND\r\n'.length, undefined]],
+  );
+  t.equal(r.exchanges[0].start, timeOf(0), 'from the connection\'s first byte');
+  t.same(r.events, [], 'not a parse error: it was never Redis');
+
+  const echo = runSession([{ c: 'hello opaque\n' }, { s: 'hello opaque\n' }, { close: 'reset' }]);
+  t.match(echo.exchanges, [{ protocol: 'tcp', bytes_out: 13, bytes_in: 13 }]);
+});
+
+void t.test('a Redis conversation that breaks later, or one opened with RESP, is still a parse error', async (t) => {
+  const later = runSession([{ c: 'PING\r\n' }, { s: '+PONG\r\n' }, { c: 'PING\r\n' }, { s: 'garbage\r\n' }, { close: 'fin' }]);
+  t.same(later.exchanges.map((e) => [e.protocol, e.method, e.error]), [['redis', 'PING', undefined], ['redis', 'PING', 'parse']]);
+  const resp = runSession([{ c: cmd('PING') }, { s: 'garbage\r\n' }, { close: 'fin' }]);
+  t.same(resp.exchanges.map((e) => [e.protocol, e.method, e.error]), [['redis', 'PING', 'parse']]);
+  t.match(resp.events, [{ kind: 'parse_error', side: 'server' }]);
+});
