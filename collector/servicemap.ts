@@ -72,11 +72,16 @@ export function nodeFor(e: CallSummary['src']): ServiceMapNode {
  * An error: a failed exchange, an HTTP 5xx, or a gRPC status of the server's failure. Not one: an opaque TCP
  * connection its client reset itself — how a TCP health check (a kubelet's tcpSocket probe) or
  * a port scan ends when the server has written first (a gRPC server's SETTINGS): every probe of
- * a gRPC pod painted its edge from the node 100 % red. The record keeps `error: reset`.
+ * a gRPC pod painted its edge from the node 100 % red. The record keeps `error: reset`. Nor is
+ * capture's own trouble (`parse`, `capture_overflow`) when the answer was seen: its status decides.
  */
 export function isErrorCall(c: Pick<CallSummary, 'error' | 'status_code' | 'grpc_status' | 'protocol' | 'connection'>): boolean {
   if (c.protocol === 'tcp' && c.error === 'reset' && c.connection?.reset_by === 'client') return false;
-  return c.error !== undefined || (c.status_code !== undefined && c.status_code >= 500) || (c.grpc_status !== undefined && GRPC_SERVER_FAILURES.has(c.grpc_status));
+  const failedStatus = (c.status_code !== undefined && c.status_code >= 500) || (c.grpc_status !== undefined && GRPC_SERVER_FAILURES.has(c.grpc_status));
+  // Capture's own trouble (a head over the parser's limit, a cut capture) says nothing of the
+  // call when its answer was seen: a 200 after 70 KB of headers succeeded.
+  if ((c.error === 'parse' || c.error === 'capture_overflow') && (c.status_code !== undefined || c.grpc_status !== undefined)) return failedStatus;
+  return c.error !== undefined || failedStatus;
 }
 
 /**

@@ -160,6 +160,16 @@ void t.test('buildServiceMap: WebSocket messages are counted apart, not as calls
   t.equal(buildServiceMap([upgrade], { since: 0n, until: 10n ** 19n }).edges[0].messages, undefined, 'no messages: no field');
 });
 
+void t.test('isErrorCall: a capture problem on a call whose answer was seen is judged by that answer', async (t) => {
+  t.equal(isErrorCall({ protocol: 'http', error: 'parse', status_code: 200 }), false, 'a 200 after a head over the parser\'s limit');
+  t.equal(isErrorCall({ protocol: 'http', error: 'parse', status_code: 431 }), false, 'a 4xx is the client\'s');
+  t.equal(isErrorCall({ protocol: 'http', error: 'parse', status_code: 502 }), true);
+  t.equal(isErrorCall({ protocol: 'grpc', error: 'capture_overflow', grpc_status: 0 }), false);
+  t.equal(isErrorCall({ protocol: 'grpc', error: 'capture_overflow', grpc_status: 14 }), true);
+  t.equal(isErrorCall({ protocol: 'http', error: 'parse' }), true, 'no answer seen: an error');
+  t.equal(isErrorCall({ protocol: 'http', error: 'reset', status_code: 200 }), true, 'a reset mid-response is one whatever the status');
+});
+
 void t.test('isErrorCall: an opaque TCP connection its client reset (a tcpSocket probe) is not the callee\'s error', async (t) => {
   t.equal(isErrorCall({ protocol: 'tcp', error: 'reset', connection: { reset_by: 'client' } }), false);
   t.equal(isErrorCall({ protocol: 'tcp', error: 'reset', connection: { reset_by: 'server' } }), true, 'reset by the server is');
