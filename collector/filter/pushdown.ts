@@ -24,7 +24,7 @@ import { CALLS_COLUMNS, CALLS_COLUMN_BY_PATH, TRACE_ID_MATCH } from '../store/ca
 // The `calls` columns and the field paths they answer are defined once, with the table.
 export { CALLS_COLUMNS, type CallsColumnKind } from '../store/calls-schema.ts';
 
-export type SqlParam = string | number;
+export type SqlParam = string | number | Uint8Array;
 
 export interface SqlPushdown {
   /** A SQLite boolean expression over `calls` columns with `?` placeholders; `1` when nothing could be pushed. */
@@ -195,6 +195,10 @@ function codePointLength(text: string): number {
 
 function stringMethod(call: Extract<CelExpr['exprKind'], { case: 'callExpr' }>['value']): Fragment | undefined {
   if (call.target === undefined || call.args.length !== 1) return undefined;
+  if (isHeaderLookup(call.target) && ['startsWith', 'endsWith', 'contains'].includes(call.function)) {
+    const needle = literalOf(call.args[0]);
+    return needle?.kind === 'string' ? storedText(needle.value) : undefined;
+  }
   const column = columnOf(call.target);
   if (column === undefined || CALLS_COLUMNS[column] !== 'text') return undefined;
   const literal = literalOf(call.args[0]);
@@ -212,6 +216,32 @@ function stringMethod(call: Extract<CelExpr['exprKind'], { case: 'callExpr' }>['
     default:
       return undefined;
   }
+}
+
+/** `request.headers["name"]` (or `response.`, `trailers`, with or without `call.`): a value only the stored record holds. */
+function isHeaderLookup(e: CelExpr): boolean {
+  const k = e.exprKind;
+  if (k.case !== 'callExpr' || k.value.function !== '_[_]' || k.value.target !== undefined || k.value.args.length !== 2) return false;
+  const path = fieldPath(k.value.args[0]);
+  const p = path?.[0] === 'call' ? path.slice(1) : path;
+  return p !== undefined && p.length === 2 && (p[0] === 'request' || p[0] === 'response') && (p[1] === 'headers' || p[1] === 'trailers');
+}
+
+/**
+ * Text a header value must hold for the filter to match (`== "abc"`, `.contains("abc")`, …) is
+ * in the row's stored record as it is: a header value is a plain string in both forms a row may
+ * keep (its protobuf, or the JSON text of rows stored before), and the filter reads it unchanged.
+ * So a row whose `record` does not hold those bytes cannot match: SQLite drops it before it is
+ * read and decoded (`exact: false`, the filter still decides on the rest). Needles JSON would
+ * escape (`"`, `\`, control characters), surrogates and U+FFFD (an unreadable byte's stand-in)
+ * are not pushed, nor a `,`: headers whose names differ only in case are joined with `, ` for
+ * the filter, and a needle across that join is in no single value.
+ */
+const PUSHABLE_NEEDLE = /^[^"\\\u0000-\u001f\u007f,\ud800-\udfff\ufffd]+$/;
+const utf8 = new TextEncoder();
+function storedText(needle: string): Fragment | undefined {
+  if (!PUSHABLE_NEEDLE.test(needle)) return undefined;
+  return { sql: 'instr(record, ?) > 0', params: [utf8.encode(needle)], exact: false };
 }
 
 /** The operands of a chain of the same logical operator: `a && (b && c)` → [a, b, c]. */
@@ -288,6 +318,11 @@ function translate(e: CelExpr, depth: number): Fragment | undefined {
         if (rightColumn !== undefined) {
           const literal = literalOf(left);
           return literal === undefined ? undefined : compare(rightColumn, MIRRORED[fn], literal);
+        }
+        if (fn === '_==_') {
+          const [lookup, value] = isHeaderLookup(left) ? [left, right] : [right, left];
+          const literal = isHeaderLookup(lookup) ? literalOf(value) : undefined;
+          if (literal?.kind === 'string') return storedText(literal.value);
         }
         return undefined;
       }

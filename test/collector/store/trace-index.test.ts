@@ -30,7 +30,7 @@ function withTrace(i: number, traceId: string | undefined): CallRecord {
 
 const RECORDS = [withTrace(1, A), withTrace(2, B), withTrace(3, A), withTrace(4, SHORT), withTrace(5, undefined)];
 
-function plan(db: DatabaseSync, sql: string, ...params: (string | number)[]): string {
+function plan(db: DatabaseSync, sql: string, ...params: (string | number | Uint8Array)[]): string {
   return (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail).join(' | ');
 }
 
