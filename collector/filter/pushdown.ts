@@ -239,9 +239,11 @@ function isHeaderLookup(e: CelExpr): boolean {
  */
 const PUSHABLE_NEEDLE = /^[^"\\\u0000-\u001f\u007f,\ud800-\udfff\ufffd]+$/;
 const utf8 = new TextEncoder();
+/** The SQL of that pre-filter; a query holding it reads every candidate row's record in SQLite (see `readsRecord`). */
+export const RECORD_PREFILTER_SQL = 'instr(record, ?) > 0';
 function storedText(needle: string): Fragment | undefined {
   if (!PUSHABLE_NEEDLE.test(needle)) return undefined;
-  return { sql: 'instr(record, ?) > 0', params: [utf8.encode(needle)], exact: false };
+  return { sql: RECORD_PREFILTER_SQL, params: [utf8.encode(needle)], exact: false };
 }
 
 /** The operands of a chain of the same logical operator: `a && (b && c)` → [a, b, c]. */
@@ -335,6 +337,14 @@ function translate(e: CelExpr, depth: number): Fragment | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * Whether `where` reads each candidate row's stored record (a header pre-filter): SQLite then
+ * does real work per row, and a store scans such a query in bounded ranges of rows.
+ */
+export function readsRecord(pushdown: Pick<SqlPushdown, 'where'>): boolean {
+  return pushdown.where.includes(RECORD_PREFILTER_SQL);
 }
 
 /** What of the filter SQLite can evaluate; `residual: false` means `where` alone is the filter. */

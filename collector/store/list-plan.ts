@@ -1,7 +1,7 @@
 /** How a list query becomes SQL over `calls`: the pushed-down filter, the full-text prefilter, the rest. */
 import type { SQLInputValue } from 'node:sqlite';
 import type { CompiledFilter } from '../filter/compile.ts';
-import { buildSqlPushdown } from '../filter/pushdown.ts';
+import { buildSqlPushdown, readsRecord } from '../filter/pushdown.ts';
 import type { ListQuery } from '../record-store.ts';
 import { fullTextTerms, ftsQuery } from './full-text.ts';
 
@@ -10,6 +10,8 @@ export interface ListPlan {
   params: SQLInputValue[];
   /** The filter left to check on each candidate row in JS. */
   residual: CompiledFilter | undefined;
+  /** `where` reads each candidate row's record (`readsRecord`): scan it in bounded ranges of rows. */
+  readsRecord: boolean;
 }
 
 /**
@@ -47,5 +49,6 @@ export function planList(query: ListQuery, ftsFrom: bigint | undefined): ListPla
       }
     }
   }
-  return { where: where.length === 0 ? '1' : where.join(' AND '), params, residual };
+  const sql = where.length === 0 ? '1' : where.join(' AND ');
+  return { where: sql, params, residual, readsRecord: readsRecord({ where: sql }) };
 }

@@ -35,11 +35,11 @@ import {
 } from '../record-store.ts';
 import { CALLS_INSERT_SQL, FTS_DOC_ROWS, STORED_RECORD_COLUMNS, SUMMARY_JSON, TRACE_ID_MATCH, callsRow } from './calls-schema.ts';
 import { bodyText } from './full-text.ts';
-import { planList } from './list-plan.ts';
+import { planList, type ListPlan } from './list-plan.ts';
 import { recordFromRow, storedRecord, type StoredRecordRow } from './stored-record.ts';
 import { createTrigramDigest } from './trigram-digest.ts';
 import { configureFullText, migrate } from './migrate.ts';
-import { createTimeSlicer } from './time-slice.ts';
+import { createTimeSlicer, type TimeSlicer } from './time-slice.ts';
 
 export { SCHEMA_VERSION } from './calls-schema.ts';
 export { fullTextTerms, ftsQuery, type FullTextTerm } from './full-text.ts';
@@ -49,6 +49,8 @@ export const DEFAULT_LIST_SCAN_LIMIT = 200_000;
 export const PAGE_CACHE_KIB = 64 * 1024;
 /** Rows deleted per retention transaction: short enough not to stall ingest. */
 export const RETENTION_BATCH = 5000;
+/** Seqs per statement when a list's SQL reads each row's record (`listByRanges`): a few MiB of records, a few ms. */
+export const RECORD_SCAN_ROWS = 4096;
 /** Pending records at which a group commit stops waiting for more and commits on the next turn. */
 export const GROUP_COMMIT_MAX_RECORDS = 4096;
 
@@ -231,6 +233,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
   summariesBetween.setReadBigInts(true);
   let rows = Number((db.prepare('SELECT COUNT(*) AS n FROM calls').get() as { n: number }).n);
   const oldestStartStmt = db.prepare('SELECT MIN(start_ns) AS oldest FROM calls');
+  const seqBounds = db.prepare('SELECT MIN(seq) AS lo, MAX(seq) AS hi FROM calls');
+  const rowsBetween = db.prepare('SELECT COUNT(*) AS n FROM calls WHERE seq >= ? AND seq < ?');
   oldestStartStmt.setReadBigInts(true);
 
   // Filters produce a handful of distinct SQL shapes; keep their prepared statements.
@@ -318,6 +322,51 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
       await yieldToEventLoop();
     }
     return deleted;
+  }
+
+  /**
+   * A list whose SQL reads each candidate row's record (a header pre-filter, `readsRecord`):
+   * newest first in ranges of `RECORD_SCAN_ROWS` seqs, so one statement never reads the whole
+   * store on the collector's one thread (a needle no row holds would otherwise read every
+   * record before the first page came back). Each range counts its rows as scanned, whether
+   * SQLite or the filter dropped them, so the row budget means what it means for other lists.
+   */
+  async function listByRanges(plan: ListPlan, limit: number, page: number, maxScan: number, stats: NonNullable<ListQuery['stats']>, slicer: TimeSlicer): Promise<CallRecord[]> {
+    const out: CallRecord[] = [];
+    const stmt = listStatement(`SELECT seq, ${STORED_RECORD_COLUMNS} FROM calls WHERE ${plan.where} AND seq < ? AND seq >= ? ORDER BY seq DESC LIMIT ?`);
+    const bounds = seqBounds.get() as { lo: number | null; hi: number | null };
+    if (bounds.lo === null || bounds.hi === null) return out;
+    const lowest = Number(bounds.lo);
+    let top = Number(bounds.hi) + 1;
+    while (top > lowest && db.isOpen) {
+      const bottom = Math.max(lowest, top - RECORD_SCAN_ROWS);
+      let upper = top;
+      for (;;) {
+        const batch = stmt.all(...plan.params, upper, bottom, page) as unknown as (StoredRecordRow & { seq: number })[];
+        for (const row of batch) {
+          const record = parse(row);
+          if (plan.residual === undefined || plan.residual.matches(record)) {
+            out.push(record);
+            if (out.length >= limit) return out;
+          }
+          if (slicer.due()) {
+            await slicer.pause();
+            stats.pauses = slicer.pauses;
+            if (!db.isOpen) return out;
+          }
+        }
+        if (batch.length < page) break;
+        upper = Number(batch[batch.length - 1].seq);
+      }
+      stats.scanned += Number((rowsBetween.get(bottom, top) as { n: number }).n);
+      top = bottom;
+      if (stats.scanned >= maxScan && top > lowest) {
+        stats.truncated = true;
+        return out;
+      }
+      await yieldToEventLoop();
+    }
+    return out;
   }
 
   let retaining: Promise<RetentionResult> | undefined;
@@ -478,10 +527,11 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteRecordStor
       if (query.limit <= 0) return out;
       const plan = planList(query, ftsFrom);
       const page = plan.residual === undefined ? query.limit : Math.min(1000, Math.max(query.limit, 200));
-      const stmt = listStatement(`SELECT seq, ${STORED_RECORD_COLUMNS} FROM calls WHERE ${plan.where} AND seq < ? ORDER BY seq DESC LIMIT ?`);
       const maxScan = Math.min(scanLimit, query.maxScan ?? scanLimit);
-      let cursor: SQLInputValue = Number.MAX_SAFE_INTEGER;
       const slicer = createTimeSlicer(query.sliceMs);
+      if (plan.readsRecord) return listByRanges(plan, query.limit, page, maxScan, stats, slicer);
+      const stmt = listStatement(`SELECT seq, ${STORED_RECORD_COLUMNS} FROM calls WHERE ${plan.where} AND seq < ? ORDER BY seq DESC LIMIT ?`);
+      let cursor: SQLInputValue = Number.MAX_SAFE_INTEGER;
       for (;;) {
         if (!db.isOpen) return out;
         // Whole pages: the limit is checked between them, so a request reads at least one.
