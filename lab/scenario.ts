@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
-import { JSON_YAML_OPTIONS } from '../lib/yaml-json.ts';
+import { KUBERNETES_YAML_OPTIONS } from '../lib/yaml-json.ts';
 import { MeshtapError } from '../lib/errors.ts';
 import { isServiceIp, podIp, serviceIp } from './addresses.ts';
 import { LAB_ERR_SCENARIO } from './errors.ts';
@@ -471,7 +471,7 @@ export function parseScenario(files: readonly ScenarioFile[], options: ParseOpti
   const out: Parsed = { namespaces: [], services: [], pods: [] };
   if (files.length === 0) throw new MeshtapError(LAB_ERR_SCENARIO, 'the scenario has no YAML files');
   for (const file of files) {
-    const docs = parseAllDocuments(file.text, JSON_YAML_OPTIONS);
+    const docs = parseAllDocuments(file.text, KUBERNETES_YAML_OPTIONS);
     const list = Array.isArray(docs) ? docs : [docs];
     list.forEach((doc, i) => {
       if (doc.errors.length > 0) throw new MeshtapError(LAB_ERR_SCENARIO, `${file.path}: document ${i + 1} is not valid YAML: ${doc.errors[0].message}`);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { isDocument, parseAllDocuments, type Document } from 'yaml';
-import { JSON_YAML_OPTIONS } from '../lib/yaml-json.ts';
+import { KUBERNETES_YAML_OPTIONS, kubernetesYaml } from '../lib/yaml-json.ts';
 import { CLI_ERR_USAGE, flagValue, parseCommandArgs, reportFailure, type CommandIO } from '../lib/cli.ts';
 import { isMeshtapError } from '../lib/errors.ts';
 import { isRecord } from '../lib/validate.ts';
@@ -95,7 +95,7 @@ type ParsedInput =
   | { format: 'json'; value: unknown }
   | { format: 'yaml'; docs: Array<{ number: number; doc: Document; value: unknown }> };
 
-/** "document 2 of the input" for a single input; "document 2 of b.yaml" for several. */
+/** "document 2 of b.yaml" (or "of stdin"): where a parse error is; "the input" only when no name is known. */
 function documentName(number: number, input: string | undefined): string {
   return `document ${number} of ${input ?? 'the input'}`;
 }
@@ -108,9 +108,11 @@ function lineColumn(text: string, offset: number): string {
 
 /**
  * V8's JSON.parse message with its position made absolute in the whole input
- * (`start` is where the document begins) as "line L, column C".
+ * (`start` is where the document begins) as "line L, column C". Some of V8's messages carry no
+ * position ("Unexpected token '}', …"): then where the YAML parser stopped (`fallback`, an
+ * offset in the input), which for JSON text is the same character.
  */
-function jsonErrorMessage(text: string, start: number, end: number): string | undefined {
+function jsonErrorMessage(text: string, start: number, end: number, fallback: number | undefined): string | undefined {
   try {
     JSON.parse(text.slice(start, end));
     return undefined;
@@ -118,7 +120,8 @@ function jsonErrorMessage(text: string, start: number, end: number): string | un
     const message = (err as Error).message;
     const m = / at position (\d+)(?: \(line \d+ column \d+\))?/.exec(message);
     if (m) return `${message.slice(0, m.index)} at ${lineColumn(text, start + Number(m[1]))}`;
-    return `${message} at ${lineColumn(text, start + text.slice(start, end).trimEnd().length)}`;
+    const at = fallback !== undefined && fallback >= start && fallback <= end ? fallback : start + text.slice(start, end).trimEnd().length;
+    return `${message} at ${lineColumn(text, at)}`;
   }
 }
 
@@ -140,7 +143,7 @@ export function parseInput(text: string, inputName?: string): ParsedInput {
       // Not one JSON value: maybe a YAML stream, or YAML flow style; the YAML parser decides.
     }
   }
-  const docs = parseAllDocuments(text, { prettyErrors: true, ...JSON_YAML_OPTIONS });
+  const docs = parseAllDocuments(text, { prettyErrors: true, ...KUBERNETES_YAML_OPTIONS });
   if (!Array.isArray(docs)) return { format: 'yaml', docs: [] };
   docs.forEach((doc, i) => {
     const error = doc.errors[0];
@@ -149,7 +152,7 @@ export function parseInput(text: string, inputName?: string): ParsedInput {
     const end = i + 1 < docs.length ? docs[i + 1].range[0] : text.length;
     const where = documentName(i + 1, inputName);
     if (looksLikeJson(text.slice(start, end))) {
-      const json = jsonErrorMessage(text, start, end);
+      const json = jsonErrorMessage(text, start, end, error.pos?.[0]);
       if (json !== undefined) throw new MeshtapError(INJ_ERR_PARSE, `${where} is not valid JSON: ${json}`, { cause: error });
     }
     throw new MeshtapError(INJ_ERR_PARSE, `${where} is not valid YAML: ${error.message}`, { cause: error });
@@ -310,7 +313,7 @@ export function injectInput(parsed: ParsedInput, inject: Injector, inputName?: s
   }
   const documents = parsed.docs.map(({ number, doc, value }) => {
     each(number, value, (slot, r) => writeBack(doc, slot.path, r));
-    return doc.toString({ lineWidth: 0 });
+    return kubernetesYaml(doc);
   });
   return { documents, reports };
 }
@@ -399,7 +402,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     const parsed: Array<{ name: string; parsed: ParsedInput }> = [];
     for (const filename of filenames) {
       const input = await readInput(filename, io.stdin);
-      parsed.push({ name: input.name, parsed: parseInput(input.text, several ? input.name : undefined) });
+      parsed.push({ name: input.name, parsed: parseInput(input.text, input.name) });
     }
     const defined = namespacesIn(parsed.map((p) => p.parsed));
     const inject: Injector = (object) => {

@@ -91,7 +91,7 @@ void t.test('errors name the file and the object', async (t) => {
 });
 
 void t.test('a clusterIP used twice is refused', async (t) => {
-  const a = 'apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {clusterIP: 10.96.0.20, selector: {x: y}, ports: [{port: 80}]}\n';
+  const a = 'apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {clusterIP: 10.96.0.20, selector: {x: z}, ports: [{port: 80}]}\n';
   const pod = 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, command: [x]}]}\n';
   const s = parseScenario(files(['a.yaml', a], ['b.yaml', a.replace('name: a', 'name: b')], ['p.yaml', pod]), opts);
   t.throws(() => assignAddresses(s), { code: 'LAB_ERR_SCENARIO', message: /10\.96\.0\.20 is also used by default\/a/ });

@@ -97,7 +97,7 @@ void t.test('npx meshtap inject -f - (stdin) gives the same output', async (t) =
 void t.test('npx: unparseable YAML names the document and exits 1; usage errors exit 2', async (t) => {
   const broken = await spawnMeshtap(['inject', '-f', 'test/fixtures/inject/cli/broken.yaml']);
   t.equal(broken.code, 1);
-  t.match(broken.stderr, /INJ_ERR_PARSE: document 2 of the input is not valid YAML/);
+  t.match(broken.stderr, /INJ_ERR_PARSE: document 2 of test\/fixtures\/inject\/cli\/broken.yaml is not valid YAML/);
   t.equal(broken.stdout, '', 'nothing half-written');
   const usage = await spawnMeshtap(['inject']);
   t.equal(usage.code, 2);
@@ -195,6 +195,48 @@ void t.test('YAML 1.1 tags (!!binary, !!set) are read as the JSON they stand for
   t.same(app.args, ['AAAA', { x: null }], 'as kubectl would send them: the text, the mapping');
 });
 
+void t.test('YAML is read and written as kubectl reads it (YAML 1.1): strings that look like booleans or numbers stay strings', async (t) => {
+  const input = [
+    'apiVersion: apps/v1',
+    'kind: Deployment',
+    'metadata: {name: web, labels: {enabled: "yes"}}',
+    'spec:',
+    '  template:',
+    '    metadata: {labels: {tier: "yes", legacy: "on"}}',
+    '    spec:',
+    '      containers:',
+    '      - name: app',
+    '        image: x',
+    '        args: ["--verbose", "off"]',
+    '        env: [{name: A, value: "yes"}, {name: B, value: "off"}, {name: D, value: "1_000"}, {name: E, value: "1:20"}, {name: F, value: "NO"}, {name: G, value: "2001-12-14"}, {name: H, value: "y"}]',
+    '',
+  ].join('\n');
+  const r = await runInProcess(['-f', '-'], input);
+  t.equal(r.code, 0);
+  t.match(r.stderr, /deployment\/web: injected/);
+  // As a YAML 1.1 reader (kubectl's) sees the output, every default tag included.
+  const [doc] = parseAllDocuments(r.stdout, { version: '1.1' });
+  const out = doc.toJS() as Obj;
+  const pod = out.spec.template as Obj;
+  t.same(pod.metadata.labels, { tier: 'yes', legacy: 'on' });
+  const app = pod.spec.containers.find((c: Obj) => c.name === 'app');
+  t.same(app.args, ['--verbose', 'off']);
+  t.same(
+    app.env.map((e: Obj) => e.value),
+    ['yes', 'off', '1_000', '1:20', 'NO', '2001-12-14', 'y'],
+  );
+  const sidecar = [...pod.spec.initContainers, ...pod.spec.containers].find((c: Obj) => c.name === 'meshtap-proxy');
+  const tls = sidecar.env.find((e: Obj) => e.name === 'MESHTAP_COLLECTOR_TLS');
+  t.equal(tls.value, 'on', 'the sidecar\'s own setting is a string for kubectl too');
+  t.equal(out.metadata.labels.enabled, 'yes', 'an untouched part keeps its quotes');
+
+  const unquoted = await runInProcess(['-f', '-'], 'kind: Pod\nmetadata: {name: hn}\nspec:\n  hostNetwork: yes\n  containers: [{name: a, image: b}]\n');
+  t.match(unquoted.stderr, /pod\/hn: skipped \(host-network/, 'hostNetwork: yes is true, as kubectl reads it');
+  const base60 = await runInProcess(['-f', '-'], 'kind: Pod\nmetadata: {name: t}\nspec: {containers: [{name: a, image: b, args: [1:20, 2001-12-14]}]}\n');
+  const args = ((docs(base60.stdout)[0] as PodLike).spec!.containers!.find((c) => c.name === 'a') as Obj).args;
+  t.same(args, ['1:20', '2001-12-14'], 'base-60 numbers and dates stay text, as kubectl reads them');
+});
+
 void t.test('overrides reach the injected pod', async (t) => {
   const r = await runInProcess([
     '-f', mixed, '--image', 'registry.example.com/meshtap:dev', '--collector-addr', 'collector.obs:9400', '--native-sidecar=false', '--mtls-mode', 'strict',
@@ -243,7 +285,7 @@ const initNames = (pod: Obj) => (pod.spec.initContainers as Obj[] | undefined)?.
 void t.test('npx: a top-level JSON array or YAML sequence is injected item by item and stays a sequence', async (t) => {
   const files = tempFiles(t, {
     'arr.json': JSON.stringify([podJson('a'), 42, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } }]),
-    'seq.yaml': '# pods\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: y}\n  spec:\n    containers: [{name: a, image: b}]\n',
+    'seq.yaml': '# pods\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: seq}\n  spec:\n    containers: [{name: a, image: b}]\n',
   });
   const [json, yaml] = await Promise.all([spawnMeshtap(['inject', '-f', files['arr.json']]), spawnMeshtap(['inject', '-f', files['seq.yaml']])]);
   t.equal(json.code, 0);
@@ -259,7 +301,7 @@ void t.test('npx: a top-level JSON array or YAML sequence is injected item by it
   t.same(out.slice(1), [42, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } }], 'the rest passes through');
 
   t.equal(yaml.code, 0);
-  t.equal(yaml.stderr, 'pod/y: injected\n');
+  t.equal(yaml.stderr, 'pod/seq: injected\n');
   t.ok(yaml.stdout.startsWith('# pods\n'), 'comments survive');
   const seq = parse(yaml.stdout) as Obj[];
   t.ok(Array.isArray(seq) && seq.length === 1, 'still a YAML sequence');
@@ -346,16 +388,19 @@ void t.test('npx: bad JSON is reported as JSON with its position; a cross-docume
     spawnMeshtap(['inject', '-f', '-'], 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: &n c}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: *n}\n'),
   ]);
   t.equal(two.code, 1);
-  t.equal(two.stderr, 'meshtap inject: INJ_ERR_PARSE: document 1 of the input is not valid JSON: Unexpected non-whitespace character after JSON at line 1, column 8\n');
+  t.equal(two.stderr, 'meshtap inject: INJ_ERR_PARSE: document 1 of stdin is not valid JSON: Unexpected non-whitespace character after JSON at line 1, column 8\n');
   t.equal(cut.code, 1);
-  t.match(cut.stderr, /^meshtap inject: INJ_ERR_PARSE: document 1 of the input is not valid JSON: Unexpected end of JSON input at line 1, column 6\n$/);
+  t.match(cut.stderr, /^meshtap inject: INJ_ERR_PARSE: document 1 of stdin is not valid JSON: Unexpected end of JSON input at line 1, column 6\n$/);
   t.equal(alias.code, 1, 'the same exit code as other parse errors');
-  t.match(alias.stderr, /^meshtap inject: INJ_ERR_PARSE: document 2 of the input is not valid YAML: Unresolved alias .*: n/);
+  t.match(alias.stderr, /^meshtap inject: INJ_ERR_PARSE: document 2 of stdin is not valid YAML: Unresolved alias .*: n/);
   t.same([two.stdout, cut.stdout, alias.stdout], ['', '', '']);
 
   const inStream = await runInProcess(['-f', '-'], 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n{"kind": "Pod",\n "metadata": {"name": "p"}}}\n');
   t.equal(inStream.code, 1);
-  t.match(inStream.stderr, /document 2 of the input is not valid JSON: .* at line 6, column 28/, 'the position is in the whole input');
+  t.match(inStream.stderr, /document 2 of stdin is not valid JSON: .* at line 6, column 28/, 'the position is in the whole input');
+  // V8 gives no position for an unexpected token: where the YAML parser stopped, the same character.
+  const token = await runInProcess(['-f', '-'], '{"kind": "Pod", "metadata": {"name": "x"},\n "spec": {"containers": [}\n}');
+  t.match(token.stderr, /document 1 of stdin is not valid JSON: Unexpected token '\}'[\s\S]* at line 2, column 26\n$/);
   const flowYaml = await runInProcess(['-f', '-'], '{apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n');
   t.equal(flowYaml.code, 0, 'YAML flow style that is not JSON is still YAML');
   t.equal(flowYaml.stderr, 'configmap/c: unchanged (no pod template)\n');
