@@ -9,7 +9,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { JSON_YAML_OPTIONS } from '../lib/yaml-json.ts';
 import { parseCommandArgs, type CommandIO } from '../lib/cli.ts';
 import { MeshtapError, describeError } from '../lib/errors.ts';
@@ -19,6 +19,7 @@ import type { InjectFn } from './admission.ts';
 import { syncWebhookCaBundle } from './bootstrap.ts';
 import { injectPod, type PodLike } from './inject.ts';
 import { resolveInjectorConfig, type InjectorConfig, type InjectorOptions } from './injector-config.ts';
+import { readInjectorOptionsFile } from './injector-config-file.ts';
 import {
   DEFAULT_SERVICE_ACCOUNT_DIR,
   createKubeClient,
@@ -110,24 +111,14 @@ export async function loadServingCertificate(dir: string): Promise<ServingCertif
 
 export async function loadInjectorConfigFile(file: string | undefined): Promise<InjectorConfig> {
   if (file === undefined) return resolveInjectorConfig({});
-  let text: string;
+  let options: InjectorOptions;
   try {
-    text = await readFile(file, 'utf8');
+    options = await readInjectorOptionsFile(file);
   } catch (err) {
-    throw new MeshtapError(WH_ERR_CONFIG, `cannot read --config ${file}: ${(err as Error).message}`, { cause: err });
-  }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text, JSON_YAML_OPTIONS);
-  } catch (err) {
-    throw new MeshtapError(WH_ERR_CONFIG, `--config ${file} is not valid YAML: ${(err as Error).message}`, { cause: err });
-  }
-  if (doc === null || doc === undefined) doc = {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new MeshtapError(WH_ERR_CONFIG, `--config ${file} must be a YAML mapping of injector options`);
+    throw new MeshtapError(WH_ERR_CONFIG, (err as Error).message, { cause: err });
   }
   try {
-    return resolveInjectorConfig(doc as InjectorOptions);
+    return resolveInjectorConfig(options);
   } catch (err) {
     throw new MeshtapError(WH_ERR_CONFIG, `--config ${file}: ${describeError(err)}`, { cause: err });
   }

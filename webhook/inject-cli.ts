@@ -7,6 +7,7 @@ import { isRecord } from '../lib/validate.ts';
 import { INJECT_LABEL } from './annotations.ts';
 import { INJ_ERR_CONFIG, INJ_ERR_PARSE, INJ_ERR_READ, MeshtapError } from './errors.ts';
 import { optionTakes, resolveInjectorConfig, type InjectorConfig, type InjectorOptions } from './injector-config.ts';
+import { readInjectorOptionsFile } from './injector-config-file.ts';
 import { describeObject, injectObject, type ObjectInjection } from './inject-workloads.ts';
 import { formatSkipReasons } from './reasons.ts';
 
@@ -36,6 +37,8 @@ options:
   --collector-addr HOST:PORT   where sidecars send records (a DNS name, IPv4 or [IPv6], port 1-65535)
   --native-sidecar true|false  run the proxy as a native sidecar (default: true)
   --mtls-mode permissive|strict
+  --config FILE                the webhook's injector options (its --config file: image, addresses,
+                               ports, proxy UID, resources, ...); the flags above win over it
   -h, --help                   show this help
 `;
 
@@ -47,6 +50,7 @@ const OPTIONS = {
   'collector-addr': { type: 'string' },
   'native-sidecar': { type: 'string' },
   'mtls-mode': { type: 'string' },
+  config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -386,8 +390,20 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     }
     namespaceLabels =
       values['namespace-labels'] === undefined ? { [INJECT_LABEL]: 'enabled' } : parseLabelList(values['namespace-labels']);
+    const flags = buildOptions(values);
+    const configFile = flagValue('--config', values.config, 'a file');
+    let fromFile: InjectorOptions = {};
+    if (configFile !== undefined) {
+      try {
+        fromFile = await readInjectorOptionsFile(configFile);
+      } catch (err) {
+        throw usageError((err as Error).message);
+      }
+    }
+    // A flag wins over the file; a problem is named by whichever gave the value.
+    const keyName = (key: string): string => (Object.hasOwn(flags, key) ? flagOf(key) : `${key} (--config ${configFile})`);
     try {
-      config = resolveInjectorConfig(buildOptions(values), { keyName: flagOf });
+      config = resolveInjectorConfig({ ...fromFile, ...flags }, { keyName });
     } catch (err) {
       if (isMeshtapError(err, INJ_ERR_CONFIG)) throw usageError(err.message);
       throw err;

@@ -421,3 +421,36 @@ void t.test('npx: --collector-addr must be a real host:port', async (t) => {
     t.equal(r.code, 0, addr);
   }
 });
+
+void t.test('--config takes the webhook\'s injector options file; a flag wins over it; its problems name the key and the file', async (t) => {
+  const files = tempFiles(t, {
+    'cfg.yaml': 'collectorTls: off\nproxyUid: 1500\nimage: example/meshtap:9\n',
+    'typo.yaml': 'collectorAdr: x:1\n',
+    'bad.yaml': 'proxyUid: -3\n',
+    'list.yaml': '- a\n',
+  });
+  const pod = 'kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: b}]}\n';
+  const sidecarOf = (stdout: string): Obj => {
+    const out = docs(stdout)[0] as Obj;
+    return [...out.spec.initContainers, ...out.spec.containers].find((c: Obj) => c.name === 'meshtap-proxy');
+  };
+  const r = await runInProcess(['-f', '-', '--config', files['cfg.yaml']], pod);
+  t.equal(r.code, 0);
+  const sidecar = sidecarOf(r.stdout);
+  t.equal(sidecar.image, 'example/meshtap:9');
+  t.equal(sidecar.env.find((e: Obj) => e.name === 'MESHTAP_COLLECTOR_TLS').value, 'off', 'read as meshtap\'s own config: off is the word');
+  t.equal(sidecar.securityContext.runAsUser, 1500);
+  const flag = await runInProcess(['-f', '-', '--config', files['cfg.yaml'], '--image', 'other/x:1'], pod);
+  t.equal(sidecarOf(flag.stdout).image, 'other/x:1', 'the flag wins');
+  for (const [name, message] of [
+    ['typo.yaml', /collectorAdr \(--config .*typo\.yaml\) is not an option/],
+    ['bad.yaml', /proxyUid \(--config .*bad\.yaml\) must be a user id/],
+    ['list.yaml', /--config .*list\.yaml must be a YAML mapping of injector options/],
+    ['missing.yaml', /cannot read --config .*missing\.yaml/],
+  ] as const) {
+    const bad = await runInProcess(['-f', '-', '--config', name === 'missing.yaml' ? join(dirname(files['cfg.yaml']), name) : files[name]], pod);
+    t.equal(bad.code, 2, `${name}: a usage error`);
+    t.match(bad.stderr, message);
+    t.equal(bad.stdout, '');
+  }
+});
