@@ -7,6 +7,7 @@
 import type { Operation } from 'fast-json-patch';
 import { MeshtapError } from '../lib/errors.ts';
 import type { KubeObject } from '../lib/kube/kube-client.ts';
+import { describeSkipReason, isSkipReason, type SkipReason } from './reasons.ts';
 import {
   WH_ERR_BAD_API_VERSION,
   WH_ERR_BAD_JSON,
@@ -70,6 +71,17 @@ function describeJsonType(v: unknown): string {
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
+/**
+ * A value for a message: text and numbers as JSON, anything else by its type (never a whole
+ * object, which could be the size of the body). Only for values that are present: an absent
+ * field is "missing", not "got null".
+ */
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(bounded(v, 65));
+  if (typeof v === 'number' || typeof v === 'boolean') return JSON.stringify(v);
+  return describeJsonType(v);
+}
+
 function badField(message: string): MeshtapError {
   return new MeshtapError(WH_ERR_BAD_REQUEST_FIELD, message);
 }
@@ -87,15 +99,16 @@ function readGroupVersion<K extends 'kind' | 'resource'>(
   nameKey: K,
 ): Record<'group' | 'version' | K, string> {
   const v = request[field];
-  if (v === undefined || v === null) {
+  if (v === undefined) {
     throw badField(`request.${field} is missing: it must be an object like {"group":"","version":"v1","${nameKey}":"..."}`);
   }
   if (!isObject(v)) {
     throw badField(`request.${field} must be an object like {"group":"","version":"v1","${nameKey}":"..."}, got ${describeJsonType(v)}`);
   }
   const name = v[nameKey];
+  if (name === undefined) throw badField(`request.${field}.${nameKey} is missing: expected a non-empty string`);
   if (typeof name !== 'string' || name === '') {
-    throw badField(`request.${field}.${nameKey} must be a non-empty string`);
+    throw badField(`request.${field}.${nameKey} must be a non-empty string, got ${describeValue(name)}`);
   }
   return {
     group: optionalString(v, 'group', `request.${field}`),
@@ -128,12 +141,17 @@ export function parseAdmissionReview(body: string | Uint8Array | unknown): Admis
   if (doc.apiVersion !== ADMISSION_API_VERSION) {
     throw new MeshtapError(
       WH_ERR_BAD_API_VERSION,
-      `apiVersion must be "${ADMISSION_API_VERSION}", got ${JSON.stringify(doc.apiVersion ?? null)} ` +
+      (doc.apiVersion === undefined
+        ? `apiVersion is missing: expected "${ADMISSION_API_VERSION}" `
+        : `apiVersion must be "${ADMISSION_API_VERSION}", got ${describeValue(doc.apiVersion)} `) +
         '(the webhook configuration must list admissionReviewVersions: [v1])',
     );
   }
   if (doc.kind !== ADMISSION_KIND) {
-    throw new MeshtapError(WH_ERR_BAD_KIND, `kind must be "${ADMISSION_KIND}", got ${JSON.stringify(doc.kind ?? null)}`);
+    throw new MeshtapError(
+      WH_ERR_BAD_KIND,
+      doc.kind === undefined ? `kind is missing: expected "${ADMISSION_KIND}"` : `kind must be "${ADMISSION_KIND}", got ${describeValue(doc.kind)}`,
+    );
   }
   const request = doc.request;
   if (!isObject(request)) {
@@ -146,20 +164,25 @@ export function parseAdmissionReview(body: string | Uint8Array | unknown): Admis
   }
   const uid = request.uid;
   if (typeof uid !== 'string' || uid.trim() === '') {
-    throw new MeshtapError(WH_ERR_NO_UID, 'AdmissionReview request.uid is missing or empty: it must be echoed in the response');
+    const problem = uid === undefined ? 'is missing' : typeof uid === 'string' ? 'is empty' : `must be a string, got ${describeValue(uid)}`;
+    throw new MeshtapError(WH_ERR_NO_UID, `AdmissionReview request.uid ${problem}: it must be echoed in the response`);
   }
   const kind = readGroupVersion(request, 'kind', 'kind');
   const resource = readGroupVersion(request, 'resource', 'resource');
   const operation = request.operation;
   if (typeof operation !== 'string' || !OPERATIONS.has(operation)) {
-    throw badField(`request.operation must be one of CREATE, UPDATE, DELETE, CONNECT, got ${JSON.stringify(operation ?? null)}`);
+    throw badField(
+      operation === undefined
+        ? 'request.operation is missing: expected one of CREATE, UPDATE, DELETE, CONNECT'
+        : `request.operation must be one of CREATE, UPDATE, DELETE, CONNECT, got ${describeValue(operation)}`,
+    );
   }
   const object = request.object;
   if (object !== undefined && object !== null && !isObject(object)) {
     throw new MeshtapError(WH_ERR_NO_OBJECT, `request.object must be a JSON object, got ${describeJsonType(object)}`);
   }
   if (operation === 'CREATE' && !isObject(object)) {
-    throw new MeshtapError(WH_ERR_NO_OBJECT, 'request.object is missing: a CREATE review must carry the object being created');
+    throw new MeshtapError(WH_ERR_NO_OBJECT, `request.object is ${object === null ? 'null' : 'missing'}: a CREATE review must carry the object being created`);
   }
   if (object && object.metadata !== undefined && !isObject(object.metadata)) {
     throw new MeshtapError(WH_ERR_NO_OBJECT, `request.object.metadata must be an object, got ${describeJsonType(object.metadata)}`);
@@ -223,6 +246,8 @@ export function assumedOptedInLabels(namespace: string): Record<string, string> 
 export interface InjectDecisionLike {
   inject: boolean;
   reasons: readonly string[];
+  /** Per skip reason, what about this pod: which annotation and why, where its shape is wrong. */
+  details?: Readonly<Partial<Record<string, string>>>;
   patch: readonly Operation[];
 }
 
@@ -242,6 +267,8 @@ export interface AdmissionResponse {
   allowed: true;
   patchType?: 'JSONPatch';
   patch?: string;
+  /** Shown to the client that created the object (kubectl prints them as `Warning: ...`). */
+  warnings?: string[];
 }
 
 export interface AdmissionReviewResponse {
@@ -252,15 +279,75 @@ export interface AdmissionReviewResponse {
 
 /**
  * The answer to a review: always allowed (meshtap never blocks a pod); a base64 JSON Patch
- * only when there is something to change.
+ * only when there is something to change; warnings only when there are some.
  */
-export function buildAdmissionResponse(uid: string, patch: readonly Operation[] = []): AdmissionReviewResponse {
+export function buildAdmissionResponse(uid: string, patch: readonly Operation[] = [], warnings: readonly string[] = []): AdmissionReviewResponse {
   const response: AdmissionResponse = { uid, allowed: true };
   if (patch.length > 0) {
     response.patchType = 'JSONPatch';
     response.patch = Buffer.from(JSON.stringify(patch), 'utf8').toString('base64');
   }
+  if (warnings.length > 0) response.warnings = [...warnings];
   return { apiVersion: ADMISSION_API_VERSION, kind: ADMISSION_KIND, response };
+}
+
+/**
+ * A detail quotes what the pod's author wrote (an annotation's value), which may be as long as
+ * the annotation; the log keeps one bounded line per review.
+ */
+export const MAX_DETAIL_CHARS = 1024;
+
+/** The API server truncates a longer warning and drops one holding a control character. */
+export const MAX_WARNING_CHARS = 256;
+
+/**
+ * Skips that mean the pod was not meant to be injected: not asked for, opted out, already
+ * injected (every reinvocation after an injection), or a kind of pod meshtap never injects.
+ * Nothing there for whoever creates the pod to correct, so no warning, also not for other
+ * reasons found along with them.
+ */
+const UNWARNED_SKIPS: ReadonlySet<string> = new Set<SkipReason>([
+  'system-namespace',
+  'namespace-not-enabled',
+  'pod-opted-out',
+  'host-network',
+  'already-injected',
+]);
+
+function bounded(text: string, max: number): string {
+  const chars = Array.from(text);
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+/** A control character (a newline in an annotation's value) would get the warning dropped: escaped as in JSON. */
+function printable(text: string): string {
+  return text.replace(/\p{Cc}/gu, (c) => {
+    const json = JSON.stringify(c).slice(1, -1);
+    return json !== c ? json : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}
+
+/**
+ * The warnings for a skipped pod: one per reason, `code: detail` as `meshtap inject` prints
+ * it, when the pod was meant to be injected and something about it prevented that.
+ */
+export function skipWarnings(reasons: readonly string[], details: Readonly<Partial<Record<string, string>>> = {}): string[] {
+  if (reasons.some((r) => UNWARNED_SKIPS.has(r))) return [];
+  return reasons.map((r) => {
+    const detail = details[r] ?? (isSkipReason(r) ? describeSkipReason(r) : undefined);
+    return bounded(printable(`meshtap did not inject the pod: ${r}${detail === undefined ? '' : `: ${detail}`}`), MAX_WARNING_CHARS);
+  });
+}
+
+/** The decision's details of the reasons it gives, as text of bounded length. */
+function detailsOf(decision: InjectDecisionLike, reasons: readonly string[]): Record<string, string> {
+  const given = decision.details && typeof decision.details === 'object' ? decision.details : {};
+  const out: Record<string, string> = {};
+  for (const r of reasons) {
+    const d = Object.hasOwn(given, r) ? given[r] : undefined;
+    if (typeof d === 'string' && d !== '') out[r] = bounded(d, MAX_DETAIL_CHARS);
+  }
+  return out;
 }
 
 /** Metric/log outcome of one review. `bad_request` is decided by the server before this point. */
@@ -270,6 +357,8 @@ export interface ReviewResult {
   outcome: ReviewOutcome;
   /** Skip reason codes, a pass reason, or `injector-error`; empty when injected. */
   reasons: string[];
+  /** Per reason code, what about this pod (skips); absent when there is nothing to add to the codes. */
+  details?: Record<string, string>;
   review: AdmissionReviewResponse;
   /** The injector's exception, when `outcome` is `error`. */
   error?: unknown;
@@ -298,7 +387,10 @@ export function reviewPod(uid: string, input: InjectInput, inject: InjectFn): Re
     return { outcome: 'error', reasons: ['injector-error'], review: buildAdmissionResponse(uid), error };
   }
   if (!decision.inject) {
-    return { outcome: 'skipped', reasons: [...(decision.reasons ?? [])], review: buildAdmissionResponse(uid) };
+    const reasons = [...(decision.reasons ?? [])];
+    const details = detailsOf(decision, reasons);
+    const review = buildAdmissionResponse(uid, [], skipWarnings(reasons, details));
+    return Object.keys(details).length > 0 ? { outcome: 'skipped', reasons, details, review } : { outcome: 'skipped', reasons, review };
   }
   if (decision.patch.length === 0) {
     return { outcome: 'allowed', reasons: ['no-change'], review: buildAdmissionResponse(uid) };

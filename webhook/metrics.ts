@@ -23,7 +23,9 @@ export function createWebhookMetrics(options: WebhookMetricsOptions = {}): Webho
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const reviews = new Counter({
     name: 'meshtap_webhook_reviews_total',
-    help: 'Admission reviews answered, by outcome (injected, skipped, allowed, error, bad_request) and primary reason code',
+    help:
+      'Admission reviews answered, by outcome (injected, skipped, allowed, error) and primary reason code; ' +
+      'bad_request: any request answered with a WH_ERR_* error body instead, with that code',
     labelNames: ['outcome', 'reason'] as const,
     registers: [registry],
   });

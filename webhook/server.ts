@@ -188,8 +188,14 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
     if (target.type === 'pass') return { result: passReview(req.uid, target.reason) };
     const { labels, source } = await namespaceLabelsFor(target.namespace, log);
     if (!labels) {
+      const detail = `the labels of namespace "${target.namespace}" could not be read, and the webhook does not assume it opted in`;
       return {
-        result: { outcome: 'skipped', reasons: ['namespace-labels-unknown'], review: buildAdmissionResponse(req.uid) },
+        result: {
+          outcome: 'skipped',
+          reasons: ['namespace-labels-unknown'],
+          details: { 'namespace-labels-unknown': detail },
+          review: buildAdmissionResponse(req.uid),
+        },
         labelSource: source,
       };
     }
@@ -240,7 +246,14 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
     }
     const seconds = now() - started;
     metrics.recordReview(result.outcome, result.reasons, seconds);
-    const line = { ...fields, outcome: result.outcome, reasons: result.reasons, namespaceLabels: labelSource, durationMs: Math.round(seconds * 1e6) / 1e3 };
+    const line = {
+      ...fields,
+      outcome: result.outcome,
+      reasons: result.reasons,
+      details: result.details,
+      namespaceLabels: labelSource,
+      durationMs: Math.round(seconds * 1e6) / 1e3,
+    };
     if (result.outcome === 'error') {
       request.log.error({ ...line, err: result.error }, 'admission review failed; pod admitted unchanged');
     } else {
@@ -264,20 +277,19 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
     return reply.header('content-type', metrics.registry.contentType).send(text);
   });
 
-  app.setNotFoundHandler(async (request, reply) => {
-    const err = new MeshtapError(
+  app.setNotFoundHandler(async (request) => {
+    throw new MeshtapError(
       WH_ERR_NOT_FOUND,
       `no route for ${request.method} ${request.url.split('?')[0]}: this server answers POST /mutate, GET /healthz, GET /metrics`,
     );
-    return reply.code(404).send(buildErrorBody(err));
   });
 
   app.setErrorHandler(async (raw: FastifyError | MeshtapError, request, reply) => {
     const err = toWebhookError(raw, bodyLimit, request.headers['content-type']);
     const status = httpStatusForCode(err.code);
-    if (request.routeOptions.url === '/mutate' && request.method === 'POST') {
-      metrics.recordReview('bad_request', [err.code], 0);
-    }
+    // Whatever the path or method: a webhook configuration pointing at the wrong path sends
+    // its reviews to the 404, and this counter is how that shows.
+    metrics.recordReview('bad_request', [err.code], 0);
     if (status >= 500) {
       request.log.error({ err: raw, url: request.url }, 'request failed');
     } else {

@@ -6,8 +6,11 @@ import {
   buildAdmissionResponse,
   classifyAdmissionRequest,
   describePodName,
+  MAX_DETAIL_CHARS,
+  MAX_WARNING_CHARS,
   parseAdmissionReview,
   reviewPod,
+  skipWarnings,
 } from '../../webhook/admission.ts';
 
 const fixture = (name: string): any => JSON.parse(readFileSync(new URL(`../fixtures/admission/${name}`, import.meta.url), 'utf8'));
@@ -90,6 +93,7 @@ void t.test('rejects malformed reviews with a stable code and a message that say
     t.notMatch(error, /undefined/, `no ${field}: the message does not say undefined`);
   }
   t.throws(() => parseAdmissionReview(JSON.stringify(mutate((d) => (d.request.kind = 'Pod')))), { message: /request\.kind must be an object like .*, got a string$/ });
+  t.throws(() => parseAdmissionReview(JSON.stringify(mutate((d) => (d.request.kind = null)))), { message: /request\.kind must be an object like .*, got null$/ }, 'a null kind is not called missing');
   // DELETE reviews legitimately carry no object.
   const del = mutate((d) => {
     d.request.operation = 'DELETE';
@@ -97,6 +101,40 @@ void t.test('rejects malformed reviews with a stable code and a message that say
     delete d.request.object;
   });
   t.equal(parseAdmissionReview(del).object, undefined);
+});
+
+void t.test('a missing field is called missing; a null, or a value of the wrong type, is named', async (t) => {
+  const base = fixture('pod-create.json');
+  const messageOf = (f: (d: any) => void): string => {
+    const d = structuredClone(base);
+    f(d);
+    try {
+      parseAdmissionReview(JSON.stringify(d));
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return '';
+  };
+  const cases: [string, (d: any) => void, RegExp][] = [
+    ['no apiVersion', (d) => delete d.apiVersion, /^apiVersion is missing: expected "admission\.k8s\.io\/v1" \(the webhook configuration must list admissionReviewVersions: \[v1\]\)$/],
+    ['null apiVersion', (d) => (d.apiVersion = null), /^apiVersion must be "admission\.k8s\.io\/v1", got null /],
+    ['numeric apiVersion', (d) => (d.apiVersion = 1), /^apiVersion must be "admission\.k8s\.io\/v1", got 1 /],
+    ['object apiVersion', (d) => (d.apiVersion = { v: 1 }), /^apiVersion must be "admission\.k8s\.io\/v1", got an object /],
+    ['no kind', (d) => delete d.kind, /^kind is missing: expected "AdmissionReview"$/],
+    ['null kind', (d) => (d.kind = null), /^kind must be "AdmissionReview", got null$/],
+    ['no uid', (d) => delete d.request.uid, /^AdmissionReview request\.uid is missing: it must be echoed/],
+    ['null uid', (d) => (d.request.uid = null), /^AdmissionReview request\.uid must be a string, got null:/],
+    ['numeric uid', (d) => (d.request.uid = 42), /^AdmissionReview request\.uid must be a string, got 42:/],
+    ['blank uid', (d) => (d.request.uid = ' '), /^AdmissionReview request\.uid is empty:/],
+    ['no operation', (d) => delete d.request.operation, /^request\.operation is missing: expected one of CREATE, UPDATE, DELETE, CONNECT$/],
+    ['null operation', (d) => (d.request.operation = null), /^request\.operation must be one of CREATE, UPDATE, DELETE, CONNECT, got null$/],
+    ['no kind.kind', (d) => delete d.request.kind.kind, /^request\.kind\.kind is missing: expected a non-empty string$/],
+    ['empty kind.kind', (d) => (d.request.kind.kind = ''), /^request\.kind\.kind must be a non-empty string, got ""$/],
+    ['null resource.resource', (d) => (d.request.resource.resource = null), /^request\.resource\.resource must be a non-empty string, got null$/],
+    ['null object on CREATE', (d) => (d.request.object = null), /^request\.object is null: a CREATE review/],
+  ];
+  for (const [name, f, message] of cases) t.match(messageOf(f), message, name);
+  t.match(messageOf((d) => (d.apiVersion = 'x'.repeat(10_000))), /got "x{64}…" /, 'a long value is cut, not echoed whole');
 });
 
 void t.test('classifies pod CREATEs apart from everything else', async (t) => {
@@ -138,4 +176,43 @@ void t.test('reviewPod maps injector decisions and never lets an exception throu
   t.same(thrown.review, buildAdmissionResponse('d'));
   t.match(thrown.error, { message: 'bad pod' });
   t.match(reviewPod('e', input, () => undefined as never), { outcome: 'error', reasons: ['injector-error'] });
+});
+
+void t.test('a skip carries the injector\'s details and warns when the pod was meant to be injected', async (t) => {
+  const input = { pod: { metadata: {} }, namespace: 'demo', namespaceLabels: assumedOptedInLabels('demo') };
+  const detail = 'pod annotation meshtap.io/exclude-inbound-ports: "http" is not a port number 1-65535';
+  const skipped = reviewPod('f', input, () => ({ inject: false, reasons: ['invalid-annotation'], details: { 'invalid-annotation': detail }, patch: [] }));
+  t.same(skipped, {
+    outcome: 'skipped',
+    reasons: ['invalid-annotation'],
+    details: { 'invalid-annotation': detail },
+    review: buildAdmissionResponse('f', [], [`meshtap did not inject the pod: invalid-annotation: ${detail}`]),
+  });
+  t.equal(skipped.review.response.allowed, true, 'a skip never blocks the pod');
+
+  // Details of reasons the decision does not give, and values that are not text, are dropped.
+  const odd = reviewPod('g', input, () => ({ inject: false, reasons: ['port-conflict'], details: { 'port-conflict': 7, 'name-collision': 'x' } as never, patch: [] }));
+  t.notOk('details' in odd);
+  t.same(odd.review.response.warnings, ['meshtap did not inject the pod: port-conflict: a container of the pod declares a port the meshtap proxy listens on'], 'the generic description when no detail');
+
+  const long = reviewPod('h', input, () => ({ inject: false, reasons: ['invalid-annotation'], details: { 'invalid-annotation': `"${'9'.repeat(5000)}"` }, patch: [] }));
+  t.equal(long.details!['invalid-annotation'].length, MAX_DETAIL_CHARS);
+  t.match(long.details!['invalid-annotation'], /…$/);
+  t.equal(Array.from(long.review.response.warnings![0]).length, MAX_WARNING_CHARS);
+});
+
+void t.test('skipWarnings: none for pods not meant to be injected, control characters escaped', async (t) => {
+  t.same(skipWarnings([]), []);
+  for (const quiet of ['system-namespace', 'namespace-not-enabled', 'pod-opted-out', 'host-network', 'already-injected']) {
+    t.same(skipWarnings([quiet, 'invalid-annotation'], { 'invalid-annotation': 'bad' }), [], quiet);
+  }
+  t.same(skipWarnings(['port-conflict', 'uid-conflict'], { 'port-conflict': 'container "a" declares port 15006', 'uid-conflict': 'container "b" runs as UID 1337' }), [
+    'meshtap did not inject the pod: port-conflict: container "a" declares port 15006',
+    'meshtap did not inject the pod: uid-conflict: container "b" runs as UID 1337',
+  ]);
+  const [warning] = skipWarnings(['invalid-annotation'], { 'invalid-annotation': 'pod annotation meshtap.io/mtls-mode: "strict\nx\u007f" is not one of permissive, strict' });
+  t.equal(warning, 'meshtap did not inject the pod: invalid-annotation: pod annotation meshtap.io/mtls-mode: "strict\\nx\\u007f" is not one of permissive, strict');
+  t.notMatch(warning, /\p{Cc}/u, 'no control character reaches the API server');
+  const [multibyte] = skipWarnings(['invalid-pod'], { 'invalid-pod': '€'.repeat(400) });
+  t.equal(Array.from(multibyte).length, MAX_WARNING_CHARS, 'counted in characters, as the API server does');
 });

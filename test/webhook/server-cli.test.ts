@@ -142,3 +142,21 @@ void t.test('serves on --port 0, announces the port, applies --config, reloads c
   t.ok(proc.lines.some((l) => l.event === 'shutdown' && l.signal === 'SIGTERM'));
   t.ok(proc.lines.some((l) => l.event === 'stopped'));
 });
+
+void t.test('meshtap webhook: a skipped pod is logged with which annotation and why, and the answer warns', async (t) => {
+  const dir = tempDir(t);
+  const certDir = join(dir, 'webhook');
+  await writeTlsDir(certDir, issueWebhookCert(ca, leafOptions));
+  const proc = runWebhook(t, ['--cert-dir', certDir, '--port', '0', '--host', '127.0.0.1']);
+  const listening = await proc.waitFor((l) => l.event === 'listening', 'the listening line');
+  const doc = JSON.parse(review);
+  doc.request.object.metadata.annotations['meshtap.io/exclude-inbound-ports'] = 'http';
+  const res = await https(listening.port, '/mutate', ca.cert, JSON.stringify(doc));
+  t.equal(res.status, 200);
+  const detail = 'pod annotation meshtap.io/exclude-inbound-ports: "http" is not a port number 1-65535';
+  t.same(res.json.response, { uid: doc.request.uid, allowed: true, warnings: [`meshtap did not inject the pod: invalid-annotation: ${detail}`] });
+  const line = await proc.waitFor((l) => l.uid === doc.request.uid, 'the review line');
+  t.match(line, { outcome: 'skipped', reasons: ['invalid-annotation'], details: { 'invalid-annotation': detail } });
+  proc.child.kill('SIGTERM');
+  t.equal(await proc.exited, 0);
+});

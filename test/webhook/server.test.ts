@@ -139,6 +139,7 @@ void t.test('a pod CREATE in an opted-in namespace gets a patch that injects mes
   t.equal(res2.json.response.allowed, true);
   t.notOk('patch' in res2.json.response, 'an injected pod is not patched again');
   t.notOk('patchType' in res2.json.response);
+  t.notOk('warnings' in res2.json.response, 'a reinvocation after an injection warns nobody');
 
   const line = logs.lines().find((l) => l.uid === review.request.uid);
   t.ok(line, 'one structured log line per review');
@@ -181,6 +182,54 @@ void t.test('a hostNetwork pod is allowed without a patch; the reason shows in l
   t.match(logs.lines().find((l) => l.uid === review.request.uid), { outcome: 'skipped', reasons: ['host-network'] });
   const metrics = await call(port, 'GET', '/metrics');
   t.match(metrics.text, /meshtap_webhook_reviews_total\{outcome="skipped",reason="host-network"\} 1\n/);
+});
+
+void t.test('a skip logs which annotation and why, and warns whoever creates the pod, still admitting it', async (t) => {
+  const { port, logs } = await startServer(t);
+  const review = fixture('pod-create.json');
+  review.request.object.metadata.annotations['meshtap.io/exclude-inbound-ports'] = 'http';
+  const res = await postJson(port, JSON.stringify(review));
+  t.equal(res.status, 200);
+  const detail = 'pod annotation meshtap.io/exclude-inbound-ports: "http" is not a port number 1-65535';
+  t.same(res.json.response, {
+    uid: review.request.uid,
+    allowed: true,
+    warnings: [`meshtap did not inject the pod: invalid-annotation: ${detail}`],
+  });
+  const lines = logs.lines().filter((l) => l.uid === review.request.uid);
+  t.equal(lines.length, 1, 'one line per review');
+  t.match(lines[0], { msg: 'admission review', outcome: 'skipped', reasons: ['invalid-annotation'], details: { 'invalid-annotation': detail } });
+  t.notOk('object' in lines[0] || 'pod' in lines[0], 'the pod is not logged');
+  const metrics = await call(port, 'GET', '/metrics');
+  t.match(metrics.text, /meshtap_webhook_reviews_total\{outcome="skipped",reason="invalid-annotation"\} 1\n/, 'counted by code alone');
+});
+
+void t.test('an invalid-pod skip says where the shape is wrong', async (t) => {
+  const { port, logs } = await startServer(t);
+  const review = fixture('pod-create.json');
+  review.request.object.spec.containers.push(null);
+  const res = await postJson(port, JSON.stringify(review));
+  t.equal(res.status, 200);
+  t.equal(res.json.response.allowed, true);
+  t.notOk(res.json.response.patch);
+  const index = review.request.object.spec.containers.length - 1;
+  t.same(res.json.response.warnings, [`meshtap did not inject the pod: invalid-pod: spec.containers[${index}] is null, not a container`]);
+  t.match(logs.lines().find((l) => l.uid === review.request.uid), {
+    outcome: 'skipped',
+    reasons: ['invalid-pod'],
+    details: { 'invalid-pod': `spec.containers[${index}] is null, not a container` },
+  });
+});
+
+void t.test('skips of pods not meant to be injected are logged with details but warn nobody', async (t) => {
+  const { port, logs } = await startServer(t);
+  const review = fixture('pod-opted-out.json');
+  review.request.object.metadata.annotations = { ...review.request.object.metadata.annotations, 'meshtap.io/exclude-inbound-ports': 'http' };
+  const res = await postJson(port, JSON.stringify(review));
+  t.same(res.json.response, { uid: review.request.uid, allowed: true });
+  const line = logs.lines().find((l) => l.uid === review.request.uid);
+  t.same(line.reasons, ['pod-opted-out', 'invalid-annotation']);
+  t.match(line.details, { 'pod-opted-out': /meshtap\.io\/inject=false/, 'invalid-annotation': /exclude-inbound-ports/ });
 });
 
 void t.test('a pod labelled meshtap.io/inject=false is skipped', async (t) => {
@@ -242,7 +291,11 @@ void t.test('namespace labels unknown: assumed opted in by default, skipped when
   const d = await postJson(strict.port, review);
   t.equal(d.status, 200);
   t.same(d.json.response, { uid: fixture('pod-create.json').request.uid, allowed: true });
-  t.match(strict.logs.lines().find((l) => l.msg === 'admission review'), { outcome: 'skipped', reasons: ['namespace-labels-unknown'] });
+  t.match(strict.logs.lines().find((l) => l.msg === 'admission review'), {
+    outcome: 'skipped',
+    reasons: ['namespace-labels-unknown'],
+    details: { 'namespace-labels-unknown': /namespace "demo" could not be read/ },
+  });
 });
 
 void t.test('an injector exception admits the pod unchanged, and is logged and counted', async (t) => {
@@ -295,6 +348,30 @@ void t.test('malformed input gets a clear 4xx and the server keeps answering', a
   const metrics = await call(port, 'GET', '/metrics');
   t.match(metrics.text, /meshtap_webhook_reviews_total\{outcome="bad_request",reason="WH_ERR_BAD_JSON"\} 2\n/);
   t.match(metrics.text, /meshtap_webhook_reviews_total\{outcome="bad_request",reason="WH_ERR_BODY_TOO_LARGE"\} 1\n/);
+  t.match(metrics.text, /meshtap_webhook_reviews_total\{outcome="bad_request",reason="WH_ERR_METHOD_NOT_ALLOWED"\} 1\n/);
+  t.match(metrics.text, /meshtap_webhook_reviews_total\{outcome="bad_request",reason="WH_ERR_NOT_FOUND"\} 1\n/);
+  t.ok(logs.lines().some((l) => l.msg === 'rejected request' && l.code === 'WH_ERR_NOT_FOUND' && l.status === 404), 'a 404 is logged like the other rejections');
+});
+
+void t.test('a body without apiVersion says it is missing, not null', async (t) => {
+  const { port } = await startServer(t);
+  const res = await postJson(port, '{}');
+  t.equal(res.status, 400);
+  t.equal(res.json.error.code, 'WH_ERR_BAD_API_VERSION');
+  t.match(res.json.error.message, /^apiVersion is missing: expected "admission\.k8s\.io\/v1"/);
+  t.notMatch(res.json.error.message, /null/);
+  const explicitNull = await postJson(port, '{"apiVersion":null}');
+  t.match(explicitNull.json.error.message, /^apiVersion must be "admission\.k8s\.io\/v1", got null/, 'a null that was sent is named as such');
+});
+
+void t.test('every method and path the webhook rejects is counted as a bad request', async (t) => {
+  const { port } = await startServer(t);
+  for (const method of ['GET', 'PUT', 'PATCH', 'DELETE']) t.equal((await call(port, method, '/mutate')).status, 405, `${method} /mutate`);
+  t.equal((await call(port, 'POST', '/validate', '{}', { 'content-type': 'application/json' })).status, 404);
+  t.equal((await call(port, 'GET', '/')).status, 404);
+  const metrics = await call(port, 'GET', '/metrics');
+  t.match(metrics.text, /meshtap_webhook_reviews_total\{outcome="bad_request",reason="WH_ERR_METHOD_NOT_ALLOWED"\} 4\n/);
+  t.match(metrics.text, /meshtap_webhook_reviews_total\{outcome="bad_request",reason="WH_ERR_NOT_FOUND"\} 2\n/);
 });
 
 void t.test('GET /healthz', async (t) => {
