@@ -55,6 +55,21 @@ export function buildRows(records, mode) {
 }
 
 /**
+ * Whether the row shows what `id` (the open call's, from the URL) opens: a record id names its
+ * record's row; a call id (`view=call`'s, as the detail copies it) names the call's row, or in
+ * one row per observation the rows of its records.
+ * @param {Row} row
+ * @param {string} id
+ */
+export function rowHolds(row, id) {
+  if (row.client === undefined && row.server === undefined) {
+    const r = row.call;
+    return r.id === id || callKey(r) === id || `${callKey(r)}#${r.id}` === id;
+  }
+  return row.key === id || row.client?.id === id || row.server?.id === id;
+}
+
+/**
  * The CEL filter that finds both records of `r`'s call.
  * @param {CallJson} r
  */

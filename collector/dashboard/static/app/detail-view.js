@@ -5,6 +5,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { getCall, listCalls } from './api.js';
 import { callFilter } from './call-rows.js';
+import { openedFrom } from './call-lookup.js';
 import { callEnds, identityRows, seenByText } from './call-detail.js';
 import { CallTimeline } from './call-timeline.js';
 import {
@@ -54,8 +55,18 @@ export function DetailPanel({ id, initial, filter }) {
           setError(r.error.message);
           return;
         }
-        setRecord(r.value.call);
-        const calls = await listCalls({ view: 'call', limit: 1, filter: callFilter(r.value.call) }, controller.signal);
+        const opened = openedFrom(r.value?.call);
+        if (opened === undefined) {
+          setError(`no call in the collector's answer for ${JSON.stringify(id)}`);
+          return;
+        }
+        setRecord(opened.record);
+        // A call id answers the call itself: its records are the observations, nothing to look up.
+        if (opened.joined !== undefined) {
+          setJoined(opened.joined);
+          return;
+        }
+        const calls = await listCalls({ view: 'call', limit: 1, filter: callFilter(opened.record) }, controller.signal);
         if (calls.ok && Array.isArray(calls.value?.calls) && calls.value.calls.length > 0) setJoined(calls.value.calls[0]);
       })
       .catch(() => {});

@@ -7,6 +7,7 @@ import { NOT_SIGNED_IN, getSession, isLoginFragment, listCalls, loginFromFragmen
 import { celString } from './format.js';
 import { createCallFeed } from './call-feed.js';
 import { DetailPanel } from './detail-view.js';
+import { openedRecord } from './call-lookup.js';
 import { MapView } from './map-view.js';
 import { OffendersView } from './offenders-view.js';
 import { CoverageView } from './coverage-view.js';
@@ -108,7 +109,7 @@ function App() {
         ? html`<div class=${`calls-layout${route.callId ? ' with-detail' : ''}`}>
             <${StreamView} feed=${feed} selectedId=${route.callId} routeFilter=${route.filter} />
             ${route.callId
-              ? html`<${DetailPanel} key=${route.callId} id=${route.callId} initial=${feed.state.calls.find((c) => c.id === route.callId)} filter=${route.filter} />`
+              ? html`<${DetailPanel} key=${route.callId} id=${route.callId} initial=${openedRecord(feed.state.calls, route.callId)} filter=${route.filter} />`
               : null}
           </div>`
         : route.view === 'map'

@@ -7,7 +7,7 @@ import { checkFilter } from './api.js';
 import { caretAt, endpointName, formatBytes, formatClock, formatDuration, formatTimestamp, statusClass, statusText, statusTitle } from './format.js';
 import { formatRoute } from './router.js';
 import { LockIcon } from './icons.js';
-import { buildRows, statusColumnWidth } from './call-rows.js';
+import { buildRows, rowHolds, statusColumnWidth } from './call-rows.js';
 import { anchorAt, anchoredTop } from './scroll-anchor.js';
 
 /** @typedef {import('./call-rows.js').RowMode} RowMode */
@@ -293,7 +293,7 @@ function CallTable({ state, rows, mode, selectedId }) {
     lastSelected.current = selectedId;
     if (selectedId !== undefined || closed === undefined) return;
     if (document.activeElement && document.activeElement !== document.body) return;
-    const index = rowsNow.current.findIndex((r) => r.call.id === closed || r.client?.id === closed || r.server?.id === closed);
+    const index = rowsNow.current.findIndex((r) => rowHolds(r, closed));
     if (index >= 0) focusRow(index);
   }, [selectedId]);
 
@@ -340,7 +340,7 @@ function CallTable({ state, rows, mode, selectedId }) {
           ${first > 0 ? html`<tr class="spacer" aria-hidden="true" style=${{ height: `${first * ROW_HEIGHT}px` }}></tr>` : null}
           ${visible.map(
             (row, i) =>
-              html`<${CallRow} key=${row.key} row=${row} mode=${mode} index=${first + i} selected=${selectedId !== undefined && (row.call.id === selectedId || row.server?.id === selectedId)} filter=${state.filter} />`,
+              html`<${CallRow} key=${row.key} row=${row} mode=${mode} index=${first + i} selected=${selectedId !== undefined && rowHolds(row, selectedId)} filter=${state.filter} />`,
           )}
           ${last < calls.length ? html`<tr class="spacer" aria-hidden="true" style=${{ height: `${(calls.length - last) * ROW_HEIGHT}px` }}></tr>` : null}
         </tbody>
