@@ -37,6 +37,7 @@ import {
 import { MESHTAP_VERSION, type InjectorConfig } from './injector-config.ts';
 import type { ContainerLike, PodLike } from './inject-types.ts';
 import { SKIP_REASON_CODES, type SkipReason } from './reasons.ts';
+import { closestMatch } from '../lib/edit-distance.ts';
 
 export type { PodLike } from './inject-types.ts';
 export type { SkipReason } from './reasons.ts';
@@ -139,6 +140,39 @@ function resolveSettings(
     probePaths: '',
     maskKeys: readAnnotation(annotations, MASK_KEYS_ANNOTATION, parseMaskKeys, [], problems),
   };
+}
+
+/** The pod annotations meshtap reads or writes: any other `meshtap.io/` annotation is a mistake. */
+const POD_ANNOTATIONS: readonly string[] = [
+  STATUS_ANNOTATION,
+  EXCLUDE_INBOUND_PORTS_ANNOTATION,
+  EXCLUDE_OUTBOUND_PORTS_ANNOTATION,
+  EXCLUDE_OUTBOUND_CIDRS_ANNOTATION,
+  MAX_BODY_BYTES_ANNOTATION,
+  MTLS_MODE_ANNOTATION,
+  NATIVE_SIDECAR_ANNOTATION,
+  DNS_CAPTURE_ANNOTATION,
+  MASK_KEYS_ANNOTATION,
+];
+
+/**
+ * A `meshtap.io/` annotation meshtap does not read is a typo (`exclude-inbound-port`) or the
+ * opt-out label written as an annotation (as Istio's `sidecar.istio.io/inject` is one): ignored,
+ * the pod would be injected without what its author asked for (a port left captured, a pod
+ * meant to be left alone). So it is an `invalid-annotation`, with the key it may have meant.
+ */
+function checkAnnotationKeys(annotations: Record<string, unknown>, problems: Problems): void {
+  for (const key of Object.keys(annotations)) {
+    if (!key.startsWith('meshtap.io/') || POD_ANNOTATIONS.includes(key)) continue;
+    if (key === INJECT_LABEL) {
+      problems.add('invalid-annotation', `pod annotation ${key}: meshtap reads ${key} as a pod label, not an annotation (move it to metadata.labels)`);
+      continue;
+    }
+    // The ones a pod's author sets: a key cut short or run on, else a near spelling.
+    const settable = POD_ANNOTATIONS.filter((k) => k !== STATUS_ANNOTATION);
+    const near = settable.find((k) => k.startsWith(key) || key.startsWith(k)) ?? closestMatch(key, settable, { maxDistance: 3, ignoreCase: true });
+    problems.add('invalid-annotation', `pod annotation ${key} is not one meshtap reads${near !== undefined ? ` (did you mean ${near}?)` : ''}`);
+  }
 }
 
 function skip(pod: PodLike, found: Map<SkipReason, string[]>): InjectDecision {
@@ -251,6 +285,7 @@ export function injectPod(input: InjectInput): InjectDecision {
   if (!already) findIdentityClashes(spec, config, problems);
 
   const settings = resolveSettings(annotations, stringMap(input.namespaceAnnotations), config, problems);
+  if (!already) checkAnnotationKeys(annotations, problems);
   // IPv6 CIDRs are accepted as init accepts them: there they exempt IPv6 destinations from
   // the refusal of IPv6 TCP, as IPv4 ones exempt destinations from capture.
   if (found.size > 0) return skip(pod, found);
