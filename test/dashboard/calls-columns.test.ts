@@ -91,6 +91,33 @@ for (const layout of layouts) {
   });
 }
 
+void t.test('a narrow window: the header keeps its height and no link or button label wraps', async (t) => {
+  const { page } = session;
+  for (const width of [480, 600]) {
+    await page.setViewportSize({ width, height: 800 });
+    await page.goto(`${backend.baseUrl}#/calls`);
+    await waitFor('rows', async () => (await page.locator('tbody tr.call-row').count()) === 6);
+    const header = await page.locator('.app-header').evaluate((e) => e.getBoundingClientRect().height);
+    t.equal(Math.round(header), 48, `${width} px: the header is one row`);
+    const wrapped = await page.$$eval('.app-header nav a, .sign-out, .toolbar button, .toolbar .button', (els) =>
+      els
+        .filter((e) => (e as any).offsetParent !== null)
+        .filter((e) => {
+          const range = (globalThis as any).document.createRange();
+          range.selectNodeContents(e);
+          const tops = new Set([...range.getClientRects()].map((r: any) => Math.round(r.top)));
+          return tops.size > 1;
+        })
+        .map((e) => (e.textContent ?? '').trim()),
+    );
+    t.same(wrapped, [], `${width} px: every label on one line`);
+    const outside = await page.$$eval('.app-header nav a, .sign-out, .toolbar button, .toolbar .button', (els, w) =>
+      els.filter((e) => (e as any).offsetParent !== null && !e.closest('nav') && e.getBoundingClientRect().right > w).map((e) => (e.textContent ?? '').trim()), width);
+    t.same(outside, [], `${width} px: no button past the window's edge`);
+    await session.screenshot(`calls-narrow-${width}`);
+  }
+});
+
 void t.test('a list without errors keeps a narrow Status column', async (t) => {
   const { page } = session;
   await page.setViewportSize({ width: 1280, height: 800 });
