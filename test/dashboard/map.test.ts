@@ -361,6 +361,8 @@ void t.test('the time window is in the address: kept on reload and Back, and car
   t.equal(await pressed.textContent(), '15m', '15 minutes by default');
   await page.locator('[role="group"][aria-label="Time window"] button', { hasText: /^1h$/ }).click();
   await page.waitForURL(/#\/map\?window=1h$/);
+  // The address changes first; the button follows on the next render.
+  await pressed.filter({ hasText: /^1h$/ }).waitFor();
   t.equal(await pressed.textContent(), '1h');
   const asked = page.waitForResponse((r) => r.url().includes('/api/servicemap?'));
   await page.reload();
