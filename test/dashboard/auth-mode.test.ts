@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
 import { startCredentialProxy } from '../../collector/dashboard/credential-proxy.ts';
-import { openBrowser, startDashboardBackend, waitFor, type BrowserSession, type DashboardBackend } from './harness.ts';
+import { openBrowser, openLoginLink, startDashboardBackend, waitFor, type BrowserSession, type DashboardBackend } from './harness.ts';
 import { observation } from './observation.ts';
 
 const TOKEN = 'dashboard-test-token-0123456789';
@@ -81,7 +81,7 @@ void t.test('a token needed: Sign out stays, before signing in and once signed i
   await signOutButton(page).waitFor();
   t.equal((await sessionAnswer(page)).status, 401, 'no session yet');
 
-  await page.goto(`${backend.baseUrl}#token=${TOKEN}`);
+  await openLoginLink(page, `${backend.baseUrl}#token=${TOKEN}`);
   await page.reload();
   await page.locator('.feed-status.live').waitFor();
   t.match((await sessionAnswer(page)).body, { viewer: 'token', auth: 'token', session: true });

@@ -128,3 +128,14 @@ export async function openBrowser(options: { width?: number; height?: number; co
     close: () => browser.close(),
   };
 }
+
+/**
+ * Opens a login link and waits until the page has traded its token for the session cookie. The
+ * page takes the token out of the address (`#/calls`) before that trade is answered, so a reload
+ * right after the address changed could cancel it and leave the page signed out.
+ */
+export async function openLoginLink(page: Page, url: string): Promise<void> {
+  const traded = page.waitForResponse((r) => new URL(r.url()).pathname.endsWith('/api/session') && r.request().method() === 'POST');
+  await page.goto(url);
+  await traded;
+}

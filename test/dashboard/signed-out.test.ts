@@ -5,7 +5,7 @@
  * link then works.
  */
 import t from 'tap';
-import { openBrowser, startDashboardBackend, waitFor, type BrowserSession, type DashboardBackend } from './harness.ts';
+import { openBrowser, openLoginLink, startDashboardBackend, waitFor, type BrowserSession, type DashboardBackend } from './harness.ts';
 
 const TOKEN = 'dashboard-test-token-0123456789';
 
@@ -65,7 +65,7 @@ for (const [view, path, section] of [
 
 void t.test('a good login link signs in', async (t) => {
   const { page } = session;
-  await page.goto(`${backend.baseUrl}#token=${TOKEN}`);
+  await openLoginLink(page, `${backend.baseUrl}#token=${TOKEN}`);
   await page.reload();
   await page.locator('.feed-status.live').waitFor();
   await page.goto(`${backend.baseUrl}#/map`);
@@ -120,7 +120,7 @@ void t.test('an unknown route never shows a token', async (t) => {
 
 void t.test('signing out ends the session, stops the live stream and shows the signed-out state', async (t) => {
   const { page } = session;
-  await page.goto(`${backend.baseUrl}#token=${TOKEN}`);
+  await openLoginLink(page, `${backend.baseUrl}#token=${TOKEN}`);
   await page.waitForURL((u) => u.hash === '#/calls');
   await page.reload();
   await page.locator('.feed-status.live').waitFor();
