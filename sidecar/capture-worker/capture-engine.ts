@@ -297,14 +297,20 @@ export class CaptureEngine implements OpVisitor {
   private outboundStarted(capture: Capture, info: RequestStartInfo): void {
     const decided = (capture.decided ??= new Map());
     if (decided.size >= MAX_DECIDED_PER_CONNECTION) return;
-    const own = headerTraceId(info.headers);
+    decided.set(info.ordinal, this.decide(info.start, headerTraceId(info.headers)));
+  }
+
+  /**
+   * The link of an outbound call started at `start`: with a trace of its own (`own`), the
+   * inbound call that caused it; without, the trace of the inbound call it joins.
+   */
+  private decide(start: bigint, own: string | undefined): StartLink {
     if (own !== undefined) {
-      const causedBy = this.flowLinks.causedBy(info.start, own, this.now);
-      decided.set(info.ordinal, causedBy === undefined ? {} : { causedBy });
-      return;
+      const causedBy = this.flowLinks.causedBy(start, own, this.now);
+      return causedBy === undefined ? {} : { causedBy };
     }
-    const link = this.flowLinks.linkOutbound(info.start, this.now);
-    decided.set(info.ordinal, link === undefined ? {} : { link });
+    const link = this.flowLinks.linkOutbound(start, this.now);
+    return link === undefined ? {} : { link };
   }
 
   /** The inbound requests of a capture that stops without their exchanges end in the flow-link table now. */
@@ -354,15 +360,14 @@ export class CaptureEngine implements OpVisitor {
     const decided = capture.decided?.get(exchange.ordinal);
     if (decided !== undefined) capture.decided!.delete(exchange.ordinal);
     const own = exchange.trace_id ?? headerTraceId(exchange.request?.headers);
+    const { link, causedBy } = decided ?? this.decide(exchange.start, own);
     if (own !== undefined) {
-      const causedBy = decided !== undefined ? decided.causedBy : this.flowLinks.causedBy(exchange.start, own, this.now);
       if (causedBy !== undefined) {
         exchange.caused_by_trace_id = causedBy.trace_id;
         exchange.caused_by_span_id = causedBy.span_id;
       }
       return;
     }
-    const link = decided !== undefined ? decided.link : this.flowLinks.linkOutbound(exchange.start, this.now);
     if (link === undefined) return;
     exchange.trace_id = link.trace_id;
     exchange.parent_span_id = link.parent_span_id;
