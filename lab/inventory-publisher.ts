@@ -24,7 +24,7 @@ export class InventoryPublisher {
     this.state = state;
   }
 
-  /** An admitted pod: the collector can name its address, the controller lists it (not meshed yet). */
+  /** An admitted pod: the collector can name its address, the controller lists it (meshed when injected). */
   addPod(ps: PodState, pod: LabInventoryPod): void {
     this.pods.set(`${ps.namespace}/${ps.name}`, pod);
   }

@@ -3,9 +3,10 @@
  * `controller/membership/file-source.ts`), built from the lab's inventory (pure). In a cluster
  * the controller learns the same from informers.
  *
- * A pod is `meshed` once its sidecar is ready: before that it cannot terminate mTLS, and a
- * service whose endpoints are not all meshed is reached in plaintext (the sidecars' fail-open
- * rule), so a pod still starting never breaks its callers.
+ * A pod is `meshed` from its admission when it was injected, as the controller counts a
+ * cluster's Pending pods (`controller/membership/build.ts` says why): until its sidecar listens
+ * a caller is refused either way, and one that reaches the sidecar before it has a certificate
+ * falls back to plaintext.
  */
 import { presentEndpoints, type LabInventory, type LabInventoryServicePort } from './lab-inventory.ts';
 import { injectedStrict } from '../lib/kube/inventory/object-views.ts';

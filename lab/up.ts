@@ -394,14 +394,15 @@ export class LabStarter {
       ps.phase = 'admitted';
       this.save();
       writeFileSync(join(ensureDir(ps.dir), 'pod.json'), JSON.stringify(pod, null, 2));
-      // The pod exists from now on: the collector can name its address, the controller lists it (not meshed yet).
+      // The pod exists from now on: the collector can name its address, the controller lists it,
+      // meshed when injected (lab/membership-file.ts says why before its sidecar is ready).
       this.inventory.addPod(ps, {
         pod,
         ip: ps.ip,
         phase: 'Pending',
         startTime: createdAt,
         ready: false,
-        meshed: false,
+        meshed: ps.injected,
         ...(desired.owner ? { owner: { deployment: desired.owner.name, replicaSet: desired.owner.replicaSet } } : {}),
       });
       this.inventory.publish();
@@ -447,8 +448,6 @@ export class LabStarter {
         if (proc.role === 'sidecar') {
           // A native sidecar holds the next containers back until its startup probe passes.
           await awaitContainer(this.containerHost, pod, ps, proc, cs, exited, deadline);
-          // Peers may now talk mTLS to this pod.
-          this.inventory.updatePod(ps, { meshed: ps.injected === true });
           say(`sidecar ${proc.container} ready (uid ${proc.uid})`);
         } else {
           waiting.push(

@@ -16,7 +16,7 @@ export interface MembershipPodInput {
   readonly ips: readonly string[];
   /** Kubernetes fills in `default` when a pod names none; so does the builder. */
   readonly serviceAccount?: string;
-  /** Only `Running` pods are meshed; undefined counts as Running (the lab's file has no phases). */
+  /** `Pending` and `Running` pods may be meshed (`isMeshedPod`); undefined counts as Running (the lab's file has no phases). */
   readonly phase?: string;
   /** The pod carries `meshtap.io/status`. */
   readonly injected: boolean;
@@ -73,8 +73,21 @@ const byKey = <T>(key: (v: T) => string) => (a: T, b: T) => {
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 };
 
+/** Phases of a pod that holds its IP: from its sandbox's creation until its containers end. */
+const LIVE_PHASES: ReadonlySet<string> = new Set(['Pending', 'Running']);
+
+/**
+ * An injected pod is meshed from the moment it has an IP, not from when its sidecar is ready.
+ * Its init container redirects every inbound connection to the sidecar before any other
+ * container starts, so until the sidecar listens a connection to it is refused whether the
+ * caller speaks mTLS or not, and a caller that reaches the sidecar before it has a certificate
+ * falls back to plaintext (the peer ends the handshake before its ServerHello). Waiting for the
+ * pod to run instead left a window after its sidecar was ready (the app starts at once) in which
+ * callers still dialled it in plaintext, and a connection opened then (a pool's) stayed
+ * plaintext for its life, each call two records that never join.
+ */
 export function isMeshedPod(pod: MembershipPodInput): boolean {
-  return pod.injected && !pod.hostNetwork && (pod.phase === undefined || pod.phase === 'Running') && pod.ips.some((ip) => ip !== '');
+  return pod.injected && !pod.hostNetwork && (pod.phase === undefined || LIVE_PHASES.has(pod.phase)) && pod.ips.some((ip) => ip !== '');
 }
 
 /** A service port's backend port: numeric target, else what the endpoints of that port name say when they agree, else 0 (unknown). */

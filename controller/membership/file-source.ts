@@ -12,7 +12,7 @@
  * ```
  *
  * `meshed` says the pod runs a sidecar (in a cluster: the `meshtap.io/status` annotation and
- * phase Running). A pod may give `ips` (dual stack) instead of `ip`; `serviceAccount`
+ * phase Pending or Running, with an IP). A pod may give `ips` (dual stack) instead of `ip`; `serviceAccount`
  * defaults to `default`. A port may be a bare number; `targetPort` defaults to `port`. An
  * endpoint without `port` serves every port of the service (at each port's `targetPort`).
  * Unknown keys are ignored, so the lab can keep its own notes in the file.

@@ -22,11 +22,14 @@ const pod = (over: Partial<MembershipPodInput> = {}): MembershipPodInput => ({
   ...over,
 });
 
-void t.test('a pod is meshed when injected, Running, with an IP, not hostNetwork', async (t) => {
+void t.test('a pod is meshed when injected, Pending or Running, with an IP, not hostNetwork', async (t) => {
   t.equal(isMeshedPod(pod()), true);
   t.equal(isMeshedPod(pod({ injected: false })), false, 'no meshtap.io/status');
-  t.equal(isMeshedPod(pod({ phase: 'Pending' })), false);
+  t.equal(isMeshedPod(pod({ phase: 'Pending' })), true, 'still starting: its inbound already goes to its sidecar');
+  t.equal(isMeshedPod(pod({ phase: 'Pending', ips: [] })), false, 'not scheduled yet: no IP');
   t.equal(isMeshedPod(pod({ phase: 'Succeeded' })), false);
+  t.equal(isMeshedPod(pod({ phase: 'Failed' })), false);
+  t.equal(isMeshedPod(pod({ phase: 'Unknown' })), false);
   t.equal(isMeshedPod(pod({ ips: [] })), false, 'no IP yet');
   t.equal(isMeshedPod(pod({ hostNetwork: true })), false);
   t.equal(isMeshedPod(pod({ phase: undefined })), true, 'the lab file has no phases');

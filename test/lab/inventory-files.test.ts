@@ -92,14 +92,15 @@ function inventory(s: AddressedScenario): LabInventory {
       phase: starting ? 'Pending' : 'Running',
       startTime: STARTED,
       ready: !starting,
-      meshed: injected && !starting,
+      // As lab up lists a pod at admission: meshed when injected, its sidecar ready or not.
+      meshed: injected,
       ...(p.owner ? { owner: { deployment: p.owner.name, replicaSet: p.owner.replicaSet } } : {}),
     });
   });
   return { node: { name: 'lab', ip: '10.244.0.1', podCIDR: '10.244.0.0/24' }, namespaces: s.namespaces, services: s.services, pods };
 }
 
-void t.test('membership file: the controller reads it and meshes only ready injected pods', async (t) => {
+void t.test('membership file: the controller reads it and meshes the injected pods, started or starting', async (t) => {
   const s = scenario();
   const inv = inventory(s);
   const [pay0, pay1, pay2] = s.pods.filter((p) => p.pod.metadata.name.startsWith('payment-'));
@@ -111,11 +112,11 @@ void t.test('membership file: the controller reads it and meshes only ready inje
     file.pods,
     [
       { name: pay0.pod.metadata.name, namespace: 'shop', ip: pay0.ip, serviceAccount: 'payment', meshed: true },
-      { name: pay1.pod.metadata.name, namespace: 'shop', ip: pay1.ip, serviceAccount: 'payment', meshed: false },
+      { name: pay1.pod.metadata.name, namespace: 'shop', ip: pay1.ip, serviceAccount: 'payment', meshed: true },
       { name: 'client', namespace: 'shop', ip: client.ip, serviceAccount: 'default', meshed: true },
       { name: 'visitor', namespace: 'outside', ip: visitor.ip, serviceAccount: 'default', meshed: false },
     ],
-    'every existing pod, in creation order; a pod whose sidecar is not ready is not meshed yet',
+    'every existing pod, in creation order; a pod whose sidecar is not ready yet is meshed already',
   );
   t.same(file.services, [
     {
@@ -138,6 +139,7 @@ void t.test('membership file: the controller reads it and meshes only ready inje
     content.workloads.map((w) => [w.ip, w.identity]),
     [
       [pay0.ip, 'spiffe://cluster.local/ns/shop/sa/payment'],
+      [pay1.ip, 'spiffe://cluster.local/ns/shop/sa/payment'],
       [client.ip, 'spiffe://cluster.local/ns/shop/sa/default'],
     ].sort((a, b) => (a[0] < b[0] ? -1 : 1)),
     'the controller derives the identities of the meshed pods',

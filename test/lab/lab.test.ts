@@ -581,6 +581,17 @@ void t.test('the shop: every meshed service is called over mTLS with both identi
     if (what === 'grpc') t.ok(found.some((c) => c.tls?.mesh === true), 'gRPC crosses the mesh over mTLS');
   }
 
+  // Between the shop's pods every call crosses the mesh, the first ones too: a pod counts as meshed
+  // from its admission, so no caller dials it (or a Service it backs) in plaintext while the
+  // membership feed catches up with its sidecar. Before, a pool opened at start (orders'
+  // PostgreSQL, the catalog's Redis) often went plaintext for good.
+  const plaintext = await callsWhere('observer == "outbound" && !mesh && dst.namespace == "shop"');
+  t.same(
+    plaintext.map((c) => `${c.protocol} ${c.src.workload ?? c.src.ip} -> ${c.dst.workload ?? c.dst.ip}:${c.dst.port}`),
+    [],
+    'no plaintext call from one meshed shop pod to another',
+  );
+
   // The unmeshed namespace: its calls are captured by the callee's sidecar only.
   const legacy = await eventually(
     'a call from the legacy namespace',
