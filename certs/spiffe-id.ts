@@ -19,17 +19,21 @@ const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[
 // A SPIFFE path segment; "." and ".." are excluded separately.
 const PATH_SEGMENT = /^[A-Za-z0-9._-]+$/;
 
+/** What a trust domain is, as every component's message says it. */
+export const TRUST_DOMAIN_EXPECTED = 'dot-separated labels of lower-case letters, digits, "-" and "_" (like "cluster.local")';
+
+/**
+ * A valid trust domain. The CA, the controller, the injector and the sidecar all check with this
+ * one rule: when the injector and the sidecar took only DNS names, a CA made for
+ * `prod_eu.example` was created and served but no pod could be injected for it.
+ */
+export function isTrustDomain(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 255 && value.split('.').every((l) => TRUST_DOMAIN_LABEL.test(l));
+}
+
 export function checkTrustDomain(trustDomain: string): string {
-  if (
-    typeof trustDomain !== 'string' ||
-    trustDomain.length === 0 ||
-    trustDomain.length > 255 ||
-    !trustDomain.split('.').every((l) => TRUST_DOMAIN_LABEL.test(l))
-  ) {
-    throw caError(
-      CA_ERR_BAD_IDENTITY,
-      `trust domain ${JSON.stringify(trustDomain)} is invalid: expected dot-separated labels of lower-case letters, digits, "-" and "_" (like "cluster.local")`,
-    );
+  if (!isTrustDomain(trustDomain)) {
+    throw caError(CA_ERR_BAD_IDENTITY, `trust domain ${JSON.stringify(trustDomain)} is invalid: expected ${TRUST_DOMAIN_EXPECTED}`);
   }
   return trustDomain;
 }

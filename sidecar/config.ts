@@ -11,6 +11,7 @@ import { LOG_LEVELS, type LogLevel } from '../lib/log.ts';
 import { MeshtapError } from '../lib/errors.ts';
 import { SC_ERR_CONFIG } from './errors.ts';
 import { maskOptionsFromEnv } from './mask/env-policy.ts';
+import { TRUST_DOMAIN_EXPECTED, isTrustDomain } from '../certs/spiffe-id.ts';
 import type { MaskPolicyOptions } from './mask/policy.ts';
 
 export { LOG_LEVELS, type LogLevel } from '../lib/log.ts';
@@ -191,7 +192,7 @@ const SIDECAR_ENV = {
     const paths = s.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
     return paths.length > 0 && paths.every((p) => p.startsWith('/') && !p.includes('\0')) ? paths : new Bad('expected comma-separated absolute paths of FileDescriptorSet files');
   }),
-  MESHTAP_TRUST_DOMAIN: withDefault(dnsName('expected a trust domain (lower-case DNS name, e.g. cluster.local)'), SIDECAR_DEFAULTS.trustDomain),
+  MESHTAP_TRUST_DOMAIN: withDefault(matching(isTrustDomain, `expected a SPIFFE trust domain: ${TRUST_DOMAIN_EXPECTED}`), SIDECAR_DEFAULTS.trustDomain),
   // Masking policy additions: validated by mask/env-policy.ts below.
   MESHTAP_MASK_KEYS: optional(text),
   MESHTAP_MASK_HEADERS: optional(text),

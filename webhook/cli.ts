@@ -194,8 +194,13 @@ export async function startWebhook(opts: WebhookCliOptions, io: Pick<CommandIO, 
     logger: { level: opts.logLevel, stream: io.stdout },
   });
   const log = app.log.child({ component: 'webhook' });
-  if (kubeProblem) log.error({ error: describeError(kubeProblem) }, 'no Kubernetes API access; namespace labels will be assumed');
+  // With --strict-namespace-labels nothing is assumed: without a source every pod is skipped, and the log says so.
+  const unknownLabels = opts.strictNamespaceLabels
+    ? 'every pod will be skipped (namespace-labels-unknown: --strict-namespace-labels); give --namespaces FILE or run in a cluster'
+    : undefined;
+  if (kubeProblem) log.error({ error: describeError(kubeProblem) }, `no Kubernetes API access; ${unknownLabels ?? 'namespace labels will be assumed'}`);
   else if (fromFile) log.info({ namespaces: opts.namespacesFile }, 'namespace labels are read from a file');
+  else if (!client && unknownLabels) log.warn(`not running in a cluster and no --namespaces file: ${unknownLabels}`);
   else if (!client) log.info('not running in a cluster: namespace labels are assumed from the webhook configuration selectors');
 
   await app.listen({ port: opts.port, host: opts.host });

@@ -34,7 +34,7 @@ import {
   buildVolumes,
   type PodInjectionSettings,
 } from './containers.ts';
-import { MESHTAP_VERSION, type InjectorConfig } from './injector-config.ts';
+import { MESHTAP_VERSION, SIDECAR_DNS_PORT, type InjectorConfig } from './injector-config.ts';
 import type { ContainerLike, PodLike } from './inject-types.ts';
 import { SKIP_REASON_CODES, type SkipReason } from './reasons.ts';
 import { closestMatch } from '../lib/edit-distance.ts';
@@ -270,9 +270,12 @@ export function injectPod(input: InjectInput): InjectDecision {
     ]);
     for (const c of [...containerList(spec.initContainers), ...containerList(spec.containers)]) {
       for (const p of Array.isArray(c.ports) ? c.ports.filter(isRecord) : []) {
-        const use = typeof p.containerPort === 'number' ? reserved.get(p.containerPort) : undefined;
-        if (use !== undefined && (p.protocol === undefined || p.protocol === 'TCP')) {
-          problems.add('port-conflict', `container "${String(c.name)}" declares port ${p.containerPort}, meshtap's ${use} port`);
+        const tcp = p.protocol === undefined || p.protocol === 'TCP';
+        // The DNS listener takes its port over UDP as well as TCP.
+        const use = typeof p.containerPort !== 'number' ? undefined : p.containerPort === SIDECAR_DNS_PORT && (tcp || p.protocol === 'UDP') ? 'DNS' : tcp ? reserved.get(p.containerPort) : undefined;
+        if (use !== undefined) {
+          const protocol = tcp ? '' : `/${String(p.protocol)}`;
+          problems.add('port-conflict', `container "${String(c.name)}" declares port ${p.containerPort}${protocol}, meshtap's ${use} port`);
         }
       }
     }
@@ -286,6 +289,15 @@ export function injectPod(input: InjectInput): InjectDecision {
 
   const settings = resolveSettings(annotations, stringMap(input.namespaceAnnotations), config, problems);
   if (!already) checkAnnotationKeys(annotations, problems);
+  // A classic sidecar is an ordinary container that stops only when the pod is deleted: a pod
+  // meant to run to completion (every Job's: restartPolicy Never or OnFailure) would never complete.
+  const restartPolicy = spec.restartPolicy;
+  if (!already && !settings.nativeSidecar && (restartPolicy === 'Never' || restartPolicy === 'OnFailure')) {
+    problems.add(
+      'run-to-completion',
+      `restartPolicy is ${restartPolicy} and the proxy would be a regular container, which never exits, so the pod would never complete; a native sidecar (${NATIVE_SIDECAR_ANNOTATION}: "true", Kubernetes 1.29+) stops with the pod's containers`,
+    );
+  }
   // IPv6 CIDRs are accepted as init accepts them: there they exempt IPv6 destinations from
   // the refusal of IPv6 TCP, as IPv4 ones exempt destinations from capture.
   if (found.size > 0) return skip(pod, found);

@@ -4,6 +4,15 @@ import { LOG_LEVELS } from '../lib/log.ts';
 import packageJson from '../package.json' with { type: 'json' };
 import { MTLS_MODES, MAX_BODY_BYTES_LIMIT } from './annotations.ts';
 import { INJ_ERR_CONFIG, MeshtapError } from './errors.ts';
+import { INIT_DEFAULTS } from '../sidecar/init/options.ts';
+import { TRUST_DOMAIN_EXPECTED, isTrustDomain } from '../certs/spiffe-id.ts';
+
+/**
+ * The port of the sidecar's DNS listener (UDP and TCP, on loopback). The injector does not set
+ * it: the init container and the sidecar both take their default, so no other meshtap port may
+ * be it and no container of an injected pod may declare it.
+ */
+export const SIDECAR_DNS_PORT: number = INIT_DEFAULTS.dnsPort;
 
 /** The meshtap release the injector belongs to; recorded in `meshtap.io/status`. */
 export const MESHTAP_VERSION: string = packageJson.version;
@@ -47,7 +56,7 @@ const schema = z
     collectorTls: z.enum(COLLECTOR_TLS_MODES).default('on'),
     caAddr: hostPort.default('meshtap-controller.meshtap-system.svc:15012'),
     controllerAddr: hostPort.default('meshtap-controller.meshtap-system.svc:15012'),
-    trustDomain: dnsName.default('cluster.local'),
+    trustDomain: z.string().refine(isTrustDomain, { message: `must be a SPIFFE trust domain: ${TRUST_DOMAIN_EXPECTED}` }).default('cluster.local'),
     maxBodyBytes: z.number().int().min(0).max(MAX_BODY_BYTES_LIMIT).default(65536),
     // The sidecar's levels (it refuses others: a webhook set to `trace` put every pod in a crash loop).
     logLevel: z.enum(LOG_LEVELS).default('info'),
@@ -80,6 +89,10 @@ const schema = z
         if (ports[i][1] === ports[j][1]) {
           ctx.addIssue({ code: 'custom', path: [ports[j][0]], message: 'must differ', params: { differsFrom: ports[i][0], both: ports[j][1] } });
         }
+      }
+      // Accepted before, every injected pod's init container then refused its flags (a crash loop).
+      if (ports[i][1] === SIDECAR_DNS_PORT) {
+        ctx.addIssue({ code: 'custom', path: [ports[i][0]], message: `must differ from ${SIDECAR_DNS_PORT}, the sidecar's DNS listener` });
       }
     }
   });
@@ -139,7 +152,7 @@ const TAKES: Readonly<Record<OptionKey, string>> = {
   collectorTls: oneOf(COLLECTOR_TLS_MODES),
   caAddr: HOST_PORT,
   controllerAddr: HOST_PORT,
-  trustDomain: 'a lower-case DNS name',
+  trustDomain: `a SPIFFE trust domain: ${TRUST_DOMAIN_EXPECTED}`,
   maxBodyBytes: `a byte count 0-${MAX_BODY_BYTES_LIMIT}`,
   logLevel: oneOf(LOG_LEVELS),
   nativeSidecar: 'true or false',

@@ -16,6 +16,7 @@ export const SKIP_REASONS = {
   'invalid-annotation': 'a meshtap.io annotation has a value meshtap cannot use',
   'pod-security': 'the namespace enforces a Pod Security level (baseline or restricted) that forbids the init container\'s NET_ADMIN and NET_RAW capabilities, so the pod could not be created',
   'uid-conflict': 'a container runs as the proxy\'s user or group, whose traffic iptables never redirects: it would bypass capture and could not be told from the proxy',
+  'run-to-completion': 'the pod runs to completion (restartPolicy Never or OnFailure, as a Job\'s) and the proxy would not be a native sidecar: it would never exit, so neither would the pod',
 } as const satisfies Record<string, string>;
 
 export type SkipReason = keyof typeof SKIP_REASONS;

@@ -22,6 +22,7 @@ import {
   passReview,
   reviewPod,
   buildAdmissionResponse,
+  skipWarnings,
   type AdmissionRequest,
   type InjectFn,
   type ReviewResult,
@@ -194,7 +195,8 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
           outcome: 'skipped',
           reasons: ['namespace-labels-unknown'],
           details: { 'namespace-labels-unknown': detail },
-          review: buildAdmissionResponse(req.uid),
+          // The pod may have been meant to be injected: whoever created it is told, as for other skips.
+          review: buildAdmissionResponse(req.uid, [], skipWarnings(['namespace-labels-unknown'], { 'namespace-labels-unknown': detail })),
         },
         labelSource: source,
       };

@@ -124,6 +124,7 @@ interface EndJson {
 
 interface CallJson {
   observer: string;
+  protocol?: string;
   method?: string;
   path?: string;
   status_code?: number;
@@ -430,7 +431,7 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
     const name = `nosuch-${randomBytes(3).toString('hex')}`;
     await meshtap(['lab', 'exec', 'client', '--', 'getent', 'hosts', name]);
     await meshtap(['lab', 'exec', 'client', '--', 'getent', 'hosts', 'greeter']);
-    const filter = (f: string) => fetch(`http://127.0.0.1:${httpPort}/api/calls?limit=100&filter=${encodeURIComponent(f)}`, { headers: auth }).then(async (r) => ((await r.json()) as { calls?: Array<CallJson & { dns_rcode?: string; protocol?: string }> }).calls ?? []);
+    const filter = (f: string) => fetch(`http://127.0.0.1:${httpPort}/api/calls?limit=100&filter=${encodeURIComponent(f)}`, { headers: auth }).then(async (r) => ((await r.json()) as { calls?: Array<CallJson & { dns_rcode?: string }> }).calls ?? []);
     const any = await eventually('any record with protocol == "dns" (the sidecar\'s DNS capture ships them)', async () => {
       const found = await filter('protocol == "dns"');
       return found.length > 0 ? found : undefined;

@@ -67,6 +67,8 @@ void t.test('config: defaults, frozen', async (t) => {
   t.same(config.sidecarResources, { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } });
   t.ok(Object.isFrozen(config) && Object.isFrozen(config.sidecarResources.requests), 'deeply frozen');
   t.equal(resolveInjectorConfig({ adminPort: 9999 }).adminPort, 9999);
+  // Whatever trust domain the CA takes (certs/spiffe-id.ts), "_" included, the injector takes.
+  t.equal(resolveInjectorConfig({ trustDomain: 'prod_eu.example' }).trustDomain, 'prod_eu.example');
 });
 
 void t.test('config: bad values name the key, what it takes and what it got', async (t) => {
@@ -74,6 +76,9 @@ void t.test('config: bad values name the key, what it takes and what it got', as
     [{ inboundPort: 70000 }, 'inboundPort must be a port number 1-65535; got 70000'],
     [{ inboundPort: '80' }, 'inboundPort must be a port number 1-65535; got "80"'],
     [{ adminPort: 15001 }, 'adminPort must differ from outboundPort (both are 15001)'],
+    // The sidecar's DNS listener: init and the sidecar refuse such a port, so every injected pod crash-looped.
+    [{ adminPort: 15053 }, "adminPort must differ from 15053, the sidecar's DNS listener; got 15053"],
+    [{ inboundPort: 15053 }, "inboundPort must differ from 15053, the sidecar's DNS listener; got 15053"],
     [{ proxyUid: 0 }, 'proxyUid must be a user id 1-2147483647 (not 0: the proxy never runs as root); got 0'],
     [{ proxyGid: 1.5 }, 'proxyGid must be a group id 1-2147483647 (not 0: the proxy never runs as root); got 1.5'],
     [{ imagePullPolicy: 'Sometimes' }, 'imagePullPolicy must be one of Always, IfNotPresent, Never; got "Sometimes"'],
@@ -82,7 +87,7 @@ void t.test('config: bad values name the key, what it takes and what it got', as
     [{ collectorAddr: 9400 }, 'collectorAddr must be "host:port" (a DNS name, an IPv4 address or a bracketed IPv6 address, and a port 1-65535); got 9400'],
     [{ tokenExpirationSeconds: 60 }, 'tokenExpirationSeconds must be a whole number of seconds 600-4294967295 (the API server refuses shorter-lived tokens); got 60'],
     [{ tokenAudience: '' }, 'tokenAudience must be a non-empty string; got ""'],
-    [{ trustDomain: 'Cluster..local' }, 'trustDomain must be a lower-case DNS name; got "Cluster..local"'],
+    [{ trustDomain: 'Cluster..local' }, 'trustDomain must be a SPIFFE trust domain: dot-separated labels of lower-case letters, digits, "-" and "_" (like "cluster.local"); got "Cluster..local"'],
     [{ trustBundleConfigMap: '' }, 'trustBundleConfigMap must be a ConfigMap name (a lower-case DNS name); got ""'],
     [{ maxBodyBytes: -1 }, 'maxBodyBytes must be a byte count 0-67108864; got -1'],
     [{ maxBodyBytes: NaN }, 'maxBodyBytes must be a byte count 0-67108864; got NaN'],
@@ -207,6 +212,8 @@ void t.test('each skip reason, alone', async (t) => {
     ['name-collision', decide(pod({ spec: { volumes: [{ name: 'meshtap-token', emptyDir: {} }] } }))],
     ['port-conflict', decide(pod({ spec: { containers: [{ name: 'app', ports: [{ containerPort: 15020 }] }] } }))],
     ['port-conflict', decide(pod({ spec: { initContainers: [{ name: 'i', ports: [{ containerPort: 15006, protocol: 'TCP' }] }] } }))],
+    ['port-conflict', decide(pod({ spec: { containers: [{ name: 'dns', ports: [{ containerPort: 15053, protocol: 'UDP' }] }] } }))],
+    ['port-conflict', decide(pod({ spec: { containers: [{ name: 'dns', ports: [{ containerPort: 15053 }] }] } }))],
     ['invalid-annotation', decide(pod({ metadata: { annotations: { 'meshtap.io/exclude-outbound-ports': '0' } } }))],
     ['invalid-annotation', decide(pod({ metadata: { annotations: { 'meshtap.io/exclude-outbound-cidrs': 'example.com' } } }))],
     ['invalid-annotation', decide(pod({ metadata: { annotations: { 'meshtap.io/max-body-bytes': '64Ki' } } }))],
@@ -220,6 +227,8 @@ void t.test('each skip reason, alone', async (t) => {
     ['uid-conflict', decide(pod({ spec: { securityContext: { runAsUser: 1337 } } }))],
     ['uid-conflict', decide(pod({ spec: { containers: [{ name: 'app', securityContext: { runAsGroup: 1337 } }] } }))],
     ['uid-conflict', decide(pod({ spec: { initContainers: [{ name: 'setup', securityContext: { runAsUser: 1337 } }] } }))],
+    ['run-to-completion', decide(pod({ spec: { restartPolicy: 'Never' } }), { config: resolveInjectorConfig({ nativeSidecar: false }) })],
+    ['run-to-completion', decide(pod({ metadata: { annotations: { 'meshtap.io/native-sidecar': 'false' } }, spec: { restartPolicy: 'OnFailure' } }))],
   ];
   for (const [reason, d] of cases) {
     t.same(d.reasons, [reason], `${reason}: ${d.inject ? '(injected)' : d.details[reason]}`);
@@ -247,6 +256,20 @@ void t.test('opt-in rules', async (t) => {
   t.ok(decide(pod({ metadata: { namespace: 'shop' } }), { namespace: 'kube-system' }).inject, 'metadata.namespace wins over the request namespace');
   t.ok(decide(pod({ metadata: { namespace: undefined } }), { namespace: undefined }).inject, 'no namespace at all');
   t.ok(decide(pod({ spec: { containers: [{ name: 'app', ports: [{ containerPort: 15001, protocol: 'UDP' }] }] } })).inject, 'UDP ports do not clash');
+  // A Job's pod: the native sidecar stops with its containers; a regular container never would.
+  t.ok(decide(pod({ spec: { restartPolicy: 'Never' } })).inject, 'a run-to-completion pod with the native sidecar is injected');
+  t.ok(decide(pod({ metadata: { annotations: { 'meshtap.io/native-sidecar': 'true' } }, spec: { restartPolicy: 'OnFailure' } }), { config: resolveInjectorConfig({ nativeSidecar: false }) }).inject, 'the annotation asks for the native sidecar');
+  t.ok(decide(pod({ spec: { restartPolicy: 'Always' } }), { config: resolveInjectorConfig({ nativeSidecar: false }) }).inject, 'a long-running pod takes the regular sidecar');
+  t.match(
+    decide(pod({ spec: { restartPolicy: 'Never' } }), { config: resolveInjectorConfig({ nativeSidecar: false }) }).details['run-to-completion'],
+    /restartPolicy is Never and the proxy would be a regular container, which never exits/,
+  );
+  t.same(
+    decide(pod({ spec: { containers: [{ name: 'resolver', ports: [{ containerPort: 15053, protocol: 'UDP' }] }] } })).details['port-conflict'],
+    `container "resolver" declares port 15053/UDP, meshtap's DNS port`,
+    "the DNS listener's port clashes over UDP too",
+  );
+  t.ok(decide(pod({ spec: { containers: [{ name: 'app', ports: [{ containerPort: 15053, protocol: 'SCTP' }] }] } })).inject, 'SCTP does not clash with the DNS listener');
   t.ok(decide(pod({ metadata: { annotations: { 'meshtap.io/exclude-inbound-ports': '' } } })).inject, 'an empty exclusion is no exclusion');
 });
 

@@ -160,3 +160,20 @@ void t.test('meshtap webhook: a skipped pod is logged with which annotation and 
   proc.child.kill('SIGTERM');
   t.equal(await proc.exited, 0);
 });
+
+void t.test('meshtap webhook --strict-namespace-labels with no namespace source warns that every pod is skipped', async (t) => {
+  const dir = tempDir(t);
+  const certDir = join(dir, 'webhook');
+  await writeTlsDir(certDir, issueWebhookCert(ca, leafOptions));
+  const proc = runWebhook(t, ['--cert-dir', certDir, '--port', '0', '--host', '127.0.0.1', '--strict-namespace-labels']);
+  const listening = await proc.waitFor((l) => l.event === 'listening', 'the listening line');
+  const warning = proc.lines.find((l) => /not running in a cluster/.test(l.msg));
+  t.match(warning, { level: 40, msg: /no --namespaces file: every pod will be skipped \(namespace-labels-unknown/ }, 'a warning, not "labels are assumed"');
+  t.notOk(proc.lines.some((l) => /assumed/.test(l.msg)), 'nothing claims labels are assumed');
+  const res = await https(listening.port, '/mutate', ca.cert, review);
+  t.equal(res.status, 200);
+  t.equal(res.json.response.patch, undefined, 'the pod is not injected');
+  t.match(res.json.response.warnings, [/namespace-labels-unknown/], 'as the warning said');
+  proc.child.kill('SIGTERM');
+  t.equal(await proc.exited, 0);
+});

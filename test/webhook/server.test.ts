@@ -290,7 +290,15 @@ void t.test('namespace labels unknown: assumed opted in by default, skipped when
   const strict = await startServer(t, { namespaceLabels: undefined, assumeNamespaceOptedIn: false });
   const d = await postJson(strict.port, review);
   t.equal(d.status, 200);
-  t.same(d.json.response, { uid: fixture('pod-create.json').request.uid, allowed: true });
+  t.same(
+    d.json.response,
+    {
+      uid: fixture('pod-create.json').request.uid,
+      allowed: true,
+      warnings: ['meshtap did not inject the pod: namespace-labels-unknown: the labels of namespace "demo" could not be read, and the webhook does not assume it opted in'],
+    },
+    'allowed, and whoever created the pod is told it was not injected',
+  );
   t.match(strict.logs.lines().find((l) => l.msg === 'admission review'), {
     outcome: 'skipped',
     reasons: ['namespace-labels-unknown'],

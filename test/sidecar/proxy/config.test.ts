@@ -132,6 +132,12 @@ void t.test('a bad value names the variable, the value and what is expected', as
   t.equal(configError({ MESHTAP_PROBE_PORTS: '8080', MESHTAP_PROBE_PATHS: '9090=/live' }), 'MESHTAP_PROBE_PATHS="9090=/live": port 9090 is not in MESHTAP_PROBE_PORTS');
   t.same(resolveSidecarConfig({ ...POD, MESHTAP_PROBE_PORTS: '8080,9090', MESHTAP_PROBE_PATHS: '8080=/healthz|/ready' }).mtls.probePaths, { 8080: ['/healthz', '/ready'] });
   t.match(configError({ POD_NAMESPACE: 'Shop' }), /^POD_NAMESPACE="Shop": expected a Kubernetes namespace name/);
+  // The CA's rule (certs/spiffe-id.ts): "_" is a SPIFFE trust domain character; empty labels are not.
+  t.equal(resolveSidecarConfig({ ...POD, MESHTAP_TRUST_DOMAIN: 'prod_eu.example' }).mtls.trustDomain, 'prod_eu.example');
+  t.equal(
+    configError({ MESHTAP_TRUST_DOMAIN: 'prod..example' }),
+    'MESHTAP_TRUST_DOMAIN="prod..example": expected a SPIFFE trust domain: dot-separated labels of lower-case letters, digits, "-" and "_" (like "cluster.local")',
+  );
 });
 
 void t.test('missing pod variables are reported as not set; empty counts as unset', async (t) => {
