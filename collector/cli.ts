@@ -18,6 +18,7 @@ import {
   MIN_INGEST_MESSAGE_BYTES,
   MIN_RETENTION_HOURS,
   MIN_RETENTION_MAX_MB,
+  collectorVariableWarnings,
   databaseDirectory,
   resolveCollectorConfig,
   resolveInventoryKind,
@@ -128,6 +129,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   }
   const config = resolveCollectorConfig(values, io.env);
   const log = createJsonLogger(io.stdout);
+  // A misspelt variable would otherwise leave its setting at the default without a word.
+  for (const warning of collectorVariableWarnings(io.env)) log.warn({}, warning);
   /** The JSON log line for whatever reads the logs, and one line on stderr for whoever started it. */
   const failed = (detail: string): number => {
     log.error({ detail }, 'collector failed to start');

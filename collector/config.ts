@@ -1,8 +1,12 @@
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { MeshtapError } from '../lib/errors.ts';
+import { MeshtapError, isMeshtapError } from '../lib/errors.ts';
 import { CLI_ERR_USAGE, flagValue, parsePort } from '../lib/cli.ts';
+import { unknownVariableWarnings } from '../lib/unknown-variables.ts';
 import { COL_ERR_CONFIG } from './errors.ts';
+import { LOKI_ENV_VARS, resolveLokiConfig } from './loki/config.ts';
+import { OTEL_ENV_VARS, resolveOtelConfig } from './otel/config.ts';
+import { COL_ERR_OTEL_CONFIG } from './otel/errors.ts';
 
 export const DEFAULT_GRPC_PORT = 9400;
 export const DEFAULT_HTTP_PORT = 8080;
@@ -157,6 +161,51 @@ const OPTION_NAMES: Partial<Record<NamedOption, { readonly flag?: keyof Collecto
   exportHoldMs: { env: 'MESHTAP_COLLECTOR_EXPORT_HOLD_MS' },
 };
 
+/**
+ * Every `MESHTAP_*` variable the collector process reads: its own options, the Loki output's
+ * and the OpenTelemetry output's (`MESHTAP_CLUSTER_NAME`, `MESHTAP_OTEL_MAX_RESOURCES`).
+ */
+export const COLLECTOR_ENV_VARS: readonly string[] = Object.freeze(
+  [...new Set([...Object.values(OPTION_NAMES).map((names) => names.env), ...LOKI_ENV_VARS, ...OTEL_ENV_VARS])].filter((name) => name.startsWith('MESHTAP_')).sort(),
+);
+
+/**
+ * The families of the collector's variables: an unknown variable that starts with one of these
+ * is most likely a misspelt setting of the collector, and is warned about. Other `MESHTAP_*`
+ * variables are left alone (the environment of a shell or a pod holds other commands' too).
+ */
+export const COLLECTOR_ENV_PREFIXES: readonly string[] = Object.freeze(['MESHTAP_COLLECTOR_', 'MESHTAP_LOKI_', 'MESHTAP_OTEL_', 'MESHTAP_CLUSTER_']);
+
+/**
+ * Variables of other `meshtap` commands in those families, which a collector's environment may
+ * well hold (a shell that also runs `meshtap tap`): not the collector's, not warned about either.
+ * `meshtap tap`/`mcp`/`dashboard`: URL, TOKEN; the sidecar: ADDR, TLS, SERVER_NAME; the
+ * controller: TLS_SECRET, NAMESPACE, SERVICE.
+ */
+export const OTHER_COMMANDS_ENV_VARS: readonly string[] = Object.freeze([
+  'MESHTAP_COLLECTOR_URL',
+  'MESHTAP_COLLECTOR_TOKEN',
+  'MESHTAP_COLLECTOR_ADDR',
+  'MESHTAP_COLLECTOR_TLS',
+  'MESHTAP_COLLECTOR_SERVER_NAME',
+  'MESHTAP_COLLECTOR_TLS_SECRET',
+  'MESHTAP_COLLECTOR_NAMESPACE',
+  'MESHTAP_COLLECTOR_SERVICE',
+]);
+
+/**
+ * One warning per variable of the collector's families that nothing reads (`unknown variable
+ * MESHTAP_LOKI_ULR is ignored (did you mean MESHTAP_LOKI_URL?)`), sorted by name: logged at
+ * start, never an error. `OTEL_*` variables are not checked: the SDK defines many the collector
+ * does not use, and an environment shared with instrumented programs legitimately holds them.
+ */
+export function collectorVariableWarnings(env: Readonly<Record<string, string | undefined>>): string[] {
+  const candidates = Object.fromEntries(
+    Object.entries(env).filter(([name]) => COLLECTOR_ENV_PREFIXES.some((prefix) => name.startsWith(prefix)) && !OTHER_COMMANDS_ENV_VARS.includes(name)),
+  );
+  return unknownVariableWarnings(candidates, COLLECTOR_ENV_VARS);
+}
+
 function namesOf(key: NamedOption): { readonly flag?: keyof CollectorFlags; readonly env: string } {
   const names = OPTION_NAMES[key];
   if (names === undefined) throw new Error(`collector config: no flag or variable for ${key}`);
@@ -220,9 +269,19 @@ function usage(message: string): MeshtapError {
 }
 
 /**
+ * A variable's value, trimmed, or undefined when it is unset, empty or only blanks: templates
+ * leave variables out that way. The one reader of the collector's own variables, so that every
+ * one of them treats a blank value alike (the Loki and OTel outputs read theirs the same way).
+ */
+function readVariable(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/**
  * The flag's value if given, else the variable's, else undefined (the default applies). A flag
  * given empty (`--db ''`) is a usage error: it never means "not given". An empty (or blank)
- * variable counts as unset, as it always has: templates leave variables out that way.
+ * variable counts as unset, as it always has.
  */
 function pick(flags: CollectorFlags, env: NodeJS.ProcessEnv, key: NamedOption, what: string): Source | undefined {
   const { flag, env: envName } = namesOf(key);
@@ -230,9 +289,8 @@ function pick(flags: CollectorFlags, env: NodeJS.ProcessEnv, key: NamedOption, w
     const fromFlag = flagValue(`--${flag}`, flags[flag], what);
     if (fromFlag !== undefined) return { name: `--${flag}`, value: fromFlag };
   }
-  const fromEnv = env[envName];
-  if (fromEnv === undefined || fromEnv.trim() === '') return undefined;
-  return { name: envName, value: fromEnv };
+  const fromEnv = readVariable(env, envName);
+  return fromEnv === undefined ? undefined : { name: envName, value: fromEnv };
 }
 
 /** `pick`, and the value must be one of `choices` (`expected` says them in the message). */
@@ -299,7 +357,9 @@ function hostsOverlap(host: string, httpHost: string | undefined): boolean {
 /**
  * Flags, then MESHTAP_COLLECTOR_* environment variables, then defaults. Every problem is a
  * usage error (`CLI_ERR_USAGE`, exit 2) naming the flag or variable, the value and what is
- * expected; so are combinations that make no sense. Pure: nothing is read or created here.
+ * expected; so are combinations that make no sense, and bad values of the exports' variables
+ * (`checkOutputVariables`). Variables nobody reads are `collectorVariableWarnings`' to report.
+ * Pure: nothing is read or created here.
  */
 export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.ProcessEnv): CollectorConfig {
   const options: Record<string, unknown> = {};
@@ -351,9 +411,9 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
   ] as const;
   for (const [key, max] of waits) {
     const envName = namesOf(key).env;
-    const value = env[envName];
-    if (value === undefined || value === '') continue;
-    if (!/^\d+$/.test(value.trim()) || Number(value) > max) {
+    const value = readVariable(env, envName);
+    if (value === undefined) continue;
+    if (!/^\d+$/.test(value) || Number(value) > max) {
       throw usage(`${envName} must be a number of milliseconds from 0 to ${max}, got "${value}"`);
     }
     set(key, { name: envName, value }, Number(value));
@@ -406,6 +466,8 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
     options.auth ??= 'token';
   }
 
+  checkOutputVariables(env);
+
   const parsed = collectorOptionsSchema.safeParse(options);
   if (!parsed.success) {
     // The checks above should leave nothing for the schema; if they miss one, still name what the user set.
@@ -416,6 +478,24 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
     return resolveCollectorOptions(options as CollectorOptions);
   }
   return Object.freeze(parsed.data);
+}
+
+/**
+ * The exports' variables (`MESHTAP_LOKI_*`, `OTEL_*`, `MESHTAP_CLUSTER_NAME`…), read here by the
+ * same functions the outputs use, so that a bad value is a usage error (exit 2) with their
+ * message, like a bad value of the collector's own, rather than a failure to start (exit 1).
+ */
+function checkOutputVariables(env: NodeJS.ProcessEnv): void {
+  const asUsage = (check: () => unknown): void => {
+    try {
+      check();
+    } catch (err) {
+      if (isMeshtapError(err, COL_ERR_CONFIG) || isMeshtapError(err, COL_ERR_OTEL_CONFIG)) throw new MeshtapError(CLI_ERR_USAGE, err.message, { cause: err });
+      throw err;
+    }
+  };
+  asUsage(() => resolveLokiConfig(env));
+  asUsage(() => resolveOtelConfig(env));
 }
 
 /**

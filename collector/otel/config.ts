@@ -2,7 +2,10 @@
  * The OpenTelemetry output's configuration, from the standard OTel SDK environment variables
  * (so a collector deployment reads like any OTel-instrumented service) plus meshtap's cluster
  * name. Signal-specific variables (`*_TRACES_*`) win over generic ones. The output is off when
- * no endpoint is configured, or when `OTEL_TRACES_EXPORTER=none` / `OTEL_SDK_DISABLED=true`.
+ * no endpoint is configured (nothing else is read then), or when `OTEL_TRACES_EXPORTER=none` /
+ * `OTEL_SDK_DISABLED=true`. Values are checked more strictly than the spec asks: a boolean that
+ * is neither `true` nor `false`, or an exporter other than `otlp`/`none`, is refused rather than
+ * read as false or ignored with a warning, so a setting is never silently not applied.
  */
 import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
 import { z } from 'zod';
@@ -134,8 +137,18 @@ function httpUrl(raw: string, name: string, appendPath: boolean): string {
   return u.toString();
 }
 
+/**
+ * A gRPC endpoint without a scheme: `host:port` (a DNS name, an IPv4 or a bracketed IPv6
+ * address), the port required; a path after it is dropped, as from a URL.
+ */
+const BARE_HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):\d{1,5}(\/\S*)?$/;
+
 function grpcUrl(raw: string, name: string, insecure: boolean): string {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `${insecure ? 'http' : 'https'}://${raw}`;
+  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw);
+  if (!hasScheme && !BARE_HOST_PORT.test(raw)) {
+    fail(`${name}=${JSON.stringify(hideCredentials(raw))}: expected an http(s) URL like http://otel-collector:4317, or host:port`);
+  }
+  const withScheme = hasScheme ? raw : `${insecure ? 'http' : 'https'}://${raw}`;
   let u: URL;
   try {
     u = new URL(withScheme);
@@ -166,18 +179,46 @@ function parseHeaders(env: Env): Record<string, string> {
 }
 
 /**
- * Environment → the output's config, frozen, or why it is off. Empty variables count as unset.
- * Throws `MeshtapError(COL_ERR_OTEL_CONFIG)` naming the bad variable, its value and what was
- * expected (header values are never echoed).
+ * A boolean variable: `true` or `false` in any case, the spec's only spellings. The spec reads
+ * any other value as false (with a warning); here it is refused, so `yes` or `1` does not
+ * silently mean false.
+ */
+function readBoolean(env: Env, name: string): boolean | undefined {
+  const v = read(env, name);
+  if (v === undefined) return undefined;
+  const lower = v.toLowerCase();
+  if (lower === 'true') return true;
+  if (lower === 'false') return false;
+  fail(`${name}=${JSON.stringify(v)}: expected true or false (any case)`);
+}
+
+/** The trace exporters the collector has: OTLP, or none. */
+export const TRACES_EXPORTERS = ['otlp', 'none'] as const;
+
+/**
+ * `OTEL_TRACES_EXPORTER`: a comma-separated list in the spec, of which the collector has `otlp`
+ * (its default) and `none`. Another exporter (`zipkin`, `console`…) is refused rather than
+ * ignored: spans would go over OTLP, or nowhere, while the user expects them elsewhere.
+ */
+function readTracesExporter(env: Env): (typeof TRACES_EXPORTERS)[number] | undefined {
+  const raw = read(env, ENV.tracesExporter);
+  if (raw === undefined) return undefined;
+  const names = [...new Set(raw.split(',').map((s) => s.trim().toLowerCase()))];
+  if (names.length === 1 && (TRACES_EXPORTERS as readonly string[]).includes(names[0])) return names[0] as (typeof TRACES_EXPORTERS)[number];
+  fail(`${ENV.tracesExporter}=${JSON.stringify(raw)}: expected otlp or none (the collector exports spans over OTLP only)`);
+}
+
+/**
+ * Environment → the output's config, frozen, or why it is off. Empty (or blank) variables count
+ * as unset; without an endpoint the output is off and no other variable is read (nothing would
+ * use it). Throws `MeshtapError(COL_ERR_OTEL_CONFIG)` naming the bad variable, its value and
+ * what was expected (header values are never echoed).
  */
 export function resolveOtelConfig(env: Env): OtelConfigResolution {
-  if (read(env, ENV.sdkDisabled)?.toLowerCase() === 'true') return Object.freeze({ enabled: false, reason: 'sdk_disabled' });
-  const exporters = read(env, ENV.tracesExporter)
-    ?.split(',')
-    .map((s) => s.trim().toLowerCase());
-  if (exporters !== undefined && exporters.length === 1 && exporters[0] === 'none') return Object.freeze({ enabled: false, reason: 'traces_exporter_none' });
   const endpoint = pick(env, ENV.tracesEndpoint, ENV.endpoint);
   if (endpoint === undefined) return Object.freeze({ enabled: false, reason: 'no_endpoint' });
+  if (readBoolean(env, ENV.sdkDisabled) === true) return Object.freeze({ enabled: false, reason: 'sdk_disabled' });
+  if (readTracesExporter(env) === 'none') return Object.freeze({ enabled: false, reason: 'traces_exporter_none' });
 
   const input: Record<string, unknown> = {};
   const source: Record<string, string> = {};
@@ -214,7 +255,7 @@ export function resolveOtelConfig(env: Env): OtelConfigResolution {
   if (o.maxExportBatchSize > o.maxQueueSize) {
     fail(`${ENV.maxExportBatchSize}=${o.maxExportBatchSize}: expected at most the queue size (${o.maxQueueSize})`);
   }
-  const insecure = pick(env, ENV.tracesInsecure, ENV.insecure)?.value.toLowerCase() === 'true';
+  const insecure = (readBoolean(env, ENV.tracesInsecure) ?? readBoolean(env, ENV.insecure)) === true;
   const url =
     o.protocol === 'grpc'
       ? grpcUrl(endpoint.value, endpoint.name, insecure)
