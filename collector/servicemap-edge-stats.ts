@@ -92,8 +92,8 @@ export function createEdgeStats(): EdgeStatsAccumulator {
   const serverMs: number[] = [];
   const networkMs: number[] = [];
   const handshakeMs: number[] = [];
-  /** connection id → most exchanges seen on it (the reuse count, else the calls seen). */
-  const perConnection = new Map<string, number>();
+  /** connection id → its calls in the window, and the most exchanges its sidecar reported on it. */
+  const perConnection = new Map<string, { seen: number; reported: number }>();
   const perPod = new Map<string, number>();
   return {
     add(c, callee, serverUs) {
@@ -113,10 +113,15 @@ export function createEdgeStats(): EdgeStatsAccumulator {
       else if (conn?.reset_by === 'server') resetsByServer++;
       if (c.src.node !== undefined && callee.node !== undefined && c.src.node !== callee.node) crossNode++;
       if (c.connection_id !== '') {
-        const seen = (perConnection.get(c.connection_id) ?? 0) + 1;
         const reported = conn?.exchanges !== undefined && Number.isFinite(conn.exchanges) ? conn.exchanges : 0;
-        // A connection's records may be partly outside the window: its own count wins when larger.
-        perConnection.set(c.connection_id, Math.max(seen, reported, perConnection.get(c.connection_id) ?? 0));
+        const held = perConnection.get(c.connection_id);
+        // Counted apart: adding one to a running max that already held the reported count
+        // counted each call of the window on top of it (twice the reuse, newest records first).
+        if (held === undefined) perConnection.set(c.connection_id, { seen: 1, reported });
+        else {
+          held.seen++;
+          held.reported = Math.max(held.reported, reported);
+        }
       }
       if (callee.pod !== undefined) perPod.set(callee.pod, (perPod.get(callee.pod) ?? 0) + 1);
     },
@@ -125,7 +130,8 @@ export function createEdgeStats(): EdgeStatsAccumulator {
       for (const list of [connectMs, serverMs, networkMs, handshakeMs]) list.sort((a, b) => a - b);
       const p = (list: number[], q: number): number => round3(nearestRank(list, q));
       const connections = perConnection.size;
-      const exchanges = [...perConnection.values()].reduce((a, b) => a + b, 0);
+      // A connection's records may be partly outside the window: its own count wins when larger.
+      const exchanges = [...perConnection.values()].reduce((a, b) => a + Math.max(b.seen, b.reported), 0);
       const known = [...perPod.values()].reduce((a, b) => a + b, 0);
       const loads = [...perPod.entries()]
         .map(([pod, requests]) => ({ pod, requests, share: round3(requests / known) }))

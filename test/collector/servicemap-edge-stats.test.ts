@@ -46,6 +46,23 @@ void t.test('per-edge retries, timeouts, 429s, connect times, resets, reuse', as
   t.match(e, { connects: 5, connect_p50_ms: 3, connect_p99_ms: 5 });
   t.match(e, { resets_by_client: 1, resets_by_server: 1 });
   t.match(e, { connections: 5, exchanges_per_connection: 4 });
+  // The API reads newest first: the same records in that order give the same reuse. Adding each
+  // call to the running max counted the window's calls on top of the sidecar's count (7 here).
+  t.match(buildServiceMap(dataset().reverse(), window).edges[0], { connections: 5, exchanges_per_connection: 4 }, 'newest first');
+});
+
+void t.test('reuse: a long-lived connection counts its sidecar\'s total once, whatever the window holds of it', async (t) => {
+  // Calls 4781-4785 of one connection in the window, newest first: the connection carried 4785.
+  const records: CallRecord[] = [];
+  for (let n = 4785; n > 4780; n--) {
+    const o = callRecord({ connectionId: 'long', ordinal: n - 1, at: n, elapsedMs: 1, mesh: true, status: 200, id: `o-${n}`, observer: 'outbound', src: fe, dst: svc });
+    o.connection = { exchanges: n };
+    records.push(o);
+  }
+  t.match(buildServiceMap(records, window).edges[0], { requests: 5, connections: 1, exchanges_per_connection: 4785 });
+  // Without the sidecar's count (older records), the calls seen are the count.
+  for (const r of records) delete r.connection;
+  t.match(buildServiceMap(records, window).edges[0], { connections: 1, exchanges_per_connection: 5 });
 });
 
 void t.test('per-replica load of the callee, with the imbalance and the hot replica', async (t) => {
