@@ -269,13 +269,9 @@ export class CaptureEngine implements OpVisitor {
     } catch {
       facts = { detail: 'unknown', bytesOut: 0 };
     }
-    const protocol = capture.tap.protocol ?? 'tcp';
-    capture.tap.disable();
+    // The request the session read becomes the failed call's record (through onExchange).
+    capture.tap.unreachable(facts.detail, facts.bytesOut, capture.openedAt);
     this.endStarted(capture);
-    this.record(
-      { protocol, ordinal: 0, start: capture.openedAt, end: this.now, error: 'upstream_unreachable', error_detail: facts.detail, bytes_out: facts.bytesOut, bytes_in: 0 },
-      capture.meta,
-    );
   }
 
   private close(id: number, capture: Capture, reason: CloseReason): void {

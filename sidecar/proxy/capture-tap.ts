@@ -107,6 +107,8 @@ export class CaptureTap {
   private chosen: CapturedProtocol | undefined;
   private readonly options: CaptureTapOptions;
   private readonly facts = new ConnectionFactsTracker();
+  /** While `unreachable` flushes the session: why the upstream was not reached, and what it flushed. */
+  private failing: { detail: string; flushed: number } | undefined;
 
   constructor(options: CaptureTapOptions) {
     this.options = options;
@@ -268,6 +270,37 @@ export class CaptureTap {
     this.stop();
   }
 
+  /**
+   * The upstream could not be reached (`detail`: why). What the session read of the client's
+   * bytes is flushed as calls that failed with `upstream_unreachable`, so the record keeps the
+   * request (method, path, headers, the statement…) that was sent; a connection whose bytes made
+   * no call, or none at all, is one such record with the protocol and the client's byte count.
+   */
+  unreachable(detail: string, bytesOut: number, openedAt: bigint): void {
+    const failing = { detail, flushed: 0 };
+    this.failing = failing;
+    try {
+      this.close('error');
+    } finally {
+      this.failing = undefined;
+    }
+    this.stop();
+    if (failing.flushed > 0) return;
+    const protocol = this.chosen ?? 'tcp';
+    this.options.onExchange({ protocol, ordinal: 0, start: openedAt, end: this.options.clock(), error: 'upstream_unreachable', error_detail: detail, bytes_out: bytesOut, bytes_in: 0 });
+  }
+
+  /** An exchange flushed by `unreachable` failed for that reason, whatever the session said. */
+  private failed(exchange: Exchange): Exchange {
+    const failing = this.failing;
+    if (failing === undefined) return exchange;
+    failing.flushed++;
+    exchange.error = 'upstream_unreachable';
+    exchange.error_detail = failing.detail;
+    exchange.bytes_in = 0;
+    return exchange;
+  }
+
   private skip(n: number, client: boolean): boolean {
     if (this.state === OFF) return true;
     if (this.state === CAPTURING) {
@@ -320,7 +353,7 @@ export class CaptureTap {
     this.options.onProtocol(protocol);
     const ctx: CaptureContext = {
       maxBodyBytes: this.options.maxBodyBytes,
-      emit: (exchange) => this.options.onExchange(this.facts.apply(exchange)),
+      emit: (exchange) => this.options.onExchange(this.failed(this.facts.apply(exchange))),
       event: this.options.onEvent,
       ...(this.options.onRequestStarted !== undefined ? { requestStarted: this.options.onRequestStarted } : {}),
     };

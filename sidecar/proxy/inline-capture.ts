@@ -52,14 +52,7 @@ export function createInlineCapture(options: InlineCaptureOptions): CaptureChann
           if (tap.protocol === undefined) count('none');
         },
         disable: () => tap.disable(),
-        unreachable(detail, bytesOut) {
-          const protocol = tap.protocol ?? 'tcp';
-          tap.disable();
-          options.onExchange(
-            { protocol, ordinal: 0, start: openedAt, end: clock(), error: 'upstream_unreachable', error_detail: detail, bytes_out: bytesOut, bytes_in: 0 },
-            meta,
-          );
-        },
+        unreachable: (detail, bytesOut) => tap.unreachable(detail, bytesOut, openedAt),
         metaChanged: () => undefined,
         fact: (fact) => tap.fact(fact),
       };

@@ -133,6 +133,9 @@ void t.test('a request whose app could not be reached leaves the link table with
   e.op(OP_UNREACHABLE, 1, 2, enc(JSON.stringify({ detail: 'connect ECONNREFUSED', bytesOut: 0 })));
   e.op(OP_CLOSE, 1, 3, enc('reset'));
   t.equal(records.find((r) => r.connection_id === 'gone')?.error, 'upstream_unreachable');
+  // The request the app could not deliver is the record: which call failed, not only that one did.
+  t.match(records.find((r) => r.connection_id === 'gone'), { protocol: 'http', method: 'POST', path: '/checkout', error_detail: 'connect ECONNREFUSED', bytes_in: 0 });
+  t.equal(records.filter((r) => r.connection_id === 'gone').length, 1, 'one record for the connection');
   // Later, one request without context in flight: the app's new trace is joined to it alone.
   open(e, 2, meta('inbound', 'next'), 5000);
   e.op(OP_CLIENT_DATA, 2, 5001, enc('GET /next HTTP/1.1\r\nhost: middle\r\n\r\n'));

@@ -236,7 +236,26 @@ void t.test('an unreachable upstream resets the client and leaves a record', asy
   t.ok(await eventually(() => h.exchanges.length === 1));
   t.equal(h.exchanges[0].exchange.error, 'upstream_unreachable');
   t.equal(h.exchanges[0].exchange.error_detail, 'ECONNREFUSED');
+  // The request that was sent is in the record: which call failed, not only that one did.
+  t.match(h.exchanges[0].exchange, { protocol: 'http', method: 'GET', path: '/', bytes_in: 0 });
+  t.equal(h.exchanges[0].exchange.status_code, undefined, 'no answer');
   t.equal(h.stats.outbound.upstreamConnectFailures, 1);
+});
+
+void t.test('an unreachable upstream with bytes that make no call leaves one record with its protocol and bytes', async (t) => {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const closedPort = (probe.address() as AddressInfo).port;
+  probe.close();
+  const h = await startProxy(t);
+  h.setTarget(closedPort);
+  const socket = connect({ host: '127.0.0.1', port: h.outboundPort });
+  socket.write('GET /half');
+  await once(socket, 'error');
+  t.ok(await eventually(() => h.exchanges.length === 1));
+  t.match(h.exchanges[0].exchange, { error: 'upstream_unreachable', error_detail: 'ECONNREFUSED', bytes_in: 0 });
+  t.equal(h.exchanges.length, 1, 'one record');
 });
 
 void t.test('a failed original-destination lookup closes the connection and is counted', async (t) => {
