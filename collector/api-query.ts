@@ -110,7 +110,7 @@ export function zonelessTimeText(text: string): string {
 
 /**
  * `since`: nanoseconds since the epoch (digits), an RFC 3339 timestamp
- * (`2025-11-27T10:00:00Z`, `…+01:00`, fractions to the nanosecond, `:60` for a leap second), or a
+ * (`2025-11-27T10:00:00Z`, `…+01:00`, fractions of any length, kept to the nanosecond, `:60` for a leap second), or a
  * duration back from now (`500ms`, `30s`, `5m`, `2h`, `1d`). A time before 1970 (a duration
  * longer than the time since then) means from the first record: 0. A calendar date that does
  * not exist (`2026-02-30`) and a time past what a record's time can hold are refused.
@@ -143,13 +143,13 @@ function parseTimeParam(name: 'since' | 'until', raw: unknown, now: bigint): Que
 }
 
 /**
- * An RFC 3339 time (`2025-11-27T10:00:00Z`, `…+01:00`, fractions to the nanosecond, `:60` for a
+ * An RFC 3339 time (`2025-11-27T10:00:00Z`, `…+01:00`, fractions of any length, kept to the nanosecond, `:60` for a
  * leap second) in ns since the epoch (negative before 1970); `no-zone` for a date and time
  * without `Z` or an offset, `shape` when the text is not one otherwise, `not-real` for a calendar
  * date or a time of day that does not exist.
  */
 export function parseRfc3339(text: string): bigint | 'shape' | 'no-zone' | 'not-real' {
-  const rfc = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))?$/i.exec(text);
+  const rfc = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:(Z)|([+-])(\d{2}):(\d{2}))?$/i.exec(text);
   if (!rfc) return 'shape';
   if (rfc[8] === undefined && rfc[9] === undefined) return 'no-zone';
   const [year, month, day, hour, minute, second] = rfc.slice(1, 7).map(Number);
@@ -163,7 +163,8 @@ export function parseRfc3339(text: string): bigint | 'shape' | 'no-zone' | 'not-
   const offsetS = sign * BigInt(offsetHours * 3600 + offsetMinutes * 60);
   // A leap second (:60) is the instant the next minute starts, to the second.
   const seconds = BigInt(date.getTime() / 1000) + BigInt(hour * 3600 + minute * 60 + second) - offsetS;
-  const fraction = BigInt((rfc[7] ?? '').padEnd(9, '0'));
+  // RFC 3339 allows any number of fraction digits: past the nanosecond they are dropped.
+  const fraction = BigInt((rfc[7] ?? '').slice(0, 9).padEnd(9, '0'));
   return seconds * 1_000_000_000n + fraction;
 }
 

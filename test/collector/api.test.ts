@@ -115,6 +115,8 @@ void t.test('parseSince', async (t) => {
   t.same(parseSince('250ms', now), { ok: true, value: now - 250_000_000n });
   t.same(parseSince('1764000000123456789', now), { ok: true, value: 1764000000123456789n });
   t.same(parseSince('2025-11-24T16:00:00.123456789Z', now), { ok: true, value: 1764000000123456789n });
+  // Any number of fraction digits (RFC 3339); past the nanosecond they are dropped.
+  t.same(parseSince('2025-11-24T16:00:00.1234567891234Z', now), { ok: true, value: 1764000000123456789n });
   t.same(parseSince('2025-11-24T17:00:00.5+01:00', now), { ok: true, value: 1764000000500000000n });
   t.equal(parseSince('2025-11-24', now).ok, false);
   // A date and time without a zone could be any of 26 hours: the message says what to add.
