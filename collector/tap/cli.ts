@@ -11,7 +11,7 @@ import type { CallRecordJson } from '../../record/record-json.ts';
 import { DEFAULT_COLLECTOR_URL, resolveCollectorTarget, unreachableText } from './collector-target.ts';
 import { compileFilter } from '../filter/compile.ts';
 import { isFilterError } from '../filter/errors.ts';
-import { formatCallLine, formatJoinedCallLine } from './format.ts';
+import { formatJoinedCallLine, formatObservationLine } from './format.ts';
 import { buildCall, callKey, sideOf, type JoinedCall } from '../calls/join.ts';
 import { createLiveJoiner } from '../calls/live-join.ts';
 import { buildHar, harEntry } from '../calls/har.ts';
@@ -47,8 +47,9 @@ options:
   --json               one JSON record per line (the same as -o json --observations)
   -h, --help           show this help
 
-Text lines: time (UTC), caller → callee, method and path, status, latency; coloured when
-stdout is a terminal and NO_COLOR is unset.
+Text lines: time (UTC), caller → callee, method and path, status, latency (with --observations,
+client or server after the time: the sidecar that observed it); coloured when stdout is a
+terminal and NO_COLOR is unset.
 
 Exit: 0 after Ctrl-C or SIGTERM, --limit or when the reader goes away (| head), 1 when the
 collector is unreachable or goes away, 2 for a usage error or a filter that does not compile.
@@ -238,7 +239,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     }
     const side = sideOf(record);
     deliver(
-      () => (mode.output === 'json' ? JSON.stringify(record) : formatCallLine(record, { color })),
+      () => (mode.output === 'json' ? JSON.stringify(record) : formatObservationLine(record, { color })),
       () => buildCall(`${callKey(record)}#${record.id}`, side === 'client' ? record : undefined, side === 'server' ? record : undefined),
     );
   };

@@ -1,10 +1,12 @@
 /**
  * The bearer token `meshtap tap` (and other API clients) send, in order: an explicit token
  * (`--token`, `MESHTAP_COLLECTOR_TOKEN`), the lab's token when the URL is the running lab's
- * collector, else the current kubeconfig user's credentials (for a collector reached through a
- * port-forward in a cluster, with `--auth kubernetes`).
+ * collector (by any loopback name: `localhost`, `127.0.0.1`, `[::1]`), else the current
+ * kubeconfig user's credentials (for a collector reached through a port-forward in a cluster,
+ * with `--auth kubernetes`).
  */
 import { findLabCollector } from '../../lib/lab-locator.ts';
+import { isLoopbackHost } from '../auth/host-check.ts';
 
 export interface CredentialSources {
   token?: string;
@@ -30,11 +32,28 @@ async function fromKubeconfig(env: NodeJS.ProcessEnv): Promise<string | undefine
   }
 }
 
+/**
+ * Whether `url` is the lab's collector at `labUrl`: the same origin, or loopback names for the
+ * same scheme and port (`localhost`, `127.0.0.0/8`, `[::1]`), which the collector's API serves
+ * alike. Anything that is not loopback must match exactly, so the lab's token goes nowhere else.
+ */
+export function isLabCollectorUrl(url: URL, labUrl: string): boolean {
+  let lab: URL;
+  try {
+    lab = new URL(labUrl);
+  } catch {
+    return false;
+  }
+  if (lab.origin === url.origin) return true;
+  const loopback = (u: URL) => isLoopbackHost(u.hostname.replace(/^\[(.*)\]$/, '$1'));
+  return lab.protocol === url.protocol && lab.port === url.port && loopback(lab) && loopback(url);
+}
+
 /** The Authorization header value to send, or undefined for none. */
 export async function resolveAuthorization(collectorUrl: URL, sources: CredentialSources): Promise<string | undefined> {
   const explicit = sources.token ?? (sources.env.MESHTAP_COLLECTOR_TOKEN || undefined);
   if (explicit !== undefined) return `Bearer ${explicit}`;
   const lab = (sources.lab ?? findLabCollector)();
-  if (lab?.token !== undefined && new URL(lab.url).origin === collectorUrl.origin) return `Bearer ${lab.token}`;
+  if (lab?.token !== undefined && isLabCollectorUrl(collectorUrl, lab.url)) return `Bearer ${lab.token}`;
   return (sources.kubeconfigAuthorization ?? (() => fromKubeconfig(sources.env)))();
 }

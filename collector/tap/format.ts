@@ -1,5 +1,6 @@
 /**
- * One line per call for `meshtap tap`: time, caller → callee, method and path, status, latency.
+ * One line per call for `meshtap tap`: time, caller → callee, method and path, status, latency;
+ * with `--observations` one per record, the observing side (`client`/`server`) after the time.
  * Pure: the caller decides about colour (a terminal, and NO_COLOR unset).
  */
 import { formatHostPort } from '../../lib/host-port.ts';
@@ -146,20 +147,38 @@ export function callDetail(r: CallRecordJson): string | undefined {
 }
 
 export function formatCallLine(r: CallRecordJson, options: FormatOptions): string {
-  const time = paint(formatTime(r.start), ANSI.dim, options.color);
+  return `${paint(formatTime(r.start), ANSI.dim, options.color)}  ${callLineRest(r, options)}`;
+}
+
+/** Which sidecar observed a record, in the words the dashboard uses: `client` (outbound) or `server` (inbound). */
+export function observerSide(r: Pick<CallRecordJson, 'observer'>): 'client' | 'server' | '?' {
+  return r.observer === 'outbound' ? 'client' : r.observer === 'inbound' ? 'server' : '?';
+}
+
+/**
+ * One line per record (`--observations`): the call line with the observing side after the time,
+ * so that a meshed call's two records tell apart at a glance (`client` and `server` are of one
+ * width, the columns after them stay aligned).
+ */
+export function formatObservationLine(r: CallRecordJson, options: FormatOptions): string {
+  return `${paint(formatTime(r.start), ANSI.dim, options.color)}  ${observerSide(r).padEnd(6)}  ${callLineRest(r, options)}`;
+}
+
+/** Everything after the time: caller → callee, method and path, what was said, status, latency. */
+function callLineRest(r: CallRecordJson, options: FormatOptions): string {
   const route = `${clean(endpointName(r.src))} → ${clean(endpointName(r.dst))}`;
   const method = clean(r.method ?? r.protocol.toUpperCase());
   const path = r.path !== undefined ? ` ${clean(r.path)}` : '';
   if (r.protocol === 'dns') {
     // `A catalog.shop.svc.cluster.local → 10.96.0.12, 10.96.0.13`: the outcome is the answer.
     const outcome = dnsOutcome(r);
-    return `${time}  ${route}  ${method}${path} ${paint(clean(outcome.text), CLASS_COLOR[outcome.cls]!, options.color)}  ${formatLatency(r.elapsed_us)}`;
+    return `${route}  ${method}${path} ${paint(clean(outcome.text), CLASS_COLOR[outcome.cls]!, options.color)}  ${formatLatency(r.elapsed_us)}`;
   }
   const detail = callDetail(r);
   const said = detail === undefined ? '' : `  ${clean(detail)}`;
   const color = CLASS_COLOR[statusClass(r)];
   const status = color === undefined ? formatStatus(r) : paint(formatStatus(r), color, options.color);
-  return `${time}  ${route}  ${method}${path}${said}  ${status}  ${formatLatency(r.elapsed_us)}`;
+  return `${route}  ${method}${path}${said}  ${status}  ${formatLatency(r.elapsed_us)}`;
 }
 
 /** The joined-call shape `formatJoinedCallLine` reads (`collector/calls/join.ts`). */

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { recordToJson } from '../../record/record-json.ts';
 import { buildTapFilter, createSseParser, describeFilterError } from '../../collector/tap/cli.ts';
-import { endpointName, formatCallLine, formatLatency, formatTime } from '../../collector/tap/format.ts';
+import { endpointName, formatCallLine, formatJoinedCallLine, formatLatency, formatObservationLine, formatTime } from '../../collector/tap/format.ts';
 import { callRecord } from './helpers.ts';
 
 void t.test('formatCallLine', async (t) => {
@@ -79,4 +79,22 @@ void t.test('who ended a failed call: the client giving up, a reset and its send
   t.match(formatCallLine(plain, { color: false }), /error=reset  /, 'no sender known: nothing added');
   const fine = recordToJson({ ...base, status_code: 200, connection: { exchanges: 1, reset_by: 'client' } });
   t.notMatch(formatCallLine(fine, { color: false }), /reset by/, 'a call that completed shows no cause');
+});
+
+void t.test('--observations: each record says which sidecar observed it; the per-call line does not', async (t) => {
+  const spec = { connectionId: 'c1', ordinal: 0, mesh: true, at: 1234.5, method: 'GET', path: '/a', status: 200, src: { workload: 'frontend', namespace: 'shop' }, dst: { workload: 'payment', namespace: 'shop' } } as const;
+  const out = recordToJson(callRecord({ ...spec, id: 'o', observer: 'outbound', elapsedMs: 3 }));
+  const inb = recordToJson(callRecord({ ...spec, id: 'i', observer: 'inbound', elapsedMs: 2 }));
+  t.equal(formatObservationLine(out, { color: false }), '16:00:01.234  client  shop/frontend → shop/payment  GET /a  200  3.00ms');
+  t.equal(formatObservationLine(inb, { color: false }), '16:00:01.234  server  shop/frontend → shop/payment  GET /a  200  2.00ms');
+  t.equal(
+    formatObservationLine(out, { color: true }),
+    '\u001b[2m16:00:01.234\u001b[0m  client  shop/frontend → shop/payment  GET /a  \u001b[32m200\u001b[0m  3.00ms',
+    'the marker is plain text: the status keeps its colour, nothing else is painted',
+  );
+  const dns = recordToJson({ ...callRecord({ ...spec, id: 'd', observer: 'outbound' }), protocol: 'dns', method: 'A', path: 'x.example', status_code: undefined });
+  t.match(formatObservationLine(dns, { color: false }), /^16:00:01\.234  client  shop\/frontend → shop\/payment  A x\.example /, 'DNS lines too');
+  t.equal(formatCallLine(out, { color: false }), '16:00:01.234  shop/frontend → shop/payment  GET /a  200  3.00ms', 'a record alone: no marker');
+  const joined = formatJoinedCallLine({ client: out, server: inb, src: out.src, dst: inb.dst, latency: { client_us: 3000, server_us: 2000 } }, { color: false });
+  t.equal(joined, '16:00:01.234  shop/frontend → shop/payment  GET /a  200  3.00ms (server 2.00ms)', 'one line per call: unchanged');
 });

@@ -85,13 +85,13 @@ void t.test('a reader that goes away (`meshtap tap | head`): tap ends quietly, e
   t.equal(tap.stderr(), '', 'no stack trace, nothing on stderr');
 });
 
-void t.test('--observations: one line per record, as before', async (t) => {
+void t.test('--observations: one line per record, each marked with the sidecar that observed it', async (t) => {
   const c = await collector(t);
   const tap = spawnTap(t, ['--collector', `http://127.0.0.1:${c.httpPort}`, '--token', TOKEN, '--observations']);
   await subscribed(c);
   await c.store.add(meshed('m1', 0, 1));
   await waitFor('two lines', () => tap.lines().length >= 2);
-  t.same(tap.lines(), ['16:00:00.001  shop/frontend → shop/payment-svc  POST /pay  201  12.3ms', '16:00:00.001  10.244.0.5:40000 → shop/payment  POST /pay  201  9.50ms']);
+  t.same(tap.lines(), ['16:00:00.001  client  shop/frontend → shop/payment-svc  POST /pay  201  12.3ms', '16:00:00.001  server  10.244.0.5:40000 → shop/payment  POST /pay  201  9.50ms']);
   tap.child.kill('SIGINT');
   t.equal((await tap.exit)[0], 0);
 });
