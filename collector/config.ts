@@ -2,6 +2,7 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { MeshtapError, isMeshtapError } from '../lib/errors.ts';
 import { CLI_ERR_USAGE, flagValue, parsePort } from '../lib/cli.ts';
+import { listenHostProblem } from '../lib/host-port.ts';
 import { unknownVariableWarnings } from '../lib/unknown-variables.ts';
 import { COL_ERR_CONFIG } from './errors.ts';
 import { LOKI_ENV_VARS, resolveLokiConfig } from './loki/config.ts';
@@ -346,7 +347,9 @@ function parseNumber(spec: NumberOption, source: Source): number {
   return n;
 }
 
-const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
+// `[::]` is refused (`listenHostProblem`), as by the webhook and the controller.
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::']);
+
 
 /** Whether listeners on these two hosts and one port would collide. */
 function hostsOverlap(host: string, httpHost: string | undefined): boolean {
@@ -370,9 +373,13 @@ export function resolveCollectorConfig(flags: CollectorFlags, env: NodeJS.Proces
   };
 
   const host = pick(flags, env, 'host', 'an address to listen on, e.g. 0.0.0.0');
-  if (host !== undefined) set('host', host, host.value);
   const httpHost = pick(flags, env, 'httpHost', 'an address for the HTTP API, e.g. 127.0.0.1');
-  if (httpHost !== undefined) set('httpHost', httpHost, httpHost.value);
+  for (const [key, source] of [['host', host], ['httpHost', httpHost]] as const) {
+    if (source === undefined) continue;
+    const problem = listenHostProblem(source.value);
+    if (problem !== undefined) throw usage(`${source.name} ${problem}`);
+    set(key, source, source.value);
+  }
 
   const ports = [
     ['grpcPort', DEFAULT_GRPC_PORT],

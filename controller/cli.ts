@@ -20,7 +20,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { CLI_ERR_USAGE, flagValue, parseCommandArgs, type CommandIO } from '../lib/cli.ts';
 import { MeshtapError, describeError, isMeshtapError } from '../lib/errors.ts';
 import { shutdownGrpcServer } from '../lib/grpc-shutdown.ts';
-import { formatHost, formatHostPort } from '../lib/host-port.ts';
+import { formatHost, formatHostPort, listenHostProblem } from '../lib/host-port.ts';
 import { withFields, type Logger } from '../lib/log.ts';
 import { SERVER_FLAGS, commandPort, commandUsageError, requireFlag, resolveServerFlags } from '../lib/server-flags.ts';
 import type { Authenticator } from '../certs/authn/authenticator.ts';
@@ -76,7 +76,8 @@ options:
                                (default meshtap-collector)                 env MESHTAP_COLLECTOR_SERVICE
   --no-collector-cert          do not keep that Secret (it is kept whenever the controller has
                                cluster access: in a cluster or with --kubeconfig)
-  --config FILE                YAML file with injector options (image, ports, proxyUid, ...)
+  --config FILE                YAML file with injector options (image, ports, proxyUid, ...;
+                               every key: webhook/README.md, "Injector options")
   --patch-webhook-config NAME  at start, set the caBundle of MutatingWebhookConfiguration NAME
   --namespaces FILE            Namespace objects for the webhook's label lookups outside a cluster
   --strict-namespace-labels    when a namespace's labels cannot be read, do not inject
@@ -174,6 +175,24 @@ function usageError(message: string): MeshtapError {
   return commandUsageError('controller', message);
 }
 
+
+/**
+ * A failure to bind a port, named by the flags that chose it (`CTL_ERR_LISTEN`, exit 1); `what`
+ * says which server. A host that does not resolve, or is no address of this machine, is
+ * `--host`'s; anything else (the port taken) names the address. Other errors: undefined.
+ */
+function listenError(err: unknown, host: string, port: number, what: string, portFlag: string): MeshtapError | undefined {
+  if (err instanceof MeshtapError || !(err instanceof Error)) return undefined;
+  const { code, syscall } = err as NodeJS.ErrnoException;
+  const address = formatHostPort(host, port);
+  let message: string;
+  if (syscall === 'getaddrinfo') message = `--host ${host} does not resolve to an address to listen on (${err.message})`;
+  else if (code === 'EADDRNOTAVAIL') message = `--host ${host} is not an address of this machine (${err.message})`;
+  else if (syscall === 'listen' || syscall === 'bind') message = `cannot listen on ${address} for the ${what} (--host, ${portFlag}): ${err.message}`;
+  else return undefined;
+  return new MeshtapError(CTL_ERR_LISTEN, message, { cause: err });
+}
+
 function splitList(values: string[] | undefined): string[] {
   return (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
 }
@@ -234,6 +253,8 @@ export function parseControllerArgs(argv: string[], env?: NodeJS.ProcessEnv): Co
   const grpcPort = check(() => commandPort('controller', '--grpc-port', values['grpc-port'], DEFAULT_CA_PORT));
   if (webhookPort !== undefined && webhookPort !== 0 && webhookPort === grpcPort) problems.push(`--webhook-port and --grpc-port must differ, both are ${grpcPort}`);
   const shared = check(() => resolveServerFlags('controller', values));
+  const hostProblem = shared === undefined ? undefined : listenHostProblem(shared.host);
+  if (hostProblem !== undefined) problems.push(`--host ${hostProblem}`);
   const trustDomain = values['trust-domain'];
   if (trustDomain !== undefined) {
     try {
@@ -328,7 +349,7 @@ function bindGrpc(server: grpc.Server, host: string, port: number, credentials: 
   const address = formatHostPort(host, port);
   return new Promise((resolve, reject) => {
     server.bindAsync(address, credentials, (err, bound) => {
-      if (err) reject(new MeshtapError(CTL_ERR_LISTEN, `cannot listen on ${address} for gRPC: ${err.message}`, { cause: err }));
+      if (err) reject(new MeshtapError(CTL_ERR_LISTEN, `cannot listen on ${address} for gRPC (--host, --grpc-port): ${err.message}`, { cause: err }));
       else resolve(bound);
     });
   });
@@ -344,7 +365,7 @@ export async function startController(opts: ControllerCliOptions, io: Pick<Comma
   const authenticator = await resolveAuthenticator(opts, io.env);
   let grpcTls: ServingCertificate;
   if (opts.grpcCertDir) {
-    grpcTls = await loadServingCertificate(opts.grpcCertDir);
+    grpcTls = await loadServingCertificate(opts.grpcCertDir, '--grpc-cert-dir');
   } else {
     const issued = issueWebhookCert(signer, { extraDnsNames: opts.grpcDns, extraIps: opts.grpcIps });
     grpcTls = { cert: issued.cert, key: issued.key };
@@ -353,6 +374,7 @@ export async function startController(opts: ControllerCliOptions, io: Pick<Comma
   const webhook = await startWebhook(
     {
       certDir: opts.webhookCertDir,
+      certDirFlag: '--webhook-cert-dir',
       port: opts.webhookPort,
       host: opts.host,
       configFile: opts.configFile,
@@ -364,7 +386,9 @@ export async function startController(opts: ControllerCliOptions, io: Pick<Comma
       logLevel: opts.logLevel,
     },
     io,
-  );
+  ).catch((err: unknown) => {
+    throw listenError(err, opts.host, opts.webhookPort, 'webhook', '--webhook-port') ?? err;
+  });
   const log: Logger = webhook.app.log.child({ component: 'controller' });
   const cleanups: (() => Promise<void> | void)[] = [() => webhook.close()];
   const unwind = async (): Promise<void> => {

@@ -12,8 +12,8 @@ export const controllerErrors = defineErrors(
       action: 'Fix the file the message names (`meshtap certs init` writes the CA); `meshtap controller --help` lists the flags.',
     },
     [CTL_ERR_LISTEN]: {
-      summary: 'The controller\'s gRPC port (CA signing and membership) could not be bound.',
-      action: 'Free the port the message names or choose another one.',
+      summary: 'A port of the controller (gRPC for CA signing and membership, or the webhook) could not be bound, or `--host` is no address of this machine.',
+      action: 'Free the port the message names or choose another one; give `--host` an address of this machine (or `0.0.0.0` / `::`).',
     },
   },
 );

@@ -14,6 +14,8 @@ export interface ServingCertificate {
 
 export interface WebhookStartOptions {
   certDir: string;
+  /** The flag that gave `certDir`, which errors about its files name (the webhook's own is `--cert-dir`). */
+  certDirFlag?: string;
   port: number;
   host: string;
   configFile?: string;
@@ -39,5 +41,6 @@ export interface StartedWebhook {
 
 export interface WebhookPart {
   startWebhook(opts: WebhookStartOptions, io: { stdout: NodeJS.WritableStream; env: NodeJS.ProcessEnv }): Promise<StartedWebhook>;
-  loadServingCertificate(dir: string): Promise<ServingCertificate>;
+  /** `flag`: the flag that gave `dir`, which errors about its files name. */
+  loadServingCertificate(dir: string, flag?: string): Promise<ServingCertificate>;
 }

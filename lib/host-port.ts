@@ -5,7 +5,7 @@
  * or a bracketed IPv6 address, and a port 1-65535 without leading zeros, so a value the
  * injector accepts always starts a sidecar and the reverse. Pure.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 
 /** The host as it goes before `:port`: an IPv6 literal in brackets, anything else unchanged. */
 export function formatHost(host: string): string {
@@ -56,3 +56,17 @@ export function hostPortProblem(value: string): string | undefined {
   return hostProblem(host);
 }
 
+/**
+ * Why `host` is not an address a server can listen on as `--host` (an IP address, IPv6 without
+ * brackets, or a host name), as the flag or variable goes on in a message; undefined when it is.
+ * The bracketed form is what URLs and log lines show (`https://[::]:9443`), so it is the one
+ * people copy: named with the form to give instead. The webhook, the controller and the
+ * collector check their listen hosts with this. Pure.
+ */
+export function listenHostProblem(host: string): string | undefined {
+  const inner = /^\[(.*)\]$/.exec(host)?.[1];
+  if (inner !== undefined && isIPv6(inner)) return `takes an IPv6 address without brackets: give "${inner}", got "${host}"`;
+  if (isIP(host) !== 0) return undefined;
+  const problem = /[[\]:]/.test(host) ? `"${host}" is not an IP address` : hostPortProblem(`${host}:1`);
+  return problem === undefined ? undefined : `must be an IP address or a host name, got "${host}": ${problem}`;
+}

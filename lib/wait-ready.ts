@@ -77,9 +77,11 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     io.stdout.write(usage());
     return 0;
   }
-  // An empty variable is unset, as everywhere; an empty flag is a usage error.
-  const port = parsePort('--admin-port', values['admin-port'] ?? (io.env.MESHTAP_ADMIN_PORT || undefined), DEFAULT_ADMIN_PORT);
-  if (port === 0) throw new MeshtapError(CLI_ERR_USAGE, '--admin-port must be a port number 1-65535, got "0"');
+  // An empty (or blank) variable is unset, as everywhere; an empty flag is a usage error. A bad
+  // value is named by where it came from, the flag or the variable; 0 is no sidecar's port.
+  const fromEnv = io.env.MESHTAP_ADMIN_PORT?.trim() ? io.env.MESHTAP_ADMIN_PORT : undefined;
+  const portName = values['admin-port'] === undefined && fromEnv !== undefined ? 'MESHTAP_ADMIN_PORT' : '--admin-port';
+  const port = parsePort(portName, values['admin-port'] ?? fromEnv, DEFAULT_ADMIN_PORT, { allowZero: false });
   const rawTimeout = values['timeout-seconds'] ?? String(DEFAULT_TIMEOUT_SECONDS);
   const timeoutSeconds = Number(rawTimeout);
   if (!/^\d+(\.\d+)?$/.test(rawTimeout.trim()) || !Number.isFinite(timeoutSeconds)) {

@@ -13,8 +13,8 @@ import { parseAllDocuments } from 'yaml';
 import { JSON_YAML_OPTIONS } from '../lib/yaml-json.ts';
 import { parseCommandArgs, type CommandIO } from '../lib/cli.ts';
 import { MeshtapError, describeError } from '../lib/errors.ts';
-import { formatHost } from '../lib/host-port.ts';
-import { SERVER_FLAGS, commandPort, requireFlag, resolveServerFlags } from '../lib/server-flags.ts';
+import { formatHost, listenHostProblem } from '../lib/host-port.ts';
+import { SERVER_FLAGS, commandPort, commandUsageError, requireFlag, resolveServerFlags } from '../lib/server-flags.ts';
 import type { InjectFn } from './admission.ts';
 import { syncWebhookCaBundle } from './bootstrap.ts';
 import { injectPod, type PodLike } from './inject.ts';
@@ -40,7 +40,8 @@ options:
                                  "meshtap certs init" under <dir>/webhook/ or mounted from a Secret
   --port PORT                    port to listen on (default 9443; 0 picks a free one)
   --host HOST                    address to bind (default 0.0.0.0)
-  --config FILE                  YAML file with injector options (image, ports, proxyUid, ...)
+  --config FILE                  YAML file with injector options (image, ports, proxyUid, ...;
+                                 every key: webhook/README.md, "Injector options")
   --patch-webhook-config NAME    at start, set the caBundle of MutatingWebhookConfiguration NAME
                                  from <cert-dir>/ca.crt (only if it is labelled
                                  meshtap.io/ca-bundle=managed)
@@ -56,6 +57,8 @@ options:
 
 export interface WebhookCliOptions {
   certDir: string;
+  /** The flag that gave `certDir`, as errors name it: `--cert-dir` unless given (the controller's `--webhook-cert-dir`). */
+  certDirFlag?: string;
   port: number;
   host: string;
   configFile?: string;
@@ -77,10 +80,14 @@ export function parseWebhookArgs(argv: string[]): WebhookCliOptions | 'help' {
   const certDir = requireFlag('webhook', '--cert-dir', values['cert-dir'], 'the directory holding tls.crt and tls.key');
   const port = commandPort('webhook', '--port', values.port, 9443);
   const shared = resolveServerFlags('webhook', values);
+  const hostProblem = listenHostProblem(shared.host);
+  if (hostProblem !== undefined) throw commandUsageError('webhook', `--host ${hostProblem}`);
   return { certDir, port, ...shared, serviceAccountDir: shared.serviceAccountDir ?? DEFAULT_SERVICE_ACCOUNT_DIR };
 }
 
-async function readTlsFile(dir: string, file: string): Promise<string> {
+
+/** `flag` is the one that named `dir` (`--cert-dir`, the controller's `--webhook-cert-dir`, `--grpc-cert-dir`): the hint names it. */
+async function readTlsFile(dir: string, file: string, flag: string): Promise<string> {
   const path = join(dir, file);
   try {
     return await readFile(path, 'utf8');
@@ -88,17 +95,20 @@ async function readTlsFile(dir: string, file: string): Promise<string> {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
     throw new MeshtapError(
       WH_ERR_TLS_FILES,
-      `cannot read ${path}: ${why} (create one with "meshtap certs init --dir DIR" and pass --cert-dir DIR/webhook)`,
+      `cannot read ${path}: ${why} (create one with "meshtap certs init --dir DIR" and pass ${flag} DIR/webhook)`,
       { cause: err },
     );
   }
 }
 
-/** Reads and checks the serving certificate, so a bad pair is reported by name, not as a TLS error later. */
-export async function loadServingCertificate(dir: string): Promise<ServingCertificate> {
+/**
+ * Reads and checks the serving certificate, so a bad pair is reported by name, not as a TLS error
+ * later. `flag` is the flag that gave `dir`, which a missing file's hint names.
+ */
+export async function loadServingCertificate(dir: string, flag = '--cert-dir'): Promise<ServingCertificate> {
   // One after the other: a directory missing both files is reported by its certificate, always.
-  const cert = await readTlsFile(dir, 'tls.crt');
-  const key = await readTlsFile(dir, 'tls.key');
+  const cert = await readTlsFile(dir, 'tls.crt', flag);
+  const key = await readTlsFile(dir, 'tls.key', flag);
   try {
     createSecureContext({ cert, key });
   } catch (err) {
@@ -168,8 +178,9 @@ export interface RunningWebhook {
 
 /** Starts the webhook as the CLI would, without the signal handling; for `run` and tests. */
 export async function startWebhook(opts: WebhookCliOptions, io: Pick<CommandIO, 'stdout' | 'env'>): Promise<RunningWebhook> {
-  const [tls, config] = await Promise.all([loadServingCertificate(opts.certDir), loadInjectorConfigFile(opts.configFile)]);
-  const caPem = opts.patchWebhookConfig ? await readTlsFile(opts.certDir, 'ca.crt') : undefined;
+  const certDirFlag = opts.certDirFlag ?? '--cert-dir';
+  const [tls, config] = await Promise.all([loadServingCertificate(opts.certDir, certDirFlag), loadInjectorConfigFile(opts.configFile)]);
+  const caPem = opts.patchWebhookConfig ? await readTlsFile(opts.certDir, 'ca.crt', certDirFlag) : undefined;
 
   let client: KubeClient | undefined;
   let kubeProblem: unknown;
@@ -237,14 +248,14 @@ export async function startWebhook(opts: WebhookCliOptions, io: Pick<CommandIO, 
   let timer: NodeJS.Timeout | undefined;
   const reload = async (): Promise<void> => {
     try {
-      const next = await loadServingCertificate(opts.certDir);
+      const next = await loadServingCertificate(opts.certDir, certDirFlag);
       if (next.cert !== current.cert || next.key !== current.key) {
         setServingCertificate(app, next);
         log.info({ event: 'certificate-reloaded', certDir: opts.certDir }, 'serving certificate reloaded');
       }
       let ca = current.ca;
       if (opts.patchWebhookConfig) {
-        ca = await readTlsFile(opts.certDir, 'ca.crt');
+        ca = await readTlsFile(opts.certDir, 'ca.crt', certDirFlag);
         if (ca !== current.ca) await syncCa(ca);
       }
       current = { ...next, ca };

@@ -38,7 +38,8 @@ options:
   --native-sidecar true|false  run the proxy as a native sidecar (default: true)
   --mtls-mode permissive|strict
   --config FILE                the webhook's injector options (its --config file: image, addresses,
-                               ports, proxy UID, resources, ...); the flags above win over it
+                               ports, proxy UID, resources, ...); the flags above win over it;
+                               every key: webhook/README.md, "Injector options"
   -h, --help                   show this help
 `;
 

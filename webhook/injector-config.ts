@@ -133,6 +133,9 @@ function deepFreeze<T>(value: T): T {
 /** Option keys of the schema: what a `--config` file and `InjectorOptions` name. */
 type OptionKey = keyof InjectorOptions;
 
+/** Every key the schema accepts, in its order (webhook/README.md documents each; a test checks). */
+export const INJECTOR_OPTION_KEYS: readonly OptionKey[] = Object.freeze(Object.keys(schema.shape) as OptionKey[]);
+
 const oneOf = (values: readonly string[]): string => `one of ${values.join(', ')}`;
 const PORT = 'a port number 1-65535';
 const HOST_PORT = HOST_PORT_EXPECTED.replace(/^must be /, '');

@@ -62,8 +62,8 @@ export const webhookServerErrors = defineErrors(
       httpStatus: 500,
     },
     [WH_ERR_TLS_FILES]: {
-      summary: 'The serving certificate or key in `--cert-dir` cannot be read or do not form a usable pair.',
-      action: 'Create them with `meshtap certs init --dir DIR` and pass `--cert-dir DIR/webhook`.',
+      summary: 'The serving certificate or key in the certificate directory (`--cert-dir`; the controller\'s `--webhook-cert-dir` or `--grpc-cert-dir`) cannot be read or do not form a usable pair.',
+      action: 'Create them with `meshtap certs init --dir DIR` and pass the directory the message names with the flag it names (`--cert-dir DIR/webhook` for the webhook).',
     },
     [WH_ERR_CONFIG]: {
       summary: 'The `--config` or `--namespaces` file cannot be read, is not valid YAML, or holds bad injector options.',

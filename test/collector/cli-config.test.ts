@@ -144,6 +144,25 @@ void t.test('combinations that make no sense are usage errors up front', async (
   t.throws(() => config({}, { MESHTAP_COLLECTOR_AUTH: 'none', MESHTAP_COLLECTOR_AUTH_TOKEN_FILE: '/t' }), usage(/MESHTAP_COLLECTOR_AUTH_TOKEN_FILE is for --auth token, but MESHTAP_COLLECTOR_AUTH is "none"/));
 });
 
+void t.test('--host and --http-host: an IPv6 address without brackets, as the webhook and the controller take it', async (t) => {
+  // The bracketed form passed the checks (a wildcard even) and then failed to listen: getaddrinfo ENOTFOUND [::].
+  t.throws(() => config({ host: '[::]' }), usage('--host takes an IPv6 address without brackets: give "::", got "[::]"'));
+  t.throws(() => config({ 'http-host': '[::1]' }), usage('--http-host takes an IPv6 address without brackets: give "::1", got "[::1]"'));
+  t.throws(() => config({}, { MESHTAP_COLLECTOR_HOST: '[::]' }), usage('MESHTAP_COLLECTOR_HOST takes an IPv6 address without brackets: give "::", got "[::]"'));
+  t.throws(() => config({}, { MESHTAP_COLLECTOR_HTTP_HOST: '[::1]' }), usage(/^MESHTAP_COLLECTOR_HTTP_HOST takes an IPv6 address without brackets: give "::1"/));
+  t.throws(() => config({ host: 'a b' }), usage(/^--host must be an IP address or a host name, got "a b": /));
+  t.throws(() => config({ 'http-host': '::zz' }), usage('--http-host must be an IP address or a host name, got "::zz": "::zz" is not an IP address'));
+  for (const host of ['::', '::1', '0.0.0.0', '127.0.0.1', 'localhost', 'collector.example']) {
+    t.match(config({ host, 'http-host': host, 'grpc-port': '0', 'http-port': '0' }), { host, httpHost: host }, `${host} is accepted`);
+  }
+  t.throws(() => config({ 'grpc-port': '5555', 'http-port': '5555', host: '127.0.0.1', 'http-host': '::' }), usage(/both 5555/), ':: is a wildcard that overlaps');
+
+  // The command refuses it before anything starts (the dispatcher prints it and exits 2), rather than fail to listen (exit 1).
+  const { io, out } = captureIO();
+  await t.rejects(run(['--grpc-port', '0', '--http-port', '0', '--host', '[::1]', '--auth', 'none'], io), usage(/^--host takes an IPv6 address without brackets/));
+  t.same(out, [], 'nothing started, nothing logged');
+});
+
 void t.test('databaseDirectory: where the database file goes, for the SQLite store with a file', async (t) => {
   t.equal(databaseDirectory(config({})), undefined, ':memory:');
   t.equal(databaseDirectory(config({ store: 'memory' })), undefined);

@@ -129,6 +129,58 @@ void t.test('every missing or invalid setting is named at once, a usage error (e
   t.match(noCa.stderr(), /CTL_ERR_CONFIG: --ca-dir .*missing/);
 });
 
+const usageError = (message: string | RegExp) => ({ code: 'CLI_ERR_USAGE', message });
+
+/** `args` with `flag`'s value replaced (`value` given) or the flag and its value left out. */
+function withFlag(args: string[], flag: string, value?: string): string[] {
+  const i = args.indexOf(flag);
+  const rest = i < 0 ? args : [...args.slice(0, i), ...args.slice(i + 2)];
+  return value === undefined ? rest : [...rest, flag, value];
+}
+
+void t.test('a missing certificate is named by the flag that gave its directory, not the webhook\'s --cert-dir', async (t) => {
+  const s = await setup(t);
+  const missing = join(s.dir, 'nonexistent');
+  const webhookDir = runMeshtap(t, withFlag(s.args(), '--webhook-cert-dir', missing));
+  t.equal(await webhookDir.exited, 1, 'a runtime failure');
+  t.equal(
+    webhookDir.stderr(),
+    `meshtap controller: WH_ERR_TLS_FILES: cannot read ${join(missing, 'tls.crt')}: no such file (create one with "meshtap certs init --dir DIR" and pass --webhook-cert-dir DIR/webhook)\n`,
+  );
+  // --grpc-ip names the certificate the controller issues, which --grpc-cert-dir replaces.
+  const grpcDir = runMeshtap(t, withFlag(withFlag(s.args(), '--grpc-ip'), '--grpc-cert-dir', missing));
+  t.equal(await grpcDir.exited, 1);
+  t.equal(
+    grpcDir.stderr(),
+    `meshtap controller: WH_ERR_TLS_FILES: cannot read ${join(missing, 'tls.crt')}: no such file (create one with "meshtap certs init --dir DIR" and pass --grpc-cert-dir DIR/webhook)\n`,
+  );
+});
+
+void t.test('--host: a bracketed or malformed address is a usage error; one that cannot be listened on names --host (exit 1)', async (t) => {
+  const base = ['--webhook-cert-dir', 'w', '--ca-dir', 'c'];
+  t.throws(() => parseControllerArgs([...base, '--host', '[::]']), usageError('meshtap controller: --host takes an IPv6 address without brackets: give "::", got "[::]"'));
+  t.throws(() => parseControllerArgs([...base, '--host', '[::1]']), usageError(/give "::1", got "\[::1\]"/));
+  t.throws(() => parseControllerArgs([...base, '--host', 'a b']), usageError(/^meshtap controller: --host must be an IP address or a host name, got "a b": the label "a b" has a character/));
+  t.throws(() => parseControllerArgs([...base, '--host', '300.1.1.1']), usageError(/--host must be an IP address or a host name, got "300\.1\.1\.1"/));
+  t.throws(() => parseControllerArgs([...base, '--host', '::zz']), usageError(/--host must be an IP address or a host name, got "::zz": "::zz" is not an IP address/));
+  t.throws(() => parseControllerArgs([...base, '--host', '[::]', '--grpc-port', 'x']), usageError(/--grpc-port must be .*; --host takes an IPv6 address without brackets/), 'named with the other problems');
+  for (const host of ['::', '::1', '127.0.0.1', 'localhost', 'meshtap-controller.meshtap-system.svc']) {
+    t.match(parseControllerArgs([...base, '--host', host]), { host }, `${host} is accepted`);
+  }
+
+  const s = await setup(t);
+  const bracketed = runMeshtap(t, withFlag(s.args(), '--host', '[::1]'));
+  t.equal(await bracketed.exited, 2);
+  t.equal(
+    bracketed.stderr(),
+    'meshtap controller: CLI_ERR_USAGE: --host takes an IPv6 address without brackets: give "::1", got "[::1]"\nRun "meshtap controller --help" for its options.\n',
+  );
+  // .invalid never resolves (RFC 6761): a name that is well formed but no address to listen on.
+  const unresolved = runMeshtap(t, withFlag(s.args(), '--host', 'meshtap-test.invalid'));
+  t.equal(await unresolved.exited, 1, 'a runtime failure, as the controller\'s other start failures');
+  t.match(unresolved.stderr(), /^meshtap controller: CTL_ERR_LISTEN: --host meshtap-test\.invalid does not resolve to an address to listen on \(getaddrinfo \w+ meshtap-test\.invalid\)\n$/);
+});
+
 void t.test('argument parsing with the environment: what a cluster provides is needed only outside one', async (t) => {
   const base = ['--webhook-cert-dir', 'w', '--ca-dir', 'c'];
   const inCluster = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' };

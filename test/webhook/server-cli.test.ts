@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { createRootCa } from '../../certs/root-ca.ts';
 import { writeTlsDir } from '../../lib/tls/tls-dir.ts';
 import { issueWebhookCert } from '../../certs/webhook-cert.ts';
-import { parseWebhookArgs } from '../../webhook/cli.ts';
+import { loadServingCertificate, parseWebhookArgs } from '../../webhook/cli.ts';
 import { runMeshtap, type Proc } from '../helpers/run-meshtap.ts';
 
 const review = readFileSync(new URL('../fixtures/admission/pod-create.json', import.meta.url), 'utf8');
@@ -55,6 +55,32 @@ void t.test('argument parsing', async (t) => {
   t.throws(() => parseWebhookArgs(['--cert-dir', 'd', '--log-level', 'loud']), { code: 'CLI_ERR_USAGE', message: /--log-level/ });
   t.throws(() => parseWebhookArgs(['--cert-dir', 'd', '--patch-webhook-config', 'Bad Name']), { code: 'CLI_ERR_USAGE' });
   t.throws(() => parseWebhookArgs(['--cert-dir', 'd', '--bogus']), { code: 'CLI_ERR_USAGE', message: "Unknown option '--bogus'" });
+});
+
+void t.test('--host: an IP address (IPv6 without brackets) or a host name; anything else is a usage error', async (t) => {
+  for (const host of ['::', '::1', '0.0.0.0', '127.0.0.1', 'localhost', 'meshtap-controller.meshtap-system.svc']) {
+    t.match(parseWebhookArgs(['--cert-dir', 'd', '--host', host]), { host }, `${host} is accepted`);
+  }
+  // The bracketed form is what the listening line shows (https://[::]:9443): the one people copy.
+  t.throws(() => parseWebhookArgs(['--cert-dir', 'd', '--host', '[::]']), {
+    code: 'CLI_ERR_USAGE',
+    message: 'meshtap webhook: --host takes an IPv6 address without brackets: give "::", got "[::]"',
+  });
+  t.throws(() => parseWebhookArgs(['--cert-dir', 'd', '--host', 'a b']), { code: 'CLI_ERR_USAGE', message: /^meshtap webhook: --host must be an IP address or a host name, got "a b"/ });
+  t.throws(() => parseWebhookArgs(['--cert-dir', 'd', '--host', '[nope]']), { code: 'CLI_ERR_USAGE', message: /got "\[nope\]": "\[nope\]" is not an IP address/ });
+});
+
+void t.test('a missing certificate file names the flag that gave its directory', async (t) => {
+  const empty = tempDir(t);
+  const cert = join(empty, 'tls.crt');
+  await t.rejects(loadServingCertificate(empty), {
+    code: 'WH_ERR_TLS_FILES',
+    message: `cannot read ${cert}: no such file (create one with "meshtap certs init --dir DIR" and pass --cert-dir DIR/webhook)`,
+  }, 'the webhook\'s own --cert-dir by default');
+  await t.rejects(loadServingCertificate(empty, '--webhook-cert-dir'), {
+    code: 'WH_ERR_TLS_FILES',
+    message: `cannot read ${cert}: no such file (create one with "meshtap certs init --dir DIR" and pass --webhook-cert-dir DIR/webhook)`,
+  }, 'the controller\'s flag when it passes it');
 });
 
 void t.test('usage errors exit 2, runtime failures exit 1, both with a clear message', async (t) => {
