@@ -1,6 +1,8 @@
 /**
  * Pattern detectors for secrets inside free text: passwords in URLs (`url-credentials.ts`),
- * JWTs, payment card numbers, e-mail addresses, plus the policy's own patterns.
+ * JWTs, tokens of known formats (GitHub, Slack, AWS access key ids) and the credentials after
+ * `Bearer` (`token-formats.ts`), payment card numbers, e-mail addresses, plus the policy's own
+ * patterns.
  *
  * Every detector is a hand-written scanner that looks at each character a bounded number of
  * times: a request body is attacker-controlled, and a backtracking regular expression over it
@@ -26,12 +28,15 @@
  * the first part of a secret: a token at the very end that starts like a JWT (`eyJ` and
  * base64url, with at most two dots) is masked as a JWT, and a run of 13–18 digits at the very
  * end that starts like an issued card as a card (whole: its last digits are not the card's).
- * Shorter digit runs stay: they are not told apart from the numbers that end cut text.
+ * Shorter digit runs stay: they are not told apart from the numbers that end cut text. A token of
+ * a known format cut short (its prefix and part of the rest), and `Bearer` followed by part of
+ * its credentials, at the very end are masked as what they start.
  */
 import { byteEscapedBefore, escapeAround } from './percent-escape.ts';
 import { MASK, type MaskPolicy, type SensitiveKind } from './policy.ts';
 import { scanMeter } from './scan-meter.ts';
 import { findKeyValueText, shortestKeyValue, type KeyValueSpan } from './text-pairs.ts';
+import { findBearerTokens, findCutToken, findPrefixedTokens, indexOfTokenStart, mayHoldToken, SHORTEST_TOKEN, type TokenSpan } from './token-formats.ts';
 import { findUrlPasswords, URL_SEPARATOR } from './url-credentials.ts';
 import { findPatternSpans } from './user-patterns.ts';
 
@@ -221,6 +226,7 @@ const CARD_MAX_DIGITS = 19;
 /** Scratch for `findCardCandidates` (one call at a time per thread): the run's possible ends. */
 const cardEnds = new Int32Array(CARD_MAX_DIGITS);
 const NO_SPANS: readonly Span[] = Object.freeze([]);
+const NO_TOKENS: readonly TokenSpan[] = Object.freeze([]);
 
 export function findCardCandidates(text: string, plusIsSpace = false): readonly Span[] {
   // Most texts hold no card: no array is made for them.
@@ -447,11 +453,12 @@ function indexOfPairSeparator(text: string, from: number): number {
  * For a caller that would cut many pieces out of one text to scan each with `maskText` (the
  * JSON masker's string values): whether `text[start, end)` holds anything a detector of
  * `maskText` starts from — `eyJ` (JWTs), a digit (cards; also every percent-encoded URL
- * separator, `%3A%2F%2F`), `://` (passwords in URLs), `@` (e-mails, when detected), `=` or `:`
- * (`KEY=VALUE` pairs, in a range as long as the shortest the policy masks) — or the policy has
- * patterns, which can match anything. A range that holds none would come back from `maskText`
- * unchanged, so it need not be cut out. Ranges asked about left to right read the text about
- * once.
+ * separator, `%3A%2F%2F`), `://` (passwords in URLs), `@` (e-mails, when detected), a token's
+ * start (`earer`, `gh?_`, `xox?-`, `AKIA`…: `token-formats.ts`, in a range as long as a token),
+ * `=` or `:` (`KEY=VALUE` pairs, in a range as long as the shortest the policy masks) — or the
+ * policy has patterns, which can match anything. A range that holds none would come back from
+ * `maskText` unchanged, so it need not be cut out. Ranges asked about left to right read the
+ * text about once.
  */
 export function scanTriggers(text: string, policy: MaskPolicy): (start: number, end: number) => boolean {
   if (policy.patterns.length > 0) return () => true;
@@ -460,8 +467,9 @@ export function scanTriggers(text: string, policy: MaskPolicy): (start: number, 
   const nextUrl = nextMatch((from) => text.indexOf(URL_SEPARATOR, from));
   const nextAt = nextMatch((from) => text.indexOf('@', from));
   const shortestPair = shortestKeyValue(policy);
-  // Made when first asked: most ranges have another trigger, or none of a pair's length.
+  // Made when first asked: most ranges have another trigger, or none of a pair's (or a token's) length.
   let nextPair: ((from: number) => number) | undefined;
+  let nextToken: ((from: number) => number) | undefined;
   return (start, end) => {
     if (end - start >= MIN_MATCH_LENGTH) {
       const jwt = nextJwt(start);
@@ -474,6 +482,11 @@ export function scanTriggers(text: string, policy: MaskPolicy): (start: number, 
         const at = nextAt(start);
         if (at !== -1 && at < end) return true;
       }
+      if (end - start >= SHORTEST_TOKEN) {
+        nextToken ??= nextMatch((from) => indexOfTokenStart(text, from));
+        const token = nextToken(start);
+        if (token !== -1 && token < end) return true;
+      }
     }
     if (end - start < shortestPair) return false;
     nextPair ??= nextMatch((from) => indexOfPairSeparator(text, from));
@@ -484,12 +497,15 @@ export function scanTriggers(text: string, policy: MaskPolicy): (start: number, 
 
 /**
  * The detectors in order over `text`, each on what the ones before it left: URL passwords,
- * JWTs, cards, `KEY=VALUE` pairs (`text-pairs.ts`; not when `pairs` is false), what a cut left
- * at the end (`cut`), e-mails, the policy's patterns. `replaced`: note each replaced span (with
- * `sameLength`, so that spans stay where they were in `text`).
+ * JWTs, tokens of known formats, cards, `KEY=VALUE` pairs (`text-pairs.ts`) and the credentials
+ * after `Bearer` (not when `pairs` is false: both read the words around a value), what a cut
+ * left at the end (`cut`), e-mails, the policy's patterns. `replaced`: note each replaced span
+ * (with `sameLength`, so that spans stay where they were in `text`).
  */
 function detect(text: string, policy: MaskPolicy, hit: Hit, sameLength: boolean, formEncoded: boolean, cut: boolean, pairs: boolean, replaced?: MaskedSpan[]): string {
   let out = text;
+  // One search for every token start (`token-formats.ts`), on the text as given: masking adds none.
+  const tokens = mayHoldToken(text, cut, pairs);
   // Each replacer is made only when its detector found something (most text has nothing).
   if (out.length >= MIN_MATCH_LENGTH) {
     // First: once masked, `user:****@example.com` is no e-mail address for the detector below.
@@ -518,6 +534,19 @@ function detect(text: string, policy: MaskPolicy, hit: Hit, sameLength: boolean,
           replaced,
         );
       }
+    }
+    // Before the cards: `AKIA` and 16 digits is a key id, not a card after a word.
+    const prefixed = tokens ? findPrefixedTokens(out) : NO_TOKENS;
+    if (prefixed.length > 0) {
+      out = applySpans(
+        out,
+        prefixed,
+        (m, s: TokenSpan) => {
+          hit(s.kind, true);
+          return fill(m, sameLength);
+        },
+        replaced,
+      );
     }
     // A card is at least 13 digits: shorter text (most header values) cannot hold one.
     if (out.length >= 13) {
@@ -551,7 +580,20 @@ function detect(text: string, policy: MaskPolicy, hit: Hit, sameLength: boolean,
       replaced,
     );
   }
-  if (cut) out = maskCutEnd(out, policy, hit, sameLength, formEncoded, replaced);
+  // After the pairs: `Authorization: Bearer …` in text is the key's (`authorization`).
+  const bearers = tokens && pairs ? findBearerTokens(out, formEncoded) : NO_TOKENS;
+  if (bearers.length > 0) {
+    out = applySpans(
+      out,
+      bearers,
+      (m, s: TokenSpan) => {
+        hit(s.kind, true);
+        return fill(m, sameLength);
+      },
+      replaced,
+    );
+  }
+  if (cut) out = maskCutEnd(out, policy, hit, sameLength, formEncoded, tokens, replaced);
   if (out.length >= MIN_MATCH_LENGTH && policy.detectEmails && out.includes('@')) {
     const emails = findEmails(out);
     if (emails.length > 0) {
@@ -580,14 +622,23 @@ function detect(text: string, policy: MaskPolicy, hit: Hit, sameLength: boolean,
   return out;
 }
 
-/** The start of a JWT or card cut by the end of `text` masked, as a JWT or a card (see the top). */
-function maskCutEnd(text: string, policy: MaskPolicy, hit: Hit, sameLength: boolean, formEncoded: boolean, replaced?: MaskedSpan[]): string {
+/**
+ * The start of a JWT, a token of a known format (`tokens`: the text may hold one) or a card cut
+ * by the end of `text` masked, as what it starts (see the top).
+ */
+function maskCutEnd(text: string, policy: MaskPolicy, hit: Hit, sameLength: boolean, formEncoded: boolean, tokens: boolean, replaced?: MaskedSpan[]): string {
   const jwt = text.includes(JWT_START) ? findCutJwt(text) : -1;
   if (jwt !== -1) {
     hit('jwt', policy.maskJwts);
     if (!policy.maskJwts) return text;
     replaced?.push({ start: jwt, end: text.length, keep: 0 });
     return text.slice(0, jwt) + fill(text.slice(jwt), sameLength);
+  }
+  const token = tokens ? findCutToken(text, formEncoded) : undefined;
+  if (token !== undefined) {
+    hit(token.kind, true);
+    replaced?.push({ start: token.start, end: text.length, keep: 0 });
+    return text.slice(0, token.start) + fill(text.slice(token.start), sameLength);
   }
   const card = findCutCard(text, formEncoded);
   if (card === -1) return text;
@@ -598,11 +649,12 @@ function maskCutEnd(text: string, policy: MaskPolicy, hit: Hit, sameLength: bool
 }
 
 /**
- * Mask passwords in URLs, values under secret keys, JWTs and cards (and e-mails when the policy
- * says so) in `text`, reporting every finding. `sameLength` keeps the byte length (for binary
- * bodies, where offsets matter); `formEncoded` says the text is a query string or a form body,
- * where `+` is a space; `cut` says the text was cut short (a truncated body), so that what
- * starts a JWT or a card at its very end is masked too. What each detector starts from is also
+ * Mask passwords in URLs, values under secret keys, JWTs, tokens of known formats, the
+ * credentials after `Bearer` and cards (and e-mails when the policy says so) in `text`,
+ * reporting every finding. `sameLength` keeps the byte length (for binary bodies, where offsets
+ * matter); `formEncoded` says the text is a query string or a form body, where `+` is a space;
+ * `cut` says the text was cut short (a truncated body), so that what starts a JWT, a card or a
+ * token at its very end is masked too. What each detector starts from is also
  * what `scanTriggers` and `body-prefilter.ts` look for to skip text: a detector added here adds
  * its trigger there.
  */
@@ -612,9 +664,10 @@ export function maskText(text: string, policy: MaskPolicy, hit: Hit, sameLength 
 
 /**
  * What a value that is masked whole anyway (a sensitive header's) holds, reported through `hit`
- * for `sensitive` (a JWT in `Authorization: Bearer …`). Its own `name=value` pairs are not
- * looked for: the header's name already says what the value is (`Cookie: session=…` is a
- * cookie).
+ * for `sensitive` (a JWT or a GitHub token in `Authorization: Bearer …`). Its own `name=value`
+ * pairs and the credentials after its `Bearer` are not looked for: the header's name already
+ * says what the value is (`Cookie: session=…` is a cookie, `Authorization: Bearer …` an
+ * `authorization`).
  */
 export function reportText(text: string, policy: MaskPolicy, hit: Hit): void {
   detect(text, policy, hit, false, false, false, false);

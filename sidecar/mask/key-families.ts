@@ -46,10 +46,14 @@ const WORDS = new Map<string, KeyFamilyKind>([
   ['secrets', 'secret'],
   ['privatekey', 'secret'],
   ['token', 'token'],
+  // `{"bearer": "…"}`: the credentials of the Bearer scheme.
+  ['bearer', 'token'],
   ['apikey', 'api_key'],
   ['apikeys', 'api_key'],
   ['auth', 'authorization'],
   ['authorization', 'authorization'],
+  // The `Authentication` header some APIs take for `Authorization`.
+  ['authentication', 'authorization'],
   ['credential', 'credential'],
   ['credentials', 'credential'],
   ['cred', 'credential'],
@@ -256,7 +260,7 @@ const GLUED_ROOTS = ['passw', 'passphrase', 'secret', 'token', 'apikey', 'sessid
 
 /** Where every other family word (or phrase) starts: a word of its own. */
 const WORD_STARTS = [
-  'pass', 'pwd', 'otp', 'totp', 'hotp', 'mfa', 'two', 'verif', 'recover', 'backup', 'key', 'auth', 'cred', 'sess', 'cookie',
+  'pass', 'pwd', 'otp', 'totp', 'hotp', 'mfa', 'two', 'verif', 'recover', 'backup', 'key', 'auth', 'bearer', 'cred', 'sess', 'cookie',
   'cvv', 'cvc', 'cvn', 'csc', 'ssn', 'pan', 'card', 'cc', 'sig', 'pin', 'secur',
 ];
 const capitalized = (w: string): string => w[0].toUpperCase() + w.slice(1);

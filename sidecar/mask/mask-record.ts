@@ -17,8 +17,9 @@
  *   decoded);
  * - binary (not UTF-8): JWTs, cards and `KEY=VALUE` values overwritten with `*` byte for byte,
  *   so lengths and offsets inside the body do not move.
- * Wherever JWTs are looked for, so are passwords in URLs (`url-credentials.ts`) and values under
- * secret keys in `KEY=VALUE` / `KEY: VALUE` text (`text-pairs.ts`). The path, the headers and the
+ * Wherever JWTs are looked for, so are passwords in URLs (`url-credentials.ts`), values under
+ * secret keys in `KEY=VALUE` / `KEY: VALUE` text (`text-pairs.ts`), tokens of known formats
+ * (GitHub, Slack, AWS access key ids) and the credentials after `Bearer` (`token-formats.ts`). The path, the headers and the
  * record's free text (`grpc_message`, `error_detail`: what a server says back may quote what a
  * client sent) go through the same text detectors, which take a percent-escape as a separator
  * (`card%20****0004`) and, in a query string or form body, `+` as a space (`detectors.ts`). A
@@ -29,9 +30,10 @@
  * under secret keys) are masked by the capture session before the record is built; they arrive
  * here already masked, listed in the record's `redacted` and `sensitive`.
  *
- * A body holding none of the bytes any of these needs (`body-prefilter.ts`: no `"`, no `eyJ`,
- * no digit, no `@` when e-mails are detected, no user patterns) is not decoded at all, and
- * comes back as the same bytes; form and multipart bodies always take their maskers.
+ * A body holding none of the bytes any of these needs (`body-prefilter.ts`: no `"`, `=`, `:`,
+ * digit or `eyJ`, no `@` when e-mails are detected, none of the bytes a token's start needs, no
+ * user patterns) is not decoded at all, and comes back as the same bytes; form and multipart
+ * bodies always take their maskers.
  *
  * Every scanner is linear in its input, and a record scans at most `scanBudgetBytes` of body:
  * bytes beyond it, and bodies whose content-encoding could not be removed, are cut with a note

@@ -4,6 +4,7 @@
 import { MeshtapError } from '../../lib/errors.ts';
 import { SC_ERR_MASK_POLICY } from '../errors.ts';
 import { keyWords, type KeyFamilyKind } from './key-families.ts';
+import type { TokenKind } from './token-formats.ts';
 import { compileUserPattern, PATTERN_LIMITS, type UserPattern } from './user-patterns.ts';
 
 /** The sidecar catalog's `SC_ERR_MASK_POLICY`, under the name this module has always exported. */
@@ -98,9 +99,11 @@ function checkMaskOptions(options: unknown): string[] {
 /**
  * What a masked value was, reported in `sensitive`: a key family's kind, or a detector's
  * (`url_password`: the password of `scheme://user:password@host`; `oauth_code`: an OAuth
- * authorization code in a callback's query or a token request's form).
+ * authorization code in a callback's query or a token request's form; `github_token`,
+ * `slack_token`, `aws_key_id`: a token of that format anywhere in text; `bearer_token`: the
+ * credentials after `Bearer` in text, outside an `Authorization` header).
  */
-export type SensitiveKind = KeyFamilyKind | 'jwt' | 'email' | 'pattern' | 'url_password' | 'oauth_code';
+export type SensitiveKind = KeyFamilyKind | TokenKind | 'jwt' | 'email' | 'pattern' | 'url_password' | 'oauth_code';
 
 /** What a masked value becomes (a card keeps its last four digits after it). */
 export const MASK = '****';
@@ -126,6 +129,10 @@ export interface MaskPolicy {
 const DEFAULT_HEADERS: ReadonlyArray<[string, SensitiveKind]> = [
   ['authorization', 'authorization'],
   ['proxy-authorization', 'authorization'],
+  // A misspelling real APIs use for `Authorization`: its scheme is kept as that one's is.
+  ['authentication', 'authorization'],
+  ['x-auth-token', 'token'],
+  ['x-access-token', 'token'],
   ['cookie', 'cookie'],
   ['set-cookie', 'cookie'],
   ['x-api-key', 'api_key'],
@@ -142,9 +149,11 @@ const DEFAULT_KEYS: ReadonlyArray<[string, SensitiveKind]> = [
   ['accesstoken', 'token'],
   ['refreshtoken', 'token'],
   ['idtoken', 'token'],
+  ['bearer', 'token'],
   ['apikey', 'api_key'],
   ['xapikey', 'api_key'],
   ['authorization', 'authorization'],
+  ['authentication', 'authorization'],
 ];
 
 /** `client_secret`, `clientSecret`, `Client-Secret` are one key. */

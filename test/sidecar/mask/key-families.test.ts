@@ -78,6 +78,13 @@ const caught: Array<[string, string]> = [
   ['pinCode', 'password'],
   ['pincode', 'password'],
   ['card_pin', 'password'],
+  ['bearer', 'token'],
+  ['Bearer', 'token'],
+  ['bearer_token', 'token'],
+  ['x-bearer', 'token'],
+  ['authentication', 'authorization'],
+  ['Authentication', 'authorization'],
+  ['x-authentication', 'authorization'],
 ];
 
 void t.test('secret keys are caught whatever their spelling', async (t) => {
@@ -131,6 +138,12 @@ const innocent = [
   'pin_length',
   'pinned_at',
   'opinion',
+  'bearerFormat',
+  'bearer_type',
+  'bearers',
+  'authentication_method',
+  'authenticated',
+  'www-authenticate',
 ];
 
 void t.test('innocent keys stay visible: words must match whole, and describing a secret is not holding one', async (t) => {

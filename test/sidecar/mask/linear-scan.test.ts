@@ -12,6 +12,7 @@ import { keyFamily } from '../../../sidecar/mask/key-families.ts';
 import { resolveMaskPolicy } from '../../../sidecar/mask/policy.ts';
 import { resetScanMeter, scanMeter } from '../../../sidecar/mask/scan-meter.ts';
 import { findKeyValueText } from '../../../sidecar/mask/text-pairs.ts';
+import { findBearerTokens, findCutToken, findPrefixedTokens } from '../../../sidecar/mask/token-formats.ts';
 import type { HttpMessage } from '../../../record/record.ts';
 
 /** Scan everything: these tests are about the scanners, not the budget. */
@@ -99,6 +100,20 @@ const adversarial: Array<[string, (n: number) => () => unknown]> = [
   ['cut JWT: a base64url run to the end', (n) => () => findCutJwt('a'.repeat(n))],
   ['cut card: digits to the end', (n) => () => findCutCard('4'.repeat(n))],
   ['record: cut text body of JWT starts', (n) => () => maskRecord({ request: body('-eyJ'.repeat(n / 4), 'text/plain', true) }, policy)],
+  ['tokens: prefixes repeated', (n) => () => findPrefixedTokens('ghp_github_pat_xoxb-AKIAASIA'.repeat(n / 28))],
+  ['tokens: a prefix, then a run one short of a token, repeated', (n) => () => findPrefixedTokens(`ghp_${'a'.repeat(35)} `.repeat(n / 40))],
+  ['tokens: one prefix, then a run of n', (n) => () => findPrefixedTokens(`ghp_${'a'.repeat(n)}`)],
+  ['tokens: AWS prefixes, then a run of n', (n) => () => findPrefixedTokens(`AKIA${'A'.repeat(n)}`)],
+  ['tokens: Slack prefixes inside a dash run', (n) => () => findPrefixedTokens('-xoxb'.repeat(n / 5))],
+  ['Bearer: repeated, nothing after', (n) => () => findBearerTokens('Bearer'.repeat(n / 6))],
+  ['Bearer: then spaces', (n) => () => findBearerTokens(`Bearer${' '.repeat(n)}`)],
+  ['Bearer: then %20 runs', (n) => () => findBearerTokens(`Bearer${'%20'.repeat(n / 3)}x`)],
+  ['Bearer: short credentials repeated', (n) => () => findBearerTokens('Bearer ab '.repeat(n / 10))],
+  ['Bearer: one long credential of escapes', (n) => () => findBearerTokens(`Bearer ${'%2F'.repeat(n / 3)}`)],
+  ['Bearer: parameters repeated', (n) => () => findBearerTokens('Bearer realm="x" '.repeat(n / 17))],
+  ['cut token: a long credential run to the end', (n) => () => findCutToken(`Bearer ${'a'.repeat(n)}`)],
+  ['cut token: prefixes to the end', (n) => () => findCutToken('ghp_xoxb-AKIA'.repeat(n / 13))],
+  ['record: a text body of Bearer and token starts', (n) => () => maskRecord({ request: body('Bearer ghp_xoxb-AKIA '.repeat(n / 21), 'text/plain', true) }, policy)],
   ['JSON escapes: \\u0020 repeated', (n) => () => decodeJsonEscapes('\\u0020'.repeat(n / 6))],
   ['JSON escapes: backslashes only', (n) => () => decodeJsonEscapes('\\'.repeat(n))],
   ['JSON escapes: cut \\u escapes', (n) => () => maskJsonText('\\u00'.repeat(n / 4), policy, () => {})],
