@@ -18,6 +18,7 @@ import { resolveLokiConfig } from '../../collector/loki/config.ts';
 import { buildLokiLine } from '../../collector/loki/line.ts';
 import { buildLokiMetadata } from '../../collector/loki/entry.ts';
 import type { CallRecord } from '../../record/record.ts';
+import { paymentCallRecord } from '../proto/record-fixtures.ts';
 
 const root = MANIFESTS_ROOT;
 const repo = fileURLToPath(new URL('../../', import.meta.url));
@@ -443,29 +444,7 @@ void t.test('Grafana links traces and logs both ways on trace_id', async (t) => 
 });
 
 function sampleRecord(traceId: string): CallRecord {
-  const start = 1_764_000_000_000_000_000n;
-  return {
-    id: 'rec-1',
-    protocol: 'http',
-    observer: 'inbound',
-    connection_id: 'c-1',
-    ordinal: 0,
-    start,
-    end: start + 1_000_000n,
-    elapsed_us: 1000,
-    src: { ip: '10.244.0.5', port: 40000, pod: 'frontend-7d9f', namespace: 'shop', workload: 'frontend' },
-    dst: { ip: '10.244.0.9', port: 8080, pod: 'payment-5c4d', namespace: 'shop', workload: 'payment' },
-    tls: { mesh: true },
-    method: 'POST',
-    path: '/pay',
-    status_code: 201,
-    bytes_in: 10,
-    bytes_out: 20,
-    trace_id: traceId,
-    span_id: '00f067aa0ba902b7',
-    redacted: [],
-    sensitive: [],
-  };
+  return paymentCallRecord({ trace_id: traceId, span_id: '00f067aa0ba902b7' });
 }
 
 void t.test('the full overlay points the collector at its Jaeger and Loki', async (t) => {

@@ -101,3 +101,32 @@ export function sizedRecord(i: number, bodyBytes: number): CallRecord {
   r.request = { headers: { host: 'x' }, body: new Uint8Array(bodyBytes).fill(97), body_size: bodyBytes, truncated: false };
   return r;
 }
+
+/**
+ * One inbound frontend → payment call (`POST /pay`, 201) with no bodies: the record the masking
+ * and export tests start from, `over` laid on top.
+ */
+export function paymentCallRecord(over: Partial<CallRecord> = {}): CallRecord {
+  const start = 1_764_000_000_000_000_000n;
+  return {
+    id: 'rec-1',
+    protocol: 'http',
+    observer: 'inbound',
+    connection_id: 'c-1',
+    ordinal: 0,
+    start,
+    end: start + 1_000_000n,
+    elapsed_us: 1000,
+    src: { ip: '10.244.0.5', port: 40000, pod: 'frontend-7d9f', namespace: 'shop', workload: 'frontend' },
+    dst: { ip: '10.244.0.9', port: 8080, pod: 'payment-5c4d', namespace: 'shop', workload: 'payment' },
+    tls: { mesh: true },
+    method: 'POST',
+    path: '/pay',
+    status_code: 201,
+    bytes_in: 10,
+    bytes_out: 20,
+    redacted: [],
+    sensitive: [],
+    ...over,
+  };
+}

@@ -8,29 +8,10 @@ import zlib from 'node:zlib';
 import { maskRecord } from '../../../sidecar/mask/mask-record.ts';
 import { recordBatchEncoder, recordToProto } from '../../../record/codec.ts';
 import type { CallRecord, HttpMessage } from '../../../record/record.ts';
+import { paymentCallRecord } from '../../proto/record-fixtures.ts';
 
 function baseRecord(): CallRecord {
-  const start = 1_764_000_000_000_000_000n;
-  return {
-    id: 'rec-1',
-    protocol: 'http',
-    observer: 'inbound',
-    connection_id: 'c-1',
-    ordinal: 0,
-    start,
-    end: start + 1_000_000n,
-    elapsed_us: 1000,
-    src: { ip: '10.244.0.5', port: 40000, pod: 'frontend-7d9f', namespace: 'shop', workload: 'frontend' },
-    dst: { ip: '10.244.0.9', port: 8080, pod: 'payment-5c4d', namespace: 'shop', workload: 'payment' },
-    tls: { mesh: true },
-    method: 'POST',
-    path: '/pay',
-    status_code: 201,
-    bytes_in: 10,
-    bytes_out: 20,
-    redacted: [],
-    sensitive: [],
-  };
+  return paymentCallRecord();
 }
 
 const message = (headers: Record<string, string>, body: string | Buffer = '', contentType?: string, extra: Partial<HttpMessage> = {}): HttpMessage => {

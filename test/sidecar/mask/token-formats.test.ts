@@ -9,6 +9,7 @@
 import t from 'tap';
 import { collectorMessageType, recordBatchEncoder, recordToProto } from '../../../record/codec.ts';
 import type { CallRecord, HttpMessage } from '../../../record/record.ts';
+import { paymentCallRecord } from '../../proto/record-fixtures.ts';
 import { encodeCallRecord } from '../../../record/record-writer.ts';
 import { CaptureEngine } from '../../../sidecar/capture-worker/capture-engine.ts';
 import { OP_CLIENT_DATA, OP_CLOSE, OP_OPEN, OP_SERVER_DATA } from '../../../sidecar/capture-worker/ops.ts';
@@ -50,7 +51,6 @@ void t.test('the test values have the shapes the formats have', async (t) => {
 });
 
 void t.test("the review's record: every value it found in clear is masked, and nothing of it is shipped", async (t) => {
-  const start = 1_764_000_000_000_000_000n;
   const json = JSON.stringify({
     bearer: 'JB-bearer-7f3a',
     access_token: 'AT-9c1d',
@@ -63,23 +63,8 @@ void t.test("the review's record: every value it found in clear is masked, and n
     aws: AWS,
     user: 'jane-visible',
   });
-  const record: CallRecord = {
-    id: 'rec-1',
-    protocol: 'http',
-    observer: 'inbound',
-    connection_id: 'c-1',
-    ordinal: 0,
-    start,
-    end: start + 1_000_000n,
-    elapsed_us: 1000,
-    src: { ip: '10.244.0.5', port: 40000, pod: 'frontend-7d9f', namespace: 'shop', workload: 'frontend' },
-    dst: { ip: '10.244.0.9', port: 8080, pod: 'payment-5c4d', namespace: 'shop', workload: 'payment' },
-    tls: { mesh: true },
-    method: 'POST',
+  const record: CallRecord = paymentCallRecord({
     path: `/v1/hooks?note=Bearer%20QRY-bearer-1a2b&page=2`,
-    status_code: 201,
-    bytes_in: 10,
-    bytes_out: 20,
     request: message(json, 'application/json', {
       authentication: 'Bearer opaque-AUTHN-8a9b',
       'x-auth-token': 'XAT-3c4d',
@@ -89,9 +74,7 @@ void t.test("the review's record: every value it found in clear is masked, and n
     }),
     response: message(`deploy key ${GH_PAT} and ${AWS_STS}AB rotated`, 'text/plain'),
     error_detail: `upstream refused Bearer ERR-bearer-9c0d`,
-    redacted: [],
-    sensitive: [],
-  };
+  });
   const out = maskRecord(record);
   const encoded = recordBatchEncoder()({ seq: 1, sidecar: null, records: [recordToProto(out)] });
   const secrets = [

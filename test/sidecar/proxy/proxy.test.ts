@@ -221,12 +221,18 @@ void t.test('a client reset resets the server side', async (t) => {
   t.equal(serverError, 'ECONNRESET');
 });
 
-void t.test('an unreachable upstream resets the client and leaves a record', async (t) => {
+/** A loopback port nothing listens on: one a server just gave back. */
+async function freedPort(): Promise<number> {
   const probe = createServer();
   probe.listen(0, '127.0.0.1');
   await once(probe, 'listening');
-  const closedPort = (probe.address() as AddressInfo).port;
+  const port = (probe.address() as AddressInfo).port;
   probe.close();
+  return port;
+}
+
+void t.test('an unreachable upstream resets the client and leaves a record', async (t) => {
+  const closedPort = await freedPort();
   const h = await startProxy(t);
   h.setTarget(closedPort);
   const socket = connect({ host: '127.0.0.1', port: h.outboundPort });
@@ -243,11 +249,7 @@ void t.test('an unreachable upstream resets the client and leaves a record', asy
 });
 
 void t.test('an unreachable upstream with bytes that make no call leaves one record with its protocol and bytes', async (t) => {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const closedPort = (probe.address() as AddressInfo).port;
-  probe.close();
+  const closedPort = await freedPort();
   const h = await startProxy(t);
   h.setTarget(closedPort);
   const socket = connect({ host: '127.0.0.1', port: h.outboundPort });
