@@ -263,19 +263,20 @@ export function injectPod(input: InjectInput): InjectDecision {
     for (const name of MESHTAP_VOLUME_NAMES) {
       if (volumeNames.includes(name)) problems.add('name-collision', `a volume named "${name}" already exists`);
     }
-    const reserved = new Map([
-      [config.inboundPort, 'inbound'],
-      [config.outboundPort, 'outbound'],
-      [config.adminPort, 'admin'],
+    // Each port meshtap listens on, what it is and the protocols it takes (the DNS listener: UDP too).
+    const reserved = new Map<number, { use: string; protocols: readonly string[] }>([
+      [config.inboundPort, { use: 'inbound', protocols: ['TCP'] }],
+      [config.outboundPort, { use: 'outbound', protocols: ['TCP'] }],
+      [config.adminPort, { use: 'admin', protocols: ['TCP'] }],
+      [SIDECAR_DNS_PORT, { use: 'DNS', protocols: ['TCP', 'UDP'] }],
     ]);
     for (const c of [...containerList(spec.initContainers), ...containerList(spec.containers)]) {
       for (const p of Array.isArray(c.ports) ? c.ports.filter(isRecord) : []) {
-        const tcp = p.protocol === undefined || p.protocol === 'TCP';
-        // The DNS listener takes its port over UDP as well as TCP.
-        const use = typeof p.containerPort !== 'number' ? undefined : p.containerPort === SIDECAR_DNS_PORT && (tcp || p.protocol === 'UDP') ? 'DNS' : tcp ? reserved.get(p.containerPort) : undefined;
-        if (use !== undefined) {
-          const protocol = tcp ? '' : `/${String(p.protocol)}`;
-          problems.add('port-conflict', `container "${String(c.name)}" declares port ${p.containerPort}${protocol}, meshtap's ${use} port`);
+        const protocol = p.protocol ?? 'TCP';
+        const held = typeof p.containerPort === 'number' ? reserved.get(p.containerPort) : undefined;
+        if (held !== undefined && held.protocols.includes(protocol as string)) {
+          const shown = protocol === 'TCP' ? '' : `/${String(protocol)}`;
+          problems.add('port-conflict', `container "${String(c.name)}" declares port ${p.containerPort}${shown}, meshtap's ${held.use} port`);
         }
       }
     }

@@ -117,6 +117,26 @@ function runEnd(text: string, i: number, ok: (c: number) => boolean): number {
   return e;
 }
 
+/** A prefixed token's format: the characters after its prefix, and whether a run of them is one. */
+interface TokenFormat {
+  kind: TokenKind;
+  body: (c: number) => boolean;
+  /** The run of its characters from `from` to `to` in `text` makes a token. */
+  fits: (text: string, from: number, to: number) => boolean;
+}
+
+const GITHUB: TokenFormat = { kind: 'github_token', body: isAlnum, fits: (_, from, to) => to - from >= 36 };
+const GITHUB_PAT: TokenFormat = { kind: 'github_token', body: isAlnumUnderscore, fits: (_, from, to) => to - from >= 22 };
+const SLACK: TokenFormat = { kind: 'slack_token', body: isAlnumDash, fits: (_, from, to) => to - from >= 10 };
+/** Exactly 16, and the word ends there: a longer run (a base32 blob) is no key id. */
+const AWS_KEY_ID: TokenFormat = { kind: 'aws_key_id', body: isUpperDigit, fits: (text, from, to) => to - from === 16 && !(to < text.length && isWord(text.charCodeAt(to))) };
+
+/** The format of the prefix ending in `last` (`_`, `-`, else `A`) of `length` characters. */
+function formatOf(last: number, length: number): TokenFormat {
+  if (last === 95) return length === 4 ? GITHUB : GITHUB_PAT;
+  return last === 45 ? SLACK : AWS_KEY_ID;
+}
+
 /**
  * The prefixed tokens of `text` (GitHub, Slack, AWS access key ids): sorted, disjoint spans,
  * each the prefix and the token's characters after it. A candidate that fails is skipped past
@@ -136,43 +156,13 @@ export function findPrefixedTokens(text: string): readonly TokenSpan[] {
     const p = end - length;
     from = end;
     if (!startsWord(text, p)) continue;
-    const last = text.charCodeAt(end - 1);
-    let e: number;
-    let kind: TokenKind;
-    if (last === 95 && length === 4) {
-      e = runEnd(text, end, isAlnum);
-      kind = 'github_token';
-      if (e - end < 36) {
-        from = e;
-        continue;
-      }
-    } else if (last === 95) {
-      e = runEnd(text, end, isAlnumUnderscore);
-      kind = 'github_token';
-      if (e - end < 22) {
-        from = e;
-        continue;
-      }
-    } else if (last === 45) {
-      e = runEnd(text, end, isAlnumDash);
-      // A dash ending the run ends the sentence, not the token.
-      while (e > end && text.charCodeAt(e - 1) === 45) e--;
-      kind = 'slack_token';
-      if (e - end < 10) {
-        from = e;
-        continue;
-      }
-    } else {
-      e = runEnd(text, end, isUpperDigit);
-      kind = 'aws_key_id';
-      // Exactly 16, and the word ends there: a longer run (a base32 blob) is no key id.
-      if (e - end !== 16 || (e < text.length && isWord(text.charCodeAt(e)))) {
-        from = e;
-        continue;
-      }
-    }
-    (spans ??= []).push({ start: p, end: e, kind });
+    const format = formatOf(text.charCodeAt(end - 1), length);
+    let e = runEnd(text, end, format.body);
+    // A dash ending a Slack token's run ends the sentence, not the token.
+    if (format.kind === 'slack_token') while (e > end && text.charCodeAt(e - 1) === 45) e--;
     from = e;
+    if (!format.fits(text, end, e)) continue;
+    (spans ??= []).push({ start: p, end: e, kind: format.kind });
   }
 }
 
