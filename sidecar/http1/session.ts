@@ -22,6 +22,7 @@ import type { RecordError } from '../../record/record.ts';
 import { describeError } from '../../lib/errors.ts';
 import { HTTP1_ERR, stateError, type Http1ParseError } from './errors.ts';
 import { buildHeaderRecord } from './headers.ts';
+import { octetText } from './octet-text.ts';
 import { captureBodyBytes, skipBodyBytes, type MessageCapture } from '../capture/message-capture.ts';
 import { advanceRequest, advanceResponse, buildExchange, newCapture, type PendingExchange } from './exchange-capture.ts';
 import { DEFAULT_MAX_HEAD_BYTES, Http1Parser, type Http1Head, type Http1ParserHandler } from './parser.ts';
@@ -209,7 +210,7 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
     if (line !== undefined) {
       culprit.method = line.method;
       const abs = line.method === 'CONNECT' ? null : ABSOLUTE_FORM.exec(line.target);
-      culprit.path = abs === null ? line.target : abs[2].length > 0 ? abs[2] : '/';
+      culprit.path = octetText(abs === null ? line.target : abs[2].length > 0 ? abs[2] : '/');
     }
     for (const ex of pending) {
       if (ex === reqCurrent) ex.bytesOut += requests.messageBytes;
@@ -308,7 +309,7 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
           authority ??= hostPart;
           path = abs[2].length > 0 ? abs[2] : '/';
         }
-        ex.path = path;
+        ex.path = octetText(path);
         if (authority !== undefined) ex.authority = authority;
         if (head.upgrade !== undefined) ex.upgrade = head.upgrade;
         if ((cap.headers.expect ?? '').toLowerCase() === '100-continue') ex.notes.push('expect: 100-continue');

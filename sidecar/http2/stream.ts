@@ -13,6 +13,7 @@ import { buildHttpMessage, newMessageCapture, type MessageCapture } from '../cap
 import type { RecordError } from '../../record/record.ts';
 import { resolveTraceContext } from '../http1/trace-context.ts';
 import { splitHeaderList } from './headers.ts';
+import { octetText } from '../http1/octet-text.ts';
 import type { HeaderField } from './hpack.ts';
 
 export type Side = 'client' | 'server';
@@ -86,7 +87,7 @@ export function streamFromHeaders(id: number, ordinal: number, start: bigint, fi
   };
   if (s.grpc) s.request.arrivals = [];
   if (pseudo[':method'] !== undefined) s.method = pseudo[':method'];
-  if (pseudo[':path'] !== undefined) s.path = pseudo[':path'];
+  if (pseudo[':path'] !== undefined) s.path = octetText(pseudo[':path']);
   const authority = pseudo[':authority'] ?? headers.host;
   if (authority !== undefined) s.authority = authority;
   setTrace(s, headers);

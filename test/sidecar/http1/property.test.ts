@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { createHttp1Session } from '../../../sidecar/http1/session.ts';
 import type { Exchange } from '../../../sidecar/capture/session.ts';
 import { Http1Parser } from '../../../sidecar/http1/parser.ts';
+import { octetText } from '../../../sidecar/http1/octet-text.ts';
 
 const tokenChar = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_!#$%&*+.^`|~'.split(''));
 const RESERVED = new Set(['content-length', 'transfer-encoding', 'connection', 'upgrade', 'expect', 'host', 'content-encoding', 'trailer']);
@@ -11,7 +12,7 @@ const headerName = fc.oneof(
   fc.constantFrom('X-A', 'x-a', 'Accept', 'Set-Cookie', 'set-cookie', 'Cookie'),
   fc.string({ unit: tokenChar, minLength: 1, maxLength: 12 }).filter((n) => !RESERVED.has(n.toLowerCase()) && n.toLowerCase() !== '__proto__'),
 );
-const valueChar = fc.constantFrom(...' abcXYZ019=;,/"\t:\x80\xe9\xff'.split(''));
+const valueChar = fc.constantFrom(...' abcXYZ019=;,/"\t:\x80\xe9\xff\xc3\xa9'.split(''));
 const headerValue = fc
   .string({ unit: valueChar, maxLength: 20 })
   .map((v) => v.replace(/^[ \t]+|[ \t]+$/g, ''));
@@ -57,8 +58,9 @@ function serialize(start: string, m: Msg, bodyAllowed: boolean): Buffer {
 
 function record(list: Array<[string, string]>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [n, v] of list) {
+  for (const [n, octets] of list) {
     const k = n.toLowerCase();
+    const v = octetText(octets); // as the record reads a value: UTF-8 where its octets are
     out[k] = Object.hasOwn(out, k) ? `${out[k]}${k === 'set-cookie' ? '\n' : ', '}${v}` : v;
   }
   return out;

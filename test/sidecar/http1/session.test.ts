@@ -400,3 +400,16 @@ void t.test('the session never throws into the proxy', async (t) => {
     session.clientData(Buffer.from('after close'), 4n);
   });
 });
+
+void t.test('header values and the target: UTF-8 octets read as UTF-8 at every cut, other obs-text one char per octet', async (t) => {
+  const utf8 = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
+  const req = `GET /${utf8('café')}?q=${utf8('naïve')} HTTP/1.1\r\nHost: shop\r\nX-User: ${utf8('café ☕')}\r\nX-Legacy: \xe9t\xe9\r\nX-Plain: ascii\r\n\r\n`;
+  const res = `HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Greeting: ${utf8('grüß dich')}\r\n\r\n`;
+  const { exchanges } = invariant(t, [{ c: req }, { s: res }, { close: 'fin' }]);
+  t.equal(exchanges.length, 1);
+  const [a] = exchanges;
+  t.equal(a.path, '/café?q=naïve');
+  t.same(a.request?.headers, { host: 'shop', 'x-user': 'café ☕', 'x-legacy': 'été', 'x-plain': 'ascii' });
+  t.same(a.response?.headers, { 'content-length': '0', 'x-greeting': 'grüß dich' });
+  t.equal(a.bytes_out, Buffer.byteLength(req, 'latin1'), 'byte counts stay octets');
+});

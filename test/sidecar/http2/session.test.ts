@@ -516,3 +516,16 @@ void t.test('frames for unknown or finished streams and an extension frame are i
   t.equal(exchanges.length, 1);
   t.notOk('error' in exchanges[0]);
 });
+
+void t.test('header values and :path: UTF-8 octets read as UTF-8, other octets one char each', async (t) => {
+  const utf8 = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
+  const h = conn();
+  const reqHeaders = headers(1, h.req(get(`/${utf8('café')}`, [['x-user', utf8('café ☕')], ['x-legacy', '\xe9t\xe9']])), { endStream: true });
+  const resHeaders = headers(1, h.res(status(200, [['x-greeting', utf8('grüß dich')]])), { endStream: true });
+  const { exchanges } = invariant(t, [{ c: Buffer.concat([CLIENT_START, reqHeaders]) }, { s: Buffer.concat([SERVER_START, resHeaders]) }, { close: 'fin' }]);
+  t.equal(exchanges.length, 1);
+  const [a] = exchanges;
+  t.equal(a.path, '/café');
+  t.same(a.request?.headers, { 'x-user': 'café ☕', 'x-legacy': 'été' });
+  t.same(a.response?.headers, { 'x-greeting': 'grüß dich' });
+});
