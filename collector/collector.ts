@@ -7,6 +7,7 @@ import { openOutputs, type Outputs } from './outputs.ts';
 import { MeshtapError } from '../lib/errors.ts';
 import { DEFAULT_MEMORY_MAX_RECORDS, resolveInventoryKind, type CollectorConfig } from './config.ts';
 import { COL_ERR_LISTEN } from './errors.ts';
+import { formatHostPort, listenFailure } from '../lib/host-port.ts';
 import { startGrpcServer } from './grpc-server.ts';
 import { loadIngestCredentials } from './ingest-tls.ts';
 import { buildHttpApp } from './http-server.ts';
@@ -150,7 +151,8 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     await inventory?.stop();
     ingestTls?.certificates.close();
     await outputs.close(0);
-    throw new MeshtapError(COL_ERR_LISTEN, `cannot listen for gRPC on ${config.host}:${config.grpcPort}: ${(err as Error).message}`, { cause: err });
+    const why = listenFailure(err, { host: config.host, port: config.grpcPort, what: 'gRPC ingest', hostFlag: '--host', portFlag: '--grpc-port' });
+    throw new MeshtapError(COL_ERR_LISTEN, why ?? `cannot listen for gRPC on ${formatHostPort(config.host, config.grpcPort)}: ${(err as Error).message}`, { cause: err });
   }
   let built;
   try {
@@ -184,7 +186,9 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     await inventory?.stop();
     ingestTls?.certificates.close();
     await outputs.close(0);
-    throw new MeshtapError(COL_ERR_LISTEN, `cannot listen for HTTP on ${httpHost}:${config.httpPort}: ${(err as Error).message}`, { cause: err });
+    const hostFlag = config.httpHost !== undefined ? '--http-host' : '--host';
+    const why = listenFailure(err, { host: httpHost, port: config.httpPort, what: 'HTTP API', hostFlag, portFlag: '--http-port' });
+    throw new MeshtapError(COL_ERR_LISTEN, why ?? `cannot listen for HTTP on ${formatHostPort(httpHost, config.httpPort)}: ${(err as Error).message}`, { cause: err });
   }
   const address = app.server.address();
   const httpPort = typeof address === 'object' && address !== null ? address.port : config.httpPort;

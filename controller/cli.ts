@@ -20,7 +20,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { CLI_ERR_USAGE, flagValue, parseCommandArgs, type CommandIO } from '../lib/cli.ts';
 import { MeshtapError, describeError, isMeshtapError } from '../lib/errors.ts';
 import { shutdownGrpcServer } from '../lib/grpc-shutdown.ts';
-import { formatHost, formatHostPort, listenHostProblem } from '../lib/host-port.ts';
+import { formatHost, formatHostPort, listenFailure, listenHostProblem } from '../lib/host-port.ts';
 import { withFields, type Logger } from '../lib/log.ts';
 import { SERVER_FLAGS, commandPort, commandUsageError, requireFlag, resolveServerFlags } from '../lib/server-flags.ts';
 import type { Authenticator } from '../certs/authn/authenticator.ts';
@@ -182,15 +182,10 @@ function usageError(message: string): MeshtapError {
  * `--host`'s; anything else (the port taken) names the address. Other errors: undefined.
  */
 function listenError(err: unknown, host: string, port: number, what: string, portFlag: string): MeshtapError | undefined {
-  if (err instanceof MeshtapError || !(err instanceof Error)) return undefined;
-  const { code, syscall } = err as NodeJS.ErrnoException;
-  const address = formatHostPort(host, port);
-  let message: string;
-  if (syscall === 'getaddrinfo') message = `--host ${host} does not resolve to an address to listen on (${err.message})`;
-  else if (code === 'EADDRNOTAVAIL') message = `--host ${host} is not an address of this machine (${err.message})`;
-  else if (syscall === 'listen' || syscall === 'bind') message = `cannot listen on ${address} for the ${what} (--host, ${portFlag}): ${err.message}`;
-  else return undefined;
-  return new MeshtapError(CTL_ERR_LISTEN, message, { cause: err });
+  // The webhook part words its own listen failure with its own flags (`--port`); the cause is reworded here with the controller's.
+  const failure = err instanceof MeshtapError ? err.cause : err;
+  const message = listenFailure(failure, { host, port, what, hostFlag: '--host', portFlag });
+  return message === undefined ? undefined : new MeshtapError(CTL_ERR_LISTEN, message, { cause: failure });
 }
 
 function splitList(values: string[] | undefined): string[] {
@@ -349,7 +344,10 @@ function bindGrpc(server: grpc.Server, host: string, port: number, credentials: 
   const address = formatHostPort(host, port);
   return new Promise((resolve, reject) => {
     server.bindAsync(address, credentials, (err, bound) => {
-      if (err) reject(new MeshtapError(CTL_ERR_LISTEN, `cannot listen on ${address} for gRPC (--host, --grpc-port): ${err.message}`, { cause: err }));
+      if (err) {
+        const message = listenFailure(err, { host, port, what: 'gRPC', hostFlag: '--host', portFlag: '--grpc-port' }) ?? `cannot listen on ${address} for gRPC (--host, --grpc-port): ${err.message}`;
+        reject(new MeshtapError(CTL_ERR_LISTEN, message, { cause: err }));
+      }
       else resolve(bound);
     });
   });

@@ -70,3 +70,21 @@ export function listenHostProblem(host: string): string | undefined {
   const problem = /[[\]:]/.test(host) ? `"${host}" is not an IP address` : hostPortProblem(`${host}:1`);
   return problem === undefined ? undefined : `must be an IP address or a host name, got "${host}": ${problem}`;
 }
+
+/**
+ * Why a server could not listen, in the words of the flags that chose its address, or undefined
+ * for an error that is no listen failure. A host that does not resolve, or that is no address
+ * of this machine, is the host flag's (`hostFlag`, e.g. `--host`); anything else (the port is
+ * taken, no permission) names the address and both flags. `what` says which server (`webhook`,
+ * `gRPC ingest`). The webhook, the controller and the collector word their listen failures
+ * with this. Pure.
+ */
+export function listenFailure(err: unknown, where: { host: string; port: number; what: string; hostFlag: string; portFlag: string }): string | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const { code, syscall } = err as NodeJS.ErrnoException;
+  const { host, port, what, hostFlag, portFlag } = where;
+  if (syscall === 'getaddrinfo' || /name resolution failed/i.test(err.message)) return `${hostFlag} ${host} does not resolve to an address to listen on (${err.message})`;
+  if (code === 'EADDRNOTAVAIL') return `${hostFlag} ${host} is not an address of this machine (${err.message})`;
+  if (syscall === 'listen' || syscall === 'bind' || code === 'EADDRINUSE' || code === 'EACCES') return `cannot listen on ${formatHostPort(host, port)} for the ${what} (${hostFlag}, ${portFlag}): ${err.message}`;
+  return undefined;
+}

@@ -65,3 +65,25 @@ export function withFields(log: Logger, fields: Record<string, unknown>): Logger
 }
 
 export const silentLogger: Required<Logger> = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * Options for a pino logger — fastify's, in the webhook and the controller — whose lines have
+ * the shape `createJsonLogger` writes for the collector and the sidecar: `level` by name
+ * (`"info"`, not pino's 30), `time` as an ISO 8601 string, no `pid` or `hostname`. So one log
+ * pipeline query (`level="error"`) reads every meshtap component.
+ */
+export function pinoJsonOptions(level: string, stream?: NodeJS.WritableStream): {
+  level: string;
+  stream?: NodeJS.WritableStream;
+  base: undefined;
+  timestamp: () => string;
+  formatters: { level: (label: string) => { level: string } };
+} {
+  return {
+    level,
+    ...(stream !== undefined ? { stream } : {}),
+    base: undefined,
+    timestamp: () => `,"time":"${new Date().toISOString()}"`,
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
+}

@@ -13,7 +13,8 @@ import { parseAllDocuments } from 'yaml';
 import { JSON_YAML_OPTIONS } from '../lib/yaml-json.ts';
 import { parseCommandArgs, type CommandIO } from '../lib/cli.ts';
 import { MeshtapError, describeError } from '../lib/errors.ts';
-import { formatHost, listenHostProblem } from '../lib/host-port.ts';
+import { formatHost, listenFailure, listenHostProblem } from '../lib/host-port.ts';
+import { pinoJsonOptions } from '../lib/log.ts';
 import { SERVER_FLAGS, commandPort, commandUsageError, requireFlag, resolveServerFlags } from '../lib/server-flags.ts';
 import type { InjectFn } from './admission.ts';
 import { syncWebhookCaBundle } from './bootstrap.ts';
@@ -29,7 +30,7 @@ import {
   type KubeClient,
 } from '../lib/kube/kube-client.ts';
 import { buildWebhookServer, setServingCertificate, type ServingCertificate, type WebhookServer } from './server.ts';
-import { WH_ERR_CONFIG, WH_ERR_TLS_FILES } from './server-errors.ts';
+import { WH_ERR_CONFIG, WH_ERR_LISTEN, WH_ERR_TLS_FILES } from './server-errors.ts';
 
 const USAGE = `usage: meshtap webhook --cert-dir DIR [--port PORT] [options]
 
@@ -202,7 +203,7 @@ export async function startWebhook(opts: WebhookCliOptions, io: Pick<CommandIO, 
     namespaceLabels: namespaces?.labels,
     namespaceAnnotations: namespaces?.annotations,
     assumeNamespaceOptedIn: !opts.strictNamespaceLabels,
-    logger: { level: opts.logLevel, stream: io.stdout },
+    logger: pinoJsonOptions(opts.logLevel, io.stdout),
   });
   const log = app.log.child({ component: 'webhook' });
   // With --strict-namespace-labels nothing is assumed: without a source every pod is skipped, and the log says so.
@@ -214,7 +215,13 @@ export async function startWebhook(opts: WebhookCliOptions, io: Pick<CommandIO, 
   else if (!client && unknownLabels) log.warn(`not running in a cluster and no --namespaces file: ${unknownLabels}`);
   else if (!client) log.info('not running in a cluster: namespace labels are assumed from the webhook configuration selectors');
 
-  await app.listen({ port: opts.port, host: opts.host });
+  try {
+    await app.listen({ port: opts.port, host: opts.host });
+  } catch (err) {
+    await app.close();
+    const message = listenFailure(err, { host: opts.host, port: opts.port, what: 'webhook', hostFlag: '--host', portFlag: '--port' });
+    throw message === undefined ? err : new MeshtapError(WH_ERR_LISTEN, message, { cause: err });
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
   const shownHost = formatHost(opts.host);

@@ -23,6 +23,7 @@ export const WH_ERR_HTTP = 'WH_ERR_HTTP';
 export const WH_ERR_INTERNAL = 'WH_ERR_INTERNAL';
 export const WH_ERR_TLS_FILES = 'WH_ERR_TLS_FILES';
 export const WH_ERR_CONFIG = 'WH_ERR_CONFIG';
+export const WH_ERR_LISTEN = 'WH_ERR_LISTEN';
 
 export const webhookServerErrors = defineErrors(
   { component: 'webhook', title: 'the admission server and its CLI', prefix: 'WH_ERR_' },
@@ -68,6 +69,10 @@ export const webhookServerErrors = defineErrors(
     [WH_ERR_CONFIG]: {
       summary: 'The `--config` or `--namespaces` file cannot be read, is not valid YAML, or holds bad injector options.',
       action: 'Fix the file the message names.',
+    },
+    [WH_ERR_LISTEN]: {
+      summary: 'The webhook cannot listen: `--host` does not resolve or is not an address of this machine, or the port (`--port`) is taken or not allowed.',
+      action: 'Give `--host` an address of this machine (`0.0.0.0`, `::`, a local IP) and a free `--port`; the message names which of them failed.',
     },
   },
 );

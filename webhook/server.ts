@@ -14,6 +14,7 @@ import type { Server as HttpsServer } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { MeshtapError } from '../lib/errors.ts';
 import { withTimeout } from '../lib/with-timeout.ts';
+import { pinoJsonOptions } from '../lib/log.ts';
 import {
   assumedOptedInLabels,
   classifyAdmissionRequest,
@@ -53,6 +54,12 @@ export interface ServingCertificate {
   key: string;
 }
 
+/** What fastify's own pino logger is given: its level and where its lines go (stdout). */
+export interface PinoSettings {
+  level?: string;
+  stream?: NodeJS.WritableStream;
+}
+
 export interface WebhookServerOptions {
   tls: ServingCertificate;
   /** The injector with its configuration bound (`(input) => injectPod({ ...input, config })`). */
@@ -79,10 +86,11 @@ export interface WebhookServerOptions {
   /** Bound on one namespace lookup, so the API server's webhook timeout (5 s) is never hit. Default 2000. */
   namespaceLookupTimeoutMs?: number;
   /**
-   * A pino-compatible logger, options for fastify's own pino (level, destination stream), or
-   * false for none. Default: pino at level info on stdout.
+   * A pino-compatible logger, options for fastify's own pino (level, destination stream: its
+   * lines shaped as every meshtap component's, `pinoJsonOptions`), or false for none. Default:
+   * pino at level info on stdout.
    */
-  logger?: FastifyBaseLogger | boolean | { level?: string; stream?: NodeJS.WritableStream };
+  logger?: FastifyBaseLogger | boolean | PinoSettings;
   metrics?: WebhookMetrics;
   /** Largest accepted body in bytes; larger → 413. Default 3 MiB (the API server's own request limit). */
   bodyLimit?: number;
@@ -106,6 +114,12 @@ function monotonicSeconds(): number {
 
 function lookupTimedOut(what: string, ms: number): Error {
   return new Error(`${what} timed out after ${ms} ms`);
+}
+
+/** Fastify's `logger` option for what `options.logger` gives when it is no logger instance. */
+function fastifyLogger(logger: boolean | PinoSettings | undefined): boolean | ReturnType<typeof pinoJsonOptions> {
+  if (logger === undefined) return pinoJsonOptions('info');
+  return typeof logger === 'object' ? pinoJsonOptions(logger.level ?? 'info', logger.stream) : logger;
 }
 
 function isLogger(v: unknown): v is FastifyBaseLogger {
@@ -160,7 +174,7 @@ export function buildWebhookServer(options: WebhookServerOptions): WebhookServer
   const app = (
     isLogger(options.logger)
       ? Fastify({ ...common, loggerInstance: options.logger })
-      : Fastify({ ...common, logger: options.logger ?? { level: 'info' } })
+      : Fastify({ ...common, logger: fastifyLogger(options.logger as boolean | PinoSettings | undefined) })
   ) as unknown as WebhookServer;
 
   // We parse the AdmissionReview ourselves so that malformed JSON gets our error code and message.

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { createServer, type AddressInfo } from 'node:net';
 import t from 'tap';
 import { run } from '../../collector/cli.ts';
 import { createShipper } from '../../sidecar/shipper/create-shipper.ts';
@@ -155,6 +156,39 @@ void t.test('usage: --help exits 0, bad flags exit 2 with the flag named', async
   const [code] = await once(p, 'exit');
   t.equal(code, 2, 'usage error exits 2');
   t.match(err, /--http-port must be a port number/);
+});
+
+void t.test('a failure to listen names the flags that chose the address', async (t) => {
+  let stderr = '';
+  const io = {
+    stdin: process.stdin,
+    stdout: { write: () => true } as unknown as NodeJS.WritableStream,
+    stderr: { write: (s: string) => (stderr += s) } as unknown as NodeJS.WritableStream,
+    env: {},
+  };
+  const failure = async (args: string[]): Promise<string> => {
+    stderr = '';
+    t.equal(await run(args, io), 1, 'a runtime failure exits 1');
+    return stderr;
+  };
+  // .invalid never resolves (RFC 6761).
+  t.match(
+    await failure(['--grpc-port', '0', '--http-port', '0', '--host', 'meshtap-test.invalid']),
+    /^meshtap collector: failed to start: COL_ERR_LISTEN: --host meshtap-test\.invalid does not resolve to an address to listen on \(/,
+  );
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => taken.close());
+  const port = (taken.address() as AddressInfo).port;
+  t.equal(
+    await failure(['--grpc-port', '0', '--http-port', String(port), '--host', '127.0.0.1']),
+    `meshtap collector: failed to start: COL_ERR_LISTEN: cannot listen on 127.0.0.1:${port} for the HTTP API (--host, --http-port): listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`,
+  );
+  t.match(
+    await failure(['--grpc-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--http-host', '192.0.2.1']),
+    /COL_ERR_LISTEN: --http-host 192\.0\.2\.1 is not an address of this machine/,
+    'the HTTP API\'s own host flag',
+  );
 });
 
 void t.test('store flags: sqlite by default in memory, --data-dir / --db, retention, full text', async (t) => {

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import Fastify from 'fastify';
 import t from 'tap';
-import { createJsonLogger, createSinkLogger, silentLogger, withFields, type Logger, type LogLevel } from '../../lib/log.ts';
+import { createJsonLogger, createSinkLogger, pinoJsonOptions, silentLogger, withFields, type Logger, type LogLevel } from '../../lib/log.ts';
 
 function capture(): { stream: PassThrough; text: () => string } {
   const stream = new PassThrough();
@@ -78,11 +78,17 @@ void t.test('withFields adds fields under the call fields and keeps a missing de
 
 void t.test("fastify's (pino) logger is a Logger, and the silent logger writes nothing", async (t) => {
   const out = capture();
-  const app = Fastify({ logger: { level: 'info', stream: out.stream } });
+  const app = Fastify({ logger: pinoJsonOptions('info', out.stream) });
   t.teardown(() => app.close());
   const log: Logger = app.log.child({ component: 'controller' });
   log.info({ event: 'ready' }, 'controller ready');
   const line = JSON.parse(out.text().trim()) as Record<string, unknown>;
   t.match(line, { component: 'controller', event: 'ready', msg: 'controller ready' });
+  t.equal(line.level, 'info', 'the level by name, as the collector and the sidecar write it');
+  t.match(line.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'the time as ISO 8601');
+  t.notOk('pid' in line || 'hostname' in line, 'no pid or hostname');
+  t.same(Object.keys(line).slice(0, 2).sort(), ['level', 'time']);
+  log.warn({}, 'careful');
+  t.equal((JSON.parse(out.text().trim().split('\n')[1]) as { level: string }).level, 'warn');
   for (const level of ['debug', 'info', 'warn', 'error'] as const) t.doesNotThrow(() => silentLogger[level]({ a: 1 }, 'x'));
 });

@@ -132,6 +132,14 @@ void t.test('usage errors exit 2, runtime failures exit 1, both with a clear mes
   const needsCa = runWebhook(t, ['--cert-dir', noCa, '--port', '0', '--patch-webhook-config', 'meshtap']);
   t.equal(await needsCa.exited, 1);
   t.match(needsCa.stderr(), /ca\.crt: no such file/);
+
+  // .invalid never resolves (RFC 6761); 192.0.2.1 (TEST-NET-1) is no address of this machine.
+  const unresolved = runWebhook(t, ['--cert-dir', dir, '--port', '0', '--host', 'meshtap-test.invalid']);
+  t.equal(await unresolved.exited, 1);
+  t.match(unresolved.stderr(), /^meshtap webhook: WH_ERR_LISTEN: --host meshtap-test\.invalid does not resolve to an address to listen on \(getaddrinfo \w+ meshtap-test\.invalid\)\n$/);
+  const foreign = runWebhook(t, ['--cert-dir', dir, '--port', '0', '--host', '192.0.2.1']);
+  t.equal(await foreign.exited, 1);
+  t.match(foreign.stderr(), /^meshtap webhook: WH_ERR_LISTEN: --host 192\.0\.2\.1 is not an address of this machine \(listen EADDRNOTAVAIL/);
 });
 
 void t.test('serves on --port 0, announces the port, applies --config, reloads certificates, stops on SIGTERM', async (t) => {
@@ -194,7 +202,7 @@ void t.test('meshtap webhook --strict-namespace-labels with no namespace source 
   const proc = runWebhook(t, ['--cert-dir', certDir, '--port', '0', '--host', '127.0.0.1', '--strict-namespace-labels']);
   const listening = await proc.waitFor((l) => l.event === 'listening', 'the listening line');
   const warning = proc.lines.find((l) => /not running in a cluster/.test(l.msg));
-  t.match(warning, { level: 40, msg: /no --namespaces file: every pod will be skipped \(namespace-labels-unknown/ }, 'a warning, not "labels are assumed"');
+  t.match(warning, { level: 'warn', msg: /no --namespaces file: every pod will be skipped \(namespace-labels-unknown/ }, 'a warning, not "labels are assumed"');
   t.notOk(proc.lines.some((l) => /assumed/.test(l.msg)), 'nothing claims labels are assumed');
   const res = await https(listening.port, '/mutate', ca.cert, review);
   t.equal(res.status, 200);

@@ -317,7 +317,7 @@ void t.test('an injector exception admits the pod unchanged, and is logged and c
   t.equal(res.status, 200);
   t.same(res.json.response, { uid: review.request.uid, allowed: true });
   const line = logs.lines().find((l) => l.uid === review.request.uid);
-  t.equal(line.level, 50, 'logged at error level');
+  t.equal(line.level, 'error', 'logged at error level, by name');
   t.equal(line.outcome, 'error');
   t.match(line.err, { message: 'boom in the injector' });
   const metrics = await call(port, 'GET', '/metrics');
