@@ -99,21 +99,33 @@ async function runInit(argv: string[], io: CommandIO): Promise<number> {
     namespace: { type: 'string' },
     force: { type: 'boolean', default: false },
   }, true);
-  if (positionals.length > 0) throw usageError(`unexpected argument "${positionals[0]}"`);
+  // Every bad flag is named at once, in one usage error, as the other commands do.
+  const problems: string[] = [];
+  const collect = <T>(check: () => T): T | undefined => {
+    try {
+      return check();
+    } catch (err) {
+      if (!isMeshtapError(err, CLI_ERR_USAGE)) throw err;
+      problems.push(err.message);
+      return undefined;
+    }
+  };
+  if (positionals.length > 0) problems.push(`unexpected argument "${positionals[0]}"`);
   // Given but empty is "needs a value", as for every flag; only an absent --dir is "required".
-  const dirFlag = flagValue('--dir', values.dir, 'the output directory');
-  if (dirFlag === undefined) throw usageError('--dir is required');
-  const dnsNames = listFlag('--dns', values.dns).map((n) => checkFlag('--dns', () => checkDnsName(n)));
-  const ips = listFlag('--ip', values.ip);
-  for (const ip of ips) checkFlag('--ip', () => ipAddressBytes(ip));
-  const trustDomainFlag = flagValue('--trust-domain', values['trust-domain'], 'a SPIFFE trust domain');
-  const trustDomain = trustDomainFlag === undefined ? undefined : checkFlag('--trust-domain', () => checkTrustDomain(trustDomainFlag));
+  const dirFlag = collect(() => flagValue('--dir', values.dir, 'the output directory'));
+  if (dirFlag === undefined && values.dir === undefined) problems.push('--dir is required');
+  const dnsNames = (collect(() => listFlag('--dns', values.dns)) ?? []).flatMap((n) => collect(() => checkFlag('--dns', () => checkDnsName(n))) ?? []);
+  const ips = collect(() => listFlag('--ip', values.ip)) ?? [];
+  for (const ip of ips) collect(() => checkFlag('--ip', () => ipAddressBytes(ip)));
+  const trustDomainFlag = collect(() => flagValue('--trust-domain', values['trust-domain'], 'a SPIFFE trust domain'));
+  const trustDomain = trustDomainFlag === undefined ? undefined : collect(() => checkFlag('--trust-domain', () => checkTrustDomain(trustDomainFlag)));
   for (const flag of ['service', 'namespace'] as const) {
-    const v = flagValue(`--${flag}`, values[flag], 'a Kubernetes name');
+    const v = collect(() => flagValue(`--${flag}`, values[flag], 'a Kubernetes name'));
     if (v !== undefined && (!DNS_LABEL.test(v) || v.length > 63)) {
-      throw usageError(`--${flag}: "${v}" is not a Kubernetes name (lower-case letters, digits and "-", at most 63 characters)`);
+      problems.push(`--${flag}: "${v}" is not a Kubernetes name (lower-case letters, digits and "-", at most 63 characters)`);
     }
   }
+  if (problems.length > 0 || dirFlag === undefined) throw usageError(problems.join('; '));
 
   const now = new Date();
   const dir = resolve(dirFlag);

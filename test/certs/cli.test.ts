@@ -124,6 +124,11 @@ void t.test('usage errors exit 2, --help exits 0', async (t) => {
     [['init', '--dir', dir, 'extra'], /unexpected argument "extra"/],
     [['inspect'], /exactly one FILE/],
     [['init', '--dir', aFile], /--dir .*a-file exists and is not a directory/],
+    // Every bad flag at once, in the order given by the usage, in one message.
+    [
+      ['init', '--dns', 'a..b', '--ip', '10.0.0', '--trust-domain', 'a/b', '--service', 'Bad_Name', '--namespace', ''],
+      /^meshtap certs init: CLI_ERR_USAGE: --dir is required; --dns: "a\.\.b" is not a DNS name .*; no wildcards\); --ip: "10\.0\.0" is not an IPv4 or IPv6 address; --trust-domain: trust domain "a\/b" is invalid[^;]*; --service: "Bad_Name" is not a Kubernetes name[^;]*; --namespace needs a value \(a Kubernetes name\), got ""\n/,
+    ],
   ] as const) {
     const r = await runHere([...argv]);
     t.equal(r.code, 2, argv.join(' '));
