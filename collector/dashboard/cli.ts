@@ -26,7 +26,7 @@ options:
   --selector LABELS     its pods' labels (default app.kubernetes.io/name=meshtap-collector)
   --pod-port PORT       the collector's HTTP port in the pod (default 8080; 1-65535)
   --port PORT           local port (default 8081; 0 picks a free one)
-  --kubeconfig PATH     default: KUBECONFIG or ~/.kube/config
+  --kubeconfig PATH     default: KUBECONFIG (a list of files is merged as kubectl does) or ~/.kube/config
   --context NAME        kubeconfig context (default: the current one)
   -h, --help            show this help
 `;
@@ -61,10 +61,10 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   if (!kubeconfig && !existsSync(defaultFile) && !(io.env.KUBERNETES_SERVICE_HOST && io.env.KUBERNETES_SERVICE_PORT)) {
     throw new MeshtapError(CLI_ERR_USAGE, `a kubeconfig is needed: give --kubeconfig FILE or KUBECONFIG, or create ${defaultFile} (there is none), or run it inside the cluster`);
   }
-  const { CoreV1Api, KubeConfig, PortForward } = await import('@kubernetes/client-node');
+  const [{ CoreV1Api, KubeConfig, PortForward }, { loadKubeconfigFiles }] = await Promise.all([import('@kubernetes/client-node'), import('../../lib/kube/kubeconfig-files.ts')]);
   const kc = new KubeConfig();
   try {
-    if (kubeconfig) kc.loadFromFile(kubeconfig);
+    if (kubeconfig) loadKubeconfigFiles(kc, kubeconfig);
     else kc.loadFromDefault();
     if (context !== undefined) kc.setCurrentContext(context);
     if (!kc.getCurrentCluster()) throw new Error('no current cluster');

@@ -19,9 +19,9 @@ export interface CredentialSources {
 
 async function fromKubeconfig(env: NodeJS.ProcessEnv): Promise<string | undefined> {
   try {
-    const { KubeConfig } = await import('@kubernetes/client-node');
+    const [{ KubeConfig }, { loadKubeconfigFiles }] = await Promise.all([import('@kubernetes/client-node'), import('../../lib/kube/kubeconfig-files.ts')]);
     const kc = new KubeConfig();
-    if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
+    if (env.KUBECONFIG) loadKubeconfigFiles(kc, env.KUBECONFIG);
     else kc.loadFromDefault();
     if (!kc.getCurrentUser()) return undefined;
     const options: { headers: Record<string, string> } = { headers: {} };

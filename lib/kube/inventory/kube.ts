@@ -30,6 +30,7 @@ import { withTimeout } from '../../with-timeout.ts';
 import { silentLogger, type Logger } from '../../log.ts';
 import { resolveKubeInventoryOptions, type KubeInventoryConfig, type KubeInventoryOptions } from './config.ts';
 import { COL_ERR_INVENTORY_KUBECONFIG, COL_ERR_INVENTORY_LIST_TIMEOUT } from './errors.ts';
+import { loadKubeconfigFiles } from '../kubeconfig-files.ts';
 import { InventoryIndex } from './index.ts';
 import type { Inventory, InventoryResource, InventoryStats, NodeInfo, PodInfo, ResourceState, ServiceMatch, ServiceWorkload } from './inventory.ts';
 import { trimObject, type KubeObject } from './kube-objects.ts';
@@ -89,7 +90,7 @@ export function loadKubeConfig(config: Pick<KubeInventoryConfig, 'kubeconfig' | 
   const kc = new KubeConfig();
   try {
     if (config.kubeconfig !== undefined) {
-      kc.loadFromFile(config.kubeconfig);
+      loadKubeconfigFiles(kc, config.kubeconfig);
       if (config.context !== undefined) kc.setCurrentContext(config.context);
       if (!kc.getCurrentCluster()) throw new Error('no current cluster in the kubeconfig');
     } else {
