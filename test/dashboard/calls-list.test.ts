@@ -16,9 +16,12 @@ function observation(conn: string, observer: 'outbound' | 'inbound', atMs: numbe
   return observationAt(id, observer, conn, 0, atMs, [0, elapsedUs, elapsedUs], { dst: ep('payment', '10.244.0.3', 8080), ...extra });
 }
 
+/** Where a client sends: payment's service address, no pod (only the server's side knows which pod answered). */
+const toService: Partial<CallRecord> = { dst: { ip: '10.96.0.30', port: 80, namespace: 'shop', service: 'payment' } };
+
 // A meshed call: the client saw 20 ms, the server 14 ms. A GET to the same path, client only.
-const meshed = [observation('m', 'outbound', 0, 20_000), observation('m', 'inbound', 3, 14_000)];
-const get = observation('g', 'outbound', 100, 1_000, { method: 'GET', tls: { mesh: false } });
+const meshed = [observation('m', 'outbound', 0, 20_000, toService), observation('m', 'inbound', 3, 14_000)];
+const get = observation('g', 'outbound', 100, 1_000, { ...toService, method: 'GET', tls: { mesh: false } });
 
 let backend: DashboardBackend;
 let session: BrowserSession;
@@ -40,6 +43,8 @@ const rows = () =>
     els.map((r) => ({ id: r.getAttribute('data-id'), call: r.getAttribute('data-call'), sides: r.getAttribute('data-sides'), text: (r as any).innerText as string })),
   );
 const open = async (filter: string) => {
+  // A fresh page: with only the hash changed the old filter's rows (and its live status) would still be there to read.
+  await session.page.goto('about:blank');
   await session.page.goto(`${backend.baseUrl}#/calls?filter=${encodeURIComponent(filter)}`);
   await session.page.locator('.feed-status.live').waitFor();
 };
