@@ -8,18 +8,26 @@
  *
  * A client's attempts are kept in order of `start`, not of arrival: records reach the collector in
  * the order their exchanges ended, from several pods of one workload, so a retry may be marked
- * before an attempt that started earlier. A late record takes its place by `start` (its number
- * counts the attempts that started before it); numbers already given are not changed, because
- * stored records are not rewritten. `markAll` orders one batch by `start` first, so reordering
- * inside a batch never shows.
+ * before an attempt that started earlier. The tracker keeps two views of each attempt kept:
+ * - its place by the rules over every attempt seen so far, in order of start (`attempt`,
+ *   `firstId`): a late record takes its place and moves the ones after it, here only;
+ * - the mark it was given (`mark`, `markFirst`): stored and exported, never changed.
+ * A record is marked with its place, kept within the marks already given in the chain it joins
+ * (the one its chain's first attempt was marked in): at least one more than any of that chain
+ * that started before it, at most the lowest of that chain that started after it. So within a
+ * chain marks never go back in order of start (attempt 5 never started before attempt 4); a late
+ * record with no free number between its neighbours shares the later one's, and the attempts
+ * after it count it (a number is skipped). `markAll` orders one batch by `start` first, so
+ * reordering inside a batch never shows.
  *
  * After a 429 or 503 carrying `Retry-After` (delay-seconds or an HTTP-date), the retry says
  * whether the client waited that long (`retry_after_honoured`).
  *
  * Each observer counts on its own (a meshed call's client and server records each get the
- * same numbers when both sides saw every attempt). Pure apart from the clock passed in;
- * bounded: at most `maxChains` histories of at most `MAX_CHAIN_ATTEMPTS` attempts, the
- * oldest forgotten first.
+ * same numbers when both sides saw every attempt and none came late). Pure apart from the
+ * clock passed in; bounded: at most `maxChains` histories of at most `MAX_CHAIN_ATTEMPTS`
+ * attempts, the oldest forgotten first (an attempt that started before all those kept of its
+ * history is a first attempt of its own chain).
  */
 import { hash } from 'node:crypto';
 import type { CallRecord } from '../record/record.ts';
@@ -54,6 +62,9 @@ interface Attempt {
   /** Its place in its chain as the tracker now knows it (what a later attempt counts on). */
   attempt: number;
   firstId: string;
+  /** What its record was marked (`attempt`, and `first_attempt_id` or its own id): fixed once given. */
+  mark: number;
+  markFirst: string;
 }
 
 const RETRIED_PROTOCOLS = new Set(['http', 'http2', 'grpc']);
@@ -102,8 +113,10 @@ function chainKey(r: CallRecord): string {
  * the chain running before it when one of that chain's attempts failed within the window of it
  * (before or after: a burst of concurrent retries follows one failure) and none had already
  * succeeded by the time it started. The chain is the run since the last attempt numbered 1.
+ * Returns where its chain starts (the first attempt, or the oldest kept when that was forgotten;
+ * `i` when it starts one).
  */
-function place(history: Attempt[], i: number, windowNs: bigint): void {
+function place(history: Attempt[], i: number, windowNs: bigint): number {
   const a = history[i];
   let head = i - 1;
   while (head > 0 && history[head].attempt !== 1) head--;
@@ -117,10 +130,36 @@ function place(history: Attempt[], i: number, windowNs: bigint): void {
   if (i > 0 && near && !ended) {
     a.attempt = history[i - 1].attempt + 1;
     a.firstId = history[head].firstId;
-  } else {
-    a.attempt = 1;
-    a.firstId = a.id;
+    return head;
   }
+  a.attempt = 1;
+  a.firstId = a.id;
+  return i;
+}
+
+/**
+ * The mark of the attempt at `i`, placed (`place`) as a repeat whose chain starts at `head`: it
+ * joins the chain `head` was marked in, numbered by its place but kept between that chain's marks
+ * of the attempts that started before it and after it (those are stored: they cannot move).
+ */
+function markRepeat(history: Attempt[], i: number, head: number): void {
+  const a = history[i];
+  const chain = history[head].markFirst;
+  let before = 0;
+  for (let j = i - 1; j >= 0; j--) {
+    const c = history[j];
+    if (c.markFirst !== chain) continue;
+    if (c.mark > before) before = c.mark;
+    // Nothing of the chain comes before its first attempt.
+    if (c.id === chain) break;
+  }
+  let after = Infinity;
+  for (let j = i + 1; j < history.length; j++) {
+    const c = history[j];
+    if (c.markFirst === chain && c.mark < after) after = c.mark;
+  }
+  a.mark = Math.min(after, Math.max(a.attempt, before + 1));
+  a.markFirst = chain;
 }
 
 export interface RetryTracker {
@@ -144,15 +183,24 @@ export function createRetryTracker(options: RetryTrackerOptions = {}): RetryTrac
   function mark(record: CallRecord): CallRecord {
     if (!RETRIED_PROTOCOLS.has(record.protocol) || record.method === undefined) return record;
     const key = chainKey(record);
-    const attempt: Attempt = { id: record.id, start: record.start, end: record.end, failed: attemptFailed(record), attempt: 1, firstId: record.id };
+    const attempt: Attempt = { id: record.id, start: record.start, end: record.end, failed: attemptFailed(record), attempt: 1, firstId: record.id, mark: 1, markFirst: record.id };
     const notBefore = retryNotBefore(record);
     if (notBefore !== undefined) attempt.retryNotBefore = notBefore;
     const history = histories.get(key) ?? [];
     let position = history.length;
     while (position > 0 && history[position - 1].start > record.start) position--;
     history.splice(position, 0, attempt);
-    place(history, position, windowNs);
-    // A late attempt moves the ones after it: renumbered here for the attempts still to come (stored records keep theirs).
+    const head = place(history, position, windowNs);
+    // The failure this attempt answers: the chain's latest one that ended before it started.
+    let previous: Attempt | undefined;
+    if (attempt.attempt > 1) {
+      markRepeat(history, position, head);
+      for (let j = position - 1; j >= 0 && history[j].firstId === attempt.firstId; j--) {
+        const c = history[j];
+        if (c.failed && c.end <= record.start && (previous === undefined || c.end > previous.end)) previous = c;
+      }
+    }
+    // A late attempt moves the ones after it: placed again here for the attempts still to come (their marks stay).
     for (let k = position + 1; k < history.length; k++) place(history, k, windowNs);
     if (history.length > MAX_CHAIN_ATTEMPTS) history.shift();
     // Most recently used last: the oldest history goes first when over the bound.
@@ -160,18 +208,12 @@ export function createRetryTracker(options: RetryTrackerOptions = {}): RetryTrac
     histories.set(key, history);
     if (histories.size > maxChains) histories.delete(histories.keys().next().value as string);
 
-    record.attempt = attempt.attempt;
-    if (attempt.attempt === 1) {
+    record.attempt = attempt.mark;
+    if (attempt.mark === 1) {
       delete record.first_attempt_id;
       return record;
     }
-    record.first_attempt_id = attempt.firstId;
-    // The failure this attempt answers: the chain's latest one that ended before it started.
-    let previous: Attempt | undefined;
-    for (let j = position - 1; j >= 0 && history[j].firstId === attempt.firstId; j--) {
-      const c = history[j];
-      if (c.failed && c.end <= record.start && (previous === undefined || c.end > previous.end)) previous = c;
-    }
+    record.first_attempt_id = attempt.markFirst;
     if (previous?.retryNotBefore !== undefined) record.retry_after_honoured = record.start >= previous.retryNotBefore;
     return record;
   }

@@ -241,3 +241,120 @@ void t.test('generated streams: a late record takes its place by start, across b
     { numRuns: 300 },
   );
 });
+
+/** Records whose numbers contradict their start order: a later number on an earlier-started attempt of the same chain. */
+function inversions(records: readonly CallRecord[]): string[] {
+  const chains = new Map<string, CallRecord[]>();
+  for (const r of records) {
+    if (r.attempt === undefined) continue;
+    const id = r.first_attempt_id ?? r.id;
+    chains.set(id, [...(chains.get(id) ?? []), r]);
+  }
+  const found: string[] = [];
+  for (const chain of chains.values()) {
+    for (const a of chain) {
+      for (const b of chain) if (a.start < b.start && a.attempt! > b.attempt!) found.push(`${a.id}#${a.attempt} (start ${a.start}) before ${b.id}#${b.attempt} (start ${b.start})`);
+    }
+  }
+  return found;
+}
+
+void t.test('one client retrying on new connections, seen by two sidecars whose batches interleave: numbers never go back in start order', async (t) => {
+  // gateway's two pods share the client's history (same workload). Each exchange is its own
+  // connection. Pod a ships a batch once its three quick 503s ended (starts 0, 2, 3 s); pod b's
+  // two attempts ended late (a client timeout at 4.5 s, a slow 503 at 4.6 s) and reach the
+  // collector in a later batch, with starts (1, 2.5 s) interleaved with pod a's.
+  const at = (s: number, pod: string, extra: Partial<CallRecord> = {}) =>
+    call(0, { start: BigInt(s * 1000) * 1_000_000n, end: BigInt(s * 1000 + 100) * 1_000_000n, src: { ip: pod === 'a' ? '10.0.0.1' : '10.0.0.7', port: 40000, namespace: 'shop', workload: 'gateway', pod: `gateway-${pod}` }, ...extra });
+  const retries = createRetryTracker();
+  const podA = retries.markAll([at(1000, 'a'), at(1002, 'a'), at(1003, 'a')]);
+  const podB = retries.markAll([at(1001, 'b', { end: 1004_500_000_000n, status_code: undefined, error: 'client_timeout' }), at(1002.5, 'b', { end: 1004_600_000_000n })]);
+  const last = retries.markAll([at(1005, 'a', { status_code: 200 })]);
+  const all = [...podA, ...podB, ...last];
+  t.same(inversions(all), [], 'no attempt started before an attempt of its chain with a lower number');
+  t.ok(all.every((r) => r.attempt === 1 ? r.first_attempt_id === undefined : r.first_attempt_id === podA[0].id), 'one chain, named by the attempt at 1000 s');
+  t.same(podA.map((r) => r.attempt), [1, 2, 3], 'numbered in start order as they arrived');
+  t.equal(podB[0].attempt, 2, 'the attempt that started second is attempt 2');
+  t.equal(last[0].attempt, 6, 'the sixth attempt, counted by start, is attempt 6');
+});
+
+/** Calls that arrive in batches (of random size), the batches in random order. */
+function batched<T>(items: T[], cuts: number[], order: (i: number) => number): T[][] {
+  const batches: T[][] = [];
+  let from = 0;
+  for (const cut of cuts) {
+    if (from >= items.length) break;
+    const to = Math.min(items.length, from + 1 + (cut % 4));
+    batches.push(items.slice(from, to));
+    from = to;
+  }
+  if (from < items.length) batches.push(items.slice(from));
+  return batches
+    .map((b, i) => ({ b, k: order(i) }))
+    .sort((x, y) => x.k - y.k)
+    .map((x) => x.b);
+}
+
+void t.test('generated streams in batches arriving out of order: within a chain, numbers follow start order', async () => {
+  fc.assert(
+    fc.property(attemptsArb, fc.array(fc.nat(), { maxLength: 12 }), fc.func(fc.integer()), fc.func(fc.integer()), (spec, cuts, shuffleKey, orderKey) => {
+      // Retries close together (so late records land inside chains): starts 1..400 ms apart.
+      const close = spec.map((s) => ({ ...s, gapMs: 1 + (s.gapMs % 400) }));
+      const records = stream(close, 'c')
+        .map((r, i) => ({ r, k: shuffleKey(i) }))
+        .sort((x, y) => x.k - y.k)
+        .map((x) => x.r);
+      const tracker = createRetryTracker();
+      for (const batch of batched(records, cuts, orderKey)) tracker.markAll(batch);
+      if (inversions(records).length > 0) return false;
+      for (const r of records) {
+        // Its number is at most its place among the client's tries of this request, by start.
+        if (r.attempt! < 1 || r.attempt! > records.filter((c) => c.start < r.start).length + 1) return false;
+        if (r.attempt === 1 && r.first_attempt_id !== undefined) return false;
+        // The chain's first attempt started first.
+        const first = records.find((c) => c.id === r.first_attempt_id);
+        if (r.first_attempt_id !== undefined && (first === undefined || first.start > r.start || first.first_attempt_id !== undefined)) return false;
+      }
+      return true;
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+void t.test('a late attempt with no free number between its neighbours shares the later one; the attempts after it count it', async (t) => {
+  const retries = createRetryTracker();
+  const [a, c] = retries.markAll([call(1200), call(1202)]);
+  const [b] = retries.markAll([call(1201)]);
+  const [d] = retries.markAll([call(1203)]);
+  t.same([a.attempt, b.attempt, c.attempt, d.attempt], [1, 2, 2, 4], 'attempt 4 is the fourth to start; 2 and 2 say nothing of their order');
+  t.ok([b, c, d].every((r) => r.first_attempt_id === a.id));
+  // With room between the marks given, a late attempt takes its own number.
+  const spaced = createRetryTracker();
+  const [p, r] = spaced.markAll([call(1300), call(1302)]);
+  spaced.mark(call(1303));
+  const [q] = spaced.markAll([call(1301)]);
+  t.same([p.attempt, q.attempt, r.attempt], [1, 2, 2]);
+  const [s] = spaced.markAll([call(0, { start: 1302_500_000_000n, end: 1302_600_000_000n })]);
+  t.equal(s.attempt, 3, 'between 2 (1302 s) and 3 (1303 s): 3, its own place would be 4');
+});
+
+void t.test('long chains past the attempts kept, arriving in shuffled batches: still no number goes back', async () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ gapMs: fc.integer({ min: 1, max: 300 }), failed: fc.integer({ min: 0, max: 7 }).map((k) => k > 0), tookMs: fc.integer({ min: 1, max: 3_000 }) }), { minLength: 65, maxLength: 150 }),
+      fc.array(fc.nat(), { maxLength: 60 }),
+      fc.func(fc.integer()),
+      fc.func(fc.integer()),
+      (spec, cuts, shuffleKey, orderKey) => {
+        const records = stream(spec, 'd')
+          .map((r, i) => ({ r, k: shuffleKey(i) % 8 }))
+          .sort((x, y) => x.k - y.k)
+          .map((x) => x.r);
+        const tracker = createRetryTracker();
+        for (const batch of batched(records, cuts, orderKey)) tracker.markAll(batch);
+        return inversions(records).length === 0 && records.every((r) => (r.attempt === 1) === (r.first_attempt_id === undefined));
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
