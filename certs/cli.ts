@@ -1,6 +1,6 @@
 import { readdir, readFile, rename, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { CLI_ERR_USAGE, flagValue, parseCommandArgs, runSubcommands, type CommandIO, type Subcommand } from '../lib/cli.ts';
+import { CLI_ERR_USAGE, flagValue, parseCommandArgs, runSubcommands, usageProblems, type CommandIO, type Subcommand } from '../lib/cli.ts';
 import { isMeshtapError, MeshtapError } from '../lib/errors.ts';
 import type { CertBundle } from '../lib/tls/cert-bundle.ts';
 import { describeCertificates, summarizeCertificate } from './describe-cert.ts';
@@ -100,16 +100,7 @@ async function runInit(argv: string[], io: CommandIO): Promise<number> {
     force: { type: 'boolean', default: false },
   }, true);
   // Every bad flag is named at once, in one usage error, as the other commands do.
-  const problems: string[] = [];
-  const collect = <T>(check: () => T): T | undefined => {
-    try {
-      return check();
-    } catch (err) {
-      if (!isMeshtapError(err, CLI_ERR_USAGE)) throw err;
-      problems.push(err.message);
-      return undefined;
-    }
-  };
+  const { problems, check: collect } = usageProblems();
   if (positionals.length > 0) problems.push(`unexpected argument "${positionals[0]}"`);
   // Given but empty is "needs a value", as for every flag; only an absent --dir is "required".
   const dirFlag = collect(() => flagValue('--dir', values.dir, 'the output directory'));

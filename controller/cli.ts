@@ -17,8 +17,8 @@
 import { serveUntilSignal } from '../lib/serve.ts';
 import * as grpc from '@grpc/grpc-js';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { CLI_ERR_USAGE, flagValue, parseCommandArgs, type CommandIO } from '../lib/cli.ts';
-import { MeshtapError, describeError, isMeshtapError } from '../lib/errors.ts';
+import { flagValue, parseCommandArgs, usageProblems, type CommandIO } from '../lib/cli.ts';
+import { MeshtapError, describeError } from '../lib/errors.ts';
 import { shutdownGrpcServer } from '../lib/grpc-shutdown.ts';
 import { formatHost, formatHostPort, listenFailure, listenHostProblem } from '../lib/host-port.ts';
 import { withFields, type Logger } from '../lib/log.ts';
@@ -222,17 +222,7 @@ export function parseControllerArgs(argv: string[], env?: NodeJS.ProcessEnv): Co
     ...SERVER_FLAGS,
   });
   if (values.help) return 'help';
-  const problems: string[] = [];
-  /** Runs one check; a usage error it throws is recorded and the next check runs. */
-  const check = <T>(fn: () => T): T | undefined => {
-    try {
-      return fn();
-    } catch (err) {
-      if (!isMeshtapError(err, CLI_ERR_USAGE)) throw err;
-      problems.push(err.message.startsWith(COMMAND_PREFIX) ? err.message.slice(COMMAND_PREFIX.length) : err.message);
-      return undefined;
-    }
-  };
+  const { problems, check } = usageProblems(COMMAND_PREFIX);
   const webhookCertDir = check(() => requireFlag('controller', '--webhook-cert-dir', values['webhook-cert-dir'], "the directory holding the webhook's tls.crt and tls.key"));
   const caDir = check(() => requireFlag('controller', '--ca-dir', values['ca-dir'], 'the CA directory holding tls.crt, tls.key and ca.crt'));
   // A file flag given empty is a mistake to name (an empty --token-key would mean TokenReview in a cluster).

@@ -140,6 +140,26 @@ export function flagValue(name: string, value: string | undefined, what: string)
  * fallback. `allowZero: false` for a port that must be a real one (0 picks a free port only
  * where this process listens).
  */
+/**
+ * Checks that name every bad flag at once: `check(fn)` runs one, and a usage error it throws
+ * (`CLI_ERR_USAGE`) is recorded in `problems` (less a leading `prefix`, such as "meshtap
+ * controller: ") instead of ending the parse; any other error is thrown. The caller throws one
+ * usage error with all of them (`problems.join('; ')`).
+ */
+export function usageProblems(prefix = ''): { problems: string[]; check: <T>(fn: () => T) => T | undefined } {
+  const problems: string[] = [];
+  const check = <T>(fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (err) {
+      if (!isMeshtapError(err, CLI_ERR_USAGE)) throw err;
+      problems.push(prefix !== '' && err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message);
+      return undefined;
+    }
+  };
+  return { problems, check };
+}
+
 export function parsePort(name: string, value: string | undefined, fallback?: number, options: { allowZero?: boolean } = {}): number {
   const min = options.allowZero === false ? 1 : 0;
   if (value === undefined) {
