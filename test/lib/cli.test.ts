@@ -1,6 +1,7 @@
 /** The shared flag parsers: an absent flag gets its default, an empty one is a usage error naming it, an unknown one the option it most likely meant. */
 import t from 'tap';
-import { flagValue, parseCommandArgs, parsePort } from '../../lib/cli.ts';
+import { CLI_ERR_USAGE, flagValue, parseCommandArgs, parsePort, usageProblems } from '../../lib/cli.ts';
+import { MeshtapError } from '../../lib/errors.ts';
 import { commandPort } from '../../lib/server-flags.ts';
 import { parseWebhookArgs } from '../../webhook/cli.ts';
 
@@ -104,4 +105,14 @@ void t.test('parseCommandArgs: a value starting with \'-\' gets the command\'s o
   t.equal(said(['--limit', '5', '-s', '-5m']), '--since -5m is negative', 'a short flag is named by its long name');
   t.equal(said(['--limit', '-3']), "--limit got a value starting with '-': give it as --limit=VALUE (a flag's value that starts with '-' is read as another flag otherwise)");
   t.same(asked.at(-1), ['--limit', '-3']);
+});
+
+void t.test('usageProblems gathers usage errors (less the prefix) and throws anything else', async (t) => {
+  const { problems, check } = usageProblems('meshtap x: ');
+  t.equal(check(() => 42), 42, 'a check that passes gives its value');
+  t.equal(check(() => flagValue('--a', '', 'a name')), undefined);
+  t.equal(check(() => { throw new MeshtapError(CLI_ERR_USAGE, 'meshtap x: --b is bad'); }), undefined);
+  t.same(problems, ['--a needs a value (a name), got ""', '--b is bad'], 'both, in order, the prefix cut');
+  t.throws(() => check(() => { throw new Error('not a usage error'); }), { message: 'not a usage error' });
+  t.equal(problems.length, 2);
 });
