@@ -1,8 +1,8 @@
 /**
  * Pattern detectors for secrets inside free text: passwords in URLs (`url-credentials.ts`),
  * JWTs, tokens of known formats (GitHub, Slack, AWS access key ids) and the credentials after
- * `Bearer` (`token-formats.ts`), payment card numbers, e-mail addresses, plus the policy's own
- * patterns.
+ * `Bearer` (`token-formats.ts`), IBANs (`iban.ts`), payment card numbers, e-mail addresses, plus
+ * the policy's own patterns.
  *
  * Every detector is a hand-written scanner that looks at each character a bounded number of
  * times: a request body is attacker-controlled, and a backtracking regular expression over it
@@ -32,6 +32,7 @@
  * a known format cut short (its prefix and part of the rest), and `Bearer` followed by part of
  * its credentials, at the very end are masked as what they start.
  */
+import { findIbans } from './iban.ts';
 import { byteEscapedBefore, escapeAround } from './percent-escape.ts';
 import { MASK, type MaskPolicy, type SensitiveKind } from './policy.ts';
 import { scanMeter } from './scan-meter.ts';
@@ -452,9 +453,10 @@ function indexOfPairSeparator(text: string, from: number): number {
 /**
  * For a caller that would cut many pieces out of one text to scan each with `maskText` (the
  * JSON masker's string values): whether `text[start, end)` holds anything a detector of
- * `maskText` starts from — `eyJ` (JWTs), a digit (cards; also every percent-encoded URL
- * separator, `%3A%2F%2F`), `://` (passwords in URLs), `@` (e-mails, when detected), a token's
- * start (`earer`, `gh?_`, `xox?-`, `AKIA`…: `token-formats.ts`, in a range as long as a token),
+ * `maskText` starts from — `eyJ` (JWTs), a digit (cards, and the check digits of every IBAN;
+ * also every percent-encoded URL separator, `%3A%2F%2F`), `://` (passwords in URLs), `@`
+ * (e-mails, when detected), a token's start (`earer`, `gh?_`, `xox?-`, `AKIA`…:
+ * `token-formats.ts`, in a range as long as a token),
  * `=` or `:` (`KEY=VALUE` pairs, in a range as long as the shortest the policy masks) — or the
  * policy has patterns, which can match anything. A range that holds none would come back from
  * `maskText` unchanged, so it need not be cut out. Ranges asked about left to right read the
@@ -497,10 +499,10 @@ export function scanTriggers(text: string, policy: MaskPolicy): (start: number, 
 
 /**
  * The detectors in order over `text`, each on what the ones before it left: URL passwords,
- * JWTs, tokens of known formats, cards, `KEY=VALUE` pairs (`text-pairs.ts`) and the credentials
- * after `Bearer` (not when `pairs` is false: both read the words around a value), what a cut
- * left at the end (`cut`), e-mails, the policy's patterns. `replaced`: note each replaced span
- * (with `sameLength`, so that spans stay where they were in `text`).
+ * JWTs, tokens of known formats, IBANs, cards, `KEY=VALUE` pairs (`text-pairs.ts`) and the
+ * credentials after `Bearer` (not when `pairs` is false: both read the words around a value),
+ * what a cut left at the end (`cut`), e-mails, the policy's patterns. `replaced`: note each
+ * replaced span (with `sameLength`, so that spans stay where they were in `text`).
  */
 function detect(text: string, policy: MaskPolicy, hit: Hit, sameLength: boolean, formEncoded: boolean, cut: boolean, pairs: boolean, replaced?: MaskedSpan[]): string {
   let out = text;
@@ -543,6 +545,19 @@ function detect(text: string, policy: MaskPolicy, hit: Hit, sameLength: boolean,
         prefixed,
         (m, s: TokenSpan) => {
           hit(s.kind, true);
+          return fill(m, sameLength);
+        },
+        replaced,
+      );
+    }
+    // Before the cards: the digits of an IBAN (a Belgian one holds 14 in a row) may pass Luhn.
+    const ibans = findIbans(out);
+    if (ibans.length > 0) {
+      out = applySpans(
+        out,
+        ibans,
+        (m) => {
+          hit('iban', true);
           return fill(m, sameLength);
         },
         replaced,
@@ -650,7 +665,7 @@ function maskCutEnd(text: string, policy: MaskPolicy, hit: Hit, sameLength: bool
 
 /**
  * Mask passwords in URLs, values under secret keys, JWTs, tokens of known formats, the
- * credentials after `Bearer` and cards (and e-mails when the policy says so) in `text`,
+ * credentials after `Bearer`, IBANs and cards (and e-mails when the policy says so) in `text`,
  * reporting every finding. `sameLength` keeps the byte length (for binary bodies, where offsets
  * matter); `formEncoded` says the text is a query string or a form body, where `+` is a space;
  * `cut` says the text was cut short (a truncated body), so that what starts a JWT, a card or a

@@ -101,9 +101,10 @@ function checkMaskOptions(options: unknown): string[] {
  * (`url_password`: the password of `scheme://user:password@host`; `oauth_code`: an OAuth
  * authorization code in a callback's query or a token request's form; `github_token`,
  * `slack_token`, `aws_key_id`: a token of that format anywhere in text; `bearer_token`: the
- * credentials after `Bearer` in text, outside an `Authorization` header).
+ * credentials after `Bearer` in text, outside an `Authorization` header; `iban`: an
+ * International Bank Account Number anywhere in text, `iban.ts`).
  */
-export type SensitiveKind = KeyFamilyKind | TokenKind | 'jwt' | 'email' | 'pattern' | 'url_password' | 'oauth_code';
+export type SensitiveKind = KeyFamilyKind | TokenKind | 'iban' | 'jwt' | 'email' | 'pattern' | 'url_password' | 'oauth_code';
 
 /** What a masked value becomes (a card keeps its last four digits after it). */
 export const MASK = '****';

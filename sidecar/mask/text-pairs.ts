@@ -23,8 +23,8 @@
  * `scheme://`, for a path segment before a `:` (`/v1/token:exchange`), for a bind parameter
  * (`token=$1`, `password=?`, `pwd=%s`), for a value already masked (`****`), for a host and
  * its port (`auth:8080`: `isHostPort`) or for a scheme named in brackets. After an
- * authorization scheme (`Authorization: Bearer abc`) the credentials are masked and the scheme
- * kept, as in a header.
+ * authorization scheme and its spaces or tabs (`Authorization: Bearer abc`,
+ * `token=Bearer\tabc`) the credentials are masked and the scheme kept, as in a header.
  */
 import type { Span } from './detectors.ts';
 import type { Findings } from './findings.ts';
@@ -35,6 +35,8 @@ import { scanMeter } from './scan-meter.ts';
 const MAX_KEY = 128;
 
 const isWs = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13;
+/** Whitespace within a line: what may follow a `KEY:` or an authorization scheme. */
+const isBlank = (c: number): boolean => c === 32 || c === 9;
 
 /** End (after the closing quote) of a key string starting at the quote `q`, or -1. */
 function keyEnd(text: string, q: number): number {
@@ -342,7 +344,7 @@ export function findKeyValueText(text: string, policy: MaskPolicy, formEncoded =
       const json = isQuote(text.charCodeAt(p - 1));
       // `'password'=>'x'`: the arrow of a PHP or Ruby hash is one separator.
       let v = sep === 61 && after === 62 ? p + 2 : p + 1;
-      while (v < n && (text.charCodeAt(v) === 32 || text.charCodeAt(v) === 9)) v++;
+      while (v < n && isBlank(text.charCodeAt(v))) v++;
       scanMeter.steps += v - p;
       let start = v;
       let end = v;
@@ -355,11 +357,15 @@ export function findKeyValueText(text: string, policy: MaskPolicy, formEncoded =
         end = bareValueEnd(text, v, json);
         next = end;
         if (!json && (isHostPort(text, sep, p, v) || isSchemeInBrackets(text, v, end))) end = start;
-        // `Bearer abc`: the credentials after the scheme.
-        else if (end - v <= 16 && text.charCodeAt(end) === 32 && AUTH_SCHEMES.has(text.slice(v, end).toLowerCase())) {
-          const credentials = bareValueEnd(text, end + 1);
-          if (credentials > end + 1) {
-            start = end + 1;
+        // `Bearer abc`: the credentials after the scheme and its spaces or tabs (`Bearer\tabc`,
+        // `Bearer  abc`: were the scheme taken for the value, they would be left in clear).
+        else if (end - v <= 16 && isBlank(text.charCodeAt(end)) && AUTH_SCHEMES.has(text.slice(v, end).toLowerCase())) {
+          let c = end + 1;
+          while (c < n && isBlank(text.charCodeAt(c))) c++;
+          scanMeter.steps += c - end;
+          const credentials = bareValueEnd(text, c);
+          if (credentials > c) {
+            start = c;
             end = credentials;
             next = end;
           }

@@ -10,11 +10,13 @@
  * - `Bearer <credentials>` outside an `Authorization` header (a body, a log line in a body, a
  *   header that is not a sensitive one, a query value): the word `Bearer` (or `bearer`,
  *   `BEARER`) starting a word (not after a letter, digit, `_` or `-`: `standard-bearer`,
- *   `forbearer` are words), then spaces (`%20` in URL-encoded text, `+` in a query or form),
- *   then a token68 (`[A-Za-z0-9-._~+/]`, `=` padding; in URL-encoded text the escapes of those).
- *   Only the credentials are masked, `Bearer ****`, as `bearer_token`, and only when they look
- *   like some: at least 6 characters holding a digit, one of `-_~+/`, padding, or a capital
- *   after a small letter. So prose keeps its words (`the bearer of this card`, `Bearer
+ *   `forbearer` are words), then spaces and tabs, one or more in any mix (a tab-separated log
+ *   line, `Bearer\t<token>`, or a value aligned with spaces; `%20` and `%09` in URL-encoded
+ *   text, `+` in a query or form; a line break is no separator: the next line says something
+ *   else), then a token68 (`[A-Za-z0-9-._~+/]`, `=` padding; in URL-encoded text the escapes
+ *   of those). Only the credentials are masked, `Bearer ****`, as `bearer_token`, and only when
+ *   they look like some: at least 6 characters holding a digit, one of `-_~+/`, padding, or a
+ *   capital after a small letter. So prose keeps its words (`the bearer of this card`, `Bearer
  *   authentication`, `bearer tokens`), and so does a challenge's parameter (`Bearer
  *   realm="shop"`, `Bearer error="invalid_token"`).
  *
@@ -25,8 +27,8 @@
  * the same starts.
  *
  * Text cut short (`findCutToken`): a prefix and at least one character after it reaching the
- * very end (`…ghp_x7Gq`), or `Bearer` and spaces and at least one credential character, is
- * masked as what it starts.
+ * very end (`…ghp_x7Gq`), or `Bearer` and spaces or tabs and at least one credential
+ * character, is masked as what it starts.
  */
 import type { Span } from './detectors.ts';
 import { byteEscapedBefore, percentByte } from './percent-escape.ts';
@@ -175,17 +177,26 @@ function escapedToken68(text: string, i: number): number {
 /** `[A-Za-z0-9-._~+/]` (`+` not where it is a space). */
 const isToken68 = (c: number, plusIsSpace: boolean): boolean => isAlnum(c) || c === 45 || c === 46 || c === 95 || c === 126 || c === 47 || (c === 43 && !plusIsSpace);
 
+/** A space or a tab (and `+` where it is a space): what separates `Bearer` from its credentials. */
+const isBlank = (c: number, plusIsSpace: boolean): boolean => c === 32 || c === 9 || (c === 43 && plusIsSpace);
+
+/** Whether the percent-escape at `i` encodes a space or a tab (`%20`, `%09`). */
+function escapedBlank(text: string, i: number): boolean {
+  const b = percentByte(text, i);
+  return b === 0x20 || b === 0x09;
+}
+
 /**
- * Where the spaces after a `Bearer` ending at `i` end (`%20` counts as one, and `+` where it is
- * a space), or `i` when none follows.
+ * Where the spaces and tabs after a `Bearer` ending at `i` end (`%20` and `%09` count as one,
+ * and `+` where it is a space), or `i` when none follows.
  */
 function spacesEnd(text: string, i: number, plusIsSpace: boolean): number {
   const n = text.length;
   let j = i;
   while (j < n) {
     const c = text.charCodeAt(j);
-    if (c === 32 || (c === 43 && plusIsSpace)) j++;
-    else if (c === 37 && percentByte(text, j) === 0x20) j += 3;
+    if (isBlank(c, plusIsSpace)) j++;
+    else if (c === 37 && escapedBlank(text, j)) j += 3;
     else break;
   }
   scanMeter.steps += j - i;
@@ -305,10 +316,10 @@ const CUT_AFTER: Readonly<Record<Exclude<TokenKind, 'bearer_token'>, number>> = 
 /**
  * Where a token cut by the end of the text starts, and its kind, or undefined: a prefix at a
  * word's start followed by at least one (and fewer than a whole token's) of its characters up
- * to the very end, or a `Bearer`, its spaces and at least one credential character up to the
- * very end (the credentials alone, any of them: a cut leaves too few to judge). Looks at the
- * last 39 characters for a prefix, and back over the trailing credential characters once for a
- * `Bearer`.
+ * to the very end, or a `Bearer`, its spaces or tabs and at least one credential character up
+ * to the very end (the credentials alone, any of them: a cut leaves too few to judge). Looks at
+ * the last 39 characters for a prefix, and back over the trailing credential characters once
+ * for a `Bearer`.
  */
 export function findCutToken(text: string, plusIsSpace = false): { start: number; kind: TokenKind } | undefined {
   const n = text.length;
@@ -349,9 +360,8 @@ export function findCutToken(text: string, plusIsSpace = false): { start: number
   if (s === n) return undefined;
   let w = s;
   while (w > 0) {
-    const c = text.charCodeAt(w - 1);
-    if (c === 32 || (c === 43 && plusIsSpace)) w--;
-    else if (w >= 3 && percentByte(text, w - 3) === 0x20) w -= 3;
+    if (isBlank(text.charCodeAt(w - 1), plusIsSpace)) w--;
+    else if (w >= 3 && escapedBlank(text, w - 3)) w -= 3;
     else break;
   }
   scanMeter.steps += s - w;

@@ -11,6 +11,7 @@ import { decodeJsonEscapes, maskJsonText } from '../../../sidecar/mask/json-esca
 import { keyFamily } from '../../../sidecar/mask/key-families.ts';
 import { resolveMaskPolicy } from '../../../sidecar/mask/policy.ts';
 import { resetScanMeter, scanMeter } from '../../../sidecar/mask/scan-meter.ts';
+import { findIbans } from '../../../sidecar/mask/iban.ts';
 import { findKeyValueText } from '../../../sidecar/mask/text-pairs.ts';
 import { findBearerTokens, findCutToken, findPrefixedTokens } from '../../../sidecar/mask/token-formats.ts';
 import type { HttpMessage } from '../../../record/record.ts';
@@ -111,9 +112,20 @@ const adversarial: Array<[string, (n: number) => () => unknown]> = [
   ['Bearer: short credentials repeated', (n) => () => findBearerTokens('Bearer ab '.repeat(n / 10))],
   ['Bearer: one long credential of escapes', (n) => () => findBearerTokens(`Bearer ${'%2F'.repeat(n / 3)}`)],
   ['Bearer: parameters repeated', (n) => () => findBearerTokens('Bearer realm="x" '.repeat(n / 17))],
+  ['Bearer: then tabs and spaces', (n) => () => findBearerTokens(`Bearer${' \t'.repeat(n / 2)}x`)],
+  ['Bearer: then %09 runs', (n) => () => findBearerTokens(`Bearer${'%09'.repeat(n / 3)}x`)],
+  ['key/value text: authorization schemes then tabs', (n) => () => findKeyValueText(`auth=Bearer${'\t'.repeat(30)} `.repeat(n / 43), policy)],
   ['cut token: a long credential run to the end', (n) => () => findCutToken(`Bearer ${'a'.repeat(n)}`)],
+  ['cut token: tabs and %09 before the credentials', (n) => () => findCutToken(`Bearer${'\t%09'.repeat(n / 4)}ab`)],
   ['cut token: prefixes to the end', (n) => () => findCutToken('ghp_xoxb-AKIA'.repeat(n / 13))],
   ['record: a text body of Bearer and token starts', (n) => () => maskRecord({ request: body('Bearer ghp_xoxb-AKIA '.repeat(n / 21), 'text/plain', true) }, policy)],
+  ['IBANs: starts inside one word', (n) => () => findIbans('DE89'.repeat(n / 4))],
+  ['IBANs: printed groups that never end', (n) => () => findIbans('DE89 '.repeat(n / 5))],
+  ['IBANs: whole printed candidates failing the check', (n) => () => findIbans('DE88 3704 0044 0532 0130 00 '.repeat(n / 28))],
+  ['IBANs: valid ones repeated', (n) => () => findIbans('DE89370400440532013000 '.repeat(n / 23))],
+  ['IBANs: starts after percent-escapes', (n) => () => findIbans('%20DE89'.repeat(n / 7))],
+  ['IBANs: compact candidates one short, repeated', (n) => () => findIbans('DE8937040044053201300 '.repeat(n / 22))],
+  ['record: a text body of IBAN candidates', (n) => () => maskRecord({ request: body('GB29 NWBK 6016 1331 9268 19 GB29 DE89 '.repeat(n / 38), 'text/plain') }, policy)],
   ['JSON escapes: \\u0020 repeated', (n) => () => decodeJsonEscapes('\\u0020'.repeat(n / 6))],
   ['JSON escapes: backslashes only', (n) => () => decodeJsonEscapes('\\'.repeat(n))],
   ['JSON escapes: cut \\u escapes', (n) => () => maskJsonText('\\u00'.repeat(n / 4), policy, () => {})],

@@ -220,6 +220,42 @@ void t.test('the credentials after Bearer in free text: masked, the word kept', 
   t.same(masked('Bearer abc123 and bearer def456'), { out: 'Bearer **** and bearer ****', kinds: ['bearer_token', 'bearer_token'] });
 });
 
+void t.test('Bearer then a tab, or several spaces and tabs: the credentials masked as after one space', async (t) => {
+  const cases: Array<[string, string, boolean?]> = [
+    ['sent Bearer\tabc123 twice', 'sent Bearer\t**** twice'],
+    ['bearer\t\tabc123', 'bearer\t\t****'],
+    ['BEARER \t  abc123', 'BEARER \t  ****'],
+    ['upstream\tBearer\tdGVzdA==\t200', 'upstream\tBearer\t****\t200'],
+    ['/p/Bearer%09abc123;x', '/p/Bearer%09****;x'],
+    ['q=Bearer%09+abc123&x=1', 'q=Bearer%09+****&x=1', true],
+  ];
+  for (const [text, out, form] of cases) {
+    const m = masked(text, DEFAULT_MASK_POLICY, form === true);
+    t.equal(m.out, out, JSON.stringify(text));
+    t.same(m.kinds, ['bearer_token'], `${JSON.stringify(text)}: bearer_token`);
+  }
+  // Under a key the credentials after the scheme and its blanks are the key's; the scheme stays.
+  t.same(masked('Authorization: Bearer\tabc123'), { out: 'Authorization: Bearer\t****', kinds: ['authorization'] });
+  t.same(masked('token=Bearer  \tabc123 next'), { out: 'token=Bearer  \t**** next', kinds: ['token'] });
+  // Prose, a line break, and a tab before nothing that looks like credentials stay.
+  for (const text of ['the bearer\tof this card', 'Bearer\nabc123', 'Bearer\r\nabc123', 'Bearer\t<token>', 'Bearer\t\tauthentication']) {
+    t.same(masked(text), { out: text, kinds: [] }, JSON.stringify(text));
+  }
+  // A body with no space, `_`, `x`, `A` or digit: the prefilter must still pass it for the tab.
+  const body = 'Bearer\tbcdEFGhijk';
+  t.ok(bodyMayHoldSecret(Buffer.from(body), DEFAULT_MASK_POLICY), 'the body prefilter passes a tab');
+  const r = maskRecord({ request: message(body, 'text/plain') });
+  t.equal(bodyOf(r.request), 'Bearer\t****');
+  t.same(r.sensitive, ['bearer_token']);
+  const json = maskRecord({ request: message(JSON.stringify({ log: 'GET /v1 200\tBearer\tLOG-tab-5e6f\tok' }), 'application/json') });
+  t.same(JSON.parse(bodyOf(json.request)), { log: 'GET /v1 200\tBearer\t****\tok' }, 'a tab-separated log line in a JSON value');
+  t.same([json.redacted, json.sensitive], [['request.body.$.log'], ['bearer_token']]);
+  // Cut at the end: `Bearer`, a tab and the start of the credentials.
+  const cut = maskRecord({ request: message('sent Bearer\tab', 'text/plain', {}, true) });
+  t.equal(bodyOf(cut.request), 'sent Bearer\t****');
+  t.same(findCutToken('x Bearer%09ab'), { start: 11, kind: 'bearer_token' });
+});
+
 void t.test('words holding bearer, prose, and challenges stay as they are', async (t) => {
   const kept = [
     'the bearer of this card is 42 years old',
