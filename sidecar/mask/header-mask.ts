@@ -60,6 +60,29 @@ function maskedValue(name: string, kind: SensitiveKind, value: string): string {
   return MASK;
 }
 
+/**
+ * Kubernetes' WebSocket clients (client-go, kubectl exec/attach/port-forward) send their bearer
+ * token as a subprotocol, the browser API having no other way: `Sec-WebSocket-Protocol:
+ * base64url.bearer.authorization.k8s.io.<token, base64url>, v4.channel.k8s.io`. The token is
+ * masked, the subprotocols and the prefix (what says a token was there) kept.
+ */
+const K8S_BEARER_SUBPROTOCOL = 'base64url.bearer.authorization.k8s.io.';
+
+/** The value with every Kubernetes bearer subprotocol's token masked, or undefined when it has none. */
+export function maskBearerSubprotocols(value: string): string | undefined {
+  if (!value.includes(K8S_BEARER_SUBPROTOCOL)) return undefined;
+  scanMeter.steps += value.length;
+  return value
+    .split(',')
+    .map((part) => {
+      const at = part.indexOf(K8S_BEARER_SUBPROTOCOL);
+      if (at === -1 || part.slice(0, at).trim() !== '') return part;
+      const end = part.trimEnd().length;
+      return `${part.slice(0, at + K8S_BEARER_SUBPROTOCOL.length)}${MASK}${part.slice(end)}`;
+    })
+    .join(',');
+}
+
 /** Standard headers whose names contain a family word but whose values are never secrets. */
 const NOT_SECRET = new Set(['access-control-allow-credentials']);
 
@@ -111,11 +134,20 @@ export function maskHeaders(headers: Record<string, string>, where: string, poli
       setHeader((out ??= { ...headers }), name, maskedValue(name.toLowerCase(), kind, value));
       continue;
     }
+    let text = value;
+    if (name.length === 22 && name.toLowerCase() === 'sec-websocket-protocol') {
+      const subprotocols = maskBearerSubprotocols(value);
+      if (subprotocols !== undefined && subprotocols !== value) {
+        f.add(`${where}.${name}`, 'bearer_token', true);
+        setHeader((out ??= { ...headers }), name, subprotocols);
+        text = subprotocols;
+      }
+    }
     hitFindings = f;
     hitWhere = where;
     hitName = name;
     hitMasked = false;
-    const masked = maskText(value, policy, headerHit);
+    const masked = maskText(text, policy, headerHit);
     hitFindings = undefined;
     if (hitMasked) setHeader((out ??= { ...headers }), name, masked);
   }
