@@ -95,8 +95,10 @@ export function readState(stateDir: string): LabState | undefined {
   try {
     text = readFileSync(stateFilePath(stateDir), 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new MeshtapError(LAB_ERR_STATE, `cannot read ${stateFilePath(stateDir)}: ${(err as Error).message}`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    const hint = code === 'EACCES' ? ' (the lab is root\'s, and its state holds the API token: run this as root)' : '';
+    throw new MeshtapError(LAB_ERR_STATE, `cannot read ${stateFilePath(stateDir)}: ${(err as Error).message}${hint}`, { cause: err });
   }
   try {
     const state = JSON.parse(text) as LabState;
@@ -110,6 +112,13 @@ export function readState(stateDir: string): LabState | undefined {
 }
 
 /**
+ * The state file holds the collector's API token (`lab status --json`): readable by root only,
+ * as `collector-token` is, or any user of the machine and any pod's process (they share the
+ * node's filesystem) would read every payload through the API.
+ */
+const STATE_FILE_MODE = 0o600;
+
+/**
  * Claims the state directory for a new lab: the state file is created exclusively, so two
  * `lab up` never both proceed.
  */
@@ -117,7 +126,7 @@ export function claimState(state: LabState): void {
   mkdirSync(state.stateDir, { recursive: true, mode: 0o755 });
   let fd: number;
   try {
-    fd = openSync(stateFilePath(state.stateDir), 'wx', 0o644);
+    fd = openSync(stateFilePath(state.stateDir), 'wx', STATE_FILE_MODE);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new MeshtapError(LAB_ERR_ALREADY_UP, 'a lab is already recorded in ' + stateFilePath(state.stateDir));
@@ -144,5 +153,5 @@ export function writeFileAtomic(path: string, text: string, mode = 0o644): void 
 
 /** Replaces the state file atomically. */
 export function saveState(state: LabState): void {
-  writeFileAtomic(stateFilePath(state.stateDir), JSON.stringify(state, null, 2));
+  writeFileAtomic(stateFilePath(state.stateDir), JSON.stringify(state, null, 2), STATE_FILE_MODE);
 }

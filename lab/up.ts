@@ -13,7 +13,7 @@
  */
 import { podEntry } from '../lib/pod-entry.ts';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -256,6 +256,9 @@ export class LabStarter {
     const token = randomBytes(32).toString('base64url');
     const tokenFile = join(stateDir, 'collector-token');
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+    const collectorDbDir = join(stateDir, 'collector');
+    mkdirSync(collectorDbDir, { recursive: true, mode: 0o700 });
+    chmodSync(collectorDbDir, 0o700);
     const collectorArgv = [
       NODE, MESHTAP_BIN, 'collector',
       '--grpc-port', String(this.options.grpcPort),
@@ -263,7 +266,8 @@ export class LabStarter {
       // Ingest on the bridge only: the pods' one way to the node, and no other interface's.
       '--host', GATEWAY_IP,
       '--store', 'sqlite',
-      '--db', join(stateDir, 'collector.db'),
+      // In a directory of its own, 0700 (`collectorDbDir`): the database holds every payload.
+      '--db', join(collectorDbDir, 'collector.db'),
       '--inventory-file', this.state.inventory.clusterFile,
       '--tls-cert-dir', collectorCertDir,
       // The API on loopback with a token: pods reach ingest on the bridge, never the payloads.

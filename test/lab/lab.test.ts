@@ -273,6 +273,13 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
     t.not(await runAs(1000, ['cat', file]), 0, `${name}: the app's uid cannot read the token`);
   }
   t.notOk(existsSync(join(podDir(visitor.name), 'volumes/meshtap-token')), 'a pod without a sidecar gets no token');
+  // The pods share the node's filesystem: what holds the API token or the payloads is root's alone.
+  t.equal(statSync(join(STATE_DIR, 'state.json')).mode & 0o777, 0o600, 'state.json (it holds the API token) is 0600');
+  t.equal(statSync(join(STATE_DIR, 'collector')).mode & 0o777, 0o700, "the collector's database directory is 0700");
+  t.ok(existsSync(join(STATE_DIR, 'collector', 'collector.db')), 'the database is in it');
+  for (const file of ['state.json', 'collector/collector.db', 'collector-token']) {
+    t.not(await runAs(1000, ['cat', join(STATE_DIR, file)]), 0, `the app's uid cannot read ${file}`);
+  }
 
   // The CA and the membership feed on the bridge address, as a sidecar reaches them, with either name checked.
   for (const serverName of [undefined, 'meshtap-controller.meshtap-system.svc']) {
