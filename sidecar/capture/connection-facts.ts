@@ -42,7 +42,7 @@ export class ConnectionFactsTracker {
   private resetBy: ConnectionSide | undefined;
   private halfClosedBy: ConnectionSide | undefined;
   /** Who ended first, by FIN or reset: the client giving up, or the server going away. */
-  private firstEnd: { by: ConnectionSide; how: 'reset' | 'fin' } | undefined;
+  private firstEnd: { by: ConnectionSide; how: 'reset' | 'fin'; at?: bigint } | undefined;
   /** The connection is being flushed: what is emitted now never completed. */
   private closing = false;
   private emitted = 0;
@@ -58,11 +58,11 @@ export class ConnectionFactsTracker {
     }
   }
 
-  /** A FIN from `side` (called before the session hears of it). */
-  ended(side: ConnectionSide): void {
+  /** A FIN from `side` at `at` (called before the session hears of it). */
+  ended(side: ConnectionSide, at?: bigint): void {
     if (this.resetBy !== undefined) return;
     this.halfClosedBy ??= side;
-    this.firstEnd ??= { by: side, how: 'fin' };
+    this.firstEnd ??= at === undefined ? { by: side, how: 'fin' } : { by: side, how: 'fin', at };
   }
 
   /** The connection is gone and its session is about to flush what is pending. */
@@ -97,6 +97,11 @@ export class ConnectionFactsTracker {
     if (e.error === undefined || !ENDED_BY_CLOSE.has(e.error) || e.request_end === undefined) return;
     e.error = 'client_timeout';
     e.error_detail = gaveUpDetail(first.how);
+    // The call lasted until the client gave up, not until the connection was gone: a hung server
+    // holds the half-closed connection open as long as it hangs. Unless an answer had begun
+    // after that (then the end is when capture last saw it).
+    const gaveUpAt = first.at;
+    if (gaveUpAt !== undefined && gaveUpAt >= e.start && gaveUpAt < e.end && (e.response_start === undefined || e.response_start <= gaveUpAt)) e.end = gaveUpAt;
   }
 
   /**

@@ -231,12 +231,12 @@ export class CaptureTap {
   }
 
   clientEnd(): void {
-    this.facts.ended('client');
+    this.facts.ended('client', this.options.clock());
     this.endOf(CLIENT_END);
   }
 
   serverEnd(): void {
-    this.facts.ended('server');
+    this.facts.ended('server', this.options.clock());
     this.endOf(SERVER_END);
   }
 

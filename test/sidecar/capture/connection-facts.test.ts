@@ -125,6 +125,30 @@ void t.test('a client that closes before any response: client_timeout, half_clos
   ]);
 });
 
+void t.test('a client that gives up on a hung server: the call ends when the client gave up, not when the server woke', async (t) => {
+  const c = connection();
+  c.client(1, req('/hung'));
+  c.clientEnd(1000);
+  // The server hangs (stopped) for 25 s; the half-closed connection lasts until it wakes.
+  c.serverEnd(26_000);
+  c.close(26_000, 'fin');
+  t.same(c.exchanges.map((e) => [e.path, e.error]), [['/hung', 'client_timeout']]);
+  t.equal(c.exchanges[0].end, 1000n * MS, "the end is the client's FIN");
+  t.equal(c.exchanges[0].end - c.exchanges[0].start, 999n * MS, 'its latency is the 999 ms the client waited');
+});
+
+void t.test('a client that gives up after the answer began: the call ends at its FIN too', async (t) => {
+  const c = connection();
+  c.client(1, req('/partial'));
+  c.server(500, 'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nabc');
+  c.clientEnd(1000);
+  c.server(3000, 'def');
+  c.serverEnd(3001);
+  c.close(3001, 'fin');
+  t.same(c.exchanges.map((e) => [e.path, e.error]), [['/partial', 'client_timeout']]);
+  t.equal(c.exchanges[0].end, 1000n * MS, 'cut at the FIN: the answer had begun before it');
+});
+
 void t.test('HTTP/1.0 style: request, FIN, then the whole response — no error, half_closed_by client', async (t) => {
   const c = connection();
   c.client(1, 'GET /old HTTP/1.0\r\n\r\n');
