@@ -283,6 +283,8 @@ async function status(argv: string[], io: CommandIO): Promise<number> {
       ? {
           url: state.collector.url,
           grpc: state.collector.grpcAddr,
+          pid: state.collector.pid,
+          running: state.collector.pid !== undefined && isAlive(state.collector.pid),
           ...(state.collector.token !== undefined ? { token: state.collector.token } : {}),
           dashboardUrl: state.collector.dashboardUrl,
           dashboard: state.collector.dashboardUrl,
@@ -315,7 +317,9 @@ async function status(argv: string[], io: CommandIO): Promise<number> {
   if (doc.controller) {
     lines.push(`controller: ${doc.controller.process} (pid ${doc.controller.pid ?? '?'}${doc.controller.running ? '' : ', NOT RUNNING'}): webhook ${doc.controller.webhook}, CA and membership ${doc.controller.grpc}`);
   }
-  if (doc.collector) lines.push(`collector: ${doc.collector.url} (gRPC ${doc.collector.grpc})`, `dashboard: ${doc.collector.dashboard}`);
+  if (doc.collector) {
+    lines.push(`collector: ${doc.collector.url} (gRPC ${doc.collector.grpc}; pid ${doc.collector.pid ?? '?'}${doc.collector.running ? '' : ', NOT RUNNING'})`, `dashboard: ${doc.collector.dashboard}`);
+  }
   if (state.dns) lines.push(`dns: kube-system/kube-dns ${state.dns.vip} -> dnsmasq ${state.dns.ip} (${doc.dns?.running ? `pid ${state.dns.pid}` : 'NOT RUNNING'})`);
   io.stdout.write(`${lines.join('\n')}\n`);
   return 0;

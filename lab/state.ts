@@ -65,7 +65,7 @@ export interface LabState {
   bridge?: { name: string; gateway: string; prefixLength: number };
   ports: { grpc: number; http: number; webhook?: number };
   /** `token` reads the API (`Authorization: Bearer`); `dashboardUrl` logs a browser in. */
-  collector?: { grpcAddr: string; url: string; dashboardUrl: string; token?: string; tokenFile?: string };
+  collector?: { grpcAddr: string; url: string; dashboardUrl: string; token?: string; tokenFile?: string; pid?: number };
   webhook?: { url: string };
   /** `meshtap controller`: webhook, CA and membership feed in one process. */
   controller?: { process: string; webhookUrl: string; grpcAddr: string; pid?: number; log: string; trustDomain?: string };

@@ -279,7 +279,14 @@ export class LabStarter {
     await this.waitForLogLine('collector', collector.log, collector.child, (l) => l.msg === 'collector listening');
     const url = `http://127.0.0.1:${this.options.httpPort}`;
     // The login link carries the token in the fragment, which the browser never sends on.
-    this.state.collector = { grpcAddr: `${GATEWAY_IP}:${this.options.grpcPort}`, url, token, tokenFile, dashboardUrl: `${url}/#token=${encodeURIComponent(token)}` };
+    this.state.collector = {
+      grpcAddr: `${GATEWAY_IP}:${this.options.grpcPort}`,
+      url,
+      token,
+      tokenFile,
+      dashboardUrl: `${url}/#token=${encodeURIComponent(token)}`,
+      ...(collector.child.pid !== undefined ? { pid: collector.child.pid } : {}),
+    };
     this.save();
     this.say(`[collector]  gRPC ${GATEWAY_IP}:${this.options.grpcPort} (mTLS), HTTP ${url}, inventory ${this.state.inventory.clusterFile} (pid ${collector.child.pid}, log ${collector.log})`);
     this.checkAborted();

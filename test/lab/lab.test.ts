@@ -200,7 +200,7 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
     phase: string;
     controller: { process: string; pid: number; running: boolean; webhook: string; grpc: string };
     webhook: { url: string };
-    collector: { url: string; dashboard: string; dashboardUrl: string; token: string; grpc: string };
+    collector: { url: string; dashboard: string; dashboardUrl: string; token: string; grpc: string; pid?: number; running: boolean };
     pods: Array<{ name: string; namespace: string; netns: string; ip: string; injected: boolean; ready: boolean }>;
     services: Array<{ name: string; namespace: string; vip: string; ports: Array<{ port: number; endpoints: string[] }> }>;
     dns: { server: string; service: string; vip: string; ip: string; netns: string; pid: number; running: boolean; domain: string };
@@ -218,7 +218,9 @@ void t.test('lab up, status, exec, the records, lab down', async (t) => {
   const token = status.collector.token;
   t.match(token, /^[A-Za-z0-9_-]{40,}$/, 'the lab\'s API token');
   const dashboardUrl = `http://127.0.0.1:${httpPort}/#token=${token}`;
-  t.same(status.collector, { url: `http://127.0.0.1:${httpPort}`, grpc: `10.244.0.1:${grpcPort}`, token, dashboardUrl, dashboard: dashboardUrl });
+  const collectorPid = status.collector.pid;
+  t.same(status.collector, { url: `http://127.0.0.1:${httpPort}`, grpc: `10.244.0.1:${grpcPort}`, pid: collectorPid, running: true, token, dashboardUrl, dashboard: dashboardUrl });
+  t.equal(readFileSync(`/proc/${collectorPid}/cmdline`, 'utf8').split('\0')[2], 'collector', "the collector's pid is the collector's");
   const auth = { authorization: `Bearer ${token}` };
   t.equal((await fetch(`http://127.0.0.1:${httpPort}/api/calls?limit=1`)).status, 401, 'the API needs the token');
   t.equal((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status, 200, 'health stays open');
