@@ -186,6 +186,19 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
     }
   };
 
+  /**
+   * A request whose head never completed (it failed, or the connection ended inside it) takes
+   * its method and path from its request line, when that was read.
+   */
+  const nameFromRequestLine = (ex: PendingExchange): void => {
+    if (ex.method !== undefined) return;
+    const line = requests.requestLine();
+    if (line === undefined) return;
+    ex.method = line.method;
+    const abs = line.method === 'CONNECT' ? null : ABSOLUTE_FORM.exec(line.target);
+    ex.path = octetText(abs === null ? line.target : abs[2].length > 0 ? abs[2] : '/');
+  };
+
   /** Capture stops: the exchange in trouble gets `error`, the others waiting behind it are unpaired. */
   const stopWith = (side: 'client' | 'server', code: string, message: string, culprit: PendingExchange | undefined): void => {
     if (failedRequest !== undefined) {
@@ -206,12 +219,7 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
       pending.push(culprit);
     }
     // A request whose head failed after its request line (too large, a bad header) still says what it asked for.
-    const line = side === 'client' && culprit === reqCurrent && culprit.method === undefined ? requests.requestLine() : undefined;
-    if (line !== undefined) {
-      culprit.method = line.method;
-      const abs = line.method === 'CONNECT' ? null : ABSOLUTE_FORM.exec(line.target);
-      culprit.path = octetText(abs === null ? line.target : abs[2].length > 0 ? abs[2] : '/');
-    }
+    if (side === 'client' && culprit === reqCurrent) nameFromRequestLine(culprit);
     for (const ex of pending) {
       if (ex === reqCurrent) ex.bytesOut += requests.messageBytes;
       if (ex === resCurrent) ex.bytesIn += responses.messageBytes;
@@ -503,6 +511,11 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
     let first = true;
     for (const ex of queue.splice(0, queue.length)) {
       let error: RecordError | undefined;
+      if (ex === reqCurrent && ex.req === 'request_head') {
+        // The connection ended inside the request's head: what its request line said, and that it stopped there.
+        nameFromRequestLine(ex);
+        ex.notes.push('request head incomplete');
+      }
       if (ex === reqCurrent) ex.bytesOut += requests.messageBytes;
       if (ex === resCurrent) ex.bytesIn += responses.messageBytes;
       const inFlight = ex.req !== 'request_done' || ex.res !== 'awaiting_response';

@@ -413,3 +413,13 @@ void t.test('header values and the target: UTF-8 octets read as UTF-8 at every c
   t.same(a.response?.headers, { 'content-length': '0', 'x-greeting': 'grüß dich' });
   t.equal(a.bytes_out, Buffer.byteLength(req, 'latin1'), 'byte counts stay octets');
 });
+
+void t.test('the connection ends inside a request head: the record says what the request line asked for, and that the head stopped', async (t) => {
+  const { exchanges } = invariant(t, [{ c: 'GET /half-sent?x=1 HTTP/1.1\r\nHost: shop\r\nAccept: ' }, { cend: true }, { close: 'fin' }]);
+  t.equal(exchanges.length, 1);
+  t.match(exchanges[0], { method: 'GET', path: '/half-sent?x=1', error: 'closed', bytes_out: 49, bytes_in: 0 });
+  t.same(exchanges[0].notes, ['request head incomplete']);
+  const before = invariant(t, [{ c: 'GET /half' }, { close: 'reset' }]);
+  t.match(before.exchanges, [{ error: 'reset', notes: ['request head incomplete'] }], 'a request line cut short names nothing');
+  t.notOk('method' in before.exchanges[0]);
+});
