@@ -5,7 +5,7 @@
  * whatever the order, however late a partner arrives, however often a record is re-sent.
  */
 import type { CallRecordJson } from '../../record/record-json.ts';
-import { callTiming, type CallTiming } from './timing.ts';
+import { callTiming, networkUs, type CallTiming } from './timing.ts';
 
 export type Side = 'client' | 'server';
 
@@ -86,7 +86,8 @@ export function buildCall(id: string, client: CallRecordJson | undefined, server
   }
   if (client !== undefined) call.latency.client_us = client.elapsed_us;
   if (server !== undefined) call.latency.server_us = server.elapsed_us;
-  if (client !== undefined && server !== undefined) call.latency.network_us = client.elapsed_us - server.elapsed_us;
+  const network = client !== undefined && server !== undefined ? networkUs(client, server) : undefined;
+  if (network !== undefined) call.latency.network_us = network;
   return call;
 }
 

@@ -13,7 +13,12 @@ export interface CallTiming {
   client_us?: number;
   /** What the server sidecar measured (the callee's view). */
   server_us?: number;
-  /** client − server when both are known: the network and the two sidecars in between. */
+  /**
+   * client − server when both are known: the network and the two sidecars in between. Absent
+   * when the client gave up (`client_timeout`): each side then timed the call to when the end
+   * reached it, so the server's time is not inside the client's. At least 0 (the two clocks'
+   * readings of a hop of a few µs can cross).
+   */
   network_us?: number;
   /** The TCP connect, when this call opened its connection (from the client's record, else the server's). */
   connect_us?: number;
@@ -42,11 +47,18 @@ function opening(r: CallRecordJson | undefined, key: 'connect_us' | 'tls_handsha
   return r.connection?.[key];
 }
 
+/** `network_us` of a call with both observations (see `CallTiming`), or undefined. */
+export function networkUs(client: CallRecordJson, server: CallRecordJson): number | undefined {
+  if (client.error === 'client_timeout' || server.error === 'client_timeout') return undefined;
+  return Math.max(0, client.elapsed_us - server.elapsed_us);
+}
+
 export function callTiming(client: CallRecordJson | undefined, server: CallRecordJson | undefined): CallTiming {
   const t: CallTiming = {};
   if (client !== undefined) t.client_us = client.elapsed_us;
   if (server !== undefined) t.server_us = server.elapsed_us;
-  if (client !== undefined && server !== undefined) t.network_us = client.elapsed_us - server.elapsed_us;
+  const network = client !== undefined && server !== undefined ? networkUs(client, server) : undefined;
+  if (network !== undefined) t.network_us = network;
   const connect = opening(client, 'connect_us') ?? opening(server, 'connect_us');
   if (connect !== undefined) t.connect_us = connect;
   const handshake = opening(client, 'tls_handshake_us') ?? opening(server, 'tls_handshake_us');

@@ -39,6 +39,16 @@ void t.test('a meshed call that opened its connection: every phase, from the rig
   t.same(call.latency, { client_us: 9_000, server_us: 6_500, network_us: 2_500 }, 'the latency object keeps its fields');
 });
 
+void t.test('network time: none when the client gave up, never below 0', async (t) => {
+  const gaveUp = { error: 'client_timeout' } as Partial<CallRecord>;
+  const client = observed('client', 0, [300, 300, 1_000], gaveUp);
+  const server = observed('server', 0, [200, 200, 1_400], gaveUp);
+  t.notOk('network_us' in callTiming(client, server), 'each side timed the call to when the end reached it');
+  t.same(joinRecords([server, client])[0].latency, { client_us: 1_000, server_us: 1_400 }, 'nor in the latency object');
+  const crossed = callTiming(observed('client', 0, [1, 2, 500]), observed('server', 0, [1, 2, 503]));
+  t.equal(crossed.network_us, 0, 'two clocks crossing by a few µs read as no network time, not a negative one');
+});
+
 void t.test('connect and handshake: the client record first, else the server; only on ordinal 0', async (t) => {
   const server = observed('server', 0, [1, 2, 3], { connection: { connect_us: 90, tls_handshake_us: 800 } });
   t.same(callTiming(observed('client', 0, [1, 2, 3]), server), { client_us: 3, server_us: 3, network_us: 0, connect_us: 90, tls_handshake_us: 800, client_first_byte_us: 1, server_first_byte_us: 1 });
