@@ -9,8 +9,8 @@
  * - JWTs start with `eyJ` (the encoded `{"`), looked for only when the body holds a `J`;
  * - the tokens of `token-formats.ts`: the credentials after `Bearer` follow a space or a tab
  *   (`%20` and `%09` hold digits; a form's `+` is the form masker's), GitHub's hold a `_`
- *   (`ghp_`, `github_pat_`), Slack's an `x` (`xoxb-`), AWS access key ids an `A` (`AKIA`,
- *   `ASIA`): one byte each, so a body holding one is scanned whether or not it holds the token;
+ *   (`ghp_`, `github_pat_`), and so do Stripe's (`sk_live_`), Slack's an `x` (`xoxb-`), AWS
+ *   access key ids an `A` (`AKIA`, `ASIA`), and so do Google API keys (`AIza`): one byte each, so a body holding one is scanned whether or not it holds the token;
  * - user patterns can match anything, so a policy with patterns always scans.
  * A body with none of these comes back unchanged from every masker; skipping it saves decoding
  * it into a string, garbage that the capture worker's collections pay for (opaque and binary
@@ -30,8 +30,8 @@ const COLON = 0x3a;
 const J = 0x4a;
 const JWT_START = Buffer.from(JWT_START_TEXT, 'latin1');
 /**
- * What the tokens of `token-formats.ts` hold: a space or a tab (after `Bearer`), `_` (GitHub),
- * `x` (Slack), `A` (AWS). The tab last: text that holds one holds one of the others far more
+ * What the tokens of `token-formats.ts` hold: a space or a tab (after `Bearer`), `_` (GitHub,
+ * Stripe), `x` (Slack), `A` (AWS, Google). The tab last: text that holds one holds one of the others far more
  * often, and a search that finds nothing reads the whole body.
  */
 const TOKEN_BYTES = [0x20, 0x5f, 0x78, 0x41, 0x09];

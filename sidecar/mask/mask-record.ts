@@ -19,7 +19,7 @@
  *   so lengths and offsets inside the body do not move.
  * Wherever JWTs are looked for, so are passwords in URLs (`url-credentials.ts`), values under
  * secret keys in `KEY=VALUE` / `KEY: VALUE` text (`text-pairs.ts`), tokens of known formats
- * (GitHub, Slack, AWS access key ids) and the credentials after `Bearer` (`token-formats.ts`),
+ * (GitHub, Slack, AWS access key ids, Stripe, Google API keys) and the credentials after `Bearer` (`token-formats.ts`),
  * and IBANs (`iban.ts`). The path, the headers and the record's free text (`grpc_message`,
  * `error_detail`: what a server says back may quote what a client sent) go through the same
  * text detectors, which take a percent-escape as a separator (`card%20****0004`) and, in a

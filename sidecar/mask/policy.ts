@@ -100,7 +100,7 @@ function checkMaskOptions(options: unknown): string[] {
  * What a masked value was, reported in `sensitive`: a key family's kind, or a detector's
  * (`url_password`: the password of `scheme://user:password@host`; `oauth_code`: an OAuth
  * authorization code in a callback's query or a token request's form; `github_token`,
- * `slack_token`, `aws_key_id`: a token of that format anywhere in text; `bearer_token`: the
+ * `slack_token`, `aws_key_id`, `stripe_key`, `google_api_key`: a token of that format anywhere in text; `bearer_token`: the
  * credentials after `Bearer` in text, outside an `Authorization` header; `iban`: an
  * International Bank Account Number anywhere in text, `iban.ts`).
  */

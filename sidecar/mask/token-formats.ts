@@ -4,9 +4,12 @@
  * - tokens with a fixed, registered prefix: GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_` and at
  *   least 36 letters and digits; `github_pat_` and at least 22 letters, digits and `_`), Slack
  *   (`xoxb-`, `xoxp-`, `xoxa-`, `xoxr-`, `xoxs-` and at least 10 letters, digits and `-`), AWS
- *   access key ids (`AKIA` or `ASIA` and exactly 16 upper-case letters and digits). Each starts a
- *   word (not right after a letter, digit or `_`, but right after a percent-escape), and is
- *   masked whole: `github_token`, `slack_token`, `aws_key_id`;
+ *   access key ids (`AKIA` or `ASIA` and exactly 16 upper-case letters and digits), Stripe
+ *   secret and restricted keys (`sk_live_`, `sk_test_`, `rk_live_`, `rk_test_` and at least 24
+ *   letters and digits; not the publishable `pk_…`, public by design), Google API keys (`AIza`
+ *   and exactly 35 letters, digits, `_` and `-`). Each starts a word (not right after a letter,
+ *   digit or `_`, but right after a percent-escape), and is masked whole: `github_token`,
+ *   `slack_token`, `aws_key_id`, `stripe_key`, `google_api_key`;
  * - `Bearer <credentials>` outside an `Authorization` header (a body, a log line in a body, a
  *   header that is not a sensitive one, a query value): the word `Bearer` (or `bearer`,
  *   `BEARER`) starting a word (not after a letter, digit, `_` or `-`: `standard-bearer`,
@@ -21,8 +24,8 @@
  *   realm="shop"`, `Bearer error="invalid_token"`).
  *
  * Every finder starts from a native search for the starts (`TOKEN_STARTS`: `earer`, `EARER`,
- * `gh?_`, `github_pat_`, `xox?-`, `AKIA`, `ASIA`), looks at the characters of a candidate once
- * and goes on after it: linear in the text. `mayHoldToken` is that search alone, for callers to
+ * `gh?_`, `github_pat_`, `xox?-`, `AKIA`, `ASIA`, `?k_live_`, `?k_test_`, `AIza`), looks at the
+ * characters of a candidate once and goes on after it: linear in the text. `mayHoldToken` is that search alone, for callers to
  * skip text that holds none; `body-prefilter.ts` and `scanTriggers` (`detectors.ts`) look for
  * the same starts.
  *
@@ -34,7 +37,7 @@ import type { Span } from './detectors.ts';
 import { byteEscapedBefore, percentByte } from './percent-escape.ts';
 import { scanMeter } from './scan-meter.ts';
 
-export type TokenKind = 'github_token' | 'slack_token' | 'aws_key_id' | 'bearer_token';
+export type TokenKind = 'github_token' | 'slack_token' | 'aws_key_id' | 'stripe_key' | 'google_api_key' | 'bearer_token';
 
 /** A token a finder found, and its kind. */
 export interface TokenSpan extends Span {
@@ -46,7 +49,9 @@ export interface TokenSpan extends Span {
  * search by the regular expression engine (`mayHoldToken`, `indexOfTokenStart`); the finders
  * search for their own starts again only in text that holds one.
  */
-const PREFIXES_SOURCE = 'gh[pousr]_|github_pat_|xox[abprs]-|A[KS]IA';
+// Stripe's `sk_`/`rk_` is checked by the finders (`prefixStart`): searching for `[rs]k_…` made
+// the search about twice as slow on prose, full of `s` and `r`.
+const PREFIXES_SOURCE = 'gh[pousr]_|github_pat_|xox[abprs]-|A(?:[KS]IA|Iza)|_(?:live|test)_';
 const STARTS_SOURCE = `earer|EARER|${PREFIXES_SOURCE}`;
 const TOKEN_STARTS = new RegExp(STARTS_SOURCE);
 const TOKEN_STARTS_ALL = new RegExp(STARTS_SOURCE, 'g');
@@ -70,11 +75,16 @@ export function mayHoldToken(text: string, cut = false, bearer = true): boolean 
 
 /** Where the first token start at or after `from` is, or -1 (for `scanTriggers`). */
 export function indexOfTokenStart(text: string, from: number): number {
-  TOKEN_STARTS_ALL.lastIndex = from;
-  if (!TOKEN_STARTS_ALL.test(text)) return -1;
-  // `test` gives the end of the match; each alternative ends in a character saying which it is.
-  const end = TOKEN_STARTS_ALL.lastIndex;
-  return end - prefixLength(text, end);
+  let at = from;
+  for (;;) {
+    TOKEN_STARTS_ALL.lastIndex = at;
+    if (!TOKEN_STARTS_ALL.test(text)) return -1;
+    // `test` gives the end of the match; each alternative ends in a character saying which it is.
+    const end = TOKEN_STARTS_ALL.lastIndex;
+    const p = prefixStart(text, end, prefixLength(text, end), from);
+    if (p !== -1) return p;
+    at = end;
+  }
 }
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
@@ -88,21 +98,40 @@ const isAlnumUnderscore = isWord;
 const isAlnumDash = (c: number): boolean => isAlnum(c) || c === 45;
 /** `[A-Z0-9]`: the body of an AWS access key id. */
 const isUpperDigit = (c: number): boolean => isUpper(c) || isDigit(c);
+/** `[A-Za-z0-9_-]`: the body of a Google API key. */
+const isWordDash = (c: number): boolean => isWord(c) || c === 45;
 
 /**
  * The length of the start `TOKEN_STARTS` or `PREFIXES` matched, given the end of the match:
- * `_` ends `gh?_` (4) or `github_pat_` (11), `-` ends `xox?-` (5), `A` ends `A?IA` (4), `r`
- * or `R` ends `earer` / `EARER` (5).
+ * `_` ends `gh?_` (4; `[pousr]` before it), `github_pat_` (11) or `?k_live_` / `?k_test_` (8;
+ * `e` or `t` before it, and `t` only there and in `pat_`), `-` ends `xox?-` (5), `A` ends
+ * `A?IA` (4), `a` ends `AIza` (4), `r` or `R` ends `earer` / `EARER` (5).
  */
 function prefixLength(text: string, end: number): number {
-  switch (text.charCodeAt(end - 1)) {
-    case 95:
-      return text.startsWith('github_pat_', end - 11) ? 11 : 4;
+  const last = text.charCodeAt(end - 1);
+  switch (last) {
+    case 95: {
+      const before = text.charCodeAt(end - 2);
+      if (before === 116 && text.startsWith('github_pat_', end - 11)) return 11;
+      return before === 101 || before === 116 ? 8 : 4;
+    }
     case 45:
       return 5;
     default:
-      return text.charCodeAt(end - 1) === 65 ? 4 : 5;
+      return last === 65 || last === 97 ? 4 : 5;
   }
+}
+
+/**
+ * Where the prefix of `length` characters ending at `end` starts, or -1 when the search matched
+ * a part of none starting at or after `from`: `_live_` and `_test_` are Stripe's only after
+ * `sk` or `rk` (and, as the search would have found `sk_live_`, not before where it began).
+ */
+function prefixStart(text: string, end: number, length: number, from: number): number {
+  const p = end - length;
+  if (length !== 8) return p;
+  const c = text.charCodeAt(p);
+  return p >= from && (c === 115 || c === 114) && text.charCodeAt(p + 1) === 107 ? p : -1;
 }
 
 /** Whether a token may start at `p`: at a word's start, or right after a percent-escape. */
@@ -119,32 +148,51 @@ function runEnd(text: string, i: number, ok: (c: number) => boolean): number {
   return e;
 }
 
+type PrefixedKind = Exclude<TokenKind, 'bearer_token'>;
+
 /** A prefixed token's format: the characters after its prefix, and whether a run of them is one. */
 interface TokenFormat {
-  kind: TokenKind;
+  kind: PrefixedKind;
   body: (c: number) => boolean;
   /** The run of its characters from `from` to `to` in `text` makes a token. */
   fits: (text: string, from: number, to: number) => boolean;
+  /**
+   * The most characters a cut may leave after the prefix (`findCutToken`): fewer than a whole
+   * token has (a whole one is `findPrefixedTokens`'s); a Slack token's count up to the window
+   * (dashes that end a whole one's run are not counted there).
+   */
+  cut: number;
 }
 
-const GITHUB: TokenFormat = { kind: 'github_token', body: isAlnum, fits: (_, from, to) => to - from >= 36 };
-const GITHUB_PAT: TokenFormat = { kind: 'github_token', body: isAlnumUnderscore, fits: (_, from, to) => to - from >= 22 };
-const SLACK: TokenFormat = { kind: 'slack_token', body: isAlnumDash, fits: (_, from, to) => to - from >= 10 };
-/** Exactly 16, and the word ends there: a longer run (a base32 blob) is no key id. */
-const AWS_KEY_ID: TokenFormat = { kind: 'aws_key_id', body: isUpperDigit, fits: (text, from, to) => to - from === 16 && !(to < text.length && isWord(text.charCodeAt(to))) };
+/** How far back a cut token may start: `gh?_` and 35 characters (the longest cut any format leaves). */
+const CUT_WINDOW = 4 + 35;
 
-/** The format of the prefix ending in `last` (`_`, `-`, else `A`) of `length` characters. */
+const GITHUB: TokenFormat = { kind: 'github_token', body: isAlnum, fits: (_, from, to) => to - from >= 36, cut: 35 };
+const GITHUB_PAT: TokenFormat = { kind: 'github_token', body: isAlnumUnderscore, fits: (_, from, to) => to - from >= 22, cut: 21 };
+const SLACK: TokenFormat = { kind: 'slack_token', body: isAlnumDash, fits: (_, from, to) => to - from >= 10, cut: CUT_WINDOW - 5 };
+/** Exactly 16, and the word ends there: a longer run (a base32 blob) is no key id. */
+const AWS_KEY_ID: TokenFormat = { kind: 'aws_key_id', body: isUpperDigit, fits: (text, from, to) => to - from === 16 && !(to < text.length && isWord(text.charCodeAt(to))), cut: 15 };
+const STRIPE: TokenFormat = { kind: 'stripe_key', body: isAlnum, fits: (_, from, to) => to - from >= 24, cut: 23 };
+/** Exactly 35, and the word ends there (the run takes every word character and `-`, so it does). */
+const GOOGLE_API_KEY: TokenFormat = { kind: 'google_api_key', body: isWordDash, fits: (_, from, to) => to - from === 35, cut: 34 };
+/** A Google API key's length: `AIza` and its 35 characters. */
+const GOOGLE_API_KEY_LENGTH = 4 + 35;
+
+/** The format of the prefix ending in `last` (`_`, `-`, `A`, else `a`) of `length` characters. */
 function formatOf(last: number, length: number): TokenFormat {
-  if (last === 95) return length === 4 ? GITHUB : GITHUB_PAT;
-  return last === 45 ? SLACK : AWS_KEY_ID;
+  if (last === 95) return length === 4 ? GITHUB : length === 8 ? STRIPE : GITHUB_PAT;
+  if (last === 45) return SLACK;
+  return last === 65 ? AWS_KEY_ID : GOOGLE_API_KEY;
 }
 
 /**
- * The prefixed tokens of `text` (GitHub, Slack, AWS access key ids): sorted, disjoint spans,
- * each the prefix and the token's characters after it. A candidate that fails is skipped past
- * the characters it ran over: no token starts among them (a start there follows a letter, digit
- * or `_`, so starts no word, or is a Slack token's after a `-`, whose characters would be a
- * part of the failed one's, too few as well).
+ * The prefixed tokens of `text` (GitHub, Slack, AWS access key ids, Stripe, Google API keys):
+ * sorted, disjoint spans, each the prefix and the token's characters after it. A candidate that
+ * fails is skipped past the characters it ran over: no token starts among them (a start there
+ * follows a letter, digit or `_`, so starts no word, or is a Slack token's after a `-`, whose
+ * characters would be a part of the failed one's, too few as well), but for a Google API key
+ * after a `-` in a failed one's run: its characters run to the same end, so it can only be the
+ * 39 characters ending there, looked at once.
  */
 export function findPrefixedTokens(text: string): readonly TokenSpan[] {
   let spans: TokenSpan[] | undefined;
@@ -155,16 +203,18 @@ export function findPrefixedTokens(text: string): readonly TokenSpan[] {
     scanMeter.steps++;
     const end = PREFIXES.lastIndex;
     const length = prefixLength(text, end);
-    const p = end - length;
+    const p = prefixStart(text, end, length, from);
     from = end;
-    if (!startsWord(text, p)) continue;
+    if (p === -1 || !startsWord(text, p)) continue;
     const format = formatOf(text.charCodeAt(end - 1), length);
     let e = runEnd(text, end, format.body);
     // A dash ending a Slack token's run ends the sentence, not the token.
     if (format.kind === 'slack_token') while (e > end && text.charCodeAt(e - 1) === 45) e--;
     from = e;
-    if (!format.fits(text, end, e)) continue;
-    (spans ??= []).push({ start: p, end: e, kind: format.kind });
+    if (format.fits(text, end, e)) (spans ??= []).push({ start: p, end: e, kind: format.kind });
+    else if (format === GOOGLE_API_KEY && e - GOOGLE_API_KEY_LENGTH > p && text.startsWith('AIza', e - GOOGLE_API_KEY_LENGTH) && startsWord(text, e - GOOGLE_API_KEY_LENGTH)) {
+      (spans ??= []).push({ start: e - GOOGLE_API_KEY_LENGTH, end: e, kind: format.kind });
+    }
   }
 }
 
@@ -304,15 +354,6 @@ export function findBearerTokens(text: string, plusIsSpace = false): readonly To
   }
 }
 
-/** How far back a cut token may start: `gh?_` and 35 characters. */
-const CUT_WINDOW = 4 + 35;
-/**
- * The most characters a cut may leave after a prefix: fewer than a whole token has (a whole one
- * is `findPrefixedTokens`'s); a Slack token's count up to the window (dashes that end a whole
- * one's run are not counted there).
- */
-const CUT_AFTER: Readonly<Record<Exclude<TokenKind, 'bearer_token'>, number>> = { github_token: 35, slack_token: CUT_WINDOW - 5, aws_key_id: 15 };
-
 /**
  * Where a token cut by the end of the text starts, and its kind, or undefined: a prefix at a
  * word's start followed by at least one (and fewer than a whole token's) of its characters up
@@ -332,16 +373,12 @@ export function findCutToken(text: string, plusIsSpace = false): { start: number
     scanMeter.steps++;
     const end = PREFIXES.lastIndex;
     const length = prefixLength(text, end);
-    const p = end - length;
-    from = p + 1;
-    if (end >= n || !startsWord(text, p)) continue;
-    const last = text.charCodeAt(end - 1);
-    const classic = last === 95 && length === 4;
-    const ok = last === 95 ? (classic ? isAlnum : isAlnumUnderscore) : last === 45 ? isAlnumDash : isUpperDigit;
-    const kind: Exclude<TokenKind, 'bearer_token'> = last === 95 ? 'github_token' : last === 45 ? 'slack_token' : 'aws_key_id';
-    // `github_pat_` and 21 characters: shorter than a whole one.
-    const most = last === 95 && !classic ? 21 : CUT_AFTER[kind];
-    if (n - end <= most && runEnd(text, end, ok) === n) return { start: p, kind };
+    const p = prefixStart(text, end, length, from);
+    // Past the start of what was matched (`_live_` is 6 of Stripe's 8).
+    from = end - (length === 8 ? 6 : length) + 1;
+    if (p === -1 || end >= n || !startsWord(text, p)) continue;
+    const format = formatOf(text.charCodeAt(end - 1), length);
+    if (n - end <= format.cut && runEnd(text, end, format.body) === n) return { start: p, kind: format.kind };
   }
   // `Bearer` and credentials reaching the end: back over the credential characters, the spaces,
   // then the word.

@@ -529,3 +529,130 @@ void t.test('through the capture worker: a chunked body split inside each token,
     t.same([...(record.sensitive ?? [])].sort(), ['aws_key_id', 'bearer_token', 'github_token', 'slack_token'], `pieces of ${size}: the kinds`);
   }
 });
+
+/** A Stripe secret key's shape: `sk_live_` and 24 letters and digits (made up). */
+const STRIPE = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc';
+/** A Google API key's shape: `AIza` and 35 of `[A-Za-z0-9_-]` (made up). */
+const GOOGLE = 'AIzaSyA1b2C3d4E5f6G7h8I9j0K_l-M3n4O5p6Q';
+
+void t.test('Stripe secret and restricted keys, Google API keys: masked whole, each with its kind', async (t) => {
+  t.equal(STRIPE.length, 8 + 24);
+  t.equal(GOOGLE.length, 4 + 35);
+  const cases: Array<[string, string]> = [
+    [STRIPE, 'stripe_key'],
+    [`sk_test_${'a1B2'.repeat(6)}`, 'stripe_key'],
+    [`rk_live_${'Z9y8'.repeat(6)}`, 'stripe_key'],
+    [`rk_test_${'0aA'.repeat(30)}`, 'stripe_key'],
+    [GOOGLE, 'google_api_key'],
+    [`AIza${'-'.repeat(35)}`, 'google_api_key'],
+    [`AIza${'_x'.repeat(17)}9`, 'google_api_key'],
+  ];
+  for (const [token, kind] of cases) {
+    for (const [text, out, form] of [
+      [token, '****'],
+      [`key ${token} end`, 'key **** end'],
+      [`"${token}",`, '"****",'],
+      [`X=${token};`, 'X=****;'],
+      [`/maps?key=${token}&x=1`, '/maps?key=****&x=1', true],
+      [`tok%20${token}%22`, 'tok%20****%22'],
+      [`q%3D${token}`, 'q%3D****'],
+      [`a-${token}`, 'a-****'],
+    ] as Array<[string, string, boolean?]>) {
+      const m = masked(text, DEFAULT_MASK_POLICY, form === true);
+      t.equal(m.out, out, text);
+      t.same(m.kinds, [kind], `${text}: ${kind}`);
+    }
+  }
+  // In a JSON value, a path's query and a plain-text body, through the record masker.
+  const r = maskRecord({
+    path: `/maps/api/geocode/json?address=x&key=${GOOGLE}&x=1`,
+    request: message(JSON.stringify({ note: `charged with ${STRIPE}`, g: GOOGLE, keep: 'pk_live_visible' }), 'application/json'),
+    response: message(`stripe ${STRIPE} and google ${GOOGLE} rotated`, 'text/plain'),
+    redacted: [],
+    sensitive: [],
+  });
+  t.equal(r.path, '/maps/api/geocode/json?address=x&key=****&x=1');
+  t.same(JSON.parse(bodyOf(r.request)), { note: 'charged with ****', g: '****', keep: 'pk_live_visible' });
+  t.equal(bodyOf(r.response), 'stripe **** and google **** rotated');
+  t.same([...r.sensitive].sort(), ['google_api_key', 'stripe_key']);
+  const spans = (s: string): string[] => findPrefixedTokens(s).map((x) => `${x.kind}:${s.slice(x.start, x.end)}`);
+  t.same(spans(`${STRIPE} ${GOOGLE},${AWS}`), [`stripe_key:${STRIPE}`, `google_api_key:${GOOGLE}`, `aws_key_id:${AWS}`]);
+  // A Google key after a `-` ending a longer run that starts like one.
+  t.same(spans(`AIzaFoo-${GOOGLE}`), [`google_api_key:${GOOGLE}`]);
+  // A Slack token's run ends at the `_` of a Stripe prefix: the spans stay disjoint.
+  t.same(spans(`xoxb-1234567890-${STRIPE}`), ['slack_token:xoxb-1234567890-sk']);
+});
+
+void t.test('Stripe and Google near-misses stay', async (t) => {
+  const kept = [
+    // Too short.
+    STRIPE.slice(0, -1),
+    `sk_test_${'a'.repeat(23)}`,
+    // Publishable keys are public, and other letters before `k_` are no prefix.
+    'pk_live_4eC39HqLyjWDarjtT1zdp7dc',
+    'pk_test_4eC39HqLyjWDarjtT1zdp7dc',
+    'ak_live_4eC39HqLyjWDarjtT1zdp7dc',
+    '_live_4eC39HqLyjWDarjtT1zdp7dc',
+    // Inside a longer word.
+    `x${STRIPE}`,
+    `a_${STRIPE}`,
+    `task_live_4eC39HqLyjWDarjtT1zdp7dc`,
+    `x${GOOGLE}`,
+    `9${GOOGLE}`,
+    // Another case.
+    `SK_LIVE_4eC39HqLyjWDarjtT1zdp7dc`,
+    `aiza${GOOGLE.slice(4)}`,
+    // A Google key is 35 characters after `AIza`, then the word ends.
+    GOOGLE.slice(0, -1),
+    `${GOOGLE}x`,
+    `${GOOGLE}-`,
+    `${GOOGLE}_1`,
+    `AIza${'b'.repeat(60)}`,
+  ];
+  for (const text of kept) {
+    t.same(masked(text), { out: text, kinds: [] }, text);
+    t.same(masked(`see ${text} now`), { out: `see ${text} now`, kinds: [] }, `in a sentence: ${text}`);
+  }
+});
+
+void t.test('Stripe and Google keys cut at the end of a body, and the prefilters', async (t) => {
+  const cuts: Array<[string, string, string]> = [
+    [`note ${STRIPE.slice(0, 9)}`, 'note ****', 'stripe_key'],
+    [`note ${STRIPE.slice(0, -1)}`, 'note ****', 'stripe_key'],
+    [`{"k":"rk_test_ab`, '{"k":"****', 'stripe_key'],
+    [`/maps?key=${GOOGLE.slice(0, 5)}`, '/maps?key=****', 'google_api_key'],
+    [`x=${GOOGLE.slice(0, -1)}`, 'x=****', 'google_api_key'],
+    [`tok%20${GOOGLE.slice(0, 12)}`, 'tok%20****', 'google_api_key'],
+  ];
+  for (const [text, out, kind] of cuts) {
+    const r = maskRecord({ request: message(text, 'text/plain', {}, true), redacted: [], sensitive: [] });
+    t.equal(bodyOf(r.request), out, text);
+    t.same([r.redacted, r.sensitive], [['request.body'], [kind]], `${text}: ${kind}`);
+  }
+  t.same(findCutToken(`x ${STRIPE.slice(0, 10)}`), { start: 2, kind: 'stripe_key' });
+  t.same(findCutToken(`x ${GOOGLE.slice(0, 38)}`), { start: 2, kind: 'google_api_key' });
+  for (const text of ['note sk_live_', 'note AIza', 'note pk_live_abc', `x${STRIPE.slice(0, 12)}`, `note _live_abc`, `ghp__live_a`, `${GOOGLE}x`]) {
+    const r = maskRecord({ request: message(text, 'text/plain', {}, true), redacted: [], sensitive: [] });
+    t.equal(bodyOf(r.request), text, `cut: ${text}`);
+    t.same(r.sensitive, [], `cut: ${text}: nothing found`);
+  }
+  // Found without any other trigger: no digit, no quote, no colon, no e-mail detection.
+  const policy = resolveMaskPolicy({ detectEmails: false });
+  const bodies: Array<[string, string]> = [
+    ['tok sk_live_abcdefghijklmnopqrstuvwxyzAB', 'tok ****'],
+    ['tok AIzaSyAbcdefghijklmnopqrstuvwxyz_ABCDEF', 'tok ****'],
+    ['tok+AIzaSyAbcdefghijklmnopqrstuvwxyz-ABCDEF', 'tok+****'],
+  ];
+  for (const [text, out] of bodies) {
+    t.ok(bodyMayHoldSecret(Buffer.from(text), policy), `the body prefilter passes ${text}`);
+    const r = maskRecord({ request: message(text, 'text/plain') }, policy);
+    t.equal(bodyOf(r.request), out, `plain text body: ${text}`);
+    const doc = JSON.stringify({ a: text, b: 'plain' });
+    t.equal(maskJson(doc, policy, []), JSON.stringify({ a: out, b: 'plain' }), `JSON string value (the scan triggers): ${text}`);
+    t.ok(scanTriggers(doc, policy)(6, 6 + text.length), `a trigger in the value: ${text}`);
+  }
+  // A value holding the start inside it only: the trigger is where the prefix starts.
+  const doc = `{"a":"sk_live_${'a'.repeat(24)}","b":"xx"}`;
+  t.ok(scanTriggers(doc, DEFAULT_MASK_POLICY)(6, 38), 'the Stripe key');
+  t.notOk(scanTriggers(doc, DEFAULT_MASK_POLICY)(8, 38), 'a range from inside the prefix holds no start');
+});
