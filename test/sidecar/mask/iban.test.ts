@@ -7,16 +7,12 @@
 import t from 'tap';
 import { collectorMessageType } from '../../../record/codec.ts';
 import type { HttpMessage } from '../../../record/record.ts';
-import { encodeCallRecord } from '../../../record/record-writer.ts';
-import { CaptureEngine } from '../../../sidecar/capture-worker/capture-engine.ts';
-import { OP_CLIENT_DATA, OP_CLOSE, OP_OPEN, OP_SERVER_DATA } from '../../../sidecar/capture-worker/ops.ts';
 import { bodyMayHoldSecret } from '../../../sidecar/mask/body-prefilter.ts';
 import { cardDigits, maskText, scanTriggers } from '../../../sidecar/mask/detectors.ts';
 import { findIbans, IBAN_LENGTHS, SHORTEST_IBAN } from '../../../sidecar/mask/iban.ts';
 import { maskRecord } from '../../../sidecar/mask/mask-record.ts';
 import { DEFAULT_MASK_POLICY, resolveMaskPolicy } from '../../../sidecar/mask/policy.ts';
-import { createCaptureFactory } from '../../../sidecar/proxy/capture-factory.ts';
-import { createRecordMasker } from '../../../sidecar/proxy/masking.ts';
+import { chunkedThroughEngine } from './through-engine.ts';
 
 /** Valid IBANs (the registry's and banks' published examples), by country. */
 const VALID: Readonly<Record<string, string>> = {
@@ -226,30 +222,7 @@ void t.test('through the capture worker: a chunked JSON body split inside each I
   const gb = printed(VALID.GB);
   const text = `{"to":"${DE}","log":"paid from ${gb} ok"}`;
   const cuts = [text.indexOf(DE) + 2, text.indexOf(DE) + 11, text.indexOf(gb) + 4, text.indexOf(gb) + 5, text.length];
-  let chunked = '';
-  let at = 0;
-  for (const cut of cuts) {
-    chunked += `${(cut - at).toString(16)}\r\n${text.slice(at, cut)}\r\n`;
-    at = cut;
-  }
-  const request = Buffer.from(`POST /v1/pay HTTP/1.1\r\nhost: pay.shop\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n${chunked}0\r\n\r\n`);
-  const shipped: Uint8Array[] = [];
-  const engine = new CaptureEngine({
-    factory: createCaptureFactory({}),
-    maxBodyBytes: 64 * 1024,
-    detectTimeoutMs: 1000,
-    local: { pod: 'pay-0', namespace: 'shop' },
-    timeBaseNs: 1_764_000_000_000_000_000n,
-    mask: createRecordMasker(),
-    encode: encodeCallRecord,
-    shipping: true,
-    onRecord: (bytes) => (shipped.push(bytes), true),
-  });
-  const meta = { connectionId: 'conn-1', observer: 'inbound', client: { ip: '10.0.1.2', port: 40000 }, dst: { ip: '10.0.2.2', port: 8080 }, mesh: true };
-  engine.op(OP_OPEN, 1, 0, Buffer.from(JSON.stringify(meta)));
-  for (let i = 0; i < request.length; i += 7) engine.op(OP_CLIENT_DATA, 1, 1, request.subarray(i, i + 7));
-  engine.op(OP_SERVER_DATA, 1, 2, Buffer.from('HTTP/1.1 204 No Content\r\n\r\n'));
-  engine.op(OP_CLOSE, 1, 3, Buffer.from('fin'));
+  const shipped = chunkedThroughEngine(text, cuts, 7);
   t.equal(shipped.length, 1, 'one record');
   const bytes = Buffer.concat(shipped.map((b) => Buffer.from(b)));
   for (const secret of [DE.slice(4), gb.slice(5)]) t.notOk(bytes.includes(Buffer.from(secret)), `${secret} is not shipped`);

@@ -10,11 +10,7 @@ import t from 'tap';
 import { collectorMessageType, recordBatchEncoder, recordToProto } from '../../../record/codec.ts';
 import type { CallRecord, HttpMessage } from '../../../record/record.ts';
 import { paymentCallRecord } from '../../proto/record-fixtures.ts';
-import { encodeCallRecord } from '../../../record/record-writer.ts';
-import { CaptureEngine } from '../../../sidecar/capture-worker/capture-engine.ts';
-import { OP_CLIENT_DATA, OP_CLOSE, OP_OPEN, OP_SERVER_DATA } from '../../../sidecar/capture-worker/ops.ts';
-import { createCaptureFactory } from '../../../sidecar/proxy/capture-factory.ts';
-import { createRecordMasker } from '../../../sidecar/proxy/masking.ts';
+import { chunkedThroughEngine } from './through-engine.ts';
 import { bodyMayHoldSecret } from '../../../sidecar/mask/body-prefilter.ts';
 import { maskText, scanTriggers } from '../../../sidecar/mask/detectors.ts';
 import { maskJson, type JsonFinding } from '../../../sidecar/mask/json-mask.ts';
@@ -495,32 +491,9 @@ void t.test('through the capture worker: a chunked body split inside each token,
   const text = `{"log":"sent Bearer chunkedBEARER77 to ${AWS} as ${GH} via ${SLACK}"}`;
   // Chunk boundaries inside the word Bearer, its credentials and each token.
   const cuts = [text.indexOf('Bea') + 2, text.indexOf('chunked') + 4, text.indexOf(AWS) + 3, text.indexOf(GH) + 2, text.indexOf(GH) + 20, text.indexOf(SLACK) + 4];
-  let chunked = '';
-  let at = 0;
-  for (const cut of [...cuts, text.length]) {
-    chunked += `${(cut - at).toString(16)}\r\n${text.slice(at, cut)}\r\n`;
-    at = cut;
-  }
-  const request = Buffer.from(`POST /v1/log HTTP/1.1\r\nhost: api.shop\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n${chunked}0\r\n\r\n`);
-  const response = Buffer.from('HTTP/1.1 204 No Content\r\n\r\n');
-  for (const size of [1, 2, 3, 7, 64, request.length]) {
-    const shipped: Uint8Array[] = [];
-    const engine = new CaptureEngine({
-      factory: createCaptureFactory({}),
-      maxBodyBytes: 64 * 1024,
-      detectTimeoutMs: 1000,
-      local: { pod: 'api-0', namespace: 'shop' },
-      timeBaseNs: 1_764_000_000_000_000_000n,
-      mask: createRecordMasker(),
-      encode: encodeCallRecord,
-      shipping: true,
-      onRecord: (bytes) => (shipped.push(bytes), true),
-    });
-    const meta = { connectionId: 'conn-1', observer: 'inbound', client: { ip: '10.0.1.2', port: 40000 }, dst: { ip: '10.0.2.2', port: 8080 }, mesh: true };
-    engine.op(OP_OPEN, 1, 0, Buffer.from(JSON.stringify(meta)));
-    for (let i = 0; i < request.length; i += size) engine.op(OP_CLIENT_DATA, 1, 1, request.subarray(i, i + size));
-    engine.op(OP_SERVER_DATA, 1, 2, response);
-    engine.op(OP_CLOSE, 1, 3, Buffer.from('fin'));
+  // 100 000: the whole request in one piece.
+  for (const size of [1, 2, 3, 7, 64, 100_000]) {
+    const shipped = chunkedThroughEngine(text, cuts, size);
     t.equal(shipped.length, 1, `pieces of ${size}: one record`);
     const bytes = Buffer.concat(shipped.map((b) => Buffer.from(b)));
     for (const secret of ['chunkedBEARER77', AWS, GH_BODY, SLACK.slice(5)]) t.notOk(bytes.includes(Buffer.from(secret)), `pieces of ${size}: ${secret} is not shipped`);
