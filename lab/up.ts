@@ -13,7 +13,7 @@
  */
 import { podEntry } from '../lib/pod-entry.ts';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -257,8 +257,6 @@ export class LabStarter {
     const tokenFile = join(stateDir, 'collector-token');
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
     const collectorDbDir = join(stateDir, 'collector');
-    mkdirSync(collectorDbDir, { recursive: true, mode: 0o700 });
-    chmodSync(collectorDbDir, 0o700);
     const collectorArgv = [
       NODE, MESHTAP_BIN, 'collector',
       '--grpc-port', String(this.options.grpcPort),
@@ -266,7 +264,7 @@ export class LabStarter {
       // Ingest on the bridge only: the pods' one way to the node, and no other interface's.
       '--host', GATEWAY_IP,
       '--store', 'sqlite',
-      // In a directory of its own, 0700 (`collectorDbDir`): the database holds every payload.
+      // In a directory of its own, which the collector creates 0700: the database holds every payload.
       '--db', join(collectorDbDir, 'collector.db'),
       '--inventory-file', this.state.inventory.clusterFile,
       '--tls-cert-dir', collectorCertDir,

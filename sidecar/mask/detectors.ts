@@ -1,8 +1,8 @@
 /**
  * Pattern detectors for secrets inside free text: passwords in URLs (`url-credentials.ts`),
  * JWTs, tokens of known formats (GitHub, Slack, AWS access key ids, Stripe, Google) and the
- * credentials after `Bearer` (`token-formats.ts`), IBANs (`iban.ts`), payment card numbers, e-mail addresses, plus
- * the policy's own patterns.
+ * credentials after `Bearer` (`token-formats.ts`), IBANs (`iban.ts`), payment card numbers,
+ * e-mail addresses, plus the policy's own patterns.
  *
  * Every detector is a hand-written scanner that looks at each character a bounded number of
  * times: a request body is attacker-controlled, and a backtracking regular expression over it

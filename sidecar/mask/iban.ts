@@ -30,8 +30,8 @@
  * search goes on past the candidate's first four (no word starts among them): linear in the text.
  */
 import type { Span } from './detectors.ts';
-import { byteEscapedBefore } from './percent-escape.ts';
 import { scanMeter } from './scan-meter.ts';
+import { isWordChar as isWord, startsWord } from './word-start.ts';
 
 /**
  * Country code → the length of its IBANs, from the SWIFT IBAN registry (the countries that
@@ -67,12 +67,6 @@ const IBAN_START = /[A-Z]{2}[0-9]{2}/g;
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 const isUpper = (c: number): boolean => c >= A && c <= 90;
-const isWord = (c: number): boolean => isDigit(c) || isUpper(c) || (c >= 97 && c <= 122) || c === 95;
-
-/** Whether an IBAN may start at `p`: at a word's start, or right after a percent-escape. */
-function startsWord(text: string, p: number): boolean {
-  return p === 0 || !isWord(text.charCodeAt(p - 1)) || byteEscapedBefore(text, p) !== -1;
-}
 
 /** The remainder mod 97 of `r` followed by the IBAN character `c` (a letter as its two digits, `A` = 10). */
 function mod97Step(r: number, c: number): number {

@@ -36,6 +36,7 @@
 import type { Span } from './detectors.ts';
 import { byteEscapedBefore, percentByte } from './percent-escape.ts';
 import { scanMeter } from './scan-meter.ts';
+import { isWordChar, startsWord } from './word-start.ts';
 
 export type TokenKind = 'github_token' | 'slack_token' | 'aws_key_id' | 'stripe_key' | 'google_api_key' | 'bearer_token';
 
@@ -91,7 +92,7 @@ const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 const isUpper = (c: number): boolean => c >= 65 && c <= 90;
 const isLower = (c: number): boolean => c >= 97 && c <= 122;
 const isAlnum = (c: number): boolean => isDigit(c) || isUpper(c) || isLower(c);
-const isWord = (c: number): boolean => isAlnum(c) || c === 95;
+const isWord = isWordChar;
 /** `[A-Za-z0-9_]`: the body of a fine-grained GitHub token. */
 const isAlnumUnderscore = isWord;
 /** `[A-Za-z0-9-]`: the body of a Slack token. */
@@ -134,10 +135,6 @@ function prefixStart(text: string, end: number, length: number, from: number): n
   return p >= from && (c === 115 || c === 114) && text.charCodeAt(p + 1) === 107 ? p : -1;
 }
 
-/** Whether a token may start at `p`: at a word's start, or right after a percent-escape. */
-function startsWord(text: string, p: number): boolean {
-  return p === 0 || !isWord(text.charCodeAt(p - 1)) || byteEscapedBefore(text, p) !== -1;
-}
 
 /** End of the run of characters `ok` accepts from `i`. */
 function runEnd(text: string, i: number, ok: (c: number) => boolean): number {
