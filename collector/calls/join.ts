@@ -61,7 +61,19 @@ export function isPartner(r: Pick<CallRecordJson, 'connection_id' | 'ordinal' | 
   return candidate.connection_id === r.connection_id && candidate.ordinal === r.ordinal && candidate.observer !== r.observer;
 }
 
-const JOINED_FIELDS = ['method', 'path', 'authority', 'status_code', 'grpc_status', 'error', 'trace_id'] as const;
+const JOINED_FIELDS = ['method', 'path', 'authority', 'status_code', 'grpc_status', 'trace_id'] as const;
+
+/**
+ * The call's error: the client's, else the server's — but a client that saw the hop reset or
+ * closed saw only how a failure behind the server sidecar reached it; when the server's record
+ * names that failure (the app was unreachable), the call carries the cause.
+ */
+function joinedError(client: CallRecordJson | undefined, server: CallRecordJson | undefined): CallRecordJson['error'] {
+  const seen = client?.error;
+  const cause = server?.error;
+  if ((seen === 'reset' || seen === 'closed') && cause === 'upstream_unreachable') return cause;
+  return seen ?? cause;
+}
 
 /** The call of one or two observations: joined fields from the client's when present. */
 export function buildCall(id: string, client: CallRecordJson | undefined, server: CallRecordJson | undefined): JoinedCall {
@@ -84,6 +96,8 @@ export function buildCall(id: string, client: CallRecordJson | undefined, server
     const value = client?.[key] ?? server?.[key];
     if (value !== undefined) out[key] = value;
   }
+  const error = joinedError(client, server);
+  if (error !== undefined) call.error = error;
   if (client !== undefined) call.latency.client_us = client.elapsed_us;
   if (server !== undefined) call.latency.server_us = server.elapsed_us;
   const network = client !== undefined && server !== undefined ? networkUs(client, server) : undefined;

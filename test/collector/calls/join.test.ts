@@ -84,6 +84,23 @@ void t.test('joined fields come from the client when present, else the server', 
   t.equal(call.trace_id, 'T1');
 });
 
+void t.test('a client that saw the hop reset gets the cause the server sidecar recorded', async (t) => {
+  // The app's port is closed: the server sidecar records upstream_unreachable, the client's sees a reset.
+  for (const seen of ['reset', 'closed'] as const) {
+    const client = observation('c4u', 0, 'client', { status: undefined, error: seen });
+    const server = observation('c4u', 0, 'server', { status: undefined, error: 'upstream_unreachable' });
+    for (const order of [[client, server], [server, client]]) t.equal(joinRecords(order)[0].error, 'upstream_unreachable', `${seen}: the cause`);
+  }
+  // Other pairs keep the client's own error.
+  const timedOut = observation('c4v', 0, 'client', { status: undefined, error: 'client_timeout' });
+  const unreachable = observation('c4v', 0, 'server', { status: undefined, error: 'upstream_unreachable' });
+  t.equal(joinRecords([timedOut, unreachable])[0].error, 'client_timeout', 'the client gave up first');
+  const reset = observation('c4w', 0, 'client', { status: undefined, error: 'reset' });
+  const serverReset = observation('c4w', 0, 'server', { status: undefined, error: 'reset' });
+  t.equal(joinRecords([reset, serverReset])[0].error, 'reset');
+  t.equal(joinRecords([observation('c4x', 0, 'client', { status: undefined, error: 'reset' })])[0].error, 'reset', 'alone: its own');
+});
+
 void t.test('pipelined and keep-alive exchanges on one connection stay apart by ordinal', async (t) => {
   const records = [0, 1, 2, 3].flatMap((n) => [observation('ka', n, 'client'), observation('ka', n, 'server')]);
   const calls = joinRecords(records.reverse());
