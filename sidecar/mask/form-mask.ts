@@ -2,7 +2,10 @@
  * `a=1&password=x` text (form-urlencoded bodies, URL query strings): values of sensitive keys
  * masked in place, everything else kept byte for byte. A `code` is masked too where it is an
  * OAuth authorization code (`oauth-code.ts`): `path` is the path (without its query) of the
- * call the text belongs to, when known.
+ * call the text belongs to, when known. In a URL query (`inQuery`), a parameter named `key` is
+ * an API key: the conventional name many HTTP APIs take one under (`?key=…`, Google's and
+ * others whose keys have no recognisable format). Only there: in JSON, forms and Redis, `key`
+ * names lookups (`{"key": "user:1"}`) and stays readable.
  */
 import { MASK } from './detectors.ts';
 import type { Findings } from './findings.ts';
@@ -21,7 +24,10 @@ function decodeKey(raw: string): string {
   }
 }
 
-export function maskForm(text: string, where: string, policy: MaskPolicy, f: Findings, path?: string): string {
+/** The query parameter that holds an API key (compared in lower case). */
+const QUERY_API_KEY_PARAM = 'key';
+
+export function maskForm(text: string, where: string, policy: MaskPolicy, f: Findings, path?: string, inQuery = false): string {
   scanMeter.steps += text.length;
   let changed = false;
   const pairs = text.split('&');
@@ -34,7 +40,8 @@ export function maskForm(text: string, where: string, policy: MaskPolicy, f: Fin
     if (eq === -1) continue;
     const key = decodeKey(pair.slice(0, eq));
     if (!oauth && isOAuthContextParam(key)) oauth = true;
-    const kind = keyKind(policy, key);
+    let kind = keyKind(policy, key);
+    if (kind === undefined && inQuery && policy.keyFamilies && eq + 1 < pair.length && key.length === 3 && key.toLowerCase() === QUERY_API_KEY_PARAM) kind = 'api_key';
     if (kind === undefined) {
       if (key === OAUTH_CODE_PARAM && eq + 1 < pair.length) (codes ??= []).push(i);
       continue;

@@ -203,7 +203,7 @@ function maskPath(path: string, policy: MaskPolicy, f: Findings): string {
   const q = path.indexOf('?');
   let base = q === -1 ? path : path.slice(0, q);
   let query = q === -1 ? undefined : path.slice(q + 1);
-  if (query !== undefined) query = maskForm(query, 'path.query', policy, f, base);
+  if (query !== undefined) query = maskForm(query, 'path.query', policy, f, base, true);
   base = maskText(base, policy, (k, m) => f.add('path', k, m));
   if (query !== undefined) query = maskText(query, policy, (k, m) => f.add('path', k, m), false, true);
   return query === undefined ? base : `${base}?${query}`;

@@ -102,6 +102,13 @@ const cases: Case[] = [
     redacted: ['path.query.X-Amz-Signature', 'path.query.X-Amz-Credential', 'path.query.X-Amz-Security-Token'],
   },
   {
+    name: 'query key: an API key of no known format, under the name many APIs take it by',
+    record: { path: '/maps/api/geocode/json?address=visible-street&KEY=QK-secret-5c6d&keyword=visible-kw&key=' },
+    secrets: ['QK-secret-5c6d'],
+    visible: ['address=visible-street', 'KEY=****', 'keyword=visible-kw', '&key='],
+    redacted: ['path.query.KEY'],
+  },
+  {
     name: 'query sig and token',
     record: { path: '/v1/files?sig=SIGVAL-4e5f&token=QTOK-6a7b&author=visible-author' },
     secrets: ['SIGVAL-4e5f', 'QTOK-6a7b'],
@@ -253,6 +260,7 @@ void t.test('negative cases stay visible', async (t) => {
     token_type: 'Bearer',
     username: 'jane-visible',
     card: 'not-a-card-visible',
+    key: 'user:1-visible',
   });
   const record = {
     ...baseRecord(),
@@ -267,6 +275,10 @@ void t.test('negative cases stay visible', async (t) => {
   t.equal(Buffer.from(masked.request.body).toString(), body);
   const bytes = encoded(masked);
   t.same(masked.response.headers, record.response.headers);
+  // `key` is an API key in a URL query only: a form field `key` names a lookup.
+  const form = maskRecord({ ...baseRecord(), request: message({}, 'key=cache:visible-entry&ttl=60', 'application/x-www-form-urlencoded') });
+  t.equal(Buffer.from(form.request!.body).toString(), 'key=cache:visible-entry&ttl=60');
+  t.same(form.redacted, []);
   for (const v of ['bpe-visible', 'a-visible-passage', 'visible-author', 'qwerty-visible', 'Bearer', 'jane-visible', 'agent-visible', 'rid-visible', 'fast-visible']) {
     t.ok(bytes.includes(Buffer.from(v)), v);
   }

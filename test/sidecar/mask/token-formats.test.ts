@@ -536,15 +536,16 @@ void t.test('Stripe secret and restricted keys, Google API keys: masked whole, e
       t.same(m.kinds, [kind], `${text}: ${kind}`);
     }
   }
-  // In a JSON value, a path's query and a plain-text body, through the record masker.
+  // In a JSON value, a path's query (under a name that is no secret's: `key` is one) and a
+  // plain-text body, through the record masker.
   const r = maskRecord({
-    path: `/maps/api/geocode/json?address=x&key=${GOOGLE}&x=1`,
+    path: `/maps/api/geocode/json?address=x&k=${GOOGLE}&x=1`,
     request: message(JSON.stringify({ note: `charged with ${STRIPE}`, g: GOOGLE, keep: 'pk_live_visible' }), 'application/json'),
     response: message(`stripe ${STRIPE} and google ${GOOGLE} rotated`, 'text/plain'),
     redacted: [],
     sensitive: [],
   });
-  t.equal(r.path, '/maps/api/geocode/json?address=x&key=****&x=1');
+  t.equal(r.path, '/maps/api/geocode/json?address=x&k=****&x=1');
   t.same(JSON.parse(bodyOf(r.request)), { note: 'charged with ****', g: '****', keep: 'pk_live_visible' });
   t.equal(bodyOf(r.response), 'stripe **** and google **** rotated');
   t.same([...r.sensitive].sort(), ['google_api_key', 'stripe_key']);
