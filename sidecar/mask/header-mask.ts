@@ -126,16 +126,17 @@ export function maskHeaders(headers: Record<string, string>, where: string, poli
   // `for…in` over a plain record: no entries array per message.
   for (const name in headers) {
     const value = headers[name];
-    const kind = headerKind(policy, name.toLowerCase(), keep);
+    const lower = name.toLowerCase();
+    const kind = headerKind(policy, lower, keep);
     if (kind !== undefined) {
       const path = `${where}.${name}`;
       reportText(value, policy, (k) => f.add(path, k, false));
       f.add(path, kind, true);
-      setHeader((out ??= { ...headers }), name, maskedValue(name.toLowerCase(), kind, value));
+      setHeader((out ??= { ...headers }), name, maskedValue(lower, kind, value));
       continue;
     }
     let text = value;
-    if (name.length === 22 && name.toLowerCase() === 'sec-websocket-protocol') {
+    if (lower === 'sec-websocket-protocol') {
       const subprotocols = maskBearerSubprotocols(value);
       if (subprotocols !== undefined && subprotocols !== value) {
         f.add(`${where}.${name}`, 'bearer_token', true);
