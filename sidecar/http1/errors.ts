@@ -44,6 +44,14 @@ export type Http1ErrorCode = (typeof HTTP1_ERR)[keyof typeof HTTP1_ERR];
 export interface Http1ParseError {
   code: Http1ErrorCode;
   message: string;
+  /**
+   * Set when a response does not even start like HTTP/1 (a `START_LINE` error at a byte that
+   * differs from `HTTP/1.`): the server speaks another protocol, which the session reports
+   * differently from a broken HTTP/1 server. The parser stopped before that byte; `before` holds
+   * the message's bytes ahead of it (a prefix of `HTTP/1.`, usually none), so together with the
+   * rest of the chunk the caller has every byte the server sent from there.
+   */
+  notHttp1?: { before: Uint8Array };
 }
 
 /** An illegal state transition: a bug in the capture code, never the peer's fault. */

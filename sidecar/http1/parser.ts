@@ -18,7 +18,10 @@
  * - Transfer-Encoding wins over Content-Length when both are present (RFC 9112 §6.3);
  * - Content-Length repeated with one value is accepted, differing values are an error;
  * - chunk extensions are skipped, whitespace before `;` tolerated;
- * - stray bytes between messages other than CR/LF start the next message (and usually fail it).
+ * - stray bytes between messages other than CR/LF start the next message (and usually fail it);
+ * - a response must start with `HTTP/1.`: the first byte that cannot fails it at once, flagged
+ *   as not HTTP/1 at all (`notHttp1`), without waiting for a line end that binary protocols
+ *   (an HTTP/2 server's SETTINGS frame) may never send.
  */
 import { HTTP1_ERR, type Http1ErrorCode, type Http1ParseError } from './errors.ts';
 import { messageFraming } from './framing.ts';
@@ -98,6 +101,9 @@ const S_ERROR = 11;
 const S_FINISHED = 12;
 const S_STOPPED = 13;
 
+/** What every HTTP/1 status line starts with; a response that starts otherwise is another protocol. */
+const STATUS_START = Buffer.from('HTTP/1.', 'latin1');
+
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const VERSION = /^HTTP\/(\d)\.(\d)$/;
@@ -123,6 +129,8 @@ export class Http1Parser {
   /** Bytes of the head or trailer section read so far. */
   private sectionBytes = 0;
   private startSeen = false;
+  /** Bytes of `STATUS_START` a response has matched so far (requests: all of them, unchecked). */
+  private startMatched = 0;
   private method = '';
   private target = '';
   private statusCode = 0;
@@ -195,6 +203,7 @@ export class Http1Parser {
           }
           this.state = S_HEAD;
           this.startSeen = false;
+          this.startMatched = this.kind === 'response' ? 0 : STATUS_START.length;
           this.method = '';
           this.target = '';
           this.sectionBytes = 0;
@@ -205,6 +214,14 @@ export class Http1Parser {
         case S_HEAD:
         case S_TRAILERS:
         case S_CHUNK_SIZE: {
+          if (this.startMatched < STATUS_START.length && this.state === S_HEAD) {
+            const differs = this.matchStatusStart(buf, pos, len);
+            if (differs !== -1) {
+              this.msgBytes += differs - pos;
+              this.fail(HTTP1_ERR.START_LINE, 'status line does not start with HTTP/1.x', { before: Buffer.from(STATUS_START.subarray(0, this.startMatched)) });
+              return differs;
+            }
+          }
           const lf = buf.indexOf(LF, pos);
           const end = lf === -1 ? len : lf + 1;
           const n = end - pos;
@@ -352,11 +369,24 @@ export class Http1Parser {
     return line;
   }
 
-  private fail(code: Http1ErrorCode, message: string): void {
+  private fail(code: Http1ErrorCode, message: string, notHttp1?: Http1ParseError['notHttp1']): void {
     this.state = S_ERROR;
     this.lineParts = [];
     this.lineLen = 0;
-    this.handler.onError({ code, message });
+    this.handler.onError(notHttp1 === undefined ? { code, message } : { code, message, notHttp1 });
+  }
+
+  /**
+   * A response's first bytes against `HTTP/1.`, as they arrive (only peeked: the line is read
+   * as usual): the index of the first byte that differs, or -1. Checked byte by byte so the
+   * verdict comes at the same byte however the input is cut.
+   */
+  private matchStatusStart(buf: Buffer, pos: number, len: number): number {
+    for (let i = pos; i < len && this.startMatched < STATUS_START.length; i++) {
+      if (buf[i] !== STATUS_START[this.startMatched]) return i;
+      this.startMatched++;
+    }
+    return -1;
   }
 
   private onHeadLine(line: string): void {

@@ -15,12 +15,20 @@
  * An exchange is emitted when both halves are done. Any other transition is a bug: it is thrown
  * inside and caught at the session boundary, where it becomes a parse error (the proxy keeps
  * forwarding; this session stops observing).
+ *
+ * A server whose bytes do not even start like HTTP/1 (an HTTP/2-only server's SETTINGS frame, a
+ * TLS alert) gave the call waiting for an answer its failed answer — also when those bytes came
+ * before the request crossed the proxy, as an HTTP/2 server writes its SETTINGS as soon as it
+ * accepts. They never make a record of their own ahead of the request: the client's and the
+ * server's sidecars, which see the two directions in different orders, must number the call
+ * alike, since their records are joined by connection and ordinal.
  */
 import type { CaptureContext, CaptureSession, CloseReason, Exchange } from '../capture/session.ts';
 import { createOpaqueSession } from '../capture/opaque.ts';
 import type { RecordError } from '../../record/record.ts';
 import { describeError } from '../../lib/errors.ts';
 import { HTTP1_ERR, stateError, type Http1ParseError } from './errors.ts';
+import { ForeignAnswer } from './foreign-answer.ts';
 import { buildHeaderRecord } from './headers.ts';
 import { octetText } from './octet-text.ts';
 import { captureBodyBytes, skipBodyBytes, type MessageCapture } from '../capture/message-capture.ts';
@@ -114,6 +122,13 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
    * more of the client's bytes is parsed meanwhile; the responses to the requests before it are.
    */
   let failedRequest: { culprit: PendingExchange; code: string; message: string } | undefined;
+  /**
+   * The server answered in another protocol: every byte it sends from there is counted for the
+   * call waiting for an answer, whose record goes out when the connection ends (or capture is
+   * cut) — the same record, bytes and all, whichever direction's bytes came first. The client's
+   * bytes are still parsed, so a request that was not read whole yet still says what it asked.
+   */
+  let foreign: ForeignAnswer | undefined;
 
   const safeEmit = (exchange: Exchange): void => {
     try {
@@ -207,6 +222,9 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
       side = 'client';
       failedRequest = undefined;
     }
+    // A foreign answer was all the server sent the call in trouble: its bytes are that call's.
+    const foreignBytes = foreign?.bytes ?? 0;
+    foreign = undefined;
     mode = 'stopped';
     requests.stop();
     responses.stop();
@@ -218,11 +236,12 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
       culprit = newExchangeDetached();
       pending.push(culprit);
     }
-    // A request whose head failed after its request line (too large, a bad header) still says what it asked for.
-    if (side === 'client' && culprit === reqCurrent) nameFromRequestLine(culprit);
+    // A request whose head failed after its request line (too large, a bad header), or was not read whole yet, still says what it asked for.
+    if (culprit === reqCurrent) nameFromRequestLine(culprit);
     for (const ex of pending) {
       if (ex === reqCurrent) ex.bytesOut += requests.messageBytes;
       if (ex === resCurrent) ex.bytesIn += responses.messageBytes;
+      if (ex === culprit) ex.bytesIn += foreignBytes;
       ex.end = now;
       if (ex === culprit) safeEmit(toExchange(ex, 'parse', detail));
       else safeEmit(toExchange(ex, ex.req === 'request_done' && ex.res === 'response_done' && !ex.responseOnly ? undefined : 'unpaired'));
@@ -231,6 +250,11 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
 
   /** Too many requests wait for responses: they become `capture_overflow` records and capture stops. */
   const cutBacklog = (): void => {
+    if (foreign !== undefined) {
+      // Capture stops either way; the call that got the foreign answer says what happened.
+      endForeign();
+      return;
+    }
     mode = 'stopped';
     requests.stop();
     responses.stop();
@@ -276,6 +300,10 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
   };
 
   const onParseError = (side: 'client' | 'server', err: Http1ParseError): void => {
+    if (side === 'server' && err.notHttp1 !== undefined) {
+      startForeign(err.notHttp1.before);
+      return;
+    }
     if (side === 'client' && failedRequest === undefined && reqCurrent !== undefined && !holding) {
       requests.stop();
       failedRequest = { culprit: reqCurrent, code: err.code, message: err.message };
@@ -287,6 +315,30 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
   const endFailedRequest = (): void => {
     const f = failedRequest!;
     stopWith('client', f.code, f.message, f.culprit);
+  };
+
+  /**
+   * The server's bytes are no HTTP/1 at all. A response-only exchange begun for them was never a
+   * response: it is withdrawn, ordinal and all, so the request that crosses the proxy next takes
+   * the ordinal it would have had. (Only when no request began since: an ordinal handed out stays
+   * handed out, and that rare exchange then carries the failure itself.)
+   */
+  const startForeign = (before: Uint8Array): void => {
+    const ex = resCurrent;
+    resCurrent = undefined;
+    foreign = new ForeignAnswer();
+    foreign.add(before);
+    if (ex !== undefined && ex.responseOnly && queue[queue.length - 1] === ex && ex.ordinal === nextOrdinal - 1) {
+      queue.pop();
+      nextOrdinal--;
+    }
+  };
+  /** The connection ended (or capture was cut) after a foreign answer: the call waiting for an answer failed with it. */
+  const endForeign = (): void => {
+    const f = foreign!;
+    const culprit = awaitingResponse();
+    if (culprit !== undefined && culprit === reqCurrent && culprit.req === 'request_head') culprit.notes.push('request head incomplete');
+    stopWith('server', HTTP1_ERR.START_LINE, f.describe(), culprit);
   };
 
   const requests: Http1Parser = new Http1Parser(
@@ -560,6 +612,10 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
       if (mode === 'upgraded') return tail?.serverData(chunk, t);
       if (mode !== 'http') return;
       now = t;
+      if (foreign !== undefined) {
+        foreign.add(chunk);
+        return;
+      }
       if (resyncServer) {
         // Responses to calls in the gap come before the first request after it: skipped.
         if (resyncClient || !startsResponse(chunk)) return;
@@ -567,7 +623,9 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
       }
       guard('server', () => {
         const n = responses.execute(chunk);
-        if (mode === 'upgraded' && n < chunk.byteLength) tail?.serverData(chunk.subarray(n), t);
+        // The parser stopped where the bytes stopped being HTTP/1: the rest is the foreign answer's.
+        if (foreign !== undefined) foreign.add(chunk.subarray(n));
+        else if (mode === 'upgraded' && n < chunk.byteLength) tail?.serverData(chunk.subarray(n), t);
       });
     },
     skipClient(n, t) {
@@ -585,6 +643,10 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
     skipServer(n, t) {
       if (mode === 'upgraded') return tail?.skipServer?.(n, t) ?? false;
       if (mode !== 'http') return true;
+      if (foreign !== undefined) {
+        foreign.skipped(n);
+        return true;
+      }
       if (resyncServer) return true;
       now = t;
       return responses.skip(n);
@@ -594,6 +656,7 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
       if (mode !== 'http') return;
       now = t;
       if (failedRequest !== undefined) endFailedRequest();
+      else if (foreign !== undefined) endForeign();
       else resync();
     },
     clientEnd(t) {
@@ -628,6 +691,7 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
       if (mode === 'http') {
         try {
           if (failedRequest !== undefined) endFailedRequest();
+          else if (foreign !== undefined) endForeign();
           else flushAtClose(reason);
         } catch {
           // Nothing more can be done for this connection's records.
