@@ -48,6 +48,11 @@ export interface StartupState {
   server: Record<string, string>;
   pid?: number;
   error?: PgError;
+  /**
+   * The protocol version asked for when it is not 3.x (`9.0`, `2.0`): the server refuses it with
+   * an ErrorResponse, and nothing else it could answer is readable.
+   */
+  unsupported?: string;
 }
 
 export interface Call {
@@ -121,6 +126,8 @@ export interface Conn {
   /** The session that took the connection after an SSL/GSS answer or a direct ClientHello. */
   tail: CaptureSession | undefined;
   clientSeen: number;
+  /** When the client's first byte came: the start of a startup cut short before its first packet was read. */
+  clientStart: bigint | undefined;
   /** Calls in client order, emitted from the head once answered. */
   readonly queue: Call[];
   /** Server answers awaited, in order. */
@@ -155,6 +162,7 @@ export function initialConn(ctx: CaptureContext, config: ConnConfig): Omit<Conn,
     nextOrdinal: 0,
     tail: undefined,
     clientSeen: 0,
+    clientStart: undefined,
     queue: [],
     items: [],
     draft: undefined,
@@ -186,6 +194,15 @@ export function newCall(conn: Conn, kind: CallKind): Call {
     notes: [],
     results: kind === 'simple' || kind === 'startup' ? [] : [new StatementResult(conn.config.limits)],
   };
+}
+
+/**
+ * The connection's startup call, made by its first startup-phase packet (an SSLRequest or the
+ * StartupMessage), or by the close when the connection ended before one was read (`start`).
+ */
+export function startupCallOf(conn: Conn, start?: bigint): Call {
+  conn.startupCall ??= { ...newCall(conn, 'startup'), ...(start !== undefined ? { start } : {}), startup: { params: {}, mechanisms: [], secrets: [], server: {} } };
+  return conn.startupCall;
 }
 
 export function safeEmit(conn: Conn, exchange: Exchange): void {

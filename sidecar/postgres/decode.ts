@@ -80,13 +80,16 @@ export function decodeStartup(body: Buffer): StartupPacket | undefined {
     if (body.length < 12) return undefined;
     return { code, params, pid: body.readUInt32BE(4) };
   }
-  if (code >>> 16 !== 3) return { code, params };
+  const major = code >>> 16;
+  // Protocol 1.x/2.x packets are fixed-size structs, not read. A later major version is read as
+  // protocol 3 lays it out (a server refuses it, but the user and database say whose login that
+  // was); when it does not parse that way, it names nothing.
+  if (major < 3) return { code, params };
   let off = 4;
   while (off < body.length && body[off] !== 0) {
     const name = readCString(body, off);
-    if (name === undefined) return undefined;
-    const value = readCString(body, name.next);
-    if (value === undefined) return undefined;
+    const value = name === undefined ? undefined : readCString(body, name.next);
+    if (name === undefined || value === undefined) return major === 3 ? undefined : { code, params: {} };
     if (!Object.hasOwn(params, name.value) && name.value !== '__proto__') params[name.value] = value.value;
     off = value.next;
   }
@@ -109,6 +112,17 @@ export function decodeFields(body: Buffer): Record<string, string> {
     off = value.next;
   }
   return out;
+}
+
+/**
+ * A protocol 2.0 style error (the `legacy` framing's body: type byte, then text): the text is
+ * `SEVERITY:  message` and a newline. As error fields, so it reads like any other ErrorResponse.
+ */
+export function decodeLegacyError(body: Buffer): Record<string, string> {
+  const text = body.toString('utf8', 1).replace(/\n$/, '');
+  const m = /^([A-Z]+):  ([\s\S]*)$/.exec(text);
+  if (m === null) return { M: text };
+  return { S: m[1], V: m[1], M: m[2] };
 }
 
 export function decodeRowDescription(body: Buffer): Column[] | undefined {

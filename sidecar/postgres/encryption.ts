@@ -24,6 +24,7 @@ function hold(conn: Conn, data: Uint8Array): void {
 
 /** Client bytes in plaintext: framed, or held while an encryption request awaits its answer. */
 export function feedClient(conn: Conn, data: Uint8Array): void {
+  if (data.byteLength > 0) conn.clientStart ??= conn.now;
   if (conn.holding) {
     hold(conn, data);
     return;

@@ -6,12 +6,16 @@
  * row limit or CopyData is counted, never buffered. It never interprets content (what a `p`
  * message means depends on the authentication request the server sent; only the session knows).
  *
- * Three framings exist and the session switches between them:
+ * Four framings exist and the session switches between them:
  *   untyped  client startup phase: Int32 length, then the content (StartupMessage, SSLRequest,
  *            GSSENCRequest, CancelRequest), told apart by the content's first Int32;
  *   typed    everything else: a type byte, Int32 length, content;
  *   answer   the server's single byte answering SSLRequest/GSSENCRequest (`S`, `N`, `G`); any
- *            other byte is a typed message (old servers answer with an ErrorResponse).
+ *            other byte is a typed message (old servers answer with an ErrorResponse);
+ *   legacy   the server's answer to a StartupMessage of protocol 1.x or 2.x: a type byte, then
+ *            NUL-terminated text with no length word. A server refuses such a startup with an
+ *            ErrorResponse in that older form (`EFATAL:  unsupported frontend protocol 2.0…`),
+ *            and only this framing can read it to its end.
  */
 
 export const PROTOCOL_3_0 = 196608;
@@ -23,9 +27,11 @@ export const CANCEL_REQUEST_CODE = 80877102;
 export const MAX_MESSAGE_LENGTH = 1 << 30;
 /** Largest startup-phase packet (the server refuses longer ones: MAX_STARTUP_PACKET_LENGTH). */
 export const MAX_STARTUP_LENGTH = 10000;
+/** Longest protocol 2.0 style text read (a server's error is one line). */
+export const MAX_LEGACY_TEXT = 64 * 1024;
 
 export type FramerSide = 'frontend' | 'backend';
-export type FramerMode = 'untyped' | 'typed' | 'answer';
+export type FramerMode = 'untyped' | 'typed' | 'answer' | 'legacy';
 
 /** Types each side may send once the startup packet is done. */
 const FRONTEND_TYPES = new Set('QPBEDSHCXpdcfF'.split(''));
@@ -36,7 +42,11 @@ const FRONTEND_FIXED: Record<string, number> = { S: 4, H: 4, X: 4, c: 4 };
 const BACKEND_FIXED: Record<string, number> = { '1': 4, '2': 4, '3': 4, n: 4, I: 4, s: 4, c: 4, Z: 5 };
 
 export interface PgMessage {
-  /** The type byte as a character; `''` for untyped startup-phase messages, `'answer'` for the SSL/GSS answer byte. */
+  /**
+   * The type byte as a character; `''` for untyped startup-phase messages, `'answer'` for the
+   * SSL/GSS answer byte, `'legacy'` for a protocol 2.0 style message (its body: the type byte,
+   * then the text without its NUL).
+   */
   type: string;
   /** Bytes on the wire, type byte and length word included. */
   wireSize: number;
@@ -73,6 +83,8 @@ export class PgFramer {
   private keptFill = 0;
   private skipped = 0;
   private inBody = false;
+  /** Legacy framing: text bytes read of the message in progress (-1: its type byte is next). */
+  private legacySeen = -1;
 
   constructor(side: FramerSide, mode: FramerMode, handlers: FramerHandlers) {
     this.side = side;
@@ -87,6 +99,7 @@ export class PgFramer {
 
   /** Bytes of the incomplete message seen so far (for byte counts at close). */
   get partialBytes(): number {
+    if (this.mode === 'legacy') return this.legacySeen < 0 ? 0 : 1 + this.legacySeen;
     if (!this.inBody) return this.headerFill;
     return this.headerLength() + this.size - this.left;
   }
@@ -118,6 +131,10 @@ export class PgFramer {
         }
         this.mode = 'typed';
       }
+      if (this.mode === 'legacy') {
+        i = this.pushLegacy(chunk, i);
+        continue;
+      }
       const need = this.headerLength();
       const n = Math.min(need - this.headerFill, chunk.length - i);
       this.header.set(chunk.subarray(i, i + n), this.headerFill);
@@ -139,6 +156,34 @@ export class PgFramer {
     this.left -= n;
     if (this.left === 0) this.complete();
     return true;
+  }
+
+  /** Legacy framing from `i`: a type byte, then text up to its NUL; returns where it stopped. */
+  private pushLegacy(chunk: Uint8Array, i: number): number {
+    if (this.legacySeen < 0) {
+      this.legacySeen = 0;
+      this.kept = Buffer.alloc(1 + MAX_LEGACY_TEXT);
+      this.kept[0] = chunk[i];
+      this.keptFill = 1;
+      return i + 1;
+    }
+    const nul = chunk.indexOf(0, i);
+    const end = nul === -1 ? chunk.length : nul;
+    const take = Math.min(end - i, this.kept.length - this.keptFill);
+    this.kept.set(chunk.subarray(i, i + take), this.keptFill);
+    this.keptFill += take;
+    this.legacySeen += end - i;
+    if (this.legacySeen > MAX_LEGACY_TEXT) {
+      this.fail(`protocol 2.0 message longer than ${MAX_LEGACY_TEXT} bytes`);
+      return end;
+    }
+    if (nul === -1) return end;
+    const msg: PgMessage = { type: 'legacy', wireSize: 2 + this.legacySeen, size: this.legacySeen + 1, body: this.kept.subarray(0, this.keptFill), skipped: 0 };
+    this.kept = Buffer.alloc(0);
+    this.keptFill = 0;
+    this.legacySeen = -1;
+    this.handlers.message(msg);
+    return nul + 1;
   }
 
   private headerLength(): number {

@@ -32,6 +32,9 @@ export function nothingPending(conn: Conn): boolean {
 }
 
 function completed(call: Call): boolean {
+  // A startup awaits nothing until its StartupMessage is read (after an SSLRequest), yet only
+  // its ReadyForQuery or ErrorResponse finishes it.
+  if (call.kind === 'startup') return call.end !== undefined;
   return call.items === 0 || (call.kind === 'extended' && (call.results[0].done || call.skippedBy !== undefined));
 }
 

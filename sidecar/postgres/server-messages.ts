@@ -7,7 +7,8 @@
  * ParameterStatus may come at any time and are placed where they land (the head call); every
  * other message is handed to the part that owns the head expectation (`pending.ts`). An
  * ErrorResponse with nothing awaiting is recorded alone; any other message then, or one the
- * head does not allow, is a parse error.
+ * head does not allow, is a parse error. An ErrorResponse before the StartupMessage was read
+ * (after an SSLRequest) belongs to the startup all the same.
  */
 import { type Call, type Conn, SMALL_KEEP, safeEmit } from './conn.ts';
 import { decodeFields, decodeNotification, decodeParameterStatus, utf8Prefix } from './decode.ts';
@@ -18,7 +19,7 @@ import { standaloneError } from './pending.ts';
 import { currentResult } from './result-feed.ts';
 import { toPgError } from './result.ts';
 import { onFunctionAnswer, onQueryAnswer } from './simple-query.ts';
-import { onStartupAnswer } from './startup.ts';
+import { onStartupAnswer, onStartupRefused } from './startup.ts';
 import { stopWith } from './stop.ts';
 
 const ROW_DESCRIPTION_KEEP = 1024 * 1024;
@@ -99,6 +100,8 @@ export function onServerMessage(conn: Conn, msg: PgMessage): void {
     return;
   }
   if (head === undefined) {
+    const startup = conn.startupCall;
+    if (msg.type === 'E' && startup !== undefined && !startup.queued && !startup.emitted) return onStartupRefused(conn, startup, msg);
     if (msg.type === 'E') return standaloneError(conn, toPgError(decodeFields(msg.body)));
     return stopWith(conn, 'server', `backend message '${msg.type}' with nothing awaiting it`);
   }

@@ -9,12 +9,17 @@
  * authentication request that is not a continuation. The CancelRequest (its own record, its
  * secret key dropped) and the SSLRequest/GSSENCRequest (which hand the answer to
  * `encryption.ts`) arrive where a startup packet would, so they are recognised here too.
+ *
+ * A StartupMessage of a protocol version other than 3.x is a startup like any other: the
+ * server refuses it with an ErrorResponse (a FATAL `unsupported frontend protocol`, in the older
+ * text form below 3.0) and closes, and that failed connection is the record an SRE looks for.
+ * Nothing the client sends after it is read.
  */
-import { type Call, type Conn, type StartupState, newCall, safeEmit, stopParsing } from './conn.ts';
-import { decodeAuth, decodeFields, decodeSaslMechanism, decodeStartup } from './decode.ts';
+import { type Call, type Conn, type StartupState, newCall, safeEmit, startupCallOf, stopParsing } from './conn.ts';
+import { decodeAuth, decodeFields, decodeLegacyError, decodeSaslMechanism, decodeStartup } from './decode.ts';
 import { base } from './exchange.ts';
 import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, type PgMessage, SSL_REQUEST_CODE } from './messages.ts';
-import { enqueue, pushItem, shift } from './pending.ts';
+import { emitReady, enqueue, pushItem, shift } from './pending.ts';
 import { toPgError } from './result.ts';
 import { stopWith } from './stop.ts';
 
@@ -23,11 +28,6 @@ export const MASK = '****';
 
 /** GSS / SASL continuations: not a new method. */
 const AUTH_CONTINUATIONS = new Set([0, 8, 11, 12]);
-
-function startupCallOf(conn: Conn): Call {
-  conn.startupCall ??= { ...newCall(conn, 'startup'), startup: { params: {}, mechanisms: [], secrets: [], server: {} } };
-  return conn.startupCall;
-}
 
 export function onStartupPacket(conn: Conn, msg: PgMessage): void {
   const packet = decodeStartup(msg.body);
@@ -56,16 +56,24 @@ export function onStartupPacket(conn: Conn, msg: PgMessage): void {
     stopParsing(conn);
     return;
   }
-  if (packet.code >>> 16 !== 3) {
-    return stopWith(conn, 'client', `unsupported protocol version ${packet.code >>> 16}.${packet.code & 0xffff}`);
-  }
   const call = startupCallOf(conn);
-  (call.startup as StartupState).params = packet.params;
+  const st = call.startup as StartupState;
+  st.params = packet.params;
   call.bytesOut += msg.wireSize;
   call.requestSize += msg.wireSize;
   call.requestEnd = conn.now;
-  if ((packet.code & 0xffff) !== 0) call.notes.push(`protocol 3.${packet.code & 0xffff} requested`);
-  conn.clientFramer.mode = 'typed';
+  const major = packet.code >>> 16;
+  const minor = packet.code & 0xffff;
+  if (major !== 3) {
+    st.unsupported = `${major}.${minor}`;
+    call.notes.push(`protocol ${st.unsupported} requested`);
+    // What the client sends next is of a protocol not parsed here; the server's refusal is read.
+    conn.clientFramer.paused = true;
+    if (major < 3) conn.serverFramer.mode = 'legacy';
+  } else {
+    if (minor !== 0) call.notes.push(`protocol 3.${minor} requested`);
+    conn.clientFramer.mode = 'typed';
+  }
   if (!enqueue(conn, call)) return;
   pushItem(conn, 'startup', call);
 }
@@ -111,6 +119,10 @@ export function onPasswordMessage(conn: Conn, msg: PgMessage): void {
 /** A backend message while the startup is the head of the queue. */
 export function onStartupAnswer(conn: Conn, call: Call, msg: PgMessage, unexpected: () => void): void {
   const st = call.startup as StartupState;
+  if (st.unsupported !== undefined && msg.type !== 'E' && !(msg.type === 'legacy' && msg.body[0] === 0x45)) {
+    // A server that speaks that version: what follows is not protocol 3.
+    return stopWith(conn, 'server', `protocol ${st.unsupported} accepted by the server: not parsed`);
+  }
   switch (msg.type) {
     case 'R': {
       const a = decodeAuth(msg.body);
@@ -128,7 +140,8 @@ export function onStartupAnswer(conn: Conn, call: Call, msg: PgMessage, unexpect
       call.notes.push('server negotiated a protocol version (NegotiateProtocolVersion)');
       return;
     case 'E':
-      st.error = toPgError(decodeFields(msg.body));
+    case 'legacy':
+      st.error = toPgError(msg.type === 'E' ? decodeFields(msg.body) : decodeLegacyError(msg.body));
       call.end = conn.now;
       shift(conn);
       return;
@@ -139,4 +152,19 @@ export function onStartupAnswer(conn: Conn, call: Call, msg: PgMessage, unexpect
     default:
       return unexpected();
   }
+}
+
+/**
+ * An ErrorResponse while the StartupMessage is not yet read: the server refused the SSLRequest
+ * or GSSENCRequest outright, or the client's next packet before it was whole. It is fatal, so
+ * it ends the startup (its record at once) and the connection's capture.
+ */
+export function onStartupRefused(conn: Conn, call: Call, msg: PgMessage): void {
+  call.bytesIn += msg.wireSize;
+  call.responseStart ??= conn.now;
+  (call.startup as StartupState).error = toPgError(decodeFields(msg.body));
+  call.end = conn.now;
+  if (!enqueue(conn, call)) return;
+  emitReady(conn);
+  stopParsing(conn);
 }

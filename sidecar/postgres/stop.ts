@@ -7,12 +7,14 @@
  * others `unpaired` or `capture_overflow`, or one marker record when nothing was pending) and
  * the session stops observing while bytes still flow. A gap can be absorbed only inside a body
  * whose content is merely cut (DataRow, CopyData, Query, Parse, Bind, FunctionCall); anywhere
- * else the framing of a byte stream cannot be found again reliably.
+ * else the framing of a byte stream cannot be found again reliably. A close in the startup
+ * phase always leaves the startup's record, whatever point it cut: a login that failed or was
+ * cut off is what an SRE looks for.
  */
 import type { RecordError } from '../../record/record.ts';
 import type { CloseReason } from '../capture/session.ts';
 import { describeError } from '../../lib/errors.ts';
-import { type Conn, safeEvent, stopParsing } from './conn.ts';
+import { type Conn, safeEvent, startupCallOf, stopParsing } from './conn.ts';
 import { flushPending, marker, nothingPending } from './pending.ts';
 
 const SKIPPABLE_CLIENT = new Set(['Q', 'P', 'B', 'F', 'd']);
@@ -83,6 +85,25 @@ export function resync(conn: Conn, t: bigint): void {
   stopParsing(conn);
 }
 
+/**
+ * The connection closes before its startup finished: the bytes no message delivered (a packet
+ * or PasswordMessage cut short, client bytes held awaiting the answer to an SSLRequest, a
+ * server message cut short) are counted into the startup, which `flushPending` then records
+ * with the close's error. Cut inside the very first packet, the startup call is made here.
+ */
+function startupCutShort(conn: Conn): void {
+  if (conn.startupCall?.emitted) return;
+  const { clientFramer, serverFramer } = conn;
+  // Until the startup finished the client sends only startup packets and authentication messages.
+  const clientCut = clientFramer.partialBytes;
+  if (conn.startupCall === undefined && clientCut + conn.heldBytes === 0) return;
+  const call = startupCallOf(conn, conn.clientStart);
+  call.bytesOut += clientCut + conn.heldBytes;
+  if (clientCut > 0) call.notes.push(`request cut short: ${clientCut} bytes of an incomplete message`);
+  if (conn.heldBytes > 0) call.notes.push(`${conn.heldBytes} client bytes awaiting the answer to the encryption request, not read`);
+  if (conn.items[0]?.call === call) call.bytesIn += serverFramer.partialBytes;
+}
+
 export function close(conn: Conn, t: bigint, reason: CloseReason): void {
   if (conn.mode === 'tail') {
     conn.mode = 'closed';
@@ -94,6 +115,7 @@ export function close(conn: Conn, t: bigint, reason: CloseReason): void {
   }
   conn.now = t;
   try {
+    startupCutShort(conn);
     const head = conn.items[0]?.call;
     const partial = conn.serverFramer.partialBytes;
     if (head !== undefined && partial > 0) head.notes.push(`response cut short: ${partial} bytes of an incomplete message`);

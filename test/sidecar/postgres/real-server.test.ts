@@ -2,11 +2,14 @@
  * The capture session against a real PostgreSQL 15: a throwaway cluster (SCRAM passwords) on
  * loopback, a recording TCP relay in front of it, the `pg` client and `psql` talking through
  * the relay; the recorded chunks are then fed to the session, in the order the relay saw them.
+ * A raw client adds the startups a server refuses: protocol 9.0 after an SSLRequest.
  */
+import net from 'node:net';
 import t from 'tap';
 import { startRecordingRelay, type RelayChunk } from '../../helpers/recording-relay.ts';
 import { PG_PASSWORD, runPsql, startPostgres } from '../../helpers/postgres-server.ts';
 import pg from 'pg';
+import { serialize } from 'pg-protocol';
 import type { Exchange } from '../../../sidecar/capture/session.ts';
 import { createPostgresSession } from '../../../sidecar/postgres/session.ts';
 import { plain } from '../http1/harness.ts';
@@ -24,6 +27,21 @@ function replay(chunks: RelayChunk[], maxBodyBytes = 64 * 1024): { exchanges: Ex
   }
   s.close(last + 1n, 'fin');
   return { exchanges, events };
+}
+
+/**
+ * Sends `first`, then (when given) `afterAnswer` once the server's first bytes came; resolves
+ * when the server closed the connection.
+ */
+function rawClient(port: number, first: Buffer, afterAnswer?: Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(first));
+    socket.once('data', () => {
+      if (afterAnswer !== undefined) socket.write(afterAnswer);
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve());
+  });
 }
 
 void t.test('real PostgreSQL 15 through a recording relay', async (t) => {
@@ -112,4 +130,26 @@ void t.test('real PostgreSQL 15 through a recording relay', async (t) => {
   t.match(b.exchanges[0], { method: 'STARTUP', notes: ['SSLRequest refused (N): plaintext'], response: { headers: { auth: 'sasl SCRAM-SHA-256' } } });
   t.match(b.exchanges[1], { method: 'SELECT', response: { headers: { tag: 'SELECT 1', rows: '1' } } });
   t.same(json(b.exchanges[1].response?.body).rows, [{ answer: '42' }]);
+
+  // ---- a raw client: SSLRequest, then a protocol 9.0 StartupMessage (after the N, then in the same write) ----
+  const v9 = Buffer.from(serialize.startup({ user: 'postgres', database: 'postgres' }));
+  v9.writeUInt16BE(9, 4);
+  const sslRequest = Buffer.from(serialize.requestSsl());
+  await rawClient(relay.port, sslRequest, v9);
+  await rawClient(relay.port, Buffer.concat([sslRequest, v9]));
+  await relay.settled();
+  const refused: Array<[number, RegExp]> = [
+    [2, /^FATAL 0A000: unsupported frontend protocol 9\.0: server supports 3\.0 to 3\.\d+$/],
+    [3, /^FATAL 08P01: received unencrypted data after SSL request$/],
+  ];
+  for (const [i, detail] of refused) {
+    const chunks = relay.connections[i];
+    const sent = (from: 'client' | 'server'): number => chunks.filter((c) => c.from === from).reduce((n, c) => n + c.data.length, 0);
+    const r = replay(chunks);
+    t.same(r.events, [], `connection ${i}: no parse error`);
+    t.equal(r.exchanges.length, 1, `connection ${i}: one record`);
+    t.match(r.exchanges[0], { method: 'STARTUP', path: 'postgres', error: 'server_error', error_detail: detail, notes: ['SSLRequest refused (N): plaintext', 'protocol 9.0 requested'] });
+    t.equal(r.exchanges[0].bytes_in, sent('server'), `connection ${i}: every server byte counted, the N and the FATAL`);
+    t.equal(r.exchanges[0].bytes_out, sent('client'));
+  }
 });

@@ -394,7 +394,8 @@ void t.test('a notification is its own exchange', async (t) => {
 });
 
 void t.test('garbage is a parse error, never a throw', async (t) => {
-  for (const garbage of ['GET / HTTP/1.1\r\nHost: x\r\n\r\n', '\x00\x00\x00\x08\x00\x02\x00\x00', '\x00\x00\x00\x02junk']) {
+  // (A well-framed packet of another protocol version is no garbage: it is a startup the server refuses, see startup-cut.test.ts.)
+  for (const garbage of ['GET / HTTP/1.1\r\nHost: x\r\n\r\n', '\x00\x00\x27\x11\x00\x03\x00\x00', '\x00\x00\x00\x02junk']) {
     const { exchanges, events } = runAllCuts(t, [{ c: Buffer.from(garbage, 'latin1') }, { s: Buffer.from('whatever') }, { close: 'fin' }]);
     t.match(events, [{ kind: 'parse_error', side: 'client', detail: /^postgres: / }], JSON.stringify(garbage));
     t.match(exchanges, [{ protocol: 'postgres', error: 'parse' }]);
