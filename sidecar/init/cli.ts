@@ -2,6 +2,7 @@
  * `meshtap init`: the init container's program. Exit codes: 0 done, 2 usage or bad option,
  * 1 failure (iptables missing, not permitted, rules rejected).
  */
+import { readFileSync } from 'node:fs';
 import { CLI_ERR_USAGE, flagValue, parseCommandArgs, reportFailure, type CommandIO } from '../../lib/cli.ts';
 import { isMeshtapError } from '../../lib/errors.ts';
 import { unknownVariableWarnings } from '../../lib/unknown-variables.ts';
@@ -22,6 +23,7 @@ import {
   type InitOptions,
 } from './options.ts';
 import { INBOUND_PASSTHROUGH_SOURCE, MESHTAP_CHAINS, renderSavedRule } from './plan.ts';
+import { RESOLV_CONF } from '../dns/resolv-conf-source.ts';
 
 const FLAGS = {
   'proxy-uid': { type: 'string' },
@@ -33,6 +35,7 @@ const FLAGS = {
   'exclude-outbound-ports': { type: 'string', multiple: true },
   'exclude-outbound-cidrs': { type: 'string', multiple: true },
   'dns-port': { type: 'string' },
+  'dns-servers': { type: 'string', multiple: true },
   'no-dns-capture': { type: 'boolean' },
   backend: { type: 'string' },
   'dry-run': { type: 'boolean' },
@@ -46,8 +49,9 @@ function usage(): string {
 
 Installs the pod's traffic redirection in the nat table of the current network namespace:
 inbound TCP to the inbound listener, outbound TCP to the outbound listener, except the
-proxy's own traffic, localhost, the admin port and the exclusions below; the app's DNS (UDP
-and TCP port 53, any uid but the proxy's, IPv4 and IPv6) to the sidecar's DNS port. IPv6 TCP is not
+proxy's own traffic, localhost, the admin port and the exclusions below; the app's DNS to the
+pod's resolvers (UDP and TCP port 53, any uid but the proxy's, IPv4 and IPv6) to the sidecar's
+DNS port (DNS the app sends to another server goes there, as it would without meshtap). IPv6 TCP is not
 captured: new IPv6 connections in either direction are refused (ip6tables filter table), with
 the same exceptions; a kernel without IPv6 needs no IPv6 rules. Re-running converges to the
 same rules; --cleanup removes them. Needs root (or CAP_NET_ADMIN) and a route in the
@@ -64,6 +68,8 @@ options (environment variable in brackets; flags win):
   --exclude-outbound-cidrs c,d  destinations not captured (IPv4) or not refused (IPv6), e.g. 10.0.0.0/8,fd00::/8;
                                 '' for none [${env('excludeOutboundCidrs')}]
   --dns-port PORT               the sidecar's DNS listener (default ${INIT_DEFAULTS.dnsPort}) [${env('dnsPort')}]
+  --dns-servers a,b             the resolvers whose DNS is captured (default: the nameservers of
+                                ${RESOLV_CONF}); '' for none [${env('dnsServers')}]
   --no-dns-capture              leave the app's DNS alone [${env('dnsCapture')}=false]
   --backend auto|nft|legacy     iptables backend (default auto: what "iptables --version" says) [${env('backend')}]
   --dry-run                     print the iptables-restore input for a fresh pod; change nothing
@@ -96,6 +102,7 @@ function toOptions(values: Record<string, string | boolean | string[] | undefine
     excludeOutboundPorts: list(values['exclude-outbound-ports']),
     excludeOutboundCidrs: list(values['exclude-outbound-cidrs']),
     dnsPort: str('dns-port', PORT_TAKES),
+    dnsServers: list(values['dns-servers']),
     dnsCapture: values['no-dns-capture'] === true ? false : undefined,
     // Checked by resolveInitConfig, which names the flag when the value is not a backend.
     backend: str('backend', BACKEND_TAKES) as InitOptions['backend'],
@@ -215,6 +222,15 @@ function reportIpv4(config: InitConfig, result: InitResult): { out: string; err:
   }
 }
 
+/** The pod's resolv.conf (the init container shares the pod's), or nothing when it cannot be read. */
+function readResolvConf(): string | undefined {
+  try {
+    return readFileSync(RESOLV_CONF, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 const INIT_ENV_VARS: readonly string[] = Object.values(OPTION_NAMES).flatMap((n) => (n.env === undefined ? [] : [n.env]));
 
 export async function run(argv: string[], io: CommandIO): Promise<number> {
@@ -225,7 +241,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       io.stdout.write(usage());
       return 0;
     }
-    config = resolveInitConfig(toOptions(values), io.env);
+    config = resolveInitConfig(toOptions(values), io.env, readResolvConf());
     // A misspelt variable would otherwise leave its setting at the default without a word.
     for (const warning of [...unknownVariableWarnings(io.env, INIT_ENV_VARS), ...initConfigWarnings(config)]) io.stderr.write(`meshtap init: warning: ${warning}\n`);
   } catch (err) {

@@ -7,6 +7,7 @@
 import { ValidationError, type Issues } from '../../lib/validate.ts';
 import { SC_ERR_INIT_BAD_OPTION, initError } from './errors.ts';
 import { parseIpv6Cidr } from './ipv6-cidr.ts';
+import { parseResolvConf } from '../dns/resolv-conf.ts';
 
 export const IPTABLES_BACKENDS = ['auto', 'nft', 'legacy'] as const;
 export type IptablesBackendChoice = (typeof IPTABLES_BACKENDS)[number];
@@ -28,6 +29,15 @@ export interface InitConfig {
   /** Redirect the app's DNS (UDP and TCP port 53) to the sidecar's DNS port. On by default. */
   readonly dnsCapture: boolean;
   readonly dnsPort: number;
+  /**
+   * The only destinations whose port 53 is redirected: the pod's resolvers, as `a.b.c.d/32`
+   * and `x::y/128` (as `iptables-save` prints them), in the order given, without duplicates.
+   * Default: the `nameserver` lines of the pod's `/etc/resolv.conf` (`resolveInitConfig`'s
+   * `resolvConf`). A query sent anywhere else (`dig @192.0.2.53`) goes where it was sent,
+   * uncaptured: the sidecar relays to the pod's resolvers, so capturing it would have it
+   * answered by a server the app did not ask.
+   */
+  readonly dnsServers: readonly string[];
   readonly backend: IptablesBackendChoice;
   readonly dryRun: boolean;
   readonly cleanup: boolean;
@@ -153,6 +163,34 @@ const readCidrList: Reader<string[]> = (value) => {
   };
 };
 
+/** One resolver address, as the DNS rules match it (`/32`, `/128`), or why it is not one. */
+function resolverAddress(text: string): { cidr: string } | { error: string } {
+  if (text.includes('/')) return { error: `"${text}" is a network, not one address` };
+  const parsed = text.includes(':') ? parseIpv6Cidr(text) : parseIpv4Cidr(text);
+  return 'error' in parsed ? { error: `"${text}" is not an IPv4 or IPv6 address` } : parsed;
+}
+
+const readDnsServers: Reader<string[]> = (value) => {
+  if (!isListInput(value)) return { problem: `must list IPv4 or IPv6 addresses, comma-separated, got ${describeValue(value)}` };
+  const servers: string[] = [];
+  for (const item of listItems(value)) {
+    const parsed = resolverAddress(String(item));
+    if ('error' in parsed) return { problem: `must list IPv4 or IPv6 addresses: ${parsed.error}` };
+    if (!servers.includes(parsed.cidr)) servers.push(parsed.cidr);
+  }
+  return { value: servers };
+};
+
+/** The resolvers a resolv.conf names, as `dnsServers` holds them (a link-local address's zone dropped: the rules match the address). */
+export function resolvConfServers(text: string): string[] {
+  const servers: string[] = [];
+  for (const { ip } of parseResolvConf(text).nameservers) {
+    const parsed = resolverAddress(ip.split('%')[0]);
+    if (!('error' in parsed) && !servers.includes(parsed.cidr)) servers.push(parsed.cidr);
+  }
+  return servers;
+}
+
 const readBackend: Reader<IptablesBackendChoice> = (value) =>
   IPTABLES_BACKENDS.includes(value as IptablesBackendChoice)
     ? { value: value as IptablesBackendChoice }
@@ -176,6 +214,7 @@ export interface InitOptions {
   excludeOutboundCidrs?: ListInput;
   dnsCapture?: boolean | 'true' | 'false';
   dnsPort?: number | string;
+  dnsServers?: ListInput;
   backend?: IptablesBackendChoice;
   dryRun?: boolean;
   cleanup?: boolean;
@@ -194,6 +233,8 @@ const READERS: { readonly [K in InitOptionKey]-?: { read: Reader<InitConfig[K]>;
   excludeOutboundCidrs: { read: readCidrList, fallback: [] },
   dnsCapture: { read: readSwitch, fallback: true },
   dnsPort: { read: readPort, fallback: INIT_DEFAULTS.dnsPort },
+  // Without the option, the caller's resolv.conf (see resolveInitConfig).
+  dnsServers: { read: readDnsServers, fallback: [] },
   backend: { read: readBackend, fallback: INIT_DEFAULTS.backend },
   dryRun: { read: readFlag, fallback: false },
   cleanup: { read: readFlag, fallback: false },
@@ -229,6 +270,7 @@ export const OPTION_NAMES: Readonly<Record<InitOptionKey, { flag: string; env?: 
   excludeOutboundCidrs: { flag: '--exclude-outbound-cidrs', env: 'MESHTAP_EXCLUDE_OUTBOUND_CIDRS' },
   dnsCapture: { flag: '--no-dns-capture', env: 'MESHTAP_DNS_CAPTURE' },
   dnsPort: { flag: '--dns-port', env: 'MESHTAP_DNS_PORT' },
+  dnsServers: { flag: '--dns-servers', env: 'MESHTAP_DNS_SERVERS' },
   backend: { flag: '--backend', env: 'MESHTAP_IPTABLES_BACKEND' },
   dryRun: { flag: '--dry-run' },
   cleanup: { flag: '--cleanup' },
@@ -251,10 +293,12 @@ function suggestKey(key: string): InitOptionKey | undefined {
 
 /**
  * Options win over environment variables, which win over defaults; an empty or blank variable
- * counts as unset. Throws `SC_ERR_INIT_BAD_OPTION` naming what the user set (the flag, or the
+ * counts as unset. `resolvConf`: the text of the pod's `/etc/resolv.conf` (the caller reads it),
+ * whose nameservers are `dnsServers` when neither the option nor its variable gives them;
+ * without it, none. Throws `SC_ERR_INIT_BAD_OPTION` naming what the user set (the flag, or the
  * variable the value came from; never the option's key), the value and what is expected.
  */
-export function resolveInitConfig(options: InitOptions = {}, env: Readonly<Record<string, string | undefined>> = {}): InitConfig {
+export function resolveInitConfig(options: InitOptions = {}, env: Readonly<Record<string, string | undefined>> = {}, resolvConf?: string): InitConfig {
   const merged: Record<string, unknown> = {};
   const fromEnv = new Set<string>();
   for (const key of OPTION_KEYS) {
@@ -277,7 +321,7 @@ export function resolveInitConfig(options: InitOptions = {}, env: Readonly<Recor
   for (const key of OPTION_KEYS) {
     const { read, fallback } = READERS[key];
     if (merged[key] === undefined) {
-      config[key] = fallback;
+      config[key] = key === 'dnsServers' && resolvConf !== undefined ? resolvConfServers(resolvConf) : fallback;
       continue;
     }
     const result = read(merged[key]);
@@ -309,6 +353,7 @@ export function resolveInitConfig(options: InitOptions = {}, env: Readonly<Recor
     excludeInboundPorts: Object.freeze([...c.excludeInboundPorts]),
     excludeOutboundPorts: Object.freeze([...c.excludeOutboundPorts]),
     excludeOutboundCidrs: Object.freeze([...c.excludeOutboundCidrs]),
+    dnsServers: Object.freeze([...c.dnsServers]),
   });
 }
 
@@ -321,6 +366,10 @@ export function initConfigWarnings(config: InitConfig): string[] {
   const names = OPTION_NAMES.excludeOutboundCidrs;
   const said = `${names.flag} / ${names.env} lists`;
   const warnings: string[] = [];
+  if (config.dnsCapture && !config.excludeOutboundPorts.includes(53) && config.dnsServers.length === 0) {
+    const servers = OPTION_NAMES.dnsServers;
+    warnings.push(`no resolver to capture DNS for (${servers.flag} / ${servers.env}, by default the nameservers of /etc/resolv.conf, lists none): the app's DNS is not captured`);
+  }
   if (config.excludeOutboundCidrs.includes('0.0.0.0/0')) warnings.push(`${said} 0.0.0.0/0: no outbound IPv4 traffic of this pod is captured, only what comes in`);
   if (config.excludeOutboundCidrs.includes('::/0')) {
     warnings.push(`${said} ::/0: outbound IPv6 TCP, otherwise refused, leaves this pod past the sidecar, unseen and unencrypted (in strict mTLS mode too)`);

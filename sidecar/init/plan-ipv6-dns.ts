@@ -7,14 +7,15 @@
  * to the sidecar's DNS listener on `::1`. Layout of the IPv6 nat table after `meshtap init`:
  *
  *   OUTPUT → MESHTAP_DNS6   (UDP, then TCP, to port 53) proxy-owner and excluded IPv6 CIDRs
- *                           RETURN, UDP and TCP REDIRECT to the DNS port
+ *                           RETURN, UDP and TCP to the pod's IPv6 resolvers REDIRECT to the
+ *                           DNS port
  *
  * The nat table runs before the filter table: a redirected TCP query leaves through `lo` to
  * `::1`, which the IPv6 refusal lets through. Without DNS capture the chain is declared empty.
  */
 import type { InitConfig } from './options.ts';
 import { dnsBypassRule } from './dns-bypass.ts';
-import { DNS_PORT, capturesDns, parseTable, planTableApply, planTableCleanup, renderRuleSpec, type NatTable, type RestorePlan, type Rule, type RuleConfig } from './plan.ts';
+import { DNS_PORT, capturesDns, resolverRedirects, parseTable, planTableApply, planTableCleanup, renderRuleSpec, type NatTable, type RestorePlan, type Rule, type RuleConfig } from './plan.ts';
 
 export const CHAIN_DNS6 = 'MESHTAP_DNS6';
 /** Every chain init creates in the IPv6 nat table. Cleanup removes exactly these. */
@@ -32,8 +33,7 @@ export function planIpv6DnsRules(config: RuleConfig): Rule[] {
       .filter((cidr) => cidr.includes(':'))
       .map((cidr): Rule => ({ chain: CHAIN_DNS6, protocol: 'all', destination: { cidr }, why: 'excluded outbound CIDR', jump: 'RETURN' })),
     dnsBypassRule(CHAIN_DNS6, 6),
-    { chain: CHAIN_DNS6, protocol: 'udp', why: 'IPv6 DNS over UDP to the DNS listener', jump: 'REDIRECT', toPort: config.dnsPort },
-    { chain: CHAIN_DNS6, protocol: 'tcp', why: 'IPv6 DNS over TCP to the DNS listener', jump: 'REDIRECT', toPort: config.dnsPort },
+    ...resolverRedirects(CHAIN_DNS6, config, 6),
   ];
 }
 

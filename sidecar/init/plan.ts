@@ -12,7 +12,9 @@
  *                                     everything else → MESHTAP_REDIRECT
  *               MESHTAP_REDIRECT      REDIRECT to the outbound listener
  *   OUTPUT      → MESHTAP_DNS         (UDP port 53) proxy-owner and excluded CIDRs RETURN,
- *                                     UDP and TCP REDIRECT to the sidecar's DNS port
+ *                                     UDP and TCP to the pod's resolvers REDIRECT to the
+ *                                     sidecar's DNS port; DNS to any other server returns
+ *                                     (UDP leaves as sent, TCP is proxied as any TCP)
  *
  * Rules are rendered exactly as `iptables-save` prints them (option order, `-m tcp` before
  * `--dport`, quoted comments), so an applied plan can be compared line by line with the table.
@@ -63,6 +65,7 @@ export type RuleConfig = Pick<
   | 'excludeOutboundCidrs'
   | 'dnsCapture'
   | 'dnsPort'
+  | 'dnsServers'
 >;
 
 export interface AddressMatch {
@@ -137,8 +140,8 @@ export function capturesDns(config: RuleConfig): boolean {
 }
 
 /**
- * The DNS chain: the app's UDP and TCP to port 53 go to the sidecar's DNS port, except the
- * proxy's own queries (the sidecar forwards the app's queries to the resolvers as the proxy
+ * The DNS chain: the app's UDP and TCP to port 53 of the pod's resolvers go to the sidecar's
+ * DNS port, except the proxy's own queries (the sidecar forwards the app's queries to the resolvers as the proxy
  * uid) and excluded IPv4 destinations.
  */
 function dnsRules(config: RuleConfig): Rule[] {
@@ -150,9 +153,29 @@ function dnsRules(config: RuleConfig): Rule[] {
     ),
     // Fail open: a listener that refused this address moments ago is bypassed (plan-dns-watch.ts).
     dnsBypassRule(CHAIN_DNS, 4),
-    { chain: CHAIN_DNS, protocol: 'udp', why: 'DNS over UDP to the DNS listener', jump: 'REDIRECT', toPort: config.dnsPort },
-    { chain: CHAIN_DNS, protocol: 'tcp', why: 'DNS over TCP to the DNS listener', jump: 'REDIRECT', toPort: config.dnsPort },
+    ...resolverRedirects(CHAIN_DNS, config, 4),
   ];
+}
+
+/**
+ * UDP and TCP to port 53 of each of the pod's resolvers of one family go to the DNS listener;
+ * DNS sent to any other server goes where the app sent it (the sidecar relays to the pod's
+ * resolvers, so it must not answer for another).
+ */
+export function resolverRedirects(chain: string, config: RuleConfig, family: 4 | 6): Rule[] {
+  const servers = config.dnsServers.filter((cidr) => cidr.includes(':') === (family === 6));
+  const ip = family === 6 ? 'IPv6 ' : '';
+  return servers.flatMap((cidr): Rule[] => {
+    const address = cidr.slice(0, cidr.lastIndexOf('/'));
+    return (['udp', 'tcp'] as const).map((protocol) => ({
+      chain,
+      protocol,
+      destination: { cidr },
+      why: `${ip}DNS over ${protocol.toUpperCase()} to the resolver ${address} goes to the DNS listener`,
+      jump: 'REDIRECT',
+      toPort: config.dnsPort,
+    }));
+  });
 }
 
 /** The rules init installs, in order. Pure: the same config always gives the same list. */

@@ -20,25 +20,46 @@ let resolverPod: PodNetns | undefined;
 let dnsmasq: Dnsmasq | undefined;
 
 /** `ip netns exec` bind-mounts /etc/netns/<netns>/resolv.conf over /etc/resolv.conf. */
-async function podResolvConf(pod: PodNetns, nameserver: string): Promise<void> {
+async function podResolvConf(pod: PodNetns, ...nameservers: string[]): Promise<void> {
   const dir = `/etc/netns/${pod.netns}`;
   await mkdir(dir, { recursive: true, mode: 0o755 });
   netnsDirs.push(dir);
-  // timeout:1 keeps a failure short; the sidecar reads the same file.
-  await writeFile(`${dir}/resolv.conf`, `nameserver ${nameserver}\noptions timeout:1 attempts:2\n`, { mode: 0o644 });
+  // timeout:1 keeps a failure short; the sidecar reads the same file, and init redirects DNS to these.
+  await writeFile(`${dir}/resolv.conf`, `${nameservers.map((ns) => `nameserver ${ns}\n`).join('')}options timeout:1 attempts:2\n`, { mode: 0o644 });
 }
 
+/**
+ * The client pod's IPv6 resolver address (second in its resolv.conf, after the real resolver):
+ * nothing answers there, but a query to it is redirected to the sidecar like any to a resolver.
+ * Written as the kernel reports it (compressed), or a zero group (subnet 10.a.0) would never match.
+ */
+function v6Prefix(net: { subnetBase: string }): string {
+  return new URL(`http://[fd00:${net.subnetBase.split('.').slice(1).join(':')}::2]`).hostname.slice(1, -2);
+}
+
+/** A second DNS server in a pod of its own, not in any resolv.conf: the app may still ask it. */
+let otherServerPod: PodNetns | undefined;
+let otherServer: Dnsmasq | undefined;
+
 const lab = await MeshLab.start({
-  beforeSidecars: async (lab) => {
+  beforeInit: async (lab) => {
     resolverPod = await lab.net.addPod('dns');
     dnsmasq = await startDnsmasq({ address: resolverPod.ip, port: 53, netnsExec: ['ip', 'netns', 'exec', resolverPod.netns] });
-    await podResolvConf(lab.client, resolverPod.ip);
+    await podResolvConf(lab.client, resolverPod.ip, `${v6Prefix(lab.net)}53`);
     await podResolvConf(lab.server, resolverPod.ip);
+    otherServerPod = await lab.net.addPod('dns2');
+    otherServer = await startDnsmasq({
+      address: otherServerPod.ip,
+      port: 53,
+      netnsExec: ['ip', 'netns', 'exec', otherServerPod.netns],
+      extraArgs: ['--address=/elsewhere.example/10.7.7.7'],
+    });
   },
 });
 t.teardown(async () => {
   await lab.destroy();
   await dnsmasq?.stop();
+  await otherServer?.stop();
   for (const dir of netnsDirs) await rm(dir, { recursive: true, force: true });
 });
 
@@ -70,7 +91,7 @@ void t.test('the pod\'s rules send port 53 to the DNS listener, before the outbo
   const { stdout } = await execInNetns(lab.client.netns, 'iptables-save', ['-t', 'nat']);
   t.match(stdout, /-A OUTPUT -p udp -m udp --dport 53 .* -j MESHTAP_DNS/);
   t.match(stdout, /-A MESHTAP_OUTPUT -p tcp -m tcp --dport 53 .* -j MESHTAP_DNS/);
-  t.match(stdout, /-A MESHTAP_DNS -p udp .* -j REDIRECT --to-ports 15053/);
+  t.match(stdout, /-A MESHTAP_DNS -d \S+ -p udp .* -j REDIRECT --to-ports 15053/);
   t.equal(await lab.metric(lab.client, 'meshtap_sidecar_dns_listening'), 1, 'the listener is up');
 });
 
@@ -121,6 +142,23 @@ void t.test('NXDOMAIN and the TCP path (dig +tcp)', async (t) => {
   t.equal((await lab.calls()).filter((c) => c.protocol !== 'dns' && c.dst.port === 53).length, 0, 'TCP 53 never reached the outbound listener');
 });
 
+void t.test('DNS the app sends a server that is not its resolver goes to that server, as without meshtap', async (t) => {
+  const server = otherServerPod!.ip;
+  const { stdout: rules } = await execInNetns(lab.client.netns, 'iptables-save', ['-t', 'nat']);
+  t.match(rules, new RegExp(`-A MESHTAP_DNS -d ${resolverPod!.ip.replaceAll('.', '\\.')}/32 -p udp .* -j REDIRECT --to-ports 15053`), 'the redirect names the resolver of the pod\'s resolv.conf');
+  t.notMatch(rules, new RegExp(server.replaceAll('.', '\\.')), 'and no other server');
+  const udp = await app('dig', ['+short', '+tries=1', `@${server}`, 'elsewhere.example', 'A']);
+  t.equal(udp.stdout.trim(), '10.7.7.7', 'over UDP the server asked answers (the pod\'s resolver knows no such name)');
+  const tcp = await app('dig', ['+tcp', '+short', '+tries=1', `@${server}`, 'elsewhere.example', 'A']);
+  t.equal(tcp.stdout.trim(), '10.7.7.7', 'and over TCP');
+  t.notMatch(dnsmasq!.log(), /elsewhere\.example/, 'the pod\'s resolver was never asked');
+  // Marker: a query to the resolver after them, recorded; the ones to the other server are not DNS records.
+  const marker = `marker-${Date.now()}.test`;
+  await app('dig', ['+short', marker]);
+  await waitForDns('the marker lookup', (c) => c.path === marker);
+  t.equal(dnsCalls(await lab.calls()).filter((c) => c.path === 'elsewhere.example').length, 0, 'not captured as DNS (the sidecar answers only for the pod\'s resolvers)');
+});
+
 void t.test('a truncated answer, then dig\'s retry over TCP', async (t) => {
   const { stdout } = await app('dig', ['+noedns', 'big.test', 'A']);
   t.match(stdout, /ANSWER: 250/, 'dig retried over TCP and got every record');
@@ -156,13 +194,13 @@ void t.test('glibc and Node resolve through the sidecar', async (t) => {
 });
 
 void t.test('IPv6: DNS to an IPv6 resolver address is redirected to the listener on ::1', async (t) => {
-  // An IPv6 address for the pod; the query needs a route, not a server: the redirect answers it.
-  // Written as the kernel reports it (compressed), or a zero group (subnet 10.a.0) would never match.
-  const podV6 = new URL(`http://[fd00:${lab.net.subnetBase.split('.').slice(1).join(':')}::2]`).hostname.slice(1, -1);
-  const v6 = podV6.slice(0, -1);
+  // An IPv6 address for the pod; the query to the pod's IPv6 resolver (its resolv.conf's second)
+  // needs a route, not a server: the redirect answers it.
+  const v6 = v6Prefix(lab.net);
+  const podV6 = `${v6}2`;
   await execInNetns(lab.client.netns, 'ip', ['-6', 'addr', 'add', `${podV6}/64`, 'dev', 'eth0', 'nodad']);
   const { stdout: nat6 } = await execInNetns(lab.client.netns, 'ip6tables-save', ['-t', 'nat']);
-  t.match(nat6, /-A MESHTAP_DNS6 -p udp .* -j REDIRECT --to-ports 15053/, 'the IPv6 DNS rules are in place');
+  t.match(nat6, /-A MESHTAP_DNS6 -d \S+ -p udp .* -j REDIRECT --to-ports 15053/, 'the IPv6 DNS rules are in place');
   const udp = await app('dig', ['-6', '+short', '+tries=1', `@${v6}53`, 'one.test']);
   t.equal(udp.stdout.trim(), '10.5.5.5', 'dig over IPv6 UDP gets the answer');
   const tcp = await app('dig', ['-6', '+tcp', '+short', '+tries=1', `@${v6}53`, 'mx.test', 'MX']);

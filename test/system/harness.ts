@@ -136,6 +136,8 @@ export interface LabOptions {
   collector?: boolean;
   /** Extra variables for one sidecar (after `sidecarEnv`), e.g. its SERVICE_ACCOUNT or token file. */
   sidecarEnvFor?: Partial<Record<'client' | 'server', Record<string, string>>>;
+  /** Runs once the pods exist and before `meshtap init` runs in them (what init reads: a pod's resolv.conf). */
+  beforeInit?: (lab: MeshLab) => Promise<void>;
   /** Runs once the pods exist and before the sidecars start (a control plane the sidecars need). */
   beforeSidecars?: (lab: MeshLab) => Promise<void>;
 }
@@ -171,6 +173,7 @@ export class MeshLab {
     this.server = await this.net.addPod('server');
 
     if (options.collector !== false) await this.startCollector();
+    if (options.beforeInit) await options.beforeInit(this);
 
     const excluded = options.excludeInboundPorts ?? [];
     await Promise.all([

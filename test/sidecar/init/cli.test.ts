@@ -105,10 +105,10 @@ void t.test('a bad value names the flag or the variable it came from, never the 
 void t.test('dry run prints the restore text and needs nothing', async (t) => {
   const res = await runInit(
     ['--dry-run', '--proxy-uid=2000', '--exclude-inbound-ports', '22', '--exclude-inbound-ports', '8081,9000', '--exclude-outbound-cidrs=10.96.0.0/12'],
-    { PATH: '/nonexistent', MESHTAP_OUTBOUND_PORT: '16001' },
+    { PATH: '/nonexistent', MESHTAP_OUTBOUND_PORT: '16001', MESHTAP_DNS_SERVERS: '10.96.0.10,fd00::10' },
   );
   t.equal(res.code, 0, 'exit 0 without iptables on PATH');
-  const config = resolveInitConfig({ proxyUid: 2000, excludeInboundPorts: [22, 8081, 9000], excludeOutboundCidrs: ['10.96.0.0/12'], outboundPort: 16001 });
+  const config = resolveInitConfig({ proxyUid: 2000, excludeInboundPorts: [22, 8081, 9000], excludeOutboundCidrs: ['10.96.0.0/12'], outboundPort: 16001, dnsServers: '10.96.0.10,fd00::10' });
   const [v4, v6] = res.stdout.split(/(?=^# meshtap init --dry-run: ip6tables)/m);
   const [header, ...rest] = v4.split('\n');
   t.match(header, /^# meshtap init --dry-run: iptables-restore/, 'a comment header, which iptables-restore ignores');
@@ -123,8 +123,13 @@ void t.test('dry run prints the restore text and needs nothing', async (t) => {
     '--no-dns-capture and --dns-port reach the plan',
   );
   t.notMatch(noDns.stdout, /udp|--dport 53 /, 'no DNS rule without DNS capture');
-  const withDns = await runInit(['--dry-run', '--dns-port', '5353'], { PATH: '/nonexistent' });
-  t.match(withDns.stdout, /-A MESHTAP_DNS -p udp .* -j REDIRECT --to-ports 5353/, 'the DNS port reaches the redirect');
+  const withDns = await runInit(['--dry-run', '--dns-port', '5353', '--dns-servers', '10.96.0.10', '--dns-servers', '169.254.20.10'], { PATH: '/nonexistent' });
+  t.match(withDns.stdout, /-A MESHTAP_DNS -d 10\.96\.0\.10\/32 -p udp .* -j REDIRECT --to-ports 5353/, 'the DNS port reaches the redirect');
+  t.match(withDns.stdout, /-A MESHTAP_DNS -d 169\.254\.20\.10\/32 -p tcp .* -j REDIRECT --to-ports 5353/, 'repeated --dns-servers add up');
+  const noResolver = await runInit(['--dry-run', '--dns-servers', ''], { PATH: '/nonexistent' });
+  t.equal(noResolver.code, 0);
+  t.notMatch(noResolver.stdout, /-A MESHTAP_DNS6? .*-j REDIRECT/, 'no resolver: nothing is redirected');
+  t.match(noResolver.stderr, /meshtap init: warning: no resolver to capture DNS for \(--dns-servers \/ MESHTAP_DNS_SERVERS, by default the nameservers of \/etc\/resolv\.conf, lists none\): the app's DNS is not captured/);
 
   const cleanup = await runInit(['--dry-run', '--cleanup'], { PATH: '/nonexistent' });
   t.equal(cleanup.code, 0);
@@ -226,36 +231,37 @@ void t.test('with stand-in iptables tools', async (t) => {
     await rm(fed, { force: true });
     for (const f of ['iptables', ...names]) await chmod(path.join(dir, f), 0o755);
   }
-  const env = { PATH: dir };
+  // The resolvers given, not the test machine's resolv.conf.
+  const env = { PATH: dir, MESHTAP_DNS_SERVERS: '10.96.0.10,fd00::10' };
   const userTable = '*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -d 10.99.0.0/16 -j RETURN\nCOMMIT\n';
 
   await t.test('apply feeds the plan to iptables-restore --noflush', async (t) => {
     await tools('iptables v1.8.9 (nf_tables)', userTable);
     const res = await runInit([], env);
     t.equal(res.code, 0, res.stderr);
-    t.equal(await readFile(fed, 'utf8'), planApply(resolveInitConfig()).text, 'restore got the plan');
+    t.equal(await readFile(fed, 'utf8'), planApply(resolveInitConfig({}, env)).text, 'restore got the plan');
     t.equal((await readFile(argsFile, 'utf8')).trim(), '--noflush --wait', 'in no-flush mode, waiting for the lock');
     t.match(res.stdout, /applied 22 nat rules in chains MESHTAP_INBOUND, MESHTAP_IN_REDIRECT, MESHTAP_OUTPUT, MESHTAP_REDIRECT, MESHTAP_DNS .*\(nft backend, iptables-restore\)/);
-    t.equal(await readFile(fed6, 'utf8'), planIpv6Apply(resolveInitConfig()).text, 'ip6tables-restore got the IPv6 plan');
+    t.equal(await readFile(fed6, 'utf8'), planIpv6Apply(resolveInitConfig({}, env)).text, 'ip6tables-restore got the IPv6 plan');
     t.match(res.stdout, /applied 10 IPv6 filter rules in chains MESHTAP_INBOUND6, MESHTAP_OUTPUT6: new IPv6 TCP connections are refused \(nft backend, ip6tables-restore\)/);
-    t.equal(await readFile(fed6nat, 'utf8'), planIpv6DnsApply(resolveInitConfig()).text, 'ip6tables-restore got the IPv6 DNS plan for the nat table');
+    t.equal(await readFile(fed6nat, 'utf8'), planIpv6DnsApply(resolveInitConfig({}, env)).text, 'ip6tables-restore got the IPv6 DNS plan for the nat table');
     t.match(res.stdout, /applied 7 IPv6 nat rules in chain MESHTAP_DNS6: IPv6 DNS goes to the DNS listener \(nft backend, ip6tables-restore\)/);
-    t.equal(await readFile(fedMangle, 'utf8'), planDnsWatchApply(resolveInitConfig(), 4).text, 'iptables-restore got the DNS watch for the mangle table');
-    t.equal(await readFile(fed6mangle, 'utf8'), planDnsWatchApply(resolveInitConfig(), 6).text, 'and ip6tables-restore the IPv6 one');
+    t.equal(await readFile(fedMangle, 'utf8'), planDnsWatchApply(resolveInitConfig({}, env), 4).text, 'iptables-restore got the DNS watch for the mangle table');
+    t.equal(await readFile(fed6mangle, 'utf8'), planDnsWatchApply(resolveInitConfig({}, env), 6).text, 'and ip6tables-restore the IPv6 one');
     t.match(res.stdout, /applied 3 mangle rules in chain MESHTAP_DNS_WATCH: DNS bypasses a sidecar that is not listening \(nft backend, iptables-restore\)/);
   });
 
   await t.test('IPv6: a kernel without it is skipped with a warning, a missing ip6tables fails before anything changes', async (t) => {
     await tools('iptables v1.8.9 (nf_tables)', userTable, { exit: 0 }, undefined, '', null);
     // No ip6tables at all: without IPv6 in the kernel they are never needed.
-    const noIpv6 = await runInitInProcess(resolveInitConfig(), { env, ipv6ProcFile: path.join(dir, 'no-if_inet6') });
+    const noIpv6 = await runInitInProcess(resolveInitConfig({}, env), { env, ipv6ProcFile: path.join(dir, 'no-if_inet6') });
     t.equal(noIpv6.action, 'applied', 'the IPv4 rules are applied');
     t.equal(noIpv6.ipv6.action, 'no-ipv6', 'no IPv6 rules are needed: the ip6tables tools are not even looked for');
     t.match(noIpv6.warnings, [/the kernel has no IPv6 \(.*no-if_inet6 is missing\): no IPv6 traffic can bypass the sidecar/]);
 
     await tools('iptables v1.8.9 (nf_tables)', userTable, { exit: 0 }, undefined, '', null);
     await writeFile(path.join(dir, 'if_inet6'), '');
-    await t.rejects(runInitInProcess(resolveInitConfig(), { env, ipv6ProcFile: path.join(dir, 'if_inet6') }), { code: 'SC_ERR_INIT_IPTABLES_MISSING', message: /ip6tables-save not found on PATH/ });
+    await t.rejects(runInitInProcess(resolveInitConfig({}, env), { env, ipv6ProcFile: path.join(dir, 'if_inet6') }), { code: 'SC_ERR_INIT_IPTABLES_MISSING', message: /ip6tables-save not found on PATH/ });
     await t.rejects(readFile(fed, 'utf8'), { code: 'ENOENT' }, 'iptables-restore was not run: nothing changed');
     const res = await runInit([], env);
     t.equal(res.code, 1, 'through the command: exit 1 (this machine has IPv6)');
@@ -270,7 +276,7 @@ void t.test('with stand-in iptables tools', async (t) => {
   });
 
   await t.test('an applied table is left alone', async (t) => {
-    const config = resolveInitConfig();
+    const config = resolveInitConfig({}, env);
     const applied = appliedTable(config);
     const save = ['*nat', ...applied.chains.map((c) => `:${c} ${c.startsWith('MESHTAP') ? '-' : 'ACCEPT'} [0:0]`), ...applied.rules.map((r) => `-A ${r.chain} ${r.spec}`), 'COMMIT', ''].join('\n');
     t.equal(applied.rules.length, planRules(config).length);

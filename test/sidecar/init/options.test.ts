@@ -24,12 +24,26 @@ void t.test('defaults and freezing', async (t) => {
     excludeOutboundCidrs: [],
     dnsCapture: true,
     dnsPort: 15053,
+    dnsServers: [],
     backend: 'auto',
     dryRun: false,
     cleanup: false,
   });
   t.ok(Object.isFrozen(config), 'config is frozen');
   t.ok(Object.isFrozen(config.excludeOutboundCidrs), 'lists are frozen');
+  t.ok(Object.isFrozen(config.dnsServers), 'the resolvers too');
+});
+
+void t.test('the resolvers whose DNS is captured: resolv.conf by default, the option or its variable first', async (t) => {
+  const resolvConf = '# kubelet\nsearch shop.svc.cluster.local\nnameserver 10.96.0.10\nnameserver fe80::1%eth0\nnameserver 10.96.0.10\nnameserver 192.0.2.1\nnameserver 192.0.2.2\noptions ndots:5\n';
+  t.same(resolveInitConfig({}, {}, resolvConf).dnsServers, ['10.96.0.10/32', 'fe80::1/128'], 'the first three nameservers, as glibc reads them: zone dropped, duplicate once');
+  t.same(resolveInitConfig({}, {}, 'search x\n').dnsServers, [], 'a resolv.conf without nameserver: none');
+  t.same(resolveInitConfig({ dnsServers: '10.0.0.10, fd00::A,10.0.0.10' }, {}, resolvConf).dnsServers, ['10.0.0.10/32', 'fd00::a/128'], 'the option wins, normalised');
+  t.same(resolveInitConfig({}, { MESHTAP_DNS_SERVERS: '169.254.20.10' }, resolvConf).dnsServers, ['169.254.20.10/32'], 'then the variable');
+  t.same(resolveInitConfig({ dnsServers: '' }, { MESHTAP_DNS_SERVERS: '169.254.20.10' }, resolvConf).dnsServers, [], "'' means none");
+  badOption(t, { dnsServers: '10.0.0.0/8' }, /--dns-servers must list IPv4 or IPv6 addresses: "10\.0\.0\.0\/8" is a network, not one address/);
+  badOption(t, { dnsServers: 'kube-dns' }, /--dns-servers must list IPv4 or IPv6 addresses: "kube-dns" is not an IPv4 or IPv6 address/);
+  badOption(t, {}, /MESHTAP_DNS_SERVERS must list IPv4 or IPv6 addresses: "300\.1\.1\.1"/, { MESHTAP_DNS_SERVERS: '300.1.1.1' });
 });
 
 void t.test('values from flags, annotations and code', async (t) => {

@@ -9,7 +9,7 @@ import { dnsBypassRule } from '../../../sidecar/init/dns-bypass.ts';
 import { planRules, renderSavedRule } from '../../../sidecar/init/plan.ts';
 
 void t.test('the watch keys on the redirected DNS flow and the configured DNS port', async (t) => {
-  const config = resolveInitConfig({ dnsPort: 5353 });
+  const config = resolveInitConfig({ dnsPort: 5353, dnsServers: '10.96.0.10' });
   const v4 = planDnsWatchRules(config, 4).map(renderSavedRule);
   t.equal(v4.length, 3);
   t.match(v4[0], /^-A OUTPUT -o lo .* -j MESHTAP_DNS_WATCH$/, 'only loopback packets are looked at');

@@ -14,7 +14,7 @@ import {
 } from '../../../sidecar/init/plan-ipv6-dns.ts';
 
 void t.test('IPv6 DNS goes to the DNS port, the proxy and excluded IPv6 CIDRs spared', async (t) => {
-  const config = resolveInitConfig({ excludeOutboundCidrs: '10.0.0.0/8,fd00::/8', dnsPort: 5353 });
+  const config = resolveInitConfig({ excludeOutboundCidrs: '10.0.0.0/8,fd00::/8', dnsPort: 5353, dnsServers: '10.96.0.10,fd00::10,2001:db8::53' });
   const rules = planIpv6DnsRules(config);
   t.same(rules.map(renderSavedRule), [
     '-A OUTPUT -p udp -m udp --dport 53 -m comment --comment "meshtap: outbound IPv6 DNS over UDP goes to the IPv6 DNS chain" -j MESHTAP_DNS6',
@@ -23,9 +23,11 @@ void t.test('IPv6 DNS goes to the DNS port, the proxy and excluded IPv6 CIDRs sp
     '-A MESHTAP_DNS6 -m owner --gid-owner 1337 -m comment --comment "meshtap: DNS of the proxy gid 1337 is never captured" -j RETURN',
     '-A MESHTAP_DNS6 -d fd00::/8 -m comment --comment "meshtap: excluded outbound CIDR" -j RETURN',
     '-A MESHTAP_DNS6 -m recent --rcheck --seconds 5 --name MESHTAP_DNS6_DOWN --mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff --rsource -m comment --comment "meshtap: the DNS listener refused this address in the last 5 s: DNS goes straight to the resolver" -j RETURN',
-    '-A MESHTAP_DNS6 -p udp -m comment --comment "meshtap: IPv6 DNS over UDP to the DNS listener" -j REDIRECT --to-ports 5353',
-    '-A MESHTAP_DNS6 -p tcp -m comment --comment "meshtap: IPv6 DNS over TCP to the DNS listener" -j REDIRECT --to-ports 5353',
-  ], 'only IPv6 CIDRs here; the rules as ip6tables-save prints them');
+    '-A MESHTAP_DNS6 -d fd00::10/128 -p udp -m comment --comment "meshtap: IPv6 DNS over UDP to the resolver fd00::10 goes to the DNS listener" -j REDIRECT --to-ports 5353',
+    '-A MESHTAP_DNS6 -d fd00::10/128 -p tcp -m comment --comment "meshtap: IPv6 DNS over TCP to the resolver fd00::10 goes to the DNS listener" -j REDIRECT --to-ports 5353',
+    '-A MESHTAP_DNS6 -d 2001:db8::53/128 -p udp -m comment --comment "meshtap: IPv6 DNS over UDP to the resolver 2001:db8::53 goes to the DNS listener" -j REDIRECT --to-ports 5353',
+    '-A MESHTAP_DNS6 -d 2001:db8::53/128 -p tcp -m comment --comment "meshtap: IPv6 DNS over TCP to the resolver 2001:db8::53 goes to the DNS listener" -j REDIRECT --to-ports 5353',
+  ], 'only IPv6 CIDRs and resolvers here; the rules as ip6tables-save prints them');
   const text = planIpv6DnsApply(config).text;
   t.match(text, /^\*nat\n:MESHTAP_DNS6 - \[0:0\]\n/);
   t.equal(text.split('\n').filter((l) => l.startsWith('-I OUTPUT 1 ')).map((l) => /-p (\w+)/.exec(l)?.[1]).join(','), 'tcp,udp', 'inserted last to first: UDP ends up first');

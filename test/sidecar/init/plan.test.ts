@@ -66,7 +66,8 @@ void t.test('golden restore texts', async (t) => {
   }
 });
 
-const defaults = resolveInitConfig();
+/** The defaults on a pod whose resolv.conf names one resolver. */
+const defaults = resolveInitConfig({}, {}, 'nameserver 10.96.0.10\n');
 
 function index(rules: Rule[], predicate: (r: Rule) => boolean, what: string): number {
   const i = rules.findIndex(predicate);
@@ -75,7 +76,7 @@ function index(rules: Rule[], predicate: (r: Rule) => boolean, what: string): nu
 }
 
 void t.test('the rules keep their promises', async (t) => {
-  const config = resolveInitConfig({ excludeInboundPorts: [8081], excludeOutboundPorts: [9090], excludeOutboundCidrs: ['10.96.0.0/12'] });
+  const config = resolveInitConfig({ excludeInboundPorts: [8081], excludeOutboundPorts: [9090], excludeOutboundCidrs: ['10.96.0.0/12'], dnsServers: '10.96.0.10' });
   const rules = planRules(config);
   t.equal(INBOUND_PASSTHROUGH_SOURCE, '127.0.0.6', 'the inbound passthrough source is the contract address');
   t.same(MESHTAP_CHAINS, ['MESHTAP_INBOUND', 'MESHTAP_IN_REDIRECT', 'MESHTAP_OUTPUT', 'MESHTAP_REDIRECT', 'MESHTAP_DNS']);
@@ -103,7 +104,7 @@ void t.test('the rules keep their promises', async (t) => {
       ['OUTPUT', 53, CHAIN_DNS, undefined],
       [CHAIN_DNS, undefined, 'REDIRECT', 15053],
     ],
-    'the only UDP rules: port 53 into the DNS chain, redirected to the DNS port',
+    'the only UDP rules: port 53 into the DNS chain, the resolver\'s redirected to the DNS port',
   );
   t.same(
     rules.filter((r) => r.jump === 'REDIRECT').map((r) => [r.chain, r.protocol ?? 'tcp', r.toPort]),
@@ -114,6 +115,11 @@ void t.test('the rules keep their promises', async (t) => {
       [CHAIN_DNS, 'tcp', 15053],
     ],
     'the only redirects: inbound to 15006, outbound to 15001, DNS (UDP and TCP) to 15053',
+  );
+  t.same(
+    rules.filter((r) => r.chain === CHAIN_DNS && r.jump === 'REDIRECT').map((r) => r.destination),
+    [{ cidr: '10.96.0.10/32' }, { cidr: '10.96.0.10/32' }],
+    'only DNS to the resolver is redirected: a query the app sends another server goes there',
   );
   const dns = rules.filter((r) => r.chain === CHAIN_DNS);
   const firstRedirect = dns.findIndex((r) => r.jump === 'REDIRECT');
@@ -236,6 +242,7 @@ void t.test('properties over random configs', async (t) => {
       excludeInboundPorts: fc.array(port, { maxLength: 5 }),
       excludeOutboundPorts: fc.array(port, { maxLength: 5 }),
       excludeOutboundCidrs: fc.array(cidr, { maxLength: 5 }),
+      dnsServers: fc.array(fc.tuple(octet, octet, octet, octet).map((o) => o.join('.')), { maxLength: 3 }),
     })
     .map(({ ports, ...rest }) => ({ ...rest, inboundPort: ports[0], outboundPort: ports[1], adminPort: ports[2], dnsPort: ports[3] }));
   fc.assert(
@@ -249,7 +256,8 @@ void t.test('properties over random configs', async (t) => {
         lines.every((l) => l.includes('-m comment --comment "meshtap: ')) &&
         isApplied(rules, applied) &&
         planCleanup(applied).removedChains.length === 5 &&
-        rules.filter((r) => r.jump === 'REDIRECT').length === (capturesDns(config) ? 4 : 2) &&
+        rules.filter((r) => r.jump === 'REDIRECT').length === 2 + (capturesDns(config) ? 2 * config.dnsServers.length : 0) &&
+        rules.filter((r) => r.chain === CHAIN_DNS && r.jump === 'REDIRECT').every((r) => config.dnsServers.includes(r.destination!.cidr)) &&
         rules.some((r) => r.jump === CHAIN_DNS) === (config.dnsCapture && !config.excludeOutboundPorts.includes(53)) &&
         rules.filter((r) => r.dport === config.adminPort && r.chain === CHAIN_INBOUND).every((r) => r.jump === 'RETURN')
       );
@@ -273,8 +281,11 @@ void t.test('DNS capture: on by default, off by option or by excluding port 53',
   );
   t.equal(
     renderSavedRule(rules.find((r) => r.chain === CHAIN_DNS && r.protocol === 'udp')!),
-    '-A MESHTAP_DNS -p udp -m comment --comment "meshtap: DNS over UDP to the DNS listener" -j REDIRECT --to-ports 15053',
+    '-A MESHTAP_DNS -d 10.96.0.10/32 -p udp -m comment --comment "meshtap: DNS over UDP to the resolver 10.96.0.10 goes to the DNS listener" -j REDIRECT --to-ports 15053',
   );
+  const none = planRules(resolveInitConfig());
+  t.ok(none.some((r) => r.jump === CHAIN_DNS), 'no resolver known: the DNS chain is still jumped to');
+  t.notOk(none.some((r) => r.chain === CHAIN_DNS && r.jump === 'REDIRECT'), 'but redirects nothing: DNS goes where the app sends it');
   const text = planApply(defaults).text;
   const inserts = text.split('\n').filter((l) => l.startsWith('-I OUTPUT 1 '));
   t.same(
@@ -305,7 +316,7 @@ void t.test('DNS capture: on by default, off by option or by excluding port 53',
   t.notOk(plan.text.split('\n').some((l) => /^-[AI] .*MESHTAP_DNS/.test(l)), 'and nothing jumps to or fills it again');
   t.notOk(isApplied(planRules(off), appliedTable(defaults)), 'a DNS-capturing table is not what an opted-out pod wants');
 
-  const custom = resolveInitConfig({ dnsPort: 5353, proxyUid: 2000, proxyGid: 2001 });
+  const custom = resolveInitConfig({ dnsPort: 5353, proxyUid: 2000, proxyGid: 2001, dnsServers: '10.96.0.10' });
   const dnsRules = planRules(custom).filter((r) => r.chain === CHAIN_DNS);
   t.same(dnsRules.filter((r) => r.jump === 'REDIRECT').map((r) => r.toPort), [5353, 5353], 'the DNS port is configurable');
   t.same(dnsRules.filter((r) => r.owner).map((r) => r.owner), [{ uid: 2000 }, { gid: 2001 }], 'the proxy ids are spared');

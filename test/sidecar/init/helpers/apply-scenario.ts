@@ -4,8 +4,10 @@
  * nothing, a tampered or differently configured table converges, cleanup restores the tables as
  * they were (a user's rule included), and a dry run touches nothing.
  */
+import { rm } from 'node:fs/promises';
 import type { Test } from 'tap';
 import { PodNetwork, execInNetns, listNetns } from '../../../../lab/netns.ts';
+import { writeNetnsEtc } from '../../../../lab/node-network.ts';
 import { resolveInitConfig } from '../../../../sidecar/init/options.ts';
 import { MESHTAP_CHAINS, meshtapLines, parseNatTable, planApply, planRules, renderSavedRule } from '../../../../sidecar/init/plan.ts';
 import { MESHTAP_IPV6_CHAINS, parseIpv6Table, planIpv6Apply, planIpv6Rules } from '../../../../sidecar/init/plan-ipv6.ts';
@@ -21,7 +23,9 @@ const USER_RULE6_SAVED = '-A INPUT -s fd00:99::/32 -p tcp -m comment --comment "
 // The IPv6 CIDRs are written unlike ip6tables-save prints them: a re-run must still find them in place.
 const CIDRS = '10.96.0.0/16,169.254.169.254,FD00:0:0:7::1/64,2001:db8:0:0::1,::ffff:10.0.0.1/104';
 const ARGS = ['--exclude-inbound-ports=22,8081', '--exclude-outbound-ports=9090', `--exclude-outbound-cidrs=${CIDRS}`];
-const OPTIONS = { excludeInboundPorts: '22,8081', excludeOutboundPorts: '9090', excludeOutboundCidrs: CIDRS };
+/** The pod's resolv.conf: init redirects only DNS to these (read from the file, as in a pod). */
+const RESOLV_CONF = 'search default.svc.cluster.local\nnameserver 10.96.0.10\nnameserver fd00::10\n';
+const OPTIONS = { excludeInboundPorts: '22,8081', excludeOutboundPorts: '9090', excludeOutboundCidrs: CIDRS, dnsServers: '10.96.0.10,fd00::10' };
 
 /** Our lines grouped by chain: the backends may list user chains in different orders. */
 function byChain(lines: string[]): Record<string, string[]> {
@@ -38,6 +42,10 @@ export async function applyScenario(t: Test, backend: Backend): Promise<void> {
   t.teardown(() => net.destroy());
   await net.create();
   const pod = await net.addPod('a');
+  // `ip netns exec` bind-mounts /etc/netns/<netns>/resolv.conf over /etc/resolv.conf.
+  const etcDir = `/etc/netns/${pod.netns}`;
+  t.teardown(() => rm(etcDir, { recursive: true, force: true }));
+  await writeNetnsEtc(etcDir, { 'resolv.conf': RESOLV_CONF });
   const run = async (args: string[]) => {
     const exit = await runInitIn(pod.netns, [...args, `--backend=${backend}`]);
     t.equal(exit.code, 0, `meshtap init ${args.join(' ')} exits 0`, { stderr: exit.stderr });
@@ -123,7 +131,7 @@ export async function applyScenario(t: Test, backend: Backend): Promise<void> {
 
   const changed = await run(['--inbound-port=16006', '--proxy-uid=2000']);
   const changedState = await natState(pod.netns, backend);
-  const changedExpected = planRules(resolveInitConfig({ inboundPort: 16006, proxyUid: 2000 })).map(renderSavedRule);
+  const changedExpected = planRules(resolveInitConfig({ inboundPort: 16006, proxyUid: 2000, dnsServers: OPTIONS.dnsServers })).map(renderSavedRule);
   t.same(byChain(meshtapLines(parseNatTable(changedState))), byChain(changedExpected), 'a new config replaces every old rule');
   t.notMatch(changedState, /15006|--uid-owner 1337|8081|9090/, 'nothing stale remains');
   t.match(changed.stdout, /--to-ports 16006/, 'prints the rules it applied');
