@@ -10,6 +10,7 @@
 import { detectMysqlGreeting } from '../mysql/detect.ts';
 import { detectPostgres } from '../postgres/detect.ts';
 import { detectRedis } from '../redis/detect.ts';
+import { serverControlFrame } from '../http2/server-frame.ts';
 
 export type DetectedProtocol = 'http1' | 'http2' | 'tls' | 'redis' | 'postgres' | 'tcp' | 'need-more';
 
@@ -87,9 +88,7 @@ export function detectProtocol(firstBytes: Uint8Array): DetectedProtocol {
 /** An HTTP/2 server's SETTINGS frame (9-byte header: type 4, stream 0, no flags but ACK). */
 function h2ServerSettings(b: Uint8Array): 'client-decides' | 'need-more' | undefined {
   if (b.length < 9) return b.length >= 4 && b[3] !== 0x04 ? undefined : 'need-more';
-  const length = (b[0] << 16) | (b[1] << 8) | b[2];
-  const streamZero = (b[5] & 0x7f) === 0 && b[6] === 0 && b[7] === 0 && b[8] === 0;
-  return b[3] === 0x04 && (b[4] & ~0x01) === 0 && streamZero && length % 6 === 0 ? 'client-decides' : undefined;
+  return serverControlFrame(b) === 'SETTINGS' ? 'client-decides' : undefined;
 }
 
 /**

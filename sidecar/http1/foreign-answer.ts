@@ -9,6 +9,7 @@
  * The description is made from the bytes only, never from how they were cut into chunks: the
  * same at every cut, and on both sidecars of a call whichever side's bytes they saw first.
  */
+import { serverControlFrame } from '../http2/server-frame.ts';
 
 /** Enough for an HTTP/2 frame header or a TLS record header, and a readable excerpt. */
 const SAMPLE_BYTES = 32;
@@ -43,20 +44,6 @@ export class ForeignAnswer {
   }
 }
 
-/**
- * The frame an HTTP/2 server sends first: SETTINGS, its connection preface (RFC 9113 §3.4), or
- * GOAWAY when it has already read the HTTP/1 request as a bad client preface; both on stream 0.
- */
-function h2FrameName(b: Uint8Array): string | undefined {
-  if (b.length < 9) return undefined;
-  const length = (b[0] << 16) | (b[1] << 8) | b[2];
-  const streamZero = (b[5] & 0x7f) === 0 && b[6] === 0 && b[7] === 0 && b[8] === 0;
-  if (!streamZero) return undefined;
-  if (b[3] === 0x04 && (b[4] & ~0x01) === 0 && length % 6 === 0) return 'SETTINGS';
-  if (b[3] === 0x07 && b[4] === 0 && length >= 8) return 'GOAWAY';
-  return undefined;
-}
-
 /** A TLS record header (type, version 3.x, a length TLS allows), named by its content type. */
 function tlsRecordName(b: Uint8Array): string | undefined {
   if (b.length < 5 || b[1] !== 0x03 || b[2] > 0x04 || ((b[3] << 8) | b[4]) > 18432) return undefined;
@@ -72,7 +59,7 @@ const PRINTABLE = /^[\x20-\x7e\r\n\t]+$/;
  */
 export function describeForeignAnswer(first: Uint8Array, total = first.byteLength): string {
   const expected = 'where an HTTP/1 status line was expected';
-  const frame = h2FrameName(first);
+  const frame = serverControlFrame(first);
   if (frame !== undefined) {
     return `the server answered in HTTP/2: an HTTP/2 ${frame} frame came ${expected} (the port takes HTTP/2 only, as gRPC servers do, and cannot answer an HTTP/1.1 request)`;
   }
