@@ -118,7 +118,16 @@ export function close(conn: Conn, t: bigint, reason: CloseReason): void {
     startupCutShort(conn);
     const head = conn.items[0]?.call;
     const partial = conn.serverFramer.partialBytes;
-    if (head !== undefined && partial > 0) head.notes.push(`response cut short: ${partial} bytes of an incomplete message`);
+    if (head !== undefined && partial > 0) {
+      head.notes.push(`response cut short: ${partial} bytes of an incomplete message`);
+      // They crossed the wire: `bytes_in` counts them (a startup's were counted above); a simple
+      // query's records count per statement, and the cut message is its last one's.
+      if (head !== conn.startupCall) {
+        head.bytesIn += partial;
+        const last = head.kind === 'simple' ? head.results[head.results.length - 1] : undefined;
+        if (last !== undefined) last.bytesIn += partial;
+      }
+    }
     const first: RecordError =
       reason === 'reset' || reason === 'error' ? 'reset' : reason === 'timeout' ? 'timeout' : reason === 'capture_overflow' ? 'capture_overflow' : 'closed';
     flushPending(conn, first, reason === 'capture_overflow' ? 'capture_overflow' : 'unpaired');

@@ -426,6 +426,7 @@ void t.test('a stream cut short: flushed at close with the reason', async (t) =>
     t.match(exchanges[1], { method: 'SELECT', error, end: timeOf(4) });
     t.same(json(exchanges[1].response?.body).rows, [{ id: '1', v: 'a' }]);
     t.match(exchanges[1].notes, [/response cut short: 6 bytes/]);
+    t.equal(exchanges[1].bytes_in, be.rowDescription(['id', 'v']).length + row.length + 6, `bytes_in counts every byte of the answer, the cut message too (${exchanges[1].bytes_in})`);
     t.match(exchanges[2], { error: 'unpaired', response: undefined });
     t.same(json(exchanges[2].request?.body), { query: 'SELECT 2' });
   }
