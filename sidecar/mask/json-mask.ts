@@ -28,6 +28,16 @@ const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 const MASKED_VALUE = JSON.stringify(MASK);
 
 /**
+ * A name and its value as two members of one object: `{"name": "DB_PASSWORD", "value": "…"}`
+ * (a Kubernetes env entry, a HAR header or cookie), `{"Key": "password", "Value": "…"}` (cloud
+ * tags), `{"Name": "/app/db/password", "Value": "…"}` (parameter stores). The value is masked
+ * when the name names a secret, as if it were the value's own key. Both members are strings'
+ * keys matched exactly (these spellings only: `label`, `id` and the like name things, not keys).
+ */
+const PAIR_NAME_KEYS: ReadonlySet<string> = new Set(['name', 'Name', 'NAME', 'key', 'Key', 'KEY']);
+const PAIR_VALUE_KEYS: ReadonlySet<string> = new Set(['value', 'Value', 'VALUE']);
+
+/**
  * Thrown to leave the scan when the text is not JSON (a truncated body is the common case): one
  * shared object, not an Error — building an Error captures a stack, and that cost more than the
  * whole scan of a 1 KiB body.
@@ -78,8 +88,20 @@ function keyAt(text: string, start: number, end: number): string {
   return key;
 }
 
+/** The JSON string `text[start, end)` (quotes included) as its value. */
+function stringAt(text: string, start: number, end: number): string {
+  const raw = text.slice(start + 1, end - 1);
+  if (!raw.includes('\\')) return raw;
+  try {
+    return JSON.parse(text.slice(start, end)) as string;
+  } catch {
+    return raw;
+  }
+}
+
 /**
- * Mask a JSON document: values under sensitive keys become "****" whatever their type, and JWTs,
+ * Mask a JSON document: values under sensitive keys become "****" whatever their type (and the
+ * value of a name/value pair whose name is one, `PAIR_NAME_KEYS`), and JWTs,
  * cards (also as bare numbers), e-mails and `KEY=VALUE` pairs inside other values are handled
  * like free text, read with their escapes decoded (`json-escapes.ts`: `card\u00204111…` holds a
  * card, masked as `card\u0020****1111`). Returns undefined when `text` is not exactly one JSON
@@ -133,6 +155,13 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
     i = j;
   };
 
+  /** The value of a name/value pair whose name names a secret: replaced whole, what was found inside it dropped. */
+  const maskPairValue = (v: { start: number; end: number; key: string }, kind: SensitiveKind, depth: number): void => {
+    for (let e = edits.length - 1; e >= 0; e--) if (edits[e].start >= v.start && edits[e].end <= v.end) edits.splice(e, 1);
+    found.push({ path: childPath(pathText(keys, depth), v.key), kind, masked: true });
+    edits.push({ start: v.start, end: v.end, text: MASKED_VALUE });
+  };
+
   /** `quiet`: inside a value that is replaced whole, only skip. */
   const value = (depth: number, quiet: boolean): void => {
     if (depth > MAX_DEPTH) throw INVALID;
@@ -146,6 +175,9 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
         i++;
         return;
       }
+      // A name/value pair among the members (`PAIR_NAME_KEYS`): what the name names, where the value is.
+      let pairKind: SensitiveKind | undefined;
+      let pairValue: { start: number; end: number; key: string } | undefined;
       for (;;) {
         ws();
         const ks = i;
@@ -169,11 +201,17 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
         if (kind !== undefined) {
           found.push({ path: pathText(keys, depth + 1), kind, masked: true });
           edits.push({ start: vs, end: i, text: MASKED_VALUE });
+        } else if (!quiet) {
+          if (PAIR_NAME_KEYS.has(key) && text.charCodeAt(vs) === 34) pairKind = keyKind(policy, stringAt(text, vs, i));
+          else if (PAIR_VALUE_KEYS.has(key)) pairValue = { start: vs, end: i, key };
         }
         ws();
         const d = text.charCodeAt(i++);
         if (d === 44 /* , */) continue;
-        if (d === 125 /* } */) return;
+        if (d === 125 /* } */) {
+          if (pairKind !== undefined && pairValue !== undefined) maskPairValue(pairValue, pairKind, depth);
+          return;
+        }
         throw INVALID;
       }
     }
