@@ -5,6 +5,7 @@
  */
 import { MASK, maskText, reportText } from './detectors.ts';
 import type { Findings } from './findings.ts';
+import { maskForm } from './form-mask.ts';
 import { keyKind } from './key-kind.ts';
 import type { MaskPolicy, SensitiveKind } from './policy.ts';
 import { scanMeter } from './scan-meter.ts';
@@ -98,11 +99,36 @@ const NOT_SECRET_BY_PROTOCOL: Readonly<Record<string, ReadonlySet<string>>> = {
   mysql: new Set(['auth']),
 };
 
+/**
+ * A header whose name ends with the word `key` holds one: APIs take their keys under many such
+ * names (`Ocp-Apim-Subscription-Key`, `x-functions-key`, `X-License-Key`), where in JSON and
+ * forms `key` names a lookup. Not these standard ones, whose values are no secret: the WebSocket
+ * handshake's nonce, an idempotency key, a cache key.
+ */
+const KEY_NAME = /(?:^|[-_.])keys?$/;
+const KEY_NAMES_NOT_SECRET: ReadonlySet<string> = new Set(['sec-websocket-key', 'idempotency-key', 'x-idempotency-key', 'cache-key', 'x-cache-key']);
+
 function headerKind(policy: MaskPolicy, name: string, keep: ReadonlySet<string> | undefined): SensitiveKind | undefined {
   const added = policy.headers.get(name);
   if (added !== undefined) return added;
   if (NOT_SECRET.has(name) || keep?.has(name)) return undefined;
-  return keyKind(policy, name);
+  const kind = keyKind(policy, name);
+  if (kind !== undefined || !policy.keyFamilies) return kind;
+  return KEY_NAME.test(name) && !KEY_NAMES_NOT_SECRET.has(name) ? 'api_key' : undefined;
+}
+
+/** Headers whose value is a URL: a redirect's `Location` carries an OAuth callback's `code`, or a token parameter. */
+const URL_HEADERS: ReadonlySet<string> = new Set(['location', 'content-location']);
+
+/** A URL's query masked as a path's is (`maskForm` in query mode, the URL's path telling an OAuth callback). */
+function maskUrlQuery(url: string, where: string, policy: MaskPolicy, f: Findings): string {
+  const q = url.indexOf('?');
+  if (q === -1) return url;
+  const hash = url.indexOf('#', q);
+  const end = hash === -1 ? url.length : hash;
+  const query = url.slice(q + 1, end);
+  const masked = maskForm(query, where, policy, f, url.slice(0, q), true);
+  return masked === query ? url : `${url.slice(0, q + 1)}${masked}${url.slice(end)}`;
 }
 
 /** The header value `headerHit` reports on (set before each scan: one callback, not one per header). */
@@ -142,6 +168,13 @@ export function maskHeaders(headers: Record<string, string>, where: string, poli
         f.add(`${where}.${name}`, 'bearer_token', true);
         setHeader((out ??= { ...headers }), name, subprotocols);
         text = subprotocols;
+      }
+    }
+    if (URL_HEADERS.has(lower)) {
+      const query = maskUrlQuery(text, `${where}.${name}`, policy, f);
+      if (query !== text) {
+        setHeader((out ??= { ...headers }), name, query);
+        text = query;
       }
     }
     hitFindings = f;

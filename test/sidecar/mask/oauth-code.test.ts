@@ -53,3 +53,19 @@ void t.test('a token request form: the code is masked; a discount form keeps it'
   t.equal(Buffer.from(discount.request!.body).toString(), 'code=SAVE10&cart=42');
   t.same(discount.redacted, []);
 });
+
+void t.test('a redirect to a callback: the code in the Location header is masked, the rest kept', async (t) => {
+  const headers = (h: Record<string, string>): HttpMessage => ({ headers: h, body: Buffer.alloc(0), body_size: 0, truncated: false });
+  const r = maskRecord({
+    path: '/authorize?client_id=web',
+    response: headers({ location: 'https://app.example/cb?code=LKR04code77&state=xyz#frag', 'content-location': '/docs?code=SAVE10' }),
+    redacted: [],
+    sensitive: [],
+  });
+  t.equal(r.response!.headers.location, 'https://app.example/cb?code=****&state=xyz#frag');
+  t.equal(r.response!.headers['content-location'], '/docs?code=SAVE10', 'a code that is no OAuth code stays');
+  t.ok(r.redacted.includes('response.headers.location.code'));
+  t.ok(r.sensitive.includes('oauth_code'));
+  const token = maskRecord({ path: '/login', response: headers({ Location: '/home?access_token=LKR05tok&lang=en' }), redacted: [], sensitive: [] });
+  t.equal(token.response!.headers.Location, '/home?access_token=****&lang=en', 'a secret parameter too');
+});
