@@ -52,6 +52,7 @@ import { maskJson } from './json-mask.ts';
 import { maskMultipart, multipartBoundary } from './multipart-mask.ts';
 import { DEFAULT_MASK_POLICY, type MaskPolicy, type SensitiveKind } from './policy.ts';
 import { maskKeyValuePairs } from './text-pairs.ts';
+import { maskXmlElements } from './xml-mask.ts';
 
 export interface MaskableRecord {
   /** `http`, `postgres`, …: some response header names are not secrets under one protocol (`header-mask.ts`). */
@@ -142,7 +143,7 @@ function maskScanned(body: Uint8Array, truncated: boolean, where: string, conten
     const hit = (k: SensitiveKind, m: boolean): void => f.add(where, k, m);
     if (form) out = maskText(maskForm(out, where, policy, f, path), policy, hit, false, true, cut);
     else {
-      out = maskKeyValuePairs(out, where, policy, f);
+      out = maskKeyValuePairs(maskXmlElements(out, where, policy, f), where, policy, f);
       // JSON cut short is read with its string escapes decoded, as whole JSON is.
       out = json ? maskJsonText(out, policy, hit, cut) : maskText(out, policy, hit, false, false, cut);
     }
