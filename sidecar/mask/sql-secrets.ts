@@ -8,8 +8,9 @@
  *   the statement's end: `REPLACE 'current'` too), `SET PASSWORD [FOR u] = 'x' | PASSWORD('x')`;
  * - values assigned to or compared with a column whose name the masking policy calls secret,
  *   as it would a JSON key (`keyKind`: the families, and the keys the policy adds): `UPDATE u SET
- *   password = 'x'`, `… WHERE token = $1`, `CHANGE MASTER TO MASTER_PASSWORD = 'x'`; every
- *   literal and parameter of the value expression;
+ *   password = 'x'`, `… WHERE token = $1`, `CHANGE MASTER TO MASTER_PASSWORD = 'x'`, `password
+ *   LIKE 'x%'`, `api_key IN ('x', 'y')`, and the value first, `'x' = password`; every literal and
+ *   parameter of the value expression;
  * - `INSERT` (and `REPLACE`) with a column list: the literals and parameters of each VALUES row
  *   (or SELECT list) at the position of a secret column. Without a column list the statement
  *   does not say which value goes to which column, and nothing is masked.
@@ -454,9 +455,14 @@ function read(sql: string, dialect: SqlDialect, backslashEscapes: boolean, found
         const named = nameKind(sql, prev, policy);
         if (named !== 'authorization') kind = named;
       }
+      if (kind === undefined && k + 2 < count && isAssign(sql, k + 1) && (tt[k + 2] === T.Word || tt[k + 2] === T.QuotedName)) {
+        // The value first: `'x' = password`.
+        const named = nameKind(sql, k + 2, policy);
+        if (named !== 'authorization') kind = named;
+      }
       if (kind !== undefined) mask(k, kind);
     } else if (region === undefined && prevIsName) {
-      if (isAssign(sql, k)) {
+      if (isAssign(sql, k) || wordIs(sql, k, 'LIKE') || wordIs(sql, k, 'ILIKE') || wordIs(sql, k, 'IN')) {
         const named = nameKind(sql, prev, policy);
         if (named !== undefined) region = { kind: named, depth, stops: VALUE_STOPS, cases: 0 };
       } else if (punct === OPEN && (wordIs(sql, prev, 'PASSWORD') || wordIs(sql, prev, 'OLD_PASSWORD'))) {
