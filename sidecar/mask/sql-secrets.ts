@@ -9,7 +9,8 @@
  * - values assigned to or compared with a column whose name the masking policy calls secret,
  *   as it would a JSON key (`keyKind`: the families, and the keys the policy adds): `UPDATE u SET
  *   password = 'x'`, `… WHERE token = $1`, `CHANGE MASTER TO MASTER_PASSWORD = 'x'`, `password
- *   LIKE 'x%'`, `api_key IN ('x', 'y')`, and the value first, `'x' = password`; every literal and
+ *   LIKE 'x%'`, `api_key IN ('x', 'y')`, PostgreSQL's `SET my.password TO 'x'`, and the value first,
+ *   `'x' = password`; every literal and
  *   parameter of the value expression;
  * - `INSERT` (and `REPLACE`) with a column list: the literals and parameters of each VALUES row
  *   (or SELECT list) at the position of a secret column. Without a column list the statement
@@ -462,7 +463,7 @@ function read(sql: string, dialect: SqlDialect, backslashEscapes: boolean, found
       }
       if (kind !== undefined) mask(k, kind);
     } else if (region === undefined && prevIsName) {
-      if (isAssign(sql, k) || wordIs(sql, k, 'LIKE') || wordIs(sql, k, 'ILIKE') || wordIs(sql, k, 'IN')) {
+      if (isAssign(sql, k) || wordIs(sql, k, 'LIKE') || wordIs(sql, k, 'ILIKE') || wordIs(sql, k, 'IN') || (wordIs(sql, k, 'TO') && wordIs(sql, first, 'SET'))) {
         const named = nameKind(sql, prev, policy);
         if (named !== undefined) region = { kind: named, depth, stops: VALUE_STOPS, cases: 0 };
       } else if (punct === OPEN && (wordIs(sql, prev, 'PASSWORD') || wordIs(sql, prev, 'OLD_PASSWORD'))) {

@@ -66,12 +66,14 @@ void t.test('SQL data: literals of secret columns, where the statement names the
     ["SELECT id FROM u WHERE password LIKE 'x-5c%' OR name LIKE 'kept%'", "SELECT id FROM u WHERE password LIKE '****' OR name LIKE 'kept%'"],
     ["SELECT id FROM u WHERE api_key IN ('x-5d', $1) AND id IN (1, 2)", "SELECT id FROM u WHERE api_key IN ('****', $1) AND id IN (1, 2)"],
     ["SELECT id FROM u WHERE token ILIKE 'x-5e'", "SELECT id FROM u WHERE token ILIKE '****'"],
+    ["SET my.password TO 'x-5f'", "SET my.password TO '****'"],
+    ["SET search_path TO 'kept'", "SET search_path TO 'kept'"],
     ["INSERT INTO cards (holder, card_number, cvv, pin) VALUES ('Ann', '4111111111111111', 123, 4321)", "INSERT INTO cards (holder, card_number, cvv, pin) VALUES ('Ann', '****', ****, ****)"],
     ["INSERT INTO u (name, \"passwordHash\") SELECT 'bob', crypt('x-6', gen_salt('bf'))", "INSERT INTO u (name, \"passwordHash\") SELECT 'bob', crypt('****', gen_salt('****'))"],
     ["INSERT INTO u (id, password, note) VALUES (1, CASE WHEN true THEN 'x-7' ELSE 'x-8' END, 'kept')", "INSERT INTO u (id, password, note) VALUES (1, CASE WHEN true THEN '****' ELSE '****' END, 'kept')"],
   ];
   for (const [sql, want] of pg) t.equal(masked(sql, 'postgres'), want, sql);
-  t.same(maskSqlSecrets(pg[9][0], 'postgres')?.kinds, ['card', 'cvv', 'password'], 'each literal with its column\'s kind');
+  t.same(maskSqlSecrets(pg[11][0], 'postgres')?.kinds, ['card', 'cvv', 'password'], 'each literal with its column\'s kind');
 
   const my: Array<[string, string]> = [
     ["INSERT INTO u (`name`, `password`) VALUES ('bob', 'x-9')", "INSERT INTO u (`name`, `password`) VALUES ('bob', '****')"],
