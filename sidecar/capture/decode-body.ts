@@ -11,6 +11,9 @@
  * 55 ms of the capture worker (seven decoders, each allocating brotli's window) and gave an
  * empty body. The bisection remains for zstd and for a Node whose engine does not expose the
  * handle this uses.
+ *
+ * HTTP/1 transfer codings besides the chunked framing (`Transfer-Encoding: gzip, chunked`) are
+ * removed with the same decoders and caps (`decodeTransferCodings`).
  */
 import zlib from 'node:zlib';
 
@@ -124,6 +127,9 @@ if (zstd !== undefined) {
   DECODERS.zstd = (input, maxOutputLength) => zstd(input, { maxOutputLength });
 }
 
+/** A coding this file removes (own keys only: `constructor` or `__proto__` is no coding). */
+const hasDecoder = (coding: string): boolean => Object.hasOwn(DECODERS, coding);
+
 function isTooLarge(err: unknown): boolean {
   return (err as { code?: string } | null)?.code === 'ERR_BUFFER_TOO_LARGE';
 }
@@ -184,7 +190,7 @@ export function contentCodings(contentEncoding: string | undefined): string[] {
 
 /** True when every coding of `contentEncoding` is one `decodeBody` removes. */
 export function isDecodable(contentEncoding: string | undefined): boolean {
-  return contentCodings(contentEncoding).every((c) => DECODERS[c] !== undefined);
+  return contentCodings(contentEncoding).every(hasDecoder);
 }
 
 const UNSUPPORTED = 'unsupported content-encoding ';
@@ -211,24 +217,50 @@ export function looksEncoded(body: Uint8Array, contentEncoding: string | undefin
 /** Remove `content-encoding` codings (applied in order, so removed in reverse) for display. */
 export function decodeBody(raw: Uint8Array, contentEncoding: string | undefined, options: DecodeBodyOptions): DecodedBody {
   if (contentEncoding === undefined) return { body: raw, truncated: !options.inputComplete, decoded: false };
-  const codings = contentCodings(contentEncoding);
+  return removeCodings(raw, contentCodings(contentEncoding), options, (c) => `${UNSUPPORTED}${c}`, (message) => `${contentEncoding}${FAILED}${message}`);
+}
+
+/**
+ * Remove HTTP/1 transfer codings other than the chunked framing (`gzip` of `Transfer-Encoding:
+ * gzip, chunked`), given in the order applied, as `decodeBody` removes the same content codings.
+ * `chunked` among them (applied twice, or before another coding) is a coding it cannot remove.
+ */
+export function decodeTransferCodings(raw: Uint8Array, codings: readonly string[], options: DecodeBodyOptions): DecodedBody {
+  return removeCodings(
+    raw,
+    codings.filter((c) => c !== 'identity'),
+    options,
+    (c) => `unsupported transfer coding ${c}`,
+    (message, coding) => `${coding}${FAILED}${message}`,
+  );
+}
+
+/** `codings` (lower-cased, in the order applied) removed in reverse; the input unchanged, with why, when one cannot be. */
+function removeCodings(
+  raw: Uint8Array,
+  codings: readonly string[],
+  options: DecodeBodyOptions,
+  unsupported: (coding: string) => string,
+  failed: (message: string, coding: string) => string,
+): DecodedBody {
   if (codings.length === 0 || raw.length === 0) return { body: raw, truncated: !options.inputComplete, decoded: false };
   for (const c of codings) {
-    if (DECODERS[c] === undefined) {
-      return { body: raw, truncated: !options.inputComplete, decoded: false, error: `${UNSUPPORTED}${c}` };
+    if (!hasDecoder(c)) {
+      return { body: raw, truncated: !options.inputComplete, decoded: false, error: unsupported(c) };
     }
   }
   let data: Uint8Array = raw;
   let complete = options.inputComplete;
+  let i = codings.length - 1;
   try {
-    for (let i = codings.length - 1; i >= 0; i--) {
+    for (; i >= 0; i--) {
       const { out, truncated } = decodeOne(codings[i], data, options.maxOutputBytes, complete);
       data = out;
       complete = !truncated;
     }
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    return { body: raw, truncated: !options.inputComplete, decoded: false, error: `${contentEncoding}${FAILED}${message}` };
+    return { body: raw, truncated: !options.inputComplete, decoded: false, error: failed(message, codings[i]) };
   }
   return { body: data, truncated: !complete, decoded: true };
 }

@@ -3,9 +3,15 @@
  * kept up to the body limit (all counted), gaps counted, and the `HttpMessage` it becomes
  * (content-decoded for display, notes for what could not be decoded or captured). Shared so
  * both HTTP versions keep and report bodies the same way.
+ *
+ * An HTTP/1 body may also carry transfer codings besides its chunked framing (`Transfer-Encoding:
+ * gzip, chunked`). They are removed first (they were applied last), then the content codings;
+ * a transfer coding that cannot be removed leaves the body out of the record with a note, as
+ * masking leaves out a content coding it cannot scan — only here, since masking reads the
+ * content coding alone and would take the still-coded bytes for a plain body.
  */
 import type { BodyArrival } from './session.ts';
-import { decodeBody } from './decode-body.ts';
+import { decodeBody, decodeTransferCodings } from './decode-body.ts';
 import type { HttpMessage } from '../../record/record.ts';
 
 export interface MessageCapture {
@@ -18,6 +24,11 @@ export interface MessageCapture {
   skipped?: number;
   /** When body pieces arrived, for messages framed inside bodies (gRPC); absent otherwise. */
   arrivals?: BodyArrival[];
+  /**
+   * HTTP/1: transfer codings the kept bytes still carry (`left`, in the order applied; never
+   * empty) and the message's whole Transfer-Encoding (`all`, for notes). Absent for most bodies.
+   */
+  transfer?: { readonly all: readonly string[]; readonly left: readonly string[] };
 }
 
 /** Arrivals kept per message at most; later pieces share the last time. */
@@ -55,14 +66,41 @@ export function skipBodyBytes(cap: MessageCapture | undefined, n: number, maxBod
   return before <= maxBody && cap.size > maxBody;
 }
 
-/** The record's message: the body content-decoded for display, notes for what went wrong. */
-export function buildHttpMessage(cap: MessageCapture, side: 'request' | 'response', notes: string[], maxBody: number): HttpMessage {
-  const raw = cap.chunks.length === 1 ? cap.chunks[0] : Buffer.concat(cap.chunks, cap.captured);
+/**
+ * The record's message: the body freed of its transfer codings, content-decoded for display,
+ * notes for what went wrong. A body left out (a transfer coding that could not be removed) is
+ * listed in `redacted` when given.
+ */
+export function buildHttpMessage(cap: MessageCapture, side: 'request' | 'response', notes: string[], maxBody: number, redacted?: string[]): HttpMessage {
   const encoding = cap.headers['content-encoding'];
-  const decoded = decodeBody(raw, encoding, { maxOutputBytes: maxBody, inputComplete: cap.captured === cap.size });
-  if (decoded.error !== undefined) notes.push(`${side}.body: ${decoded.error}`);
+  let raw: Uint8Array = cap.chunks.length === 1 ? cap.chunks[0] : Buffer.concat(cap.chunks, cap.captured);
+  let complete = cap.captured === cap.size;
+  let body: Uint8Array;
+  let truncated: boolean;
+  let withheld = false;
+  if (cap.transfer !== undefined && raw.length > 0) {
+    const plain = decodeTransferCodings(raw, cap.transfer.left, { maxOutputBytes: maxBody, inputComplete: complete });
+    if (plain.error === undefined) {
+      raw = plain.body;
+      complete = !plain.truncated;
+    } else {
+      // Never the coded bytes: masking would take them for a plain body and find nothing.
+      withheld = true;
+      notes.push(`${side}.body: left out: transfer-encoding ${cap.transfer.all.join(', ')} could not be removed (${plain.error}), so it could not be scanned for secrets`);
+      redacted?.push(`${side}.body`);
+    }
+  }
+  if (withheld) {
+    body = new Uint8Array(0);
+    truncated = true;
+  } else {
+    const decoded = decodeBody(raw, encoding, { maxOutputBytes: maxBody, inputComplete: complete });
+    if (decoded.error !== undefined) notes.push(`${side}.body: ${decoded.error}`);
+    body = decoded.body;
+    truncated = decoded.truncated;
+  }
   if (cap.skipped !== undefined) notes.push(`${side}.body: ${cap.skipped} bytes not captured (capture fell behind forwarding)`);
-  const msg: HttpMessage = { headers: cap.headers, body: decoded.body, body_size: cap.size, truncated: decoded.truncated };
+  const msg: HttpMessage = { headers: cap.headers, body, body_size: cap.size, truncated };
   if (cap.trailers !== undefined) msg.trailers = cap.trailers;
   const ct = cap.headers['content-type'];
   if (ct !== undefined) msg.content_type = ct;

@@ -9,6 +9,7 @@ import type { Exchange } from '../capture/session.ts';
 import { buildHttpMessage, newMessageCapture, type MessageCapture } from '../capture/message-capture.ts';
 import type { RecordError } from '../../record/record.ts';
 import { stateError } from './errors.ts';
+import type { TransferCodings } from './framing.ts';
 import { buildHeaderRecord } from './headers.ts';
 import type { Http1HeaderList } from './parser.ts';
 
@@ -65,13 +66,17 @@ export function advanceResponse(ex: PendingExchange, to: ResponsePhase): void {
   ex.res = to;
 }
 
-export function newCapture(list: Http1HeaderList): MessageCapture {
-  return newMessageCapture(buildHeaderRecord(list));
+/** A message's capture; `transfer`: the codings its body still carries past the chunked framing (removed when the record is built). */
+export function newCapture(list: Http1HeaderList, transfer?: TransferCodings): MessageCapture {
+  const cap = newMessageCapture(buildHeaderRecord(list));
+  if (transfer !== undefined) cap.transfer = transfer;
+  return cap;
 }
 
 /** The exchange as the record builder wants it; `now` ends one that has no end of its own. */
 export function buildExchange(ex: PendingExchange, now: bigint, maxBody: number, error?: RecordError, detail?: string): Exchange {
   const notes = ex.notes.slice();
+  const redacted: string[] = [];
   const out: Exchange = {
     protocol: 'http',
     ordinal: ex.ordinal,
@@ -86,12 +91,14 @@ export function buildExchange(ex: PendingExchange, now: bigint, maxBody: number,
   if (ex.path !== undefined) out.path = ex.path;
   if (ex.authority !== undefined) out.authority = ex.authority;
   if (ex.statusCode !== undefined) out.status_code = ex.statusCode;
-  if (ex.request !== undefined) out.request = buildHttpMessage(ex.request, 'request', notes, maxBody);
-  if (ex.response !== undefined) out.response = buildHttpMessage(ex.response, 'response', notes, maxBody);
+  if (ex.request !== undefined) out.request = buildHttpMessage(ex.request, 'request', notes, maxBody, redacted);
+  if (ex.response !== undefined) out.response = buildHttpMessage(ex.response, 'response', notes, maxBody, redacted);
   if (error !== undefined) out.error = error;
   if (detail !== undefined) out.error_detail = detail;
   if (ex.traceId !== undefined) out.trace_id = ex.traceId;
   if (ex.parentSpanId !== undefined) out.parent_span_id = ex.parentSpanId;
   if (notes.length > 0) out.notes = notes;
+  // Bodies left out because a transfer coding could not be removed (never shipped coded).
+  if (redacted.length > 0) out.redacted = redacted;
   return out;
 }

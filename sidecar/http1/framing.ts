@@ -6,12 +6,24 @@
  * (an upgrade or CONNECT) — or a parse error value. Kept apart from the parser's byte loop
  * because this is where request smuggling defences live (TE over CL, conflicting lengths,
  * a request TE that does not end with `chunked`), and they deserve to be read on their own.
+ *
+ * It also says which transfer codings (RFC 9112 §7: `gzip, chunked` compresses the body, then
+ * chunks it) the body still carries once the parser removed its framing, for the capture to
+ * remove; they never change where the message ends.
  */
 import { HTTP1_ERR, type Http1ParseError } from './errors.ts';
 import type { Http1BodyKind, Http1HeaderList, Http1Kind } from './parser.ts';
 import { trimOws } from './ows.ts';
 
 const DIGITS = /^\d+$/;
+
+/** A body's transfer codings other than the framing the parser removes. */
+export interface TransferCodings {
+  /** Every coding of Transfer-Encoding, lower-cased, in the order they were applied. */
+  all: string[];
+  /** Those the body bytes still carry once the parser removed the framing (all but a final `chunked`); never empty. */
+  left: string[];
+}
 
 /** What follows the message on its connection. */
 export type AfterMessage = 'idle' | 'paused' | 'upgraded';
@@ -24,6 +36,8 @@ export interface Framing {
   upgrade?: string;
   /** `paused`: a request asking to switch protocols; `upgraded`: the switch happened. */
   after: AfterMessage;
+  /** Set when the body carries transfer codings besides a final `chunked` (`gzip, chunked`; a response's `gzip` read to the close). */
+  transfer?: TransferCodings;
 }
 
 /** Facts of the message's start line the framing depends on. */
@@ -80,6 +94,12 @@ function readFields(headers: Http1HeaderList): FramingFields | Http1ParseError {
   return fields;
 }
 
+/** The codings a body framed as `bodyKind` still carries: `te` without the final `chunked` the parser removes. */
+function transferLeft(te: string[], bodyKind: Http1BodyKind): TransferCodings | undefined {
+  const left = bodyKind === 'chunked' ? te.slice(0, -1) : te;
+  return left.length === 0 ? undefined : { all: te, left };
+}
+
 function requestFraming(f: FramingFields, method: string | undefined): Framing | Http1ParseError {
   const te = f.transferCodings;
   let bodyKind: Http1BodyKind;
@@ -92,9 +112,13 @@ function requestFraming(f: FramingFields, method: string | undefined): Framing |
     bodyKind = f.contentLength > 0 ? 'length' : 'none';
   }
   const contentLength = bodyKind === 'length' ? f.contentLength : -1;
-  if (method === 'CONNECT') return { bodyKind, contentLength, after: 'paused' };
-  if (f.connectionUpgrade && f.upgrade !== undefined) return { bodyKind, contentLength, upgrade: f.upgrade, after: 'paused' };
-  return { bodyKind, contentLength, after: 'idle' };
+  const transfer = te === undefined ? undefined : transferLeft(te, bodyKind);
+  let framing: Framing;
+  if (method === 'CONNECT') framing = { bodyKind, contentLength, after: 'paused' };
+  else if (f.connectionUpgrade && f.upgrade !== undefined) framing = { bodyKind, contentLength, upgrade: f.upgrade, after: 'paused' };
+  else framing = { bodyKind, contentLength, after: 'idle' };
+  if (transfer !== undefined) framing.transfer = transfer;
+  return framing;
 }
 
 function responseFraming(f: FramingFields, status: number, requestMethod: string | undefined): Framing {
@@ -103,7 +127,11 @@ function responseFraming(f: FramingFields, status: number, requestMethod: string
   if (requestMethod === 'CONNECT' && status >= 200 && status < 300) return none('upgraded');
   if (status < 200 || status === 204 || status === 304 || requestMethod === 'HEAD') return none();
   const te = f.transferCodings;
-  if (te !== undefined) return { bodyKind: te[te.length - 1] === 'chunked' ? 'chunked' : 'eof', contentLength: -1, after: 'idle' };
+  if (te !== undefined) {
+    const bodyKind = te[te.length - 1] === 'chunked' ? 'chunked' : 'eof';
+    const transfer = transferLeft(te, bodyKind);
+    return transfer === undefined ? { bodyKind, contentLength: -1, after: 'idle' } : { bodyKind, contentLength: -1, after: 'idle', transfer };
+  }
   if (f.contentLength > 0) return { bodyKind: 'length', contentLength: f.contentLength, after: 'idle' };
   return f.contentLength === 0 ? none() : { bodyKind: 'eof', contentLength: -1, after: 'idle' };
 }

@@ -24,7 +24,7 @@
  *   (an HTTP/2 server's SETTINGS frame) may never send.
  */
 import { HTTP1_ERR, type Http1ErrorCode, type Http1ParseError } from './errors.ts';
-import { messageFraming } from './framing.ts';
+import { messageFraming, type TransferCodings } from './framing.ts';
 import { trimOws } from './ows.ts';
 
 export type Http1Kind = 'request' | 'response';
@@ -54,6 +54,12 @@ export interface Http1Head {
    * Responses: the Upgrade header value of a 101 ('' when absent). Otherwise undefined.
    */
   upgrade: string | undefined;
+  /**
+   * Transfer codings the body passed to `onBody` still carries (`gzip` of `gzip, chunked`, or all
+   * of a close-delimited response's), undefined when there are none: the parser removes only the
+   * chunked framing.
+   */
+  transfer: TransferCodings | undefined;
 }
 
 export interface Http1ParserHandler {
@@ -525,7 +531,7 @@ export class Http1Parser {
       this.fail(framing.code, framing.message);
       return;
     }
-    const { bodyKind, upgrade } = framing;
+    const { bodyKind, upgrade, transfer } = framing;
     const cl = framing.contentLength;
     this.nextAfterComplete = framing.after === 'paused' ? S_PAUSED : framing.after === 'upgraded' ? S_UPGRADED : S_IDLE;
 
@@ -542,6 +548,7 @@ export class Http1Parser {
       bodyKind,
       contentLength: cl,
       upgrade,
+      transfer,
     };
     this.headers = [];
     if (bodyKind === 'length') {

@@ -355,7 +355,7 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
         const ex = reqCurrent;
         if (ex === undefined) throw stateError('request head without a request');
         advanceRequest(ex, 'request_body');
-        const cap = newCapture(head.headers);
+        const cap = newCapture(head.headers, head.transfer);
         ex.request = cap;
         ex.method = head.method;
         let path = head.target;
@@ -427,7 +427,7 @@ export function createHttp1Session(ctx: CaptureContext, options: Http1SessionOpt
         advanceResponse(ex, 'response_body');
         ex.responseStart = ex.messageStart;
         ex.statusCode = head.statusCode;
-        ex.response = newCapture(head.headers);
+        ex.response = newCapture(head.headers, head.transfer);
       },
       ...messageParts('response', () => resCurrent?.response),
       onMessageComplete(wireBytes) {
