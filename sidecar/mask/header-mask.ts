@@ -9,6 +9,7 @@ import { maskForm } from './form-mask.ts';
 import { keyKind } from './key-kind.ts';
 import type { MaskPolicy, SensitiveKind } from './policy.ts';
 import { scanMeter } from './scan-meter.ts';
+import { maskAuthorityUserinfo } from './url-credentials.ts';
 
 const isSpace = (c: number): boolean => c === 32 || c === 9;
 
@@ -168,6 +169,14 @@ export function maskHeaders(headers: Record<string, string>, where: string, poli
         f.add(`${where}.${name}`, 'bearer_token', true);
         setHeader((out ??= { ...headers }), name, subprotocols);
         text = subprotocols;
+      }
+    }
+    if (lower === 'host' || lower === ':authority') {
+      const authority = maskAuthorityUserinfo(text);
+      if (authority !== undefined) {
+        f.add(`${where}.${name}`, 'url_password', true);
+        setHeader((out ??= { ...headers }), name, authority);
+        text = authority;
       }
     }
     if (URL_HEADERS.has(lower)) {

@@ -75,6 +75,8 @@ const WORDS = new Map<string, KeyFamilyKind>([
   ['ccnum', 'card'],
   ['signature', 'signature'],
   ['sig', 'signature'],
+  // A message authentication code (`X-Hmac`, `hmac=…`): a signature made with a shared secret.
+  ['hmac', 'signature'],
 ]);
 
 /**
@@ -261,7 +263,7 @@ const GLUED_ROOTS = ['passw', 'passphrase', 'secret', 'token', 'apikey', 'sessid
 /** Where every other family word (or phrase) starts: a word of its own. */
 const WORD_STARTS = [
   'pass', 'pwd', 'otp', 'totp', 'hotp', 'mfa', 'two', 'verif', 'recover', 'backup', 'key', 'auth', 'bearer', 'cred', 'sess', 'cookie',
-  'cvv', 'cvc', 'cvn', 'csc', 'ssn', 'pan', 'card', 'cc', 'sig', 'pin', 'secur',
+  'cvv', 'cvc', 'cvn', 'csc', 'ssn', 'pan', 'card', 'cc', 'sig', 'pin', 'secur', 'hmac',
 ];
 const capitalized = (w: string): string => w[0].toUpperCase() + w.slice(1);
 /**

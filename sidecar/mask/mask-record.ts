@@ -53,11 +53,14 @@ import { maskMultipart, multipartBoundary } from './multipart-mask.ts';
 import { DEFAULT_MASK_POLICY, type MaskPolicy, type SensitiveKind } from './policy.ts';
 import { maskKeyValuePairs } from './text-pairs.ts';
 import { maskXmlElements } from './xml-mask.ts';
+import { maskAuthorityUserinfo } from './url-credentials.ts';
 
 export interface MaskableRecord {
   /** `http`, `postgres`, …: some response header names are not secrets under one protocol (`header-mask.ts`). */
   protocol?: string;
   path?: string;
+  /** The request's authority (`Host`, `:authority`): user information in it is masked. */
+  authority?: string;
   request?: HttpMessage;
   response?: HttpMessage;
   /** gRPC: the status message, percent-decoded; the server may quote what the client sent. */
@@ -218,6 +221,14 @@ function maskField(value: string | undefined, name: string, policy: MaskPolicy, 
   return value === undefined ? undefined : maskText(value, policy, (k, m) => f.add(name, k, m));
 }
 
+/** An authority with its user information masked (`url-credentials.ts`), or itself. */
+export function maskAuthority(value: string, where: string, f: Findings): string {
+  const masked = maskAuthorityUserinfo(value);
+  if (masked === undefined) return value;
+  f.add(where, 'url_password', true);
+  return masked;
+}
+
 /** The message masked; the message itself when nothing in it changed. */
 function maskMessage(
   msg: HttpMessage,
@@ -267,12 +278,14 @@ export function maskRecord<T extends MaskableRecord>(record: T, policy: MaskPoli
   if (!policy.enabled) return { ...record, redacted: [...redacted], sensitive: [...sensitive] };
   const f = new Findings(policy.scanBudgetBytes);
   const path = record.path === undefined ? undefined : maskPath(record.path, policy, f);
+  const authority = record.authority === undefined ? undefined : maskAuthority(record.authority, 'authority', f);
   const request = record.request === undefined ? undefined : maskMessage(record.request, 'request', policy, f, record);
   const response = record.response === undefined ? undefined : maskMessage(record.response, 'response', policy, f, record);
   const grpcMessage = maskField(record.grpc_message, 'grpc_message', policy, f);
   const errorDetail = maskField(record.error_detail, 'error_detail', policy, f);
   const unchanged =
     path === record.path &&
+    authority === record.authority &&
     request === record.request &&
     response === record.response &&
     grpcMessage === record.grpc_message &&
@@ -285,6 +298,7 @@ export function maskRecord<T extends MaskableRecord>(record: T, policy: MaskPoli
   if (unchanged) return record as Masked<T>;
   const out = { ...record } as Masked<T>;
   if (path !== undefined) out.path = path;
+  if (authority !== undefined) out.authority = authority;
   if (request !== undefined) out.request = request;
   if (response !== undefined) out.response = response;
   if (grpcMessage !== undefined) out.grpc_message = grpcMessage;

@@ -116,3 +116,17 @@ export function findUrlPasswords(text: string): Span[] {
     if (colon !== -1 && at > colon + colonLength) spans.push({ start: colon + colonLength, end: at });
   }
 }
+
+/**
+ * An HTTP authority (`Host`, `:authority`, the record's `authority`) holding user information,
+ * which HTTP forbids there (RFC 9110 §4.2.4) but a misconfigured client may still send:
+ * `u:pw@host` keeps the user (`u:****@host`), a user information without a colon (a token used
+ * as the user name) is masked whole (`****@host`). Undefined when there is none.
+ */
+export function maskAuthorityUserinfo(authority: string): string | undefined {
+  const at = authority.lastIndexOf('@');
+  if (at <= 0) return undefined;
+  scanMeter.steps += at;
+  const colon = authority.indexOf(':');
+  return colon !== -1 && colon < at ? `${authority.slice(0, colon + 1)}****${authority.slice(at)}` : `****${authority.slice(at)}`;
+}

@@ -22,6 +22,13 @@ void t.test('a header named after a key is masked whole', async (t) => {
   t.same(r.sensitive, ['api_key']);
 });
 
+void t.test('an HMAC by its name is a signature', async (t) => {
+  const r = maskRecord({ path: '/hook?hmac=LKH6qhmac&shop=kept', request: headers({ 'X-Hmac': 'LKH6hmac', 'x-shopify-hmac-sha256': 'LKH6shopify' }), redacted: [], sensitive: [] });
+  t.same(r.request!.headers, { 'X-Hmac': '****', 'x-shopify-hmac-sha256': '****' });
+  t.equal(r.path, '/hook?hmac=****&shop=kept');
+  t.same(r.sensitive, ['signature']);
+});
+
 void t.test('the standard key headers and words that only end in "key" stay readable', async (t) => {
   const sent = {
     'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',

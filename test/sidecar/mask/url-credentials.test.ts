@@ -122,3 +122,16 @@ void t.test('linear on adversarial input', async (t) => {
     t.ok(large / 80_000 < 40, `${name}: ${(large / 80_000).toFixed(1)} steps per character`);
   }
 });
+
+void t.test('user information in an authority (Host, :authority, the record\'s authority)', async (t) => {
+  const headers = (h: Record<string, string>): HttpMessage => ({ headers: h, body: Buffer.alloc(0), body_size: 0, truncated: false });
+  const r = maskRecord({ path: '/', authority: 'u:LKH5authpw@10.244.0.6:9091', request: headers({ host: 'u:LKB7hostpw@10.244.0.6', ':authority': 'LKB8token@api' }), redacted: [], sensitive: [] });
+  t.equal(r.authority, 'u:****@10.244.0.6:9091');
+  t.equal(r.request!.headers.host, 'u:****@10.244.0.6');
+  t.equal(r.request!.headers[':authority'], '****@api', 'without a colon the user information is masked whole');
+  t.same([...r.redacted].sort(), ['authority', 'request.headers.:authority', 'request.headers.host']);
+  t.same(r.sensitive, ['url_password']);
+  const plain = maskRecord({ path: '/', authority: 'shop.example:8443', request: headers({ host: 'shop.example' }), redacted: [], sensitive: [] });
+  t.equal(plain.authority, 'shop.example:8443');
+  t.same(plain.redacted, []);
+});
