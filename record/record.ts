@@ -89,7 +89,7 @@ export interface HttpMessage {
   /** Lower-case names; repeated headers joined with ", " (set-cookie with "\n"). */
   headers: Record<string, string>;
   trailers?: Record<string, string>;
-  /** Captured body bytes (decoded when content-encoding was gzip/deflate/br), at most the body limit. */
+  /** Captured body bytes (freed of HTTP/1 transfer codings and of gzip/deflate/br/zstd content codings), at most the body limit. */
   body: Uint8Array;
   /** True size of the body on the wire, in bytes. */
   body_size: number;
