@@ -25,11 +25,29 @@
  * its port (`auth:8080`: `isHostPort`) or for a scheme named in brackets. After an
  * authorization scheme and its spaces or tabs (`Authorization: Bearer abc`,
  * `token=Bearer\tabc`) the credentials are masked and the scheme kept, as in a header.
+ *
+ * Three more spellings of the same pairs:
+ * - JSON written inside a JSON string, or shown by `redis-cli`, has its quotes escaped
+ *   (`{\"password\":\"abc\"}`, `\\\"` one level deeper): a key in escaped quotes is read as a
+ *   quoted key, both quotes of the same level, and a value in escaped quotes of that level runs
+ *   to the quote that closes it; only what is between them is masked, the escapes kept
+ *   (`{\"password\":\"****\"}`). In such text a `\n` or `\r` escape ends a bare value and a key
+ *   as a line break would (`user=x\npassword=****\ntoken: ****`).
+ * - `key = value` and `key : value`, blanks on both sides, alone on a line (INI and AWS
+ *   credentials files, `.env` and properties files written with spaces): a bare key starting
+ *   its line after blanks at most (the line may start after a `\n` escape), the value running to
+ *   the end of the line (trailing blanks kept; quoted, what is between the quotes). Inside a
+ *   sentence (`we set x = y`, `the password = x`), after `#`, and as `==`, `=>` or `:=` it stays.
+ * - A pair percent-encoded (`next=%2Fcb%3Ftoken%3Dabc`, `data=%7B%22password%22%3A%22x%22%7D`):
+ *   text holding `%3D` or `%3A` is read once more with its escapes decoded
+ *   (`percent-escape.ts`), and what is found there is masked in the characters it was written
+ *   with (`next=%2Fcb%3Ftoken%3D****`).
  */
 import type { Span } from './detectors.ts';
 import type { Findings } from './findings.ts';
 import { keyKind, namePrefilter } from './key-kind.ts';
 import { MASK, type MaskPolicy, type SensitiveKind } from './policy.ts';
+import { decodePercentEscapes, hasEncodedPairSeparator } from './percent-escape.ts';
 import { scanMeter } from './scan-meter.ts';
 
 const MAX_KEY = 128;
@@ -174,6 +192,8 @@ const MAX_TEXT_KEY = 64;
 const SHORTEST_FAMILY_NAME = 3;
 const NO_PAIRS: readonly KeyValueSpan[] = Object.freeze([]);
 const SEPARATOR = /[=:]/g;
+/** What any pair needs, plain or percent-encoded: text without it costs this one search. */
+const PAIR_TRIGGER = /[=:]|%3[ADad]/;
 const mayNameSecret = namePrefilter();
 const shortest = new WeakMap<MaskPolicy, number>();
 
@@ -235,13 +255,69 @@ function isSchemeInBrackets(text: string, v: number, end: number): boolean {
   return e < end && e - v <= 16 && AUTH_SCHEMES.has(text.slice(v, e).toLowerCase());
 }
 
-/** End of the bare value starting at `v`; `json`: after a quoted key. */
-function bareValueEnd(text: string, v: number, json = false): number {
+/** `\`: escapes the character after it. */
+const BACKSLASH = 92;
+/**
+ * Most backslashes before a quote read as an escape level (`\"` is 1, `\\\"` 3, `\\\\\\\"` 7):
+ * a longer run is taken for data, not an escape.
+ */
+const MAX_ESCAPE_RUN = 15;
+
+/** How many backslashes stand right before `i` (at most `MAX_ESCAPE_RUN + 1`). */
+function backslashesBefore(text: string, i: number): number {
+  let r = 0;
+  while (r <= MAX_ESCAPE_RUN && i - r > 0 && text.charCodeAt(i - r - 1) === BACKSLASH) r++;
+  scanMeter.steps += r;
+  return r;
+}
+
+/**
+ * The escape level of the `"` at `i`: the run of backslashes right before it when that run is
+ * odd (`\"`, `\\\"`: a quote of JSON written inside a JSON string, or shown by `redis-cli`), else
+ * 0 (a quote as it is; an even run is backslashes of the text before it).
+ */
+function quoteLevel(text: string, i: number): number {
+  const r = backslashesBefore(text, i);
+  return r % 2 === 1 && r <= MAX_ESCAPE_RUN ? r : 0;
+}
+
+/** The level of an escaped quote starting at `v` (`\"` at `v`: 1), or 0 when none starts there. */
+function escapedQuoteAt(text: string, v: number): number {
+  let r = 0;
+  while (r <= MAX_ESCAPE_RUN && text.charCodeAt(v + r) === BACKSLASH) r++;
+  scanMeter.steps += r;
+  return r % 2 === 1 && r <= MAX_ESCAPE_RUN && text.charCodeAt(v + r) === 34 ? r : 0;
+}
+
+/**
+ * End of the bare value starting at `v`; `json`: after a quoted key; `escaped`: after a key in
+ * escaped quotes (`\"pin\":1234\n`), where a backslash starts the next escape. Text of a JSON
+ * string or a `redis-cli` argument read as written holds its line breaks as escapes: a `\n` or
+ * `\r` (an odd run of backslashes before the letter) ends the value as a line break would
+ * (`user=x\npassword=y\ntoken: z`), and a backslash run right before the quote
+ * that ends the value escapes that quote (`password=abc\"`): it is left to the quote.
+ */
+function bareValueEnd(text: string, v: number, json = false, escaped = false): number {
   const n = text.length;
   const ends = json ? endsJsonValue : endsValue;
   let e = v;
-  while (e < n && !ends(text.charCodeAt(e))) e++;
+  while (e < n) {
+    const c = text.charCodeAt(e);
+    if (c === BACKSLASH) {
+      if (escaped) break;
+      let r = 1;
+      while (e + r < n && text.charCodeAt(e + r) === BACKSLASH) r++;
+      const letter = text.charCodeAt(e + r);
+      if (r % 2 === 1 && (letter === 110 || letter === 114)) {
+        e += r - 1;
+        break;
+      }
+      e += r;
+    } else if (ends(c)) break;
+    else e++;
+  }
   scanMeter.steps += e - v;
+  if (e < n && isQuote(text.charCodeAt(e))) while (e > v && text.charCodeAt(e - 1) === BACKSLASH) e--;
   return e;
 }
 
@@ -252,18 +328,52 @@ function bareValueEnd(text: string, v: number, json = false): number {
 function closingQuote(text: string, q: number): number {
   const n = text.length;
   const quote = text.charCodeAt(q);
+  let close = -1;
   let i = q + 1;
   while (i < n) {
     const c = text.charCodeAt(i);
-    if (c === quote) break;
-    if (c === 10 || c === 13) {
-      i = n;
+    if (c === quote) {
+      close = i;
       break;
     }
+    if (c === 10 || c === 13) break;
     i += c === 92 ? 2 : 1;
   }
+  // What was read: up to the closing quote, the line's end or the text's.
   scanMeter.steps += Math.min(i, n) - q;
-  return i < n ? i : -1;
+  return close;
+}
+
+/**
+ * The closing quote of a value opened by a quote of escape `level` (`\"…\"`: 1) at `q`, or -1
+ * when the line or the text ends first. JSON escaped once more doubles every backslash and adds
+ * one before each quote, so the quote that closes the value has a run of backslashes before it
+ * of `level` more than a multiple of `2 × (level + 1)` (`\"a\\\"b\"`: the `\\\"` is a quote
+ * inside the value). `failed[level]`: where a search at that level last ran out; the quotes that
+ * close a value do not depend on where it opened, so a later search before that point fails at
+ * once, and each line is read once per level.
+ */
+function closingEscapedQuote(text: string, q: number, level: number, failed: Int32Array): number {
+  if (q < failed[level]) return -1;
+  const n = text.length;
+  const period = 2 * (level + 1);
+  let run = 0;
+  let i = q + 1;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || c === 13) break;
+    if (c === BACKSLASH) run++;
+    else {
+      if (c === 34 && run % period === level) {
+        scanMeter.steps += i - q;
+        return i;
+      }
+      run = 0;
+    }
+  }
+  scanMeter.steps += i - q;
+  failed[level] = i;
+  return -1;
 }
 
 const allStars = (text: string, start: number, end: number): boolean => {
@@ -282,53 +392,221 @@ function isBindParameter(text: string, start: number, end: number): boolean {
 }
 
 /**
- * The key written right before the separator at `p`, or undefined: a bare run of key characters
- * holding a letter, or a quoted name; at most `MAX_TEXT_KEY` characters either way. A path
- * segment before a `:` is no key (`/v1/token:exchange`, a method of the resource), nor, in a
- * query string or form body (`formEncoded`), a field's own name (`form-mask.ts` judged it).
+ * How the key `keyBefore` or `spacedKeyBefore` last returned was written: -1 bare, 0 in quotes,
+ * an escape level in escaped quotes (`\"password\"`: 1). One finder runs at a time.
  */
-function keyBefore(text: string, p: number, formEncoded: boolean): string | undefined {
-  const before = text.charCodeAt(p - 1);
-  if (isQuote(before)) {
-    const floor = Math.max(0, p - 2 - MAX_TEXT_KEY);
-    let s = p - 2;
-    while (s >= floor && text.charCodeAt(s) !== before && text.charCodeAt(s) !== 10) s--;
-    scanMeter.steps += p - 1 - s;
-    // The opening quote, with a name between: not a line's end, not `""`.
-    if (s < floor || s === p - 2 || text.charCodeAt(s) !== before) return undefined;
-    return text.slice(s + 1, p - 1);
-  }
-  let s = p;
+let keyQuote = -1;
+/** Whether the line `spacedKeyBefore` last found a key on starts after a `\n` escape (a line of a JSON string read as written). */
+let lineEscaped = false;
+
+/**
+ * Whether `text[i]` is the letter of a `\n`, `\r` or `\t` escape (an odd run of backslashes
+ * before it): in text of a JSON string or a `redis-cli` argument read as written
+ * (`"user=x\npassword=y"`), a line break or a tab, not a letter of the key after it.
+ */
+function isEscapeLetter(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  return (c === 110 || c === 114 || c === 116) && text.charCodeAt(i - 1) === BACKSLASH && backslashesBefore(text, i) % 2 === 1;
+}
+
+/**
+ * Where the bare key ending at `end` starts, or -1: the run of key characters right before
+ * `end` (not past the letter of a `\n`, `\r` or `\t` escape), holding a letter, at most
+ * `MAX_TEXT_KEY` long.
+ */
+function bareKeyStart(text: string, end: number): number {
+  let s = end;
   let letter = false;
-  while (s > 0 && p - s <= MAX_TEXT_KEY && isKeyChar(text.charCodeAt(s - 1))) {
+  while (s > 0 && end - s <= MAX_TEXT_KEY && isKeyChar(text.charCodeAt(s - 1)) && !isEscapeLetter(text, s - 1)) {
     const lower = text.charCodeAt(s - 1) | 32;
     if (lower >= 97 && lower <= 122) letter = true;
     s--;
   }
-  scanMeter.steps += p - s;
-  if (s === p || !letter || p - s > MAX_TEXT_KEY) return undefined;
-  const sep = text.charCodeAt(p);
-  if (sep === 58 && text.charCodeAt(s - 1) === 47) return undefined;
-  if (formEncoded && sep === 61 && (s === 0 || text.charCodeAt(s - 1) === 38)) return undefined;
-  return text.slice(s, p);
+  scanMeter.steps += end - s;
+  return s === end || !letter || end - s > MAX_TEXT_KEY ? -1 : s;
 }
 
 /**
- * The values of `KEY=VALUE` and `KEY: VALUE` pairs in free text whose KEY names a secret under
- * the policy (see the top of this file): sorted, disjoint spans of the values alone;
- * `formEncoded`: the text is a query string or form body, whose own fields are left to
- * `form-mask.ts` (a pair inside a field's value, `next=/cb?token=abc`, is still found). Each
- * separator looks back over the key characters right before it (at most 64, never past the
- * previous separator) and forward over its value, and the next search starts after the value:
- * linear in the text.
+ * The key written right before the separator at `p`, or undefined: a bare run of key characters
+ * holding a letter, or a quoted name (also in escaped quotes, `\"password\":`, JSON inside a
+ * JSON string or a `redis-cli` argument, both quotes of the same level); at most
+ * `MAX_TEXT_KEY` characters either way. A path segment before a `:` is no key
+ * (`/v1/token:exchange`, a method of the resource), nor, in a query string or form body
+ * (`formEncoded`), a field's own name (`form-mask.ts` judged it). `at`: the text is a decoded
+ * one (`decodePercentEscapes`), whose `=` and `&` delimit the fields only where they were
+ * written as they are.
  */
-export function findKeyValueText(text: string, policy: MaskPolicy, formEncoded = false): readonly KeyValueSpan[] {
+function keyBefore(text: string, p: number, formEncoded: boolean, at: Int32Array | undefined): string | undefined {
+  const before = text.charCodeAt(p - 1);
+  if (isQuote(before)) {
+    const level = before === 34 ? quoteLevel(text, p - 1) : 0;
+    // The key's characters end where the escape of its closing quote starts.
+    const close = p - 1 - level;
+    const floor = Math.max(0, close - 1 - MAX_TEXT_KEY);
+    let s = close - 1;
+    while (s >= floor && text.charCodeAt(s) !== before && text.charCodeAt(s) !== 10) s--;
+    scanMeter.steps += close - s;
+    // The opening quote, with a name between: not a line's end, not `""`.
+    if (s < floor || s === close - 1 || text.charCodeAt(s) !== before) return undefined;
+    if (level > 0 && backslashesBefore(text, s) !== level) return undefined;
+    keyQuote = level;
+    return text.slice(s + 1, close);
+  }
+  const s = bareKeyStart(text, p);
+  if (s === -1) return undefined;
+  const sep = text.charCodeAt(p);
+  if (sep === 58 && text.charCodeAt(s - 1) === 47) return undefined;
+  if (formEncoded && sep === 61 && written(at, p) && (s === 0 || (text.charCodeAt(s - 1) === 38 && written(at, s - 1)))) return undefined;
+  keyQuote = -1;
+  return text.slice(s, p);
+}
+
+/** Whether character `i` of a decoded text (`at`) was written as itself, not as an escape. */
+const written = (at: Int32Array | undefined, i: number): boolean => at === undefined || at[i + 1] - at[i] === 1;
+
+/** Most blanks between a key and its spaced separator (`key      = value`, aligned). */
+const MAX_GAP = 32;
+/** Most blanks before a key that starts its line (indentation). */
+const MAX_INDENT = 64;
+
+/**
+ * The key of `key = value` or `key : value` alone on its line (INI and AWS credentials files,
+ * `.env` and properties files written with spaces), the separator at `p` with a blank before
+ * it; undefined unless the key (bare, as `keyBefore` reads one) starts its line after blanks at
+ * most: at the start of the text, after a line break, or after a `\n` or `\r` escape (the text
+ * of a JSON string or a `redis-cli` argument read as written, `lineEscaped`). So a sentence
+ * keeps its `x = y`.
+ */
+function spacedKeyBefore(text: string, p: number): string | undefined {
+  let e = p - 1;
+  const gapFloor = Math.max(0, p - MAX_GAP);
+  while (e > gapFloor && isBlank(text.charCodeAt(e - 1))) e--;
+  scanMeter.steps += p - e;
+  const s = bareKeyStart(text, e);
+  if (s === -1) return undefined;
+  let b = s;
+  const indentFloor = Math.max(0, s - MAX_INDENT);
+  while (b > indentFloor && isBlank(text.charCodeAt(b - 1))) b--;
+  scanMeter.steps += s - b;
+  const c = text.charCodeAt(b - 1);
+  if (b === 0 || c === 10 || c === 13) lineEscaped = false;
+  else if ((c === 110 || c === 114) && isEscapeLetter(text, b - 1)) lineEscaped = true;
+  else return undefined;
+  keyQuote = -1;
+  return text.slice(s, e);
+}
+
+/**
+ * End of a value that runs to the end of its line from `v`: a line break or the end of the
+ * text, and in a line read as written (`escaped`) also a `\n` or `\r` escape or a quote that
+ * is not escaped (the end of the string the lines are in).
+ */
+function lineEnd(text: string, v: number, escaped: boolean): number {
   const n = text.length;
-  if (n < shortestKeyValue(policy)) return NO_PAIRS;
+  let run = 0;
+  let i = v;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || c === 13) break;
+    if (!escaped) continue;
+    if (c === BACKSLASH) {
+      run++;
+      continue;
+    }
+    if ((c === 110 || c === 114) && run % 2 === 1) {
+      i--;
+      break;
+    }
+    if (c === 34 && run % 2 === 0) break;
+    run = 0;
+  }
+  scanMeter.steps += i - v;
+  return i;
+}
+
+/**
+ * After an authorization scheme and its spaces or tabs, where the credentials start (as in a
+ * header: `Bearer abc` keeps `Bearer`), or -1 when `text[v, end)` does not start with a scheme
+ * followed by a blank and something more.
+ */
+function credentialsStart(text: string, v: number, end: number): number {
+  let w = v;
+  while (w < end && w - v <= 16 && !isBlank(text.charCodeAt(w))) w++;
+  scanMeter.steps += w - v;
+  if (w >= end || w - v > 16 || !AUTH_SCHEMES.has(text.slice(v, w).toLowerCase())) return -1;
+  let c = w;
+  while (c < end && isBlank(text.charCodeAt(c))) c++;
+  scanMeter.steps += c - w;
+  return c < end ? c : -1;
+}
+
+/** A value found: `[start, end)` masked, the search going on at `next`. */
+interface Found {
+  start: number;
+  end: number;
+  next: number;
+}
+
+/**
+ * The value of a key that named a secret, its separator at `p` (`sep`, `after` the character
+ * after it): one token, a quoted value or, after a spaced separator, the rest of the line.
+ */
+function valueAfter(text: string, p: number, sep: number, after: number, spaced: boolean, failed: () => Int32Array): Found {
+  const n = text.length;
+  // `'password'=>'x'`: the arrow of a PHP or Ruby hash is one separator.
+  let v = sep === 61 && after === 62 ? p + 2 : p + 1;
+  while (v < n && isBlank(text.charCodeAt(v))) v++;
+  scanMeter.steps += v - p;
+  const json = keyQuote >= 0;
+  if (v < n && isQuote(text.charCodeAt(v))) {
+    const close = closingQuote(text, v);
+    if (close !== -1) return { start: v + 1, end: close, next: close + 1 };
+    const end = spaced ? lineEnd(text, v + 1, lineEscaped) : bareValueEnd(text, v + 1, json);
+    return { start: v + 1, end, next: end };
+  }
+  const level = text.charCodeAt(v) === BACKSLASH ? escapedQuoteAt(text, v) : 0;
+  if (level > 0) {
+    // `\"password\":\"abc\"`: the value between its escaped quotes, the escapes kept.
+    const q = v + level;
+    const close = closingEscapedQuote(text, q, level, failed());
+    if (close !== -1) return { start: q + 1, end: close - level, next: close + 1 };
+    const end = spaced ? lineEnd(text, q + 1, lineEscaped) : bareValueEnd(text, q + 1, json, true);
+    return { start: q + 1, end, next: end };
+  }
+  if (spaced) {
+    let end = lineEnd(text, v, lineEscaped);
+    const next = end;
+    while (end > v && isBlank(text.charCodeAt(end - 1))) end--;
+    const credentials = credentialsStart(text, v, end);
+    return { start: credentials === -1 ? v : credentials, end, next };
+  }
+  const end = bareValueEnd(text, v, json, keyQuote > 0);
+  if (!json && (isHostPort(text, sep, p, v) || isSchemeInBrackets(text, v, end))) return { start: v, end: v, next: end };
+  // `Bearer abc`: the credentials after the scheme and its spaces or tabs (`Bearer\tabc`,
+  // `Bearer  abc`: were the scheme taken for the value, they would be left in clear).
+  if (end - v <= 16 && isBlank(text.charCodeAt(end)) && AUTH_SCHEMES.has(text.slice(v, end).toLowerCase())) {
+    let c = end + 1;
+    while (c < n && isBlank(text.charCodeAt(c))) c++;
+    scanMeter.steps += c - end;
+    const credentials = bareValueEnd(text, c);
+    if (credentials > c) return { start: c, end: credentials, next: credentials };
+  }
+  return { start: v, end, next: end };
+}
+
+/**
+ * The pairs of `text` (see `findKeyValueText`); `at`: the text is the decoded form of another
+ * (`decodePercentEscapes`), the spans are the decoded text's.
+ */
+function findPairs(text: string, policy: MaskPolicy, formEncoded: boolean, at: Int32Array | undefined): readonly KeyValueSpan[] {
+  const n = text.length;
   SEPARATOR.lastIndex = 0;
   if (!SEPARATOR.test(text)) return NO_PAIRS;
   const prefilter = mayNameSecret(policy);
   let spans: KeyValueSpan[] | undefined;
+  // Made on the first value in escaped quotes.
+  let failedAt: Int32Array | undefined;
+  const failed = (): Int32Array => (failedAt ??= new Int32Array(MAX_ESCAPE_RUN + 1).fill(-1));
   let p = SEPARATOR.lastIndex - 1;
   scanMeter.steps += p;
   while (p !== -1) {
@@ -338,39 +616,21 @@ export function findKeyValueText(text: string, policy: MaskPolicy, formEncoded =
     const after = text.charCodeAt(p + 1);
     // `==`, `::`, `:=`, `=:` are operators, `scheme://` a URL (`url-credentials.ts`).
     const operator = after === 61 || after === 58 || (sep === 58 && after === 47 && text.charCodeAt(p + 2) === 47);
-    const key = p === 0 || operator ? undefined : keyBefore(text, p, formEncoded);
+    let key: string | undefined;
+    let spaced = false;
+    if (p > 0 && !operator) {
+      key = keyBefore(text, p, formEncoded, at);
+      // `password = x` alone on its line: blanks on both sides of the separator.
+      if (key === undefined && isBlank(text.charCodeAt(p - 1)) && isBlank(after)) {
+        key = spacedKeyBefore(text, p);
+        spaced = key !== undefined;
+      }
+    }
     const kind = key === undefined || !prefilter(key) ? undefined : keyKind(policy, key);
     if (kind !== undefined) {
-      const json = isQuote(text.charCodeAt(p - 1));
-      // `'password'=>'x'`: the arrow of a PHP or Ruby hash is one separator.
-      let v = sep === 61 && after === 62 ? p + 2 : p + 1;
-      while (v < n && isBlank(text.charCodeAt(v))) v++;
-      scanMeter.steps += v - p;
-      let start = v;
-      let end = v;
-      if (v < n && isQuote(text.charCodeAt(v))) {
-        const close = closingQuote(text, v);
-        start = v + 1;
-        end = close === -1 ? bareValueEnd(text, start, json) : close;
-        next = close === -1 ? end : close + 1;
-      } else {
-        end = bareValueEnd(text, v, json);
-        next = end;
-        if (!json && (isHostPort(text, sep, p, v) || isSchemeInBrackets(text, v, end))) end = start;
-        // `Bearer abc`: the credentials after the scheme and its spaces or tabs (`Bearer\tabc`,
-        // `Bearer  abc`: were the scheme taken for the value, they would be left in clear).
-        else if (end - v <= 16 && isBlank(text.charCodeAt(end)) && AUTH_SCHEMES.has(text.slice(v, end).toLowerCase())) {
-          let c = end + 1;
-          while (c < n && isBlank(text.charCodeAt(c))) c++;
-          scanMeter.steps += c - end;
-          const credentials = bareValueEnd(text, c);
-          if (credentials > c) {
-            start = c;
-            end = credentials;
-            next = end;
-          }
-        }
-      }
+      const value = valueAfter(text, p, sep, after, spaced, failed);
+      next = Math.max(next, value.next);
+      const { start, end } = value;
       if (end > start && !allStars(text, start, end) && !isBindParameter(text, start, end)) (spans ??= []).push({ start, end, kind });
     }
     if (next >= n) break;
@@ -379,4 +639,49 @@ export function findKeyValueText(text: string, policy: MaskPolicy, formEncoded =
     scanMeter.steps += (p === -1 ? n : p) - next;
   }
   return spans ?? NO_PAIRS;
+}
+
+/** Two sorted lists of disjoint spans as one: overlapping spans merged (the first one's kind). */
+function union(a: readonly KeyValueSpan[], b: readonly KeyValueSpan[]): readonly KeyValueSpan[] {
+  if (a.length === 0) return b;
+  const out: KeyValueSpan[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const s = j >= b.length || (i < a.length && a[i].start <= b[j].start) ? a[i++] : b[j++];
+    const top = out[out.length - 1];
+    if (top !== undefined && s.start < top.end) {
+      if (s.end > top.end) out[out.length - 1] = { start: top.start, end: s.end, kind: top.kind };
+    } else out.push(s);
+  }
+  return out;
+}
+
+/**
+ * The values of `KEY=VALUE` and `KEY: VALUE` pairs in free text whose KEY names a secret under
+ * the policy (see the top of this file): sorted, disjoint spans of the values alone;
+ * `formEncoded`: the text is a query string or form body, whose own fields are left to
+ * `form-mask.ts` (a pair inside a field's value, `next=/cb?token=abc`, is still found). Each
+ * separator looks back over the key characters right before it (at most 64, never past the
+ * previous separator; for a spaced one, a bounded run of blanks and the line's indentation too)
+ * and forward over its value, and the next search starts after the value: linear in the text.
+ *
+ * Text holding `=` or `:` percent-encoded (`%3D`, `%3A`) is read a second time decoded
+ * (`decodePercentEscapes`; in a query string or form body `+` is a space), and what is found
+ * there is masked in the characters it was written with: `next=%2Fcb%3Ftoken%3D****`,
+ * `data=%7B%22password%22%3A%22****%22%7D`, everything else byte for byte. The spans of both
+ * readings are merged.
+ */
+export function findKeyValueText(text: string, policy: MaskPolicy, formEncoded = false): readonly KeyValueSpan[] {
+  if (text.length < shortestKeyValue(policy) || !PAIR_TRIGGER.test(text)) return NO_PAIRS;
+  const plain = findPairs(text, policy, formEncoded, undefined);
+  if (!hasEncodedPairSeparator(text)) return plain;
+  const decoded = decodePercentEscapes(text, formEncoded);
+  const found = findPairs(decoded.text, policy, formEncoded, decoded.at);
+  if (found.length === 0) return plain;
+  const at = decoded.at;
+  return union(
+    plain,
+    found.map((s) => ({ start: at[s.start], end: at[s.end], kind: s.kind })),
+  );
 }

@@ -116,6 +116,8 @@ const found: Array<[string, string, string[]]> = [
   ['password=8080', 'password=****', ['password']],
   ['auth:8080x', 'auth:****', ['authorization']],
   ['(authorization: Bearer tk-9 rest)', '(authorization: Bearer **** rest)', ['authorization']],
+  // Spaced, alone on its line (an INI or credentials file).
+  ['password = spaced', 'password = ****', ['password']],
 ];
 
 void t.test('pairs under secret keys: the value masked, key and separators kept', async (t) => {
@@ -139,7 +141,8 @@ const ordinary = [
   'orders.shop.svc.cluster.local:8080',
   'fe80::1 and 10:30:00',
   'input[type=password] and <input name="password">',
-  'password = spaced',
+  // Spaced inside a sentence (alone on its line, it is masked: text-pairs-spaced.test.ts).
+  'we set password = spaced here',
   '"password" : spaced',
   'password=****',
   'password: ****',
