@@ -9,8 +9,12 @@
  * - JWTs start with `eyJ` (the encoded `{"`), looked for only when the body holds a `J`;
  * - the tokens of `token-formats.ts`: the credentials after `Bearer` follow a space or a tab
  *   (`%20` and `%09` hold digits; a form's `+` is the form masker's), GitHub's hold a `_`
- *   (`ghp_`, `github_pat_`), and so do Stripe's (`sk_live_`), Slack's an `x` (`xoxb-`), AWS
- *   access key ids an `A` (`AKIA`, `ASIA`), and so do Google API keys (`AIza`): one byte each, so a body holding one is scanned whether or not it holds the token;
+ *   (`ghp_`, `github_pat_`), and so do Stripe's (`sk_live_`) and npm's (`npm_`), Slack's a `-`
+ *   (`xoxb-`), and so do GitLab's (`glpat-`) and OpenAI's (`sk-`), AWS access key ids an `A`
+ *   (`AKIA`, `ASIA`), and so do Google API keys (`AIza`), SendGrid's a `G` (`SG.`), Google
+ *   OAuth tokens digits (`ya29.`): one byte each, so a body holding one is scanned whether or not it holds the token;
+ * - private keys (`private-key.ts`): their marker lines hold spaces (`BEGIN RSA PRIVATE KEY`;
+ *   `%20` holds digits), PuTTY's header a `:` and digits;
  * - user patterns can match anything, so a policy with patterns always scans.
  * A body with none of these comes back unchanged from every masker; skipping it saves decoding
  * it into a string, garbage that the capture worker's collections pay for (opaque and binary
@@ -31,10 +35,11 @@ const J = 0x4a;
 const JWT_START = Buffer.from(JWT_START_TEXT, 'latin1');
 /**
  * What the tokens of `token-formats.ts` hold: a space or a tab (after `Bearer`), `_` (GitHub,
- * Stripe), `x` (Slack), `A` (AWS, Google). The tab last: text that holds one holds one of the others far more
- * often, and a search that finds nothing reads the whole body.
+ * Stripe, npm), `-` (Slack, GitLab, OpenAI), `A` (AWS, Google API keys), `G` (SendGrid). The
+ * tab last: text that holds one holds one of the others far more often, and a search that finds
+ * nothing reads the whole body.
  */
-const TOKEN_BYTES = [0x20, 0x5f, 0x78, 0x41, 0x09];
+const TOKEN_BYTES = [0x20, 0x5f, 0x2d, 0x41, 0x47, 0x09];
 
 export function bodyMayHoldSecret(body: Uint8Array, policy: MaskPolicy): boolean {
   if (policy.patterns.length > 0) return true;

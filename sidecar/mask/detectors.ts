@@ -1,8 +1,9 @@
 /**
- * Pattern detectors for secrets inside free text: passwords in URLs (`url-credentials.ts`),
- * JWTs, tokens of known formats (GitHub, Slack, AWS access key ids, Stripe, Google) and the
- * credentials after `Bearer` (`token-formats.ts`), IBANs (`iban.ts`), payment card numbers,
- * e-mail addresses, plus the policy's own patterns.
+ * Pattern detectors for secrets inside free text: private keys (`private-key.ts`), passwords in
+ * URLs (`url-credentials.ts`), JWTs, tokens of known formats (GitHub, Slack, AWS access key ids,
+ * Stripe, Google API keys, GitLab, npm, OpenAI, SendGrid, Google OAuth) and the credentials
+ * after `Bearer` (`token-formats.ts`), IBANs (`iban.ts`), payment card numbers, e-mail
+ * addresses, plus the policy's own patterns.
  *
  * Every detector is a hand-written scanner that looks at each character a bounded number of
  * times: a request body is attacker-controlled, and a backtracking regular expression over it
@@ -30,14 +31,28 @@
  * end that starts like an issued card as a card (whole: its last digits are not the card's).
  * Shorter digit runs stay: they are not told apart from the numbers that end cut text. A token of
  * a known format cut short (its prefix and part of the rest), and `Bearer` followed by part of
- * its credentials, at the very end are masked as what they start.
+ * its credentials, at the very end are masked as what they start; a private key's BEGIN line
+ * without its END line, everything after it.
  */
 import { findIbans } from './iban.ts';
 import { byteEscapedBefore, escapeAround } from './percent-escape.ts';
 import { MASK, type MaskPolicy, type SensitiveKind } from './policy.ts';
+import { findPrivateKeys } from './private-key.ts';
 import { scanMeter } from './scan-meter.ts';
 import { findKeyValueText, shortestKeyValue, type KeyValueSpan } from './text-pairs.ts';
-import { findBearerTokens, findCutToken, findPrefixedTokens, indexOfTokenStart, mayHoldToken, SHORTEST_TOKEN, type TokenSpan } from './token-formats.ts';
+import {
+  findBearerTokens,
+  findCutToken,
+  findPrefixedTokens,
+  indexOfShapeStart,
+  indexOfTokenStart,
+  PREFIX_START,
+  SHAPE_START,
+  SHORTEST_SHAPE,
+  SHORTEST_TOKEN,
+  tokenStarts,
+  type TokenSpan,
+} from './token-formats.ts';
 import { findUrlPasswords, URL_SEPARATOR } from './url-credentials.ts';
 import { findPatternSpans } from './user-patterns.ts';
 
@@ -456,7 +471,9 @@ function indexOfPairSeparator(text: string, from: number): number {
  * `maskText` starts from — `eyJ` (JWTs), a digit (cards, and the check digits of every IBAN;
  * also every percent-encoded URL separator, `%3A%2F%2F`), `://` (passwords in URLs), `@`
  * (e-mails, when detected), a token's start (`earer`, `gh?_`, `xox?-`, `AKIA`…:
- * `token-formats.ts`, in a range as long as a token),
+ * `token-formats.ts`, in a range as long as a token), the shape of a token of the other formats
+ * or a private key's start (`glpat-` and 20 characters…, `-----BEGIN`: the second search of
+ * `token-formats.ts`, in a range as long as the shortest of them),
  * `=` or `:` (`KEY=VALUE` pairs, in a range as long as the shortest the policy masks) — or the
  * policy has patterns, which can match anything. A range that holds none would come back from
  * `maskText` unchanged, so it need not be cut out. Ranges asked about left to right read the
@@ -472,6 +489,7 @@ export function scanTriggers(text: string, policy: MaskPolicy): (start: number, 
   // Made when first asked: most ranges have another trigger, or none of a pair's (or a token's) length.
   let nextPair: ((from: number) => number) | undefined;
   let nextToken: ((from: number) => number) | undefined;
+  let nextShape: ((from: number) => number) | undefined;
   return (start, end) => {
     if (end - start >= MIN_MATCH_LENGTH) {
       const jwt = nextJwt(start);
@@ -489,6 +507,11 @@ export function scanTriggers(text: string, policy: MaskPolicy): (start: number, 
         const token = nextToken(start);
         if (token !== -1 && token < end) return true;
       }
+      if (end - start >= SHORTEST_SHAPE) {
+        nextShape ??= nextMatch((from) => indexOfShapeStart(text, from));
+        const shape = nextShape(start);
+        if (shape !== -1 && shape < end) return true;
+      }
     }
     if (end - start < shortestPair) return false;
     nextPair ??= nextMatch((from) => indexOfPairSeparator(text, from));
@@ -498,19 +521,35 @@ export function scanTriggers(text: string, policy: MaskPolicy): (start: number, 
 }
 
 /**
- * The detectors in order over `text`, each on what the ones before it left: URL passwords,
- * JWTs, tokens of known formats, IBANs, cards, `KEY=VALUE` pairs (`text-pairs.ts`) and the
- * credentials after `Bearer` (not when `pairs` is false: both read the words around a value),
+ * The detectors in order over `text`, each on what the ones before it left: private keys, URL
+ * passwords, JWTs, tokens of known formats, IBANs, cards, `KEY=VALUE` pairs (`text-pairs.ts`)
+ * and the credentials after `Bearer` (not when `pairs` is false: both read the words around a value),
  * what a cut left at the end (`cut`), e-mails, the policy's patterns. `replaced`: note each
  * replaced span (with `sameLength`, so that spans stay where they were in `text`).
  */
 function detect(text: string, policy: MaskPolicy, hit: Hit, sameLength: boolean, formEncoded: boolean, cut: boolean, pairs: boolean, replaced?: MaskedSpan[]): string {
   let out = text;
-  // One search for every token start (`token-formats.ts`), on the text as given: masking adds none.
-  const tokens = mayHoldToken(text, cut, pairs);
+  // Two searches for every token start and private key start (`token-formats.ts`), on the text
+  // as given: masking adds none.
+  const starts = tokenStarts(text, cut, pairs);
+  const tokens = starts !== 0;
+  const shapes = (starts & SHAPE_START) !== 0;
+  // First: a key's material may hold anything the others look for (digits, `AKIA…`), and goes whole.
+  const keys = shapes ? findPrivateKeys(out, cut, formEncoded) : NO_SPANS;
+  if (keys.length > 0) {
+    out = applySpans(
+      out,
+      keys,
+      (m) => {
+        hit('private_key', true);
+        return fill(m, sameLength);
+      },
+      replaced,
+    );
+  }
   // Each replacer is made only when its detector found something (most text has nothing).
   if (out.length >= MIN_MATCH_LENGTH) {
-    // First: once masked, `user:****@example.com` is no e-mail address for the detector below.
+    // Before the e-mails: once masked, `user:****@example.com` is no e-mail address for the detector below.
     const urls = findUrlPasswords(out);
     if (urls.length > 0) {
       out = applySpans(
@@ -538,7 +577,7 @@ function detect(text: string, policy: MaskPolicy, hit: Hit, sameLength: boolean,
       }
     }
     // Before the cards: `AKIA` and 16 digits is a key id, not a card after a word.
-    const prefixed = tokens ? findPrefixedTokens(out) : NO_TOKENS;
+    const prefixed = tokens ? findPrefixedTokens(out, shapes) : NO_TOKENS;
     if (prefixed.length > 0) {
       out = applySpans(
         out,
@@ -596,7 +635,7 @@ function detect(text: string, policy: MaskPolicy, hit: Hit, sameLength: boolean,
     );
   }
   // After the pairs: `Authorization: Bearer …` in text is the key's (`authorization`).
-  const bearers = tokens && pairs ? findBearerTokens(out, formEncoded) : NO_TOKENS;
+  const bearers = (starts & PREFIX_START) !== 0 && pairs ? findBearerTokens(out, formEncoded) : NO_TOKENS;
   if (bearers.length > 0) {
     out = applySpans(
       out,
@@ -639,7 +678,8 @@ function detect(text: string, policy: MaskPolicy, hit: Hit, sameLength: boolean,
 
 /**
  * The start of a JWT, a token of a known format (`tokens`: the text may hold one) or a card cut
- * by the end of `text` masked, as what it starts (see the top).
+ * by the end of `text` masked, as what it starts (see the top; a private key cut short is
+ * `findPrivateKeys`'s).
  */
 function maskCutEnd(text: string, policy: MaskPolicy, hit: Hit, sameLength: boolean, formEncoded: boolean, tokens: boolean, replaced?: MaskedSpan[]): string {
   const jwt = text.includes(JWT_START) ? findCutJwt(text) : -1;
@@ -664,12 +704,12 @@ function maskCutEnd(text: string, policy: MaskPolicy, hit: Hit, sameLength: bool
 }
 
 /**
- * Mask passwords in URLs, values under secret keys, JWTs, tokens of known formats, the
- * credentials after `Bearer`, IBANs and cards (and e-mails when the policy says so) in `text`,
+ * Mask private keys, passwords in URLs, values under secret keys, JWTs, tokens of known formats,
+ * the credentials after `Bearer`, IBANs and cards (and e-mails when the policy says so) in `text`,
  * reporting every finding. `sameLength` keeps the byte length (for binary bodies, where offsets
  * matter); `formEncoded` says the text is a query string or a form body, where `+` is a space;
- * `cut` says the text was cut short (a truncated body), so that what starts a JWT, a card or a
- * token at its very end is masked too. What each detector starts from is also
+ * `cut` says the text was cut short (a truncated body), so that what starts a JWT, a card, a
+ * token or a private key at its very end is masked too. What each detector starts from is also
  * what `scanTriggers` and `body-prefilter.ts` look for to skip text: a detector added here adds
  * its trigger there.
  */

@@ -100,11 +100,13 @@ function checkMaskOptions(options: unknown): string[] {
  * What a masked value was, reported in `sensitive`: a key family's kind, or a detector's
  * (`url_password`: the password of `scheme://user:password@host`; `oauth_code`: an OAuth
  * authorization code in a callback's query or a token request's form; `github_token`,
- * `slack_token`, `aws_key_id`, `stripe_key`, `google_api_key`: a token of that format anywhere in text; `bearer_token`: the
+ * `slack_token`, `aws_key_id`, `stripe_key`, `google_api_key`, `gitlab_token`, `npm_token`,
+ * `openai_key`, `sendgrid_key`, `google_oauth_token`: a token of that format anywhere in text; `bearer_token`: the
  * credentials after `Bearer` in text, outside an `Authorization` header; `iban`: an
- * International Bank Account Number anywhere in text, `iban.ts`).
+ * International Bank Account Number anywhere in text, `iban.ts`; `private_key`: the material of
+ * a PEM, OpenSSH, PGP or PuTTY private key anywhere in text, `private-key.ts`).
  */
-export type SensitiveKind = KeyFamilyKind | TokenKind | 'iban' | 'jwt' | 'email' | 'pattern' | 'url_password' | 'oauth_code';
+export type SensitiveKind = KeyFamilyKind | TokenKind | 'iban' | 'jwt' | 'email' | 'pattern' | 'url_password' | 'oauth_code' | 'private_key';
 
 /** What a masked value becomes (a card keeps its last four digits after it). */
 export const MASK = '****';

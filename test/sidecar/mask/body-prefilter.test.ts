@@ -69,10 +69,11 @@ void t.test('a body the prefilter passes over gives the maskers nothing to find'
 
 void t.test('each trigger on its own keeps the body scanned', async (t) => {
   const filler = 'b'.repeat(200);
-  for (const secret of ['"k": 1', 'eyJ', '4111111111111', ...'0123456789', 'password=x', 'token: x', '=', ':', 'Bearer abcDEFghiJKL', 'ghp_', 'github_pat_', 'xoxb-', 'AKIA', 'ASIA']) {
+  for (const secret of ['"k": 1', 'eyJ', '4111111111111', ...'0123456789', 'password=x', 'token: x', '=', ':', 'Bearer abcDEFghiJKL', 'ghp_', 'github_pat_', 'xoxb-', 'AKIA', 'ASIA', 'glpat-', 'npm_', 'sk-', 'SG.', 'ya29.', 'BEGIN PRIVATE KEY']) {
     t.ok(bodyMayHoldSecret(Buffer.from(filler + secret + filler), DEFAULT_MASK_POLICY), secret);
   }
-  t.notOk(bodyMayHoldSecret(Buffer.from(`${filler}-;{}[]/\\${filler}`), DEFAULT_MASK_POLICY), 'other punctuation alone');
+  // `-` is a trigger (Slack, GitLab, OpenAI).
+  t.notOk(bodyMayHoldSecret(Buffer.from(`${filler};{}[]/\\${filler}`), DEFAULT_MASK_POLICY), 'other punctuation alone');
   t.notOk(bodyMayHoldSecret(Buffer.from(`${filler}eyyJJ${filler}`), DEFAULT_MASK_POLICY), 'a J without eyJ');
   t.ok(bodyMayHoldSecret(Buffer.from(`${filler}a@b.cd`), DEFAULT_MASK_POLICY), 'e-mails are detected by default');
   t.notOk(bodyMayHoldSecret(Buffer.from(`${filler}a@b.cd`), resolveMaskPolicy({ detectEmails: false })), 'not when the policy leaves them out');
