@@ -55,6 +55,7 @@ import {
 } from './token-formats.ts';
 import { findUrlPasswords, URL_SEPARATOR } from './url-credentials.ts';
 import { findPatternSpans } from './user-patterns.ts';
+import { nextMatch } from './next-match.ts';
 
 export { MASK };
 
@@ -440,22 +441,6 @@ function applySpans<S extends Span>(text: string, spans: readonly S[], replace: 
 
 /** The shortest text any detector but the key/value one can match: an e-mail like `a@b.cd` (cards need 13, JWTs 16). */
 export const MIN_MATCH_LENGTH = 6;
-
-/**
- * `find(p)` (the first match at or after `p`, or -1) with its last answer remembered: asked
- * about positions left to right, each search starts past the last match, so the searches read
- * the text about once however many times they are asked.
- */
-function nextMatch(find: (from: number) => number): (from: number) => number {
-  let searchedFrom = Number.POSITIVE_INFINITY;
-  let at = -1;
-  return (from) => {
-    if (from >= searchedFrom && (at === -1 || at >= from)) return at;
-    searchedFrom = from;
-    at = find(from);
-    return at;
-  };
-}
 
 const NEXT_PAIR_SEPARATOR = /[=:]/g;
 

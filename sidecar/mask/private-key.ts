@@ -34,6 +34,7 @@
 import type { Span } from './detectors.ts';
 import { byteEscapedBefore, percentByte } from './percent-escape.ts';
 import { scanMeter } from './scan-meter.ts';
+import { nextMatch } from './next-match.ts';
 
 /**
  * What text holding a private key holds, for the search that says whether it may hold one (a
@@ -211,18 +212,6 @@ function material(text: string, from: number, to: number, plusIsSpace: boolean):
   return span !== undefined && holdsMaterial(text, span.start, span.end) ? span : undefined;
 }
 
-/** `find(from)` with its last answer kept while it lies ahead (asked left to right: each part of the text searched once). */
-function ahead(find: (from: number) => number): (from: number) => number {
-  let searchedFrom = Number.POSITIVE_INFINITY;
-  let at = -1;
-  return (from) => {
-    if (from >= searchedFrom && (at === -1 || at >= from)) return at;
-    searchedFrom = from;
-    at = find(from);
-    return at;
-  };
-}
-
 /** The length of the line break at `i` (`\n`, `\r\n`, or either written with escapes as two or four characters), or 0. */
 function lineBreakAt(text: string, i: number): number {
   const c = text.charCodeAt(i);
@@ -281,10 +270,10 @@ function puttyLines(text: string, header: number, nextLines: (from: number) => n
 export function findPrivateKeys(text: string, cut = false, plusIsSpace = false): readonly Span[] {
   let spans: Span[] | undefined;
   const n = text.length;
-  const nextEnd = ahead((from) => text.indexOf(END, from));
-  const nextBegin = ahead((from) => text.indexOf(BEGIN, from));
-  const nextLines = ahead((from) => text.indexOf(PRIVATE_LINES, from));
-  const nextHeader = ahead((from) => text.indexOf(PUTTY, from));
+  const nextEnd = nextMatch((from) => text.indexOf(END, from));
+  const nextBegin = nextMatch((from) => text.indexOf(BEGIN, from));
+  const nextLines = nextMatch((from) => text.indexOf(PRIVATE_LINES, from));
+  const nextHeader = nextMatch((from) => text.indexOf(PUTTY, from));
   // Nothing before `floor` is read back again: it was masked, or holds a marker already read.
   let floor = 0;
   let from = 0;

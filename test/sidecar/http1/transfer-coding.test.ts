@@ -9,16 +9,12 @@
 import t, { type Test } from 'tap';
 import zlib from 'node:zlib';
 import { decodeCallRecordMessage } from '../../../record/record-reader.ts';
-import { encodeCallRecord } from '../../../record/record-writer.ts';
 import type { HttpMessage } from '../../../record/record.ts';
 import { decodeTransferCodings, isDecodable } from '../../../sidecar/capture/decode-body.ts';
 import type { Exchange } from '../../../sidecar/capture/session.ts';
-import { CaptureEngine } from '../../../sidecar/capture-worker/capture-engine.ts';
-import { OP_CLIENT_DATA, OP_CLOSE, OP_OPEN, OP_SERVER_DATA } from '../../../sidecar/capture-worker/ops.ts';
 import { maskRecord } from '../../../sidecar/mask/mask-record.ts';
 import { resolveMaskPolicy } from '../../../sidecar/mask/policy.ts';
-import { createCaptureFactory } from '../../../sidecar/proxy/capture-factory.ts';
-import { createRecordMasker } from '../../../sidecar/proxy/masking.ts';
+import { throughEngine } from '../mask/through-engine.ts';
 import { runSession, sameAtEveryCut, type Step } from './harness.ts';
 
 const SECRET = 'hunter2-te-secret';
@@ -223,25 +219,9 @@ void t.test('a transfer-coded body over the limit: the decoded prefix, truncated
 });
 
 void t.test('through the capture engine with the sidecar masking: the record shipped holds no password', async (t) => {
-  const shipped: Uint8Array[] = [];
-  const engine = new CaptureEngine({
-    factory: createCaptureFactory({}),
-    maxBodyBytes: 64 * 1024,
-    detectTimeoutMs: 1000,
-    local: { pod: 'api-0', namespace: 'shop' },
-    timeBaseNs: 1_764_000_000_000_000_000n,
-    mask: createRecordMasker(),
-    encode: encodeCallRecord,
-    shipping: true,
-    onRecord: (bytes) => (shipped.push(bytes), true),
-  });
-  const meta = { connectionId: 'conn-1', observer: 'inbound', client: { ip: '10.0.1.2', port: 40000 }, dst: { ip: '10.0.2.2', port: 8080 }, mesh: true };
-  engine.op(OP_OPEN, 1, 0, Buffer.from(JSON.stringify(meta)));
   const request = postWith('gzip, chunked', chunked(zlib.gzipSync(JSON_BODY)));
-  for (let i = 0; i < request.length; i += 11) engine.op(OP_CLIENT_DATA, 1, 1, request.subarray(i, i + 11));
   const response = Buffer.concat([head('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip'), zlib.gzipSync(`{"token":"${SECRET}"}`)]);
-  engine.op(OP_SERVER_DATA, 1, 2, response);
-  engine.op(OP_CLOSE, 1, 3, Buffer.from('fin'));
+  const shipped = throughEngine(request, response, 11);
   t.equal(shipped.length, 1, 'one record');
   const record = decodeCallRecordMessage(shipped[0]);
   t.equal(Buffer.from(record.request?.body ?? []).toString(), MASKED_BODY);

@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { recordBatchEncoder, recordToProto } from '../../../record/codec.ts';
-import type { CallRecord, HttpMessage } from '../../../record/record.ts';
+import type { CallRecord } from '../../../record/record.ts';
 import { paymentCallRecord } from '../../proto/record-fixtures.ts';
 import { bodyMayHoldSecret } from '../../../sidecar/mask/body-prefilter.ts';
 import { maskText, scanTriggers } from '../../../sidecar/mask/detectors.ts';
@@ -15,8 +15,8 @@ import { maskJson } from '../../../sidecar/mask/json-mask.ts';
 import { maskRecord } from '../../../sidecar/mask/mask-record.ts';
 import { DEFAULT_MASK_POLICY, resolveMaskPolicy } from '../../../sidecar/mask/policy.ts';
 import { findPrivateKeys } from '../../../sidecar/mask/private-key.ts';
-import { resetScanMeter, scanMeter } from '../../../sidecar/mask/scan-meter.ts';
 import { mayHoldToken } from '../../../sidecar/mask/token-formats.ts';
+import { bodyOf, growth, message } from './text-kit.ts';
 
 // A small deterministic generator: key material that is no key.
 function lcg(seed: number): () => number {
@@ -44,11 +44,6 @@ const RSA = pem('RSA PRIVATE KEY', RSA_LINES);
 const PKCS8 = pem('PRIVATE KEY', PKCS8_LINES);
 const CERT = pem('CERTIFICATE', material(3, 300));
 
-const message = (body: string | Buffer, contentType?: string, headers: Record<string, string> = {}, truncated = false): HttpMessage => {
-  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-  return { headers, body: bytes, body_size: bytes.length, truncated, ...(contentType === undefined ? {} : { content_type: contentType }) };
-};
-const bodyOf = (m: HttpMessage | undefined): string => Buffer.from(m?.body ?? []).toString('latin1');
 
 function masked(text: string, cut = false, formEncoded = false): { out: string; kinds: string[] } {
   const kinds: string[] = [];
@@ -310,15 +305,6 @@ void t.test('through maskRecord, a key under a secret name in an INI or env file
   }
 });
 
-/** Steps counted for `run`, and for twice the input. */
-function growth(make: (n: number) => () => unknown, n = 40_000): { small: number; large: number } {
-  resetScanMeter();
-  make(n)();
-  const small = scanMeter.steps;
-  resetScanMeter();
-  make(2 * n)();
-  return { small, large: scanMeter.steps };
-}
 
 void t.test('the finder is linear on hostile input', async (t) => {
   const policy = resolveMaskPolicy({ scanBudgetBytes: 64 * 1024 * 1024 });

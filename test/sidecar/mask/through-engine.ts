@@ -1,7 +1,8 @@
 /**
  * A JSON body sent chunked (chunk boundaries at `cuts`) in a POST through the capture worker's
  * core as the sidecar builds it (default masking, the shipper's encoder), fed in pieces of
- * `pieceBytes`: the records it ships, encoded, for the masking tests to read.
+ * `pieceBytes`: the records it ships, encoded, for the masking tests to read; `throughEngine`
+ * for any request and response.
  */
 import { encodeCallRecord } from '../../../record/record-writer.ts';
 import { CaptureEngine } from '../../../sidecar/capture-worker/capture-engine.ts';
@@ -18,6 +19,11 @@ export function chunkedThroughEngine(text: string, cuts: readonly number[], piec
     at = cut;
   }
   const request = Buffer.from(`POST /v1/log HTTP/1.1\r\nhost: api.shop\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n${chunked}0\r\n\r\n`);
+  return throughEngine(request, Buffer.from('HTTP/1.1 204 No Content\r\n\r\n'), pieceBytes);
+}
+
+/** One request (fed in pieces of `pieceBytes`) and its response through the engine, then a FIN: the records shipped. */
+export function throughEngine(request: Uint8Array, response: Uint8Array, pieceBytes: number): Uint8Array[] {
   const shipped: Uint8Array[] = [];
   const engine = new CaptureEngine({
     factory: createCaptureFactory({}),
@@ -33,7 +39,7 @@ export function chunkedThroughEngine(text: string, cuts: readonly number[], piec
   const meta = { connectionId: 'conn-1', observer: 'inbound', client: { ip: '10.0.1.2', port: 40000 }, dst: { ip: '10.0.2.2', port: 8080 }, mesh: true };
   engine.op(OP_OPEN, 1, 0, Buffer.from(JSON.stringify(meta)));
   for (let i = 0; i < request.length; i += pieceBytes) engine.op(OP_CLIENT_DATA, 1, 1, request.subarray(i, i + pieceBytes));
-  engine.op(OP_SERVER_DATA, 1, 2, Buffer.from('HTTP/1.1 204 No Content\r\n\r\n'));
+  engine.op(OP_SERVER_DATA, 1, 2, response);
   engine.op(OP_CLOSE, 1, 3, Buffer.from('fin'));
   return shipped;
 }

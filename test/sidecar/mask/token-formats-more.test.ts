@@ -10,15 +10,14 @@
  */
 import t from 'tap';
 import { collectorMessageType } from '../../../record/codec.ts';
-import type { HttpMessage } from '../../../record/record.ts';
 import { chunkedThroughEngine } from './through-engine.ts';
 import { bodyMayHoldSecret } from '../../../sidecar/mask/body-prefilter.ts';
-import { maskText, scanTriggers } from '../../../sidecar/mask/detectors.ts';
+import { scanTriggers } from '../../../sidecar/mask/detectors.ts';
 import { maskJson } from '../../../sidecar/mask/json-mask.ts';
 import { maskRecord } from '../../../sidecar/mask/mask-record.ts';
-import { DEFAULT_MASK_POLICY, resolveMaskPolicy, type MaskPolicy } from '../../../sidecar/mask/policy.ts';
-import { resetScanMeter, scanMeter } from '../../../sidecar/mask/scan-meter.ts';
+import { DEFAULT_MASK_POLICY, resolveMaskPolicy } from '../../../sidecar/mask/policy.ts';
 import { findCutToken, findPrefixedTokens, mayHoldToken } from '../../../sidecar/mask/token-formats.ts';
+import { bodyOf, growth, masked, message } from './text-kit.ts';
 
 // Made up, in the formats' shapes.
 const GITLAB = 'glpat-x7Gq2Lm9Pz4Rt6_Vw8Yb';
@@ -41,17 +40,7 @@ const FORMATS: Array<[string, string]> = [
   [GOOGLE_OAUTH, 'google_oauth_token'],
 ];
 
-const message = (body: string | Buffer, contentType?: string, headers: Record<string, string> = {}, truncated = false): HttpMessage => {
-  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-  return { headers, body: bytes, body_size: bytes.length, truncated, ...(contentType === undefined ? {} : { content_type: contentType }) };
-};
-const bodyOf = (m: HttpMessage | undefined): string => Buffer.from(m?.body ?? []).toString('latin1');
 
-function masked(text: string, policy: MaskPolicy = DEFAULT_MASK_POLICY, formEncoded = false, cut = false): { out: string; kinds: string[] } {
-  const kinds: string[] = [];
-  const out = maskText(text, policy, (k, m) => kinds.push(m ? k : `${k}?`), false, formEncoded, cut);
-  return { out, kinds };
-}
 
 void t.test('the test values have the shapes the formats have', async (t) => {
   t.ok(/^glpat-[\w-]{20,}$/.test(GITLAB));
@@ -388,15 +377,6 @@ void t.test('through the capture worker: a chunked body split inside each token,
   }
 });
 
-/** Steps counted for `run`, and for twice the input. */
-function growth(make: (n: number) => () => unknown, n = 40_000): { small: number; large: number } {
-  resetScanMeter();
-  make(n)();
-  const small = scanMeter.steps;
-  resetScanMeter();
-  make(2 * n)();
-  return { small, large: scanMeter.steps };
-}
 
 void t.test('the finders are linear on hostile input', async (t) => {
   const policy = resolveMaskPolicy({ scanBudgetBytes: 64 * 1024 * 1024 });

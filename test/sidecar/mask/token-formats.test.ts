@@ -8,16 +8,17 @@
  */
 import t from 'tap';
 import { collectorMessageType, recordBatchEncoder, recordToProto } from '../../../record/codec.ts';
-import type { CallRecord, HttpMessage } from '../../../record/record.ts';
+import type { CallRecord } from '../../../record/record.ts';
 import { paymentCallRecord } from '../../proto/record-fixtures.ts';
 import { chunkedThroughEngine } from './through-engine.ts';
 import { bodyMayHoldSecret } from '../../../sidecar/mask/body-prefilter.ts';
-import { maskText, scanTriggers } from '../../../sidecar/mask/detectors.ts';
+import { scanTriggers } from '../../../sidecar/mask/detectors.ts';
 import { maskJson, type JsonFinding } from '../../../sidecar/mask/json-mask.ts';
 import { keyFamily, mayNameFamily } from '../../../sidecar/mask/key-families.ts';
 import { maskRecord } from '../../../sidecar/mask/mask-record.ts';
-import { DEFAULT_MASK_POLICY, resolveMaskPolicy, type MaskPolicy } from '../../../sidecar/mask/policy.ts';
+import { DEFAULT_MASK_POLICY, resolveMaskPolicy } from '../../../sidecar/mask/policy.ts';
 import { findBearerTokens, findCutToken, findPrefixedTokens } from '../../../sidecar/mask/token-formats.ts';
+import { bodyOf, masked, message } from './text-kit.ts';
 
 /** 36 letters and digits: a classic GitHub token's body (made up). */
 const GH_BODY = 'x7Gq2Lm9Pz4Rt6Vw8Yb1Nc3Kd5Hf0Js2Qa4W';
@@ -27,17 +28,7 @@ const SLACK = 'xoxb-2468013579-1357924680135-AbCdEfGhIjKlMnOpQrStUvWx';
 const AWS = 'AKIAIOSFODNN7EXAMPLE';
 const AWS_STS = 'ASIAQ3EXAMPLE7KEY2';
 
-const message = (body: string | Buffer, contentType?: string, headers: Record<string, string> = {}, truncated = false): HttpMessage => {
-  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-  return { headers, body: bytes, body_size: bytes.length, truncated, ...(contentType === undefined ? {} : { content_type: contentType }) };
-};
-const bodyOf = (m: HttpMessage | undefined): string => Buffer.from(m?.body ?? []).toString('latin1');
 
-function masked(text: string, policy: MaskPolicy = DEFAULT_MASK_POLICY, formEncoded = false, cut = false): { out: string; kinds: string[] } {
-  const kinds: string[] = [];
-  const out = maskText(text, policy, (k, m) => kinds.push(m ? k : `${k}?`), false, formEncoded, cut);
-  return { out, kinds };
-}
 
 void t.test('the test values have the shapes the formats have', async (t) => {
   t.equal(GH_BODY.length, 36);
