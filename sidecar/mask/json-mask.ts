@@ -38,6 +38,17 @@ const PAIR_NAME_KEYS: ReadonlySet<string> = new Set(['name', 'Name', 'NAME', 'ke
 const PAIR_VALUE_KEYS: ReadonlySet<string> = new Set(['value', 'Value', 'VALUE']);
 
 /**
+ * A Kubernetes Secret read or written through the API (an operator, a controller, a job in a
+ * meshed pod): every value of its `data` (base64) and `stringData` is a secret, whatever its key
+ * (`tls.key`, `.dockerconfigjson`, `config.yaml`). Found by the object's `"kind": "Secret"`, in
+ * either member order; in a `"kind": "SecretList"` its `items` are Secrets (the API server writes
+ * `kind` before `items`, and only then is it known). A watch event's `object` is a Secret of its own.
+ */
+const SECRET_KIND = 'Secret';
+const SECRET_LIST_KIND = 'SecretList';
+const SECRET_DATA_KEYS: ReadonlySet<string> = new Set(['data', 'stringData']);
+
+/**
  * Thrown to leave the scan when the text is not JSON (a truncated body is the common case): one
  * shared object, not an Error — building an Error captures a stack, and that cost more than the
  * whole scan of a 1 KiB body.
@@ -162,8 +173,8 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
     edits.push({ start: v.start, end: v.end, text: MASKED_VALUE });
   };
 
-  /** `quiet`: inside a value that is replaced whole, only skip. */
-  const value = (depth: number, quiet: boolean): void => {
+  /** `quiet`: inside a value that is replaced whole, only skip; `secret`: an item of a SecretList. */
+  const value = (depth: number, quiet: boolean, secret = false): void => {
     if (depth > MAX_DEPTH) throw INVALID;
     ws();
     const start = i;
@@ -178,6 +189,9 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
       // A name/value pair among the members (`PAIR_NAME_KEYS`): what the name names, where the value is.
       let pairKind: SensitiveKind | undefined;
       let pairValue: { start: number; end: number; key: string } | undefined;
+      // A Kubernetes Secret: its kind, and where its data members are.
+      let objectKind: string | undefined;
+      let secretData: Array<{ start: number; end: number; key: string }> | undefined;
       for (;;) {
         ws();
         const ks = i;
@@ -197,19 +211,22 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
         keys[depth] = key;
         ws();
         const vs = i;
-        value(depth + 1, quiet || kind !== undefined);
+        value(depth + 1, quiet || kind !== undefined, key === 'items' && objectKind === SECRET_LIST_KIND);
         if (kind !== undefined) {
           found.push({ path: pathText(keys, depth + 1), kind, masked: true });
           edits.push({ start: vs, end: i, text: MASKED_VALUE });
         } else if (!quiet) {
           if (PAIR_NAME_KEYS.has(key) && text.charCodeAt(vs) === 34) pairKind = keyKind(policy, stringAt(text, vs, i));
           else if (PAIR_VALUE_KEYS.has(key)) pairValue = { start: vs, end: i, key };
+          else if (key === 'kind' && text.charCodeAt(vs) === 34) objectKind = stringAt(text, vs, i);
+          else if (SECRET_DATA_KEYS.has(key)) (secretData ??= []).push({ start: vs, end: i, key });
         }
         ws();
         const d = text.charCodeAt(i++);
         if (d === 44 /* , */) continue;
         if (d === 125 /* } */) {
           if (pairKind !== undefined && pairValue !== undefined) maskPairValue(pairValue, pairKind, depth);
+          if (secretData !== undefined && (secret || objectKind === SECRET_KIND)) for (const d of secretData) maskPairValue(d, 'secret', depth);
           return;
         }
         throw INVALID;
@@ -224,7 +241,7 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
       }
       for (let idx = 0; ; idx++) {
         keys[depth] = idx;
-        value(depth + 1, quiet);
+        value(depth + 1, quiet, secret);
         ws();
         const d = text.charCodeAt(i++);
         if (d === 44) continue;

@@ -79,3 +79,30 @@ void t.test('names that name no secret, and members that are not a pair, stay re
   t.same(bodyOf(r.request), doc);
   t.same(r.redacted, []);
 });
+
+void t.test('a Kubernetes Secret read through the API: its data and stringData masked whatever their keys', async (t) => {
+  const pem = Buffer.from('-----BEGIN PRIVATE KEY-----\nLK90pem\n-----END PRIVATE KEY-----\n').toString('base64');
+  const secret = { metadata: { name: 'shop-tls', namespace: 'shop' }, data: { 'tls.key': pem, 'tls.crt': 'LK90crt' }, kind: 'Secret', apiVersion: 'v1', type: 'kubernetes.io/tls' };
+  const one = maskRecord({ path: '/api/v1/namespaces/shop/secrets/shop-tls', response: json(secret), redacted: [], sensitive: [] });
+  t.same(bodyOf(one.response), { ...secret, data: '****' }, 'data masked whole, kind after it');
+  t.same(one.redacted, ['response.body.$.data']);
+  const list = {
+    kind: 'SecretList',
+    apiVersion: 'v1',
+    metadata: { resourceVersion: '7' },
+    items: [
+      { metadata: { name: 'a', ownerReferences: [{ kind: 'Deployment', name: 'x' }] }, data: { '.dockerconfigjson': 'LK91docker' }, type: 'kubernetes.io/dockerconfigjson' },
+      { metadata: { name: 'b' }, stringData: { 'config.yaml': 'LK91yaml' } },
+    ],
+  };
+  const listed = maskRecord({ path: '/api/v1/secrets', response: json(list), redacted: [], sensitive: [] });
+  const out = JSON.stringify(bodyOf(listed.response));
+  t.notOk(/LK91/.test(out), 'every item of a SecretList');
+  t.ok(out.includes('"ownerReferences":[{"kind":"Deployment","name":"x"}]'), 'the rest stays');
+  const event = { type: 'ADDED', object: { kind: 'Secret', apiVersion: 'v1', metadata: { name: 'c' }, data: { token: 'LK92tok', 'ca.pem': 'LK92ca' } } };
+  const watched = maskRecord({ path: '/api/v1/secrets?watch=1', response: json(event), redacted: [], sensitive: [] });
+  t.notOk(/LK92/.test(JSON.stringify(bodyOf(watched.response))), 'a watch event');
+  const configMap = { kind: 'ConfigMap', apiVersion: 'v1', metadata: { name: 'm' }, data: { 'app.properties': 'color=blue' } };
+  const cm = maskRecord({ path: '/api/v1/configmaps', response: json(configMap), redacted: [], sensitive: [] });
+  t.same(bodyOf(cm.response), configMap, 'a ConfigMap stays readable');
+});
