@@ -118,6 +118,14 @@ function headerKind(policy: MaskPolicy, name: string, keep: ReadonlySet<string> 
   return KEY_NAME.test(name) && !KEY_NAMES_NOT_SECRET.has(name) ? 'api_key' : undefined;
 }
 
+/** An authority (`Host`, `:authority`, the record's) with its user information masked (`url-credentials.ts`), or itself. */
+export function maskAuthority(value: string, where: string, f: Findings): string {
+  const masked = maskAuthorityUserinfo(value);
+  if (masked === undefined) return value;
+  f.add(where, 'url_password', true);
+  return masked;
+}
+
 /** Headers whose value is a URL: a redirect's `Location` carries an OAuth callback's `code`, or a token parameter. */
 const URL_HEADERS: ReadonlySet<string> = new Set(['location', 'content-location']);
 
@@ -172,9 +180,8 @@ export function maskHeaders(headers: Record<string, string>, where: string, poli
       }
     }
     if (lower === 'host' || lower === ':authority') {
-      const authority = maskAuthorityUserinfo(text);
-      if (authority !== undefined) {
-        f.add(`${where}.${name}`, 'url_password', true);
+      const authority = maskAuthority(text, `${where}.${name}`, f);
+      if (authority !== text) {
         setHeader((out ??= { ...headers }), name, authority);
         text = authority;
       }

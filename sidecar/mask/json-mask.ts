@@ -166,8 +166,8 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
     i = j;
   };
 
-  /** The value of a name/value pair whose name names a secret: replaced whole, what was found inside it dropped. */
-  const maskPairValue = (v: { start: number; end: number; key: string }, kind: SensitiveKind, depth: number): void => {
+  /** A member's value that holds a secret (a name/value pair's, a Secret's data): replaced whole, what was found inside it dropped. */
+  const maskMemberValue = (v: { start: number; end: number; key: string }, kind: SensitiveKind, depth: number): void => {
     for (let e = edits.length - 1; e >= 0; e--) if (edits[e].start >= v.start && edits[e].end <= v.end) edits.splice(e, 1);
     found.push({ path: childPath(pathText(keys, depth), v.key), kind, masked: true });
     edits.push({ start: v.start, end: v.end, text: MASKED_VALUE });
@@ -225,8 +225,8 @@ export function maskJson(text: string, policy: MaskPolicy, findings: JsonFinding
         const d = text.charCodeAt(i++);
         if (d === 44 /* , */) continue;
         if (d === 125 /* } */) {
-          if (pairKind !== undefined && pairValue !== undefined) maskPairValue(pairValue, pairKind, depth);
-          if (secretData !== undefined && (secret || objectKind === SECRET_KIND)) for (const d of secretData) maskPairValue(d, 'secret', depth);
+          if (pairKind !== undefined && pairValue !== undefined) maskMemberValue(pairValue, pairKind, depth);
+          if (secretData !== undefined && (secret || objectKind === SECRET_KIND)) for (const member of secretData) maskMemberValue(member, 'secret', depth);
           return;
         }
         throw INVALID;

@@ -46,14 +46,13 @@ import { bodyMayHoldSecret } from './body-prefilter.ts';
 import { maskText } from './detectors.ts';
 import { Findings } from './findings.ts';
 import { maskForm } from './form-mask.ts';
-import { maskHeaders } from './header-mask.ts';
+import { maskAuthority, maskHeaders } from './header-mask.ts';
 import { maskJsonText } from './json-escapes.ts';
 import { maskJson } from './json-mask.ts';
 import { maskMultipart, multipartBoundary } from './multipart-mask.ts';
 import { DEFAULT_MASK_POLICY, type MaskPolicy, type SensitiveKind } from './policy.ts';
 import { maskKeyValuePairs } from './text-pairs.ts';
 import { maskXmlElements } from './xml-mask.ts';
-import { maskAuthorityUserinfo } from './url-credentials.ts';
 
 export interface MaskableRecord {
   /** `http`, `postgres`, …: some response header names are not secrets under one protocol (`header-mask.ts`). */
@@ -219,14 +218,6 @@ function maskPath(path: string, policy: MaskPolicy, f: Findings): string {
  */
 function maskField(value: string | undefined, name: string, policy: MaskPolicy, f: Findings): string | undefined {
   return value === undefined ? undefined : maskText(value, policy, (k, m) => f.add(name, k, m));
-}
-
-/** An authority with its user information masked (`url-credentials.ts`), or itself. */
-export function maskAuthority(value: string, where: string, f: Findings): string {
-  const masked = maskAuthorityUserinfo(value);
-  if (masked === undefined) return value;
-  f.add(where, 'url_password', true);
-  return masked;
 }
 
 /** The message masked; the message itself when nothing in it changed. */

@@ -12,7 +12,7 @@
  *   material goes whole (one `****`, as a token does: how many lines it had says nothing worth
  *   keeping). Only material that looks like a key's is masked: it holds a run of at least 16
  *   base64 characters, so prose about the markers (`between -----BEGIN PRIVATE KEY----- and
- *   -----END PRIVATE KEY-----`) and placeholders (`…\n...\n…`) stay.
+ *   -----END PRIVATE KEY-----`) and keys written out as an ellipsis in documentation (`…\n...\n…`) stay.
  *   A BEGIN line whose `-----BEGIN` another masker already took (`PRIVATE_KEY=**** RSA PRIVATE
  *   KEY-----`: a value is masked up to the first space) still opens a key. An END line whose
  *   BEGIN line is gone (masked whole as a value) closes the key material right before it: the

@@ -181,7 +181,7 @@ void t.test('a BEGIN line another masker took part of, an END line whose BEGIN l
   t.same(spans(`key: "****"${rest}`), [RSA_LINES.join('\n')]);
 });
 
-void t.test('certificates, public keys, CSRs, prose and placeholders stay', async (t) => {
+void t.test('certificates, public keys, CSRs, prose and keys elided in documentation stay', async (t) => {
   const kept = [
     CERT,
     pem('PUBLIC KEY', material(6, 200)),
